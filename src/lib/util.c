@@ -1,0 +1,317 @@
+#include "lib/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "lib/ts_err.h"
+
+int
+ts_hex_encode(const uint8_t *in, size_t len, char *out, size_t outcap)
+{
+	static const char digits[] = "0123456789abcdef";
+	if (len > (SIZE_MAX - 1) / 2 || outcap < 2 * len + 1)
+		return TS_EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0x0f];
+	}
+	out[2 * len] = '\0';
+	return 0;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+ts_hex_decode(const char *hex, uint8_t *out, size_t outcap, size_t *outlen)
+{
+	size_t n = strlen(hex);
+	if (n % 2 != 0 || n / 2 > outcap)
+		return TS_EINVAL;
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return TS_EINVAL;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	*outlen = n / 2;
+	return 0;
+}
+
+int
+ts_b64_encode(const uint8_t *in, size_t len, char **out)
+{
+	if (len > (size_t)INT_MAX / 2)
+		return TS_ELIMIT;
+	size_t cap = 4 * ((len + 2) / 3) + 1;
+	char *s = malloc(cap);
+	if (s == NULL)
+		return TS_ENOMEM;
+	EVP_EncodeBlock((unsigned char *)s, in, (int)len);
+	*out = s;
+	return 0;
+}
+
+static int
+b64val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int
+ts_b64_decode(const char *in, uint8_t **out, size_t *outlen)
+{
+	size_t n = strlen(in);
+	if (n % 4 != 0)
+		return TS_EPARSE;
+	size_t pad = 0;
+	if (n >= 1 && in[n - 1] == '=')
+		pad++;
+	if (n >= 2 && in[n - 2] == '=')
+		pad++;
+	uint8_t *buf = malloc(n / 4 * 3 + 1);
+	if (buf == NULL)
+		return TS_ENOMEM;
+	size_t o = 0;
+	for (size_t i = 0; i < n; i += 4) {
+		int v[4];
+		for (int k = 0; k < 4; k++) {
+			char c = in[i + k];
+			if (c == '=' && i + 4 == n && k >= 4 - (int)pad)
+				v[k] = 0;
+			else if ((v[k] = b64val(c)) < 0) {
+				free(buf);
+				return TS_EPARSE;
+			}
+		}
+		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+		buf[o++] = (uint8_t)(w >> 16);
+		buf[o++] = (uint8_t)(w >> 8);
+		buf[o++] = (uint8_t)w;
+	}
+	o -= pad;
+	*out = buf;
+	*outlen = o;
+	return 0;
+}
+
+int
+ts_random(uint8_t *out, size_t len)
+{
+	if (len > INT_MAX)
+		return TS_EINVAL;
+	return RAND_bytes(out, (int)len) == 1 ? 0 : TS_ECRYPTO;
+}
+
+int
+ts_random_id(char out[33])
+{
+	uint8_t b[16];
+	int rc = ts_random(b, sizeof(b));
+	if (rc != 0)
+		return rc;
+	return ts_hex_encode(b, sizeof(b), out, 33);
+}
+
+int
+ts_parse_ll(const char *s, long long min, long long max, long long *out)
+{
+	if (s == NULL || *s == '\0')
+		return TS_EINVAL;
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (*end != '\0' || end == s)
+		return TS_EINVAL;
+	if (errno == ERANGE || v < min || v > max)
+		return TS_ELIMIT;
+	*out = v;
+	return 0;
+}
+
+int
+ts_read_file(const char *path, size_t maxlen, uint8_t **out, size_t *outlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? TS_ENOTFOUND : TS_EIO;
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return TS_EIO;
+	}
+	if ((uint64_t)st.st_size > maxlen) {
+		close(fd);
+		return TS_ELIMIT;
+	}
+	size_t cap = (size_t)st.st_size + 1;
+	uint8_t *buf = malloc(cap);
+	if (buf == NULL) {
+		close(fd);
+		return TS_ENOMEM;
+	}
+	size_t n = 0;
+	for (;;) {
+		if (n == cap - 1) {
+			/* File grew since fstat; refuse rather than read unbounded. */
+			char extra;
+			ssize_t r = read(fd, &extra, 1);
+			if (r == 0)
+				break;
+			free(buf);
+			close(fd);
+			return r < 0 ? TS_EIO : TS_ELIMIT;
+		}
+		ssize_t r = read(fd, buf + n, cap - 1 - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			free(buf);
+			close(fd);
+			return TS_EIO;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	buf[n] = '\0';
+	*out = buf;
+	*outlen = n;
+	return 0;
+}
+
+int
+ts_write_file_atomic(const char *path, const uint8_t *data, size_t len, unsigned mode)
+{
+	char tmp[PATH_MAX];
+	if (ts_snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) != 0)
+		return TS_ELIMIT;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return TS_EIO;
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		off += (size_t)w;
+	}
+	if (fsync(fd) != 0)
+		goto fail;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0)
+		goto fail;
+	char dcopy[PATH_MAX];
+	if (ts_snprintf(dcopy, sizeof(dcopy), "%s", path) == 0) {
+		int dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			(void)fsync(dfd);
+			close(dfd);
+		}
+	}
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return TS_EIO;
+}
+
+int
+ts_mkdirs(const char *path, unsigned mode)
+{
+	char buf[PATH_MAX];
+	if (ts_snprintf(buf, sizeof(buf), "%s", path) != 0)
+		return TS_ELIMIT;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) != 0 && errno != EEXIST)
+			return TS_EIO;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) != 0 && errno != EEXIST)
+		return TS_EIO;
+	return 0;
+}
+
+int64_t
+ts_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+int64_t
+ts_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+ts_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+ts_snprintf(char *buf, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, cap, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap)
+		return TS_ELIMIT;
+	return 0;
+}
+
+int
+ts_ct_equal(const void *a, const void *b, size_t len)
+{
+	return CRYPTO_memcmp(a, b, len) == 0 ? 0 : 1;
+}
