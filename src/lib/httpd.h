@@ -1,0 +1,70 @@
+/*
+ * httpd.h — HTTPS server glue over libevent evhttp + bufferevent_openssl,
+ * shared by tapshare-node and tapshare-sp. One event loop thread, no thread
+ * per connection. TLS 1.2+ only; optional or required client certificates
+ * verified against a CA file.
+ */
+#ifndef TS_HTTPD_H
+#define TS_HTTPD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <jansson.h>
+#include <openssl/x509.h>
+
+#define TS_HTTPD_MAX_BODY (256u * 1024u)
+#define TS_HTTPD_MAX_HEADERS 16384
+
+typedef struct ts_httpd ts_httpd;
+
+typedef struct ts_httpd_opts {
+	const char *addr;        /* "127.0.0.1" */
+	uint16_t port;           /* 0 = ephemeral, see ts_httpd_port */
+	const char *cert_file;   /* PEM server certificate (chain) */
+	const char *key_file;    /* PEM server key */
+	const char *client_ca;   /* PEM CA for client certificates, NULL = none asked */
+	int require_client_cert; /* 1: handshake fails without one */
+	size_t max_body;         /* 0 = TS_HTTPD_MAX_BODY */
+	int timeout_s;           /* idle connection timeout, 0 = 60 */
+} ts_httpd_opts;
+
+/* Handler: must reply (ts_httpd_reply_*, or evhttp_send_reply_start for a stream). */
+typedef void (*ts_httpd_cb)(struct evhttp_request *req, void *arg);
+
+/* Binds and listens. base is borrowed. */
+int ts_httpd_new(struct event_base *base, const ts_httpd_opts *opts, ts_httpd **out);
+void ts_httpd_free(ts_httpd *h); /* NULL ok */
+uint16_t ts_httpd_port(const ts_httpd *h);
+/* Routes by exact path (no query) or, when path ends in '*', by prefix.
+ * method is "GET", "POST", ...; first match wins; unmatched -> 404 JSON,
+ * wrong method -> 405 JSON. Strings are copied. */
+int ts_httpd_route(ts_httpd *h, const char *method, const char *path, ts_httpd_cb cb, void *arg);
+
+/* The verified client certificate of the request's connection (borrowed,
+ * valid during the callback) or NULL. */
+X509 *ts_httpd_peer_cert(struct evhttp_request *req);
+/* SHA-256 of the client's public key (pki_pubkey_id) or TS_ENOTFOUND. */
+int ts_httpd_peer_id(struct evhttp_request *req, char out[65]);
+
+/* Path without query string, copied into buf. */
+int ts_httpd_path(struct evhttp_request *req, char *buf, size_t cap);
+/* Query parameter value (decoded) into buf, TS_ENOTFOUND if absent. */
+int ts_httpd_query(struct evhttp_request *req, const char *name, char *buf, size_t cap);
+/* Request header value (borrowed) or NULL. */
+const char *ts_httpd_header(struct evhttp_request *req, const char *name);
+
+/* Reads the body as a JSON object (strict: duplicate keys rejected, size
+ * limited). On failure it has already replied 400/413 and returns < 0. */
+int ts_httpd_read_json(struct evhttp_request *req, json_t **out);
+
+/* Replies with a JSON body; steals the reference to body (may be NULL for
+ * an empty body, e.g. 204). */
+void ts_httpd_reply_json(struct evhttp_request *req, int status, json_t *body);
+/* Replies {"error":{"code":code,"message":...}}. */
+void ts_httpd_reply_error(struct evhttp_request *req, int status, const char *code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+#endif

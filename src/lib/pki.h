@@ -1,0 +1,126 @@
+/*
+ * pki.h — keys, CSRs, certificate issuing and chain verification (ECDSA P-256,
+ * OpenSSL 3), plus the test-PKI generator.
+ *
+ * OpenSSL objects returned to the caller are owned by the caller
+ * (EVP_PKEY_free / X509_free / X509_REQ_free). Arguments are borrowed.
+ *
+ * Trust model (ARCHITECTURE.md §4):
+ *   CI -> EUM -> eUICC   the secure element's chain. The eUICC certificate has the
+ *                        EID as subject serialNumber; the EUM certificate lists the
+ *                        EID prefixes (EINs) its eUICCs may carry in the extension
+ *                        PKI_OID_EIN_PREFIXES (UTF8String, comma-separated digits).
+ *   CI -> node signing   "DPauth/DPpb" role: signs serverSigned1, smdpSigned2, packages.
+ *   node CA -> node TLS, provider TLS, device certificates (issued at enrollment).
+ */
+#ifndef TS_PKI_H
+#define TS_PKI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "lib/eid.h"
+
+/* Project-private OID for the EUM's permitted EID prefixes. */
+#define PKI_OID_EIN_PREFIXES "1.3.6.1.4.1.59999.1.1"
+#define PKI_SIG_LEN 64    /* raw r||s, as SGP.22 tag 5F37 */
+#define PKI_PUBKEY_LEN 65 /* X9.62 uncompressed P-256 point */
+
+/* New P-256 key pair. */
+int pki_keygen(EVP_PKEY **out);
+
+/* PEM files. Private keys are written with mode 0600 (atomically). */
+int pki_key_save(const EVP_PKEY *key, const char *path);
+int pki_key_load(const char *path, EVP_PKEY **out);
+int pki_cert_save(const X509 *cert, const char *path);
+int pki_cert_load(const char *path, X509 **out);
+/* Loads every certificate in a PEM file (a bundle); caller frees with
+ * sk_X509_pop_free(*out, X509_free). */
+int pki_certs_load(const char *path, STACK_OF(X509) **out);
+
+/* PEM / DER in memory. Strings/buffers returned are malloc'ed; caller frees. */
+int pki_cert_to_pem(const X509 *cert, char **out);
+int pki_cert_from_pem(const char *pem, size_t len, X509 **out);
+int pki_cert_to_der(const X509 *cert, uint8_t **out, size_t *outlen);
+int pki_cert_from_der(const uint8_t *der, size_t len, X509 **out); /* rejects trailing bytes */
+
+/* CSR with subject CN=cn, signed by key. */
+int pki_csr_new(EVP_PKEY *key, const char *cn, X509_REQ **out);
+int pki_csr_to_pem(const X509_REQ *req, char **out);
+/* Parses and checks the CSR's self-signature and that its key is P-256. */
+int pki_csr_from_pem(const char *pem, size_t len, X509_REQ **out);
+
+enum pki_profile {
+	PKI_PROFILE_ROOT_CA = 1,   /* self-signed CA (CI, node CA) */
+	PKI_PROFILE_SUB_CA,        /* CA issued by another (EUM) */
+	PKI_PROFILE_EUICC,         /* end entity, digitalSignature, serialNumber=EID */
+	PKI_PROFILE_SIGNING,       /* end entity, digitalSignature (node package signing) */
+	PKI_PROFILE_TLS_SERVER,    /* serverAuth + clientAuth, SAN from opts->san */
+	PKI_PROFILE_TLS_CLIENT,    /* clientAuth (device certificates) */
+};
+
+typedef struct pki_issue_opts {
+	int profile;               /* enum pki_profile */
+	const char *cn;            /* subject CN */
+	const char *org;           /* subject O, may be NULL */
+	const char *serial_number; /* subject serialNumber (the EID for PKI_PROFILE_EUICC), may be NULL */
+	const char *san;           /* e.g. "IP:127.0.0.1,DNS:localhost", may be NULL */
+	const char *ein_prefixes;  /* for an EUM: "89049032,89001012", may be NULL */
+	int days;                  /* validity from now */
+} pki_issue_opts;
+
+/* Issues a certificate for subject_key's public key. issuer_cert == NULL makes
+ * it self-signed (then issuer_key must be the subject key). Random 128-bit
+ * serial. SHA-256 ECDSA. */
+int pki_issue(const X509 *issuer_cert, EVP_PKEY *issuer_key, EVP_PKEY *subject_key,
+    const pki_issue_opts *opts, X509 **out);
+/* Issues a certificate for the public key of a CSR (subject CN from opts). */
+int pki_issue_csr(const X509 *issuer_cert, EVP_PKEY *issuer_key, X509_REQ *req,
+    const pki_issue_opts *opts, X509 **out);
+
+/* Verifies leaf against root through the untrusted intermediates (may be NULL),
+ * with validity dates checked at the current time. TS_EVERIFY on failure;
+ * if errbuf is not NULL a reason is written there. */
+int pki_verify_chain(X509 *root, STACK_OF(X509) *intermediates, X509 *leaf,
+    char *errbuf, size_t errcap);
+
+/* The EID in the subject serialNumber of an eUICC certificate. */
+int pki_cert_eid(const X509 *cert, eid_t *out);
+/* The EUM permitted-prefix list ("a,b,c") or TS_ENOTFOUND. */
+int pki_cert_ein_prefixes(const X509 *cert, char *buf, size_t cap);
+/* 1 if eid matches one of the comma-separated prefixes, else 0. */
+int pki_ein_allowed(const char *prefixes, const eid_t *eid);
+
+/* Device identity: SHA-256 of the DER SubjectPublicKeyInfo, as 64 hex chars. */
+int pki_pubkey_id(const EVP_PKEY *key, char out[65]);
+int pki_cert_pubkey_id(const X509 *cert, char out[65]);
+
+/* Raw-form ECDSA P-256 over SHA-256(msg): sig is r||s, 32 bytes each. */
+int pki_sign(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t sig[PKI_SIG_LEN]);
+int pki_verify(EVP_PKEY *pub, const uint8_t *msg, size_t len, const uint8_t sig[PKI_SIG_LEN]);
+
+/* Public key <-> X9.62 uncompressed point (65 bytes). */
+int pki_pubkey_to_point(const EVP_PKEY *key, uint8_t out[PKI_PUBKEY_LEN]);
+int pki_pubkey_from_point(const uint8_t *pt, size_t len, EVP_PKEY **out);
+
+/*
+ * Test-PKI generator: writes a complete, fresh PKI into dir (created):
+ *   ci.key ci.crt                       CI root
+ *   eum.key eum.crt                     EUM, issued by CI, ein_prefixes as given
+ *   euicc-<EID>.key euicc-<EID>.crt     one per EID in eids (issued by EUM)
+ *   node-ca.key node-ca.crt             node CA (root)
+ *   node-tls.key node-tls.crt           node TLS (server+client), SAN IP:127.0.0.1,DNS:localhost
+ *   node-sign.key node-sign.crt         node package signing, issued by CI
+ *   sp-tls.key sp-tls.crt               provider TLS, issued by node CA
+ * Every key is generated here; nothing is anyone's published test key.
+ */
+int pki_testpki_generate(const char *dir, const char *ein_prefixes,
+    const char *const *eids, size_t n_eids);
+
+/* Text of the last OpenSSL error (for logs); clears the queue. */
+const char *pki_last_error(char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,131 @@
+/*
+ * rsp.h — the signed structures exchanged between the node (SM-DP+ role), the
+ * companion (LPA role) and the secure element (eUICC role), shaped like
+ * GSMA SGP.22 ES9+/ES10b. Every encoding the download uses lives here, so that
+ * moving to exact SGP.22 ASN.1 later stays local to this module.
+ *
+ * All structures are DER (lib/der.h). Signatures are tag 5F37, 64 bytes raw
+ * r||s, ECDSA P-256 with SHA-256 (pki_sign / pki_verify). Byte layouts are
+ * documented in docs/protocol.md §"Secure element and download structures".
+ *
+ *   serverSigned1   30 { 80 transactionId(16) 81 euiccChallenge(16) 83 serverAddress 84 serverChallenge(16) }
+ *   euiccSigned1    30 { 80 transactionId 83 serverAddress 84 serverChallenge A0 { 80 matchingId } }
+ *   smdpSigned2     30 { 80 transactionId 81 ccRequired(0) }
+ *   euiccSigned2    30 { 80 transactionId 5F49 euiccOtpk(65) }
+ *   notification    BF2F { 30 { 80 seq 81 event 82 appId 5A eid(16) 83 transactionId(opt) 84 result } 5F37 sig }
+ *   metadata        E3 { 80 appId 91 name 95 kind 83 provider 82 notAfter(unix s, 0 = none) }
+ *
+ * Decoders are pure, bounded, reject trailing bytes; strings they return are
+ * copied into the fixed fields of the caller's struct.
+ */
+#ifndef TS_RSP_H
+#define TS_RSP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/eid.h"
+#include "lib/pki.h"
+
+#define RSP_TID_LEN 16
+#define RSP_CHALLENGE_LEN 16
+#define RSP_STR_MAX 128
+
+enum rsp_event {
+	RSP_EVENT_INSTALL = 0,
+	RSP_EVENT_ENABLE = 1,
+	RSP_EVENT_DISABLE = 2,
+	RSP_EVENT_DELETE = 3,
+};
+
+typedef struct rsp_server_signed1 {
+	uint8_t transaction_id[RSP_TID_LEN];
+	uint8_t euicc_challenge[RSP_CHALLENGE_LEN];
+	char server_address[RSP_STR_MAX + 1];
+	uint8_t server_challenge[RSP_CHALLENGE_LEN];
+} rsp_server_signed1;
+
+typedef struct rsp_euicc_signed1 {
+	uint8_t transaction_id[RSP_TID_LEN];
+	char server_address[RSP_STR_MAX + 1];
+	uint8_t server_challenge[RSP_CHALLENGE_LEN];
+	char matching_id[RSP_STR_MAX + 1];
+} rsp_euicc_signed1;
+
+typedef struct rsp_smdp_signed2 {
+	uint8_t transaction_id[RSP_TID_LEN];
+	int cc_required;
+} rsp_smdp_signed2;
+
+typedef struct rsp_euicc_signed2 {
+	uint8_t transaction_id[RSP_TID_LEN];
+	uint8_t euicc_otpk[PKI_PUBKEY_LEN];
+} rsp_euicc_signed2;
+
+typedef struct rsp_metadata {
+	char app_id[RSP_STR_MAX + 1];
+	char name[RSP_STR_MAX + 1];
+	char kind[32];               /* "sim", "bankid", "service" */
+	char provider[RSP_STR_MAX + 1];
+	int64_t not_after;           /* unix seconds, 0 = no limit */
+} rsp_metadata;
+
+typedef struct rsp_notification {
+	uint64_t seq;
+	int event;                   /* enum rsp_event */
+	char app_id[RSP_STR_MAX + 1];
+	eid_t eid;
+	int has_tid;
+	uint8_t transaction_id[RSP_TID_LEN];
+	int result;                  /* 0 success, else an SE error code */
+} rsp_notification;
+
+/* Encoders: caller frees *out. Decoders: parse exactly one structure. */
+int rsp_server_signed1_encode(const rsp_server_signed1 *s, uint8_t **out, size_t *len);
+int rsp_server_signed1_decode(const uint8_t *buf, size_t len, rsp_server_signed1 *s);
+int rsp_euicc_signed1_encode(const rsp_euicc_signed1 *s, uint8_t **out, size_t *len);
+int rsp_euicc_signed1_decode(const uint8_t *buf, size_t len, rsp_euicc_signed1 *s);
+int rsp_smdp_signed2_encode(const rsp_smdp_signed2 *s, uint8_t **out, size_t *len);
+int rsp_smdp_signed2_decode(const uint8_t *buf, size_t len, rsp_smdp_signed2 *s);
+int rsp_euicc_signed2_encode(const rsp_euicc_signed2 *s, uint8_t **out, size_t *len);
+int rsp_euicc_signed2_decode(const uint8_t *buf, size_t len, rsp_euicc_signed2 *s);
+int rsp_metadata_encode(const rsp_metadata *m, uint8_t **out, size_t *len);
+int rsp_metadata_decode(const uint8_t *buf, size_t len, rsp_metadata *m);
+
+/* Notification: the signed BF2F. encode signs with key; decode parses and,
+ * if pub != NULL, verifies the signature (TS_EVERIFY). */
+int rsp_notification_sign(const rsp_notification *n, EVP_PKEY *key, uint8_t **out, size_t *len);
+int rsp_notification_decode(const uint8_t *buf, size_t len, EVP_PKEY *pub, rsp_notification *n);
+
+/*
+ * ES10b-shaped SE commands (the value sent in STORE DATA) and their responses.
+ *
+ * AuthenticateServer request:
+ *   BF38 { 30 serverSigned1 | 5F37 serverSignature1 | 30 serverCertificate (X.509 DER) | A0 { 80 matchingId } }
+ * AuthenticateServer response:
+ *   BF38 { A0 { 30 euiccSigned1 | 5F37 euiccSignature1 | 30 eUICC cert | 30 EUM cert } }  or  BF38 { 02 errorCode }
+ * PrepareDownload request:
+ *   BF21 { 30 smdpSigned2 | 5F37 smdpSignature2 (over smdpSigned2 || euiccSignature1) | 30 smdpCertificate }
+ * PrepareDownload response:
+ *   BF21 { A0 { 30 euiccSigned2 | 5F37 euiccSignature2 (over euiccSigned2 || smdpSignature2) } } or BF21 { 02 errorCode }
+ */
+typedef struct rsp_auth_server_resp {
+	/* borrowed pointers into the decoded buffer */
+	const uint8_t *euicc_signed1; size_t euicc_signed1_len;
+	uint8_t euicc_signature1[PKI_SIG_LEN];
+	const uint8_t *euicc_cert; size_t euicc_cert_len;
+	const uint8_t *eum_cert; size_t eum_cert_len;
+	int error; /* 0, or the SE's error code (then the rest is unset) */
+} rsp_auth_server_resp;
+
+int rsp_auth_server_resp_decode(const uint8_t *buf, size_t len, rsp_auth_server_resp *r);
+
+typedef struct rsp_prepare_download_resp {
+	const uint8_t *euicc_signed2; size_t euicc_signed2_len; /* borrowed */
+	uint8_t euicc_signature2[PKI_SIG_LEN];
+	int error;
+} rsp_prepare_download_resp;
+
+int rsp_prepare_download_resp_decode(const uint8_t *buf, size_t len, rsp_prepare_download_resp *r);
+
+#endif
