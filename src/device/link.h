@@ -28,4 +28,17 @@ typedef struct link_advertiser link_advertiser;
 int link_advertise(const char *spec, const uint8_t *msg, size_t len, link_advertiser **out);
 void link_advertiser_free(link_advertiser *a); /* NULL ok */
 
+/* Added by h5 (the one place specs are checked, for callers that want a
+ * human message before doing I/O):
+ * link_spec_check: 0 if spec names a usable link; TS_EUNSUPP for an unknown
+ * or not-yet-implemented scheme, TS_EINVAL for a bad argument (e.g. a socket
+ * path that does not fit sun_path). errbuf (may be NULL) gets the reason.
+ * link_describe: static text naming the kind of link, e.g.
+ * "simulated proximity link", for messages; never NULL. */
+int link_spec_check(const char *spec, char *errbuf, size_t errcap);
+const char *link_describe(const char *spec);
+
+/* Frame of the sim driver: 2-byte big-endian length, then the message. */
+#define LINK_SIM_HDR 2
+
 #endif

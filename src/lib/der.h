@@ -50,10 +50,15 @@ void der_iter_init(der_iter *it, const uint8_t *buf, size_t len);
 int der_iter_next(der_iter *it, der_tlv *out);
 
 /* Validates that buf is a well-formed DER tree (recursing into constructed
- * values, up to DER_MAX_DEPTH). For fuzzing and untrusted input. */
+ * values, up to DER_MAX_DEPTH). For fuzzing and untrusted input.
+ * buf must hold exactly one root TLV: TS_ETRAILING after it, TS_EPARSE when
+ * empty or truncated, TS_ELIMIT when more than DER_MAX_DEPTH constructed
+ * TLVs nest (the root counts; the writer's limit is the same). */
 int der_validate(const uint8_t *buf, size_t len);
 
-/* Unsigned big-endian integer value (1..8 bytes) of a primitive TLV. */
+/* Unsigned big-endian integer value (1..8 bytes) of a primitive TLV; a 9-byte
+ * value with a leading 0x00 (DER INTEGER >= 2^63) is accepted too.
+ * TS_EPARSE when empty or constructed, TS_ELIMIT when longer. */
 int der_get_uint(const der_tlv *t, uint64_t *out);
 
 /*

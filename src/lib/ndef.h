@@ -55,7 +55,14 @@ typedef struct ndef_identity {
 
 int ndef_identity_encode(const ndef_identity *id, uint8_t **out, size_t *outlen);
 /* Finds the identity record in a message (other records are ignored) and
- * validates the EID (TS_EEIDFMT / TS_EEIDCHK). TS_ENOTFOUND if absent. */
+ * validates the EID (TS_EEIDFMT / TS_EEIDCHK). TS_ENOTFOUND if absent.
+ * A message with two or more identity records is rejected (TS_EPARSE): a
+ * tag offering two identities is ambiguous, and "first wins" would let an
+ * appended record go unnoticed. In the payload, 5A is required and must be
+ * 16 bytes; 5A/80/81 may each appear once (TS_EPARSE on repeats); 80/81
+ * longer than NDEF_TS_NAME_MAX give TS_ELIMIT, and must be UTF-8 without NUL
+ * (TS_EPARSE); unknown tags are ignored. ndef_identity_encode refuses an
+ * invalid EID (TS_EEIDFMT / TS_EEIDCHK) and omits empty name / model. */
 int ndef_identity_decode(const uint8_t *buf, size_t len, ndef_identity *out);
 
 #endif

@@ -21,6 +21,47 @@
 
 typedef struct se_card se_card;
 
+/*
+ * ES10 result codes the card puts in its responses (SGP.22 values where SGP.22
+ * has one; SE_RES_EXPIRED is ours). device/se_client maps them to TS_E*.
+ *
+ *   Enable/Disable/Delete { 80 result }, NotificationSent { 80 result }:
+ *     0 ok, 1 not found, 2 wrong state (enable: already enabled;
+ *     disable: already disabled), 64 expired (enable past not_after).
+ *   AuthenticateServer / PrepareDownload error { 02 code }:
+ *     1 invalid certificate, 2 invalid signature, 4 no session context,
+ *     5 invalid transaction id, 6 euiccChallenge mismatch, 127 undefined.
+ *   LoadBoundProfilePackage failure (our choice, documented in es10.c):
+ *     BF37 { 80 transactionId (when a session exists) | 02 code } with
+ *     1 incorrect input, 3 invalid transaction id / no session,
+ *     7 structure error, 8 security error (signature or MAC),
+ *     9 app already installed, 10 no room, 64 expired, 127 undefined.
+ */
+enum se_result {
+	SE_RES_OK = 0,
+	SE_RES_NOT_FOUND = 1,
+	SE_RES_WRONG_STATE = 2,
+	SE_RES_EXPIRED = 64,
+	SE_RES_UNDEFINED = 127,
+
+	SE_AUTH_INVALID_CERT = 1,
+	SE_AUTH_INVALID_SIG = 2,
+	SE_AUTH_NO_SESSION = 4,
+	SE_AUTH_INVALID_TID = 5,
+	SE_AUTH_CHALLENGE_MISMATCH = 6,
+
+	SE_LOAD_INCORRECT_INPUT = 1,
+	SE_LOAD_INVALID_TID = 3,
+	SE_LOAD_STRUCTURE = 7,
+	SE_LOAD_SECURITY = 8,
+	SE_LOAD_EXISTS = 9,
+	SE_LOAD_NO_ROOM = 10,
+};
+
+/* AID of the ISD-R (SGP.22). */
+#define SE_ISDR_AID "\xA0\x00\x00\x05\x59\x10\x10\xFF\xFF\xFF\xFF\x89\x00\x00\x01\x00"
+#define SE_ISDR_AID_LEN 16
+
 /* Creates a new state file from a test PKI: the eUICC key/cert for eid in
  * pki_dir (euicc-<EID>.key/.crt), eum.crt and ci.crt. Fails with TS_EEXIST if
  * state_path exists. */

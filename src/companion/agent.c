@@ -1,0 +1,749 @@
+/*
+ * agent.c — the companion agent's run loop: S1 advertisement, the push
+ * channel, the ES9+ download (S14/S15), delete on revoke (S17) and on expiry,
+ * and re-sending of SE notifications the node has not acknowledged yet.
+ *
+ * Durability lives in the SE and the node, not here: an install or delete
+ * notification stays pending in the SE until the node has accepted it
+ * (se_notification_sent only after handleNotification succeeded), and the
+ * node re-sends every unsettled command on each connect. So the agent keeps
+ * no state on disk and a crash at any point loses nothing.
+ */
+#include "companion/agent.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "companion/es9client.h"
+#include "companion/push.h"
+#include "device/link.h"
+#include "device/se_client.h"
+#include "device/se_driver.h"
+#include "lib/httpc.h"
+#include "lib/json.h"
+#include "lib/log.h"
+#include "lib/ndef.h"
+#include "lib/rsp.h"
+#include "lib/ts_err.h"
+#include "lib/util.h"
+
+#define AGENT_URL_MAX 1024
+#define AGENT_EVENT_ID_MAX 32
+#define AGENT_HTTP_TIMEOUT_MS 20000L
+
+/* A command recently handled, so that the re-sends of a pending command on
+ * every reconnect do not run it again and again. */
+struct recent {
+	char key[2 * PUSH_ID_MAX + 8];
+	int64_t until_ms; /* mono ms; 0 = free slot */
+	int failures;
+};
+
+struct agent {
+	const agent_opts *o;
+	volatile sig_atomic_t *stop;
+	se_driver *se;
+	eid_t eid;
+	link_advertiser *adv;
+	ts_httpc *stream; /* the SSE connection */
+	ts_httpc *api;    /* ES9+ requests, made from inside the SSE callback */
+	char events_url[AGENT_URL_MAX];
+	char last_event_id[AGENT_EVENT_ID_MAX];
+	int64_t next_maint_ms;
+	long notif_retry_ms; /* backoff of the pending-notification re-send */
+	int64_t next_notif_ms;
+	int events_this_stream;
+	struct recent recent[AGENT_RECENT];
+};
+
+static void set_err(char *errbuf, size_t errcap, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+set_err(char *errbuf, size_t errcap, const char *fmt, ...)
+{
+	if (errbuf == NULL || errcap == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	(void)vsnprintf(errbuf, errcap, fmt, ap);
+	va_end(ap);
+}
+
+long
+agent_next_backoff(long cur)
+{
+	if (cur < AGENT_BACKOFF_MIN_MS)
+		return AGENT_BACKOFF_MIN_MS;
+	if (cur >= AGENT_BACKOFF_MAX_MS / 2)
+		return AGENT_BACKOFF_MAX_MS;
+	return cur * 2;
+}
+
+int
+agent_link_kind(const char *spec, char *out, size_t cap)
+{
+	const char *colon = spec ? strchr(spec, ':') : NULL;
+	if (colon == NULL || colon == spec || cap == 0)
+		return TS_EINVAL;
+	size_t n = (size_t)(colon - spec);
+	if (n >= cap)
+		return TS_ELIMIT;
+	memcpy(out, spec, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static const char *
+event_name(int ev)
+{
+	switch (ev) {
+	case RSP_EVENT_INSTALL: return "install";
+	case RSP_EVENT_ENABLE: return "enable";
+	case RSP_EVENT_DISABLE: return "disable";
+	case RSP_EVENT_DELETE: return "delete";
+	default: return "unknown";
+	}
+}
+
+/* Sleeps up to ms, waking early (100 ms granularity) when stop is set. */
+static void
+nap(struct agent *a, long ms)
+{
+	int64_t end = ts_mono_ms() + ms;
+	while (!*a->stop) {
+		int64_t left = end - ts_mono_ms();
+		if (left <= 0)
+			break;
+		struct timespec ts = { 0, (long)(left < 100 ? left : 100) * 1000000L };
+		nanosleep(&ts, NULL); /* EINTR from the signal is what we want */
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Notifications                                                              */
+
+/*
+ * Sends one SE-signed notification (BF2F) with handleNotification and, once
+ * the node has taken it, marks it delivered in the SE. On failure the
+ * notification stays pending in the SE and maintenance re-sends it.
+ */
+static int
+send_notification(struct agent *a, const uint8_t *notif, size_t len, rsp_notification *nt,
+    char *errbuf, size_t errcap)
+{
+	json_t *body = NULL;
+	int rc = rsp_notification_decode(notif, len, NULL, nt);
+	if (rc != 0) {
+		set_err(errbuf, errcap, "the SE's notification does not decode (%s)",
+		    ts_strerror(rc));
+		return rc;
+	}
+	if ((rc = es9_handle_notification_request(notif, len, &body)) != 0) {
+		set_err(errbuf, errcap, "building handleNotification: %s", ts_strerror(rc));
+		return rc;
+	}
+	rc = es9_post(a->api, a->o->node_url, "handleNotification", body, 1, NULL, errbuf, errcap);
+	json_decref(body);
+	if (rc != 0)
+		return rc;
+	if ((rc = se_notification_sent(a->se, nt->seq)) != 0) {
+		/* The node has it; a repeat later is harmless (it settles by seq). */
+		set_err(errbuf, errcap, "node took notification %llu but the SE did not mark it sent (%s)",
+		    (unsigned long long)nt->seq, ts_strerror(rc));
+		return rc;
+	}
+	return 0;
+}
+
+/* Re-sends every notification still pending in the SE. Stops at the first
+ * failure (the node is probably unreachable) and backs off. */
+static void
+resend_pending(struct agent *a)
+{
+	uint8_t **notifs = NULL;
+	size_t *lens = NULL, n = 0;
+	char why[512];
+
+	int rc = se_pending_notifications(a->se, &notifs, &lens, &n);
+	if (rc != 0) {
+		log_warn("cannot read pending notifications from the SE (%s)", ts_strerror(rc));
+		return;
+	}
+	int failed = 0;
+	for (size_t i = 0; i < n && !failed && !*a->stop; i++) {
+		rsp_notification nt;
+		memset(&nt, 0, sizeof(nt));
+		why[0] = '\0';
+		rc = send_notification(a, notifs[i], lens[i], &nt, why, sizeof(why));
+		if (rc == 0) {
+			log_info("%s notification %llu for %s sent to the node",
+			    event_name(nt.event), (unsigned long long)nt.seq, nt.app_id);
+		} else {
+			log_warn("pending %s notification %llu for %s not sent (%s); retrying in %ld s",
+			    event_name(nt.event), (unsigned long long)nt.seq,
+			    nt.app_id[0] ? nt.app_id : "?", why,
+			    agent_next_backoff(a->notif_retry_ms) / 1000);
+			failed = 1;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(notifs[i]);
+	free(notifs);
+	free(lens);
+	if (failed) {
+		a->notif_retry_ms = a->notif_retry_ms == 0 ? AGENT_MAINT_INTERVAL_MS
+		    : (a->notif_retry_ms >= AGENT_RETRY_MAX_MS / 2 ? AGENT_RETRY_MAX_MS
+		    : a->notif_retry_ms * 2);
+		a->next_notif_ms = ts_mono_ms() + a->notif_retry_ms;
+	} else {
+		a->notif_retry_ms = 0;
+		a->next_notif_ms = 0;
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Expiry                                                                     */
+
+static void
+delete_expired(struct agent *a)
+{
+	se_app apps[AGENT_MAX_APPS];
+	size_t n = 0;
+	char why[512];
+
+	int rc = se_list_apps(a->se, apps, TS_ARRAY_LEN(apps), &n);
+	if (rc != 0) {
+		log_warn("cannot list the SE's applications (%s)", ts_strerror(rc));
+		return;
+	}
+	int64_t now = ts_now();
+	for (size_t i = 0; i < n && !*a->stop; i++) {
+		if (apps[i].not_after == 0 || apps[i].not_after > now)
+			continue;
+		uint8_t *notif = NULL;
+		size_t nlen = 0;
+		rc = se_delete(a->se, apps[i].app_id, &notif, &nlen);
+		if (rc != 0) {
+			log_warn("%s expired at %lld but the SE did not delete it (%s)",
+			    apps[i].app_id, (long long)apps[i].not_after, ts_strerror(rc));
+			continue;
+		}
+		log_info("deleted %s: its authorisation expired at %lld", apps[i].app_id,
+		    (long long)apps[i].not_after);
+		rsp_notification nt;
+		why[0] = '\0';
+		rc = send_notification(a, notif, nlen, &nt, why, sizeof(why));
+		free(notif);
+		if (rc == 0)
+			log_info("delete notification for expired %s sent", apps[i].app_id);
+		else
+			log_warn("delete notification for expired %s not sent yet (%s); will retry",
+			    apps[i].app_id, why);
+	}
+}
+
+static void
+maybe_maintain(struct agent *a, int force)
+{
+	int64_t now = ts_mono_ms();
+	if (!force && now < a->next_maint_ms)
+		return;
+	a->next_maint_ms = now + AGENT_MAINT_INTERVAL_MS;
+	if (force || a->next_notif_ms == 0 || now >= a->next_notif_ms)
+		resend_pending(a);
+	delete_expired(a);
+}
+
+/* ------------------------------------------------------------------------ */
+/* S14 / S15: download                                                        */
+
+static void
+cancel_session(struct agent *a, const char *share_id, const char *tid, const char *reason)
+{
+	json_t *body = NULL;
+	char why[512] = "";
+	if (es9_cancel_session_request(tid, reason, &body) != 0) {
+		log_warn("S14 share %s: cannot build cancelSession", share_id);
+		return;
+	}
+	int rc = es9_post(a->api, a->o->node_url, "cancelSession", body, 1, NULL, why, sizeof(why));
+	json_decref(body);
+	if (rc == 0)
+		log_info("S14 share %s: session %s cancelled (%s)", share_id, tid, reason);
+	else
+		log_warn("S14 share %s: cancelSession for %s failed (%s)", share_id, tid, why);
+}
+
+/* Runs the whole ES9+ download for one `download` command. Returns 0 when
+ * the package is installed (even if the install notification is still to be
+ * delivered: the SE keeps it pending). */
+static int
+do_download(struct agent *a, const push_cmd *cmd)
+{
+	uint8_t challenge[RSP_CHALLENGE_LEN];
+	json_t *req = NULL, *resp = NULL;
+	es9_auth1 a1;
+	es9_auth2 a2;
+	uint8_t *bf38 = NULL, *bf21 = NULL, *bpp = NULL, *notif = NULL;
+	size_t bf38_len = 0, bf21_len = 0, bpp_len = 0, notif_len = 0;
+	char why[512] = "";
+	const char *step = "";
+	const char *reason = ES9_REASON_UNDEFINED;
+	int have_tid = 0;
+	char tid[ES9_TID_HEX_MAX + 1] = "";
+	int rc;
+
+	memset(&a1, 0, sizeof(a1));
+	memset(&a2, 0, sizeof(a2));
+	log_info("S14 download for share %s: starting (matching id %s, SM-DP+ %s)",
+	    cmd->share_id, cmd->matching_id, cmd->smdp_address);
+
+	step = "SE GetEuiccChallenge";
+	if ((rc = se_get_challenge(a->se, challenge)) != 0) {
+		set_err(why, sizeof(why), "%s", ts_strerror(rc));
+		goto fail;
+	}
+
+	step = "initiateAuthentication";
+	if ((rc = es9_initiate_auth_request(challenge, cmd->smdp_address, cmd->matching_id,
+	    &req)) != 0) {
+		set_err(why, sizeof(why), "building the request: %s", ts_strerror(rc));
+		goto fail;
+	}
+	rc = es9_post(a->api, a->o->node_url, "initiateAuthentication", req, 0, &resp, why,
+	    sizeof(why));
+	json_decref(req);
+	req = NULL;
+	if (rc != 0)
+		goto fail;
+	rc = es9_initiate_auth_parse(resp, &a1, why, sizeof(why));
+	if (rc != 0) {
+		/* Cancel the node's half-open session if it told us its id. */
+		const char *t = ts_json_str(resp, "transactionId");
+		if (t != NULL && ts_snprintf(tid, sizeof(tid), "%s", t) == 0)
+			have_tid = 1;
+		goto fail;
+	}
+	memcpy(tid, a1.transaction_id, sizeof(tid));
+	have_tid = 1;
+	json_decref(resp);
+	resp = NULL;
+
+	step = "checking serverSigned1";
+	if ((rc = es9_check_server_signed1(&a1, challenge, cmd->smdp_address, why,
+	    sizeof(why))) != 0)
+		goto fail;
+
+	step = "SE AuthenticateServer";
+	if ((rc = se_authenticate_server(a->se, a1.server_signed1, a1.server_signed1_len,
+	    a1.server_signature1, a1.server_cert, a1.server_cert_len, cmd->matching_id, &bf38,
+	    &bf38_len)) != 0) {
+		set_err(why, sizeof(why), "%s", ts_strerror(rc));
+		goto fail;
+	}
+	{
+		rsp_auth_server_resp r;
+		if ((rc = rsp_auth_server_resp_decode(bf38, bf38_len, &r)) != 0) {
+			set_err(why, sizeof(why), "the SE's BF38 response does not decode (%s)",
+			    ts_strerror(rc));
+			goto fail;
+		}
+		if (r.error != 0) {
+			set_err(why, sizeof(why), "the SE refused the server (SE error %d)", r.error);
+			rc = TS_EVERIFY;
+			goto fail;
+		}
+	}
+
+	step = "authenticateClient";
+	if ((rc = es9_authenticate_client_request(tid, bf38, bf38_len, &req)) != 0) {
+		set_err(why, sizeof(why), "building the request: %s", ts_strerror(rc));
+		goto fail;
+	}
+	rc = es9_post(a->api, a->o->node_url, "authenticateClient", req, 0, &resp, why,
+	    sizeof(why));
+	json_decref(req);
+	req = NULL;
+	if (rc != 0)
+		goto fail;
+	if ((rc = es9_authenticate_client_parse(resp, &a2, why, sizeof(why))) != 0)
+		goto fail;
+	json_decref(resp);
+	resp = NULL;
+	if (a2.has_metadata)
+		log_info("S14 download for share %s: node authenticated the SE; package is %s "
+		    "(\"%s\", %s from %s)", cmd->share_id, a2.metadata.app_id, a2.metadata.name,
+		    a2.metadata.kind, a2.metadata.provider);
+
+	step = "SE PrepareDownload";
+	if ((rc = se_prepare_download(a->se, a2.smdp_signed2, a2.smdp_signed2_len,
+	    a2.smdp_signature2, a2.smdp_cert, a2.smdp_cert_len, &bf21, &bf21_len)) != 0) {
+		set_err(why, sizeof(why), "%s", ts_strerror(rc));
+		goto fail;
+	}
+	{
+		rsp_prepare_download_resp r;
+		if ((rc = rsp_prepare_download_resp_decode(bf21, bf21_len, &r)) != 0) {
+			set_err(why, sizeof(why), "the SE's BF21 response does not decode (%s)",
+			    ts_strerror(rc));
+			goto fail;
+		}
+		if (r.error != 0) {
+			set_err(why, sizeof(why), "the SE refused smdpSigned2 (SE error %d)", r.error);
+			rc = TS_EVERIFY;
+			goto fail;
+		}
+	}
+
+	step = "getBoundProfilePackage";
+	if ((rc = es9_get_bpp_request(tid, bf21, bf21_len, &req)) != 0) {
+		set_err(why, sizeof(why), "building the request: %s", ts_strerror(rc));
+		goto fail;
+	}
+	rc = es9_post(a->api, a->o->node_url, "getBoundProfilePackage", req, 0, &resp, why,
+	    sizeof(why));
+	json_decref(req);
+	req = NULL;
+	if (rc != 0)
+		goto fail;
+	if ((rc = es9_get_bpp_parse(resp, &bpp, &bpp_len, why, sizeof(why))) != 0)
+		goto fail;
+	json_decref(resp);
+	resp = NULL;
+
+	step = "SE LoadBoundProfilePackage";
+	reason = ES9_REASON_LOAD_BPP_ERROR;
+	if ((rc = se_load_package(a->se, bpp, bpp_len, &notif, &notif_len)) != 0) {
+		set_err(why, sizeof(why), "%s", ts_strerror(rc));
+		goto fail;
+	}
+
+	rsp_notification nt;
+	memset(&nt, 0, sizeof(nt));
+	if (rsp_notification_decode(notif, notif_len, NULL, &nt) != 0)
+		snprintf(nt.app_id, sizeof(nt.app_id), "%s",
+		    a2.has_metadata ? a2.metadata.app_id : "?");
+	if (nt.result != 0)
+		log_warn("S14 download for share %s: the SE reports install result %d for %s",
+		    cmd->share_id, nt.result, nt.app_id);
+	else
+		log_info("S14 download for share %s: authenticated, package received, installed %s",
+		    cmd->share_id, nt.app_id);
+
+	why[0] = '\0';
+	rc = send_notification(a, notif, notif_len, &nt, why, sizeof(why));
+	if (rc == 0)
+		log_info("S15 install notification sent for share %s (%s, seq %llu)", cmd->share_id,
+		    nt.app_id, (unsigned long long)nt.seq);
+	else
+		log_warn("S15 install notification for share %s not sent yet (%s); the SE keeps "
+		    "it and it will be re-sent", cmd->share_id, why);
+	rc = 0;
+	goto done;
+
+fail:
+	log_error("S14 download for share %s failed at %s: %s", cmd->share_id, step,
+	    why[0] ? why : ts_strerror(rc));
+	if (have_tid)
+		cancel_session(a, cmd->share_id, tid, reason);
+	if (rc == 0)
+		rc = TS_EPROTO;
+done:
+	json_decref(req);
+	json_decref(resp);
+	es9_auth1_clear(&a1);
+	es9_auth2_clear(&a2);
+	free(bf38);
+	free(bf21);
+	if (bpp != NULL)
+		OPENSSL_cleanse(bpp, bpp_len);
+	free(bpp);
+	free(notif);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* S17: delete on revoke                                                      */
+
+static int
+do_delete(struct agent *a, const push_cmd *cmd)
+{
+	uint8_t *notif = NULL;
+	size_t nlen = 0;
+	char why[512] = "";
+
+	int rc = se_delete(a->se, cmd->app_id, &notif, &nlen);
+	if (rc == TS_ENOTFOUND) {
+		/* The SE can only sign a delete notification for an app it holds;
+		 * the node settles an absent app on its side. */
+		log_info("S17 %s is not on the SE (revoke of share %s): nothing to delete",
+		    cmd->app_id, cmd->share_id);
+		return 0;
+	}
+	if (rc != 0) {
+		log_error("S17 revoke of share %s: the SE did not delete %s (%s)", cmd->share_id,
+		    cmd->app_id, ts_strerror(rc));
+		return rc;
+	}
+	log_info("S17 deleted %s on revoke of share %s", cmd->app_id, cmd->share_id);
+	rsp_notification nt;
+	memset(&nt, 0, sizeof(nt));
+	rc = send_notification(a, notif, nlen, &nt, why, sizeof(why));
+	free(notif);
+	if (rc == 0)
+		log_info("S17 delete notification sent for share %s (%s, seq %llu)", cmd->share_id,
+		    cmd->app_id, (unsigned long long)nt.seq);
+	else
+		log_warn("S17 delete notification for share %s not sent yet (%s); the SE keeps it "
+		    "and it will be re-sent", cmd->share_id, why);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Push channel                                                               */
+
+static struct recent *
+recent_find(struct agent *a, const char *key, int create)
+{
+	struct recent *free_slot = NULL, *oldest = NULL;
+	int64_t now = ts_mono_ms();
+	for (size_t i = 0; i < AGENT_RECENT; i++) {
+		struct recent *r = &a->recent[i];
+		if (r->until_ms != 0 && strcmp(r->key, key) == 0)
+			return r;
+		if (r->until_ms == 0 || (r->until_ms < now && r->failures == 0)) {
+			if (free_slot == NULL)
+				free_slot = r;
+		} else if (oldest == NULL || r->until_ms < oldest->until_ms) {
+			oldest = r;
+		}
+	}
+	if (!create)
+		return NULL;
+	struct recent *r = free_slot ? free_slot : oldest;
+	memset(r, 0, sizeof(*r));
+	(void)ts_snprintf(r->key, sizeof(r->key), "%s", key);
+	return r;
+}
+
+static void
+handle_command(struct agent *a, const push_cmd *cmd)
+{
+	char key[sizeof(((struct recent *)0)->key)];
+	if (ts_snprintf(key, sizeof(key), "%c/%s/%s", cmd->kind == PUSH_DOWNLOAD ? 'D' : 'X',
+	    cmd->share_id, cmd->kind == PUSH_DOWNLOAD ? cmd->matching_id : cmd->app_id) != 0)
+		return;
+	int64_t now = ts_mono_ms();
+	struct recent *r = recent_find(a, key, 0);
+	if (r != NULL && now < r->until_ms) {
+		log_debug("%s for share %s seen again; handled %s, next attempt in %lld ms",
+		    cmd->kind == PUSH_DOWNLOAD ? "download" : "delete", cmd->share_id,
+		    r->failures ? "unsuccessfully" : "already", (long long)(r->until_ms - now));
+		return;
+	}
+	int rc = cmd->kind == PUSH_DOWNLOAD ? do_download(a, cmd) : do_delete(a, cmd);
+	r = recent_find(a, key, 1);
+	if (rc == 0) {
+		r->failures = 0;
+		r->until_ms = ts_mono_ms() + AGENT_REPEAT_AFTER_OK_MS;
+	} else {
+		long delay = AGENT_RETRY_MIN_MS;
+		for (int i = 0; i < r->failures && delay < AGENT_RETRY_MAX_MS; i++)
+			delay *= 2;
+		if (delay > AGENT_RETRY_MAX_MS)
+			delay = AGENT_RETRY_MAX_MS;
+		r->failures++;
+		r->until_ms = ts_mono_ms() + delay;
+		log_info("share %s: will try again when the node re-sends it (not before %ld s)",
+		    cmd->share_id, delay / 1000);
+	}
+}
+
+static int
+valid_event_id(const char *id)
+{
+	size_t n = strnlen(id, AGENT_EVENT_ID_MAX);
+	if (n == 0 || n >= AGENT_EVENT_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (id[i] < '0' || id[i] > '9')
+			return 0;
+	return 1;
+}
+
+static int
+on_event(const char *event, const char *id, const char *data, void *arg)
+{
+	struct agent *a = arg;
+	push_cmd cmd;
+	char why[256] = "";
+
+	if (*a->stop)
+		return 1;
+	a->events_this_stream++;
+	int rc = push_parse(event ? event : "message", data ? data : "", &cmd, why, sizeof(why));
+	if (rc == TS_EUNSUPP) {
+		log_warn("push channel: ignoring %s", why);
+	} else if (rc != 0) {
+		log_warn("push channel: ignoring malformed event %s (%s)", id ? id : "", why);
+	} else {
+		handle_command(a, &cmd);
+	}
+	/* The node re-sends pending commands on connect anyway, so remembering
+	 * the last id only spares it replaying settled history. */
+	if (id != NULL && valid_event_id(id))
+		memcpy(a->last_event_id, id, strlen(id) + 1);
+	maybe_maintain(a, 0);
+	return *a->stop ? 1 : 0;
+}
+
+static void
+push_loop(struct agent *a)
+{
+	long backoff = 0;
+	int online = -1; /* unknown */
+	char why[512];
+
+	while (!*a->stop) {
+		maybe_maintain(a, 0);
+		if (*a->stop)
+			break;
+		a->events_this_stream = 0;
+		why[0] = '\0';
+		int rc = ts_httpc_sse(a->stream, a->events_url, NULL,
+		    a->last_event_id[0] ? a->last_event_id : NULL, AGENT_STOP_POLL_MS, on_event, a,
+		    why, sizeof(why));
+		if (*a->stop)
+			break;
+		/* A poll window that ended without data is the normal idle case:
+		 * the connection was up (errors end a request faster than that). */
+		if (rc == TS_ETIMEOUT || (rc == TS_EIO && a->events_this_stream > 0) || rc == 0) {
+			if (online != 1)
+				log_info("push channel to the node is up (%s)", a->events_url);
+			online = 1;
+			backoff = 0;
+			continue;
+		}
+		backoff = agent_next_backoff(backoff);
+		if (online != 0)
+			log_warn("push channel: %s (%s); reconnecting in %ld s", ts_strerror(rc),
+			    why[0] ? why : "no detail", backoff / 1000);
+		else
+			log_debug("push channel still down: %s (%s); next try in %ld s",
+			    ts_strerror(rc), why, backoff / 1000);
+		online = 0;
+		nap(a, backoff);
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Start-up and shutdown                                                      */
+
+static int
+start_advertising(struct agent *a, char *errbuf, size_t errcap)
+{
+	ndef_identity id;
+	uint8_t *msg = NULL;
+	size_t len = 0;
+	char kind[32];
+
+	memset(&id, 0, sizeof(id));
+	id.eid = a->eid;
+	if (a->o->name != NULL &&
+	    ts_snprintf(id.name, sizeof(id.name), "%s", a->o->name) != 0) {
+		set_err(errbuf, errcap, "device name longer than %d bytes", NDEF_TS_NAME_MAX);
+		return TS_ELIMIT;
+	}
+	if (a->o->model != NULL &&
+	    ts_snprintf(id.model, sizeof(id.model), "%s", a->o->model) != 0) {
+		set_err(errbuf, errcap, "model longer than %d bytes", NDEF_TS_NAME_MAX);
+		return TS_ELIMIT;
+	}
+	int rc = ndef_identity_encode(&id, &msg, &len);
+	if (rc != 0) {
+		set_err(errbuf, errcap, "cannot encode the NDEF identity (%s)", ts_strerror(rc));
+		return rc;
+	}
+	rc = link_advertise(a->o->link_spec, msg, len, &a->adv);
+	free(msg);
+	if (rc != 0) {
+		set_err(errbuf, errcap, "cannot advertise on link %s (%s)", a->o->link_spec,
+		    ts_strerror(rc));
+		return rc;
+	}
+	if (agent_link_kind(a->o->link_spec, kind, sizeof(kind)) != 0)
+		(void)ts_snprintf(kind, sizeof(kind), "%s", "short-range");
+	log_info("S1 advertising EID %s over %s link%s", a->eid.digits, kind,
+	    strcmp(kind, "sim") == 0 ? " (simulator)" : "");
+	return 0;
+}
+
+int
+agent_run(const agent_opts *o, volatile sig_atomic_t *stop, char *errbuf, size_t errcap)
+{
+	struct agent *a = NULL;
+	int rc;
+
+	if (o == NULL || stop == NULL || o->node_url == NULL || o->ca_file == NULL ||
+	    o->se_spec == NULL || o->link_spec == NULL)
+		return TS_EINVAL;
+	a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return TS_ENOMEM;
+	a->o = o;
+	a->stop = stop;
+
+	if ((rc = se_driver_open(o->se_spec, &a->se)) != 0) {
+		set_err(errbuf, errcap, "cannot open secure element %s (%s)", o->se_spec,
+		    ts_strerror(rc));
+		goto fail;
+	}
+	if ((rc = se_get_eid(a->se, &a->eid)) != 0) {
+		set_err(errbuf, errcap, "cannot read the EID from %s (%s)", o->se_spec,
+		    ts_strerror(rc));
+		goto fail;
+	}
+	log_info("secure element %s: EID %s", o->se_spec, a->eid.digits);
+
+	size_t bl = strlen(o->node_url);
+	while (bl > 0 && o->node_url[bl - 1] == '/')
+		bl--;
+	if (bl == 0 || bl > 512 ||
+	    ts_snprintf(a->events_url, sizeof(a->events_url), "%.*s/v1/companion/events?eid=%s",
+	    (int)bl, o->node_url, a->eid.digits) != 0) {
+		set_err(errbuf, errcap, "bad node URL");
+		rc = TS_EINVAL;
+		goto fail;
+	}
+	ts_httpc_opts hopts = { .ca_file = o->ca_file, .timeout_ms = AGENT_HTTP_TIMEOUT_MS };
+	if ((rc = ts_httpc_new(&hopts, &a->stream)) != 0 ||
+	    (rc = ts_httpc_new(&hopts, &a->api)) != 0) {
+		set_err(errbuf, errcap, "cannot set up the HTTPS client (CA %s: %s)", o->ca_file,
+		    ts_strerror(rc));
+		goto fail;
+	}
+
+	if ((rc = start_advertising(a, errbuf, errcap)) != 0)
+		goto fail;
+
+	/* Catch up first: notifications the node has not acknowledged, and
+	 * applications whose authorisation ran out while we were off. */
+	maybe_maintain(a, 1);
+	push_loop(a);
+	log_info("stopping");
+	rc = 0;
+fail:
+	link_advertiser_free(a->adv);
+	ts_httpc_free(a->stream);
+	ts_httpc_free(a->api);
+	se_driver_free(a->se);
+	free(a);
+	return rc;
+}

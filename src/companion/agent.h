@@ -1,0 +1,66 @@
+/*
+ * agent.h — the companion device agent (patent: second wireless device, the
+ * LPA role of GSMA SGP.22): advertises the SE's EID on the short-range link
+ * (S1), holds the node's push channel, downloads and installs bound packages
+ * (S14), sends the SE-signed notifications (S15), deletes on revoke (S17)
+ * and on expiry. docs/protocol.md §1, §3, §4.
+ *
+ * Everything runs on the calling thread except the link advertiser (its own
+ * thread, see device/link.h). The SE is only touched from the calling thread.
+ */
+#ifndef TS_COMPANION_AGENT_H
+#define TS_COMPANION_AGENT_H
+
+#include <signal.h>
+#include <stdint.h>
+
+/* Push channel timings (docs/protocol.md §3: the node sends `: keepalive`
+ * every 15 s). */
+#define AGENT_BACKOFF_MIN_MS 1000
+#define AGENT_BACKOFF_MAX_MS 30000
+/* The stream is read in windows of AGENT_STOP_POLL_MS: ts_httpc_sse only
+ * returns on an event, an error or its idle timeout, and the keepalive
+ * comments (every 15 s) never reach the callback, so a stop request would
+ * otherwise wait up to 15 s. A window that ends without data reconnects at
+ * once with Last-Event-ID (and the node re-sends pending commands, which the
+ * agent de-duplicates). This makes a dead connection visible within a
+ * second too, so the 45 s idle timeout a long-lived stream would use never
+ * triggers. If lib/httpc grows a stop flag (checked in its progress
+ * callback), set AGENT_STOP_POLL_MS to AGENT_IDLE_TIMEOUT_MS and pass it. */
+#define AGENT_IDLE_TIMEOUT_MS 45000
+#define AGENT_STOP_POLL_MS 1000
+/* Maintenance (pending notifications, expired apps) runs this often. */
+#define AGENT_MAINT_INTERVAL_MS 5000
+/* A command seen again (the node re-sends pending commands on every connect)
+ * is handled again at most this often after a success / a failure. */
+#define AGENT_REPEAT_AFTER_OK_MS 60000
+#define AGENT_RETRY_MIN_MS 5000
+#define AGENT_RETRY_MAX_MS 60000
+#define AGENT_MAX_APPS 64
+#define AGENT_RECENT 32
+
+typedef struct agent_opts {
+	const char *node_url;  /* "https://host:port", borrowed */
+	const char *ca_file;   /* PEM CA for the node's TLS certificate */
+	const char *se_spec;   /* device/se_driver.h spec */
+	const char *link_spec; /* device/link.h spec, e.g. "sim:/tmp/x.sock" */
+	const char *name;      /* advertised device name, NULL/"" = none */
+	const char *model;     /* advertised model, NULL/"" = none */
+} agent_opts;
+
+/*
+ * Runs the agent until *stop becomes nonzero (set it from a signal handler).
+ * Start-up failures (SE, EID, link, HTTP client) are returned at once with
+ * errbuf saying what failed; once running, network and node errors are
+ * logged and retried, never returned. Returns 0 after a clean stop.
+ */
+int agent_run(const agent_opts *o, volatile sig_atomic_t *stop, char *errbuf, size_t errcap);
+
+/* Backoff step used for the push channel: doubles cur, clamped to
+ * [AGENT_BACKOFF_MIN_MS, AGENT_BACKOFF_MAX_MS]. Exposed for tests. */
+long agent_next_backoff(long cur);
+
+/* "sim:/x" -> "sim" into out (cap bytes); TS_EINVAL without a ':' scheme. */
+int agent_link_kind(const char *spec, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,411 @@
+/*
+ * tapshare-companion — the companion device agent (patent US 9,848,325 B2:
+ * the second wireless device). Command line per docs/cli.md.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "companion/agent.h"
+#include "device/se_client.h"
+#include "device/se_driver.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "lib/ts_err.h"
+#include "lib/util.h"
+
+#ifndef TS_VERSION
+#define TS_VERSION "0.1.0"
+#endif
+
+#define PROG "tapshare-companion"
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+static const char usage_main[] =
+"Usage: " PROG " COMMAND [OPTIONS]\n"
+"\n"
+"The companion device agent of tapshare: the patent's second wireless device\n"
+"(watch, camera, car module) in the LPA role of GSMA SGP.22. It shows its\n"
+"secure element's EID on a short-range link, listens to the network node for\n"
+"commands, downloads and installs the security applications shared with it\n"
+"and deletes them when the share is revoked or expires.\n"
+"\n"
+"Commands:\n"
+"  run       run the agent (foreground) until SIGTERM or SIGINT\n"
+"  status    show the secure element's EID and installed applications\n"
+"  help CMD  show the help of a command\n"
+"\n"
+"Options:\n"
+"  -h, --help     show this help\n"
+"  -V, --version  show the version\n"
+"\n"
+"Exit status: 0 success, 1 the operation failed, 2 bad usage.\n"
+"Logs go to stderr, one line each; steps of the patent flow start with their\n"
+"label (S1, S14, S15, S17).\n";
+
+static const char usage_run[] =
+"Usage: " PROG " run --node URL --ca CAFILE --se SE_SPEC --link LINK_SPEC\n"
+"                          [--name NAME] [--model MODEL] [--config FILE] [-v]\n"
+"\n"
+"Runs the companion agent in the foreground:\n"
+"  S1   advertises the secure element's EID (NDEF record tapshare.org:id) on\n"
+"       the short-range link for a primary device to read;\n"
+"  S14  keeps the push channel GET /v1/companion/events?eid=EID open to the node\n"
+"       (reconnecting with backoff 1 s doubling to 30 s) and, on a `download`\n"
+"       command, runs the ES9+ download: initiateAuthentication,\n"
+"       authenticateClient, getBoundProfilePackage, then installs the bound\n"
+"       package in the secure element (any failure: cancelSession);\n"
+"  S15  sends the SE-signed install notification (handleNotification);\n"
+"  S17  on a `delete` command deletes the application and sends the signed\n"
+"       delete notification.\n"
+"On start, and every few seconds, it re-sends notifications the node has not\n"
+"acknowledged and deletes applications whose authorisation has expired.\n"
+"SIGTERM or SIGINT stop it cleanly within about a second.\n"
+"\n"
+"Options:\n"
+"  --node URL        the network node, e.g. https://127.0.0.1:8443\n"
+"  --ca CAFILE       PEM CA certificate the node's TLS certificate must chain to\n"
+"  --se SE_SPEC      secure element: inproc:/path/se.state or vpcd:HOST:PORT\n"
+"  --link LINK_SPEC  short-range link: sim:/path/to/socket (a simulator of\n"
+"                    NFC/BLE/body-coupled links over a Unix socket)\n"
+"  --name NAME       device name advertised with the EID (at most 64 bytes)\n"
+"  --model MODEL     device model advertised with the EID (at most 64 bytes)\n"
+"  --config FILE     INI file with the same keys (node, ca, se, link, name,\n"
+"                    model) under [companion]; command-line options win\n"
+"  -v, --verbose     debug logging\n"
+"  -h, --help        show this help\n"
+"\n"
+"Exit status: 0 after a clean stop, 1 when start-up fails (secure element,\n"
+"EID, link, TLS set-up), 2 on bad usage. Network errors while running are\n"
+"logged and retried.\n";
+
+static const char usage_status[] =
+"Usage: " PROG " status --se SE_SPEC [--json] [--config FILE]\n"
+"\n"
+"Prints the secure element's EID and its installed applications, with their\n"
+"state (enabled / disabled) and expiry (not_after, UTC; \"none\" when not\n"
+"time-limited; \"expired\" once past it).\n"
+"\n"
+"Options:\n"
+"  --se SE_SPEC   secure element: inproc:/path/se.state or vpcd:HOST:PORT\n"
+"  --json         print one JSON document: {\"eid\",\"apps\":[{\"app_id\",\"name\",\n"
+"                 \"kind\",\"provider\",\"state\",\"enabled\",\"not_after\",\"expired\"}]}\n"
+"                 (not_after in unix seconds, 0 = none)\n"
+"  --config FILE  INI file; `se` is read from [companion]\n"
+"  -h, --help     show this help\n"
+"\n"
+"Exit status: 0 success, 1 the secure element could not be read, 2 bad usage.\n";
+
+static volatile sig_atomic_t g_stop;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	g_stop = 1;
+}
+
+static void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+errorf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs(PROG ": error: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static int usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int
+usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs(PROG ": error: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '" PROG " %s%s--help' for more information.\n", cmd ? cmd : "",
+	    cmd ? " " : "");
+	return EXIT_USAGE;
+}
+
+/* Options shared by the subcommands; strings borrowed from argv or cfg. */
+struct cli {
+	const char *node, *ca, *se, *link, *name, *model, *config;
+	int json, verbose;
+	ts_config *cfg;
+};
+
+enum { OPT_NODE = 256, OPT_CA, OPT_SE, OPT_LINK, OPT_NAME, OPT_MODEL, OPT_CONFIG, OPT_JSON };
+
+/* Parses argv (argv[0] = the command). Returns -1 to continue, else an exit
+ * code (help shown: 0, usage error: 2). */
+static int
+parse_opts(const char *cmd, int run, int argc, char **argv, struct cli *c)
+{
+	static const struct option run_opts[] = {
+		{ "node", required_argument, NULL, OPT_NODE },
+		{ "ca", required_argument, NULL, OPT_CA },
+		{ "se", required_argument, NULL, OPT_SE },
+		{ "link", required_argument, NULL, OPT_LINK },
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "model", required_argument, NULL, OPT_MODEL },
+		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct option status_opts[] = {
+		{ "se", required_argument, NULL, OPT_SE },
+		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *usage = run ? usage_run : usage_status;
+
+	optind = 1;
+	opterr = 0;
+	for (;;) {
+		int ch = getopt_long(argc, argv, ":hv", run ? run_opts : status_opts, NULL);
+		if (ch == -1)
+			break;
+		switch (ch) {
+		case OPT_NODE: c->node = optarg; break;
+		case OPT_CA: c->ca = optarg; break;
+		case OPT_SE: c->se = optarg; break;
+		case OPT_LINK: c->link = optarg; break;
+		case OPT_NAME: c->name = optarg; break;
+		case OPT_MODEL: c->model = optarg; break;
+		case OPT_CONFIG: c->config = optarg; break;
+		case OPT_JSON: c->json = 1; break;
+		case 'v': c->verbose = 1; break;
+		case 'h': fputs(usage, stdout); return 0;
+		case ':':
+			return usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+	if (c->config != NULL) {
+		char why[256] = "";
+		int rc = ts_config_load(c->config, &c->cfg, why, sizeof(why));
+		if (rc != 0) {
+			errorf("cannot read config %s (%s%s%s)", c->config, ts_strerror(rc),
+			    why[0] ? ": " : "", why);
+			return EXIT_FAIL;
+		}
+		const char *sec = "companion";
+		if (c->node == NULL) c->node = ts_config_get(c->cfg, sec, "node", NULL);
+		if (c->ca == NULL) c->ca = ts_config_get(c->cfg, sec, "ca", NULL);
+		if (c->se == NULL) c->se = ts_config_get(c->cfg, sec, "se", NULL);
+		if (c->link == NULL) c->link = ts_config_get(c->cfg, sec, "link", NULL);
+		if (c->name == NULL) c->name = ts_config_get(c->cfg, sec, "name", NULL);
+		if (c->model == NULL) c->model = ts_config_get(c->cfg, sec, "model", NULL);
+	}
+	struct { const char *v, *opt; } need[] = {
+		{ c->se, "--se" }, { c->node, "--node" }, { c->ca, "--ca" }, { c->link, "--link" },
+	};
+	size_t nneed = run ? TS_ARRAY_LEN(need) : 1;
+	for (size_t i = 0; i < nneed; i++)
+		if (need[i].v == NULL || need[i].v[0] == '\0')
+			return usage_error(cmd, "missing %s", need[i].opt);
+	return -1;
+}
+
+static int
+cmd_run(int argc, char **argv)
+{
+	struct cli c;
+	memset(&c, 0, sizeof(c));
+	int ex = parse_opts("run", 1, argc, argv, &c);
+	if (ex >= 0)
+		goto done;
+	ts_log_init(PROG, c.verbose ? TS_LOG_DEBUG : TS_LOG_INFO);
+	if (strncmp(c.node, "https://", 8) != 0) {
+		ex = usage_error("run", "--node must be an https:// URL, not '%s'", c.node);
+		goto done;
+	}
+	if (strncmp(c.link, "sim:", 4) != 0 || c.link[4] == '\0') {
+		ex = usage_error("run", "--link must be sim:/path/to/socket, not '%s'", c.link);
+		goto done;
+	}
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: blocking waits return early and see g_stop. */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	agent_opts o = {
+		.node_url = c.node, .ca_file = c.ca, .se_spec = c.se, .link_spec = c.link,
+		.name = c.name, .model = c.model,
+	};
+	char why[512] = "";
+	int rc = agent_run(&o, &g_stop, why, sizeof(why));
+	if (rc != 0) {
+		errorf("%s", why[0] ? why : ts_strerror(rc));
+		ex = EXIT_FAIL;
+	} else {
+		ex = 0;
+	}
+done:
+	ts_config_free(c.cfg);
+	return ex;
+}
+
+static void
+fmt_time(int64_t t, char *out, size_t cap)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+	if (gmtime_r(&tt, &tm) == NULL || strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		(void)ts_snprintf(out, cap, "%lld", (long long)t);
+}
+
+static int
+print_status_json(const eid_t *eid, const se_app *apps, size_t n, int64_t now)
+{
+	json_t *root = json_object(), *arr = json_array();
+	int rc = TS_ENOMEM;
+	if (root == NULL || arr == NULL)
+		goto fail;
+	if (json_object_set_new(root, "eid", json_string(eid->digits)) != 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:b}",
+		    "app_id", apps[i].app_id, "name", apps[i].name, "kind", apps[i].kind,
+		    "provider", apps[i].provider,
+		    "state", apps[i].enabled ? "enabled" : "disabled",
+		    "enabled", apps[i].enabled ? 1 : 0,
+		    "not_after", (json_int_t)apps[i].not_after,
+		    "expired", apps[i].not_after != 0 && apps[i].not_after <= now);
+		if (o == NULL || json_array_append_new(arr, o) != 0)
+			goto fail;
+	}
+	if (json_object_set(root, "apps", arr) != 0)
+		goto fail;
+	char *s = json_dumps(root, JSON_INDENT(2));
+	if (s == NULL)
+		goto fail;
+	printf("%s\n", s);
+	free(s);
+	rc = 0;
+fail:
+	json_decref(arr);
+	json_decref(root);
+	return rc;
+}
+
+static int
+cmd_status(int argc, char **argv)
+{
+	struct cli c;
+	se_driver *se = NULL;
+	se_app apps[AGENT_MAX_APPS];
+	size_t n = 0;
+	eid_t eid;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	int ex = parse_opts("status", 0, argc, argv, &c);
+	if (ex >= 0)
+		goto done;
+	ts_log_init(PROG, c.verbose ? TS_LOG_DEBUG : TS_LOG_WARN);
+	ex = EXIT_FAIL;
+	if ((rc = se_driver_open(c.se, &se)) != 0) {
+		errorf("cannot open secure element %s (%s)", c.se, ts_strerror(rc));
+		goto done;
+	}
+	if ((rc = se_get_eid(se, &eid)) != 0) {
+		errorf("cannot read the EID from %s (%s)", c.se, ts_strerror(rc));
+		goto done;
+	}
+	if ((rc = se_list_apps(se, apps, TS_ARRAY_LEN(apps), &n)) != 0) {
+		errorf("cannot list applications on %s (%s)", c.se, ts_strerror(rc));
+		goto done;
+	}
+	int64_t now = ts_now();
+	if (c.json) {
+		if ((rc = print_status_json(&eid, apps, n, now)) != 0) {
+			errorf("cannot format JSON (%s)", ts_strerror(rc));
+			goto done;
+		}
+	} else {
+		printf("EID %s\n", eid.digits);
+		printf("%zu application%s installed\n", n, n == 1 ? "" : "s");
+		for (size_t i = 0; i < n; i++) {
+			char when[40] = "none";
+			if (apps[i].not_after != 0)
+				fmt_time(apps[i].not_after, when, sizeof(when));
+			printf("  %s  %s  %s  \"%s\"  provider %s  not_after %s%s\n", apps[i].app_id,
+			    apps[i].enabled ? "enabled" : "disabled", apps[i].kind[0] ? apps[i].kind : "-",
+			    apps[i].name, apps[i].provider[0] ? apps[i].provider : "-", when,
+			    apps[i].not_after != 0 && apps[i].not_after <= now ? " (expired)" : "");
+		}
+	}
+	ex = 0;
+done:
+	se_driver_free(se);
+	ts_config_free(c.cfg);
+	return ex;
+}
+
+int
+main(int argc, char **argv)
+{
+	ts_log_init(PROG, TS_LOG_INFO);
+	if (argc < 2) {
+		fputs(usage_main, stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
+		fputs(usage_main, stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
+		printf(PROG " " TS_VERSION "\n");
+		return 0;
+	}
+	if (strcmp(cmd, "help") == 0) {
+		if (argc == 2) {
+			fputs(usage_main, stdout);
+			return 0;
+		}
+		if (argc > 3)
+			return usage_error(NULL, "help takes one command, got '%s' too", argv[3]);
+		if (strcmp(argv[2], "run") == 0)
+			fputs(usage_run, stdout);
+		else if (strcmp(argv[2], "status") == 0)
+			fputs(usage_status, stdout);
+		else if (strcmp(argv[2], "help") == 0)
+			fputs(usage_main, stdout);
+		else
+			return usage_error(NULL, "unknown command '%s'", argv[2]);
+		return 0;
+	}
+	if (strcmp(cmd, "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(argc - 1, argv + 1);
+	return usage_error(NULL, "unknown command '%s'", cmd);
+}

@@ -1,0 +1,99 @@
+#include "companion/push.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "lib/json.h"
+#include "lib/ts_err.h"
+
+static void set_err(char *errbuf, size_t errcap, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+set_err(char *errbuf, size_t errcap, const char *fmt, ...)
+{
+	if (errbuf == NULL || errcap == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	(void)vsnprintf(errbuf, errcap, fmt, ap);
+	va_end(ap);
+}
+
+/* Copies obj[key] into dst: required, 1..cap-1 printable ASCII bytes (these
+ * values end up in log lines and URLs, so control bytes are refused). */
+static int
+get_field(const json_t *obj, const char *key, char *dst, size_t cap, char *errbuf,
+    size_t errcap)
+{
+	const char *v = ts_json_str(obj, key);
+	if (v == NULL) {
+		set_err(errbuf, errcap, "field %s is missing or not a string", key);
+		return TS_EPROTO;
+	}
+	size_t n = strnlen(v, cap);
+	if (n == 0 || n >= cap) {
+		set_err(errbuf, errcap, "field %s must be 1..%zu bytes", key, cap - 1);
+		return TS_EPROTO;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)v[i];
+		if (ch < 0x21 || ch > 0x7e) {
+			set_err(errbuf, errcap, "field %s holds a non-printable or space character", key);
+			return TS_EPROTO;
+		}
+	}
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
+int
+push_parse(const char *event, const char *data, push_cmd *out, char *errbuf, size_t errcap)
+{
+	json_t *obj = NULL;
+	int rc;
+	char perr[128] = "";
+
+	memset(out, 0, sizeof(*out));
+	if (event == NULL || data == NULL)
+		return TS_EINVAL;
+	if (strcmp(event, "download") == 0) {
+		out->kind = PUSH_DOWNLOAD;
+	} else if (strcmp(event, "delete") == 0) {
+		out->kind = PUSH_DELETE;
+	} else {
+		set_err(errbuf, errcap, "unknown event \"%.40s\"", event);
+		return TS_EUNSUPP;
+	}
+	rc = ts_json_parse(data, strlen(data), &obj, perr, sizeof(perr));
+	if (rc != 0 || !json_is_object(obj)) {
+		set_err(errbuf, errcap, "%s event data is not a JSON object (%s)", event,
+		    perr[0] ? perr : "wrong type");
+		rc = TS_EPARSE;
+		goto fail;
+	}
+	if ((rc = get_field(obj, "share_id", out->share_id, sizeof(out->share_id), errbuf,
+	    errcap)) != 0)
+		goto fail;
+	if (out->kind == PUSH_DOWNLOAD) {
+		if ((rc = get_field(obj, "matching_id", out->matching_id, sizeof(out->matching_id),
+		    errbuf, errcap)) != 0)
+			goto fail;
+		if ((rc = get_field(obj, "smdp_address", out->smdp_address,
+		    sizeof(out->smdp_address), errbuf, errcap)) != 0)
+			goto fail;
+	} else {
+		if ((rc = get_field(obj, "app_id", out->app_id, sizeof(out->app_id), errbuf,
+		    errcap)) != 0)
+			goto fail;
+	}
+	json_decref(obj);
+	return 0;
+fail:
+	json_decref(obj);
+	memset(out, 0, sizeof(*out));
+	return rc;
+}

@@ -1,0 +1,38 @@
+/*
+ * push.h — the commands the node pushes to a companion over
+ * GET /v1/companion/events (docs/protocol.md §3), parsed from one
+ * server-sent event. Pure: no I/O, no SE.
+ *
+ *   event: download   data: {"share_id","matching_id","smdp_address"}   (S14)
+ *   event: delete     data: {"share_id","app_id"}                       (S17)
+ */
+#ifndef TS_COMPANION_PUSH_H
+#define TS_COMPANION_PUSH_H
+
+#include <stddef.h>
+
+#include "lib/rsp.h"
+
+#define PUSH_ID_MAX 128
+
+enum push_kind {
+	PUSH_DOWNLOAD = 1,
+	PUSH_DELETE = 2,
+};
+
+typedef struct push_cmd {
+	int kind; /* enum push_kind */
+	char share_id[PUSH_ID_MAX + 1];
+	char matching_id[RSP_STR_MAX + 1];  /* download only */
+	char smdp_address[RSP_STR_MAX + 1]; /* download only */
+	char app_id[RSP_STR_MAX + 1];       /* delete only */
+} push_cmd;
+
+/* Parses one event (event name and data borrowed). Returns 0, TS_EUNSUPP for
+ * an event name we do not know (callers skip it), TS_EPROTO for bad or
+ * missing fields (errbuf says which), TS_EPARSE when data is not a JSON
+ * object. Strings must be non-empty printable ASCII within their limits.
+ * Unknown extra members are ignored (forward compatibility). */
+int push_parse(const char *event, const char *data, push_cmd *out, char *errbuf, size_t errcap);
+
+#endif

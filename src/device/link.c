@@ -1,0 +1,527 @@
+/*
+ * link.c — short-range link drivers (patent S1), chosen in one place
+ * (link_drivers[] below) from the scheme of a spec string.
+ *
+ * Only the `sim` driver exists today. It is a SIMULATOR of a proximity link
+ * (NFC / BLE / body-coupled): a Unix stream socket that hands every reader
+ * exactly the NDEF bytes a tag would hold, framed as a 2-byte big-endian
+ * length followed by the message (docs/protocol.md §1). The advertiser writes
+ * one frame per connection and closes; nothing is ever read from a reader,
+ * so a reader cannot push anything into the companion over this link.
+ */
+#include "device/link.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/ts_err.h"
+#include "lib/util.h"
+
+/* How long the advertiser lets one reader take to accept a frame: a stuck
+ * reader must not keep the link busy for the others. */
+#define LINK_SIM_WRITE_TIMEOUT_MS 2000
+/* Pause between connection attempts while nobody advertises yet. */
+#define LINK_SIM_RETRY_MS 50
+#define LINK_SIM_BACKLOG 8
+
+typedef struct link_driver {
+	const char *scheme;      /* "sim" (spec is "sim:ARG") */
+	const char *description; /* for messages */
+	/* NULL functions = known scheme, not implemented yet. */
+	int (*check)(const char *arg, char *errbuf, size_t errcap);
+	int (*read)(const char *arg, long timeout_ms, uint8_t **out, size_t *outlen);
+	int (*advertise)(const char *arg, const uint8_t *msg, size_t len, void **impl);
+	void (*advertiser_free)(void *impl);
+} link_driver;
+
+struct link_advertiser {
+	const link_driver *drv;
+	void *impl;
+};
+
+static void set_err(char *errbuf, size_t errcap, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+set_err(char *errbuf, size_t errcap, const char *fmt, ...)
+{
+	if (errbuf == NULL || errcap == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	(void)vsnprintf(errbuf, errcap, fmt, ap);
+	va_end(ap);
+}
+
+/* ------------------------------------------------------------------------ */
+/* sim: the simulated proximity link over a Unix socket                       */
+
+typedef struct sim_adv {
+	int listen_fd;
+	int wake_rd, wake_wr; /* self-pipe: a byte on it stops the thread */
+	pthread_t thread;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t dev;
+	ino_t ino;
+	uint8_t *frame; /* header + message */
+	size_t frame_len;
+} sim_adv;
+
+static int
+sim_check(const char *arg, char *errbuf, size_t errcap)
+{
+	struct sockaddr_un sa;
+	if (arg[0] == '\0') {
+		set_err(errbuf, errcap, "sim link needs a socket path (sim:/path/to/socket)");
+		return TS_EINVAL;
+	}
+	if (strlen(arg) >= sizeof(sa.sun_path)) {
+		set_err(errbuf, errcap, "sim link socket path is too long: %s", arg);
+		return TS_EINVAL;
+	}
+	return 0;
+}
+
+static int
+sim_addr(const char *path, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	size_t n = strlen(path);
+	if (n == 0 || n >= sizeof(sa->sun_path))
+		return TS_EINVAL;
+	memcpy(sa->sun_path, path, n + 1);
+	return 0;
+}
+
+static int
+remaining_ms(int64_t deadline)
+{
+	int64_t left = deadline - ts_mono_ms();
+	if (left <= 0)
+		return 0;
+	return left > 60000 ? 60000 : (int)left;
+}
+
+/* Writes all of buf to fd, waiting at most until deadline (monotonic ms). */
+static int
+write_all(int fd, const uint8_t *buf, size_t len, int64_t deadline)
+{
+	size_t off = 0;
+	while (off < len) {
+		int wait = remaining_ms(deadline);
+		if (wait == 0)
+			return TS_ETIMEOUT;
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		int pr = poll(&p, 1, wait);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr < 0)
+			return TS_EIO;
+		if (pr == 0)
+			continue; /* deadline is rechecked above */
+		ssize_t w = send(fd, buf + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+			continue;
+		if (w <= 0)
+			return TS_EIO;
+		off += (size_t)w;
+	}
+	return 0;
+}
+
+/* Reads exactly len bytes, waiting at most until deadline. TS_EPROTO if the
+ * peer closes early. */
+static int
+read_exact(int fd, uint8_t *buf, size_t len, int64_t deadline)
+{
+	size_t off = 0;
+	while (off < len) {
+		int wait = remaining_ms(deadline);
+		if (wait == 0)
+			return TS_ETIMEOUT;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int pr = poll(&p, 1, wait);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr < 0)
+			return TS_EIO;
+		if (pr == 0)
+			continue;
+		ssize_t r = recv(fd, buf + off, len - off, MSG_DONTWAIT);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+			continue;
+		if (r < 0)
+			return TS_EIO;
+		if (r == 0)
+			return TS_EPROTO;
+		off += (size_t)r;
+	}
+	return 0;
+}
+
+static void *
+sim_thread(void *arg)
+{
+	sim_adv *a = arg;
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = a->listen_fd, .events = POLLIN },
+			{ .fd = a->wake_rd, .events = POLLIN },
+		};
+		int pr = poll(p, 2, -1);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr < 0 || (p[1].revents & (POLLIN | POLLHUP | POLLERR)))
+			break;
+		if (!(p[0].revents & POLLIN))
+			continue;
+		int c = accept(a->listen_fd, NULL, NULL);
+		if (c < 0)
+			continue; /* EAGAIN, ECONNABORTED, EMFILE: try again later */
+		(void)fcntl(c, F_SETFD, FD_CLOEXEC);
+		int rc = write_all(c, a->frame, a->frame_len,
+		    ts_mono_ms() + LINK_SIM_WRITE_TIMEOUT_MS);
+		if (rc != 0)
+			log_debug("sim link: reader did not take the frame (%s)", ts_strerror(rc));
+		close(c);
+	}
+	return NULL;
+}
+
+static void
+sim_advertiser_free(void *impl)
+{
+	sim_adv *a = impl;
+	if (a == NULL)
+		return;
+	char b = 1;
+	ssize_t w;
+	do
+		w = write(a->wake_wr, &b, 1);
+	while (w < 0 && errno == EINTR);
+	pthread_join(a->thread, NULL);
+	/* Only remove the socket if it is still the one we created. */
+	struct stat st;
+	if (lstat(a->path, &st) == 0 && st.st_dev == a->dev && st.st_ino == a->ino)
+		unlink(a->path);
+	close(a->listen_fd);
+	close(a->wake_rd);
+	close(a->wake_wr);
+	free(a->frame);
+	free(a);
+}
+
+static int
+sim_advertise(const char *path, const uint8_t *msg, size_t len, void **impl)
+{
+	int rc;
+	sim_adv *a = NULL;
+	struct sockaddr_un sa;
+	struct stat st;
+	int pipefd[2] = { -1, -1 };
+	int fd = -1;
+	int bound = 0;
+
+	if (msg == NULL || len == 0)
+		return TS_EINVAL;
+	if (len > NDEF_MAX_MESSAGE || len > 0xffff)
+		return TS_ELIMIT;
+	if ((rc = sim_addr(path, &sa)) != 0)
+		return rc;
+
+	/* A stale socket from a previous run is removed; anything else at the
+	 * path is somebody's file and is left alone. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_error("sim link: %s exists and is not a socket", path);
+			return TS_EEXIST;
+		}
+		if (unlink(path) != 0 && errno != ENOENT)
+			return TS_EIO;
+	}
+
+	a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return TS_ENOMEM;
+	a->listen_fd = a->wake_rd = a->wake_wr = -1;
+	memcpy(a->path, sa.sun_path, sizeof(a->path));
+	a->frame_len = LINK_SIM_HDR + len;
+	a->frame = malloc(a->frame_len);
+	if (a->frame == NULL) {
+		rc = TS_ENOMEM;
+		goto fail;
+	}
+	a->frame[0] = (uint8_t)(len >> 8);
+	a->frame[1] = (uint8_t)(len & 0xff);
+	memcpy(a->frame + LINK_SIM_HDR, msg, len);
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		rc = TS_EIO;
+		goto fail;
+	}
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		log_error("sim link: bind %s: %s", path, strerror(errno));
+		rc = TS_EIO;
+		goto fail;
+	}
+	bound = 1;
+	/* Nobody can connect before listen(), so tightening the mode here leaves
+	 * no window in which others could read the frame. */
+	if (chmod(path, 0600) != 0 || lstat(path, &st) != 0) {
+		rc = TS_EIO;
+		goto fail;
+	}
+	a->dev = st.st_dev;
+	a->ino = st.st_ino;
+	if (listen(fd, LINK_SIM_BACKLOG) != 0) {
+		rc = TS_EIO;
+		goto fail;
+	}
+	if (pipe(pipefd) != 0) {
+		rc = TS_EIO;
+		goto fail;
+	}
+	(void)fcntl(pipefd[0], F_SETFD, FD_CLOEXEC);
+	(void)fcntl(pipefd[1], F_SETFD, FD_CLOEXEC);
+	a->listen_fd = fd;
+	a->wake_rd = pipefd[0];
+	a->wake_wr = pipefd[1];
+	if (pthread_create(&a->thread, NULL, sim_thread, a) != 0) {
+		a->listen_fd = a->wake_rd = a->wake_wr = -1;
+		rc = TS_ENOMEM;
+		goto fail;
+	}
+	log_info("sim link (SIMULATED proximity link): advertising %zu-byte NDEF message on %s",
+	    len, path);
+	*impl = a;
+	return 0;
+
+fail:
+	if (bound)
+		unlink(path);
+	if (fd >= 0)
+		close(fd);
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	if (a != NULL)
+		free(a->frame);
+	free(a);
+	return rc;
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static int
+sim_read(const char *path, long timeout_ms, uint8_t **out, size_t *outlen)
+{
+	int rc;
+	int fd = -1;
+	uint8_t hdr[LINK_SIM_HDR];
+	uint8_t *buf = NULL;
+	struct sockaddr_un sa;
+
+	if (timeout_ms < 0)
+		return TS_EINVAL;
+	if ((rc = sim_addr(path, &sa)) != 0)
+		return rc;
+	int64_t deadline = ts_mono_ms() + timeout_ms;
+
+	/* Retry until the companion starts advertising ("hold the devices
+	 * together") or the deadline passes. */
+	for (;;) {
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return TS_EIO;
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			break;
+		int e = errno;
+		close(fd);
+		fd = -1;
+		if (e != ENOENT && e != ECONNREFUSED && e != EAGAIN && e != EINTR) {
+			log_error("sim link: connect %s: %s", path, strerror(e));
+			return TS_EIO;
+		}
+		int left = remaining_ms(deadline);
+		if (left == 0)
+			return TS_ETIMEOUT;
+		sleep_ms(left < LINK_SIM_RETRY_MS ? left : LINK_SIM_RETRY_MS);
+	}
+
+	if ((rc = read_exact(fd, hdr, sizeof(hdr), deadline)) != 0)
+		goto fail;
+	size_t len = (size_t)hdr[0] << 8 | hdr[1];
+	if (len == 0) {
+		rc = TS_EPROTO;
+		goto fail;
+	}
+	if (len > NDEF_MAX_MESSAGE) {
+		rc = TS_ELIMIT;
+		goto fail;
+	}
+	buf = malloc(len);
+	if (buf == NULL) {
+		rc = TS_ENOMEM;
+		goto fail;
+	}
+	if ((rc = read_exact(fd, buf, len, deadline)) != 0)
+		goto fail;
+	close(fd);
+	*out = buf;
+	*outlen = len;
+	return 0;
+
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The one place a spec string is mapped to a driver. */
+
+static const link_driver link_drivers[] = {
+	{ "sim", "simulated proximity link", sim_check, sim_read, sim_advertise,
+	    sim_advertiser_free },
+	/* issue 3: QR code (libqrencode / zbar) and NFC Type 4 Tag (libnfc). */
+	{ "qr", "QR code", NULL, NULL, NULL, NULL },
+	{ "nfc", "NFC Type 4 Tag", NULL, NULL, NULL, NULL },
+};
+
+/* Finds the driver for spec; *arg points after "scheme:". */
+static const link_driver *
+link_find(const char *spec, const char **arg)
+{
+	if (spec == NULL)
+		return NULL;
+	const char *colon = strchr(spec, ':');
+	if (colon == NULL)
+		return NULL;
+	size_t n = (size_t)(colon - spec);
+	for (size_t i = 0; i < TS_ARRAY_LEN(link_drivers); i++) {
+		if (strlen(link_drivers[i].scheme) == n &&
+		    memcmp(link_drivers[i].scheme, spec, n) == 0) {
+			*arg = colon + 1;
+			return &link_drivers[i];
+		}
+	}
+	return NULL;
+}
+
+int
+link_spec_check(const char *spec, char *errbuf, size_t errcap)
+{
+	const char *arg = NULL;
+	const link_driver *d = link_find(spec, &arg);
+	if (d == NULL) {
+		set_err(errbuf, errcap,
+		    "unknown link '%s' (supported: sim:/path/to/socket, the simulated proximity link)",
+		    spec != NULL ? spec : "");
+		return TS_EUNSUPP;
+	}
+	if (d->read == NULL) {
+		set_err(errbuf, errcap,
+		    "link scheme '%s' is not implemented yet (use sim:/path/to/socket)", d->scheme);
+		return TS_EUNSUPP;
+	}
+	return d->check(arg, errbuf, errcap);
+}
+
+const char *
+link_describe(const char *spec)
+{
+	const char *arg = NULL;
+	const link_driver *d = link_find(spec, &arg);
+	return d != NULL ? d->description : "unknown link";
+}
+
+int
+link_read(const char *spec, long timeout_ms, uint8_t **out, size_t *outlen)
+{
+	char why[256];
+	const char *arg = NULL;
+	if (out == NULL || outlen == NULL)
+		return TS_EINVAL;
+	int rc = link_spec_check(spec, why, sizeof(why));
+	if (rc != 0) {
+		log_error("link: %s", why);
+		return rc;
+	}
+	const link_driver *d = link_find(spec, &arg);
+	return d->read(arg, timeout_ms, out, outlen);
+}
+
+int
+link_read_identity(const char *spec, long timeout_ms, ndef_identity *out)
+{
+	uint8_t *msg = NULL;
+	size_t len = 0;
+	int rc = link_read(spec, timeout_ms, &msg, &len);
+	if (rc != 0)
+		return rc;
+	rc = ndef_identity_decode(msg, len, out);
+	free(msg);
+	return rc;
+}
+
+int
+link_advertise(const char *spec, const uint8_t *msg, size_t len, link_advertiser **out)
+{
+	char why[256];
+	const char *arg = NULL;
+	link_advertiser *a = NULL;
+	int rc;
+
+	if (out == NULL)
+		return TS_EINVAL;
+	if ((rc = link_spec_check(spec, why, sizeof(why))) != 0) {
+		log_error("link: %s", why);
+		return rc;
+	}
+	const link_driver *d = link_find(spec, &arg);
+	if (d->advertise == NULL)
+		return TS_EUNSUPP;
+	a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return TS_ENOMEM;
+	a->drv = d;
+	if ((rc = d->advertise(arg, msg, len, &a->impl)) != 0)
+		goto fail;
+	*out = a;
+	return 0;
+
+fail:
+	free(a);
+	return rc;
+}
+
+void
+link_advertiser_free(link_advertiser *a)
+{
+	if (a == NULL)
+		return;
+	a->drv->advertiser_free(a->impl);
+	free(a);
+}

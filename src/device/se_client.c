@@ -1,0 +1,667 @@
+/*
+ * se_client.c — ES10-shaped calls over an se_driver (see se_client.h).
+ *
+ * Transport: the ISD-R is selected once per driver session (SELECT by AID,
+ * P2 0C: no FCI) and again if the card answers 6985 to the first block of a
+ * command (it was reset, e.g. by another slot). A command TLV goes out in
+ * STORE DATA blocks of at most 255 bytes (CLA 80 INS E2, P1 11 / 91 last,
+ * P2 the block number modulo 256); the last block carries Le 00 and the rest
+ * of the response is fetched with GET RESPONSE while the card says 61xx.
+ * The whole response is bounded by SE_CLIENT_RESP_MAX.
+ *
+ * Result codes of the card (se/card.h) map to TS_E* codes:
+ *   not found -> TS_ENOTFOUND, wrong state / no session -> TS_ESTATE,
+ *   expired -> TS_EEXPIRED, certificate / signature / challenge / package
+ *   MAC or structure -> TS_EVERIFY, already installed -> TS_EEXIST,
+ *   no room -> TS_ELIMIT, anything else -> TS_EPROTO.
+ */
+#include "device/se_client.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/der.h"
+#include "lib/rsp.h"
+#include "lib/ts_err.h"
+#include "se/card.h"
+
+#define SE_CLIENT_RESP_MAX DER_MAX_LEN
+#define SE_BLOCK_MAX 255
+#define RAPDU_CAP (0xFFFF + 2)
+
+#define TAG_GET_EUICC_DATA 0xBF3E
+#define TAG_GET_CHALLENGE 0xBF2E
+#define TAG_AUTH_SERVER 0xBF38
+#define TAG_PREPARE_DOWNLOAD 0xBF21
+#define TAG_INSTALL_RESULT 0xBF37
+#define TAG_PROFILE_LIST 0xBF2D
+#define TAG_ENABLE 0xBF31
+#define TAG_DISABLE 0xBF32
+#define TAG_DELETE 0xBF33
+#define TAG_RETRIEVE_NOTIF 0xBF2B
+#define TAG_NOTIF_SENT 0xBF30
+#define TAG_NOTIFICATION 0xBF2F
+
+static int
+sw_to_err(uint16_t sw)
+{
+	switch (sw) {
+	case 0x6985: return TS_ESTATE;
+	case 0x6A82: return TS_ENOTFOUND;
+	case 0x6A84: return TS_ELIMIT;
+	default: return TS_EPROTO;
+	}
+}
+
+static int
+xmit(se_driver *d, const uint8_t *capdu, size_t clen, uint8_t *r, size_t *rlen, uint16_t *sw)
+{
+	int rc = se_driver_transmit(d, capdu, clen, r, RAPDU_CAP, rlen);
+	if (rc != 0)
+		return rc;
+	if (*rlen < 2)
+		return TS_EPROTO;
+	*sw = (uint16_t)(r[*rlen - 2] << 8 | r[*rlen - 1]);
+	*rlen -= 2;
+	return 0;
+}
+
+static int
+select_isdr(se_driver *d, uint8_t *r)
+{
+	uint8_t apdu[5 + SE_ISDR_AID_LEN] = { 0x00, 0xA4, 0x04, 0x0C, SE_ISDR_AID_LEN };
+	memcpy(apdu + 5, SE_ISDR_AID, SE_ISDR_AID_LEN);
+	size_t rlen;
+	uint16_t sw;
+	int rc = xmit(d, apdu, sizeof(apdu), r, &rlen, &sw);
+	if (rc != 0)
+		return rc;
+	if (sw != 0x9000)
+		return sw == 0x6A82 ? TS_ENOTFOUND : sw_to_err(sw);
+	se_driver_set_isdr_selected(d, 1);
+	return 0;
+}
+
+static int
+append(uint8_t **buf, size_t *len, const uint8_t *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (n > SE_CLIENT_RESP_MAX - *len)
+		return TS_ELIMIT;
+	uint8_t *nb = realloc(*buf, *len + n);
+	if (nb == NULL)
+		return TS_ENOMEM;
+	memcpy(nb + *len, p, n);
+	*buf = nb;
+	*len += n;
+	return 0;
+}
+
+/* One chained STORE DATA sequence; *reselect is set when the card refused the
+ * first block with 6985 (ISD-R not selected). */
+static int
+store_data_once(se_driver *d, const uint8_t *cmd, size_t len, uint8_t *r,
+    uint8_t **resp, size_t *rlen, int *reselect)
+{
+	uint8_t apdu[5 + SE_BLOCK_MAX + 1];
+	size_t off = 0, got;
+	unsigned block = 0;
+	uint16_t sw = 0;
+	int rc;
+	*reselect = 0;
+	while (off < len) {
+		size_t n = len - off > SE_BLOCK_MAX ? SE_BLOCK_MAX : len - off;
+		int last = off + n == len;
+		apdu[0] = 0x80;
+		apdu[1] = 0xE2;
+		apdu[2] = last ? 0x91 : 0x11;
+		apdu[3] = (uint8_t)block;
+		apdu[4] = (uint8_t)n;
+		memcpy(apdu + 5, cmd + off, n);
+		size_t alen = 5 + n;
+		if (last)
+			apdu[alen++] = 0x00; /* Le: up to 256 bytes now */
+		if ((rc = xmit(d, apdu, alen, r, &got, &sw)) != 0)
+			return rc;
+		if (!last && sw != 0x9000) {
+			if (block == 0 && sw == 0x6985)
+				*reselect = 1;
+			return sw_to_err(sw);
+		}
+		off += n;
+		block++;
+	}
+	if (block == 1 && sw == 0x6985) {
+		*reselect = 1;
+		return sw_to_err(sw);
+	}
+	if (sw != 0x9000 && (sw & 0xFF00) != 0x6100)
+		return sw_to_err(sw);
+	uint8_t *out = NULL;
+	size_t olen = 0;
+	if ((rc = append(&out, &olen, r, got)) != 0)
+		goto fail;
+	while ((sw & 0xFF00) == 0x6100) {
+		uint8_t gr[5] = { 0x00, 0xC0, 0x00, 0x00, (uint8_t)(sw & 0xFF) };
+		if ((rc = xmit(d, gr, sizeof(gr), r, &got, &sw)) != 0)
+			goto fail;
+		if (sw != 0x9000 && (sw & 0xFF00) != 0x6100) {
+			rc = sw_to_err(sw);
+			goto fail;
+		}
+		/* A card answering 61xx without data would loop forever. */
+		if (got == 0) {
+			rc = TS_EPROTO;
+			goto fail;
+		}
+		if ((rc = append(&out, &olen, r, got)) != 0)
+			goto fail;
+	}
+	*resp = out;
+	*rlen = olen;
+	return 0;
+fail:
+	free(out);
+	return rc;
+}
+
+int
+se_store_data(se_driver *d, const uint8_t *cmd, size_t len, uint8_t **resp, size_t *rlen)
+{
+	if (d == NULL || cmd == NULL || len == 0 || resp == NULL || rlen == NULL)
+		return TS_EINVAL;
+	uint8_t *r = malloc(RAPDU_CAP);
+	uint8_t *out = NULL;
+	size_t olen = 0;
+	if (r == NULL)
+		return TS_ENOMEM;
+	int rc = 0, reselect = 0;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (!se_driver_isdr_selected(d) && (rc = select_isdr(d, r)) != 0)
+			goto fail;
+		rc = store_data_once(d, cmd, len, r, &out, &olen, &reselect);
+		if (rc == 0 || !reselect)
+			break;
+		se_driver_set_isdr_selected(d, 0);
+	}
+	if (rc != 0)
+		goto fail;
+	der_tlv t;
+	if (der_read_one(out, olen, &t) != 0) {
+		rc = TS_EPROTO;
+		goto fail;
+	}
+	*resp = out;
+	*rlen = olen;
+	out = NULL;
+fail:
+	free(out);
+	free(r);
+	return rc;
+}
+
+/* Sends cmd and checks the response is one TLV with tag want. Returns the
+ * response (caller frees) and its value. */
+static int
+call(se_driver *d, const uint8_t *cmd, size_t len, uint32_t want,
+    uint8_t **resp, size_t *rlen, der_tlv *val)
+{
+	int rc = se_store_data(d, cmd, len, resp, rlen);
+	if (rc != 0)
+		return rc;
+	if (der_read_one(*resp, *rlen, val) != 0 || val->tag != want) {
+		free(*resp);
+		*resp = NULL;
+		return TS_EPROTO;
+	}
+	return 0;
+}
+
+static int
+build_app_cmd(uint32_t tag, const char *app_id, uint8_t **out, size_t *len)
+{
+	if (app_id == NULL || app_id[0] == '\0' || strlen(app_id) > RSP_STR_MAX)
+		return TS_EINVAL;
+	der_writer w;
+	der_writer_init(&w);
+	der_begin(&w, tag);
+	der_put_str(&w, 0x80, app_id);
+	der_end(&w);
+	int rc = der_writer_finish(&w, out, len);
+	der_writer_clear(&w);
+	return rc;
+}
+
+static int
+result_to_err(uint64_t r)
+{
+	switch (r) {
+	case SE_RES_OK: return 0;
+	case SE_RES_NOT_FOUND: return TS_ENOTFOUND;
+	case SE_RES_WRONG_STATE: return TS_ESTATE;
+	case SE_RES_EXPIRED: return TS_EEXPIRED;
+	default: return TS_EPROTO;
+	}
+}
+
+static int
+auth_error_to_err(int code)
+{
+	switch (code) {
+	case SE_AUTH_INVALID_CERT:
+	case SE_AUTH_INVALID_SIG:
+	case SE_AUTH_INVALID_TID:
+	case SE_AUTH_CHALLENGE_MISMATCH: return TS_EVERIFY;
+	case SE_AUTH_NO_SESSION: return TS_ESTATE;
+	default: return TS_EPROTO;
+	}
+}
+
+static int
+load_error_to_err(uint64_t code)
+{
+	switch (code) {
+	case SE_LOAD_STRUCTURE:
+	case SE_LOAD_SECURITY: return TS_EVERIFY;
+	case SE_LOAD_INVALID_TID: return TS_ESTATE;
+	case SE_LOAD_EXISTS: return TS_EEXIST;
+	case SE_LOAD_NO_ROOM: return TS_ELIMIT;
+	case SE_RES_EXPIRED: return TS_EEXPIRED;
+	default: return TS_EPROTO;
+	}
+}
+
+/* { 80 result } as the only or first child. */
+static int
+result_of(const der_tlv *val, uint64_t *r)
+{
+	der_tlv t;
+	if (der_find(val->val, val->len, 0x80, &t) != 0 || der_get_uint(&t, r) != 0)
+		return TS_EPROTO;
+	return 0;
+}
+
+int
+se_get_eid(se_driver *d, eid_t *out)
+{
+	static const uint8_t cmd[] = { 0xBF, 0x3E, 0x03, 0x5C, 0x01, 0x5A };
+	uint8_t *resp = NULL;
+	size_t rlen;
+	der_tlv v, e;
+	if (out == NULL)
+		return TS_EINVAL;
+	int rc = call(d, cmd, sizeof(cmd), TAG_GET_EUICC_DATA, &resp, &rlen, &v);
+	if (rc != 0)
+		return rc;
+	if (der_find(v.val, v.len, 0x5A, &e) != 0 || e.len != EID_BYTES)
+		rc = TS_EPROTO;
+	else
+		rc = eid_from_bytes(e.val, out);
+	free(resp);
+	return rc;
+}
+
+int
+se_get_challenge(se_driver *d, uint8_t out[16])
+{
+	static const uint8_t cmd[] = { 0xBF, 0x2E, 0x00 };
+	uint8_t *resp = NULL;
+	size_t rlen;
+	der_tlv v, c;
+	if (out == NULL)
+		return TS_EINVAL;
+	int rc = call(d, cmd, sizeof(cmd), TAG_GET_CHALLENGE, &resp, &rlen, &v);
+	if (rc != 0)
+		return rc;
+	if (der_find(v.val, v.len, 0x80, &c) != 0 || c.len != RSP_CHALLENGE_LEN) {
+		rc = TS_EPROTO;
+	} else {
+		memcpy(out, c.val, RSP_CHALLENGE_LEN);
+		rc = 0;
+	}
+	free(resp);
+	return rc;
+}
+
+int
+se_authenticate_server(se_driver *d, const uint8_t *server_signed1, size_t s1len,
+    const uint8_t sig1[64], const uint8_t *server_cert, size_t certlen,
+    const char *matching_id, uint8_t **resp, size_t *rlen)
+{
+	if (server_signed1 == NULL || sig1 == NULL || server_cert == NULL || resp == NULL ||
+	    rlen == NULL || (matching_id != NULL && strlen(matching_id) > RSP_STR_MAX))
+		return TS_EINVAL;
+	uint8_t *cmd = NULL, *out = NULL;
+	size_t clen = 0, olen = 0;
+	der_tlv v;
+	der_writer w;
+	der_writer_init(&w);
+	der_begin(&w, TAG_AUTH_SERVER);
+	der_put_raw(&w, server_signed1, s1len);
+	der_put(&w, 0x5F37, sig1, PKI_SIG_LEN);
+	der_put_raw(&w, server_cert, certlen);
+	der_begin(&w, 0xA0);
+	if (matching_id != NULL && matching_id[0] != '\0')
+		der_put_str(&w, 0x80, matching_id);
+	der_end(&w);
+	der_end(&w);
+	int rc = der_writer_finish(&w, &cmd, &clen);
+	der_writer_clear(&w);
+	if (rc != 0)
+		return rc;
+	if ((rc = call(d, cmd, clen, TAG_AUTH_SERVER, &out, &olen, &v)) != 0)
+		goto fail;
+	rsp_auth_server_resp r;
+	if (rsp_auth_server_resp_decode(out, olen, &r) != 0) {
+		rc = TS_EPROTO;
+		goto fail;
+	}
+	if (r.error != 0) {
+		rc = auth_error_to_err(r.error);
+		goto fail;
+	}
+	*resp = out;
+	*rlen = olen;
+	out = NULL;
+fail:
+	free(cmd);
+	free(out);
+	return rc;
+}
+
+int
+se_prepare_download(se_driver *d, const uint8_t *smdp_signed2, size_t s2len,
+    const uint8_t sig2[64], const uint8_t *smdp_cert, size_t certlen,
+    uint8_t **resp, size_t *rlen)
+{
+	if (smdp_signed2 == NULL || sig2 == NULL || smdp_cert == NULL || resp == NULL ||
+	    rlen == NULL)
+		return TS_EINVAL;
+	uint8_t *cmd = NULL, *out = NULL;
+	size_t clen = 0, olen = 0;
+	der_tlv v;
+	der_writer w;
+	der_writer_init(&w);
+	der_begin(&w, TAG_PREPARE_DOWNLOAD);
+	der_put_raw(&w, smdp_signed2, s2len);
+	der_put(&w, 0x5F37, sig2, PKI_SIG_LEN);
+	der_put_raw(&w, smdp_cert, certlen);
+	der_end(&w);
+	int rc = der_writer_finish(&w, &cmd, &clen);
+	der_writer_clear(&w);
+	if (rc != 0)
+		return rc;
+	if ((rc = call(d, cmd, clen, TAG_PREPARE_DOWNLOAD, &out, &olen, &v)) != 0)
+		goto fail;
+	rsp_prepare_download_resp r;
+	if (rsp_prepare_download_resp_decode(out, olen, &r) != 0) {
+		rc = TS_EPROTO;
+		goto fail;
+	}
+	if (r.error != 0) {
+		rc = auth_error_to_err(r.error);
+		goto fail;
+	}
+	*resp = out;
+	*rlen = olen;
+	out = NULL;
+fail:
+	free(cmd);
+	free(out);
+	return rc;
+}
+
+int
+se_load_package(se_driver *d, const uint8_t *bpp, size_t len, uint8_t **notif, size_t *nlen)
+{
+	if (bpp == NULL || notif == NULL || nlen == NULL)
+		return TS_EINVAL;
+	uint8_t *out = NULL;
+	size_t olen = 0;
+	der_tlv v, c;
+	int rc = se_store_data(d, bpp, len, &out, &olen);
+	if (rc != 0)
+		return rc;
+	if (der_read_one(out, olen, &v) != 0) {
+		rc = TS_EPROTO;
+	} else if (v.tag == TAG_NOTIFICATION) {
+		*notif = out;
+		*nlen = olen;
+		return 0;
+	} else if (v.tag == TAG_INSTALL_RESULT) {
+		uint64_t code;
+		if (der_find(v.val, v.len, 0x02, &c) != 0 || der_get_uint(&c, &code) != 0)
+			rc = TS_EPROTO;
+		else
+			rc = load_error_to_err(code);
+	} else {
+		rc = TS_EPROTO;
+	}
+	free(out);
+	return rc;
+}
+
+static int
+copy_field(const der_tlv *e, uint32_t tag, char *dst, size_t cap, int required)
+{
+	der_tlv t;
+	int rc = der_find(e->val, e->len, tag, &t);
+	if (rc == TS_ENOTFOUND && !required) {
+		dst[0] = '\0';
+		return 0;
+	}
+	if (rc != 0 || t.len >= cap || memchr(t.val, 0, t.len) != NULL)
+		return TS_EPROTO;
+	memcpy(dst, t.val, t.len);
+	dst[t.len] = '\0';
+	return 0;
+}
+
+int
+se_list_apps(se_driver *d, se_app *apps, size_t max, size_t *n)
+{
+	static const uint8_t cmd[] = { 0xBF, 0x2D, 0x00 };
+	uint8_t *resp = NULL;
+	size_t rlen;
+	der_tlv v, list, e, t;
+	if (n == NULL || (apps == NULL && max > 0))
+		return TS_EINVAL;
+	*n = 0;
+	int rc = call(d, cmd, sizeof(cmd), TAG_PROFILE_LIST, &resp, &rlen, &v);
+	if (rc != 0)
+		return rc;
+	if (der_find(v.val, v.len, 0xA0, &list) != 0) {
+		rc = TS_EPROTO;
+		goto fail;
+	}
+	der_iter it;
+	der_iter_init(&it, list.val, list.len);
+	for (;;) {
+		int more = der_iter_next(&it, &e);
+		if (more < 0) {
+			rc = TS_EPROTO;
+			goto fail;
+		}
+		if (more == 0)
+			break;
+		if (e.tag != 0xE3) {
+			rc = TS_EPROTO;
+			goto fail;
+		}
+		if (*n == max) {
+			rc = TS_ELIMIT;
+			goto fail;
+		}
+		se_app *a = &apps[*n];
+		memset(a, 0, sizeof(*a));
+		uint64_t na = 0;
+		if ((rc = copy_field(&e, 0x80, a->app_id, sizeof(a->app_id), 1)) != 0 ||
+		    (rc = copy_field(&e, 0x91, a->name, sizeof(a->name), 0)) != 0 ||
+		    (rc = copy_field(&e, 0x95, a->kind, sizeof(a->kind), 0)) != 0 ||
+		    (rc = copy_field(&e, 0x83, a->provider, sizeof(a->provider), 0)) != 0)
+			goto fail;
+		if (der_find(e.val, e.len, 0x9F70, &t) != 0 || t.len != 1 || t.val[0] > 1) {
+			rc = TS_EPROTO;
+			goto fail;
+		}
+		a->enabled = t.val[0];
+		rc = der_find(e.val, e.len, 0x82, &t);
+		if (rc == 0 && (der_get_uint(&t, &na) != 0 || na > INT64_MAX)) {
+			rc = TS_EPROTO;
+			goto fail;
+		}
+		if (rc != 0 && rc != TS_ENOTFOUND) {
+			rc = TS_EPROTO;
+			goto fail;
+		}
+		a->not_after = (int64_t)na;
+		(*n)++;
+	}
+	rc = 0;
+fail:
+	free(resp);
+	return rc;
+}
+
+static int
+app_call(se_driver *d, uint32_t tag, const char *app_id, uint8_t **notif, size_t *nlen)
+{
+	uint8_t *cmd = NULL, *resp = NULL;
+	size_t clen, rlen;
+	der_tlv v, t;
+	uint64_t result;
+	int rc = build_app_cmd(tag, app_id, &cmd, &clen);
+	if (rc != 0)
+		return rc;
+	if ((rc = call(d, cmd, clen, tag, &resp, &rlen, &v)) != 0)
+		goto fail;
+	if ((rc = result_of(&v, &result)) != 0)
+		goto fail;
+	if ((rc = result_to_err(result)) != 0)
+		goto fail;
+	if (notif != NULL) {
+		if (der_find(v.val, v.len, TAG_NOTIFICATION, &t) != 0) {
+			rc = TS_EPROTO;
+			goto fail;
+		}
+		size_t n = t.hdr_len + t.len;
+		if ((*notif = malloc(n)) == NULL) {
+			rc = TS_ENOMEM;
+			goto fail;
+		}
+		memcpy(*notif, t.val - t.hdr_len, n);
+		*nlen = n;
+	}
+fail:
+	free(cmd);
+	free(resp);
+	return rc;
+}
+
+int
+se_enable(se_driver *d, const char *app_id)
+{
+	return app_call(d, TAG_ENABLE, app_id, NULL, NULL);
+}
+
+int
+se_disable(se_driver *d, const char *app_id)
+{
+	return app_call(d, TAG_DISABLE, app_id, NULL, NULL);
+}
+
+int
+se_delete(se_driver *d, const char *app_id, uint8_t **notif, size_t *nlen)
+{
+	if (notif == NULL || nlen == NULL)
+		return TS_EINVAL;
+	return app_call(d, TAG_DELETE, app_id, notif, nlen);
+}
+
+int
+se_pending_notifications(se_driver *d, uint8_t ***notifs, size_t **lens, size_t *n)
+{
+	static const uint8_t cmd[] = { 0xBF, 0x2B, 0x00 };
+	uint8_t *resp = NULL, **arr = NULL;
+	size_t rlen, *larr = NULL, cnt = 0;
+	der_tlv v, list, e;
+	if (notifs == NULL || lens == NULL || n == NULL)
+		return TS_EINVAL;
+	int rc = call(d, cmd, sizeof(cmd), TAG_RETRIEVE_NOTIF, &resp, &rlen, &v);
+	if (rc != 0)
+		return rc;
+	if (der_find(v.val, v.len, 0xA0, &list) != 0) {
+		rc = TS_EPROTO;
+		goto fail;
+	}
+	der_iter it;
+	der_iter_init(&it, list.val, list.len);
+	for (;;) {
+		int more = der_iter_next(&it, &e);
+		if (more < 0 || (more == 1 && e.tag != TAG_NOTIFICATION)) {
+			rc = TS_EPROTO;
+			goto fail;
+		}
+		if (more == 0)
+			break;
+		uint8_t **na = realloc(arr, (cnt + 1) * sizeof(*arr));
+		if (na == NULL) {
+			rc = TS_ENOMEM;
+			goto fail;
+		}
+		arr = na;
+		size_t *nl = realloc(larr, (cnt + 1) * sizeof(*larr));
+		if (nl == NULL) {
+			rc = TS_ENOMEM;
+			goto fail;
+		}
+		larr = nl;
+		size_t sz = e.hdr_len + e.len;
+		if ((arr[cnt] = malloc(sz)) == NULL) {
+			rc = TS_ENOMEM;
+			goto fail;
+		}
+		memcpy(arr[cnt], e.val - e.hdr_len, sz);
+		larr[cnt] = sz;
+		cnt++;
+	}
+	*notifs = arr;
+	*lens = larr;
+	*n = cnt;
+	arr = NULL;
+	larr = NULL;
+	cnt = 0;
+	rc = 0;
+fail:
+	for (size_t i = 0; i < cnt; i++)
+		free(arr[i]);
+	free(arr);
+	free(larr);
+	free(resp);
+	return rc;
+}
+
+int
+se_notification_sent(se_driver *d, uint64_t seq)
+{
+	uint8_t *cmd = NULL, *resp = NULL;
+	size_t clen, rlen;
+	der_tlv v;
+	uint64_t result;
+	der_writer w;
+	der_writer_init(&w);
+	der_begin(&w, TAG_NOTIF_SENT);
+	der_put_uint(&w, 0x80, seq);
+	der_end(&w);
+	int rc = der_writer_finish(&w, &cmd, &clen);
+	der_writer_clear(&w);
+	if (rc != 0)
+		return rc;
+	if ((rc = call(d, cmd, clen, TAG_NOTIF_SENT, &resp, &rlen, &v)) == 0 &&
+	    (rc = result_of(&v, &result)) == 0)
+		rc = result_to_err(result);
+	free(cmd);
+	free(resp);
+	return rc;
+}

@@ -1,0 +1,526 @@
+/*
+ * httpd.c — HTTPS server glue: libevent evhttp over bufferevent_openssl.
+ *
+ * Every accepted connection gets its own SSL object (from one SSL_CTX per
+ * server) wrapped in an OpenSSL bufferevent in accepting state; evhttp then
+ * parses HTTP on top of it. All of it runs on the caller's event_base: one
+ * thread, no thread per connection.
+ *
+ * Routing is a linear table (first match wins); servers here have a few dozen
+ * routes at most, so O(routes) per request is cheaper than anything cleverer.
+ *
+ * Nothing here ends a request behind the handler's back: a handler that
+ * starts a chunked reply (evhttp_send_reply_start, used for SSE streams)
+ * keeps the request until it calls evhttp_send_reply_end or the connection
+ * goes away.
+ */
+#include "lib/httpd.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "lib/json.h"
+#include "lib/log.h"
+#include "lib/pki.h"
+#include "lib/ts_err.h"
+
+#define HTTPD_MAX_ROUTES 256
+#define HTTPD_DEFAULT_TIMEOUT_S 60
+#define HTTPD_VERIFY_DEPTH 4
+#define HTTPD_ERRMSG_MAX 512
+
+struct httpd_route {
+	enum evhttp_cmd_type cmd;
+	char *path;  /* without the trailing '*' for prefix routes */
+	size_t plen;
+	int prefix;
+	ts_httpd_cb cb;
+	void *arg;
+};
+
+struct ts_httpd {
+	struct event_base *base; /* borrowed */
+	struct evhttp *http;
+	struct evhttp_bound_socket *sock; /* owned by http */
+	SSL_CTX *ctx;
+	uint16_t port;
+	size_t max_body;
+	struct httpd_route *routes;
+	size_t n_routes;
+};
+
+static const char *
+status_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 410: return "Gone";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Entity";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return status < 400 ? "OK" : "Error";
+	}
+}
+
+static int
+method_from_str(const char *m, enum evhttp_cmd_type *out)
+{
+	static const struct {
+		const char *name;
+		enum evhttp_cmd_type cmd;
+	} tab[] = {
+		{ "GET", EVHTTP_REQ_GET },
+		{ "POST", EVHTTP_REQ_POST },
+		{ "PUT", EVHTTP_REQ_PUT },
+		{ "DELETE", EVHTTP_REQ_DELETE },
+		{ "PATCH", EVHTTP_REQ_PATCH },
+		{ "HEAD", EVHTTP_REQ_HEAD },
+		{ "OPTIONS", EVHTTP_REQ_OPTIONS },
+	};
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		if (strcmp(m, tab[i].name) == 0) {
+			*out = tab[i].cmd;
+			return 0;
+		}
+	}
+	return TS_EINVAL;
+}
+
+static const char *
+method_name(enum evhttp_cmd_type cmd)
+{
+	switch (cmd) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_PUT: return "PUT";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_PATCH: return "PATCH";
+	case EVHTTP_REQ_HEAD: return "HEAD";
+	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+	default: return "?";
+	}
+}
+
+static void
+log_ssl_errors(const char *what)
+{
+	char buf[256];
+	log_error("%s: %s", what, pki_last_error(buf, sizeof(buf)));
+}
+
+static int
+make_ssl_ctx(const ts_httpd_opts *o, SSL_CTX **out)
+{
+	/* Fixed context id: OpenSSL refuses to resume sessions of a verifying
+	 * server without one. */
+	static const unsigned char sid_ctx[] = "tapshare-httpd";
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (ctx == NULL)
+		return TS_ENOMEM;
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+		goto fail;
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+	    SSL_OP_NO_COMPRESSION);
+	if (SSL_CTX_use_certificate_chain_file(ctx, o->cert_file) != 1) {
+		log_ssl_errors(o->cert_file);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, o->key_file, SSL_FILETYPE_PEM) != 1) {
+		log_ssl_errors(o->key_file);
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		log_ssl_errors("server key does not match certificate");
+		goto fail;
+	}
+	if (SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1) != 1)
+		goto fail;
+	if (o->client_ca != NULL) {
+		if (SSL_CTX_load_verify_locations(ctx, o->client_ca, NULL) != 1) {
+			log_ssl_errors(o->client_ca);
+			goto fail;
+		}
+		/* Tell clients which CA we accept (they pick a certificate by it). */
+		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(o->client_ca);
+		if (names != NULL)
+			SSL_CTX_set_client_CA_list(ctx, names); /* takes ownership */
+		int mode = SSL_VERIFY_PEER;
+		if (o->require_client_cert)
+			mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+		SSL_CTX_set_verify(ctx, mode, NULL);
+		SSL_CTX_set_verify_depth(ctx, HTTPD_VERIFY_DEPTH);
+	} else {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	}
+	*out = ctx;
+	return 0;
+fail:
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return TS_ECONFIG;
+}
+
+/* evhttp's per-connection bufferevent factory: a fresh SSL in accepting state.
+ * evhttp sets the socket on it afterwards. Returning NULL makes evhttp drop
+ * the connection. */
+static struct bufferevent *
+bev_cb(struct event_base *base, void *arg)
+{
+	struct ts_httpd *h = arg;
+	SSL *ssl = SSL_new(h->ctx);
+	if (ssl == NULL) {
+		ERR_clear_error();
+		return NULL;
+	}
+	struct bufferevent *bev = bufferevent_openssl_socket_new(base, -1, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	/* A client that drops the TCP connection without close_notify is
+	 * routine; do not turn it into an error on the HTTP layer. */
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+static void
+gen_cb(struct evhttp_request *req, void *arg)
+{
+	struct ts_httpd *h = arg;
+	char path[1024];
+	if (ts_httpd_path(req, path, sizeof(path)) != 0) {
+		ts_httpd_reply_error(req, 404, "not_found", "no such resource");
+		return;
+	}
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	int path_matched = 0;
+	char allow[128] = "";
+	for (size_t i = 0; i < h->n_routes; i++) {
+		const struct httpd_route *r = &h->routes[i];
+		int match = r->prefix ? strncmp(path, r->path, r->plen) == 0
+				      : strcmp(path, r->path) == 0;
+		if (!match)
+			continue;
+		if (r->cmd == cmd) {
+			r->cb(req, r->arg);
+			return;
+		}
+		if (!strstr(allow, method_name(r->cmd))) {
+			size_t l = strlen(allow);
+			snprintf(allow + l, sizeof(allow) - l, "%s%s", l ? ", " : "",
+			    method_name(r->cmd));
+		}
+		path_matched = 1;
+	}
+	if (path_matched) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+		ts_httpd_reply_error(req, 405, "method_not_allowed", "%s not allowed on this resource",
+		    method_name(cmd));
+		return;
+	}
+	ts_httpd_reply_error(req, 404, "not_found", "no such resource");
+}
+
+int
+ts_httpd_new(struct event_base *base, const ts_httpd_opts *opts, ts_httpd **out)
+{
+	int rc = TS_EINVAL;
+	struct ts_httpd *h = NULL;
+	if (base == NULL || opts == NULL || out == NULL || opts->cert_file == NULL ||
+	    opts->key_file == NULL)
+		return TS_EINVAL;
+	*out = NULL;
+	/* A peer that resets the connection while we write would otherwise kill
+	 * the whole server with SIGPIPE; every program using this wants EPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+
+	h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return TS_ENOMEM;
+	h->base = base;
+	h->max_body = opts->max_body ? opts->max_body : TS_HTTPD_MAX_BODY;
+	if ((rc = make_ssl_ctx(opts, &h->ctx)) != 0)
+		goto fail;
+	rc = TS_ENOMEM;
+	h->http = evhttp_new(base);
+	if (h->http == NULL)
+		goto fail;
+	evhttp_set_bevcb(h->http, bev_cb, h);
+	evhttp_set_max_body_size(h->http, (ev_ssize_t)h->max_body);
+	evhttp_set_max_headers_size(h->http, TS_HTTPD_MAX_HEADERS);
+	evhttp_set_timeout(h->http, opts->timeout_s > 0 ? opts->timeout_s : HTTPD_DEFAULT_TIMEOUT_S);
+	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+	    EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+	/* Drain an over-long body before answering 413, so the client reads
+	 * the answer instead of a connection reset mid-upload. */
+	evhttp_set_flags(h->http, EVHTTP_SERVER_LINGERING_CLOSE);
+	evhttp_set_default_content_type(h->http, "application/json");
+	evhttp_set_gencb(h->http, gen_cb, h);
+
+	rc = TS_EIO;
+	h->sock = evhttp_bind_socket_with_handle(h->http,
+	    opts->addr ? opts->addr : "127.0.0.1", opts->port);
+	if (h->sock == NULL) {
+		log_error("cannot listen on %s:%u", opts->addr ? opts->addr : "127.0.0.1",
+		    (unsigned)opts->port);
+		goto fail;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	evutil_socket_t fd = evhttp_bound_socket_get_fd(h->sock);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+		goto fail;
+	if (ss.ss_family == AF_INET)
+		h->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	else if (ss.ss_family == AF_INET6)
+		h->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	else
+		goto fail;
+	*out = h;
+	return 0;
+fail:
+	ts_httpd_free(h);
+	return rc;
+}
+
+void
+ts_httpd_free(ts_httpd *h)
+{
+	if (h == NULL)
+		return;
+	/* evhttp_free closes listeners and every connection (freeing their
+	 * SSL objects through BEV_OPT_CLOSE_ON_FREE) and pending requests. */
+	if (h->http != NULL)
+		evhttp_free(h->http);
+	SSL_CTX_free(h->ctx);
+	for (size_t i = 0; i < h->n_routes; i++)
+		free(h->routes[i].path);
+	free(h->routes);
+	free(h);
+}
+
+uint16_t
+ts_httpd_port(const ts_httpd *h)
+{
+	return h ? h->port : 0;
+}
+
+int
+ts_httpd_route(ts_httpd *h, const char *method, const char *path, ts_httpd_cb cb, void *arg)
+{
+	if (h == NULL || method == NULL || path == NULL || cb == NULL || path[0] == '\0')
+		return TS_EINVAL;
+	enum evhttp_cmd_type cmd;
+	if (method_from_str(method, &cmd) != 0)
+		return TS_EINVAL;
+	if (h->n_routes >= HTTPD_MAX_ROUTES)
+		return TS_ELIMIT;
+	struct httpd_route *nr = realloc(h->routes, (h->n_routes + 1) * sizeof(*nr));
+	if (nr == NULL)
+		return TS_ENOMEM;
+	h->routes = nr;
+	struct httpd_route *r = &h->routes[h->n_routes];
+	size_t len = strlen(path);
+	r->prefix = path[len - 1] == '*';
+	r->plen = r->prefix ? len - 1 : len;
+	r->path = strndup(path, r->plen);
+	if (r->path == NULL)
+		return TS_ENOMEM;
+	r->cmd = cmd;
+	r->cb = cb;
+	r->arg = arg;
+	h->n_routes++;
+	return 0;
+}
+
+static SSL *
+req_ssl(struct evhttp_request *req)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	if (conn == NULL)
+		return NULL;
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+	if (bev == NULL)
+		return NULL;
+	return bufferevent_openssl_get_ssl(bev);
+}
+
+X509 *
+ts_httpd_peer_cert(struct evhttp_request *req)
+{
+	SSL *ssl = req ? req_ssl(req) : NULL;
+	if (ssl == NULL)
+		return NULL;
+	X509 *cert = SSL_get0_peer_certificate(ssl);
+	/* With SSL_VERIFY_PEER a failed chain already aborts the handshake;
+	 * checking the result again keeps this safe if that ever changes. */
+	if (cert == NULL || SSL_get_verify_result(ssl) != X509_V_OK)
+		return NULL;
+	return cert;
+}
+
+int
+ts_httpd_peer_id(struct evhttp_request *req, char out[65])
+{
+	X509 *cert = ts_httpd_peer_cert(req);
+	if (cert == NULL)
+		return TS_ENOTFOUND;
+	return pki_cert_pubkey_id(cert, out);
+}
+
+int
+ts_httpd_path(struct evhttp_request *req, char *buf, size_t cap)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *p = uri ? evhttp_uri_get_path(uri) : NULL;
+	if (p == NULL || p[0] == '\0')
+		p = "/";
+	size_t len = strlen(p);
+	if (cap == 0 || len >= cap)
+		return TS_ELIMIT;
+	memcpy(buf, p, len + 1);
+	return 0;
+}
+
+int
+ts_httpd_query(struct evhttp_request *req, const char *name, char *buf, size_t cap)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+	if (q == NULL)
+		return TS_ENOTFOUND;
+	struct evkeyvalq kv = { 0 }; /* TAILQ_INIT: empty list */
+	kv.tqh_first = NULL;
+	kv.tqh_last = &kv.tqh_first;
+	if (evhttp_parse_query_str(q, &kv) != 0) {
+		evhttp_clear_headers(&kv);
+		return TS_EPARSE;
+	}
+	int rc = TS_ENOTFOUND;
+	const char *v = evhttp_find_header(&kv, name);
+	if (v != NULL) {
+		size_t len = strlen(v);
+		if (cap == 0 || len >= cap) {
+			rc = TS_ELIMIT;
+		} else {
+			memcpy(buf, v, len + 1);
+			rc = 0;
+		}
+	}
+	evhttp_clear_headers(&kv);
+	return rc;
+}
+
+const char *
+ts_httpd_header(struct evhttp_request *req, const char *name)
+{
+	return evhttp_find_header(evhttp_request_get_input_headers(req), name);
+}
+
+int
+ts_httpd_read_json(struct evhttp_request *req, json_t **out)
+{
+	*out = NULL;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	/* evhttp already enforces max_body; TS_JSON_MAX bounds the parser too. */
+	if (len > TS_JSON_MAX) {
+		ts_httpd_reply_error(req, 413, "too_large", "body exceeds %u bytes", TS_JSON_MAX);
+		return TS_ELIMIT;
+	}
+	if (len == 0) {
+		ts_httpd_reply_error(req, 400, "bad_json", "empty body, a JSON object is required");
+		return TS_EPARSE;
+	}
+	const char *data = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
+	if (data == NULL) {
+		ts_httpd_reply_error(req, 500, "internal", "out of memory");
+		return TS_ENOMEM;
+	}
+	char err[200] = "";
+	int rc = ts_json_parse(data, len, out, err, sizeof(err));
+	if (rc == TS_ELIMIT) {
+		ts_httpd_reply_error(req, 413, "too_large", "%s", err[0] ? err : "body too large");
+		return rc;
+	}
+	if (rc != 0) {
+		ts_httpd_reply_error(req, 400, "bad_json", "%s", err[0] ? err : "malformed JSON");
+		return rc;
+	}
+	return 0;
+}
+
+void
+ts_httpd_reply_json(struct evhttp_request *req, int status, json_t *body)
+{
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+	if (body == NULL) {
+		evhttp_send_reply(req, status, status_reason(status), NULL);
+		return;
+	}
+	char *s = ts_json_dump(body);
+	json_decref(body);
+	if (s == NULL) {
+		evhttp_send_reply(req, 500, status_reason(500), NULL);
+		return;
+	}
+	struct evbuffer *b = evbuffer_new();
+	if (b == NULL) {
+		free(s);
+		evhttp_send_reply(req, 500, status_reason(500), NULL);
+		return;
+	}
+	evbuffer_add(b, s, strlen(s));
+	free(s);
+	evhttp_remove_header(oh, "Content-Type");
+	evhttp_add_header(oh, "Content-Type", "application/json");
+	evhttp_add_header(oh, "Cache-Control", "no-store");
+	evhttp_send_reply(req, status, status_reason(status), b);
+	evbuffer_free(b);
+}
+
+void
+ts_httpd_reply_error(struct evhttp_request *req, int status, const char *code,
+    const char *fmt, ...)
+{
+	char msg[HTTPD_ERRMSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", code ? code : "error",
+	    "message", msg);
+	/* json_pack refuses non-UTF-8 text (e.g. echoed from a request). */
+	if (body == NULL)
+		body = json_pack("{s:{s:s,s:s}}", "error", "code", code ? code : "error",
+		    "message", status_reason(status));
+	ts_httpd_reply_json(req, status, body);
+}

@@ -1,0 +1,314 @@
+/*
+ * outbox.c — performs the provider calls (ES2+-shaped confirmOrder and
+ * cancelOrder) that share transitions wrote to the outbox table. Worker
+ * threads, each with its own store handle and HTTPS client, claim due rows
+ * atomically, call the provider with the row's functionCallIdentifier (the
+ * provider answers a repeated identifier with its first answer), apply the
+ * answer as a share transition and mark the row done. Transport failures are
+ * retried with exponential backoff (1 s doubling, capped at 60 s); after
+ * NODE_OUTBOX_MAX_ATTEMPTS the share fails.
+ *
+ * Exactly-once: a crash after the provider answered but before the row was
+ * marked done repeats the call with the same identifier; the transition then
+ * finds the share already moved on (TS_ESTATE) and the row is closed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/httpc.h"
+#include "lib/log.h"
+#include "lib/ts_err.h"
+#include "lib/util.h"
+#include "node/node.h"
+
+#define OB_LEASE_S 60
+#define OB_BATCH 8
+#define OB_CLIENTS 8
+
+typedef struct worker {
+	node *n;
+	store *st;
+	struct {
+		char provider[STORE_STR_MAX];
+		ts_httpc *c;
+	} clients[OB_CLIENTS];
+} worker;
+
+static ts_httpc *
+client_for(worker *w, const store_provider *p)
+{
+	for (size_t i = 0; i < OB_CLIENTS; i++)
+		if (w->clients[i].c && strcmp(w->clients[i].provider, p->name) == 0)
+			return w->clients[i].c;
+	for (size_t i = 0; i < OB_CLIENTS; i++) {
+		if (w->clients[i].c)
+			continue;
+		ts_httpc_opts o = { .ca_file = p->ca_file, .cert_file = w->n->tls_cert,
+			.key_file = w->n->tls_key, .timeout_ms = 15000 };
+		if (ts_httpc_new(&o, &w->clients[i].c) != 0)
+			return NULL;
+		snprintf(w->clients[i].provider, sizeof(w->clients[i].provider), "%s", p->name);
+		return w->clients[i].c;
+	}
+	return NULL;
+}
+
+/* Result of one provider call: 0 executed, TS_EDENIED refused (reason set),
+ * TS_ENET retry later (reason set). */
+static int
+call_provider(worker *w, const store_provider *p, const char *function, json_t *body,
+    json_t **resp, char *reason, size_t rcap)
+{
+	ts_httpc *c = client_for(w, p);
+	if (c == NULL) {
+		snprintf(reason, rcap, "cannot set up a client for provider %s", p->name);
+		return TS_ENET;
+	}
+	char url[700];
+	if (ts_snprintf(url, sizeof(url), "%s/gsma/rsp2/es2plus/%s", p->url, function) != 0) {
+		snprintf(reason, rcap, "provider URL too long");
+		return TS_EDENIED;
+	}
+	static const char *const hdrs[] = { "X-Admin-Protocol: gsma/rsp/v2.5.0", NULL };
+	long status = 0;
+	char err[256] = "";
+	json_t *r = NULL;
+	int rc = ts_httpc_json(c, "POST", url, hdrs, body, &status, &r, err, sizeof(err));
+	if (rc != 0) {
+		snprintf(reason, rcap, "provider %s unreachable: %s", p->name, err[0] ? err : ts_strerror(rc));
+		return TS_ENET;
+	}
+	if (status >= 500 || r == NULL) {
+		snprintf(reason, rcap, "provider %s answered HTTP %ld", p->name, status);
+		json_decref(r);
+		return TS_ENET;
+	}
+	const char *st = json_string_value(json_object_get(json_object_get(json_object_get(r, "header"),
+	    "functionExecutionStatus"), "status"));
+	if (st != NULL && strcmp(st, "Executed-Success") == 0) {
+		*resp = r;
+		return 0;
+	}
+	json_t *scd = json_object_get(json_object_get(json_object_get(r, "header"), "functionExecutionStatus"),
+	    "statusCodeData");
+	const char *msg = json_string_value(json_object_get(scd, "message"));
+	snprintf(reason, rcap, "%s (subject %s, reason %s)", msg ? msg : "refused by the provider",
+	    json_string_value(json_object_get(scd, "subjectCode")) ? json_string_value(json_object_get(scd, "subjectCode")) : "?",
+	    json_string_value(json_object_get(scd, "reasonCode")) ? json_string_value(json_object_get(scd, "reasonCode")) : "?");
+	json_decref(r);
+	return status == 200 || status == 400 || status == 403 || status == 422 ? TS_EDENIED : TS_ENET;
+}
+
+static json_t *
+header(const store_outbox *o)
+{
+	return json_pack("{s:s,s:s}", "functionRequesterIdentifier", "tapshare-node",
+	    "functionCallIdentifier", o->call_id);
+}
+
+static int
+do_confirm(worker *w, const store_outbox *o, char *reason, size_t rcap)
+{
+	node *n = w->n;
+	store_share sh;
+	if (w->st->ops->share_get(w->st, o->share_id, &sh) != 0)
+		return 0; /* nothing to do */
+	if (strcmp(sh.state, "eid_confirmed") != 0)
+		return 0; /* cancelled or already answered (repeat after a crash) */
+	store_provider p;
+	if (w->st->ops->provider_get(w->st, sh.provider, &p) != 0) {
+		share_failed(n, w->st, sh.id, "provider is not configured on the node");
+		return 0;
+	}
+	char user[STORE_STR_MAX] = "";
+	w->st->ops->user_get(w->st, sh.user_id, user, sizeof(user), NULL, 0);
+	json_t *body = json_pack("{s:o,s:s,s:s,s:s,s:s,s:I}", "header", header(o), "eid", sh.eid, "appId",
+	    sh.app_id, "userId", user, "shareId", sh.id, "requestedDurationS", (json_int_t)sh.duration_s);
+	json_t *r = NULL;
+	int rc = call_provider(w, &p, "confirmOrder", body, &r, reason, rcap);
+	json_decref(body);
+	if (rc == TS_EDENIED) {
+		share_denied(n, w->st, sh.id, reason);
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	const char *assoc = json_string_value(json_object_get(r, "associatedAppId"));
+	const char *name = json_string_value(json_object_get(r, "name"));
+	const char *kind = json_string_value(json_object_get(r, "kind"));
+	json_t *cred = json_object_get(r, "credential");
+	json_int_t not_after = json_integer_value(json_object_get(r, "notAfter"));
+	if (assoc == NULL || assoc[0] == '\0' || strlen(assoc) >= STORE_STR_MAX || cred == NULL ||
+	    !json_is_object(cred)) {
+		json_decref(r);
+		share_failed(n, w->st, sh.id, "provider answer lacks associatedAppId or credential");
+		return 0;
+	}
+	char *credtxt = json_dumps(cred, JSON_COMPACT);
+	rc = share_authorised(n, w->st, sh.id, assoc, name ? name : assoc, kind ? kind : "service",
+	    (int64_t)not_after, credtxt ? credtxt : "{}");
+	free(credtxt);
+	json_decref(r);
+	if (rc == TS_ESTATE)
+		return 0;
+	if (rc != 0) {
+		snprintf(reason, rcap, "cannot record the grant: %s", ts_strerror(rc));
+		return TS_ENET;
+	}
+	outbox_kick(n);
+	return 0;
+}
+
+static int
+do_cancel(worker *w, const store_outbox *o, char *reason, size_t rcap)
+{
+	store_share sh;
+	if (w->st->ops->share_get(w->st, o->share_id, &sh) != 0)
+		return 0;
+	store_provider p;
+	if (w->st->ops->provider_get(w->st, sh.provider, &p) != 0)
+		return 0;
+	json_t *body = json_pack("{s:o,s:s,s:s,s:s,s:s}", "header", header(o), "eid", sh.eid,
+	    "associatedAppId", sh.assoc_app_id, "shareId", sh.id, "finalProfileStatusIndicator", "Unavailable");
+	json_t *r = NULL;
+	int rc = call_provider(w, &p, "cancelOrder", body, &r, reason, rcap);
+	json_decref(body);
+	json_decref(r);
+	if (rc == TS_EDENIED) {
+		log_warn("provider %s refused cancelOrder for share %s: %s", p.name, sh.id, reason);
+		return 0;
+	}
+	if (rc == 0)
+		log_info("S16 provider %s told: share %s (%s) cancelled", p.name, sh.id, sh.assoc_app_id);
+	return rc;
+}
+
+static void
+process(worker *w, const store_outbox *o)
+{
+	char reason[512] = "";
+	int rc;
+	if (strcmp(o->kind, "confirm_order") == 0)
+		rc = do_confirm(w, o, reason, sizeof(reason));
+	else if (strcmp(o->kind, "cancel_order") == 0)
+		rc = do_cancel(w, o, reason, sizeof(reason));
+	else {
+		log_error("outbox row %lld has unknown kind %s", (long long)o->id, o->kind);
+		rc = 0;
+	}
+	if (rc == 0) {
+		w->st->ops->outbox_done(w->st, o->id);
+		return;
+	}
+	if (o->attempts >= NODE_OUTBOX_MAX_ATTEMPTS) {
+		log_error("giving up on %s for share %s after %d attempts: %s", o->kind, o->share_id,
+		    o->attempts, reason);
+		if (strcmp(o->kind, "confirm_order") == 0)
+			share_failed(w->n, w->st, o->share_id, reason);
+		w->st->ops->outbox_done(w->st, o->id);
+		return;
+	}
+	int64_t delay = (int64_t)1 << (o->attempts < 6 ? o->attempts - 1 : 6);
+	if (delay > 60)
+		delay = 60;
+	log_warn("%s for share %s failed (attempt %d), retry in %llds: %s", o->kind, o->share_id, o->attempts,
+	    (long long)delay, reason);
+	w->st->ops->outbox_retry(w->st, o->id, ts_now() + delay, reason);
+}
+
+static void *
+worker_main(void *arg)
+{
+	worker *w = arg;
+	node *n = w->n;
+	for (;;) {
+		pthread_mutex_lock(&n->ob_mu);
+		int stop = n->stopping;
+		pthread_mutex_unlock(&n->ob_mu);
+		if (stop)
+			break;
+		store_outbox rows[OB_BATCH];
+		size_t got = 0;
+		if (w->st->ops->outbox_claim(w->st, ts_now(), OB_LEASE_S, rows, OB_BATCH, &got) != 0)
+			got = 0;
+		for (size_t i = 0; i < got; i++)
+			process(w, &rows[i]);
+		if (got > 0)
+			continue;
+		int64_t due = -1;
+		w->st->ops->outbox_next_due(w->st, ts_now(), &due);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		/* Wake when kicked, at the next due row, or after 1 s at most. */
+		long wait_ms = due < 0 || due >= 1 ? 1000 : 50;
+		ts.tv_nsec += wait_ms * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_mutex_lock(&n->ob_mu);
+		while (!n->ob_kicked && !n->stopping)
+			if (pthread_cond_timedwait(&n->ob_cv, &n->ob_mu, &ts) != 0)
+				break;
+		n->ob_kicked = 0;
+		pthread_mutex_unlock(&n->ob_mu);
+	}
+	for (size_t i = 0; i < OB_CLIENTS; i++)
+		ts_httpc_free(w->clients[i].c);
+	store_close(w->st);
+	free(w);
+	return NULL;
+}
+
+void
+outbox_kick(node *n)
+{
+	pthread_mutex_lock(&n->ob_mu);
+	n->ob_kicked = 1;
+	pthread_cond_broadcast(&n->ob_cv);
+	pthread_mutex_unlock(&n->ob_mu);
+}
+
+int
+outbox_start(node *n)
+{
+	pthread_mutex_init(&n->ob_mu, NULL);
+	pthread_cond_init(&n->ob_cv, NULL);
+	n->stopping = 0;
+	int rc = n->st->ops->outbox_reset_leases(n->st);
+	if (rc != 0)
+		return rc;
+	if (n->nworkers < 1)
+		n->nworkers = 1;
+	if (n->nworkers > (int)TS_ARRAY_LEN(n->workers))
+		n->nworkers = (int)TS_ARRAY_LEN(n->workers);
+	for (int i = 0; i < n->nworkers; i++) {
+		worker *w = calloc(1, sizeof(*w));
+		if (w == NULL)
+			return TS_ENOMEM;
+		w->n = n;
+		if ((rc = store_open(n->db_url, &w->st)) != 0) {
+			free(w);
+			return rc;
+		}
+		if (pthread_create(&n->workers[i], NULL, worker_main, w) != 0) {
+			store_close(w->st);
+			free(w);
+			n->nworkers = i;
+			return TS_ENOMEM;
+		}
+	}
+	return 0;
+}
+
+void
+outbox_stop(node *n)
+{
+	pthread_mutex_lock(&n->ob_mu);
+	n->stopping = 1;
+	pthread_cond_broadcast(&n->ob_cv);
+	pthread_mutex_unlock(&n->ob_mu);
+	for (int i = 0; i < n->nworkers; i++)
+		pthread_join(n->workers[i], NULL);
+	n->nworkers = 0;
+}

@@ -1,0 +1,226 @@
+/*
+ * push.c — server-sent-event streams held open by primaries and companions.
+ * All streams live on the single event-loop thread (no thread per
+ * connection). What a stream carries is always read back from the store, so a
+ * stream that breaks loses nothing: the primary resumes with Last-Event-ID and
+ * a companion gets every still-pending command on reconnect.
+ *
+ * push_kick() may be called from any thread; it activates one event and the
+ * loop then walks the subscribers (O(subscribers) store queries per kick).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "lib/log.h"
+#include "lib/sse.h"
+#include "lib/ts_err.h"
+#include "lib/util.h"
+#include "node/node.h"
+
+#define PUSH_BATCH 64
+
+struct push_sub {
+	node *n;
+	struct evhttp_request *req;
+	int kind; /* 0 primary, 1 companion */
+	int64_t user_id;
+	int has_share;
+	char share_id[STORE_ID_MAX];
+	char eid[33];
+	int64_t last_id;
+	int64_t last_write_ms;
+	struct push_sub *prev, *next;
+};
+
+static void
+unlink_sub(node *n, struct push_sub *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		n->subs = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	n->nsubs--;
+}
+
+static void
+on_close(struct evhttp_connection *evcon, void *arg)
+{
+	(void)evcon;
+	struct push_sub *s = arg;
+	log_debug("stream closed (%s %s)", s->kind ? "companion" : "primary", s->kind ? s->eid : s->share_id);
+	unlink_sub(s->n, s);
+	free(s);
+}
+
+static void
+write_event(struct push_sub *s, int64_t id, const char *type, const char *data)
+{
+	char idbuf[32];
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
+	char *txt = NULL;
+	size_t len = 0;
+	if (sse_format(idbuf, type, data, &txt, &len) != 0)
+		return;
+	struct evbuffer *b = evbuffer_new();
+	if (b != NULL) {
+		evbuffer_add(b, txt, len);
+		evhttp_send_reply_chunk(s->req, b);
+		evbuffer_free(b);
+	}
+	free(txt);
+	s->last_write_ms = ts_mono_ms();
+}
+
+static void
+deliver(node *n, struct push_sub *s)
+{
+	size_t got;
+	if (s->kind == 0) {
+		store_event ev[PUSH_BATCH];
+		do {
+			if (n->st->ops->events_after(n->st, s->user_id, s->has_share ? s->share_id : NULL,
+				s->last_id, ev, PUSH_BATCH, &got) != 0)
+				return;
+			for (size_t i = 0; i < got; i++) {
+				write_event(s, ev[i].id, ev[i].type, ev[i].data);
+				s->last_id = ev[i].id;
+			}
+		} while (got == PUSH_BATCH);
+	} else {
+		store_cmd c[16];
+		do {
+			if (n->st->ops->cmds_pending(n->st, s->eid, s->last_id, c, TS_ARRAY_LEN(c), &got) != 0)
+				return;
+			for (size_t i = 0; i < got; i++) {
+				write_event(s, c[i].id, c[i].type, c[i].data);
+				s->last_id = c[i].id;
+				log_info("S14 pushed %s command for share %s to companion %s", c[i].type,
+				    c[i].share_id, s->eid);
+			}
+		} while (got == TS_ARRAY_LEN(c));
+	}
+}
+
+static void
+on_push(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	node *n = arg;
+	for (struct push_sub *s = n->subs; s != NULL; s = s->next)
+		deliver(n, s);
+}
+
+void
+push_kick(node *n)
+{
+	if (n->push_ev != NULL)
+		event_active(n->push_ev, EV_READ, 0);
+}
+
+void
+push_tick(node *n)
+{
+	int64_t now = ts_mono_ms();
+	for (struct push_sub *s = n->subs; s != NULL; s = s->next) {
+		if (now - s->last_write_ms < NODE_KEEPALIVE_S * 1000)
+			continue;
+		struct evbuffer *b = evbuffer_new();
+		if (b == NULL)
+			continue;
+		evbuffer_add_printf(b, ": keepalive\n\n");
+		evhttp_send_reply_chunk(s->req, b);
+		evbuffer_free(b);
+		s->last_write_ms = now;
+	}
+}
+
+int
+push_init(node *n)
+{
+	n->push_ev = event_new(n->base, -1, 0, on_push, n);
+	return n->push_ev ? 0 : TS_ENOMEM;
+}
+
+void
+push_fini(node *n)
+{
+	while (n->subs != NULL) {
+		struct push_sub *s = n->subs;
+		evhttp_connection_set_closecb(evhttp_request_get_connection(s->req), NULL, NULL);
+		unlink_sub(n, s);
+		evhttp_send_reply_end(s->req);
+		free(s);
+	}
+	if (n->push_ev)
+		event_free(n->push_ev);
+	n->push_ev = NULL;
+}
+
+static int
+subscribe(node *n, struct evhttp_request *req, struct push_sub *s)
+{
+	if (n->nsubs >= NODE_MAX_SUBSCRIBERS) {
+		free(s);
+		ts_httpd_reply_error(req, 503, "too_many_streams", "too many open event streams");
+		return TS_ELIMIT;
+	}
+	s->n = n;
+	s->req = req;
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	evhttp_add_header(h, "Content-Type", "text/event-stream");
+	evhttp_add_header(h, "Cache-Control", "no-cache");
+	evhttp_send_reply_start(req, 200, "OK");
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_close, s);
+	s->next = n->subs;
+	if (n->subs)
+		n->subs->prev = s;
+	n->subs = s;
+	n->nsubs++;
+	/* An immediate comment makes the response headers flow to the client. */
+	struct evbuffer *b = evbuffer_new();
+	if (b) {
+		evbuffer_add_printf(b, ": stream open\n\n");
+		evhttp_send_reply_chunk(req, b);
+		evbuffer_free(b);
+	}
+	s->last_write_ms = ts_mono_ms();
+	deliver(n, s);
+	return 0;
+}
+
+int
+push_subscribe_primary(node *n, struct evhttp_request *req, int64_t user_id, const char *share_id,
+    int64_t after)
+{
+	struct push_sub *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return TS_ENOMEM;
+	s->kind = 0;
+	s->user_id = user_id;
+	if (share_id != NULL) {
+		s->has_share = 1;
+		snprintf(s->share_id, sizeof(s->share_id), "%s", share_id);
+	}
+	s->last_id = after;
+	return subscribe(n, req, s);
+}
+
+int
+push_subscribe_companion(node *n, struct evhttp_request *req, const char *eid)
+{
+	struct push_sub *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return TS_ENOMEM;
+	s->kind = 1;
+	snprintf(s->eid, sizeof(s->eid), "%s", eid);
+	s->last_id = 0; /* every pending command, always */
+	return subscribe(n, req, s);
+}

@@ -1,0 +1,185 @@
+/*
+ * store.h — the node's durable state behind one small vtable. Callers never
+ * see SQL or a database handle; the SQLite backend (store_sqlite.c, WAL mode)
+ * is the default and a PostgreSQL backend can implement the same table of
+ * functions without touching callers. One store handle per thread.
+ *
+ * Every state change that has side effects writes, in the same transaction:
+ * the share row, the primary's event (events), the companion's command
+ * (companion_cmds) and the provider call (outbox). Side effects are performed
+ * after commit and retried until acknowledged, so a crash at any point loses
+ * nothing and duplicates nothing.
+ *
+ * Strings in the structs below are fixed-size copies (no ownership issues).
+ * Returned json_t references are new (caller decrefs).
+ */
+#ifndef TS_NODE_STORE_H
+#define TS_NODE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define STORE_ID_MAX 65
+#define STORE_STR_MAX 129
+
+typedef struct store store;
+
+typedef struct store_share {
+	char id[STORE_ID_MAX];
+	int64_t user_id;
+	char device_id[STORE_ID_MAX];
+	char eid[33];
+	char app_id[STORE_STR_MAX];
+	char provider[STORE_STR_MAX];
+	char state[24];
+	int64_t duration_s;
+	int64_t not_after;
+	char assoc_app_id[STORE_STR_MAX];
+	char assoc_name[STORE_STR_MAX];
+	char assoc_kind[32];
+	char matching_id[STORE_ID_MAX];
+	char reason[256];
+	int64_t created_at, updated_at;
+} store_share;
+
+typedef struct store_app {
+	char app_id[STORE_STR_MAX];
+	int64_t user_id;
+	char name[STORE_STR_MAX];
+	char kind[32];
+	char provider[STORE_STR_MAX];
+	int shareable;
+} store_app;
+
+typedef struct store_provider {
+	char name[STORE_STR_MAX];
+	char url[512];
+	char ca_file[512];
+} store_provider;
+
+typedef struct store_outbox {
+	int64_t id;
+	char kind[32];        /* "confirm_order" | "cancel_order" */
+	char share_id[STORE_ID_MAX];
+	char call_id[STORE_ID_MAX];
+	int attempts;
+} store_outbox;
+
+typedef struct store_cmd {
+	int64_t id;
+	char eid[33];
+	char share_id[STORE_ID_MAX];
+	char type[16];        /* "download" | "delete" */
+	char data[1024];      /* JSON text */
+} store_cmd;
+
+typedef struct store_event {
+	int64_t id;
+	char share_id[STORE_ID_MAX];
+	char type[40];
+	char data[2048];      /* JSON text */
+} store_event;
+
+typedef struct store_tx {
+	char id[33];          /* hex transactionId */
+	char share_id[STORE_ID_MAX];
+	char eid[33];
+	uint8_t euicc_challenge[16];
+	uint8_t server_challenge[16];
+	uint8_t euicc_sig1[64];
+	uint8_t smdp_sig2[64];
+	uint8_t euicc_pub[65];
+	int stage;            /* 1 initiated, 2 authenticated, 3 package sent, 9 cancelled */
+	int64_t created_at;
+} store_tx;
+
+struct store_ops {
+	void (*close)(store *s);
+	int (*begin)(store *s);
+	int (*commit)(store *s);
+	void (*rollback)(store *s);
+
+	/* users, devices, tokens */
+	int (*user_add)(store *s, const char *name, const char *pass_hash, int64_t *id);
+	int (*user_get)(store *s, int64_t id, char *name, size_t cap, char *pass_hash, size_t hcap);
+	int (*user_by_name)(store *s, const char *name, int64_t *id);
+	int (*enroll_code_add)(store *s, const char *code_hash, int64_t user_id, int64_t expires_at);
+	/* Marks the code used; returns its user. TS_ENOTFOUND / TS_EEXPIRED / TS_ESTATE (used). */
+	int (*enroll_code_use)(store *s, const char *code_hash, int64_t now, int64_t *user_id);
+	int (*device_add)(store *s, const char *device_id, int64_t user_id, const char *name);
+	int (*device_user)(store *s, const char *device_id, int64_t *user_id);
+	int (*token_add)(store *s, const char *token_hash, const char *device_id, int64_t user_id, int64_t expires_at);
+	int (*token_check)(store *s, const char *token_hash, const char *device_id, int64_t now, int64_t *user_id);
+
+	/* providers and apps */
+	int (*provider_put)(store *s, const store_provider *p);
+	int (*provider_get)(store *s, const char *name, store_provider *p);
+	int (*app_put)(store *s, const store_app *a);
+	int (*app_get)(store *s, const char *app_id, store_app *a);
+	/* apps of a user as a JSON array */
+	int (*apps_json)(store *s, int64_t user_id, json_t **out);
+
+	/* shares */
+	int (*share_insert)(store *s, const store_share *sh);
+	int (*share_get)(store *s, const char *id, store_share *sh);
+	int (*share_update)(store *s, const store_share *sh);
+	int (*share_by_eid_app)(store *s, const char *eid, const char *assoc_app_id, store_share *sh);
+	int (*share_by_matching)(store *s, const char *matching_id, store_share *sh);
+	/* the associated credential (JSON text from the provider); get: caller frees */
+	int (*share_set_credential)(store *s, const char *id, const char *json_text);
+	int (*share_get_credential)(store *s, const char *id, char **out);
+	/* user_id < 0: all users. JSON array of share objects. */
+	int (*shares_json)(store *s, int64_t user_id, json_t **out);
+	/* ids of shares whose not_after passed in an active state (at most max). */
+	int (*shares_expired)(store *s, int64_t now, char (*ids)[STORE_ID_MAX], size_t max, size_t *n);
+
+	/* primary events */
+	int (*event_add)(store *s, int64_t user_id, const char *share_id, const char *type, const char *data, int64_t *id);
+	/* events of a user with id > after (share_id filter optional), at most max */
+	int (*events_after)(store *s, int64_t user_id, const char *share_id, int64_t after, store_event *out, size_t max, size_t *n);
+
+	/* companion commands */
+	int (*cmd_add)(store *s, const char *eid, const char *share_id, const char *type, const char *data, int64_t *id);
+	/* pending commands for eid with id > after */
+	int (*cmds_pending)(store *s, const char *eid, int64_t after, store_cmd *out, size_t max, size_t *n);
+	/* marks the pending commands of (share, type) done */
+	int (*cmd_done)(store *s, const char *share_id, const char *type);
+
+	/* outbox */
+	int (*outbox_add)(store *s, const char *kind, const char *share_id, int64_t *id);
+	/* claims up to max due rows (lease until now+lease_s) */
+	int (*outbox_claim)(store *s, int64_t now, int64_t lease_s, store_outbox *out, size_t max, size_t *n);
+	int (*outbox_done)(store *s, int64_t id);
+	int (*outbox_retry)(store *s, int64_t id, int64_t next_at, const char *err);
+	/* at start-up (no other worker alive): release every lease */
+	int (*outbox_reset_leases)(store *s);
+	/* seconds until the next due row (or -1 if none) */
+	int (*outbox_next_due)(store *s, int64_t now, int64_t *secs);
+
+	/* idempotency keys: get returns TS_ENOTFOUND when new */
+	int (*idem_get)(store *s, const char *device_id, const char *key, char *req_hash, size_t hcap,
+	    int *status, char **response /* caller frees */);
+	int (*idem_put)(store *s, const char *device_id, const char *key, const char *req_hash,
+	    int status, const char *response);
+
+	/* ES9+ transactions and companion identities */
+	int (*tx_put)(store *s, const store_tx *tx);
+	int (*tx_get)(store *s, const char *id, store_tx *tx);
+	int (*companion_put)(store *s, const char *eid, const uint8_t pub[65]);
+	int (*companion_pub)(store *s, const char *eid, uint8_t pub[65]);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+/* Opens the backend named by url: "sqlite:/path/node.db" (or a bare path).
+ * Runs pending migrations. */
+int store_open(const char *url, store **out);
+static inline void store_close(store *s) { if (s) s->ops->close(s); }
+
+int store_sqlite_open(const char *path, store **out);
+
+#endif

@@ -1,0 +1,1092 @@
+/*
+ * store_sqlite.c — SQLite backend of store.h. WAL mode, synchronous=FULL so
+ * a commit is durable before the node acknowledges anything, busy timeout so
+ * the API thread and the outbox workers can share the file. Prepared
+ * statements are cached per handle, keyed by the address of the SQL literal.
+ */
+#include "node/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "lib/log.h"
+#include "lib/ts_err.h"
+#include "lib/util.h"
+
+#define SQ_CACHE 64
+
+typedef struct sq_store {
+	store base;
+	sqlite3 *db;
+	struct {
+		const char *sql;
+		sqlite3_stmt *st;
+	} cache[SQ_CACHE];
+} sq_store;
+
+/* Numbered migrations; index i moves the schema from version i to i+1.
+ * Never edit a released migration: add a new one. */
+static const char *const migrations[] = {
+	/* 1 */
+	"CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
+	"  pass_hash TEXT NOT NULL, created_at INTEGER NOT NULL);"
+	"CREATE TABLE enroll_codes (code_hash TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id),"
+	"  expires_at INTEGER NOT NULL, used_at INTEGER);"
+	"CREATE TABLE devices (device_id TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id),"
+	"  name TEXT NOT NULL, created_at INTEGER NOT NULL);"
+	"CREATE TABLE tokens (token_hash TEXT PRIMARY KEY, device_id TEXT NOT NULL, user_id INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL);"
+	"CREATE TABLE providers (name TEXT PRIMARY KEY, url TEXT NOT NULL, ca_file TEXT NOT NULL);"
+	"CREATE TABLE apps (app_id TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id),"
+	"  name TEXT NOT NULL, kind TEXT NOT NULL, provider TEXT NOT NULL, shareable INTEGER NOT NULL);"
+	"CREATE TABLE shares (id TEXT PRIMARY KEY, user_id INTEGER NOT NULL, device_id TEXT NOT NULL,"
+	"  eid TEXT NOT NULL, app_id TEXT NOT NULL, provider TEXT NOT NULL, state TEXT NOT NULL,"
+	"  duration_s INTEGER NOT NULL, not_after INTEGER NOT NULL, assoc_app_id TEXT NOT NULL,"
+	"  assoc_name TEXT NOT NULL, assoc_kind TEXT NOT NULL, credential TEXT, matching_id TEXT NOT NULL,"
+	"  reason TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+	"CREATE INDEX shares_user ON shares(user_id);"
+	"CREATE INDEX shares_eid_assoc ON shares(eid, assoc_app_id);"
+	"CREATE INDEX shares_matching ON shares(matching_id);"
+	"CREATE INDEX shares_expiry ON shares(state, not_after);"
+	"CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL,"
+	"  share_id TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL, created_at INTEGER NOT NULL);"
+	"CREATE INDEX events_user ON events(user_id, id);"
+	"CREATE TABLE companion_cmds (id INTEGER PRIMARY KEY AUTOINCREMENT, eid TEXT NOT NULL,"
+	"  share_id TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE INDEX cmds_eid ON companion_cmds(eid, done, id);"
+	"CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, share_id TEXT NOT NULL,"
+	"  call_id TEXT UNIQUE NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,"
+	"  lease_until INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0, last_error TEXT);"
+	"CREATE INDEX outbox_due ON outbox(done, next_at);"
+	"CREATE TABLE idempotency (device_id TEXT NOT NULL, key TEXT NOT NULL, req_hash TEXT NOT NULL,"
+	"  status INTEGER NOT NULL, response TEXT NOT NULL, created_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (device_id, key));"
+	"CREATE TABLE es9_tx (id TEXT PRIMARY KEY, share_id TEXT NOT NULL, eid TEXT NOT NULL,"
+	"  euicc_challenge BLOB, server_challenge BLOB, euicc_sig1 BLOB, smdp_sig2 BLOB, euicc_pub BLOB,"
+	"  stage INTEGER NOT NULL, created_at INTEGER NOT NULL);"
+	"CREATE TABLE companions (eid TEXT PRIMARY KEY, euicc_pub BLOB NOT NULL, last_seen INTEGER NOT NULL);",
+};
+
+static sqlite3_stmt *
+st(sq_store *s, const char *sql)
+{
+	for (size_t i = 0; i < SQ_CACHE; i++) {
+		if (s->cache[i].sql == sql) {
+			sqlite3_reset(s->cache[i].st);
+			sqlite3_clear_bindings(s->cache[i].st);
+			return s->cache[i].st;
+		}
+		if (s->cache[i].sql == NULL) {
+			sqlite3_stmt *p = NULL;
+			if (sqlite3_prepare_v2(s->db, sql, -1, &p, NULL) != SQLITE_OK) {
+				log_error("sqlite prepare: %s", sqlite3_errmsg(s->db));
+				return NULL;
+			}
+			s->cache[i].sql = sql;
+			s->cache[i].st = p;
+			return p;
+		}
+	}
+	log_error("sqlite statement cache full");
+	return NULL;
+}
+
+#define S(x) ((sq_store *)(x))
+
+static void
+bt(sqlite3_stmt *p, int i, const char *v)
+{
+	sqlite3_bind_text(p, i, v, -1, SQLITE_TRANSIENT);
+}
+
+static void
+cpy(char *dst, size_t cap, const unsigned char *src)
+{
+	if (src == NULL)
+		src = (const unsigned char *)"";
+	size_t n = strlen((const char *)src);
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* Runs a statement that returns no row; TS_EEXIST on a constraint violation. */
+static int
+run(sq_store *s, sqlite3_stmt *p)
+{
+	if (p == NULL)
+		return TS_EDB;
+	int rc = sqlite3_step(p);
+	sqlite3_reset(p);
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		return 0;
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return TS_EEXIST;
+	log_error("sqlite: %s", sqlite3_errmsg(s->db));
+	return TS_EDB;
+}
+
+static int
+exec(sq_store *s, const char *sql)
+{
+	char *err = NULL;
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		log_error("sqlite: %s", err ? err : "?");
+		sqlite3_free(err);
+		return TS_EDB;
+	}
+	return 0;
+}
+
+static void
+sq_close(store *b)
+{
+	sq_store *s = S(b);
+	for (size_t i = 0; i < SQ_CACHE && s->cache[i].sql; i++)
+		sqlite3_finalize(s->cache[i].st);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+static int sq_begin(store *b) { return exec(S(b), "BEGIN IMMEDIATE"); }
+static int sq_commit(store *b) { return exec(S(b), "COMMIT"); }
+static void sq_rollback(store *b) { (void)exec(S(b), "ROLLBACK"); }
+
+static int
+sq_user_add(store *b, const char *name, const char *pass_hash, int64_t *id)
+{
+	sq_store *s = S(b);
+	static const char q[] = "INSERT INTO users(name, pass_hash, created_at) VALUES(?,?,?)";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, name);
+	bt(p, 2, pass_hash);
+	sqlite3_bind_int64(p, 3, ts_now());
+	int rc = run(s, p);
+	if (rc == 0)
+		*id = sqlite3_last_insert_rowid(s->db);
+	return rc;
+}
+
+static int
+sq_user_get(store *b, int64_t id, char *name, size_t cap, char *hash, size_t hcap)
+{
+	sq_store *s = S(b);
+	static const char q[] = "SELECT name, pass_hash FROM users WHERE id=?";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	sqlite3_bind_int64(p, 1, id);
+	int rc = TS_ENOTFOUND;
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		if (name)
+			cpy(name, cap, sqlite3_column_text(p, 0));
+		if (hash)
+			cpy(hash, hcap, sqlite3_column_text(p, 1));
+		rc = 0;
+	}
+	sqlite3_reset(p);
+	return rc;
+}
+
+static int
+sq_user_by_name(store *b, const char *name, int64_t *id)
+{
+	sq_store *s = S(b);
+	static const char q[] = "SELECT id FROM users WHERE name=?";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, name);
+	int rc = TS_ENOTFOUND;
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		*id = sqlite3_column_int64(p, 0);
+		rc = 0;
+	}
+	sqlite3_reset(p);
+	return rc;
+}
+
+static int
+sq_enroll_code_add(store *b, const char *code_hash, int64_t user_id, int64_t expires_at)
+{
+	sq_store *s = S(b);
+	static const char q[] = "INSERT INTO enroll_codes(code_hash, user_id, expires_at) VALUES(?,?,?)";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, code_hash);
+	sqlite3_bind_int64(p, 2, user_id);
+	sqlite3_bind_int64(p, 3, expires_at);
+	return run(s, p);
+}
+
+static int
+sq_enroll_code_use(store *b, const char *code_hash, int64_t now, int64_t *user_id)
+{
+	sq_store *s = S(b);
+	static const char q[] = "SELECT user_id, expires_at, used_at FROM enroll_codes WHERE code_hash=?";
+	static const char u[] = "UPDATE enroll_codes SET used_at=? WHERE code_hash=? AND used_at IS NULL";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, code_hash);
+	int rc = TS_ENOTFOUND;
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		*user_id = sqlite3_column_int64(p, 0);
+		if (sqlite3_column_type(p, 2) != SQLITE_NULL)
+			rc = TS_ESTATE;
+		else if (sqlite3_column_int64(p, 1) < now)
+			rc = TS_EEXPIRED;
+		else
+			rc = 0;
+	}
+	sqlite3_reset(p);
+	if (rc != 0)
+		return rc;
+	p = st(s, u);
+	if (!p)
+		return TS_EDB;
+	sqlite3_bind_int64(p, 1, now);
+	bt(p, 2, code_hash);
+	rc = run(s, p);
+	if (rc == 0 && sqlite3_changes(s->db) != 1)
+		rc = TS_ESTATE;
+	return rc;
+}
+
+static int
+sq_device_add(store *b, const char *device_id, int64_t user_id, const char *name)
+{
+	sq_store *s = S(b);
+	static const char q[] = "INSERT INTO devices(device_id, user_id, name, created_at) VALUES(?,?,?,?)";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, device_id);
+	sqlite3_bind_int64(p, 2, user_id);
+	bt(p, 3, name);
+	sqlite3_bind_int64(p, 4, ts_now());
+	return run(s, p);
+}
+
+static int
+sq_device_user(store *b, const char *device_id, int64_t *user_id)
+{
+	sq_store *s = S(b);
+	static const char q[] = "SELECT user_id FROM devices WHERE device_id=?";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, device_id);
+	int rc = TS_ENOTFOUND;
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		*user_id = sqlite3_column_int64(p, 0);
+		rc = 0;
+	}
+	sqlite3_reset(p);
+	return rc;
+}
+
+static int
+sq_token_add(store *b, const char *token_hash, const char *device_id, int64_t user_id, int64_t exp)
+{
+	sq_store *s = S(b);
+	static const char q[] = "INSERT INTO tokens(token_hash, device_id, user_id, expires_at) VALUES(?,?,?,?)";
+	static const char d[] = "DELETE FROM tokens WHERE expires_at < ?";
+	sqlite3_stmt *p = st(s, d);
+	if (!p)
+		return TS_EDB;
+	sqlite3_bind_int64(p, 1, ts_now());
+	(void)run(s, p);
+	p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, token_hash);
+	bt(p, 2, device_id);
+	sqlite3_bind_int64(p, 3, user_id);
+	sqlite3_bind_int64(p, 4, exp);
+	return run(s, p);
+}
+
+static int
+sq_token_check(store *b, const char *token_hash, const char *device_id, int64_t now, int64_t *user_id)
+{
+	sq_store *s = S(b);
+	static const char q[] = "SELECT user_id FROM tokens WHERE token_hash=? AND device_id=? AND expires_at>=?";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, token_hash);
+	bt(p, 2, device_id);
+	sqlite3_bind_int64(p, 3, now);
+	int rc = TS_EAUTH;
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		*user_id = sqlite3_column_int64(p, 0);
+		rc = 0;
+	}
+	sqlite3_reset(p);
+	return rc;
+}
+
+static int
+sq_provider_put(store *b, const store_provider *pr)
+{
+	sq_store *s = S(b);
+	static const char q[] = "INSERT OR REPLACE INTO providers(name, url, ca_file) VALUES(?,?,?)";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, pr->name);
+	bt(p, 2, pr->url);
+	bt(p, 3, pr->ca_file);
+	return run(s, p);
+}
+
+static int
+sq_provider_get(store *b, const char *name, store_provider *pr)
+{
+	sq_store *s = S(b);
+	static const char q[] = "SELECT name, url, ca_file FROM providers WHERE name=?";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, name);
+	int rc = TS_ENOTFOUND;
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		cpy(pr->name, sizeof(pr->name), sqlite3_column_text(p, 0));
+		cpy(pr->url, sizeof(pr->url), sqlite3_column_text(p, 1));
+		cpy(pr->ca_file, sizeof(pr->ca_file), sqlite3_column_text(p, 2));
+		rc = 0;
+	}
+	sqlite3_reset(p);
+	return rc;
+}
+
+static int
+sq_app_put(store *b, const store_app *a)
+{
+	sq_store *s = S(b);
+	static const char q[] = "INSERT OR REPLACE INTO apps(app_id, user_id, name, kind, provider, shareable)"
+				" VALUES(?,?,?,?,?,?)";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, a->app_id);
+	sqlite3_bind_int64(p, 2, a->user_id);
+	bt(p, 3, a->name);
+	bt(p, 4, a->kind);
+	bt(p, 5, a->provider);
+	sqlite3_bind_int(p, 6, a->shareable);
+	return run(s, p);
+}
+
+static void
+app_row(sqlite3_stmt *p, store_app *a)
+{
+	cpy(a->app_id, sizeof(a->app_id), sqlite3_column_text(p, 0));
+	a->user_id = sqlite3_column_int64(p, 1);
+	cpy(a->name, sizeof(a->name), sqlite3_column_text(p, 2));
+	cpy(a->kind, sizeof(a->kind), sqlite3_column_text(p, 3));
+	cpy(a->provider, sizeof(a->provider), sqlite3_column_text(p, 4));
+	a->shareable = sqlite3_column_int(p, 5);
+}
+
+static int
+sq_app_get(store *b, const char *app_id, store_app *a)
+{
+	sq_store *s = S(b);
+	static const char q[] = "SELECT app_id, user_id, name, kind, provider, shareable FROM apps WHERE app_id=?";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, app_id);
+	int rc = TS_ENOTFOUND;
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		app_row(p, a);
+		rc = 0;
+	}
+	sqlite3_reset(p);
+	return rc;
+}
+
+static int
+sq_apps_json(store *b, int64_t user_id, json_t **out)
+{
+	sq_store *s = S(b);
+	static const char q[] = "SELECT app_id, user_id, name, kind, provider, shareable FROM apps"
+				" WHERE user_id=? ORDER BY app_id";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	sqlite3_bind_int64(p, 1, user_id);
+	json_t *arr = json_array();
+	while (sqlite3_step(p) == SQLITE_ROW) {
+		store_app a;
+		app_row(p, &a);
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:b}", "app_id", a.app_id,
+		    "name", a.name, "kind", a.kind, "provider", a.provider, "shareable", a.shareable));
+	}
+	sqlite3_reset(p);
+	*out = arr;
+	return 0;
+}
+
+#define SHARE_COLS "id, user_id, device_id, eid, app_id, provider, state, duration_s, not_after," \
+		   " assoc_app_id, assoc_name, assoc_kind, matching_id, reason, created_at, updated_at"
+
+static void
+share_row(sqlite3_stmt *p, store_share *sh)
+{
+	cpy(sh->id, sizeof(sh->id), sqlite3_column_text(p, 0));
+	sh->user_id = sqlite3_column_int64(p, 1);
+	cpy(sh->device_id, sizeof(sh->device_id), sqlite3_column_text(p, 2));
+	cpy(sh->eid, sizeof(sh->eid), sqlite3_column_text(p, 3));
+	cpy(sh->app_id, sizeof(sh->app_id), sqlite3_column_text(p, 4));
+	cpy(sh->provider, sizeof(sh->provider), sqlite3_column_text(p, 5));
+	cpy(sh->state, sizeof(sh->state), sqlite3_column_text(p, 6));
+	sh->duration_s = sqlite3_column_int64(p, 7);
+	sh->not_after = sqlite3_column_int64(p, 8);
+	cpy(sh->assoc_app_id, sizeof(sh->assoc_app_id), sqlite3_column_text(p, 9));
+	cpy(sh->assoc_name, sizeof(sh->assoc_name), sqlite3_column_text(p, 10));
+	cpy(sh->assoc_kind, sizeof(sh->assoc_kind), sqlite3_column_text(p, 11));
+	cpy(sh->matching_id, sizeof(sh->matching_id), sqlite3_column_text(p, 12));
+	cpy(sh->reason, sizeof(sh->reason), sqlite3_column_text(p, 13));
+	sh->created_at = sqlite3_column_int64(p, 14);
+	sh->updated_at = sqlite3_column_int64(p, 15);
+}
+
+static void
+share_bind(sqlite3_stmt *p, const store_share *sh)
+{
+	bt(p, 1, sh->id);
+	sqlite3_bind_int64(p, 2, sh->user_id);
+	bt(p, 3, sh->device_id);
+	bt(p, 4, sh->eid);
+	bt(p, 5, sh->app_id);
+	bt(p, 6, sh->provider);
+	bt(p, 7, sh->state);
+	sqlite3_bind_int64(p, 8, sh->duration_s);
+	sqlite3_bind_int64(p, 9, sh->not_after);
+	bt(p, 10, sh->assoc_app_id);
+	bt(p, 11, sh->assoc_name);
+	bt(p, 12, sh->assoc_kind);
+	bt(p, 13, sh->matching_id);
+	bt(p, 14, sh->reason);
+	sqlite3_bind_int64(p, 15, sh->created_at);
+	sqlite3_bind_int64(p, 16, sh->updated_at);
+}
+
+static int
+sq_share_insert(store *b, const store_share *sh)
+{
+	sq_store *s = S(b);
+	static const char q[] = "INSERT INTO shares(" SHARE_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	share_bind(p, sh);
+	return run(s, p);
+}
+
+static int
+sq_share_update(store *b, const store_share *sh)
+{
+	sq_store *s = S(b);
+	static const char q[] = "UPDATE shares SET id=?1, user_id=?2, device_id=?3, eid=?4, app_id=?5,"
+				" provider=?6, state=?7, duration_s=?8, not_after=?9, assoc_app_id=?10,"
+				" assoc_name=?11, assoc_kind=?12, matching_id=?13, reason=?14, created_at=?15,"
+				" updated_at=?16 WHERE id=?1";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	share_bind(p, sh);
+	int rc = run(s, p);
+	if (rc == 0 && sqlite3_changes(s->db) != 1)
+		rc = TS_ENOTFOUND;
+	return rc;
+}
+
+static int
+share_one(sq_store *s, sqlite3_stmt *p, store_share *sh)
+{
+	int rc = TS_ENOTFOUND;
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		share_row(p, sh);
+		rc = 0;
+	}
+	sqlite3_reset(p);
+	(void)s;
+	return rc;
+}
+
+static int
+sq_share_get(store *b, const char *id, store_share *sh)
+{
+	static const char q[] = "SELECT " SHARE_COLS " FROM shares WHERE id=?";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, id);
+	return share_one(S(b), p, sh);
+}
+
+static int
+sq_share_by_eid_app(store *b, const char *eid, const char *assoc, store_share *sh)
+{
+	static const char q[] = "SELECT " SHARE_COLS " FROM shares WHERE eid=? AND assoc_app_id=?"
+				" ORDER BY created_at DESC LIMIT 1";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, eid);
+	bt(p, 2, assoc);
+	return share_one(S(b), p, sh);
+}
+
+static int
+sq_share_by_matching(store *b, const char *mid, store_share *sh)
+{
+	static const char q[] = "SELECT " SHARE_COLS " FROM shares WHERE matching_id=? AND matching_id<>''";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, mid);
+	return share_one(S(b), p, sh);
+}
+
+static int
+sq_share_set_credential(store *b, const char *id, const char *json_text)
+{
+	static const char q[] = "UPDATE shares SET credential=? WHERE id=?";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, json_text);
+	bt(p, 2, id);
+	return run(S(b), p);
+}
+
+static int
+sq_share_get_credential(store *b, const char *id, char **out)
+{
+	static const char q[] = "SELECT credential FROM shares WHERE id=? AND credential IS NOT NULL";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, id);
+	int rc = TS_ENOTFOUND;
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		*out = strdup((const char *)sqlite3_column_text(p, 0));
+		rc = *out ? 0 : TS_ENOMEM;
+	}
+	sqlite3_reset(p);
+	return rc;
+}
+
+json_t *store_share_json(const store_share *sh);
+
+json_t *
+store_share_json(const store_share *sh)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:s}",
+	    "share_id", sh->id, "eid", sh->eid, "app_id", sh->app_id, "provider", sh->provider,
+	    "associated_app_id", sh->assoc_app_id, "associated_kind", sh->assoc_kind,
+	    "state", sh->state, "not_after", (json_int_t)sh->not_after,
+	    "created_at", (json_int_t)sh->created_at, "updated_at", (json_int_t)sh->updated_at,
+	    "reason", sh->reason, "device_id", sh->device_id);
+}
+
+static int
+sq_shares_json(store *b, int64_t user_id, json_t **out)
+{
+	static const char q[] = "SELECT " SHARE_COLS " FROM shares WHERE (?1 < 0 OR user_id=?1)"
+				" ORDER BY created_at, id";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	sqlite3_bind_int64(p, 1, user_id);
+	json_t *arr = json_array();
+	while (sqlite3_step(p) == SQLITE_ROW) {
+		store_share sh;
+		share_row(p, &sh);
+		json_array_append_new(arr, store_share_json(&sh));
+	}
+	sqlite3_reset(p);
+	*out = arr;
+	return 0;
+}
+
+static int
+sq_shares_expired(store *b, int64_t now, char (*ids)[STORE_ID_MAX], size_t max, size_t *n)
+{
+	static const char q[] = "SELECT id FROM shares WHERE state IN ('authorised','delivered','installed')"
+				" AND not_after > 0 AND not_after <= ? LIMIT ?";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	sqlite3_bind_int64(p, 1, now);
+	sqlite3_bind_int64(p, 2, (sqlite3_int64)max);
+	*n = 0;
+	while (*n < max && sqlite3_step(p) == SQLITE_ROW)
+		cpy(ids[(*n)++], STORE_ID_MAX, sqlite3_column_text(p, 0));
+	sqlite3_reset(p);
+	return 0;
+}
+
+static int
+sq_event_add(store *b, int64_t user_id, const char *share_id, const char *type, const char *data, int64_t *id)
+{
+	sq_store *s = S(b);
+	static const char q[] = "INSERT INTO events(user_id, share_id, type, data, created_at) VALUES(?,?,?,?,?)";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	sqlite3_bind_int64(p, 1, user_id);
+	bt(p, 2, share_id);
+	bt(p, 3, type);
+	bt(p, 4, data);
+	sqlite3_bind_int64(p, 5, ts_now());
+	int rc = run(s, p);
+	if (rc == 0 && id)
+		*id = sqlite3_last_insert_rowid(s->db);
+	return rc;
+}
+
+static int
+sq_events_after(store *b, int64_t user_id, const char *share_id, int64_t after, store_event *out,
+    size_t max, size_t *n)
+{
+	static const char q[] = "SELECT id, share_id, type, data FROM events WHERE user_id=? AND id>?"
+				" AND (?3 IS NULL OR share_id=?3) ORDER BY id LIMIT ?4";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	sqlite3_bind_int64(p, 1, user_id);
+	sqlite3_bind_int64(p, 2, after);
+	if (share_id)
+		bt(p, 3, share_id);
+	else
+		sqlite3_bind_null(p, 3);
+	sqlite3_bind_int64(p, 4, (sqlite3_int64)max);
+	*n = 0;
+	while (*n < max && sqlite3_step(p) == SQLITE_ROW) {
+		store_event *e = &out[(*n)++];
+		e->id = sqlite3_column_int64(p, 0);
+		cpy(e->share_id, sizeof(e->share_id), sqlite3_column_text(p, 1));
+		cpy(e->type, sizeof(e->type), sqlite3_column_text(p, 2));
+		cpy(e->data, sizeof(e->data), sqlite3_column_text(p, 3));
+	}
+	sqlite3_reset(p);
+	return 0;
+}
+
+static int
+sq_cmd_add(store *b, const char *eid, const char *share_id, const char *type, const char *data, int64_t *id)
+{
+	sq_store *s = S(b);
+	static const char q[] = "INSERT INTO companion_cmds(eid, share_id, type, data, created_at) VALUES(?,?,?,?,?)";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, eid);
+	bt(p, 2, share_id);
+	bt(p, 3, type);
+	bt(p, 4, data);
+	sqlite3_bind_int64(p, 5, ts_now());
+	int rc = run(s, p);
+	if (rc == 0 && id)
+		*id = sqlite3_last_insert_rowid(s->db);
+	return rc;
+}
+
+static int
+sq_cmds_pending(store *b, const char *eid, int64_t after, store_cmd *out, size_t max, size_t *n)
+{
+	static const char q[] = "SELECT id, eid, share_id, type, data FROM companion_cmds"
+				" WHERE eid=? AND done=0 AND id>? ORDER BY id LIMIT ?";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, eid);
+	sqlite3_bind_int64(p, 2, after);
+	sqlite3_bind_int64(p, 3, (sqlite3_int64)max);
+	*n = 0;
+	while (*n < max && sqlite3_step(p) == SQLITE_ROW) {
+		store_cmd *c = &out[(*n)++];
+		c->id = sqlite3_column_int64(p, 0);
+		cpy(c->eid, sizeof(c->eid), sqlite3_column_text(p, 1));
+		cpy(c->share_id, sizeof(c->share_id), sqlite3_column_text(p, 2));
+		cpy(c->type, sizeof(c->type), sqlite3_column_text(p, 3));
+		cpy(c->data, sizeof(c->data), sqlite3_column_text(p, 4));
+	}
+	sqlite3_reset(p);
+	return 0;
+}
+
+static int
+sq_cmd_done(store *b, const char *share_id, const char *type)
+{
+	static const char q[] = "UPDATE companion_cmds SET done=1 WHERE share_id=? AND type=? AND done=0";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, share_id);
+	bt(p, 2, type);
+	return run(S(b), p);
+}
+
+static int
+sq_outbox_add(store *b, const char *kind, const char *share_id, int64_t *id)
+{
+	sq_store *s = S(b);
+	static const char q[] = "INSERT INTO outbox(kind, share_id, call_id, next_at) VALUES(?,?,?,?)";
+	char call_id[33];
+	int rc = ts_random_id(call_id);
+	if (rc != 0)
+		return rc;
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, kind);
+	bt(p, 2, share_id);
+	bt(p, 3, call_id);
+	sqlite3_bind_int64(p, 4, 0);
+	rc = run(s, p);
+	if (rc == 0 && id)
+		*id = sqlite3_last_insert_rowid(s->db);
+	return rc;
+}
+
+static int
+sq_outbox_claim(store *b, int64_t now, int64_t lease_s, store_outbox *out, size_t max, size_t *n)
+{
+	/* One statement claims atomically: concurrent workers never get the same row. */
+	static const char q[] = "UPDATE outbox SET lease_until=?1 + ?2, attempts=attempts+1"
+				" WHERE id IN (SELECT id FROM outbox WHERE done=0 AND next_at<=?1"
+				" AND lease_until<=?1 ORDER BY id LIMIT ?3)"
+				" RETURNING id, kind, share_id, call_id, attempts";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	sqlite3_bind_int64(p, 1, now);
+	sqlite3_bind_int64(p, 2, lease_s);
+	sqlite3_bind_int64(p, 3, (sqlite3_int64)max);
+	*n = 0;
+	int rc;
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW) {
+		if (*n >= max)
+			continue;
+		store_outbox *o = &out[(*n)++];
+		o->id = sqlite3_column_int64(p, 0);
+		cpy(o->kind, sizeof(o->kind), sqlite3_column_text(p, 1));
+		cpy(o->share_id, sizeof(o->share_id), sqlite3_column_text(p, 2));
+		cpy(o->call_id, sizeof(o->call_id), sqlite3_column_text(p, 3));
+		o->attempts = sqlite3_column_int(p, 4);
+	}
+	sqlite3_reset(p);
+	if (rc != SQLITE_DONE) {
+		log_error("sqlite outbox claim: %s", sqlite3_errmsg(S(b)->db));
+		return TS_EDB;
+	}
+	return 0;
+}
+
+static int
+sq_outbox_done(store *b, int64_t id)
+{
+	static const char q[] = "UPDATE outbox SET done=1, lease_until=0 WHERE id=?";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	sqlite3_bind_int64(p, 1, id);
+	return run(S(b), p);
+}
+
+static int
+sq_outbox_retry(store *b, int64_t id, int64_t next_at, const char *err)
+{
+	static const char q[] = "UPDATE outbox SET next_at=?, lease_until=0, last_error=? WHERE id=?";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	sqlite3_bind_int64(p, 1, next_at);
+	bt(p, 2, err);
+	sqlite3_bind_int64(p, 3, id);
+	return run(S(b), p);
+}
+
+static int
+sq_outbox_reset_leases(store *b)
+{
+	return exec(S(b), "UPDATE outbox SET lease_until=0 WHERE done=0");
+}
+
+static int
+sq_outbox_next_due(store *b, int64_t now, int64_t *secs)
+{
+	static const char q[] = "SELECT MIN(MAX(next_at, lease_until)) FROM outbox WHERE done=0";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	*secs = -1;
+	if (sqlite3_step(p) == SQLITE_ROW && sqlite3_column_type(p, 0) != SQLITE_NULL) {
+		int64_t t = sqlite3_column_int64(p, 0);
+		*secs = t <= now ? 0 : t - now;
+	}
+	sqlite3_reset(p);
+	return 0;
+}
+
+static int
+sq_idem_get(store *b, const char *device_id, const char *key, char *req_hash, size_t hcap,
+    int *status, char **response)
+{
+	static const char q[] = "SELECT req_hash, status, response FROM idempotency WHERE device_id=? AND key=?";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, device_id);
+	bt(p, 2, key);
+	int rc = TS_ENOTFOUND;
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		cpy(req_hash, hcap, sqlite3_column_text(p, 0));
+		*status = sqlite3_column_int(p, 1);
+		const char *r = (const char *)sqlite3_column_text(p, 2);
+		*response = strdup(r ? r : "");
+		rc = *response ? 0 : TS_ENOMEM;
+	}
+	sqlite3_reset(p);
+	return rc;
+}
+
+static int
+sq_idem_put(store *b, const char *device_id, const char *key, const char *req_hash, int status,
+    const char *response)
+{
+	static const char q[] = "INSERT INTO idempotency(device_id, key, req_hash, status, response, created_at)"
+				" VALUES(?,?,?,?,?,?)";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, device_id);
+	bt(p, 2, key);
+	bt(p, 3, req_hash);
+	sqlite3_bind_int(p, 4, status);
+	bt(p, 5, response);
+	sqlite3_bind_int64(p, 6, ts_now());
+	return run(S(b), p);
+}
+
+static int
+sq_tx_put(store *b, const store_tx *tx)
+{
+	static const char q[] = "INSERT OR REPLACE INTO es9_tx(id, share_id, eid, euicc_challenge, server_challenge,"
+				" euicc_sig1, smdp_sig2, euicc_pub, stage, created_at) VALUES(?,?,?,?,?,?,?,?,?,?)";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, tx->id);
+	bt(p, 2, tx->share_id);
+	bt(p, 3, tx->eid);
+	sqlite3_bind_blob(p, 4, tx->euicc_challenge, 16, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(p, 5, tx->server_challenge, 16, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(p, 6, tx->euicc_sig1, 64, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(p, 7, tx->smdp_sig2, 64, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(p, 8, tx->euicc_pub, 65, SQLITE_TRANSIENT);
+	sqlite3_bind_int(p, 9, tx->stage);
+	sqlite3_bind_int64(p, 10, tx->created_at);
+	return run(S(b), p);
+}
+
+static void
+blob(sqlite3_stmt *p, int col, uint8_t *dst, size_t len)
+{
+	const void *v = sqlite3_column_blob(p, col);
+	if (v != NULL && (size_t)sqlite3_column_bytes(p, col) == len)
+		memcpy(dst, v, len);
+	else
+		memset(dst, 0, len);
+}
+
+static int
+sq_tx_get(store *b, const char *id, store_tx *tx)
+{
+	static const char q[] = "SELECT id, share_id, eid, euicc_challenge, server_challenge, euicc_sig1,"
+				" smdp_sig2, euicc_pub, stage, created_at FROM es9_tx WHERE id=?";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, id);
+	int rc = TS_ENOTFOUND;
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		cpy(tx->id, sizeof(tx->id), sqlite3_column_text(p, 0));
+		cpy(tx->share_id, sizeof(tx->share_id), sqlite3_column_text(p, 1));
+		cpy(tx->eid, sizeof(tx->eid), sqlite3_column_text(p, 2));
+		blob(p, 3, tx->euicc_challenge, 16);
+		blob(p, 4, tx->server_challenge, 16);
+		blob(p, 5, tx->euicc_sig1, 64);
+		blob(p, 6, tx->smdp_sig2, 64);
+		blob(p, 7, tx->euicc_pub, 65);
+		tx->stage = sqlite3_column_int(p, 8);
+		tx->created_at = sqlite3_column_int64(p, 9);
+		rc = 0;
+	}
+	sqlite3_reset(p);
+	return rc;
+}
+
+static int
+sq_companion_put(store *b, const char *eid, const uint8_t pub[65])
+{
+	static const char q[] = "INSERT OR REPLACE INTO companions(eid, euicc_pub, last_seen) VALUES(?,?,?)";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, eid);
+	sqlite3_bind_blob(p, 2, pub, 65, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(p, 3, ts_now());
+	return run(S(b), p);
+}
+
+static int
+sq_companion_pub(store *b, const char *eid, uint8_t pub[65])
+{
+	static const char q[] = "SELECT euicc_pub FROM companions WHERE eid=?";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, eid);
+	int rc = TS_ENOTFOUND;
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		blob(p, 0, pub, 65);
+		rc = 0;
+	}
+	sqlite3_reset(p);
+	return rc;
+}
+
+static const struct store_ops sq_ops = {
+	.close = sq_close,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.user_add = sq_user_add,
+	.user_get = sq_user_get,
+	.user_by_name = sq_user_by_name,
+	.enroll_code_add = sq_enroll_code_add,
+	.enroll_code_use = sq_enroll_code_use,
+	.device_add = sq_device_add,
+	.device_user = sq_device_user,
+	.token_add = sq_token_add,
+	.token_check = sq_token_check,
+	.provider_put = sq_provider_put,
+	.provider_get = sq_provider_get,
+	.app_put = sq_app_put,
+	.app_get = sq_app_get,
+	.apps_json = sq_apps_json,
+	.share_insert = sq_share_insert,
+	.share_get = sq_share_get,
+	.share_update = sq_share_update,
+	.share_by_eid_app = sq_share_by_eid_app,
+	.share_by_matching = sq_share_by_matching,
+	.share_set_credential = sq_share_set_credential,
+	.share_get_credential = sq_share_get_credential,
+	.shares_json = sq_shares_json,
+	.shares_expired = sq_shares_expired,
+	.event_add = sq_event_add,
+	.events_after = sq_events_after,
+	.cmd_add = sq_cmd_add,
+	.cmds_pending = sq_cmds_pending,
+	.cmd_done = sq_cmd_done,
+	.outbox_add = sq_outbox_add,
+	.outbox_claim = sq_outbox_claim,
+	.outbox_done = sq_outbox_done,
+	.outbox_retry = sq_outbox_retry,
+	.outbox_reset_leases = sq_outbox_reset_leases,
+	.outbox_next_due = sq_outbox_next_due,
+	.idem_get = sq_idem_get,
+	.idem_put = sq_idem_put,
+	.tx_put = sq_tx_put,
+	.tx_get = sq_tx_get,
+	.companion_put = sq_companion_put,
+	.companion_pub = sq_companion_pub,
+};
+
+static int
+migrate(sq_store *s)
+{
+	int rc = exec(s, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+	if (rc != 0)
+		return rc;
+	int version = 0;
+	sqlite3_stmt *p = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT MAX(version) FROM schema_version", -1, &p, NULL) != SQLITE_OK)
+		return TS_EDB;
+	if (sqlite3_step(p) == SQLITE_ROW)
+		version = sqlite3_column_int(p, 0);
+	sqlite3_finalize(p);
+	if (version > (int)TS_ARRAY_LEN(migrations)) {
+		log_error("database schema version %d is newer than this program (%zu)", version,
+		    TS_ARRAY_LEN(migrations));
+		return TS_EDB;
+	}
+	for (size_t i = (size_t)version; i < TS_ARRAY_LEN(migrations); i++) {
+		if ((rc = exec(s, "BEGIN IMMEDIATE")) != 0)
+			return rc;
+		char ins[80];
+		ts_snprintf(ins, sizeof(ins), "INSERT INTO schema_version(version) VALUES(%zu)", i + 1);
+		if ((rc = exec(s, migrations[i])) != 0 || (rc = exec(s, ins)) != 0) {
+			(void)exec(s, "ROLLBACK");
+			return rc;
+		}
+		if ((rc = exec(s, "COMMIT")) != 0)
+			return rc;
+		log_info("database migrated to schema version %zu", i + 1);
+	}
+	return 0;
+}
+
+int
+store_sqlite_open(const char *path, store **out)
+{
+	sq_store *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return TS_ENOMEM;
+	s->base.ops = &sq_ops;
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+		NULL) != SQLITE_OK) {
+		log_error("cannot open database %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "?");
+		sqlite3_close(s->db);
+		free(s);
+		return TS_EDB;
+	}
+	sqlite3_busy_timeout(s->db, 10000);
+	int rc;
+	if ((rc = exec(s, "PRAGMA journal_mode=WAL")) != 0 ||
+	    (rc = exec(s, "PRAGMA synchronous=FULL")) != 0 ||
+	    (rc = exec(s, "PRAGMA foreign_keys=ON")) != 0 || (rc = migrate(s)) != 0) {
+		sqlite3_close(s->db);
+		free(s);
+		return rc;
+	}
+	*out = &s->base;
+	return 0;
+}
+
+int
+store_open(const char *url, store **out)
+{
+	if (strncmp(url, "sqlite:", 7) == 0)
+		return store_sqlite_open(url + 7, out);
+	if (strncmp(url, "postgresql:", 11) == 0 || strncmp(url, "postgres:", 9) == 0) {
+		log_error("the PostgreSQL store backend is not built yet; use sqlite:PATH");
+		return TS_EUNSUPP;
+	}
+	return store_sqlite_open(url, out);
+}

@@ -1,0 +1,426 @@
+/*
+ * card.c — ISO 7816-4 transport of the software secure element: APDU parsing
+ * (short and extended), logical channels, SELECT of the ISD-R, STORE DATA
+ * chaining (GlobalPlatform / SGP.22 ES10) and GET RESPONSE.
+ *
+ * Responses: data is returned up to Ne (Le present; short Le 00 = 256,
+ * extended 0000 = 65536, further capped by the caller's buffer). When Le is
+ * absent (case 3) or the data does not fit, the card answers 61xx (xx = bytes
+ * left, 00 meaning 256 or more) and the reader fetches the rest with GET
+ * RESPONSE (INS C0), as in T=0. Any other command discards an unread
+ * response.
+ *
+ * STORE DATA: P1 11 (more blocks follow) or 91 (last block), P2 the block
+ * number counted from 0. A command longer than 256 blocks wraps P2 modulo
+ * 256 (our rule: one ES10 command may carry a whole bound package, which
+ * SGP.22 would send in several sequences). Blocks accumulate up to
+ * SE_STORE_MAX bytes (6A84 beyond). Any other command aborts a chain.
+ *
+ * Status words: 9000 ok, 61xx more data, 6700 wrong length, 6881 channel not
+ * supported, 6985 conditions not satisfied (ISD-R not selected, GET RESPONSE
+ * with nothing pending), 6A80 wrong data (malformed ES10 command), 6A82 not
+ * found (other AID), 6A84 not enough memory, 6A86 wrong P1/P2,
+ * 6D00 INS not supported, 6E00 CLA not supported.
+ */
+#include "se/card.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "lib/ts_err.h"
+#include "se/card_int.h"
+
+#define SW_OK 0x9000
+#define SW_WRONG_LENGTH 0x6700
+#define SW_CHANNEL_UNSUPPORTED 0x6881
+#define SW_CONDITIONS 0x6985
+#define SW_WRONG_DATA 0x6A80
+#define SW_NOT_FOUND 0x6A82
+#define SW_NO_MEMORY 0x6A84
+#define SW_WRONG_P1P2 0x6A86
+#define SW_INS_UNSUPPORTED 0x6D00
+#define SW_CLA_UNSUPPORTED 0x6E00
+
+#define INS_SELECT 0xA4
+#define INS_MANAGE_CHANNEL 0x70
+#define INS_STORE_DATA 0xE2
+#define INS_GET_RESPONSE 0xC0
+
+/* T=1, no historical bytes: TS 3B, T0 80 (TD1), TD1 80 (TD2, T=0),
+ * TD2 01 (T=1), TCK = XOR(T0..TD2). */
+static const uint8_t card_atr[] = { 0x3B, 0x80, 0x80, 0x01, 0x01 };
+
+typedef struct apdu {
+	uint8_t cla, ins, p1, p2;
+	const uint8_t *data;
+	size_t lc;
+	int has_le;
+	size_t ne; /* bytes the reader accepts when has_le */
+} apdu;
+
+/* ISO 7816-3 §12.1 cases 1..4, short and extended. */
+static int
+apdu_parse(const uint8_t *b, size_t len, apdu *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (len < 4)
+		return TS_EPARSE;
+	a->cla = b[0];
+	a->ins = b[1];
+	a->p1 = b[2];
+	a->p2 = b[3];
+	if (len == 4)
+		return 0; /* case 1 */
+	if (len == 5) { /* case 2 short */
+		a->has_le = 1;
+		a->ne = b[4] == 0 ? 256 : b[4];
+		return 0;
+	}
+	if (b[4] != 0) { /* short Lc */
+		size_t lc = b[4];
+		if (len == 5 + lc) {
+			a->data = b + 5;
+			a->lc = lc;
+			return 0;
+		}
+		if (len == 6 + lc) {
+			a->data = b + 5;
+			a->lc = lc;
+			a->has_le = 1;
+			a->ne = b[5 + lc] == 0 ? 256 : b[5 + lc];
+			return 0;
+		}
+		return TS_EPARSE;
+	}
+	/* b[4] == 0: extended length */
+	if (len < 7)
+		return TS_EPARSE;
+	size_t n = ((size_t)b[5] << 8) | b[6];
+	if (len == 7) { /* case 2 extended */
+		a->has_le = 1;
+		a->ne = n == 0 ? 65536 : n;
+		return 0;
+	}
+	if (n == 0)
+		return TS_EPARSE;
+	if (len == 7 + n) {
+		a->data = b + 7;
+		a->lc = n;
+		return 0;
+	}
+	if (len == 9 + n) {
+		size_t le = ((size_t)b[7 + n] << 8) | b[8 + n];
+		a->data = b + 7;
+		a->lc = n;
+		a->has_le = 1;
+		a->ne = le == 0 ? 65536 : le;
+		return 0;
+	}
+	return TS_EPARSE;
+}
+
+/* Logical channel from CLA: first inter-industry (b7 = 0) carries 0..3 in
+ * b2..b1; further inter-industry (b7 = 1) carries 4..19, not supported. */
+static int
+apdu_channel(uint8_t cla)
+{
+	if (cla & 0x40)
+		return 4 + (cla & 0x0F);
+	return cla & 0x03;
+}
+
+static void
+resp_drop(se_card *c)
+{
+	free(c->resp);
+	c->resp = NULL;
+	c->resp_len = c->resp_off = 0;
+}
+
+static void
+chain_drop(se_card *c)
+{
+	if (c->chain != NULL) {
+		/* Blocks may hold the bound package: keep no copy around. */
+		OPENSSL_cleanse(c->chain, c->chain_len);
+		free(c->chain);
+	}
+	c->chain = NULL;
+	c->chain_len = 0;
+	c->chain_active = 0;
+	c->chain_blocks = 0;
+	c->chain_channel = 0;
+}
+
+static size_t
+put_sw(uint8_t *r, size_t off, uint16_t sw)
+{
+	r[off] = (uint8_t)(sw >> 8);
+	r[off + 1] = (uint8_t)sw;
+	return off + 2;
+}
+
+/* Sends the next piece of the pending response: up to ne bytes (0 if the
+ * command had no Le), then 9000 or 61xx. */
+static size_t
+resp_send(se_card *c, const apdu *a, uint8_t *r, size_t rcap)
+{
+	size_t left = c->resp_len - c->resp_off;
+	size_t n = 0;
+	if (a->has_le) {
+		n = a->ne;
+		if (n > left)
+			n = left;
+		if (n > rcap - 2)
+			n = rcap - 2;
+	}
+	if (n > 0)
+		memcpy(r, c->resp + c->resp_off, n);
+	c->resp_off += n;
+	left -= n;
+	if (left == 0) {
+		resp_drop(c);
+		return put_sw(r, n, SW_OK);
+	}
+	return put_sw(r, n, (uint16_t)(0x6100 | (left >= 256 ? 0 : left)));
+}
+
+/* Takes ownership of data. */
+static size_t
+resp_start(se_card *c, uint8_t *data, size_t len, const apdu *a, uint8_t *r, size_t rcap)
+{
+	resp_drop(c);
+	if (len == 0) {
+		free(data);
+		return put_sw(r, 0, SW_OK);
+	}
+	c->resp = data;
+	c->resp_len = len;
+	c->resp_off = 0;
+	return resp_send(c, a, r, rcap);
+}
+
+static size_t
+do_select(se_card *c, const apdu *a, int ch, uint8_t *r, size_t rcap)
+{
+	if (a->p1 != 0x04 || (a->p2 != 0x00 && a->p2 != 0x0C))
+		return put_sw(r, 0, SW_WRONG_P1P2);
+	if (a->lc != SE_ISDR_AID_LEN || memcmp(a->data, SE_ISDR_AID, SE_ISDR_AID_LEN) != 0) {
+		c->isdr_selected &= (uint8_t)~(1u << ch);
+		return put_sw(r, 0, SW_NOT_FOUND);
+	}
+	c->isdr_selected |= (uint8_t)(1u << ch);
+	if (a->p2 == 0x0C)
+		return put_sw(r, 0, SW_OK);
+	/* FCI: 6F { 84 AID } */
+	uint8_t *fci = malloc(2 + 2 + SE_ISDR_AID_LEN);
+	if (fci == NULL)
+		return put_sw(r, 0, SW_NO_MEMORY);
+	fci[0] = 0x6F;
+	fci[1] = 2 + SE_ISDR_AID_LEN;
+	fci[2] = 0x84;
+	fci[3] = SE_ISDR_AID_LEN;
+	memcpy(fci + 4, SE_ISDR_AID, SE_ISDR_AID_LEN);
+	return resp_start(c, fci, 4 + SE_ISDR_AID_LEN, a, r, rcap);
+}
+
+static size_t
+do_manage_channel(se_card *c, const apdu *a, int ch, uint8_t *r, size_t rcap)
+{
+	if (a->p1 == 0x00) { /* open: P2 00 = card assigns */
+		if (a->p2 != 0x00 || a->lc != 0)
+			return put_sw(r, 0, SW_WRONG_P1P2);
+		for (int n = 1; n < SE_CHANNELS; n++) {
+			if (!(c->channels_open & (1u << n))) {
+				uint8_t *d = malloc(1);
+				if (d == NULL)
+					return put_sw(r, 0, SW_NO_MEMORY);
+				d[0] = (uint8_t)n;
+				c->channels_open |= (uint8_t)(1u << n);
+				c->isdr_selected &= (uint8_t)~(1u << n);
+				apdu a2 = *a;
+				if (!a2.has_le) { /* the channel number is the answer */
+					a2.has_le = 1;
+					a2.ne = 1;
+				}
+				return resp_start(c, d, 1, &a2, r, rcap);
+			}
+		}
+		return put_sw(r, 0, SW_CHANNEL_UNSUPPORTED);
+	}
+	if (a->p1 == 0x80) { /* close P2 (or the channel of the command) */
+		int n = a->p2 == 0 ? ch : a->p2;
+		if (n <= 0 || n >= SE_CHANNELS || !(c->channels_open & (1u << n)))
+			return put_sw(r, 0, SW_WRONG_P1P2);
+		c->channels_open &= (uint8_t)~(1u << n);
+		c->isdr_selected &= (uint8_t)~(1u << n);
+		return put_sw(r, 0, SW_OK);
+	}
+	return put_sw(r, 0, SW_WRONG_P1P2);
+}
+
+static size_t
+do_store_data(se_card *c, const apdu *a, int ch, uint8_t *r, size_t rcap)
+{
+	if (!(c->isdr_selected & (1u << ch))) {
+		chain_drop(c);
+		return put_sw(r, 0, SW_CONDITIONS);
+	}
+	if (a->p1 != 0x11 && a->p1 != 0x91) {
+		chain_drop(c);
+		return put_sw(r, 0, SW_WRONG_P1P2);
+	}
+	if (a->lc == 0) {
+		chain_drop(c);
+		return put_sw(r, 0, SW_WRONG_LENGTH);
+	}
+	if (!c->chain_active) {
+		if (a->p2 != 0)
+			return put_sw(r, 0, SW_WRONG_P1P2);
+		c->chain_active = 1;
+		c->chain_channel = ch;
+	} else if (a->p2 != (c->chain_blocks & 0xFF) || ch != c->chain_channel) {
+		chain_drop(c);
+		return put_sw(r, 0, SW_WRONG_P1P2);
+	}
+	if (a->lc > SE_STORE_MAX - c->chain_len) {
+		chain_drop(c);
+		return put_sw(r, 0, SW_NO_MEMORY);
+	}
+	uint8_t *nb = realloc(c->chain, c->chain_len + a->lc);
+	if (nb == NULL) {
+		chain_drop(c);
+		return put_sw(r, 0, SW_NO_MEMORY);
+	}
+	c->chain = nb;
+	memcpy(c->chain + c->chain_len, a->data, a->lc);
+	c->chain_len += a->lc;
+	c->chain_blocks++;
+	if (a->p1 == 0x11)
+		return put_sw(r, 0, SW_OK);
+
+	uint8_t *out = NULL;
+	size_t olen = 0;
+	uint16_t sw = SW_WRONG_DATA;
+	int rc = se_es10_dispatch(c, c->chain, c->chain_len, &out, &olen, &sw);
+	chain_drop(c);
+	if (rc != 0)
+		return put_sw(r, 0, sw);
+	return resp_start(c, out, olen, a, r, rcap);
+}
+
+int
+se_card_apdu(se_card *c, const uint8_t *capdu, size_t clen,
+    uint8_t *rapdu, size_t rcap, size_t *rlen)
+{
+	if (c == NULL || rapdu == NULL || rlen == NULL || rcap < 2)
+		return TS_EINVAL;
+	apdu a;
+	if (capdu == NULL || apdu_parse(capdu, clen, &a) != 0) {
+		chain_drop(c);
+		resp_drop(c);
+		*rlen = put_sw(rapdu, 0, SW_WRONG_LENGTH);
+		return 0;
+	}
+	if (a.cla == 0xFF) {
+		*rlen = put_sw(rapdu, 0, SW_CLA_UNSUPPORTED);
+		return 0;
+	}
+	int ch = apdu_channel(a.cla);
+	if (ch >= SE_CHANNELS || !(c->channels_open & (1u << ch))) {
+		*rlen = put_sw(rapdu, 0, SW_CHANNEL_UNSUPPORTED);
+		return 0;
+	}
+	int proprietary = (a.cla & 0x80) != 0;
+
+	if (a.ins == INS_GET_RESPONSE) {
+		chain_drop(c);
+		if (c->resp == NULL)
+			*rlen = put_sw(rapdu, 0, SW_CONDITIONS);
+		else if (a.p1 != 0 || a.p2 != 0)
+			*rlen = put_sw(rapdu, 0, SW_WRONG_P1P2);
+		else if (!a.has_le || a.lc != 0)
+			*rlen = put_sw(rapdu, 0, SW_WRONG_LENGTH);
+		else
+			*rlen = resp_send(c, &a, rapdu, rcap);
+		return 0;
+	}
+	resp_drop(c);
+	if (a.ins != INS_STORE_DATA)
+		chain_drop(c);
+
+	switch (a.ins) {
+	case INS_SELECT:
+		*rlen = proprietary ? put_sw(rapdu, 0, SW_CLA_UNSUPPORTED)
+		                    : do_select(c, &a, ch, rapdu, rcap);
+		break;
+	case INS_MANAGE_CHANNEL:
+		*rlen = proprietary ? put_sw(rapdu, 0, SW_CLA_UNSUPPORTED)
+		                    : do_manage_channel(c, &a, ch, rapdu, rcap);
+		break;
+	case INS_STORE_DATA:
+		if (!proprietary) {
+			chain_drop(c);
+			*rlen = put_sw(rapdu, 0, SW_CLA_UNSUPPORTED);
+		} else {
+			*rlen = do_store_data(c, &a, ch, rapdu, rcap);
+		}
+		break;
+	default:
+		*rlen = put_sw(rapdu, 0, SW_INS_UNSUPPORTED);
+		break;
+	}
+	return 0;
+}
+
+void
+se_card_reset(se_card *c)
+{
+	if (c == NULL)
+		return;
+	chain_drop(c);
+	resp_drop(c);
+	c->channels_open = 1;
+	c->isdr_selected = 0;
+	se_es10_reset(c);
+}
+
+size_t
+se_card_atr(const se_card *c, uint8_t *out, size_t cap)
+{
+	(void)c;
+	if (out == NULL || cap < sizeof(card_atr))
+		return 0;
+	memcpy(out, card_atr, sizeof(card_atr));
+	return sizeof(card_atr);
+}
+
+int
+se_card_open(const char *state_path, se_card **out)
+{
+	if (state_path == NULL || out == NULL)
+		return TS_EINVAL;
+	se_card *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return TS_ENOMEM;
+	int rc = se_state_load(c, state_path);
+	if (rc != 0) {
+		se_card_free(c);
+		return rc;
+	}
+	c->channels_open = 1;
+	*out = c;
+	return 0;
+}
+
+void
+se_card_free(se_card *c)
+{
+	if (c == NULL)
+		return;
+	se_card_reset(c);
+	se_state_clear(c);
+	free(c);
+}

@@ -1,0 +1,606 @@
+/*
+ * test_httpd.c — ts_httpd (libevent + OpenSSL) driven by ts_httpc (libcurl)
+ * over real mutual TLS on 127.0.0.1, with a test PKI generated here.
+ *
+ * Two servers share one event loop running in a thread:
+ *   strict   client certificate required, max body 4096
+ *   lenient  client certificate optional
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/thread.h>
+
+#include "lib/httpc.h"
+#include "lib/httpd.h"
+#include "lib/json.h"
+#include "lib/pki.h"
+#include "lib/sse.h"
+#include "lib/ts_err.h"
+
+#define STRICT_MAX_BODY 4096
+
+static char tmpdir[64];
+static char pkidir[128];
+static char ca_file[256], srv_cert[256], srv_key[256], cli_cert[256], cli_key[256];
+static char client_id[65];
+
+static struct event_base *base;
+static ts_httpd *strict_srv, *lenient_srv;
+static pthread_t loop_thread;
+static char strict_url[64], lenient_url[64];
+
+/* The one open /sse-hang stream (loop thread only). */
+static struct evhttp_request *hang_req;
+
+static void *
+loop_main(void *arg)
+{
+	(void)arg;
+	event_base_dispatch(base);
+	return NULL;
+}
+
+static json_t *
+peer_json(struct evhttp_request *req)
+{
+	char id[65];
+	if (ts_httpd_peer_id(req, id) == 0)
+		return json_string(id);
+	return json_null();
+}
+
+static void
+h_echo(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	json_t *body = NULL;
+	if (ts_httpd_read_json(req, &body) != 0)
+		return;
+	ts_httpd_reply_json(req, 200, json_pack("{s:o,s:o}", "echo", body, "peer", peer_json(req)));
+}
+
+static void
+h_whoami(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	ts_httpd_reply_json(req, 200, json_pack("{s:o}", "peer", peer_json(req)));
+}
+
+static void
+h_items(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	char path[256], q[256];
+	/* No cmocka asserts here: this runs on the loop thread. */
+	if (ts_httpd_path(req, path, sizeof(path)) != 0)
+		snprintf(path, sizeof(path), "?");
+	int qrc = ts_httpd_query(req, "x", q, sizeof(q));
+	char nope[8];
+	int nrc = ts_httpd_query(req, "missing", nope, sizeof(nope));
+	const char *hdr = ts_httpd_header(req, "X-Test");
+	ts_httpd_reply_json(req, 200, json_pack("{s:s,s:s,s:i,s:s}", "path", path, "x",
+	    qrc == 0 ? q : "", "missing_rc", nrc, "hdr", hdr ? hdr : ""));
+}
+
+static void
+send_event(struct evhttp_request *req, const char *id, const char *event, const char *data)
+{
+	char *s = NULL;
+	size_t len = 0;
+	assert_int_equal(sse_format(id, event, data, &s, &len), 0);
+	struct evbuffer *b = evbuffer_new();
+	evbuffer_add(b, s, len);
+	evhttp_send_reply_chunk(req, b);
+	evbuffer_free(b);
+	free(s);
+}
+
+static void
+start_stream(struct evhttp_request *req)
+{
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+	evhttp_remove_header(oh, "Content-Type");
+	evhttp_add_header(oh, "Content-Type", "text/event-stream");
+	evhttp_send_reply_start(req, 200, "OK");
+}
+
+/* Three events, then the end of the stream. The first event's data echoes
+ * the Last-Event-ID request header. */
+static void
+h_sse(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	const char *last = ts_httpd_header(req, "Last-Event-ID");
+	char d1[128];
+	snprintf(d1, sizeof(d1), "{\"last\":\"%s\"}", last ? last : "");
+	start_stream(req);
+	send_event(req, "1", "first", d1);
+	send_event(req, "2", "second", "{\"n\":2}");
+	send_event(req, "3", "third", "{\"n\":3}");
+	evhttp_send_reply_end(req);
+}
+
+static void
+hang_closed(struct evhttp_connection *conn, void *arg)
+{
+	(void)conn;
+	(void)arg;
+	/* The request is detached from (or about to be freed with) the
+	 * connection; ending it releases it in both cases. */
+	if (hang_req != NULL) {
+		evhttp_send_reply_end(hang_req);
+		hang_req = NULL;
+	}
+}
+
+/* One event, then silence: the client's idle timeout must fire. */
+static void
+h_sse_hang(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	start_stream(req);
+	send_event(req, "1", "only", "{}");
+	hang_req = req;
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req), hang_closed, NULL);
+}
+
+static int
+add_routes(ts_httpd *h)
+{
+	int rc = 0;
+	rc |= ts_httpd_route(h, "POST", "/echo", h_echo, NULL);
+	rc |= ts_httpd_route(h, "GET", "/whoami", h_whoami, NULL);
+	rc |= ts_httpd_route(h, "GET", "/items/*", h_items, NULL);
+	rc |= ts_httpd_route(h, "DELETE", "/items/*", h_items, NULL);
+	rc |= ts_httpd_route(h, "GET", "/sse", h_sse, NULL);
+	rc |= ts_httpd_route(h, "GET", "/sse-hang", h_sse_hang, NULL);
+	return rc;
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/ts_httpd_XXXXXX");
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	snprintf(pkidir, sizeof(pkidir), "%s/pki", tmpdir);
+	if (pki_testpki_generate(pkidir, "89049032", NULL, 0) != 0)
+		return -1;
+	snprintf(ca_file, sizeof(ca_file), "%s/node-ca.crt", pkidir);
+	snprintf(srv_cert, sizeof(srv_cert), "%s/node-tls.crt", pkidir);
+	snprintf(srv_key, sizeof(srv_key), "%s/node-tls.key", pkidir);
+	snprintf(cli_cert, sizeof(cli_cert), "%s/sp-tls.crt", pkidir);
+	snprintf(cli_key, sizeof(cli_key), "%s/sp-tls.key", pkidir);
+	X509 *c = NULL;
+	if (pki_cert_load(cli_cert, &c) != 0 || pki_cert_pubkey_id(c, client_id) != 0)
+		return -1;
+	X509_free(c);
+
+	if (evthread_use_pthreads() != 0)
+		return -1;
+	base = event_base_new();
+	if (base == NULL)
+		return -1;
+	ts_httpd_opts o = {
+		.addr = "127.0.0.1",
+		.port = 0,
+		.cert_file = srv_cert,
+		.key_file = srv_key,
+		.client_ca = ca_file,
+		.require_client_cert = 1,
+		.max_body = STRICT_MAX_BODY,
+		.timeout_s = 10,
+	};
+	if (ts_httpd_new(base, &o, &strict_srv) != 0 || add_routes(strict_srv) != 0)
+		return -1;
+	o.require_client_cert = 0;
+	o.max_body = 0;
+	if (ts_httpd_new(base, &o, &lenient_srv) != 0 || add_routes(lenient_srv) != 0)
+		return -1;
+	if (ts_httpd_port(strict_srv) == 0 || ts_httpd_port(lenient_srv) == 0 ||
+	    ts_httpd_port(strict_srv) == ts_httpd_port(lenient_srv))
+		return -1;
+	snprintf(strict_url, sizeof(strict_url), "https://127.0.0.1:%u",
+	    (unsigned)ts_httpd_port(strict_srv));
+	snprintf(lenient_url, sizeof(lenient_url), "https://127.0.0.1:%u",
+	    (unsigned)ts_httpd_port(lenient_srv));
+	if (pthread_create(&loop_thread, NULL, loop_main, NULL) != 0)
+		return -1;
+	return 0;
+}
+
+static void
+rm_rf(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		char p[512];
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		if (unlink(p) != 0)
+			rm_rf(p);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	event_base_loopbreak(base);
+	pthread_join(loop_thread, NULL);
+	ts_httpd_free(strict_srv);
+	ts_httpd_free(lenient_srv);
+	event_base_free(base);
+	rm_rf(tmpdir);
+	return 0;
+}
+
+static ts_httpc *
+client(int with_cert)
+{
+	ts_httpc_opts o = {
+		.ca_file = ca_file,
+		.cert_file = with_cert ? cli_cert : NULL,
+		.key_file = with_cert ? cli_key : NULL,
+		.timeout_ms = 10000,
+	};
+	ts_httpc *c = NULL;
+	assert_int_equal(ts_httpc_new(&o, &c), 0);
+	return c;
+}
+
+static void
+url_of(char *buf, size_t cap, const char *base_url, const char *path)
+{
+	snprintf(buf, cap, "%s%s", base_url, path);
+}
+
+static void
+test_json_roundtrip_and_peer_id(void **state)
+{
+	(void)state;
+	ts_httpc *c = client(1);
+	char url[128];
+	url_of(url, sizeof(url), strict_url, "/echo");
+	/* Twice on the same handle: the second goes over the kept-alive connection. */
+	for (int i = 0; i < 2; i++) {
+		json_t *body = json_pack("{s:i,s:s,s:[i,i]}", "a", 1 + i, "s", "héllo", "l", 1, 2);
+		long status = 0;
+		json_t *resp = NULL;
+		char err[256];
+		assert_int_equal(ts_httpc_json(c, "POST", url, NULL, body, &status, &resp, err,
+		    sizeof(err)), 0);
+		assert_int_equal(status, 200);
+		assert_non_null(resp);
+		assert_true(json_equal(json_object_get(resp, "echo"), body));
+		assert_string_equal(ts_json_str(resp, "peer"), client_id);
+		json_decref(resp);
+		json_decref(body);
+	}
+	ts_httpc_free(c);
+}
+
+static void
+test_required_cert_rejects_anonymous(void **state)
+{
+	(void)state;
+	ts_httpc *c = client(0);
+	char url[128];
+	url_of(url, sizeof(url), strict_url, "/whoami");
+	long status = -1;
+	json_t *resp = NULL;
+	char err[256] = "";
+	assert_int_equal(ts_httpc_json(c, "GET", url, NULL, NULL, &status, &resp, err,
+	    sizeof(err)), TS_ENET);
+	assert_int_equal(status, 0);
+	assert_null(resp);
+	assert_true(err[0] != '\0');
+	ts_httpc_free(c);
+}
+
+static void
+test_optional_cert(void **state)
+{
+	(void)state;
+	char url[128];
+	url_of(url, sizeof(url), lenient_url, "/whoami");
+	for (int with = 0; with < 2; with++) {
+		ts_httpc *c = client(with);
+		long status = 0;
+		json_t *resp = NULL;
+		assert_int_equal(ts_httpc_json(c, "GET", url, NULL, NULL, &status, &resp, NULL, 0), 0);
+		assert_int_equal(status, 200);
+		json_t *peer = json_object_get(resp, "peer");
+		if (with)
+			assert_string_equal(json_string_value(peer), client_id);
+		else
+			assert_true(json_is_null(peer));
+		json_decref(resp);
+		ts_httpc_free(c);
+	}
+}
+
+static void
+test_server_cert_must_verify(void **state)
+{
+	(void)state;
+	/* A client trusting another CA (the CI root) must refuse the server. */
+	char other_ca[256];
+	snprintf(other_ca, sizeof(other_ca), "%s/ci.crt", pkidir);
+	ts_httpc_opts o = { .ca_file = other_ca, .cert_file = cli_cert, .key_file = cli_key };
+	ts_httpc *c = NULL;
+	assert_int_equal(ts_httpc_new(&o, &c), 0);
+	char url[128];
+	url_of(url, sizeof(url), strict_url, "/whoami");
+	long status = -1;
+	json_t *resp = NULL;
+	assert_int_equal(ts_httpc_json(c, "GET", url, NULL, NULL, &status, &resp, NULL, 0), TS_ENET);
+	assert_null(resp);
+	ts_httpc_free(c);
+}
+
+static void
+expect_error_body(ts_httpc *c, const char *method, const char *url, int with_body,
+    long want_status, const char *want_code)
+{
+	long status = 0;
+	json_t *resp = NULL;
+	json_t *body = with_body ? json_object() : NULL;
+	assert_int_equal(ts_httpc_json(c, method, url, NULL, body, &status, &resp, NULL, 0), 0);
+	json_decref(body);
+	assert_int_equal(status, want_status);
+	assert_non_null(resp);
+	json_t *e = json_object_get(resp, "error");
+	assert_string_equal(ts_json_str(e, "code"), want_code);
+	assert_non_null(ts_json_str(e, "message"));
+	json_decref(resp);
+}
+
+static void
+expect_error(ts_httpc *c, const char *method, const char *url, long want_status,
+    const char *want_code)
+{
+	expect_error_body(c, method, url, strcmp(method, "GET") != 0, want_status, want_code);
+}
+
+static void
+test_404_405(void **state)
+{
+	(void)state;
+	ts_httpc *c = client(1);
+	char url[128];
+	url_of(url, sizeof(url), strict_url, "/nope");
+	expect_error(c, "GET", url, 404, "not_found");
+	url_of(url, sizeof(url), strict_url, "/echoes");
+	expect_error(c, "POST", url, 404, "not_found");
+	url_of(url, sizeof(url), strict_url, "/echo");
+	expect_error(c, "GET", url, 405, "method_not_allowed");
+	url_of(url, sizeof(url), strict_url, "/items/x");
+	expect_error(c, "POST", url, 405, "method_not_allowed");
+	ts_httpc_free(c);
+}
+
+static void
+test_bad_json_body(void **state)
+{
+	(void)state;
+	ts_httpc *c = client(1);
+	char url[128];
+	url_of(url, sizeof(url), strict_url, "/echo");
+	/* An empty POST body is not a JSON object. */
+	expect_error_body(c, "POST", url, 0, 400, "bad_json");
+	ts_httpc_free(c);
+}
+
+static void
+test_body_too_large(void **state)
+{
+	(void)state;
+	ts_httpc *c = client(1);
+	char url[128];
+	url_of(url, sizeof(url), strict_url, "/echo");
+	char *big = malloc(STRICT_MAX_BODY + 100);
+	memset(big, 'a', STRICT_MAX_BODY + 99);
+	big[STRICT_MAX_BODY + 99] = '\0';
+	json_t *body = json_pack("{s:s}", "big", big);
+	free(big);
+	long status = 0;
+	json_t *resp = NULL;
+	char err[256] = "";
+	assert_int_equal(ts_httpc_json(c, "POST", url, NULL, body, &status, &resp, err,
+	    sizeof(err)), 0);
+	assert_int_equal(status, 413);
+	json_decref(resp);
+	json_decref(body);
+
+	/* Just under the limit is accepted. */
+	big = malloc(STRICT_MAX_BODY);
+	memset(big, 'b', STRICT_MAX_BODY - 100);
+	big[STRICT_MAX_BODY - 100] = '\0';
+	body = json_pack("{s:s}", "big", big);
+	free(big);
+	resp = NULL;
+	ts_httpc_free(c);
+	c = client(1);
+	assert_int_equal(ts_httpc_json(c, "POST", url, NULL, body, &status, &resp, NULL, 0), 0);
+	assert_int_equal(status, 200);
+	assert_true(json_equal(json_object_get(resp, "echo"), body));
+	json_decref(resp);
+	json_decref(body);
+	ts_httpc_free(c);
+}
+
+static void
+test_prefix_query_header(void **state)
+{
+	(void)state;
+	ts_httpc *c = client(1);
+	char url[160];
+	url_of(url, sizeof(url), strict_url, "/items/abc?x=hello%20w%26&y=2");
+	const char *hdrs[] = { "X-Test: yes", NULL };
+	long status = 0;
+	json_t *resp = NULL;
+	assert_int_equal(ts_httpc_json(c, "GET", url, hdrs, NULL, &status, &resp, NULL, 0), 0);
+	assert_int_equal(status, 200);
+	assert_string_equal(ts_json_str(resp, "path"), "/items/abc");
+	assert_string_equal(ts_json_str(resp, "x"), "hello w&");
+	assert_int_equal(json_integer_value(json_object_get(resp, "missing_rc")), TS_ENOTFOUND);
+	assert_string_equal(ts_json_str(resp, "hdr"), "yes");
+	json_decref(resp);
+
+	url_of(url, sizeof(url), strict_url, "/items/q");
+	assert_int_equal(ts_httpc_json(c, "DELETE", url, NULL, NULL, &status, &resp, NULL, 0), 0);
+	assert_int_equal(status, 200);
+	assert_string_equal(ts_json_str(resp, "path"), "/items/q");
+	json_decref(resp);
+
+	/* Header injection is refused before anything is sent. */
+	const char *bad[] = { "X-Test: a\r\nX-Evil: b", NULL };
+	assert_int_equal(ts_httpc_json(c, "GET", url, bad, NULL, &status, &resp, NULL, 0), TS_EINVAL);
+	ts_httpc_free(c);
+}
+
+struct sse_rec {
+	int n;
+	int stop_at;
+	char event[4][32];
+	char id[4][16];
+	char data[4][128];
+};
+
+static int
+sse_cb(const char *event, const char *id, const char *data, void *arg)
+{
+	struct sse_rec *r = arg;
+	if (r->n < 4) {
+		snprintf(r->event[r->n], sizeof(r->event[0]), "%s", event ? event : "");
+		snprintf(r->id[r->n], sizeof(r->id[0]), "%s", id ? id : "");
+		snprintf(r->data[r->n], sizeof(r->data[0]), "%s", data ? data : "");
+	}
+	r->n++;
+	return r->stop_at && r->n >= r->stop_at ? -1 : 0;
+}
+
+static void
+test_sse_three_events(void **state)
+{
+	(void)state;
+	ts_httpc *c = client(1);
+	char url[128];
+	url_of(url, sizeof(url), strict_url, "/sse");
+
+	/* The callback stops at the third event: 0, even with a negative stop value. */
+	struct sse_rec r = { .stop_at = 3 };
+	assert_int_equal(ts_httpc_sse(c, url, NULL, "41", 5000, sse_cb, &r, NULL, 0), 0);
+	assert_int_equal(r.n, 3);
+	assert_string_equal(r.event[0], "first");
+	assert_string_equal(r.id[0], "1");
+	assert_string_equal(r.data[0], "{\"last\":\"41\"}");
+	assert_string_equal(r.event[1], "second");
+	assert_string_equal(r.data[1], "{\"n\":2}");
+	assert_string_equal(r.event[2], "third");
+	assert_string_equal(r.id[2], "3");
+	assert_string_equal(r.data[2], "{\"n\":3}");
+
+	/* Never stopped: the server's end of stream is TS_EIO after all three. */
+	struct sse_rec r2 = { 0 };
+	char err[256] = "";
+	assert_int_equal(ts_httpc_sse(c, url, NULL, NULL, 5000, sse_cb, &r2, err, sizeof(err)),
+	    TS_EIO);
+	assert_int_equal(r2.n, 3);
+	assert_string_equal(r2.data[0], "{\"last\":\"\"}");
+
+	/* A JSON request on the same handle still works afterwards. */
+	url_of(url, sizeof(url), strict_url, "/whoami");
+	long status = 0;
+	json_t *resp = NULL;
+	assert_int_equal(ts_httpc_json(c, "GET", url, NULL, NULL, &status, &resp, NULL, 0), 0);
+	assert_int_equal(status, 200);
+	json_decref(resp);
+	ts_httpc_free(c);
+}
+
+static void
+test_sse_idle_timeout_and_errors(void **state)
+{
+	(void)state;
+	ts_httpc *c = client(1);
+	char url[128];
+	url_of(url, sizeof(url), strict_url, "/sse-hang");
+	struct sse_rec r = { 0 };
+	assert_int_equal(ts_httpc_sse(c, url, NULL, NULL, 400, sse_cb, &r, NULL, 0), TS_ETIMEOUT);
+	assert_int_equal(r.n, 1);
+	assert_string_equal(r.event[0], "only");
+
+	/* Not an event stream: 404 is a protocol error, no event delivered. */
+	url_of(url, sizeof(url), strict_url, "/nope");
+	struct sse_rec r2 = { 0 };
+	assert_int_equal(ts_httpc_sse(c, url, NULL, NULL, 2000, sse_cb, &r2, NULL, 0), TS_EPROTO);
+	assert_int_equal(r2.n, 0);
+	ts_httpc_free(c);
+
+	/* Without a client certificate the strict server refuses the stream. */
+	c = client(0);
+	url_of(url, sizeof(url), strict_url, "/sse");
+	struct sse_rec r3 = { 0 };
+	assert_int_equal(ts_httpc_sse(c, url, NULL, NULL, 2000, sse_cb, &r3, NULL, 0), TS_ENET);
+	assert_int_equal(r3.n, 0);
+	ts_httpc_free(c);
+}
+
+static void
+test_route_args(void **state)
+{
+	(void)state;
+	assert_int_equal(ts_httpd_route(strict_srv, "BREW", "/x", h_echo, NULL), TS_EINVAL);
+	assert_int_equal(ts_httpd_route(strict_srv, "GET", "", h_echo, NULL), TS_EINVAL);
+	assert_int_equal(ts_httpd_route(NULL, "GET", "/x", h_echo, NULL), TS_EINVAL);
+	ts_httpd_free(NULL);
+	ts_httpc_free(NULL);
+	/* A missing key file is a configuration error. */
+	ts_httpd_opts o = { .addr = "127.0.0.1", .cert_file = srv_cert, .key_file = "/nonexistent" };
+	ts_httpd *h = NULL;
+	struct event_base *b = event_base_new();
+	assert_int_equal(ts_httpd_new(b, &o, &h), TS_ECONFIG);
+	assert_null(h);
+	event_base_free(b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_json_roundtrip_and_peer_id),
+		cmocka_unit_test(test_required_cert_rejects_anonymous),
+		cmocka_unit_test(test_optional_cert),
+		cmocka_unit_test(test_server_cert_must_verify),
+		cmocka_unit_test(test_404_405),
+		cmocka_unit_test(test_bad_json_body),
+		cmocka_unit_test(test_body_too_large),
+		cmocka_unit_test(test_prefix_query_header),
+		cmocka_unit_test(test_sse_three_events),
+		cmocka_unit_test(test_sse_idle_timeout_and_errors),
+		cmocka_unit_test(test_route_args),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,131 @@
+/* Unit tests for lib/json: strict parsing and base64 members. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lib/json.h"
+#include "lib/ts_err.h"
+
+static int
+parse(const char *s, json_t **out)
+{
+	char err[160];
+	return ts_json_parse(s, strlen(s), out, err, sizeof(err));
+}
+
+static void
+test_parse_ok(void **state)
+{
+	(void)state;
+	json_t *o = NULL;
+	assert_int_equal(parse("{\"a\":\"x\",\"n\":3,\"o\":{\"a\":1}}", &o), 0);
+	assert_non_null(o);
+	assert_string_equal(ts_json_str(o, "a"), "x");
+	assert_null(ts_json_str(o, "n")); /* not a string */
+	assert_null(ts_json_str(o, "missing"));
+	assert_null(ts_json_str(NULL, "a"));
+	json_decref(o);
+}
+
+static void
+test_parse_rejects(void **state)
+{
+	(void)state;
+	json_t *o = (json_t *)0x1;
+	char err[160] = "";
+	/* Duplicate keys. */
+	assert_int_equal(ts_json_parse("{\"a\":1,\"a\":2}", 13, &o, err, sizeof(err)), TS_EPARSE);
+	assert_null(o);
+	assert_true(strlen(err) > 0);
+	/* Not an object. */
+	assert_int_equal(parse("[1,2]", &o), TS_EPARSE);
+	assert_int_equal(parse("\"s\"", &o), TS_EPARSE);
+	assert_int_equal(parse("3", &o), TS_EPARSE);
+	/* Syntax errors, trailing garbage, empty. */
+	assert_int_equal(parse("{\"a\":}", &o), TS_EPARSE);
+	assert_int_equal(parse("{} {}", &o), TS_EPARSE);
+	assert_int_equal(parse("", &o), TS_EPARSE);
+	/* Length is honoured: the NUL-free prefix "{}" parses, extra bytes are
+	 * outside len. */
+	assert_int_equal(ts_json_parse("{}xyz", 2, &o, NULL, 0), 0);
+	json_decref(o);
+	/* Size limit. */
+	size_t big = TS_JSON_MAX + 1;
+	char *b = malloc(big + 1);
+	assert_non_null(b);
+	memset(b, ' ', big);
+	b[0] = '{';
+	b[big - 1] = '}';
+	b[big] = '\0';
+	assert_int_equal(ts_json_parse(b, big, &o, err, sizeof(err)), TS_ELIMIT);
+	/* Exactly at the limit is fine. */
+	b[big - 2] = '}';
+	b[big - 1] = ' ';
+	assert_int_equal(ts_json_parse(b, big - 1, &o, NULL, 0), 0);
+	json_decref(o);
+	free(b);
+}
+
+static void
+test_b64(void **state)
+{
+	(void)state;
+	json_t *o = json_object();
+	static const uint8_t data[] = { 0x00, 0xFF, 0x10, 0x20 };
+	assert_int_equal(ts_json_set_b64(o, "k", data, sizeof(data)), 0);
+	assert_string_equal(ts_json_str(o, "k"), "AP8QIA==");
+	uint8_t *out = NULL;
+	size_t len = 0;
+	assert_int_equal(ts_json_b64(o, "k", &out, &len), 0);
+	assert_int_equal(len, sizeof(data));
+	assert_memory_equal(out, data, sizeof(data));
+	free(out);
+	assert_int_equal(ts_json_b64(o, "nope", &out, &len), TS_ENOTFOUND);
+	json_object_set_new(o, "bad", json_string("AP8QIA="));
+	assert_int_equal(ts_json_b64(o, "bad", &out, &len), TS_EPARSE);
+	json_object_set_new(o, "num", json_integer(5));
+	assert_int_equal(ts_json_b64(o, "num", &out, &len), TS_EPARSE);
+	/* Empty input encodes to "". */
+	assert_int_equal(ts_json_set_b64(o, "e", NULL, 0), 0);
+	assert_string_equal(ts_json_str(o, "e"), "");
+	assert_int_equal(ts_json_b64(o, "e", &out, &len), 0);
+	assert_int_equal(len, 0);
+	free(out);
+	json_decref(o);
+}
+
+static void
+test_dump(void **state)
+{
+	(void)state;
+	json_t *o = NULL;
+	assert_int_equal(parse("{ \"b\" : [1, 2],\n \"a\" : \"x\" }", &o), 0);
+	char *s = ts_json_dump(o);
+	assert_non_null(s);
+	assert_string_equal(s, "{\"b\":[1,2],\"a\":\"x\"}");
+	free(s);
+	json_decref(o);
+	json_t *n = json_integer(42);
+	s = ts_json_dump(n);
+	assert_string_equal(s, "42");
+	free(s);
+	json_decref(n);
+	assert_null(ts_json_dump(NULL));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_ok),
+		cmocka_unit_test(test_parse_rejects),
+		cmocka_unit_test(test_b64),
+		cmocka_unit_test(test_dump),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,559 @@
+/*
+ * test_pki.c — certificate issuing and verification, CSRs, raw signatures,
+ * points, and the test-PKI generator (lib/pki.c).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "lib/eid.h"
+#include "lib/pki.h"
+#include "lib/ts_err.h"
+#include "lib/util.h"
+
+/* A valid EID from 30 leading digits (check digits computed). */
+static void
+make_eid(const char *first30, char out[EID_DIGITS + 1])
+{
+	char cd[3];
+	assert_int_equal(strlen(first30), 30);
+	assert_int_equal(eid_check_digits(first30, cd), 0);
+	memcpy(out, first30, 30);
+	memcpy(out + 30, cd, 3);
+	assert_int_equal(eid_is_valid(out), 1);
+}
+
+typedef struct chain {
+	EVP_PKEY *ci_key, *eum_key, *euicc_key;
+	X509 *ci, *eum, *euicc;
+	char eid[EID_DIGITS + 1];
+} chain;
+
+static void
+chain_make(chain *c)
+{
+	memset(c, 0, sizeof(*c));
+	make_eid("890490320000000000000000001234", c->eid);
+	assert_int_equal(pki_keygen(&c->ci_key), 0);
+	assert_int_equal(pki_keygen(&c->eum_key), 0);
+	assert_int_equal(pki_keygen(&c->euicc_key), 0);
+	pki_issue_opts o = { .profile = PKI_PROFILE_ROOT_CA, .cn = "Test CI", .days = 3650 };
+	assert_int_equal(pki_issue(NULL, c->ci_key, c->ci_key, &o, &c->ci), 0);
+	o = (pki_issue_opts){ .profile = PKI_PROFILE_SUB_CA, .cn = "Test EUM", .org = "EUM Inc",
+		.ein_prefixes = "89049032,89001012", .days = 3650 };
+	assert_int_equal(pki_issue(c->ci, c->ci_key, c->eum_key, &o, &c->eum), 0);
+	o = (pki_issue_opts){ .profile = PKI_PROFILE_EUICC, .cn = "Test eUICC",
+		.serial_number = c->eid, .days = 825 };
+	assert_int_equal(pki_issue(c->eum, c->eum_key, c->euicc_key, &o, &c->euicc), 0);
+}
+
+static void
+chain_free(chain *c)
+{
+	EVP_PKEY_free(c->ci_key);
+	EVP_PKEY_free(c->eum_key);
+	EVP_PKEY_free(c->euicc_key);
+	X509_free(c->ci);
+	X509_free(c->eum);
+	X509_free(c->euicc);
+}
+
+static STACK_OF(X509) *
+one(X509 *x)
+{
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	assert_non_null(sk);
+	assert_true(sk_X509_push(sk, x) > 0);
+	return sk;
+}
+
+static void
+test_issue_and_verify_chain(void **state)
+{
+	(void)state;
+	chain c;
+	char err[256];
+	chain_make(&c);
+	STACK_OF(X509) *inter = one(c.eum);
+
+	assert_int_equal(pki_verify_chain(c.ci, inter, c.euicc, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	assert_int_equal(pki_verify_chain(c.ci, NULL, c.eum, err, sizeof(err)), 0);
+
+	/* Without the intermediate the eUICC certificate cannot be chained. */
+	assert_int_equal(pki_verify_chain(c.ci, NULL, c.euicc, err, sizeof(err)), TS_EVERIFY);
+	assert_string_equal(err, "unable to get local issuer certificate");
+
+	/* A different root with the same name does not verify. */
+	EVP_PKEY *k2 = NULL;
+	X509 *ci2 = NULL;
+	assert_int_equal(pki_keygen(&k2), 0);
+	pki_issue_opts o = { .profile = PKI_PROFILE_ROOT_CA, .cn = "Test CI", .days = 3650 };
+	assert_int_equal(pki_issue(NULL, k2, k2, &o, &ci2), 0);
+	assert_int_equal(pki_verify_chain(ci2, inter, c.euicc, err, sizeof(err)), TS_EVERIFY);
+	assert_true(strlen(err) > 0);
+
+	/* The leaf may not be used as the trust anchor for the EUM. */
+	assert_int_equal(pki_verify_chain(c.euicc, NULL, c.eum, NULL, 0), TS_EVERIFY);
+
+	sk_X509_free(inter);
+	X509_free(ci2);
+	EVP_PKEY_free(k2);
+	chain_free(&c);
+}
+
+static void
+test_profiles(void **state)
+{
+	(void)state;
+	chain c;
+	chain_make(&c);
+
+	/* CI: critical CA:TRUE pathlen 1; EUM pathlen 0; eUICC not a CA. */
+	assert_int_equal(X509_check_ca(c.ci), 1);
+	assert_int_equal(X509_check_ca(c.eum), 1);
+	assert_int_equal(X509_check_ca(c.euicc), 0);
+	assert_int_equal(X509_get_pathlen(c.ci), 1);
+	assert_int_equal(X509_get_pathlen(c.eum), 0);
+	int crit = -1;
+	BASIC_CONSTRAINTS *bc = X509_get_ext_d2i(c.eum, NID_basic_constraints, &crit, NULL);
+	assert_non_null(bc);
+	assert_int_equal(crit, 1);
+	assert_true(bc->ca);
+	BASIC_CONSTRAINTS_free(bc);
+	assert_true(X509_get_key_usage(c.eum) & KU_KEY_CERT_SIGN);
+	assert_int_equal(X509_get_key_usage(c.euicc), KU_DIGITAL_SIGNATURE);
+
+	/* SKI / AKI link the chain. */
+	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(c.eum);
+	const ASN1_OCTET_STRING *aki = X509_get0_authority_key_id(c.euicc);
+	assert_non_null(ski);
+	assert_non_null(aki);
+	assert_int_equal(ASN1_OCTET_STRING_cmp(ski, aki), 0);
+
+	/* 128-bit positive serial; notBefore back-dated by 60 s. */
+	BIGNUM *sn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(c.euicc), NULL);
+	assert_non_null(sn);
+	assert_false(BN_is_negative(sn));
+	assert_int_equal(BN_num_bytes(sn), 16);
+	BN_free(sn);
+	time_t t = time(NULL) - 59;
+	assert_true(X509_cmp_time(X509_get0_notBefore(c.euicc), &t) < 0);
+	t = time(NULL) - 120;
+	assert_true(X509_cmp_time(X509_get0_notBefore(c.euicc), &t) > 0);
+
+	/* TLS server: serverAuth + clientAuth, SAN. TLS client: clientAuth only. */
+	EVP_PKEY *k = NULL;
+	X509 *srv = NULL, *cli = NULL;
+	assert_int_equal(pki_keygen(&k), 0);
+	pki_issue_opts o = { .profile = PKI_PROFILE_TLS_SERVER, .cn = "localhost",
+		.san = "IP:127.0.0.1,DNS:localhost", .days = 825 };
+	assert_int_equal(pki_issue(c.ci, c.ci_key, k, &o, &srv), 0);
+	assert_int_equal(X509_get_extended_key_usage(srv), XKU_SSL_SERVER | XKU_SSL_CLIENT);
+	assert_int_equal(X509_check_ip_asc(srv, "127.0.0.1", 0), 1);
+	assert_int_equal(X509_check_host(srv, "localhost", 0, 0, NULL), 1);
+	assert_int_equal(X509_check_host(srv, "example.org", 0, 0, NULL), 0);
+	o = (pki_issue_opts){ .profile = PKI_PROFILE_TLS_CLIENT, .cn = "device", .days = 825 };
+	assert_int_equal(pki_issue(c.ci, c.ci_key, k, &o, &cli), 0);
+	assert_int_equal(X509_get_extended_key_usage(cli), XKU_SSL_CLIENT);
+
+	/* Bad options. */
+	X509 *bad = NULL;
+	o = (pki_issue_opts){ .profile = PKI_PROFILE_EUICC, .cn = "x", .serial_number = "123",
+		.days = 1 };
+	assert_int_equal(pki_issue(c.eum, c.eum_key, k, &o, &bad), TS_EINVAL);
+	o = (pki_issue_opts){ .profile = PKI_PROFILE_SUB_CA, .cn = "x", .ein_prefixes = "89,a1",
+		.days = 1 };
+	assert_int_equal(pki_issue(c.ci, c.ci_key, k, &o, &bad), TS_EINVAL);
+	o = (pki_issue_opts){ .profile = PKI_PROFILE_ROOT_CA, .cn = "x", .days = 1 };
+	assert_int_equal(pki_issue(NULL, c.ci_key, k, &o, &bad), TS_EINVAL); /* key mismatch */
+	o = (pki_issue_opts){ .profile = PKI_PROFILE_SIGNING, .cn = "x", .days = 0 };
+	assert_int_equal(pki_issue(c.ci, c.ci_key, k, &o, &bad), TS_EINVAL);
+	assert_null(bad);
+
+	X509_free(srv);
+	X509_free(cli);
+	EVP_PKEY_free(k);
+	chain_free(&c);
+}
+
+static void
+test_eid_and_ein(void **state)
+{
+	(void)state;
+	chain c;
+	eid_t eid;
+	char buf[64];
+	chain_make(&c);
+
+	assert_int_equal(pki_cert_eid(c.euicc, &eid), 0);
+	assert_string_equal(eid.digits, c.eid);
+	assert_int_equal(pki_cert_eid(c.eum, &eid), TS_ENOTFOUND);
+
+	assert_int_equal(pki_cert_ein_prefixes(c.eum, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "89049032,89001012");
+	assert_int_equal(pki_cert_ein_prefixes(c.euicc, buf, sizeof(buf)), TS_ENOTFOUND);
+	assert_int_equal(pki_cert_ein_prefixes(c.eum, buf, 17), TS_ELIMIT);
+	assert_int_equal(pki_cert_ein_prefixes(c.eum, buf, 18), 0);
+
+	/* The extension: non-critical, value = DER UTF8String of the list. */
+	ASN1_OBJECT *obj = OBJ_txt2obj(PKI_OID_EIN_PREFIXES, 1);
+	assert_non_null(obj);
+	int idx = X509_get_ext_by_OBJ(c.eum, obj, -1);
+	assert_true(idx >= 0);
+	X509_EXTENSION *ext = X509_get_ext(c.eum, idx);
+	assert_int_equal(X509_EXTENSION_get_critical(ext), 0);
+	const ASN1_OCTET_STRING *os = X509_EXTENSION_get_data(ext);
+	static const uint8_t want[] = { 0x0C, 0x11, '8', '9', '0', '4', '9', '0', '3', '2', ',',
+		'8', '9', '0', '0', '1', '0', '1', '2' };
+	assert_int_equal(ASN1_STRING_length(os), sizeof(want));
+	assert_memory_equal(ASN1_STRING_get0_data(os), want, sizeof(want));
+	ASN1_OBJECT_free(obj);
+
+	assert_int_equal(pki_ein_allowed(buf, &eid), 1);
+	assert_int_equal(pki_ein_allowed("89001012,89049032", &eid), 1);
+	assert_int_equal(pki_ein_allowed("89001012", &eid), 0);
+	assert_int_equal(pki_ein_allowed("", &eid), 0);
+	assert_int_equal(pki_ein_allowed(",,", &eid), 0);
+	assert_int_equal(pki_ein_allowed("890490321", &eid), 0);
+	char other[EID_DIGITS + 1];
+	eid_t e2;
+	make_eid("890010120000000000000000000001", other);
+	assert_int_equal(eid_parse(other, &e2), 0);
+	assert_int_equal(pki_ein_allowed(buf, &e2), 1);
+	make_eid("890010130000000000000000000001", other);
+	assert_int_equal(eid_parse(other, &e2), 0);
+	assert_int_equal(pki_ein_allowed(buf, &e2), 0);
+	chain_free(&c);
+}
+
+static void
+test_csr_round_trip(void **state)
+{
+	(void)state;
+	chain c;
+	EVP_PKEY *k = NULL;
+	X509_REQ *req = NULL, *req2 = NULL;
+	X509 *cert = NULL;
+	char *pem = NULL;
+	char id1[65], id2[65], err[128];
+	chain_make(&c);
+
+	assert_int_equal(pki_keygen(&k), 0);
+	assert_int_equal(pki_csr_new(k, "device-1", &req), 0);
+	assert_int_equal(pki_csr_to_pem(req, &pem), 0);
+	assert_non_null(strstr(pem, "-----BEGIN CERTIFICATE REQUEST-----"));
+	assert_int_equal(pki_csr_from_pem(pem, strlen(pem), &req2), 0);
+
+	pki_issue_opts o = { .profile = PKI_PROFILE_TLS_CLIENT, .cn = "device-1", .days = 825 };
+	assert_int_equal(pki_issue_csr(c.ci, c.ci_key, req2, &o, &cert), 0);
+	assert_int_equal(pki_verify_chain(c.ci, NULL, cert, err, sizeof(err)), 0);
+	assert_int_equal(pki_pubkey_id(k, id1), 0);
+	assert_int_equal(pki_cert_pubkey_id(cert, id2), 0);
+	assert_string_equal(id1, id2);
+	assert_int_equal(strlen(id1), 64);
+
+	/* Flip the last byte of the DER (inside the signature): self-signature fails. */
+	uint8_t *der = NULL;
+	int n = i2d_X509_REQ(req, &der);
+	assert_true(n > 0);
+	der[n - 1] ^= 0x01;
+	const uint8_t *p = der;
+	X509_REQ *bad = d2i_X509_REQ(NULL, &p, n);
+	assert_non_null(bad);
+	BIO *bio = BIO_new(BIO_s_mem());
+	assert_int_equal(PEM_write_bio_X509_REQ(bio, bad), 1);
+	char *data = NULL;
+	long blen = BIO_get_mem_data(bio, &data);
+	X509_REQ *req3 = NULL;
+	assert_int_equal(pki_csr_from_pem(data, (size_t)blen, &req3), TS_EVERIFY);
+	assert_null(req3);
+	BIO_free(bio);
+	X509_REQ_free(bad);
+	OPENSSL_free(der);
+
+	/* A P-384 CSR is refused. */
+	EVP_PKEY *k384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	assert_non_null(k384);
+	X509_REQ *r384 = X509_REQ_new();
+	assert_int_equal(X509_REQ_set_pubkey(r384, k384), 1);
+	assert_true(X509_REQ_sign(r384, k384, EVP_sha256()) > 0);
+	bio = BIO_new(BIO_s_mem());
+	assert_int_equal(PEM_write_bio_X509_REQ(bio, r384), 1);
+	blen = BIO_get_mem_data(bio, &data);
+	assert_int_equal(pki_csr_from_pem(data, (size_t)blen, &req3), TS_EUNSUPP);
+	assert_int_equal(pki_csr_from_pem("garbage", 7, &req3), TS_EPARSE);
+	BIO_free(bio);
+	X509_REQ_free(r384);
+	EVP_PKEY_free(k384);
+
+	X509_free(cert);
+	free(pem);
+	X509_REQ_free(req);
+	X509_REQ_free(req2);
+	EVP_PKEY_free(k);
+	chain_free(&c);
+}
+
+static void
+test_sign_verify(void **state)
+{
+	(void)state;
+	EVP_PKEY *k = NULL, *k2 = NULL, *pub = NULL;
+	uint8_t sig[PKI_SIG_LEN], bad[PKI_SIG_LEN], pt[PKI_PUBKEY_LEN];
+	uint8_t msg[] = "transaction 0001";
+	assert_int_equal(pki_keygen(&k), 0);
+	assert_int_equal(pki_keygen(&k2), 0);
+
+	assert_int_equal(pki_sign(k, msg, sizeof(msg), sig), 0);
+	assert_int_equal(pki_verify(k, msg, sizeof(msg), sig), 0);
+	msg[0] ^= 1;
+	assert_int_equal(pki_verify(k, msg, sizeof(msg), sig), TS_EVERIFY);
+	msg[0] ^= 1;
+	assert_int_equal(pki_verify(k2, msg, sizeof(msg), sig), TS_EVERIFY);
+	for (size_t i = 0; i < PKI_SIG_LEN; i += 7) {
+		memcpy(bad, sig, sizeof(bad));
+		bad[i] ^= 0x80;
+		assert_int_equal(pki_verify(k, msg, sizeof(msg), bad), TS_EVERIFY);
+	}
+	/* Malformed: zeros, all ones (>= group order), r = 0. */
+	memset(bad, 0, sizeof(bad));
+	assert_int_equal(pki_verify(k, msg, sizeof(msg), bad), TS_EVERIFY);
+	memset(bad, 0xff, sizeof(bad));
+	assert_int_equal(pki_verify(k, msg, sizeof(msg), bad), TS_EVERIFY);
+	memcpy(bad, sig, sizeof(bad));
+	memset(bad, 0, 32);
+	assert_int_equal(pki_verify(k, msg, sizeof(msg), bad), TS_EVERIFY);
+	/* s + n: same value mod n but out of range, must be refused. */
+	static const uint8_t n_p256[32] = { 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF,
+		0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17, 0x9E,
+		0x84, 0xF3, 0xB9, 0xCA, 0xC2, 0xFC, 0x63, 0x25, 0x51 };
+	memcpy(bad, n_p256, 32);
+	memcpy(bad + 32, sig + 32, 32);
+	assert_int_equal(pki_verify(k, msg, sizeof(msg), bad), TS_EVERIFY);
+	/* Empty message works. */
+	assert_int_equal(pki_sign(k, NULL, 0, sig), 0);
+	assert_int_equal(pki_verify(k, NULL, 0, sig), 0);
+
+	/* Point round trip; verification with the reconstructed public key. */
+	assert_int_equal(pki_sign(k, msg, sizeof(msg), sig), 0);
+	assert_int_equal(pki_pubkey_to_point(k, pt), 0);
+	assert_int_equal(pt[0], 0x04);
+	assert_int_equal(pki_pubkey_from_point(pt, sizeof(pt), &pub), 0);
+	assert_int_equal(pki_verify(pub, msg, sizeof(msg), sig), 0);
+	char id1[65], id2[65];
+	assert_int_equal(pki_pubkey_id(k, id1), 0);
+	assert_int_equal(pki_pubkey_id(pub, id2), 0);
+	assert_string_equal(id1, id2);
+	EVP_PKEY_free(pub);
+	pub = NULL;
+	assert_int_equal(pki_pubkey_from_point(pt, 64, &pub), TS_EPARSE);
+	pt[0] = 0x02;
+	assert_int_equal(pki_pubkey_from_point(pt, sizeof(pt), &pub), TS_EPARSE);
+	pt[0] = 0x04;
+	pt[64] ^= 0x01; /* off the curve */
+	assert_int_equal(pki_pubkey_from_point(pt, sizeof(pt), &pub), TS_EPARSE);
+	assert_null(pub);
+
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(k2);
+}
+
+static char tmpl[] = "/tmp/ts-pki-XXXXXX";
+
+static void
+rm_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char p[PATH_MAX];
+		if (ts_snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) == 0)
+			unlink(p);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+static void
+test_files(void **state)
+{
+	(void)state;
+	char dir[sizeof(tmpl)];
+	char path[PATH_MAX];
+	struct stat st;
+	memcpy(dir, tmpl, sizeof(tmpl));
+	assert_non_null(mkdtemp(dir));
+	chain c;
+	chain_make(&c);
+
+	assert_int_equal(ts_snprintf(path, sizeof(path), "%s/k.key", dir), 0);
+	assert_int_equal(pki_key_save(c.ci_key, path), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	EVP_PKEY *k = NULL;
+	assert_int_equal(pki_key_load(path, &k), 0);
+	assert_int_equal(EVP_PKEY_eq(k, c.ci_key), 1);
+	EVP_PKEY_free(k);
+
+	/* Bundle of two certificates. */
+	char *p1 = NULL, *p2 = NULL;
+	assert_int_equal(pki_cert_to_pem(c.ci, &p1), 0);
+	assert_int_equal(pki_cert_to_pem(c.eum, &p2), 0);
+	size_t l1 = strlen(p1), l2 = strlen(p2);
+	char *both = malloc(l1 + l2);
+	memcpy(both, p1, l1);
+	memcpy(both + l1, p2, l2);
+	assert_int_equal(ts_snprintf(path, sizeof(path), "%s/b.pem", dir), 0);
+	assert_int_equal(ts_write_file_atomic(path, (uint8_t *)both, l1 + l2, 0644), 0);
+	STACK_OF(X509) *sk = NULL;
+	assert_int_equal(pki_certs_load(path, &sk), 0);
+	assert_int_equal(sk_X509_num(sk), 2);
+	assert_int_equal(X509_cmp(sk_X509_value(sk, 1), c.eum), 0);
+	sk_X509_pop_free(sk, X509_free);
+	X509 *x = NULL;
+	assert_int_equal(pki_cert_load(path, &x), 0); /* the first one */
+	assert_int_equal(X509_cmp(x, c.ci), 0);
+	X509_free(x);
+	free(both);
+	free(p1);
+	free(p2);
+
+	/* DER round trip; trailing byte refused. */
+	uint8_t *der = NULL;
+	size_t dlen = 0;
+	assert_int_equal(pki_cert_to_der(c.euicc, &der, &dlen), 0);
+	assert_int_equal(pki_cert_from_der(der, dlen, &x), 0);
+	assert_int_equal(X509_cmp(x, c.euicc), 0);
+	X509_free(x);
+	uint8_t *der2 = malloc(dlen + 1);
+	memcpy(der2, der, dlen);
+	der2[dlen] = 0;
+	assert_int_equal(pki_cert_from_der(der2, dlen + 1, &x), TS_ETRAILING);
+	assert_int_equal(pki_cert_from_der(der2, dlen - 1, &x), TS_EPARSE);
+	free(der2);
+	free(der);
+
+	/* pki_last_error reports and drains. */
+	X509 *none = NULL;
+	char eb[256];
+	assert_int_equal(pki_cert_load("/nonexistent/x.crt", &none), TS_ENOTFOUND);
+	static const uint8_t junk[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
+	const uint8_t *jp = junk;
+	assert_null(d2i_X509(NULL, &jp, sizeof(junk)));
+	assert_string_not_equal(pki_last_error(eb, sizeof(eb)), "no OpenSSL error");
+	assert_string_equal(pki_last_error(eb, sizeof(eb)), "no OpenSSL error");
+
+	chain_free(&c);
+	rm_dir(dir);
+}
+
+static void
+test_testpki_generate(void **state)
+{
+	(void)state;
+	char dir[sizeof(tmpl)];
+	char sub[PATH_MAX], path[PATH_MAX], err[256];
+	char e1[EID_DIGITS + 1], e2[EID_DIGITS + 1];
+	memcpy(dir, tmpl, sizeof(tmpl));
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(ts_snprintf(sub, sizeof(sub), "%s/pki", dir), 0);
+	make_eid("890490320000000000000000000011", e1);
+	make_eid("890010120000000000000000000022", e2);
+	const char *eids[] = { e1, e2 };
+	assert_int_equal(pki_testpki_generate(sub, "89049032,89001012", eids, 2), 0);
+
+	static const char *const names[] = { "ci", "eum", "node-ca", "node-tls", "node-sign",
+		"sp-tls" };
+	X509 *cert[6];
+	for (size_t i = 0; i < 6; i++) {
+		struct stat st;
+		EVP_PKEY *k = NULL;
+		assert_int_equal(ts_snprintf(path, sizeof(path), "%s/%s.crt", sub, names[i]), 0);
+		assert_int_equal(pki_cert_load(path, &cert[i]), 0);
+		assert_int_equal(ts_snprintf(path, sizeof(path), "%s/%s.key", sub, names[i]), 0);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0600);
+		assert_int_equal(pki_key_load(path, &k), 0);
+		assert_int_equal(X509_check_private_key(cert[i], k), 1);
+		EVP_PKEY_free(k);
+	}
+	X509 *ci = cert[0], *eum = cert[1], *nca = cert[2];
+	assert_int_equal(pki_verify_chain(ci, NULL, eum, err, sizeof(err)), 0);
+	assert_int_equal(pki_verify_chain(nca, NULL, cert[3], err, sizeof(err)), 0);
+	assert_int_equal(pki_verify_chain(ci, NULL, cert[4], err, sizeof(err)), 0);
+	assert_int_equal(pki_verify_chain(nca, NULL, cert[5], err, sizeof(err)), 0);
+	/* Separate roots: the node TLS certificate is not under the CI. */
+	assert_int_equal(pki_verify_chain(ci, NULL, cert[3], err, sizeof(err)), TS_EVERIFY);
+	for (size_t i = 3; i < 6; i += 2) {
+		assert_int_equal(X509_check_ip_asc(cert[i], "127.0.0.1", 0), 1);
+		assert_int_equal(X509_check_host(cert[i], "localhost", 0, 0, NULL), 1);
+		assert_int_equal(X509_get_extended_key_usage(cert[i]), XKU_SSL_SERVER | XKU_SSL_CLIENT);
+	}
+	char pre[64];
+	assert_int_equal(pki_cert_ein_prefixes(eum, pre, sizeof(pre)), 0);
+	assert_string_equal(pre, "89049032,89001012");
+
+	STACK_OF(X509) *inter = one(eum);
+	for (size_t i = 0; i < 2; i++) {
+		X509 *x = NULL;
+		EVP_PKEY *k = NULL;
+		eid_t eid;
+		assert_int_equal(ts_snprintf(path, sizeof(path), "%s/euicc-%s.crt", sub, eids[i]), 0);
+		assert_int_equal(pki_cert_load(path, &x), 0);
+		assert_int_equal(pki_verify_chain(ci, inter, x, err, sizeof(err)), 0);
+		assert_int_equal(pki_cert_eid(x, &eid), 0);
+		assert_string_equal(eid.digits, eids[i]);
+		assert_int_equal(pki_ein_allowed(pre, &eid), 1);
+		assert_int_equal(ts_snprintf(path, sizeof(path), "%s/euicc-%s.key", sub, eids[i]), 0);
+		assert_int_equal(pki_key_load(path, &k), 0);
+		assert_int_equal(X509_check_private_key(x, k), 1);
+		EVP_PKEY_free(k);
+		X509_free(x);
+	}
+	sk_X509_free(inter);
+	for (size_t i = 0; i < 6; i++)
+		X509_free(cert[i]);
+
+	const char *badeids[] = { "89049032000000000000000000001100" };
+	assert_int_equal(pki_testpki_generate(sub, NULL, badeids, 1), TS_EEIDCHK);
+	rm_dir(sub);
+	rm_dir(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_issue_and_verify_chain),
+		cmocka_unit_test(test_profiles),
+		cmocka_unit_test(test_eid_and_ein),
+		cmocka_unit_test(test_csr_round_trip),
+		cmocka_unit_test(test_sign_verify),
+		cmocka_unit_test(test_files),
+		cmocka_unit_test(test_testpki_generate),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
