@@ -318,7 +318,7 @@ test_read_identity_roundtrip(void **state)
 	assert_string_equal(got.model, "W1");
 	link_advertiser_free(adv);
 
-	/* A message without the identity record is not an identity. */
+	/* An identity record whose EID TLV is malformed is refused. */
 	assert_int_equal(link_advertise(f->spec, msg_bytes, sizeof(msg_bytes), &adv), 0);
 	assert_true(link_read_identity(f->spec, 2000, &got) < 0);
 	link_advertiser_free(adv);

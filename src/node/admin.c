@@ -1,0 +1,484 @@
+/*
+ * admin.c — tapshare-node's administrative commands and configuration
+ * loading: testpki, init, user, provider, app, shares.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/pki.h"
+#include "lib/ts_err.h"
+#include "lib/util.h"
+#include "node/node.h"
+
+#define ENROLL_CODE_BYTES 10
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "tapshare-node: error: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n(see tapshare-node --help)\n");
+	va_end(ap);
+	return 2;
+}
+
+/* Finds "--name value" in argv; NULL when absent. */
+static const char *
+opt(int argc, char **argv, const char *name)
+{
+	for (int i = 0; i < argc - 1; i++)
+		if (strcmp(argv[i], name) == 0)
+			return argv[i + 1];
+	return NULL;
+}
+
+static int
+flag(int argc, char **argv, const char *name)
+{
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Positional argument number k (0-based) after the command words, skipping options. */
+static const char *
+positional(int argc, char **argv, int k, const char *const *with_value)
+{
+	int seen = 0;
+	for (int i = 0; i < argc; i++) {
+		if (strncmp(argv[i], "--", 2) == 0) {
+			for (const char *const *w = with_value; *w; w++)
+				if (strcmp(argv[i], *w) == 0) {
+					i++;
+					break;
+				}
+			continue;
+		}
+		if (seen++ == k)
+			return argv[i];
+	}
+	return NULL;
+}
+
+static int
+copy_file(const char *from, const char *to, unsigned mode)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc = ts_read_file(from, 1 << 20, &buf, &len);
+	if (rc == 0)
+		rc = ts_write_file_atomic(to, buf, len, mode);
+	if (buf)
+		OPENSSL_cleanse(buf, len);
+	free(buf);
+	return rc;
+}
+
+int
+node_cmd_testpki(int argc, char **argv)
+{
+	static const char *const wv[] = { "--eid", "--ein", NULL };
+	const char *dir = positional(argc, argv, 1, wv);
+	if (dir == NULL)
+		return usage_error("%s", "testpki needs a directory: tapshare-node testpki DIR --eid EID");
+	const char *eids[16];
+	size_t n = 0;
+	for (int i = 0; i < argc - 1; i++) {
+		if (strcmp(argv[i], "--eid") != 0)
+			continue;
+		if (n == TS_ARRAY_LEN(eids))
+			return usage_error("%s", "at most 16 --eid");
+		eid_t e;
+		int rc = eid_parse(argv[i + 1], &e);
+		if (rc != 0) {
+			fprintf(stderr, "tapshare-node: error: EID %s: %s\n", argv[i + 1], ts_strerror(rc));
+			return 2;
+		}
+		eids[n++] = argv[i + 1];
+	}
+	const char *ein = opt(argc, argv, "--ein");
+	if (ein == NULL)
+		ein = "89049032";
+	int rc = pki_testpki_generate(dir, ein, eids, n);
+	if (rc != 0) {
+		fprintf(stderr, "tapshare-node: error: cannot generate the test PKI in %s: %s\n", dir, ts_strerror(rc));
+		return 1;
+	}
+	fprintf(stderr, "test PKI written to %s (CI, EUM for %s, %zu eUICC, node CA, TLS and signing keys)\n", dir,
+	    ein, n);
+	return 0;
+}
+
+static int
+path_in(char *out, size_t cap, const char *dir, const char *name)
+{
+	return ts_snprintf(out, cap, "%s/%s", dir, name);
+}
+
+int
+node_cmd_init(int argc, char **argv)
+{
+	const char *dir = opt(argc, argv, "--dir");
+	const char *pki = opt(argc, argv, "--pki");
+	const char *listen = opt(argc, argv, "--listen");
+	if (dir == NULL)
+		return usage_error("%s", "init needs --dir DIR");
+	if (listen == NULL)
+		listen = "127.0.0.1:8443";
+	char abs[PATH_MAX], p[PATH_MAX], q[PATH_MAX];
+	if (ts_mkdirs(dir, 0700) != 0 || realpath(dir, abs) == NULL) {
+		fprintf(stderr, "tapshare-node: error: cannot create %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	path_in(p, sizeof(p), abs, "node.ini");
+	if (access(p, F_OK) == 0) {
+		fprintf(stderr, "tapshare-node: error: %s already exists; refusing to overwrite a node\n", p);
+		return 1;
+	}
+	char pkidir[PATH_MAX];
+	path_in(pkidir, sizeof(pkidir), abs, "pki");
+	if (ts_mkdirs(pkidir, 0700) != 0)
+		return 1;
+	if (pki == NULL) {
+		fprintf(stderr, "no --pki given: generating a fresh test PKI in %s\n", pkidir);
+		if (pki_testpki_generate(pkidir, "89049032", NULL, 0) != 0) {
+			fprintf(stderr, "tapshare-node: error: cannot generate a test PKI\n");
+			return 1;
+		}
+	} else {
+		static const char *const files[] = { "ci.crt", "eum.crt", "node-ca.key", "node-ca.crt", "node-tls.key",
+			"node-tls.crt", "node-sign.key", "node-sign.crt", NULL };
+		for (const char *const *f = files; *f; f++) {
+			path_in(p, sizeof(p), pki, *f);
+			path_in(q, sizeof(q), pkidir, *f);
+			if (copy_file(p, q, strstr(*f, ".key") ? 0600 : 0644) != 0) {
+				fprintf(stderr, "tapshare-node: error: cannot copy %s (is --pki a test PKI directory?)\n", p);
+				return 1;
+			}
+		}
+	}
+	char ini[8192];
+	int w = snprintf(ini, sizeof(ini),
+	    "# tapshare-node configuration (created by tapshare-node init)\n"
+	    "[node]\n"
+	    "# address to listen on; port 0 = chosen by the kernel (written to node.port)\n"
+	    "listen = %s\n"
+	    "# public base URL of this node (also the ES9+ smdpAddress); empty = https://<listen>\n"
+	    "address =\n"
+	    "database = sqlite:%s/node.db\n"
+	    "outbox_workers = 2\n"
+	    "log_level = info\n\n"
+	    "[tls]\n"
+	    "cert = %s/node-tls.crt\nkey = %s/node-tls.key\n"
+	    "# the node CA: issues device certificates, verifies client certificates\n"
+	    "ca_cert = %s/node-ca.crt\nca_key = %s/node-ca.key\n\n"
+	    "[sign]\n"
+	    "# package-signing certificate, issued by the CI (SGP.22 DPauth/DPpb role)\n"
+	    "cert = %s/node-sign.crt\nkey = %s/node-sign.key\n\n"
+	    "[trust]\n"
+	    "# CI root that eUICC chains must reach, and the trusted EUM certificates (PEM bundle)\n"
+	    "ci = %s/ci.crt\neum = %s/eum.crt\n",
+	    listen, abs, pkidir, pkidir, pkidir, pkidir, pkidir, pkidir, pkidir, pkidir);
+	if (w < 0 || (size_t)w >= sizeof(ini))
+		return 1;
+	path_in(p, sizeof(p), abs, "node.ini");
+	if (ts_write_file_atomic(p, (const uint8_t *)ini, (size_t)w, 0600) != 0) {
+		fprintf(stderr, "tapshare-node: error: cannot write %s\n", p);
+		return 1;
+	}
+	node n;
+	memset(&n, 0, sizeof(n));
+	if (node_load(&n, abs) != 0)
+		return 1;
+	node_unload(&n);
+	fprintf(stderr, "node initialised in %s (config node.ini, database node.db)\n", abs);
+	return 0;
+}
+
+int
+node_load(node *n, const char *dir)
+{
+	char p[PATH_MAX], err[256] = "";
+	snprintf(n->dir, sizeof(n->dir), "%s", dir);
+	path_in(p, sizeof(p), dir, "node.ini");
+	int rc = ts_config_load(p, &n->cfg, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "tapshare-node: error: cannot read %s: %s %s\n", p, ts_strerror(rc), err);
+		return rc;
+	}
+	const ts_config *c = n->cfg;
+	snprintf(n->db_url, sizeof(n->db_url), "%s", ts_config_get(c, "node", "database", "sqlite:node.db"));
+	snprintf(n->address, sizeof(n->address), "%s", ts_config_get(c, "node", "address", ""));
+	snprintf(n->tls_cert, sizeof(n->tls_cert), "%s", ts_config_get(c, "tls", "cert", ""));
+	snprintf(n->tls_key, sizeof(n->tls_key), "%s", ts_config_get(c, "tls", "key", ""));
+	snprintf(n->ca_cert, sizeof(n->ca_cert), "%s", ts_config_get(c, "tls", "ca_cert", ""));
+	snprintf(n->ca_key, sizeof(n->ca_key), "%s", ts_config_get(c, "tls", "ca_key", ""));
+	snprintf(n->sign_cert_file, sizeof(n->sign_cert_file), "%s", ts_config_get(c, "sign", "cert", ""));
+	long long workers = 2;
+	if (ts_config_get_int(c, "node", "outbox_workers", 2, 1, 8, &workers) != 0) {
+		fprintf(stderr, "tapshare-node: error: node.outbox_workers must be 1..8\n");
+		return TS_ECONFIG;
+	}
+	n->nworkers = (int)workers;
+	const char *what = NULL;
+	if (pki_cert_load(n->ca_cert, &n->ca) != 0)
+		what = n->ca_cert;
+	else if (pki_key_load(n->ca_key, &n->ca_pkey) != 0)
+		what = n->ca_key;
+	else if (pki_cert_load(n->sign_cert_file, &n->sign_cert) != 0)
+		what = n->sign_cert_file;
+	else if (pki_key_load(ts_config_get(c, "sign", "key", ""), &n->sign_key) != 0)
+		what = ts_config_get(c, "sign", "key", "");
+	else if (pki_cert_load(ts_config_get(c, "trust", "ci", ""), &n->ci) != 0)
+		what = ts_config_get(c, "trust", "ci", "");
+	else if (pki_certs_load(ts_config_get(c, "trust", "eum", ""), &n->eums) != 0)
+		what = ts_config_get(c, "trust", "eum", "");
+	else if (pki_cert_to_der(n->sign_cert, &n->sign_cert_der, &n->sign_cert_der_len) != 0)
+		what = "signing certificate (DER)";
+	if (what != NULL) {
+		fprintf(stderr, "tapshare-node: error: cannot load %s\n", what);
+		return TS_ECONFIG;
+	}
+	/* Permitted EID prefixes: those of EUMs that chain to the CI. */
+	n->ein_prefixes[0] = '\0';
+	for (int i = 0; i < sk_X509_num(n->eums); i++) {
+		X509 *eum = sk_X509_value(n->eums, i);
+		char e[256], pf[512];
+		if (pki_verify_chain(n->ci, NULL, eum, e, sizeof(e)) != 0) {
+			log_warn("EUM certificate %d does not chain to the CI (%s): ignored", i, e);
+			continue;
+		}
+		if (pki_cert_ein_prefixes(eum, pf, sizeof(pf)) != 0)
+			continue;
+		size_t l = strlen(n->ein_prefixes);
+		snprintf(n->ein_prefixes + l, sizeof(n->ein_prefixes) - l, "%s%s", l ? "," : "", pf);
+	}
+	if ((rc = store_open(n->db_url, &n->st)) != 0) {
+		fprintf(stderr, "tapshare-node: error: cannot open the database %s: %s\n", n->db_url, ts_strerror(rc));
+		return rc;
+	}
+	return 0;
+}
+
+void
+node_unload(node *n)
+{
+	store_close(n->st);
+	n->st = NULL;
+	X509_free(n->ca);
+	EVP_PKEY_free(n->ca_pkey);
+	X509_free(n->sign_cert);
+	EVP_PKEY_free(n->sign_key);
+	X509_free(n->ci);
+	sk_X509_pop_free(n->eums, X509_free);
+	free(n->sign_cert_der);
+	ts_config_free(n->cfg);
+	n->ca = NULL;
+	n->ca_pkey = NULL;
+	n->sign_cert = NULL;
+	n->sign_key = NULL;
+	n->ci = NULL;
+	n->eums = NULL;
+	n->sign_cert_der = NULL;
+	n->cfg = NULL;
+}
+
+static int
+load_dir(int argc, char **argv, node *n)
+{
+	const char *dir = opt(argc, argv, "--dir");
+	if (dir == NULL)
+		dir = getenv("TAPSHARE_NODE_DIR");
+	if (dir == NULL) {
+		fprintf(stderr, "tapshare-node: error: give the node directory with --dir DIR\n");
+		return 2;
+	}
+	memset(n, 0, sizeof(*n));
+	return node_load(n, dir) == 0 ? 0 : 1;
+}
+
+static int
+new_code(node *n, int64_t user_id, const char *name)
+{
+	uint8_t raw[ENROLL_CODE_BYTES];
+	char hex[2 * ENROLL_CODE_BYTES + 1], code[32], h[65];
+	if (ts_random(raw, sizeof(raw)) != 0)
+		return 1;
+	ts_hex_encode(raw, sizeof(raw), hex, sizeof(hex));
+	snprintf(code, sizeof(code), "%.5s-%.5s-%.5s-%.5s", hex, hex + 5, hex + 10, hex + 15);
+	secret_hash(code, h);
+	if (n->st->ops->enroll_code_add(n->st, h, user_id, ts_now() + NODE_ENROLL_TTL_S) != 0)
+		return 1;
+	fprintf(stderr, "one-time enrollment code for %s (valid 7 days):\n", name);
+	printf("%s\n", code);
+	OPENSSL_cleanse(code, sizeof(code));
+	return 0;
+}
+
+int
+node_cmd_user(int argc, char **argv)
+{
+	static const char *const wv[] = { "--dir", NULL };
+	const char *sub = positional(argc, argv, 1, wv), *name = positional(argc, argv, 2, wv);
+	if (sub == NULL || name == NULL || (strcmp(sub, "add") != 0 && strcmp(sub, "code") != 0))
+		return usage_error("%s", "usage: tapshare-node user add|code NAME --dir DIR");
+	if (strlen(name) == 0 || strlen(name) > 64)
+		return usage_error("%s", "user names are 1..64 characters");
+	node n;
+	int rc = load_dir(argc, argv, &n);
+	if (rc != 0)
+		return rc;
+	int64_t uid;
+	if (strcmp(sub, "add") == 0) {
+		char pass[1024];
+		if (isatty(STDIN_FILENO))
+			fprintf(stderr, "passphrase for %s: ", name);
+		if (fgets(pass, sizeof(pass), stdin) == NULL) {
+			fprintf(stderr, "tapshare-node: error: no passphrase on standard input\n");
+			rc = 1;
+			goto done;
+		}
+		pass[strcspn(pass, "\r\n")] = '\0';
+		if (strlen(pass) < 8) {
+			fprintf(stderr, "tapshare-node: error: the passphrase must have at least 8 characters\n");
+			rc = 1;
+			goto done;
+		}
+		char hash[256];
+		int hrc = passwd_hash(pass, hash, sizeof(hash));
+		OPENSSL_cleanse(pass, sizeof(pass));
+		if (hrc != 0 || n.st->ops->user_add(n.st, name, hash, &uid) != 0) {
+			fprintf(stderr, "tapshare-node: error: cannot add user %s (exists already?)\n", name);
+			rc = 1;
+			goto done;
+		}
+	} else if (n.st->ops->user_by_name(n.st, name, &uid) != 0) {
+		fprintf(stderr, "tapshare-node: error: no user %s\n", name);
+		rc = 1;
+		goto done;
+	}
+	rc = new_code(&n, uid, name);
+done:
+	node_unload(&n);
+	return rc;
+}
+
+int
+node_cmd_provider(int argc, char **argv)
+{
+	static const char *const wv[] = { "--dir", "--ca", NULL };
+	const char *sub = positional(argc, argv, 1, wv), *name = positional(argc, argv, 2, wv);
+	const char *url = positional(argc, argv, 3, wv);
+	if (sub == NULL || strcmp(sub, "add") != 0 || name == NULL || url == NULL)
+		return usage_error("%s", "usage: tapshare-node provider add NAME URL --dir DIR [--ca FILE]");
+	if (strncmp(url, "https://", 8) != 0)
+		return usage_error("provider URL must be https:// (got %s)", url);
+	node n;
+	int rc = load_dir(argc, argv, &n);
+	if (rc != 0)
+		return rc;
+	store_provider p;
+	memset(&p, 0, sizeof(p));
+	snprintf(p.name, sizeof(p.name), "%s", name);
+	snprintf(p.url, sizeof(p.url), "%s", url);
+	const char *ca = opt(argc, argv, "--ca");
+	char abs[PATH_MAX];
+	if (ca != NULL && realpath(ca, abs) == NULL) {
+		fprintf(stderr, "tapshare-node: error: %s: %s\n", ca, strerror(errno));
+		node_unload(&n);
+		return 1;
+	}
+	if (ts_snprintf(p.ca_file, sizeof(p.ca_file), "%s", ca ? abs : n.ca_cert) != 0 ||
+	    n.st->ops->provider_put(n.st, &p) != 0)
+		rc = 1;
+	else
+		fprintf(stderr, "provider %s -> %s\n", name, url);
+	node_unload(&n);
+	return rc;
+}
+
+int
+node_cmd_app(int argc, char **argv)
+{
+	static const char *const wv[] = { "--dir", "--user", "--app-id", "--name", "--kind", "--provider", NULL };
+	const char *sub = positional(argc, argv, 1, wv);
+	const char *user = opt(argc, argv, "--user"), *app_id = opt(argc, argv, "--app-id");
+	const char *name = opt(argc, argv, "--name"), *kind = opt(argc, argv, "--kind");
+	const char *prov = opt(argc, argv, "--provider");
+	if (sub == NULL || strcmp(sub, "add") != 0 || !user || !app_id || !name || !kind || !prov)
+		return usage_error("%s", "usage: tapshare-node app add --dir DIR --user NAME --app-id ID --name TEXT"
+					 " --kind sim|bankid|service --provider NAME [--not-shareable]");
+	if (strcmp(kind, "sim") != 0 && strcmp(kind, "bankid") != 0 && strcmp(kind, "service") != 0)
+		return usage_error("--kind must be sim, bankid or service (got %s)", kind);
+	if (strlen(app_id) >= STORE_STR_MAX || strlen(name) >= STORE_STR_MAX)
+		return usage_error("%s", "--app-id and --name are at most 128 characters");
+	node n;
+	int rc = load_dir(argc, argv, &n);
+	if (rc != 0)
+		return rc;
+	store_app a;
+	memset(&a, 0, sizeof(a));
+	store_provider p;
+	if (n.st->ops->user_by_name(n.st, user, &a.user_id) != 0) {
+		fprintf(stderr, "tapshare-node: error: no user %s\n", user);
+		rc = 1;
+	} else if (n.st->ops->provider_get(n.st, prov, &p) != 0) {
+		fprintf(stderr, "tapshare-node: error: no provider %s (add it with tapshare-node provider add)\n", prov);
+		rc = 1;
+	} else {
+		snprintf(a.app_id, sizeof(a.app_id), "%s", app_id);
+		snprintf(a.name, sizeof(a.name), "%s", name);
+		snprintf(a.kind, sizeof(a.kind), "%s", kind);
+		snprintf(a.provider, sizeof(a.provider), "%s", prov);
+		a.shareable = !flag(argc, argv, "--not-shareable");
+		if (n.st->ops->app_put(n.st, &a) != 0)
+			rc = 1;
+		else
+			fprintf(stderr, "app %s (%s, %s) registered for %s\n", app_id, kind, prov, user);
+	}
+	node_unload(&n);
+	return rc;
+}
+
+int
+node_cmd_shares(int argc, char **argv)
+{
+	node n;
+	int rc = load_dir(argc, argv, &n);
+	if (rc != 0)
+		return rc;
+	json_t *arr = NULL;
+	if (n.st->ops->shares_json(n.st, -1, &arr) != 0) {
+		node_unload(&n);
+		return 1;
+	}
+	if (flag(argc, argv, "--json")) {
+		char *s = json_dumps(arr, JSON_INDENT(2));
+		printf("%s\n", s ? s : "[]");
+		free(s);
+	} else {
+		size_t i;
+		json_t *v;
+		printf("%-32s  %-32s  %-16s  %-14s  %s\n", "SHARE", "EID", "APP", "STATE", "ASSOCIATED APP");
+		json_array_foreach(arr, i, v) {
+			printf("%-32s  %-32s  %-16s  %-14s  %s\n", json_string_value(json_object_get(v, "share_id")),
+			    json_string_value(json_object_get(v, "eid")), json_string_value(json_object_get(v, "app_id")),
+			    json_string_value(json_object_get(v, "state")),
+			    json_string_value(json_object_get(v, "associated_app_id")));
+		}
+	}
+	json_decref(arr);
+	node_unload(&n);
+	return 0;
+}

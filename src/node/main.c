@@ -1,0 +1,90 @@
+/*
+ * tapshare-node — the network node (patent: network node 3; subscription
+ * center + distribution center + TSM).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "node/node.h"
+
+static const char usage[] =
+    "NAME\n"
+    "    tapshare-node - tapshare network node: checks companion EIDs, asks providers,\n"
+    "    delivers bound security applications, confirms, revokes\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    tapshare-node testpki DIR --eid EID [--eid EID ...] [--ein PREFIX]\n"
+    "    tapshare-node init --dir DIR [--pki PKIDIR] [--listen HOST:PORT]\n"
+    "    tapshare-node user add NAME --dir DIR      (passphrase: first line of stdin)\n"
+    "    tapshare-node user code NAME --dir DIR\n"
+    "    tapshare-node provider add NAME URL --dir DIR [--ca FILE]\n"
+    "    tapshare-node app add --dir DIR --user NAME --app-id ID --name TEXT\n"
+    "                          --kind sim|bankid|service --provider NAME [--not-shareable]\n"
+    "    tapshare-node run --dir DIR\n"
+    "    tapshare-node shares --dir DIR [--json]\n"
+    "\n"
+    "COMMANDS\n"
+    "    testpki   Write a fresh test PKI: CI root, EUM (permitted EID prefix PREFIX,\n"
+    "              default 89049032), one eUICC key+certificate per EID, node CA, node TLS\n"
+    "              and node signing keys, provider TLS key. For tests and demos only.\n"
+    "    init      Create a node in DIR: node.ini, node.db (SQLite, WAL), and the PKI files\n"
+    "              (copied from PKIDIR, or generated when --pki is absent).\n"
+    "    user      add: create an account; prints a one-time enrollment code (7 days).\n"
+    "              code: print a new enrollment code for an existing account.\n"
+    "    provider  Register a service provider's ES2+ endpoint (https URL). Its TLS\n"
+    "              certificate must chain to --ca (default: the node CA).\n"
+    "    app       Register a security application a user holds (what `tapshare apps` lists).\n"
+    "    run       Serve HTTPS on node.listen until SIGTERM/SIGINT. Writes DIR/node.port.\n"
+    "    shares    List every share with its state.\n"
+    "\n"
+    "ENVIRONMENT\n"
+    "    TAPSHARE_NODE_DIR          default for --dir\n"
+    "    TAPSHARE_NODE_CRASH_AFTER  S12 or S13: SIGKILL right after that step (tests only)\n"
+    "\n"
+    "FILES\n"
+    "    DIR/node.ini  configuration (sections node, tls, sign, trust)\n"
+    "    DIR/node.db   shares, grants, events, outbox, devices, users\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 success, 1 failure, 2 usage error.\n"
+    "\n"
+    "SEE ALSO\n"
+    "    tapshare(1), tapshare-companion(1), tapshare-se(1), tapshare-sp(1), docs/protocol.md\n";
+
+int
+main(int argc, char **argv)
+{
+	ts_log_init("tapshare-node", TS_LOG_INFO);
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("tapshare-node 0.1.0\n");
+		return 0;
+	}
+	for (int i = 2; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0) {
+			fputs(usage, stdout);
+			return 0;
+		}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "testpki") == 0)
+		return node_cmd_testpki(argc - 1, argv + 1);
+	if (strcmp(cmd, "init") == 0)
+		return node_cmd_init(argc - 1, argv + 1);
+	if (strcmp(cmd, "user") == 0)
+		return node_cmd_user(argc - 1, argv + 1);
+	if (strcmp(cmd, "provider") == 0)
+		return node_cmd_provider(argc - 1, argv + 1);
+	if (strcmp(cmd, "app") == 0)
+		return node_cmd_app(argc - 1, argv + 1);
+	if (strcmp(cmd, "run") == 0)
+		return node_cmd_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "shares") == 0)
+		return node_cmd_shares(argc - 1, argv + 1);
+	fprintf(stderr, "tapshare-node: error: unknown command %s (see tapshare-node --help)\n", cmd);
+	return 2;
+}

@@ -1,0 +1,153 @@
+/*
+ * run.c — `tapshare-node run`: the serving loop. One libevent thread serves
+ * HTTPS (primary API, companion push channel, ES9+), a 1 s tick expires
+ * time-limited shares and sends keepalives; outbox worker threads call the
+ * providers.
+ */
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/thread.h>
+
+#include "lib/log.h"
+#include "lib/ts_err.h"
+#include "lib/util.h"
+#include "node/node.h"
+
+#define EXPIRE_BATCH 64
+
+void
+node_crash_point(node *n, const char *step)
+{
+	if (n->crash_after != NULL && strcmp(n->crash_after, step) == 0) {
+		log_warn("fault injection: TAPSHARE_NODE_CRASH_AFTER=%s, killing myself with SIGKILL", step);
+		raise(SIGKILL);
+	}
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	node *n = arg;
+	char ids[EXPIRE_BATCH][STORE_ID_MAX];
+	size_t got = 0;
+	if (n->st->ops->shares_expired(n->st, ts_now(), ids, EXPIRE_BATCH, &got) == 0)
+		for (size_t i = 0; i < got; i++)
+			share_expire(n, n->st, ids[i]);
+	push_tick(n);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	node *n = arg;
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopbreak(n->base);
+}
+
+static int
+split_listen(const char *listen, char *host, size_t cap, uint16_t *port)
+{
+	const char *colon = strrchr(listen, ':');
+	if (colon == NULL || (size_t)(colon - listen) >= cap)
+		return TS_ECONFIG;
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = '\0';
+	long long p;
+	if (ts_parse_ll(colon + 1, 0, 65535, &p) != 0)
+		return TS_ECONFIG;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+int
+node_cmd_run(int argc, char **argv)
+{
+	const char *dir = NULL;
+	for (int i = 0; i < argc - 1; i++)
+		if (strcmp(argv[i], "--dir") == 0)
+			dir = argv[i + 1];
+	if (dir == NULL)
+		dir = getenv("TAPSHARE_NODE_DIR");
+	if (dir == NULL) {
+		fprintf(stderr, "tapshare-node: error: give the node directory with --dir DIR\n");
+		return 2;
+	}
+	static node n; /* static: large, and lives for the whole process */
+	memset(&n, 0, sizeof(n));
+	signal(SIGPIPE, SIG_IGN);
+	if (evthread_use_pthreads() != 0) {
+		fprintf(stderr, "tapshare-node: error: libevent without thread support\n");
+		return 1;
+	}
+	if (node_load(&n, dir) != 0)
+		return 1;
+	const char *lvl = ts_config_get(n.cfg, "node", "log_level", "info");
+	ts_log_init("tapshare-node", strcmp(lvl, "debug") == 0 ? TS_LOG_DEBUG :
+	    strcmp(lvl, "warn") == 0 ? TS_LOG_WARN : TS_LOG_INFO);
+	n.crash_after = getenv("TAPSHARE_NODE_CRASH_AFTER");
+	int rc = 1;
+	char host[64];
+	uint16_t port;
+	const char *listen = ts_config_get(n.cfg, "node", "listen", "127.0.0.1:8443");
+	if (split_listen(listen, host, sizeof(host), &port) != 0) {
+		fprintf(stderr, "tapshare-node: error: node.listen must be HOST:PORT (got %s)\n", listen);
+		goto out;
+	}
+	n.base = event_base_new();
+	if (n.base == NULL)
+		goto out;
+	ts_httpd_opts o = { .addr = host, .port = port, .cert_file = n.tls_cert, .key_file = n.tls_key,
+		.client_ca = n.ca_cert, .require_client_cert = 0 };
+	if ((rc = ts_httpd_new(n.base, &o, &n.httpd)) != 0) {
+		fprintf(stderr, "tapshare-node: error: cannot listen on %s: %s\n", listen, ts_strerror(rc));
+		rc = 1;
+		goto out;
+	}
+	rc = 1;
+	uint16_t bound = ts_httpd_port(n.httpd);
+	if (n.address[0] == '\0')
+		snprintf(n.address, sizeof(n.address), "https://%s:%u", host, bound);
+	api_primary_routes(&n);
+	api_es9_routes(&n);
+	if (push_init(&n) != 0 || outbox_start(&n) != 0) {
+		fprintf(stderr, "tapshare-node: error: cannot start the outbox workers\n");
+		goto out;
+	}
+	struct timeval sec = { 1, 0 };
+	n.tick_ev = event_new(n.base, -1, EV_PERSIST, on_tick, &n);
+	struct event *sigterm = evsignal_new(n.base, SIGTERM, on_signal, &n);
+	struct event *sigint = evsignal_new(n.base, SIGINT, on_signal, &n);
+	if (!n.tick_ev || !sigterm || !sigint)
+		goto out;
+	event_add(n.tick_ev, &sec);
+	event_add(sigterm, NULL);
+	event_add(sigint, NULL);
+	char portfile[PATH_MAX], pbuf[16];
+	snprintf(pbuf, sizeof(pbuf), "%u\n", bound);
+	if (ts_snprintf(portfile, sizeof(portfile), "%s/node.port", n.dir) == 0)
+		ts_write_file_atomic(portfile, (const uint8_t *)pbuf, strlen(pbuf), 0644);
+	log_info("listening on https://%s:%u (trusted EID prefixes: %s)", host, bound, n.ein_prefixes);
+	/* Anything committed before a crash is picked up now. */
+	outbox_kick(&n);
+	event_base_dispatch(n.base);
+	rc = 0;
+	outbox_stop(&n);
+	push_fini(&n);
+	event_free(n.tick_ev);
+	event_free(sigterm);
+	event_free(sigint);
+	log_info("stopped");
+out:
+	ts_httpd_free(n.httpd);
+	if (n.base)
+		event_base_free(n.base);
+	node_unload(&n);
+	return rc;
+}

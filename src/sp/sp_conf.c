@@ -1,0 +1,236 @@
+/*
+ * sp_conf.c — tapshare-sp directory layout and sp.ini (sp_conf.h).
+ */
+#include "sp/sp_conf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "lib/config.h"
+#include "lib/ts_err.h"
+#include "lib/util.h"
+#include "sp/policy.h"
+#include "sp/sp_store.h"
+
+#define SP_COPY_MAX (1u << 20)
+
+static const char default_policy[] =
+    "# tapshare-sp policy (see `tapshare-sp run --help`).\n"
+    "#\n"
+    "# [default]        decision = approve|deny, max_duration_s = N (0 = unlimited),\n"
+    "#                  kind = sim|bankid|service (when neither the app section\n"
+    "#                  nor the node's request names one)\n"
+    "# [app.<APP_ID>]   decision, max_duration_s, kind, name, scope\n"
+    "# [deny]           eids = EID,EID,...  (more in eids.1 .. eids.99)\n"
+    "\n"
+    "[default]\n"
+    "decision = approve\n"
+    "max_duration_s = 86400\n"
+    "kind = sim\n"
+    "\n"
+    "[deny]\n"
+    "eids =\n";
+
+int
+sp_parse_listen(const char *s, char *host, size_t cap, uint16_t *port)
+{
+	if (s == NULL)
+		return TS_EINVAL;
+	const char *colon = strrchr(s, ':');
+	if (colon == NULL || colon == s)
+		return TS_EINVAL;
+	const char *h = s;
+	size_t hl = (size_t)(colon - s);
+	if (h[0] == '[') {
+		if (hl < 3 || h[hl - 1] != ']')
+			return TS_EINVAL;
+		h++;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= cap)
+		return TS_EINVAL;
+	long long p;
+	if (ts_parse_ll(colon + 1, 0, 65535, &p) != 0)
+		return TS_EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (uint16_t)p;
+	return 0;
+}
+
+/* path relative to dir unless absolute. */
+static int
+resolve(const char *dir, const char *p, char out[SP_PATH_MAX])
+{
+	if (p[0] == '/')
+		return ts_snprintf(out, SP_PATH_MAX, "%s", p);
+	return ts_snprintf(out, SP_PATH_MAX, "%s/%s", dir, p);
+}
+
+int
+sp_conf_load(const char *dir, sp_conf *out, char *errbuf, size_t errcap)
+{
+	ts_config *cfg = NULL;
+	int rc;
+	memset(out, 0, sizeof(*out));
+	if (errbuf != NULL && errcap > 0)
+		errbuf[0] = '\0';
+	if ((rc = ts_snprintf(out->dir, sizeof(out->dir), "%s", dir)) != 0 ||
+	    (rc = ts_snprintf(out->ini, sizeof(out->ini), "%s/sp.ini", dir)) != 0 ||
+	    (rc = ts_snprintf(out->port_file, sizeof(out->port_file), "%s/sp.port", dir)) != 0)
+		return rc;
+	if (access(out->ini, F_OK) != 0) {
+		(void)ts_snprintf(errbuf, errcap, "%s not found; run `tapshare-sp init` first",
+		    out->ini);
+		return TS_ENOTFOUND;
+	}
+	if ((rc = ts_config_load(out->ini, &cfg, errbuf, errcap)) != 0)
+		return rc;
+	rc = TS_ECONFIG;
+	const char *listen = ts_config_get(cfg, "sp", "listen", SP_DEFAULT_LISTEN);
+	if (sp_parse_listen(listen, out->listen_addr, sizeof(out->listen_addr), &out->port) != 0) {
+		(void)ts_snprintf(errbuf, errcap, "%s: [sp] listen: expected HOST:PORT, got %s",
+		    out->ini, listen);
+		goto fail;
+	}
+	long long t;
+	if (ts_config_get_int(cfg, "sp", "timeout_s", 60, 1, 3600, &t) != 0) {
+		(void)ts_snprintf(errbuf, errcap, "%s: [sp] timeout_s must be 1..3600", out->ini);
+		goto fail;
+	}
+	out->timeout_s = (int)t;
+	if (resolve(dir, ts_config_get(cfg, "sp", "database", "sp.db"), out->db) != 0 ||
+	    resolve(dir, ts_config_get(cfg, "sp", "policy", "policy.ini"), out->policy) != 0 ||
+	    resolve(dir, ts_config_get(cfg, "tls", "cert", "sp-tls.crt"), out->cert) != 0 ||
+	    resolve(dir, ts_config_get(cfg, "tls", "key", "sp-tls.key"), out->key) != 0 ||
+	    resolve(dir, ts_config_get(cfg, "tls", "client_ca", "node-ca.crt"),
+	    out->client_ca) != 0) {
+		(void)ts_snprintf(errbuf, errcap, "%s: a path is too long", out->ini);
+		goto fail;
+	}
+	rc = 0;
+fail:
+	ts_config_free(cfg);
+	return rc;
+}
+
+static int
+copy_file(const char *src, const char *dst, unsigned mode, char *errbuf, size_t errcap)
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int rc = ts_read_file(src, SP_COPY_MAX, &data, &len);
+	if (rc != 0) {
+		(void)ts_snprintf(errbuf, errcap, "cannot read %s: %s", src, ts_strerror(rc));
+		return rc;
+	}
+	rc = ts_write_file_atomic(dst, data, len, mode);
+	if (rc != 0)
+		(void)ts_snprintf(errbuf, errcap, "cannot write %s: %s", dst, ts_strerror(rc));
+	OPENSSL_cleanse(data, len); /* may be a private key */
+	free(data);
+	return rc;
+}
+
+int
+sp_conf_init(const char *dir, const char *pkidir, const char *listen, char *errbuf,
+    size_t errcap)
+{
+	char dummy[8];
+	if (errbuf == NULL || errcap == 0) {
+		errbuf = dummy;
+		errcap = sizeof(dummy);
+	}
+	errbuf[0] = '\0';
+	if (dir == NULL || pkidir == NULL)
+		return TS_EINVAL;
+	if (listen == NULL)
+		listen = SP_DEFAULT_LISTEN;
+	char host[128];
+	uint16_t port;
+	if (sp_parse_listen(listen, host, sizeof(host), &port) != 0) {
+		(void)ts_snprintf(errbuf, errcap, "--listen: expected HOST:PORT, got %s", listen);
+		return TS_EINVAL;
+	}
+	char ini[SP_PATH_MAX], src[SP_PATH_MAX], dst[SP_PATH_MAX];
+	if (ts_snprintf(ini, sizeof(ini), "%s/sp.ini", dir) != 0)
+		return TS_ELIMIT;
+	if (access(ini, F_OK) == 0) {
+		(void)ts_snprintf(errbuf, errcap, "%s already exists", ini);
+		return TS_EEXIST;
+	}
+	int rc = ts_mkdirs(dir, 0700);
+	if (rc != 0) {
+		(void)ts_snprintf(errbuf, errcap, "cannot create %s: %s", dir, ts_strerror(rc));
+		return rc;
+	}
+	static const struct {
+		const char *name;
+		unsigned mode;
+	} files[] = {
+		{ "sp-tls.crt", 0644 },
+		{ "sp-tls.key", 0600 },
+		{ "node-ca.crt", 0644 },
+	};
+	for (size_t i = 0; i < TS_ARRAY_LEN(files); i++) {
+		if (ts_snprintf(src, sizeof(src), "%s/%s", pkidir, files[i].name) != 0 ||
+		    ts_snprintf(dst, sizeof(dst), "%s/%s", dir, files[i].name) != 0)
+			return TS_ELIMIT;
+		if ((rc = copy_file(src, dst, files[i].mode, errbuf, errcap)) != 0)
+			return rc;
+	}
+
+	if (ts_snprintf(dst, sizeof(dst), "%s/policy.ini", dir) != 0)
+		return TS_ELIMIT;
+	if (access(dst, F_OK) != 0) {
+		rc = ts_write_file_atomic(dst, (const uint8_t *)default_policy,
+		    sizeof(default_policy) - 1, 0644);
+		if (rc != 0) {
+			(void)ts_snprintf(errbuf, errcap, "cannot write %s: %s", dst, ts_strerror(rc));
+			return rc;
+		}
+	} else {
+		sp_policy *p = NULL;
+		if ((rc = sp_policy_load(dst, &p, errbuf, errcap)) != 0)
+			return rc;
+		sp_policy_free(p);
+	}
+
+	if (ts_snprintf(dst, sizeof(dst), "%s/sp.db", dir) != 0)
+		return TS_ELIMIT;
+	sp_store *st = NULL;
+	if ((rc = sp_store_open(dst, &st)) != 0) {
+		(void)ts_snprintf(errbuf, errcap, "cannot create %s: %s", dst, ts_strerror(rc));
+		return rc;
+	}
+	sp_store_close(st);
+
+	char text[1024];
+	if (ts_snprintf(text, sizeof(text),
+	    "# tapshare-sp configuration, written by `tapshare-sp init`.\n"
+	    "# Relative paths are relative to this directory.\n"
+	    "\n"
+	    "[sp]\n"
+	    "listen = %s\n"
+	    "database = sp.db\n"
+	    "policy = policy.ini\n"
+	    "timeout_s = 60\n"
+	    "\n"
+	    "[tls]\n"
+	    "cert = sp-tls.crt\n"
+	    "key = sp-tls.key\n"
+	    "# client certificates (the node's) must chain to this CA\n"
+	    "client_ca = node-ca.crt\n",
+	    listen) != 0)
+		return TS_ELIMIT;
+	rc = ts_write_file_atomic(ini, (const uint8_t *)text, strlen(text), 0644);
+	if (rc != 0)
+		(void)ts_snprintf(errbuf, errcap, "cannot write %s: %s", ini, ts_strerror(rc));
+	return rc;
+}

@@ -1,0 +1,47 @@
+/*
+ * sp_conf.h — tapshare-sp's directory: sp.ini (written by `init`, read by
+ * `run` and `decisions`), the default policy.ini, copies of the TLS files.
+ *
+ * sp.ini:
+ *   [sp]   listen = 127.0.0.1:9443   database = sp.db   policy = policy.ini
+ *          timeout_s = 60
+ *   [tls]  cert = sp-tls.crt   key = sp-tls.key   client_ca = node-ca.crt
+ * Relative paths are relative to the directory.
+ */
+#ifndef TS_SP_CONF_H
+#define TS_SP_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SP_PATH_MAX 1024
+#define SP_DEFAULT_LISTEN "127.0.0.1:9443"
+
+typedef struct sp_conf {
+	char dir[SP_PATH_MAX];
+	char ini[SP_PATH_MAX];
+	char listen_addr[128];
+	uint16_t port;
+	char db[SP_PATH_MAX];
+	char policy[SP_PATH_MAX];
+	char cert[SP_PATH_MAX];
+	char key[SP_PATH_MAX];
+	char client_ca[SP_PATH_MAX];
+	char port_file[SP_PATH_MAX]; /* DIR/sp.port */
+	int timeout_s;
+} sp_conf;
+
+/* "HOST:PORT" or "[V6]:PORT" -> host and port (0..65535). TS_EINVAL. */
+int sp_parse_listen(const char *s, char *host, size_t cap, uint16_t *port);
+
+/* Reads DIR/sp.ini. TS_ENOTFOUND when the directory is not initialised,
+ * TS_ECONFIG with a reason in errbuf. */
+int sp_conf_load(const char *dir, sp_conf *out, char *errbuf, size_t errcap);
+
+/* Creates DIR (0700) with sp.ini, policy.ini (kept if present), copies of
+ * PKIDIR/sp-tls.crt, sp-tls.key (0600), node-ca.crt, and an empty sp.db.
+ * TS_EEXIST if DIR/sp.ini exists. */
+int sp_conf_init(const char *dir, const char *pkidir, const char *listen, char *errbuf,
+    size_t errcap);
+
+#endif

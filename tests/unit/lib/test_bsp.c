@@ -1,0 +1,537 @@
+/*
+ * test_bsp.c — package binding (lib/bsp.c): KDF known answer against
+ * OpenSSL's own X9.63 KDF, segment crypto checked independently, package
+ * round trips, and every kind of tampering refused.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+
+#include "lib/bsp.h"
+#include "lib/der.h"
+#include "lib/eid.h"
+#include "lib/pki.h"
+#include "lib/ts_err.h"
+
+static const uint8_t host_id[] = "tapshare-node";
+#define HOST_LEN (sizeof(host_id) - 1)
+static const uint8_t tid[16] = { 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19,
+	0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f };
+
+static void
+make_eid(const char *first30, eid_t *out)
+{
+	char s[EID_DIGITS + 1], cd[3];
+	assert_int_equal(eid_check_digits(first30, cd), 0);
+	memcpy(s, first30, 30);
+	memcpy(s + 30, cd, 3);
+	assert_int_equal(eid_parse(s, out), 0);
+}
+
+/* ---- KDF ---------------------------------------------------------------- */
+
+static void
+test_kdf_known_answer(void **state)
+{
+	(void)state;
+	uint8_t z[32];
+	for (size_t i = 0; i < sizeof(z); i++)
+		z[i] = (uint8_t)(0xA0 + i);
+	eid_t eid;
+	make_eid("890490320000000000000000001234", &eid);
+
+	/* SharedInfo built here from the header's description. */
+	uint8_t si[64];
+	size_t n = 0;
+	si[n++] = 0x88;
+	si[n++] = 0x10;
+	si[n++] = (uint8_t)HOST_LEN;
+	memcpy(si + n, host_id, HOST_LEN);
+	n += HOST_LEN;
+	si[n++] = 16;
+	eid_to_bytes(&eid, si + n);
+	n += 16;
+
+	uint8_t want[48];
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "X963KDF", NULL);
+	assert_non_null(kdf);
+	EVP_KDF_CTX *kctx = EVP_KDF_CTX_new(kdf);
+	assert_non_null(kctx);
+	char md[] = "SHA256";
+	OSSL_PARAM p[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, md, 0),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, z, sizeof(z)),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, si, n),
+		OSSL_PARAM_construct_end(),
+	};
+	assert_int_equal(EVP_KDF_derive(kctx, want, sizeof(want), p), 1);
+	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(kdf);
+
+	bsp_keys k;
+	assert_int_equal(bsp_derive(z, host_id, HOST_LEN, &eid, &k), 0);
+	assert_memory_equal(k.mcv, want, 16);
+	assert_memory_equal(k.s_enc, want + 16, 16);
+	assert_memory_equal(k.s_mac, want + 32, 16);
+	assert_int_equal(k.counter, 1);
+
+	/* A different EID gives different keys. */
+	eid_t other;
+	bsp_keys k2;
+	make_eid("890490320000000000000000001235", &other);
+	assert_int_equal(bsp_derive(z, host_id, HOST_LEN, &other, &k2), 0);
+	assert_memory_not_equal(k.s_enc, k2.s_enc, 16);
+
+	bsp_keys_clear(&k);
+	uint8_t zero[sizeof(k)] = { 0 };
+	assert_memory_equal(&k, zero, sizeof(k));
+	assert_int_equal(bsp_derive(z, host_id, 0, &eid, &k), TS_EINVAL);
+}
+
+static void
+test_ecdh(void **state)
+{
+	(void)state;
+	EVP_PKEY *a = NULL, *b = NULL;
+	uint8_t pa[PKI_PUBKEY_LEN], pb[PKI_PUBKEY_LEN], z1[32], z2[32];
+	assert_int_equal(pki_keygen(&a), 0);
+	assert_int_equal(pki_keygen(&b), 0);
+	assert_int_equal(pki_pubkey_to_point(a, pa), 0);
+	assert_int_equal(pki_pubkey_to_point(b, pb), 0);
+	assert_int_equal(bsp_ecdh(a, pb, sizeof(pb), z1), 0);
+	assert_int_equal(bsp_ecdh(b, pa, sizeof(pa), z2), 0);
+	assert_memory_equal(z1, z2, 32);
+	pb[64] ^= 1;
+	assert_int_equal(bsp_ecdh(a, pb, sizeof(pb), z1), TS_EPARSE);
+	assert_int_equal(bsp_ecdh(a, pb, 33, z1), TS_EPARSE);
+	EVP_PKEY_free(a);
+	EVP_PKEY_free(b);
+}
+
+/* ---- segments, checked with OpenSSL directly ----------------------------- */
+
+static void
+fixed_keys(bsp_keys *k)
+{
+	for (int i = 0; i < 16; i++) {
+		k->mcv[i] = (uint8_t)i;
+		k->s_enc[i] = (uint8_t)(0x40 + i);
+		k->s_mac[i] = (uint8_t)(0x80 + i);
+	}
+	k->counter = 1;
+}
+
+static void
+cmac16(const uint8_t key[16], const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+    uint8_t out[16])
+{
+	EVP_MAC *m = EVP_MAC_fetch(NULL, "CMAC", NULL);
+	EVP_MAC_CTX *c = EVP_MAC_CTX_new(m);
+	char cipher[] = "AES-128-CBC";
+	OSSL_PARAM p[] = { OSSL_PARAM_construct_utf8_string("cipher", cipher, 0),
+		OSSL_PARAM_construct_end() };
+	size_t n = 0;
+	assert_int_equal(EVP_MAC_init(c, key, 16, p), 1);
+	assert_int_equal(EVP_MAC_update(c, a, alen), 1);
+	assert_int_equal(EVP_MAC_update(c, b, blen), 1);
+	assert_int_equal(EVP_MAC_final(c, out, &n, 16), 1);
+	assert_int_equal(n, 16);
+	EVP_MAC_CTX_free(c);
+	EVP_MAC_free(m);
+}
+
+static void
+test_segment_independent(void **state)
+{
+	(void)state;
+	bsp_keys k, r;
+	uint8_t pt[20];
+	uint8_t *seg = NULL, *out = NULL;
+	size_t seglen = 0, outlen = 0;
+	for (size_t i = 0; i < sizeof(pt); i++)
+		pt[i] = (uint8_t)(i * 3);
+	fixed_keys(&k);
+	fixed_keys(&r);
+
+	assert_int_equal(bsp_seg_wrap(&k, 0x86, pt, sizeof(pt), &seg, &seglen), 0);
+	/* 20 bytes pad to 32; value = 32 + 8 MAC. */
+	assert_int_equal(seglen, 2 + 32 + 8);
+	assert_int_equal(seg[0], 0x86);
+	assert_int_equal(seg[1], 40);
+	assert_int_equal(k.counter, 2);
+
+	/* MAC = CMAC(S-MAC, MCV || 86 28 || ct); first 8 bytes carried, all 16 chained. */
+	uint8_t macin[16 + 2], mac[16];
+	memcpy(macin, r.mcv, 16);
+	macin[16] = 0x86;
+	macin[17] = 40;
+	cmac16(r.s_mac, macin, sizeof(macin), seg + 2, 32, mac);
+	assert_memory_equal(seg + 34, mac, 8);
+	assert_memory_equal(k.mcv, mac, 16);
+
+	/* IV = AES-ECB(S-ENC, 00..01); CBC decrypt; padding 80 00.. */
+	uint8_t ctr[16] = { 0 }, iv[16], dec[32];
+	int l1 = 0, l2 = 0;
+	ctr[15] = 1;
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	assert_int_equal(EVP_EncryptInit_ex(c, EVP_aes_128_ecb(), NULL, r.s_enc, NULL), 1);
+	EVP_CIPHER_CTX_set_padding(c, 0);
+	assert_int_equal(EVP_EncryptUpdate(c, iv, &l1, ctr, 16), 1);
+	assert_int_equal(EVP_DecryptInit_ex(c, EVP_aes_128_cbc(), NULL, r.s_enc, iv), 1);
+	EVP_CIPHER_CTX_set_padding(c, 0);
+	assert_int_equal(EVP_DecryptUpdate(c, dec, &l1, seg + 2, 32), 1);
+	assert_int_equal(EVP_DecryptFinal_ex(c, dec + l1, &l2), 1);
+	EVP_CIPHER_CTX_free(c);
+	assert_memory_equal(dec, pt, sizeof(pt));
+	assert_int_equal(dec[20], 0x80);
+	for (int i = 21; i < 32; i++)
+		assert_int_equal(dec[i], 0);
+
+	/* Our unwrap agrees, and advances the same state. */
+	assert_int_equal(bsp_seg_unwrap(&r, seg, seglen, &out, &outlen), 0);
+	assert_int_equal(outlen, sizeof(pt));
+	assert_memory_equal(out, pt, sizeof(pt));
+	assert_memory_equal(r.mcv, k.mcv, 16);
+	assert_int_equal(r.counter, 2);
+	free(out);
+	free(seg);
+
+	/* MAC-only: plaintext visible, counter unchanged. */
+	assert_int_equal(bsp_seg_wrap(&k, 0x88, pt, sizeof(pt), &seg, &seglen), 0);
+	assert_int_equal(seglen, 2 + 20 + 8);
+	assert_memory_equal(seg + 2, pt, 20);
+	assert_int_equal(k.counter, 2);
+	/* Replaying with the wrong chaining value fails, state untouched. */
+	bsp_keys stale;
+	fixed_keys(&stale);
+	assert_int_equal(bsp_seg_unwrap(&stale, seg, seglen, &out, &outlen), TS_EVERIFY);
+	assert_int_equal(bsp_seg_unwrap(&r, seg, seglen, &out, &outlen), 0);
+	assert_memory_equal(out, pt, 20);
+	free(out);
+	free(seg);
+
+	/* Limits and bad tags. */
+	uint8_t big[BSP_SEG_MAX + 1] = { 0 };
+	assert_int_equal(bsp_seg_wrap(&k, 0x86, big, sizeof(big), &seg, &seglen), TS_ELIMIT);
+	assert_int_equal(bsp_seg_wrap(&k, 0x87, pt, 1, &seg, &seglen), TS_EINVAL);
+	/* Exactly 16 bytes get a full padding block. */
+	assert_int_equal(bsp_seg_wrap(&k, 0x86, big, 16, &seg, &seglen), 0);
+	assert_int_equal(seglen, 2 + 32 + 8);
+	free(seg);
+	/* 1020 bytes: 1024 + 8 needs a two-byte long-form length. */
+	assert_int_equal(bsp_seg_wrap(&k, 0x86, big, BSP_SEG_MAX, &seg, &seglen), 0);
+	assert_int_equal(seglen, 4 + 1024 + 8);
+	assert_int_equal(seg[1], 0x82);
+	assert_int_equal(seg[2], 0x04);
+	assert_int_equal(seg[3], 0x08);
+	free(seg);
+}
+
+/* ---- packages ----------------------------------------------------------- */
+
+typedef struct fixture {
+	EVP_PKEY *sign, *otsk;
+	uint8_t otpk[PKI_PUBKEY_LEN];
+	eid_t eid;
+	uint8_t md[40];
+} fixture;
+
+static int
+setup(void **state)
+{
+	fixture *f = calloc(1, sizeof(*f));
+	if (f == NULL || pki_keygen(&f->sign) != 0 || pki_keygen(&f->otsk) != 0 ||
+	    pki_pubkey_to_point(f->otsk, f->otpk) != 0)
+		return -1;
+	char s[EID_DIGITS + 1], cd[3];
+	memcpy(s, "890490320000000000000000004321", 30);
+	if (eid_check_digits(s, cd) != 0)
+		return -1;
+	memcpy(s + 30, cd, 3);
+	if (eid_parse(s, &f->eid) != 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(f->md); i++)
+		f->md[i] = (uint8_t)(0xE0 ^ i);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	fixture *f = *state;
+	EVP_PKEY_free(f->sign);
+	EVP_PKEY_free(f->otsk);
+	free(f);
+	return 0;
+}
+
+static uint8_t *
+payload_of(size_t n)
+{
+	uint8_t *p = malloc(n + 1);
+	assert_non_null(p);
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(i * 7 + 3);
+	return p;
+}
+
+static void
+build(fixture *f, const uint8_t *pl, size_t n, uint8_t **pkg, size_t *len)
+{
+	assert_int_equal(bsp_package_build(f->otpk, sizeof(f->otpk), &f->eid, tid, sizeof(tid),
+	                     host_id, HOST_LEN, f->sign, f->md, sizeof(f->md), pl, n, pkg, len),
+	    0);
+}
+
+static int
+open_pkg(fixture *f, const uint8_t *pkg, size_t len, uint8_t **md, size_t *mdl, uint8_t **pl,
+    size_t *pll)
+{
+	return bsp_package_open(f->otsk, &f->eid, f->sign, tid, sizeof(tid), pkg, len, md, mdl, pl,
+	    pll);
+}
+
+/* Number of segments in A3. */
+static size_t
+count_segments(const uint8_t *pkg, size_t len)
+{
+	der_tlv top, t;
+	assert_int_equal(der_read_one(pkg, len, &top), 0);
+	assert_int_equal(top.tag, 0xBF36);
+	assert_int_equal(der_find(top.val, top.len, 0xA3, &t), 0);
+	der_iter it;
+	der_tlv s;
+	size_t n = 0;
+	der_iter_init(&it, t.val, t.len);
+	while (der_iter_next(&it, &s) == 1) {
+		assert_int_equal(s.tag, 0x86);
+		n++;
+	}
+	return n;
+}
+
+static void
+test_round_trips(void **state)
+{
+	fixture *f = *state;
+	static const size_t sizes[] = { 0, 1, 1020, 1021, 5000 };
+	static const size_t segs[] = { 1, 1, 2, 2, 5 };
+	for (size_t i = 0; i < 5; i++) {
+		uint8_t *pl = payload_of(sizes[i]);
+		uint8_t *pkg = NULL, *md = NULL, *out = NULL;
+		size_t len = 0, mdl = 0, outl = 0;
+		build(f, pl, sizes[i], &pkg, &len);
+		assert_int_equal(count_segments(pkg, len), segs[i]);
+		assert_int_equal(open_pkg(f, pkg, len, &md, &mdl, &out, &outl), 0);
+		assert_int_equal(mdl, sizeof(f->md));
+		assert_memory_equal(md, f->md, sizeof(f->md));
+		assert_int_equal(outl, sizes[i]);
+		if (sizes[i] > 0)
+			assert_memory_equal(out, pl, sizes[i]);
+		assert_non_null(out);
+		free(md);
+		free(out);
+		free(pkg);
+		free(pl);
+	}
+}
+
+static void
+test_flipped_bits(void **state)
+{
+	fixture *f = *state;
+	uint8_t *pl = payload_of(1500);
+	uint8_t *pkg = NULL, *md = NULL, *out = NULL;
+	size_t len = 0, mdl = 0, outl = 0;
+	build(f, pl, 1500, &pkg, &len);
+	/* One bit in every byte: header, transactionId, host id, otPK, signature,
+	 * metadata segment, every payload segment's tag, length, ciphertext, MAC. */
+	for (size_t i = 0; i < len; i++) {
+		uint8_t bit = (uint8_t)(1u << (i % 8));
+		pkg[i] ^= bit;
+		int rc = open_pkg(f, pkg, len, &md, &mdl, &out, &outl);
+		pkg[i] ^= bit;
+		if (rc == 0)
+			fail_msg("flip at byte %zu of %zu accepted", i, len);
+		assert_null(md);
+		assert_null(out);
+	}
+	/* Trailing byte, truncation. */
+	uint8_t *longer = malloc(len + 1);
+	memcpy(longer, pkg, len);
+	longer[len] = 0x00;
+	assert_int_equal(open_pkg(f, longer, len + 1, &md, &mdl, &out, &outl), TS_ETRAILING);
+	assert_int_equal(open_pkg(f, pkg, len - 1, &md, &mdl, &out, &outl), TS_EPARSE);
+	free(longer);
+	/* Unchanged package still opens. */
+	assert_int_equal(open_pkg(f, pkg, len, &md, &mdl, &out, &outl), 0);
+	free(md);
+	free(out);
+	free(pkg);
+	free(pl);
+}
+
+/* Rebuilds pkg with the A3 segments in the order given by idx. */
+static void
+rebuild(const uint8_t *pkg, size_t len, const size_t *idx, size_t n, uint8_t **out, size_t *outl)
+{
+	der_tlv top, c[3], segs[16];
+	der_iter it;
+	size_t ns = 0;
+	assert_int_equal(der_read_one(pkg, len, &top), 0);
+	der_iter_init(&it, top.val, top.len);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(der_iter_next(&it, &c[i]), 1);
+	der_iter_init(&it, c[2].val, c[2].len);
+	while (ns < 16 && der_iter_next(&it, &segs[ns]) == 1)
+		ns++;
+	der_writer w;
+	der_writer_init(&w);
+	der_begin(&w, 0xBF36);
+	der_put_raw(&w, c[0].val - c[0].hdr_len, c[0].hdr_len + c[0].len);
+	der_put_raw(&w, c[1].val - c[1].hdr_len, c[1].hdr_len + c[1].len);
+	der_begin(&w, 0xA3);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(idx[i] < ns);
+		der_put_raw(&w, segs[idx[i]].val - segs[idx[i]].hdr_len,
+		    segs[idx[i]].hdr_len + segs[idx[i]].len);
+	}
+	der_end(&w);
+	der_end(&w);
+	assert_int_equal(der_writer_finish(&w, out, outl), 0);
+	der_writer_clear(&w);
+}
+
+static void
+test_segment_order(void **state)
+{
+	fixture *f = *state;
+	uint8_t *pl = payload_of(3000); /* 1020 + 1020 + 960 */
+	uint8_t *pkg = NULL, *md = NULL, *out = NULL, *bad = NULL;
+	size_t len = 0, mdl = 0, outl = 0, badl = 0;
+	build(f, pl, 3000, &pkg, &len);
+	assert_int_equal(count_segments(pkg, len), 3);
+
+	static const size_t same[] = { 0, 1, 2 };
+	rebuild(pkg, len, same, 3, &bad, &badl);
+	assert_int_equal(badl, len);
+	assert_memory_equal(bad, pkg, len);
+	assert_int_equal(open_pkg(f, bad, badl, &md, &mdl, &out, &outl), 0);
+	free(md);
+	free(out);
+	free(bad);
+
+	static const struct {
+		size_t idx[4], n;
+		int rc;
+	} cases[] = {
+		{ { 1, 0, 2 }, 3, TS_EVERIFY }, /* reordered */
+		{ { 0, 2, 1 }, 3, TS_EVERIFY }, /* reordered */
+		{ { 1, 2 }, 2, TS_EVERIFY },    /* first dropped */
+		{ { 0, 2 }, 2, TS_EVERIFY },    /* middle dropped */
+		{ { 0, 1 }, 2, TS_EVERIFY },    /* last dropped: no short final segment */
+		{ { 0, 0, 1, 2 }, 4, TS_EVERIFY }, /* duplicated */
+		{ { 0, 1, 2, 2 }, 4, TS_EPARSE },  /* segment after the final one */
+		{ { 0 }, 0, TS_EVERIFY },          /* all dropped */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rebuild(pkg, len, cases[i].idx, cases[i].n, &bad, &badl);
+		int rc = open_pkg(f, bad, badl, &md, &mdl, &out, &outl);
+		if (rc != cases[i].rc)
+			fail_msg("case %zu: rc %d, want %d", i, rc, cases[i].rc);
+		assert_null(out);
+		free(bad);
+	}
+	free(pkg);
+	free(pl);
+}
+
+static void
+test_wrong_parties(void **state)
+{
+	fixture *f = *state;
+	uint8_t *pl = payload_of(100);
+	uint8_t *pkg = NULL, *md = NULL, *out = NULL;
+	size_t len = 0, mdl = 0, outl = 0;
+	build(f, pl, 100, &pkg, &len);
+
+	/* Wrong EID: keys differ, first MAC fails. */
+	eid_t other;
+	make_eid("890490320000000000000000004322", &other);
+	assert_int_equal(bsp_package_open(f->otsk, &other, f->sign, tid, sizeof(tid), pkg, len, &md,
+	                     &mdl, &out, &outl),
+	    TS_EVERIFY);
+	/* Wrong transactionId (and wrong length). */
+	uint8_t tid2[16];
+	memcpy(tid2, tid, 16);
+	tid2[15] ^= 1;
+	assert_int_equal(bsp_package_open(f->otsk, &f->eid, f->sign, tid2, sizeof(tid2), pkg, len,
+	                     &md, &mdl, &out, &outl),
+	    TS_EVERIFY);
+	assert_int_equal(bsp_package_open(f->otsk, &f->eid, f->sign, tid, 15, pkg, len, &md, &mdl,
+	                     &out, &outl),
+	    TS_EVERIFY);
+	/* Wrong server key. */
+	EVP_PKEY *k = NULL;
+	assert_int_equal(pki_keygen(&k), 0);
+	assert_int_equal(bsp_package_open(f->otsk, &f->eid, k, tid, sizeof(tid), pkg, len, &md, &mdl,
+	                     &out, &outl),
+	    TS_EVERIFY);
+	/* Wrong eUICC one-time key: the signature covered the real otPK. */
+	assert_int_equal(bsp_package_open(k, &f->eid, f->sign, tid, sizeof(tid), pkg, len, &md, &mdl,
+	                     &out, &outl),
+	    TS_EVERIFY);
+	assert_null(md);
+	assert_null(out);
+	EVP_PKEY_free(k);
+
+	/* Two builds for the same eUICC differ (fresh server one-time key). */
+	uint8_t *pkg2 = NULL;
+	size_t len2 = 0;
+	build(f, pl, 100, &pkg2, &len2);
+	assert_int_equal(len2, len);
+	assert_memory_not_equal(pkg, pkg2, len);
+	free(pkg2);
+
+	/* Build refuses bad input. */
+	uint8_t bigmd[BSP_SEG_MAX + 1] = { 0 };
+	assert_int_equal(bsp_package_build(f->otpk, sizeof(f->otpk), &f->eid, tid, sizeof(tid),
+	                     host_id, HOST_LEN, f->sign, bigmd, sizeof(bigmd), pl, 100, &pkg2, &len2),
+	    TS_ELIMIT);
+	uint8_t badpt[PKI_PUBKEY_LEN];
+	memcpy(badpt, f->otpk, sizeof(badpt));
+	badpt[10] ^= 1;
+	assert_int_equal(bsp_package_build(badpt, sizeof(badpt), &f->eid, tid, sizeof(tid), host_id,
+	                     HOST_LEN, f->sign, f->md, sizeof(f->md), pl, 100, &pkg2, &len2),
+	    TS_EPARSE);
+	assert_int_equal(bsp_package_build(f->otpk, sizeof(f->otpk), &f->eid, tid, 17, host_id,
+	                     HOST_LEN, f->sign, f->md, sizeof(f->md), pl, 100, &pkg2, &len2),
+	    TS_EINVAL);
+	free(pkg);
+	free(pl);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_kdf_known_answer),
+		cmocka_unit_test(test_ecdh),
+		cmocka_unit_test(test_segment_independent),
+		cmocka_unit_test_setup_teardown(test_round_trips, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flipped_bits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_segment_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_parties, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
