@@ -30,7 +30,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char first30[EID_DIGITS - 1];
 		memcpy(first30, e.digits, EID_DIGITS - 2);
 		first30[EID_DIGITS - 2] = '\0';
-		if (eid_check_digits(first30, cd) != 0 || memcmp(cd, e.digits + 30, 2) != 0)
+		if (eid_check_digits(first30, cd) != 0)
+			abort();
+		/* eid_check_digits gives 98 - r (02..98); a number mod 97 == 1 may
+		 * also end in that value -/+ 97 (00, 01 or 99). */
+		int want = (cd[0] - '0') * 10 + (cd[1] - '0');
+		int got = (e.digits[30] - '0') * 10 + (e.digits[31] - '0');
+		if (want != got && want - got != 97 && got - want != 97)
 			abort();
 		(void)eid_has_prefix(&e, s + 16);
 	}

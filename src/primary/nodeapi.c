@@ -89,9 +89,9 @@ nodeapi_retryable(int rc, long status)
 {
 	if (rc == TS_ENET || rc == TS_ETIMEOUT)
 		return 1;
-	if (rc == 0 && (status == 502 || status == 503 || status == 504))
-		return 1;
-	return 0;
+	/* The node (or a proxy in front of it) was momentarily unavailable;
+	 * the key makes a repeat safe even if the first attempt got through. */
+	return status == 502 || status == 503 || status == 504;
 }
 
 static void

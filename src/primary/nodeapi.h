@@ -74,7 +74,8 @@ int nodeapi_wait_events(nodeapi *n, const char *share_id, long timeout_ms,
     nodeapi_event_cb cb, void *arg, nodeapi_error *err);
 
 /* Pure: 1 if a call that returned rc with HTTP status may be repeated with
- * the same Idempotency-Key (no answer, or 502/503/504), else 0. */
+ * the same Idempotency-Key (no answer, or HTTP 502/503/504 whatever rc
+ * the status was turned into), else 0. */
 int nodeapi_retryable(int rc, long status);
 /* Pure: TS_E* code for an HTTP error status (see above); 0 for 2xx. */
 int nodeapi_status_err(long status);

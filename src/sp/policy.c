@@ -3,6 +3,7 @@
  */
 #include "sp/policy.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,11 +168,16 @@ sp_policy_free(sp_policy *p)
 	free(p);
 }
 
+static void deny(sp_decision *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static void
-deny(sp_decision *out, const char *fmt, const char *arg)
+deny(sp_decision *out, const char *fmt, ...)
 {
 	out->approved = 0;
-	(void)ts_snprintf(out->reason, sizeof(out->reason), fmt, arg);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(out->reason, sizeof(out->reason), fmt, ap);
+	va_end(ap);
 }
 
 int

@@ -1,0 +1,354 @@
+/*
+ * tapshare-sp — the reference service provider (operator / bank / carmaker
+ * server): answers the node's ES2+-shaped confirmOrder and cancelOrder over
+ * mutual TLS according to a policy file, minting the associated credential,
+ * and records every decision. Command line: docs/cli.md.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "lib/log.h"
+#include "lib/ts_err.h"
+#include "sp/sp_conf.h"
+#include "sp/sp_http.h"
+#include "sp/sp_store.h"
+
+#define PROG "tapshare-sp"
+#define TS_SP_VERSION "0.1.0"
+
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+static const char usage_main[] =
+"Usage: tapshare-sp COMMAND [OPTIONS]\n"
+"\n"
+"The reference service provider of tapshare: the operator, bank or carmaker\n"
+"server that the network node asks to authorise sharing a security application\n"
+"(eSIM profile, bank-ID credential, service credential) with a companion device\n"
+"(patent step S13), and tells about a cancellation (S16). It speaks the node's\n"
+"provider interface, shaped like GSMA SGP.22 ES2+ (confirmOrder, cancelOrder),\n"
+"as JSON over HTTPS with mutual TLS, decides by a policy file, mints the\n"
+"associated credential and records every decision in SQLite.\n"
+"\n"
+"Commands:\n"
+"  init        create a provider directory (sp.ini, policy.ini, sp.db, TLS files)\n"
+"  run         serve confirmOrder / cancelOrder (foreground)\n"
+"  decisions   list what the provider decided\n"
+"  help [COMMAND]   show help for a command\n"
+"\n"
+"Options:\n"
+"  --help       show this help (or a command's help after the command)\n"
+"  --version    print the version and exit\n"
+"\n"
+"Exit status: 0 success, 1 the operation failed, 2 bad usage.\n"
+"Errors go to stderr as 'tapshare-sp: error: WHAT (WHY)'; logs go to stderr.\n"
+"Run 'tapshare-sp help COMMAND' for the options of a command.\n";
+
+static const char usage_init[] =
+"Usage: tapshare-sp init --dir DIR --pki PKIDIR [--listen HOST:PORT]\n"
+"\n"
+"Creates the provider directory DIR (mode 0700) with:\n"
+"  sp.ini        configuration: listen address, database, policy, TLS files\n"
+"  policy.ini    default policy: approve every request, at most 86400 s\n"
+"                (kept unchanged if DIR/policy.ini already exists)\n"
+"  sp.db         empty SQLite decision record (mode 0600: it holds minted secrets)\n"
+"  sp-tls.crt, sp-tls.key (0600)   the provider's TLS certificate and key,\n"
+"                copied from PKIDIR\n"
+"  node-ca.crt   the node CA, copied from PKIDIR; client certificates must\n"
+"                chain to it\n"
+"PKIDIR is a test PKI as written by 'tapshare-node testpki'. init refuses to\n"
+"overwrite an existing DIR/sp.ini.\n"
+"\n"
+"  --dir DIR            provider directory to create\n"
+"  --pki PKIDIR         PKI directory with sp-tls.crt, sp-tls.key, node-ca.crt\n"
+"  --listen HOST:PORT   address 'run' listens on (default 127.0.0.1:9443);\n"
+"                       port 0 lets the kernel choose, see 'run'\n";
+
+static const char usage_run[] =
+"Usage: tapshare-sp run --dir DIR\n"
+"\n"
+"Serves, in the foreground on one event loop, over HTTPS (TLS 1.2 or later)\n"
+"with client certificates required and verified against DIR/node-ca.crt:\n"
+"\n"
+"  POST /gsma/rsp2/es2plus/confirmOrder   (S13)\n"
+"    {\"header\":{\"functionRequesterIdentifier\",\"functionCallIdentifier\"},\n"
+"     \"eid\",\"appId\",\"userId\",\"shareId\",\"requestedDurationS\"}\n"
+"    The EID is checked (32 digits, ISO 7064 MOD 97-10), then the policy is\n"
+"    applied. Approval mints the associated credential and answers\n"
+"    Executed-Success with associatedAppId, name, kind, notAfter (unix s, 0 =\n"
+"    unlimited: now + min(requested, max_duration_s)) and credential:\n"
+"      sim      iccid (19 digits, 8944..., Luhn), imsi (15 digits), ki, opc\n"
+"      bankid   account, certify_url, activation_code\n"
+"      service  token, scope, expires_at\n"
+"    A refusal answers status Failed with statusCodeData {subjectCode 8.1,\n"
+"    reasonCode 3.8, message}; a bad EID, 8.1 / 2.1.\n"
+"  POST /gsma/rsp2/es2plus/cancelOrder    (S16)\n"
+"    {\"header\":{...},\"eid\",\"associatedAppId\",\"shareId\",\n"
+"     \"finalProfileStatusIndicator\"}  -> Executed-Success (also for an unknown\n"
+"    associatedAppId, which is recorded as such).\n"
+"\n"
+"Every answer is recorded under its functionCallIdentifier; a repeated call\n"
+"returns the recorded answer unchanged and decides nothing new. A malformed\n"
+"request gets HTTP 400 and is not recorded.\n"
+"\n"
+"Policy (DIR/policy.ini, reloaded on SIGHUP):\n"
+"  [default]        decision = approve|deny, max_duration_s = N (0 = none),\n"
+"                   kind = sim|bankid|service (used when nothing else says)\n"
+"  [app.APP_ID]     decision, max_duration_s, kind, name, scope for one of the\n"
+"                   primary device's applications\n"
+"  [deny]           eids = EID,EID,...  companions always refused\n"
+"                   (further lists in eids.1 .. eids.99)\n"
+"The kind comes from [app.APP_ID], else from a \"kind\" member of the request,\n"
+"else from [default].\n"
+"\n"
+"Logs 'listening on https://HOST:PORT' once connections are accepted. With a\n"
+"listen port of 0 the kernel chooses it and it is also written to DIR/sp.port.\n"
+"SIGTERM or SIGINT stop the server cleanly (exit 0).\n"
+"\n"
+"  --dir DIR    provider directory made by 'tapshare-sp init'\n";
+
+static const char usage_decisions[] =
+"Usage: tapshare-sp decisions --dir DIR [--json]\n"
+"\n"
+"Lists every recorded confirmOrder and cancelOrder, oldest first: time,\n"
+"function, decision (approved, denied, cancelled), EID, the primary's app id,\n"
+"the associated app id, notAfter, functionCallIdentifier and the reason of a\n"
+"refusal. Minted secrets (Ki, tokens) are never printed.\n"
+"\n"
+"  --dir DIR    provider directory\n"
+"  --json       print {\"decisions\":[...]} on stdout instead of a table\n";
+
+static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void
+die_usage(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, PROG ": error: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see '" PROG " --help')\n");
+	exit(EXIT_USAGE);
+}
+
+static int
+fail(const char *what, const char *why)
+{
+	fprintf(stderr, PROG ": error: %s (%s)\n", what, why);
+	return EXIT_FAIL;
+}
+
+struct opts {
+	const char *dir;
+	const char *pki;
+	const char *listen;
+	int json;
+	int help;
+};
+
+/* Parses --name VALUE / --name=VALUE options; allowed is a list of the
+ * option names this command takes. */
+static void
+parse_opts(int argc, char **argv, const char *const *allowed, struct opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			o->help = 1;
+			continue;
+		}
+		if (strncmp(a, "--", 2) != 0)
+			die_usage("unexpected argument '%s'", a);
+		const char *name = a + 2;
+		const char *eq = strchr(name, '=');
+		size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+		int ok = 0;
+		for (size_t k = 0; allowed[k]; k++)
+			if (strlen(allowed[k]) == nlen && strncmp(allowed[k], name, nlen) == 0)
+				ok = 1;
+		if (!ok)
+			die_usage("unknown option '%s'", a);
+		if (nlen == 4 && strncmp(name, "json", 4) == 0) {
+			if (eq)
+				die_usage("--json takes no value");
+			o->json = 1;
+			continue;
+		}
+		const char *val = eq ? eq + 1 : NULL;
+		if (val == NULL) {
+			if (i + 1 >= argc)
+				die_usage("option '%s' needs a value", a);
+			val = argv[++i];
+		}
+		if (val[0] == '\0')
+			die_usage("option '%s' needs a non-empty value", a);
+		if (strncmp(name, "dir", nlen) == 0 && nlen == 3)
+			o->dir = val;
+		else if (strncmp(name, "pki", nlen) == 0 && nlen == 3)
+			o->pki = val;
+		else if (strncmp(name, "listen", nlen) == 0 && nlen == 6)
+			o->listen = val;
+	}
+}
+
+static int
+cmd_init(int argc, char **argv)
+{
+	static const char *const allowed[] = { "dir", "pki", "listen", NULL };
+	struct opts o;
+	parse_opts(argc, argv, allowed, &o);
+	if (o.help) {
+		fputs(usage_init, stdout);
+		return 0;
+	}
+	if (o.dir == NULL || o.pki == NULL)
+		die_usage("init needs --dir and --pki");
+	char err[512] = "";
+	int rc = sp_conf_init(o.dir, o.pki, o.listen, err, sizeof(err));
+	if (rc == TS_EINVAL)
+		die_usage("%s", err[0] ? err : "bad --listen");
+	if (rc != 0)
+		return fail("cannot initialise the provider directory", err[0] ? err : ts_strerror(rc));
+	printf("initialised %s (listen %s)\n", o.dir, o.listen ? o.listen : SP_DEFAULT_LISTEN);
+	return 0;
+}
+
+static int
+cmd_run(int argc, char **argv)
+{
+	static const char *const allowed[] = { "dir", NULL };
+	struct opts o;
+	parse_opts(argc, argv, allowed, &o);
+	if (o.help) {
+		fputs(usage_run, stdout);
+		return 0;
+	}
+	if (o.dir == NULL)
+		die_usage("run needs --dir");
+	sp_conf c;
+	char err[512] = "";
+	int rc = sp_conf_load(o.dir, &c, err, sizeof(err));
+	if (rc != 0)
+		return fail("cannot load the configuration", err[0] ? err : ts_strerror(rc));
+	rc = sp_run(&c);
+	if (rc != 0)
+		return fail("the provider stopped", ts_strerror(rc));
+	return 0;
+}
+
+static const char *
+json_s(const json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "-";
+}
+
+static int
+cmd_decisions(int argc, char **argv)
+{
+	static const char *const allowed[] = { "dir", "json", NULL };
+	struct opts o;
+	parse_opts(argc, argv, allowed, &o);
+	if (o.help) {
+		fputs(usage_decisions, stdout);
+		return 0;
+	}
+	if (o.dir == NULL)
+		die_usage("decisions needs --dir");
+	sp_conf c;
+	char err[512] = "";
+	int rc = sp_conf_load(o.dir, &c, err, sizeof(err));
+	if (rc != 0)
+		return fail("cannot load the configuration", err[0] ? err : ts_strerror(rc));
+	sp_store *st = NULL;
+	if ((rc = sp_store_open(c.db, &st)) != 0)
+		return fail("cannot open the decision record", ts_strerror(rc));
+	json_t *list = NULL;
+	rc = sp_store_list(st, &list);
+	sp_store_close(st);
+	if (rc != 0)
+		return fail("cannot read the decision record", ts_strerror(rc));
+	if (o.json) {
+		json_t *doc = json_pack("{s:o}", "decisions", list);
+		if (doc == NULL)
+			return fail("cannot format the decisions", "out of memory");
+		json_dumpf(doc, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(doc);
+		return 0;
+	}
+	printf("%-20s %-12s %-9s %-32s %-16s %-26s %-10s %s\n", "TIME", "FUNCTION", "DECISION",
+	    "EID", "APP", "ASSOCIATED", "NOT_AFTER", "CALL / REASON");
+	size_t i;
+	json_t *d;
+	json_array_foreach(list, i, d) {
+		char tbuf[32] = "-";
+		time_t t = (time_t)json_integer_value(json_object_get(d, "created_at"));
+		struct tm tm;
+		if (gmtime_r(&t, &tm) != NULL)
+			strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		long long na = json_integer_value(json_object_get(d, "notAfter"));
+		char nabuf[24];
+		snprintf(nabuf, sizeof(nabuf), "%lld", na);
+		const char *reason = json_string_value(json_object_get(d, "reason"));
+		printf("%-20s %-12s %-9s %-32s %-16s %-26s %-10s %s%s%s\n", tbuf,
+		    json_s(d, "function"), json_s(d, "decision"), json_s(d, "eid"),
+		    json_s(d, "app_id"), json_s(d, "associatedAppId"), nabuf,
+		    json_s(d, "functionCallIdentifier"), reason ? " / " : "", reason ? reason : "");
+	}
+	json_decref(list);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *usage;
+} commands[] = {
+	{ "init", cmd_init, usage_init },
+	{ "run", cmd_run, usage_run },
+	{ "decisions", cmd_decisions, usage_decisions },
+};
+
+int
+main(int argc, char **argv)
+{
+	ts_log_init(PROG, TS_LOG_INFO);
+	if (argc < 2) {
+		fputs(usage_main, stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		fputs(usage_main, stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0) {
+		printf(PROG " " TS_SP_VERSION "\n");
+		return 0;
+	}
+	if (strcmp(cmd, "help") == 0) {
+		if (argc < 3) {
+			fputs(usage_main, stdout);
+			return 0;
+		}
+		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+			if (strcmp(argv[2], commands[i].name) == 0) {
+				fputs(commands[i].usage, stdout);
+				return 0;
+			}
+		}
+		die_usage("unknown command '%s'", argv[2]);
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(cmd, commands[i].name) == 0)
+			return commands[i].fn(argc - 2, argv + 2);
+	die_usage("unknown command '%s'", cmd);
+}

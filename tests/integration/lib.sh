@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Shared set-up for integration tests: a fresh test PKI, node, provider, secure
+# element and companion on 127.0.0.1 in a temporary directory, all stopped by
+# PID on exit. Source it, then call ts_start_all.
+set -euo pipefail
+
+TS_BIN=${TS_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../build" && pwd)}
+EID=89049032123451234512345678901235
+EID2=89049032123451234512345678901332   # second companion (same EUM)
+PASS="correct horse battery staple"
+export TAPSHARE_PASSPHRASE="$PASS"
+
+T=$(mktemp -d /tmp/tapshare-it.XXXXXX)
+PIDS=()
+FAILS=0
+CHECKS=0
+
+ts_cleanup() {
+	local rc=$?
+	for p in "${PIDS[@]:-}"; do
+		[ -n "$p" ] && kill "$p" 2>/dev/null || true
+	done
+	for p in "${PIDS[@]:-}"; do
+		[ -n "$p" ] && wait "$p" 2>/dev/null || true
+	done
+	if [ "$rc" -ne 0 ] || [ "$FAILS" -ne 0 ]; then
+		echo "---- logs ($T) ----"
+		for f in "$T"/*.log; do [ -f "$f" ] && { echo "== $f"; tail -n 60 "$f"; }; done
+	fi
+	rm -rf "$T"
+	exit $rc
+}
+trap ts_cleanup EXIT
+
+ok() { CHECKS=$((CHECKS + 1)); echo "ok - $*"; }
+fail() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "FAIL - $*"; }
+# expect DESC CMD...: the command must succeed
+expect() { local d=$1; shift; if "$@"; then ok "$d"; else fail "$d"; fi; }
+# expect_fail DESC CMD...: the command must fail
+expect_fail() { local d=$1; shift; if "$@"; then fail "$d"; else ok "$d"; fi; }
+ts_done() {
+	echo "$((CHECKS - FAILS)) passed, $FAILS failed"
+	[ "$FAILS" -eq 0 ]
+}
+
+# wait_file FILE SECONDS
+wait_file() {
+	local i=0
+	while [ ! -s "$1" ]; do
+		i=$((i + 1)); [ $i -gt $(($2 * 10)) ] && return 1; sleep 0.1
+	done
+}
+# wait_log FILE REGEX SECONDS
+wait_log() {
+	local i=0
+	while ! grep -qE "$2" "$1" 2>/dev/null; do
+		i=$((i + 1)); [ $i -gt $(($3 * 10)) ] && return 1; sleep 0.1
+	done
+}
+
+ts_pki() {
+	"$TS_BIN/tapshare-node" testpki "$T/pki" --eid "$EID" --eid "$EID2" --ein 89049032 2>"$T/pki.log"
+}
+
+ts_start_sp() {
+	"$TS_BIN/tapshare-sp" init --dir "$T/sp" --pki "$T/pki" --listen 127.0.0.1:0 >"$T/sp-init.log" 2>&1
+	[ -n "${SP_POLICY:-}" ] && printf '%s\n' "$SP_POLICY" >"$T/sp/policy.ini"
+	rm -f "$T/sp/sp.port"
+	"$TS_BIN/tapshare-sp" run --dir "$T/sp" >>"$T/sp.log" 2>&1 &
+	SP_PID=$!
+	PIDS+=("$SP_PID")
+	wait_file "$T/sp/sp.port" 10
+	SP_PORT=$(cat "$T/sp/sp.port")
+}
+
+ts_init_node() {
+	"$TS_BIN/tapshare-node" init --dir "$T/node" --pki "$T/pki" --listen 127.0.0.1:0 >"$T/node-init.log" 2>&1
+	"$TS_BIN/tapshare-node" provider add operator "https://127.0.0.1:$SP_PORT" --dir "$T/node" 2>>"$T/node-init.log"
+	ALICE_CODE=$(printf '%s\n' "$PASS" | "$TS_BIN/tapshare-node" user add alice --dir "$T/node" 2>>"$T/node-init.log")
+	BOB_CODE=$(printf '%s\n' "bob's passphrase 42" | "$TS_BIN/tapshare-node" user add bob --dir "$T/node" 2>>"$T/node-init.log")
+	"$TS_BIN/tapshare-node" app add --dir "$T/node" --user alice --app-id sim-alice --name "Alice mobile" \
+		--kind sim --provider operator 2>>"$T/node-init.log"
+	"$TS_BIN/tapshare-node" app add --dir "$T/node" --user bob --app-id sim-bob --name "Bob mobile" \
+		--kind sim --provider operator 2>>"$T/node-init.log"
+	"$TS_BIN/tapshare-node" app add --dir "$T/node" --user alice --app-id svc-locked --name "Locked" \
+		--kind service --provider operator --not-shareable 2>>"$T/node-init.log"
+}
+
+ts_start_node() {
+	rm -f "$T/node/node.port"
+	"$TS_BIN/tapshare-node" run --dir "$T/node" >>"$T/node.log" 2>&1 &
+	NODE_PID=$!
+	PIDS+=("$NODE_PID")
+	wait_file "$T/node/node.port" 10
+	NODE_PORT=$(cat "$T/node/node.port")
+	NODE_URL="https://127.0.0.1:$NODE_PORT"
+}
+
+ts_init_se() {
+	"$TS_BIN/tapshare-se" init --state "$T/se.state" --pki "$T/pki" --eid "$EID" >"$T/se-init.log" 2>&1
+}
+
+# ts_start_companion [SE_SPEC]
+ts_start_companion() {
+	local se=${1:-inproc:$T/se.state}
+	"$TS_BIN/tapshare-companion" run --node "$NODE_URL" --ca "$T/pki/node-ca.crt" --se "$se" \
+		--link "sim:$T/link.sock" --name "Alice's watch" >>"$T/companion.log" 2>&1 &
+	COMP_PID=$!
+	PIDS+=("$COMP_PID")
+	wait_log "$T/companion.log" "S1 advertising" 10
+}
+
+ts_stop() { # ts_stop PID
+	kill "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+# primary CLI as alice (home $T/alice) or bob
+alice() { "$TS_BIN/tapshare" --home "$T/alice" "$@"; }
+bob() { TAPSHARE_PASSPHRASE="bob's passphrase 42" "$TS_BIN/tapshare" --home "$T/bob" "$@"; }
+
+ts_enroll() {
+	alice enroll --node "$NODE_URL" --ca "$T/pki/node-ca.crt" --code "$ALICE_CODE" --name "Alice's phone" \
+		>"$T/enroll.log" 2>&1
+	bob enroll --node "$NODE_URL" --ca "$T/pki/node-ca.crt" --code "$BOB_CODE" --name "Bob's phone" \
+		>>"$T/enroll.log" 2>&1
+}
+
+ts_start_all() {
+	ts_pki
+	ts_start_sp
+	ts_init_node
+	ts_start_node
+	ts_init_se
+	ts_start_companion "${1:-}"
+	ts_enroll
+}
+
+# node_state SHARE_ID -> prints the share's state (admin view)
+node_state() {
+	"$TS_BIN/tapshare-node" shares --dir "$T/node" --json 2>/dev/null |
+		jq -r --arg id "$1" '(map(select(.share_id == $id)) | .[0].state) // "none"'
+}
+# wait_state SHARE_ID STATE SECONDS
+wait_state() {
+	local i=0
+	while [ "$(node_state "$1")" != "$2" ]; do
+		i=$((i + 1)); [ $i -gt $(($3 * 5)) ] && return 1; sleep 0.2
+	done
+}

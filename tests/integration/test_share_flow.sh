@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Full happy path (claims 1, 6, 12): S1 read EID over the sim link, S4 share,
+# S5 first confirmation, S13 provider authorises, S14 bound package delivered
+# to the companion's SE, S15/S6 second confirmation; then S7/S8 cancel ->
+# S16/S17 revoke, provider told, the SE deletes.
+. "$(dirname "$0")/lib.sh"
+ts_start_all
+
+out=$(alice share --link "sim:$T/link.sock" --app sim-alice --timeout 60 2>&1) || { echo "$out"; fail "share completes"; }
+echo "$out"
+expect "S1 EID read over the link" grep -q "S1 read EID $EID" <<<"$out"
+expect "S5 first confirmation shown" grep -q "S5 first confirmation" <<<"$out"
+expect "S6 second confirmation shown" grep -q "S6 second confirmation" <<<"$out"
+
+SHARE=$(alice shares --json | jq -r '.shares[0].share_id')
+expect "node says installed" [ "$(node_state "$SHARE")" = installed ]
+expect "exactly one share" [ "$(alice shares --json | jq '.shares | length')" = 1 ]
+expect "node log has S11..S15" bash -c "grep -q ' S11 ' '$T/node.log' && grep -q ' S12 ' '$T/node.log' && grep -q ' S13 ' '$T/node.log' && grep -q ' S14 ' '$T/node.log' && grep -q ' S15 ' '$T/node.log'"
+
+ASSOC=$(alice shares --json | jq -r '.shares[0].associated_app_id')
+expect "associated app differs from the original" [ "$ASSOC" != sim-alice ]
+expect "the companion's SE holds the associated app" bash -c \
+	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e --arg a '$ASSOC' '.apps | map(select(.app_id == \$a)) | length == 1' >/dev/null"
+expect "provider recorded one approval" bash -c \
+	"'$TS_BIN/tapshare-sp' decisions --dir '$T/sp' --json | jq -e 'map(select(.function == \"confirmOrder\")) | length == 1' >/dev/null"
+
+# cancel (S7/S8 -> S16/S17)
+out=$(alice cancel "$SHARE" --timeout 60 2>&1) || { echo "$out"; fail "cancel completes"; }
+echo "$out"
+expect "share revoked" [ "$(node_state "$SHARE")" = revoked ]
+expect "node log has S16 and S17" bash -c "grep -q ' S16 ' '$T/node.log' && grep -q ' S17 ' '$T/node.log'"
+expect "SE no longer holds the app" bash -c \
+	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e '.apps | length == 0' >/dev/null"
+wait_log "$T/sp.log" "cancelOrder" 10 || true
+expect "provider told of the cancellation" bash -c \
+	"'$TS_BIN/tapshare-sp' decisions --dir '$T/sp' --json | jq -e 'map(select(.function == \"cancelOrder\")) | length == 1' >/dev/null"
+ts_done
