@@ -121,6 +121,11 @@ ts_b64_decode(const char *in, uint8_t **out, size_t *outlen)
 		buf[o++] = (uint8_t)(w >> 8);
 		buf[o++] = (uint8_t)w;
 	}
+	/* Strict: the bits below the padding must be zero ("QR==" is not "QQ=="). */
+	if ((pad == 2 && (b64val(in[n - 3]) & 0x0f) != 0) || (pad == 1 && (b64val(in[n - 2]) & 0x03) != 0)) {
+		free(buf);
+		return TS_EPARSE;
+	}
 	o -= pad;
 	*out = buf;
 	*outlen = o;
@@ -149,6 +154,9 @@ int
 ts_parse_ll(const char *s, long long min, long long max, long long *out)
 {
 	if (s == NULL || *s == '\0')
+		return TS_EINVAL;
+	/* Only an optional '-' then digits: no spaces, no '+'. */
+	if (!(*s == '-' || (*s >= '0' && *s <= '9')))
 		return TS_EINVAL;
 	char *end;
 	errno = 0;

@@ -267,8 +267,9 @@ h_share_create(struct evhttp_request *req, void *arg)
 		goto done;
 	}
 	if (rc != 0) {
-		char cd[3] = "??";
-		eid_check_digits(eid_s, cd);
+		char cd[3] = "??", first30[31];
+		snprintf(first30, sizeof(first30), "%.30s", eid_s);
+		eid_check_digits(first30, cd);
 		ts_httpd_reply_error(req, 400, "eid_check_digits",
 		    "EID %s fails the ISO 7064 MOD 97-10 check: the last two digits should be %s",
 		    eid_s, cd);

@@ -66,6 +66,7 @@ static const char usage_apps[] =
 static const char usage_share[] =
     "usage: tapshare share --link SPEC [--app APP_ID] [--duration SECONDS]\n"
     "                      [--timeout SECONDS] [--no-wait] [--json]\n"
+    "       tapshare share --eid EID ...   (EID read earlier, e.g. from the device label)\n"
     "\n"
     "Shares a security application with a companion device:\n"
     "  S1  reads the companion's identity (EID, name) over the short-range link SPEC;\n"
@@ -78,6 +79,8 @@ static const char usage_share[] =
     "  --link SPEC         sim:/path/to/socket  the SIMULATED proximity link (a Unix socket\n"
     "                      served by `tapshare-companion run --link sim:...`, standing for\n"
     "                      NFC/BLE/body-coupled links); qr: and nfc: are not implemented yet\n"
+    "  --eid EID           the companion's EID, already known (no link is read; the node\n"
+    "                      still checks it); exactly one of --link and --eid\n"
     "  --app APP_ID        application to share (see `tapshare apps`)\n"
     "  --duration SECONDS  ask for a time-limited share\n"
     "  --timeout SECONDS   how long to wait for the tap and for the second confirmation\n"
@@ -158,7 +161,7 @@ cli_usage(FILE *out, const char *topic)
 enum opt_id {
 	OPT_HOME, OPT_PASSFILE, OPT_JSON, OPT_HELP, OPT_VERSION,
 	OPT_NODE, OPT_CA, OPT_CODE, OPT_NAME,
-	OPT_LINK, OPT_APP, OPT_DURATION, OPT_TIMEOUT, OPT_NOWAIT,
+	OPT_LINK, OPT_EID, OPT_APP, OPT_DURATION, OPT_TIMEOUT, OPT_NOWAIT,
 };
 static const struct {
 	int id;
@@ -176,6 +179,7 @@ static const struct {
 	{ OPT_CODE, "code", 1, B(CLI_CMD_ENROLL) },
 	{ OPT_NAME, "name", 1, B(CLI_CMD_ENROLL) },
 	{ OPT_LINK, "link", 1, B(CLI_CMD_SHARE) },
+	{ OPT_EID, "eid", 1, B(CLI_CMD_SHARE) },
 	{ OPT_APP, "app", 1, B(CLI_CMD_SHARE) },
 	{ OPT_DURATION, "duration", 1, B(CLI_CMD_SHARE) },
 	{ OPT_TIMEOUT, "timeout", 1, B(CLI_CMD_SHARE) | B(CLI_CMD_CANCEL) },
@@ -264,6 +268,13 @@ apply_opt(cli_opts *o, const pending_opt *p, char *err, size_t errcap)
 		break;
 	case OPT_NAME: o->name = p->val; break;
 	case OPT_LINK: o->link = p->val; break;
+	case OPT_EID:
+		/* Only bounded here: checking the digits is the node's S11/S12,
+		 * whose refusal (eid_check_digits, ...) says exactly what is wrong. */
+		if (p->val[0] == '\0' || strlen(p->val) > 64)
+			return fail_usage(err, errcap, "bad --eid", p->val);
+		o->eid = p->val;
+		break;
 	case OPT_APP:
 		if (p->val[0] == '\0' || strlen(p->val) > CLI_MAX_ID)
 			return fail_usage(err, errcap, "bad --app", p->val);
@@ -394,8 +405,10 @@ cli_parse(int argc, char *const *argv, cli_opts *o, char *err, size_t errcap)
 			return fail_usage(err, errcap, "enroll needs --code CODE", NULL);
 		break;
 	case CLI_CMD_SHARE:
-		if (o->link == NULL)
-			return fail_usage(err, errcap, "share needs --link SPEC (e.g. sim:/path/to/socket)", NULL);
+		if (o->link == NULL && o->eid == NULL)
+			return fail_usage(err, errcap, "share needs --link SPEC (e.g. sim:/path/to/socket) or --eid EID", NULL);
+		if (o->link != NULL && o->eid != NULL)
+			return fail_usage(err, errcap, "share takes --link or --eid, not both", NULL);
 		break;
 	case CLI_CMD_CANCEL:
 		if (npos < 2)

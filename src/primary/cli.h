@@ -41,6 +41,7 @@ typedef struct cli_opts {
 	const char *node_url, *ca_file, *code, *name;
 	/* share */
 	const char *link, *app_id;
+	const char *eid;      /* --eid: EID known already (S1 done earlier); instead of --link */
 	long long duration_s; /* 0 = not given */
 	long long timeout_s;  /* CLI_DEFAULT_TIMEOUT_S unless given */
 	int no_wait;

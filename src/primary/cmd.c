@@ -325,7 +325,7 @@ cmd_enroll(const cli_opts *o)
 	json_t *doc = json_object();
 	nodeapi_error e;
 	char key_id[65], cert_id[65];
-	int ex = 1, rc;
+	int ex = 1, rc, key_saved = 0;
 
 	memset(&c, 0, sizeof(c));
 	if (doc == NULL || ctx_paths(o, &c) != 0)
@@ -348,7 +348,7 @@ cmd_enroll(const cli_opts *o)
 	}
 	/* The key is made here and never leaves the device (ARCHITECTURE §4). */
 	if ((rc = pki_keygen(&key)) != 0 || (rc = pki_key_save(key, c.key_path)) != 0 ||
-	    (rc = pki_csr_new(key, o->name ? o->name : "tapshare-primary", &req)) != 0 ||
+	    (key_saved = 1, rc = pki_csr_new(key, o->name ? o->name : "tapshare-primary", &req)) != 0 ||
 	    (rc = pki_csr_to_pem(req, &csr)) != 0 || (rc = pki_pubkey_id(key, key_id)) != 0) {
 		cmd_error("cannot create the device key and CSR (%s)", ts_strerror(rc));
 		doc_error(doc, "key", ts_strerror(rc));
@@ -393,6 +393,9 @@ cmd_enroll(const cli_opts *o)
 	step(o, "credentials in %s (device.key, device.crt, ca.crt, primary.ini)", c.home);
 	ex = 0;
 out:
+	/* A key without a certificate is of no use; the next enroll makes a new one. */
+	if (ex != 0 && key_saved)
+		unlink(c.key_path);
 	if (o->json)
 		print_json(doc);
 	json_decref(doc);
@@ -531,6 +534,40 @@ on_event(const char *event, const char *id, const json_t *data, void *arg)
 	return 1;
 }
 
+/* S1: the companion's identity over the short-range link. Only the EID (and
+ * a display name) crosses it. */
+static int
+read_identity(const cli_opts *o, json_t *doc, ndef_identity *ident)
+{
+	char eid_name[NDEF_TS_NAME_MAX + 1];
+	long timeout_ms = (long)o->timeout_s * 1000L;
+	if (!o->json)
+		fprintf(stderr, "tapshare: waiting up to %lld s for a companion on %s (%s)\n",
+		    o->timeout_s, o->link, link_describe(o->link));
+	int rc = link_read_identity(o->link, timeout_ms, ident);
+	if (rc != 0) {
+		if (rc == TS_ETIMEOUT)
+			cmd_error("no companion answered on %s within %lld s", o->link, o->timeout_s);
+		else if (rc == TS_EEIDFMT || rc == TS_EEIDCHK)
+			cmd_error("the companion on %s sent an invalid EID (%s)", o->link,
+			    ts_strerror(rc));
+		else
+			cmd_error("cannot read the companion's identity over %s (%s)", o->link,
+			    ts_strerror(rc));
+		doc_error(doc, "link", ts_strerror(rc));
+		return rc;
+	}
+	cli_sanitize(ident->name[0] ? ident->name : ident->model, eid_name, sizeof(eid_name));
+	json_object_set_new(doc, "eid", json_string(ident->eid.digits));
+	json_object_set_new(doc, "companion", json_pack("{s:s, s:s}", "name", ident->name,
+	    "model", ident->model));
+	if (eid_name[0])
+		step(o, "S1 read EID %s over %s (%s)", ident->eid.digits, o->link, eid_name);
+	else
+		step(o, "S1 read EID %s over %s", ident->eid.digits, o->link);
+	return 0;
+}
+
 int
 cmd_share(const cli_opts *o)
 {
@@ -540,7 +577,6 @@ cmd_share(const cli_opts *o)
 	json_t *doc = json_object();
 	nodeapi_error e;
 	char why[256];
-	char eid_name[NDEF_TS_NAME_MAX + 1];
 	int ex = 1, rc;
 	long timeout_ms = (long)o->timeout_s * 1000L;
 	wait_ctx w = { .o = o, .kind = CLI_WAIT_INSTALL };
@@ -548,7 +584,7 @@ cmd_share(const cli_opts *o)
 	memset(&c, 0, sizeof(c));
 	if (doc == NULL)
 		goto out;
-	if (link_spec_check(o->link, why, sizeof(why)) != 0) {
+	if (o->link != NULL && link_spec_check(o->link, why, sizeof(why)) != 0) {
 		cmd_error("bad --link: %s", why);
 		doc_error(doc, "bad_link", why);
 		ex = 2;
@@ -563,35 +599,22 @@ cmd_share(const cli_opts *o)
 	}
 	if (ctx_open(o, &c, doc) != 0)
 		goto out;
-	json_object_set_new(doc, "link", json_string(o->link));
-
-	/* S1: the companion's identity over the short-range link. Only the EID
-	 * (and a display name) crosses it. */
-	if (!o->json)
-		fprintf(stderr, "tapshare: waiting up to %lld s for a companion on %s (%s)\n",
-		    o->timeout_s, o->link, link_describe(o->link));
+	json_object_set_new(doc, "link", o->link ? json_string(o->link) : json_null());
 	memset(&ident, 0, sizeof(ident));
-	rc = link_read_identity(o->link, timeout_ms, &ident);
-	if (rc != 0) {
-		if (rc == TS_ETIMEOUT)
-			cmd_error("no companion answered on %s within %lld s", o->link, o->timeout_s);
-		else if (rc == TS_EEIDFMT || rc == TS_EEIDCHK)
-			cmd_error("the companion on %s sent an invalid EID (%s)", o->link,
-			    ts_strerror(rc));
-		else
-			cmd_error("cannot read the companion's identity over %s (%s)", o->link,
-			    ts_strerror(rc));
-		doc_error(doc, "link", ts_strerror(rc));
+	if (o->eid != NULL) {
+		/* S1 happened earlier (label, an earlier tap): the EID goes to the
+		 * node as given and is checked there (S11/S12). */
+		if (ts_snprintf(ident.eid.digits, sizeof(ident.eid.digits), "%s", o->eid) != 0) {
+			cmd_error("--eid is longer than an EID: %s", o->eid);
+			doc_error(doc, "eid_format", "EID too long");
+			ex = 2;
+			goto out;
+		}
+		json_object_set_new(doc, "eid", json_string(ident.eid.digits));
+		step(o, "S1 EID %s given on the command line (no link read)", ident.eid.digits);
+	} else if (read_identity(o, doc, &ident) != 0) {
 		goto out;
 	}
-	cli_sanitize(ident.name[0] ? ident.name : ident.model, eid_name, sizeof(eid_name));
-	json_object_set_new(doc, "eid", json_string(ident.eid.digits));
-	json_object_set_new(doc, "companion", json_pack("{s:s, s:s}", "name", ident.name,
-	    "model", ident.model));
-	if (eid_name[0])
-		step(o, "S1 read EID %s over %s (%s)", ident.eid.digits, o->link, eid_name);
-	else
-		step(o, "S1 read EID %s over %s", ident.eid.digits, o->link);
 
 	/* S2: the user's applications; S3: the choice. */
 	if ((rc = nodeapi_apps(c.api, &apps_resp, &e)) != 0) {

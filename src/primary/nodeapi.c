@@ -22,7 +22,11 @@
  * so that the caller's deadline is kept even though keepalive comments
  * (every 15 s) reset ts_httpc_sse's idle timer. Must stay below 15 s. */
 #define NODEAPI_SSE_SLICE_MS 10000L
-#define NODEAPI_SSE_BACKOFF_MS 1000L
+/* Reconnect delay after a broken stream: starts small (a node restart or a
+ * dropped connection is usually over at once), doubles while reconnecting
+ * brings nothing, and is reset by any delivered event. */
+#define NODEAPI_SSE_BACKOFF_MIN_MS 100L
+#define NODEAPI_SSE_BACKOFF_MAX_MS 2000L
 
 struct nodeapi {
 	char base[NODEAPI_URL_MAX];
@@ -351,6 +355,7 @@ typedef struct ev_state {
 	void *arg;
 	char last_id[64];   /* Last-Event-ID for a reconnect */
 	long long last_num; /* highest numeric id delivered, -1 = none */
+	unsigned long delivered; /* events passed to cb */
 	int64_t deadline;
 	int stopped;
 	int timed_out;
@@ -372,6 +377,7 @@ ev_on_event(const char *event, const char *id, const char *data, void *arg)
 	}
 	json_error_t je;
 	json_t *j = data != NULL ? json_loads(data, JSON_REJECT_DUPLICATES, &je) : NULL;
+	s->delivered++;
 	int stop = s->cb(event != NULL ? event : "message", id, j, s->arg);
 	json_decref(j);
 	if (stop) {
@@ -393,6 +399,7 @@ nodeapi_wait_events(nodeapi *n, const char *share_id, long timeout_ms,
 	char why[512];
 	int rc;
 	int warned = 0;
+	long backoff = NODEAPI_SSE_BACKOFF_MIN_MS;
 	ev_state s = { .cb = cb, .arg = arg, .last_num = -1 };
 
 	err_set(err, 0, "", "");
@@ -409,6 +416,7 @@ nodeapi_wait_events(nodeapi *n, const char *share_id, long timeout_ms,
 			return TS_ETIMEOUT;
 		long slice = left < NODEAPI_SSE_SLICE_MS ? (long)left : NODEAPI_SSE_SLICE_MS;
 		why[0] = '\0';
+		unsigned long before = s.delivered;
 		rc = ts_httpc_sse(n->http, url, NULL, s.last_id[0] ? s.last_id : NULL, slice,
 		    ev_on_event, &s, why, sizeof(why));
 		if (s.stopped)
@@ -426,9 +434,12 @@ nodeapi_wait_events(nodeapi *n, const char *share_id, long timeout_ms,
 				    s.last_id);
 				warned = 1;
 			}
+			if (s.delivered != before)
+				backoff = NODEAPI_SSE_BACKOFF_MIN_MS;
 			left = s.deadline - ts_mono_ms();
-			sleep_ms(left < NODEAPI_SSE_BACKOFF_MS ? (left > 0 ? (long)left : 0)
-			                                       : NODEAPI_SSE_BACKOFF_MS);
+			sleep_ms(left < backoff ? (left > 0 ? (long)left : 0) : backoff);
+			if (backoff < NODEAPI_SSE_BACKOFF_MAX_MS)
+				backoff *= 2;
 			continue;
 		default:
 			/* Refused (HTTP error) or a malformed stream: waiting longer

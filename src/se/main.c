@@ -108,10 +108,13 @@ static const char usage_status[] =
 "{\"eid\",\"apps\":[{\"app_id\",\"name\",\"kind\",\"provider\",\"enabled\",\"not_after\"}],\n"
 "\"pending_notifications\"}.\n";
 
+/* Bad usage: the error, the command's synopsis (first line of its help), exit 2. */
 static void
 die_usage(const char *msg, const char *usage)
 {
-	fprintf(stderr, PROG ": error: %s\n\n%s", msg, usage);
+	const char *nl = strchr(usage, '\n');
+	int n = nl != NULL ? (int)(nl - usage) : (int)strlen(usage);
+	fprintf(stderr, PROG ": error: %s\n%.*s\nTry 'tapshare-se --help'.\n", msg, n, usage);
 	exit(2);
 }
 

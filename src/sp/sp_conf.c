@@ -12,7 +12,10 @@
 
 #include <openssl/crypto.h>
 
+#include <openssl/x509.h>
+
 #include "lib/config.h"
+#include "lib/pki.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
 #include "sp/policy.h"
@@ -105,6 +108,20 @@ sp_conf_load(const char *dir, sp_conf *out, char *errbuf, size_t errcap)
 		goto fail;
 	}
 	out->timeout_s = (int)t;
+	const char *ac = ts_config_get(cfg, "tls", "allowed_clients", "");
+	if (ts_snprintf(out->allowed_clients, sizeof(out->allowed_clients), "%s", ac) != 0) {
+		(void)ts_snprintf(errbuf, errcap, "%s: [tls] allowed_clients too long", out->ini);
+		goto fail;
+	}
+	/* Only 64-hex ids, commas and blanks. */
+	for (const char *q = ac; *q; q++) {
+		if (!((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f') || *q == ',' ||
+		    *q == ' ')) {
+			(void)ts_snprintf(errbuf, errcap,
+			    "%s: [tls] allowed_clients: expected lower-case hex key ids", out->ini);
+			goto fail;
+		}
+	}
 	if (resolve(dir, ts_config_get(cfg, "sp", "database", "sp.db"), out->db) != 0 ||
 	    resolve(dir, ts_config_get(cfg, "sp", "policy", "policy.ini"), out->policy) != 0 ||
 	    resolve(dir, ts_config_get(cfg, "tls", "cert", "sp-tls.crt"), out->cert) != 0 ||
@@ -211,6 +228,20 @@ sp_conf_init(const char *dir, const char *pkidir, const char *listen, char *errb
 	}
 	sp_store_close(st);
 
+	/* Pin the node's TLS key when the PKI has it (see sp_conf.h). */
+	char node_id[65] = "";
+	if (ts_snprintf(src, sizeof(src), "%s/node-tls.crt", pkidir) != 0)
+		return TS_ELIMIT;
+	if (access(src, F_OK) == 0) {
+		X509 *nc = NULL;
+		if ((rc = pki_cert_load(src, &nc)) != 0 || (rc = pki_cert_pubkey_id(nc, node_id)) != 0) {
+			X509_free(nc);
+			(void)ts_snprintf(errbuf, errcap, "cannot read %s: %s", src, ts_strerror(rc));
+			return rc;
+		}
+		X509_free(nc);
+	}
+
 	char text[1024];
 	if (ts_snprintf(text, sizeof(text),
 	    "# tapshare-sp configuration, written by `tapshare-sp init`.\n"
@@ -226,11 +257,35 @@ sp_conf_init(const char *dir, const char *pkidir, const char *listen, char *errb
 	    "cert = sp-tls.crt\n"
 	    "key = sp-tls.key\n"
 	    "# client certificates (the node's) must chain to this CA\n"
-	    "client_ca = node-ca.crt\n",
-	    listen) != 0)
+	    "client_ca = node-ca.crt\n"
+	    "# and their public key must be one of these (SHA-256 key ids; empty = any\n"
+	    "# certificate from client_ca, which also issues the phones' certificates)\n"
+	    "allowed_clients = %s\n",
+	    listen, node_id) != 0)
 		return TS_ELIMIT;
 	rc = ts_write_file_atomic(ini, (const uint8_t *)text, strlen(text), 0644);
 	if (rc != 0)
 		(void)ts_snprintf(errbuf, errcap, "cannot write %s: %s", ini, ts_strerror(rc));
 	return rc;
+}
+
+int
+sp_conf_client_allowed(const sp_conf *c, const char *id)
+{
+	const char *s = c->allowed_clients;
+	int any = 0;
+	while (*s != '\0') {
+		while (*s == ' ' || *s == ',')
+			s++;
+		if (*s == '\0')
+			break;
+		const char *e = s;
+		while (*e != '\0' && *e != ' ' && *e != ',')
+			e++;
+		any = 1;
+		if (id != NULL && strlen(id) == (size_t)(e - s) && strncmp(id, s, (size_t)(e - s)) == 0)
+			return 1;
+		s = e;
+	}
+	return !any;
 }

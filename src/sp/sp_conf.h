@@ -6,7 +6,14 @@
  *   [sp]   listen = 127.0.0.1:9443   database = sp.db   policy = policy.ini
  *          timeout_s = 60
  *   [tls]  cert = sp-tls.crt   key = sp-tls.key   client_ca = node-ca.crt
+ *          allowed_clients = KEYID,...   SHA-256 public-key ids (pki_pubkey_id)
+ *                                        of the clients allowed in; empty = any
+ *                                        certificate chaining to client_ca
  * Relative paths are relative to the directory.
+ *
+ * Why allowed_clients: the node CA also issues the primary devices'
+ * certificates, so "chains to the node CA" alone would let a phone call the
+ * provider directly. init pins PKIDIR/node-tls.crt's key.
  */
 #ifndef TS_SP_CONF_H
 #define TS_SP_CONF_H
@@ -28,6 +35,7 @@ typedef struct sp_conf {
 	char key[SP_PATH_MAX];
 	char client_ca[SP_PATH_MAX];
 	char port_file[SP_PATH_MAX]; /* DIR/sp.port */
+	char allowed_clients[1024];  /* comma-separated key ids, "" = any */
 	int timeout_s;
 } sp_conf;
 
@@ -39,9 +47,13 @@ int sp_parse_listen(const char *s, char *host, size_t cap, uint16_t *port);
 int sp_conf_load(const char *dir, sp_conf *out, char *errbuf, size_t errcap);
 
 /* Creates DIR (0700) with sp.ini, policy.ini (kept if present), copies of
- * PKIDIR/sp-tls.crt, sp-tls.key (0600), node-ca.crt, and an empty sp.db.
+ * PKIDIR/sp-tls.crt, sp-tls.key (0600), node-ca.crt, and an empty sp.db;
+ * allowed_clients = the key id of PKIDIR/node-tls.crt when present.
  * TS_EEXIST if DIR/sp.ini exists. */
 int sp_conf_init(const char *dir, const char *pkidir, const char *listen, char *errbuf,
     size_t errcap);
+
+/* 1 if id is in the conf's allowed_clients (or that list is empty), else 0. */
+int sp_conf_client_allowed(const sp_conf *c, const char *id);
 
 #endif

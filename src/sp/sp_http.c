@@ -28,11 +28,17 @@ struct sp_server {
 static void
 handle(struct evhttp_request *req, struct sp_server *srv, int confirm)
 {
+	char peer[65];
+	const char *peer_id = ts_httpd_peer_id(req, peer) == 0 ? peer : NULL;
+	if (!sp_conf_client_allowed(srv->conf, peer_id)) {
+		log_warn("refused client %s: not in allowed_clients", peer_id ? peer_id : "(none)");
+		ts_httpd_reply_error(req, 403, "client_not_allowed",
+		    "this client certificate's key is not allowed to call the provider");
+		return;
+	}
 	json_t *body = NULL;
 	if (ts_httpd_read_json(req, &body) != 0)
 		return;
-	char peer[65];
-	const char *peer_id = ts_httpd_peer_id(req, peer) == 0 ? peer : NULL;
 	int status = 500;
 	json_t *resp = NULL;
 	int rc = confirm ? sp_confirm_order(srv->policy, srv->store, body, peer_id, ts_now(),

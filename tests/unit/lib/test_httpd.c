@@ -29,6 +29,7 @@
 #include "lib/pki.h"
 #include "lib/sse.h"
 #include "lib/ts_err.h"
+#include "lib/util.h"
 
 #define STRICT_MAX_BODY 4096
 
@@ -38,9 +39,9 @@ static char ca_file[256], srv_cert[256], srv_key[256], cli_cert[256], cli_key[25
 static char client_id[65];
 
 static struct event_base *base;
-static ts_httpd *strict_srv, *lenient_srv;
+static ts_httpd *strict_srv, *lenient_srv, *quick_srv;
 static pthread_t loop_thread;
-static char strict_url[64], lenient_url[64];
+static char strict_url[64], lenient_url[64], quick_url[64];
 
 /* The one open /sse-hang stream (loop thread only). */
 static struct evhttp_request *hang_req;
@@ -157,6 +158,60 @@ h_sse_hang(struct evhttp_request *req, void *arg)
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), hang_closed, NULL);
 }
 
+/* Slow stream: SLOW_EVENTS events SLOW_EVERY_MS apart, then the end; lasts
+ * longer than the quick server's 1 s idle timeout. */
+#define SLOW_EVENTS 8
+#define SLOW_EVERY_MS 300
+
+struct slow_stream {
+	struct evhttp_request *req;
+	struct event *tick;
+	int sent;
+};
+
+static void
+slow_closed(struct evhttp_connection *conn, void *arg)
+{
+	(void)conn;
+	struct slow_stream *st = arg;
+	event_free(st->tick);
+	evhttp_send_reply_end(st->req);
+	free(st);
+}
+
+static void
+slow_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct slow_stream *st = arg;
+	char id[16];
+	snprintf(id, sizeof(id), "%d", ++st->sent);
+	send_event(st->req, id, "tick", "{}");
+	if (st->sent == SLOW_EVENTS) {
+		evhttp_connection_set_closecb(evhttp_request_get_connection(st->req), NULL, NULL);
+		evhttp_send_reply_end(st->req);
+		event_free(st->tick);
+		free(st);
+		return;
+	}
+	struct timeval tv = { 0, SLOW_EVERY_MS * 1000 };
+	evtimer_add(st->tick, &tv);
+}
+
+static void
+h_sse_slow(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	struct slow_stream *st = calloc(1, sizeof(*st));
+	st->req = req;
+	st->tick = evtimer_new(base, slow_tick, st);
+	start_stream(req);
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req), slow_closed, st);
+	struct timeval tv = { 0, SLOW_EVERY_MS * 1000 };
+	evtimer_add(st->tick, &tv);
+}
+
 static int
 add_routes(ts_httpd *h)
 {
@@ -167,6 +222,7 @@ add_routes(ts_httpd *h)
 	rc |= ts_httpd_route(h, "DELETE", "/items/*", h_items, NULL);
 	rc |= ts_httpd_route(h, "GET", "/sse", h_sse, NULL);
 	rc |= ts_httpd_route(h, "GET", "/sse-hang", h_sse_hang, NULL);
+	rc |= ts_httpd_route(h, "GET", "/sse-slow", h_sse_slow, NULL);
 	return rc;
 }
 
@@ -211,6 +267,11 @@ setup(void **state)
 	o.max_body = 0;
 	if (ts_httpd_new(base, &o, &lenient_srv) != 0 || add_routes(lenient_srv) != 0)
 		return -1;
+	o.timeout_s = 1;
+	if (ts_httpd_new(base, &o, &quick_srv) != 0 || add_routes(quick_srv) != 0)
+		return -1;
+	snprintf(quick_url, sizeof(quick_url), "https://127.0.0.1:%u",
+	    (unsigned)ts_httpd_port(quick_srv));
 	if (ts_httpd_port(strict_srv) == 0 || ts_httpd_port(lenient_srv) == 0 ||
 	    ts_httpd_port(strict_srv) == ts_httpd_port(lenient_srv))
 		return -1;
@@ -250,6 +311,7 @@ teardown(void **state)
 	pthread_join(loop_thread, NULL);
 	ts_httpd_free(strict_srv);
 	ts_httpd_free(lenient_srv);
+	ts_httpd_free(quick_srv);
 	event_base_free(base);
 	rm_rf(tmpdir);
 	return 0;
@@ -568,6 +630,43 @@ test_sse_idle_timeout_and_errors(void **state)
 	ts_httpc_free(c);
 }
 
+/* A stream outlives the server's idle timeout as long as it delivers; a
+ * silent one does not. */
+static void
+test_stream_outlives_idle_timeout(void **state)
+{
+	(void)state;
+	ts_httpc *c = client(1);
+	char url[128];
+	url_of(url, sizeof(url), quick_url, "/sse-slow");
+	struct sse_rec r = { 0 };
+	char err[256] = "";
+	assert_int_equal(ts_httpc_sse(c, url, NULL, NULL, 2000, sse_cb, &r, err, sizeof(err)),
+	    TS_EIO);
+	assert_int_equal(r.n, SLOW_EVENTS);
+	assert_string_equal(r.id[3], "4");
+
+	/* Same handle, kept-alive connection, after the server's idle timeout
+	 * closed it: a new connection is made transparently. */
+	url_of(url, sizeof(url), quick_url, "/whoami");
+	long status = 0;
+	json_t *resp = NULL;
+	assert_int_equal(ts_httpc_json(c, "GET", url, NULL, NULL, &status, &resp, NULL, 0), 0);
+	assert_int_equal(status, 200);
+	json_decref(resp);
+
+	/* A stream that stays silent longer than the server's idle timeout is
+	 * closed by the server (streams must send keep-alives more often). */
+	url_of(url, sizeof(url), quick_url, "/sse-hang");
+	struct sse_rec r2 = { 0 };
+	int64_t t0 = ts_mono_ms();
+	assert_int_equal(ts_httpc_sse(c, url, NULL, NULL, 5000, sse_cb, &r2, NULL, 0), TS_ENET);
+	int64_t took = ts_mono_ms() - t0;
+	assert_int_equal(r2.n, 1);
+	assert_true(took >= 900 && took < 4000);
+	ts_httpc_free(c);
+}
+
 static void
 test_route_args(void **state)
 {
@@ -600,6 +699,7 @@ main(void)
 		cmocka_unit_test(test_prefix_query_header),
 		cmocka_unit_test(test_sse_three_events),
 		cmocka_unit_test(test_sse_idle_timeout_and_errors),
+		cmocka_unit_test(test_stream_outlives_idle_timeout),
 		cmocka_unit_test(test_route_args),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -49,6 +49,13 @@ test_parse_share(void **state)
 	assert_null(o.app_id);
 	assert_int_equal(o.duration_s, 0);
 	assert_int_equal(o.no_wait, 0);
+	assert_null(o.eid);
+
+	/* --eid instead of --link (EID known already, S1 done earlier). */
+	assert_int_equal(PARSE(&o, err, "share", "--eid", "89049032123451234512345678901235",
+	    "--app", "a"), 0);
+	assert_string_equal(o.eid, "89049032123451234512345678901235");
+	assert_null(o.link);
 }
 
 static void
@@ -123,6 +130,8 @@ test_parse_errors(void **state)
 	expect_usage_error(PARSE(&o, err, "share", "-x"), err, "unknown option");
 	expect_usage_error(PARSE(&o, err, "share", "--link"), err, "needs a value");
 	expect_usage_error(PARSE(&o, err, "share", "--app", "a"), err, "--link");
+	expect_usage_error(PARSE(&o, err, "share", "--link", "sim:/x", "--eid", "1"), err, "not both");
+	expect_usage_error(PARSE(&o, err, "share", "--eid", ""), err, "bad --eid");
 	expect_usage_error(PARSE(&o, err, "apps", "--link", "sim:/x"), err, "not valid for this command");
 	expect_usage_error(PARSE(&o, err, "share", "--link", "sim:/x", "--timeout", "0"), err, "--timeout");
 	expect_usage_error(PARSE(&o, err, "share", "--link", "sim:/x", "--timeout", "12s"), err, "--timeout");
