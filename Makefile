@@ -30,7 +30,7 @@ demo: build
 
 fuzz: bootstrap
 	@CC=clang cmake -S . -B build-fuzz -DTS_FUZZ=ON >/dev/null
-	@cmake --build build-fuzz -j $(JOBS)
+	@cmake --build build-fuzz -j $(JOBS) --target $$(cd fuzz && ls fuzz_*.c | sed "s/\.c$$//")
 
 bench: build
 	@bash bench/run.sh build

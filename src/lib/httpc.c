@@ -8,6 +8,7 @@
 #include "lib/httpc.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,10 @@ static CURLcode curl_init_rc = CURLE_FAILED_INIT;
 static void
 curl_init_once(void)
 {
+	/* CURLOPT_NOSIGNAL (needed with threads) also stops libcurl from
+	 * ignoring SIGPIPE around its writes; a server closing the TLS
+	 * connection must not kill the client process. */
+	signal(SIGPIPE, SIG_IGN);
 	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 

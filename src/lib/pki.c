@@ -104,6 +104,18 @@ write_bio_file(BIO *bio, const char *path, unsigned mode)
 
 /* ---- keys --------------------------------------------------------------- */
 
+/* Passphrase callback that refuses: an encrypted key file is an error, never
+ * an interactive prompt (OpenSSL's default callback reads the terminal). */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
 int
 pki_keygen(EVP_PKEY **out)
 {
@@ -152,7 +164,7 @@ pki_key_load(const char *path, EVP_PKEY **out)
 	rc = TS_ECRYPTO;
 	if (len > INT_MAX || (bio = BIO_new_mem_buf(buf, (int)len)) == NULL)
 		goto fail;
-	*out = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	*out = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
 	if (*out == NULL) {
 		rc = TS_EPARSE;
 		goto fail;
@@ -226,6 +238,7 @@ pki_certs_load(const char *path, STACK_OF(X509) **out)
 		goto fail;
 	if ((sk = sk_X509_new_null()) == NULL)
 		goto fail;
+	ERR_clear_error(); /* the end-of-input check below reads the queue */
 	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
 		if (!sk_X509_push(sk, x))
 			goto fail;

@@ -124,8 +124,12 @@ do_confirm(worker *w, const store_outbox *o, char *reason, size_t rcap)
 	}
 	char user[STORE_STR_MAX] = "";
 	w->st->ops->user_get(w->st, sh.user_id, user, sizeof(user), NULL, 0);
-	json_t *body = json_pack("{s:o,s:s,s:s,s:s,s:s,s:I}", "header", header(o), "eid", sh.eid, "appId",
-	    sh.app_id, "userId", user, "shareId", sh.id, "requestedDurationS", (json_int_t)sh.duration_s);
+	store_app app;
+	memset(&app, 0, sizeof(app));
+	w->st->ops->app_get(w->st, sh.app_id, &app);
+	json_t *body = json_pack("{s:o,s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "header", header(o), "eid", sh.eid, "appId",
+	    sh.app_id, "userId", user, "shareId", sh.id, "requestedDurationS", (json_int_t)sh.duration_s,
+	    "kind", app.kind[0] ? app.kind : "sim", "name", app.name[0] ? app.name : sh.app_id);
 	json_t *r = NULL;
 	int rc = call_provider(w, &p, "confirmOrder", body, &r, reason, rcap);
 	json_decref(body);

@@ -126,7 +126,10 @@ static const char usage_decisions[] =
 "refusal. Minted secrets (Ki, tokens) are never printed.\n"
 "\n"
 "  --dir DIR    provider directory\n"
-"  --json       print {\"decisions\":[...]} on stdout instead of a table\n";
+"  --json       print a JSON array of decision objects on stdout instead of a\n"
+"               table (members: id, created_at, function, functionCallIdentifier,\n"
+"               requester, peer_id, eid, app_id, share_id, user_id, decision,\n"
+"               kind, associatedAppId, notAfter, reason, http_status)\n";
 
 static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
@@ -281,12 +284,9 @@ cmd_decisions(int argc, char **argv)
 	if (rc != 0)
 		return fail("cannot read the decision record", ts_strerror(rc));
 	if (o.json) {
-		json_t *doc = json_pack("{s:o}", "decisions", list);
-		if (doc == NULL)
-			return fail("cannot format the decisions", "out of memory");
-		json_dumpf(doc, stdout, JSON_INDENT(2));
+		json_dumpf(list, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
-		json_decref(doc);
+		json_decref(list);
 		return 0;
 	}
 	printf("%-20s %-12s %-9s %-32s %-16s %-26s %-10s %s\n", "TIME", "FUNCTION", "DECISION",

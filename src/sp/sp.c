@@ -57,14 +57,15 @@ text_ok(const char *s, size_t max)
 	return 1;
 }
 
-/* Optional string member: absent/null -> *out NULL; otherwise a printable
- * string of at most max chars, else TS_EPARSE. */
+/* Optional string member: absent/null/"" -> *out NULL; otherwise a
+ * printable string of at most max chars, else TS_EPARSE. */
 static int
 opt_text(const json_t *req, const char *key, size_t max, const char **out)
 {
 	*out = NULL;
 	const json_t *v = json_object_get(req, key);
-	if (v == NULL || json_is_null(v))
+	/* Absent, null and "" all mean "not given". */
+	if (v == NULL || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0))
 		return 0;
 	if (!json_is_string(v) || !text_ok(json_string_value(v), max))
 		return TS_EPARSE;

@@ -195,6 +195,14 @@ check "no client certificate: no HTTP answer" bash -c "[ \"\$(cat '$TMP/nocert.o
 curl -sS --max-time 10 --cacert "$PKI/node-ca.crt" --cert "$PKI/euicc-$EID_OK.crt" \
 	--key "$PKI/euicc-$EID_OK.key" --data-binary '{}' -o /dev/null "$URL/confirmOrder" 2>/dev/null
 check "client certificate from another CA: refused" test $? -ne 0
+# sp-tls.crt also chains to the node CA (as a phone's certificate would) but
+# is not the pinned node key: 403, not recorded.
+OUT=$(curl -sS --max-time 10 --cacert "$PKI/node-ca.crt" --cert "$PKI/sp-tls.crt" \
+	--key "$PKI/sp-tls.key" -w '\n%{http_code}' \
+	--data-binary "$(confirm_body call-7 "$EID_OK" sim-primary 60)" "$URL/confirmOrder")
+check "client not in allowed_clients: 403" test "$(tail -n1 <<<"$OUT")" = 403
+check "client not in allowed_clients: error code" has '"code":"client_not_allowed"' "$OUT"
+check "init pinned the node key" grep -Eq '^allowed_clients = [0-9a-f]{64}$' "$TMP/sp/sp.ini"
 OUT=$(curl -sS --max-time 10 --cacert "$PKI/node-ca.crt" --cert "$PKI/node-tls.crt" \
 	--key "$PKI/node-tls.key" -o /dev/null -w '%{http_code}' "$URL/confirmOrder")
 check "GET on confirmOrder: 405" test "$OUT" = 405

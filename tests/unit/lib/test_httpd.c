@@ -212,6 +212,19 @@ h_sse_slow(struct evhttp_request *req, void *arg)
 	evtimer_add(st->tick, &tv);
 }
 
+/* A JSON answer larger than TS_HTTPC_MAX_RESPONSE. */
+static void
+h_big(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	size_t n = TS_HTTPC_MAX_RESPONSE + 1000;
+	char *s = malloc(n + 1);
+	memset(s, 'z', n);
+	s[n] = '\0';
+	ts_httpd_reply_json(req, 200, json_pack("{s:s}", "big", s));
+	free(s);
+}
+
 static int
 add_routes(ts_httpd *h)
 {
@@ -223,6 +236,7 @@ add_routes(ts_httpd *h)
 	rc |= ts_httpd_route(h, "GET", "/sse", h_sse, NULL);
 	rc |= ts_httpd_route(h, "GET", "/sse-hang", h_sse_hang, NULL);
 	rc |= ts_httpd_route(h, "GET", "/sse-slow", h_sse_slow, NULL);
+	rc |= ts_httpd_route(h, "GET", "/big", h_big, NULL);
 	return rc;
 }
 
@@ -513,6 +527,23 @@ test_body_too_large(void **state)
 }
 
 static void
+test_response_cap(void **state)
+{
+	(void)state;
+	ts_httpc *c = client(1);
+	char url[128];
+	url_of(url, sizeof(url), strict_url, "/big");
+	long status = 0;
+	json_t *resp = NULL;
+	char err[256] = "";
+	assert_int_equal(ts_httpc_json(c, "GET", url, NULL, NULL, &status, &resp, err, sizeof(err)),
+	    TS_ELIMIT);
+	assert_null(resp);
+	assert_non_null(strstr(err, "larger than"));
+	ts_httpc_free(c);
+}
+
+static void
 test_prefix_query_header(void **state)
 {
 	(void)state;
@@ -696,6 +727,7 @@ main(void)
 		cmocka_unit_test(test_404_405),
 		cmocka_unit_test(test_bad_json_body),
 		cmocka_unit_test(test_body_too_large),
+		cmocka_unit_test(test_response_cap),
 		cmocka_unit_test(test_prefix_query_header),
 		cmocka_unit_test(test_sse_three_events),
 		cmocka_unit_test(test_sse_idle_timeout_and_errors),

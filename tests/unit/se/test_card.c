@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <openssl/x509.h>
 
 #include "device/se_client.h"
@@ -386,6 +387,13 @@ test_full_download(void **st)
 	assert_int_equal(n, 2);
 	/* Too small a caller array is reported, not overflowed. */
 	assert_int_equal(se_list_apps(d, apps, 1, &n), TS_ELIMIT);
+
+	/* 70 kB: more than 256 STORE DATA blocks, so P2 wraps modulo 256. */
+	download(d, "big-credential", 0, 70000, &notif, &nlen);
+	free(notif);
+	assert_int_equal(se_list_apps(d, apps, 4, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(apps[2].app_id, "big-credential");
 	se_driver_free(d);
 }
 
@@ -651,6 +659,23 @@ test_persistence(void **st)
 	free_notifs(ns, ls, cnt);
 	assert_int_equal(se_notification_sent(d, 1), 0);
 	se_driver_free(d);
+
+	/* The credential payload is persisted byte for byte. */
+	json_error_t jerr;
+	json_t *root = json_load_file(state, JSON_REJECT_DUPLICATES, &jerr);
+	assert_non_null(root);
+	json_t *app0 = json_array_get(json_object_get(root, "apps"), 0);
+	const char *b64 = json_string_value(json_object_get(app0, "payload"));
+	assert_non_null(b64);
+	uint8_t *pl = NULL;
+	size_t pll = 0;
+	assert_int_equal(ts_b64_decode(b64, &pl, &pll), 0);
+	assert_int_equal(pll, 100);
+	for (size_t i = 0; i < pll; i++)
+		assert_int_equal(pl[i], (uint8_t)(i * 7 + 3));
+	free(pl);
+	assert_int_equal(json_array_size(json_object_get(root, "pending")), 0);
+	json_decref(root);
 
 	/* The sequence counter survives too. */
 	d = open_inproc(state);
