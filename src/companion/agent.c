@@ -589,10 +589,21 @@ on_event(const char *event, const char *id, const char *data, void *arg)
 		return 1;
 	a->events_this_stream++;
 	int rc = push_parse(event ? event : "message", data ? data : "", &cmd, why, sizeof(why));
-	if (rc == TS_EUNSUPP) {
-		log_warn("push channel: ignoring %s", why);
-	} else if (rc != 0) {
-		log_warn("push channel: ignoring malformed event %s (%s)", id ? id : "", why);
+	if (rc != 0) {
+		/* Pending commands come again on every connect: say it once. */
+		char key[sizeof(((struct recent *)0)->key)];
+		(void)ts_snprintf(key, sizeof(key), "U/%.40s/%.40s", id ? id : "", event ? event : "");
+		struct recent *r = recent_find(a, key, 0);
+		if (r == NULL || ts_mono_ms() >= r->until_ms) {
+			if (rc == TS_EUNSUPP)
+				log_warn("push channel: ignoring %s (id %s)", why, id ? id : "none");
+			else
+				log_warn("push channel: ignoring malformed event %s (%s)",
+				    id ? id : "none", why);
+			r = recent_find(a, key, 1);
+			r->failures = 0;
+			r->until_ms = ts_mono_ms() + AGENT_REPEAT_AFTER_OK_MS;
+		}
 	} else {
 		handle_command(a, &cmd);
 	}
@@ -629,6 +640,9 @@ push_loop(struct agent *a)
 				log_info("push channel to the node is up (%s)", a->events_url);
 			online = 1;
 			backoff = 0;
+			/* A node that closes right after sending must not make us spin. */
+			if (rc == TS_EIO)
+				nap(a, AGENT_BACKOFF_MIN_MS);
 			continue;
 		}
 		backoff = agent_next_backoff(backoff);

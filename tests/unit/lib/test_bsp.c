@@ -254,6 +254,7 @@ setup(void **state)
 		return -1;
 	char s[EID_DIGITS + 1], cd[3];
 	memcpy(s, "890490320000000000000000004321", 30);
+	s[30] = '\0';
 	if (eid_check_digits(s, cd) != 0)
 		return -1;
 	memcpy(s + 30, cd, 3);
