@@ -449,8 +449,14 @@ do_download(struct agent *a, const push_cmd *cmd)
 	goto done;
 
 fail:
-	log_error("S14 download for share %s failed at %s: %s", cmd->share_id, step,
-	    why[0] ? why : ts_strerror(rc));
+	{
+		/* es9_post already names the function; do not say it twice. */
+		const char *detail = why[0] ? why : ts_strerror(rc);
+		size_t sl = strlen(step);
+		if (strncmp(detail, step, sl) == 0 && detail[sl] == ':' && detail[sl + 1] == ' ')
+			detail += sl + 2;
+		log_error("S14 download for share %s failed at %s: %s", cmd->share_id, step, detail);
+	}
 	if (have_tid)
 		cancel_session(a, cmd->share_id, tid, reason);
 	if (rc == 0)

@@ -241,10 +241,6 @@ cmd_run(int argc, char **argv)
 		ex = usage_error("run", "--node must be an https:// URL, not '%s'", c.node);
 		goto done;
 	}
-	if (strncmp(c.link, "sim:", 4) != 0 || c.link[4] == '\0') {
-		ex = usage_error("run", "--link must be sim:/path/to/socket, not '%s'", c.link);
-		goto done;
-	}
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));

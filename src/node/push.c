@@ -56,6 +56,11 @@ on_close(struct evhttp_connection *evcon, void *arg)
 	struct push_sub *s = arg;
 	log_debug("stream closed (%s %s)", s->kind ? "companion" : "primary", s->kind ? s->eid : s->share_id);
 	unlink_sub(s->n, s);
+	/* When the client went away in the middle of our chunked reply, libevent
+	 * detaches the request from the connection and leaves it to us: ending
+	 * the reply then frees it. Otherwise the connection frees it. */
+	if (evhttp_request_get_connection(s->req) == NULL)
+		evhttp_send_reply_end(s->req);
 	free(s);
 }
 

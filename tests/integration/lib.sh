@@ -18,11 +18,9 @@ CHECKS=0
 ts_cleanup() {
 	local rc=$?
 	for p in "${PIDS[@]:-}"; do
-		[ -n "$p" ] && kill "$p" 2>/dev/null || true
+		[ -n "$p" ] && ts_stop "$p"
 	done
-	for p in "${PIDS[@]:-}"; do
-		[ -n "$p" ] && wait "$p" 2>/dev/null || true
-	done
+	[ "$FAILS" -ne 0 ] && [ "$rc" -eq 0 ] && rc=1
 	if [ "$rc" -ne 0 ] || [ "$FAILS" -ne 0 ]; then
 		echo "---- logs ($T) ----"
 		for f in "$T"/*.log; do [ -f "$f" ] && { echo "== $f"; tail -n 60 "$f"; }; done
@@ -110,9 +108,19 @@ ts_start_companion() {
 	wait_log "$T/companion.log" "S1 advertising" 10
 }
 
-ts_stop() { # ts_stop PID
-	kill "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
+# ts_stop PID: SIGTERM a running program and require a clean exit (status 0:
+# no crash, no sanitizer or leak report); a process that already died is only reaped.
+ts_stop() {
+	local st=0
+	if kill -0 "$1" 2>/dev/null; then
+		kill "$1" 2>/dev/null || true
+		wait "$1" 2>/dev/null || st=$?
+		if [ "$st" -ne 0 ]; then
+			fail "process $1 exited with status $st on SIGTERM (crash or sanitizer report: see logs)"
+		fi
+	else
+		wait "$1" 2>/dev/null || true
+	fi
 }
 
 # primary CLI as alice (home $T/alice) or bob

@@ -6,8 +6,10 @@
  *   S14  download A: the ES9+ exchange with real signatures and a real bound
  *        package; the first install notification is refused with HTTP 500,
  *        so the agent must re-send it from the SE's pending list (S15);
- *   S17  delete A on a pushed `delete`; download B with not_after in 3 s,
- *        deleted by the agent's expiry check;
+ *   S17  delete A on a pushed `delete`; download B: the node first refuses
+ *        authenticateClient ("Failed"), so the agent must cancelSession and
+ *        retry when the node re-sends the command; B has not_after in 3 s
+ *        and is deleted by the agent's expiry check;
  *   stop: a stop request while the stream is idle ends agent_run within ~1 s.
  *
  * The fake node speaks only what docs/protocol.md §3 says; it is deliberately
@@ -72,6 +74,9 @@ struct fake_node {
 	int streams;
 	int bad_header;   /* an ES9+ call without X-Admin-Protocol */
 	int failed_once;  /* the first install notification was refused */
+	int refused_auth; /* the first authenticateClient for B was refused */
+	int cancels;      /* cancelSession calls naming the current session */
+	char cancel_reason[64];
 
 	/* current session */
 	uint8_t tid[RSP_TID_LEN];
@@ -230,6 +235,14 @@ es9_authenticate_client(struct evhttp_request *req, json_t *body)
 		N.verify_failures++;
 	memcpy(N.euicc_sig1, a.euicc_signature1, PKI_SIG_LEN);
 	free(bf38);
+	if (strcmp(N.matching_id, "MID-B") == 0 && !N.refused_auth) {
+		/* An ES9+ refusal: the agent must cancel the session and retry later. */
+		N.refused_auth = 1;
+		ts_httpd_reply_json(req, 200, json_pack("{s:{s:{s:s, s:{s:s, s:s, s:s}}}}",
+		    "header", "functionExecutionStatus", "status", "Failed", "statusCodeData",
+		    "subjectCode", "8.1", "reasonCode", "3.8", "message", "test refusal"));
+		return;
+	}
 
 	rsp_smdp_signed2 s2 = { .cc_required = 0 };
 	memcpy(s2.transaction_id, N.tid, 16);
@@ -336,6 +349,20 @@ es9_notification(struct evhttp_request *req, json_t *body)
 }
 
 static void
+es9_cancel(struct evhttp_request *req, json_t *body)
+{
+	char tidhex[33];
+	ts_hex_encode(N.tid, 16, tidhex, sizeof(tidhex));
+	const char *t = ts_json_str(body, "transactionId");
+	const char *r = ts_json_str(body, "reason");
+	if (t != NULL && strcmp(t, tidhex) == 0 && r != NULL) {
+		N.cancels++;
+		snprintf(N.cancel_reason, sizeof(N.cancel_reason), "%s", r);
+	}
+	ts_httpd_reply_json(req, 204, NULL);
+}
+
+static void
 on_es9(struct evhttp_request *req, void *arg)
 {
 	(void)arg;
@@ -356,7 +383,7 @@ on_es9(struct evhttp_request *req, void *arg)
 	else if (strcmp(fn, "handleNotification") == 0)
 		es9_notification(req, body);
 	else if (strcmp(fn, "cancelSession") == 0)
-		ts_httpd_reply_json(req, 204, NULL);
+		es9_cancel(req, body);
 	else
 		ts_httpd_reply_error(req, 404, "unknown_function", "%s", fn);
 	json_decref(body);
@@ -445,6 +472,9 @@ test_full_flow(void **state)
 	assert_int_equal(N.bad_header, 0);
 	assert_int_equal(N.verify_failures, 0);
 	assert_int_equal(N.failed_once, 1);
+	assert_int_equal(N.refused_auth, 1);
+	assert_int_equal(N.cancels, 1);
+	assert_string_equal(N.cancel_reason, "undefinedReason");
 	/* install A (re-sent after the 500), delete A, install B, delete B (expiry). */
 	assert_int_equal(N.n_notifs, 4);
 	assert_int_equal(N.notifs[0].event, RSP_EVENT_INSTALL);
