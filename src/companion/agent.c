@@ -43,6 +43,7 @@ struct recent {
 	char key[2 * PUSH_ID_MAX + 8];
 	int64_t until_ms; /* mono ms; 0 = free slot */
 	int failures;
+	int kicked;       /* a reconnect was already made for this due retry */
 };
 
 struct agent {
@@ -259,6 +260,28 @@ maybe_maintain(struct agent *a, int force)
 	if (force || a->next_notif_ms == 0 || now >= a->next_notif_ms)
 		resend_pending(a);
 	delete_expired(a);
+}
+
+/* Called about once a second while the push stream waits (ts_httpc_set_tick):
+ * housekeeping runs on the API client, never on the stream's own handle, and
+ * a stop request ends the stream without waiting for data. */
+static int
+stream_tick(void *arg)
+{
+	struct agent *a = arg;
+	if (*a->stop)
+		return 1;
+	maybe_maintain(a, 0);
+	/* A command that failed is due again: reconnect, and the node re-sends
+	 * every command still pending (it stays the source of truth). */
+	int64_t now = ts_mono_ms();
+	for (size_t i = 0; i < TS_ARRAY_LEN(a->recent); i++)
+		if (a->recent[i].failures > 0 && a->recent[i].until_ms != 0 && a->recent[i].until_ms <= now &&
+		    !a->recent[i].kicked) {
+			a->recent[i].kicked = 1;
+			return 1;
+		}
+	return *a->stop ? 1 : 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -556,6 +579,7 @@ handle_command(struct agent *a, const push_cmd *cmd)
 	}
 	int rc = cmd->kind == PUSH_DOWNLOAD ? do_download(a, cmd) : do_delete(a, cmd);
 	r = recent_find(a, key, 1);
+	r->kicked = 0;
 	if (rc == 0) {
 		r->failures = 0;
 		r->until_ms = ts_mono_ms() + AGENT_REPEAT_AFTER_OK_MS;
@@ -749,6 +773,7 @@ agent_run(const agent_opts *o, volatile sig_atomic_t *stop, char *errbuf, size_t
 		    ts_strerror(rc));
 		goto fail;
 	}
+	ts_httpc_set_tick(a->stream, stream_tick, a);
 
 	if ((rc = start_advertising(a, errbuf, errcap)) != 0)
 		goto fail;

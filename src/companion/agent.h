@@ -18,17 +18,12 @@
  * every 15 s). */
 #define AGENT_BACKOFF_MIN_MS 1000
 #define AGENT_BACKOFF_MAX_MS 30000
-/* The stream is read in windows of AGENT_STOP_POLL_MS: ts_httpc_sse only
- * returns on an event, an error or its idle timeout, and the keepalive
- * comments (every 15 s) never reach the callback, so a stop request would
- * otherwise wait up to 15 s. A window that ends without data reconnects at
- * once with Last-Event-ID (and the node re-sends pending commands, which the
- * agent de-duplicates). This makes a dead connection visible within a
- * second too, so the 45 s idle timeout a long-lived stream would use never
- * triggers. If lib/httpc grows a stop flag (checked in its progress
- * callback), set AGENT_STOP_POLL_MS to AGENT_IDLE_TIMEOUT_MS and pass it. */
+/* The push stream stays open until the node goes quiet for
+ * AGENT_IDLE_TIMEOUT_MS (it sends `: keepalive` every 15 s, so that means a
+ * dead connection). A tick hook on the stream (ts_httpc_set_tick, about once
+ * a second) runs housekeeping and notices a stop request without reconnecting. */
 #define AGENT_IDLE_TIMEOUT_MS 45000
-#define AGENT_STOP_POLL_MS 1000
+#define AGENT_STOP_POLL_MS AGENT_IDLE_TIMEOUT_MS
 /* Maintenance (pending notifications, expired apps) runs this often. */
 #define AGENT_MAINT_INTERVAL_MS 5000
 /* A command seen again (the node re-sends pending commands on every connect)

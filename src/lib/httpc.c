@@ -30,7 +30,16 @@ struct ts_httpc {
 	char *cert_file;
 	char *key_file;
 	long timeout_ms;
+	int (*tick)(void *arg); /* see ts_httpc_set_tick */
+	void *tick_arg;
 };
+
+void
+ts_httpc_set_tick(ts_httpc *c, int (*tick)(void *arg), void *arg)
+{
+	c->tick = tick;
+	c->tick_arg = arg;
+}
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;
@@ -302,6 +311,7 @@ fail:
 }
 
 struct sse_ctx {
+	ts_httpc *c;
 	CURL *easy;
 	sse_parser *parser;
 	long idle_ms;
@@ -360,6 +370,10 @@ sse_progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ulto
 	(void)ultotal;
 	(void)ulnow;
 	struct sse_ctx *s = arg;
+	if (s->c->tick != NULL && s->c->tick(s->c->tick_arg) != 0) {
+		s->stopped = 1;
+		return 1;
+	}
 	if (s->idle_ms > 0 && ts_mono_ms() - s->last_data_ms >= s->idle_ms) {
 		s->idle_expired = 1;
 		return 1;
@@ -408,6 +422,7 @@ ts_httpc_sse(ts_httpc *c, const char *url, const char *const *headers,
 		}
 		hl = n;
 	}
+	s.c = c;
 	s.easy = c->easy;
 	s.idle_ms = idle_timeout_ms;
 	s.last_data_ms = ts_mono_ms();

@@ -39,6 +39,13 @@ int ts_httpc_json(ts_httpc *c, const char *method, const char *url,
  * valid during the call). Return nonzero from the callback to stop. */
 typedef int (*ts_sse_cb)(const char *event, const char *id, const char *data, void *arg);
 
+/* Optional hook, called about once a second while ts_httpc_sse waits
+ * (libcurl's progress callback), also when no data arrives: return nonzero
+ * to end the stream as if the event callback had asked (ts_httpc_sse returns
+ * 0). Lets a long-lived stream notice a stop request or due housekeeping
+ * without reconnecting. tick == NULL clears it. */
+void ts_httpc_set_tick(ts_httpc *c, int (*tick)(void *arg), void *arg);
+
 /* GETs url as text/event-stream and calls cb per event until the callback
  * stops it (returns 0), the server closes (TS_EIO), nothing arrives for
  * idle_timeout_ms (TS_ETIMEOUT) or a transport error (TS_ENET). Sends
