@@ -14,6 +14,7 @@
 #   BENCH_WARMUP       unmeasured warm-up flows  (default 8)
 #   BENCH_CLEANUP      delete | cancel | none    (default delete)
 #   BENCH_DURATION     hard limit in seconds     (default 120)
+#   BENCH_APP          app to share              (default sim-alice)
 #   BENCH_SE_TMPFS     1 = keep the simulated SEs' state files on /dev/shm so
 #                      the companions' fsyncs do not share the node's disk (default 1)
 set -euo pipefail
@@ -28,6 +29,7 @@ CONC=${BENCH_CONCURRENCY:-4}
 WARMUP=${BENCH_WARMUP:-8}
 CLEANUP=${BENCH_CLEANUP:-delete}
 DURATION=${BENCH_DURATION:-120}
+APP=${BENCH_APP:-sim-alice}
 SE_TMPFS=${BENCH_SE_TMPFS:-1}
 
 for v in "$FLOWS" "$CONC" "$WARMUP" "$DURATION"; do
@@ -80,7 +82,7 @@ alice enroll --node "$NODE_URL" --ca "$T/pki/node-ca.crt" --code "$ALICE_CODE" -
 echo "== tapshare bench: $(nproc) CPU(s), $(uname -sr), build $(basename "$BUILD")"
 echo "== node pid $NODE_PID at $NODE_URL, provider pid $SP_PID, data in $T (SE states in $SEDIR)"
 cmd=("$TS_BIN/bench_flows" --node "$NODE_URL" --ca "$T/pki/node-ca.crt" --home-dir "$T/alice"
-	--se-dir "$SEDIR" --pki "$T/pki" "${eid_args[@]}" --app sim-alice
+	--se-dir "$SEDIR" --pki "$T/pki" "${eid_args[@]}" --app "$APP"
 	--flows "$FLOWS" --concurrency "$CONC" --warmup "$WARMUP" --cleanup "$CLEANUP"
 	--node-pid "$NODE_PID" --sp-pid "$SP_PID" --duration-limit "$DURATION")
 echo "== ${cmd[*]}"

@@ -16,7 +16,9 @@ say() { printf '%s\n' "$*"; }
 # step_lines FILE REGEX: the log lines of FILE matching REGEX, from the step label on
 step_lines() { grep -E "$2" "$1" | sed -E 's/^[^ ]+ [^ ]+ [A-Z]+ //' || true; }
 need() { # need DESC CMD... : a step that must succeed
-	if "$@"; then :; else say "FAILED: $1"; FAILS=$((FAILS + 1)); exit 1; fi
+	local d=$1
+	shift
+	if "$@"; then :; else say "FAILED: $d"; FAILS=$((FAILS + 1)); exit 1; fi
 }
 
 say "tapshare demo — everything runs on 127.0.0.1 in $T"
@@ -58,8 +60,8 @@ grep -E '^S6 ' "$T/share.out"
 need "S6 second confirmation" grep -q '^S6 ' "$T/share.out"
 SHARE=$(alice shares --json | jq -r '.shares[0].share_id')
 say ""
-say "-- what the companion's secure element holds now"
-"$TS_BIN/tapshare-companion" status --se "vpcd:127.0.0.1:$SE_PORT" 2>/dev/null || true
+say "-- Alice's view of her shares (tapshare shares)"
+alice shares 2>/dev/null || true
 say ""
 say "-- cancel: Alice withdraws the share from her phone"
 mark_node=$(wc -l <"$T/node.log")
