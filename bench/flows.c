@@ -693,12 +693,6 @@ comp_main(void *arg)
 /* ------------------------------------------------------------------------ */
 /* Primary: flows                                                             */
 
-static void
-bearer_header(char *buf, size_t cap)
-{
-	(void)ts_snprintf(buf, cap, "Authorization: Bearer %s", g.token);
-}
-
 /* Waits until the share's record satisfies want (1 installed, 2 revoked) or
  * it failed, or until limit_us. Returns 0, TS_EDENIED (failed/denied) or
  * TS_ETIMEOUT. *rec_out gets a copy of the record. */
@@ -736,13 +730,14 @@ wait_share(const char *sid, int want, int64_t limit_us, struct share_rec *rec_ou
 	return rc;
 }
 
+/* One flow; authz is the worker's "Authorization: Bearer ..." header. */
 static int
-one_flow(struct worker *w, long idx)
+one_flow(struct worker *w, long idx, const char *authz)
 {
 	struct flow_res *fr = &g.res[idx];
 	struct companion *c = w->comps[w->next_comp];
 	w->next_comp = (w->next_comp + 1) % w->ncomps;
-	char url[BENCH_URL_MAX], authz[BENCH_TOKEN_MAX + 32], idem[64], ikey[33], why[512] = "";
+	char url[BENCH_URL_MAX], idem[64], ikey[33], why[512] = "";
 	char sid[BENCH_ID_MAX];
 	json_t *resp = NULL;
 	long status = 0;
@@ -750,7 +745,6 @@ one_flow(struct worker *w, long idx)
 	int rc;
 
 	memset(fr, 0, sizeof(*fr));
-	bearer_header(authz, sizeof(authz));
 	if (ts_random_id(ikey) != 0 || ts_snprintf(idem, sizeof(idem), "Idempotency-Key: %s", ikey) != 0 ||
 	    ts_snprintf(url, sizeof(url), "%s/v1/shares", g.o.node) != 0)
 		return TS_EINVAL;
@@ -767,8 +761,9 @@ one_flow(struct worker *w, long idx)
 	if (rc != 0 || status != 201 || ts_json_str(resp, "share_id") == NULL) {
 		atomic_fetch_add(&g.fail_post, 1);
 		const json_t *e = json_object_get(resp, "error");
-		note_error("POST /v1/shares: %s HTTP %ld %s %s", ts_strerror(rc), status,
-		    ts_json_str(e, "code") ? ts_json_str(e, "code") : "", why);
+		note_error("POST /v1/shares: HTTP %ld %s%s%s", status,
+		    ts_json_str(e, "code") ? ts_json_str(e, "code") : "", rc != 0 ? ts_strerror(rc) : "",
+		    why);
 		json_decref(resp);
 		return rc != 0 ? rc : TS_EPROTO;
 	}
@@ -842,14 +837,18 @@ static void *
 worker_main(void *arg)
 {
 	struct worker *w = arg;
+	char authz[BENCH_TOKEN_MAX + 32];
+	if (ts_snprintf(authz, sizeof(authz), "Authorization: Bearer %s", g.token) != 0)
+		return NULL;
 	for (;;) {
 		if (now_us() >= g.deadline_us)
 			break;
 		long idx = atomic_fetch_add(&g.next_flow, 1);
 		if (idx >= g.phase_flows)
 			break;
-		(void)one_flow(w, idx);
+		(void)one_flow(w, idx, authz);
 	}
+	OPENSSL_cleanse(authz, sizeof(authz));
 	return NULL;
 }
 
@@ -1395,7 +1394,7 @@ main(int argc, char **argv)
 		    "(pid %ld utime+stime, provider excluded)\n", ms, ms / (double)ok,
 		    wall_s > 0 ? ms / 10.0 / wall_s : 0.0, o->node_pid);
 	} else {
-		printf("node CPU: not measured (give --node-pid)\n");
+		printf("node CPU: not measured (%s)\n", ok == 0 ? "no flow completed" : "give --node-pid");
 	}
 	if (sp0 >= 0 && sp1 >= 0 && ok > 0) {
 		double ms = (double)(sp1 - sp0) * 1000.0 / (double)tck;

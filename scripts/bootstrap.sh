@@ -9,6 +9,8 @@ PKGS=(
   libcmocka-dev libssl-dev openssl libevent-dev libcurl4-openssl-dev curl
   libjansson-dev libsqlite3-dev sqlite3 libinih-dev jq procps
   clang libclang-rt-14-dev
+  libqrencode-dev libzbar-dev libpng-dev zbar-tools
+  pcscd libpcsclite-dev vsmartcard-vpcd libnfc-dev
 )
 
 missing=()

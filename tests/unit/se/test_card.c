@@ -106,8 +106,8 @@ new_state(char *out, size_t cap)
 static se_driver *
 open_inproc(const char *state)
 {
-	char spec[256];
-	snprintf(spec, sizeof(spec), "inproc:%s", state);
+	char spec[512];
+	assert_true(ts_snprintf(spec, sizeof(spec), "inproc:%s", state) == 0);
 	se_driver *d = NULL;
 	assert_int_equal(se_driver_open(spec, &d), 0);
 	return d;
