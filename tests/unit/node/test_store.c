@@ -1,0 +1,332 @@
+/*
+ * Unit tests for the node's store (SQLite backend), passphrase hashing and
+ * the share state machine: exact codes, and that each transition writes its
+ * event, companion command and outbox row in the same step.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/ts_err.h"
+#include "lib/util.h"
+#include "node/node.h"
+#include "node/store.h"
+
+static char dir[64];
+static char dbpath[128];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/ts-store-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(dbpath, sizeof(dbpath), "%s/node.db", dir);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	char cmd[160];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static store *
+open_store(void)
+{
+	store *s = NULL;
+	assert_int_equal(store_open(dbpath, &s), 0);
+	return s;
+}
+
+static void
+test_users_codes_tokens(void **state)
+{
+	(void)state;
+	store *s = open_store();
+	int64_t alice, bob, uid;
+	assert_int_equal(s->ops->user_add(s, "alice", "h1", &alice), 0);
+	assert_int_equal(s->ops->user_add(s, "alice", "h2", &uid), TS_EEXIST);
+	assert_int_equal(s->ops->user_add(s, "bob", "h3", &bob), 0);
+	assert_int_not_equal(alice, bob);
+	char name[32], hash[32];
+	assert_int_equal(s->ops->user_get(s, alice, name, sizeof(name), hash, sizeof(hash)), 0);
+	assert_string_equal(name, "alice");
+	assert_string_equal(hash, "h1");
+	assert_int_equal(s->ops->user_get(s, 999, name, sizeof(name), NULL, 0), TS_ENOTFOUND);
+
+	/* enrollment codes: once, before expiry */
+	assert_int_equal(s->ops->enroll_code_add(s, "c1", alice, ts_now() + 60), 0);
+	assert_int_equal(s->ops->enroll_code_add(s, "c2", bob, ts_now() - 1), 0);
+	assert_int_equal(s->ops->enroll_code_use(s, "c1", ts_now(), &uid), 0);
+	assert_int_equal(uid, alice);
+	assert_int_equal(s->ops->enroll_code_use(s, "c1", ts_now(), &uid), TS_ESTATE);
+	assert_int_equal(s->ops->enroll_code_use(s, "c2", ts_now(), &uid), TS_EEXPIRED);
+	assert_int_equal(s->ops->enroll_code_use(s, "nope", ts_now(), &uid), TS_ENOTFOUND);
+
+	/* tokens are bound to a device and expire */
+	assert_int_equal(s->ops->device_add(s, "dev-a", alice, "phone"), 0);
+	assert_int_equal(s->ops->device_add(s, "dev-a", bob, "phone"), TS_EEXIST);
+	assert_int_equal(s->ops->token_add(s, "t1", "dev-a", alice, ts_now() + 60), 0);
+	assert_int_equal(s->ops->token_check(s, "t1", "dev-a", ts_now(), &uid), 0);
+	assert_int_equal(uid, alice);
+	assert_int_equal(s->ops->token_check(s, "t1", "dev-b", ts_now(), &uid), TS_EAUTH);
+	assert_int_equal(s->ops->token_check(s, "t1", "dev-a", ts_now() + 61, &uid), TS_EAUTH);
+	store_close(s);
+
+	/* reopening runs no migration twice and keeps the data */
+	s = open_store();
+	assert_int_equal(s->ops->user_by_name(s, "bob", &uid), 0);
+	assert_int_equal(uid, bob);
+	store_close(s);
+}
+
+static void
+test_outbox_claims_are_exclusive(void **state)
+{
+	(void)state;
+	store *a = open_store(), *b = open_store();
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(a->ops->outbox_add(a, "confirm_order", "share-x", NULL), 0);
+	store_outbox ra[8], rb[8];
+	size_t na = 0, nb = 0;
+	int64_t now = ts_now();
+	assert_int_equal(a->ops->outbox_claim(a, now, 60, ra, 3, &na), 0);
+	assert_int_equal(b->ops->outbox_claim(b, now, 60, rb, 8, &nb), 0);
+	assert_int_equal(na, 3);
+	assert_int_equal(nb, 2);
+	for (size_t i = 0; i < na; i++) {
+		assert_int_equal(ra[i].attempts, 1);
+		for (size_t j = 0; j < nb; j++) {
+			assert_true(ra[i].id != rb[j].id);
+			assert_string_not_equal(ra[i].call_id, rb[j].call_id);
+		}
+	}
+	/* leased rows are not claimed again until the lease ends */
+	assert_int_equal(a->ops->outbox_claim(a, now, 60, ra, 8, &na), 0);
+	assert_int_equal(na, 0);
+	assert_int_equal(a->ops->outbox_claim(a, now + 61, 60, ra, 8, &na), 0);
+	assert_int_equal(na, 5);
+	/* done rows never come back; retried rows come back when due */
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(a->ops->outbox_done(a, ra[i].id), 0);
+	assert_int_equal(a->ops->outbox_retry(a, ra[4].id, now + 100, "down"), 0);
+	int64_t due;
+	assert_int_equal(a->ops->outbox_next_due(a, now, &due), 0);
+	assert_int_equal(due, 100);
+	assert_int_equal(a->ops->outbox_claim(a, now + 99, 60, ra, 8, &na), 0);
+	assert_int_equal(na, 0);
+	assert_int_equal(a->ops->outbox_claim(a, now + 100, 60, ra, 8, &na), 0);
+	assert_int_equal(na, 1);
+	assert_int_equal(ra[0].attempts, 3);
+	/* a restart releases every lease */
+	assert_int_equal(a->ops->outbox_reset_leases(a), 0);
+	assert_int_equal(b->ops->outbox_claim(b, now + 100, 60, rb, 8, &nb), 0);
+	assert_int_equal(nb, 1);
+	store_close(a);
+	store_close(b);
+}
+
+static void
+test_idempotency_records(void **state)
+{
+	(void)state;
+	store *s = open_store();
+	char h[65];
+	int st;
+	char *resp = NULL;
+	assert_int_equal(s->ops->idem_get(s, "dev", "k", h, sizeof(h), &st, &resp), TS_ENOTFOUND);
+	assert_int_equal(s->ops->idem_put(s, "dev", "k", "hash1", 201, "{\"a\":1}"), 0);
+	assert_int_equal(s->ops->idem_put(s, "dev", "k", "hash2", 201, "{}"), TS_EEXIST);
+	assert_int_equal(s->ops->idem_get(s, "dev", "k", h, sizeof(h), &st, &resp), 0);
+	assert_string_equal(h, "hash1");
+	assert_int_equal(st, 201);
+	assert_string_equal(resp, "{\"a\":1}");
+	free(resp);
+	/* keys are per device */
+	assert_int_equal(s->ops->idem_get(s, "other", "k", h, sizeof(h), &st, &resp), TS_ENOTFOUND);
+	store_close(s);
+}
+
+static void
+test_passwd(void **state)
+{
+	(void)state;
+	char h1[256], h2[256];
+	assert_int_equal(passwd_hash("correct horse", h1, sizeof(h1)), 0);
+	assert_int_equal(passwd_hash("correct horse", h2, sizeof(h2)), 0);
+	assert_string_not_equal(h1, h2); /* salted */
+	assert_int_equal(strncmp(h1, "scrypt$15$8$1$", 14), 0);
+	assert_int_equal(passwd_verify("correct horse", h1), 0);
+	assert_int_equal(passwd_verify("correct horsE", h1), TS_EAUTH);
+	assert_int_equal(passwd_verify("correct horse", "scrypt$15$8$1$zz$00"), TS_EAUTH);
+	assert_int_equal(passwd_verify("correct horse", "plain"), TS_EAUTH);
+	/* absurd cost parameters are refused, not computed */
+	assert_int_equal(passwd_verify("x", "scrypt$40$8$1$00112233445566778899aabbccddeeff$"
+					 "0011223344556677889900112233445566778899001122334455667788990011"),
+	    TS_EAUTH);
+	char s1[65], s2[65];
+	secret_hash("abc", s1);
+	secret_hash("abc", s2);
+	assert_string_equal(s1, s2);
+	assert_string_equal(s1, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+static size_t
+count_events(store *s, int64_t user, const char *share, const char *type)
+{
+	store_event ev[32];
+	size_t n = 0, c = 0;
+	assert_int_equal(s->ops->events_after(s, user, share, 0, ev, 32, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ev[i].type, type) == 0)
+			c++;
+	return c;
+}
+
+static size_t
+count_cmds(store *s, const char *eid, const char *type)
+{
+	store_cmd c[16];
+	size_t n = 0, k = 0;
+	assert_int_equal(s->ops->cmds_pending(s, eid, 0, c, 16, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(c[i].type, type) == 0)
+			k++;
+	return k;
+}
+
+static void
+test_share_state_machine(void **state)
+{
+	(void)state;
+	static node n;
+	memset(&n, 0, sizeof(n));
+	pthread_mutex_init(&n.ob_mu, NULL);
+	pthread_cond_init(&n.ob_cv, NULL);
+	snprintf(n.address, sizeof(n.address), "https://127.0.0.1:1");
+	store *s = open_store();
+	n.st = s;
+	const char *eid = "89049032123451234512345678901235";
+	store_share sh;
+	memset(&sh, 0, sizeof(sh));
+	snprintf(sh.id, sizeof(sh.id), "share-1");
+	sh.user_id = 7;
+	snprintf(sh.eid, sizeof(sh.eid), "%s", eid);
+	snprintf(sh.app_id, sizeof(sh.app_id), "sim-a");
+	snprintf(sh.provider, sizeof(sh.provider), "op");
+	assert_int_equal(share_create(&n, s, &sh), 0);
+	assert_int_equal(s->ops->commit(s), 0);
+	store_share got;
+	assert_int_equal(s->ops->share_get(s, "share-1", &got), 0);
+	assert_string_equal(got.state, "eid_confirmed");
+	assert_int_equal(count_events(s, 7, "share-1", "share.eid_confirmed"), 1);
+
+	/* only an eid_confirmed share can be authorised, once */
+	assert_int_equal(share_installed(&n, s, "share-1"), TS_ESTATE);
+	assert_int_equal(share_authorised(&n, s, "share-1", "sim-b", "B", "sim", 0, "{\"iccid\":\"1\"}"), 0);
+	assert_int_equal(share_authorised(&n, s, "share-1", "sim-c", "C", "sim", 0, "{}"), TS_ESTATE);
+	assert_int_equal(s->ops->share_get(s, "share-1", &got), 0);
+	assert_string_equal(got.state, "authorised");
+	assert_string_equal(got.assoc_app_id, "sim-b");
+	assert_int_equal(strlen(got.matching_id), 32);
+	assert_int_equal(count_cmds(s, eid, "download"), 1);
+	char *cred = NULL;
+	assert_int_equal(share_credential(s, "share-1", &cred), 0);
+	assert_string_equal(cred, "{\"iccid\":\"1\"}");
+	free(cred);
+
+	assert_int_equal(share_delivered(&n, s, "share-1"), 0);
+	assert_int_equal(share_delivered(&n, s, "share-1"), 0); /* retried download: no-op */
+	assert_int_equal(share_installed(&n, s, "share-1"), 0);
+	assert_int_equal(share_installed(&n, s, "share-1"), 0); /* repeated notification */
+	assert_int_equal(count_events(s, 7, "share-1", "share.installed"), 1);
+	assert_int_equal(count_cmds(s, eid, "download"), 0);
+
+	/* cancel: grant revoked at once, delete pushed, provider told */
+	assert_int_equal(share_cancel(&n, s, "share-1", &got), 0);
+	assert_int_equal(s->ops->commit(s), 0);
+	assert_string_equal(got.state, "cancel_pending");
+	assert_int_equal(count_cmds(s, eid, "delete"), 1);
+	store_outbox ob[8];
+	size_t nob = 0;
+	assert_int_equal(s->ops->outbox_claim(s, ts_now(), 60, ob, 8, &nob), 0);
+	assert_int_equal(nob, 2);
+	assert_string_equal(ob[0].kind, "confirm_order");
+	assert_string_equal(ob[1].kind, "cancel_order");
+	/* the SE's delete notification settles it */
+	assert_int_equal(share_deleted(&n, s, "share-1"), 0);
+	assert_int_equal(s->ops->share_get(s, "share-1", &got), 0);
+	assert_string_equal(got.state, "revoked");
+	assert_int_equal(count_cmds(s, eid, "delete"), 0);
+	assert_int_equal(share_cancel(&n, s, "share-1", &got), TS_ESTATE);
+	assert_int_equal(share_deleted(&n, s, "share-1"), TS_ESTATE);
+
+	/* a share cancelled before delivery is revoked directly, nothing to delete */
+	snprintf(sh.id, sizeof(sh.id), "share-2");
+	assert_int_equal(share_create(&n, s, &sh), 0);
+	assert_int_equal(s->ops->commit(s), 0);
+	assert_int_equal(share_authorised(&n, s, "share-2", "sim-d", "D", "sim", ts_now() - 1, "{}"), 0);
+	assert_int_equal(share_cancel(&n, s, "share-2", &got), 0);
+	assert_int_equal(s->ops->commit(s), 0);
+	assert_string_equal(got.state, "revoked");
+	assert_int_equal(count_cmds(s, eid, "download"), 0);
+	assert_int_equal(count_cmds(s, eid, "delete"), 0);
+
+	/* expiry of an installed share */
+	snprintf(sh.id, sizeof(sh.id), "share-3");
+	assert_int_equal(share_create(&n, s, &sh), 0);
+	assert_int_equal(s->ops->commit(s), 0);
+	assert_int_equal(share_authorised(&n, s, "share-3", "sim-e", "E", "sim", ts_now() + 1000, "{}"), 0);
+	assert_int_equal(share_delivered(&n, s, "share-3"), 0);
+	assert_int_equal(share_installed(&n, s, "share-3"), 0);
+	char ids[4][STORE_ID_MAX];
+	size_t nid = 0;
+	assert_int_equal(s->ops->shares_expired(s, ts_now(), ids, 4, &nid), 0);
+	assert_int_equal(nid, 0);
+	assert_int_equal(s->ops->shares_expired(s, ts_now() + 1000, ids, 4, &nid), 0);
+	assert_int_equal(nid, 1);
+	assert_string_equal(ids[0], "share-3");
+	assert_int_equal(share_expire(&n, s, "share-3"), 0);
+	assert_int_equal(s->ops->share_get(s, "share-3", &got), 0);
+	assert_string_equal(got.state, "expired");
+	assert_int_equal(count_cmds(s, eid, "delete"), 1);
+	assert_int_equal(count_events(s, 7, "share-3", "share.expired"), 1);
+	assert_int_equal(share_deleted(&n, s, "share-3"), 0);
+	assert_int_equal(s->ops->share_get(s, "share-3", &got), 0);
+	assert_string_equal(got.state, "expired");
+	assert_int_equal(count_cmds(s, eid, "delete"), 0);
+
+	/* denial ends an eid_confirmed share */
+	snprintf(sh.id, sizeof(sh.id), "share-4");
+	assert_int_equal(share_create(&n, s, &sh), 0);
+	assert_int_equal(s->ops->commit(s), 0);
+	assert_int_equal(share_denied(&n, s, "share-4", "no"), 0);
+	assert_int_equal(share_authorised(&n, s, "share-4", "x", "x", "sim", 0, "{}"), TS_ESTATE);
+	assert_int_equal(count_events(s, 7, "share-4", "share.denied"), 1);
+	store_close(s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_users_codes_tokens, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_claims_are_exclusive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idempotency_records, setup, teardown),
+		cmocka_unit_test(test_passwd),
+		cmocka_unit_test_setup_teardown(test_share_state_machine, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
