@@ -49,10 +49,15 @@ SEDIR="$T/se"
 if [ "$SE_TMPFS" = 1 ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
 	SEDIR=$(mktemp -d /dev/shm/tapshare-bench-se.XXXXXX)
 fi
+# Removes the SE directory, then lib.sh's ts_cleanup (kills by PID, removes
+# $T) with the script's exit status in $? as it expects. set +e: a failing
+# command must not cut the handler short under errexit.
+bench_rc() { return "$1"; }
 bench_cleanup() {
 	local rc=$?
+	set +e
 	case "$SEDIR" in /dev/shm/tapshare-bench-se.*) rm -rf "$SEDIR" ;; esac
-	(exit "$rc")
+	bench_rc "$rc"
 	ts_cleanup
 }
 trap bench_cleanup EXIT

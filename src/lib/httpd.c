@@ -18,6 +18,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -296,6 +297,13 @@ ts_httpd_new(struct event_base *base, const ts_httpd_opts *opts, ts_httpd **out)
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	evutil_socket_t fd = evhttp_bound_socket_get_fd(h->sock);
+	/* Responses go out as small TLS records (headers, then body): with Nagle
+	 * on, each waited for the peer's delayed ACK (~40 ms per exchange,
+	 * measured in bench/). Linux copies TCP_NODELAY from the listening socket
+	 * to every accepted one. */
+	int one = 1;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+		log_warn("cannot set TCP_NODELAY on the listening socket");
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
 		goto fail;
 	if (ss.ss_family == AF_INET)
