@@ -88,6 +88,7 @@ struct fake_node {
 	int verify_failures;
 	int64_t stop_at_ms;
 	struct event *stop_ev;
+	struct evhttp_request *stream; /* the open push stream, as on the real node */
 };
 
 static struct fake_node N;
@@ -101,6 +102,14 @@ push_cmd_add(const char *event, const char *data)
 			N.cmds[i].id = ++N.next_id;
 			snprintf(N.cmds[i].event, sizeof(N.cmds[i].event), "%s", event);
 			snprintf(N.cmds[i].data, sizeof(N.cmds[i].data), "%s", data);
+			/* Live push to an open stream, like the real node. */
+			if (N.stream != NULL) {
+				struct evbuffer *b = evbuffer_new();
+				evbuffer_add_printf(b, "id: %d\nevent: %s\ndata: %s\n\n", N.cmds[i].id,
+				    N.cmds[i].event, N.cmds[i].data);
+				evhttp_send_reply_chunk(N.stream, b);
+				evbuffer_free(b);
+			}
 			return;
 		}
 	}
@@ -124,6 +133,8 @@ on_stream_close(struct evhttp_connection *evcon, void *arg)
 {
 	(void)evcon;
 	struct evhttp_request *req = arg;
+	if (N.stream == req)
+		N.stream = NULL;
 	if (evhttp_request_get_connection(req) == NULL)
 		evhttp_send_reply_end(req);
 }
@@ -157,6 +168,7 @@ on_events(struct evhttp_request *req, void *arg)
 			    N.cmds[i].event, N.cmds[i].data);
 	evhttp_send_reply_chunk(req, b);
 	evbuffer_free(b);
+	N.stream = req;
 	/* The stream stays open; the agent closes it (libevent frees the request). */
 }
 
