@@ -643,3 +643,99 @@ fail:
 	memset(r, 0, sizeof(*r));
 	return rc;
 }
+
+/* ---- share offer (claims 20/33) ------------------------------------------ */
+
+#define TAG_OFFER 0xBF70u
+
+static int
+offer_body(const rsp_offer *o, uint8_t **out, size_t *len)
+{
+	der_writer w;
+	if (o->expires_at < 0 || str_fits(o->device_id, sizeof(o->device_id)) != 0 ||
+	    strlen(o->device_id) != 64)
+		return TS_EINVAL;
+	der_writer_init(&w);
+	der_begin(&w, TAG_SEQ);
+	put_str_bounded(&w, TAG_CTX0, o->app_id, sizeof(o->app_id));
+	der_put_str(&w, TAG_CTX1, o->device_id);
+	der_put_uint(&w, TAG_CTX2, (uint64_t)o->expires_at);
+	der_put(&w, 0x83, o->nonce, RSP_OFFER_NONCE_LEN);
+	der_end(&w);
+	return finish(&w, out, len);
+}
+
+int
+rsp_offer_sign(const rsp_offer *o, EVP_PKEY *key, const uint8_t *cert_der, size_t cert_len,
+    uint8_t **out, size_t *len)
+{
+	uint8_t *body = NULL, sig[PKI_SIG_LEN];
+	size_t bodylen = 0;
+	der_writer w;
+	int rc;
+	if (o == NULL || key == NULL || cert_der == NULL || out == NULL || len == NULL)
+		return TS_EINVAL;
+	if ((rc = offer_body(o, &body, &bodylen)) != 0)
+		return rc;
+	if ((rc = pki_sign(key, body, bodylen, sig)) != 0)
+		goto fail;
+	der_writer_init(&w);
+	der_begin(&w, TAG_OFFER);
+	der_put_raw(&w, body, bodylen);
+	der_put(&w, TAG_SIG, sig, sizeof(sig));
+	der_put_raw(&w, cert_der, cert_len);
+	der_end(&w);
+	rc = finish(&w, out, len);
+fail:
+	free(body);
+	return rc;
+}
+
+int
+rsp_offer_decode(const uint8_t *buf, size_t len, rsp_offer *o)
+{
+	der_tlv top, body, sig, cert, t;
+	der_iter it, in;
+	uint64_t v = 0;
+	X509 *x = NULL;
+	EVP_PKEY *pub = NULL;
+	int rc;
+	if (o == NULL)
+		return TS_EINVAL;
+	memset(o, 0, sizeof(*o));
+	if ((rc = read_top(buf, len, TAG_OFFER, &top)) != 0)
+		return rc;
+	der_iter_init(&it, top.val, top.len);
+	if ((rc = expect(&it, TAG_SEQ, &body)) != 0 || (rc = expect(&it, TAG_SIG, &sig)) != 0 ||
+	    (rc = expect(&it, TAG_SEQ, &cert)) != 0 || (rc = expect_end(&it)) != 0)
+		return rc;
+	if (sig.len != PKI_SIG_LEN)
+		return TS_EPARSE;
+	der_iter_init(&in, body.val, body.len);
+	if ((rc = expect(&in, TAG_CTX0, &t)) != 0 || (rc = get_str(&t, o->app_id, sizeof(o->app_id))) != 0 ||
+	    (rc = expect(&in, TAG_CTX1, &t)) != 0 || (rc = get_str(&t, o->device_id, sizeof(o->device_id))) != 0 ||
+	    (rc = expect(&in, TAG_CTX2, &t)) != 0 || (rc = get_uint(&t, &v)) != 0 ||
+	    (rc = expect(&in, 0x83, &t)) != 0 || (rc = get_fixed(&t, o->nonce, RSP_OFFER_NONCE_LEN)) != 0 ||
+	    (rc = expect_end(&in)) != 0)
+		goto fail;
+	if (v > INT64_MAX || strlen(o->device_id) != 64 || o->app_id[0] == '\0') {
+		rc = TS_EPARSE;
+		goto fail;
+	}
+	o->expires_at = (int64_t)v;
+	o->cert = cert.val - cert.hdr_len;
+	o->cert_len = cert.hdr_len + cert.len;
+	if ((rc = pki_cert_from_der(o->cert, o->cert_len, &x)) != 0)
+		goto fail;
+	pub = X509_get_pubkey(x);
+	if (pub == NULL) {
+		rc = TS_EPARSE;
+		goto fail;
+	}
+	/* The signature covers the whole 30 TLV, header included. */
+	rc = pki_verify(pub, body.val - body.hdr_len, body.hdr_len + body.len, sig.val) == 0 ? 0 : TS_EVERIFY;
+fail:
+	EVP_PKEY_free(pub);
+	X509_free(x);
+	return rc;
+}

@@ -98,6 +98,33 @@ int rsp_notification_sign(const rsp_notification *n, EVP_PKEY *key, uint8_t **ou
 int rsp_notification_decode(const uint8_t *buf, size_t len, EVP_PKEY *pub, rsp_notification *n);
 
 /*
+ * Share offer (patent claims 20/33, companion-initiated sharing): what the
+ * primary hands the companion over the short-range link, signed with the
+ * primary's device key:
+ *   BF70 { 30 { 80 appId 81 deviceId (64 hex) 82 expiresAt (unix s) 83 nonce(16) }
+ *          5F37 signature (over the 30 TLV)  30 device certificate (X.509 DER) }
+ * The node checks the certificate (issued by its CA, key hash == deviceId),
+ * the signature, the expiry and that the nonce was never used.
+ */
+#define RSP_OFFER_NONCE_LEN 16
+
+typedef struct rsp_offer {
+	char app_id[RSP_STR_MAX + 1];
+	char device_id[65];
+	int64_t expires_at;
+	uint8_t nonce[RSP_OFFER_NONCE_LEN];
+	/* decode only: borrowed pointer to the certificate DER inside the buffer */
+	const uint8_t *cert; size_t cert_len;
+} rsp_offer;
+
+/* Signs with key; cert_der is the signer's certificate (copied in). */
+int rsp_offer_sign(const rsp_offer *o, EVP_PKEY *key, const uint8_t *cert_der, size_t cert_len,
+    uint8_t **out, size_t *len);
+/* Parses and verifies the signature against the certificate it carries
+ * (TS_EVERIFY); whether that certificate is trusted is the caller's check. */
+int rsp_offer_decode(const uint8_t *buf, size_t len, rsp_offer *o);
+
+/*
  * ES10b-shaped SE commands (the value sent in STORE DATA) and their responses.
  *
  * AuthenticateServer request:

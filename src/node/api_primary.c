@@ -118,6 +118,32 @@ idempotency(node *n, struct evhttp_request *req, const char *device_id, const ch
 	return 1;
 }
 
+int
+api_check_eid(node *n, struct evhttp_request *req, const char *eid_s, eid_t *eid)
+{
+	int rc = eid_parse(eid_s, eid);
+	if (rc == TS_EEIDFMT) {
+		ts_httpd_reply_error(req, 400, "eid_format", "EID \"%.40s\" is not 32 decimal digits", eid_s);
+		return rc;
+	}
+	if (rc != 0) {
+		char cd[3] = "??", first30[31];
+		snprintf(first30, sizeof(first30), "%.30s", eid_s);
+		eid_check_digits(first30, cd);
+		ts_httpd_reply_error(req, 400, "eid_check_digits",
+		    "EID %s fails the ISO 7064 MOD 97-10 check: the last two digits should be %s",
+		    eid_s, cd);
+		return rc;
+	}
+	if (!pki_ein_allowed(n->ein_prefixes, eid)) {
+		ts_httpd_reply_error(req, 400, "unknown_manufacturer",
+		    "EID %s has no known manufacturer: no trusted EUM permits its prefix (trusted: %s)",
+		    eid->digits, n->ein_prefixes);
+		return TS_EDENIED;
+	}
+	return 0;
+}
+
 static void
 h_enroll(struct evhttp_request *req, void *arg)
 {
@@ -261,26 +287,9 @@ h_share_create(struct evhttp_request *req, void *arg)
 	}
 	log_info("S11 share request from device %.16s…: EID %.40s, app %.64s", device_id, eid_s, app_id);
 	eid_t eid;
-	int rc = eid_parse(eid_s, &eid);
-	if (rc == TS_EEIDFMT) {
-		ts_httpd_reply_error(req, 400, "eid_format", "EID \"%.40s\" is not 32 decimal digits", eid_s);
+	int rc;
+	if (api_check_eid(n, req, eid_s, &eid) != 0)
 		goto done;
-	}
-	if (rc != 0) {
-		char cd[3] = "??", first30[31];
-		snprintf(first30, sizeof(first30), "%.30s", eid_s);
-		eid_check_digits(first30, cd);
-		ts_httpd_reply_error(req, 400, "eid_check_digits",
-		    "EID %s fails the ISO 7064 MOD 97-10 check: the last two digits should be %s",
-		    eid_s, cd);
-		goto done;
-	}
-	if (!pki_ein_allowed(n->ein_prefixes, &eid)) {
-		ts_httpd_reply_error(req, 400, "unknown_manufacturer",
-		    "EID %s has no known manufacturer: no trusted EUM permits its prefix (trusted: %s)",
-		    eid.digits, n->ein_prefixes);
-		goto done;
-	}
 	store_app app;
 	if (n->st->ops->app_get(n->st, app_id, &app) != 0) {
 		ts_httpd_reply_error(req, 404, "unknown_app", "no security application \"%.64s\"", app_id);

@@ -92,7 +92,12 @@ int passwd_verify(const char *pass, const char *stored); /* 0 ok, TS_EAUTH */
 /* SHA-256 hex of a secret (tokens, enrollment codes are stored hashed). */
 void secret_hash(const char *secret, char out[65]);
 
-/* api_primary.c / api_es9.c */
+/* api_primary.c / api_es9.c / api_offer.c */
+#include "lib/eid.h"
+/* Validates an EID string (format, check digits, trusted EUM prefix); on
+ * failure it has replied with the exact error and returns < 0. */
+int api_check_eid(node *n, struct evhttp_request *req, const char *eid_s, eid_t *eid);
+void api_offer_routes(node *n);
 void api_primary_routes(node *n);
 void api_es9_routes(node *n);
 

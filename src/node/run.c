@@ -116,6 +116,7 @@ node_cmd_run(int argc, char **argv)
 		snprintf(n.address, sizeof(n.address), "https://%s:%u", host, bound);
 	api_primary_routes(&n);
 	api_es9_routes(&n);
+	api_offer_routes(&n);
 	if (push_init(&n) != 0 || outbox_start(&n) != 0) {
 		fprintf(stderr, "tapshare-node: error: cannot start the outbox workers\n");
 		goto out;

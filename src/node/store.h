@@ -164,6 +164,9 @@ struct store_ops {
 	int (*idem_put)(store *s, const char *device_id, const char *key, const char *req_hash,
 	    int status, const char *response);
 
+	/* share offers (claims 20/33): records a nonce; TS_EEXIST if already used */
+	int (*offer_nonce_use)(store *s, const char *nonce_hex, const char *share_id, int64_t expires_at);
+
 	/* ES9+ transactions and companion identities */
 	int (*tx_put)(store *s, const store_tx *tx);
 	int (*tx_get)(store *s, const char *id, store_tx *tx);

@@ -68,6 +68,8 @@ static const char *const migrations[] = {
 	"  euicc_challenge BLOB, server_challenge BLOB, euicc_sig1 BLOB, smdp_sig2 BLOB, euicc_pub BLOB,"
 	"  stage INTEGER NOT NULL, created_at INTEGER NOT NULL);"
 	"CREATE TABLE companions (eid TEXT PRIMARY KEY, euicc_pub BLOB NOT NULL, last_seen INTEGER NOT NULL);",
+	/* 2: companion-initiated sharing */
+	"CREATE TABLE offer_nonces (nonce TEXT PRIMARY KEY, share_id TEXT NOT NULL, expires_at INTEGER NOT NULL);",
 };
 
 static sqlite3_stmt *
@@ -884,6 +886,26 @@ sq_idem_put(store *b, const char *device_id, const char *key, const char *req_ha
 }
 
 static int
+sq_offer_nonce_use(store *b, const char *nonce_hex, const char *share_id, int64_t expires_at)
+{
+	/* Expired nonces can go: an offer past its expiry is refused anyway. */
+	static const char d[] = "DELETE FROM offer_nonces WHERE expires_at < ?";
+	static const char q[] = "INSERT INTO offer_nonces(nonce, share_id, expires_at) VALUES(?,?,?)";
+	sqlite3_stmt *p = st(S(b), d);
+	if (!p)
+		return TS_EDB;
+	sqlite3_bind_int64(p, 1, ts_now() - 3600);
+	(void)run(S(b), p);
+	p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, nonce_hex);
+	bt(p, 2, share_id);
+	sqlite3_bind_int64(p, 3, expires_at);
+	return run(S(b), p);
+}
+
+static int
 sq_tx_put(store *b, const store_tx *tx)
 {
 	static const char q[] = "INSERT OR REPLACE INTO es9_tx(id, share_id, eid, euicc_challenge, server_challenge,"
@@ -1012,6 +1034,7 @@ static const struct store_ops sq_ops = {
 	.outbox_next_due = sq_outbox_next_due,
 	.idem_get = sq_idem_get,
 	.idem_put = sq_idem_put,
+	.offer_nonce_use = sq_offer_nonce_use,
 	.tx_put = sq_tx_put,
 	.tx_get = sq_tx_get,
 	.companion_put = sq_companion_put,
