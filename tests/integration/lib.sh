@@ -84,6 +84,23 @@ ts_init_node() {
 		--kind service --provider operator --not-shareable 2>>"$T/node-init.log"
 }
 
+# A second provider (a bank) with its own database and policy, same PKI: the
+# node serves several providers at once, each with its own endpoint and trust.
+ts_start_bank() {
+	"$TS_BIN/tapshare-sp" init --dir "$T/bank" --pki "$T/pki" --listen 127.0.0.1:0 >"$T/bank-init.log" 2>&1
+	rm -f "$T/bank/sp.port"
+	"$TS_BIN/tapshare-sp" run --dir "$T/bank" >>"$T/bank.log" 2>&1 &
+	BANK_PID=$!
+	PIDS+=("$BANK_PID")
+	wait_file "$T/bank/sp.port" 10
+	BANK_PORT=$(cat "$T/bank/sp.port")
+	"$TS_BIN/tapshare-node" provider add bank "https://127.0.0.1:$BANK_PORT" --dir "$T/node" 2>>"$T/node-init.log"
+	"$TS_BIN/tapshare-node" app add --dir "$T/node" --user alice --app-id bankid-alice --name "Alice bank ID" \
+		--kind bankid --provider bank 2>>"$T/node-init.log"
+	"$TS_BIN/tapshare-node" app add --dir "$T/node" --user alice --app-id svc-parking --name "Parking pass" \
+		--kind service --provider operator 2>>"$T/node-init.log"
+}
+
 ts_start_node() {
 	rm -f "$T/node/node.port"
 	"$TS_BIN/tapshare-node" run --dir "$T/node" >>"$T/node.log" 2>&1 &
