@@ -94,6 +94,10 @@ h_offer(struct evhttp_request *req, void *arg)
 		ts_httpd_reply_error(req, 403, "not_shareable", "application \"%s\" may not be shared", o.app_id);
 		goto done;
 	}
+	if (app.released_share[0] != '\0') {
+		ts_httpd_reply_error(req, 409, "app_moved", "application \"%s\" was moved away", o.app_id);
+		goto done;
+	}
 	store_share sh;
 	memset(&sh, 0, sizeof(sh));
 	char nonce_hex[2 * RSP_OFFER_NONCE_LEN + 1];

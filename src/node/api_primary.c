@@ -304,6 +304,11 @@ h_share_create(struct evhttp_request *req, void *arg)
 		ts_httpd_reply_error(req, 403, "not_shareable", "application \"%s\" may not be shared", app_id);
 		goto done;
 	}
+	if (app.released_share[0] != '\0') {
+		ts_httpd_reply_error(req, 409, "app_moved", "application \"%s\" was moved away (share %s)", app_id,
+		    app.released_share);
+		goto done;
+	}
 	json_int_t d = 0;
 	if (dur != NULL) {
 		if (!json_is_integer(dur) || json_integer_value(dur) < 0 ||
@@ -458,6 +463,89 @@ done:
 	json_decref(body);
 }
 
+/*
+ * POST /v1/apps/{app_id}/release {"share_id"} — the last step of a move
+ * (issue 3): only after the share of this app reached `installed` (second
+ * confirmation), the original is released: the node records it and tells the
+ * provider (cancelOrder for the original, through the outbox), in one
+ * transaction. The primary then deletes the original from its own SE.
+ */
+static void
+h_app_release(struct evhttp_request *req, void *arg)
+{
+	node *n = arg;
+	char device_id[65], path[256], app_id[STORE_STR_MAX];
+	int64_t user_id;
+	if (auth_user(n, req, device_id, &user_id) != 0)
+		return;
+	json_t *body = NULL;
+	if (ts_httpd_read_json(req, &body) != 0)
+		return;
+	const char *share_id = ts_json_str(body, "share_id");
+	const char *p = NULL, *slash = NULL;
+	if (ts_httpd_path(req, path, sizeof(path)) == 0) {
+		p = path + strlen("/v1/apps/");
+		slash = strchr(p, '/');
+	}
+	if (p == NULL || slash == NULL || strcmp(slash, "/release") != 0 || slash == p ||
+	    (size_t)(slash - p) >= sizeof(app_id) || share_id == NULL) {
+		ts_httpd_reply_error(req, 400, "bad_request", "POST /v1/apps/{app_id}/release with {\"share_id\"}");
+		goto done;
+	}
+	memcpy(app_id, p, (size_t)(slash - p));
+	app_id[slash - p] = '\0';
+	char key[IDEM_KEY_MAX + 1], hash[65];
+	if (idempotency(n, req, device_id, path, body, key, hash) != 0)
+		goto done;
+	store_app app;
+	store_share sh;
+	if (n->st->ops->app_get(n->st, app_id, &app) != 0 || app.user_id != user_id) {
+		ts_httpd_reply_error(req, 404, "unknown_app", "no application \"%s\" held by this user", app_id);
+		goto done;
+	}
+	if (n->st->ops->share_get(n->st, share_id, &sh) != 0 || sh.user_id != user_id ||
+	    strcmp(sh.app_id, app_id) != 0) {
+		ts_httpd_reply_error(req, 404, "unknown_share", "no share %s of \"%s\"", share_id, app_id);
+		goto done;
+	}
+	if (strcmp(sh.state, "installed") != 0) {
+		ts_httpd_reply_error(req, 409, "move_incomplete",
+		    "share %s is %s: the original is released only after the companion installed its copy",
+		    share_id, sh.state);
+		goto done;
+	}
+	int rc = n->st->ops->begin(n->st);
+	if (rc == 0)
+		rc = n->st->ops->app_release(n->st, app_id, share_id);
+	if (rc == TS_ESTATE) {
+		n->st->ops->rollback(n->st);
+		ts_httpd_reply_error(req, 409, "app_moved", "application \"%s\" was already released", app_id);
+		goto done;
+	}
+	if (rc == 0)
+		rc = n->st->ops->outbox_add(n->st, "release_original", share_id, NULL);
+	json_t *resp = json_pack("{s:s,s:s,s:s,s:s}", "app_id", app_id, "state", "moved", "share_id", share_id,
+	    "associated_app_id", sh.assoc_app_id);
+	char *txt = json_dumps(resp, JSON_COMPACT);
+	if (rc == 0)
+		rc = txt ? n->st->ops->idem_put(n->st, device_id, key, hash, 200, txt) : TS_ENOMEM;
+	if (rc == 0)
+		rc = n->st->ops->commit(n->st);
+	free(txt);
+	if (rc != 0) {
+		n->st->ops->rollback(n->st);
+		json_decref(resp);
+		ts_httpd_reply_error(req, 500, "store_error", "cannot record the release");
+		goto done;
+	}
+	log_info("S16 move: original %s released after share %s installed %s; provider to be told", app_id,
+	    share_id, sh.assoc_app_id);
+	outbox_kick(n);
+	ts_httpd_reply_json(req, 200, resp);
+done:
+	json_decref(body);
+}
+
 static void
 h_events(struct evhttp_request *req, void *arg)
 {
@@ -495,6 +583,7 @@ api_primary_routes(node *n)
 	ts_httpd_route(n->httpd, "POST", "/v1/enroll", h_enroll, n);
 	ts_httpd_route(n->httpd, "POST", "/v1/session", h_session, n);
 	ts_httpd_route(n->httpd, "GET", "/v1/apps", h_apps, n);
+	ts_httpd_route(n->httpd, "POST", "/v1/apps/*", h_app_release, n);
 	ts_httpd_route(n->httpd, "POST", "/v1/shares", h_share_create, n);
 	ts_httpd_route(n->httpd, "GET", "/v1/shares", h_shares_list, n);
 	ts_httpd_route(n->httpd, "GET", "/v1/shares/*", h_share_get, n);

@@ -189,6 +189,33 @@ do_cancel(worker *w, const store_outbox *o, char *reason, size_t rcap)
 	return rc;
 }
 
+/* Move: the provider is told that the original left the primary. */
+static int
+do_release(worker *w, const store_outbox *o, char *reason, size_t rcap)
+{
+	store_share sh;
+	if (w->st->ops->share_get(w->st, o->share_id, &sh) != 0)
+		return 0;
+	store_provider p;
+	if (w->st->ops->provider_get(w->st, sh.provider, &p) != 0)
+		return 0;
+	json_t *body = json_pack("{s:o,s:s,s:s,s:s,s:s,s:s}", "header", header(o), "eid", sh.eid,
+	    "associatedAppId", sh.app_id, "shareId", sh.id, "finalProfileStatusIndicator", "Unavailable",
+	    "movedTo", sh.assoc_app_id);
+	json_t *r = NULL;
+	int rc = call_provider(w, &p, "cancelOrder", body, &r, reason, rcap);
+	json_decref(body);
+	json_decref(r);
+	if (rc == TS_EDENIED) {
+		log_warn("provider %s refused to cancel the moved original %s: %s", p.name, sh.app_id, reason);
+		return 0;
+	}
+	if (rc == 0)
+		log_info("S16 move: provider %s told that original %s moved to %s", p.name, sh.app_id,
+		    sh.assoc_app_id);
+	return rc;
+}
+
 static void
 process(worker *w, const store_outbox *o)
 {
@@ -198,6 +225,8 @@ process(worker *w, const store_outbox *o)
 		rc = do_confirm(w, o, reason, sizeof(reason));
 	else if (strcmp(o->kind, "cancel_order") == 0)
 		rc = do_cancel(w, o, reason, sizeof(reason));
+	else if (strcmp(o->kind, "release_original") == 0)
+		rc = do_release(w, o, reason, sizeof(reason));
 	else {
 		log_error("outbox row %lld has unknown kind %s", (long long)o->id, o->kind);
 		rc = 0;

@@ -51,6 +51,7 @@ typedef struct store_app {
 	char kind[32];
 	char provider[STORE_STR_MAX];
 	int shareable;
+	char released_share[STORE_ID_MAX]; /* "" while the user still holds it */
 } store_app;
 
 typedef struct store_provider {
@@ -120,6 +121,8 @@ struct store_ops {
 	int (*app_get)(store *s, const char *app_id, store_app *a);
 	/* apps of a user as a JSON array */
 	int (*apps_json)(store *s, int64_t user_id, json_t **out);
+	/* Move (issue 3): marks the original released after a completed share. */
+	int (*app_release)(store *s, const char *app_id, const char *share_id);
 
 	/* shares */
 	int (*share_insert)(store *s, const store_share *sh);

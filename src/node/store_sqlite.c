@@ -70,6 +70,8 @@ static const char *const migrations[] = {
 	"CREATE TABLE companions (eid TEXT PRIMARY KEY, euicc_pub BLOB NOT NULL, last_seen INTEGER NOT NULL);",
 	/* 2: companion-initiated sharing */
 	"CREATE TABLE offer_nonces (nonce TEXT PRIMARY KEY, share_id TEXT NOT NULL, expires_at INTEGER NOT NULL);",
+	/* 3: move = share, then release the original */
+	"ALTER TABLE apps ADD COLUMN released_share TEXT NOT NULL DEFAULT '';",
 };
 
 static sqlite3_stmt *
@@ -397,13 +399,14 @@ app_row(sqlite3_stmt *p, store_app *a)
 	cpy(a->kind, sizeof(a->kind), sqlite3_column_text(p, 3));
 	cpy(a->provider, sizeof(a->provider), sqlite3_column_text(p, 4));
 	a->shareable = sqlite3_column_int(p, 5);
+	cpy(a->released_share, sizeof(a->released_share), sqlite3_column_text(p, 6));
 }
 
 static int
 sq_app_get(store *b, const char *app_id, store_app *a)
 {
 	sq_store *s = S(b);
-	static const char q[] = "SELECT app_id, user_id, name, kind, provider, shareable FROM apps WHERE app_id=?";
+	static const char q[] = "SELECT app_id, user_id, name, kind, provider, shareable, released_share FROM apps WHERE app_id=?";
 	sqlite3_stmt *p = st(s, q);
 	if (!p)
 		return TS_EDB;
@@ -418,11 +421,26 @@ sq_app_get(store *b, const char *app_id, store_app *a)
 }
 
 static int
+sq_app_release(store *b, const char *app_id, const char *share_id)
+{
+	static const char q[] = "UPDATE apps SET released_share=? WHERE app_id=? AND released_share=''";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, share_id);
+	bt(p, 2, app_id);
+	int rc = run(S(b), p);
+	if (rc == 0 && sqlite3_changes(S(b)->db) != 1)
+		rc = TS_ESTATE;
+	return rc;
+}
+
+static int
 sq_apps_json(store *b, int64_t user_id, json_t **out)
 {
 	sq_store *s = S(b);
-	static const char q[] = "SELECT app_id, user_id, name, kind, provider, shareable FROM apps"
-				" WHERE user_id=? ORDER BY app_id";
+	static const char q[] = "SELECT app_id, user_id, name, kind, provider, shareable, released_share"
+				" FROM apps WHERE user_id=? ORDER BY app_id";
 	sqlite3_stmt *p = st(s, q);
 	if (!p)
 		return TS_EDB;
@@ -431,8 +449,10 @@ sq_apps_json(store *b, int64_t user_id, json_t **out)
 	while (sqlite3_step(p) == SQLITE_ROW) {
 		store_app a;
 		app_row(p, &a);
-		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:b}", "app_id", a.app_id,
-		    "name", a.name, "kind", a.kind, "provider", a.provider, "shareable", a.shareable));
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:b,s:s,s:s}", "app_id", a.app_id,
+		    "name", a.name, "kind", a.kind, "provider", a.provider,
+		    "shareable", a.shareable && a.released_share[0] == '\0',
+		    "state", a.released_share[0] ? "moved" : "held", "moved_by_share", a.released_share));
 	}
 	sqlite3_reset(p);
 	*out = arr;
@@ -1012,6 +1032,7 @@ static const struct store_ops sq_ops = {
 	.app_put = sq_app_put,
 	.app_get = sq_app_get,
 	.apps_json = sq_apps_json,
+	.app_release = sq_app_release,
 	.share_insert = sq_share_insert,
 	.share_get = sq_share_get,
 	.share_update = sq_share_update,
