@@ -7,6 +7,7 @@
  *                    the reader side: we connect, speak first (power on, then
  *                    one command frame per exchange) and read one reply frame.
  *                    Frames: 2-byte big-endian length + payload.
+ *   pcsc:[READER]    a card in a reader through pcsc-lite (se_pcsc.c)
  */
 #include "device/se_driver.h"
 
@@ -280,7 +281,8 @@ se_driver_open(const char *spec, se_driver **out)
 		rc = vpcd_open(spec + 5, &d->ctx);
 		d->ops = &vpcd_ops;
 	} else if (strncmp(spec, "pcsc:", 5) == 0) {
-		rc = TS_EUNSUPP;
+		rc = se_pcsc_open(spec + 5, &d->ctx);
+		d->ops = &se_pcsc_ops;
 	} else {
 		rc = TS_EINVAL;
 	}
