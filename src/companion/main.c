@@ -3,6 +3,8 @@
  * the second wireless device). Command line per docs/cli.md.
  */
 #include <getopt.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,10 +15,12 @@
 #include <jansson.h>
 
 #include "companion/agent.h"
+#include "device/link_qr.h"
 #include "device/se_client.h"
 #include "device/se_driver.h"
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/ndef.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
 
@@ -40,6 +44,8 @@ static const char usage_main[] =
 "Commands:\n"
 "  run       run the agent (foreground) until SIGTERM or SIGINT\n"
 "  status    show the secure element's EID and installed applications\n"
+"  show-qr   show the EID as a QR code (terminal and/or PNG file) for a\n"
+"            primary to scan (tapshare share --link qr:FILE.png | qr:camera)\n"
 "  help CMD  show the help of a command\n"
 "\n"
 "Options:\n"
@@ -74,7 +80,8 @@ static const char usage_run[] =
 "  --ca CAFILE       PEM CA certificate the node's TLS certificate must chain to\n"
 "  --se SE_SPEC      secure element: inproc:/path/se.state or vpcd:HOST:PORT\n"
 "  --link LINK_SPEC  short-range link: sim:/path/to/socket (a simulator of\n"
-"                    NFC/BLE/body-coupled links over a Unix socket)\n"
+"                    NFC/BLE/body-coupled links over a Unix socket), or\n"
+"                    qr:FILE.png (the identity QR code, written while running)\n"
 "  --name NAME       device name advertised with the EID (at most 64 bytes)\n"
 "  --model MODEL     device model advertised with the EID (at most 64 bytes)\n"
 "  --config FILE     INI file with the same keys (node, ca, se, link, name,\n"
@@ -102,6 +109,33 @@ static const char usage_status[] =
 "  -h, --help     show this help\n"
 "\n"
 "Exit status: 0 success, 1 the secure element could not be read, 2 bad usage.\n";
+
+static const char usage_show_qr[] =
+"Usage: " PROG " show-qr --se SE_SPEC [--name NAME] [--model MODEL] [--png FILE]\n"
+"                              [--ascii] [--dark-ink] [--no-text] [--config FILE]\n"
+"\n"
+"S1 over a QR code: reads the EID from the secure element, builds the NDEF\n"
+"identity message (record tapshare.org:id: EID, name, model) and shows it as\n"
+"a QR code holding exactly those bytes (byte mode, error correction M). The\n"
+"primary reads it with `tapshare share --link qr:FILE.png` or `--link qr:camera`.\n"
+"The code is printed on the terminal with Unicode half blocks (two ASCII\n"
+"characters per module when the locale is not UTF-8, or with --ascii).\n"
+"\n"
+"Options:\n"
+"  --se SE_SPEC   secure element: inproc:/path/se.state or vpcd:HOST:PORT\n"
+"  --name NAME    device name carried with the EID (at most 64 bytes)\n"
+"  --model MODEL  device model carried with the EID (at most 64 bytes)\n"
+"  --png FILE     also write the code as a PNG image (8 px per module, 4-module\n"
+"                 quiet zone, black on white)\n"
+"  --ascii        print with '##' / '  ' instead of Unicode half blocks\n"
+"  --dark-ink     draw dark modules as ink (for light-background terminals;\n"
+"                 by default light modules are drawn, for dark backgrounds)\n"
+"  --no-text      do not print the code on the terminal (with --png)\n"
+"  --config FILE  INI file; se, name, model are read from [companion]\n"
+"  -h, --help     show this help\n"
+"\n"
+"Exit status: 0 success, 1 the secure element could not be read or the PNG\n"
+"not written, 2 bad usage.\n";
 
 static volatile sig_atomic_t g_stop;
 
@@ -365,6 +399,132 @@ done:
 	return ex;
 }
 
+/* show-qr: S1 as a QR code (device/link_qr.h). */
+enum { OPT_QR_SE = 512, OPT_QR_NAME, OPT_QR_MODEL, OPT_QR_PNG, OPT_QR_ASCII, OPT_QR_DARK,
+	OPT_QR_NOTEXT, OPT_QR_CONFIG };
+
+static int
+cmd_show_qr(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "se", required_argument, NULL, OPT_QR_SE },
+		{ "name", required_argument, NULL, OPT_QR_NAME },
+		{ "model", required_argument, NULL, OPT_QR_MODEL },
+		{ "png", required_argument, NULL, OPT_QR_PNG },
+		{ "ascii", no_argument, NULL, OPT_QR_ASCII },
+		{ "dark-ink", no_argument, NULL, OPT_QR_DARK },
+		{ "no-text", no_argument, NULL, OPT_QR_NOTEXT },
+		{ "config", required_argument, NULL, OPT_QR_CONFIG },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *se_spec = NULL, *name = NULL, *model = NULL, *png = NULL, *config = NULL;
+	int ascii = 0, dark = 0, notext = 0, verbose = 0;
+	ts_config *cfg = NULL;
+	se_driver *se = NULL;
+	ndef_identity id;
+	uint8_t *msg = NULL, *mods = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	int width = 0, rc, ex = EXIT_FAIL;
+
+	optind = 1;
+	opterr = 0;
+	for (;;) {
+		int ch = getopt_long(argc, argv, ":hv", opts, NULL);
+		if (ch == -1)
+			break;
+		switch (ch) {
+		case OPT_QR_SE: se_spec = optarg; break;
+		case OPT_QR_NAME: name = optarg; break;
+		case OPT_QR_MODEL: model = optarg; break;
+		case OPT_QR_PNG: png = optarg; break;
+		case OPT_QR_ASCII: ascii = 1; break;
+		case OPT_QR_DARK: dark = 1; break;
+		case OPT_QR_NOTEXT: notext = 1; break;
+		case OPT_QR_CONFIG: config = optarg; break;
+		case 'v': verbose = 1; break;
+		case 'h': fputs(usage_show_qr, stdout); return 0;
+		case ':':
+			return usage_error("show-qr", "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return usage_error("show-qr", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("show-qr", "unexpected argument '%s'", argv[optind]);
+	if (notext && png == NULL)
+		return usage_error("show-qr", "--no-text needs --png (nothing would be shown)");
+	ts_log_init(PROG, verbose ? TS_LOG_DEBUG : TS_LOG_WARN);
+	if (config != NULL) {
+		char why[256] = "";
+		if ((rc = ts_config_load(config, &cfg, why, sizeof(why))) != 0) {
+			errorf("cannot read config %s (%s%s%s)", config, ts_strerror(rc),
+			    why[0] ? ": " : "", why);
+			goto done;
+		}
+		if (se_spec == NULL) se_spec = ts_config_get(cfg, "companion", "se", NULL);
+		if (name == NULL) name = ts_config_get(cfg, "companion", "name", NULL);
+		if (model == NULL) model = ts_config_get(cfg, "companion", "model", NULL);
+	}
+	if (se_spec == NULL || se_spec[0] == '\0') {
+		ex = usage_error("show-qr", "missing --se");
+		goto done;
+	}
+	memset(&id, 0, sizeof(id));
+	if (name != NULL && ts_snprintf(id.name, sizeof(id.name), "%s", name) != 0) {
+		ex = usage_error("show-qr", "--name is longer than %d bytes", NDEF_TS_NAME_MAX);
+		goto done;
+	}
+	if (model != NULL && ts_snprintf(id.model, sizeof(id.model), "%s", model) != 0) {
+		ex = usage_error("show-qr", "--model is longer than %d bytes", NDEF_TS_NAME_MAX);
+		goto done;
+	}
+	if ((rc = se_driver_open(se_spec, &se)) != 0) {
+		errorf("cannot open secure element %s (%s)", se_spec, ts_strerror(rc));
+		goto done;
+	}
+	if ((rc = se_get_eid(se, &id.eid)) != 0) {
+		errorf("cannot read the EID from %s (%s)", se_spec, ts_strerror(rc));
+		goto done;
+	}
+	if ((rc = ndef_identity_encode(&id, &msg, &len)) != 0) {
+		errorf("cannot encode the NDEF identity (%s)", ts_strerror(rc));
+		goto done;
+	}
+	if ((rc = link_qr_encode(msg, len, &mods, &width)) != 0) {
+		errorf("cannot encode the QR code (%s)", ts_strerror(rc));
+		goto done;
+	}
+	if (png != NULL &&
+	    (rc = link_qr_write_png(png, mods, width, LINK_QR_MODULE_PX)) != 0) {
+		errorf("cannot write the QR code to %s (%s)", png, ts_strerror(rc));
+		goto done;
+	}
+	if (!notext) {
+		unsigned flags = dark ? LINK_QR_TEXT_DARK_INK : 0;
+		const char *cs = setlocale(LC_CTYPE, "") != NULL ? nl_langinfo(CODESET) : NULL;
+		if (!ascii && cs != NULL && strcmp(cs, "UTF-8") == 0)
+			flags |= LINK_QR_TEXT_UTF8;
+		if ((rc = link_qr_render_text(mods, width, flags, &text)) != 0) {
+			errorf("cannot render the QR code (%s)", ts_strerror(rc));
+			goto done;
+		}
+		fputs(text, stdout);
+	}
+	printf("S1 EID %s as a QR code (%zu-byte NDEF identity, %dx%d modules)%s%s\n",
+	    id.eid.digits, len, width, width, png ? ", PNG " : "", png ? png : "");
+	ex = fflush(stdout) == 0 ? 0 : EXIT_FAIL;
+done:
+	free(text);
+	free(mods);
+	free(msg);
+	se_driver_free(se);
+	ts_config_free(cfg);
+	return ex;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -393,6 +553,8 @@ main(int argc, char **argv)
 			fputs(usage_run, stdout);
 		else if (strcmp(argv[2], "status") == 0)
 			fputs(usage_status, stdout);
+		else if (strcmp(argv[2], "show-qr") == 0)
+			fputs(usage_show_qr, stdout);
 		else if (strcmp(argv[2], "help") == 0)
 			fputs(usage_main, stdout);
 		else
@@ -403,5 +565,7 @@ main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(argc - 1, argv + 1);
+	if (strcmp(cmd, "show-qr") == 0)
+		return cmd_show_qr(argc - 1, argv + 1);
 	return usage_error(NULL, "unknown command '%s'", cmd);
 }

@@ -6,10 +6,16 @@
  * (NFC / BLE / body-coupled): a Unix stream socket that hands every reader
  * exactly the NDEF bytes a tag would hold, framed as a 2-byte big-endian
  * length followed by the message (docs/protocol.md §1). The advertiser writes
- * one frame per connection and closes; nothing is ever read from a reader,
- * so a reader cannot push anything into the companion over this link.
+ * one frame per connection. Like an NFC reader writing to a tag, the reader
+ * may then write back ONE frame (a share offer, lib/ndef_offer.h): only when
+ * the advertiser registered an offer callback does it wait for it, at most
+ * LINK_SIM_OFFER_WAIT_MS, and whatever arrives goes to the callback as bytes;
+ * judging them is the callback's business. A reader that just closes (every
+ * link_read) ends the exchange at once.
  */
 #include "device/link.h"
+#include "device/link_qr.h"
+#include "device/nfc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +41,10 @@
 /* Pause between connection attempts while nobody advertises yet. */
 #define LINK_SIM_RETRY_MS 50
 #define LINK_SIM_BACKLOG 8
+/* How long the advertiser waits for the reader's optional frame after its
+ * own: the primary writes right after reading, so this only has to cover
+ * scheduling, and it bounds how long one reader holds up the next. */
+#define LINK_SIM_OFFER_WAIT_MS 500
 
 typedef struct link_driver {
 	const char *scheme;      /* "sim" (spec is "sim:ARG") */
@@ -77,6 +87,8 @@ typedef struct sim_adv {
 	ino_t ino;
 	uint8_t *frame; /* header + message */
 	size_t frame_len;
+	link_offer_cb offer_cb; /* NULL: never read from a reader */
+	void *offer_arg;
 } sim_adv;
 
 static int
@@ -172,6 +184,55 @@ read_exact(int fd, uint8_t *buf, size_t len, int64_t deadline)
 	return 0;
 }
 
+/* Reads one frame (2-byte BE length 1..NDEF_MAX_MESSAGE, then the bytes)
+ * before deadline. *out is malloc'ed. TS_EPROTO for an empty frame or a
+ * peer that closes early, TS_ELIMIT for an oversized one. */
+static int
+read_frame(int fd, int64_t deadline, uint8_t **out, size_t *outlen)
+{
+	uint8_t hdr[LINK_SIM_HDR];
+	uint8_t *buf = NULL;
+	int rc = read_exact(fd, hdr, sizeof(hdr), deadline);
+	if (rc != 0)
+		return rc;
+	size_t len = (size_t)hdr[0] << 8 | hdr[1];
+	if (len == 0)
+		return TS_EPROTO;
+	if (len > NDEF_MAX_MESSAGE)
+		return TS_ELIMIT;
+	buf = malloc(len);
+	if (buf == NULL)
+		return TS_ENOMEM;
+	if ((rc = read_exact(fd, buf, len, deadline)) != 0) {
+		free(buf);
+		return rc;
+	}
+	*out = buf;
+	*outlen = len;
+	return 0;
+}
+
+/* After our frame: the reader's optional one, handed to the offer callback. */
+static void
+sim_take_offer(sim_adv *a, int c)
+{
+	uint8_t *msg = NULL;
+	size_t len = 0;
+	int rc = read_frame(c, ts_mono_ms() + LINK_SIM_OFFER_WAIT_MS, &msg, &len);
+	if (rc == TS_EPROTO || rc == TS_ETIMEOUT) {
+		/* The usual case: a reader that only read (closed, or idle). */
+		log_debug("sim link: no frame from the reader (%s)", ts_strerror(rc));
+		return;
+	}
+	if (rc != 0) {
+		log_warn("sim link: dropped the reader's frame (%s)", ts_strerror(rc));
+		return;
+	}
+	log_debug("sim link: reader wrote a %zu-byte message", len);
+	a->offer_cb(msg, len, a->offer_arg);
+	free(msg);
+}
+
 static void *
 sim_thread(void *arg)
 {
@@ -196,6 +257,8 @@ sim_thread(void *arg)
 		    ts_mono_ms() + LINK_SIM_WRITE_TIMEOUT_MS);
 		if (rc != 0)
 			log_debug("sim link: reader did not take the frame (%s)", ts_strerror(rc));
+		else if (a->offer_cb != NULL)
+			sim_take_offer(a, c);
 		close(c);
 	}
 	return NULL;
@@ -225,7 +288,8 @@ sim_advertiser_free(void *impl)
 }
 
 static int
-sim_advertise(const char *path, const uint8_t *msg, size_t len, void **impl)
+sim_advertise_cb(const char *path, const uint8_t *msg, size_t len, link_offer_cb cb,
+    void *cb_arg, void **impl)
 {
 	int rc;
 	sim_adv *a = NULL;
@@ -257,6 +321,8 @@ sim_advertise(const char *path, const uint8_t *msg, size_t len, void **impl)
 	if (a == NULL)
 		return TS_ENOMEM;
 	a->listen_fd = a->wake_rd = a->wake_wr = -1;
+	a->offer_cb = cb;
+	a->offer_arg = cb_arg;
 	memcpy(a->path, sa.sun_path, sizeof(a->path));
 	a->frame_len = LINK_SIM_HDR + len;
 	a->frame = malloc(a->frame_len);
@@ -305,8 +371,8 @@ sim_advertise(const char *path, const uint8_t *msg, size_t len, void **impl)
 		rc = TS_ENOMEM;
 		goto fail;
 	}
-	log_info("sim link (SIMULATED proximity link): advertising %zu-byte NDEF message on %s",
-	    len, path);
+	log_info("sim link (SIMULATED proximity link): advertising %zu-byte NDEF message on %s%s",
+	    len, path, cb != NULL ? ", taking share offers" : "");
 	*impl = a;
 	return 0;
 
@@ -334,31 +400,30 @@ sleep_ms(int ms)
 }
 
 static int
-sim_read(const char *path, long timeout_ms, uint8_t **out, size_t *outlen)
+sim_advertise(const char *path, const uint8_t *msg, size_t len, void **impl)
 {
-	int rc;
-	int fd = -1;
-	uint8_t hdr[LINK_SIM_HDR];
-	uint8_t *buf = NULL;
-	struct sockaddr_un sa;
+	return sim_advertise_cb(path, msg, len, NULL, NULL, impl);
+}
 
-	if (timeout_ms < 0)
-		return TS_EINVAL;
+/* Connects to the advertiser at path, retrying until it appears ("hold the
+ * devices together") or deadline passes. */
+static int
+sim_connect(const char *path, int64_t deadline, int *out)
+{
+	struct sockaddr_un sa;
+	int rc;
 	if ((rc = sim_addr(path, &sa)) != 0)
 		return rc;
-	int64_t deadline = ts_mono_ms() + timeout_ms;
-
-	/* Retry until the companion starts advertising ("hold the devices
-	 * together") or the deadline passes. */
 	for (;;) {
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return TS_EIO;
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-			break;
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			*out = fd;
+			return 0;
+		}
 		int e = errno;
 		close(fd);
-		fd = -1;
 		if (e != ENOENT && e != ECONNREFUSED && e != EAGAIN && e != EINTR) {
 			log_error("sim link: connect %s: %s", path, strerror(e));
 			return TS_EIO;
@@ -368,34 +433,65 @@ sim_read(const char *path, long timeout_ms, uint8_t **out, size_t *outlen)
 			return TS_ETIMEOUT;
 		sleep_ms(left < LINK_SIM_RETRY_MS ? left : LINK_SIM_RETRY_MS);
 	}
+}
 
-	if ((rc = read_exact(fd, hdr, sizeof(hdr), deadline)) != 0)
+static int
+sim_read(const char *path, long timeout_ms, uint8_t **out, size_t *outlen)
+{
+	int fd = -1;
+	if (timeout_ms < 0)
+		return TS_EINVAL;
+	int64_t deadline = ts_mono_ms() + timeout_ms;
+	int rc = sim_connect(path, deadline, &fd);
+	if (rc != 0)
+		return rc;
+	rc = read_frame(fd, deadline, out, outlen);
+	close(fd);
+	return rc;
+}
+
+/* Reader side of the write-back: read the identity frame, then write msg as
+ * one frame while the advertiser waits for it. */
+static int
+sim_write(const char *path, long timeout_ms, const uint8_t *msg, size_t len,
+    uint8_t **identity, size_t *idlen)
+{
+	int fd = -1;
+	uint8_t *id = NULL, *frame = NULL;
+	size_t id_len = 0;
+	int rc;
+
+	if (timeout_ms < 0 || msg == NULL || len == 0)
+		return TS_EINVAL;
+	if (len > NDEF_MAX_MESSAGE || len > 0xffff)
+		return TS_ELIMIT;
+	frame = malloc(LINK_SIM_HDR + len);
+	if (frame == NULL)
+		return TS_ENOMEM;
+	frame[0] = (uint8_t)(len >> 8);
+	frame[1] = (uint8_t)(len & 0xff);
+	memcpy(frame + LINK_SIM_HDR, msg, len);
+
+	int64_t deadline = ts_mono_ms() + timeout_ms;
+	if ((rc = sim_connect(path, deadline, &fd)) != 0)
 		goto fail;
-	size_t len = (size_t)hdr[0] << 8 | hdr[1];
-	if (len == 0) {
-		rc = TS_EPROTO;
+	if ((rc = read_frame(fd, deadline, &id, &id_len)) != 0)
 		goto fail;
-	}
-	if (len > NDEF_MAX_MESSAGE) {
-		rc = TS_ELIMIT;
-		goto fail;
-	}
-	buf = malloc(len);
-	if (buf == NULL) {
-		rc = TS_ENOMEM;
-		goto fail;
-	}
-	if ((rc = read_exact(fd, buf, len, deadline)) != 0)
+	/* The advertiser gives us LINK_SIM_OFFER_WAIT_MS from its side. */
+	if ((rc = write_all(fd, frame, LINK_SIM_HDR + len,
+	    ts_mono_ms() + LINK_SIM_OFFER_WAIT_MS)) != 0)
 		goto fail;
 	close(fd);
-	*out = buf;
-	*outlen = len;
+	free(frame);
+	*identity = id;
+	*idlen = id_len;
 	return 0;
 
 fail:
 	if (fd >= 0)
 		close(fd);
-	free(buf);
+	free(id);
+	free(frame);
 	return rc;
 }
 
@@ -405,10 +501,38 @@ fail:
 static const link_driver link_drivers[] = {
 	{ "sim", "simulated proximity link", sim_check, sim_read, sim_advertise,
 	    sim_advertiser_free },
-	/* issue 3: QR code (libqrencode / zbar) and NFC Type 4 Tag (libnfc). */
-	{ "qr", "QR code", NULL, NULL, NULL, NULL },
-	{ "nfc", "NFC Type 4 Tag", NULL, NULL, NULL, NULL },
+	/* QR code: libqrencode / zbar / libpng, in device/link_qr.c. */
+	{ "qr", "QR code", link_qr_check, link_qr_read, link_qr_advertise,
+	    link_qr_advertiser_free },
+	/* NFC Forum Type 4 Tag over libnfc (device/nfc_libnfc.c), or a stub
+	 * that reports "unsupported" in builds without libnfc (nfc_none.c). */
+	{ "nfc", "NFC Type 4 Tag", nfc_link_check, nfc_link_read, nfc_link_advertise,
+	    nfc_link_stop },
 };
+
+/* Drivers that also carry a message from the reader to the advertiser (share
+ * offers, claims 20/33). A QR code is one-way; the NFC tag's NDEF write is
+ * not wired up yet. */
+typedef struct link_offer_driver {
+	const char *scheme;
+	int (*advertise)(const char *arg, const uint8_t *msg, size_t len, link_offer_cb cb,
+	    void *cb_arg, void **impl); /* freed by the link_driver's advertiser_free */
+	int (*write)(const char *arg, long timeout_ms, const uint8_t *msg, size_t len,
+	    uint8_t **identity, size_t *idlen);
+} link_offer_driver;
+
+static const link_offer_driver link_offer_drivers[] = {
+	{ "sim", sim_advertise_cb, sim_write },
+};
+
+static const link_offer_driver *
+link_offer_find(const link_driver *d)
+{
+	for (size_t i = 0; i < TS_ARRAY_LEN(link_offer_drivers); i++)
+		if (strcmp(link_offer_drivers[i].scheme, d->scheme) == 0)
+			return &link_offer_drivers[i];
+	return NULL;
+}
 
 /* Finds the driver for spec; *arg points after "scheme:". */
 static const link_driver *
@@ -437,7 +561,8 @@ link_spec_check(const char *spec, char *errbuf, size_t errcap)
 	const link_driver *d = link_find(spec, &arg);
 	if (d == NULL) {
 		set_err(errbuf, errcap,
-		    "unknown link '%s' (supported: sim:/path/to/socket, the simulated proximity link)",
+		    "unknown link '%s' (supported: sim:/path/to/socket, the simulated proximity link; "
+		    "qr:FILE.png or qr:camera, a QR code)",
 		    spec != NULL ? spec : "");
 		return TS_EUNSUPP;
 	}
@@ -489,6 +614,34 @@ link_read_identity(const char *spec, long timeout_ms, ndef_identity *out)
 int
 link_advertise(const char *spec, const uint8_t *msg, size_t len, link_advertiser **out)
 {
+	return link_advertise_ex(spec, msg, len, NULL, NULL, out);
+}
+
+int
+link_write(const char *spec, long timeout_ms, const uint8_t *msg, size_t len,
+    uint8_t **identity, size_t *idlen)
+{
+	char why[256];
+	const char *arg = NULL;
+	if (identity == NULL || idlen == NULL)
+		return TS_EINVAL;
+	int rc = link_spec_check(spec, why, sizeof(why));
+	if (rc != 0) {
+		log_error("link: %s", why);
+		return rc;
+	}
+	const link_offer_driver *od = link_offer_find(link_find(spec, &arg));
+	if (od == NULL) {
+		log_error("link: %s cannot carry a message to the companion", link_describe(spec));
+		return TS_EUNSUPP;
+	}
+	return od->write(arg, timeout_ms, msg, len, identity, idlen);
+}
+
+int
+link_advertise_ex(const char *spec, const uint8_t *msg, size_t len, link_offer_cb cb,
+    void *cb_arg, link_advertiser **out)
+{
 	char why[256];
 	const char *arg = NULL;
 	link_advertiser *a = NULL;
@@ -507,7 +660,14 @@ link_advertise(const char *spec, const uint8_t *msg, size_t len, link_advertiser
 	if (a == NULL)
 		return TS_ENOMEM;
 	a->drv = d;
-	if ((rc = d->advertise(arg, msg, len, &a->impl)) != 0)
+	const link_offer_driver *od = cb != NULL ? link_offer_find(d) : NULL;
+	if (cb != NULL && od == NULL)
+		log_info("link: the %s is one-way; no share offers arrive over it", d->description);
+	if (od != NULL)
+		rc = od->advertise(arg, msg, len, cb, cb_arg, &a->impl);
+	else
+		rc = d->advertise(arg, msg, len, &a->impl);
+	if (rc != 0)
 		goto fail;
 	*out = a;
 	return 0;

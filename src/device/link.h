@@ -5,7 +5,8 @@
  *
  *   sim:/path/to/socket   SIMULATOR of a proximity link (NFC/BLE/body-coupled):
  *                         a Unix socket carrying exactly the NDEF bytes a tag
- *                         would hold, framed as 2-byte BE length + message.
+ *                         would hold, framed as 2-byte BE length + message;
+ *                         the reader may write one frame back (link_write).
  *   qr:FILE.png, nfc:    (issue 3)
  */
 #ifndef TS_LINK_H
@@ -37,6 +38,26 @@ void link_advertiser_free(link_advertiser *a); /* NULL ok */
  * "simulated proximity link", for messages; never NULL. */
 int link_spec_check(const char *spec, char *errbuf, size_t errcap);
 const char *link_describe(const char *spec);
+
+/* Added by h11 — the offer direction (patent claims 20/33): like an NFC
+ * reader writing to a tag, the primary hands the companion one message (a
+ * share offer in an NDEF record, lib/ndef_offer.h) after reading its
+ * identity. Only links that can carry it support this (sim today).
+ *
+ * link_offer_cb: called on the advertiser's thread with the bytes the reader
+ * wrote (borrowed, valid during the call; NOT validated — parse and judge
+ * them). Must return quickly: the advertiser serves the next reader after it.
+ * link_advertise_ex: link_advertise plus cb (NULL = link_advertise). On a
+ * one-way link (qr) it advertises as usual and cb is never called.
+ * link_write: primary side: connects (retrying until timeout_ms), reads the
+ * companion's identity message (*identity malloc'ed, caller frees), then
+ * writes msg (1..NDEF_MAX_MESSAGE bytes). TS_EUNSUPP on a one-way link.
+ * Success means the bytes were handed over, not that they were accepted. */
+typedef void (*link_offer_cb)(const uint8_t *msg, size_t len, void *arg);
+int link_advertise_ex(const char *spec, const uint8_t *msg, size_t len, link_offer_cb cb,
+    void *arg, link_advertiser **out);
+int link_write(const char *spec, long timeout_ms, const uint8_t *msg, size_t len,
+    uint8_t **identity, size_t *idlen);
 
 /* Frame of the sim driver: 2-byte big-endian length, then the message. */
 #define LINK_SIM_HDR 2

@@ -484,28 +484,6 @@ fail:
 	return rc;
 }
 
-/* Next child of an iterator, which must exist and carry tag. */
-static int
-expect(der_iter *it, uint32_t tag, der_tlv *t)
-{
-	int rc = der_iter_next(it, t);
-	if (rc < 0)
-		return rc;
-	if (rc == 0 || t->tag != tag)
-		return TS_EPARSE;
-	return 0;
-}
-
-static int
-expect_end(der_iter *it)
-{
-	der_tlv t;
-	int rc = der_iter_next(it, &t);
-	if (rc < 0)
-		return rc;
-	return rc == 0 ? 0 : TS_EPARSE;
-}
-
 /* Appends a decrypted segment to a growing buffer bounded by BSP_MAX_PACKAGE. */
 static int
 append(uint8_t **buf, size_t *len, const uint8_t *data, size_t n)
@@ -558,42 +536,42 @@ bsp_package_open(EVP_PKEY *euicc_otsk, const eid_t *eid, EVP_PKEY *server_pub,
 	if (top.tag != TAG_PACKAGE)
 		goto fail;
 	der_iter_init(&it, top.val, top.len);
-	if ((rc = expect(&it, TAG_INIT_SC, &isc)) != 0 ||
-	    (rc = expect(&it, TAG_METADATA, &a1)) != 0 ||
-	    (rc = expect(&it, TAG_SEGMENTS, &a3)) != 0 || (rc = expect_end(&it)) != 0)
+	if ((rc = der_iter_expect(&it, TAG_INIT_SC, &isc)) != 0 ||
+	    (rc = der_iter_expect(&it, TAG_METADATA, &a1)) != 0 ||
+	    (rc = der_iter_expect(&it, TAG_SEGMENTS, &a3)) != 0 || (rc = der_iter_end(&it)) != 0)
 		goto fail;
 
 	/* BF23 { 80 01 | 81 tid | A0 { 80 88, 81 10, 84 host } | 5F49 otPK | 5F37 sig } */
 	der_iter_init(&in, isc.val, isc.len);
-	if ((rc = expect(&in, TAG_REMOTE_OP, &t)) != 0)
+	if ((rc = der_iter_expect(&in, TAG_REMOTE_OP, &t)) != 0)
 		goto fail;
 	rc = TS_EPARSE;
 	if (t.len != 1 || t.val[0] != BSP_REMOTE_OP_INSTALL)
 		goto fail;
-	if ((rc = expect(&in, TAG_TID, &tid)) != 0 || (rc = expect(&in, TAG_CRT, &crt)) != 0 ||
-	    (rc = expect(&in, TAG_OTPK, &otpk)) != 0)
+	if ((rc = der_iter_expect(&in, TAG_TID, &tid)) != 0 || (rc = der_iter_expect(&in, TAG_CRT, &crt)) != 0 ||
+	    (rc = der_iter_expect(&in, TAG_OTPK, &otpk)) != 0)
 		goto fail;
 	size_t body_len = (size_t)(otpk.val + otpk.len - isc.val);
-	if ((rc = expect(&in, TAG_SIG, &sig)) != 0 || (rc = expect_end(&in)) != 0)
+	if ((rc = der_iter_expect(&in, TAG_SIG, &sig)) != 0 || (rc = der_iter_end(&in)) != 0)
 		goto fail;
 	rc = TS_EPARSE;
 	if (tid.len == 0 || tid.len > BSP_TID_MAX || otpk.len != PKI_PUBKEY_LEN ||
 	    sig.len != PKI_SIG_LEN)
 		goto fail;
 	der_iter_init(&c, crt.val, crt.len);
-	if ((rc = expect(&c, TAG_CRT_KEY_TYPE, &t)) != 0)
+	if ((rc = der_iter_expect(&c, TAG_CRT_KEY_TYPE, &t)) != 0)
 		goto fail;
 	if (der_get_uint(&t, &v) != 0 || t.len != 1 || v != BSP_KEY_TYPE_AES) {
 		rc = TS_EUNSUPP;
 		goto fail;
 	}
-	if ((rc = expect(&c, TAG_CRT_KEY_LEN, &t)) != 0)
+	if ((rc = der_iter_expect(&c, TAG_CRT_KEY_LEN, &t)) != 0)
 		goto fail;
 	if (der_get_uint(&t, &v) != 0 || t.len != 1 || v != BSP_KEY_LEN) {
 		rc = TS_EUNSUPP;
 		goto fail;
 	}
-	if ((rc = expect(&c, TAG_CRT_HOST_ID, &host)) != 0 || (rc = expect_end(&c)) != 0)
+	if ((rc = der_iter_expect(&c, TAG_CRT_HOST_ID, &host)) != 0 || (rc = der_iter_end(&c)) != 0)
 		goto fail;
 	if (host.len == 0 || host.len > BSP_HOST_ID_MAX) {
 		rc = TS_EPARSE;
@@ -620,7 +598,7 @@ bsp_package_open(EVP_PKEY *euicc_otsk, const eid_t *eid, EVP_PKEY *server_pub,
 
 	/* A1: exactly one MAC-only segment. */
 	der_iter_init(&c, a1.val, a1.len);
-	if ((rc = expect(&c, BSP_TAG_MAC, &t)) != 0 || (rc = expect_end(&c)) != 0)
+	if ((rc = der_iter_expect(&c, BSP_TAG_MAC, &t)) != 0 || (rc = der_iter_end(&c)) != 0)
 		goto fail;
 	if ((rc = bsp_seg_unwrap(&k, t.val - t.hdr_len, t.hdr_len + t.len, &md, &mdl)) != 0)
 		goto fail;

@@ -465,3 +465,24 @@ der_writer_finish(der_writer *w, uint8_t **out, size_t *outlen)
 	memset(w, 0, sizeof(*w));
 	return 0;
 }
+
+int
+der_iter_expect(der_iter *it, uint32_t tag, der_tlv *out)
+{
+	int rc = der_iter_next(it, out);
+	if (rc < 0)
+		return rc;
+	if (rc == 0 || out->tag != tag)
+		return TS_EPARSE;
+	return 0;
+}
+
+int
+der_iter_end(der_iter *it)
+{
+	der_tlv t;
+	int rc = der_iter_next(it, &t);
+	if (rc < 0)
+		return rc;
+	return rc == 0 ? 0 : TS_EPARSE;
+}

@@ -49,6 +49,12 @@ void der_iter_init(der_iter *it, const uint8_t *buf, size_t len);
 /* Returns 1 with *out set, 0 at the end, or a negative TS_E* code. */
 int der_iter_next(der_iter *it, der_tlv *out);
 
+/* The iterator's next TLV, which must exist and carry tag (TS_EPARSE
+ * otherwise, or the iterator's own error). */
+int der_iter_expect(der_iter *it, uint32_t tag, der_tlv *out);
+/* 0 if the iterator is at its end, TS_EPARSE if anything follows. */
+int der_iter_end(der_iter *it);
+
 /* Validates that buf is a well-formed DER tree (recursing into constructed
  * values, up to DER_MAX_DEPTH). For fuzzing and untrusted input.
  * buf must hold exactly one root TLV: TS_ETRAILING after it, TS_EPARSE when

@@ -78,28 +78,6 @@ finish(der_writer *w, uint8_t **out, size_t *len)
 	return rc;
 }
 
-/* The next child, which must exist and carry tag. */
-static int
-expect(der_iter *it, uint32_t tag, der_tlv *t)
-{
-	int rc = der_iter_next(it, t);
-	if (rc < 0)
-		return rc;
-	if (rc == 0 || t->tag != tag)
-		return TS_EPARSE;
-	return 0;
-}
-
-static int
-expect_end(der_iter *it)
-{
-	der_tlv t;
-	int rc = der_iter_next(it, &t);
-	if (rc < 0)
-		return rc;
-	return rc == 0 ? 0 : TS_EPARSE;
-}
-
 /* Reads the whole buffer as one TLV with tag; truncation is a parse error. */
 static int
 read_top(const uint8_t *buf, size_t len, uint32_t tag, der_tlv *t)
@@ -198,15 +176,15 @@ rsp_server_signed1_decode(const uint8_t *buf, size_t len, rsp_server_signed1 *s)
 	if ((rc = read_top(buf, len, TAG_SEQ, &top)) != 0)
 		return rc;
 	der_iter_init(&it, top.val, top.len);
-	if ((rc = expect(&it, TAG_CTX0, &t)) != 0 ||
+	if ((rc = der_iter_expect(&it, TAG_CTX0, &t)) != 0 ||
 	    (rc = get_fixed(&t, s->transaction_id, RSP_TID_LEN)) != 0 ||
-	    (rc = expect(&it, TAG_CTX1, &t)) != 0 ||
+	    (rc = der_iter_expect(&it, TAG_CTX1, &t)) != 0 ||
 	    (rc = get_fixed(&t, s->euicc_challenge, RSP_CHALLENGE_LEN)) != 0 ||
-	    (rc = expect(&it, TAG_CTX3, &t)) != 0 ||
+	    (rc = der_iter_expect(&it, TAG_CTX3, &t)) != 0 ||
 	    (rc = get_str(&t, s->server_address, sizeof(s->server_address))) != 0 ||
-	    (rc = expect(&it, TAG_CTX4, &t)) != 0 ||
+	    (rc = der_iter_expect(&it, TAG_CTX4, &t)) != 0 ||
 	    (rc = get_fixed(&t, s->server_challenge, RSP_CHALLENGE_LEN)) != 0 ||
-	    (rc = expect_end(&it)) != 0)
+	    (rc = der_iter_end(&it)) != 0)
 		return rc;
 	return 0;
 }
@@ -246,18 +224,18 @@ rsp_euicc_signed1_decode(const uint8_t *buf, size_t len, rsp_euicc_signed1 *s)
 	if ((rc = read_top(buf, len, TAG_SEQ, &top)) != 0)
 		return rc;
 	der_iter_init(&it, top.val, top.len);
-	if ((rc = expect(&it, TAG_CTX0, &t)) != 0 ||
+	if ((rc = der_iter_expect(&it, TAG_CTX0, &t)) != 0 ||
 	    (rc = get_fixed(&t, s->transaction_id, RSP_TID_LEN)) != 0 ||
-	    (rc = expect(&it, TAG_CTX3, &t)) != 0 ||
+	    (rc = der_iter_expect(&it, TAG_CTX3, &t)) != 0 ||
 	    (rc = get_str(&t, s->server_address, sizeof(s->server_address))) != 0 ||
-	    (rc = expect(&it, TAG_CTX4, &t)) != 0 ||
+	    (rc = der_iter_expect(&it, TAG_CTX4, &t)) != 0 ||
 	    (rc = get_fixed(&t, s->server_challenge, RSP_CHALLENGE_LEN)) != 0 ||
-	    (rc = expect(&it, TAG_CRT_A0, &ctx)) != 0 || (rc = expect_end(&it)) != 0)
+	    (rc = der_iter_expect(&it, TAG_CRT_A0, &ctx)) != 0 || (rc = der_iter_end(&it)) != 0)
 		return rc;
 	der_iter_init(&in, ctx.val, ctx.len);
-	if ((rc = expect(&in, TAG_CTX0, &t)) != 0 ||
+	if ((rc = der_iter_expect(&in, TAG_CTX0, &t)) != 0 ||
 	    (rc = get_str(&t, s->matching_id, sizeof(s->matching_id))) != 0 ||
-	    (rc = expect_end(&in)) != 0)
+	    (rc = der_iter_end(&in)) != 0)
 		return rc;
 	return 0;
 }
@@ -292,14 +270,14 @@ rsp_smdp_signed2_decode(const uint8_t *buf, size_t len, rsp_smdp_signed2 *s)
 	if ((rc = read_top(buf, len, TAG_SEQ, &top)) != 0)
 		return rc;
 	der_iter_init(&it, top.val, top.len);
-	if ((rc = expect(&it, TAG_CTX0, &t)) != 0 ||
+	if ((rc = der_iter_expect(&it, TAG_CTX0, &t)) != 0 ||
 	    (rc = get_fixed(&t, s->transaction_id, RSP_TID_LEN)) != 0 ||
-	    (rc = expect(&it, TAG_CTX1, &t)) != 0)
+	    (rc = der_iter_expect(&it, TAG_CTX1, &t)) != 0)
 		return rc;
 	if (t.len != 1 || t.val[0] > 1)
 		return TS_EPARSE;
 	s->cc_required = t.val[0];
-	return expect_end(&it);
+	return der_iter_end(&it);
 }
 
 /* ---- euiccSigned2 ------------------------------------------------------- */
@@ -332,11 +310,11 @@ rsp_euicc_signed2_decode(const uint8_t *buf, size_t len, rsp_euicc_signed2 *s)
 	if ((rc = read_top(buf, len, TAG_SEQ, &top)) != 0)
 		return rc;
 	der_iter_init(&it, top.val, top.len);
-	if ((rc = expect(&it, TAG_CTX0, &t)) != 0 ||
+	if ((rc = der_iter_expect(&it, TAG_CTX0, &t)) != 0 ||
 	    (rc = get_fixed(&t, s->transaction_id, RSP_TID_LEN)) != 0 ||
-	    (rc = expect(&it, TAG_OTPK, &t)) != 0 ||
+	    (rc = der_iter_expect(&it, TAG_OTPK, &t)) != 0 ||
 	    (rc = get_fixed(&t, s->euicc_otpk, PKI_PUBKEY_LEN)) != 0 ||
-	    (rc = expect_end(&it)) != 0)
+	    (rc = der_iter_end(&it)) != 0)
 		return rc;
 	/* X9.62 uncompressed form; whether it is on the curve is checked where
 	 * it is used (pki_pubkey_from_point). */
@@ -381,16 +359,16 @@ rsp_metadata_decode(const uint8_t *buf, size_t len, rsp_metadata *m)
 	if ((rc = read_top(buf, len, TAG_METADATA, &top)) != 0)
 		return rc;
 	der_iter_init(&it, top.val, top.len);
-	if ((rc = expect(&it, TAG_CTX0, &t)) != 0 ||
+	if ((rc = der_iter_expect(&it, TAG_CTX0, &t)) != 0 ||
 	    (rc = get_str(&t, m->app_id, sizeof(m->app_id))) != 0 ||
-	    (rc = expect(&it, TAG_MD_NAME, &t)) != 0 ||
+	    (rc = der_iter_expect(&it, TAG_MD_NAME, &t)) != 0 ||
 	    (rc = get_str(&t, m->name, sizeof(m->name))) != 0 ||
-	    (rc = expect(&it, TAG_MD_KIND, &t)) != 0 ||
+	    (rc = der_iter_expect(&it, TAG_MD_KIND, &t)) != 0 ||
 	    (rc = get_str(&t, m->kind, sizeof(m->kind))) != 0 ||
-	    (rc = expect(&it, TAG_CTX3, &t)) != 0 ||
+	    (rc = der_iter_expect(&it, TAG_CTX3, &t)) != 0 ||
 	    (rc = get_str(&t, m->provider, sizeof(m->provider))) != 0 ||
-	    (rc = expect(&it, TAG_CTX2, &t)) != 0 || (rc = get_uint(&t, &v)) != 0 ||
-	    (rc = expect_end(&it)) != 0)
+	    (rc = der_iter_expect(&it, TAG_CTX2, &t)) != 0 || (rc = get_uint(&t, &v)) != 0 ||
+	    (rc = der_iter_end(&it)) != 0)
 		return rc;
 	if (v > (uint64_t)INT64_MAX)
 		return TS_ELIMIT;
@@ -464,26 +442,26 @@ rsp_notification_decode(const uint8_t *buf, size_t len, EVP_PKEY *pub, rsp_notif
 	if ((rc = read_top(buf, len, TAG_NOTIFICATION, &top)) != 0)
 		return rc;
 	der_iter_init(&it, top.val, top.len);
-	if ((rc = expect(&it, TAG_SEQ, &body)) != 0 || (rc = expect(&it, TAG_SIG, &sig)) != 0 ||
-	    (rc = expect_end(&it)) != 0)
+	if ((rc = der_iter_expect(&it, TAG_SEQ, &body)) != 0 || (rc = der_iter_expect(&it, TAG_SIG, &sig)) != 0 ||
+	    (rc = der_iter_end(&it)) != 0)
 		return rc;
 	if (sig.len != PKI_SIG_LEN)
 		return TS_EPARSE;
 
 	der_iter_init(&in, body.val, body.len);
-	if ((rc = expect(&in, TAG_CTX0, &t)) != 0 || (rc = get_uint(&t, &v)) != 0)
+	if ((rc = der_iter_expect(&in, TAG_CTX0, &t)) != 0 || (rc = get_uint(&t, &v)) != 0)
 		goto fail;
 	n->seq = v;
-	if ((rc = expect(&in, TAG_CTX1, &t)) != 0 || (rc = get_uint(&t, &v)) != 0)
+	if ((rc = der_iter_expect(&in, TAG_CTX1, &t)) != 0 || (rc = get_uint(&t, &v)) != 0)
 		goto fail;
 	if (v > RSP_EVENT_DELETE) {
 		rc = TS_EPARSE;
 		goto fail;
 	}
 	n->event = (int)v;
-	if ((rc = expect(&in, TAG_CTX2, &t)) != 0 ||
+	if ((rc = der_iter_expect(&in, TAG_CTX2, &t)) != 0 ||
 	    (rc = get_str(&t, n->app_id, sizeof(n->app_id))) != 0 ||
-	    (rc = expect(&in, TAG_EID, &t)) != 0)
+	    (rc = der_iter_expect(&in, TAG_EID, &t)) != 0)
 		goto fail;
 	if (t.len != EID_BYTES) {
 		rc = TS_EPARSE;
@@ -503,13 +481,13 @@ rsp_notification_decode(const uint8_t *buf, size_t len, EVP_PKEY *pub, rsp_notif
 		if ((rc = get_fixed(&t, n->transaction_id, RSP_TID_LEN)) != 0)
 			goto fail;
 		n->has_tid = 1;
-		if ((rc = expect(&in, TAG_CTX4, &t)) != 0)
+		if ((rc = der_iter_expect(&in, TAG_CTX4, &t)) != 0)
 			goto fail;
 	} else if (t.tag != TAG_CTX4) {
 		rc = TS_EPARSE;
 		goto fail;
 	}
-	if ((rc = get_int(&t, &res)) != 0 || (rc = expect_end(&in)) != 0)
+	if ((rc = get_int(&t, &res)) != 0 || (rc = der_iter_end(&in)) != 0)
 		goto fail;
 	n->result = res;
 
@@ -567,7 +545,7 @@ rsp_auth_server_resp_decode(const uint8_t *buf, size_t len, rsp_auth_server_resp
 	if (rc == 0)
 		return TS_EPARSE;
 	if (ok.tag == TAG_INT) {
-		if ((rc = get_error_code(&ok, &r->error)) != 0 || (rc = expect_end(&it)) != 0)
+		if ((rc = get_error_code(&ok, &r->error)) != 0 || (rc = der_iter_end(&it)) != 0)
 			goto fail;
 		return 0;
 	}
@@ -575,24 +553,24 @@ rsp_auth_server_resp_decode(const uint8_t *buf, size_t len, rsp_auth_server_resp
 		rc = TS_EPARSE;
 		goto fail;
 	}
-	if ((rc = expect_end(&it)) != 0)
+	if ((rc = der_iter_end(&it)) != 0)
 		goto fail;
 	der_iter_init(&in, ok.val, ok.len);
-	if ((rc = expect(&in, TAG_SEQ, &t)) != 0)
+	if ((rc = der_iter_expect(&in, TAG_SEQ, &t)) != 0)
 		goto fail;
 	whole(&t, &r->euicc_signed1, &r->euicc_signed1_len);
 	if ((rc = rsp_euicc_signed1_decode(r->euicc_signed1, r->euicc_signed1_len, &s1)) != 0)
 		goto fail;
-	if ((rc = expect(&in, TAG_SIG, &t)) != 0 ||
+	if ((rc = der_iter_expect(&in, TAG_SIG, &t)) != 0 ||
 	    (rc = get_fixed(&t, r->euicc_signature1, PKI_SIG_LEN)) != 0)
 		goto fail;
-	if ((rc = expect(&in, TAG_SEQ, &t)) != 0)
+	if ((rc = der_iter_expect(&in, TAG_SEQ, &t)) != 0)
 		goto fail;
 	whole(&t, &r->euicc_cert, &r->euicc_cert_len);
-	if ((rc = expect(&in, TAG_SEQ, &t)) != 0)
+	if ((rc = der_iter_expect(&in, TAG_SEQ, &t)) != 0)
 		goto fail;
 	whole(&t, &r->eum_cert, &r->eum_cert_len);
-	if ((rc = expect_end(&in)) != 0)
+	if ((rc = der_iter_end(&in)) != 0)
 		goto fail;
 	return 0;
 fail:
@@ -618,7 +596,7 @@ rsp_prepare_download_resp_decode(const uint8_t *buf, size_t len, rsp_prepare_dow
 	if (rc == 0)
 		return TS_EPARSE;
 	if (ok.tag == TAG_INT) {
-		if ((rc = get_error_code(&ok, &r->error)) != 0 || (rc = expect_end(&it)) != 0)
+		if ((rc = get_error_code(&ok, &r->error)) != 0 || (rc = der_iter_end(&it)) != 0)
 			goto fail;
 		return 0;
 	}
@@ -626,17 +604,17 @@ rsp_prepare_download_resp_decode(const uint8_t *buf, size_t len, rsp_prepare_dow
 		rc = TS_EPARSE;
 		goto fail;
 	}
-	if ((rc = expect_end(&it)) != 0)
+	if ((rc = der_iter_end(&it)) != 0)
 		goto fail;
 	der_iter_init(&in, ok.val, ok.len);
-	if ((rc = expect(&in, TAG_SEQ, &t)) != 0)
+	if ((rc = der_iter_expect(&in, TAG_SEQ, &t)) != 0)
 		goto fail;
 	whole(&t, &r->euicc_signed2, &r->euicc_signed2_len);
 	if ((rc = rsp_euicc_signed2_decode(r->euicc_signed2, r->euicc_signed2_len, &s2)) != 0)
 		goto fail;
-	if ((rc = expect(&in, TAG_SIG, &t)) != 0 ||
+	if ((rc = der_iter_expect(&in, TAG_SIG, &t)) != 0 ||
 	    (rc = get_fixed(&t, r->euicc_signature2, PKI_SIG_LEN)) != 0 ||
-	    (rc = expect_end(&in)) != 0)
+	    (rc = der_iter_end(&in)) != 0)
 		goto fail;
 	return 0;
 fail:
@@ -706,17 +684,17 @@ rsp_offer_decode(const uint8_t *buf, size_t len, rsp_offer *o)
 	if ((rc = read_top(buf, len, TAG_OFFER, &top)) != 0)
 		return rc;
 	der_iter_init(&it, top.val, top.len);
-	if ((rc = expect(&it, TAG_SEQ, &body)) != 0 || (rc = expect(&it, TAG_SIG, &sig)) != 0 ||
-	    (rc = expect(&it, TAG_SEQ, &cert)) != 0 || (rc = expect_end(&it)) != 0)
+	if ((rc = der_iter_expect(&it, TAG_SEQ, &body)) != 0 || (rc = der_iter_expect(&it, TAG_SIG, &sig)) != 0 ||
+	    (rc = der_iter_expect(&it, TAG_SEQ, &cert)) != 0 || (rc = der_iter_end(&it)) != 0)
 		return rc;
 	if (sig.len != PKI_SIG_LEN)
 		return TS_EPARSE;
 	der_iter_init(&in, body.val, body.len);
-	if ((rc = expect(&in, TAG_CTX0, &t)) != 0 || (rc = get_str(&t, o->app_id, sizeof(o->app_id))) != 0 ||
-	    (rc = expect(&in, TAG_CTX1, &t)) != 0 || (rc = get_str(&t, o->device_id, sizeof(o->device_id))) != 0 ||
-	    (rc = expect(&in, TAG_CTX2, &t)) != 0 || (rc = get_uint(&t, &v)) != 0 ||
-	    (rc = expect(&in, 0x83, &t)) != 0 || (rc = get_fixed(&t, o->nonce, RSP_OFFER_NONCE_LEN)) != 0 ||
-	    (rc = expect_end(&in)) != 0)
+	if ((rc = der_iter_expect(&in, TAG_CTX0, &t)) != 0 || (rc = get_str(&t, o->app_id, sizeof(o->app_id))) != 0 ||
+	    (rc = der_iter_expect(&in, TAG_CTX1, &t)) != 0 || (rc = get_str(&t, o->device_id, sizeof(o->device_id))) != 0 ||
+	    (rc = der_iter_expect(&in, TAG_CTX2, &t)) != 0 || (rc = get_uint(&t, &v)) != 0 ||
+	    (rc = der_iter_expect(&in, 0x83, &t)) != 0 || (rc = get_fixed(&t, o->nonce, RSP_OFFER_NONCE_LEN)) != 0 ||
+	    (rc = der_iter_end(&in)) != 0)
 		goto fail;
 	if (v > INT64_MAX || strlen(o->device_id) != 64 || o->app_id[0] == '\0') {
 		rc = TS_EPARSE;

@@ -67,6 +67,14 @@ enum se_result {
  * state_path exists. */
 int se_card_init_state(const char *state_path, const char *pki_dir, const char *eid);
 
+/* Manufacture / operator personalisation of a PRIMARY device's own SE,
+ * outside the share flow (tapshare-se init --preinstall): adds an enabled
+ * application app_id with an empty credential to an existing state file.
+ * name NULL or "" = app_id. kind: sim, bankid or service. TS_EINVAL (bad or
+ * over-long value), TS_EEXIST (app_id installed), TS_ELIMIT (SE_MAX_APPS). */
+int se_card_preinstall(const char *state_path, const char *app_id, const char *kind,
+    const char *provider, const char *name);
+
 /* Loads the state file. */
 int se_card_open(const char *state_path, se_card **out);
 void se_card_free(se_card *c); /* NULL ok */

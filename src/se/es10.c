@@ -271,18 +271,6 @@ server_cert_check(se_card *c, const der_tlv *cert_tlv, EVP_PKEY **pub)
 #define TLV_FULL(t) ((t).val - (t).hdr_len)
 #define TLV_SIZE(t) ((t).hdr_len + (t).len)
 
-/* Reads the next child, which must carry tag. */
-static int
-next_child(der_iter *it, uint32_t tag, der_tlv *t)
-{
-	int r = der_iter_next(it, t);
-	if (r < 0)
-		return r;
-	if (r == 0 || t->tag != tag)
-		return TS_EPARSE;
-	return 0;
-}
-
 static int
 authenticate_server(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
 {
@@ -299,8 +287,8 @@ authenticate_server(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
 	memset(&es1, 0, sizeof(es1));
 	/* Structure first: a malformed request is a 6A80, not a result code. */
 	der_iter_init(&it, cmd->val, cmd->len);
-	if ((rc = next_child(&it, 0x30, &s1)) != 0 || (rc = next_child(&it, 0x5F37, &sig)) != 0 ||
-	    (rc = next_child(&it, 0x30, &cert)) != 0)
+	if ((rc = der_iter_expect(&it, 0x30, &s1)) != 0 || (rc = der_iter_expect(&it, 0x5F37, &sig)) != 0 ||
+	    (rc = der_iter_expect(&it, 0x30, &cert)) != 0)
 		return rc;
 	if (sig.len != PKI_SIG_LEN)
 		return TS_EPARSE;
@@ -396,8 +384,8 @@ prepare_download(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
 	int code = 0, rc;
 
 	der_iter_init(&it, cmd->val, cmd->len);
-	if ((rc = next_child(&it, 0x30, &s2)) != 0 || (rc = next_child(&it, 0x5F37, &sig)) != 0 ||
-	    (rc = next_child(&it, 0x30, &cert)) != 0)
+	if ((rc = der_iter_expect(&it, 0x30, &s2)) != 0 || (rc = der_iter_expect(&it, 0x5F37, &sig)) != 0 ||
+	    (rc = der_iter_expect(&it, 0x30, &cert)) != 0)
 		return rc;
 	if (sig.len != PKI_SIG_LEN)
 		return TS_EPARSE;

@@ -39,6 +39,7 @@
 #define SERVE_MAX_PORTS 8
 #define SERVE_FRAME_MAX 0xFFFF
 #define SERVE_WRITE_TIMEOUT_MS 5000
+#define INIT_MAX_PREINSTALL 8
 
 static const char usage_main[] =
 "Usage: tapshare-se COMMAND [OPTIONS]\n"
@@ -64,6 +65,7 @@ static const char usage_main[] =
 
 static const char usage_init[] =
 "Usage: tapshare-se init --state FILE --pki PKIDIR --eid EID\n"
+"                        [--preinstall APP_ID --kind KIND --provider NAME [--name TEXT]]...\n"
 "\n"
 "Creates a new secure element state file FILE (mode 0600; it holds the eUICC\n"
 "private key) from a test PKI directory as written by 'tapshare-node testpki':\n"
@@ -75,7 +77,17 @@ static const char usage_init[] =
 "\n"
 "  --state FILE    state file to create; refused if it exists\n"
 "  --pki PKIDIR    test PKI directory\n"
-"  --eid EID       32-digit EID (ISO 7064 MOD 97-10 check digits)\n";
+"  --eid EID       32-digit EID (ISO 7064 MOD 97-10 check digits)\n"
+"\n"
+"Personalisation of a primary device's own SE (what manufacture or the\n"
+"operator does before the phone reaches its user; outside the share flow,\n"
+"nothing is downloaded or signed): each --preinstall installs APP_ID enabled,\n"
+"with an empty credential, so that 'tapshare move' can later remove it. The\n"
+"options after a --preinstall describe that application:\n"
+"  --preinstall APP_ID   application id, as the node knows it (repeatable, up to 8)\n"
+"  --kind KIND           sim, bankid or service (required)\n"
+"  --provider NAME       its provider, e.g. operator (required)\n"
+"  --name TEXT           display name (default APP_ID)\n";
 
 static const char usage_serve[] =
 "Usage: tapshare-se serve --state FILE [--listen ADDR:PORT ...] [--verbose]\n"
@@ -134,26 +146,70 @@ cmd_init(int argc, char **argv)
 		{ "state", required_argument, NULL, 's' },
 		{ "pki", required_argument, NULL, 'p' },
 		{ "eid", required_argument, NULL, 'e' },
+		{ "preinstall", required_argument, NULL, 'P' },
+		{ "kind", required_argument, NULL, 'k' },
+		{ "provider", required_argument, NULL, 'r' },
+		{ "name", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct { const char *app_id, *kind, *provider, *name; } pre[INIT_MAX_PREINSTALL];
+	size_t npre = 0;
 	const char *state = NULL, *pki = NULL, *eid = NULL;
 	int c;
+	memset(pre, 0, sizeof(pre));
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': state = optarg; break;
 		case 'p': pki = optarg; break;
 		case 'e': eid = optarg; break;
+		case 'P':
+			if (npre == INIT_MAX_PREINSTALL)
+				die_usage("too many --preinstall", usage_init);
+			pre[npre++].app_id = optarg;
+			break;
+		case 'k':
+		case 'r':
+		case 'n':
+			if (npre == 0)
+				die_usage("--kind, --provider and --name follow a --preinstall", usage_init);
+			if (c == 'k')
+				pre[npre - 1].kind = optarg;
+			else if (c == 'r')
+				pre[npre - 1].provider = optarg;
+			else
+				pre[npre - 1].name = optarg;
+			break;
 		case 'h': fputs(usage_init, stdout); return 0;
 		default: die_usage("bad option", usage_init);
 		}
 	}
 	if (optind != argc || state == NULL || pki == NULL || eid == NULL)
 		die_usage("init needs --state, --pki and --eid", usage_init);
+	for (size_t i = 0; i < npre; i++) {
+		if (pre[i].kind == NULL || pre[i].provider == NULL)
+			die_usage("--preinstall needs --kind and --provider", usage_init);
+		if (strcmp(pre[i].kind, "sim") != 0 && strcmp(pre[i].kind, "bankid") != 0 &&
+		    strcmp(pre[i].kind, "service") != 0)
+			die_usage("--kind must be sim, bankid or service", usage_init);
+	}
 	int rc = se_card_init_state(state, pki, eid);
 	if (rc != 0)
 		return fail("cannot create the secure element state", rc);
+	for (size_t i = 0; i < npre; i++) {
+		rc = se_card_preinstall(state, pre[i].app_id, pre[i].kind, pre[i].provider, pre[i].name);
+		if (rc != 0) {
+			/* Half-personalised is of no use: the state is ours, just made. */
+			(void)unlink(state);
+			fprintf(stderr, PROG ": error: cannot preinstall %s (%s)\n", pre[i].app_id,
+			    ts_strerror(rc));
+			return 1;
+		}
+	}
 	printf("created %s for EID %s\n", state, eid);
+	for (size_t i = 0; i < npre; i++)
+		printf("preinstalled %s (%s, provider %s)\n", pre[i].app_id, pre[i].kind,
+		    pre[i].provider);
 	return 0;
 }
 

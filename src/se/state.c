@@ -447,3 +447,46 @@ fail:
 	se_state_clear(&c);
 	return rc;
 }
+
+int
+se_card_preinstall(const char *state_path, const char *app_id, const char *kind,
+    const char *provider, const char *name)
+{
+	if (state_path == NULL || app_id == NULL || kind == NULL || provider == NULL)
+		return TS_EINVAL;
+	if (name == NULL || name[0] == '\0')
+		name = app_id;
+	if (app_id[0] == '\0' || provider[0] == '\0' || strlen(app_id) > RSP_STR_MAX ||
+	    strlen(provider) > RSP_STR_MAX || strlen(name) > RSP_STR_MAX)
+		return TS_EINVAL;
+	if (strcmp(kind, "sim") != 0 && strcmp(kind, "bankid") != 0 && strcmp(kind, "service") != 0)
+		return TS_EINVAL;
+	se_card c;
+	memset(&c, 0, sizeof(c));
+	int rc = se_state_load(&c, state_path);
+	if (rc != 0)
+		goto fail;
+	for (size_t i = 0; i < c.n_apps; i++) {
+		if (strcmp(c.apps[i].app_id, app_id) == 0) {
+			rc = TS_EEXIST;
+			goto fail;
+		}
+	}
+	if (c.n_apps == SE_MAX_APPS) {
+		rc = TS_ELIMIT;
+		goto fail;
+	}
+	se_app_rec *a = &c.apps[c.n_apps];
+	memset(a, 0, sizeof(*a));
+	/* Lengths checked above; the buffers hold RSP_STR_MAX + 1 (kind: 32). */
+	(void)ts_snprintf(a->app_id, sizeof(a->app_id), "%s", app_id);
+	(void)ts_snprintf(a->name, sizeof(a->name), "%s", name);
+	(void)ts_snprintf(a->kind, sizeof(a->kind), "%s", kind);
+	(void)ts_snprintf(a->provider, sizeof(a->provider), "%s", provider);
+	a->enabled = 1;
+	c.n_apps++;
+	rc = se_state_save(&c);
+fail:
+	se_state_clear(&c);
+	return rc;
+}
