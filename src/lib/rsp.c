@@ -399,6 +399,8 @@ notification_body(const rsp_notification *n, uint8_t **out, size_t *len)
 	if (n->has_tid)
 		der_put(&w, TAG_CTX3, n->transaction_id, RSP_TID_LEN);
 	put_int(&w, TAG_CTX4, (int32_t)n->result);
+	if (n->has_app_key)
+		der_put(&w, 0x85, n->app_key, PKI_PUBKEY_LEN);
 	der_end(&w);
 	return finish(&w, out, len);
 }
@@ -487,9 +489,22 @@ rsp_notification_decode(const uint8_t *buf, size_t len, EVP_PKEY *pub, rsp_notif
 		rc = TS_EPARSE;
 		goto fail;
 	}
-	if ((rc = get_int(&t, &res)) != 0 || (rc = der_iter_end(&in)) != 0)
+	if ((rc = get_int(&t, &res)) != 0)
 		goto fail;
 	n->result = res;
+	/* Optional app public key, then nothing. */
+	rc = der_iter_next(&in, &t);
+	if (rc < 0)
+		goto fail;
+	if (rc == 1) {
+		if (t.tag != 0x85) {
+			rc = TS_EPARSE;
+			goto fail;
+		}
+		if ((rc = get_fixed(&t, n->app_key, PKI_PUBKEY_LEN)) != 0 || (rc = der_iter_end(&in)) != 0)
+			goto fail;
+		n->has_app_key = 1;
+	}
 
 	/* Signature over the whole 30 TLV as it came in. */
 	if (pub != NULL) {

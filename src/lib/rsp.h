@@ -12,7 +12,7 @@
  *   euiccSigned1    30 { 80 transactionId 83 serverAddress 84 serverChallenge A0 { 80 matchingId } }
  *   smdpSigned2     30 { 80 transactionId 81 ccRequired(0) }
  *   euiccSigned2    30 { 80 transactionId 5F49 euiccOtpk(65) }
- *   notification    BF2F { 30 { 80 seq 81 event 82 appId 5A eid(16) 83 transactionId(opt) 84 result } 5F37 sig }
+ *   notification    BF2F { 30 { 80 seq 81 event 82 appId 5A eid(16) 83 transactionId(opt) 84 result 85 appKey(opt) } 5F37 sig }
  *   metadata        E3 { 80 appId 91 name 95 kind 83 provider 82 notAfter(unix s, 0 = none) }
  *
  * Decoders are pure, bounded, reject trailing bytes; strings they return are
@@ -78,6 +78,11 @@ typedef struct rsp_notification {
 	int has_tid;
 	uint8_t transaction_id[RSP_TID_LEN];
 	int result;                  /* 0 success, else an SE error code */
+	/* Bank-ID-style apps: the public half of the key pair the SE generated for
+	 * the app at install (tag 85, after the result); the private half never
+	 * leaves the SE. */
+	int has_app_key;
+	uint8_t app_key[PKI_PUBKEY_LEN];
 } rsp_notification;
 
 /* Encoders: caller frees *out. Decoders: parse exactly one structure. */

@@ -397,8 +397,12 @@ h_notification(struct evhttp_request *req, void *arg)
 	}
 	int rc = 0;
 	if (nt.event == RSP_EVENT_INSTALL) {
-		if (nt.result == 0)
-			rc = share_installed(n, n->st, sh.id);
+		if (nt.result == 0) {
+			char hex[2 * PKI_PUBKEY_LEN + 1];
+			if (nt.has_app_key)
+				ts_hex_encode(nt.app_key, PKI_PUBKEY_LEN, hex, sizeof(hex));
+			rc = share_installed(n, n->st, sh.id, nt.has_app_key ? hex : NULL);
+		}
 		else {
 			char why[128];
 			snprintf(why, sizeof(why), "the companion's secure element refused the package (code %d)",
@@ -407,6 +411,8 @@ h_notification(struct evhttp_request *req, void *arg)
 		}
 	} else if (nt.event == RSP_EVENT_DELETE) {
 		rc = share_deleted(n, n->st, sh.id);
+	} else if (nt.event == RSP_EVENT_ENABLE && nt.result == 0) {
+		rc = share_certified(n, n->st, sh.id);
 	}
 	if (rc != 0 && rc != TS_ESTATE) {
 		es9_fail(req, "8.1", "5.1", "cannot record the notification");

@@ -108,7 +108,14 @@ int share_authorised(node *n, store *st, const char *share_id, const char *assoc
 int share_denied(node *n, store *st, const char *share_id, const char *reason);
 int share_failed(node *n, store *st, const char *share_id, const char *reason);
 int share_delivered(node *n, store *st, const char *share_id);   /* S14 */
-int share_installed(node *n, store *st, const char *share_id);   /* S15 */
+/* S15. app_key_hex: for bank-ID apps, the public key the companion's SE
+ * generated (the provider is then asked to certify it), else NULL. */
+int share_installed(node *n, store *st, const char *share_id, const char *app_key_hex);
+/* Bank-ID: the provider certified the SE's key; push the certificate. */
+int share_key_certified(node *n, store *st, const char *share_id, const char *cert_b64);
+int share_certify_failed(node *n, store *st, const char *share_id, const char *reason);
+/* Bank-ID: the SE stored the certificate and enabled the app. */
+int share_certified(node *n, store *st, const char *share_id);
 int share_cancel(node *n, store *st, const char *share_id, store_share *out); /* S16 */
 int share_deleted(node *n, store *st, const char *share_id);     /* S17 */
 int share_expire(node *n, store *st, const char *share_id);

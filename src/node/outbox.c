@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "lib/httpc.h"
+#include "lib/json.h"
 #include "lib/log.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -216,6 +217,44 @@ do_release(worker *w, const store_outbox *o, char *reason, size_t rcap)
 	return rc;
 }
 
+/* Bank-ID: the provider certifies the key the companion's SE generated. */
+static int
+do_certify(worker *w, const store_outbox *o, char *reason, size_t rcap)
+{
+	store_share sh;
+	char hex[2 * 65 + 1];
+	uint8_t point[65];
+	size_t plen = 0;
+	if (w->st->ops->share_get(w->st, o->share_id, &sh) != 0 || strcmp(sh.state, "installed") != 0 ||
+	    w->st->ops->share_get_app_key(w->st, sh.id, hex, sizeof(hex)) != 0 ||
+	    ts_hex_decode(hex, point, sizeof(point), &plen) != 0 || plen != sizeof(point))
+		return 0;
+	store_provider p;
+	if (w->st->ops->provider_get(w->st, sh.provider, &p) != 0)
+		return 0;
+	json_t *body = json_pack("{s:o,s:s,s:s,s:s}", "header", header(o), "eid", sh.eid, "shareId", sh.id,
+	    "associatedAppId", sh.assoc_app_id);
+	ts_json_set_b64(body, "publicKey", point, sizeof(point));
+	json_t *r = NULL;
+	int rc = call_provider(w, &p, "certifyKey", body, &r, reason, rcap);
+	json_decref(body);
+	if (rc == TS_EDENIED) {
+		share_certify_failed(w->n, w->st, sh.id, reason);
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	const char *cert = json_string_value(json_object_get(r, "certificate"));
+	if (cert == NULL || cert[0] == '\0') {
+		json_decref(r);
+		share_certify_failed(w->n, w->st, sh.id, "provider answer lacks the certificate");
+		return 0;
+	}
+	rc = share_key_certified(w->n, w->st, sh.id, cert);
+	json_decref(r);
+	return rc == TS_ESTATE ? 0 : rc;
+}
+
 static void
 process(worker *w, const store_outbox *o)
 {
@@ -227,6 +266,8 @@ process(worker *w, const store_outbox *o)
 		rc = do_cancel(w, o, reason, sizeof(reason));
 	else if (strcmp(o->kind, "release_original") == 0)
 		rc = do_release(w, o, reason, sizeof(reason));
+	else if (strcmp(o->kind, "certify_key") == 0)
+		rc = do_certify(w, o, reason, sizeof(reason));
 	else {
 		log_error("outbox row %lld has unknown kind %s", (long long)o->id, o->kind);
 		rc = 0;

@@ -195,7 +195,7 @@ share_delivered(node *n, store *st, const char *share_id)
 }
 
 int
-share_installed(node *n, store *st, const char *share_id)
+share_installed(node *n, store *st, const char *share_id, const char *app_key_hex)
 {
 	store_share sh;
 	int rc = st->ops->begin(st);
@@ -210,12 +210,74 @@ share_installed(node *n, store *st, const char *share_id)
 		return TS_ESTATE;
 	}
 	set_state(&sh, "installed");
+	int certify = app_key_hex != NULL && strcmp(sh.assoc_kind, "bankid") == 0;
 	if ((rc = st->ops->share_update(st, &sh)) == 0 &&
 	    (rc = st->ops->cmd_done(st, sh.id, "download")) == 0)
-		rc = emit(st, &sh, "share.installed", "installed in the companion");
-	if ((rc = finish(n, st, rc)) == 0)
+		rc = emit(st, &sh, "share.installed", certify ?
+		    "installed in the companion; the provider is certifying the key its secure element generated" :
+		    "installed in the companion");
+	if (rc == 0 && certify && (rc = st->ops->share_set_app_key(st, sh.id, app_key_hex)) == 0)
+		rc = st->ops->outbox_add(st, "certify_key", sh.id, NULL);
+	if ((rc = finish(n, st, rc)) == 0) {
 		log_info("S15 share %s: installed in companion %s; second confirmation sent to the primary",
 		    sh.id, sh.eid);
+		if (certify)
+			outbox_kick(n);
+	}
+	return rc;
+}
+
+int
+share_key_certified(node *n, store *st, const char *share_id, const char *cert_b64)
+{
+	store_share sh;
+	int rc = st->ops->begin(st);
+	if (rc != 0 || (rc = load(st, share_id, &sh)) != 0)
+		return rc;
+	if (strcmp(sh.state, "installed") != 0) {
+		st->ops->rollback(st);
+		return TS_ESTATE; /* cancelled or expired meanwhile: nothing to push */
+	}
+	json_t *cmd = json_pack("{s:s,s:s,s:s}", "share_id", sh.id, "app_id", sh.assoc_app_id, "certificate",
+	    cert_b64);
+	char *txt = cmd ? json_dumps(cmd, JSON_COMPACT) : NULL;
+	json_decref(cmd);
+	rc = txt ? st->ops->cmd_add(st, sh.eid, sh.id, "certificate", txt, NULL) : TS_ENOMEM;
+	free(txt);
+	if (rc == 0)
+		rc = emit(st, &sh, "share.key_certified", "the provider certified the companion's own key");
+	if ((rc = finish(n, st, rc)) == 0)
+		log_info("S14 share %s: provider %s certified the key generated in companion %s; certificate pushed",
+		    sh.id, sh.provider, sh.eid);
+	return rc;
+}
+
+int
+share_certify_failed(node *n, store *st, const char *share_id, const char *reason)
+{
+	store_share sh;
+	int rc = st->ops->begin(st);
+	if (rc != 0 || (rc = load(st, share_id, &sh)) != 0)
+		return rc;
+	rc = emit(st, &sh, "share.certify_failed", reason);
+	if ((rc = finish(n, st, rc)) == 0)
+		log_warn("share %s: the provider did not certify the companion's key: %s", sh.id, reason);
+	return rc;
+}
+
+int
+share_certified(node *n, store *st, const char *share_id)
+{
+	store_share sh;
+	int rc = st->ops->begin(st);
+	if (rc != 0 || (rc = load(st, share_id, &sh)) != 0)
+		return rc;
+	if ((rc = st->ops->cmd_done(st, sh.id, "certificate")) == 0)
+		rc = emit(st, &sh, "share.certified",
+		    "the companion stored its certificate and enabled the credential");
+	if ((rc = finish(n, st, rc)) == 0)
+		log_info("S15 share %s: companion %s enabled %s with its certified key", sh.id, sh.eid,
+		    sh.assoc_app_id);
 	return rc;
 }
 

@@ -130,6 +130,9 @@ struct store_ops {
 	int (*share_update)(store *s, const store_share *sh);
 	int (*share_by_eid_app)(store *s, const char *eid, const char *assoc_app_id, store_share *sh);
 	int (*share_by_matching)(store *s, const char *matching_id, store_share *sh);
+	/* bank-ID apps: the public key the companion's SE generated (hex of the point) */
+	int (*share_set_app_key)(store *s, const char *id, const char *hex);
+	int (*share_get_app_key)(store *s, const char *id, char *hex, size_t cap);
 	/* the associated credential (JSON text from the provider); get: caller frees */
 	int (*share_set_credential)(store *s, const char *id, const char *json_text);
 	int (*share_get_credential)(store *s, const char *id, char **out);

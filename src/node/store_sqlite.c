@@ -72,6 +72,8 @@ static const char *const migrations[] = {
 	"CREATE TABLE offer_nonces (nonce TEXT PRIMARY KEY, share_id TEXT NOT NULL, expires_at INTEGER NOT NULL);",
 	/* 3: move = share, then release the original */
 	"ALTER TABLE apps ADD COLUMN released_share TEXT NOT NULL DEFAULT '';",
+	/* 4: bank-ID apps whose key the companion's SE generates */
+	"ALTER TABLE shares ADD COLUMN app_key TEXT NOT NULL DEFAULT '';",
 };
 
 static sqlite3_stmt *
@@ -595,6 +597,35 @@ sq_share_set_credential(store *b, const char *id, const char *json_text)
 }
 
 static int
+sq_share_set_app_key(store *b, const char *id, const char *hex)
+{
+	static const char q[] = "UPDATE shares SET app_key=? WHERE id=?";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, hex);
+	bt(p, 2, id);
+	return run(S(b), p);
+}
+
+static int
+sq_share_get_app_key(store *b, const char *id, char *hex, size_t cap)
+{
+	static const char q[] = "SELECT app_key FROM shares WHERE id=? AND app_key<>''";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, id);
+	int rc = TS_ENOTFOUND;
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		cpy(hex, cap, sqlite3_column_text(p, 0));
+		rc = 0;
+	}
+	sqlite3_reset(p);
+	return rc;
+}
+
+static int
 sq_share_get_credential(store *b, const char *id, char **out)
 {
 	static const char q[] = "SELECT credential FROM shares WHERE id=? AND credential IS NOT NULL";
@@ -1038,6 +1069,8 @@ static const struct store_ops sq_ops = {
 	.share_update = sq_share_update,
 	.share_by_eid_app = sq_share_by_eid_app,
 	.share_by_matching = sq_share_by_matching,
+	.share_set_app_key = sq_share_set_app_key,
+	.share_get_app_key = sq_share_get_app_key,
 	.share_set_credential = sq_share_set_credential,
 	.share_get_credential = sq_share_get_credential,
 	.shares_json = sq_shares_json,

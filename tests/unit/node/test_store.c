@@ -234,7 +234,7 @@ test_share_state_machine(void **state)
 	assert_int_equal(count_events(s, 7, "share-1", "share.eid_confirmed"), 1);
 
 	/* only an eid_confirmed share can be authorised, once */
-	assert_int_equal(share_installed(&n, s, "share-1"), TS_ESTATE);
+	assert_int_equal(share_installed(&n, s, "share-1", NULL), TS_ESTATE);
 	assert_int_equal(share_authorised(&n, s, "share-1", "sim-b", "B", "sim", 0, "{\"iccid\":\"1\"}"), 0);
 	assert_int_equal(share_authorised(&n, s, "share-1", "sim-c", "C", "sim", 0, "{}"), TS_ESTATE);
 	assert_int_equal(s->ops->share_get(s, "share-1", &got), 0);
@@ -249,8 +249,8 @@ test_share_state_machine(void **state)
 
 	assert_int_equal(share_delivered(&n, s, "share-1"), 0);
 	assert_int_equal(share_delivered(&n, s, "share-1"), 0); /* retried download: no-op */
-	assert_int_equal(share_installed(&n, s, "share-1"), 0);
-	assert_int_equal(share_installed(&n, s, "share-1"), 0); /* repeated notification */
+	assert_int_equal(share_installed(&n, s, "share-1", NULL), 0);
+	assert_int_equal(share_installed(&n, s, "share-1", NULL), 0); /* repeated notification */
 	assert_int_equal(count_events(s, 7, "share-1", "share.installed"), 1);
 	assert_int_equal(count_cmds(s, eid, "download"), 0);
 
@@ -290,7 +290,7 @@ test_share_state_machine(void **state)
 	assert_int_equal(s->ops->commit(s), 0);
 	assert_int_equal(share_authorised(&n, s, "share-3", "sim-e", "E", "sim", ts_now() + 1000, "{}"), 0);
 	assert_int_equal(share_delivered(&n, s, "share-3"), 0);
-	assert_int_equal(share_installed(&n, s, "share-3"), 0);
+	assert_int_equal(share_installed(&n, s, "share-3", NULL), 0);
 	char ids[4][STORE_ID_MAX];
 	size_t nid = 0;
 	assert_int_equal(s->ops->shares_expired(s, ts_now(), ids, 4, &nid), 0);
