@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/eid.h"
 #include "lib/pki.h"
 #include "lib/rsp.h"
 #include "lib/ts_err.h"
@@ -111,12 +112,43 @@ test_forged_and_tampered(void **state)
 	assert_int_equal(rsp_offer_sign(&o, key, cert, cert_len, &buf, &len), TS_EINVAL);
 }
 
+/* Install notifications of bank-ID apps carry the SE-generated public key. */
+static void
+test_notification_app_key(void **state)
+{
+	(void)state;
+	rsp_notification n, d;
+	memset(&n, 0, sizeof(n));
+	n.seq = 9;
+	n.event = RSP_EVENT_INSTALL;
+	strcpy(n.app_id, "bankid-1");
+	assert_int_equal(eid_parse("89049032123451234512345678901235", &n.eid), 0);
+	n.has_app_key = 1;
+	assert_int_equal(pki_pubkey_to_point(other, n.app_key), 0);
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	assert_int_equal(rsp_notification_sign(&n, key, &buf, &len), 0);
+	assert_int_equal(rsp_notification_decode(buf, len, key, &d), 0);
+	assert_int_equal(d.has_app_key, 1);
+	assert_memory_equal(d.app_key, n.app_key, PKI_PUBKEY_LEN);
+	/* the key is signed: the wrong verifying key refuses it */
+	assert_int_equal(rsp_notification_decode(buf, len, other, &d), TS_EVERIFY);
+	free(buf);
+	/* without the key the field is absent */
+	n.has_app_key = 0;
+	assert_int_equal(rsp_notification_sign(&n, key, &buf, &len), 0);
+	assert_int_equal(rsp_notification_decode(buf, len, key, &d), 0);
+	assert_int_equal(d.has_app_key, 0);
+	free(buf);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_forged_and_tampered),
+		cmocka_unit_test(test_notification_app_key),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
