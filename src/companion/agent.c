@@ -1,7 +1,9 @@
 /*
  * agent.c — the companion agent's run loop: S1 advertisement, the push
  * channel, the ES9+ download (S14/S15), delete on revoke (S17) and on expiry,
- * and re-sending of SE notifications the node has not acknowledged yet.
+ * and re-sending of SE notifications the node has not acknowledged yet; and
+ * companion-initiated sharing (claims 20/33): a share offer the primary
+ * writes over the link is sent to the node with our EID.
  *
  * Durability lives in the SE and the node, not here: an install or delete
  * notification stays pending in the SE until the node has accepted it
@@ -11,6 +13,7 @@
  */
 #include "companion/agent.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +32,7 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/ndef.h"
+#include "lib/ndef_offer.h"
 #include "lib/rsp.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -36,6 +40,9 @@
 #define AGENT_URL_MAX 1024
 #define AGENT_EVENT_ID_MAX 32
 #define AGENT_HTTP_TIMEOUT_MS 20000L
+/* Share offers received over the link and not yet sent to the node. A tap
+ * is a human act, so a few are plenty; more are dropped (and logged). */
+#define AGENT_MAX_OFFERS 4
 
 /* A command recently handled, so that the re-sends of a pending command on
  * every reconnect do not run it again and again. */
@@ -61,7 +68,19 @@ struct agent {
 	int64_t next_notif_ms;
 	int events_this_stream;
 	struct recent recent[AGENT_RECENT];
+	/* Offers: filled by the link advertiser's thread (on_link_offer), sent
+	 * from this thread (send_offers) because ts_httpc handles are not
+	 * thread-safe. offer_mu guards offers / n_offers. */
+	char offers_url[AGENT_URL_MAX];
+	pthread_mutex_t offer_mu;
+	struct {
+		uint8_t *bf70;
+		size_t len;
+	} offers[AGENT_MAX_OFFERS];
+	size_t n_offers;
 };
+
+static void send_offers(struct agent *a);
 
 static void set_err(char *errbuf, size_t errcap, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -124,6 +143,7 @@ nap(struct agent *a, long ms)
 			break;
 		struct timespec ts = { 0, (long)(left < 100 ? left : 100) * 1000000L };
 		nanosleep(&ts, NULL); /* EINTR from the signal is what we want */
+		send_offers(a);
 	}
 }
 
@@ -271,6 +291,7 @@ stream_tick(void *arg)
 	struct agent *a = arg;
 	if (*a->stop)
 		return 1;
+	send_offers(a);
 	maybe_maintain(a, 0);
 	/* A command that failed is due again: reconnect, and the node re-sends
 	 * every command still pending (it stays the source of truth). */
@@ -637,6 +658,7 @@ on_event(const char *event, const char *id, const char *data, void *arg)
 	} else {
 		handle_command(a, &cmd);
 	}
+	send_offers(a);
 	/* The node re-sends pending commands on connect anyway, so remembering
 	 * the last id only spares it replaying settled history. */
 	if (id != NULL && valid_event_id(id))
@@ -653,6 +675,7 @@ push_loop(struct agent *a)
 	char why[512];
 
 	while (!*a->stop) {
+		send_offers(a);
 		maybe_maintain(a, 0);
 		if (*a->stop)
 			break;
@@ -688,6 +711,121 @@ push_loop(struct agent *a)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Companion-initiated sharing (claims 20/33)                                 */
+
+/* On the advertiser's thread: the primary wrote a message back over the
+ * link. Only checks that it is a well-formed, self-consistently signed offer
+ * (whether its signer is trusted and owns the app is the node's call), then
+ * queues a copy for the agent's thread. */
+static void
+on_link_offer(const uint8_t *msg, size_t len, void *arg)
+{
+	struct agent *a = arg;
+	const uint8_t *bf70 = NULL;
+	size_t blen = 0;
+	rsp_offer o;
+	int rc = ndef_offer_decode(msg, len, &bf70, &blen);
+	if (rc != 0) {
+		log_warn("link: ignoring a %zu-byte message from the reader: not a share offer (%s)",
+		    len, ts_strerror(rc));
+		return;
+	}
+	if ((rc = rsp_offer_decode(bf70, blen, &o)) != 0) {
+		log_warn("link: ignoring a share offer that does not decode (%s)", ts_strerror(rc));
+		return;
+	}
+	uint8_t *copy = malloc(blen);
+	if (copy == NULL)
+		return;
+	memcpy(copy, bf70, blen);
+	pthread_mutex_lock(&a->offer_mu);
+	if (a->n_offers < AGENT_MAX_OFFERS) {
+		a->offers[a->n_offers].bf70 = copy;
+		a->offers[a->n_offers].len = blen;
+		a->n_offers++;
+		copy = NULL;
+	}
+	pthread_mutex_unlock(&a->offer_mu);
+	if (copy != NULL) {
+		log_warn("link: too many share offers waiting; dropped the one for %s", o.app_id);
+		free(copy);
+		return;
+	}
+	log_info("S1 share offer for %s received over the link from device %.16s…", o.app_id,
+	    o.device_id);
+}
+
+/* POST /v1/companion/offers {eid, offer}: the node checks the offer and, on
+ * 201, runs the share; the download then comes through the push channel. */
+static void
+send_offer(struct agent *a, const uint8_t *bf70, size_t len)
+{
+	static const char *const headers[] = {
+		"Content-Type: application/json",
+		"Accept: application/json",
+		NULL,
+	};
+	rsp_offer o;
+	json_t *body = NULL, *resp = NULL;
+	char why[256] = "";
+	long status = 0;
+
+	if (rsp_offer_decode(bf70, len, &o) != 0)
+		return; /* checked when queued */
+	body = json_pack("{s:s}", "eid", a->eid.digits);
+	if (body == NULL || ts_json_set_b64(body, "offer", bf70, len) != 0) {
+		log_error("S4 cannot build the share request for %s", o.app_id);
+		goto done;
+	}
+	log_info("S4 companion-initiated share request for %s sent (offer from device %.16s…)",
+	    o.app_id, o.device_id);
+	int rc = ts_httpc_json(a->api, "POST", a->offers_url, headers, body, &status, &resp, why,
+	    sizeof(why));
+	if (rc != 0) {
+		log_error("S5 no answer from the node to the share request for %s (%s: %s)", o.app_id,
+		    ts_strerror(rc), why[0] ? why : "no detail");
+		goto done;
+	}
+	if (status == 201) {
+		const char *conf = ts_json_str(resp, "confirmation");
+		const char *sid = ts_json_str(resp, "share_id");
+		log_info("S5 first confirmation: %.200s (share %.64s, %s)",
+		    conf ? conf : "EID received and correct", sid ? sid : "?", o.app_id);
+		goto done;
+	}
+	const json_t *err = json_object_get(resp, "error");
+	const char *code = ts_json_str(err, "code");
+	const char *message = ts_json_str(err, "message");
+	log_error("S5 the node refused the share request for %s: HTTP %ld %.64s: %.300s", o.app_id,
+	    status, code ? code : "error", message ? message : "no message");
+done:
+	json_decref(body);
+	json_decref(resp);
+}
+
+/* Sends every queued offer, on the agent's thread. */
+static void
+send_offers(struct agent *a)
+{
+	for (;;) {
+		uint8_t *bf70 = NULL;
+		size_t len = 0;
+		pthread_mutex_lock(&a->offer_mu);
+		if (a->n_offers > 0) {
+			bf70 = a->offers[0].bf70;
+			len = a->offers[0].len;
+			memmove(&a->offers[0], &a->offers[1], (a->n_offers - 1) * sizeof(a->offers[0]));
+			a->n_offers--;
+		}
+		pthread_mutex_unlock(&a->offer_mu);
+		if (bf70 == NULL)
+			return;
+		send_offer(a, bf70, len);
+		free(bf70);
+	}
+}
+
+/* ------------------------------------------------------------------------ */
 /* Start-up and shutdown                                                      */
 
 static int
@@ -715,7 +853,7 @@ start_advertising(struct agent *a, char *errbuf, size_t errcap)
 		set_err(errbuf, errcap, "cannot encode the NDEF identity (%s)", ts_strerror(rc));
 		return rc;
 	}
-	rc = link_advertise(a->o->link_spec, msg, len, &a->adv);
+	rc = link_advertise_ex(a->o->link_spec, msg, len, on_link_offer, a, &a->adv);
 	free(msg);
 	if (rc != 0) {
 		set_err(errbuf, errcap, "cannot advertise on link %s (%s)", a->o->link_spec,
@@ -743,6 +881,7 @@ agent_run(const agent_opts *o, volatile sig_atomic_t *stop, char *errbuf, size_t
 		return TS_ENOMEM;
 	a->o = o;
 	a->stop = stop;
+	pthread_mutex_init(&a->offer_mu, NULL);
 
 	if ((rc = se_driver_open(o->se_spec, &a->se)) != 0) {
 		set_err(errbuf, errcap, "cannot open secure element %s (%s)", o->se_spec,
@@ -761,7 +900,9 @@ agent_run(const agent_opts *o, volatile sig_atomic_t *stop, char *errbuf, size_t
 		bl--;
 	if (bl == 0 || bl > 512 ||
 	    ts_snprintf(a->events_url, sizeof(a->events_url), "%.*s/v1/companion/events?eid=%s",
-	    (int)bl, o->node_url, a->eid.digits) != 0) {
+	    (int)bl, o->node_url, a->eid.digits) != 0 ||
+	    ts_snprintf(a->offers_url, sizeof(a->offers_url), "%.*s/v1/companion/offers", (int)bl,
+	    o->node_url) != 0) {
 		set_err(errbuf, errcap, "bad node URL");
 		rc = TS_EINVAL;
 		goto fail;
@@ -785,7 +926,10 @@ agent_run(const agent_opts *o, volatile sig_atomic_t *stop, char *errbuf, size_t
 	log_info("stopping");
 	rc = 0;
 fail:
-	link_advertiser_free(a->adv);
+	link_advertiser_free(a->adv); /* joins its thread: no offer arrives after this */
+	for (size_t i = 0; i < a->n_offers; i++)
+		free(a->offers[i].bf70);
+	pthread_mutex_destroy(&a->offer_mu);
 	ts_httpc_free(a->stream);
 	ts_httpc_free(a->api);
 	se_driver_free(a->se);

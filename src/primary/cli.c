@@ -27,8 +27,12 @@ static const char usage_overview[] =
     "  enroll   enroll this device with a node (one-time enrollment code)\n"
     "  apps     list the security applications of the user (S2)\n"
     "  share    tap a companion and share an application with it (S1, S3-S6)\n"
+    "  move     move an application to a companion: share it, then remove the\n"
+    "           original from this phone's secure element\n"
     "  shares   list the user's shares and their states\n"
     "  cancel   cancel a share; the companion deletes the application (S7, S8)\n"
+    "  offer    hand a companion a signed share offer; the companion asks the node\n"
+    "           for the share itself (companion-initiated sharing)\n"
     "  help     show the page of a command\n"
     "\n"
     "global options:\n"
@@ -36,6 +40,9 @@ static const char usage_overview[] =
     "                         device.key, device.crt, ca.crt, primary.ini\n"
     "  --passphrase-file FILE account passphrase in the first line of FILE\n"
     "                         (default $TAPSHARE_PASSPHRASE, else asked on the terminal)\n"
+    "  --se SPEC              this phone's own secure element, for move (default: se in\n"
+    "                         the [primary] section of primary.ini, set by enroll --se):\n"
+    "                         inproc:/path/to/se.state, vpcd:HOST:PORT or pcsc:[READER]\n"
     "  --json                 print one JSON document on stdout instead of text\n"
     "  --help, --version\n"
     "\n"
@@ -54,7 +61,9 @@ static const char usage_enroll[] =
     "  --node URL     node base URL, e.g. https://127.0.0.1:8443\n"
     "  --ca CAFILE    PEM CA certificate the node's TLS certificate chains to\n"
     "  --code CODE    one-time enrollment code of the user's account\n"
-    "  --name NAME    a name for this device (certificate CN; default tapshare-primary)\n";
+    "  --name NAME    a name for this device (certificate CN; default tapshare-primary)\n"
+    "  --se SPEC      (global option) also store this phone's own secure element in\n"
+    "                 primary.ini ([primary] se = SPEC), for `tapshare move`\n";
 
 static const char usage_apps[] =
     "usage: tapshare apps [--json]\n"
@@ -99,6 +108,31 @@ static const char usage_shares[] =
     "APP_ID, companion EID, the associated application and when it last changed.\n"
     "Needs the account passphrase.\n";
 
+static const char usage_move[] =
+    "usage: tapshare move APP_ID (--link SPEC | --eid EID) [--timeout SECONDS] [--json]\n"
+    "\n"
+    "Moves a security application from this phone to a companion device: the\n"
+    "companion gets its own associated copy and only then is the original removed.\n"
+    "For the user it is one operation; its steps:\n"
+    "  M0  checks that this phone's secure element (--se, or se in primary.ini)\n"
+    "      holds APP_ID enabled; otherwise refuses before doing anything\n"
+    "  S1-S6  the share, as `tapshare share --app APP_ID` (no time limit)\n"
+    "  S7  after the second confirmation: releases the original at the node\n"
+    "      (POST /v1/apps/APP_ID/release); the node tells the provider\n"
+    "  S8  deletes the original from this phone's secure element\n"
+    "\n"
+    "If a step before S6 fails or times out, the share is cancelled (best effort)\n"
+    "and the original stays unchanged and usable. If the release fails, the\n"
+    "companion keeps its copy, the original is NOT released and stays usable; the\n"
+    "copy can be withdrawn with `tapshare cancel SHARE_ID`.\n"
+    "\n"
+    "  --link SPEC, --eid EID  the companion, as for share (exactly one)\n"
+    "  --timeout SECONDS       how long to wait for the tap and for the second\n"
+    "                          confirmation (default 120)\n"
+    "\n"
+    "Exit status 0 once moved, 1 if any step failed (the message says which and\n"
+    "what state the original is in), 2 bad usage.\n";
+
 static const char usage_cancel[] =
     "usage: tapshare cancel SHARE_ID [--no-wait] [--timeout SECONDS] [--json]\n"
     "\n"
@@ -106,6 +140,36 @@ static const char usage_cancel[] =
     "revokes it, tells the provider and has the companion delete the associated\n"
     "application. S8: waits (default 120 s) until the node reports the share revoked.\n"
     "Needs the account passphrase.\n";
+
+static const char usage_offer[] =
+    "usage: tapshare offer --app APP_ID --link SPEC [--ttl SECONDS] [--timeout SECONDS]\n"
+    "                      [--no-wait] [--json]\n"
+    "\n"
+    "Companion-initiated sharing (claims 20 and 33): instead of asking the node itself,\n"
+    "this phone hands the companion a share OFFER and the companion asks the node:\n"
+    "  -   signs the offer with this device's key (HOME/device.key): application,\n"
+    "      this device's id and certificate, expiry (now + --ttl), a one-time nonce\n"
+    "  S1  reads the companion's identity over the short-range link SPEC and writes\n"
+    "      the offer back to it (an NDEF record \"tapshare.org:offer\")\n"
+    "  S4  the companion sends its EID and the offer to the node, which checks the\n"
+    "      signature, the certificate, the expiry, the nonce and that you own APP_ID\n"
+    "  S5  prints the first confirmation once the node has started the share\n"
+    "  S6  waits for the second confirmation: installed in the companion\n"
+    "\n"
+    "  --app APP_ID       application to offer (see `tapshare apps`)\n"
+    "  --link SPEC        sim:/path/to/socket (the simulated proximity link); a QR code\n"
+    "                     cannot carry the offer back\n"
+    "  --ttl SECONDS      how long the offer may be redeemed (default 300, max 3600)\n"
+    "  --timeout SECONDS  how long to wait for the tap and for the confirmations\n"
+    "                     (default 120)\n"
+    "  --no-wait          stop once the offer is handed over (no passphrase needed)\n"
+    "\n"
+    "Waiting for the confirmations needs the account passphrase (the share list).\n"
+    "If the node refuses the offer, the companion's log says why; here the wait\n"
+    "times out. Exit status 0 once installed (or handed over with --no-wait).\n"
+    "\n"
+    "testing options: --print-offer FILE writes the signed offer (base64) to FILE\n"
+    "instead of using a link; --expires-at UNIX sets its expiry time outright.\n";
 
 static const struct {
 	int cmd;
@@ -115,8 +179,10 @@ static const struct {
 	{ CLI_CMD_ENROLL, "enroll", usage_enroll },
 	{ CLI_CMD_APPS, "apps", usage_apps },
 	{ CLI_CMD_SHARE, "share", usage_share },
+	{ CLI_CMD_MOVE, "move", usage_move },
 	{ CLI_CMD_SHARES, "shares", usage_shares },
 	{ CLI_CMD_CANCEL, "cancel", usage_cancel },
+	{ CLI_CMD_OFFER, "offer", usage_offer },
 };
 
 const char *
@@ -160,8 +226,10 @@ cli_usage(FILE *out, const char *topic)
 #define B(c) (1u << (c))
 enum opt_id {
 	OPT_HOME, OPT_PASSFILE, OPT_JSON, OPT_HELP, OPT_VERSION,
+	OPT_SE,
 	OPT_NODE, OPT_CA, OPT_CODE, OPT_NAME,
 	OPT_LINK, OPT_EID, OPT_APP, OPT_DURATION, OPT_TIMEOUT, OPT_NOWAIT,
+	OPT_TTL, OPT_PRINT_OFFER, OPT_EXPIRES_AT,
 };
 static const struct {
 	int id;
@@ -174,17 +242,28 @@ static const struct {
 	{ OPT_JSON, "json", 0, 0 },
 	{ OPT_HELP, "help", 0, 0 },
 	{ OPT_VERSION, "version", 0, 0 },
+	{ OPT_SE, "se", 1, 0 },
 	{ OPT_NODE, "node", 1, B(CLI_CMD_ENROLL) },
 	{ OPT_CA, "ca", 1, B(CLI_CMD_ENROLL) },
 	{ OPT_CODE, "code", 1, B(CLI_CMD_ENROLL) },
 	{ OPT_NAME, "name", 1, B(CLI_CMD_ENROLL) },
-	{ OPT_LINK, "link", 1, B(CLI_CMD_SHARE) },
-	{ OPT_EID, "eid", 1, B(CLI_CMD_SHARE) },
+	{ OPT_LINK, "link", 1, B(CLI_CMD_SHARE) | B(CLI_CMD_MOVE) },
+	{ OPT_EID, "eid", 1, B(CLI_CMD_SHARE) | B(CLI_CMD_MOVE) },
 	{ OPT_APP, "app", 1, B(CLI_CMD_SHARE) },
 	{ OPT_DURATION, "duration", 1, B(CLI_CMD_SHARE) },
-	{ OPT_TIMEOUT, "timeout", 1, B(CLI_CMD_SHARE) | B(CLI_CMD_CANCEL) },
+	{ OPT_TIMEOUT, "timeout", 1, B(CLI_CMD_SHARE) | B(CLI_CMD_CANCEL) | B(CLI_CMD_MOVE) },
 	{ OPT_NOWAIT, "no-wait", 0, B(CLI_CMD_SHARE) | B(CLI_CMD_CANCEL) },
+	{ OPT_TTL, "ttl", 1, B(CLI_CMD_OFFER) },
+	{ OPT_PRINT_OFFER, "print-offer", 1, B(CLI_CMD_OFFER) },
+	{ OPT_EXPIRES_AT, "expires-at", 1, B(CLI_CMD_OFFER) },
 };
+/* Options shared with share/cancel that offer takes too (kept out of the
+ * table above so that entries other commands own stay as they are). */
+static unsigned
+offer_takes(int id)
+{
+	return id == OPT_LINK || id == OPT_APP || id == OPT_TIMEOUT || id == OPT_NOWAIT;
+}
 
 typedef struct pending_opt {
 	int id;
@@ -243,6 +322,8 @@ apply_opt(cli_opts *o, const pending_opt *p, char *err, size_t errcap)
 	for (size_t i = 0; i < TS_ARRAY_LEN(options); i++)
 		if (options[i].id == p->id)
 			cmds = options[i].cmds;
+	if (o->cmd == CLI_CMD_OFFER && offer_takes(p->id))
+		cmds |= B(CLI_CMD_OFFER);
 	if (cmds != 0 && !(cmds & B(o->cmd))) {
 		if (o->cmd == CLI_CMD_NONE)
 			return fail_usage(err, errcap, "option needs a command before it", p->name);
@@ -254,6 +335,13 @@ apply_opt(cli_opts *o, const pending_opt *p, char *err, size_t errcap)
 	switch (p->id) {
 	case OPT_HOME: o->home = p->val; break;
 	case OPT_PASSFILE: o->passphrase_file = p->val; break;
+	case OPT_SE:
+		/* Also stored in primary.ini by enroll: no leading blank or
+		 * character inih reads as a comment or section. */
+		if (p->val[0] == '\0' || strlen(p->val) > 1024 || strchr(" \t;#[", p->val[0]) != NULL)
+			return fail_usage(err, errcap, "bad --se (e.g. inproc:/path/to/se.state)", p->val);
+		o->se = p->val;
+		break;
 	case OPT_JSON: o->json = 1; break;
 	case OPT_NODE:
 		if (strncmp(p->val, "https://", 8) != 0 || p->val[8] == '\0')
@@ -291,6 +379,22 @@ apply_opt(cli_opts *o, const pending_opt *p, char *err, size_t errcap)
 		o->timeout_s = v;
 		break;
 	case OPT_NOWAIT: o->no_wait = 1; break;
+	case OPT_TTL:
+		if (ts_parse_ll(p->val, 1, CLI_OFFER_MAX_TTL_S, &v) != 0)
+			return fail_usage(err, errcap, "--ttl must be 1..3600 seconds", p->val);
+		o->ttl_s = v;
+		break;
+	case OPT_PRINT_OFFER:
+		if (p->val[0] == '\0')
+			return fail_usage(err, errcap, "--print-offer needs a file name", NULL);
+		o->print_offer = p->val;
+		break;
+	case OPT_EXPIRES_AT:
+		/* Any time, past ones included: it exists to test the node's expiry check. */
+		if (ts_parse_ll(p->val, 1, 1LL << 40, &v) != 0)
+			return fail_usage(err, errcap, "--expires-at must be a unix time", p->val);
+		o->expires_at = v;
+		break;
 	default: break;
 	}
 	return 0;
@@ -308,6 +412,7 @@ cli_parse(int argc, char *const *argv, cli_opts *o, char *err, size_t errcap)
 
 	memset(o, 0, sizeof(*o));
 	o->timeout_s = CLI_DEFAULT_TIMEOUT_S;
+	o->ttl_s = CLI_OFFER_DEFAULT_TTL_S;
 	if (err != NULL && errcap > 0)
 		err[0] = '\0';
 
@@ -392,7 +497,7 @@ cli_parse(int argc, char *const *argv, cli_opts *o, char *err, size_t errcap)
 		if ((rc = apply_opt(o, &pend[i], err, errcap)) != 0)
 			return rc;
 
-	size_t want_pos = o->cmd == CLI_CMD_CANCEL ? 2 : 1;
+	size_t want_pos = (o->cmd == CLI_CMD_CANCEL || o->cmd == CLI_CMD_MOVE) ? 2 : 1;
 	if (npos > want_pos)
 		return fail_usage(err, errcap, "unexpected argument", pos[want_pos]);
 	switch (o->cmd) {
@@ -409,6 +514,25 @@ cli_parse(int argc, char *const *argv, cli_opts *o, char *err, size_t errcap)
 			return fail_usage(err, errcap, "share needs --link SPEC (e.g. sim:/path/to/socket) or --eid EID", NULL);
 		if (o->link != NULL && o->eid != NULL)
 			return fail_usage(err, errcap, "share takes --link or --eid, not both", NULL);
+		break;
+	case CLI_CMD_MOVE:
+		if (npos < 2)
+			return fail_usage(err, errcap, "move needs an APP_ID (see tapshare apps)", NULL);
+		if (cli_check_id(pos[1]) != 0)
+			return fail_usage(err, errcap, "bad APP_ID", pos[1]);
+		o->app_id = pos[1];
+		if (o->link == NULL && o->eid == NULL)
+			return fail_usage(err, errcap, "move needs --link SPEC or --eid EID (the companion)", NULL);
+		if (o->link != NULL && o->eid != NULL)
+			return fail_usage(err, errcap, "move takes --link or --eid, not both", NULL);
+		break;
+	case CLI_CMD_OFFER:
+		if (o->app_id == NULL)
+			return fail_usage(err, errcap, "offer needs --app APP_ID (see tapshare apps)", NULL);
+		if (o->link == NULL && o->print_offer == NULL)
+			return fail_usage(err, errcap, "offer needs --link SPEC (e.g. sim:/path/to/socket)", NULL);
+		if (o->link != NULL && o->print_offer != NULL)
+			return fail_usage(err, errcap, "offer takes --link or --print-offer, not both", NULL);
 		break;
 	case CLI_CMD_CANCEL:
 		if (npos < 2)

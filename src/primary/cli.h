@@ -18,6 +18,9 @@
 #define CLI_MAX_TIMEOUT_S 86400
 #define CLI_MAX_DURATION_S (10LL * 366 * 24 * 3600)
 #define CLI_MAX_ID 128 /* share ids and app ids */
+/* offer: how long a share offer stays valid (the node accepts at most 3600 s) */
+#define CLI_OFFER_DEFAULT_TTL_S 300
+#define CLI_OFFER_MAX_TTL_S 3600
 
 enum cli_cmd {
 	CLI_CMD_NONE = 0,
@@ -27,7 +30,9 @@ enum cli_cmd {
 	CLI_CMD_APPS,
 	CLI_CMD_SHARE,
 	CLI_CMD_SHARES,
+	CLI_CMD_MOVE,    /* move.c: share, then release the original */
 	CLI_CMD_CANCEL,
+	CLI_CMD_OFFER,   /* offer.c: companion-initiated sharing (claims 20/33) */
 };
 
 /* Every string is borrowed from argv. */
@@ -36,6 +41,7 @@ typedef struct cli_opts {
 	const char *help_topic;      /* CLI_CMD_HELP: command name or NULL */
 	const char *home;            /* --home, NULL = default */
 	const char *passphrase_file; /* --passphrase-file */
+	const char *se;              /* --se SPEC: this phone's own SE (move); else primary.ini */
 	int json;                    /* --json */
 	/* enroll */
 	const char *node_url, *ca_file, *code, *name;
@@ -47,6 +53,11 @@ typedef struct cli_opts {
 	int no_wait;
 	/* cancel */
 	const char *share_id;
+	/* offer (also --app, --link, --timeout, --no-wait) */
+	long long ttl_s;          /* --ttl, CLI_OFFER_DEFAULT_TTL_S unless given */
+	const char *print_offer;  /* testing: --print-offer FILE, write the signed offer
+	                           * (base64) there instead of handing it over */
+	long long expires_at;     /* testing: --expires-at UNIX, 0 = now + ttl */
 } cli_opts;
 
 /* Parses argv (argv[0] is the program). Returns 0, or TS_EINVAL with the

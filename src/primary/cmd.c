@@ -378,6 +378,18 @@ cmd_enroll(const cli_opts *o)
 		cmd_error("the node's answer cannot be stored (user name %s)", ts_strerror(rc));
 		goto out;
 	}
+	if (o->se != NULL) {
+		/* enroll --se SPEC: this phone's own SE, for move (checked by cli_parse). */
+		size_t cap = strlen(ini) + strlen(o->se) + 32;
+		char *more = malloc(cap);
+		if (more == NULL || ts_snprintf(more, cap, "%s\n[primary]\nse = %s\n", ini, o->se) != 0) {
+			free(more);
+			cmd_error("cannot store --se");
+			goto out;
+		}
+		free(ini);
+		ini = more;
+	}
 	if ((rc = pki_cert_save(cert, c.crt_path)) != 0 ||
 	    (rc = ts_write_file_atomic(c.ca_path, ca, ca_len, 0644)) != 0 ||
 	    (rc = ts_write_file_atomic(c.ini_path, (const uint8_t *)ini, strlen(ini), 0600)) != 0) {
@@ -758,4 +770,106 @@ out:
 	json_decref(share);
 	ctx_close(&c);
 	return ex;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Helpers for commands in other files (cmd.h; move.c)                        */
+
+int
+cmd_ctx_open(const cli_opts *o, json_t *doc, primary_ctx **out)
+{
+	primary_ctx *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		cmd_error("out of memory");
+		return TS_ENOMEM;
+	}
+	int rc = ctx_open(o, c, doc);
+	if (rc != 0) {
+		cmd_ctx_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void
+cmd_ctx_free(primary_ctx *c)
+{
+	if (c == NULL)
+		return;
+	ctx_close(c);
+	free(c);
+}
+
+nodeapi *
+cmd_ctx_api(const primary_ctx *c)
+{
+	return c->api;
+}
+
+const char *
+cmd_ctx_conf(const primary_ctx *c, const char *section, const char *key)
+{
+	return ts_config_get(c->cfg, section, key, NULL);
+}
+
+int
+cmd_login(const cli_opts *o, primary_ctx *c, json_t *doc)
+{
+	return login(o, c, doc);
+}
+
+void
+cmd_step(const cli_opts *o, const char *fmt, ...)
+{
+	char msg[1024];
+	if (o->json)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	step(o, "%s", msg);
+}
+
+void
+cmd_print_json(json_t *doc)
+{
+	print_json(doc);
+}
+
+void
+cmd_node_failed(json_t *doc, const char *what, int rc, const nodeapi_error *e)
+{
+	node_failed(doc, what, rc, e);
+}
+
+void
+cmd_doc_error(json_t *doc, const char *code, const char *message)
+{
+	doc_error(doc, code, message);
+}
+
+int
+cmd_read_identity(const cli_opts *o, json_t *doc, ndef_identity *ident)
+{
+	return read_identity(o, doc, ident);
+}
+
+int
+cmd_wait_share(const cli_opts *o, nodeapi *api, const char *share_id, int kind,
+    long timeout_ms, json_t *events, int *outcome, char *state, size_t scap, char *line,
+    size_t lcap, nodeapi_error *e)
+{
+	wait_ctx w = { .o = o, .kind = kind };
+	json_t *own = NULL;
+	if (events == NULL)
+		events = own = json_array();
+	w.events = events;
+	int rc = nodeapi_wait_events(api, share_id, timeout_ms, on_event, &w, e);
+	json_decref(own);
+	*outcome = w.outcome;
+	(void)ts_snprintf(state, scap, "%s", w.state);
+	(void)ts_snprintf(line, lcap, "%s", w.line);
+	return rc;
 }

@@ -347,6 +347,25 @@ nodeapi_share_cancel(nodeapi *n, const char *share_id, json_t **resp, nodeapi_er
 	return rc;
 }
 
+int
+nodeapi_app_release(nodeapi *n, const char *app_id, const char *share_id, json_t **resp,
+    nodeapi_error *err)
+{
+	char path[256];
+	if (n == NULL || app_id == NULL || share_id == NULL || resp == NULL ||
+	    app_id[0] == '\0' || strpbrk(app_id, "/?#% ") != NULL)
+		return TS_EINVAL;
+	int rc = ts_snprintf(path, sizeof(path), "/v1/apps/%s/release", app_id);
+	if (rc != 0)
+		return rc;
+	json_t *body = json_pack("{s:s}", "share_id", share_id);
+	if (body == NULL)
+		return TS_ENOMEM;
+	rc = call_idempotent(n, path, body, 200, 0, resp, err);
+	json_decref(body);
+	return rc;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Events                                                                     */
 

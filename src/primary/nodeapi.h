@@ -61,6 +61,14 @@ int nodeapi_shares(nodeapi *n, json_t **resp, nodeapi_error *err);
  * 200/202 -> the share. Retried like nodeapi_share_create. */
 int nodeapi_share_cancel(nodeapi *n, const char *share_id, json_t **resp, nodeapi_error *err);
 
+/* POST /v1/apps/{app_id}/release {"share_id"} with a fresh Idempotency-Key,
+ * retried like nodeapi_share_create: the last step of a move, once the share
+ * is installed -> 200 {"app_id","state":"moved","share_id","associated_app_id"}.
+ * 409 move_incomplete / app_moved, 404 unknown_app / unknown_share. app_id
+ * and share_id must be URL-safe ids (TS_EINVAL otherwise). */
+int nodeapi_app_release(nodeapi *n, const char *app_id, const char *share_id, json_t **resp,
+    nodeapi_error *err);
+
 /* Called per event of GET /v1/events?share=ID; data is the parsed JSON
  * (borrowed, NULL if it was not JSON). Return nonzero to stop waiting. */
 typedef int (*nodeapi_event_cb)(const char *event, const char *id, const json_t *data,

@@ -110,12 +110,23 @@ out:
 }
 
 static int
-mint_bankid(const char *app_id, json_t **cred, char assoc[SP_ASSOC_ID_MAX])
+mint_bankid(const char *app_id, const char *account_in, json_t **cred,
+    char assoc[SP_ASSOC_ID_MAX])
 {
-	char hex[17], account[13], code[9], nonce[33], url[128];
+	char hex[17], account[SP_CRED_ACCOUNT_MAX], code[9], nonce[33], url[128];
 	int rc;
+	if (account_in != NULL) {
+		size_t n = strlen(account_in);
+		if (n == 0 || n >= sizeof(account))
+			return TS_EINVAL;
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)account_in[i] < 0x21 || (unsigned char)account_in[i] > 0x7e)
+				return TS_EINVAL;
+		memcpy(account, account_in, n + 1);
+	} else if ((rc = sp_random_digits(account, SP_ACCOUNT_DIGITS)) != 0) {
+		return rc;
+	}
 	if ((rc = random_hex(8, hex, sizeof(hex))) != 0 ||
-	    (rc = sp_random_digits(account, 12)) != 0 ||
 	    (rc = sp_random_digits(code, 8)) != 0 ||
 	    (rc = random_hex(16, nonce, sizeof(nonce))) != 0)
 		goto out;
@@ -153,6 +164,13 @@ int
 sp_cred_mint(const char *kind, const char *primary_app_id, const char *scope,
     int64_t not_after, json_t **cred, char assoc_id[SP_ASSOC_ID_MAX])
 {
+	return sp_cred_mint_account(kind, primary_app_id, scope, not_after, NULL, cred, assoc_id);
+}
+
+int
+sp_cred_mint_account(const char *kind, const char *primary_app_id, const char *scope,
+    int64_t not_after, const char *account, json_t **cred, char assoc_id[SP_ASSOC_ID_MAX])
+{
 	if (kind == NULL || primary_app_id == NULL || cred == NULL || assoc_id == NULL)
 		return TS_EINVAL;
 	*cred = NULL;
@@ -161,7 +179,7 @@ sp_cred_mint(const char *kind, const char *primary_app_id, const char *scope,
 	if (strcmp(kind, "sim") == 0)
 		rc = mint_sim(primary_app_id, cred, assoc_id);
 	else if (strcmp(kind, "bankid") == 0)
-		rc = mint_bankid(primary_app_id, cred, assoc_id);
+		rc = mint_bankid(primary_app_id, account, cred, assoc_id);
 	else if (strcmp(kind, "service") == 0)
 		rc = mint_service(primary_app_id, scope, not_after, cred, assoc_id);
 	else

@@ -7,6 +7,9 @@
  *            IMSI: 15 digits, test network MCC 001 / MNC 01 + 10 random digits
  *            Ki, OPc: 16 random bytes each, lower-case hex
  *   bankid   {"account","certify_url","activation_code","primary_app_id"}; "bankid-<hex>"
+ *            account: the bank account of the primary's app (sp_store accounts,
+ *            12 digits), so the companion's credential is certified under the
+ *            same account (certifyKey, sp.h)
  *   service  {"token","scope","expires_at","primary_app_id"}; "svc-<hex>"
  */
 #ifndef TS_SP_CREDENTIAL_H
@@ -26,6 +29,14 @@
  * scope is used for service tokens (NULL = "companion"). */
 int sp_cred_mint(const char *kind, const char *primary_app_id, const char *scope,
     int64_t not_after, json_t **cred, char assoc_id[SP_ASSOC_ID_MAX]);
+
+/* As sp_cred_mint, with the bank account for a bankid credential (12 digits
+ * or another printable account id up to SP_CRED_ACCOUNT_MAX - 1 chars;
+ * NULL = a random 12-digit one). Ignored for other kinds. */
+#define SP_CRED_ACCOUNT_MAX 33
+#define SP_ACCOUNT_DIGITS 12
+int sp_cred_mint_account(const char *kind, const char *primary_app_id, const char *scope,
+    int64_t not_after, const char *account, json_t **cred, char assoc_id[SP_ASSOC_ID_MAX]);
 
 /* Luhn (mod 10) check digit for a digit string: 0..9, or TS_EINVAL. */
 int sp_luhn_check_digit(const char *digits);

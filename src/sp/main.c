@@ -1,8 +1,9 @@
 /*
  * tapshare-sp — the reference service provider (operator / bank / carmaker
- * server): answers the node's ES2+-shaped confirmOrder and cancelOrder over
- * mutual TLS according to a policy file, minting the associated credential,
- * and records every decision. Command line: docs/cli.md.
+ * server): answers the node's ES2+-shaped confirmOrder, cancelOrder and
+ * certifyKey over mutual TLS according to a policy file, minting the
+ * associated credential and certifying bank-ID keys, and records every
+ * decision. Command line: docs/cli.md.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,13 +32,15 @@ static const char usage_main[] =
 "server that the network node asks to authorise sharing a security application\n"
 "(eSIM profile, bank-ID credential, service credential) with a companion device\n"
 "(patent step S13), and tells about a cancellation (S16). It speaks the node's\n"
-"provider interface, shaped like GSMA SGP.22 ES2+ (confirmOrder, cancelOrder),\n"
-"as JSON over HTTPS with mutual TLS, decides by a policy file, mints the\n"
-"associated credential and records every decision in SQLite.\n"
+"provider interface, shaped like GSMA SGP.22 ES2+ (confirmOrder, cancelOrder,\n"
+"and the tapshare extension certifyKey), as JSON over HTTPS with mutual TLS,\n"
+"decides by a policy file, mints the associated credential, certifies the\n"
+"key a companion generated for a bank-ID credential, and records every\n"
+"decision in SQLite.\n"
 "\n"
 "Commands:\n"
 "  init        create a provider directory (sp.ini, policy.ini, sp.db, TLS files)\n"
-"  run         serve confirmOrder / cancelOrder (foreground)\n"
+"  run         serve confirmOrder / cancelOrder / certifyKey (foreground)\n"
 "  decisions   list what the provider decided\n"
 "  help [COMMAND]   show help for a command\n"
 "\n"
@@ -61,6 +64,10 @@ static const char usage_init[] =
 "                copied from PKIDIR\n"
 "  node-ca.crt   the node CA, copied from PKIDIR; client certificates must\n"
 "                chain to it\n"
+"  provider-ca.crt, provider-ca.key (0600)   the provider's own bank-ID CA\n"
+"                (\"<DIR name> bank-ID CA\"), which certifies the keys that\n"
+"                companions generate for bank-ID credentials (kept if present;\n"
+"                'run' creates it at the first certifyKey when missing)\n"
 "When PKIDIR/node-tls.crt exists, its public key id is written to sp.ini as\n"
 "[tls] allowed_clients, so that only the node (and not a phone holding another\n"
 "certificate from the same CA) may call the provider.\n"
@@ -96,6 +103,18 @@ static const char usage_run[] =
 "    {\"header\":{...},\"eid\",\"associatedAppId\",\"shareId\",\n"
 "     \"finalProfileStatusIndicator\"}  -> Executed-Success (also for an unknown\n"
 "    associatedAppId, which is recorded as such).\n"
+"  POST /gsma/rsp2/es2plus/certifyKey     (bank-ID key certification)\n"
+"    {\"header\":{...},\"eid\",\"shareId\",\"associatedAppId\",\n"
+"     \"publicKey\":\"<base64 of a 65-byte uncompressed P-256 point>\"}\n"
+"    Certifies the key the companion's secure element generated for a bankid\n"
+"    credential minted here: Executed-Success with certificate (base64 DER,\n"
+"    issued by DIR/provider-ca.crt; subject O=tapshare bank-ID, CN=the bank\n"
+"    account of the primary's app, serialNumber=associatedAppId; valid until\n"
+"    the grant's notAfter, else 825 days). The same key for the same app gets\n"
+"    the same certificate again. Refusals (statusCodeData subjectCode 8.1):\n"
+"    3.9 unknown associatedAppId, 3.8 not a bankid credential, 2.1 bad EID or\n"
+"    public key, 3.10 another EID, 3.7 cancelled, 6.3 grant expired, 3.3\n"
+"    another key already certified.\n"
 "\n"
 "Every answer is recorded under its functionCallIdentifier; a repeated call\n"
 "returns the recorded answer unchanged and decides nothing new. A malformed\n"
@@ -120,8 +139,9 @@ static const char usage_run[] =
 static const char usage_decisions[] =
 "Usage: tapshare-sp decisions --dir DIR [--json]\n"
 "\n"
-"Lists every recorded confirmOrder and cancelOrder, oldest first: time,\n"
-"function, decision (approved, denied, cancelled), EID, the primary's app id,\n"
+"Lists every recorded confirmOrder, cancelOrder and certifyKey, oldest first:\n"
+"time, function, decision (approved, denied, cancelled, certified), EID, the\n"
+"primary's app id,\n"
 "the associated app id, notAfter, functionCallIdentifier and the reason of a\n"
 "refusal. Minted secrets (Ki, tokens) are never printed.\n"
 "\n"
@@ -129,7 +149,7 @@ static const char usage_decisions[] =
 "  --json       print a JSON array of decision objects on stdout instead of a\n"
 "               table (members: id, created_at, function, functionCallIdentifier,\n"
 "               requester, peer_id, eid, app_id, share_id, user_id, decision,\n"
-"               kind, associatedAppId, notAfter, reason, http_status)\n";
+"               kind, associatedAppId, notAfter, reason, http_status, account)\n";
 
 static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 

@@ -12,6 +12,7 @@
 #include "lib/eid.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "lib/pki.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
 #include "sp/credential.h"
@@ -154,6 +155,25 @@ record(sp_store *s, sp_record *r, int http, json_t *body, int *status, json_t **
 	return 0;
 }
 
+/* The bank account of the primary's app: the recorded one, else a new
+ * random one (retried if the number is taken). */
+static int
+bank_account(sp_store *s, const char *app_id, const char *user_id, int64_t now,
+    char account[SP_ACCOUNT_MAX])
+{
+	for (int tries = 0; tries < 8; tries++) {
+		int rc = sp_store_account_get(s, app_id, account);
+		if (rc != TS_ENOTFOUND)
+			return rc;
+		if ((rc = sp_random_digits(account, SP_ACCOUNT_DIGITS)) != 0)
+			return rc;
+		rc = sp_store_account_add(s, app_id, user_id, account, now);
+		if (rc != TS_EEXIST)
+			return rc;
+	}
+	return TS_ELIMIT;
+}
+
 int
 sp_confirm_order(sp_policy *p, sp_store *s, const json_t *req, const char *peer_id,
     int64_t now, int *status, json_t **resp)
@@ -239,8 +259,15 @@ sp_confirm_order(sp_policy *p, sp_store *s, const json_t *req, const char *peer_
 		return record(s, &r, 200, status_failed("8.1", "3.8", d.reason), status, resp);
 	}
 
+	/* A bank-ID credential is minted under the account of the primary's
+	 * app, so that certifyKey certifies the companion's key under it. */
+	char account[SP_ACCOUNT_MAX] = "";
+	int bankid = strcmp(d.kind, "bankid") == 0;
+	if (bankid && (rc = bank_account(s, app_id, user_id, now, account)) != 0)
+		return rc;
 	char assoc[SP_ASSOC_ID_MAX];
-	if ((rc = sp_cred_mint(d.kind, app_id, d.scope, d.not_after, &cred, assoc)) != 0)
+	if ((rc = sp_cred_mint_account(d.kind, app_id, d.scope, d.not_after,
+	    bankid ? account : NULL, &cred, assoc)) != 0)
 		return rc;
 	json_t *body = status_success();
 	if (body == NULL || json_object_set_new(body, "associatedAppId", json_string(assoc)) != 0 ||
@@ -255,6 +282,7 @@ sp_confirm_order(sp_policy *p, sp_store *s, const json_t *req, const char *peer_
 	json_decref(cred);
 	r.decision = "approved";
 	r.associated_app_id = assoc;
+	r.account = bankid ? account : NULL;
 	r.not_after = d.not_after;
 	log_info("S13 confirmOrder %s: approved app %s for EID %s -> %s (%s, notAfter %lld)",
 	    h.fci, app_id, eid.digits, assoc, d.kind, (long long)d.not_after);
@@ -305,4 +333,161 @@ sp_cancel_order(sp_store *s, const json_t *req, const char *peer_id, int64_t now
 	};
 	log_info("S16 cancelOrder %s: %s %s", h.fci, assoc, reason);
 	return record(s, &r, 200, status_success(), status, resp);
+}
+
+/* A recorded certifyKey refusal: 8.1 / code. */
+static int
+refuse_certify(sp_store *s, sp_record *r, const char *code, const char *msg, int *status,
+    json_t **resp)
+{
+	r->decision = "denied";
+	r->reason = msg;
+	log_info("certifyKey %s: refused for %s: %s", r->fci, r->associated_app_id, msg);
+	return record(s, r, 200, status_failed("8.1", code, msg), status, resp);
+}
+
+/* Executed-Success with the certificate, recorded as "certified". */
+static int
+certified(sp_store *s, sp_record *r, const uint8_t *der, size_t der_len, int *status,
+    json_t **resp)
+{
+	json_t *body = status_success();
+	if (body == NULL || ts_json_set_b64(body, "certificate", der, der_len) != 0) {
+		json_decref(body);
+		return TS_ENOMEM;
+	}
+	r->decision = "certified";
+	return record(s, r, 200, body, status, resp);
+}
+
+/* base64 of a 65-byte point is 88 characters; allow some slack for the
+ * refusal to say "not a valid point" rather than "malformed". */
+#define SP_PUBKEY_B64_MAX 512
+
+int
+sp_certify_key(sp_store *s, const sp_ca *ca, const json_t *req, const char *peer_id,
+    int64_t now, int *status, json_t **resp)
+{
+	static const char fn[] = "certifyKey";
+	struct es2_header h = { 0 };
+	const char *why = NULL;
+	uint8_t *point = NULL, *old_point = NULL, *der = NULL;
+	size_t point_len = 0, old_len = 0, der_len = 0;
+	EVP_PKEY *pub = NULL;
+	char msg[192];
+	*resp = NULL;
+	*status = 500;
+	if (s == NULL || ca == NULL || !json_is_object(req))
+		return TS_EINVAL;
+	if (parse_header(req, &h, &why) != 0)
+		return bad_request(status, resp, why);
+	int rc = replay(s, h.fci, fn, status, resp);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+
+	const char *eid_s = NULL, *assoc = NULL, *share_id = NULL, *pk = NULL;
+	if (opt_text(req, "associatedAppId", SP_ASSOC_ID_MAX, &assoc) != 0 || assoc == NULL)
+		return bad_request(status, resp, "associatedAppId is missing or malformed");
+	if (opt_text(req, "eid", 64, &eid_s) != 0 || eid_s == NULL)
+		return bad_request(status, resp, "eid is missing or malformed");
+	if (opt_text(req, "publicKey", SP_PUBKEY_B64_MAX, &pk) != 0 || pk == NULL)
+		return bad_request(status, resp, "publicKey is missing or malformed");
+	if (opt_text(req, "shareId", SP_TEXT_MAX, &share_id) != 0)
+		return bad_request(status, resp, "shareId is malformed");
+
+	sp_record r = {
+		.created_at = now,
+		.function = fn,
+		.fci = h.fci,
+		.requester = h.requester,
+		.peer_id = peer_id,
+		.eid = eid_s,
+		.share_id = share_id,
+		.associated_app_id = assoc,
+	};
+	sp_minted m;
+	rc = sp_store_get_minted(s, assoc, &m);
+	if (rc == TS_ENOTFOUND) {
+		rc = refuse_certify(s, &r, "3.9", "associatedAppId was not minted by this provider",
+		    status, resp);
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	r.app_id = m.app_id;
+	r.user_id = m.user_id[0] ? m.user_id : NULL;
+	r.kind = m.kind;
+	r.account = m.account[0] ? m.account : NULL;
+	r.not_after = m.not_after;
+	if (strcmp(m.kind, "bankid") != 0) {
+		(void)ts_snprintf(msg, sizeof(msg),
+		    "associatedAppId is a %s credential; only bankid keys are certified", m.kind);
+		rc = refuse_certify(s, &r, "3.8", msg, status, resp);
+		goto out;
+	}
+	if (m.account[0] == '\0') { /* minted before accounts were recorded */
+		rc = refuse_certify(s, &r, "3.8", "no bank account is recorded for associatedAppId",
+		    status, resp);
+		goto out;
+	}
+	eid_t eid;
+	int erc = eid_parse(eid_s, &eid);
+	if (erc != 0) {
+		(void)ts_snprintf(msg, sizeof(msg), "EID rejected: %s", ts_strerror(erc));
+		rc = refuse_certify(s, &r, "2.1", msg, status, resp);
+		goto out;
+	}
+	if (strcmp(eid.digits, m.eid) != 0) {
+		rc = refuse_certify(s, &r, "3.10",
+		    "EID is not the companion the credential was minted for", status, resp);
+		goto out;
+	}
+	if ((rc = sp_store_cancelled(s, assoc)) < 0)
+		goto out;
+	if (rc == 1) {
+		rc = refuse_certify(s, &r, "3.7", "associatedAppId was cancelled", status, resp);
+		goto out;
+	}
+	if (m.not_after != 0 && m.not_after <= now) {
+		rc = refuse_certify(s, &r, "6.3", "the grant for associatedAppId has expired",
+		    status, resp);
+		goto out;
+	}
+	rc = ts_b64_decode(pk, &point, &point_len);
+	if (rc == 0)
+		rc = pki_pubkey_from_point(point, point_len, &pub);
+	if (rc == TS_EPARSE || rc == TS_EINVAL) {
+		rc = refuse_certify(s, &r, "2.1",
+		    "publicKey is not a valid P-256 point (base64 of 65-byte X9.62 uncompressed)",
+		    status, resp);
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+
+	rc = sp_store_cert_get(s, assoc, &old_point, &old_len, &der, &der_len);
+	if (rc == 0) {
+		if (old_len == point_len && CRYPTO_memcmp(old_point, point, point_len) == 0) {
+			log_info("certifyKey %s: %s already certified with this key", h.fci, assoc);
+			rc = certified(s, &r, der, der_len, status, resp);
+		} else {
+			rc = refuse_certify(s, &r, "3.3",
+			    "another key is already certified for associatedAppId", status, resp);
+		}
+		goto out;
+	}
+	if (rc != TS_ENOTFOUND)
+		goto out;
+	if ((rc = sp_ca_issue(ca, pub, m.account, assoc, m.not_after, now, &der, &der_len)) != 0 ||
+	    (rc = sp_store_cert_put(s, assoc, point, point_len, der, der_len, now)) != 0)
+		goto out;
+	log_info("certifyKey %s: certified a key for %s (account %s, app %s, notAfter %lld)",
+	    h.fci, assoc, m.account, m.app_id, (long long)m.not_after);
+	rc = certified(s, &r, der, der_len, status, resp);
+out:
+	EVP_PKEY_free(pub);
+	free(point);
+	free(old_point);
+	free(der);
+	return rc;
 }

@@ -8,6 +8,15 @@
  *   8.1 / 2.1   EID malformed or check digits wrong
  *   1.2 / 2.2   mandatory element missing or malformed (HTTP 400, not recorded)
  *   1.2 / 3.3   functionCallIdentifier reused for another function (HTTP 409)
+ * certifyKey refusals (HTTP 200, recorded with decision "denied"):
+ *   8.1 / 3.9   associatedAppId unknown (not minted by this provider)
+ *   8.1 / 3.8   associatedAppId is not a bankid credential
+ *   8.1 / 2.1   EID malformed (check digits), or publicKey not a valid P-256
+ *               point (65-byte X9.62 uncompressed; base64) — see the message
+ *   8.1 / 3.10  EID is not the companion the credential was minted for
+ *   8.1 / 3.7   the associated app was cancelled (cancelOrder seen)
+ *   8.1 / 6.3   the grant's notAfter has passed
+ *   8.1 / 3.3   another key is already certified for the associated app
  */
 #ifndef TS_SP_SP_H
 #define TS_SP_SP_H
@@ -17,6 +26,7 @@
 #include <jansson.h>
 
 #include "sp/policy.h"
+#include "sp/sp_ca.h"
 #include "sp/sp_store.h"
 
 #define SP_FCI_MAX 128
@@ -32,5 +42,15 @@ int sp_confirm_order(sp_policy *p, sp_store *s, const json_t *req, const char *p
  * recorded (with "unknown associatedAppId" when nothing was minted for it). */
 int sp_cancel_order(sp_store *s, const json_t *req, const char *peer_id, int64_t now,
     int *status, json_t **resp);
+
+/* certifyKey (tapshare extension, protocol.md §5): certifies the P-256 key
+ * a companion's secure element generated for a bankid credential this
+ * provider minted, under the account of the primary's app (ca issues;
+ * sp_ca.h). Success: Executed-Success with "certificate" (base64 DER),
+ * recorded with decision "certified". The same key for the same app gets
+ * the stored certificate again (new call ids too). Returns as
+ * sp_confirm_order. */
+int sp_certify_key(sp_store *s, const sp_ca *ca, const json_t *req, const char *peer_id,
+    int64_t now, int *status, json_t **resp);
 
 #endif

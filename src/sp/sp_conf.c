@@ -19,6 +19,7 @@
 #include "lib/ts_err.h"
 #include "lib/util.h"
 #include "sp/policy.h"
+#include "sp/sp_ca.h"
 #include "sp/sp_store.h"
 
 #define SP_COPY_MAX (1u << 20)
@@ -127,8 +128,14 @@ sp_conf_load(const char *dir, sp_conf *out, char *errbuf, size_t errcap)
 	    resolve(dir, ts_config_get(cfg, "tls", "cert", "sp-tls.crt"), out->cert) != 0 ||
 	    resolve(dir, ts_config_get(cfg, "tls", "key", "sp-tls.key"), out->key) != 0 ||
 	    resolve(dir, ts_config_get(cfg, "tls", "client_ca", "node-ca.crt"),
-	    out->client_ca) != 0) {
+	    out->client_ca) != 0 ||
+	    resolve(dir, ts_config_get(cfg, "ca", "cert", "provider-ca.crt"), out->ca_cert) != 0 ||
+	    resolve(dir, ts_config_get(cfg, "ca", "key", "provider-ca.key"), out->ca_key) != 0) {
 		(void)ts_snprintf(errbuf, errcap, "%s: a path is too long", out->ini);
+		goto fail;
+	}
+	if (sp_ca_name(dir, out->ca_name, sizeof(out->ca_name)) != 0) {
+		(void)ts_snprintf(errbuf, errcap, "%s: cannot name the bank-ID CA", out->ini);
 		goto fail;
 	}
 	rc = 0;
@@ -228,6 +235,20 @@ sp_conf_init(const char *dir, const char *pkidir, const char *listen, char *errb
 	}
 	sp_store_close(st);
 
+	/* The bank-ID CA (certifyKey), kept if the directory already has one. */
+	char ca_crt[SP_PATH_MAX], ca_cn[SP_CA_CN_MAX];
+	if (ts_snprintf(ca_crt, sizeof(ca_crt), "%s/provider-ca.crt", dir) != 0 ||
+	    ts_snprintf(dst, sizeof(dst), "%s/provider-ca.key", dir) != 0)
+		return TS_ELIMIT;
+	sp_ca *ca = NULL;
+	if ((rc = sp_ca_name(dir, ca_cn, sizeof(ca_cn))) != 0 ||
+	    (rc = sp_ca_open(ca_crt, dst, ca_cn, 1, &ca)) != 0) {
+		(void)ts_snprintf(errbuf, errcap, "cannot create the bank-ID CA %s: %s", ca_crt,
+		    ts_strerror(rc));
+		return rc;
+	}
+	sp_ca_free(ca);
+
 	/* Pin the node's TLS key when the PKI has it (see sp_conf.h). */
 	char node_id[65] = "";
 	if (ts_snprintf(src, sizeof(src), "%s/node-tls.crt", pkidir) != 0)
@@ -242,7 +263,7 @@ sp_conf_init(const char *dir, const char *pkidir, const char *listen, char *errb
 		X509_free(nc);
 	}
 
-	char text[1024];
+	char text[2048];
 	if (ts_snprintf(text, sizeof(text),
 	    "# tapshare-sp configuration, written by `tapshare-sp init`.\n"
 	    "# Relative paths are relative to this directory.\n"
@@ -260,7 +281,12 @@ sp_conf_init(const char *dir, const char *pkidir, const char *listen, char *errb
 	    "client_ca = node-ca.crt\n"
 	    "# and their public key must be one of these (SHA-256 key ids; empty = any\n"
 	    "# certificate from client_ca, which also issues the phones' certificates)\n"
-	    "allowed_clients = %s\n",
+	    "allowed_clients = %s\n"
+	    "\n"
+	    "[ca]\n"
+	    "# the bank-ID CA that certifies companions' keys (certifyKey)\n"
+	    "cert = provider-ca.crt\n"
+	    "key = provider-ca.key\n",
 	    listen, node_id) != 0)
 		return TS_ELIMIT;
 	rc = ts_write_file_atomic(ini, (const uint8_t *)text, strlen(text), 0644);

@@ -9,6 +9,8 @@
  *          allowed_clients = KEYID,...   SHA-256 public-key ids (pki_pubkey_id)
  *                                        of the clients allowed in; empty = any
  *                                        certificate chaining to client_ca
+ *   [ca]   cert = provider-ca.crt   key = provider-ca.key   the bank-ID CA
+ *          (sp_ca.h; the defaults when a directory has no [ca] section)
  * Relative paths are relative to the directory.
  *
  * Why allowed_clients: the node CA also issues the primary devices'
@@ -34,6 +36,9 @@ typedef struct sp_conf {
 	char cert[SP_PATH_MAX];
 	char key[SP_PATH_MAX];
 	char client_ca[SP_PATH_MAX];
+	char ca_cert[SP_PATH_MAX];   /* bank-ID CA certificate (certifyKey) */
+	char ca_key[SP_PATH_MAX];    /* its key (0600) */
+	char ca_name[64];            /* its CN when it has to be created */
 	char port_file[SP_PATH_MAX]; /* DIR/sp.port */
 	char allowed_clients[1024];  /* comma-separated key ids, "" = any */
 	int timeout_s;
@@ -47,7 +52,8 @@ int sp_parse_listen(const char *s, char *host, size_t cap, uint16_t *port);
 int sp_conf_load(const char *dir, sp_conf *out, char *errbuf, size_t errcap);
 
 /* Creates DIR (0700) with sp.ini, policy.ini (kept if present), copies of
- * PKIDIR/sp-tls.crt, sp-tls.key (0600), node-ca.crt, and an empty sp.db;
+ * PKIDIR/sp-tls.crt, sp-tls.key (0600), node-ca.crt, an empty sp.db and the
+ * bank-ID CA provider-ca.crt + provider-ca.key (0600; kept if present);
  * allowed_clients = the key id of PKIDIR/node-tls.crt when present.
  * TS_EEXIST if DIR/sp.ini exists. */
 int sp_conf_init(const char *dir, const char *pkidir, const char *listen, char *errbuf,

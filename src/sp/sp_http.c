@@ -16,6 +16,7 @@
 #include "lib/util.h"
 #include "sp/policy.h"
 #include "sp/sp.h"
+#include "sp/sp_ca.h"
 #include "sp/sp_store.h"
 
 struct sp_server {
@@ -23,10 +24,15 @@ struct sp_server {
 	struct event_base *base;
 	sp_policy *policy;
 	sp_store *store;
+	sp_ca *ca; /* loaded at the first certifyKey */
 };
 
+enum sp_fn { SP_FN_CONFIRM, SP_FN_CANCEL, SP_FN_CERTIFY };
+
+static const char *const fn_names[] = { "confirmOrder", "cancelOrder", "certifyKey" };
+
 static void
-handle(struct evhttp_request *req, struct sp_server *srv, int confirm)
+handle(struct evhttp_request *req, struct sp_server *srv, enum sp_fn fn)
 {
 	char peer[65];
 	const char *peer_id = ts_httpd_peer_id(req, peer) == 0 ? peer : NULL;
@@ -41,13 +47,28 @@ handle(struct evhttp_request *req, struct sp_server *srv, int confirm)
 		return;
 	int status = 500;
 	json_t *resp = NULL;
-	int rc = confirm ? sp_confirm_order(srv->policy, srv->store, body, peer_id, ts_now(),
-				   &status, &resp)
-			 : sp_cancel_order(srv->store, body, peer_id, ts_now(), &status, &resp);
+	int rc;
+	switch (fn) {
+	case SP_FN_CONFIRM:
+		rc = sp_confirm_order(srv->policy, srv->store, body, peer_id, ts_now(), &status,
+		    &resp);
+		break;
+	case SP_FN_CANCEL:
+		rc = sp_cancel_order(srv->store, body, peer_id, ts_now(), &status, &resp);
+		break;
+	default:
+		rc = 0;
+		if (srv->ca == NULL)
+			rc = sp_ca_open(srv->conf->ca_cert, srv->conf->ca_key, srv->conf->ca_name, 1,
+			    &srv->ca);
+		if (rc == 0)
+			rc = sp_certify_key(srv->store, srv->ca, body, peer_id, ts_now(), &status,
+			    &resp);
+		break;
+	}
 	json_decref(body);
 	if (rc != 0) {
-		log_error("%s failed: %s", confirm ? "confirmOrder" : "cancelOrder",
-		    ts_strerror(rc));
+		log_error("%s failed: %s", fn_names[fn], ts_strerror(rc));
 		ts_httpd_reply_error(req, 500, "internal", "%s", ts_strerror(rc));
 		return;
 	}
@@ -57,13 +78,19 @@ handle(struct evhttp_request *req, struct sp_server *srv, int confirm)
 static void
 on_confirm(struct evhttp_request *req, void *arg)
 {
-	handle(req, arg, 1);
+	handle(req, arg, SP_FN_CONFIRM);
 }
 
 static void
 on_cancel(struct evhttp_request *req, void *arg)
 {
-	handle(req, arg, 0);
+	handle(req, arg, SP_FN_CANCEL);
+}
+
+static void
+on_certify(struct evhttp_request *req, void *arg)
+{
+	handle(req, arg, SP_FN_CERTIFY);
 }
 
 static void
@@ -140,7 +167,8 @@ sp_run(const sp_conf *conf)
 		goto out;
 	}
 	if ((rc = ts_httpd_route(httpd, "POST", SP_PATH_CONFIRM, on_confirm, &srv)) != 0 ||
-	    (rc = ts_httpd_route(httpd, "POST", SP_PATH_CANCEL, on_cancel, &srv)) != 0)
+	    (rc = ts_httpd_route(httpd, "POST", SP_PATH_CANCEL, on_cancel, &srv)) != 0 ||
+	    (rc = ts_httpd_route(httpd, "POST", SP_PATH_CERTIFY, on_certify, &srv)) != 0)
 		goto out;
 	uint16_t port = ts_httpd_port(httpd);
 	if (conf->port == 0) {
@@ -173,6 +201,7 @@ out:
 		event_free(ev_hup);
 	if (srv.base)
 		event_base_free(srv.base);
+	sp_ca_free(srv.ca);
 	sp_store_close(srv.store);
 	sp_policy_free(srv.policy);
 	return rc;
