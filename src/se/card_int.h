@@ -43,6 +43,14 @@ typedef struct se_app_rec {
 	int64_t not_after; /* 0 = none */
 	uint8_t *payload;  /* credential bytes, owned */
 	size_t payload_len;
+	/* Bank-ID apps (kind "bankid" installed from a package): the P-256 key
+	 * pair generated at install — persisted, used by nothing that answers
+	 * with key material, freed (and so wiped) by se_app_rec_clear — and the
+	 * provider's certificate for its public half (DER, owned; NULL until
+	 * StoreCertificate). */
+	EVP_PKEY *app_key;
+	uint8_t *cert_der;
+	size_t cert_der_len;
 } se_app_rec;
 
 typedef struct se_pending {
