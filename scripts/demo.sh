@@ -22,11 +22,19 @@ need() { # need DESC CMD... : a step that must succeed
 }
 
 say "tapshare demo — everything runs on 127.0.0.1 in $T"
-say "-- setting up: test PKI, provider, node, secure element, companion, primary enrollment"
+say "-- setting up: test PKI, operator and bank providers, node, secure elements, companion, primary enrollment"
+# No time limit from the operator's policy: a moved subscription must not expire.
+SP_POLICY='[default]
+decision = approve
+max_duration_s = 0'
 ts_pki
 ts_start_sp
 ts_init_node
+ts_start_bank
 ts_start_node
+# The phone's own secure element, personalised with Alice's subscription (for the move).
+"$TS_BIN/tapshare-se" init --state "$T/phone.state" --pki "$T/pki" --eid "$EID2" \
+	--preinstall sim-alice --kind sim --provider operator --name "Alice mobile" >"$T/phone-se.log" 2>&1
 ts_init_se
 SE_PORT=0
 for try in 1 2 3 4 5; do
@@ -78,5 +86,38 @@ step_lines "$T/comp.cancel.log" ' S17 '
 step_lines "$T/node.cancel.log" ' S17 '
 grep -E '^S8' "$T/cancel.out" || true
 need "share revoked" [ "$(node_state "$SHARE")" = revoked ]
+
+# run_cli LABEL CMD...: runs a CLI step, prints its step lines, fails the demo if it fails
+run_cli() {
+	local label=$1
+	shift
+	if ! "$@" >"$T/step.out" 2>&1; then
+		cat "$T/step.out"; say "FAILED: $label"; exit 1
+	fi
+	grep -E '^(S[0-9]+|M[0-9]+|note)' "$T/step.out" || true
+}
+say ""
+say "-- three kinds of security application, two providers (the node as broker)"
+say "   bank-ID credential from the bank:"
+run_cli "share bankid-alice" alice share --link "sim:$T/link.sock" --app bankid-alice --timeout 60
+say "   service credential from the operator:"
+run_cli "share svc-parking" alice share --link "sim:$T/link.sock" --app svc-parking --timeout 60
+say ""
+say "-- companion-initiated sharing (claims 20/33): the phone hands the watch a signed offer"
+mark_node=$(wc -l <"$T/node.log")
+mark_comp=$(wc -l <"$T/companion.log")
+run_cli "offer" alice offer --app svc-parking --link "sim:$T/link.sock" --timeout 60 >"$T/offer.lines"
+grep -E '^S1 ' "$T/offer.lines" || true
+step_lines <(tail -n +"$((mark_comp + 1))" "$T/companion.log") ' S4 '
+step_lines <(tail -n +"$((mark_node + 1))" "$T/node.log") ' S1[12] '
+step_lines <(tail -n +"$((mark_comp + 1))" "$T/companion.log") ' S5 '
+step_lines <(tail -n +"$((mark_node + 1))" "$T/node.log") ' S1[345] '
+grep -E '^S[56] ' "$T/offer.lines" || true
+say ""
+say "-- move: Alice moves her subscription from the phone's own secure element to the watch"
+run_cli "move" alice --se "inproc:$T/phone.state" move sim-alice --link "sim:$T/link.sock" --timeout 60
+say ""
+say "-- Alice's shares now"
+alice shares 2>/dev/null || true
 say ""
 say "demo complete: every step succeeded"

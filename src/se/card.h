@@ -6,8 +6,9 @@
  *
  * State file (written atomically on every change): EID, eUICC key pair and
  * certificate, EUM and CI certificates, installed applications (app id, name,
- * kind, provider, state, not_after, credential payload), notification counter
- * and pending notifications.
+ * kind, provider, state, not_after, credential payload; for bank-ID apps the
+ * key pair the SE generated at install and the provider's certificate for
+ * it), notification counter and pending notifications.
  */
 #ifndef TS_SE_CARD_H
 #define TS_SE_CARD_H
@@ -26,8 +27,15 @@ typedef struct se_card se_card;
  * has one; SE_RES_EXPIRED is ours). device/se_client maps them to TS_E*.
  *
  *   Enable/Disable/Delete { 80 result }, NotificationSent { 80 result }:
- *     0 ok, 1 not found, 2 wrong state (enable: already enabled;
- *     disable: already disabled), 64 expired (enable past not_after).
+ *     0 ok, 1 not found, 2 wrong state (enable: already enabled, or a
+ *     bank-ID app without its certificate yet; disable: already disabled),
+ *     64 expired (enable past not_after).
+ *   StoreCertificate (BF50, private use) { 80 appId, 30 certificate DER }
+ *     -> BF50 { 80 result [BF2F enable notification] }: 0 ok (the app is
+ *     enabled, the notification pending until NotificationSent), 1 not
+ *     found, 2 wrong state (not a bank-ID app with an SE-generated key, or a
+ *     certificate is already stored), 3 the certificate does not parse or
+ *     does not certify the app's key, 64 expired.
  *   AuthenticateServer / PrepareDownload error { 02 code }:
  *     1 invalid certificate, 2 invalid signature, 4 no session context,
  *     5 invalid transaction id, 6 euiccChallenge mismatch, 127 undefined.
@@ -43,6 +51,8 @@ enum se_result {
 	SE_RES_WRONG_STATE = 2,
 	SE_RES_EXPIRED = 64,
 	SE_RES_UNDEFINED = 127,
+
+	SE_CERT_INVALID = 3,
 
 	SE_AUTH_INVALID_CERT = 1,
 	SE_AUTH_INVALID_SIG = 2,

@@ -11,8 +11,9 @@
  *   BF21 PrepareDownload    (rsp.h)                   -> BF21 { A0 {...} } | BF21 { 02 code }
  *   BF36 bound package      (bsp.h)                   -> BF2F install notification
  *                                                        | BF37 { 80 tid | 02 code }
- *   BF2D ProfileInfoList    {}                        -> BF2D { A0 { E3 {80 91 95 83 9F70 82} ... } }
+ *   BF2D ProfileInfoList    {}                        -> BF2D { A0 { E3 {80 91 95 83 9F70 82 [84]} ... } }
  *   BF31 / BF32 Enable / Disable { 80 appId }         -> BF31 / BF32 { 80 result }
+ *   BF50 StoreCertificate   { 80 appId, 30 cert }     -> BF50 { 80 result [BF2F notification] }
  *   BF33 Delete             { 80 appId }              -> BF33 { 80 result [BF2F notification] }
  *   BF2B RetrieveNotificationsList { [A0 { 80 seq }] } -> BF2B { A0 { BF2F ... } }
  *   BF30 NotificationSent   { 80 seq }                -> BF30 { 80 result }
@@ -26,6 +27,17 @@
  * whatever its outcome; a failed PrepareDownload or package drops the
  * session; the one-time key exists only between PrepareDownload and the
  * package (or a reset) and is freed (OpenSSL clears EC private keys) at once.
+ *
+ * Bank-ID apps (metadata kind "bankid"): LoadBoundProfilePackage generates a
+ * P-256 key pair for the app, keeps it in the state and puts the public point
+ * in the install notification (tag 85); the app is installed DISABLED. Enable
+ * is refused (wrong state) until StoreCertificate has stored a certificate
+ * whose public key is exactly that key; StoreCertificate then enables the app
+ * and returns an enable notification (event 1), pending like the others. A
+ * certificate is stored once: a second StoreCertificate is "wrong state"
+ * (the ProfileInfoList flag 84 tells the caller it is already certified).
+ * No command returns the private key. ProfileInfoList carries 84 (1 byte,
+ * 01 certified / 00 not yet) for apps that have such a key.
  *
  * Delete removes an application whether enabled or not (revocation must not
  * depend on the companion disabling first). If SE_MAX_PENDING notifications
@@ -59,6 +71,7 @@
 #define TAG_RETRIEVE_NOTIF 0xBF2B
 #define TAG_NOTIF_SENT 0xBF30
 #define TAG_NOTIFICATION 0xBF2F
+#define TAG_STORE_CERT 0xBF50 /* private use: bank-ID certificate */
 
 static void
 session_drop(se_card *c)
@@ -145,10 +158,11 @@ expired(int64_t not_after)
 
 /* ---- notifications ---- */
 
-/* Signs a notification with the next sequence number (not yet committed). */
+/* Signs a notification with the next sequence number (not yet committed).
+ * app_key: the 65-byte public point of a bank-ID app's key, or NULL. */
 static int
 notif_make(se_card *c, int event, const char *app_id, const uint8_t *tid,
-    uint8_t **out, size_t *len, uint64_t *seq)
+    const uint8_t *app_key, uint8_t **out, size_t *len, uint64_t *seq)
 {
 	rsp_notification n;
 	memset(&n, 0, sizeof(n));
@@ -162,6 +176,10 @@ notif_make(se_card *c, int event, const char *app_id, const uint8_t *tid,
 		memcpy(n.transaction_id, tid, RSP_TID_LEN);
 	}
 	n.result = 0;
+	if (app_key != NULL) {
+		n.has_app_key = 1;
+		memcpy(n.app_key, app_key, PKI_PUBKEY_LEN);
+	}
 	*seq = n.seq;
 	return rsp_notification_sign(&n, c->euicc_key, out, len);
 }
@@ -492,6 +510,8 @@ load_package(se_card *c, const uint8_t *pkg, size_t pkg_len, uint8_t **out, size
 	uint8_t tid[RSP_TID_LEN];
 	uint8_t *md = NULL, *pl = NULL, *notif = NULL;
 	size_t mdl = 0, pll = 0, nlen = 0;
+	EVP_PKEY *app_key = NULL;
+	uint8_t point[PKI_PUBKEY_LEN];
 	rsp_metadata m;
 	se_pending dropped;
 	uint64_t seq;
@@ -527,7 +547,12 @@ load_package(se_card *c, const uint8_t *pkg, size_t pkg_len, uint8_t **out, size
 		code = SE_LOAD_NO_ROOM;
 		goto refuse;
 	}
-	if ((rc = notif_make(c, RSP_EVENT_INSTALL, m.app_id, tid, &notif, &nlen, &seq)) != 0)
+	/* Bank-ID: the app's own key pair is born here and never leaves. */
+	if (strcmp(m.kind, "bankid") == 0 &&
+	    ((rc = pki_keygen(&app_key)) != 0 || (rc = pki_pubkey_to_point(app_key, point)) != 0))
+		goto fail;
+	if ((rc = notif_make(c, RSP_EVENT_INSTALL, m.app_id, tid, app_key != NULL ? point : NULL,
+	    &notif, &nlen, &seq)) != 0)
 		goto fail;
 
 	se_app_rec *a = &c->apps[c->n_apps];
@@ -536,11 +561,13 @@ load_package(se_card *c, const uint8_t *pkg, size_t pkg_len, uint8_t **out, size
 	memcpy(a->name, m.name, sizeof(a->name));
 	memcpy(a->kind, m.kind, sizeof(a->kind));
 	memcpy(a->provider, m.provider, sizeof(a->provider));
-	a->enabled = 1;
+	a->enabled = app_key == NULL; /* a bank-ID app waits for its certificate */
 	a->not_after = m.not_after;
 	a->payload = pl;
 	a->payload_len = pll;
+	a->app_key = app_key;
 	pl = NULL;
+	app_key = NULL;
 	c->n_apps++;
 	if ((rc = pending_push(c, seq, notif, nlen, &dropped)) != 0) {
 		c->n_apps--;
@@ -555,7 +582,8 @@ load_package(se_card *c, const uint8_t *pkg, size_t pkg_len, uint8_t **out, size
 		code = SE_RES_UNDEFINED;
 		goto refuse;
 	}
-	log_info("installed %s (%s) from %s", m.app_id, m.kind, m.provider);
+	log_info("installed %s (%s) from %s%s", m.app_id, m.kind, m.provider,
+	    c->apps[c->n_apps - 1].app_key != NULL ? ", disabled until its key is certified" : "");
 	*out = notif;
 	*len = nlen;
 	notif = NULL;
@@ -565,6 +593,7 @@ refuse:
 	rc = load_error(tid, code, out, len);
 fail:
 	OPENSSL_cleanse(tid, sizeof(tid));
+	EVP_PKEY_free(app_key);
 	free(dropped.der);
 	free(notif);
 	free(md);
@@ -592,6 +621,10 @@ profile_list(se_card *c, uint8_t **out, size_t *len)
 		der_put_str(&w, 0x83, a->provider);
 		der_put(&w, 0x9F70, &state, 1);
 		der_put_uint(&w, 0x82, (uint64_t)a->not_after);
+		if (a->app_key != NULL) {
+			uint8_t certified = a->cert_der != NULL ? 1 : 0;
+			der_put(&w, 0x84, &certified, 1);
+		}
 		der_end(&w);
 	}
 	der_end(&w);
@@ -614,6 +647,8 @@ enable_disable(se_card *c, const der_tlv *cmd, int enable, uint8_t **out, size_t
 		result = SE_RES_WRONG_STATE;
 	else if (enable && expired(a->not_after))
 		result = SE_RES_EXPIRED;
+	else if (enable && a->app_key != NULL && a->cert_der == NULL)
+		result = SE_RES_WRONG_STATE; /* bank-ID: only StoreCertificate enables it */
 	if (result == SE_RES_OK) {
 		a->enabled = enable;
 		if ((rc = se_state_save(c)) != 0) {
@@ -641,7 +676,7 @@ delete_app(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
 	memset(&dropped, 0, sizeof(dropped));
 	if (app_find(c, app_id, &idx) == NULL)
 		return encode_code(TAG_DELETE, 0x80, SE_RES_NOT_FOUND, out, len);
-	if ((rc = notif_make(c, RSP_EVENT_DELETE, app_id, NULL, &notif, &nlen, &seq)) != 0)
+	if ((rc = notif_make(c, RSP_EVENT_DELETE, app_id, NULL, NULL, &notif, &nlen, &seq)) != 0)
 		return rc;
 	se_app_rec removed = c->apps[idx];
 	memmove(&c->apps[idx], &c->apps[idx + 1], (c->n_apps - idx - 1) * sizeof(se_app_rec));
@@ -668,6 +703,89 @@ delete_app(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
 	der_end(&w);
 	free(notif);
 	return finish(&w, out, len);
+}
+
+/* { 80 appId, 30 certificate }: the provider's certificate for a bank-ID
+ * app's key. Stored only if its public key is the app's; enables the app. */
+static int
+store_certificate(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
+{
+	char app_id[RSP_STR_MAX + 1];
+	der_iter it;
+	der_tlv id, cert_tlv;
+	X509 *cert = NULL;
+	uint8_t *der = NULL, *notif = NULL;
+	size_t nlen = 0;
+	se_pending dropped;
+	uint64_t seq;
+	int result = SE_RES_OK, rc;
+
+	memset(&dropped, 0, sizeof(dropped));
+	der_iter_init(&it, cmd->val, cmd->len);
+	if ((rc = der_iter_expect(&it, 0x80, &id)) != 0 ||
+	    (rc = der_iter_expect(&it, 0x30, &cert_tlv)) != 0 || (rc = der_iter_end(&it)) != 0)
+		return rc;
+	if ((rc = tlv_str(&id, app_id, sizeof(app_id))) != 0)
+		return rc;
+	se_app_rec *a = app_find(c, app_id, NULL);
+	if (a == NULL) {
+		result = SE_RES_NOT_FOUND;
+		goto answer;
+	}
+	if (a->app_key == NULL || a->cert_der != NULL) {
+		result = SE_RES_WRONG_STATE; /* not a bank-ID app, or already certified */
+		goto answer;
+	}
+	if (expired(a->not_after)) {
+		result = SE_RES_EXPIRED;
+		goto answer;
+	}
+	if (pki_cert_from_der(TLV_FULL(cert_tlv), TLV_SIZE(cert_tlv), &cert) != 0 ||
+	    EVP_PKEY_eq(X509_get0_pubkey(cert), a->app_key) != 1) {
+		log_warn("StoreCertificate for %s refused: not a certificate for the app's key", app_id);
+		result = SE_CERT_INVALID;
+		goto answer;
+	}
+	if ((der = malloc(TLV_SIZE(cert_tlv))) == NULL) {
+		rc = TS_ENOMEM;
+		goto fail;
+	}
+	memcpy(der, TLV_FULL(cert_tlv), TLV_SIZE(cert_tlv));
+	if ((rc = notif_make(c, RSP_EVENT_ENABLE, app_id, NULL, NULL, &notif, &nlen, &seq)) != 0)
+		goto fail;
+	int was_enabled = a->enabled;
+	a->cert_der = der;
+	a->cert_der_len = TLV_SIZE(cert_tlv);
+	a->enabled = 1;
+	if ((rc = pending_push(c, seq, notif, nlen, &dropped)) == 0 &&
+	    (rc = se_state_save(c)) != 0)
+		pending_pop(c, &dropped);
+	if (rc != 0) {
+		log_error("cannot persist the certificate of %s: %s", app_id, ts_strerror(rc));
+		a->cert_der = NULL;
+		a->cert_der_len = 0;
+		a->enabled = was_enabled;
+		result = SE_RES_UNDEFINED;
+		goto answer;
+	}
+	der = NULL;
+	log_info("stored the provider certificate of %s; enabled", app_id);
+	der_writer w;
+	der_writer_init(&w);
+	der_begin(&w, TAG_STORE_CERT);
+	der_put_uint(&w, 0x80, SE_RES_OK);
+	der_put_raw(&w, notif, nlen);
+	der_end(&w);
+	rc = finish(&w, out, len);
+	goto fail;
+answer:
+	rc = encode_code(TAG_STORE_CERT, 0x80, (uint64_t)result, out, len);
+fail:
+	X509_free(cert);
+	free(der);
+	free(notif);
+	free(dropped.der);
+	return rc;
 }
 
 static int
@@ -750,6 +868,7 @@ se_es10_dispatch(se_card *c, const uint8_t *cmd, size_t len,
 	case TAG_DELETE: rc = delete_app(c, &t, resp, rlen); break;
 	case TAG_RETRIEVE_NOTIF: rc = retrieve_notifications(c, &t, resp, rlen); break;
 	case TAG_NOTIF_SENT: rc = notification_sent(c, &t, resp, rlen); break;
+	case TAG_STORE_CERT: rc = store_certificate(c, &t, resp, rlen); break;
 	default: rc = TS_EPARSE; break;
 	}
 	if (rc == TS_ENOMEM)

@@ -7,7 +7,9 @@
  *    "euicc_key":"<PEM>", "euicc_cert":"<PEM>", "eum_cert":"<PEM>", "ci_cert":"<PEM>",
  *    "notification_seq":N,
  *    "apps":[{"app_id","name","kind","provider","enabled":bool,"not_after":N,
- *             "payload":"<base64>"}],
+ *             "payload":"<base64>",
+ *             "app_key":"<PEM>" (bank-ID: the key generated at install, optional),
+ *             "app_cert":"<base64 DER>" (its provider certificate, optional)}],
  *    "pending":[{"seq":N,"notification":"<base64 of the signed BF2F>"}]}
  *
  * Loading is strict: duplicate keys, unknown versions, over-long strings,
@@ -40,6 +42,8 @@ se_app_rec_clear(se_app_rec *a)
 		OPENSSL_cleanse(a->payload, a->payload_len);
 		free(a->payload);
 	}
+	EVP_PKEY_free(a->app_key); /* EC private scalars are cleared on free */
+	free(a->cert_der);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -146,6 +150,31 @@ cert_from_member(const json_t *obj, const char *key, X509 **out)
 	return pki_cert_from_pem(json_string_value(v), json_string_length(v), out);
 }
 
+/* Bank-ID members: "app_key" (PEM) and "app_cert" (base64 DER) are
+ * optional, but a certificate needs a key and must certify exactly it. */
+static int
+load_app_key(const json_t *o, se_app_rec *a)
+{
+	json_t *k = json_object_get(o, "app_key");
+	json_t *cb = json_object_get(o, "app_cert");
+	X509 *cert = NULL;
+	int rc;
+	if (k == NULL)
+		return cb == NULL ? 0 : TS_EPARSE;
+	if (!json_is_string(k) || key_from_pem(json_string_value(k), &a->app_key) != 0)
+		return TS_EPARSE;
+	if (cb == NULL)
+		return 0;
+	if (!json_is_string(cb) ||
+	    ts_b64_decode(json_string_value(cb), &a->cert_der, &a->cert_der_len) != 0)
+		return TS_EPARSE;
+	rc = pki_cert_from_der(a->cert_der, a->cert_der_len, &cert);
+	if (rc == 0 && EVP_PKEY_eq(X509_get0_pubkey(cert), a->app_key) != 1)
+		rc = TS_EPARSE;
+	X509_free(cert);
+	return rc == 0 ? 0 : TS_EPARSE;
+}
+
 static int
 load_app(const json_t *o, se_app_rec *a)
 {
@@ -170,17 +199,14 @@ load_app(const json_t *o, se_app_rec *a)
 	json_t *p = json_object_get(o, "payload");
 	if (!json_is_string(p))
 		return TS_EPARSE;
-	if (json_string_length(p) == 0) {
-		a->payload = NULL;
-		a->payload_len = 0;
-		return 0;
+	if (json_string_length(p) > 0) {
+		rc = ts_b64_decode(json_string_value(p), &a->payload, &a->payload_len);
+		if (rc != 0)
+			return TS_EPARSE;
+		if (a->payload_len > BSP_MAX_PACKAGE)
+			return TS_ELIMIT;
 	}
-	rc = ts_b64_decode(json_string_value(p), &a->payload, &a->payload_len);
-	if (rc != 0)
-		return TS_EPARSE;
-	if (a->payload_len > BSP_MAX_PACKAGE)
-		return TS_ELIMIT;
-	return 0;
+	return load_app_key(o, a);
 }
 
 int
@@ -306,6 +332,25 @@ set_b64(json_t *obj, const char *key, const uint8_t *buf, size_t len)
 	return rc;
 }
 
+/* Bank-ID members of one app object (see the layout at the top). */
+static int
+save_app_key(json_t *o, const se_app_rec *a)
+{
+	char *pem = NULL;
+	size_t pem_len = 0;
+	if (a->app_key == NULL)
+		return 0;
+	int rc = key_to_pem(a->app_key, &pem, &pem_len);
+	if (rc != 0)
+		return rc;
+	rc = set_new(o, "app_key", json_string(pem));
+	OPENSSL_cleanse(pem, pem_len);
+	free(pem);
+	if (rc == 0 && a->cert_der != NULL)
+		rc = set_b64(o, "app_cert", a->cert_der, a->cert_der_len);
+	return rc;
+}
+
 /* The notification counter and not_after fit json_int_t (long long). */
 int
 se_state_save(const se_card *c)
@@ -343,6 +388,8 @@ se_state_save(const se_card *c)
 		    (rc = set_new(o, "enabled", json_boolean(a->enabled))) != 0 ||
 		    (rc = set_new(o, "not_after", json_integer((json_int_t)a->not_after))) != 0 ||
 		    (rc = set_b64(o, "payload", a->payload, a->payload_len)) != 0)
+			goto fail;
+		if ((rc = save_app_key(o, a)) != 0)
 			goto fail;
 	}
 	for (size_t i = 0; i < c->n_pending; i++) {
