@@ -23,10 +23,10 @@ need() { # need DESC CMD... : a step that must succeed
 
 say "tapshare demo — everything runs on 127.0.0.1 in $T"
 say "-- setting up: test PKI, operator and bank providers, node, secure elements, companion, primary enrollment"
-# No time limit from the operator's policy: a moved subscription must not expire.
+# Shared copies last at most a day; a move is a transfer, which the operator does not time-limit.
 SP_POLICY='[default]
 decision = approve
-max_duration_s = 0'
+max_duration_s = 86400'
 ts_pki
 ts_start_sp
 ts_init_node

@@ -1,12 +1,13 @@
 /*
  * agent.c — the companion agent's run loop: S1 advertisement, the push
- * channel, the ES9+ download (S14/S15), delete on revoke (S17) and on expiry,
+ * channel, the ES9+ download (S14/S15), the bank-ID certificate (stored in
+ * the SE, which enables the app), delete on revoke (S17) and on expiry,
  * and re-sending of SE notifications the node has not acknowledged yet; and
  * companion-initiated sharing (claims 20/33): a share offer the primary
  * writes over the link is sent to the node with our EID.
  *
- * Durability lives in the SE and the node, not here: an install or delete
- * notification stays pending in the SE until the node has accepted it
+ * Durability lives in the SE and the node, not here: an install, enable or
+ * delete notification stays pending in the SE until the node has accepted it
  * (se_notification_sent only after handleNotification succeeded), and the
  * node re-sends every unsettled command on each connect. So the agent keeps
  * no state on disk and a crash at any point loses nothing.
@@ -557,6 +558,64 @@ do_delete(struct agent *a, const push_cmd *cmd)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Bank-ID: the provider's certificate for the key our SE generated           */
+
+/* 1 if the SE lists app_id as a bank-ID app whose key is already certified. */
+static int
+already_certified(struct agent *a, const char *app_id)
+{
+	se_app apps[AGENT_MAX_APPS];
+	size_t n = 0;
+	if (se_list_apps(a->se, apps, TS_ARRAY_LEN(apps), &n) != 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(apps[i].app_id, app_id) == 0)
+			return apps[i].certified == 1;
+	return 0;
+}
+
+/*
+ * Stores the certificate in the SE (which checks it certifies the app's own
+ * key and enables the app) and sends the SE-signed enable notification; the
+ * node settles the command when it has that notification. A certificate the
+ * SE already holds means an earlier attempt got that far: its notification
+ * is still pending in the SE (maintenance re-sends it) or already delivered,
+ * so there is nothing more to do.
+ */
+static int
+do_certificate(struct agent *a, const push_cmd *cmd)
+{
+	uint8_t *notif = NULL;
+	size_t nlen = 0;
+	char why[512] = "";
+
+	int rc = se_store_certificate(a->se, cmd->app_id, cmd->cert, cmd->cert_len, &notif, &nlen);
+	if (rc == TS_ESTATE && already_certified(a, cmd->app_id)) {
+		log_info("S14 bank-ID key of %s already certified (share %s); nothing to store",
+		    cmd->app_id, cmd->share_id);
+		return 0;
+	}
+	if (rc != 0) {
+		log_error("S14 share %s: the SE did not store the provider's certificate for %s (%s)",
+		    cmd->share_id, cmd->app_id, rc == TS_EVERIFY ?
+		    "it does not certify the key the SE generated" : ts_strerror(rc));
+		return rc;
+	}
+	log_info("S14 bank-ID key of %s certified by the provider; credential enabled", cmd->app_id);
+	rsp_notification nt;
+	memset(&nt, 0, sizeof(nt));
+	rc = send_notification(a, notif, nlen, &nt, why, sizeof(why));
+	free(notif);
+	if (rc == 0)
+		log_info("S15 enable notification sent for share %s (%s, seq %llu)", cmd->share_id,
+		    cmd->app_id, (unsigned long long)nt.seq);
+	else
+		log_warn("S15 enable notification for share %s not sent yet (%s); the SE keeps it "
+		    "and it will be re-sent", cmd->share_id, why);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Push channel                                                               */
 
 static struct recent *
@@ -587,18 +646,22 @@ static void
 handle_command(struct agent *a, const push_cmd *cmd)
 {
 	char key[sizeof(((struct recent *)0)->key)];
-	if (ts_snprintf(key, sizeof(key), "%c/%s/%s", cmd->kind == PUSH_DOWNLOAD ? 'D' : 'X',
-	    cmd->share_id, cmd->kind == PUSH_DOWNLOAD ? cmd->matching_id : cmd->app_id) != 0)
+	char kc = cmd->kind == PUSH_DOWNLOAD ? 'D' : cmd->kind == PUSH_CERTIFICATE ? 'C' : 'X';
+	const char *what = cmd->kind == PUSH_DOWNLOAD ? "download"
+	    : cmd->kind == PUSH_CERTIFICATE ? "certificate" : "delete";
+	if (ts_snprintf(key, sizeof(key), "%c/%s/%s", kc, cmd->share_id,
+	    cmd->kind == PUSH_DOWNLOAD ? cmd->matching_id : cmd->app_id) != 0)
 		return;
 	int64_t now = ts_mono_ms();
 	struct recent *r = recent_find(a, key, 0);
 	if (r != NULL && now < r->until_ms) {
 		log_debug("%s for share %s seen again; handled %s, next attempt in %lld ms",
-		    cmd->kind == PUSH_DOWNLOAD ? "download" : "delete", cmd->share_id,
+		    what, cmd->share_id,
 		    r->failures ? "unsuccessfully" : "already", (long long)(r->until_ms - now));
 		return;
 	}
-	int rc = cmd->kind == PUSH_DOWNLOAD ? do_download(a, cmd) : do_delete(a, cmd);
+	int rc = cmd->kind == PUSH_DOWNLOAD ? do_download(a, cmd)
+	    : cmd->kind == PUSH_CERTIFICATE ? do_certificate(a, cmd) : do_delete(a, cmd);
 	r = recent_find(a, key, 1);
 	r->kicked = 0;
 	if (rc == 0) {

@@ -2,12 +2,14 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "lib/json.h"
 #include "lib/ts_err.h"
+#include "lib/util.h"
 
 static void set_err(char *errbuf, size_t errcap, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -50,6 +52,34 @@ get_field(const json_t *obj, const char *key, char *dst, size_t cap, char *errbu
 	return 0;
 }
 
+/* "certificate": base64 of one DER SEQUENCE (whether it is a certificate for
+ * the right key is the SE's call), at most PUSH_CERT_MAX bytes. */
+static int
+get_cert(const json_t *obj, push_cmd *out, char *errbuf, size_t errcap)
+{
+	const char *v = ts_json_str(obj, "certificate");
+	uint8_t *der = NULL;
+	size_t len = 0;
+	if (v == NULL) {
+		set_err(errbuf, errcap, "field certificate is missing or not a string");
+		return TS_EPROTO;
+	}
+	/* Checked before decoding: 4 characters per 3 bytes. */
+	if (strlen(v) > (PUSH_CERT_MAX + 2) / 3 * 4) {
+		set_err(errbuf, errcap, "field certificate exceeds %d bytes", PUSH_CERT_MAX);
+		return TS_EPROTO;
+	}
+	if (ts_b64_decode(v, &der, &len) != 0 || len < 2 || len > PUSH_CERT_MAX || der[0] != 0x30) {
+		free(der);
+		set_err(errbuf, errcap, "field certificate is not base64 of a DER certificate");
+		return TS_EPROTO;
+	}
+	memcpy(out->cert, der, len);
+	out->cert_len = len;
+	free(der);
+	return 0;
+}
+
 int
 push_parse(const char *event, const char *data, push_cmd *out, char *errbuf, size_t errcap)
 {
@@ -64,6 +94,8 @@ push_parse(const char *event, const char *data, push_cmd *out, char *errbuf, siz
 		out->kind = PUSH_DOWNLOAD;
 	} else if (strcmp(event, "delete") == 0) {
 		out->kind = PUSH_DELETE;
+	} else if (strcmp(event, "certificate") == 0) {
+		out->kind = PUSH_CERTIFICATE;
 	} else {
 		set_err(errbuf, errcap, "unknown event \"%.40s\"", event);
 		return TS_EUNSUPP;
@@ -90,6 +122,8 @@ push_parse(const char *event, const char *data, push_cmd *out, char *errbuf, siz
 		    errcap)) != 0)
 			goto fail;
 	}
+	if (out->kind == PUSH_CERTIFICATE && (rc = get_cert(obj, out, errbuf, errcap)) != 0)
+		goto fail;
 	json_decref(obj);
 	return 0;
 fail:

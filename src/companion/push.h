@@ -5,6 +5,9 @@
  *
  *   event: download   data: {"share_id","matching_id","smdp_address"}   (S14)
  *   event: delete     data: {"share_id","app_id"}                       (S17)
+ *   event: certificate data: {"share_id","app_id","certificate"}        (bank-ID)
+ *          certificate: base64 of the provider's X.509 DER certificate for
+ *          the key the SE generated for app_id (at most PUSH_CERT_MAX bytes)
  */
 #ifndef TS_COMPANION_PUSH_H
 #define TS_COMPANION_PUSH_H
@@ -14,10 +17,12 @@
 #include "lib/rsp.h"
 
 #define PUSH_ID_MAX 128
+#define PUSH_CERT_MAX 4096
 
 enum push_kind {
 	PUSH_DOWNLOAD = 1,
 	PUSH_DELETE = 2,
+	PUSH_CERTIFICATE = 3,
 };
 
 typedef struct push_cmd {
@@ -25,7 +30,9 @@ typedef struct push_cmd {
 	char share_id[PUSH_ID_MAX + 1];
 	char matching_id[RSP_STR_MAX + 1];  /* download only */
 	char smdp_address[RSP_STR_MAX + 1]; /* download only */
-	char app_id[RSP_STR_MAX + 1];       /* delete only */
+	char app_id[RSP_STR_MAX + 1];       /* delete and certificate */
+	uint8_t cert[PUSH_CERT_MAX];        /* certificate only: X.509 DER */
+	size_t cert_len;
 } push_cmd;
 
 /* Parses one event (event name and data borrowed). Returns 0, TS_EUNSUPP for

@@ -41,6 +41,7 @@
 #define TAG_RETRIEVE_NOTIF 0xBF2B
 #define TAG_NOTIF_SENT 0xBF30
 #define TAG_NOTIFICATION 0xBF2F
+#define TAG_STORE_CERT 0xBF50
 
 static int
 sw_to_err(uint16_t sw)
@@ -516,12 +517,39 @@ se_list_apps(se_driver *d, se_app *apps, size_t max, size_t *n)
 			goto fail;
 		}
 		a->not_after = (int64_t)na;
+		a->certified = -1;
+		rc = der_find(e.val, e.len, 0x84, &t);
+		if (rc == 0 && (t.len != 1 || t.val[0] > 1)) {
+			rc = TS_EPROTO;
+			goto fail;
+		}
+		if (rc == 0)
+			a->certified = t.val[0];
+		else if (rc != TS_ENOTFOUND) {
+			rc = TS_EPROTO;
+			goto fail;
+		}
 		(*n)++;
 	}
 	rc = 0;
 fail:
 	free(resp);
 	return rc;
+}
+
+/* Copies the BF2F child of a response value into *notif (caller frees). */
+static int
+take_notification(const der_tlv *v, uint8_t **notif, size_t *nlen)
+{
+	der_tlv t;
+	if (der_find(v->val, v->len, TAG_NOTIFICATION, &t) != 0)
+		return TS_EPROTO;
+	size_t n = t.hdr_len + t.len;
+	if ((*notif = malloc(n)) == NULL)
+		return TS_ENOMEM;
+	memcpy(*notif, t.val - t.hdr_len, n);
+	*nlen = n;
+	return 0;
 }
 
 static int
@@ -577,6 +605,42 @@ se_delete(se_driver *d, const char *app_id, uint8_t **notif, size_t *nlen)
 	if (notif == NULL || nlen == NULL)
 		return TS_EINVAL;
 	return app_call(d, TAG_DELETE, app_id, notif, nlen);
+}
+
+int
+se_store_certificate(se_driver *d, const char *app_id, const uint8_t *cert, size_t len,
+    uint8_t **notif, size_t *nlen)
+{
+	uint8_t *cmd = NULL, *resp = NULL;
+	size_t clen, rlen;
+	der_tlv v, ct;
+	uint64_t result;
+	if (app_id == NULL || app_id[0] == '\0' || strlen(app_id) > RSP_STR_MAX || cert == NULL ||
+	    notif == NULL || nlen == NULL)
+		return TS_EINVAL;
+	/* The certificate goes in as it is: one 30 TLV, nothing after it. */
+	if (der_read_one(cert, len, &ct) != 0 || ct.tag != 0x30 || ct.hdr_len + ct.len != len)
+		return TS_EINVAL;
+	der_writer w;
+	der_writer_init(&w);
+	der_begin(&w, TAG_STORE_CERT);
+	der_put_str(&w, 0x80, app_id);
+	der_put_raw(&w, cert, len);
+	der_end(&w);
+	int rc = der_writer_finish(&w, &cmd, &clen);
+	der_writer_clear(&w);
+	if (rc != 0)
+		return rc;
+	if ((rc = call(d, cmd, clen, TAG_STORE_CERT, &resp, &rlen, &v)) != 0 ||
+	    (rc = result_of(&v, &result)) != 0)
+		goto fail;
+	rc = result == SE_CERT_INVALID ? TS_EVERIFY : result_to_err(result);
+	if (rc == 0)
+		rc = take_notification(&v, notif, nlen);
+fail:
+	free(cmd);
+	free(resp);
+	return rc;
 }
 
 int

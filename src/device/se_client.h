@@ -20,6 +20,7 @@ typedef struct se_app {
 	char provider[129];
 	int enabled;       /* 1 enabled, 0 disabled */
 	int64_t not_after; /* 0 = none */
+	int certified;     /* bank-ID: -1 no SE-generated key, 0 key not yet certified, 1 certified */
 } se_app;
 
 /* Sends one ES10 STORE DATA function (cmd is the whole TLV, e.g. BF3E ...)
@@ -50,5 +51,13 @@ int se_delete(se_driver *d, const char *app_id, uint8_t **notif, size_t *nlen);
  * the array). BF30: marks one as delivered. */
 int se_pending_notifications(se_driver *d, uint8_t ***notifs, size_t **lens, size_t *n);
 int se_notification_sent(se_driver *d, uint64_t seq);
+/* BF50 (private use): stores the provider's certificate (X.509 DER, borrowed)
+ * for the key the SE generated for bank-ID app app_id, which enables the app;
+ * returns the signed enable notification (BF2F, caller frees), pending in the
+ * SE until se_notification_sent. TS_ENOTFOUND (no such app), TS_ESTATE (not a
+ * bank-ID app, or already certified: see se_app.certified), TS_EVERIFY (not a
+ * certificate for the app's key), TS_EEXPIRED. */
+int se_store_certificate(se_driver *d, const char *app_id, const uint8_t *cert, size_t len,
+    uint8_t **notif, size_t *nlen);
 
 #endif

@@ -309,6 +309,13 @@ h_share_create(struct evhttp_request *req, void *arg)
 		    app.released_share);
 		goto done;
 	}
+	const char *op = ts_json_str(body, "operation");
+	if (op == NULL)
+		op = "share";
+	if (strcmp(op, "share") != 0 && strcmp(op, "move") != 0) {
+		ts_httpd_reply_error(req, 400, "bad_operation", "operation must be \"share\" or \"move\"");
+		goto done;
+	}
 	json_int_t d = 0;
 	if (dur != NULL) {
 		if (!json_is_integer(dur) || json_integer_value(dur) < 0 ||
@@ -331,6 +338,7 @@ h_share_create(struct evhttp_request *req, void *arg)
 	snprintf(sh.app_id, sizeof(sh.app_id), "%s", app.app_id);
 	snprintf(sh.provider, sizeof(sh.provider), "%s", app.provider);
 	sh.duration_s = d;
+	snprintf(sh.operation, sizeof(sh.operation), "%s", op);
 	sh.created_at = sh.updated_at = ts_now();
 	snprintf(sh.state, sizeof(sh.state), "eid_confirmed");
 	json_t *resp = store_share_json(&sh);

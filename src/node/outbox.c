@@ -128,9 +128,10 @@ do_confirm(worker *w, const store_outbox *o, char *reason, size_t rcap)
 	store_app app;
 	memset(&app, 0, sizeof(app));
 	w->st->ops->app_get(w->st, sh.app_id, &app);
-	json_t *body = json_pack("{s:o,s:s,s:s,s:s,s:s,s:I,s:s,s:s}", "header", header(o), "eid", sh.eid, "appId",
+	json_t *body = json_pack("{s:o,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s}", "header", header(o), "eid", sh.eid, "appId",
 	    sh.app_id, "userId", user, "shareId", sh.id, "requestedDurationS", (json_int_t)sh.duration_s,
-	    "kind", app.kind[0] ? app.kind : "sim", "name", app.name[0] ? app.name : sh.app_id);
+	    "kind", app.kind[0] ? app.kind : "sim", "name", app.name[0] ? app.name : sh.app_id,
+	    "operationType", strcmp(sh.operation, "move") == 0 ? "transfer" : "subscribe");
 	json_t *r = NULL;
 	int rc = call_provider(w, &p, "confirmOrder", body, &r, reason, rcap);
 	json_decref(body);

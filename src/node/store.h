@@ -42,6 +42,7 @@ typedef struct store_share {
 	char matching_id[STORE_ID_MAX];
 	char reason[256];
 	int64_t created_at, updated_at;
+	char operation[8];     /* "share" or "move" (TS.43 transfer) */
 } store_share;
 
 typedef struct store_app {

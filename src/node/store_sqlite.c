@@ -74,6 +74,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE apps ADD COLUMN released_share TEXT NOT NULL DEFAULT '';",
 	/* 4: bank-ID apps whose key the companion's SE generates */
 	"ALTER TABLE shares ADD COLUMN app_key TEXT NOT NULL DEFAULT '';",
+	/* 5: a move is a transfer for the provider */
+	"ALTER TABLE shares ADD COLUMN operation TEXT NOT NULL DEFAULT 'share';",
 };
 
 static sqlite3_stmt *
@@ -462,7 +464,7 @@ sq_apps_json(store *b, int64_t user_id, json_t **out)
 }
 
 #define SHARE_COLS "id, user_id, device_id, eid, app_id, provider, state, duration_s, not_after," \
-		   " assoc_app_id, assoc_name, assoc_kind, matching_id, reason, created_at, updated_at"
+		   " assoc_app_id, assoc_name, assoc_kind, matching_id, reason, created_at, updated_at, operation"
 
 static void
 share_row(sqlite3_stmt *p, store_share *sh)
@@ -483,6 +485,7 @@ share_row(sqlite3_stmt *p, store_share *sh)
 	cpy(sh->reason, sizeof(sh->reason), sqlite3_column_text(p, 13));
 	sh->created_at = sqlite3_column_int64(p, 14);
 	sh->updated_at = sqlite3_column_int64(p, 15);
+	cpy(sh->operation, sizeof(sh->operation), sqlite3_column_text(p, 16));
 }
 
 static void
@@ -504,13 +507,14 @@ share_bind(sqlite3_stmt *p, const store_share *sh)
 	bt(p, 14, sh->reason);
 	sqlite3_bind_int64(p, 15, sh->created_at);
 	sqlite3_bind_int64(p, 16, sh->updated_at);
+	bt(p, 17, sh->operation[0] ? sh->operation : "share");
 }
 
 static int
 sq_share_insert(store *b, const store_share *sh)
 {
 	sq_store *s = S(b);
-	static const char q[] = "INSERT INTO shares(" SHARE_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	static const char q[] = "INSERT INTO shares(" SHARE_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 	sqlite3_stmt *p = st(s, q);
 	if (!p)
 		return TS_EDB;
@@ -525,7 +529,7 @@ sq_share_update(store *b, const store_share *sh)
 	static const char q[] = "UPDATE shares SET id=?1, user_id=?2, device_id=?3, eid=?4, app_id=?5,"
 				" provider=?6, state=?7, duration_s=?8, not_after=?9, assoc_app_id=?10,"
 				" assoc_name=?11, assoc_kind=?12, matching_id=?13, reason=?14, created_at=?15,"
-				" updated_at=?16 WHERE id=?1";
+				" updated_at=?16, operation=?17 WHERE id=?1";
 	sqlite3_stmt *p = st(s, q);
 	if (!p)
 		return TS_EDB;
@@ -647,12 +651,13 @@ json_t *store_share_json(const store_share *sh);
 json_t *
 store_share_json(const store_share *sh)
 {
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:s}",
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:s,s:s}",
 	    "share_id", sh->id, "eid", sh->eid, "app_id", sh->app_id, "provider", sh->provider,
 	    "associated_app_id", sh->assoc_app_id, "associated_kind", sh->assoc_kind,
 	    "state", sh->state, "not_after", (json_int_t)sh->not_after,
 	    "created_at", (json_int_t)sh->created_at, "updated_at", (json_int_t)sh->updated_at,
-	    "reason", sh->reason, "device_id", sh->device_id);
+	    "reason", sh->reason, "device_id", sh->device_id,
+	    "operation", sh->operation[0] ? sh->operation : "share");
 }
 
 static int

@@ -30,6 +30,7 @@ static const char usage_overview[] =
     "  move     move an application to a companion: share it, then remove the\n"
     "           original from this phone's secure element\n"
     "  shares   list the user's shares and their states\n"
+    "  watch    follow the events of all the user's shares (revoked, expired, ...)\n"
     "  cancel   cancel a share; the companion deletes the application (S7, S8)\n"
     "  offer    hand a companion a signed share offer; the companion asks the node\n"
     "           for the share itself (companion-initiated sharing)\n"
@@ -44,6 +45,7 @@ static const char usage_overview[] =
     "                         the [primary] section of primary.ini, set by enroll --se):\n"
     "                         inproc:/path/to/se.state, vpcd:HOST:PORT or pcsc:[READER]\n"
     "  --json                 print one JSON document on stdout instead of text\n"
+    "                         (watch: one JSON object per line)\n"
     "  --help, --version\n"
     "\n"
     "exit status: 0 success, 1 the operation failed, 2 bad usage.\n";
@@ -101,12 +103,36 @@ static const char usage_share[] =
     "provider refused, the delivery failed, or the wait timed out.\n";
 
 static const char usage_shares[] =
-    "usage: tapshare shares [--json]\n"
+    "usage: tapshare shares [--active] [--json]\n"
     "\n"
-    "Lists the user's shares (GET /v1/shares): SHARE_ID, STATE (requested, eid_confirmed,\n"
-    "authorised, delivered, installed, denied, failed, expired, cancel_pending, revoked),\n"
-    "APP_ID, companion EID, the associated application and when it last changed.\n"
-    "Needs the account passphrase.\n";
+    "Lists the user's shares made from any of the user's devices (GET /v1/shares):\n"
+    "SHARE_ID, STATE (requested, eid_confirmed, authorised, delivered, installed,\n"
+    "denied, failed, expired, cancel_pending, revoked), APP_ID, companion EID, the\n"
+    "associated application, DEVICE (first 8 characters of the id of the device that\n"
+    "made the share), NOT_AFTER (expiry, UTC; - = no time limit) and when it last\n"
+    "changed. Needs the account passphrase.\n"
+    "\n"
+    "  --active  hide shares in a final state (denied, failed, revoked, expired)\n";
+
+static const char usage_watch[] =
+    "usage: tapshare watch [--all] [--share SHARE_ID] [--timeout SECONDS] [--json]\n"
+    "\n"
+    "Follows the node's events for all the user's shares, made from any of the\n"
+    "user's devices (GET /v1/events, mutual TLS; no passphrase needed), and prints\n"
+    "one line per event: local time, share id (first 8 characters), application ->\n"
+    "associated application on the companion's EID, what happened (\"revoked\",\n"
+    "\"expired: time limit reached\", ...) and the node's message. A cancellation or\n"
+    "an expiry made elsewhere shows up here as it happens.\n"
+    "\n"
+    "Without --all only events from now on are printed: the events the node has\n"
+    "stored already (its first burst on a new stream) are skipped, unless their\n"
+    "share changed after watch started. A broken stream is reopened with\n"
+    "Last-Event-ID, so nothing is lost or printed twice.\n"
+    "\n"
+    "  --all              print every stored event first (the whole history)\n"
+    "  --share SHARE_ID   only the events of this share\n"
+    "  --timeout SECONDS  stop after SECONDS (exit 0); default: until Ctrl-C/SIGTERM\n"
+    "  --json             one JSON object per line (NDJSON), not one document\n";
 
 static const char usage_move[] =
     "usage: tapshare move APP_ID (--link SPEC | --eid EID) [--timeout SECONDS] [--json]\n"
@@ -183,6 +209,7 @@ static const struct {
 	{ CLI_CMD_SHARES, "shares", usage_shares },
 	{ CLI_CMD_CANCEL, "cancel", usage_cancel },
 	{ CLI_CMD_OFFER, "offer", usage_offer },
+	{ CLI_CMD_WATCH, "watch", usage_watch },
 };
 
 const char *
@@ -230,6 +257,7 @@ enum opt_id {
 	OPT_NODE, OPT_CA, OPT_CODE, OPT_NAME,
 	OPT_LINK, OPT_EID, OPT_APP, OPT_DURATION, OPT_TIMEOUT, OPT_NOWAIT,
 	OPT_TTL, OPT_PRINT_OFFER, OPT_EXPIRES_AT,
+	OPT_ALL, OPT_SHARE, OPT_ACTIVE,
 };
 static const struct {
 	int id;
@@ -251,11 +279,15 @@ static const struct {
 	{ OPT_EID, "eid", 1, B(CLI_CMD_SHARE) | B(CLI_CMD_MOVE) },
 	{ OPT_APP, "app", 1, B(CLI_CMD_SHARE) },
 	{ OPT_DURATION, "duration", 1, B(CLI_CMD_SHARE) },
-	{ OPT_TIMEOUT, "timeout", 1, B(CLI_CMD_SHARE) | B(CLI_CMD_CANCEL) | B(CLI_CMD_MOVE) },
+	{ OPT_TIMEOUT, "timeout", 1, B(CLI_CMD_SHARE) | B(CLI_CMD_CANCEL) | B(CLI_CMD_MOVE) |
+	    B(CLI_CMD_WATCH) },
 	{ OPT_NOWAIT, "no-wait", 0, B(CLI_CMD_SHARE) | B(CLI_CMD_CANCEL) },
 	{ OPT_TTL, "ttl", 1, B(CLI_CMD_OFFER) },
 	{ OPT_PRINT_OFFER, "print-offer", 1, B(CLI_CMD_OFFER) },
 	{ OPT_EXPIRES_AT, "expires-at", 1, B(CLI_CMD_OFFER) },
+	{ OPT_ALL, "all", 0, B(CLI_CMD_WATCH) },
+	{ OPT_SHARE, "share", 1, B(CLI_CMD_WATCH) },
+	{ OPT_ACTIVE, "active", 0, B(CLI_CMD_SHARES) },
 };
 /* Options shared with share/cancel that offer takes too (kept out of the
  * table above so that entries other commands own stay as they are). */
@@ -377,6 +409,7 @@ apply_opt(cli_opts *o, const pending_opt *p, char *err, size_t errcap)
 		if (ts_parse_ll(p->val, 1, CLI_MAX_TIMEOUT_S, &v) != 0)
 			return fail_usage(err, errcap, "--timeout must be 1..86400 seconds", p->val);
 		o->timeout_s = v;
+		o->timeout_set = 1;
 		break;
 	case OPT_NOWAIT: o->no_wait = 1; break;
 	case OPT_TTL:
@@ -395,6 +428,13 @@ apply_opt(cli_opts *o, const pending_opt *p, char *err, size_t errcap)
 			return fail_usage(err, errcap, "--expires-at must be a unix time", p->val);
 		o->expires_at = v;
 		break;
+	case OPT_ALL: o->all = 1; break;
+	case OPT_SHARE:
+		if (cli_check_id(p->val) != 0)
+			return fail_usage(err, errcap, "bad --share SHARE_ID", p->val);
+		o->share_id = p->val;
+		break;
+	case OPT_ACTIVE: o->active = 1; break;
 	default: break;
 	}
 	return 0;
@@ -737,33 +777,105 @@ fmt_time(const json_t *v, char *buf, size_t cap)
 		(void)ts_snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
 }
 
-void
-cli_print_shares(FILE *out, const json_t *shares)
+/* Width of the DEVICE column: device ids are 64 hex digits; 8 tell the
+ * user's few devices apart, as a short git hash does. */
+#define DEVICE_SHORT 8
+
+int
+cli_share_final(const char *state)
 {
-	static const char *titles[] = { "SHARE_ID", "STATE", "APP_ID", "EID", "ASSOCIATED",
-		"NOT_AFTER", "UPDATED" };
-	static const char *keys[] = { "share_id", "state", "app_id", "eid", "associated_app_id" };
-	int w[7];
+	static const char *const final[] = { "denied", "failed", "revoked", "expired" };
+	if (state == NULL)
+		return 0;
+	for (size_t i = 0; i < TS_ARRAY_LEN(final); i++)
+		if (strcmp(state, final[i]) == 0)
+			return 1;
+	return 0;
+}
+
+json_t *
+cli_shares_active(const json_t *shares)
+{
 	size_t i;
 	json_t *s;
-	if (!json_is_array(shares) || json_array_size(shares) == 0) {
-		fprintf(out, "no shares\n");
+	if (!json_is_array(shares))
+		return NULL;
+	json_t *out = json_array();
+	if (out == NULL)
+		return NULL;
+	json_array_foreach(shares, i, s) {
+		if (cli_share_final(jstr(s, "state")))
+			continue;
+		if (json_array_append(out, s) != 0) {
+			json_decref(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+/* The shares table; with_device adds DEVICE after ASSOCIATED. */
+static void
+print_shares(FILE *out, const json_t *shares, int with_device, int active)
+{
+	const char *titles[8] = { "SHARE_ID", "STATE", "APP_ID", "EID", "ASSOCIATED" };
+	static const char *keys[] = { "share_id", "state", "app_id", "eid", "associated_app_id" };
+	int w[8];
+	size_t i, n = 0, nc = 0;
+	json_t *s;
+	const json_t *rows = shares;
+	json_t *own = NULL;
+	if (active && json_is_array(shares))
+		rows = own = cli_shares_active(shares);
+	if (!json_is_array(rows) || json_array_size(rows) == 0) {
+		fputs(active ? "no active shares\n" : "no shares\n", out);
+		json_decref(own);
 		return;
 	}
 	for (size_t k = 0; k < 5; k++)
-		w[k] = cell_width(shares, keys[k], titles[k]);
-	w[5] = 20;
-	w[6] = 20;
-	print_row(out, titles, w, 7);
-	json_array_foreach(shares, i, s) {
-		char na[40], up[40];
+		w[nc++] = cell_width(rows, keys[k], titles[k]);
+	if (with_device) {
+		titles[nc] = "DEVICE";
+		w[nc++] = DEVICE_SHORT;
+	}
+	titles[nc] = "NOT_AFTER";
+	w[nc++] = 20;
+	titles[nc] = "UPDATED";
+	w[nc++] = 20;
+	print_row(out, titles, w, nc);
+	json_array_foreach(rows, i, s) {
+		char na[40], up[40], dev[DEVICE_SHORT + 1];
+		const char *cells[8];
 		fmt_time(json_object_get(s, "not_after"), na, sizeof(na));
 		fmt_time(json_object_get(s, "updated_at"), up, sizeof(up));
 		const char *assoc = jstr(s, "associated_app_id");
-		const char *cells[7] = { jstr(s, "share_id"), jstr(s, "state"), jstr(s, "app_id"),
-			jstr(s, "eid"), assoc[0] ? assoc : "-", na, up };
-		print_row(out, cells, w, 7);
+		const char *d = jstr(s, "device_id");
+		(void)ts_snprintf(dev, sizeof(dev), "%.*s", DEVICE_SHORT, d[0] ? d : "-");
+		n = 0;
+		cells[n++] = jstr(s, "share_id");
+		cells[n++] = jstr(s, "state");
+		cells[n++] = jstr(s, "app_id");
+		cells[n++] = jstr(s, "eid");
+		cells[n++] = assoc[0] ? assoc : "-";
+		if (with_device)
+			cells[n++] = dev;
+		cells[n++] = na;
+		cells[n++] = up;
+		print_row(out, cells, w, n);
 	}
+	json_decref(own);
+}
+
+void
+cli_print_shares(FILE *out, const json_t *shares)
+{
+	print_shares(out, shares, 0, 0);
+}
+
+void
+cli_print_shares_view(FILE *out, const json_t *shares, int active)
+{
+	print_shares(out, shares, 1, active);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -33,6 +33,7 @@ enum cli_cmd {
 	CLI_CMD_MOVE,    /* move.c: share, then release the original */
 	CLI_CMD_CANCEL,
 	CLI_CMD_OFFER,   /* offer.c: companion-initiated sharing (claims 20/33) */
+	CLI_CMD_WATCH,   /* watch.c: follow the events of all the user's shares */
 };
 
 /* Every string is borrowed from argv. */
@@ -58,6 +59,11 @@ typedef struct cli_opts {
 	const char *print_offer;  /* testing: --print-offer FILE, write the signed offer
 	                           * (base64) there instead of handing it over */
 	long long expires_at;     /* testing: --expires-at UNIX, 0 = now + ttl */
+	/* watch (also --timeout, --json; share_id from --share) */
+	int all;         /* --all: replay every stored event, not only new ones */
+	int timeout_set; /* --timeout was given (watch runs until a signal without it) */
+	/* shares */
+	int active;      /* --active: hide shares in a final state */
 } cli_opts;
 
 /* Parses argv (argv[0] is the program). Returns 0, or TS_EINVAL with the
@@ -97,6 +103,18 @@ int cli_parse_choice(const char *line, size_t n, size_t *idx);
 /* Tables for `apps` and `shares` (arrays borrowed). */
 void cli_print_apps(FILE *out, const json_t *apps);
 void cli_print_shares(FILE *out, const json_t *shares);
+
+/* The primary's view (issue 3; `tapshare shares`): 1 if state is final
+ * (denied, failed, revoked, expired), else 0 (NULL: 0). */
+int cli_share_final(const char *state);
+/* New array (caller decrefs) of the shares not in a final state; NULL on
+ * bad input or out of memory. shares borrowed. */
+json_t *cli_shares_active(const json_t *shares);
+/* As cli_print_shares with a DEVICE column (first 8 characters of the
+ * share's device_id: which of the user's devices made it) after
+ * ASSOCIATED; active: only shares not in a final state ("no active shares"
+ * when none). */
+void cli_print_shares_view(FILE *out, const json_t *shares, int active);
 
 /* What an SSE event means for a command that waits for it. */
 enum cli_wait { CLI_WAIT_INSTALL = 1, CLI_WAIT_REVOKE };

@@ -37,10 +37,11 @@ main(int argc, char **argv)
 	case CLI_CMD_ENROLL: return cmd_enroll(&o);
 	case CLI_CMD_APPS: return cmd_apps(&o);
 	case CLI_CMD_SHARE: return cmd_share(&o);
-	case CLI_CMD_SHARES: return cmd_shares(&o);
+	case CLI_CMD_SHARES: return cmd_shares_view(&o);
 	case CLI_CMD_CANCEL: return cmd_cancel(&o);
 	case CLI_CMD_MOVE: return cmd_move(&o);
 	case CLI_CMD_OFFER: return cmd_offer(&o);
+	case CLI_CMD_WATCH: return cmd_watch(&o);
 	default:
 		fprintf(stderr, "tapshare: error: no command (see tapshare --help)\n");
 		return 2;

@@ -221,7 +221,7 @@ cmd_move(const cli_opts *o)
 		goto out;
 	}
 	cmd_step(o, "S4 sent share request for %s to companion %s", o->app_id, ident.eid.digits);
-	rc = nodeapi_share_create(api, ident.eid.digits, o->app_id, 0, ident.name, &share, &e);
+	rc = nodeapi_share_create_op(api, ident.eid.digits, o->app_id, 0, ident.name, "move", &share, &e);
 	if (rc != 0) {
 		cmd_node_failed(doc, "the node refused the share", rc, &e);
 		(void)ts_snprintf(why, sizeof(why), "the node refused the share (%s)",

@@ -289,8 +289,9 @@ nodeapi_apps(nodeapi *n, json_t **resp, nodeapi_error *err)
 }
 
 int
-nodeapi_share_create(nodeapi *n, const char *eid, const char *app_id,
-    long long duration_s, const char *device_name, json_t **resp, nodeapi_error *err)
+nodeapi_share_create_op(nodeapi *n, const char *eid, const char *app_id,
+    long long duration_s, const char *device_name, const char *operation, json_t **resp,
+    nodeapi_error *err)
 {
 	if (n == NULL || eid == NULL || app_id == NULL || resp == NULL)
 		return TS_EINVAL;
@@ -298,6 +299,8 @@ nodeapi_share_create(nodeapi *n, const char *eid, const char *app_id,
 	json_t *body = json_pack("{s:s, s:s}", "eid", eid, "app_id", app_id);
 	if (body == NULL)
 		return TS_ENOMEM;
+	if (operation != NULL && json_object_set_new(body, "operation", json_string(operation)) != 0)
+		goto out;
 	if (duration_s > 0 && json_object_set_new(body, "duration_s", json_integer(duration_s)) != 0)
 		goto out;
 	if (device_name != NULL && device_name[0] != '\0' &&
@@ -313,6 +316,13 @@ nodeapi_share_create(nodeapi *n, const char *eid, const char *app_id,
 out:
 	json_decref(body);
 	return rc;
+}
+
+int
+nodeapi_share_create(nodeapi *n, const char *eid, const char *app_id,
+    long long duration_s, const char *device_name, json_t **resp, nodeapi_error *err)
+{
+	return nodeapi_share_create_op(n, eid, app_id, duration_s, device_name, NULL, resp, err);
 }
 
 int

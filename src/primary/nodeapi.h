@@ -53,6 +53,11 @@ int nodeapi_apps(nodeapi *n, json_t **resp, nodeapi_error *err);
  * duration_s 0 = not sent; device_name NULL/"" = not sent. */
 int nodeapi_share_create(nodeapi *n, const char *eid, const char *app_id,
     long long duration_s, const char *device_name, json_t **resp, nodeapi_error *err);
+/* The same with an operation: "share" (default) or "move" (the provider
+ * sees a TS.43 transfer and does not time-limit the copy). */
+int nodeapi_share_create_op(nodeapi *n, const char *eid, const char *app_id,
+    long long duration_s, const char *device_name, const char *operation, json_t **resp,
+    nodeapi_error *err);
 
 /* GET /v1/shares -> {"shares":[...]}. */
 int nodeapi_shares(nodeapi *n, json_t **resp, nodeapi_error *err);

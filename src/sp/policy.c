@@ -224,6 +224,19 @@ sp_policy_decide(const sp_policy *p, const sp_order *o, int64_t now, sp_decision
 		deny(out, "policy error: [%s] max_duration_s out of range", sec);
 		return TS_ECONFIG;
 	}
+	/* A transfer (move) replaces the original, so a time limit meant for
+	 * shared copies would leave the user with nothing: transfers have their
+	 * own limit, transfer_max_duration_s, unlimited (0) unless set. */
+	if (o->transfer) {
+		long long def_t = 0;
+		if (ts_config_get_int(p->cfg, "default", "transfer_max_duration_s", 0, 0, SP_MAX_DURATION_S,
+			&def_t) != 0 ||
+		    ts_config_get_int(p->cfg, sec, "transfer_max_duration_s", def_t, 0, SP_MAX_DURATION_S,
+			&max_s) != 0) {
+			deny(out, "policy error: transfer_max_duration_s out of range");
+			return TS_ECONFIG;
+		}
+	}
 
 	for (size_t i = 0; i < p->n_deny; i++) {
 		if (strcmp(p->deny[i].digits, o->eid) == 0) {

@@ -33,6 +33,7 @@ typedef struct sp_order {
 	const char *kind_hint; /* kind the node sent, NULL = none */
 	const char *name_hint; /* name the node sent, NULL = none */
 	long long requested_s; /* requested duration, 0 = none */
+	int transfer;          /* TS.43 operation_type 3: the original leaves the primary (move) */
 } sp_order;
 
 typedef struct sp_decision {

@@ -205,6 +205,14 @@ sp_confirm_order(sp_policy *p, sp_store *s, const json_t *req, const char *peer_
 		return bad_request(status, resp, "userId, shareId, kind or name is malformed");
 	if (kind_hint != NULL && !sp_kind_valid(kind_hint))
 		return bad_request(status, resp, "kind must be sim, bankid or service");
+	int transfer = 0;
+	const json_t *op = json_object_get(req, "operationType");
+	if (op != NULL && !json_is_null(op)) {
+		if (!json_is_string(op) || (strcmp(json_string_value(op), "subscribe") != 0 &&
+		    strcmp(json_string_value(op), "transfer") != 0))
+			return bad_request(status, resp, "operationType must be subscribe or transfer");
+		transfer = strcmp(json_string_value(op), "transfer") == 0;
+	}
 	long long requested = 0;
 	const json_t *rd = json_object_get(req, "requestedDurationS");
 	if (rd != NULL && !json_is_null(rd)) {
@@ -243,6 +251,7 @@ sp_confirm_order(sp_policy *p, sp_store *s, const json_t *req, const char *peer_
 		.kind_hint = kind_hint,
 		.name_hint = name_hint,
 		.requested_s = requested,
+		.transfer = transfer,
 	};
 	sp_decision d;
 	rc = sp_policy_decide(p, &o, now, &d);

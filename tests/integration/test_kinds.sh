@@ -32,4 +32,25 @@ expect "the operator decided twice (sim, service)" bash -c \
 	"'$TS_BIN/tapshare-sp' decisions --dir '$T/sp' --json | jq -e 'map(select(.function == \"confirmOrder\")) | length == 2' >/dev/null"
 expect "the bank decided once (bank ID)" bash -c \
 	"'$TS_BIN/tapshare-sp' decisions --dir '$T/bank' --json | jq -e 'map(select(.function == \"confirmOrder\" and .app_id == \"bankid-alice\")) | length == 1' >/dev/null"
+
+# Bank ID: the companion's SE generated the key at install, the bank certified
+# it, the SE stored the certificate and enabled the credential (§3 "Bank-ID apps").
+BSHARE=$("$TS_BIN/tapshare-node" shares --dir "$T/node" --json 2>/dev/null |
+	jq -r 'map(select(.app_id == "bankid-alice")) | .[0].share_id')
+# share_events ID: the share's stored events as alice's phone sees them (the
+# stream stays open, so curl ends at --max-time).
+share_events() {
+	curl -sS --max-time 5 --cacert "$T/pki/node-ca.crt" --cert "$T/alice/device.crt" \
+		--key "$T/alice/device.key" "$NODE_URL/v1/events?share=$1" 2>/dev/null || true
+}
+expect "companion stored the bank's certificate and enabled the credential" \
+	wait_log "$T/companion.log" "S14 bank-ID key of .* certified by the provider; credential enabled" 30
+expect "node took the enable notification" wait_log "$T/node.log" "S15 share $BSHARE: .* with its certified key" 15
+events=$(share_events "$BSHARE")
+expect "the primary sees share.certified for the bank-ID share" grep -q "share.certified" <<<"$events"
+status=$("$TS_BIN/tapshare-companion" status --se "inproc:$T/se.state" --json 2>/dev/null)
+expect "the SE lists the bank-ID app enabled" \
+	jq -e '.apps | map(select(.kind == "bankid" and .enabled == true)) | length == 1' <<<"$status"
+expect "the bank certified the key once" bash -c \
+	"'$TS_BIN/tapshare-sp' decisions --dir '$T/bank' --json | jq -e 'map(select(.function == \"certifyKey\" and .decision == \"certified\")) | length == 1' >/dev/null"
 ts_done

@@ -7,9 +7,10 @@
 # (M0), no companion on the link (S1), provider denies (S6), no second
 # confirmation in time (S6 timeout, share cancelled); then the success.
 . "$(dirname "$0")/lib.sh"
+# Shared copies are limited to an hour; a move is a transfer and must not be.
 SP_POLICY='[default]
 decision = approve
-max_duration_s = 0
+max_duration_s = 3600
 kind = sim
 [app.sim-denied]
 decision = deny'
@@ -111,6 +112,8 @@ expect "the node's share is installed" [ "$(node_state "$MSHARE")" = installed ]
 ASSOC=$(alice shares --json | jq -r --arg s "$MSHARE" '.shares[] | select(.share_id == $s) | .associated_app_id')
 expect "... the success line names the associated app" grep -qF "as $ASSOC;" <<<"$out"
 expect "... the copy has no time limit (no note printed)" bash -c "! grep -q 'note: the provider limited' <<<\"\$1\"" _ "$out"
+expect "... the node recorded a transfer without not_after" bash -c \
+	"'$TS_BIN/tapshare-node' shares --dir '$T/node' --json | jq -e 'map(select(.operation == \"move\" and .state == \"installed\" and .not_after == 0)) | length == 1' >/dev/null"
 expect "the node lists sim-alice as moved" [ "$(app_state sim-alice)" = moved ]
 expect "the phone's SE no longer holds sim-alice" bash -c \
 	"'$TS_BIN/tapshare-se' status --state '$T/phone.state' --json | jq -e '(.apps | map(.app_id) | index(\"sim-alice\")) == null and .pending_notifications == 0' >/dev/null"

@@ -48,6 +48,67 @@ test_delete(void **state)
 }
 
 static void
+test_certificate(void **state)
+{
+	(void)state;
+	push_cmd c;
+	char err[128] = "";
+	/* MAMCAQE= is 30 03 02 01 01: one DER SEQUENCE. */
+	assert_int_equal(push_parse("certificate",
+	    "{\"share_id\":\"s9\",\"app_id\":\"bankid-alice\",\"certificate\":\"MAMCAQE=\"}", &c, err,
+	    sizeof(err)), 0);
+	assert_int_equal(c.kind, PUSH_CERTIFICATE);
+	assert_string_equal(c.share_id, "s9");
+	assert_string_equal(c.app_id, "bankid-alice");
+	static const unsigned char want[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
+	assert_int_equal(c.cert_len, sizeof(want));
+	assert_memory_equal(c.cert, want, sizeof(want));
+
+	assert_int_equal(push_parse("certificate", "{\"share_id\":\"s9\",\"app_id\":\"b\"}", &c, err,
+	    sizeof(err)), TS_EPROTO);
+	assert_string_equal(err, "field certificate is missing or not a string");
+	assert_int_equal(c.kind, 0);
+	assert_int_equal(c.cert_len, 0);
+	assert_int_equal(push_parse("certificate", "{\"share_id\":\"s9\",\"certificate\":\"MAMCAQE=\"}",
+	    &c, err, sizeof(err)), TS_EPROTO);
+	assert_string_equal(err, "field app_id is missing or not a string");
+	/* Not base64; base64 of something that is not a SEQUENCE (04 01 00). */
+	assert_int_equal(push_parse("certificate",
+	    "{\"share_id\":\"s\",\"app_id\":\"b\",\"certificate\":\"MA*C\"}", &c, err, sizeof(err)),
+	    TS_EPROTO);
+	assert_string_equal(err, "field certificate is not base64 of a DER certificate");
+	assert_int_equal(push_parse("certificate",
+	    "{\"share_id\":\"s\",\"app_id\":\"b\",\"certificate\":\"BAEA\"}", &c, err, sizeof(err)),
+	    TS_EPROTO);
+	assert_string_equal(err, "field certificate is not base64 of a DER certificate");
+	assert_int_equal(push_parse("certificate",
+	    "{\"share_id\":\"s\",\"app_id\":\"b\",\"certificate\":7}", &c, err, sizeof(err)),
+	    TS_EPROTO);
+
+	/* Size limit: PUSH_CERT_MAX bytes pass, one more does not. */
+	static char doc[2 * PUSH_CERT_MAX];
+	static char b64[PUSH_CERT_MAX / 3 * 4 + 16];
+	size_t n = (PUSH_CERT_MAX + 2) / 3 * 4; /* 4096 bytes -> 5464 characters */
+	memset(b64, 'A', n);
+	b64[0] = 'M'; /* first byte 0x30 */
+	b64[n - 2] = '=';
+	b64[n - 1] = '=';
+	b64[n] = '\0';
+	assert_true((size_t)snprintf(doc, sizeof(doc),
+	    "{\"share_id\":\"s\",\"app_id\":\"b\",\"certificate\":\"%s\"}", b64) < sizeof(doc));
+	assert_int_equal(push_parse("certificate", doc, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.cert_len, PUSH_CERT_MAX);
+	assert_int_equal(c.cert[0], 0x30);
+	memset(b64, 'A', n + 4);
+	b64[0] = 'M';
+	b64[n + 4] = '\0'; /* one more group: 4101 bytes */
+	assert_true((size_t)snprintf(doc, sizeof(doc),
+	    "{\"share_id\":\"s\",\"app_id\":\"b\",\"certificate\":\"%s\"}", b64) < sizeof(doc));
+	assert_int_equal(push_parse("certificate", doc, &c, err, sizeof(err)), TS_EPROTO);
+	assert_string_equal(err, "field certificate exceeds 4096 bytes");
+}
+
+static void
 test_rejects(void **state)
 {
 	(void)state;
@@ -95,6 +156,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_download),
 		cmocka_unit_test(test_delete),
+		cmocka_unit_test(test_certificate),
 		cmocka_unit_test(test_rejects),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -529,10 +529,33 @@ test_confirm_refusals(void **state)
 	sp_policy_free(p);
 }
 
+/* A move is a TS.43 transfer: the shared-copy limit does not apply, only
+ * transfer_max_duration_s (unlimited unless set). */
+static void
+test_policy_transfer(void **state)
+{
+	(void)state;
+	sp_policy *p = load_policy_text("[default]\ndecision = approve\nmax_duration_s = 3600\n"
+					"[app.t2]\ntransfer_max_duration_s = 60\n", 0);
+	sp_decision d;
+	sp_order o = { .eid = EID_OK, .app_id = "t1", .requested_s = 0 };
+	assert_int_equal(sp_policy_decide(p, &o, NOW, &d), 0);
+	assert_int_equal(d.not_after, NOW + 3600);
+	o.transfer = 1;
+	assert_int_equal(sp_policy_decide(p, &o, NOW, &d), 0);
+	assert_int_equal(d.approved, 1);
+	assert_int_equal(d.not_after, 0);
+	o.app_id = "t2";
+	assert_int_equal(sp_policy_decide(p, &o, NOW, &d), 0);
+	assert_int_equal(d.not_after, NOW + 60);
+	sp_policy_free(p);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_policy_transfer),
 		cmocka_unit_test(test_luhn),
 		cmocka_unit_test(test_mint_sim),
 		cmocka_unit_test(test_mint_bankid_service),
