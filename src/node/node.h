@@ -34,6 +34,16 @@
 
 struct push_sub;
 
+/* Wrong-passphrase throttle: per device, in memory (a restart forgets it). */
+#define NODE_PASS_SLOTS 256
+#define NODE_PASS_MAX_FAILS 5
+#define NODE_PASS_WINDOW_S 300
+struct pass_slot {
+	char device_id[65];
+	int fails;
+	int64_t window_start;
+};
+
 typedef struct node {
 	char dir[512];
 	ts_config *cfg;
@@ -68,6 +78,8 @@ typedef struct node {
 	int ob_kicked;
 	int stopping;
 	const char *crash_after; /* fault injection for tests: "S12" / "S13" */
+	struct pass_slot pass[NODE_PASS_SLOTS];
+	int64_t next_gc;
 } node;
 
 /* admin.c */

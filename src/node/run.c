@@ -40,6 +40,14 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 		for (size_t i = 0; i < got; i++)
 			share_expire(n, n->st, ids[i]);
 	push_tick(n);
+	/* Hourly housekeeping: finished download sessions after a day,
+	 * idempotency records after a week. */
+	int64_t now = ts_now();
+	if (now >= n->next_gc) {
+		n->next_gc = now + 3600;
+		if (n->st->ops->gc(n->st, now - 86400, now - 7 * 86400, now) != 0)
+			log_warn("database housekeeping failed; will retry in an hour");
+	}
 }
 
 static void

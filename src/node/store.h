@@ -174,6 +174,10 @@ struct store_ops {
 	/* share offers (claims 20/33): records a nonce; TS_EEXIST if already used */
 	int (*offer_nonce_use)(store *s, const char *nonce_hex, const char *share_id, int64_t expires_at);
 
+	/* housekeeping: drops finished download sessions older than tx_before,
+	 * idempotency records older than idem_before, expired tokens and codes */
+	int (*gc)(store *s, int64_t tx_before, int64_t idem_before, int64_t now);
+
 	/* ES9+ transactions and companion identities */
 	int (*tx_put)(store *s, const store_tx *tx);
 	int (*tx_get)(store *s, const char *id, store_tx *tx);

@@ -962,6 +962,27 @@ sq_offer_nonce_use(store *b, const char *nonce_hex, const char *share_id, int64_
 }
 
 static int
+sq_gc(store *b, int64_t tx_before, int64_t idem_before, int64_t now)
+{
+	static const char q1[] = "DELETE FROM es9_tx WHERE created_at < ?";
+	static const char q2[] = "DELETE FROM idempotency WHERE created_at < ?";
+	static const char q3[] = "DELETE FROM tokens WHERE expires_at < ?";
+	static const char q4[] = "DELETE FROM enroll_codes WHERE expires_at < ? AND used_at IS NULL";
+	const char *const qs[] = { q1, q2, q3, q4 };
+	const int64_t vs[] = { tx_before, idem_before, now, now };
+	for (size_t i = 0; i < TS_ARRAY_LEN(qs); i++) {
+		sqlite3_stmt *p = st(S(b), qs[i]);
+		if (!p)
+			return TS_EDB;
+		sqlite3_bind_int64(p, 1, vs[i]);
+		int rc = run(S(b), p);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
 sq_tx_put(store *b, const store_tx *tx)
 {
 	static const char q[] = "INSERT OR REPLACE INTO es9_tx(id, share_id, eid, euicc_challenge, server_challenge,"
@@ -1094,6 +1115,7 @@ static const struct store_ops sq_ops = {
 	.idem_get = sq_idem_get,
 	.idem_put = sq_idem_put,
 	.offer_nonce_use = sq_offer_nonce_use,
+	.gc = sq_gc,
 	.tx_put = sq_tx_put,
 	.tx_get = sq_tx_get,
 	.companion_put = sq_companion_put,

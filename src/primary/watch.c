@@ -68,11 +68,11 @@ static const struct {
 	const char *event;
 	const char *words;
 } event_words[] = {
-	{ "share.eid_confirmed", "requested: EID confirmed (first confirmation)" },
+	{ "share.eid_confirmed", "requested, first confirmation" },
 	{ "share.authorised", "authorised by the provider" },
 	{ "share.denied", "denied by the provider" },
 	{ "share.delivered", "delivered to the companion" },
-	{ "share.installed", "installed in the companion (second confirmation)" },
+	{ "share.installed", "installed, second confirmation" },
 	{ "share.failed", "failed" },
 	{ "share.cancel_pending", "cancelled: waiting for the companion to delete it" },
 	{ "share.revoked", "revoked" },
@@ -129,7 +129,7 @@ watch_format_line(const char *event, const json_t *data, time_t when, char *line
 	const char *msg = jstr(data, "message");
 	if (msg[0] == '\0')
 		msg = jstr(data, "reason");
-	int with_msg = msg[0] != '\0' && strcmp(msg, words) != 0;
+	int with_msg = msg[0] != '\0' && strstr(words, msg) == NULL;
 	int rc = ts_snprintf(raw, sizeof(raw), "%s  %-*.*s  %s  %s%s%s%s", tbuf, WATCH_SHORT_ID,
 	    WATCH_SHORT_ID, id[0] ? id : "-", target, words, with_msg ? " (" : "", with_msg ? msg : "",
 	    with_msg ? ")" : "");

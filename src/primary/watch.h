@@ -38,8 +38,8 @@ time_t watch_event_time(const char *event, const json_t *data, time_t received);
  *    time limit reached (time limit reached: grant expired)"
  * i.e. time, share id (first 8), app -> associated app (omitted while the
  * provider has not named one) on EID, the words, and the node's message
- * in parentheses (its "message", else "reason"; left out when empty or the
- * same as the words). Control characters become '?'. Returns 0, or
+ * in parentheses (its "message", else "reason"; left out when empty or
+ * already part of the words). Control characters become '?'. Returns 0, or
  * TS_ELIMIT if the line was cut to cap-1 bytes, TS_EINVAL if line is NULL
  * or cap 0. */
 int watch_format_line(const char *event, const json_t *data, time_t when, char *line,

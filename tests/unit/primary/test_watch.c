@@ -52,13 +52,11 @@ test_words(void **state)
 	    "cancelled: waiting for the companion to delete it");
 	assert_string_equal(watch_event_words("share.denied"), "denied by the provider");
 	assert_string_equal(watch_event_words("share.failed"), "failed");
-	assert_string_equal(watch_event_words("share.installed"),
-	    "installed in the companion (second confirmation)");
+	assert_string_equal(watch_event_words("share.installed"), "installed, second confirmation");
 	assert_string_equal(watch_event_words("share.key_certified"), "key certified by the provider");
 	assert_string_equal(watch_event_words("share.certified"),
 	    "certified: credential enabled in the companion");
-	assert_string_equal(watch_event_words("share.eid_confirmed"),
-	    "requested: EID confirmed (first confirmation)");
+	assert_string_equal(watch_event_words("share.eid_confirmed"), "requested, first confirmation");
 	/* Unknown events stay visible by name. */
 	assert_string_equal(watch_event_words("share.paused"), "paused");
 	assert_string_equal(watch_event_words("share."), "share.");
@@ -118,6 +116,15 @@ test_line(void **state)
 	    "\"eid\":\"" EID "\",\"message\":\"revoked\"}");
 	assert_int_equal(watch_format_line("share.revoked", d, T0, line, sizeof(line)), 0);
 	assert_string_equal(line, "2025-11-25 09:00:00  ab        sim-alice on " EID "  revoked");
+	json_decref(d);
+	/* ... or a part of them. */
+	d = load("{\"share_id\":\"ab\",\"app_id\":\"a\",\"eid\":\"" EID "\","
+	    "\"message\":\"time limit reached\"}");
+	assert_int_equal(watch_format_line("share.expired", d, T0, line, sizeof(line)), 0);
+	assert_string_equal(line, "2025-11-25 09:00:00  ab        a on " EID "  expired: time limit reached");
+	assert_int_equal(watch_format_line("share.installed", d, T0, line, sizeof(line)), 0);
+	assert_string_equal(line, "2025-11-25 09:00:00  ab        a on " EID
+	    "  installed, second confirmation (time limit reached)");
 	json_decref(d);
 
 	/* No message: the reason; control characters cannot reach the terminal. */
