@@ -94,4 +94,15 @@ out=$(alice shares --json | jq -r --arg id "$DENIED" '.shares[] | select(.share_
 expect "denial reason recorded" [ -n "$out" ]
 out=$(alice share --link "sim:$T/link.sock" --app sim-denied --timeout 30 2>&1) && fail "CLI exits 1 on denial" || ok "CLI exits 1 on denial"
 expect "CLI shows the denial" grep -qi "denied" <<<"$out"
+
+# guessing: after 5 wrong passphrases in 5 minutes the device is throttled
+for i in 1 2 3 4 5 6; do
+	r=$("${ACURL[@]}" -w '\n%{http_code}' -X POST "$NODE_URL/v1/session" -d '{"passphrase":"guess guess"}')
+done
+expect "repeated wrong passphrases -> 429 too_many_attempts" [ "$(status_of "$r") $(code_of "$r")" = "429 too_many_attempts" ]
+r=$("${ACURL[@]}" -w '\n%{http_code}' -X POST "$NODE_URL/v1/session" -d "{\"passphrase\":\"$PASS\"}")
+expect "while throttled even the right passphrase waits" [ "$(status_of "$r")" = 429 ]
+r=$("${CURL[@]}" --cert "$T/bob/device.crt" --key "$T/bob/device.key" -w '\n%{http_code}' -X POST \
+	"$NODE_URL/v1/session" -d '{"passphrase":"bob'"'"'s passphrase 42"}')
+expect "another device is not throttled" [ "$(status_of "$r")" = 201 ]
 ts_done
