@@ -348,6 +348,15 @@ share_deleted(node *n, store *st, const char *share_id)
 		rc = st->ops->cmd_done(st, sh.id, "delete");
 		if (rc == 0)
 			rc = emit(st, &sh, "share.expired", "expired share deleted from the companion");
+	} else if (strcmp(sh.state, "installed") == 0 && sh.not_after > 0 && sh.not_after <= ts_now()) {
+		/* The companion deleted an app whose time ran out before our expiry
+		 * tick saw it: that is an expiry, with the same effects. */
+		rc = st->ops->outbox_add(st, "cancel_order", sh.id, NULL);
+		set_state(&sh, "expired");
+		if (rc == 0)
+			rc = st->ops->share_update(st, &sh);
+		if (rc == 0)
+			rc = emit(st, &sh, "share.expired", "time limit reached: deleted from the companion");
 	} else {
 		/* installed: the companion deleted it on its own (e.g. the user did). */
 		if (strcmp(sh.state, "installed") == 0)

@@ -454,37 +454,6 @@ out:
 	return ex;
 }
 
-int
-cmd_shares(const cli_opts *o)
-{
-	primary_ctx c;
-	json_t *resp = NULL;
-	json_t *doc = json_object();
-	nodeapi_error e;
-	int ex = 1, rc;
-	memset(&c, 0, sizeof(c));
-	if (doc == NULL || ctx_open(o, &c, doc) != 0)
-		goto out;
-	if (login(o, &c, doc) != 0)
-		goto out;
-	if ((rc = nodeapi_shares(c.api, &resp, &e)) != 0) {
-		node_failed(doc, "cannot list the shares", rc, &e);
-		goto out;
-	}
-	if (!o->json)
-		cli_print_shares(stdout, json_object_get(resp, "shares"));
-	json_decref(doc);
-	doc = json_incref(resp);
-	ex = 0;
-out:
-	if (o->json)
-		print_json(doc);
-	json_decref(doc);
-	json_decref(resp);
-	ctx_close(&c);
-	return ex;
-}
-
 /* ------------------------------------------------------------------------ */
 /* share                                                                      */
 

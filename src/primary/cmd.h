@@ -11,7 +11,6 @@
 int cmd_enroll(const cli_opts *o);
 int cmd_apps(const cli_opts *o);
 int cmd_share(const cli_opts *o);
-int cmd_shares(const cli_opts *o);
 int cmd_cancel(const cli_opts *o);
 int cmd_move(const cli_opts *o); /* move.c */
 int cmd_offer(const cli_opts *o); /* offer.c */
