@@ -328,6 +328,9 @@ print_status_json(const eid_t *eid, const se_app *apps, size_t n, int64_t now)
 		    "enabled", apps[i].enabled ? 1 : 0,
 		    "not_after", (json_int_t)apps[i].not_after,
 		    "expired", apps[i].not_after != 0 && apps[i].not_after <= now);
+		/* bank-ID apps: whether the provider certified the SE-generated key */
+		if (o != NULL && apps[i].certified >= 0)
+			json_object_set_new(o, "key_certified", json_boolean(apps[i].certified == 1));
 		if (o == NULL || json_array_append_new(arr, o) != 0)
 			goto fail;
 	}
@@ -386,10 +389,12 @@ cmd_status(int argc, char **argv)
 			char when[40] = "none";
 			if (apps[i].not_after != 0)
 				fmt_time(apps[i].not_after, when, sizeof(when));
-			printf("  %s  %s  %s  \"%s\"  provider %s  not_after %s%s\n", apps[i].app_id,
+			printf("  %s  %s  %s  \"%s\"  provider %s  not_after %s%s%s\n", apps[i].app_id,
 			    apps[i].enabled ? "enabled" : "disabled", apps[i].kind[0] ? apps[i].kind : "-",
 			    apps[i].name, apps[i].provider[0] ? apps[i].provider : "-", when,
-			    apps[i].not_after != 0 && apps[i].not_after <= now ? " (expired)" : "");
+			    apps[i].not_after != 0 && apps[i].not_after <= now ? " (expired)" : "",
+			    apps[i].certified == 1 ? "  key certified" :
+			    apps[i].certified == 0 ? "  key awaiting certification" : "");
 		}
 	}
 	ex = 0;

@@ -49,8 +49,10 @@ expect "node took the enable notification" wait_log "$T/node.log" "S15 share $BS
 events=$(share_events "$BSHARE")
 expect "the primary sees share.certified for the bank-ID share" grep -q "share.certified" <<<"$events"
 status=$("$TS_BIN/tapshare-companion" status --se "inproc:$T/se.state" --json 2>/dev/null)
-expect "the SE lists the bank-ID app enabled" \
-	jq -e '.apps | map(select(.kind == "bankid" and .enabled == true)) | length == 1' <<<"$status"
+expect "the SE lists the bank-ID app enabled, its key certified" \
+	jq -e '.apps | map(select(.kind == "bankid" and .enabled == true and .key_certified == true)) | length == 1' <<<"$status"
+expect "the primary never sees the bank-ID key or certificate" bash -c \
+	"! grep -qiE 'certificate\"|app_key|BEGIN' <<<\"\$1\"" _ "$events"
 expect "the bank certified the key once" bash -c \
 	"'$TS_BIN/tapshare-sp' decisions --dir '$T/bank' --json | jq -e 'map(select(.function == \"certifyKey\" and .decision == \"certified\")) | length == 1' >/dev/null"
 ts_done
