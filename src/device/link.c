@@ -562,7 +562,7 @@ link_spec_check(const char *spec, char *errbuf, size_t errcap)
 	if (d == NULL) {
 		set_err(errbuf, errcap,
 		    "unknown link '%s' (supported: sim:/path/to/socket, the simulated proximity link; "
-		    "qr:FILE.png or qr:camera, a QR code)",
+		    "qr:FILE.png or qr:camera, a QR code; nfc:[DEVICE], an NFC Type 4 Tag)",
 		    spec != NULL ? spec : "");
 		return TS_EUNSUPP;
 	}

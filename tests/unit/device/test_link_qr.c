@@ -546,14 +546,12 @@ test_render_ascii(void **state)
 	(void)state;
 	char *s = NULL;
 	assert_int_equal(link_qr_render_text(tiny, 2, LINK_QR_TEXT_DARK_INK, &s), 0);
-	const char *blank = "                    \n";
-	char want[512] = "";
-	for (int i = 0; i < 4; i++)
-		strcat(want, blank);
-	strcat(want, "        ##          \n");
-	strcat(want, "          ##        \n");
-	for (int i = 0; i < 4; i++)
-		strcat(want, blank);
+#define BLANK "                    \n"
+	const char *want = BLANK BLANK BLANK BLANK
+	    "        ##          \n"
+	    "          ##        \n"
+	    BLANK BLANK BLANK BLANK;
+#undef BLANK
 	assert_string_equal(s, want);
 	free(s);
 	assert_int_equal(link_qr_render_text(tiny, 0, 0, &s), TS_EINVAL);

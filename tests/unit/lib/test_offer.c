@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,7 +50,7 @@ static void
 make(rsp_offer *o)
 {
 	memset(o, 0, sizeof(*o));
-	strcpy(o->app_id, "sim-alice");
+	snprintf(o->app_id, sizeof(o->app_id), "sim-alice");
 	memcpy(o->device_id, key_id, 65);
 	o->expires_at = 1800000000;
 	for (int i = 0; i < RSP_OFFER_NONCE_LEN; i++)
@@ -121,7 +122,7 @@ test_notification_app_key(void **state)
 	memset(&n, 0, sizeof(n));
 	n.seq = 9;
 	n.event = RSP_EVENT_INSTALL;
-	strcpy(n.app_id, "bankid-1");
+	snprintf(n.app_id, sizeof(n.app_id), "bankid-1");
 	assert_int_equal(eid_parse("89049032123451234512345678901235", &n.eid), 0);
 	n.has_app_key = 1;
 	assert_int_equal(pki_pubkey_to_point(other, n.app_key), 0);
