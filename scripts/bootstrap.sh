@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config
   libcmocka-dev libssl-dev openssl libevent-dev libcurl4-openssl-dev curl
-  libjansson-dev libsqlite3-dev sqlite3 libinih-dev jq procps
+  libjansson-dev libsqlite3-dev sqlite3 libpq-dev postgresql libinih-dev jq procps
   clang libclang-rt-14-dev
   libqrencode-dev libzbar-dev libpng-dev zbar-tools
   pcscd libpcsclite-dev vsmartcard-vpcd libnfc-dev systemd util-linux

@@ -189,11 +189,14 @@ struct store {
 	const struct store_ops *ops;
 };
 
-/* Opens the backend named by url: "sqlite:/path/node.db" (or a bare path).
+/* Opens the backend named by url: "sqlite:/path/node.db" (or a bare path),
+ * or a libpq connection URI "postgresql://..." / "postgres://...".
  * Runs pending migrations. */
 int store_open(const char *url, store **out);
 static inline void store_close(store *s) { if (s) s->ops->close(s); }
 
 int store_sqlite_open(const char *path, store **out);
+/* PostgreSQL backend (store_pg.c); url is a libpq connection URI. */
+int store_pg_open(const char *url, store **out);
 
 #endif

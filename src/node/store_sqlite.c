@@ -1188,9 +1188,7 @@ store_open(const char *url, store **out)
 {
 	if (strncmp(url, "sqlite:", 7) == 0)
 		return store_sqlite_open(url + 7, out);
-	if (strncmp(url, "postgresql:", 11) == 0 || strncmp(url, "postgres:", 9) == 0) {
-		log_error("the PostgreSQL store backend is not built yet; use sqlite:PATH");
-		return TS_EUNSUPP;
-	}
+	if (strncmp(url, "postgresql:", 11) == 0 || strncmp(url, "postgres:", 9) == 0)
+		return store_pg_open(url, out);
 	return store_sqlite_open(url, out);
 }

@@ -1,7 +1,9 @@
 /*
- * Unit tests for the node's store (SQLite backend), passphrase hashing and
- * the share state machine: exact codes, and that each transition writes its
- * event, companion command and outbox row in the same step.
+ * Unit tests for the node's store, passphrase hashing and the share state
+ * machine: exact codes, and that each transition writes its event, companion
+ * command and outbox row in the same step. The store groups run against the
+ * SQLite backend, then against PostgreSQL when TS_PG_URL names a database
+ * (libpq URI) that the tests may wipe (tests/integration/test_store_pg.sh).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+#include <pthread.h>
+
 #include "lib/ts_err.h"
 #include "lib/util.h"
 #include "node/node.h"
@@ -21,6 +26,31 @@
 
 static char dir[64];
 static char dbpath[128];
+static const char *pg_url; /* set while the PostgreSQL group runs */
+
+/* Empties the PostgreSQL database: every test starts from no schema.
+ * Connections a failed test left open (an assertion skips store_close) are
+ * ended first so they cannot hold locks on what is dropped. */
+static int
+pg_wipe(void)
+{
+	PGconn *c = PQconnectdb(pg_url);
+	int ok = PQstatus(c) == CONNECTION_OK;
+	if (ok) {
+		PGresult *r = PQexec(c, "SET client_min_messages = warning; SET lock_timeout = '10s';"
+					"SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+					" WHERE datname = current_database() AND pid <> pg_backend_pid();"
+					"DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public");
+		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		if (!ok)
+			fprintf(stderr, "pg wipe: %s", PQresultErrorMessage(r));
+		PQclear(r);
+	} else {
+		fprintf(stderr, "pg connect: %s", PQerrorMessage(c));
+	}
+	PQfinish(c);
+	return ok ? 0 : -1;
+}
 
 static int
 setup(void **state)
@@ -30,6 +60,8 @@ setup(void **state)
 	if (mkdtemp(dir) == NULL)
 		return -1;
 	snprintf(dbpath, sizeof(dbpath), "%s/node.db", dir);
+	if (pg_url != NULL)
+		return pg_wipe();
 	return 0;
 }
 
@@ -46,7 +78,7 @@ static store *
 open_store(void)
 {
 	store *s = NULL;
-	assert_int_equal(store_open(dbpath, &s), 0);
+	assert_int_equal(store_open(pg_url ? pg_url : dbpath, &s), 0);
 	return s;
 }
 
@@ -318,15 +350,215 @@ test_share_state_machine(void **state)
 	store_close(s);
 }
 
+/* The backends differ most in transactions: a failed statement leaves the
+ * transaction usable, nesting and stray commits are errors. */
+static void
+test_transactions(void **state)
+{
+	(void)state;
+	store *s = open_store(), *o = open_store();
+	int64_t a, b, c;
+	assert_int_equal(s->ops->user_add(s, "ann", "h", &a), 0);
+	assert_int_equal(s->ops->begin(s), 0);
+	assert_int_equal(s->ops->begin(s), TS_EDB);
+	assert_int_equal(s->ops->user_add(s, "ann", "h", &b), TS_EEXIST);
+	assert_int_equal(s->ops->idem_put(s, "d", "k", "h", 200, "{}"), 0);
+	assert_int_equal(s->ops->idem_put(s, "d", "k", "h", 200, "{}"), TS_EEXIST);
+	assert_int_equal(s->ops->user_add(s, "ben", "h", &b), 0);
+	assert_int_equal(s->ops->device_add(s, "dv", 424242, "no such user"), TS_EEXIST);
+	int64_t eid1 = 0, eid2 = 0;
+	assert_int_equal(s->ops->event_add(s, b, "sh", "t", "{}", &eid1), 0);
+	/* not visible to another connection before commit */
+	assert_int_equal(o->ops->user_by_name(o, "ben", &c), TS_ENOTFOUND);
+	assert_int_equal(s->ops->commit(s), 0);
+	assert_int_equal(o->ops->user_by_name(o, "ben", &c), 0);
+	assert_int_equal(c, b);
+	assert_int_equal(s->ops->commit(s), TS_EDB);
+	/* rolled back work is gone */
+	assert_int_equal(s->ops->begin(s), 0);
+	assert_int_equal(s->ops->user_add(s, "cat", "h", &c), 0);
+	s->ops->rollback(s);
+	assert_int_equal(o->ops->user_by_name(o, "cat", &c), TS_ENOTFOUND);
+	/* event ids grow, outside a transaction too */
+	assert_int_equal(o->ops->event_add(o, b, "sh", "t2", "{}", &eid2), 0);
+	assert_true(eid2 > eid1);
+	store_event ev[4];
+	size_t n = 0;
+	assert_int_equal(s->ops->events_after(s, b, NULL, 0, ev, 4, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(ev[1].type, "t2");
+	assert_int_equal(s->ops->events_after(s, b, "other", 0, ev, 4, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(s->ops->events_after(s, b, "sh", eid1, ev, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(ev[0].id, eid2);
+	store_close(o);
+	store_close(s);
+}
+
+struct waiter {
+	store *s;
+	pthread_mutex_t mu;
+	int done, rc;
+};
+
+static void *
+begin_in_thread(void *arg)
+{
+	struct waiter *w = arg;
+	int rc = w->s->ops->begin(w->s);
+	pthread_mutex_lock(&w->mu);
+	w->rc = rc;
+	w->done = 1;
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Write transactions are serialised across connections (the share
+ * transitions read, check and update inside one): a second begin() waits for
+ * the first transaction to end, then sees what it committed. */
+static void
+test_transactions_serialised(void **state)
+{
+	(void)state;
+	store *a = open_store(), *b = open_store();
+	int64_t id, got;
+	assert_int_equal(a->ops->begin(a), 0);
+	assert_int_equal(a->ops->user_add(a, "eve", "h", &id), 0);
+	struct waiter w = { .s = b };
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, begin_in_thread, &w), 0);
+	usleep(300 * 1000);
+	pthread_mutex_lock(&w.mu);
+	int waited = !w.done;
+	pthread_mutex_unlock(&w.mu);
+	assert_true(waited);
+	assert_int_equal(a->ops->commit(a), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(w.rc, 0);
+	assert_int_equal(b->ops->user_by_name(b, "eve", &got), 0);
+	assert_int_equal(got, id);
+	assert_int_equal(b->ops->commit(b), 0);
+	pthread_mutex_destroy(&w.mu);
+	store_close(a);
+	store_close(b);
+}
+
+static void
+test_apps_providers_blobs(void **state)
+{
+	(void)state;
+	store *s = open_store();
+	int64_t u;
+	assert_int_equal(s->ops->user_add(s, "dora", "h", &u), 0);
+	store_provider p = { .name = "op", .url = "https://a", .ca_file = "/ca1" }, pg;
+	assert_int_equal(s->ops->provider_put(s, &p), 0);
+	snprintf(p.url, sizeof(p.url), "https://b");
+	assert_int_equal(s->ops->provider_put(s, &p), 0); /* replaces */
+	assert_int_equal(s->ops->provider_get(s, "op", &pg), 0);
+	assert_string_equal(pg.url, "https://b");
+	assert_string_equal(pg.ca_file, "/ca1");
+	assert_int_equal(s->ops->provider_get(s, "none", &pg), TS_ENOTFOUND);
+
+	store_app a = { .app_id = "sim-a", .user_id = u, .name = "A", .kind = "sim", .provider = "op",
+		.shareable = 1 }, ag;
+	assert_int_equal(s->ops->app_put(s, &a), 0);
+	store_app bad = a;
+	snprintf(bad.app_id, sizeof(bad.app_id), "sim-z");
+	bad.user_id = 999999;
+	assert_int_equal(s->ops->app_put(s, &bad), TS_EEXIST); /* no such user */
+	assert_int_equal(s->ops->app_release(s, "sim-a", "share-9"), 0);
+	assert_int_equal(s->ops->app_release(s, "sim-a", "share-10"), TS_ESTATE);
+	assert_int_equal(s->ops->app_release(s, "nope", "share-10"), TS_ESTATE);
+	assert_int_equal(s->ops->app_get(s, "sim-a", &ag), 0);
+	assert_string_equal(ag.released_share, "share-9");
+	json_t *arr = NULL;
+	assert_int_equal(s->ops->apps_json(s, u, &arr), 0);
+	assert_int_equal(json_array_size(arr), 1);
+	json_t *o = json_array_get(arr, 0);
+	assert_string_equal(json_string_value(json_object_get(o, "state")), "moved");
+	assert_true(json_is_false(json_object_get(o, "shareable")));
+	json_decref(arr);
+	/* a put replaces the whole row, the release included */
+	assert_int_equal(s->ops->app_put(s, &a), 0);
+	assert_int_equal(s->ops->app_get(s, "sim-a", &ag), 0);
+	assert_string_equal(ag.released_share, "");
+	assert_int_equal(ag.shareable, 1);
+	assert_int_equal(ag.user_id, u);
+
+	/* ES9+ transactions and companion keys keep every byte (NULs included) */
+	store_tx tx, tg;
+	memset(&tx, 0, sizeof(tx));
+	snprintf(tx.id, sizeof(tx.id), "00ff");
+	snprintf(tx.share_id, sizeof(tx.share_id), "share-1");
+	snprintf(tx.eid, sizeof(tx.eid), "89049032123451234512345678901235");
+	for (size_t i = 0; i < 16; i++) {
+		tx.euicc_challenge[i] = (uint8_t)(i * 17);
+		tx.server_challenge[i] = (uint8_t)(255 - i);
+	}
+	for (size_t i = 0; i < 64; i++) {
+		tx.euicc_sig1[i] = (uint8_t)(i % 3 == 0 ? 0 : i);
+		tx.smdp_sig2[i] = (uint8_t)(i + 128);
+	}
+	for (size_t i = 0; i < 65; i++)
+		tx.euicc_pub[i] = (uint8_t)(i ^ 0x5c);
+	tx.stage = 1;
+	tx.created_at = 1700000000;
+	assert_int_equal(s->ops->tx_put(s, &tx), 0);
+	tx.stage = 2;
+	assert_int_equal(s->ops->tx_put(s, &tx), 0);
+	assert_int_equal(s->ops->tx_get(s, "00ff", &tg), 0);
+	assert_int_equal(tg.stage, 2);
+	assert_int_equal(tg.created_at, 1700000000);
+	assert_string_equal(tg.eid, tx.eid);
+	assert_memory_equal(tg.euicc_challenge, tx.euicc_challenge, 16);
+	assert_memory_equal(tg.server_challenge, tx.server_challenge, 16);
+	assert_memory_equal(tg.euicc_sig1, tx.euicc_sig1, 64);
+	assert_memory_equal(tg.smdp_sig2, tx.smdp_sig2, 64);
+	assert_memory_equal(tg.euicc_pub, tx.euicc_pub, 65);
+	assert_int_equal(s->ops->tx_get(s, "00fe", &tg), TS_ENOTFOUND);
+	uint8_t pub[65];
+	assert_int_equal(s->ops->companion_put(s, tx.eid, tx.euicc_pub), 0);
+	assert_int_equal(s->ops->companion_put(s, tx.eid, tx.euicc_pub), 0);
+	assert_int_equal(s->ops->companion_pub(s, tx.eid, pub), 0);
+	assert_memory_equal(pub, tx.euicc_pub, 65);
+	assert_int_equal(s->ops->companion_pub(s, "0", pub), TS_ENOTFOUND);
+	/* gc drops old download sessions only */
+	assert_int_equal(s->ops->gc(s, 1700000000, 0, ts_now()), 0);
+	assert_int_equal(s->ops->tx_get(s, "00ff", &tg), 0);
+	assert_int_equal(s->ops->gc(s, 1700000001, 0, ts_now()), 0);
+	assert_int_equal(s->ops->tx_get(s, "00ff", &tg), TS_ENOTFOUND);
+	/* offer nonces are single-use */
+	assert_int_equal(s->ops->offer_nonce_use(s, "n1", "share-1", ts_now() + 60), 0);
+	assert_int_equal(s->ops->offer_nonce_use(s, "n1", "share-2", ts_now() + 60), TS_EEXIST);
+	store_close(s);
+}
+
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = {
+	const struct CMUnitTest store_tests[] = {
 		cmocka_unit_test_setup_teardown(test_users_codes_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_claims_are_exclusive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idempotency_records, setup, teardown),
-		cmocka_unit_test(test_passwd),
+		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transactions_serialised, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apps_providers_blobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_share_state_machine, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const struct CMUnitTest other_tests[] = {
+		cmocka_unit_test(test_passwd),
+	};
+	int failed = cmocka_run_group_tests_name("passwd", other_tests, NULL, NULL);
+	printf("store backend: sqlite\n");
+	failed += cmocka_run_group_tests_name("store_sqlite", store_tests, NULL, NULL);
+	const char *url = getenv("TS_PG_URL");
+	if (url != NULL && url[0] != '\0') {
+		pg_url = url;
+		printf("store backend: postgresql\n");
+		failed += cmocka_run_group_tests_name("store_postgresql", store_tests, NULL, NULL);
+		pg_url = NULL;
+	}
+	return failed;
 }

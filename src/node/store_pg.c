@@ -1,0 +1,1442 @@
+/*
+ * store_pg.c — PostgreSQL backend of store.h (libpq). Same tables as the
+ * SQLite migrations, translated (BIGSERIAL/BIGINT, BYTEA, TEXT), applied as
+ * numbered migrations recorded in schema_version. Every statement is
+ * prepared once per connection (PQprepare) and run with bound parameters
+ * (PQexecPrepared); BLOBs travel as bytea in binary format and every result
+ * is read in binary format.
+ *
+ * Isolation (the SQLite backend's guarantees, kept):
+ *  - SQLite's BEGIN IMMEDIATE lets one write transaction run at a time on the
+ *    database; the share transitions rely on it (share_get, check the state,
+ *    share_update). begin() here is "BEGIN" (READ COMMITTED) followed, in the
+ *    same round trip, by pg_advisory_xact_lock(TS_PG_TX_LOCK): transactions
+ *    opened with begin() are serialised across every connection and process
+ *    using the database, and a transaction always reads the latest committed
+ *    state after it got the lock. REPEATABLE READ / SERIALIZABLE were not
+ *    chosen: they report conflicts (40001) that every caller would have to
+ *    retry, which SQLite callers never do. The lock is the first thing a
+ *    transaction takes, so no cycle with row locks is possible; lock_timeout
+ *    is 10 s, SQLite's busy timeout.
+ *  - Readers outside begin() are never blocked (SQLite WAL readers neither).
+ *  - ids from BIGSERIAL are visible in id order only if their inserts are
+ *    serialised: event_add and cmd_add called outside a transaction open one
+ *    (with the lock) so the cursors of events_after / cmds_pending never skip
+ *    a row that commits late.
+ *  - A failed statement in SQLite fails alone, the transaction goes on; in
+ *    PostgreSQL it aborts the transaction. Writes inside a transaction are
+ *    therefore wrapped in a savepoint, and a constraint violation (SQLSTATE
+ *    class 23) is TS_EEXIST exactly where SQLite returns SQLITE_CONSTRAINT.
+ *  - outbox_claim is one statement locking its rows FOR UPDATE SKIP LOCKED:
+ *    concurrent workers never claim the same row; a row locked by another
+ *    transaction is skipped (it is claimed at the next pass).
+ */
+#include "node/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "lib/log.h"
+#include "lib/ts_err.h"
+#include "lib/util.h"
+
+#define PQ_CACHE 80
+/* key of the advisory lock that serialises write transactions ("tapshare") */
+#define TS_PG_TX_LOCK "7310575183128044901"
+
+typedef struct pq_store {
+	store base;
+	PGconn *conn;
+	int in_tx;
+	int sp_n;
+	struct {
+		const char *sql;
+		int prepared;
+	} cache[PQ_CACHE];
+} pq_store;
+
+#define S(x) ((pq_store *)(x))
+
+/* Numbered migrations; index i moves the schema from version i to i+1. The
+ * numbers match the SQLite backend's. Never edit a released migration. */
+static const char *const migrations[] = {
+	/* 1 */
+	"CREATE TABLE users (id BIGSERIAL PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
+	"  pass_hash TEXT NOT NULL, created_at BIGINT NOT NULL);"
+	"CREATE TABLE enroll_codes (code_hash TEXT PRIMARY KEY, user_id BIGINT NOT NULL REFERENCES users(id),"
+	"  expires_at BIGINT NOT NULL, used_at BIGINT);"
+	"CREATE TABLE devices (device_id TEXT PRIMARY KEY, user_id BIGINT NOT NULL REFERENCES users(id),"
+	"  name TEXT NOT NULL, created_at BIGINT NOT NULL);"
+	"CREATE TABLE tokens (token_hash TEXT PRIMARY KEY, device_id TEXT NOT NULL, user_id BIGINT NOT NULL,"
+	"  expires_at BIGINT NOT NULL);"
+	"CREATE TABLE providers (name TEXT PRIMARY KEY, url TEXT NOT NULL, ca_file TEXT NOT NULL);"
+	"CREATE TABLE apps (app_id TEXT PRIMARY KEY, user_id BIGINT NOT NULL REFERENCES users(id),"
+	"  name TEXT NOT NULL, kind TEXT NOT NULL, provider TEXT NOT NULL, shareable BIGINT NOT NULL);"
+	"CREATE TABLE shares (id TEXT PRIMARY KEY, user_id BIGINT NOT NULL, device_id TEXT NOT NULL,"
+	"  eid TEXT NOT NULL, app_id TEXT NOT NULL, provider TEXT NOT NULL, state TEXT NOT NULL,"
+	"  duration_s BIGINT NOT NULL, not_after BIGINT NOT NULL, assoc_app_id TEXT NOT NULL,"
+	"  assoc_name TEXT NOT NULL, assoc_kind TEXT NOT NULL, credential TEXT, matching_id TEXT NOT NULL,"
+	"  reason TEXT NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);"
+	"CREATE INDEX shares_user ON shares(user_id);"
+	"CREATE INDEX shares_eid_assoc ON shares(eid, assoc_app_id);"
+	"CREATE INDEX shares_matching ON shares(matching_id);"
+	"CREATE INDEX shares_expiry ON shares(state, not_after);"
+	"CREATE TABLE events (id BIGSERIAL PRIMARY KEY, user_id BIGINT NOT NULL,"
+	"  share_id TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL, created_at BIGINT NOT NULL);"
+	"CREATE INDEX events_user ON events(user_id, id);"
+	"CREATE TABLE companion_cmds (id BIGSERIAL PRIMARY KEY, eid TEXT NOT NULL,"
+	"  share_id TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL, done BIGINT NOT NULL DEFAULT 0,"
+	"  created_at BIGINT NOT NULL);"
+	"CREATE INDEX cmds_eid ON companion_cmds(eid, done, id);"
+	"CREATE TABLE outbox (id BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, share_id TEXT NOT NULL,"
+	"  call_id TEXT UNIQUE NOT NULL, attempts BIGINT NOT NULL DEFAULT 0, next_at BIGINT NOT NULL,"
+	"  lease_until BIGINT NOT NULL DEFAULT 0, done BIGINT NOT NULL DEFAULT 0, last_error TEXT);"
+	"CREATE INDEX outbox_due ON outbox(done, next_at);"
+	"CREATE TABLE idempotency (device_id TEXT NOT NULL, key TEXT NOT NULL, req_hash TEXT NOT NULL,"
+	"  status BIGINT NOT NULL, response TEXT NOT NULL, created_at BIGINT NOT NULL,"
+	"  PRIMARY KEY (device_id, key));"
+	"CREATE TABLE es9_tx (id TEXT PRIMARY KEY, share_id TEXT NOT NULL, eid TEXT NOT NULL,"
+	"  euicc_challenge BYTEA, server_challenge BYTEA, euicc_sig1 BYTEA, smdp_sig2 BYTEA, euicc_pub BYTEA,"
+	"  stage BIGINT NOT NULL, created_at BIGINT NOT NULL);"
+	"CREATE TABLE companions (eid TEXT PRIMARY KEY, euicc_pub BYTEA NOT NULL, last_seen BIGINT NOT NULL);",
+	/* 2: companion-initiated sharing */
+	"CREATE TABLE offer_nonces (nonce TEXT PRIMARY KEY, share_id TEXT NOT NULL, expires_at BIGINT NOT NULL);",
+	/* 3: move = share, then release the original */
+	"ALTER TABLE apps ADD COLUMN released_share TEXT NOT NULL DEFAULT '';",
+	/* 4: bank-ID apps whose key the companion's SE generates */
+	"ALTER TABLE shares ADD COLUMN app_key TEXT NOT NULL DEFAULT '';",
+	/* 5: a move is a transfer for the provider */
+	"ALTER TABLE shares ADD COLUMN operation TEXT NOT NULL DEFAULT 'share';",
+};
+
+/* statement flags */
+enum {
+	Q_READ = 0,
+	Q_WRITE = 1, /* inside a transaction: guarded by a savepoint */
+};
+
+/* ---- parameters ---- */
+
+#define PQ_MAXP 20
+
+typedef struct pq_args {
+	int n;
+	const char *v[PQ_MAXP];
+	int len[PQ_MAXP];
+	int fmt[PQ_MAXP];
+	char num[PQ_MAXP][24];
+} pq_args;
+
+static void
+a_text(pq_args *a, const char *v)
+{
+	if (a->n >= PQ_MAXP)
+		return;
+	a->v[a->n] = v; /* NULL binds SQL NULL */
+	a->len[a->n] = 0;
+	a->fmt[a->n] = 0;
+	a->n++;
+}
+
+static void
+a_i64(pq_args *a, int64_t v)
+{
+	if (a->n >= PQ_MAXP)
+		return;
+	ts_snprintf(a->num[a->n], sizeof(a->num[a->n]), "%lld", (long long)v);
+	a_text(a, a->num[a->n]);
+}
+
+static void
+a_blob(pq_args *a, const uint8_t *v, size_t len)
+{
+	if (a->n >= PQ_MAXP)
+		return;
+	a->v[a->n] = (const char *)v;
+	a->len[a->n] = (int)len;
+	a->fmt[a->n] = 1;
+	a->n++;
+}
+
+/* ---- results (binary format) ---- */
+
+static int64_t
+c_i64(const PGresult *r, int row, int col)
+{
+	if (PQgetisnull(r, row, col))
+		return 0;
+	const unsigned char *p = (const unsigned char *)PQgetvalue(r, row, col);
+	int len = PQgetlength(r, row, col);
+	uint64_t v = 0;
+	if (len != 2 && len != 4 && len != 8)
+		return 0;
+	for (int i = 0; i < len; i++)
+		v = (v << 8) | p[i];
+	if (len == 2)
+		return (int16_t)(uint16_t)v;
+	if (len == 4)
+		return (int32_t)(uint32_t)v;
+	return (int64_t)v;
+}
+
+static void
+c_text(const PGresult *r, int row, int col, char *dst, size_t cap)
+{
+	if (cap == 0)
+		return;
+	size_t n = 0;
+	const char *v = "";
+	if (!PQgetisnull(r, row, col)) {
+		v = PQgetvalue(r, row, col);
+		n = (size_t)PQgetlength(r, row, col);
+	}
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, v, n);
+	dst[n] = '\0';
+}
+
+static char *
+c_strdup(const PGresult *r, int row, int col)
+{
+	size_t n = PQgetisnull(r, row, col) ? 0 : (size_t)PQgetlength(r, row, col);
+	char *o = malloc(n + 1);
+	if (o == NULL)
+		return NULL;
+	if (n)
+		memcpy(o, PQgetvalue(r, row, col), n);
+	o[n] = '\0';
+	return o;
+}
+
+static void
+c_blob(const PGresult *r, int row, int col, uint8_t *dst, size_t len)
+{
+	if (!PQgetisnull(r, row, col) && (size_t)PQgetlength(r, row, col) == len)
+		memcpy(dst, PQgetvalue(r, row, col), len);
+	else
+		memset(dst, 0, len);
+}
+
+/* ---- execution ---- */
+
+static void
+notice_sink(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg; /* "relation already exists, skipping" and the like */
+}
+
+/* Runs a simple (parameterless, valueless) command. */
+static int
+simple(pq_store *s, const char *sql)
+{
+	PGresult *r = PQexec(s->conn, sql);
+	ExecStatusType t = PQresultStatus(r);
+	int rc = 0;
+	if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
+		log_error("postgresql: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(s->conn));
+		rc = TS_EDB;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int
+sqlstate_rc(const PGresult *r)
+{
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	if (state != NULL && strncmp(state, "23", 2) == 0)
+		return TS_EEXIST;
+	return TS_EDB;
+}
+
+/* A lost connection is reopened between transactions (never inside one:
+ * its work is gone and the caller must see the failure). */
+static int
+alive(pq_store *s)
+{
+	if (PQstatus(s->conn) == CONNECTION_OK)
+		return 0;
+	if (s->in_tx)
+		return TS_EDB;
+	PQreset(s->conn);
+	if (PQstatus(s->conn) != CONNECTION_OK) {
+		log_error("postgresql: reconnect failed: %s", PQerrorMessage(s->conn));
+		return TS_EDB;
+	}
+	for (size_t i = 0; i < PQ_CACHE; i++)
+		s->cache[i].prepared = 0;
+	log_warn("postgresql: connection re-established");
+	return simple(s, "SET lock_timeout = '10s'");
+}
+
+static int
+prepared_name(pq_store *s, const char *sql, int nparams, char name[16])
+{
+	for (size_t i = 0; i < PQ_CACHE; i++) {
+		if (s->cache[i].sql != NULL && s->cache[i].sql != sql)
+			continue;
+		ts_snprintf(name, 16, "ts%zu", i);
+		if (s->cache[i].sql == sql && s->cache[i].prepared)
+			return 0;
+		PGresult *r = PQprepare(s->conn, name, sql, nparams, NULL);
+		int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		if (!ok)
+			log_error("postgresql prepare: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(s->conn));
+		PQclear(r);
+		if (!ok)
+			return TS_EDB;
+		s->cache[i].sql = sql;
+		s->cache[i].prepared = 1;
+		return 0;
+	}
+	log_error("postgresql statement cache full");
+	return TS_EDB;
+}
+
+/* Runs a prepared statement; on success *out is the result (caller clears)
+ * or NULL when out is NULL. TS_EEXIST on a constraint violation. */
+static int
+q(pq_store *s, const char *sql, int flags, const pq_args *a, PGresult **out)
+{
+	if (out)
+		*out = NULL;
+	int rc = alive(s);
+	char name[16];
+	if (rc != 0 || (rc = prepared_name(s, sql, a ? a->n : 0, name)) != 0)
+		return rc;
+	int guard = (flags & Q_WRITE) && s->in_tx;
+	if (guard && (rc = simple(s, "SAVEPOINT ts_sp")) != 0)
+		return rc;
+	PGresult *r = PQexecPrepared(s->conn, name, a ? a->n : 0, a ? a->v : NULL, a ? a->len : NULL,
+	    a ? a->fmt : NULL, 1);
+	ExecStatusType t = PQresultStatus(r);
+	if (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) {
+		if (guard && (rc = simple(s, "RELEASE SAVEPOINT ts_sp")) != 0) {
+			PQclear(r);
+			return rc;
+		}
+		if (out)
+			*out = r;
+		else
+			PQclear(r);
+		return 0;
+	}
+	rc = sqlstate_rc(r);
+	if (rc != TS_EEXIST)
+		log_error("postgresql: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(s->conn));
+	PQclear(r);
+	if (guard && simple(s, "ROLLBACK TO SAVEPOINT ts_sp") == 0)
+		(void)simple(s, "RELEASE SAVEPOINT ts_sp");
+	return rc;
+}
+
+/* Rows changed by a write (for the "exactly one row" checks). */
+static int
+q_changes(pq_store *s, const char *sql, const pq_args *a, long long *changes)
+{
+	PGresult *r = NULL;
+	int rc = q(s, sql, Q_WRITE, a, &r);
+	if (rc != 0)
+		return rc;
+	long long n = 0;
+	if (ts_parse_ll(PQcmdTuples(r), 0, INT64_MAX, &n) != 0)
+		n = 0;
+	PQclear(r);
+	*changes = n;
+	return 0;
+}
+
+/* ---- transactions ---- */
+
+static void
+pq_close(store *b)
+{
+	pq_store *s = S(b);
+	PQfinish(s->conn);
+	free(s);
+}
+
+static int
+pq_begin(store *b)
+{
+	pq_store *s = S(b);
+	if (s->in_tx) {
+		log_error("postgresql: cannot start a transaction within a transaction");
+		return TS_EDB;
+	}
+	int rc = alive(s);
+	if (rc != 0)
+		return rc;
+	if ((rc = simple(s, "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(" TS_PG_TX_LOCK ")")) != 0) {
+		if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+			(void)simple(s, "ROLLBACK");
+		return rc;
+	}
+	s->in_tx = 1;
+	return 0;
+}
+
+static int
+pq_commit(store *b)
+{
+	pq_store *s = S(b);
+	if (!s->in_tx) {
+		log_error("postgresql: cannot commit - no transaction is active");
+		return TS_EDB;
+	}
+	s->in_tx = 0;
+	PGTransactionStatusType ts = PQtransactionStatus(s->conn);
+	if (ts != PQTRANS_INTRANS) {
+		/* a statement failed and aborted it: COMMIT would only roll back */
+		log_error("postgresql: transaction aborted, not committed");
+		if (ts == PQTRANS_INERROR)
+			(void)simple(s, "ROLLBACK");
+		return TS_EDB;
+	}
+	PGresult *r = PQexec(s->conn, "COMMIT");
+	int rc = 0;
+	if (PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT") != 0) {
+		log_error("postgresql commit: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(s->conn));
+		rc = TS_EDB;
+	}
+	PQclear(r);
+	if (rc != 0 && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+		(void)simple(s, "ROLLBACK");
+	return rc;
+}
+
+static void
+pq_rollback(store *b)
+{
+	pq_store *s = S(b);
+	int was = s->in_tx;
+	s->in_tx = 0;
+	if (was && PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+		(void)simple(s, "ROLLBACK");
+}
+
+/* ---- users, devices, tokens ---- */
+
+static int
+pq_user_add(store *b, const char *name, const char *pass_hash, int64_t *id)
+{
+	static const char sql[] = "INSERT INTO users(name, pass_hash, created_at) VALUES($1,$2,$3) RETURNING id";
+	pq_args a = { 0 };
+	a_text(&a, name);
+	a_text(&a, pass_hash);
+	a_i64(&a, ts_now());
+	PGresult *r = NULL;
+	int rc = q(S(b), sql, Q_WRITE, &a, &r);
+	if (rc == 0) {
+		if (PQntuples(r) == 1)
+			*id = c_i64(r, 0, 0);
+		else
+			rc = TS_EDB;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int
+pq_user_get(store *b, int64_t id, char *name, size_t cap, char *hash, size_t hcap)
+{
+	static const char sql[] = "SELECT name, pass_hash FROM users WHERE id=$1";
+	pq_args a = { 0 };
+	a_i64(&a, id);
+	PGresult *r = NULL;
+	int rc = q(S(b), sql, Q_READ, &a, &r);
+	if (rc != 0)
+		return rc;
+	rc = TS_ENOTFOUND;
+	if (PQntuples(r) > 0) {
+		if (name)
+			c_text(r, 0, 0, name, cap);
+		if (hash)
+			c_text(r, 0, 1, hash, hcap);
+		rc = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* Reads one BIGINT from the first row: TS_ENOTFOUND (or notfound) without one. */
+static int
+one_i64(pq_store *s, const char *sql, const pq_args *a, int64_t *v, int notfound)
+{
+	PGresult *r = NULL;
+	int rc = q(s, sql, Q_READ, a, &r);
+	if (rc != 0)
+		return rc;
+	rc = notfound;
+	if (PQntuples(r) > 0) {
+		*v = c_i64(r, 0, 0);
+		rc = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int
+pq_user_by_name(store *b, const char *name, int64_t *id)
+{
+	static const char sql[] = "SELECT id FROM users WHERE name=$1";
+	pq_args a = { 0 };
+	a_text(&a, name);
+	return one_i64(S(b), sql, &a, id, TS_ENOTFOUND);
+}
+
+static int
+pq_enroll_code_add(store *b, const char *code_hash, int64_t user_id, int64_t expires_at)
+{
+	static const char sql[] = "INSERT INTO enroll_codes(code_hash, user_id, expires_at) VALUES($1,$2,$3)";
+	pq_args a = { 0 };
+	a_text(&a, code_hash);
+	a_i64(&a, user_id);
+	a_i64(&a, expires_at);
+	return q(S(b), sql, Q_WRITE, &a, NULL);
+}
+
+static int
+pq_enroll_code_use(store *b, const char *code_hash, int64_t now, int64_t *user_id)
+{
+	static const char sel[] = "SELECT user_id, expires_at, used_at FROM enroll_codes WHERE code_hash=$1";
+	static const char upd[] = "UPDATE enroll_codes SET used_at=$1 WHERE code_hash=$2 AND used_at IS NULL";
+	pq_args a = { 0 };
+	a_text(&a, code_hash);
+	PGresult *r = NULL;
+	int rc = q(S(b), sel, Q_READ, &a, &r);
+	if (rc != 0)
+		return rc;
+	rc = TS_ENOTFOUND;
+	if (PQntuples(r) > 0) {
+		*user_id = c_i64(r, 0, 0);
+		if (!PQgetisnull(r, 0, 2))
+			rc = TS_ESTATE;
+		else if (c_i64(r, 0, 1) < now)
+			rc = TS_EEXPIRED;
+		else
+			rc = 0;
+	}
+	PQclear(r);
+	if (rc != 0)
+		return rc;
+	pq_args u = { 0 };
+	a_i64(&u, now);
+	a_text(&u, code_hash);
+	long long n = 0;
+	rc = q_changes(S(b), upd, &u, &n);
+	if (rc == 0 && n != 1)
+		rc = TS_ESTATE;
+	return rc;
+}
+
+static int
+pq_device_add(store *b, const char *device_id, int64_t user_id, const char *name)
+{
+	static const char sql[] = "INSERT INTO devices(device_id, user_id, name, created_at) VALUES($1,$2,$3,$4)";
+	pq_args a = { 0 };
+	a_text(&a, device_id);
+	a_i64(&a, user_id);
+	a_text(&a, name);
+	a_i64(&a, ts_now());
+	return q(S(b), sql, Q_WRITE, &a, NULL);
+}
+
+static int
+pq_device_user(store *b, const char *device_id, int64_t *user_id)
+{
+	static const char sql[] = "SELECT user_id FROM devices WHERE device_id=$1";
+	pq_args a = { 0 };
+	a_text(&a, device_id);
+	return one_i64(S(b), sql, &a, user_id, TS_ENOTFOUND);
+}
+
+static int
+pq_token_add(store *b, const char *token_hash, const char *device_id, int64_t user_id, int64_t exp)
+{
+	static const char del[] = "DELETE FROM tokens WHERE expires_at < $1";
+	static const char ins[] = "INSERT INTO tokens(token_hash, device_id, user_id, expires_at) VALUES($1,$2,$3,$4)";
+	pq_args d = { 0 };
+	a_i64(&d, ts_now());
+	(void)q(S(b), del, Q_WRITE, &d, NULL);
+	pq_args a = { 0 };
+	a_text(&a, token_hash);
+	a_text(&a, device_id);
+	a_i64(&a, user_id);
+	a_i64(&a, exp);
+	return q(S(b), ins, Q_WRITE, &a, NULL);
+}
+
+static int
+pq_token_check(store *b, const char *token_hash, const char *device_id, int64_t now, int64_t *user_id)
+{
+	static const char sql[] = "SELECT user_id FROM tokens WHERE token_hash=$1 AND device_id=$2 AND expires_at>=$3";
+	pq_args a = { 0 };
+	a_text(&a, token_hash);
+	a_text(&a, device_id);
+	a_i64(&a, now);
+	return one_i64(S(b), sql, &a, user_id, TS_EAUTH);
+}
+
+/* ---- providers and apps ---- */
+
+static int
+pq_provider_put(store *b, const store_provider *pr)
+{
+	static const char sql[] = "INSERT INTO providers(name, url, ca_file) VALUES($1,$2,$3)"
+				  " ON CONFLICT (name) DO UPDATE SET url=EXCLUDED.url, ca_file=EXCLUDED.ca_file";
+	pq_args a = { 0 };
+	a_text(&a, pr->name);
+	a_text(&a, pr->url);
+	a_text(&a, pr->ca_file);
+	return q(S(b), sql, Q_WRITE, &a, NULL);
+}
+
+static int
+pq_provider_get(store *b, const char *name, store_provider *pr)
+{
+	static const char sql[] = "SELECT name, url, ca_file FROM providers WHERE name=$1";
+	pq_args a = { 0 };
+	a_text(&a, name);
+	PGresult *r = NULL;
+	int rc = q(S(b), sql, Q_READ, &a, &r);
+	if (rc != 0)
+		return rc;
+	rc = TS_ENOTFOUND;
+	if (PQntuples(r) > 0) {
+		c_text(r, 0, 0, pr->name, sizeof(pr->name));
+		c_text(r, 0, 1, pr->url, sizeof(pr->url));
+		c_text(r, 0, 2, pr->ca_file, sizeof(pr->ca_file));
+		rc = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int
+pq_app_put(store *b, const store_app *ap)
+{
+	/* SQLite's INSERT OR REPLACE replaces the whole row: released_share
+	 * returns to its default. */
+	static const char sql[] = "INSERT INTO apps(app_id, user_id, name, kind, provider, shareable)"
+				  " VALUES($1,$2,$3,$4,$5,$6) ON CONFLICT (app_id) DO UPDATE SET"
+				  " user_id=EXCLUDED.user_id, name=EXCLUDED.name, kind=EXCLUDED.kind,"
+				  " provider=EXCLUDED.provider, shareable=EXCLUDED.shareable, released_share=''";
+	pq_args a = { 0 };
+	a_text(&a, ap->app_id);
+	a_i64(&a, ap->user_id);
+	a_text(&a, ap->name);
+	a_text(&a, ap->kind);
+	a_text(&a, ap->provider);
+	a_i64(&a, ap->shareable);
+	return q(S(b), sql, Q_WRITE, &a, NULL);
+}
+
+static void
+app_row(const PGresult *r, int i, store_app *ap)
+{
+	c_text(r, i, 0, ap->app_id, sizeof(ap->app_id));
+	ap->user_id = c_i64(r, i, 1);
+	c_text(r, i, 2, ap->name, sizeof(ap->name));
+	c_text(r, i, 3, ap->kind, sizeof(ap->kind));
+	c_text(r, i, 4, ap->provider, sizeof(ap->provider));
+	ap->shareable = (int)c_i64(r, i, 5);
+	c_text(r, i, 6, ap->released_share, sizeof(ap->released_share));
+}
+
+static int
+pq_app_get(store *b, const char *app_id, store_app *ap)
+{
+	static const char sql[] = "SELECT app_id, user_id, name, kind, provider, shareable, released_share"
+				  " FROM apps WHERE app_id=$1";
+	pq_args a = { 0 };
+	a_text(&a, app_id);
+	PGresult *r = NULL;
+	int rc = q(S(b), sql, Q_READ, &a, &r);
+	if (rc != 0)
+		return rc;
+	rc = TS_ENOTFOUND;
+	if (PQntuples(r) > 0) {
+		app_row(r, 0, ap);
+		rc = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int
+pq_app_release(store *b, const char *app_id, const char *share_id)
+{
+	static const char sql[] = "UPDATE apps SET released_share=$1 WHERE app_id=$2 AND released_share=''";
+	pq_args a = { 0 };
+	a_text(&a, share_id);
+	a_text(&a, app_id);
+	long long n = 0;
+	int rc = q_changes(S(b), sql, &a, &n);
+	if (rc == 0 && n != 1)
+		rc = TS_ESTATE;
+	return rc;
+}
+
+static int
+pq_apps_json(store *b, int64_t user_id, json_t **out)
+{
+	static const char sql[] = "SELECT app_id, user_id, name, kind, provider, shareable, released_share"
+				  " FROM apps WHERE user_id=$1 ORDER BY app_id";
+	pq_args a = { 0 };
+	a_i64(&a, user_id);
+	PGresult *r = NULL;
+	int rc = q(S(b), sql, Q_READ, &a, &r);
+	if (rc != 0)
+		return rc;
+	json_t *arr = json_array();
+	for (int i = 0; i < PQntuples(r); i++) {
+		store_app ap;
+		app_row(r, i, &ap);
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:b,s:s,s:s}", "app_id", ap.app_id,
+		    "name", ap.name, "kind", ap.kind, "provider", ap.provider,
+		    "shareable", ap.shareable && ap.released_share[0] == '\0',
+		    "state", ap.released_share[0] ? "moved" : "held", "moved_by_share", ap.released_share));
+	}
+	PQclear(r);
+	*out = arr;
+	return 0;
+}
+
+/* ---- shares ---- */
+
+#define SHARE_COLS "id, user_id, device_id, eid, app_id, provider, state, duration_s, not_after," \
+		   " assoc_app_id, assoc_name, assoc_kind, matching_id, reason, created_at, updated_at, operation"
+
+static void
+share_row(const PGresult *r, int i, store_share *sh)
+{
+	c_text(r, i, 0, sh->id, sizeof(sh->id));
+	sh->user_id = c_i64(r, i, 1);
+	c_text(r, i, 2, sh->device_id, sizeof(sh->device_id));
+	c_text(r, i, 3, sh->eid, sizeof(sh->eid));
+	c_text(r, i, 4, sh->app_id, sizeof(sh->app_id));
+	c_text(r, i, 5, sh->provider, sizeof(sh->provider));
+	c_text(r, i, 6, sh->state, sizeof(sh->state));
+	sh->duration_s = c_i64(r, i, 7);
+	sh->not_after = c_i64(r, i, 8);
+	c_text(r, i, 9, sh->assoc_app_id, sizeof(sh->assoc_app_id));
+	c_text(r, i, 10, sh->assoc_name, sizeof(sh->assoc_name));
+	c_text(r, i, 11, sh->assoc_kind, sizeof(sh->assoc_kind));
+	c_text(r, i, 12, sh->matching_id, sizeof(sh->matching_id));
+	c_text(r, i, 13, sh->reason, sizeof(sh->reason));
+	sh->created_at = c_i64(r, i, 14);
+	sh->updated_at = c_i64(r, i, 15);
+	c_text(r, i, 16, sh->operation, sizeof(sh->operation));
+}
+
+static void
+share_args(pq_args *a, const store_share *sh)
+{
+	a_text(a, sh->id);
+	a_i64(a, sh->user_id);
+	a_text(a, sh->device_id);
+	a_text(a, sh->eid);
+	a_text(a, sh->app_id);
+	a_text(a, sh->provider);
+	a_text(a, sh->state);
+	a_i64(a, sh->duration_s);
+	a_i64(a, sh->not_after);
+	a_text(a, sh->assoc_app_id);
+	a_text(a, sh->assoc_name);
+	a_text(a, sh->assoc_kind);
+	a_text(a, sh->matching_id);
+	a_text(a, sh->reason);
+	a_i64(a, sh->created_at);
+	a_i64(a, sh->updated_at);
+	a_text(a, sh->operation[0] ? sh->operation : "share");
+}
+
+static int
+pq_share_insert(store *b, const store_share *sh)
+{
+	static const char sql[] = "INSERT INTO shares(" SHARE_COLS ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,"
+				  "$11,$12,$13,$14,$15,$16,$17)";
+	pq_args a = { 0 };
+	share_args(&a, sh);
+	return q(S(b), sql, Q_WRITE, &a, NULL);
+}
+
+static int
+pq_share_update(store *b, const store_share *sh)
+{
+	static const char sql[] = "UPDATE shares SET id=$1, user_id=$2, device_id=$3, eid=$4, app_id=$5,"
+				  " provider=$6, state=$7, duration_s=$8, not_after=$9, assoc_app_id=$10,"
+				  " assoc_name=$11, assoc_kind=$12, matching_id=$13, reason=$14, created_at=$15,"
+				  " updated_at=$16, operation=$17 WHERE id=$1";
+	pq_args a = { 0 };
+	share_args(&a, sh);
+	long long n = 0;
+	int rc = q_changes(S(b), sql, &a, &n);
+	if (rc == 0 && n != 1)
+		rc = TS_ENOTFOUND;
+	return rc;
+}
+
+static int
+share_one(pq_store *s, const char *sql, const pq_args *a, store_share *sh)
+{
+	PGresult *r = NULL;
+	int rc = q(s, sql, Q_READ, a, &r);
+	if (rc != 0)
+		return rc;
+	rc = TS_ENOTFOUND;
+	if (PQntuples(r) > 0) {
+		share_row(r, 0, sh);
+		rc = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int
+pq_share_get(store *b, const char *id, store_share *sh)
+{
+	static const char sql[] = "SELECT " SHARE_COLS " FROM shares WHERE id=$1";
+	pq_args a = { 0 };
+	a_text(&a, id);
+	return share_one(S(b), sql, &a, sh);
+}
+
+static int
+pq_share_by_eid_app(store *b, const char *eid, const char *assoc, store_share *sh)
+{
+	static const char sql[] = "SELECT " SHARE_COLS " FROM shares WHERE eid=$1 AND assoc_app_id=$2"
+				  " ORDER BY created_at DESC LIMIT 1";
+	pq_args a = { 0 };
+	a_text(&a, eid);
+	a_text(&a, assoc);
+	return share_one(S(b), sql, &a, sh);
+}
+
+static int
+pq_share_by_matching(store *b, const char *mid, store_share *sh)
+{
+	static const char sql[] = "SELECT " SHARE_COLS " FROM shares WHERE matching_id=$1 AND matching_id<>''";
+	pq_args a = { 0 };
+	a_text(&a, mid);
+	return share_one(S(b), sql, &a, sh);
+}
+
+static int
+pq_share_set_credential(store *b, const char *id, const char *json_text)
+{
+	static const char sql[] = "UPDATE shares SET credential=$1 WHERE id=$2";
+	pq_args a = { 0 };
+	a_text(&a, json_text);
+	a_text(&a, id);
+	return q(S(b), sql, Q_WRITE, &a, NULL);
+}
+
+static int
+pq_share_set_app_key(store *b, const char *id, const char *hex)
+{
+	static const char sql[] = "UPDATE shares SET app_key=$1 WHERE id=$2";
+	pq_args a = { 0 };
+	a_text(&a, hex);
+	a_text(&a, id);
+	return q(S(b), sql, Q_WRITE, &a, NULL);
+}
+
+static int
+pq_share_get_app_key(store *b, const char *id, char *hex, size_t cap)
+{
+	static const char sql[] = "SELECT app_key FROM shares WHERE id=$1 AND app_key<>''";
+	pq_args a = { 0 };
+	a_text(&a, id);
+	PGresult *r = NULL;
+	int rc = q(S(b), sql, Q_READ, &a, &r);
+	if (rc != 0)
+		return rc;
+	rc = TS_ENOTFOUND;
+	if (PQntuples(r) > 0) {
+		c_text(r, 0, 0, hex, cap);
+		rc = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int
+pq_share_get_credential(store *b, const char *id, char **out)
+{
+	static const char sql[] = "SELECT credential FROM shares WHERE id=$1 AND credential IS NOT NULL";
+	pq_args a = { 0 };
+	a_text(&a, id);
+	PGresult *r = NULL;
+	int rc = q(S(b), sql, Q_READ, &a, &r);
+	if (rc != 0)
+		return rc;
+	rc = TS_ENOTFOUND;
+	if (PQntuples(r) > 0) {
+		*out = c_strdup(r, 0, 0);
+		rc = *out ? 0 : TS_ENOMEM;
+	}
+	PQclear(r);
+	return rc;
+}
+
+json_t *store_share_json(const store_share *sh); /* store_sqlite.c */
+
+static int
+pq_shares_json(store *b, int64_t user_id, json_t **out)
+{
+	static const char sql[] = "SELECT " SHARE_COLS " FROM shares WHERE ($1::bigint < 0 OR user_id=$1::bigint)"
+				  " ORDER BY created_at, id";
+	pq_args a = { 0 };
+	a_i64(&a, user_id);
+	PGresult *r = NULL;
+	int rc = q(S(b), sql, Q_READ, &a, &r);
+	if (rc != 0)
+		return rc;
+	json_t *arr = json_array();
+	for (int i = 0; i < PQntuples(r); i++) {
+		store_share sh;
+		share_row(r, i, &sh);
+		json_array_append_new(arr, store_share_json(&sh));
+	}
+	PQclear(r);
+	*out = arr;
+	return 0;
+}
+
+static int
+pq_shares_expired(store *b, int64_t now, char (*ids)[STORE_ID_MAX], size_t max, size_t *n)
+{
+	static const char sql[] = "SELECT id FROM shares WHERE state IN ('authorised','delivered','installed')"
+				  " AND not_after > 0 AND not_after <= $1 LIMIT $2";
+	pq_args a = { 0 };
+	a_i64(&a, now);
+	a_i64(&a, (int64_t)max);
+	PGresult *r = NULL;
+	*n = 0;
+	int rc = q(S(b), sql, Q_READ, &a, &r);
+	if (rc != 0)
+		return rc;
+	for (int i = 0; i < PQntuples(r) && *n < max; i++)
+		c_text(r, i, 0, ids[(*n)++], STORE_ID_MAX);
+	PQclear(r);
+	return 0;
+}
+
+/* ---- events and companion commands ---- */
+
+/* Inserts a row with a BIGSERIAL id that readers page through by cursor:
+ * outside a transaction it opens one, so ids commit in order. */
+static int
+insert_seq(pq_store *s, const char *sql, const pq_args *a, int64_t *id)
+{
+	int own = !s->in_tx, rc;
+	if (own && (rc = pq_begin(&s->base)) != 0)
+		return rc;
+	PGresult *r = NULL;
+	rc = q(s, sql, Q_WRITE, a, &r);
+	if (rc == 0 && PQntuples(r) != 1)
+		rc = TS_EDB;
+	if (rc == 0 && id)
+		*id = c_i64(r, 0, 0);
+	PQclear(r);
+	if (own) {
+		if (rc == 0)
+			rc = pq_commit(&s->base);
+		else
+			pq_rollback(&s->base);
+	}
+	return rc;
+}
+
+static int
+pq_event_add(store *b, int64_t user_id, const char *share_id, const char *type, const char *data, int64_t *id)
+{
+	static const char sql[] = "INSERT INTO events(user_id, share_id, type, data, created_at)"
+				  " VALUES($1,$2,$3,$4,$5) RETURNING id";
+	pq_args a = { 0 };
+	a_i64(&a, user_id);
+	a_text(&a, share_id);
+	a_text(&a, type);
+	a_text(&a, data);
+	a_i64(&a, ts_now());
+	return insert_seq(S(b), sql, &a, id);
+}
+
+static int
+pq_events_after(store *b, int64_t user_id, const char *share_id, int64_t after, store_event *out,
+    size_t max, size_t *n)
+{
+	static const char sql[] = "SELECT id, share_id, type, data FROM events WHERE user_id=$1 AND id>$2"
+				  " AND ($3::text IS NULL OR share_id=$3::text) ORDER BY id LIMIT $4";
+	pq_args a = { 0 };
+	a_i64(&a, user_id);
+	a_i64(&a, after);
+	a_text(&a, share_id);
+	a_i64(&a, (int64_t)max);
+	PGresult *r = NULL;
+	*n = 0;
+	int rc = q(S(b), sql, Q_READ, &a, &r);
+	if (rc != 0)
+		return rc;
+	for (int i = 0; i < PQntuples(r) && *n < max; i++) {
+		store_event *e = &out[(*n)++];
+		e->id = c_i64(r, i, 0);
+		c_text(r, i, 1, e->share_id, sizeof(e->share_id));
+		c_text(r, i, 2, e->type, sizeof(e->type));
+		c_text(r, i, 3, e->data, sizeof(e->data));
+	}
+	PQclear(r);
+	return 0;
+}
+
+static int
+pq_cmd_add(store *b, const char *eid, const char *share_id, const char *type, const char *data, int64_t *id)
+{
+	static const char sql[] = "INSERT INTO companion_cmds(eid, share_id, type, data, created_at)"
+				  " VALUES($1,$2,$3,$4,$5) RETURNING id";
+	pq_args a = { 0 };
+	a_text(&a, eid);
+	a_text(&a, share_id);
+	a_text(&a, type);
+	a_text(&a, data);
+	a_i64(&a, ts_now());
+	return insert_seq(S(b), sql, &a, id);
+}
+
+static int
+pq_cmds_pending(store *b, const char *eid, int64_t after, store_cmd *out, size_t max, size_t *n)
+{
+	static const char sql[] = "SELECT id, eid, share_id, type, data FROM companion_cmds"
+				  " WHERE eid=$1 AND done=0 AND id>$2 ORDER BY id LIMIT $3";
+	pq_args a = { 0 };
+	a_text(&a, eid);
+	a_i64(&a, after);
+	a_i64(&a, (int64_t)max);
+	PGresult *r = NULL;
+	*n = 0;
+	int rc = q(S(b), sql, Q_READ, &a, &r);
+	if (rc != 0)
+		return rc;
+	for (int i = 0; i < PQntuples(r) && *n < max; i++) {
+		store_cmd *c = &out[(*n)++];
+		c->id = c_i64(r, i, 0);
+		c_text(r, i, 1, c->eid, sizeof(c->eid));
+		c_text(r, i, 2, c->share_id, sizeof(c->share_id));
+		c_text(r, i, 3, c->type, sizeof(c->type));
+		c_text(r, i, 4, c->data, sizeof(c->data));
+	}
+	PQclear(r);
+	return 0;
+}
+
+static int
+pq_cmd_done(store *b, const char *share_id, const char *type)
+{
+	static const char sql[] = "UPDATE companion_cmds SET done=1 WHERE share_id=$1 AND type=$2 AND done=0";
+	pq_args a = { 0 };
+	a_text(&a, share_id);
+	a_text(&a, type);
+	return q(S(b), sql, Q_WRITE, &a, NULL);
+}
+
+/* ---- outbox ---- */
+
+static int
+pq_outbox_add(store *b, const char *kind, const char *share_id, int64_t *id)
+{
+	static const char sql[] = "INSERT INTO outbox(kind, share_id, call_id, next_at) VALUES($1,$2,$3,$4)"
+				  " RETURNING id";
+	char call_id[33];
+	int rc = ts_random_id(call_id);
+	if (rc != 0)
+		return rc;
+	pq_args a = { 0 };
+	a_text(&a, kind);
+	a_text(&a, share_id);
+	a_text(&a, call_id);
+	a_i64(&a, 0);
+	PGresult *r = NULL;
+	rc = q(S(b), sql, Q_WRITE, &a, &r);
+	if (rc == 0 && PQntuples(r) != 1)
+		rc = TS_EDB;
+	if (rc == 0 && id)
+		*id = c_i64(r, 0, 0);
+	PQclear(r);
+	return rc;
+}
+
+static int
+pq_outbox_claim(store *b, int64_t now, int64_t lease_s, store_outbox *out, size_t max, size_t *n)
+{
+	/* One statement claims atomically: the rows are locked as they are
+	 * picked, rows another worker is claiming are skipped. */
+	static const char sql[] =
+	    "WITH c AS (SELECT id FROM outbox WHERE done=0 AND next_at<=$1::bigint AND lease_until<=$1::bigint"
+	    " ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED),"
+	    " u AS (UPDATE outbox o SET lease_until=$1::bigint + $2::bigint, attempts=o.attempts+1 FROM c"
+	    " WHERE o.id=c.id RETURNING o.id, o.kind, o.share_id, o.call_id, o.attempts)"
+	    " SELECT id, kind, share_id, call_id, attempts FROM u ORDER BY id";
+	pq_args a = { 0 };
+	a_i64(&a, now);
+	a_i64(&a, lease_s);
+	a_i64(&a, (int64_t)max);
+	PGresult *r = NULL;
+	*n = 0;
+	int rc = q(S(b), sql, Q_WRITE, &a, &r);
+	if (rc != 0)
+		return rc;
+	for (int i = 0; i < PQntuples(r) && *n < max; i++) {
+		store_outbox *o = &out[(*n)++];
+		o->id = c_i64(r, i, 0);
+		c_text(r, i, 1, o->kind, sizeof(o->kind));
+		c_text(r, i, 2, o->share_id, sizeof(o->share_id));
+		c_text(r, i, 3, o->call_id, sizeof(o->call_id));
+		o->attempts = (int)c_i64(r, i, 4);
+	}
+	PQclear(r);
+	return 0;
+}
+
+static int
+pq_outbox_done(store *b, int64_t id)
+{
+	static const char sql[] = "UPDATE outbox SET done=1, lease_until=0 WHERE id=$1";
+	pq_args a = { 0 };
+	a_i64(&a, id);
+	return q(S(b), sql, Q_WRITE, &a, NULL);
+}
+
+static int
+pq_outbox_retry(store *b, int64_t id, int64_t next_at, const char *err)
+{
+	static const char sql[] = "UPDATE outbox SET next_at=$1, lease_until=0, last_error=$2 WHERE id=$3";
+	pq_args a = { 0 };
+	a_i64(&a, next_at);
+	a_text(&a, err);
+	a_i64(&a, id);
+	return q(S(b), sql, Q_WRITE, &a, NULL);
+}
+
+static int
+pq_outbox_reset_leases(store *b)
+{
+	static const char sql[] = "UPDATE outbox SET lease_until=0 WHERE done=0";
+	return q(S(b), sql, Q_WRITE, NULL, NULL);
+}
+
+static int
+pq_outbox_next_due(store *b, int64_t now, int64_t *secs)
+{
+	static const char sql[] = "SELECT MIN(GREATEST(next_at, lease_until)) FROM outbox WHERE done=0";
+	PGresult *r = NULL;
+	*secs = -1;
+	int rc = q(S(b), sql, Q_READ, NULL, &r);
+	if (rc != 0)
+		return rc;
+	if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) {
+		int64_t t = c_i64(r, 0, 0);
+		*secs = t <= now ? 0 : t - now;
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* ---- idempotency, offers, housekeeping ---- */
+
+static int
+pq_idem_get(store *b, const char *device_id, const char *key, char *req_hash, size_t hcap,
+    int *status, char **response)
+{
+	static const char sql[] = "SELECT req_hash, status, response FROM idempotency WHERE device_id=$1 AND key=$2";
+	pq_args a = { 0 };
+	a_text(&a, device_id);
+	a_text(&a, key);
+	PGresult *r = NULL;
+	int rc = q(S(b), sql, Q_READ, &a, &r);
+	if (rc != 0)
+		return rc;
+	rc = TS_ENOTFOUND;
+	if (PQntuples(r) > 0) {
+		c_text(r, 0, 0, req_hash, hcap);
+		*status = (int)c_i64(r, 0, 1);
+		*response = c_strdup(r, 0, 2);
+		rc = *response ? 0 : TS_ENOMEM;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int
+pq_idem_put(store *b, const char *device_id, const char *key, const char *req_hash, int status,
+    const char *response)
+{
+	static const char sql[] = "INSERT INTO idempotency(device_id, key, req_hash, status, response, created_at)"
+				  " VALUES($1,$2,$3,$4,$5,$6)";
+	pq_args a = { 0 };
+	a_text(&a, device_id);
+	a_text(&a, key);
+	a_text(&a, req_hash);
+	a_i64(&a, status);
+	a_text(&a, response);
+	a_i64(&a, ts_now());
+	return q(S(b), sql, Q_WRITE, &a, NULL);
+}
+
+static int
+pq_offer_nonce_use(store *b, const char *nonce_hex, const char *share_id, int64_t expires_at)
+{
+	/* Expired nonces can go: an offer past its expiry is refused anyway. */
+	static const char del[] = "DELETE FROM offer_nonces WHERE expires_at < $1";
+	static const char ins[] = "INSERT INTO offer_nonces(nonce, share_id, expires_at) VALUES($1,$2,$3)";
+	pq_args d = { 0 };
+	a_i64(&d, ts_now() - 3600);
+	(void)q(S(b), del, Q_WRITE, &d, NULL);
+	pq_args a = { 0 };
+	a_text(&a, nonce_hex);
+	a_text(&a, share_id);
+	a_i64(&a, expires_at);
+	return q(S(b), ins, Q_WRITE, &a, NULL);
+}
+
+static int
+pq_gc(store *b, int64_t tx_before, int64_t idem_before, int64_t now)
+{
+	static const char q1[] = "DELETE FROM es9_tx WHERE created_at < $1";
+	static const char q2[] = "DELETE FROM idempotency WHERE created_at < $1";
+	static const char q3[] = "DELETE FROM tokens WHERE expires_at < $1";
+	static const char q4[] = "DELETE FROM enroll_codes WHERE expires_at < $1 AND used_at IS NULL";
+	const char *const qs[] = { q1, q2, q3, q4 };
+	const int64_t vs[] = { tx_before, idem_before, now, now };
+	for (size_t i = 0; i < TS_ARRAY_LEN(qs); i++) {
+		pq_args a = { 0 };
+		a_i64(&a, vs[i]);
+		int rc = q(S(b), qs[i], Q_WRITE, &a, NULL);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- ES9+ transactions and companions ---- */
+
+static int
+pq_tx_put(store *b, const store_tx *tx)
+{
+	static const char sql[] = "INSERT INTO es9_tx(id, share_id, eid, euicc_challenge, server_challenge,"
+				  " euicc_sig1, smdp_sig2, euicc_pub, stage, created_at)"
+				  " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT (id) DO UPDATE SET"
+				  " share_id=EXCLUDED.share_id, eid=EXCLUDED.eid,"
+				  " euicc_challenge=EXCLUDED.euicc_challenge, server_challenge=EXCLUDED.server_challenge,"
+				  " euicc_sig1=EXCLUDED.euicc_sig1, smdp_sig2=EXCLUDED.smdp_sig2,"
+				  " euicc_pub=EXCLUDED.euicc_pub, stage=EXCLUDED.stage, created_at=EXCLUDED.created_at";
+	pq_args a = { 0 };
+	a_text(&a, tx->id);
+	a_text(&a, tx->share_id);
+	a_text(&a, tx->eid);
+	a_blob(&a, tx->euicc_challenge, 16);
+	a_blob(&a, tx->server_challenge, 16);
+	a_blob(&a, tx->euicc_sig1, 64);
+	a_blob(&a, tx->smdp_sig2, 64);
+	a_blob(&a, tx->euicc_pub, 65);
+	a_i64(&a, tx->stage);
+	a_i64(&a, tx->created_at);
+	return q(S(b), sql, Q_WRITE, &a, NULL);
+}
+
+static int
+pq_tx_get(store *b, const char *id, store_tx *tx)
+{
+	static const char sql[] = "SELECT id, share_id, eid, euicc_challenge, server_challenge, euicc_sig1,"
+				  " smdp_sig2, euicc_pub, stage, created_at FROM es9_tx WHERE id=$1";
+	pq_args a = { 0 };
+	a_text(&a, id);
+	PGresult *r = NULL;
+	int rc = q(S(b), sql, Q_READ, &a, &r);
+	if (rc != 0)
+		return rc;
+	rc = TS_ENOTFOUND;
+	if (PQntuples(r) > 0) {
+		c_text(r, 0, 0, tx->id, sizeof(tx->id));
+		c_text(r, 0, 1, tx->share_id, sizeof(tx->share_id));
+		c_text(r, 0, 2, tx->eid, sizeof(tx->eid));
+		c_blob(r, 0, 3, tx->euicc_challenge, 16);
+		c_blob(r, 0, 4, tx->server_challenge, 16);
+		c_blob(r, 0, 5, tx->euicc_sig1, 64);
+		c_blob(r, 0, 6, tx->smdp_sig2, 64);
+		c_blob(r, 0, 7, tx->euicc_pub, 65);
+		tx->stage = (int)c_i64(r, 0, 8);
+		tx->created_at = c_i64(r, 0, 9);
+		rc = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int
+pq_companion_put(store *b, const char *eid, const uint8_t pub[65])
+{
+	static const char sql[] = "INSERT INTO companions(eid, euicc_pub, last_seen) VALUES($1,$2,$3)"
+				  " ON CONFLICT (eid) DO UPDATE SET euicc_pub=EXCLUDED.euicc_pub,"
+				  " last_seen=EXCLUDED.last_seen";
+	pq_args a = { 0 };
+	a_text(&a, eid);
+	a_blob(&a, pub, 65);
+	a_i64(&a, ts_now());
+	return q(S(b), sql, Q_WRITE, &a, NULL);
+}
+
+static int
+pq_companion_pub(store *b, const char *eid, uint8_t pub[65])
+{
+	static const char sql[] = "SELECT euicc_pub FROM companions WHERE eid=$1";
+	pq_args a = { 0 };
+	a_text(&a, eid);
+	PGresult *r = NULL;
+	int rc = q(S(b), sql, Q_READ, &a, &r);
+	if (rc != 0)
+		return rc;
+	rc = TS_ENOTFOUND;
+	if (PQntuples(r) > 0) {
+		c_blob(r, 0, 0, pub, 65);
+		rc = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static const struct store_ops pq_ops = {
+	.close = pq_close,
+	.begin = pq_begin,
+	.commit = pq_commit,
+	.rollback = pq_rollback,
+	.user_add = pq_user_add,
+	.user_get = pq_user_get,
+	.user_by_name = pq_user_by_name,
+	.enroll_code_add = pq_enroll_code_add,
+	.enroll_code_use = pq_enroll_code_use,
+	.device_add = pq_device_add,
+	.device_user = pq_device_user,
+	.token_add = pq_token_add,
+	.token_check = pq_token_check,
+	.provider_put = pq_provider_put,
+	.provider_get = pq_provider_get,
+	.app_put = pq_app_put,
+	.app_get = pq_app_get,
+	.apps_json = pq_apps_json,
+	.app_release = pq_app_release,
+	.share_insert = pq_share_insert,
+	.share_get = pq_share_get,
+	.share_update = pq_share_update,
+	.share_by_eid_app = pq_share_by_eid_app,
+	.share_by_matching = pq_share_by_matching,
+	.share_set_app_key = pq_share_set_app_key,
+	.share_get_app_key = pq_share_get_app_key,
+	.share_set_credential = pq_share_set_credential,
+	.share_get_credential = pq_share_get_credential,
+	.shares_json = pq_shares_json,
+	.shares_expired = pq_shares_expired,
+	.event_add = pq_event_add,
+	.events_after = pq_events_after,
+	.cmd_add = pq_cmd_add,
+	.cmds_pending = pq_cmds_pending,
+	.cmd_done = pq_cmd_done,
+	.outbox_add = pq_outbox_add,
+	.outbox_claim = pq_outbox_claim,
+	.outbox_done = pq_outbox_done,
+	.outbox_retry = pq_outbox_retry,
+	.outbox_reset_leases = pq_outbox_reset_leases,
+	.outbox_next_due = pq_outbox_next_due,
+	.idem_get = pq_idem_get,
+	.idem_put = pq_idem_put,
+	.offer_nonce_use = pq_offer_nonce_use,
+	.gc = pq_gc,
+	.tx_put = pq_tx_put,
+	.tx_get = pq_tx_get,
+	.companion_put = pq_companion_put,
+	.companion_pub = pq_companion_pub,
+};
+
+/* Each migration runs in its own transaction under the write lock, so two
+ * nodes starting together never apply one twice. */
+static int
+migrate(pq_store *s)
+{
+	for (;;) {
+		int rc = pq_begin(&s->base);
+		if (rc != 0)
+			return rc;
+		if ((rc = simple(s, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")) != 0)
+			goto fail;
+		PGresult *r = PQexecParams(s->conn, "SELECT COALESCE(MAX(version), 0)::bigint FROM schema_version",
+		    0, NULL, NULL, NULL, NULL, 1);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+			log_error("postgresql: %s", PQresultErrorMessage(r));
+			PQclear(r);
+			rc = TS_EDB;
+			goto fail;
+		}
+		int64_t version = c_i64(r, 0, 0);
+		PQclear(r);
+		if (version > (int64_t)TS_ARRAY_LEN(migrations)) {
+			log_error("database schema version %lld is newer than this program (%zu)", (long long)version,
+			    TS_ARRAY_LEN(migrations));
+			rc = TS_EDB;
+			goto fail;
+		}
+		if (version == (int64_t)TS_ARRAY_LEN(migrations))
+			return pq_commit(&s->base);
+		if ((rc = simple(s, migrations[version])) != 0)
+			goto fail;
+		char v[24];
+		ts_snprintf(v, sizeof(v), "%lld", (long long)version + 1);
+		const char *vals[1] = { v };
+		r = PQexecParams(s->conn, "INSERT INTO schema_version(version) VALUES($1)", 1, NULL, vals, NULL, NULL, 0);
+		rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : TS_EDB;
+		if (rc != 0)
+			log_error("postgresql: %s", PQresultErrorMessage(r));
+		PQclear(r);
+		if (rc != 0 || (rc = pq_commit(&s->base)) != 0)
+			goto fail;
+		log_info("database migrated to schema version %lld", (long long)version + 1);
+		continue;
+fail:
+		pq_rollback(&s->base);
+		return rc;
+	}
+}
+
+int
+store_pg_open(const char *url, store **out)
+{
+	pq_store *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return TS_ENOMEM;
+	s->base.ops = &pq_ops;
+	int rc = TS_EDB;
+	s->conn = PQconnectdb(url);
+	if (s->conn == NULL) {
+		rc = TS_ENOMEM;
+		goto fail;
+	}
+	if (PQstatus(s->conn) != CONNECTION_OK) {
+		/* the message names the server, never the password */
+		log_error("cannot connect to PostgreSQL: %s", PQerrorMessage(s->conn));
+		goto fail;
+	}
+	PQsetNoticeProcessor(s->conn, notice_sink, NULL);
+	if ((rc = simple(s, "SET lock_timeout = '10s'")) != 0 || (rc = migrate(s)) != 0)
+		goto fail;
+	*out = &s->base;
+	return 0;
+fail:
+	PQfinish(s->conn);
+	free(s);
+	return rc;
+}

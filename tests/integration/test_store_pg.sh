@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The PostgreSQL store backend (ARCHITECTURE: "SQLite by default, PostgreSQL
+# for scale"): a private PostgreSQL cluster in a temporary directory, reached
+# over a unix socket only (listen_addresses='', no TCP); the node store unit
+# tests run against it, then the full share + cancel happy path runs with the
+# node's database on it. The cluster is stopped by pg_ctl and removed.
+. "$(dirname "$0")/lib.sh"
+
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ] || [ ! -x "$PGBIN/pg_ctl" ]; then
+	fail "PostgreSQL server binaries (initdb, pg_ctl under /usr/lib/postgresql/*/bin) are missing: run scripts/bootstrap.sh (Debian package postgresql)"
+	exit 1
+fi
+if ! id postgres >/dev/null 2>&1; then
+	fail "no 'postgres' OS user (the Debian postgresql package creates it): run scripts/bootstrap.sh"
+	exit 1
+fi
+
+# The server refuses to run as root: the cluster belongs to the postgres user.
+PGD=$(mktemp -d /tmp/tapshare-pg.XXXXXX)
+chown postgres: "$PGD"
+chmod 700 "$PGD"
+PG_UP=0
+pg() { runuser -u postgres -- "$@"; }
+pg_stop() {
+	if [ "$PG_UP" -eq 1 ]; then
+		pg "$PGBIN/pg_ctl" -D "$PGD/data" -m fast -w -t 30 stop >>"$PGD/pg_ctl.log" 2>&1 ||
+			fail "PostgreSQL stops"
+		PG_UP=0
+	fi
+	[ -f "$PGD/server.log" ] && cp "$PGD/server.log" "$T/postgres.log" 2>/dev/null
+	rm -rf "$PGD"
+}
+# lib.sh's cleanup stops our programs; the node must be gone before the
+# database server it uses.
+eval "lib_$(declare -f ts_cleanup)"
+pg_cleanup() {
+	local rc=$?
+	set +e
+	for p in "${PIDS[@]:-}"; do
+		[ -n "$p" ] && ts_stop "$p"
+	done
+	PIDS=()
+	pg_stop
+	(exit "$rc")
+	lib_ts_cleanup
+}
+trap pg_cleanup EXIT
+
+pg "$PGBIN/initdb" -D "$PGD/data" -U postgres -A trust -E UTF8 --no-sync >"$PGD/initdb.log" 2>&1 ||
+	{ cat "$PGD/initdb.log"; fail "initdb"; exit 1; }
+pg "$PGBIN/pg_ctl" -D "$PGD/data" -l "$PGD/server.log" -w -t 30 \
+	-o "-c listen_addresses='' -k $PGD -c fsync=off" start >"$PGD/pg_ctl.log" 2>&1 ||
+	{ cat "$PGD/pg_ctl.log" "$PGD/server.log" 2>/dev/null; fail "PostgreSQL starts"; exit 1; }
+PG_UP=1
+expect "PostgreSQL listens on its unix socket only" [ -S "$PGD/.s.PGSQL.5432" ]
+pg "$PGBIN/createdb" -h "$PGD" -U postgres tsunit
+pg "$PGBIN/createdb" -h "$PGD" -U postgres tsnode
+PGURL_UNIT="postgresql:///tsunit?host=$PGD&user=postgres"
+PGURL_NODE="postgresql:///tsnode?host=$PGD&user=postgres"
+psql_node() { "$PGBIN/psql" -X -A -t -q -h "$PGD" -U postgres -d tsnode -c "$1"; }
+expect "no TCP listener (listen_addresses is empty)" [ "$(psql_node 'SHOW listen_addresses')" = "" ]
+
+# 1. the store unit tests, both backends
+if TS_PG_URL="$PGURL_UNIT" timeout 120 "$TS_BIN/unit_node_test_store" >"$T/unit.log" 2>&1; then
+	ok "store unit tests pass on SQLite and PostgreSQL"
+else
+	fail "store unit tests pass on SQLite and PostgreSQL"
+	grep -E '^\[|FAIL|error' "$T/unit.log" | tail -n 40
+fi
+expect "the PostgreSQL group ran all its tests" bash -c \
+	"sed -n '/^store backend: postgresql/,\$p' '$T/unit.log' | grep -q '^\[  PASSED  \] 7 test(s)'"
+
+# 2. the happy path with the node's state in PostgreSQL (ts_init_node, with
+#    the database switched right after 'init', before any data is written)
+ts_pki
+ts_start_sp
+"$TS_BIN/tapshare-node" init --dir "$T/node" --pki "$T/pki" --listen 127.0.0.1:0 >"$T/node-init.log" 2>&1
+sed -i "s|^database = .*|database = ${PGURL_NODE//&/\\&}|" "$T/node/node.ini"
+expect "node.ini names the PostgreSQL database" grep -qxF "database = $PGURL_NODE" "$T/node/node.ini"
+rm -f "$T/node/node.db" "$T/node/node.db-wal" "$T/node/node.db-shm"
+"$TS_BIN/tapshare-node" provider add operator "https://127.0.0.1:$SP_PORT" --dir "$T/node" 2>>"$T/node-init.log"
+ALICE_CODE=$(printf '%s\n' "$PASS" | "$TS_BIN/tapshare-node" user add alice --dir "$T/node" 2>>"$T/node-init.log")
+BOB_CODE=$(printf '%s\n' "bob's passphrase 42" | "$TS_BIN/tapshare-node" user add bob --dir "$T/node" 2>>"$T/node-init.log")
+"$TS_BIN/tapshare-node" app add --dir "$T/node" --user alice --app-id sim-alice --name "Alice mobile" \
+	--kind sim --provider operator 2>>"$T/node-init.log"
+expect "schema migrated to version 5" [ "$(psql_node 'SELECT MAX(version) FROM schema_version')" = 5 ]
+expect "users are in PostgreSQL" [ "$(psql_node 'SELECT COUNT(*) FROM users')" = 2 ]
+ts_start_node
+ts_init_se
+ts_start_companion
+ts_enroll
+
+out=$(alice share --link "sim:$T/link.sock" --app sim-alice --timeout 60 2>&1) || { echo "$out"; fail "share completes"; }
+echo "$out"
+expect "S5 first confirmation shown" grep -q "S5 first confirmation" <<<"$out"
+expect "S6 second confirmation shown" grep -q "S6 second confirmation" <<<"$out"
+SHARE=$(alice shares --json | jq -r '.shares[0].share_id')
+expect "node says installed" [ "$(node_state "$SHARE")" = installed ]
+expect "the share row is in PostgreSQL" \
+	[ "$(psql_node "SELECT state FROM shares WHERE id='$SHARE'")" = installed ]
+ASSOC=$(alice shares --json | jq -r '.shares[0].associated_app_id')
+expect "the companion's SE holds the associated app" bash -c \
+	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e --arg a '$ASSOC' '.apps | map(select(.app_id == \$a)) | length == 1' >/dev/null"
+
+out=$(alice cancel "$SHARE" --timeout 60 2>&1) || { echo "$out"; fail "cancel completes"; }
+echo "$out"
+expect "share revoked" [ "$(node_state "$SHARE")" = revoked ]
+expect "SE no longer holds the app" bash -c \
+	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e '.apps | length == 0' >/dev/null"
+wait_log "$T/sp.log" "cancelOrder" 10 || true
+expect "provider told of the cancellation" bash -c \
+	"'$TS_BIN/tapshare-sp' decisions --dir '$T/sp' --json | jq -e 'map(select(.function == \"cancelOrder\")) | length == 1' >/dev/null"
+expect "both provider calls done in the PostgreSQL outbox" \
+	[ "$(psql_node "SELECT COUNT(*) FROM outbox WHERE share_id='$SHARE' AND done=1")" = 2 ]
+expect "events recorded in PostgreSQL" \
+	[ "$(psql_node "SELECT COUNT(*) FROM events WHERE share_id='$SHARE' AND type='share.revoked'")" -ge 1 ]
+expect "no SQLite database was used" [ ! -e "$T/node/node.db" ]
+ts_done
