@@ -83,20 +83,6 @@ struct agent {
 
 static void send_offers(struct agent *a);
 
-static void set_err(char *errbuf, size_t errcap, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *errbuf, size_t errcap, const char *fmt, ...)
-{
-	if (errbuf == NULL || errcap == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	(void)vsnprintf(errbuf, errcap, fmt, ap);
-	va_end(ap);
-}
-
 long
 agent_next_backoff(long cur)
 {
@@ -163,12 +149,12 @@ send_notification(struct agent *a, const uint8_t *notif, size_t len, rsp_notific
 	json_t *body = NULL;
 	int rc = rsp_notification_decode(notif, len, NULL, nt);
 	if (rc != 0) {
-		set_err(errbuf, errcap, "the SE's notification does not decode (%s)",
+		ts_errbuf(errbuf, errcap, "the SE's notification does not decode (%s)",
 		    ts_strerror(rc));
 		return rc;
 	}
 	if ((rc = es9_handle_notification_request(notif, len, &body)) != 0) {
-		set_err(errbuf, errcap, "building handleNotification: %s", ts_strerror(rc));
+		ts_errbuf(errbuf, errcap, "building handleNotification: %s", ts_strerror(rc));
 		return rc;
 	}
 	rc = es9_post(a->api, a->o->node_url, "handleNotification", body, 1, NULL, errbuf, errcap);
@@ -177,7 +163,7 @@ send_notification(struct agent *a, const uint8_t *notif, size_t len, rsp_notific
 		return rc;
 	if ((rc = se_notification_sent(a->se, nt->seq)) != 0) {
 		/* The node has it; a repeat later is harmless (it settles by seq). */
-		set_err(errbuf, errcap, "node took notification %llu but the SE did not mark it sent (%s)",
+		ts_errbuf(errbuf, errcap, "node took notification %llu but the SE did not mark it sent (%s)",
 		    (unsigned long long)nt->seq, ts_strerror(rc));
 		return rc;
 	}
@@ -352,14 +338,14 @@ do_download(struct agent *a, const push_cmd *cmd)
 
 	step = "SE GetEuiccChallenge";
 	if ((rc = se_get_challenge(a->se, challenge)) != 0) {
-		set_err(why, sizeof(why), "%s", ts_strerror(rc));
+		ts_errbuf(why, sizeof(why), "%s", ts_strerror(rc));
 		goto fail;
 	}
 
 	step = "initiateAuthentication";
 	if ((rc = es9_initiate_auth_request(challenge, cmd->smdp_address, cmd->matching_id,
 	    &req)) != 0) {
-		set_err(why, sizeof(why), "building the request: %s", ts_strerror(rc));
+		ts_errbuf(why, sizeof(why), "building the request: %s", ts_strerror(rc));
 		goto fail;
 	}
 	rc = es9_post(a->api, a->o->node_url, "initiateAuthentication", req, 0, &resp, why,
@@ -390,18 +376,18 @@ do_download(struct agent *a, const push_cmd *cmd)
 	if ((rc = se_authenticate_server(a->se, a1.server_signed1, a1.server_signed1_len,
 	    a1.server_signature1, a1.server_cert, a1.server_cert_len, cmd->matching_id, &bf38,
 	    &bf38_len)) != 0) {
-		set_err(why, sizeof(why), "%s", ts_strerror(rc));
+		ts_errbuf(why, sizeof(why), "%s", ts_strerror(rc));
 		goto fail;
 	}
 	{
 		rsp_auth_server_resp r;
 		if ((rc = rsp_auth_server_resp_decode(bf38, bf38_len, &r)) != 0) {
-			set_err(why, sizeof(why), "the SE's BF38 response does not decode (%s)",
+			ts_errbuf(why, sizeof(why), "the SE's BF38 response does not decode (%s)",
 			    ts_strerror(rc));
 			goto fail;
 		}
 		if (r.error != 0) {
-			set_err(why, sizeof(why), "the SE refused the server (SE error %d)", r.error);
+			ts_errbuf(why, sizeof(why), "the SE refused the server (SE error %d)", r.error);
 			rc = TS_EVERIFY;
 			goto fail;
 		}
@@ -409,7 +395,7 @@ do_download(struct agent *a, const push_cmd *cmd)
 
 	step = "authenticateClient";
 	if ((rc = es9_authenticate_client_request(tid, bf38, bf38_len, &req)) != 0) {
-		set_err(why, sizeof(why), "building the request: %s", ts_strerror(rc));
+		ts_errbuf(why, sizeof(why), "building the request: %s", ts_strerror(rc));
 		goto fail;
 	}
 	rc = es9_post(a->api, a->o->node_url, "authenticateClient", req, 0, &resp, why,
@@ -430,18 +416,18 @@ do_download(struct agent *a, const push_cmd *cmd)
 	step = "SE PrepareDownload";
 	if ((rc = se_prepare_download(a->se, a2.smdp_signed2, a2.smdp_signed2_len,
 	    a2.smdp_signature2, a2.smdp_cert, a2.smdp_cert_len, &bf21, &bf21_len)) != 0) {
-		set_err(why, sizeof(why), "%s", ts_strerror(rc));
+		ts_errbuf(why, sizeof(why), "%s", ts_strerror(rc));
 		goto fail;
 	}
 	{
 		rsp_prepare_download_resp r;
 		if ((rc = rsp_prepare_download_resp_decode(bf21, bf21_len, &r)) != 0) {
-			set_err(why, sizeof(why), "the SE's BF21 response does not decode (%s)",
+			ts_errbuf(why, sizeof(why), "the SE's BF21 response does not decode (%s)",
 			    ts_strerror(rc));
 			goto fail;
 		}
 		if (r.error != 0) {
-			set_err(why, sizeof(why), "the SE refused smdpSigned2 (SE error %d)", r.error);
+			ts_errbuf(why, sizeof(why), "the SE refused smdpSigned2 (SE error %d)", r.error);
 			rc = TS_EVERIFY;
 			goto fail;
 		}
@@ -449,7 +435,7 @@ do_download(struct agent *a, const push_cmd *cmd)
 
 	step = "getBoundProfilePackage";
 	if ((rc = es9_get_bpp_request(tid, bf21, bf21_len, &req)) != 0) {
-		set_err(why, sizeof(why), "building the request: %s", ts_strerror(rc));
+		ts_errbuf(why, sizeof(why), "building the request: %s", ts_strerror(rc));
 		goto fail;
 	}
 	rc = es9_post(a->api, a->o->node_url, "getBoundProfilePackage", req, 0, &resp, why,
@@ -466,7 +452,7 @@ do_download(struct agent *a, const push_cmd *cmd)
 	step = "SE LoadBoundProfilePackage";
 	reason = ES9_REASON_LOAD_BPP_ERROR;
 	if ((rc = se_load_package(a->se, bpp, bpp_len, &notif, &notif_len)) != 0) {
-		set_err(why, sizeof(why), "%s", ts_strerror(rc));
+		ts_errbuf(why, sizeof(why), "%s", ts_strerror(rc));
 		goto fail;
 	}
 
@@ -903,23 +889,23 @@ start_advertising(struct agent *a, char *errbuf, size_t errcap)
 	id.eid = a->eid;
 	if (a->o->name != NULL &&
 	    ts_snprintf(id.name, sizeof(id.name), "%s", a->o->name) != 0) {
-		set_err(errbuf, errcap, "device name longer than %d bytes", NDEF_TS_NAME_MAX);
+		ts_errbuf(errbuf, errcap, "device name longer than %d bytes", NDEF_TS_NAME_MAX);
 		return TS_ELIMIT;
 	}
 	if (a->o->model != NULL &&
 	    ts_snprintf(id.model, sizeof(id.model), "%s", a->o->model) != 0) {
-		set_err(errbuf, errcap, "model longer than %d bytes", NDEF_TS_NAME_MAX);
+		ts_errbuf(errbuf, errcap, "model longer than %d bytes", NDEF_TS_NAME_MAX);
 		return TS_ELIMIT;
 	}
 	int rc = ndef_identity_encode(&id, &msg, &len);
 	if (rc != 0) {
-		set_err(errbuf, errcap, "cannot encode the NDEF identity (%s)", ts_strerror(rc));
+		ts_errbuf(errbuf, errcap, "cannot encode the NDEF identity (%s)", ts_strerror(rc));
 		return rc;
 	}
 	rc = link_advertise_ex(a->o->link_spec, msg, len, on_link_offer, a, &a->adv);
 	free(msg);
 	if (rc != 0) {
-		set_err(errbuf, errcap, "cannot advertise on link %s (%s)", a->o->link_spec,
+		ts_errbuf(errbuf, errcap, "cannot advertise on link %s (%s)", a->o->link_spec,
 		    ts_strerror(rc));
 		return rc;
 	}
@@ -947,12 +933,12 @@ agent_run(const agent_opts *o, volatile sig_atomic_t *stop, char *errbuf, size_t
 	pthread_mutex_init(&a->offer_mu, NULL);
 
 	if ((rc = se_driver_open(o->se_spec, &a->se)) != 0) {
-		set_err(errbuf, errcap, "cannot open secure element %s (%s)", o->se_spec,
+		ts_errbuf(errbuf, errcap, "cannot open secure element %s (%s)", o->se_spec,
 		    ts_strerror(rc));
 		goto fail;
 	}
 	if ((rc = se_get_eid(a->se, &a->eid)) != 0) {
-		set_err(errbuf, errcap, "cannot read the EID from %s (%s)", o->se_spec,
+		ts_errbuf(errbuf, errcap, "cannot read the EID from %s (%s)", o->se_spec,
 		    ts_strerror(rc));
 		goto fail;
 	}
@@ -966,14 +952,14 @@ agent_run(const agent_opts *o, volatile sig_atomic_t *stop, char *errbuf, size_t
 	    (int)bl, o->node_url, a->eid.digits) != 0 ||
 	    ts_snprintf(a->offers_url, sizeof(a->offers_url), "%.*s/v1/companion/offers", (int)bl,
 	    o->node_url) != 0) {
-		set_err(errbuf, errcap, "bad node URL");
+		ts_errbuf(errbuf, errcap, "bad node URL");
 		rc = TS_EINVAL;
 		goto fail;
 	}
 	ts_httpc_opts hopts = { .ca_file = o->ca_file, .timeout_ms = AGENT_HTTP_TIMEOUT_MS };
 	if ((rc = ts_httpc_new(&hopts, &a->stream)) != 0 ||
 	    (rc = ts_httpc_new(&hopts, &a->api)) != 0) {
-		set_err(errbuf, errcap, "cannot set up the HTTPS client (CA %s: %s)", o->ca_file,
+		ts_errbuf(errbuf, errcap, "cannot set up the HTTPS client (CA %s: %s)", o->ca_file,
 		    ts_strerror(rc));
 		goto fail;
 	}

@@ -11,21 +11,6 @@
 #include "lib/ts_err.h"
 #include "lib/util.h"
 
-static void set_err(char *errbuf, size_t errcap, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *errbuf, size_t errcap, const char *fmt, ...)
-{
-	if (errbuf == NULL || errcap == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	/* Truncation of a diagnostic is acceptable; the caller still gets the code. */
-	(void)vsnprintf(errbuf, errcap, fmt, ap);
-	va_end(ap);
-}
-
 /* A printable excerpt of an untrusted string for error messages. */
 static void
 safe_copy(char *dst, size_t cap, const char *src)
@@ -49,12 +34,12 @@ es9_check_status(long http_status, const json_t *resp, int allow_empty,
 	if (resp == NULL) {
 		if (allow_empty && http_status >= 200 && http_status < 300)
 			return 0;
-		set_err(errbuf, errcap, "HTTP %ld with an empty body%s", http_status,
+		ts_errbuf(errbuf, errcap, "HTTP %ld with an empty body%s", http_status,
 		    allow_empty ? "" : " (a JSON response was expected)");
 		return TS_EPROTO;
 	}
 	if (!json_is_object(resp)) {
-		set_err(errbuf, errcap, "response is not a JSON object");
+		ts_errbuf(errbuf, errcap, "response is not a JSON object");
 		return TS_EPROTO;
 	}
 	/* The node's generic error shape (docs/protocol.md, top). */
@@ -62,7 +47,7 @@ es9_check_status(long http_status, const json_t *resp, int allow_empty,
 	if (json_is_object(err)) {
 		safe_copy(s1, sizeof(s1), ts_json_str(err, "code"));
 		safe_copy(msg, sizeof(msg), ts_json_str(err, "message"));
-		set_err(errbuf, errcap, "HTTP %ld %s: %s", http_status, s1, msg);
+		ts_errbuf(errbuf, errcap, "HTTP %ld %s: %s", http_status, s1, msg);
 		return TS_EPROTO;
 	}
 	const json_t *hdr = json_object_get(resp, "header");
@@ -72,14 +57,14 @@ es9_check_status(long http_status, const json_t *resp, int allow_empty,
 		/* handleNotification / cancelSession answer 204; tolerate a bare 2xx object. */
 		if (allow_empty && hdr == NULL && http_status >= 200 && http_status < 300)
 			return 0;
-		set_err(errbuf, errcap,
+		ts_errbuf(errbuf, errcap,
 		    "HTTP %ld: response lacks header.functionExecutionStatus.status", http_status);
 		return TS_EPROTO;
 	}
 	if (strcmp(status, "Executed-Success") == 0 ||
 	    strcmp(status, "Executed-WithWarning") == 0) {
 		if (http_status < 200 || http_status >= 300) {
-			set_err(errbuf, errcap, "HTTP %ld with status %s", http_status, status);
+			ts_errbuf(errbuf, errcap, "HTTP %ld with status %s", http_status, status);
 			return TS_EPROTO;
 		}
 		return 0;
@@ -90,15 +75,15 @@ es9_check_status(long http_status, const json_t *resp, int allow_empty,
 			safe_copy(s1, sizeof(s1), ts_json_str(scd, "subjectCode"));
 			safe_copy(s2, sizeof(s2), ts_json_str(scd, "reasonCode"));
 			safe_copy(msg, sizeof(msg), ts_json_str(scd, "message"));
-			set_err(errbuf, errcap, "%s: subjectCode %s reasonCode %s: %s", status, s1,
+			ts_errbuf(errbuf, errcap, "%s: subjectCode %s reasonCode %s: %s", status, s1,
 			    s2, msg[0] ? msg : "(no message)");
 		} else {
-			set_err(errbuf, errcap, "%s (no statusCodeData)", status);
+			ts_errbuf(errbuf, errcap, "%s (no statusCodeData)", status);
 		}
 		return TS_EDENIED;
 	}
 	safe_copy(s1, sizeof(s1), status);
-	set_err(errbuf, errcap, "unknown functionExecutionStatus.status \"%s\"", s1);
+	ts_errbuf(errbuf, errcap, "unknown functionExecutionStatus.status \"%s\"", s1);
 	return TS_EPROTO;
 }
 
@@ -113,14 +98,14 @@ need_b64(const json_t *resp, const char *key, uint8_t **out, size_t *len, char *
 	if (rc == TS_ENOMEM)
 		return rc;
 	if (rc != 0) {
-		set_err(errbuf, errcap, "response field %s is %s", key,
+		ts_errbuf(errbuf, errcap, "response field %s is %s", key,
 		    rc == TS_ENOTFOUND ? "missing" : "not valid base64");
 		return TS_EPROTO;
 	}
 	if (*len == 0) {
 		free(*out);
 		*out = NULL;
-		set_err(errbuf, errcap, "response field %s is empty", key);
+		ts_errbuf(errbuf, errcap, "response field %s is empty", key);
 		return TS_EPROTO;
 	}
 	return 0;
@@ -137,7 +122,7 @@ need_sig(const json_t *resp, const char *key, uint8_t sig[PKI_SIG_LEN], char *er
 		return rc;
 	if (len != PKI_SIG_LEN) {
 		free(buf);
-		set_err(errbuf, errcap, "response field %s is not a 64-byte r||s signature", key);
+		ts_errbuf(errbuf, errcap, "response field %s is not a 64-byte r||s signature", key);
 		return TS_EPROTO;
 	}
 	memcpy(sig, buf, PKI_SIG_LEN);
@@ -209,17 +194,17 @@ es9_initiate_auth_parse(const json_t *resp, es9_auth1 *out, char *errbuf, size_t
 	int rc;
 	memset(out, 0, sizeof(*out));
 	if (!json_is_object(resp)) {
-		set_err(errbuf, errcap, "response is not a JSON object");
+		ts_errbuf(errbuf, errcap, "response is not a JSON object");
 		return TS_EPROTO;
 	}
 	const char *tid = ts_json_str(resp, "transactionId");
 	size_t tl = tid ? strnlen(tid, ES9_TID_HEX_MAX + 1) : 0;
 	if (tid == NULL) {
-		set_err(errbuf, errcap, "response field transactionId is missing");
+		ts_errbuf(errbuf, errcap, "response field transactionId is missing");
 		return TS_EPROTO;
 	}
 	if (tl < 2 || tl > ES9_TID_HEX_MAX || tl % 2 != 0 || !is_hex(tid)) {
-		set_err(errbuf, errcap, "response field transactionId is not 2..64 hex digits");
+		ts_errbuf(errbuf, errcap, "response field transactionId is not 2..64 hex digits");
 		return TS_EPROTO;
 	}
 	memcpy(out->transaction_id, tid, tl + 1);
@@ -257,25 +242,25 @@ es9_check_server_signed1(const es9_auth1 *a, const uint8_t challenge[RSP_CHALLEN
 
 	int rc = rsp_server_signed1_decode(a->server_signed1, a->server_signed1_len, &s);
 	if (rc != 0) {
-		set_err(errbuf, errcap, "serverSigned1 does not decode (%s)", ts_strerror(rc));
+		ts_errbuf(errbuf, errcap, "serverSigned1 does not decode (%s)", ts_strerror(rc));
 		return TS_EPARSE;
 	}
 	if (ts_hex_decode(a->transaction_id, tid, sizeof(tid), &tidlen) != 0 ||
 	    tidlen != RSP_TID_LEN || memcmp(tid, s.transaction_id, RSP_TID_LEN) != 0) {
-		set_err(errbuf, errcap,
+		ts_errbuf(errbuf, errcap,
 		    "serverSigned1 transactionId differs from the response's transactionId %s",
 		    a->transaction_id);
 		return TS_EVERIFY;
 	}
 	/* Public value, but compare in constant time anyway: habit for challenges. */
 	if (CRYPTO_memcmp(s.euicc_challenge, challenge, RSP_CHALLENGE_LEN) != 0) {
-		set_err(errbuf, errcap, "serverSigned1 does not echo our euiccChallenge");
+		ts_errbuf(errbuf, errcap, "serverSigned1 does not echo our euiccChallenge");
 		return TS_EVERIFY;
 	}
 	if (strcmp(s.server_address, smdp_address) != 0) {
 		char got[RSP_STR_MAX + 1];
 		safe_copy(got, sizeof(got), s.server_address);
-		set_err(errbuf, errcap, "serverSigned1 names server address \"%s\", expected \"%s\"",
+		ts_errbuf(errbuf, errcap, "serverSigned1 names server address \"%s\", expected \"%s\"",
 		    got, smdp_address);
 		return TS_EVERIFY;
 	}
@@ -316,14 +301,14 @@ es9_authenticate_client_parse(const json_t *resp, es9_auth2 *out, char *errbuf, 
 
 	memset(out, 0, sizeof(*out));
 	if (!json_is_object(resp)) {
-		set_err(errbuf, errcap, "response is not a JSON object");
+		ts_errbuf(errbuf, errcap, "response is not a JSON object");
 		return TS_EPROTO;
 	}
 	if (json_object_get(resp, "profileMetadata") != NULL) {
 		if ((rc = need_b64(resp, "profileMetadata", &meta, &metalen, errbuf, errcap)) != 0)
 			goto fail;
 		if (rsp_metadata_decode(meta, metalen, &out->metadata) != 0) {
-			set_err(errbuf, errcap, "response field profileMetadata does not decode");
+			ts_errbuf(errbuf, errcap, "response field profileMetadata does not decode");
 			rc = TS_EPROTO;
 			goto fail;
 		}
@@ -369,7 +354,7 @@ es9_get_bpp_parse(const json_t *resp, uint8_t **bpp, size_t *bpp_len, char *errb
 	*bpp = NULL;
 	*bpp_len = 0;
 	if (!json_is_object(resp)) {
-		set_err(errbuf, errcap, "response is not a JSON object");
+		ts_errbuf(errbuf, errcap, "response is not a JSON object");
 		return TS_EPROTO;
 	}
 	return need_b64(resp, "boundProfilePackage", bpp, bpp_len, errbuf, errcap);
@@ -435,24 +420,24 @@ es9_post(ts_httpc *c, const char *base, const char *function, json_t *body,
 		*resp = NULL;
 	int rc = es9_url(base, function, url, sizeof(url));
 	if (rc != 0) {
-		set_err(errbuf, errcap, "node URL too long");
+		ts_errbuf(errbuf, errcap, "node URL too long");
 		return rc;
 	}
 	rc = ts_httpc_json(c, "POST", url, headers, body, &status, &r, neterr, sizeof(neterr));
 	if (rc == TS_EPARSE) {
-		set_err(errbuf, errcap, "%s: HTTP %ld with a body that is not JSON", function,
+		ts_errbuf(errbuf, errcap, "%s: HTTP %ld with a body that is not JSON", function,
 		    status);
 		return TS_EPROTO;
 	}
 	if (rc != 0) {
-		set_err(errbuf, errcap, "%s: %s (%s)", function, ts_strerror(rc),
+		ts_errbuf(errbuf, errcap, "%s: %s (%s)", function, ts_strerror(rc),
 		    neterr[0] ? neterr : "no detail");
 		return rc;
 	}
 	char why[512] = "";
 	rc = es9_check_status(status, r, allow_empty, why, sizeof(why));
 	if (rc != 0) {
-		set_err(errbuf, errcap, "%s: %s", function, why);
+		ts_errbuf(errbuf, errcap, "%s: %s", function, why);
 		json_decref(r);
 		return rc;
 	}

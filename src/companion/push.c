@@ -11,20 +11,6 @@
 #include "lib/ts_err.h"
 #include "lib/util.h"
 
-static void set_err(char *errbuf, size_t errcap, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *errbuf, size_t errcap, const char *fmt, ...)
-{
-	if (errbuf == NULL || errcap == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	(void)vsnprintf(errbuf, errcap, fmt, ap);
-	va_end(ap);
-}
-
 /* Copies obj[key] into dst: required, 1..cap-1 printable ASCII bytes (these
  * values end up in log lines and URLs, so control bytes are refused). */
 static int
@@ -33,18 +19,18 @@ get_field(const json_t *obj, const char *key, char *dst, size_t cap, char *errbu
 {
 	const char *v = ts_json_str(obj, key);
 	if (v == NULL) {
-		set_err(errbuf, errcap, "field %s is missing or not a string", key);
+		ts_errbuf(errbuf, errcap, "field %s is missing or not a string", key);
 		return TS_EPROTO;
 	}
 	size_t n = strnlen(v, cap);
 	if (n == 0 || n >= cap) {
-		set_err(errbuf, errcap, "field %s must be 1..%zu bytes", key, cap - 1);
+		ts_errbuf(errbuf, errcap, "field %s must be 1..%zu bytes", key, cap - 1);
 		return TS_EPROTO;
 	}
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)v[i];
 		if (ch < 0x21 || ch > 0x7e) {
-			set_err(errbuf, errcap, "field %s holds a non-printable or space character", key);
+			ts_errbuf(errbuf, errcap, "field %s holds a non-printable or space character", key);
 			return TS_EPROTO;
 		}
 	}
@@ -61,17 +47,17 @@ get_cert(const json_t *obj, push_cmd *out, char *errbuf, size_t errcap)
 	uint8_t *der = NULL;
 	size_t len = 0;
 	if (v == NULL) {
-		set_err(errbuf, errcap, "field certificate is missing or not a string");
+		ts_errbuf(errbuf, errcap, "field certificate is missing or not a string");
 		return TS_EPROTO;
 	}
 	/* Checked before decoding: 4 characters per 3 bytes. */
 	if (strlen(v) > (PUSH_CERT_MAX + 2) / 3 * 4) {
-		set_err(errbuf, errcap, "field certificate exceeds %d bytes", PUSH_CERT_MAX);
+		ts_errbuf(errbuf, errcap, "field certificate exceeds %d bytes", PUSH_CERT_MAX);
 		return TS_EPROTO;
 	}
 	if (ts_b64_decode(v, &der, &len) != 0 || len < 2 || len > PUSH_CERT_MAX || der[0] != 0x30) {
 		free(der);
-		set_err(errbuf, errcap, "field certificate is not base64 of a DER certificate");
+		ts_errbuf(errbuf, errcap, "field certificate is not base64 of a DER certificate");
 		return TS_EPROTO;
 	}
 	memcpy(out->cert, der, len);
@@ -97,12 +83,12 @@ push_parse(const char *event, const char *data, push_cmd *out, char *errbuf, siz
 	} else if (strcmp(event, "certificate") == 0) {
 		out->kind = PUSH_CERTIFICATE;
 	} else {
-		set_err(errbuf, errcap, "unknown event \"%.40s\"", event);
+		ts_errbuf(errbuf, errcap, "unknown event \"%.40s\"", event);
 		return TS_EUNSUPP;
 	}
 	rc = ts_json_parse(data, strlen(data), &obj, perr, sizeof(perr));
 	if (rc != 0 || !json_is_object(obj)) {
-		set_err(errbuf, errcap, "%s event data is not a JSON object (%s)", event,
+		ts_errbuf(errbuf, errcap, "%s event data is not a JSON object (%s)", event,
 		    perr[0] ? perr : "wrong type");
 		rc = TS_EPARSE;
 		goto fail;

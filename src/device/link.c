@@ -61,20 +61,6 @@ struct link_advertiser {
 	void *impl;
 };
 
-static void set_err(char *errbuf, size_t errcap, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *errbuf, size_t errcap, const char *fmt, ...)
-{
-	if (errbuf == NULL || errcap == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	(void)vsnprintf(errbuf, errcap, fmt, ap);
-	va_end(ap);
-}
-
 /* ------------------------------------------------------------------------ */
 /* sim: the simulated proximity link over a Unix socket                       */
 
@@ -96,11 +82,11 @@ sim_check(const char *arg, char *errbuf, size_t errcap)
 {
 	struct sockaddr_un sa;
 	if (arg[0] == '\0') {
-		set_err(errbuf, errcap, "sim link needs a socket path (sim:/path/to/socket)");
+		ts_errbuf(errbuf, errcap, "sim link needs a socket path (sim:/path/to/socket)");
 		return TS_EINVAL;
 	}
 	if (strlen(arg) >= sizeof(sa.sun_path)) {
-		set_err(errbuf, errcap, "sim link socket path is too long: %s", arg);
+		ts_errbuf(errbuf, errcap, "sim link socket path is too long: %s", arg);
 		return TS_EINVAL;
 	}
 	return 0;
@@ -560,14 +546,14 @@ link_spec_check(const char *spec, char *errbuf, size_t errcap)
 	const char *arg = NULL;
 	const link_driver *d = link_find(spec, &arg);
 	if (d == NULL) {
-		set_err(errbuf, errcap,
+		ts_errbuf(errbuf, errcap,
 		    "unknown link '%s' (supported: sim:/path/to/socket, the simulated proximity link; "
 		    "qr:FILE.png or qr:camera, a QR code; nfc:[DEVICE], an NFC Type 4 Tag)",
 		    spec != NULL ? spec : "");
 		return TS_EUNSUPP;
 	}
 	if (d->read == NULL) {
-		set_err(errbuf, errcap,
+		ts_errbuf(errbuf, errcap,
 		    "link scheme '%s' is not implemented yet (use sim:/path/to/socket)", d->scheme);
 		return TS_EUNSUPP;
 	}

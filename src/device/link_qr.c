@@ -43,20 +43,6 @@
 /* Bytes of a foreign code's content quoted in the error message. */
 #define QR_QUOTE_MAX 60
 
-static void set_why(char *why, size_t cap, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-set_why(char *why, size_t cap, const char *fmt, ...)
-{
-	if (why == NULL || cap == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	(void)vsnprintf(why, cap, fmt, ap);
-	va_end(ap);
-}
-
 /* ------------------------------------------------------------------------ */
 /* Encoding                                                                   */
 
@@ -221,33 +207,33 @@ link_qr_read_png(const char *path, uint8_t **gray, int *w, int *h, char *why, si
 	errno = 0;
 	rc = ts_read_file(path, LINK_QR_MAX_FILE, &file, &flen);
 	if (rc == TS_ENOTFOUND) {
-		set_why(why, whycap, "cannot read %s: no such file", path);
+		ts_errbuf(why, whycap, "cannot read %s: no such file", path);
 		return TS_EIO;
 	}
 	if (rc == TS_ELIMIT) {
-		set_why(why, whycap, "%s is larger than %u bytes", path, LINK_QR_MAX_FILE);
+		ts_errbuf(why, whycap, "%s is larger than %u bytes", path, LINK_QR_MAX_FILE);
 		return TS_ELIMIT;
 	}
 	if (rc != 0) {
-		set_why(why, whycap, "cannot read %s: %s", path,
+		ts_errbuf(why, whycap, "cannot read %s: %s", path,
 		    errno != 0 ? strerror(errno) : ts_strerror(rc));
 		return rc == TS_ENOMEM ? rc : TS_EIO;
 	}
 	if (flen < 8 || png_sig_cmp(file, 0, 8) != 0) {
-		set_why(why, whycap, "%s is not a PNG image", path);
+		ts_errbuf(why, whycap, "%s is not a PNG image", path);
 		rc = TS_EPARSE;
 		goto fail;
 	}
 	img.version = PNG_IMAGE_VERSION;
 	if (!png_image_begin_read_from_memory(&img, file, flen)) {
-		set_why(why, whycap, "%s is a corrupt PNG image (%s)", path, img.message);
+		ts_errbuf(why, whycap, "%s is a corrupt PNG image (%s)", path, img.message);
 		rc = TS_EPARSE;
 		goto fail;
 	}
 	if (img.width == 0 || img.height == 0 || img.width > LINK_QR_MAX_DIM ||
 	    img.height > LINK_QR_MAX_DIM ||
 	    (uint64_t)img.width * img.height > LINK_QR_MAX_PIXELS) {
-		set_why(why, whycap, "%s is %ux%u pixels; at most %u pixels per side and %u in all",
+		ts_errbuf(why, whycap, "%s is %ux%u pixels; at most %u pixels per side and %u in all",
 		    path, (unsigned)img.width, (unsigned)img.height, LINK_QR_MAX_DIM,
 		    LINK_QR_MAX_PIXELS);
 		rc = TS_ELIMIT;
@@ -260,7 +246,7 @@ link_qr_read_png(const char *path, uint8_t **gray, int *w, int *h, char *why, si
 		goto fail;
 	}
 	if (!png_image_finish_read(&img, &white, px, 0, NULL)) {
-		set_why(why, whycap, "%s is a corrupt PNG image (%s)", path, img.message);
+		ts_errbuf(why, whycap, "%s is a corrupt PNG image (%s)", path, img.message);
 		rc = TS_EPARSE;
 		goto fail;
 	}
@@ -465,7 +451,7 @@ link_qr_decode_gray(const uint8_t *gray, int w, int h, uint8_t **out, size_t *ou
 	(void)zbar_image_scanner_set_config(sc, 0, ZBAR_CFG_ENABLE, 0);
 	if (zbar_image_scanner_set_config(sc, ZBAR_QRCODE, ZBAR_CFG_ENABLE, 1) != 0 ||
 	    zbar_image_scanner_set_config(sc, ZBAR_QRCODE, ZBAR_CFG_BINARY, 1) != 0) {
-		set_why(why, whycap, "zbar lacks QR binary mode");
+		ts_errbuf(why, whycap, "zbar lacks QR binary mode");
 		rc = TS_EUNSUPP;
 		goto fail;
 	}
@@ -476,7 +462,7 @@ link_qr_decode_gray(const uint8_t *gray, int w, int h, uint8_t **out, size_t *ou
 	zbar_image_set_data(img, gray, (unsigned long)w * (unsigned long)h, NULL);
 	int n = zbar_scan_image(sc, img);
 	if (n < 0) {
-		set_why(why, whycap, "the QR decoder failed");
+		ts_errbuf(why, whycap, "the QR decoder failed");
 		rc = TS_EIO;
 		goto fail;
 	}
@@ -501,7 +487,7 @@ link_qr_decode_gray(const uint8_t *gray, int w, int h, uint8_t **out, size_t *ou
 		if (found != NULL) {
 			if (found_len == dl && memcmp(found, d, dl) == 0)
 				continue; /* the same code seen twice */
-			set_why(why, whycap,
+			ts_errbuf(why, whycap,
 			    "the image holds two different tapshare identities; show only one");
 			rc = TS_EPARSE;
 			goto fail;
@@ -520,19 +506,19 @@ link_qr_decode_gray(const uint8_t *gray, int w, int h, uint8_t **out, size_t *ou
 		found = NULL;
 		rc = 0;
 	} else if (eid_err != 0) {
-		set_why(why, whycap, "the QR code is a tapshare identity with an invalid EID (%s)",
+		ts_errbuf(why, whycap, "the QR code is a tapshare identity with an invalid EID (%s)",
 		    ts_strerror(eid_err));
 		rc = eid_err;
 	} else if (foreign) {
-		set_why(why, whycap,
+		ts_errbuf(why, whycap,
 		    "foreign QR code: not a tapshare companion identity (it holds \"%s\")", q);
 		rc = TS_EPROTO;
 	} else if (count_finders(gray, w, h) >= 2) {
-		set_why(why, whycap,
+		ts_errbuf(why, whycap,
 		    "a QR code is there but cannot be decoded: damaged beyond its error correction");
 		rc = TS_EVERIFY;
 	} else {
-		set_why(why, whycap, "no QR code found in the image");
+		ts_errbuf(why, whycap, "no QR code found in the image");
 		rc = TS_ENOTFOUND;
 	}
 fail:
@@ -587,12 +573,12 @@ static int
 camera_check(const char *dev, char *errbuf, size_t errcap)
 {
 	if (!on_path(LINK_QR_ZBARCAM)) {
-		set_why(errbuf, errcap,
+		ts_errbuf(errbuf, errcap,
 		    "no camera: qr:camera needs zbarcam (Debian package zbar-tools) on PATH");
 		return TS_EUNSUPP;
 	}
 	if (access(dev, R_OK) != 0) {
-		set_why(errbuf, errcap, "no camera: %s is missing or not readable", dev);
+		ts_errbuf(errbuf, errcap, "no camera: %s is missing or not readable", dev);
 		return TS_EUNSUPP;
 	}
 	return 0;
@@ -729,7 +715,7 @@ int
 link_qr_check(const char *arg, char *errbuf, size_t errcap)
 {
 	if (arg == NULL || arg[0] == '\0') {
-		set_why(errbuf, errcap, "qr link needs a PNG file or 'camera' (qr:FILE.png, qr:camera)");
+		ts_errbuf(errbuf, errcap, "qr link needs a PNG file or 'camera' (qr:FILE.png, qr:camera)");
 		return TS_EINVAL;
 	}
 	const char *dev = camera_dev(arg);

@@ -55,20 +55,6 @@
 
 #define NFC_NO_DEVICE_MSG "connect a PN532/ACR122U, see docs/nfc.md"
 
-static void set_err(char *errbuf, size_t errcap, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-set_err(char *errbuf, size_t errcap, const char *fmt, ...)
-{
-	if (errbuf == NULL || errcap == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	(void)vsnprintf(errbuf, errcap, fmt, ap);
-	va_end(ap);
-}
-
 static void
 sleep_ms(long ms)
 {
@@ -103,12 +89,12 @@ nfc_link_check(const char *arg, char *errbuf, size_t errcap)
 		return TS_EINVAL;
 	size_t n = strlen(arg);
 	if (n >= NFC_BUFSIZE_CONNSTRING) {
-		set_err(errbuf, errcap, "nfc link: device connstring is too long (%zu bytes)", n);
+		ts_errbuf(errbuf, errcap, "nfc link: device connstring is too long (%zu bytes)", n);
 		return TS_EINVAL;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if ((unsigned char)arg[i] < 0x20 || arg[i] == 0x7f) {
-			set_err(errbuf, errcap, "nfc link: control character in device connstring");
+			ts_errbuf(errbuf, errcap, "nfc link: control character in device connstring");
 			return TS_EINVAL;
 		}
 	}

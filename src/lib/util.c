@@ -323,3 +323,14 @@ ts_ct_equal(const void *a, const void *b, size_t len)
 {
 	return CRYPTO_memcmp(a, b, len) == 0 ? 0 : 1;
 }
+
+void
+ts_errbuf(char *errbuf, size_t errcap, const char *fmt, ...)
+{
+	if (errbuf == NULL || errcap == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	(void)vsnprintf(errbuf, errcap, fmt, ap);
+	va_end(ap);
+}

@@ -50,6 +50,11 @@ int64_t ts_mono_ms(void);
 int ts_snprintf(char *buf, size_t cap, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Writes a diagnostic into errbuf (NULL or errcap 0: nothing). Truncation
+ * is acceptable: the caller still returns its code. */
+void ts_errbuf(char *errbuf, size_t errcap, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Constant-time comparison (CRYPTO_memcmp); 0 iff equal. */
 int ts_ct_equal(const void *a, const void *b, size_t len);
 
