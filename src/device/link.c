@@ -49,7 +49,7 @@
 typedef struct link_driver {
 	const char *scheme;      /* "sim" (spec is "sim:ARG") */
 	const char *description; /* for messages */
-	/* NULL functions = known scheme, not implemented yet. */
+	/* NULL functions = a reserved scheme with no driver in this build. */
 	int (*check)(const char *arg, char *errbuf, size_t errcap);
 	int (*read)(const char *arg, long timeout_ms, uint8_t **out, size_t *outlen);
 	int (*advertise)(const char *arg, const uint8_t *msg, size_t len, void **impl);
@@ -554,7 +554,7 @@ link_spec_check(const char *spec, char *errbuf, size_t errcap)
 	}
 	if (d->read == NULL) {
 		ts_errbuf(errbuf, errcap,
-		    "link scheme '%s' is not implemented yet (use sim:/path/to/socket)", d->scheme);
+		    "link scheme '%s' has no driver in this build (use sim:/path/to/socket)", d->scheme);
 		return TS_EUNSUPP;
 	}
 	return d->check(arg, errbuf, errcap);
