@@ -41,23 +41,36 @@ elif [ -e /run/pcscd/pcscd.pid ]; then
 fi
 
 ts_pki
-ts_start_sp
-ts_init_node
-ts_start_node
 ts_init_se
 "$TS_BIN/tapshare-se" init --state "$T/se2.state" --pki "$T/pki" --eid "$EID2" >>"$T/se-init.log" 2>&1
 
-# start_se STATE PORT NAME
+# start_se STATE PORT NAME VAR: the vpcd ports are fixed, and the kernel may
+# hand one out briefly as the local port of some other connection on this
+# machine (they lie in the ephemeral range), so a busy port is retried for a
+# while before the test gives up. The SEs start before anything else of this
+# test opens connections.
 start_se() {
-	"$TS_BIN/tapshare-se" serve --state "$1" --listen "127.0.0.1:$2" >>"$T/$3.log" 2>&1 &
-	local pid=$!
-	PIDS+=("$pid")
-	wait_log "$T/$3.log" "listening on 127.0.0.1:$2" 10 ||
-		{ echo "FAIL - tapshare-se cannot listen on 127.0.0.1:$2 (port in use? vpcd needs 35963 and 35964)"; exit 1; }
-	eval "$4=$pid"
+	local pid try
+	for try in 1 2 3 4 5 6 7 8 9 10; do
+		"$TS_BIN/tapshare-se" serve --state "$1" --listen "127.0.0.1:$2" >>"$T/$3.log" 2>&1 &
+		pid=$!
+		if wait_log "$T/$3.log" "listening on 127.0.0.1:$2" 3; then
+			PIDS+=("$pid")
+			eval "$4=$pid"
+			return 0
+		fi
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		sleep 2
+	done
+	echo "FAIL - tapshare-se cannot listen on 127.0.0.1:$2 (port in use? vpcd needs 35963 and 35964)"
+	exit 1
 }
 start_se "$T/se.state" 35963 se SE_PID
 start_se "$T/se2.state" 35964 se2 SE2_PID
+ts_start_sp
+ts_init_node
+ts_start_node
 
 cat >"$T/reader.conf" <<EOF
 FRIENDLYNAME "$READER"
