@@ -81,23 +81,8 @@ h_offer(struct evhttp_request *req, void *arg)
 	if (api_check_eid(n, req, eid_s, &eid) != 0)
 		goto done;
 	store_app app;
-	if (n->st->ops->app_get(n->st, o.app_id, &app) != 0) {
-		ts_httpd_reply_error(req, 404, "unknown_app", "no security application \"%s\"", o.app_id);
+	if (api_check_app(n, req, o.app_id, user_id, &app) != 0)
 		goto done;
-	}
-	if (app.user_id != user_id) {
-		ts_httpd_reply_error(req, 403, "app_not_owned",
-		    "the offering device's user does not hold application \"%s\"", o.app_id);
-		goto done;
-	}
-	if (!app.shareable) {
-		ts_httpd_reply_error(req, 403, "not_shareable", "application \"%s\" may not be shared", o.app_id);
-		goto done;
-	}
-	if (app.released_share[0] != '\0') {
-		ts_httpd_reply_error(req, 409, "app_moved", "application \"%s\" was moved away", o.app_id);
-		goto done;
-	}
 	store_share sh;
 	memset(&sh, 0, sizeof(sh));
 	char nonce_hex[2 * RSP_OFFER_NONCE_LEN + 1];

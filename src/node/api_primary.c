@@ -144,6 +144,30 @@ api_check_eid(node *n, struct evhttp_request *req, const char *eid_s, eid_t *eid
 	return 0;
 }
 
+int
+api_check_app(node *n, struct evhttp_request *req, const char *app_id, int64_t user_id, store_app *app)
+{
+	if (n->st->ops->app_get(n->st, app_id, app) != 0) {
+		ts_httpd_reply_error(req, 404, "unknown_app", "no security application \"%.64s\"", app_id);
+		return TS_ENOTFOUND;
+	}
+	if (app->user_id != user_id) {
+		ts_httpd_reply_error(req, 403, "app_not_owned",
+		    "application \"%s\" does not belong to this device's user", app_id);
+		return TS_EAUTH;
+	}
+	if (!app->shareable) {
+		ts_httpd_reply_error(req, 403, "not_shareable", "application \"%s\" may not be shared", app_id);
+		return TS_EDENIED;
+	}
+	if (app->released_share[0] != '\0') {
+		ts_httpd_reply_error(req, 409, "app_moved", "application \"%s\" was moved away (share %s)", app_id,
+		    app->released_share);
+		return TS_ESTATE;
+	}
+	return 0;
+}
+
 static void
 h_enroll(struct evhttp_request *req, void *arg)
 {
@@ -319,24 +343,8 @@ h_share_create(struct evhttp_request *req, void *arg)
 	if (api_check_eid(n, req, eid_s, &eid) != 0)
 		goto done;
 	store_app app;
-	if (n->st->ops->app_get(n->st, app_id, &app) != 0) {
-		ts_httpd_reply_error(req, 404, "unknown_app", "no security application \"%.64s\"", app_id);
+	if (api_check_app(n, req, app_id, user_id, &app) != 0)
 		goto done;
-	}
-	if (app.user_id != user_id) {
-		ts_httpd_reply_error(req, 403, "app_not_owned",
-		    "application \"%s\" does not belong to this device's user", app_id);
-		goto done;
-	}
-	if (!app.shareable) {
-		ts_httpd_reply_error(req, 403, "not_shareable", "application \"%s\" may not be shared", app_id);
-		goto done;
-	}
-	if (app.released_share[0] != '\0') {
-		ts_httpd_reply_error(req, 409, "app_moved", "application \"%s\" was moved away (share %s)", app_id,
-		    app.released_share);
-		goto done;
-	}
 	const char *op = ts_json_str(body, "operation");
 	if (op == NULL)
 		op = "share";

@@ -109,6 +109,9 @@ void secret_hash(const char *secret, char out[65]);
 /* Validates an EID string (format, check digits, trusted EUM prefix); on
  * failure it has replied with the exact error and returns < 0. */
 int api_check_eid(node *n, struct evhttp_request *req, const char *eid_s, eid_t *eid);
+/* Checks that app_id exists, belongs to user_id, may be shared and was not
+ * moved away; on failure it has replied with the exact error and returns < 0. */
+int api_check_app(node *n, struct evhttp_request *req, const char *app_id, int64_t user_id, store_app *app);
 void api_offer_routes(node *n);
 void api_primary_routes(node *n);
 void api_es9_routes(node *n);
