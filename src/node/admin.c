@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -211,6 +212,12 @@ node_load(node *n, const char *dir)
 {
 	char p[PATH_MAX], err[256] = "";
 	snprintf(n->dir, sizeof(n->dir), "%s", dir);
+	/* The directory holds the node's keys and (by default) its database:
+	 * private whatever mode it had (an existing 0755 directory included). */
+	if (chmod(dir, 0700) != 0) {
+		fprintf(stderr, "tapshare-node: error: cannot make %s private (0700): %s\n", dir, strerror(errno));
+		return TS_EIO;
+	}
 	path_in(p, sizeof(p), dir, "node.ini");
 	int rc = ts_config_load(p, &n->cfg, err, sizeof(err));
 	if (rc != 0) {

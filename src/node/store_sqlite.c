@@ -6,8 +6,12 @@
  */
 #include "node/store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -1156,9 +1160,39 @@ migrate(sq_store *s)
 	return 0;
 }
 
+/* The database holds account hashes and pending SIM secrets: the file and
+ * its WAL and shared-memory files are 0600 whatever existed before (SQLite
+ * creates the latter two with the database file's mode). Only chmod(2) on
+ * paths and an exclusive create: closing a descriptor of a file this process
+ * has open in another connection would drop that connection's POSIX locks. */
+static int
+private_files(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0)
+		close(fd); /* new, so no connection can hold locks on it */
+	else if (errno != EEXIST) {
+		log_error("cannot create %s: %s", path, strerror(errno));
+		return TS_EIO;
+	}
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	for (size_t i = 0; i < TS_ARRAY_LEN(sfx); i++) {
+		char p[4096];
+		if (ts_snprintf(p, sizeof(p), "%s%s", path, sfx[i]) != 0)
+			return TS_ELIMIT;
+		if (chmod(p, 0600) != 0 && errno != ENOENT) {
+			log_error("cannot make %s private (0600): %s", p, strerror(errno));
+			return TS_EIO;
+		}
+	}
+	return 0;
+}
+
 int
 store_sqlite_open(const char *path, store **out)
 {
+	if (strcmp(path, ":memory:") != 0 && private_files(path) != 0)
+		return TS_EIO;
 	sq_store *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return TS_ENOMEM;
