@@ -232,24 +232,6 @@ done:
 	json_decref(body);
 }
 
-/* The throttle slot of a device (an LRU-free hash table: a collision only
- * shares a counter, which errs on the side of refusing). */
-static struct pass_slot *
-pass_slot(node *n, const char *device_id)
-{
-	unsigned h = 0;
-	for (const char *p = device_id; *p; p++)
-		h = h * 31u + (unsigned char)*p;
-	struct pass_slot *s = &n->pass[h % NODE_PASS_SLOTS];
-	int64_t now = ts_now();
-	if (strcmp(s->device_id, device_id) != 0 || now - s->window_start >= NODE_PASS_WINDOW_S) {
-		snprintf(s->device_id, sizeof(s->device_id), "%s", device_id);
-		s->fails = 0;
-		s->window_start = now;
-	}
-	return s;
-}
-
 static void
 h_session(struct evhttp_request *req, void *arg)
 {
@@ -262,42 +244,10 @@ h_session(struct evhttp_request *req, void *arg)
 	if (ts_httpd_read_json(req, &body) != 0)
 		return;
 	const char *pass = ts_json_str(body, "passphrase");
-	char hash[256];
-	if (pass == NULL) {
+	if (pass == NULL)
 		ts_httpd_reply_error(req, 400, "bad_request", "session needs \"passphrase\"");
-		goto done;
-	}
-	struct pass_slot *slot = pass_slot(n, device_id);
-	if (slot->fails >= NODE_PASS_MAX_FAILS) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "300");
-		ts_httpd_reply_error(req, 429, "too_many_attempts",
-		    "%d wrong passphrases from this device; try again in %lld s", slot->fails,
-		    (long long)(NODE_PASS_WINDOW_S - (ts_now() - slot->window_start)));
-		goto done;
-	}
-	if (n->st->ops->user_get(n->st, user_id, NULL, 0, hash, sizeof(hash)) != 0 ||
-	    passwd_verify(pass, hash) != 0) {
-		slot->fails++;
-		log_warn("wrong passphrase from device %.16s… (%d in this window)", device_id, slot->fails);
-		ts_httpd_reply_error(req, 401, "wrong_passphrase", "the passphrase is wrong");
-		goto done;
-	}
-	slot->fails = 0;
-	char token[65], th[65];
-	uint8_t raw[32];
-	if (ts_random(raw, sizeof(raw)) != 0 || ts_hex_encode(raw, sizeof(raw), token, sizeof(token)) != 0) {
-		ts_httpd_reply_error(req, 500, "random_failed", "no randomness");
-		goto done;
-	}
-	OPENSSL_cleanse(raw, sizeof(raw));
-	secret_hash(token, th);
-	if (n->st->ops->token_add(n->st, th, device_id, user_id, ts_now() + NODE_TOKEN_TTL_S) != 0) {
-		ts_httpd_reply_error(req, 500, "store_error", "cannot store the session");
-		goto done;
-	}
-	ts_httpd_reply_json(req, 201, json_pack("{s:s,s:i}", "token", token, "expires_in", NODE_TOKEN_TTL_S));
-	OPENSSL_cleanse(token, sizeof(token));
-done:
+	else
+		auth_login(n, req, device_id, user_id, pass); /* replies later, from the loop */
 	json_decref(body);
 }
 

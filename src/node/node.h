@@ -9,6 +9,7 @@
  *   outbox.c       worker threads performing provider calls (ES2+) with retries
  *   push.c         server-sent-event subscribers (primary and companion streams)
  *   passwd.c       passphrase hashing (scrypt)
+ *   auth.c         logins: passphrase throttle, scrypt on worker threads
  *   admin.c        init / user / provider / app commands
  */
 #ifndef TS_NODE_H
@@ -34,15 +35,15 @@
 
 struct push_sub;
 
-/* Wrong-passphrase throttle: per device, in memory (a restart forgets it). */
-#define NODE_PASS_SLOTS 256
+/* Passphrase throttle (auth.c): attempts per device and per account in a
+ * window that starts at the first attempt; persisted in the store. */
 #define NODE_PASS_MAX_FAILS 5
+#define NODE_PASS_MAX_FAILS_USER 10
 #define NODE_PASS_WINDOW_S 300
-struct pass_slot {
-	char device_id[65];
-	int fails;
-	int64_t window_start;
-};
+/* Passphrase checks (scrypt) run on these threads, never on the loop. */
+#define NODE_AUTH_WORKERS 2
+#define NODE_AUTH_QUEUE_MAX 64
+struct auth_pool;
 
 typedef struct node {
 	char dir[512];
@@ -78,7 +79,7 @@ typedef struct node {
 	int ob_kicked;
 	int stopping;
 	const char *crash_after; /* fault injection for tests: "S12" / "S13" */
-	struct pass_slot pass[NODE_PASS_SLOTS];
+	struct auth_pool *auth;  /* passphrase-check workers (auth.c) */
 	int64_t next_gc;
 } node;
 
@@ -97,6 +98,22 @@ void node_unload(node *n);
 int node_cmd_run(int argc, char **argv);
 /* Crash injection point (tests): raises SIGKILL if TAPSHARE_NODE_CRASH_AFTER == step. */
 void node_crash_point(node *n, const char *step);
+
+/* auth.c */
+int auth_start(node *n);
+/* Joins the workers; checks still in flight are answered 503. NULL-safe. */
+void auth_stop(node *n);
+/* POST /v1/session after the device was authenticated: counts the attempt,
+ * then checks pass on a worker thread and replies from the loop (201 token,
+ * 401, 429 throttled, 503 busy). pass is copied. */
+void auth_login(node *n, struct evhttp_request *req, const char *device_id, int64_t user_id, const char *pass);
+/* The throttle alone (tests): counts one attempt; 0 go on, TS_ELIMIT
+ * refused (*retry_after seconds; *by_account: the account's limit). */
+int auth_throttle_begin(store *st, const char *device_id, int64_t user_id, int64_t now, int64_t *retry_after,
+    int *by_account);
+/* A correct passphrase: forgets the device's window, takes its attempt back
+ * from the account's. */
+void auth_throttle_success(store *st, const char *device_id, int64_t user_id);
 
 /* passwd.c */
 int passwd_hash(const char *pass, char *out, size_t cap);

@@ -125,8 +125,8 @@ node_cmd_run(int argc, char **argv)
 	api_primary_routes(&n);
 	api_es9_routes(&n);
 	api_offer_routes(&n);
-	if (push_init(&n) != 0 || outbox_start(&n) != 0) {
-		fprintf(stderr, "tapshare-node: error: cannot start the outbox workers\n");
+	if (push_init(&n) != 0 || auth_start(&n) != 0 || outbox_start(&n) != 0) {
+		fprintf(stderr, "tapshare-node: error: cannot start the worker threads\n");
 		goto out;
 	}
 	struct timeval sec = { 1, 0 };
@@ -148,12 +148,14 @@ node_cmd_run(int argc, char **argv)
 	event_base_dispatch(n.base);
 	rc = 0;
 	outbox_stop(&n);
+	auth_stop(&n);
 	push_fini(&n);
 	event_free(n.tick_ev);
 	event_free(sigterm);
 	event_free(sigint);
 	log_info("stopped");
 out:
+	auth_stop(&n); /* NULL-safe: a start that failed half-way */
 	ts_httpd_free(n.httpd);
 	if (n.base)
 		event_base_free(n.base);
