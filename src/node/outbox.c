@@ -36,6 +36,8 @@
 typedef struct worker {
 	node *n;
 	store *st;
+	outbox_call_fn call; /* the provider transport (https_call, or a test's) */
+	void *call_arg;
 	struct {
 		char provider[STORE_STR_MAX];
 		ts_httpc *c;
@@ -61,12 +63,46 @@ client_for(worker *w, const store_provider *p)
 	return NULL;
 }
 
-/* Result of one provider call: 0 executed, TS_EDENIED refused (reason set),
- * TS_ENET retry later (reason set). */
-static int
-call_provider(worker *w, const store_provider *p, const char *function, json_t *body,
+int
+outbox_classify(int transport_rc, const char *transport_err, const char *provider, long status, json_t *r,
     json_t **resp, char *reason, size_t rcap)
 {
+	if (transport_rc != 0) {
+		json_decref(r);
+		snprintf(reason, rcap, "provider %s unreachable: %s", provider,
+		    transport_err && transport_err[0] ? transport_err : ts_strerror(transport_rc));
+		return TS_ENET;
+	}
+	if (status >= 500 || r == NULL) {
+		snprintf(reason, rcap, "provider %s answered HTTP %ld", provider, status);
+		json_decref(r);
+		return TS_ENET;
+	}
+	const char *st = json_string_value(json_object_get(json_object_get(json_object_get(r, "header"),
+	    "functionExecutionStatus"), "status"));
+	if (st != NULL && strcmp(st, "Executed-Success") == 0 && status == 200) {
+		*resp = r;
+		return 0;
+	}
+	json_t *scd = json_object_get(json_object_get(json_object_get(r, "header"), "functionExecutionStatus"),
+	    "statusCodeData");
+	const char *msg = json_string_value(json_object_get(scd, "message"));
+	const char *subj = json_string_value(json_object_get(scd, "subjectCode"));
+	const char *rsn = json_string_value(json_object_get(scd, "reasonCode"));
+	snprintf(reason, rcap, "%s (subject %s, reason %s)", msg ? msg : "refused by the provider", subj ? subj : "?",
+	    rsn ? rsn : "?");
+	json_decref(r);
+	/* A refusal is final only when the provider said so in a well-formed
+	 * answer; anything else (redirects, 404 from a proxy, 429) is retried. */
+	return st != NULL && (status == 200 || status == 400 || status == 403 || status == 422) ? TS_EDENIED : TS_ENET;
+}
+
+/* The HTTPS transport (outbox_call_fn): arg is the worker. */
+static int
+https_call(void *arg, const store_provider *p, const char *function, json_t *body, json_t **resp, char *reason,
+    size_t rcap)
+{
+	worker *w = arg;
 	ts_httpc *c = client_for(w, p);
 	if (c == NULL) {
 		snprintf(reason, rcap, "cannot set up a client for provider %s", p->name);
@@ -82,29 +118,15 @@ call_provider(worker *w, const store_provider *p, const char *function, json_t *
 	char err[256] = "";
 	json_t *r = NULL;
 	int rc = ts_httpc_json(c, "POST", url, hdrs, body, &status, &r, err, sizeof(err));
-	if (rc != 0) {
-		snprintf(reason, rcap, "provider %s unreachable: %s", p->name, err[0] ? err : ts_strerror(rc));
-		return TS_ENET;
-	}
-	if (status >= 500 || r == NULL) {
-		snprintf(reason, rcap, "provider %s answered HTTP %ld", p->name, status);
-		json_decref(r);
-		return TS_ENET;
-	}
-	const char *st = json_string_value(json_object_get(json_object_get(json_object_get(r, "header"),
-	    "functionExecutionStatus"), "status"));
-	if (st != NULL && strcmp(st, "Executed-Success") == 0) {
-		*resp = r;
-		return 0;
-	}
-	json_t *scd = json_object_get(json_object_get(json_object_get(r, "header"), "functionExecutionStatus"),
-	    "statusCodeData");
-	const char *msg = json_string_value(json_object_get(scd, "message"));
-	snprintf(reason, rcap, "%s (subject %s, reason %s)", msg ? msg : "refused by the provider",
-	    json_string_value(json_object_get(scd, "subjectCode")) ? json_string_value(json_object_get(scd, "subjectCode")) : "?",
-	    json_string_value(json_object_get(scd, "reasonCode")) ? json_string_value(json_object_get(scd, "reasonCode")) : "?");
-	json_decref(r);
-	return status == 200 || status == 400 || status == 403 || status == 422 ? TS_EDENIED : TS_ENET;
+	return outbox_classify(rc, err, p->name, status, r, resp, reason, rcap);
+}
+
+static int
+call_provider(worker *w, const store_provider *p, const char *function, json_t *body, json_t **resp, char *reason,
+    size_t rcap)
+{
+	*resp = NULL;
+	return w->call(w->call_arg, p, function, body, resp, reason, rcap);
 }
 
 static json_t *
@@ -279,7 +301,7 @@ do_certify(worker *w, const store_outbox *o, char *reason, size_t rcap)
 }
 
 static void
-process(worker *w, const store_outbox *o)
+process(worker *w, const store_outbox *o, int64_t now)
 {
 	char reason[512] = "";
 	int rc;
@@ -300,7 +322,7 @@ process(worker *w, const store_outbox *o)
 		w->st->ops->outbox_done(w->st, o->id);
 		/* The provider answers again: rows waiting out a backoff for it
 		 * need not wait any longer. */
-		w->st->ops->outbox_wake(w->st, o->share_id, ts_now());
+		w->st->ops->outbox_wake(w->st, o->share_id, now);
 		return;
 	}
 	if (o->attempts >= NODE_OUTBOX_MAX_ATTEMPTS) {
@@ -316,7 +338,32 @@ process(worker *w, const store_outbox *o)
 	int64_t delay = outbox_backoff_s(o->attempts);
 	log_warn("%s for share %s failed (attempt %d), retry in %llds: %s", o->kind, o->share_id, o->attempts,
 	    (long long)delay, reason);
-	w->st->ops->outbox_retry(w->st, o->id, ts_now() + delay, reason);
+	w->st->ops->outbox_retry(w->st, o->id, now + delay, reason);
+}
+
+static int
+run_due(worker *w, int64_t now, size_t *got)
+{
+	store_outbox rows[OB_BATCH];
+	*got = 0;
+	int rc = w->st->ops->outbox_claim(w->st, now, OB_LEASE_S, rows, OB_BATCH, got);
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; i < *got; i++)
+		process(w, &rows[i], now);
+	return 0;
+}
+
+int
+outbox_run_due(struct node *n, store *st, outbox_call_fn call, void *arg, int64_t now, size_t *processed)
+{
+	worker w;
+	memset(&w, 0, sizeof(w));
+	w.n = n;
+	w.st = st;
+	w.call = call;
+	w.call_arg = arg;
+	return run_due(&w, now, processed);
 }
 
 static void *
@@ -330,12 +377,9 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&n->ob_mu);
 		if (stop)
 			break;
-		store_outbox rows[OB_BATCH];
 		size_t got = 0;
-		if (w->st->ops->outbox_claim(w->st, ts_now(), OB_LEASE_S, rows, OB_BATCH, &got) != 0)
+		if (run_due(w, ts_now(), &got) != 0)
 			got = 0;
-		for (size_t i = 0; i < got; i++)
-			process(w, &rows[i]);
 		if (got > 0)
 			continue;
 		int64_t due = -1;
@@ -388,6 +432,8 @@ outbox_start(node *n)
 		if (w == NULL)
 			return TS_ENOMEM;
 		w->n = n;
+		w->call = https_call;
+		w->call_arg = w;
 		store_opts so = { .wait_ms = STORE_WAIT_WORKER_MS };
 		if ((rc = store_open_opts(n->db_url, &so, &w->st)) != 0) {
 			free(w);

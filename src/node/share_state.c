@@ -73,19 +73,32 @@ share_state_final(enum share_state s)
 	return (unsigned)s < SHARE_NSTATES && allowed[s] == 0;
 }
 
-int
-share_state_sql_from(enum share_state to, char *buf, size_t cap)
+static int
+sql_list(int to, char *buf, size_t cap)
 {
 	size_t len = 0;
 	if (cap == 0)
 		return TS_ELIMIT;
 	buf[0] = '\0';
 	for (int i = 0; i < SHARE_NSTATES; i++) {
-		if (!share_state_may((enum share_state)i, to))
+		if (to >= 0 ? !share_state_may((enum share_state)i, (enum share_state)to) :
+			      share_state_final((enum share_state)i))
 			continue;
 		if (ts_snprintf(buf + len, cap - len, "%s'%s'", len ? "," : "", names[i]) != 0)
 			return TS_ELIMIT;
 		len += strlen(buf + len);
 	}
 	return 0;
+}
+
+int
+share_state_sql_from(enum share_state to, char *buf, size_t cap)
+{
+	return sql_list((int)to, buf, cap);
+}
+
+int
+share_state_sql_open(char *buf, size_t cap)
+{
+	return sql_list(-1, buf, cap);
 }

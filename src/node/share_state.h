@@ -50,5 +50,7 @@ int share_state_final(enum share_state s);
  * "'authorised','delivered','installed'" for SHARE_EXPIRED. 0, or TS_ELIMIT
  * when cap is too small. */
 int share_state_sql_from(enum share_state to, char *buf, size_t cap);
+/* The same for the states that are not final (a share still in progress). */
+int share_state_sql_open(char *buf, size_t cap);
 
 #endif

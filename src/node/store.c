@@ -42,22 +42,31 @@ store_share_json(const store_share *sh)
 	    "operation", sh->operation[0] ? sh->operation : "share");
 }
 
-static pthread_once_t expirable_once = PTHREAD_ONCE_INIT;
-static char expirable[160];
+static pthread_once_t lists_once = PTHREAD_ONCE_INIT;
+static char expirable[160], open_states[200];
 
 static void
-build_expirable(void)
+build_lists(void)
 {
+	/* an empty list would be an SQL error, which is what a broken table deserves */
 	if (share_state_sql_from(SHARE_EXPIRED, expirable, sizeof(expirable)) != 0)
 		expirable[0] = '\0';
+	if (share_state_sql_open(open_states, sizeof(open_states)) != 0)
+		open_states[0] = '\0';
 }
 
 const char *
 store_sql_expirable(void)
 {
-	pthread_once(&expirable_once, build_expirable);
-	/* an empty list would be an SQL error, which is what a broken table deserves */
+	pthread_once(&lists_once, build_lists);
 	return expirable;
+}
+
+const char *
+store_sql_open_states(void)
+{
+	pthread_once(&lists_once, build_lists);
+	return open_states;
 }
 
 static atomic_long crash_after;

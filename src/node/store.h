@@ -219,6 +219,8 @@ json_t *store_share_json(const store_share *sh);
 /* SQL text of the states a share may expire from (derived from the
  * transition table), for the backends' expiry query. */
 const char *store_sql_expirable(void);
+/* SQL text of the states that are not final. */
+const char *store_sql_open_states(void);
 
 /* Fault injection (tests): TAPSHARE_NODE_CRASH_AFTER=commit:N kills the
  * process with SIGKILL right after its Nth durable commit (any connection,

@@ -59,6 +59,7 @@ typedef struct pq_store {
 	} cache[PQ_CACHE];
 	char lock_timeout[64]; /* "SET lock_timeout = '<ms>ms'" */
 	char sql_expired[256]; /* built at open from the transition table */
+	char sql_by_eid_app[640];
 } pq_store;
 
 #define S(x) ((pq_store *)(x))
@@ -822,8 +823,7 @@ pq_share_get(store *b, const char *id, store_share *sh)
 static int
 pq_share_by_eid_app(store *b, const char *eid, const char *assoc, store_share *sh)
 {
-	static const char sql[] = "SELECT " SHARE_COLS " FROM shares WHERE eid=$1 AND assoc_app_id=$2"
-				  " ORDER BY created_at DESC LIMIT 1";
+	const char *sql = S(b)->sql_by_eid_app;
 	pq_args a = { 0 };
 	a_text(&a, eid);
 	a_text(&a, assoc);
@@ -1457,6 +1457,11 @@ store_pg_open(const char *url, const store_opts *opts, store **out)
 	ts_snprintf(s->sql_expired, sizeof(s->sql_expired),
 	    "SELECT id FROM shares WHERE state IN (%s) AND not_after > 0 AND not_after <= $1 LIMIT $2",
 	    store_sql_expirable());
+	/* A share still in progress first, then the newest (see store_sqlite.c). */
+	ts_snprintf(s->sql_by_eid_app, sizeof(s->sql_by_eid_app),
+	    "SELECT " SHARE_COLS " FROM shares WHERE eid=$1 AND assoc_app_id=$2"
+	    " ORDER BY CASE WHEN state IN (%s) THEN 0 ELSE 1 END, created_at DESC, updated_at DESC LIMIT 1",
+	    store_sql_open_states());
 	if ((rc = simple(s, s->lock_timeout)) != 0 || (rc = migrate(s)) != 0)
 		goto fail;
 	*out = &s->base;

@@ -25,6 +25,7 @@ typedef struct sq_store {
 		sqlite3_stmt *st;
 	} cache[SQ_CACHE];
 	char sql_expired[256]; /* built at open from the transition table */
+	char sql_by_eid_app[640];
 } sq_store;
 
 /* Numbered migrations; index i moves the schema from version i to i+1.
@@ -587,9 +588,7 @@ sq_share_get(store *b, const char *id, store_share *sh)
 static int
 sq_share_by_eid_app(store *b, const char *eid, const char *assoc, store_share *sh)
 {
-	static const char q[] = "SELECT " SHARE_COLS " FROM shares WHERE eid=? AND assoc_app_id=?"
-				" ORDER BY created_at DESC LIMIT 1";
-	sqlite3_stmt *p = st(S(b), q);
+	sqlite3_stmt *p = st(S(b), S(b)->sql_by_eid_app);
 	if (!p)
 		return TS_EDB;
 	bt(p, 1, eid);
@@ -1195,6 +1194,12 @@ store_sqlite_open(const char *path, const store_opts *opts, store **out)
 	ts_snprintf(s->sql_expired, sizeof(s->sql_expired),
 	    "SELECT id FROM shares WHERE state IN (%s) AND not_after > 0 AND not_after <= ? LIMIT ?",
 	    store_sql_expirable());
+	/* A share still in progress first (a notification is about it, not about
+	 * an older share of the same app that ended), then the newest. */
+	ts_snprintf(s->sql_by_eid_app, sizeof(s->sql_by_eid_app),
+	    "SELECT " SHARE_COLS " FROM shares WHERE eid=? AND assoc_app_id=?"
+	    " ORDER BY CASE WHEN state IN (%s) THEN 0 ELSE 1 END, created_at DESC, rowid DESC LIMIT 1",
+	    store_sql_open_states());
 	int rc;
 	if ((rc = exec(s, "PRAGMA journal_mode=WAL")) != 0 ||
 	    (rc = exec(s, "PRAGMA synchronous=FULL")) != 0 ||
