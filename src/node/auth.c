@@ -295,3 +295,26 @@ auth_login(node *n, struct evhttp_request *req, const char *device_id, int64_t u
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 }
+
+int
+auth_revoke_device(store *st, int64_t by_user, const char *device_id, int64_t *owner)
+{
+	int64_t uid = -1;
+	int rc = st->ops->begin(st);
+	if (rc != 0)
+		return rc;
+	rc = st->ops->device_revoke(st, device_id, ts_now(), &uid);
+	if ((rc == 0 || rc == TS_ESTATE) && by_user >= 0 && uid != by_user)
+		rc = TS_ENOTFOUND; /* another user's device: as if unknown */
+	if (rc == 0)
+		rc = st->ops->commit(st);
+	if (rc != 0) {
+		st->ops->rollback(st);
+		return rc;
+	}
+	if (owner != NULL)
+		*owner = uid;
+	log_info("device %.16s… of user %lld revoked%s", device_id, (long long)uid,
+	    by_user >= 0 ? " by the user" : " by the operator");
+	return 0;
+}

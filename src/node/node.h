@@ -86,6 +86,7 @@ typedef struct node {
 	int stopping;
 	const char *crash_after; /* fault injection for tests: a crash point name */
 	struct auth_pool *auth;  /* passphrase-check workers (auth.c) */
+	int64_t revocations_seen; /* store's device revocation count at the last look (push.c) */
 	int64_t next_gc;
 } node;
 
@@ -96,6 +97,8 @@ int node_cmd_user(int argc, char **argv);
 int node_cmd_provider(int argc, char **argv);
 int node_cmd_app(int argc, char **argv);
 int node_cmd_shares(int argc, char **argv);
+/* device list | device revoke (issue 8) */
+int node_cmd_device(int argc, char **argv);
 /* Loads DIR/node.ini and the keys and certificates it names. */
 int node_load(node *n, const char *dir);
 void node_unload(node *n);
@@ -123,6 +126,11 @@ int auth_throttle_begin(store *st, const char *device_id, int64_t user_id, int64
 /* A correct passphrase: forgets the device's window, takes its attempt back
  * from the account's. */
 void auth_throttle_success(store *st, const char *device_id, int64_t user_id);
+/* Revokes a device in its own transaction: refused at once on every
+ * endpoint, its tokens dropped. by_user >= 0: only a device of that user
+ * (else TS_ENOTFOUND); < 0: any (the operator). TS_ESTATE already revoked.
+ * *owner (may be NULL) gets the device's user. */
+int auth_revoke_device(store *st, int64_t by_user, const char *device_id, int64_t *owner);
 
 /* passwd.c */
 int passwd_hash(const char *pass, char *out, size_t cap);
@@ -146,10 +154,14 @@ void push_fini(node *n);
 void push_kick(node *n);
 /* Starts an SSE response and registers it. kind 0 primary (user_id, share filter,
  * after), kind 1 companion (eid). */
-int push_subscribe_primary(node *n, struct evhttp_request *req, int64_t user_id,
+int push_subscribe_primary(node *n, struct evhttp_request *req, int64_t user_id, const char *device_id,
     const char *share_id, int64_t after);
 int push_subscribe_companion(node *n, struct evhttp_request *req, const char *eid);
+/* Keepalives; also ends the streams of devices revoked meanwhile (by any
+ * process: it polls the store's revocation count). */
 void push_tick(node *n);
+/* Ends every open stream of a revoked device now. */
+void push_device_revoked(node *n);
 
 /* outbox.c */
 int outbox_start(node *n);
