@@ -49,6 +49,11 @@ struct push_sub;
 #define NODE_AUTH_WORKERS 2
 #define NODE_AUTH_QUEUE_MAX 64
 struct auth_pool;
+struct peerlim;
+/* ES9+ initiateAuthentication per peer address per minute (each opens a
+ * durable session row and costs a signature). */
+#define NODE_ES9_PEER_MAX 60
+#define NODE_ES9_PEER_WINDOW_S 60
 
 typedef struct node {
 	char dir[512];
@@ -87,6 +92,7 @@ typedef struct node {
 	const char *crash_after; /* fault injection for tests: a crash point name */
 	struct auth_pool *auth;  /* passphrase-check workers (auth.c) */
 	int64_t revocations_seen; /* store's device revocation count at the last look (push.c) */
+	struct peerlim *es9_peers; /* initiateAuthentication per peer (api_es9.c) */
 	int64_t next_gc;
 } node;
 

@@ -16,6 +16,7 @@
 #include "lib/ts_err.h"
 #include "lib/util.h"
 #include "node/node.h"
+#include "node/peerlim.h"
 
 void
 node_crash_point(node *n, const char *point)
@@ -168,7 +169,8 @@ node_cmd_run(int argc, char **argv)
 	api_primary_routes(&n);
 	api_es9_routes(&n);
 	api_offer_routes(&n);
-	if (push_init(&n) != 0 || auth_start(&n) != 0 || outbox_start(&n) != 0) {
+	if (peerlim_new(NODE_ES9_PEER_MAX, NODE_ES9_PEER_WINDOW_S, &n.es9_peers) != 0 || push_init(&n) != 0 ||
+	    auth_start(&n) != 0 || outbox_start(&n) != 0) {
 		fprintf(stderr, "tapshare-node: error: cannot start the worker threads\n");
 		goto out;
 	}
@@ -199,6 +201,7 @@ node_cmd_run(int argc, char **argv)
 	log_info("stopped");
 out:
 	auth_stop(&n); /* NULL-safe: a start that failed half-way */
+	peerlim_free(n.es9_peers);
 	ts_httpd_free(n.httpd);
 	if (n.base)
 		event_base_free(n.base);

@@ -213,6 +213,13 @@ struct store_ops {
 	    int64_t *window_start);
 	int (*throttle_undo)(store *s, const char *key);
 	int (*throttle_forget)(store *s, const char *key);
+
+	/* ES9+ sessions of a share beyond the newest keep are dropped (a new
+	 * session replaces the oldest, so a leaked matchingId cannot grow the
+	 * table: at most keep + 1 rows per share). Sessions the SE already
+	 * authenticated (stage 2, 3) are kept before merely initiated ones:
+	 * whoever floods with a leaked matchingId only replaces their own. */
+	int (*tx_trim)(store *s, const char *share_id, int keep);
 };
 
 struct store {

@@ -1467,6 +1467,17 @@ pq_throttle_forget(store *b, const char *key)
 	return q(S(b), sql, Q_WRITE, &a, NULL);
 }
 
+static int
+pq_tx_trim(store *b, const char *share_id, int keep)
+{
+	static const char sql[] = "DELETE FROM es9_tx WHERE share_id=$1 AND id NOT IN (SELECT id FROM es9_tx"
+				  " WHERE share_id=$1 ORDER BY stage IN (2, 3) DESC, created_at DESC, id DESC LIMIT $2::bigint)";
+	pq_args a = { 0 };
+	a_text(&a, share_id);
+	a_i64(&a, keep < 0 ? 0 : keep);
+	return q(S(b), sql, Q_WRITE, &a, NULL);
+}
+
 static const struct store_ops pq_ops = {
 	.close = pq_close,
 	.begin = pq_begin,
@@ -1524,6 +1535,7 @@ static const struct store_ops pq_ops = {
 	.throttle_hit = pq_throttle_hit,
 	.throttle_undo = pq_throttle_undo,
 	.throttle_forget = pq_throttle_forget,
+	.tx_trim = pq_tx_trim,
 };
 
 /* Each migration runs in its own transaction under the write lock, so two

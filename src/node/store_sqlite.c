@@ -1235,6 +1235,20 @@ sq_throttle_forget(store *b, const char *key)
 	return run(s, p);
 }
 
+static int
+sq_tx_trim(store *b, const char *share_id, int keep)
+{
+	sq_store *s = S(b);
+	static const char q[] = "DELETE FROM es9_tx WHERE share_id=?1 AND id NOT IN (SELECT id FROM es9_tx"
+				" WHERE share_id=?1 ORDER BY stage IN (2, 3) DESC, created_at DESC, rowid DESC LIMIT ?2)";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, share_id);
+	sqlite3_bind_int(p, 2, keep < 0 ? 0 : keep);
+	return run(s, p);
+}
+
 static const struct store_ops sq_ops = {
 	.close = sq_close,
 	.begin = sq_begin,
@@ -1292,6 +1306,7 @@ static const struct store_ops sq_ops = {
 	.throttle_hit = sq_throttle_hit,
 	.throttle_undo = sq_throttle_undo,
 	.throttle_forget = sq_throttle_forget,
+	.tx_trim = sq_tx_trim,
 };
 
 static int

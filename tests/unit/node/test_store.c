@@ -502,6 +502,42 @@ test_pass_throttle(void **state)
 	store_close(s);
 }
 
+/* ES9+ sessions per share are trimmed to the newest (authenticated ones
+ * first); other shares' sessions are untouched (issue 8). */
+static void
+test_tx_trim(void **state)
+{
+	(void)state;
+	store *s = open_store();
+	store_tx tx, tg;
+	memset(&tx, 0, sizeof(tx));
+	snprintf(tx.eid, sizeof(tx.eid), "89049032123451234512345678901235");
+	/* share-a: an authenticated session first, then six merely initiated */
+	for (int i = 0; i < 7; i++) {
+		snprintf(tx.id, sizeof(tx.id), "a%02d", i);
+		snprintf(tx.share_id, sizeof(tx.share_id), "share-a");
+		tx.stage = i == 0 ? 2 : 1;
+		tx.created_at = 1000 + i;
+		assert_int_equal(s->ops->tx_put(s, &tx), 0);
+	}
+	snprintf(tx.id, sizeof(tx.id), "b00");
+	snprintf(tx.share_id, sizeof(tx.share_id), "share-b");
+	tx.stage = 1;
+	tx.created_at = 900;
+	assert_int_equal(s->ops->tx_put(s, &tx), 0);
+	assert_int_equal(s->ops->tx_trim(s, "share-a", 3), 0);
+	assert_int_equal(s->ops->tx_get(s, "a00", &tg), 0); /* authenticated: kept */
+	assert_int_equal(s->ops->tx_get(s, "a06", &tg), 0);
+	assert_int_equal(s->ops->tx_get(s, "a05", &tg), 0);
+	assert_int_equal(s->ops->tx_get(s, "a04", &tg), TS_ENOTFOUND);
+	assert_int_equal(s->ops->tx_get(s, "a01", &tg), TS_ENOTFOUND);
+	assert_int_equal(s->ops->tx_get(s, "b00", &tg), 0);
+	assert_int_equal(s->ops->tx_trim(s, "share-a", 0), 0);
+	assert_int_equal(s->ops->tx_get(s, "a00", &tg), TS_ENOTFOUND);
+	assert_int_equal(s->ops->tx_get(s, "b00", &tg), 0);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -514,6 +550,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_apps_providers_blobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_revocation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pass_throttle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_trim, setup, teardown),
 	};
 	const struct CMUnitTest other_tests[] = {
 		cmocka_unit_test(test_passwd),
