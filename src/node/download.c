@@ -391,3 +391,10 @@ download_cancel(const download_svc *d, store *st, const char *tid, const char *r
 	tx.stage = TX_CANCELLED;
 	return st->ops->tx_put(st, &tx);
 }
+
+int
+download_verify_euicc(const download_svc *d, const rsp_auth_server_resp *a, const char *want_eid, EVP_PKEY **pub,
+    char *why, size_t cap)
+{
+	return verify_euicc(d, a, want_eid, pub, why, cap);
+}

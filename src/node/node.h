@@ -54,6 +54,8 @@ struct peerlim;
  * durable session row and costs a signature). */
 #define NODE_ES9_PEER_MAX 60
 #define NODE_ES9_PEER_WINDOW_S 60
+#define NODE_STREAMS_PER_EID 2
+#define NODE_STREAMS_PER_PEER 32
 
 typedef struct node {
 	char dir[512];
@@ -162,7 +164,9 @@ void push_kick(node *n);
  * after), kind 1 companion (eid). */
 int push_subscribe_primary(node *n, struct evhttp_request *req, int64_t user_id, const char *device_id,
     const char *share_id, int64_t after);
-int push_subscribe_companion(node *n, struct evhttp_request *req, const char *eid);
+/* Companion streams are capped: NODE_STREAMS_PER_PEER per peer address
+ * (429 beyond), NODE_STREAMS_PER_EID per EID (a new one replaces the oldest). */
+int push_subscribe_companion(node *n, struct evhttp_request *req, const char *eid, const char *peer);
 /* Keepalives; also ends the streams of devices revoked meanwhile (by any
  * process: it polls the store's revocation count). */
 void push_tick(node *n);

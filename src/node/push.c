@@ -33,6 +33,7 @@ struct push_sub {
 	int has_share;
 	char share_id[STORE_ID_MAX];
 	char eid[33];
+	char peer[64];        /* companion: the peer address (caps) */
 	int64_t last_id;
 	int64_t last_write_ms;
 	struct push_sub *prev, *next;
@@ -258,11 +259,35 @@ push_subscribe_primary(node *n, struct evhttp_request *req, int64_t user_id, con
 }
 
 int
-push_subscribe_companion(node *n, struct evhttp_request *req, const char *eid)
+push_subscribe_companion(node *n, struct evhttp_request *req, const char *eid, const char *peer)
 {
+	/* Caps: NODE_STREAMS_PER_PEER open companion streams per address
+	 * (refused beyond), NODE_STREAMS_PER_EID per EID (the oldest gives way:
+	 * every holder proved the SE, and a companion that reconnects before
+	 * its dead connection is noticed must get through). */
+	size_t per_peer = 0, per_eid = 0;
+	struct push_sub *oldest = NULL;
+	for (struct push_sub *o = n->subs; o != NULL; o = o->next) {
+		if (o->kind != 1)
+			continue;
+		per_peer += strcmp(o->peer, peer) == 0;
+		if (strcmp(o->eid, eid) == 0) {
+			per_eid++;
+			oldest = o; /* the list is newest first */
+		}
+	}
+	if (per_peer >= NODE_STREAMS_PER_PEER) {
+		ts_httpd_reply_error(req, 429, "too_many_streams", "too many companion streams from this address");
+		return TS_ELIMIT;
+	}
+	if (per_eid >= NODE_STREAMS_PER_EID && oldest != NULL) {
+		log_info("companion %s: a newer stream replaces the oldest of its %zu", eid, per_eid);
+		end_sub(n, oldest);
+	}
 	struct push_sub *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return TS_ENOMEM;
+	snprintf(s->peer, sizeof(s->peer), "%s", peer);
 	s->kind = 1;
 	snprintf(s->eid, sizeof(s->eid), "%s", eid);
 	s->last_id = 0; /* every pending command, always */

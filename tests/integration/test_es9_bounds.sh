@@ -29,6 +29,8 @@ for i in $(seq 41 60); do initiate >/dev/null; done
 r=$(initiate)
 expect "the 61st session from one address within a minute is refused" \
 	[ "$(jq -r '.header.functionExecutionStatus.status + " " + .header.functionExecutionStatus.statusCodeData.reasonCode' <<<"$r")" = "Failed 6.4" ]
-rows=$(sqlite3 "$T/node/node.db" "SELECT count(*) FROM es9_tx")
-expect "the node holds at most 4 session rows in all ($rows)" [ "$rows" -le 4 ]
+rows=$(sqlite3 "$T/node/node.db" "SELECT count(*) FROM es9_tx WHERE share_id NOT LIKE 'stream:%'")
+expect "the node holds at most 4 download session rows in all ($rows)" [ "$rows" -le 4 ]
+rows=$(sqlite3 "$T/node/node.db" "SELECT count(*) FROM es9_tx WHERE share_id LIKE 'stream:%'")
+expect "and at most 4 stream-authentication rows per peer ($rows)" [ "$rows" -le 4 ]
 ts_done
