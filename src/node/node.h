@@ -91,6 +91,7 @@ typedef struct node {
 	pthread_cond_t ob_cv;
 	int ob_kicked;
 	int stopping;
+	int outbox_fail_at;      /* fault injection (tests): worker N (1-based) fails to start */
 	const char *crash_after; /* fault injection for tests: a crash point name */
 	struct auth_pool *auth;  /* passphrase-check workers (auth.c) */
 	int64_t revocations_seen; /* store's device revocation count at the last look (push.c) */
@@ -174,7 +175,10 @@ void push_tick(node *n);
 void push_device_revoked(node *n);
 
 /* outbox.c */
+/* Starts n->nworkers workers (1..8). On failure every worker already
+ * started is joined before it returns (n->nworkers is then 0). */
 int outbox_start(node *n);
+/* Joins the workers; safe after a failed outbox_start. */
 void outbox_stop(node *n);
 void outbox_kick(node *n);
 

@@ -414,43 +414,9 @@ outbox_kick(node *n)
 	pthread_mutex_unlock(&n->ob_mu);
 }
 
-int
-outbox_start(node *n)
-{
-	pthread_mutex_init(&n->ob_mu, NULL);
-	pthread_cond_init(&n->ob_cv, NULL);
-	n->stopping = 0;
-	int rc = n->st->ops->outbox_reset_leases(n->st);
-	if (rc != 0)
-		return rc;
-	if (n->nworkers < 1)
-		n->nworkers = 1;
-	if (n->nworkers > (int)TS_ARRAY_LEN(n->workers))
-		n->nworkers = (int)TS_ARRAY_LEN(n->workers);
-	for (int i = 0; i < n->nworkers; i++) {
-		worker *w = calloc(1, sizeof(*w));
-		if (w == NULL)
-			return TS_ENOMEM;
-		w->n = n;
-		w->call = https_call;
-		w->call_arg = w;
-		store_opts so = { .wait_ms = STORE_WAIT_WORKER_MS };
-		if ((rc = store_open_opts(n->db_url, &so, &w->st)) != 0) {
-			free(w);
-			return rc;
-		}
-		if (pthread_create(&n->workers[i], NULL, worker_main, w) != 0) {
-			store_close(w->st);
-			free(w);
-			n->nworkers = i;
-			return TS_ENOMEM;
-		}
-	}
-	return 0;
-}
-
-void
-outbox_stop(node *n)
+/* Joins every started worker (they exit once stopping is set). */
+static void
+join_workers(node *n)
 {
 	pthread_mutex_lock(&n->ob_mu);
 	n->stopping = 1;
@@ -459,4 +425,60 @@ outbox_stop(node *n)
 	for (int i = 0; i < n->nworkers; i++)
 		pthread_join(n->workers[i], NULL);
 	n->nworkers = 0;
+}
+
+int
+outbox_start(node *n)
+{
+	pthread_mutex_init(&n->ob_mu, NULL);
+	pthread_cond_init(&n->ob_cv, NULL);
+	n->stopping = 0;
+	int want = n->nworkers < 1 ? 1 : n->nworkers;
+	if (want > (int)TS_ARRAY_LEN(n->workers))
+		want = (int)TS_ARRAY_LEN(n->workers);
+	/* n->nworkers counts the started threads from here on, so that a
+	 * failure half-way joins exactly those (none keeps running on a node
+	 * the caller is about to free). */
+	n->nworkers = 0;
+	int rc = n->st->ops->outbox_reset_leases(n->st);
+	if (rc != 0)
+		return rc;
+	for (int i = 0; i < want; i++) {
+		worker *w = calloc(1, sizeof(*w));
+		if (w == NULL) {
+			rc = TS_ENOMEM;
+			goto fail;
+		}
+		w->n = n;
+		w->call = https_call;
+		w->call_arg = w;
+		store_opts so = { .wait_ms = STORE_WAIT_WORKER_MS };
+		if (n->outbox_fail_at == i + 1)
+			rc = TS_EDB; /* fault injection (tests) */
+		else
+			rc = store_open_opts(n->db_url, &so, &w->st);
+		if (rc != 0) {
+			free(w);
+			goto fail;
+		}
+		if (pthread_create(&n->workers[i], NULL, worker_main, w) != 0) {
+			store_close(w->st);
+			free(w);
+			rc = TS_ENOMEM;
+			goto fail;
+		}
+		n->nworkers = i + 1;
+	}
+	return 0;
+fail:
+	log_error("cannot start outbox worker %d of %d (%s); stopping the %d started", n->nworkers + 1, want,
+	    ts_strerror(rc), n->nworkers);
+	join_workers(n);
+	return rc;
+}
+
+void
+outbox_stop(node *n)
+{
+	join_workers(n);
 }

@@ -178,8 +178,16 @@ node_cmd_run(int argc, char **argv)
 	n.tick_ev = event_new(n.base, -1, EV_PERSIST, on_tick, &n);
 	struct event *sigterm = evsignal_new(n.base, SIGTERM, on_signal, &n);
 	struct event *sigint = evsignal_new(n.base, SIGINT, on_signal, &n);
-	if (!n.tick_ev || !sigterm || !sigint)
+	if (!n.tick_ev || !sigterm || !sigint) {
+		outbox_stop(&n); /* no worker may outlive the node */
+		if (n.tick_ev)
+			event_free(n.tick_ev);
+		if (sigterm)
+			event_free(sigterm);
+		if (sigint)
+			event_free(sigint);
 		goto out;
+	}
 	event_add(n.tick_ev, &sec);
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);

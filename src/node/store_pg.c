@@ -35,6 +35,7 @@
 #include "node/store.h"
 
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,7 +45,9 @@
 #include "lib/ts_err.h"
 #include "lib/util.h"
 
-#define PQ_CACHE 80
+/* Prepared statements per connection: starts this small and doubles when
+ * full, so it cannot run out (issue 8). Names "ts<index>" stay stable. */
+#define PQ_CACHE_INIT 8
 /* key of the advisory lock that serialises write transactions ("tapshare") */
 #define TS_PG_TX_LOCK "7310575183128044901"
 
@@ -53,10 +56,11 @@ typedef struct pq_store {
 	PGconn *conn;
 	int in_tx;
 	int sp_n;
-	struct {
+	struct pq_cached {
 		const char *sql;
 		int prepared;
-	} cache[PQ_CACHE];
+	} *cache; /* ncache used of cap */
+	size_t ncache, cap;
 	char lock_timeout[64]; /* "SET lock_timeout = '<ms>ms'" */
 	char sql_expired[256]; /* built at open from the transition table */
 	char sql_by_eid_app[640];
@@ -280,7 +284,7 @@ alive(pq_store *s)
 		log_error("postgresql: reconnect failed: %s", PQerrorMessage(s->conn));
 		return TS_EDB;
 	}
-	for (size_t i = 0; i < PQ_CACHE; i++)
+	for (size_t i = 0; i < s->ncache; i++)
 		s->cache[i].prepared = 0;
 	log_warn("postgresql: connection re-established");
 	return simple(s, s->lock_timeout);
@@ -289,25 +293,36 @@ alive(pq_store *s)
 static int
 prepared_name(pq_store *s, const char *sql, int nparams, char name[16])
 {
-	for (size_t i = 0; i < PQ_CACHE; i++) {
-		if (s->cache[i].sql != NULL && s->cache[i].sql != sql)
-			continue;
-		ts_snprintf(name, 16, "ts%zu", i);
-		if (s->cache[i].sql == sql && s->cache[i].prepared)
-			return 0;
-		PGresult *r = PQprepare(s->conn, name, sql, nparams, NULL);
-		int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-		if (!ok)
-			log_error("postgresql prepare: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(s->conn));
-		PQclear(r);
-		if (!ok)
-			return TS_EDB;
+	size_t i;
+	for (i = 0; i < s->ncache && s->cache[i].sql != sql; i++)
+		;
+	if (i == s->ncache) {
+		if (s->ncache == s->cap) {
+			size_t ncap = s->cap ? s->cap * 2 : PQ_CACHE_INIT;
+			struct pq_cached *nc = ncap > SIZE_MAX / sizeof(*nc) ? NULL : realloc(s->cache, ncap * sizeof(*nc));
+			if (nc == NULL) {
+				log_error("postgresql statement cache: out of memory");
+				return TS_ENOMEM;
+			}
+			s->cache = nc;
+			s->cap = ncap;
+		}
 		s->cache[i].sql = sql;
-		s->cache[i].prepared = 1;
-		return 0;
+		s->cache[i].prepared = 0;
+		s->ncache++;
 	}
-	log_error("postgresql statement cache full");
-	return TS_EDB;
+	ts_snprintf(name, 16, "ts%zu", i);
+	if (s->cache[i].prepared)
+		return 0;
+	PGresult *r = PQprepare(s->conn, name, sql, nparams, NULL);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		log_error("postgresql prepare: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(s->conn));
+	PQclear(r);
+	if (!ok)
+		return TS_EDB;
+	s->cache[i].prepared = 1;
+	return 0;
 }
 
 /* Runs a prepared statement; on success *out is the result (caller clears)
@@ -370,6 +385,7 @@ pq_close(store *b)
 {
 	pq_store *s = S(b);
 	PQfinish(s->conn);
+	free(s->cache);
 	free(s);
 }
 
@@ -1622,6 +1638,7 @@ store_pg_open(const char *url, const store_opts *opts, store **out)
 	return 0;
 fail:
 	PQfinish(s->conn);
+	free(s->cache);
 	free(s);
 	return rc;
 }

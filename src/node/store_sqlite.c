@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,15 +20,20 @@
 #include "lib/ts_err.h"
 #include "lib/util.h"
 
-#define SQ_CACHE 64
+/* The statement cache starts this small and doubles when full, so it cannot
+ * run out however many statements the store grows (issue 8). */
+#define SQ_CACHE_INIT 8
+
+struct sq_cached {
+	const char *sql;
+	sqlite3_stmt *st;
+};
 
 typedef struct sq_store {
 	store base;
 	sqlite3 *db;
-	struct {
-		const char *sql;
-		sqlite3_stmt *st;
-	} cache[SQ_CACHE];
+	struct sq_cached *cache; /* ncache used of cap */
+	size_t ncache, cap;
 	char sql_expired[256]; /* built at open from the transition table */
 	char sql_by_eid_app[640];
 } sq_store;
@@ -91,25 +97,32 @@ static const char *const migrations[] = {
 static sqlite3_stmt *
 st(sq_store *s, const char *sql)
 {
-	for (size_t i = 0; i < SQ_CACHE; i++) {
+	for (size_t i = 0; i < s->ncache; i++) {
 		if (s->cache[i].sql == sql) {
 			sqlite3_reset(s->cache[i].st);
 			sqlite3_clear_bindings(s->cache[i].st);
 			return s->cache[i].st;
 		}
-		if (s->cache[i].sql == NULL) {
-			sqlite3_stmt *p = NULL;
-			if (sqlite3_prepare_v2(s->db, sql, -1, &p, NULL) != SQLITE_OK) {
-				log_error("sqlite prepare: %s", sqlite3_errmsg(s->db));
-				return NULL;
-			}
-			s->cache[i].sql = sql;
-			s->cache[i].st = p;
-			return p;
-		}
 	}
-	log_error("sqlite statement cache full");
-	return NULL;
+	if (s->ncache == s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : SQ_CACHE_INIT;
+		struct sq_cached *nc = ncap > SIZE_MAX / sizeof(*nc) ? NULL : realloc(s->cache, ncap * sizeof(*nc));
+		if (nc == NULL) {
+			log_error("sqlite statement cache: out of memory");
+			return NULL;
+		}
+		s->cache = nc;
+		s->cap = ncap;
+	}
+	sqlite3_stmt *p = NULL;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &p, NULL) != SQLITE_OK) {
+		log_error("sqlite prepare: %s", sqlite3_errmsg(s->db));
+		return NULL;
+	}
+	s->cache[s->ncache].sql = sql;
+	s->cache[s->ncache].st = p;
+	s->ncache++;
+	return p;
 }
 
 #define S(x) ((sq_store *)(x))
@@ -176,8 +189,9 @@ static void
 sq_close(store *b)
 {
 	sq_store *s = S(b);
-	for (size_t i = 0; i < SQ_CACHE && s->cache[i].sql; i++)
+	for (size_t i = 0; i < s->ncache; i++)
 		sqlite3_finalize(s->cache[i].st);
+	free(s->cache);
 	sqlite3_close(s->db);
 	free(s);
 }
@@ -1401,8 +1415,7 @@ store_sqlite_open(const char *path, const store_opts *opts, store **out)
 	if ((rc = exec(s, "PRAGMA journal_mode=WAL")) != 0 ||
 	    (rc = exec(s, "PRAGMA synchronous=FULL")) != 0 ||
 	    (rc = exec(s, "PRAGMA foreign_keys=ON")) != 0 || (rc = migrate(s)) != 0) {
-		sqlite3_close(s->db);
-		free(s);
+		sq_close(&s->base);
 		return rc;
 	}
 	*out = &s->base;
