@@ -630,9 +630,11 @@ es10_euicc_info2_encode(const es10_euicc_info2 *i, uint8_t **out, size_t *len)
 	if ((rc = put_str(&w, TAG_UTF8, i->sas_accreditation, ES10_SAS_MAX)) != 0)
 		goto fail;
 	if (i->has_certification_data) {
+		/* CertificationDataObject: untagged components, so AUTOMATIC TAGS
+		 * gives them [0] and [1]. */
 		der_begin(&w, 0xAC);
-		if ((rc = put_str(&w, TAG_UTF8, i->platform_label, ES10_LABEL_MAX)) != 0 ||
-		    (rc = put_str(&w, TAG_UTF8, i->discovery_base_url, ES10_LABEL_MAX)) != 0)
+		if ((rc = put_str(&w, 0x80, i->platform_label, ES10_LABEL_MAX)) != 0 ||
+		    (rc = put_str(&w, 0x81, i->discovery_base_url, ES10_LABEL_MAX)) != 0)
 			goto fail;
 		der_end(&w);
 	}
@@ -691,9 +693,9 @@ es10_euicc_info2_decode(const uint8_t *buf, size_t len, es10_euicc_info2 *i)
 		default:
 			i->has_certification_data = 1;
 			der_iter_init(&it, c.val, c.len);
-			if ((rc = der_iter_expect(&it, TAG_UTF8, &d)) != 0 ||
+			if ((rc = der_iter_expect(&it, 0x80, &d)) != 0 ||
 			    (rc = get_str(&d, i->platform_label, ES10_LABEL_MAX)) != 0 ||
-			    (rc = der_iter_expect(&it, TAG_UTF8, &d)) != 0 ||
+			    (rc = der_iter_expect(&it, 0x81, &d)) != 0 ||
 			    (rc = get_str(&d, i->discovery_base_url, ES10_LABEL_MAX)) != 0)
 				return rc;
 			rc = der_iter_end(&it);

@@ -20,7 +20,7 @@
  *                                88 rspCapability (BIT STRING), A9 {04..}, AA {04..},
  *                                [8B euiccCategory], [99 forbiddenProfilePolicyRules],
  *                                04 ppVersion, 0C sasAcreditationNumber,
- *                                [AC { 0C platformLabel, 0C discoveryBaseURL }] }
+ *                                [AC { 80 platformLabel, 81 discoveryBaseURL }] }
  *   EuiccConfiguredAddresses req BF3C {}                              (§5.7.3)
  *                         resp BF3C { [80 defaultDpAddress], 81 rootDsAddress }
  *   SetDefaultDpAddress   req  BF3F { 80 defaultDpAddress }            (§5.7.4)
@@ -33,7 +33,7 @@
  *        ProfileInfo E3 { [5A iccid(10)], [4F isdpAid], [9F70 state], [90 nickname],
  *                         [91 serviceProviderName], [92 profileName], [93 iconType],
  *                         [94 icon], [95 profileClass], [B6 { 30 { 80 event, 81 address } ... }],
- *                         [B7 { 80 mccMnc, [81 gid1], [82 gid2] }], [B8 dpProprietaryData],
+ *                         [B7 { 80 mccMnc, [81 gid1], [82 gid2] }], [B8 { 80 dpOid ... }],
  *                         [99 pprIds], [BF76 refArDo] }
  *   EnableProfile         req  BF31 { A0 { 4F aid | 5A iccid }, 81 refreshFlag (BOOLEAN) } (§5.7.16)
  *                         resp BF31 { 80 result }

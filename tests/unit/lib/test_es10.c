@@ -368,7 +368,7 @@ test_euicc_info1(void **st)
 	" 99 02 05 60"               /* forbiddenProfilePolicyRules [25]: ppr1 ppr2 */      \
 	" 04 03 01 00 00"            /* ppVersion (universal OCTET STRING) */               \
 	" 0C 0C 74 61 70 73 68 61 72 65 2D 73 61 73" /* sasAcreditationNumber "tapshare-sas" */ \
-	" AC 08 0C 02 50 4C 0C 02 68 74" /* certificationDataObject [12] { "PL", "ht" } */
+	" AC 08 80 02 50 4C 81 02 68 74" /* certificationDataObject [12] { [0] "PL", [1] "ht" } */
 
 static void
 test_euicc_info2(void **st)
@@ -605,7 +605,7 @@ test_profile_info_request(void **st)
 	"   81 18 6E 6F 64 65 2E 74 61 70 73 68 61 72 65 2E 65 78 61 6D 70 6C 65 3A 38 34" \
 	                                 /*    notificationAddress "node.tapshare.example:84" } */ \
 	" B7 0A 80 03 32 F4 10 81 03 42 41 4E" /* profileOwner [23] { mccMnc, gid1 "BAN" } */  \
-	" B8 09 06 07 2B 06 01 04 01 82 37" /* dpProprietaryData [24] { dpOid } */           \
+	" B8 09 80 07 2B 06 01 04 01 82 37" /* dpProprietaryData [24] { dpOid [0] (automatic) } */           \
 	" 99 02 06 40"                   /* profilePolicyRules [25]: 6 unused; ppr1 (bit 1) */
 
 static void
