@@ -448,6 +448,34 @@ test_euicc_info2(void **st)
 	assert_int_equal(es10_euicc_info2_decode(lng.b, lng.n, &i), TS_EPARSE);
 }
 
+/* extCardResource (ETSI TS 102 226): 81 installed apps, 82 free NVM, 83 free RAM. */
+static void
+test_ext_card_resource(void **st)
+{
+	(void)st;
+	es10_ecr e;
+	vec v = hx("81 01 02"          /* 2 applications installed */
+	           " 82 04 00 80 00 00" /* free non-volatile memory 8 MiB */
+	           " 83 02 10 00"      /* free volatile memory 4096 */
+	           " 84 01 00");       /* a later tag: skipped */
+	assert_int_equal(es10_ecr_decode(v.b, v.n, &e), 0);
+	assert_true(e.has_installed_apps && e.has_free_nvm && e.has_free_ram);
+	assert_int_equal(e.installed_apps, 2);
+	assert_int_equal(e.free_nvm, 0x800000);
+	assert_int_equal(e.free_ram, 4096);
+	vec none = hx("");
+	assert_int_equal(es10_ecr_decode(none.b, 0, &e), 0);
+	assert_false(e.has_installed_apps || e.has_free_nvm || e.has_free_ram);
+	vec bad = hx("81 01 02 81 01 03"); /* twice */
+	assert_int_equal(es10_ecr_decode(bad.b, bad.n, &e), TS_EPARSE);
+	bad = hx("82 00"); /* empty number */
+	assert_int_equal(es10_ecr_decode(bad.b, bad.n, &e), TS_EPARSE);
+	bad = hx("82 09 01 02 03 04 05 06 07 08 09"); /* over 64 bits */
+	assert_int_equal(es10_ecr_decode(bad.b, bad.n, &e), TS_EPARSE);
+	bad = hx("81 02 02"); /* truncated */
+	assert_int_equal(es10_ecr_decode(bad.b, bad.n, &e), TS_EPARSE);
+}
+
 /* ---- EuiccConfiguredAddresses / SetDefaultDpAddress ---- */
 
 static void
@@ -1150,6 +1178,7 @@ main(void)
 		cmocka_unit_test(test_result_responses),
 		cmocka_unit_test(test_euicc_info1),
 		cmocka_unit_test(test_euicc_info2),
+		cmocka_unit_test(test_ext_card_resource),
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_rat),
 		cmocka_unit_test(test_profile_info_request),
