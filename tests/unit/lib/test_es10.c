@@ -501,6 +501,15 @@ test_addresses(void **st)
 	assert_int_equal(es10_configured_addresses_decode(bad.b, bad.n, &a), TS_EPARSE);
 	bad = hx("BF3C 05 81 03 61 00 62"); /* NUL inside */
 	assert_int_equal(es10_configured_addresses_decode(bad.b, bad.n, &a), TS_EPARSE);
+	bad = hx("BF3C 04 81 02 C3 28"); /* ill-formed UTF-8 */
+	assert_int_equal(es10_configured_addresses_decode(bad.b, bad.n, &a), TS_EPARSE);
+	bad = hx("BF3C 04 81 02 C0 AF"); /* overlong "/" */
+	assert_int_equal(es10_configured_addresses_decode(bad.b, bad.n, &a), TS_EPARSE);
+	bad = hx("BF3C 05 81 03 ED A0 80"); /* a surrogate */
+	assert_int_equal(es10_configured_addresses_decode(bad.b, bad.n, &a), TS_EPARSE);
+	vec u = hx("BF3C 07 81 05 C3 A9 E2 82 AC"); /* "é€": fine */
+	assert_int_equal(es10_configured_addresses_decode(u.b, u.n, &a), 0);
+	assert_string_equal(a.root_ds, "\xC3\xA9\xE2\x82\xAC");
 
 	vec req = hx("BF3F 0A"                          /* SetDefaultDpAddressRequest [63] */
 	             " 80 08 64 70 2E 65 78 2E 6F 72"); /* defaultDpAddress "dp.ex.or" */
