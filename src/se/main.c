@@ -114,10 +114,10 @@ static const char usage_status[] =
 "Usage: tapshare-se status --state FILE [--json]\n"
 "\n"
 "Prints the EID, the installed applications (id, state, kind, name, provider,\n"
-"expiry) and the number of signed notifications not yet acknowledged, by\n"
-"sending APDUs to the card in FILE in-process. --json prints one JSON object:\n"
-"{\"eid\",\"apps\":[{\"app_id\",\"name\",\"kind\",\"provider\",\"enabled\",\"not_after\"}],\n"
-"\"pending_notifications\"}.\n";
+"expiry, SGP.22 ICCID and ISD-P AID) and the number of signed notifications\n"
+"not yet acknowledged, read from the state FILE. --json prints one JSON object:\n"
+"{\"eid\",\"apps\":[{\"app_id\",\"name\",\"kind\",\"provider\",\"enabled\",\"not_after\",\n"
+"\"iccid\",\"isdp_aid\"}],\"pending_notifications\"}.\n";
 
 /* Bad usage: the error, the command's synopsis (first line of its help), exit 2. */
 static void
