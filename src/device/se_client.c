@@ -1,13 +1,19 @@
 /*
  * se_client.c — ES10-shaped calls over an se_driver (see se_client.h).
  *
- * Transport: the ISD-R is selected once per driver session (SELECT by AID,
- * P2 0C: no FCI) and again if the card answers 6985 to the first block of a
- * command (it was reset, e.g. by another slot). A command TLV goes out in
- * STORE DATA blocks of at most 255 bytes (CLA 80 INS E2, P1 11 / 91 last,
- * P2 the block number modulo 256); the last block carries Le 00 and the rest
- * of the response is fetched with GET RESPONSE while the card says 61xx.
- * The whole response is bounded by SE_CLIENT_RESP_MAX.
+ * Transport (SGP.22 §5.7, GlobalPlatform STORE DATA, ISO/IEC 7816-4): the
+ * first call opens a logical channel (MANAGE CHANNEL, device/se_driver.h)
+ * and selects the ISD-R on it by AID (00 A4 04 00, CLA carrying the channel),
+ * falling back to the basic channel only when the card or reader cannot open
+ * one. The channel stays open for the driver's life (se_driver_free closes
+ * it). When the card answers the first block of a command with 6985 (ISD-R
+ * not selected) or 6881 (channel not open: the card was reset, e.g. by
+ * another PC/SC client), the client opens and selects again and resends once.
+ * A command TLV goes out in STORE DATA blocks of at most 255 bytes (CLA 80 |
+ * channel, INS E2, P1 11 / 91 last, P2 the block number modulo 256); the last
+ * block carries Le 00 and the rest of the response is fetched with GET
+ * RESPONSE (CLA 00 | channel) while the card says 61xx. The whole response is
+ * bounded by SE_CLIENT_RESP_MAX.
  *
  * Result codes of the card (se/card.h) map to TS_E* codes:
  *   not found -> TS_ENOTFOUND, wrong state / no session -> TS_ESTATE,
@@ -21,6 +27,7 @@
 #include <string.h>
 
 #include "lib/der.h"
+#include "lib/log.h"
 #include "lib/rsp.h"
 #include "lib/ts_err.h"
 #include "se/card.h"
@@ -60,26 +67,8 @@ xmit(se_driver *d, const uint8_t *capdu, size_t clen, uint8_t *r, size_t *rlen, 
 	int rc = se_driver_transmit(d, capdu, clen, r, RAPDU_CAP, rlen);
 	if (rc != 0)
 		return rc;
-	if (*rlen < 2)
-		return TS_EPROTO;
 	*sw = (uint16_t)(r[*rlen - 2] << 8 | r[*rlen - 1]);
 	*rlen -= 2;
-	return 0;
-}
-
-static int
-select_isdr(se_driver *d, uint8_t *r)
-{
-	uint8_t apdu[5 + SE_ISDR_AID_LEN] = { 0x00, 0xA4, 0x04, 0x0C, SE_ISDR_AID_LEN };
-	memcpy(apdu + 5, SE_ISDR_AID, SE_ISDR_AID_LEN);
-	size_t rlen;
-	uint16_t sw;
-	int rc = xmit(d, apdu, sizeof(apdu), r, &rlen, &sw);
-	if (rc != 0)
-		return rc;
-	if (sw != 0x9000)
-		return sw == 0x6A82 ? TS_ENOTFOUND : sw_to_err(sw);
-	se_driver_set_isdr_selected(d, 1);
 	return 0;
 }
 
@@ -99,76 +88,155 @@ append(uint8_t **buf, size_t *len, const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* One chained STORE DATA sequence; *reselect is set when the card refused the
- * first block with 6985 (ISD-R not selected). */
+/* Sends one command APDU on channel ch and collects its whole response:
+ * while the card answers 61xx, GET RESPONSE (CLA of ch, C0 00 00 xx) fetches
+ * the rest. *sw is the last status word; *out (caller frees, may be NULL when
+ * empty) holds the data, also on a failing status word. */
 static int
-store_data_once(se_driver *d, const uint8_t *cmd, size_t len, uint8_t *r,
+exchange(se_driver *d, int ch, const uint8_t *capdu, size_t clen, uint8_t *r, uint8_t **out,
+    size_t *olen, uint16_t *sw)
+{
+	size_t got;
+	*out = NULL;
+	*olen = 0;
+	int rc = xmit(d, capdu, clen, r, &got, sw);
+	if (rc != 0)
+		return rc;
+	if ((rc = append(out, olen, r, got)) != 0)
+		goto fail;
+	while ((*sw & 0xFF00) == 0x6100) {
+		uint8_t gr[5] = { se_cla(0x00, ch), 0xC0, 0x00, 0x00, (uint8_t)(*sw & 0xFF) };
+		if ((rc = xmit(d, gr, sizeof(gr), r, &got, sw)) != 0)
+			goto fail;
+		/* A card answering 61xx without data would loop forever. */
+		if (got == 0 && (*sw & 0xFF00) == 0x6100) {
+			rc = TS_EPROTO;
+			goto fail;
+		}
+		if ((rc = append(out, olen, r, got)) != 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	free(*out);
+	*out = NULL;
+	*olen = 0;
+	return rc;
+}
+
+/* Selects the application aid for slot app: on channel ch when ch >= 0, else
+ * on a logical channel of its own (MANAGE CHANNEL), or on the basic channel
+ * when the card or reader has none. SELECT by DF name, first occurrence, FCI
+ * returned (P2 00, Le 00), as an SGP.22 LPA selects the ISD-R; the FCI itself
+ * is not needed. A channel opened here is closed again when SELECT fails. */
+static int
+select_app(se_driver *d, int app, const uint8_t *aid, size_t aidlen, int ch, uint8_t *r)
+{
+	int rc, opened = 0;
+	uint8_t apdu[5 + 16 + 1];
+	uint8_t *fci = NULL;
+	size_t fcilen = 0;
+	uint16_t sw = 0;
+	if (aidlen < 5 || aidlen > 16)
+		return TS_EINVAL;
+	if (ch < 0) {
+		rc = se_driver_open_channel(d, &ch);
+		if (rc == TS_EUNSUPP)
+			ch = 0;
+		else if (rc != 0)
+			return rc;
+		opened = ch != 0;
+	}
+	apdu[0] = se_cla(0x00, ch);
+	apdu[1] = 0xA4;
+	apdu[2] = 0x04;
+	apdu[3] = 0x00;
+	apdu[4] = (uint8_t)aidlen;
+	memcpy(apdu + 5, aid, aidlen);
+	apdu[5 + aidlen] = 0x00;
+	rc = exchange(d, ch, apdu, 6 + aidlen, r, &fci, &fcilen, &sw);
+	free(fci);
+	if (rc == 0 && sw != 0x9000)
+		rc = sw == 0x6A82 ? TS_ENOTFOUND : sw_to_err(sw);
+	if (rc != 0) {
+		if (opened)
+			(void)se_driver_close_channel(d, ch);
+		return rc;
+	}
+	log_debug("secure element (%s): application selected on %s channel %d",
+	    se_driver_name(d), ch == 0 ? "the basic" : "logical", ch);
+	se_driver_set_app_channel(d, app, ch);
+	return 0;
+}
+
+/* One chained STORE DATA sequence on channel ch. *reselect is set when the
+ * card refused the first block: RESELECT_SAME when the application is not
+ * selected on that channel (6985: something else was selected on it, or on
+ * the basic channel the card was reset), RESELECT_NEW when the channel is not
+ * open (6881: the card was reset, e.g. by another PC/SC client). */
+enum { RESELECT_NO = 0, RESELECT_SAME, RESELECT_NEW };
+
+static int
+reselect_of(uint16_t sw)
+{
+	return sw == 0x6985 ? RESELECT_SAME : sw == 0x6881 ? RESELECT_NEW : RESELECT_NO;
+}
+
+static int
+store_data_once(se_driver *d, int ch, const uint8_t *cmd, size_t len, uint8_t *r,
     uint8_t **resp, size_t *rlen, int *reselect)
 {
 	uint8_t apdu[5 + SE_BLOCK_MAX + 1];
 	size_t off = 0, got;
 	unsigned block = 0;
+	if (len == 0)
+		return TS_EINVAL;
 	uint16_t sw = 0;
 	int rc;
-	*reselect = 0;
-	while (off < len) {
+	*reselect = RESELECT_NO;
+	for (;;) {
 		size_t n = len - off > SE_BLOCK_MAX ? SE_BLOCK_MAX : len - off;
 		int last = off + n == len;
-		apdu[0] = 0x80;
+		apdu[0] = se_cla(0x80, ch);
 		apdu[1] = 0xE2;
 		apdu[2] = last ? 0x91 : 0x11;
 		apdu[3] = (uint8_t)block;
 		apdu[4] = (uint8_t)n;
 		memcpy(apdu + 5, cmd + off, n);
 		size_t alen = 5 + n;
-		if (last)
+		if (last) {
 			apdu[alen++] = 0x00; /* Le: up to 256 bytes now */
+			uint8_t *out = NULL;
+			size_t olen = 0;
+			if ((rc = exchange(d, ch, apdu, alen, r, &out, &olen, &sw)) != 0)
+				return rc;
+			if (sw != 0x9000) {
+				free(out);
+				if (block == 0)
+					*reselect = reselect_of(sw);
+				return sw_to_err(sw);
+			}
+			*resp = out;
+			*rlen = olen;
+			return 0;
+		}
 		if ((rc = xmit(d, apdu, alen, r, &got, &sw)) != 0)
 			return rc;
-		if (!last && sw != 0x9000) {
-			if (block == 0 && sw == 0x6985)
-				*reselect = 1;
+		if (sw != 0x9000) {
+			if (block == 0)
+				*reselect = reselect_of(sw);
 			return sw_to_err(sw);
 		}
 		off += n;
 		block++;
 	}
-	if (block == 1 && sw == 0x6985) {
-		*reselect = 1;
-		return sw_to_err(sw);
-	}
-	if (sw != 0x9000 && (sw & 0xFF00) != 0x6100)
-		return sw_to_err(sw);
-	uint8_t *out = NULL;
-	size_t olen = 0;
-	if ((rc = append(&out, &olen, r, got)) != 0)
-		goto fail;
-	while ((sw & 0xFF00) == 0x6100) {
-		uint8_t gr[5] = { 0x00, 0xC0, 0x00, 0x00, (uint8_t)(sw & 0xFF) };
-		if ((rc = xmit(d, gr, sizeof(gr), r, &got, &sw)) != 0)
-			goto fail;
-		if (sw != 0x9000 && (sw & 0xFF00) != 0x6100) {
-			rc = sw_to_err(sw);
-			goto fail;
-		}
-		/* A card answering 61xx without data would loop forever. */
-		if (got == 0) {
-			rc = TS_EPROTO;
-			goto fail;
-		}
-		if ((rc = append(&out, &olen, r, got)) != 0)
-			goto fail;
-	}
-	*resp = out;
-	*rlen = olen;
-	return 0;
-fail:
-	free(out);
-	return rc;
 }
 
-int
-se_store_data(se_driver *d, const uint8_t *cmd, size_t len, uint8_t **resp, size_t *rlen)
+/* Sends cmd to the application in slot app (selecting it first if needed)
+ * and returns its whole response (caller frees). */
+static int
+app_store_data(se_driver *d, int app, const uint8_t *aid, size_t aidlen, const uint8_t *cmd,
+    size_t len, uint8_t **resp, size_t *rlen)
 {
 	if (d == NULL || cmd == NULL || len == 0 || resp == NULL || rlen == NULL)
 		return TS_EINVAL;
@@ -177,14 +245,24 @@ se_store_data(se_driver *d, const uint8_t *cmd, size_t len, uint8_t **resp, size
 	size_t olen = 0;
 	if (r == NULL)
 		return TS_ENOMEM;
-	int rc = 0, reselect = 0;
+	int rc = 0, reselect = RESELECT_NO, ch = se_driver_app_channel(d, app);
 	for (int attempt = 0; attempt < 2; attempt++) {
-		if (!se_driver_isdr_selected(d) && (rc = select_isdr(d, r)) != 0)
-			goto fail;
-		rc = store_data_once(d, cmd, len, r, &out, &olen, &reselect);
-		if (rc == 0 || !reselect)
+		if (attempt > 0 || ch < 0) {
+			if ((rc = select_app(d, app, aid, aidlen, ch, r)) != 0)
+				goto fail;
+			ch = se_driver_app_channel(d, app);
+		}
+		rc = store_data_once(d, ch, cmd, len, r, &out, &olen, &reselect);
+		if (rc == 0 || reselect == RESELECT_NO)
 			break;
-		se_driver_set_isdr_selected(d, 0);
+		log_info("secure element (%s): the application is no longer selected on channel "
+		    "%d (%s); selecting it again", se_driver_name(d), ch,
+		    reselect == RESELECT_NEW ? "channel closed" : "deselected");
+		se_driver_set_app_channel(d, app, -1);
+		if (reselect == RESELECT_NEW) {
+			se_driver_forget_channel(d, ch);
+			ch = -1;
+		}
 	}
 	if (rc != 0)
 		goto fail;
@@ -200,6 +278,13 @@ fail:
 	free(out);
 	free(r);
 	return rc;
+}
+
+int
+se_store_data(se_driver *d, const uint8_t *cmd, size_t len, uint8_t **resp, size_t *rlen)
+{
+	return app_store_data(d, SE_APP_ISDR, (const uint8_t *)SE_ISDR_AID, SE_ISDR_AID_LEN, cmd,
+	    len, resp, rlen);
 }
 
 /* Sends cmd and checks the response is one TLV with tag want. Returns the
