@@ -245,11 +245,15 @@ app_store_data(se_driver *d, int app, const uint8_t *aid, size_t aidlen, const u
 	size_t olen = 0;
 	if (r == NULL)
 		return TS_ENOMEM;
-	int rc = 0, reselect = RESELECT_NO, ch = se_driver_app_channel(d, app);
+	int rc = se_driver_begin(d), reselect = RESELECT_NO, ch = se_driver_app_channel(d, app);
+	if (rc != 0) {
+		free(r);
+		return rc;
+	}
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (attempt > 0 || ch < 0) {
 			if ((rc = select_app(d, app, aid, aidlen, ch, r)) != 0)
-				goto fail;
+				break;
 			ch = se_driver_app_channel(d, app);
 		}
 		rc = store_data_once(d, ch, cmd, len, r, &out, &olen, &reselect);
@@ -264,6 +268,7 @@ app_store_data(se_driver *d, int app, const uint8_t *aid, size_t aidlen, const u
 			ch = -1;
 		}
 	}
+	se_driver_end(d);
 	if (rc != 0)
 		goto fail;
 	der_tlv t;

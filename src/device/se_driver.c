@@ -367,6 +367,21 @@ se_driver_reset(se_driver *d)
 	return d->ops->reset(d->ctx);
 }
 
+int
+se_driver_begin(se_driver *d)
+{
+	if (d == NULL)
+		return TS_EINVAL;
+	return d->ops->begin != NULL ? d->ops->begin(d->ctx) : 0;
+}
+
+void
+se_driver_end(se_driver *d)
+{
+	if (d != NULL && d->ops->end != NULL)
+		d->ops->end(d->ctx);
+}
+
 uint8_t
 se_cla(uint8_t cla, int ch)
 {

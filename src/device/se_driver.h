@@ -33,6 +33,11 @@ struct se_driver_ops {
 	/* Power cycle / reset. */
 	int (*reset)(void *ctx);
 	void (*close)(void *ctx);
+	/* Optional (NULL: nothing to do): hold the card for a sequence of
+	 * exchanges that must not interleave with another client's (PC/SC
+	 * SCardBeginTransaction / SCardEndTransaction on a shared card). */
+	int (*begin)(void *ctx);
+	void (*end)(void *ctx);
 };
 
 int se_driver_open(const char *spec, se_driver **out);
@@ -47,6 +52,12 @@ void se_driver_free(se_driver *d); /* NULL ok */
 int se_driver_transmit(se_driver *d, const uint8_t *capdu, size_t clen,
     uint8_t *rapdu, size_t rcap, size_t *rlen);
 int se_driver_reset(se_driver *d);
+/* Brackets one ES10 call (SELECT, the STORE DATA blocks, GET RESPONSE): on a
+ * card shared with other PC/SC clients, theirs cannot slip in between (the
+ * card has one STORE DATA chain and one pending response). Errors as for
+ * se_driver_transmit. Every successful begin is followed by one end. */
+int se_driver_begin(se_driver *d);
+void se_driver_end(se_driver *d);
 
 /* A transport of the caller's (tests, wrappers around another transport):
  * ops is borrowed and must outlive the driver (static storage); ctx is handed
