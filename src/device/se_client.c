@@ -30,6 +30,7 @@
 #include "lib/log.h"
 #include "lib/rsp.h"
 #include "lib/ts_err.h"
+#include "lib/util.h"
 #include "se/card.h"
 
 #define SE_CLIENT_RESP_MAX DER_MAX_LEN
@@ -818,4 +819,647 @@ se_notification_sent(se_driver *d, uint64_t seq)
 	free(cmd);
 	free(resp);
 	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* SGP.22 ES10 functions through lib/es10.h                                   */
+
+/* SGP.22 result code -> TS_E* (se_client.h). */
+static int
+es10_result_to_err(uint32_t fn, int result)
+{
+	switch (result) {
+	case ES10_OK: return 0;
+	case 1: /* iccidOrAidNotFound, iccidNotFound, nothingToDelete, incorrectInputValues */
+		return fn == ES10_TAG_PROFILE_INFO_LIST ? TS_EINVAL : TS_ENOTFOUND;
+	case 2: /* profileNotInDisabledState / profileNotInEnabledState */
+	case 4: /* wrongProfileReenabling */
+		return TS_ESTATE;
+	case 3: return TS_EDENIED; /* disallowedByPolicy */
+	case 5: return fn == ES10_TAG_MEMORY_RESET || fn == ES10_TAG_ENABLE_PROFILE ||
+	    fn == ES10_TAG_DISABLE_PROFILE ? TS_ESTATE : TS_EPROTO; /* catBusy */
+	default: return TS_EPROTO;
+	}
+}
+
+const char *
+se_result_name(uint32_t fn, int result)
+{
+	switch (result) {
+	case ES10_OK: return "ok";
+	case 1:
+		switch (fn) {
+		case ES10_TAG_ENABLE_PROFILE:
+		case ES10_TAG_DISABLE_PROFILE:
+		case ES10_TAG_DELETE_PROFILE: return "iccidOrAidNotFound";
+		case ES10_TAG_SET_NICKNAME: return "iccidNotFound";
+		case ES10_TAG_NOTIFICATION_SENT:
+		case ES10_TAG_MEMORY_RESET: return "nothingToDelete";
+		case ES10_TAG_PROFILE_INFO_LIST: return "incorrectInputValues";
+		case ES10_TAG_RETRIEVE_NOTIFICATIONS: return "noResultAvailable";
+		default: break;
+		}
+		break;
+	case 2:
+		if (fn == ES10_TAG_ENABLE_PROFILE || fn == ES10_TAG_DELETE_PROFILE)
+			return "profileNotInDisabledState";
+		if (fn == ES10_TAG_DISABLE_PROFILE)
+			return "profileNotInEnabledState";
+		break;
+	case 3:
+		if (fn == ES10_TAG_ENABLE_PROFILE || fn == ES10_TAG_DISABLE_PROFILE ||
+		    fn == ES10_TAG_DELETE_PROFILE)
+			return "disallowedByPolicy";
+		break;
+	case 4:
+		if (fn == ES10_TAG_ENABLE_PROFILE)
+			return "wrongProfileReenabling";
+		break;
+	case 5:
+		if (fn == ES10_TAG_ENABLE_PROFILE || fn == ES10_TAG_DISABLE_PROFILE ||
+		    fn == ES10_TAG_MEMORY_RESET)
+			return "catBusy";
+		break;
+	case ES10_UNDEFINED_ERROR: return "undefinedError";
+	default: break;
+	}
+	return "unknown result";
+}
+
+/* Sends an encoded request (cmd, consumed: freed here) and returns the response. */
+static int
+send_req(se_driver *d, int enc_rc, uint8_t *cmd, size_t clen, uint8_t **resp, size_t *rlen)
+{
+	if (enc_rc != 0)
+		return enc_rc;
+	int rc = se_store_data(d, cmd, clen, resp, rlen);
+	free(cmd);
+	return rc;
+}
+
+static int
+decode_failed(uint32_t fn, int rc)
+{
+	log_debug("secure element: the response to %04X does not decode (%s)", (unsigned)fn,
+	    ts_strerror(rc));
+	return rc == TS_ENOMEM ? rc : TS_EPROTO;
+}
+
+/* A function whose response is tag { 80 result }. */
+static int
+result_call(se_driver *d, uint32_t fn, int enc_rc, uint8_t *cmd, size_t clen, int *result)
+{
+	uint8_t *resp = NULL;
+	size_t rlen = 0;
+	int res = SE_RESULT_NONE;
+	if (result != NULL)
+		*result = SE_RESULT_NONE;
+	int rc = send_req(d, enc_rc, cmd, clen, &resp, &rlen);
+	if (rc != 0)
+		return rc;
+	rc = es10_result_decode(fn, resp, rlen, &res);
+	free(resp);
+	if (rc != 0)
+		return decode_failed(fn, rc);
+	if (result != NULL)
+		*result = res;
+	rc = es10_result_to_err(fn, res);
+	if (rc != 0)
+		log_debug("secure element: %04X answered %s (%d)", (unsigned)fn, se_result_name(fn, res),
+		    res);
+	return rc;
+}
+
+int
+se_get_euicc_info1(se_driver *d, es10_euicc_info1 *out)
+{
+	uint8_t *cmd = NULL, *resp = NULL;
+	size_t clen = 0, rlen = 0;
+	if (out == NULL)
+		return TS_EINVAL;
+	int rc = send_req(d, es10_empty_req_encode(ES10_TAG_GET_EUICC_INFO1, &cmd, &clen), cmd,
+	    clen, &resp, &rlen);
+	if (rc != 0)
+		return rc;
+	es10_euicc_info1 i;
+	rc = es10_euicc_info1_decode(resp, rlen, &i);
+	free(resp);
+	if (rc != 0)
+		return decode_failed(ES10_TAG_GET_EUICC_INFO1, rc);
+	*out = i;
+	return 0;
+}
+
+int
+se_get_euicc_info2(se_driver *d, es10_euicc_info2 *out)
+{
+	uint8_t *cmd = NULL, *resp = NULL;
+	size_t clen = 0, rlen = 0;
+	if (out == NULL)
+		return TS_EINVAL;
+	int rc = send_req(d, es10_empty_req_encode(ES10_TAG_GET_EUICC_INFO2, &cmd, &clen), cmd,
+	    clen, &resp, &rlen);
+	if (rc != 0)
+		return rc;
+	es10_euicc_info2 *i = malloc(sizeof(*i));
+	if (i == NULL) {
+		free(resp);
+		return TS_ENOMEM;
+	}
+	rc = es10_euicc_info2_decode(resp, rlen, i);
+	free(resp);
+	if (rc == 0)
+		*out = *i;
+	free(i);
+	return rc != 0 ? decode_failed(ES10_TAG_GET_EUICC_INFO2, rc) : 0;
+}
+
+int
+se_get_addresses(se_driver *d, es10_configured_addresses *out)
+{
+	uint8_t *cmd = NULL, *resp = NULL;
+	size_t clen = 0, rlen = 0;
+	if (out == NULL)
+		return TS_EINVAL;
+	int rc = send_req(d, es10_empty_req_encode(ES10_TAG_EUICC_CONFIGURED_ADDRESSES, &cmd, &clen),
+	    cmd, clen, &resp, &rlen);
+	if (rc != 0)
+		return rc;
+	es10_configured_addresses a;
+	rc = es10_configured_addresses_decode(resp, rlen, &a);
+	free(resp);
+	if (rc != 0)
+		return decode_failed(ES10_TAG_EUICC_CONFIGURED_ADDRESSES, rc);
+	*out = a;
+	return 0;
+}
+
+int
+se_set_default_dp(se_driver *d, const char *address, int *result)
+{
+	uint8_t *cmd = NULL;
+	size_t clen = 0;
+	if (address == NULL)
+		return TS_EINVAL;
+	int rc = es10_set_default_dp_req_encode(address, &cmd, &clen);
+	return result_call(d, ES10_TAG_SET_DEFAULT_DP_ADDRESS, rc, cmd, clen, result);
+}
+
+int
+se_get_profiles(se_driver *d, const es10_profile_info_req *req, es10_profile_list *out,
+    int *result)
+{
+	uint8_t *cmd = NULL, *resp = NULL;
+	size_t clen = 0, rlen = 0;
+	es10_profile_info_req all;
+	if (result != NULL)
+		*result = SE_RESULT_NONE;
+	if (out == NULL)
+		return TS_EINVAL;
+	if (req == NULL) {
+		memset(&all, 0, sizeof(all));
+		req = &all;
+	}
+	int rc = send_req(d, es10_profile_info_req_encode(req, &cmd, &clen), cmd, clen, &resp,
+	    &rlen);
+	if (rc != 0)
+		return rc;
+	es10_profile_list l;
+	rc = es10_profile_list_decode(resp, rlen, &l);
+	free(resp);
+	if (rc != 0)
+		return decode_failed(ES10_TAG_PROFILE_INFO_LIST, rc);
+	if (result != NULL)
+		*result = l.error;
+	if (l.error != 0) {
+		log_debug("secure element: ProfileInfoList answered %s (%d)",
+		    se_result_name(ES10_TAG_PROFILE_INFO_LIST, l.error), l.error);
+		rc = es10_result_to_err(ES10_TAG_PROFILE_INFO_LIST, l.error);
+		es10_profile_list_clear(&l);
+		return rc;
+	}
+	*out = l;
+	return 0;
+}
+
+static int
+switch_call(se_driver *d, uint32_t fn, const es10_profile_id *id, int refresh, int *result)
+{
+	uint8_t *cmd = NULL;
+	size_t clen = 0;
+	if (result != NULL)
+		*result = SE_RESULT_NONE;
+	if (id == NULL)
+		return TS_EINVAL;
+	int rc = es10_switch_req_encode(fn, id, refresh, &cmd, &clen);
+	return result_call(d, fn, rc, cmd, clen, result);
+}
+
+int
+se_enable_profile(se_driver *d, const es10_profile_id *id, int refresh, int *result)
+{
+	return switch_call(d, ES10_TAG_ENABLE_PROFILE, id, refresh, result);
+}
+
+int
+se_disable_profile(se_driver *d, const es10_profile_id *id, int refresh, int *result)
+{
+	return switch_call(d, ES10_TAG_DISABLE_PROFILE, id, refresh, result);
+}
+
+int
+se_delete_profile(se_driver *d, const es10_profile_id *id, int *result)
+{
+	uint8_t *cmd = NULL;
+	size_t clen = 0;
+	if (result != NULL)
+		*result = SE_RESULT_NONE;
+	if (id == NULL)
+		return TS_EINVAL;
+	int rc = es10_delete_req_encode(id, &cmd, &clen);
+	return result_call(d, ES10_TAG_DELETE_PROFILE, rc, cmd, clen, result);
+}
+
+int
+se_set_nickname(se_driver *d, const uint8_t iccid[ES10_ICCID_LEN], const char *nickname,
+    int *result)
+{
+	uint8_t *cmd = NULL;
+	size_t clen = 0;
+	if (result != NULL)
+		*result = SE_RESULT_NONE;
+	if (iccid == NULL || nickname == NULL)
+		return TS_EINVAL;
+	int rc = es10_set_nickname_req_encode(iccid, nickname, &cmd, &clen);
+	return result_call(d, ES10_TAG_SET_NICKNAME, rc, cmd, clen, result);
+}
+
+int
+se_list_notifications(se_driver *d, uint32_t events, es10_notif_list *out)
+{
+	uint8_t *cmd = NULL, *resp = NULL;
+	size_t clen = 0, rlen = 0;
+	if (out == NULL)
+		return TS_EINVAL;
+	int rc = send_req(d, es10_list_notif_req_encode(events != 0, events, &cmd, &clen), cmd,
+	    clen, &resp, &rlen);
+	if (rc != 0)
+		return rc;
+	es10_notif_list l;
+	rc = es10_notif_list_decode(resp, rlen, &l);
+	free(resp);
+	if (rc != 0)
+		return decode_failed(ES10_TAG_LIST_NOTIFICATION, rc);
+	if (l.error != 0) {
+		log_debug("secure element: ListNotification answered %s (%d)",
+		    se_result_name(ES10_TAG_LIST_NOTIFICATION, l.error), l.error);
+		es10_notif_list_clear(&l);
+		return TS_EPROTO;
+	}
+	*out = l;
+	return 0;
+}
+
+int
+se_retrieve_notifications(se_driver *d, const es10_retrieve_req *req, uint8_t **raw,
+    size_t *rawlen, es10_pending_list *out)
+{
+	uint8_t *cmd = NULL, *resp = NULL;
+	size_t clen = 0, rlen = 0;
+	es10_retrieve_req all;
+	if (raw == NULL || rawlen == NULL || out == NULL)
+		return TS_EINVAL;
+	if (req == NULL) {
+		memset(&all, 0, sizeof(all));
+		all.by = ES10_RETRIEVE_ALL;
+		req = &all;
+	}
+	int rc = send_req(d, es10_retrieve_req_encode(req, &cmd, &clen), cmd, clen, &resp, &rlen);
+	if (rc != 0)
+		return rc;
+	es10_pending_list l;
+	rc = es10_pending_list_decode(resp, rlen, &l);
+	if (rc != 0) {
+		free(resp);
+		return decode_failed(ES10_TAG_RETRIEVE_NOTIFICATIONS, rc);
+	}
+	if (l.error != 0 && l.error != ES10_NO_RESULT_AVAILABLE) {
+		log_debug("secure element: RetrieveNotificationsList answered %s (%d)",
+		    se_result_name(ES10_TAG_RETRIEVE_NOTIFICATIONS, l.error), l.error);
+		es10_pending_list_clear(&l);
+		free(resp);
+		return TS_EPROTO;
+	}
+	l.error = 0; /* noResultAvailable: nothing pending */
+	*raw = resp;
+	*rawlen = rlen;
+	*out = l;
+	return 0;
+}
+
+int
+se_remove_notification(se_driver *d, uint64_t seq, int *result)
+{
+	uint8_t *cmd = NULL;
+	size_t clen = 0;
+	if (result != NULL)
+		*result = SE_RESULT_NONE;
+	int rc = es10_notif_sent_req_encode(seq, &cmd, &clen);
+	return result_call(d, ES10_TAG_NOTIFICATION_SENT, rc, cmd, clen, result);
+}
+
+int
+se_memory_reset(se_driver *d, uint32_t options, int *result)
+{
+	uint8_t *cmd = NULL;
+	size_t clen = 0;
+	if (result != NULL)
+		*result = SE_RESULT_NONE;
+	int rc = es10_memory_reset_req_encode(options, &cmd, &clen);
+	return result_call(d, ES10_TAG_MEMORY_RESET, rc, cmd, clen, result);
+}
+
+/* Case-insensitive equality of s with the hex of b. */
+static int
+hex_equal(const char *s, const uint8_t *b, size_t n)
+{
+	char hex[2 * ES10_AID_MAX + 1];
+	if (n > ES10_AID_MAX || strlen(s) != 2 * n || ts_hex_encode(b, n, hex, sizeof(hex)) != 0)
+		return 0;
+	for (size_t i = 0; i < 2 * n; i++) {
+		char c = s[i];
+		if (c >= 'A' && c <= 'F')
+			c = (char)(c - 'A' + 'a');
+		if (c != hex[i])
+			return 0;
+	}
+	return 1;
+}
+
+int
+se_find_profile(se_driver *d, const char *s, es10_profile_id *id, es10_profile_info *info)
+{
+	es10_profile_id guess;
+	int have_guess = 0;
+	if (s == NULL || id == NULL)
+		return TS_EINVAL;
+	memset(&guess, 0, sizeof(guess));
+	size_t sl = strlen(s);
+	if (es10_iccid_from_digits(s, guess.iccid) == 0) {
+		guess.kind = ES10_ID_ICCID;
+		have_guess = 1;
+	} else if (sl >= 10 && sl <= 2 * ES10_AID_MAX && sl % 2 == 0) {
+		char lower[2 * ES10_AID_MAX + 1];
+		for (size_t i = 0; i <= sl; i++)
+			lower[i] = (char)(s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 'a' : s[i]);
+		if (ts_hex_decode(lower, guess.aid, sizeof(guess.aid), &guess.aid_len) == 0) {
+			guess.kind = ES10_ID_ISDP_AID;
+			have_guess = 1;
+		}
+	}
+	int digits = sl > 0 && strspn(s, "0123456789") == sl;
+	if (!have_guess && !digits)
+		return TS_EINVAL;
+
+	memset(id, 0, sizeof(*id)); /* ES10_ID_NONE */
+	es10_profile_list l;
+	int rc = se_get_profiles(d, NULL, &l, NULL);
+	if (rc != 0)
+		return rc;
+	rc = TS_ENOTFOUND;
+	for (size_t i = 0; i < l.n; i++) {
+		const es10_profile_info *p = &l.items[i];
+		char iccid[ES10_ICCID_DIGITS_MAX + 1];
+		int by_iccid = (p->present & ES10_PI_ICCID) &&
+		    es10_iccid_to_digits(p->iccid, iccid) == 0 && strcmp(iccid, s) == 0;
+		int by_aid = (p->present & ES10_PI_ISDP_AID) && hex_equal(s, p->aid, p->aid_len);
+		if (!by_iccid && !by_aid)
+			continue;
+		memset(id, 0, sizeof(*id));
+		if (p->present & ES10_PI_ICCID) {
+			id->kind = ES10_ID_ICCID;
+			memcpy(id->iccid, p->iccid, ES10_ICCID_LEN);
+		} else {
+			id->kind = ES10_ID_ISDP_AID;
+			memcpy(id->aid, p->aid, p->aid_len);
+			id->aid_len = p->aid_len;
+		}
+		if (info != NULL)
+			*info = *p;
+		rc = 0;
+		break;
+	}
+	es10_profile_list_clear(&l);
+	if (rc == TS_ENOTFOUND && have_guess)
+		*id = guess;
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The tapshare credential applet                                             */
+
+static int
+cred_sw_to_err(uint8_t ins, uint16_t sw)
+{
+	switch (sw) {
+	case 0x6A88: return TS_ENOTFOUND;
+	case 0x6985: return TS_ESTATE;
+	case 0x6A80: return ins == CRED_INS_STORE_CERT ? TS_EVERIFY : TS_EPROTO;
+	default: return TS_EPROTO;
+	}
+}
+
+/* One applet command (CLA 80 | channel, INS ins, P1 P2 00 00, data, Le 00;
+ * extended length when data does not fit a short APDU). On a channel the
+ * card closed (6881: it was reset), the applet is selected again on a new
+ * one and the command resent once. *resp: caller frees (NULL when empty). */
+static int
+cred_call(se_driver *d, uint8_t ins, const uint8_t *data, size_t dlen, uint8_t **resp,
+    size_t *rlen)
+{
+	uint8_t *r = malloc(RAPDU_CAP), *apdu = NULL, *out = NULL;
+	size_t olen = 0;
+	uint16_t sw = 0;
+	int rc;
+	*resp = NULL;
+	*rlen = 0;
+	if (r == NULL)
+		return TS_ENOMEM;
+	if (dlen > 0xFFFF || (apdu = malloc(7 + dlen + 2)) == NULL) {
+		free(r);
+		return dlen > 0xFFFF ? TS_EINVAL : TS_ENOMEM;
+	}
+	if ((rc = se_driver_begin(d)) != 0)
+		goto done;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int ch = se_driver_app_channel(d, SE_APP_CRED);
+		if (ch < 0) {
+			if ((rc = select_app(d, SE_APP_CRED, (const uint8_t *)CRED_AID, CRED_AID_LEN, -1,
+			    r)) != 0)
+				break;
+			ch = se_driver_app_channel(d, SE_APP_CRED);
+		}
+		size_t alen = 0;
+		apdu[alen++] = se_cla(CRED_CLA, ch);
+		apdu[alen++] = ins;
+		apdu[alen++] = 0x00;
+		apdu[alen++] = 0x00;
+		if (dlen > 0 && dlen <= 255) {
+			apdu[alen++] = (uint8_t)dlen;
+			memcpy(apdu + alen, data, dlen);
+			alen += dlen;
+			apdu[alen++] = 0x00;
+		} else if (dlen > 255) { /* extended Lc, Le 0000 */
+			apdu[alen++] = 0x00;
+			apdu[alen++] = (uint8_t)(dlen >> 8);
+			apdu[alen++] = (uint8_t)dlen;
+			memcpy(apdu + alen, data, dlen);
+			alen += dlen;
+			apdu[alen++] = 0x00;
+			apdu[alen++] = 0x00;
+		} else {
+			apdu[alen++] = 0x00; /* case 2: Le only */
+		}
+		free(out);
+		out = NULL;
+		if ((rc = exchange(d, ch, apdu, alen, r, &out, &olen, &sw)) != 0)
+			break;
+		if (sw == 0x6881 && attempt == 0 && ch != 0) {
+			log_info("secure element (%s): channel %d of the credential applet was closed; "
+			    "selecting it again", se_driver_name(d), ch);
+			se_driver_forget_channel(d, ch);
+			continue;
+		}
+		rc = sw == 0x9000 ? 0 : cred_sw_to_err(ins, sw);
+		if (rc != 0)
+			log_debug("secure element: credential applet INS %02X answered %04X", ins, sw);
+		break;
+	}
+	se_driver_end(d);
+	if (rc == 0) {
+		*resp = out;
+		*rlen = olen;
+		out = NULL;
+	}
+done:
+	free(out);
+	free(apdu);
+	free(r);
+	return rc;
+}
+
+int
+se_cred_list(se_driver *d, cred_entry **items, size_t *n)
+{
+	uint8_t *resp = NULL;
+	size_t rlen = 0;
+	if (d == NULL || items == NULL || n == NULL)
+		return TS_EINVAL;
+	int rc = cred_call(d, CRED_INS_LIST, NULL, 0, &resp, &rlen);
+	if (rc != 0)
+		return rc;
+	rc = cred_list_decode(resp, rlen, items, n);
+	free(resp);
+	return rc != 0 ? decode_failed(CRED_INS_LIST, rc) : 0;
+}
+
+/* A command whose data is 5A iccid. */
+static int
+cred_iccid_call(se_driver *d, uint8_t ins, const uint8_t iccid[CRED_ICCID_LEN], uint8_t **resp,
+    size_t *rlen)
+{
+	uint8_t *data = NULL;
+	size_t dlen = 0;
+	if (d == NULL || iccid == NULL)
+		return TS_EINVAL;
+	int rc = cred_iccid_encode(iccid, &data, &dlen);
+	if (rc != 0)
+		return rc;
+	rc = cred_call(d, ins, data, dlen, resp, rlen);
+	free(data);
+	return rc;
+}
+
+int
+se_cred_get(se_driver *d, const uint8_t iccid[CRED_ICCID_LEN], cred_entry *out)
+{
+	uint8_t *resp = NULL;
+	size_t rlen = 0;
+	if (out == NULL)
+		return TS_EINVAL;
+	int rc = cred_iccid_call(d, CRED_INS_GET, iccid, &resp, &rlen);
+	if (rc != 0)
+		return rc;
+	cred_entry e;
+	rc = cred_entry_decode(resp, rlen, &e);
+	free(resp);
+	if (rc != 0)
+		return decode_failed(CRED_INS_GET, rc);
+	if (memcmp(e.iccid, iccid, CRED_ICCID_LEN) != 0)
+		return TS_EPROTO; /* an answer about another app */
+	*out = e;
+	return 0;
+}
+
+int
+se_cred_generate_key(se_driver *d, const uint8_t iccid[CRED_ICCID_LEN],
+    uint8_t point[CRED_PUBKEY_LEN])
+{
+	uint8_t *resp = NULL, got[CRED_ICCID_LEN], pt[CRED_PUBKEY_LEN];
+	size_t rlen = 0;
+	if (point == NULL)
+		return TS_EINVAL;
+	int rc = cred_iccid_call(d, CRED_INS_GENERATE_KEY, iccid, &resp, &rlen);
+	if (rc != 0)
+		return rc;
+	rc = cred_key_decode(resp, rlen, got, pt);
+	free(resp);
+	if (rc != 0)
+		return decode_failed(CRED_INS_GENERATE_KEY, rc);
+	if (memcmp(got, iccid, CRED_ICCID_LEN) != 0)
+		return TS_EPROTO;
+	memcpy(point, pt, CRED_PUBKEY_LEN);
+	return 0;
+}
+
+int
+se_cred_store_certificate(se_driver *d, const uint8_t iccid[CRED_ICCID_LEN],
+    const uint8_t *cert, size_t len)
+{
+	uint8_t *data = NULL, *resp = NULL;
+	size_t dlen = 0, rlen = 0;
+	der_tlv ct;
+	if (d == NULL || iccid == NULL || cert == NULL)
+		return TS_EINVAL;
+	/* The certificate goes in as it is: one 30 TLV, nothing after it. */
+	if (der_read_one(cert, len, &ct) != 0 || ct.tag != 0x30 || ct.hdr_len + ct.len != len)
+		return TS_EINVAL;
+	int rc = cred_store_cert_encode(iccid, cert, len, &data, &dlen);
+	if (rc != 0)
+		return rc;
+	rc = cred_call(d, CRED_INS_STORE_CERT, data, dlen, &resp, &rlen);
+	free(data);
+	free(resp);
+	return rc;
+}
+
+int
+se_cred_read_certificate(se_driver *d, const uint8_t iccid[CRED_ICCID_LEN], uint8_t **cert,
+    size_t *len)
+{
+	uint8_t *resp = NULL;
+	size_t rlen = 0;
+	der_tlv ct;
+	if (cert == NULL || len == NULL)
+		return TS_EINVAL;
+	int rc = cred_iccid_call(d, CRED_INS_READ_CERT, iccid, &resp, &rlen);
+	if (rc != 0)
+		return rc;
+	if (der_read_one(resp, rlen, &ct) != 0 || ct.tag != 0x30 || ct.hdr_len + ct.len != rlen) {
+		free(resp);
+		return TS_EPROTO;
+	}
+	*cert = resp;
+	*len = rlen;
+	return 0;
 }

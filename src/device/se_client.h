@@ -12,6 +12,8 @@
 
 #include "device/se_driver.h"
 #include "lib/eid.h"
+#include "lib/credapplet.h"
+#include "lib/es10.h"
 
 typedef struct se_app {
 	char app_id[129];
@@ -59,5 +61,88 @@ int se_notification_sent(se_driver *d, uint64_t seq);
  * certificate for the app's key), TS_EEXPIRED. */
 int se_store_certificate(se_driver *d, const char *app_id, const uint8_t *cert, size_t len,
     uint8_t **notif, size_t *nlen);
+
+/*
+ * SGP.22 ES10 functions (ES10a/b/c, part 1), exactly as lib/es10.h encodes
+ * and decodes them, so that they work with any SGP.22 eUICC. Out-structs are
+ * filled only on success; lists are owned by the caller (clear them with the
+ * es10_*_clear function named). Each function that gets a result code from
+ * the eUICC stores it in *result when result != NULL (0 ok; the SGP.22 code
+ * otherwise, see se_result_name) and maps it to a TS_E* code:
+ *   iccidOrAidNotFound / iccidNotFound (1)        -> TS_ENOTFOUND
+ *   profileNotIn{Disabled,Enabled}State (2)       -> TS_ESTATE
+ *   disallowedByPolicy (3)                        -> TS_EDENIED
+ *   wrongProfileReenabling (4), catBusy (5)       -> TS_ESTATE
+ *   nothingToDelete (1, NotificationSent / reset) -> TS_ENOTFOUND
+ *   undefinedError (127), anything else           -> TS_EPROTO
+ * A response that does not decode is TS_EPROTO (the decoder's reason is
+ * logged at debug level); transport errors as for se_store_data.
+ */
+#define SE_RESULT_NONE (-1) /* *result when no result code was received */
+
+/* "iccidOrAidNotFound", ... for the result code of the function whose
+ * response has tag fn (ES10_TAG_*); "unknown result" for others. Static. */
+const char *se_result_name(uint32_t fn, int result);
+
+int se_get_euicc_info1(se_driver *d, es10_euicc_info1 *out);            /* BF20 */
+int se_get_euicc_info2(se_driver *d, es10_euicc_info2 *out);            /* BF22 */
+int se_get_addresses(se_driver *d, es10_configured_addresses *out);     /* BF3C */
+int se_set_default_dp(se_driver *d, const char *address, int *result); /* BF3F */
+/* BF2D: req NULL = every profile, every field. *out: es10_profile_list_clear.
+ * A ProfileInfoListError is TS_EINVAL (incorrectInputValues) or TS_EPROTO. */
+int se_get_profiles(se_driver *d, const es10_profile_info_req *req, es10_profile_list *out,
+    int *result);
+/* BF31 / BF32 / BF33 by ICCID or ISD-P AID (id borrowed). */
+int se_enable_profile(se_driver *d, const es10_profile_id *id, int refresh, int *result);
+int se_disable_profile(se_driver *d, const es10_profile_id *id, int refresh, int *result);
+int se_delete_profile(se_driver *d, const es10_profile_id *id, int *result);
+/* BF29: nickname 0..64 bytes of UTF-8. */
+int se_set_nickname(se_driver *d, const uint8_t iccid[ES10_ICCID_LEN], const char *nickname,
+    int *result);
+/* BF28: events 0 = every notification, else an ES10_EVENT_* mask.
+ * *out: es10_notif_list_clear. */
+int se_list_notifications(se_driver *d, uint32_t events, es10_notif_list *out);
+/* BF2B: req NULL = all. *raw is the whole response (caller frees); the
+ * entries of *out borrow from it (es10_pending_list_clear, then free *raw).
+ * noResultAvailable is an empty list, not an error. */
+int se_retrieve_notifications(se_driver *d, const es10_retrieve_req *req, uint8_t **raw,
+    size_t *rawlen, es10_pending_list *out);
+/* BF30 (RemoveNotificationFromList). */
+int se_remove_notification(se_driver *d, uint64_t seq, int *result);
+/* BF34: options ES10_RESET_* mask. */
+int se_memory_reset(se_driver *d, uint32_t options, int *result);
+
+/* Finds the profile a user names: s is an ICCID as the card's ProfileInfo
+ * shows it (digits) or an ISD-P AID in hex (either case). On success *id
+ * holds the card's own bytes (ICCID when the profile has one, else the AID)
+ * and *info (may be NULL) the profile. When no profile matches, an s that is
+ * a valid ICCID (19-20 digits, Luhn) or AID (5-16 bytes of hex) still goes
+ * into *id, and the result is TS_ENOTFOUND: the caller may send it anyway
+ * and let the eUICC answer (id->kind is ES10_ID_NONE when s is only digits
+ * that make no valid ICCID). TS_EINVAL when s is neither. */
+int se_find_profile(se_driver *d, const char *s, es10_profile_id *id, es10_profile_info *info);
+
+/*
+ * The tapshare credential applet (lib/credapplet.h), selected by its AID on a
+ * logical channel of its own beside the ISD-R's: the tapshare metadata of
+ * each installed app (app id, name, kind, provider, not_after, key state by
+ * ICCID), and a bank-ID app's key and certificate. Errors: TS_ENOTFOUND (no
+ * such ICCID / no certificate: 6A88, or the card has no such applet: SELECT
+ * 6A82), TS_ESTATE (6985: not a bank-ID app, key already certified),
+ * TS_EVERIFY (6A80 to STORE CERTIFICATE: it does not certify the app's key),
+ * TS_EPROTO (other status words, responses that do not decode).
+ */
+/* *items: caller frees with free() (NULL when empty). */
+int se_cred_list(se_driver *d, cred_entry **items, size_t *n);
+int se_cred_get(se_driver *d, const uint8_t iccid[CRED_ICCID_LEN], cred_entry *out);
+/* The app's public key (X9.62 uncompressed); generated on first use. */
+int se_cred_generate_key(se_driver *d, const uint8_t iccid[CRED_ICCID_LEN],
+    uint8_t point[CRED_PUBKEY_LEN]);
+/* cert: one X.509 DER certificate (borrowed). */
+int se_cred_store_certificate(se_driver *d, const uint8_t iccid[CRED_ICCID_LEN],
+    const uint8_t *cert, size_t len);
+/* *cert: caller frees. */
+int se_cred_read_certificate(se_driver *d, const uint8_t iccid[CRED_ICCID_LEN], uint8_t **cert,
+    size_t *len);
 
 #endif
