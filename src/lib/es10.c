@@ -2046,3 +2046,38 @@ es10_memory_reset_req_decode(const uint8_t *buf, size_t len, uint32_t *options)
 		return rc;
 	return get_bits(&c, options);
 }
+
+/* ---- extCardResource (ETSI TS 102 226) ---- */
+
+int
+es10_ecr_decode(const uint8_t *buf, size_t len, es10_ecr *out)
+{
+	der_iter it;
+	der_tlv t;
+	int rc;
+	if ((buf == NULL && len > 0) || out == NULL)
+		return TS_EINVAL;
+	es10_ecr e;
+	memset(&e, 0, sizeof(e));
+	der_iter_init(&it, buf, len);
+	while ((rc = der_iter_next(&it, &t)) == 1) {
+		int *has;
+		uint64_t *v;
+		switch (t.tag) {
+		case 0x81: has = &e.has_installed_apps; v = &e.installed_apps; break;
+		case 0x82: has = &e.has_free_nvm; v = &e.free_nvm; break;
+		case 0x83: has = &e.has_free_ram; v = &e.free_ram; break;
+		default: continue;
+		}
+		if (*has || t.len == 0 || t.len > 8)
+			return TS_EPARSE;
+		*v = 0;
+		for (size_t i = 0; i < t.len; i++)
+			*v = *v << 8 | t.val[i];
+		*has = 1;
+	}
+	if (rc < 0)
+		return rc == TS_EAGAIN ? TS_EPARSE : rc;
+	*out = e;
+	return 0;
+}

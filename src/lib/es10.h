@@ -337,6 +337,17 @@ typedef struct es10_euicc_info2 {
 int es10_euicc_info2_encode(const es10_euicc_info2 *i, uint8_t **out, size_t *len);
 int es10_euicc_info2_decode(const uint8_t *buf, size_t len, es10_euicc_info2 *i);
 
+/* extCardResource of EUICCInfo2 (ETSI TS 102 226 §8.2.1.3.2.1.1, Extended
+ * Card Resources Information): a run of TLVs, 81 number of installed
+ * applications, 82 free non-volatile memory, 83 free volatile memory (bytes),
+ * each an unsigned big-endian integer of 1..8 bytes. Other tags are skipped
+ * (later versions add some); each of the three at most once (TS_EPARSE). */
+typedef struct es10_ecr {
+	int has_installed_apps, has_free_nvm, has_free_ram;
+	uint64_t installed_apps, free_nvm, free_ram;
+} es10_ecr;
+int es10_ecr_decode(const uint8_t *buf, size_t len, es10_ecr *out);
+
 /* ---- EuiccConfiguredAddresses / SetDefaultDpAddress ---- */
 typedef struct es10_configured_addresses {
 	int has_default_dp;
