@@ -66,9 +66,9 @@ get_int(const der_tlv *t, int64_t *out)
 }
 
 static int
-get_str(const der_tlv *t, char *dst, size_t max)
+get_str(const der_tlv *t, char *dst, size_t min, size_t max)
 {
-	if (der_tag_constructed(t->tag) || t->len == 0 || t->len > max || memchr(t->val, 0, t->len) != NULL)
+	if (der_tag_constructed(t->tag) || t->len < min || t->len > max || memchr(t->val, 0, t->len) != NULL)
 		return TS_EPARSE;
 	memcpy(dst, t->val, t->len);
 	dst[t->len] = '\0';
@@ -76,10 +76,10 @@ get_str(const der_tlv *t, char *dst, size_t max)
 }
 
 static int
-put_str(der_writer *w, uint32_t tag, const char *s, size_t max)
+put_str(der_writer *w, uint32_t tag, const char *s, size_t min, size_t max)
 {
 	size_t n = s == NULL ? 0 : strlen(s);
-	if (n == 0 || n > max)
+	if (s == NULL || n < min || n > max)
 		return TS_EINVAL;
 	return der_put(w, tag, (const uint8_t *)s, n);
 }
@@ -92,10 +92,10 @@ put_entry(der_writer *w, const cred_entry *e)
 		return TS_EINVAL;
 	der_begin(w, TAG_ENTRY);
 	der_put(w, TAG_ICCID, e->iccid, CRED_ICCID_LEN);
-	if ((rc = put_str(w, 0x80, e->app_id, CRED_STR_MAX)) != 0 ||
-	    (rc = put_str(w, 0x81, e->name, CRED_STR_MAX)) != 0 ||
-	    (rc = put_str(w, 0x82, e->kind, CRED_KIND_MAX)) != 0 ||
-	    (rc = put_str(w, 0x83, e->provider, CRED_STR_MAX)) != 0)
+	if ((rc = put_str(w, 0x80, e->app_id, 1, CRED_STR_MAX)) != 0 ||
+	    (rc = put_str(w, 0x81, e->name, 0, CRED_STR_MAX)) != 0 ||
+	    (rc = put_str(w, 0x82, e->kind, 1, CRED_KIND_MAX)) != 0 ||
+	    (rc = put_str(w, 0x83, e->provider, 0, CRED_STR_MAX)) != 0)
 		return rc;
 	put_int(w, 0x84, (uint64_t)e->not_after);
 	put_int(w, 0x85, (uint64_t)e->key_state);
@@ -118,10 +118,10 @@ get_entry(const der_tlv *t, cred_entry *e)
 	if (c.len != CRED_ICCID_LEN)
 		return TS_EPARSE;
 	memcpy(e->iccid, c.val, CRED_ICCID_LEN);
-	if ((rc = der_iter_expect(&it, 0x80, &c)) != 0 || (rc = get_str(&c, e->app_id, CRED_STR_MAX)) != 0 ||
-	    (rc = der_iter_expect(&it, 0x81, &c)) != 0 || (rc = get_str(&c, e->name, CRED_STR_MAX)) != 0 ||
-	    (rc = der_iter_expect(&it, 0x82, &c)) != 0 || (rc = get_str(&c, e->kind, CRED_KIND_MAX)) != 0 ||
-	    (rc = der_iter_expect(&it, 0x83, &c)) != 0 || (rc = get_str(&c, e->provider, CRED_STR_MAX)) != 0 ||
+	if ((rc = der_iter_expect(&it, 0x80, &c)) != 0 || (rc = get_str(&c, e->app_id, 1, CRED_STR_MAX)) != 0 ||
+	    (rc = der_iter_expect(&it, 0x81, &c)) != 0 || (rc = get_str(&c, e->name, 0, CRED_STR_MAX)) != 0 ||
+	    (rc = der_iter_expect(&it, 0x82, &c)) != 0 || (rc = get_str(&c, e->kind, 1, CRED_KIND_MAX)) != 0 ||
+	    (rc = der_iter_expect(&it, 0x83, &c)) != 0 || (rc = get_str(&c, e->provider, 0, CRED_STR_MAX)) != 0 ||
 	    (rc = der_iter_expect(&it, 0x84, &c)) != 0 || (rc = get_int(&c, &e->not_after)) != 0 ||
 	    (rc = der_iter_expect(&it, 0x85, &c)) != 0 || (rc = get_int(&c, &v)) != 0)
 		return rc;

@@ -43,7 +43,8 @@
  *               "service"), 83 provider, 84 notAfter (INTEGER, unix seconds,
  *               0 = none), 85 keyState (INTEGER: 0 no key, 1 key awaiting its
  *               certificate, 2 certified) }
- *   Strings are UTF-8, 1..CRED_STR_MAX bytes (kind 1..CRED_KIND_MAX), no NUL.
+ *   Strings are UTF-8 without NUL: appId 1..CRED_STR_MAX bytes, kind
+ *   1..CRED_KIND_MAX, name and provider 0..CRED_STR_MAX.
  *
  * Status words: 9000, 61xx, 6700 (wrong length), 6A80 (wrong data), 6A86
  * (P1/P2 not 00 00), 6A88 (no app with that ICCID / no certificate), 6985
