@@ -37,20 +37,6 @@
 #define SE_BLOCK_MAX 255
 #define RAPDU_CAP (0xFFFF + 2)
 
-#define TAG_GET_EUICC_DATA 0xBF3E
-#define TAG_GET_CHALLENGE 0xBF2E
-#define TAG_AUTH_SERVER 0xBF38
-#define TAG_PREPARE_DOWNLOAD 0xBF21
-#define TAG_INSTALL_RESULT 0xBF37
-#define TAG_PROFILE_LIST 0xBF2D
-#define TAG_ENABLE 0xBF31
-#define TAG_DISABLE 0xBF32
-#define TAG_DELETE 0xBF33
-#define TAG_RETRIEVE_NOTIF 0xBF2B
-#define TAG_NOTIF_SENT 0xBF30
-#define TAG_NOTIFICATION 0xBF2F
-#define TAG_STORE_CERT 0xBF50
-
 static int
 sw_to_err(uint16_t sw)
 {
@@ -311,33 +297,6 @@ call(se_driver *d, const uint8_t *cmd, size_t len, uint32_t want,
 }
 
 static int
-build_app_cmd(uint32_t tag, const char *app_id, uint8_t **out, size_t *len)
-{
-	if (app_id == NULL || app_id[0] == '\0' || strlen(app_id) > RSP_STR_MAX)
-		return TS_EINVAL;
-	der_writer w;
-	der_writer_init(&w);
-	der_begin(&w, tag);
-	der_put_str(&w, 0x80, app_id);
-	der_end(&w);
-	int rc = der_writer_finish(&w, out, len);
-	der_writer_clear(&w);
-	return rc;
-}
-
-static int
-result_to_err(uint64_t r)
-{
-	switch (r) {
-	case SE_RES_OK: return 0;
-	case SE_RES_NOT_FOUND: return TS_ENOTFOUND;
-	case SE_RES_WRONG_STATE: return TS_ESTATE;
-	case SE_RES_EXPIRED: return TS_EEXPIRED;
-	default: return TS_EPROTO;
-	}
-}
-
-static int
 auth_error_to_err(int code)
 {
 	switch (code) {
@@ -350,48 +309,42 @@ auth_error_to_err(int code)
 	}
 }
 
+/* ProfileInstallationResult errorReason -> TS_E*. */
 static int
-load_error_to_err(uint64_t code)
+pir_error_to_err(int reason)
 {
-	switch (code) {
-	case SE_LOAD_STRUCTURE:
-	case SE_LOAD_SECURITY: return TS_EVERIFY;
-	case SE_LOAD_INVALID_TID: return TS_ESTATE;
-	case SE_LOAD_EXISTS: return TS_EEXIST;
-	case SE_LOAD_NO_ROOM: return TS_ELIMIT;
-	case SE_RES_EXPIRED: return TS_EEXPIRED;
+	switch (reason) {
+	case ES10_ERR_INVALID_SIGNATURE:
+	case ES10_ERR_SCP03T_STRUCTURE:
+	case ES10_ERR_SCP03T_SECURITY:
+	case ES10_ERR_DATA_MISMATCH: return TS_EVERIFY;
+	case ES10_ERR_INVALID_TRANSACTION_ID: return TS_ESTATE;
+	case ES10_ERR_ICCID_ALREADY_EXISTS: return TS_EEXIST;
+	case ES10_ERR_INSUFFICIENT_MEMORY: return TS_ELIMIT;
+	case ES10_ERR_PPR_NOT_ALLOWED: return TS_EDENIED;
 	default: return TS_EPROTO;
 	}
-}
-
-/* { 80 result } as the only or first child. */
-static int
-result_of(const der_tlv *val, uint64_t *r)
-{
-	der_tlv t;
-	if (der_find(val->val, val->len, 0x80, &t) != 0 || der_get_uint(&t, r) != 0)
-		return TS_EPROTO;
-	return 0;
 }
 
 int
 se_get_eid(se_driver *d, eid_t *out)
 {
-	static const uint8_t cmd[] = { 0xBF, 0x3E, 0x03, 0x5C, 0x01, 0x5A };
-	uint8_t *resp = NULL;
-	size_t rlen;
-	der_tlv v, e;
+	uint8_t *cmd = NULL, *resp = NULL, eid[EID_BYTES];
+	size_t clen = 0, rlen = 0;
 	if (out == NULL)
 		return TS_EINVAL;
-	int rc = call(d, cmd, sizeof(cmd), TAG_GET_EUICC_DATA, &resp, &rlen, &v);
+	int rc = es10_get_euicc_data_req_encode(&cmd, &clen);
 	if (rc != 0)
 		return rc;
-	if (der_find(v.val, v.len, 0x5A, &e) != 0 || e.len != EID_BYTES)
-		rc = TS_EPROTO;
-	else
-		rc = eid_from_bytes(e.val, out);
+	rc = se_store_data(d, cmd, clen, &resp, &rlen);
+	free(cmd);
+	if (rc != 0)
+		return rc;
+	rc = es10_get_euicc_data_resp_decode(resp, rlen, eid);
 	free(resp);
-	return rc;
+	if (rc != 0)
+		return rc == TS_ENOMEM ? rc : TS_EPROTO;
+	return eid_from_bytes(eid, out);
 }
 
 int
@@ -403,7 +356,7 @@ se_get_challenge(se_driver *d, uint8_t out[16])
 	der_tlv v, c;
 	if (out == NULL)
 		return TS_EINVAL;
-	int rc = call(d, cmd, sizeof(cmd), TAG_GET_CHALLENGE, &resp, &rlen, &v);
+	int rc = call(d, cmd, sizeof(cmd), ES10_TAG_GET_EUICC_CHALLENGE, &resp, &rlen, &v);
 	if (rc != 0)
 		return rc;
 	if (der_find(v.val, v.len, 0x80, &c) != 0 || c.len != RSP_CHALLENGE_LEN) {
@@ -429,7 +382,7 @@ se_authenticate_server(se_driver *d, const uint8_t *server_signed1, size_t s1len
 	der_tlv v;
 	der_writer w;
 	der_writer_init(&w);
-	der_begin(&w, TAG_AUTH_SERVER);
+	der_begin(&w, ES10_TAG_AUTHENTICATE_SERVER);
 	der_put_raw(&w, server_signed1, s1len);
 	der_put(&w, 0x5F37, sig1, PKI_SIG_LEN);
 	der_put_raw(&w, server_cert, certlen);
@@ -442,7 +395,7 @@ se_authenticate_server(se_driver *d, const uint8_t *server_signed1, size_t s1len
 	der_writer_clear(&w);
 	if (rc != 0)
 		return rc;
-	if ((rc = call(d, cmd, clen, TAG_AUTH_SERVER, &out, &olen, &v)) != 0)
+	if ((rc = call(d, cmd, clen, ES10_TAG_AUTHENTICATE_SERVER, &out, &olen, &v)) != 0)
 		goto fail;
 	rsp_auth_server_resp r;
 	if (rsp_auth_server_resp_decode(out, olen, &r) != 0) {
@@ -475,7 +428,7 @@ se_prepare_download(se_driver *d, const uint8_t *smdp_signed2, size_t s2len,
 	der_tlv v;
 	der_writer w;
 	der_writer_init(&w);
-	der_begin(&w, TAG_PREPARE_DOWNLOAD);
+	der_begin(&w, ES10_TAG_PREPARE_DOWNLOAD);
 	der_put_raw(&w, smdp_signed2, s2len);
 	der_put(&w, 0x5F37, sig2, PKI_SIG_LEN);
 	der_put_raw(&w, smdp_cert, certlen);
@@ -484,7 +437,7 @@ se_prepare_download(se_driver *d, const uint8_t *smdp_signed2, size_t s2len,
 	der_writer_clear(&w);
 	if (rc != 0)
 		return rc;
-	if ((rc = call(d, cmd, clen, TAG_PREPARE_DOWNLOAD, &out, &olen, &v)) != 0)
+	if ((rc = call(d, cmd, clen, ES10_TAG_PREPARE_DOWNLOAD, &out, &olen, &v)) != 0)
 		goto fail;
 	rsp_prepare_download_resp r;
 	if (rsp_prepare_download_resp_decode(out, olen, &r) != 0) {
@@ -511,314 +464,24 @@ se_load_package(se_driver *d, const uint8_t *bpp, size_t len, uint8_t **notif, s
 		return TS_EINVAL;
 	uint8_t *out = NULL;
 	size_t olen = 0;
-	der_tlv v, c;
 	int rc = se_store_data(d, bpp, len, &out, &olen);
 	if (rc != 0)
 		return rc;
-	if (der_read_one(out, olen, &v) != 0) {
-		rc = TS_EPROTO;
-	} else if (v.tag == TAG_NOTIFICATION) {
-		*notif = out;
-		*nlen = olen;
-		return 0;
-	} else if (v.tag == TAG_INSTALL_RESULT) {
-		uint64_t code;
-		if (der_find(v.val, v.len, 0x02, &c) != 0 || der_get_uint(&c, &code) != 0)
-			rc = TS_EPROTO;
-		else
-			rc = load_error_to_err(code);
-	} else {
-		rc = TS_EPROTO;
+	es10_pending p;
+	if ((rc = es10_pending_decode(out, olen, &p)) != 0 || p.kind != ES10_PENDING_INSTALL) {
+		free(out);
+		return rc == TS_ENOMEM ? rc : TS_EPROTO;
 	}
-	free(out);
-	return rc;
-}
-
-static int
-copy_field(const der_tlv *e, uint32_t tag, char *dst, size_t cap, int required)
-{
-	der_tlv t;
-	int rc = der_find(e->val, e->len, tag, &t);
-	if (rc == TS_ENOTFOUND && !required) {
-		dst[0] = '\0';
-		return 0;
+	if (!p.pir.success) {
+		log_info("secure element: the profile was not installed (ProfileInstallationResult "
+		    "errorResult: bppCommandId %d, errorReason %d)", p.pir.bpp_command_id,
+		    p.pir.error_reason);
+		free(out);
+		return pir_error_to_err(p.pir.error_reason);
 	}
-	if (rc != 0 || t.len >= cap || memchr(t.val, 0, t.len) != NULL)
-		return TS_EPROTO;
-	memcpy(dst, t.val, t.len);
-	dst[t.len] = '\0';
+	*notif = out;
+	*nlen = olen;
 	return 0;
-}
-
-int
-se_list_apps(se_driver *d, se_app *apps, size_t max, size_t *n)
-{
-	static const uint8_t cmd[] = { 0xBF, 0x2D, 0x00 };
-	uint8_t *resp = NULL;
-	size_t rlen;
-	der_tlv v, list, e, t;
-	if (n == NULL || (apps == NULL && max > 0))
-		return TS_EINVAL;
-	*n = 0;
-	int rc = call(d, cmd, sizeof(cmd), TAG_PROFILE_LIST, &resp, &rlen, &v);
-	if (rc != 0)
-		return rc;
-	if (der_find(v.val, v.len, 0xA0, &list) != 0) {
-		rc = TS_EPROTO;
-		goto fail;
-	}
-	der_iter it;
-	der_iter_init(&it, list.val, list.len);
-	for (;;) {
-		int more = der_iter_next(&it, &e);
-		if (more < 0) {
-			rc = TS_EPROTO;
-			goto fail;
-		}
-		if (more == 0)
-			break;
-		if (e.tag != 0xE3) {
-			rc = TS_EPROTO;
-			goto fail;
-		}
-		if (*n == max) {
-			rc = TS_ELIMIT;
-			goto fail;
-		}
-		se_app *a = &apps[*n];
-		memset(a, 0, sizeof(*a));
-		uint64_t na = 0;
-		if ((rc = copy_field(&e, 0x80, a->app_id, sizeof(a->app_id), 1)) != 0 ||
-		    (rc = copy_field(&e, 0x91, a->name, sizeof(a->name), 0)) != 0 ||
-		    (rc = copy_field(&e, 0x95, a->kind, sizeof(a->kind), 0)) != 0 ||
-		    (rc = copy_field(&e, 0x83, a->provider, sizeof(a->provider), 0)) != 0)
-			goto fail;
-		if (der_find(e.val, e.len, 0x9F70, &t) != 0 || t.len != 1 || t.val[0] > 1) {
-			rc = TS_EPROTO;
-			goto fail;
-		}
-		a->enabled = t.val[0];
-		rc = der_find(e.val, e.len, 0x82, &t);
-		if (rc == 0 && (der_get_uint(&t, &na) != 0 || na > INT64_MAX)) {
-			rc = TS_EPROTO;
-			goto fail;
-		}
-		if (rc != 0 && rc != TS_ENOTFOUND) {
-			rc = TS_EPROTO;
-			goto fail;
-		}
-		a->not_after = (int64_t)na;
-		a->certified = -1;
-		rc = der_find(e.val, e.len, 0x84, &t);
-		if (rc == 0 && (t.len != 1 || t.val[0] > 1)) {
-			rc = TS_EPROTO;
-			goto fail;
-		}
-		if (rc == 0)
-			a->certified = t.val[0];
-		else if (rc != TS_ENOTFOUND) {
-			rc = TS_EPROTO;
-			goto fail;
-		}
-		(*n)++;
-	}
-	rc = 0;
-fail:
-	free(resp);
-	return rc;
-}
-
-/* Copies the BF2F child of a response value into *notif (caller frees). */
-static int
-take_notification(const der_tlv *v, uint8_t **notif, size_t *nlen)
-{
-	der_tlv t;
-	if (der_find(v->val, v->len, TAG_NOTIFICATION, &t) != 0)
-		return TS_EPROTO;
-	size_t n = t.hdr_len + t.len;
-	if ((*notif = malloc(n)) == NULL)
-		return TS_ENOMEM;
-	memcpy(*notif, t.val - t.hdr_len, n);
-	*nlen = n;
-	return 0;
-}
-
-static int
-app_call(se_driver *d, uint32_t tag, const char *app_id, uint8_t **notif, size_t *nlen)
-{
-	uint8_t *cmd = NULL, *resp = NULL;
-	size_t clen, rlen;
-	der_tlv v, t;
-	uint64_t result;
-	int rc = build_app_cmd(tag, app_id, &cmd, &clen);
-	if (rc != 0)
-		return rc;
-	if ((rc = call(d, cmd, clen, tag, &resp, &rlen, &v)) != 0)
-		goto fail;
-	if ((rc = result_of(&v, &result)) != 0)
-		goto fail;
-	if ((rc = result_to_err(result)) != 0)
-		goto fail;
-	if (notif != NULL) {
-		if (der_find(v.val, v.len, TAG_NOTIFICATION, &t) != 0) {
-			rc = TS_EPROTO;
-			goto fail;
-		}
-		size_t n = t.hdr_len + t.len;
-		if ((*notif = malloc(n)) == NULL) {
-			rc = TS_ENOMEM;
-			goto fail;
-		}
-		memcpy(*notif, t.val - t.hdr_len, n);
-		*nlen = n;
-	}
-fail:
-	free(cmd);
-	free(resp);
-	return rc;
-}
-
-int
-se_enable(se_driver *d, const char *app_id)
-{
-	return app_call(d, TAG_ENABLE, app_id, NULL, NULL);
-}
-
-int
-se_disable(se_driver *d, const char *app_id)
-{
-	return app_call(d, TAG_DISABLE, app_id, NULL, NULL);
-}
-
-int
-se_delete(se_driver *d, const char *app_id, uint8_t **notif, size_t *nlen)
-{
-	if (notif == NULL || nlen == NULL)
-		return TS_EINVAL;
-	return app_call(d, TAG_DELETE, app_id, notif, nlen);
-}
-
-int
-se_store_certificate(se_driver *d, const char *app_id, const uint8_t *cert, size_t len,
-    uint8_t **notif, size_t *nlen)
-{
-	uint8_t *cmd = NULL, *resp = NULL;
-	size_t clen, rlen;
-	der_tlv v, ct;
-	uint64_t result;
-	if (app_id == NULL || app_id[0] == '\0' || strlen(app_id) > RSP_STR_MAX || cert == NULL ||
-	    notif == NULL || nlen == NULL)
-		return TS_EINVAL;
-	/* The certificate goes in as it is: one 30 TLV, nothing after it. */
-	if (der_read_one(cert, len, &ct) != 0 || ct.tag != 0x30 || ct.hdr_len + ct.len != len)
-		return TS_EINVAL;
-	der_writer w;
-	der_writer_init(&w);
-	der_begin(&w, TAG_STORE_CERT);
-	der_put_str(&w, 0x80, app_id);
-	der_put_raw(&w, cert, len);
-	der_end(&w);
-	int rc = der_writer_finish(&w, &cmd, &clen);
-	der_writer_clear(&w);
-	if (rc != 0)
-		return rc;
-	if ((rc = call(d, cmd, clen, TAG_STORE_CERT, &resp, &rlen, &v)) != 0 ||
-	    (rc = result_of(&v, &result)) != 0)
-		goto fail;
-	rc = result == SE_CERT_INVALID ? TS_EVERIFY : result_to_err(result);
-	if (rc == 0)
-		rc = take_notification(&v, notif, nlen);
-fail:
-	free(cmd);
-	free(resp);
-	return rc;
-}
-
-int
-se_pending_notifications(se_driver *d, uint8_t ***notifs, size_t **lens, size_t *n)
-{
-	static const uint8_t cmd[] = { 0xBF, 0x2B, 0x00 };
-	uint8_t *resp = NULL, **arr = NULL;
-	size_t rlen, *larr = NULL, cnt = 0;
-	der_tlv v, list, e;
-	if (notifs == NULL || lens == NULL || n == NULL)
-		return TS_EINVAL;
-	int rc = call(d, cmd, sizeof(cmd), TAG_RETRIEVE_NOTIF, &resp, &rlen, &v);
-	if (rc != 0)
-		return rc;
-	if (der_find(v.val, v.len, 0xA0, &list) != 0) {
-		rc = TS_EPROTO;
-		goto fail;
-	}
-	der_iter it;
-	der_iter_init(&it, list.val, list.len);
-	for (;;) {
-		int more = der_iter_next(&it, &e);
-		if (more < 0 || (more == 1 && e.tag != TAG_NOTIFICATION)) {
-			rc = TS_EPROTO;
-			goto fail;
-		}
-		if (more == 0)
-			break;
-		uint8_t **na = realloc(arr, (cnt + 1) * sizeof(*arr));
-		if (na == NULL) {
-			rc = TS_ENOMEM;
-			goto fail;
-		}
-		arr = na;
-		size_t *nl = realloc(larr, (cnt + 1) * sizeof(*larr));
-		if (nl == NULL) {
-			rc = TS_ENOMEM;
-			goto fail;
-		}
-		larr = nl;
-		size_t sz = e.hdr_len + e.len;
-		if ((arr[cnt] = malloc(sz)) == NULL) {
-			rc = TS_ENOMEM;
-			goto fail;
-		}
-		memcpy(arr[cnt], e.val - e.hdr_len, sz);
-		larr[cnt] = sz;
-		cnt++;
-	}
-	*notifs = arr;
-	*lens = larr;
-	*n = cnt;
-	arr = NULL;
-	larr = NULL;
-	cnt = 0;
-	rc = 0;
-fail:
-	for (size_t i = 0; i < cnt; i++)
-		free(arr[i]);
-	free(arr);
-	free(larr);
-	free(resp);
-	return rc;
-}
-
-int
-se_notification_sent(se_driver *d, uint64_t seq)
-{
-	uint8_t *cmd = NULL, *resp = NULL;
-	size_t clen, rlen;
-	der_tlv v;
-	uint64_t result;
-	der_writer w;
-	der_writer_init(&w);
-	der_begin(&w, TAG_NOTIF_SENT);
-	der_put_uint(&w, 0x80, seq);
-	der_end(&w);
-	int rc = der_writer_finish(&w, &cmd, &clen);
-	der_writer_clear(&w);
-	if (rc != 0)
-		return rc;
-	if ((rc = call(d, cmd, clen, TAG_NOTIF_SENT, &resp, &rlen, &v)) == 0 &&
-	    (rc = result_of(&v, &result)) == 0)
-		rc = result_to_err(result);
-	free(cmd);
-	free(resp);
-	return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -886,14 +549,15 @@ se_result_name(uint32_t fn, int result)
 	return "unknown result";
 }
 
-/* Sends an encoded request (cmd, consumed: freed here) and returns the response. */
+/* Sends an encoded request and returns the response. enc_rc is the
+ * encoder's result; *cmd is read only here, after the encoder (an argument
+ * of this call) has run, and is consumed (freed). */
 static int
-send_req(se_driver *d, int enc_rc, uint8_t *cmd, size_t clen, uint8_t **resp, size_t *rlen)
+send_req(se_driver *d, int enc_rc, uint8_t **cmd, const size_t *clen, uint8_t **resp, size_t *rlen)
 {
-	if (enc_rc != 0)
-		return enc_rc;
-	int rc = se_store_data(d, cmd, clen, resp, rlen);
-	free(cmd);
+	int rc = enc_rc != 0 ? enc_rc : se_store_data(d, *cmd, *clen, resp, rlen);
+	free(*cmd);
+	*cmd = NULL;
 	return rc;
 }
 
@@ -914,7 +578,7 @@ result_call(se_driver *d, uint32_t fn, int enc_rc, uint8_t *cmd, size_t clen, in
 	int res = SE_RESULT_NONE;
 	if (result != NULL)
 		*result = SE_RESULT_NONE;
-	int rc = send_req(d, enc_rc, cmd, clen, &resp, &rlen);
+	int rc = send_req(d, enc_rc, &cmd, &clen, &resp, &rlen);
 	if (rc != 0)
 		return rc;
 	rc = es10_result_decode(fn, resp, rlen, &res);
@@ -937,8 +601,8 @@ se_get_euicc_info1(se_driver *d, es10_euicc_info1 *out)
 	size_t clen = 0, rlen = 0;
 	if (out == NULL)
 		return TS_EINVAL;
-	int rc = send_req(d, es10_empty_req_encode(ES10_TAG_GET_EUICC_INFO1, &cmd, &clen), cmd,
-	    clen, &resp, &rlen);
+	int rc = send_req(d, es10_empty_req_encode(ES10_TAG_GET_EUICC_INFO1, &cmd, &clen), &cmd,
+	    &clen, &resp, &rlen);
 	if (rc != 0)
 		return rc;
 	es10_euicc_info1 i;
@@ -957,8 +621,8 @@ se_get_euicc_info2(se_driver *d, es10_euicc_info2 *out)
 	size_t clen = 0, rlen = 0;
 	if (out == NULL)
 		return TS_EINVAL;
-	int rc = send_req(d, es10_empty_req_encode(ES10_TAG_GET_EUICC_INFO2, &cmd, &clen), cmd,
-	    clen, &resp, &rlen);
+	int rc = send_req(d, es10_empty_req_encode(ES10_TAG_GET_EUICC_INFO2, &cmd, &clen), &cmd,
+	    &clen, &resp, &rlen);
 	if (rc != 0)
 		return rc;
 	es10_euicc_info2 *i = malloc(sizeof(*i));
@@ -982,7 +646,7 @@ se_get_addresses(se_driver *d, es10_configured_addresses *out)
 	if (out == NULL)
 		return TS_EINVAL;
 	int rc = send_req(d, es10_empty_req_encode(ES10_TAG_EUICC_CONFIGURED_ADDRESSES, &cmd, &clen),
-	    cmd, clen, &resp, &rlen);
+	    &cmd, &clen, &resp, &rlen);
 	if (rc != 0)
 		return rc;
 	es10_configured_addresses a;
@@ -1020,7 +684,7 @@ se_get_profiles(se_driver *d, const es10_profile_info_req *req, es10_profile_lis
 		memset(&all, 0, sizeof(all));
 		req = &all;
 	}
-	int rc = send_req(d, es10_profile_info_req_encode(req, &cmd, &clen), cmd, clen, &resp,
+	int rc = send_req(d, es10_profile_info_req_encode(req, &cmd, &clen), &cmd, &clen, &resp,
 	    &rlen);
 	if (rc != 0)
 		return rc;
@@ -1101,8 +765,8 @@ se_list_notifications(se_driver *d, uint32_t events, es10_notif_list *out)
 	size_t clen = 0, rlen = 0;
 	if (out == NULL)
 		return TS_EINVAL;
-	int rc = send_req(d, es10_list_notif_req_encode(events != 0, events, &cmd, &clen), cmd,
-	    clen, &resp, &rlen);
+	int rc = send_req(d, es10_list_notif_req_encode(events != 0, events, &cmd, &clen), &cmd,
+	    &clen, &resp, &rlen);
 	if (rc != 0)
 		return rc;
 	es10_notif_list l;
@@ -1134,7 +798,7 @@ se_retrieve_notifications(se_driver *d, const es10_retrieve_req *req, uint8_t **
 		all.by = ES10_RETRIEVE_ALL;
 		req = &all;
 	}
-	int rc = send_req(d, es10_retrieve_req_encode(req, &cmd, &clen), cmd, clen, &resp, &rlen);
+	int rc = send_req(d, es10_retrieve_req_encode(req, &cmd, &clen), &cmd, &clen, &resp, &rlen);
 	if (rc != 0)
 		return rc;
 	es10_pending_list l;
@@ -1462,4 +1126,262 @@ se_cred_read_certificate(se_driver *d, const uint8_t iccid[CRED_ICCID_LEN], uint
 	*cert = resp;
 	*len = rlen;
 	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* tapshare apps: profile + credential applet entry                           */
+
+static void
+app_from(se_app *a, const cred_entry *e, const es10_profile_info *p)
+{
+	memset(a, 0, sizeof(*a));
+	memcpy(a->app_id, e->app_id, sizeof(a->app_id));
+	memcpy(a->name, e->name, sizeof(a->name));
+	memcpy(a->kind, e->kind, sizeof(a->kind));
+	memcpy(a->provider, e->provider, sizeof(a->provider));
+	a->not_after = e->not_after;
+	a->certified = e->key_state == CRED_KEY_CERTIFIED ? 1 : e->key_state == CRED_KEY_PENDING ? 0 : -1;
+	a->enabled = (p->present & ES10_PI_STATE) && p->state == ES10_STATE_ENABLED;
+	if (es10_iccid_to_digits(e->iccid, a->iccid) != 0)
+		a->iccid[0] = '\0';
+	a->id.kind = ES10_ID_ICCID;
+	memcpy(a->id.iccid, e->iccid, ES10_ICCID_LEN);
+}
+
+int
+se_list_apps(se_driver *d, se_app *apps, size_t max, size_t *n)
+{
+	cred_entry *ce = NULL;
+	size_t nce = 0;
+	es10_profile_list pl;
+	if (n == NULL || (apps == NULL && max > 0))
+		return TS_EINVAL;
+	*n = 0;
+	int rc = se_get_profiles(d, NULL, &pl, NULL);
+	if (rc != 0)
+		return rc;
+	if ((rc = se_cred_list(d, &ce, &nce)) != 0)
+		goto done;
+	for (size_t i = 0; i < nce; i++) {
+		const es10_profile_info *p = NULL;
+		for (size_t j = 0; j < pl.n && p == NULL; j++)
+			if ((pl.items[j].present & ES10_PI_ICCID) &&
+			    memcmp(pl.items[j].iccid, ce[i].iccid, ES10_ICCID_LEN) == 0)
+				p = &pl.items[j];
+		if (p == NULL)
+			continue; /* metadata without a profile: not installed */
+		if (*n == max) {
+			rc = TS_ELIMIT;
+			goto done;
+		}
+		app_from(&apps[(*n)++], &ce[i], p);
+	}
+done:
+	free(ce);
+	es10_profile_list_clear(&pl);
+	return rc;
+}
+
+int
+se_find_app(se_driver *d, const char *app_id, se_app *out)
+{
+	cred_entry *ce = NULL;
+	size_t nce = 0;
+	if (app_id == NULL || app_id[0] == '\0' || out == NULL)
+		return TS_EINVAL;
+	int rc = se_cred_list(d, &ce, &nce);
+	if (rc != 0)
+		return rc;
+	size_t i;
+	for (i = 0; i < nce; i++)
+		if (strcmp(ce[i].app_id, app_id) == 0)
+			break;
+	if (i == nce) {
+		free(ce);
+		return TS_ENOTFOUND;
+	}
+	es10_profile_info_req req;
+	es10_profile_list pl;
+	memset(&req, 0, sizeof(req));
+	req.search = ES10_SEARCH_ICCID;
+	req.id.kind = ES10_ID_ICCID;
+	memcpy(req.id.iccid, ce[i].iccid, ES10_ICCID_LEN);
+	if ((rc = se_get_profiles(d, &req, &pl, NULL)) == 0) {
+		if (pl.n == 1 && (pl.items[0].present & ES10_PI_ICCID) &&
+		    memcmp(pl.items[0].iccid, ce[i].iccid, ES10_ICCID_LEN) == 0)
+			app_from(out, &ce[i], &pl.items[0]);
+		else
+			rc = pl.n == 0 ? TS_ENOTFOUND : TS_EPROTO;
+		es10_profile_list_clear(&pl);
+	}
+	free(ce);
+	return rc;
+}
+
+int
+se_enable(se_driver *d, const char *app_id)
+{
+	se_app a;
+	int rc = se_find_app(d, app_id, &a);
+	return rc != 0 ? rc : se_enable_profile(d, &a.id, 0, NULL);
+}
+
+int
+se_disable(se_driver *d, const char *app_id)
+{
+	se_app a;
+	int rc = se_find_app(d, app_id, &a);
+	return rc != 0 ? rc : se_disable_profile(d, &a.id, 0, NULL);
+}
+
+/* The newest pending notification for event on the profile iccid, retrieved
+ * (whole PendingNotification, caller frees). TS_ENOTFOUND when none. */
+static int
+take_notification(se_driver *d, uint32_t event, const uint8_t iccid[ES10_ICCID_LEN],
+    uint8_t **notif, size_t *nlen)
+{
+	es10_notif_list nl;
+	int rc = se_list_notifications(d, event, &nl);
+	if (rc != 0)
+		return rc;
+	int found = 0;
+	uint64_t seq = 0;
+	for (size_t i = 0; i < nl.n; i++)
+		if (nl.items[i].event == event && nl.items[i].has_iccid &&
+		    memcmp(nl.items[i].iccid, iccid, ES10_ICCID_LEN) == 0 &&
+		    (!found || nl.items[i].seq > seq)) {
+			seq = nl.items[i].seq;
+			found = 1;
+		}
+	es10_notif_list_clear(&nl);
+	if (!found)
+		return TS_ENOTFOUND;
+	es10_retrieve_req rq = { .by = ES10_RETRIEVE_SEQ, .seq = seq };
+	uint8_t *raw = NULL;
+	size_t rawlen = 0;
+	es10_pending_list pl;
+	if ((rc = se_retrieve_notifications(d, &rq, &raw, &rawlen, &pl)) != 0)
+		return rc;
+	rc = TS_ENOTFOUND;
+	for (size_t i = 0; i < pl.n; i++) {
+		if (pl.items[i].meta.seq != seq)
+			continue;
+		if ((*notif = malloc(pl.items[i].der_len)) == NULL) {
+			rc = TS_ENOMEM;
+			break;
+		}
+		memcpy(*notif, pl.items[i].der, pl.items[i].der_len);
+		*nlen = pl.items[i].der_len;
+		rc = 0;
+		break;
+	}
+	es10_pending_list_clear(&pl);
+	free(raw);
+	return rc;
+}
+
+int
+se_delete(se_driver *d, const char *app_id, uint8_t **notif, size_t *nlen)
+{
+	se_app a;
+	int res = SE_RESULT_NONE;
+	if (notif != NULL && nlen == NULL)
+		return TS_EINVAL;
+	int rc = se_find_app(d, app_id, &a);
+	if (rc != 0)
+		return rc;
+	/* SGP.22: only a disabled profile may be deleted. */
+	if (a.enabled && (rc = se_disable_profile(d, &a.id, 0, &res)) != 0 &&
+	    !(rc == TS_ESTATE && res == ES10_PROFILE_NOT_IN_ENABLED_STATE))
+		return rc;
+	if ((rc = se_delete_profile(d, &a.id, NULL)) != 0)
+		return rc;
+	if (notif == NULL)
+		return 0;
+	return take_notification(d, ES10_EVENT_DELETE, a.id.iccid, notif, nlen);
+}
+
+int
+se_store_certificate(se_driver *d, const char *app_id, const uint8_t *cert, size_t len,
+    uint8_t **notif, size_t *nlen)
+{
+	se_app a;
+	if (cert == NULL || (notif != NULL && nlen == NULL))
+		return TS_EINVAL;
+	int rc = se_find_app(d, app_id, &a);
+	if (rc != 0)
+		return rc;
+	if ((rc = se_cred_store_certificate(d, a.id.iccid, cert, len)) != 0)
+		return rc;
+	if ((rc = se_enable_profile(d, &a.id, 0, NULL)) != 0)
+		return rc;
+	if (notif == NULL)
+		return 0;
+	return take_notification(d, ES10_EVENT_ENABLE, a.id.iccid, notif, nlen);
+}
+
+int
+se_pending_notifications(se_driver *d, uint8_t ***notifs, size_t **lens, size_t *n)
+{
+	uint8_t *raw = NULL, **arr = NULL;
+	size_t rawlen = 0, *larr = NULL, cnt = 0;
+	es10_pending_list pl;
+	if (notifs == NULL || lens == NULL || n == NULL)
+		return TS_EINVAL;
+	int rc = se_retrieve_notifications(d, NULL, &raw, &rawlen, &pl);
+	if (rc != 0)
+		return rc;
+	if (pl.n > 0 && ((arr = calloc(pl.n, sizeof(*arr))) == NULL ||
+	    (larr = calloc(pl.n, sizeof(*larr))) == NULL)) {
+		rc = TS_ENOMEM;
+		goto fail;
+	}
+	for (; cnt < pl.n; cnt++) {
+		if ((arr[cnt] = malloc(pl.items[cnt].der_len)) == NULL) {
+			rc = TS_ENOMEM;
+			goto fail;
+		}
+		memcpy(arr[cnt], pl.items[cnt].der, pl.items[cnt].der_len);
+		larr[cnt] = pl.items[cnt].der_len;
+	}
+	*notifs = arr;
+	*lens = larr;
+	*n = cnt;
+	arr = NULL;
+	larr = NULL;
+	cnt = 0;
+fail:
+	for (size_t i = 0; i < cnt; i++)
+		free(arr[i]);
+	free(arr);
+	free(larr);
+	es10_pending_list_clear(&pl);
+	free(raw);
+	return rc;
+}
+
+int
+se_drop_notifications(se_driver *d, const uint8_t iccid[ES10_ICCID_LEN], size_t *n)
+{
+	es10_notif_list nl;
+	if (iccid == NULL || n == NULL)
+		return TS_EINVAL;
+	*n = 0;
+	int rc = se_list_notifications(d, 0, &nl);
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; i < nl.n && rc == 0; i++) {
+		if (!nl.items[i].has_iccid || memcmp(nl.items[i].iccid, iccid, ES10_ICCID_LEN) != 0)
+			continue;
+		if ((rc = se_remove_notification(d, nl.items[i].seq, NULL)) == 0)
+			(*n)++;
+	}
+	es10_notif_list_clear(&nl);
+	return rc;
+}
+
+int
+se_notification_sent(se_driver *d, uint64_t seq)
+{
+	return se_remove_notification(d, seq, NULL);
 }

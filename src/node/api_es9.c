@@ -26,6 +26,7 @@
 #include "lib/ts_err.h"
 #include "lib/util.h"
 #include "node/node.h"
+#include "node/notification.h"
 
 #define ES9_HOST_ID "tapshare-node"
 
@@ -366,53 +367,60 @@ done:
 	json_decref(body);
 }
 
+/* handleNotification: a standard SGP.22 PendingNotification (BF37 install
+ * result, OtherSignedNotification), checked by notification_check, drives
+ * S15 (install) and S17 (delete) and completes a bank-ID credential (enable).
+ * A bank-ID install result may come with "tapshareAppKey", the public key the
+ * SE generated for the app (read from its credential applet by the
+ * companion): taken only with a verified successful install result of the
+ * share's own session (docs/protocol.md). */
 static void
 h_notification(struct evhttp_request *req, void *arg)
 {
 	node *n = arg;
 	json_t *body = NULL;
-	uint8_t *nb = NULL;
-	size_t nb_len = 0;
-	EVP_PKEY *pub = NULL;
+	uint8_t *nb = NULL, *key = NULL;
+	size_t nb_len = 0, key_len = 0;
+	EVP_PKEY *kp = NULL;
+	node_notification nt;
 	if (ts_httpd_read_json(req, &body) != 0)
 		return;
-	rsp_notification nt;
-	uint8_t point[65];
-	if (ts_json_b64(body, "pendingNotification", &nb, &nb_len) != 0 ||
-	    rsp_notification_decode(nb, nb_len, NULL, &nt) != 0) {
+	if (ts_json_b64(body, "pendingNotification", &nb, &nb_len) != 0) {
 		es9_fail(req, "8.1", "2.1", "pendingNotification is missing or malformed");
 		goto done;
 	}
-	if (n->st->ops->companion_pub(n->st, nt.eid.digits, point) != 0 ||
-	    pki_pubkey_from_point(point, 65, &pub) != 0 || rsp_notification_decode(nb, nb_len, pub, &nt) != 0) {
-		es9_fail(req, "8.1", "6.1", "notification from EID %s does not verify", nt.eid.digits);
+	if (notification_check(n->st, n->ci, nb, nb_len, &nt) != 0) {
+		es9_fail(req, nt.subject, nt.reason, "%s", nt.msg);
 		goto done;
 	}
-	store_share sh;
-	if (n->st->ops->share_by_eid_app(n->st, nt.eid.digits, nt.app_id, &sh) != 0) {
+	if (json_object_get(body, "tapshareAppKey") != NULL &&
+	    (ts_json_b64(body, "tapshareAppKey", &key, &key_len) != 0 ||
+	    pki_pubkey_from_point(key, key_len, &kp) != 0)) {
+		es9_fail(req, "8.1", "2.1", "tapshareAppKey is not a P-256 public key");
+		goto done;
+	}
+	if (!nt.has_share) {
 		/* Not ours (or long gone): acknowledge so the SE stops resending it. */
-		log_warn("notification for unknown app %s on %s acknowledged", nt.app_id, nt.eid.digits);
+		log_warn("notification %llu (event %u) for ICCID %s on %s: no share to settle; acknowledged",
+		    (unsigned long long)nt.seq, (unsigned)nt.event, nt.iccid[0] ? nt.iccid : "-", nt.eid);
 		ts_httpd_reply_json(req, 204, NULL);
 		goto done;
 	}
 	int rc = 0;
-	if (nt.event == RSP_EVENT_INSTALL) {
-		if (nt.result == 0) {
-			char hex[2 * PKI_PUBKEY_LEN + 1];
-			if (nt.has_app_key)
-				ts_hex_encode(nt.app_key, PKI_PUBKEY_LEN, hex, sizeof(hex));
-			rc = share_installed(n, n->st, sh.id, nt.has_app_key ? hex : NULL);
-		}
-		else {
-			char why[128];
-			snprintf(why, sizeof(why), "the companion's secure element refused the package (code %d)",
-			    nt.result);
-			rc = share_failed(n, n->st, sh.id, why);
-		}
-	} else if (nt.event == RSP_EVENT_DELETE) {
-		rc = share_deleted(n, n->st, sh.id);
-	} else if (nt.event == RSP_EVENT_ENABLE && nt.result == 0) {
-		rc = share_certified(n, n->st, sh.id);
+	if (nt.event == ES10_EVENT_INSTALL && nt.success) {
+		char hex[2 * PKI_PUBKEY_LEN + 1];
+		if (kp != NULL)
+			ts_hex_encode(key, PKI_PUBKEY_LEN, hex, sizeof(hex));
+		rc = share_installed(n, n->st, nt.share_id, kp != NULL ? hex : NULL);
+	} else if (nt.event == ES10_EVENT_INSTALL) {
+		char why[160];
+		snprintf(why, sizeof(why), "the companion's secure element refused the package "
+		    "(bppCommandId %d, errorReason %d)", nt.bpp_command_id, nt.error_reason);
+		rc = share_failed(n, n->st, nt.share_id, why);
+	} else if (nt.event == ES10_EVENT_DELETE) {
+		rc = share_deleted(n, n->st, nt.share_id);
+	} else if (nt.event == ES10_EVENT_ENABLE) {
+		rc = share_certified(n, n->st, nt.share_id);
 	}
 	if (rc != 0 && rc != TS_ESTATE) {
 		es9_fail(req, "8.1", "5.1", "cannot record the notification");
@@ -420,7 +428,8 @@ h_notification(struct evhttp_request *req, void *arg)
 	}
 	ts_httpd_reply_json(req, 204, NULL);
 done:
-	EVP_PKEY_free(pub);
+	EVP_PKEY_free(kp);
+	free(key);
 	free(nb);
 	json_decref(body);
 }

@@ -171,8 +171,11 @@ expect "the companion opened a logical channel (MANAGE CHANNEL 00 70 00 00 01)" 
 expect "and selected the ISD-R on it (01 A4 04 00 10 A0 00 00 05 59 10 10 FF FF FF FF 89 00 00 01 00)" \
 	grep -q "APDU: 01 A4 04 00 10 A0 00 00 05 59 10 10 FF FF FF FF 89 00 00 01 00" "$T/pcscd.log"
 expect "ES10 STORE DATA went out on logical channel 1 (CLA 81)" grep -q "APDU: 81 E2 91 00" "$T/pcscd.log"
-expect "a second PC/SC client beside the running companion got its own channel 2 (CLA 82)" \
-	grep -q "APDU: 82 E2 91 00" "$T/pcscd.log"
+expect "and the tapshare credential applet on a channel of its own (02 A4 04 00 0A F0 74 61 70 73 68 61 72 65 01)" \
+	grep -q "APDU: 02 A4 04 00 0A F0 74 61 70 73 68 61 72 65 01" "$T/pcscd.log"
+# The companion holds channels 1 (ISD-R) and 2 (applet) while it runs.
+expect "a second PC/SC client beside the running companion got its own channel 3 (CLA 83)" \
+	grep -q "APDU: 83 E2 91 00" "$T/pcscd.log"
 expect_fail "no STORE DATA on the basic channel (CLA 80)" grep -q "APDU: 80 E2" "$T/pcscd.log"
 expect_fail "no SELECT of the ISD-R on the basic channel" \
 	grep -q "APDU: 00 A4 04 00 10 A0 00 00 05 59 10 10" "$T/pcscd.log"

@@ -30,6 +30,7 @@
 #include "lib/pki.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
+#include "lib/es10.h"
 #include "se/card.h"
 
 #define TEST_EID "89049032123451234512345678901235"
@@ -46,6 +47,9 @@ typedef struct wrap {
 	uint16_t refuse_mc; /* answer MANAGE CHANNEL with this SW (0 = pass it on) */
 	int assign;         /* report this channel number for the card's channel 1 (0 = as is) */
 	int strip_le;       /* drop Le from case-4 STORE DATA: the card answers 61xx */
+	/* answer the last STORE DATA block with these bytes + 9000 (0 = pass it on) */
+	const uint8_t *inject;
+	size_t inject_len;
 	size_t n;
 	struct {
 		uint8_t b[LOG_BYTES];
@@ -74,6 +78,14 @@ wrap_transmit(void *ctx, const uint8_t *capdu, size_t clen, uint8_t *rapdu, size
 		rapdu[0] = (uint8_t)(w->refuse_mc >> 8);
 		rapdu[1] = (uint8_t)w->refuse_mc;
 		*rlen = 2;
+		goto logit;
+	}
+	if (w->inject != NULL && c[1] == 0xE2 && c[2] == 0x91) {
+		assert_true(w->inject_len + 2 <= rcap);
+		memcpy(rapdu, w->inject, w->inject_len);
+		rapdu[w->inject_len] = 0x90;
+		rapdu[w->inject_len + 1] = 0x00;
+		*rlen = w->inject_len + 2;
 		goto logit;
 	}
 	if (w->assign != 0 && cla_channel(c[0]) == w->assign) /* to the card's channel 1 */
@@ -363,6 +375,231 @@ test_reselect_on_channel(void **st)
 	se_card_free(w.card);
 }
 
+
+/* ---- SGP.22 requests and result codes, with hand-written bytes ---- */
+
+/* The data of the last STORE DATA the client sent (log entry i). */
+static void
+expect_store_data(const wrap *w, size_t i, const uint8_t *want, size_t len)
+{
+	assert_true(i < w->n);
+	assert_int_equal(w->log[i].b[1], 0xE2);
+	assert_int_equal(w->log[i].b[2], 0x91);
+	assert_int_equal(w->log[i].b[4], len);
+	assert_int_equal(w->log[i].len, 5 + len + 1);
+	assert_memory_equal(w->log[i].b + 5, want, len);
+}
+
+/* ICCID 89014103211118510720 as SGP.22 carries it (5A, nibble-swapped). */
+static const uint8_t ICCID_BYTES[ES10_ICCID_LEN] = {
+	0x98, 0x10, 0x14, 0x30, 0x12, 0x11, 0x81, 0x15, 0x70, 0x02,
+};
+
+static es10_profile_id
+iccid_id(void)
+{
+	es10_profile_id id;
+	memset(&id, 0, sizeof(id));
+	id.kind = ES10_ID_ICCID;
+	memcpy(id.iccid, ICCID_BYTES, ES10_ICCID_LEN);
+	return id;
+}
+
+static void
+test_requests_bytes(void **st)
+{
+	(void)st;
+	wrap w;
+	se_driver *d = wrap_open(&w);
+	static const uint8_t ok31[] = { 0xBF, 0x31, 0x03, 0x80, 0x01, 0x00 };
+	es10_profile_id id = iccid_id();
+	int res = -5;
+
+	/* EnableProfile { A0 { 5A iccid }, 81 refreshFlag } (SGP.22 §5.7.16) */
+	w.inject = ok31;
+	w.inject_len = sizeof(ok31);
+	assert_int_equal(se_enable_profile(d, &id, 1, &res), 0);
+	assert_int_equal(res, 0);
+	static const uint8_t en[] = { 0xBF, 0x31, 0x11, 0xA0, 0x0C, 0x5A, 0x0A, 0x98, 0x10, 0x14,
+		0x30, 0x12, 0x11, 0x81, 0x15, 0x70, 0x02, 0x81, 0x01, 0xFF };
+	expect_store_data(&w, w.n - 1, en, sizeof(en));
+
+	/* DisableProfile by ISD-P AID, refreshFlag false */
+	static const uint8_t ok32[] = { 0xBF, 0x32, 0x03, 0x80, 0x01, 0x00 };
+	w.inject = ok32;
+	w.inject_len = sizeof(ok32);
+	es10_profile_id aid;
+	memset(&aid, 0, sizeof(aid));
+	aid.kind = ES10_ID_ISDP_AID;
+	static const uint8_t isdp[] = { 0xA0, 0x00, 0x00, 0x05, 0x59, 0x10, 0x10, 0xFF, 0xFF, 0xFF,
+		0xFF, 0x89, 0x00, 0x00, 0x10, 0x00 };
+	memcpy(aid.aid, isdp, sizeof(isdp));
+	aid.aid_len = sizeof(isdp);
+	assert_int_equal(se_disable_profile(d, &aid, 0, NULL), 0);
+	static const uint8_t dis[] = { 0xBF, 0x32, 0x17, 0xA0, 0x12, 0x4F, 0x10, 0xA0, 0x00, 0x00,
+		0x05, 0x59, 0x10, 0x10, 0xFF, 0xFF, 0xFF, 0xFF, 0x89, 0x00, 0x00, 0x10, 0x00,
+		0x81, 0x01, 0x00 };
+	expect_store_data(&w, w.n - 1, dis, sizeof(dis));
+
+	/* DeleteProfile { 4F aid } (§5.7.18: the CHOICE directly) */
+	static const uint8_t ok33[] = { 0xBF, 0x33, 0x03, 0x80, 0x01, 0x00 };
+	w.inject = ok33;
+	w.inject_len = sizeof(ok33);
+	assert_int_equal(se_delete_profile(d, &aid, NULL), 0);
+	static const uint8_t del[] = { 0xBF, 0x33, 0x12, 0x4F, 0x10, 0xA0, 0x00, 0x00, 0x05, 0x59,
+		0x10, 0x10, 0xFF, 0xFF, 0xFF, 0xFF, 0x89, 0x00, 0x00, 0x10, 0x00 };
+	expect_store_data(&w, w.n - 1, del, sizeof(del));
+
+	/* SetNickname { 5A iccid, 90 nickname } (§5.7.21) */
+	static const uint8_t ok29[] = { 0xBF, 0x29, 0x03, 0x80, 0x01, 0x00 };
+	w.inject = ok29;
+	w.inject_len = sizeof(ok29);
+	assert_int_equal(se_set_nickname(d, ICCID_BYTES, "my sim", NULL), 0);
+	static const uint8_t nick[] = { 0xBF, 0x29, 0x14, 0x5A, 0x0A, 0x98, 0x10, 0x14, 0x30, 0x12,
+		0x11, 0x81, 0x15, 0x70, 0x02, 0x90, 0x06, 'm', 'y', ' ', 's', 'i', 'm' };
+	expect_store_data(&w, w.n - 1, nick, sizeof(nick));
+
+	/* NotificationSent { 80 seqNumber } (§5.7.11) */
+	static const uint8_t ok30[] = { 0xBF, 0x30, 0x03, 0x80, 0x01, 0x00 };
+	w.inject = ok30;
+	w.inject_len = sizeof(ok30);
+	assert_int_equal(se_remove_notification(d, 300, NULL), 0);
+	static const uint8_t sent[] = { 0xBF, 0x30, 0x04, 0x80, 0x02, 0x01, 0x2C };
+	expect_store_data(&w, w.n - 1, sent, sizeof(sent));
+
+	/* ListNotification without filter: BF28 00; empty list back */
+	static const uint8_t list0[] = { 0xBF, 0x28, 0x02, 0xA0, 0x00 };
+	w.inject = list0;
+	w.inject_len = sizeof(list0);
+	es10_notif_list nl;
+	assert_int_equal(se_list_notifications(d, 0, &nl), 0);
+	assert_int_equal(nl.n, 0);
+	es10_notif_list_clear(&nl);
+	static const uint8_t ln[] = { 0xBF, 0x28, 0x00 };
+	expect_store_data(&w, w.n - 1, ln, sizeof(ln));
+
+	/* RetrieveNotificationsList { A0 { 80 seqNumber } }; noResultAvailable = empty */
+	static const uint8_t nores[] = { 0xBF, 0x2B, 0x03, 0x81, 0x01, 0x01 };
+	w.inject = nores;
+	w.inject_len = sizeof(nores);
+	es10_retrieve_req rq = { .by = ES10_RETRIEVE_SEQ, .seq = 7 };
+	uint8_t *raw = NULL;
+	size_t rawlen = 0;
+	es10_pending_list pl;
+	assert_int_equal(se_retrieve_notifications(d, &rq, &raw, &rawlen, &pl), 0);
+	assert_int_equal(pl.n, 0);
+	es10_pending_list_clear(&pl);
+	free(raw);
+	static const uint8_t rt[] = { 0xBF, 0x2B, 0x05, 0xA0, 0x03, 0x80, 0x01, 0x07 };
+	expect_store_data(&w, w.n - 1, rt, sizeof(rt));
+
+	/* ProfileInfoList, everything: BF2D 00 */
+	static const uint8_t pl0[] = { 0xBF, 0x2D, 0x02, 0xA0, 0x00 };
+	w.inject = pl0;
+	w.inject_len = sizeof(pl0);
+	es10_profile_list prl;
+	assert_int_equal(se_get_profiles(d, NULL, &prl, NULL), 0);
+	assert_int_equal(prl.n, 0);
+	es10_profile_list_clear(&prl);
+	static const uint8_t pi[] = { 0xBF, 0x2D, 0x00 };
+	expect_store_data(&w, w.n - 1, pi, sizeof(pi));
+
+	/* eUICCMemoryReset { 82 resetOptions }: deleteOperationalProfiles and
+	 * deleteFieldLoadedTestProfiles = bits 0 and 1: 02 06 C0 */
+	static const uint8_t ok34[] = { 0xBF, 0x34, 0x03, 0x80, 0x01, 0x00 };
+	w.inject = ok34;
+	w.inject_len = sizeof(ok34);
+	assert_int_equal(se_memory_reset(d, ES10_RESET_OPERATIONAL | ES10_RESET_TEST, NULL), 0);
+	static const uint8_t mr[] = { 0xBF, 0x34, 0x04, 0x82, 0x02, 0x06, 0xC0 };
+	expect_store_data(&w, w.n - 1, mr, sizeof(mr));
+
+	se_driver_free(d);
+	se_card_free(w.card);
+}
+
+/* Every SGP.22 result code the functions can get, hand-written, to the
+ * TS_E* code and the name the CLI prints. */
+static void
+test_result_codes(void **st)
+{
+	(void)st;
+	static const struct {
+		uint32_t fn;
+		uint8_t code;
+		int rc;
+		const char *name;
+	} v[] = {
+		{ ES10_TAG_ENABLE_PROFILE, 0x01, TS_ENOTFOUND, "iccidOrAidNotFound" },
+		{ ES10_TAG_ENABLE_PROFILE, 0x02, TS_ESTATE, "profileNotInDisabledState" },
+		{ ES10_TAG_ENABLE_PROFILE, 0x03, TS_EDENIED, "disallowedByPolicy" },
+		{ ES10_TAG_ENABLE_PROFILE, 0x04, TS_ESTATE, "wrongProfileReenabling" },
+		{ ES10_TAG_ENABLE_PROFILE, 0x05, TS_ESTATE, "catBusy" },
+		{ ES10_TAG_ENABLE_PROFILE, 0x7F, TS_EPROTO, "undefinedError" },
+		{ ES10_TAG_DISABLE_PROFILE, 0x01, TS_ENOTFOUND, "iccidOrAidNotFound" },
+		{ ES10_TAG_DISABLE_PROFILE, 0x02, TS_ESTATE, "profileNotInEnabledState" },
+		{ ES10_TAG_DISABLE_PROFILE, 0x03, TS_EDENIED, "disallowedByPolicy" },
+		{ ES10_TAG_DISABLE_PROFILE, 0x05, TS_ESTATE, "catBusy" },
+		{ ES10_TAG_DELETE_PROFILE, 0x01, TS_ENOTFOUND, "iccidOrAidNotFound" },
+		{ ES10_TAG_DELETE_PROFILE, 0x02, TS_ESTATE, "profileNotInDisabledState" },
+		{ ES10_TAG_DELETE_PROFILE, 0x03, TS_EDENIED, "disallowedByPolicy" },
+		{ ES10_TAG_DELETE_PROFILE, 0x7F, TS_EPROTO, "undefinedError" },
+		{ ES10_TAG_SET_NICKNAME, 0x01, TS_ENOTFOUND, "iccidNotFound" },
+		{ ES10_TAG_SET_NICKNAME, 0x7F, TS_EPROTO, "undefinedError" },
+		{ ES10_TAG_NOTIFICATION_SENT, 0x01, TS_ENOTFOUND, "nothingToDelete" },
+		{ ES10_TAG_MEMORY_RESET, 0x01, TS_ENOTFOUND, "nothingToDelete" },
+		{ ES10_TAG_MEMORY_RESET, 0x05, TS_ESTATE, "catBusy" },
+		{ ES10_TAG_SET_DEFAULT_DP_ADDRESS, 0x7F, TS_EPROTO, "undefinedError" },
+	};
+	wrap w;
+	se_driver *d = wrap_open(&w);
+	es10_profile_id id = iccid_id();
+	for (size_t i = 0; i < TS_ARRAY_LEN(v); i++) {
+		uint8_t resp[] = { (uint8_t)(v[i].fn >> 8), (uint8_t)v[i].fn, 0x03, 0x80, 0x01, v[i].code };
+		w.inject = resp;
+		w.inject_len = sizeof(resp);
+		int res = -5, rc;
+		switch (v[i].fn) {
+		case ES10_TAG_ENABLE_PROFILE: rc = se_enable_profile(d, &id, 0, &res); break;
+		case ES10_TAG_DISABLE_PROFILE: rc = se_disable_profile(d, &id, 0, &res); break;
+		case ES10_TAG_DELETE_PROFILE: rc = se_delete_profile(d, &id, &res); break;
+		case ES10_TAG_SET_NICKNAME: rc = se_set_nickname(d, ICCID_BYTES, "x", &res); break;
+		case ES10_TAG_NOTIFICATION_SENT: rc = se_remove_notification(d, 1, &res); break;
+		case ES10_TAG_MEMORY_RESET: rc = se_memory_reset(d, ES10_RESET_OPERATIONAL, &res); break;
+		default: rc = se_set_default_dp(d, "smdp.example.com", &res); break;
+		}
+		assert_int_equal(rc, v[i].rc);
+		assert_int_equal(res, v[i].code);
+		assert_string_equal(se_result_name(v[i].fn, res), v[i].name);
+	}
+	/* ProfileInfoListError incorrectInputValues: TS_EINVAL, result 1 */
+	static const uint8_t plerr[] = { 0xBF, 0x2D, 0x03, 0x81, 0x01, 0x01 };
+	w.inject = plerr;
+	w.inject_len = sizeof(plerr);
+	es10_profile_list pl;
+	int res = -5;
+	assert_int_equal(se_get_profiles(d, NULL, &pl, &res), TS_EINVAL);
+	assert_int_equal(res, 1);
+	assert_string_equal(se_result_name(ES10_TAG_PROFILE_INFO_LIST, res), "incorrectInputValues");
+	/* The answer of another function, or no result at all: a protocol error. */
+	static const uint8_t other[] = { 0xBF, 0x32, 0x03, 0x80, 0x01, 0x00 };
+	w.inject = other;
+	w.inject_len = sizeof(other);
+	assert_int_equal(se_enable_profile(d, &id, 0, &res), TS_EPROTO);
+	assert_int_equal(res, SE_RESULT_NONE);
+	static const uint8_t empty[] = { 0xBF, 0x31, 0x00 };
+	w.inject = empty;
+	w.inject_len = sizeof(empty);
+	assert_int_equal(se_enable_profile(d, &id, 0, &res), TS_EPROTO);
+	/* ListNotification's error alternative (undefinedError) */
+	static const uint8_t lnerr[] = { 0xBF, 0x28, 0x03, 0x81, 0x01, 0x7F };
+	w.inject = lnerr;
+	w.inject_len = sizeof(lnerr);
+	es10_notif_list nl;
+	assert_int_equal(se_list_notifications(d, 0, &nl), TS_EPROTO);
+	se_driver_free(d);
+	se_card_free(w.card);
+}
+
 int
 main(void)
 {
@@ -375,6 +612,8 @@ main(void)
 		cmocka_unit_test(test_manage_channel_error),
 		cmocka_unit_test(test_reopen_after_reset),
 		cmocka_unit_test(test_reselect_on_channel),
+		cmocka_unit_test(test_requests_bytes),
+		cmocka_unit_test(test_result_codes),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
