@@ -142,9 +142,11 @@ done:
 	return rc;
 }
 
-/* The share of eid with a pending command of type for the app with iccid. */
+/* The share of eid with a pending command (delete, certificate, ...) for the
+ * app with iccid: the share the node is waiting to hear about. Which
+ * transition the notification makes is the share state machine's call. */
 static int
-share_of_command(store *st, const char *eid, const char *type, const uint8_t iccid[ES10_ICCID_LEN],
+share_of_command(store *st, const char *eid, const uint8_t iccid[ES10_ICCID_LEN],
     char share_id[STORE_ID_MAX])
 {
 	store_cmd cmds[NOTIF_CMD_BATCH];
@@ -156,7 +158,7 @@ share_of_command(store *st, const char *eid, const char *type, const uint8_t icc
 		for (size_t i = 0; i < n; i++) {
 			store_share sh;
 			after = cmds[i].id;
-			if (strcmp(cmds[i].type, type) != 0 || st->ops->share_get(st, cmds[i].share_id, &sh) != 0)
+			if (st->ops->share_get(st, cmds[i].share_id, &sh) != 0)
 				continue;
 			if (iccid_is_app(eid, sh.assoc_app_id, iccid)) {
 				memcpy(share_id, sh.id, STORE_ID_MAX);
@@ -183,11 +185,9 @@ check_other(store *st, X509 *ci, const es10_pending *p, node_notification *o)
 		return refuse(o, TS_EVERIFY, "8.1", "6.1",
 		    "euiccNotificationSignature of %s's notification %llu does not verify", o->eid,
 		    (unsigned long long)p->meta.seq);
-	const char *type = p->meta.event == ES10_EVENT_DELETE ? "delete"
-	    : p->meta.event == ES10_EVENT_ENABLE ? "certificate" : NULL;
-	if (type == NULL || !p->meta.has_iccid)
-		return 0; /* disable, or no profile named: nothing to settle */
-	rc = share_of_command(st, o->eid, type, p->meta.iccid, o->share_id);
+	if (!p->meta.has_iccid)
+		return 0; /* no profile named: nothing to settle */
+	rc = share_of_command(st, o->eid, p->meta.iccid, o->share_id);
 	if (rc == TS_EDB)
 		return refuse(o, rc, "8.1", "5.1", "cannot look up the share");
 	o->has_share = rc == 0;

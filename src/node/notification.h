@@ -14,9 +14,10 @@
  *     TLV (tbsOtherNotification), verified with the eUICC certificate it
  *     carries, which must chain CI -> EUM -> eUICC, hold an EID the EUM
  *     permits, and carry the key this node authenticated for that EID at
- *     download (companion_pub). The share is the one of that EID whose
- *     pending delete (delete event, S17) or certificate (enable event,
- *     bank-ID) command is for the app with that ICCID.
+ *     download (companion_pub). For a delete (S17) or enable (bank-ID
+ *     credential enabled) event, the share is the one of that EID with a
+ *     pending command (delete, certificate) for the app with that ICCID;
+ *     the share state machine decides what the event changes.
  *
  * The caller applies the verdict to the share state machine.
  */
