@@ -158,11 +158,48 @@ get_bool(const der_tlv *t, int *out)
 	return 0;
 }
 
-/* UTF8String of at most max bytes (0 allowed), no NUL. */
+/* 1 if p holds well-formed UTF-8 (RFC 3629: shortest form, no surrogates,
+ * at most U+10FFFF). */
+int
+es10_utf8_valid(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		uint8_t c = p[i];
+		size_t k;
+		uint32_t cp, min;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xE0) == 0xC0) {
+			k = 1, cp = c & 0x1F, min = 0x80;
+		} else if ((c & 0xF0) == 0xE0) {
+			k = 2, cp = c & 0x0F, min = 0x800;
+		} else if ((c & 0xF8) == 0xF0) {
+			k = 3, cp = c & 0x07, min = 0x10000;
+		} else {
+			return 0;
+		}
+		if (n - i <= k)
+			return 0;
+		for (size_t j = 1; j <= k; j++) {
+			if ((p[i + j] & 0xC0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[i + j] & 0x3F);
+		}
+		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			return 0;
+		i += k + 1;
+	}
+	return 1;
+}
+
+/* UTF8String of at most max bytes (0 allowed), no NUL, well-formed. */
 static int
 get_str(const der_tlv *t, char *dst, size_t max)
 {
-	if (der_tag_constructed(t->tag) || t->len > max || memchr(t->val, 0, t->len) != NULL)
+	if (der_tag_constructed(t->tag) || t->len > max || memchr(t->val, 0, t->len) != NULL ||
+	    !es10_utf8_valid(t->val, t->len))
 		return TS_EPARSE;
 	memcpy(dst, t->val, t->len);
 	dst[t->len] = '\0';
@@ -172,7 +209,7 @@ get_str(const der_tlv *t, char *dst, size_t max)
 static int
 put_str(der_writer *w, uint32_t tag, const char *s, size_t max)
 {
-	if (s == NULL || strlen(s) > max)
+	if (s == NULL || strlen(s) > max || !es10_utf8_valid((const uint8_t *)s, strlen(s)))
 		return TS_EINVAL;
 	return der_put_str(w, tag, s);
 }
@@ -630,9 +667,11 @@ es10_euicc_info2_encode(const es10_euicc_info2 *i, uint8_t **out, size_t *len)
 	if ((rc = put_str(&w, TAG_UTF8, i->sas_accreditation, ES10_SAS_MAX)) != 0)
 		goto fail;
 	if (i->has_certification_data) {
+		/* CertificationDataObject: untagged components, so AUTOMATIC TAGS
+		 * gives them [0] and [1]. */
 		der_begin(&w, 0xAC);
-		if ((rc = put_str(&w, TAG_UTF8, i->platform_label, ES10_LABEL_MAX)) != 0 ||
-		    (rc = put_str(&w, TAG_UTF8, i->discovery_base_url, ES10_LABEL_MAX)) != 0)
+		if ((rc = put_str(&w, 0x80, i->platform_label, ES10_LABEL_MAX)) != 0 ||
+		    (rc = put_str(&w, 0x81, i->discovery_base_url, ES10_LABEL_MAX)) != 0)
 			goto fail;
 		der_end(&w);
 	}
@@ -691,9 +730,9 @@ es10_euicc_info2_decode(const uint8_t *buf, size_t len, es10_euicc_info2 *i)
 		default:
 			i->has_certification_data = 1;
 			der_iter_init(&it, c.val, c.len);
-			if ((rc = der_iter_expect(&it, TAG_UTF8, &d)) != 0 ||
+			if ((rc = der_iter_expect(&it, 0x80, &d)) != 0 ||
 			    (rc = get_str(&d, i->platform_label, ES10_LABEL_MAX)) != 0 ||
-			    (rc = der_iter_expect(&it, TAG_UTF8, &d)) != 0 ||
+			    (rc = der_iter_expect(&it, 0x81, &d)) != 0 ||
 			    (rc = get_str(&d, i->discovery_base_url, ES10_LABEL_MAX)) != 0)
 				return rc;
 			rc = der_iter_end(&it);

@@ -20,7 +20,7 @@
  *                                88 rspCapability (BIT STRING), A9 {04..}, AA {04..},
  *                                [8B euiccCategory], [99 forbiddenProfilePolicyRules],
  *                                04 ppVersion, 0C sasAcreditationNumber,
- *                                [AC { 0C platformLabel, 0C discoveryBaseURL }] }
+ *                                [AC { 80 platformLabel, 81 discoveryBaseURL }] }
  *   EuiccConfiguredAddresses req BF3C {}                              (§5.7.3)
  *                         resp BF3C { [80 defaultDpAddress], 81 rootDsAddress }
  *   SetDefaultDpAddress   req  BF3F { 80 defaultDpAddress }            (§5.7.4)
@@ -33,7 +33,7 @@
  *        ProfileInfo E3 { [5A iccid(10)], [4F isdpAid], [9F70 state], [90 nickname],
  *                         [91 serviceProviderName], [92 profileName], [93 iconType],
  *                         [94 icon], [95 profileClass], [B6 { 30 { 80 event, 81 address } ... }],
- *                         [B7 { 80 mccMnc, [81 gid1], [82 gid2] }], [B8 dpProprietaryData],
+ *                         [B7 { 80 mccMnc, [81 gid1], [82 gid2] }], [B8 { 80 dpOid ... }],
  *                         [99 pprIds], [BF76 refArDo] }
  *   EnableProfile         req  BF31 { A0 { 4F aid | 5A iccid }, 81 refreshFlag (BOOLEAN) } (§5.7.16)
  *                         resp BF31 { 80 result }
@@ -80,8 +80,9 @@
  *    with its top bit set gets a leading 00); the decoder rejects negative
  *    values, non-minimal encodings and more than 8 value bytes.
  *  - BOOLEAN is one octet, 00 or FF (DER); anything else is TS_EPARSE.
- *  - UTF8Strings are copied into NUL-terminated char arrays; an embedded NUL
- *    or a value longer than the field's ASN.1 SIZE bound is TS_EPARSE.
+ *  - UTF8Strings are copied into NUL-terminated char arrays; an embedded NUL,
+ *    ill-formed UTF-8 (RFC 3629) or a value longer than the field's ASN.1
+ *    SIZE bound is TS_EPARSE (encoders: TS_EINVAL).
  *    Empty strings are valid where the ASN.1 allows SIZE(0).
  *
  * Decoders are pure functions over the caller's buffer: the buffer must hold
@@ -276,6 +277,9 @@ int es10_luhn_digit(const char *digits, size_t n, char *check);
  *   app_id), read as a big-endian uint64, modulo 10^14, zero-padded.
  * TS_EINVAL when app_id is NULL or empty. */
 int es10_iccid_for_app(const eid_t *eid, const char *app_id, char digits[ES10_ICCID_DIGITS_MAX + 1]);
+
+/* 1 if p[0..n) is well-formed UTF-8 (RFC 3629), else 0. */
+int es10_utf8_valid(const uint8_t *p, size_t n);
 
 /* ---- requests without data: BF20, BF22, BF3C, BF43 (and BF2E) ---- */
 int es10_empty_req_encode(uint32_t tag, uint8_t **out, size_t *len);

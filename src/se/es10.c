@@ -155,7 +155,9 @@ tlv_str(const der_tlv *t, char *dst, size_t cap)
 	return 0;
 }
 
-/* Copies s into dst (max bytes + NUL), cut at a UTF-8 character boundary. */
+/* Copies s into dst (max bytes + NUL), cut at a UTF-8 character boundary;
+ * a string that is not UTF-8 (app metadata is not checked for it) has its
+ * non-ASCII bytes replaced by '?', so the UTF8String it becomes is valid. */
 static void
 utf8_cut(char *dst, const char *s, size_t max)
 {
@@ -167,6 +169,11 @@ utf8_cut(char *dst, const char *s, size_t max)
 	}
 	memcpy(dst, s, n);
 	dst[n] = '\0';
+	if (!es10_utf8_valid((const uint8_t *)dst, n)) {
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)dst[i] >= 0x80)
+				dst[i] = '?';
+	}
 }
 
 static se_app_rec *

@@ -368,7 +368,7 @@ test_euicc_info1(void **st)
 	" 99 02 05 60"               /* forbiddenProfilePolicyRules [25]: ppr1 ppr2 */      \
 	" 04 03 01 00 00"            /* ppVersion (universal OCTET STRING) */               \
 	" 0C 0C 74 61 70 73 68 61 72 65 2D 73 61 73" /* sasAcreditationNumber "tapshare-sas" */ \
-	" AC 08 0C 02 50 4C 0C 02 68 74" /* certificationDataObject [12] { "PL", "ht" } */
+	" AC 08 80 02 50 4C 81 02 68 74" /* certificationDataObject [12] { [0] "PL", [1] "ht" } */
 
 static void
 test_euicc_info2(void **st)
@@ -448,6 +448,34 @@ test_euicc_info2(void **st)
 	assert_int_equal(es10_euicc_info2_decode(lng.b, lng.n, &i), TS_EPARSE);
 }
 
+/* extCardResource (ETSI TS 102 226): 81 installed apps, 82 free NVM, 83 free RAM. */
+static void
+test_ext_card_resource(void **st)
+{
+	(void)st;
+	es10_ecr e;
+	vec v = hx("81 01 02"          /* 2 applications installed */
+	           " 82 04 00 80 00 00" /* free non-volatile memory 8 MiB */
+	           " 83 02 10 00"      /* free volatile memory 4096 */
+	           " 84 01 00");       /* a later tag: skipped */
+	assert_int_equal(es10_ecr_decode(v.b, v.n, &e), 0);
+	assert_true(e.has_installed_apps && e.has_free_nvm && e.has_free_ram);
+	assert_int_equal(e.installed_apps, 2);
+	assert_int_equal(e.free_nvm, 0x800000);
+	assert_int_equal(e.free_ram, 4096);
+	vec none = hx("");
+	assert_int_equal(es10_ecr_decode(none.b, 0, &e), 0);
+	assert_false(e.has_installed_apps || e.has_free_nvm || e.has_free_ram);
+	vec bad = hx("81 01 02 81 01 03"); /* twice */
+	assert_int_equal(es10_ecr_decode(bad.b, bad.n, &e), TS_EPARSE);
+	bad = hx("82 00"); /* empty number */
+	assert_int_equal(es10_ecr_decode(bad.b, bad.n, &e), TS_EPARSE);
+	bad = hx("82 09 01 02 03 04 05 06 07 08 09"); /* over 64 bits */
+	assert_int_equal(es10_ecr_decode(bad.b, bad.n, &e), TS_EPARSE);
+	bad = hx("81 02 02"); /* truncated */
+	assert_int_equal(es10_ecr_decode(bad.b, bad.n, &e), TS_EPARSE);
+}
+
 /* ---- EuiccConfiguredAddresses / SetDefaultDpAddress ---- */
 
 static void
@@ -473,6 +501,15 @@ test_addresses(void **st)
 	assert_int_equal(es10_configured_addresses_decode(bad.b, bad.n, &a), TS_EPARSE);
 	bad = hx("BF3C 05 81 03 61 00 62"); /* NUL inside */
 	assert_int_equal(es10_configured_addresses_decode(bad.b, bad.n, &a), TS_EPARSE);
+	bad = hx("BF3C 04 81 02 C3 28"); /* ill-formed UTF-8 */
+	assert_int_equal(es10_configured_addresses_decode(bad.b, bad.n, &a), TS_EPARSE);
+	bad = hx("BF3C 04 81 02 C0 AF"); /* overlong "/" */
+	assert_int_equal(es10_configured_addresses_decode(bad.b, bad.n, &a), TS_EPARSE);
+	bad = hx("BF3C 05 81 03 ED A0 80"); /* a surrogate */
+	assert_int_equal(es10_configured_addresses_decode(bad.b, bad.n, &a), TS_EPARSE);
+	vec u = hx("BF3C 07 81 05 C3 A9 E2 82 AC"); /* "é€": fine */
+	assert_int_equal(es10_configured_addresses_decode(u.b, u.n, &a), 0);
+	assert_string_equal(a.root_ds, "\xC3\xA9\xE2\x82\xAC");
 
 	vec req = hx("BF3F 0A"                          /* SetDefaultDpAddressRequest [63] */
 	             " 80 08 64 70 2E 65 78 2E 6F 72"); /* defaultDpAddress "dp.ex.or" */
@@ -605,7 +642,7 @@ test_profile_info_request(void **st)
 	"   81 18 6E 6F 64 65 2E 74 61 70 73 68 61 72 65 2E 65 78 61 6D 70 6C 65 3A 38 34" \
 	                                 /*    notificationAddress "node.tapshare.example:84" } */ \
 	" B7 0A 80 03 32 F4 10 81 03 42 41 4E" /* profileOwner [23] { mccMnc, gid1 "BAN" } */  \
-	" B8 09 06 07 2B 06 01 04 01 82 37" /* dpProprietaryData [24] { dpOid } */           \
+	" B8 09 80 07 2B 06 01 04 01 82 37" /* dpProprietaryData [24] { dpOid [0] (automatic) } */           \
 	" 99 02 06 40"                   /* profilePolicyRules [25]: 6 unused; ppr1 (bit 1) */
 
 static void
@@ -1150,6 +1187,7 @@ main(void)
 		cmocka_unit_test(test_result_responses),
 		cmocka_unit_test(test_euicc_info1),
 		cmocka_unit_test(test_euicc_info2),
+		cmocka_unit_test(test_ext_card_resource),
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_rat),
 		cmocka_unit_test(test_profile_info_request),
