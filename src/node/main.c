@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "lib/version.h"
 #include "node/node.h"
 
 static const char usage[] =
@@ -62,7 +63,7 @@ main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
-		printf("tapshare-node 0.1.0\n");
+		ts_version_print("tapshare-node");
 		return 0;
 	}
 	for (int i = 2; i < argc; i++)

@@ -15,12 +15,12 @@
 
 #include "lib/log.h"
 #include "lib/ts_err.h"
+#include "lib/version.h"
 #include "sp/sp_conf.h"
 #include "sp/sp_http.h"
 #include "sp/sp_store.h"
 
 #define PROG "tapshare-sp"
-#define TS_SP_VERSION "0.1.0"
 
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
@@ -356,7 +356,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(cmd, "--version") == 0) {
-		printf(PROG " " TS_SP_VERSION "\n");
+		ts_version_print(PROG);
 		return 0;
 	}
 	if (strcmp(cmd, "help") == 0) {
