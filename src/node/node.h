@@ -14,6 +14,7 @@
 #ifndef TS_NODE_H
 #define TS_NODE_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -45,7 +46,8 @@ struct pass_slot {
 };
 
 typedef struct node {
-	char dir[512];
+	char dir[512];           /* state: node.port, relative paths of the database */
+	char ini[PATH_MAX];      /* configuration file ("" = DIR/node.ini) */
 	ts_config *cfg;
 	char db_url[600];
 	char address[129];       /* public base URL, also the smdpAddress (<= 128) */
@@ -89,8 +91,14 @@ int node_cmd_user(int argc, char **argv);
 int node_cmd_provider(int argc, char **argv);
 int node_cmd_app(int argc, char **argv);
 int node_cmd_shares(int argc, char **argv);
-/* Loads DIR/node.ini and the keys and certificates it names. */
+/* Loads n->ini (DIR/node.ini when empty) and the keys and certificates it names. */
 int node_load(node *n, const char *dir);
+
+/* conf.c — the files: --dir DIR (DIR/node.ini, state in DIR), --config FILE,
+ * else the installed layout (/etc/tapshare/node.ini, state in
+ * /var/lib/tapshare; systemd's $CONFIGURATION_DIRECTORY / $STATE_DIRECTORY
+ * first). Fills dir and ini; TS_ECONFIG when a path does not fit. */
+int node_locate(int argc, char **argv, char *dir, size_t dcap, char *ini, size_t icap);
 void node_unload(node *n);
 
 /* run.c */

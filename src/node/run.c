@@ -13,6 +13,7 @@
 #include <event2/thread.h>
 
 #include "lib/log.h"
+#include "lib/sdnotify.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
 #include "node/node.h"
@@ -77,18 +78,13 @@ split_listen(const char *listen, char *host, size_t cap, uint16_t *port)
 int
 node_cmd_run(int argc, char **argv)
 {
-	const char *dir = NULL;
-	for (int i = 0; i < argc - 1; i++)
-		if (strcmp(argv[i], "--dir") == 0)
-			dir = argv[i + 1];
-	if (dir == NULL)
-		dir = getenv("TAPSHARE_NODE_DIR");
-	if (dir == NULL) {
-		fprintf(stderr, "tapshare-node: error: give the node directory with --dir DIR\n");
-		return 2;
-	}
 	static node n; /* static: large, and lives for the whole process */
 	memset(&n, 0, sizeof(n));
+	char dir[sizeof(n.dir)];
+	if (node_locate(argc, argv, dir, sizeof(dir), n.ini, sizeof(n.ini)) != 0) {
+		fprintf(stderr, "tapshare-node: error: --dir or --config path too long\n");
+		return 2;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	if (evthread_use_pthreads() != 0) {
 		fprintf(stderr, "tapshare-node: error: libevent without thread support\n");
@@ -145,7 +141,11 @@ node_cmd_run(int argc, char **argv)
 	log_info("listening on https://%s:%u (trusted EID prefixes: %s)", host, bound, n.ein_prefixes);
 	/* Anything committed before a crash is picked up now. */
 	outbox_kick(&n);
+	/* systemd Type=notify: ready once the socket accepts connections. */
+	if (ts_sd_notify("READY=1\nSTATUS=serving") < 0)
+		log_warn("cannot notify the service manager ($NOTIFY_SOCKET)");
 	event_base_dispatch(n.base);
+	(void)ts_sd_notify("STOPPING=1");
 	rc = 0;
 	outbox_stop(&n);
 	push_fini(&n);

@@ -80,14 +80,34 @@ resolve(const char *dir, const char *p, char out[SP_PATH_MAX])
 int
 sp_conf_load(const char *dir, sp_conf *out, char *errbuf, size_t errcap)
 {
+	char ini[SP_PATH_MAX];
+	if (ts_snprintf(ini, sizeof(ini), "%s/sp.ini", dir) != 0)
+		return TS_ELIMIT;
+	return sp_conf_load_files(ini, dir, out, errbuf, errcap);
+}
+
+int
+sp_conf_load_files(const char *ini, const char *statedir, sp_conf *out, char *errbuf,
+    size_t errcap)
+{
 	ts_config *cfg = NULL;
 	int rc;
 	memset(out, 0, sizeof(*out));
 	if (errbuf != NULL && errcap > 0)
 		errbuf[0] = '\0';
-	if ((rc = ts_snprintf(out->dir, sizeof(out->dir), "%s", dir)) != 0 ||
-	    (rc = ts_snprintf(out->ini, sizeof(out->ini), "%s/sp.ini", dir)) != 0 ||
-	    (rc = ts_snprintf(out->port_file, sizeof(out->port_file), "%s/sp.port", dir)) != 0)
+	/* Files named in sp.ini are relative to its directory; the database and
+	 * the port file to the state directory (the same with --dir). */
+	char dir[SP_PATH_MAX];
+	const char *slash = strrchr(ini, '/');
+	if (slash == NULL)
+		rc = ts_snprintf(dir, sizeof(dir), ".");
+	else if (slash == ini)
+		rc = ts_snprintf(dir, sizeof(dir), "/");
+	else
+		rc = ts_snprintf(dir, sizeof(dir), "%.*s", (int)(slash - ini), ini);
+	if (rc != 0 || (rc = ts_snprintf(out->dir, sizeof(out->dir), "%s", statedir)) != 0 ||
+	    (rc = ts_snprintf(out->ini, sizeof(out->ini), "%s", ini)) != 0 ||
+	    (rc = ts_snprintf(out->port_file, sizeof(out->port_file), "%s/sp.port", statedir)) != 0)
 		return rc;
 	if (access(out->ini, F_OK) != 0) {
 		(void)ts_snprintf(errbuf, errcap, "%s not found; run `tapshare-sp init` first",
@@ -123,7 +143,7 @@ sp_conf_load(const char *dir, sp_conf *out, char *errbuf, size_t errcap)
 			goto fail;
 		}
 	}
-	if (resolve(dir, ts_config_get(cfg, "sp", "database", "sp.db"), out->db) != 0 ||
+	if (resolve(statedir, ts_config_get(cfg, "sp", "database", "sp.db"), out->db) != 0 ||
 	    resolve(dir, ts_config_get(cfg, "sp", "policy", "policy.ini"), out->policy) != 0 ||
 	    resolve(dir, ts_config_get(cfg, "tls", "cert", "sp-tls.crt"), out->cert) != 0 ||
 	    resolve(dir, ts_config_get(cfg, "tls", "key", "sp-tls.key"), out->key) != 0 ||
