@@ -79,11 +79,12 @@ request_hash(struct evhttp_request *req, const char *path, const char *body, cha
 	ts_hex_encode(d, sizeof(d), out, 65);
 }
 
-/* Returns 1 if the request was answered from the idempotency record, 0 to
- * go on (key and hash filled in), < 0 after replying with an error. */
+/* Reads the Idempotency-Key header and hashes the request into idem (the
+ * service looks the record up inside its transaction). 0, or < 0 after
+ * replying with an error. */
 static int
-idempotency(node *n, struct evhttp_request *req, const char *device_id, const char *path, json_t *body,
-    char key[IDEM_KEY_MAX + 1], char hash[65])
+idempotency(struct evhttp_request *req, const char *device_id, const char *path, json_t *body,
+    char key[IDEM_KEY_MAX + 1], char hash[65], int status, share_idem *idem)
 {
 	const char *k = ts_httpd_header(req, "Idempotency-Key");
 	if (k == NULL || k[0] == '\0' || strlen(k) > IDEM_KEY_MAX) {
@@ -95,77 +96,61 @@ idempotency(node *n, struct evhttp_request *req, const char *device_id, const ch
 	char *txt = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
 	request_hash(req, path, txt ? txt : "", hash);
 	free(txt);
-	char stored_hash[65];
+	memset(idem, 0, sizeof(*idem));
+	idem->device_id = device_id;
+	idem->key = key;
+	idem->req_hash = hash;
+	idem->status = status;
+	return 0;
+}
+
+/* HTTP status of each refusal code the services give. */
+static const struct {
+	const char *code;
 	int status;
-	char *resp = NULL;
-	int rc = n->st->ops->idem_get(n->st, device_id, key, stored_hash, sizeof(stored_hash), &status, &resp);
-	if (rc == TS_ENOTFOUND)
-		return 0;
-	if (rc != 0) {
-		ts_httpd_reply_error(req, 500, "store_error", "cannot read the idempotency record");
-		return -1;
-	}
-	if (strcmp(stored_hash, hash) != 0) {
-		free(resp);
-		ts_httpd_reply_error(req, 409, "idempotency_conflict",
-		    "this Idempotency-Key was already used for a different request");
-		return -1;
-	}
-	json_t *j = json_loads(resp, 0, NULL);
-	free(resp);
-	log_info("replayed request (Idempotency-Key %s) answered from the record; nothing changed", key);
-	ts_httpd_reply_json(req, status, j);
-	return 1;
-}
+} refusal_status[] = {
+	{ "eid_format", 400 }, { "eid_check_digits", 400 }, { "unknown_manufacturer", 400 },
+	{ "bad_operation", 400 }, { "bad_duration", 400 }, { "bad_offer", 400 }, { "offer_expired", 400 },
+	{ "unknown_app", 404 }, { "unknown_share", 404 },
+	{ "app_not_owned", 403 }, { "not_shareable", 403 }, { "offer_untrusted", 403 },
+	{ "offer_signature", 403 }, { "unknown_device", 403 },
+	{ "app_moved", 409 }, { "not_cancellable", 409 }, { "move_incomplete", 409 },
+	{ "idempotency_conflict", 409 }, { "offer_replayed", 409 },
+	{ "store_busy", 503 },
+};
 
 int
-api_check_eid(node *n, struct evhttp_request *req, const char *eid_s, eid_t *eid)
+api_status(const share_why *why, int rc)
 {
-	int rc = eid_parse(eid_s, eid);
-	if (rc == TS_EEIDFMT) {
-		ts_httpd_reply_error(req, 400, "eid_format", "EID \"%.40s\" is not 32 decimal digits", eid_s);
-		return rc;
-	}
-	if (rc != 0) {
-		char cd[3] = "??", first30[31];
-		snprintf(first30, sizeof(first30), "%.30s", eid_s);
-		eid_check_digits(first30, cd);
-		ts_httpd_reply_error(req, 400, "eid_check_digits",
-		    "EID %s fails the ISO 7064 MOD 97-10 check: the last two digits should be %s",
-		    eid_s, cd);
-		return rc;
-	}
-	if (!pki_ein_allowed(n->ein_prefixes, eid)) {
-		ts_httpd_reply_error(req, 400, "unknown_manufacturer",
-		    "EID %s has no known manufacturer: no trusted EUM permits its prefix (trusted: %s)",
-		    eid->digits, n->ein_prefixes);
-		return TS_EDENIED;
-	}
-	return 0;
+	if (rc == TS_ETIMEOUT)
+		return 503;
+	for (size_t i = 0; i < TS_ARRAY_LEN(refusal_status); i++)
+		if (strcmp(why->code, refusal_status[i].code) == 0)
+			return refusal_status[i].status;
+	return 500;
 }
 
-int
-api_check_app(node *n, struct evhttp_request *req, const char *app_id, int64_t user_id, store_app *app)
+void
+api_reply_refusal(struct evhttp_request *req, const share_why *why, int rc)
 {
-	if (n->st->ops->app_get(n->st, app_id, app) != 0) {
-		ts_httpd_reply_error(req, 404, "unknown_app", "no security application \"%.64s\"", app_id);
-		return TS_ENOTFOUND;
+	int status = api_status(why, rc);
+	if (status == 503) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+		ts_httpd_reply_error(req, 503, "store_busy", "the database is busy; retry in a moment");
+		return;
 	}
-	if (app->user_id != user_id) {
-		ts_httpd_reply_error(req, 403, "app_not_owned",
-		    "application \"%s\" does not belong to this device's user", app_id);
-		return TS_EAUTH;
-	}
-	if (!app->shareable) {
-		ts_httpd_reply_error(req, 403, "not_shareable", "application \"%s\" may not be shared", app_id);
-		return TS_EDENIED;
-	}
-	if (app->released_share[0] != '\0') {
-		ts_httpd_reply_error(req, 409, "app_moved", "application \"%s\" was moved away (share %s)", app_id,
-		    app->released_share);
-		return TS_ESTATE;
-	}
-	return 0;
+	ts_httpd_reply_error(req, status, why->code[0] ? why->code : "store_error", "%s",
+	    why->msg[0] ? why->msg : ts_strerror(rc));
+}
+
+/* Answers a successful (or replayed) service call from idem. */
+static void
+reply_idem(struct evhttp_request *req, share_idem *idem)
+{
+	json_t *j = idem->response ? json_loads(idem->response, 0, NULL) : NULL;
+	free(idem->response);
+	idem->response = NULL;
+	ts_httpd_reply_json(req, idem->status, j);
 }
 
 static void
@@ -329,77 +314,28 @@ h_share_create(struct evhttp_request *req, void *arg)
 	if (ts_httpd_read_json(req, &body) != 0)
 		return;
 	char key[IDEM_KEY_MAX + 1], hash[65];
-	if (idempotency(n, req, device_id, "/v1/shares", body, key, hash) != 0)
+	share_idem idem;
+	if (idempotency(req, device_id, "/v1/shares", body, key, hash, 201, &idem) != 0)
 		goto done;
-	const char *eid_s = ts_json_str(body, "eid"), *app_id = ts_json_str(body, "app_id");
+	share_req r = { .user_id = user_id, .device_id = device_id, .eid = ts_json_str(body, "eid"),
+		.app_id = ts_json_str(body, "app_id"), .operation = ts_json_str(body, "operation") };
 	json_t *dur = json_object_get(body, "duration_s");
-	if (eid_s == NULL || app_id == NULL) {
+	if (r.eid == NULL || r.app_id == NULL) {
 		ts_httpd_reply_error(req, 400, "bad_request", "share needs \"eid\" and \"app_id\"");
 		goto done;
 	}
-	log_info("S11 share request from device %.16s…: EID %.40s, app %.64s", device_id, eid_s, app_id);
-	eid_t eid;
-	int rc;
-	if (api_check_eid(n, req, eid_s, &eid) != 0)
-		goto done;
-	store_app app;
-	if (api_check_app(n, req, app_id, user_id, &app) != 0)
-		goto done;
-	const char *op = ts_json_str(body, "operation");
-	if (op == NULL)
-		op = "share";
-	if (strcmp(op, "share") != 0 && strcmp(op, "move") != 0) {
-		ts_httpd_reply_error(req, 400, "bad_operation", "operation must be \"share\" or \"move\"");
+	if (dur != NULL && !json_is_integer(dur)) {
+		ts_httpd_reply_error(req, 400, "bad_duration", "duration_s must be a number of seconds");
 		goto done;
 	}
-	json_int_t d = 0;
-	if (dur != NULL) {
-		if (!json_is_integer(dur) || json_integer_value(dur) < 0 ||
-		    json_integer_value(dur) > NODE_MAX_DURATION_S) {
-			ts_httpd_reply_error(req, 400, "bad_duration", "duration_s must be 0..%lld seconds",
-			    (long long)NODE_MAX_DURATION_S);
-			goto done;
-		}
-		d = json_integer_value(dur);
-	}
+	r.duration_s = dur ? (int64_t)json_integer_value(dur) : 0;
 	store_share sh;
-	memset(&sh, 0, sizeof(sh));
-	if (ts_random_id(sh.id) != 0) {
-		ts_httpd_reply_error(req, 500, "random_failed", "no randomness");
-		goto done;
-	}
-	sh.user_id = user_id;
-	snprintf(sh.device_id, sizeof(sh.device_id), "%s", device_id);
-	snprintf(sh.eid, sizeof(sh.eid), "%s", eid.digits);
-	snprintf(sh.app_id, sizeof(sh.app_id), "%s", app.app_id);
-	snprintf(sh.provider, sizeof(sh.provider), "%s", app.provider);
-	sh.duration_s = d;
-	snprintf(sh.operation, sizeof(sh.operation), "%s", op);
-	sh.created_at = sh.updated_at = ts_now();
-	snprintf(sh.state, sizeof(sh.state), "eid_confirmed");
-	json_t *resp = store_share_json(&sh);
-	json_object_set_new(resp, "confirmation", json_string("EID received and correct"));
-	char *resptxt = json_dumps(resp, JSON_COMPACT);
-	if (resptxt == NULL || (rc = share_create(n, n->st, &sh)) != 0) {
-		free(resptxt);
-		json_decref(resp);
-		ts_httpd_reply_error(req, 500, "store_error", "cannot record the share");
-		goto done;
-	}
-	if ((rc = n->st->ops->idem_put(n->st, device_id, key, hash, 201, resptxt)) != 0 ||
-	    (rc = n->st->ops->commit(n->st)) != 0) {
-		n->st->ops->rollback(n->st);
-		free(resptxt);
-		json_decref(resp);
-		ts_httpd_reply_error(req, 500, "store_error", "cannot record the share");
-		goto done;
-	}
-	free(resptxt);
-	log_info("S12 first confirmation for share %s: EID %s received and correct", sh.id, sh.eid);
-	node_crash_point(n, "S12");
-	outbox_kick(n);
-	push_kick(n);
-	ts_httpd_reply_json(req, 201, resp);
+	share_why why = { "", "" };
+	int rc = share_request(&n->svc, n->st, &r, &idem, &sh, &why);
+	if (rc != 0)
+		api_reply_refusal(req, &why, rc);
+	else
+		reply_idem(req, &idem);
 done:
 	json_decref(body);
 }
@@ -450,8 +386,7 @@ h_share_get(struct evhttp_request *req, void *arg)
 	if (auth_user(n, req, device_id, &user_id) != 0)
 		return;
 	store_share sh;
-	if (share_path(req, id, &cancel) != 0 || cancel || n->st->ops->share_get(n->st, id, &sh) != 0 ||
-	    sh.user_id != user_id) {
+	if (share_path(req, id, &cancel) != 0 || cancel || share_get_owned(n->st, user_id, id, &sh) != 0) {
 		ts_httpd_reply_error(req, 404, "unknown_share", "no such share");
 		return;
 	}
@@ -470,49 +405,30 @@ h_share_cancel(struct evhttp_request *req, void *arg)
 	json_t *body = NULL;
 	if (ts_httpd_read_json(req, &body) != 0)
 		return;
-	store_share sh;
-	if (share_path(req, id, &cancel) != 0 || !cancel || n->st->ops->share_get(n->st, id, &sh) != 0 ||
-	    sh.user_id != user_id) {
+	if (share_path(req, id, &cancel) != 0 || !cancel) {
 		ts_httpd_reply_error(req, 404, "unknown_share", "no such share");
 		goto done;
 	}
 	char key[IDEM_KEY_MAX + 1], hash[65], path[128];
+	share_idem idem;
 	snprintf(path, sizeof(path), "/v1/shares/%s/cancel", id);
-	if (idempotency(n, req, device_id, path, body, key, hash) != 0)
+	if (idempotency(req, device_id, path, body, key, hash, 202, &idem) != 0)
 		goto done;
-	log_info("S16 cancel requested for share %s by device %.16s…", id, device_id);
-	int rc = share_cancel(n, n->st, id, &sh);
-	if (rc == TS_ESTATE) {
-		ts_httpd_reply_error(req, 409, "not_cancellable", "share %s is %s and cannot be cancelled", id,
-		    sh.state);
-		goto done;
-	}
-	json_t *resp = store_share_json(&sh);
-	char *txt = json_dumps(resp, JSON_COMPACT);
-	if (rc != 0 || txt == NULL || (rc = n->st->ops->idem_put(n->st, device_id, key, hash, 202, txt)) != 0 ||
-	    (rc = n->st->ops->commit(n->st)) != 0) {
-		if (rc != 0)
-			n->st->ops->rollback(n->st);
-		free(txt);
-		json_decref(resp);
-		ts_httpd_reply_error(req, 500, "store_error", "cannot record the cancellation");
-		goto done;
-	}
-	free(txt);
-	log_info("S16 share %s: grant revoked, provider to be told, state %s", id, sh.state);
-	outbox_kick(n);
-	push_kick(n);
-	ts_httpd_reply_json(req, 202, resp);
+	store_share sh;
+	share_why why = { "", "" };
+	int rc = share_cancel(&n->svc, n->st, user_id, id, &idem, &sh, &why);
+	if (rc != 0)
+		api_reply_refusal(req, &why, rc);
+	else
+		reply_idem(req, &idem);
 done:
 	json_decref(body);
 }
 
 /*
  * POST /v1/apps/{app_id}/release {"share_id"} — the last step of a move
- * (issue 3): only after the share of this app reached `installed` (second
- * confirmation), the original is released: the node records it and tells the
- * provider (cancelOrder for the original, through the outbox), in one
- * transaction. The primary then deletes the original from its own SE.
+ * (issue 3): share_release() releases the original once the share of this app
+ * reached `installed`. The primary then deletes the original from its own SE.
  */
 static void
 h_app_release(struct evhttp_request *req, void *arg)
@@ -539,53 +455,15 @@ h_app_release(struct evhttp_request *req, void *arg)
 	memcpy(app_id, p, (size_t)(slash - p));
 	app_id[slash - p] = '\0';
 	char key[IDEM_KEY_MAX + 1], hash[65];
-	if (idempotency(n, req, device_id, path, body, key, hash) != 0)
+	share_idem idem;
+	if (idempotency(req, device_id, path, body, key, hash, 200, &idem) != 0)
 		goto done;
-	store_app app;
-	store_share sh;
-	if (n->st->ops->app_get(n->st, app_id, &app) != 0 || app.user_id != user_id) {
-		ts_httpd_reply_error(req, 404, "unknown_app", "no application \"%s\" held by this user", app_id);
-		goto done;
-	}
-	if (n->st->ops->share_get(n->st, share_id, &sh) != 0 || sh.user_id != user_id ||
-	    strcmp(sh.app_id, app_id) != 0) {
-		ts_httpd_reply_error(req, 404, "unknown_share", "no share %s of \"%s\"", share_id, app_id);
-		goto done;
-	}
-	if (strcmp(sh.state, "installed") != 0) {
-		ts_httpd_reply_error(req, 409, "move_incomplete",
-		    "share %s is %s: the original is released only after the companion installed its copy",
-		    share_id, sh.state);
-		goto done;
-	}
-	int rc = n->st->ops->begin(n->st);
-	if (rc == 0)
-		rc = n->st->ops->app_release(n->st, app_id, share_id);
-	if (rc == TS_ESTATE) {
-		n->st->ops->rollback(n->st);
-		ts_httpd_reply_error(req, 409, "app_moved", "application \"%s\" was already released", app_id);
-		goto done;
-	}
-	if (rc == 0)
-		rc = n->st->ops->outbox_add(n->st, "release_original", share_id, NULL);
-	json_t *resp = json_pack("{s:s,s:s,s:s,s:s}", "app_id", app_id, "state", "moved", "share_id", share_id,
-	    "associated_app_id", sh.assoc_app_id);
-	char *txt = json_dumps(resp, JSON_COMPACT);
-	if (rc == 0)
-		rc = txt ? n->st->ops->idem_put(n->st, device_id, key, hash, 200, txt) : TS_ENOMEM;
-	if (rc == 0)
-		rc = n->st->ops->commit(n->st);
-	free(txt);
-	if (rc != 0) {
-		n->st->ops->rollback(n->st);
-		json_decref(resp);
-		ts_httpd_reply_error(req, 500, "store_error", "cannot record the release");
-		goto done;
-	}
-	log_info("S16 move: original %s released after share %s installed %s; provider to be told", app_id,
-	    share_id, sh.assoc_app_id);
-	outbox_kick(n);
-	ts_httpd_reply_json(req, 200, resp);
+	share_why why = { "", "" };
+	int rc = share_release(&n->svc, n->st, user_id, app_id, share_id, &idem, &why);
+	if (rc != 0)
+		api_reply_refusal(req, &why, rc);
+	else
+		reply_idem(req, &idem);
 done:
 	json_decref(body);
 }
@@ -613,7 +491,7 @@ h_events(struct evhttp_request *req, void *arg)
 	}
 	if (has_share) {
 		store_share sh;
-		if (n->st->ops->share_get(n->st, share, &sh) != 0 || sh.user_id != user_id) {
+		if (share_get_owned(n->st, user_id, share, &sh) != 0) {
 			ts_httpd_reply_error(req, 404, "unknown_share", "no such share");
 			return;
 		}

@@ -2,10 +2,15 @@
  * node.h — tapshare-node internals: the running node's context and the
  * modules that share it.
  *
- *   api_primary.c  primary-device API (enroll, session, apps, shares, cancel, events)
- *   api_es9.c      companion push channel and ES9+-shaped download functions
- *   share.c        share state machine: every transition in one transaction with
- *                  its event, companion command and outbox row
+ *   api_primary.c  primary-device API (enroll, session, apps, shares, cancel, events):
+ *                  HTTP glue only, JSON in, status codes out
+ *   api_es9.c      companion push channel and ES9+ functions: HTTP glue only
+ *   api_offer.c    companion-initiated share offers: HTTP glue only
+ *   share.c        the share service (share.h): one function per patent step, each
+ *                  owning its transaction; share_state.c its transition table
+ *   download.c     the ES9+ download service (download.h): SE authentication,
+ *                  bound package, notifications
+ *   store.c        chooses the store backend (store_sqlite.c, store_pg.c)
  *   outbox.c       worker threads performing provider calls (ES2+) with retries
  *   push.c         server-sent-event subscribers (primary and companion streams)
  *   passwd.c       passphrase hashing (scrypt)
@@ -24,12 +29,12 @@
 
 #include "lib/config.h"
 #include "lib/httpd.h"
+#include "node/share.h"
 #include "node/store.h"
 
 #define NODE_TOKEN_TTL_S 900
 #define NODE_ENROLL_TTL_S (7 * 24 * 3600)
 #define NODE_MAX_SUBSCRIBERS 8192
-#define NODE_MAX_DURATION_S (10LL * 365 * 24 * 3600)
 #define NODE_OUTBOX_MAX_ATTEMPTS 12
 #define NODE_KEEPALIVE_S 15
 
@@ -55,7 +60,8 @@ typedef struct node {
 	char sign_cert_file[600];
 	struct event_base *base;
 	ts_httpd *httpd;
-	store *st;               /* main-thread store handle */
+	store *st;               /* main-thread store handle (short lock waits) */
+	share_svc svc;           /* the share service, wired to this node (node_svc_init) */
 	X509 *ca;                /* node CA (device certificates) */
 	EVP_PKEY *ca_pkey;
 	X509 *sign_cert;         /* package signing (issued by the CI) */
@@ -79,7 +85,7 @@ typedef struct node {
 	pthread_cond_t ob_cv;
 	int ob_kicked;
 	int stopping;
-	const char *crash_after; /* fault injection for tests: "S12" / "S13" */
+	const char *crash_after; /* fault injection for tests: a crash point name */
 	struct pass_slot pass[NODE_PASS_SLOTS];
 	int64_t next_gc;
 } node;
@@ -103,8 +109,11 @@ void node_unload(node *n);
 
 /* run.c */
 int node_cmd_run(int argc, char **argv);
-/* Crash injection point (tests): raises SIGKILL if TAPSHARE_NODE_CRASH_AFTER == step. */
-void node_crash_point(node *n, const char *step);
+/* Crash injection point (tests): raises SIGKILL if TAPSHARE_NODE_CRASH_AFTER
+ * names this point (a share.c function name, or an outbox point). */
+void node_crash_point(node *n, const char *point);
+/* Wires n->svc to the node (push and outbox kicks, crash points). */
+void node_svc_init(node *n);
 
 /* passwd.c */
 int passwd_hash(const char *pass, char *out, size_t cap);
@@ -113,38 +122,13 @@ int passwd_verify(const char *pass, const char *stored); /* 0 ok, TS_EAUTH */
 void secret_hash(const char *secret, char out[65]);
 
 /* api_primary.c / api_es9.c / api_offer.c */
-#include "lib/eid.h"
-/* Validates an EID string (format, check digits, trusted EUM prefix); on
- * failure it has replied with the exact error and returns < 0. */
-int api_check_eid(node *n, struct evhttp_request *req, const char *eid_s, eid_t *eid);
-/* Checks that app_id exists, belongs to user_id, may be shared and was not
- * moved away; on failure it has replied with the exact error and returns < 0. */
-int api_check_app(node *n, struct evhttp_request *req, const char *app_id, int64_t user_id, store_app *app);
 void api_offer_routes(node *n);
 void api_primary_routes(node *n);
 void api_es9_routes(node *n);
-
-/* share.c — transitions; each runs its own transaction on st and kicks push/outbox. */
-int share_create(node *n, store *st, store_share *sh);          /* S11/S12 */
-int share_authorised(node *n, store *st, const char *share_id, const char *assoc_app_id,
-    const char *assoc_name, const char *assoc_kind, int64_t not_after, const char *credential_json); /* S13 */
-int share_denied(node *n, store *st, const char *share_id, const char *reason);
-int share_failed(node *n, store *st, const char *share_id, const char *reason);
-int share_delivered(node *n, store *st, const char *share_id);   /* S14 */
-/* S15. app_key_hex: for bank-ID apps, the public key the companion's SE
- * generated (the provider is then asked to certify it), else NULL. */
-int share_installed(node *n, store *st, const char *share_id, const char *app_key_hex);
-/* Bank-ID: the provider certified the SE's key; push the certificate. */
-int share_key_certified(node *n, store *st, const char *share_id, const char *cert_b64);
-int share_certify_failed(node *n, store *st, const char *share_id, const char *reason);
-/* Bank-ID: the SE stored the certificate and enabled the app. */
-int share_certified(node *n, store *st, const char *share_id);
-int share_cancel(node *n, store *st, const char *share_id, store_share *out); /* S16 */
-int share_deleted(node *n, store *st, const char *share_id);     /* S17 */
-int share_expire(node *n, store *st, const char *share_id);
-/* Credential JSON of a share (caller frees) */
-int share_credential(store *st, const char *share_id, char **out);
-json_t *store_share_json(const store_share *sh);
+/* The HTTP status of a service refusal (why->code), fallback when unknown. */
+int api_status(const share_why *why, int rc);
+/* Replies with a service refusal. */
+void api_reply_refusal(struct evhttp_request *req, const share_why *why, int rc);
 
 /* push.c */
 int push_init(node *n);

@@ -4,9 +4,13 @@
  * threads, each with its own store handle and HTTPS client, claim due rows
  * atomically, call the provider with the row's functionCallIdentifier (the
  * provider answers a repeated identifier with its first answer), apply the
- * answer as a share transition and mark the row done. Transport failures are
- * retried with exponential backoff (1 s doubling, capped at 60 s); after
- * NODE_OUTBOX_MAX_ATTEMPTS the share fails.
+ * answer as a share transition (share.h) and mark the row done. Transport
+ * failures, HTTP 5xx and unreachable providers are retried with the same
+ * identifier and exponential backoff (outbox_backoff_s: 1, 2, 4, 8, 16, 32,
+ * 60, 60 ... s); a call that succeeds makes the provider's other waiting rows
+ * due at once, so one outage does not leave them sleeping out their backoff.
+ * After NODE_OUTBOX_MAX_ATTEMPTS the share fails (and the provider is told to
+ * drop whatever it may have granted).
  *
  * Exactly-once: a crash after the provider answered but before the row was
  * marked done repeats the call with the same identifier; the transition then
@@ -23,6 +27,7 @@
 #include "lib/ts_err.h"
 #include "lib/util.h"
 #include "node/node.h"
+#include "node/outbox.h"
 
 #define OB_LEASE_S 60
 #define OB_BATCH 8
@@ -31,6 +36,8 @@
 typedef struct worker {
 	node *n;
 	store *st;
+	outbox_call_fn call; /* the provider transport (https_call, or a test's) */
+	void *call_arg;
 	struct {
 		char provider[STORE_STR_MAX];
 		ts_httpc *c;
@@ -56,12 +63,46 @@ client_for(worker *w, const store_provider *p)
 	return NULL;
 }
 
-/* Result of one provider call: 0 executed, TS_EDENIED refused (reason set),
- * TS_ENET retry later (reason set). */
-static int
-call_provider(worker *w, const store_provider *p, const char *function, json_t *body,
+int
+outbox_classify(int transport_rc, const char *transport_err, const char *provider, long status, json_t *r,
     json_t **resp, char *reason, size_t rcap)
 {
+	if (transport_rc != 0) {
+		json_decref(r);
+		snprintf(reason, rcap, "provider %s unreachable: %s", provider,
+		    transport_err && transport_err[0] ? transport_err : ts_strerror(transport_rc));
+		return TS_ENET;
+	}
+	if (status >= 500 || r == NULL) {
+		snprintf(reason, rcap, "provider %s answered HTTP %ld", provider, status);
+		json_decref(r);
+		return TS_ENET;
+	}
+	const char *st = json_string_value(json_object_get(json_object_get(json_object_get(r, "header"),
+	    "functionExecutionStatus"), "status"));
+	if (st != NULL && strcmp(st, "Executed-Success") == 0 && status == 200) {
+		*resp = r;
+		return 0;
+	}
+	json_t *scd = json_object_get(json_object_get(json_object_get(r, "header"), "functionExecutionStatus"),
+	    "statusCodeData");
+	const char *msg = json_string_value(json_object_get(scd, "message"));
+	const char *subj = json_string_value(json_object_get(scd, "subjectCode"));
+	const char *rsn = json_string_value(json_object_get(scd, "reasonCode"));
+	snprintf(reason, rcap, "%s (subject %s, reason %s)", msg ? msg : "refused by the provider", subj ? subj : "?",
+	    rsn ? rsn : "?");
+	json_decref(r);
+	/* A refusal is final only when the provider said so in a well-formed
+	 * answer; anything else (redirects, 404 from a proxy, 429) is retried. */
+	return st != NULL && (status == 200 || status == 400 || status == 403 || status == 422) ? TS_EDENIED : TS_ENET;
+}
+
+/* The HTTPS transport (outbox_call_fn): arg is the worker. */
+static int
+https_call(void *arg, const store_provider *p, const char *function, json_t *body, json_t **resp, char *reason,
+    size_t rcap)
+{
+	worker *w = arg;
 	ts_httpc *c = client_for(w, p);
 	if (c == NULL) {
 		snprintf(reason, rcap, "cannot set up a client for provider %s", p->name);
@@ -77,29 +118,15 @@ call_provider(worker *w, const store_provider *p, const char *function, json_t *
 	char err[256] = "";
 	json_t *r = NULL;
 	int rc = ts_httpc_json(c, "POST", url, hdrs, body, &status, &r, err, sizeof(err));
-	if (rc != 0) {
-		snprintf(reason, rcap, "provider %s unreachable: %s", p->name, err[0] ? err : ts_strerror(rc));
-		return TS_ENET;
-	}
-	if (status >= 500 || r == NULL) {
-		snprintf(reason, rcap, "provider %s answered HTTP %ld", p->name, status);
-		json_decref(r);
-		return TS_ENET;
-	}
-	const char *st = json_string_value(json_object_get(json_object_get(json_object_get(r, "header"),
-	    "functionExecutionStatus"), "status"));
-	if (st != NULL && strcmp(st, "Executed-Success") == 0) {
-		*resp = r;
-		return 0;
-	}
-	json_t *scd = json_object_get(json_object_get(json_object_get(r, "header"), "functionExecutionStatus"),
-	    "statusCodeData");
-	const char *msg = json_string_value(json_object_get(scd, "message"));
-	snprintf(reason, rcap, "%s (subject %s, reason %s)", msg ? msg : "refused by the provider",
-	    json_string_value(json_object_get(scd, "subjectCode")) ? json_string_value(json_object_get(scd, "subjectCode")) : "?",
-	    json_string_value(json_object_get(scd, "reasonCode")) ? json_string_value(json_object_get(scd, "reasonCode")) : "?");
-	json_decref(r);
-	return status == 200 || status == 400 || status == 403 || status == 422 ? TS_EDENIED : TS_ENET;
+	return outbox_classify(rc, err, p->name, status, r, resp, reason, rcap);
+}
+
+static int
+call_provider(worker *w, const store_provider *p, const char *function, json_t *body, json_t **resp, char *reason,
+    size_t rcap)
+{
+	*resp = NULL;
+	return w->call(w->call_arg, p, function, body, resp, reason, rcap);
 }
 
 static json_t *
@@ -109,6 +136,17 @@ header(const store_outbox *o)
 	    "functionCallIdentifier", o->call_id);
 }
 
+int64_t
+outbox_backoff_s(int attempts)
+{
+	if (attempts < 1)
+		attempts = 1;
+	if (attempts > 7)
+		return OUTBOX_BACKOFF_MAX_S;
+	int64_t d = (int64_t)1 << (attempts - 1); /* 1, 2, 4, 8, 16, 32, 64 */
+	return d > OUTBOX_BACKOFF_MAX_S ? OUTBOX_BACKOFF_MAX_S : d;
+}
+
 static int
 do_confirm(worker *w, const store_outbox *o, char *reason, size_t rcap)
 {
@@ -116,11 +154,13 @@ do_confirm(worker *w, const store_outbox *o, char *reason, size_t rcap)
 	store_share sh;
 	if (w->st->ops->share_get(w->st, o->share_id, &sh) != 0)
 		return 0; /* nothing to do */
-	if (strcmp(sh.state, "eid_confirmed") != 0)
-		return 0; /* cancelled or already answered (repeat after a crash) */
+	/* No confirmOrder for a share cancelled before S13 (or already answered:
+	 * a repeat after a crash). */
+	if (sh.state != SHARE_EID_CONFIRMED)
+		return 0;
 	store_provider p;
 	if (w->st->ops->provider_get(w->st, sh.provider, &p) != 0) {
-		share_failed(n, w->st, sh.id, "provider is not configured on the node");
+		share_fail(&n->svc, w->st, sh.id, "provider is not configured on the node", 0);
 		return 0;
 	}
 	char user[STORE_STR_MAX] = "";
@@ -136,11 +176,13 @@ do_confirm(worker *w, const store_outbox *o, char *reason, size_t rcap)
 	int rc = call_provider(w, &p, "confirmOrder", body, &r, reason, rcap);
 	json_decref(body);
 	if (rc == TS_EDENIED) {
-		share_denied(n, w->st, sh.id, reason);
+		node_crash_point(n, "outbox.answered");
+		share_deny(&n->svc, w->st, sh.id, reason);
 		return 0;
 	}
 	if (rc != 0)
 		return rc;
+	node_crash_point(n, "outbox.answered");
 	const char *assoc = json_string_value(json_object_get(r, "associatedAppId"));
 	const char *name = json_string_value(json_object_get(r, "name"));
 	const char *kind = json_string_value(json_object_get(r, "kind"));
@@ -149,12 +191,15 @@ do_confirm(worker *w, const store_outbox *o, char *reason, size_t rcap)
 	if (assoc == NULL || assoc[0] == '\0' || strlen(assoc) >= STORE_STR_MAX || cred == NULL ||
 	    !json_is_object(cred)) {
 		json_decref(r);
-		share_failed(n, w->st, sh.id, "provider answer lacks associatedAppId or credential");
+		/* Executed-Success: the provider holds a grant we cannot use (F2). */
+		share_fail(&n->svc, w->st, sh.id, "provider answer lacks associatedAppId or credential", 1);
 		return 0;
 	}
 	char *credtxt = json_dumps(cred, JSON_COMPACT);
-	rc = share_authorised(n, w->st, sh.id, assoc, name ? name : assoc, kind ? kind : "service",
-	    (int64_t)not_after, credtxt ? credtxt : "{}");
+	share_grant g = { .assoc_app_id = assoc, .assoc_name = name ? name : assoc,
+		.assoc_kind = kind ? kind : "service", .not_after = (int64_t)not_after,
+		.credential_json = credtxt ? credtxt : "{}" };
+	rc = share_authorise(&n->svc, w->st, sh.id, &g);
 	free(credtxt);
 	json_decref(r);
 	if (rc == TS_ESTATE)
@@ -163,7 +208,6 @@ do_confirm(worker *w, const store_outbox *o, char *reason, size_t rcap)
 		snprintf(reason, rcap, "cannot record the grant: %s", ts_strerror(rc));
 		return TS_ENET;
 	}
-	outbox_kick(n);
 	return 0;
 }
 
@@ -226,7 +270,7 @@ do_certify(worker *w, const store_outbox *o, char *reason, size_t rcap)
 	char hex[2 * 65 + 1];
 	uint8_t point[65];
 	size_t plen = 0;
-	if (w->st->ops->share_get(w->st, o->share_id, &sh) != 0 || strcmp(sh.state, "installed") != 0 ||
+	if (w->st->ops->share_get(w->st, o->share_id, &sh) != 0 || sh.state != SHARE_INSTALLED ||
 	    w->st->ops->share_get_app_key(w->st, sh.id, hex, sizeof(hex)) != 0 ||
 	    ts_hex_decode(hex, point, sizeof(point), &plen) != 0 || plen != sizeof(point))
 		return 0;
@@ -240,7 +284,7 @@ do_certify(worker *w, const store_outbox *o, char *reason, size_t rcap)
 	int rc = call_provider(w, &p, "certifyKey", body, &r, reason, rcap);
 	json_decref(body);
 	if (rc == TS_EDENIED) {
-		share_certify_failed(w->n, w->st, sh.id, reason);
+		share_certify_failed(&w->n->svc, w->st, sh.id, reason);
 		return 0;
 	}
 	if (rc != 0)
@@ -248,49 +292,78 @@ do_certify(worker *w, const store_outbox *o, char *reason, size_t rcap)
 	const char *cert = json_string_value(json_object_get(r, "certificate"));
 	if (cert == NULL || cert[0] == '\0') {
 		json_decref(r);
-		share_certify_failed(w->n, w->st, sh.id, "provider answer lacks the certificate");
+		share_certify_failed(&w->n->svc, w->st, sh.id, "provider answer lacks the certificate");
 		return 0;
 	}
-	rc = share_key_certified(w->n, w->st, sh.id, cert);
+	rc = share_key_certified(&w->n->svc, w->st, sh.id, cert);
 	json_decref(r);
 	return rc == TS_ESTATE ? 0 : rc;
 }
 
 static void
-process(worker *w, const store_outbox *o)
+process(worker *w, const store_outbox *o, int64_t now)
 {
 	char reason[512] = "";
 	int rc;
-	if (strcmp(o->kind, "confirm_order") == 0)
+	if (strcmp(o->kind, OUTBOX_CONFIRM_ORDER) == 0)
 		rc = do_confirm(w, o, reason, sizeof(reason));
-	else if (strcmp(o->kind, "cancel_order") == 0)
+	else if (strcmp(o->kind, OUTBOX_CANCEL_ORDER) == 0)
 		rc = do_cancel(w, o, reason, sizeof(reason));
-	else if (strcmp(o->kind, "release_original") == 0)
+	else if (strcmp(o->kind, OUTBOX_RELEASE_ORIGINAL) == 0)
 		rc = do_release(w, o, reason, sizeof(reason));
-	else if (strcmp(o->kind, "certify_key") == 0)
+	else if (strcmp(o->kind, OUTBOX_CERTIFY_KEY) == 0)
 		rc = do_certify(w, o, reason, sizeof(reason));
 	else {
 		log_error("outbox row %lld has unknown kind %s", (long long)o->id, o->kind);
 		rc = 0;
 	}
 	if (rc == 0) {
+		node_crash_point(w->n, "outbox.applied");
 		w->st->ops->outbox_done(w->st, o->id);
+		/* The provider answers again: rows waiting out a backoff for it
+		 * need not wait any longer. */
+		w->st->ops->outbox_wake(w->st, o->share_id, now);
 		return;
 	}
 	if (o->attempts >= NODE_OUTBOX_MAX_ATTEMPTS) {
 		log_error("giving up on %s for share %s after %d attempts: %s", o->kind, o->share_id,
 		    o->attempts, reason);
-		if (strcmp(o->kind, "confirm_order") == 0)
-			share_failed(w->n, w->st, o->share_id, reason);
+		/* The provider may have granted it on one of the attempts whose
+		 * answer never arrived: it is told to drop it. */
+		if (strcmp(o->kind, OUTBOX_CONFIRM_ORDER) == 0)
+			share_fail(&w->n->svc, w->st, o->share_id, reason, 1);
 		w->st->ops->outbox_done(w->st, o->id);
 		return;
 	}
-	int64_t delay = (int64_t)1 << (o->attempts < 6 ? o->attempts - 1 : 6);
-	if (delay > 60)
-		delay = 60;
+	int64_t delay = outbox_backoff_s(o->attempts);
 	log_warn("%s for share %s failed (attempt %d), retry in %llds: %s", o->kind, o->share_id, o->attempts,
 	    (long long)delay, reason);
-	w->st->ops->outbox_retry(w->st, o->id, ts_now() + delay, reason);
+	w->st->ops->outbox_retry(w->st, o->id, now + delay, reason);
+}
+
+static int
+run_due(worker *w, int64_t now, size_t *got)
+{
+	store_outbox rows[OB_BATCH];
+	*got = 0;
+	int rc = w->st->ops->outbox_claim(w->st, now, OB_LEASE_S, rows, OB_BATCH, got);
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; i < *got; i++)
+		process(w, &rows[i], now);
+	return 0;
+}
+
+int
+outbox_run_due(struct node *n, store *st, outbox_call_fn call, void *arg, int64_t now, size_t *processed)
+{
+	worker w;
+	memset(&w, 0, sizeof(w));
+	w.n = n;
+	w.st = st;
+	w.call = call;
+	w.call_arg = arg;
+	return run_due(&w, now, processed);
 }
 
 static void *
@@ -304,12 +377,9 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&n->ob_mu);
 		if (stop)
 			break;
-		store_outbox rows[OB_BATCH];
 		size_t got = 0;
-		if (w->st->ops->outbox_claim(w->st, ts_now(), OB_LEASE_S, rows, OB_BATCH, &got) != 0)
+		if (run_due(w, ts_now(), &got) != 0)
 			got = 0;
-		for (size_t i = 0; i < got; i++)
-			process(w, &rows[i]);
 		if (got > 0)
 			continue;
 		int64_t due = -1;
@@ -362,7 +432,10 @@ outbox_start(node *n)
 		if (w == NULL)
 			return TS_ENOMEM;
 		w->n = n;
-		if ((rc = store_open(n->db_url, &w->st)) != 0) {
+		w->call = https_call;
+		w->call_arg = w;
+		store_opts so = { .wait_ms = STORE_WAIT_WORKER_MS };
+		if ((rc = store_open_opts(n->db_url, &so, &w->st)) != 0) {
 			free(w);
 			return rc;
 		}

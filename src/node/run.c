@@ -18,15 +18,42 @@
 #include "lib/util.h"
 #include "node/node.h"
 
-#define EXPIRE_BATCH 64
-
 void
-node_crash_point(node *n, const char *step)
+node_crash_point(node *n, const char *point)
 {
-	if (n->crash_after != NULL && strcmp(n->crash_after, step) == 0) {
-		log_warn("fault injection: TAPSHARE_NODE_CRASH_AFTER=%s, killing myself with SIGKILL", step);
+	if (n->crash_after != NULL && strcmp(n->crash_after, point) == 0) {
+		log_warn("fault injection: TAPSHARE_NODE_CRASH_AFTER=%s, killing myself with SIGKILL", point);
 		raise(SIGKILL);
 	}
+}
+
+static void
+svc_kick(void *arg, unsigned what)
+{
+	node *n = arg;
+	if (what & SHARE_KICK_OUTBOX)
+		outbox_kick(n);
+	if (what & SHARE_KICK_PUSH)
+		push_kick(n);
+}
+
+static void
+svc_crash(void *arg, const char *point)
+{
+	node_crash_point(arg, point);
+}
+
+void
+node_svc_init(node *n)
+{
+	memset(&n->svc, 0, sizeof(n->svc));
+	n->svc.address = n->address;
+	n->svc.ein_prefixes = n->ein_prefixes;
+	n->svc.device_ca = n->ca;
+	n->svc.kick = svc_kick;
+	n->svc.kick_arg = n;
+	n->svc.crash = svc_crash;
+	n->svc.crash_arg = n;
 }
 
 static void
@@ -35,11 +62,10 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	node *n = arg;
-	char ids[EXPIRE_BATCH][STORE_ID_MAX];
-	size_t got = 0;
-	if (n->st->ops->shares_expired(n->st, ts_now(), ids, EXPIRE_BATCH, &got) == 0)
-		for (size_t i = 0; i < got; i++)
-			share_expire(n, n->st, ids[i]);
+	/* The node's own expiry: it needs no companion online. A busy store is
+	 * retried at the next tick. */
+	size_t expired = 0;
+	(void)share_expire_due(&n->svc, n->st, ts_now(), &expired);
 	push_tick(n);
 	/* Hourly housekeeping: finished download sessions after a day,
 	 * idempotency records after a week. */
@@ -96,7 +122,23 @@ node_cmd_run(int argc, char **argv)
 	ts_log_init("tapshare-node", strcmp(lvl, "debug") == 0 ? TS_LOG_DEBUG :
 	    strcmp(lvl, "warn") == 0 ? TS_LOG_WARN : TS_LOG_INFO);
 	n.crash_after = getenv("TAPSHARE_NODE_CRASH_AFTER");
+	long long crash_commits = 0;
+	if (n.crash_after != NULL && strncmp(n.crash_after, "commit:", 7) == 0 &&
+	    ts_parse_ll(n.crash_after + 7, 1, 1000000, &crash_commits) == 0)
+		store_crash_after_commits((long)crash_commits);
 	int rc = 1;
+	/* The event-loop thread's store handle waits briefly for locks and
+	 * answers 503 rather than freeze every request. */
+	store_opts lo = { .wait_ms = STORE_WAIT_LOOP_MS };
+	long long wait_ms = 0;
+	if (ts_parse_ll(ts_config_get(n.cfg, "node", "db_wait_ms", "0"), 0, 60000, &wait_ms) == 0 && wait_ms > 0)
+		lo.wait_ms = (int)wait_ms;
+	store_close(n.st);
+	n.st = NULL;
+	if (store_open_opts(n.db_url, &lo, &n.st) != 0) {
+		fprintf(stderr, "tapshare-node: error: cannot open the database\n");
+		goto out;
+	}
 	char host[64];
 	uint16_t port;
 	const char *listen = ts_config_get(n.cfg, "node", "listen", "127.0.0.1:8443");
@@ -118,6 +160,7 @@ node_cmd_run(int argc, char **argv)
 	uint16_t bound = ts_httpd_port(n.httpd);
 	if (n.address[0] == '\0')
 		snprintf(n.address, sizeof(n.address), "https://%s:%u", host, bound);
+	node_svc_init(&n);
 	api_primary_routes(&n);
 	api_es9_routes(&n);
 	api_offer_routes(&n);

@@ -21,6 +21,8 @@
 
 #include <jansson.h>
 
+#include "node/share_state.h"
+
 #define STORE_ID_MAX 65
 #define STORE_STR_MAX 129
 
@@ -33,7 +35,7 @@ typedef struct store_share {
 	char eid[33];
 	char app_id[STORE_STR_MAX];
 	char provider[STORE_STR_MAX];
-	char state[24];
+	enum share_state state;
 	int64_t duration_s;
 	int64_t not_after;
 	char assoc_app_id[STORE_STR_MAX];
@@ -162,6 +164,9 @@ struct store_ops {
 	int (*outbox_retry)(store *s, int64_t id, int64_t next_at, const char *err);
 	/* at start-up (no other worker alive): release every lease */
 	int (*outbox_reset_leases)(store *s);
+	/* a call to the provider of share_id succeeded: its rows waiting out a
+	 * backoff become due now (leased rows are left alone) */
+	int (*outbox_wake)(store *s, const char *share_id, int64_t now);
 	/* seconds until the next due row (or -1 if none) */
 	int (*outbox_next_due)(store *s, int64_t now, int64_t *secs);
 
@@ -189,14 +194,44 @@ struct store {
 	const struct store_ops *ops;
 };
 
+/* store.c: the one place a backend is chosen, and what both backends share. */
+
+/* How long a statement may wait for a lock another connection holds before
+ * it fails with TS_ETIMEOUT. The event-loop thread uses a short wait (it
+ * answers 503 rather than freeze every request); worker threads wait longer. */
+#define STORE_WAIT_LOOP_MS 250
+#define STORE_WAIT_WORKER_MS 10000
+
+typedef struct store_opts {
+	int wait_ms; /* 0: STORE_WAIT_WORKER_MS */
+} store_opts;
+
 /* Opens the backend named by url: "sqlite:/path/node.db" (or a bare path),
  * or a libpq connection URI "postgresql://..." / "postgres://...".
- * Runs pending migrations. */
-int store_open(const char *url, store **out);
+ * Runs pending migrations. opts may be NULL. */
+int store_open_opts(const char *url, const store_opts *opts, store **out);
+int store_open(const char *url, store **out); /* default options */
 static inline void store_close(store *s) { if (s) s->ops->close(s); }
 
-int store_sqlite_open(const char *path, store **out);
+/* The share as the API shows it (new reference). */
+json_t *store_share_json(const store_share *sh);
+
+/* SQL text of the states a share may expire from (derived from the
+ * transition table), for the backends' expiry query. */
+const char *store_sql_expirable(void);
+/* SQL text of the states that are not final. */
+const char *store_sql_open_states(void);
+
+/* Fault injection (tests): TAPSHARE_NODE_CRASH_AFTER=commit:N kills the
+ * process with SIGKILL right after its Nth durable commit (any connection,
+ * any thread). The backends call store_committed() after every commit,
+ * explicit or autocommit. */
+void store_crash_after_commits(long n);
+void store_committed(void);
+
+/* backends */
+int store_sqlite_open(const char *path, const store_opts *opts, store **out);
 /* PostgreSQL backend (store_pg.c); url is a libpq connection URI. */
-int store_pg_open(const char *url, store **out);
+int store_pg_open(const char *url, const store_opts *opts, store **out);
 
 #endif

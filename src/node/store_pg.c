@@ -17,7 +17,8 @@
  *    chosen: they report conflicts (40001) that every caller would have to
  *    retry, which SQLite callers never do. The lock is the first thing a
  *    transaction takes, so no cycle with row locks is possible; lock_timeout
- *    is 10 s, SQLite's busy timeout.
+ *    is the store's wait (store_opts.wait_ms), as SQLite's busy timeout:
+ *    short on the event-loop thread, 10 s on the workers.
  *  - Readers outside begin() are never blocked (SQLite WAL readers neither).
  *  - ids from BIGSERIAL are visible in id order only if their inserts are
  *    serialised: event_add and cmd_add called outside a transaction open one
@@ -56,6 +57,9 @@ typedef struct pq_store {
 		const char *sql;
 		int prepared;
 	} cache[PQ_CACHE];
+	char lock_timeout[64]; /* "SET lock_timeout = '<ms>ms'" */
+	char sql_expired[256]; /* built at open from the transition table */
+	char sql_by_eid_app[640];
 } pq_store;
 
 #define S(x) ((pq_store *)(x))
@@ -230,6 +234,8 @@ notice_sink(void *arg, const char *msg)
 	(void)msg; /* "relation already exists, skipping" and the like */
 }
 
+static int sqlstate_rc(const PGresult *r);
+
 /* Runs a simple (parameterless, valueless) command. */
 static int
 simple(pq_store *s, const char *sql)
@@ -239,7 +245,7 @@ simple(pq_store *s, const char *sql)
 	int rc = 0;
 	if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
 		log_error("postgresql: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(s->conn));
-		rc = TS_EDB;
+		rc = sqlstate_rc(r) == TS_ETIMEOUT ? TS_ETIMEOUT : TS_EDB;
 	}
 	PQclear(r);
 	return rc;
@@ -251,6 +257,8 @@ sqlstate_rc(const PGresult *r)
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	if (state != NULL && strncmp(state, "23", 2) == 0)
 		return TS_EEXIST;
+	if (state != NULL && strcmp(state, "55P03") == 0) /* lock_not_available: lock_timeout */
+		return TS_ETIMEOUT;
 	return TS_EDB;
 }
 
@@ -271,7 +279,7 @@ alive(pq_store *s)
 	for (size_t i = 0; i < PQ_CACHE; i++)
 		s->cache[i].prepared = 0;
 	log_warn("postgresql: connection re-established");
-	return simple(s, "SET lock_timeout = '10s'");
+	return simple(s, s->lock_timeout);
 }
 
 static int
@@ -407,6 +415,8 @@ pq_commit(store *b)
 	PQclear(r);
 	if (rc != 0 && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 		(void)simple(s, "ROLLBACK");
+	if (rc == 0)
+		store_committed();
 	return rc;
 }
 
@@ -722,7 +732,9 @@ share_row(const PGresult *r, int i, store_share *sh)
 	c_text(r, i, 3, sh->eid, sizeof(sh->eid));
 	c_text(r, i, 4, sh->app_id, sizeof(sh->app_id));
 	c_text(r, i, 5, sh->provider, sizeof(sh->provider));
-	c_text(r, i, 6, sh->state, sizeof(sh->state));
+	char state[24];
+	c_text(r, i, 6, state, sizeof(state));
+	sh->state = share_state_parse(state);
 	sh->duration_s = c_i64(r, i, 7);
 	sh->not_after = c_i64(r, i, 8);
 	c_text(r, i, 9, sh->assoc_app_id, sizeof(sh->assoc_app_id));
@@ -744,7 +756,7 @@ share_args(pq_args *a, const store_share *sh)
 	a_text(a, sh->eid);
 	a_text(a, sh->app_id);
 	a_text(a, sh->provider);
-	a_text(a, sh->state);
+	a_text(a, share_state_name(sh->state));
 	a_i64(a, sh->duration_s);
 	a_i64(a, sh->not_after);
 	a_text(a, sh->assoc_app_id);
@@ -811,8 +823,7 @@ pq_share_get(store *b, const char *id, store_share *sh)
 static int
 pq_share_by_eid_app(store *b, const char *eid, const char *assoc, store_share *sh)
 {
-	static const char sql[] = "SELECT " SHARE_COLS " FROM shares WHERE eid=$1 AND assoc_app_id=$2"
-				  " ORDER BY created_at DESC LIMIT 1";
+	const char *sql = S(b)->sql_by_eid_app;
 	pq_args a = { 0 };
 	a_text(&a, eid);
 	a_text(&a, assoc);
@@ -886,8 +897,6 @@ pq_share_get_credential(store *b, const char *id, char **out)
 	return rc;
 }
 
-json_t *store_share_json(const store_share *sh); /* store_sqlite.c */
-
 static int
 pq_shares_json(store *b, int64_t user_id, json_t **out)
 {
@@ -913,8 +922,7 @@ pq_shares_json(store *b, int64_t user_id, json_t **out)
 static int
 pq_shares_expired(store *b, int64_t now, char (*ids)[STORE_ID_MAX], size_t max, size_t *n)
 {
-	static const char sql[] = "SELECT id FROM shares WHERE state IN ('authorised','delivered','installed')"
-				  " AND not_after > 0 AND not_after <= $1 LIMIT $2";
+	const char *sql = S(b)->sql_expired;
 	pq_args a = { 0 };
 	a_i64(&a, now);
 	a_i64(&a, (int64_t)max);
@@ -1121,6 +1129,18 @@ pq_outbox_retry(store *b, int64_t id, int64_t next_at, const char *err)
 	a_i64(&a, next_at);
 	a_text(&a, err);
 	a_i64(&a, id);
+	return q(S(b), sql, Q_WRITE, &a, NULL);
+}
+
+static int
+pq_outbox_wake(store *b, const char *share_id, int64_t now)
+{
+	static const char sql[] = "UPDATE outbox SET next_at=$1 WHERE done=0 AND next_at>$1 AND lease_until<=$1"
+				  " AND share_id IN (SELECT id FROM shares WHERE provider="
+				  " (SELECT provider FROM shares WHERE id=$2))";
+	pq_args a = { 0 };
+	a_i64(&a, now);
+	a_text(&a, share_id);
 	return q(S(b), sql, Q_WRITE, &a, NULL);
 }
 
@@ -1352,6 +1372,7 @@ static const struct store_ops pq_ops = {
 	.outbox_done = pq_outbox_done,
 	.outbox_retry = pq_outbox_retry,
 	.outbox_reset_leases = pq_outbox_reset_leases,
+	.outbox_wake = pq_outbox_wake,
 	.outbox_next_due = pq_outbox_next_due,
 	.idem_get = pq_idem_get,
 	.idem_put = pq_idem_put,
@@ -1413,7 +1434,7 @@ fail:
 }
 
 int
-store_pg_open(const char *url, store **out)
+store_pg_open(const char *url, const store_opts *opts, store **out)
 {
 	pq_store *s = calloc(1, sizeof(*s));
 	if (s == NULL)
@@ -1431,7 +1452,17 @@ store_pg_open(const char *url, store **out)
 		goto fail;
 	}
 	PQsetNoticeProcessor(s->conn, notice_sink, NULL);
-	if ((rc = simple(s, "SET lock_timeout = '10s'")) != 0 || (rc = migrate(s)) != 0)
+	ts_snprintf(s->lock_timeout, sizeof(s->lock_timeout), "SET lock_timeout = '%dms'",
+	    opts && opts->wait_ms > 0 ? opts->wait_ms : STORE_WAIT_WORKER_MS);
+	ts_snprintf(s->sql_expired, sizeof(s->sql_expired),
+	    "SELECT id FROM shares WHERE state IN (%s) AND not_after > 0 AND not_after <= $1 LIMIT $2",
+	    store_sql_expirable());
+	/* A share still in progress first, then the newest (see store_sqlite.c). */
+	ts_snprintf(s->sql_by_eid_app, sizeof(s->sql_by_eid_app),
+	    "SELECT " SHARE_COLS " FROM shares WHERE eid=$1 AND assoc_app_id=$2"
+	    " ORDER BY CASE WHEN state IN (%s) THEN 0 ELSE 1 END, created_at DESC, updated_at DESC LIMIT 1",
+	    store_sql_open_states());
+	if ((rc = simple(s, s->lock_timeout)) != 0 || (rc = migrate(s)) != 0)
 		goto fail;
 	*out = &s->base;
 	return 0;

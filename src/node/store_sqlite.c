@@ -24,6 +24,8 @@ typedef struct sq_store {
 		const char *sql;
 		sqlite3_stmt *st;
 	} cache[SQ_CACHE];
+	char sql_expired[256]; /* built at open from the transition table */
+	char sql_by_eid_app[640];
 } sq_store;
 
 /* Numbered migrations; index i moves the schema from version i to i+1.
@@ -130,10 +132,17 @@ run(sq_store *s, sqlite3_stmt *p)
 		return TS_EDB;
 	int rc = sqlite3_step(p);
 	sqlite3_reset(p);
-	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
+		if (sqlite3_get_autocommit(s->db) && !sqlite3_stmt_readonly(p))
+			store_committed();
 		return 0;
+	}
 	if ((rc & 0xff) == SQLITE_CONSTRAINT)
 		return TS_EEXIST;
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+		log_warn("sqlite: database busy (held by another connection)");
+		return TS_ETIMEOUT;
+	}
 	log_error("sqlite: %s", sqlite3_errmsg(s->db));
 	return TS_EDB;
 }
@@ -142,10 +151,15 @@ static int
 exec(sq_store *s, const char *sql)
 {
 	char *err = NULL;
-	if (sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-		log_error("sqlite: %s", err ? err : "?");
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &err);
+	if (rc != SQLITE_OK) {
+		int busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+		if (busy)
+			log_warn("sqlite: database busy (held by another connection)");
+		else
+			log_error("sqlite: %s", err ? err : "?");
 		sqlite3_free(err);
-		return TS_EDB;
+		return busy ? TS_ETIMEOUT : TS_EDB;
 	}
 	return 0;
 }
@@ -161,7 +175,14 @@ sq_close(store *b)
 }
 
 static int sq_begin(store *b) { return exec(S(b), "BEGIN IMMEDIATE"); }
-static int sq_commit(store *b) { return exec(S(b), "COMMIT"); }
+static int
+sq_commit(store *b)
+{
+	int rc = exec(S(b), "COMMIT");
+	if (rc == 0)
+		store_committed();
+	return rc;
+}
 static void sq_rollback(store *b) { (void)exec(S(b), "ROLLBACK"); }
 
 static int
@@ -475,7 +496,7 @@ share_row(sqlite3_stmt *p, store_share *sh)
 	cpy(sh->eid, sizeof(sh->eid), sqlite3_column_text(p, 3));
 	cpy(sh->app_id, sizeof(sh->app_id), sqlite3_column_text(p, 4));
 	cpy(sh->provider, sizeof(sh->provider), sqlite3_column_text(p, 5));
-	cpy(sh->state, sizeof(sh->state), sqlite3_column_text(p, 6));
+	sh->state = share_state_parse((const char *)sqlite3_column_text(p, 6));
 	sh->duration_s = sqlite3_column_int64(p, 7);
 	sh->not_after = sqlite3_column_int64(p, 8);
 	cpy(sh->assoc_app_id, sizeof(sh->assoc_app_id), sqlite3_column_text(p, 9));
@@ -497,7 +518,7 @@ share_bind(sqlite3_stmt *p, const store_share *sh)
 	bt(p, 4, sh->eid);
 	bt(p, 5, sh->app_id);
 	bt(p, 6, sh->provider);
-	bt(p, 7, sh->state);
+	bt(p, 7, share_state_name(sh->state));
 	sqlite3_bind_int64(p, 8, sh->duration_s);
 	sqlite3_bind_int64(p, 9, sh->not_after);
 	bt(p, 10, sh->assoc_app_id);
@@ -567,9 +588,7 @@ sq_share_get(store *b, const char *id, store_share *sh)
 static int
 sq_share_by_eid_app(store *b, const char *eid, const char *assoc, store_share *sh)
 {
-	static const char q[] = "SELECT " SHARE_COLS " FROM shares WHERE eid=? AND assoc_app_id=?"
-				" ORDER BY created_at DESC LIMIT 1";
-	sqlite3_stmt *p = st(S(b), q);
+	sqlite3_stmt *p = st(S(b), S(b)->sql_by_eid_app);
 	if (!p)
 		return TS_EDB;
 	bt(p, 1, eid);
@@ -646,20 +665,6 @@ sq_share_get_credential(store *b, const char *id, char **out)
 	return rc;
 }
 
-json_t *store_share_json(const store_share *sh);
-
-json_t *
-store_share_json(const store_share *sh)
-{
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:s,s:s}",
-	    "share_id", sh->id, "eid", sh->eid, "app_id", sh->app_id, "provider", sh->provider,
-	    "associated_app_id", sh->assoc_app_id, "associated_kind", sh->assoc_kind,
-	    "state", sh->state, "not_after", (json_int_t)sh->not_after,
-	    "created_at", (json_int_t)sh->created_at, "updated_at", (json_int_t)sh->updated_at,
-	    "reason", sh->reason, "device_id", sh->device_id,
-	    "operation", sh->operation[0] ? sh->operation : "share");
-}
-
 static int
 sq_shares_json(store *b, int64_t user_id, json_t **out)
 {
@@ -683,9 +688,7 @@ sq_shares_json(store *b, int64_t user_id, json_t **out)
 static int
 sq_shares_expired(store *b, int64_t now, char (*ids)[STORE_ID_MAX], size_t max, size_t *n)
 {
-	static const char q[] = "SELECT id FROM shares WHERE state IN ('authorised','delivered','installed')"
-				" AND not_after > 0 AND not_after <= ? LIMIT ?";
-	sqlite3_stmt *p = st(S(b), q);
+	sqlite3_stmt *p = st(S(b), S(b)->sql_expired);
 	if (!p)
 		return TS_EDB;
 	sqlite3_bind_int64(p, 1, now);
@@ -848,9 +851,11 @@ sq_outbox_claim(store *b, int64_t now, int64_t lease_s, store_outbox *out, size_
 		o->attempts = sqlite3_column_int(p, 4);
 	}
 	sqlite3_reset(p);
+	if (rc == SQLITE_DONE && *n > 0 && sqlite3_get_autocommit(S(b)->db))
+		store_committed();
 	if (rc != SQLITE_DONE) {
 		log_error("sqlite outbox claim: %s", sqlite3_errmsg(S(b)->db));
-		return TS_EDB;
+		return rc == SQLITE_BUSY ? TS_ETIMEOUT : TS_EDB;
 	}
 	return 0;
 }
@@ -876,6 +881,20 @@ sq_outbox_retry(store *b, int64_t id, int64_t next_at, const char *err)
 	sqlite3_bind_int64(p, 1, next_at);
 	bt(p, 2, err);
 	sqlite3_bind_int64(p, 3, id);
+	return run(S(b), p);
+}
+
+static int
+sq_outbox_wake(store *b, const char *share_id, int64_t now)
+{
+	static const char q[] = "UPDATE outbox SET next_at=?1 WHERE done=0 AND next_at>?1 AND lease_until<=?1"
+				" AND share_id IN (SELECT id FROM shares WHERE provider="
+				" (SELECT provider FROM shares WHERE id=?2))";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	sqlite3_bind_int64(p, 1, now);
+	bt(p, 2, share_id);
 	return run(S(b), p);
 }
 
@@ -1111,6 +1130,7 @@ static const struct store_ops sq_ops = {
 	.outbox_done = sq_outbox_done,
 	.outbox_retry = sq_outbox_retry,
 	.outbox_reset_leases = sq_outbox_reset_leases,
+	.outbox_wake = sq_outbox_wake,
 	.outbox_next_due = sq_outbox_next_due,
 	.idem_get = sq_idem_get,
 	.idem_put = sq_idem_put,
@@ -1157,7 +1177,7 @@ migrate(sq_store *s)
 }
 
 int
-store_sqlite_open(const char *path, store **out)
+store_sqlite_open(const char *path, const store_opts *opts, store **out)
 {
 	sq_store *s = calloc(1, sizeof(*s));
 	if (s == NULL)
@@ -1170,7 +1190,16 @@ store_sqlite_open(const char *path, store **out)
 		free(s);
 		return TS_EDB;
 	}
-	sqlite3_busy_timeout(s->db, 10000);
+	sqlite3_busy_timeout(s->db, opts && opts->wait_ms > 0 ? opts->wait_ms : STORE_WAIT_WORKER_MS);
+	ts_snprintf(s->sql_expired, sizeof(s->sql_expired),
+	    "SELECT id FROM shares WHERE state IN (%s) AND not_after > 0 AND not_after <= ? LIMIT ?",
+	    store_sql_expirable());
+	/* A share still in progress first (a notification is about it, not about
+	 * an older share of the same app that ended), then the newest. */
+	ts_snprintf(s->sql_by_eid_app, sizeof(s->sql_by_eid_app),
+	    "SELECT " SHARE_COLS " FROM shares WHERE eid=? AND assoc_app_id=?"
+	    " ORDER BY CASE WHEN state IN (%s) THEN 0 ELSE 1 END, created_at DESC, rowid DESC LIMIT 1",
+	    store_sql_open_states());
 	int rc;
 	if ((rc = exec(s, "PRAGMA journal_mode=WAL")) != 0 ||
 	    (rc = exec(s, "PRAGMA synchronous=FULL")) != 0 ||
@@ -1181,14 +1210,4 @@ store_sqlite_open(const char *path, store **out)
 	}
 	*out = &s->base;
 	return 0;
-}
-
-int
-store_open(const char *url, store **out)
-{
-	if (strncmp(url, "sqlite:", 7) == 0)
-		return store_sqlite_open(url + 7, out);
-	if (strncmp(url, "postgresql:", 11) == 0 || strncmp(url, "postgres:", 9) == 0)
-		return store_pg_open(url, out);
-	return store_sqlite_open(url, out);
 }

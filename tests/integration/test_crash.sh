@@ -26,7 +26,7 @@ ts_start_node_env() { ts_start_node_same_port; }
 
 # --- crash right after S12 ---
 TOKEN=$(token)
-restart_node S12
+restart_node share_request
 r=$("${ACURL[@]}" -X POST "$NODE_URL/v1/shares" -H "Authorization: Bearer $TOKEN" -H 'Idempotency-Key: crash-12' \
 	-d "{\"eid\":\"$EID\",\"app_id\":\"sim-alice\"}" 2>&1 || true)
 wait "$NODE_PID" 2>/dev/null || true
@@ -42,7 +42,7 @@ expect "flow completes after the S12 crash" wait_state "$S1" installed 40
 expect "exactly one share" [ "$("$TS_BIN/tapshare-node" shares --dir "$T/node" --json | jq length)" = 1 ]
 
 # --- crash right after S13 ---
-restart_node S13
+restart_node share_authorise
 r=$("${ACURL[@]}" -X POST "$NODE_URL/v1/shares" -H "Authorization: Bearer $TOKEN" -H 'Idempotency-Key: crash-13' \
 	-d "{\"eid\":\"$EID\",\"app_id\":\"sim-alice\"}")
 S2=$(jq -r .share_id <<<"$r")

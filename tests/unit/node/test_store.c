@@ -1,7 +1,6 @@
 /*
- * Unit tests for the node's store, passphrase hashing and the share state
- * machine: exact codes, and that each transition writes its event, companion
- * command and outbox row in the same step. The store groups run against the
+ * Unit tests for the node's store and passphrase hashing: exact codes (the
+ * share service's transitions are tests/unit/node/test_share.c). The store groups run against the
  * SQLite backend, then against PostgreSQL when TS_PG_URL names a database
  * (libpq URI) that the tests may wipe (tests/integration/test_store_pg.sh).
  */
@@ -215,141 +214,6 @@ test_passwd(void **state)
 	assert_string_equal(s1, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
-static size_t
-count_events(store *s, int64_t user, const char *share, const char *type)
-{
-	store_event ev[32];
-	size_t n = 0, c = 0;
-	assert_int_equal(s->ops->events_after(s, user, share, 0, ev, 32, &n), 0);
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(ev[i].type, type) == 0)
-			c++;
-	return c;
-}
-
-static size_t
-count_cmds(store *s, const char *eid, const char *type)
-{
-	store_cmd c[16];
-	size_t n = 0, k = 0;
-	assert_int_equal(s->ops->cmds_pending(s, eid, 0, c, 16, &n), 0);
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(c[i].type, type) == 0)
-			k++;
-	return k;
-}
-
-static void
-test_share_state_machine(void **state)
-{
-	(void)state;
-	static node n;
-	memset(&n, 0, sizeof(n));
-	pthread_mutex_init(&n.ob_mu, NULL);
-	pthread_cond_init(&n.ob_cv, NULL);
-	snprintf(n.address, sizeof(n.address), "https://127.0.0.1:1");
-	store *s = open_store();
-	n.st = s;
-	const char *eid = "89049032123451234512345678901235";
-	store_share sh;
-	memset(&sh, 0, sizeof(sh));
-	snprintf(sh.id, sizeof(sh.id), "share-1");
-	sh.user_id = 7;
-	snprintf(sh.eid, sizeof(sh.eid), "%s", eid);
-	snprintf(sh.app_id, sizeof(sh.app_id), "sim-a");
-	snprintf(sh.provider, sizeof(sh.provider), "op");
-	assert_int_equal(share_create(&n, s, &sh), 0);
-	assert_int_equal(s->ops->commit(s), 0);
-	store_share got;
-	assert_int_equal(s->ops->share_get(s, "share-1", &got), 0);
-	assert_string_equal(got.state, "eid_confirmed");
-	assert_int_equal(count_events(s, 7, "share-1", "share.eid_confirmed"), 1);
-
-	/* only an eid_confirmed share can be authorised, once */
-	assert_int_equal(share_installed(&n, s, "share-1", NULL), TS_ESTATE);
-	assert_int_equal(share_authorised(&n, s, "share-1", "sim-b", "B", "sim", 0, "{\"iccid\":\"1\"}"), 0);
-	assert_int_equal(share_authorised(&n, s, "share-1", "sim-c", "C", "sim", 0, "{}"), TS_ESTATE);
-	assert_int_equal(s->ops->share_get(s, "share-1", &got), 0);
-	assert_string_equal(got.state, "authorised");
-	assert_string_equal(got.assoc_app_id, "sim-b");
-	assert_int_equal(strlen(got.matching_id), 32);
-	assert_int_equal(count_cmds(s, eid, "download"), 1);
-	char *cred = NULL;
-	assert_int_equal(share_credential(s, "share-1", &cred), 0);
-	assert_string_equal(cred, "{\"iccid\":\"1\"}");
-	free(cred);
-
-	assert_int_equal(share_delivered(&n, s, "share-1"), 0);
-	assert_int_equal(share_delivered(&n, s, "share-1"), 0); /* retried download: no-op */
-	assert_int_equal(share_installed(&n, s, "share-1", NULL), 0);
-	assert_int_equal(share_installed(&n, s, "share-1", NULL), 0); /* repeated notification */
-	assert_int_equal(count_events(s, 7, "share-1", "share.installed"), 1);
-	assert_int_equal(count_cmds(s, eid, "download"), 0);
-
-	/* cancel: grant revoked at once, delete pushed, provider told */
-	assert_int_equal(share_cancel(&n, s, "share-1", &got), 0);
-	assert_int_equal(s->ops->commit(s), 0);
-	assert_string_equal(got.state, "cancel_pending");
-	assert_int_equal(count_cmds(s, eid, "delete"), 1);
-	store_outbox ob[8];
-	size_t nob = 0;
-	assert_int_equal(s->ops->outbox_claim(s, ts_now(), 60, ob, 8, &nob), 0);
-	assert_int_equal(nob, 2);
-	assert_string_equal(ob[0].kind, "confirm_order");
-	assert_string_equal(ob[1].kind, "cancel_order");
-	/* the SE's delete notification settles it */
-	assert_int_equal(share_deleted(&n, s, "share-1"), 0);
-	assert_int_equal(s->ops->share_get(s, "share-1", &got), 0);
-	assert_string_equal(got.state, "revoked");
-	assert_int_equal(count_cmds(s, eid, "delete"), 0);
-	assert_int_equal(share_cancel(&n, s, "share-1", &got), TS_ESTATE);
-	assert_int_equal(share_deleted(&n, s, "share-1"), TS_ESTATE);
-
-	/* a share cancelled before delivery is revoked directly, nothing to delete */
-	snprintf(sh.id, sizeof(sh.id), "share-2");
-	assert_int_equal(share_create(&n, s, &sh), 0);
-	assert_int_equal(s->ops->commit(s), 0);
-	assert_int_equal(share_authorised(&n, s, "share-2", "sim-d", "D", "sim", ts_now() - 1, "{}"), 0);
-	assert_int_equal(share_cancel(&n, s, "share-2", &got), 0);
-	assert_int_equal(s->ops->commit(s), 0);
-	assert_string_equal(got.state, "revoked");
-	assert_int_equal(count_cmds(s, eid, "download"), 0);
-	assert_int_equal(count_cmds(s, eid, "delete"), 0);
-
-	/* expiry of an installed share */
-	snprintf(sh.id, sizeof(sh.id), "share-3");
-	assert_int_equal(share_create(&n, s, &sh), 0);
-	assert_int_equal(s->ops->commit(s), 0);
-	assert_int_equal(share_authorised(&n, s, "share-3", "sim-e", "E", "sim", ts_now() + 1000, "{}"), 0);
-	assert_int_equal(share_delivered(&n, s, "share-3"), 0);
-	assert_int_equal(share_installed(&n, s, "share-3", NULL), 0);
-	char ids[4][STORE_ID_MAX];
-	size_t nid = 0;
-	assert_int_equal(s->ops->shares_expired(s, ts_now(), ids, 4, &nid), 0);
-	assert_int_equal(nid, 0);
-	assert_int_equal(s->ops->shares_expired(s, ts_now() + 1000, ids, 4, &nid), 0);
-	assert_int_equal(nid, 1);
-	assert_string_equal(ids[0], "share-3");
-	assert_int_equal(share_expire(&n, s, "share-3"), 0);
-	assert_int_equal(s->ops->share_get(s, "share-3", &got), 0);
-	assert_string_equal(got.state, "expired");
-	assert_int_equal(count_cmds(s, eid, "delete"), 1);
-	assert_int_equal(count_events(s, 7, "share-3", "share.expired"), 1);
-	assert_int_equal(share_deleted(&n, s, "share-3"), 0);
-	assert_int_equal(s->ops->share_get(s, "share-3", &got), 0);
-	assert_string_equal(got.state, "expired");
-	assert_int_equal(count_cmds(s, eid, "delete"), 0);
-
-	/* denial ends an eid_confirmed share */
-	snprintf(sh.id, sizeof(sh.id), "share-4");
-	assert_int_equal(share_create(&n, s, &sh), 0);
-	assert_int_equal(s->ops->commit(s), 0);
-	assert_int_equal(share_denied(&n, s, "share-4", "no"), 0);
-	assert_int_equal(share_authorised(&n, s, "share-4", "x", "x", "sim", 0, "{}"), TS_ESTATE);
-	assert_int_equal(count_events(s, 7, "share-4", "share.denied"), 1);
-	store_close(s);
-}
-
 /* The backends differ most in transactions: a failed statement leaves the
  * transaction usable, nesting and stray commits are errors. */
 static void
@@ -545,7 +409,6 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transactions_serialised, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apps_providers_blobs, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_share_state_machine, setup, teardown),
 	};
 	const struct CMUnitTest other_tests[] = {
 		cmocka_unit_test(test_passwd),

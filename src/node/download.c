@@ -1,0 +1,391 @@
+/*
+ * download.c — the ES9+ download service (download.h). The companion needs no
+ * credential of its own: its secure element proves the EID. Session keys
+ * exist only inside bsp_package_build.
+ */
+#include "node/download.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "lib/bsp.h"
+#include "lib/eid.h"
+#include "lib/log.h"
+#include "lib/pki.h"
+#include "lib/ts_err.h"
+#include "lib/util.h"
+
+#define ES9_HOST_ID "tapshare-node"
+
+/* tx.stage values */
+#define TX_INITIATED 1
+#define TX_AUTHENTICATED 2
+#define TX_PACKAGE_SENT 3
+#define TX_CANCELLED 9
+
+static int
+refuse(download_why *why, int rc, const char *subject, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int
+refuse(download_why *why, int rc, const char *subject, const char *reason, const char *fmt, ...)
+{
+	why->subject = subject;
+	why->reason = reason;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why->msg, sizeof(why->msg), fmt, ap);
+	va_end(ap);
+	log_warn("ES9+ refused: %s", why->msg);
+	return rc;
+}
+
+static int
+internal(download_why *why, const char *what)
+{
+	return refuse(why, TS_ECRYPTO, "8.1", "5.1", "internal error while %s", what);
+}
+
+static int
+tx_lookup(store *st, const char *tid, int stage, store_tx *tx, download_why *why)
+{
+	if (tid == NULL || strlen(tid) != 2 * RSP_TID_LEN || st->ops->tx_get(st, tid, tx) != 0)
+		return refuse(why, TS_ENOTFOUND, "8.10.1", "3.9", "unknown transactionId");
+	if (tx->stage != stage)
+		return refuse(why, TS_ESTATE, "8.10.1", "3.9", "transaction %s is not at this step", tid);
+	return 0;
+}
+
+static void
+share_metadata(const store_share *sh, rsp_metadata *m)
+{
+	memset(m, 0, sizeof(*m));
+	snprintf(m->app_id, sizeof(m->app_id), "%s", sh->assoc_app_id);
+	snprintf(m->name, sizeof(m->name), "%s", sh->assoc_name);
+	snprintf(m->kind, sizeof(m->kind), "%s", sh->assoc_kind);
+	snprintf(m->provider, sizeof(m->provider), "%s", sh->provider);
+	m->not_after = sh->not_after;
+}
+
+int
+download_initiate(const download_svc *d, store *st, const char *matching_id,
+    const uint8_t euicc_challenge[RSP_CHALLENGE_LEN], char out_tid[2 * RSP_TID_LEN + 1], uint8_t **s1,
+    size_t *s1_len, uint8_t sig1[64], download_why *why)
+{
+	store_share sh;
+	*s1 = NULL;
+	if (st->ops->share_by_matching(st, matching_id, &sh) != 0)
+		return refuse(why, TS_ENOTFOUND, "8.2.6", "3.8", "unknown matchingId");
+	if (!share_downloadable(&sh))
+		return refuse(why, TS_ESTATE, "8.2.6", "3.8", "share %s is %s: nothing to download", sh.id,
+		    share_state_name(sh.state));
+	store_tx tx;
+	memset(&tx, 0, sizeof(tx));
+	rsp_server_signed1 ss;
+	memset(&ss, 0, sizeof(ss));
+	if (ts_random(ss.transaction_id, RSP_TID_LEN) != 0 || ts_random(ss.server_challenge, RSP_CHALLENGE_LEN) != 0)
+		return internal(why, "opening the session");
+	memcpy(ss.euicc_challenge, euicc_challenge, RSP_CHALLENGE_LEN);
+	snprintf(ss.server_address, sizeof(ss.server_address), "%s", d->address);
+	if (rsp_server_signed1_encode(&ss, s1, s1_len) != 0 || pki_sign(d->sign_key, *s1, *s1_len, sig1) != 0)
+		goto fail;
+	ts_hex_encode(ss.transaction_id, RSP_TID_LEN, tx.id, sizeof(tx.id));
+	snprintf(tx.share_id, sizeof(tx.share_id), "%s", sh.id);
+	snprintf(tx.eid, sizeof(tx.eid), "%s", sh.eid);
+	memcpy(tx.euicc_challenge, euicc_challenge, RSP_CHALLENGE_LEN);
+	memcpy(tx.server_challenge, ss.server_challenge, RSP_CHALLENGE_LEN);
+	tx.stage = TX_INITIATED;
+	tx.created_at = ts_now();
+	if (st->ops->tx_put(st, &tx) != 0)
+		goto fail;
+	snprintf(out_tid, 2 * RSP_TID_LEN + 1, "%s", tx.id);
+	log_info("S14 share %s: download session %s opened by companion %s", sh.id, tx.id, sh.eid);
+	return 0;
+fail:
+	free(*s1);
+	*s1 = NULL;
+	return internal(why, "opening the session");
+}
+
+/* Verifies the SE's identity: chain CI -> EUM -> eUICC, the EUM's permitted
+ * prefixes, and the EID in the eUICC certificate. Returns the eUICC key. */
+static int
+verify_euicc(const download_svc *d, const rsp_auth_server_resp *a, const char *want_eid, EVP_PKEY **pub,
+    char *why, size_t cap)
+{
+	X509 *eum = NULL, *euicc = NULL;
+	STACK_OF(X509) *chain = NULL;
+	int rc = TS_EVERIFY;
+	char err[256] = "";
+	eid_t eid;
+	char prefixes[512];
+	if (pki_cert_from_der(a->eum_cert, a->eum_cert_len, &eum) != 0 ||
+	    pki_cert_from_der(a->euicc_cert, a->euicc_cert_len, &euicc) != 0) {
+		snprintf(why, cap, "malformed eUICC or EUM certificate");
+		goto done;
+	}
+	chain = sk_X509_new_null();
+	if (chain == NULL || !sk_X509_push(chain, eum)) {
+		snprintf(why, cap, "out of memory");
+		goto done;
+	}
+	if (pki_verify_chain(d->ci, chain, euicc, err, sizeof(err)) != 0) {
+		snprintf(why, cap, "eUICC certificate does not chain to the trusted CI: %s", err);
+		goto done;
+	}
+	if (pki_cert_eid(euicc, &eid) != 0) {
+		snprintf(why, cap, "eUICC certificate carries no valid EID");
+		goto done;
+	}
+	if (pki_cert_ein_prefixes(eum, prefixes, sizeof(prefixes)) != 0 || !pki_ein_allowed(prefixes, &eid)) {
+		snprintf(why, cap, "EID %s is outside the EUM's permitted prefixes", eid.digits);
+		goto done;
+	}
+	if (strcmp(eid.digits, want_eid) != 0) {
+		snprintf(why, cap, "secure element is EID %s, the share is for %s", eid.digits, want_eid);
+		goto done;
+	}
+	*pub = X509_get_pubkey(euicc);
+	rc = *pub ? 0 : TS_ECRYPTO;
+done:
+	sk_X509_free(chain); /* eum freed below */
+	X509_free(eum);
+	X509_free(euicc);
+	return rc;
+}
+
+int
+download_authenticate(const download_svc *d, store *st, const char *tid, const uint8_t *asr, size_t asr_len,
+    uint8_t **md, size_t *md_len, uint8_t **s2, size_t *s2_len, uint8_t sig2[64], download_why *why)
+{
+	EVP_PKEY *pub = NULL;
+	store_tx tx;
+	rsp_auth_server_resp a;
+	rsp_euicc_signed1 es1;
+	store_share sh;
+	char vwhy[300];
+	int rc;
+	*md = *s2 = NULL;
+	if ((rc = tx_lookup(st, tid, TX_INITIATED, &tx, why)) != 0)
+		return rc;
+	if (rsp_auth_server_resp_decode(asr, asr_len, &a) != 0)
+		return refuse(why, TS_EPARSE, "8.1", "2.1", "authenticateServerResponse is missing or malformed");
+	if (a.error != 0)
+		return refuse(why, TS_EDENIED, "8.1", "3.8", "the secure element refused the server (error %d)", a.error);
+	if (verify_euicc(d, &a, tx.eid, &pub, vwhy, sizeof(vwhy)) != 0)
+		return refuse(why, TS_EVERIFY, "8.1.3", "6.1", "%s", vwhy);
+	if (pki_verify(pub, a.euicc_signed1, a.euicc_signed1_len, a.euicc_signature1) != 0) {
+		rc = refuse(why, TS_EVERIFY, "8.1", "6.1", "euiccSignature1 does not verify");
+		goto done;
+	}
+	if (rsp_euicc_signed1_decode(a.euicc_signed1, a.euicc_signed1_len, &es1) != 0 ||
+	    st->ops->share_get(st, tx.share_id, &sh) != 0) {
+		rc = refuse(why, TS_EPARSE, "8.1", "2.1", "euiccSigned1 is malformed");
+		goto done;
+	}
+	char tid_hex[33];
+	ts_hex_encode(es1.transaction_id, RSP_TID_LEN, tid_hex, sizeof(tid_hex));
+	if (strcmp(tid_hex, tx.id) != 0 || ts_ct_equal(es1.server_challenge, tx.server_challenge, 16) != 0 ||
+	    strcmp(es1.matching_id, sh.matching_id) != 0 || strcmp(es1.server_address, d->address) != 0) {
+		rc = refuse(why, TS_EVERIFY, "8.1", "6.1", "euiccSigned1 does not match this session (replay?)");
+		goto done;
+	}
+	if (!share_downloadable(&sh)) {
+		rc = refuse(why, TS_ESTATE, "8.2", "3.8", "share %s is %s: nothing to download", sh.id,
+		    share_state_name(sh.state));
+		goto done;
+	}
+	memcpy(tx.euicc_sig1, a.euicc_signature1, 64);
+	rc = TS_ECRYPTO;
+	if (pki_pubkey_to_point(pub, tx.euicc_pub) != 0)
+		goto fail;
+	rsp_smdp_signed2 ss2 = { .cc_required = 0 };
+	memcpy(ss2.transaction_id, es1.transaction_id, RSP_TID_LEN);
+	uint8_t buf[2048];
+	if (rsp_smdp_signed2_encode(&ss2, s2, s2_len) != 0 || *s2_len + 64 > sizeof(buf))
+		goto fail;
+	memcpy(buf, *s2, *s2_len);
+	memcpy(buf + *s2_len, tx.euicc_sig1, 64);
+	if (pki_sign(d->sign_key, buf, *s2_len + 64, sig2) != 0)
+		goto fail;
+	memcpy(tx.smdp_sig2, sig2, 64);
+	tx.stage = TX_AUTHENTICATED;
+	rsp_metadata m;
+	share_metadata(&sh, &m);
+	if (rsp_metadata_encode(&m, md, md_len) != 0)
+		goto fail;
+	/* the session and the SE's key (for its notifications) together */
+	if ((rc = st->ops->begin(st)) != 0)
+		goto fail;
+	if ((rc = st->ops->tx_put(st, &tx)) != 0 || (rc = st->ops->companion_put(st, tx.eid, tx.euicc_pub)) != 0 ||
+	    (rc = st->ops->commit(st)) != 0) {
+		st->ops->rollback(st);
+		goto fail;
+	}
+	log_info("S14 share %s: companion authenticated by its secure element (EID %s, chain to CI verified)", sh.id,
+	    tx.eid);
+	rc = 0;
+	goto done;
+fail:
+	rc = internal(why, "authenticating the client");
+done:
+	if (rc != 0) {
+		free(*md);
+		free(*s2);
+		*md = *s2 = NULL;
+	}
+	EVP_PKEY_free(pub);
+	return rc;
+}
+
+int
+download_package(const download_svc *d, store *st, const char *tid, const uint8_t *pdr, size_t pdr_len,
+    uint8_t **bpp, size_t *bpp_len, download_why *why)
+{
+	EVP_PKEY *pub = NULL;
+	uint8_t *md = NULL;
+	size_t md_len = 0;
+	char *cred = NULL;
+	store_tx tx;
+	rsp_prepare_download_resp p;
+	rsp_euicc_signed2 es2;
+	store_share sh;
+	int rc;
+	*bpp = NULL;
+	if ((rc = tx_lookup(st, tid, TX_AUTHENTICATED, &tx, why)) != 0)
+		return rc;
+	if (rsp_prepare_download_resp_decode(pdr, pdr_len, &p) != 0)
+		return refuse(why, TS_EPARSE, "8.1", "2.1", "prepareDownloadResponse is missing or malformed");
+	if (p.error != 0)
+		return refuse(why, TS_EDENIED, "8.1", "3.8", "the secure element refused to prepare the download (error %d)",
+		    p.error);
+	uint8_t buf[2048];
+	if (p.euicc_signed2_len + 64 > sizeof(buf) || pki_pubkey_from_point(tx.euicc_pub, 65, &pub) != 0)
+		return internal(why, "binding the package");
+	memcpy(buf, p.euicc_signed2, p.euicc_signed2_len);
+	memcpy(buf + p.euicc_signed2_len, tx.smdp_sig2, 64);
+	if (pki_verify(pub, buf, p.euicc_signed2_len + 64, p.euicc_signature2) != 0) {
+		rc = refuse(why, TS_EVERIFY, "8.1", "6.1", "euiccSignature2 does not verify");
+		goto done;
+	}
+	char tid_hex[33];
+	if (rsp_euicc_signed2_decode(p.euicc_signed2, p.euicc_signed2_len, &es2) != 0) {
+		rc = refuse(why, TS_EPARSE, "8.1", "2.1", "euiccSigned2 is malformed");
+		goto done;
+	}
+	ts_hex_encode(es2.transaction_id, RSP_TID_LEN, tid_hex, sizeof(tid_hex));
+	if (strcmp(tid_hex, tx.id) != 0) {
+		rc = refuse(why, TS_EVERIFY, "8.1", "6.1", "euiccSigned2 is for another session");
+		goto done;
+	}
+	if (st->ops->share_get(st, tx.share_id, &sh) != 0 || !share_downloadable(&sh)) {
+		rc = refuse(why, TS_ESTATE, "8.2", "3.8", "share %s is no longer downloadable (%s)", tx.share_id,
+		    share_state_name(sh.state));
+		goto done;
+	}
+	rsp_metadata m;
+	share_metadata(&sh, &m);
+	eid_t eid;
+	if (eid_parse(tx.eid, &eid) != 0 || share_credential(st, sh.id, &cred) != 0 ||
+	    rsp_metadata_encode(&m, &md, &md_len) != 0 ||
+	    bsp_package_build(es2.euicc_otpk, sizeof(es2.euicc_otpk), &eid, es2.transaction_id, RSP_TID_LEN,
+		(const uint8_t *)ES9_HOST_ID, strlen(ES9_HOST_ID), d->sign_key, md, md_len, (const uint8_t *)cred,
+		strlen(cred), bpp, bpp_len) != 0) {
+		rc = internal(why, "binding the package");
+		goto done;
+	}
+	tx.stage = TX_PACKAGE_SENT;
+	rc = share_deliver(d->share, st, sh.id, &tx);
+	if (rc == TS_ESTATE)
+		rc = refuse(why, rc, "8.2", "3.8", "share %s is no longer downloadable", sh.id);
+	else if (rc != 0)
+		rc = internal(why, "recording the delivery");
+done:
+	if (rc != 0 && *bpp != NULL) {
+		OPENSSL_cleanse(*bpp, *bpp_len);
+		free(*bpp);
+		*bpp = NULL;
+	}
+	EVP_PKEY_free(pub);
+	if (cred) {
+		OPENSSL_cleanse(cred, strlen(cred));
+		free(cred);
+	}
+	free(md);
+	return rc;
+}
+
+int
+download_notification(const download_svc *d, store *st, const uint8_t *nb, size_t nb_len, download_why *why)
+{
+	rsp_notification nt;
+	uint8_t point[65];
+	EVP_PKEY *pub = NULL;
+	if (rsp_notification_decode(nb, nb_len, NULL, &nt) != 0)
+		return refuse(why, TS_EPARSE, "8.1", "2.1", "pendingNotification is missing or malformed");
+	if (st->ops->companion_pub(st, nt.eid.digits, point) != 0 || pki_pubkey_from_point(point, 65, &pub) != 0 ||
+	    rsp_notification_decode(nb, nb_len, pub, &nt) != 0) {
+		EVP_PKEY_free(pub);
+		return refuse(why, TS_EVERIFY, "8.1", "6.1", "notification from EID %s does not verify", nt.eid.digits);
+	}
+	EVP_PKEY_free(pub);
+	store_share sh;
+	if (st->ops->share_by_eid_app(st, nt.eid.digits, nt.app_id, &sh) != 0) {
+		/* Not ours (or long gone): acknowledged so the SE stops resending it. */
+		log_warn("notification for unknown app %s on %s acknowledged", nt.app_id, nt.eid.digits);
+		return 0;
+	}
+	int rc = 0;
+	if (nt.event == RSP_EVENT_INSTALL && nt.result == 0) {
+		char hex[2 * PKI_PUBKEY_LEN + 1];
+		if (nt.has_app_key)
+			ts_hex_encode(nt.app_key, PKI_PUBKEY_LEN, hex, sizeof(hex));
+		rc = share_installed(d->share, st, sh.id, nt.has_app_key ? hex : NULL);
+	} else if (nt.event == RSP_EVENT_INSTALL) {
+		char reason[128];
+		snprintf(reason, sizeof(reason), "the companion's secure element refused the package (code %d)",
+		    nt.result);
+		rc = share_install_failed(d->share, st, sh.id, reason);
+	} else if (nt.event == RSP_EVENT_DELETE) {
+		rc = share_deleted(d->share, st, sh.id);
+	} else if (nt.event == RSP_EVENT_ENABLE && nt.result == 0) {
+		rc = share_certified(d->share, st, sh.id);
+	}
+	if (rc != 0 && rc != TS_ESTATE)
+		return refuse(why, rc, "8.1", "5.1", "cannot record the notification");
+	return 0;
+}
+
+int
+download_cancel(const download_svc *d, store *st, const char *tid, const char *reason)
+{
+	store_tx tx;
+	if (tid == NULL || st->ops->tx_get(st, tid, &tx) != 0 || tx.stage == TX_CANCELLED)
+		return TS_ENOTFOUND;
+	log_warn("companion %s cancelled download session %s: %s", tx.eid, tid, reason ? reason : "no reason given");
+	store_share sh;
+	if (tx.stage == TX_PACKAGE_SENT && st->ops->share_get(st, tx.share_id, &sh) == 0) {
+		/* The package was sent but is not on the SE. If the SE refused to
+		 * load it (loadBppExecutionError: card full, bad package) the share
+		 * fails with that reason; otherwise (transport, postponed) a retry
+		 * may still install it, unless the grant has ended meanwhile: then
+		 * nothing will ever be installed and a pending delete is settled.
+		 * First the share, then the session, so that a cancelSession
+		 * repeated after a crash still reaches the share. */
+		int refused = reason != NULL && strcmp(reason, "loadBppExecutionError") == 0;
+		if (refused || !share_downloadable(&sh)) {
+			char why[160];
+			snprintf(why, sizeof(why), "the companion's secure element did not install the package (%.64s)",
+			    reason ? reason : "undefinedReason");
+			int rc = share_install_failed(d->share, st, tx.share_id, why);
+			if (rc != 0 && rc != TS_ESTATE)
+				return rc;
+		}
+	}
+	tx.stage = TX_CANCELLED;
+	return st->ops->tx_put(st, &tx);
+}

@@ -1,0 +1,74 @@
+/*
+ * download.h — the node's SM-DP+ role in the companion's download (SGP.22
+ * ES9+; patent S14/S15/S17): the business of each ES9+ function, without
+ * HTTP. api_es9.c turns the JSON into these calls and the results into ES9+
+ * answers.
+ *
+ *   download_initiate      initiateAuthentication: opens a session for a
+ *                          downloadable share, serverSigned1 signed by the node
+ *   download_authenticate  authenticateClient: the SE's certificate chains
+ *                          CI -> EUM -> eUICC, its EID is permitted by the EUM
+ *                          and is the share's, euiccSignature1 verifies and
+ *                          euiccSigned1 carries this session's challenge
+ *   download_package       getBoundProfilePackage: euiccSignature2 verifies,
+ *                          the package is bound to the SE's one-time key and
+ *                          the share is delivered (share_deliver)
+ *   download_notification  handleNotification: an SE-signed install / delete /
+ *                          enable notification drives S15 / S17
+ *   download_cancel        cancelSession: a session the companion gave up; one
+ *                          whose package was sent means the SE did not load it
+ *
+ * Refusals return a negative TS_E* code and fill download_why with the
+ * SGP.22 subject / reason codes and a message.
+ */
+#ifndef TS_NODE_DOWNLOAD_H
+#define TS_NODE_DOWNLOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "lib/rsp.h"
+#include "node/share.h"
+#include "node/store.h"
+
+typedef struct download_svc {
+	const share_svc *share;     /* borrowed */
+	const char *address;        /* smdpAddress (borrowed) */
+	EVP_PKEY *sign_key;         /* node signing key, CI-issued certificate (borrowed) */
+	const uint8_t *sign_cert_der;
+	size_t sign_cert_der_len;
+	X509 *ci;                   /* trusted CI root (borrowed) */
+} download_svc;
+
+typedef struct download_why {
+	const char *subject; /* SGP.22 subjectCode, static */
+	const char *reason;  /* SGP.22 reasonCode, static */
+	char msg[512];
+} download_why;
+
+/* initiateAuthentication. out_tid: hex transactionId; *s1: serverSigned1 DER
+ * (caller frees); sig1: serverSignature1. */
+int download_initiate(const download_svc *d, store *st, const char *matching_id,
+    const uint8_t euicc_challenge[RSP_CHALLENGE_LEN], char out_tid[2 * RSP_TID_LEN + 1], uint8_t **s1,
+    size_t *s1_len, uint8_t sig1[64], download_why *why);
+
+/* authenticateClient. Outputs (caller frees *md, *s2): profileMetadata DER,
+ * smdpSigned2 DER, smdpSignature2. */
+int download_authenticate(const download_svc *d, store *st, const char *tid, const uint8_t *asr, size_t asr_len,
+    uint8_t **md, size_t *md_len, uint8_t **s2, size_t *s2_len, uint8_t sig2[64], download_why *why);
+
+/* getBoundProfilePackage. *bpp: the bound package (caller cleanses and frees). */
+int download_package(const download_svc *d, store *st, const char *tid, const uint8_t *pdr, size_t pdr_len,
+    uint8_t **bpp, size_t *bpp_len, download_why *why);
+
+/* handleNotification. 0 also for a notification about something unknown
+ * (acknowledged so that the SE stops resending it). */
+int download_notification(const download_svc *d, store *st, const uint8_t *nb, size_t nb_len, download_why *why);
+
+/* cancelSession: reason is the companion's (SGP.22 CancelSessionReason name). */
+int download_cancel(const download_svc *d, store *st, const char *tid, const char *reason);
+
+#endif

@@ -1,0 +1,857 @@
+/*
+ * Unit tests for the node's ES9+ download service (src/node/download.c) and
+ * the checks that need certificates (offers): every refusal the node makes
+ * against a secure element, each shown with a request that differs from an
+ * accepted one in exactly the one thing its check looks at, so removing the
+ * check makes the test fail.
+ *
+ * The secure element here is written by the test from the SGP.22 layouts
+ * (BF38 AuthenticateServerResponse, BF21 PrepareDownloadResponse, signed
+ * notifications) so that it can also be a rogue one: an eUICC of a foreign
+ * CI, one whose EID lies outside its EUM's range, another EID's key. The
+ * keys come from two throw-away test PKIs generated in a temporary directory.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/der.h"
+#include "lib/log.h"
+#include "lib/pki.h"
+#include "lib/rsp.h"
+#include "lib/ts_err.h"
+#include "lib/util.h"
+#include "node/download.h"
+#include "node/share.h"
+#include "node/store.h"
+
+#define EID "89049032123451234512345678901235"
+#define EID2 "89049032123451234512345678901332"
+#define EID_OUT "89001012012341234012345678901224" /* outside the EUM's prefix 89049032 */
+#define ADDRESS "https://127.0.0.1:1"
+
+static char top[64], pki_a[96], pki_b[96];
+
+typedef struct fake_se {
+	EVP_PKEY *key;
+	uint8_t *cert, *eum;
+	size_t cert_len, eum_len;
+} fake_se;
+
+/* the node's trust and keys (PKI A) */
+static X509 *ci, *node_ca;
+static EVP_PKEY *sign_key, *node_ca_key;
+static uint8_t *sign_cert;
+static size_t sign_cert_len;
+/* secure elements: genuine ones of PKI A, and PKI B's (foreign CI) */
+static fake_se se_a, se_a2, se_out, se_foreign;
+
+/* per test */
+static char dir[96];
+static store *st;
+static share_svc svc;
+static download_svc dsvc;
+static int64_t alice, bob;
+
+static uint8_t *
+read_der(const char *path, size_t *len)
+{
+	X509 *c = NULL;
+	uint8_t *der = NULL;
+	assert_int_equal(pki_cert_load(path, &c), 0);
+	assert_int_equal(pki_cert_to_der(c, &der, len), 0);
+	X509_free(c);
+	return der;
+}
+
+static void
+load_se(fake_se *se, const char *pki, const char *eid)
+{
+	char p[160];
+	snprintf(p, sizeof(p), "%s/euicc-%s.key", pki, eid);
+	assert_int_equal(pki_key_load(p, &se->key), 0);
+	snprintf(p, sizeof(p), "%s/euicc-%s.crt", pki, eid);
+	se->cert = read_der(p, &se->cert_len);
+	snprintf(p, sizeof(p), "%s/eum.crt", pki);
+	se->eum = read_der(p, &se->eum_len);
+}
+
+static void
+free_se(fake_se *se)
+{
+	EVP_PKEY_free(se->key);
+	free(se->cert);
+	free(se->eum);
+}
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	snprintf(top, sizeof(top), "/tmp/ts-dl-XXXXXX");
+	if (mkdtemp(top) == NULL)
+		return -1;
+	snprintf(pki_a, sizeof(pki_a), "%s/pki-a", top);
+	snprintf(pki_b, sizeof(pki_b), "%s/pki-b", top);
+	const char *const eids_a[] = { EID, EID2, EID_OUT };
+	const char *const eids_b[] = { EID };
+	if (pki_testpki_generate(pki_a, "89049032", eids_a, 3) != 0 ||
+	    pki_testpki_generate(pki_b, "89049032", eids_b, 1) != 0)
+		return -1;
+	char p[160];
+	snprintf(p, sizeof(p), "%s/ci.crt", pki_a);
+	assert_int_equal(pki_cert_load(p, &ci), 0);
+	snprintf(p, sizeof(p), "%s/node-ca.crt", pki_a);
+	assert_int_equal(pki_cert_load(p, &node_ca), 0);
+	snprintf(p, sizeof(p), "%s/node-ca.key", pki_a);
+	assert_int_equal(pki_key_load(p, &node_ca_key), 0);
+	snprintf(p, sizeof(p), "%s/node-sign.key", pki_a);
+	assert_int_equal(pki_key_load(p, &sign_key), 0);
+	snprintf(p, sizeof(p), "%s/node-sign.crt", pki_a);
+	sign_cert = read_der(p, &sign_cert_len);
+	load_se(&se_a, pki_a, EID);
+	load_se(&se_a2, pki_a, EID2);
+	load_se(&se_out, pki_a, EID_OUT);
+	load_se(&se_foreign, pki_b, EID);
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	X509_free(ci);
+	X509_free(node_ca);
+	EVP_PKEY_free(node_ca_key);
+	EVP_PKEY_free(sign_key);
+	free(sign_cert);
+	free_se(&se_a);
+	free_se(&se_a2);
+	free_se(&se_out);
+	free_se(&se_foreign);
+	char cmd[96];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/t-XXXXXX", top);
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	char db[128];
+	snprintf(db, sizeof(db), "%s/node.db", dir);
+	if (store_open(db, &st) != 0)
+		return -1;
+	memset(&svc, 0, sizeof(svc));
+	svc.address = ADDRESS;
+	/* The node trusts a second EUM for 89001012 (not in this PKI): S11
+	 * accepts EID_OUT, so only the download's own EUM check can stop it. */
+	svc.ein_prefixes = "89049032,89001012";
+	svc.device_ca = node_ca;
+	memset(&dsvc, 0, sizeof(dsvc));
+	dsvc.share = &svc;
+	dsvc.address = ADDRESS;
+	dsvc.sign_key = sign_key;
+	dsvc.sign_cert_der = sign_cert;
+	dsvc.sign_cert_der_len = sign_cert_len;
+	dsvc.ci = ci;
+	store_provider p = { .name = "op", .url = "https://127.0.0.1:1", .ca_file = "/dev/null" };
+	store_app a = { .app_id = "sim-a", .name = "A", .kind = "sim", .provider = "op", .shareable = 1 };
+	store_app b = { .app_id = "sim-b", .name = "B", .kind = "sim", .provider = "op", .shareable = 1 };
+	if (st->ops->user_add(st, "alice", "h", &alice) != 0 || st->ops->user_add(st, "bob", "h", &bob) != 0 ||
+	    st->ops->provider_put(st, &p) != 0)
+		return -1;
+	a.user_id = alice;
+	b.user_id = bob;
+	if (st->ops->app_put(st, &a) != 0 || st->ops->app_put(st, &b) != 0 ||
+	    st->ops->device_add(st, "dev-a", alice, "phone a") != 0)
+		return -1;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	store_close(st);
+	st = NULL;
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* An authorised share of sim-a for eid; its matching id in mid. */
+static void
+authorised_share(const char *eid, char id[STORE_ID_MAX], char mid[STORE_ID_MAX])
+{
+	share_req r = { .user_id = alice, .device_id = "dev-a", .eid = eid, .app_id = "sim-a" };
+	store_share sh;
+	share_why why;
+	assert_int_equal(share_request(&svc, st, &r, NULL, &sh, &why), 0);
+	share_grant g = { .assoc_app_id = "sim-a-watch", .assoc_name = "A watch", .assoc_kind = "sim",
+		.credential_json = "{\"iccid\":\"8944\",\"ki\":\"00112233445566778899aabbccddeeff\"}" };
+	assert_int_equal(share_authorise(&svc, st, sh.id, &g), 0);
+	assert_int_equal(st->ops->share_get(st, sh.id, &sh), 0);
+	snprintf(id, STORE_ID_MAX, "%s", sh.id);
+	snprintf(mid, STORE_ID_MAX, "%s", sh.matching_id);
+}
+
+static enum share_state
+state_of(const char *id)
+{
+	store_share sh;
+	assert_int_equal(st->ops->share_get(st, id, &sh), 0);
+	return sh.state;
+}
+
+typedef struct session {
+	char tid[2 * RSP_TID_LEN + 1];
+	rsp_server_signed1 ss1;
+} session;
+
+static int
+initiate(const char *mid, session *s, download_why *why)
+{
+	uint8_t chal[RSP_CHALLENGE_LEN], *s1 = NULL, sig[64];
+	size_t s1_len = 0;
+	assert_int_equal(ts_random(chal, sizeof(chal)), 0);
+	int rc = download_initiate(&dsvc, st, mid, chal, s->tid, &s1, &s1_len, sig, why);
+	if (rc == 0) {
+		/* what the SE checks: the node's signature over serverSigned1 */
+		EVP_PKEY *pub = NULL;
+		X509 *c = NULL;
+		assert_int_equal(pki_cert_from_der(sign_cert, sign_cert_len, &c), 0);
+		pub = X509_get_pubkey(c);
+		assert_int_equal(pki_verify(pub, s1, s1_len, sig), 0);
+		EVP_PKEY_free(pub);
+		X509_free(c);
+		assert_int_equal(rsp_server_signed1_decode(s1, s1_len, &s->ss1), 0);
+		assert_memory_equal(s->ss1.euicc_challenge, chal, sizeof(chal));
+	}
+	free(s1);
+	return rc;
+}
+
+/* euiccSigned1 answering session s for matching id mid. */
+static void
+good_es1(const session *s, const char *mid, rsp_euicc_signed1 *e)
+{
+	memset(e, 0, sizeof(*e));
+	memcpy(e->transaction_id, s->ss1.transaction_id, RSP_TID_LEN);
+	snprintf(e->server_address, sizeof(e->server_address), "%s", s->ss1.server_address);
+	memcpy(e->server_challenge, s->ss1.server_challenge, RSP_CHALLENGE_LEN);
+	snprintf(e->matching_id, sizeof(e->matching_id), "%s", mid);
+}
+
+/* BF38 { A0 { euiccSigned1, 5F37 signature, eUICC cert, EUM cert } }, signed
+ * by signer (flip: one bit of the signature inverted). */
+static void
+bf38(const rsp_euicc_signed1 *e, EVP_PKEY *signer, const fake_se *certs, int flip, uint8_t **out, size_t *len)
+{
+	uint8_t *es1 = NULL, sig[64];
+	size_t es1_len = 0;
+	assert_int_equal(rsp_euicc_signed1_encode(e, &es1, &es1_len), 0);
+	assert_int_equal(pki_sign(signer, es1, es1_len, sig), 0);
+	if (flip)
+		sig[63] ^= 0x01;
+	der_writer w;
+	der_writer_init(&w);
+	der_begin(&w, 0xBF38);
+	der_begin(&w, 0xA0);
+	der_put_raw(&w, es1, es1_len);
+	der_put(&w, 0x5F37, sig, sizeof(sig));
+	der_put_raw(&w, certs->cert, certs->cert_len);
+	der_put_raw(&w, certs->eum, certs->eum_len);
+	der_end(&w);
+	der_end(&w);
+	assert_int_equal(der_writer_finish(&w, out, len), 0);
+	free(es1);
+}
+
+static int
+authenticate(const session *s, const uint8_t *resp, size_t len, download_why *why)
+{
+	uint8_t *md = NULL, *s2 = NULL, sig2[64];
+	size_t md_len = 0, s2_len = 0;
+	int rc = download_authenticate(&dsvc, st, s->tid, resp, len, &md, &md_len, &s2, &s2_len, sig2, why);
+	free(md);
+	free(s2);
+	return rc;
+}
+
+/* Authenticates session s as se (genuine answer). */
+static int
+authenticate_as(const session *s, const char *mid, const fake_se *se, download_why *why)
+{
+	rsp_euicc_signed1 e;
+	good_es1(s, mid, &e);
+	uint8_t *resp = NULL;
+	size_t len = 0;
+	bf38(&e, se->key, se, 0, &resp, &len);
+	int rc = authenticate(s, resp, len, why);
+	free(resp);
+	return rc;
+}
+
+static int
+tx_stage(const session *s)
+{
+	store_tx tx;
+	assert_int_equal(st->ops->tx_get(st, s->tid, &tx), 0);
+	return tx.stage;
+}
+
+/* BF21 for session s, signed by se over euiccSigned2 || smdpSignature2. */
+static int
+get_package(const session *s, const fake_se *se, download_why *why)
+{
+	store_tx tx;
+	assert_int_equal(st->ops->tx_get(st, s->tid, &tx), 0);
+	rsp_euicc_signed2 e2;
+	memset(&e2, 0, sizeof(e2));
+	memcpy(e2.transaction_id, s->ss1.transaction_id, RSP_TID_LEN);
+	EVP_PKEY *otk = NULL;
+	assert_int_equal(pki_keygen(&otk), 0);
+	assert_int_equal(pki_pubkey_to_point(otk, e2.euicc_otpk), 0);
+	EVP_PKEY_free(otk);
+	uint8_t *es2 = NULL, buf[1024], sig[64];
+	size_t es2_len = 0;
+	assert_int_equal(rsp_euicc_signed2_encode(&e2, &es2, &es2_len), 0);
+	memcpy(buf, es2, es2_len);
+	memcpy(buf + es2_len, tx.smdp_sig2, 64);
+	assert_int_equal(pki_sign(se->key, buf, es2_len + 64, sig), 0);
+	der_writer w;
+	der_writer_init(&w);
+	der_begin(&w, 0xBF21);
+	der_begin(&w, 0xA0);
+	der_put_raw(&w, es2, es2_len);
+	der_put(&w, 0x5F37, sig, sizeof(sig));
+	der_end(&w);
+	der_end(&w);
+	uint8_t *pdr = NULL, *bpp = NULL;
+	size_t pdr_len = 0, bpp_len = 0;
+	assert_int_equal(der_writer_finish(&w, &pdr, &pdr_len), 0);
+	int rc = download_package(&dsvc, st, s->tid, pdr, pdr_len, &bpp, &bpp_len, why);
+	if (rc == 0)
+		assert_true(bpp_len > 100);
+	free(bpp);
+	free(pdr);
+	free(es2);
+	return rc;
+}
+
+/* An install (or delete) notification for app on eid, signed by signer. */
+static int
+notify(int event, int result, const char *eid, const char *app, EVP_PKEY *signer, download_why *why)
+{
+	rsp_notification n;
+	memset(&n, 0, sizeof(n));
+	n.seq = 1;
+	n.event = event;
+	n.result = result;
+	snprintf(n.app_id, sizeof(n.app_id), "%s", app);
+	assert_int_equal(eid_parse(eid, &n.eid), 0);
+	uint8_t *nb = NULL;
+	size_t nb_len = 0;
+	assert_int_equal(rsp_notification_sign(&n, signer, &nb, &nb_len), 0);
+	int rc = download_notification(&dsvc, st, nb, nb_len, why);
+	free(nb);
+	return rc;
+}
+
+static size_t
+count_cmds(const char *eid, const char *share, const char *type)
+{
+	store_cmd c[32];
+	size_t n = 0, k = 0;
+	assert_int_equal(st->ops->cmds_pending(st, eid, 0, c, 32, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(c[i].type, type) == 0 && strcmp(c[i].share_id, share) == 0)
+			k++;
+	return k;
+}
+
+static size_t
+count_outbox(const char *share, const char *kind)
+{
+	store_outbox ob[32];
+	size_t n = 0, k = 0;
+	assert_int_equal(st->ops->outbox_claim(st, ts_now() + 100000, 1, ob, 32, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ob[i].kind, kind) == 0 && strcmp(ob[i].share_id, share) == 0)
+			k++;
+	assert_int_equal(st->ops->outbox_reset_leases(st), 0);
+	return k;
+}
+
+/* ---- the accepted path ---------------------------------------------------- */
+
+static void
+test_download_accepted(void **state)
+{
+	(void)state;
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX];
+	authorised_share(EID, id, mid);
+	session s;
+	download_why why;
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	assert_string_equal(s.ss1.server_address, ADDRESS);
+	assert_int_equal(authenticate_as(&s, mid, &se_a, &why), 0);
+	assert_int_equal(tx_stage(&s), 2);
+	assert_int_equal(get_package(&s, &se_a, &why), 0);
+	assert_int_equal(tx_stage(&s), 3);
+	assert_int_equal(state_of(id), SHARE_DELIVERED);
+	assert_int_equal(notify(RSP_EVENT_INSTALL, 0, EID, "sim-a-watch", se_a.key, &why), 0);
+	assert_int_equal(state_of(id), SHARE_INSTALLED);
+	assert_int_equal(count_cmds(EID, id, CMD_DOWNLOAD), 0);
+}
+
+/* ---- authenticateClient refusals ----------------------------------------- */
+
+/* Each refusal leaves the session where it was and nothing delivered. */
+static void
+assert_refused(const session *s, const char *id, int rc, const download_why *why, const char *words)
+{
+	assert_int_not_equal(rc, 0);
+	assert_non_null(strstr(why->msg, words));
+	assert_int_equal(tx_stage(s), 1);
+	assert_int_equal(state_of(id), SHARE_AUTHORISED);
+	uint8_t pub[65];
+	assert_int_equal(st->ops->companion_pub(st, EID, pub), TS_ENOTFOUND);
+}
+
+static void
+test_foreign_chain(void **state)
+{
+	(void)state;
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX];
+	authorised_share(EID, id, mid);
+	session s;
+	download_why why;
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	/* same EID, same prefix, valid signature: only the CI differs */
+	int rc = authenticate_as(&s, mid, &se_foreign, &why);
+	assert_refused(&s, id, rc, &why, "does not chain to the trusted CI");
+	assert_string_equal(why.subject, "8.1.3");
+}
+
+static void
+test_eid_outside_eum_range(void **state)
+{
+	(void)state;
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX];
+	authorised_share(EID_OUT, id, mid);
+	session s;
+	download_why why;
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	/* chains to the CI, certificate EID = share EID, valid signature; but
+	 * its EUM may only issue EIDs starting 89049032 */
+	int rc = authenticate_as(&s, mid, &se_out, &why);
+	assert_int_not_equal(rc, 0);
+	assert_non_null(strstr(why.msg, "outside the EUM's permitted prefixes"));
+	assert_int_equal(tx_stage(&s), 1);
+	assert_int_equal(state_of(id), SHARE_AUTHORISED);
+}
+
+static void
+test_certificate_eid_is_not_the_share_eid(void **state)
+{
+	(void)state;
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX];
+	authorised_share(EID, id, mid);
+	session s;
+	download_why why;
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	/* a genuine SE, but not the one the primary shared to */
+	int rc = authenticate_as(&s, mid, &se_a2, &why);
+	assert_refused(&s, id, rc, &why, "the share is for");
+}
+
+static void
+test_bad_euicc_signature1(void **state)
+{
+	(void)state;
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX];
+	authorised_share(EID, id, mid);
+	session s;
+	download_why why;
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	rsp_euicc_signed1 e;
+	good_es1(&s, mid, &e);
+	uint8_t *resp = NULL;
+	size_t len = 0;
+	bf38(&e, se_a.key, &se_a, 1, &resp, &len);
+	int rc = authenticate(&s, resp, len, &why);
+	free(resp);
+	assert_refused(&s, id, rc, &why, "euiccSignature1 does not verify");
+	/* signed by another genuine SE's key under this SE's certificate */
+	bf38(&e, se_a2.key, &se_a, 0, &resp, &len);
+	rc = authenticate(&s, resp, len, &why);
+	free(resp);
+	assert_refused(&s, id, rc, &why, "euiccSignature1 does not verify");
+}
+
+static void
+test_wrong_server_challenge(void **state)
+{
+	(void)state;
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX];
+	authorised_share(EID, id, mid);
+	session s;
+	download_why why;
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	rsp_euicc_signed1 e;
+	good_es1(&s, mid, &e);
+	e.server_challenge[0] ^= 0x80;
+	uint8_t *resp = NULL;
+	size_t len = 0;
+	bf38(&e, se_a.key, &se_a, 0, &resp, &len);
+	int rc = authenticate(&s, resp, len, &why);
+	free(resp);
+	assert_refused(&s, id, rc, &why, "does not match this session");
+}
+
+static void
+test_other_session_fields(void **state)
+{
+	(void)state;
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX];
+	authorised_share(EID, id, mid);
+	session s;
+	download_why why;
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	rsp_euicc_signed1 e;
+	uint8_t *resp = NULL;
+	size_t len = 0;
+	/* matchingId of another share */
+	good_es1(&s, mid, &e);
+	e.matching_id[0] = e.matching_id[0] == 'a' ? 'b' : 'a';
+	bf38(&e, se_a.key, &se_a, 0, &resp, &len);
+	int rc = authenticate(&s, resp, len, &why);
+	free(resp);
+	assert_refused(&s, id, rc, &why, "does not match this session");
+	/* another server's address */
+	good_es1(&s, mid, &e);
+	snprintf(e.server_address, sizeof(e.server_address), "https://evil.example");
+	bf38(&e, se_a.key, &se_a, 0, &resp, &len);
+	rc = authenticate(&s, resp, len, &why);
+	free(resp);
+	assert_refused(&s, id, rc, &why, "does not match this session");
+}
+
+static void
+test_replayed_authentication(void **state)
+{
+	(void)state;
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX];
+	authorised_share(EID, id, mid);
+	session s1, s2;
+	download_why why;
+	assert_int_equal(initiate(mid, &s1, &why), 0);
+	rsp_euicc_signed1 e;
+	good_es1(&s1, mid, &e);
+	uint8_t *resp = NULL;
+	size_t len = 0;
+	bf38(&e, se_a.key, &se_a, 0, &resp, &len);
+	/* a recorded answer of session 1 replayed into session 2 */
+	assert_int_equal(initiate(mid, &s2, &why), 0);
+	int rc = authenticate(&s2, resp, len, &why);
+	assert_refused(&s2, id, rc, &why, "does not match this session");
+	/* and into session 1 again once it was used */
+	assert_int_equal(authenticate(&s1, resp, len, &why), 0);
+	rc = authenticate(&s1, resp, len, &why);
+	assert_int_not_equal(rc, 0);
+	assert_non_null(strstr(why.msg, "not at this step"));
+	free(resp);
+}
+
+/* ---- sessions for shares that are no longer downloadable ------------------ */
+
+static void
+test_session_for_revoked_or_denied_share(void **state)
+{
+	(void)state;
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX];
+	download_why why;
+	session s, late;
+	store_share sh;
+	share_why swhy;
+	authorised_share(EID, id, mid);
+	/* a session opened before the cancel gets nothing after it */
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	assert_int_equal(share_cancel(&svc, st, alice, id, NULL, &sh, &swhy), 0);
+	assert_int_equal(state_of(id), SHARE_REVOKED);
+	assert_int_not_equal(initiate(mid, &late, &why), 0);
+	assert_non_null(strstr(why.msg, "nothing to download"));
+	assert_int_not_equal(authenticate_as(&s, mid, &se_a, &why), 0);
+	assert_non_null(strstr(why.msg, "nothing to download"));
+
+	/* cancelled between authenticateClient and getBoundProfilePackage */
+	authorised_share(EID, id, mid);
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	assert_int_equal(authenticate_as(&s, mid, &se_a, &why), 0);
+	assert_int_equal(share_cancel(&svc, st, alice, id, NULL, &sh, &swhy), 0);
+	assert_int_not_equal(get_package(&s, &se_a, &why), 0);
+	assert_non_null(strstr(why.msg, "no longer downloadable"));
+	assert_int_equal(tx_stage(&s), 2);
+	assert_int_equal(state_of(id), SHARE_REVOKED);
+
+	/* a denied share has no session at all, even with its matching id known */
+	authorised_share(EID, id, mid);
+	share_req r = { .user_id = alice, .device_id = "dev-a", .eid = EID, .app_id = "sim-a" };
+	assert_int_equal(share_request(&svc, st, &r, NULL, &sh, &swhy), 0);
+	assert_int_equal(share_deny(&svc, st, sh.id, "no"), 0);
+	assert_int_not_equal(initiate("", &late, &why), 0);
+	/* and a share that was authorised then failed is refused by state */
+	assert_int_equal(share_fail(&svc, st, id, "broken", 0), 0);
+	assert_int_not_equal(initiate(mid, &late, &why), 0);
+	assert_non_null(strstr(why.msg, "nothing to download"));
+}
+
+/* ---- notifications --------------------------------------------------------- */
+
+static void
+test_forged_notification(void **state)
+{
+	(void)state;
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX];
+	authorised_share(EID, id, mid);
+	session s;
+	download_why why;
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	assert_int_equal(authenticate_as(&s, mid, &se_a, &why), 0);
+	assert_int_equal(get_package(&s, &se_a, &why), 0);
+	/* an install notification for EID signed by another SE's key */
+	assert_int_equal(notify(RSP_EVENT_INSTALL, 0, EID, "sim-a-watch", se_a2.key, &why), TS_EVERIFY);
+	assert_int_equal(state_of(id), SHARE_DELIVERED);
+	/* a notification from an EID that never authenticated */
+	assert_int_equal(notify(RSP_EVENT_INSTALL, 0, EID2, "sim-a-watch", se_a2.key, &why), TS_EVERIFY);
+	/* the genuine one */
+	assert_int_equal(notify(RSP_EVENT_INSTALL, 0, EID, "sim-a-watch", se_a.key, &why), 0);
+	assert_int_equal(state_of(id), SHARE_INSTALLED);
+	/* a forged delete does not revoke it */
+	store_share sh;
+	share_why swhy;
+	assert_int_equal(share_cancel(&svc, st, alice, id, NULL, &sh, &swhy), 0);
+	assert_int_equal(notify(RSP_EVENT_DELETE, 0, EID, "sim-a-watch", se_a2.key, &why), TS_EVERIFY);
+	assert_int_equal(state_of(id), SHARE_CANCEL_PENDING);
+	assert_int_equal(notify(RSP_EVENT_DELETE, 0, EID, "sim-a-watch", se_a.key, &why), 0);
+	assert_int_equal(state_of(id), SHARE_REVOKED);
+}
+
+/* F3: the SE refuses the package (card full): the share fails with the
+ * reason, the primary hears share.failed, the provider is told. */
+static void
+test_package_refused_by_se(void **state)
+{
+	(void)state;
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX];
+	authorised_share(EID, id, mid);
+	session s;
+	download_why why;
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	assert_int_equal(authenticate_as(&s, mid, &se_a, &why), 0);
+	assert_int_equal(get_package(&s, &se_a, &why), 0);
+	/* a transport failure is not a refusal: the share stays deliverable */
+	assert_int_equal(download_cancel(&dsvc, st, s.tid, "timeout"), 0);
+	assert_int_equal(state_of(id), SHARE_DELIVERED);
+	assert_int_equal(count_cmds(EID, id, CMD_DOWNLOAD), 1);
+	session s2;
+	assert_int_equal(initiate(mid, &s2, &why), 0);
+	assert_int_equal(authenticate_as(&s2, mid, &se_a, &why), 0);
+	assert_int_equal(get_package(&s2, &se_a, &why), 0);
+	assert_int_equal(download_cancel(&dsvc, st, s2.tid, "loadBppExecutionError"), 0);
+	store_share sh;
+	assert_int_equal(st->ops->share_get(st, id, &sh), 0);
+	assert_int_equal(sh.state, SHARE_FAILED);
+	assert_non_null(strstr(sh.reason, "loadBppExecutionError"));
+	store_event ev[32];
+	size_t n = 0, failed = 0;
+	assert_int_equal(st->ops->events_after(st, alice, id, 0, ev, 32, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		failed += strcmp(ev[i].type, "share.failed") == 0 && strstr(ev[i].data, "loadBppExecutionError");
+	assert_int_equal(failed, 1);
+	assert_int_equal(count_cmds(EID, id, CMD_DOWNLOAD), 0);
+	assert_int_equal(count_outbox(id, OUTBOX_CANCEL_ORDER), 1);
+	/* a repeated cancelSession changes nothing */
+	assert_int_equal(download_cancel(&dsvc, st, s2.tid, "loadBppExecutionError"), TS_ENOTFOUND);
+	/* a failed install notification (SE signed) ends a share the same way */
+	authorised_share(EID, id, mid);
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	assert_int_equal(authenticate_as(&s, mid, &se_a, &why), 0);
+	assert_int_equal(get_package(&s, &se_a, &why), 0);
+	assert_int_equal(notify(RSP_EVENT_INSTALL, 8, EID, "sim-a-watch", se_a.key, &why), 0);
+	assert_int_equal(state_of(id), SHARE_FAILED);
+}
+
+/* F1: a cancel of a delivered share whose package never reached the SE ends
+ * at once (revoked, provider told); the delete stays pushed for the case the
+ * package does arrive, and an install after the cancel pushes it again. */
+static void
+test_cancel_of_delivered_share(void **state)
+{
+	(void)state;
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX];
+	authorised_share(EID, id, mid);
+	session s;
+	download_why why;
+	store_share sh;
+	share_why swhy;
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	assert_int_equal(authenticate_as(&s, mid, &se_a, &why), 0);
+	assert_int_equal(get_package(&s, &se_a, &why), 0);
+	assert_int_equal(share_cancel(&svc, st, alice, id, NULL, &sh, &swhy), 0);
+	assert_int_equal(sh.state, SHARE_REVOKED);
+	assert_int_equal(state_of(id), SHARE_REVOKED);
+	assert_int_equal(count_outbox(id, OUTBOX_CANCEL_ORDER), 1);
+	assert_int_equal(count_cmds(EID, id, CMD_DELETE), 1);
+	store_cmd c[8];
+	size_t n = 0;
+	assert_int_equal(st->ops->cmds_pending(st, EID, 0, c, 8, &n), 0);
+	int64_t first = c[n - 1].id;
+	/* the package did arrive after all: the delete goes out again */
+	assert_int_equal(notify(RSP_EVENT_INSTALL, 0, EID, "sim-a-watch", se_a.key, &why), 0);
+	assert_int_equal(state_of(id), SHARE_REVOKED);
+	assert_int_equal(st->ops->cmds_pending(st, EID, first, c, 8, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(c[0].type, CMD_DELETE);
+	assert_int_equal(notify(RSP_EVENT_DELETE, 0, EID, "sim-a-watch", se_a.key, &why), 0);
+	assert_int_equal(count_cmds(EID, id, CMD_DELETE), 0);
+	assert_int_equal(state_of(id), SHARE_REVOKED);
+
+	/* cancel of an installed share waits for the SE; if the SE reports the
+	 * package never installed (cancelSession after the package) it completes */
+	authorised_share(EID, id, mid);
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	assert_int_equal(authenticate_as(&s, mid, &se_a, &why), 0);
+	assert_int_equal(get_package(&s, &se_a, &why), 0);
+	assert_int_equal(share_cancel(&svc, st, alice, id, NULL, &sh, &swhy), 0);
+	assert_int_equal(download_cancel(&dsvc, st, s.tid, "loadBppExecutionError"), 0);
+	assert_int_equal(state_of(id), SHARE_REVOKED);
+	assert_int_equal(count_cmds(EID, id, CMD_DELETE), 0);
+}
+
+/* ---- offers (claims 20/33) --------------------------------------------------- */
+
+/* A device certificate from the node CA for a new key; its id in device_id. */
+static void
+device(EVP_PKEY **key, uint8_t **der, size_t *len, char device_id[65], X509 *issuer, EVP_PKEY *issuer_key)
+{
+	X509 *c = NULL;
+	assert_int_equal(pki_keygen(key), 0);
+	pki_issue_opts o = { .profile = PKI_PROFILE_TLS_CLIENT, .cn = "phone", .org = "tapshare device", .days = 1 };
+	assert_int_equal(pki_issue(issuer, issuer_key, *key, &o, &c), 0);
+	assert_int_equal(pki_cert_pubkey_id(c, device_id), 0);
+	assert_int_equal(pki_cert_to_der(c, der, len), 0);
+	X509_free(c);
+}
+
+static int
+redeem(const char *app, EVP_PKEY *key, const uint8_t *cert, size_t cert_len, const char *device_id,
+    int64_t expires_at, uint8_t nonce0, share_why *why, store_share *sh)
+{
+	rsp_offer o;
+	memset(&o, 0, sizeof(o));
+	snprintf(o.app_id, sizeof(o.app_id), "%s", app);
+	snprintf(o.device_id, sizeof(o.device_id), "%s", device_id);
+	o.expires_at = expires_at;
+	o.nonce[0] = nonce0;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	assert_int_equal(rsp_offer_sign(&o, key, cert, cert_len, &buf, &len), 0);
+	rsp_offer d;
+	assert_int_equal(rsp_offer_decode(buf, len, &d), 0);
+	int rc = share_offer_redeem(&svc, st, EID, &d, sh, why);
+	free(buf);
+	return rc;
+}
+
+static void
+test_offers(void **state)
+{
+	(void)state;
+	EVP_PKEY *ka = NULL, *kb = NULL, *kx = NULL, *rogue_ca_key = NULL;
+	uint8_t *ca = NULL, *cb = NULL, *cx = NULL;
+	size_t la = 0, lb = 0, lx = 0;
+	char ida[65], idb[65], idx[65];
+	device(&ka, &ca, &la, ida, node_ca, node_ca_key);
+	device(&kb, &cb, &lb, idb, node_ca, node_ca_key);
+	/* a "device" certified by a CA the node does not run */
+	X509 *rogue_ca = NULL;
+	assert_int_equal(pki_keygen(&rogue_ca_key), 0);
+	pki_issue_opts ro = { .profile = PKI_PROFILE_ROOT_CA, .cn = "rogue", .days = 1 };
+	assert_int_equal(pki_issue(NULL, rogue_ca_key, rogue_ca_key, &ro, &rogue_ca), 0);
+	device(&kx, &cx, &lx, idx, rogue_ca, rogue_ca_key);
+	assert_int_equal(st->ops->device_add(st, ida, alice, "alice's phone"), 0);
+	assert_int_equal(st->ops->device_add(st, idb, bob, "bob's phone"), 0);
+	assert_int_equal(st->ops->device_add(st, idx, alice, "rogue"), 0);
+	int64_t exp = ts_now() + 600;
+	share_why why;
+	store_share sh;
+
+	/* another user's device offers alice's app */
+	assert_int_equal(redeem("sim-a", kb, cb, lb, idb, exp, 1, &why, &sh), TS_EAUTH);
+	assert_string_equal(why.code, "app_not_owned");
+	/* a certificate the node CA did not issue */
+	assert_int_equal(redeem("sim-a", kx, cx, lx, idx, exp, 2, &why, &sh), TS_EVERIFY);
+	assert_string_equal(why.code, "offer_untrusted");
+	/* the device id is not the certificate's key */
+	assert_int_equal(redeem("sim-a", ka, ca, la, idb, exp, 3, &why, &sh), TS_EVERIFY);
+	assert_string_equal(why.code, "offer_signature");
+	/* expired, or living too long */
+	assert_int_equal(redeem("sim-a", ka, ca, la, ida, ts_now() - 1, 4, &why, &sh), TS_EEXPIRED);
+	assert_string_equal(why.code, "offer_expired");
+	assert_int_equal(redeem("sim-a", ka, ca, la, ida, ts_now() + SHARE_OFFER_MAX_TTL_S + 60, 5, &why, &sh),
+	    TS_EINVAL);
+	/* the accepted one, then its replay */
+	assert_int_equal(redeem("sim-a", ka, ca, la, ida, exp, 6, &why, &sh), 0);
+	assert_int_equal(sh.state, SHARE_EID_CONFIRMED);
+	assert_int_equal(sh.user_id, alice);
+	assert_int_equal(redeem("sim-a", ka, ca, la, ida, exp, 6, &why, &sh), TS_EEXIST);
+	assert_string_equal(why.code, "offer_replayed");
+	json_t *all = NULL;
+	assert_int_equal(st->ops->shares_json(st, -1, &all), 0);
+	assert_int_equal(json_array_size(all), 1);
+	json_decref(all);
+	/* a revoked device's offer */
+	EVP_PKEY_free(ka);
+	EVP_PKEY_free(kb);
+	EVP_PKEY_free(kx);
+	EVP_PKEY_free(rogue_ca_key);
+	X509_free(rogue_ca);
+	free(ca);
+	free(cb);
+	free(cx);
+}
+
+int
+main(void)
+{
+	ts_log_init("test_download", TS_LOG_ERROR);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_download_accepted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eid_outside_eum_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_certificate_eid_is_not_the_share_eid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_euicc_signature1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_server_challenge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_session_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replayed_authentication, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session_for_revoked_or_denied_share, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forged_notification, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_package_refused_by_se, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_of_delivered_share, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_offers, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("download", tests, group_setup, group_teardown);
+}
