@@ -229,6 +229,8 @@ node_load(node *n, const char *dir)
 		fprintf(stderr, "tapshare-node: error: cannot read %s: %s %s\n", p, ts_strerror(rc), err);
 		return rc;
 	}
+	if (node_conf_check(n->cfg, node_report_stderr, NULL) != 0)
+		return TS_ECONFIG;
 	const ts_config *c = n->cfg;
 	snprintf(n->db_url, sizeof(n->db_url), "%s", ts_config_get(c, "node", "database", "sqlite:node.db"));
 	snprintf(n->address, sizeof(n->address), "%s", ts_config_get(c, "node", "address", ""));
@@ -277,7 +279,9 @@ node_load(node *n, const char *dir)
 		snprintf(n->ein_prefixes + l, sizeof(n->ein_prefixes) - l, "%s%s", l ? "," : "", pf);
 	}
 	if ((rc = store_open(n->db_url, &n->st)) != 0) {
-		fprintf(stderr, "tapshare-node: error: cannot open the database %s: %s\n", n->db_url, ts_strerror(rc));
+		char shown[sizeof(n->db_url)];
+		ts_redact_url(n->db_url, shown, sizeof(shown));
+		fprintf(stderr, "tapshare-node: error: cannot open the database %s: %s\n", shown, ts_strerror(rc));
 		return rc;
 	}
 	return 0;

@@ -84,6 +84,8 @@ main(int argc, char **argv)
 		return node_cmd_provider(argc - 1, argv + 1);
 	if (strcmp(cmd, "app") == 0)
 		return node_cmd_app(argc - 1, argv + 1);
+	if (strcmp(cmd, "check") == 0)
+		return node_cmd_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "run") == 0)
 		return node_cmd_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "shares") == 0)

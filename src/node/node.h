@@ -105,6 +105,14 @@ int node_load(node *n, const char *dir);
  * /var/lib/tapshare; systemd's $CONFIGURATION_DIRECTORY / $STATE_DIRECTORY
  * first). Fills dir and ini; TS_ECONFIG when a path does not fit. */
 int node_locate(int argc, char **argv, char *dir, size_t dcap, char *ini, size_t icap);
+/* Checks node.ini strictly (lib/config.h schema: unknown sections and keys,
+ * bad values, missing files), then that the PEM files parse and the key
+ * pairs match. One report per problem; returns their number. */
+size_t node_conf_check(const ts_config *c, ts_config_report_fn report, void *arg);
+/* Report callback: "tapshare-node: error: MSG" on stderr. */
+void node_report_stderr(void *arg, const char *msg);
+/* `tapshare-node check [--dir DIR | --config FILE]`: exit 0 clean, 1 problems. */
+int node_cmd_check(int argc, char **argv);
 void node_unload(node *n);
 
 /* run.c */

@@ -120,7 +120,7 @@ node_cmd_run(int argc, char **argv)
 		return 1;
 	const char *lvl = ts_config_get(n.cfg, "node", "log_level", "info");
 	ts_log_init("tapshare-node", strcmp(lvl, "debug") == 0 ? TS_LOG_DEBUG :
-	    strcmp(lvl, "warn") == 0 ? TS_LOG_WARN : TS_LOG_INFO);
+	    strcmp(lvl, "warn") == 0 ? TS_LOG_WARN : strcmp(lvl, "error") == 0 ? TS_LOG_ERROR : TS_LOG_INFO);
 	n.crash_after = getenv("TAPSHARE_NODE_CRASH_AFTER");
 	long long crash_commits = 0;
 	if (n.crash_after != NULL && strncmp(n.crash_after, "commit:", 7) == 0 &&
@@ -149,10 +149,12 @@ node_cmd_run(int argc, char **argv)
 	n.base = event_base_new();
 	if (n.base == NULL)
 		goto out;
+	char herr[700] = "";
 	ts_httpd_opts o = { .addr = host, .port = port, .cert_file = n.tls_cert, .key_file = n.tls_key,
-		.client_ca = n.ca_cert, .require_client_cert = 0 };
+		.client_ca = n.ca_cert, .require_client_cert = 0, .errbuf = herr, .errcap = sizeof(herr) };
 	if ((rc = ts_httpd_new(n.base, &o, &n.httpd)) != 0) {
-		fprintf(stderr, "tapshare-node: error: cannot listen on %s: %s\n", listen, ts_strerror(rc));
+		fprintf(stderr, "tapshare-node: error: cannot serve on %s: %s\n", listen,
+		    herr[0] ? herr : ts_strerror(rc));
 		rc = 1;
 		goto out;
 	}

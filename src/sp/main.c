@@ -43,6 +43,7 @@ static const char usage_main[] =
 "  init        create a provider directory (sp.ini, policy.ini, sp.db, TLS files)\n"
 "  run         serve confirmOrder / cancelOrder / certifyKey (foreground)\n"
 "  decisions   list what the provider decided\n"
+"  check       validate the configuration and the policy (every problem)\n"
 "  help [COMMAND]   show help for a command\n"
 "\n"
 "Options:\n"
@@ -143,6 +144,17 @@ static const char usage_run[] =
 "                 ($CONFIGURATION_DIRECTORY/sp.ini under systemd).\n"
 "SIGHUP reloads the policy; a policy with errors is refused and the old one\n"
 "kept. Under systemd (Type=notify) it reports READY=1 once listening.\n";
+
+static const char usage_check[] =
+"Usage: tapshare-sp check [--dir DIR | --config FILE]\n"
+"\n"
+"Validates sp.ini and its policy file without starting the server: every\n"
+"unknown section or key, malformed value and missing file is reported on\n"
+"stderr as 'FILE:LINE: [section] key: problem'. Exit status 0 when the\n"
+"configuration is usable, 1 otherwise. 'run' refuses the same problems.\n"
+"\n"
+"  --dir DIR      provider directory\n"
+"  --config FILE  configuration file of the installed layout (see 'run')\n";
 
 static const char usage_decisions[] =
 "Usage: tapshare-sp decisions [--dir DIR | --config FILE] [--json]\n"
@@ -258,22 +270,61 @@ systemd_dir(const char *var, const char *def, char *out, size_t cap)
 	return ts_snprintf(out, cap, "%.*s", (int)strcspn(v, ":"), v);
 }
 
+/* Configuration file and state directory of o (see load_conf). */
+static int
+locate(const struct opts *o, char ini[SP_PATH_MAX], char state[SP_PATH_MAX])
+{
+	char cd[SP_PATH_MAX];
+	int rc;
+	if (o->dir != NULL && o->config == NULL)
+		return ts_snprintf(ini, SP_PATH_MAX, "%s/sp.ini", o->dir) == 0 &&
+		    ts_snprintf(state, SP_PATH_MAX, "%s", o->dir) == 0 ? 0 : TS_ELIMIT;
+	rc = o->dir != NULL ? ts_snprintf(state, SP_PATH_MAX, "%s", o->dir) :
+			      systemd_dir("STATE_DIRECTORY", TS_STATEDIR, state, SP_PATH_MAX);
+	if (rc == 0 && o->config != NULL)
+		rc = ts_snprintf(ini, SP_PATH_MAX, "%s", o->config);
+	else if (rc == 0 && (rc = systemd_dir("CONFIGURATION_DIRECTORY", TS_SYSCONFDIR, cd,
+	    sizeof(cd))) == 0)
+		rc = ts_snprintf(ini, SP_PATH_MAX, "%s/sp.ini", cd);
+	return rc == 0 ? 0 : TS_ELIMIT;
+}
+
 static int
 load_conf(const struct opts *o, sp_conf *c, char *err, size_t errcap)
 {
-	if (o->dir != NULL && o->config == NULL)
-		return sp_conf_load(o->dir, c, err, errcap);
-	char ini[SP_PATH_MAX], state[SP_PATH_MAX], cd[SP_PATH_MAX];
-	int rc = o->dir != NULL ? ts_snprintf(state, sizeof(state), "%s", o->dir) :
-				  systemd_dir("STATE_DIRECTORY", TS_STATEDIR, state, sizeof(state));
-	if (rc == 0 && o->config != NULL)
-		rc = ts_snprintf(ini, sizeof(ini), "%s", o->config);
-	else if (rc == 0 && (rc = systemd_dir("CONFIGURATION_DIRECTORY", TS_SYSCONFDIR, cd,
-	    sizeof(cd))) == 0)
-		rc = ts_snprintf(ini, sizeof(ini), "%s/sp.ini", cd);
-	if (rc != 0)
+	char ini[SP_PATH_MAX], state[SP_PATH_MAX];
+	if (locate(o, ini, state) != 0)
 		return TS_ELIMIT;
 	return sp_conf_load_files(ini, state, c, err, errcap);
+}
+
+static void
+report_problem(void *arg, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, PROG ": error: %s\n", msg);
+}
+
+static int
+cmd_check(int argc, char **argv)
+{
+	static const char *const allowed[] = { "dir", "config", NULL };
+	struct opts o;
+	parse_opts(argc, argv, allowed, &o);
+	if (o.help) {
+		fputs(usage_check, stdout);
+		return 0;
+	}
+	char ini[SP_PATH_MAX], state[SP_PATH_MAX];
+	if (locate(&o, ini, state) != 0)
+		die_usage("--dir or --config path too long");
+	size_t bad = sp_conf_check(ini, state, report_problem, NULL);
+	if (bad != 0) {
+		fprintf(stderr, PROG ": %s: %zu problem%s\n", ini, bad, bad == 1 ? "" : "s");
+		return EXIT_FAIL;
+	}
+	printf("%s: configuration OK (state in %s)\n", ini, state);
+	return 0;
 }
 
 static int
@@ -386,6 +437,7 @@ static const struct {
 	{ "init", cmd_init, usage_init },
 	{ "run", cmd_run, usage_run },
 	{ "decisions", cmd_decisions, usage_decisions },
+	{ "check", cmd_check, usage_check },
 };
 
 int

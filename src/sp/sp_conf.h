@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/config.h"
+
 #define SP_PATH_MAX 1024
 #define SP_DEFAULT_LISTEN "127.0.0.1:9443"
 
@@ -64,6 +66,10 @@ int sp_conf_load_files(const char *ini, const char *statedir, sp_conf *out, char
  * TS_EEXIST if DIR/sp.ini exists. */
 int sp_conf_init(const char *dir, const char *pkidir, const char *listen, char *errbuf,
     size_t errcap);
+
+/* `tapshare-sp check`: sp.ini and its policy file, every problem reported
+ * ("FILE:LINE: [section] key: problem"). Returns their number. */
+size_t sp_conf_check(const char *ini, const char *statedir, ts_config_report_fn report, void *arg);
 
 /* 1 if id is in the conf's allowed_clients (or that list is empty), else 0. */
 int sp_conf_client_allowed(const sp_conf *c, const char *id);

@@ -164,10 +164,13 @@ sp_run(const sp_conf *conf)
 		.client_ca = conf->client_ca,
 		.require_client_cert = 1,
 		.timeout_s = conf->timeout_s,
+		.errbuf = err,
+		.errcap = sizeof(err),
 	};
+	err[0] = '\0';
 	if ((rc = ts_httpd_new(srv.base, &o, &httpd)) != 0) {
 		log_error("cannot serve on %s:%u: %s", conf->listen_addr, (unsigned)conf->port,
-		    ts_strerror(rc));
+		    err[0] ? err : ts_strerror(rc));
 		goto out;
 	}
 	if ((rc = ts_httpd_route(httpd, "POST", SP_PATH_CONFIRM, on_confirm, &srv)) != 0 ||
