@@ -17,6 +17,7 @@
 #include "lib/httpd.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -137,6 +139,32 @@ log_ssl_errors(const char *what)
 	log_error("%s: %s", what, pki_last_error(buf, sizeof(buf)));
 }
 
+static void set_err(const ts_httpd_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The reason ts_httpd_new failed, for the caller's message (opts->errbuf). */
+static void
+set_err(const ts_httpd_opts *o, const char *fmt, ...)
+{
+	if (o->errbuf == NULL || o->errcap == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(o->errbuf, o->errcap, fmt, ap);
+	va_end(ap);
+}
+
+/* A PEM file OpenSSL refused: name a missing or unreadable file as such. */
+static void
+file_err(const ts_httpd_opts *o, const char *what, const char *file)
+{
+	if (access(file, R_OK) != 0)
+		set_err(o, "%s %s: %s", what, file, errno == ENOENT ? "no such file" : strerror(errno));
+	else {
+		char buf[256];
+		set_err(o, "%s %s: %s", what, file, pki_last_error(buf, sizeof(buf)));
+	}
+}
+
 static int
 make_ssl_ctx(const ts_httpd_opts *o, SSL_CTX **out)
 {
@@ -151,14 +179,17 @@ make_ssl_ctx(const ts_httpd_opts *o, SSL_CTX **out)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 	    SSL_OP_NO_COMPRESSION);
 	if (SSL_CTX_use_certificate_chain_file(ctx, o->cert_file) != 1) {
+		file_err(o, "certificate", o->cert_file);
 		log_ssl_errors(o->cert_file);
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, o->key_file, SSL_FILETYPE_PEM) != 1) {
+		file_err(o, "private key", o->key_file);
 		log_ssl_errors(o->key_file);
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
+		set_err(o, "private key %s does not belong to the certificate %s", o->key_file, o->cert_file);
 		log_ssl_errors("server key does not match certificate");
 		goto fail;
 	}
@@ -166,6 +197,7 @@ make_ssl_ctx(const ts_httpd_opts *o, SSL_CTX **out)
 		goto fail;
 	if (o->client_ca != NULL) {
 		if (SSL_CTX_load_verify_locations(ctx, o->client_ca, NULL) != 1) {
+			file_err(o, "client CA", o->client_ca);
 			log_ssl_errors(o->client_ca);
 			goto fail;
 		}
@@ -291,8 +323,23 @@ ts_httpd_new(struct event_base *base, const ts_httpd_opts *opts, ts_httpd **out)
 	h->sock = evhttp_bind_socket_with_handle(h->http,
 	    opts->addr ? opts->addr : "127.0.0.1", opts->port);
 	if (h->sock == NULL) {
-		log_error("cannot listen on %s:%u", opts->addr ? opts->addr : "127.0.0.1",
-		    (unsigned)opts->port);
+		/* libevent keeps bind()'s errno. */
+		int e = errno;
+		const char *a = opts->addr ? opts->addr : "127.0.0.1";
+		int v6 = strchr(a, ':') != NULL;
+		if (e == EADDRINUSE)
+			set_err(opts, "address %s%s%s:%u already in use", v6 ? "[" : "", a, v6 ? "]" : "",
+			    (unsigned)opts->port);
+		else if (e == EACCES)
+			set_err(opts, "address %s:%u: permission denied (a port below 1024 needs "
+			    "CAP_NET_BIND_SERVICE)", a, (unsigned)opts->port);
+		else if (e == EADDRNOTAVAIL)
+			set_err(opts, "address %s is not an address of this machine", a);
+		else
+			set_err(opts, "cannot listen on %s:%u: %s", a, (unsigned)opts->port,
+			    e != 0 ? strerror(e) : "bad address");
+		log_error("cannot listen on %s:%u", a, (unsigned)opts->port);
+		rc = e == EADDRINUSE ? TS_EEXIST : TS_EIO;
 		goto fail;
 	}
 	struct sockaddr_storage ss;

@@ -20,6 +20,7 @@
 #ifndef TS_NODE_H
 #define TS_NODE_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -56,7 +57,8 @@ struct peerlim;
 #define NODE_ES9_PEER_WINDOW_S 60
 
 typedef struct node {
-	char dir[512];
+	char dir[512];           /* state: node.port, relative paths of the database */
+	char ini[PATH_MAX];      /* configuration file ("" = DIR/node.ini) */
 	ts_config *cfg;
 	char db_url[600];
 	char address[129];       /* public base URL, also the smdpAddress (<= 128) */
@@ -105,8 +107,22 @@ int node_cmd_app(int argc, char **argv);
 int node_cmd_shares(int argc, char **argv);
 /* device list | device revoke (issue 8) */
 int node_cmd_device(int argc, char **argv);
-/* Loads DIR/node.ini and the keys and certificates it names. */
+/* Loads n->ini (DIR/node.ini when empty) and the keys and certificates it names. */
 int node_load(node *n, const char *dir);
+
+/* conf.c — the files: --dir DIR (DIR/node.ini, state in DIR), --config FILE,
+ * else the installed layout (/etc/tapshare/node.ini, state in
+ * /var/lib/tapshare; systemd's $CONFIGURATION_DIRECTORY / $STATE_DIRECTORY
+ * first). Fills dir and ini; TS_ECONFIG when a path does not fit. */
+int node_locate(int argc, char **argv, char *dir, size_t dcap, char *ini, size_t icap);
+/* Checks node.ini strictly (lib/config.h schema: unknown sections and keys,
+ * bad values, missing files), then that the PEM files parse and the key
+ * pairs match. One report per problem; returns their number. */
+size_t node_conf_check(const ts_config *c, ts_config_report_fn report, void *arg);
+/* Report callback: "tapshare-node: error: MSG" on stderr. */
+void node_report_stderr(void *arg, const char *msg);
+/* `tapshare-node check [--dir DIR | --config FILE]`: exit 0 clean, 1 problems. */
+int node_cmd_check(int argc, char **argv);
 void node_unload(node *n);
 
 /* run.c */
