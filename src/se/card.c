@@ -1,26 +1,32 @@
 /*
  * card.c — ISO 7816-4 transport of the software secure element: APDU parsing
- * (short and extended), logical channels, SELECT of the ISD-R, STORE DATA
- * chaining (GlobalPlatform / SGP.22 ES10) and GET RESPONSE.
+ * (short and extended), logical channels 0..19 (MANAGE CHANNEL; the channel
+ * in CLA, ISO/IEC 7816-4 §5.4.1), SELECT of the ISD-R or the credential
+ * applet, STORE DATA chaining (GlobalPlatform / SGP.22 ES10) and GET
+ * RESPONSE. Each channel has its own selection, STORE DATA chain and unread
+ * response; a command on one channel leaves the others' alone.
  *
  * Responses: data is returned up to Ne (Le present; short Le 00 = 256,
  * extended 0000 = 65536, further capped by the caller's buffer). When Le is
  * absent (case 3) or the data does not fit, the card answers 61xx (xx = bytes
  * left, 00 meaning 256 or more) and the reader fetches the rest with GET
- * RESPONSE (INS C0), as in T=0. Any other command discards an unread
- * response.
+ * RESPONSE (INS C0) on the same channel, as in T=0. Any other command on the
+ * channel discards its unread response.
  *
  * STORE DATA: P1 11 (more blocks follow) or 91 (last block), P2 the block
  * number counted from 0. A command longer than 256 blocks wraps P2 modulo
  * 256 (our rule: one ES10 command may carry a whole bound package, which
  * SGP.22 would send in several sequences). Blocks accumulate up to
- * SE_STORE_MAX bytes (6A84 beyond). Any other command aborts a chain.
+ * SE_STORE_MAX bytes over all channels together (6A84 beyond). Any other
+ * command on the channel aborts its chain.
  *
  * Status words: 9000 ok, 61xx more data, 6700 wrong length, 6881 channel not
- * supported, 6985 conditions not satisfied (ISD-R not selected, GET RESPONSE
- * with nothing pending), 6A80 wrong data (malformed ES10 command), 6A82 not
- * found (other AID), 6A84 not enough memory, 6A86 wrong P1/P2,
- * 6D00 INS not supported, 6E00 CLA not supported.
+ * open / no free channel, 6985 conditions not satisfied (ISD-R not selected,
+ * GET RESPONSE with nothing pending, a package without a download session),
+ * 6A80 wrong data (malformed ES10 command), 6A82 not found (other AID), 6A84
+ * not enough memory, 6A86 wrong P1/P2 (e.g. closing the basic channel),
+ * 6D00 INS not supported, 6E00 CLA not supported; the credential applet's
+ * own words are in lib/credapplet.h.
  */
 #include "se/card.h"
 

@@ -878,7 +878,7 @@ test_apdu_transport(void **st)
 	assert_int_equal(SW(r, n), 0x9000);
 	n = apdu(c, getdata1, sizeof(getdata1), r);
 	assert_int_equal(SW(r, n), 0x6881);
-	/* Channel 5 (further inter-industry class) is not supported. */
+	/* Channel 5 (further inter-industry class) is not open. */
 	static const uint8_t ch5[] = { 0x41, 0xA4, 0x04, 0x0C, 0x01, 0x00 };
 	n = apdu(c, ch5, sizeof(ch5), r);
 	assert_int_equal(SW(r, n), 0x6881);
