@@ -341,6 +341,10 @@ download_notification(const download_svc *d, store *st, const uint8_t *nb, size_
 		    : nt.event == ES10_EVENT_DELETE ? "delete" : "?", nt.iccid[0] ? nt.iccid : "-", nt.eid);
 		return 0;
 	}
+	log_info("handleNotification: %s notification %llu from %s for share %s (ICCID %s)",
+	    nt.event == ES10_EVENT_INSTALL ? "install" : nt.event == ES10_EVENT_ENABLE ? "enable"
+	    : nt.event == ES10_EVENT_DISABLE ? "disable" : nt.event == ES10_EVENT_DELETE ? "delete" : "?",
+	    (unsigned long long)nt.seq, nt.eid, nt.share_id, nt.iccid);
 	int rc = 0;
 	if (nt.event == ES10_EVENT_INSTALL && nt.success) {
 		/* The key counts only with the verified install result of the
