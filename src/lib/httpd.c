@@ -366,6 +366,22 @@ fail:
 	return rc;
 }
 
+int
+ts_httpd_reload_tls(ts_httpd *h, const ts_httpd_opts *opts)
+{
+	if (h == NULL || opts == NULL || opts->cert_file == NULL || opts->key_file == NULL)
+		return TS_EINVAL;
+	SSL_CTX *ctx = NULL;
+	int rc = make_ssl_ctx(opts, &ctx);
+	if (rc != 0)
+		return rc;
+	/* Connections made so far hold a reference to the old context through
+	 * their SSL objects and keep it until they close. */
+	SSL_CTX_free(h->ctx);
+	h->ctx = ctx;
+	return 0;
+}
+
 void
 ts_httpd_free(ts_httpd *h)
 {

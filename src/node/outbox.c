@@ -42,6 +42,7 @@ typedef struct worker {
 		char provider[STORE_STR_MAX];
 		ts_httpc *c;
 	} clients[OB_CLIENTS];
+	unsigned reload_gen; /* n->reload_gen the clients were made under */
 } worker;
 
 static ts_httpc *
@@ -53,8 +54,10 @@ client_for(worker *w, const store_provider *p)
 	for (size_t i = 0; i < OB_CLIENTS; i++) {
 		if (w->clients[i].c)
 			continue;
-		ts_httpc_opts o = { .ca_file = p->ca_file, .cert_file = w->n->tls_cert,
-			.key_file = w->n->tls_key, .timeout_ms = 15000 };
+		char cert[sizeof(w->n->tls_cert)], key[sizeof(w->n->tls_key)];
+		node_client_tls(w->n, cert, key); /* SIGHUP may change them */
+		ts_httpc_opts o = { .ca_file = p->ca_file, .cert_file = cert, .key_file = key,
+			.timeout_ms = 15000 };
 		if (ts_httpc_new(&o, &w->clients[i].c) != 0)
 			return NULL;
 		snprintf(w->clients[i].provider, sizeof(w->clients[i].provider), "%s", p->name);
@@ -374,9 +377,18 @@ worker_main(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&n->ob_mu);
 		int stop = n->stopping;
+		unsigned gen = n->reload_gen;
 		pthread_mutex_unlock(&n->ob_mu);
 		if (stop)
 			break;
+		/* After a SIGHUP reload: new clients (provider CAs, our certificate). */
+		if (gen != w->reload_gen) {
+			for (size_t i = 0; i < OB_CLIENTS; i++) {
+				ts_httpc_free(w->clients[i].c);
+				w->clients[i].c = NULL;
+			}
+			w->reload_gen = gen;
+		}
 		size_t got = 0;
 		if (run_due(w, ts_now(), &got) != 0)
 			got = 0;

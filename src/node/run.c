@@ -86,6 +86,14 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(n->base);
 }
 
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)node_reload(arg);
+}
+
 static int
 split_listen(const char *listen, char *host, size_t cap, uint16_t *port)
 {
@@ -174,11 +182,14 @@ node_cmd_run(int argc, char **argv)
 	n.tick_ev = event_new(n.base, -1, EV_PERSIST, on_tick, &n);
 	struct event *sigterm = evsignal_new(n.base, SIGTERM, on_signal, &n);
 	struct event *sigint = evsignal_new(n.base, SIGINT, on_signal, &n);
-	if (!n.tick_ev || !sigterm || !sigint)
+	/* SIGHUP (systemctl reload, logrotate) reloads instead of killing. */
+	struct event *sighup = evsignal_new(n.base, SIGHUP, on_hup, &n);
+	if (!n.tick_ev || !sigterm || !sigint || !sighup)
 		goto out;
 	event_add(n.tick_ev, &sec);
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
+	event_add(sighup, NULL);
 	char portfile[PATH_MAX], pbuf[16];
 	snprintf(pbuf, sizeof(pbuf), "%u\n", bound);
 	if (ts_snprintf(portfile, sizeof(portfile), "%s/node.port", n.dir) == 0)
@@ -197,6 +208,7 @@ node_cmd_run(int argc, char **argv)
 	event_free(n.tick_ev);
 	event_free(sigterm);
 	event_free(sigint);
+	event_free(sighup);
 	log_info("stopped");
 out:
 	ts_httpd_free(n.httpd);
