@@ -26,6 +26,7 @@
 #include "lib/sdnotify.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
+#include "node/metrics.h"
 #include "node/node.h"
 
 #ifndef TS_SYSCONFDIR
@@ -270,6 +271,7 @@ node_reload(node *n)
 		log_error("reload refused: %s has errors (see above); still running with the previous "
 			  "configuration", path);
 		node_unload(&fresh);
+		metrics_reload(0);
 		(void)ts_sd_notify("READY=1\nSTATUS=serving (reload refused)");
 		return TS_ECONFIG;
 	}
@@ -306,6 +308,7 @@ node_reload(node *n)
 	outbox_kick(n);
 	log_info("reloaded %s: TLS certificate %s, trusted EID prefixes %s; providers are read again", path,
 	    n->tls_cert, n->ein_prefixes);
+	metrics_reload(1);
 	(void)ts_sd_notify("READY=1\nSTATUS=serving");
 	return 0;
 }

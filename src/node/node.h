@@ -86,6 +86,8 @@ typedef struct node {
 	int ob_kicked;
 	int stopping;
 	unsigned reload_gen;     /* under ob_mu: bumped by each SIGHUP reload */
+	struct evhttp *admin;    /* admin listener (admin_http.c), NULL when off */
+	int ready;               /* serving: /readyz may say so */
 	const char *crash_after; /* fault injection for tests: a crash point name */
 	struct pass_slot pass[NODE_PASS_SLOTS];
 	int64_t next_gc;
@@ -114,6 +116,11 @@ size_t node_conf_check(const ts_config *c, ts_config_report_fn report, void *arg
 void node_report_stderr(void *arg, const char *msg);
 /* `tapshare-node check [--dir DIR | --config FILE]`: exit 0 clean, 1 problems. */
 int node_cmd_check(int argc, char **argv);
+/* admin_http.c — /healthz, /readyz, /metrics on plain HTTP at listen
+ * ("HOST:PORT"; port 0 writes DIR/admin.port). */
+int admin_http_start(node *n, const char *listen);
+void admin_http_stop(node *n); /* no-op when not started */
+
 /* SIGHUP (main thread): reloads n->ini and everything it names — TLS
  * certificate and key (new connections), node CA, signing certificate, CI
  * and EUMs — and makes the outbox workers drop their provider clients

@@ -26,6 +26,7 @@
 #include "lib/log.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
+#include "node/metrics.h"
 #include "node/node.h"
 #include "node/outbox.h"
 
@@ -120,8 +121,11 @@ https_call(void *arg, const store_provider *p, const char *function, json_t *bod
 	long status = 0;
 	char err[256] = "";
 	json_t *r = NULL;
+	int64_t t0 = metrics_now_us();
 	int rc = ts_httpc_json(c, "POST", url, hdrs, body, &status, &r, err, sizeof(err));
-	return outbox_classify(rc, err, p->name, status, r, resp, reason, rcap);
+	rc = outbox_classify(rc, err, p->name, status, r, resp, reason, rcap);
+	metrics_provider_call(function, rc, t0);
+	return rc;
 }
 
 static int
@@ -323,6 +327,7 @@ process(worker *w, const store_outbox *o, int64_t now)
 	if (rc == 0) {
 		node_crash_point(w->n, "outbox.applied");
 		w->st->ops->outbox_done(w->st, o->id);
+		metrics_outbox(METRICS_OUTBOX_DONE);
 		/* The provider answers again: rows waiting out a backoff for it
 		 * need not wait any longer. */
 		w->st->ops->outbox_wake(w->st, o->share_id, now);
@@ -336,12 +341,14 @@ process(worker *w, const store_outbox *o, int64_t now)
 		if (strcmp(o->kind, OUTBOX_CONFIRM_ORDER) == 0)
 			share_fail(&w->n->svc, w->st, o->share_id, reason, 1);
 		w->st->ops->outbox_done(w->st, o->id);
+		metrics_outbox(METRICS_OUTBOX_GAVE_UP);
 		return;
 	}
 	int64_t delay = outbox_backoff_s(o->attempts);
 	log_warn("%s for share %s failed (attempt %d), retry in %llds: %s", o->kind, o->share_id, o->attempts,
 	    (long long)delay, reason);
 	w->st->ops->outbox_retry(w->st, o->id, now + delay, reason);
+	metrics_outbox(METRICS_OUTBOX_RETRY);
 }
 
 static int

@@ -197,14 +197,25 @@ node_cmd_run(int argc, char **argv)
 	log_info("listening on https://%s:%u (trusted EID prefixes: %s)", host, bound, n.ein_prefixes);
 	/* Anything committed before a crash is picked up now. */
 	outbox_kick(&n);
+	const char *admin_listen = ts_config_get(n.cfg, "node", "admin_listen", NULL);
+	if (admin_listen != NULL && admin_listen[0] != '\0' && admin_http_start(&n, admin_listen) != 0) {
+		rc = 1;
+		outbox_stop(&n);
+		push_fini(&n);
+		goto out_events;
+	}
+	n.ready = 1;
 	/* systemd Type=notify: ready once the socket accepts connections. */
 	if (ts_sd_notify("READY=1\nSTATUS=serving") < 0)
 		log_warn("cannot notify the service manager ($NOTIFY_SOCKET)");
 	event_base_dispatch(n.base);
 	(void)ts_sd_notify("STOPPING=1");
+	n.ready = 0;
 	rc = 0;
 	outbox_stop(&n);
 	push_fini(&n);
+out_events:
+	admin_http_stop(&n);
 	event_free(n.tick_ev);
 	event_free(sigterm);
 	event_free(sigint);
