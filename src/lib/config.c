@@ -170,52 +170,54 @@ assign_lines(ts_config *c, const char *s, size_t len)
 }
 
 int
-ts_config_load(const char *path, ts_config **out, char *errbuf, size_t errcap)
+ts_config_parse(const char *text, size_t len, const char *name, ts_config **out, char *errbuf,
+    size_t errcap)
 {
-	uint8_t *data = NULL;
-	size_t len = 0;
 	ts_config *c = NULL;
+	char *data = NULL;
 	int rc, line;
 
 	if (errbuf != NULL && errcap > 0)
 		errbuf[0] = '\0';
-	if (path == NULL || out == NULL)
+	if (text == NULL || name == NULL || out == NULL)
 		return TS_EINVAL;
 	*out = NULL;
-	rc = ts_read_file(path, CONFIG_MAX_FILE, &data, &len);
-	if (rc != 0) {
-		config_errmsg(errbuf, errcap, path, 0, ts_strerror(rc));
-		goto fail;
+	if (len > CONFIG_MAX_FILE) {
+		config_errmsg(errbuf, errcap, name, 0, "file too large");
+		return TS_ELIMIT;
 	}
-	if (memchr(data, '\0', len) != NULL) {
-		rc = TS_ECONFIG;
-		config_errmsg(errbuf, errcap, path, 0, "NUL byte in file");
-		goto fail;
+	if (memchr(text, '\0', len) != NULL) {
+		config_errmsg(errbuf, errcap, name, 0, "NUL byte in file");
+		return TS_ECONFIG;
 	}
-	if ((line = long_line((const char *)data, len)) != 0) {
-		rc = TS_ECONFIG;
-		config_errmsg(errbuf, errcap, path, line, "line too long");
-		goto fail;
+	if ((line = long_line(text, len)) != 0) {
+		config_errmsg(errbuf, errcap, name, line, "line too long");
+		return TS_ECONFIG;
 	}
+	/* inih wants a NUL-terminated string. */
+	if ((data = malloc(len + 1)) == NULL)
+		return TS_ENOMEM;
+	memcpy(data, text, len);
+	data[len] = '\0';
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		rc = TS_ENOMEM;
 		goto fail;
 	}
-	line = ini_parse_string((const char *)data, config_handler, c);
+	line = ini_parse_string(data, config_handler, c);
 	if (line != 0) {
 		if (c->err == TS_ENOMEM || line < 0) {
 			rc = TS_ENOMEM;
 			goto fail;
 		}
 		rc = TS_ECONFIG;
-		config_errmsg(errbuf, errcap, path, line,
+		config_errmsg(errbuf, errcap, name, line,
 		    c->err == TS_ECONFIG ? "duplicate key" :
 		    c->err == TS_ELIMIT ? "too many keys" : "syntax error");
 		goto fail;
 	}
-	assign_lines(c, (const char *)data, len);
-	if ((c->path = strdup(path)) == NULL) {
+	assign_lines(c, data, len);
+	if ((c->path = strdup(name)) == NULL) {
 		rc = TS_ENOMEM;
 		goto fail;
 	}
@@ -225,6 +227,27 @@ ts_config_load(const char *path, ts_config **out, char *errbuf, size_t errcap)
 fail:
 	free(data);
 	ts_config_free(c);
+	return rc;
+}
+
+int
+ts_config_load(const char *path, ts_config **out, char *errbuf, size_t errcap)
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+
+	if (errbuf != NULL && errcap > 0)
+		errbuf[0] = '\0';
+	if (path == NULL || out == NULL)
+		return TS_EINVAL;
+	*out = NULL;
+	int rc = ts_read_file(path, CONFIG_MAX_FILE, &data, &len);
+	if (rc != 0) {
+		config_errmsg(errbuf, errcap, path, 0, ts_strerror(rc));
+		return rc;
+	}
+	rc = ts_config_parse((const char *)data, len, path, out, errbuf, errcap);
+	free(data);
 	return rc;
 }
 

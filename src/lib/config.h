@@ -10,6 +10,10 @@ typedef struct ts_config ts_config;
 
 /* Loads path. On a syntax error returns TS_ECONFIG and, if errbuf, the line. */
 int ts_config_load(const char *path, ts_config **out, char *errbuf, size_t errcap);
+/* The same from memory (pure: no I/O); name is used in messages and
+ * ts_config_path. text need not be NUL-terminated. */
+int ts_config_parse(const char *text, size_t len, const char *name, ts_config **out, char *errbuf,
+    size_t errcap);
 void ts_config_free(ts_config *c); /* NULL ok */
 /* Value of section.key (borrowed) or def when absent. */
 const char *ts_config_get(const ts_config *c, const char *section, const char *key, const char *def);

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -64,7 +65,54 @@ struct ts_httpd {
 	size_t max_body;
 	struct httpd_route *routes;
 	size_t n_routes;
+	struct httpd_tls_stats {
+		uint64_t ok, failed; /* event-loop thread only */
+	} tls;
 };
+
+/* SSL ex-data slot marking a connection whose handshake was counted. */
+static int tls_counted_idx = -1;
+static pthread_once_t tls_idx_once = PTHREAD_ONCE_INIT;
+
+static void
+tls_idx_init(void)
+{
+	tls_counted_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+/* Counts each connection's handshake once: done, or an alert we sent
+ * before it finished (bad client certificate, protocol error). */
+static void
+tls_info_cb(const SSL *ssl, int where, int ret)
+{
+	(void)ret;
+	struct httpd_tls_stats *st = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	if (st == NULL || tls_counted_idx < 0 || SSL_get_ex_data(ssl, tls_counted_idx) != NULL)
+		return;
+	if (where & SSL_CB_HANDSHAKE_DONE)
+		st->ok++;
+	else if ((where & SSL_CB_ALERT) && (where & SSL_CB_WRITE) && !SSL_is_init_finished(ssl))
+		st->failed++;
+	else
+		return;
+	SSL_set_ex_data((SSL *)ssl, tls_counted_idx, (void *)1);
+}
+
+/* Hooks the handshake counter of h into ctx. */
+static void
+tls_count_into(ts_httpd *h, SSL_CTX *ctx)
+{
+	pthread_once(&tls_idx_once, tls_idx_init);
+	SSL_CTX_set_app_data(ctx, &h->tls);
+	SSL_CTX_set_info_callback(ctx, tls_info_cb);
+}
+
+void
+ts_httpd_tls_stats(const ts_httpd *h, uint64_t *ok, uint64_t *failed)
+{
+	*ok = h != NULL ? h->tls.ok : 0;
+	*failed = h != NULL ? h->tls.failed : 0;
+}
 
 static const char *
 status_reason(int status)
@@ -303,6 +351,7 @@ ts_httpd_new(struct event_base *base, const ts_httpd_opts *opts, ts_httpd **out)
 	h->max_body = opts->max_body ? opts->max_body : TS_HTTPD_MAX_BODY;
 	if ((rc = make_ssl_ctx(opts, &h->ctx)) != 0)
 		goto fail;
+	tls_count_into(h, h->ctx);
 	rc = TS_ENOMEM;
 	h->http = evhttp_new(base);
 	if (h->http == NULL)
@@ -365,6 +414,23 @@ ts_httpd_new(struct event_base *base, const ts_httpd_opts *opts, ts_httpd **out)
 fail:
 	ts_httpd_free(h);
 	return rc;
+}
+
+int
+ts_httpd_reload_tls(ts_httpd *h, const ts_httpd_opts *opts)
+{
+	if (h == NULL || opts == NULL || opts->cert_file == NULL || opts->key_file == NULL)
+		return TS_EINVAL;
+	SSL_CTX *ctx = NULL;
+	int rc = make_ssl_ctx(opts, &ctx);
+	if (rc != 0)
+		return rc;
+	tls_count_into(h, ctx);
+	/* Connections made so far hold a reference to the old context through
+	 * their SSL objects and keep it until they close. */
+	SSL_CTX_free(h->ctx);
+	h->ctx = ctx;
+	return 0;
 }
 
 void

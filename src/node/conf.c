@@ -20,9 +20,13 @@
 #include <openssl/x509.h>
 
 #include "lib/config.h"
+#include "lib/httpd.h"
+#include "lib/log.h"
 #include "lib/pki.h"
+#include "lib/sdnotify.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
+#include "node/metrics.h"
 #include "node/node.h"
 
 #ifndef TS_SYSCONFDIR
@@ -211,5 +215,100 @@ node_cmd_check(int argc, char **argv)
 		return 1;
 	}
 	printf("%s: configuration OK (state in %s)\n", ini, dir);
+	return 0;
+}
+
+void
+node_client_tls(node *n, char cert[600], char key[600])
+{
+	pthread_mutex_lock(&n->ob_mu);
+	memcpy(cert, n->tls_cert, sizeof(n->tls_cert));
+	memcpy(key, n->tls_key, sizeof(n->tls_key));
+	pthread_mutex_unlock(&n->ob_mu);
+}
+
+static void
+note_restart_key(const ts_config *old, const ts_config *new, const char *key, const char *def)
+{
+	const char *a = ts_config_get(old, "node", key, def), *b = ts_config_get(new, "node", key, def);
+	if (strcmp(a, b) != 0)
+		log_warn("reload: [node] %s changed; it takes effect at the next start", key);
+}
+
+#define SWAP(a, b)                          \
+	do {                                \
+		__typeof__(a) swap_tmp_ = (a); \
+		(a) = (b);                  \
+		(b) = swap_tmp_;            \
+	} while (0)
+
+int
+node_reload(node *n)
+{
+	/* static: a node is large; only the main thread reloads. */
+	static node fresh;
+	memset(&fresh, 0, sizeof(fresh));
+	const char *ini = n->ini[0] != '\0' ? n->ini : NULL;
+	char path[PATH_MAX];
+	if (ini != NULL)
+		(void)ts_snprintf(path, sizeof(path), "%s", ini);
+	else
+		(void)ts_snprintf(path, sizeof(path), "%s/node.ini", n->dir);
+	(void)ts_sd_notify_reloading();
+	log_info("SIGHUP: reloading %s", path);
+	(void)ts_snprintf(fresh.ini, sizeof(fresh.ini), "%s", path);
+	/* node_load checks strictly, loads every key and certificate, and
+	 * opens the database once more (so a reload also proves it is there). */
+	int rc = node_load(&fresh, n->dir);
+	char herr[700] = "";
+	if (rc == 0) {
+		ts_httpd_opts o = { .cert_file = fresh.tls_cert, .key_file = fresh.tls_key,
+			.client_ca = fresh.ca_cert, .errbuf = herr, .errcap = sizeof(herr) };
+		if ((rc = ts_httpd_reload_tls(n->httpd, &o)) != 0)
+			log_error("reload refused: TLS: %s", herr[0] ? herr : ts_strerror(rc));
+	}
+	if (rc != 0) {
+		log_error("reload refused: %s has errors (see above); still running with the previous "
+			  "configuration", path);
+		node_unload(&fresh);
+		metrics_reload(0);
+		(void)ts_sd_notify("READY=1\nSTATUS=serving (reload refused)");
+		return TS_ECONFIG;
+	}
+	note_restart_key(n->cfg, fresh.cfg, "listen", "127.0.0.1:8443");
+	note_restart_key(n->cfg, fresh.cfg, "database", "sqlite:node.db");
+	note_restart_key(n->cfg, fresh.cfg, "address", "");
+	note_restart_key(n->cfg, fresh.cfg, "outbox_workers", "2");
+	note_restart_key(n->cfg, fresh.cfg, "admin_listen", "");
+	/* Everything below is read on this thread only, except the provider
+	 * client certificate (node_client_tls, under ob_mu). */
+	SWAP(n->cfg, fresh.cfg);
+	SWAP(n->ca, fresh.ca);
+	SWAP(n->ca_pkey, fresh.ca_pkey);
+	SWAP(n->sign_cert, fresh.sign_cert);
+	SWAP(n->sign_key, fresh.sign_key);
+	SWAP(n->sign_cert_der, fresh.sign_cert_der);
+	SWAP(n->sign_cert_der_len, fresh.sign_cert_der_len);
+	SWAP(n->ci, fresh.ci);
+	SWAP(n->eums, fresh.eums);
+	memcpy(n->ein_prefixes, fresh.ein_prefixes, sizeof(n->ein_prefixes));
+	memcpy(n->ca_cert, fresh.ca_cert, sizeof(n->ca_cert));
+	memcpy(n->ca_key, fresh.ca_key, sizeof(n->ca_key));
+	memcpy(n->sign_cert_file, fresh.sign_cert_file, sizeof(n->sign_cert_file));
+	n->svc.device_ca = n->ca;
+	pthread_mutex_lock(&n->ob_mu);
+	memcpy(n->tls_cert, fresh.tls_cert, sizeof(n->tls_cert));
+	memcpy(n->tls_key, fresh.tls_key, sizeof(n->tls_key));
+	n->reload_gen++;
+	pthread_mutex_unlock(&n->ob_mu);
+	node_unload(&fresh); /* frees the previous objects */
+	const char *lvl = ts_config_get(n->cfg, "node", "log_level", "info");
+	ts_log_init("tapshare-node", strcmp(lvl, "debug") == 0 ? TS_LOG_DEBUG :
+	    strcmp(lvl, "warn") == 0 ? TS_LOG_WARN : strcmp(lvl, "error") == 0 ? TS_LOG_ERROR : TS_LOG_INFO);
+	outbox_kick(n);
+	log_info("reloaded %s: TLS certificate %s, trusted EID prefixes %s; providers are read again", path,
+	    n->tls_cert, n->ein_prefixes);
+	metrics_reload(1);
+	(void)ts_sd_notify("READY=1\nSTATUS=serving");
 	return 0;
 }

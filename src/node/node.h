@@ -91,6 +91,9 @@ typedef struct node {
 	pthread_cond_t ob_cv;
 	int ob_kicked;
 	int stopping;
+	unsigned reload_gen;     /* under ob_mu: bumped by each SIGHUP reload */
+	struct evhttp *admin;    /* admin listener (admin_http.c), NULL when off */
+	int ready;               /* serving: /readyz may say so */
 	const char *crash_after; /* fault injection for tests: a crash point name */
 	struct auth_pool *auth;  /* passphrase-check workers (auth.c) */
 	int64_t revocations_seen; /* store's device revocation count at the last look (push.c) */
@@ -123,6 +126,21 @@ size_t node_conf_check(const ts_config *c, ts_config_report_fn report, void *arg
 void node_report_stderr(void *arg, const char *msg);
 /* `tapshare-node check [--dir DIR | --config FILE]`: exit 0 clean, 1 problems. */
 int node_cmd_check(int argc, char **argv);
+/* admin_http.c — /healthz, /readyz, /metrics on plain HTTP at listen
+ * ("HOST:PORT"; port 0 writes DIR/admin.port). */
+int admin_http_start(node *n, const char *listen);
+void admin_http_stop(node *n); /* no-op when not started */
+
+/* SIGHUP (main thread): reloads n->ini and everything it names — TLS
+ * certificate and key (new connections), node CA, signing certificate, CI
+ * and EUMs — and makes the outbox workers drop their provider clients
+ * (provider endpoints and CAs are read again). Open connections and streams
+ * stay. A configuration with errors is refused and logged, the running one
+ * kept (TS_ECONFIG). listen, database, address, outbox_workers and
+ * admin_listen take effect at the next start. */
+int node_reload(node *n);
+/* The TLS client certificate and key for provider calls (any thread). */
+void node_client_tls(node *n, char cert[600], char key[600]);
 void node_unload(node *n);
 
 /* run.c */

@@ -87,6 +87,14 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(n->base);
 }
 
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)node_reload(arg);
+}
+
 static int
 split_listen(const char *listen, char *host, size_t cap, uint16_t *port)
 {
@@ -176,11 +184,14 @@ node_cmd_run(int argc, char **argv)
 	n.tick_ev = event_new(n.base, -1, EV_PERSIST, on_tick, &n);
 	struct event *sigterm = evsignal_new(n.base, SIGTERM, on_signal, &n);
 	struct event *sigint = evsignal_new(n.base, SIGINT, on_signal, &n);
-	if (!n.tick_ev || !sigterm || !sigint)
+	/* SIGHUP (systemctl reload, logrotate) reloads instead of killing. */
+	struct event *sighup = evsignal_new(n.base, SIGHUP, on_hup, &n);
+	if (!n.tick_ev || !sigterm || !sigint || !sighup)
 		goto out;
 	event_add(n.tick_ev, &sec);
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
+	event_add(sighup, NULL);
 	char portfile[PATH_MAX], pbuf[16];
 	snprintf(pbuf, sizeof(pbuf), "%u\n", bound);
 	if (ts_snprintf(portfile, sizeof(portfile), "%s/node.port", n.dir) == 0)
@@ -188,18 +199,30 @@ node_cmd_run(int argc, char **argv)
 	log_info("listening on https://%s:%u (trusted EID prefixes: %s)", host, bound, n.ein_prefixes);
 	/* Anything committed before a crash is picked up now. */
 	outbox_kick(&n);
+	const char *admin_listen = ts_config_get(n.cfg, "node", "admin_listen", NULL);
+	if (admin_listen != NULL && admin_listen[0] != '\0' && admin_http_start(&n, admin_listen) != 0) {
+		rc = 1;
+		outbox_stop(&n);
+		push_fini(&n);
+		goto out_events;
+	}
+	n.ready = 1;
 	/* systemd Type=notify: ready once the socket accepts connections. */
 	if (ts_sd_notify("READY=1\nSTATUS=serving") < 0)
 		log_warn("cannot notify the service manager ($NOTIFY_SOCKET)");
 	event_base_dispatch(n.base);
 	(void)ts_sd_notify("STOPPING=1");
+	n.ready = 0;
 	rc = 0;
 	outbox_stop(&n);
 	auth_stop(&n);
 	push_fini(&n);
+out_events:
+	admin_http_stop(&n);
 	event_free(n.tick_ev);
 	event_free(sigterm);
 	event_free(sigint);
+	event_free(sighup);
 	log_info("stopped");
 out:
 	auth_stop(&n); /* NULL-safe: a start that failed half-way */
