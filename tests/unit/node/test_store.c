@@ -535,6 +535,9 @@ test_tx_trim(void **state)
 	assert_int_equal(s->ops->tx_trim(s, "share-a", 0), 0);
 	assert_int_equal(s->ops->tx_get(s, "a00", &tg), TS_ENOTFOUND);
 	assert_int_equal(s->ops->tx_get(s, "b00", &tg), 0);
+	store_close(s);
+}
+
 /* shares_of_eid: the EID's shares only, newest first, at most max. */
 static void
 test_shares_of_eid(void **state)
