@@ -29,15 +29,28 @@ typedef struct ts_httpd_opts {
 	int require_client_cert; /* 1: handshake fails without one */
 	size_t max_body;         /* 0 = TS_HTTPD_MAX_BODY */
 	int timeout_s;           /* idle connection timeout, 0 = 60 */
+	char *errbuf;            /* optional: why ts_httpd_new failed ("address
+	                          * 127.0.0.1:8443 already in use", "certificate
+	                          * FILE: no such file"); borrowed */
+	size_t errcap;
 } ts_httpd_opts;
 
 /* Handler: must reply (ts_httpd_reply_*, or evhttp_send_reply_start for a stream). */
 typedef void (*ts_httpd_cb)(struct evhttp_request *req, void *arg);
 
-/* Binds and listens. base is borrowed. */
+/* Binds and listens. base is borrowed. TS_EEXIST when the address is in
+ * use, TS_ECONFIG for TLS files, TS_EIO for other socket errors; the reason
+ * in opts->errbuf. */
 int ts_httpd_new(struct event_base *base, const ts_httpd_opts *opts, ts_httpd **out);
 void ts_httpd_free(ts_httpd *h); /* NULL ok */
+/* New TLS certificate, key and client CA (from opts; addr/port ignored) for
+ * connections accepted from now on; open connections keep theirs. On error
+ * (reason in opts->errbuf) the old ones stay in use. */
+int ts_httpd_reload_tls(ts_httpd *h, const ts_httpd_opts *opts);
 uint16_t ts_httpd_port(const ts_httpd *h);
+/* TLS handshakes so far: completed, and refused by us (an alert sent before
+ * the handshake finished). Event-loop thread. */
+void ts_httpd_tls_stats(const ts_httpd *h, uint64_t *ok, uint64_t *failed);
 /* Routes by exact path (no query) or, when path ends in '*', by prefix.
  * method is "GET", "POST", ...; first match wins; unmatched -> 404 JSON,
  * wrong method -> 405 JSON. Strings are copied. */

@@ -142,7 +142,15 @@ node_cmd_init(int argc, char **argv)
 		fprintf(stderr, "tapshare-node: error: cannot create %s: %s\n", dir, strerror(errno));
 		return 1;
 	}
-	path_in(p, sizeof(p), abs, "node.ini");
+	/* --config FILE: the configuration goes there (the installed layout,
+	 * /etc/tapshare/node.ini), the database and PKI stay in DIR. */
+	const char *config = opt(argc, argv, "--config");
+	char inipath[PATH_MAX];
+	if (config != NULL)
+		snprintf(inipath, sizeof(inipath), "%s", config);
+	else
+		path_in(inipath, sizeof(inipath), abs, "node.ini");
+	snprintf(p, sizeof(p), "%s", inipath);
 	if (access(p, F_OK) == 0) {
 		fprintf(stderr, "tapshare-node: error: %s already exists; refusing to overwrite a node\n", p);
 		return 1;
@@ -193,17 +201,18 @@ node_cmd_init(int argc, char **argv)
 	    listen, abs, pkidir, pkidir, pkidir, pkidir, pkidir, pkidir, pkidir, pkidir);
 	if (w < 0 || (size_t)w >= sizeof(ini))
 		return 1;
-	path_in(p, sizeof(p), abs, "node.ini");
+	snprintf(p, sizeof(p), "%s", inipath);
 	if (ts_write_file_atomic(p, (const uint8_t *)ini, (size_t)w, 0600) != 0) {
 		fprintf(stderr, "tapshare-node: error: cannot write %s\n", p);
 		return 1;
 	}
 	node n;
 	memset(&n, 0, sizeof(n));
+	snprintf(n.ini, sizeof(n.ini), "%s", inipath);
 	if (node_load(&n, abs) != 0)
 		return 1;
 	node_unload(&n);
-	fprintf(stderr, "node initialised in %s (config node.ini, database node.db)\n", abs);
+	fprintf(stderr, "node initialised in %s (config %s, database node.db)\n", abs, inipath);
 	return 0;
 }
 
@@ -218,12 +227,17 @@ node_load(node *n, const char *dir)
 		fprintf(stderr, "tapshare-node: error: cannot make %s private (0700): %s\n", dir, strerror(errno));
 		return TS_EIO;
 	}
-	path_in(p, sizeof(p), dir, "node.ini");
+	if (n->ini[0] != '\0')
+		snprintf(p, sizeof(p), "%s", n->ini);
+	else
+		path_in(p, sizeof(p), dir, "node.ini");
 	int rc = ts_config_load(p, &n->cfg, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "tapshare-node: error: cannot read %s: %s %s\n", p, ts_strerror(rc), err);
 		return rc;
 	}
+	if (node_conf_check(n->cfg, node_report_stderr, NULL) != 0)
+		return TS_ECONFIG;
 	const ts_config *c = n->cfg;
 	snprintf(n->db_url, sizeof(n->db_url), "%s", ts_config_get(c, "node", "database", "sqlite:node.db"));
 	snprintf(n->address, sizeof(n->address), "%s", ts_config_get(c, "node", "address", ""));
@@ -272,7 +286,9 @@ node_load(node *n, const char *dir)
 		snprintf(n->ein_prefixes + l, sizeof(n->ein_prefixes) - l, "%s%s", l ? "," : "", pf);
 	}
 	if ((rc = store_open(n->db_url, &n->st)) != 0) {
-		fprintf(stderr, "tapshare-node: error: cannot open the database %s: %s\n", n->db_url, ts_strerror(rc));
+		char shown[sizeof(n->db_url)];
+		ts_redact_url(n->db_url, shown, sizeof(shown));
+		fprintf(stderr, "tapshare-node: error: cannot open the database %s: %s\n", shown, ts_strerror(rc));
 		return rc;
 	}
 	return 0;
@@ -304,14 +320,12 @@ node_unload(node *n)
 static int
 load_dir(int argc, char **argv, node *n)
 {
-	const char *dir = opt(argc, argv, "--dir");
-	if (dir == NULL)
-		dir = getenv("TAPSHARE_NODE_DIR");
-	if (dir == NULL) {
-		fprintf(stderr, "tapshare-node: error: give the node directory with --dir DIR\n");
+	char dir[sizeof(n->dir)];
+	memset(n, 0, sizeof(*n));
+	if (node_locate(argc, argv, dir, sizeof(dir), n->ini, sizeof(n->ini)) != 0) {
+		fprintf(stderr, "tapshare-node: error: --dir or --config path too long\n");
 		return 2;
 	}
-	memset(n, 0, sizeof(*n));
 	return node_load(n, dir) == 0 ? 0 : 1;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "lib/version.h"
 #include "node/node.h"
 
 static const char usage[] =
@@ -72,7 +73,7 @@ main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
-		printf("tapshare-node 0.1.0\n");
+		ts_version_print("tapshare-node");
 		return 0;
 	}
 	for (int i = 2; i < argc; i++)
@@ -91,6 +92,8 @@ main(int argc, char **argv)
 		return node_cmd_provider(argc - 1, argv + 1);
 	if (strcmp(cmd, "app") == 0)
 		return node_cmd_app(argc - 1, argv + 1);
+	if (strcmp(cmd, "check") == 0)
+		return node_cmd_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "run") == 0)
 		return node_cmd_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "shares") == 0)

@@ -20,6 +20,7 @@
 #ifndef TS_NODE_H
 #define TS_NODE_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -58,7 +59,8 @@ struct peerlim;
 #define NODE_STREAMS_PER_PEER 32
 
 typedef struct node {
-	char dir[512];
+	char dir[512];           /* state: node.port, relative paths of the database */
+	char ini[PATH_MAX];      /* configuration file ("" = DIR/node.ini) */
 	ts_config *cfg;
 	char db_url[600];
 	char address[129];       /* public base URL, also the smdpAddress (<= 128) */
@@ -92,6 +94,9 @@ typedef struct node {
 	int ob_kicked;
 	int stopping;
 	int outbox_fail_at;      /* fault injection (tests): worker N (1-based) fails to start */
+	unsigned reload_gen;     /* under ob_mu: bumped by each SIGHUP reload */
+	struct evhttp *admin;    /* admin listener (admin_http.c), NULL when off */
+	int ready;               /* serving: /readyz may say so */
 	const char *crash_after; /* fault injection for tests: a crash point name */
 	struct auth_pool *auth;  /* passphrase-check workers (auth.c) */
 	int64_t revocations_seen; /* store's device revocation count at the last look (push.c) */
@@ -108,8 +113,37 @@ int node_cmd_app(int argc, char **argv);
 int node_cmd_shares(int argc, char **argv);
 /* device list | device revoke (issue 8) */
 int node_cmd_device(int argc, char **argv);
-/* Loads DIR/node.ini and the keys and certificates it names. */
+/* Loads n->ini (DIR/node.ini when empty) and the keys and certificates it names. */
 int node_load(node *n, const char *dir);
+
+/* conf.c — the files: --dir DIR (DIR/node.ini, state in DIR), --config FILE,
+ * else the installed layout (/etc/tapshare/node.ini, state in
+ * /var/lib/tapshare; systemd's $CONFIGURATION_DIRECTORY / $STATE_DIRECTORY
+ * first). Fills dir and ini; TS_ECONFIG when a path does not fit. */
+int node_locate(int argc, char **argv, char *dir, size_t dcap, char *ini, size_t icap);
+/* Checks node.ini strictly (lib/config.h schema: unknown sections and keys,
+ * bad values, missing files), then that the PEM files parse and the key
+ * pairs match. One report per problem; returns their number. */
+size_t node_conf_check(const ts_config *c, ts_config_report_fn report, void *arg);
+/* Report callback: "tapshare-node: error: MSG" on stderr. */
+void node_report_stderr(void *arg, const char *msg);
+/* `tapshare-node check [--dir DIR | --config FILE]`: exit 0 clean, 1 problems. */
+int node_cmd_check(int argc, char **argv);
+/* admin_http.c — /healthz, /readyz, /metrics on plain HTTP at listen
+ * ("HOST:PORT"; port 0 writes DIR/admin.port). */
+int admin_http_start(node *n, const char *listen);
+void admin_http_stop(node *n); /* no-op when not started */
+
+/* SIGHUP (main thread): reloads n->ini and everything it names — TLS
+ * certificate and key (new connections), node CA, signing certificate, CI
+ * and EUMs — and makes the outbox workers drop their provider clients
+ * (provider endpoints and CAs are read again). Open connections and streams
+ * stay. A configuration with errors is refused and logged, the running one
+ * kept (TS_ECONFIG). listen, database, address, outbox_workers and
+ * admin_listen take effect at the next start. */
+int node_reload(node *n);
+/* The TLS client certificate and key for provider calls (any thread). */
+void node_client_tls(node *n, char cert[600], char key[600]);
 void node_unload(node *n);
 
 /* run.c */

@@ -144,6 +144,9 @@ struct store_ops {
 	int (*shares_json)(store *s, int64_t user_id, json_t **out);
 	/* ids of shares whose not_after passed in an active state (at most max). */
 	int (*shares_expired)(store *s, int64_t now, char (*ids)[STORE_ID_MAX], size_t max, size_t *n);
+	/* ids of the shares for eid, newest first (at most max): the node maps
+	 * an eUICC's notification naming an ICCID to its share */
+	int (*shares_of_eid)(store *s, const char *eid, char (*ids)[STORE_ID_MAX], size_t max, size_t *n);
 
 	/* primary events */
 	int (*event_add)(store *s, int64_t user_id, const char *share_id, const char *type, const char *data, int64_t *id);

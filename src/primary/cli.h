@@ -13,7 +13,6 @@
 
 #include <jansson.h>
 
-#define TAPSHARE_VERSION "0.1.0"
 #define CLI_DEFAULT_TIMEOUT_S 120
 #define CLI_MAX_TIMEOUT_S 86400
 #define CLI_MAX_DURATION_S (10LL * 366 * 24 * 3600)

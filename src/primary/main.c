@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "lib/log.h"
+#include "lib/version.h"
 #include "primary/cli.h"
 #include "primary/cmd.h"
 
@@ -32,7 +33,7 @@ main(int argc, char **argv)
 	case CLI_CMD_HELP:
 		return cli_usage(stdout, o.help_topic) == 0 ? 0 : 2;
 	case CLI_CMD_VERSION:
-		printf("tapshare %s\n", TAPSHARE_VERSION);
+		ts_version_print("tapshare");
 		return 0;
 	case CLI_CMD_ENROLL: return cmd_enroll(&o);
 	case CLI_CMD_APPS: return cmd_apps(&o);
