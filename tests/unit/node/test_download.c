@@ -22,6 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "device/se_client.h"
+#include "device/se_driver.h"
 #include "lib/der.h"
 #include "lib/eid.h"
 #include "lib/es10.h"
@@ -33,6 +35,7 @@
 #include "node/download.h"
 #include "node/share.h"
 #include "node/store.h"
+#include "se/card.h"
 
 #define EID "89049032123451234512345678901235"
 #define EID2 "89049032123451234512345678901332"
@@ -861,6 +864,78 @@ test_cancel_of_delivered_share(void **state)
 	assert_int_equal(count_cmds(EID, id, CMD_DELETE), 0);
 }
 
+/* ---- with the real secure element --------------------------------------- */
+
+static se_driver *
+open_se(const char *state)
+{
+	char spec[200];
+	snprintf(spec, sizeof(spec), "inproc:%s", state);
+	se_driver *d = NULL;
+	assert_int_equal(se_driver_open(spec, &d), 0);
+	return d;
+}
+
+static size_t
+se_count(const char *state, const char *app)
+{
+	se_driver *d = open_se(state);
+	se_app apps[8];
+	size_t n = 0, k = 0;
+	assert_int_equal(se_list_apps(d, apps, 8, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		k += strcmp(apps[i].app_id, app) == 0;
+	se_driver_free(d);
+	return k;
+}
+
+/* The whole download against tapshare-se's card (ES10 in process): the node's
+ * answers are what a real SE accepts, installs and deletes; a delete is on
+ * disk at once (a second handle on the state file sees it gone). */
+static void
+test_real_se(void **state)
+{
+	(void)state;
+	char se_state[160];
+	snprintf(se_state, sizeof(se_state), "%s/se.state", dir);
+	assert_int_equal(se_card_init_state(se_state, pki_a, EID), 0);
+	se_driver *d = open_se(se_state);
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX];
+	authorised_share(EID, id, mid);
+	uint8_t chal[16], *s1 = NULL, sig1[64], *bf38r = NULL, *md = NULL, *s2 = NULL, sig2[64], *bf21r = NULL;
+	uint8_t *bpp = NULL, *notif = NULL;
+	size_t s1_len = 0, bf38_len = 0, md_len = 0, s2_len = 0, bf21_len = 0, bpp_len = 0, nlen = 0;
+	char tid[33];
+	download_why why;
+	assert_int_equal(se_get_challenge(d, chal), 0);
+	assert_int_equal(download_initiate(&dsvc, st, mid, chal, tid, &s1, &s1_len, sig1, &why), 0);
+	assert_int_equal(se_authenticate_server(d, s1, s1_len, sig1, sign_cert, sign_cert_len, mid, &bf38r, &bf38_len), 0);
+	assert_int_equal(download_authenticate(&dsvc, st, tid, bf38r, bf38_len, &md, &md_len, &s2, &s2_len, sig2, &why), 0);
+	assert_int_equal(se_prepare_download(d, s2, s2_len, sig2, sign_cert, sign_cert_len, &bf21r, &bf21_len), 0);
+	assert_int_equal(download_package(&dsvc, st, tid, bf21r, bf21_len, &bpp, &bpp_len, &why), 0);
+	assert_int_equal(se_load_package(d, bpp, bpp_len, &notif, &nlen), 0);
+	assert_int_equal(download_notification(&dsvc, st, notif, nlen, &why), 0);
+	assert_int_equal(state_of(id), SHARE_INSTALLED);
+	assert_int_equal(se_count(se_state, "sim-a-watch"), 1);
+	free(notif);
+	notif = NULL;
+	store_share sh;
+	share_why swhy;
+	assert_int_equal(share_cancel(&svc, st, alice, id, NULL, &sh, &swhy), 0);
+	assert_int_equal(se_delete(d, "sim-a-watch", &notif, &nlen), 0);
+	assert_int_equal(se_count(se_state, "sim-a-watch"), 0); /* on disk before anything else */
+	assert_int_equal(download_notification(&dsvc, st, notif, nlen, &why), 0);
+	assert_int_equal(state_of(id), SHARE_REVOKED);
+	se_driver_free(d);
+	free(s1);
+	free(bf38r);
+	free(md);
+	free(s2);
+	free(bf21r);
+	free(bpp);
+	free(notif);
+}
+
 /* ---- offers (claims 20/33) --------------------------------------------------- */
 
 /* A device certificate from the node CA for a new key; its id in device_id. */
@@ -973,6 +1048,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_package_refused_by_se, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_of_delivered_share, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_real_se, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("download", tests, group_setup, group_teardown);
 }
