@@ -914,7 +914,7 @@ test_real_se(void **state)
 	assert_int_equal(se_prepare_download(d, s2, s2_len, sig2, sign_cert, sign_cert_len, &bf21r, &bf21_len), 0);
 	assert_int_equal(download_package(&dsvc, st, tid, bf21r, bf21_len, &bpp, &bpp_len, &why), 0);
 	assert_int_equal(se_load_package(d, bpp, bpp_len, &notif, &nlen), 0);
-	assert_int_equal(download_notification(&dsvc, st, notif, nlen, &why), 0);
+	assert_int_equal(download_notification(&dsvc, st, notif, nlen, NULL, &why), 0);
 	assert_int_equal(state_of(id), SHARE_INSTALLED);
 	assert_int_equal(se_count(se_state, "sim-a-watch"), 1);
 	free(notif);
@@ -924,7 +924,7 @@ test_real_se(void **state)
 	assert_int_equal(share_cancel(&svc, st, alice, id, NULL, &sh, &swhy), 0);
 	assert_int_equal(se_delete(d, "sim-a-watch", &notif, &nlen), 0);
 	assert_int_equal(se_count(se_state, "sim-a-watch"), 0); /* on disk before anything else */
-	assert_int_equal(download_notification(&dsvc, st, notif, nlen, &why), 0);
+	assert_int_equal(download_notification(&dsvc, st, notif, nlen, NULL, &why), 0);
 	assert_int_equal(state_of(id), SHARE_REVOKED);
 	se_driver_free(d);
 	free(s1);
