@@ -646,7 +646,8 @@ offer_body(const rsp_offer *o, uint8_t **out, size_t *len)
 {
 	der_writer w;
 	if (o->expires_at < 0 || str_fits(o->device_id, sizeof(o->device_id)) != 0 ||
-	    strlen(o->device_id) != 64)
+	    strlen(o->device_id) != 64 || str_fits(o->eid, sizeof(o->eid)) != 0 ||
+	    (o->eid[0] != '\0' && (strlen(o->eid) != 32 || strspn(o->eid, "0123456789") != 32)))
 		return TS_EINVAL;
 	der_writer_init(&w);
 	der_begin(&w, TAG_SEQ);
@@ -654,6 +655,8 @@ offer_body(const rsp_offer *o, uint8_t **out, size_t *len)
 	der_put_str(&w, TAG_CTX1, o->device_id);
 	der_put_uint(&w, TAG_CTX2, (uint64_t)o->expires_at);
 	der_put(&w, 0x83, o->nonce, RSP_OFFER_NONCE_LEN);
+	if (o->eid[0] != '\0')
+		der_put_str(&w, 0x84, o->eid);
 	der_end(&w);
 	return finish(&w, out, len);
 }
@@ -708,8 +711,19 @@ rsp_offer_decode(const uint8_t *buf, size_t len, rsp_offer *o)
 	if ((rc = der_iter_expect(&in, TAG_CTX0, &t)) != 0 || (rc = get_str(&t, o->app_id, sizeof(o->app_id))) != 0 ||
 	    (rc = der_iter_expect(&in, TAG_CTX1, &t)) != 0 || (rc = get_str(&t, o->device_id, sizeof(o->device_id))) != 0 ||
 	    (rc = der_iter_expect(&in, TAG_CTX2, &t)) != 0 || (rc = get_uint(&t, &v)) != 0 ||
-	    (rc = der_iter_expect(&in, 0x83, &t)) != 0 || (rc = get_fixed(&t, o->nonce, RSP_OFFER_NONCE_LEN)) != 0 ||
-	    (rc = der_iter_end(&in)) != 0)
+	    (rc = der_iter_expect(&in, 0x83, &t)) != 0 || (rc = get_fixed(&t, o->nonce, RSP_OFFER_NONCE_LEN)) != 0)
+		goto fail;
+	/* optional 84 eid: exactly 32 digits */
+	if ((rc = der_iter_next(&in, &t)) < 0)
+		goto fail;
+	if (rc == 1) {
+		if (t.tag != 0x84 || (rc = get_str(&t, o->eid, sizeof(o->eid))) != 0 || strlen(o->eid) != 32 ||
+		    strspn(o->eid, "0123456789") != 32) {
+			rc = TS_EPARSE;
+			goto fail;
+		}
+	}
+	if ((rc = der_iter_end(&in)) != 0)
 		goto fail;
 	if (v > INT64_MAX || strlen(o->device_id) != 64 || o->app_id[0] == '\0') {
 		rc = TS_EPARSE;

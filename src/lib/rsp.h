@@ -106,10 +106,15 @@ int rsp_notification_decode(const uint8_t *buf, size_t len, EVP_PKEY *pub, rsp_n
  * Share offer (patent claims 20/33, companion-initiated sharing): what the
  * primary hands the companion over the short-range link, signed with the
  * primary's device key:
- *   BF70 { 30 { 80 appId 81 deviceId (64 hex) 82 expiresAt (unix s) 83 nonce(16) }
+ *   BF70 { 30 { 80 appId 81 deviceId (64 hex) 82 expiresAt (unix s) 83 nonce(16)
+ *               [84 eid (32 digits)] }
  *          5F37 signature (over the 30 TLV)  30 device certificate (X.509 DER) }
+ * eid: the companion's EID the primary read over the link before signing
+ * (issue 8): the node redeems the offer only for that EID, so an offer
+ * intercepted on the link is of no use for another device. Optional in the
+ * encoding (absent = unbound); the node refuses unbound offers.
  * The node checks the certificate (issued by its CA, key hash == deviceId),
- * the signature, the expiry and that the nonce was never used.
+ * the signature, the expiry, the EID and that the nonce was never used.
  */
 #define RSP_OFFER_NONCE_LEN 16
 
@@ -118,6 +123,7 @@ typedef struct rsp_offer {
 	char device_id[65];
 	int64_t expires_at;
 	uint8_t nonce[RSP_OFFER_NONCE_LEN];
+	char eid[33];         /* "" = unbound (no 84 TLV) */
 	/* decode only: borrowed pointer to the certificate DER inside the buffer */
 	const uint8_t *cert; size_t cert_len;
 } rsp_offer;

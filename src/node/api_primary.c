@@ -118,7 +118,7 @@ static const struct {
 	{ "bad_operation", 400 }, { "bad_duration", 400 }, { "bad_offer", 400 }, { "offer_expired", 400 },
 	{ "unknown_app", 404 }, { "unknown_share", 404 },
 	{ "app_not_owned", 403 }, { "not_shareable", 403 }, { "offer_untrusted", 403 },
-	{ "offer_signature", 403 }, { "unknown_device", 403 },
+	{ "offer_signature", 403 }, { "unknown_device", 403 }, { "offer_unbound", 400 }, { "offer_other_eid", 403 },
 	{ "app_moved", 409 }, { "not_cancellable", 409 }, { "move_incomplete", 409 },
 	{ "idempotency_conflict", 409 }, { "offer_replayed", 409 },
 	{ "store_busy", 503 },

@@ -378,6 +378,18 @@ share_offer_redeem(const share_svc *svc, store *st, const char *eid_s, const rsp
 		st->ops->rollback(st);
 		return rc;
 	}
+	/* Bound to the EID the primary read (issue 8): whoever intercepts the
+	 * offer on the link cannot redeem it for another device. */
+	if (o->eid[0] == '\0') {
+		st->ops->rollback(st);
+		return refuse(why, TS_EINVAL, "offer_unbound",
+		    "the offer names no companion EID; offers are redeemed only by the EID they were made for");
+	}
+	if (strcmp(o->eid, eid.digits) != 0) {
+		st->ops->rollback(st);
+		return refuse(why, TS_EDENIED, "offer_other_eid", "the offer was made for EID %s, not %s", o->eid,
+		    eid.digits);
+	}
 	char nonce_hex[2 * RSP_OFFER_NONCE_LEN + 1];
 	ts_hex_encode(o->nonce, RSP_OFFER_NONCE_LEN, nonce_hex, sizeof(nonce_hex));
 	if ((rc = s11_new_share(&req, &eid, &app, out)) == 0 && (rc = s12_first_confirmation(st, out)) == 0)

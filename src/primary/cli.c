@@ -197,8 +197,12 @@ static const char usage_offer[] =
     "If the node refuses the offer, the companion's log says why; here the wait\n"
     "times out. Exit status 0 once installed (or handed over with --no-wait).\n"
     "\n"
+    "The offer is bound to the companion's EID read in S1: the node redeems it only\n"
+    "for that EID, so an offer intercepted on the link is of no use to another device.\n"
+    "\n"
     "testing options: --print-offer FILE writes the signed offer (base64) to FILE\n"
-    "instead of using a link; --expires-at UNIX sets its expiry time outright.\n";
+    "instead of using a link, bound to --eid EID (unbound without it, which the node\n"
+    "refuses); --expires-at UNIX sets its expiry time outright.\n";
 
 static const char usage_device[] =
     "usage: tapshare device list [--json]\n"
@@ -295,7 +299,7 @@ static const struct {
 	{ OPT_CODE, "code", 1, B(CLI_CMD_ENROLL) },
 	{ OPT_NAME, "name", 1, B(CLI_CMD_ENROLL) },
 	{ OPT_LINK, "link", 1, B(CLI_CMD_SHARE) | B(CLI_CMD_MOVE) },
-	{ OPT_EID, "eid", 1, B(CLI_CMD_SHARE) | B(CLI_CMD_MOVE) },
+	{ OPT_EID, "eid", 1, B(CLI_CMD_SHARE) | B(CLI_CMD_MOVE) | B(CLI_CMD_OFFER) },
 	{ OPT_APP, "app", 1, B(CLI_CMD_SHARE) },
 	{ OPT_DURATION, "duration", 1, B(CLI_CMD_SHARE) },
 	{ OPT_TIMEOUT, "timeout", 1, B(CLI_CMD_SHARE) | B(CLI_CMD_CANCEL) | B(CLI_CMD_MOVE) |
@@ -593,6 +597,8 @@ cli_parse(int argc, char *const *argv, cli_opts *o, char *err, size_t errcap)
 			return fail_usage(err, errcap, "offer needs --link SPEC (e.g. sim:/path/to/socket)", NULL);
 		if (o->link != NULL && o->print_offer != NULL)
 			return fail_usage(err, errcap, "offer takes --link or --print-offer, not both", NULL);
+		if (o->eid != NULL && o->print_offer == NULL)
+			return fail_usage(err, errcap, "offer reads the EID over --link; --eid goes with --print-offer", NULL);
 		break;
 	case CLI_CMD_DEVICE:
 		if (npos < 2 || (strcmp(pos[1], "list") != 0 && strcmp(pos[1], "revoke") != 0))

@@ -53,9 +53,11 @@ device_paths(const cli_opts *o, char *key, size_t kcap, char *crt, size_t ccap)
 	return 0;
 }
 
-/* Signs the offer for o->app_id with the device key. *bf70 malloc'ed. */
+/* Signs the offer for o->app_id, bound to the companion's eid ("" =
+ * unbound: only for testing the node's refusal), with the device key.
+ * *bf70 malloc'ed. */
 static int
-sign_offer(const cli_opts *o, json_t *doc, uint8_t **bf70, size_t *bf70_len)
+sign_offer(const cli_opts *o, const char *eid, json_t *doc, uint8_t **bf70, size_t *bf70_len)
 {
 	char key_path[PATH_MAX + 16], crt_path[PATH_MAX + 16], cert_id[65];
 	char nonce_hex[2 * RSP_OFFER_NONCE_LEN + 1];
@@ -93,6 +95,7 @@ sign_offer(const cli_opts *o, json_t *doc, uint8_t **bf70, size_t *bf70_len)
 		goto fail;
 	}
 	off.expires_at = o->expires_at != 0 ? o->expires_at : ts_now() + o->ttl_s;
+	snprintf(off.eid, sizeof(off.eid), "%s", eid ? eid : "");
 	if ((rc = ts_random(off.nonce, sizeof(off.nonce))) != 0 ||
 	    (rc = rsp_offer_sign(&off, key, der, der_len, bf70, bf70_len)) != 0) {
 		cmd_error("cannot sign the share offer (%s)", ts_strerror(rc));
@@ -100,9 +103,9 @@ sign_offer(const cli_opts *o, json_t *doc, uint8_t **bf70, size_t *bf70_len)
 		goto fail;
 	}
 	ts_hex_encode(off.nonce, sizeof(off.nonce), nonce_hex, sizeof(nonce_hex));
-	json_object_set_new(doc, "offer", json_pack("{s:s, s:s, s:I, s:s}", "app_id", off.app_id,
+	json_object_set_new(doc, "offer", json_pack("{s:s, s:s, s:I, s:s, s:s}", "app_id", off.app_id,
 	    "device_id", off.device_id, "expires_at", (json_int_t)off.expires_at, "nonce",
-	    nonce_hex));
+	    nonce_hex, "eid", off.eid));
 fail:
 	EVP_PKEY_free(key);
 	X509_free(cert);
@@ -207,7 +210,27 @@ cmd_offer(const cli_opts *o)
 	}
 	if (cmd_ctx_open(o, doc, &c) != 0)
 		goto out;
-	if (sign_offer(o, doc, &bf70, &bf70_len) != 0)
+	/* The offer is bound to the companion's EID (issue 8), so S1 comes
+	 * first: read the identity, then sign, then hand the offer over. */
+	ndef_identity first;
+	memset(&first, 0, sizeof(first));
+	if (o->print_offer == NULL && strncmp(o->link, "qr:", 3) == 0) {
+		/* a QR code is read, never written to */
+		cmd_error("%s cannot carry an offer to the companion (use a sim: link)", o->link);
+		cmd_doc_error(doc, "link", ts_strerror(TS_EUNSUPP));
+		goto out;
+	}
+	if (o->print_offer == NULL) {
+		if (!o->json)
+			fprintf(stderr, "tapshare: waiting up to %lld s for a companion on %s (%s)\n",
+			    o->timeout_s, o->link, link_describe(o->link));
+		if ((rc = link_read_identity(o->link, timeout_ms, &first)) != 0) {
+			cmd_error("cannot read the companion's identity on %s (%s)", o->link, ts_strerror(rc));
+			cmd_doc_error(doc, "link", ts_strerror(rc));
+			goto out;
+		}
+	}
+	if (sign_offer(o, o->print_offer ? o->eid : first.eid.digits, doc, &bf70, &bf70_len) != 0)
 		goto out;
 	if (o->print_offer != NULL) {
 		if (print_offer(o, doc, bf70, bf70_len) == 0)
@@ -238,9 +261,6 @@ cmd_offer(const cli_opts *o)
 		cmd_doc_error(doc, "offer_size", ts_strerror(rc));
 		goto out;
 	}
-	if (!o->json)
-		fprintf(stderr, "tapshare: waiting up to %lld s for a companion on %s (%s)\n",
-		    o->timeout_s, o->link, link_describe(o->link));
 	rc = link_write(o->link, timeout_ms, msg, msg_len, &idmsg, &idlen);
 	if (rc == 0)
 		rc = ndef_identity_decode(idmsg, idlen, &ident);
@@ -254,6 +274,12 @@ cmd_offer(const cli_opts *o)
 		else
 			cmd_error("cannot hand the offer over %s (%s)", o->link, ts_strerror(rc));
 		cmd_doc_error(doc, "link", ts_strerror(rc));
+		goto out;
+	}
+	if (strcmp(ident.eid.digits, first.eid.digits) != 0) {
+		cmd_error("the offer was made for %s, but %s took it; it is of no use to that device",
+		    first.eid.digits, ident.eid.digits);
+		cmd_doc_error(doc, "link", "another companion took the offer");
 		goto out;
 	}
 	json_object_set_new(doc, "eid", json_string(ident.eid.digits));

@@ -53,7 +53,7 @@ post_offer() {
 code_of() { head -n1 <<<"$1" | jq -r '.error.code // .share_id'; }
 status_of() { tail -n1 <<<"$1"; }
 
-alice offer --app sim-alice --print-offer "$T/good.b64" >/dev/null
+alice offer --app sim-alice --print-offer "$T/good.b64" --eid "$EID2" >/dev/null
 expect "--print-offer wrote a base64 offer" grep -qE '^[A-Za-z0-9+/]+=*$' "$T/good.b64"
 
 # forged: one byte of the signed application id changed ("sim-alice" -> "sim-alicf")
@@ -64,15 +64,15 @@ r=$(post_offer "$T/forged.b64")
 expect "forged offer -> 403 offer_signature" [ "$(status_of "$r") $(code_of "$r")" = "403 offer_signature" ]
 
 # expired
-alice offer --app sim-alice --print-offer "$T/expired.b64" --expires-at $(($(date +%s) - 10)) >/dev/null
+alice offer --app sim-alice --print-offer "$T/expired.b64" --eid "$EID2" --expires-at $(($(date +%s) - 10)) >/dev/null
 r=$(post_offer "$T/expired.b64")
 expect "expired offer -> 400 offer_expired" [ "$(status_of "$r") $(code_of "$r")" = "400 offer_expired" ]
 
 # valid too long: the node caps offers at 3600 s (the CLI refuses --ttl above it)
-alice offer --app sim-alice --print-offer "$T/long.b64" --expires-at $(($(date +%s) + 7200)) >/dev/null
+alice offer --app sim-alice --print-offer "$T/long.b64" --eid "$EID2" --expires-at $(($(date +%s) + 7200)) >/dev/null
 r=$(post_offer "$T/long.b64")
 expect "offer living 2 h -> 400 bad_offer" [ "$(status_of "$r") $(code_of "$r")" = "400 bad_offer" ]
-st=0; alice offer --app sim-alice --print-offer "$T/x.b64" --ttl 3601 2>/dev/null || st=$?
+st=0; alice offer --app sim-alice --print-offer "$T/x.b64" --eid "$EID2" --ttl 3601 2>/dev/null || st=$?
 expect "CLI refuses --ttl 3601 as bad usage (exit 2)" [ "$st" = 2 ]
 
 # replayed: the same offer twice
@@ -82,24 +82,35 @@ expect "first use of the offer -> 201" [ "$(status_of "$r1")" = 201 ]
 expect "first use gives the first confirmation" grep -q '"confirmation": *"EID received and correct"' <<<"$(head -n1 <<<"$r1")"
 expect "replayed offer -> 409 offer_replayed" [ "$(status_of "$r2") $(code_of "$r2")" = "409 offer_replayed" ]
 r3=$(post_offer "$T/good.b64" "$EID")
-expect "replayed for another EID -> 409 offer_replayed" [ "$(status_of "$r3") $(code_of "$r3")" = "409 offer_replayed" ]
+expect "replayed for another EID -> 403 offer_other_eid" [ "$(status_of "$r3") $(code_of "$r3")" = "403 offer_other_eid" ]
+
 expect "the replays created nothing" [ "$(alice shares --json | jq --arg e "$EID2" '[.shares[] | select(.eid == $e)] | length')" = 1 ]
+# bound to the EID the primary read: an intercepted offer is of no use to
+# another device, and stays good for the rightful companion
+alice offer --app sim-alice --print-offer "$T/bound.b64" --eid "$EID2" >/dev/null
+r=$(post_offer "$T/bound.b64" "$EID")
+expect "offer for EID2 redeemed for EID -> 403 offer_other_eid" [ "$(status_of "$r") $(code_of "$r")" = "403 offer_other_eid" ]
+r=$(post_offer "$T/bound.b64" "$EID2")
+expect "... the same offer for its own EID -> 201" [ "$(status_of "$r")" = 201 ]
+alice offer --app sim-alice --print-offer "$T/unbound.b64" >/dev/null
+r=$(post_offer "$T/unbound.b64")
+expect "an offer naming no EID -> 400 offer_unbound" [ "$(status_of "$r") $(code_of "$r")" = "400 offer_unbound" ]
 
 # wrong app: Bob's app signed by Alice's device, Alice's app signed by Bob's device
-alice offer --app sim-bob --print-offer "$T/wrong.b64" >/dev/null
+alice offer --app sim-bob --print-offer "$T/wrong.b64" --eid "$EID2" >/dev/null
 r=$(post_offer "$T/wrong.b64")
 expect "another user's app -> 403 app_not_owned" [ "$(status_of "$r") $(code_of "$r")" = "403 app_not_owned" ]
-bob offer --app sim-alice --print-offer "$T/bobs.b64" >/dev/null
+bob offer --app sim-alice --print-offer "$T/bobs.b64" --eid "$EID2" >/dev/null
 r=$(post_offer "$T/bobs.b64")
 expect "Bob's device offering Alice's app -> 403 app_not_owned" [ "$(status_of "$r") $(code_of "$r")" = "403 app_not_owned" ]
 
-alice offer --app svc-locked --print-offer "$T/locked.b64" >/dev/null
+alice offer --app svc-locked --print-offer "$T/locked.b64" --eid "$EID2" >/dev/null
 r=$(post_offer "$T/locked.b64")
 expect "not shareable -> 403 not_shareable" [ "$(status_of "$r") $(code_of "$r")" = "403 not_shareable" ]
-alice offer --app nope --print-offer "$T/nope.b64" >/dev/null
+alice offer --app nope --print-offer "$T/nope.b64" --eid "$EID2" >/dev/null
 r=$(post_offer "$T/nope.b64")
 expect "unknown app -> 404 unknown_app" [ "$(status_of "$r") $(code_of "$r")" = "404 unknown_app" ]
-alice offer --app sim-alice --print-offer "$T/eid.b64" >/dev/null
+alice offer --app sim-alice --print-offer "$T/eid.b64" --eid "$EID2" >/dev/null
 r=$(post_offer "$T/eid.b64" 89049032123451234512345678901234)
 expect "bad EID check digits -> 400 eid_check_digits" [ "$(status_of "$r") $(code_of "$r")" = "400 eid_check_digits" ]
 
@@ -109,7 +120,7 @@ mkdir -p "$M"
 cp "$T/alice/primary.ini" "$T/alice/ca.crt" "$M/"
 openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | openssl pkcs8 -topk8 -nocrypt -out "$M/device.key"
 openssl req -x509 -new -key "$M/device.key" -subj "/CN=mallory" -days 1 -out "$M/device.crt" 2>/dev/null
-"$TS_BIN/tapshare" --home "$M" offer --app sim-alice --print-offer "$T/mallory.b64" >/dev/null 2>&1 ||
+"$TS_BIN/tapshare" --home "$M" offer --app sim-alice --print-offer "$T/mallory.b64" --eid "$EID2" >/dev/null 2>&1 ||
 	fail "an offer signed with a self-signed key can be made"
 r=$(post_offer "$T/mallory.b64")
 expect "offer from an unenrolled device -> 403 offer_untrusted" [ "$(status_of "$r") $(code_of "$r")" = "403 offer_untrusted" ]

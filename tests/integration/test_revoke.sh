@@ -25,7 +25,7 @@ token() {
 }
 T2=$(token alice2 "$PASS")
 expect "alice2 logs in" [ ${#T2} -eq 64 ]
-"$TS_BIN/tapshare" --home "$T/alice2" offer --app sim-alice --print-offer "$T/a2.b64" >/dev/null
+"$TS_BIN/tapshare" --home "$T/alice2" offer --app sim-alice --print-offer "$T/a2.b64" --eid "$EID2" >/dev/null
 expect "alice2 signed an offer" [ -s "$T/a2.b64" ]
 dev "$T/alice2" -N --max-time 30 "$NODE_URL/v1/events" >"$T/a2-stream.out" 2>/dev/null &
 A2_STREAM=$!

@@ -86,6 +86,46 @@ test_round_trip(void **state)
 	free(buf);
 }
 
+/* The offer bound to an EID (issue 8): 84 20 <32 ASCII digits> at the end of
+ * the signed body; a changed digit breaks the signature; unbound decodes "". */
+static void
+test_eid_binding(void **state)
+{
+	(void)state;
+	static const char eid[] = "89049032123451234512345678901235";
+	rsp_offer o, d;
+	make(&o);
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	assert_int_equal(rsp_offer_sign(&o, key, cert, cert_len, &buf, &len), 0);
+	assert_int_equal(rsp_offer_decode(buf, len, &d), 0);
+	assert_string_equal(d.eid, "");
+	free(buf);
+	memcpy(o.eid, eid, sizeof(eid));
+	assert_int_equal(rsp_offer_sign(&o, key, cert, cert_len, &buf, &len), 0);
+	uint8_t want[2 + 32];
+	want[0] = 0x84;
+	want[1] = 0x20;
+	memcpy(want + 2, eid, 32);
+	uint8_t *at = NULL;
+	for (size_t i = 0; i + sizeof(want) <= len; i++)
+		if (memcmp(buf + i, want, sizeof(want)) == 0)
+			at = buf + i;
+	assert_non_null(at);
+	/* right after the nonce (83 10 ...) */
+	assert_int_equal(at[-18], 0x83);
+	assert_int_equal(rsp_offer_decode(buf, len, &d), 0);
+	assert_string_equal(d.eid, eid);
+	at[2 + 31] = '4'; /* another EID, same length */
+	assert_int_equal(rsp_offer_decode(buf, len, &d), TS_EVERIFY);
+	free(buf);
+	/* only 32 digits are an EID */
+	snprintf(o.eid, sizeof(o.eid), "8904903212345123451234567890123");
+	assert_int_equal(rsp_offer_sign(&o, key, cert, cert_len, &buf, &len), TS_EINVAL);
+	snprintf(o.eid, sizeof(o.eid), "8904903212345123451234567890123x");
+	assert_int_equal(rsp_offer_sign(&o, key, cert, cert_len, &buf, &len), TS_EINVAL);
+}
+
 static void
 test_forged_and_tampered(void **state)
 {
@@ -148,6 +188,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_eid_binding),
 		cmocka_unit_test(test_forged_and_tampered),
 		cmocka_unit_test(test_notification_app_key),
 	};
