@@ -16,6 +16,7 @@
 #include "lib/ts_err.h"
 #include "lib/util.h"
 #include "node/node.h"
+#include "node/sealed.h"
 
 #define ENROLL_CODE_BYTES 10
 
@@ -285,7 +286,13 @@ node_load(node *n, const char *dir)
 		size_t l = strlen(n->ein_prefixes);
 		snprintf(n->ein_prefixes + l, sizeof(n->ein_prefixes) - l, "%s%s", l ? "," : "", pf);
 	}
-	if ((rc = store_open(n->db_url, &n->st)) != 0) {
+	/* The node key seals secrets at rest (SIM Ki/OPc while pending). */
+	if (path_in(p, sizeof(p), n->dir, "node.key") != 0 || (rc = sealed_key_load(p, n->secret_key)) != 0) {
+		fprintf(stderr, "tapshare-node: error: cannot load the node key %s (32 bytes, mode 0600)\n", p);
+		return rc != 0 ? rc : TS_ECONFIG;
+	}
+	store_opts so = { .secret_key = n->secret_key };
+	if ((rc = store_open_opts(n->db_url, &so, &n->st)) != 0) {
 		char shown[sizeof(n->db_url)];
 		ts_redact_url(n->db_url, shown, sizeof(shown));
 		fprintf(stderr, "tapshare-node: error: cannot open the database %s: %s\n", shown, ts_strerror(rc));
@@ -299,6 +306,7 @@ node_unload(node *n)
 {
 	store_close(n->st);
 	n->st = NULL;
+	OPENSSL_cleanse(n->secret_key, sizeof(n->secret_key));
 	X509_free(n->ca);
 	EVP_PKEY_free(n->ca_pkey);
 	X509_free(n->sign_cert);

@@ -101,6 +101,7 @@ typedef struct node {
 	struct auth_pool *auth;  /* passphrase-check workers (auth.c) */
 	int64_t revocations_seen; /* store's device revocation count at the last look (push.c) */
 	struct peerlim *es9_peers; /* initiateAuthentication per peer (api_es9.c) */
+	uint8_t secret_key[32];  /* DIR/node.key: seals credentials at rest (sealed.h) */
 	int64_t next_gc;
 } node;
 

@@ -471,7 +471,7 @@ outbox_start(node *n)
 		w->n = n;
 		w->call = https_call;
 		w->call_arg = w;
-		store_opts so = { .wait_ms = STORE_WAIT_WORKER_MS };
+		store_opts so = { .wait_ms = STORE_WAIT_WORKER_MS, .secret_key = n->secret_key };
 		if (n->outbox_fail_at == i + 1)
 			rc = TS_EDB; /* fault injection (tests) */
 		else

@@ -11,8 +11,11 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "lib/log.h"
 #include "lib/ts_err.h"
+#include "node/sealed.h"
 
 int
 store_open_opts(const char *url, const store_opts *opts, store **out)
@@ -22,6 +25,29 @@ store_open_opts(const char *url, const store_opts *opts, store **out)
 	if (strncmp(url, "postgresql:", 11) == 0 || strncmp(url, "postgres:", 9) == 0)
 		return store_pg_open(url, opts, out);
 	return store_sqlite_open(url, opts, out);
+}
+
+int
+store_credential_seal(const uint8_t *key, const char *share_id, const char *plain, char **out)
+{
+	if (key != NULL)
+		return sealed_seal(key, share_id, plain, out);
+	*out = strdup(plain);
+	return *out ? 0 : TS_ENOMEM;
+}
+
+int
+store_credential_unseal(const uint8_t *key, const char *share_id, const char *stored, char **out)
+{
+	if (strncmp(stored, SEALED_PREFIX, strlen(SEALED_PREFIX)) == 0) {
+		if (key == NULL) {
+			log_error("a sealed credential, and this store was opened without the node key");
+			return TS_ECONFIG;
+		}
+		return sealed_open(key, share_id, stored, out);
+	}
+	*out = strdup(stored);
+	return *out ? 0 : TS_ENOMEM;
 }
 
 int

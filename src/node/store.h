@@ -137,7 +137,10 @@ struct store_ops {
 	/* bank-ID apps: the public key the companion's SE generated (hex of the point) */
 	int (*share_set_app_key)(store *s, const char *id, const char *hex);
 	int (*share_get_app_key)(store *s, const char *id, char *hex, size_t cap);
-	/* the associated credential (JSON text from the provider); get: caller frees */
+	/* the associated credential (JSON text from the provider); get: caller
+	 * frees. Sealed at rest under the node key (store_opts.secret_key), and
+	 * erased by share_update as soon as the share leaves authorised /
+	 * delivered (installed, revoked, failed, expired, ...). */
 	int (*share_set_credential)(store *s, const char *id, const char *json_text);
 	int (*share_get_credential)(store *s, const char *id, char **out);
 	/* user_id < 0: all users. JSON array of share objects. */
@@ -239,7 +242,16 @@ struct store {
 
 typedef struct store_opts {
 	int wait_ms; /* 0: STORE_WAIT_WORKER_MS */
+	/* The node key (32 bytes, copied at open; NULL = none): credentials are
+	 * written sealed with it (sealed.h) and read back through it. */
+	const uint8_t *secret_key;
 } store_opts;
+
+/* For the backends: the credential text to store (sealed when key != NULL)
+ * and the plain text of a stored one (a sealed value needs the key; a plain
+ * one, from before sealing, is returned as is). Caller frees *out. */
+int store_credential_seal(const uint8_t *key, const char *share_id, const char *plain, char **out);
+int store_credential_unseal(const uint8_t *key, const char *share_id, const char *stored, char **out);
 
 /* Opens the backend named by url: "sqlite:/path/node.db" (or a bare path),
  * or a libpq connection URI "postgresql://..." / "postgres://...".

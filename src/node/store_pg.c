@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include <libpq-fe.h>
+#include <openssl/crypto.h>
 
 #include "lib/log.h"
 #include "lib/ts_err.h"
@@ -64,6 +65,8 @@ typedef struct pq_store {
 	char lock_timeout[64]; /* "SET lock_timeout = '<ms>ms'" */
 	char sql_expired[256]; /* built at open from the transition table */
 	char sql_by_eid_app[640];
+	uint8_t key[32];       /* node key (store_opts.secret_key) when has_key */
+	int has_key;
 } pq_store;
 
 #define S(x) ((pq_store *)(x))
@@ -386,6 +389,7 @@ pq_close(store *b)
 	pq_store *s = S(b);
 	PQfinish(s->conn);
 	free(s->cache);
+	OPENSSL_cleanse(s->key, sizeof(s->key));
 	free(s);
 }
 
@@ -822,6 +826,13 @@ pq_share_update(store *b, const store_share *sh)
 	int rc = q_changes(S(b), sql, &a, &n);
 	if (rc == 0 && n != 1)
 		rc = TS_ENOTFOUND;
+	/* The credential is needed only while the share can be downloaded. */
+	static const char e[] = "UPDATE shares SET credential=NULL WHERE id=$1 AND credential IS NOT NULL";
+	if (rc == 0 && sh->state != SHARE_AUTHORISED && sh->state != SHARE_DELIVERED) {
+		pq_args ea = { 0 };
+		a_text(&ea, sh->id);
+		rc = q(S(b), e, Q_WRITE, &ea, NULL);
+	}
 	return rc;
 }
 
@@ -873,10 +884,17 @@ static int
 pq_share_set_credential(store *b, const char *id, const char *json_text)
 {
 	static const char sql[] = "UPDATE shares SET credential=$1 WHERE id=$2";
+	char *sealed = NULL;
+	int rc = store_credential_seal(S(b)->has_key ? S(b)->key : NULL, id, json_text, &sealed);
+	if (rc != 0)
+		return rc;
 	pq_args a = { 0 };
-	a_text(&a, json_text);
+	a_text(&a, sealed);
 	a_text(&a, id);
-	return q(S(b), sql, Q_WRITE, &a, NULL);
+	rc = q(S(b), sql, Q_WRITE, &a, NULL);
+	OPENSSL_cleanse(sealed, strlen(sealed));
+	free(sealed);
+	return rc;
 }
 
 static int
@@ -920,8 +938,9 @@ pq_share_get_credential(store *b, const char *id, char **out)
 		return rc;
 	rc = TS_ENOTFOUND;
 	if (PQntuples(r) > 0) {
-		*out = c_strdup(r, 0, 0);
-		rc = *out ? 0 : TS_ENOMEM;
+		char *stored = c_strdup(r, 0, 0);
+		rc = stored ? store_credential_unseal(S(b)->has_key ? S(b)->key : NULL, id, stored, out) : TS_ENOMEM;
+		free(stored);
 	}
 	PQclear(r);
 	return rc;
@@ -1629,6 +1648,10 @@ store_pg_open(const char *url, const store_opts *opts, store **out)
 	if (s == NULL)
 		return TS_ENOMEM;
 	s->base.ops = &pq_ops;
+	if (opts != NULL && opts->secret_key != NULL) {
+		memcpy(s->key, opts->secret_key, sizeof(s->key));
+		s->has_key = 1;
+	}
 	int rc = TS_EDB;
 	s->conn = PQconnectdb(url);
 	if (s->conn == NULL) {

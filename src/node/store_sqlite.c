@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <sqlite3.h>
 
 #include "lib/log.h"
@@ -36,6 +37,8 @@ typedef struct sq_store {
 	size_t ncache, cap;
 	char sql_expired[256]; /* built at open from the transition table */
 	char sql_by_eid_app[640];
+	uint8_t key[32];       /* node key (store_opts.secret_key) when has_key */
+	int has_key;
 } sq_store;
 
 /* Numbered migrations; index i moves the schema from version i to i+1.
@@ -193,6 +196,7 @@ sq_close(store *b)
 		sqlite3_finalize(s->cache[i].st);
 	free(s->cache);
 	sqlite3_close(s->db);
+	OPENSSL_cleanse(s->key, sizeof(s->key));
 	free(s);
 }
 
@@ -580,6 +584,14 @@ sq_share_update(store *b, const store_share *sh)
 	int rc = run(s, p);
 	if (rc == 0 && sqlite3_changes(s->db) != 1)
 		rc = TS_ENOTFOUND;
+	/* The credential is needed only while the share can be downloaded. */
+	static const char e[] = "UPDATE shares SET credential=NULL WHERE id=? AND credential IS NOT NULL";
+	if (rc == 0 && sh->state != SHARE_AUTHORISED && sh->state != SHARE_DELIVERED) {
+		if ((p = st(s, e)) == NULL)
+			return TS_EDB;
+		bt(p, 1, sh->id);
+		rc = run(s, p);
+	}
 	return rc;
 }
 
@@ -634,11 +646,18 @@ sq_share_set_credential(store *b, const char *id, const char *json_text)
 {
 	static const char q[] = "UPDATE shares SET credential=? WHERE id=?";
 	sqlite3_stmt *p = st(S(b), q);
+	char *sealed = NULL;
 	if (!p)
 		return TS_EDB;
-	bt(p, 1, json_text);
+	int rc = store_credential_seal(S(b)->has_key ? S(b)->key : NULL, id, json_text, &sealed);
+	if (rc != 0)
+		return rc;
+	bt(p, 1, sealed);
 	bt(p, 2, id);
-	return run(S(b), p);
+	rc = run(S(b), p);
+	OPENSSL_cleanse(sealed, strlen(sealed));
+	free(sealed);
+	return rc;
 }
 
 static int
@@ -679,10 +698,9 @@ sq_share_get_credential(store *b, const char *id, char **out)
 		return TS_EDB;
 	bt(p, 1, id);
 	int rc = TS_ENOTFOUND;
-	if (sqlite3_step(p) == SQLITE_ROW) {
-		*out = strdup((const char *)sqlite3_column_text(p, 0));
-		rc = *out ? 0 : TS_ENOMEM;
-	}
+	if (sqlite3_step(p) == SQLITE_ROW)
+		rc = store_credential_unseal(S(b)->has_key ? S(b)->key : NULL, id,
+		    (const char *)sqlite3_column_text(p, 0), out);
 	sqlite3_reset(p);
 	return rc;
 }
@@ -1411,6 +1429,10 @@ store_sqlite_open(const char *path, const store_opts *opts, store **out)
 	if (s == NULL)
 		return TS_ENOMEM;
 	s->base.ops = &sq_ops;
+	if (opts != NULL && opts->secret_key != NULL) {
+		memcpy(s->key, opts->secret_key, sizeof(s->key));
+		s->has_key = 1;
+	}
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
 		NULL) != SQLITE_OK) {
 		log_error("cannot open database %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "?");

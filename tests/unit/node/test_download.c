@@ -951,12 +951,16 @@ device(EVP_PKEY **key, uint8_t **der, size_t *len, char device_id[65], X509 *iss
 	X509_free(c);
 }
 
+/* The EID the offer is bound to (the one the primary read; issue 8). */
+static const char *offer_eid = EID;
+
 static int
 redeem(const char *app, EVP_PKEY *key, const uint8_t *cert, size_t cert_len, const char *device_id,
     int64_t expires_at, uint8_t nonce0, share_why *why, store_share *sh)
 {
 	rsp_offer o;
 	memset(&o, 0, sizeof(o));
+	snprintf(o.eid, sizeof(o.eid), "%s", offer_eid);
 	snprintf(o.app_id, sizeof(o.app_id), "%s", app);
 	snprintf(o.device_id, sizeof(o.device_id), "%s", device_id);
 	o.expires_at = expires_at;
@@ -1008,6 +1012,14 @@ test_offers(void **state)
 	assert_string_equal(why.code, "offer_expired");
 	assert_int_equal(redeem("sim-a", ka, ca, la, ida, ts_now() + SHARE_OFFER_MAX_TTL_S + 60, 5, &why, &sh),
 	    TS_EINVAL);
+	/* an offer bound to no EID, or to another EID than the one redeeming it */
+	offer_eid = "";
+	assert_int_equal(redeem("sim-a", ka, ca, la, ida, exp, 7, &why, &sh), TS_EINVAL);
+	assert_string_equal(why.code, "offer_unbound");
+	offer_eid = "89049032123451234512345678901332";
+	assert_int_equal(redeem("sim-a", ka, ca, la, ida, exp, 8, &why, &sh), TS_EDENIED);
+	assert_string_equal(why.code, "offer_other_eid");
+	offer_eid = EID;
 	/* the accepted one, then its replay */
 	assert_int_equal(redeem("sim-a", ka, ca, la, ida, exp, 6, &why, &sh), 0);
 	assert_int_equal(sh.state, SHARE_EID_CONFIRMED);
