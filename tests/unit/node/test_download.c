@@ -314,9 +314,10 @@ tx_stage(const session *s)
 	return tx.stage;
 }
 
-/* BF21 for session s, signed by se over euiccSigned2 || smdpSignature2. */
+/* BF21 for session s, signed by se over euiccSigned2 || smdpSignature2
+ * (signer: another key, or NULL for se's own). */
 static int
-get_package(const session *s, const fake_se *se, download_why *why)
+get_package_signed(const session *s, const fake_se *se, EVP_PKEY *signer, download_why *why)
 {
 	store_tx tx;
 	assert_int_equal(st->ops->tx_get(st, s->tid, &tx), 0);
@@ -332,7 +333,7 @@ get_package(const session *s, const fake_se *se, download_why *why)
 	assert_int_equal(rsp_euicc_signed2_encode(&e2, &es2, &es2_len), 0);
 	memcpy(buf, es2, es2_len);
 	memcpy(buf + es2_len, tx.smdp_sig2, 64);
-	assert_int_equal(pki_sign(se->key, buf, es2_len + 64, sig), 0);
+	assert_int_equal(pki_sign(signer ? signer : se->key, buf, es2_len + 64, sig), 0);
 	der_writer w;
 	der_writer_init(&w);
 	der_begin(&w, 0xBF21);
@@ -351,6 +352,12 @@ get_package(const session *s, const fake_se *se, download_why *why)
 	free(pdr);
 	free(es2);
 	return rc;
+}
+
+static int
+get_package(const session *s, const fake_se *se, download_why *why)
+{
+	return get_package_signed(s, se, NULL, why);
 }
 
 /* An install (or delete) notification for app on eid, signed by signer. */
@@ -411,6 +418,11 @@ test_download_accepted(void **state)
 	assert_string_equal(s.ss1.server_address, ADDRESS);
 	assert_int_equal(authenticate_as(&s, mid, &se_a, &why), 0);
 	assert_int_equal(tx_stage(&s), 2);
+	/* PrepareDownloadResponse signed by another SE's key: no package */
+	assert_int_not_equal(get_package_signed(&s, &se_a, se_a2.key, &why), 0);
+	assert_non_null(strstr(why.msg, "euiccSignature2 does not verify"));
+	assert_int_equal(tx_stage(&s), 2);
+	assert_int_equal(state_of(id), SHARE_AUTHORISED);
 	assert_int_equal(get_package(&s, &se_a, &why), 0);
 	assert_int_equal(tx_stage(&s), 3);
 	assert_int_equal(state_of(id), SHARE_DELIVERED);
@@ -541,6 +553,15 @@ test_other_session_fields(void **state)
 	e.matching_id[0] = e.matching_id[0] == 'a' ? 'b' : 'a';
 	bf38(&e, se_a.key, &se_a, 0, &resp, &len);
 	int rc = authenticate(&s, resp, len, &why);
+	free(resp);
+	assert_refused(&s, id, rc, &why, "does not match this session");
+	/* the transactionId of another session (with this session's challenge) */
+	session other;
+	assert_int_equal(initiate(mid, &other, &why), 0);
+	good_es1(&s, mid, &e);
+	memcpy(e.transaction_id, other.ss1.transaction_id, RSP_TID_LEN);
+	bf38(&e, se_a.key, &se_a, 0, &resp, &len);
+	rc = authenticate(&s, resp, len, &why);
 	free(resp);
 	assert_refused(&s, id, rc, &why, "does not match this session");
 	/* another server's address */
