@@ -33,6 +33,8 @@
 #include "lib/ts_err.h"
 #include "lib/util.h"
 #include "node/download.h"
+#include "node/enroll.h"
+#include "node/node.h"
 #include "node/share.h"
 #include "node/store.h"
 #include "se/card.h"
@@ -1050,6 +1052,70 @@ test_offers(void **state)
 	free(cx);
 }
 
+/* ---- enrollment ---------------------------------------------------------- */
+
+static void
+test_enroll(void **state)
+{
+	(void)state;
+	char h[65];
+	secret_hash("code-1", h);
+	assert_int_equal(st->ops->enroll_code_add(st, h, alice, ts_now() + 600), 0);
+	secret_hash("code-2", h);
+	assert_int_equal(st->ops->enroll_code_add(st, h, alice, ts_now() + 600), 0);
+	secret_hash("code-old", h);
+	assert_int_equal(st->ops->enroll_code_add(st, h, alice, ts_now() - 1), 0);
+	EVP_PKEY *k = NULL;
+	X509_REQ *csr = NULL;
+	assert_int_equal(pki_keygen(&k), 0);
+	assert_int_equal(pki_csr_new(k, "phone", &csr), 0);
+	char id[65], id2[65];
+	char *pem = NULL;
+	int64_t uid = 0;
+	share_why why;
+	assert_int_equal(enroll_device(st, node_ca, node_ca_key, "nope", csr, "phone", id, &pem, &uid, &why),
+	    TS_ENOTFOUND);
+	assert_string_equal(why.code, "bad_enrollment_code");
+	assert_null(pem);
+	assert_int_equal(enroll_device(st, node_ca, node_ca_key, "code-old", csr, "phone", id, &pem, &uid, &why),
+	    TS_EEXPIRED);
+	assert_string_equal(why.code, "bad_enrollment_code");
+	assert_int_equal(enroll_device(st, node_ca, node_ca_key, "code-1", csr, "phone", id, &pem, &uid, &why), 0);
+	assert_int_equal(uid, alice);
+	/* the certificate is the node CA's, for this key, and names the device */
+	X509 *c = NULL;
+	assert_int_equal(pki_cert_from_pem(pem, strlen(pem), &c), 0);
+	char err[128];
+	assert_int_equal(pki_verify_chain(node_ca, NULL, c, err, sizeof(err)), 0);
+	assert_int_equal(pki_cert_pubkey_id(c, id2), 0);
+	assert_string_equal(id, id2);
+	X509_free(c);
+	free(pem);
+	pem = NULL;
+	int64_t owner = 0;
+	assert_int_equal(st->ops->device_user(st, id, &owner), 0);
+	assert_int_equal(owner, alice);
+	/* a used code, and the same key twice */
+	assert_int_equal(enroll_device(st, node_ca, node_ca_key, "code-1", csr, "phone", id, &pem, &uid, &why),
+	    TS_ESTATE);
+	assert_string_equal(why.code, "bad_enrollment_code");
+	assert_int_equal(enroll_device(st, node_ca, node_ca_key, "code-2", csr, "phone", id, &pem, &uid, &why),
+	    TS_EEXIST);
+	assert_string_equal(why.code, "device_exists");
+	assert_null(pem);
+	/* the refused attempt did not use code-2 */
+	EVP_PKEY *k2 = NULL;
+	X509_REQ *csr2 = NULL;
+	assert_int_equal(pki_keygen(&k2), 0);
+	assert_int_equal(pki_csr_new(k2, "tablet", &csr2), 0);
+	assert_int_equal(enroll_device(st, node_ca, node_ca_key, "code-2", csr2, "tablet", id2, &pem, &uid, &why), 0);
+	free(pem);
+	X509_REQ_free(csr);
+	X509_REQ_free(csr2);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(k2);
+}
+
 int
 main(void)
 {
@@ -1070,6 +1136,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cancel_of_delivered_share, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_real_se, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enroll, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("download", tests, group_setup, group_teardown);
 }
