@@ -573,3 +573,29 @@ node_cmd_device(int argc, char **argv)
 	node_unload(&n);
 	return 0;
 }
+
+/* tapshare-node companion release EID: a companion that changed hands may
+ * then receive shares from its new owner (issue 8). */
+int
+node_cmd_companion(int argc, char **argv)
+{
+	static const char *const wv[] = { "--dir", NULL };
+	const char *sub = positional(argc, argv, 1, wv), *eid_s = positional(argc, argv, 2, wv);
+	eid_t eid;
+	if (sub == NULL || strcmp(sub, "release") != 0 || eid_s == NULL)
+		return usage_error("%s", "usage: tapshare-node companion release EID --dir DIR");
+	if (eid_parse(eid_s, &eid) != 0)
+		return usage_error("not a valid EID: %s", eid_s);
+	node n;
+	int rc = load_dir(argc, argv, &n);
+	if (rc != 0)
+		return rc;
+	rc = n.st->ops->companion_release(n.st, eid.digits);
+	if (rc == 0)
+		fprintf(stderr, "companion %s released: the next user whose share it installs owns it\n", eid.digits);
+	else
+		fprintf(stderr, "tapshare-node: error: companion %s: %s\n", eid.digits,
+		    rc == TS_ENOTFOUND ? "belongs to nobody" : ts_strerror(rc));
+	node_unload(&n);
+	return rc == 0 ? 0 : 1;
+}

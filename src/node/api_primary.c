@@ -120,6 +120,7 @@ static const struct {
 	{ "unknown_app", 404 }, { "unknown_share", 404 },
 	{ "app_not_owned", 403 }, { "not_shareable", 403 }, { "offer_untrusted", 403 },
 	{ "offer_signature", 403 }, { "unknown_device", 403 }, { "offer_unbound", 400 }, { "offer_other_eid", 403 },
+	{ "companion_not_yours", 403 },
 	{ "app_moved", 409 }, { "not_cancellable", 409 }, { "move_incomplete", 409 },
 	{ "idempotency_conflict", 409 }, { "offer_replayed", 409 },
 	{ "bad_enrollment_code", 403 }, { "device_exists", 409 },

@@ -291,6 +291,12 @@ download_package(const download_svc *d, store *st, const char *tid, const uint8_
 		rc = refuse(why, TS_ENOTFOUND, "8.2", "3.8", "share %s is gone", tx.share_id);
 		goto done;
 	}
+	/* A share that left authorised/delivered has no credential any more
+	 * (erased at rest, issue 8): say so rather than fail to build. */
+	if (!share_downloadable(&sh)) {
+		rc = refuse(why, TS_ESTATE, "8.2", "3.8", "share %s is no longer downloadable", sh.id);
+		goto done;
+	}
 	rsp_metadata m;
 	share_metadata(&sh, &m);
 	eid_t eid;

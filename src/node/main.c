@@ -26,6 +26,7 @@ static const char usage[] =
     "    tapshare-node shares --dir DIR [--json]\n"
     "    tapshare-node device list --dir DIR [--user NAME] [--json]\n"
     "    tapshare-node device revoke DEVICE_ID --dir DIR\n"
+    "    tapshare-node companion release EID --dir DIR\n"
     "\n"
     "COMMANDS\n"
     "    testpki   Write a fresh test PKI: CI root, EUM (permitted EID prefix PREFIX,\n"
@@ -46,6 +47,9 @@ static const char usage[] =
     "              streams within a second); its session tokens are dropped and offers\n"
     "              it signed are no longer redeemed. The phone can do the same itself:\n"
     "              tapshare device revoke.\n"
+    "    companion release: a companion belongs to the user whose share it installed\n"
+    "              first, and shares from other users are refused (companion_not_yours);\n"
+    "              release forgets that, for a companion that changed hands.\n"
     "\n"
     "ENVIRONMENT\n"
     "    TAPSHARE_NODE_DIR          default for --dir\n"
@@ -100,6 +104,8 @@ main(int argc, char **argv)
 		return node_cmd_shares(argc - 1, argv + 1);
 	if (strcmp(cmd, "device") == 0)
 		return node_cmd_device(argc - 1, argv + 1);
+	if (strcmp(cmd, "companion") == 0)
+		return node_cmd_companion(argc - 1, argv + 1);
 	fprintf(stderr, "tapshare-node: error: unknown command %s (see tapshare-node --help)\n", cmd);
 	return 2;
 }

@@ -114,6 +114,8 @@ int node_cmd_app(int argc, char **argv);
 int node_cmd_shares(int argc, char **argv);
 /* device list | device revoke (issue 8) */
 int node_cmd_device(int argc, char **argv);
+/* companion release EID (issue 8) */
+int node_cmd_companion(int argc, char **argv);
 /* Loads n->ini (DIR/node.ini when empty) and the keys and certificates it names. */
 int node_load(node *n, const char *dir);
 

@@ -302,6 +302,22 @@ first_confirmation_doc(const store_share *sh)
 	return o;
 }
 
+/* S11: a companion that already holds another user's application is not
+ * this user's to fill (issue 8): it belongs to the user whose share it
+ * installed first, until the operator releases it. */
+static int
+s11_check_companion(store *st, const eid_t *eid, int64_t user_id, share_why *why)
+{
+	int64_t owner = 0;
+	int rc = st->ops->companion_owner(st, eid->digits, &owner);
+	if (rc == TS_ENOTFOUND || (rc == 0 && owner == user_id))
+		return 0;
+	if (rc != 0)
+		return refuse(why, rc, "store_error", "cannot read the companion's owner");
+	return refuse(why, TS_EDENIED, "companion_not_yours",
+	    "the companion %s belongs to another user; shares from other users are refused", eid->digits);
+}
+
 int
 share_request(const share_svc *svc, store *st, const share_req *req, share_idem *idem, store_share *out,
     share_why *why)
@@ -325,7 +341,8 @@ share_request(const share_svc *svc, store *st, const share_req *req, share_idem 
 	eid_t eid;
 	store_app app;
 	if ((rc = share_check_eid(svc, req->eid, &eid, why)) != 0 ||
-	    (rc = s11_check_app(st, req->app_id, req->user_id, &app, why)) != 0) {
+	    (rc = s11_check_app(st, req->app_id, req->user_id, &app, why)) != 0 ||
+	    (rc = s11_check_companion(st, &eid, req->user_id, why)) != 0) {
 		st->ops->rollback(st);
 		return rc;
 	}
@@ -374,7 +391,8 @@ share_offer_redeem(const share_svc *svc, store *st, const char *eid_s, const rsp
 	store_app app;
 	share_req req = { .user_id = user_id, .device_id = o->device_id, .eid = eid_s, .app_id = o->app_id };
 	if ((rc = share_check_eid(svc, eid_s, &eid, why)) != 0 ||
-	    (rc = s11_check_app(st, o->app_id, user_id, &app, why)) != 0) {
+	    (rc = s11_check_app(st, o->app_id, user_id, &app, why)) != 0 ||
+	    (rc = s11_check_companion(st, &eid, user_id, why)) != 0) {
 		st->ops->rollback(st);
 		return rc;
 	}
@@ -558,7 +576,9 @@ share_installed(const share_svc *svc, store *st, const char *share_id, const cha
 		return rc != 0 ? rc : TS_ESTATE;
 	}
 	int certify = app_key_hex != NULL && strcmp(sh.assoc_kind, "bankid") == 0;
+	/* the first installed share claims the companion for its user */
 	if ((rc = move(&sh, SHARE_INSTALLED)) == 0 && (rc = st->ops->share_update(st, &sh)) == 0 &&
+	    (rc = st->ops->companion_claim(st, sh.eid, sh.user_id, ts_now())) == 0 &&
 	    (rc = st->ops->cmd_done(st, sh.id, CMD_DOWNLOAD)) == 0)
 		rc = emit(st, &sh, "share.installed", certify ?
 		    "installed in the companion; the provider is certifying the key its secure element generated" :

@@ -226,6 +226,14 @@ struct store_ops {
 	 * authenticated (stage 2, 3) are kept before merely initiated ones:
 	 * whoever floods with a leaked matchingId only replaces their own. */
 	int (*tx_trim)(store *s, const char *share_id, int keep);
+
+	/* A companion belongs to the user whose share was installed on it
+	 * first (issue 8): claim records that once (a later claim changes
+	 * nothing), owner reads it (TS_ENOTFOUND: nobody's yet), release (the
+	 * operator: a companion that changed hands) forgets it. */
+	int (*companion_claim)(store *s, const char *eid, int64_t user_id, int64_t now);
+	int (*companion_owner)(store *s, const char *eid, int64_t *user_id);
+	int (*companion_release)(store *s, const char *eid);
 };
 
 struct store {

@@ -125,6 +125,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE devices ADD COLUMN revoked_at BIGINT NOT NULL DEFAULT 0;"
 	"CREATE TABLE pass_throttle (key TEXT PRIMARY KEY, attempts BIGINT NOT NULL,"
 	"  window_start BIGINT NOT NULL);",
+	/* 7: a companion belongs to the user whose share it installed first (issue 8) */
+	"CREATE TABLE companion_owners (eid TEXT PRIMARY KEY, user_id BIGINT NOT NULL, since BIGINT NOT NULL);",
 };
 
 /* statement flags */
@@ -1531,6 +1533,38 @@ pq_tx_trim(store *b, const char *share_id, int keep)
 	return q(S(b), sql, Q_WRITE, &a, NULL);
 }
 
+static int
+pq_companion_claim(store *b, const char *eid, int64_t user_id, int64_t now)
+{
+	static const char sql[] = "INSERT INTO companion_owners(eid, user_id, since) VALUES($1,$2,$3)"
+				  " ON CONFLICT(eid) DO NOTHING";
+	pq_args a = { 0 };
+	a_text(&a, eid);
+	a_i64(&a, user_id);
+	a_i64(&a, now);
+	return q(S(b), sql, Q_WRITE, &a, NULL);
+}
+
+static int
+pq_companion_owner(store *b, const char *eid, int64_t *user_id)
+{
+	static const char sql[] = "SELECT user_id FROM companion_owners WHERE eid=$1";
+	pq_args a = { 0 };
+	a_text(&a, eid);
+	return one_i64(S(b), sql, &a, user_id, TS_ENOTFOUND);
+}
+
+static int
+pq_companion_release(store *b, const char *eid)
+{
+	static const char sql[] = "DELETE FROM companion_owners WHERE eid=$1";
+	pq_args a = { 0 };
+	a_text(&a, eid);
+	long long n = 0;
+	int rc = q_changes(S(b), sql, &a, &n);
+	return rc == 0 && n != 1 ? TS_ENOTFOUND : rc;
+}
+
 static const struct store_ops pq_ops = {
 	.close = pq_close,
 	.begin = pq_begin,
@@ -1590,6 +1624,9 @@ static const struct store_ops pq_ops = {
 	.throttle_undo = pq_throttle_undo,
 	.throttle_forget = pq_throttle_forget,
 	.tx_trim = pq_tx_trim,
+	.companion_claim = pq_companion_claim,
+	.companion_owner = pq_companion_owner,
+	.companion_release = pq_companion_release,
 };
 
 /* Each migration runs in its own transaction under the write lock, so two

@@ -95,6 +95,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE devices ADD COLUMN revoked_at INTEGER NOT NULL DEFAULT 0;"
 	"CREATE TABLE pass_throttle (key TEXT PRIMARY KEY, attempts INTEGER NOT NULL,"
 	"  window_start INTEGER NOT NULL);",
+	/* 7: a companion belongs to the user whose share it installed first (issue 8) */
+	"CREATE TABLE companion_owners (eid TEXT PRIMARY KEY, user_id INTEGER NOT NULL, since INTEGER NOT NULL);",
 };
 
 static sqlite3_stmt *
@@ -1297,6 +1299,50 @@ sq_tx_trim(store *b, const char *share_id, int keep)
 	return run(s, p);
 }
 
+static int
+sq_companion_claim(store *b, const char *eid, int64_t user_id, int64_t now)
+{
+	static const char q[] = "INSERT INTO companion_owners(eid, user_id, since) VALUES(?,?,?) ON CONFLICT(eid) DO NOTHING";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, eid);
+	sqlite3_bind_int64(p, 2, user_id);
+	sqlite3_bind_int64(p, 3, now);
+	return run(S(b), p);
+}
+
+static int
+sq_companion_owner(store *b, const char *eid, int64_t *user_id)
+{
+	static const char q[] = "SELECT user_id FROM companion_owners WHERE eid=?";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, eid);
+	int rc = TS_ENOTFOUND;
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		*user_id = sqlite3_column_int64(p, 0);
+		rc = 0;
+	}
+	sqlite3_reset(p);
+	return rc;
+}
+
+static int
+sq_companion_release(store *b, const char *eid)
+{
+	static const char q[] = "DELETE FROM companion_owners WHERE eid=?";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, eid);
+	int rc = run(S(b), p);
+	if (rc == 0 && sqlite3_changes(S(b)->db) != 1)
+		rc = TS_ENOTFOUND;
+	return rc;
+}
+
 static const struct store_ops sq_ops = {
 	.close = sq_close,
 	.begin = sq_begin,
@@ -1356,6 +1402,9 @@ static const struct store_ops sq_ops = {
 	.throttle_undo = sq_throttle_undo,
 	.throttle_forget = sq_throttle_forget,
 	.tx_trim = sq_tx_trim,
+	.companion_claim = sq_companion_claim,
+	.companion_owner = sq_companion_owner,
+	.companion_release = sq_companion_release,
 };
 
 static int

@@ -589,6 +589,28 @@ test_shares_of_eid(void **state)
 	store_close(s);
 }
 
+/* A companion's owner: the first claim holds, release forgets it (issue 8). */
+static void
+test_companion_owner(void **state)
+{
+	(void)state;
+	store *s = open_store();
+	int64_t uid = -1;
+	const char *eid = "89049032123451234512345678901235";
+	assert_int_equal(s->ops->companion_owner(s, eid, &uid), TS_ENOTFOUND);
+	assert_int_equal(s->ops->companion_claim(s, eid, 7, 1000), 0);
+	assert_int_equal(s->ops->companion_claim(s, eid, 8, 1001), 0); /* changes nothing */
+	assert_int_equal(s->ops->companion_owner(s, eid, &uid), 0);
+	assert_int_equal(uid, 7);
+	assert_int_equal(s->ops->companion_release(s, eid), 0);
+	assert_int_equal(s->ops->companion_release(s, eid), TS_ENOTFOUND);
+	assert_int_equal(s->ops->companion_owner(s, eid, &uid), TS_ENOTFOUND);
+	assert_int_equal(s->ops->companion_claim(s, eid, 8, 1002), 0);
+	assert_int_equal(s->ops->companion_owner(s, eid, &uid), 0);
+	assert_int_equal(uid, 8);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -602,6 +624,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_device_revocation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pass_throttle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_trim, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_companion_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shares_of_eid, setup, teardown),
 	};
 	const struct CMUnitTest other_tests[] = {
