@@ -324,6 +324,8 @@ tx_stage(const session *s)
 
 /* BF21 for session s, signed by se over euiccSigned2 || smdpSignature2
  * (signer: another key, or NULL for se's own). */
+static const uint8_t *package_tid; /* euiccSigned2's transactionId if set (else the session's) */
+
 static int
 get_package_signed(const session *s, const fake_se *se, EVP_PKEY *signer, download_why *why)
 {
@@ -332,7 +334,7 @@ get_package_signed(const session *s, const fake_se *se, EVP_PKEY *signer, downlo
 	assert_int_equal(st->ops->tx_get(st, s->tid, &tx), 0);
 	rsp_euicc_signed2 e2;
 	memset(&e2, 0, sizeof(e2));
-	memcpy(e2.transaction_id, s->ss1.transaction_id, RSP_TID_LEN);
+	memcpy(e2.transaction_id, package_tid ? package_tid : s->ss1.transaction_id, RSP_TID_LEN);
 	EVP_PKEY *otk = NULL;
 	assert_int_equal(pki_keygen(&otk), 0);
 	assert_int_equal(pki_pubkey_to_point(otk, e2.euicc_otpk), 0);
@@ -472,6 +474,15 @@ test_download_accepted(void **state)
 	/* PrepareDownloadResponse signed by another SE's key: no package */
 	assert_int_not_equal(get_package_signed(&s, &se_a, se_a2.key, &why), 0);
 	assert_non_null(strstr(why.msg, "euiccSignature2 does not verify"));
+	assert_int_equal(tx_stage(&s), 2);
+	/* euiccSigned2 for another session, properly signed */
+	session other;
+	assert_int_equal(initiate(mid, &other, &why), 0);
+	package_tid = other.ss1.transaction_id;
+	int prc = get_package(&s, &se_a, &why);
+	package_tid = NULL;
+	assert_int_not_equal(prc, 0);
+	assert_non_null(strstr(why.msg, "euiccSigned2 is for another session"));
 	assert_int_equal(tx_stage(&s), 2);
 	assert_int_equal(state_of(id), SHARE_AUTHORISED);
 	assert_int_equal(get_package(&s, &se_a, &why), 0);
