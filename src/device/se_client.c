@@ -350,15 +350,18 @@ se_get_eid(se_driver *d, eid_t *out)
 int
 se_get_challenge(se_driver *d, uint8_t out[16])
 {
-	static const uint8_t cmd[] = { 0xBF, 0x2E, 0x00 };
-	uint8_t *resp = NULL;
-	size_t rlen;
+	uint8_t *cmd = NULL, *resp = NULL;
+	size_t clen = 0, rlen;
 	der_tlv v, c;
 	if (out == NULL)
 		return TS_EINVAL;
-	int rc = call(d, cmd, sizeof(cmd), ES10_TAG_GET_EUICC_CHALLENGE, &resp, &rlen, &v);
+	int rc = es10_empty_req_encode(ES10_TAG_GET_EUICC_CHALLENGE, &cmd, &clen);
+	if (rc == 0)
+		rc = call(d, cmd, clen, ES10_TAG_GET_EUICC_CHALLENGE, &resp, &rlen, &v);
+	free(cmd);
 	if (rc != 0)
 		return rc;
+	/* The response layout is part 2's (issue 7): { 80 euiccChallenge }. */
 	if (der_find(v.val, v.len, 0x80, &c) != 0 || c.len != RSP_CHALLENGE_LEN) {
 		rc = TS_EPROTO;
 	} else {

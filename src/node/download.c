@@ -101,7 +101,9 @@ download_initiate(const download_svc *d, store *st, const char *matching_id,
 	memcpy(tx.server_challenge, ss.server_challenge, RSP_CHALLENGE_LEN);
 	tx.stage = TX_INITIATED;
 	tx.created_at = ts_now();
-	if (st->ops->tx_put(st, &tx) != 0)
+	/* A new session replaces the share's oldest: rows stay bounded
+	 * whoever knows the matchingId and however often they call. */
+	if (st->ops->tx_trim(st, sh.id, DOWNLOAD_TX_PER_SHARE - 1) != 0 || st->ops->tx_put(st, &tx) != 0)
 		goto fail;
 	snprintf(out_tid, 2 * RSP_TID_LEN + 1, "%s", tx.id);
 	log_info("S14 share %s: download session %s opened by companion %s", sh.id, tx.id, sh.eid);
@@ -339,6 +341,10 @@ download_notification(const download_svc *d, store *st, const uint8_t *nb, size_
 		    : nt.event == ES10_EVENT_DELETE ? "delete" : "?", nt.iccid[0] ? nt.iccid : "-", nt.eid);
 		return 0;
 	}
+	log_info("handleNotification: %s notification %llu from %s for share %s (ICCID %s)",
+	    nt.event == ES10_EVENT_INSTALL ? "install" : nt.event == ES10_EVENT_ENABLE ? "enable"
+	    : nt.event == ES10_EVENT_DISABLE ? "disable" : nt.event == ES10_EVENT_DELETE ? "delete" : "?",
+	    (unsigned long long)nt.seq, nt.eid, nt.share_id, nt.iccid);
 	int rc = 0;
 	if (nt.event == ES10_EVENT_INSTALL && nt.success) {
 		/* The key counts only with the verified install result of the

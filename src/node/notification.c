@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/x509.h>
@@ -21,6 +22,8 @@
 /* At most this many pending commands per EID are looked at (a companion has
  * a handful; the bound keeps a flood of commands from making this slow). */
 #define NOTIF_CMD_MAX 1024
+/* Then the EID's newest shares, at most this many. */
+#define NOTIF_SHARES_MAX 64
 
 static int refuse(node_notification *o, int rc, const char *subject, const char *reason,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -172,6 +175,32 @@ share_of_command(store *st, const char *eid, const uint8_t iccid[ES10_ICCID_LEN]
 	return TS_ENOTFOUND;
 }
 
+/* Otherwise (an LPA deleted the profile on its own: expiry, the user) the
+ * newest share of eid for the app with iccid. */
+static int
+share_of_eid(store *st, const char *eid, const uint8_t iccid[ES10_ICCID_LEN],
+    char share_id[STORE_ID_MAX])
+{
+	char (*ids)[STORE_ID_MAX] = calloc(NOTIF_SHARES_MAX, STORE_ID_MAX);
+	size_t n = 0;
+	int rc = TS_ENOTFOUND;
+	if (ids == NULL)
+		return TS_ENOMEM;
+	if (st->ops->shares_of_eid(st, eid, ids, NOTIF_SHARES_MAX, &n) != 0) {
+		free(ids);
+		return TS_EDB;
+	}
+	for (size_t i = 0; i < n && rc == TS_ENOTFOUND; i++) {
+		store_share sh;
+		if (st->ops->share_get(st, ids[i], &sh) == 0 && iccid_is_app(eid, sh.assoc_app_id, iccid)) {
+			memcpy(share_id, sh.id, STORE_ID_MAX);
+			rc = 0;
+		}
+	}
+	free(ids);
+	return rc;
+}
+
 static int
 check_other(store *st, X509 *ci, const es10_pending *p, node_notification *o)
 {
@@ -188,6 +217,8 @@ check_other(store *st, X509 *ci, const es10_pending *p, node_notification *o)
 	if (!p->meta.has_iccid)
 		return 0; /* no profile named: nothing to settle */
 	rc = share_of_command(st, o->eid, p->meta.iccid, o->share_id);
+	if (rc == TS_ENOTFOUND)
+		rc = share_of_eid(st, o->eid, p->meta.iccid, o->share_id);
 	if (rc == TS_EDB)
 		return refuse(o, rc, "8.1", "5.1", "cannot look up the share");
 	o->has_share = rc == 0;

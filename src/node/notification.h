@@ -16,8 +16,10 @@
  *     permits, and carry the key this node authenticated for that EID at
  *     download (companion_pub). For a delete (S17) or enable (bank-ID
  *     credential enabled) event, the share is the one of that EID with a
- *     pending command (delete, certificate) for the app with that ICCID;
- *     the share state machine decides what the event changes.
+ *     pending command (delete, certificate) for the app with that ICCID,
+ *     else (an LPA deleted the profile on its own: expiry, its user) the
+ *     EID's newest share of that app; the share state machine decides what
+ *     the event changes.
  *
  * The caller applies the verdict to the share state machine.
  */

@@ -600,6 +600,160 @@ test_result_codes(void **st)
 	se_card_free(w.card);
 }
 
+/* ---- against the real SE: profiles, apps, notifications ---- */
+
+/* A fresh SE with two preinstalled apps, opened in-process. */
+static se_driver *
+real_se(char *state, size_t cap)
+{
+	snprintf(state, cap, "%s/se-%d.state", dir, state_counter++);
+	assert_int_equal(se_card_init_state(state, pki_dir, TEST_EID), 0);
+	assert_int_equal(se_card_preinstall(state, "sim-alice", "sim", "operator", "Alice mobile"), 0);
+	assert_int_equal(se_card_preinstall(state, "svc-parking", "service", "city", NULL), 0);
+	char spec[300];
+	snprintf(spec, sizeof(spec), "inproc:%s", state);
+	se_driver *d = NULL;
+	assert_int_equal(se_driver_open(spec, &d), 0);
+	return d;
+}
+
+static void
+iccid_of(const char *app_id, char digits[ES10_ICCID_DIGITS_MAX + 1])
+{
+	eid_t eid;
+	assert_int_equal(eid_parse(TEST_EID, &eid), 0);
+	assert_int_equal(es10_iccid_for_app(&eid, app_id, digits), 0);
+}
+
+static void
+test_profiles_and_apps(void **st)
+{
+	(void)st;
+	char state[256], want[ES10_ICCID_DIGITS_MAX + 1], got[ES10_ICCID_DIGITS_MAX + 1];
+	se_driver *d = real_se(state, sizeof(state));
+	es10_profile_list pl;
+	assert_int_equal(se_get_profiles(d, NULL, &pl, NULL), 0);
+	assert_int_equal(pl.n, 2);
+	const es10_profile_info *p = &pl.items[0];
+	assert_true((p->present & (ES10_PI_ICCID | ES10_PI_ISDP_AID | ES10_PI_STATE | ES10_PI_CLASS |
+	    ES10_PI_SPN | ES10_PI_NAME)) == (ES10_PI_ICCID | ES10_PI_ISDP_AID | ES10_PI_STATE |
+	    ES10_PI_CLASS | ES10_PI_SPN | ES10_PI_NAME));
+	iccid_of("sim-alice", want);
+	assert_int_equal(es10_iccid_to_digits(p->iccid, got), 0);
+	assert_string_equal(got, want);
+	assert_int_equal(p->state, ES10_STATE_ENABLED);
+	assert_int_equal(p->profile_class, ES10_CLASS_OPERATIONAL);
+	assert_string_equal(p->spn, "operator");
+	assert_string_equal(p->name, "Alice mobile");
+	es10_profile_list_clear(&pl);
+
+	/* The tapshare view: applet metadata joined with the profiles. */
+	se_app apps[4];
+	size_t n = 0;
+	assert_int_equal(se_list_apps(d, apps, 4, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(apps[0].app_id, "sim-alice");
+	assert_string_equal(apps[0].iccid, want);
+	assert_string_equal(apps[0].kind, "sim");
+	assert_int_equal(apps[0].enabled, 1);
+	assert_int_equal(apps[0].certified, -1);
+	assert_string_equal(apps[1].app_id, "svc-parking");
+	assert_int_equal(se_list_apps(d, apps, 1, &n), TS_ELIMIT);
+
+	/* A profile named by ICCID, by AID in either case, or not at all. */
+	es10_profile_id id;
+	es10_profile_info *info = malloc(sizeof(*info));
+	assert_non_null(info);
+	assert_int_equal(se_find_profile(d, want, &id, info), 0);
+	assert_int_equal(id.kind, ES10_ID_ICCID);
+	char aid_hex[2 * ES10_AID_MAX + 1];
+	assert_int_equal(ts_hex_encode(info->aid, info->aid_len, aid_hex, sizeof(aid_hex)), 0);
+	es10_profile_id by_aid;
+	assert_int_equal(se_find_profile(d, aid_hex, &by_aid, NULL), 0);
+	assert_memory_equal(by_aid.iccid, id.iccid, ES10_ICCID_LEN);
+	for (char *c = aid_hex; *c; c++)
+		if (*c >= 'a' && *c <= 'f')
+			*c = (char)(*c - 'a' + 'A');
+	assert_int_equal(se_find_profile(d, aid_hex, &by_aid, NULL), 0);
+	assert_memory_equal(by_aid.iccid, id.iccid, ES10_ICCID_LEN);
+	char other[ES10_ICCID_DIGITS_MAX + 1];
+	iccid_of("not-installed", other);
+	assert_int_equal(se_find_profile(d, other, &by_aid, NULL), TS_ENOTFOUND);
+	assert_int_equal(by_aid.kind, ES10_ID_ICCID); /* still sendable: the eUICC answers */
+	assert_int_equal(se_enable_profile(d, &by_aid, 0, NULL), TS_ENOTFOUND);
+	assert_int_equal(se_find_profile(d, "12345", &by_aid, NULL), TS_ENOTFOUND);
+	assert_int_equal(by_aid.kind, ES10_ID_NONE);
+	assert_int_equal(se_find_profile(d, "not a profile", &by_aid, NULL), TS_EINVAL);
+	free(info);
+
+	/* The real eUICC's refusals, with their SGP.22 results. */
+	int res = SE_RESULT_NONE;
+	assert_int_equal(se_enable_profile(d, &id, 0, &res), TS_ESTATE);
+	assert_string_equal(se_result_name(ES10_TAG_ENABLE_PROFILE, res), "profileNotInDisabledState");
+	assert_int_equal(se_delete_profile(d, &id, &res), TS_ESTATE);
+	assert_string_equal(se_result_name(ES10_TAG_DELETE_PROFILE, res), "profileNotInDisabledState");
+	assert_int_equal(se_disable_profile(d, &id, 0, &res), 0);
+	assert_int_equal(se_disable_profile(d, &id, 0, &res), TS_ESTATE);
+	assert_string_equal(se_result_name(ES10_TAG_DISABLE_PROFILE, res), "profileNotInEnabledState");
+	assert_int_equal(se_set_nickname(d, id.iccid, "my watch line", &res), 0);
+	uint8_t none[ES10_ICCID_LEN];
+	assert_int_equal(es10_iccid_from_digits(other, none), 0);
+	assert_int_equal(se_set_nickname(d, none, "x", &res), TS_ENOTFOUND);
+	assert_string_equal(se_result_name(ES10_TAG_SET_NICKNAME, res), "iccidNotFound");
+	assert_int_equal(se_get_profiles(d, NULL, &pl, NULL), 0);
+	assert_string_equal(pl.items[0].nickname, "my watch line");
+	assert_int_equal(pl.items[0].state, ES10_STATE_DISABLED);
+	es10_profile_list_clear(&pl);
+
+	/* se_delete disables first where needed and hands back the delete
+	 * notification; the disable of the other app is pending too. */
+	uint8_t *notif = NULL;
+	size_t nlen = 0;
+	assert_int_equal(se_delete(d, "svc-parking", &notif, &nlen), 0);
+	es10_pending pn;
+	assert_int_equal(es10_pending_decode(notif, nlen, &pn), 0);
+	assert_int_equal(pn.kind, ES10_PENDING_OTHER);
+	assert_int_equal(pn.meta.event, ES10_EVENT_DELETE);
+	char parking[ES10_ICCID_DIGITS_MAX + 1];
+	iccid_of("svc-parking", parking);
+	assert_int_equal(es10_iccid_to_digits(pn.meta.iccid, got), 0);
+	assert_string_equal(got, parking);
+	free(notif);
+	assert_int_equal(se_delete(d, "svc-parking", NULL, NULL), TS_ENOTFOUND);
+	es10_notif_list nl;
+	assert_int_equal(se_list_notifications(d, 0, &nl), 0);
+	/* disable sim-alice, disable svc-parking, delete svc-parking */
+	assert_int_equal(nl.n, 3);
+	assert_int_equal(nl.items[0].event, ES10_EVENT_DISABLE);
+	assert_int_equal(nl.items[2].event, ES10_EVENT_DELETE);
+	uint64_t seq = nl.items[2].seq;
+	es10_notif_list_clear(&nl);
+	assert_int_equal(se_list_notifications(d, ES10_EVENT_DELETE, &nl), 0);
+	assert_int_equal(nl.n, 1);
+	es10_notif_list_clear(&nl);
+	assert_int_equal(se_remove_notification(d, seq, &res), 0);
+	assert_int_equal(se_remove_notification(d, seq, &res), TS_ENOTFOUND);
+	assert_string_equal(se_result_name(ES10_TAG_NOTIFICATION_SENT, res), "nothingToDelete");
+	/* dropping what is left about sim-alice */
+	size_t dropped = 0;
+	assert_int_equal(se_drop_notifications(d, id.iccid, &dropped), 0);
+	assert_int_equal(dropped, 1);
+	assert_int_equal(se_list_notifications(d, 0, &nl), 0);
+	assert_int_equal(nl.n, 1); /* svc-parking's disable */
+	es10_notif_list_clear(&nl);
+
+	/* The credential applet on its own channel beside the ISD-R's. */
+	assert_int_equal(se_driver_app_channel(d, SE_APP_ISDR), 1);
+	assert_int_equal(se_driver_app_channel(d, SE_APP_CRED), 2);
+	cred_entry ce;
+	assert_int_equal(se_cred_get(d, id.iccid, &ce), 0);
+	assert_string_equal(ce.app_id, "sim-alice");
+	assert_int_equal(se_cred_get(d, none, &ce), TS_ENOTFOUND);
+	uint8_t pt[CRED_PUBKEY_LEN];
+	assert_int_equal(se_cred_generate_key(d, id.iccid, pt), TS_ESTATE); /* not bank-ID */
+	se_driver_free(d);
+}
+
 int
 main(void)
 {
@@ -614,6 +768,7 @@ main(void)
 		cmocka_unit_test(test_reselect_on_channel),
 		cmocka_unit_test(test_requests_bytes),
 		cmocka_unit_test(test_result_codes),
+		cmocka_unit_test(test_profiles_and_apps),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

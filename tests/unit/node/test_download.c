@@ -750,6 +750,19 @@ test_standard_notification_checks(void **state)
 	assert_int_equal(state_of(id), SHARE_CANCEL_PENDING);
 	assert_int_equal(notify(RSP_EVENT_DELETE, 0, EID, "sim-a-watch", se_a.key, &why), 0);
 	assert_int_equal(state_of(id), SHARE_REVOKED);
+	/* An LPA deleting an installed profile on its own (no pending command):
+	 * the delete notification still finds the share, which is revoked. */
+	authorised_share(EID, id, mid);
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	assert_int_equal(authenticate_as(&s, mid, &se_a, &why), 0);
+	assert_int_equal(get_package(&s, &se_a, &why), 0);
+	store_share sh2;
+	assert_int_equal(st->ops->share_get(st, id, &sh2), 0);
+	assert_int_equal(notify(RSP_EVENT_INSTALL, 0, EID, sh2.assoc_app_id, se_a.key, &why), 0);
+	assert_int_equal(state_of(id), SHARE_INSTALLED);
+	assert_int_equal(count_cmds(EID, id, CMD_DELETE), 0);
+	assert_int_equal(notify(RSP_EVENT_DELETE, 0, EID, sh2.assoc_app_id, se_a.key, &why), 0);
+	assert_int_equal(state_of(id), SHARE_REVOKED);
 	/* not a PendingNotification at all */
 	static const uint8_t junk[] = { 0xBF, 0x2F, 0x03, 0x80, 0x01, 0x01 };
 	assert_int_equal(download_notification(&dsvc, st, junk, sizeof(junk), NULL, &why), TS_EVERIFY);
