@@ -10,7 +10,7 @@ PKGS=(
   libjansson-dev libsqlite3-dev sqlite3 libpq-dev postgresql libinih-dev jq procps
   clang libclang-rt-14-dev
   libqrencode-dev libzbar-dev libpng-dev zbar-tools
-  pcscd libpcsclite-dev vsmartcard-vpcd libnfc-dev systemd util-linux
+  pcscd libpcsclite-dev vsmartcard-vpcd libnfc-dev systemd util-linux scdoc
   asn1c
 )
 

@@ -20,13 +20,10 @@
 #include "device/se_driver.h"
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/version.h"
 #include "lib/ndef.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
-
-#ifndef TS_VERSION
-#define TS_VERSION "0.1.0"
-#endif
 
 #define PROG "tapshare-companion"
 #define EXIT_FAIL 1
@@ -1164,7 +1161,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
-		printf(PROG " " TS_VERSION "\n");
+		ts_version_print(PROG);
 		return 0;
 	}
 	if (strcmp(cmd, "help") == 0) {

@@ -17,14 +17,17 @@
 #include "lib/httpd.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -37,6 +40,7 @@
 #include "lib/log.h"
 #include "lib/pki.h"
 #include "lib/ts_err.h"
+#include "lib/util.h"
 
 #define HTTPD_MAX_ROUTES 256
 #define HTTPD_DEFAULT_TIMEOUT_S 60
@@ -61,7 +65,54 @@ struct ts_httpd {
 	size_t max_body;
 	struct httpd_route *routes;
 	size_t n_routes;
+	struct httpd_tls_stats {
+		uint64_t ok, failed; /* event-loop thread only */
+	} tls;
 };
+
+/* SSL ex-data slot marking a connection whose handshake was counted. */
+static int tls_counted_idx = -1;
+static pthread_once_t tls_idx_once = PTHREAD_ONCE_INIT;
+
+static void
+tls_idx_init(void)
+{
+	tls_counted_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+/* Counts each connection's handshake once: done, or an alert we sent
+ * before it finished (bad client certificate, protocol error). */
+static void
+tls_info_cb(const SSL *ssl, int where, int ret)
+{
+	(void)ret;
+	struct httpd_tls_stats *st = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	if (st == NULL || tls_counted_idx < 0 || SSL_get_ex_data(ssl, tls_counted_idx) != NULL)
+		return;
+	if (where & SSL_CB_HANDSHAKE_DONE)
+		st->ok++;
+	else if ((where & SSL_CB_ALERT) && (where & SSL_CB_WRITE) && !SSL_is_init_finished(ssl))
+		st->failed++;
+	else
+		return;
+	SSL_set_ex_data((SSL *)ssl, tls_counted_idx, (void *)1);
+}
+
+/* Hooks the handshake counter of h into ctx. */
+static void
+tls_count_into(ts_httpd *h, SSL_CTX *ctx)
+{
+	pthread_once(&tls_idx_once, tls_idx_init);
+	SSL_CTX_set_app_data(ctx, &h->tls);
+	SSL_CTX_set_info_callback(ctx, tls_info_cb);
+}
+
+void
+ts_httpd_tls_stats(const ts_httpd *h, uint64_t *ok, uint64_t *failed)
+{
+	*ok = h != NULL ? h->tls.ok : 0;
+	*failed = h != NULL ? h->tls.failed : 0;
+}
 
 static const char *
 status_reason(int status)
@@ -136,6 +187,32 @@ log_ssl_errors(const char *what)
 	log_error("%s: %s", what, pki_last_error(buf, sizeof(buf)));
 }
 
+static void set_err(const ts_httpd_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The reason ts_httpd_new failed, for the caller's message (opts->errbuf). */
+static void
+set_err(const ts_httpd_opts *o, const char *fmt, ...)
+{
+	if (o->errbuf == NULL || o->errcap == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(o->errbuf, o->errcap, fmt, ap);
+	va_end(ap);
+}
+
+/* A PEM file OpenSSL refused: name a missing or unreadable file as such. */
+static void
+file_err(const ts_httpd_opts *o, const char *what, const char *file)
+{
+	if (access(file, R_OK) != 0)
+		set_err(o, "%s %s: %s", what, file, errno == ENOENT ? "no such file" : strerror(errno));
+	else {
+		char buf[256];
+		set_err(o, "%s %s: %s", what, file, pki_last_error(buf, sizeof(buf)));
+	}
+}
+
 static int
 make_ssl_ctx(const ts_httpd_opts *o, SSL_CTX **out)
 {
@@ -150,14 +227,17 @@ make_ssl_ctx(const ts_httpd_opts *o, SSL_CTX **out)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 	    SSL_OP_NO_COMPRESSION);
 	if (SSL_CTX_use_certificate_chain_file(ctx, o->cert_file) != 1) {
+		file_err(o, "certificate", o->cert_file);
 		log_ssl_errors(o->cert_file);
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, o->key_file, SSL_FILETYPE_PEM) != 1) {
+		file_err(o, "private key", o->key_file);
 		log_ssl_errors(o->key_file);
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
+		set_err(o, "private key %s does not belong to the certificate %s", o->key_file, o->cert_file);
 		log_ssl_errors("server key does not match certificate");
 		goto fail;
 	}
@@ -165,6 +245,7 @@ make_ssl_ctx(const ts_httpd_opts *o, SSL_CTX **out)
 		goto fail;
 	if (o->client_ca != NULL) {
 		if (SSL_CTX_load_verify_locations(ctx, o->client_ca, NULL) != 1) {
+			file_err(o, "client CA", o->client_ca);
 			log_ssl_errors(o->client_ca);
 			goto fail;
 		}
@@ -270,6 +351,7 @@ ts_httpd_new(struct event_base *base, const ts_httpd_opts *opts, ts_httpd **out)
 	h->max_body = opts->max_body ? opts->max_body : TS_HTTPD_MAX_BODY;
 	if ((rc = make_ssl_ctx(opts, &h->ctx)) != 0)
 		goto fail;
+	tls_count_into(h, h->ctx);
 	rc = TS_ENOMEM;
 	h->http = evhttp_new(base);
 	if (h->http == NULL)
@@ -290,8 +372,23 @@ ts_httpd_new(struct event_base *base, const ts_httpd_opts *opts, ts_httpd **out)
 	h->sock = evhttp_bind_socket_with_handle(h->http,
 	    opts->addr ? opts->addr : "127.0.0.1", opts->port);
 	if (h->sock == NULL) {
-		log_error("cannot listen on %s:%u", opts->addr ? opts->addr : "127.0.0.1",
-		    (unsigned)opts->port);
+		/* libevent keeps bind()'s errno. */
+		int e = errno;
+		const char *a = opts->addr ? opts->addr : "127.0.0.1";
+		int v6 = strchr(a, ':') != NULL;
+		if (e == EADDRINUSE)
+			set_err(opts, "address %s%s%s:%u already in use", v6 ? "[" : "", a, v6 ? "]" : "",
+			    (unsigned)opts->port);
+		else if (e == EACCES)
+			set_err(opts, "address %s:%u: permission denied (a port below 1024 needs "
+			    "CAP_NET_BIND_SERVICE)", a, (unsigned)opts->port);
+		else if (e == EADDRNOTAVAIL)
+			set_err(opts, "address %s is not an address of this machine", a);
+		else
+			set_err(opts, "cannot listen on %s:%u: %s", a, (unsigned)opts->port,
+			    e != 0 ? strerror(e) : "bad address");
+		log_error("cannot listen on %s:%u", a, (unsigned)opts->port);
+		rc = e == EADDRINUSE ? TS_EEXIST : TS_EIO;
 		goto fail;
 	}
 	struct sockaddr_storage ss;
@@ -317,6 +414,23 @@ ts_httpd_new(struct event_base *base, const ts_httpd_opts *opts, ts_httpd **out)
 fail:
 	ts_httpd_free(h);
 	return rc;
+}
+
+int
+ts_httpd_reload_tls(ts_httpd *h, const ts_httpd_opts *opts)
+{
+	if (h == NULL || opts == NULL || opts->cert_file == NULL || opts->key_file == NULL)
+		return TS_EINVAL;
+	SSL_CTX *ctx = NULL;
+	int rc = make_ssl_ctx(opts, &ctx);
+	if (rc != 0)
+		return rc;
+	tls_count_into(h, ctx);
+	/* Connections made so far hold a reference to the old context through
+	 * their SSL objects and keep it until they close. */
+	SSL_CTX_free(h->ctx);
+	h->ctx = ctx;
+	return 0;
 }
 
 void
@@ -402,6 +516,20 @@ ts_httpd_peer_id(struct evhttp_request *req, char out[65])
 	if (cert == NULL)
 		return TS_ENOTFOUND;
 	return pki_cert_pubkey_id(cert, out);
+}
+
+int
+ts_httpd_peer_addr(struct evhttp_request *req, char *buf, size_t cap)
+{
+	struct evhttp_connection *conn = req ? evhttp_request_get_connection(req) : NULL;
+	char *host = NULL;
+	ev_uint16_t port = 0;
+	if (conn == NULL || cap == 0)
+		return TS_ENOTFOUND;
+	evhttp_connection_get_peer(conn, &host, &port);
+	if (host == NULL)
+		return TS_ENOTFOUND;
+	return ts_snprintf(buf, cap, "%s", host);
 }
 
 int

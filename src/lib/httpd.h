@@ -29,15 +29,28 @@ typedef struct ts_httpd_opts {
 	int require_client_cert; /* 1: handshake fails without one */
 	size_t max_body;         /* 0 = TS_HTTPD_MAX_BODY */
 	int timeout_s;           /* idle connection timeout, 0 = 60 */
+	char *errbuf;            /* optional: why ts_httpd_new failed ("address
+	                          * 127.0.0.1:8443 already in use", "certificate
+	                          * FILE: no such file"); borrowed */
+	size_t errcap;
 } ts_httpd_opts;
 
 /* Handler: must reply (ts_httpd_reply_*, or evhttp_send_reply_start for a stream). */
 typedef void (*ts_httpd_cb)(struct evhttp_request *req, void *arg);
 
-/* Binds and listens. base is borrowed. */
+/* Binds and listens. base is borrowed. TS_EEXIST when the address is in
+ * use, TS_ECONFIG for TLS files, TS_EIO for other socket errors; the reason
+ * in opts->errbuf. */
 int ts_httpd_new(struct event_base *base, const ts_httpd_opts *opts, ts_httpd **out);
 void ts_httpd_free(ts_httpd *h); /* NULL ok */
+/* New TLS certificate, key and client CA (from opts; addr/port ignored) for
+ * connections accepted from now on; open connections keep theirs. On error
+ * (reason in opts->errbuf) the old ones stay in use. */
+int ts_httpd_reload_tls(ts_httpd *h, const ts_httpd_opts *opts);
 uint16_t ts_httpd_port(const ts_httpd *h);
+/* TLS handshakes so far: completed, and refused by us (an alert sent before
+ * the handshake finished). Event-loop thread. */
+void ts_httpd_tls_stats(const ts_httpd *h, uint64_t *ok, uint64_t *failed);
 /* Routes by exact path (no query) or, when path ends in '*', by prefix.
  * method is "GET", "POST", ...; first match wins; unmatched -> 404 JSON,
  * wrong method -> 405 JSON. Strings are copied. */
@@ -48,6 +61,10 @@ int ts_httpd_route(ts_httpd *h, const char *method, const char *path, ts_httpd_c
 X509 *ts_httpd_peer_cert(struct evhttp_request *req);
 /* SHA-256 of the client's public key (pki_pubkey_id) or TS_ENOTFOUND. */
 int ts_httpd_peer_id(struct evhttp_request *req, char out[65]);
+
+/* The peer's address (numeric host, no port) of the request's connection,
+ * copied into buf; TS_ENOTFOUND without a connection. */
+int ts_httpd_peer_addr(struct evhttp_request *req, char *buf, size_t cap);
 
 /* Path without query string, copied into buf. */
 int ts_httpd_path(struct evhttp_request *req, char *buf, size_t cap);

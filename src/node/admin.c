@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -141,7 +142,15 @@ node_cmd_init(int argc, char **argv)
 		fprintf(stderr, "tapshare-node: error: cannot create %s: %s\n", dir, strerror(errno));
 		return 1;
 	}
-	path_in(p, sizeof(p), abs, "node.ini");
+	/* --config FILE: the configuration goes there (the installed layout,
+	 * /etc/tapshare/node.ini), the database and PKI stay in DIR. */
+	const char *config = opt(argc, argv, "--config");
+	char inipath[PATH_MAX];
+	if (config != NULL)
+		snprintf(inipath, sizeof(inipath), "%s", config);
+	else
+		path_in(inipath, sizeof(inipath), abs, "node.ini");
+	snprintf(p, sizeof(p), "%s", inipath);
 	if (access(p, F_OK) == 0) {
 		fprintf(stderr, "tapshare-node: error: %s already exists; refusing to overwrite a node\n", p);
 		return 1;
@@ -192,17 +201,18 @@ node_cmd_init(int argc, char **argv)
 	    listen, abs, pkidir, pkidir, pkidir, pkidir, pkidir, pkidir, pkidir, pkidir);
 	if (w < 0 || (size_t)w >= sizeof(ini))
 		return 1;
-	path_in(p, sizeof(p), abs, "node.ini");
+	snprintf(p, sizeof(p), "%s", inipath);
 	if (ts_write_file_atomic(p, (const uint8_t *)ini, (size_t)w, 0600) != 0) {
 		fprintf(stderr, "tapshare-node: error: cannot write %s\n", p);
 		return 1;
 	}
 	node n;
 	memset(&n, 0, sizeof(n));
+	snprintf(n.ini, sizeof(n.ini), "%s", inipath);
 	if (node_load(&n, abs) != 0)
 		return 1;
 	node_unload(&n);
-	fprintf(stderr, "node initialised in %s (config node.ini, database node.db)\n", abs);
+	fprintf(stderr, "node initialised in %s (config %s, database node.db)\n", abs, inipath);
 	return 0;
 }
 
@@ -211,12 +221,23 @@ node_load(node *n, const char *dir)
 {
 	char p[PATH_MAX], err[256] = "";
 	snprintf(n->dir, sizeof(n->dir), "%s", dir);
-	path_in(p, sizeof(p), dir, "node.ini");
+	/* The directory holds the node's keys and (by default) its database:
+	 * private whatever mode it had (an existing 0755 directory included). */
+	if (chmod(dir, 0700) != 0) {
+		fprintf(stderr, "tapshare-node: error: cannot make %s private (0700): %s\n", dir, strerror(errno));
+		return TS_EIO;
+	}
+	if (n->ini[0] != '\0')
+		snprintf(p, sizeof(p), "%s", n->ini);
+	else
+		path_in(p, sizeof(p), dir, "node.ini");
 	int rc = ts_config_load(p, &n->cfg, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "tapshare-node: error: cannot read %s: %s %s\n", p, ts_strerror(rc), err);
 		return rc;
 	}
+	if (node_conf_check(n->cfg, node_report_stderr, NULL) != 0)
+		return TS_ECONFIG;
 	const ts_config *c = n->cfg;
 	snprintf(n->db_url, sizeof(n->db_url), "%s", ts_config_get(c, "node", "database", "sqlite:node.db"));
 	snprintf(n->address, sizeof(n->address), "%s", ts_config_get(c, "node", "address", ""));
@@ -265,7 +286,9 @@ node_load(node *n, const char *dir)
 		snprintf(n->ein_prefixes + l, sizeof(n->ein_prefixes) - l, "%s%s", l ? "," : "", pf);
 	}
 	if ((rc = store_open(n->db_url, &n->st)) != 0) {
-		fprintf(stderr, "tapshare-node: error: cannot open the database %s: %s\n", n->db_url, ts_strerror(rc));
+		char shown[sizeof(n->db_url)];
+		ts_redact_url(n->db_url, shown, sizeof(shown));
+		fprintf(stderr, "tapshare-node: error: cannot open the database %s: %s\n", shown, ts_strerror(rc));
 		return rc;
 	}
 	return 0;
@@ -297,14 +320,12 @@ node_unload(node *n)
 static int
 load_dir(int argc, char **argv, node *n)
 {
-	const char *dir = opt(argc, argv, "--dir");
-	if (dir == NULL)
-		dir = getenv("TAPSHARE_NODE_DIR");
-	if (dir == NULL) {
-		fprintf(stderr, "tapshare-node: error: give the node directory with --dir DIR\n");
+	char dir[sizeof(n->dir)];
+	memset(n, 0, sizeof(*n));
+	if (node_locate(argc, argv, dir, sizeof(dir), n->ini, sizeof(n->ini)) != 0) {
+		fprintf(stderr, "tapshare-node: error: --dir or --config path too long\n");
 		return 2;
 	}
-	memset(n, 0, sizeof(*n));
 	return node_load(n, dir) == 0 ? 0 : 1;
 }
 
@@ -476,6 +497,68 @@ node_cmd_shares(int argc, char **argv)
 			    json_string_value(json_object_get(v, "eid")), json_string_value(json_object_get(v, "app_id")),
 			    json_string_value(json_object_get(v, "state")),
 			    json_string_value(json_object_get(v, "associated_app_id")));
+		}
+	}
+	json_decref(arr);
+	node_unload(&n);
+	return 0;
+}
+
+/* tapshare-node device list [--user NAME] [--json] | device revoke DEVICE_ID */
+int
+node_cmd_device(int argc, char **argv)
+{
+	static const char *const wv[] = { "--dir", "--user", NULL };
+	const char *sub = positional(argc, argv, 1, wv), *id = positional(argc, argv, 2, wv);
+	if (sub == NULL || (strcmp(sub, "list") != 0 && strcmp(sub, "revoke") != 0) ||
+	    (strcmp(sub, "revoke") == 0 && id == NULL))
+		return usage_error("%s", "usage: tapshare-node device list [--user NAME] [--json] --dir DIR\n"
+					 "       tapshare-node device revoke DEVICE_ID --dir DIR");
+	node n;
+	int rc = load_dir(argc, argv, &n);
+	if (rc != 0)
+		return rc;
+	if (strcmp(sub, "revoke") == 0) {
+		int64_t owner = -1;
+		rc = auth_revoke_device(n.st, -1, id, &owner);
+		if (rc == 0) {
+			char uname[STORE_STR_MAX] = "?";
+			n.st->ops->user_get(n.st, owner, uname, sizeof(uname), NULL, 0);
+			fprintf(stderr, "device %s of %s revoked: refused on every endpoint from now on\n", id, uname);
+		} else {
+			fprintf(stderr, "tapshare-node: error: cannot revoke device %s: %s\n", id,
+			    rc == TS_ENOTFOUND ? "no such device" : rc == TS_ESTATE ? "already revoked" : ts_strerror(rc));
+			rc = 1;
+		}
+		node_unload(&n);
+		return rc;
+	}
+	int64_t uid = -1;
+	const char *user = opt(argc, argv, "--user");
+	if (user != NULL && n.st->ops->user_by_name(n.st, user, &uid) != 0) {
+		fprintf(stderr, "tapshare-node: error: no user %s\n", user);
+		node_unload(&n);
+		return 1;
+	}
+	json_t *arr = NULL;
+	if (n.st->ops->devices_json(n.st, uid, &arr) != 0) {
+		node_unload(&n);
+		return 1;
+	}
+	if (flag(argc, argv, "--json")) {
+		char *txt = json_dumps(arr, JSON_INDENT(2));
+		printf("%s\n", txt ? txt : "[]");
+		free(txt);
+	} else {
+		size_t i;
+		json_t *v;
+		printf("%-64s  %-12s  %-8s  %s\n", "DEVICE", "USER", "STATE", "NAME");
+		json_array_foreach(arr, i, v) {
+			char name[STORE_STR_MAX];
+			ts_log_escape(json_string_value(json_object_get(v, "name")), name, sizeof(name));
+			printf("%-64s  %-12s  %-8s  %s\n", json_string_value(json_object_get(v, "device_id")),
+			    json_string_value(json_object_get(v, "user")),
+			    json_integer_value(json_object_get(v, "revoked_at")) ? "revoked" : "active", name);
 		}
 	}
 	json_decref(arr);

@@ -27,6 +27,7 @@
 #include "lib/util.h"
 #include "node/download.h"
 #include "node/node.h"
+#include "node/peerlim.h"
 
 static void
 es9_ok(struct evhttp_request *req, json_t *body)
@@ -99,10 +100,14 @@ h_initiate(struct evhttp_request *req, void *arg)
 	const char *mid = ts_json_str(body, "matchingId");
 	download_svc d;
 	download_why why;
-	char tid[2 * RSP_TID_LEN + 1];
+	char tid[2 * RSP_TID_LEN + 1], peer[PEERLIM_KEY_MAX] = "?";
 	uint8_t sig[64];
 	dl_svc(n, &d);
-	if (ts_json_b64(body, "euiccChallenge", &chal, &chal_len) != 0 || chal_len != RSP_CHALLENGE_LEN ||
+	(void)ts_httpd_peer_addr(req, peer, sizeof(peer));
+	if (peerlim_hit(n->es9_peers, peer, ts_now()) != 0) {
+		log_warn("ES9+ initiateAuthentication from %s refused: more than %d a minute", peer, NODE_ES9_PEER_MAX);
+		es9_fail(req, "8.1", "6.4", "too many download sessions from this address; try again in a minute");
+	} else if (ts_json_b64(body, "euiccChallenge", &chal, &chal_len) != 0 || chal_len != RSP_CHALLENGE_LEN ||
 	    mid == NULL) {
 		es9_fail(req, "8.1", "2.1", "initiateAuthentication needs euiccChallenge (16 bytes) and matchingId");
 	} else if (download_initiate(&d, n->st, mid, chal, tid, &s1, &s1_len, sig, &why) != 0) {

@@ -34,6 +34,9 @@
 #include "node/share.h"
 #include "node/store.h"
 
+/* Open ES9+ sessions kept per share: a new one replaces the oldest. */
+#define DOWNLOAD_TX_PER_SHARE 4
+
 typedef struct download_svc {
 	const share_svc *share;     /* borrowed */
 	const char *address;        /* smdpAddress (borrowed) */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "lib/version.h"
 #include "node/node.h"
 
 static const char usage[] =
@@ -23,6 +24,8 @@ static const char usage[] =
     "                          --kind sim|bankid|service --provider NAME [--not-shareable]\n"
     "    tapshare-node run --dir DIR\n"
     "    tapshare-node shares --dir DIR [--json]\n"
+    "    tapshare-node device list --dir DIR [--user NAME] [--json]\n"
+    "    tapshare-node device revoke DEVICE_ID --dir DIR\n"
     "\n"
     "COMMANDS\n"
     "    testpki   Write a fresh test PKI: CI root, EUM (permitted EID prefix PREFIX,\n"
@@ -37,6 +40,12 @@ static const char usage[] =
     "    app       Register a security application a user holds (what `tapshare apps` lists).\n"
     "    run       Serve HTTPS on node.listen until SIGTERM/SIGINT. Writes DIR/node.port.\n"
     "    shares    List every share with its state.\n"
+    "    device    list: the enrolled primary devices (id = SHA-256 of the public key),\n"
+    "              their user and state. revoke: a lost or stolen device is refused on\n"
+    "              every endpoint at once (a running node also closes its open event\n"
+    "              streams within a second); its session tokens are dropped and offers\n"
+    "              it signed are no longer redeemed. The phone can do the same itself:\n"
+    "              tapshare device revoke.\n"
     "\n"
     "ENVIRONMENT\n"
     "    TAPSHARE_NODE_DIR          default for --dir\n"
@@ -64,7 +73,7 @@ main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
-		printf("tapshare-node 0.1.0\n");
+		ts_version_print("tapshare-node");
 		return 0;
 	}
 	for (int i = 2; i < argc; i++)
@@ -83,10 +92,14 @@ main(int argc, char **argv)
 		return node_cmd_provider(argc - 1, argv + 1);
 	if (strcmp(cmd, "app") == 0)
 		return node_cmd_app(argc - 1, argv + 1);
+	if (strcmp(cmd, "check") == 0)
+		return node_cmd_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "run") == 0)
 		return node_cmd_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "shares") == 0)
 		return node_cmd_shares(argc - 1, argv + 1);
+	if (strcmp(cmd, "device") == 0)
+		return node_cmd_device(argc - 1, argv + 1);
 	fprintf(stderr, "tapshare-node: error: unknown command %s (see tapshare-node --help)\n", cmd);
 	return 2;
 }

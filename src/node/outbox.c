@@ -26,6 +26,7 @@
 #include "lib/log.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
+#include "node/metrics.h"
 #include "node/node.h"
 #include "node/outbox.h"
 
@@ -42,6 +43,7 @@ typedef struct worker {
 		char provider[STORE_STR_MAX];
 		ts_httpc *c;
 	} clients[OB_CLIENTS];
+	unsigned reload_gen; /* n->reload_gen the clients were made under */
 } worker;
 
 static ts_httpc *
@@ -53,8 +55,10 @@ client_for(worker *w, const store_provider *p)
 	for (size_t i = 0; i < OB_CLIENTS; i++) {
 		if (w->clients[i].c)
 			continue;
-		ts_httpc_opts o = { .ca_file = p->ca_file, .cert_file = w->n->tls_cert,
-			.key_file = w->n->tls_key, .timeout_ms = 15000 };
+		char cert[sizeof(w->n->tls_cert)], key[sizeof(w->n->tls_key)];
+		node_client_tls(w->n, cert, key); /* SIGHUP may change them */
+		ts_httpc_opts o = { .ca_file = p->ca_file, .cert_file = cert, .key_file = key,
+			.timeout_ms = 15000 };
 		if (ts_httpc_new(&o, &w->clients[i].c) != 0)
 			return NULL;
 		snprintf(w->clients[i].provider, sizeof(w->clients[i].provider), "%s", p->name);
@@ -117,8 +121,11 @@ https_call(void *arg, const store_provider *p, const char *function, json_t *bod
 	long status = 0;
 	char err[256] = "";
 	json_t *r = NULL;
+	int64_t t0 = metrics_now_us();
 	int rc = ts_httpc_json(c, "POST", url, hdrs, body, &status, &r, err, sizeof(err));
-	return outbox_classify(rc, err, p->name, status, r, resp, reason, rcap);
+	rc = outbox_classify(rc, err, p->name, status, r, resp, reason, rcap);
+	metrics_provider_call(function, rc, t0);
+	return rc;
 }
 
 static int
@@ -320,6 +327,7 @@ process(worker *w, const store_outbox *o, int64_t now)
 	if (rc == 0) {
 		node_crash_point(w->n, "outbox.applied");
 		w->st->ops->outbox_done(w->st, o->id);
+		metrics_outbox(METRICS_OUTBOX_DONE);
 		/* The provider answers again: rows waiting out a backoff for it
 		 * need not wait any longer. */
 		w->st->ops->outbox_wake(w->st, o->share_id, now);
@@ -333,12 +341,14 @@ process(worker *w, const store_outbox *o, int64_t now)
 		if (strcmp(o->kind, OUTBOX_CONFIRM_ORDER) == 0)
 			share_fail(&w->n->svc, w->st, o->share_id, reason, 1);
 		w->st->ops->outbox_done(w->st, o->id);
+		metrics_outbox(METRICS_OUTBOX_GAVE_UP);
 		return;
 	}
 	int64_t delay = outbox_backoff_s(o->attempts);
 	log_warn("%s for share %s failed (attempt %d), retry in %llds: %s", o->kind, o->share_id, o->attempts,
 	    (long long)delay, reason);
 	w->st->ops->outbox_retry(w->st, o->id, now + delay, reason);
+	metrics_outbox(METRICS_OUTBOX_RETRY);
 }
 
 static int
@@ -374,9 +384,18 @@ worker_main(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&n->ob_mu);
 		int stop = n->stopping;
+		unsigned gen = n->reload_gen;
 		pthread_mutex_unlock(&n->ob_mu);
 		if (stop)
 			break;
+		/* After a SIGHUP reload: new clients (provider CAs, our certificate). */
+		if (gen != w->reload_gen) {
+			for (size_t i = 0; i < OB_CLIENTS; i++) {
+				ts_httpc_free(w->clients[i].c);
+				w->clients[i].c = NULL;
+			}
+			w->reload_gen = gen;
+		}
 		size_t got = 0;
 		if (run_due(w, ts_now(), &got) != 0)
 			got = 0;

@@ -13,9 +13,11 @@
 #include <event2/thread.h>
 
 #include "lib/log.h"
+#include "lib/sdnotify.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
 #include "node/node.h"
+#include "node/peerlim.h"
 
 void
 node_crash_point(node *n, const char *point)
@@ -85,6 +87,14 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(n->base);
 }
 
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)node_reload(arg);
+}
+
 static int
 split_listen(const char *listen, char *host, size_t cap, uint16_t *port)
 {
@@ -103,18 +113,13 @@ split_listen(const char *listen, char *host, size_t cap, uint16_t *port)
 int
 node_cmd_run(int argc, char **argv)
 {
-	const char *dir = NULL;
-	for (int i = 0; i < argc - 1; i++)
-		if (strcmp(argv[i], "--dir") == 0)
-			dir = argv[i + 1];
-	if (dir == NULL)
-		dir = getenv("TAPSHARE_NODE_DIR");
-	if (dir == NULL) {
-		fprintf(stderr, "tapshare-node: error: give the node directory with --dir DIR\n");
-		return 2;
-	}
 	static node n; /* static: large, and lives for the whole process */
 	memset(&n, 0, sizeof(n));
+	char dir[sizeof(n.dir)];
+	if (node_locate(argc, argv, dir, sizeof(dir), n.ini, sizeof(n.ini)) != 0) {
+		fprintf(stderr, "tapshare-node: error: --dir or --config path too long\n");
+		return 2;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	if (evthread_use_pthreads() != 0) {
 		fprintf(stderr, "tapshare-node: error: libevent without thread support\n");
@@ -124,7 +129,7 @@ node_cmd_run(int argc, char **argv)
 		return 1;
 	const char *lvl = ts_config_get(n.cfg, "node", "log_level", "info");
 	ts_log_init("tapshare-node", strcmp(lvl, "debug") == 0 ? TS_LOG_DEBUG :
-	    strcmp(lvl, "warn") == 0 ? TS_LOG_WARN : TS_LOG_INFO);
+	    strcmp(lvl, "warn") == 0 ? TS_LOG_WARN : strcmp(lvl, "error") == 0 ? TS_LOG_ERROR : TS_LOG_INFO);
 	n.crash_after = getenv("TAPSHARE_NODE_CRASH_AFTER");
 	long long crash_commits = 0;
 	if (n.crash_after != NULL && strncmp(n.crash_after, "commit:", 7) == 0 &&
@@ -153,10 +158,12 @@ node_cmd_run(int argc, char **argv)
 	n.base = event_base_new();
 	if (n.base == NULL)
 		goto out;
+	char herr[700] = "";
 	ts_httpd_opts o = { .addr = host, .port = port, .cert_file = n.tls_cert, .key_file = n.tls_key,
-		.client_ca = n.ca_cert, .require_client_cert = 0 };
+		.client_ca = n.ca_cert, .require_client_cert = 0, .errbuf = herr, .errcap = sizeof(herr) };
 	if ((rc = ts_httpd_new(n.base, &o, &n.httpd)) != 0) {
-		fprintf(stderr, "tapshare-node: error: cannot listen on %s: %s\n", listen, ts_strerror(rc));
+		fprintf(stderr, "tapshare-node: error: cannot serve on %s: %s\n", listen,
+		    herr[0] ? herr : ts_strerror(rc));
 		rc = 1;
 		goto out;
 	}
@@ -168,19 +175,23 @@ node_cmd_run(int argc, char **argv)
 	api_primary_routes(&n);
 	api_es9_routes(&n);
 	api_offer_routes(&n);
-	if (push_init(&n) != 0 || outbox_start(&n) != 0) {
-		fprintf(stderr, "tapshare-node: error: cannot start the outbox workers\n");
+	if (peerlim_new(NODE_ES9_PEER_MAX, NODE_ES9_PEER_WINDOW_S, &n.es9_peers) != 0 || push_init(&n) != 0 ||
+	    auth_start(&n) != 0 || outbox_start(&n) != 0) {
+		fprintf(stderr, "tapshare-node: error: cannot start the worker threads\n");
 		goto out;
 	}
 	struct timeval sec = { 1, 0 };
 	n.tick_ev = event_new(n.base, -1, EV_PERSIST, on_tick, &n);
 	struct event *sigterm = evsignal_new(n.base, SIGTERM, on_signal, &n);
 	struct event *sigint = evsignal_new(n.base, SIGINT, on_signal, &n);
-	if (!n.tick_ev || !sigterm || !sigint)
+	/* SIGHUP (systemctl reload, logrotate) reloads instead of killing. */
+	struct event *sighup = evsignal_new(n.base, SIGHUP, on_hup, &n);
+	if (!n.tick_ev || !sigterm || !sigint || !sighup)
 		goto out;
 	event_add(n.tick_ev, &sec);
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
+	event_add(sighup, NULL);
 	char portfile[PATH_MAX], pbuf[16];
 	snprintf(pbuf, sizeof(pbuf), "%u\n", bound);
 	if (ts_snprintf(portfile, sizeof(portfile), "%s/node.port", n.dir) == 0)
@@ -188,15 +199,34 @@ node_cmd_run(int argc, char **argv)
 	log_info("listening on https://%s:%u (trusted EID prefixes: %s)", host, bound, n.ein_prefixes);
 	/* Anything committed before a crash is picked up now. */
 	outbox_kick(&n);
+	const char *admin_listen = ts_config_get(n.cfg, "node", "admin_listen", NULL);
+	if (admin_listen != NULL && admin_listen[0] != '\0' && admin_http_start(&n, admin_listen) != 0) {
+		rc = 1;
+		outbox_stop(&n);
+		push_fini(&n);
+		goto out_events;
+	}
+	n.ready = 1;
+	/* systemd Type=notify: ready once the socket accepts connections. */
+	if (ts_sd_notify("READY=1\nSTATUS=serving") < 0)
+		log_warn("cannot notify the service manager ($NOTIFY_SOCKET)");
 	event_base_dispatch(n.base);
+	(void)ts_sd_notify("STOPPING=1");
+	n.ready = 0;
 	rc = 0;
 	outbox_stop(&n);
+	auth_stop(&n);
 	push_fini(&n);
+out_events:
+	admin_http_stop(&n);
 	event_free(n.tick_ev);
 	event_free(sigterm);
 	event_free(sigint);
+	event_free(sighup);
 	log_info("stopped");
 out:
+	auth_stop(&n); /* NULL-safe: a start that failed half-way */
+	peerlim_free(n.es9_peers);
 	ts_httpd_free(n.httpd);
 	if (n.base)
 		event_base_free(n.base);

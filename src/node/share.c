@@ -23,6 +23,7 @@
  * commands finish the step on restart. svc->crash marks the points between
  * durable writes where tests kill the node.
  */
+#include "node/metrics.h"
 #include "node/share.h"
 
 #include <stdio.h>
@@ -99,6 +100,7 @@ move(store_share *sh, enum share_state to)
 		return TS_ESTATE;
 	sh->state = to;
 	sh->updated_at = ts_now();
+	metrics_share_step(sh->id, to, sh->created_at); /* counted even if the transaction rolls back */
 	return 0;
 }
 
@@ -122,7 +124,10 @@ finish(const share_svc *svc, store *st, int rc, unsigned what)
 		st->ops->rollback(st);
 		return rc;
 	}
-	if ((rc = st->ops->commit(st)) != 0) {
+	int64_t t0 = metrics_now_us();
+	rc = st->ops->commit(st);
+	metrics_store_commit(t0, rc);
+	if (rc != 0) {
 		st->ops->rollback(st);
 		return rc;
 	}

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "lib/log.h"
+#include "lib/version.h"
 #include "primary/cli.h"
 #include "primary/cmd.h"
 
@@ -32,7 +33,7 @@ main(int argc, char **argv)
 	case CLI_CMD_HELP:
 		return cli_usage(stdout, o.help_topic) == 0 ? 0 : 2;
 	case CLI_CMD_VERSION:
-		printf("tapshare %s\n", TAPSHARE_VERSION);
+		ts_version_print("tapshare");
 		return 0;
 	case CLI_CMD_ENROLL: return cmd_enroll(&o);
 	case CLI_CMD_APPS: return cmd_apps(&o);
@@ -42,6 +43,7 @@ main(int argc, char **argv)
 	case CLI_CMD_MOVE: return cmd_move(&o);
 	case CLI_CMD_OFFER: return cmd_offer(&o);
 	case CLI_CMD_WATCH: return cmd_watch(&o);
+	case CLI_CMD_DEVICE: return cmd_device(&o);
 	default:
 		fprintf(stderr, "tapshare: error: no command (see tapshare --help)\n");
 		return 2;

@@ -27,13 +27,13 @@
 #include <jansson.h>
 
 #include "lib/log.h"
+#include "lib/version.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
 #include "se/card.h"
 #include "se/card_int.h"
 
 #define PROG "tapshare-se"
-#define TS_SE_VERSION "0.1.0"
 #define SERVE_DEFAULT_LISTEN "127.0.0.1:35963"
 #define SERVE_MAX_PORTS 8
 #define SERVE_FRAME_MAX 0xFFFF
@@ -619,7 +619,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(cmd, "--version") == 0) {
-		printf(PROG " " TS_SE_VERSION "\n");
+		ts_version_print(PROG);
 		return 0;
 	}
 	if (strcmp(cmd, "help") == 0) {

@@ -15,12 +15,13 @@
 
 #include "lib/log.h"
 #include "lib/ts_err.h"
+#include "lib/util.h"
+#include "lib/version.h"
 #include "sp/sp_conf.h"
 #include "sp/sp_http.h"
 #include "sp/sp_store.h"
 
 #define PROG "tapshare-sp"
-#define TS_SP_VERSION "0.1.0"
 
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
@@ -42,6 +43,7 @@ static const char usage_main[] =
 "  init        create a provider directory (sp.ini, policy.ini, sp.db, TLS files)\n"
 "  run         serve confirmOrder / cancelOrder / certifyKey (foreground)\n"
 "  decisions   list what the provider decided\n"
+"  check       validate the configuration and the policy (every problem)\n"
 "  help [COMMAND]   show help for a command\n"
 "\n"
 "Options:\n"
@@ -80,7 +82,7 @@ static const char usage_init[] =
 "                       port 0 lets the kernel choose, see 'run'\n";
 
 static const char usage_run[] =
-"Usage: tapshare-sp run --dir DIR\n"
+"Usage: tapshare-sp run [--dir DIR | --config FILE]\n"
 "\n"
 "Serves, in the foreground on one event loop, over HTTPS (TLS 1.2 or later)\n"
 "with client certificates required and verified against DIR/node-ca.crt; a\n"
@@ -134,10 +136,28 @@ static const char usage_run[] =
 "listen port of 0 the kernel chooses it and it is also written to DIR/sp.port.\n"
 "SIGTERM or SIGINT stop the server cleanly (exit 0).\n"
 "\n"
-"  --dir DIR    provider directory made by 'tapshare-sp init'\n";
+"  --dir DIR      provider directory made by 'tapshare-sp init'\n"
+"  --config FILE  configuration file of the installed layout; its files are\n"
+"                 relative to FILE's directory, the database to the state\n"
+"                 directory (--dir, $STATE_DIRECTORY, else /var/lib/tapshare).\n"
+"                 Without --dir and --config: /etc/tapshare/sp.ini\n"
+"                 ($CONFIGURATION_DIRECTORY/sp.ini under systemd).\n"
+"SIGHUP reloads the policy; a policy with errors is refused and the old one\n"
+"kept. Under systemd (Type=notify) it reports READY=1 once listening.\n";
+
+static const char usage_check[] =
+"Usage: tapshare-sp check [--dir DIR | --config FILE]\n"
+"\n"
+"Validates sp.ini and its policy file without starting the server: every\n"
+"unknown section or key, malformed value and missing file is reported on\n"
+"stderr as 'FILE:LINE: [section] key: problem'. Exit status 0 when the\n"
+"configuration is usable, 1 otherwise. 'run' refuses the same problems.\n"
+"\n"
+"  --dir DIR      provider directory\n"
+"  --config FILE  configuration file of the installed layout (see 'run')\n";
 
 static const char usage_decisions[] =
-"Usage: tapshare-sp decisions --dir DIR [--json]\n"
+"Usage: tapshare-sp decisions [--dir DIR | --config FILE] [--json]\n"
 "\n"
 "Lists every recorded confirmOrder, cancelOrder and certifyKey, oldest first:\n"
 "time, function, decision (approved, denied, cancelled, certified), EID, the\n"
@@ -174,6 +194,7 @@ fail(const char *what, const char *why)
 
 struct opts {
 	const char *dir;
+	const char *config;
 	const char *pki;
 	const char *listen;
 	int json;
@@ -223,7 +244,87 @@ parse_opts(int argc, char **argv, const char *const *allowed, struct opts *o)
 			o->pki = val;
 		else if (strncmp(name, "listen", nlen) == 0 && nlen == 6)
 			o->listen = val;
+		else if (strncmp(name, "config", nlen) == 0 && nlen == 6)
+			o->config = val;
 	}
+}
+
+#ifndef TS_SYSCONFDIR
+#define TS_SYSCONFDIR "/etc/tapshare"
+#endif
+#ifndef TS_STATEDIR
+#define TS_STATEDIR "/var/lib/tapshare"
+#endif
+
+/* --dir DIR: DIR/sp.ini, state in DIR (tests, demos). Otherwise the installed
+ * layout: --config FILE or /etc/tapshare/sp.ini, state in /var/lib/tapshare
+ * (systemd's $CONFIGURATION_DIRECTORY / $STATE_DIRECTORY first). */
+/* systemd's directory variables may list several directories ("a:b"): the
+ * first one, or def when unset or empty. */
+static int
+systemd_dir(const char *var, const char *def, char *out, size_t cap)
+{
+	const char *v = getenv(var);
+	if (v == NULL || v[0] == '\0')
+		return ts_snprintf(out, cap, "%s", def);
+	return ts_snprintf(out, cap, "%.*s", (int)strcspn(v, ":"), v);
+}
+
+/* Configuration file and state directory of o (see load_conf). */
+static int
+locate(const struct opts *o, char ini[SP_PATH_MAX], char state[SP_PATH_MAX])
+{
+	char cd[SP_PATH_MAX];
+	int rc;
+	if (o->dir != NULL && o->config == NULL)
+		return ts_snprintf(ini, SP_PATH_MAX, "%s/sp.ini", o->dir) == 0 &&
+		    ts_snprintf(state, SP_PATH_MAX, "%s", o->dir) == 0 ? 0 : TS_ELIMIT;
+	rc = o->dir != NULL ? ts_snprintf(state, SP_PATH_MAX, "%s", o->dir) :
+			      systemd_dir("STATE_DIRECTORY", TS_STATEDIR, state, SP_PATH_MAX);
+	if (rc == 0 && o->config != NULL)
+		rc = ts_snprintf(ini, SP_PATH_MAX, "%s", o->config);
+	else if (rc == 0 && (rc = systemd_dir("CONFIGURATION_DIRECTORY", TS_SYSCONFDIR, cd,
+	    sizeof(cd))) == 0)
+		rc = ts_snprintf(ini, SP_PATH_MAX, "%s/sp.ini", cd);
+	return rc == 0 ? 0 : TS_ELIMIT;
+}
+
+static int
+load_conf(const struct opts *o, sp_conf *c, char *err, size_t errcap)
+{
+	char ini[SP_PATH_MAX], state[SP_PATH_MAX];
+	if (locate(o, ini, state) != 0)
+		return TS_ELIMIT;
+	return sp_conf_load_files(ini, state, c, err, errcap);
+}
+
+static void
+report_problem(void *arg, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, PROG ": error: %s\n", msg);
+}
+
+static int
+cmd_check(int argc, char **argv)
+{
+	static const char *const allowed[] = { "dir", "config", NULL };
+	struct opts o;
+	parse_opts(argc, argv, allowed, &o);
+	if (o.help) {
+		fputs(usage_check, stdout);
+		return 0;
+	}
+	char ini[SP_PATH_MAX], state[SP_PATH_MAX];
+	if (locate(&o, ini, state) != 0)
+		die_usage("--dir or --config path too long");
+	size_t bad = sp_conf_check(ini, state, report_problem, NULL);
+	if (bad != 0) {
+		fprintf(stderr, PROG ": %s: %zu problem%s\n", ini, bad, bad == 1 ? "" : "s");
+		return EXIT_FAIL;
+	}
+	printf("%s: configuration OK (state in %s)\n", ini, state);
+	return 0;
 }
 
 static int
@@ -251,18 +352,16 @@ cmd_init(int argc, char **argv)
 static int
 cmd_run(int argc, char **argv)
 {
-	static const char *const allowed[] = { "dir", NULL };
+	static const char *const allowed[] = { "dir", "config", NULL };
 	struct opts o;
 	parse_opts(argc, argv, allowed, &o);
 	if (o.help) {
 		fputs(usage_run, stdout);
 		return 0;
 	}
-	if (o.dir == NULL)
-		die_usage("run needs --dir");
 	sp_conf c;
 	char err[512] = "";
-	int rc = sp_conf_load(o.dir, &c, err, sizeof(err));
+	int rc = load_conf(&o, &c, err, sizeof(err));
 	if (rc != 0)
 		return fail("cannot load the configuration", err[0] ? err : ts_strerror(rc));
 	rc = sp_run(&c);
@@ -281,18 +380,16 @@ json_s(const json_t *o, const char *k)
 static int
 cmd_decisions(int argc, char **argv)
 {
-	static const char *const allowed[] = { "dir", "json", NULL };
+	static const char *const allowed[] = { "dir", "config", "json", NULL };
 	struct opts o;
 	parse_opts(argc, argv, allowed, &o);
 	if (o.help) {
 		fputs(usage_decisions, stdout);
 		return 0;
 	}
-	if (o.dir == NULL)
-		die_usage("decisions needs --dir");
 	sp_conf c;
 	char err[512] = "";
-	int rc = sp_conf_load(o.dir, &c, err, sizeof(err));
+	int rc = load_conf(&o, &c, err, sizeof(err));
 	if (rc != 0)
 		return fail("cannot load the configuration", err[0] ? err : ts_strerror(rc));
 	sp_store *st = NULL;
@@ -340,6 +437,7 @@ static const struct {
 	{ "init", cmd_init, usage_init },
 	{ "run", cmd_run, usage_run },
 	{ "decisions", cmd_decisions, usage_decisions },
+	{ "check", cmd_check, usage_check },
 };
 
 int
@@ -356,7 +454,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(cmd, "--version") == 0) {
-		printf(PROG " " TS_SP_VERSION "\n");
+		ts_version_print(PROG);
 		return 0;
 	}
 	if (strcmp(cmd, "help") == 0) {

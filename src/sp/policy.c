@@ -83,7 +83,8 @@ add_deny_list(sp_policy *p, const char *list, char *errbuf, size_t errcap)
 		memcpy(tok, s, len);
 		tok[len] = '\0';
 		if (eid_parse(tok, &eid) != 0) {
-			(void)ts_snprintf(errbuf, errcap, "[deny] eids: %s is not a valid EID", tok);
+			(void)ts_snprintf(errbuf, errcap, "[deny] eids: %s is not a valid EID (%s)", tok,
+			    ts_strerror(eid_parse(tok, &eid)));
 			return TS_ECONFIG;
 		}
 		if (p->n_deny >= SP_DENY_MAX) {
@@ -99,6 +100,51 @@ add_deny_list(sp_policy *p, const char *list, char *errbuf, size_t errcap)
 		s = e;
 	}
 	return 0;
+}
+
+/* Every key policy.ini may hold (policy.h). A misspelled key is an error:
+ * `max_durration_s` would otherwise leave the time limit unset. */
+static const ts_config_key policy_schema[] = {
+	{ .section = "default", .key = "decision", .type = TS_CFG_ENUM, .choices = "approve|deny" },
+	{ .section = "default", .key = "max_duration_s", .type = TS_CFG_INT, .min = 0, .max = SP_MAX_DURATION_S },
+	{ .section = "default", .key = "transfer_max_duration_s", .type = TS_CFG_INT, .min = 0,
+	    .max = SP_MAX_DURATION_S },
+	{ .section = "default", .key = "kind", .type = TS_CFG_ENUM, .choices = "sim|bankid|service" },
+	{ .section = "app.*", .key = "decision", .type = TS_CFG_ENUM, .choices = "approve|deny" },
+	{ .section = "app.*", .key = "max_duration_s", .type = TS_CFG_INT, .min = 0, .max = SP_MAX_DURATION_S },
+	{ .section = "app.*", .key = "transfer_max_duration_s", .type = TS_CFG_INT, .min = 0,
+	    .max = SP_MAX_DURATION_S },
+	{ .section = "app.*", .key = "kind", .type = TS_CFG_ENUM, .choices = "sim|bankid|service" },
+	{ .section = "app.*", .key = "name", .type = TS_CFG_STRING },
+	{ .section = "app.*", .key = "scope", .type = TS_CFG_STRING },
+	{ .section = "deny", .key = "eids", .type = TS_CFG_STRING },
+	{ .section = "deny", .key = "eids.#", .type = TS_CFG_STRING, .idx_max = 99 },
+};
+
+size_t
+sp_policy_check(const char *path, ts_config_report_fn report, void *arg)
+{
+	char err[512];
+	ts_config *c = NULL;
+	int rc = ts_config_load(path, &c, err, sizeof(err));
+	if (rc != 0) {
+		if (report != NULL)
+			report(arg, err[0] ? err : ts_strerror(rc));
+		return 1;
+	}
+	size_t bad = ts_config_check(c, policy_schema, TS_ARRAY_LEN(policy_schema), NULL, report, arg);
+	ts_config_free(c);
+	if (bad == 0) {
+		/* What the schema cannot say: the EIDs of the deny lists. */
+		sp_policy *p = NULL;
+		if (sp_policy_load(path, &p, err, sizeof(err)) != 0) {
+			if (report != NULL)
+				report(arg, err);
+			bad++;
+		}
+		sp_policy_free(p);
+	}
+	return bad;
 }
 
 int
@@ -120,6 +166,10 @@ sp_policy_load(const char *path, sp_policy **out, char *errbuf, size_t errcap)
 	if (rc != 0)
 		goto fail;
 	rc = TS_ECONFIG;
+	struct ts_config_errbuf first = { errbuf, errcap };
+	if (ts_config_check(p->cfg, policy_schema, TS_ARRAY_LEN(policy_schema), NULL,
+	    ts_config_first_problem, &first) != 0)
+		goto fail;
 	const char *d = ts_config_get(p->cfg, "default", "decision", "approve");
 	if (parse_decision(d, &p->default_approve) != 0) {
 		(void)ts_snprintf(errbuf, errcap, "%s: [default] decision must be approve or deny",
@@ -139,15 +189,17 @@ sp_policy_load(const char *path, sp_policy **out, char *errbuf, size_t errcap)
 		goto fail;
 	}
 	(void)ts_snprintf(p->default_kind, sizeof(p->default_kind), "%s", k);
-	const char *eids = ts_config_get(p->cfg, "deny", "eids", NULL);
-	if (eids != NULL && (rc = add_deny_list(p, eids, errbuf, errcap)) != 0)
-		goto fail;
-	for (int i = 1; i <= 99; i++) {
-		char key[16];
-		(void)ts_snprintf(key, sizeof(key), "eids.%d", i);
-		eids = ts_config_get(p->cfg, "deny", key, NULL);
-		if (eids != NULL && (rc = add_deny_list(p, eids, errbuf, errcap)) != 0)
+	for (int i = 0; i <= 99; i++) {
+		char key[16], why[256];
+		if (i == 0)
+			(void)ts_snprintf(key, sizeof(key), "eids");
+		else
+			(void)ts_snprintf(key, sizeof(key), "eids.%d", i);
+		const char *eids = ts_config_get(p->cfg, "deny", key, NULL);
+		if (eids != NULL && (rc = add_deny_list(p, eids, why, sizeof(why))) != 0) {
+			(void)ts_snprintf(errbuf, errcap, "%s:%d: %s", path, ts_config_line(p->cfg, "deny", key), why);
 			goto fail;
+		}
 	}
 	*out = p;
 	return 0;

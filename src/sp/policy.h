@@ -15,16 +15,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/config.h"
+
 #define SP_APP_ID_MAX 64
 #define SP_MAX_DURATION_S (10LL * 365 * 86400)
 #define SP_DENY_MAX 1024
 
 typedef struct sp_policy sp_policy;
 
-/* Loads and validates path ([default], [deny]; app sections are checked when
- * used). TS_ECONFIG with a reason in errbuf. Caller frees with sp_policy_free. */
+/* Loads and validates path strictly: unknown sections and keys and bad values
+ * (also in app sections) are refused with "FILE:LINE: [section] key: problem"
+ * in errbuf (TS_ECONFIG). Caller frees with sp_policy_free. */
 int sp_policy_load(const char *path, sp_policy **out, char *errbuf, size_t errcap);
 void sp_policy_free(sp_policy *p); /* NULL ok */
+/* Checks path like sp_policy_load but reports every problem ("FILE:LINE:
+ * [section] key: problem"), for `tapshare-sp check`. Returns their number. */
+size_t sp_policy_check(const char *path, ts_config_report_fn report, void *arg);
 
 /* One order as the policy sees it (strings borrowed). */
 typedef struct sp_order {

@@ -68,6 +68,21 @@ sp_parse_listen(const char *s, char *host, size_t cap, uint16_t *port)
 	return 0;
 }
 
+/* Every key tapshare-sp reads from sp.ini (sp_conf.h). */
+static const ts_config_key sp_schema[] = {
+	{ .section = "sp", .key = "listen", .type = TS_CFG_HOSTPORT },
+	{ .section = "sp", .key = "database", .type = TS_CFG_STRING },
+	{ .section = "sp", .key = "policy", .type = TS_CFG_FILE },
+	{ .section = "sp", .key = "timeout_s", .type = TS_CFG_INT, .min = 1, .max = 3600 },
+	{ .section = "tls", .key = "cert", .type = TS_CFG_FILE },
+	{ .section = "tls", .key = "key", .type = TS_CFG_FILE },
+	{ .section = "tls", .key = "client_ca", .type = TS_CFG_FILE },
+	{ .section = "tls", .key = "allowed_clients", .type = TS_CFG_STRING },
+	/* created at the first certifyKey when missing */
+	{ .section = "ca", .key = "cert", .type = TS_CFG_STRING },
+	{ .section = "ca", .key = "key", .type = TS_CFG_STRING },
+};
+
 /* path relative to dir unless absolute. */
 static int
 resolve(const char *dir, const char *p, char out[SP_PATH_MAX])
@@ -80,14 +95,34 @@ resolve(const char *dir, const char *p, char out[SP_PATH_MAX])
 int
 sp_conf_load(const char *dir, sp_conf *out, char *errbuf, size_t errcap)
 {
+	char ini[SP_PATH_MAX];
+	if (ts_snprintf(ini, sizeof(ini), "%s/sp.ini", dir) != 0)
+		return TS_ELIMIT;
+	return sp_conf_load_files(ini, dir, out, errbuf, errcap);
+}
+
+int
+sp_conf_load_files(const char *ini, const char *statedir, sp_conf *out, char *errbuf,
+    size_t errcap)
+{
 	ts_config *cfg = NULL;
 	int rc;
 	memset(out, 0, sizeof(*out));
 	if (errbuf != NULL && errcap > 0)
 		errbuf[0] = '\0';
-	if ((rc = ts_snprintf(out->dir, sizeof(out->dir), "%s", dir)) != 0 ||
-	    (rc = ts_snprintf(out->ini, sizeof(out->ini), "%s/sp.ini", dir)) != 0 ||
-	    (rc = ts_snprintf(out->port_file, sizeof(out->port_file), "%s/sp.port", dir)) != 0)
+	/* Files named in sp.ini are relative to its directory; the database and
+	 * the port file to the state directory (the same with --dir). */
+	char dir[SP_PATH_MAX];
+	const char *slash = strrchr(ini, '/');
+	if (slash == NULL)
+		rc = ts_snprintf(dir, sizeof(dir), ".");
+	else if (slash == ini)
+		rc = ts_snprintf(dir, sizeof(dir), "/");
+	else
+		rc = ts_snprintf(dir, sizeof(dir), "%.*s", (int)(slash - ini), ini);
+	if (rc != 0 || (rc = ts_snprintf(out->dir, sizeof(out->dir), "%s", statedir)) != 0 ||
+	    (rc = ts_snprintf(out->ini, sizeof(out->ini), "%s", ini)) != 0 ||
+	    (rc = ts_snprintf(out->port_file, sizeof(out->port_file), "%s/sp.port", statedir)) != 0)
 		return rc;
 	if (access(out->ini, F_OK) != 0) {
 		(void)ts_snprintf(errbuf, errcap, "%s not found; run `tapshare-sp init` first",
@@ -97,6 +132,10 @@ sp_conf_load(const char *dir, sp_conf *out, char *errbuf, size_t errcap)
 	if ((rc = ts_config_load(out->ini, &cfg, errbuf, errcap)) != 0)
 		return rc;
 	rc = TS_ECONFIG;
+	struct ts_config_errbuf first = { errbuf, errcap };
+	if (ts_config_check(cfg, sp_schema, TS_ARRAY_LEN(sp_schema), dir, ts_config_first_problem,
+	    &first) != 0)
+		goto fail;
 	const char *listen = ts_config_get(cfg, "sp", "listen", SP_DEFAULT_LISTEN);
 	if (sp_parse_listen(listen, out->listen_addr, sizeof(out->listen_addr), &out->port) != 0) {
 		(void)ts_snprintf(errbuf, errcap, "%s: [sp] listen: expected HOST:PORT, got %s",
@@ -123,7 +162,7 @@ sp_conf_load(const char *dir, sp_conf *out, char *errbuf, size_t errcap)
 			goto fail;
 		}
 	}
-	if (resolve(dir, ts_config_get(cfg, "sp", "database", "sp.db"), out->db) != 0 ||
+	if (resolve(statedir, ts_config_get(cfg, "sp", "database", "sp.db"), out->db) != 0 ||
 	    resolve(dir, ts_config_get(cfg, "sp", "policy", "policy.ini"), out->policy) != 0 ||
 	    resolve(dir, ts_config_get(cfg, "tls", "cert", "sp-tls.crt"), out->cert) != 0 ||
 	    resolve(dir, ts_config_get(cfg, "tls", "key", "sp-tls.key"), out->key) != 0 ||
@@ -133,6 +172,21 @@ sp_conf_load(const char *dir, sp_conf *out, char *errbuf, size_t errcap)
 	    resolve(dir, ts_config_get(cfg, "ca", "key", "provider-ca.key"), out->ca_key) != 0) {
 		(void)ts_snprintf(errbuf, errcap, "%s: a path is too long", out->ini);
 		goto fail;
+	}
+	/* The defaults of absent keys must exist too. */
+	const struct {
+		const char *section, *key, *path;
+	} need[] = {
+		{ "sp", "policy", out->policy }, { "tls", "cert", out->cert }, { "tls", "key", out->key },
+		{ "tls", "client_ca", out->client_ca },
+	};
+	for (size_t i = 0; i < TS_ARRAY_LEN(need); i++) {
+		if (access(need[i].path, R_OK) != 0) {
+			(void)ts_snprintf(errbuf, errcap, "%s: [%s] %s: %s: %s (default; set %s)", out->ini,
+			    need[i].section, need[i].key, need[i].path,
+			    errno == ENOENT ? "no such file" : strerror(errno), need[i].key);
+			goto fail;
+		}
 	}
 	if (sp_ca_name(dir, out->ca_name, sizeof(out->ca_name)) != 0) {
 		(void)ts_snprintf(errbuf, errcap, "%s: cannot name the bank-ID CA", out->ini);
@@ -314,4 +368,34 @@ sp_conf_client_allowed(const sp_conf *c, const char *id)
 		s = e;
 	}
 	return !any;
+}
+
+size_t
+sp_conf_check(const char *ini, const char *statedir, ts_config_report_fn report, void *arg)
+{
+	char err[1024] = "", dir[SP_PATH_MAX];
+	ts_config *cfg = NULL;
+	int rc = ts_config_load(ini, &cfg, err, sizeof(err));
+	if (rc != 0) {
+		if (report != NULL)
+			report(arg, err[0] ? err : ts_strerror(rc));
+		return 1;
+	}
+	const char *slash = strrchr(ini, '/');
+	if (slash == NULL)
+		(void)ts_snprintf(dir, sizeof(dir), ".");
+	else
+		(void)ts_snprintf(dir, sizeof(dir), "%.*s", (int)(slash == ini ? 1 : slash - ini), ini);
+	size_t bad = ts_config_check(cfg, sp_schema, TS_ARRAY_LEN(sp_schema), dir, report, arg);
+	ts_config_free(cfg);
+	if (bad != 0)
+		return bad;
+	/* Semantic checks and the defaults' files, then the policy. */
+	sp_conf c;
+	if ((rc = sp_conf_load_files(ini, statedir, &c, err, sizeof(err))) != 0) {
+		if (report != NULL)
+			report(arg, err[0] ? err : ts_strerror(rc));
+		return 1;
+	}
+	return sp_policy_check(c.policy, report, arg);
 }

@@ -12,6 +12,7 @@
 
 #include "lib/httpd.h"
 #include "lib/log.h"
+#include "lib/sdnotify.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
 #include "sp/policy.h"
@@ -108,17 +109,20 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	(void)sig;
 	(void)what;
 	struct sp_server *srv = arg;
+	(void)ts_sd_notify_reloading();
 	sp_policy *np = NULL;
 	char err[256];
 	int rc = sp_policy_load(srv->conf->policy, &np, err, sizeof(err));
 	if (rc != 0) {
 		log_error("policy reload failed, keeping the old one: %s",
 		    err[0] ? err : ts_strerror(rc));
+		(void)ts_sd_notify("READY=1");
 		return;
 	}
 	sp_policy_free(srv->policy);
 	srv->policy = np;
 	log_info("policy reloaded from %s", srv->conf->policy);
+	(void)ts_sd_notify("READY=1");
 }
 
 int
@@ -160,10 +164,13 @@ sp_run(const sp_conf *conf)
 		.client_ca = conf->client_ca,
 		.require_client_cert = 1,
 		.timeout_s = conf->timeout_s,
+		.errbuf = err,
+		.errcap = sizeof(err),
 	};
+	err[0] = '\0';
 	if ((rc = ts_httpd_new(srv.base, &o, &httpd)) != 0) {
 		log_error("cannot serve on %s:%u: %s", conf->listen_addr, (unsigned)conf->port,
-		    ts_strerror(rc));
+		    err[0] ? err : ts_strerror(rc));
 		goto out;
 	}
 	if ((rc = ts_httpd_route(httpd, "POST", SP_PATH_CONFIRM, on_confirm, &srv)) != 0 ||
@@ -183,10 +190,13 @@ sp_run(const sp_conf *conf)
 	int v6 = strchr(conf->listen_addr, ':') != NULL;
 	log_info("listening on https://%s%s%s:%u", v6 ? "[" : "", conf->listen_addr, v6 ? "]" : "",
 	    (unsigned)port);
+	if (ts_sd_notify("READY=1\nSTATUS=serving") < 0)
+		log_warn("cannot notify the service manager ($NOTIFY_SOCKET)");
 	if (event_base_dispatch(srv.base) < 0) {
 		rc = TS_EIO;
 		goto out;
 	}
+	(void)ts_sd_notify("STOPPING=1");
 	log_info("stopped");
 	if (conf->port == 0)
 		(void)unlink(conf->port_file);

@@ -53,8 +53,10 @@ for c in init run decisions; do
 done
 "$SP" frobnicate >/dev/null 2>&1
 check "unknown command exits 2" test $? -eq 2
-"$SP" run >/dev/null 2>&1
-check "run without --dir exits 2" test $? -eq 2
+out=$(CONFIGURATION_DIRECTORY="$TMP/nowhere" "$SP" run 2>&1)
+check "run without --dir reads the installed layout (\$CONFIGURATION_DIRECTORY/sp.ini) and exits 1" \
+	test $? -eq 1
+check "... naming the missing file" grep -q "$TMP/nowhere/sp.ini not found" <<<"$out"
 
 # --- set-up -----------------------------------------------------------------
 "$NODE" testpki "$TMP/pki" --eid "$EID_OK" 2>/dev/null || die "tapshare-node testpki failed"
