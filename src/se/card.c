@@ -362,7 +362,7 @@ do_store_data(se_card *c, const apdu *a, int ch, uint8_t *r, size_t rcap)
 	uint8_t *out = NULL;
 	size_t olen = 0;
 	uint16_t sw = SW_WRONG_DATA;
-	int rc = se_es10_dispatch(c, ch, k->chain, k->chain_len, &out, &olen, &sw);
+	int rc = se_es10_dispatch(c, k->chain, k->chain_len, &out, &olen, &sw);
 	chain_drop(k);
 	if (rc != 0)
 		return put_sw(r, 0, sw);

@@ -959,11 +959,30 @@ test_refusals(void **st)
 	assert_int_equal(call_sw(c, ch, "BF33 00"), 0x6A80);
 	assert_int_equal(call_sw(c, ch, "BF34 00"), 0x6A80);
 	assert_int_equal(call_sw(c, ch, "BF29 06 90 04 77 6F 72 6B"), 0x6A80);
-	/* The private forms of the old companion are not SGP.22: refused on a
-	 * logical channel (LEGACY(issue6): they work on the basic channel only). */
-	assert_int_equal(call_sw(c, ch, "BF31 07 80 05 73 69 6D 2D 31"), 0x6A80);
-	assert_int_equal(call_sw(c, ch, "BF33 07 80 05 73 69 6D 2D 31"), 0x6A80);
-	assert_int_equal(call_sw(c, ch, "BF50 0A 80 01 78 30 05 02 01 01 05 00"), 0x6A80);
+	/* The private forms tapshare's companion once used are not SGP.22: refused
+	 * on a logical channel and on the basic channel alike. */
+	select_isdr(c, 0);
+	for (int k = 0; k < 2; k++) {
+		int on = k == 0 ? ch : 0;
+		assert_int_equal(call_sw(c, on, "BF31 07 80 05 73 69 6D 2D 31"), 0x6A80);
+		assert_int_equal(call_sw(c, on, "BF32 07 80 05 73 69 6D 2D 31"), 0x6A80);
+		assert_int_equal(call_sw(c, on, "BF33 07 80 05 73 69 6D 2D 31"), 0x6A80);
+		assert_int_equal(call_sw(c, on, "BF50 0A 80 01 78 30 05 02 01 01 05 00"), 0x6A80);
+		assert_int_equal(call_sw(c, on, "BF30 03 80 01 C8"), 0x6A80); /* 200 as unsigned: negative */
+	}
+	/* On the basic channel the list and the notifications are SGP.22's too. */
+	size_t nb;
+	uint8_t *rb = call_hex(c, 0, "BF2D 00", "ProfileInfoListResponse", &nb);
+	assert_int_equal(es10_profile_list_decode(rb, nb, &l), 0);
+	assert_int_equal(l.n, 3);
+	es10_profile_list_clear(&l);
+	free(rb);
+	rb = call_hex(c, 0, "BF2B 00", "RetrieveNotificationsListResponse", &nb);
+	es10_pending_list pel;
+	assert_int_equal(es10_pending_list_decode(rb, nb, &pel), 0);
+	assert_true(pel.n >= 3);
+	es10_pending_list_clear(&pel);
+	free(rb);
 	/* A package without a session: conditions not satisfied. */
 	assert_int_equal(call_sw(c, ch, "BF36 05 BF23 02 82 00"), 0x6985);
 	se_card_free(c);
