@@ -96,6 +96,41 @@ agent_next_backoff(long cur)
 	return cur * 2;
 }
 
+/* host[:port] of an address or URL: after "scheme://", up to a '/'. */
+static void
+host_port(const char *s, const char **start, size_t *len)
+{
+	const char *p = strstr(s, "://");
+	p = p != NULL ? p + 3 : s;
+	*start = p;
+	*len = strcspn(p, "/?#");
+}
+
+int
+agent_address_is_node(const char *node_url, const char *address)
+{
+	if (address == NULL || address[0] == '\0')
+		return 1;
+	if (node_url == NULL)
+		return 0;
+	const char *a, *b;
+	size_t al, bl;
+	host_port(address, &a, &al);
+	host_port(node_url, &b, &bl);
+	if (al == 0 || al != bl)
+		return 0;
+	for (size_t i = 0; i < al; i++) {
+		char x = a[i], y = b[i];
+		if (x >= 'A' && x <= 'Z')
+			x = (char)(x - 'A' + 'a');
+		if (y >= 'A' && y <= 'Z')
+			y = (char)(y - 'A' + 'a');
+		if (x != y)
+			return 0;
+	}
+	return 1;
+}
+
 int
 agent_link_kind(const char *spec, char *out, size_t cap)
 {
@@ -240,6 +275,11 @@ process_notifications(struct agent *a, uint32_t ev, const uint8_t *iccid, int *i
 		}
 	for (size_t i = 0; i < nl.n && !failed && !*a->stop; i++) {
 		const es10_notif_metadata *m = &nl.items[i];
+		if (!agent_address_is_node(a->o->node_url, m->address)) {
+			log_debug("notification %llu is for %s, not this node: left pending",
+			    (unsigned long long)m->seq, m->address);
+			continue;
+		}
 		es10_retrieve_req rq = { .by = ES10_RETRIEVE_SEQ, .seq = m->seq };
 		uint8_t *raw = NULL;
 		size_t rawlen = 0;
@@ -1103,13 +1143,19 @@ agent_process_notifications(const agent_opts *o, size_t *sent, size_t *left, cha
 		    ts_strerror(rc));
 		goto done;
 	}
+	size_t ours = 0;
+	for (size_t i = 0; i < nl.n; i++)
+		ours += (size_t)agent_address_is_node(o->node_url, nl.items[i].address);
 	if (left != NULL)
-		*left = nl.n;
-	if (nl.n > 0) {
-		ts_errbuf(errbuf, errcap, "%zu notification%s still pending (see the log)", nl.n,
-		    nl.n == 1 ? "" : "s");
+		*left = ours;
+	if (ours > 0) {
+		ts_errbuf(errbuf, errcap, "%zu notification%s for this node still pending (see the log)",
+		    ours, ours == 1 ? "" : "s");
 		rc = TS_ENET;
 	}
+	if (nl.n > ours)
+		log_info("%zu notification%s for other SM-DP+ addresses left pending", nl.n - ours,
+		    nl.n - ours == 1 ? "" : "s");
 	es10_notif_list_clear(&nl);
 done:
 	pthread_mutex_destroy(&a->offer_mu);

@@ -54,10 +54,11 @@ int agent_run(const agent_opts *o, volatile sig_atomic_t *stop, char *errbuf, si
 /*
  * One pass of SGP.22 notification handling, as `tapshare-companion
  * notification process` runs it: every notification pending in the SE at
- * o->se_spec is retrieved, sent to the node at o->node_url (ES9+
- * handleNotification, TLS checked against o->ca_file) and, once the node
- * acknowledged it, removed from the SE. *sent / *left (may be NULL): how many
- * were delivered / are still pending. Fails (errbuf says why) when the SE
+ * o->se_spec and addressed to this node (agent_address_is_node) is
+ * retrieved, sent to the node at o->node_url (ES9+ handleNotification, TLS
+ * checked against o->ca_file) and, once the node acknowledged it, removed
+ * from the SE. *sent / *left (may be NULL): how many were delivered / are
+ * still pending for this node. Fails (errbuf says why) when the SE
  * cannot be opened or listed; a notification the node does not take stays
  * pending and makes the result TS_ENET (or the node's refusal's code).
  */
@@ -67,6 +68,14 @@ int agent_process_notifications(const agent_opts *o, size_t *sent, size_t *left,
 /* Backoff step used for the push channel: doubles cur, clamped to
  * [AGENT_BACKOFF_MIN_MS, AGENT_BACKOFF_MAX_MS]. Exposed for tests. */
 long agent_next_backoff(long cur);
+
+/* 1 if a notification addressed to address (its notificationAddress: an
+ * SM-DP+ FQDN[:port], tapshare's node may add a scheme) is for the node at
+ * node_url: the same host and port, case-insensitive, ignoring a scheme and
+ * a path. An empty address is ours too (tapshare-se leaves it empty for apps
+ * that were not downloaded). Notifications for other SM-DP+s stay pending in
+ * the eUICC, for the LPA that talks to them. Exposed for tests. */
+int agent_address_is_node(const char *node_url, const char *address);
 
 /* "sim:/x" -> "sim" into out (cap bytes); TS_EINVAL without a ':' scheme. */
 int agent_link_kind(const char *spec, char *out, size_t cap);

@@ -6,9 +6,10 @@
  *
  * State file (written atomically on every change): EID, eUICC key pair and
  * certificate, EUM and CI certificates, installed applications (app id, name,
- * kind, provider, state, not_after, credential payload; for bank-ID apps the
- * key pair the SE generated at install and the provider's certificate for
- * it), notification counter and pending notifications.
+ * kind, provider, state, not_after, credential payload, ICCID, ISD-P AID,
+ * nickname, notification address; for bank-ID apps the key pair the SE
+ * generated and the provider's certificate for it), default SM-DP+ and root
+ * SM-DS addresses, notification counter and pending notifications.
  */
 #ifndef TS_SE_CARD_H
 #define TS_SE_CARD_H
@@ -23,51 +24,19 @@
 typedef struct se_card se_card;
 
 /*
- * Result codes of the download (AuthenticateServer / PrepareDownload, issue 7)
- * and, LEGACY(issue6) — remove when lpa lands —, of the old companion's
- * private forms on the basic channel. The SGP.22 ES10 result codes of part 1
- * are in lib/es10.h (enum es10_result); device/se_client maps them to TS_E*.
- *
- *   Enable/Disable/Delete { 80 result }, NotificationSent { 80 result }:
- *     0 ok, 1 not found, 2 wrong state (enable: already enabled, or a
- *     bank-ID app without its certificate yet; disable: already disabled),
- *     64 expired (enable past not_after).
- *   StoreCertificate (BF50, private use) { 80 appId, 30 certificate DER }
- *     -> BF50 { 80 result [BF2F enable notification] }: 0 ok (the app is
- *     enabled, the notification pending until NotificationSent), 1 not
- *     found, 2 wrong state (not a bank-ID app with an SE-generated key, or a
- *     certificate is already stored), 3 the certificate does not parse or
- *     does not certify the app's key, 64 expired.
- *   AuthenticateServer / PrepareDownload error { 02 code }:
- *     1 invalid certificate, 2 invalid signature, 4 no session context,
- *     5 invalid transaction id, 6 euiccChallenge mismatch, 127 undefined.
- *   LoadBoundProfilePackage failure (our choice, documented in es10.c):
- *     BF37 { 80 transactionId (when a session exists) | 02 code } with
- *     1 incorrect input, 3 invalid transaction id / no session,
- *     7 structure error, 8 security error (signature or MAC),
- *     9 app already installed, 10 no room, 64 expired, 127 undefined.
+ * Error codes of the download's AuthenticateServer / PrepareDownload answers
+ * in their tapshare form { 02 code } (lib/rsp.h; issue 7 makes them SGP.22's
+ * AuthenticateResponseError / PrepareDownloadResponseError). The SGP.22
+ * result codes of the ES10 functions of part 1 are in lib/es10.h.
  */
 enum se_result {
-	SE_RES_OK = 0,
-	SE_RES_NOT_FOUND = 1,
-	SE_RES_WRONG_STATE = 2,
-	SE_RES_EXPIRED = 64,
 	SE_RES_UNDEFINED = 127,
-
-	SE_CERT_INVALID = 3,
 
 	SE_AUTH_INVALID_CERT = 1,
 	SE_AUTH_INVALID_SIG = 2,
 	SE_AUTH_NO_SESSION = 4,
 	SE_AUTH_INVALID_TID = 5,
 	SE_AUTH_CHALLENGE_MISMATCH = 6,
-
-	SE_LOAD_INCORRECT_INPUT = 1,
-	SE_LOAD_INVALID_TID = 3,
-	SE_LOAD_STRUCTURE = 7,
-	SE_LOAD_SECURITY = 8,
-	SE_LOAD_EXISTS = 9,
-	SE_LOAD_NO_ROOM = 10,
 };
 
 /* AID of the ISD-R (SGP.22). */

@@ -75,11 +75,6 @@ typedef struct se_pending {
 	uint32_t event; /* ES10_EVENT_* */
 	uint8_t *der;   /* the signed PendingNotification (BF37 or 30), owned */
 	size_t len;
-	/* LEGACY(issue6): remove when lpa lands — the same event as the private
-	 * signed BF2F (lib/rsp.h) the old companion reads on the basic channel;
-	 * owned, NULL when there is none. */
-	uint8_t *legacy_der;
-	size_t legacy_len;
 } se_pending;
 
 /* What a logical channel has selected. */
@@ -153,12 +148,11 @@ int se_app_identity(const se_card *c, se_app_rec *a);
 void se_pending_clear(se_pending *p);
 
 /* es10.c: runs one ES10 command (a complete TLV received through STORE
- * DATA on channel ch). On success returns 0 with *resp (malloc'ed) holding
+ * DATA, on any channel). On success returns 0 with *resp (malloc'ed) holding
  * the response TLV. Returns a negative TS_E* code when the command is not
  * even a well-formed ES10 request; *sw then holds the status word to answer
- * with. LEGACY(issue6): on channel 0 the private forms of the old companion
- * are answered too (see es10.c). */
-int se_es10_dispatch(se_card *c, int ch, const uint8_t *cmd, size_t len,
+ * with. */
+int se_es10_dispatch(se_card *c, const uint8_t *cmd, size_t len,
     uint8_t **resp, size_t *rlen, uint16_t *sw);
 
 /* credapplet.c: one command APDU for the credential applet (lib/credapplet.h)

@@ -48,17 +48,6 @@
  * certificate without one (tapshare's test PKI) gets TS_SMDP_OID_FALLBACK,
  * the UUID OID 2.25.147690574018280209739247297496349449012 (X.667).
  *
- * LEGACY(issue6): remove when lpa lands. Until the companion is a standard
- * LPA, the private forms of the old one are answered when the ISD-R was
- * selected on the basic channel (channel 0): BF2D {} gives the old E3
- * entries {80 appId 91 name 95 kind 83 provider 9F70 82 notAfter [84]};
- * BF31/BF32/BF33 { 80 appId } work by app id with the old codes (and BF33
- * deletes an enabled app and answers { 80 result, BF2F }); BF50
- * StoreCertificate; BF2B gives the old private BF2F notifications; BF30 takes
- * the old unsigned seqNumber; a bound package is answered with the private
- * BF2F install notification (BF37 { [80 tid] 02 code } when refused). On every
- * other channel the ISD-R speaks SGP.22 only.
- *
  * Session rules: the challenge is consumed by the next AuthenticateServer
  * whatever its outcome; a failed PrepareDownload or package drops the
  * session; the one-time key exists only between PrepareDownload and the
@@ -88,16 +77,8 @@
 #define SW_NO_MEMORY 0x6A84
 #define SW_CONDITIONS 0x6985
 
-#define TAG_STORE_CERT 0xBF50 /* LEGACY(issue6): remove when lpa lands */
-
 static const uint8_t TS_SMDP_OID_FALLBACK[] = { 0x69, 0x81, 0xDE, 0x9C, 0x95, 0xDF, 0xD3, 0xA4,
 	0xEA, 0xB0, 0xFD, 0x8B, 0xAF, 0xCB, 0xAF, 0xA1, 0xF0, 0xB2, 0xB6, 0x34 };
-
-/* LEGACY(issue6): remove when lpa lands — the old companion's codes. */
-enum legacy_result {
-	LEGACY_OK = 0, LEGACY_NOT_FOUND = 1, LEGACY_WRONG_STATE = 2, LEGACY_CERT_INVALID = 3,
-	LEGACY_EXPIRED = 64, LEGACY_UNDEFINED = 127,
-};
 
 static void
 session_drop(se_card *c)
@@ -131,7 +112,7 @@ finish(der_writer *w, uint8_t **out, size_t *len)
 	return rc;
 }
 
-/* tag { inner_tag code } (the download's private error form; LEGACY codes) */
+/* tag { inner_tag code } (the download's error form of lib/rsp.h, issue 7) */
 static int
 encode_code(uint32_t tag, uint32_t inner_tag, uint64_t code, uint8_t **out, size_t *len)
 {
@@ -263,35 +244,11 @@ void
 se_pending_clear(se_pending *p)
 {
 	free(p->der);
-	free(p->legacy_der);
 	memset(p, 0, sizeof(*p));
 }
 
-/* LEGACY(issue6): remove when lpa lands — the private signed BF2F. */
-static int
-legacy_notif_make(se_card *c, uint64_t seq, int event, const char *app_id, const uint8_t *tid,
-    const uint8_t *app_key, uint8_t **out, size_t *len)
-{
-	rsp_notification n;
-	memset(&n, 0, sizeof(n));
-	n.seq = seq;
-	n.event = event;
-	if (ts_snprintf(n.app_id, sizeof(n.app_id), "%s", app_id) != 0)
-		return TS_ELIMIT;
-	n.eid = c->eid;
-	if (tid != NULL) {
-		n.has_tid = 1;
-		memcpy(n.transaction_id, tid, RSP_TID_LEN);
-	}
-	if (app_key != NULL) {
-		n.has_app_key = 1;
-		memcpy(n.app_key, app_key, PKI_PUBKEY_LEN);
-	}
-	return rsp_notification_sign(&n, c->euicc_key, out, len);
-}
-
 /* The OtherSignedNotification of an enable / disable / delete of a, with the
- * next sequence number (not committed), and the legacy form beside it. */
+ * next sequence number (not committed). */
 static int
 notif_other(se_card *c, uint32_t event, const se_app_rec *a, se_pending *p)
 {
@@ -309,12 +266,7 @@ notif_other(se_card *c, uint32_t event, const se_app_rec *a, se_pending *p)
 		return rc;
 	p->seq = m.seq;
 	p->event = event;
-	int legacy_event = event == ES10_EVENT_ENABLE ? RSP_EVENT_ENABLE
-	                 : event == ES10_EVENT_DISABLE ? RSP_EVENT_DISABLE : RSP_EVENT_DELETE;
-	rc = legacy_notif_make(c, m.seq, legacy_event, a->app_id, NULL, NULL, &p->legacy_der, &p->legacy_len);
-	if (rc != 0)
-		se_pending_clear(p);
-	return rc;
+	return 0;
 }
 
 /* Appends p (taking its buffers); drops the oldest when full. *dropped
@@ -553,35 +505,6 @@ profile_list(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_t *
 	return rc;
 }
 
-/* LEGACY(issue6): remove when lpa lands — the old companion's list. */
-static int
-legacy_profile_list(se_card *c, uint8_t **out, size_t *len)
-{
-	der_writer w;
-	der_writer_init(&w);
-	der_begin(&w, ES10_TAG_PROFILE_INFO_LIST);
-	der_begin(&w, 0xA0);
-	for (size_t i = 0; i < c->n_apps; i++) {
-		const se_app_rec *a = &c->apps[i];
-		uint8_t state = a->enabled ? 1 : 0;
-		der_begin(&w, ES10_TAG_PROFILE_INFO);
-		der_put_str(&w, 0x80, a->app_id);
-		der_put_str(&w, 0x91, a->name);
-		der_put_str(&w, 0x95, a->kind);
-		der_put_str(&w, 0x83, a->provider);
-		der_put(&w, 0x9F70, &state, 1);
-		der_put_uint(&w, 0x82, (uint64_t)a->not_after);
-		if (a->app_key != NULL) {
-			uint8_t certified = a->cert_der != NULL ? 1 : 0;
-			der_put(&w, 0x84, &certified, 1);
-		}
-		der_end(&w);
-	}
-	der_end(&w);
-	der_end(&w);
-	return finish(&w, out, len);
-}
-
 /* ---- Enable / Disable / Delete / SetNickname ---- */
 
 /* Enables or disables a (already found); returns an SGP.22 result. The
@@ -606,39 +529,6 @@ switch_app(se_card *c, se_app_rec *a, int enable)
 	}
 	log_info("%s %s", enable ? "enabled" : "disabled", a->app_id);
 	return ES10_OK;
-}
-
-/* LEGACY(issue6): remove when lpa lands — { 80 appId } and the old codes,
- * no notification. */
-static int
-legacy_switch(se_card *c, const der_tlv *cmd, int enable, uint8_t **out, size_t *len)
-{
-	der_tlv t;
-	char app_id[RSP_STR_MAX + 1];
-	int rc;
-	if ((rc = der_find(cmd->val, cmd->len, 0x80, &t)) != 0 || (rc = tlv_str(&t, app_id, sizeof(app_id))) != 0)
-		return TS_EPARSE;
-	int result = LEGACY_OK;
-	se_app_rec *a = app_find(c, app_id, NULL);
-	if (a == NULL)
-		result = LEGACY_NOT_FOUND;
-	else if (a->enabled == enable)
-		result = LEGACY_WRONG_STATE;
-	else if (enable && expired(a->not_after))
-		result = LEGACY_EXPIRED;
-	else if (enable && a->app_key != NULL && a->cert_der == NULL)
-		result = LEGACY_WRONG_STATE;
-	if (result == LEGACY_OK) {
-		a->enabled = enable;
-		if ((rc = se_state_save(c)) != 0) {
-			log_error("cannot persist app state: %s", ts_strerror(rc));
-			a->enabled = !enable;
-			result = LEGACY_UNDEFINED;
-		} else {
-			log_info("%s %s", enable ? "enabled" : "disabled", app_id);
-		}
-	}
-	return encode_code((uint32_t)cmd->tag, 0x80, (uint64_t)result, out, len);
 }
 
 static int
@@ -696,45 +586,6 @@ delete_profile(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_t
 		result = ES10_UNDEFINED_ERROR;
 	}
 	return es10_result_encode(ES10_TAG_DELETE_PROFILE, result, out, olen);
-}
-
-/* LEGACY(issue6): remove when lpa lands — BF33 { 80 appId } deletes an app
- * whether enabled or not and answers { 80 result, BF2F notification }. */
-static int
-legacy_delete(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
-{
-	der_tlv t;
-	char app_id[RSP_STR_MAX + 1];
-	se_pending p;
-	size_t idx = 0;
-	if (der_find(cmd->val, cmd->len, 0x80, &t) != 0 || tlv_str(&t, app_id, sizeof(app_id)) != 0)
-		return TS_EPARSE;
-	se_app_rec *a = app_find(c, app_id, &idx);
-	if (a == NULL)
-		return encode_code(ES10_TAG_DELETE_PROFILE, 0x80, LEGACY_NOT_FOUND, out, len);
-	int rc = notif_other(c, ES10_EVENT_DELETE, a, &p);
-	if (rc != 0)
-		return rc;
-	uint8_t *copy = malloc(p.legacy_len);
-	size_t clen = p.legacy_len;
-	if (copy == NULL) {
-		se_pending_clear(&p);
-		return TS_ENOMEM;
-	}
-	memcpy(copy, p.legacy_der, clen);
-	if (remove_app(c, idx, &p) != 0) {
-		se_pending_clear(&p);
-		free(copy);
-		return encode_code(ES10_TAG_DELETE_PROFILE, 0x80, LEGACY_UNDEFINED, out, len);
-	}
-	der_writer w;
-	der_writer_init(&w);
-	der_begin(&w, ES10_TAG_DELETE_PROFILE);
-	der_put_uint(&w, 0x80, LEGACY_OK);
-	der_put_raw(&w, copy, clen);
-	der_end(&w);
-	free(copy);
-	return finish(&w, out, len);
 }
 
 static int
@@ -820,34 +671,6 @@ retrieve_notifications(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out
 	return rc;
 }
 
-/* LEGACY(issue6): remove when lpa lands — the private BF2F forms. */
-static int
-legacy_retrieve(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
-{
-	der_tlv crit, t;
-	int filter = 0;
-	uint64_t want = 0;
-	int rc = der_find(cmd->val, cmd->len, 0xA0, &crit);
-	if (rc == 0) {
-		if ((rc = der_find(crit.val, crit.len, 0x80, &t)) != 0 || (rc = der_get_uint(&t, &want)) != 0)
-			return TS_EPARSE;
-		filter = 1;
-	} else if (rc != TS_ENOTFOUND) {
-		return rc;
-	}
-	der_writer w;
-	der_writer_init(&w);
-	der_begin(&w, ES10_TAG_RETRIEVE_NOTIFICATIONS);
-	der_begin(&w, 0xA0);
-	for (size_t i = 0; i < c->n_pending; i++) {
-		if (c->pending[i].legacy_der != NULL && (!filter || c->pending[i].seq == want))
-			der_put_raw(&w, c->pending[i].legacy_der, c->pending[i].legacy_len);
-	}
-	der_end(&w);
-	der_end(&w);
-	return finish(&w, out, len);
-}
-
 static int
 remove_pending(se_card *c, uint64_t seq)
 {
@@ -874,22 +697,12 @@ remove_pending(se_card *c, uint64_t seq)
 }
 
 static int
-notification_sent(se_card *c, int ch, const uint8_t *cmd, size_t len, uint8_t **out, size_t *olen)
+notification_sent(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_t *olen)
 {
 	uint64_t seq;
 	int rc = es10_notif_sent_req_decode(cmd, len, &seq);
-	if (rc != 0 && ch == 0) {
-		/* LEGACY(issue6): remove when lpa lands — the old companion writes
-		 * seqNumber as an unsigned big-endian number (80 01 C8 for 200). */
-		der_tlv t, v;
-		if (der_read_one(cmd, len, &t) != 0 || der_find(t.val, t.len, 0x80, &v) != 0 ||
-		    der_get_uint(&v, &seq) != 0)
-			return TS_EPARSE;
-		rc = 0;
-	}
 	if (rc != 0)
 		return rc;
-	/* nothingToDelete has the old companion's "not found" value (1). */
 	return es10_result_encode(ES10_TAG_NOTIFICATION_SENT, remove_pending(c, seq), out, olen);
 }
 
@@ -941,94 +754,7 @@ memory_reset(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_t *
 	return es10_result_encode(ES10_TAG_MEMORY_RESET, result, out, olen);
 }
 
-/* LEGACY(issue6): remove when lpa lands — BF50 StoreCertificate { 80 appId,
- * 30 cert } -> BF50 { 80 result [BF2F enable notification] }; the credential
- * applet (credapplet.c) is the standard path. */
-static int
-legacy_store_certificate(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
-{
-	char app_id[RSP_STR_MAX + 1];
-	der_iter it;
-	der_tlv id, cert_tlv;
-	X509 *cert = NULL;
-	uint8_t *der = NULL, *copy = NULL;
-	size_t clen = 0;
-	se_pending p;
-	int result = LEGACY_OK, rc;
-
-	memset(&p, 0, sizeof(p));
-	der_iter_init(&it, cmd->val, cmd->len);
-	if ((rc = der_iter_expect(&it, 0x80, &id)) != 0 ||
-	    (rc = der_iter_expect(&it, 0x30, &cert_tlv)) != 0 || (rc = der_iter_end(&it)) != 0)
-		return rc;
-	if ((rc = tlv_str(&id, app_id, sizeof(app_id))) != 0)
-		return rc;
-	se_app_rec *a = app_find(c, app_id, NULL);
-	if (a == NULL) {
-		result = LEGACY_NOT_FOUND;
-		goto answer;
-	}
-	if (a->app_key == NULL || a->cert_der != NULL) {
-		result = LEGACY_WRONG_STATE;
-		goto answer;
-	}
-	if (expired(a->not_after)) {
-		result = LEGACY_EXPIRED;
-		goto answer;
-	}
-	size_t cl = cert_tlv.hdr_len + cert_tlv.len;
-	const uint8_t *cd = cert_tlv.val - cert_tlv.hdr_len;
-	if (pki_cert_from_der(cd, cl, &cert) != 0 || EVP_PKEY_eq(X509_get0_pubkey(cert), a->app_key) != 1) {
-		log_warn("StoreCertificate for %s refused: not a certificate for the app's key", app_id);
-		result = LEGACY_CERT_INVALID;
-		goto answer;
-	}
-	if ((der = malloc(cl)) == NULL) {
-		rc = TS_ENOMEM;
-		goto fail;
-	}
-	memcpy(der, cd, cl);
-	int was_enabled = a->enabled;
-	a->enabled = 1; /* the enable notification is made of the enabled app */
-	if ((rc = notif_other(c, ES10_EVENT_ENABLE, a, &p)) != 0) {
-		a->enabled = was_enabled;
-		goto fail;
-	}
-	if ((copy = malloc(p.legacy_len)) == NULL) {
-		a->enabled = was_enabled;
-		rc = TS_ENOMEM;
-		goto fail;
-	}
-	clen = p.legacy_len;
-	memcpy(copy, p.legacy_der, clen);
-	a->cert_der = der;
-	a->cert_der_len = cl;
-	if (commit_with(c, &p) != 0) {
-		a->cert_der = NULL;
-		a->cert_der_len = 0;
-		a->enabled = was_enabled;
-		result = LEGACY_UNDEFINED;
-		goto answer;
-	}
-	der = NULL;
-	log_info("stored the provider certificate of %s; enabled", app_id);
-	der_writer w;
-	der_writer_init(&w);
-	der_begin(&w, TAG_STORE_CERT);
-	der_put_uint(&w, 0x80, LEGACY_OK);
-	der_put_raw(&w, copy, clen);
-	der_end(&w);
-	rc = finish(&w, out, len);
-	goto fail;
-answer:
-	rc = encode_code(TAG_STORE_CERT, 0x80, (uint64_t)result, out, len);
-fail:
-	X509_free(cert);
-	free(der);
-	free(copy);
-	se_pending_clear(&p);
-	return rc;
-}
+/* ---- download (lib/rsp.h form, issue 7) ---- */
 
 static int
 get_challenge(se_card *c, uint8_t **out, size_t *len)
@@ -1309,20 +1035,6 @@ fail:
 
 /* ---- the bound package ---- */
 
-/* LEGACY(issue6): remove when lpa lands — BF37 { [80 tid] 02 code }. */
-static int
-legacy_load_error(const uint8_t *tid, int code, uint8_t **out, size_t *len)
-{
-	der_writer w;
-	der_writer_init(&w);
-	der_begin(&w, ES10_TAG_PROFILE_INSTALLATION_RESULT);
-	if (tid != NULL)
-		der_put(&w, 0x80, tid, RSP_TID_LEN);
-	der_put_uint(&w, 0x02, (uint64_t)code);
-	der_end(&w);
-	return finish(&w, out, len);
-}
-
 /* The ProfileInstallationResult of a download (next sequence number, not
  * committed): successResult with the new ISD-P AID when a != NULL, else
  * errorResult { bpp_cmd, reason }. */
@@ -1360,18 +1072,14 @@ pir_make(se_card *c, const uint8_t *tid, const char *address, const uint8_t *oid
 	return 0;
 }
 
-/* A refused package: on the basic channel the legacy answer; elsewhere a
- * pending errorResult PIR (when there was a session) as the answer. */
+/* A refused package: a pending errorResult ProfileInstallationResult, which
+ * is also the answer. */
 static int
-load_refuse(se_card *c, int ch, const uint8_t *tid, const char *address, const uint8_t *oid,
-    size_t oid_len, int legacy_code, int bpp_cmd, int reason, uint8_t **out, size_t *len)
+load_refuse(se_card *c, const uint8_t *tid, const char *address, const uint8_t *oid, size_t oid_len,
+    int bpp_cmd, int reason, uint8_t **out, size_t *len)
 {
 	se_pending p;
-	log_info("bound package refused (code %d, reason %d)", legacy_code, reason);
-	if (ch == 0)
-		return legacy_load_error(tid, legacy_code, out, len);
-	if (tid == NULL)
-		return TS_ESTATE; /* no download session: nothing to report against */
+	log_info("bound package refused (bppCommandId %d, errorReason %d)", bpp_cmd, reason);
 	int rc = pir_make(c, tid, address, oid, oid_len, NULL, bpp_cmd, reason, &p);
 	if (rc != 0)
 		return rc;
@@ -1390,7 +1098,7 @@ load_refuse(se_card *c, int ch, const uint8_t *tid, const char *address, const u
 }
 
 static int
-load_package(se_card *c, int ch, const uint8_t *pkg, size_t pkg_len, uint8_t **out, size_t *len)
+load_package(se_card *c, const uint8_t *pkg, size_t pkg_len, uint8_t **out, size_t *len)
 {
 	uint8_t tid[RSP_TID_LEN];
 	char address[RSP_STR_MAX + 1];
@@ -1399,18 +1107,14 @@ load_package(se_card *c, int ch, const uint8_t *pkg, size_t pkg_len, uint8_t **o
 	uint8_t *md = NULL, *pl = NULL, *resp = NULL;
 	size_t mdl = 0, pll = 0, resp_len = 0;
 	EVP_PKEY *app_key = NULL;
-	uint8_t point[PKI_PUBKEY_LEN];
 	rsp_metadata m;
 	se_pending p;
-	int code = 0, bpp = ES10_BPP_STORE_METADATA, reason = 0, rc;
+	int bpp = ES10_BPP_STORE_METADATA, reason = 0, rc;
 
 	memset(&p, 0, sizeof(p));
 	memset(&m, 0, sizeof(m));
-	if (c->sess != SE_SESS_PREPARED) {
-		if (ch == 0)
-			return legacy_load_error(NULL, SE_LOAD_INVALID_TID, out, len);
-		return TS_ESTATE;
-	}
+	if (c->sess != SE_SESS_PREPARED)
+		return TS_ESTATE; /* no download session: nothing to report against */
 	memcpy(tid, c->tid, sizeof(tid));
 	memcpy(address, c->server_address, sizeof(address));
 	memcpy(oid, c->smdp_oid, c->smdp_oid_len);
@@ -1423,32 +1127,25 @@ load_package(se_card *c, int ch, const uint8_t *pkg, size_t pkg_len, uint8_t **o
 		/* The package is opened as a whole: a failed signature, MAC or
 		 * structure is reported against its first command. */
 		bpp = ES10_BPP_INITIALISE_SECURE_CHANNEL;
-		if (rc == TS_EVERIFY) {
-			code = SE_LOAD_SECURITY;
+		if (rc == TS_EVERIFY)
 			reason = ES10_ERR_SCP03T_SECURITY;
-		} else if (rc == TS_EPARSE || rc == TS_ETRAILING || rc == TS_EUNSUPP) {
-			code = SE_LOAD_STRUCTURE;
+		else if (rc == TS_EPARSE || rc == TS_ETRAILING || rc == TS_EUNSUPP)
 			reason = ES10_ERR_SCP03T_STRUCTURE;
-		} else {
-			code = SE_RES_UNDEFINED;
+		else
 			reason = ES10_ERR_UNKNOWN;
-		}
 		goto refuse;
 	}
 	if (rsp_metadata_decode(md, mdl, &m) != 0 || m.app_id[0] == '\0' || m.not_after < 0 ||
 	    expired(m.not_after)) {
-		code = expired(m.not_after) ? SE_RES_EXPIRED : SE_LOAD_INCORRECT_INPUT;
 		reason = ES10_ERR_INCORRECT_INPUT_VALUES;
 		goto refuse;
 	}
 	bpp = ES10_BPP_LOAD_PROFILE_ELEMENTS;
 	if (app_find(c, m.app_id, NULL) != NULL) {
-		code = SE_LOAD_EXISTS;
 		reason = ES10_ERR_ICCID_ALREADY_EXISTS;
 		goto refuse;
 	}
 	if (c->n_apps == SE_MAX_APPS) {
-		code = SE_LOAD_NO_ROOM;
 		reason = ES10_ERR_INSUFFICIENT_MEMORY;
 		goto refuse;
 	}
@@ -1457,13 +1154,11 @@ load_package(se_card *c, int ch, const uint8_t *pkg, size_t pkg_len, uint8_t **o
 	memcpy(a->app_id, m.app_id, sizeof(a->app_id));
 	if ((rc = se_app_identity(c, a)) != 0) {
 		memset(a, 0, sizeof(*a));
-		code = rc == TS_EEXIST ? SE_LOAD_EXISTS : SE_LOAD_NO_ROOM;
 		reason = rc == TS_EEXIST ? ES10_ERR_ICCID_ALREADY_EXISTS : ES10_ERR_INSUFFICIENT_MEMORY;
 		goto refuse;
 	}
 	/* Bank-ID: the app's own key pair is born here and never leaves. */
-	if (strcmp(m.kind, "bankid") == 0 &&
-	    ((rc = pki_keygen(&app_key)) != 0 || (rc = pki_pubkey_to_point(app_key, point)) != 0)) {
+	if (strcmp(m.kind, "bankid") == 0 && (rc = pki_keygen(&app_key)) != 0) {
 		memset(a, 0, sizeof(*a));
 		goto fail;
 	}
@@ -1473,20 +1168,18 @@ load_package(se_card *c, int ch, const uint8_t *pkg, size_t pkg_len, uint8_t **o
 	utf8_cut(a->notif_address, address, ES10_ADDR_MAX);
 	a->enabled = app_key == NULL; /* a bank-ID app waits for its certificate */
 	a->not_after = m.not_after;
-	if ((rc = pir_make(c, tid, address, oid, oid_len, a, 0, 0, &p)) != 0 ||
-	    (rc = legacy_notif_make(c, p.seq, RSP_EVENT_INSTALL, m.app_id, tid,
-	        app_key != NULL ? point : NULL, &p.legacy_der, &p.legacy_len)) != 0) {
+	if ((rc = pir_make(c, tid, address, oid, oid_len, a, 0, 0, &p)) != 0) {
 		memset(a, 0, sizeof(*a));
 		goto fail;
 	}
-	/* The answer: the legacy BF2F on the basic channel, the PIR elsewhere. */
-	resp_len = ch == 0 ? p.legacy_len : p.len;
+	/* The answer is the PIR, which also stays pending. */
+	resp_len = p.len;
 	if ((resp = malloc(resp_len)) == NULL) {
 		memset(a, 0, sizeof(*a));
 		rc = TS_ENOMEM;
 		goto fail;
 	}
-	memcpy(resp, ch == 0 ? p.legacy_der : p.der, resp_len);
+	memcpy(resp, p.der, resp_len);
 	a->payload = pl;
 	a->payload_len = pll;
 	a->app_key = app_key;
@@ -1498,7 +1191,6 @@ load_package(se_card *c, int ch, const uint8_t *pkg, size_t pkg_len, uint8_t **o
 		se_app_rec_clear(&c->apps[c->n_apps]);
 		free(resp);
 		resp = NULL;
-		code = SE_RES_UNDEFINED;
 		reason = ES10_ERR_UNKNOWN;
 		goto refuse;
 	}
@@ -1510,7 +1202,7 @@ load_package(se_card *c, int ch, const uint8_t *pkg, size_t pkg_len, uint8_t **o
 	rc = 0;
 	goto fail;
 refuse:
-	rc = load_refuse(c, ch, tid, address, oid, oid_len, code, bpp, reason, out, len);
+	rc = load_refuse(c, tid, address, oid, oid_len, bpp, reason, out, len);
 fail:
 	OPENSSL_cleanse(tid, sizeof(tid));
 	EVP_PKEY_free(app_key);
@@ -1526,16 +1218,8 @@ fail:
 
 /* ---- dispatch ---- */
 
-/* LEGACY(issue6): remove when lpa lands — the old companion's exact
- * requests on the basic channel. */
-static int
-is_empty_req(const uint8_t *cmd, size_t len)
-{
-	return len == 3 && cmd[2] == 0x00;
-}
-
 int
-se_es10_dispatch(se_card *c, int ch, const uint8_t *cmd, size_t len,
+se_es10_dispatch(se_card *c, const uint8_t *cmd, size_t len,
     uint8_t **resp, size_t *rlen, uint16_t *sw)
 {
 	der_tlv t;
@@ -1545,7 +1229,6 @@ se_es10_dispatch(se_card *c, int ch, const uint8_t *cmd, size_t len,
 		return rc;
 	if (!der_tag_constructed(t.tag))
 		return TS_EPARSE;
-	int legacy = ch == 0; /* LEGACY(issue6): remove when lpa lands */
 	switch (t.tag) {
 	case ES10_TAG_GET_EUICC_DATA: rc = get_euicc_data(c, cmd, len, resp, rlen); break;
 	case ES10_TAG_GET_EUICC_INFO1: rc = get_euicc_info1(c, cmd, len, resp, rlen); break;
@@ -1556,32 +1239,18 @@ se_es10_dispatch(se_card *c, int ch, const uint8_t *cmd, size_t len,
 	case ES10_TAG_GET_EUICC_CHALLENGE: rc = get_challenge(c, resp, rlen); break;
 	case ES10_TAG_AUTHENTICATE_SERVER: rc = authenticate_server(c, &t, resp, rlen); break;
 	case ES10_TAG_PREPARE_DOWNLOAD: rc = prepare_download(c, &t, resp, rlen); break;
-	case ES10_TAG_BOUND_PROFILE_PACKAGE: rc = load_package(c, ch, cmd, len, resp, rlen); break;
-	case ES10_TAG_PROFILE_INFO_LIST:
-		rc = legacy && is_empty_req(cmd, len) ? legacy_profile_list(c, resp, rlen)
-		                                       : profile_list(c, cmd, len, resp, rlen);
-		break;
+	case ES10_TAG_BOUND_PROFILE_PACKAGE: rc = load_package(c, cmd, len, resp, rlen); break;
+	case ES10_TAG_PROFILE_INFO_LIST: rc = profile_list(c, cmd, len, resp, rlen); break;
 	case ES10_TAG_ENABLE_PROFILE:
 	case ES10_TAG_DISABLE_PROFILE:
 		rc = enable_disable(c, (uint32_t)t.tag, cmd, len, resp, rlen);
-		if (rc == TS_EPARSE && legacy)
-			rc = legacy_switch(c, &t, t.tag == ES10_TAG_ENABLE_PROFILE, resp, rlen);
 		break;
-	case ES10_TAG_DELETE_PROFILE:
-		rc = delete_profile(c, cmd, len, resp, rlen);
-		if (rc == TS_EPARSE && legacy)
-			rc = legacy_delete(c, &t, resp, rlen);
-		break;
+	case ES10_TAG_DELETE_PROFILE: rc = delete_profile(c, cmd, len, resp, rlen); break;
 	case ES10_TAG_SET_NICKNAME: rc = set_nickname(c, cmd, len, resp, rlen); break;
 	case ES10_TAG_LIST_NOTIFICATION: rc = list_notification(c, cmd, len, resp, rlen); break;
-	case ES10_TAG_RETRIEVE_NOTIFICATIONS:
-		rc = legacy ? legacy_retrieve(c, &t, resp, rlen) : retrieve_notifications(c, cmd, len, resp, rlen);
-		break;
-	case ES10_TAG_NOTIFICATION_SENT: rc = notification_sent(c, ch, cmd, len, resp, rlen); break;
+	case ES10_TAG_RETRIEVE_NOTIFICATIONS: rc = retrieve_notifications(c, cmd, len, resp, rlen); break;
+	case ES10_TAG_NOTIFICATION_SENT: rc = notification_sent(c, cmd, len, resp, rlen); break;
 	case ES10_TAG_MEMORY_RESET: rc = memory_reset(c, cmd, len, resp, rlen); break;
-	case TAG_STORE_CERT:
-		rc = legacy ? legacy_store_certificate(c, &t, resp, rlen) : TS_EPARSE;
-		break;
 	default: rc = TS_EPARSE; break;
 	}
 	if (rc == TS_ENOMEM)

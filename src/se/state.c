@@ -14,13 +14,13 @@
  *             "notification_address":"..."}],
  *    "default_dp":"..." (optional), "root_ds":"...",
  *    "pending":[{"seq":N,"event":E,"notification":"<base64 of the signed
- *                PendingNotification>", "legacy":"<base64 of the private BF2F>"
- *                (optional; LEGACY(issue6): remove when lpa lands)}]}
+ *                PendingNotification>"}]}
  *
  * A state written before the SGP.22 identity existed has no iccid / isdp_aid
  * / root_ds: they are given on load (se_app_identity, SE_ROOT_DS_DEFAULT) and
- * written with the next change; its pending notifications (the private BF2F
- * only, no "event") are kept as legacy forms.
+ * written with the next change. Its pending notifications (tapshare's old
+ * private BF2F, no "event") cannot be delivered to an SGP.22 SM-DP+: they are
+ * dropped on load, with a warning.
  *
  * Loading is strict: duplicate keys, unknown versions, over-long strings,
  * more than SE_MAX_APPS apps or SE_MAX_PENDING notifications are refused.
@@ -39,6 +39,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "lib/log.h"
 #include "lib/pki.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -355,25 +356,22 @@ se_state_load(se_card *c, const char *path)
 		const char *b = json_string_value(json_object_get(o, "notification"));
 		if (!json_is_object(o) || get_int(o, "seq", 0, &s) != 0 || b == NULL)
 			goto fail;
+		if (json_object_get(o, "event") == NULL) {
+			log_warn("dropping pending notification %lld of an old state file (not SGP.22)",
+			    (long long)s);
+			continue;
+		}
 		se_pending *p = &c->pending[c->n_pending];
 		memset(p, 0, sizeof(*p));
 		c->n_pending++; /* counted first so that a failure frees it */
-		const char *lg = json_string_value(json_object_get(o, "legacy"));
+		es10_pending chk;
 		json_int_t ev;
-		if (json_object_get(o, "event") == NULL) {
-			/* Written before SGP.22 notifications: a legacy form only. */
-			if (ts_b64_decode(b, &p->legacy_der, &p->legacy_len) != 0)
-				goto fail;
-		} else {
-			es10_pending chk;
-			if (get_int(o, "event", 0, &ev) != 0 || ev > ES10_EVENT_DELETE ||
-			    ts_b64_decode(b, &p->der, &p->len) != 0 ||
-			    es10_pending_decode(p->der, p->len, &chk) != 0 || chk.meta.seq != (uint64_t)s)
-				goto fail;
-			p->event = (uint32_t)ev;
-			if (lg != NULL && ts_b64_decode(lg, &p->legacy_der, &p->legacy_len) != 0)
-				goto fail;
-		}
+		if (get_int(o, "event", 0, &ev) != 0 || ev > ES10_EVENT_DELETE ||
+		    ts_b64_decode(b, &p->der, &p->len) != 0 ||
+		    es10_pending_decode(p->der, p->len, &chk) != 0 || chk.meta.seq != (uint64_t)s ||
+		    chk.meta.event != (uint32_t)ev)
+			goto fail;
+		p->event = (uint32_t)ev;
 		p->seq = (uint64_t)s;
 	}
 	rc = 0;
@@ -499,16 +497,8 @@ se_state_save(const se_card *c)
 		const se_pending *p = &c->pending[i];
 		if ((rc = set_new(o, "seq", json_integer((json_int_t)p->seq))) != 0)
 			goto fail;
-		if (p->der == NULL) {
-			/* LEGACY(issue6): remove when lpa lands — a legacy form only. */
-			if ((rc = set_b64(o, "notification", p->legacy_der, p->legacy_len)) != 0)
-				goto fail;
-			continue;
-		}
 		if ((rc = set_new(o, "event", json_integer((json_int_t)p->event))) != 0 ||
 		    (rc = set_b64(o, "notification", p->der, p->len)) != 0)
-			goto fail;
-		if (p->legacy_der != NULL && (rc = set_b64(o, "legacy", p->legacy_der, p->legacy_len)) != 0)
 			goto fail;
 	}
 	if ((rc = set_new(root, "apps", apps)) != 0) {

@@ -63,6 +63,10 @@ err=$("${C[@]}" enable --se "$SE" 89999000000000000008 2>&1) && fail "enabling a
 "${C[@]}" notification list --se "$SE" --json >"$T/notif.json" 2>>"$T/lpa.log"
 expect "notification list: disable then enable, with the ICCID and the node's address" \
 	jq -e --arg i "$ICCID" '.notifications | length == 2 and .[0].operation == "disable" and .[1].operation == "enable" and .[0].iccid == $i and .[0].seq < .[1].seq and (.[0].address | length > 0)' "$T/notif.json"
+out=$("${C[@]}" notification process --se "$SE" --node "https://127.0.0.2:9" --ca "$T/pki/node-ca.crt" 2>"$T/other-dp.log") ||
+	fail "notification process for another SM-DP+ succeeds"
+expect "notification process leaves notifications for another SM-DP+ address pending, never sent" bash -c \
+	"grep -q '^0 notifications sent and removed, 0 pending' <<<'$out' && grep -q '2 notifications for other SM-DP+ addresses left pending' '$T/other-dp.log' && ! grep -q 'not sent' '$T/other-dp.log' && '${C[0]}' notification list --se '$SE' --json | jq -e '.notifications | length == 2' >/dev/null"
 out=$("${C[@]}" notification process --se "$SE" --node "$NODE_URL" --ca "$T/pki/node-ca.crt" 2>>"$T/lpa.log") ||
 	fail "notification process succeeds"
 expect "notification process: both sent to the node and removed" grep -q "^2 notifications sent and removed, 0 pending" <<<"$out"

@@ -40,12 +40,33 @@ test_link_kind(void **state)
 	assert_int_equal(agent_link_kind("verylongscheme:x", k, sizeof(k)), TS_ELIMIT);
 }
 
+/* Which notifications the agent delivers to its node (SGP.22: each goes to
+ * its notificationAddress; others are left for the LPA that serves them). */
+static void
+test_address_is_node(void **state)
+{
+	(void)state;
+	const char *node = "https://node.example.org:8443";
+	assert_int_equal(agent_address_is_node(node, "node.example.org:8443"), 1);
+	assert_int_equal(agent_address_is_node(node, "https://NODE.example.org:8443"), 1);
+	assert_int_equal(agent_address_is_node(node, "https://node.example.org:8443/"), 1);
+	assert_int_equal(agent_address_is_node(node, ""), 1);
+	assert_int_equal(agent_address_is_node(node, NULL), 1);
+	assert_int_equal(agent_address_is_node(node, "smdp.operator.com"), 0);
+	assert_int_equal(agent_address_is_node(node, "node.example.org"), 0);
+	assert_int_equal(agent_address_is_node(node, "node.example.org:844"), 0);
+	assert_int_equal(agent_address_is_node(node, "node.example.org:84433"), 0);
+	assert_int_equal(agent_address_is_node("https://127.0.0.1:1/", "127.0.0.1:1"), 1);
+	assert_int_equal(agent_address_is_node(NULL, "127.0.0.1:1"), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_link_kind),
+		cmocka_unit_test(test_address_is_node),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

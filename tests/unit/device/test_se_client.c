@@ -47,6 +47,7 @@ typedef struct wrap {
 	uint16_t refuse_mc; /* answer MANAGE CHANNEL with this SW (0 = pass it on) */
 	int assign;         /* report this channel number for the card's channel 1 (0 = as is) */
 	int strip_le;       /* drop Le from case-4 STORE DATA: the card answers 61xx */
+	int no_applet;      /* a plain eUICC: SELECT of the credential applet gets 6A82 */
 	/* answer the last STORE DATA block with these bytes + 9000 (0 = pass it on) */
 	const uint8_t *inject;
 	size_t inject_len;
@@ -77,6 +78,13 @@ wrap_transmit(void *ctx, const uint8_t *capdu, size_t clen, uint8_t *rapdu, size
 	if (c[1] == 0x70 && w->refuse_mc != 0) {
 		rapdu[0] = (uint8_t)(w->refuse_mc >> 8);
 		rapdu[1] = (uint8_t)w->refuse_mc;
+		*rlen = 2;
+		goto logit;
+	}
+	if (w->no_applet && c[1] == 0xA4 && clen >= 5 + CRED_AID_LEN && c[4] == CRED_AID_LEN &&
+	    memcmp(c + 5, CRED_AID, CRED_AID_LEN) == 0) {
+		rapdu[0] = 0x6A;
+		rapdu[1] = 0x82;
 		*rlen = 2;
 		goto logit;
 	}
@@ -754,6 +762,32 @@ test_profiles_and_apps(void **st)
 	se_driver_free(d);
 }
 
+/* Any SGP.22 eUICC: without the tapshare credential applet the profiles are
+ * all there is; the apps list says so (TS_ENOTFOUND) and the channel the
+ * failed SELECT opened is closed again. */
+static void
+test_plain_euicc(void **st)
+{
+	(void)st;
+	wrap w;
+	se_driver *d = wrap_open(&w);
+	w.no_applet = 1;
+	se_app apps[2];
+	size_t n = 9;
+	assert_int_equal(se_list_apps(d, apps, 2, &n), TS_ENOTFOUND);
+	assert_int_equal(n, 0);
+	cred_entry *ce = NULL;
+	assert_int_equal(se_cred_list(d, &ce, &n), TS_ENOTFOUND);
+	assert_null(ce);
+	assert_int_equal(se_driver_app_channel(d, SE_APP_CRED), -1);
+	assert_int_equal(se_driver_channels(d), 1u << 1); /* the ISD-R's only */
+	es10_profile_list pl;
+	assert_int_equal(se_get_profiles(d, NULL, &pl, NULL), 0);
+	es10_profile_list_clear(&pl);
+	se_driver_free(d);
+	se_card_free(w.card);
+}
+
 int
 main(void)
 {
@@ -769,6 +803,7 @@ main(void)
 		cmocka_unit_test(test_requests_bytes),
 		cmocka_unit_test(test_result_codes),
 		cmocka_unit_test(test_profiles_and_apps),
+		cmocka_unit_test(test_plain_euicc),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -542,6 +542,19 @@ test_channels(void **st)
 	assert_int_equal(xmit(c, close0, sizeof(close0), &n), 0x6A86);
 	static const uint8_t badcla[] = { 0x20, 0xA4, 0x04, 0x0C, 0x01, 0x00 };
 	assert_int_equal(xmit(c, badcla, sizeof(badcla), &n), 0x6E00);
+	/* As LPAs in the field do: GET RESPONSE in the class of the STORE DATA
+	 * (81 C0), and TERMINAL CAPABILITY first (ETSI TS 102 221). */
+	select_isdr(c, 1);
+	static const uint8_t gd[] = { 0x81, 0xE2, 0x91, 0x00, 0x06, 0xBF, 0x3E, 0x03, 0x5C, 0x01, 0x5A };
+	assert_int_equal(xmit(c, gd, sizeof(gd), &n), 0x6115);
+	static const uint8_t gr81[] = { 0x81, 0xC0, 0x00, 0x00, 0x15 };
+	assert_int_equal(xmit(c, gr81, sizeof(gr81), &n), 0x9000);
+	expect_hex(rbuf, n, "BF3E 12 5A 10 89049032123451234512345678901235");
+	static const uint8_t tc[] = { 0x80, 0xAA, 0x00, 0x00, 0x0A, 0xA9, 0x08, 0x81, 0x00, 0x82, 0x01, 0x01,
+		0x83, 0x01, 0x07 };
+	assert_int_equal(xmit(c, tc, sizeof(tc), &n), 0x9000);
+	static const uint8_t tc_bad[] = { 0x80, 0xAA, 0x00, 0x00, 0x03, 0xA8, 0x01, 0x00 };
+	assert_int_equal(xmit(c, tc_bad, sizeof(tc_bad), &n), 0x6A80);
 	/* The ISD-R on the basic channel works too. */
 	select_isdr(c, 0);
 	assert_int_equal(call_sw(c, 0, "BF3E 03 5C 01 5A"), 0x9000);
@@ -959,11 +972,30 @@ test_refusals(void **st)
 	assert_int_equal(call_sw(c, ch, "BF33 00"), 0x6A80);
 	assert_int_equal(call_sw(c, ch, "BF34 00"), 0x6A80);
 	assert_int_equal(call_sw(c, ch, "BF29 06 90 04 77 6F 72 6B"), 0x6A80);
-	/* The private forms of the old companion are not SGP.22: refused on a
-	 * logical channel (LEGACY(issue6): they work on the basic channel only). */
-	assert_int_equal(call_sw(c, ch, "BF31 07 80 05 73 69 6D 2D 31"), 0x6A80);
-	assert_int_equal(call_sw(c, ch, "BF33 07 80 05 73 69 6D 2D 31"), 0x6A80);
-	assert_int_equal(call_sw(c, ch, "BF50 0A 80 01 78 30 05 02 01 01 05 00"), 0x6A80);
+	/* The private forms tapshare's companion once used are not SGP.22: refused
+	 * on a logical channel and on the basic channel alike. */
+	select_isdr(c, 0);
+	for (int k = 0; k < 2; k++) {
+		int on = k == 0 ? ch : 0;
+		assert_int_equal(call_sw(c, on, "BF31 07 80 05 73 69 6D 2D 31"), 0x6A80);
+		assert_int_equal(call_sw(c, on, "BF32 07 80 05 73 69 6D 2D 31"), 0x6A80);
+		assert_int_equal(call_sw(c, on, "BF33 07 80 05 73 69 6D 2D 31"), 0x6A80);
+		assert_int_equal(call_sw(c, on, "BF50 0A 80 01 78 30 05 02 01 01 05 00"), 0x6A80);
+		assert_int_equal(call_sw(c, on, "BF30 03 80 01 C8"), 0x6A80); /* 200 as unsigned: negative */
+	}
+	/* On the basic channel the list and the notifications are SGP.22's too. */
+	size_t nb;
+	uint8_t *rb = call_hex(c, 0, "BF2D 00", "ProfileInfoListResponse", &nb);
+	assert_int_equal(es10_profile_list_decode(rb, nb, &l), 0);
+	assert_int_equal(l.n, 3);
+	es10_profile_list_clear(&l);
+	free(rb);
+	rb = call_hex(c, 0, "BF2B 00", "RetrieveNotificationsListResponse", &nb);
+	es10_pending_list pel;
+	assert_int_equal(es10_pending_list_decode(rb, nb, &pel), 0);
+	assert_true(pel.n >= 3);
+	es10_pending_list_clear(&pel);
+	free(rb);
 	/* A package without a session: conditions not satisfied. */
 	assert_int_equal(call_sw(c, ch, "BF36 05 BF23 02 82 00"), 0x6985);
 	se_card_free(c);
