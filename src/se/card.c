@@ -11,7 +11,9 @@
  * absent (case 3) or the data does not fit, the card answers 61xx (xx = bytes
  * left, 00 meaning 256 or more) and the reader fetches the rest with GET
  * RESPONSE (INS C0) on the same channel, as in T=0. Any other command on the
- * channel discards its unread response.
+ * channel discards its unread response. GET RESPONSE is accepted with CLA
+ * 0X/4X and, as deployed LPAs send it, 8X/CX. TERMINAL CAPABILITY (80 AA)
+ * with a well-formed A9 template is acknowledged.
  *
  * STORE DATA: P1 11 (more blocks follow) or 91 (last block), P2 the block
  * number counted from 0. A command longer than 256 blocks wraps P2 modulo
@@ -36,6 +38,7 @@
 #include <openssl/crypto.h>
 
 #include "lib/credapplet.h"
+#include "lib/der.h"
 #include "lib/ts_err.h"
 #include "se/card_int.h"
 
@@ -54,6 +57,7 @@
 #define INS_MANAGE_CHANNEL 0x70
 #define INS_STORE_DATA 0xE2
 #define INS_GET_RESPONSE 0xC0
+#define INS_TERMINAL_CAPABILITY 0xAA
 
 /* T=1, no historical bytes: TS 3B, T0 80 (TD1), TD1 80 (TD2, T=0),
  * TD2 01 (T=1), TCK = XOR(T0..TD2). */
@@ -369,6 +373,22 @@ do_store_data(se_card *c, const apdu *a, int ch, uint8_t *r, size_t rcap)
 	return resp_start(k, out, olen, a, r, rcap);
 }
 
+/* TERMINAL CAPABILITY (ETSI TS 102 221 §11.1.19; SGP.22 §3.4 has the device
+ * send it with its eUICC-related capabilities, tag 83): CLA 80, P1 P2 00 00,
+ * data one terminal capability template A9. The card needs nothing from it:
+ * a well-formed one is acknowledged. */
+static size_t
+do_terminal_capability(const apdu *a, uint8_t *r)
+{
+	der_tlv t;
+	if (a->p1 != 0 || a->p2 != 0)
+		return put_sw(r, 0, SW_WRONG_P1P2);
+	if (a->lc == 0 || der_read_one(a->data, a->lc, &t) != 0 || t.tag != 0xA9 ||
+	    der_validate(a->data, a->lc) != 0)
+		return put_sw(r, 0, SW_WRONG_DATA);
+	return put_sw(r, 0, SW_OK);
+}
+
 static size_t
 do_cred(se_card *c, const apdu *a, int ch, uint8_t *r, size_t rcap)
 {
@@ -410,7 +430,10 @@ se_card_apdu(se_card *c, const uint8_t *capdu, size_t clen,
 	se_channel *k = &c->ch[ch];
 	int proprietary = (a.cla & 0x80) != 0;
 
-	if (a.ins == INS_GET_RESPONSE && !proprietary) {
+	/* GET RESPONSE is an inter-industry command (CLA 0X / 4X), but LPAs in
+	 * the field send it with the class of the STORE DATA it continues (8X /
+	 * CX) and eUICCs answer it: so does this card. */
+	if (a.ins == INS_GET_RESPONSE) {
 		chain_drop(k);
 		if (k->resp == NULL)
 			*rlen = put_sw(rapdu, 0, SW_CONDITIONS);
@@ -432,12 +455,14 @@ se_card_apdu(se_card *c, const uint8_t *capdu, size_t clen,
 		*rlen = do_select(k, &a, rapdu, rcap);
 	} else if (!proprietary && a.ins == INS_MANAGE_CHANNEL) {
 		*rlen = do_manage_channel(c, &a, ch, rapdu, rcap);
+	} else if (proprietary && a.ins == INS_TERMINAL_CAPABILITY) {
+		*rlen = do_terminal_capability(&a, rapdu);
 	} else if (k->selected == SE_SEL_CRED) {
 		*rlen = do_cred(c, &a, ch, rapdu, rcap);
 	} else if (a.ins == INS_STORE_DATA) {
 		*rlen = proprietary ? do_store_data(c, &a, ch, rapdu, rcap)
 		                    : put_sw(rapdu, 0, SW_CLA_UNSUPPORTED);
-	} else if (a.ins == INS_SELECT || a.ins == INS_MANAGE_CHANNEL || a.ins == INS_GET_RESPONSE) {
+	} else if (a.ins == INS_SELECT || a.ins == INS_MANAGE_CHANNEL) {
 		*rlen = put_sw(rapdu, 0, SW_CLA_UNSUPPORTED);
 	} else {
 		*rlen = put_sw(rapdu, 0, SW_INS_UNSUPPORTED);

@@ -542,6 +542,19 @@ test_channels(void **st)
 	assert_int_equal(xmit(c, close0, sizeof(close0), &n), 0x6A86);
 	static const uint8_t badcla[] = { 0x20, 0xA4, 0x04, 0x0C, 0x01, 0x00 };
 	assert_int_equal(xmit(c, badcla, sizeof(badcla), &n), 0x6E00);
+	/* As LPAs in the field do: GET RESPONSE in the class of the STORE DATA
+	 * (81 C0), and TERMINAL CAPABILITY first (ETSI TS 102 221). */
+	select_isdr(c, 1);
+	static const uint8_t gd[] = { 0x81, 0xE2, 0x91, 0x00, 0x06, 0xBF, 0x3E, 0x03, 0x5C, 0x01, 0x5A };
+	assert_int_equal(xmit(c, gd, sizeof(gd), &n), 0x6115);
+	static const uint8_t gr81[] = { 0x81, 0xC0, 0x00, 0x00, 0x15 };
+	assert_int_equal(xmit(c, gr81, sizeof(gr81), &n), 0x9000);
+	expect_hex(rbuf, n, "BF3E 12 5A 10 89049032123451234512345678901235");
+	static const uint8_t tc[] = { 0x80, 0xAA, 0x00, 0x00, 0x0A, 0xA9, 0x08, 0x81, 0x00, 0x82, 0x01, 0x01,
+		0x83, 0x01, 0x07 };
+	assert_int_equal(xmit(c, tc, sizeof(tc), &n), 0x9000);
+	static const uint8_t tc_bad[] = { 0x80, 0xAA, 0x00, 0x00, 0x03, 0xA8, 0x01, 0x00 };
+	assert_int_equal(xmit(c, tc_bad, sizeof(tc_bad), &n), 0x6A80);
 	/* The ISD-R on the basic channel works too. */
 	select_isdr(c, 0);
 	assert_int_equal(call_sw(c, 0, "BF3E 03 5C 01 5A"), 0x9000);
