@@ -122,7 +122,7 @@ python3 -c 'import sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
 c.execute("BEGIN IMMEDIATE")
 print("locked", flush=True)
-time.sleep(4)' "$T/node/node.db" >"$T/locker.out" 2>&1 &
+time.sleep(1.5)' "$T/node/node.db" >"$T/locker.out" 2>&1 &
 LOCKER=$!
 wait_file "$T/locker.out" 5
 t0=$(date +%s%N)
