@@ -46,6 +46,8 @@ static const char usage_main[] =
 "            enable / disable / delete a profile (SGP.22 ES10c)\n"
 "  nickname ICCID|AID NICKNAME\n"
 "            set a profile's nickname (\"\" clears it)\n"
+"  default-smdp ADDRESS\n"
+"            set the eUICC's default SM-DP+ address (\"\" removes it)\n"
 "  notification list|process|remove\n"
 "            the eUICC's pending notifications: list them, send them to the\n"
 "            node and remove what it acknowledged, or remove them unsent\n"
@@ -133,9 +135,11 @@ static const char usage_profile[] =
 "       " PROG " disable --se SE_SPEC [--refresh] ICCID|AID\n"
 "       " PROG " delete  --se SE_SPEC ICCID|AID\n"
 "       " PROG " nickname --se SE_SPEC ICCID|AID NICKNAME\n"
+"       " PROG " default-smdp --se SE_SPEC ADDRESS\n"
 "\n"
 "SGP.22 ES10c profile management on any eUICC: EnableProfile, DisableProfile\n"
-"(refreshFlag false unless --refresh), DeleteProfile, SetNickname. The profile\n"
+"(refreshFlag false unless --refresh), DeleteProfile, SetNickname, and\n"
+"SetDefaultDpAddress (\"\" removes the default SM-DP+ address). The profile\n"
 "is named by its ICCID (digits, as status shows it) or ISD-P AID (hex). A\n"
 "refusal is printed with the eUICC's SGP.22 result (iccidOrAidNotFound,\n"
 "profileNotInDisabledState, profileNotInEnabledState, disallowedByPolicy, ...).\n"
@@ -809,6 +813,29 @@ cmd_profile(const char *cmd, int argc, char **argv)
 	int ex = parse_small(cmd, usage_profile, argc, argv, &o);
 	if (ex >= 0)
 		goto done;
+	if (strcmp(cmd, "default-smdp") == 0) {
+		if (o.nargs != 1 || o.refresh) {
+			ex = usage_error(cmd, "give the SM-DP+ address (\"\" removes it)");
+			goto done;
+		}
+		int rc = se_driver_open(o.se, &se), res = SE_RESULT_NONE;
+		if (rc != 0) {
+			errorf("cannot open secure element %s (%s)", o.se, ts_strerror(rc));
+			ex = EXIT_FAIL;
+			goto done;
+		}
+		if ((rc = se_set_default_dp(se, o.args[0], &res)) != 0) {
+			char why[160];
+			refusal(ES10_TAG_SET_DEFAULT_DP_ADDRESS, rc, res, why, sizeof(why));
+			errorf("default-smdp refused: %s", why);
+			ex = EXIT_FAIL;
+			goto done;
+		}
+		printf("default SM-DP+ address %s%s\n", o.args[0][0] ? "set to " : "removed",
+		    o.args[0]);
+		ex = fflush(stdout) == 0 ? 0 : EXIT_FAIL;
+		goto done;
+	}
 	if (o.nargs != (nick ? 2 : 1)) {
 		ex = usage_error(cmd, nick ? "give the profile (ICCID or AID) and the nickname"
 		    : "give one profile: its ICCID or ISD-P AID");
@@ -1178,7 +1205,8 @@ main(int argc, char **argv)
 		else if (strcmp(argv[2], "show-qr") == 0)
 			fputs(usage_show_qr, stdout);
 		else if (strcmp(argv[2], "enable") == 0 || strcmp(argv[2], "disable") == 0 ||
-		    strcmp(argv[2], "delete") == 0 || strcmp(argv[2], "nickname") == 0)
+		    strcmp(argv[2], "delete") == 0 || strcmp(argv[2], "nickname") == 0 ||
+		    strcmp(argv[2], "default-smdp") == 0)
 			fputs(usage_profile, stdout);
 		else if (strcmp(argv[2], "notification") == 0)
 			fputs(usage_notification, stdout);
@@ -1195,7 +1223,8 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "show-qr") == 0)
 		return cmd_show_qr(argc - 1, argv + 1);
 	if (strcmp(cmd, "enable") == 0 || strcmp(cmd, "disable") == 0 ||
-	    strcmp(cmd, "delete") == 0 || strcmp(cmd, "nickname") == 0)
+	    strcmp(cmd, "delete") == 0 || strcmp(cmd, "nickname") == 0 ||
+	    strcmp(cmd, "default-smdp") == 0)
 		return cmd_profile(cmd, argc - 1, argv + 1);
 	if (strcmp(cmd, "notification") == 0)
 		return cmd_notification(argc - 1, argv + 1);

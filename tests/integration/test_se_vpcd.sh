@@ -50,6 +50,9 @@ expect "status: the tapshare app names the profile's ICCID" \
 ICCID=$(jq -r '.profiles[0].iccid' "$T/lpa.json")
 AID=$(jq -r '.profiles[0].isdp_aid' "$T/lpa.json")
 expect "status text shows the profile line" bash -c "'${C[0]}' status --se '$SE' 2>/dev/null | grep -q 'ICCID $ICCID  AID $AID  enabled  operational  \"operator\" / \"Alice mobile\"'"
+expect "default-smdp sets the default SM-DP+ address" "${C[@]}" default-smdp --se "$SE" smdp.example.org
+expect "... shown by status (EuiccConfiguredAddresses)" bash -c "'${C[0]}' status --se '$SE' --json 2>/dev/null | jq -e '.addresses.default_dp_address == \"smdp.example.org\" and (.addresses.root_ds_address | length > 0)' >/dev/null"
+expect "... and removed with \"\"" bash -c "'${C[0]}' default-smdp --se '$SE' '' >/dev/null && '${C[0]}' status --se '$SE' --json 2>/dev/null | jq -e '.addresses | has(\"default_dp_address\") | not' >/dev/null"
 expect "nickname by ICCID" "${C[@]}" nickname --se "$SE" "$ICCID" "watch line"
 expect "... shown by status" bash -c "'${C[0]}' status --se '$SE' --json 2>/dev/null | jq -e '.profiles[0].nickname == \"watch line\"' >/dev/null"
 expect "disable by ISD-P AID (lower case)" "${C[@]}" disable --se "$SE" "$(tr 'A-F' 'a-f' <<<"$AID")"
