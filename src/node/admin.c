@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/passphrase.h"
 #include "lib/pki.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -355,15 +356,15 @@ node_cmd_user(int argc, char **argv)
 		return rc;
 	int64_t uid;
 	if (strcmp(sub, "add") == 0) {
-		char pass[1024];
-		if (isatty(STDIN_FILENO))
-			fprintf(stderr, "passphrase for %s: ", name);
-		if (fgets(pass, sizeof(pass), stdin) == NULL) {
-			fprintf(stderr, "tapshare-node: error: no passphrase on standard input\n");
+		char pass[1024], prompt[128];
+		snprintf(prompt, sizeof(prompt), "passphrase for %s (not shown): ", name);
+		if (ts_read_passphrase(prompt, pass, sizeof(pass)) != 0) {
+			OPENSSL_cleanse(pass, sizeof(pass));
+			fprintf(stderr, "tapshare-node: error: no passphrase on standard input (or longer than %zu)\n",
+			    sizeof(pass) - 1);
 			rc = 1;
 			goto done;
 		}
-		pass[strcspn(pass, "\r\n")] = '\0';
 		if (strlen(pass) < 8) {
 			fprintf(stderr, "tapshare-node: error: the passphrase must have at least 8 characters\n");
 			rc = 1;
