@@ -31,6 +31,6 @@ ts_start_node
 expect "carol enrolls with the code" "$TS_BIN/tapshare" --home "$T/carol" enroll --node "$NODE_URL" \
 	--ca "$T/pki/node-ca.crt" --code "$CODE" --name "Carol's phone"
 # (the wrong one first: a good one leaves a session token behind)
-expect_fail "another one is not" env TAPSHARE_PASSPHRASE="not the passphrase" "$TS_BIN/tapshare" --home "$T/carol" apps
-expect "the typed passphrase is hers" env TAPSHARE_PASSPHRASE="$SECRET" "$TS_BIN/tapshare" --home "$T/carol" apps
+expect_fail "another one is not" env TAPSHARE_PASSPHRASE="not the passphrase" "$TS_BIN/tapshare" --home "$T/carol" shares
+expect "the typed passphrase is hers" env TAPSHARE_PASSPHRASE="$SECRET" "$TS_BIN/tapshare" --home "$T/carol" shares
 ts_done
