@@ -86,11 +86,32 @@ copy_file(const char *from, const char *to, unsigned mode)
 	return rc;
 }
 
+/* Every "--host NAME" (at most 16), checked (pki_host_valid). */
+static int
+collect_hosts(int argc, char **argv, const char **hosts, size_t *n)
+{
+	*n = 0;
+	for (int i = 0; i < argc - 1; i++) {
+		if (strcmp(argv[i], "--host") != 0)
+			continue;
+		if (*n == 16)
+			return usage_error("%s", "at most 16 --host");
+		if (!pki_host_valid(argv[i + 1]))
+			return usage_error("--host %s is neither a DNS name nor an IP address", argv[i + 1]);
+		hosts[(*n)++] = argv[i + 1];
+	}
+	return 0;
+}
+
 int
 node_cmd_testpki(int argc, char **argv)
 {
-	static const char *const wv[] = { "--eid", "--ein", NULL };
+	static const char *const wv[] = { "--eid", "--ein", "--host", NULL };
 	const char *dir = positional(argc, argv, 1, wv);
+	const char *hosts[16];
+	size_t nh = 0;
+	if (collect_hosts(argc, argv, hosts, &nh) != 0)
+		return 2;
 	if (dir == NULL)
 		return usage_error("%s", "testpki needs a directory: tapshare-node testpki DIR --eid EID");
 	const char *eids[16];
@@ -111,7 +132,7 @@ node_cmd_testpki(int argc, char **argv)
 	const char *ein = opt(argc, argv, "--ein");
 	if (ein == NULL)
 		ein = "89049032";
-	int rc = pki_testpki_generate(dir, ein, eids, n);
+	int rc = pki_testpki_generate_hosts(dir, ein, eids, n, hosts, nh);
 	if (rc != 0) {
 		fprintf(stderr, "tapshare-node: error: cannot generate the test PKI in %s: %s\n", dir, ts_strerror(rc));
 		return 1;
@@ -135,6 +156,9 @@ node_cmd_init(int argc, char **argv)
 	const char *listen = opt(argc, argv, "--listen");
 	if (dir == NULL)
 		return usage_error("%s", "init needs --dir DIR");
+	if (pki != NULL && opt(argc, argv, "--host") != NULL)
+		return usage_error("%s", "--host names the hosts of a PKI that init generates: not with --pki "
+					 "(give it to testpki)");
 	if (listen == NULL)
 		listen = "127.0.0.1:8443";
 	char abs[PATH_MAX], p[PATH_MAX], q[PATH_MAX];
@@ -161,7 +185,11 @@ node_cmd_init(int argc, char **argv)
 		return 1;
 	if (pki == NULL) {
 		fprintf(stderr, "no --pki given: generating a fresh test PKI in %s\n", pkidir);
-		if (pki_testpki_generate(pkidir, "89049032", NULL, 0) != 0) {
+		const char *hosts[16];
+		size_t nh = 0;
+		if (collect_hosts(argc, argv, hosts, &nh) != 0)
+			return 2;
+		if (pki_testpki_generate_hosts(pkidir, "89049032", NULL, 0, hosts, nh) != 0) {
 			fprintf(stderr, "tapshare-node: error: cannot generate a test PKI\n");
 			return 1;
 		}
