@@ -688,6 +688,13 @@ on_event(const char *event, const char *id, const char *data, void *arg)
 	if (*a->stop)
 		return 1;
 	a->events_this_stream++;
+	/* The node is up again (it sends): notifications waiting out a backoff
+	 * are re-sent at the next tick instead of after up to a minute. */
+	if (a->notif_retry_ms > 0) {
+		a->notif_retry_ms = 0;
+		a->next_notif_ms = 0;
+		a->next_maint_ms = 0;
+	}
 	int rc = push_parse(event ? event : "message", data ? data : "", &cmd, why, sizeof(why));
 	if (rc != 0) {
 		/* Pending commands come again on every connect: say it once. */
@@ -747,6 +754,11 @@ push_loop(struct agent *a)
 				nap(a, AGENT_BACKOFF_MIN_MS);
 			continue;
 		}
+		/* The stream was up and then broke (the node restarted): that
+		 * reconnect succeeded, so the next one starts from the minimum
+		 * again instead of growing with every restart. */
+		if (ts_httpc_sse_was_open(a->stream))
+			backoff = 0;
 		backoff = agent_next_backoff(backoff);
 		if (online != 0)
 			log_warn("push channel: %s (%s); reconnecting in %ld s", ts_strerror(rc),

@@ -32,7 +32,14 @@ struct ts_httpc {
 	long timeout_ms;
 	int (*tick)(void *arg); /* see ts_httpc_set_tick */
 	void *tick_arg;
+	int sse_was_open;       /* see ts_httpc_sse_was_open */
 };
+
+int
+ts_httpc_sse_was_open(const ts_httpc *c)
+{
+	return c->sse_was_open;
+}
 
 void
 ts_httpc_set_tick(ts_httpc *c, int (*tick)(void *arg), void *arg)
@@ -400,6 +407,7 @@ ts_httpc_sse(ts_httpc *c, const char *url, const char *const *headers,
 		errbuf[0] = '\0';
 	if (c == NULL || url == NULL || cb == NULL)
 		return TS_EINVAL;
+	c->sse_was_open = 0;
 	s.user_cb = cb;
 	s.user_arg = arg;
 	if ((rc = sse_parser_new(httpc_sse_event, &s, &s.parser)) != 0)
@@ -442,6 +450,8 @@ ts_httpc_sse(ts_httpc *c, const char *url, const char *const *headers,
 	}
 
 	CURLcode cc = curl_easy_perform(e);
+	/* body bytes of a 200 arrived: the stream was up, however it ended */
+	c->sse_was_open = s.status_checked && s.status == 200;
 	if (s.stopped) {
 		rc = 0;
 	} else if (s.parse_err) {

@@ -50,6 +50,10 @@ void ts_httpc_set_tick(ts_httpc *c, int (*tick)(void *arg), void *arg);
  * stops it (returns 0), the server closes (TS_EIO), nothing arrives for
  * idle_timeout_ms (TS_ETIMEOUT) or a transport error (TS_ENET). Sends
  * Last-Event-ID when last_event_id is not NULL. */
+/* 1 if the last ts_httpc_sse call got its event stream open (HTTP 200 and
+ * body bytes) before it ended, however it ended (a reconnect after a stream
+ * that was up is not a failure to back off from). */
+int ts_httpc_sse_was_open(const ts_httpc *c);
 int ts_httpc_sse(ts_httpc *c, const char *url, const char *const *headers,
     const char *last_event_id, long idle_timeout_ms, ts_sse_cb cb, void *arg,
     char *errbuf, size_t errcap);

@@ -132,8 +132,11 @@ node_cmd_run(int argc, char **argv)
 	n.crash_after = getenv("TAPSHARE_NODE_CRASH_AFTER");
 	long long crash_commits = 0;
 	if (n.crash_after != NULL && strncmp(n.crash_after, "commit:", 7) == 0 &&
-	    ts_parse_ll(n.crash_after + 7, 1, 1000000, &crash_commits) == 0)
+	    ts_parse_ll(n.crash_after + 7, 1, 1000000, &crash_commits) == 0) {
 		store_crash_after_commits((long)crash_commits);
+		/* no housekeeping commits at start: commit N is the flow's Nth */
+		n.next_gc = ts_now() + 3600;
+	}
 	int rc = 1;
 	/* The event-loop thread's store handle waits briefly for locks and
 	 * answers 503 rather than freeze every request. */

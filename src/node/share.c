@@ -702,7 +702,11 @@ share_cancel(const share_svc *svc, store *st, int64_t user_id, const char *share
 		return rc < 0 ? rc : 0;
 	}
 	STEP_LOG(16, "cancel requested for share %s", share_id);
-	if (!share_state_may(out->state, SHARE_REVOKED) && !share_state_may(out->state, SHARE_CANCEL_PENDING)) {
+	/* Cancellable: every state the user's cancel leads out of (a
+	 * cancel_pending share only waits for the SE's delete). */
+	int cancellable = share_state_may(out->state, SHARE_CANCEL_PENDING) ||
+	    (share_state_may(out->state, SHARE_REVOKED) && out->state != SHARE_CANCEL_PENDING);
+	if (!cancellable) {
 		st->ops->rollback(st);
 		return refuse(why, TS_ESTATE, "not_cancellable", "share %s is %s and cannot be cancelled", share_id,
 		    share_state_name(out->state));

@@ -19,6 +19,7 @@
 #include "lib/log.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
+#include "node/node.h"
 #include "node/outbox.h"
 #include "node/share.h"
 #include "node/store.h"
@@ -296,6 +297,402 @@ test_denied(void **state)
 	assert_int_equal(count_outbox(id, OUTBOX_CANCEL_ORDER), 0);
 }
 
+/* ---- ownership, idempotency, move ---------------------------------------- */
+
+static void
+test_other_users_device(void **state)
+{
+	(void)state;
+	char id[STORE_ID_MAX];
+	request(id);
+	authorise(id, 0);
+	deliver(id);
+	assert_int_equal(share_installed(&svc, st, id, NULL), 0);
+	store_share sh;
+	share_why why;
+	/* GET */
+	assert_int_equal(share_get_owned(st, bob, id, &sh), TS_ENOTFOUND);
+	assert_int_equal(share_get_owned(st, alice, id, &sh), 0);
+	/* cancel */
+	memset(&why, 0, sizeof(why));
+	assert_int_equal(share_cancel(&svc, st, bob, id, NULL, &sh, &why), TS_ENOTFOUND);
+	assert_string_equal(why.code, "unknown_share");
+	assert_int_equal(state_of(id), SHARE_INSTALLED);
+	assert_int_equal(count_cmds(id, CMD_DELETE), 0);
+	/* release (move) of alice's app by bob, with alice's share */
+	assert_int_equal(share_release(&svc, st, bob, "sim-a", id, NULL, &why), TS_ENOTFOUND);
+	store_app app;
+	assert_int_equal(st->ops->app_get(st, "sim-a", &app), 0);
+	assert_string_equal(app.released_share, "");
+	/* bob's own app with alice's share */
+	assert_int_equal(share_release(&svc, st, bob, "sim-b", id, NULL, &why), TS_ENOTFOUND);
+	/* sharing another user's app, a locked one, an unknown one */
+	share_req r = { .user_id = bob, .device_id = "dev-b", .eid = EID, .app_id = "sim-a" };
+	assert_int_equal(share_request(&svc, st, &r, NULL, &sh, &why), TS_EAUTH);
+	assert_string_equal(why.code, "app_not_owned");
+	r.user_id = alice;
+	r.app_id = "locked";
+	assert_int_equal(share_request(&svc, st, &r, NULL, &sh, &why), TS_EDENIED);
+	assert_string_equal(why.code, "not_shareable");
+	r.app_id = "nope";
+	assert_int_equal(share_request(&svc, st, &r, NULL, &sh, &why), TS_ENOTFOUND);
+	json_t *all = NULL;
+	assert_int_equal(st->ops->shares_json(st, -1, &all), 0);
+	assert_int_equal(json_array_size(all), 1);
+	json_decref(all);
+}
+
+static void
+test_eid_checks(void **state)
+{
+	(void)state;
+	share_req r = { .user_id = alice, .device_id = "dev-a", .app_id = "sim-a" };
+	store_share sh;
+	share_why why;
+	r.eid = "89049032123451234512345678901234";
+	assert_int_equal(share_request(&svc, st, &r, NULL, &sh, &why), TS_EEIDCHK);
+	assert_string_equal(why.code, "eid_check_digits");
+	assert_non_null(strstr(why.msg, "should be 35"));
+	r.eid = "8904903212345123451234567890123";
+	assert_int_equal(share_request(&svc, st, &r, NULL, &sh, &why), TS_EEIDFMT);
+	r.eid = "89001012012341234012345678901224"; /* valid, no trusted EUM */
+	assert_int_equal(share_request(&svc, st, &r, NULL, &sh, &why), TS_EDENIED);
+	assert_string_equal(why.code, "unknown_manufacturer");
+	r.eid = EID;
+	r.duration_s = -1;
+	assert_int_equal(share_request(&svc, st, &r, NULL, &sh, &why), TS_EINVAL);
+	r.duration_s = SHARE_MAX_DURATION_S + 1;
+	assert_int_equal(share_request(&svc, st, &r, NULL, &sh, &why), TS_EINVAL);
+	r.duration_s = 0;
+	r.operation = "steal";
+	assert_int_equal(share_request(&svc, st, &r, NULL, &sh, &why), TS_EINVAL);
+	json_t *all = NULL;
+	assert_int_equal(st->ops->shares_json(st, -1, &all), 0);
+	assert_int_equal(json_array_size(all), 0); /* refusals leave no row */
+	json_decref(all);
+}
+
+static void
+test_idempotent_replays(void **state)
+{
+	(void)state;
+	share_req r = { .user_id = alice, .device_id = "dev-a", .eid = EID, .app_id = "sim-a" };
+	share_idem idem = { .device_id = "dev-a", .key = "k1", .req_hash = "h1", .status = 201 };
+	store_share sh, again;
+	share_why why;
+	assert_int_equal(share_request(&svc, st, &r, &idem, &sh, &why), 0);
+	assert_int_equal(idem.replayed, 0);
+	char *first = idem.response;
+	share_idem idem2 = { .device_id = "dev-a", .key = "k1", .req_hash = "h1", .status = 201 };
+	assert_int_equal(share_request(&svc, st, &r, &idem2, &again, &why), 0);
+	assert_int_equal(idem2.replayed, 1);
+	assert_int_equal(idem2.status, 201);
+	assert_string_equal(idem2.response, first);
+	free(idem2.response);
+	free(first);
+	share_idem other = { .device_id = "dev-a", .key = "k1", .req_hash = "h2", .status = 201 };
+	assert_int_equal(share_request(&svc, st, &r, &other, &again, &why), TS_ECONFLICT);
+	assert_string_equal(why.code, "idempotency_conflict");
+	json_t *all = NULL;
+	assert_int_equal(st->ops->shares_json(st, -1, &all), 0);
+	assert_int_equal(json_array_size(all), 1);
+	json_decref(all);
+
+	/* cancel replayed with its key: the first answer, one cancelOrder */
+	authorise(sh.id, 0);
+	deliver(sh.id);
+	assert_int_equal(share_installed(&svc, st, sh.id, NULL), 0);
+	share_idem c1 = { .device_id = "dev-a", .key = "c1", .req_hash = "hc", .status = 202 };
+	assert_int_equal(share_cancel(&svc, st, alice, sh.id, &c1, &again, &why), 0);
+	assert_int_equal(again.state, SHARE_CANCEL_PENDING);
+	share_idem c2 = { .device_id = "dev-a", .key = "c1", .req_hash = "hc", .status = 202 };
+	assert_int_equal(share_cancel(&svc, st, alice, sh.id, &c2, &again, &why), 0);
+	assert_int_equal(c2.replayed, 1);
+	assert_int_equal(c2.status, 202);
+	assert_string_equal(c2.response, c1.response);
+	assert_non_null(strstr(c2.response, "\"cancel_pending\""));
+	free(c1.response);
+	free(c2.response);
+	assert_int_equal(count_outbox(sh.id, OUTBOX_CANCEL_ORDER), 1);
+	assert_int_equal(count_cmds(sh.id, CMD_DELETE), 1);
+	/* a new key is a new request: not cancellable any more */
+	share_idem c3 = { .device_id = "dev-a", .key = "c3", .req_hash = "hc", .status = 202 };
+	assert_int_equal(share_cancel(&svc, st, alice, sh.id, &c3, &again, &why), TS_ESTATE);
+	assert_string_equal(why.code, "not_cancellable");
+}
+
+static void
+test_release_only_after_install(void **state)
+{
+	(void)state;
+	char id[STORE_ID_MAX];
+	share_why why;
+	request(id);
+	assert_int_equal(share_release(&svc, st, alice, "sim-a", id, NULL, &why), TS_ESTATE);
+	assert_string_equal(why.code, "move_incomplete");
+	authorise(id, 0);
+	assert_int_equal(share_release(&svc, st, alice, "sim-a", id, NULL, &why), TS_ESTATE);
+	deliver(id);
+	assert_int_equal(share_release(&svc, st, alice, "sim-a", id, NULL, &why), TS_ESTATE);
+	store_app app;
+	assert_int_equal(st->ops->app_get(st, "sim-a", &app), 0);
+	assert_string_equal(app.released_share, "");
+	assert_int_equal(count_outbox(id, OUTBOX_RELEASE_ORIGINAL), 0);
+	assert_int_equal(share_installed(&svc, st, id, NULL), 0);
+	share_idem idem = { .device_id = "dev-a", .key = "r1", .req_hash = "hr", .status = 200 };
+	assert_int_equal(share_release(&svc, st, alice, "sim-a", id, &idem, &why), 0);
+	free(idem.response);
+	assert_int_equal(st->ops->app_get(st, "sim-a", &app), 0);
+	assert_string_equal(app.released_share, id);
+	assert_int_equal(count_outbox(id, OUTBOX_RELEASE_ORIGINAL), 1);
+	assert_int_equal(share_release(&svc, st, alice, "sim-a", id, NULL, &why), TS_EEXIST);
+	assert_string_equal(why.code, "app_moved");
+	/* a moved app cannot be shared again */
+	share_req r = { .user_id = alice, .device_id = "dev-a", .eid = EID, .app_id = "sim-a" };
+	store_share sh;
+	assert_int_equal(share_request(&svc, st, &r, NULL, &sh, &why), TS_ESTATE);
+	assert_string_equal(why.code, "app_moved");
+}
+
+/* ---- the outbox against a fake provider ----------------------------------- */
+
+#define MAX_CALLS 16
+static struct {
+	int n;
+	char function[MAX_CALLS][32];
+	char call_id[MAX_CALLS][65];
+	char share_id[MAX_CALLS][65];
+	int script[MAX_CALLS]; /* per call: 0 success, 1 5xx/unreachable, 2 refusal, 3 bad answer, 4 cancel first */
+} prov;
+
+static int
+fake_call(void *arg, const store_provider *p, const char *function, json_t *body, json_t **resp, char *reason,
+    size_t rcap)
+{
+	(void)arg;
+	(void)p;
+	int i = prov.n++;
+	assert_true(i < MAX_CALLS);
+	snprintf(prov.function[i], sizeof(prov.function[i]), "%s", function);
+	json_t *h = json_object_get(body, "header");
+	snprintf(prov.call_id[i], sizeof(prov.call_id[i]), "%s",
+	    json_string_value(json_object_get(h, "functionCallIdentifier")));
+	snprintf(prov.share_id[i], sizeof(prov.share_id[i]), "%s", json_string_value(json_object_get(body, "shareId")));
+	int what = prov.script[i];
+	if (what == 1)
+		return outbox_classify(0, NULL, "op", 503, NULL, resp, reason, rcap);
+	if (what == 2)
+		return outbox_classify(0, NULL, "op", 200, json_pack("{s:{s:{s:s,s:{s:s,s:s,s:s}}}}", "header",
+		    "functionExecutionStatus", "status", "Failed", "statusCodeData", "subjectCode", "8.1", "reasonCode",
+		    "3.8", "message", "not allowed"), resp, reason, rcap);
+	if (what == 4) {
+		/* the user cancels while the provider decides (F2) */
+		store_share sh;
+		share_why why;
+		assert_int_equal(share_cancel(&svc, st, alice, prov.share_id[i], NULL, &sh, &why), 0);
+	}
+	json_t *ok = json_pack("{s:{s:{s:s}}}", "header", "functionExecutionStatus", "status", "Executed-Success");
+	if (strcmp(function, "confirmOrder") == 0 && what != 3) {
+		json_object_set_new(ok, "associatedAppId", json_string("sim-a-watch"));
+		json_object_set_new(ok, "kind", json_string("sim"));
+		json_object_set_new(ok, "credential", json_pack("{s:s}", "iccid", "8944"));
+	}
+	return outbox_classify(0, NULL, "op", 200, ok, resp, reason, rcap);
+}
+
+static node nd;
+
+static size_t
+run_outbox(int64_t now)
+{
+	nd.svc = svc;
+	size_t n = 0;
+	assert_int_equal(outbox_run_due(&nd, st, fake_call, NULL, now, &n), 0);
+	return n;
+}
+
+static void
+test_provider_classification(void **state)
+{
+	(void)state;
+	json_t *resp = NULL;
+	char reason[256];
+	/* unreachable and 5xx are retried, never denials */
+	assert_int_equal(outbox_classify(TS_ENET, "connection refused", "op", 0, NULL, &resp, reason, sizeof(reason)),
+	    TS_ENET);
+	assert_non_null(strstr(reason, "unreachable"));
+	assert_int_equal(outbox_classify(TS_ETIMEOUT, "", "op", 0, NULL, &resp, reason, sizeof(reason)), TS_ENET);
+	assert_int_equal(outbox_classify(0, NULL, "op", 500, json_object(), &resp, reason, sizeof(reason)), TS_ENET);
+	assert_int_equal(outbox_classify(0, NULL, "op", 503, NULL, &resp, reason, sizeof(reason)), TS_ENET);
+	/* a proxy's 404 page or a 200 that is not an ES2+ answer is retried */
+	assert_int_equal(outbox_classify(0, NULL, "op", 404, NULL, &resp, reason, sizeof(reason)), TS_ENET);
+	assert_int_equal(outbox_classify(0, NULL, "op", 200, json_object(), &resp, reason, sizeof(reason)), TS_ENET);
+	/* a refusal in a well-formed answer is final */
+	json_t *no = json_pack("{s:{s:{s:s}}}", "header", "functionExecutionStatus", "status", "Failed");
+	assert_int_equal(outbox_classify(0, NULL, "op", 200, no, &resp, reason, sizeof(reason)), TS_EDENIED);
+	json_t *ok = json_pack("{s:{s:{s:s}}}", "header", "functionExecutionStatus", "status", "Executed-Success");
+	assert_int_equal(outbox_classify(0, NULL, "op", 200, ok, &resp, reason, sizeof(reason)), 0);
+	assert_ptr_equal(resp, ok);
+	json_decref(resp);
+}
+
+static void
+test_provider_retries_keep_their_identifier(void **state)
+{
+	(void)state;
+	memset(&prov, 0, sizeof(prov));
+	prov.script[0] = 1;
+	prov.script[1] = 1;
+	prov.script[2] = 0;
+	char id[STORE_ID_MAX];
+	request(id);
+	int64_t t0 = ts_now();
+	assert_int_equal(run_outbox(t0), 1);
+	/* not denied, not failed: waiting to retry after the first backoff */
+	assert_int_equal(state_of(id), SHARE_EID_CONFIRMED);
+	int64_t due = -1;
+	assert_int_equal(st->ops->outbox_next_due(st, t0, &due), 0);
+	assert_int_equal(due, outbox_backoff_s(1));
+	assert_int_equal(run_outbox(t0), 0);
+	assert_int_equal(run_outbox(t0 + 1), 1);
+	assert_int_equal(st->ops->outbox_next_due(st, t0 + 1, &due), 0);
+	assert_int_equal(due, outbox_backoff_s(2));
+	assert_int_equal(run_outbox(t0 + 3), 1);
+	assert_int_equal(prov.n, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_string_equal(prov.function[i], "confirmOrder");
+		assert_string_equal(prov.call_id[i], prov.call_id[0]);
+	}
+	assert_int_equal(strlen(prov.call_id[0]), 32);
+	assert_int_equal(state_of(id), SHARE_AUTHORISED);
+	/* a refusal is final: denied at once */
+	memset(&prov, 0, sizeof(prov));
+	prov.script[0] = 2;
+	request(id);
+	assert_int_equal(run_outbox(t0 + 10), 1);
+	assert_int_equal(state_of(id), SHARE_DENIED);
+}
+
+static void
+test_provider_recovery_wakes_waiting_rows(void **state)
+{
+	(void)state;
+	memset(&prov, 0, sizeof(prov));
+	prov.script[0] = 1; /* share 1: provider down */
+	char a[STORE_ID_MAX], b[STORE_ID_MAX];
+	request(a);
+	int64_t t0 = ts_now();
+	for (int i = 1; i < 5; i++) { /* four failures: 8 s to wait */
+		prov.script[i] = 1;
+		assert_int_equal(run_outbox(t0 + 100 * i), 1);
+	}
+	assert_int_equal(prov.n, 4);
+	int64_t due = -1;
+	assert_int_equal(st->ops->outbox_next_due(st, t0 + 400, &due), 0);
+	assert_int_equal(due, outbox_backoff_s(4));
+	/* a new share's call succeeds: the provider is back */
+	request(b);
+	prov.script[4] = 0;
+	prov.script[5] = 0;
+	assert_int_equal(run_outbox(t0 + 400), 1);
+	assert_int_equal(state_of(b), SHARE_AUTHORISED);
+	assert_int_equal(run_outbox(t0 + 400), 1); /* share 1 without waiting out its 8 s */
+	assert_int_equal(state_of(a), SHARE_AUTHORISED);
+}
+
+static void
+test_no_confirm_order_after_cancel(void **state)
+{
+	(void)state;
+	memset(&prov, 0, sizeof(prov));
+	char id[STORE_ID_MAX];
+	request(id);
+	store_share sh;
+	share_why why;
+	assert_int_equal(share_cancel(&svc, st, alice, id, NULL, &sh, &why), 0);
+	assert_int_equal(sh.state, SHARE_REVOKED);
+	assert_int_equal(run_outbox(ts_now()), 1);
+	assert_int_equal(prov.n, 0); /* neither confirmOrder nor cancelOrder: nothing was asked */
+	assert_int_equal(state_of(id), SHARE_REVOKED);
+}
+
+/* F2: a grant the node no longer wants is cancelled at the provider. */
+static void
+test_late_grant_is_cancelled(void **state)
+{
+	(void)state;
+	memset(&prov, 0, sizeof(prov));
+	prov.script[0] = 4; /* cancelled while confirmOrder is in flight */
+	char id[STORE_ID_MAX];
+	request(id);
+	int64_t t0 = ts_now();
+	assert_int_equal(run_outbox(t0), 1);
+	assert_int_equal(state_of(id), SHARE_REVOKED);
+	assert_int_equal(count_cmds(id, CMD_DOWNLOAD), 0);
+	assert_int_equal(run_outbox(t0), 1);
+	assert_int_equal(prov.n, 2);
+	assert_string_equal(prov.function[1], "cancelOrder");
+	assert_string_equal(prov.share_id[1], id);
+	assert_string_not_equal(prov.call_id[1], prov.call_id[0]);
+
+	/* an answer the node cannot use: failed, and the grant cancelled */
+	memset(&prov, 0, sizeof(prov));
+	prov.script[0] = 3;
+	request(id);
+	assert_int_equal(run_outbox(t0), 1);
+	assert_int_equal(state_of(id), SHARE_FAILED);
+	assert_int_equal(run_outbox(t0), 1);
+	assert_int_equal(prov.n, 2);
+	assert_string_equal(prov.function[1], "cancelOrder");
+}
+
+static void
+test_give_up_after_max_attempts(void **state)
+{
+	(void)state;
+	memset(&prov, 0, sizeof(prov));
+	for (int i = 0; i < MAX_CALLS; i++)
+		prov.script[i] = 1;
+	char id[STORE_ID_MAX];
+	request(id);
+	int64_t t = ts_now();
+	for (int i = 0; i < NODE_OUTBOX_MAX_ATTEMPTS; i++, t += 100)
+		assert_int_equal(run_outbox(t), 1);
+	assert_int_equal(state_of(id), SHARE_FAILED);
+	/* the provider is told to drop whatever one of the lost answers granted */
+	for (int i = 0; i < MAX_CALLS; i++)
+		prov.script[i] = 0;
+	assert_int_equal(run_outbox(t), 1);
+	assert_string_equal(prov.function[prov.n - 1], "cancelOrder");
+}
+
+/* ---- store waits ------------------------------------------------------------ */
+
+static void
+test_busy_store_fails_fast(void **state)
+{
+	(void)state;
+	store *loop = NULL, *other = NULL;
+	store_opts lo = { .wait_ms = STORE_WAIT_LOOP_MS };
+	assert_int_equal(store_open_opts(dbpath, &lo, &loop), 0);
+	assert_int_equal(store_open(dbpath, &other), 0);
+	assert_int_equal(other->ops->begin(other), 0); /* another connection holds the write lock */
+	share_req r = { .user_id = alice, .device_id = "dev-a", .eid = EID, .app_id = "sim-a" };
+	store_share sh;
+	share_why why;
+	int64_t t0 = ts_mono_ms();
+	int rc = share_request(&svc, loop, &r, NULL, &sh, &why);
+	int64_t took = ts_mono_ms() - t0;
+	assert_int_equal(rc, TS_ETIMEOUT);
+	assert_string_equal(why.code, "store_busy");
+	assert_true(took >= STORE_WAIT_LOOP_MS - 50);
+	assert_true(took < 2 * STORE_WAIT_LOOP_MS + 500);
+	other->ops->rollback(other);
+	assert_int_equal(share_request(&svc, loop, &r, NULL, &sh, &why), 0);
+	store_close(other);
+	store_close(loop);
+}
+
 int
 main(void)
 {
@@ -303,12 +700,23 @@ main(void)
 	const struct CMUnitTest pure[] = {
 		cmocka_unit_test(test_transition_table),
 		cmocka_unit_test(test_backoff),
+		cmocka_unit_test(test_provider_classification),
 	};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_share_flow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_before_delivery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_denied, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_users_device, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eid_checks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idempotent_replays, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_release_only_after_install, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_provider_retries_keep_their_identifier, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_provider_recovery_wakes_waiting_rows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_confirm_order_after_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_grant_is_cancelled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_give_up_after_max_attempts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_store_fails_fast, setup, teardown),
 	};
 	int failed = cmocka_run_group_tests_name("share_state", pure, NULL, NULL);
 	failed += cmocka_run_group_tests_name("share_service", tests, NULL, NULL);

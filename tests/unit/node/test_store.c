@@ -201,6 +201,18 @@ test_passwd(void **state)
 	assert_int_equal(strncmp(h1, "scrypt$15$8$1$", 14), 0);
 	assert_int_equal(passwd_verify("correct horse", h1), 0);
 	assert_int_equal(passwd_verify("correct horsE", h1), TS_EAUTH);
+	/* the whole hash is compared: a stored hash that differs from the
+	 * right one in its first, a middle or its last byte only is refused */
+	char *hash = strrchr(h1, '$') + 1;
+	assert_int_equal(strlen(hash), 64);
+	static const size_t pos[] = { 0, 1, 31, 62, 63 };
+	for (size_t i = 0; i < sizeof(pos) / sizeof(pos[0]); i++) {
+		char t[256];
+		snprintf(t, sizeof(t), "%s", h1);
+		char *c = strrchr(t, '$') + 1 + pos[i];
+		*c = *c == '0' ? '1' : '0';
+		assert_int_equal(passwd_verify("correct horse", t), TS_EAUTH);
+	}
 	assert_int_equal(passwd_verify("correct horse", "scrypt$15$8$1$zz$00"), TS_EAUTH);
 	assert_int_equal(passwd_verify("correct horse", "plain"), TS_EAUTH);
 	/* absurd cost parameters are refused, not computed */
