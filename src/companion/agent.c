@@ -68,6 +68,9 @@ struct agent {
 	long notif_retry_ms; /* backoff of the pending-notification re-send */
 	int64_t next_notif_ms;
 	int events_this_stream;
+	/* The event stream's token, earned by the SE (es9_stream_auth). */
+	char stream_token[PUSH_STREAM_TOKEN_LEN + 1];
+	int64_t stream_token_until_ms;
 	struct recent recent[AGENT_RECENT];
 	/* Offers: filled by the link advertiser's thread (on_link_offer), sent
 	 * from this thread (send_offers) because ts_httpc handles are not
@@ -723,6 +726,27 @@ on_event(const char *event, const char *id, const char *data, void *arg)
 	return *a->stop ? 1 : 0;
 }
 
+/* The stream's Authorization header (in buf): the cached token while it has
+ * a minute left, else a new one the SE earns; NULL (why says why) when the
+ * SE or the node refused. */
+static const char *
+stream_authz(struct agent *a, char *buf, size_t cap, char *why, size_t whycap)
+{
+	int64_t now = ts_mono_ms();
+	if (a->stream_token[0] == '\0' || now + 60000 >= a->stream_token_until_ms) {
+		long ttl = 0;
+		int rc = es9_stream_auth(a->api, a->se, a->o->node_url, a->eid.digits, a->stream_token, &ttl, why,
+		    whycap);
+		if (rc != 0) {
+			a->stream_token[0] = '\0';
+			return NULL;
+		}
+		a->stream_token_until_ms = now + (int64_t)ttl * 1000;
+		log_info("event stream: the SE proved EID %s to the node (token for %ld s)", a->eid.digits, ttl);
+	}
+	return ts_snprintf(buf, cap, "Authorization: Bearer %s", a->stream_token) == 0 ? buf : NULL;
+}
+
 static void
 push_loop(struct agent *a)
 {
@@ -737,7 +761,9 @@ push_loop(struct agent *a)
 			break;
 		a->events_this_stream = 0;
 		why[0] = '\0';
-		int rc = ts_httpc_sse(a->stream, a->events_url, NULL,
+		char authz[PUSH_STREAM_TOKEN_LEN + 32];
+		const char *hdrs[] = { stream_authz(a, authz, sizeof(authz), why, sizeof(why)), NULL };
+		int rc = hdrs[0] == NULL ? TS_EAUTH : ts_httpc_sse(a->stream, a->events_url, hdrs,
 		    a->last_event_id[0] ? a->last_event_id : NULL, AGENT_STOP_POLL_MS, on_event, a,
 		    why, sizeof(why));
 		if (*a->stop)
@@ -760,6 +786,7 @@ push_loop(struct agent *a)
 		if (ts_httpc_sse_was_open(a->stream))
 			backoff = 0;
 		backoff = agent_next_backoff(backoff);
+		a->stream_token[0] = '\0'; /* earn a new one: it may be what was refused */
 		if (online != 0)
 			log_warn("push channel: %s (%s); reconnecting in %ld s", ts_strerror(rc),
 			    why[0] ? why : "no detail", backoff / 1000);

@@ -7,6 +7,9 @@
 
 #include <openssl/crypto.h>
 
+#include "companion/push.h"
+#include "device/se_client.h"
+#include "lib/httpc.h"
 #include "lib/json.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -446,4 +449,93 @@ es9_post(ts_httpc *c, const char *base, const char *function, json_t *body,
 	else
 		json_decref(r);
 	return 0;
+}
+
+/* ---- event stream authentication (issue 8) ---- */
+
+/* POST base+path with a JSON body, then es9_check_status. */
+static int
+stream_post(ts_httpc *c, const char *base, const char *path, json_t *body, json_t **resp, char *errbuf,
+    size_t errcap)
+{
+	static const char *const headers[] = { "Content-Type: application/json", "Accept: application/json", NULL };
+	char url[1024], neterr[256] = "", why[512] = "";
+	long status = 0;
+	json_t *r = NULL;
+	size_t bl = strlen(base);
+	while (bl > 0 && base[bl - 1] == '/')
+		bl--;
+	*resp = NULL;
+	if (ts_snprintf(url, sizeof(url), "%.*s%s", (int)bl, base, path) != 0) {
+		ts_errbuf(errbuf, errcap, "node URL too long");
+		return TS_ELIMIT;
+	}
+	int rc = ts_httpc_json(c, "POST", url, headers, body, &status, &r, neterr, sizeof(neterr));
+	if (rc != 0) {
+		ts_errbuf(errbuf, errcap, "%s: %s (%s)", path, ts_strerror(rc), neterr[0] ? neterr : "no detail");
+		return rc == TS_EPARSE ? TS_EPROTO : rc;
+	}
+	if ((rc = es9_check_status(status, r, 0, why, sizeof(why))) != 0) {
+		ts_errbuf(errbuf, errcap, "%s: %s", path, why);
+		json_decref(r);
+		return rc;
+	}
+	*resp = r;
+	return 0;
+}
+
+int
+es9_stream_auth(ts_httpc *c, struct se_driver *se, const char *base, const char *eid, char token[65],
+    long *expires_in, char *errbuf, size_t errcap)
+{
+	uint8_t challenge[RSP_CHALLENGE_LEN], *bf38 = NULL;
+	size_t bf38_len = 0;
+	json_t *req = NULL, *resp = NULL;
+	es9_auth1 a1;
+	char addr[1024];
+	memset(&a1, 0, sizeof(a1));
+	token[0] = '\0';
+	size_t bl = strlen(base);
+	while (bl > 0 && base[bl - 1] == '/')
+		bl--;
+	int rc = ts_snprintf(addr, sizeof(addr), "%.*s", (int)bl, base);
+	if (rc != 0)
+		goto out;
+	if ((rc = se_get_challenge(se, challenge)) != 0) {
+		ts_errbuf(errbuf, errcap, "SE GetEuiccChallenge: %s", ts_strerror(rc));
+		goto out;
+	}
+	req = json_pack("{s:s}", "eid", eid);
+	if (req == NULL || ts_json_set_b64(req, "euiccChallenge", challenge, sizeof(challenge)) != 0) {
+		rc = TS_ENOMEM;
+		goto out;
+	}
+	if ((rc = stream_post(c, base, "/v1/companion/stream/initiate", req, &resp, errbuf, errcap)) != 0 ||
+	    (rc = es9_initiate_auth_parse(resp, &a1, errbuf, errcap)) != 0)
+		goto out;
+	/* serverAddress names the node we asked: its URL, or (SGP.22 style)
+	 * the same without the scheme. */
+	rc = es9_check_server_signed1(&a1, challenge, addr, errbuf, errcap);
+	if (rc == TS_EVERIFY && strncmp(addr, "https://", 8) == 0)
+		rc = es9_check_server_signed1(&a1, challenge, addr + 8, errbuf, errcap);
+	if (rc != 0)
+		goto out;
+	json_decref(req);
+	json_decref(resp);
+	req = resp = NULL;
+	if ((rc = se_authenticate_server(se, a1.server_signed1, a1.server_signed1_len, a1.server_signature1,
+	    a1.server_cert, a1.server_cert_len, PUSH_STREAM_MATCHING_ID, &bf38, &bf38_len)) != 0) {
+		ts_errbuf(errbuf, errcap, "SE AuthenticateServer: %s", ts_strerror(rc));
+		goto out;
+	}
+	if ((rc = es9_authenticate_client_request(a1.transaction_id, bf38, bf38_len, &req)) != 0 ||
+	    (rc = stream_post(c, base, "/v1/companion/stream/authenticate", req, &resp, errbuf, errcap)) != 0 ||
+	    (rc = push_stream_token_parse(resp, token, expires_in, errbuf, errcap)) != 0)
+		goto out;
+out:
+	es9_auth1_clear(&a1);
+	free(bf38);
+	json_decref(req);
+	json_decref(resp);
+	return rc;
 }

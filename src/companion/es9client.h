@@ -119,4 +119,17 @@ int es9_url(const char *base, const char *function, char *out, size_t cap);
 int es9_post(ts_httpc *c, const char *base, const char *function, json_t *body,
     int allow_empty, json_t **resp, char *errbuf, size_t errcap);
 
+/*
+ * The event stream's token (issue 8; node: src/node/stream_auth.h): the SE
+ * proves its EID to the node at base without a share. GetEuiccChallenge,
+ * POST base/v1/companion/stream/initiate {eid, euiccChallenge}, the LPA's
+ * checks on serverSigned1 (its serverAddress must be base), AuthenticateServer
+ * with matchingId PUSH_STREAM_MATCHING_ID, POST .../stream/authenticate
+ * {transactionId, authenticateServerResponse} -> token (64 hex) and its
+ * lifetime. se is borrowed (struct se_driver, device/se_driver.h).
+ */
+struct se_driver;
+int es9_stream_auth(ts_httpc *c, struct se_driver *se, const char *base, const char *eid, char token[65],
+    long *expires_in, char *errbuf, size_t errcap);
+
 #endif

@@ -117,3 +117,23 @@ fail:
 	memset(out, 0, sizeof(*out));
 	return rc;
 }
+
+int
+push_stream_token_parse(const json_t *resp, char token[PUSH_STREAM_TOKEN_LEN + 1], long *expires_in,
+    char *errbuf, size_t errcap)
+{
+	const char *t = ts_json_str(resp, "streamToken");
+	json_t *e = json_object_get(resp, "expiresIn");
+	token[0] = '\0';
+	if (t == NULL || strlen(t) != PUSH_STREAM_TOKEN_LEN || strspn(t, "0123456789abcdef") != PUSH_STREAM_TOKEN_LEN) {
+		ts_errbuf(errbuf, errcap, "streamToken is missing or not %d hex characters", PUSH_STREAM_TOKEN_LEN);
+		return TS_EPROTO;
+	}
+	if (!json_is_integer(e) || json_integer_value(e) < 1 || json_integer_value(e) > PUSH_STREAM_TTL_MAX) {
+		ts_errbuf(errbuf, errcap, "expiresIn is missing or not 1..%d seconds", PUSH_STREAM_TTL_MAX);
+		return TS_EPROTO;
+	}
+	memcpy(token, t, PUSH_STREAM_TOKEN_LEN + 1);
+	*expires_in = (long)json_integer_value(e);
+	return 0;
+}

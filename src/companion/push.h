@@ -1,7 +1,8 @@
 /*
  * push.h — the commands the node pushes to a companion over
  * GET /v1/companion/events (docs/protocol.md §3), parsed from one
- * server-sent event. Pure: no I/O, no SE.
+ * server-sent event, and the stream's token answer (below). Pure: no I/O,
+ * no SE.
  *
  *   event: download   data: {"share_id","matching_id","smdp_address"}   (S14)
  *   event: delete     data: {"share_id","app_id"}                       (S17)
@@ -41,5 +42,23 @@ typedef struct push_cmd {
  * object. Strings must be non-empty printable ASCII within their limits.
  * Unknown extra members are ignored (forward compatibility). */
 int push_parse(const char *event, const char *data, push_cmd *out, char *errbuf, size_t errcap);
+
+/*
+ * Event stream authentication (issue 8; node: src/node/stream_auth.h). The
+ * stream needs a token that the companion's secure element earns through the
+ * ES9+ mutual authentication, without a share: es9_stream_auth (es9client.h)
+ * runs it; push_stream_token_parse reads the node's last answer,
+ *   {"header":{...}, "streamToken": 64 hex, "expiresIn": seconds}.
+ */
+#define PUSH_STREAM_TOKEN_LEN 64
+#define PUSH_STREAM_MATCHING_ID "tapshare-event-stream"
+#define PUSH_STREAM_TTL_MAX 86400
+
+#include <jansson.h>
+
+/* Pure. TS_EPROTO (errbuf says why) unless streamToken is 64 lowercase hex
+ * characters and expiresIn an integer in 1..PUSH_STREAM_TTL_MAX. */
+int push_stream_token_parse(const json_t *resp, char token[PUSH_STREAM_TOKEN_LEN + 1], long *expires_in,
+    char *errbuf, size_t errcap);
 
 #endif

@@ -40,6 +40,7 @@
 #include "lib/log.h"
 #include "lib/pki.h"
 #include "lib/ts_err.h"
+#include "lib/util.h"
 
 #define HTTPD_MAX_ROUTES 256
 #define HTTPD_DEFAULT_TIMEOUT_S 60
@@ -515,6 +516,20 @@ ts_httpd_peer_id(struct evhttp_request *req, char out[65])
 	if (cert == NULL)
 		return TS_ENOTFOUND;
 	return pki_cert_pubkey_id(cert, out);
+}
+
+int
+ts_httpd_peer_addr(struct evhttp_request *req, char *buf, size_t cap)
+{
+	struct evhttp_connection *conn = req ? evhttp_request_get_connection(req) : NULL;
+	char *host = NULL;
+	ev_uint16_t port = 0;
+	if (conn == NULL || cap == 0)
+		return TS_ENOTFOUND;
+	evhttp_connection_get_peer(conn, &host, &port);
+	if (host == NULL)
+		return TS_ENOTFOUND;
+	return ts_snprintf(buf, cap, "%s", host);
 }
 
 int

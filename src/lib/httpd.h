@@ -62,6 +62,10 @@ X509 *ts_httpd_peer_cert(struct evhttp_request *req);
 /* SHA-256 of the client's public key (pki_pubkey_id) or TS_ENOTFOUND. */
 int ts_httpd_peer_id(struct evhttp_request *req, char out[65]);
 
+/* The peer's address (numeric host, no port) of the request's connection,
+ * copied into buf; TS_ENOTFOUND without a connection. */
+int ts_httpd_peer_addr(struct evhttp_request *req, char *buf, size_t cap);
+
 /* Path without query string, copied into buf. */
 int ts_httpd_path(struct evhttp_request *req, char *buf, size_t cap);
 /* Query parameter value (decoded) into buf, TS_ENOTFOUND if absent. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -249,6 +250,12 @@ node_load(node *n, const char *dir)
 {
 	char p[PATH_MAX], err[256] = "";
 	snprintf(n->dir, sizeof(n->dir), "%s", dir);
+	/* The directory holds the node's keys and (by default) its database:
+	 * private whatever mode it had (an existing 0755 directory included). */
+	if (chmod(dir, 0700) != 0) {
+		fprintf(stderr, "tapshare-node: error: cannot make %s private (0700): %s\n", dir, strerror(errno));
+		return TS_EIO;
+	}
 	if (n->ini[0] != '\0')
 		snprintf(p, sizeof(p), "%s", n->ini);
 	else
@@ -519,6 +526,68 @@ node_cmd_shares(int argc, char **argv)
 			    json_string_value(json_object_get(v, "eid")), json_string_value(json_object_get(v, "app_id")),
 			    json_string_value(json_object_get(v, "state")),
 			    json_string_value(json_object_get(v, "associated_app_id")));
+		}
+	}
+	json_decref(arr);
+	node_unload(&n);
+	return 0;
+}
+
+/* tapshare-node device list [--user NAME] [--json] | device revoke DEVICE_ID */
+int
+node_cmd_device(int argc, char **argv)
+{
+	static const char *const wv[] = { "--dir", "--user", NULL };
+	const char *sub = positional(argc, argv, 1, wv), *id = positional(argc, argv, 2, wv);
+	if (sub == NULL || (strcmp(sub, "list") != 0 && strcmp(sub, "revoke") != 0) ||
+	    (strcmp(sub, "revoke") == 0 && id == NULL))
+		return usage_error("%s", "usage: tapshare-node device list [--user NAME] [--json] --dir DIR\n"
+					 "       tapshare-node device revoke DEVICE_ID --dir DIR");
+	node n;
+	int rc = load_dir(argc, argv, &n);
+	if (rc != 0)
+		return rc;
+	if (strcmp(sub, "revoke") == 0) {
+		int64_t owner = -1;
+		rc = auth_revoke_device(n.st, -1, id, &owner);
+		if (rc == 0) {
+			char uname[STORE_STR_MAX] = "?";
+			n.st->ops->user_get(n.st, owner, uname, sizeof(uname), NULL, 0);
+			fprintf(stderr, "device %s of %s revoked: refused on every endpoint from now on\n", id, uname);
+		} else {
+			fprintf(stderr, "tapshare-node: error: cannot revoke device %s: %s\n", id,
+			    rc == TS_ENOTFOUND ? "no such device" : rc == TS_ESTATE ? "already revoked" : ts_strerror(rc));
+			rc = 1;
+		}
+		node_unload(&n);
+		return rc;
+	}
+	int64_t uid = -1;
+	const char *user = opt(argc, argv, "--user");
+	if (user != NULL && n.st->ops->user_by_name(n.st, user, &uid) != 0) {
+		fprintf(stderr, "tapshare-node: error: no user %s\n", user);
+		node_unload(&n);
+		return 1;
+	}
+	json_t *arr = NULL;
+	if (n.st->ops->devices_json(n.st, uid, &arr) != 0) {
+		node_unload(&n);
+		return 1;
+	}
+	if (flag(argc, argv, "--json")) {
+		char *txt = json_dumps(arr, JSON_INDENT(2));
+		printf("%s\n", txt ? txt : "[]");
+		free(txt);
+	} else {
+		size_t i;
+		json_t *v;
+		printf("%-64s  %-12s  %-8s  %s\n", "DEVICE", "USER", "STATE", "NAME");
+		json_array_foreach(arr, i, v) {
+			char name[STORE_STR_MAX];
+			ts_log_escape(json_string_value(json_object_get(v, "name")), name, sizeof(name));
+			printf("%-64s  %-12s  %-8s  %s\n", json_string_value(json_object_get(v, "device_id")),
+			    json_string_value(json_object_get(v, "user")),
+			    json_integer_value(json_object_get(v, "revoked_at")) ? "revoked" : "active", name);
 		}
 	}
 	json_decref(arr);

@@ -27,6 +27,8 @@
 #include "lib/util.h"
 #include "node/download.h"
 #include "node/node.h"
+#include "node/peerlim.h"
+#include "node/stream_auth.h"
 
 static void
 es9_ok(struct evhttp_request *req, json_t *body)
@@ -66,8 +68,23 @@ h_companion_events(struct evhttp_request *req, void *arg)
 		ts_httpd_reply_error(req, 400, "bad_eid", "give a valid EID: /v1/companion/events?eid=<32 digits>");
 		return;
 	}
+	/* The stream carries share ids and matchingIds: only the holder of a
+	 * token the EID's secure element earned (stream_auth.h) may read it. */
+	const char *h = ts_httpd_header(req, "Authorization");
+	if (h == NULL || strncmp(h, "Bearer ", 7) != 0) {
+		ts_httpd_reply_error(req, 401, "stream_token_required",
+		    "the event stream needs a token: prove the secure element with POST /v1/companion/stream/initiate "
+		    "and /v1/companion/stream/authenticate");
+		return;
+	}
+	if (stream_auth_check(n->st, eid.digits, h + 7) != 0) {
+		ts_httpd_reply_error(req, 401, "bad_stream_token", "the stream token is unknown, expired or not this EID's");
+		return;
+	}
+	char peer[64] = "?";
+	(void)ts_httpd_peer_addr(req, peer, sizeof(peer));
 	log_info("companion %s connected to its push channel", eid.digits);
-	push_subscribe_companion(n, req, eid.digits);
+	push_subscribe_companion(n, req, eid.digits, peer);
 }
 
 static void
@@ -87,6 +104,67 @@ reply_refusal(struct evhttp_request *req, const download_why *why)
 	es9_fail(req, why->subject, why->reason, "%s", why->msg);
 }
 
+/* POST /v1/companion/stream/initiate {eid, euiccChallenge} (stream_auth.h) */
+static void
+h_stream_initiate(struct evhttp_request *req, void *arg)
+{
+	node *n = arg;
+	json_t *body = NULL;
+	uint8_t *chal = NULL, *s1 = NULL;
+	size_t chal_len = 0, s1_len = 0;
+	if (ts_httpd_read_json(req, &body) != 0)
+		return;
+	download_svc d;
+	download_why why;
+	char tid[2 * RSP_TID_LEN + 1], peer[PEERLIM_KEY_MAX] = "?";
+	uint8_t sig[64];
+	dl_svc(n, &d);
+	(void)ts_httpd_peer_addr(req, peer, sizeof(peer));
+	if (peerlim_hit(n->es9_peers, peer, ts_now()) != 0) {
+		es9_fail(req, "8.1", "6.4", "too many sessions from this address; try again in a minute");
+	} else if (ts_json_b64(body, "euiccChallenge", &chal, &chal_len) != 0 || chal_len != RSP_CHALLENGE_LEN) {
+		es9_fail(req, "8.1", "2.1", "stream/initiate needs eid and euiccChallenge (16 bytes)");
+	} else if (stream_auth_initiate(&d, n->st, peer, ts_json_str(body, "eid"), chal, tid, &s1, &s1_len, sig,
+		       &why) != 0) {
+		reply_refusal(req, &why);
+	} else {
+		json_t *r = json_pack("{s:s}", "transactionId", tid);
+		ts_json_set_b64(r, "serverSigned1", s1, s1_len);
+		ts_json_set_b64(r, "serverSignature1", sig, sizeof(sig));
+		ts_json_set_b64(r, "serverCertificate", n->sign_cert_der, n->sign_cert_der_len);
+		es9_ok(req, r);
+	}
+	free(chal);
+	free(s1);
+	json_decref(body);
+}
+
+/* POST /v1/companion/stream/authenticate {transactionId, authenticateServerResponse} */
+static void
+h_stream_authenticate(struct evhttp_request *req, void *arg)
+{
+	node *n = arg;
+	json_t *body = NULL;
+	uint8_t *asr = NULL;
+	size_t asr_len = 0;
+	if (ts_httpd_read_json(req, &body) != 0)
+		return;
+	download_svc d;
+	download_why why;
+	char token[65];
+	dl_svc(n, &d);
+	if (ts_json_b64(body, "authenticateServerResponse", &asr, &asr_len) != 0) {
+		es9_fail(req, "8.1", "2.1", "authenticateServerResponse is missing or malformed");
+	} else if (stream_auth_complete(&d, n->st, ts_json_str(body, "transactionId"), asr, asr_len, token, &why) != 0) {
+		reply_refusal(req, &why);
+	} else {
+		es9_ok(req, json_pack("{s:s,s:i}", "streamToken", token, "expiresIn", STREAM_TOKEN_TTL_S));
+		OPENSSL_cleanse(token, sizeof(token));
+	}
+	free(asr);
+	json_decref(body);
+}
+
 static void
 h_initiate(struct evhttp_request *req, void *arg)
 {
@@ -99,10 +177,14 @@ h_initiate(struct evhttp_request *req, void *arg)
 	const char *mid = ts_json_str(body, "matchingId");
 	download_svc d;
 	download_why why;
-	char tid[2 * RSP_TID_LEN + 1];
+	char tid[2 * RSP_TID_LEN + 1], peer[PEERLIM_KEY_MAX] = "?";
 	uint8_t sig[64];
 	dl_svc(n, &d);
-	if (ts_json_b64(body, "euiccChallenge", &chal, &chal_len) != 0 || chal_len != RSP_CHALLENGE_LEN ||
+	(void)ts_httpd_peer_addr(req, peer, sizeof(peer));
+	if (peerlim_hit(n->es9_peers, peer, ts_now()) != 0) {
+		log_warn("ES9+ initiateAuthentication from %s refused: more than %d a minute", peer, NODE_ES9_PEER_MAX);
+		es9_fail(req, "8.1", "6.4", "too many download sessions from this address; try again in a minute");
+	} else if (ts_json_b64(body, "euiccChallenge", &chal, &chal_len) != 0 || chal_len != RSP_CHALLENGE_LEN ||
 	    mid == NULL) {
 		es9_fail(req, "8.1", "2.1", "initiateAuthentication needs euiccChallenge (16 bytes) and matchingId");
 	} else if (download_initiate(&d, n->st, mid, chal, tid, &s1, &s1_len, sig, &why) != 0) {
@@ -222,6 +304,8 @@ void
 api_es9_routes(node *n)
 {
 	ts_httpd_route(n->httpd, "GET", "/v1/companion/events", h_companion_events, n);
+	ts_httpd_route(n->httpd, "POST", "/v1/companion/stream/initiate", h_stream_initiate, n);
+	ts_httpd_route(n->httpd, "POST", "/v1/companion/stream/authenticate", h_stream_authenticate, n);
 	ts_httpd_route(n->httpd, "POST", "/gsma/rsp2/es9plus/initiateAuthentication", h_initiate, n);
 	ts_httpd_route(n->httpd, "POST", "/gsma/rsp2/es9plus/authenticateClient", h_authenticate, n);
 	ts_httpd_route(n->httpd, "POST", "/gsma/rsp2/es9plus/getBoundProfilePackage", h_get_bpp, n);

@@ -33,7 +33,12 @@ auth_device(node *n, struct evhttp_request *req, char device_id[65], int64_t *us
 		    "this request needs the device's client certificate (enroll first)");
 		return TS_EAUTH;
 	}
-	if (n->st->ops->device_user(n->st, device_id, user_id) != 0) {
+	int rc = n->st->ops->device_user(n->st, device_id, user_id);
+	if (rc == TS_EDENIED) {
+		ts_httpd_reply_error(req, 403, "device_revoked", "device %.16s… was revoked", device_id);
+		return TS_EAUTH;
+	}
+	if (rc != 0) {
 		ts_httpd_reply_error(req, 403, "unknown_device", "device %.16s… is not enrolled", device_id);
 		return TS_EAUTH;
 	}
@@ -217,24 +222,6 @@ done:
 	json_decref(body);
 }
 
-/* The throttle slot of a device (an LRU-free hash table: a collision only
- * shares a counter, which errs on the side of refusing). */
-static struct pass_slot *
-pass_slot(node *n, const char *device_id)
-{
-	unsigned h = 0;
-	for (const char *p = device_id; *p; p++)
-		h = h * 31u + (unsigned char)*p;
-	struct pass_slot *s = &n->pass[h % NODE_PASS_SLOTS];
-	int64_t now = ts_now();
-	if (strcmp(s->device_id, device_id) != 0 || now - s->window_start >= NODE_PASS_WINDOW_S) {
-		snprintf(s->device_id, sizeof(s->device_id), "%s", device_id);
-		s->fails = 0;
-		s->window_start = now;
-	}
-	return s;
-}
-
 static void
 h_session(struct evhttp_request *req, void *arg)
 {
@@ -247,42 +234,10 @@ h_session(struct evhttp_request *req, void *arg)
 	if (ts_httpd_read_json(req, &body) != 0)
 		return;
 	const char *pass = ts_json_str(body, "passphrase");
-	char hash[256];
-	if (pass == NULL) {
+	if (pass == NULL)
 		ts_httpd_reply_error(req, 400, "bad_request", "session needs \"passphrase\"");
-		goto done;
-	}
-	struct pass_slot *slot = pass_slot(n, device_id);
-	if (slot->fails >= NODE_PASS_MAX_FAILS) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "300");
-		ts_httpd_reply_error(req, 429, "too_many_attempts",
-		    "%d wrong passphrases from this device; try again in %lld s", slot->fails,
-		    (long long)(NODE_PASS_WINDOW_S - (ts_now() - slot->window_start)));
-		goto done;
-	}
-	if (n->st->ops->user_get(n->st, user_id, NULL, 0, hash, sizeof(hash)) != 0 ||
-	    passwd_verify(pass, hash) != 0) {
-		slot->fails++;
-		log_warn("wrong passphrase from device %.16s… (%d in this window)", device_id, slot->fails);
-		ts_httpd_reply_error(req, 401, "wrong_passphrase", "the passphrase is wrong");
-		goto done;
-	}
-	slot->fails = 0;
-	char token[65], th[65];
-	uint8_t raw[32];
-	if (ts_random(raw, sizeof(raw)) != 0 || ts_hex_encode(raw, sizeof(raw), token, sizeof(token)) != 0) {
-		ts_httpd_reply_error(req, 500, "random_failed", "no randomness");
-		goto done;
-	}
-	OPENSSL_cleanse(raw, sizeof(raw));
-	secret_hash(token, th);
-	if (n->st->ops->token_add(n->st, th, device_id, user_id, ts_now() + NODE_TOKEN_TTL_S) != 0) {
-		ts_httpd_reply_error(req, 500, "store_error", "cannot store the session");
-		goto done;
-	}
-	ts_httpd_reply_json(req, 201, json_pack("{s:s,s:i}", "token", token, "expires_in", NODE_TOKEN_TTL_S));
-	OPENSSL_cleanse(token, sizeof(token));
-done:
+	else
+		auth_login(n, req, device_id, user_id, pass); /* replies later, from the loop */
 	json_decref(body);
 }
 
@@ -496,7 +451,65 @@ h_events(struct evhttp_request *req, void *arg)
 			return;
 		}
 	}
-	push_subscribe_primary(n, req, user_id, has_share ? share : NULL, (int64_t)after);
+	push_subscribe_primary(n, req, user_id, device_id, has_share ? share : NULL, (int64_t)after);
+}
+
+/* GET /v1/devices — the user's devices (a stolen phone is found here). */
+static void
+h_devices(struct evhttp_request *req, void *arg)
+{
+	node *n = arg;
+	char device_id[65];
+	int64_t user_id;
+	if (auth_user(n, req, device_id, &user_id) != 0)
+		return;
+	json_t *arr = NULL;
+	if (n->st->ops->devices_json(n->st, user_id, &arr) != 0) {
+		ts_httpd_reply_error(req, 500, "store_error", "cannot list devices");
+		return;
+	}
+	ts_httpd_reply_json(req, 200, json_pack("{s:o,s:s}", "devices", arr, "this_device", device_id));
+}
+
+/* POST /v1/devices/{device_id|self}/revoke — any of the user's devices,
+ * this one included; refused at once everywhere, open streams end. */
+static void
+h_device_revoke(struct evhttp_request *req, void *arg)
+{
+	node *n = arg;
+	char device_id[65], path[256], target[65];
+	int64_t user_id;
+	if (auth_user(n, req, device_id, &user_id) != 0)
+		return;
+	const char *p = NULL, *slash = NULL;
+	if (ts_httpd_path(req, path, sizeof(path)) == 0) {
+		p = path + strlen("/v1/devices/");
+		slash = strchr(p, '/');
+	}
+	if (p == NULL || slash == NULL || strcmp(slash, "/revoke") != 0 || slash == p ||
+	    (size_t)(slash - p) >= sizeof(target)) {
+		ts_httpd_reply_error(req, 400, "bad_request", "POST /v1/devices/{device_id|self}/revoke");
+		return;
+	}
+	memcpy(target, p, (size_t)(slash - p));
+	target[slash - p] = '\0';
+	if (strcmp(target, "self") == 0)
+		snprintf(target, sizeof(target), "%s", device_id);
+	int rc = auth_revoke_device(n->st, user_id, target, NULL);
+	if (rc == TS_ENOTFOUND) {
+		ts_httpd_reply_error(req, 404, "unknown_device", "no device %.16s… of this user", target);
+		return;
+	}
+	if (rc == TS_ESTATE) {
+		ts_httpd_reply_error(req, 409, "device_revoked", "device %.16s… is already revoked", target);
+		return;
+	}
+	if (rc != 0) {
+		ts_httpd_reply_error(req, 500, "store_error", "cannot record the revocation");
+		return;
+	}
+	push_device_revoked(n);
+	ts_httpd_reply_json(req, 200, json_pack("{s:s,s:s}", "device_id", target, "state", "revoked"));
 }
 
 void
@@ -511,4 +524,6 @@ api_primary_routes(node *n)
 	ts_httpd_route(n->httpd, "GET", "/v1/shares/*", h_share_get, n);
 	ts_httpd_route(n->httpd, "POST", "/v1/shares/*", h_share_cancel, n);
 	ts_httpd_route(n->httpd, "GET", "/v1/events", h_events, n);
+	ts_httpd_route(n->httpd, "GET", "/v1/devices", h_devices, n);
+	ts_httpd_route(n->httpd, "POST", "/v1/devices/*", h_device_revoke, n);
 }

@@ -100,7 +100,9 @@ download_initiate(const download_svc *d, store *st, const char *matching_id,
 	memcpy(tx.server_challenge, ss.server_challenge, RSP_CHALLENGE_LEN);
 	tx.stage = TX_INITIATED;
 	tx.created_at = ts_now();
-	if (st->ops->tx_put(st, &tx) != 0)
+	/* A new session replaces the share's oldest: rows stay bounded
+	 * whoever knows the matchingId and however often they call. */
+	if (st->ops->tx_trim(st, sh.id, DOWNLOAD_TX_PER_SHARE - 1) != 0 || st->ops->tx_put(st, &tx) != 0)
 		goto fail;
 	snprintf(out_tid, 2 * RSP_TID_LEN + 1, "%s", tx.id);
 	log_info("S14 share %s: download session %s opened by companion %s", sh.id, tx.id, sh.eid);
@@ -388,4 +390,11 @@ download_cancel(const download_svc *d, store *st, const char *tid, const char *r
 	}
 	tx.stage = TX_CANCELLED;
 	return st->ops->tx_put(st, &tx);
+}
+
+int
+download_verify_euicc(const download_svc *d, const rsp_auth_server_resp *a, const char *want_eid, EVP_PKEY **pub,
+    char *why, size_t cap)
+{
+	return verify_euicc(d, a, want_eid, pub, why, cap);
 }

@@ -34,6 +34,9 @@
 #include "node/share.h"
 #include "node/store.h"
 
+/* Open ES9+ sessions kept per share: a new one replaces the oldest. */
+#define DOWNLOAD_TX_PER_SHARE 4
+
 typedef struct download_svc {
 	const share_svc *share;     /* borrowed */
 	const char *address;        /* smdpAddress (borrowed) */
@@ -70,5 +73,11 @@ int download_notification(const download_svc *d, store *st, const uint8_t *nb, s
 
 /* cancelSession: reason is the companion's (SGP.22 CancelSessionReason name). */
 int download_cancel(const download_svc *d, store *st, const char *tid, const char *reason);
+
+/* The SE's identity in an AuthenticateServer response: chain CI -> EUM ->
+ * eUICC, the EID permitted by the EUM and equal to want_eid. *pub: the
+ * eUICC key (caller frees). Also used by stream_auth.c. */
+int download_verify_euicc(const download_svc *d, const rsp_auth_server_resp *a, const char *want_eid,
+    EVP_PKEY **pub, char *why, size_t cap);
 
 #endif

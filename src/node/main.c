@@ -26,6 +26,8 @@ static const char usage[] =
     "                          --kind sim|bankid|service --provider NAME [--not-shareable]\n"
     "    tapshare-node run [--dir DIR | --config FILE]\n"
     "    tapshare-node shares --dir DIR [--json]\n"
+    "    tapshare-node device list --dir DIR [--user NAME] [--json]\n"
+    "    tapshare-node device revoke DEVICE_ID --dir DIR\n"
     "\n"
     "COMMANDS\n"
     "    testpki   Write a fresh test PKI: CI root, EUM (permitted EID prefix PREFIX,\n"
@@ -50,6 +52,12 @@ static const char usage[] =
     "              /metrics (Prometheus) in plain HTTP there. Under systemd (Type=notify)\n"
     "              it reports READY=1, RELOADING=1 and STOPPING=1.\n"
     "    shares    List every share with its state.\n"
+    "    device    list: the enrolled primary devices (id = SHA-256 of the public key),\n"
+    "              their user and state. revoke: a lost or stolen device is refused on\n"
+    "              every endpoint at once (a running node also closes its open event\n"
+    "              streams within a second); its session tokens are dropped and offers\n"
+    "              it signed are no longer redeemed. The phone can do the same itself:\n"
+    "              tapshare device revoke.\n"
     "\n"
     "ENVIRONMENT\n"
     "    TAPSHARE_NODE_DIR          default for --dir\n"
@@ -106,6 +114,8 @@ main(int argc, char **argv)
 		return node_cmd_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "shares") == 0)
 		return node_cmd_shares(argc - 1, argv + 1);
+	if (strcmp(cmd, "device") == 0)
+		return node_cmd_device(argc - 1, argv + 1);
 	fprintf(stderr, "tapshare-node: error: unknown command %s (see tapshare-node --help)\n", cmd);
 	return 2;
 }

@@ -14,6 +14,7 @@
  *   outbox.c       worker threads performing provider calls (ES2+) with retries
  *   push.c         server-sent-event subscribers (primary and companion streams)
  *   passwd.c       passphrase hashing (scrypt)
+ *   auth.c         logins: passphrase throttle, scrypt on worker threads
  *   admin.c        init / user / provider / app commands
  */
 #ifndef TS_NODE_H
@@ -40,15 +41,22 @@
 
 struct push_sub;
 
-/* Wrong-passphrase throttle: per device, in memory (a restart forgets it). */
-#define NODE_PASS_SLOTS 256
+/* Passphrase throttle (auth.c): attempts per device and per account in a
+ * window that starts at the first attempt; persisted in the store. */
 #define NODE_PASS_MAX_FAILS 5
+#define NODE_PASS_MAX_FAILS_USER 10
 #define NODE_PASS_WINDOW_S 300
-struct pass_slot {
-	char device_id[65];
-	int fails;
-	int64_t window_start;
-};
+/* Passphrase checks (scrypt) run on these threads, never on the loop. */
+#define NODE_AUTH_WORKERS 2
+#define NODE_AUTH_QUEUE_MAX 64
+struct auth_pool;
+struct peerlim;
+/* ES9+ initiateAuthentication per peer address per minute (each opens a
+ * durable session row and costs a signature). */
+#define NODE_ES9_PEER_MAX 60
+#define NODE_ES9_PEER_WINDOW_S 60
+#define NODE_STREAMS_PER_EID 2
+#define NODE_STREAMS_PER_PEER 32
 
 typedef struct node {
 	char dir[512];           /* state: node.port, relative paths of the database */
@@ -89,7 +97,9 @@ typedef struct node {
 	struct evhttp *admin;    /* admin listener (admin_http.c), NULL when off */
 	int ready;               /* serving: /readyz may say so */
 	const char *crash_after; /* fault injection for tests: a crash point name */
-	struct pass_slot pass[NODE_PASS_SLOTS];
+	struct auth_pool *auth;  /* passphrase-check workers (auth.c) */
+	int64_t revocations_seen; /* store's device revocation count at the last look (push.c) */
+	struct peerlim *es9_peers; /* initiateAuthentication per peer (api_es9.c) */
 	int64_t next_gc;
 } node;
 
@@ -100,6 +110,8 @@ int node_cmd_user(int argc, char **argv);
 int node_cmd_provider(int argc, char **argv);
 int node_cmd_app(int argc, char **argv);
 int node_cmd_shares(int argc, char **argv);
+/* device list | device revoke (issue 8) */
+int node_cmd_device(int argc, char **argv);
 /* Loads n->ini (DIR/node.ini when empty) and the keys and certificates it names. */
 int node_load(node *n, const char *dir);
 
@@ -141,6 +153,27 @@ void node_crash_point(node *n, const char *point);
 /* Wires n->svc to the node (push and outbox kicks, crash points). */
 void node_svc_init(node *n);
 
+/* auth.c */
+int auth_start(node *n);
+/* Joins the workers; checks still in flight are answered 503. NULL-safe. */
+void auth_stop(node *n);
+/* POST /v1/session after the device was authenticated: counts the attempt,
+ * then checks pass on a worker thread and replies from the loop (201 token,
+ * 401, 429 throttled, 503 busy). pass is copied. */
+void auth_login(node *n, struct evhttp_request *req, const char *device_id, int64_t user_id, const char *pass);
+/* The throttle alone (tests): counts one attempt; 0 go on, TS_ELIMIT
+ * refused (*retry_after seconds; *by_account: the account's limit). */
+int auth_throttle_begin(store *st, const char *device_id, int64_t user_id, int64_t now, int64_t *retry_after,
+    int *by_account);
+/* A correct passphrase: forgets the device's window, takes its attempt back
+ * from the account's. */
+void auth_throttle_success(store *st, const char *device_id, int64_t user_id);
+/* Revokes a device in its own transaction: refused at once on every
+ * endpoint, its tokens dropped. by_user >= 0: only a device of that user
+ * (else TS_ENOTFOUND); < 0: any (the operator). TS_ESTATE already revoked.
+ * *owner (may be NULL) gets the device's user. */
+int auth_revoke_device(store *st, int64_t by_user, const char *device_id, int64_t *owner);
+
 /* passwd.c */
 int passwd_hash(const char *pass, char *out, size_t cap);
 int passwd_verify(const char *pass, const char *stored); /* 0 ok, TS_EAUTH */
@@ -163,10 +196,16 @@ void push_fini(node *n);
 void push_kick(node *n);
 /* Starts an SSE response and registers it. kind 0 primary (user_id, share filter,
  * after), kind 1 companion (eid). */
-int push_subscribe_primary(node *n, struct evhttp_request *req, int64_t user_id,
+int push_subscribe_primary(node *n, struct evhttp_request *req, int64_t user_id, const char *device_id,
     const char *share_id, int64_t after);
-int push_subscribe_companion(node *n, struct evhttp_request *req, const char *eid);
+/* Companion streams are capped: NODE_STREAMS_PER_PEER per peer address
+ * (429 beyond), NODE_STREAMS_PER_EID per EID (a new one replaces the oldest). */
+int push_subscribe_companion(node *n, struct evhttp_request *req, const char *eid, const char *peer);
+/* Keepalives; also ends the streams of devices revoked meanwhile (by any
+ * process: it polls the store's revocation count). */
 void push_tick(node *n);
+/* Ends every open stream of a revoked device now. */
+void push_device_revoked(node *n);
 
 /* outbox.c */
 int outbox_start(node *n);

@@ -29,9 +29,11 @@ struct push_sub {
 	struct evhttp_request *req;
 	int kind; /* 0 primary, 1 companion */
 	int64_t user_id;
+	char device_id[65];   /* primary: the device holding the stream */
 	int has_share;
 	char share_id[STORE_ID_MAX];
 	char eid[33];
+	char peer[64];        /* companion: the peer address (caps) */
 	int64_t last_id;
 	int64_t last_write_ms;
 	struct push_sub *prev, *next;
@@ -130,9 +132,44 @@ push_kick(node *n)
 		event_active(n->push_ev, EV_READ, 0);
 }
 
+/* Ends a stream from our side (the client sees the end of the response). */
+static void
+end_sub(node *n, struct push_sub *s)
+{
+	struct evhttp_connection *c = evhttp_request_get_connection(s->req);
+	if (c != NULL)
+		evhttp_connection_set_closecb(c, NULL, NULL);
+	unlink_sub(n, s);
+	evhttp_send_reply_end(s->req);
+	free(s);
+}
+
+void
+push_device_revoked(node *n)
+{
+	int64_t count;
+	if (n->st->ops->device_revocations(n->st, &count) == 0)
+		n->revocations_seen = count;
+	struct push_sub *next;
+	for (struct push_sub *s = n->subs; s != NULL; s = next) {
+		next = s->next;
+		int64_t uid;
+		if (s->kind != 0 || n->st->ops->device_user(n->st, s->device_id, &uid) != TS_EDENIED)
+			continue;
+		log_info("device %.16s… was revoked: its event stream is closed", s->device_id);
+		end_sub(n, s);
+	}
+}
+
 void
 push_tick(node *n)
 {
+	/* A device revoked by another process (tapshare-node device revoke)
+	 * loses its open streams within a tick: one count query per tick,
+	 * a walk over the streams only when the count moved. */
+	int64_t count;
+	if (n->st->ops->device_revocations(n->st, &count) == 0 && count != n->revocations_seen)
+		push_device_revoked(n);
 	int64_t now = ts_mono_ms();
 	for (struct push_sub *s = n->subs; s != NULL; s = s->next) {
 		if (now - s->last_write_ms < NODE_KEEPALIVE_S * 1000)
@@ -150,6 +187,8 @@ push_tick(node *n)
 int
 push_init(node *n)
 {
+	if (n->st->ops->device_revocations(n->st, &n->revocations_seen) != 0)
+		return TS_EDB;
 	n->push_ev = event_new(n->base, -1, 0, on_push, n);
 	return n->push_ev ? 0 : TS_ENOMEM;
 }
@@ -202,14 +241,15 @@ subscribe(node *n, struct evhttp_request *req, struct push_sub *s)
 }
 
 int
-push_subscribe_primary(node *n, struct evhttp_request *req, int64_t user_id, const char *share_id,
-    int64_t after)
+push_subscribe_primary(node *n, struct evhttp_request *req, int64_t user_id, const char *device_id,
+    const char *share_id, int64_t after)
 {
 	struct push_sub *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return TS_ENOMEM;
 	s->kind = 0;
 	s->user_id = user_id;
+	snprintf(s->device_id, sizeof(s->device_id), "%s", device_id);
 	if (share_id != NULL) {
 		s->has_share = 1;
 		snprintf(s->share_id, sizeof(s->share_id), "%s", share_id);
@@ -219,11 +259,35 @@ push_subscribe_primary(node *n, struct evhttp_request *req, int64_t user_id, con
 }
 
 int
-push_subscribe_companion(node *n, struct evhttp_request *req, const char *eid)
+push_subscribe_companion(node *n, struct evhttp_request *req, const char *eid, const char *peer)
 {
+	/* Caps: NODE_STREAMS_PER_PEER open companion streams per address
+	 * (refused beyond), NODE_STREAMS_PER_EID per EID (the oldest gives way:
+	 * every holder proved the SE, and a companion that reconnects before
+	 * its dead connection is noticed must get through). */
+	size_t per_peer = 0, per_eid = 0;
+	struct push_sub *oldest = NULL;
+	for (struct push_sub *o = n->subs; o != NULL; o = o->next) {
+		if (o->kind != 1)
+			continue;
+		per_peer += strcmp(o->peer, peer) == 0;
+		if (strcmp(o->eid, eid) == 0) {
+			per_eid++;
+			oldest = o; /* the list is newest first */
+		}
+	}
+	if (per_peer >= NODE_STREAMS_PER_PEER) {
+		ts_httpd_reply_error(req, 429, "too_many_streams", "too many companion streams from this address");
+		return TS_ELIMIT;
+	}
+	if (per_eid >= NODE_STREAMS_PER_EID && oldest != NULL) {
+		log_info("companion %s: a newer stream replaces the oldest of its %zu", eid, per_eid);
+		end_sub(n, oldest);
+	}
 	struct push_sub *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return TS_ENOMEM;
+	snprintf(s->peer, sizeof(s->peer), "%s", peer);
 	s->kind = 1;
 	snprintf(s->eid, sizeof(s->eid), "%s", eid);
 	s->last_id = 0; /* every pending command, always */

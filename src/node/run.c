@@ -17,6 +17,7 @@
 #include "lib/ts_err.h"
 #include "lib/util.h"
 #include "node/node.h"
+#include "node/peerlim.h"
 
 void
 node_crash_point(node *n, const char *point)
@@ -177,8 +178,9 @@ node_cmd_run(int argc, char **argv)
 	api_primary_routes(&n);
 	api_es9_routes(&n);
 	api_offer_routes(&n);
-	if (push_init(&n) != 0 || outbox_start(&n) != 0) {
-		fprintf(stderr, "tapshare-node: error: cannot start the outbox workers\n");
+	if (peerlim_new(NODE_ES9_PEER_MAX, NODE_ES9_PEER_WINDOW_S, &n.es9_peers) != 0 || push_init(&n) != 0 ||
+	    auth_start(&n) != 0 || outbox_start(&n) != 0) {
+		fprintf(stderr, "tapshare-node: error: cannot start the worker threads\n");
 		goto out;
 	}
 	struct timeval sec = { 1, 0 };
@@ -216,6 +218,7 @@ node_cmd_run(int argc, char **argv)
 	n.ready = 0;
 	rc = 0;
 	outbox_stop(&n);
+	auth_stop(&n);
 	push_fini(&n);
 out_events:
 	admin_http_stop(&n);
@@ -225,6 +228,8 @@ out_events:
 	event_free(sighup);
 	log_info("stopped");
 out:
+	auth_stop(&n); /* NULL-safe: a start that failed half-way */
+	peerlim_free(n.es9_peers);
 	ts_httpd_free(n.httpd);
 	if (n.base)
 		event_base_free(n.base);

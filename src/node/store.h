@@ -113,6 +113,7 @@ struct store_ops {
 	/* Marks the code used; returns its user. TS_ENOTFOUND / TS_EEXPIRED / TS_ESTATE (used). */
 	int (*enroll_code_use)(store *s, const char *code_hash, int64_t now, int64_t *user_id);
 	int (*device_add)(store *s, const char *device_id, int64_t user_id, const char *name);
+	/* The device's user; TS_ENOTFOUND if never enrolled, TS_EDENIED if revoked. */
 	int (*device_user)(store *s, const char *device_id, int64_t *user_id);
 	int (*token_add)(store *s, const char *token_hash, const char *device_id, int64_t user_id, int64_t expires_at);
 	int (*token_check)(store *s, const char *token_hash, const char *device_id, int64_t now, int64_t *user_id);
@@ -188,6 +189,37 @@ struct store_ops {
 	int (*tx_get)(store *s, const char *id, store_tx *tx);
 	int (*companion_put)(store *s, const char *eid, const uint8_t pub[65]);
 	int (*companion_pub)(store *s, const char *eid, uint8_t pub[65]);
+
+	/* Devices (issue 8): a revoked device stays listed and is refused
+	 * everywhere (device_user returns TS_EDENIED); its tokens are dropped in
+	 * the same statement batch. TS_ENOTFOUND unknown, TS_ESTATE already
+	 * revoked. *user_id (may be NULL) is the device's user. */
+	int (*device_revoke)(store *s, const char *device_id, int64_t now, int64_t *user_id);
+	/* user_id < 0: all users. JSON array of {device_id, user, name,
+	 * created_at, revoked_at (0 = active)}. */
+	int (*devices_json)(store *s, int64_t user_id, json_t **out);
+	/* How many devices were ever revoked (grows by one per revocation): a
+	 * running node polls it to end the streams of a device revoked by
+	 * another process. */
+	int (*device_revocations)(store *s, int64_t *count);
+
+	/* Passphrase throttle, persisted, keyed by "device:<id>" / "user:<id>".
+	 * hit counts one attempt in key's window and returns the attempts so far
+	 * and the window's start; a window lasts window_s from its first attempt
+	 * and only its end starts a new one (one atomic statement, so concurrent
+	 * attempts all count). undo takes one attempt back (a correct passphrase:
+	 * the other attempts stay); forget drops key's window. */
+	int (*throttle_hit)(store *s, const char *key, int64_t now, int64_t window_s, int *attempts,
+	    int64_t *window_start);
+	int (*throttle_undo)(store *s, const char *key);
+	int (*throttle_forget)(store *s, const char *key);
+
+	/* ES9+ sessions of a share beyond the newest keep are dropped (a new
+	 * session replaces the oldest, so a leaked matchingId cannot grow the
+	 * table: at most keep + 1 rows per share). Sessions the SE already
+	 * authenticated (stage 2, 3) are kept before merely initiated ones:
+	 * whoever floods with a leaked matchingId only replaces their own. */
+	int (*tx_trim)(store *s, const char *share_id, int keep);
 };
 
 struct store {

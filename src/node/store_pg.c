@@ -114,6 +114,10 @@ static const char *const migrations[] = {
 	"ALTER TABLE shares ADD COLUMN app_key TEXT NOT NULL DEFAULT '';",
 	/* 5: a move is a transfer for the provider */
 	"ALTER TABLE shares ADD COLUMN operation TEXT NOT NULL DEFAULT 'share';",
+	/* 6: device revocation and the persisted passphrase throttle (issue 8) */
+	"ALTER TABLE devices ADD COLUMN revoked_at BIGINT NOT NULL DEFAULT 0;"
+	"CREATE TABLE pass_throttle (key TEXT PRIMARY KEY, attempts BIGINT NOT NULL,"
+	"  window_start BIGINT NOT NULL);",
 };
 
 /* statement flags */
@@ -560,10 +564,20 @@ pq_device_add(store *b, const char *device_id, int64_t user_id, const char *name
 static int
 pq_device_user(store *b, const char *device_id, int64_t *user_id)
 {
-	static const char sql[] = "SELECT user_id FROM devices WHERE device_id=$1";
+	static const char sql[] = "SELECT user_id, revoked_at FROM devices WHERE device_id=$1";
 	pq_args a = { 0 };
 	a_text(&a, device_id);
-	return one_i64(S(b), sql, &a, user_id, TS_ENOTFOUND);
+	PGresult *r = NULL;
+	int rc = q(S(b), sql, Q_READ, &a, &r);
+	if (rc != 0)
+		return rc;
+	rc = TS_ENOTFOUND;
+	if (PQntuples(r) > 0) {
+		*user_id = c_i64(r, 0, 0);
+		rc = c_i64(r, 0, 1) != 0 ? TS_EDENIED : 0;
+	}
+	PQclear(r);
+	return rc;
 }
 
 static int
@@ -1331,6 +1345,139 @@ pq_companion_pub(store *b, const char *eid, uint8_t pub[65])
 	return rc;
 }
 
+/* ---- devices and the passphrase throttle (issue 8) ---- */
+
+static int
+pq_device_revoke(store *b, const char *device_id, int64_t now, int64_t *user_id)
+{
+	static const char sel[] = "SELECT user_id, revoked_at FROM devices WHERE device_id=$1";
+	static const char upd[] = "UPDATE devices SET revoked_at=$1 WHERE device_id=$2 AND revoked_at=0";
+	static const char del[] = "DELETE FROM tokens WHERE device_id=$1";
+	pq_store *s = S(b);
+	pq_args a = { 0 };
+	a_text(&a, device_id);
+	PGresult *r = NULL;
+	int rc = q(s, sel, Q_READ, &a, &r);
+	if (rc != 0)
+		return rc;
+	rc = TS_ENOTFOUND;
+	if (PQntuples(r) > 0) {
+		if (user_id)
+			*user_id = c_i64(r, 0, 0);
+		rc = c_i64(r, 0, 1) != 0 ? TS_ESTATE : 0;
+	}
+	PQclear(r);
+	if (rc != 0)
+		return rc;
+	pq_args u = { 0 };
+	a_i64(&u, now > 0 ? now : 1);
+	a_text(&u, device_id);
+	long long changes = 0;
+	if ((rc = q_changes(s, upd, &u, &changes)) != 0)
+		return rc;
+	if (changes != 1)
+		return TS_ESTATE;
+	return q(s, del, Q_WRITE, &a, NULL);
+}
+
+static int
+pq_devices_json(store *b, int64_t user_id, json_t **out)
+{
+	static const char sql[] = "SELECT d.device_id, u.name, d.name, d.created_at, d.revoked_at FROM devices d"
+				  " JOIN users u ON u.id = d.user_id WHERE $1::bigint < 0 OR d.user_id = $1::bigint"
+				  " ORDER BY d.created_at, d.device_id";
+	pq_args a = { 0 };
+	a_i64(&a, user_id);
+	PGresult *r = NULL;
+	int rc = q(S(b), sql, Q_READ, &a, &r);
+	if (rc != 0)
+		return rc;
+	json_t *arr = json_array();
+	if (arr == NULL) {
+		PQclear(r);
+		return TS_ENOMEM;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		char id[STORE_ID_MAX], user[STORE_STR_MAX], name[STORE_STR_MAX];
+		c_text(r, i, 0, id, sizeof(id));
+		c_text(r, i, 1, user, sizeof(user));
+		c_text(r, i, 2, name, sizeof(name));
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:I,s:I}", "device_id", id, "user", user, "name",
+		    name, "created_at", (json_int_t)c_i64(r, i, 3), "revoked_at", (json_int_t)c_i64(r, i, 4)));
+	}
+	PQclear(r);
+	*out = arr;
+	return 0;
+}
+
+static int
+pq_device_revocations(store *b, int64_t *count)
+{
+	static const char sql[] = "SELECT count(*) FROM devices WHERE revoked_at<>0";
+	return one_i64(S(b), sql, NULL, count, TS_EDB);
+}
+
+static int
+pq_throttle_hit(store *b, const char *key, int64_t now, int64_t window_s, int *attempts, int64_t *window_start)
+{
+	/* One statement: concurrent attempts each count; only a window's end
+	 * starts a new one. */
+	static const char sql[] =
+	    "INSERT INTO pass_throttle(key, attempts, window_start) VALUES($1, 1, $2::bigint)"
+	    " ON CONFLICT(key) DO UPDATE SET"
+	    "  attempts = CASE WHEN pass_throttle.window_start + $3::bigint <= $2::bigint THEN 1"
+	    "             ELSE pass_throttle.attempts + 1 END,"
+	    "  window_start = CASE WHEN pass_throttle.window_start + $3::bigint <= $2::bigint THEN $2::bigint"
+	    "                 ELSE pass_throttle.window_start END"
+	    " RETURNING attempts, window_start";
+	pq_args a = { 0 };
+	a_text(&a, key);
+	a_i64(&a, now);
+	a_i64(&a, window_s);
+	PGresult *r = NULL;
+	int rc = q(S(b), sql, Q_WRITE, &a, &r);
+	if (rc != 0)
+		return rc;
+	rc = TS_EDB;
+	if (PQntuples(r) == 1) {
+		int64_t n = c_i64(r, 0, 0);
+		*attempts = n > 1000000 ? 1000000 : (int)n;
+		*window_start = c_i64(r, 0, 1);
+		rc = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int
+pq_throttle_undo(store *b, const char *key)
+{
+	static const char sql[] = "UPDATE pass_throttle SET attempts = GREATEST(attempts - 1, 0) WHERE key=$1";
+	pq_args a = { 0 };
+	a_text(&a, key);
+	return q(S(b), sql, Q_WRITE, &a, NULL);
+}
+
+static int
+pq_throttle_forget(store *b, const char *key)
+{
+	static const char sql[] = "DELETE FROM pass_throttle WHERE key=$1";
+	pq_args a = { 0 };
+	a_text(&a, key);
+	return q(S(b), sql, Q_WRITE, &a, NULL);
+}
+
+static int
+pq_tx_trim(store *b, const char *share_id, int keep)
+{
+	static const char sql[] = "DELETE FROM es9_tx WHERE share_id=$1 AND id NOT IN (SELECT id FROM es9_tx"
+				  " WHERE share_id=$1 ORDER BY stage IN (2, 3) DESC, created_at DESC, id DESC LIMIT $2::bigint)";
+	pq_args a = { 0 };
+	a_text(&a, share_id);
+	a_i64(&a, keep < 0 ? 0 : keep);
+	return q(S(b), sql, Q_WRITE, &a, NULL);
+}
+
 static const struct store_ops pq_ops = {
 	.close = pq_close,
 	.begin = pq_begin,
@@ -1382,6 +1529,13 @@ static const struct store_ops pq_ops = {
 	.tx_get = pq_tx_get,
 	.companion_put = pq_companion_put,
 	.companion_pub = pq_companion_pub,
+	.device_revoke = pq_device_revoke,
+	.devices_json = pq_devices_json,
+	.device_revocations = pq_device_revocations,
+	.throttle_hit = pq_throttle_hit,
+	.throttle_undo = pq_throttle_undo,
+	.throttle_forget = pq_throttle_forget,
+	.tx_trim = pq_tx_trim,
 };
 
 /* Each migration runs in its own transaction under the write lock, so two

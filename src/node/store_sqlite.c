@@ -6,8 +6,12 @@
  */
 #include "node/store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -78,6 +82,10 @@ static const char *const migrations[] = {
 	"ALTER TABLE shares ADD COLUMN app_key TEXT NOT NULL DEFAULT '';",
 	/* 5: a move is a transfer for the provider */
 	"ALTER TABLE shares ADD COLUMN operation TEXT NOT NULL DEFAULT 'share';",
+	/* 6: device revocation and the persisted passphrase throttle (issue 8) */
+	"ALTER TABLE devices ADD COLUMN revoked_at INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE pass_throttle (key TEXT PRIMARY KEY, attempts INTEGER NOT NULL,"
+	"  window_start INTEGER NOT NULL);",
 };
 
 static sqlite3_stmt *
@@ -308,7 +316,7 @@ static int
 sq_device_user(store *b, const char *device_id, int64_t *user_id)
 {
 	sq_store *s = S(b);
-	static const char q[] = "SELECT user_id FROM devices WHERE device_id=?";
+	static const char q[] = "SELECT user_id, revoked_at FROM devices WHERE device_id=?";
 	sqlite3_stmt *p = st(s, q);
 	if (!p)
 		return TS_EDB;
@@ -316,7 +324,7 @@ sq_device_user(store *b, const char *device_id, int64_t *user_id)
 	int rc = TS_ENOTFOUND;
 	if (sqlite3_step(p) == SQLITE_ROW) {
 		*user_id = sqlite3_column_int64(p, 0);
-		rc = 0;
+		rc = sqlite3_column_int64(p, 1) != 0 ? TS_EDENIED : 0;
 	}
 	sqlite3_reset(p);
 	return rc;
@@ -1089,6 +1097,158 @@ sq_companion_pub(store *b, const char *eid, uint8_t pub[65])
 	return rc;
 }
 
+/* ---- devices and the passphrase throttle (issue 8) ---- */
+
+static int
+sq_device_revoke(store *b, const char *device_id, int64_t now, int64_t *user_id)
+{
+	sq_store *s = S(b);
+	static const char q[] = "SELECT user_id, revoked_at FROM devices WHERE device_id=?";
+	static const char u[] = "UPDATE devices SET revoked_at=? WHERE device_id=? AND revoked_at=0";
+	static const char d[] = "DELETE FROM tokens WHERE device_id=?";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, device_id);
+	int rc = TS_ENOTFOUND;
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		if (user_id)
+			*user_id = sqlite3_column_int64(p, 0);
+		rc = sqlite3_column_int64(p, 1) != 0 ? TS_ESTATE : 0;
+	}
+	sqlite3_reset(p);
+	if (rc != 0)
+		return rc;
+	if ((p = st(s, u)) == NULL)
+		return TS_EDB;
+	sqlite3_bind_int64(p, 1, now > 0 ? now : 1);
+	bt(p, 2, device_id);
+	if ((rc = run(s, p)) != 0)
+		return rc;
+	if (sqlite3_changes(s->db) != 1)
+		return TS_ESTATE;
+	if ((p = st(s, d)) == NULL)
+		return TS_EDB;
+	bt(p, 1, device_id);
+	return run(s, p);
+}
+
+static int
+sq_devices_json(store *b, int64_t user_id, json_t **out)
+{
+	sq_store *s = S(b);
+	static const char q[] = "SELECT d.device_id, u.name, d.name, d.created_at, d.revoked_at FROM devices d"
+				" JOIN users u ON u.id = d.user_id WHERE ?1 < 0 OR d.user_id = ?1"
+				" ORDER BY d.created_at, d.device_id";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	sqlite3_bind_int64(p, 1, user_id);
+	json_t *arr = json_array();
+	if (arr == NULL)
+		return TS_ENOMEM;
+	int rc;
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW)
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:I,s:I}", "device_id",
+		    (const char *)sqlite3_column_text(p, 0), "user", (const char *)sqlite3_column_text(p, 1),
+		    "name", (const char *)sqlite3_column_text(p, 2), "created_at",
+		    (json_int_t)sqlite3_column_int64(p, 3), "revoked_at", (json_int_t)sqlite3_column_int64(p, 4)));
+	sqlite3_reset(p);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return TS_EDB;
+	}
+	*out = arr;
+	return 0;
+}
+
+static int
+sq_device_revocations(store *b, int64_t *count)
+{
+	sq_store *s = S(b);
+	static const char q[] = "SELECT count(*) FROM devices WHERE revoked_at<>0";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	int rc = TS_EDB;
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		*count = sqlite3_column_int64(p, 0);
+		rc = 0;
+	}
+	sqlite3_reset(p);
+	return rc;
+}
+
+static int
+sq_throttle_hit(store *b, const char *key, int64_t now, int64_t window_s, int *attempts, int64_t *window_start)
+{
+	sq_store *s = S(b);
+	/* One statement: concurrent attempts (other threads, other processes)
+	 * each count; only a window's end starts a new one. */
+	static const char q[] =
+	    "INSERT INTO pass_throttle(key, attempts, window_start) VALUES(?1, 1, ?2)"
+	    " ON CONFLICT(key) DO UPDATE SET"
+	    "  attempts = CASE WHEN pass_throttle.window_start + ?3 <= ?2 THEN 1 ELSE pass_throttle.attempts + 1 END,"
+	    "  window_start = CASE WHEN pass_throttle.window_start + ?3 <= ?2 THEN ?2"
+	    "                 ELSE pass_throttle.window_start END"
+	    " RETURNING attempts, window_start";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, key);
+	sqlite3_bind_int64(p, 2, now);
+	sqlite3_bind_int64(p, 3, window_s);
+	int rc = TS_EDB;
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		int64_t a = sqlite3_column_int64(p, 0);
+		*attempts = a > 1000000 ? 1000000 : (int)a;
+		*window_start = sqlite3_column_int64(p, 1);
+		rc = sqlite3_step(p) == SQLITE_DONE ? 0 : TS_EDB;
+	}
+	if (rc != 0)
+		log_error("sqlite: %s", sqlite3_errmsg(s->db));
+	sqlite3_reset(p);
+	return rc;
+}
+
+static int
+sq_throttle_undo(store *b, const char *key)
+{
+	sq_store *s = S(b);
+	static const char q[] = "UPDATE pass_throttle SET attempts = max(attempts - 1, 0) WHERE key=?";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, key);
+	return run(s, p);
+}
+
+static int
+sq_throttle_forget(store *b, const char *key)
+{
+	sq_store *s = S(b);
+	static const char q[] = "DELETE FROM pass_throttle WHERE key=?";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, key);
+	return run(s, p);
+}
+
+static int
+sq_tx_trim(store *b, const char *share_id, int keep)
+{
+	sq_store *s = S(b);
+	static const char q[] = "DELETE FROM es9_tx WHERE share_id=?1 AND id NOT IN (SELECT id FROM es9_tx"
+				" WHERE share_id=?1 ORDER BY stage IN (2, 3) DESC, created_at DESC, rowid DESC LIMIT ?2)";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, share_id);
+	sqlite3_bind_int(p, 2, keep < 0 ? 0 : keep);
+	return run(s, p);
+}
+
 static const struct store_ops sq_ops = {
 	.close = sq_close,
 	.begin = sq_begin,
@@ -1140,6 +1300,13 @@ static const struct store_ops sq_ops = {
 	.tx_get = sq_tx_get,
 	.companion_put = sq_companion_put,
 	.companion_pub = sq_companion_pub,
+	.device_revoke = sq_device_revoke,
+	.devices_json = sq_devices_json,
+	.device_revocations = sq_device_revocations,
+	.throttle_hit = sq_throttle_hit,
+	.throttle_undo = sq_throttle_undo,
+	.throttle_forget = sq_throttle_forget,
+	.tx_trim = sq_tx_trim,
 };
 
 static int
@@ -1176,9 +1343,39 @@ migrate(sq_store *s)
 	return 0;
 }
 
+/* The database holds account hashes and pending SIM secrets: the file and
+ * its WAL and shared-memory files are 0600 whatever existed before (SQLite
+ * creates the latter two with the database file's mode). Only chmod(2) on
+ * paths and an exclusive create: closing a descriptor of a file this process
+ * has open in another connection would drop that connection's POSIX locks. */
+static int
+private_files(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0)
+		close(fd); /* new, so no connection can hold locks on it */
+	else if (errno != EEXIST) {
+		log_error("cannot create %s: %s", path, strerror(errno));
+		return TS_EIO;
+	}
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	for (size_t i = 0; i < TS_ARRAY_LEN(sfx); i++) {
+		char p[4096];
+		if (ts_snprintf(p, sizeof(p), "%s%s", path, sfx[i]) != 0)
+			return TS_ELIMIT;
+		if (chmod(p, 0600) != 0 && errno != ENOENT) {
+			log_error("cannot make %s private (0600): %s", p, strerror(errno));
+			return TS_EIO;
+		}
+	}
+	return 0;
+}
+
 int
 store_sqlite_open(const char *path, const store_opts *opts, store **out)
 {
+	if (strcmp(path, ":memory:") != 0 && private_files(path) != 0)
+		return TS_EIO;
 	sq_store *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return TS_ENOMEM;

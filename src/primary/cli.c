@@ -34,6 +34,7 @@ static const char usage_overview[] =
     "  cancel   cancel a share; the companion deletes the application (S7, S8)\n"
     "  offer    hand a companion a signed share offer; the companion asks the node\n"
     "           for the share itself (companion-initiated sharing)\n"
+    "  device   list the account's devices; revoke a lost one, or this one\n"
     "  help     show the page of a command\n"
     "\n"
     "global options:\n"
@@ -199,6 +200,21 @@ static const char usage_offer[] =
     "testing options: --print-offer FILE writes the signed offer (base64) to FILE\n"
     "instead of using a link; --expires-at UNIX sets its expiry time outright.\n";
 
+static const char usage_device[] =
+    "usage: tapshare device list [--json]\n"
+    "       tapshare device revoke [DEVICE_ID] [--json]\n"
+    "\n"
+    "list: the primary devices enrolled for the account (GET /v1/devices): DEVICE\n"
+    "(the SHA-256 of its public key), STATE (active, revoked), NAME; this device is\n"
+    "marked with '*'.\n"
+    "revoke: revokes DEVICE_ID, or this device when none is given (POST\n"
+    "/v1/devices/ID/revoke). A revoked device is refused at once on every\n"
+    "endpoint (apps, events, shares, cancel, release; offers it signed are no\n"
+    "longer redeemed) and its open event streams end. Revoke a lost or stolen\n"
+    "phone from another of your devices; the operator can also do it\n"
+    "(tapshare-node device revoke). It cannot be undone: enroll again with a new\n"
+    "code. Needs the account passphrase.\n";
+
 static const struct {
 	int cmd;
 	const char *name;
@@ -212,6 +228,7 @@ static const struct {
 	{ CLI_CMD_CANCEL, "cancel", usage_cancel },
 	{ CLI_CMD_OFFER, "offer", usage_offer },
 	{ CLI_CMD_WATCH, "watch", usage_watch },
+	{ CLI_CMD_DEVICE, "device", usage_device },
 };
 
 const char *
@@ -539,7 +556,8 @@ cli_parse(int argc, char *const *argv, cli_opts *o, char *err, size_t errcap)
 		if ((rc = apply_opt(o, &pend[i], err, errcap)) != 0)
 			return rc;
 
-	size_t want_pos = (o->cmd == CLI_CMD_CANCEL || o->cmd == CLI_CMD_MOVE) ? 2 : 1;
+	size_t want_pos = (o->cmd == CLI_CMD_CANCEL || o->cmd == CLI_CMD_MOVE) ? 2 :
+	    o->cmd == CLI_CMD_DEVICE ? 3 : 1;
 	if (npos > want_pos)
 		return fail_usage(err, errcap, "unexpected argument", pos[want_pos]);
 	switch (o->cmd) {
@@ -575,6 +593,18 @@ cli_parse(int argc, char *const *argv, cli_opts *o, char *err, size_t errcap)
 			return fail_usage(err, errcap, "offer needs --link SPEC (e.g. sim:/path/to/socket)", NULL);
 		if (o->link != NULL && o->print_offer != NULL)
 			return fail_usage(err, errcap, "offer takes --link or --print-offer, not both", NULL);
+		break;
+	case CLI_CMD_DEVICE:
+		if (npos < 2 || (strcmp(pos[1], "list") != 0 && strcmp(pos[1], "revoke") != 0))
+			return fail_usage(err, errcap, "device needs list or revoke", npos < 2 ? NULL : pos[1]);
+		o->device_sub = pos[1];
+		if (npos == 3) {
+			if (strcmp(pos[1], "revoke") != 0)
+				return fail_usage(err, errcap, "unexpected argument", pos[2]);
+			if (cli_check_id(pos[2]) != 0)
+				return fail_usage(err, errcap, "bad DEVICE_ID", pos[2]);
+			o->device_id = pos[2];
+		}
 		break;
 	case CLI_CMD_CANCEL:
 		if (npos < 2)

@@ -33,6 +33,7 @@ enum cli_cmd {
 	CLI_CMD_CANCEL,
 	CLI_CMD_OFFER,   /* offer.c: companion-initiated sharing (claims 20/33) */
 	CLI_CMD_WATCH,   /* watch.c: follow the events of all the user's shares */
+	CLI_CMD_DEVICE,  /* device.c: list the user's devices, revoke one (issue 8) */
 };
 
 /* Every string is borrowed from argv. */
@@ -63,6 +64,8 @@ typedef struct cli_opts {
 	int timeout_set; /* --timeout was given (watch runs until a signal without it) */
 	/* shares */
 	int active;      /* --active: hide shares in a final state */
+	/* device: "list" or "revoke"; device_id NULL = this device */
+	const char *device_sub, *device_id;
 } cli_opts;
 
 /* Parses argv (argv[0] is the program). Returns 0, or TS_EINVAL with the

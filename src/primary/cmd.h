@@ -15,6 +15,7 @@ int cmd_cancel(const cli_opts *o);
 int cmd_move(const cli_opts *o); /* move.c */
 int cmd_offer(const cli_opts *o); /* offer.c */
 int cmd_watch(const cli_opts *o); /* watch.c: follow the events of all the user's shares */
+int cmd_device(const cli_opts *o); /* device.c: device list | device revoke [ID] */
 /* watch.c: `tapshare shares` as the primary's view (issue 3): DEVICE column,
  * --active; main.c dispatches CLI_CMD_SHARES here (cmd_shares is the older
  * table without them). */

@@ -43,6 +43,7 @@ main(int argc, char **argv)
 	case CLI_CMD_MOVE: return cmd_move(&o);
 	case CLI_CMD_OFFER: return cmd_offer(&o);
 	case CLI_CMD_WATCH: return cmd_watch(&o);
+	case CLI_CMD_DEVICE: return cmd_device(&o);
 	default:
 		fprintf(stderr, "tapshare: error: no command (see tapshare --help)\n");
 		return 2;

@@ -341,6 +341,39 @@ nodeapi_shares(nodeapi *n, json_t **resp, nodeapi_error *err)
 }
 
 int
+nodeapi_devices(nodeapi *n, json_t **resp, nodeapi_error *err)
+{
+	if (n == NULL || resp == NULL)
+		return TS_EINVAL;
+	int rc = call(n, "GET", "/v1/devices", NULL, 1, NULL, 200, 0, resp, NULL, err);
+	if (rc == 0 && !json_is_array(json_object_get(*resp, "devices"))) {
+		err_set(err, 200, "bad_response", "devices answer without a \"devices\" array");
+		json_decref(*resp);
+		*resp = NULL;
+		rc = TS_EPARSE;
+	}
+	return rc;
+}
+
+int
+nodeapi_device_revoke(nodeapi *n, const char *device_id, json_t **resp, nodeapi_error *err)
+{
+	char path[256];
+	if (n == NULL || device_id == NULL || resp == NULL || device_id[0] == '\0' ||
+	    strpbrk(device_id, "/?#% ") != NULL)
+		return TS_EINVAL;
+	int rc = ts_snprintf(path, sizeof(path), "/v1/devices/%s/revoke", device_id);
+	if (rc != 0)
+		return rc;
+	json_t *body = json_object();
+	if (body == NULL)
+		return TS_ENOMEM;
+	rc = call(n, "POST", path, body, 1, NULL, 200, 0, resp, NULL, err);
+	json_decref(body);
+	return rc;
+}
+
+int
 nodeapi_share_cancel(nodeapi *n, const char *share_id, json_t **resp, nodeapi_error *err)
 {
 	char path[256];

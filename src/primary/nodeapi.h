@@ -59,6 +59,12 @@ int nodeapi_share_create_op(nodeapi *n, const char *eid, const char *app_id,
     long long duration_s, const char *device_name, const char *operation, json_t **resp,
     nodeapi_error *err);
 
+/* GET /v1/devices -> {"devices":[...],"this_device"} (needs the token). */
+int nodeapi_devices(nodeapi *n, json_t **resp, nodeapi_error *err);
+/* POST /v1/devices/{device_id}/revoke {} ("self": this device) -> 200
+ * {"device_id","state":"revoked"} (needs the token). */
+int nodeapi_device_revoke(nodeapi *n, const char *device_id, json_t **resp, nodeapi_error *err);
+
 /* GET /v1/shares -> {"shares":[...]}. */
 int nodeapi_shares(nodeapi *n, json_t **resp, nodeapi_error *err);
 

@@ -69,7 +69,7 @@ else
 	grep -E '^\[|FAIL|error' "$T/unit.log" | tail -n 40
 fi
 expect "the PostgreSQL group ran all its tests" bash -c \
-	"sed -n '/^store backend: postgresql/,\$p' '$T/unit.log' | grep -q '^\[  PASSED  \] 6 test(s)'"
+	"sed -n '/^store backend: postgresql/,\$p' '$T/unit.log' | grep -q '^\[  PASSED  \] 9 test(s)'"
 
 # 2. the happy path with the node's state in PostgreSQL (ts_init_node, with
 #    the database switched right after 'init', before any data is written)
@@ -84,7 +84,7 @@ ALICE_CODE=$(printf '%s\n' "$PASS" | "$TS_BIN/tapshare-node" user add alice --di
 BOB_CODE=$(printf '%s\n' "bob's passphrase 42" | "$TS_BIN/tapshare-node" user add bob --dir "$T/node" 2>>"$T/node-init.log")
 "$TS_BIN/tapshare-node" app add --dir "$T/node" --user alice --app-id sim-alice --name "Alice mobile" \
 	--kind sim --provider operator 2>>"$T/node-init.log"
-expect "schema migrated to version 5" [ "$(psql_node 'SELECT MAX(version) FROM schema_version')" = 5 ]
+expect "schema migrated to version 6" [ "$(psql_node 'SELECT MAX(version) FROM schema_version')" = 6 ]
 expect "users are in PostgreSQL" [ "$(psql_node 'SELECT COUNT(*) FROM users')" = 2 ]
 ts_start_node
 ts_init_se

@@ -76,6 +76,10 @@ struct fake_node {
 	int failed_once;  /* the first install notification was refused */
 	int refused_auth; /* the first authenticateClient for B was refused */
 	int cancels;      /* cancelSession calls naming the current session */
+	int stream_auths; /* event stream tokens the SE earned (stream/authenticate) */
+	int unauthorised_streams; /* GET /v1/companion/events without the token */
+	char stream_token[65];
+	uint8_t stream_tid[RSP_TID_LEN];
 	char cancel_reason[64];
 
 	/* current session */
@@ -148,6 +152,14 @@ on_events(struct evhttp_request *req, void *arg)
 		ts_httpd_reply_error(req, 400, "bad_eid", "eid");
 		return;
 	}
+	/* The stream needs the token the SE earned (docs/protocol.md §3). */
+	const char *authz = ts_httpd_header(req, "Authorization");
+	if (N.stream_token[0] == '\0' || authz == NULL || strncmp(authz, "Bearer ", 7) != 0 ||
+	    strcmp(authz + 7, N.stream_token) != 0) {
+		N.unauthorised_streams++;
+		ts_httpd_reply_error(req, 401, "bad_stream_token", "stream token");
+		return;
+	}
 	if (N.link_checked == 0) {
 		/* S1: what a primary device would read over the link. */
 		ndef_identity id;
@@ -213,6 +225,84 @@ es9_initiate(struct evhttp_request *req, json_t *body)
 	ts_json_set_b64(r, "serverSignature1", sig, sizeof(sig));
 	ts_json_set_b64(r, "serverCertificate", N.sign_cert, N.sign_cert_len);
 	free(s1);
+	ts_httpd_reply_json(req, 200, r);
+}
+
+/* POST /v1/companion/stream/initiate {eid, euiccChallenge} */
+static void
+on_stream_initiate(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	json_t *body = NULL;
+	uint8_t *chal = NULL;
+	size_t clen = 0;
+	if (ts_httpd_read_json(req, &body) != 0)
+		return;
+	const char *eid = ts_json_str(body, "eid");
+	if (eid == NULL || strcmp(eid, EID) != 0 || ts_json_b64(body, "euiccChallenge", &chal, &clen) != 0 ||
+	    clen != 16) {
+		free(chal);
+		json_decref(body);
+		ts_httpd_reply_error(req, 400, "bad_request", "stream/initiate");
+		return;
+	}
+	rsp_server_signed1 s;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(ts_random(N.stream_tid, sizeof(N.stream_tid)), 0);
+	memcpy(s.transaction_id, N.stream_tid, 16);
+	memcpy(s.euicc_challenge, chal, 16);
+	snprintf(s.server_address, sizeof(s.server_address), "%s", N.addr);
+	assert_int_equal(ts_random(s.server_challenge, 16), 0);
+	free(chal);
+	json_decref(body);
+	uint8_t *s1 = NULL, sig[PKI_SIG_LEN];
+	size_t s1len = 0;
+	assert_int_equal(rsp_server_signed1_encode(&s, &s1, &s1len), 0);
+	assert_int_equal(pki_sign(N.sign_key, s1, s1len, sig), 0);
+	char tidhex[33];
+	ts_hex_encode(N.stream_tid, 16, tidhex, sizeof(tidhex));
+	json_t *r = success();
+	json_object_set_new(r, "transactionId", json_string(tidhex));
+	ts_json_set_b64(r, "serverSigned1", s1, s1len);
+	ts_json_set_b64(r, "serverSignature1", sig, sizeof(sig));
+	ts_json_set_b64(r, "serverCertificate", N.sign_cert, N.sign_cert_len);
+	free(s1);
+	ts_httpd_reply_json(req, 200, r);
+}
+
+/* POST /v1/companion/stream/authenticate: the SE signed euiccSigned1 for
+ * this session with the stream's matchingId. */
+static void
+on_stream_authenticate(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	json_t *body = NULL;
+	uint8_t *bf38 = NULL;
+	size_t len = 0;
+	rsp_auth_server_resp a;
+	rsp_euicc_signed1 es1;
+	if (ts_httpd_read_json(req, &body) != 0)
+		return;
+	int ok = ts_json_b64(body, "authenticateServerResponse", &bf38, &len) == 0 &&
+	    rsp_auth_server_resp_decode(bf38, len, &a) == 0 && a.error == 0 &&
+	    pki_verify(N.euicc_pub, a.euicc_signed1, a.euicc_signed1_len, a.euicc_signature1) == 0 &&
+	    rsp_euicc_signed1_decode(a.euicc_signed1, a.euicc_signed1_len, &es1) == 0 &&
+	    memcmp(es1.transaction_id, N.stream_tid, 16) == 0 &&
+	    strcmp(es1.matching_id, "tapshare-event-stream") == 0;
+	free(bf38);
+	json_decref(body);
+	if (!ok) {
+		N.verify_failures++;
+		ts_httpd_reply_error(req, 400, "bad_request", "stream/authenticate");
+		return;
+	}
+	uint8_t raw[32];
+	assert_int_equal(ts_random(raw, sizeof(raw)), 0);
+	ts_hex_encode(raw, sizeof(raw), N.stream_token, sizeof(N.stream_token));
+	N.stream_auths++;
+	json_t *r = success();
+	json_object_set_new(r, "streamToken", json_string(N.stream_token));
+	json_object_set_new(r, "expiresIn", json_integer(900));
 	ts_httpd_reply_json(req, 200, r);
 }
 
@@ -454,6 +544,9 @@ test_full_flow(void **state)
 	assert_int_equal(ts_httpd_new(N.base, &ho, &N.httpd), 0);
 	assert_int_equal(ts_httpd_route(N.httpd, "GET", "/v1/companion/events", on_events, NULL), 0);
 	assert_int_equal(ts_httpd_route(N.httpd, "POST", "/gsma/rsp2/es9plus/*", on_es9, NULL), 0);
+	assert_int_equal(ts_httpd_route(N.httpd, "POST", "/v1/companion/stream/initiate", on_stream_initiate, NULL), 0);
+	assert_int_equal(ts_httpd_route(N.httpd, "POST", "/v1/companion/stream/authenticate", on_stream_authenticate,
+	    NULL), 0);
 	snprintf(N.addr, sizeof(N.addr), "127.0.0.1:%u", (unsigned)ts_httpd_port(N.httpd));
 	snprintf(url, sizeof(url), "https://%s", N.addr);
 	char d[256];
@@ -481,6 +574,9 @@ test_full_flow(void **state)
 
 	assert_int_equal(rc, 0);
 	assert_int_equal(N.link_checked, 1);
+	/* the SE earned the stream token once; it served every reconnect */
+	assert_int_equal(N.stream_auths, 1);
+	assert_int_equal(N.unauthorised_streams, 0);
 	assert_int_equal(N.bad_header, 0);
 	assert_int_equal(N.verify_failures, 0);
 	assert_int_equal(N.failed_once, 1);

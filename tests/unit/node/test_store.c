@@ -411,6 +411,145 @@ test_apps_providers_blobs(void **state)
 	store_close(s);
 }
 
+/* Devices can be listed and revoked; a revoked device is refused
+ * (TS_EDENIED) and loses its tokens at once (issue 8). */
+static void
+test_device_revocation(void **state)
+{
+	(void)state;
+	store *s = open_store();
+	int64_t alice, bob, uid = 0, n = -1;
+	assert_int_equal(s->ops->user_add(s, "alice", "h1", &alice), 0);
+	assert_int_equal(s->ops->user_add(s, "bob", "h2", &bob), 0);
+	assert_int_equal(s->ops->device_add(s, "d1", alice, "phone"), 0);
+	assert_int_equal(s->ops->device_add(s, "d2", alice, "tablet"), 0);
+	assert_int_equal(s->ops->device_add(s, "d3", bob, "bob's phone"), 0);
+	assert_int_equal(s->ops->token_add(s, "t1", "d1", alice, ts_now() + 60), 0);
+	assert_int_equal(s->ops->device_revocations(s, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(s->ops->device_revoke(s, "d1", ts_now(), &uid), 0);
+	assert_int_equal(uid, alice);
+	assert_int_equal(s->ops->device_user(s, "d1", &uid), TS_EDENIED);
+	assert_int_not_equal(s->ops->token_check(s, "t1", "d1", ts_now(), &uid), 0);
+	assert_int_equal(s->ops->device_user(s, "d2", &uid), 0);
+	assert_int_equal(uid, alice);
+	assert_int_equal(s->ops->device_revoke(s, "d1", ts_now(), NULL), TS_ESTATE);
+	assert_int_equal(s->ops->device_revoke(s, "nope", ts_now(), NULL), TS_ENOTFOUND);
+	assert_int_equal(s->ops->device_revocations(s, &n), 0);
+	assert_int_equal(n, 1);
+	json_t *arr = NULL;
+	assert_int_equal(s->ops->devices_json(s, alice, &arr), 0);
+	assert_int_equal(json_array_size(arr), 2);
+	size_t i;
+	json_t *v;
+	int seen = 0;
+	json_array_foreach(arr, i, v) {
+		const char *id = json_string_value(json_object_get(v, "device_id"));
+		assert_string_equal(json_string_value(json_object_get(v, "user")), "alice");
+		json_int_t rev = json_integer_value(json_object_get(v, "revoked_at"));
+		if (strcmp(id, "d1") == 0) {
+			assert_true(rev > 0);
+			assert_string_equal(json_string_value(json_object_get(v, "name")), "phone");
+			seen++;
+		} else {
+			assert_string_equal(id, "d2");
+			assert_int_equal(rev, 0);
+			seen++;
+		}
+	}
+	assert_int_equal(seen, 2);
+	json_decref(arr);
+	assert_int_equal(s->ops->devices_json(s, -1, &arr), 0);
+	assert_int_equal(json_array_size(arr), 3);
+	json_decref(arr);
+	store_close(s);
+}
+
+/* The passphrase throttle: a window starts at its first attempt and only
+ * its end starts a new one; keys never share a counter; it survives a
+ * reopen (a node restart). */
+static void
+test_pass_throttle(void **state)
+{
+	(void)state;
+	store *s = open_store();
+	int a = 0;
+	int64_t ws = 0;
+	assert_int_equal(s->ops->throttle_hit(s, "device:x", 1000, 300, &a, &ws), 0);
+	assert_int_equal(a, 1);
+	assert_int_equal(ws, 1000);
+	assert_int_equal(s->ops->throttle_hit(s, "device:x", 1100, 300, &a, &ws), 0);
+	assert_int_equal(a, 2);
+	assert_int_equal(ws, 1000);
+	/* another key (a colliding device, another account) counts apart and
+	 * does not touch x's window */
+	assert_int_equal(s->ops->throttle_hit(s, "device:y", 1150, 300, &a, &ws), 0);
+	assert_int_equal(a, 1);
+	assert_int_equal(ws, 1150);
+	assert_int_equal(s->ops->throttle_hit(s, "device:x", 1299, 300, &a, &ws), 0);
+	assert_int_equal(a, 3);
+	assert_int_equal(ws, 1000);
+	store_close(s);
+	s = open_store();
+	assert_int_equal(s->ops->throttle_hit(s, "device:x", 1299, 300, &a, &ws), 0);
+	assert_int_equal(a, 4);
+	/* undo takes back one attempt, the window stays */
+	assert_int_equal(s->ops->throttle_undo(s, "device:x"), 0);
+	assert_int_equal(s->ops->throttle_hit(s, "device:x", 1299, 300, &a, &ws), 0);
+	assert_int_equal(a, 4);
+	assert_int_equal(ws, 1000);
+	/* the window's end starts a new one */
+	assert_int_equal(s->ops->throttle_hit(s, "device:x", 1300, 300, &a, &ws), 0);
+	assert_int_equal(a, 1);
+	assert_int_equal(ws, 1300);
+	assert_int_equal(s->ops->throttle_hit(s, "device:x", 1301, 300, &a, &ws), 0);
+	assert_int_equal(a, 2);
+	assert_int_equal(s->ops->throttle_forget(s, "device:x"), 0);
+	assert_int_equal(s->ops->throttle_hit(s, "device:x", 1302, 300, &a, &ws), 0);
+	assert_int_equal(a, 1);
+	assert_int_equal(ws, 1302);
+	assert_int_equal(s->ops->throttle_hit(s, "device:y", 1302, 300, &a, &ws), 0);
+	assert_int_equal(a, 2);
+	assert_int_equal(ws, 1150);
+	store_close(s);
+}
+
+/* ES9+ sessions per share are trimmed to the newest (authenticated ones
+ * first); other shares' sessions are untouched (issue 8). */
+static void
+test_tx_trim(void **state)
+{
+	(void)state;
+	store *s = open_store();
+	store_tx tx, tg;
+	memset(&tx, 0, sizeof(tx));
+	snprintf(tx.eid, sizeof(tx.eid), "89049032123451234512345678901235");
+	/* share-a: an authenticated session first, then six merely initiated */
+	for (int i = 0; i < 7; i++) {
+		snprintf(tx.id, sizeof(tx.id), "a%02d", i);
+		snprintf(tx.share_id, sizeof(tx.share_id), "share-a");
+		tx.stage = i == 0 ? 2 : 1;
+		tx.created_at = 1000 + i;
+		assert_int_equal(s->ops->tx_put(s, &tx), 0);
+	}
+	snprintf(tx.id, sizeof(tx.id), "b00");
+	snprintf(tx.share_id, sizeof(tx.share_id), "share-b");
+	tx.stage = 1;
+	tx.created_at = 900;
+	assert_int_equal(s->ops->tx_put(s, &tx), 0);
+	assert_int_equal(s->ops->tx_trim(s, "share-a", 3), 0);
+	assert_int_equal(s->ops->tx_get(s, "a00", &tg), 0); /* authenticated: kept */
+	assert_int_equal(s->ops->tx_get(s, "a06", &tg), 0);
+	assert_int_equal(s->ops->tx_get(s, "a05", &tg), 0);
+	assert_int_equal(s->ops->tx_get(s, "a04", &tg), TS_ENOTFOUND);
+	assert_int_equal(s->ops->tx_get(s, "a01", &tg), TS_ENOTFOUND);
+	assert_int_equal(s->ops->tx_get(s, "b00", &tg), 0);
+	assert_int_equal(s->ops->tx_trim(s, "share-a", 0), 0);
+	assert_int_equal(s->ops->tx_get(s, "a00", &tg), TS_ENOTFOUND);
+	assert_int_equal(s->ops->tx_get(s, "b00", &tg), 0);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -421,6 +560,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transactions_serialised, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apps_providers_blobs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_revocation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pass_throttle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_trim, setup, teardown),
 	};
 	const struct CMUnitTest other_tests[] = {
 		cmocka_unit_test(test_passwd),

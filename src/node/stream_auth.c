@@ -1,0 +1,155 @@
+/*
+ * stream_auth.c — see stream_auth.h.
+ */
+#include "node/stream_auth.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "lib/eid.h"
+#include "lib/log.h"
+#include "lib/pki.h"
+#include "lib/ts_err.h"
+#include "lib/util.h"
+#include "node/node.h"
+
+#define SA_INITIATED 1
+#define SA_USED 9
+
+static int
+refuse(download_why *why, int rc, const char *subject, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int
+refuse(download_why *why, int rc, const char *subject, const char *reason, const char *fmt, ...)
+{
+	why->subject = subject;
+	why->reason = reason;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why->msg, sizeof(why->msg), fmt, ap);
+	va_end(ap);
+	log_warn("event stream authentication refused: %s", why->msg);
+	return rc;
+}
+
+/* The token's row in tokens: device_id "companion:<EID>", user 0. */
+static void
+token_owner(const char *eid, char out[STORE_ID_MAX])
+{
+	snprintf(out, STORE_ID_MAX, "companion:%s", eid);
+}
+
+int
+stream_auth_initiate(const download_svc *d, store *st, const char *peer, const char *eid_s,
+    const uint8_t euicc_challenge[RSP_CHALLENGE_LEN], char out_tid[2 * RSP_TID_LEN + 1], uint8_t **s1,
+    size_t *s1_len, uint8_t sig1[64], download_why *why)
+{
+	eid_t eid;
+	*s1 = NULL;
+	if (eid_s == NULL || eid_parse(eid_s, &eid) != 0)
+		return refuse(why, TS_EINVAL, "8.1", "2.1", "give the companion's EID (32 digits, valid check digits)");
+	if (!pki_ein_allowed(d->share->ein_prefixes, &eid))
+		return refuse(why, TS_EDENIED, "8.1.3", "6.1", "EID %s has no trusted manufacturer", eid.digits);
+	store_tx tx;
+	memset(&tx, 0, sizeof(tx));
+	rsp_server_signed1 ss;
+	memset(&ss, 0, sizeof(ss));
+	if (ts_random(ss.transaction_id, RSP_TID_LEN) != 0 || ts_random(ss.server_challenge, RSP_CHALLENGE_LEN) != 0)
+		return refuse(why, TS_ECRYPTO, "8.1", "5.1", "no randomness");
+	memcpy(ss.euicc_challenge, euicc_challenge, RSP_CHALLENGE_LEN);
+	snprintf(ss.server_address, sizeof(ss.server_address), "%s", d->address);
+	if (rsp_server_signed1_encode(&ss, s1, s1_len) != 0 || pki_sign(d->sign_key, *s1, *s1_len, sig1) != 0)
+		goto fail;
+	ts_hex_encode(ss.transaction_id, RSP_TID_LEN, tx.id, sizeof(tx.id));
+	snprintf(tx.share_id, sizeof(tx.share_id), "stream:%.56s", peer);
+	snprintf(tx.eid, sizeof(tx.eid), "%s", eid.digits);
+	memcpy(tx.euicc_challenge, euicc_challenge, RSP_CHALLENGE_LEN);
+	memcpy(tx.server_challenge, ss.server_challenge, RSP_CHALLENGE_LEN);
+	tx.stage = SA_INITIATED;
+	tx.created_at = ts_now();
+	if (st->ops->tx_trim(st, tx.share_id, DOWNLOAD_TX_PER_SHARE - 1) != 0 || st->ops->tx_put(st, &tx) != 0)
+		goto fail;
+	snprintf(out_tid, 2 * RSP_TID_LEN + 1, "%s", tx.id);
+	return 0;
+fail:
+	free(*s1);
+	*s1 = NULL;
+	return refuse(why, TS_ECRYPTO, "8.1", "5.1", "internal error while opening the session");
+}
+
+int
+stream_auth_complete(const download_svc *d, store *st, const char *tid, const uint8_t *asr, size_t asr_len,
+    char token[65], download_why *why)
+{
+	store_tx tx;
+	rsp_auth_server_resp a;
+	rsp_euicc_signed1 es1;
+	EVP_PKEY *pub = NULL;
+	char vwhy[300], tid_hex[33], owner[STORE_ID_MAX], th[65];
+	uint8_t raw[32];
+	int rc;
+	if (tid == NULL || strlen(tid) != 2 * RSP_TID_LEN || st->ops->tx_get(st, tid, &tx) != 0 ||
+	    strncmp(tx.share_id, "stream:", 7) != 0)
+		return refuse(why, TS_ENOTFOUND, "8.10.1", "3.9", "unknown transactionId");
+	if (tx.stage != SA_INITIATED)
+		return refuse(why, TS_ESTATE, "8.10.1", "3.9", "transaction %s was used already", tid);
+	/* one attempt per session, whatever its outcome */
+	tx.stage = SA_USED;
+	if (st->ops->tx_put(st, &tx) != 0)
+		return refuse(why, TS_EDB, "8.1", "5.1", "internal error while recording the session");
+	if (rsp_auth_server_resp_decode(asr, asr_len, &a) != 0)
+		return refuse(why, TS_EPARSE, "8.1", "2.1", "authenticateServerResponse is missing or malformed");
+	if (a.error != 0)
+		return refuse(why, TS_EDENIED, "8.1", "3.8", "the secure element refused the server (error %d)", a.error);
+	if (download_verify_euicc(d, &a, tx.eid, &pub, vwhy, sizeof(vwhy)) != 0)
+		return refuse(why, TS_EVERIFY, "8.1.3", "6.1", "%s", vwhy);
+	if (pki_verify(pub, a.euicc_signed1, a.euicc_signed1_len, a.euicc_signature1) != 0) {
+		rc = refuse(why, TS_EVERIFY, "8.1", "6.1", "euiccSignature1 does not verify");
+		goto done;
+	}
+	if (rsp_euicc_signed1_decode(a.euicc_signed1, a.euicc_signed1_len, &es1) != 0) {
+		rc = refuse(why, TS_EPARSE, "8.1", "2.1", "euiccSigned1 is malformed");
+		goto done;
+	}
+	ts_hex_encode(es1.transaction_id, RSP_TID_LEN, tid_hex, sizeof(tid_hex));
+	if (strcmp(tid_hex, tx.id) != 0 || ts_ct_equal(es1.server_challenge, tx.server_challenge, 16) != 0 ||
+	    strcmp(es1.matching_id, STREAM_AUTH_MATCHING_ID) != 0 || strcmp(es1.server_address, d->address) != 0) {
+		rc = refuse(why, TS_EVERIFY, "8.1", "6.1", "euiccSigned1 does not match this session (replay?)");
+		goto done;
+	}
+	if (ts_random(raw, sizeof(raw)) != 0 || ts_hex_encode(raw, sizeof(raw), token, 65) != 0) {
+		rc = refuse(why, TS_ECRYPTO, "8.1", "5.1", "no randomness");
+		goto done;
+	}
+	OPENSSL_cleanse(raw, sizeof(raw));
+	secret_hash(token, th);
+	token_owner(tx.eid, owner);
+	if (st->ops->token_add(st, th, owner, 0, ts_now() + STREAM_TOKEN_TTL_S) != 0) {
+		OPENSSL_cleanse(token, 65);
+		rc = refuse(why, TS_EDB, "8.1", "5.1", "internal error while storing the token");
+		goto done;
+	}
+	log_info("companion %s proved its secure element (chain to CI, euiccSignature1): event stream token issued",
+	    tx.eid);
+	rc = 0;
+done:
+	EVP_PKEY_free(pub);
+	return rc;
+}
+
+int
+stream_auth_check(store *st, const char *eid, const char *bearer)
+{
+	char th[65], owner[STORE_ID_MAX];
+	int64_t uid;
+	if (bearer == NULL || strlen(bearer) != 64)
+		return TS_EAUTH;
+	secret_hash(bearer, th);
+	token_owner(eid, owner);
+	return st->ops->token_check(st, th, owner, ts_now(), &uid) == 0 ? 0 : TS_EAUTH;
+}

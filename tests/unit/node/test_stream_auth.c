@@ -1,0 +1,220 @@
+/*
+ * Unit tests for node/stream_auth: the companion's event stream is opened
+ * only for a token the claimed EID's secure element earned. Real test PKI,
+ * real software SE (inproc), real node signing key; each refusal shown.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device/se_client.h"
+#include "device/se_driver.h"
+#include "lib/pki.h"
+#include "lib/rsp.h"
+#include "lib/ts_err.h"
+#include "lib/util.h"
+#include "node/node.h"
+#include "node/stream_auth.h"
+#include "se/card.h"
+
+#define EID1 "89049032123451234512345678901235"
+#define EID2 "89049032123451234512345678901332"
+#define ADDR "https://127.0.0.1:8443"
+
+static char dir[64];
+static store *st;
+static download_svc d;
+static share_svc svc;
+static EVP_PKEY *sign_key;
+static X509 *ci, *sign_cert;
+static uint8_t *sign_der;
+static size_t sign_der_len;
+static se_driver *se1, *se2;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	char p[200], pki[128];
+	snprintf(dir, sizeof(dir), "/tmp/ts-sauth-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(pki, sizeof(pki), "%s/pki", dir);
+	const char *eids[] = { EID1, EID2 };
+	if (pki_testpki_generate(pki, "89049032", eids, 2) != 0)
+		return -1;
+	snprintf(p, sizeof(p), "%s/node-sign.key", pki);
+	if (pki_key_load(p, &sign_key) != 0)
+		return -1;
+	snprintf(p, sizeof(p), "%s/node-sign.crt", pki);
+	if (pki_cert_load(p, &sign_cert) != 0 || pki_cert_to_der(sign_cert, &sign_der, &sign_der_len) != 0)
+		return -1;
+	snprintf(p, sizeof(p), "%s/ci.crt", pki);
+	if (pki_cert_load(p, &ci) != 0)
+		return -1;
+	char s1[200], s2[200], spec[220];
+	snprintf(s1, sizeof(s1), "%s/se1.state", dir);
+	snprintf(s2, sizeof(s2), "%s/se2.state", dir);
+	if (se_card_init_state(s1, pki, EID1) != 0 || se_card_init_state(s2, pki, EID2) != 0)
+		return -1;
+	snprintf(spec, sizeof(spec), "inproc:%s", s1);
+	if (se_driver_open(spec, &se1) != 0)
+		return -1;
+	snprintf(spec, sizeof(spec), "inproc:%s", s2);
+	if (se_driver_open(spec, &se2) != 0)
+		return -1;
+	snprintf(p, sizeof(p), "%s/node.db", dir);
+	if (store_open(p, &st) != 0)
+		return -1;
+	svc.address = ADDR;
+	svc.ein_prefixes = "89049032";
+	d.share = &svc;
+	d.address = ADDR;
+	d.sign_key = sign_key;
+	d.sign_cert_der = sign_der;
+	d.sign_cert_der_len = sign_der_len;
+	d.ci = ci;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	store_close(st);
+	se_driver_free(se1);
+	se_driver_free(se2);
+	EVP_PKEY_free(sign_key);
+	X509_free(sign_cert);
+	X509_free(ci);
+	free(sign_der);
+	char cmd[160];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* One round: the node opens a session for claimed_eid, the SE signs it with
+ * matching_id; returns stream_auth_complete's result (token on success). */
+static int
+round_trip(se_driver *se, const char *claimed_eid, const char *matching_id, char tid[33], char token[65],
+    download_why *why)
+{
+	uint8_t chal[16], *s1 = NULL, sig1[64], *bf38 = NULL;
+	size_t s1_len = 0, bf38_len = 0;
+	assert_int_equal(se_get_challenge(se, chal), 0);
+	int rc = stream_auth_initiate(&d, st, "127.0.0.1", claimed_eid, chal, tid, &s1, &s1_len, sig1, why);
+	if (rc != 0)
+		return rc;
+	assert_int_equal(se_authenticate_server(se, s1, s1_len, sig1, sign_der, sign_der_len, matching_id, &bf38,
+	    &bf38_len), 0);
+	rc = stream_auth_complete(&d, st, tid, bf38, bf38_len, token, why);
+	free(s1);
+	free(bf38);
+	return rc;
+}
+
+static void
+test_token_for_the_se_that_proved_it(void **state)
+{
+	(void)state;
+	char tid[33], token[65];
+	download_why why;
+	assert_int_equal(round_trip(se1, EID1, STREAM_AUTH_MATCHING_ID, tid, token, &why), 0);
+	assert_int_equal(strlen(token), 64);
+	assert_int_equal(stream_auth_check(st, EID1, token), 0);
+	/* bound to its EID */
+	assert_int_equal(stream_auth_check(st, EID2, token), TS_EAUTH);
+	/* a session is used once */
+	uint8_t junk[4] = { 0 };
+	assert_int_equal(stream_auth_complete(&d, st, tid, junk, sizeof(junk), token, &why), TS_ESTATE);
+	assert_int_equal(stream_auth_check(st, EID1, "00"), TS_EAUTH);
+	assert_int_equal(stream_auth_check(st, EID1, NULL), TS_EAUTH);
+}
+
+/* Whoever claims an EID without its SE gets nothing: another genuine SE
+ * (EID2) answering a session opened for EID1 is refused. */
+static void
+test_other_se_refused(void **state)
+{
+	(void)state;
+	char tid[33], token[65] = "";
+	download_why why;
+	assert_int_equal(round_trip(se2, EID1, STREAM_AUTH_MATCHING_ID, tid, token, &why), TS_EVERIFY);
+	assert_non_null(strstr(why.msg, EID2));
+	assert_string_equal(token, "");
+}
+
+/* A signature made for something else (a download's matchingId) is not a
+ * stream proof. */
+static void
+test_other_matching_id_refused(void **state)
+{
+	(void)state;
+	char tid[33], token[65] = "";
+	download_why why;
+	assert_int_equal(round_trip(se1, EID1, "MATCHING-OF-A-SHARE", tid, token, &why), TS_EVERIFY);
+	assert_non_null(strstr(why.msg, "does not match this session"));
+}
+
+/* The answer must be signed by the eUICC key: a flipped signature byte. */
+static void
+test_bad_signature_refused(void **state)
+{
+	(void)state;
+	uint8_t chal[16], *s1 = NULL, sig1[64], *bf38 = NULL;
+	size_t s1_len = 0, bf38_len = 0;
+	char tid[33], token[65];
+	download_why why;
+	assert_int_equal(se_get_challenge(se1, chal), 0);
+	assert_int_equal(stream_auth_initiate(&d, st, "127.0.0.1", EID1, chal, tid, &s1, &s1_len, sig1, &why), 0);
+	assert_int_equal(se_authenticate_server(se1, s1, s1_len, sig1, sign_der, sign_der_len, STREAM_AUTH_MATCHING_ID,
+	    &bf38, &bf38_len), 0);
+	rsp_auth_server_resp a;
+	assert_int_equal(rsp_auth_server_resp_decode(bf38, bf38_len, &a), 0);
+	/* find euiccSignature1 in the response and flip a bit of it */
+	uint8_t *hit = NULL;
+	for (size_t i = 0; i + 64 <= bf38_len; i++)
+		if (memcmp(bf38 + i, a.euicc_signature1, 64) == 0)
+			hit = bf38 + i;
+	assert_non_null(hit);
+	hit[10] ^= 1;
+	assert_int_equal(stream_auth_complete(&d, st, tid, bf38, bf38_len, token, &why), TS_EVERIFY);
+	assert_non_null(strstr(why.msg, "euiccSignature1"));
+	free(s1);
+	free(bf38);
+}
+
+static void
+test_claimed_eid_checked(void **state)
+{
+	(void)state;
+	uint8_t chal[16] = { 0 }, *s1 = NULL, sig1[64];
+	size_t s1_len = 0;
+	char tid[33];
+	download_why why;
+	assert_int_equal(stream_auth_initiate(&d, st, "p", "89049032123451234512345678901234", chal, tid, &s1, &s1_len,
+	    sig1, &why), TS_EINVAL);
+	assert_int_equal(stream_auth_initiate(&d, st, "p", "89001012012341234012345678901224", chal, tid, &s1, &s1_len,
+	    sig1, &why), TS_EDENIED);
+	assert_int_equal(stream_auth_initiate(&d, st, "p", NULL, chal, tid, &s1, &s1_len, sig1, &why), TS_EINVAL);
+	assert_null(s1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_token_for_the_se_that_proved_it, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_se_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_matching_id_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_signature_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claimed_eid_checked, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
