@@ -64,6 +64,7 @@ snapshot(node *n, metrics_snapshot *s)
 		s->shares_ok = 1;
 	}
 	json_decref(arr);
+	s->outbox_ok = n->st->ops->outbox_depth(n->st, &s->outbox_pending, &s->outbox_retrying) == 0;
 	s->event_streams = n->nsubs;
 	ts_httpd_tls_stats(n->httpd, &s->tls_ok, &s->tls_failed);
 }

@@ -163,6 +163,9 @@ struct store_ops {
 	int (*outbox_claim)(store *s, int64_t now, int64_t lease_s, store_outbox *out, size_t max, size_t *n);
 	int (*outbox_done)(store *s, int64_t id);
 	int (*outbox_retry)(store *s, int64_t id, int64_t next_at, const char *err);
+	/* rows not done yet, and how many of them failed at least once (have a
+	 * last_error, waiting for a retry) — the metrics' outbox depth */
+	int (*outbox_depth)(store *s, int64_t *pending, int64_t *retrying);
 	/* at start-up (no other worker alive): release every lease */
 	int (*outbox_reset_leases)(store *s);
 	/* a call to the provider of share_id succeeded: its rows waiting out a

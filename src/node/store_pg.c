@@ -1166,6 +1166,24 @@ pq_outbox_reset_leases(store *b)
 }
 
 static int
+pq_outbox_depth(store *b, int64_t *pending, int64_t *retrying)
+{
+	static const char sql[] = "SELECT COUNT(*), COUNT(*) FILTER (WHERE last_error IS NOT NULL) FROM outbox WHERE done=0";
+	PGresult *r = NULL;
+	int rc = q(S(b), sql, Q_READ, NULL, &r);
+	if (rc != 0)
+		return rc;
+	rc = TS_EDB;
+	if (PQntuples(r) > 0) {
+		*pending = c_i64(r, 0, 0);
+		*retrying = c_i64(r, 0, 1);
+		rc = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int
 pq_outbox_next_due(store *b, int64_t now, int64_t *secs)
 {
 	static const char sql[] = "SELECT MIN(GREATEST(next_at, lease_until)) FROM outbox WHERE done=0";
@@ -1521,6 +1539,7 @@ static const struct store_ops pq_ops = {
 	.outbox_reset_leases = pq_outbox_reset_leases,
 	.outbox_wake = pq_outbox_wake,
 	.outbox_next_due = pq_outbox_next_due,
+	.outbox_depth = pq_outbox_depth,
 	.idem_get = pq_idem_get,
 	.idem_put = pq_idem_put,
 	.offer_nonce_use = pq_offer_nonce_use,

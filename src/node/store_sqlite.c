@@ -913,6 +913,23 @@ sq_outbox_reset_leases(store *b)
 }
 
 static int
+sq_outbox_depth(store *b, int64_t *pending, int64_t *retrying)
+{
+	static const char q[] = "SELECT COUNT(*), COALESCE(SUM(last_error IS NOT NULL), 0) FROM outbox WHERE done=0";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	int rc = TS_EDB;
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		*pending = sqlite3_column_int64(p, 0);
+		*retrying = sqlite3_column_int64(p, 1);
+		rc = 0;
+	}
+	sqlite3_reset(p);
+	return rc;
+}
+
+static int
 sq_outbox_next_due(store *b, int64_t now, int64_t *secs)
 {
 	static const char q[] = "SELECT MIN(MAX(next_at, lease_until)) FROM outbox WHERE done=0";
@@ -1292,6 +1309,7 @@ static const struct store_ops sq_ops = {
 	.outbox_reset_leases = sq_outbox_reset_leases,
 	.outbox_wake = sq_outbox_wake,
 	.outbox_next_due = sq_outbox_next_due,
+	.outbox_depth = sq_outbox_depth,
 	.idem_get = sq_idem_get,
 	.idem_put = sq_idem_put,
 	.offer_nonce_use = sq_offer_nonce_use,

@@ -149,10 +149,18 @@ test_outbox_claims_are_exclusive(void **state)
 	assert_int_equal(na, 0);
 	assert_int_equal(a->ops->outbox_claim(a, now + 61, 60, ra, 8, &na), 0);
 	assert_int_equal(na, 5);
+	int64_t pending = -1, retrying = -1;
+	assert_int_equal(a->ops->outbox_depth(a, &pending, &retrying), 0);
+	assert_int_equal(pending, 5);
+	assert_int_equal(retrying, 0);
 	/* done rows never come back; retried rows come back when due */
 	for (size_t i = 0; i < 4; i++)
 		assert_int_equal(a->ops->outbox_done(a, ra[i].id), 0);
 	assert_int_equal(a->ops->outbox_retry(a, ra[4].id, now + 100, "down"), 0);
+	/* the metrics' outbox depth: one row left, and it failed once */
+	assert_int_equal(b->ops->outbox_depth(b, &pending, &retrying), 0);
+	assert_int_equal(pending, 1);
+	assert_int_equal(retrying, 1);
 	int64_t due;
 	assert_int_equal(a->ops->outbox_next_due(a, now, &due), 0);
 	assert_int_equal(due, 100);
