@@ -144,6 +144,8 @@ struct store_ops {
 	int (*shares_json)(store *s, int64_t user_id, json_t **out);
 	/* ids of shares whose not_after passed in an active state (at most max). */
 	int (*shares_expired)(store *s, int64_t now, char (*ids)[STORE_ID_MAX], size_t max, size_t *n);
+	/* number of shares in each state (metrics); unknown stored states are skipped */
+	int (*share_counts)(store *s, int64_t counts[SHARE_NSTATES]);
 
 	/* primary events */
 	int (*event_add)(store *s, int64_t user_id, const char *share_id, const char *type, const char *data, int64_t *id);

@@ -951,6 +951,26 @@ pq_shares_expired(store *b, int64_t now, char (*ids)[STORE_ID_MAX], size_t max, 
 	return 0;
 }
 
+static int
+pq_share_counts(store *b, int64_t counts[SHARE_NSTATES])
+{
+	static const char sql[] = "SELECT state, COUNT(*) FROM shares GROUP BY state";
+	PGresult *r = NULL;
+	int rc = q(S(b), sql, Q_READ, NULL, &r);
+	if (rc != 0)
+		return rc;
+	memset(counts, 0, SHARE_NSTATES * sizeof(counts[0]));
+	for (int i = 0; i < PQntuples(r); i++) {
+		char name[32];
+		c_text(r, i, 0, name, sizeof(name));
+		enum share_state k = share_state_parse(name);
+		if (k < SHARE_NSTATES)
+			counts[k] = c_i64(r, i, 1);
+	}
+	PQclear(r);
+	return 0;
+}
+
 /* ---- events and companion commands ---- */
 
 /* Inserts a row with a BIGSERIAL id that readers page through by cursor:
@@ -1540,6 +1560,7 @@ static const struct store_ops pq_ops = {
 	.outbox_wake = pq_outbox_wake,
 	.outbox_next_due = pq_outbox_next_due,
 	.outbox_depth = pq_outbox_depth,
+	.share_counts = pq_share_counts,
 	.idem_get = pq_idem_get,
 	.idem_put = pq_idem_put,
 	.offer_nonce_use = pq_offer_nonce_use,

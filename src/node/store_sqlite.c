@@ -709,6 +709,24 @@ sq_shares_expired(store *b, int64_t now, char (*ids)[STORE_ID_MAX], size_t max, 
 }
 
 static int
+sq_share_counts(store *b, int64_t counts[SHARE_NSTATES])
+{
+	static const char q[] = "SELECT state, COUNT(*) FROM shares GROUP BY state";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	memset(counts, 0, SHARE_NSTATES * sizeof(counts[0]));
+	int r;
+	while ((r = sqlite3_step(p)) == SQLITE_ROW) {
+		enum share_state k = share_state_parse((const char *)sqlite3_column_text(p, 0));
+		if (k < SHARE_NSTATES)
+			counts[k] = sqlite3_column_int64(p, 1);
+	}
+	sqlite3_reset(p);
+	return r == SQLITE_DONE ? 0 : TS_EDB;
+}
+
+static int
 sq_event_add(store *b, int64_t user_id, const char *share_id, const char *type, const char *data, int64_t *id)
 {
 	sq_store *s = S(b);
@@ -1310,6 +1328,7 @@ static const struct store_ops sq_ops = {
 	.outbox_wake = sq_outbox_wake,
 	.outbox_next_due = sq_outbox_next_due,
 	.outbox_depth = sq_outbox_depth,
+	.share_counts = sq_share_counts,
 	.idem_get = sq_idem_get,
 	.idem_put = sq_idem_put,
 	.offer_nonce_use = sq_offer_nonce_use,

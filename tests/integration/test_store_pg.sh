@@ -69,7 +69,7 @@ else
 	grep -E '^\[|FAIL|error' "$T/unit.log" | tail -n 40
 fi
 expect "the PostgreSQL group ran all its tests" bash -c \
-	"sed -n '/^store backend: postgresql/,\$p' '$T/unit.log' | grep -q '^\[  PASSED  \] 9 test(s)'"
+	"sed -n '/^store backend: postgresql/,\$p' '$T/unit.log' | grep -q '^\[  PASSED  \] 10 test(s)'"
 
 # 2. the happy path with the node's state in PostgreSQL (ts_init_node, with
 #    the database switched right after 'init', before any data is written)
