@@ -314,6 +314,8 @@ node_load(node *n, const char *dir)
 		size_t l = strlen(n->ein_prefixes);
 		snprintf(n->ein_prefixes + l, sizeof(n->ein_prefixes) - l, "%s%s", l ? "," : "", pf);
 	}
+	if (n->no_store)
+		return 0; /* a reload (conf.c): the running node keeps its database */
 	if ((rc = store_open(n->db_url, &n->st)) != 0) {
 		char shown[sizeof(n->db_url)];
 		ts_redact_url(n->db_url, shown, sizeof(shown));

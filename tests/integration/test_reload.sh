@@ -99,6 +99,14 @@ cp "$T/node.ini.before" "$T/node/node.ini"
 expect "SIGHUP with the original configuration: reloaded" hup_and_wait "reloaded .*node.ini"
 expect "... original certificate again" test "$(serial)" = "$OLD_SERIAL"
 
+# A new database waits for a restart: the reload says so and does not create it.
+sed -i "s|^database = .*|database = sqlite:$T/other.db|" "$T/node/node.ini"
+expect "SIGHUP with another database: reloaded, with a note" \
+	hup_and_wait "\[node\] database changed; it takes effect at the next start"
+expect "... the other database was not created by the reload" test ! -e "$T/other.db"
+expect "... and the running one still serves" alice shares
+cp "$T/node.ini.before" "$T/node/node.ini"
+
 # The provider reloads its policy on SIGHUP and refuses a broken one.
 printf '[default]\ndecision = deny\nmax_durration_s = 5\n' >"$T/sp2/policy.ini"
 kill -HUP "$SP2_PID"
