@@ -364,8 +364,8 @@ static int
 send_notification(struct companion *c, ts_httpc *http, const uint8_t *notif, size_t len,
     char *why, size_t whycap)
 {
-	rsp_notification nt;
-	int rc = rsp_notification_decode(notif, len, NULL, &nt);
+	es10_pending nt;
+	int rc = es10_pending_decode(notif, len, &nt);
 	if (rc != 0) {
 		(void)ts_snprintf(why, whycap, "SE notification does not decode (%s)", ts_strerror(rc));
 		return rc;
@@ -380,7 +380,7 @@ send_notification(struct companion *c, ts_httpc *http, const uint8_t *notif, siz
 	if (rc != 0)
 		return rc;
 	pthread_mutex_lock(&c->se_mu);
-	rc = se_notification_sent(c->se, nt.seq);
+	rc = se_notification_sent(c->se, nt.meta.seq);
 	pthread_mutex_unlock(&c->se_mu);
 	if (rc != 0)
 		(void)ts_snprintf(why, whycap, "SE NotificationSent: %s", ts_strerror(rc));

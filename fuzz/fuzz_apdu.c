@@ -4,11 +4,15 @@
  * response APDU (at least SW1 SW2, within the caller's buffer).
  *
  * The card is opened once from a state file created on first use in a fresh
- * /tmp directory (test PKI, one EID; removed at exit). Each input starts from
- * a reset card with the ISD-R selected, then:
- *   first byte even: the rest is a run of frames, 2-byte big-endian length +
+ * /tmp directory (test PKI, one EID, two preinstalled apps; removed at exit).
+ * Each input starts from a reset card with the ISD-R selected on the basic
+ * channel, then:
+ *   bit 1 of the first byte set: a logical channel is opened (MANAGE CHANNEL)
+ *                    and the ISD-R (bit 0 set) or the credential applet (bit
+ *                    0 clear) selected on it; what follows goes to it;
+ *   bit 0 clear:     the rest is a run of frames, 2-byte big-endian length +
  *                    APDU (the vpcd framing), each sent as is;
- *   first byte odd:  the rest is one ES10 command, sent through STORE DATA
+ *   bit 0 set:       the rest is one ES10 command, sent through STORE DATA
  *                    chaining (255-byte blocks) and read back with GET RESPONSE.
  */
 #include <stdint.h>
@@ -16,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/credapplet.h"
 #include "lib/pki.h"
 #include "se/card.h"
 
@@ -49,7 +54,10 @@ setup(void)
 	snprintf(state, sizeof(state), "%s/se.state", dir);
 	const char *eids[] = { FUZZ_EID };
 	if (pki_testpki_generate(pki, "89049032", eids, 1) != 0 ||
-	    se_card_init_state(state, pki, FUZZ_EID) != 0 || se_card_open(state, &card) != 0)
+	    se_card_init_state(state, pki, FUZZ_EID) != 0 ||
+	    se_card_preinstall(state, "sim-1", "sim", "op", NULL) != 0 ||
+	    se_card_preinstall(state, "bank-1", "bankid", "bank", NULL) != 0 ||
+	    se_card_open(state, &card) != 0)
 		abort();
 	atexit(cleanup);
 }
@@ -79,6 +87,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (size == 0)
 		return 0;
+	uint8_t cla = 0x80;
+	if (data[0] & 2) {
+		static const uint8_t mc[] = { 0x00, 0x70, 0x00, 0x00, 0x01 };
+		if (send(mc, sizeof(mc)) != 0x9000 || rbuf[0] == 0 || rbuf[0] > 3)
+			abort(); /* after a reset the card assigns channel 1 */
+		uint8_t ch = rbuf[0];
+		uint8_t s2[5 + SE_ISDR_AID_LEN] = { ch, 0xA4, 0x04, 0x0C, SE_ISDR_AID_LEN };
+		if (data[0] & 1) {
+			memcpy(s2 + 5, SE_ISDR_AID, SE_ISDR_AID_LEN);
+		} else {
+			s2[4] = CRED_AID_LEN;
+			memcpy(s2 + 5, CRED_AID, CRED_AID_LEN);
+		}
+		if (send(s2, 5 + s2[4]) != 0x9000)
+			abort();
+		cla = (uint8_t)(0x80 | ch);
+	}
 
 	if ((data[0] & 1) == 0) {
 		size_t off = 1;
@@ -101,7 +126,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (off < len) {
 		size_t n = len - off > 255 ? 255 : len - off;
 		int last = off + n == len;
-		apdu[0] = 0x80;
+		apdu[0] = cla;
 		apdu[1] = 0xE2;
 		apdu[2] = last ? 0x91 : 0x11;
 		apdu[3] = (uint8_t)block++;
@@ -117,7 +142,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* Bounded: each GET RESPONSE returns at least one byte of a bounded response. */
 	for (int i = 0; i < 4096 && (sw & 0xFF00) == 0x6100; i++) {
-		uint8_t gr[5] = { 0x00, 0xC0, 0x00, 0x00, (uint8_t)sw };
+		uint8_t gr[5] = { (uint8_t)(cla & 0x03), 0xC0, 0x00, 0x00, (uint8_t)sw };
 		sw = send(gr, sizeof(gr));
 	}
 	return 0;

@@ -110,14 +110,15 @@ agent_link_kind(const char *spec, char *out, size_t cap)
 	return 0;
 }
 
+/* profileManagementOperation (one ES10_EVENT_* bit) -> its name. */
 static const char *
-event_name(int ev)
+event_name(uint32_t ev)
 {
 	switch (ev) {
-	case RSP_EVENT_INSTALL: return "install";
-	case RSP_EVENT_ENABLE: return "enable";
-	case RSP_EVENT_DISABLE: return "disable";
-	case RSP_EVENT_DELETE: return "delete";
+	case ES10_EVENT_INSTALL: return "install";
+	case ES10_EVENT_ENABLE: return "enable";
+	case ES10_EVENT_DISABLE: return "disable";
+	case ES10_EVENT_DELETE: return "delete";
 	default: return "unknown";
 	}
 }
@@ -140,74 +141,140 @@ nap(struct agent *a, long ms)
 /* ------------------------------------------------------------------------ */
 /* Notifications                                                              */
 
+/* What a notification is about, for logs: "delete notification 7 for
+ * sim-alice-1" (the app id from the credential applet, else the ICCID). */
+static void
+notif_label(struct agent *a, const es10_notif_metadata *m, char *out, size_t cap)
+{
+	char who[CRED_STR_MAX + 1] = "?";
+	cred_entry e;
+	if (m->has_iccid) {
+		if (se_cred_get(a->se, m->iccid, &e) == 0)
+			memcpy(who, e.app_id, sizeof(who));
+		else if (es10_iccid_to_digits(m->iccid, who) != 0)
+			(void)ts_snprintf(who, sizeof(who), "%s", "?");
+	}
+	(void)ts_snprintf(out, cap, "%s notification %llu for %s", event_name(m->event),
+	    (unsigned long long)m->seq, who);
+}
+
 /*
- * Sends one SE-signed notification (BF2F) with handleNotification and, once
- * the node has taken it, marks it delivered in the SE. On failure the
- * notification stays pending in the SE and maintenance re-sends it.
+ * Sends one PendingNotification (the eUICC-signed BF37 or
+ * OtherSignedNotification, as RetrieveNotificationsList returned it) with
+ * ES9+ handleNotification and, once the node has acknowledged it, removes it
+ * from the eUICC (NotificationSent). On failure it stays pending and
+ * maintenance sends it again.
+ *
+ * A bank-ID app's install result goes with the public key the SE generated
+ * for it (credential applet GENERATE KEY) as "tapshareAppKey", which the node
+ * passes to the provider for certification. SGP.22 has no place for it in
+ * ProfileInstallationResult; the node takes it only together with a valid
+ * eUICC-signed install result of that transaction (docs/protocol.md).
  */
 static int
-send_notification(struct agent *a, const uint8_t *notif, size_t len, rsp_notification *nt,
-    char *errbuf, size_t errcap)
+send_notification(struct agent *a, const es10_pending *p, char *errbuf, size_t errcap)
 {
 	json_t *body = NULL;
-	int rc = rsp_notification_decode(notif, len, NULL, nt);
+	int rc = es9_handle_notification_request(p->der, p->der_len, &body);
 	if (rc != 0) {
-		ts_errbuf(errbuf, errcap, "the SE's notification does not decode (%s)",
-		    ts_strerror(rc));
-		return rc;
-	}
-	if ((rc = es9_handle_notification_request(notif, len, &body)) != 0) {
 		ts_errbuf(errbuf, errcap, "building handleNotification: %s", ts_strerror(rc));
 		return rc;
+	}
+	cred_entry e;
+	if (p->kind == ES10_PENDING_INSTALL && p->pir.success && p->meta.has_iccid &&
+	    se_cred_get(a->se, p->meta.iccid, &e) == 0 && e.key_state == CRED_KEY_PENDING) {
+		uint8_t point[CRED_PUBKEY_LEN];
+		if ((rc = se_cred_generate_key(a->se, p->meta.iccid, point)) != 0 ||
+		    (rc = ts_json_set_b64(body, "tapshareAppKey", point, sizeof(point))) != 0) {
+			ts_errbuf(errbuf, errcap, "cannot read the key the SE generated for %s (%s)",
+			    e.app_id, ts_strerror(rc));
+			json_decref(body);
+			return rc;
+		}
 	}
 	rc = es9_post(a->api, a->o->node_url, "handleNotification", body, 1, NULL, errbuf, errcap);
 	json_decref(body);
 	if (rc != 0)
 		return rc;
-	if ((rc = se_notification_sent(a->se, nt->seq)) != 0) {
-		/* The node has it; a repeat later is harmless (it settles by seq). */
-		ts_errbuf(errbuf, errcap, "node took notification %llu but the SE did not mark it sent (%s)",
-		    (unsigned long long)nt->seq, ts_strerror(rc));
+	int res = SE_RESULT_NONE;
+	if ((rc = se_remove_notification(a->se, p->meta.seq, &res)) != 0) {
+		/* The node has it; a repeat later is harmless (it settles by state). */
+		ts_errbuf(errbuf, errcap, "node took notification %llu but the SE did not remove it (%s%s%s)",
+		    (unsigned long long)p->meta.seq, ts_strerror(rc), res >= 0 ? ": " : "",
+		    res >= 0 ? se_result_name(ES10_TAG_NOTIFICATION_SENT, res) : "");
 		return rc;
 	}
 	return 0;
 }
 
-/* Re-sends every notification still pending in the SE. Stops at the first
- * failure (the node is probably unreachable) and backs off. */
-static void
-resend_pending(struct agent *a)
+/*
+ * Delivers every notification pending in the SE, as an SGP.22 LPA does:
+ * ListNotification (BF28), then for each, oldest first,
+ * RetrieveNotificationsList for its sequence number (BF2B), handleNotification
+ * to the node, NotificationSent (BF30). Stops at the first failure (the node
+ * is probably unreachable) and backs off. Returns how many were delivered;
+ * *iccid_seen (may be NULL) is set when one for the profile iccid of event
+ * ev was delivered.
+ */
+static size_t
+process_notifications(struct agent *a, uint32_t ev, const uint8_t *iccid, int *iccid_seen)
 {
-	uint8_t **notifs = NULL;
-	size_t *lens = NULL, n = 0;
-	char why[512];
-
-	int rc = se_pending_notifications(a->se, &notifs, &lens, &n);
-	if (rc != 0) {
-		log_warn("cannot read pending notifications from the SE (%s)", ts_strerror(rc));
-		return;
-	}
+	es10_notif_list nl;
+	char why[512], label[CRED_STR_MAX + 64];
+	size_t sent = 0;
 	int failed = 0;
-	for (size_t i = 0; i < n && !failed && !*a->stop; i++) {
-		rsp_notification nt;
-		memset(&nt, 0, sizeof(nt));
+
+	if (iccid_seen != NULL)
+		*iccid_seen = 0;
+	int rc = se_list_notifications(a->se, 0, &nl);
+	if (rc != 0) {
+		log_warn("cannot list the notifications pending in the SE (%s)", ts_strerror(rc));
+		return 0;
+	}
+	/* Oldest first: the node sees install before enable before delete. */
+	for (size_t i = 1; i < nl.n; i++)
+		for (size_t j = i; j > 0 && nl.items[j - 1].seq > nl.items[j].seq; j--) {
+			es10_notif_metadata t = nl.items[j];
+			nl.items[j] = nl.items[j - 1];
+			nl.items[j - 1] = t;
+		}
+	for (size_t i = 0; i < nl.n && !failed && !*a->stop; i++) {
+		const es10_notif_metadata *m = &nl.items[i];
+		es10_retrieve_req rq = { .by = ES10_RETRIEVE_SEQ, .seq = m->seq };
+		uint8_t *raw = NULL;
+		size_t rawlen = 0;
+		es10_pending_list pl;
+		notif_label(a, m, label, sizeof(label));
 		why[0] = '\0';
-		rc = send_notification(a, notifs[i], lens[i], &nt, why, sizeof(why));
+		rc = se_retrieve_notifications(a->se, &rq, &raw, &rawlen, &pl);
+		if (rc == 0 && (pl.n != 1 || pl.items[0].meta.seq != m->seq)) {
+			ts_errbuf(why, sizeof(why), "RetrieveNotificationsList gave %zu notifications", pl.n);
+			rc = pl.n == 0 ? TS_ENOTFOUND : TS_EPROTO;
+		} else if (rc != 0) {
+			ts_errbuf(why, sizeof(why), "RetrieveNotificationsList: %s", ts_strerror(rc));
+		}
+		if (rc == 0)
+			rc = send_notification(a, &pl.items[0], why, sizeof(why));
 		if (rc == 0) {
-			log_info("%s notification %llu for %s sent to the node",
-			    event_name(nt.event), (unsigned long long)nt.seq, nt.app_id);
+			sent++;
+			log_info("%s sent to the node (%s) and removed from the SE", label,
+			    m->address[0] ? m->address : "no address");
+			if (iccid_seen != NULL && iccid != NULL && m->event == ev && m->has_iccid &&
+			    memcmp(m->iccid, iccid, ES10_ICCID_LEN) == 0)
+				*iccid_seen = 1;
+		} else if (rc == TS_ENOTFOUND) {
+			log_info("%s is gone from the SE already", label); /* another LPA sent it */
 		} else {
-			log_warn("pending %s notification %llu for %s not sent (%s); retrying in %ld s",
-			    event_name(nt.event), (unsigned long long)nt.seq,
-			    nt.app_id[0] ? nt.app_id : "?", why,
+			log_warn("pending %s not sent (%s); retrying in %ld s", label, why,
 			    agent_next_backoff(a->notif_retry_ms) / 1000);
 			failed = 1;
 		}
+		if (raw != NULL) {
+			es10_pending_list_clear(&pl);
+			free(raw);
+		}
 	}
-	for (size_t i = 0; i < n; i++)
-		free(notifs[i]);
-	free(notifs);
-	free(lens);
+	es10_notif_list_clear(&nl);
 	if (failed) {
 		a->notif_retry_ms = a->notif_retry_ms == 0 ? AGENT_MAINT_INTERVAL_MS
 		    : (a->notif_retry_ms >= AGENT_RETRY_MAX_MS / 2 ? AGENT_RETRY_MAX_MS
@@ -217,6 +284,7 @@ resend_pending(struct agent *a)
 		a->notif_retry_ms = 0;
 		a->next_notif_ms = 0;
 	}
+	return sent;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -226,8 +294,7 @@ static void
 delete_expired(struct agent *a)
 {
 	se_app apps[AGENT_MAX_APPS];
-	size_t n = 0;
-	char why[512];
+	size_t n = 0, deleted = 0;
 
 	int rc = se_list_apps(a->se, apps, TS_ARRAY_LEN(apps), &n);
 	if (rc != 0) {
@@ -238,26 +305,18 @@ delete_expired(struct agent *a)
 	for (size_t i = 0; i < n && !*a->stop; i++) {
 		if (apps[i].not_after == 0 || apps[i].not_after > now)
 			continue;
-		uint8_t *notif = NULL;
-		size_t nlen = 0;
-		rc = se_delete(a->se, apps[i].app_id, &notif, &nlen);
+		rc = se_delete(a->se, apps[i].app_id, NULL, NULL);
 		if (rc != 0) {
 			log_warn("%s expired at %lld but the SE did not delete it (%s)",
 			    apps[i].app_id, (long long)apps[i].not_after, ts_strerror(rc));
 			continue;
 		}
-		log_info("deleted %s: its authorisation expired at %lld", apps[i].app_id,
-		    (long long)apps[i].not_after);
-		rsp_notification nt;
-		why[0] = '\0';
-		rc = send_notification(a, notif, nlen, &nt, why, sizeof(why));
-		free(notif);
-		if (rc == 0)
-			log_info("delete notification for expired %s sent", apps[i].app_id);
-		else
-			log_warn("delete notification for expired %s not sent yet (%s); will retry",
-			    apps[i].app_id, why);
+		log_info("deleted %s (ICCID %s): its authorisation expired at %lld", apps[i].app_id,
+		    apps[i].iccid, (long long)apps[i].not_after);
+		deleted++;
 	}
+	if (deleted > 0)
+		(void)process_notifications(a, 0, NULL, NULL);
 }
 
 static void
@@ -268,7 +327,7 @@ maybe_maintain(struct agent *a, int force)
 		return;
 	a->next_maint_ms = now + AGENT_MAINT_INTERVAL_MS;
 	if (force || a->next_notif_ms == 0 || now >= a->next_notif_ms)
-		resend_pending(a);
+		(void)process_notifications(a, 0, NULL, NULL);
 	delete_expired(a);
 }
 
@@ -456,29 +515,32 @@ do_download(struct agent *a, const push_cmd *cmd)
 	reason = ES9_REASON_LOAD_BPP_ERROR;
 	if ((rc = se_load_package(a->se, bpp, bpp_len, &notif, &notif_len)) != 0) {
 		ts_errbuf(why, sizeof(why), "%s", ts_strerror(rc));
+		/* The eUICC's errorResult is pending like any notification: the
+		 * node learns from it why (it marks the share failed). */
+		(void)process_notifications(a, 0, NULL, NULL);
 		goto fail;
 	}
 
-	rsp_notification nt;
-	memset(&nt, 0, sizeof(nt));
-	if (rsp_notification_decode(notif, notif_len, NULL, &nt) != 0)
-		snprintf(nt.app_id, sizeof(nt.app_id), "%s",
-		    a2.has_metadata ? a2.metadata.app_id : "?");
-	if (nt.result != 0)
-		log_warn("S14 download for share %s: the SE reports install result %d for %s",
-		    cmd->share_id, nt.result, nt.app_id);
-	else
-		log_info("S14 download for share %s: authenticated, package received, installed %s",
-		    cmd->share_id, nt.app_id);
+	es10_pending pn;
+	memset(&pn, 0, sizeof(pn));
+	char label[ES10_ICCID_DIGITS_MAX + CRED_STR_MAX + 16] = "?";
+	if (es10_pending_decode(notif, notif_len, &pn) == 0 && pn.meta.has_iccid) {
+		char iccid[ES10_ICCID_DIGITS_MAX + 1];
+		if (es10_iccid_to_digits(pn.meta.iccid, iccid) == 0)
+			(void)ts_snprintf(label, sizeof(label), "%s (ICCID %s)",
+			    a2.has_metadata ? a2.metadata.app_id : "?", iccid);
+	}
+	log_info("S14 download for share %s: authenticated, package received, installed %s",
+	    cmd->share_id, label);
 
-	why[0] = '\0';
-	rc = send_notification(a, notif, notif_len, &nt, why, sizeof(why));
-	if (rc == 0)
+	int seen = 0;
+	(void)process_notifications(a, ES10_EVENT_INSTALL, pn.meta.iccid, &seen);
+	if (seen)
 		log_info("S15 install notification sent for share %s (%s, seq %llu)", cmd->share_id,
-		    nt.app_id, (unsigned long long)nt.seq);
+		    label, (unsigned long long)pn.meta.seq);
 	else
-		log_warn("S15 install notification for share %s not sent yet (%s); the SE keeps "
-		    "it and it will be re-sent", cmd->share_id, why);
+		log_warn("S15 install notification for share %s not sent yet; the SE keeps it and "
+		    "it will be re-sent", cmd->share_id);
 	rc = 0;
 	goto done;
 
@@ -515,11 +577,10 @@ done:
 static int
 do_delete(struct agent *a, const push_cmd *cmd)
 {
-	uint8_t *notif = NULL;
-	size_t nlen = 0;
-	char why[512] = "";
-
-	int rc = se_delete(a->se, cmd->app_id, &notif, &nlen);
+	se_app app;
+	int rc = se_find_app(a->se, cmd->app_id, &app);
+	if (rc == 0)
+		rc = se_delete(a->se, cmd->app_id, NULL, NULL);
 	if (rc == TS_ENOTFOUND) {
 		/* The SE can only sign a delete notification for an app it holds;
 		 * the node settles an absent app on its side. */
@@ -532,57 +593,43 @@ do_delete(struct agent *a, const push_cmd *cmd)
 		    cmd->app_id, ts_strerror(rc));
 		return rc;
 	}
-	log_info("S17 deleted %s on revoke of share %s", cmd->app_id, cmd->share_id);
-	rsp_notification nt;
-	memset(&nt, 0, sizeof(nt));
-	rc = send_notification(a, notif, nlen, &nt, why, sizeof(why));
-	free(notif);
-	if (rc == 0)
-		log_info("S17 delete notification sent for share %s (%s, seq %llu)", cmd->share_id,
-		    cmd->app_id, (unsigned long long)nt.seq);
+	log_info("S17 deleted %s (ICCID %s) on revoke of share %s", cmd->app_id, app.iccid,
+	    cmd->share_id);
+	int seen = 0;
+	(void)process_notifications(a, ES10_EVENT_DELETE, app.id.iccid, &seen);
+	if (seen)
+		log_info("S17 delete notification sent for share %s (%s)", cmd->share_id, cmd->app_id);
 	else
-		log_warn("S17 delete notification for share %s not sent yet (%s); the SE keeps it "
-		    "and it will be re-sent", cmd->share_id, why);
+		log_warn("S17 delete notification for share %s not sent yet; the SE keeps it "
+		    "and it will be re-sent", cmd->share_id);
 	return 0;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Bank-ID: the provider's certificate for the key our SE generated           */
 
-/* 1 if the SE lists app_id as a bank-ID app whose key is already certified. */
-static int
-already_certified(struct agent *a, const char *app_id)
-{
-	se_app apps[AGENT_MAX_APPS];
-	size_t n = 0;
-	if (se_list_apps(a->se, apps, TS_ARRAY_LEN(apps), &n) != 0)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(apps[i].app_id, app_id) == 0)
-			return apps[i].certified == 1;
-	return 0;
-}
-
 /*
- * Stores the certificate in the SE (which checks it certifies the app's own
- * key and enables the app) and sends the SE-signed enable notification; the
- * node settles the command when it has that notification. A certificate the
- * SE already holds means an earlier attempt got that far: its notification
- * is still pending in the SE (maintenance re-sends it) or already delivered,
- * so there is nothing more to do.
+ * Stores the certificate in the SE's credential applet (which checks it
+ * certifies the app's own key), enables the profile (ES10 EnableProfile) and
+ * sends the eUICC's enable notification; the node settles the command when it
+ * has that notification. A certificate the SE already holds means an earlier
+ * attempt got that far: then only the enable may be missing.
  */
 static int
 do_certificate(struct agent *a, const push_cmd *cmd)
 {
-	uint8_t *notif = NULL;
-	size_t nlen = 0;
-	char why[512] = "";
-
-	int rc = se_store_certificate(a->se, cmd->app_id, cmd->cert, cmd->cert_len, &notif, &nlen);
-	if (rc == TS_ESTATE && already_certified(a, cmd->app_id)) {
-		log_info("S14 bank-ID key of %s already certified (share %s); nothing to store",
-		    cmd->app_id, cmd->share_id);
-		return 0;
+	se_app app;
+	memset(&app, 0, sizeof(app));
+	int rc = se_find_app(a->se, cmd->app_id, &app);
+	if (rc == 0)
+		rc = se_store_certificate(a->se, cmd->app_id, cmd->cert, cmd->cert_len, NULL, NULL);
+	if (rc == TS_ESTATE && app.certified == 1) {
+		rc = se_enable(a->se, cmd->app_id);
+		if (rc == TS_ESTATE) {
+			log_info("S14 bank-ID key of %s already certified and enabled (share %s); "
+			    "nothing to store", cmd->app_id, cmd->share_id);
+			return 0;
+		}
 	}
 	if (rc != 0) {
 		log_error("S14 share %s: the SE did not store the provider's certificate for %s (%s)",
@@ -591,16 +638,13 @@ do_certificate(struct agent *a, const push_cmd *cmd)
 		return rc;
 	}
 	log_info("S14 bank-ID key of %s certified by the provider; credential enabled", cmd->app_id);
-	rsp_notification nt;
-	memset(&nt, 0, sizeof(nt));
-	rc = send_notification(a, notif, nlen, &nt, why, sizeof(why));
-	free(notif);
-	if (rc == 0)
-		log_info("S15 enable notification sent for share %s (%s, seq %llu)", cmd->share_id,
-		    cmd->app_id, (unsigned long long)nt.seq);
+	int seen = 0;
+	(void)process_notifications(a, ES10_EVENT_ENABLE, app.id.iccid, &seen);
+	if (seen)
+		log_info("S15 enable notification sent for share %s (%s)", cmd->share_id, cmd->app_id);
 	else
-		log_warn("S15 enable notification for share %s not sent yet (%s); the SE keeps it "
-		    "and it will be re-sent", cmd->share_id, why);
+		log_warn("S15 enable notification for share %s not sent yet; the SE keeps it "
+		    "and it will be re-sent", cmd->share_id);
 	return 0;
 }
 
@@ -1019,6 +1063,56 @@ fail:
 		free(a->offers[i].bf70);
 	pthread_mutex_destroy(&a->offer_mu);
 	ts_httpc_free(a->stream);
+	ts_httpc_free(a->api);
+	se_driver_free(a->se);
+	free(a);
+	return rc;
+}
+
+int
+agent_process_notifications(const agent_opts *o, size_t *sent, size_t *left, char *errbuf,
+    size_t errcap)
+{
+	static volatile sig_atomic_t never;
+	struct agent *a = NULL;
+	es10_notif_list nl;
+	int rc;
+	if (o == NULL || o->node_url == NULL || o->ca_file == NULL || o->se_spec == NULL)
+		return TS_EINVAL;
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return TS_ENOMEM;
+	a->o = o;
+	a->stop = &never;
+	pthread_mutex_init(&a->offer_mu, NULL);
+	if ((rc = se_driver_open(o->se_spec, &a->se)) != 0) {
+		ts_errbuf(errbuf, errcap, "cannot open secure element %s (%s)", o->se_spec,
+		    ts_strerror(rc));
+		goto done;
+	}
+	ts_httpc_opts hopts = { .ca_file = o->ca_file, .timeout_ms = AGENT_HTTP_TIMEOUT_MS };
+	if ((rc = ts_httpc_new(&hopts, &a->api)) != 0) {
+		ts_errbuf(errbuf, errcap, "cannot set up the HTTPS client (CA %s: %s)", o->ca_file,
+		    ts_strerror(rc));
+		goto done;
+	}
+	size_t n = process_notifications(a, 0, NULL, NULL);
+	if (sent != NULL)
+		*sent = n;
+	if ((rc = se_list_notifications(a->se, 0, &nl)) != 0) {
+		ts_errbuf(errbuf, errcap, "cannot list the notifications pending in the SE (%s)",
+		    ts_strerror(rc));
+		goto done;
+	}
+	if (left != NULL)
+		*left = nl.n;
+	if (nl.n > 0) {
+		ts_errbuf(errbuf, errcap, "%zu notification%s still pending (see the log)", nl.n,
+		    nl.n == 1 ? "" : "s");
+		rc = TS_ENET;
+	}
+	es10_notif_list_clear(&nl);
+done:
+	pthread_mutex_destroy(&a->offer_mu);
 	ts_httpc_free(a->api);
 	se_driver_free(a->se);
 	free(a);

@@ -51,6 +51,19 @@ typedef struct agent_opts {
  */
 int agent_run(const agent_opts *o, volatile sig_atomic_t *stop, char *errbuf, size_t errcap);
 
+/*
+ * One pass of SGP.22 notification handling, as `tapshare-companion
+ * notification process` runs it: every notification pending in the SE at
+ * o->se_spec is retrieved, sent to the node at o->node_url (ES9+
+ * handleNotification, TLS checked against o->ca_file) and, once the node
+ * acknowledged it, removed from the SE. *sent / *left (may be NULL): how many
+ * were delivered / are still pending. Fails (errbuf says why) when the SE
+ * cannot be opened or listed; a notification the node does not take stays
+ * pending and makes the result TS_ENET (or the node's refusal's code).
+ */
+int agent_process_notifications(const agent_opts *o, size_t *sent, size_t *left, char *errbuf,
+    size_t errcap);
+
 /* Backoff step used for the push channel: doubles cur, clamped to
  * [AGENT_BACKOFF_MIN_MS, AGENT_BACKOFF_MAX_MS]. Exposed for tests. */
 long agent_next_backoff(long cur);

@@ -40,7 +40,15 @@ static const char usage_main[] =
 "\n"
 "Commands:\n"
 "  run       run the agent (foreground) until SIGTERM or SIGINT\n"
-"  status    show the secure element's EID and installed applications\n"
+"  status    show the eUICC (EID, EUICCInfo2), its profiles and the tapshare\n"
+"            applications they hold, as an SGP.22 LPA reads them\n"
+"  enable, disable, delete ICCID|AID\n"
+"            enable / disable / delete a profile (SGP.22 ES10c)\n"
+"  nickname ICCID|AID NICKNAME\n"
+"            set a profile's nickname (\"\" clears it)\n"
+"  notification list|process|remove\n"
+"            the eUICC's pending notifications: list them, send them to the\n"
+"            node and remove what it acknowledged, or remove them unsent\n"
 "  show-qr   show the EID as a QR code (terminal and/or PNG file) for a\n"
 "            primary to scan (tapshare share --link qr:FILE.png | qr:camera)\n"
 "  help CMD  show the help of a command\n"
@@ -93,19 +101,83 @@ static const char usage_run[] =
 static const char usage_status[] =
 "Usage: " PROG " status --se SE_SPEC [--json] [--config FILE]\n"
 "\n"
-"Prints the secure element's EID and its installed applications, with their\n"
-"state (enabled / disabled) and expiry (not_after, UTC; \"none\" when not\n"
-"time-limited; \"expired\" once past it).\n"
+"Reads the secure element as an SGP.22 LPA does (ES10, on a logical channel)\n"
+"and prints:\n"
+"  the EID (GetEuiccData) and the highlights of EUICCInfo2: SVN, firmware\n"
+"  and profile package versions, free memory and installed applications\n"
+"  (extCardResource), the CI key ids for verification and signing, category,\n"
+"  PP version, SAS accreditation number; the default SM-DP+ and root SM-DS\n"
+"  addresses (EuiccConfiguredAddresses);\n"
+"  every profile (ProfileInfoList): ICCID, ISD-P AID, state, class, service\n"
+"  provider name, profile name, nickname;\n"
+"  the tapshare applications (profiles with metadata in the tapshare\n"
+"  credential applet): app id, kind, provider, expiry (not_after, UTC;\n"
+"  \"expired\" once past it) and, for bank-ID apps, the key state.\n"
 "\n"
 "Options:\n"
-"  --se SE_SPEC   secure element: inproc:/path/se.state or vpcd:HOST:PORT\n"
-"  --json         print one JSON document: {\"eid\",\"apps\":[{\"app_id\",\"name\",\n"
-"                 \"kind\",\"provider\",\"state\",\"enabled\",\"not_after\",\"expired\"}]}\n"
+"  --se SE_SPEC   secure element: inproc:/path/se.state, vpcd:HOST:PORT or\n"
+"                 pcsc:[READER] (any SGP.22 eUICC)\n"
+"  --json         print one JSON document: {\"eid\", \"euicc_info2\": {...},\n"
+"                 \"addresses\": {...}, \"profiles\": [{\"iccid\", \"isdp_aid\",\n"
+"                 \"state\", \"class\", \"service_provider_name\", \"profile_name\",\n"
+"                 \"nickname\"}], \"apps\": [{\"app_id\", \"iccid\", \"name\", \"kind\",\n"
+"                 \"provider\", \"state\", \"enabled\", \"not_after\", \"expired\"}]}\n"
 "                 (not_after in unix seconds, 0 = none)\n"
 "  --config FILE  INI file; `se` is read from [companion]\n"
 "  -h, --help     show this help\n"
 "\n"
 "Exit status: 0 success, 1 the secure element could not be read, 2 bad usage.\n";
+
+static const char usage_profile[] =
+"Usage: " PROG " enable  --se SE_SPEC [--refresh] ICCID|AID\n"
+"       " PROG " disable --se SE_SPEC [--refresh] ICCID|AID\n"
+"       " PROG " delete  --se SE_SPEC ICCID|AID\n"
+"       " PROG " nickname --se SE_SPEC ICCID|AID NICKNAME\n"
+"\n"
+"SGP.22 ES10c profile management on any eUICC: EnableProfile, DisableProfile\n"
+"(refreshFlag false unless --refresh), DeleteProfile, SetNickname. The profile\n"
+"is named by its ICCID (digits, as status shows it) or ISD-P AID (hex). A\n"
+"refusal is printed with the eUICC's SGP.22 result (iccidOrAidNotFound,\n"
+"profileNotInDisabledState, profileNotInEnabledState, disallowedByPolicy, ...).\n"
+"The eUICC keeps the enable / disable / delete notification pending: send it\n"
+"with `notification process` (the running agent does so by itself).\n"
+"\n"
+"Options:\n"
+"  --se SE_SPEC   secure element (see status)\n"
+"  --refresh      enable / disable with refreshFlag true (the eUICC refreshes\n"
+"                 the device's UICC session)\n"
+"  --config FILE  INI file; `se` is read from [companion]\n"
+"  -v, --verbose  debug logging (every APDU header and status word)\n"
+"  -h, --help     show this help\n"
+"\n"
+"Exit status: 0 done, 1 refused or failed, 2 bad usage.\n";
+
+static const char usage_notification[] =
+"Usage: " PROG " notification list --se SE_SPEC [--json]\n"
+"       " PROG " notification process --se SE_SPEC --node URL --ca CAFILE\n"
+"       " PROG " notification remove --se SE_SPEC (SEQ... | --all)\n"
+"\n"
+"The eUICC's pending notifications (SGP.22 ES10b):\n"
+"  list     ListNotification: sequence number, operation (install, enable,\n"
+"           disable, delete), notification address, ICCID\n"
+"  process  for each, oldest first: RetrieveNotificationsList, ES9+\n"
+"           handleNotification to the node, and NotificationSent once the\n"
+"           node acknowledged it (what the running agent does by itself)\n"
+"  remove   NotificationSent without sending (the notification is lost)\n"
+"\n"
+"Options:\n"
+"  --se SE_SPEC   secure element (see status)\n"
+"  --node URL     the network node (https://...), for process\n"
+"  --ca CAFILE    PEM CA the node's TLS certificate must chain to, for process\n"
+"  --all          remove every pending notification\n"
+"  --json         list as JSON: {\"notifications\": [{\"seq\", \"operation\",\n"
+"                 \"address\", \"iccid\"}]}\n"
+"  --config FILE  INI file; se, node, ca are read from [companion]\n"
+"  -v, --verbose  debug logging\n"
+"  -h, --help     show this help\n"
+"\n"
+"Exit status: 0 done, 1 failed (process: a notification is still pending),\n"
+"2 bad usage.\n";
 
 static const char usage_show_qr[] =
 "Usage: " PROG " show-qr --se SE_SPEC [--name NAME] [--model MODEL] [--png FILE]\n"
@@ -308,41 +380,279 @@ fmt_time(int64_t t, char *out, size_t cap)
 		(void)ts_snprintf(out, cap, "%lld", (long long)t);
 }
 
-static int
-print_status_json(const eid_t *eid, const se_app *apps, size_t n, int64_t now)
+/* ---- status: what an LPA shows of the chip and its profiles ---- */
+
+static void
+fmt_version(const uint8_t v[ES10_VERSION_LEN], char *out, size_t cap)
 {
-	json_t *root = json_object(), *arr = json_array();
+	(void)ts_snprintf(out, cap, "%u.%u.%u", v[0], v[1], v[2]);
+}
+
+static const char *
+class_name(int c)
+{
+	switch (c) {
+	case ES10_CLASS_TEST: return "test";
+	case ES10_CLASS_PROVISIONING: return "provisioning";
+	case ES10_CLASS_OPERATIONAL: return "operational";
+	default: return "unknown";
+	}
+}
+
+static const char *
+category_name(int c)
+{
+	switch (c) {
+	case ES10_CATEGORY_OTHER: return "other";
+	case ES10_CATEGORY_BASIC: return "basicEuicc";
+	case ES10_CATEGORY_MEDIUM: return "mediumEuicc";
+	case ES10_CATEGORY_CONTACTLESS: return "contactlessEuicc";
+	default: return "unknown";
+	}
+}
+
+static const char *
+operation_name(uint32_t ev)
+{
+	switch (ev) {
+	case ES10_EVENT_INSTALL: return "install";
+	case ES10_EVENT_ENABLE: return "enable";
+	case ES10_EVENT_DISABLE: return "disable";
+	case ES10_EVENT_DELETE: return "delete";
+	default: return "unknown";
+	}
+}
+
+/* Everything status shows, read once. */
+struct chip {
+	eid_t eid;
+	int have_info2, have_addr, have_apps;
+	int info2_rc, addr_rc, apps_rc;
+	es10_euicc_info2 info2;
+	es10_ecr ecr;
+	int have_ecr;
+	es10_configured_addresses addr;
+	es10_profile_list profiles;
+	se_app apps[AGENT_MAX_APPS];
+	size_t n_apps;
+};
+
+static void
+profile_strings(const es10_profile_info *p, char iccid[ES10_ICCID_DIGITS_MAX + 1],
+    char aid[2 * ES10_AID_MAX + 1])
+{
+	iccid[0] = aid[0] = '\0';
+	if ((p->present & ES10_PI_ICCID) && es10_iccid_to_digits(p->iccid, iccid) != 0)
+		iccid[0] = '\0';
+	if (p->present & ES10_PI_ISDP_AID) {
+		if (ts_hex_encode(p->aid, p->aid_len, aid, 2 * ES10_AID_MAX + 1) != 0)
+			aid[0] = '\0';
+		for (char *c = aid; *c; c++)
+			if (*c >= 'a' && *c <= 'f')
+				*c = (char)(*c - 'a' + 'A');
+	}
+}
+
+static json_t *
+pkids_json(const es10_pkid_list *l)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a != NULL && i < l->n; i++) {
+		char hex[2 * ES10_PKID_MAX + 1];
+		if (ts_hex_encode(l->id[i], l->len[i], hex, sizeof(hex)) == 0)
+			json_array_append_new(a, json_string(hex));
+	}
+	return a;
+}
+
+static void
+pkids_text(const es10_pkid_list *l, char *out, size_t cap)
+{
+	size_t o = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < l->n; i++) {
+		char hex[2 * ES10_PKID_MAX + 1];
+		if (ts_hex_encode(l->id[i], l->len[i], hex, sizeof(hex)) != 0)
+			continue;
+		int w = snprintf(out + o, cap - o, "%s%s", o ? ", " : "", hex);
+		if (w < 0 || (size_t)w >= cap - o)
+			break;
+		o += (size_t)w;
+	}
+	if (o == 0)
+		(void)ts_snprintf(out, cap, "%s", "none");
+}
+
+static int
+print_status_json(const struct chip *c, int64_t now)
+{
+	json_t *root = json_object(), *profiles = json_array(), *apps = json_array();
 	int rc = TS_ENOMEM;
-	if (root == NULL || arr == NULL)
+	char v1[16], v2[16], v3[16], v4[16];
+	if (root == NULL || profiles == NULL || apps == NULL)
 		goto fail;
-	if (json_object_set_new(root, "eid", json_string(eid->digits)) != 0)
-		goto fail;
-	for (size_t i = 0; i < n; i++) {
-		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:b}",
-		    "app_id", apps[i].app_id, "name", apps[i].name, "kind", apps[i].kind,
-		    "provider", apps[i].provider,
-		    "state", apps[i].enabled ? "enabled" : "disabled",
-		    "enabled", apps[i].enabled ? 1 : 0,
-		    "not_after", (json_int_t)apps[i].not_after,
-		    "expired", apps[i].not_after != 0 && apps[i].not_after <= now);
+	json_object_set_new(root, "eid", json_string(c->eid.digits));
+	if (c->have_info2) {
+		const es10_euicc_info2 *i = &c->info2;
+		fmt_version(i->profile_version, v1, sizeof(v1));
+		fmt_version(i->svn, v2, sizeof(v2));
+		fmt_version(i->firmware_version, v3, sizeof(v3));
+		fmt_version(i->pp_version, v4, sizeof(v4));
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "profile_version", v1,
+		    "svn", v2, "firmware_version", v3, "pp_version", v4,
+		    "sas_accreditation_number", i->sas_accreditation,
+		    "uicc_capability", (json_int_t)i->uicc_capability,
+		    "rsp_capability", (json_int_t)i->rsp_capability);
+		if (o == NULL)
+			goto fail;
+		json_object_set_new(o, "ci_pkid_verification", pkids_json(&i->ci_verify));
+		json_object_set_new(o, "ci_pkid_signing", pkids_json(&i->ci_sign));
+		if (i->has_category)
+			json_object_set_new(o, "euicc_category", json_string(category_name(i->category)));
+		if (c->have_ecr) {
+			json_t *e = json_object();
+			if (c->ecr.has_installed_apps)
+				json_object_set_new(e, "installed_applications",
+				    json_integer((json_int_t)c->ecr.installed_apps));
+			if (c->ecr.has_free_nvm)
+				json_object_set_new(e, "free_non_volatile_memory",
+				    json_integer((json_int_t)c->ecr.free_nvm));
+			if (c->ecr.has_free_ram)
+				json_object_set_new(e, "free_volatile_memory",
+				    json_integer((json_int_t)c->ecr.free_ram));
+			json_object_set_new(o, "ext_card_resource", e);
+		}
+		json_object_set_new(root, "euicc_info2", o);
+	}
+	if (c->have_addr) {
+		json_t *o = json_pack("{s:s}", "root_ds_address", c->addr.root_ds);
+		if (o != NULL && c->addr.has_default_dp)
+			json_object_set_new(o, "default_dp_address", json_string(c->addr.default_dp));
+		json_object_set_new(root, "addresses", o);
+	}
+	for (size_t k = 0; k < c->profiles.n; k++) {
+		const es10_profile_info *p = &c->profiles.items[k];
+		char iccid[ES10_ICCID_DIGITS_MAX + 1], aid[2 * ES10_AID_MAX + 1];
+		profile_strings(p, iccid, aid);
+		json_t *o = json_object();
+		if (o == NULL || json_array_append_new(profiles, o) != 0)
+			goto fail;
+		if (iccid[0])
+			json_object_set_new(o, "iccid", json_string(iccid));
+		if (aid[0])
+			json_object_set_new(o, "isdp_aid", json_string(aid));
+		if (p->present & ES10_PI_STATE)
+			json_object_set_new(o, "state",
+			    json_string(p->state == ES10_STATE_ENABLED ? "enabled" : "disabled"));
+		if (p->present & ES10_PI_CLASS)
+			json_object_set_new(o, "class", json_string(class_name(p->profile_class)));
+		if (p->present & ES10_PI_SPN)
+			json_object_set_new(o, "service_provider_name", json_string(p->spn));
+		if (p->present & ES10_PI_NAME)
+			json_object_set_new(o, "profile_name", json_string(p->name));
+		json_object_set_new(o, "nickname",
+		    (p->present & ES10_PI_NICKNAME) ? json_string(p->nickname) : json_null());
+	}
+	json_object_set(root, "profiles", profiles);
+	for (size_t k = 0; k < c->n_apps; k++) {
+		const se_app *a = &c->apps[k];
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:b}",
+		    "app_id", a->app_id, "iccid", a->iccid, "name", a->name, "kind", a->kind,
+		    "provider", a->provider, "state", a->enabled ? "enabled" : "disabled",
+		    "enabled", a->enabled ? 1 : 0, "not_after", (json_int_t)a->not_after,
+		    "expired", a->not_after != 0 && a->not_after <= now);
 		/* bank-ID apps: whether the provider certified the SE-generated key */
-		if (o != NULL && apps[i].certified >= 0)
-			json_object_set_new(o, "key_certified", json_boolean(apps[i].certified == 1));
-		if (o == NULL || json_array_append_new(arr, o) != 0)
+		if (o != NULL && a->certified >= 0)
+			json_object_set_new(o, "key_certified", json_boolean(a->certified == 1));
+		if (o == NULL || json_array_append_new(apps, o) != 0)
 			goto fail;
 	}
-	if (json_object_set(root, "apps", arr) != 0)
+	json_object_set(root, "apps", apps);
+	char *txt = json_dumps(root, JSON_INDENT(2));
+	if (txt == NULL)
 		goto fail;
-	char *s = json_dumps(root, JSON_INDENT(2));
-	if (s == NULL)
-		goto fail;
-	printf("%s\n", s);
-	free(s);
+	printf("%s\n", txt);
+	free(txt);
 	rc = 0;
 fail:
-	json_decref(arr);
+	json_decref(apps);
+	json_decref(profiles);
 	json_decref(root);
 	return rc;
+}
+
+static void
+print_status_text(const struct chip *c, const char *spec, int64_t now)
+{
+	char v1[16], v2[16], v3[16], v4[16], ids[512];
+	printf("EID %s\n", c->eid.digits);
+	if (c->have_info2) {
+		const es10_euicc_info2 *i = &c->info2;
+		fmt_version(i->svn, v1, sizeof(v1));
+		fmt_version(i->firmware_version, v2, sizeof(v2));
+		fmt_version(i->profile_version, v3, sizeof(v3));
+		fmt_version(i->pp_version, v4, sizeof(v4));
+		printf("eUICC: SVN %s, firmware %s, profile package version %s, PP version %s%s%s\n",
+		    v1, v2, v3, v4, i->has_category ? ", category " : "",
+		    i->has_category ? category_name(i->category) : "");
+		if (c->have_ecr) {
+			printf("  resources:");
+			if (c->ecr.has_free_nvm)
+				printf(" %llu bytes free (non-volatile)", (unsigned long long)c->ecr.free_nvm);
+			if (c->ecr.has_free_ram)
+				printf("%s %llu bytes free (volatile)", c->ecr.has_free_nvm ? "," : "",
+				    (unsigned long long)c->ecr.free_ram);
+			if (c->ecr.has_installed_apps)
+				printf("%s %llu applications installed",
+				    c->ecr.has_free_nvm || c->ecr.has_free_ram ? "," : "",
+				    (unsigned long long)c->ecr.installed_apps);
+			printf("\n");
+		}
+		pkids_text(&i->ci_verify, ids, sizeof(ids));
+		printf("  CI keys for verification: %s\n", ids);
+		pkids_text(&i->ci_sign, ids, sizeof(ids));
+		printf("  CI keys for signing: %s\n", ids);
+		if (i->sas_accreditation[0])
+			printf("  SAS accreditation: %s\n", i->sas_accreditation);
+	} else {
+		printf("eUICC: EUICCInfo2 unavailable (%s)\n", ts_strerror(c->info2_rc));
+	}
+	if (c->have_addr)
+		printf("  default SM-DP+: %s, root SM-DS: %s\n",
+		    c->addr.has_default_dp && c->addr.default_dp[0] ? c->addr.default_dp : "none",
+		    c->addr.root_ds[0] ? c->addr.root_ds : "none");
+	printf("%zu profile%s\n", c->profiles.n, c->profiles.n == 1 ? "" : "s");
+	for (size_t k = 0; k < c->profiles.n; k++) {
+		const es10_profile_info *p = &c->profiles.items[k];
+		char iccid[ES10_ICCID_DIGITS_MAX + 1], aid[2 * ES10_AID_MAX + 1];
+		profile_strings(p, iccid, aid);
+		printf("  ICCID %s  AID %s  %s  %s  \"%s\" / \"%s\"  nickname %s%s%s\n",
+		    iccid[0] ? iccid : "-", aid[0] ? aid : "-",
+		    !(p->present & ES10_PI_STATE) ? "-" : p->state == ES10_STATE_ENABLED ? "enabled" : "disabled",
+		    (p->present & ES10_PI_CLASS) ? class_name(p->profile_class) : "-",
+		    (p->present & ES10_PI_SPN) ? p->spn : "", (p->present & ES10_PI_NAME) ? p->name : "",
+		    (p->present & ES10_PI_NICKNAME) && p->nickname[0] ? "\"" : "",
+		    (p->present & ES10_PI_NICKNAME) && p->nickname[0] ? p->nickname : "-",
+		    (p->present & ES10_PI_NICKNAME) && p->nickname[0] ? "\"" : "");
+	}
+	if (!c->have_apps) {
+		printf("no tapshare credential applet on %s (%s): not a tapshare SE\n", spec,
+		    ts_strerror(c->apps_rc));
+		return;
+	}
+	printf("%zu application%s installed\n", c->n_apps, c->n_apps == 1 ? "" : "s");
+	for (size_t k = 0; k < c->n_apps; k++) {
+		const se_app *a = &c->apps[k];
+		char when[40] = "none";
+		if (a->not_after != 0)
+			fmt_time(a->not_after, when, sizeof(when));
+		printf("  %s  ICCID %s  %s  %s  \"%s\"  provider %s  not_after %s%s%s\n", a->app_id,
+		    a->iccid, a->enabled ? "enabled" : "disabled", a->kind[0] ? a->kind : "-", a->name,
+		    a->provider[0] ? a->provider : "-", when,
+		    a->not_after != 0 && a->not_after <= now ? " (expired)" : "",
+		    a->certified == 1 ? "  key certified" :
+		    a->certified == 0 ? "  key awaiting certification" : "");
+	}
 }
 
 static int
@@ -350,9 +660,7 @@ cmd_status(int argc, char **argv)
 {
 	struct cli c;
 	se_driver *se = NULL;
-	se_app apps[AGENT_MAX_APPS];
-	size_t n = 0;
-	eid_t eid;
+	struct chip *chip = NULL;
 	int rc;
 
 	memset(&c, 0, sizeof(c));
@@ -361,43 +669,355 @@ cmd_status(int argc, char **argv)
 		goto done;
 	ts_log_init(PROG, c.verbose ? TS_LOG_DEBUG : TS_LOG_WARN);
 	ex = EXIT_FAIL;
+	if ((chip = calloc(1, sizeof(*chip))) == NULL) {
+		errorf("out of memory");
+		goto done;
+	}
+	es10_profile_list_init(&chip->profiles);
 	if ((rc = se_driver_open(c.se, &se)) != 0) {
 		errorf("cannot open secure element %s (%s)", c.se, ts_strerror(rc));
 		goto done;
 	}
-	if ((rc = se_get_eid(se, &eid)) != 0) {
+	if ((rc = se_get_eid(se, &chip->eid)) != 0) {
 		errorf("cannot read the EID from %s (%s)", c.se, ts_strerror(rc));
 		goto done;
 	}
-	if ((rc = se_list_apps(se, apps, TS_ARRAY_LEN(apps), &n)) != 0) {
-		errorf("cannot list applications on %s (%s)", c.se, ts_strerror(rc));
+	chip->info2_rc = se_get_euicc_info2(se, &chip->info2);
+	chip->have_info2 = chip->info2_rc == 0;
+	if (chip->have_info2)
+		chip->have_ecr = es10_ecr_decode(chip->info2.ext_card_resource,
+		    chip->info2.ext_card_resource_len, &chip->ecr) == 0;
+	chip->addr_rc = se_get_addresses(se, &chip->addr);
+	chip->have_addr = chip->addr_rc == 0;
+	int res = SE_RESULT_NONE;
+	if ((rc = se_get_profiles(se, NULL, &chip->profiles, &res)) != 0) {
+		errorf("cannot list the profiles on %s (%s%s%s)", c.se, ts_strerror(rc),
+		    res > 0 ? ": " : "", res > 0 ? se_result_name(ES10_TAG_PROFILE_INFO_LIST, res) : "");
+		goto done;
+	}
+	chip->apps_rc = se_list_apps(se, chip->apps, TS_ARRAY_LEN(chip->apps), &chip->n_apps);
+	chip->have_apps = chip->apps_rc == 0;
+	if (!chip->have_apps && chip->apps_rc != TS_ENOTFOUND) {
+		errorf("cannot list the applications on %s (%s)", c.se, ts_strerror(chip->apps_rc));
 		goto done;
 	}
 	int64_t now = ts_now();
 	if (c.json) {
-		if ((rc = print_status_json(&eid, apps, n, now)) != 0) {
+		if ((rc = print_status_json(chip, now)) != 0) {
 			errorf("cannot format JSON (%s)", ts_strerror(rc));
 			goto done;
 		}
 	} else {
-		printf("EID %s\n", eid.digits);
-		printf("%zu application%s installed\n", n, n == 1 ? "" : "s");
-		for (size_t i = 0; i < n; i++) {
-			char when[40] = "none";
-			if (apps[i].not_after != 0)
-				fmt_time(apps[i].not_after, when, sizeof(when));
-			printf("  %s  %s  %s  \"%s\"  provider %s  not_after %s%s%s\n", apps[i].app_id,
-			    apps[i].enabled ? "enabled" : "disabled", apps[i].kind[0] ? apps[i].kind : "-",
-			    apps[i].name, apps[i].provider[0] ? apps[i].provider : "-", when,
-			    apps[i].not_after != 0 && apps[i].not_after <= now ? " (expired)" : "",
-			    apps[i].certified == 1 ? "  key certified" :
-			    apps[i].certified == 0 ? "  key awaiting certification" : "");
-		}
+		print_status_text(chip, c.se, now);
 	}
-	ex = 0;
+	ex = fflush(stdout) == 0 ? 0 : EXIT_FAIL;
 done:
+	if (chip != NULL)
+		es10_profile_list_clear(&chip->profiles);
+	free(chip);
 	se_driver_free(se);
 	ts_config_free(c.cfg);
+	return ex;
+}
+
+/* ---- enable / disable / delete / nickname ---- */
+
+enum { OPT_P_SE = 768, OPT_P_CONFIG, OPT_P_REFRESH, OPT_P_NODE, OPT_P_CA, OPT_P_ALL, OPT_P_JSON };
+
+/* Options of the small commands; strings borrowed from argv or cfg. */
+struct small {
+	const char *se, *node, *ca, *config;
+	int refresh, all, json, verbose;
+	ts_config *cfg;
+	int nargs;
+	char **args;
+};
+
+/* Returns -1 to go on, else an exit code. */
+static int
+parse_small(const char *cmd, const char *usage, int argc, char **argv, struct small *o)
+{
+	static const struct option opts[] = {
+		{ "se", required_argument, NULL, OPT_P_SE },
+		{ "config", required_argument, NULL, OPT_P_CONFIG },
+		{ "refresh", no_argument, NULL, OPT_P_REFRESH },
+		{ "node", required_argument, NULL, OPT_P_NODE },
+		{ "ca", required_argument, NULL, OPT_P_CA },
+		{ "all", no_argument, NULL, OPT_P_ALL },
+		{ "json", no_argument, NULL, OPT_P_JSON },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	optind = 1;
+	opterr = 0;
+	for (;;) {
+		int ch = getopt_long(argc, argv, ":hv", opts, NULL);
+		if (ch == -1)
+			break;
+		switch (ch) {
+		case OPT_P_SE: o->se = optarg; break;
+		case OPT_P_CONFIG: o->config = optarg; break;
+		case OPT_P_REFRESH: o->refresh = 1; break;
+		case OPT_P_NODE: o->node = optarg; break;
+		case OPT_P_CA: o->ca = optarg; break;
+		case OPT_P_ALL: o->all = 1; break;
+		case OPT_P_JSON: o->json = 1; break;
+		case 'v': o->verbose = 1; break;
+		case 'h': fputs(usage, stdout); return 0;
+		case ':': return usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+		default: return usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	o->nargs = argc - optind;
+	o->args = argv + optind;
+	if (o->config != NULL) {
+		char why[256] = "";
+		int rc = ts_config_load(o->config, &o->cfg, why, sizeof(why));
+		if (rc != 0) {
+			errorf("cannot read config %s (%s%s%s)", o->config, ts_strerror(rc),
+			    why[0] ? ": " : "", why);
+			return EXIT_FAIL;
+		}
+		if (o->se == NULL) o->se = ts_config_get(o->cfg, "companion", "se", NULL);
+		if (o->node == NULL) o->node = ts_config_get(o->cfg, "companion", "node", NULL);
+		if (o->ca == NULL) o->ca = ts_config_get(o->cfg, "companion", "ca", NULL);
+	}
+	if (o->se == NULL || o->se[0] == '\0')
+		return usage_error(cmd, "missing --se");
+	ts_log_init(PROG, o->verbose ? TS_LOG_DEBUG : TS_LOG_WARN);
+	return -1;
+}
+
+/* "iccidOrAidNotFound (1)" or the TS_E* message. */
+static void
+refusal(uint32_t fn, int rc, int res, char *out, size_t cap)
+{
+	if (res > 0)
+		(void)ts_snprintf(out, cap, "the eUICC answered %s (%d)", se_result_name(fn, res), res);
+	else
+		(void)ts_snprintf(out, cap, "%s", ts_strerror(rc));
+}
+
+static int
+cmd_profile(const char *cmd, int argc, char **argv)
+{
+	struct small o;
+	se_driver *se = NULL;
+	memset(&o, 0, sizeof(o));
+	int nick = strcmp(cmd, "nickname") == 0;
+	int ex = parse_small(cmd, usage_profile, argc, argv, &o);
+	if (ex >= 0)
+		goto done;
+	if (o.nargs != (nick ? 2 : 1)) {
+		ex = usage_error(cmd, nick ? "give the profile (ICCID or AID) and the nickname"
+		    : "give one profile: its ICCID or ISD-P AID");
+		goto done;
+	}
+	if (o.refresh && (nick || strcmp(cmd, "delete") == 0)) {
+		ex = usage_error(cmd, "--refresh is for enable and disable");
+		goto done;
+	}
+	ex = EXIT_FAIL;
+	int rc = se_driver_open(o.se, &se);
+	if (rc != 0) {
+		errorf("cannot open secure element %s (%s)", o.se, ts_strerror(rc));
+		goto done;
+	}
+	es10_profile_id id;
+	es10_profile_info *info = malloc(sizeof(*info));
+	if (info == NULL) {
+		errorf("out of memory");
+		goto done;
+	}
+	rc = se_find_profile(se, o.args[0], &id, info);
+	free(info);
+	if (rc == TS_EINVAL) {
+		ex = usage_error(cmd, "'%s' is neither an ICCID nor an ISD-P AID", o.args[0]);
+		goto done;
+	}
+	if (rc == TS_ENOTFOUND && id.kind == ES10_ID_NONE) {
+		errorf("no profile with ICCID or AID %s on %s", o.args[0], o.se);
+		goto done;
+	}
+	if (rc != 0 && rc != TS_ENOTFOUND) {
+		errorf("cannot list the profiles on %s (%s)", o.se, ts_strerror(rc));
+		goto done;
+	}
+	/* Not in the list but well-formed: ask the eUICC all the same and show its answer. */
+	int res = SE_RESULT_NONE;
+	uint32_t fn;
+	if (strcmp(cmd, "enable") == 0) {
+		fn = ES10_TAG_ENABLE_PROFILE;
+		rc = se_enable_profile(se, &id, o.refresh, &res);
+	} else if (strcmp(cmd, "disable") == 0) {
+		fn = ES10_TAG_DISABLE_PROFILE;
+		rc = se_disable_profile(se, &id, o.refresh, &res);
+	} else if (strcmp(cmd, "delete") == 0) {
+		fn = ES10_TAG_DELETE_PROFILE;
+		rc = se_delete_profile(se, &id, &res);
+	} else {
+		fn = ES10_TAG_SET_NICKNAME;
+		if (id.kind != ES10_ID_ICCID) {
+			errorf("SetNickname names the profile by ICCID; %s has none", o.args[0]);
+			goto done;
+		}
+		rc = se_set_nickname(se, id.iccid, o.args[1], &res);
+	}
+	if (rc != 0) {
+		char why[160];
+		refusal(fn, rc, res, why, sizeof(why));
+		errorf("%s %s refused: %s", cmd, o.args[0], why);
+		goto done;
+	}
+	printf("%s %s: ok\n", cmd, o.args[0]);
+	ex = fflush(stdout) == 0 ? 0 : EXIT_FAIL;
+done:
+	se_driver_free(se);
+	ts_config_free(o.cfg);
+	return ex;
+}
+
+/* ---- notification list / process / remove ---- */
+
+static int
+notif_list(se_driver *se, const struct small *o)
+{
+	es10_notif_list nl;
+	int rc = se_list_notifications(se, 0, &nl);
+	if (rc != 0) {
+		errorf("cannot list the notifications on %s (%s)", o->se, ts_strerror(rc));
+		return EXIT_FAIL;
+	}
+	json_t *arr = o->json ? json_array() : NULL;
+	if (!o->json)
+		printf("%zu notification%s pending\n", nl.n, nl.n == 1 ? "" : "s");
+	for (size_t i = 0; i < nl.n; i++) {
+		const es10_notif_metadata *m = &nl.items[i];
+		char iccid[ES10_ICCID_DIGITS_MAX + 1] = "";
+		if (m->has_iccid && es10_iccid_to_digits(m->iccid, iccid) != 0)
+			iccid[0] = '\0';
+		if (arr != NULL) {
+			json_t *e = json_pack("{s:I, s:s, s:s}", "seq", (json_int_t)m->seq, "operation",
+			    operation_name(m->event), "address", m->address);
+			if (e != NULL && iccid[0])
+				json_object_set_new(e, "iccid", json_string(iccid));
+			json_array_append_new(arr, e);
+		} else {
+			printf("  %llu  %s  %s  ICCID %s\n", (unsigned long long)m->seq,
+			    operation_name(m->event), m->address[0] ? m->address : "-",
+			    iccid[0] ? iccid : "-");
+		}
+	}
+	es10_notif_list_clear(&nl);
+	if (arr != NULL) {
+		json_t *root = json_pack("{s:o}", "notifications", arr);
+		char *txt = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
+		json_decref(root);
+		if (txt == NULL) {
+			errorf("cannot format JSON");
+			return EXIT_FAIL;
+		}
+		printf("%s\n", txt);
+		free(txt);
+	}
+	return fflush(stdout) == 0 ? 0 : EXIT_FAIL;
+}
+
+static int
+notif_remove(se_driver *se, const struct small *o)
+{
+	uint64_t seqs[ES10_MAX_NOTIFICATIONS];
+	size_t n = 0;
+	if (o->all) {
+		es10_notif_list nl;
+		int rc = se_list_notifications(se, 0, &nl);
+		if (rc != 0) {
+			errorf("cannot list the notifications on %s (%s)", o->se, ts_strerror(rc));
+			return EXIT_FAIL;
+		}
+		for (size_t i = 0; i < nl.n && n < TS_ARRAY_LEN(seqs); i++)
+			seqs[n++] = nl.items[i].seq;
+		es10_notif_list_clear(&nl);
+	} else {
+		for (int i = 1; i < o->nargs && n < TS_ARRAY_LEN(seqs); i++) {
+			long long v;
+			if (ts_parse_ll(o->args[i], 0, INT64_MAX, &v) != 0)
+				return usage_error("notification", "'%s' is not a sequence number", o->args[i]);
+			seqs[n++] = (uint64_t)v;
+		}
+	}
+	int ex = 0;
+	for (size_t i = 0; i < n; i++) {
+		int res = SE_RESULT_NONE;
+		int rc = se_remove_notification(se, seqs[i], &res);
+		if (rc != 0) {
+			char why[160];
+			refusal(ES10_TAG_NOTIFICATION_SENT, rc, res, why, sizeof(why));
+			errorf("notification %llu not removed: %s", (unsigned long long)seqs[i], why);
+			ex = EXIT_FAIL;
+			continue;
+		}
+		printf("notification %llu removed\n", (unsigned long long)seqs[i]);
+	}
+	return fflush(stdout) == 0 ? ex : EXIT_FAIL;
+}
+
+static int
+cmd_notification(int argc, char **argv)
+{
+	struct small o;
+	se_driver *se = NULL;
+	memset(&o, 0, sizeof(o));
+	int ex = parse_small("notification", usage_notification, argc, argv, &o);
+	if (ex >= 0)
+		goto done;
+	const char *sub = o.nargs > 0 ? o.args[0] : "";
+	int list = strcmp(sub, "list") == 0, process = strcmp(sub, "process") == 0;
+	int remove = strcmp(sub, "remove") == 0;
+	if (!list && !process && !remove) {
+		ex = usage_error("notification", "give list, process or remove");
+		goto done;
+	}
+	if ((list || process) && o.nargs != 1) {
+		ex = usage_error("notification", "unexpected argument '%s'", o.args[1]);
+		goto done;
+	}
+	if (remove && (o.all == (o.nargs > 1))) {
+		ex = usage_error("notification", "remove takes sequence numbers or --all");
+		goto done;
+	}
+	if (process) {
+		if (o.node == NULL || o.ca == NULL) {
+			ex = usage_error("notification", "process needs --node and --ca");
+			goto done;
+		}
+		if (strncmp(o.node, "https://", 8) != 0) {
+			ex = usage_error("notification", "--node must be an https:// URL");
+			goto done;
+		}
+		ts_log_init(PROG, o.verbose ? TS_LOG_DEBUG : TS_LOG_INFO);
+		agent_opts ao = { .node_url = o.node, .ca_file = o.ca, .se_spec = o.se };
+		size_t sent = 0, left = 0;
+		char why[512] = "";
+		int rc = agent_process_notifications(&ao, &sent, &left, why, sizeof(why));
+		printf("%zu notification%s sent and removed, %zu pending\n", sent, sent == 1 ? "" : "s",
+		    left);
+		if (rc != 0)
+			errorf("%s", why[0] ? why : ts_strerror(rc));
+		ex = rc == 0 ? 0 : EXIT_FAIL;
+		goto done;
+	}
+	int rc = se_driver_open(o.se, &se);
+	if (rc != 0) {
+		errorf("cannot open secure element %s (%s)", o.se, ts_strerror(rc));
+		ex = EXIT_FAIL;
+		goto done;
+	}
+	ex = list ? notif_list(se, &o) : notif_remove(se, &o);
+done:
+	se_driver_free(se);
+	ts_config_free(o.cfg);
 	return ex;
 }
 
@@ -557,6 +1177,11 @@ main(int argc, char **argv)
 			fputs(usage_status, stdout);
 		else if (strcmp(argv[2], "show-qr") == 0)
 			fputs(usage_show_qr, stdout);
+		else if (strcmp(argv[2], "enable") == 0 || strcmp(argv[2], "disable") == 0 ||
+		    strcmp(argv[2], "delete") == 0 || strcmp(argv[2], "nickname") == 0)
+			fputs(usage_profile, stdout);
+		else if (strcmp(argv[2], "notification") == 0)
+			fputs(usage_notification, stdout);
 		else if (strcmp(argv[2], "help") == 0)
 			fputs(usage_main, stdout);
 		else
@@ -569,5 +1194,10 @@ main(int argc, char **argv)
 		return cmd_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "show-qr") == 0)
 		return cmd_show_qr(argc - 1, argv + 1);
+	if (strcmp(cmd, "enable") == 0 || strcmp(cmd, "disable") == 0 ||
+	    strcmp(cmd, "delete") == 0 || strcmp(cmd, "nickname") == 0)
+		return cmd_profile(cmd, argc - 1, argv + 1);
+	if (strcmp(cmd, "notification") == 0)
+		return cmd_notification(argc - 1, argv + 1);
 	return usage_error(NULL, "unknown command '%s'", cmd);
 }

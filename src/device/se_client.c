@@ -1,13 +1,19 @@
 /*
  * se_client.c — ES10-shaped calls over an se_driver (see se_client.h).
  *
- * Transport: the ISD-R is selected once per driver session (SELECT by AID,
- * P2 0C: no FCI) and again if the card answers 6985 to the first block of a
- * command (it was reset, e.g. by another slot). A command TLV goes out in
- * STORE DATA blocks of at most 255 bytes (CLA 80 INS E2, P1 11 / 91 last,
- * P2 the block number modulo 256); the last block carries Le 00 and the rest
- * of the response is fetched with GET RESPONSE while the card says 61xx.
- * The whole response is bounded by SE_CLIENT_RESP_MAX.
+ * Transport (SGP.22 §5.7, GlobalPlatform STORE DATA, ISO/IEC 7816-4): the
+ * first call opens a logical channel (MANAGE CHANNEL, device/se_driver.h)
+ * and selects the ISD-R on it by AID (00 A4 04 00, CLA carrying the channel),
+ * falling back to the basic channel only when the card or reader cannot open
+ * one. The channel stays open for the driver's life (se_driver_free closes
+ * it). When the card answers the first block of a command with 6985 (ISD-R
+ * not selected) or 6881 (channel not open: the card was reset, e.g. by
+ * another PC/SC client), the client opens and selects again and resends once.
+ * A command TLV goes out in STORE DATA blocks of at most 255 bytes (CLA 80 |
+ * channel, INS E2, P1 11 / 91 last, P2 the block number modulo 256); the last
+ * block carries Le 00 and the rest of the response is fetched with GET
+ * RESPONSE (CLA 00 | channel) while the card says 61xx. The whole response is
+ * bounded by SE_CLIENT_RESP_MAX.
  *
  * Result codes of the card (se/card.h) map to TS_E* codes:
  *   not found -> TS_ENOTFOUND, wrong state / no session -> TS_ESTATE,
@@ -21,27 +27,15 @@
 #include <string.h>
 
 #include "lib/der.h"
+#include "lib/log.h"
 #include "lib/rsp.h"
 #include "lib/ts_err.h"
+#include "lib/util.h"
 #include "se/card.h"
 
 #define SE_CLIENT_RESP_MAX DER_MAX_LEN
 #define SE_BLOCK_MAX 255
 #define RAPDU_CAP (0xFFFF + 2)
-
-#define TAG_GET_EUICC_DATA 0xBF3E
-#define TAG_GET_CHALLENGE 0xBF2E
-#define TAG_AUTH_SERVER 0xBF38
-#define TAG_PREPARE_DOWNLOAD 0xBF21
-#define TAG_INSTALL_RESULT 0xBF37
-#define TAG_PROFILE_LIST 0xBF2D
-#define TAG_ENABLE 0xBF31
-#define TAG_DISABLE 0xBF32
-#define TAG_DELETE 0xBF33
-#define TAG_RETRIEVE_NOTIF 0xBF2B
-#define TAG_NOTIF_SENT 0xBF30
-#define TAG_NOTIFICATION 0xBF2F
-#define TAG_STORE_CERT 0xBF50
 
 static int
 sw_to_err(uint16_t sw)
@@ -60,26 +54,8 @@ xmit(se_driver *d, const uint8_t *capdu, size_t clen, uint8_t *r, size_t *rlen, 
 	int rc = se_driver_transmit(d, capdu, clen, r, RAPDU_CAP, rlen);
 	if (rc != 0)
 		return rc;
-	if (*rlen < 2)
-		return TS_EPROTO;
 	*sw = (uint16_t)(r[*rlen - 2] << 8 | r[*rlen - 1]);
 	*rlen -= 2;
-	return 0;
-}
-
-static int
-select_isdr(se_driver *d, uint8_t *r)
-{
-	uint8_t apdu[5 + SE_ISDR_AID_LEN] = { 0x00, 0xA4, 0x04, 0x0C, SE_ISDR_AID_LEN };
-	memcpy(apdu + 5, SE_ISDR_AID, SE_ISDR_AID_LEN);
-	size_t rlen;
-	uint16_t sw;
-	int rc = xmit(d, apdu, sizeof(apdu), r, &rlen, &sw);
-	if (rc != 0)
-		return rc;
-	if (sw != 0x9000)
-		return sw == 0x6A82 ? TS_ENOTFOUND : sw_to_err(sw);
-	se_driver_set_isdr_selected(d, 1);
 	return 0;
 }
 
@@ -99,76 +75,155 @@ append(uint8_t **buf, size_t *len, const uint8_t *p, size_t n)
 	return 0;
 }
 
-/* One chained STORE DATA sequence; *reselect is set when the card refused the
- * first block with 6985 (ISD-R not selected). */
+/* Sends one command APDU on channel ch and collects its whole response:
+ * while the card answers 61xx, GET RESPONSE (CLA of ch, C0 00 00 xx) fetches
+ * the rest. *sw is the last status word; *out (caller frees, may be NULL when
+ * empty) holds the data, also on a failing status word. */
 static int
-store_data_once(se_driver *d, const uint8_t *cmd, size_t len, uint8_t *r,
+exchange(se_driver *d, int ch, const uint8_t *capdu, size_t clen, uint8_t *r, uint8_t **out,
+    size_t *olen, uint16_t *sw)
+{
+	size_t got;
+	*out = NULL;
+	*olen = 0;
+	int rc = xmit(d, capdu, clen, r, &got, sw);
+	if (rc != 0)
+		return rc;
+	if ((rc = append(out, olen, r, got)) != 0)
+		goto fail;
+	while ((*sw & 0xFF00) == 0x6100) {
+		uint8_t gr[5] = { se_cla(0x00, ch), 0xC0, 0x00, 0x00, (uint8_t)(*sw & 0xFF) };
+		if ((rc = xmit(d, gr, sizeof(gr), r, &got, sw)) != 0)
+			goto fail;
+		/* A card answering 61xx without data would loop forever. */
+		if (got == 0 && (*sw & 0xFF00) == 0x6100) {
+			rc = TS_EPROTO;
+			goto fail;
+		}
+		if ((rc = append(out, olen, r, got)) != 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	free(*out);
+	*out = NULL;
+	*olen = 0;
+	return rc;
+}
+
+/* Selects the application aid for slot app: on channel ch when ch >= 0, else
+ * on a logical channel of its own (MANAGE CHANNEL), or on the basic channel
+ * when the card or reader has none. SELECT by DF name, first occurrence, FCI
+ * returned (P2 00, Le 00), as an SGP.22 LPA selects the ISD-R; the FCI itself
+ * is not needed. A channel opened here is closed again when SELECT fails. */
+static int
+select_app(se_driver *d, int app, const uint8_t *aid, size_t aidlen, int ch, uint8_t *r)
+{
+	int rc, opened = 0;
+	uint8_t apdu[5 + 16 + 1];
+	uint8_t *fci = NULL;
+	size_t fcilen = 0;
+	uint16_t sw = 0;
+	if (aidlen < 5 || aidlen > 16)
+		return TS_EINVAL;
+	if (ch < 0) {
+		rc = se_driver_open_channel(d, &ch);
+		if (rc == TS_EUNSUPP)
+			ch = 0;
+		else if (rc != 0)
+			return rc;
+		opened = ch != 0;
+	}
+	apdu[0] = se_cla(0x00, ch);
+	apdu[1] = 0xA4;
+	apdu[2] = 0x04;
+	apdu[3] = 0x00;
+	apdu[4] = (uint8_t)aidlen;
+	memcpy(apdu + 5, aid, aidlen);
+	apdu[5 + aidlen] = 0x00;
+	rc = exchange(d, ch, apdu, 6 + aidlen, r, &fci, &fcilen, &sw);
+	free(fci);
+	if (rc == 0 && sw != 0x9000)
+		rc = sw == 0x6A82 ? TS_ENOTFOUND : sw_to_err(sw);
+	if (rc != 0) {
+		if (opened)
+			(void)se_driver_close_channel(d, ch);
+		return rc;
+	}
+	log_debug("secure element (%s): application selected on %s channel %d",
+	    se_driver_name(d), ch == 0 ? "the basic" : "logical", ch);
+	se_driver_set_app_channel(d, app, ch);
+	return 0;
+}
+
+/* One chained STORE DATA sequence on channel ch. *reselect is set when the
+ * card refused the first block: RESELECT_SAME when the application is not
+ * selected on that channel (6985: something else was selected on it, or on
+ * the basic channel the card was reset), RESELECT_NEW when the channel is not
+ * open (6881: the card was reset, e.g. by another PC/SC client). */
+enum { RESELECT_NO = 0, RESELECT_SAME, RESELECT_NEW };
+
+static int
+reselect_of(uint16_t sw)
+{
+	return sw == 0x6985 ? RESELECT_SAME : sw == 0x6881 ? RESELECT_NEW : RESELECT_NO;
+}
+
+static int
+store_data_once(se_driver *d, int ch, const uint8_t *cmd, size_t len, uint8_t *r,
     uint8_t **resp, size_t *rlen, int *reselect)
 {
 	uint8_t apdu[5 + SE_BLOCK_MAX + 1];
 	size_t off = 0, got;
 	unsigned block = 0;
+	if (len == 0)
+		return TS_EINVAL;
 	uint16_t sw = 0;
 	int rc;
-	*reselect = 0;
-	while (off < len) {
+	*reselect = RESELECT_NO;
+	for (;;) {
 		size_t n = len - off > SE_BLOCK_MAX ? SE_BLOCK_MAX : len - off;
 		int last = off + n == len;
-		apdu[0] = 0x80;
+		apdu[0] = se_cla(0x80, ch);
 		apdu[1] = 0xE2;
 		apdu[2] = last ? 0x91 : 0x11;
 		apdu[3] = (uint8_t)block;
 		apdu[4] = (uint8_t)n;
 		memcpy(apdu + 5, cmd + off, n);
 		size_t alen = 5 + n;
-		if (last)
+		if (last) {
 			apdu[alen++] = 0x00; /* Le: up to 256 bytes now */
+			uint8_t *out = NULL;
+			size_t olen = 0;
+			if ((rc = exchange(d, ch, apdu, alen, r, &out, &olen, &sw)) != 0)
+				return rc;
+			if (sw != 0x9000) {
+				free(out);
+				if (block == 0)
+					*reselect = reselect_of(sw);
+				return sw_to_err(sw);
+			}
+			*resp = out;
+			*rlen = olen;
+			return 0;
+		}
 		if ((rc = xmit(d, apdu, alen, r, &got, &sw)) != 0)
 			return rc;
-		if (!last && sw != 0x9000) {
-			if (block == 0 && sw == 0x6985)
-				*reselect = 1;
+		if (sw != 0x9000) {
+			if (block == 0)
+				*reselect = reselect_of(sw);
 			return sw_to_err(sw);
 		}
 		off += n;
 		block++;
 	}
-	if (block == 1 && sw == 0x6985) {
-		*reselect = 1;
-		return sw_to_err(sw);
-	}
-	if (sw != 0x9000 && (sw & 0xFF00) != 0x6100)
-		return sw_to_err(sw);
-	uint8_t *out = NULL;
-	size_t olen = 0;
-	if ((rc = append(&out, &olen, r, got)) != 0)
-		goto fail;
-	while ((sw & 0xFF00) == 0x6100) {
-		uint8_t gr[5] = { 0x00, 0xC0, 0x00, 0x00, (uint8_t)(sw & 0xFF) };
-		if ((rc = xmit(d, gr, sizeof(gr), r, &got, &sw)) != 0)
-			goto fail;
-		if (sw != 0x9000 && (sw & 0xFF00) != 0x6100) {
-			rc = sw_to_err(sw);
-			goto fail;
-		}
-		/* A card answering 61xx without data would loop forever. */
-		if (got == 0) {
-			rc = TS_EPROTO;
-			goto fail;
-		}
-		if ((rc = append(&out, &olen, r, got)) != 0)
-			goto fail;
-	}
-	*resp = out;
-	*rlen = olen;
-	return 0;
-fail:
-	free(out);
-	return rc;
 }
 
-int
-se_store_data(se_driver *d, const uint8_t *cmd, size_t len, uint8_t **resp, size_t *rlen)
+/* Sends cmd to the application in slot app (selecting it first if needed)
+ * and returns its whole response (caller frees). */
+static int
+app_store_data(se_driver *d, int app, const uint8_t *aid, size_t aidlen, const uint8_t *cmd,
+    size_t len, uint8_t **resp, size_t *rlen)
 {
 	if (d == NULL || cmd == NULL || len == 0 || resp == NULL || rlen == NULL)
 		return TS_EINVAL;
@@ -177,15 +232,30 @@ se_store_data(se_driver *d, const uint8_t *cmd, size_t len, uint8_t **resp, size
 	size_t olen = 0;
 	if (r == NULL)
 		return TS_ENOMEM;
-	int rc = 0, reselect = 0;
-	for (int attempt = 0; attempt < 2; attempt++) {
-		if (!se_driver_isdr_selected(d) && (rc = select_isdr(d, r)) != 0)
-			goto fail;
-		rc = store_data_once(d, cmd, len, r, &out, &olen, &reselect);
-		if (rc == 0 || !reselect)
-			break;
-		se_driver_set_isdr_selected(d, 0);
+	int rc = se_driver_begin(d), reselect = RESELECT_NO, ch = se_driver_app_channel(d, app);
+	if (rc != 0) {
+		free(r);
+		return rc;
 	}
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (attempt > 0 || ch < 0) {
+			if ((rc = select_app(d, app, aid, aidlen, ch, r)) != 0)
+				break;
+			ch = se_driver_app_channel(d, app);
+		}
+		rc = store_data_once(d, ch, cmd, len, r, &out, &olen, &reselect);
+		if (rc == 0 || reselect == RESELECT_NO)
+			break;
+		log_info("secure element (%s): the application is no longer selected on channel "
+		    "%d (%s); selecting it again", se_driver_name(d), ch,
+		    reselect == RESELECT_NEW ? "channel closed" : "deselected");
+		se_driver_set_app_channel(d, app, -1);
+		if (reselect == RESELECT_NEW) {
+			se_driver_forget_channel(d, ch);
+			ch = -1;
+		}
+	}
+	se_driver_end(d);
 	if (rc != 0)
 		goto fail;
 	der_tlv t;
@@ -200,6 +270,13 @@ fail:
 	free(out);
 	free(r);
 	return rc;
+}
+
+int
+se_store_data(se_driver *d, const uint8_t *cmd, size_t len, uint8_t **resp, size_t *rlen)
+{
+	return app_store_data(d, SE_APP_ISDR, (const uint8_t *)SE_ISDR_AID, SE_ISDR_AID_LEN, cmd,
+	    len, resp, rlen);
 }
 
 /* Sends cmd and checks the response is one TLV with tag want. Returns the
@@ -220,33 +297,6 @@ call(se_driver *d, const uint8_t *cmd, size_t len, uint32_t want,
 }
 
 static int
-build_app_cmd(uint32_t tag, const char *app_id, uint8_t **out, size_t *len)
-{
-	if (app_id == NULL || app_id[0] == '\0' || strlen(app_id) > RSP_STR_MAX)
-		return TS_EINVAL;
-	der_writer w;
-	der_writer_init(&w);
-	der_begin(&w, tag);
-	der_put_str(&w, 0x80, app_id);
-	der_end(&w);
-	int rc = der_writer_finish(&w, out, len);
-	der_writer_clear(&w);
-	return rc;
-}
-
-static int
-result_to_err(uint64_t r)
-{
-	switch (r) {
-	case SE_RES_OK: return 0;
-	case SE_RES_NOT_FOUND: return TS_ENOTFOUND;
-	case SE_RES_WRONG_STATE: return TS_ESTATE;
-	case SE_RES_EXPIRED: return TS_EEXPIRED;
-	default: return TS_EPROTO;
-	}
-}
-
-static int
 auth_error_to_err(int code)
 {
 	switch (code) {
@@ -259,62 +309,59 @@ auth_error_to_err(int code)
 	}
 }
 
+/* ProfileInstallationResult errorReason -> TS_E*. */
 static int
-load_error_to_err(uint64_t code)
+pir_error_to_err(int reason)
 {
-	switch (code) {
-	case SE_LOAD_STRUCTURE:
-	case SE_LOAD_SECURITY: return TS_EVERIFY;
-	case SE_LOAD_INVALID_TID: return TS_ESTATE;
-	case SE_LOAD_EXISTS: return TS_EEXIST;
-	case SE_LOAD_NO_ROOM: return TS_ELIMIT;
-	case SE_RES_EXPIRED: return TS_EEXPIRED;
+	switch (reason) {
+	case ES10_ERR_INVALID_SIGNATURE:
+	case ES10_ERR_SCP03T_STRUCTURE:
+	case ES10_ERR_SCP03T_SECURITY:
+	case ES10_ERR_DATA_MISMATCH: return TS_EVERIFY;
+	case ES10_ERR_INVALID_TRANSACTION_ID: return TS_ESTATE;
+	case ES10_ERR_ICCID_ALREADY_EXISTS: return TS_EEXIST;
+	case ES10_ERR_INSUFFICIENT_MEMORY: return TS_ELIMIT;
+	case ES10_ERR_PPR_NOT_ALLOWED: return TS_EDENIED;
 	default: return TS_EPROTO;
 	}
-}
-
-/* { 80 result } as the only or first child. */
-static int
-result_of(const der_tlv *val, uint64_t *r)
-{
-	der_tlv t;
-	if (der_find(val->val, val->len, 0x80, &t) != 0 || der_get_uint(&t, r) != 0)
-		return TS_EPROTO;
-	return 0;
 }
 
 int
 se_get_eid(se_driver *d, eid_t *out)
 {
-	static const uint8_t cmd[] = { 0xBF, 0x3E, 0x03, 0x5C, 0x01, 0x5A };
-	uint8_t *resp = NULL;
-	size_t rlen;
-	der_tlv v, e;
+	uint8_t *cmd = NULL, *resp = NULL, eid[EID_BYTES];
+	size_t clen = 0, rlen = 0;
 	if (out == NULL)
 		return TS_EINVAL;
-	int rc = call(d, cmd, sizeof(cmd), TAG_GET_EUICC_DATA, &resp, &rlen, &v);
+	int rc = es10_get_euicc_data_req_encode(&cmd, &clen);
 	if (rc != 0)
 		return rc;
-	if (der_find(v.val, v.len, 0x5A, &e) != 0 || e.len != EID_BYTES)
-		rc = TS_EPROTO;
-	else
-		rc = eid_from_bytes(e.val, out);
+	rc = se_store_data(d, cmd, clen, &resp, &rlen);
+	free(cmd);
+	if (rc != 0)
+		return rc;
+	rc = es10_get_euicc_data_resp_decode(resp, rlen, eid);
 	free(resp);
-	return rc;
+	if (rc != 0)
+		return rc == TS_ENOMEM ? rc : TS_EPROTO;
+	return eid_from_bytes(eid, out);
 }
 
 int
 se_get_challenge(se_driver *d, uint8_t out[16])
 {
-	static const uint8_t cmd[] = { 0xBF, 0x2E, 0x00 };
-	uint8_t *resp = NULL;
-	size_t rlen;
+	uint8_t *cmd = NULL, *resp = NULL;
+	size_t clen = 0, rlen;
 	der_tlv v, c;
 	if (out == NULL)
 		return TS_EINVAL;
-	int rc = call(d, cmd, sizeof(cmd), TAG_GET_CHALLENGE, &resp, &rlen, &v);
+	int rc = es10_empty_req_encode(ES10_TAG_GET_EUICC_CHALLENGE, &cmd, &clen);
+	if (rc == 0)
+		rc = call(d, cmd, clen, ES10_TAG_GET_EUICC_CHALLENGE, &resp, &rlen, &v);
+	free(cmd);
 	if (rc != 0)
 		return rc;
+	/* The response layout is part 2's (issue 7): { 80 euiccChallenge }. */
 	if (der_find(v.val, v.len, 0x80, &c) != 0 || c.len != RSP_CHALLENGE_LEN) {
 		rc = TS_EPROTO;
 	} else {
@@ -338,7 +385,7 @@ se_authenticate_server(se_driver *d, const uint8_t *server_signed1, size_t s1len
 	der_tlv v;
 	der_writer w;
 	der_writer_init(&w);
-	der_begin(&w, TAG_AUTH_SERVER);
+	der_begin(&w, ES10_TAG_AUTHENTICATE_SERVER);
 	der_put_raw(&w, server_signed1, s1len);
 	der_put(&w, 0x5F37, sig1, PKI_SIG_LEN);
 	der_put_raw(&w, server_cert, certlen);
@@ -351,7 +398,7 @@ se_authenticate_server(se_driver *d, const uint8_t *server_signed1, size_t s1len
 	der_writer_clear(&w);
 	if (rc != 0)
 		return rc;
-	if ((rc = call(d, cmd, clen, TAG_AUTH_SERVER, &out, &olen, &v)) != 0)
+	if ((rc = call(d, cmd, clen, ES10_TAG_AUTHENTICATE_SERVER, &out, &olen, &v)) != 0)
 		goto fail;
 	rsp_auth_server_resp r;
 	if (rsp_auth_server_resp_decode(out, olen, &r) != 0) {
@@ -384,7 +431,7 @@ se_prepare_download(se_driver *d, const uint8_t *smdp_signed2, size_t s2len,
 	der_tlv v;
 	der_writer w;
 	der_writer_init(&w);
-	der_begin(&w, TAG_PREPARE_DOWNLOAD);
+	der_begin(&w, ES10_TAG_PREPARE_DOWNLOAD);
 	der_put_raw(&w, smdp_signed2, s2len);
 	der_put(&w, 0x5F37, sig2, PKI_SIG_LEN);
 	der_put_raw(&w, smdp_cert, certlen);
@@ -393,7 +440,7 @@ se_prepare_download(se_driver *d, const uint8_t *smdp_signed2, size_t s2len,
 	der_writer_clear(&w);
 	if (rc != 0)
 		return rc;
-	if ((rc = call(d, cmd, clen, TAG_PREPARE_DOWNLOAD, &out, &olen, &v)) != 0)
+	if ((rc = call(d, cmd, clen, ES10_TAG_PREPARE_DOWNLOAD, &out, &olen, &v)) != 0)
 		goto fail;
 	rsp_prepare_download_resp r;
 	if (rsp_prepare_download_resp_decode(out, olen, &r) != 0) {
@@ -420,275 +467,885 @@ se_load_package(se_driver *d, const uint8_t *bpp, size_t len, uint8_t **notif, s
 		return TS_EINVAL;
 	uint8_t *out = NULL;
 	size_t olen = 0;
-	der_tlv v, c;
 	int rc = se_store_data(d, bpp, len, &out, &olen);
 	if (rc != 0)
 		return rc;
-	if (der_read_one(out, olen, &v) != 0) {
-		rc = TS_EPROTO;
-	} else if (v.tag == TAG_NOTIFICATION) {
-		*notif = out;
-		*nlen = olen;
-		return 0;
-	} else if (v.tag == TAG_INSTALL_RESULT) {
-		uint64_t code;
-		if (der_find(v.val, v.len, 0x02, &c) != 0 || der_get_uint(&c, &code) != 0)
-			rc = TS_EPROTO;
-		else
-			rc = load_error_to_err(code);
-	} else {
-		rc = TS_EPROTO;
+	es10_pending p;
+	if ((rc = es10_pending_decode(out, olen, &p)) != 0 || p.kind != ES10_PENDING_INSTALL) {
+		free(out);
+		return rc == TS_ENOMEM ? rc : TS_EPROTO;
 	}
-	free(out);
+	if (!p.pir.success) {
+		log_info("secure element: the profile was not installed (ProfileInstallationResult "
+		    "errorResult: bppCommandId %d, errorReason %d)", p.pir.bpp_command_id,
+		    p.pir.error_reason);
+		free(out);
+		return pir_error_to_err(p.pir.error_reason);
+	}
+	*notif = out;
+	*nlen = olen;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* SGP.22 ES10 functions through lib/es10.h                                   */
+
+/* SGP.22 result code -> TS_E* (se_client.h). */
+static int
+es10_result_to_err(uint32_t fn, int result)
+{
+	switch (result) {
+	case ES10_OK: return 0;
+	case 1: /* iccidOrAidNotFound, iccidNotFound, nothingToDelete, incorrectInputValues */
+		return fn == ES10_TAG_PROFILE_INFO_LIST ? TS_EINVAL : TS_ENOTFOUND;
+	case 2: /* profileNotInDisabledState / profileNotInEnabledState */
+	case 4: /* wrongProfileReenabling */
+		return TS_ESTATE;
+	case 3: return TS_EDENIED; /* disallowedByPolicy */
+	case 5: return fn == ES10_TAG_MEMORY_RESET || fn == ES10_TAG_ENABLE_PROFILE ||
+	    fn == ES10_TAG_DISABLE_PROFILE ? TS_ESTATE : TS_EPROTO; /* catBusy */
+	default: return TS_EPROTO;
+	}
+}
+
+const char *
+se_result_name(uint32_t fn, int result)
+{
+	switch (result) {
+	case ES10_OK: return "ok";
+	case 1:
+		switch (fn) {
+		case ES10_TAG_ENABLE_PROFILE:
+		case ES10_TAG_DISABLE_PROFILE:
+		case ES10_TAG_DELETE_PROFILE: return "iccidOrAidNotFound";
+		case ES10_TAG_SET_NICKNAME: return "iccidNotFound";
+		case ES10_TAG_NOTIFICATION_SENT:
+		case ES10_TAG_MEMORY_RESET: return "nothingToDelete";
+		case ES10_TAG_PROFILE_INFO_LIST: return "incorrectInputValues";
+		case ES10_TAG_RETRIEVE_NOTIFICATIONS: return "noResultAvailable";
+		default: break;
+		}
+		break;
+	case 2:
+		if (fn == ES10_TAG_ENABLE_PROFILE || fn == ES10_TAG_DELETE_PROFILE)
+			return "profileNotInDisabledState";
+		if (fn == ES10_TAG_DISABLE_PROFILE)
+			return "profileNotInEnabledState";
+		break;
+	case 3:
+		if (fn == ES10_TAG_ENABLE_PROFILE || fn == ES10_TAG_DISABLE_PROFILE ||
+		    fn == ES10_TAG_DELETE_PROFILE)
+			return "disallowedByPolicy";
+		break;
+	case 4:
+		if (fn == ES10_TAG_ENABLE_PROFILE)
+			return "wrongProfileReenabling";
+		break;
+	case 5:
+		if (fn == ES10_TAG_ENABLE_PROFILE || fn == ES10_TAG_DISABLE_PROFILE ||
+		    fn == ES10_TAG_MEMORY_RESET)
+			return "catBusy";
+		break;
+	case ES10_UNDEFINED_ERROR: return "undefinedError";
+	default: break;
+	}
+	return "unknown result";
+}
+
+/* Sends an encoded request and returns the response. enc_rc is the
+ * encoder's result; *cmd is read only here, after the encoder (an argument
+ * of this call) has run, and is consumed (freed). */
+static int
+send_req(se_driver *d, int enc_rc, uint8_t **cmd, const size_t *clen, uint8_t **resp, size_t *rlen)
+{
+	int rc = enc_rc != 0 ? enc_rc : se_store_data(d, *cmd, *clen, resp, rlen);
+	free(*cmd);
+	*cmd = NULL;
 	return rc;
 }
 
 static int
-copy_field(const der_tlv *e, uint32_t tag, char *dst, size_t cap, int required)
+decode_failed(uint32_t fn, int rc)
 {
-	der_tlv t;
-	int rc = der_find(e->val, e->len, tag, &t);
-	if (rc == TS_ENOTFOUND && !required) {
-		dst[0] = '\0';
-		return 0;
-	}
-	if (rc != 0 || t.len >= cap || memchr(t.val, 0, t.len) != NULL)
-		return TS_EPROTO;
-	memcpy(dst, t.val, t.len);
-	dst[t.len] = '\0';
+	log_debug("secure element: the response to %04X does not decode (%s)", (unsigned)fn,
+	    ts_strerror(rc));
+	return rc == TS_ENOMEM ? rc : TS_EPROTO;
+}
+
+/* A function whose response is tag { 80 result }. */
+static int
+result_call(se_driver *d, uint32_t fn, int enc_rc, uint8_t *cmd, size_t clen, int *result)
+{
+	uint8_t *resp = NULL;
+	size_t rlen = 0;
+	int res = SE_RESULT_NONE;
+	if (result != NULL)
+		*result = SE_RESULT_NONE;
+	int rc = send_req(d, enc_rc, &cmd, &clen, &resp, &rlen);
+	if (rc != 0)
+		return rc;
+	rc = es10_result_decode(fn, resp, rlen, &res);
+	free(resp);
+	if (rc != 0)
+		return decode_failed(fn, rc);
+	if (result != NULL)
+		*result = res;
+	rc = es10_result_to_err(fn, res);
+	if (rc != 0)
+		log_debug("secure element: %04X answered %s (%d)", (unsigned)fn, se_result_name(fn, res),
+		    res);
+	return rc;
+}
+
+int
+se_get_euicc_info1(se_driver *d, es10_euicc_info1 *out)
+{
+	uint8_t *cmd = NULL, *resp = NULL;
+	size_t clen = 0, rlen = 0;
+	if (out == NULL)
+		return TS_EINVAL;
+	int rc = send_req(d, es10_empty_req_encode(ES10_TAG_GET_EUICC_INFO1, &cmd, &clen), &cmd,
+	    &clen, &resp, &rlen);
+	if (rc != 0)
+		return rc;
+	es10_euicc_info1 i;
+	rc = es10_euicc_info1_decode(resp, rlen, &i);
+	free(resp);
+	if (rc != 0)
+		return decode_failed(ES10_TAG_GET_EUICC_INFO1, rc);
+	*out = i;
 	return 0;
+}
+
+int
+se_get_euicc_info2(se_driver *d, es10_euicc_info2 *out)
+{
+	uint8_t *cmd = NULL, *resp = NULL;
+	size_t clen = 0, rlen = 0;
+	if (out == NULL)
+		return TS_EINVAL;
+	int rc = send_req(d, es10_empty_req_encode(ES10_TAG_GET_EUICC_INFO2, &cmd, &clen), &cmd,
+	    &clen, &resp, &rlen);
+	if (rc != 0)
+		return rc;
+	es10_euicc_info2 *i = malloc(sizeof(*i));
+	if (i == NULL) {
+		free(resp);
+		return TS_ENOMEM;
+	}
+	rc = es10_euicc_info2_decode(resp, rlen, i);
+	free(resp);
+	if (rc == 0)
+		*out = *i;
+	free(i);
+	return rc != 0 ? decode_failed(ES10_TAG_GET_EUICC_INFO2, rc) : 0;
+}
+
+int
+se_get_addresses(se_driver *d, es10_configured_addresses *out)
+{
+	uint8_t *cmd = NULL, *resp = NULL;
+	size_t clen = 0, rlen = 0;
+	if (out == NULL)
+		return TS_EINVAL;
+	int rc = send_req(d, es10_empty_req_encode(ES10_TAG_EUICC_CONFIGURED_ADDRESSES, &cmd, &clen),
+	    &cmd, &clen, &resp, &rlen);
+	if (rc != 0)
+		return rc;
+	es10_configured_addresses a;
+	rc = es10_configured_addresses_decode(resp, rlen, &a);
+	free(resp);
+	if (rc != 0)
+		return decode_failed(ES10_TAG_EUICC_CONFIGURED_ADDRESSES, rc);
+	*out = a;
+	return 0;
+}
+
+int
+se_set_default_dp(se_driver *d, const char *address, int *result)
+{
+	uint8_t *cmd = NULL;
+	size_t clen = 0;
+	if (address == NULL)
+		return TS_EINVAL;
+	int rc = es10_set_default_dp_req_encode(address, &cmd, &clen);
+	return result_call(d, ES10_TAG_SET_DEFAULT_DP_ADDRESS, rc, cmd, clen, result);
+}
+
+int
+se_get_profiles(se_driver *d, const es10_profile_info_req *req, es10_profile_list *out,
+    int *result)
+{
+	uint8_t *cmd = NULL, *resp = NULL;
+	size_t clen = 0, rlen = 0;
+	es10_profile_info_req all;
+	if (result != NULL)
+		*result = SE_RESULT_NONE;
+	if (out == NULL)
+		return TS_EINVAL;
+	if (req == NULL) {
+		memset(&all, 0, sizeof(all));
+		req = &all;
+	}
+	int rc = send_req(d, es10_profile_info_req_encode(req, &cmd, &clen), &cmd, &clen, &resp,
+	    &rlen);
+	if (rc != 0)
+		return rc;
+	es10_profile_list l;
+	rc = es10_profile_list_decode(resp, rlen, &l);
+	free(resp);
+	if (rc != 0)
+		return decode_failed(ES10_TAG_PROFILE_INFO_LIST, rc);
+	if (result != NULL)
+		*result = l.error;
+	if (l.error != 0) {
+		log_debug("secure element: ProfileInfoList answered %s (%d)",
+		    se_result_name(ES10_TAG_PROFILE_INFO_LIST, l.error), l.error);
+		rc = es10_result_to_err(ES10_TAG_PROFILE_INFO_LIST, l.error);
+		es10_profile_list_clear(&l);
+		return rc;
+	}
+	*out = l;
+	return 0;
+}
+
+static int
+switch_call(se_driver *d, uint32_t fn, const es10_profile_id *id, int refresh, int *result)
+{
+	uint8_t *cmd = NULL;
+	size_t clen = 0;
+	if (result != NULL)
+		*result = SE_RESULT_NONE;
+	if (id == NULL)
+		return TS_EINVAL;
+	int rc = es10_switch_req_encode(fn, id, refresh, &cmd, &clen);
+	return result_call(d, fn, rc, cmd, clen, result);
+}
+
+int
+se_enable_profile(se_driver *d, const es10_profile_id *id, int refresh, int *result)
+{
+	return switch_call(d, ES10_TAG_ENABLE_PROFILE, id, refresh, result);
+}
+
+int
+se_disable_profile(se_driver *d, const es10_profile_id *id, int refresh, int *result)
+{
+	return switch_call(d, ES10_TAG_DISABLE_PROFILE, id, refresh, result);
+}
+
+int
+se_delete_profile(se_driver *d, const es10_profile_id *id, int *result)
+{
+	uint8_t *cmd = NULL;
+	size_t clen = 0;
+	if (result != NULL)
+		*result = SE_RESULT_NONE;
+	if (id == NULL)
+		return TS_EINVAL;
+	int rc = es10_delete_req_encode(id, &cmd, &clen);
+	return result_call(d, ES10_TAG_DELETE_PROFILE, rc, cmd, clen, result);
+}
+
+int
+se_set_nickname(se_driver *d, const uint8_t iccid[ES10_ICCID_LEN], const char *nickname,
+    int *result)
+{
+	uint8_t *cmd = NULL;
+	size_t clen = 0;
+	if (result != NULL)
+		*result = SE_RESULT_NONE;
+	if (iccid == NULL || nickname == NULL)
+		return TS_EINVAL;
+	int rc = es10_set_nickname_req_encode(iccid, nickname, &cmd, &clen);
+	return result_call(d, ES10_TAG_SET_NICKNAME, rc, cmd, clen, result);
+}
+
+int
+se_list_notifications(se_driver *d, uint32_t events, es10_notif_list *out)
+{
+	uint8_t *cmd = NULL, *resp = NULL;
+	size_t clen = 0, rlen = 0;
+	if (out == NULL)
+		return TS_EINVAL;
+	int rc = send_req(d, es10_list_notif_req_encode(events != 0, events, &cmd, &clen), &cmd,
+	    &clen, &resp, &rlen);
+	if (rc != 0)
+		return rc;
+	es10_notif_list l;
+	rc = es10_notif_list_decode(resp, rlen, &l);
+	free(resp);
+	if (rc != 0)
+		return decode_failed(ES10_TAG_LIST_NOTIFICATION, rc);
+	if (l.error != 0) {
+		log_debug("secure element: ListNotification answered %s (%d)",
+		    se_result_name(ES10_TAG_LIST_NOTIFICATION, l.error), l.error);
+		es10_notif_list_clear(&l);
+		return TS_EPROTO;
+	}
+	*out = l;
+	return 0;
+}
+
+int
+se_retrieve_notifications(se_driver *d, const es10_retrieve_req *req, uint8_t **raw,
+    size_t *rawlen, es10_pending_list *out)
+{
+	uint8_t *cmd = NULL, *resp = NULL;
+	size_t clen = 0, rlen = 0;
+	es10_retrieve_req all;
+	if (raw == NULL || rawlen == NULL || out == NULL)
+		return TS_EINVAL;
+	if (req == NULL) {
+		memset(&all, 0, sizeof(all));
+		all.by = ES10_RETRIEVE_ALL;
+		req = &all;
+	}
+	int rc = send_req(d, es10_retrieve_req_encode(req, &cmd, &clen), &cmd, &clen, &resp, &rlen);
+	if (rc != 0)
+		return rc;
+	es10_pending_list l;
+	rc = es10_pending_list_decode(resp, rlen, &l);
+	if (rc != 0) {
+		free(resp);
+		return decode_failed(ES10_TAG_RETRIEVE_NOTIFICATIONS, rc);
+	}
+	if (l.error != 0 && l.error != ES10_NO_RESULT_AVAILABLE) {
+		log_debug("secure element: RetrieveNotificationsList answered %s (%d)",
+		    se_result_name(ES10_TAG_RETRIEVE_NOTIFICATIONS, l.error), l.error);
+		es10_pending_list_clear(&l);
+		free(resp);
+		return TS_EPROTO;
+	}
+	l.error = 0; /* noResultAvailable: nothing pending */
+	*raw = resp;
+	*rawlen = rlen;
+	*out = l;
+	return 0;
+}
+
+int
+se_remove_notification(se_driver *d, uint64_t seq, int *result)
+{
+	uint8_t *cmd = NULL;
+	size_t clen = 0;
+	if (result != NULL)
+		*result = SE_RESULT_NONE;
+	int rc = es10_notif_sent_req_encode(seq, &cmd, &clen);
+	return result_call(d, ES10_TAG_NOTIFICATION_SENT, rc, cmd, clen, result);
+}
+
+int
+se_memory_reset(se_driver *d, uint32_t options, int *result)
+{
+	uint8_t *cmd = NULL;
+	size_t clen = 0;
+	if (result != NULL)
+		*result = SE_RESULT_NONE;
+	int rc = es10_memory_reset_req_encode(options, &cmd, &clen);
+	return result_call(d, ES10_TAG_MEMORY_RESET, rc, cmd, clen, result);
+}
+
+/* Case-insensitive equality of s with the hex of b. */
+static int
+hex_equal(const char *s, const uint8_t *b, size_t n)
+{
+	char hex[2 * ES10_AID_MAX + 1];
+	if (n > ES10_AID_MAX || strlen(s) != 2 * n || ts_hex_encode(b, n, hex, sizeof(hex)) != 0)
+		return 0;
+	for (size_t i = 0; i < 2 * n; i++) {
+		char c = s[i];
+		if (c >= 'A' && c <= 'F')
+			c = (char)(c - 'A' + 'a');
+		if (c != hex[i])
+			return 0;
+	}
+	return 1;
+}
+
+int
+se_find_profile(se_driver *d, const char *s, es10_profile_id *id, es10_profile_info *info)
+{
+	es10_profile_id guess;
+	int have_guess = 0;
+	if (s == NULL || id == NULL)
+		return TS_EINVAL;
+	memset(&guess, 0, sizeof(guess));
+	size_t sl = strlen(s);
+	if (es10_iccid_from_digits(s, guess.iccid) == 0) {
+		guess.kind = ES10_ID_ICCID;
+		have_guess = 1;
+	} else if (sl >= 10 && sl <= 2 * ES10_AID_MAX && sl % 2 == 0) {
+		char lower[2 * ES10_AID_MAX + 1];
+		for (size_t i = 0; i <= sl; i++)
+			lower[i] = (char)(s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 'a' : s[i]);
+		if (ts_hex_decode(lower, guess.aid, sizeof(guess.aid), &guess.aid_len) == 0) {
+			guess.kind = ES10_ID_ISDP_AID;
+			have_guess = 1;
+		}
+	}
+	int digits = sl > 0 && strspn(s, "0123456789") == sl;
+	if (!have_guess && !digits)
+		return TS_EINVAL;
+
+	memset(id, 0, sizeof(*id)); /* ES10_ID_NONE */
+	es10_profile_list l;
+	int rc = se_get_profiles(d, NULL, &l, NULL);
+	if (rc != 0)
+		return rc;
+	rc = TS_ENOTFOUND;
+	for (size_t i = 0; i < l.n; i++) {
+		const es10_profile_info *p = &l.items[i];
+		char iccid[ES10_ICCID_DIGITS_MAX + 1];
+		int by_iccid = (p->present & ES10_PI_ICCID) &&
+		    es10_iccid_to_digits(p->iccid, iccid) == 0 && strcmp(iccid, s) == 0;
+		int by_aid = (p->present & ES10_PI_ISDP_AID) && hex_equal(s, p->aid, p->aid_len);
+		if (!by_iccid && !by_aid)
+			continue;
+		memset(id, 0, sizeof(*id));
+		if (p->present & ES10_PI_ICCID) {
+			id->kind = ES10_ID_ICCID;
+			memcpy(id->iccid, p->iccid, ES10_ICCID_LEN);
+		} else {
+			id->kind = ES10_ID_ISDP_AID;
+			memcpy(id->aid, p->aid, p->aid_len);
+			id->aid_len = p->aid_len;
+		}
+		if (info != NULL)
+			*info = *p;
+		rc = 0;
+		break;
+	}
+	es10_profile_list_clear(&l);
+	if (rc == TS_ENOTFOUND && have_guess)
+		*id = guess;
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The tapshare credential applet                                             */
+
+static int
+cred_sw_to_err(uint8_t ins, uint16_t sw)
+{
+	switch (sw) {
+	case 0x6A88: return TS_ENOTFOUND;
+	case 0x6985: return TS_ESTATE;
+	case 0x6A80: return ins == CRED_INS_STORE_CERT ? TS_EVERIFY : TS_EPROTO;
+	default: return TS_EPROTO;
+	}
+}
+
+/* One applet command (CLA 80 | channel, INS ins, P1 P2 00 00, data, Le 00;
+ * extended length when data does not fit a short APDU). On a channel the
+ * card closed (6881: it was reset), the applet is selected again on a new
+ * one and the command resent once. *resp: caller frees (NULL when empty). */
+static int
+cred_call(se_driver *d, uint8_t ins, const uint8_t *data, size_t dlen, uint8_t **resp,
+    size_t *rlen)
+{
+	uint8_t *r = malloc(RAPDU_CAP), *apdu = NULL, *out = NULL;
+	size_t olen = 0;
+	uint16_t sw = 0;
+	int rc;
+	*resp = NULL;
+	*rlen = 0;
+	if (r == NULL)
+		return TS_ENOMEM;
+	if (dlen > 0xFFFF || (apdu = malloc(7 + dlen + 2)) == NULL) {
+		free(r);
+		return dlen > 0xFFFF ? TS_EINVAL : TS_ENOMEM;
+	}
+	if ((rc = se_driver_begin(d)) != 0)
+		goto done;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int ch = se_driver_app_channel(d, SE_APP_CRED);
+		if (ch < 0) {
+			if ((rc = select_app(d, SE_APP_CRED, (const uint8_t *)CRED_AID, CRED_AID_LEN, -1,
+			    r)) != 0)
+				break;
+			ch = se_driver_app_channel(d, SE_APP_CRED);
+		}
+		size_t alen = 0;
+		apdu[alen++] = se_cla(CRED_CLA, ch);
+		apdu[alen++] = ins;
+		apdu[alen++] = 0x00;
+		apdu[alen++] = 0x00;
+		if (dlen > 0 && dlen <= 255) {
+			apdu[alen++] = (uint8_t)dlen;
+			memcpy(apdu + alen, data, dlen);
+			alen += dlen;
+			apdu[alen++] = 0x00;
+		} else if (dlen > 255) { /* extended Lc, Le 0000 */
+			apdu[alen++] = 0x00;
+			apdu[alen++] = (uint8_t)(dlen >> 8);
+			apdu[alen++] = (uint8_t)dlen;
+			memcpy(apdu + alen, data, dlen);
+			alen += dlen;
+			apdu[alen++] = 0x00;
+			apdu[alen++] = 0x00;
+		} else {
+			apdu[alen++] = 0x00; /* case 2: Le only */
+		}
+		free(out);
+		out = NULL;
+		if ((rc = exchange(d, ch, apdu, alen, r, &out, &olen, &sw)) != 0)
+			break;
+		if (sw == 0x6881 && attempt == 0 && ch != 0) {
+			log_info("secure element (%s): channel %d of the credential applet was closed; "
+			    "selecting it again", se_driver_name(d), ch);
+			se_driver_forget_channel(d, ch);
+			continue;
+		}
+		rc = sw == 0x9000 ? 0 : cred_sw_to_err(ins, sw);
+		if (rc != 0)
+			log_debug("secure element: credential applet INS %02X answered %04X", ins, sw);
+		break;
+	}
+	se_driver_end(d);
+	if (rc == 0) {
+		*resp = out;
+		*rlen = olen;
+		out = NULL;
+	}
+done:
+	free(out);
+	free(apdu);
+	free(r);
+	return rc;
+}
+
+int
+se_cred_list(se_driver *d, cred_entry **items, size_t *n)
+{
+	uint8_t *resp = NULL;
+	size_t rlen = 0;
+	if (d == NULL || items == NULL || n == NULL)
+		return TS_EINVAL;
+	int rc = cred_call(d, CRED_INS_LIST, NULL, 0, &resp, &rlen);
+	if (rc != 0)
+		return rc;
+	rc = cred_list_decode(resp, rlen, items, n);
+	free(resp);
+	return rc != 0 ? decode_failed(CRED_INS_LIST, rc) : 0;
+}
+
+/* A command whose data is 5A iccid. */
+static int
+cred_iccid_call(se_driver *d, uint8_t ins, const uint8_t iccid[CRED_ICCID_LEN], uint8_t **resp,
+    size_t *rlen)
+{
+	uint8_t *data = NULL;
+	size_t dlen = 0;
+	if (d == NULL || iccid == NULL)
+		return TS_EINVAL;
+	int rc = cred_iccid_encode(iccid, &data, &dlen);
+	if (rc != 0)
+		return rc;
+	rc = cred_call(d, ins, data, dlen, resp, rlen);
+	free(data);
+	return rc;
+}
+
+int
+se_cred_get(se_driver *d, const uint8_t iccid[CRED_ICCID_LEN], cred_entry *out)
+{
+	uint8_t *resp = NULL;
+	size_t rlen = 0;
+	if (out == NULL)
+		return TS_EINVAL;
+	int rc = cred_iccid_call(d, CRED_INS_GET, iccid, &resp, &rlen);
+	if (rc != 0)
+		return rc;
+	cred_entry e;
+	rc = cred_entry_decode(resp, rlen, &e);
+	free(resp);
+	if (rc != 0)
+		return decode_failed(CRED_INS_GET, rc);
+	if (memcmp(e.iccid, iccid, CRED_ICCID_LEN) != 0)
+		return TS_EPROTO; /* an answer about another app */
+	*out = e;
+	return 0;
+}
+
+int
+se_cred_generate_key(se_driver *d, const uint8_t iccid[CRED_ICCID_LEN],
+    uint8_t point[CRED_PUBKEY_LEN])
+{
+	uint8_t *resp = NULL, got[CRED_ICCID_LEN], pt[CRED_PUBKEY_LEN];
+	size_t rlen = 0;
+	if (point == NULL)
+		return TS_EINVAL;
+	int rc = cred_iccid_call(d, CRED_INS_GENERATE_KEY, iccid, &resp, &rlen);
+	if (rc != 0)
+		return rc;
+	rc = cred_key_decode(resp, rlen, got, pt);
+	free(resp);
+	if (rc != 0)
+		return decode_failed(CRED_INS_GENERATE_KEY, rc);
+	if (memcmp(got, iccid, CRED_ICCID_LEN) != 0)
+		return TS_EPROTO;
+	memcpy(point, pt, CRED_PUBKEY_LEN);
+	return 0;
+}
+
+int
+se_cred_store_certificate(se_driver *d, const uint8_t iccid[CRED_ICCID_LEN],
+    const uint8_t *cert, size_t len)
+{
+	uint8_t *data = NULL, *resp = NULL;
+	size_t dlen = 0, rlen = 0;
+	der_tlv ct;
+	if (d == NULL || iccid == NULL || cert == NULL)
+		return TS_EINVAL;
+	/* The certificate goes in as it is: one 30 TLV, nothing after it. */
+	if (der_read_one(cert, len, &ct) != 0 || ct.tag != 0x30 || ct.hdr_len + ct.len != len)
+		return TS_EINVAL;
+	int rc = cred_store_cert_encode(iccid, cert, len, &data, &dlen);
+	if (rc != 0)
+		return rc;
+	rc = cred_call(d, CRED_INS_STORE_CERT, data, dlen, &resp, &rlen);
+	free(data);
+	free(resp);
+	return rc;
+}
+
+int
+se_cred_read_certificate(se_driver *d, const uint8_t iccid[CRED_ICCID_LEN], uint8_t **cert,
+    size_t *len)
+{
+	uint8_t *resp = NULL;
+	size_t rlen = 0;
+	der_tlv ct;
+	if (cert == NULL || len == NULL)
+		return TS_EINVAL;
+	int rc = cred_iccid_call(d, CRED_INS_READ_CERT, iccid, &resp, &rlen);
+	if (rc != 0)
+		return rc;
+	if (der_read_one(resp, rlen, &ct) != 0 || ct.tag != 0x30 || ct.hdr_len + ct.len != rlen) {
+		free(resp);
+		return TS_EPROTO;
+	}
+	*cert = resp;
+	*len = rlen;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* tapshare apps: profile + credential applet entry                           */
+
+static void
+app_from(se_app *a, const cred_entry *e, const es10_profile_info *p)
+{
+	memset(a, 0, sizeof(*a));
+	memcpy(a->app_id, e->app_id, sizeof(a->app_id));
+	memcpy(a->name, e->name, sizeof(a->name));
+	memcpy(a->kind, e->kind, sizeof(a->kind));
+	memcpy(a->provider, e->provider, sizeof(a->provider));
+	a->not_after = e->not_after;
+	a->certified = e->key_state == CRED_KEY_CERTIFIED ? 1 : e->key_state == CRED_KEY_PENDING ? 0 : -1;
+	a->enabled = (p->present & ES10_PI_STATE) && p->state == ES10_STATE_ENABLED;
+	if (es10_iccid_to_digits(e->iccid, a->iccid) != 0)
+		a->iccid[0] = '\0';
+	a->id.kind = ES10_ID_ICCID;
+	memcpy(a->id.iccid, e->iccid, ES10_ICCID_LEN);
 }
 
 int
 se_list_apps(se_driver *d, se_app *apps, size_t max, size_t *n)
 {
-	static const uint8_t cmd[] = { 0xBF, 0x2D, 0x00 };
-	uint8_t *resp = NULL;
-	size_t rlen;
-	der_tlv v, list, e, t;
+	cred_entry *ce = NULL;
+	size_t nce = 0;
+	es10_profile_list pl;
 	if (n == NULL || (apps == NULL && max > 0))
 		return TS_EINVAL;
 	*n = 0;
-	int rc = call(d, cmd, sizeof(cmd), TAG_PROFILE_LIST, &resp, &rlen, &v);
+	int rc = se_get_profiles(d, NULL, &pl, NULL);
 	if (rc != 0)
 		return rc;
-	if (der_find(v.val, v.len, 0xA0, &list) != 0) {
-		rc = TS_EPROTO;
-		goto fail;
-	}
-	der_iter it;
-	der_iter_init(&it, list.val, list.len);
-	for (;;) {
-		int more = der_iter_next(&it, &e);
-		if (more < 0) {
-			rc = TS_EPROTO;
-			goto fail;
-		}
-		if (more == 0)
-			break;
-		if (e.tag != 0xE3) {
-			rc = TS_EPROTO;
-			goto fail;
-		}
+	if ((rc = se_cred_list(d, &ce, &nce)) != 0)
+		goto done;
+	for (size_t i = 0; i < nce; i++) {
+		const es10_profile_info *p = NULL;
+		for (size_t j = 0; j < pl.n && p == NULL; j++)
+			if ((pl.items[j].present & ES10_PI_ICCID) &&
+			    memcmp(pl.items[j].iccid, ce[i].iccid, ES10_ICCID_LEN) == 0)
+				p = &pl.items[j];
+		if (p == NULL)
+			continue; /* metadata without a profile: not installed */
 		if (*n == max) {
 			rc = TS_ELIMIT;
-			goto fail;
+			goto done;
 		}
-		se_app *a = &apps[*n];
-		memset(a, 0, sizeof(*a));
-		uint64_t na = 0;
-		if ((rc = copy_field(&e, 0x80, a->app_id, sizeof(a->app_id), 1)) != 0 ||
-		    (rc = copy_field(&e, 0x91, a->name, sizeof(a->name), 0)) != 0 ||
-		    (rc = copy_field(&e, 0x95, a->kind, sizeof(a->kind), 0)) != 0 ||
-		    (rc = copy_field(&e, 0x83, a->provider, sizeof(a->provider), 0)) != 0)
-			goto fail;
-		if (der_find(e.val, e.len, 0x9F70, &t) != 0 || t.len != 1 || t.val[0] > 1) {
-			rc = TS_EPROTO;
-			goto fail;
-		}
-		a->enabled = t.val[0];
-		rc = der_find(e.val, e.len, 0x82, &t);
-		if (rc == 0 && (der_get_uint(&t, &na) != 0 || na > INT64_MAX)) {
-			rc = TS_EPROTO;
-			goto fail;
-		}
-		if (rc != 0 && rc != TS_ENOTFOUND) {
-			rc = TS_EPROTO;
-			goto fail;
-		}
-		a->not_after = (int64_t)na;
-		a->certified = -1;
-		rc = der_find(e.val, e.len, 0x84, &t);
-		if (rc == 0 && (t.len != 1 || t.val[0] > 1)) {
-			rc = TS_EPROTO;
-			goto fail;
-		}
-		if (rc == 0)
-			a->certified = t.val[0];
-		else if (rc != TS_ENOTFOUND) {
-			rc = TS_EPROTO;
-			goto fail;
-		}
-		(*n)++;
+		app_from(&apps[(*n)++], &ce[i], p);
 	}
-	rc = 0;
-fail:
-	free(resp);
+done:
+	free(ce);
+	es10_profile_list_clear(&pl);
 	return rc;
 }
 
-/* Copies the BF2F child of a response value into *notif (caller frees). */
-static int
-take_notification(const der_tlv *v, uint8_t **notif, size_t *nlen)
+int
+se_find_app(se_driver *d, const char *app_id, se_app *out)
 {
-	der_tlv t;
-	if (der_find(v->val, v->len, TAG_NOTIFICATION, &t) != 0)
-		return TS_EPROTO;
-	size_t n = t.hdr_len + t.len;
-	if ((*notif = malloc(n)) == NULL)
-		return TS_ENOMEM;
-	memcpy(*notif, t.val - t.hdr_len, n);
-	*nlen = n;
-	return 0;
-}
-
-static int
-app_call(se_driver *d, uint32_t tag, const char *app_id, uint8_t **notif, size_t *nlen)
-{
-	uint8_t *cmd = NULL, *resp = NULL;
-	size_t clen, rlen;
-	der_tlv v, t;
-	uint64_t result;
-	int rc = build_app_cmd(tag, app_id, &cmd, &clen);
+	cred_entry *ce = NULL;
+	size_t nce = 0;
+	if (app_id == NULL || app_id[0] == '\0' || out == NULL)
+		return TS_EINVAL;
+	int rc = se_cred_list(d, &ce, &nce);
 	if (rc != 0)
 		return rc;
-	if ((rc = call(d, cmd, clen, tag, &resp, &rlen, &v)) != 0)
-		goto fail;
-	if ((rc = result_of(&v, &result)) != 0)
-		goto fail;
-	if ((rc = result_to_err(result)) != 0)
-		goto fail;
-	if (notif != NULL) {
-		if (der_find(v.val, v.len, TAG_NOTIFICATION, &t) != 0) {
-			rc = TS_EPROTO;
-			goto fail;
-		}
-		size_t n = t.hdr_len + t.len;
-		if ((*notif = malloc(n)) == NULL) {
-			rc = TS_ENOMEM;
-			goto fail;
-		}
-		memcpy(*notif, t.val - t.hdr_len, n);
-		*nlen = n;
+	size_t i;
+	for (i = 0; i < nce; i++)
+		if (strcmp(ce[i].app_id, app_id) == 0)
+			break;
+	if (i == nce) {
+		free(ce);
+		return TS_ENOTFOUND;
 	}
-fail:
-	free(cmd);
-	free(resp);
+	es10_profile_info_req req;
+	es10_profile_list pl;
+	memset(&req, 0, sizeof(req));
+	req.search = ES10_SEARCH_ICCID;
+	req.id.kind = ES10_ID_ICCID;
+	memcpy(req.id.iccid, ce[i].iccid, ES10_ICCID_LEN);
+	if ((rc = se_get_profiles(d, &req, &pl, NULL)) == 0) {
+		if (pl.n == 1 && (pl.items[0].present & ES10_PI_ICCID) &&
+		    memcmp(pl.items[0].iccid, ce[i].iccid, ES10_ICCID_LEN) == 0)
+			app_from(out, &ce[i], &pl.items[0]);
+		else
+			rc = pl.n == 0 ? TS_ENOTFOUND : TS_EPROTO;
+		es10_profile_list_clear(&pl);
+	}
+	free(ce);
 	return rc;
 }
 
 int
 se_enable(se_driver *d, const char *app_id)
 {
-	return app_call(d, TAG_ENABLE, app_id, NULL, NULL);
+	se_app a;
+	int rc = se_find_app(d, app_id, &a);
+	return rc != 0 ? rc : se_enable_profile(d, &a.id, 0, NULL);
 }
 
 int
 se_disable(se_driver *d, const char *app_id)
 {
-	return app_call(d, TAG_DISABLE, app_id, NULL, NULL);
+	se_app a;
+	int rc = se_find_app(d, app_id, &a);
+	return rc != 0 ? rc : se_disable_profile(d, &a.id, 0, NULL);
+}
+
+/* The newest pending notification for event on the profile iccid, retrieved
+ * (whole PendingNotification, caller frees). TS_ENOTFOUND when none. */
+static int
+take_notification(se_driver *d, uint32_t event, const uint8_t iccid[ES10_ICCID_LEN],
+    uint8_t **notif, size_t *nlen)
+{
+	es10_notif_list nl;
+	int rc = se_list_notifications(d, event, &nl);
+	if (rc != 0)
+		return rc;
+	int found = 0;
+	uint64_t seq = 0;
+	for (size_t i = 0; i < nl.n; i++)
+		if (nl.items[i].event == event && nl.items[i].has_iccid &&
+		    memcmp(nl.items[i].iccid, iccid, ES10_ICCID_LEN) == 0 &&
+		    (!found || nl.items[i].seq > seq)) {
+			seq = nl.items[i].seq;
+			found = 1;
+		}
+	es10_notif_list_clear(&nl);
+	if (!found)
+		return TS_ENOTFOUND;
+	es10_retrieve_req rq = { .by = ES10_RETRIEVE_SEQ, .seq = seq };
+	uint8_t *raw = NULL;
+	size_t rawlen = 0;
+	es10_pending_list pl;
+	if ((rc = se_retrieve_notifications(d, &rq, &raw, &rawlen, &pl)) != 0)
+		return rc;
+	rc = TS_ENOTFOUND;
+	for (size_t i = 0; i < pl.n; i++) {
+		if (pl.items[i].meta.seq != seq)
+			continue;
+		if ((*notif = malloc(pl.items[i].der_len)) == NULL) {
+			rc = TS_ENOMEM;
+			break;
+		}
+		memcpy(*notif, pl.items[i].der, pl.items[i].der_len);
+		*nlen = pl.items[i].der_len;
+		rc = 0;
+		break;
+	}
+	es10_pending_list_clear(&pl);
+	free(raw);
+	return rc;
 }
 
 int
 se_delete(se_driver *d, const char *app_id, uint8_t **notif, size_t *nlen)
 {
-	if (notif == NULL || nlen == NULL)
+	se_app a;
+	int res = SE_RESULT_NONE;
+	if (notif != NULL && nlen == NULL)
 		return TS_EINVAL;
-	return app_call(d, TAG_DELETE, app_id, notif, nlen);
+	int rc = se_find_app(d, app_id, &a);
+	if (rc != 0)
+		return rc;
+	/* SGP.22: only a disabled profile may be deleted. */
+	if (a.enabled && (rc = se_disable_profile(d, &a.id, 0, &res)) != 0 &&
+	    !(rc == TS_ESTATE && res == ES10_PROFILE_NOT_IN_ENABLED_STATE))
+		return rc;
+	if ((rc = se_delete_profile(d, &a.id, NULL)) != 0)
+		return rc;
+	if (notif == NULL)
+		return 0;
+	return take_notification(d, ES10_EVENT_DELETE, a.id.iccid, notif, nlen);
 }
 
 int
 se_store_certificate(se_driver *d, const char *app_id, const uint8_t *cert, size_t len,
     uint8_t **notif, size_t *nlen)
 {
-	uint8_t *cmd = NULL, *resp = NULL;
-	size_t clen, rlen;
-	der_tlv v, ct;
-	uint64_t result;
-	if (app_id == NULL || app_id[0] == '\0' || strlen(app_id) > RSP_STR_MAX || cert == NULL ||
-	    notif == NULL || nlen == NULL)
+	se_app a;
+	if (cert == NULL || (notif != NULL && nlen == NULL))
 		return TS_EINVAL;
-	/* The certificate goes in as it is: one 30 TLV, nothing after it. */
-	if (der_read_one(cert, len, &ct) != 0 || ct.tag != 0x30 || ct.hdr_len + ct.len != len)
-		return TS_EINVAL;
-	der_writer w;
-	der_writer_init(&w);
-	der_begin(&w, TAG_STORE_CERT);
-	der_put_str(&w, 0x80, app_id);
-	der_put_raw(&w, cert, len);
-	der_end(&w);
-	int rc = der_writer_finish(&w, &cmd, &clen);
-	der_writer_clear(&w);
+	int rc = se_find_app(d, app_id, &a);
 	if (rc != 0)
 		return rc;
-	if ((rc = call(d, cmd, clen, TAG_STORE_CERT, &resp, &rlen, &v)) != 0 ||
-	    (rc = result_of(&v, &result)) != 0)
-		goto fail;
-	rc = result == SE_CERT_INVALID ? TS_EVERIFY : result_to_err(result);
-	if (rc == 0)
-		rc = take_notification(&v, notif, nlen);
-fail:
-	free(cmd);
-	free(resp);
-	return rc;
+	if ((rc = se_cred_store_certificate(d, a.id.iccid, cert, len)) != 0)
+		return rc;
+	if ((rc = se_enable_profile(d, &a.id, 0, NULL)) != 0)
+		return rc;
+	if (notif == NULL)
+		return 0;
+	return take_notification(d, ES10_EVENT_ENABLE, a.id.iccid, notif, nlen);
 }
 
 int
 se_pending_notifications(se_driver *d, uint8_t ***notifs, size_t **lens, size_t *n)
 {
-	static const uint8_t cmd[] = { 0xBF, 0x2B, 0x00 };
-	uint8_t *resp = NULL, **arr = NULL;
-	size_t rlen, *larr = NULL, cnt = 0;
-	der_tlv v, list, e;
+	uint8_t *raw = NULL, **arr = NULL;
+	size_t rawlen = 0, *larr = NULL, cnt = 0;
+	es10_pending_list pl;
 	if (notifs == NULL || lens == NULL || n == NULL)
 		return TS_EINVAL;
-	int rc = call(d, cmd, sizeof(cmd), TAG_RETRIEVE_NOTIF, &resp, &rlen, &v);
+	int rc = se_retrieve_notifications(d, NULL, &raw, &rawlen, &pl);
 	if (rc != 0)
 		return rc;
-	if (der_find(v.val, v.len, 0xA0, &list) != 0) {
-		rc = TS_EPROTO;
+	if (pl.n > 0 && ((arr = calloc(pl.n, sizeof(*arr))) == NULL ||
+	    (larr = calloc(pl.n, sizeof(*larr))) == NULL)) {
+		rc = TS_ENOMEM;
 		goto fail;
 	}
-	der_iter it;
-	der_iter_init(&it, list.val, list.len);
-	for (;;) {
-		int more = der_iter_next(&it, &e);
-		if (more < 0 || (more == 1 && e.tag != TAG_NOTIFICATION)) {
-			rc = TS_EPROTO;
-			goto fail;
-		}
-		if (more == 0)
-			break;
-		uint8_t **na = realloc(arr, (cnt + 1) * sizeof(*arr));
-		if (na == NULL) {
+	for (; cnt < pl.n; cnt++) {
+		if ((arr[cnt] = malloc(pl.items[cnt].der_len)) == NULL) {
 			rc = TS_ENOMEM;
 			goto fail;
 		}
-		arr = na;
-		size_t *nl = realloc(larr, (cnt + 1) * sizeof(*larr));
-		if (nl == NULL) {
-			rc = TS_ENOMEM;
-			goto fail;
-		}
-		larr = nl;
-		size_t sz = e.hdr_len + e.len;
-		if ((arr[cnt] = malloc(sz)) == NULL) {
-			rc = TS_ENOMEM;
-			goto fail;
-		}
-		memcpy(arr[cnt], e.val - e.hdr_len, sz);
-		larr[cnt] = sz;
-		cnt++;
+		memcpy(arr[cnt], pl.items[cnt].der, pl.items[cnt].der_len);
+		larr[cnt] = pl.items[cnt].der_len;
 	}
 	*notifs = arr;
 	*lens = larr;
@@ -696,36 +1353,38 @@ se_pending_notifications(se_driver *d, uint8_t ***notifs, size_t **lens, size_t 
 	arr = NULL;
 	larr = NULL;
 	cnt = 0;
-	rc = 0;
 fail:
 	for (size_t i = 0; i < cnt; i++)
 		free(arr[i]);
 	free(arr);
 	free(larr);
-	free(resp);
+	es10_pending_list_clear(&pl);
+	free(raw);
+	return rc;
+}
+
+int
+se_drop_notifications(se_driver *d, const uint8_t iccid[ES10_ICCID_LEN], size_t *n)
+{
+	es10_notif_list nl;
+	if (iccid == NULL || n == NULL)
+		return TS_EINVAL;
+	*n = 0;
+	int rc = se_list_notifications(d, 0, &nl);
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; i < nl.n && rc == 0; i++) {
+		if (!nl.items[i].has_iccid || memcmp(nl.items[i].iccid, iccid, ES10_ICCID_LEN) != 0)
+			continue;
+		if ((rc = se_remove_notification(d, nl.items[i].seq, NULL)) == 0)
+			(*n)++;
+	}
+	es10_notif_list_clear(&nl);
 	return rc;
 }
 
 int
 se_notification_sent(se_driver *d, uint64_t seq)
 {
-	uint8_t *cmd = NULL, *resp = NULL;
-	size_t clen, rlen;
-	der_tlv v;
-	uint64_t result;
-	der_writer w;
-	der_writer_init(&w);
-	der_begin(&w, TAG_NOTIF_SENT);
-	der_put_uint(&w, 0x80, seq);
-	der_end(&w);
-	int rc = der_writer_finish(&w, &cmd, &clen);
-	der_writer_clear(&w);
-	if (rc != 0)
-		return rc;
-	if ((rc = call(d, cmd, clen, TAG_NOTIF_SENT, &resp, &rlen, &v)) == 0 &&
-	    (rc = result_of(&v, &result)) == 0)
-		rc = result_to_err(result);
-	free(cmd);
-	free(resp);
-	return rc;
+	return se_remove_notification(d, seq, NULL);
 }

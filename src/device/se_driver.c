@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include "lib/log.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
 #include "se/card.h"
@@ -34,7 +35,9 @@
 struct se_driver {
 	const struct se_driver_ops *ops;
 	void *ctx;
-	int isdr_selected;
+	uint32_t channels;     /* bit n: logical channel n is open */
+	int no_channels;       /* the card or reader cannot open one */
+	int app_ch[SE_APP_SLOTS]; /* channel each application is selected on, -1 none */
 };
 
 /* ---- inproc ---- */
@@ -263,6 +266,30 @@ fail:
 
 /* ---- selection and dispatch ---- */
 
+static void
+driver_forget(se_driver *d)
+{
+	d->channels = 0;
+	d->no_channels = 0;
+	for (size_t i = 0; i < SE_APP_SLOTS; i++)
+		d->app_ch[i] = -1;
+}
+
+int
+se_driver_new(const struct se_driver_ops *ops, void *ctx, se_driver **out)
+{
+	if (ops == NULL || ops->transmit == NULL || ops->reset == NULL || out == NULL)
+		return TS_EINVAL;
+	se_driver *d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return TS_ENOMEM;
+	d->ops = ops;
+	d->ctx = ctx;
+	driver_forget(d);
+	*out = d;
+	return 0;
+}
+
 int
 se_driver_open(const char *spec, se_driver **out)
 {
@@ -290,6 +317,7 @@ se_driver_open(const char *spec, se_driver **out)
 		free(d);
 		return rc;
 	}
+	driver_forget(d);
 	*out = d;
 	return 0;
 }
@@ -299,6 +327,11 @@ se_driver_free(se_driver *d)
 {
 	if (d == NULL)
 		return;
+	/* Channels we opened would stay open on a shared card (another PC/SC
+	 * client, the next run) until it is reset: close them. */
+	for (int ch = 1; ch <= SE_CHANNEL_MAX; ch++)
+		if (d->channels & (1u << ch))
+			(void)se_driver_close_channel(d, ch);
 	if (d->ops != NULL && d->ops->close != NULL)
 		d->ops->close(d->ctx);
 	free(d);
@@ -308,9 +341,21 @@ int
 se_driver_transmit(se_driver *d, const uint8_t *capdu, size_t clen,
     uint8_t *rapdu, size_t rcap, size_t *rlen)
 {
-	if (d == NULL || capdu == NULL || rapdu == NULL || rlen == NULL || rcap < 2)
+	if (d == NULL || capdu == NULL || rapdu == NULL || rlen == NULL || rcap < 2 || clen < 4)
 		return TS_EINVAL;
-	return d->ops->transmit(d->ctx, capdu, clen, rapdu, rcap, rlen);
+	int rc = d->ops->transmit(d->ctx, capdu, clen, rapdu, rcap, rlen);
+	if (rc == 0 && (*rlen < 2 || *rlen > rcap))
+		rc = TS_EPROTO; /* every response ends with SW1 SW2 */
+	/* The header and status word only: data may be a bound package or a
+	 * certificate, and is no business of a log. */
+	if (rc == 0 && *rlen >= 2)
+		log_debug("apdu %s > %02X %02X %02X %02X (%zu bytes) < %02X%02X (%zu bytes)",
+		    d->ops->name, capdu[0], capdu[1], capdu[2], capdu[3], clen,
+		    rapdu[*rlen - 2], rapdu[*rlen - 1], *rlen - 2);
+	else if (rc != 0)
+		log_debug("apdu %s > %02X %02X %02X %02X: %s", d->ops->name, capdu[0], capdu[1],
+		    capdu[2], capdu[3], ts_strerror(rc));
+	return rc;
 }
 
 int
@@ -318,21 +363,120 @@ se_driver_reset(se_driver *d)
 {
 	if (d == NULL)
 		return TS_EINVAL;
-	d->isdr_selected = 0;
+	driver_forget(d);
 	return d->ops->reset(d->ctx);
 }
 
 int
-se_driver_isdr_selected(const se_driver *d)
+se_driver_begin(se_driver *d)
 {
-	return d != NULL && d->isdr_selected;
+	if (d == NULL)
+		return TS_EINVAL;
+	return d->ops->begin != NULL ? d->ops->begin(d->ctx) : 0;
 }
 
 void
-se_driver_set_isdr_selected(se_driver *d, int on)
+se_driver_end(se_driver *d)
 {
-	if (d != NULL)
-		d->isdr_selected = on != 0;
+	if (d != NULL && d->ops->end != NULL)
+		d->ops->end(d->ctx);
+}
+
+uint8_t
+se_cla(uint8_t cla, int ch)
+{
+	if (ch < 0 || ch > SE_CHANNEL_MAX)
+		return 0xFF;
+	if (ch <= 3)
+		return (uint8_t)(cla | ch);
+	return (uint8_t)((cla & 0x80) | 0x40 | (ch - 4));
+}
+
+int
+se_driver_open_channel(se_driver *d, int *ch)
+{
+	static const uint8_t open_cmd[] = { 0x00, 0x70, 0x00, 0x00, 0x01 };
+	uint8_t r[258];
+	size_t rlen = 0;
+	if (d == NULL || ch == NULL)
+		return TS_EINVAL;
+	if (d->no_channels)
+		return TS_EUNSUPP;
+	int rc = se_driver_transmit(d, open_cmd, sizeof(open_cmd), r, sizeof(r), &rlen);
+	if (rc != 0)
+		return rc;
+	uint16_t sw = (uint16_t)(r[rlen - 2] << 8 | r[rlen - 1]);
+	rlen -= 2;
+	if (sw == 0x6101 && rlen == 0) {
+		/* T=0: the channel number waits for GET RESPONSE. */
+		static const uint8_t gr[] = { 0x00, 0xC0, 0x00, 0x00, 0x01 };
+		if ((rc = se_driver_transmit(d, gr, sizeof(gr), r, sizeof(r), &rlen)) != 0)
+			return rc;
+		sw = (uint16_t)(r[rlen - 2] << 8 | r[rlen - 1]);
+		rlen -= 2;
+	}
+	if (sw == 0x6881 || sw == 0x6A81 || sw == 0x6D00 || sw == 0x6E00) {
+		log_info("secure element (%s): no logical channel (MANAGE CHANNEL answered %04X); "
+		    "using the basic channel", d->ops->name, sw);
+		d->no_channels = 1;
+		return TS_EUNSUPP;
+	}
+	if (sw != 0x9000 || rlen != 1 || r[0] == 0 || r[0] > SE_CHANNEL_MAX ||
+	    (d->channels & (1u << r[0]))) {
+		log_warn("secure element (%s): MANAGE CHANNEL answered %04X with %zu bytes",
+		    d->ops->name, sw, rlen);
+		return TS_EPROTO;
+	}
+	*ch = r[0];
+	d->channels |= 1u << r[0];
+	return 0;
+}
+
+void
+se_driver_forget_channel(se_driver *d, int ch)
+{
+	if (d == NULL || ch < 1 || ch > SE_CHANNEL_MAX)
+		return;
+	d->channels &= ~(1u << ch);
+	for (size_t i = 0; i < SE_APP_SLOTS; i++)
+		if (d->app_ch[i] == ch)
+			d->app_ch[i] = -1;
+}
+
+int
+se_driver_close_channel(se_driver *d, int ch)
+{
+	if (d == NULL || ch < 1 || ch > SE_CHANNEL_MAX)
+		return TS_EINVAL;
+	uint8_t cmd[4] = { se_cla(0x00, ch), 0x70, 0x80, (uint8_t)ch };
+	uint8_t r[258];
+	size_t rlen = 0;
+	se_driver_forget_channel(d, ch);
+	int rc = se_driver_transmit(d, cmd, sizeof(cmd), r, sizeof(r), &rlen);
+	if (rc != 0)
+		return rc;
+	return r[rlen - 2] == 0x90 && r[rlen - 1] == 0x00 ? 0 : TS_EPROTO;
+}
+
+uint32_t
+se_driver_channels(const se_driver *d)
+{
+	return d != NULL ? d->channels : 0;
+}
+
+int
+se_driver_app_channel(const se_driver *d, int app)
+{
+	if (d == NULL || app < 0 || app >= SE_APP_SLOTS)
+		return -1;
+	return d->app_ch[app];
+}
+
+void
+se_driver_set_app_channel(se_driver *d, int app, int ch)
+{
+	if (d != NULL && app >= 0 && app < SE_APP_SLOTS)
+		d->app_ch[app] = ch >= 0 && ch <= SE_CHANNEL_MAX ? ch : -1;
 }
 
 const char *

@@ -367,9 +367,40 @@ pcsc_reset(void *ctx)
 	return 0;
 }
 
+/* A transaction locks the card against the other clients of a SHARED
+ * connection for one ES10 call. A reset by another application ends it with
+ * SCARD_W_RESET_CARD: reconnect (no further reset) and try once more; the
+ * ES10 client then finds its channel gone (6881) and opens a new one. */
+static int
+pcsc_begin(void *ctx)
+{
+	pcsc_conn *p = ctx;
+	LONG rv = SCardBeginTransaction(p->card);
+	if (rv == SCARD_W_RESET_CARD) {
+		DWORD proto = 0;
+		rv = SCardReconnect(p->card, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
+		    SCARD_LEAVE_CARD, &proto);
+		if (rv != SCARD_S_SUCCESS)
+			return map_transmit_error(p, rv);
+		p->proto = proto;
+		log_info("pcsc: card in reader \"%s\" was reset by another application", p->reader);
+		rv = SCardBeginTransaction(p->card);
+	}
+	return rv == SCARD_S_SUCCESS ? 0 : map_transmit_error(p, rv);
+}
+
+static void
+pcsc_end(void *ctx)
+{
+	pcsc_conn *p = ctx;
+	(void)SCardEndTransaction(p->card, SCARD_LEAVE_CARD);
+}
+
 const struct se_driver_ops se_pcsc_ops = {
 	.name = "pcsc",
 	.transmit = pcsc_transmit,
 	.reset = pcsc_reset,
 	.close = pcsc_close,
+	.begin = pcsc_begin,
+	.end = pcsc_end,
 };

@@ -263,13 +263,17 @@ h_get_bpp(struct evhttp_request *req, void *arg)
 	json_decref(body);
 }
 
+/* handleNotification: an SGP.22 PendingNotification (download_notification),
+ * and for a bank-ID install result the public key the SE generated for the
+ * app, which the companion read from its credential applet
+ * ("tapshareAppKey", base64 of the 65-byte point; docs/protocol.md). */
 static void
 h_notification(struct evhttp_request *req, void *arg)
 {
 	node *n = arg;
 	json_t *body = NULL;
-	uint8_t *nb = NULL;
-	size_t nb_len = 0;
+	uint8_t *nb = NULL, *key = NULL;
+	size_t nb_len = 0, key_len = 0;
 	if (ts_httpd_read_json(req, &body) != 0)
 		return;
 	download_svc d;
@@ -277,10 +281,14 @@ h_notification(struct evhttp_request *req, void *arg)
 	dl_svc(n, &d);
 	if (ts_json_b64(body, "pendingNotification", &nb, &nb_len) != 0)
 		es9_fail(req, "8.1", "2.1", "pendingNotification is missing or malformed");
-	else if (download_notification(&d, n->st, nb, nb_len, &why) != 0)
+	else if (json_object_get(body, "tapshareAppKey") != NULL &&
+	    (ts_json_b64(body, "tapshareAppKey", &key, &key_len) != 0 || key_len != PKI_PUBKEY_LEN))
+		es9_fail(req, "8.1", "2.1", "tapshareAppKey is not a 65-byte public key");
+	else if (download_notification(&d, n->st, nb, nb_len, key, &why) != 0)
 		reply_refusal(req, &why);
 	else
 		ts_httpd_reply_json(req, 204, NULL);
+	free(key);
 	free(nb);
 	json_decref(body);
 }

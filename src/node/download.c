@@ -4,6 +4,7 @@
  * exist only inside bsp_package_build.
  */
 #include "node/download.h"
+#include "node/notification.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -322,40 +323,46 @@ done:
 }
 
 int
-download_notification(const download_svc *d, store *st, const uint8_t *nb, size_t nb_len, download_why *why)
+download_notification(const download_svc *d, store *st, const uint8_t *nb, size_t nb_len,
+    const uint8_t *app_key, download_why *why)
 {
-	rsp_notification nt;
-	uint8_t point[65];
-	EVP_PKEY *pub = NULL;
-	if (rsp_notification_decode(nb, nb_len, NULL, &nt) != 0)
-		return refuse(why, TS_EPARSE, "8.1", "2.1", "pendingNotification is missing or malformed");
-	if (st->ops->companion_pub(st, nt.eid.digits, point) != 0 || pki_pubkey_from_point(point, 65, &pub) != 0 ||
-	    rsp_notification_decode(nb, nb_len, pub, &nt) != 0) {
-		EVP_PKEY_free(pub);
-		return refuse(why, TS_EVERIFY, "8.1", "6.1", "notification from EID %s does not verify", nt.eid.digits);
-	}
-	EVP_PKEY_free(pub);
-	store_share sh;
-	if (st->ops->share_by_eid_app(st, nt.eid.digits, nt.app_id, &sh) != 0) {
+	node_notification nt;
+	if (notification_check(st, d->ci, nb, nb_len, &nt) != 0)
+		return refuse(why, TS_EVERIFY, nt.subject, nt.reason, "%s", nt.msg);
+	EVP_PKEY *kp = NULL;
+	if (app_key != NULL && pki_pubkey_from_point(app_key, PKI_PUBKEY_LEN, &kp) != 0)
+		return refuse(why, TS_EPARSE, "8.1", "2.1", "tapshareAppKey is not a P-256 public key");
+	EVP_PKEY_free(kp);
+	if (!nt.has_share) {
 		/* Not ours (or long gone): acknowledged so the SE stops resending it. */
-		log_warn("notification for unknown app %s on %s acknowledged", nt.app_id, nt.eid.digits);
+		log_warn("notification %llu (%s) for ICCID %s on %s: no share to settle; acknowledged",
+		    (unsigned long long)nt.seq, nt.event == ES10_EVENT_INSTALL ? "install"
+		    : nt.event == ES10_EVENT_ENABLE ? "enable" : nt.event == ES10_EVENT_DISABLE ? "disable"
+		    : nt.event == ES10_EVENT_DELETE ? "delete" : "?", nt.iccid[0] ? nt.iccid : "-", nt.eid);
 		return 0;
 	}
+	log_info("handleNotification: %s notification %llu from %s for share %s (ICCID %s)",
+	    nt.event == ES10_EVENT_INSTALL ? "install" : nt.event == ES10_EVENT_ENABLE ? "enable"
+	    : nt.event == ES10_EVENT_DISABLE ? "disable" : nt.event == ES10_EVENT_DELETE ? "delete" : "?",
+	    (unsigned long long)nt.seq, nt.eid, nt.share_id, nt.iccid);
 	int rc = 0;
-	if (nt.event == RSP_EVENT_INSTALL && nt.result == 0) {
+	if (nt.event == ES10_EVENT_INSTALL && nt.success) {
+		/* The key counts only with the verified install result of the
+		 * share's own session, and only the first time (share_installed
+		 * ignores a repeat once the share is installed). */
 		char hex[2 * PKI_PUBKEY_LEN + 1];
-		if (nt.has_app_key)
-			ts_hex_encode(nt.app_key, PKI_PUBKEY_LEN, hex, sizeof(hex));
-		rc = share_installed(d->share, st, sh.id, nt.has_app_key ? hex : NULL);
-	} else if (nt.event == RSP_EVENT_INSTALL) {
-		char reason[128];
-		snprintf(reason, sizeof(reason), "the companion's secure element refused the package (code %d)",
-		    nt.result);
-		rc = share_install_failed(d->share, st, sh.id, reason);
-	} else if (nt.event == RSP_EVENT_DELETE) {
-		rc = share_deleted(d->share, st, sh.id);
-	} else if (nt.event == RSP_EVENT_ENABLE && nt.result == 0) {
-		rc = share_certified(d->share, st, sh.id);
+		if (app_key != NULL)
+			ts_hex_encode(app_key, PKI_PUBKEY_LEN, hex, sizeof(hex));
+		rc = share_installed(d->share, st, nt.share_id, app_key != NULL ? hex : NULL);
+	} else if (nt.event == ES10_EVENT_INSTALL) {
+		char reason[160];
+		snprintf(reason, sizeof(reason), "the companion's secure element refused the package "
+		    "(bppCommandId %d, errorReason %d)", nt.bpp_command_id, nt.error_reason);
+		rc = share_install_failed(d->share, st, nt.share_id, reason);
+	} else if (nt.event == ES10_EVENT_DELETE) {
+		rc = share_deleted(d->share, st, nt.share_id);
+	} else if (nt.event == ES10_EVENT_ENABLE) {
+		rc = share_certified(d->share, st, nt.share_id);
 	}
 	if (rc != 0 && rc != TS_ESTATE)
 		return refuse(why, rc, "8.1", "5.1", "cannot record the notification");

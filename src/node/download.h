@@ -67,9 +67,15 @@ int download_authenticate(const download_svc *d, store *st, const char *tid, con
 int download_package(const download_svc *d, store *st, const char *tid, const uint8_t *pdr, size_t pdr_len,
     uint8_t **bpp, size_t *bpp_len, download_why *why);
 
-/* handleNotification. 0 also for a notification about something unknown
- * (acknowledged so that the SE stops resending it). */
-int download_notification(const download_svc *d, store *st, const uint8_t *nb, size_t nb_len, download_why *why);
+/* handleNotification: nb is one SGP.22 PendingNotification, checked by
+ * notification_check (node/notification.h: BF37 install result -> S15,
+ * OtherSignedNotification delete -> S17, enable -> bank-ID certified).
+ * app_key (PKI_PUBKEY_LEN bytes or NULL, borrowed): a bank-ID app's public
+ * key sent with its install result; it must be a P-256 point. 0 also for a
+ * notification about something unknown (acknowledged so that the SE stops
+ * resending it). */
+int download_notification(const download_svc *d, store *st, const uint8_t *nb, size_t nb_len,
+    const uint8_t *app_key, download_why *why);
 
 /* cancelSession: reason is the companion's (SGP.22 CancelSessionReason name). */
 int download_cancel(const download_svc *d, store *st, const char *tid, const char *reason);

@@ -146,6 +146,9 @@ struct store_ops {
 	int (*shares_expired)(store *s, int64_t now, char (*ids)[STORE_ID_MAX], size_t max, size_t *n);
 	/* number of shares in each state (metrics); unknown stored states are skipped */
 	int (*share_counts)(store *s, int64_t counts[SHARE_NSTATES]);
+	/* ids of the shares for eid, newest first (at most max): the node maps
+	 * an eUICC's notification naming an ICCID to its share */
+	int (*shares_of_eid)(store *s, const char *eid, char (*ids)[STORE_ID_MAX], size_t max, size_t *n);
 
 	/* primary events */
 	int (*event_add)(store *s, int64_t user_id, const char *share_id, const char *type, const char *data, int64_t *id);

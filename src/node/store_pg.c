@@ -971,6 +971,24 @@ pq_share_counts(store *b, int64_t counts[SHARE_NSTATES])
 	return 0;
 }
 
+static int
+pq_shares_of_eid(store *b, const char *eid, char (*ids)[STORE_ID_MAX], size_t max, size_t *n)
+{
+	static const char sql[] = "SELECT id FROM shares WHERE eid=$1 ORDER BY created_at DESC, id DESC LIMIT $2";
+	pq_args a = { 0 };
+	a_text(&a, eid);
+	a_i64(&a, (int64_t)max);
+	PGresult *r = NULL;
+	*n = 0;
+	int rc = q(S(b), sql, Q_READ, &a, &r);
+	if (rc != 0)
+		return rc;
+	for (int i = 0; i < PQntuples(r) && *n < max; i++)
+		c_text(r, i, 0, ids[(*n)++], STORE_ID_MAX);
+	PQclear(r);
+	return 0;
+}
+
 /* ---- events and companion commands ---- */
 
 /* Inserts a row with a BIGSERIAL id that readers page through by cursor:
@@ -1547,6 +1565,7 @@ static const struct store_ops pq_ops = {
 	.share_get_credential = pq_share_get_credential,
 	.shares_json = pq_shares_json,
 	.shares_expired = pq_shares_expired,
+	.shares_of_eid = pq_shares_of_eid,
 	.event_add = pq_event_add,
 	.events_after = pq_events_after,
 	.cmd_add = pq_cmd_add,

@@ -727,6 +727,22 @@ sq_share_counts(store *b, int64_t counts[SHARE_NSTATES])
 }
 
 static int
+sq_shares_of_eid(store *b, const char *eid, char (*ids)[STORE_ID_MAX], size_t max, size_t *n)
+{
+	static const char q[] = "SELECT id FROM shares WHERE eid=? ORDER BY created_at DESC, rowid DESC LIMIT ?";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, eid);
+	sqlite3_bind_int64(p, 2, (sqlite3_int64)max);
+	*n = 0;
+	while (*n < max && sqlite3_step(p) == SQLITE_ROW)
+		cpy(ids[(*n)++], STORE_ID_MAX, sqlite3_column_text(p, 0));
+	sqlite3_reset(p);
+	return 0;
+}
+
+static int
 sq_event_add(store *b, int64_t user_id, const char *share_id, const char *type, const char *data, int64_t *id)
 {
 	sq_store *s = S(b);
@@ -1315,6 +1331,7 @@ static const struct store_ops sq_ops = {
 	.share_get_credential = sq_share_get_credential,
 	.shares_json = sq_shares_json,
 	.shares_expired = sq_shares_expired,
+	.shares_of_eid = sq_shares_of_eid,
 	.event_add = sq_event_add,
 	.events_after = sq_events_after,
 	.cmd_add = sq_cmd_add,

@@ -132,11 +132,10 @@ static int
 delete_original(const cli_opts *o, const char *spec, json_t *doc)
 {
 	se_driver *d = NULL;
-	uint8_t *notif = NULL;
-	size_t nlen = 0;
+	se_app app;
 	int rc = se_driver_open(spec, &d);
-	if (rc == 0)
-		rc = se_delete(d, o->app_id, &notif, &nlen);
+	if (rc == 0 && (rc = se_find_app(d, o->app_id, &app)) == 0)
+		rc = se_delete(d, o->app_id, NULL, NULL);
 	if (rc == TS_ENOTFOUND) {
 		cmd_step(o, "... %s was already gone from this phone's secure element", o->app_id);
 		rc = 0;
@@ -144,18 +143,15 @@ delete_original(const cli_opts *o, const char *spec, json_t *doc)
 	}
 	if (rc != 0)
 		goto out;
-	/* The node knows of the release (S7); the signed delete notification has
-	 * no recipient, so it must not stay pending in the SE. */
-	rsp_notification nt;
-	int nrc = rsp_notification_decode(notif, nlen, NULL, &nt);
-	if (nrc == 0)
-		nrc = se_notification_sent(d, nt.seq);
+	/* The node knows of the release (S7); the eUICC's disable and delete
+	 * notifications have no recipient, so they must not stay pending. */
+	size_t dropped = 0;
+	int nrc = se_drop_notifications(d, app.id.iccid, &dropped);
 	if (nrc != 0)
-		log_warn("the SE's delete notification for %s stays pending (%s)", o->app_id,
+		log_warn("the SE's notifications for %s stay pending (%s)", o->app_id,
 		    ts_strerror(nrc));
 	json_object_set_new(doc, "se_notification", json_string(nrc == 0 ? "dropped" : "pending"));
 out:
-	free(notif);
 	se_driver_free(d);
 	return rc;
 }

@@ -1,26 +1,32 @@
 /*
  * card.c — ISO 7816-4 transport of the software secure element: APDU parsing
- * (short and extended), logical channels, SELECT of the ISD-R, STORE DATA
- * chaining (GlobalPlatform / SGP.22 ES10) and GET RESPONSE.
+ * (short and extended), logical channels 0..19 (MANAGE CHANNEL; the channel
+ * in CLA, ISO/IEC 7816-4 §5.4.1), SELECT of the ISD-R or the credential
+ * applet, STORE DATA chaining (GlobalPlatform / SGP.22 ES10) and GET
+ * RESPONSE. Each channel has its own selection, STORE DATA chain and unread
+ * response; a command on one channel leaves the others' alone.
  *
  * Responses: data is returned up to Ne (Le present; short Le 00 = 256,
  * extended 0000 = 65536, further capped by the caller's buffer). When Le is
  * absent (case 3) or the data does not fit, the card answers 61xx (xx = bytes
  * left, 00 meaning 256 or more) and the reader fetches the rest with GET
- * RESPONSE (INS C0), as in T=0. Any other command discards an unread
- * response.
+ * RESPONSE (INS C0) on the same channel, as in T=0. Any other command on the
+ * channel discards its unread response.
  *
  * STORE DATA: P1 11 (more blocks follow) or 91 (last block), P2 the block
  * number counted from 0. A command longer than 256 blocks wraps P2 modulo
  * 256 (our rule: one ES10 command may carry a whole bound package, which
  * SGP.22 would send in several sequences). Blocks accumulate up to
- * SE_STORE_MAX bytes (6A84 beyond). Any other command aborts a chain.
+ * SE_STORE_MAX bytes over all channels together (6A84 beyond). Any other
+ * command on the channel aborts its chain.
  *
  * Status words: 9000 ok, 61xx more data, 6700 wrong length, 6881 channel not
- * supported, 6985 conditions not satisfied (ISD-R not selected, GET RESPONSE
- * with nothing pending), 6A80 wrong data (malformed ES10 command), 6A82 not
- * found (other AID), 6A84 not enough memory, 6A86 wrong P1/P2,
- * 6D00 INS not supported, 6E00 CLA not supported.
+ * open / no free channel, 6985 conditions not satisfied (ISD-R not selected,
+ * GET RESPONSE with nothing pending, a package without a download session),
+ * 6A80 wrong data (malformed ES10 command), 6A82 not found (other AID), 6A84
+ * not enough memory, 6A86 wrong P1/P2 (e.g. closing the basic channel),
+ * 6D00 INS not supported, 6E00 CLA not supported; the credential applet's
+ * own words are in lib/credapplet.h.
  */
 #include "se/card.h"
 
@@ -29,6 +35,7 @@
 
 #include <openssl/crypto.h>
 
+#include "lib/credapplet.h"
 #include "lib/ts_err.h"
 #include "se/card_int.h"
 
@@ -121,37 +128,59 @@ apdu_parse(const uint8_t *b, size_t len, apdu *a)
 	return TS_EPARSE;
 }
 
-/* Logical channel from CLA: first inter-industry (b7 = 0) carries 0..3 in
- * b2..b1; further inter-industry (b7 = 1) carries 4..19, not supported. */
+/* Logical channel from CLA (ISO/IEC 7816-4 §5.4.1): the first inter-industry
+ * encoding (b7 b6 = 00) carries channels 0..3 in b2 b1, the further
+ * inter-industry encoding (b7 = 1) channels 4..19 as 4 + b4..b1. GlobalPlatform
+ * commands (CLA 8x / Cx) use the same bits. -1 for a CLA that is neither. */
 static int
 apdu_channel(uint8_t cla)
 {
 	if (cla & 0x40)
 		return 4 + (cla & 0x0F);
+	if (cla & 0x20)
+		return -1;
 	return cla & 0x03;
 }
 
 static void
-resp_drop(se_card *c)
+resp_drop(se_channel *k)
 {
-	free(c->resp);
-	c->resp = NULL;
-	c->resp_len = c->resp_off = 0;
+	free(k->resp);
+	k->resp = NULL;
+	k->resp_len = k->resp_off = 0;
 }
 
 static void
-chain_drop(se_card *c)
+chain_drop(se_channel *k)
 {
-	if (c->chain != NULL) {
+	if (k->chain != NULL) {
 		/* Blocks may hold the bound package: keep no copy around. */
-		OPENSSL_cleanse(c->chain, c->chain_len);
-		free(c->chain);
+		OPENSSL_cleanse(k->chain, k->chain_len);
+		free(k->chain);
 	}
-	c->chain = NULL;
-	c->chain_len = 0;
-	c->chain_active = 0;
-	c->chain_blocks = 0;
-	c->chain_channel = 0;
+	k->chain = NULL;
+	k->chain_len = 0;
+	k->chain_active = 0;
+	k->chain_blocks = 0;
+}
+
+static void
+channel_close(se_channel *k)
+{
+	chain_drop(k);
+	resp_drop(k);
+	k->open = 0;
+	k->selected = SE_SEL_NONE;
+}
+
+/* Bytes held in the STORE DATA chains of all channels. */
+static size_t
+chains_total(const se_card *c)
+{
+	size_t n = 0;
+	for (int i = 0; i < SE_CHANNELS; i++)
+		n += c->ch[i].chain_len;
+	return n;
 }
 
 static size_t
@@ -162,12 +191,12 @@ put_sw(uint8_t *r, size_t off, uint16_t sw)
 	return off + 2;
 }
 
-/* Sends the next piece of the pending response: up to ne bytes (0 if the
- * command had no Le), then 9000 or 61xx. */
+/* Sends the next piece of the channel's pending response: up to ne bytes (0
+ * if the command had no Le), then 9000 or 61xx. */
 static size_t
-resp_send(se_card *c, const apdu *a, uint8_t *r, size_t rcap)
+resp_send(se_channel *k, const apdu *a, uint8_t *r, size_t rcap)
 {
-	size_t left = c->resp_len - c->resp_off;
+	size_t left = k->resp_len - k->resp_off;
 	size_t n = 0;
 	if (a->has_le) {
 		n = a->ne;
@@ -177,11 +206,11 @@ resp_send(se_card *c, const apdu *a, uint8_t *r, size_t rcap)
 			n = rcap - 2;
 	}
 	if (n > 0)
-		memcpy(r, c->resp + c->resp_off, n);
-	c->resp_off += n;
+		memcpy(r, k->resp + k->resp_off, n);
+	k->resp_off += n;
 	left -= n;
 	if (left == 0) {
-		resp_drop(c);
+		resp_drop(k);
 		return put_sw(r, n, SW_OK);
 	}
 	return put_sw(r, n, (uint16_t)(0x6100 | (left >= 256 ? 0 : left)));
@@ -189,73 +218,102 @@ resp_send(se_card *c, const apdu *a, uint8_t *r, size_t rcap)
 
 /* Takes ownership of data. */
 static size_t
-resp_start(se_card *c, uint8_t *data, size_t len, const apdu *a, uint8_t *r, size_t rcap)
+resp_start(se_channel *k, uint8_t *data, size_t len, const apdu *a, uint8_t *r, size_t rcap)
 {
-	resp_drop(c);
+	resp_drop(k);
 	if (len == 0) {
 		free(data);
 		return put_sw(r, 0, SW_OK);
 	}
-	c->resp = data;
-	c->resp_len = len;
-	c->resp_off = 0;
-	return resp_send(c, a, r, rcap);
+	k->resp = data;
+	k->resp_len = len;
+	k->resp_off = 0;
+	return resp_send(k, a, r, rcap);
 }
 
+/* FCI 6F { 84 AID } of a selected application. */
 static size_t
-do_select(se_card *c, const apdu *a, int ch, uint8_t *r, size_t rcap)
+send_fci(se_channel *k, const uint8_t *aid, size_t aid_len, const apdu *a, uint8_t *r, size_t rcap)
 {
-	if (a->p1 != 0x04 || (a->p2 != 0x00 && a->p2 != 0x0C))
-		return put_sw(r, 0, SW_WRONG_P1P2);
-	if (a->lc != SE_ISDR_AID_LEN || memcmp(a->data, SE_ISDR_AID, SE_ISDR_AID_LEN) != 0) {
-		c->isdr_selected &= (uint8_t)~(1u << ch);
-		return put_sw(r, 0, SW_NOT_FOUND);
-	}
-	c->isdr_selected |= (uint8_t)(1u << ch);
-	if (a->p2 == 0x0C)
-		return put_sw(r, 0, SW_OK);
-	/* FCI: 6F { 84 AID } */
-	uint8_t *fci = malloc(2 + 2 + SE_ISDR_AID_LEN);
+	uint8_t *fci = malloc(4 + aid_len);
 	if (fci == NULL)
 		return put_sw(r, 0, SW_NO_MEMORY);
 	fci[0] = 0x6F;
-	fci[1] = 2 + SE_ISDR_AID_LEN;
+	fci[1] = (uint8_t)(2 + aid_len);
 	fci[2] = 0x84;
-	fci[3] = SE_ISDR_AID_LEN;
-	memcpy(fci + 4, SE_ISDR_AID, SE_ISDR_AID_LEN);
-	return resp_start(c, fci, 4 + SE_ISDR_AID_LEN, a, r, rcap);
+	fci[3] = (uint8_t)aid_len;
+	memcpy(fci + 4, aid, aid_len);
+	return resp_start(k, fci, 4 + aid_len, a, r, rcap);
 }
 
+/* SELECT by DF name (P1 04): the ISD-R or the credential applet. */
+static size_t
+do_select(se_channel *k, const apdu *a, uint8_t *r, size_t rcap)
+{
+	if (a->p1 != 0x04 || (a->p2 != 0x00 && a->p2 != 0x0C))
+		return put_sw(r, 0, SW_WRONG_P1P2);
+	const uint8_t *aid;
+	size_t aid_len;
+	if (a->lc == SE_ISDR_AID_LEN && memcmp(a->data, SE_ISDR_AID, SE_ISDR_AID_LEN) == 0) {
+		k->selected = SE_SEL_ISDR;
+		aid = (const uint8_t *)SE_ISDR_AID;
+		aid_len = SE_ISDR_AID_LEN;
+	} else if (a->lc == CRED_AID_LEN && memcmp(a->data, CRED_AID, CRED_AID_LEN) == 0) {
+		k->selected = SE_SEL_CRED;
+		aid = (const uint8_t *)CRED_AID;
+		aid_len = CRED_AID_LEN;
+	} else {
+		k->selected = SE_SEL_NONE;
+		return put_sw(r, 0, SW_NOT_FOUND);
+	}
+	if (a->p2 == 0x0C)
+		return put_sw(r, 0, SW_OK);
+	return send_fci(k, aid, aid_len, a, r, rcap);
+}
+
+/* MANAGE CHANNEL (ISO/IEC 7816-4 §11.1.2): P1 00 opens (P2 00: the card
+ * assigns the lowest free channel and answers its number; P2 1..19: that
+ * channel), P1 80 closes channel P2 (00: the command's own channel). */
 static size_t
 do_manage_channel(se_card *c, const apdu *a, int ch, uint8_t *r, size_t rcap)
 {
-	if (a->p1 == 0x00) { /* open: P2 00 = card assigns */
-		if (a->p2 != 0x00 || a->lc != 0)
+	if (a->p1 == 0x00) {
+		if (a->lc != 0)
+			return put_sw(r, 0, SW_WRONG_LENGTH);
+		int n = a->p2;
+		if (n == 0) {
+			for (n = 1; n < SE_CHANNELS && c->ch[n].open; n++)
+				;
+			if (n == SE_CHANNELS)
+				return put_sw(r, 0, SW_CHANNEL_UNSUPPORTED);
+		} else if (n >= SE_CHANNELS || c->ch[n].open) {
 			return put_sw(r, 0, SW_WRONG_P1P2);
-		for (int n = 1; n < SE_CHANNELS; n++) {
-			if (!(c->channels_open & (1u << n))) {
-				uint8_t *d = malloc(1);
-				if (d == NULL)
-					return put_sw(r, 0, SW_NO_MEMORY);
-				d[0] = (uint8_t)n;
-				c->channels_open |= (uint8_t)(1u << n);
-				c->isdr_selected &= (uint8_t)~(1u << n);
-				apdu a2 = *a;
-				if (!a2.has_le) { /* the channel number is the answer */
-					a2.has_le = 1;
-					a2.ne = 1;
-				}
-				return resp_start(c, d, 1, &a2, r, rcap);
-			}
 		}
-		return put_sw(r, 0, SW_CHANNEL_UNSUPPORTED);
+		c->ch[n].open = 1;
+		c->ch[n].selected = SE_SEL_NONE;
+		if (a->p2 != 0)
+			return put_sw(r, 0, SW_OK);
+		uint8_t *d = malloc(1);
+		if (d == NULL) {
+			c->ch[n].open = 0;
+			return put_sw(r, 0, SW_NO_MEMORY);
+		}
+		d[0] = (uint8_t)n;
+		apdu a2 = *a;
+		if (!a2.has_le) { /* the channel number is the answer */
+			a2.has_le = 1;
+			a2.ne = 1;
+		}
+		/* The answer belongs to the channel the command came on. */
+		return resp_start(&c->ch[ch], d, 1, &a2, r, rcap);
 	}
-	if (a->p1 == 0x80) { /* close P2 (or the channel of the command) */
+	if (a->p1 == 0x80) {
+		if (a->lc != 0)
+			return put_sw(r, 0, SW_WRONG_LENGTH);
 		int n = a->p2 == 0 ? ch : a->p2;
-		if (n <= 0 || n >= SE_CHANNELS || !(c->channels_open & (1u << n)))
+		if (n <= 0 || n >= SE_CHANNELS || !c->ch[n].open)
 			return put_sw(r, 0, SW_WRONG_P1P2);
-		c->channels_open &= (uint8_t)~(1u << n);
-		c->isdr_selected &= (uint8_t)~(1u << n);
+		channel_close(&c->ch[n]);
 		return put_sw(r, 0, SW_OK);
 	}
 	return put_sw(r, 0, SW_WRONG_P1P2);
@@ -264,51 +322,65 @@ do_manage_channel(se_card *c, const apdu *a, int ch, uint8_t *r, size_t rcap)
 static size_t
 do_store_data(se_card *c, const apdu *a, int ch, uint8_t *r, size_t rcap)
 {
-	if (!(c->isdr_selected & (1u << ch))) {
-		chain_drop(c);
+	se_channel *k = &c->ch[ch];
+	if (k->selected != SE_SEL_ISDR) {
+		chain_drop(k);
 		return put_sw(r, 0, SW_CONDITIONS);
 	}
 	if (a->p1 != 0x11 && a->p1 != 0x91) {
-		chain_drop(c);
+		chain_drop(k);
 		return put_sw(r, 0, SW_WRONG_P1P2);
 	}
 	if (a->lc == 0) {
-		chain_drop(c);
+		chain_drop(k);
 		return put_sw(r, 0, SW_WRONG_LENGTH);
 	}
-	if (!c->chain_active) {
+	if (!k->chain_active) {
 		if (a->p2 != 0)
 			return put_sw(r, 0, SW_WRONG_P1P2);
-		c->chain_active = 1;
-		c->chain_channel = ch;
-	} else if (a->p2 != (c->chain_blocks & 0xFF) || ch != c->chain_channel) {
-		chain_drop(c);
+		k->chain_active = 1;
+	} else if (a->p2 != (k->chain_blocks & 0xFF)) {
+		chain_drop(k);
 		return put_sw(r, 0, SW_WRONG_P1P2);
 	}
-	if (a->lc > SE_STORE_MAX - c->chain_len) {
-		chain_drop(c);
+	if (a->lc > SE_STORE_MAX - chains_total(c)) {
+		chain_drop(k);
 		return put_sw(r, 0, SW_NO_MEMORY);
 	}
-	uint8_t *nb = realloc(c->chain, c->chain_len + a->lc);
+	uint8_t *nb = realloc(k->chain, k->chain_len + a->lc);
 	if (nb == NULL) {
-		chain_drop(c);
+		chain_drop(k);
 		return put_sw(r, 0, SW_NO_MEMORY);
 	}
-	c->chain = nb;
-	memcpy(c->chain + c->chain_len, a->data, a->lc);
-	c->chain_len += a->lc;
-	c->chain_blocks++;
+	k->chain = nb;
+	memcpy(k->chain + k->chain_len, a->data, a->lc);
+	k->chain_len += a->lc;
+	k->chain_blocks++;
 	if (a->p1 == 0x11)
 		return put_sw(r, 0, SW_OK);
 
 	uint8_t *out = NULL;
 	size_t olen = 0;
 	uint16_t sw = SW_WRONG_DATA;
-	int rc = se_es10_dispatch(c, c->chain, c->chain_len, &out, &olen, &sw);
-	chain_drop(c);
+	int rc = se_es10_dispatch(c, ch, k->chain, k->chain_len, &out, &olen, &sw);
+	chain_drop(k);
 	if (rc != 0)
 		return put_sw(r, 0, sw);
-	return resp_start(c, out, olen, a, r, rcap);
+	return resp_start(k, out, olen, a, r, rcap);
+}
+
+static size_t
+do_cred(se_card *c, const apdu *a, int ch, uint8_t *r, size_t rcap)
+{
+	uint8_t *out = NULL;
+	size_t olen = 0;
+	uint16_t sw = SW_WRONG_DATA;
+	int rc = se_cred_command(c, a->cla, a->ins, a->p1, a->p2, a->data, a->lc, &out, &olen, &sw);
+	if (rc != 0 || sw != SW_OK) {
+		free(out);
+		return put_sw(r, 0, sw);
+	}
+	return resp_start(&c->ch[ch], out, olen, a, r, rcap);
 }
 
 int
@@ -319,8 +391,6 @@ se_card_apdu(se_card *c, const uint8_t *capdu, size_t clen,
 		return TS_EINVAL;
 	apdu a;
 	if (capdu == NULL || apdu_parse(capdu, clen, &a) != 0) {
-		chain_drop(c);
-		resp_drop(c);
 		*rlen = put_sw(rapdu, 0, SW_WRONG_LENGTH);
 		return 0;
 	}
@@ -329,48 +399,48 @@ se_card_apdu(se_card *c, const uint8_t *capdu, size_t clen,
 		return 0;
 	}
 	int ch = apdu_channel(a.cla);
-	if (ch >= SE_CHANNELS || !(c->channels_open & (1u << ch))) {
+	if (ch < 0) {
+		*rlen = put_sw(rapdu, 0, SW_CLA_UNSUPPORTED);
+		return 0;
+	}
+	if (ch >= SE_CHANNELS || !c->ch[ch].open) {
 		*rlen = put_sw(rapdu, 0, SW_CHANNEL_UNSUPPORTED);
 		return 0;
 	}
+	se_channel *k = &c->ch[ch];
 	int proprietary = (a.cla & 0x80) != 0;
 
-	if (a.ins == INS_GET_RESPONSE) {
-		chain_drop(c);
-		if (c->resp == NULL)
+	if (a.ins == INS_GET_RESPONSE && !proprietary) {
+		chain_drop(k);
+		if (k->resp == NULL)
 			*rlen = put_sw(rapdu, 0, SW_CONDITIONS);
 		else if (a.p1 != 0 || a.p2 != 0)
 			*rlen = put_sw(rapdu, 0, SW_WRONG_P1P2);
 		else if (!a.has_le || a.lc != 0)
 			*rlen = put_sw(rapdu, 0, SW_WRONG_LENGTH);
 		else
-			*rlen = resp_send(c, &a, rapdu, rcap);
+			*rlen = resp_send(k, &a, rapdu, rcap);
 		return 0;
 	}
-	resp_drop(c);
-	if (a.ins != INS_STORE_DATA)
-		chain_drop(c);
+	/* Any other command on this channel discards its unread response and,
+	 * unless it continues it, its STORE DATA chain. */
+	resp_drop(k);
+	if (a.ins != INS_STORE_DATA || !proprietary)
+		chain_drop(k);
 
-	switch (a.ins) {
-	case INS_SELECT:
-		*rlen = proprietary ? put_sw(rapdu, 0, SW_CLA_UNSUPPORTED)
-		                    : do_select(c, &a, ch, rapdu, rcap);
-		break;
-	case INS_MANAGE_CHANNEL:
-		*rlen = proprietary ? put_sw(rapdu, 0, SW_CLA_UNSUPPORTED)
-		                    : do_manage_channel(c, &a, ch, rapdu, rcap);
-		break;
-	case INS_STORE_DATA:
-		if (!proprietary) {
-			chain_drop(c);
-			*rlen = put_sw(rapdu, 0, SW_CLA_UNSUPPORTED);
-		} else {
-			*rlen = do_store_data(c, &a, ch, rapdu, rcap);
-		}
-		break;
-	default:
+	if (!proprietary && a.ins == INS_SELECT) {
+		*rlen = do_select(k, &a, rapdu, rcap);
+	} else if (!proprietary && a.ins == INS_MANAGE_CHANNEL) {
+		*rlen = do_manage_channel(c, &a, ch, rapdu, rcap);
+	} else if (k->selected == SE_SEL_CRED) {
+		*rlen = do_cred(c, &a, ch, rapdu, rcap);
+	} else if (a.ins == INS_STORE_DATA) {
+		*rlen = proprietary ? do_store_data(c, &a, ch, rapdu, rcap)
+		                    : put_sw(rapdu, 0, SW_CLA_UNSUPPORTED);
+	} else if (a.ins == INS_SELECT || a.ins == INS_MANAGE_CHANNEL || a.ins == INS_GET_RESPONSE) {
+		*rlen = put_sw(rapdu, 0, SW_CLA_UNSUPPORTED);
+	} else {
 		*rlen = put_sw(rapdu, 0, SW_INS_UNSUPPORTED);
-		break;
 	}
 	return 0;
 }
@@ -380,10 +450,9 @@ se_card_reset(se_card *c)
 {
 	if (c == NULL)
 		return;
-	chain_drop(c);
-	resp_drop(c);
-	c->channels_open = 1;
-	c->isdr_selected = 0;
+	for (int i = 0; i < SE_CHANNELS; i++)
+		channel_close(&c->ch[i]);
+	c->ch[0].open = 1;
 	se_es10_reset(c);
 }
 
@@ -410,7 +479,7 @@ se_card_open(const char *state_path, se_card **out)
 		se_card_free(c);
 		return rc;
 	}
-	c->channels_open = 1;
+	c->ch[0].open = 1;
 	*out = c;
 	return 0;
 }

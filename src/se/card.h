@@ -23,8 +23,10 @@
 typedef struct se_card se_card;
 
 /*
- * ES10 result codes the card puts in its responses (SGP.22 values where SGP.22
- * has one; SE_RES_EXPIRED is ours). device/se_client maps them to TS_E*.
+ * Result codes of the download (AuthenticateServer / PrepareDownload, issue 7)
+ * and, LEGACY(issue6) — remove when lpa lands —, of the old companion's
+ * private forms on the basic channel. The SGP.22 ES10 result codes of part 1
+ * are in lib/es10.h (enum es10_result); device/se_client maps them to TS_E*.
  *
  *   Enable/Disable/Delete { 80 result }, NotificationSent { 80 result }:
  *     0 ok, 1 not found, 2 wrong state (enable: already enabled, or a

@@ -18,6 +18,7 @@
 
 #include "lib/bsp.h"
 #include "lib/eid.h"
+#include "lib/es10.h"
 #include "lib/pki.h"
 #include "lib/rsp.h"
 #include "se/card.h"
@@ -31,8 +32,11 @@
 /* Largest state file accepted on load (every app with a maximal payload,
  * base64-encoded, plus PEMs). */
 #define SE_STATE_MAX (16u * 1024u * 1024u)
-/* Logical channels 0..3 (first inter-industry class encoding). */
-#define SE_CHANNELS 4
+/* Logical channels 0..19: 0..3 in the first inter-industry class encoding,
+ * 4..19 in the further inter-industry one (ISO/IEC 7816-4 §5.4.1). */
+#define SE_CHANNELS 20
+/* The SGP.22 root SM-DS an eUICC is configured with (EuiccConfiguredAddresses). */
+#define SE_ROOT_DS_DEFAULT "lpa.ds.gsma.com"
 
 typedef struct se_app_rec {
 	char app_id[RSP_STR_MAX + 1];
@@ -51,13 +55,47 @@ typedef struct se_app_rec {
 	EVP_PKEY *app_key;
 	uint8_t *cert_der;
 	size_t cert_der_len;
+	/* SGP.22 profile identity (persisted): ICCID (es10_iccid_for_app of the
+	 * EID and app id), ISD-P AID (SE_ISDP_AID_PREFIX + slot byte + 00),
+	 * nickname (SetNickname, "" = none) and the address its notifications
+	 * go to (the SM-DP+ address of its download; "" = none). */
+	uint8_t iccid[ES10_ICCID_LEN];
+	uint8_t aid[SE_ISDR_AID_LEN];
+	char nickname[ES10_NICKNAME_MAX + 1];
+	char notif_address[ES10_ADDR_MAX + 1];
 } se_app_rec;
+
+/* ISD-P AIDs: A0 00 00 05 59 10 10 FF FF FF FF 89 00 00 <10 + slot> 00 (the
+ * ISD-R's RID and PIX range, SGP.02 Annex H); slot 0..SE_MAX_APPS-1. */
+#define SE_ISDP_AID_PREFIX "\xA0\x00\x00\x05\x59\x10\x10\xFF\xFF\xFF\xFF\x89\x00\x00"
+#define SE_ISDP_AID_PREFIX_LEN 14
 
 typedef struct se_pending {
 	uint64_t seq;
-	uint8_t *der; /* the signed BF2F, owned */
+	uint32_t event; /* ES10_EVENT_* */
+	uint8_t *der;   /* the signed PendingNotification (BF37 or 30), owned */
 	size_t len;
+	/* LEGACY(issue6): remove when lpa lands — the same event as the private
+	 * signed BF2F (lib/rsp.h) the old companion reads on the basic channel;
+	 * owned, NULL when there is none. */
+	uint8_t *legacy_der;
+	size_t legacy_len;
 } se_pending;
+
+/* What a logical channel has selected. */
+enum se_app_sel { SE_SEL_NONE = 0, SE_SEL_ISDR = 1, SE_SEL_CRED = 2 };
+
+/* One logical channel: its selection, STORE DATA chain and unread response. */
+typedef struct se_channel {
+	int open;
+	int selected;          /* enum se_app_sel */
+	uint8_t *chain;        /* STORE DATA blocks received so far */
+	size_t chain_len;
+	int chain_active;
+	unsigned chain_blocks; /* blocks received; P2 must equal this mod 256 */
+	uint8_t *resp;         /* response data waiting for GET RESPONSE */
+	size_t resp_len, resp_off;
+} se_channel;
 
 enum se_session_state {
 	SE_SESS_NONE = 0,
@@ -79,17 +117,13 @@ struct se_card {
 	uint64_t notif_seq; /* last sequence number used */
 	se_pending pending[SE_MAX_PENDING];
 	size_t n_pending;
+	int has_default_dp;
+	char default_dp[ES10_ADDR_MAX + 1]; /* SetDefaultDpAddress */
+	char root_ds[ES10_ADDR_MAX + 1];
 
-	/* transport (card.c); dropped on reset */
-	uint8_t channels_open; /* bit n: channel n open; bit 0 always */
-	uint8_t isdr_selected; /* bit n: ISD-R selected on channel n */
-	uint8_t *chain;        /* STORE DATA blocks received so far */
-	size_t chain_len;
-	int chain_active;
-	unsigned chain_blocks; /* blocks received; P2 must equal this mod 256 */
-	int chain_channel;
-	uint8_t *resp; /* response data waiting for GET RESPONSE */
-	size_t resp_len, resp_off;
+	/* transport (card.c); dropped on reset. Channel 0 is always open. The
+	 * chains of all channels together stay within SE_STORE_MAX. */
+	se_channel ch[SE_CHANNELS];
 
 	/* ES10 session (es10.c); RAM only, dropped on reset */
 	int have_challenge;
@@ -100,6 +134,9 @@ struct se_card {
 	EVP_PKEY *server_pub; /* serverCertificate (DPauth) key */
 	EVP_PKEY *smdp_pub;   /* smdpCertificate (DPpb) key: verifies the package */
 	EVP_PKEY *otsk;       /* one-time private key, wiped after use */
+	char server_address[RSP_STR_MAX + 1]; /* serverSigned1's, for the notifications */
+	uint8_t smdp_oid[ES10_OID_MAX];       /* the DPpb certificate's, for the PIR */
+	size_t smdp_oid_len;
 };
 
 /* state.c */
@@ -109,12 +146,29 @@ int se_state_save(const se_card *c);
 void se_state_clear(se_card *c);
 void se_app_rec_clear(se_app_rec *a);
 
+/* Fills the SGP.22 identity of a new app record (ICCID from its app id,
+ * the lowest free ISD-P AID slot). TS_EEXIST when another app already has
+ * that ICCID, TS_ELIMIT without a free slot. */
+int se_app_identity(const se_card *c, se_app_rec *a);
+void se_pending_clear(se_pending *p);
+
 /* es10.c: runs one ES10 command (a complete TLV received through STORE
- * DATA). On success returns 0 with *resp (malloc'ed) holding the response
- * TLV. Returns a negative TS_E* code when the command is not even a
- * well-formed ES10 request; *sw then holds the status word to answer with. */
-int se_es10_dispatch(se_card *c, const uint8_t *cmd, size_t len,
+ * DATA on channel ch). On success returns 0 with *resp (malloc'ed) holding
+ * the response TLV. Returns a negative TS_E* code when the command is not
+ * even a well-formed ES10 request; *sw then holds the status word to answer
+ * with. LEGACY(issue6): on channel 0 the private forms of the old companion
+ * are answered too (see es10.c). */
+int se_es10_dispatch(se_card *c, int ch, const uint8_t *cmd, size_t len,
     uint8_t **resp, size_t *rlen, uint16_t *sw);
+
+/* credapplet.c: one command APDU for the credential applet (lib/credapplet.h)
+ * selected on a channel: cla/ins/p1/p2 and the command data. On success *resp
+ * (malloc'ed, may be NULL with *rlen 0) and *sw 9000; otherwise *sw only. */
+int se_cred_command(se_card *c, uint8_t cla, uint8_t ins, uint8_t p1, uint8_t p2,
+    const uint8_t *data, size_t len, uint8_t **resp, size_t *rlen, uint16_t *sw);
+
+/* The app with this ICCID, or NULL. */
+se_app_rec *se_app_by_iccid(se_card *c, const uint8_t iccid[ES10_ICCID_LEN], size_t *idx);
 /* Drops the download session and the challenge; wipes the one-time key. */
 void se_es10_reset(se_card *c);
 

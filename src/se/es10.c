@@ -1,55 +1,84 @@
 /*
- * es10.c — the ES10-shaped functions of the software secure element. Each one
- * receives a complete command TLV (assembled from STORE DATA blocks by
- * card.c) and builds a response TLV. Byte layouts: lib/rsp.h (signed
- * structures, AuthenticateServer, PrepareDownload), lib/bsp.h (bound
- * package) and se/card.h (result codes).
+ * es10.c — the ISD-R of the software secure element: every ES10 function of
+ * SGP.22 part 1 (layouts and result codes: lib/es10.h, the one ES10 codec)
+ * plus the download functions (lib/rsp.h, lib/bsp.h; issue 7 makes those
+ * exact). Each function receives a complete command TLV (assembled from
+ * STORE DATA blocks by card.c) and builds a response TLV. A command that is
+ * not well-formed gets SW 6A80; a well-formed one that cannot be done gets
+ * the SGP.22 result code inside its response.
  *
- *   BF3E GetEuiccData       { 5C tagList }            -> BF3E { 5A EID(16) }
- *   BF2E GetEuiccChallenge  {}                        -> BF2E { 80 challenge(16) }
- *   BF38 AuthenticateServer (rsp.h)                   -> BF38 { A0 {...} } | BF38 { 02 code }
- *   BF21 PrepareDownload    (rsp.h)                   -> BF21 { A0 {...} } | BF21 { 02 code }
- *   BF36 bound package      (bsp.h)                   -> BF2F install notification
- *                                                        | BF37 { 80 tid | 02 code }
- *   BF2D ProfileInfoList    {}                        -> BF2D { A0 { E3 {80 91 95 83 9F70 82 [84]} ... } }
- *   BF31 / BF32 Enable / Disable { 80 appId }         -> BF31 / BF32 { 80 result }
- *   BF50 StoreCertificate   { 80 appId, 30 cert }     -> BF50 { 80 result [BF2F notification] }
- *   BF33 Delete             { 80 appId }              -> BF33 { 80 result [BF2F notification] }
- *   BF2B RetrieveNotificationsList { [A0 { 80 seq }] } -> BF2B { A0 { BF2F ... } }
- *   BF30 NotificationSent   { 80 seq }                -> BF30 { 80 result }
+ * Functions (SGP.22 v2.x §5.7):
+ *   BF3E GetEuiccData, BF20 GetEuiccInfo1, BF22 GetEuiccInfo2,
+ *   BF3C EuiccConfiguredAddresses, BF3F SetDefaultDpAddress, BF43 GetRAT
+ *   (an empty table: no profile policy rule is allowed), BF2D
+ *   ProfileInfoList (search criteria, tag list), BF31/BF32 Enable/Disable,
+ *   BF33 Delete, BF29 SetNickname, BF28 ListNotification, BF2B
+ *   RetrieveNotificationsList, BF30 NotificationSent, BF34 eUICCMemoryReset;
+ *   BF2E GetEuiccChallenge, BF38 AuthenticateServer, BF21 PrepareDownload,
+ *   BF36 bound package (answered with a ProfileInstallationResult).
  *
- * A refused bound package is answered with a BF37-shaped error response
- * (SGP.22 ProfileInstallationResult carries the same information) rather than
- * a status word, so the reader learns why; the status word stays 9000. A
- * command that is not even well-formed gets SW 6A80.
+ * Profiles: every installed app is a profile of class operational with an
+ * ICCID (es10_iccid_for_app), an ISD-P AID, serviceProviderName = provider
+ * and profileName = name (cut to their SGP.22 sizes at a UTF-8 boundary),
+ * and a notificationConfigurationInfo naming all four events at the SM-DP+
+ * address of its download (tapshare's SM-DP+, the node, asks for all of
+ * them). Several profiles may be enabled at once: tapshare's apps are
+ * credentials side by side, not alternative subscriptions, so Enable does not
+ * disable the others (a deviation from SGP.22's single enabled profile).
+ *
+ * Result codes the ISD-R chooses (beyond the obvious not found / wrong state):
+ *   - Enable of an app past its not_after, or of a bank-ID app whose key is
+ *     not certified yet: disallowedByPolicy (3).
+ *   - Enable, Disable and eUICCMemoryReset while a download is between
+ *     PrepareDownload and its package: catBusy (5) — the ISD-R is busy.
+ *   - Delete of an enabled profile: profileNotInDisabledState (2); the LPA
+ *     disables first.
+ *
+ * Notifications: enable, disable and delete produce an OtherSignedNotification
+ * (tbsOtherNotification = the BF2F NotificationMetadata, signed by the eUICC
+ * key over exactly those bytes, with the eUICC and EUM certificates); an
+ * install (or a refused package, when a download session existed) produces a
+ * ProfileInstallationResult signed over its BF27. Sequence numbers count up
+ * from 1 across all of them and are never reused. They stay pending until
+ * NotificationSent; if SE_MAX_PENDING are unacknowledged the oldest is
+ * dropped (logged). eUICCMemoryReset produces the delete notifications of the
+ * profiles it deletes.
+ *
+ * smdpOid: the registeredID of the DPpb certificate's subjectAltName; a
+ * certificate without one (tapshare's test PKI) gets TS_SMDP_OID_FALLBACK,
+ * the UUID OID 2.25.147690574018280209739247297496349449012 (X.667).
+ *
+ * LEGACY(issue6): remove when lpa lands. Until the companion is a standard
+ * LPA, the private forms of the old one are answered when the ISD-R was
+ * selected on the basic channel (channel 0): BF2D {} gives the old E3
+ * entries {80 appId 91 name 95 kind 83 provider 9F70 82 notAfter [84]};
+ * BF31/BF32/BF33 { 80 appId } work by app id with the old codes (and BF33
+ * deletes an enabled app and answers { 80 result, BF2F }); BF50
+ * StoreCertificate; BF2B gives the old private BF2F notifications; BF30 takes
+ * the old unsigned seqNumber; a bound package is answered with the private
+ * BF2F install notification (BF37 { [80 tid] 02 code } when refused). On every
+ * other channel the ISD-R speaks SGP.22 only.
  *
  * Session rules: the challenge is consumed by the next AuthenticateServer
  * whatever its outcome; a failed PrepareDownload or package drops the
  * session; the one-time key exists only between PrepareDownload and the
  * package (or a reset) and is freed (OpenSSL clears EC private keys) at once.
  *
- * Bank-ID apps (metadata kind "bankid"): LoadBoundProfilePackage generates a
- * P-256 key pair for the app, keeps it in the state and puts the public point
- * in the install notification (tag 85); the app is installed DISABLED. Enable
- * is refused (wrong state) until StoreCertificate has stored a certificate
- * whose public key is exactly that key; StoreCertificate then enables the app
- * and returns an enable notification (event 1), pending like the others. A
- * certificate is stored once: a second StoreCertificate is "wrong state"
- * (the ProfileInfoList flag 84 tells the caller it is already certified).
- * No command returns the private key. ProfileInfoList carries 84 (1 byte,
- * 01 certified / 00 not yet) for apps that have such a key.
- *
- * Delete removes an application whether enabled or not (revocation must not
- * depend on the companion disabling first). If SE_MAX_PENDING notifications
- * are unacknowledged, the oldest is dropped to make room (logged).
+ * Bank-ID apps (metadata kind "bankid"): installing one generates a P-256 key
+ * pair for the app, kept in the state (the credential applet, credapplet.c,
+ * returns its public half and stores the provider's certificate for it); the
+ * app is installed DISABLED and can be enabled only once certified.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/objects.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "lib/der.h"
+#include "lib/es10.h"
 #include "lib/log.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -57,21 +86,18 @@
 
 #define SW_WRONG_DATA 0x6A80
 #define SW_NO_MEMORY 0x6A84
+#define SW_CONDITIONS 0x6985
 
-#define TAG_GET_EUICC_DATA 0xBF3E
-#define TAG_GET_CHALLENGE 0xBF2E
-#define TAG_AUTH_SERVER 0xBF38
-#define TAG_PREPARE_DOWNLOAD 0xBF21
-#define TAG_BPP 0xBF36
-#define TAG_INSTALL_RESULT 0xBF37
-#define TAG_PROFILE_LIST 0xBF2D
-#define TAG_ENABLE 0xBF31
-#define TAG_DISABLE 0xBF32
-#define TAG_DELETE 0xBF33
-#define TAG_RETRIEVE_NOTIF 0xBF2B
-#define TAG_NOTIF_SENT 0xBF30
-#define TAG_NOTIFICATION 0xBF2F
-#define TAG_STORE_CERT 0xBF50 /* private use: bank-ID certificate */
+#define TAG_STORE_CERT 0xBF50 /* LEGACY(issue6): remove when lpa lands */
+
+static const uint8_t TS_SMDP_OID_FALLBACK[] = { 0x69, 0x81, 0xDE, 0x9C, 0x95, 0xDF, 0xD3, 0xA4,
+	0xEA, 0xB0, 0xFD, 0x8B, 0xAF, 0xCB, 0xAF, 0xA1, 0xF0, 0xB2, 0xB6, 0x34 };
+
+/* LEGACY(issue6): remove when lpa lands — the old companion's codes. */
+enum legacy_result {
+	LEGACY_OK = 0, LEGACY_NOT_FOUND = 1, LEGACY_WRONG_STATE = 2, LEGACY_CERT_INVALID = 3,
+	LEGACY_EXPIRED = 64, LEGACY_UNDEFINED = 127,
+};
 
 static void
 session_drop(se_card *c)
@@ -83,6 +109,8 @@ session_drop(se_card *c)
 	OPENSSL_cleanse(c->tid, sizeof(c->tid));
 	OPENSSL_cleanse(c->euicc_sig1, sizeof(c->euicc_sig1));
 	c->sess = SE_SESS_NONE;
+	c->server_address[0] = '\0';
+	c->smdp_oid_len = 0;
 }
 
 void
@@ -93,7 +121,7 @@ se_es10_reset(se_card *c)
 	c->have_challenge = 0;
 }
 
-/* ---- small encoders ---- */
+/* ---- small helpers ---- */
 
 static int
 finish(der_writer *w, uint8_t **out, size_t *len)
@@ -103,7 +131,7 @@ finish(der_writer *w, uint8_t **out, size_t *len)
 	return rc;
 }
 
-/* tag { inner_tag code } */
+/* tag { inner_tag code } (the download's private error form; LEGACY codes) */
 static int
 encode_code(uint32_t tag, uint32_t inner_tag, uint64_t code, uint8_t **out, size_t *len)
 {
@@ -127,14 +155,25 @@ tlv_str(const der_tlv *t, char *dst, size_t cap)
 	return 0;
 }
 
-/* { 80 appId } */
-static int
-parse_app_id(const der_tlv *cmd, char app_id[RSP_STR_MAX + 1])
+/* Copies s into dst (max bytes + NUL), cut at a UTF-8 character boundary;
+ * a string that is not UTF-8 (app metadata is not checked for it) has its
+ * non-ASCII bytes replaced by '?', so the UTF8String it becomes is valid. */
+static void
+utf8_cut(char *dst, const char *s, size_t max)
 {
-	der_tlv t;
-	if (der_find(cmd->val, cmd->len, 0x80, &t) != 0)
-		return TS_EPARSE;
-	return tlv_str(&t, app_id, RSP_STR_MAX + 1);
+	size_t n = strlen(s);
+	if (n > max) {
+		n = max;
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+	}
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+	if (!es10_utf8_valid((const uint8_t *)dst, n)) {
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)dst[i] >= 0x80)
+				dst[i] = '?';
+	}
 }
 
 static se_app_rec *
@@ -150,23 +189,92 @@ app_find(se_card *c, const char *app_id, size_t *idx)
 	return NULL;
 }
 
+se_app_rec *
+se_app_by_iccid(se_card *c, const uint8_t iccid[ES10_ICCID_LEN], size_t *idx)
+{
+	for (size_t i = 0; i < c->n_apps; i++) {
+		if (memcmp(c->apps[i].iccid, iccid, ES10_ICCID_LEN) == 0) {
+			if (idx != NULL)
+				*idx = i;
+			return &c->apps[i];
+		}
+	}
+	return NULL;
+}
+
+static se_app_rec *
+app_by_id(se_card *c, const es10_profile_id *id, size_t *idx)
+{
+	if (id->kind == ES10_ID_ICCID)
+		return se_app_by_iccid(c, id->iccid, idx);
+	for (size_t i = 0; i < c->n_apps; i++) {
+		if (id->aid_len == SE_ISDR_AID_LEN && memcmp(c->apps[i].aid, id->aid, id->aid_len) == 0) {
+			if (idx != NULL)
+				*idx = i;
+			return &c->apps[i];
+		}
+	}
+	return NULL;
+}
+
+int
+se_app_identity(const se_card *c, se_app_rec *a)
+{
+	char digits[ES10_ICCID_DIGITS_MAX + 1];
+	int rc = es10_iccid_for_app(&c->eid, a->app_id, digits);
+	if (rc != 0 || (rc = es10_iccid_from_digits(digits, a->iccid)) != 0)
+		return rc;
+	for (size_t i = 0; i < c->n_apps; i++) {
+		if (&c->apps[i] != a && memcmp(c->apps[i].iccid, a->iccid, ES10_ICCID_LEN) == 0)
+			return TS_EEXIST;
+	}
+	for (unsigned slot = 0; slot < SE_MAX_APPS; slot++) {
+		uint8_t aid[SE_ISDR_AID_LEN];
+		memcpy(aid, SE_ISDP_AID_PREFIX, SE_ISDP_AID_PREFIX_LEN);
+		aid[14] = (uint8_t)(0x10 + slot);
+		aid[15] = 0x00;
+		int used = 0;
+		for (size_t i = 0; i < c->n_apps && !used; i++)
+			used = &c->apps[i] != a && memcmp(c->apps[i].aid, aid, sizeof(aid)) == 0;
+		if (!used) {
+			memcpy(a->aid, aid, sizeof(aid));
+			return 0;
+		}
+	}
+	return TS_ELIMIT;
+}
+
 static int
 expired(int64_t not_after)
 {
 	return not_after != 0 && ts_now() >= not_after;
 }
 
+/* A download is under way between PrepareDownload and its package. */
+static int
+cat_busy(const se_card *c)
+{
+	return c->sess == SE_SESS_PREPARED;
+}
+
 /* ---- notifications ---- */
 
-/* Signs a notification with the next sequence number (not yet committed).
- * app_key: the 65-byte public point of a bank-ID app's key, or NULL. */
+void
+se_pending_clear(se_pending *p)
+{
+	free(p->der);
+	free(p->legacy_der);
+	memset(p, 0, sizeof(*p));
+}
+
+/* LEGACY(issue6): remove when lpa lands — the private signed BF2F. */
 static int
-notif_make(se_card *c, int event, const char *app_id, const uint8_t *tid,
-    const uint8_t *app_key, uint8_t **out, size_t *len, uint64_t *seq)
+legacy_notif_make(se_card *c, uint64_t seq, int event, const char *app_id, const uint8_t *tid,
+    const uint8_t *app_key, uint8_t **out, size_t *len)
 {
 	rsp_notification n;
 	memset(&n, 0, sizeof(n));
-	n.seq = c->notif_seq + 1;
+	n.seq = seq;
 	n.event = event;
 	if (ts_snprintf(n.app_id, sizeof(n.app_id), "%s", app_id) != 0)
 		return TS_ELIMIT;
@@ -175,25 +283,46 @@ notif_make(se_card *c, int event, const char *app_id, const uint8_t *tid,
 		n.has_tid = 1;
 		memcpy(n.transaction_id, tid, RSP_TID_LEN);
 	}
-	n.result = 0;
 	if (app_key != NULL) {
 		n.has_app_key = 1;
 		memcpy(n.app_key, app_key, PKI_PUBKEY_LEN);
 	}
-	*seq = n.seq;
 	return rsp_notification_sign(&n, c->euicc_key, out, len);
 }
 
-/* Appends (copying der); drops the oldest when full. *dropped receives the
- * dropped entry (owned by the caller, der NULL if none) for rollback. */
+/* The OtherSignedNotification of an enable / disable / delete of a, with the
+ * next sequence number (not committed), and the legacy form beside it. */
 static int
-pending_push(se_card *c, uint64_t seq, const uint8_t *der, size_t len, se_pending *dropped)
+notif_other(se_card *c, uint32_t event, const se_app_rec *a, se_pending *p)
+{
+	es10_notif_metadata m;
+	memset(&m, 0, sizeof(m));
+	memset(p, 0, sizeof(*p));
+	m.seq = c->notif_seq + 1;
+	m.event = event;
+	memcpy(m.address, a->notif_address, sizeof(m.address));
+	m.has_iccid = 1;
+	memcpy(m.iccid, a->iccid, ES10_ICCID_LEN);
+	int rc = es10_other_notif_sign(&m, c->euicc_key, c->euicc_cert_der, c->euicc_cert_der_len,
+	    c->eum_cert_der, c->eum_cert_der_len, &p->der, &p->len);
+	if (rc != 0)
+		return rc;
+	p->seq = m.seq;
+	p->event = event;
+	int legacy_event = event == ES10_EVENT_ENABLE ? RSP_EVENT_ENABLE
+	                 : event == ES10_EVENT_DISABLE ? RSP_EVENT_DISABLE : RSP_EVENT_DELETE;
+	rc = legacy_notif_make(c, m.seq, legacy_event, a->app_id, NULL, NULL, &p->legacy_der, &p->legacy_len);
+	if (rc != 0)
+		se_pending_clear(p);
+	return rc;
+}
+
+/* Appends p (taking its buffers); drops the oldest when full. *dropped
+ * receives the dropped entry (owned by the caller, der NULL if none). */
+static void
+pending_push(se_card *c, se_pending *p, se_pending *dropped)
 {
 	memset(dropped, 0, sizeof(*dropped));
-	uint8_t *copy = malloc(len);
-	if (copy == NULL)
-		return TS_ENOMEM;
-	memcpy(copy, der, len);
 	if (c->n_pending == SE_MAX_PENDING) {
 		*dropped = c->pending[0];
 		memmove(&c->pending[0], &c->pending[1], (SE_MAX_PENDING - 1) * sizeof(se_pending));
@@ -201,50 +330,704 @@ pending_push(se_card *c, uint64_t seq, const uint8_t *der, size_t len, se_pendin
 		log_warn("notification list full: dropped unacknowledged notification %llu",
 		    (unsigned long long)dropped->seq);
 	}
-	c->pending[c->n_pending].seq = seq;
-	c->pending[c->n_pending].der = copy;
-	c->pending[c->n_pending].len = len;
-	c->n_pending++;
-	c->notif_seq = seq;
-	return 0;
+	c->pending[c->n_pending++] = *p;
+	c->notif_seq = p->seq;
+	memset(p, 0, sizeof(*p));
 }
 
+/* Undoes the last pending_push. */
 static void
 pending_pop(se_card *c, se_pending *dropped)
 {
 	c->n_pending--;
-	free(c->pending[c->n_pending].der);
-	c->pending[c->n_pending].der = NULL;
+	se_pending_clear(&c->pending[c->n_pending]);
 	c->notif_seq--;
 	if (dropped->der != NULL) {
 		memmove(&c->pending[1], &c->pending[0], c->n_pending * sizeof(se_pending));
 		c->pending[0] = *dropped;
 		c->n_pending++;
-		dropped->der = NULL;
+		memset(dropped, 0, sizeof(*dropped));
 	}
 }
 
-/* ---- functions ---- */
+/* Commits a state change that produced notification p: pushes it and saves
+ * the state; on failure everything but the caller's own change is undone
+ * and the caller must undo that. */
+static int
+commit_with(se_card *c, se_pending *p)
+{
+	se_pending dropped;
+	pending_push(c, p, &dropped);
+	int rc = se_state_save(c);
+	if (rc != 0) {
+		log_error("cannot persist the state: %s", ts_strerror(rc));
+		pending_pop(c, &dropped);
+		return rc;
+	}
+	se_pending_clear(&dropped);
+	return 0;
+}
+
+/* ---- GetEuiccData, GetEuiccInfo1/2, addresses, RAT ---- */
 
 static int
-get_euicc_data(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
+get_euicc_data(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_t *olen)
 {
-	der_tlv list;
-	int want = 1;
-	int rc = der_find(cmd->val, cmd->len, 0x5C, &list);
-	if (rc == 0)
-		want = memchr(list.val, 0x5A, list.len) != NULL;
-	else if (rc != TS_ENOTFOUND)
+	int rc = es10_get_euicc_data_req_decode(cmd, len);
+	if (rc != 0)
 		return rc;
 	uint8_t eb[EID_BYTES];
 	eid_to_bytes(&c->eid, eb);
+	return es10_get_euicc_data_resp_encode(eb, out, olen);
+}
+
+static void
+ci_pkids(const se_card *c, es10_pkid_list *l)
+{
+	memset(l, 0, sizeof(*l));
+	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(c->ci_cert);
+	if (ski != NULL && ski->length > 0 && ski->length <= ES10_PKID_MAX) {
+		memcpy(l->id[0], ski->data, (size_t)ski->length);
+		l->len[0] = (size_t)ski->length;
+		l->n = 1;
+	}
+}
+
+static const uint8_t se_svn[ES10_VERSION_LEN] = { 2, 2, 2 };
+
+static int
+get_euicc_info1(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_t *olen)
+{
+	int rc = es10_empty_req_decode(ES10_TAG_GET_EUICC_INFO1, cmd, len);
+	if (rc != 0)
+		return rc;
+	es10_euicc_info1 i;
+	memset(&i, 0, sizeof(i));
+	memcpy(i.svn, se_svn, sizeof(se_svn));
+	ci_pkids(c, &i.ci_verify);
+	i.ci_sign = i.ci_verify;
+	return es10_euicc_info1_encode(&i, out, olen);
+}
+
+/* What tapshare-se is, stated truthfully: SGP.22 2.2.2, firmware 0.1.0, no
+ * UICC capability (it runs no telecom NAA), GlobalPlatform 2.3 commands,
+ * additionalProfile while a slot is free, category other, no protection
+ * profile certification, no SAS accreditation. extCardResource as ETSI TS
+ * 102 226 §8.2.1.3.2: 81 installed applications, 82 free non-volatile
+ * memory, 83 free volatile memory (bytes, as our limits give them). */
+static int
+get_euicc_info2(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_t *olen)
+{
+	int rc = es10_empty_req_decode(ES10_TAG_GET_EUICC_INFO2, cmd, len);
+	if (rc != 0)
+		return rc;
+	es10_euicc_info2 i;
+	memset(&i, 0, sizeof(i));
+	static const uint8_t pv[3] = { 2, 3, 1 }, fw[3] = { 0, 1, 0 }, gp[3] = { 2, 3, 0 };
+	memcpy(i.profile_version, pv, 3);
+	memcpy(i.svn, se_svn, 3);
+	memcpy(i.firmware_version, fw, 3);
+	uint32_t free_nv = (uint32_t)((SE_MAX_APPS - c->n_apps) * (uint64_t)BSP_MAX_PACKAGE > UINT32_MAX
+	    ? UINT32_MAX : (SE_MAX_APPS - c->n_apps) * (uint64_t)BSP_MAX_PACKAGE);
+	uint32_t free_ram = SE_RESP_MAX;
+	uint8_t *e = i.ext_card_resource;
+	e[0] = 0x81; e[1] = 0x01; e[2] = (uint8_t)c->n_apps;
+	e[3] = 0x82; e[4] = 0x04;
+	e[5] = (uint8_t)(free_nv >> 24); e[6] = (uint8_t)(free_nv >> 16); e[7] = (uint8_t)(free_nv >> 8); e[8] = (uint8_t)free_nv;
+	e[9] = 0x83; e[10] = 0x04;
+	e[11] = (uint8_t)(free_ram >> 24); e[12] = (uint8_t)(free_ram >> 16); e[13] = (uint8_t)(free_ram >> 8); e[14] = (uint8_t)free_ram;
+	i.ext_card_resource_len = 15;
+	i.uicc_capability = 0;
+	i.has_gp_version = 1;
+	memcpy(i.gp_version, gp, 3);
+	i.rsp_capability = c->n_apps < SE_MAX_APPS ? ES10_RSPCAP_ADDITIONAL_PROFILE : 0;
+	ci_pkids(c, &i.ci_verify);
+	i.ci_sign = i.ci_verify;
+	i.has_category = 1;
+	i.category = ES10_CATEGORY_OTHER;
+	/* pp_version 0.0.0, sas_accreditation "": none */
+	return es10_euicc_info2_encode(&i, out, olen);
+}
+
+static int
+configured_addresses(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_t *olen)
+{
+	int rc = es10_empty_req_decode(ES10_TAG_EUICC_CONFIGURED_ADDRESSES, cmd, len);
+	if (rc != 0)
+		return rc;
+	es10_configured_addresses a;
+	memset(&a, 0, sizeof(a));
+	a.has_default_dp = c->has_default_dp;
+	memcpy(a.default_dp, c->default_dp, sizeof(a.default_dp));
+	memcpy(a.root_ds, c->root_ds, sizeof(a.root_ds));
+	return es10_configured_addresses_encode(&a, out, olen);
+}
+
+/* An empty address removes the default (SGP.22 §5.7.4). */
+static int
+set_default_dp(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_t *olen)
+{
+	char addr[ES10_ADDR_MAX + 1];
+	int rc = es10_set_default_dp_req_decode(cmd, len, addr);
+	if (rc != 0)
+		return rc;
+	int had = c->has_default_dp;
+	char old[ES10_ADDR_MAX + 1];
+	memcpy(old, c->default_dp, sizeof(old));
+	c->has_default_dp = addr[0] != '\0';
+	memcpy(c->default_dp, addr, sizeof(addr));
+	int result = ES10_OK;
+	if ((rc = se_state_save(c)) != 0) {
+		log_error("cannot persist the default SM-DP+ address: %s", ts_strerror(rc));
+		c->has_default_dp = had;
+		memcpy(c->default_dp, old, sizeof(old));
+		result = ES10_UNDEFINED_ERROR;
+	}
+	return es10_result_encode(ES10_TAG_SET_DEFAULT_DP_ADDRESS, result, out, olen);
+}
+
+static int
+get_rat(const uint8_t *cmd, size_t len, uint8_t **out, size_t *olen)
+{
+	int rc = es10_empty_req_decode(ES10_TAG_GET_RAT, cmd, len);
+	if (rc != 0)
+		return rc;
+	es10_rat r;
+	memset(&r, 0, sizeof(r));
+	return es10_rat_encode(&r, out, olen);
+}
+
+/* ---- ProfileInfoList ---- */
+
+static void
+profile_info_of(const se_app_rec *a, unsigned mask, es10_profile_info *p)
+{
+	memset(p, 0, sizeof(*p));
+	memcpy(p->iccid, a->iccid, ES10_ICCID_LEN);
+	memcpy(p->aid, a->aid, SE_ISDR_AID_LEN);
+	p->aid_len = SE_ISDR_AID_LEN;
+	p->state = a->enabled ? ES10_STATE_ENABLED : ES10_STATE_DISABLED;
+	memcpy(p->nickname, a->nickname, sizeof(p->nickname));
+	utf8_cut(p->spn, a->provider, ES10_SPN_MAX);
+	utf8_cut(p->name, a->name, ES10_PNAME_MAX);
+	p->profile_class = ES10_CLASS_OPERATIONAL;
+	unsigned present = ES10_PI_ICCID | ES10_PI_ISDP_AID | ES10_PI_STATE | ES10_PI_SPN | ES10_PI_NAME |
+	    ES10_PI_CLASS;
+	if (a->nickname[0] != '\0')
+		present |= ES10_PI_NICKNAME;
+	if (a->notif_address[0] != '\0') {
+		present |= ES10_PI_NOTIF_CFG;
+		p->n_notif_cfg = 1;
+		p->notif_cfg[0].events = ES10_EVENT_INSTALL | ES10_EVENT_ENABLE | ES10_EVENT_DISABLE |
+		    ES10_EVENT_DELETE;
+		memcpy(p->notif_cfg[0].address, a->notif_address, sizeof(p->notif_cfg[0].address));
+	}
+	p->present = present & mask;
+}
+
+static int
+profile_list(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_t *olen)
+{
+	es10_profile_info_req r;
+	int rc = es10_profile_info_req_decode(cmd, len, &r);
+	if (rc != 0)
+		return rc;
+	unsigned mask = ES10_PI_ALL;
+	if (r.has_tag_list && (rc = es10_tag_list_mask(r.tag_list, r.tag_list_len, &mask)) != 0)
+		return rc;
+	es10_profile_info *items = calloc(c->n_apps > 0 ? c->n_apps : 1, sizeof(*items));
+	if (items == NULL)
+		return TS_ENOMEM;
+	size_t n = 0;
+	for (size_t i = 0; i < c->n_apps; i++) {
+		const se_app_rec *a = &c->apps[i];
+		if ((r.search == ES10_SEARCH_ICCID || r.search == ES10_SEARCH_ISDP_AID) &&
+		    app_by_id(c, &r.id, NULL) != a)
+			continue;
+		if (r.search == ES10_SEARCH_CLASS && r.profile_class != ES10_CLASS_OPERATIONAL)
+			continue;
+		profile_info_of(a, mask, &items[n++]);
+	}
+	rc = es10_profile_list_encode(items, n, out, olen);
+	free(items);
+	return rc;
+}
+
+/* LEGACY(issue6): remove when lpa lands — the old companion's list. */
+static int
+legacy_profile_list(se_card *c, uint8_t **out, size_t *len)
+{
 	der_writer w;
 	der_writer_init(&w);
-	der_begin(&w, TAG_GET_EUICC_DATA);
-	if (want)
-		der_put(&w, 0x5A, eb, sizeof(eb));
+	der_begin(&w, ES10_TAG_PROFILE_INFO_LIST);
+	der_begin(&w, 0xA0);
+	for (size_t i = 0; i < c->n_apps; i++) {
+		const se_app_rec *a = &c->apps[i];
+		uint8_t state = a->enabled ? 1 : 0;
+		der_begin(&w, ES10_TAG_PROFILE_INFO);
+		der_put_str(&w, 0x80, a->app_id);
+		der_put_str(&w, 0x91, a->name);
+		der_put_str(&w, 0x95, a->kind);
+		der_put_str(&w, 0x83, a->provider);
+		der_put(&w, 0x9F70, &state, 1);
+		der_put_uint(&w, 0x82, (uint64_t)a->not_after);
+		if (a->app_key != NULL) {
+			uint8_t certified = a->cert_der != NULL ? 1 : 0;
+			der_put(&w, 0x84, &certified, 1);
+		}
+		der_end(&w);
+	}
+	der_end(&w);
 	der_end(&w);
 	return finish(&w, out, len);
+}
+
+/* ---- Enable / Disable / Delete / SetNickname ---- */
+
+/* Enables or disables a (already found); returns an SGP.22 result. The
+ * notification is pending when it returns ES10_OK. */
+static int
+switch_app(se_card *c, se_app_rec *a, int enable)
+{
+	se_pending p;
+	if (a->enabled == enable)
+		return ES10_PROFILE_NOT_IN_DISABLED_STATE; /* = NOT_IN_ENABLED_STATE */
+	if (cat_busy(c))
+		return ES10_CAT_BUSY;
+	if (enable && (expired(a->not_after) || (a->app_key != NULL && a->cert_der == NULL)))
+		return ES10_DISALLOWED_BY_POLICY;
+	if (notif_other(c, enable ? ES10_EVENT_ENABLE : ES10_EVENT_DISABLE, a, &p) != 0)
+		return ES10_UNDEFINED_ERROR;
+	a->enabled = enable;
+	if (commit_with(c, &p) != 0) {
+		a->enabled = !enable;
+		se_pending_clear(&p);
+		return ES10_UNDEFINED_ERROR;
+	}
+	log_info("%s %s", enable ? "enabled" : "disabled", a->app_id);
+	return ES10_OK;
+}
+
+/* LEGACY(issue6): remove when lpa lands — { 80 appId } and the old codes,
+ * no notification. */
+static int
+legacy_switch(se_card *c, const der_tlv *cmd, int enable, uint8_t **out, size_t *len)
+{
+	der_tlv t;
+	char app_id[RSP_STR_MAX + 1];
+	int rc;
+	if ((rc = der_find(cmd->val, cmd->len, 0x80, &t)) != 0 || (rc = tlv_str(&t, app_id, sizeof(app_id))) != 0)
+		return TS_EPARSE;
+	int result = LEGACY_OK;
+	se_app_rec *a = app_find(c, app_id, NULL);
+	if (a == NULL)
+		result = LEGACY_NOT_FOUND;
+	else if (a->enabled == enable)
+		result = LEGACY_WRONG_STATE;
+	else if (enable && expired(a->not_after))
+		result = LEGACY_EXPIRED;
+	else if (enable && a->app_key != NULL && a->cert_der == NULL)
+		result = LEGACY_WRONG_STATE;
+	if (result == LEGACY_OK) {
+		a->enabled = enable;
+		if ((rc = se_state_save(c)) != 0) {
+			log_error("cannot persist app state: %s", ts_strerror(rc));
+			a->enabled = !enable;
+			result = LEGACY_UNDEFINED;
+		} else {
+			log_info("%s %s", enable ? "enabled" : "disabled", app_id);
+		}
+	}
+	return encode_code((uint32_t)cmd->tag, 0x80, (uint64_t)result, out, len);
+}
+
+static int
+enable_disable(se_card *c, uint32_t tag, const uint8_t *cmd, size_t len, uint8_t **out, size_t *olen)
+{
+	es10_profile_id id;
+	int refresh;
+	int rc = es10_switch_req_decode(tag, cmd, len, &id, &refresh);
+	if (rc != 0)
+		return rc;
+	/* refreshFlag: there is no modem session to REFRESH; accepted. */
+	se_app_rec *a = app_by_id(c, &id, NULL);
+	int result = a == NULL ? ES10_ICCID_OR_AID_NOT_FOUND : switch_app(c, a, tag == ES10_TAG_ENABLE_PROFILE);
+	return es10_result_encode(tag, result, out, olen);
+}
+
+/* Removes apps[idx] with its notification p pending. */
+static int
+remove_app(se_card *c, size_t idx, se_pending *p)
+{
+	se_app_rec removed = c->apps[idx];
+	memmove(&c->apps[idx], &c->apps[idx + 1], (c->n_apps - idx - 1) * sizeof(se_app_rec));
+	c->n_apps--;
+	int rc = commit_with(c, p);
+	if (rc != 0) {
+		memmove(&c->apps[idx + 1], &c->apps[idx], (c->n_apps - idx) * sizeof(se_app_rec));
+		c->apps[idx] = removed;
+		c->n_apps++;
+		return rc;
+	}
+	log_info("deleted %s", removed.app_id);
+	se_app_rec_clear(&removed);
+	return 0;
+}
+
+static int
+delete_profile(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_t *olen)
+{
+	es10_profile_id id;
+	se_pending p;
+	size_t idx = 0;
+	int rc = es10_delete_req_decode(cmd, len, &id);
+	if (rc != 0)
+		return rc;
+	int result = ES10_OK;
+	se_app_rec *a = app_by_id(c, &id, &idx);
+	if (a == NULL)
+		result = ES10_ICCID_OR_AID_NOT_FOUND;
+	else if (a->enabled)
+		result = ES10_PROFILE_NOT_IN_DISABLED_STATE;
+	else if (notif_other(c, ES10_EVENT_DELETE, a, &p) != 0)
+		result = ES10_UNDEFINED_ERROR;
+	else if (remove_app(c, idx, &p) != 0) {
+		se_pending_clear(&p);
+		result = ES10_UNDEFINED_ERROR;
+	}
+	return es10_result_encode(ES10_TAG_DELETE_PROFILE, result, out, olen);
+}
+
+/* LEGACY(issue6): remove when lpa lands — BF33 { 80 appId } deletes an app
+ * whether enabled or not and answers { 80 result, BF2F notification }. */
+static int
+legacy_delete(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
+{
+	der_tlv t;
+	char app_id[RSP_STR_MAX + 1];
+	se_pending p;
+	size_t idx = 0;
+	if (der_find(cmd->val, cmd->len, 0x80, &t) != 0 || tlv_str(&t, app_id, sizeof(app_id)) != 0)
+		return TS_EPARSE;
+	se_app_rec *a = app_find(c, app_id, &idx);
+	if (a == NULL)
+		return encode_code(ES10_TAG_DELETE_PROFILE, 0x80, LEGACY_NOT_FOUND, out, len);
+	int rc = notif_other(c, ES10_EVENT_DELETE, a, &p);
+	if (rc != 0)
+		return rc;
+	uint8_t *copy = malloc(p.legacy_len);
+	size_t clen = p.legacy_len;
+	if (copy == NULL) {
+		se_pending_clear(&p);
+		return TS_ENOMEM;
+	}
+	memcpy(copy, p.legacy_der, clen);
+	if (remove_app(c, idx, &p) != 0) {
+		se_pending_clear(&p);
+		free(copy);
+		return encode_code(ES10_TAG_DELETE_PROFILE, 0x80, LEGACY_UNDEFINED, out, len);
+	}
+	der_writer w;
+	der_writer_init(&w);
+	der_begin(&w, ES10_TAG_DELETE_PROFILE);
+	der_put_uint(&w, 0x80, LEGACY_OK);
+	der_put_raw(&w, copy, clen);
+	der_end(&w);
+	free(copy);
+	return finish(&w, out, len);
+}
+
+static int
+set_nickname(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_t *olen)
+{
+	uint8_t iccid[ES10_ICCID_LEN];
+	char nick[ES10_NICKNAME_MAX + 1];
+	int rc = es10_set_nickname_req_decode(cmd, len, iccid, nick);
+	if (rc != 0)
+		return rc;
+	int result = ES10_OK;
+	se_app_rec *a = se_app_by_iccid(c, iccid, NULL);
+	if (a == NULL) {
+		result = ES10_ICCID_NOT_FOUND;
+	} else {
+		char old[ES10_NICKNAME_MAX + 1];
+		memcpy(old, a->nickname, sizeof(old));
+		memcpy(a->nickname, nick, sizeof(nick));
+		if ((rc = se_state_save(c)) != 0) {
+			log_error("cannot persist the nickname: %s", ts_strerror(rc));
+			memcpy(a->nickname, old, sizeof(old));
+			result = ES10_UNDEFINED_ERROR;
+		}
+	}
+	return es10_result_encode(ES10_TAG_SET_NICKNAME, result, out, olen);
+}
+
+/* ---- notification lists ---- */
+
+static int
+list_notification(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_t *olen)
+{
+	int has_filter;
+	uint32_t events;
+	int rc = es10_list_notif_req_decode(cmd, len, &has_filter, &events);
+	if (rc != 0)
+		return rc;
+	es10_notif_metadata *items = calloc(c->n_pending > 0 ? c->n_pending : 1, sizeof(*items));
+	if (items == NULL)
+		return TS_ENOMEM;
+	size_t n = 0;
+	for (size_t i = 0; i < c->n_pending; i++) {
+		es10_pending p;
+		if (has_filter && !(c->pending[i].event & events))
+			continue;
+		if (es10_pending_decode(c->pending[i].der, c->pending[i].len, &p) != 0) {
+			free(items);
+			return es10_list_error_encode(ES10_TAG_LIST_NOTIFICATION, ES10_UNDEFINED_ERROR, out, olen);
+		}
+		items[n++] = p.meta;
+	}
+	rc = es10_notif_list_encode(items, n, out, olen);
+	free(items);
+	return rc;
+}
+
+static int
+retrieve_notifications(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_t *olen)
+{
+	es10_retrieve_req r;
+	int rc = es10_retrieve_req_decode(cmd, len, &r);
+	if (rc != 0)
+		return rc;
+	es10_blob *items = calloc(c->n_pending > 0 ? c->n_pending : 1, sizeof(*items));
+	if (items == NULL)
+		return TS_ENOMEM;
+	size_t n = 0;
+	for (size_t i = 0; i < c->n_pending; i++) {
+		const se_pending *p = &c->pending[i];
+		if ((r.by == ES10_RETRIEVE_SEQ && p->seq != r.seq) ||
+		    (r.by == ES10_RETRIEVE_EVENTS && !(p->event & r.events)))
+			continue;
+		items[n].der = p->der;
+		items[n].len = p->len;
+		n++;
+	}
+	/* A search that matches nothing: noResultAvailable. */
+	if (n == 0 && r.by != ES10_RETRIEVE_ALL)
+		rc = es10_list_error_encode(ES10_TAG_RETRIEVE_NOTIFICATIONS, ES10_NO_RESULT_AVAILABLE, out, olen);
+	else
+		rc = es10_pending_list_encode(items, n, out, olen);
+	free(items);
+	return rc;
+}
+
+/* LEGACY(issue6): remove when lpa lands — the private BF2F forms. */
+static int
+legacy_retrieve(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
+{
+	der_tlv crit, t;
+	int filter = 0;
+	uint64_t want = 0;
+	int rc = der_find(cmd->val, cmd->len, 0xA0, &crit);
+	if (rc == 0) {
+		if ((rc = der_find(crit.val, crit.len, 0x80, &t)) != 0 || (rc = der_get_uint(&t, &want)) != 0)
+			return TS_EPARSE;
+		filter = 1;
+	} else if (rc != TS_ENOTFOUND) {
+		return rc;
+	}
+	der_writer w;
+	der_writer_init(&w);
+	der_begin(&w, ES10_TAG_RETRIEVE_NOTIFICATIONS);
+	der_begin(&w, 0xA0);
+	for (size_t i = 0; i < c->n_pending; i++) {
+		if (c->pending[i].legacy_der != NULL && (!filter || c->pending[i].seq == want))
+			der_put_raw(&w, c->pending[i].legacy_der, c->pending[i].legacy_len);
+	}
+	der_end(&w);
+	der_end(&w);
+	return finish(&w, out, len);
+}
+
+static int
+remove_pending(se_card *c, uint64_t seq)
+{
+	size_t i;
+	for (i = 0; i < c->n_pending; i++) {
+		if (c->pending[i].seq == seq)
+			break;
+	}
+	if (i == c->n_pending)
+		return ES10_NOTHING_TO_DELETE;
+	se_pending p = c->pending[i];
+	memmove(&c->pending[i], &c->pending[i + 1], (c->n_pending - i - 1) * sizeof(se_pending));
+	c->n_pending--;
+	int rc = se_state_save(c);
+	if (rc != 0) {
+		log_error("cannot persist notification removal: %s", ts_strerror(rc));
+		memmove(&c->pending[i + 1], &c->pending[i], (c->n_pending - i) * sizeof(se_pending));
+		c->pending[i] = p;
+		c->n_pending++;
+		return ES10_UNDEFINED_ERROR;
+	}
+	se_pending_clear(&p);
+	return ES10_OK;
+}
+
+static int
+notification_sent(se_card *c, int ch, const uint8_t *cmd, size_t len, uint8_t **out, size_t *olen)
+{
+	uint64_t seq;
+	int rc = es10_notif_sent_req_decode(cmd, len, &seq);
+	if (rc != 0 && ch == 0) {
+		/* LEGACY(issue6): remove when lpa lands — the old companion writes
+		 * seqNumber as an unsigned big-endian number (80 01 C8 for 200). */
+		der_tlv t, v;
+		if (der_read_one(cmd, len, &t) != 0 || der_find(t.val, t.len, 0x80, &v) != 0 ||
+		    der_get_uint(&v, &seq) != 0)
+			return TS_EPARSE;
+		rc = 0;
+	}
+	if (rc != 0)
+		return rc;
+	/* nothingToDelete has the old companion's "not found" value (1). */
+	return es10_result_encode(ES10_TAG_NOTIFICATION_SENT, remove_pending(c, seq), out, olen);
+}
+
+/* ---- eUICCMemoryReset ---- */
+
+/* deleteOperationalProfiles deletes every app (all are operational), each
+ * with its delete notification; deleteFieldLoadedTestProfiles finds none;
+ * resetDefaultSmdpAddress removes the default SM-DP+ address. nothingToDelete
+ * when none of the asked-for things existed. */
+static int
+memory_reset(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_t *olen)
+{
+	uint32_t opt;
+	int rc = es10_memory_reset_req_decode(cmd, len, &opt);
+	if (rc != 0)
+		return rc;
+	if (cat_busy(c))
+		return es10_result_encode(ES10_TAG_MEMORY_RESET, ES10_CAT_BUSY, out, olen);
+	int did = 0, result = ES10_OK;
+	if (opt & ES10_RESET_OPERATIONAL) {
+		while (c->n_apps > 0) {
+			se_pending p;
+			se_app_rec *a = &c->apps[c->n_apps - 1];
+			a->enabled = 0;
+			if (notif_other(c, ES10_EVENT_DELETE, a, &p) != 0 || remove_app(c, c->n_apps - 1, &p) != 0) {
+				se_pending_clear(&p);
+				result = ES10_UNDEFINED_ERROR;
+				break;
+			}
+			did = 1;
+		}
+	}
+	if (result == ES10_OK && (opt & ES10_RESET_DEFAULT_SMDP) && c->has_default_dp) {
+		c->has_default_dp = 0;
+		char old[ES10_ADDR_MAX + 1];
+		memcpy(old, c->default_dp, sizeof(old));
+		c->default_dp[0] = '\0';
+		if (se_state_save(c) != 0) {
+			c->has_default_dp = 1;
+			memcpy(c->default_dp, old, sizeof(old));
+			result = ES10_UNDEFINED_ERROR;
+		} else {
+			did = 1;
+		}
+	}
+	if (result == ES10_OK && !did)
+		result = ES10_NOTHING_TO_DELETE;
+	log_info("eUICC memory reset (options %u): result %d", (unsigned)opt, result);
+	return es10_result_encode(ES10_TAG_MEMORY_RESET, result, out, olen);
+}
+
+/* LEGACY(issue6): remove when lpa lands — BF50 StoreCertificate { 80 appId,
+ * 30 cert } -> BF50 { 80 result [BF2F enable notification] }; the credential
+ * applet (credapplet.c) is the standard path. */
+static int
+legacy_store_certificate(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
+{
+	char app_id[RSP_STR_MAX + 1];
+	der_iter it;
+	der_tlv id, cert_tlv;
+	X509 *cert = NULL;
+	uint8_t *der = NULL, *copy = NULL;
+	size_t clen = 0;
+	se_pending p;
+	int result = LEGACY_OK, rc;
+
+	memset(&p, 0, sizeof(p));
+	der_iter_init(&it, cmd->val, cmd->len);
+	if ((rc = der_iter_expect(&it, 0x80, &id)) != 0 ||
+	    (rc = der_iter_expect(&it, 0x30, &cert_tlv)) != 0 || (rc = der_iter_end(&it)) != 0)
+		return rc;
+	if ((rc = tlv_str(&id, app_id, sizeof(app_id))) != 0)
+		return rc;
+	se_app_rec *a = app_find(c, app_id, NULL);
+	if (a == NULL) {
+		result = LEGACY_NOT_FOUND;
+		goto answer;
+	}
+	if (a->app_key == NULL || a->cert_der != NULL) {
+		result = LEGACY_WRONG_STATE;
+		goto answer;
+	}
+	if (expired(a->not_after)) {
+		result = LEGACY_EXPIRED;
+		goto answer;
+	}
+	size_t cl = cert_tlv.hdr_len + cert_tlv.len;
+	const uint8_t *cd = cert_tlv.val - cert_tlv.hdr_len;
+	if (pki_cert_from_der(cd, cl, &cert) != 0 || EVP_PKEY_eq(X509_get0_pubkey(cert), a->app_key) != 1) {
+		log_warn("StoreCertificate for %s refused: not a certificate for the app's key", app_id);
+		result = LEGACY_CERT_INVALID;
+		goto answer;
+	}
+	if ((der = malloc(cl)) == NULL) {
+		rc = TS_ENOMEM;
+		goto fail;
+	}
+	memcpy(der, cd, cl);
+	int was_enabled = a->enabled;
+	a->enabled = 1; /* the enable notification is made of the enabled app */
+	if ((rc = notif_other(c, ES10_EVENT_ENABLE, a, &p)) != 0) {
+		a->enabled = was_enabled;
+		goto fail;
+	}
+	if ((copy = malloc(p.legacy_len)) == NULL) {
+		a->enabled = was_enabled;
+		rc = TS_ENOMEM;
+		goto fail;
+	}
+	clen = p.legacy_len;
+	memcpy(copy, p.legacy_der, clen);
+	a->cert_der = der;
+	a->cert_der_len = cl;
+	if (commit_with(c, &p) != 0) {
+		a->cert_der = NULL;
+		a->cert_der_len = 0;
+		a->enabled = was_enabled;
+		result = LEGACY_UNDEFINED;
+		goto answer;
+	}
+	der = NULL;
+	log_info("stored the provider certificate of %s; enabled", app_id);
+	der_writer w;
+	der_writer_init(&w);
+	der_begin(&w, TAG_STORE_CERT);
+	der_put_uint(&w, 0x80, LEGACY_OK);
+	der_put_raw(&w, copy, clen);
+	der_end(&w);
+	rc = finish(&w, out, len);
+	goto fail;
+answer:
+	rc = encode_code(TAG_STORE_CERT, 0x80, (uint64_t)result, out, len);
+fail:
+	X509_free(cert);
+	free(der);
+	free(copy);
+	se_pending_clear(&p);
+	return rc;
 }
 
 static int
@@ -258,7 +1041,7 @@ get_challenge(se_card *c, uint8_t **out, size_t *len)
 	c->have_challenge = 1;
 	der_writer w;
 	der_writer_init(&w);
-	der_begin(&w, TAG_GET_CHALLENGE);
+	der_begin(&w, ES10_TAG_GET_EUICC_CHALLENGE);
 	der_put(&w, 0x80, c->challenge, sizeof(c->challenge));
 	der_end(&w);
 	return finish(&w, out, len);
@@ -266,8 +1049,35 @@ get_challenge(se_card *c, uint8_t **out, size_t *len)
 
 /* Parses a DER certificate and verifies it chains to the SE's CI. On success
  * *pub holds its public key (caller frees). */
+/* The registeredID in the certificate's subjectAltName (SGP.22: the
+ * SM-DP+ OID), as OBJECT IDENTIFIER content octets; the fallback when it has
+ * none. */
+static void
+cert_oid(X509 *cert, uint8_t *oid, size_t *len)
+{
+	*len = 0;
+	GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	for (int i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens) && *len == 0; i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		if (g->type != GEN_RID)
+			continue;
+		size_t n = OBJ_length(g->d.registeredID);
+		const unsigned char *p = OBJ_get0_data(g->d.registeredID);
+		if (p != NULL && n > 0 && n <= ES10_OID_MAX) {
+			memcpy(oid, p, n);
+			*len = n;
+		}
+	}
+	GENERAL_NAMES_free(gens);
+	if (*len == 0) {
+		memcpy(oid, TS_SMDP_OID_FALLBACK, sizeof(TS_SMDP_OID_FALLBACK));
+		*len = sizeof(TS_SMDP_OID_FALLBACK);
+	}
+}
+
+/* oid: when not NULL, receives the certificate's SM-DP+ OID (cert_oid). */
 static int
-server_cert_check(se_card *c, const der_tlv *cert_tlv, EVP_PKEY **pub)
+server_cert_check(se_card *c, const der_tlv *cert_tlv, EVP_PKEY **pub, uint8_t *oid, size_t *oid_len)
 {
 	X509 *cert = NULL;
 	int rc = pki_cert_from_der(cert_tlv->val - cert_tlv->hdr_len,
@@ -282,6 +1092,8 @@ server_cert_check(se_card *c, const der_tlv *cert_tlv, EVP_PKEY **pub)
 		return TS_EVERIFY;
 	}
 	*pub = X509_get_pubkey(cert);
+	if (oid != NULL)
+		cert_oid(cert, oid, oid_len);
 	X509_free(cert);
 	return *pub == NULL ? TS_ECRYPTO : 0;
 }
@@ -334,7 +1146,7 @@ authenticate_server(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
 		code = SE_AUTH_NO_SESSION;
 		goto refuse;
 	}
-	if (server_cert_check(c, &cert, &pub) != 0) {
+	if (server_cert_check(c, &cert, &pub, NULL, NULL) != 0) {
 		code = SE_AUTH_INVALID_CERT;
 		goto refuse;
 	}
@@ -360,7 +1172,7 @@ authenticate_server(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
 
 	der_writer w;
 	der_writer_init(&w);
-	der_begin(&w, TAG_AUTH_SERVER);
+	der_begin(&w, ES10_TAG_AUTHENTICATE_SERVER);
 	der_begin(&w, 0xA0);
 	der_put_raw(&w, es1_der, es1_len);
 	der_put(&w, 0x5F37, esig, sizeof(esig));
@@ -373,6 +1185,7 @@ authenticate_server(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
 
 	memcpy(c->tid, ss1.transaction_id, RSP_TID_LEN);
 	memcpy(c->euicc_sig1, esig, sizeof(esig));
+	memcpy(c->server_address, ss1.server_address, sizeof(c->server_address));
 	c->server_pub = pub;
 	pub = NULL;
 	c->sess = SE_SESS_AUTHENTICATED;
@@ -380,7 +1193,7 @@ authenticate_server(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
 	goto fail;
 refuse:
 	log_info("AuthenticateServer refused (code %d)", code);
-	rc = encode_code(TAG_AUTH_SERVER, 0x02, (uint64_t)code, out, len);
+	rc = encode_code(ES10_TAG_AUTHENTICATE_SERVER, 0x02, (uint64_t)code, out, len);
 fail:
 	OPENSSL_cleanse(challenge, sizeof(challenge));
 	EVP_PKEY_free(pub);
@@ -414,7 +1227,9 @@ prepare_download(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
 		code = SE_AUTH_NO_SESSION;
 		goto refuse;
 	}
-	if (server_cert_check(c, &cert, &pub) != 0) {
+	uint8_t oid[ES10_OID_MAX];
+	size_t oid_len = 0;
+	if (server_cert_check(c, &cert, &pub, oid, &oid_len) != 0) {
 		code = SE_AUTH_INVALID_CERT;
 		goto refuse;
 	}
@@ -462,7 +1277,7 @@ prepare_download(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
 
 	der_writer w;
 	der_writer_init(&w);
-	der_begin(&w, TAG_PREPARE_DOWNLOAD);
+	der_begin(&w, ES10_TAG_PREPARE_DOWNLOAD);
 	der_begin(&w, 0xA0);
 	der_put_raw(&w, es2_der, es2_len);
 	der_put(&w, 0x5F37, esig, sizeof(esig));
@@ -472,6 +1287,8 @@ prepare_download(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
 		goto fail;
 	c->smdp_pub = pub;
 	c->otsk = otsk;
+	memcpy(c->smdp_oid, oid, oid_len);
+	c->smdp_oid_len = oid_len;
 	pub = otsk = NULL;
 	c->sess = SE_SESS_PREPARED;
 	rc = 0;
@@ -479,7 +1296,7 @@ prepare_download(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
 refuse:
 	log_info("PrepareDownload refused (code %d)", code);
 	session_drop(c);
-	rc = encode_code(TAG_PREPARE_DOWNLOAD, 0x02, (uint64_t)code, out, len);
+	rc = encode_code(ES10_TAG_PREPARE_DOWNLOAD, 0x02, (uint64_t)code, out, len);
 fail:
 	if (rc != 0 && code == 0)
 		session_drop(c);
@@ -490,13 +1307,15 @@ fail:
 	return rc;
 }
 
+/* ---- the bound package ---- */
+
+/* LEGACY(issue6): remove when lpa lands — BF37 { [80 tid] 02 code }. */
 static int
-load_error(const uint8_t *tid, int code, uint8_t **out, size_t *len)
+legacy_load_error(const uint8_t *tid, int code, uint8_t **out, size_t *len)
 {
-	log_info("bound package refused (code %d)", code);
 	der_writer w;
 	der_writer_init(&w);
-	der_begin(&w, TAG_INSTALL_RESULT);
+	der_begin(&w, ES10_TAG_PROFILE_INSTALLATION_RESULT);
 	if (tid != NULL)
 		der_put(&w, 0x80, tid, RSP_TID_LEN);
 	der_put_uint(&w, 0x02, (uint64_t)code);
@@ -504,98 +1323,199 @@ load_error(const uint8_t *tid, int code, uint8_t **out, size_t *len)
 	return finish(&w, out, len);
 }
 
+/* The ProfileInstallationResult of a download (next sequence number, not
+ * committed): successResult with the new ISD-P AID when a != NULL, else
+ * errorResult { bpp_cmd, reason }. */
 static int
-load_package(se_card *c, const uint8_t *pkg, size_t pkg_len, uint8_t **out, size_t *len)
+pir_make(se_card *c, const uint8_t *tid, const char *address, const uint8_t *oid, size_t oid_len,
+    const se_app_rec *a, int bpp_cmd, int reason, se_pending *p)
+{
+	es10_pir r;
+	memset(&r, 0, sizeof(r));
+	memset(p, 0, sizeof(*p));
+	memcpy(r.tid, tid, RSP_TID_LEN);
+	r.tid_len = RSP_TID_LEN;
+	r.meta.seq = c->notif_seq + 1;
+	r.meta.event = ES10_EVENT_INSTALL;
+	utf8_cut(r.meta.address, address, ES10_ADDR_MAX);
+	r.has_smdp_oid = 1;
+	memcpy(r.smdp_oid, oid, oid_len);
+	r.smdp_oid_len = oid_len;
+	if (a != NULL) {
+		r.meta.has_iccid = 1;
+		memcpy(r.meta.iccid, a->iccid, ES10_ICCID_LEN);
+		r.success = 1;
+		memcpy(r.aid, a->aid, SE_ISDR_AID_LEN);
+		r.aid_len = SE_ISDR_AID_LEN;
+		r.has_sima = 1; /* simaResponse: no profile package interpreter, nothing to say */
+	} else {
+		r.bpp_command_id = bpp_cmd;
+		r.error_reason = reason;
+	}
+	int rc = es10_pir_sign(&r, c->euicc_key, &p->der, &p->len);
+	if (rc != 0)
+		return rc;
+	p->seq = r.meta.seq;
+	p->event = ES10_EVENT_INSTALL;
+	return 0;
+}
+
+/* A refused package: on the basic channel the legacy answer; elsewhere a
+ * pending errorResult PIR (when there was a session) as the answer. */
+static int
+load_refuse(se_card *c, int ch, const uint8_t *tid, const char *address, const uint8_t *oid,
+    size_t oid_len, int legacy_code, int bpp_cmd, int reason, uint8_t **out, size_t *len)
+{
+	se_pending p;
+	log_info("bound package refused (code %d, reason %d)", legacy_code, reason);
+	if (ch == 0)
+		return legacy_load_error(tid, legacy_code, out, len);
+	if (tid == NULL)
+		return TS_ESTATE; /* no download session: nothing to report against */
+	int rc = pir_make(c, tid, address, oid, oid_len, NULL, bpp_cmd, reason, &p);
+	if (rc != 0)
+		return rc;
+	uint8_t *copy = malloc(p.len);
+	size_t clen = p.len;
+	if (copy == NULL) {
+		se_pending_clear(&p);
+		return TS_ENOMEM;
+	}
+	memcpy(copy, p.der, clen);
+	if (commit_with(c, &p) != 0)
+		log_warn("the refusal of a package is answered but not kept pending");
+	*out = copy;
+	*len = clen;
+	return 0;
+}
+
+static int
+load_package(se_card *c, int ch, const uint8_t *pkg, size_t pkg_len, uint8_t **out, size_t *len)
 {
 	uint8_t tid[RSP_TID_LEN];
-	uint8_t *md = NULL, *pl = NULL, *notif = NULL;
-	size_t mdl = 0, pll = 0, nlen = 0;
+	char address[RSP_STR_MAX + 1];
+	uint8_t oid[ES10_OID_MAX];
+	size_t oid_len;
+	uint8_t *md = NULL, *pl = NULL, *resp = NULL;
+	size_t mdl = 0, pll = 0, resp_len = 0;
 	EVP_PKEY *app_key = NULL;
 	uint8_t point[PKI_PUBKEY_LEN];
 	rsp_metadata m;
-	se_pending dropped;
-	uint64_t seq;
-	int code = 0, rc;
+	se_pending p;
+	int code = 0, bpp = ES10_BPP_STORE_METADATA, reason = 0, rc;
 
-	memset(&dropped, 0, sizeof(dropped));
-	if (c->sess != SE_SESS_PREPARED)
-		return load_error(NULL, SE_LOAD_INVALID_TID, out, len);
+	memset(&p, 0, sizeof(p));
+	memset(&m, 0, sizeof(m));
+	if (c->sess != SE_SESS_PREPARED) {
+		if (ch == 0)
+			return legacy_load_error(NULL, SE_LOAD_INVALID_TID, out, len);
+		return TS_ESTATE;
+	}
 	memcpy(tid, c->tid, sizeof(tid));
+	memcpy(address, c->server_address, sizeof(address));
+	memcpy(oid, c->smdp_oid, c->smdp_oid_len);
+	oid_len = c->smdp_oid_len;
 	rc = bsp_package_open(c->otsk, &c->eid, c->smdp_pub, c->tid, RSP_TID_LEN, pkg, pkg_len,
 	    &md, &mdl, &pl, &pll);
 	/* One package per one-time key, whatever the outcome. */
 	session_drop(c);
 	if (rc != 0) {
-		code = rc == TS_EVERIFY ? SE_LOAD_SECURITY
-		     : (rc == TS_EPARSE || rc == TS_ETRAILING || rc == TS_EUNSUPP) ? SE_LOAD_STRUCTURE
-		     : SE_RES_UNDEFINED;
+		/* The package is opened as a whole: a failed signature, MAC or
+		 * structure is reported against its first command. */
+		bpp = ES10_BPP_INITIALISE_SECURE_CHANNEL;
+		if (rc == TS_EVERIFY) {
+			code = SE_LOAD_SECURITY;
+			reason = ES10_ERR_SCP03T_SECURITY;
+		} else if (rc == TS_EPARSE || rc == TS_ETRAILING || rc == TS_EUNSUPP) {
+			code = SE_LOAD_STRUCTURE;
+			reason = ES10_ERR_SCP03T_STRUCTURE;
+		} else {
+			code = SE_RES_UNDEFINED;
+			reason = ES10_ERR_UNKNOWN;
+		}
 		goto refuse;
 	}
-	if (rsp_metadata_decode(md, mdl, &m) != 0 || m.app_id[0] == '\0' || m.not_after < 0) {
-		code = SE_LOAD_INCORRECT_INPUT;
+	if (rsp_metadata_decode(md, mdl, &m) != 0 || m.app_id[0] == '\0' || m.not_after < 0 ||
+	    expired(m.not_after)) {
+		code = expired(m.not_after) ? SE_RES_EXPIRED : SE_LOAD_INCORRECT_INPUT;
+		reason = ES10_ERR_INCORRECT_INPUT_VALUES;
 		goto refuse;
 	}
-	if (expired(m.not_after)) {
-		code = SE_RES_EXPIRED;
-		goto refuse;
-	}
+	bpp = ES10_BPP_LOAD_PROFILE_ELEMENTS;
 	if (app_find(c, m.app_id, NULL) != NULL) {
 		code = SE_LOAD_EXISTS;
+		reason = ES10_ERR_ICCID_ALREADY_EXISTS;
 		goto refuse;
 	}
 	if (c->n_apps == SE_MAX_APPS) {
 		code = SE_LOAD_NO_ROOM;
+		reason = ES10_ERR_INSUFFICIENT_MEMORY;
+		goto refuse;
+	}
+	se_app_rec *a = &c->apps[c->n_apps];
+	memset(a, 0, sizeof(*a));
+	memcpy(a->app_id, m.app_id, sizeof(a->app_id));
+	if ((rc = se_app_identity(c, a)) != 0) {
+		memset(a, 0, sizeof(*a));
+		code = rc == TS_EEXIST ? SE_LOAD_EXISTS : SE_LOAD_NO_ROOM;
+		reason = rc == TS_EEXIST ? ES10_ERR_ICCID_ALREADY_EXISTS : ES10_ERR_INSUFFICIENT_MEMORY;
 		goto refuse;
 	}
 	/* Bank-ID: the app's own key pair is born here and never leaves. */
 	if (strcmp(m.kind, "bankid") == 0 &&
-	    ((rc = pki_keygen(&app_key)) != 0 || (rc = pki_pubkey_to_point(app_key, point)) != 0))
+	    ((rc = pki_keygen(&app_key)) != 0 || (rc = pki_pubkey_to_point(app_key, point)) != 0)) {
+		memset(a, 0, sizeof(*a));
 		goto fail;
-	if ((rc = notif_make(c, RSP_EVENT_INSTALL, m.app_id, tid, app_key != NULL ? point : NULL,
-	    &notif, &nlen, &seq)) != 0)
-		goto fail;
-
-	se_app_rec *a = &c->apps[c->n_apps];
-	memset(a, 0, sizeof(*a));
-	memcpy(a->app_id, m.app_id, sizeof(a->app_id));
+	}
 	memcpy(a->name, m.name, sizeof(a->name));
 	memcpy(a->kind, m.kind, sizeof(a->kind));
 	memcpy(a->provider, m.provider, sizeof(a->provider));
+	utf8_cut(a->notif_address, address, ES10_ADDR_MAX);
 	a->enabled = app_key == NULL; /* a bank-ID app waits for its certificate */
 	a->not_after = m.not_after;
+	if ((rc = pir_make(c, tid, address, oid, oid_len, a, 0, 0, &p)) != 0 ||
+	    (rc = legacy_notif_make(c, p.seq, RSP_EVENT_INSTALL, m.app_id, tid,
+	        app_key != NULL ? point : NULL, &p.legacy_der, &p.legacy_len)) != 0) {
+		memset(a, 0, sizeof(*a));
+		goto fail;
+	}
+	/* The answer: the legacy BF2F on the basic channel, the PIR elsewhere. */
+	resp_len = ch == 0 ? p.legacy_len : p.len;
+	if ((resp = malloc(resp_len)) == NULL) {
+		memset(a, 0, sizeof(*a));
+		rc = TS_ENOMEM;
+		goto fail;
+	}
+	memcpy(resp, ch == 0 ? p.legacy_der : p.der, resp_len);
 	a->payload = pl;
 	a->payload_len = pll;
 	a->app_key = app_key;
 	pl = NULL;
 	app_key = NULL;
 	c->n_apps++;
-	if ((rc = pending_push(c, seq, notif, nlen, &dropped)) != 0) {
+	if (commit_with(c, &p) != 0) {
 		c->n_apps--;
 		se_app_rec_clear(&c->apps[c->n_apps]);
-		goto fail;
-	}
-	if ((rc = se_state_save(c)) != 0) {
-		log_error("cannot persist installed app: %s", ts_strerror(rc));
-		pending_pop(c, &dropped);
-		c->n_apps--;
-		se_app_rec_clear(&c->apps[c->n_apps]);
+		free(resp);
+		resp = NULL;
 		code = SE_RES_UNDEFINED;
+		reason = ES10_ERR_UNKNOWN;
 		goto refuse;
 	}
 	log_info("installed %s (%s) from %s%s", m.app_id, m.kind, m.provider,
 	    c->apps[c->n_apps - 1].app_key != NULL ? ", disabled until its key is certified" : "");
-	*out = notif;
-	*len = nlen;
-	notif = NULL;
+	*out = resp;
+	*len = resp_len;
+	resp = NULL;
 	rc = 0;
 	goto fail;
 refuse:
-	rc = load_error(tid, code, out, len);
+	rc = load_refuse(c, ch, tid, address, oid, oid_len, code, bpp, reason, out, len);
 fail:
 	OPENSSL_cleanse(tid, sizeof(tid));
 	EVP_PKEY_free(app_key);
-	free(dropped.der);
-	free(notif);
+	se_pending_clear(&p);
+	free(resp);
 	free(md);
 	if (pl != NULL) {
 		OPENSSL_cleanse(pl, pll);
@@ -604,249 +1524,18 @@ fail:
 	return rc;
 }
 
-static int
-profile_list(se_card *c, uint8_t **out, size_t *len)
-{
-	der_writer w;
-	der_writer_init(&w);
-	der_begin(&w, TAG_PROFILE_LIST);
-	der_begin(&w, 0xA0);
-	for (size_t i = 0; i < c->n_apps; i++) {
-		const se_app_rec *a = &c->apps[i];
-		uint8_t state = a->enabled ? 1 : 0;
-		der_begin(&w, 0xE3);
-		der_put_str(&w, 0x80, a->app_id);
-		der_put_str(&w, 0x91, a->name);
-		der_put_str(&w, 0x95, a->kind);
-		der_put_str(&w, 0x83, a->provider);
-		der_put(&w, 0x9F70, &state, 1);
-		der_put_uint(&w, 0x82, (uint64_t)a->not_after);
-		if (a->app_key != NULL) {
-			uint8_t certified = a->cert_der != NULL ? 1 : 0;
-			der_put(&w, 0x84, &certified, 1);
-		}
-		der_end(&w);
-	}
-	der_end(&w);
-	der_end(&w);
-	return finish(&w, out, len);
-}
+/* ---- dispatch ---- */
 
+/* LEGACY(issue6): remove when lpa lands — the old companion's exact
+ * requests on the basic channel. */
 static int
-enable_disable(se_card *c, const der_tlv *cmd, int enable, uint8_t **out, size_t *len)
+is_empty_req(const uint8_t *cmd, size_t len)
 {
-	char app_id[RSP_STR_MAX + 1];
-	int rc = parse_app_id(cmd, app_id);
-	if (rc != 0)
-		return rc;
-	int result = SE_RES_OK;
-	se_app_rec *a = app_find(c, app_id, NULL);
-	if (a == NULL)
-		result = SE_RES_NOT_FOUND;
-	else if (a->enabled == enable)
-		result = SE_RES_WRONG_STATE;
-	else if (enable && expired(a->not_after))
-		result = SE_RES_EXPIRED;
-	else if (enable && a->app_key != NULL && a->cert_der == NULL)
-		result = SE_RES_WRONG_STATE; /* bank-ID: only StoreCertificate enables it */
-	if (result == SE_RES_OK) {
-		a->enabled = enable;
-		if ((rc = se_state_save(c)) != 0) {
-			log_error("cannot persist app state: %s", ts_strerror(rc));
-			a->enabled = !enable;
-			result = SE_RES_UNDEFINED;
-		} else {
-			log_info("%s %s", enable ? "enabled" : "disabled", app_id);
-		}
-	}
-	return encode_code((uint32_t)cmd->tag, 0x80, (uint64_t)result, out, len);
-}
-
-static int
-delete_app(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
-{
-	char app_id[RSP_STR_MAX + 1];
-	uint8_t *notif = NULL;
-	size_t nlen = 0, idx = 0;
-	se_pending dropped;
-	uint64_t seq;
-	int rc = parse_app_id(cmd, app_id);
-	if (rc != 0)
-		return rc;
-	memset(&dropped, 0, sizeof(dropped));
-	if (app_find(c, app_id, &idx) == NULL)
-		return encode_code(TAG_DELETE, 0x80, SE_RES_NOT_FOUND, out, len);
-	if ((rc = notif_make(c, RSP_EVENT_DELETE, app_id, NULL, NULL, &notif, &nlen, &seq)) != 0)
-		return rc;
-	se_app_rec removed = c->apps[idx];
-	memmove(&c->apps[idx], &c->apps[idx + 1], (c->n_apps - idx - 1) * sizeof(se_app_rec));
-	c->n_apps--;
-	if ((rc = pending_push(c, seq, notif, nlen, &dropped)) == 0 &&
-	    (rc = se_state_save(c)) != 0)
-		pending_pop(c, &dropped);
-	if (rc != 0) {
-		log_error("cannot persist deletion: %s", ts_strerror(rc));
-		memmove(&c->apps[idx + 1], &c->apps[idx], (c->n_apps - idx) * sizeof(se_app_rec));
-		c->apps[idx] = removed;
-		c->n_apps++;
-		free(notif);
-		return encode_code(TAG_DELETE, 0x80, SE_RES_UNDEFINED, out, len);
-	}
-	se_app_rec_clear(&removed);
-	free(dropped.der);
-	log_info("deleted %s", app_id);
-	der_writer w;
-	der_writer_init(&w);
-	der_begin(&w, TAG_DELETE);
-	der_put_uint(&w, 0x80, SE_RES_OK);
-	der_put_raw(&w, notif, nlen);
-	der_end(&w);
-	free(notif);
-	return finish(&w, out, len);
-}
-
-/* { 80 appId, 30 certificate }: the provider's certificate for a bank-ID
- * app's key. Stored only if its public key is the app's; enables the app. */
-static int
-store_certificate(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
-{
-	char app_id[RSP_STR_MAX + 1];
-	der_iter it;
-	der_tlv id, cert_tlv;
-	X509 *cert = NULL;
-	uint8_t *der = NULL, *notif = NULL;
-	size_t nlen = 0;
-	se_pending dropped;
-	uint64_t seq;
-	int result = SE_RES_OK, rc;
-
-	memset(&dropped, 0, sizeof(dropped));
-	der_iter_init(&it, cmd->val, cmd->len);
-	if ((rc = der_iter_expect(&it, 0x80, &id)) != 0 ||
-	    (rc = der_iter_expect(&it, 0x30, &cert_tlv)) != 0 || (rc = der_iter_end(&it)) != 0)
-		return rc;
-	if ((rc = tlv_str(&id, app_id, sizeof(app_id))) != 0)
-		return rc;
-	se_app_rec *a = app_find(c, app_id, NULL);
-	if (a == NULL) {
-		result = SE_RES_NOT_FOUND;
-		goto answer;
-	}
-	if (a->app_key == NULL || a->cert_der != NULL) {
-		result = SE_RES_WRONG_STATE; /* not a bank-ID app, or already certified */
-		goto answer;
-	}
-	if (expired(a->not_after)) {
-		result = SE_RES_EXPIRED;
-		goto answer;
-	}
-	if (pki_cert_from_der(TLV_FULL(cert_tlv), TLV_SIZE(cert_tlv), &cert) != 0 ||
-	    EVP_PKEY_eq(X509_get0_pubkey(cert), a->app_key) != 1) {
-		log_warn("StoreCertificate for %s refused: not a certificate for the app's key", app_id);
-		result = SE_CERT_INVALID;
-		goto answer;
-	}
-	if ((der = malloc(TLV_SIZE(cert_tlv))) == NULL) {
-		rc = TS_ENOMEM;
-		goto fail;
-	}
-	memcpy(der, TLV_FULL(cert_tlv), TLV_SIZE(cert_tlv));
-	if ((rc = notif_make(c, RSP_EVENT_ENABLE, app_id, NULL, NULL, &notif, &nlen, &seq)) != 0)
-		goto fail;
-	int was_enabled = a->enabled;
-	a->cert_der = der;
-	a->cert_der_len = TLV_SIZE(cert_tlv);
-	a->enabled = 1;
-	if ((rc = pending_push(c, seq, notif, nlen, &dropped)) == 0 &&
-	    (rc = se_state_save(c)) != 0)
-		pending_pop(c, &dropped);
-	if (rc != 0) {
-		log_error("cannot persist the certificate of %s: %s", app_id, ts_strerror(rc));
-		a->cert_der = NULL;
-		a->cert_der_len = 0;
-		a->enabled = was_enabled;
-		result = SE_RES_UNDEFINED;
-		goto answer;
-	}
-	der = NULL;
-	log_info("stored the provider certificate of %s; enabled", app_id);
-	der_writer w;
-	der_writer_init(&w);
-	der_begin(&w, TAG_STORE_CERT);
-	der_put_uint(&w, 0x80, SE_RES_OK);
-	der_put_raw(&w, notif, nlen);
-	der_end(&w);
-	rc = finish(&w, out, len);
-	goto fail;
-answer:
-	rc = encode_code(TAG_STORE_CERT, 0x80, (uint64_t)result, out, len);
-fail:
-	X509_free(cert);
-	free(der);
-	free(notif);
-	free(dropped.der);
-	return rc;
-}
-
-static int
-retrieve_notifications(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
-{
-	der_tlv crit, t;
-	int filter = 0;
-	uint64_t want = 0;
-	int rc = der_find(cmd->val, cmd->len, 0xA0, &crit);
-	if (rc == 0) {
-		if ((rc = der_find(crit.val, crit.len, 0x80, &t)) != 0 ||
-		    (rc = der_get_uint(&t, &want)) != 0)
-			return TS_EPARSE;
-		filter = 1;
-	} else if (rc != TS_ENOTFOUND) {
-		return rc;
-	}
-	der_writer w;
-	der_writer_init(&w);
-	der_begin(&w, TAG_RETRIEVE_NOTIF);
-	der_begin(&w, 0xA0);
-	for (size_t i = 0; i < c->n_pending; i++) {
-		if (!filter || c->pending[i].seq == want)
-			der_put_raw(&w, c->pending[i].der, c->pending[i].len);
-	}
-	der_end(&w);
-	der_end(&w);
-	return finish(&w, out, len);
-}
-
-static int
-notification_sent(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
-{
-	der_tlv t;
-	uint64_t seq;
-	if (der_find(cmd->val, cmd->len, 0x80, &t) != 0 || der_get_uint(&t, &seq) != 0)
-		return TS_EPARSE;
-	size_t i;
-	for (i = 0; i < c->n_pending; i++) {
-		if (c->pending[i].seq == seq)
-			break;
-	}
-	if (i == c->n_pending)
-		return encode_code(TAG_NOTIF_SENT, 0x80, SE_RES_NOT_FOUND, out, len);
-	se_pending p = c->pending[i];
-	memmove(&c->pending[i], &c->pending[i + 1], (c->n_pending - i - 1) * sizeof(se_pending));
-	c->n_pending--;
-	int rc = se_state_save(c);
-	if (rc != 0) {
-		log_error("cannot persist notification removal: %s", ts_strerror(rc));
-		memmove(&c->pending[i + 1], &c->pending[i], (c->n_pending - i) * sizeof(se_pending));
-		c->pending[i] = p;
-		c->n_pending++;
-		return encode_code(TAG_NOTIF_SENT, 0x80, SE_RES_UNDEFINED, out, len);
-	}
-	free(p.der);
-	return encode_code(TAG_NOTIF_SENT, 0x80, SE_RES_OK, out, len);
+	return len == 3 && cmd[2] == 0x00;
 }
 
 int
-se_es10_dispatch(se_card *c, const uint8_t *cmd, size_t len,
+se_es10_dispatch(se_card *c, int ch, const uint8_t *cmd, size_t len,
     uint8_t **resp, size_t *rlen, uint16_t *sw)
 {
 	der_tlv t;
@@ -856,22 +1545,48 @@ se_es10_dispatch(se_card *c, const uint8_t *cmd, size_t len,
 		return rc;
 	if (!der_tag_constructed(t.tag))
 		return TS_EPARSE;
+	int legacy = ch == 0; /* LEGACY(issue6): remove when lpa lands */
 	switch (t.tag) {
-	case TAG_GET_EUICC_DATA: rc = get_euicc_data(c, &t, resp, rlen); break;
-	case TAG_GET_CHALLENGE: rc = get_challenge(c, resp, rlen); break;
-	case TAG_AUTH_SERVER: rc = authenticate_server(c, &t, resp, rlen); break;
-	case TAG_PREPARE_DOWNLOAD: rc = prepare_download(c, &t, resp, rlen); break;
-	case TAG_BPP: rc = load_package(c, cmd, len, resp, rlen); break;
-	case TAG_PROFILE_LIST: rc = profile_list(c, resp, rlen); break;
-	case TAG_ENABLE: rc = enable_disable(c, &t, 1, resp, rlen); break;
-	case TAG_DISABLE: rc = enable_disable(c, &t, 0, resp, rlen); break;
-	case TAG_DELETE: rc = delete_app(c, &t, resp, rlen); break;
-	case TAG_RETRIEVE_NOTIF: rc = retrieve_notifications(c, &t, resp, rlen); break;
-	case TAG_NOTIF_SENT: rc = notification_sent(c, &t, resp, rlen); break;
-	case TAG_STORE_CERT: rc = store_certificate(c, &t, resp, rlen); break;
+	case ES10_TAG_GET_EUICC_DATA: rc = get_euicc_data(c, cmd, len, resp, rlen); break;
+	case ES10_TAG_GET_EUICC_INFO1: rc = get_euicc_info1(c, cmd, len, resp, rlen); break;
+	case ES10_TAG_GET_EUICC_INFO2: rc = get_euicc_info2(c, cmd, len, resp, rlen); break;
+	case ES10_TAG_EUICC_CONFIGURED_ADDRESSES: rc = configured_addresses(c, cmd, len, resp, rlen); break;
+	case ES10_TAG_SET_DEFAULT_DP_ADDRESS: rc = set_default_dp(c, cmd, len, resp, rlen); break;
+	case ES10_TAG_GET_RAT: rc = get_rat(cmd, len, resp, rlen); break;
+	case ES10_TAG_GET_EUICC_CHALLENGE: rc = get_challenge(c, resp, rlen); break;
+	case ES10_TAG_AUTHENTICATE_SERVER: rc = authenticate_server(c, &t, resp, rlen); break;
+	case ES10_TAG_PREPARE_DOWNLOAD: rc = prepare_download(c, &t, resp, rlen); break;
+	case ES10_TAG_BOUND_PROFILE_PACKAGE: rc = load_package(c, ch, cmd, len, resp, rlen); break;
+	case ES10_TAG_PROFILE_INFO_LIST:
+		rc = legacy && is_empty_req(cmd, len) ? legacy_profile_list(c, resp, rlen)
+		                                       : profile_list(c, cmd, len, resp, rlen);
+		break;
+	case ES10_TAG_ENABLE_PROFILE:
+	case ES10_TAG_DISABLE_PROFILE:
+		rc = enable_disable(c, (uint32_t)t.tag, cmd, len, resp, rlen);
+		if (rc == TS_EPARSE && legacy)
+			rc = legacy_switch(c, &t, t.tag == ES10_TAG_ENABLE_PROFILE, resp, rlen);
+		break;
+	case ES10_TAG_DELETE_PROFILE:
+		rc = delete_profile(c, cmd, len, resp, rlen);
+		if (rc == TS_EPARSE && legacy)
+			rc = legacy_delete(c, &t, resp, rlen);
+		break;
+	case ES10_TAG_SET_NICKNAME: rc = set_nickname(c, cmd, len, resp, rlen); break;
+	case ES10_TAG_LIST_NOTIFICATION: rc = list_notification(c, cmd, len, resp, rlen); break;
+	case ES10_TAG_RETRIEVE_NOTIFICATIONS:
+		rc = legacy ? legacy_retrieve(c, &t, resp, rlen) : retrieve_notifications(c, cmd, len, resp, rlen);
+		break;
+	case ES10_TAG_NOTIFICATION_SENT: rc = notification_sent(c, ch, cmd, len, resp, rlen); break;
+	case ES10_TAG_MEMORY_RESET: rc = memory_reset(c, cmd, len, resp, rlen); break;
+	case TAG_STORE_CERT:
+		rc = legacy ? legacy_store_certificate(c, &t, resp, rlen) : TS_EPARSE;
+		break;
 	default: rc = TS_EPARSE; break;
 	}
 	if (rc == TS_ENOMEM)
 		*sw = SW_NO_MEMORY;
+	else if (rc == TS_ESTATE)
+		*sw = SW_CONDITIONS;
 	return rc;
 }

@@ -26,13 +26,12 @@
 
 #include <jansson.h>
 
-#include "device/se_client.h"
-#include "device/se_driver.h"
 #include "lib/log.h"
 #include "lib/version.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
 #include "se/card.h"
+#include "se/card_int.h"
 
 #define PROG "tapshare-se"
 #define SERVE_DEFAULT_LISTEN "127.0.0.1:35963"
@@ -115,10 +114,10 @@ static const char usage_status[] =
 "Usage: tapshare-se status --state FILE [--json]\n"
 "\n"
 "Prints the EID, the installed applications (id, state, kind, name, provider,\n"
-"expiry) and the number of signed notifications not yet acknowledged, by\n"
-"sending APDUs to the card in FILE in-process. --json prints one JSON object:\n"
-"{\"eid\",\"apps\":[{\"app_id\",\"name\",\"kind\",\"provider\",\"enabled\",\"not_after\"}],\n"
-"\"pending_notifications\"}.\n";
+"expiry, SGP.22 ICCID and ISD-P AID) and the number of signed notifications\n"
+"not yet acknowledged, read from the state FILE. --json prints one JSON object:\n"
+"{\"eid\",\"apps\":[{\"app_id\",\"name\",\"kind\",\"provider\",\"enabled\",\"not_after\",\n"
+"\"iccid\",\"isdp_aid\"}],\"pending_notifications\"}.\n";
 
 /* Bad usage: the error, the command's synopsis (first line of its help), exit 2. */
 static void
@@ -237,48 +236,47 @@ cmd_status(int argc, char **argv)
 	if (optind != argc || state == NULL)
 		die_usage("status needs --state", usage_status);
 
-	char spec[4200];
-	se_driver *d = NULL;
-	se_app apps[SE_MAX_APPS];
-	size_t n = 0, npend = 0;
-	uint8_t **notifs = NULL;
-	size_t *lens = NULL;
-	eid_t eid;
+	/* The SE reads its own state (no APDUs: this is not a client). */
+	se_card *card = NULL;
 	int rc;
-	if (ts_snprintf(spec, sizeof(spec), "inproc:%s", state) != 0)
-		return fail("state path too long", TS_ELIMIT);
-	if ((rc = se_driver_open(spec, &d)) != 0)
+	if ((rc = se_card_open(state, &card)) != 0)
 		return fail("cannot open the secure element state", rc);
-	if ((rc = se_get_eid(d, &eid)) != 0 || (rc = se_list_apps(d, apps, SE_MAX_APPS, &n)) != 0 ||
-	    (rc = se_pending_notifications(d, &notifs, &lens, &npend)) != 0) {
-		se_driver_free(d);
-		return fail("cannot read the secure element", rc);
+	const eid_t eid = card->eid;
+	size_t n = card->n_apps, npend = card->n_pending;
+	char iccid[SE_MAX_APPS][ES10_ICCID_DIGITS_MAX + 1], aid[SE_MAX_APPS][2 * SE_ISDR_AID_LEN + 1];
+	for (size_t i = 0; i < n; i++) {
+		if (es10_iccid_to_digits(card->apps[i].iccid, iccid[i]) != 0)
+			iccid[i][0] = '\0';
+		for (size_t k = 0; k < SE_ISDR_AID_LEN; k++)
+			(void)ts_snprintf(aid[i] + 2 * k, 3, "%02X", card->apps[i].aid[k]);
 	}
-	se_driver_free(d);
-	for (size_t i = 0; i < npend; i++)
-		free(notifs[i]);
-	free(notifs);
-	free(lens);
+	const se_app_rec *apps = card->apps;
 
 	if (json) {
 		json_t *root = json_object(), *arr = json_array();
-		if (root == NULL || arr == NULL)
+		if (root == NULL || arr == NULL) {
+			json_decref(root);
+			json_decref(arr);
+			se_card_free(card);
 			return fail("cannot build JSON", TS_ENOMEM);
+		}
 		json_object_set_new(root, "eid", json_string(eid.digits));
 		for (size_t i = 0; i < n; i++) {
-			json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:b,s:I}", "app_id", apps[i].app_id,
+			json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:b,s:I,s:s,s:s}", "app_id", apps[i].app_id,
 			    "name", apps[i].name, "kind", apps[i].kind, "provider", apps[i].provider,
-			    "enabled", apps[i].enabled, "not_after", (json_int_t)apps[i].not_after);
+			    "enabled", apps[i].enabled, "not_after", (json_int_t)apps[i].not_after,
+			    "iccid", iccid[i], "isdp_aid", aid[i]);
 			json_array_append_new(arr, o);
 		}
 		json_object_set_new(root, "apps", arr);
 		json_object_set_new(root, "pending_notifications", json_integer((json_int_t)npend));
-		char *s = json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT);
+		char *js = json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT);
 		json_decref(root);
-		if (s == NULL)
+		se_card_free(card);
+		if (js == NULL)
 			return fail("cannot build JSON", TS_ENOMEM);
-		printf("%s\n", s);
-		free(s);
+		printf("%s\n", js);
+		free(js);
 		return 0;
 	}
 	printf("EID %s\n", eid.digits);
@@ -293,10 +291,11 @@ cmd_status(int argc, char **argv)
 				(void)ts_snprintf(until, sizeof(until), "until %lld",
 				    (long long)apps[i].not_after);
 		}
-		printf("  %s  %s  %s  \"%s\"  provider %s  %s\n", apps[i].app_id,
+		printf("  %s  %s  %s  \"%s\"  provider %s  %s  ICCID %s  ISD-P %s\n", apps[i].app_id,
 		    apps[i].enabled ? "enabled" : "disabled", apps[i].kind, apps[i].name,
-		    apps[i].provider, until);
+		    apps[i].provider, until, iccid[i], aid[i]);
 	}
+	se_card_free(card);
 	printf("pending notifications: %zu\n", npend);
 	return 0;
 }

@@ -9,12 +9,23 @@
  *    "apps":[{"app_id","name","kind","provider","enabled":bool,"not_after":N,
  *             "payload":"<base64>",
  *             "app_key":"<PEM>" (bank-ID: the key generated at install, optional),
- *             "app_cert":"<base64 DER>" (its provider certificate, optional)}],
- *    "pending":[{"seq":N,"notification":"<base64 of the signed BF2F>"}]}
+ *             "app_cert":"<base64 DER>" (its provider certificate, optional),
+ *             "iccid":"<19-20 digits>", "isdp_aid":"<32 hex>", "nickname":"...",
+ *             "notification_address":"..."}],
+ *    "default_dp":"..." (optional), "root_ds":"...",
+ *    "pending":[{"seq":N,"event":E,"notification":"<base64 of the signed
+ *                PendingNotification>", "legacy":"<base64 of the private BF2F>"
+ *                (optional; LEGACY(issue6): remove when lpa lands)}]}
+ *
+ * A state written before the SGP.22 identity existed has no iccid / isdp_aid
+ * / root_ds: they are given on load (se_app_identity, SE_ROOT_DS_DEFAULT) and
+ * written with the next change; its pending notifications (the private BF2F
+ * only, no "event") are kept as legacy forms.
  *
  * Loading is strict: duplicate keys, unknown versions, over-long strings,
  * more than SE_MAX_APPS apps or SE_MAX_PENDING notifications are refused.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -59,7 +70,7 @@ se_state_clear(se_card *c)
 	for (size_t i = 0; i < c->n_apps; i++)
 		se_app_rec_clear(&c->apps[i]);
 	for (size_t i = 0; i < c->n_pending; i++)
-		free(c->pending[i].der);
+		se_pending_clear(&c->pending[i]);
 	free(c->path);
 	c->path = NULL;
 	c->euicc_key = NULL;
@@ -206,7 +217,38 @@ load_app(const json_t *o, se_app_rec *a)
 		if (a->payload_len > BSP_MAX_PACKAGE)
 			return TS_ELIMIT;
 	}
-	return load_app_key(o, a);
+	if ((rc = load_app_key(o, a)) != 0)
+		return rc;
+	if ((rc = copy_str(o, "nickname", a->nickname, sizeof(a->nickname), 0)) != 0 ||
+	    (rc = copy_str(o, "notification_address", a->notif_address, sizeof(a->notif_address), 0)) != 0)
+		return rc;
+	return 0;
+}
+
+/* The SGP.22 identity stored with an app, or 1 when it has none yet. */
+static int
+load_app_identity(const json_t *o, se_app_rec *a)
+{
+	char digits[ES10_ICCID_DIGITS_MAX + 2], hex[2 * SE_ISDR_AID_LEN + 2];
+	json_t *ic = json_object_get(o, "iccid"), *aid = json_object_get(o, "isdp_aid");
+	if (ic == NULL && aid == NULL)
+		return 1;
+	if (copy_str(o, "iccid", digits, sizeof(digits), 1) != 0 ||
+	    es10_iccid_from_digits(digits, a->iccid) != 0 ||
+	    copy_str(o, "isdp_aid", hex, sizeof(hex), 1) != 0 || strlen(hex) != 2 * SE_ISDR_AID_LEN)
+		return TS_EPARSE;
+	for (size_t i = 0; i < SE_ISDR_AID_LEN; i++) {
+		unsigned v;
+		char two[3] = { hex[2 * i], hex[2 * i + 1], '\0' };
+		char *end = NULL;
+		if (!isxdigit((unsigned char)two[0]) || !isxdigit((unsigned char)two[1]))
+			return TS_EPARSE;
+		v = (unsigned)strtoul(two, &end, 16);
+		a->aid[i] = (uint8_t)v;
+	}
+	if (memcmp(a->aid, SE_ISDP_AID_PREFIX, SE_ISDP_AID_PREFIX_LEN) != 0)
+		return TS_EPARSE;
+	return 0;
 }
 
 int
@@ -265,6 +307,9 @@ se_state_load(se_card *c, const char *path)
 		c->n_apps++; /* counted first so that a failure frees a partial record */
 		if ((rc = load_app(json_array_get(apps, i), a)) != 0)
 			goto fail;
+		/* 1: none stored (aid[0] stays 0); it is given below. */
+		if ((rc = load_app_identity(json_array_get(apps, i), a)) < 0)
+			goto fail;
 		for (size_t j = 0; j + 1 < c->n_apps; j++) {
 			if (strcmp(c->apps[j].app_id, a->app_id) == 0) {
 				rc = TS_EPARSE;
@@ -272,7 +317,31 @@ se_state_load(se_card *c, const char *path)
 			}
 		}
 	}
+	/* Apps without an identity get one now; then no two may share one. */
+	for (size_t i = 0; i < c->n_apps; i++) {
+		if (c->apps[i].aid[0] == 0 && (rc = se_app_identity(c, &c->apps[i])) != 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < c->n_apps; i++) {
+		for (size_t j = 0; j < i; j++) {
+			if (memcmp(c->apps[i].iccid, c->apps[j].iccid, ES10_ICCID_LEN) == 0 ||
+			    memcmp(c->apps[i].aid, c->apps[j].aid, SE_ISDR_AID_LEN) == 0) {
+				rc = TS_EPARSE;
+				goto fail;
+			}
+		}
+	}
 	rc = TS_EPARSE;
+	json_t *dp = json_object_get(root, "default_dp");
+	if (dp != NULL) {
+		if (copy_str(root, "default_dp", c->default_dp, sizeof(c->default_dp), 1) != 0)
+			goto fail;
+		c->has_default_dp = 1;
+	}
+	if (json_object_get(root, "root_ds") == NULL)
+		memcpy(c->root_ds, SE_ROOT_DS_DEFAULT, sizeof(SE_ROOT_DS_DEFAULT));
+	else if (copy_str(root, "root_ds", c->root_ds, sizeof(c->root_ds), 1) != 0)
+		goto fail;
 	json_t *pend = json_object_get(root, "pending");
 	if (!json_is_array(pend))
 		goto fail;
@@ -287,10 +356,25 @@ se_state_load(se_card *c, const char *path)
 		if (!json_is_object(o) || get_int(o, "seq", 0, &s) != 0 || b == NULL)
 			goto fail;
 		se_pending *p = &c->pending[c->n_pending];
-		if (ts_b64_decode(b, &p->der, &p->len) != 0)
-			goto fail;
+		memset(p, 0, sizeof(*p));
+		c->n_pending++; /* counted first so that a failure frees it */
+		const char *lg = json_string_value(json_object_get(o, "legacy"));
+		json_int_t ev;
+		if (json_object_get(o, "event") == NULL) {
+			/* Written before SGP.22 notifications: a legacy form only. */
+			if (ts_b64_decode(b, &p->legacy_der, &p->legacy_len) != 0)
+				goto fail;
+		} else {
+			es10_pending chk;
+			if (get_int(o, "event", 0, &ev) != 0 || ev > ES10_EVENT_DELETE ||
+			    ts_b64_decode(b, &p->der, &p->len) != 0 ||
+			    es10_pending_decode(p->der, p->len, &chk) != 0 || chk.meta.seq != (uint64_t)s)
+				goto fail;
+			p->event = (uint32_t)ev;
+			if (lg != NULL && ts_b64_decode(lg, &p->legacy_der, &p->legacy_len) != 0)
+				goto fail;
+		}
 		p->seq = (uint64_t)s;
-		c->n_pending++;
 	}
 	rc = 0;
 fail:
@@ -391,15 +475,40 @@ se_state_save(const se_card *c)
 			goto fail;
 		if ((rc = save_app_key(o, a)) != 0)
 			goto fail;
+		char digits[ES10_ICCID_DIGITS_MAX + 1], hex[2 * SE_ISDR_AID_LEN + 1];
+		if ((rc = es10_iccid_to_digits(a->iccid, digits)) != 0)
+			goto fail;
+		for (size_t k = 0; k < SE_ISDR_AID_LEN; k++)
+			(void)ts_snprintf(hex + 2 * k, 3, "%02X", a->aid[k]);
+		if ((rc = set_new(o, "iccid", json_string(digits))) != 0 ||
+		    (rc = set_new(o, "isdp_aid", json_string(hex))) != 0 ||
+		    (rc = set_new(o, "nickname", json_string(a->nickname))) != 0 ||
+		    (rc = set_new(o, "notification_address", json_string(a->notif_address))) != 0)
+			goto fail;
 	}
+	if (c->has_default_dp && (rc = set_new(root, "default_dp", json_string(c->default_dp))) != 0)
+		goto fail;
+	if ((rc = set_new(root, "root_ds", json_string(c->root_ds))) != 0)
+		goto fail;
 	for (size_t i = 0; i < c->n_pending; i++) {
 		json_t *o = json_object();
 		if (o == NULL || json_array_append_new(pend, o) != 0) {
 			rc = TS_ENOMEM;
 			goto fail;
 		}
-		if ((rc = set_new(o, "seq", json_integer((json_int_t)c->pending[i].seq))) != 0 ||
-		    (rc = set_b64(o, "notification", c->pending[i].der, c->pending[i].len)) != 0)
+		const se_pending *p = &c->pending[i];
+		if ((rc = set_new(o, "seq", json_integer((json_int_t)p->seq))) != 0)
+			goto fail;
+		if (p->der == NULL) {
+			/* LEGACY(issue6): remove when lpa lands — a legacy form only. */
+			if ((rc = set_b64(o, "notification", p->legacy_der, p->legacy_len)) != 0)
+				goto fail;
+			continue;
+		}
+		if ((rc = set_new(o, "event", json_integer((json_int_t)p->event))) != 0 ||
+		    (rc = set_b64(o, "notification", p->der, p->len)) != 0)
+			goto fail;
+		if (p->legacy_der != NULL && (rc = set_b64(o, "legacy", p->legacy_der, p->legacy_len)) != 0)
 			goto fail;
 	}
 	if ((rc = set_new(root, "apps", apps)) != 0) {
@@ -483,6 +592,7 @@ se_card_init_state(const char *state_path, const char *pki_dir, const char *eid)
 	}
 	if ((rc = pki_verify_chain(c.ci_cert, inter, c.euicc_cert, NULL, 0)) != 0)
 		goto fail;
+	memcpy(c.root_ds, SE_ROOT_DS_DEFAULT, sizeof(SE_ROOT_DS_DEFAULT));
 	c.path = strdup(state_path);
 	if (c.path == NULL) {
 		rc = TS_ENOMEM;
@@ -532,6 +642,12 @@ se_card_preinstall(const char *state_path, const char *app_id, const char *kind,
 	(void)ts_snprintf(a->provider, sizeof(a->provider), "%s", provider);
 	a->enabled = 1;
 	c.n_apps++;
+	/* No download, so no SM-DP+ to notify: notifications go to the default
+	 * SM-DP+ address when one is configured ("" otherwise). */
+	if (c.has_default_dp)
+		memcpy(a->notif_address, c.default_dp, sizeof(a->notif_address));
+	if ((rc = se_app_identity(&c, a)) != 0)
+		goto fail;
 	rc = se_state_save(&c);
 fail:
 	se_state_clear(&c);

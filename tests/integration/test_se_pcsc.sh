@@ -164,6 +164,23 @@ expect "share revoked" [ "$(node_state "$SHARE")" = revoked ]
 expect "SE behind pcscd no longer holds the app" bash -c \
 	"'$TS_BIN/tapshare-companion' status --se pcsc: --json 2>/dev/null | jq -e '.apps | length == 0' >/dev/null"
 expect "APDUs went through pcscd" grep -q "SCardTransmit" "$T/pcscd.log"
+# pcscd --apdu logs every command: the companion is an LPA on a logical channel
+# (ISO 7816-4 MANAGE CHANNEL, channel in the CLA), never the basic channel.
+expect "the companion opened a logical channel (MANAGE CHANNEL 00 70 00 00 01)" \
+	grep -q "APDU: 00 70 00 00 01" "$T/pcscd.log"
+expect "and selected the ISD-R on it (01 A4 04 00 10 A0 00 00 05 59 10 10 FF FF FF FF 89 00 00 01 00)" \
+	grep -q "APDU: 01 A4 04 00 10 A0 00 00 05 59 10 10 FF FF FF FF 89 00 00 01 00" "$T/pcscd.log"
+expect "ES10 STORE DATA went out on logical channel 1 (CLA 81)" grep -q "APDU: 81 E2 91 00" "$T/pcscd.log"
+expect "and the tapshare credential applet on a channel of its own (02 A4 04 00 0A F0 74 61 70 73 68 61 72 65 01)" \
+	grep -q "APDU: 02 A4 04 00 0A F0 74 61 70 73 68 61 72 65 01" "$T/pcscd.log"
+# The companion holds channels 1 (ISD-R) and 2 (applet) while it runs.
+expect "a second PC/SC client beside the running companion got its own channel 3 (CLA 83)" \
+	grep -q "APDU: 83 E2 91 00" "$T/pcscd.log"
+expect_fail "no STORE DATA on the basic channel (CLA 80)" grep -q "APDU: 80 E2" "$T/pcscd.log"
+expect_fail "no SELECT of the ISD-R on the basic channel" \
+	grep -q "APDU: 00 A4 04 00 10 A0 00 00 05 59 10 10" "$T/pcscd.log"
+expect "status closes its channel when it is done (01 70 80 01)" \
+	grep -q "APDU: 01 70 80 01" "$T/pcscd.log"
 
 ts_stop "$COMP_PID"
 COMP_PID=

@@ -39,6 +39,8 @@
 #include "device/se_client.h"
 #include "device/se_driver.h"
 #include "lib/bsp.h"
+#include "lib/eid.h"
+#include "lib/es10.h"
 #include "lib/httpd.h"
 #include "lib/json.h"
 #include "lib/log.h"
@@ -87,7 +89,13 @@ struct fake_node {
 	uint8_t euicc_sig1[PKI_SIG_LEN];
 	char matching_id[64];
 
-	rsp_notification notifs[MAX_NOTIFS];
+	struct fnotif {
+		uint32_t event;   /* ES10_EVENT_* */
+		char app_id[64];  /* the app whose tapshare ICCID the notification names */
+		uint64_t seq;
+		int success;      /* install: successResult */
+		int has_key;      /* install: tapshareAppKey came with it */
+	} notifs[MAX_NOTIFS];
 	int n_notifs;
 	int verify_failures;
 	int64_t stop_at_ms;
@@ -409,21 +417,58 @@ stop_agent(evutil_socket_t fd, short what, void *arg)
 	*N.stop = 1;
 }
 
+/* The app of the test whose tapshare ICCID (es10_iccid_for_app) iccid is. */
+static const char *
+app_of_iccid(const uint8_t iccid[ES10_ICCID_LEN])
+{
+	static const char *const apps[] = { "sim-watch-a", "bank-id-b" };
+	eid_t eid;
+	char want[ES10_ICCID_DIGITS_MAX + 1], got[ES10_ICCID_DIGITS_MAX + 1];
+	if (eid_parse(EID, &eid) != 0 || es10_iccid_to_digits(iccid, got) != 0)
+		return "?";
+	for (size_t i = 0; i < TS_ARRAY_LEN(apps); i++)
+		if (es10_iccid_for_app(&eid, apps[i], want) == 0 && strcmp(want, got) == 0)
+			return apps[i];
+	return "?";
+}
+
+/* handleNotification as an SM-DP+ takes it: an SGP.22 PendingNotification
+ * whose eUICC signature verifies with the key of the eUICC certificate the
+ * SE presented at authenticateClient (and, for OtherSignedNotification, the
+ * certificate it carries has that key). */
 static void
 es9_notification(struct evhttp_request *req, json_t *body)
 {
 	uint8_t *n = NULL;
 	size_t len = 0;
-	rsp_notification nt;
-	if (ts_json_b64(body, "pendingNotification", &n, &len) != 0 ||
-	    rsp_notification_decode(n, len, N.euicc_pub, &nt) != 0) {
+	es10_pending p;
+	int ok = ts_json_b64(body, "pendingNotification", &n, &len) == 0 &&
+	    es10_pending_decode(n, len, &p) == 0 && p.meta.has_iccid &&
+	    pki_verify(N.euicc_pub, p.tbs, p.tbs_len, p.sig) == 0;
+	if (ok && p.kind == ES10_PENDING_OTHER) {
+		X509 *c = NULL;
+		EVP_PKEY *k = NULL;
+		ok = pki_cert_from_der(p.euicc_cert, p.euicc_cert_len, &c) == 0 &&
+		    (k = X509_get_pubkey(c)) != NULL && EVP_PKEY_eq(k, N.euicc_pub) == 1;
+		EVP_PKEY_free(k);
+		X509_free(c);
+	}
+	struct fnotif nt;
+	memset(&nt, 0, sizeof(nt));
+	if (ok) {
+		nt.event = p.meta.event;
+		nt.seq = p.meta.seq;
+		nt.success = p.kind == ES10_PENDING_INSTALL ? p.pir.success : 1;
+		nt.has_key = json_object_get(body, "tapshareAppKey") != NULL;
+		snprintf(nt.app_id, sizeof(nt.app_id), "%s", app_of_iccid(p.meta.iccid));
+	}
+	free(n);
+	if (!ok) {
 		N.verify_failures++;
-		free(n);
 		ts_httpd_reply_error(req, 400, "bad_notification", "handleNotification");
 		return;
 	}
-	free(n);
-	if (nt.event == RSP_EVENT_INSTALL && strcmp(nt.app_id, "sim-watch-a") == 0 &&
+	if (nt.event == ES10_EVENT_INSTALL && strcmp(nt.app_id, "sim-watch-a") == 0 &&
 	    !N.failed_once) {
 		N.failed_once = 1;
 		ts_httpd_reply_error(req, 500, "internal", "try again later");
@@ -431,7 +476,7 @@ es9_notification(struct evhttp_request *req, json_t *body)
 	}
 	if (N.n_notifs < MAX_NOTIFS)
 		N.notifs[N.n_notifs++] = nt;
-	if (nt.event == RSP_EVENT_INSTALL && strcmp(nt.app_id, "sim-watch-a") == 0) {
+	if (nt.event == ES10_EVENT_INSTALL && strcmp(nt.app_id, "sim-watch-a") == 0) {
 		/* S16/S17: the primary cancels A; and a second share B arrives. */
 		char d[256];
 		snprintf(d, sizeof(d), "{\"share_id\":\"share-a\",\"app_id\":\"sim-watch-a\"}");
@@ -440,9 +485,9 @@ es9_notification(struct evhttp_request *req, json_t *body)
 		    "\"smdp_address\":\"%s\"}", N.addr);
 		push_cmd_add("download", d);
 	}
-	if (nt.event == RSP_EVENT_DELETE)
+	if (nt.event == ES10_EVENT_DELETE)
 		push_cmd_settle("delete", nt.app_id);
-	if (nt.event == RSP_EVENT_DELETE && strcmp(nt.app_id, "bank-id-b") == 0) {
+	if (nt.event == ES10_EVENT_DELETE && strcmp(nt.app_id, "bank-id-b") == 0) {
 		struct timeval tv = { 1, 200000 };
 		N.stop_ev = evtimer_new(N.base, stop_agent, NULL);
 		evtimer_add(N.stop_ev, &tv);
@@ -583,19 +628,22 @@ test_full_flow(void **state)
 	assert_int_equal(N.refused_auth, 1);
 	assert_int_equal(N.cancels, 1);
 	assert_string_equal(N.cancel_reason, "undefinedReason");
-	/* install A (re-sent after the 500), delete A, install B, delete B (expiry). */
-	assert_int_equal(N.n_notifs, 4);
-	assert_int_equal(N.notifs[0].event, RSP_EVENT_INSTALL);
-	assert_string_equal(N.notifs[0].app_id, "sim-watch-a");
-	assert_int_equal(N.notifs[1].event, RSP_EVENT_DELETE);
-	assert_string_equal(N.notifs[1].app_id, "sim-watch-a");
-	assert_int_equal(N.notifs[2].event, RSP_EVENT_INSTALL);
-	assert_string_equal(N.notifs[2].app_id, "bank-id-b");
-	assert_int_equal(N.notifs[3].event, RSP_EVENT_DELETE);
-	assert_string_equal(N.notifs[3].app_id, "bank-id-b");
-	for (int i = 0; i < 4; i++) {
-		assert_string_equal(N.notifs[i].eid.digits, EID);
-		assert_int_equal(N.notifs[i].result, 0);
+	/* install A (re-sent after the 500), disable + delete A (SGP.22 deletes
+	 * only a disabled profile), install B (a bank-ID app: installed
+	 * disabled, its key sent along), delete B (expiry), in sequence order. */
+	static const struct { uint32_t ev; const char *app; } want[] = {
+		{ ES10_EVENT_INSTALL, "sim-watch-a" }, { ES10_EVENT_DISABLE, "sim-watch-a" },
+		{ ES10_EVENT_DELETE, "sim-watch-a" }, { ES10_EVENT_INSTALL, "bank-id-b" },
+		{ ES10_EVENT_DELETE, "bank-id-b" },
+	};
+	assert_int_equal(N.n_notifs, TS_ARRAY_LEN(want));
+	for (size_t i = 0; i < TS_ARRAY_LEN(want); i++) {
+		assert_int_equal(N.notifs[i].event, want[i].ev);
+		assert_string_equal(N.notifs[i].app_id, want[i].app);
+		assert_int_equal(N.notifs[i].success, 1);
+		if (i > 0)
+			assert_true(N.notifs[i].seq > N.notifs[i - 1].seq);
+		assert_int_equal(N.notifs[i].has_key, i == 3);
 	}
 	/* The stop request was honoured within about a second. */
 	assert_true(N.stop_at_ms > 0);

@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #include "lib/der.h"
+#include "lib/eid.h"
+#include "lib/es10.h"
 #include "lib/log.h"
 #include "lib/pki.h"
 #include "lib/rsp.h"
@@ -219,6 +221,10 @@ typedef struct session {
 	rsp_server_signed1 ss1;
 } session;
 
+/* The session whose package get_package delivered last (install results
+ * name it). */
+static char cur_tid[2 * RSP_TID_LEN + 1];
+
 static int
 initiate(const char *mid, session *s, download_why *why)
 {
@@ -315,6 +321,7 @@ tx_stage(const session *s)
 static int
 get_package(const session *s, const fake_se *se, download_why *why)
 {
+	memcpy(cur_tid, s->tid, sizeof(cur_tid));
 	store_tx tx;
 	assert_int_equal(st->ops->tx_get(st, s->tid, &tx), 0);
 	rsp_euicc_signed2 e2;
@@ -350,21 +357,63 @@ get_package(const session *s, const fake_se *se, download_why *why)
 	return rc;
 }
 
-/* An install (or delete) notification for app on eid, signed by signer. */
+/* A standard SGP.22 notification about app on eid, signed by signer: for
+ * RSP_EVENT_INSTALL the ProfileInstallationResult (BF37) of session cur_tid
+ * (result 0 successResult, else errorResult with that errorReason), for
+ * the others an OtherSignedNotification carrying the certificates of the
+ * fake SE whose key signer is. The ICCID is the one tapshare gives app. */
+static int notify_as(int event, int result, const char *eid, const char *app, EVP_PKEY *signer,
+    const fake_se *certs, const char *tid, download_why *why);
+
 static int
 notify(int event, int result, const char *eid, const char *app, EVP_PKEY *signer, download_why *why)
 {
-	rsp_notification n;
-	memset(&n, 0, sizeof(n));
-	n.seq = 1;
-	n.event = event;
-	n.result = result;
-	snprintf(n.app_id, sizeof(n.app_id), "%s", app);
-	assert_int_equal(eid_parse(eid, &n.eid), 0);
+	const fake_se *se = signer == se_a.key ? &se_a : signer == se_a2.key ? &se_a2
+	    : signer == se_out.key ? &se_out : &se_foreign;
+	return notify_as(event, result, eid, app, signer, se, cur_tid, why);
+}
+
+/* notify with the certificates of certs (OtherSignedNotification) and the
+ * session tid (install result) chosen by the caller. */
+static int
+notify_as(int event, int result, const char *eid, const char *app, EVP_PKEY *signer,
+    const fake_se *certs, const char *tid, download_why *why)
+{
+	eid_t e;
+	char digits[ES10_ICCID_DIGITS_MAX + 1];
+	es10_notif_metadata m;
+	memset(&m, 0, sizeof(m));
+	m.seq = 1;
+	m.event = 1u << event;
+	snprintf(m.address, sizeof(m.address), "%s", "127.0.0.1:1");
+	m.has_iccid = 1;
+	assert_int_equal(eid_parse(eid, &e), 0);
+	assert_int_equal(es10_iccid_for_app(&e, app, digits), 0);
+	assert_int_equal(es10_iccid_from_digits(digits, m.iccid), 0);
 	uint8_t *nb = NULL;
 	size_t nb_len = 0;
-	assert_int_equal(rsp_notification_sign(&n, signer, &nb, &nb_len), 0);
-	int rc = download_notification(&dsvc, st, nb, nb_len, why);
+	if (event == RSP_EVENT_INSTALL) {
+		es10_pir p;
+		memset(&p, 0, sizeof(p));
+		assert_int_equal(ts_hex_decode(tid, p.tid, sizeof(p.tid), &p.tid_len), 0);
+		p.meta = m;
+		p.has_smdp_oid = 1;
+		static const uint8_t oid[] = { 0x2B, 0x06, 0x01, 0x04, 0x01 };
+		memcpy(p.smdp_oid, oid, sizeof(oid));
+		p.smdp_oid_len = sizeof(oid);
+		p.success = result == 0;
+		static const uint8_t aid[] = { 0xA0, 0x00, 0x00, 0x05, 0x59, 0x10, 0x10, 0xFF, 0xFF,
+			0xFF, 0xFF, 0x89, 0x00, 0x00, 0x10, 0x00 };
+		memcpy(p.aid, aid, sizeof(aid));
+		p.aid_len = sizeof(aid);
+		p.bpp_command_id = ES10_BPP_LOAD_PROFILE_ELEMENTS;
+		p.error_reason = result;
+		assert_int_equal(es10_pir_sign(&p, signer, &nb, &nb_len), 0);
+	} else {
+		assert_int_equal(es10_other_notif_sign(&m, signer, certs->cert, certs->cert_len,
+		    certs->eum, certs->eum_len, &nb, &nb_len), 0);
+	}
+	int rc = download_notification(&dsvc, st, nb, nb_len, NULL, why);
 	free(nb);
 	return rc;
 }
@@ -649,6 +698,77 @@ test_forged_notification(void **state)
 	assert_int_equal(state_of(id), SHARE_REVOKED);
 }
 
+/* The standard notifications' own checks (node/notification.c), each with a
+ * notification that differs from an accepted one in the one thing checked. */
+static void
+test_standard_notification_checks(void **state)
+{
+	(void)state;
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX];
+	authorised_share(EID, id, mid);
+	session s;
+	download_why why;
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	assert_int_equal(authenticate_as(&s, mid, &se_a, &why), 0);
+	assert_int_equal(get_package(&s, &se_a, &why), 0);
+	/* install result of this session, eUICC-signed, naming another app's ICCID */
+	assert_int_not_equal(notify(RSP_EVENT_INSTALL, 0, EID, "sim-other", se_a.key, &why), 0);
+	assert_non_null(strstr(why.msg, "names ICCID"));
+	assert_int_equal(state_of(id), SHARE_DELIVERED);
+	/* ... of a session the node never opened */
+	assert_int_not_equal(notify_as(RSP_EVENT_INSTALL, 0, EID, "sim-a-watch", se_a.key, &se_a,
+	    "00112233445566778899aabbccddeeff", &why), 0);
+	assert_non_null(strstr(why.msg, "unknown transactionId"));
+	assert_int_equal(state_of(id), SHARE_DELIVERED);
+	assert_int_equal(notify(RSP_EVENT_INSTALL, 0, EID, "sim-a-watch", se_a.key, &why), 0);
+	assert_int_equal(state_of(id), SHARE_INSTALLED);
+
+	store_share sh;
+	share_why swhy;
+	assert_int_equal(share_cancel(&svc, st, alice, id, NULL, &sh, &swhy), 0);
+	assert_int_equal(state_of(id), SHARE_CANCEL_PENDING);
+	/* delete signed by the key of the certificate it carries, but that
+	 * certificate is of a foreign CI */
+	assert_int_not_equal(notify(RSP_EVENT_DELETE, 0, EID, "sim-a-watch", se_foreign.key, &why), 0);
+	assert_non_null(strstr(why.msg, "does not chain"));
+	/* an eUICC of our CI whose EID its EUM does not permit */
+	assert_int_not_equal(notify(RSP_EVENT_DELETE, 0, EID_OUT, "sim-a-watch", se_out.key, &why), 0);
+	assert_non_null(strstr(why.msg, "EID its EUM permits"));
+	/* the right certificate, another eUICC's signature */
+	assert_int_not_equal(notify_as(RSP_EVENT_DELETE, 0, EID, "sim-a-watch", se_a2.key, &se_a,
+	    cur_tid, &why), 0);
+	assert_non_null(strstr(why.msg, "does not verify"));
+	/* a genuine eUICC of our CI that never authenticated here */
+	assert_int_not_equal(notify(RSP_EVENT_DELETE, 0, EID2, "sim-a-watch", se_a2.key, &why), 0);
+	assert_non_null(strstr(why.msg, "not the eUICC key this node authenticated"));
+	assert_int_equal(state_of(id), SHARE_CANCEL_PENDING);
+	/* genuine, but about an app no pending delete is for: acknowledged, no change */
+	assert_int_equal(notify(RSP_EVENT_DELETE, 0, EID, "sim-other", se_a.key, &why), 0);
+	assert_int_equal(state_of(id), SHARE_CANCEL_PENDING);
+	/* a disable settles nothing */
+	assert_int_equal(notify(RSP_EVENT_DISABLE, 0, EID, "sim-a-watch", se_a.key, &why), 0);
+	assert_int_equal(state_of(id), SHARE_CANCEL_PENDING);
+	assert_int_equal(notify(RSP_EVENT_DELETE, 0, EID, "sim-a-watch", se_a.key, &why), 0);
+	assert_int_equal(state_of(id), SHARE_REVOKED);
+	/* An LPA deleting an installed profile on its own (no pending command):
+	 * the delete notification still finds the share, which is revoked. */
+	authorised_share(EID, id, mid);
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	assert_int_equal(authenticate_as(&s, mid, &se_a, &why), 0);
+	assert_int_equal(get_package(&s, &se_a, &why), 0);
+	store_share sh2;
+	assert_int_equal(st->ops->share_get(st, id, &sh2), 0);
+	assert_int_equal(notify(RSP_EVENT_INSTALL, 0, EID, sh2.assoc_app_id, se_a.key, &why), 0);
+	assert_int_equal(state_of(id), SHARE_INSTALLED);
+	assert_int_equal(count_cmds(EID, id, CMD_DELETE), 0);
+	assert_int_equal(notify(RSP_EVENT_DELETE, 0, EID, sh2.assoc_app_id, se_a.key, &why), 0);
+	assert_int_equal(state_of(id), SHARE_REVOKED);
+	/* not a PendingNotification at all */
+	static const uint8_t junk[] = { 0xBF, 0x2F, 0x03, 0x80, 0x01, 0x01 };
+	assert_int_equal(download_notification(&dsvc, st, junk, sizeof(junk), NULL, &why), TS_EVERIFY);
+	assert_string_equal(why.reason, "2.1");
+}
+
 /* F3: the SE refuses the package (card full): the share fails with the
  * reason, the primary hears share.failed, the provider is told. */
 static void
@@ -849,6 +969,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_replayed_authentication, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_for_revoked_or_denied_share, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forged_notification, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_standard_notification_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_package_refused_by_se, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_of_delivered_share, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offers, setup, teardown),

@@ -592,6 +592,45 @@ test_tx_trim(void **state)
 	store_close(s);
 }
 
+/* shares_of_eid: the EID's shares only, newest first, at most max. */
+static void
+test_shares_of_eid(void **state)
+{
+	(void)state;
+	store *s = open_store();
+	static const struct { const char *id, *eid; int64_t at; } v[] = {
+		{ "sh-old", "89049032123451234512345678901235", 100 },
+		{ "sh-other", "89049032123451234512345678901332", 150 },
+		{ "sh-new", "89049032123451234512345678901235", 200 },
+		{ "sh-mid", "89049032123451234512345678901235", 160 },
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		store_share sh;
+		memset(&sh, 0, sizeof(sh));
+		snprintf(sh.id, sizeof(sh.id), "%s", v[i].id);
+		snprintf(sh.eid, sizeof(sh.eid), "%s", v[i].eid);
+		snprintf(sh.app_id, sizeof(sh.app_id), "sim-a");
+		snprintf(sh.provider, sizeof(sh.provider), "operator");
+		snprintf(sh.device_id, sizeof(sh.device_id), "dev");
+		snprintf(sh.operation, sizeof(sh.operation), "share");
+		sh.created_at = sh.updated_at = v[i].at;
+		assert_int_equal(s->ops->share_insert(s, &sh), 0);
+	}
+	char ids[4][STORE_ID_MAX];
+	size_t n = 0;
+	assert_int_equal(s->ops->shares_of_eid(s, v[0].eid, ids, 4, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(ids[0], "sh-new");
+	assert_string_equal(ids[1], "sh-mid");
+	assert_string_equal(ids[2], "sh-old");
+	assert_int_equal(s->ops->shares_of_eid(s, v[0].eid, ids, 2, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(ids[1], "sh-mid");
+	assert_int_equal(s->ops->shares_of_eid(s, "89049032000000000000000000000000", ids, 4, &n), 0);
+	assert_int_equal(n, 0);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -606,6 +645,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pass_throttle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_trim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_share_counts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shares_of_eid, setup, teardown),
 	};
 	const struct CMUnitTest other_tests[] = {
 		cmocka_unit_test(test_passwd),

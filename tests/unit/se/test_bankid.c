@@ -29,6 +29,7 @@
 #include "lib/bsp.h"
 #include "lib/der.h"
 #include "lib/eid.h"
+#include "lib/es10.h"
 #include "lib/pki.h"
 #include "lib/rsp.h"
 #include "lib/ts_err.h"
@@ -119,9 +120,16 @@ open_inproc(const char *state)
 /* Challenge, AuthenticateServer, PrepareDownload, bound package of the given
  * kind, LoadBoundProfilePackage. Returns the install notification, verified
  * with the eUICC certificate. */
+/* What an install gives the LPA: the ProfileInstallationResult, and for a
+ * bank-ID app the public key the SE generated (credential applet). */
+typedef struct install {
+	int has_app_key;
+	uint8_t app_key[PKI_PUBKEY_LEN];
+} install;
+
 static void
 download(se_driver *d, const char *app_id, const char *kind, uint8_t **notif, size_t *nlen,
-    rsp_notification *n)
+    install *n)
 {
 	uint8_t ch[16], tid[RSP_TID_LEN];
 	assert_int_equal(se_get_challenge(d, ch), 0);
@@ -186,10 +194,21 @@ download(se_driver *d, const char *app_id, const char *kind, uint8_t **notif, si
 	free(md);
 	assert_int_equal(se_load_package(d, pkg, pkglen, notif, nlen), 0);
 	free(pkg);
-	assert_int_equal(rsp_notification_decode(*notif, *nlen, euicc_pub, n), 0);
-	assert_int_equal(n->event, RSP_EVENT_INSTALL);
-	assert_string_equal(n->app_id, app_id);
-	assert_int_equal(n->result, 0);
+	es10_pending p;
+	assert_int_equal(es10_pending_decode(*notif, *nlen, &p), 0);
+	assert_int_equal(p.kind, ES10_PENDING_INSTALL);
+	assert_int_equal(es10_pending_verify(&p, euicc_pub), 0);
+	assert_int_equal(p.pir.success, 1);
+	se_app a;
+	assert_int_equal(se_find_app(d, app_id, &a), 0);
+	assert_memory_equal(p.meta.iccid, a.id.iccid, ES10_ICCID_LEN);
+	memset(n, 0, sizeof(*n));
+	int rc = se_cred_generate_key(d, a.id.iccid, n->app_key);
+	if (strcmp(kind, "bankid") == 0)
+		assert_int_equal(rc, 0);
+	else
+		assert_int_equal(rc, TS_ESTATE); /* not a bank-ID app: no key */
+	n->has_app_key = rc == 0;
 }
 
 /* A certificate for pub issued by the "bank"; DER, caller frees. */
@@ -285,9 +304,9 @@ test_install_disabled_with_key(void **st)
 	se_driver *d = open_inproc(state);
 	uint8_t *notif = NULL;
 	size_t nlen = 0;
-	rsp_notification n;
+	install n;
 	download(d, "bankid-alice", "bankid", &notif, &nlen, &n);
-	/* The install notification carries a valid P-256 point. */
+	/* The credential applet gives a valid P-256 point. */
 	assert_int_equal(n.has_app_key, 1);
 	assert_int_equal(n.app_key[0], 0x04);
 	EVP_PKEY *pub = NULL;
@@ -299,7 +318,7 @@ test_install_disabled_with_key(void **st)
 	EVP_PKEY_free(pub);
 	free(notif);
 
-	/* A SIM package: no key, no tag 85, enabled at once. */
+	/* A SIM package: no key, enabled at once. */
 	download(d, "sim-alice", "sim", &notif, &nlen, &n);
 	assert_int_equal(n.has_app_key, 0);
 	free(notif);
@@ -318,8 +337,8 @@ test_install_disabled_with_key(void **st)
 	assert_int_equal(s->enabled, 1);
 	assert_int_equal(s->certified, -1);
 
-	/* Not usable before the bank certified its key. */
-	assert_int_equal(se_enable(d, "bankid-alice"), TS_ESTATE);
+	/* Not usable before the bank certified its key (disallowedByPolicy). */
+	assert_int_equal(se_enable(d, "bankid-alice"), TS_EDENIED);
 	assert_int_equal(se_list_apps(d, apps, 4, &cnt), 0);
 	assert_int_equal(find_app(apps, cnt, "bankid-alice")->enabled, 0);
 	/* Two apps, two keys: each install makes a fresh key pair. */
@@ -342,7 +361,7 @@ test_store_certificate(void **st)
 	se_driver *d = open_inproc(state);
 	uint8_t *notif = NULL, *cert = NULL;
 	size_t nlen = 0, clen = 0;
-	rsp_notification n;
+	install n;
 	download(d, "bankid-alice", "bankid", &notif, &nlen, &n);
 	free(notif);
 	notif = NULL;
@@ -383,17 +402,17 @@ test_store_certificate(void **st)
 	/* The bank's certificate for the SE's key: stored, app enabled, and a
 	 * signed enable notification, pending until NotificationSent. */
 	assert_int_equal(se_store_certificate(d, "bankid-alice", cert, clen, &notif, &nlen), 0);
-	assert_int_equal(rsp_notification_decode(notif, nlen, euicc_pub, &n), 0);
-	assert_int_equal(n.event, RSP_EVENT_ENABLE);
-	assert_string_equal(n.app_id, "bankid-alice");
-	assert_string_equal(n.eid.digits, TEST_EID);
-	assert_int_equal(n.seq, 3);
-	assert_int_equal(n.result, 0);
-	assert_int_equal(n.has_tid, 0);
-	assert_int_equal(n.has_app_key, 0);
-	notif[nlen - 1] ^= 1;
-	assert_int_equal(rsp_notification_decode(notif, nlen, euicc_pub, &n), TS_EVERIFY);
-	notif[nlen - 1] ^= 1;
+	es10_pending en;
+	assert_int_equal(es10_pending_decode(notif, nlen, &en), 0);
+	assert_int_equal(en.kind, ES10_PENDING_OTHER);
+	assert_int_equal(es10_pending_verify(&en, euicc_pub), 0);
+	assert_int_equal(en.meta.event, ES10_EVENT_ENABLE);
+	assert_int_equal(en.meta.seq, 3);
+	size_t at = (size_t)(en.tbs - notif) + en.tbs_len - 1;
+	notif[at] ^= 1;
+	assert_int_equal(es10_pending_decode(notif, nlen, &en), 0);
+	assert_int_equal(es10_pending_verify(&en, euicc_pub), TS_EVERIFY);
+	notif[at] ^= 1;
 	uint8_t **ns = NULL;
 	size_t *ls = NULL, pc = 0;
 	assert_int_equal(se_pending_notifications(d, &ns, &ls, &pc), 0);
@@ -431,7 +450,7 @@ test_persists_and_private_key_stays(void **st)
 	se_driver *d = open_inproc(state);
 	uint8_t *inst = NULL, *en = NULL, *cert = NULL;
 	size_t ilen = 0, elen = 0, clen = 0;
-	rsp_notification n;
+	install n;
 	download(d, "bankid-alice", "bankid", &inst, &ilen, &n);
 	EVP_PKEY *before = state_app_key(state, "bankid-alice", NULL);
 	/* Close and reopen before the certificate: the key survives. */
@@ -483,9 +502,6 @@ test_persists_and_private_key_stays(void **st)
 	assert_int_equal(se_store_data(d, list_cmd, sizeof(list_cmd), &resp, &rlen), 0);
 	for (size_t off = 0; off + 8 <= sizeof(scalar); off++)
 		assert_int_equal(contains(resp, rlen, scalar + off, 8), 0);
-	/* The list does say "certified": E3 { ... 84 01 01 }. */
-	static const uint8_t flag[] = { 0x84, 0x01, 0x01 };
-	assert_int_equal(contains(resp, rlen, flag, sizeof(flag)), 1);
 	free(resp);
 	assert_int_equal(se_store_data(d, notif_cmd, sizeof(notif_cmd), &resp, &rlen), 0);
 	for (size_t off = 0; off + 8 <= sizeof(scalar); off++)
@@ -508,8 +524,7 @@ test_malformed_store_certificate(void **st)
 	se_driver *d = open_inproc(state);
 	uint8_t *resp = NULL;
 	size_t rlen = 0;
-	/* BF50 { 80 "x" } without a certificate, and with something after it:
-	 * not a well-formed request (6A80). */
+	/* BF50 { 80 "x" } without a certificate, and with something after it. */
 	static const uint8_t no_cert[] = { 0xBF, 0x50, 0x03, 0x80, 0x01, 'x' };
 	assert_int_equal(se_store_data(d, no_cert, sizeof(no_cert), &resp, &rlen), TS_EPROTO);
 	static const uint8_t trailing[] = { 0xBF, 0x50, 0x0A, 0x80, 0x01, 'x', 0x30, 0x00,
@@ -517,13 +532,10 @@ test_malformed_store_certificate(void **st)
 	static const uint8_t extra[] = { 0xBF, 0x50, 0x07, 0x80, 0x01, 'x', 0x30, 0x00, 0x05, 0x00 };
 	assert_int_equal(se_store_data(d, trailing, sizeof(trailing), &resp, &rlen), TS_EPROTO);
 	assert_int_equal(se_store_data(d, extra, sizeof(extra), &resp, &rlen), TS_EPROTO);
-	/* Well-formed but for an unknown app: a result code, not a status word. */
+	/* BF50 is gone from the ISD-R (the credential applet stores
+	 * certificates): even a well-formed one is not an ES10 function. */
 	static const uint8_t unknown[] = { 0xBF, 0x50, 0x05, 0x80, 0x01, 'x', 0x30, 0x00 };
-	assert_int_equal(se_store_data(d, unknown, sizeof(unknown), &resp, &rlen), 0);
-	static const uint8_t want[] = { 0xBF, 0x50, 0x03, 0x80, 0x01, SE_RES_NOT_FOUND };
-	assert_int_equal(rlen, sizeof(want));
-	assert_memory_equal(resp, want, sizeof(want));
-	free(resp);
+	assert_int_equal(se_store_data(d, unknown, sizeof(unknown), &resp, &rlen), TS_EPROTO);
 	se_driver_free(d);
 }
 

@@ -32,6 +32,7 @@
 #include "lib/bsp.h"
 #include "lib/der.h"
 #include "lib/eid.h"
+#include "lib/es10.h"
 #include "lib/pki.h"
 #include "lib/rsp.h"
 #include "lib/ts_err.h"
@@ -261,23 +262,32 @@ download(se_driver *d, const char *app_id, int64_t not_after, size_t plen,
 	assert_int_equal(se_load_package(d, pkg, pkglen, notif, nlen), 0);
 	free(pkg);
 
-	rsp_notification n;
-	assert_int_equal(rsp_notification_decode(*notif, *nlen, x.euicc_pub, &n), 0);
-	assert_int_equal(n.event, RSP_EVENT_INSTALL);
-	assert_string_equal(n.app_id, app_id);
-	assert_string_equal(n.eid.digits, TEST_EID);
-	assert_int_equal(n.has_tid, 1);
-	assert_memory_equal(n.transaction_id, x.tid, RSP_TID_LEN);
-	assert_int_equal(n.result, 0);
+	/* SGP.22 ProfileInstallationResult: successResult for this session and
+	 * the ICCID tapshare gives the app, signed by the eUICC over BF27. */
+	es10_pending n;
+	assert_int_equal(es10_pending_decode(*notif, *nlen, &n), 0);
+	assert_int_equal(n.kind, ES10_PENDING_INSTALL);
+	assert_int_equal(es10_pending_verify(&n, x.euicc_pub), 0);
+	assert_int_equal(n.meta.event, ES10_EVENT_INSTALL);
+	assert_int_equal(n.pir.success, 1);
+	assert_int_equal(n.pir.tid_len, RSP_TID_LEN);
+	assert_memory_equal(n.pir.tid, x.tid, RSP_TID_LEN);
+	assert_true(n.meta.has_iccid);
+	eid_t eid;
+	char want[ES10_ICCID_DIGITS_MAX + 1], got[ES10_ICCID_DIGITS_MAX + 1];
+	assert_int_equal(eid_parse(TEST_EID, &eid), 0);
+	assert_int_equal(es10_iccid_for_app(&eid, app_id, want), 0);
+	assert_int_equal(es10_iccid_to_digits(n.meta.iccid, got), 0);
+	assert_string_equal(got, want);
 	dl_clear(&x);
 }
 
 static uint64_t
 notif_seq(const uint8_t *n, size_t len)
 {
-	rsp_notification dec;
-	assert_int_equal(rsp_notification_decode(n, len, NULL, &dec), 0);
-	return dec.seq;
+	es10_pending dec;
+	assert_int_equal(es10_pending_decode(n, len, &dec), 0);
+	return dec.meta.seq;
 }
 
 static void
@@ -379,9 +389,9 @@ test_full_download(void **st)
 	assert_int_equal(se_list_apps(d, apps, 4, &n), 0);
 	assert_int_equal(n, 1);
 
-	/* A second app gets sequence number 2. */
+	/* The refusal is a pending errorResult (2); a second app gets 3. */
 	download(d, "bank-id-7", 0, 0, &notif, &nlen);
-	assert_int_equal(notif_seq(notif, nlen), 2);
+	assert_int_equal(notif_seq(notif, nlen), 3);
 	free(notif);
 	assert_int_equal(se_list_apps(d, apps, 4, &n), 0);
 	assert_int_equal(n, 2);
@@ -423,24 +433,27 @@ test_enable_disable_delete(void **st)
 	assert_int_equal(se_enable(d, "nope"), TS_ENOTFOUND);
 	assert_int_equal(se_disable(d, "nope"), TS_ENOTFOUND);
 
-	/* Delete: a signed delete notification, pending. */
+	/* Delete (disabling first: SGP.22 deletes only a disabled profile): an
+	 * OtherSignedNotification, signed over its BF2F, pending. */
 	assert_int_equal(se_delete(d, "svc-1", &notif, &nlen), 0);
 	X509 *cert = NULL;
 	char p[256];
 	snprintf(p, sizeof(p), "%s/euicc-%s.crt", pki_dir, TEST_EID);
 	assert_int_equal(pki_cert_load(p, &cert), 0);
 	EVP_PKEY *pub = X509_get_pubkey(cert);
-	rsp_notification dn;
-	assert_int_equal(rsp_notification_decode(notif, nlen, pub, &dn), 0);
-	assert_int_equal(dn.event, RSP_EVENT_DELETE);
-	assert_string_equal(dn.app_id, "svc-1");
-	assert_int_equal(dn.has_tid, 0);
-	assert_int_equal(dn.result, 0);
-	assert_int_equal(dn.seq, 2);
-	/* A flipped byte breaks the signature. */
-	notif[nlen - 1] ^= 1;
-	assert_int_equal(rsp_notification_decode(notif, nlen, pub, &dn), TS_EVERIFY);
-	notif[nlen - 1] ^= 1;
+	es10_pending dn;
+	assert_int_equal(es10_pending_decode(notif, nlen, &dn), 0);
+	assert_int_equal(dn.kind, ES10_PENDING_OTHER);
+	assert_int_equal(es10_pending_verify(&dn, pub), 0);
+	assert_int_equal(dn.meta.event, ES10_EVENT_DELETE);
+	/* install 1, disable 2, enable 3, disable 4 (by se_delete), delete 5 */
+	assert_int_equal(dn.meta.seq, 5);
+	/* A flipped byte of the signed BF2F breaks the signature. */
+	size_t at = (size_t)(dn.tbs - notif) + dn.tbs_len - 1;
+	notif[at] ^= 1;
+	assert_int_equal(es10_pending_decode(notif, nlen, &dn), 0);
+	assert_int_equal(es10_pending_verify(&dn, pub), TS_EVERIFY);
+	notif[at] ^= 1;
 	EVP_PKEY_free(pub);
 	X509_free(cert);
 
@@ -450,10 +463,10 @@ test_enable_disable_delete(void **st)
 	uint8_t **ns = NULL;
 	size_t *ls = NULL, cnt = 0;
 	assert_int_equal(se_pending_notifications(d, &ns, &ls, &cnt), 0);
-	assert_int_equal(cnt, 2); /* install (1) and delete (2) */
+	assert_int_equal(cnt, 5);
 	assert_int_equal(notif_seq(ns[0], ls[0]), 1);
-	assert_int_equal(ls[1], nlen);
-	assert_memory_equal(ns[1], notif, nlen);
+	assert_int_equal(ls[4], nlen);
+	assert_memory_equal(ns[4], notif, nlen);
 	free_notifs(ns, ls, cnt);
 	free(notif);
 	se_driver_free(d);
@@ -473,7 +486,8 @@ test_expiry(void **st)
 	uint8_t *pkg = NULL, *notif = NULL;
 	size_t pkglen = 0, nlen = 0;
 	dl_package(&x, "old", ts_now() - 10, 10, &pkg, &pkglen);
-	assert_int_equal(se_load_package(d, pkg, pkglen, &notif, &nlen), TS_EEXPIRED);
+	/* errorResult incorrectInputValues (SGP.22 has no "expired") */
+	assert_int_equal(se_load_package(d, pkg, pkglen, &notif, &nlen), TS_EPROTO);
 	free(pkg);
 	dl_clear(&x);
 	se_app apps[2];
@@ -492,7 +506,7 @@ test_expiry(void **st)
 	for (int i = 0; i < 50 && ts_now() < na; i++)
 		sleep_ms(100);
 	assert_true(ts_now() >= na);
-	assert_int_equal(se_enable(d, "short"), TS_EEXPIRED);
+	assert_int_equal(se_enable(d, "short"), TS_EDENIED); /* disallowedByPolicy */
 	assert_int_equal(se_list_apps(d, apps, 2, &n), 0);
 	assert_int_equal(apps[0].enabled, 0);
 	se_driver_free(d);
@@ -524,8 +538,15 @@ test_tampered_package(void **st)
 	assert_int_equal(n, 0);
 	uint8_t **ns = NULL;
 	size_t *ls = NULL, cnt = 9;
+	/* The SM-DP+ is told: one errorResult (scp03tSecurityError) pending;
+	 * the second load had no session, so nothing to tell. */
 	assert_int_equal(se_pending_notifications(d, &ns, &ls, &cnt), 0);
-	assert_int_equal(cnt, 0);
+	assert_int_equal(cnt, 1);
+	es10_pending er;
+	assert_int_equal(es10_pending_decode(ns[0], ls[0], &er), 0);
+	assert_int_equal(er.kind, ES10_PENDING_INSTALL);
+	assert_int_equal(er.pir.success, 0);
+	assert_int_equal(er.pir.error_reason, ES10_ERR_SCP03T_SECURITY);
 	free_notifs(ns, ls, cnt);
 
 	/* A package bound to another session's key is refused. */
@@ -652,12 +673,14 @@ test_persistence(void **st)
 	assert_int_equal(apps[0].enabled, 0);
 	uint8_t **ns = NULL;
 	size_t *ls = NULL, cnt = 0;
+	/* install (1) and disable (2) pending across the restart */
 	assert_int_equal(se_pending_notifications(d, &ns, &ls, &cnt), 0);
-	assert_int_equal(cnt, 1);
+	assert_int_equal(cnt, 2);
 	assert_int_equal(ls[0], nlen);
 	assert_memory_equal(ns[0], notif, nlen);
 	free_notifs(ns, ls, cnt);
 	assert_int_equal(se_notification_sent(d, 1), 0);
+	assert_int_equal(se_notification_sent(d, 2), 0);
 	se_driver_free(d);
 
 	/* The credential payload is persisted byte for byte. */
@@ -681,7 +704,7 @@ test_persistence(void **st)
 	d = open_inproc(state);
 	free(notif);
 	assert_int_equal(se_delete(d, "keep-me", &notif, &nlen), 0);
-	assert_int_equal(notif_seq(notif, nlen), 2);
+	assert_int_equal(notif_seq(notif, nlen), 3);
 	free(notif);
 	se_driver_free(d);
 }
@@ -855,7 +878,7 @@ test_apdu_transport(void **st)
 	assert_int_equal(SW(r, n), 0x9000);
 	n = apdu(c, getdata1, sizeof(getdata1), r);
 	assert_int_equal(SW(r, n), 0x6881);
-	/* Channel 5 (further inter-industry class) is not supported. */
+	/* Channel 5 (further inter-industry class) is not open. */
 	static const uint8_t ch5[] = { 0x41, 0xA4, 0x04, 0x0C, 0x01, 0x00 };
 	n = apdu(c, ch5, sizeof(ch5), r);
 	assert_int_equal(SW(r, n), 0x6881);

@@ -1,0 +1,209 @@
+/*
+ * asn1_check.c — the independent check of tapshare's ES10 encodings: every
+ * structure the unit tests saw (their hand-written vectors and everything the
+ * SE emitted, written by tests/asn1/dump.h as <dir>/<suite>/<Type>.<n>.der)
+ * is decoded with the asn1c-generated decoder of tests/asn1/TapshareES10.asn
+ * (BER decoder: it must consume exactly the file), checked against the
+ * module's constraints, re-encoded in DER and compared byte for byte with the
+ * original. Also fails when one of the required types was never seen (so a
+ * producer that stopped dumping is noticed).
+ *
+ * Usage: asn1_check DUMPDIR   (exit 0: all good; 1: a failure; 2: usage)
+ * Built from generated C with warnings off (CMakeLists.txt), test tree only.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "DeleteProfileRequest.h"
+#include "DeleteProfileResponse.h"
+#include "DisableProfileRequest.h"
+#include "DisableProfileResponse.h"
+#include "EUICCInfo1.h"
+#include "EUICCInfo2.h"
+#include "EnableProfileRequest.h"
+#include "EnableProfileResponse.h"
+#include "EuiccConfiguredAddressesRequest.h"
+#include "EuiccConfiguredAddressesResponse.h"
+#include "EuiccMemoryResetRequest.h"
+#include "EuiccMemoryResetResponse.h"
+#include "GetEuiccDataRequest.h"
+#include "GetEuiccDataResponse.h"
+#include "GetEuiccInfo1Request.h"
+#include "GetEuiccInfo2Request.h"
+#include "GetRatRequest.h"
+#include "GetRatResponse.h"
+#include "ListNotificationRequest.h"
+#include "ListNotificationResponse.h"
+#include "NotificationMetadata.h"
+#include "NotificationSentRequest.h"
+#include "NotificationSentResponse.h"
+#include "OtherSignedNotification.h"
+#include "PendingNotification.h"
+#include "ProfileInfoListRequest.h"
+#include "ProfileInfoListResponse.h"
+#include "ProfileInstallationResult.h"
+#include "RetrieveNotificationsListRequest.h"
+#include "RetrieveNotificationsListResponse.h"
+#include "SetDefaultDpAddressRequest.h"
+#include "SetDefaultDpAddressResponse.h"
+#include "SetNicknameRequest.h"
+#include "SetNicknameResponse.h"
+
+#define MAX_FILE (1u << 20)
+
+static struct {
+	const char *name;
+	asn_TYPE_descriptor_t *td;
+	unsigned seen;
+} types[] = {
+#define T(x) { #x, &asn_DEF_##x, 0 }
+	T(GetEuiccDataRequest), T(GetEuiccDataResponse),
+	T(GetEuiccInfo1Request), T(EUICCInfo1), T(GetEuiccInfo2Request), T(EUICCInfo2),
+	T(EuiccConfiguredAddressesRequest), T(EuiccConfiguredAddressesResponse),
+	T(SetDefaultDpAddressRequest), T(SetDefaultDpAddressResponse),
+	T(GetRatRequest), T(GetRatResponse),
+	T(ProfileInfoListRequest), T(ProfileInfoListResponse),
+	T(EnableProfileRequest), T(EnableProfileResponse),
+	T(DisableProfileRequest), T(DisableProfileResponse),
+	T(DeleteProfileRequest), T(DeleteProfileResponse),
+	T(SetNicknameRequest), T(SetNicknameResponse),
+	T(ListNotificationRequest), T(ListNotificationResponse), T(NotificationMetadata),
+	T(RetrieveNotificationsListRequest), T(RetrieveNotificationsListResponse),
+	T(PendingNotification), T(OtherSignedNotification), T(ProfileInstallationResult),
+	T(NotificationSentRequest), T(NotificationSentResponse),
+	T(EuiccMemoryResetRequest), T(EuiccMemoryResetResponse),
+#undef T
+};
+#define NTYPES (sizeof(types) / sizeof(types[0]))
+
+typedef struct obuf {
+	unsigned char *b;
+	size_t n, cap;
+} obuf;
+
+static int
+collect(const void *p, size_t n, void *key)
+{
+	obuf *o = key;
+	if (o->n + n > o->cap) {
+		size_t cap = (o->n + n) * 2;
+		unsigned char *nb = realloc(o->b, cap);
+		if (nb == NULL)
+			return -1;
+		o->b = nb;
+		o->cap = cap;
+	}
+	memcpy(o->b + o->n, p, n);
+	o->n += n;
+	return 0;
+}
+
+/* 0 when the file decodes as its type and re-encodes to the same bytes. */
+static int
+check_file(const char *path, const char *fname)
+{
+	size_t i;
+	for (i = 0; i < NTYPES; i++) {
+		size_t l = strlen(types[i].name);
+		if (strncmp(fname, types[i].name, l) == 0 && fname[l] == '.')
+			break;
+	}
+	if (i == NTYPES) {
+		fprintf(stderr, "%s: no ASN.1 type of that name\n", path);
+		return -1;
+	}
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return -1;
+	unsigned char *buf = malloc(MAX_FILE);
+	size_t len = buf == NULL ? 0 : fread(buf, 1, MAX_FILE, f);
+	fclose(f);
+	if (buf == NULL || len == 0 || len == MAX_FILE) {
+		fprintf(stderr, "%s: cannot read\n", path);
+		free(buf);
+		return -1;
+	}
+	asn_TYPE_descriptor_t *td = types[i].td;
+	void *v = NULL;
+	int rc = -1;
+	obuf o = { 0 };
+	asn_dec_rval_t dr = ber_decode(NULL, td, &v, buf, len);
+	if (dr.code != RC_OK || dr.consumed != len) {
+		fprintf(stderr, "%s: does not decode as %s (code %d, consumed %zu of %zu)\n", path,
+		    types[i].name, (int)dr.code, dr.consumed, len);
+		goto done;
+	}
+	char err[256];
+	size_t errlen = sizeof(err);
+	if (asn_check_constraints(td, v, err, &errlen) != 0) {
+		fprintf(stderr, "%s: constraint violated: %s\n", path, err);
+		goto done;
+	}
+	asn_enc_rval_t er = der_encode(td, v, collect, &o);
+	if (er.encoded < 0) {
+		fprintf(stderr, "%s: cannot re-encode as %s\n", path, types[i].name);
+		goto done;
+	}
+	if (o.n != len || memcmp(o.b, buf, len) != 0) {
+		fprintf(stderr, "%s: DER re-encoding differs (%zu bytes vs %zu)\n", path, o.n, len);
+		goto done;
+	}
+	types[i].seen++;
+	rc = 0;
+done:
+	ASN_STRUCT_FREE(*td, v);
+	free(o.b);
+	free(buf);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: asn1_check DUMPDIR\n");
+		return 2;
+	}
+	DIR *top = opendir(argv[1]);
+	if (top == NULL) {
+		fprintf(stderr, "asn1_check: cannot open %s\n", argv[1]);
+		return 1;
+	}
+	unsigned files = 0, bad = 0;
+	struct dirent *s;
+	while ((s = readdir(top)) != NULL) {
+		if (s->d_name[0] == '.')
+			continue;
+		char sub[1024];
+		snprintf(sub, sizeof(sub), "%s/%s", argv[1], s->d_name);
+		DIR *d = opendir(sub);
+		if (d == NULL)
+			continue;
+		struct dirent *e;
+		while ((e = readdir(d)) != NULL) {
+			size_t l = strlen(e->d_name);
+			if (l < 5 || strcmp(e->d_name + l - 4, ".der") != 0)
+				continue;
+			char p[2048];
+			snprintf(p, sizeof(p), "%s/%s", sub, e->d_name);
+			files++;
+			if (check_file(p, e->d_name) != 0)
+				bad++;
+		}
+		closedir(d);
+	}
+	closedir(top);
+	for (size_t i = 0; i < NTYPES; i++) {
+		if (types[i].seen == 0) {
+			fprintf(stderr, "asn1_check: no %s was checked\n", types[i].name);
+			bad++;
+		}
+	}
+	printf("asn1_check: %u structures, %u failures\n", files, bad);
+	for (size_t i = 0; i < NTYPES; i++)
+		printf("  %-36s %u\n", types[i].name, types[i].seen);
+	return bad == 0 && files > 0 ? 0 : 1;
+}
