@@ -20,6 +20,7 @@
 #include "lib/pki.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
+#include "node/enroll.h"
 #include "node/node.h"
 
 #define IDEM_KEY_MAX 128
@@ -121,6 +122,7 @@ static const struct {
 	{ "offer_signature", 403 }, { "unknown_device", 403 },
 	{ "app_moved", 409 }, { "not_cancellable", 409 }, { "move_incomplete", 409 },
 	{ "idempotency_conflict", 409 }, { "offer_replayed", 409 },
+	{ "bad_enrollment_code", 403 }, { "device_exists", 409 },
 	{ "store_busy", 503 },
 };
 
@@ -168,7 +170,6 @@ h_enroll(struct evhttp_request *req, void *arg)
 	const char *code = ts_json_str(body, "code"), *csr = ts_json_str(body, "csr");
 	const char *name = ts_json_str(body, "name");
 	X509_REQ *xr = NULL;
-	X509 *cert = NULL;
 	char *pem = NULL, *capem = NULL;
 	if (code == NULL || csr == NULL) {
 		ts_httpd_reply_error(req, 400, "bad_request", "enroll needs \"code\" and \"csr\"");
@@ -180,33 +181,17 @@ h_enroll(struct evhttp_request *req, void *arg)
 		ts_httpd_reply_error(req, 400, "bad_csr", "the CSR is not a valid self-signed P-256 request");
 		goto done;
 	}
-	char ch[65];
-	secret_hash(code, ch);
 	int64_t user_id;
-	store *st = n->st;
-	if (st->ops->begin(st) != 0) {
-		ts_httpd_reply_error(req, 500, "store_error", "database busy");
-		goto done;
-	}
-	int rc = st->ops->enroll_code_use(st, ch, ts_now(), &user_id);
-	if (rc != 0) {
-		st->ops->rollback(st);
-		ts_httpd_reply_error(req, 403, "bad_enrollment_code", "the enrollment code is %s",
-		    rc == TS_ESTATE ? "already used" : rc == TS_EEXPIRED ? "expired" : "unknown");
-		goto done;
-	}
-	pki_issue_opts o = { .profile = PKI_PROFILE_TLS_CLIENT, .cn = name, .org = "tapshare device", .days = 825 };
 	char device_id[65];
-	if (pki_issue_csr(n->ca, n->ca_pkey, xr, &o, &cert) != 0 || pki_cert_pubkey_id(cert, device_id) != 0 ||
-	    pki_cert_to_pem(cert, &pem) != 0 || pki_cert_to_pem(n->ca, &capem) != 0) {
-		st->ops->rollback(st);
-		ts_httpd_reply_error(req, 500, "issue_failed", "could not issue the device certificate");
+	share_why why = { "", "" };
+	store *st = n->st;
+	int rc = enroll_device(st, n->ca, n->ca_pkey, code, xr, name, device_id, &pem, &user_id, &why);
+	if (rc != 0) {
+		api_reply_refusal(req, &why, rc);
 		goto done;
 	}
-	if ((rc = st->ops->device_add(st, device_id, user_id, name)) != 0 || (rc = st->ops->commit(st)) != 0) {
-		st->ops->rollback(st);
-		ts_httpd_reply_error(req, rc == TS_EEXIST ? 409 : 500, "device_exists",
-		    "a device with this key is already enrolled");
+	if (pki_cert_to_pem(n->ca, &capem) != 0) {
+		ts_httpd_reply_error(req, 500, "issue_failed", "could not encode the node CA certificate");
 		goto done;
 	}
 	char uname[STORE_STR_MAX] = "";
@@ -216,7 +201,6 @@ h_enroll(struct evhttp_request *req, void *arg)
 	    "ca", capem, "user", uname));
 done:
 	X509_REQ_free(xr);
-	X509_free(cert);
 	free(pem);
 	free(capem);
 	json_decref(body);

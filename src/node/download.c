@@ -285,9 +285,10 @@ download_package(const download_svc *d, store *st, const char *tid, const uint8_
 		rc = refuse(why, TS_EVERIFY, "8.1", "6.1", "euiccSigned2 is for another session");
 		goto done;
 	}
-	if (st->ops->share_get(st, tx.share_id, &sh) != 0 || !share_downloadable(&sh)) {
-		rc = refuse(why, TS_ESTATE, "8.2", "3.8", "share %s is no longer downloadable (%s)", tx.share_id,
-		    share_state_name(sh.state));
+	/* Whether the share is still downloadable is decided by share_deliver,
+	 * inside the transaction that records the delivery. */
+	if (st->ops->share_get(st, tx.share_id, &sh) != 0) {
+		rc = refuse(why, TS_ENOTFOUND, "8.2", "3.8", "share %s is gone", tx.share_id);
 		goto done;
 	}
 	rsp_metadata m;

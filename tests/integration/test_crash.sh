@@ -135,7 +135,11 @@ expiry_check() { [ "$(decisions "$T/sp" cancelOrder "$SH")" = 1 ]; }
 walk expiry expiry_prepare expiry_start expiry_done expiry_check
 
 # ---- offer (claims 20/33): the companion brings the primary's offer ---------
-offer_prepare() { alice offer --app sim-alice --print-offer "$T/offer-$1.b64" >/dev/null; before=$(nshares); }
+offer_prepare() { # bound to the companion's EID where the CLI binds offers (issue 8), else plain
+	alice offer --app sim-alice --eid "$EID" --print-offer "$T/offer-$1.b64" >/dev/null 2>&1 ||
+		alice offer --app sim-alice --print-offer "$T/offer-$1.b64" >/dev/null
+	before=$(nshares)
+}
 offer_start() {
 	SH=$(curl -sS --max-time 10 --cacert "$T/pki/node-ca.crt" -X POST "$NODE_URL/v1/companion/offers" \
 		-H 'Content-Type: application/json' \

@@ -26,4 +26,26 @@ ts_start_companion
 expect "companion back -> deleted and revoked" wait_state "$SHARE" revoked 30
 expect "SE holds nothing" bash -c \
 	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e '.apps | length == 0' >/dev/null"
+
+# The node restarts again and again (each time the companion's stream was up
+# in between): the companion reconnects within a couple of seconds every
+# time, its backoff does not keep growing with each successful reconnect.
+sed -i "s/^listen = .*/listen = 127.0.0.1:$NODE_PORT/" "$T/node/node.ini"
+connects() { grep -c "companion $EID connected to its push channel" "$T/node.log" || true; }
+slow=0
+for i in 1 2 3 4 5; do
+	c=$(connects)
+	ts_stop "$NODE_PID"
+	sleep 0.5
+	ts_start_node
+	t0=$(date +%s%N)
+	until [ "$(connects)" -gt "$c" ]; do
+		[ $((($(date +%s%N) - t0) / 1000000)) -gt 10000 ] && break
+		sleep 0.1
+	done
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	echo "# reconnect $i after a node restart: $ms ms"
+	[ "$ms" -le 3000 ] || slow=$((slow + 1))
+done
+expect "the companion reconnected within 3 s after each of 5 node restarts" [ "$slow" = 0 ]
 ts_done

@@ -95,6 +95,45 @@ expect "denial reason recorded" [ -n "$out" ]
 out=$(alice share --link "sim:$T/link.sock" --app sim-denied --timeout 30 2>&1) && fail "CLI exits 1 on denial" || ok "CLI exits 1 on denial"
 expect "CLI shows the denial" grep -qi "denied" <<<"$out"
 
+# another user's device: Bob's phone, with Bob's own valid token, names
+# Alice's share on every endpoint that takes a share id
+BCURL=("${CURL[@]}" --cert "$T/bob/device.crt" --key "$T/bob/device.key")
+BTOKEN=$("${BCURL[@]}" -X POST "$NODE_URL/v1/session" -d '{"passphrase":"bob'"'"'s passphrase 42"}' | jq -r .token)
+ALICE_SHARE=$(code_of "$r1")
+r=$("${BCURL[@]}" -w '\n%{http_code}' "$NODE_URL/v1/shares/$ALICE_SHARE" -H "Authorization: Bearer $BTOKEN")
+expect "another user's device: GET share -> 404 unknown_share" [ "$(status_of "$r") $(code_of "$r")" = "404 unknown_share" ]
+r=$("${BCURL[@]}" -w '\n%{http_code}' -X POST "$NODE_URL/v1/shares/$ALICE_SHARE/cancel" -H "Authorization: Bearer $BTOKEN" \
+	-H 'Idempotency-Key: bob-cancel' -d '{}')
+expect "another user's device: cancel -> 404 unknown_share" [ "$(status_of "$r") $(code_of "$r")" = "404 unknown_share" ]
+expect "... and the share was not cancelled" bash -c "[ \"\$(alice shares --json | jq -r '.shares[0].state')\" != revoked ] && ! grep -q 'S16 cancel requested for share $ALICE_SHARE' '$T/node.log'"
+r=$("${BCURL[@]}" -w '\n%{http_code}' --max-time 3 "$NODE_URL/v1/events?share=$ALICE_SHARE" 2>/dev/null || true)
+expect "another user's device: event stream of the share -> 404 unknown_share" \
+	[ "$(status_of "$r") $(code_of "$r")" = "404 unknown_share" ]
+r=$("${BCURL[@]}" -w '\n%{http_code}' -X POST "$NODE_URL/v1/apps/sim-alice/release" -H "Authorization: Bearer $BTOKEN" \
+	-H 'Idempotency-Key: bob-release' -d "{\"share_id\":\"$ALICE_SHARE\"}")
+expect "another user's device: release of the app -> 404 unknown_app" [ "$(status_of "$r") $(code_of "$r")" = "404 unknown_app" ]
+r=$("${ACURL[@]}" -w '\n%{http_code}' -X POST "$NODE_URL/v1/apps/sim-denied/release" -H "Authorization: Bearer $TOKEN" \
+	-H 'Idempotency-Key: early-release' -d "{\"share_id\":\"$DENIED\"}")
+expect "release of an original whose share never installed -> 409 move_incomplete" \
+	[ "$(status_of "$r") $(code_of "$r")" = "409 move_incomplete" ]
+
+# a database held locked by another process: a clear 503 at once, not a freeze
+python3 -c 'import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(1.5)' "$T/node/node.db" >"$T/locker.out" 2>&1 &
+LOCKER=$!
+wait_file "$T/locker.out" 5
+t0=$(date +%s%N)
+r=$(post_share "{\"eid\":\"$EID\",\"app_id\":\"sim-alice\"}" busy-key-1)
+ms=$((($(date +%s%N) - t0) / 1000000))
+expect "locked database -> 503 store_busy" [ "$(status_of "$r") $(code_of "$r")" = "503 store_busy" ]
+expect "... within a second ($ms ms), not after the 10 s lock wait" [ "$ms" -lt 1500 ]
+wait "$LOCKER" 2>/dev/null || true
+r=$(post_share "{\"eid\":\"$EID\",\"app_id\":\"sim-alice\"}" busy-key-1)
+expect "the same request once the lock is gone -> 201" [ "$(status_of "$r")" = 201 ]
+
 # guessing: after 5 wrong passphrases in 5 minutes the device is throttled
 for i in 1 2 3 4 5 6; do
 	r=$("${ACURL[@]}" -w '\n%{http_code}' -X POST "$NODE_URL/v1/session" -d '{"passphrase":"guess guess"}')

@@ -22,6 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "device/se_client.h"
+#include "device/se_driver.h"
 #include "lib/der.h"
 #include "lib/eid.h"
 #include "lib/es10.h"
@@ -31,8 +33,11 @@
 #include "lib/ts_err.h"
 #include "lib/util.h"
 #include "node/download.h"
+#include "node/enroll.h"
+#include "node/node.h"
 #include "node/share.h"
 #include "node/store.h"
+#include "se/card.h"
 
 #define EID "89049032123451234512345678901235"
 #define EID2 "89049032123451234512345678901332"
@@ -317,9 +322,10 @@ tx_stage(const session *s)
 	return tx.stage;
 }
 
-/* BF21 for session s, signed by se over euiccSigned2 || smdpSignature2. */
+/* BF21 for session s, signed by se over euiccSigned2 || smdpSignature2
+ * (signer: another key, or NULL for se's own). */
 static int
-get_package(const session *s, const fake_se *se, download_why *why)
+get_package_signed(const session *s, const fake_se *se, EVP_PKEY *signer, download_why *why)
 {
 	memcpy(cur_tid, s->tid, sizeof(cur_tid));
 	store_tx tx;
@@ -336,7 +342,7 @@ get_package(const session *s, const fake_se *se, download_why *why)
 	assert_int_equal(rsp_euicc_signed2_encode(&e2, &es2, &es2_len), 0);
 	memcpy(buf, es2, es2_len);
 	memcpy(buf + es2_len, tx.smdp_sig2, 64);
-	assert_int_equal(pki_sign(se->key, buf, es2_len + 64, sig), 0);
+	assert_int_equal(pki_sign(signer ? signer : se->key, buf, es2_len + 64, sig), 0);
 	der_writer w;
 	der_writer_init(&w);
 	der_begin(&w, 0xBF21);
@@ -355,6 +361,12 @@ get_package(const session *s, const fake_se *se, download_why *why)
 	free(pdr);
 	free(es2);
 	return rc;
+}
+
+static int
+get_package(const session *s, const fake_se *se, download_why *why)
+{
+	return get_package_signed(s, se, NULL, why);
 }
 
 /* A standard SGP.22 notification about app on eid, signed by signer: for
@@ -457,6 +469,11 @@ test_download_accepted(void **state)
 	assert_string_equal(s.ss1.server_address, ADDRESS);
 	assert_int_equal(authenticate_as(&s, mid, &se_a, &why), 0);
 	assert_int_equal(tx_stage(&s), 2);
+	/* PrepareDownloadResponse signed by another SE's key: no package */
+	assert_int_not_equal(get_package_signed(&s, &se_a, se_a2.key, &why), 0);
+	assert_non_null(strstr(why.msg, "euiccSignature2 does not verify"));
+	assert_int_equal(tx_stage(&s), 2);
+	assert_int_equal(state_of(id), SHARE_AUTHORISED);
 	assert_int_equal(get_package(&s, &se_a, &why), 0);
 	assert_int_equal(tx_stage(&s), 3);
 	assert_int_equal(state_of(id), SHARE_DELIVERED);
@@ -587,6 +604,15 @@ test_other_session_fields(void **state)
 	e.matching_id[0] = e.matching_id[0] == 'a' ? 'b' : 'a';
 	bf38(&e, se_a.key, &se_a, 0, &resp, &len);
 	int rc = authenticate(&s, resp, len, &why);
+	free(resp);
+	assert_refused(&s, id, rc, &why, "does not match this session");
+	/* the transactionId of another session (with this session's challenge) */
+	session other;
+	assert_int_equal(initiate(mid, &other, &why), 0);
+	good_es1(&s, mid, &e);
+	memcpy(e.transaction_id, other.ss1.transaction_id, RSP_TID_LEN);
+	bf38(&e, se_a.key, &se_a, 0, &resp, &len);
+	rc = authenticate(&s, resp, len, &why);
 	free(resp);
 	assert_refused(&s, id, rc, &why, "does not match this session");
 	/* another server's address */
@@ -861,6 +887,78 @@ test_cancel_of_delivered_share(void **state)
 	assert_int_equal(count_cmds(EID, id, CMD_DELETE), 0);
 }
 
+/* ---- with the real secure element --------------------------------------- */
+
+static se_driver *
+open_se(const char *state)
+{
+	char spec[200];
+	snprintf(spec, sizeof(spec), "inproc:%s", state);
+	se_driver *d = NULL;
+	assert_int_equal(se_driver_open(spec, &d), 0);
+	return d;
+}
+
+static size_t
+se_count(const char *state, const char *app)
+{
+	se_driver *d = open_se(state);
+	se_app apps[8];
+	size_t n = 0, k = 0;
+	assert_int_equal(se_list_apps(d, apps, 8, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		k += strcmp(apps[i].app_id, app) == 0;
+	se_driver_free(d);
+	return k;
+}
+
+/* The whole download against tapshare-se's card (ES10 in process): the node's
+ * answers are what a real SE accepts, installs and deletes; a delete is on
+ * disk at once (a second handle on the state file sees it gone). */
+static void
+test_real_se(void **state)
+{
+	(void)state;
+	char se_state[160];
+	snprintf(se_state, sizeof(se_state), "%s/se.state", dir);
+	assert_int_equal(se_card_init_state(se_state, pki_a, EID), 0);
+	se_driver *d = open_se(se_state);
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX];
+	authorised_share(EID, id, mid);
+	uint8_t chal[16], *s1 = NULL, sig1[64], *bf38r = NULL, *md = NULL, *s2 = NULL, sig2[64], *bf21r = NULL;
+	uint8_t *bpp = NULL, *notif = NULL;
+	size_t s1_len = 0, bf38_len = 0, md_len = 0, s2_len = 0, bf21_len = 0, bpp_len = 0, nlen = 0;
+	char tid[33];
+	download_why why;
+	assert_int_equal(se_get_challenge(d, chal), 0);
+	assert_int_equal(download_initiate(&dsvc, st, mid, chal, tid, &s1, &s1_len, sig1, &why), 0);
+	assert_int_equal(se_authenticate_server(d, s1, s1_len, sig1, sign_cert, sign_cert_len, mid, &bf38r, &bf38_len), 0);
+	assert_int_equal(download_authenticate(&dsvc, st, tid, bf38r, bf38_len, &md, &md_len, &s2, &s2_len, sig2, &why), 0);
+	assert_int_equal(se_prepare_download(d, s2, s2_len, sig2, sign_cert, sign_cert_len, &bf21r, &bf21_len), 0);
+	assert_int_equal(download_package(&dsvc, st, tid, bf21r, bf21_len, &bpp, &bpp_len, &why), 0);
+	assert_int_equal(se_load_package(d, bpp, bpp_len, &notif, &nlen), 0);
+	assert_int_equal(download_notification(&dsvc, st, notif, nlen, NULL, &why), 0);
+	assert_int_equal(state_of(id), SHARE_INSTALLED);
+	assert_int_equal(se_count(se_state, "sim-a-watch"), 1);
+	free(notif);
+	notif = NULL;
+	store_share sh;
+	share_why swhy;
+	assert_int_equal(share_cancel(&svc, st, alice, id, NULL, &sh, &swhy), 0);
+	assert_int_equal(se_delete(d, "sim-a-watch", &notif, &nlen), 0);
+	assert_int_equal(se_count(se_state, "sim-a-watch"), 0); /* on disk before anything else */
+	assert_int_equal(download_notification(&dsvc, st, notif, nlen, NULL, &why), 0);
+	assert_int_equal(state_of(id), SHARE_REVOKED);
+	se_driver_free(d);
+	free(s1);
+	free(bf38r);
+	free(md);
+	free(s2);
+	free(bf21r);
+	free(bpp);
+	free(notif);
+}
+
 /* ---- offers (claims 20/33) --------------------------------------------------- */
 
 /* A device certificate from the node CA for a new key; its id in device_id. */
@@ -954,6 +1052,70 @@ test_offers(void **state)
 	free(cx);
 }
 
+/* ---- enrollment ---------------------------------------------------------- */
+
+static void
+test_enroll(void **state)
+{
+	(void)state;
+	char h[65];
+	secret_hash("code-1", h);
+	assert_int_equal(st->ops->enroll_code_add(st, h, alice, ts_now() + 600), 0);
+	secret_hash("code-2", h);
+	assert_int_equal(st->ops->enroll_code_add(st, h, alice, ts_now() + 600), 0);
+	secret_hash("code-old", h);
+	assert_int_equal(st->ops->enroll_code_add(st, h, alice, ts_now() - 1), 0);
+	EVP_PKEY *k = NULL;
+	X509_REQ *csr = NULL;
+	assert_int_equal(pki_keygen(&k), 0);
+	assert_int_equal(pki_csr_new(k, "phone", &csr), 0);
+	char id[65], id2[65];
+	char *pem = NULL;
+	int64_t uid = 0;
+	share_why why;
+	assert_int_equal(enroll_device(st, node_ca, node_ca_key, "nope", csr, "phone", id, &pem, &uid, &why),
+	    TS_ENOTFOUND);
+	assert_string_equal(why.code, "bad_enrollment_code");
+	assert_null(pem);
+	assert_int_equal(enroll_device(st, node_ca, node_ca_key, "code-old", csr, "phone", id, &pem, &uid, &why),
+	    TS_EEXPIRED);
+	assert_string_equal(why.code, "bad_enrollment_code");
+	assert_int_equal(enroll_device(st, node_ca, node_ca_key, "code-1", csr, "phone", id, &pem, &uid, &why), 0);
+	assert_int_equal(uid, alice);
+	/* the certificate is the node CA's, for this key, and names the device */
+	X509 *c = NULL;
+	assert_int_equal(pki_cert_from_pem(pem, strlen(pem), &c), 0);
+	char err[128];
+	assert_int_equal(pki_verify_chain(node_ca, NULL, c, err, sizeof(err)), 0);
+	assert_int_equal(pki_cert_pubkey_id(c, id2), 0);
+	assert_string_equal(id, id2);
+	X509_free(c);
+	free(pem);
+	pem = NULL;
+	int64_t owner = 0;
+	assert_int_equal(st->ops->device_user(st, id, &owner), 0);
+	assert_int_equal(owner, alice);
+	/* a used code, and the same key twice */
+	assert_int_equal(enroll_device(st, node_ca, node_ca_key, "code-1", csr, "phone", id, &pem, &uid, &why),
+	    TS_ESTATE);
+	assert_string_equal(why.code, "bad_enrollment_code");
+	assert_int_equal(enroll_device(st, node_ca, node_ca_key, "code-2", csr, "phone", id, &pem, &uid, &why),
+	    TS_EEXIST);
+	assert_string_equal(why.code, "device_exists");
+	assert_null(pem);
+	/* the refused attempt did not use code-2 */
+	EVP_PKEY *k2 = NULL;
+	X509_REQ *csr2 = NULL;
+	assert_int_equal(pki_keygen(&k2), 0);
+	assert_int_equal(pki_csr_new(k2, "tablet", &csr2), 0);
+	assert_int_equal(enroll_device(st, node_ca, node_ca_key, "code-2", csr2, "tablet", id2, &pem, &uid, &why), 0);
+	free(pem);
+	X509_REQ_free(csr);
+	X509_REQ_free(csr2);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(k2);
+}
+
 int
 main(void)
 {
@@ -973,6 +1135,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_package_refused_by_se, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_of_delivered_share, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_real_se, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enroll, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("download", tests, group_setup, group_teardown);
 }

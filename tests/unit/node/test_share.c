@@ -259,6 +259,17 @@ test_cancel_before_delivery(void **state)
 	assert_int_equal(count_cmds(id, CMD_DOWNLOAD), 0);
 	assert_int_equal(count_cmds(id, CMD_DELETE), 0);
 	assert_int_equal(count_outbox(id, OUTBOX_CANCEL_ORDER), 1);
+	/* a package fetched after the cancel is not recorded as delivered */
+	store_tx tx;
+	memset(&tx, 0, sizeof(tx));
+	snprintf(tx.id, sizeof(tx.id), "%.32s", id);
+	snprintf(tx.share_id, sizeof(tx.share_id), "%s", id);
+	snprintf(tx.eid, sizeof(tx.eid), EID);
+	tx.stage = 3;
+	assert_int_equal(share_deliver(&svc, st, id, &tx), TS_ESTATE);
+	assert_int_equal(state_of(id), SHARE_REVOKED);
+	store_tx got;
+	assert_int_equal(st->ops->tx_get(st, tx.id, &got), TS_ENOTFOUND);
 }
 
 static void
