@@ -323,6 +323,30 @@ done:
 	return rc;
 }
 
+/* SGP.22 ProfileInstallationResultData errorReason, by name (lib/es10.h). */
+static const char *
+error_reason_name(int r)
+{
+	switch (r) {
+	case ES10_ERR_INCORRECT_INPUT_VALUES: return "incorrectInputValues";
+	case ES10_ERR_INVALID_SIGNATURE: return "invalidSignature";
+	case ES10_ERR_INVALID_TRANSACTION_ID: return "invalidTransactionId";
+	case ES10_ERR_UNSUPPORTED_CRT_VALUES: return "unsupportedCrtValues";
+	case ES10_ERR_UNSUPPORTED_REMOTE_OPERATION_TYPE: return "unsupportedRemoteOperationType";
+	case ES10_ERR_UNSUPPORTED_PROFILE_CLASS: return "unsupportedProfileClass";
+	case ES10_ERR_SCP03T_STRUCTURE: return "scp03tStructureError";
+	case ES10_ERR_SCP03T_SECURITY: return "scp03tSecurityError";
+	case ES10_ERR_ICCID_ALREADY_EXISTS: return "installFailedDueToIccidAlreadyExistsOnEuicc";
+	case ES10_ERR_INSUFFICIENT_MEMORY: return "installFailedDueToInsufficientMemoryForProfile";
+	case ES10_ERR_INTERRUPTION: return "installFailedDueToInterruption";
+	case ES10_ERR_PE_PROCESSING: return "peProcessingError";
+	case ES10_ERR_DATA_MISMATCH: return "installFailedDueToDataMismatch";
+	case ES10_ERR_TEST_PROFILE_INVALID_NAA_KEY: return "testProfileInstallFailedDueToInvalidNaaKey";
+	case ES10_ERR_PPR_NOT_ALLOWED: return "pprNotAllowed";
+	default: return "installFailedDueToUnknownError";
+	}
+}
+
 int
 download_notification(const download_svc *d, store *st, const uint8_t *nb, size_t nb_len,
     const uint8_t *app_key, download_why *why)
@@ -356,9 +380,10 @@ download_notification(const download_svc *d, store *st, const uint8_t *nb, size_
 			ts_hex_encode(app_key, PKI_PUBKEY_LEN, hex, sizeof(hex));
 		rc = share_installed(d->share, st, nt.share_id, app_key != NULL ? hex : NULL);
 	} else if (nt.event == ES10_EVENT_INSTALL) {
-		char reason[160];
-		snprintf(reason, sizeof(reason), "the companion's secure element refused the package "
-		    "(bppCommandId %d, errorReason %d)", nt.bpp_command_id, nt.error_reason);
+		char reason[200];
+		snprintf(reason, sizeof(reason), "the companion's secure element refused the package: %s "
+		    "(bppCommandId %d, errorReason %d)", error_reason_name(nt.error_reason), nt.bpp_command_id,
+		    nt.error_reason);
 		rc = share_install_failed(d->share, st, nt.share_id, reason);
 	} else if (nt.event == ES10_EVENT_DELETE) {
 		rc = share_deleted(d->share, st, nt.share_id);

@@ -74,7 +74,12 @@ check_install(store *st, const es10_pending *p, node_notification *o)
 		log_warn("install result for session %s of a share that is gone acknowledged", tid);
 		return 0;
 	}
-	if (!p->meta.has_iccid || !iccid_is_app(tx.eid, sh.assoc_app_id, p->meta.iccid))
+	/* A success names the installed profile, which must be the session's.
+	 * An error result may come before the eUICC read the profile's ICCID
+	 * (no room, issue 8 F3): its signed transactionId already ties it to
+	 * the session; an ICCID it does name must still be the session's. */
+	int need_iccid = p->pir.success || p->meta.has_iccid;
+	if (need_iccid && (!p->meta.has_iccid || !iccid_is_app(tx.eid, sh.assoc_app_id, p->meta.iccid)))
 		return refuse(o, TS_EVERIFY, "8.1", "6.1",
 		    "install result for session %s names ICCID %s, not the one of %s", tid,
 		    o->iccid[0] ? o->iccid : "(none)", sh.assoc_app_id);

@@ -324,6 +324,8 @@ tx_stage(const session *s)
 
 /* BF21 for session s, signed by se over euiccSigned2 || smdpSignature2
  * (signer: another key, or NULL for se's own). */
+static const uint8_t *package_tid; /* euiccSigned2's transactionId if set (else the session's) */
+
 static int
 get_package_signed(const session *s, const fake_se *se, EVP_PKEY *signer, download_why *why)
 {
@@ -332,7 +334,7 @@ get_package_signed(const session *s, const fake_se *se, EVP_PKEY *signer, downlo
 	assert_int_equal(st->ops->tx_get(st, s->tid, &tx), 0);
 	rsp_euicc_signed2 e2;
 	memset(&e2, 0, sizeof(e2));
-	memcpy(e2.transaction_id, s->ss1.transaction_id, RSP_TID_LEN);
+	memcpy(e2.transaction_id, package_tid ? package_tid : s->ss1.transaction_id, RSP_TID_LEN);
 	EVP_PKEY *otk = NULL;
 	assert_int_equal(pki_keygen(&otk), 0);
 	assert_int_equal(pki_pubkey_to_point(otk, e2.euicc_otpk), 0);
@@ -472,6 +474,15 @@ test_download_accepted(void **state)
 	/* PrepareDownloadResponse signed by another SE's key: no package */
 	assert_int_not_equal(get_package_signed(&s, &se_a, se_a2.key, &why), 0);
 	assert_non_null(strstr(why.msg, "euiccSignature2 does not verify"));
+	assert_int_equal(tx_stage(&s), 2);
+	/* euiccSigned2 for another session, properly signed */
+	session other;
+	assert_int_equal(initiate(mid, &other, &why), 0);
+	package_tid = other.ss1.transaction_id;
+	int prc = get_package(&s, &se_a, &why);
+	package_tid = NULL;
+	assert_int_not_equal(prc, 0);
+	assert_non_null(strstr(why.msg, "euiccSigned2 is for another session"));
 	assert_int_equal(tx_stage(&s), 2);
 	assert_int_equal(state_of(id), SHARE_AUTHORISED);
 	assert_int_equal(get_package(&s, &se_a, &why), 0);
@@ -1052,6 +1063,98 @@ test_offers(void **state)
 	free(cx);
 }
 
+/* F3 with the real card: a full SE refuses the package; its signed error
+ * result fails the share with the SE's reason (share.failed to the primary,
+ * cancelOrder to the provider), and a share cancelled while its package was on
+ * the way completes the same way. */
+static void
+download_into(se_driver *d, const char *mid, uint8_t **pir, size_t *pir_len)
+{
+	uint8_t chal[16], *s1 = NULL, sig1[64], *bf38r = NULL, *md = NULL, *s2 = NULL, sig2[64], *bf21r = NULL;
+	uint8_t *bpp = NULL, *notif = NULL;
+	size_t s1_len = 0, bf38_len = 0, md_len = 0, s2_len = 0, bf21_len = 0, bpp_len = 0, nlen = 0;
+	char tid[33];
+	download_why why;
+	assert_int_equal(se_get_challenge(d, chal), 0);
+	assert_int_equal(download_initiate(&dsvc, st, mid, chal, tid, &s1, &s1_len, sig1, &why), 0);
+	assert_int_equal(se_authenticate_server(d, s1, s1_len, sig1, sign_cert, sign_cert_len, mid, &bf38r, &bf38_len), 0);
+	assert_int_equal(download_authenticate(&dsvc, st, tid, bf38r, bf38_len, &md, &md_len, &s2, &s2_len, sig2, &why), 0);
+	assert_int_equal(se_prepare_download(d, s2, s2_len, sig2, sign_cert, sign_cert_len, &bf21r, &bf21_len), 0);
+	assert_int_equal(download_package(&dsvc, st, tid, bf21r, bf21_len, &bpp, &bpp_len, &why), 0);
+	assert_int_equal(se_load_package(d, bpp, bpp_len, &notif, &nlen), TS_ELIMIT); /* no room */
+	assert_null(notif);
+	/* the SE keeps its signed error result pending, as every notification */
+	uint8_t **ns = NULL;
+	size_t *ls = NULL, n = 0;
+	assert_int_equal(se_pending_notifications(d, &ns, &ls, &n), 0);
+	assert_true(n >= 1);
+	*pir = ns[n - 1];
+	*pir_len = ls[n - 1];
+	for (size_t i = 0; i + 1 < n; i++)
+		free(ns[i]);
+	free(ns);
+	free(ls);
+	free(s1);
+	free(bf38r);
+	free(md);
+	free(s2);
+	free(bf21r);
+	free(bpp);
+}
+
+static void
+test_real_se_card_full(void **state)
+{
+	(void)state;
+	char se_state[160];
+	snprintf(se_state, sizeof(se_state), "%s/se.state", dir);
+	assert_int_equal(se_card_init_state(se_state, pki_a, EID), 0);
+	for (int i = 0; i < SE_MAX_APPS; i++) {
+		char app[32];
+		snprintf(app, sizeof(app), "filler-%d", i);
+		assert_int_equal(se_card_preinstall(se_state, app, "service", "op", NULL), 0);
+	}
+	se_driver *d = open_se(se_state);
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX];
+	uint8_t *pir = NULL;
+	size_t pir_len = 0;
+	download_why why;
+	authorised_share(EID, id, mid);
+	download_into(d, mid, &pir, &pir_len);
+	assert_int_equal(download_notification(&dsvc, st, pir, pir_len, NULL, &why), 0);
+	free(pir);
+	store_share sh;
+	assert_int_equal(st->ops->share_get(st, id, &sh), 0);
+	assert_int_equal(sh.state, SHARE_FAILED);
+	/* the SE's reason, by its SGP.22 name */
+	assert_non_null(strstr(sh.reason, "installFailedDueToInsufficientMemoryForProfile"));
+	store_event ev[32];
+	size_t n = 0, failed = 0;
+	assert_int_equal(st->ops->events_after(st, alice, id, 0, ev, 32, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		failed += strcmp(ev[i].type, "share.failed") == 0;
+	assert_int_equal(failed, 1);
+	assert_int_equal(count_outbox(id, OUTBOX_CANCEL_ORDER), 1);
+	assert_int_equal(count_cmds(EID, id, CMD_DOWNLOAD), 0);
+	share_why swhy;
+	assert_int_equal(share_cancel(&svc, st, alice, id, NULL, &sh, &swhy), TS_ESTATE);
+
+	/* cancelled while the package was on its way: the error result completes it */
+	authorised_share(EID, id, mid);
+	uint8_t *pir2 = NULL;
+	size_t pir2_len = 0;
+	/* the cancel lands between getBoundProfilePackage and the SE's answer */
+	download_into(d, mid, &pir2, &pir2_len);
+	assert_int_equal(share_cancel(&svc, st, alice, id, NULL, &sh, &swhy), 0);
+	assert_int_equal(sh.state, SHARE_REVOKED);
+	assert_int_equal(count_cmds(EID, id, CMD_DELETE), 1);
+	assert_int_equal(download_notification(&dsvc, st, pir2, pir2_len, NULL, &why), 0);
+	free(pir2);
+	assert_int_equal(state_of(id), SHARE_REVOKED);
+	assert_int_equal(count_cmds(EID, id, CMD_DELETE), 0);
+	se_driver_free(d);
+}
+
 /* ---- enrollment ---------------------------------------------------------- */
 
 static void
@@ -1137,6 +1240,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_offers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_real_se, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enroll, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_real_se_card_full, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("download", tests, group_setup, group_teardown);
 }
