@@ -9,6 +9,7 @@
  */
 #include "lib/pki.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -1046,14 +1047,72 @@ fail:
 }
 
 int
+pki_host_valid(const char *h)
+{
+	unsigned char buf[16];
+	if (h == NULL || h[0] == '\0')
+		return 0;
+	if (inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1)
+		return 1;
+	size_t n = strlen(h), label = 0;
+	if (n > 253)
+		return 0;
+	for (size_t i = 0; i <= n; i++) {
+		char c = h[i];
+		if (c == '.' || c == '\0') {
+			if (label == 0 || label > 63 || h[i - 1] == '-')
+				return 0;
+			label = 0;
+			continue;
+		}
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    (c == '-' && label > 0);
+		if (!ok)
+			return 0;
+		label++;
+	}
+	return 1;
+}
+
+/* "IP:127.0.0.1,DNS:localhost" plus one DNS: or IP: entry per host. */
+static int
+san_for_hosts(const char *const *hosts, size_t n, char *out, size_t cap)
+{
+	int rc = ts_snprintf(out, cap, "IP:127.0.0.1,DNS:localhost");
+	unsigned char buf[16];
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (!pki_host_valid(hosts[i]))
+			return TS_EINVAL;
+		int ip = inet_pton(AF_INET, hosts[i], buf) == 1 || inet_pton(AF_INET6, hosts[i], buf) == 1;
+		size_t l = strlen(out);
+		rc = ts_snprintf(out + l, cap - l, ",%s:%s", ip ? "IP" : "DNS", hosts[i]);
+	}
+	return rc == 0 ? 0 : TS_ELIMIT;
+}
+
+int
 pki_testpki_generate(const char *dir, const char *ein_prefixes,
     const char *const *eids, size_t n_eids)
+{
+	return pki_testpki_generate_hosts(dir, ein_prefixes, eids, n_eids, NULL, 0);
+}
+
+int
+pki_testpki_generate_hosts(const char *dir, const char *ein_prefixes,
+    const char *const *eids, size_t n_eids, const char *const *hosts, size_t n_hosts)
 {
 	int rc;
 	EVP_PKEY *ci_key = NULL, *eum_key = NULL, *nca_key = NULL;
 	X509 *ci = NULL, *eum = NULL, *nca = NULL;
-	static const char *const san = "IP:127.0.0.1,DNS:localhost";
+	char san[2048];
 	eid_t eid;
+
+	if (n_hosts > 0 && hosts == NULL)
+		return TS_EINVAL;
+	if ((rc = san_for_hosts(hosts, n_hosts, san, sizeof(san))) != 0)
+		return rc;
+	/* The node's certificate is named after its first host. */
+	const char *node_cn = n_hosts > 0 ? hosts[0] : "localhost";
 
 	if (dir == NULL || dir[0] == '\0' || (eids == NULL && n_eids > 0))
 		return TS_EINVAL;
@@ -1100,7 +1159,7 @@ pki_testpki_generate(const char *dir, const char *ein_prefixes,
 		goto fail;
 
 	o = (pki_issue_opts){
-		.profile = PKI_PROFILE_TLS_SERVER, .cn = "localhost",
+		.profile = PKI_PROFILE_TLS_SERVER, .cn = node_cn,
 		.org = "tapshare test node", .san = san, .days = PKI_LEAF_DAYS,
 	};
 	if ((rc = gen_one(dir, "node-tls", nca, nca_key, &o, NULL, NULL)) != 0)

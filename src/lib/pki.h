@@ -113,12 +113,22 @@ int pki_pubkey_from_point(const uint8_t *pt, size_t len, EVP_PKEY **out);
  *   euicc-<EID>.key euicc-<EID>.crt     one per EID in eids (issued by EUM)
  *   node-ca.key node-ca.crt             node CA (root)
  *   node-tls.key node-tls.crt           node TLS (server+client), SAN IP:127.0.0.1,DNS:localhost
+ *                                       (+ the hosts of pki_testpki_generate_hosts)
  *   node-sign.key node-sign.crt         node package signing, issued by CI
  *   sp-tls.key sp-tls.crt               provider TLS, issued by node CA
  * Every key is generated here; nothing is anyone's published test key.
  */
 int pki_testpki_generate(const char *dir, const char *ein_prefixes,
     const char *const *eids, size_t n_eids);
+/* The same, with the TLS certificates (node and provider) also valid for
+ * each of hosts (DNS names or IP addresses, pki_host_valid) beside
+ * 127.0.0.1 and localhost; the node's CN is hosts[0]. TS_EINVAL for a host
+ * that is neither. */
+int pki_testpki_generate_hosts(const char *dir, const char *ein_prefixes,
+    const char *const *eids, size_t n_eids, const char *const *hosts, size_t n_hosts);
+/* 1 if h is an IPv4/IPv6 address or a DNS name (labels of 1..63 letters,
+ * digits and inner hyphens, at most 253 characters), else 0. */
+int pki_host_valid(const char *h);
 
 /* Text of the last OpenSSL error (for logs); clears the queue. */
 const char *pki_last_error(char *buf, size_t cap);

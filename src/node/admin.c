@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/passphrase.h"
 #include "lib/pki.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -87,11 +88,32 @@ copy_file(const char *from, const char *to, unsigned mode)
 	return rc;
 }
 
+/* Every "--host NAME" (at most 16), checked (pki_host_valid). */
+static int
+collect_hosts(int argc, char **argv, const char **hosts, size_t *n)
+{
+	*n = 0;
+	for (int i = 0; i < argc - 1; i++) {
+		if (strcmp(argv[i], "--host") != 0)
+			continue;
+		if (*n == 16)
+			return usage_error("%s", "at most 16 --host");
+		if (!pki_host_valid(argv[i + 1]))
+			return usage_error("--host %s is neither a DNS name nor an IP address", argv[i + 1]);
+		hosts[(*n)++] = argv[i + 1];
+	}
+	return 0;
+}
+
 int
 node_cmd_testpki(int argc, char **argv)
 {
-	static const char *const wv[] = { "--eid", "--ein", NULL };
+	static const char *const wv[] = { "--eid", "--ein", "--host", NULL };
 	const char *dir = positional(argc, argv, 1, wv);
+	const char *hosts[16];
+	size_t nh = 0;
+	if (collect_hosts(argc, argv, hosts, &nh) != 0)
+		return 2;
 	if (dir == NULL)
 		return usage_error("%s", "testpki needs a directory: tapshare-node testpki DIR --eid EID");
 	const char *eids[16];
@@ -112,7 +134,7 @@ node_cmd_testpki(int argc, char **argv)
 	const char *ein = opt(argc, argv, "--ein");
 	if (ein == NULL)
 		ein = "89049032";
-	int rc = pki_testpki_generate(dir, ein, eids, n);
+	int rc = pki_testpki_generate_hosts(dir, ein, eids, n, hosts, nh);
 	if (rc != 0) {
 		fprintf(stderr, "tapshare-node: error: cannot generate the test PKI in %s: %s\n", dir, ts_strerror(rc));
 		return 1;
@@ -136,6 +158,9 @@ node_cmd_init(int argc, char **argv)
 	const char *listen = opt(argc, argv, "--listen");
 	if (dir == NULL)
 		return usage_error("%s", "init needs --dir DIR");
+	if (pki != NULL && opt(argc, argv, "--host") != NULL)
+		return usage_error("%s", "--host names the hosts of a PKI that init generates: not with --pki "
+					 "(give it to testpki)");
 	if (listen == NULL)
 		listen = "127.0.0.1:8443";
 	char abs[PATH_MAX], p[PATH_MAX], q[PATH_MAX];
@@ -162,7 +187,11 @@ node_cmd_init(int argc, char **argv)
 		return 1;
 	if (pki == NULL) {
 		fprintf(stderr, "no --pki given: generating a fresh test PKI in %s\n", pkidir);
-		if (pki_testpki_generate(pkidir, "89049032", NULL, 0) != 0) {
+		const char *hosts[16];
+		size_t nh = 0;
+		if (collect_hosts(argc, argv, hosts, &nh) != 0)
+			return 2;
+		if (pki_testpki_generate_hosts(pkidir, "89049032", NULL, 0, hosts, nh) != 0) {
 			fprintf(stderr, "tapshare-node: error: cannot generate a test PKI\n");
 			return 1;
 		}
@@ -291,6 +320,8 @@ node_load(node *n, const char *dir)
 		fprintf(stderr, "tapshare-node: error: cannot load the node key %s (32 bytes, mode 0600)\n", p);
 		return rc != 0 ? rc : TS_ECONFIG;
 	}
+	if (n->no_store)
+		return 0; /* a reload (conf.c): the running node keeps its database */
 	store_opts so = { .secret_key = n->secret_key };
 	if ((rc = store_open_opts(n->db_url, &so, &n->st)) != 0) {
 		char shown[sizeof(n->db_url)];
@@ -370,15 +401,15 @@ node_cmd_user(int argc, char **argv)
 		return rc;
 	int64_t uid;
 	if (strcmp(sub, "add") == 0) {
-		char pass[1024];
-		if (isatty(STDIN_FILENO))
-			fprintf(stderr, "passphrase for %s: ", name);
-		if (fgets(pass, sizeof(pass), stdin) == NULL) {
-			fprintf(stderr, "tapshare-node: error: no passphrase on standard input\n");
+		char pass[1024], prompt[128];
+		snprintf(prompt, sizeof(prompt), "passphrase for %s (not shown): ", name);
+		if (ts_read_passphrase(prompt, pass, sizeof(pass)) != 0) {
+			OPENSSL_cleanse(pass, sizeof(pass));
+			fprintf(stderr, "tapshare-node: error: no passphrase on standard input (or longer than %zu)\n",
+			    sizeof(pass) - 1);
 			rc = 1;
 			goto done;
 		}
-		pass[strcspn(pass, "\r\n")] = '\0';
 		if (strlen(pass) < 8) {
 			fprintf(stderr, "tapshare-node: error: the passphrase must have at least 8 characters\n");
 			rc = 1;

@@ -20,7 +20,6 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <jansson.h>
 
 #include "lib/log.h"
 #include "lib/ts_err.h"
@@ -50,20 +49,13 @@ static void
 snapshot(node *n, metrics_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
-	/* O(shares): acceptable for a scrape every few seconds up to ~10^5
-	 * shares; a counting query in the store would scale further. */
-	json_t *arr = NULL;
-	if (n->st->ops->shares_json(n->st, -1, &arr) == 0) {
-		size_t i;
-		json_t *sh;
-		json_array_foreach(arr, i, sh) {
-			enum share_state st = share_state_parse(json_string_value(json_object_get(sh, "state")));
-			if (st < SHARE_NSTATES)
-				s->shares_by_state[st]++;
-		}
+	int64_t counts[SHARE_NSTATES];
+	if (n->st->ops->share_counts(n->st, counts) == 0) {
+		for (int i = 0; i < SHARE_NSTATES; i++)
+			s->shares_by_state[i] = counts[i] < 0 ? 0 : (size_t)counts[i];
 		s->shares_ok = 1;
 	}
-	json_decref(arr);
+	s->outbox_ok = n->st->ops->outbox_depth(n->st, &s->outbox_pending, &s->outbox_retrying) == 0;
 	s->event_streams = n->nsubs;
 	ts_httpd_tls_stats(n->httpd, &s->tls_ok, &s->tls_failed);
 }

@@ -257,8 +257,10 @@ node_reload(node *n)
 	(void)ts_sd_notify_reloading();
 	log_info("SIGHUP: reloading %s", path);
 	(void)ts_snprintf(fresh.ini, sizeof(fresh.ini), "%s", path);
-	/* node_load checks strictly, loads every key and certificate, and
-	 * opens the database once more (so a reload also proves it is there). */
+	/* node_load checks strictly and loads every key and certificate; the
+	 * database is the running one (a new [node] database waits for a
+	 * restart, and must not be created or migrated by a reload). */
+	fresh.no_store = 1;
 	int rc = node_load(&fresh, n->dir);
 	char herr[700] = "";
 	if (rc == 0) {

@@ -289,6 +289,13 @@ metrics_render(struct evbuffer *out, const metrics_snapshot *snap)
 		evbuffer_add_printf(out, "tapshare_outbox_rows_total{result=\"%s\"} %llu\n", outbox_names[i],
 		    atomic_load(&M.outbox[i]));
 
+	if (snap->outbox_ok) {
+		family(out, "tapshare_outbox_depth", "gauge",
+		    "Outbox rows (provider calls) not done yet: all, and those that already failed once and wait for a retry.");
+		evbuffer_add_printf(out, "tapshare_outbox_depth{rows=\"pending\"} %lld\n", (long long)snap->outbox_pending);
+		evbuffer_add_printf(out, "tapshare_outbox_depth{rows=\"retrying\"} %lld\n", (long long)snap->outbox_retrying);
+	}
+
 	family(out, "tapshare_event_streams", "gauge", "Open server-sent-event streams (primaries and companions).");
 	evbuffer_add_printf(out, "tapshare_event_streams %zu\n", snap->event_streams);
 

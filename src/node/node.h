@@ -61,6 +61,7 @@ struct peerlim;
 typedef struct node {
 	char dir[512];           /* state: node.port, relative paths of the database */
 	char ini[PATH_MAX];      /* configuration file ("" = DIR/node.ini) */
+	int no_store;            /* node_load: do not open the database (reload) */
 	ts_config *cfg;
 	char db_url[600];
 	char address[129];       /* public base URL, also the smdpAddress (<= 128) */

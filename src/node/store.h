@@ -147,6 +147,8 @@ struct store_ops {
 	int (*shares_json)(store *s, int64_t user_id, json_t **out);
 	/* ids of shares whose not_after passed in an active state (at most max). */
 	int (*shares_expired)(store *s, int64_t now, char (*ids)[STORE_ID_MAX], size_t max, size_t *n);
+	/* number of shares in each state (metrics); unknown stored states are skipped */
+	int (*share_counts)(store *s, int64_t counts[SHARE_NSTATES]);
 	/* ids of the shares for eid, newest first (at most max): the node maps
 	 * an eUICC's notification naming an ICCID to its share */
 	int (*shares_of_eid)(store *s, const char *eid, char (*ids)[STORE_ID_MAX], size_t max, size_t *n);
@@ -169,6 +171,9 @@ struct store_ops {
 	int (*outbox_claim)(store *s, int64_t now, int64_t lease_s, store_outbox *out, size_t max, size_t *n);
 	int (*outbox_done)(store *s, int64_t id);
 	int (*outbox_retry)(store *s, int64_t id, int64_t next_at, const char *err);
+	/* rows not done yet, and how many of them failed at least once (have a
+	 * last_error, waiting for a retry) — the metrics' outbox depth */
+	int (*outbox_depth)(store *s, int64_t *pending, int64_t *retrying);
 	/* at start-up (no other worker alive): release every lease */
 	int (*outbox_reset_leases)(store *s);
 	/* a call to the provider of share_id succeeded: its rows waiting out a

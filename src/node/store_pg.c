@@ -989,6 +989,26 @@ pq_shares_expired(store *b, int64_t now, char (*ids)[STORE_ID_MAX], size_t max, 
 }
 
 static int
+pq_share_counts(store *b, int64_t counts[SHARE_NSTATES])
+{
+	static const char sql[] = "SELECT state, COUNT(*) FROM shares GROUP BY state";
+	PGresult *r = NULL;
+	int rc = q(S(b), sql, Q_READ, NULL, &r);
+	if (rc != 0)
+		return rc;
+	memset(counts, 0, SHARE_NSTATES * sizeof(counts[0]));
+	for (int i = 0; i < PQntuples(r); i++) {
+		char name[32];
+		c_text(r, i, 0, name, sizeof(name));
+		enum share_state k = share_state_parse(name);
+		if (k < SHARE_NSTATES)
+			counts[k] = c_i64(r, i, 1);
+	}
+	PQclear(r);
+	return 0;
+}
+
+static int
 pq_shares_of_eid(store *b, const char *eid, char (*ids)[STORE_ID_MAX], size_t max, size_t *n)
 {
 	static const char sql[] = "SELECT id FROM shares WHERE eid=$1 ORDER BY created_at DESC, id DESC LIMIT $2";
@@ -1218,6 +1238,24 @@ pq_outbox_reset_leases(store *b)
 {
 	static const char sql[] = "UPDATE outbox SET lease_until=0 WHERE done=0";
 	return q(S(b), sql, Q_WRITE, NULL, NULL);
+}
+
+static int
+pq_outbox_depth(store *b, int64_t *pending, int64_t *retrying)
+{
+	static const char sql[] = "SELECT COUNT(*), COUNT(*) FILTER (WHERE last_error IS NOT NULL) FROM outbox WHERE done=0";
+	PGresult *r = NULL;
+	int rc = q(S(b), sql, Q_READ, NULL, &r);
+	if (rc != 0)
+		return rc;
+	rc = TS_EDB;
+	if (PQntuples(r) > 0) {
+		*pending = c_i64(r, 0, 0);
+		*retrying = c_i64(r, 0, 1);
+		rc = 0;
+	}
+	PQclear(r);
+	return rc;
 }
 
 static int
@@ -1609,6 +1647,8 @@ static const struct store_ops pq_ops = {
 	.outbox_reset_leases = pq_outbox_reset_leases,
 	.outbox_wake = pq_outbox_wake,
 	.outbox_next_due = pq_outbox_next_due,
+	.outbox_depth = pq_outbox_depth,
+	.share_counts = pq_share_counts,
 	.idem_get = pq_idem_get,
 	.idem_put = pq_idem_put,
 	.offer_nonce_use = pq_offer_nonce_use,

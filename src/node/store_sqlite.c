@@ -743,6 +743,24 @@ sq_shares_expired(store *b, int64_t now, char (*ids)[STORE_ID_MAX], size_t max, 
 }
 
 static int
+sq_share_counts(store *b, int64_t counts[SHARE_NSTATES])
+{
+	static const char q[] = "SELECT state, COUNT(*) FROM shares GROUP BY state";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	memset(counts, 0, SHARE_NSTATES * sizeof(counts[0]));
+	int r;
+	while ((r = sqlite3_step(p)) == SQLITE_ROW) {
+		enum share_state k = share_state_parse((const char *)sqlite3_column_text(p, 0));
+		if (k < SHARE_NSTATES)
+			counts[k] = sqlite3_column_int64(p, 1);
+	}
+	sqlite3_reset(p);
+	return r == SQLITE_DONE ? 0 : TS_EDB;
+}
+
+static int
 sq_shares_of_eid(store *b, const char *eid, char (*ids)[STORE_ID_MAX], size_t max, size_t *n)
 {
 	static const char q[] = "SELECT id FROM shares WHERE eid=? ORDER BY created_at DESC, rowid DESC LIMIT ?";
@@ -960,6 +978,23 @@ static int
 sq_outbox_reset_leases(store *b)
 {
 	return exec(S(b), "UPDATE outbox SET lease_until=0 WHERE done=0");
+}
+
+static int
+sq_outbox_depth(store *b, int64_t *pending, int64_t *retrying)
+{
+	static const char q[] = "SELECT COUNT(*), COALESCE(SUM(last_error IS NOT NULL), 0) FROM outbox WHERE done=0";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	int rc = TS_EDB;
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		*pending = sqlite3_column_int64(p, 0);
+		*retrying = sqlite3_column_int64(p, 1);
+		rc = 0;
+	}
+	sqlite3_reset(p);
+	return rc;
 }
 
 static int
@@ -1387,6 +1422,8 @@ static const struct store_ops sq_ops = {
 	.outbox_reset_leases = sq_outbox_reset_leases,
 	.outbox_wake = sq_outbox_wake,
 	.outbox_next_due = sq_outbox_next_due,
+	.outbox_depth = sq_outbox_depth,
+	.share_counts = sq_share_counts,
 	.idem_get = sq_idem_get,
 	.idem_put = sq_idem_put,
 	.offer_nonce_use = sq_offer_nonce_use,

@@ -60,6 +60,7 @@ expect "step latency: one share reached S15 (installed)" \
 expect "step latency: and S13 (authorised)" \
 	test "$(m 'tapshare_share_step_seconds_count\{state="authorised"\}')" = 1
 expect "outbox: the confirmOrder row done" test "$(m 'tapshare_outbox_rows_total\{result="done"\}')" -ge 1
+expect "outbox depth: nothing left pending after the flow" test "$(m 'tapshare_outbox_depth\{rows="pending"\}')" = 0
 expect "open event streams: the companion's push channel at least" test "$(m tapshare_event_streams)" -ge 1
 expect "TLS handshakes counted" test "$(m 'tapshare_tls_handshakes_total\{result="ok"\}')" -ge 3
 expect "store commits timed" test "$(m tapshare_store_commit_seconds_count)" -ge 4

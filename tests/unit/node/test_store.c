@@ -149,10 +149,18 @@ test_outbox_claims_are_exclusive(void **state)
 	assert_int_equal(na, 0);
 	assert_int_equal(a->ops->outbox_claim(a, now + 61, 60, ra, 8, &na), 0);
 	assert_int_equal(na, 5);
+	int64_t pending = -1, retrying = -1;
+	assert_int_equal(a->ops->outbox_depth(a, &pending, &retrying), 0);
+	assert_int_equal(pending, 5);
+	assert_int_equal(retrying, 0);
 	/* done rows never come back; retried rows come back when due */
 	for (size_t i = 0; i < 4; i++)
 		assert_int_equal(a->ops->outbox_done(a, ra[i].id), 0);
 	assert_int_equal(a->ops->outbox_retry(a, ra[4].id, now + 100, "down"), 0);
+	/* the metrics' outbox depth: one row left, and it failed once */
+	assert_int_equal(b->ops->outbox_depth(b, &pending, &retrying), 0);
+	assert_int_equal(pending, 1);
+	assert_int_equal(retrying, 1);
 	int64_t due;
 	assert_int_equal(a->ops->outbox_next_due(a, now, &due), 0);
 	assert_int_equal(due, 100);
@@ -517,6 +525,40 @@ test_pass_throttle(void **state)
 /* ES9+ sessions per share are trimmed to the newest (authenticated ones
  * first); other shares' sessions are untouched (issue 8). */
 static void
+test_share_counts(void **state)
+{
+	(void)state;
+	store *s = open_store();
+	int64_t counts[SHARE_NSTATES];
+	assert_int_equal(s->ops->share_counts(s, counts), 0);
+	for (int i = 0; i < SHARE_NSTATES; i++)
+		assert_int_equal(counts[i], 0);
+	/* 2 installed, 1 revoked (no foreign keys on shares: rows as stored) */
+	static const struct {
+		const char *id;
+		enum share_state st;
+	} rows[] = { { "c0ffee01", SHARE_INSTALLED }, { "c0ffee02", SHARE_INSTALLED }, { "c0ffee03", SHARE_REVOKED } };
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		store_share sh;
+		memset(&sh, 0, sizeof(sh));
+		snprintf(sh.id, sizeof(sh.id), "%s", rows[i].id);
+		sh.user_id = 1;
+		snprintf(sh.device_id, sizeof(sh.device_id), "dev");
+		snprintf(sh.eid, sizeof(sh.eid), "89049032123451234512345678901235");
+		snprintf(sh.app_id, sizeof(sh.app_id), "app");
+		snprintf(sh.provider, sizeof(sh.provider), "operator");
+		sh.state = rows[i].st;
+		sh.created_at = sh.updated_at = 1700000000;
+		assert_int_equal(s->ops->share_insert(s, &sh), 0);
+	}
+	assert_int_equal(s->ops->share_counts(s, counts), 0);
+	assert_int_equal(counts[SHARE_INSTALLED], 2);
+	assert_int_equal(counts[SHARE_REVOKED], 1);
+	assert_int_equal(counts[SHARE_REQUESTED], 0);
+	store_close(s);
+}
+
+static void
 test_tx_trim(void **state)
 {
 	(void)state;
@@ -625,6 +667,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pass_throttle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_trim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_companion_owner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_share_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shares_of_eid, setup, teardown),
 	};
 	const struct CMUnitTest other_tests[] = {
