@@ -1076,7 +1076,7 @@ test_signing(void **st)
 	memset(&m, 0, sizeof(m));
 	m.seq = 7;
 	m.event = ES10_EVENT_ENABLE;
-	strcpy(m.address, "a.b");
+	snprintf(m.address, sizeof(m.address), "a.b");
 	uint8_t *o = NULL;
 	size_t l = 0;
 	assert_int_equal(es10_other_notif_sign(&m, key, cert.b, cert.n, cert.b, cert.n, &o, &l), 0);

@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lib/credapplet.h"
@@ -124,9 +125,11 @@ test_key_and_cert(void **st)
 	assert_int_equal(cred_iccid_decode(bad.b, bad.n, iccid), TS_EPARSE);
 
 	char kh[400];
-	strcpy(kh, "E2 4F 5A 0A " ICCID_HEX " 86 41 04"); /* E2 { iccid, 86 X9.62 uncompressed } */
-	for (int i = 0; i < 64; i++)
-		strcat(kh, " 11");
+	/* E2 { iccid, 86 X9.62 uncompressed } */
+	size_t kl = (size_t)snprintf(kh, sizeof(kh), "E2 4F 5A 0A " ICCID_HEX " 86 41 04");
+	for (int i = 0; i < 64 && kl < sizeof(kh); i++)
+		kl += (size_t)snprintf(kh + kl, sizeof(kh) - kl, " 11");
+	assert_true(kl < sizeof(kh));
 	vec k = hx(kh);
 	assert_int_equal(cred_key_decode(k.b, k.n, iccid, point), 0);
 	assert_int_equal(point[0], 0x04);

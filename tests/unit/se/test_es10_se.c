@@ -473,7 +473,7 @@ static void
 hex_of(const uint8_t *b, size_t n, char *out)
 {
 	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02X", b[i]); /* test code: sizes fixed by the callers */
+		snprintf(out + 2 * i, 3, "%02X", b[i]); /* out holds 2 * n + 1 bytes (callers) */
 	out[2 * n] = '\0';
 }
 
