@@ -17,8 +17,9 @@
  *     software secure element (device/se_client.h over the inproc se_driver):
  *     real ECDSA signatures, ECDH, key derivation, AES-CMAC/CBC package
  *     unwrapping, signed install notification. The ES9+ JSON client is
- *     written here on lib/ APIs (the companion's es9client.c is not in
- *     libtapshare).
+ *     written here on lib/ APIs; the stream token (the SE proving its EID
+ *     before the node opens the stream) is earned with the companion's own
+ *     es9_stream_auth (src/companion/es9client.c).
  *   - cleanup after each flow (so an SE never fills, SE_MAX_APPS = 32):
  *       delete (default): the companion deletes the app from its SE and sends
  *         the signed delete notification; the node revokes the share and
@@ -64,6 +65,7 @@
 #include "lib/ts_err.h"
 #include "lib/util.h"
 #include "se/card.h"
+#include "companion/es9client.h"
 
 #define BENCH_MAX_FLOWS 100000
 #define BENCH_MAX_CONC 64
@@ -125,6 +127,9 @@ struct companion {
 	pthread_mutex_t se_mu; /* the SE is used by this thread and, for delete, by a worker */
 	ts_httpc *stream;
 	ts_httpc *api;
+	ts_httpc *api_stream; /* the stream-token requests (this thread only) */
+	char stream_token[65];
+	int64_t stream_token_until_us;
 	pthread_t thr;
 	int started;
 	char last_id[32];
@@ -165,6 +170,7 @@ static struct {
 	size_t used;
 
 	atomic_int stop;        /* stream threads: leave */
+	atomic_long stream_auths; /* stream tokens earned (es9_stream_auth) */
 	atomic_long next_flow;  /* next flow index of the running phase */
 	long phase_flows;
 	int64_t deadline_us;
@@ -670,6 +676,28 @@ out:
 	return atomic_load(&g.stop) ? 1 : 0;
 }
 
+/* The stream's Authorization header in buf: the SE proves its EID to the node
+ * (es9_stream_auth, the companion's own code) and the token is kept while it
+ * has a minute left. NULL when the SE or the node refused (why says why). */
+static const char *
+comp_stream_authz(struct companion *c, char *buf, size_t cap, char *why, size_t whycap)
+{
+	int64_t now = now_us();
+	if (c->stream_token[0] == '\0' || now + 60000000LL >= c->stream_token_until_us) {
+		long ttl = 0;
+		pthread_mutex_lock(&c->se_mu);
+		int rc = es9_stream_auth(c->api_stream, c->se, g.o.node, c->eid, c->stream_token, &ttl, why, whycap);
+		pthread_mutex_unlock(&c->se_mu);
+		if (rc != 0) {
+			c->stream_token[0] = '\0';
+			return NULL;
+		}
+		c->stream_token_until_us = now + (int64_t)ttl * 1000000LL;
+		atomic_fetch_add(&g.stream_auths, 1);
+	}
+	return ts_snprintf(buf, cap, "Authorization: Bearer %s", c->stream_token) == 0 ? buf : NULL;
+}
+
 static void *
 comp_main(void *arg)
 {
@@ -679,10 +707,14 @@ comp_main(void *arg)
 	if (ts_snprintf(url, sizeof(url), "%s/v1/companion/events?eid=%s", g.o.node, c->eid) != 0)
 		return NULL;
 	while (!atomic_load(&g.stop)) {
-		int rc = ts_httpc_sse(c->stream, url, NULL, c->last_id[0] ? c->last_id : NULL,
-		    BENCH_SSE_IDLE_MS, comp_event, c, why, sizeof(why));
+		char authz[128];
+		why[0] = '\0';
+		const char *hdrs[] = { comp_stream_authz(c, authz, sizeof(authz), why, sizeof(why)), NULL };
+		int rc = hdrs[0] == NULL ? TS_EAUTH : ts_httpc_sse(c->stream, url, hdrs,
+		    c->last_id[0] ? c->last_id : NULL, BENCH_SSE_IDLE_MS, comp_event, c, why, sizeof(why));
 		if (rc != 0 && rc != TS_ETIMEOUT && !atomic_load(&g.stop)) {
 			note_error("companion %s event stream: %s (%s)", c->eid, ts_strerror(rc), why);
+			c->stream_token[0] = '\0'; /* earn a new one: it may be what was refused */
 			struct timespec ts = { 0, 200000000L };
 			nanosleep(&ts, NULL);
 		}
@@ -976,7 +1008,8 @@ add_companion(const char *state_path)
 	memcpy(c->eid, eid.digits, sizeof(c->eid));
 	pthread_mutex_init(&c->se_mu, NULL);
 	ts_httpc_opts ho = { .ca_file = g.o.ca, .timeout_ms = BENCH_HTTP_TIMEOUT_MS };
-	if ((rc = ts_httpc_new(&ho, &c->stream)) != 0 || (rc = ts_httpc_new(&ho, &c->api)) != 0) {
+	if ((rc = ts_httpc_new(&ho, &c->stream)) != 0 || (rc = ts_httpc_new(&ho, &c->api)) != 0 ||
+	    (rc = ts_httpc_new(&ho, &c->api_stream)) != 0) {
 		fprintf(stderr, "bench_flows: error: HTTP client: %s\n", ts_strerror(rc));
 		return rc;
 	}
@@ -1435,6 +1468,7 @@ done:
 	for (size_t i = 0; i < ncomps; i++) {
 		ts_httpc_free(comps[i].stream);
 		ts_httpc_free(comps[i].api);
+		ts_httpc_free(comps[i].api_stream);
 		se_driver_free(comps[i].se);
 		pthread_mutex_destroy(&comps[i].se_mu);
 	}

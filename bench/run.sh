@@ -17,6 +17,7 @@
 #   BENCH_APP          app to share              (default sim-alice)
 #   BENCH_SE_TMPFS     1 = keep the simulated SEs' state files on /dev/shm so
 #                      the companions' fsyncs do not share the node's disk (default 1)
+#   BENCH_LOGS         directory to copy the node's and provider's logs to on exit
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -56,6 +57,9 @@ bench_rc() { return "$1"; }
 bench_cleanup() {
 	local rc=$?
 	set +e
+	if [ -n "${BENCH_LOGS:-}" ]; then
+		mkdir -p "$BENCH_LOGS" && cp "$T"/*.log "$BENCH_LOGS"/ 2>/dev/null
+	fi
 	case "$SEDIR" in /dev/shm/tapshare-bench-se.*) rm -rf "$SEDIR" ;; esac
 	bench_rc "$rc"
 	ts_cleanup
@@ -80,6 +84,10 @@ for e in "${EIDS[@]}"; do pki_args+=(--eid "$e"); eid_args+=(--eid "$e"); done
 "$TS_BIN/tapshare-node" testpki "$T/pki" "${pki_args[@]}" --ein 89049032 2>"$T/pki.log"
 ts_start_sp
 ts_init_node
+# Every simulated companion runs from 127.0.0.1, so the per-address caps that
+# protect a real node (ES9+ sessions 60/min, 32 companion streams per address)
+# would throttle the bench itself: raise them for this node only.
+printf '[limits]\nes9_sessions_per_peer_per_min = 1000000\nstreams_per_peer = 100000\n' >>"$T/node/node.ini"
 ts_start_node
 alice enroll --node "$NODE_URL" --ca "$T/pki/node-ca.crt" --code "$ALICE_CODE" --name "bench phone" \
 	>"$T/enroll.log" 2>&1
