@@ -242,6 +242,10 @@ make_ssl_ctx(const ts_httpd_opts *o, SSL_CTX **out)
 	/* Idle connections (event streams) give their read/write buffers back
 	 * (~34 kB per connection otherwise). */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* No server-side session cache (it would keep every client's session
+	 * and certificate in memory): returning clients resume with stateless
+	 * session tickets (TLS 1.3 and 1.2, on by default), which need none. */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	if (SSL_CTX_use_certificate_chain_file(ctx, o->cert_file) != 1) {
 		file_err(o, "certificate", o->cert_file);
 		log_ssl_errors(o->cert_file);

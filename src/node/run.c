@@ -5,6 +5,7 @@
  * providers.
  */
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,15 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	size_t expired = 0;
 	(void)share_expire_due(&n->svc, n->st, ts_now(), &expired);
 	push_tick(n);
+	/* After many connections came (TLS handshakes leave freed heap behind)
+	 * or went, give the free heap back to the system: idle streams are
+	 * then charged what they hold, not the handshakes' garbage. */
+	static size_t trimmed_at;
+	size_t ns = n->nsubs;
+	if ((ns > trimmed_at ? ns - trimmed_at : trimmed_at - ns) >= 256) {
+		(void)malloc_trim(0);
+		trimmed_at = ns;
+	}
 	/* Hourly housekeeping: finished download sessions after a day,
 	 * idempotency records after a week. */
 	int64_t now = ts_now();
