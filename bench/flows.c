@@ -105,6 +105,7 @@ struct opts {
 	long duration_s;
 	long flow_timeout_s;
 	int cleanup;
+	const char *count_file; /* libbench_count.so's dump: copied to .start / .end around the phase */
 };
 
 /* What the primary's event stream learned about one share. Times are
@@ -1137,7 +1138,7 @@ usage(FILE *f)
 	    "                   [--pki DIR --eid EID [--eid EID ...]] [--flows N] [--concurrency C]\n"
 	    "                   [--warmup N] [--node-pid PID] [--sp-pid PID] [--duration-limit S]\n"
 	    "                   [--flow-timeout S] [--cleanup delete|cancel|none] [--cancel]\n"
-	    "                   [--passphrase-file FILE]\n"
+	    "                   [--passphrase-file FILE] [--count-file FILE]\n"
 	    "  --home-dir DIR   an enrolled primary (device.crt, device.key); passphrase from\n"
 	    "                   $TAPSHARE_PASSPHRASE or --passphrase-file\n"
 	    "  --se-dir DIR     secure-element state files *.state (one simulated companion each);\n"
@@ -1147,6 +1148,28 @@ usage(FILE *f)
 	    "  --cleanup MODE   after each flow: delete (companion deletes, default), cancel\n"
 	    "                   (primary cancels, S7/S8 -> S16/S17; same as --cancel) or none\n",
 	    BENCH_MAX_FLOWS);
+}
+
+/* Copies the node's call-counter dump (bench/preload/count.c, rewritten every
+ * 100 ms) to FILE.tag, after waiting for one fresh dump. */
+static void
+snap_counts(const char *file, const char *tag)
+{
+	if (file == NULL)
+		return;
+	struct timespec ts = { 0, 250000000L };
+	nanosleep(&ts, NULL);
+	char dst[BENCH_PATH_MAX + 16];
+	if (ts_snprintf(dst, sizeof(dst), "%s.%s", file, tag) != 0)
+		return;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	if (ts_read_file(file, 1 << 16, &buf, &len) == 0) {
+		(void)ts_write_file_atomic(dst, buf, len, 0644);
+		free(buf);
+	} else {
+		fprintf(stderr, "bench_flows: warning: cannot read the call counts %s\n", file);
+	}
 }
 
 static int
@@ -1183,7 +1206,7 @@ int
 main(int argc, char **argv)
 {
 	enum { O_NODE = 1000, O_CA, O_HOME, O_SEDIR, O_PKI, O_EID, O_FLOWS, O_CONC, O_WARM, O_NPID,
-		O_SPID, O_APP, O_DUR, O_FTO, O_CLEAN, O_CANCEL, O_PASS, O_HELP };
+		O_SPID, O_APP, O_DUR, O_FTO, O_CLEAN, O_CANCEL, O_PASS, O_HELP, O_COUNT };
 	static const struct option lopts[] = {
 		{ "node", required_argument, NULL, O_NODE },
 		{ "ca", required_argument, NULL, O_CA },
@@ -1195,6 +1218,7 @@ main(int argc, char **argv)
 		{ "concurrency", required_argument, NULL, O_CONC },
 		{ "warmup", required_argument, NULL, O_WARM },
 		{ "node-pid", required_argument, NULL, O_NPID },
+		{ "count-file", required_argument, NULL, O_COUNT },
 		{ "sp-pid", required_argument, NULL, O_SPID },
 		{ "app", required_argument, NULL, O_APP },
 		{ "duration-limit", required_argument, NULL, O_DUR },
@@ -1234,6 +1258,7 @@ main(int argc, char **argv)
 		case O_NPID: rc = parse_long("--node-pid", optarg, 1, 1L << 30, &o->node_pid); break;
 		case O_SPID: rc = parse_long("--sp-pid", optarg, 1, 1L << 30, &o->sp_pid); break;
 		case O_APP: o->app = optarg; break;
+		case O_COUNT: o->count_file = optarg; break;
 		case O_DUR: rc = parse_long("--duration-limit", optarg, 1, 3600, &o->duration_s); break;
 		case O_FTO: rc = parse_long("--flow-timeout", optarg, 1, 600, &o->flow_timeout_s); break;
 		case O_CLEAN:
@@ -1359,6 +1384,7 @@ main(int argc, char **argv)
 
 	long long node0 = -1, node1 = -1, sp0 = -1, sp1 = -1;
 	struct rusage ru0, ru1;
+	snap_counts(o->count_file, "start");
 	if (o->node_pid > 0 && read_cpu_ticks(o->node_pid, &node0) != 0)
 		fprintf(stderr, "bench_flows: warning: cannot read /proc/%ld/stat\n", o->node_pid);
 	if (o->sp_pid > 0 && read_cpu_ticks(o->sp_pid, &sp0) != 0)
@@ -1370,6 +1396,7 @@ main(int argc, char **argv)
 		(void)read_cpu_ticks(o->node_pid, &node1);
 	if (sp0 >= 0)
 		(void)read_cpu_ticks(o->sp_pid, &sp1);
+	snap_counts(o->count_file, "end");
 
 	size_t n5 = 0, nc = 0;
 	long ok = 0;

@@ -18,6 +18,11 @@
 #   BENCH_SE_TMPFS     1 = keep the simulated SEs' state files on /dev/shm so
 #                      the companions' fsyncs do not share the node's disk (default 1)
 #   BENCH_LOGS         directory to copy the node's and provider's logs to on exit
+#   BENCH_COUNT        1 (default) = LD_PRELOAD libbench_count.so into the node:
+#                      it counts the node's OpenSSL / SQLite / jansson / fsync
+#                      calls; bench_floor then prints the counts per flow, the
+#                      price of each primitive timed on this machine, the floor
+#                      for one flow (sum of count x price) and node CPU / floor
 #   BENCH_MODE         flows (default) | streams: for each N in BENCH_STREAMS
 #                      (default "0 100 1000 10000"), bench_streams holds N idle
 #                      authenticated event streams (bob's device, mutual TLS),
@@ -58,7 +63,8 @@ fi
 for v in $STREAMS; do
 	[[ "$v" =~ ^[0-9]+$ ]] && [ "$v" -le 18000 ] || { echo "run.sh: error: BENCH_STREAMS: integers <= 18000" >&2; exit 2; }
 done
-for b in tapshare-node tapshare-sp tapshare bench_flows bench_streams; do
+COUNT=${BENCH_COUNT:-1}
+for b in tapshare-node tapshare-sp tapshare bench_flows bench_streams bench_floor; do
 	[ -x "$BUILD/$b" ] || { echo "run.sh: error: $BUILD/$b not built" >&2; exit 2; }
 done
 
@@ -106,7 +112,14 @@ ts_init_node
 # protect a real node (ES9+ sessions 60/min, 32 companion streams per address)
 # would throttle the bench itself: raise them for this node only.
 printf '[limits]\nes9_sessions_per_peer_per_min = 1000000\nstreams_per_peer = 100000\n' >>"$T/node/node.ini"
-ts_start_node
+count_args=()
+if [ "$COUNT" = 1 ] && [ "$MODE" = flows ]; then
+	[ -f "$BUILD/libbench_count.so" ] || { echo "run.sh: error: $BUILD/libbench_count.so not built" >&2; exit 2; }
+	count_args=(--count-file "$T/node.counts")
+	LD_PRELOAD="$BUILD/libbench_count.so" BENCH_COUNT_FILE="$T/node.counts" ts_start_node
+else
+	ts_start_node
+fi
 alice enroll --node "$NODE_URL" --ca "$T/pki/node-ca.crt" --code "$ALICE_CODE" --name "bench phone" \
 	>"$T/enroll.log" 2>&1
 
@@ -115,11 +128,18 @@ echo "== node pid $NODE_PID at $NODE_URL, provider pid $SP_PID, data in $T (SE s
 cmd=("$TS_BIN/bench_flows" --node "$NODE_URL" --ca "$T/pki/node-ca.crt" --home-dir "$T/alice"
 	--se-dir "$SEDIR" --pki "$T/pki" "${eid_args[@]}" --app "$APP"
 	--flows "$FLOWS" --concurrency "$CONC" --warmup "$WARMUP" --cleanup "$CLEANUP"
-	--node-pid "$NODE_PID" --sp-pid "$SP_PID" --duration-limit "$DURATION")
+	--node-pid "$NODE_PID" --sp-pid "$SP_PID" --duration-limit "$DURATION" "${count_args[@]}")
 echo "== ${cmd[*]}"
 rc=0
 if [ "$MODE" = flows ]; then
-	timeout --kill-after=10 $((DURATION + 60)) "${cmd[@]}" || rc=$?
+	timeout --kill-after=10 $((DURATION + 60)) "${cmd[@]}" | tee "$T/flows.out" || rc=$?
+	if [ "$COUNT" = 1 ] && [ -s "$T/node.counts.end" ]; then
+		ok=$(sed -n 's/^flows completed \([0-9]*\),.*/\1/p' "$T/flows.out")
+		cpu=$(sed -n 's/^node CPU: .*total, \([0-9.]*\) ms per flow.*/\1/p' "$T/flows.out")
+		echo "== floor (same run, same machine): bench_floor --pki $T/pki"
+		"$TS_BIN/bench_floor" --pki "$T/pki" --tmp "$T" --counts "$T/node.counts.start" "$T/node.counts.end" \
+			--flows "${ok:-0}" --node-cpu-ms "${cpu:-0}" || rc=$?
+	fi
 	exit "$rc"
 fi
 
