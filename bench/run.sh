@@ -81,6 +81,8 @@ bench_rc() { return "$1"; }
 bench_cleanup() {
 	local rc=$?
 	set +e
+	# BENCH_EXIT_HOOK (pg's bench/growth.sh): stops what a BENCH_NODE_HOOK started.
+	[ -n "${BENCH_EXIT_HOOK:-}" ] && eval "$BENCH_EXIT_HOOK"
 	if [ -n "${BENCH_LOGS:-}" ]; then
 		mkdir -p "$BENCH_LOGS" && cp "$T"/*.log "$BENCH_LOGS"/ 2>/dev/null
 	fi
@@ -112,6 +114,9 @@ ts_init_node
 # protect a real node (ES9+ sessions 60/min, 32 companion streams per address)
 # would throttle the bench itself: raise them for this node only.
 printf '[limits]\nes9_sessions_per_peer_per_min = 1000000\nstreams_per_peer = 100000\n' >>"$T/node/node.ini"
+# BENCH_NODE_HOOK: a script sourced here (after init, before the node starts), e.g. to
+# fill the store or switch [node] database (bench/growth.sh); $T, $TS_BIN, $ROOT are set.
+[ -n "${BENCH_NODE_HOOK:-}" ] && . "$BENCH_NODE_HOOK"
 count_args=()
 if [ "$COUNT" = 1 ] && [ "$MODE" = flows ]; then
 	[ -f "$BUILD/libbench_count.so" ] || { echo "run.sh: error: $BUILD/libbench_count.so not built" >&2; exit 2; }
