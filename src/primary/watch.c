@@ -4,13 +4,13 @@
  * one JSON object) per event; `tapshare shares` lists the shares with their
  * device, state and expiry.
  *
- * Starting "now" (without --all). A new stream without Last-Event-ID starts
- * "from now" on the node (issue 9); --all asks for the history with
- * ?after=0. An older node sent every stored event on such a stream, written
- * in one go when the stream opened, so watch still first reads
- * a stream until it has been quiet for WATCH_SCAN_QUIET_MS ("the scan"),
- * skipping what it reads — the history — and remembering the last event id;
- * it then follows from that id with Last-Event-ID, printing everything.
+ * Starting "now" (without --all): a new stream without Last-Event-ID starts
+ * from now on the node (issue 9), so watch simply follows it; --all asks
+ * for the history with ?after=0. A reconnect resumes after the last event
+ * seen (Last-Event-ID); one before any event was seen starts from now again.
+ * (Before issue 9 the node sent the whole history on such a stream and
+ * watch first read it until quiet for WATCH_SCAN_QUIET_MS, "the scan"; the
+ * scanning code below is kept for that case but no longer entered.)
  * A live event that races with the scan (arrives within the scan) is still
  * printed if its share changed after watch started (updated_at > start,
  * watch_changed_after); only an event that does not change the share's
@@ -387,15 +387,9 @@ cmd_watch(const cli_opts *o)
 
 	if (check_node(http, base) != 0)
 		goto out;
-	if (!o->all) {
-		w.scanning = 1;
-		w.scan_end = ts_mono_ms() + WATCH_SCAN_MAX_MS;
-		if (stream(&w, http, url) != 0)
-			goto out;
-		log_debug("watch: skipped the stored history up to event %s",
-		    w.last_id[0] ? w.last_id : "(none)");
-		w.scanning = 0;
-	}
+	/* Without --all the node's stream starts from now by itself (no
+	 * Last-Event-ID): no scan of the history, so no gap between a scan and
+	 * the stream that follows it. */
 	if (!should_stop(&w) && stream(&w, http, url) != 0)
 		goto out;
 	if (w.out_err) {
