@@ -103,6 +103,8 @@ static const ts_config_key node_schema[] = {
 	{ .section = "node", .key = "log_level", .type = TS_CFG_ENUM, .choices = "debug|info|warn|error" },
 	{ .section = "node", .key = "db_wait_ms", .type = TS_CFG_INT, .min = 0, .max = 60000 },
 	{ .section = "node", .key = "admin_listen", .type = TS_CFG_HOSTPORT },
+	/* finished shares (and their events) are pruned after this many days; 0 keeps them */
+	{ .section = "node", .key = "retention_days", .type = TS_CFG_INT, .min = 0, .max = 36500 },
 	{ .section = "tls", .key = "cert", .type = TS_CFG_FILE, .required = 1 },
 	{ .section = "tls", .key = "key", .type = TS_CFG_FILE, .required = 1 },
 	{ .section = "tls", .key = "ca_cert", .type = TS_CFG_FILE, .required = 1 },

@@ -104,7 +104,15 @@ typedef struct node {
 	struct peerlim *es9_peers; /* initiateAuthentication per peer (api_es9.c) */
 	uint8_t secret_key[32];  /* DIR/node.key: seals credentials at rest (sealed.h) */
 	int64_t next_gc;
+	int64_t retention_s;     /* [node] retention_days: finished shares pruned after this */
+	int64_t next_prune;
+	struct pg_listen *pgl;   /* PostgreSQL LISTEN for cross-node wake-ups (pg_listen.c), or NULL */
 } node;
+
+/* default [node] retention_days */
+#define NODE_RETENTION_DAYS 30
+/* shares pruned per batch (one batch per tick while a backlog remains) */
+#define NODE_PRUNE_BATCH 500
 
 /* admin.c */
 int node_cmd_testpki(int argc, char **argv);
@@ -149,6 +157,14 @@ int node_reload(node *n);
 /* The TLS client certificate and key for provider calls (any thread). */
 void node_client_tls(node *n, char cert[600], char key[600]);
 void node_unload(node *n);
+
+/* pg_listen.c — cross-node wake-ups on PostgreSQL (issue 9): a dedicated
+ * connection LISTENs on channel "tapshare", its socket watched by n->base;
+ * a notification "u:<user id>" or "e:<eid>" (sent by the store in the
+ * transaction that wrote the event / command) wakes the push streams.
+ * start is a no-op (0) for a SQLite database. */
+int pg_listen_start(node *n);
+void pg_listen_stop(node *n);
 
 /* run.c */
 int node_cmd_run(int argc, char **argv);

@@ -194,6 +194,11 @@ struct store_ops {
 	/* housekeeping: drops finished download sessions older than tx_before,
 	 * idempotency records older than idem_before, expired tokens and codes */
 	int (*gc)(store *s, int64_t tx_before, int64_t idem_before, int64_t now);
+	/* Store growth (issue 9): drops up to max shares in a final state whose
+	 * last change is older than `before`, with their events, companion
+	 * commands, outbox rows and download sessions (a share whose provider
+	 * call is still pending stays); *n: how many shares went. */
+	int (*prune)(store *s, int64_t before, size_t max, size_t *n);
 
 	/* ES9+ transactions and companion identities */
 	int (*tx_put)(store *s, const store_tx *tx);

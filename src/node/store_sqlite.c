@@ -37,6 +37,7 @@ typedef struct sq_store {
 	size_t ncache, cap;
 	char sql_expired[256]; /* built at open from the transition table */
 	char sql_by_eid_app[640];
+	char sql_prune[6][512]; /* prune: events, cmds, outbox, es9_tx, then shares; [5] counts */
 	uint8_t key[32];       /* node key (store_opts.secret_key) when has_key */
 	int has_key;
 } sq_store;
@@ -97,6 +98,19 @@ static const char *const migrations[] = {
 	"  window_start INTEGER NOT NULL);",
 	/* 7: a companion belongs to the user whose share it installed first (issue 8) */
 	"CREATE TABLE companion_owners (eid TEXT PRIMARY KEY, user_id INTEGER NOT NULL, since INTEGER NOT NULL);",
+	/* 8: flat as the store grows (issue 9): the companion-command update
+	 * and the housekeeping on an index (test_store_plans checks the plans) */
+	"CREATE INDEX cmds_share ON companion_cmds(share_id);"
+	"CREATE INDEX events_share ON events(share_id);"
+	"CREATE INDEX shares_updated ON shares(updated_at);"
+	"CREATE INDEX outbox_share ON outbox(share_id);"
+	"CREATE INDEX es9_tx_share ON es9_tx(share_id);"
+	"CREATE INDEX es9_tx_created ON es9_tx(created_at);"
+	"CREATE INDEX idem_created ON idempotency(created_at);"
+	"CREATE INDEX tokens_expiry ON tokens(expires_at);"
+	"CREATE INDEX offer_nonces_expiry ON offer_nonces(expires_at);"
+	"CREATE INDEX devices_revoked ON devices(revoked_at) WHERE revoked_at <> 0;"
+	"CREATE INDEX apps_user ON apps(user_id);",
 };
 
 static sqlite3_stmt *
@@ -1094,6 +1108,51 @@ sq_gc(store *b, int64_t tx_before, int64_t idem_before, int64_t now)
 	return 0;
 }
 
+/* pg's prune in one transaction: the same share set (finished, older than
+ * ?1, no pending provider call, at most ?2) for each table, shares last. */
+static int
+sq_prune(store *b, int64_t before, size_t max, size_t *n)
+{
+	sq_store *s = S(b);
+	*n = 0;
+	int rc = exec(s, "BEGIN IMMEDIATE");
+	if (rc != 0)
+		return rc;
+	sqlite3_stmt *c = st(s, s->sql_prune[5]);
+	if (c == NULL) {
+		(void)exec(s, "ROLLBACK");
+		return TS_EDB;
+	}
+	sqlite3_bind_int64(c, 1, before);
+	sqlite3_bind_int64(c, 2, (sqlite3_int64)max);
+	if (sqlite3_step(c) == SQLITE_ROW)
+		*n = (size_t)sqlite3_column_int64(c, 0);
+	sqlite3_reset(c);
+	for (size_t i = 0; i < 5 && rc == 0 && *n > 0; i++) {
+		sqlite3_stmt *p = st(s, s->sql_prune[i]);
+		if (p == NULL) {
+			rc = TS_EDB;
+			break;
+		}
+		sqlite3_bind_int64(p, 1, before);
+		sqlite3_bind_int64(p, 2, (sqlite3_int64)max);
+		rc = run(s, p);
+	}
+	if (rc != 0) {
+		(void)exec(s, "ROLLBACK");
+		*n = 0;
+		return rc;
+	}
+	if ((rc = exec(s, "COMMIT")) != 0) {
+		(void)exec(s, "ROLLBACK");
+		*n = 0;
+		return rc;
+	}
+	if (*n > 0)
+		store_committed();
+	return 0;
+}
+
 static int
 sq_tx_put(store *b, const store_tx *tx)
 {
@@ -1428,6 +1487,7 @@ static const struct store_ops sq_ops = {
 	.idem_put = sq_idem_put,
 	.offer_nonce_use = sq_offer_nonce_use,
 	.gc = sq_gc,
+	.prune = sq_prune,
 	.tx_put = sq_tx_put,
 	.tx_get = sq_tx_get,
 	.companion_put = sq_companion_put,
@@ -1536,6 +1596,15 @@ store_sqlite_open(const char *path, const store_opts *opts, store **out)
 	    "SELECT " SHARE_COLS " FROM shares WHERE eid=? AND assoc_app_id=?"
 	    " ORDER BY CASE WHEN state IN (%s) THEN 0 ELSE 1 END, created_at DESC, rowid DESC LIMIT 1",
 	    store_sql_open_states());
+	static const char *const prune_of[] = { "DELETE FROM events WHERE share_id IN",
+		"DELETE FROM companion_cmds WHERE share_id IN", "DELETE FROM outbox WHERE share_id IN",
+		"DELETE FROM es9_tx WHERE share_id IN", "DELETE FROM shares WHERE id IN",
+		"SELECT COUNT(*) FROM shares WHERE id IN" };
+	for (size_t i = 0; i < TS_ARRAY_LEN(prune_of); i++)
+		ts_snprintf(s->sql_prune[i], sizeof(s->sql_prune[i]),
+		    "%s (SELECT id FROM shares sh WHERE updated_at < ?1 AND state NOT IN (%s)"
+		    " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.share_id = sh.id AND o.done = 0)"
+		    " ORDER BY updated_at LIMIT ?2)", prune_of[i], store_sql_open_states());
 	int rc;
 	if ((rc = exec(s, "PRAGMA journal_mode=WAL")) != 0 ||
 	    (rc = exec(s, "PRAGMA synchronous=FULL")) != 0 ||
