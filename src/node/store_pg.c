@@ -164,6 +164,7 @@ static const char *const migrations[] = {
 	"CREATE INDEX es9_tx_created ON es9_tx(created_at);"
 	"CREATE INDEX idem_created ON idempotency(created_at);"
 	"CREATE INDEX tokens_expiry ON tokens(expires_at);"
+	"CREATE INDEX enroll_codes_expiry ON enroll_codes(expires_at) WHERE used_at IS NULL;"
 	"CREATE INDEX offer_nonces_expiry ON offer_nonces(expires_at);"
 	"CREATE INDEX devices_revoked ON devices(revoked_at) WHERE revoked_at <> 0;"
 	"CREATE INDEX apps_user ON apps(user_id);",
