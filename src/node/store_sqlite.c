@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,6 +39,7 @@ typedef struct sq_store {
 	char sql_expired[256]; /* built at open from the transition table */
 	char sql_by_eid_app[640];
 	char sql_prune[6][512]; /* prune: events, cmds, outbox, es9_tx, then shares; [5] counts */
+	FILE *explain;         /* TAPSHARE_STORE_EXPLAIN (tests): query plans, see sq_explain */
 	uint8_t key[32];       /* node key (store_opts.secret_key) when has_key */
 	int has_key;
 } sq_store;
@@ -114,6 +116,29 @@ static const char *const migrations[] = {
 	"CREATE INDEX apps_user ON apps(user_id);",
 };
 
+/* TAPSHARE_STORE_EXPLAIN=FILE (tests): each statement's EXPLAIN QUERY PLAN,
+ * the first time this connection prepares it, as "-- SQL" and the plan
+ * rows (tests/integration/test_store_plans.sh fails on a table SCAN). */
+static void
+sq_explain(sq_store *s, const char *sql)
+{
+	size_t len = strlen(sql) + 20;
+	char *text = malloc(len);
+	sqlite3_stmt *p = NULL;
+	if (text == NULL)
+		return;
+	ts_snprintf(text, len, "EXPLAIN QUERY PLAN %s", sql);
+	fprintf(s->explain, "-- %s\n", sql);
+	if (sqlite3_prepare_v2(s->db, text, -1, &p, NULL) == SQLITE_OK)
+		while (sqlite3_step(p) == SQLITE_ROW)
+			fprintf(s->explain, "%s\n", (const char *)sqlite3_column_text(p, 3));
+	else
+		fprintf(s->explain, "EXPLAIN FAILED: %s\n", sqlite3_errmsg(s->db));
+	sqlite3_finalize(p);
+	fflush(s->explain);
+	free(text);
+}
+
 static sqlite3_stmt *
 st(sq_store *s, const char *sql)
 {
@@ -142,6 +167,8 @@ st(sq_store *s, const char *sql)
 	s->cache[s->ncache].sql = sql;
 	s->cache[s->ncache].st = p;
 	s->ncache++;
+	if (s->explain != NULL)
+		sq_explain(s, sql);
 	return p;
 }
 
@@ -213,6 +240,8 @@ sq_close(store *b)
 		sqlite3_finalize(s->cache[i].st);
 	free(s->cache);
 	sqlite3_close(s->db);
+	if (s->explain)
+		fclose(s->explain);
 	OPENSSL_cleanse(s->key, sizeof(s->key));
 	free(s);
 }
@@ -725,9 +754,10 @@ sq_share_get_credential(store *b, const char *id, char **out)
 static int
 sq_shares_json(store *b, int64_t user_id, json_t **out)
 {
-	static const char q[] = "SELECT " SHARE_COLS " FROM shares WHERE (?1 < 0 OR user_id=?1)"
-				" ORDER BY created_at, id";
-	sqlite3_stmt *p = st(S(b), q);
+	/* one user's on the index shares_user; all (the operator) is a scan */
+	static const char q[] = "SELECT " SHARE_COLS " FROM shares WHERE user_id=?1 ORDER BY created_at, id";
+	static const char all[] = "SELECT " SHARE_COLS " FROM shares WHERE ?1 < 0 ORDER BY created_at, id";
+	sqlite3_stmt *p = st(S(b), user_id < 0 ? all : q);
 	if (!p)
 		return TS_EDB;
 	sqlite3_bind_int64(p, 1, user_id);
@@ -978,9 +1008,10 @@ sq_outbox_retry(store *b, int64_t id, int64_t next_at, const char *err)
 static int
 sq_outbox_wake(store *b, const char *share_id, int64_t now)
 {
+	/* the pending rows first (index outbox_due), their shares by key */
 	static const char q[] = "UPDATE outbox SET next_at=?1 WHERE done=0 AND next_at>?1 AND lease_until<=?1"
-				" AND share_id IN (SELECT id FROM shares WHERE provider="
-				" (SELECT provider FROM shares WHERE id=?2))";
+				" AND (SELECT provider FROM shares WHERE id=outbox.share_id) ="
+				" (SELECT provider FROM shares WHERE id=?2)";
 	sqlite3_stmt *p = st(S(b), q);
 	if (!p)
 		return TS_EDB;
@@ -1606,6 +1637,9 @@ store_sqlite_open(const char *path, const store_opts *opts, store **out)
 		    "%s (SELECT id FROM shares sh WHERE updated_at < ?1 AND state NOT IN (%s)"
 		    " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.share_id = sh.id AND o.done = 0)"
 		    " ORDER BY updated_at LIMIT ?2)", prune_of[i], store_sql_open_states());
+	const char *ex = getenv("TAPSHARE_STORE_EXPLAIN");
+	if (ex != NULL && ex[0] != '\0' && (s->explain = fopen(ex, "a")) == NULL)
+		log_warn("TAPSHARE_STORE_EXPLAIN: cannot open %s", ex);
 	int rc;
 	if ((rc = exec(s, "PRAGMA journal_mode=WAL")) != 0 ||
 	    (rc = exec(s, "PRAGMA synchronous=FULL")) != 0 ||
