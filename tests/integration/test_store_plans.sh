@@ -12,6 +12,12 @@
 ts_pki
 ts_start_sp
 ts_init_node
+# [node] retention_days (finished shares pruned after it) is checked
+cp "$T/node/node.ini" "$T/bad.ini"
+sed -i 's/^retention_days = .*/retention_days = -1/' "$T/bad.ini"
+expect "init writes retention_days = 30" grep -qx "retention_days = 30" "$T/node/node.ini"
+expect "tapshare-node check accepts the default retention" "$TS_BIN/tapshare-node" check --dir "$T/node"
+expect_fail "tapshare-node check refuses retention_days = -1" "$TS_BIN/tapshare-node" check --config "$T/bad.ini"
 export TAPSHARE_STORE_EXPLAIN="$T/plans.txt"
 ts_start_node
 unset TAPSHARE_STORE_EXPLAIN
