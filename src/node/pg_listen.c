@@ -20,8 +20,7 @@
 #include "lib/ts_err.h"
 #include "lib/util.h"
 #include "node/node.h"
-
-#define PGL_PAYLOAD_MAX 80
+#include "node/pg_notify.h"
 
 struct pg_listen {
 	node *n;
@@ -35,33 +34,6 @@ static int
 is_pg_url(const char *url)
 {
 	return strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0;
-}
-
-/* A notification's payload: "u:<decimal user id>" or "e:<32 digits>";
- * anything else is ignored (logged at debug). Returns 0 when well-formed. */
-static int
-parse_payload(const char *p, int64_t *user_id, char eid[33])
-{
-	size_t len = strnlen(p, PGL_PAYLOAD_MAX + 1);
-	*user_id = -1;
-	eid[0] = '\0';
-	if (len < 3 || len > PGL_PAYLOAD_MAX || p[1] != ':')
-		return TS_EPARSE;
-	if (p[0] == 'u') {
-		long long v;
-		if (ts_parse_ll(p + 2, 0, INT64_MAX, &v) != 0)
-			return TS_EPARSE;
-		*user_id = (int64_t)v;
-		return 0;
-	}
-	if (p[0] == 'e' && len - 2 == 32) {
-		for (size_t i = 2; i < len; i++)
-			if (p[i] < '0' || p[i] > '9')
-				return TS_EPARSE;
-		memcpy(eid, p + 2, 33);
-		return 0;
-	}
-	return TS_EPARSE;
 }
 
 /* The push hook for one user or EID. Until push.c indexes its streams
@@ -94,7 +66,7 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 	for (int i = 0; i < 100000 && (nt = PQnotifies(l->conn)) != NULL; i++) {
 		int64_t user_id;
 		char eid[33];
-		if (parse_payload(nt->extra, &user_id, eid) == 0)
+		if (pg_notify_parse(nt->extra, &user_id, eid) == 0)
 			wake(l->n, user_id, eid);
 		else
 			log_debug("postgresql NOTIFY %s: payload ignored", nt->relname);
