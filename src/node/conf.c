@@ -113,6 +113,11 @@ static const ts_config_key node_schema[] = {
 	{ .section = "sign", .key = "key", .type = TS_CFG_FILE, .required = 1 },
 	{ .section = "trust", .key = "ci", .type = TS_CFG_FILE, .required = 1 },
 	{ .section = "trust", .key = "eum", .type = TS_CFG_FILE, .required = 1 },
+	/* caps (0 or absent = the default; README "Limits") */
+	{ .section = "limits", .key = "max_streams", .type = TS_CFG_INT, .min = 0, .max = 10000000 },
+	{ .section = "limits", .key = "streams_per_peer", .type = TS_CFG_INT, .min = 0, .max = 10000000 },
+	{ .section = "limits", .key = "streams_per_eid", .type = TS_CFG_INT, .min = 0, .max = 1000 },
+	{ .section = "limits", .key = "es9_sessions_per_peer_per_min", .type = TS_CFG_INT, .min = 0, .max = 10000000 },
 };
 
 struct pem_check {

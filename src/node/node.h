@@ -82,8 +82,13 @@ typedef struct node {
 	char ein_prefixes[1024]; /* union of the EUMs' permitted prefixes */
 
 	/* push */
-	struct push_sub *subs;
+	struct push_sub *subs;   /* every open stream */
 	size_t nsubs;
+	struct push_state *push; /* streams by EID / user, the wake queue (push.c) */
+	/* node.ini [limits] (0 = default; read in run.c) */
+	size_t lim_max_streams;  /* default: the fd limit less a reserve */
+	int lim_streams_per_peer, lim_streams_per_eid;
+	int lim_es9_per_peer;    /* ES9+ sessions per peer address per minute */
 	struct event *push_ev;   /* activated (thread-safe) when new events are committed */
 	struct event *tick_ev;   /* 1 s: expiry, keepalives */
 
@@ -213,14 +218,23 @@ void api_reply_refusal(struct evhttp_request *req, const share_why *why, int rc)
 /* push.c */
 int push_init(node *n);
 void push_fini(node *n);
-/* Thread-safe: wake the event loop to deliver newly committed events. */
+/* Thread-safe (any thread): the streams of one EID (companions) or of one
+ * user (primaries) read the store again and get what was committed for them;
+ * only those streams are touched. push_wake_all / push_kick: every stream. */
+void push_wake_eid(node *n, const char *eid);
+void push_wake_user(node *n, int64_t user_id);
+void push_wake_all(node *n);
 void push_kick(node *n);
+/* Loop thread: streams read back from the store, events written (since start). */
+void push_stats(const node *n, uint64_t *delivers, uint64_t *written);
 /* Starts an SSE response and registers it. kind 0 primary (user_id, share filter,
- * after), kind 1 companion (eid). */
+ * after: replay after that event id; < 0 = from now, unless share_id, which
+ * replays that share from its start), kind 1 companion (eid). */
 int push_subscribe_primary(node *n, struct evhttp_request *req, int64_t user_id, const char *device_id,
     const char *share_id, int64_t after);
-/* Companion streams are capped: NODE_STREAMS_PER_PEER per peer address
- * (429 beyond), NODE_STREAMS_PER_EID per EID (a new one replaces the oldest). */
+/* Companion streams are capped: lim_streams_per_peer per peer address
+ * (429 beyond), lim_streams_per_eid per EID (a new one replaces the oldest);
+ * every stream by lim_max_streams (503, connection closed). */
 int push_subscribe_companion(node *n, struct evhttp_request *req, const char *eid, const char *peer);
 /* Keepalives; also ends the streams of devices revoked meanwhile (by any
  * process: it polls the store's revocation count). */

@@ -157,6 +157,8 @@ struct store_ops {
 	int (*event_add)(store *s, int64_t user_id, const char *share_id, const char *type, const char *data, int64_t *id);
 	/* events of a user with id > after (share_id filter optional), at most max */
 	int (*events_after)(store *s, int64_t user_id, const char *share_id, int64_t after, store_event *out, size_t max, size_t *n);
+	/* the user's latest event id (0 when none): a stream "from now" (push.c) */
+	int (*events_last)(store *s, int64_t user_id, int64_t *id);
 
 	/* companion commands */
 	int (*cmd_add)(store *s, const char *eid, const char *share_id, const char *type, const char *data, int64_t *id);

@@ -1280,6 +1280,16 @@ pq_events_after(store *b, int64_t user_id, const char *share_id, int64_t after, 
 	return 0;
 }
 
+/* perf (issue 9): the "from now" start of a primary's stream (push.c). */
+static int
+pq_events_last(store *b, int64_t user_id, int64_t *id)
+{
+	static const char sql[] = "SELECT coalesce(max(id), 0) FROM events WHERE user_id=$1";
+	pq_args a = { 0 };
+	a_i64(&a, user_id);
+	return one_i64(S(b), sql, &a, id, TS_EDB);
+}
+
 static int
 pq_cmd_add(store *b, const char *eid, const char *share_id, const char *type, const char *data, int64_t *id)
 {
@@ -1857,6 +1867,7 @@ static const struct store_ops pq_ops = {
 	.shares_of_eid = pq_shares_of_eid,
 	.event_add = pq_event_add,
 	.events_after = pq_events_after,
+	.events_last = pq_events_last,
 	.cmd_add = pq_cmd_add,
 	.cmds_pending = pq_cmds_pending,
 	.cmd_done = pq_cmd_done,

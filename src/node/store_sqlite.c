@@ -869,6 +869,23 @@ sq_events_after(store *b, int64_t user_id, const char *share_id, int64_t after, 
 }
 
 static int
+sq_events_last(store *b, int64_t user_id, int64_t *id)
+{
+	static const char q[] = "SELECT coalesce(max(id), 0) FROM events WHERE user_id=?";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	sqlite3_bind_int64(p, 1, user_id);
+	int rc = TS_EDB;
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		*id = sqlite3_column_int64(p, 0);
+		rc = 0;
+	}
+	sqlite3_reset(p);
+	return rc;
+}
+
+static int
 sq_cmd_add(store *b, const char *eid, const char *share_id, const char *type, const char *data, int64_t *id)
 {
 	sq_store *s = S(b);
@@ -1503,6 +1520,7 @@ static const struct store_ops sq_ops = {
 	.shares_of_eid = sq_shares_of_eid,
 	.event_add = sq_event_add,
 	.events_after = sq_events_after,
+	.events_last = sq_events_last,
 	.cmd_add = sq_cmd_add,
 	.cmds_pending = sq_cmds_pending,
 	.cmd_done = sq_cmd_done,
