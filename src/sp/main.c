@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "lib/cmdline.h"
 #include "lib/log.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -401,9 +402,8 @@ cmd_decisions(int argc, char **argv)
 	if (rc != 0)
 		return fail("cannot read the decision record", ts_strerror(rc));
 	if (o.json) {
-		json_dumpf(list, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-		json_decref(list);
+		cmdline_set_json(1);
+		cmdline_ok(list);
 		return 0;
 	}
 	printf("%-20s %-12s %-9s %-32s %-16s %-26s %-10s %s\n", "TIME", "FUNCTION", "DECISION",

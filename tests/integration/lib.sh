@@ -164,7 +164,7 @@ ts_start_all() {
 # node_state SHARE_ID -> prints the share's state (admin view)
 node_state() {
 	"$TS_BIN/tapshare-node" shares --dir "$T/node" --json 2>/dev/null |
-		jq -r --arg id "$1" '(map(select(.share_id == $id)) | .[0].state) // "none"'
+		jq -r --arg id "$1" '(.data | map(select(.share_id == $id)) | .[0].state) // "none"'
 }
 # wait_state SHARE_ID STATE SECONDS
 wait_state() {

@@ -113,7 +113,7 @@ ASSOC=$(alice shares --json | jq -r --arg s "$MSHARE" '.shares[] | select(.share
 expect "... the success line names the associated app" grep -qF "as $ASSOC;" <<<"$out"
 expect "... the copy has no time limit (no note printed)" bash -c "! grep -q 'note: the provider limited' <<<\"\$1\"" _ "$out"
 expect "... the node recorded a transfer without not_after" bash -c \
-	"'$TS_BIN/tapshare-node' shares --dir '$T/node' --json | jq -e 'map(select(.operation == \"move\" and .state == \"installed\" and .not_after == 0)) | length == 1' >/dev/null"
+	"'$TS_BIN/tapshare-node' shares --dir '$T/node' --json | jq -e '.data | map(select(.operation == \"move\" and .state == \"installed\" and .not_after == 0)) | length == 1' >/dev/null"
 expect "the node lists sim-alice as moved" [ "$(app_state sim-alice)" = moved ]
 expect "the phone's SE no longer holds sim-alice" bash -c \
 	"'$TS_BIN/tapshare-se' status --state '$T/phone.state' --json | jq -e '(.apps | map(.app_id) | index(\"sim-alice\")) == null and .pending_notifications == 0' >/dev/null"
@@ -123,7 +123,7 @@ expect "the companion's SE holds the associated app" bash -c \
 wait_log "$T/node.log" "S16 move: provider .* told that original sim-alice moved to" 10 || true
 expect "the node told the provider" grep -qE "S16 move: provider .* told that original sim-alice moved to $ASSOC" "$T/node.log"
 expect "the provider recorded a cancelOrder for the original" bash -c \
-	"'$TS_BIN/tapshare-sp' decisions --dir '$T/sp' --json | jq -e --arg s '$MSHARE' 'map(select(.function == \"cancelOrder\" and .share_id == \$s)) | length == 1' >/dev/null"
+	"'$TS_BIN/tapshare-sp' decisions --dir '$T/sp' --json | jq -e --arg s '$MSHARE' '.data | map(select(.function == \"cancelOrder\" and .share_id == \$s)) | length == 1' >/dev/null"
 
 # a moved app cannot be moved (or shared) again; the refusal comes from the
 # phone's SE (M0) before the node is asked

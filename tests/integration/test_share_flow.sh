@@ -22,7 +22,7 @@ expect "associated app differs from the original" [ "$ASSOC" != sim-alice ]
 expect "the companion's SE holds the associated app" bash -c \
 	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e --arg a '$ASSOC' '.apps | map(select(.app_id == \$a)) | length == 1' >/dev/null"
 expect "provider recorded one approval" bash -c \
-	"'$TS_BIN/tapshare-sp' decisions --dir '$T/sp' --json | jq -e 'map(select(.function == \"confirmOrder\")) | length == 1' >/dev/null"
+	"'$TS_BIN/tapshare-sp' decisions --dir '$T/sp' --json | jq -e '.data | map(select(.function == \"confirmOrder\")) | length == 1' >/dev/null"
 
 # cancel (S7/S8 -> S16/S17)
 out=$(alice cancel "$SHARE" --timeout 60 2>&1) || { echo "$out"; fail "cancel completes"; }
@@ -33,5 +33,5 @@ expect "SE no longer holds the app" bash -c \
 	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e '.apps | length == 0' >/dev/null"
 wait_log "$T/sp.log" "cancelOrder" 10 || true
 expect "provider told of the cancellation" bash -c \
-	"'$TS_BIN/tapshare-sp' decisions --dir '$T/sp' --json | jq -e 'map(select(.function == \"cancelOrder\")) | length == 1' >/dev/null"
+	"'$TS_BIN/tapshare-sp' decisions --dir '$T/sp' --json | jq -e '.data | map(select(.function == \"cancelOrder\")) | length == 1' >/dev/null"
 ts_done

@@ -112,7 +112,7 @@ expect "SE no longer holds the app" bash -c \
 	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e '.apps | length == 0' >/dev/null"
 wait_log "$T/sp.log" "cancelOrder" 10 || true
 expect "provider told of the cancellation" bash -c \
-	"'$TS_BIN/tapshare-sp' decisions --dir '$T/sp' --json | jq -e 'map(select(.function == \"cancelOrder\")) | length == 1' >/dev/null"
+	"'$TS_BIN/tapshare-sp' decisions --dir '$T/sp' --json | jq -e '.data | map(select(.function == \"cancelOrder\")) | length == 1' >/dev/null"
 expect "both provider calls done in the PostgreSQL outbox" \
 	[ "$(psql_node "SELECT COUNT(*) FROM outbox WHERE share_id='$SHARE' AND done=1")" = 2 ]
 expect "events recorded in PostgreSQL" \
