@@ -103,6 +103,7 @@ int
 main(int argc, char **argv)
 {
 	ts_log_init("tapshare-node", TS_LOG_INFO);
+	ts_log_set_target(TS_LOG_AUTO); /* run: [node] log decides */
 	cmdline_init("tapshare-node", argc, argv);
 	int rc = cmdline_front(&prog, argc, argv);
 	if (rc >= 0)

@@ -444,6 +444,7 @@ int
 main(int argc, char **argv)
 {
 	ts_log_init(PROG, TS_LOG_INFO);
+	ts_log_set_target(TS_LOG_AUTO); /* the journal when systemd connected stderr to it */
 	if (argc < 2) {
 		fputs(usage_main, stderr);
 		return EXIT_USAGE;
