@@ -100,6 +100,24 @@ fail_v(const char *code, json_t *data, const char *fmt, va_list ap, int usage)
 	cl_done = 1;
 }
 
+void
+cmdline_error_envelope(json_t *err, json_t *data)
+{
+	if (!cl_json || cl_done) {
+		json_decref(err);
+		json_decref(data);
+		return;
+	}
+	json_t *env = json_pack("{s:i,s:o}", "schema", CMDLINE_SCHEMA, "error", err);
+	if (env != NULL && data != NULL)
+		json_object_set_new(env, "data", data);
+	else
+		json_decref(data);
+	put_line(env);
+	json_decref(env);
+	cl_done = 1;
+}
+
 int
 cmdline_fail(int rc, const char *code, json_t *data, const char *fmt, ...)
 {
@@ -190,6 +208,16 @@ tail(FILE *out, const cmdline_prog *p)
 {
 	fputs("\nExit status: 0 success, 1 the operation failed, 2 bad usage.\n", out);
 	fprintf(out, "See also: %s(1), docs/cli.md\n", p->prog);
+}
+
+void
+cmdline_page(FILE *out, const char *prog, const char *text)
+{
+	size_t n = strlen(text);
+	fputs(text, out);
+	if (n > 0 && text[n - 1] != '\n')
+		fputc('\n', out);
+	fprintf(out, "\nSee also: %s(1), docs/cli.md\n", prog);
 }
 
 void

@@ -41,6 +41,9 @@ void cmdline_ok(json_t *data);
  * Returns rc so callers can write `return cmdline_fail(1, "no_user", ...)`. */
 int cmdline_fail(int rc, const char *code, json_t *data, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The error envelope alone (nothing on stderr: the caller said why): err
+ * is {"code","message",...} (taken), data may be NULL (taken). */
+void cmdline_error_envelope(json_t *err, json_t *data);
 /* A usage error: the message, then "(see PROG --help)" on stderr; under
  * --json the error envelope with code "usage". Returns 2. */
 int cmdline_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -86,6 +89,9 @@ void cmdline_help(FILE *out, const cmdline_prog *p);
 /* Help of one command; TS_ENOTFOUND (nothing printed) when p has none of
  * that name. */
 int cmdline_help_cmd(FILE *out, const cmdline_prog *p, const char *name);
+/* A help page kept as one text (programs with their own pages): the text,
+ * then "See also: PROG(1), docs/cli.md" as its last line. */
+void cmdline_page(FILE *out, const char *prog, const char *text);
 /* The usual front of main(): handles `PROG` alone (help on stderr, exit
  * 2), --help/-h/help [COMMAND] anywhere before the command's own
  * arguments (stdout, exit 0), --version. Returns -1 to go on, else the

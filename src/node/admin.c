@@ -405,8 +405,13 @@ new_code(node *n, int64_t user_id, const char *name)
 	secret_hash(code, h);
 	if (n->st->ops->enroll_code_add(n->st, h, user_id, ts_now() + NODE_ENROLL_TTL_S) != 0)
 		return 1;
-	fprintf(stderr, "one-time enrollment code for %s (valid 7 days):\n", name);
-	printf("%s\n", code);
+	if (cmdline_json()) {
+		cmdline_ok(json_pack("{s:s,s:s,s:I}", "user", name, "enrollment_code", code, "expires_at",
+		    (json_int_t)(ts_now() + NODE_ENROLL_TTL_S)));
+	} else {
+		fprintf(stderr, "one-time enrollment code for %s (valid 7 days):\n", name);
+		printf("%s\n", code);
+	}
 	OPENSSL_cleanse(code, sizeof(code));
 	return 0;
 }

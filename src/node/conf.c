@@ -19,6 +19,7 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include "lib/cmdline.h"
 #include "lib/config.h"
 #include "lib/httpd.h"
 #include "lib/log.h"
@@ -217,9 +218,14 @@ node_cmd_check(int argc, char **argv)
 	ts_config_free(c);
 	if (bad != 0) {
 		fprintf(stderr, "tapshare-node: %s: %zu problem%s\n", ini, bad, bad == 1 ? "" : "s");
+		cmdline_error_envelope(json_pack("{s:s,s:s}", "code", "config_invalid", "message", "configuration problems (see stderr)"),
+		    json_pack("{s:s,s:I}", "config", ini, "problems", (json_int_t)bad));
 		return 1;
 	}
-	printf("%s: configuration OK (state in %s)\n", ini, dir);
+	if (cmdline_json())
+		cmdline_ok(json_pack("{s:s,s:s,s:I}", "config", ini, "state", dir, "problems", (json_int_t)0));
+	else
+		printf("%s: configuration OK (state in %s)\n", ini, dir);
 	return 0;
 }
 
