@@ -12,7 +12,7 @@ ts_init_se
 ts_start_companion
 ts_enroll
 
-apps=$(alice apps --json)
+apps=$(alice apps --json | jdata)
 expect "apps lists the bank-ID credential with its kind and provider" \
 	jq -e '.apps | map(select(.app_id == "bankid-alice" and .kind == "bankid" and .provider == "bank")) | length == 1' <<<"$apps"
 expect "apps lists the service credential" \
@@ -23,7 +23,7 @@ for app in sim-alice bankid-alice svc-parking; do
 	expect "$app: second confirmation" grep -q "S6 second confirmation" <<<"$out"
 done
 
-status=$("$TS_BIN/tapshare-companion" status --se "inproc:$T/se.state" --json 2>/dev/null)
+status=$("$TS_BIN/tapshare-companion" status --se "inproc:$T/se.state" --json 2>/dev/null | jdata)
 echo "$status" | jq -c '.apps[] | {app_id, kind, provider}'
 expect "SE holds a sim app from the operator" jq -e '.apps | map(select(.kind == "sim" and .provider == "operator")) | length == 1' <<<"$status"
 expect "SE holds a bankid app from the bank" jq -e '.apps | map(select(.kind == "bankid" and .provider == "bank")) | length == 1' <<<"$status"
@@ -48,7 +48,7 @@ expect "companion stored the bank's certificate and enabled the credential" \
 expect "node took the enable notification" wait_log "$T/node.log" "S15 share $BSHARE: .* with its certified key" 15
 events=$(share_events "$BSHARE")
 expect "the primary sees share.certified for the bank-ID share" grep -q "share.certified" <<<"$events"
-status=$("$TS_BIN/tapshare-companion" status --se "inproc:$T/se.state" --json 2>/dev/null)
+status=$("$TS_BIN/tapshare-companion" status --se "inproc:$T/se.state" --json 2>/dev/null | jdata)
 expect "the SE lists the bank-ID app enabled, its key certified" \
 	jq -e '.apps | map(select(.kind == "bankid" and .enabled == true and .key_certified == true)) | length == 1' <<<"$status"
 expect "the primary never sees the bank-ID key or certificate" bash -c \
