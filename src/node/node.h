@@ -132,6 +132,20 @@ int node_cmd_device(int argc, char **argv);
 int node_cmd_companion(int argc, char **argv);
 /* Loads n->ini (DIR/node.ini when empty) and the keys and certificates it names. */
 int node_load(node *n, const char *dir);
+/* Argument helpers the admin commands share (admin.c): "--name value"
+ * (NULL when absent), a flag's presence, positional number k after the
+ * command words (skipping options and the values of with_value), and
+ * loading the node a command names (--dir / --config; 0, or the exit
+ * status 1 or 2 after saying why). */
+const char *node_arg_opt(int argc, char **argv, const char *name);
+int node_arg_flag(int argc, char **argv, const char *name);
+const char *node_arg_positional(int argc, char **argv, int k, const char *const *with_value);
+int node_admin_open(int argc, char **argv, node *n);
+/* admin_acct.c — user|app|provider|device list|show|remove (issue 10) */
+int node_acct_user(int argc, char **argv);
+int node_acct_app(int argc, char **argv);
+int node_acct_provider(int argc, char **argv);
+int node_acct_device(int argc, char **argv);
 
 /* conf.c — the files: --dir DIR (DIR/node.ini, state in DIR), --config FILE,
  * else the installed layout (/etc/tapshare/node.ini, state in

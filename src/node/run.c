@@ -182,6 +182,8 @@ node_cmd_run(int argc, char **argv)
 	const char *lvl = ts_config_get(n.cfg, "node", "log_level", "info");
 	ts_log_init("tapshare-node", strcmp(lvl, "debug") == 0 ? TS_LOG_DEBUG :
 	    strcmp(lvl, "warn") == 0 ? TS_LOG_WARN : strcmp(lvl, "error") == 0 ? TS_LOG_ERROR : TS_LOG_INFO);
+	/* [node] log (checked: one of the four names) */
+	ts_log_set_target((enum ts_log_target)ts_log_target_parse(ts_config_get(n.cfg, "node", "log", "auto")));
 	n.crash_after = getenv("TAPSHARE_NODE_CRASH_AFTER");
 	long long crash_commits = 0;
 	if (n.crash_after != NULL && strncmp(n.crash_after, "commit:", 7) == 0 &&

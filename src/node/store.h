@@ -246,6 +246,24 @@ struct store_ops {
 	int (*companion_claim)(store *s, const char *eid, int64_t user_id, int64_t now);
 	int (*companion_owner)(store *s, const char *eid, int64_t *user_id);
 	int (*companion_release)(store *s, const char *eid);
+
+	/* Administration (tapshare-node user|app|provider list|show|remove).
+	 * users_json: every account that was not removed, by name: JSON array
+	 * of {user_id, name, created_at}. providers_json: [{name, url,
+	 * ca_file}] by name. app_remove / provider_remove delete one row
+	 * (TS_ENOTFOUND when absent); the caller checks first that nothing
+	 * live still needs it. user_remove closes an account in one
+	 * statement batch: its devices are revoked (kept, so their
+	 * certificates stay refused), its tokens, enrollment codes, apps,
+	 * companion ownerships and throttle windows dropped, and the row kept
+	 * as a tombstone named "#<id>" with no passphrase hash, so the id is
+	 * never given to a new account (the share history keeps pointing to
+	 * it) and the name is free again. TS_ENOTFOUND unknown. */
+	int (*users_json)(store *s, json_t **out);
+	int (*providers_json)(store *s, json_t **out);
+	int (*app_remove)(store *s, const char *app_id);
+	int (*provider_remove)(store *s, const char *name);
+	int (*user_remove)(store *s, int64_t user_id, int64_t now);
 };
 
 struct store {
