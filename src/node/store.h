@@ -239,6 +239,10 @@ struct store_ops {
 	int (*companion_claim)(store *s, const char *eid, int64_t user_id, int64_t now);
 	int (*companion_owner)(store *s, const char *eid, int64_t *user_id);
 	int (*companion_release)(store *s, const char *eid);
+
+	/* Drops one session token (the owner's web page: logout). 0 also when
+	 * it was unknown. */
+	int (*token_drop)(store *s, const char *token_hash);
 };
 
 struct store {
