@@ -1,6 +1,6 @@
 /*
  * web.c — the account owner's web page (issue 10 item 4), served by the node
- * on its own HTTPS listener under /owner/ (docs/protocol.md §7).
+ * on its public HTTPS listener under /owner/ (docs/protocol.md §8).
  *
  * The listener asks for a client certificate but does not require one (the
  * node's listener always did: enrollment comes before a certificate), so a
