@@ -469,7 +469,10 @@ h_events(struct evhttp_request *req, void *arg)
 	}
 	/* A session bound to a device ends with the device's revocation
 	 * (push.c closes that device's streams); "web" names no device. */
-	if (push_subscribe_primary(n, req, s.user_id, s.device_id[0] ? s.device_id : "web", NULL, (int64_t)after) != 0)
+	/* push.c answers its own refusals (503 too_many_streams); only an
+	 * allocation failure leaves the request to us. */
+	if (push_subscribe_primary(n, req, s.user_id, s.device_id[0] ? s.device_id : "web", NULL, (int64_t)after) ==
+	    TS_ENOMEM)
 		reply_error(req, 503, "busy", "cannot open the event stream");
 }
 
