@@ -18,11 +18,14 @@ CA="$T/pki/node-ca.crt"
 C() { curl -sS --cacert "$CA" --max-time 30 "$@"; }
 
 # ---- 1. the browser ---------------------------------------------------------------
+for tool in chromium python3 openssl; do
+	command -v "$tool" >/dev/null || { fail "$tool is missing (scripts/bootstrap.sh installs it)"; ts_done; exit 1; }
+done
 SPKI=$(openssl x509 -in "$T/pki/node-tls.crt" -pubkey -noout | openssl pkey -pubin -outform der |
 	openssl dgst -sha256 -binary | base64)
 SHARE_CMD="'$TS_BIN/tapshare' --home '$T/alice' share --link 'sim:$T/link.sock' --app sim-alice --timeout 90"
-if out=$(CI=true timeout 300 python3 "$(dirname "$0")/web_browser.py" --url "$NODE_URL/owner/" --spki "$SPKI" \
-	--user alice --passphrase "$PASS" --share-cmd "$SHARE_CMD" --out "$ART" --timeout 240 2>"$T/browser.log"); then
+if out=$(CI=true timeout 230 python3 "$(dirname "$0")/web_browser.py" --url "$NODE_URL/owner/" --spki "$SPKI" \
+	--user alice --passphrase "$PASS" --share-cmd "$SHARE_CMD" --out "$ART" --timeout 200 2>"$T/browser.log"); then
 	ok "browser: signed in, the CLI's share appeared installed live, cancelled from the page, shown revoked"
 else
 	cat "$T/browser.log" "$ART/share-cmd.log" 2>/dev/null || true

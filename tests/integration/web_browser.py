@@ -48,8 +48,9 @@ class Browser:
                 "--use-mock-keychain", "--window-size=1100,1000",
                 "--ignore-certificate-errors-spki-list=" + spki, "about:blank"]
         self.log = open(os.path.join(out_dir, "chromium.log"), "w")
+        # its own process group (id = its PID): stopping it stops its helpers
         self.proc = subprocess.Popen(args, preexec_fn=child_fds, close_fds=False, stdin=subprocess.DEVNULL,
-                                     stdout=self.log, stderr=self.log)
+                                     stdout=self.log, stderr=self.log, start_new_session=True)
         for fd in (r_in, w_out, r_in_h, w_out_h):
             os.close(fd)
         self.buf = b""
@@ -60,12 +61,16 @@ class Browser:
     def close(self):
         try:
             if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
+                os.killpg(self.proc.pid, signal.SIGTERM)
                 try:
                     self.proc.wait(timeout=10)
                 except subprocess.TimeoutExpired:
-                    self.proc.kill()
+                    os.killpg(self.proc.pid, signal.SIGKILL)
                     self.proc.wait(timeout=10)
+            try:  # helpers left behind by a browser that died
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         finally:
             for fd in (self.w, self.r):
                 try:
@@ -173,6 +178,8 @@ def main():
     ap.add_argument("--out", required=True, help="directory for screenshots and chromium.log")
     ap.add_argument("--timeout", type=float, default=240)
     a = ap.parse_args()
+    # a SIGTERM (timeout(1), ctest) still stops the browser: finally blocks run
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     os.makedirs(a.out, exist_ok=True)
     deadline = time.monotonic() + a.timeout
     b = Browser(a.chromium, a.spki, a.out, deadline)
