@@ -208,7 +208,7 @@ def main():
         cookies = b.send("Network.getCookies", {"urls": [a.url]})["cookies"]
         sess = [c for c in cookies if c["name"] == "__Host-tapshare_session"]
         if len(sess) != 1 or not sess[0]["httpOnly"] or not sess[0]["secure"] or sess[0].get("sameSite") != "Strict":
-            raise Fail("session cookie flags wrong: %s" % sess)
+            raise Fail("session cookie flags wrong: %s" % [{k: v for k, v in c.items() if k != "value"} for c in sess])
         if "tapshare_session" in (b.eval("document.cookie") or ""):
             raise Fail("the session cookie is visible to the page's script")
         b.eval("window.__tsNoReload = 1; true")
