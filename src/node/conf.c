@@ -107,6 +107,8 @@ static const ts_config_key node_schema[] = {
 	{ .section = "node", .key = "admin_listen", .type = TS_CFG_HOSTPORT },
 	/* finished shares (and their events) are pruned after this many days; 0 keeps them */
 	{ .section = "node", .key = "retention_days", .type = TS_CFG_INT, .min = 0, .max = 36500 },
+	{ .section = "node", .key = "web", .type = TS_CFG_ENUM, .choices = "on|off" },
+	{ .section = "node", .key = "web_session_s", .type = TS_CFG_INT, .min = 1, .max = 86400 },
 	{ .section = "tls", .key = "cert", .type = TS_CFG_FILE, .required = 1 },
 	{ .section = "tls", .key = "key", .type = TS_CFG_FILE, .required = 1 },
 	{ .section = "tls", .key = "ca_cert", .type = TS_CFG_FILE, .required = 1 },
@@ -300,6 +302,8 @@ node_reload(node *n)
 	note_restart_key(n->cfg, fresh.cfg, "address", "");
 	note_restart_key(n->cfg, fresh.cfg, "outbox_workers", "2");
 	note_restart_key(n->cfg, fresh.cfg, "admin_listen", "");
+	note_restart_key(n->cfg, fresh.cfg, "web", "on");
+	note_restart_key(n->cfg, fresh.cfg, "web_session_s", "900");
 	/* Everything below is read on this thread only, except the provider
 	 * client certificate (node_client_tls, under ob_mu). */
 	SWAP(n->cfg, fresh.cfg);

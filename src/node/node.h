@@ -112,6 +112,8 @@ typedef struct node {
 	int64_t retention_s;     /* [node] retention_days: finished shares pruned after this */
 	int64_t next_prune;
 	struct pg_listen *pgl;   /* PostgreSQL LISTEN for cross-node wake-ups (pg_listen.c), or NULL */
+	int web_on;              /* [node] web: the owner's page (web.c) */
+	int64_t web_session_s;   /* [node] web_session_s */
 } node;
 
 /* default [node] retention_days */
@@ -201,6 +203,14 @@ void auth_stop(node *n);
  * then checks pass on a worker thread and replies from the loop (201 token,
  * 401, 429 throttled, 503 busy). pass is copied. */
 void auth_login(node *n, struct evhttp_request *req, const char *device_id, int64_t user_id, const char *pass);
+/* The same check for other callers (the owner's web page, web.c): the
+ * attempt is throttled under "device:<device_id>" and the account, then
+ * done(n, req, ok, user_id, tag) replies from the loop (tag copied, at most
+ * AUTH_TAG_MAX - 1 bytes); the 429/503/400 refusals are answered here. */
+#define AUTH_TAG_MAX 96
+typedef void (*auth_done_fn)(node *n, struct evhttp_request *req, int ok, int64_t user_id, const char *tag);
+void auth_check(node *n, struct evhttp_request *req, const char *device_id, int64_t user_id, const char *pass,
+    auth_done_fn done, const char *tag);
 /* The throttle alone (tests): counts one attempt; 0 go on, TS_ELIMIT
  * refused (*retry_after seconds; *by_account: the account's limit). */
 int auth_throttle_begin(store *st, const char *device_id, int64_t user_id, int64_t now, int64_t *retry_after,

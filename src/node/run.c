@@ -19,6 +19,7 @@
 #include "lib/util.h"
 #include "node/node.h"
 #include "node/peerlim.h"
+#include "node/web.h"
 
 void
 node_crash_point(node *n, const char *point)
@@ -234,6 +235,11 @@ node_cmd_run(int argc, char **argv)
 	api_es9_routes(&n);
 	api_offer_routes(&n);
 	read_limits(&n);
+	if (web_conf(&n) != 0) {
+		fprintf(stderr, "tapshare-node: error: node.web_session_s must be 1..86400\n");
+		goto out;
+	}
+	web_routes(&n); /* the owner's page, /owner/ (web.c) */
 	if (peerlim_new(n.lim_es9_per_peer, NODE_ES9_PEER_WINDOW_S, &n.es9_peers) != 0 || push_init(&n) != 0 ||
 	    auth_start(&n) != 0 || outbox_start(&n) != 0) {
 		fprintf(stderr, "tapshare-node: error: cannot start the worker threads\n");

@@ -264,6 +264,9 @@ struct store_ops {
 	int (*app_remove)(store *s, const char *app_id);
 	int (*provider_remove)(store *s, const char *name);
 	int (*user_remove)(store *s, int64_t user_id, int64_t now);
+	/* Drops one session token (the owner's web page: logout). 0 also when
+	 * it was unknown. */
+	int (*token_drop)(store *s, const char *token_hash);
 };
 
 struct store {

@@ -784,6 +784,14 @@ pq_token_check(store *b, const char *token_hash, const char *device_id, int64_t 
 	return one_i64(S(b), sql, &a, user_id, TS_EAUTH);
 }
 
+static int
+pq_token_drop(store *b, const char *token_hash)
+{
+	pq_args a = { 0 };
+	a_text(&a, token_hash);
+	return q(S(b), "DELETE FROM tokens WHERE token_hash=$1", Q_WRITE, &a, NULL);
+}
+
 /* ---- providers and apps ---- */
 
 static int
@@ -1956,6 +1964,7 @@ static const struct store_ops pq_ops = {
 	.device_user = pq_device_user,
 	.token_add = pq_token_add,
 	.token_check = pq_token_check,
+	.token_drop = pq_token_drop,
 	.provider_put = pq_provider_put,
 	.provider_get = pq_provider_get,
 	.app_put = pq_app_put,

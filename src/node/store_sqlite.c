@@ -436,6 +436,17 @@ sq_token_check(store *b, const char *token_hash, const char *device_id, int64_t 
 }
 
 static int
+sq_token_drop(store *b, const char *token_hash)
+{
+	sq_store *s = S(b);
+	sqlite3_stmt *p = st(s, "DELETE FROM tokens WHERE token_hash=?");
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, token_hash);
+	return run(s, p);
+}
+
+static int
 sq_provider_put(store *b, const store_provider *pr)
 {
 	sq_store *s = S(b);
@@ -1612,6 +1623,7 @@ static const struct store_ops sq_ops = {
 	.device_user = sq_device_user,
 	.token_add = sq_token_add,
 	.token_check = sq_token_check,
+	.token_drop = sq_token_drop,
 	.provider_put = sq_provider_put,
 	.provider_get = sq_provider_get,
 	.app_put = sq_app_put,
