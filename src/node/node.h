@@ -109,7 +109,17 @@ typedef struct node {
 	struct peerlim *es9_peers; /* initiateAuthentication per peer (api_es9.c) */
 	uint8_t secret_key[32];  /* DIR/node.key: seals credentials at rest (sealed.h) */
 	int64_t next_gc;
+	int64_t retention_s;     /* [node] retention_days: finished shares pruned after this */
+	int64_t next_prune;
+	struct pg_listen *pgl;   /* PostgreSQL LISTEN for cross-node wake-ups (pg_listen.c), or NULL */
+	int web_on;              /* [node] web: the owner's page (web.c) */
+	int64_t web_session_s;   /* [node] web_session_s */
 } node;
+
+/* default [node] retention_days */
+#define NODE_RETENTION_DAYS 30
+/* shares pruned per batch (one batch per tick while a backlog remains) */
+#define NODE_PRUNE_BATCH 500
 
 /* admin.c */
 int node_cmd_testpki(int argc, char **argv);
@@ -124,6 +134,20 @@ int node_cmd_device(int argc, char **argv);
 int node_cmd_companion(int argc, char **argv);
 /* Loads n->ini (DIR/node.ini when empty) and the keys and certificates it names. */
 int node_load(node *n, const char *dir);
+/* Argument helpers the admin commands share (admin.c): "--name value"
+ * (NULL when absent), a flag's presence, positional number k after the
+ * command words (skipping options and the values of with_value), and
+ * loading the node a command names (--dir / --config; 0, or the exit
+ * status 1 or 2 after saying why). */
+const char *node_arg_opt(int argc, char **argv, const char *name);
+int node_arg_flag(int argc, char **argv, const char *name);
+const char *node_arg_positional(int argc, char **argv, int k, const char *const *with_value);
+int node_admin_open(int argc, char **argv, node *n);
+/* admin_acct.c — user|app|provider|device list|show|remove (issue 10) */
+int node_acct_user(int argc, char **argv);
+int node_acct_app(int argc, char **argv);
+int node_acct_provider(int argc, char **argv);
+int node_acct_device(int argc, char **argv);
 
 /* conf.c — the files: --dir DIR (DIR/node.ini, state in DIR), --config FILE,
  * else the installed layout (/etc/tapshare/node.ini, state in
@@ -155,6 +179,14 @@ int node_reload(node *n);
 void node_client_tls(node *n, char cert[600], char key[600]);
 void node_unload(node *n);
 
+/* pg_listen.c — cross-node wake-ups on PostgreSQL (issue 9): a dedicated
+ * connection LISTENs on channel "tapshare", its socket watched by n->base;
+ * a notification "u:<user id>" or "e:<eid>" (sent by the store in the
+ * transaction that wrote the event / command) wakes the push streams.
+ * start is a no-op (0) for a SQLite database. */
+int pg_listen_start(node *n);
+void pg_listen_stop(node *n);
+
 /* run.c */
 int node_cmd_run(int argc, char **argv);
 /* Crash injection point (tests): raises SIGKILL if TAPSHARE_NODE_CRASH_AFTER
@@ -171,6 +203,14 @@ void auth_stop(node *n);
  * then checks pass on a worker thread and replies from the loop (201 token,
  * 401, 429 throttled, 503 busy). pass is copied. */
 void auth_login(node *n, struct evhttp_request *req, const char *device_id, int64_t user_id, const char *pass);
+/* The same check for other callers (the owner's web page, web.c): the
+ * attempt is throttled under "device:<device_id>" and the account, then
+ * done(n, req, ok, user_id, tag) replies from the loop (tag copied, at most
+ * AUTH_TAG_MAX - 1 bytes); the 429/503/400 refusals are answered here. */
+#define AUTH_TAG_MAX 96
+typedef void (*auth_done_fn)(node *n, struct evhttp_request *req, int ok, int64_t user_id, const char *tag);
+void auth_check(node *n, struct evhttp_request *req, const char *device_id, int64_t user_id, const char *pass,
+    auth_done_fn done, const char *tag);
 /* The throttle alone (tests): counts one attempt; 0 go on, TS_ELIMIT
  * refused (*retry_after seconds; *by_account: the account's limit). */
 int auth_throttle_begin(store *st, const char *device_id, int64_t user_id, int64_t now, int64_t *retry_after,

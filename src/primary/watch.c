@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "lib/httpc.h"
+#include "lib/cmdline.h"
 #include "lib/log.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -149,7 +150,7 @@ watch_event_json(const char *event, const char *id, const json_t *data, time_t w
 	else if (ts_parse_ll(id, 0, LLONG_MAX, &num) == 0)
 		jid = json_integer((json_int_t)num);
 	else
-		jid = json_string(id);
+		jid = json_null(); /* ids are numbers (docs/cli.md); the node sends no other */
 	const char *msg = jstr(data, "message");
 	if (msg[0] == '\0')
 		msg = jstr(data, "reason");
@@ -208,16 +209,15 @@ print_event(watch_run *w, const char *event, const char *id, const json_t *data)
 {
 	time_t when = watch_event_time(event, data, (time_t)ts_now());
 	if (w->o->json) {
+		/* one NDJSON progress event per share event (docs/cli.md) */
 		json_t *rec = watch_event_json(event, id, data, when);
-		char *txt = rec != NULL ? json_dumps(rec, JSON_COMPACT) : NULL;
-		json_decref(rec);
-		if (txt == NULL) {
+		if (rec == NULL) {
 			log_warn("event %s (%s) could not be shown: out of memory", id ? id : "?", event);
 			return;
 		}
-		if (printf("%s\n", txt) < 0)
+		cmdline_event(rec);
+		if (ferror(stdout))
 			w->out_err = 1;
-		free(txt);
 	} else {
 		char line[WATCH_LINE_MAX];
 		(void)watch_format_line(event, data, when, line, sizeof(line));
