@@ -36,15 +36,15 @@ is_pg_url(const char *url)
 	return strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0;
 }
 
-/* The push hook for one user or EID. Until push.c indexes its streams
- * (engineer perf, issue 9 item 2) this is push_kick: every stream looks at
- * its own cursor. */
+/* The push hook for one user or EID: only that key's streams are read
+ * again (push.c indexes them; any thread). */
 static void
 wake(node *n, int64_t user_id, const char *eid)
 {
-	(void)user_id;
-	(void)eid;
-	push_kick(n);
+	if (eid != NULL && eid[0] != '\0')
+		push_wake_eid(n, eid);
+	else
+		push_wake_user(n, user_id);
 }
 
 static void drop(struct pg_listen *l);
