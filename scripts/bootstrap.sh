@@ -12,6 +12,7 @@ PKGS=(
   libqrencode-dev libzbar-dev libpng-dev zbar-tools
   pcscd libpcsclite-dev vsmartcard-vpcd libnfc-dev systemd util-linux scdoc
   asn1c prometheus
+  chromium python3
 )
 
 missing=()

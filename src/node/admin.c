@@ -218,6 +218,8 @@ node_cmd_init(int argc, char **argv)
 	    "address =\n"
 	    "database = sqlite:%s/node.db\n"
 	    "outbox_workers = 2\n"
+	    "# finished shares and their events are deleted this many days after they ended (0 = never)\n"
+	    "retention_days = 30\n"
 	    "log_level = info\n\n"
 	    "[tls]\n"
 	    "cert = %s/node-tls.crt\nkey = %s/node-tls.key\n"
@@ -283,6 +285,12 @@ node_load(node *n, const char *dir)
 		return TS_ECONFIG;
 	}
 	n->nworkers = (int)workers;
+	long long days = NODE_RETENTION_DAYS;
+	if (ts_config_get_int(c, "node", "retention_days", NODE_RETENTION_DAYS, 0, 36500, &days) != 0) {
+		fprintf(stderr, "tapshare-node: error: node.retention_days must be 0..36500\n");
+		return TS_ECONFIG;
+	}
+	n->retention_s = (int64_t)days * 86400;
 	const char *what = NULL;
 	if (pki_cert_load(n->ca_cert, &n->ca) != 0)
 		what = n->ca_cert;

@@ -105,6 +105,10 @@ static const ts_config_key node_schema[] = {
 	{ .section = "node", .key = "log", .type = TS_CFG_ENUM, .choices = "auto|stderr|journal|syslog" },
 	{ .section = "node", .key = "db_wait_ms", .type = TS_CFG_INT, .min = 0, .max = 60000 },
 	{ .section = "node", .key = "admin_listen", .type = TS_CFG_HOSTPORT },
+	/* finished shares (and their events) are pruned after this many days; 0 keeps them */
+	{ .section = "node", .key = "retention_days", .type = TS_CFG_INT, .min = 0, .max = 36500 },
+	{ .section = "node", .key = "web", .type = TS_CFG_ENUM, .choices = "on|off" },
+	{ .section = "node", .key = "web_session_s", .type = TS_CFG_INT, .min = 1, .max = 86400 },
 	{ .section = "tls", .key = "cert", .type = TS_CFG_FILE, .required = 1 },
 	{ .section = "tls", .key = "key", .type = TS_CFG_FILE, .required = 1 },
 	{ .section = "tls", .key = "ca_cert", .type = TS_CFG_FILE, .required = 1 },
@@ -113,6 +117,11 @@ static const ts_config_key node_schema[] = {
 	{ .section = "sign", .key = "key", .type = TS_CFG_FILE, .required = 1 },
 	{ .section = "trust", .key = "ci", .type = TS_CFG_FILE, .required = 1 },
 	{ .section = "trust", .key = "eum", .type = TS_CFG_FILE, .required = 1 },
+	/* caps (0 or absent = the default; README "Limits") */
+	{ .section = "limits", .key = "max_streams", .type = TS_CFG_INT, .min = 0, .max = 10000000 },
+	{ .section = "limits", .key = "streams_per_peer", .type = TS_CFG_INT, .min = 0, .max = 10000000 },
+	{ .section = "limits", .key = "streams_per_eid", .type = TS_CFG_INT, .min = 0, .max = 1000 },
+	{ .section = "limits", .key = "es9_sessions_per_peer_per_min", .type = TS_CFG_INT, .min = 0, .max = 10000000 },
 };
 
 struct pem_check {
@@ -293,6 +302,8 @@ node_reload(node *n)
 	note_restart_key(n->cfg, fresh.cfg, "address", "");
 	note_restart_key(n->cfg, fresh.cfg, "outbox_workers", "2");
 	note_restart_key(n->cfg, fresh.cfg, "admin_listen", "");
+	note_restart_key(n->cfg, fresh.cfg, "web", "on");
+	note_restart_key(n->cfg, fresh.cfg, "web_session_s", "900");
 	/* Everything below is read on this thread only, except the provider
 	 * client certificate (node_client_tls, under ob_mu). */
 	SWAP(n->cfg, fresh.cfg);

@@ -4,10 +4,10 @@
  * one JSON object) per event; `tapshare shares` lists the shares with their
  * device, state and expiry.
  *
- * Starting "now" (without --all). The node has no "latest event id" call and
- * watch adds none: a new stream (no Last-Event-ID) first gets every stored
- * event of the user, written by the node in one go when the stream opens
- * (node/push.c: subscribe -> deliver), then live ones. So watch first reads
+ * Starting "now" (without --all). A new stream without Last-Event-ID starts
+ * "from now" on the node (issue 9); --all asks for the history with
+ * ?after=0. An older node sent every stored event on such a stream, written
+ * in one go when the stream opened, so watch still first reads
  * a stream until it has been quiet for WATCH_SCAN_QUIET_MS ("the scan"),
  * skipping what it reads — the history — and remembering the last event id;
  * it then follows from that id with Last-Event-ID, printing everything.
@@ -361,7 +361,8 @@ cmd_watch(const cli_opts *o)
 		base[--blen] = '\0';
 	if ((o->share_id != NULL &&
 	        ts_snprintf(url, sizeof(url), "%s/v1/events?share=%s", base, o->share_id) != 0) ||
-	    (o->share_id == NULL && ts_snprintf(url, sizeof(url), "%s/v1/events", base) != 0)) {
+	    (o->share_id == NULL && ts_snprintf(url, sizeof(url), "%s/v1/events%s", base,
+	        o->all ? "?after=0" : "") != 0)) {
 		cmd_error("node URL too long");
 		goto out;
 	}
