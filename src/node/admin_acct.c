@@ -367,13 +367,14 @@ node_acct_app(int argc, char **argv)
 	if (strcmp(sub, "list") == 0) {
 		const char *only = node_arg_opt(argc, argv, "--user");
 		int64_t want = -1;
-		json_t *users = NULL, *out = json_array();
+		json_t *users = NULL, *out = NULL;
 		if (only != NULL && (rc = find_user(&n, only, &want)) != 0)
 			goto done;
 		if (n.st->ops->users_json(n.st, &users) != 0) {
 			rc = cmdline_fail(1, "store", NULL, "cannot read the users");
 			goto done;
 		}
+		out = json_array();
 		size_t i, j;
 		json_t *u, *a;
 		json_array_foreach(users, i, u) {

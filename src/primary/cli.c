@@ -136,7 +136,8 @@ static const char usage_watch[] =
     "  --all              print every stored event first (the whole history)\n"
     "  --share SHARE_ID   only the events of this share\n"
     "  --timeout SECONDS  stop after SECONDS (exit 0); default: until Ctrl-C/SIGTERM\n"
-    "  --json             one JSON object per line (NDJSON), not one document\n";
+    "  --json             one progress event per share event (NDJSON, {\"schema\":1,\"event\":...}),\n"
+    "                     then the envelope (docs/cli.md)\n";
 
 static const char usage_move[] =
     "Usage: tapshare move APP_ID (--link SPEC | --eid EID) [--timeout SECONDS] [--json]\n"

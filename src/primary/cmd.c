@@ -118,9 +118,12 @@ cmd_finish(const cli_opts *o, int rc)
 		err = json_pack("{s:s,s:s}", "code", rc == 2 ? "usage" : "failed", "message",
 		    "failed (see the message on stderr)");
 	}
-	cmdline_error_envelope(err, doc != NULL && json_object_size(doc) > 0 ? doc : NULL);
-	if (doc != NULL && json_object_size(doc) == 0)
+	/* data: what the command recorded besides the error, if anything */
+	if (doc != NULL && json_object_size(doc) == 0) {
 		json_decref(doc);
+		doc = NULL;
+	}
+	cmdline_error_envelope(err, doc);
 	return rc;
 }
 

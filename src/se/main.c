@@ -117,7 +117,7 @@ static const char usage_status[] =
 "\n"
 "Prints the EID, the installed applications (id, state, kind, name, provider,\n"
 "expiry, SGP.22 ICCID and ISD-P AID) and the number of signed notifications\n"
-"not yet acknowledged, read from the state FILE. --json prints one JSON object:\n"
+"not yet acknowledged, read from the state FILE. --json prints the envelope (docs/cli.md) with data:\n"
 "{\"eid\",\"apps\":[{\"app_id\",\"name\",\"kind\",\"provider\",\"enabled\",\"not_after\",\n"
 "\"iccid\",\"isdp_aid\"}],\"pending_notifications\"}.\n";
 
