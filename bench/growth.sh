@@ -176,9 +176,11 @@ if [ "${2:-}" = --row ]; then
 	# warm-up flows are included in the CPU totals but not in done_flows: the
 	# per-flow CPU below counts them in (WARMUP per driver)
 	all=$((done_flows + WARMUP * ${#NODE_URLS[@]}))
+	[ "$all" -gt 0 ] || all=1
 	fs=$(grep -h '^wall time' "$T"/bench*.out | sed -n 's/.*, \([0-9.]*\) flows\/s.*/\1/p' | paste -sd+ | bc)
-	ncpu=$(echo "scale=2; ($n1 - $n0) * 1000 / $hz / ($all > 0 ? $all : 1)" | bc)
-	pcpu=$([ "$BACKEND" = pg ] && echo "scale=2; ($p1 - $p0) * 1000 / $hz / ($all > 0 ? $all : 1)" | bc || echo -)
+	ncpu=$(echo "scale=2; ($n1 - $n0) * 1000 / $hz / $all" | bc)
+	pcpu=-
+	[ "$BACKEND" = pg ] && pcpu=$(echo "scale=2; ($p1 - $p0) * 1000 / $hz / $all" | bc)
 	waits=-
 	if [ -s "$T/locks.txt" ]; then
 		waits=$(awk -F'|' '{s++; if ($1 > 0) w++} END {printf "%d/%d", w, s}' "$T/locks.txt")
