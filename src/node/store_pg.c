@@ -786,6 +786,14 @@ pq_token_check(store *b, const char *token_hash, const char *device_id, int64_t 
 	return one_i64(S(b), sql, &a, user_id, TS_EAUTH);
 }
 
+static int
+pq_token_drop(store *b, const char *token_hash)
+{
+	pq_args a = { 0 };
+	a_text(&a, token_hash);
+	return q(S(b), "DELETE FROM tokens WHERE token_hash=$1", Q_WRITE, &a, NULL);
+}
+
 /* ---- providers and apps ---- */
 
 static int
@@ -1266,6 +1274,16 @@ pq_events_after(store *b, int64_t user_id, const char *share_id, int64_t after, 
 	}
 	PQclear(r);
 	return 0;
+}
+
+/* perf (issue 9): the "from now" start of a primary's stream (push.c). */
+static int
+pq_events_last(store *b, int64_t user_id, int64_t *id)
+{
+	static const char sql[] = "SELECT coalesce(max(id), 0) FROM events WHERE user_id=$1";
+	pq_args a = { 0 };
+	a_i64(&a, user_id);
+	return one_i64(S(b), sql, &a, id, TS_EDB);
 }
 
 static int
@@ -1816,6 +1834,115 @@ pq_companion_release(store *b, const char *eid)
 	return rc == 0 && n != 1 ? TS_ENOTFOUND : rc;
 }
 
+/* ---- administration (tapshare-node user|app|provider list|show|remove) ---- */
+
+static int
+pq_users_json(store *b, json_t **out)
+{
+	static const char sql[] = "SELECT id, name, created_at FROM users WHERE pass_hash<>'' ORDER BY name";
+	PGresult *r = NULL;
+	int rc = q(S(b), sql, Q_READ, NULL, &r);
+	if (rc != 0)
+		return rc;
+	json_t *arr = json_array();
+	if (arr == NULL) {
+		PQclear(r);
+		return TS_ENOMEM;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		char name[STORE_STR_MAX];
+		c_text(r, i, 1, name, sizeof(name));
+		json_array_append_new(arr, json_pack("{s:I,s:s,s:I}", "user_id", (json_int_t)c_i64(r, i, 0), "name", name,
+		    "created_at", (json_int_t)c_i64(r, i, 2)));
+	}
+	PQclear(r);
+	*out = arr;
+	return 0;
+}
+
+static int
+pq_providers_json(store *b, json_t **out)
+{
+	static const char sql[] = "SELECT name, url, ca_file FROM providers ORDER BY name";
+	PGresult *r = NULL;
+	int rc = q(S(b), sql, Q_READ, NULL, &r);
+	if (rc != 0)
+		return rc;
+	json_t *arr = json_array();
+	if (arr == NULL) {
+		PQclear(r);
+		return TS_ENOMEM;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		store_provider pr;
+		c_text(r, i, 0, pr.name, sizeof(pr.name));
+		c_text(r, i, 1, pr.url, sizeof(pr.url));
+		c_text(r, i, 2, pr.ca_file, sizeof(pr.ca_file));
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "name", pr.name, "url", pr.url, "ca_file", pr.ca_file));
+	}
+	PQclear(r);
+	*out = arr;
+	return 0;
+}
+
+static int
+delete_one(pq_store *s, const char *sql, const char *key)
+{
+	pq_args a = { 0 };
+	a_text(&a, key);
+	long long n = 0;
+	int rc = q_changes(s, sql, &a, &n);
+	return rc == 0 && n != 1 ? TS_ENOTFOUND : rc;
+}
+
+static int
+pq_app_remove(store *b, const char *app_id)
+{
+	static const char sql[] = "DELETE FROM apps WHERE app_id=$1";
+	return delete_one(S(b), sql, app_id);
+}
+
+static int
+pq_provider_remove(store *b, const char *name)
+{
+	static const char sql[] = "DELETE FROM providers WHERE name=$1";
+	return delete_one(S(b), sql, name);
+}
+
+static int
+pq_user_remove(store *b, int64_t user_id, int64_t now)
+{
+	static const char sel[] = "SELECT 1 FROM users WHERE id=$1 AND pass_hash<>''";
+	/* As store_sqlite.c: throttle keys first (found through the devices). */
+	static const char *const batch[] = {
+		"DELETE FROM pass_throttle WHERE key='user:'||$1::bigint"
+		" OR key IN (SELECT 'device:'||device_id FROM devices WHERE user_id=$1::bigint)",
+		"UPDATE devices SET revoked_at=$2 WHERE user_id=$1 AND revoked_at=0",
+		"DELETE FROM tokens WHERE user_id=$1",
+		"DELETE FROM enroll_codes WHERE user_id=$1",
+		"DELETE FROM apps WHERE user_id=$1",
+		"DELETE FROM companion_owners WHERE user_id=$1",
+		"UPDATE users SET name='#'||id::text, pass_hash='' WHERE id=$1",
+	};
+	pq_store *s = S(b);
+	pq_args a = { 0 };
+	a_i64(&a, user_id);
+	PGresult *r = NULL;
+	int rc = q(s, sel, Q_READ, &a, &r);
+	if (rc != 0)
+		return rc;
+	rc = PQntuples(r) > 0 ? 0 : TS_ENOTFOUND;
+	PQclear(r);
+	for (size_t i = 0; rc == 0 && i < TS_ARRAY_LEN(batch); i++) {
+		pq_args w = { 0 };
+		a_i64(&w, user_id);
+		if (i == 1)
+			a_i64(&w, now > 0 ? now : 1);
+		rc = q(s, batch[i], Q_WRITE, &w, NULL);
+	}
+	return rc;
+}
+
 static const struct store_ops pq_ops = {
 	.close = pq_close,
 	.begin = pq_begin,
@@ -1830,6 +1957,7 @@ static const struct store_ops pq_ops = {
 	.device_user = pq_device_user,
 	.token_add = pq_token_add,
 	.token_check = pq_token_check,
+	.token_drop = pq_token_drop,
 	.provider_put = pq_provider_put,
 	.provider_get = pq_provider_get,
 	.app_put = pq_app_put,
@@ -1850,6 +1978,7 @@ static const struct store_ops pq_ops = {
 	.shares_of_eid = pq_shares_of_eid,
 	.event_add = pq_event_add,
 	.events_after = pq_events_after,
+	.events_last = pq_events_last,
 	.cmd_add = pq_cmd_add,
 	.cmds_pending = pq_cmds_pending,
 	.cmd_done = pq_cmd_done,
@@ -1881,6 +2010,11 @@ static const struct store_ops pq_ops = {
 	.companion_claim = pq_companion_claim,
 	.companion_owner = pq_companion_owner,
 	.companion_release = pq_companion_release,
+	.users_json = pq_users_json,
+	.providers_json = pq_providers_json,
+	.app_remove = pq_app_remove,
+	.provider_remove = pq_provider_remove,
+	.user_remove = pq_user_remove,
 };
 
 /* Each migration runs in its own transaction under a migration lock, so two

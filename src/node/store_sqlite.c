@@ -436,6 +436,17 @@ sq_token_check(store *b, const char *token_hash, const char *device_id, int64_t 
 }
 
 static int
+sq_token_drop(store *b, const char *token_hash)
+{
+	sq_store *s = S(b);
+	sqlite3_stmt *p = st(s, "DELETE FROM tokens WHERE token_hash=?");
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, token_hash);
+	return run(s, p);
+}
+
+static int
 sq_provider_put(store *b, const store_provider *pr)
 {
 	sq_store *s = S(b);
@@ -866,6 +877,23 @@ sq_events_after(store *b, int64_t user_id, const char *share_id, int64_t after, 
 	}
 	sqlite3_reset(p);
 	return 0;
+}
+
+static int
+sq_events_last(store *b, int64_t user_id, int64_t *id)
+{
+	static const char q[] = "SELECT coalesce(max(id), 0) FROM events WHERE user_id=?";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	sqlite3_bind_int64(p, 1, user_id);
+	int rc = TS_EDB;
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		*id = sqlite3_column_int64(p, 0);
+		rc = 0;
+	}
+	sqlite3_reset(p);
+	return rc;
 }
 
 static int
@@ -1469,6 +1497,118 @@ sq_companion_release(store *b, const char *eid)
 	return rc;
 }
 
+/* ---- administration (tapshare-node user|app|provider list|show|remove) ---- */
+
+static int
+sq_users_json(store *b, json_t **out)
+{
+	sq_store *s = S(b);
+	static const char q[] = "SELECT id, name, created_at FROM users WHERE pass_hash<>'' ORDER BY name";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	json_t *arr = json_array();
+	if (arr == NULL)
+		return TS_ENOMEM;
+	int rc;
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW)
+		json_array_append_new(arr, json_pack("{s:I,s:s,s:I}", "user_id", (json_int_t)sqlite3_column_int64(p, 0),
+		    "name", (const char *)sqlite3_column_text(p, 1), "created_at", (json_int_t)sqlite3_column_int64(p, 2)));
+	sqlite3_reset(p);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return TS_EDB;
+	}
+	*out = arr;
+	return 0;
+}
+
+static int
+sq_providers_json(store *b, json_t **out)
+{
+	sq_store *s = S(b);
+	static const char q[] = "SELECT name, url, ca_file FROM providers ORDER BY name";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	json_t *arr = json_array();
+	if (arr == NULL)
+		return TS_ENOMEM;
+	int rc;
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW)
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "name", (const char *)sqlite3_column_text(p, 0),
+		    "url", (const char *)sqlite3_column_text(p, 1), "ca_file", (const char *)sqlite3_column_text(p, 2)));
+	sqlite3_reset(p);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return TS_EDB;
+	}
+	*out = arr;
+	return 0;
+}
+
+/* DELETE of one row by a text key; TS_ENOTFOUND when there was none. */
+static int
+delete_one(sq_store *s, const char *sql, const char *key)
+{
+	sqlite3_stmt *p = st(s, sql);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, key);
+	int rc = run(s, p);
+	if (rc == 0 && sqlite3_changes(s->db) != 1)
+		rc = TS_ENOTFOUND;
+	return rc;
+}
+
+static int
+sq_app_remove(store *b, const char *app_id)
+{
+	static const char q[] = "DELETE FROM apps WHERE app_id=?";
+	return delete_one(S(b), q, app_id);
+}
+
+static int
+sq_provider_remove(store *b, const char *name)
+{
+	static const char q[] = "DELETE FROM providers WHERE name=?";
+	return delete_one(S(b), q, name);
+}
+
+static int
+sq_user_remove(store *b, int64_t user_id, int64_t now)
+{
+	sq_store *s = S(b);
+	static const char sel[] = "SELECT 1 FROM users WHERE id=? AND pass_hash<>''";
+	/* In this order: the device throttle keys are found through the
+	 * devices, which stay (revoked). */
+	static const char *const batch[] = {
+		"DELETE FROM pass_throttle WHERE key='user:'||?1"
+		" OR key IN (SELECT 'device:'||device_id FROM devices WHERE user_id=?1)",
+		"UPDATE devices SET revoked_at=?2 WHERE user_id=?1 AND revoked_at=0",
+		"DELETE FROM tokens WHERE user_id=?1",
+		"DELETE FROM enroll_codes WHERE user_id=?1",
+		"DELETE FROM apps WHERE user_id=?1",
+		"DELETE FROM companion_owners WHERE user_id=?1",
+		"UPDATE users SET name='#'||id, pass_hash='' WHERE id=?1",
+	};
+	sqlite3_stmt *p = st(s, sel);
+	if (!p)
+		return TS_EDB;
+	sqlite3_bind_int64(p, 1, user_id);
+	int rc = sqlite3_step(p) == SQLITE_ROW ? 0 : TS_ENOTFOUND;
+	sqlite3_reset(p);
+	for (size_t i = 0; rc == 0 && i < TS_ARRAY_LEN(batch); i++) {
+		if ((p = st(s, batch[i])) == NULL)
+			return TS_EDB;
+		sqlite3_bind_int64(p, 1, user_id);
+		if (sqlite3_bind_parameter_count(p) >= 2)
+			sqlite3_bind_int64(p, 2, now > 0 ? now : 1);
+		rc = run(s, p);
+	}
+	return rc;
+}
+
 static const struct store_ops sq_ops = {
 	.close = sq_close,
 	.begin = sq_begin,
@@ -1483,6 +1623,7 @@ static const struct store_ops sq_ops = {
 	.device_user = sq_device_user,
 	.token_add = sq_token_add,
 	.token_check = sq_token_check,
+	.token_drop = sq_token_drop,
 	.provider_put = sq_provider_put,
 	.provider_get = sq_provider_get,
 	.app_put = sq_app_put,
@@ -1503,6 +1644,7 @@ static const struct store_ops sq_ops = {
 	.shares_of_eid = sq_shares_of_eid,
 	.event_add = sq_event_add,
 	.events_after = sq_events_after,
+	.events_last = sq_events_last,
 	.cmd_add = sq_cmd_add,
 	.cmds_pending = sq_cmds_pending,
 	.cmd_done = sq_cmd_done,
@@ -1534,6 +1676,11 @@ static const struct store_ops sq_ops = {
 	.companion_claim = sq_companion_claim,
 	.companion_owner = sq_companion_owner,
 	.companion_release = sq_companion_release,
+	.users_json = sq_users_json,
+	.providers_json = sq_providers_json,
+	.app_remove = sq_app_remove,
+	.provider_remove = sq_provider_remove,
+	.user_remove = sq_user_remove,
 };
 
 static int
