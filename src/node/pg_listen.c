@@ -36,15 +36,15 @@ is_pg_url(const char *url)
 	return strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0;
 }
 
-/* The push hook for one user or EID. Until push.c indexes its streams
- * (engineer perf, issue 9 item 2) this is push_kick: every stream looks at
- * its own cursor. */
+/* The push hook for one user or EID: only that key's streams on this node
+ * read the store again (push.c indexes them, O(1) per wake-up). */
 static void
 wake(node *n, int64_t user_id, const char *eid)
 {
-	(void)user_id;
-	(void)eid;
-	push_kick(n);
+	if (eid[0] != '\0')
+		push_wake_eid(n, eid);
+	else
+		push_wake_user(n, user_id);
 }
 
 static void drop(struct pg_listen *l);
@@ -82,7 +82,7 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 	struct pg_listen *l = arg;
 	if (connect_listen(l) == 0) {
 		log_info("postgresql LISTEN connection re-established");
-		push_kick(l->n); /* whatever was missed meanwhile */
+		push_wake_all(l->n); /* whatever was missed meanwhile */
 	}
 }
 

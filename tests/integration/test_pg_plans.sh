@@ -44,7 +44,7 @@ ts_enroll
 unset TAPSHARE_STORE_EXPLAIN
 out=$(alice share --link "sim:$T/link.sock" --app sim-alice --timeout 60 2>&1) || { echo "$out"; fail "share completes"; }
 expect "S6 second confirmation shown" grep -q "S6 second confirmation" <<<"$out"
-SHARE=$(alice shares --json | jq -r '.shares[0].share_id')
+SHARE=$(alice shares --json | jq -r '.data | .shares[0].share_id')
 out=$(alice cancel "$SHARE" --timeout 60 2>&1) || { echo "$out"; fail "cancel completes"; }
 expect "share revoked" wait_state "$SHARE" revoked 20
 wait_log "$T/sp.log" "cancelOrder" 10 || true

@@ -129,9 +129,9 @@ echo "# cancelOrder completed by: $(grep -l "S16 provider operator told: share $
 # 3. nothing lost, nothing twice
 decisions=$("$TS_BIN/tapshare-sp" decisions --dir "$T/sp" --json)
 expect "the provider saw exactly one confirmOrder" \
-	[ "$(jq '[.[] | select(.function == "confirmOrder")] | length' <<<"$decisions")" = 1 ]
+	[ "$(jq '[.data[] | select(.function == "confirmOrder")] | length' <<<"$decisions")" = 1 ]
 expect "the provider saw exactly one cancelOrder" \
-	[ "$(jq '[.[] | select(.function == "cancelOrder")] | length' <<<"$decisions")" = 1 ]
+	[ "$(jq '[.data[] | select(.function == "cancelOrder")] | length' <<<"$decisions")" = 1 ]
 expect "both outbox jobs done, once each" \
 	[ "$(psql_node "SELECT string_agg(kind || ':' || done, ',' ORDER BY kind) FROM outbox WHERE share_id='$SHARE'")" = "cancel_order:1,confirm_order:1" ]
 events=$(psql_node "SELECT type || '=' || COUNT(*) FROM events WHERE share_id='$SHARE' GROUP BY type ORDER BY MIN(id)" | tr '\n' ' ')
@@ -140,7 +140,7 @@ expect "each step's event exactly once" [ "$events" = "share.eid_confirmed=1 sha
 expect "one download and one delete command, both settled" \
 	[ "$(psql_node "SELECT string_agg(type || ':' || done, ',' ORDER BY type) FROM companion_cmds WHERE share_id='$SHARE'")" = "delete:1,download:1" ]
 expect "the companion's SE no longer holds the app" bash -c \
-	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e '.apps | length == 0' >/dev/null"
+	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e '.data | .apps | length == 0' >/dev/null"
 expect "no lock waits left over" [ "$(psql_node "SELECT COUNT(*) FROM pg_locks WHERE NOT granted")" = 0 ]
 expect "no global advisory lock taken" [ "$(psql_node "SELECT COUNT(*) FROM pg_locks WHERE locktype='advisory' AND classid NOT IN (73103)")" = 0 ]
 ts_done
