@@ -134,7 +134,7 @@ if [ "${2:-}" = --row ]; then
 		# lock waits: a sample every 100 ms of the backends waiting for a lock
 		( while :; do
 			"$PGBIN/psql" -X -A -t -q -h "$PGD" -U postgres -d tsnode -c \
-				"SELECT COUNT(*) FILTER (WHERE wait_event_type = 'Lock'), COUNT(*) FROM pg_stat_activity WHERE datname = 'tsnode' AND state <> 'idle'" \
+				"SELECT COUNT(*) FILTER (WHERE wait_event_type = 'Lock'), COUNT(*), string_agg(wait_event || ': ' || left(query, 70), '; ') FILTER (WHERE wait_event_type = 'Lock') FROM pg_stat_activity WHERE datname = 'tsnode' AND state <> 'idle' AND pid <> pg_backend_pid()" \
 				>>"$T/locks.txt" 2>/dev/null || true
 			sleep 0.1
 		done ) &
@@ -176,13 +176,16 @@ if [ "${2:-}" = --row ]; then
 	# warm-up flows are included in the CPU totals but not in done_flows: the
 	# per-flow CPU below counts them in (WARMUP per driver)
 	all=$((done_flows + WARMUP * ${#NODE_URLS[@]}))
+	[ "$all" -gt 0 ] || all=1
 	fs=$(grep -h '^wall time' "$T"/bench*.out | sed -n 's/.*, \([0-9.]*\) flows\/s.*/\1/p' | paste -sd+ | bc)
-	ncpu=$(echo "scale=2; ($n1 - $n0) * 1000 / $hz / ($all > 0 ? $all : 1)" | bc)
-	pcpu=$([ "$BACKEND" = pg ] && echo "scale=2; ($p1 - $p0) * 1000 / $hz / ($all > 0 ? $all : 1)" | bc || echo -)
+	ncpu=$(echo "scale=2; ($n1 - $n0) * 1000 / $hz / $all" | bc)
+	pcpu=-
+	[ "$BACKEND" = pg ] && pcpu=$(echo "scale=2; ($p1 - $p0) * 1000 / $hz / $all" | bc)
 	waits=-
 	if [ -s "$T/locks.txt" ]; then
 		waits=$(awk -F'|' '{s++; if ($1 > 0) w++} END {printf "%d/%d", w, s}' "$T/locks.txt")
 	fi
+	[ -s "$T/locks.txt" ] && awk -F'|' '$1 > 0 { print $3 }' "$T/locks.txt" | head -n 5 | sed 's/^/#   lock wait: /' >&2
 	echo "ROW $BACKEND $N ${#NODE_URLS[@]} ${fs:-0} $ncpu $pcpu $waits $fill_ms $done_flows"
 	exit "$rc"
 fi

@@ -13,13 +13,13 @@
  *    the same share run one after the other and the second sees the first's
  *    result (READ COMMITTED re-reads the locked row): expiry and the outbox
  *    may run on every node side by side without a double event or call;
- *  - right after the share row, the transaction takes two transaction-scoped
- *    advisory locks keyed by the share's user ("u"+id) and EID ("e"+eid),
- *    always in that order (share row, user, EID). event_add and cmd_add take
- *    the same key before their insert: ids from BIGSERIAL therefore commit in
- *    id order per user and per EID, and the cursors of events_after /
- *    cmds_pending (per user, per EID) never skip a row that commits late.
- *    Work on other users and other EIDs runs in parallel;
+ *  - event_add takes a transaction-scoped advisory lock keyed by the user,
+ *    cmd_add one keyed by the EID (after the key of the user whose share the
+ *    transaction loaded: always share row, then user, then EID, so no
+ *    cycle), right before the insert and until commit: ids from BIGSERIAL
+ *    therefore commit in id order per user and per EID, and the cursors of
+ *    events_after / cmds_pending (per user, per EID) never skip a row that
+ *    commits late. Other users and EIDs run in parallel;
  *  - idempotency by unique constraints: one outbox job per (share, kind)
  *    (outbox_add is INSERT ... ON CONFLICT DO NOTHING), ids and nonces as
  *    primary keys;
@@ -82,6 +82,7 @@ typedef struct pq_store {
 	size_t ncache, cap;
 	char lock_timeout[64]; /* "SET lock_timeout = '<ms>ms'" */
 	int retryable;         /* the last failure was 40001 / 40P01 / 55P03 */
+	int64_t tx_user;       /* in a transaction: the user of the share it loaded (-1: none) */
 	int32_t owner;         /* outbox lease owner: our session advisory lock */
 	FILE *explain;         /* TAPSHARE_STORE_EXPLAIN: plans of each statement */
 	char sql_expired[256]; /* built at open from the transition table */
@@ -567,6 +568,7 @@ pq_begin(store *b)
 		return rc;
 	}
 	s->in_tx = 1;
+	s->tx_user = -1;
 	return 0;
 }
 
@@ -946,8 +948,6 @@ share_row(const PGresult *r, int i, store_share *sh)
 	c_text(r, i, 16, sh->operation, sizeof(sh->operation));
 }
 
-static int lock_keys(pq_store *s, int64_t user_id, const char *eid);
-
 static void
 share_args(pq_args *a, const store_share *sh)
 {
@@ -977,8 +977,9 @@ pq_share_insert(store *b, const store_share *sh)
 				  "$11,$12,$13,$14,$15,$16,$17)";
 	pq_args a = { 0 };
 	share_args(&a, sh);
-	int rc = S(b)->in_tx ? lock_keys(S(b), sh->user_id, sh->eid) : 0;
-	return rc != 0 ? rc : q(S(b), sql, Q_WRITE, &a, NULL);
+	if (S(b)->in_tx)
+		S(b)->tx_user = sh->user_id;
+	return q(S(b), sql, Q_WRITE, &a, NULL);
 }
 
 static int
@@ -1004,19 +1005,6 @@ pq_share_update(store *b, const store_share *sh)
 	return rc;
 }
 
-/* Inside a transaction: the share's user and EID keys, in this order, right
- * after its row (see the top of the file). Re-taking a held key is free. */
-static int
-lock_keys(pq_store *s, int64_t user_id, const char *eid)
-{
-	static const char sql[] = "SELECT pg_advisory_xact_lock(" TS_PG_USER_CLASS ", hashtext($1::text)),"
-				  " pg_advisory_xact_lock(" TS_PG_EID_CLASS ", hashtext($2::text))";
-	pq_args a = { 0 };
-	a_i64(&a, user_id);
-	a_text(&a, eid);
-	return q(s, sql, Q_READ, &a, NULL);
-}
-
 /* One share by sql, or inside a transaction by sql_tx (the same query FOR
  * UPDATE): the row stays locked until the transaction ends. */
 static int
@@ -1034,7 +1022,7 @@ share_one(pq_store *s, const char *sql, const char *sql_tx, const pq_args *a, st
 	}
 	PQclear(r);
 	if (rc == 0 && in_tx)
-		rc = lock_keys(s, sh->user_id, sh->eid);
+		s->tx_user = sh->user_id; /* cmd_add takes its key first */
 	return rc;
 }
 
@@ -1301,9 +1289,13 @@ pq_events_last(store *b, int64_t user_id, int64_t *id)
 static int
 pq_cmd_add(store *b, const char *eid, const char *share_id, const char *type, const char *data, int64_t *id)
 {
+	/* Keys in one order, user before EID (event_add takes the user's): a
+	 * transition writing both cannot deadlock with another doing so. */
 	static const char sql[] = "INSERT INTO companion_cmds(eid, share_id, type, data, created_at)"
-				  " SELECT $1::text, $2::text, $3::text, $4::text, $5::bigint FROM (SELECT pg_advisory_xact_lock(" TS_PG_EID_CLASS ","
-				  " hashtext($1::text))) k"
+				  " SELECT $1::text, $2::text, $3::text, $4::text, $5::bigint FROM (SELECT"
+				  " CASE WHEN $6::bigint >= 0 THEN pg_advisory_xact_lock(" TS_PG_USER_CLASS ","
+				  " hashtext($6::bigint::text)) END AS u) k, LATERAL (SELECT pg_advisory_xact_lock("
+				  TS_PG_EID_CLASS ", hashtext($1::text)) AS e, k.u) l"
 				  " RETURNING id, pg_notify('tapshare', 'e:' || eid)";
 	pq_args a = { 0 };
 	a_text(&a, eid);
@@ -1311,6 +1303,7 @@ pq_cmd_add(store *b, const char *eid, const char *share_id, const char *type, co
 	a_text(&a, type);
 	a_text(&a, data);
 	a_i64(&a, ts_now());
+	a_i64(&a, S(b)->in_tx ? S(b)->tx_user : -1);
 	return insert_seq(S(b), sql, &a, id);
 }
 
