@@ -18,9 +18,12 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/x509v3.h>
 
 #include "lib/eid.h"
+#include "lib/es10dl.h"
 #include "lib/json.h"
+#include "lib/pki.h"
 #include "lib/log.h"
 #include "lib/rsp.h"
 #include "lib/ts_err.h"
@@ -91,11 +94,42 @@ static void
 dl_svc(node *n, download_svc *d)
 {
 	d->share = &n->svc;
-	d->address = n->address;
+	/* serverAddress is the bare address (SGP.22: an FQDN, no scheme). */
+	if (download_bare_address(n->address, d->address_buf, sizeof(d->address_buf)) != 0)
+		snprintf(d->address_buf, sizeof(d->address_buf), "%s", n->address);
+	d->address = d->address_buf;
 	d->sign_key = n->sign_key;
 	d->sign_cert_der = n->sign_cert_der;
 	d->sign_cert_der_len = n->sign_cert_der_len;
 	d->ci = n->ci;
+}
+
+/* initiateAuthentication's answer (SGP.22 §6.5.2.6): transactionId,
+ * serverSigned1, serverSignature1 (5F37 data object), euiccCiPKIdToBeUsed
+ * (the DER SubjectKeyIdentifier of the CI that issued our certificate: 04 L
+ * keyid), serverCertificate. */
+static json_t *
+auth1_json(node *n, const char *tid, const uint8_t *s1, size_t s1_len, const uint8_t sig[64])
+{
+	json_t *r = json_pack("{s:s}", "transactionId", tid);
+	uint8_t sdo[3 + 64];
+	es10_sig_do(sig, sdo);
+	ts_json_set_b64(r, "serverSigned1", s1, s1_len);
+	ts_json_set_b64(r, "serverSignature1", sdo, sizeof(sdo));
+	X509 *x = NULL;
+	if (pki_cert_from_der(n->sign_cert_der, n->sign_cert_der_len, &x) == 0) {
+		const ASN1_OCTET_STRING *k = X509_get0_authority_key_id(x);
+		if (k != NULL && k->length > 0 && k->length < 128) {
+			uint8_t pk[2 + 128];
+			pk[0] = 0x04;
+			pk[1] = (uint8_t)k->length;
+			memcpy(pk + 2, k->data, (size_t)k->length);
+			ts_json_set_b64(r, "euiccCiPKIdToBeUsed", pk, 2 + (size_t)k->length);
+		}
+		X509_free(x);
+	}
+	ts_json_set_b64(r, "serverCertificate", n->sign_cert_der, n->sign_cert_der_len);
+	return r;
 }
 
 static void
@@ -128,11 +162,7 @@ h_stream_initiate(struct evhttp_request *req, void *arg)
 		       &why) != 0) {
 		reply_refusal(req, &why);
 	} else {
-		json_t *r = json_pack("{s:s}", "transactionId", tid);
-		ts_json_set_b64(r, "serverSigned1", s1, s1_len);
-		ts_json_set_b64(r, "serverSignature1", sig, sizeof(sig));
-		ts_json_set_b64(r, "serverCertificate", n->sign_cert_der, n->sign_cert_der_len);
-		es9_ok(req, r);
+		es9_ok(req, auth1_json(n, tid, s1, s1_len, sig));
 	}
 	free(chal);
 	free(s1);
@@ -190,11 +220,7 @@ h_initiate(struct evhttp_request *req, void *arg)
 	} else if (download_initiate(&d, n->st, mid, chal, tid, &s1, &s1_len, sig, &why) != 0) {
 		reply_refusal(req, &why);
 	} else {
-		json_t *r = json_pack("{s:s}", "transactionId", tid);
-		ts_json_set_b64(r, "serverSigned1", s1, s1_len);
-		ts_json_set_b64(r, "serverSignature1", sig, sizeof(sig));
-		ts_json_set_b64(r, "serverCertificate", n->sign_cert_der, n->sign_cert_der_len);
-		es9_ok(req, r);
+		es9_ok(req, auth1_json(n, tid, s1, s1_len, sig));
 	}
 	free(chal);
 	free(s1);
@@ -223,7 +249,9 @@ h_authenticate(struct evhttp_request *req, void *arg)
 		json_t *r = json_pack("{s:s}", "transactionId", tid);
 		ts_json_set_b64(r, "profileMetadata", md, md_len);
 		ts_json_set_b64(r, "smdpSigned2", s2, s2_len);
-		ts_json_set_b64(r, "smdpSignature2", sig2, 64);
+		uint8_t sdo[3 + 64];
+		es10_sig_do(sig2, sdo);
+		ts_json_set_b64(r, "smdpSignature2", sdo, sizeof(sdo));
 		ts_json_set_b64(r, "smdpCertificate", n->sign_cert_der, n->sign_cert_der_len);
 		es9_ok(req, r);
 	}
