@@ -33,9 +33,17 @@
 #include "node/peerlim.h"
 #include "node/stream_auth.h"
 
+/* SGP.22 §6.2: every ES9+ answer names the protocol version it speaks. */
+static void
+es9_admin_protocol(struct evhttp_request *req)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Admin-Protocol", "gsma/rsp/v2.2.0");
+}
+
 static void
 es9_ok(struct evhttp_request *req, json_t *body)
 {
+	es9_admin_protocol(req);
 	if (body == NULL)
 		body = json_object();
 	json_object_set_new(body, "header",
@@ -56,6 +64,7 @@ es9_fail(struct evhttp_request *req, const char *subject, const char *reason, co
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_warn("ES9+ refused: %s", msg);
+	es9_admin_protocol(req);
 	ts_httpd_reply_json(req, 200, json_pack("{s:{s:{s:s,s:{s:s,s:s,s:s}}}}", "header",
 	    "functionExecutionStatus", "status", "Failed", "statusCodeData", "subjectCode", subject,
 	    "reasonCode", reason, "message", msg));
@@ -93,6 +102,7 @@ h_companion_events(struct evhttp_request *req, void *arg)
 static void
 dl_svc(node *n, download_svc *d)
 {
+	memset(d, 0, sizeof(*d));
 	d->share = &n->svc;
 	/* serverAddress is the bare address (SGP.22: an FQDN, no scheme). */
 	if (download_bare_address(n->address, d->address_buf, sizeof(d->address_buf)) != 0)
@@ -211,12 +221,12 @@ h_initiate(struct evhttp_request *req, void *arg)
 	uint8_t sig[64];
 	dl_svc(n, &d);
 	(void)ts_httpd_peer_addr(req, peer, sizeof(peer));
+	d.peer = peer;
 	if (peerlim_hit(n->es9_peers, peer, ts_now()) != 0) {
 		log_warn("ES9+ initiateAuthentication from %s refused: more than %d a minute", peer, NODE_ES9_PEER_MAX);
 		es9_fail(req, "8.1", "6.4", "too many download sessions from this address; try again in a minute");
-	} else if (ts_json_b64(body, "euiccChallenge", &chal, &chal_len) != 0 || chal_len != RSP_CHALLENGE_LEN ||
-	    mid == NULL) {
-		es9_fail(req, "8.1", "2.1", "initiateAuthentication needs euiccChallenge (16 bytes) and matchingId");
+	} else if (ts_json_b64(body, "euiccChallenge", &chal, &chal_len) != 0 || chal_len != RSP_CHALLENGE_LEN) {
+		es9_fail(req, "8.1", "2.1", "initiateAuthentication needs euiccChallenge (16 bytes)");
 	} else if (download_initiate(&d, n->st, mid, chal, tid, &s1, &s1_len, sig, &why) != 0) {
 		reply_refusal(req, &why);
 	} else {
@@ -314,8 +324,10 @@ h_notification(struct evhttp_request *req, void *arg)
 		es9_fail(req, "8.1", "2.1", "tapshareAppKey is not a 65-byte public key");
 	else if (download_notification(&d, n->st, nb, nb_len, key, &why) != 0)
 		reply_refusal(req, &why);
-	else
+	else {
+		es9_admin_protocol(req);
 		ts_httpd_reply_json(req, 204, NULL);
+	}
 	free(key);
 	free(nb);
 	json_decref(body);
@@ -332,6 +344,7 @@ h_cancel_session(struct evhttp_request *req, void *arg)
 	dl_svc(n, &d);
 	const char *reason = ts_json_str(body, "reason");
 	(void)download_cancel(&d, n->st, ts_json_str(body, "transactionId"), reason);
+	es9_admin_protocol(req);
 	ts_httpd_reply_json(req, 204, NULL);
 	json_decref(body);
 }

@@ -118,29 +118,45 @@ download_initiate(const download_svc *d, store *st, const char *matching_id,
 {
 	store_share sh;
 	*s1 = NULL;
-	if (st->ops->share_by_matching(st, matching_id, &sh) != 0)
-		return refuse(why, TS_ENOTFOUND, "8.2.6", "3.8", "unknown matchingId");
-	if (!share_downloadable(&sh))
-		return refuse(why, TS_ESTATE, "8.2.6", "3.8", "share %s is %s: nothing to download", sh.id,
-		    share_state_name(sh.state));
+	memset(&sh, 0, sizeof(sh));
+	/* SGP.22 initiateAuthentication names no matchingId: the eUICC signs
+	 * it later in ctxParams1 and authenticateClient binds the share then.
+	 * A session without one is keyed by the caller's address so that rows
+	 * stay bounded per peer. tapshare's companion may still name it here,
+	 * which binds the session at once. */
+	if (matching_id != NULL) {
+		if (st->ops->share_by_matching(st, matching_id, &sh) != 0)
+			return refuse(why, TS_ENOTFOUND, "8.2.6", "3.8", "unknown matchingId");
+		if (!share_downloadable(&sh))
+			return refuse(why, TS_ESTATE, "8.2.6", "3.8", "share %s is %s: nothing to download", sh.id,
+			    share_state_name(sh.state));
+	}
 	store_tx tx;
 	memset(&tx, 0, sizeof(tx));
 	es10_server_signed1 ss;
 	if (download_server_signed1(d, euicc_challenge, &ss, s1, s1_len, sig1) != 0)
 		return internal(why, "opening the session");
 	ts_hex_encode(ss.tid, ss.tid_len, tx.id, sizeof(tx.id));
-	snprintf(tx.share_id, sizeof(tx.share_id), "%s", sh.id);
-	snprintf(tx.eid, sizeof(tx.eid), "%s", sh.eid);
+	if (matching_id != NULL) {
+		snprintf(tx.share_id, sizeof(tx.share_id), "%s", sh.id);
+		snprintf(tx.eid, sizeof(tx.eid), "%s", sh.eid);
+	} else {
+		snprintf(tx.share_id, sizeof(tx.share_id), "%s%.56s", DOWNLOAD_UNBOUND_PREFIX,
+		    d->peer != NULL ? d->peer : "?");
+	}
 	memcpy(tx.euicc_challenge, euicc_challenge, RSP_CHALLENGE_LEN);
 	memcpy(tx.server_challenge, ss.server_challenge, RSP_CHALLENGE_LEN);
 	tx.stage = TX_INITIATED;
 	tx.created_at = ts_now();
-	/* A new session replaces the share's oldest: rows stay bounded
-	 * whoever knows the matchingId and however often they call. */
-	if (st->ops->tx_trim(st, sh.id, DOWNLOAD_TX_PER_SHARE - 1) != 0 || st->ops->tx_put(st, &tx) != 0)
+	/* A new session replaces the share's (or the peer's) oldest: rows stay
+	 * bounded whoever knows the matchingId and however often they call. */
+	if (st->ops->tx_trim(st, tx.share_id, DOWNLOAD_TX_PER_SHARE - 1) != 0 || st->ops->tx_put(st, &tx) != 0)
 		goto fail;
 	snprintf(out_tid, 2 * RSP_TID_LEN + 1, "%s", tx.id);
-	log_info("S14 share %s: download session %s opened by companion %s", sh.id, tx.id, sh.eid);
+	if (matching_id != NULL)
+		log_info("S14 share %s: download session %s opened by companion %s", sh.id, tx.id, sh.eid);
+	else
+		log_info("S14 download session %s opened (matchingId to come in ctxParams1)", tx.id);
 	return 0;
 fail:
 	free(*s1);
@@ -216,13 +232,22 @@ download_authenticate(const download_svc *d, store *st, const char *tid, const u
 	if (a.error != 0)
 		return refuse(why, TS_EDENIED, "8.1", "3.8", "the secure element refused the server (authenticateErrorCode %d)",
 		    a.error);
+	int unbound = strncmp(tx.share_id, DOWNLOAD_UNBOUND_PREFIX, strlen(DOWNLOAD_UNBOUND_PREFIX)) == 0;
+	if (unbound) {
+		/* The share is the one the eUICC's signed matchingId names (checked
+		 * against its signature below, before anything is recorded). */
+		if (!es1.ctx.has_matching_id || st->ops->share_by_matching(st, es1.ctx.matching_id, &sh) != 0)
+			return refuse(why, TS_ENOTFOUND, "8.2.6", "3.8", "matchingId in ctxParams1 is missing or unknown");
+		snprintf(tx.share_id, sizeof(tx.share_id), "%s", sh.id);
+		snprintf(tx.eid, sizeof(tx.eid), "%s", sh.eid);
+	}
 	if (verify_euicc(d, &a, tx.eid, &pub, vwhy, sizeof(vwhy)) != 0)
 		return refuse(why, TS_EVERIFY, "8.1.3", "6.1", "%s", vwhy);
 	if (pki_verify(pub, a.euicc_signed1.p, a.euicc_signed1.len, a.euicc_signature1) != 0) {
 		rc = refuse(why, TS_EVERIFY, "8.1", "6.1", "euiccSignature1 does not verify");
 		goto done;
 	}
-	if (st->ops->share_get(st, tx.share_id, &sh) != 0) {
+	if (!unbound && st->ops->share_get(st, tx.share_id, &sh) != 0) {
 		rc = refuse(why, TS_ENOTFOUND, "8.2", "3.8", "share %s is gone", tx.share_id);
 		goto done;
 	}

@@ -46,7 +46,11 @@ typedef struct download_svc {
 	size_t sign_cert_der_len;
 	X509 *ci;                   /* trusted CI root (borrowed) */
 	char address_buf[ES10_ADDR_MAX + 1]; /* storage address may point to */
+	const char *peer;           /* the caller's address (sessions without a matchingId), or NULL */
 } download_svc;
+
+/* share_id of a session opened without a matchingId, followed by the peer. */
+#define DOWNLOAD_UNBOUND_PREFIX "es9:"
 
 typedef struct download_why {
 	const char *subject; /* SGP.22 subjectCode, static */
@@ -63,7 +67,8 @@ int download_server_signed1(const download_svc *d, const uint8_t euicc_challenge
  * scheme and trailing '/'. */
 int download_bare_address(const char *url, char *out, size_t cap);
 
-/* initiateAuthentication. out_tid: hex transactionId; *s1: serverSigned1 DER
+/* initiateAuthentication. matching_id NULL (SGP.22: it comes later, in
+ * ctxParams1) or a downloadable share's (tapshare's companion). out_tid: hex transactionId; *s1: serverSigned1 DER
  * (caller frees); sig1: serverSignature1. */
 int download_initiate(const download_svc *d, store *st, const char *matching_id,
     const uint8_t euicc_challenge[RSP_CHALLENGE_LEN], char out_tid[2 * RSP_TID_LEN + 1], uint8_t **s1,

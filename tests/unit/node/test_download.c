@@ -517,6 +517,42 @@ test_download_accepted(void **state)
 	assert_int_equal(count_cmds(EID, id, CMD_DOWNLOAD), 0);
 }
 
+/* SGP.22 initiateAuthentication carries no matchingId: the session is bound
+ * to the share the eUICC's signed ctxParams1 names. */
+static void
+test_download_matching_id_in_ctx_params(void **state)
+{
+	(void)state;
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX];
+	authorised_share(EID, id, mid);
+	session s;
+	download_why why;
+	dsvc.peer = "192.0.2.7";
+	assert_int_equal(initiate(NULL, &s, &why), 0);
+	store_tx tx;
+	assert_int_equal(st->ops->tx_get(st, s.tid, &tx), 0);
+	assert_string_equal(tx.share_id, DOWNLOAD_UNBOUND_PREFIX "192.0.2.7");
+	/* no matchingId, an unknown one: refused, nothing recorded */
+	assert_int_not_equal(authenticate_as(&s, NULL, &se_a, &why), 0);
+	assert_non_null(strstr(why.msg, "matchingId in ctxParams1 is missing or unknown"));
+	assert_string_equal(why.subject, "8.2.6");
+	assert_int_not_equal(authenticate_as(&s, "no-such-matching-id", &se_a, &why), 0);
+	assert_int_equal(tx_stage(&s), 1);
+	/* the share's matchingId, but an SE of another EID: refused */
+	assert_int_not_equal(authenticate_as(&s, mid, &se_a2, &why), 0);
+	assert_non_null(strstr(why.msg, "the share is for"));
+	assert_int_equal(tx_stage(&s), 1);
+	/* the right SE */
+	assert_int_equal(authenticate_as(&s, mid, &se_a, &why), 0);
+	assert_int_equal(tx_stage(&s), 2);
+	assert_int_equal(st->ops->tx_get(st, s.tid, &tx), 0);
+	assert_string_equal(tx.share_id, id);
+	assert_string_equal(tx.eid, EID);
+	assert_int_equal(get_package(&s, &se_a, &why), 0);
+	assert_int_equal(state_of(id), SHARE_DELIVERED);
+	dsvc.peer = NULL;
+}
+
 /* ---- authenticateClient refusals ----------------------------------------- */
 
 /* Each refusal leaves the session where it was and nothing delivered. */
@@ -1269,6 +1305,7 @@ main(void)
 	ts_log_init("test_download", TS_LOG_ERROR);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_download_accepted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_download_matching_id_in_ctx_params, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eid_outside_eum_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificate_eid_is_not_the_share_eid, setup, teardown),
