@@ -92,9 +92,12 @@ dl_svc(node *n, download_svc *d)
 {
 	d->share = &n->svc;
 	d->address = n->address;
-	d->sign_key = n->sign_key;
-	d->sign_cert_der = n->sign_cert_der;
-	d->sign_cert_der_len = n->sign_cert_der_len;
+	d->dpauth_key = n->dpauth_key;
+	d->dpauth_cert_der = n->dpauth_cert_der;
+	d->dpauth_cert_der_len = n->dpauth_cert_der_len;
+	d->dppb_key = n->dppb_key;
+	d->dppb_cert_der = n->dppb_cert_der;
+	d->dppb_cert_der_len = n->dppb_cert_der_len;
 	d->ci = n->ci;
 }
 
@@ -131,7 +134,7 @@ h_stream_initiate(struct evhttp_request *req, void *arg)
 		json_t *r = json_pack("{s:s}", "transactionId", tid);
 		ts_json_set_b64(r, "serverSigned1", s1, s1_len);
 		ts_json_set_b64(r, "serverSignature1", sig, sizeof(sig));
-		ts_json_set_b64(r, "serverCertificate", n->sign_cert_der, n->sign_cert_der_len);
+		ts_json_set_b64(r, "serverCertificate", n->dpauth_cert_der, n->dpauth_cert_der_len);
 		es9_ok(req, r);
 	}
 	free(chal);
@@ -193,7 +196,7 @@ h_initiate(struct evhttp_request *req, void *arg)
 		json_t *r = json_pack("{s:s}", "transactionId", tid);
 		ts_json_set_b64(r, "serverSigned1", s1, s1_len);
 		ts_json_set_b64(r, "serverSignature1", sig, sizeof(sig));
-		ts_json_set_b64(r, "serverCertificate", n->sign_cert_der, n->sign_cert_der_len);
+		ts_json_set_b64(r, "serverCertificate", n->dpauth_cert_der, n->dpauth_cert_der_len);
 		es9_ok(req, r);
 	}
 	free(chal);
@@ -224,7 +227,7 @@ h_authenticate(struct evhttp_request *req, void *arg)
 		ts_json_set_b64(r, "profileMetadata", md, md_len);
 		ts_json_set_b64(r, "smdpSigned2", s2, s2_len);
 		ts_json_set_b64(r, "smdpSignature2", sig2, 64);
-		ts_json_set_b64(r, "smdpCertificate", n->sign_cert_der, n->sign_cert_der_len);
+		ts_json_set_b64(r, "smdpCertificate", n->dppb_cert_der, n->dppb_cert_der_len);
 		es9_ok(req, r);
 	}
 	free(asr);

@@ -92,7 +92,7 @@ download_initiate(const download_svc *d, store *st, const char *matching_id,
 		return internal(why, "opening the session");
 	memcpy(ss.euicc_challenge, euicc_challenge, RSP_CHALLENGE_LEN);
 	snprintf(ss.server_address, sizeof(ss.server_address), "%s", d->address);
-	if (rsp_server_signed1_encode(&ss, s1, s1_len) != 0 || pki_sign(d->sign_key, *s1, *s1_len, sig1) != 0)
+	if (rsp_server_signed1_encode(&ss, s1, s1_len) != 0 || pki_sign(d->dpauth_key, *s1, *s1_len, sig1) != 0)
 		goto fail;
 	ts_hex_encode(ss.transaction_id, RSP_TID_LEN, tx.id, sizeof(tx.id));
 	snprintf(tx.share_id, sizeof(tx.share_id), "%s", sh.id);
@@ -136,7 +136,8 @@ verify_euicc(const download_svc *d, const rsp_auth_server_resp *a, const char *w
 		snprintf(why, cap, "out of memory");
 		goto done;
 	}
-	if (pki_verify_chain(d->ci, chain, euicc, err, sizeof(err)) != 0) {
+	/* SGP.22 profile: roles, the EUM's nameConstraints and the EID in them */
+	if (pki_verify_role(d->ci, chain, euicc, PKI_ROLE_EUICC, err, sizeof(err)) != 0) {
 		snprintf(why, cap, "eUICC certificate does not chain to the trusted CI: %s", err);
 		goto done;
 	}
@@ -213,7 +214,7 @@ download_authenticate(const download_svc *d, store *st, const char *tid, const u
 		goto fail;
 	memcpy(buf, *s2, *s2_len);
 	memcpy(buf + *s2_len, tx.euicc_sig1, 64);
-	if (pki_sign(d->sign_key, buf, *s2_len + 64, sig2) != 0)
+	if (pki_sign(d->dppb_key, buf, *s2_len + 64, sig2) != 0)
 		goto fail;
 	memcpy(tx.smdp_sig2, sig2, 64);
 	tx.stage = TX_AUTHENTICATED;
@@ -303,7 +304,7 @@ download_package(const download_svc *d, store *st, const char *tid, const uint8_
 	if (eid_parse(tx.eid, &eid) != 0 || share_credential(st, sh.id, &cred) != 0 ||
 	    rsp_metadata_encode(&m, &md, &md_len) != 0 ||
 	    bsp_package_build(es2.euicc_otpk, sizeof(es2.euicc_otpk), &eid, es2.transaction_id, RSP_TID_LEN,
-		(const uint8_t *)ES9_HOST_ID, strlen(ES9_HOST_ID), d->sign_key, md, md_len, (const uint8_t *)cred,
+		(const uint8_t *)ES9_HOST_ID, strlen(ES9_HOST_ID), d->dppb_key, md, md_len, (const uint8_t *)cred,
 		strlen(cred), bpp, bpp_len) != 0) {
 		rc = internal(why, "binding the package");
 		goto done;

@@ -63,7 +63,7 @@ stream_auth_initiate(const download_svc *d, store *st, const char *peer, const c
 		return refuse(why, TS_ECRYPTO, "8.1", "5.1", "no randomness");
 	memcpy(ss.euicc_challenge, euicc_challenge, RSP_CHALLENGE_LEN);
 	snprintf(ss.server_address, sizeof(ss.server_address), "%s", d->address);
-	if (rsp_server_signed1_encode(&ss, s1, s1_len) != 0 || pki_sign(d->sign_key, *s1, *s1_len, sig1) != 0)
+	if (rsp_server_signed1_encode(&ss, s1, s1_len) != 0 || pki_sign(d->dpauth_key, *s1, *s1_len, sig1) != 0)
 		goto fail;
 	ts_hex_encode(ss.transaction_id, RSP_TID_LEN, tx.id, sizeof(tx.id));
 	snprintf(tx.share_id, sizeof(tx.share_id), "stream:%.56s", peer);

@@ -801,17 +801,20 @@ cert_oid(X509 *cert, uint8_t *oid, size_t *len)
 	}
 }
 
-/* oid: when not NULL, receives the certificate's SM-DP+ OID (cert_oid). */
+/* oid: when not NULL, receives the certificate's SM-DP+ OID (cert_oid).
+ * role: PKI_ROLE_DP_AUTH (AuthenticateServer) or PKI_ROLE_DP_PB
+ * (PrepareDownload) — a certificate of the other role is refused. */
 static int
-server_cert_check(se_card *c, const der_tlv *cert_tlv, EVP_PKEY **pub, uint8_t *oid, size_t *oid_len)
+server_cert_check(se_card *c, const der_tlv *cert_tlv, int role, EVP_PKEY **pub, uint8_t *oid,
+    size_t *oid_len)
 {
 	X509 *cert = NULL;
 	int rc = pki_cert_from_der(cert_tlv->val - cert_tlv->hdr_len,
 	    cert_tlv->hdr_len + cert_tlv->len, &cert);
 	if (rc != 0)
 		return TS_EVERIFY;
-	char why[160];
-	rc = pki_verify_chain(c->ci_cert, NULL, cert, why, sizeof(why));
+	char why[300];
+	rc = pki_verify_role(c->ci_cert, NULL, cert, role, why, sizeof(why));
 	if (rc != 0) {
 		log_warn("server certificate refused: %s", why);
 		X509_free(cert);
@@ -872,7 +875,7 @@ authenticate_server(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
 		code = SE_AUTH_NO_SESSION;
 		goto refuse;
 	}
-	if (server_cert_check(c, &cert, &pub, NULL, NULL) != 0) {
+	if (server_cert_check(c, &cert, PKI_ROLE_DP_AUTH, &pub, NULL, NULL) != 0) {
 		code = SE_AUTH_INVALID_CERT;
 		goto refuse;
 	}
@@ -955,7 +958,7 @@ prepare_download(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
 	}
 	uint8_t oid[ES10_OID_MAX];
 	size_t oid_len = 0;
-	if (server_cert_check(c, &cert, &pub, oid, &oid_len) != 0) {
+	if (server_cert_check(c, &cert, PKI_ROLE_DP_PB, &pub, oid, &oid_len) != 0) {
 		code = SE_AUTH_INVALID_CERT;
 		goto refuse;
 	}
