@@ -108,9 +108,12 @@ dl_svc(node *n, download_svc *d)
 	if (download_bare_address(n->address, d->address_buf, sizeof(d->address_buf)) != 0)
 		snprintf(d->address_buf, sizeof(d->address_buf), "%s", n->address);
 	d->address = d->address_buf;
-	d->sign_key = n->sign_key;
-	d->sign_cert_der = n->sign_cert_der;
-	d->sign_cert_der_len = n->sign_cert_der_len;
+	d->dpauth_key = n->dpauth_key;
+	d->dpauth_cert_der = n->dpauth_cert_der;
+	d->dpauth_cert_der_len = n->dpauth_cert_der_len;
+	d->dppb_key = n->dppb_key;
+	d->dppb_cert_der = n->dppb_cert_der;
+	d->dppb_cert_der_len = n->dppb_cert_der_len;
 	d->ci = n->ci;
 }
 
@@ -127,7 +130,7 @@ auth1_json(node *n, const char *tid, const uint8_t *s1, size_t s1_len, const uin
 	ts_json_set_b64(r, "serverSigned1", s1, s1_len);
 	ts_json_set_b64(r, "serverSignature1", sdo, sizeof(sdo));
 	X509 *x = NULL;
-	if (pki_cert_from_der(n->sign_cert_der, n->sign_cert_der_len, &x) == 0) {
+	if (pki_cert_from_der(n->dpauth_cert_der, n->dpauth_cert_der_len, &x) == 0) {
 		const ASN1_OCTET_STRING *k = X509_get0_authority_key_id(x);
 		if (k != NULL && k->length > 0 && k->length < 128) {
 			uint8_t pk[2 + 128];
@@ -138,7 +141,7 @@ auth1_json(node *n, const char *tid, const uint8_t *s1, size_t s1_len, const uin
 		}
 		X509_free(x);
 	}
-	ts_json_set_b64(r, "serverCertificate", n->sign_cert_der, n->sign_cert_der_len);
+	ts_json_set_b64(r, "serverCertificate", n->dpauth_cert_der, n->dpauth_cert_der_len);
 	return r;
 }
 
@@ -262,7 +265,7 @@ h_authenticate(struct evhttp_request *req, void *arg)
 		uint8_t sdo[3 + 64];
 		es10_sig_do(sig2, sdo);
 		ts_json_set_b64(r, "smdpSignature2", sdo, sizeof(sdo));
-		ts_json_set_b64(r, "smdpCertificate", n->sign_cert_der, n->sign_cert_der_len);
+		ts_json_set_b64(r, "smdpCertificate", n->dppb_cert_der, n->dppb_cert_der_len);
 		es9_ok(req, r);
 	}
 	free(asr);

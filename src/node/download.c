@@ -104,7 +104,7 @@ download_server_signed1(const download_svc *d, const uint8_t euicc_challenge[RSP
 	if (ts_snprintf(ss->server_address, sizeof(ss->server_address), "%s", d->address) != 0)
 		return TS_ELIMIT;
 	int rc = es10_server_signed1_encode(ss, s1, s1_len);
-	if (rc == 0 && (rc = pki_sign(d->sign_key, *s1, *s1_len, sig1)) != 0) {
+	if (rc == 0 && (rc = pki_sign(d->dpauth_key, *s1, *s1_len, sig1)) != 0) {
 		free(*s1);
 		*s1 = NULL;
 	}
@@ -186,7 +186,8 @@ verify_euicc(const download_svc *d, const es10_auth_server_resp *a, const char *
 		snprintf(why, cap, "out of memory");
 		goto done;
 	}
-	if (pki_verify_chain(d->ci, chain, euicc, err, sizeof(err)) != 0) {
+	/* SGP.22 profile: roles, the EUM's nameConstraints and the EID in them */
+	if (pki_verify_role(d->ci, chain, euicc, PKI_ROLE_EUICC, err, sizeof(err)) != 0) {
 		snprintf(why, cap, "eUICC certificate does not chain to the trusted CI: %s", err);
 		goto done;
 	}
@@ -283,7 +284,7 @@ download_authenticate(const download_svc *d, store *st, const char *tid, const u
 	/* smdpSignature2 over smdpSigned2 || 5F37 40 euiccSignature1. */
 	if (es10_smdp_signed2_encode(&ss2, s2, s2_len) != 0 ||
 	    es10_sig_input(*s2, *s2_len, tx.euicc_sig1, &tbs, &tbs_len) != 0 ||
-	    pki_sign(d->sign_key, tbs, tbs_len, sig2) != 0)
+	    pki_sign(d->dppb_key, tbs, tbs_len, sig2) != 0)
 		goto fail;
 	memcpy(tx.smdp_sig2, sig2, 64);
 	tx.stage = TX_AUTHENTICATED;
@@ -374,7 +375,7 @@ download_package(const download_svc *d, store *st, const char *tid, const uint8_
 	if (eid_parse(tx.eid, &eid) != 0 || share_credential(st, sh.id, &cred) != 0 ||
 	    rsp_metadata_encode(&m, &md, &md_len) != 0 ||
 	    bsp_package_build(es2.euicc_otpk, sizeof(es2.euicc_otpk), &eid, es2.tid, es2.tid_len,
-		(const uint8_t *)ES9_HOST_ID, strlen(ES9_HOST_ID), d->sign_key, md, md_len, (const uint8_t *)cred,
+		(const uint8_t *)ES9_HOST_ID, strlen(ES9_HOST_ID), d->dppb_key, md, md_len, (const uint8_t *)cred,
 		strlen(cred), bpp, bpp_len) != 0) {
 		rc = internal(why, "binding the package");
 		goto done;

@@ -41,9 +41,13 @@
 typedef struct download_svc {
 	const share_svc *share;     /* borrowed */
 	const char *address;        /* serverAddress: the bare SM-DP+ address, no scheme (borrowed) */
-	EVP_PKEY *sign_key;         /* node signing key, CI-issued certificate (borrowed) */
-	const uint8_t *sign_cert_der;
-	size_t sign_cert_der_len;
+	/* SGP.22 4.5.2: two CI-issued SM-DP+ certificates (all borrowed). */
+	EVP_PKEY *dpauth_key;       /* DPauth: signs serverSigned1 */
+	const uint8_t *dpauth_cert_der; /* CERT.DPauth.ECDSA, serverCertificate */
+	size_t dpauth_cert_der_len;
+	EVP_PKEY *dppb_key;         /* DPpb: signs smdpSigned2 and the bound package */
+	const uint8_t *dppb_cert_der;   /* CERT.DPpb.ECDSA, smdpCertificate */
+	size_t dppb_cert_der_len;
 	X509 *ci;                   /* trusted CI root (borrowed) */
 	char address_buf[ES10_ADDR_MAX + 1]; /* storage address may point to */
 	const char *peer;           /* the caller's address (sessions without a matchingId), or NULL */

@@ -774,16 +774,19 @@ cert_oid(X509 *cert, uint8_t *oid, size_t *len)
 	}
 }
 
-/* oid: when not NULL, receives the certificate's SM-DP+ OID (cert_oid). */
+/* oid: when not NULL, receives the certificate's SM-DP+ OID (cert_oid).
+ * role: PKI_ROLE_DP_AUTH (AuthenticateServer) or PKI_ROLE_DP_PB
+ * (PrepareDownload) — a certificate of the other role is refused. */
 static int
-server_cert_check(se_card *c, const uint8_t *der, size_t der_len, EVP_PKEY **pub, uint8_t *oid, size_t *oid_len)
+server_cert_check(se_card *c, const uint8_t *der, size_t der_len, int role, EVP_PKEY **pub, uint8_t *oid,
+    size_t *oid_len)
 {
 	X509 *cert = NULL;
 	int rc = pki_cert_from_der(der, der_len, &cert);
 	if (rc != 0)
 		return TS_EVERIFY;
-	char why[160];
-	rc = pki_verify_chain(c->ci_cert, NULL, cert, why, sizeof(why));
+	char why[300];
+	rc = pki_verify_role(c->ci_cert, NULL, cert, role, why, sizeof(why));
 	if (rc != 0) {
 		log_warn("server certificate refused: %s", why);
 		X509_free(cert);
@@ -856,7 +859,7 @@ authenticate_server(se_card *c, const uint8_t *cmd, size_t cmd_len, uint8_t **ou
 		code = ES10_AUTH_NO_SESSION_CONTEXT;
 	else if (!ci_pkid_known(c, q.ci_pkid, q.ci_pkid_len))
 		code = ES10_AUTH_CI_PK_UNKNOWN;
-	else if (server_cert_check(c, q.server_cert.p, q.server_cert.len, &pub, NULL, NULL) != 0)
+	else if (server_cert_check(c, q.server_cert.p, q.server_cert.len, PKI_ROLE_DP_AUTH, &pub, NULL, NULL) != 0)
 		code = ES10_AUTH_INVALID_CERTIFICATE;
 	else if (pki_verify(pub, q.server_signed1.p, q.server_signed1.len, q.server_signature1) != 0)
 		code = ES10_AUTH_INVALID_SIGNATURE;
@@ -952,7 +955,7 @@ prepare_download(se_card *c, const uint8_t *cmd, size_t cmd_len, uint8_t **out, 
 		code = ES10_DL_NO_SESSION_CONTEXT;
 		goto refuse;
 	}
-	if (server_cert_check(c, q.smdp_cert.p, q.smdp_cert.len, &pub, oid, &oid_len) != 0) {
+	if (server_cert_check(c, q.smdp_cert.p, q.smdp_cert.len, PKI_ROLE_DP_PB, &pub, oid, &oid_len) != 0) {
 		code = ES10_DL_INVALID_CERTIFICATE;
 		goto refuse;
 	}

@@ -66,8 +66,10 @@ struct fake_node {
 	ts_httpd *httpd;
 	char addr[64]; /* "127.0.0.1:PORT" = smdpAddress */
 	char link_spec[300];
-	EVP_PKEY *sign_key;
+	EVP_PKEY *sign_key; /* DPpb */
 	uint8_t *sign_cert; size_t sign_cert_len;
+	EVP_PKEY *auth_key; /* DPauth */
+	uint8_t *auth_cert; size_t auth_cert_len;
 	EVP_PKEY *euicc_pub;
 	volatile sig_atomic_t *stop;
 
@@ -226,7 +228,7 @@ es9_initiate(struct evhttp_request *req, json_t *body)
 	uint8_t *s1 = NULL, sig[PKI_SIG_LEN];
 	size_t s1len = 0;
 	assert_int_equal(es10_server_signed1_encode(&s, &s1, &s1len), 0);
-	assert_int_equal(pki_sign(N.sign_key, s1, s1len, sig), 0);
+	assert_int_equal(pki_sign(N.auth_key, s1, s1len, sig), 0);
 	char tidhex[33];
 	ts_hex_encode(N.tid, 16, tidhex, sizeof(tidhex));
 	json_t *r = success();
@@ -235,7 +237,7 @@ es9_initiate(struct evhttp_request *req, json_t *body)
 	uint8_t sdo[3 + PKI_SIG_LEN];
 	es10_sig_do(sig, sdo);
 	ts_json_set_b64(r, "serverSignature1", sdo, sizeof(sdo));
-	ts_json_set_b64(r, "serverCertificate", N.sign_cert, N.sign_cert_len);
+	ts_json_set_b64(r, "serverCertificate", N.auth_cert, N.auth_cert_len);
 	free(s1);
 	ts_httpd_reply_json(req, 200, r);
 }
@@ -271,7 +273,7 @@ on_stream_initiate(struct evhttp_request *req, void *arg)
 	uint8_t *s1 = NULL, sig[PKI_SIG_LEN];
 	size_t s1len = 0;
 	assert_int_equal(es10_server_signed1_encode(&s, &s1, &s1len), 0);
-	assert_int_equal(pki_sign(N.sign_key, s1, s1len, sig), 0);
+	assert_int_equal(pki_sign(N.auth_key, s1, s1len, sig), 0);
 	char tidhex[33];
 	ts_hex_encode(N.stream_tid, 16, tidhex, sizeof(tidhex));
 	json_t *r = success();
@@ -280,7 +282,7 @@ on_stream_initiate(struct evhttp_request *req, void *arg)
 	uint8_t sdo[3 + PKI_SIG_LEN];
 	es10_sig_do(sig, sdo);
 	ts_json_set_b64(r, "serverSignature1", sdo, sizeof(sdo));
-	ts_json_set_b64(r, "serverCertificate", N.sign_cert, N.sign_cert_len);
+	ts_json_set_b64(r, "serverCertificate", N.auth_cert, N.auth_cert_len);
 	free(s1);
 	ts_httpd_reply_json(req, 200, r);
 }
@@ -577,12 +579,18 @@ test_full_flow(void **state)
 	memset(&N, 0, sizeof(N));
 	N.stop = &stop;
 	snprintf(N.link_spec, sizeof(N.link_spec), "sim:%s/link.sock", dir);
-	snprintf(path, sizeof(path), "%s/node-sign.key", pki);
+	snprintf(path, sizeof(path), "%s/dppb.key", pki);
 	assert_int_equal(pki_key_load(path, &N.sign_key), 0);
 	X509 *cert = NULL;
-	snprintf(path, sizeof(path), "%s/node-sign.crt", pki);
+	snprintf(path, sizeof(path), "%s/dppb.crt", pki);
 	assert_int_equal(pki_cert_load(path, &cert), 0);
 	assert_int_equal(pki_cert_to_der(cert, &N.sign_cert, &N.sign_cert_len), 0);
+	X509_free(cert);
+	snprintf(path, sizeof(path), "%s/dpauth.key", pki);
+	assert_int_equal(pki_key_load(path, &N.auth_key), 0);
+	snprintf(path, sizeof(path), "%s/dpauth.crt", pki);
+	assert_int_equal(pki_cert_load(path, &cert), 0);
+	assert_int_equal(pki_cert_to_der(cert, &N.auth_cert, &N.auth_cert_len), 0);
 	X509_free(cert);
 	snprintf(path, sizeof(path), "%s/euicc-%s.crt", pki, EID);
 	assert_int_equal(pki_cert_load(path, &cert), 0);
@@ -682,6 +690,8 @@ test_full_flow(void **state)
 	ts_httpd_free(N.httpd);
 	event_base_free(N.base);
 	EVP_PKEY_free(N.sign_key);
+	EVP_PKEY_free(N.auth_key);
+	free(N.auth_cert);
 	EVP_PKEY_free(N.euicc_pub);
 	free(N.sign_cert);
 	char cmd[300];

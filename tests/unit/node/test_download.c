@@ -55,9 +55,9 @@ typedef struct fake_se {
 
 /* the node's trust and keys (PKI A) */
 static X509 *ci, *node_ca;
-static EVP_PKEY *sign_key, *node_ca_key;
-static uint8_t *sign_cert;
-static size_t sign_cert_len;
+static EVP_PKEY *auth_key, *pb_key, *node_ca_key;
+static uint8_t *auth_cert, *pb_cert; /* DPauth, DPpb (DER) */
+static size_t auth_cert_len, pb_cert_len;
 /* secure elements: genuine ones of PKI A, and PKI B's (foreign CI) */
 static fake_se se_a, se_a2, se_out, se_foreign;
 
@@ -120,10 +120,14 @@ group_setup(void **state)
 	assert_int_equal(pki_cert_load(p, &node_ca), 0);
 	snprintf(p, sizeof(p), "%s/node-ca.key", pki_a);
 	assert_int_equal(pki_key_load(p, &node_ca_key), 0);
-	snprintf(p, sizeof(p), "%s/node-sign.key", pki_a);
-	assert_int_equal(pki_key_load(p, &sign_key), 0);
-	snprintf(p, sizeof(p), "%s/node-sign.crt", pki_a);
-	sign_cert = read_der(p, &sign_cert_len);
+	snprintf(p, sizeof(p), "%s/dpauth.key", pki_a);
+	assert_int_equal(pki_key_load(p, &auth_key), 0);
+	snprintf(p, sizeof(p), "%s/dpauth.crt", pki_a);
+	auth_cert = read_der(p, &auth_cert_len);
+	snprintf(p, sizeof(p), "%s/dppb.key", pki_a);
+	assert_int_equal(pki_key_load(p, &pb_key), 0);
+	snprintf(p, sizeof(p), "%s/dppb.crt", pki_a);
+	pb_cert = read_der(p, &pb_cert_len);
 	load_se(&se_a, pki_a, EID);
 	load_se(&se_a2, pki_a, EID2);
 	load_se(&se_out, pki_a, EID_OUT);
@@ -138,8 +142,10 @@ group_teardown(void **state)
 	X509_free(ci);
 	X509_free(node_ca);
 	EVP_PKEY_free(node_ca_key);
-	EVP_PKEY_free(sign_key);
-	free(sign_cert);
+	EVP_PKEY_free(auth_key);
+	EVP_PKEY_free(pb_key);
+	free(auth_cert);
+	free(pb_cert);
 	free_se(&se_a);
 	free_se(&se_a2);
 	free_se(&se_out);
@@ -169,9 +175,12 @@ setup(void **state)
 	memset(&dsvc, 0, sizeof(dsvc));
 	dsvc.share = &svc;
 	dsvc.address = ADDRESS;
-	dsvc.sign_key = sign_key;
-	dsvc.sign_cert_der = sign_cert;
-	dsvc.sign_cert_der_len = sign_cert_len;
+	dsvc.dpauth_key = auth_key;
+	dsvc.dpauth_cert_der = auth_cert;
+	dsvc.dpauth_cert_der_len = auth_cert_len;
+	dsvc.dppb_key = pb_key;
+	dsvc.dppb_cert_der = pb_cert;
+	dsvc.dppb_cert_der_len = pb_cert_len;
 	dsvc.ci = ci;
 	store_provider p = { .name = "op", .url = "https://127.0.0.1:1", .ca_file = "/dev/null" };
 	store_app a = { .app_id = "sim-a", .name = "A", .kind = "sim", .provider = "op", .shareable = 1 };
@@ -242,7 +251,7 @@ initiate(const char *mid, session *s, download_why *why)
 		/* what the SE checks: the node's signature over serverSigned1 */
 		EVP_PKEY *pub = NULL;
 		X509 *c = NULL;
-		assert_int_equal(pki_cert_from_der(sign_cert, sign_cert_len, &c), 0);
+		assert_int_equal(pki_cert_from_der(auth_cert, auth_cert_len, &c), 0);
 		pub = X509_get_pubkey(c);
 		assert_int_equal(pki_verify(pub, s1, s1_len, sig), 0);
 		EVP_PKEY_free(pub);
@@ -595,7 +604,8 @@ test_eid_outside_eum_range(void **state)
 	 * its EUM may only issue EIDs starting 89049032 */
 	int rc = authenticate_as(&s, mid, &se_out, &why);
 	assert_int_not_equal(rc, 0);
-	assert_non_null(strstr(why.msg, "outside the EUM's permitted prefixes"));
+	/* refused by the chain check (pki_verify_chain applies the SGP.22 rule) */
+	assert_non_null(strstr(why.msg, "outside the issuer's nameConstraints"));
 	assert_int_equal(tx_stage(&s), 1);
 	assert_int_equal(state_of(id), SHARE_AUTHORISED);
 }
@@ -838,7 +848,7 @@ test_standard_notification_checks(void **state)
 	assert_non_null(strstr(why.msg, "does not chain"));
 	/* an eUICC of our CI whose EID its EUM does not permit */
 	assert_int_not_equal(notify(RSP_EVENT_DELETE, 0, EID_OUT, "sim-a-watch", se_out.key, &why), 0);
-	assert_non_null(strstr(why.msg, "EID its EUM permits"));
+	assert_non_null(strstr(why.msg, "outside the issuer's nameConstraints"));
 	/* the right certificate, another eUICC's signature */
 	assert_int_not_equal(notify_as(RSP_EVENT_DELETE, 0, EID, "sim-a-watch", se_a2.key, &se_a,
 	    cur_tid, &why), 0);
@@ -1011,9 +1021,9 @@ test_real_se(void **state)
 	download_why why;
 	assert_int_equal(se_get_challenge(d, chal), 0);
 	assert_int_equal(download_initiate(&dsvc, st, mid, chal, tid, &s1, &s1_len, sig1, &why), 0);
-	assert_int_equal(se_authenticate_server(d, s1, s1_len, sig1, sign_cert, sign_cert_len, mid, &bf38r, &bf38_len), 0);
+	assert_int_equal(se_authenticate_server(d, s1, s1_len, sig1, auth_cert, auth_cert_len, mid, &bf38r, &bf38_len), 0);
 	assert_int_equal(download_authenticate(&dsvc, st, tid, bf38r, bf38_len, &md, &md_len, &s2, &s2_len, sig2, &why), 0);
-	assert_int_equal(se_prepare_download(d, s2, s2_len, sig2, sign_cert, sign_cert_len, &bf21r, &bf21_len), 0);
+	assert_int_equal(se_prepare_download(d, s2, s2_len, sig2, pb_cert, pb_cert_len, &bf21r, &bf21_len), 0);
 	assert_int_equal(download_package(&dsvc, st, tid, bf21r, bf21_len, &bpp, &bpp_len, &why), 0);
 	assert_int_equal(se_load_package(d, bpp, bpp_len, &notif, &nlen), 0);
 	assert_int_equal(download_notification(&dsvc, st, notif, nlen, NULL, &why), 0);
@@ -1157,9 +1167,9 @@ download_into(se_driver *d, const char *mid, uint8_t **pir, size_t *pir_len)
 	download_why why;
 	assert_int_equal(se_get_challenge(d, chal), 0);
 	assert_int_equal(download_initiate(&dsvc, st, mid, chal, tid, &s1, &s1_len, sig1, &why), 0);
-	assert_int_equal(se_authenticate_server(d, s1, s1_len, sig1, sign_cert, sign_cert_len, mid, &bf38r, &bf38_len), 0);
+	assert_int_equal(se_authenticate_server(d, s1, s1_len, sig1, auth_cert, auth_cert_len, mid, &bf38r, &bf38_len), 0);
 	assert_int_equal(download_authenticate(&dsvc, st, tid, bf38r, bf38_len, &md, &md_len, &s2, &s2_len, sig2, &why), 0);
-	assert_int_equal(se_prepare_download(d, s2, s2_len, sig2, sign_cert, sign_cert_len, &bf21r, &bf21_len), 0);
+	assert_int_equal(se_prepare_download(d, s2, s2_len, sig2, pb_cert, pb_cert_len, &bf21r, &bf21_len), 0);
 	assert_int_equal(download_package(&dsvc, st, tid, bf21r, bf21_len, &bpp, &bpp_len, &why), 0);
 	assert_int_equal(se_load_package(d, bpp, bpp_len, &notif, &nlen), TS_ELIMIT); /* no room */
 	assert_null(notif);

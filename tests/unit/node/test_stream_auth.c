@@ -50,10 +50,10 @@ setup(void **state)
 	const char *eids[] = { EID1, EID2 };
 	if (pki_testpki_generate(pki, "89049032", eids, 2) != 0)
 		return -1;
-	snprintf(p, sizeof(p), "%s/node-sign.key", pki);
+	snprintf(p, sizeof(p), "%s/dpauth.key", pki);
 	if (pki_key_load(p, &sign_key) != 0)
 		return -1;
-	snprintf(p, sizeof(p), "%s/node-sign.crt", pki);
+	snprintf(p, sizeof(p), "%s/dpauth.crt", pki);
 	if (pki_cert_load(p, &sign_cert) != 0 || pki_cert_to_der(sign_cert, &sign_der, &sign_der_len) != 0)
 		return -1;
 	snprintf(p, sizeof(p), "%s/ci.crt", pki);
@@ -77,9 +77,9 @@ setup(void **state)
 	svc.ein_prefixes = "89049032";
 	d.share = &svc;
 	d.address = ADDR;
-	d.sign_key = sign_key;
-	d.sign_cert_der = sign_der;
-	d.sign_cert_der_len = sign_der_len;
+	d.dpauth_key = sign_key;
+	d.dpauth_cert_der = sign_der;
+	d.dpauth_cert_der_len = sign_der_len;
 	d.ci = ci;
 	return 0;
 }

@@ -42,9 +42,11 @@
 
 static char dir[64];
 static char pki_dir[128];
-static EVP_PKEY *node_key, *bank_key, *euicc_pub;
+/* node_*: the test PKI's DPpb; auth_*: its DPauth (SGP.22: two certificates) */
+static EVP_PKEY *node_key, *auth_key, *bank_key, *euicc_pub;
 static X509 *node_cert, *bank_cert;
-static uint8_t *node_cert_der;
+static uint8_t *node_cert_der, *auth_der;
+static size_t auth_der_len;
 static size_t node_cert_der_len;
 static int state_counter;
 
@@ -61,10 +63,18 @@ group_setup(void **st)
 		return -1;
 	char p[256];
 	X509 *euicc = NULL;
-	snprintf(p, sizeof(p), "%s/node-sign.key", pki_dir);
+	snprintf(p, sizeof(p), "%s/dpauth.key", pki_dir);
+	if (pki_key_load(p, &auth_key) != 0)
+		return -1;
+	X509 *ac = NULL;
+	snprintf(p, sizeof(p), "%s/dpauth.crt", pki_dir);
+	if (pki_cert_load(p, &ac) != 0 || pki_cert_to_der(ac, &auth_der, &auth_der_len) != 0)
+		return -1;
+	X509_free(ac);
+	snprintf(p, sizeof(p), "%s/dppb.key", pki_dir);
 	if (pki_key_load(p, &node_key) != 0)
 		return -1;
-	snprintf(p, sizeof(p), "%s/node-sign.crt", pki_dir);
+	snprintf(p, sizeof(p), "%s/dppb.crt", pki_dir);
 	if (pki_cert_load(p, &node_cert) != 0)
 		return -1;
 	if (pki_cert_to_der(node_cert, &node_cert_der, &node_cert_der_len) != 0)
@@ -89,6 +99,8 @@ group_teardown(void **st)
 {
 	(void)st;
 	EVP_PKEY_free(node_key);
+	EVP_PKEY_free(auth_key);
+	free(auth_der);
 	EVP_PKEY_free(bank_key);
 	EVP_PKEY_free(euicc_pub);
 	X509_free(node_cert);
@@ -145,10 +157,10 @@ download(se_driver *d, const char *app_id, const char *kind, uint8_t **notif, si
 	uint8_t *der = NULL, sig[PKI_SIG_LEN];
 	size_t dlen = 0;
 	assert_int_equal(es10_server_signed1_encode(&s1, &der, &dlen), 0);
-	assert_int_equal(pki_sign(node_key, der, dlen, sig), 0);
+	assert_int_equal(pki_sign(auth_key, der, dlen, sig), 0);
 	uint8_t *resp = NULL;
 	size_t rlen = 0;
-	assert_int_equal(se_authenticate_server(d, der, dlen, sig, node_cert_der, node_cert_der_len,
+	assert_int_equal(se_authenticate_server(d, der, dlen, sig, auth_der, auth_der_len,
 	    "match-b", &resp, &rlen), 0);
 	free(der);
 	es10_auth_server_resp r;

@@ -2,7 +2,7 @@
  * test_card.c — the software secure element (se/) driven through the device
  * side (device/se_driver inproc and vpcd, device/se_client), with the test
  * playing the node: it builds and signs serverSigned1 / smdpSigned2 with the
- * test PKI's node-sign key, verifies the SE's answers exactly as the node
+ * test PKI's DPauth/DPpb keys, verifies the SE's answers exactly as the node
  * would (chain to ci.crt, EID in the eUICC certificate, signatures) and binds
  * packages to the SE's one-time key with bsp_package_build.
  */
@@ -26,6 +26,7 @@
 
 #include <jansson.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "device/se_client.h"
 #include "device/se_driver.h"
@@ -45,10 +46,11 @@
 
 static char dir[64];
 static char pki_dir[128];
-static EVP_PKEY *node_key;
+/* node_*: the test PKI's DPpb; auth_*: its DPauth (SGP.22: two certificates) */
+static EVP_PKEY *node_key, *auth_key;
 static X509 *node_cert, *ci_cert;
-static uint8_t *node_cert_der;
-static size_t node_cert_der_len;
+static uint8_t *node_cert_der, *auth_der;
+static size_t node_cert_der_len, auth_der_len;
 static int state_counter;
 
 static void
@@ -70,10 +72,18 @@ group_setup(void **st)
 	if (pki_testpki_generate(pki_dir, "89049032", eids, 1) != 0)
 		return -1;
 	char p[256];
-	snprintf(p, sizeof(p), "%s/node-sign.key", pki_dir);
+	snprintf(p, sizeof(p), "%s/dpauth.key", pki_dir);
+	if (pki_key_load(p, &auth_key) != 0)
+		return -1;
+	X509 *ac = NULL;
+	snprintf(p, sizeof(p), "%s/dpauth.crt", pki_dir);
+	if (pki_cert_load(p, &ac) != 0 || pki_cert_to_der(ac, &auth_der, &auth_der_len) != 0)
+		return -1;
+	X509_free(ac);
+	snprintf(p, sizeof(p), "%s/dppb.key", pki_dir);
 	if (pki_key_load(p, &node_key) != 0)
 		return -1;
-	snprintf(p, sizeof(p), "%s/node-sign.crt", pki_dir);
+	snprintf(p, sizeof(p), "%s/dppb.crt", pki_dir);
 	if (pki_cert_load(p, &node_cert) != 0)
 		return -1;
 	snprintf(p, sizeof(p), "%s/ci.crt", pki_dir);
@@ -89,6 +99,8 @@ group_teardown(void **st)
 {
 	(void)st;
 	EVP_PKEY_free(node_key);
+	EVP_PKEY_free(auth_key);
+	free(auth_der);
 	X509_free(node_cert);
 	X509_free(ci_cert);
 	free(node_cert_der);
@@ -149,12 +161,12 @@ dl_authenticate(se_driver *d, dl *x)
 	uint8_t *s1der = NULL, sig1[PKI_SIG_LEN];
 	size_t s1len = 0;
 	assert_int_equal(es10_server_signed1_encode(&s1, &s1der, &s1len), 0);
-	assert_int_equal(pki_sign(node_key, s1der, s1len, sig1), 0);
+	assert_int_equal(pki_sign(auth_key, s1der, s1len, sig1), 0);
 
 	uint8_t *resp = NULL;
 	size_t rlen = 0;
-	assert_int_equal(se_authenticate_server(d, s1der, s1len, sig1, node_cert_der,
-	    node_cert_der_len, "match-1", &resp, &rlen), 0);
+	assert_int_equal(se_authenticate_server(d, s1der, s1len, sig1, auth_der,
+	    auth_der_len, "match-1", &resp, &rlen), 0);
 	free(s1der);
 
 	/* Verify as the node: chain CI -> EUM -> eUICC, EID, euiccSignature1. */
@@ -578,28 +590,28 @@ test_auth_refusals(void **st)
 
 	/* No challenge issued: no session context. */
 	assert_int_equal(es10_server_signed1_encode(&s1, &s1der, &s1len), 0);
-	assert_int_equal(pki_sign(node_key, s1der, s1len, sig), 0);
-	assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, node_cert_der,
-	    node_cert_der_len, NULL, &resp, &rlen), TS_ESTATE);
+	assert_int_equal(pki_sign(auth_key, s1der, s1len, sig), 0);
+	assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, auth_der,
+	    auth_der_len, NULL, &resp, &rlen), TS_ESTATE);
 
 	/* Wrong challenge. */
 	assert_int_equal(se_get_challenge(d, ch), 0);
-	assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, node_cert_der,
-	    node_cert_der_len, NULL, &resp, &rlen), TS_EVERIFY);
+	assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, auth_der,
+	    auth_der_len, NULL, &resp, &rlen), TS_EVERIFY);
 	free(s1der);
 
 	/* Right challenge, bad signature. */
 	assert_int_equal(se_get_challenge(d, ch), 0);
 	memcpy(s1.euicc_challenge, ch, 16);
 	assert_int_equal(es10_server_signed1_encode(&s1, &s1der, &s1len), 0);
-	assert_int_equal(pki_sign(node_key, s1der, s1len, sig), 0);
+	assert_int_equal(pki_sign(auth_key, s1der, s1len, sig), 0);
 	sig[5] ^= 0x40;
-	assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, node_cert_der,
-	    node_cert_der_len, NULL, &resp, &rlen), TS_EVERIFY);
+	assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, auth_der,
+	    auth_der_len, NULL, &resp, &rlen), TS_EVERIFY);
 	/* The challenge was consumed by the failed attempt. */
 	sig[5] ^= 0x40;
-	assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, node_cert_der,
-	    node_cert_der_len, NULL, &resp, &rlen), TS_ESTATE);
+	assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, auth_der,
+	    auth_der_len, NULL, &resp, &rlen), TS_ESTATE);
 
 	/* A certificate that does not chain to the CI (self-signed, same key). */
 	X509 *self = NULL;
@@ -614,8 +626,13 @@ test_auth_refusals(void **st)
 	memcpy(s1.euicc_challenge, ch, 16);
 	assert_int_equal(es10_server_signed1_encode(&s1, &s1der, &s1len), 0);
 	assert_int_equal(pki_sign(node_key, s1der, s1len, sig), 0);
-	assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, selfder, selflen, NULL,
-	    &resp, &rlen), TS_EVERIFY);
+	/* (it has no authorityKeyIdentifier: name our CI explicitly) */
+	const ASN1_OCTET_STRING *ci_ski = X509_get0_subject_key_id(ci_cert);
+	assert_non_null(ci_ski);
+	se_auth_server_args sa = { .server_signed1 = s1der, .server_signed1_len = s1len, .sig1 = sig,
+		.ci_pkid = ci_ski->data, .ci_pkid_len = (size_t)ci_ski->length, .server_cert = selfder,
+		.server_cert_len = selflen };
+	assert_int_equal(se_authenticate_server_ex(d, &sa, &resp, &rlen), TS_EVERIFY);
 	free(selfder);
 	free(s1der);
 
@@ -638,9 +655,9 @@ test_auth_refusals(void **st)
 	memcpy(s1.euicc_challenge, ch2, 16);
 	snprintf(s1.server_address, sizeof(s1.server_address), "x");
 	assert_int_equal(es10_server_signed1_encode(&s1, &s1der, &s1len), 0);
-	assert_int_equal(pki_sign(node_key, s1der, s1len, sig), 0);
-	assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, node_cert_der,
-	    node_cert_der_len, NULL, &resp, &rlen), 0);
+	assert_int_equal(pki_sign(auth_key, s1der, s1len, sig), 0);
+	assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, auth_der,
+	    auth_der_len, NULL, &resp, &rlen), 0);
 	free(resp);
 	free(s1der);
 	assert_int_equal(es10_smdp_signed2_encode(&s2, &s2der, &s2len), 0);
@@ -656,9 +673,9 @@ test_auth_refusals(void **st)
 		assert_int_equal(se_get_challenge(d, ch2), 0);
 		memcpy(s1.euicc_challenge, ch2, 16);
 		assert_int_equal(es10_server_signed1_encode(&s1, &s1der, &s1len), 0);
-		assert_int_equal(pki_sign(node_key, s1der, s1len, sig), 0);
-		assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, node_cert_der,
-		    node_cert_der_len, NULL, &resp, &rlen), 0);
+		assert_int_equal(pki_sign(auth_key, s1der, s1len, sig), 0);
+		assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, auth_der,
+		    auth_der_len, NULL, &resp, &rlen), 0);
 		free(s1der);
 		es10_auth_server_resp ar;
 		assert_int_equal(es10_auth_server_resp_decode(resp, rlen, &ar, NULL), 0);
@@ -693,11 +710,11 @@ test_auth_refusals(void **st)
 	assert_int_equal(se_get_challenge(d, ch2), 0);
 	memcpy(s1.euicc_challenge, ch2, 16);
 	assert_int_equal(es10_server_signed1_encode(&s1, &s1der, &s1len), 0);
-	assert_int_equal(pki_sign(node_key, s1der, s1len, sig), 0);
+	assert_int_equal(pki_sign(auth_key, s1der, s1len, sig), 0);
 	static const uint8_t other_pkid[20] = { 0x01, 0x02, 0x03 };
 	se_auth_server_args aa = { .server_signed1 = s1der, .server_signed1_len = s1len, .sig1 = sig,
-		.ci_pkid = other_pkid, .ci_pkid_len = sizeof(other_pkid), .server_cert = node_cert_der,
-		.server_cert_len = node_cert_der_len };
+		.ci_pkid = other_pkid, .ci_pkid_len = sizeof(other_pkid), .server_cert = auth_der,
+		.server_cert_len = auth_der_len };
 	assert_int_equal(se_authenticate_server_ex(d, &aa, &resp, &rlen), TS_EVERIFY);
 	free(s1der);
 	dl_clear(&x);

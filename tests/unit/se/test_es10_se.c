@@ -46,10 +46,11 @@
 
 static char dir[64];
 static char pki_dir[128];
-static EVP_PKEY *node_key, *ci_key, *euicc_pub;
+/* node_*: the test PKI's DPpb; auth_*: its DPauth (SGP.22: two certificates) */
+static EVP_PKEY *node_key, *auth_key, *ci_key, *euicc_pub;
 static X509 *node_cert, *ci_cert;
-static uint8_t *node_cert_der;
-static size_t node_cert_der_len;
+static uint8_t *node_cert_der, *auth_der;
+static size_t node_cert_der_len, auth_der_len;
 static int state_counter;
 
 static int
@@ -65,12 +66,20 @@ group_setup(void **st)
 		return -1;
 	char p[256];
 	X509 *euicc = NULL;
-	snprintf(p, sizeof(p), "%s/node-sign.key", pki_dir);
+	snprintf(p, sizeof(p), "%s/dppb.key", pki_dir);
 	if (pki_key_load(p, &node_key) != 0)
 		return -1;
-	snprintf(p, sizeof(p), "%s/node-sign.crt", pki_dir);
+	snprintf(p, sizeof(p), "%s/dppb.crt", pki_dir);
 	if (pki_cert_load(p, &node_cert) != 0 || pki_cert_to_der(node_cert, &node_cert_der, &node_cert_der_len) != 0)
 		return -1;
+	snprintf(p, sizeof(p), "%s/dpauth.key", pki_dir);
+	if (pki_key_load(p, &auth_key) != 0)
+		return -1;
+	X509 *ac = NULL;
+	snprintf(p, sizeof(p), "%s/dpauth.crt", pki_dir);
+	if (pki_cert_load(p, &ac) != 0 || pki_cert_to_der(ac, &auth_der, &auth_der_len) != 0)
+		return -1;
+	X509_free(ac);
 	snprintf(p, sizeof(p), "%s/ci.key", pki_dir);
 	if (pki_key_load(p, &ci_key) != 0)
 		return -1;
@@ -90,6 +99,8 @@ group_teardown(void **st)
 {
 	(void)st;
 	EVP_PKEY_free(node_key);
+	EVP_PKEY_free(auth_key);
+	free(auth_der);
 	EVP_PKEY_free(ci_key);
 	EVP_PKEY_free(euicc_pub);
 	X509_free(node_cert);
@@ -275,7 +286,8 @@ static uint8_t last_es1[1024], last_es2[256];
 static size_t last_es1_len, last_es2_len;
 
 /* Challenge, AuthenticateServer, PrepareDownload; *otpk and tid out.
- * dp_cert: the DPauth/DPpb certificate to present (DER). The requests are
+ * DPauth: the test PKI's (auth_key / auth_der); dp_*: the DPpb certificate
+ * to present (DER) and its key. The requests are
  * put together here TLV by TLV (SGP.22 §5.7.13 / §5.7.14), not with the
  * codec; the signatures of the answers are checked with OpenSSL alone over
  * the bytes SGP.22 names. */
@@ -309,7 +321,7 @@ dl_prepare(se_card *c, int ch, const uint8_t *dp_der, size_t dp_len, EVP_PKEY *d
 	assert_int_equal(der_writer_finish(&w, &s1der, &s1len), 0);
 	der_writer_clear(&w);
 	uint8_t sig1[PKI_SIG_LEN];
-	assert_int_equal(pki_sign(dp_key, s1der, s1len, sig1), 0);
+	assert_int_equal(pki_sign(auth_key, s1der, s1len, sig1), 0);
 	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(ci_cert);
 	assert_non_null(ski);
 	der_writer_init(&w);
@@ -317,7 +329,7 @@ dl_prepare(se_card *c, int ch, const uint8_t *dp_der, size_t dp_len, EVP_PKEY *d
 	der_put_raw(&w, s1der, s1len);
 	der_put(&w, 0x5F37, sig1, sizeof(sig1));        /* serverSignature1 */
 	der_put(&w, 0x04, ski->data, (size_t)ski->length); /* euiccCiPKIdToBeUsed */
-	put_cert(&w, dp_der, dp_len);                   /* serverCertificate */
+	put_cert(&w, auth_der, auth_der_len);           /* serverCertificate */
 	der_begin(&w, 0xA0);                            /* ctxParams1 */
 	der_put_str(&w, 0x80, "match-1");               /* matchingId */
 	der_begin(&w, 0xA1);                            /* deviceInfo */
@@ -1140,7 +1152,8 @@ test_smdp_oid(void **st)
 	EVP_PKEY *k = NULL;
 	X509 *dp = NULL;
 	assert_int_equal(pki_keygen(&k), 0);
-	pki_issue_opts o = { .profile = PKI_PROFILE_SIGNING, .cn = "DPpb", .san = "RID:2.999.1", .days = 1 };
+	pki_issue_opts o = { .profile = PKI_PROFILE_SIGNING, .cn = "DPpb", .san = "RID:2.999.1",
+		.role = PKI_ROLE_DP_PB, .days = 1 };
 	assert_int_equal(pki_issue(ci_cert, ci_key, k, &o, &dp), 0);
 	uint8_t *der = NULL;
 	size_t dlen = 0;
