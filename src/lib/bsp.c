@@ -12,7 +12,7 @@
  *
  * The metadata (A1) is exactly one MAC-only segment (tag 88), so it is at most
  * BSP_SEG_MAX bytes. The chain runs A1 first, then A3 in order; the IV block
- * counter advances only for encrypted (86) segments.
+ * counter advances for every segment, MAC-only ones included (SGP.22).
  */
 #include "lib/bsp.h"
 
@@ -38,9 +38,9 @@
 
 #define TAG_PACKAGE 0xBF36
 #define TAG_INIT_SC 0xBF23
-#define TAG_REMOTE_OP 0x80
-#define TAG_TID 0x81
-#define TAG_CRT 0xA0
+#define TAG_REMOTE_OP 0x82 /* RemoteOpId ::= [2] INTEGER */
+#define TAG_TID 0x80       /* transactionId [0] */
+#define TAG_CRT 0xA6       /* controlRefTemplate [6] */
 #define TAG_CRT_KEY_TYPE 0x80
 #define TAG_CRT_KEY_LEN 0x81
 #define TAG_CRT_HOST_ID 0x84
@@ -270,8 +270,9 @@ bsp_seg_wrap(bsp_keys *k, uint8_t tag, const uint8_t *pt, size_t len,
 		goto fail;
 	memcpy(data + datalen, mac, BSP_MAC_LEN);
 	memcpy(k->mcv, mac, sizeof(k->mcv));
-	if (tag == BSP_TAG_ENC)
-		k->counter++;
+	/* SGP.22 §2.6.4.4: the block counter of the ICV advances for every
+	 * segment, MAC-only ones included. */
+	k->counter++;
 	*out = seg;
 	*outlen = hdrlen + datalen + BSP_MAC_LEN;
 	seg = NULL;
@@ -333,8 +334,7 @@ bsp_seg_unwrap(bsp_keys *k, const uint8_t *seg, size_t len, uint8_t **pt, size_t
 			memcpy(plain, t.val, n);
 	}
 	memcpy(k->mcv, mac, sizeof(k->mcv));
-	if (t.tag == BSP_TAG_ENC)
-		k->counter++;
+	k->counter++; /* for MAC-only segments too (SGP.22 §2.6.4.4) */
 	*pt = plain;
 	*ptlen = n;
 	plain = NULL;
@@ -370,18 +370,23 @@ encode_init_sc_body(const uint8_t *tid, size_t tid_len, const uint8_t *host_id,
 	return rc;
 }
 
-/* body || euicc_otpk, the bytes the server signature covers. */
+/* body || 5F49 41 euiccOtpk, the bytes smdpSign covers (SGP.22 §5.5.1: the
+ * data objects remoteOpId .. smdpOtpk, then the eUICC's one-time key as a
+ * 5F49 data object). */
 static int
 signed_data(const uint8_t *body, size_t bodylen, const uint8_t euicc_otpk[PKI_PUBKEY_LEN],
     uint8_t **out, size_t *outlen)
 {
-	uint8_t *buf = malloc(bodylen + PKI_PUBKEY_LEN);
+	uint8_t *buf = malloc(bodylen + 3 + PKI_PUBKEY_LEN);
 	if (buf == NULL)
 		return TS_ENOMEM;
 	memcpy(buf, body, bodylen);
-	memcpy(buf + bodylen, euicc_otpk, PKI_PUBKEY_LEN);
+	buf[bodylen] = 0x5F;
+	buf[bodylen + 1] = 0x49;
+	buf[bodylen + 2] = PKI_PUBKEY_LEN;
+	memcpy(buf + bodylen + 3, euicc_otpk, PKI_PUBKEY_LEN);
 	*out = buf;
-	*outlen = bodylen + PKI_PUBKEY_LEN;
+	*outlen = bodylen + 3 + PKI_PUBKEY_LEN;
 	return 0;
 }
 
@@ -541,7 +546,7 @@ bsp_package_open(EVP_PKEY *euicc_otsk, const eid_t *eid, EVP_PKEY *server_pub,
 	    (rc = der_iter_expect(&it, TAG_SEGMENTS, &a3)) != 0 || (rc = der_iter_end(&it)) != 0)
 		goto fail;
 
-	/* BF23 { 80 01 | 81 tid | A0 { 80 88, 81 10, 84 host } | 5F49 otPK | 5F37 sig } */
+	/* BF23 { 82 01 | 80 tid | A6 { 80 88, 81 10, 84 host } | 5F49 otPK | 5F37 sig } */
 	der_iter_init(&in, isc.val, isc.len);
 	if ((rc = der_iter_expect(&in, TAG_REMOTE_OP, &t)) != 0)
 		goto fail;
@@ -578,7 +583,7 @@ bsp_package_open(EVP_PKEY *euicc_otsk, const eid_t *eid, EVP_PKEY *server_pub,
 		goto fail;
 	}
 
-	/* Server signature over BF23's children 80..5F49 || our own otPK. */
+	/* smdpSign over BF23's children 82..5F49 || 5F49 our own otPK. */
 	if ((rc = pki_pubkey_to_point(euicc_otsk, own_otpk)) != 0)
 		goto fail;
 	if ((rc = signed_data(isc.val, body_len, own_otpk, &tbs, &tbslen)) != 0)

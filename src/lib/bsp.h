@@ -9,16 +9,18 @@
  *    block counter, starting at 1, incremented per encrypted segment), padding
  *    80 00..; then C-MAC = AES-CMAC(S-MAC, MCV || tag || length || ciphertext);
  *    the segment carries the first 8 bytes; the full 16 bytes become the next MCV.
+ *    The block counter advances for every segment, MAC-only ones included.
  *    Encoded segment: tag (0x86 encrypted+MAC, 0x88 MAC only) | DER length |
- *    ciphertext || MAC(8). Plaintext per segment at most BSP_SEG_MAX bytes.
+ *    ciphertext || MAC(8), at most 1020 bytes with tag and length (SGP.22
+ *    §2.5.3), so plaintext per segment at most BSP_SEG_MAX = 1007 bytes.
  *
  * Bound package layout (DER):
  *   BF36 {
- *     BF23 InitialiseSecureChannel {
- *       80 remoteOpId (1) | 81 transactionId | A0 { 80 key type 88, 81 key len 10, 84 host id }
- *       5F49 server otPK (65) | 5F37 server signature (64, raw r||s, by the node
- *       signing key over the DER of BF23's children 80..5F49 followed by the
- *       eUICC otPK) }
+ *     BF23 InitialiseSecureChannelRequest (SGP.22 §5.5.1) {
+ *       82 remoteOpId (1) | 80 transactionId | A6 controlRefTemplate { 80 key type 88,
+ *       81 key len 10, 84 host id } | 5F49 smdpOtpk (65) | 5F37 smdpSign (64, r||s,
+ *       by DPpb over the DER of BF23's children 82..5F49 followed by the
+ *       eUICC otPK as a data object 5F49 41 ..) }
  *     A1 { 88 segment: metadata (MAC only) }
  *     A3 { 86 segment, 86 segment, ... : the payload, encrypted }
  *   }
@@ -35,7 +37,8 @@
 
 #include "lib/eid.h"
 
-#define BSP_SEG_MAX 1020
+#define BSP_SEG_TLV_MAX 1020 /* a whole segment TLV (SGP.22 §2.5.3) */
+#define BSP_SEG_MAX 1007     /* plaintext: 1 + 3 + (1007 + 1 padded to 1008) + 8 = 1020 */
 #define BSP_MAC_LEN 8
 #define BSP_MAX_PACKAGE (256u * 1024u)
 

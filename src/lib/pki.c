@@ -11,7 +11,6 @@
 
 #include <arpa/inet.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,27 +37,6 @@
 #define PKI_FIELD_LEN 32            /* r and s of a P-256 signature */
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static pthread_once_t ein_oid_once = PTHREAD_ONCE_INIT;
-static int ein_oid_nid = NID_undef;
-
-static void
-ein_oid_register(void)
-{
-	int nid = OBJ_txt2nid(PKI_OID_EIN_PREFIXES);
-	if (nid == NID_undef)
-		nid = OBJ_create(PKI_OID_EIN_PREFIXES, "tsEinPrefixes",
-		    "tapshare EUM permitted EID prefixes");
-	ein_oid_nid = nid;
-}
-
-/* NID of the EIN-prefix extension (registered once per process). */
-static int
-ein_nid(void)
-{
-	pthread_once(&ein_oid_once, ein_oid_register);
-	return ein_oid_nid;
-}
 
 /* 1 if key is an EC key on P-256. */
 static int
@@ -469,38 +447,97 @@ add_ext_conf(X509 *cert, X509V3_CTX *ctx, int nid, const char *value)
 	return ok ? 0 : TS_ECRYPTO;
 }
 
-/* The EUM extension: a non-critical extension whose extnValue is the DER of a
- * UTF8String holding the comma-separated prefix list. */
-static int
-add_ext_ein(X509 *cert, const char *prefixes)
+const char *
+pki_role_name(int role)
 {
-	int rc = TS_ECRYPTO;
-	ASN1_UTF8STRING *u = NULL;
-	ASN1_OCTET_STRING *os = NULL;
-	X509_EXTENSION *ext = NULL;
-	uint8_t *der = NULL;
-	int nid = ein_nid();
-	if (nid == NID_undef)
+	static const char *const names[] = { "none", "CI", "eUICC", "EUM", "DPtls", "DPauth", "DPpb",
+		"DStls", "DSauth" };
+	return role >= 0 && role < (int)TS_ARRAY_LEN(names) ? names[role] : "unknown";
+}
+
+/* "2.23.146.1.2.1.<role - 1>" */
+static int
+role_oid(int role, char *buf, size_t cap)
+{
+	if (role < PKI_ROLE_CI || role > PKI_ROLE_DS_AUTH)
+		return TS_EINVAL;
+	return ts_snprintf(buf, cap, "%s.%d", PKI_OID_RSP_ROLE, role - 1);
+}
+
+/* certificatePolicies, critical, the one id-rspRole policy of the role
+ * (SGP.22 4.5.2.1: every RSP certificate's policy identifies its role). */
+static int
+add_ext_policy(X509 *cert, int role)
+{
+	char oid[64];
+	int rc;
+	if ((rc = role_oid(role, oid, sizeof(oid))) != 0)
+		return rc;
+	rc = TS_ECRYPTO;
+	CERTIFICATEPOLICIES *cp = CERTIFICATEPOLICIES_new();
+	POLICYINFO *pi = POLICYINFO_new();
+	if (cp == NULL || pi == NULL)
 		goto fail;
-	if ((u = ASN1_UTF8STRING_new()) == NULL)
+	ASN1_OBJECT_free(pi->policyid);
+	if ((pi->policyid = OBJ_txt2obj(oid, 1)) == NULL)
 		goto fail;
-	if (!ASN1_STRING_set(u, prefixes, -1))
+	if (!sk_POLICYINFO_push(cp, pi))
 		goto fail;
-	int n = i2d_ASN1_UTF8STRING(u, &der);
-	if (n <= 0)
-		goto fail;
-	if ((os = ASN1_OCTET_STRING_new()) == NULL || !ASN1_OCTET_STRING_set(os, der, n))
-		goto fail;
-	if ((ext = X509_EXTENSION_create_by_NID(NULL, nid, 0, os)) == NULL)
-		goto fail;
-	if (!X509_add_ext(cert, ext, -1))
+	pi = NULL;
+	if (X509_add1_ext_i2d(cert, NID_certificate_policies, cp, 1, X509V3_ADD_DEFAULT) != 1)
 		goto fail;
 	rc = 0;
 fail:
-	X509_EXTENSION_free(ext);
-	ASN1_OCTET_STRING_free(os);
-	OPENSSL_free(der);
-	ASN1_UTF8STRING_free(u);
+	POLICYINFO_free(pi);
+	CERTIFICATEPOLICIES_free(cp);
+	return rc;
+}
+
+/* nameConstraints (critical), one permitted directoryName per prefix:
+ * O = org (when given), serialNumber = the prefix (SGP.22 4.5.2.1.0.2). */
+static int
+add_ext_nc(X509 *cert, const char *org, const char *prefixes)
+{
+	int rc = TS_ECRYPTO;
+	NAME_CONSTRAINTS *nc = NAME_CONSTRAINTS_new();
+	GENERAL_SUBTREE *st = NULL;
+	if (nc == NULL || (nc->permittedSubtrees = sk_GENERAL_SUBTREE_new_null()) == NULL)
+		goto fail;
+	for (const char *p = prefixes; *p != '\0';) {
+		size_t n = strcspn(p, ",");
+		char pf[PKI_EIN_MAX_DIGITS + 1];
+		if (n == 0 || n > PKI_EIN_MAX_DIGITS) {
+			rc = TS_EINVAL;
+			goto fail;
+		}
+		memcpy(pf, p, n);
+		pf[n] = '\0';
+		if ((st = GENERAL_SUBTREE_new()) == NULL)
+			goto fail;
+		X509_NAME *dn = X509_NAME_new();
+		if (dn == NULL)
+			goto fail;
+		st->base->type = GEN_DIRNAME;
+		st->base->d.directoryName = dn;
+		if ((org != NULL &&
+		        !X509_NAME_add_entry_by_NID(dn, NID_organizationName, MBSTRING_UTF8,
+		            (const unsigned char *)org, -1, -1, 0)) ||
+		    !X509_NAME_add_entry_by_NID(dn, NID_serialNumber, MBSTRING_ASC,
+		        (const unsigned char *)pf, -1, -1, 0))
+			goto fail;
+		if (!sk_GENERAL_SUBTREE_push(nc->permittedSubtrees, st))
+			goto fail;
+		st = NULL;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	if (X509_add1_ext_i2d(cert, NID_name_constraints, nc, 1, X509V3_ADD_DEFAULT) != 1)
+		goto fail;
+	rc = 0;
+fail:
+	GENERAL_SUBTREE_free(st);
+	NAME_CONSTRAINTS_free(nc);
 	return rc;
 }
 
@@ -563,7 +600,10 @@ issue(const X509 *issuer_cert, EVP_PKEY *issuer_key, EVP_PKEY *subject_pub,
 	if (opts->profile == PKI_PROFILE_EUICC &&
 	    (opts->serial_number == NULL || eid_parse(opts->serial_number, &eid) != 0))
 		return TS_EINVAL;
-	if (opts->ein_prefixes != NULL && !ein_list_valid(opts->ein_prefixes))
+	if (opts->ein_prefixes != NULL &&
+	    (!ein_list_valid(opts->ein_prefixes) || opts->profile != PKI_PROFILE_SUB_CA))
+		return TS_EINVAL;
+	if (opts->role < PKI_ROLE_NONE || opts->role > PKI_ROLE_DS_AUTH)
 		return TS_EINVAL;
 	/* Self-signed only for a root, and then issuer and subject key coincide. */
 	if (issuer_cert == NULL) {
@@ -641,7 +681,11 @@ issue(const X509 *issuer_cert, EVP_PKEY *issuer_key, EVP_PKEY *subject_pub,
 		goto fail;
 	if ((rc = add_ext_conf(cert, &ctx, NID_subject_key_identifier, "hash")) != 0)
 		goto fail;
-	if ((rc = add_ext_conf(cert, &ctx, NID_authority_key_identifier, "keyid:always")) != 0)
+	/* SGP.22 4.5.2.1: a root (the CI) has only the subjectKeyIdentifier. */
+	if (issuer_cert != NULL &&
+	    (rc = add_ext_conf(cert, &ctx, NID_authority_key_identifier, "keyid:always")) != 0)
+		goto fail;
+	if (opts->role != PKI_ROLE_NONE && (rc = add_ext_policy(cert, opts->role)) != 0)
 		goto fail;
 	if (opts->san != NULL && opts->san[0] != '\0') {
 		if ((rc = add_ext_conf(cert, &ctx, NID_subject_alt_name, opts->san)) != 0) {
@@ -649,7 +693,7 @@ issue(const X509 *issuer_cert, EVP_PKEY *issuer_key, EVP_PKEY *subject_pub,
 			goto fail;
 		}
 	}
-	if (opts->ein_prefixes != NULL && (rc = add_ext_ein(cert, opts->ein_prefixes)) != 0)
+	if (opts->ein_prefixes != NULL && (rc = add_ext_nc(cert, opts->org, opts->ein_prefixes)) != 0)
 		goto fail;
 
 	rc = TS_ECRYPTO;
@@ -688,6 +732,128 @@ pki_issue_csr(const X509 *issuer_cert, EVP_PKEY *issuer_key, X509_REQ *req,
 
 /* ---- verification ------------------------------------------------------- */
 
+/* The one serialNumber of a name, or NULL (none or several). */
+static const ASN1_STRING *
+name_serial(const X509_NAME *name)
+{
+	int idx = X509_NAME_get_index_by_NID(name, NID_serialNumber, -1);
+	if (idx < 0 || X509_NAME_get_index_by_NID(name, NID_serialNumber, idx) >= 0)
+		return NULL;
+	return X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
+}
+
+/* The SGP.22 subtree rule: every attribute of the subtree's directoryName is
+ * in subject with the same value, except serialNumber, which the subject's
+ * serialNumber must start with. */
+static int
+subtree_permits(const X509_NAME *base, const X509_NAME *subject)
+{
+	int have_serial = 0;
+	for (int i = 0; i < X509_NAME_entry_count(base); i++) {
+		const X509_NAME_ENTRY *e = X509_NAME_get_entry(base, i);
+		const ASN1_OBJECT *type = X509_NAME_ENTRY_get_object(e);
+		const ASN1_STRING *v = X509_NAME_ENTRY_get_data(e);
+		if (OBJ_obj2nid(type) == NID_serialNumber) {
+			const ASN1_STRING *sv = name_serial(subject);
+			if (sv == NULL || ASN1_STRING_length(sv) < ASN1_STRING_length(v) ||
+			    memcmp(ASN1_STRING_get0_data(sv), ASN1_STRING_get0_data(v),
+			        (size_t)ASN1_STRING_length(v)) != 0)
+				return 0;
+			have_serial = 1;
+			continue;
+		}
+		int found = 0;
+		for (int j = -1; !found && (j = X509_NAME_get_index_by_OBJ(subject, type, j)) >= 0;) {
+			const ASN1_STRING *sv = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, j));
+			found = ASN1_STRING_length(sv) == ASN1_STRING_length(v) &&
+			    memcmp(ASN1_STRING_get0_data(sv), ASN1_STRING_get0_data(v),
+			        (size_t)ASN1_STRING_length(v)) == 0;
+		}
+		if (!found)
+			return 0;
+	}
+	return have_serial;
+}
+
+/* The EUM's nameConstraints in the SGP.22 form, or NULL (caller frees with
+ * NAME_CONSTRAINTS_free). rc: why not. */
+static NAME_CONSTRAINTS *
+sgp22_nc(const X509 *eum, int *rc)
+{
+	int crit = -1;
+	NAME_CONSTRAINTS *nc = X509_get_ext_d2i(eum, NID_name_constraints, &crit, NULL);
+	if (nc == NULL) {
+		*rc = crit == -1 ? TS_ENOTFOUND : TS_EPARSE; /* -2: several, else undecodable */
+		ERR_clear_error();
+		return NULL;
+	}
+	*rc = TS_EUNSUPP;
+	if (crit != 1 || nc->excludedSubtrees != NULL || nc->permittedSubtrees == NULL ||
+	    sk_GENERAL_SUBTREE_num(nc->permittedSubtrees) == 0)
+		goto bad;
+	for (int i = 0; i < sk_GENERAL_SUBTREE_num(nc->permittedSubtrees); i++) {
+		const GENERAL_SUBTREE *st = sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, i);
+		if (st->minimum != NULL || st->maximum != NULL || st->base->type != GEN_DIRNAME)
+			goto bad;
+		const ASN1_STRING *sn = name_serial(st->base->d.directoryName);
+		int n = sn != NULL ? ASN1_STRING_length(sn) : 0;
+		if (n < 1 || n > PKI_EIN_MAX_DIGITS)
+			goto bad;
+		for (int k = 0; k < n; k++)
+			if (ASN1_STRING_get0_data(sn)[k] < '0' || ASN1_STRING_get0_data(sn)[k] > '9')
+				goto bad;
+	}
+	*rc = 0;
+	return nc;
+bad:
+	NAME_CONSTRAINTS_free(nc);
+	return NULL;
+}
+
+int
+pki_eum_permits(const X509 *eum, const X509 *euicc)
+{
+	int rc, ok = 0;
+	if (eum == NULL || euicc == NULL)
+		return 0;
+	NAME_CONSTRAINTS *nc = sgp22_nc(eum, &rc);
+	for (int i = 0; nc != NULL && !ok && i < sk_GENERAL_SUBTREE_num(nc->permittedSubtrees); i++) {
+		const GENERAL_SUBTREE *st = sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, i);
+		ok = subtree_permits(st->base->d.directoryName, X509_get_subject_name(euicc));
+	}
+	NAME_CONSTRAINTS_free(nc);
+	return ok;
+}
+
+/* OpenSSL reports X509_V_ERR_PERMITTED_VIOLATION for an SGP.22 eUICC under
+ * its EUM (module comment in pki.h): decide by the SGP.22 rule instead —
+ * the certificate at the error depth must be permitted by every CA above it
+ * that carries nameConstraints, each of which must be in the SGP.22 form. */
+static int
+verify_cb(int ok, X509_STORE_CTX *ctx)
+{
+	if (ok || X509_STORE_CTX_get_error(ctx) != X509_V_ERR_PERMITTED_VIOLATION)
+		return ok;
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(ctx);
+	int depth = X509_STORE_CTX_get_error_depth(ctx);
+	if (chain == NULL || depth < 0 || depth >= sk_X509_num(chain))
+		return 0;
+	const X509 *subject = sk_X509_value(chain, depth);
+	int constrained = 0;
+	for (int i = depth + 1; i < sk_X509_num(chain); i++) {
+		const X509 *ca = sk_X509_value(chain, i);
+		if (X509_get_ext_by_NID(ca, NID_name_constraints, -1) < 0)
+			continue;
+		if (!pki_eum_permits(ca, subject))
+			return 0;
+		constrained = 1;
+	}
+	if (!constrained)
+		return 0;
+	X509_STORE_CTX_set_error(ctx, X509_V_OK);
+	return 1;
+}
+
 int
 pki_verify_chain(X509 *root, STACK_OF(X509) *intermediates, X509 *leaf,
     char *errbuf, size_t errcap)
@@ -708,12 +874,17 @@ pki_verify_chain(X509 *root, STACK_OF(X509) *intermediates, X509 *leaf,
 	if (!X509_STORE_CTX_init(ctx, store, leaf, intermediates))
 		goto fail;
 	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_X509_STRICT);
+	X509_STORE_CTX_set_verify_cb(ctx, verify_cb);
 	if (X509_verify_cert(ctx) == 1) {
 		rc = 0;
 	} else {
 		int err = X509_STORE_CTX_get_error(ctx);
 		if (errbuf != NULL && errcap > 0)
-			(void)ts_snprintf(errbuf, errcap, "%s", X509_verify_cert_error_string(err));
+			(void)ts_snprintf(errbuf, errcap, "%s",
+			    err == X509_V_ERR_PERMITTED_VIOLATION ?
+				"the subject is outside the issuer's nameConstraints (SGP.22: O and "
+				"serialNumber prefix)" :
+				X509_verify_cert_error_string(err));
 		ERR_clear_error();
 		rc = TS_EVERIFY;
 	}
@@ -721,6 +892,94 @@ fail:
 	X509_STORE_CTX_free(ctx);
 	X509_STORE_free(store);
 	return rc;
+}
+
+int
+pki_cert_has_role(const X509 *cert, int role)
+{
+	char want[64], got[80];
+	int found = 0;
+	if (cert == NULL || role_oid(role, want, sizeof(want)) != 0)
+		return 0;
+	CERTIFICATEPOLICIES *cp = X509_get_ext_d2i(cert, NID_certificate_policies, NULL, NULL);
+	for (int i = 0; cp != NULL && !found && i < sk_POLICYINFO_num(cp); i++) {
+		const POLICYINFO *pi = sk_POLICYINFO_value(cp, i);
+		found = OBJ_obj2txt(got, sizeof(got), pi->policyid, 1) > 0 && strcmp(got, want) == 0;
+	}
+	CERTIFICATEPOLICIES_free(cp);
+	ERR_clear_error();
+	return found;
+}
+
+/* Writes "a" "b" (b may be "") as the reason; returns TS_EVERIFY. */
+static int
+why(char *errbuf, size_t errcap, const char *a, const char *b)
+{
+	if (errbuf != NULL && errcap > 0)
+		(void)ts_snprintf(errbuf, errcap, "%s%s", a, b);
+	return TS_EVERIFY;
+}
+
+int
+pki_eum_check(const X509 *eum, char *errbuf, size_t errcap)
+{
+	char pf[512];
+	if (eum == NULL)
+		return TS_EINVAL;
+	if (!pki_cert_has_role(eum, PKI_ROLE_EUM))
+		return why(errbuf, errcap, "no id-rspRole-eum (2.23.146.1.2.1.2) certificate policy", "");
+	if (X509_check_ca((X509 *)eum) != 1)
+		return why(errbuf, errcap, "not a CA certificate (basicConstraints)", "");
+	int rc = pki_cert_ein_prefixes(eum, pf, sizeof(pf));
+	if (rc == TS_ENOTFOUND)
+		return why(errbuf, errcap, "no nameConstraints: SGP.22 requires the EUM's permitted "
+		    "EID range there", "");
+	if (rc != 0)
+		return why(errbuf, errcap, "nameConstraints not in the SGP.22 form (critical, "
+		    "permittedSubtrees of directoryName with one serialNumber of digits each, no "
+		    "excludedSubtrees)", "");
+	return 0;
+}
+
+int
+pki_verify_role(X509 *root, STACK_OF(X509) *intermediates, X509 *leaf, int role,
+    char *errbuf, size_t errcap)
+{
+	char e[256];
+	if (root == NULL || leaf == NULL || role < PKI_ROLE_CI || role > PKI_ROLE_DS_AUTH)
+		return TS_EINVAL;
+	if (pki_verify_chain(root, intermediates, leaf, e, sizeof(e)) != 0)
+		return why(errbuf, errcap, "chain: ", e);
+	if (!pki_cert_has_role(root, PKI_ROLE_CI))
+		return why(errbuf, errcap, "the root has no id-rspRole-ci (2.23.146.1.2.1.0) policy", "");
+	if (!pki_cert_has_role(leaf, role)) {
+		char oid[64], m[128];
+		(void)role_oid(role, oid, sizeof(oid));
+		(void)ts_snprintf(m, sizeof(m), "not a %s certificate: no certificate policy ", pki_role_name(role));
+		return why(errbuf, errcap, m, oid);
+	}
+	if (role != PKI_ROLE_CI && role != PKI_ROLE_EUM) {
+		uint32_t ku = X509_get_key_usage(leaf);
+		if (X509_check_ca(leaf) != 0)
+			return why(errbuf, errcap, pki_role_name(role), " certificate is a CA");
+		if (ku == UINT32_MAX || !(ku & KU_DIGITAL_SIGNATURE))
+			return why(errbuf, errcap, pki_role_name(role), " certificate without keyUsage digitalSignature");
+	}
+	if (role == PKI_ROLE_EUICC) {
+		X509 *eum = NULL;
+		for (int i = 0; intermediates != NULL && i < sk_X509_num(intermediates); i++) {
+			X509 *c = sk_X509_value(intermediates, i);
+			if (X509_check_issued(c, leaf) == X509_V_OK)
+				eum = c;
+		}
+		if (eum == NULL)
+			return why(errbuf, errcap, "no EUM certificate issued the eUICC certificate", "");
+		if (pki_eum_check(eum, e, sizeof(e)) != 0)
+			return why(errbuf, errcap, "EUM: ", e);
+		if (!pki_eum_permits(eum, leaf))
+			return why(errbuf, errcap, "the eUICC's EID is outside its EUM's nameConstraints", "");
+	}
+	return 0;
 }
 
 int
@@ -750,44 +1009,29 @@ pki_cert_eid(const X509 *cert, eid_t *out)
 int
 pki_cert_ein_prefixes(const X509 *cert, char *buf, size_t cap)
 {
+	int rc;
 	if (cert == NULL || buf == NULL || cap == 0)
 		return TS_EINVAL;
 	buf[0] = '\0';
-	int nid = ein_nid();
-	if (nid == NID_undef)
-		return TS_ECRYPTO;
-	int idx = X509_get_ext_by_NID(cert, nid, -1);
-	if (idx < 0)
-		return TS_ENOTFOUND;
-	if (X509_get_ext_by_NID(cert, nid, idx) >= 0)
-		return TS_EPARSE;
-	X509_EXTENSION *ext = X509_get_ext(cert, idx);
-	const ASN1_OCTET_STRING *os = X509_EXTENSION_get_data(ext);
-	if (os == NULL)
-		return TS_EPARSE;
-	const unsigned char *p = ASN1_STRING_get0_data(os);
-	long len = ASN1_STRING_length(os);
-	const unsigned char *end = p + len;
-	ASN1_UTF8STRING *u = d2i_ASN1_UTF8STRING(NULL, &p, len);
-	if (u == NULL) {
-		ERR_clear_error();
-		return TS_EPARSE;
-	}
-	int rc = 0;
-	int n = ASN1_STRING_length(u);
-	if (p != end) {
-		rc = TS_ETRAILING;
-	} else if (n < 0 || (size_t)n >= cap) {
-		rc = TS_ELIMIT;
-	} else {
-		memcpy(buf, ASN1_STRING_get0_data(u), (size_t)n);
-		buf[n] = '\0';
-		if (!ein_list_valid(buf)) {
-			buf[0] = '\0';
-			rc = TS_EPARSE;
+	NAME_CONSTRAINTS *nc = sgp22_nc(cert, &rc);
+	size_t used = 0;
+	for (int i = 0; nc != NULL && rc == 0 && i < sk_GENERAL_SUBTREE_num(nc->permittedSubtrees); i++) {
+		const GENERAL_SUBTREE *st = sk_GENERAL_SUBTREE_value(nc->permittedSubtrees, i);
+		const ASN1_STRING *sn = name_serial(st->base->d.directoryName);
+		size_t n = (size_t)ASN1_STRING_length(sn);
+		if (used + (used ? 1 : 0) + n >= cap) {
+			rc = TS_ELIMIT;
+			break;
 		}
+		if (used)
+			buf[used++] = ',';
+		memcpy(buf + used, ASN1_STRING_get0_data(sn), n);
+		used += n;
+		buf[used] = '\0';
 	}
-	ASN1_UTF8STRING_free(u);
+	NAME_CONSTRAINTS_free(nc);
+	if (rc != 0)
+		buf[0] = '\0';
 	return rc;
 }
 
@@ -1090,6 +1334,28 @@ san_for_hosts(const char *const *hosts, size_t n, char *out, size_t cap)
 	return rc == 0 ? 0 : TS_ELIMIT;
 }
 
+/* "RID:2.25.<n>": a fresh UUID OID (ITU-T X.667, a random version-4 UUID
+ * as one integer arc), the SM-DP+ OID of a generated test PKI. */
+static int
+fresh_smdp_oid(char *out, size_t cap)
+{
+	uint8_t u[16];
+	int rc = TS_ECRYPTO;
+	BIGNUM *bn = NULL;
+	char *dec = NULL;
+	if (ts_random(u, sizeof(u)) != 0)
+		return TS_ECRYPTO;
+	u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
+	u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
+	if ((bn = BN_bin2bn(u, sizeof(u), NULL)) == NULL || (dec = BN_bn2dec(bn)) == NULL)
+		goto fail;
+	rc = ts_snprintf(out, cap, "RID:2.25.%s", dec);
+fail:
+	OPENSSL_free(dec);
+	BN_free(bn);
+	return rc;
+}
+
 int
 pki_testpki_generate(const char *dir, const char *ein_prefixes,
     const char *const *eids, size_t n_eids)
@@ -1104,7 +1370,7 @@ pki_testpki_generate_hosts(const char *dir, const char *ein_prefixes,
 	int rc;
 	EVP_PKEY *ci_key = NULL, *eum_key = NULL, *nca_key = NULL;
 	X509 *ci = NULL, *eum = NULL, *nca = NULL;
-	char san[2048];
+	char san[2048], rid[80];
 	eid_t eid;
 
 	if (n_hosts > 0 && hosts == NULL)
@@ -1127,14 +1393,15 @@ pki_testpki_generate_hosts(const char *dir, const char *ein_prefixes,
 
 	pki_issue_opts o = {
 		.profile = PKI_PROFILE_ROOT_CA, .cn = "tapshare test CI",
-		.org = "tapshare test", .days = PKI_CA_DAYS,
+		.org = "tapshare test", .role = PKI_ROLE_CI, .days = PKI_CA_DAYS,
 	};
 	if ((rc = gen_one(dir, "ci", NULL, NULL, &o, &ci_key, &ci)) != 0)
 		goto fail;
 
 	o = (pki_issue_opts){
 		.profile = PKI_PROFILE_SUB_CA, .cn = "tapshare test EUM",
-		.org = "tapshare test", .ein_prefixes = ein_prefixes, .days = PKI_CA_DAYS,
+		.org = "tapshare test", .ein_prefixes = ein_prefixes != NULL ? ein_prefixes : "89049032",
+		.role = PKI_ROLE_EUM, .days = PKI_CA_DAYS,
 	};
 	if ((rc = gen_one(dir, "eum", ci, ci_key, &o, &eum_key, &eum)) != 0)
 		goto fail;
@@ -1145,7 +1412,8 @@ pki_testpki_generate_hosts(const char *dir, const char *ein_prefixes,
 			goto fail;
 		o = (pki_issue_opts){
 			.profile = PKI_PROFILE_EUICC, .cn = "tapshare test eUICC",
-			.org = "tapshare test", .serial_number = eids[i], .days = PKI_LEAF_DAYS,
+			.org = "tapshare test", .serial_number = eids[i], .role = PKI_ROLE_EUICC,
+			.days = PKI_LEAF_DAYS,
 		};
 		if ((rc = gen_one(dir, base, eum, eum_key, &o, NULL, NULL)) != 0)
 			goto fail;
@@ -1160,16 +1428,23 @@ pki_testpki_generate_hosts(const char *dir, const char *ein_prefixes,
 
 	o = (pki_issue_opts){
 		.profile = PKI_PROFILE_TLS_SERVER, .cn = node_cn,
-		.org = "tapshare test node", .san = san, .days = PKI_LEAF_DAYS,
+		.org = "tapshare test node", .san = san, .role = PKI_ROLE_DP_TLS, .days = PKI_LEAF_DAYS,
 	};
 	if ((rc = gen_one(dir, "node-tls", nca, nca_key, &o, NULL, NULL)) != 0)
 		goto fail;
 
+	/* DPauth and DPpb: two keys, one SM-DP+ OID (SGP.22 4.5.2.1.0.4/.5). */
+	if ((rc = fresh_smdp_oid(rid, sizeof(rid))) != 0)
+		goto fail;
 	o = (pki_issue_opts){
-		.profile = PKI_PROFILE_SIGNING, .cn = "tapshare test node signing",
-		.org = "tapshare test node", .days = PKI_LEAF_DAYS,
+		.profile = PKI_PROFILE_SIGNING, .cn = "tapshare test SM-DP+ DPauth",
+		.org = "tapshare test node", .san = rid, .role = PKI_ROLE_DP_AUTH, .days = PKI_LEAF_DAYS,
 	};
-	if ((rc = gen_one(dir, "node-sign", ci, ci_key, &o, NULL, NULL)) != 0)
+	if ((rc = gen_one(dir, "dpauth", ci, ci_key, &o, NULL, NULL)) != 0)
+		goto fail;
+	o.cn = "tapshare test SM-DP+ DPpb";
+	o.role = PKI_ROLE_DP_PB;
+	if ((rc = gen_one(dir, "dppb", ci, ci_key, &o, NULL, NULL)) != 0)
 		goto fail;
 
 	o = (pki_issue_opts){

@@ -5,13 +5,26 @@
  * OpenSSL objects returned to the caller are owned by the caller
  * (EVP_PKEY_free / X509_free / X509_REQ_free). Arguments are borrowed.
  *
- * Trust model (ARCHITECTURE.md §4):
- *   CI -> EUM -> eUICC   the secure element's chain. The eUICC certificate has the
- *                        EID as subject serialNumber; the EUM certificate lists the
- *                        EID prefixes (EINs) its eUICCs may carry in the extension
- *                        PKI_OID_EIN_PREFIXES (UTF8String, comma-separated digits).
- *   CI -> node signing   "DPauth/DPpb" role: signs serverSigned1, smdpSigned2, packages.
- *   node CA -> node TLS, provider TLS, device certificates (issued at enrollment).
+ * Trust model (ARCHITECTURE.md §4) and the SGP.22 certificate profile
+ * (SGP.22 v2 section 4.5.2, RSPDefinitions id-rspRole):
+ *   CI -> EUM -> eUICC   the secure element's chain. Every certificate names its
+ *                        role in certificatePolicies (critical, id-rspRole-*). The
+ *                        eUICC certificate has the EID as subject serialNumber; the
+ *                        EUM certificate carries a critical nameConstraints whose
+ *                        permittedSubtrees are directoryNames (O = the EUM's
+ *                        organisation, serialNumber = the permitted EID prefix, its
+ *                        EIN/IIN); an eUICC is inside a subtree when its subject has
+ *                        the subtree's O and its serialNumber starts with the
+ *                        subtree's serialNumber (SGP.22 4.5.2.1.0.2/.3 — a GSMA
+ *                        prefix rule, not X.500 subtree matching, see
+ *                        pki_verify_chain).
+ *   CI -> DPauth         signs serverSigned1 (ES9+ authenticateClient input).
+ *   CI -> DPpb           signs smdpSigned2 and the bound profile package.
+ *   node CA -> node TLS (DPtls role OID; issued by the node CA, which also verifies
+ *                        device client certificates), provider TLS, device
+ *                        certificates (issued at enrollment).
+ * SKI on every certificate, AKI on every certificate but a self-signed root
+ * (SGP.22: the CI certificate has only the subjectKeyIdentifier).
  */
 #ifndef TS_PKI_H
 #define TS_PKI_H
@@ -24,8 +37,22 @@
 
 #include "lib/eid.h"
 
-/* Project-private OID for the EUM's permitted EID prefixes. */
-#define PKI_OID_EIN_PREFIXES "1.3.6.1.4.1.59999.1.1"
+/* SGP.22 RSPDefinitions: id-rspRole ::= {id-rsp-cert-objects 1}, id-rsp
+ * 2.23.146.1, id-rsp-cert-objects {id-rsp 2}. */
+#define PKI_OID_RSP_ROLE "2.23.146.1.2.1"
+enum pki_role {              /* the OID's last arc is the value minus one */
+	PKI_ROLE_NONE = 0,       /* no id-rspRole policy */
+	PKI_ROLE_CI = 1,         /* id-rspRole-ci      2.23.146.1.2.1.0 */
+	PKI_ROLE_EUICC = 2,      /* id-rspRole-euicc   2.23.146.1.2.1.1 */
+	PKI_ROLE_EUM = 3,        /* id-rspRole-eum     2.23.146.1.2.1.2 */
+	PKI_ROLE_DP_TLS = 4,     /* id-rspRole-dp-tls  2.23.146.1.2.1.3 */
+	PKI_ROLE_DP_AUTH = 5,    /* id-rspRole-dp-auth 2.23.146.1.2.1.4 */
+	PKI_ROLE_DP_PB = 6,      /* id-rspRole-dp-pb   2.23.146.1.2.1.5 */
+	PKI_ROLE_DS_TLS = 7,     /* id-rspRole-ds-tls  2.23.146.1.2.1.6 */
+	PKI_ROLE_DS_AUTH = 8,    /* id-rspRole-ds-auth 2.23.146.1.2.1.7 */
+};
+/* "CI", "eUICC", "EUM", "DPtls", "DPauth", "DPpb", "DStls", "DSauth", "none". */
+const char *pki_role_name(int role);
 #define PKI_SIG_LEN 64    /* raw r||s, as SGP.22 tag 5F37 */
 #define PKI_PUBKEY_LEN 65 /* X9.62 uncompressed P-256 point */
 
@@ -68,7 +95,11 @@ typedef struct pki_issue_opts {
 	const char *org;           /* subject O, may be NULL */
 	const char *serial_number; /* subject serialNumber (the EID for PKI_PROFILE_EUICC), may be NULL */
 	const char *san;           /* e.g. "IP:127.0.0.1,DNS:localhost", may be NULL */
-	const char *ein_prefixes;  /* for an EUM: "89049032,89001012", may be NULL */
+	const char *ein_prefixes;  /* for an EUM: "89049032,89001012" -> nameConstraints with one
+	                            * permitted directoryName (O=org, serialNumber=prefix) each;
+	                            * may be NULL */
+	int role;                  /* enum pki_role written to certificatePolicies (critical);
+	                            * PKI_ROLE_NONE (0) writes none */
 	int days;                  /* validity from now */
 } pki_issue_opts;
 
@@ -83,13 +114,38 @@ int pki_issue_csr(const X509 *issuer_cert, EVP_PKEY *issuer_key, X509_REQ *req,
 
 /* Verifies leaf against root through the untrusted intermediates (may be NULL),
  * with validity dates checked at the current time. TS_EVERIFY on failure;
- * if errbuf is not NULL a reason is written there. */
+ * if errbuf is not NULL a reason is written there.
+ * Name constraints: OpenSSL matches a directoryName subtree as an RDN-sequence
+ * prefix, which an SGP.22 eUICC subject never is (its serialNumber is longer
+ * than the EUM's prefix). Such a violation is replaced by the SGP.22 rule
+ * (pki_eum_permits against every constraining CA in the chain): accepted only
+ * when that rule holds, refused otherwise. */
 int pki_verify_chain(X509 *root, STACK_OF(X509) *intermediates, X509 *leaf,
     char *errbuf, size_t errcap);
 
+/* 1 if cert's certificatePolicies names role (enum pki_role), else 0. */
+int pki_cert_has_role(const X509 *cert, int role);
+/* pki_verify_chain, then the profile of the role: root has id-rspRole-ci,
+ * leaf has `role` and digitalSignature and is no CA; for PKI_ROLE_EUICC the
+ * issuing EUM (from intermediates) has id-rspRole-eum, passes pki_eum_check
+ * and permits the leaf (pki_eum_permits). TS_EVERIFY with a reason. */
+int pki_verify_role(X509 *root, STACK_OF(X509) *intermediates, X509 *leaf, int role,
+    char *errbuf, size_t errcap);
+/* An EUM certificate the node can use: id-rspRole-eum, a CA, and a
+ * nameConstraints in the SGP.22 form (pki_cert_ein_prefixes succeeds).
+ * TS_EVERIFY with a reason otherwise. */
+int pki_eum_check(const X509 *eum, char *errbuf, size_t errcap);
+/* 1 if the eUICC certificate's subject is inside one of the EUM's permitted
+ * subtrees by the SGP.22 rule (module comment), else 0. */
+int pki_eum_permits(const X509 *eum, const X509 *euicc);
+
 /* The EID in the subject serialNumber of an eUICC certificate. */
 int pki_cert_eid(const X509 *cert, eid_t *out);
-/* The EUM permitted-prefix list ("a,b,c") or TS_ENOTFOUND. */
+/* The EUM's permitted EID prefixes from its nameConstraints, as "a,b,c".
+ * TS_ENOTFOUND without nameConstraints; TS_EUNSUPP when the extension is not
+ * in the SGP.22 form (excludedSubtrees, a base that is not a directoryName,
+ * minimum/maximum, a subtree without exactly one serialNumber of 1..31
+ * digits, a non-critical extension); TS_ELIMIT when buf is too small. */
 int pki_cert_ein_prefixes(const X509 *cert, char *buf, size_t cap);
 /* 1 if eid matches one of the comma-separated prefixes, else 0. */
 int pki_ein_allowed(const char *prefixes, const eid_t *eid);
@@ -107,14 +163,20 @@ int pki_pubkey_to_point(const EVP_PKEY *key, uint8_t out[PKI_PUBKEY_LEN]);
 int pki_pubkey_from_point(const uint8_t *pt, size_t len, EVP_PKEY **out);
 
 /*
- * Test-PKI generator: writes a complete, fresh PKI into dir (created):
- *   ci.key ci.crt                       CI root
- *   eum.key eum.crt                     EUM, issued by CI, ein_prefixes as given
- *   euicc-<EID>.key euicc-<EID>.crt     one per EID in eids (issued by EUM)
- *   node-ca.key node-ca.crt             node CA (root)
- *   node-tls.key node-tls.crt           node TLS (server+client), SAN IP:127.0.0.1,DNS:localhost
+ * Test-PKI generator: writes a complete, fresh PKI into dir (created), every
+ * certificate in the SGP.22 profile above:
+ *   ci.key ci.crt                       CI root (id-rspRole-ci)
+ *   eum.key eum.crt                     EUM, issued by CI (id-rspRole-eum), nameConstraints
+ *                                       for ein_prefixes
+ *   euicc-<EID>.key euicc-<EID>.crt     one per EID in eids (issued by EUM, id-rspRole-euicc)
+ *   node-ca.key node-ca.crt             node CA (root, no role)
+ *   node-tls.key node-tls.crt           node TLS = DPtls (id-rspRole-dp-tls, server+client),
+ *                                       issued by the node CA, SAN IP:127.0.0.1,DNS:localhost
  *                                       (+ the hosts of pki_testpki_generate_hosts)
- *   node-sign.key node-sign.crt         node package signing, issued by CI
+ *   dpauth.key dpauth.crt               DPauth, issued by CI (id-rspRole-dp-auth)
+ *   dppb.key dppb.crt                   DPpb, issued by CI (id-rspRole-dp-pb)
+ *                                       (both with SAN registeredID = one fresh 2.25 OID,
+ *                                       the SM-DP+ OID)
  *   sp-tls.key sp-tls.crt               provider TLS, issued by node CA
  * Every key is generated here; nothing is anyone's published test key.
  */

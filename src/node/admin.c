@@ -140,7 +140,7 @@ node_cmd_testpki(int argc, char **argv)
 		fprintf(stderr, "tapshare-node: error: cannot generate the test PKI in %s: %s\n", dir, ts_strerror(rc));
 		return 1;
 	}
-	fprintf(stderr, "test PKI written to %s (CI, EUM for %s, %zu eUICC, node CA, TLS and signing keys)\n", dir,
+	fprintf(stderr, "test PKI written to %s (CI, EUM for %s, %zu eUICC, node CA, DPtls, DPauth, DPpb)\n", dir,
 	    ein, n);
 	return 0;
 }
@@ -198,7 +198,7 @@ node_cmd_init(int argc, char **argv)
 		}
 	} else {
 		static const char *const files[] = { "ci.crt", "eum.crt", "node-ca.key", "node-ca.crt", "node-tls.key",
-			"node-tls.crt", "node-sign.key", "node-sign.crt", NULL };
+			"node-tls.crt", "dpauth.key", "dpauth.crt", "dppb.key", "dppb.crt", NULL };
 		for (const char *const *f = files; *f; f++) {
 			path_in(p, sizeof(p), pki, *f);
 			path_in(q, sizeof(q), pkidir, *f);
@@ -226,12 +226,14 @@ node_cmd_init(int argc, char **argv)
 	    "# the node CA: issues device certificates, verifies client certificates\n"
 	    "ca_cert = %s/node-ca.crt\nca_key = %s/node-ca.key\n\n"
 	    "[sign]\n"
-	    "# package-signing certificate, issued by the CI (SGP.22 DPauth/DPpb role)\n"
-	    "cert = %s/node-sign.crt\nkey = %s/node-sign.key\n\n"
+	    "# SM-DP+ certificates issued by the CI (SGP.22 4.5.2): DPauth signs serverSigned1,\n"
+	    "# DPpb signs smdpSigned2 and the bound profile package\n"
+	    "auth_cert = %s/dpauth.crt\nauth_key = %s/dpauth.key\n"
+	    "pb_cert = %s/dppb.crt\npb_key = %s/dppb.key\n\n"
 	    "[trust]\n"
 	    "# CI root that eUICC chains must reach, and the trusted EUM certificates (PEM bundle)\n"
 	    "ci = %s/ci.crt\neum = %s/eum.crt\n",
-	    listen, abs, pkidir, pkidir, pkidir, pkidir, pkidir, pkidir, pkidir, pkidir);
+	    listen, abs, pkidir, pkidir, pkidir, pkidir, pkidir, pkidir, pkidir, pkidir, pkidir, pkidir);
 	if (w < 0 || (size_t)w >= sizeof(ini))
 		return 1;
 	snprintf(p, sizeof(p), "%s", inipath);
@@ -278,7 +280,6 @@ node_load(node *n, const char *dir)
 	snprintf(n->tls_key, sizeof(n->tls_key), "%s", ts_config_get(c, "tls", "key", ""));
 	snprintf(n->ca_cert, sizeof(n->ca_cert), "%s", ts_config_get(c, "tls", "ca_cert", ""));
 	snprintf(n->ca_key, sizeof(n->ca_key), "%s", ts_config_get(c, "tls", "ca_key", ""));
-	snprintf(n->sign_cert_file, sizeof(n->sign_cert_file), "%s", ts_config_get(c, "sign", "cert", ""));
 	long long workers = 2;
 	if (ts_config_get_int(c, "node", "outbox_workers", 2, 1, 8, &workers) != 0) {
 		fprintf(stderr, "tapshare-node: error: node.outbox_workers must be 1..8\n");
@@ -296,33 +297,44 @@ node_load(node *n, const char *dir)
 		what = n->ca_cert;
 	else if (pki_key_load(n->ca_key, &n->ca_pkey) != 0)
 		what = n->ca_key;
-	else if (pki_cert_load(n->sign_cert_file, &n->sign_cert) != 0)
-		what = n->sign_cert_file;
-	else if (pki_key_load(ts_config_get(c, "sign", "key", ""), &n->sign_key) != 0)
-		what = ts_config_get(c, "sign", "key", "");
+	else if (pki_cert_load(ts_config_get(c, "sign", "auth_cert", ""), &n->dpauth_cert) != 0)
+		what = ts_config_get(c, "sign", "auth_cert", "");
+	else if (pki_key_load(ts_config_get(c, "sign", "auth_key", ""), &n->dpauth_key) != 0)
+		what = ts_config_get(c, "sign", "auth_key", "");
+	else if (pki_cert_load(ts_config_get(c, "sign", "pb_cert", ""), &n->dppb_cert) != 0)
+		what = ts_config_get(c, "sign", "pb_cert", "");
+	else if (pki_key_load(ts_config_get(c, "sign", "pb_key", ""), &n->dppb_key) != 0)
+		what = ts_config_get(c, "sign", "pb_key", "");
 	else if (pki_cert_load(ts_config_get(c, "trust", "ci", ""), &n->ci) != 0)
 		what = ts_config_get(c, "trust", "ci", "");
 	else if (pki_certs_load(ts_config_get(c, "trust", "eum", ""), &n->eums) != 0)
 		what = ts_config_get(c, "trust", "eum", "");
-	else if (pki_cert_to_der(n->sign_cert, &n->sign_cert_der, &n->sign_cert_der_len) != 0)
-		what = "signing certificate (DER)";
+	else if (pki_cert_to_der(n->dpauth_cert, &n->dpauth_cert_der, &n->dpauth_cert_der_len) != 0)
+		what = "DPauth certificate (DER)";
+	else if (pki_cert_to_der(n->dppb_cert, &n->dppb_cert_der, &n->dppb_cert_der_len) != 0)
+		what = "DPpb certificate (DER)";
 	if (what != NULL) {
 		fprintf(stderr, "tapshare-node: error: cannot load %s\n", what);
 		return TS_ECONFIG;
 	}
-	/* Permitted EID prefixes: those of EUMs that chain to the CI. */
+	/* Permitted EID prefixes: the union of the EUMs' nameConstraints. Every
+	 * EUM passed node_conf_check (chain, role, nameConstraints); one that
+	 * does not is refused there, never skipped here. */
 	n->ein_prefixes[0] = '\0';
 	for (int i = 0; i < sk_X509_num(n->eums); i++) {
-		X509 *eum = sk_X509_value(n->eums, i);
-		char e[256], pf[512];
-		if (pki_verify_chain(n->ci, NULL, eum, e, sizeof(e)) != 0) {
-			log_warn("EUM certificate %d does not chain to the CI (%s): ignored", i, e);
-			continue;
-		}
-		if (pki_cert_ein_prefixes(eum, pf, sizeof(pf)) != 0)
-			continue;
+		char pf[512];
 		size_t l = strlen(n->ein_prefixes);
-		snprintf(n->ein_prefixes + l, sizeof(n->ein_prefixes) - l, "%s%s", l ? "," : "", pf);
+		if (pki_cert_ein_prefixes(sk_X509_value(n->eums, i), pf, sizeof(pf)) != 0 ||
+		    ts_snprintf(n->ein_prefixes + l, sizeof(n->ein_prefixes) - l, "%s%s", l ? "," : "", pf) != 0) {
+			fprintf(stderr, "tapshare-node: error: EUM certificate %d: nameConstraints unusable or "
+					"too many prefixes (at most %zu characters in all)\n",
+			    i + 1, sizeof(n->ein_prefixes) - 1);
+			return TS_ECONFIG;
+		}
+	}
+	if (n->ein_prefixes[0] == '\0') {
+		fprintf(stderr, "tapshare-node: error: no EUM certificate in %s\n", ts_config_get(c, "trust", "eum", ""));
+		return TS_ECONFIG;
 	}
 	/* The node key seals secrets at rest (SIM Ki/OPc while pending). */
 	if (path_in(p, sizeof(p), n->dir, "node.key") != 0 || (rc = sealed_key_load(p, n->secret_key)) != 0) {
@@ -349,19 +361,25 @@ node_unload(node *n)
 	OPENSSL_cleanse(n->secret_key, sizeof(n->secret_key));
 	X509_free(n->ca);
 	EVP_PKEY_free(n->ca_pkey);
-	X509_free(n->sign_cert);
-	EVP_PKEY_free(n->sign_key);
+	X509_free(n->dpauth_cert);
+	EVP_PKEY_free(n->dpauth_key);
+	X509_free(n->dppb_cert);
+	EVP_PKEY_free(n->dppb_key);
 	X509_free(n->ci);
 	sk_X509_pop_free(n->eums, X509_free);
-	free(n->sign_cert_der);
+	free(n->dpauth_cert_der);
+	free(n->dppb_cert_der);
 	ts_config_free(n->cfg);
 	n->ca = NULL;
 	n->ca_pkey = NULL;
-	n->sign_cert = NULL;
-	n->sign_key = NULL;
+	n->dpauth_cert = NULL;
+	n->dpauth_key = NULL;
+	n->dppb_cert = NULL;
+	n->dppb_key = NULL;
 	n->ci = NULL;
 	n->eums = NULL;
-	n->sign_cert_der = NULL;
+	n->dpauth_cert_der = NULL;
+	n->dppb_cert_der = NULL;
 	n->cfg = NULL;
 }
 

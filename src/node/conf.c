@@ -113,8 +113,10 @@ static const ts_config_key node_schema[] = {
 	{ .section = "tls", .key = "key", .type = TS_CFG_FILE, .required = 1 },
 	{ .section = "tls", .key = "ca_cert", .type = TS_CFG_FILE, .required = 1 },
 	{ .section = "tls", .key = "ca_key", .type = TS_CFG_FILE, .required = 1 },
-	{ .section = "sign", .key = "cert", .type = TS_CFG_FILE, .required = 1 },
-	{ .section = "sign", .key = "key", .type = TS_CFG_FILE, .required = 1 },
+	{ .section = "sign", .key = "auth_cert", .type = TS_CFG_FILE, .required = 1 },
+	{ .section = "sign", .key = "auth_key", .type = TS_CFG_FILE, .required = 1 },
+	{ .section = "sign", .key = "pb_cert", .type = TS_CFG_FILE, .required = 1 },
+	{ .section = "sign", .key = "pb_key", .type = TS_CFG_FILE, .required = 1 },
 	{ .section = "trust", .key = "ci", .type = TS_CFG_FILE, .required = 1 },
 	{ .section = "trust", .key = "eum", .type = TS_CFG_FILE, .required = 1 },
 	/* caps (0 or absent = the default; README "Limits") */
@@ -129,10 +131,17 @@ struct pem_check {
 	int what; /* 0 certificate, 1 certificates (bundle), 2 private key */
 };
 
+/* Certificate/key pairs first (even index = certificate, next = its key). */
 static const struct pem_check node_pems[] = {
 	{ "tls", "cert", 0 }, { "tls", "key", 2 }, { "tls", "ca_cert", 0 }, { "tls", "ca_key", 2 },
-	{ "sign", "cert", 0 }, { "sign", "key", 2 }, { "trust", "ci", 0 }, { "trust", "eum", 1 },
+	{ "sign", "auth_cert", 0 }, { "sign", "auth_key", 2 }, { "sign", "pb_cert", 0 },
+	{ "sign", "pb_key", 2 }, { "trust", "ci", 0 }, { "trust", "eum", 1 },
 };
+#define NODE_PEM_PAIRS 4
+#define NODE_PEM_AUTH 4
+#define NODE_PEM_PB 6
+#define NODE_PEM_CI 8
+#define NODE_PEM_EUM 9
 
 static void
 report_line(ts_config_report_fn report, void *arg, const ts_config *c, const char *section,
@@ -149,15 +158,74 @@ report_line(ts_config_report_fn report, void *arg, const ts_config *c, const cha
 		report(arg, msg);
 }
 
+/* The SGP.22 profile of what [sign] and [trust] name: the CI has
+ * id-rspRole-ci, DPauth and DPpb chain to it with their roles, every EUM in
+ * the bundle chains to it and is usable (pki_eum_check). An EUM the node
+ * cannot use is an error, not skipped: a share for its eUICCs would be
+ * refused later with no hint why. */
+static size_t
+check_profile(const ts_config *c, X509 *const *certs, STACK_OF(X509) *eums, ts_config_report_fn report,
+    void *arg)
+{
+	size_t bad = 0;
+	char e[300], what[900];
+	X509 *ci = certs[NODE_PEM_CI];
+	if (ci == NULL)
+		return 0;
+	if (!pki_cert_has_role(ci, PKI_ROLE_CI)) {
+		(void)ts_snprintf(what, sizeof(what), "%s: not an SGP.22 CI certificate (no certificate policy "
+		    "id-rspRole-ci 2.23.146.1.2.1.0)", ts_config_get(c, "trust", "ci", ""));
+		report_line(report, arg, c, "trust", "ci", what);
+		return 1; /* everything below would repeat it */
+	}
+	static const struct { int idx, role; } leaf[] = { { NODE_PEM_AUTH, PKI_ROLE_DP_AUTH },
+		{ NODE_PEM_PB, PKI_ROLE_DP_PB } };
+	for (size_t i = 0; i < TS_ARRAY_LEN(leaf); i++) {
+		const struct pem_check *p = &node_pems[leaf[i].idx];
+		if (certs[leaf[i].idx] == NULL ||
+		    pki_verify_role(ci, NULL, certs[leaf[i].idx], leaf[i].role, e, sizeof(e)) == 0)
+			continue;
+		(void)ts_snprintf(what, sizeof(what), "%s: cannot serve as %s: %s",
+		    ts_config_get(c, p->section, p->key, ""), pki_role_name(leaf[i].role), e);
+		report_line(report, arg, c, p->section, p->key, what);
+		bad++;
+	}
+	for (int i = 0; eums != NULL && i < sk_X509_num(eums); i++) {
+		X509 *eum = sk_X509_value(eums, i);
+		char subj[256];
+		X509_NAME_oneline(X509_get_subject_name(eum), subj, sizeof(subj));
+		int rc = pki_verify_chain(ci, NULL, eum, e, sizeof(e));
+		if (rc == 0)
+			rc = pki_eum_check(eum, e, sizeof(e));
+		if (rc == 0)
+			continue;
+		(void)ts_snprintf(what, sizeof(what), "%s: EUM certificate %d (%s) cannot be used: %s",
+		    ts_config_get(c, "trust", "eum", ""), i + 1, subj, e);
+		report_line(report, arg, c, "trust", "eum", what);
+		bad++;
+	}
+	return bad;
+}
+
 size_t
 node_conf_check(const ts_config *c, ts_config_report_fn report, void *arg)
 {
-	size_t bad = ts_config_check(c, node_schema, TS_ARRAY_LEN(node_schema), NULL, report, arg);
+	size_t bad = 0;
+	/* Before issue 7 one [sign] cert/key served as DPauth and DPpb. */
+	if (ts_config_get(c, "sign", "cert", NULL) != NULL || ts_config_get(c, "sign", "key", NULL) != NULL) {
+		report_line(report, arg, c, "sign", ts_config_get(c, "sign", "cert", NULL) != NULL ? "cert" : "key",
+		    "one certificate for both SM-DP+ roles is no longer accepted (SGP.22 4.5.2): name the "
+		    "DPauth certificate and key as auth_cert/auth_key and the DPpb ones as pb_cert/pb_key "
+		    "(`tapshare-node testpki DIR` generates both)");
+		bad++;
+	}
+	bad += ts_config_check(c, node_schema, TS_ARRAY_LEN(node_schema), NULL, report, arg);
 	if (bad != 0)
 		return bad; /* contents only of files that are all there */
 	/* The PEM files parse, and the key pairs belong together. */
 	X509 *certs[TS_ARRAY_LEN(node_pems)] = { 0 };
 	EVP_PKEY *keys[TS_ARRAY_LEN(node_pems)] = { 0 };
+	STACK_OF(X509) *eums = NULL;
 	for (size_t i = 0; i < TS_ARRAY_LEN(node_pems); i++) {
 		const struct pem_check *p = &node_pems[i];
 		const char *file = ts_config_get(c, p->section, p->key, "");
@@ -167,11 +235,8 @@ node_conf_check(const ts_config *c, ts_config_report_fn report, void *arg)
 			rc = pki_cert_load(file, &certs[i]);
 		else if (p->what == 2)
 			rc = pki_key_load(file, &keys[i]);
-		else {
-			STACK_OF(X509) *sk = NULL;
-			rc = pki_certs_load(file, &sk);
-			sk_X509_pop_free(sk, X509_free);
-		}
+		else
+			rc = pki_certs_load(file, &eums);
 		if (rc != 0) {
 			(void)ts_snprintf(what, sizeof(what), "%s: not a PEM %s", file,
 			    p->what == 2 ? "private key" : "certificate");
@@ -179,8 +244,7 @@ node_conf_check(const ts_config *c, ts_config_report_fn report, void *arg)
 			bad++;
 		}
 	}
-	/* tls.cert/key (0,1), tls.ca_cert/ca_key (2,3), sign.cert/key (4,5) */
-	for (size_t i = 0; i + 1 < 6; i += 2) {
+	for (size_t i = 0; i + 1 < 2 * NODE_PEM_PAIRS; i += 2) {
 		if (certs[i] != NULL && keys[i + 1] != NULL && X509_check_private_key(certs[i], keys[i + 1]) != 1) {
 			char what[700];
 			(void)ts_snprintf(what, sizeof(what), "%s does not belong to the certificate %s",
@@ -190,11 +254,13 @@ node_conf_check(const ts_config *c, ts_config_report_fn report, void *arg)
 			bad++;
 		}
 	}
+	bad += check_profile(c, certs, eums, report, arg);
 	ERR_clear_error();
 	for (size_t i = 0; i < TS_ARRAY_LEN(node_pems); i++) {
 		X509_free(certs[i]);
 		EVP_PKEY_free(keys[i]);
 	}
+	sk_X509_pop_free(eums, X509_free);
 	return bad;
 }
 
@@ -309,16 +375,19 @@ node_reload(node *n)
 	SWAP(n->cfg, fresh.cfg);
 	SWAP(n->ca, fresh.ca);
 	SWAP(n->ca_pkey, fresh.ca_pkey);
-	SWAP(n->sign_cert, fresh.sign_cert);
-	SWAP(n->sign_key, fresh.sign_key);
-	SWAP(n->sign_cert_der, fresh.sign_cert_der);
-	SWAP(n->sign_cert_der_len, fresh.sign_cert_der_len);
+	SWAP(n->dpauth_cert, fresh.dpauth_cert);
+	SWAP(n->dpauth_key, fresh.dpauth_key);
+	SWAP(n->dpauth_cert_der, fresh.dpauth_cert_der);
+	SWAP(n->dpauth_cert_der_len, fresh.dpauth_cert_der_len);
+	SWAP(n->dppb_cert, fresh.dppb_cert);
+	SWAP(n->dppb_key, fresh.dppb_key);
+	SWAP(n->dppb_cert_der, fresh.dppb_cert_der);
+	SWAP(n->dppb_cert_der_len, fresh.dppb_cert_der_len);
 	SWAP(n->ci, fresh.ci);
 	SWAP(n->eums, fresh.eums);
 	memcpy(n->ein_prefixes, fresh.ein_prefixes, sizeof(n->ein_prefixes));
 	memcpy(n->ca_cert, fresh.ca_cert, sizeof(n->ca_cert));
 	memcpy(n->ca_key, fresh.ca_key, sizeof(n->ca_key));
-	memcpy(n->sign_cert_file, fresh.sign_cert_file, sizeof(n->sign_cert_file));
 	n->svc.device_ca = n->ca;
 	pthread_mutex_lock(&n->ob_mu);
 	memcpy(n->tls_cert, fresh.tls_cert, sizeof(n->tls_cert));

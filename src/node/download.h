@@ -30,6 +30,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "lib/es10dl.h"
 #include "lib/rsp.h"
 #include "node/share.h"
 #include "node/store.h"
@@ -39,12 +40,21 @@
 
 typedef struct download_svc {
 	const share_svc *share;     /* borrowed */
-	const char *address;        /* smdpAddress (borrowed) */
-	EVP_PKEY *sign_key;         /* node signing key, CI-issued certificate (borrowed) */
-	const uint8_t *sign_cert_der;
-	size_t sign_cert_der_len;
+	const char *address;        /* serverAddress: the bare SM-DP+ address, no scheme (borrowed) */
+	/* SGP.22 4.5.2: two CI-issued SM-DP+ certificates (all borrowed). */
+	EVP_PKEY *dpauth_key;       /* DPauth: signs serverSigned1 */
+	const uint8_t *dpauth_cert_der; /* CERT.DPauth.ECDSA, serverCertificate */
+	size_t dpauth_cert_der_len;
+	EVP_PKEY *dppb_key;         /* DPpb: signs smdpSigned2 and the bound package */
+	const uint8_t *dppb_cert_der;   /* CERT.DPpb.ECDSA, smdpCertificate */
+	size_t dppb_cert_der_len;
 	X509 *ci;                   /* trusted CI root (borrowed) */
+	char address_buf[ES10_ADDR_MAX + 1]; /* storage address may point to */
+	const char *peer;           /* the caller's address (sessions without a matchingId), or NULL */
 } download_svc;
+
+/* share_id of a session opened without a matchingId, followed by the peer. */
+#define DOWNLOAD_UNBOUND_PREFIX "es9:"
 
 typedef struct download_why {
 	const char *subject; /* SGP.22 subjectCode, static */
@@ -52,7 +62,17 @@ typedef struct download_why {
 	char msg[512];
 } download_why;
 
-/* initiateAuthentication. out_tid: hex transactionId; *s1: serverSigned1 DER
+/* A fresh serverSigned1 (random transactionId of 16 bytes and
+ * serverChallenge, serverAddress = d->address) and its serverSignature1. */
+int download_server_signed1(const download_svc *d, const uint8_t euicc_challenge[RSP_CHALLENGE_LEN],
+    es10_server_signed1 *ss, uint8_t **s1, size_t *s1_len, uint8_t sig1[64]);
+
+/* The bare SM-DP+ address SGP.22 signs (serverAddress): url without its
+ * scheme and trailing '/'. */
+int download_bare_address(const char *url, char *out, size_t cap);
+
+/* initiateAuthentication. matching_id NULL (SGP.22: it comes later, in
+ * ctxParams1) or a downloadable share's (tapshare's companion). out_tid: hex transactionId; *s1: serverSigned1 DER
  * (caller frees); sig1: serverSignature1. */
 int download_initiate(const download_svc *d, store *st, const char *matching_id,
     const uint8_t euicc_challenge[RSP_CHALLENGE_LEN], char out_tid[2 * RSP_TID_LEN + 1], uint8_t **s1,
@@ -83,7 +103,7 @@ int download_cancel(const download_svc *d, store *st, const char *tid, const cha
 /* The SE's identity in an AuthenticateServer response: chain CI -> EUM ->
  * eUICC, the EID permitted by the EUM and equal to want_eid. *pub: the
  * eUICC key (caller frees). Also used by stream_auth.c. */
-int download_verify_euicc(const download_svc *d, const rsp_auth_server_resp *a, const char *want_eid,
+int download_verify_euicc(const download_svc *d, const es10_auth_server_resp *a, const char *want_eid,
     EVP_PKEY **pub, char *why, size_t cap);
 
 #endif

@@ -13,8 +13,9 @@ static const cmdline_cmd cmds[] = {
 	{ "testpki", "testpki DIR --eid EID [--eid EID ...] [--ein PREFIX] [--host NAME ...]",
 	    "write a fresh test PKI (tests and demos only)",
 	    "Write a fresh test PKI: CI root, EUM (permitted EID prefix PREFIX, default\n"
-	    "89049032), one eUICC key+certificate per EID, node CA, node TLS and signing keys,\n"
-	    "provider TLS key. For tests and demos only. The TLS certificates are for\n"
+	    "89049032, in nameConstraints), one eUICC key+certificate per EID, node CA, node\n"
+	    "TLS (DPtls), DPauth and DPpb (SGP.22 certificate policies), provider TLS key.\n"
+	    "For tests and demos only. The TLS certificates are for\n"
 	    "127.0.0.1 and localhost, and for every --host NAME (DNS name or IP address; the\n"
 	    "first is the node's CN)." },
 	{ "init", "init --dir DIR [--config FILE] [--pki PKIDIR | --host NAME ...] [--listen HOST:PORT]",

@@ -66,20 +66,26 @@ typedef struct node {
 	char db_url[600];
 	char address[129];       /* public base URL, also the smdpAddress (<= 128) */
 	char tls_cert[600], tls_key[600], ca_cert[600], ca_key[600];
-	char sign_cert_file[600];
 	struct event_base *base;
 	ts_httpd *httpd;
 	store *st;               /* main-thread store handle (short lock waits) */
 	share_svc svc;           /* the share service, wired to this node (node_svc_init) */
 	X509 *ca;                /* node CA (device certificates) */
 	EVP_PKEY *ca_pkey;
-	X509 *sign_cert;         /* package signing (issued by the CI) */
-	EVP_PKEY *sign_key;
-	uint8_t *sign_cert_der;
-	size_t sign_cert_der_len;
-	X509 *ci;                /* trusted CI root */
-	STACK_OF(X509) *eums;    /* trusted EUM certificates */
-	char ein_prefixes[1024]; /* union of the EUMs' permitted prefixes */
+	/* SM-DP+ certificates (SGP.22 4.5.2), both issued by the CI ([sign]):
+	 * DPauth signs serverSigned1 (ES9+/stream initiateAuthentication),
+	 * DPpb signs smdpSigned2 and the bound profile package. */
+	X509 *dpauth_cert;       /* id-rspRole-dp-auth */
+	EVP_PKEY *dpauth_key;
+	uint8_t *dpauth_cert_der;
+	size_t dpauth_cert_der_len;
+	X509 *dppb_cert;         /* id-rspRole-dp-pb */
+	EVP_PKEY *dppb_key;
+	uint8_t *dppb_cert_der;
+	size_t dppb_cert_der_len;
+	X509 *ci;                /* trusted CI root (id-rspRole-ci) */
+	STACK_OF(X509) *eums;    /* trusted EUM certificates, each checked (pki_eum_check) */
+	char ein_prefixes[1024]; /* union of the EUMs' nameConstraints prefixes, never empty */
 
 	/* push */
 	struct push_sub *subs;   /* every open stream */

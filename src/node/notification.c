@@ -114,7 +114,8 @@ check_certificates(store *st, X509 *ci, const es10_pending *p, node_notification
 		rc = refuse(o, TS_ENOMEM, "8.1", "5.1", "out of memory");
 		goto done;
 	}
-	if (pki_verify_chain(ci, chain, euicc, err, sizeof(err)) != 0) {
+	/* SGP.22 profile: roles, the EUM's nameConstraints and the EID in them */
+	if (pki_verify_role(ci, chain, euicc, PKI_ROLE_EUICC, err, sizeof(err)) != 0) {
 		rc = refuse(o, TS_EVERIFY, "8.1", "6.1",
 		    "the notification's eUICC certificate does not chain to the trusted CI: %s", err);
 		goto done;

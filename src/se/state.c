@@ -580,8 +580,13 @@ se_card_init_state(const char *state_path, const char *pki_dir, const char *eid)
 		rc = TS_ENOMEM;
 		goto fail;
 	}
-	if ((rc = pki_verify_chain(c.ci_cert, inter, c.euicc_cert, NULL, 0)) != 0)
+	/* SGP.22 profile: CI role, EUM role with nameConstraints permitting
+	 * this eUICC, eUICC role. */
+	char why[300];
+	if ((rc = pki_verify_role(c.ci_cert, inter, c.euicc_cert, PKI_ROLE_EUICC, why, sizeof(why))) != 0) {
+		log_error("%s/euicc-%s.crt: %s", pki_dir, eid, why);
 		goto fail;
+	}
 	memcpy(c.root_ds, SE_ROOT_DS_DEFAULT, sizeof(SE_ROOT_DS_DEFAULT));
 	c.path = strdup(state_path);
 	if (c.path == NULL) {

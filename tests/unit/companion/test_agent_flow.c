@@ -45,6 +45,7 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/pki.h"
+#include "lib/es10dl.h"
 #include "lib/rsp.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -65,8 +66,10 @@ struct fake_node {
 	ts_httpd *httpd;
 	char addr[64]; /* "127.0.0.1:PORT" = smdpAddress */
 	char link_spec[300];
-	EVP_PKEY *sign_key;
+	EVP_PKEY *sign_key; /* DPpb */
 	uint8_t *sign_cert; size_t sign_cert_len;
+	EVP_PKEY *auth_key; /* DPauth */
+	uint8_t *auth_cert; size_t auth_cert_len;
 	EVP_PKEY *euicc_pub;
 	volatile sig_atomic_t *stop;
 
@@ -213,25 +216,28 @@ es9_initiate(struct evhttp_request *req, json_t *body)
 		return;
 	}
 	snprintf(N.matching_id, sizeof(N.matching_id), "%s", mid);
-	rsp_server_signed1 s;
+	es10_server_signed1 s;
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(ts_random(N.tid, sizeof(N.tid)), 0);
-	memcpy(s.transaction_id, N.tid, 16);
+	memcpy(s.tid, N.tid, 16);
+	s.tid_len = 16;
 	memcpy(s.euicc_challenge, chal, 16);
 	snprintf(s.server_address, sizeof(s.server_address), "%s", addr);
 	assert_int_equal(ts_random(s.server_challenge, 16), 0);
 	free(chal);
 	uint8_t *s1 = NULL, sig[PKI_SIG_LEN];
 	size_t s1len = 0;
-	assert_int_equal(rsp_server_signed1_encode(&s, &s1, &s1len), 0);
-	assert_int_equal(pki_sign(N.sign_key, s1, s1len, sig), 0);
+	assert_int_equal(es10_server_signed1_encode(&s, &s1, &s1len), 0);
+	assert_int_equal(pki_sign(N.auth_key, s1, s1len, sig), 0);
 	char tidhex[33];
 	ts_hex_encode(N.tid, 16, tidhex, sizeof(tidhex));
 	json_t *r = success();
 	json_object_set_new(r, "transactionId", json_string(tidhex));
 	ts_json_set_b64(r, "serverSigned1", s1, s1len);
-	ts_json_set_b64(r, "serverSignature1", sig, sizeof(sig));
-	ts_json_set_b64(r, "serverCertificate", N.sign_cert, N.sign_cert_len);
+	uint8_t sdo[3 + PKI_SIG_LEN];
+	es10_sig_do(sig, sdo);
+	ts_json_set_b64(r, "serverSignature1", sdo, sizeof(sdo));
+	ts_json_set_b64(r, "serverCertificate", N.auth_cert, N.auth_cert_len);
 	free(s1);
 	ts_httpd_reply_json(req, 200, r);
 }
@@ -254,10 +260,11 @@ on_stream_initiate(struct evhttp_request *req, void *arg)
 		ts_httpd_reply_error(req, 400, "bad_request", "stream/initiate");
 		return;
 	}
-	rsp_server_signed1 s;
+	es10_server_signed1 s;
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(ts_random(N.stream_tid, sizeof(N.stream_tid)), 0);
-	memcpy(s.transaction_id, N.stream_tid, 16);
+	memcpy(s.tid, N.stream_tid, 16);
+	s.tid_len = 16;
 	memcpy(s.euicc_challenge, chal, 16);
 	snprintf(s.server_address, sizeof(s.server_address), "%s", N.addr);
 	assert_int_equal(ts_random(s.server_challenge, 16), 0);
@@ -265,15 +272,17 @@ on_stream_initiate(struct evhttp_request *req, void *arg)
 	json_decref(body);
 	uint8_t *s1 = NULL, sig[PKI_SIG_LEN];
 	size_t s1len = 0;
-	assert_int_equal(rsp_server_signed1_encode(&s, &s1, &s1len), 0);
-	assert_int_equal(pki_sign(N.sign_key, s1, s1len, sig), 0);
+	assert_int_equal(es10_server_signed1_encode(&s, &s1, &s1len), 0);
+	assert_int_equal(pki_sign(N.auth_key, s1, s1len, sig), 0);
 	char tidhex[33];
 	ts_hex_encode(N.stream_tid, 16, tidhex, sizeof(tidhex));
 	json_t *r = success();
 	json_object_set_new(r, "transactionId", json_string(tidhex));
 	ts_json_set_b64(r, "serverSigned1", s1, s1len);
-	ts_json_set_b64(r, "serverSignature1", sig, sizeof(sig));
-	ts_json_set_b64(r, "serverCertificate", N.sign_cert, N.sign_cert_len);
+	uint8_t sdo[3 + PKI_SIG_LEN];
+	es10_sig_do(sig, sdo);
+	ts_json_set_b64(r, "serverSignature1", sdo, sizeof(sdo));
+	ts_json_set_b64(r, "serverCertificate", N.auth_cert, N.auth_cert_len);
 	free(s1);
 	ts_httpd_reply_json(req, 200, r);
 }
@@ -287,16 +296,16 @@ on_stream_authenticate(struct evhttp_request *req, void *arg)
 	json_t *body = NULL;
 	uint8_t *bf38 = NULL;
 	size_t len = 0;
-	rsp_auth_server_resp a;
-	rsp_euicc_signed1 es1;
+	es10_auth_server_resp a;
+	es10_euicc_signed1 es1;
 	if (ts_httpd_read_json(req, &body) != 0)
 		return;
 	int ok = ts_json_b64(body, "authenticateServerResponse", &bf38, &len) == 0 &&
-	    rsp_auth_server_resp_decode(bf38, len, &a) == 0 && a.error == 0 &&
-	    pki_verify(N.euicc_pub, a.euicc_signed1, a.euicc_signed1_len, a.euicc_signature1) == 0 &&
-	    rsp_euicc_signed1_decode(a.euicc_signed1, a.euicc_signed1_len, &es1) == 0 &&
-	    memcmp(es1.transaction_id, N.stream_tid, 16) == 0 &&
-	    strcmp(es1.matching_id, "tapshare-event-stream") == 0;
+	    es10_auth_server_resp_decode(bf38, len, &a, NULL) == 0 && a.error == 0 &&
+	    pki_verify(N.euicc_pub, a.euicc_signed1.p, a.euicc_signed1.len, a.euicc_signature1) == 0 &&
+	    es10_euicc_signed1_decode(a.euicc_signed1.p, a.euicc_signed1.len, &es1) == 0 &&
+	    memcmp(es1.tid, N.stream_tid, 16) == 0 &&
+	    strcmp(es1.ctx.matching_id, "tapshare-event-stream") == 0;
 	free(bf38);
 	json_decref(body);
 	if (!ok) {
@@ -333,15 +342,15 @@ es9_authenticate_client(struct evhttp_request *req, json_t *body)
 {
 	uint8_t *bf38 = NULL;
 	size_t len = 0;
-	rsp_auth_server_resp a;
+	es10_auth_server_resp a;
 	if (ts_json_b64(body, "authenticateServerResponse", &bf38, &len) != 0 ||
-	    rsp_auth_server_resp_decode(bf38, len, &a) != 0 || a.error != 0) {
+	    es10_auth_server_resp_decode(bf38, len, &a, NULL) != 0 || a.error != 0) {
 		free(bf38);
 		ts_httpd_reply_error(req, 400, "bad_request", "authenticateClient");
 		return;
 	}
 	/* The SE's signature over euiccSigned1 must verify with the eUICC key. */
-	if (pki_verify(N.euicc_pub, a.euicc_signed1, a.euicc_signed1_len, a.euicc_signature1) != 0)
+	if (pki_verify(N.euicc_pub, a.euicc_signed1.p, a.euicc_signed1.len, a.euicc_signature1) != 0)
 		N.verify_failures++;
 	memcpy(N.euicc_sig1, a.euicc_signature1, PKI_SIG_LEN);
 	free(bf38);
@@ -354,22 +363,27 @@ es9_authenticate_client(struct evhttp_request *req, json_t *body)
 		return;
 	}
 
-	rsp_smdp_signed2 s2 = { .cc_required = 0 };
-	memcpy(s2.transaction_id, N.tid, 16);
+	es10_smdp_signed2 s2 = { .cc_required = 0 };
+	memcpy(s2.tid, N.tid, 16);
+	s2.tid_len = 16;
 	uint8_t *s2der = NULL, *md = NULL, sig[PKI_SIG_LEN];
 	size_t s2len = 0, mdlen = 0;
-	assert_int_equal(rsp_smdp_signed2_encode(&s2, &s2der, &s2len), 0);
-	uint8_t *tbs = malloc(s2len + PKI_SIG_LEN);
+	assert_int_equal(es10_smdp_signed2_encode(&s2, &s2der, &s2len), 0);
+	/* smdpSignature2 over smdpSigned2 || 5F37 40 euiccSignature1 */
+	uint8_t *tbs = malloc(s2len + 3 + PKI_SIG_LEN);
 	assert_non_null(tbs);
 	memcpy(tbs, s2der, s2len);
-	memcpy(tbs + s2len, N.euicc_sig1, PKI_SIG_LEN);
-	assert_int_equal(pki_sign(N.sign_key, tbs, s2len + PKI_SIG_LEN, sig), 0);
+	memcpy(tbs + s2len, "\x5F\x37\x40", 3);
+	memcpy(tbs + s2len + 3, N.euicc_sig1, PKI_SIG_LEN);
+	assert_int_equal(pki_sign(N.sign_key, tbs, s2len + 3 + PKI_SIG_LEN, sig), 0);
 	free(tbs);
 	assert_int_equal(metadata_for(N.matching_id, &md, &mdlen), 0);
 	json_t *r = success();
 	ts_json_set_b64(r, "profileMetadata", md, mdlen);
 	ts_json_set_b64(r, "smdpSigned2", s2der, s2len);
-	ts_json_set_b64(r, "smdpSignature2", sig, sizeof(sig));
+	uint8_t sdo[3 + PKI_SIG_LEN];
+	es10_sig_do(sig, sdo);
+	ts_json_set_b64(r, "smdpSignature2", sdo, sizeof(sdo));
 	ts_json_set_b64(r, "smdpCertificate", N.sign_cert, N.sign_cert_len);
 	free(s2der);
 	free(md);
@@ -381,11 +395,11 @@ es9_get_bpp(struct evhttp_request *req, json_t *body)
 {
 	uint8_t *bf21 = NULL, *md = NULL, *pkg = NULL;
 	size_t len = 0, mdlen = 0, pkglen = 0;
-	rsp_prepare_download_resp p;
-	rsp_euicc_signed2 e2;
+	es10_prepare_download_resp p;
+	es10_euicc_signed2 e2;
 	if (ts_json_b64(body, "prepareDownloadResponse", &bf21, &len) != 0 ||
-	    rsp_prepare_download_resp_decode(bf21, len, &p) != 0 || p.error != 0 ||
-	    rsp_euicc_signed2_decode(p.euicc_signed2, p.euicc_signed2_len, &e2) != 0) {
+	    es10_prepare_download_resp_decode(bf21, len, &p, NULL) != 0 || p.error != 0 ||
+	    es10_euicc_signed2_decode(p.euicc_signed2.p, p.euicc_signed2.len, &e2) != 0) {
 		free(bf21);
 		ts_httpd_reply_error(req, 400, "bad_request", "getBoundProfilePackage");
 		return;
@@ -565,12 +579,18 @@ test_full_flow(void **state)
 	memset(&N, 0, sizeof(N));
 	N.stop = &stop;
 	snprintf(N.link_spec, sizeof(N.link_spec), "sim:%s/link.sock", dir);
-	snprintf(path, sizeof(path), "%s/node-sign.key", pki);
+	snprintf(path, sizeof(path), "%s/dppb.key", pki);
 	assert_int_equal(pki_key_load(path, &N.sign_key), 0);
 	X509 *cert = NULL;
-	snprintf(path, sizeof(path), "%s/node-sign.crt", pki);
+	snprintf(path, sizeof(path), "%s/dppb.crt", pki);
 	assert_int_equal(pki_cert_load(path, &cert), 0);
 	assert_int_equal(pki_cert_to_der(cert, &N.sign_cert, &N.sign_cert_len), 0);
+	X509_free(cert);
+	snprintf(path, sizeof(path), "%s/dpauth.key", pki);
+	assert_int_equal(pki_key_load(path, &N.auth_key), 0);
+	snprintf(path, sizeof(path), "%s/dpauth.crt", pki);
+	assert_int_equal(pki_cert_load(path, &cert), 0);
+	assert_int_equal(pki_cert_to_der(cert, &N.auth_cert, &N.auth_cert_len), 0);
 	X509_free(cert);
 	snprintf(path, sizeof(path), "%s/euicc-%s.crt", pki, EID);
 	assert_int_equal(pki_cert_load(path, &cert), 0);
@@ -670,6 +690,8 @@ test_full_flow(void **state)
 	ts_httpd_free(N.httpd);
 	event_base_free(N.base);
 	EVP_PKEY_free(N.sign_key);
+	EVP_PKEY_free(N.auth_key);
+	free(N.auth_cert);
 	EVP_PKEY_free(N.euicc_pub);
 	free(N.sign_cert);
 	char cmd[300];

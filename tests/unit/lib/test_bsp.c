@@ -205,18 +205,38 @@ test_segment_independent(void **state)
 	free(out);
 	free(seg);
 
-	/* MAC-only: plaintext visible, counter unchanged. */
+	/* MAC-only: plaintext visible; the block counter advances all the same
+	 * (SGP.22 §2.6.4.4: also for segments with C-MAC only). */
 	assert_int_equal(bsp_seg_wrap(&k, 0x88, pt, sizeof(pt), &seg, &seglen), 0);
 	assert_int_equal(seglen, 2 + 20 + 8);
 	assert_memory_equal(seg + 2, pt, 20);
-	assert_int_equal(k.counter, 2);
+	assert_int_equal(k.counter, 3);
 	/* Replaying with the wrong chaining value fails, state untouched. */
 	bsp_keys stale;
 	fixed_keys(&stale);
 	assert_int_equal(bsp_seg_unwrap(&stale, seg, seglen, &out, &outlen), TS_EVERIFY);
 	assert_int_equal(bsp_seg_unwrap(&r, seg, seglen, &out, &outlen), 0);
 	assert_memory_equal(out, pt, 20);
+	assert_int_equal(r.counter, 3);
 	free(out);
+	free(seg);
+	/* ...so the next encrypted segment's IV is AES(S-ENC, 00..03). */
+	assert_int_equal(bsp_seg_wrap(&k, 0x86, pt, sizeof(pt), &seg, &seglen), 0);
+	{
+		uint8_t c3[16] = { 0 }, iv3[16], d3[32];
+		int m1 = 0, m2 = 0;
+		c3[15] = 3;
+		EVP_CIPHER_CTX *cc = EVP_CIPHER_CTX_new();
+		assert_int_equal(EVP_EncryptInit_ex(cc, EVP_aes_128_ecb(), NULL, r.s_enc, NULL), 1);
+		EVP_CIPHER_CTX_set_padding(cc, 0);
+		assert_int_equal(EVP_EncryptUpdate(cc, iv3, &m1, c3, 16), 1);
+		assert_int_equal(EVP_DecryptInit_ex(cc, EVP_aes_128_cbc(), NULL, r.s_enc, iv3), 1);
+		EVP_CIPHER_CTX_set_padding(cc, 0);
+		assert_int_equal(EVP_DecryptUpdate(cc, d3, &m1, seg + 2, 32), 1);
+		assert_int_equal(EVP_DecryptFinal_ex(cc, d3 + m1, &m2), 1);
+		EVP_CIPHER_CTX_free(cc);
+		assert_memory_equal(d3, pt, sizeof(pt));
+	}
 	free(seg);
 
 	/* Limits and bad tags. */
@@ -227,12 +247,17 @@ test_segment_independent(void **state)
 	assert_int_equal(bsp_seg_wrap(&k, 0x86, big, 16, &seg, &seglen), 0);
 	assert_int_equal(seglen, 2 + 32 + 8);
 	free(seg);
-	/* 1020 bytes: 1024 + 8 needs a two-byte long-form length. */
+	/* The largest segment, 1007 bytes: 1008 + 8 with a two-byte long-form
+	 * length is exactly 1020 bytes with tag and length (SGP.22 §2.5.3). */
+	assert_int_equal(BSP_SEG_MAX, 1007);
 	assert_int_equal(bsp_seg_wrap(&k, 0x86, big, BSP_SEG_MAX, &seg, &seglen), 0);
-	assert_int_equal(seglen, 4 + 1024 + 8);
+	assert_int_equal(seglen, 1020);
 	assert_int_equal(seg[1], 0x82);
-	assert_int_equal(seg[2], 0x04);
-	assert_int_equal(seg[3], 0x08);
+	assert_int_equal(seg[2], 0x03);
+	assert_int_equal(seg[3], 0xF8);
+	free(seg);
+	assert_int_equal(bsp_seg_wrap(&k, 0x88, big, BSP_SEG_MAX, &seg, &seglen), 0);
+	assert_true(seglen <= 1020);
 	free(seg);
 }
 
@@ -417,7 +442,7 @@ static void
 test_segment_order(void **state)
 {
 	fixture *f = *state;
-	uint8_t *pl = payload_of(3000); /* 1020 + 1020 + 960 */
+	uint8_t *pl = payload_of(3000); /* 1007 + 1007 + 986 */
 	uint8_t *pkg = NULL, *md = NULL, *out = NULL, *bad = NULL;
 	size_t len = 0, mdl = 0, outl = 0, badl = 0;
 	build(f, pl, 3000, &pkg, &len);
@@ -522,6 +547,56 @@ test_wrong_parties(void **state)
 	free(pl);
 }
 
+/* BF23 exactly as SGP.22 §5.5.1 lays it out, and smdpSign over its
+ * children 82..5F49 followed by 5F49 41 euiccOtpk, checked with OpenSSL. */
+static void
+test_init_secure_channel(void **state)
+{
+	fixture *f = *state;
+	uint8_t *pl = payload_of(10), *pkg = NULL;
+	size_t len = 0;
+	build(f, pl, 10, &pkg, &len);
+	der_tlv top, isc, t, crt;
+	der_iter it, in, c;
+	assert_int_equal(der_read_one(pkg, len, &top), 0);
+	der_iter_init(&it, top.val, top.len);
+	assert_int_equal(der_iter_expect(&it, 0xBF23, &isc), 0);
+	der_iter_init(&in, isc.val, isc.len);
+	assert_int_equal(der_iter_expect(&in, 0x82, &t), 0);          /* remoteOpId */
+	assert_int_equal(t.len, 1);
+	assert_int_equal(t.val[0], 1);                                 /* installBoundProfilePackage */
+	assert_int_equal(der_iter_expect(&in, 0x80, &t), 0);          /* transactionId */
+	assert_memory_equal(t.val, tid, sizeof(tid));
+	assert_int_equal(der_iter_expect(&in, 0xA6, &crt), 0);        /* controlRefTemplate */
+	der_iter_init(&c, crt.val, crt.len);
+	assert_int_equal(der_iter_expect(&c, 0x80, &t), 0);           /* keyType AES */
+	assert_int_equal(t.val[0], 0x88);
+	assert_int_equal(der_iter_expect(&c, 0x81, &t), 0);           /* keyLen 16 */
+	assert_int_equal(t.val[0], 0x10);
+	assert_int_equal(der_iter_expect(&c, 0x84, &t), 0);           /* hostId */
+	assert_int_equal(der_iter_end(&c), 0);
+	der_tlv otpk, sig;
+	assert_int_equal(der_iter_expect(&in, 0x5F49, &otpk), 0);     /* smdpOtpk */
+	assert_int_equal(otpk.len, 65);
+	assert_int_equal(der_iter_expect(&in, 0x5F37, &sig), 0);      /* smdpSign */
+	assert_int_equal(sig.len, 64);
+	assert_int_equal(der_iter_end(&in), 0);
+	size_t body = (size_t)(otpk.val + otpk.len - isc.val);
+	uint8_t tbs[512];
+	assert_true(body + 3 + 65 <= sizeof(tbs));
+	memcpy(tbs, isc.val, body);
+	tbs[body] = 0x5F;
+	tbs[body + 1] = 0x49;
+	tbs[body + 2] = 0x41;
+	memcpy(tbs + body + 3, f->otpk, 65);
+	assert_int_equal(pki_verify(f->sign, tbs, body + 3 + 65, sig.val), 0);
+	/* not over the bare point (the pre-SGP.22 input) */
+	memcpy(tbs + body, f->otpk, 65);
+	assert_int_not_equal(pki_verify(f->sign, tbs, body + 65, sig.val), 0);
+	free(pkg);
+	free(pl);
+}
+
 int
 main(void)
 {
@@ -533,6 +608,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_flipped_bits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_segment_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_parties, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_init_secure_channel, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

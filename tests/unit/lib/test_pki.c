@@ -55,13 +55,14 @@ chain_make(chain *c)
 	assert_int_equal(pki_keygen(&c->ci_key), 0);
 	assert_int_equal(pki_keygen(&c->eum_key), 0);
 	assert_int_equal(pki_keygen(&c->euicc_key), 0);
-	pki_issue_opts o = { .profile = PKI_PROFILE_ROOT_CA, .cn = "Test CI", .days = 3650 };
+	pki_issue_opts o = { .profile = PKI_PROFILE_ROOT_CA, .cn = "Test CI", .role = PKI_ROLE_CI,
+		.days = 3650 };
 	assert_int_equal(pki_issue(NULL, c->ci_key, c->ci_key, &o, &c->ci), 0);
 	o = (pki_issue_opts){ .profile = PKI_PROFILE_SUB_CA, .cn = "Test EUM", .org = "EUM Inc",
-		.ein_prefixes = "89049032,89001012", .days = 3650 };
+		.ein_prefixes = "89049032,89001012", .role = PKI_ROLE_EUM, .days = 3650 };
 	assert_int_equal(pki_issue(c->ci, c->ci_key, c->eum_key, &o, &c->eum), 0);
-	o = (pki_issue_opts){ .profile = PKI_PROFILE_EUICC, .cn = "Test eUICC",
-		.serial_number = c->eid, .days = 825 };
+	o = (pki_issue_opts){ .profile = PKI_PROFILE_EUICC, .cn = "Test eUICC", .org = "EUM Inc",
+		.serial_number = c->eid, .role = PKI_ROLE_EUICC, .days = 825 };
 	assert_int_equal(pki_issue(c->eum, c->eum_key, c->euicc_key, &o, &c->euicc), 0);
 }
 
@@ -214,19 +215,34 @@ test_eid_and_ein(void **state)
 	assert_int_equal(pki_cert_ein_prefixes(c.eum, buf, 17), TS_ELIMIT);
 	assert_int_equal(pki_cert_ein_prefixes(c.eum, buf, 18), 0);
 
-	/* The extension: non-critical, value = DER UTF8String of the list. */
-	ASN1_OBJECT *obj = OBJ_txt2obj(PKI_OID_EIN_PREFIXES, 1);
-	assert_non_null(obj);
-	int idx = X509_get_ext_by_OBJ(c.eum, obj, -1);
+	/* The extension: critical nameConstraints, the bytes written by hand
+	 * from RFC 5280 4.2.1.10 and SGP.22 4.5.2.1.0.2 (one EUM, one prefix). */
+	EVP_PKEY *k1 = NULL;
+	X509 *eum1 = NULL;
+	assert_int_equal(pki_keygen(&k1), 0);
+	pki_issue_opts o1 = { .profile = PKI_PROFILE_SUB_CA, .cn = "E", .org = "EUM Inc",
+		.ein_prefixes = "89049032", .role = PKI_ROLE_EUM, .days = 1 };
+	assert_int_equal(pki_issue(c.ci, c.ci_key, k1, &o1, &eum1), 0);
+	int idx = X509_get_ext_by_NID(eum1, NID_name_constraints, -1);
 	assert_true(idx >= 0);
-	X509_EXTENSION *ext = X509_get_ext(c.eum, idx);
-	assert_int_equal(X509_EXTENSION_get_critical(ext), 0);
+	X509_EXTENSION *ext = X509_get_ext(eum1, idx);
+	assert_int_equal(X509_EXTENSION_get_critical(ext), 1);
 	const ASN1_OCTET_STRING *os = X509_EXTENSION_get_data(ext);
-	static const uint8_t want[] = { 0x0C, 0x11, '8', '9', '0', '4', '9', '0', '3', '2', ',',
-		'8', '9', '0', '0', '1', '0', '1', '2' };
+	static const uint8_t want[] = {
+		0x30, 0x2D,                         /* NameConstraints */
+		0xA0, 0x2B,                         /*  permittedSubtrees [0] IMPLICIT */
+		0x30, 0x29,                         /*   GeneralSubtree */
+		0xA4, 0x27,                         /*    base: directoryName [4] (Name is a CHOICE: explicit) */
+		0x30, 0x25,                         /*     RDNSequence */
+		0x31, 0x10, 0x30, 0x0E,             /*      SET { O = UTF8String "EUM Inc" } */
+		0x06, 0x03, 0x55, 0x04, 0x0A, 0x0C, 0x07, 'E', 'U', 'M', ' ', 'I', 'n', 'c',
+		0x31, 0x11, 0x30, 0x0F,             /*      SET { serialNumber = PrintableString "89049032" } */
+		0x06, 0x03, 0x55, 0x04, 0x05, 0x13, 0x08, '8', '9', '0', '4', '9', '0', '3', '2',
+	};
 	assert_int_equal(ASN1_STRING_length(os), sizeof(want));
 	assert_memory_equal(ASN1_STRING_get0_data(os), want, sizeof(want));
-	ASN1_OBJECT_free(obj);
+	X509_free(eum1);
+	EVP_PKEY_free(k1);
 
 	assert_int_equal(pki_ein_allowed(buf, &eid), 1);
 	assert_int_equal(pki_ein_allowed("89001012,89049032", &eid), 1);
@@ -242,6 +258,259 @@ test_eid_and_ein(void **state)
 	make_eid("890010130000000000000000000001", other);
 	assert_int_equal(eid_parse(other, &e2), 0);
 	assert_int_equal(pki_ein_allowed(buf, &e2), 0);
+	chain_free(&c);
+}
+
+
+/* The certificatePolicies extension of cert: critical, exactly the one
+ * PolicyInformation for 2.23.146.1.2.1.<arc> (DER written by hand:
+ * 06 07 67 81 12 01 02 01 xx — 2*40+23 = 0x67, 146 = 81 12). */
+static void
+assert_policy(X509 *cert, uint8_t arc)
+{
+	int idx = X509_get_ext_by_NID(cert, NID_certificate_policies, -1);
+	assert_true(idx >= 0);
+	X509_EXTENSION *ext = X509_get_ext(cert, idx);
+	assert_int_equal(X509_EXTENSION_get_critical(ext), 1);
+	const ASN1_OCTET_STRING *os = X509_EXTENSION_get_data(ext);
+	const uint8_t want[] = { 0x30, 0x0B, 0x30, 0x09, 0x06, 0x07, 0x67, 0x81, 0x12, 0x01, 0x02, 0x01, arc };
+	assert_int_equal(ASN1_STRING_length(os), sizeof(want));
+	assert_memory_equal(ASN1_STRING_get0_data(os), want, sizeof(want));
+}
+
+/* Re-signs *cert with key after a test changed it, and replaces it by a
+ * fresh decode (OpenSSL caches the extensions it has looked at). */
+static void
+resign(X509 **cert, EVP_PKEY *key)
+{
+	assert_true(X509_sign(*cert, key, EVP_sha256()) > 0);
+	X509 *fresh = X509_dup(*cert);
+	assert_non_null(fresh);
+	X509_free(*cert);
+	*cert = fresh;
+}
+
+/* Replaces (or adds) cert's nameConstraints with the OpenSSL config value
+ * conf (NULL: removes it), re-signed by the CI. */
+static void
+set_nc(chain *c, X509 **pcert, const char *conf)
+{
+	X509 *cert = *pcert;
+	int idx = X509_get_ext_by_NID(cert, NID_name_constraints, -1);
+	if (idx >= 0)
+		X509_EXTENSION_free(X509_delete_ext(cert, idx));
+	if (conf != NULL) {
+		X509V3_CTX ctx;
+		X509V3_set_ctx(&ctx, c->ci, cert, NULL, NULL, 0);
+		X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_name_constraints, conf);
+		assert_non_null(ext);
+		assert_true(X509_add_ext(cert, ext, -1));
+		X509_EXTENSION_free(ext);
+	}
+	resign(pcert, c->ci_key);
+}
+
+static void
+test_sgp22_policies(void **state)
+{
+	(void)state;
+	chain c;
+	chain_make(&c);
+	assert_policy(c.ci, 0);
+	assert_policy(c.euicc, 1);
+	assert_policy(c.eum, 2);
+	assert_int_equal(pki_cert_has_role(c.ci, PKI_ROLE_CI), 1);
+	assert_int_equal(pki_cert_has_role(c.ci, PKI_ROLE_EUM), 0);
+	assert_int_equal(pki_cert_has_role(c.eum, PKI_ROLE_EUM), 1);
+	assert_int_equal(pki_cert_has_role(c.euicc, PKI_ROLE_EUICC), 1);
+	assert_int_equal(pki_cert_has_role(c.euicc, PKI_ROLE_NONE), 0);
+	/* SGP.22 4.5.2.1: the CI has only the SKI; the others have an AKI. */
+	assert_non_null(X509_get0_subject_key_id(c.ci));
+	assert_null(X509_get0_authority_key_id(c.ci));
+	assert_int_equal(ASN1_OCTET_STRING_cmp(X509_get0_subject_key_id(c.ci), X509_get0_authority_key_id(c.eum)), 0);
+
+	EVP_PKEY *k = NULL;
+	X509 *dp[4] = { 0 };
+	static const int roles[4] = { PKI_ROLE_DP_TLS, PKI_ROLE_DP_AUTH, PKI_ROLE_DP_PB, PKI_ROLE_DS_AUTH };
+	assert_int_equal(pki_keygen(&k), 0);
+	for (size_t i = 0; i < 4; i++) {
+		pki_issue_opts o = { .profile = PKI_PROFILE_SIGNING, .cn = "dp", .role = roles[i], .days = 1 };
+		assert_int_equal(pki_issue(c.ci, c.ci_key, k, &o, &dp[i]), 0);
+	}
+	assert_policy(dp[0], 3);
+	assert_policy(dp[1], 4);
+	assert_policy(dp[2], 5);
+	assert_policy(dp[3], 7);
+	char e[300];
+	assert_int_equal(pki_verify_role(c.ci, NULL, dp[1], PKI_ROLE_DP_AUTH, e, sizeof(e)), 0);
+	assert_int_equal(pki_verify_role(c.ci, NULL, dp[2], PKI_ROLE_DP_PB, e, sizeof(e)), 0);
+	/* DPauth where DPpb is needed, and the other way round. */
+	assert_int_equal(pki_verify_role(c.ci, NULL, dp[1], PKI_ROLE_DP_PB, e, sizeof(e)), TS_EVERIFY);
+	assert_string_equal(e, "not a DPpb certificate: no certificate policy 2.23.146.1.2.1.5");
+	assert_int_equal(pki_verify_role(c.ci, NULL, dp[2], PKI_ROLE_DP_AUTH, e, sizeof(e)), TS_EVERIFY);
+	/* A wrong policy OID (SM-DS auth) is not DPauth. */
+	assert_int_equal(pki_verify_role(c.ci, NULL, dp[3], PKI_ROLE_DP_AUTH, e, sizeof(e)), TS_EVERIFY);
+	/* No policy at all. */
+	X509 *none = NULL;
+	pki_issue_opts o = { .profile = PKI_PROFILE_SIGNING, .cn = "dp", .days = 1 };
+	assert_int_equal(pki_issue(c.ci, c.ci_key, k, &o, &none), 0);
+	assert_int_equal(X509_get_ext_by_NID(none, NID_certificate_policies, -1), -1);
+	assert_int_equal(pki_verify_role(c.ci, NULL, none, PKI_ROLE_DP_AUTH, e, sizeof(e)), TS_EVERIFY);
+	/* A CA certificate with the role is no end entity. */
+	X509 *ca = NULL;
+	o = (pki_issue_opts){ .profile = PKI_PROFILE_SUB_CA, .cn = "dp", .role = PKI_ROLE_DP_AUTH, .days = 1 };
+	assert_int_equal(pki_issue(c.ci, c.ci_key, k, &o, &ca), 0);
+	assert_int_equal(pki_verify_role(c.ci, NULL, ca, PKI_ROLE_DP_AUTH, e, sizeof(e)), TS_EVERIFY);
+	assert_string_equal(e, "DPauth certificate is a CA");
+	/* Expired: notAfter moved into the past, re-signed. */
+	assert_non_null(X509_time_adj_ex(X509_getm_notAfter(dp[1]), -1, 0, NULL));
+	resign(&dp[1], c.ci_key);
+	assert_int_equal(pki_verify_role(c.ci, NULL, dp[1], PKI_ROLE_DP_AUTH, e, sizeof(e)), TS_EVERIFY);
+	assert_string_equal(e, "chain: certificate has expired");
+	/* A root without id-rspRole-ci is no CI. */
+	EVP_PKEY *rk = NULL;
+	X509 *root = NULL, *leaf = NULL;
+	assert_int_equal(pki_keygen(&rk), 0);
+	o = (pki_issue_opts){ .profile = PKI_PROFILE_ROOT_CA, .cn = "R", .days = 1 };
+	assert_int_equal(pki_issue(NULL, rk, rk, &o, &root), 0);
+	o = (pki_issue_opts){ .profile = PKI_PROFILE_SIGNING, .cn = "dp", .role = PKI_ROLE_DP_AUTH, .days = 1 };
+	assert_int_equal(pki_issue(root, rk, k, &o, &leaf), 0);
+	assert_int_equal(pki_verify_role(root, NULL, leaf, PKI_ROLE_DP_AUTH, e, sizeof(e)), TS_EVERIFY);
+	assert_string_equal(e, "the root has no id-rspRole-ci (2.23.146.1.2.1.0) policy");
+	/* Bad role values. */
+	X509 *bad = NULL;
+	o.role = PKI_ROLE_DS_AUTH + 1;
+	assert_int_equal(pki_issue(c.ci, c.ci_key, k, &o, &bad), TS_EINVAL);
+	assert_int_equal(pki_verify_role(c.ci, NULL, dp[2], 99, e, sizeof(e)), TS_EINVAL);
+	assert_string_equal(pki_role_name(PKI_ROLE_DP_PB), "DPpb");
+	for (size_t i = 0; i < 4; i++)
+		X509_free(dp[i]);
+	X509_free(none);
+	X509_free(ca);
+	X509_free(root);
+	X509_free(leaf);
+	EVP_PKEY_free(rk);
+	EVP_PKEY_free(k);
+	chain_free(&c);
+}
+
+/* An eUICC certificate for eid (30 leading digits) with subject O org. */
+static X509 *
+euicc_for(chain *c, const char *first30, const char *org)
+{
+	char eid[EID_DIGITS + 1];
+	X509 *x = NULL;
+	make_eid(first30, eid);
+	pki_issue_opts o = { .profile = PKI_PROFILE_EUICC, .cn = "eUICC", .org = org,
+		.serial_number = eid, .role = PKI_ROLE_EUICC, .days = 1 };
+	assert_int_equal(pki_issue(c->eum, c->eum_key, c->euicc_key, &o, &x), 0);
+	return x;
+}
+
+static void
+test_nameconstraints(void **state)
+{
+	(void)state;
+	chain c;
+	char e[300], buf[128];
+	chain_make(&c);
+	STACK_OF(X509) *inter = one(c.eum);
+
+	/* Inside: both prefixes, with the EUM's O. */
+	assert_int_equal(pki_verify_role(c.ci, inter, c.euicc, PKI_ROLE_EUICC, e, sizeof(e)), 0);
+	X509 *in2 = euicc_for(&c, "890010120000000000000000000077", "EUM Inc");
+	assert_int_equal(pki_verify_chain(c.ci, inter, in2, e, sizeof(e)), 0);
+	assert_int_equal(pki_eum_permits(c.eum, in2), 1);
+
+	/* An EID outside the range: refused by the chain check itself. */
+	X509 *out = euicc_for(&c, "890490330000000000000000000001", "EUM Inc");
+	assert_int_equal(pki_eum_permits(c.eum, out), 0);
+	assert_int_equal(pki_verify_chain(c.ci, inter, out, e, sizeof(e)), TS_EVERIFY);
+	assert_string_equal(e, "the subject is outside the issuer's nameConstraints (SGP.22: O and serialNumber prefix)");
+	assert_int_equal(pki_verify_role(c.ci, inter, out, PKI_ROLE_EUICC, e, sizeof(e)), TS_EVERIFY);
+	/* The right prefix under another organisation: refused too. */
+	X509 *org = euicc_for(&c, "890490320000000000000000000002", "Other EUM");
+	assert_int_equal(pki_eum_permits(c.eum, org), 0);
+	assert_int_equal(pki_verify_chain(c.ci, inter, org, e, sizeof(e)), TS_EVERIFY);
+	/* An eUICC certificate without the EUICC policy. */
+	assert_int_equal(pki_verify_role(c.ci, inter, c.euicc, PKI_ROLE_DP_AUTH, e, sizeof(e)), TS_EVERIFY);
+
+	/* EUM without nameConstraints: unusable (not skipped), and its eUICC is refused. */
+	assert_int_equal(pki_eum_check(c.eum, e, sizeof(e)), 0);
+	set_nc(&c, &c.eum, NULL);
+	(void)sk_X509_set(inter, 0, c.eum);
+	assert_int_equal(pki_cert_ein_prefixes(c.eum, buf, sizeof(buf)), TS_ENOTFOUND);
+	assert_int_equal(pki_eum_check(c.eum, e, sizeof(e)), TS_EVERIFY);
+	assert_string_equal(e, "no nameConstraints: SGP.22 requires the EUM's permitted EID range there");
+	assert_int_equal(pki_eum_permits(c.eum, c.euicc), 0);
+	assert_int_equal(pki_verify_role(c.ci, inter, c.euicc, PKI_ROLE_EUICC, e, sizeof(e)), TS_EVERIFY);
+	assert_string_equal(e, "EUM: no nameConstraints: SGP.22 requires the EUM's permitted EID range there");
+
+	/* Forms that are not SGP.22's: refused. */
+	set_nc(&c, &c.eum, "critical,permitted;DNS:example.com");
+	(void)sk_X509_set(inter, 0, c.eum);
+	assert_int_equal(pki_cert_ein_prefixes(c.eum, buf, sizeof(buf)), TS_EUNSUPP);
+	assert_int_equal(pki_eum_check(c.eum, e, sizeof(e)), TS_EVERIFY);
+	assert_int_equal(pki_eum_permits(c.eum, c.euicc), 0);
+	set_nc(&c, &c.eum, "critical,permitted;email:x@example.com,excluded;DNS:bad.example");
+	(void)sk_X509_set(inter, 0, c.eum);
+	assert_int_equal(pki_cert_ein_prefixes(c.eum, buf, sizeof(buf)), TS_EUNSUPP);
+
+	/* A directoryName without serialNumber, and a non-critical extension:
+	 * built by hand (an OpenSSL config would need a section). */
+	X509_NAME *dn = X509_NAME_new();
+	assert_non_null(dn);
+	assert_true(X509_NAME_add_entry_by_NID(dn, NID_organizationName, MBSTRING_ASC,
+	    (const unsigned char *)"EUM Inc", -1, -1, 0));
+	NAME_CONSTRAINTS *nc = NAME_CONSTRAINTS_new();
+	GENERAL_SUBTREE *st = GENERAL_SUBTREE_new();
+	assert_non_null(nc);
+	assert_non_null(st);
+	st->base->type = GEN_DIRNAME;
+	st->base->d.directoryName = dn;
+	nc->permittedSubtrees = sk_GENERAL_SUBTREE_new_null();
+	assert_true(sk_GENERAL_SUBTREE_push(nc->permittedSubtrees, st) > 0);
+	set_nc(&c, &c.eum, NULL);
+	(void)sk_X509_set(inter, 0, c.eum);
+	assert_int_equal(X509_add1_ext_i2d(c.eum, NID_name_constraints, nc, 1, X509V3_ADD_DEFAULT), 1);
+	resign(&c.eum, c.ci_key);
+	(void)sk_X509_set(inter, 0, c.eum);
+	assert_int_equal(pki_cert_ein_prefixes(c.eum, buf, sizeof(buf)), TS_EUNSUPP);
+	/* Now with serialNumber, but not critical. */
+	assert_true(X509_NAME_add_entry_by_NID(dn, NID_serialNumber, MBSTRING_ASC,
+	    (const unsigned char *)"89049032", -1, -1, 0));
+	set_nc(&c, &c.eum, NULL);
+	(void)sk_X509_set(inter, 0, c.eum);
+	assert_int_equal(X509_add1_ext_i2d(c.eum, NID_name_constraints, nc, 0, X509V3_ADD_DEFAULT), 1);
+	resign(&c.eum, c.ci_key);
+	(void)sk_X509_set(inter, 0, c.eum);
+	assert_int_equal(pki_cert_ein_prefixes(c.eum, buf, sizeof(buf)), TS_EUNSUPP);
+	/* Critical: the SGP.22 form again, one prefix. */
+	set_nc(&c, &c.eum, NULL);
+	(void)sk_X509_set(inter, 0, c.eum);
+	assert_int_equal(X509_add1_ext_i2d(c.eum, NID_name_constraints, nc, 1, X509V3_ADD_DEFAULT), 1);
+	resign(&c.eum, c.ci_key);
+	(void)sk_X509_set(inter, 0, c.eum);
+	assert_int_equal(pki_cert_ein_prefixes(c.eum, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "89049032");
+	assert_int_equal(pki_eum_check(c.eum, e, sizeof(e)), 0);
+	assert_int_equal(pki_verify_role(c.ci, inter, c.euicc, PKI_ROLE_EUICC, e, sizeof(e)), 0);
+	assert_int_equal(pki_verify_chain(c.ci, inter, in2, e, sizeof(e)), TS_EVERIFY); /* 89001012 gone */
+	NAME_CONSTRAINTS_free(nc);
+
+	/* An EUM without the EUM policy. */
+	int pidx = X509_get_ext_by_NID(c.eum, NID_certificate_policies, -1);
+	assert_true(pidx >= 0);
+	X509_EXTENSION_free(X509_delete_ext(c.eum, pidx));
+	resign(&c.eum, c.ci_key);
+	(void)sk_X509_set(inter, 0, c.eum);
+	assert_int_equal(pki_eum_check(c.eum, e, sizeof(e)), TS_EVERIFY);
+	assert_string_equal(e, "no id-rspRole-eum (2.23.146.1.2.1.2) certificate policy");
+
+	X509_free(in2);
+	X509_free(out);
+	X509_free(org);
+	sk_X509_free(inter);
 	chain_free(&c);
 }
 
@@ -485,10 +754,10 @@ test_testpki_generate(void **state)
 	const char *eids[] = { e1, e2 };
 	assert_int_equal(pki_testpki_generate(sub, "89049032,89001012", eids, 2), 0);
 
-	static const char *const names[] = { "ci", "eum", "node-ca", "node-tls", "node-sign",
-		"sp-tls" };
-	X509 *cert[6];
-	for (size_t i = 0; i < 6; i++) {
+	static const char *const names[] = { "ci", "eum", "node-ca", "node-tls", "dpauth",
+		"sp-tls", "dppb" };
+	X509 *cert[7];
+	for (size_t i = 0; i < 7; i++) {
 		struct stat st;
 		EVP_PKEY *k = NULL;
 		assert_int_equal(ts_snprintf(path, sizeof(path), "%s/%s.crt", sub, names[i]), 0);
@@ -505,6 +774,27 @@ test_testpki_generate(void **state)
 	assert_int_equal(pki_verify_chain(nca, NULL, cert[3], err, sizeof(err)), 0);
 	assert_int_equal(pki_verify_chain(ci, NULL, cert[4], err, sizeof(err)), 0);
 	assert_int_equal(pki_verify_chain(nca, NULL, cert[5], err, sizeof(err)), 0);
+	/* The SGP.22 roles: DPauth and DPpb are two certificates with two keys. */
+	assert_policy(ci, 0);
+	assert_policy(eum, 2);
+	assert_policy(cert[3], 3);
+	assert_int_equal(pki_verify_role(ci, NULL, cert[4], PKI_ROLE_DP_AUTH, err, sizeof(err)), 0);
+	assert_int_equal(pki_verify_role(ci, NULL, cert[6], PKI_ROLE_DP_PB, err, sizeof(err)), 0);
+	assert_int_equal(pki_verify_role(ci, NULL, cert[4], PKI_ROLE_DP_PB, err, sizeof(err)), TS_EVERIFY);
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(cert[4]), X509_get0_pubkey(cert[6])), 0);
+	assert_int_equal(pki_eum_check(eum, err, sizeof(err)), 0);
+	assert_null(X509_get0_authority_key_id(ci));
+	/* One SM-DP+ OID (2.25 UUID form) in both SM-DP+ certificates. */
+	for (size_t i = 4; i < 7; i += 2) {
+		GENERAL_NAMES *g = X509_get_ext_d2i(cert[i], NID_subject_alt_name, NULL, NULL);
+		assert_non_null(g);
+		assert_int_equal(sk_GENERAL_NAME_num(g), 1);
+		assert_int_equal(sk_GENERAL_NAME_value(g, 0)->type, GEN_RID);
+		char oid[80];
+		assert_true(OBJ_obj2txt(oid, sizeof(oid), sk_GENERAL_NAME_value(g, 0)->d.registeredID, 1) > 10);
+		assert_memory_equal(oid, "2.25.", 5);
+		GENERAL_NAMES_free(g);
+	}
 	/* Separate roots: the node TLS certificate is not under the CI. */
 	assert_int_equal(pki_verify_chain(ci, NULL, cert[3], err, sizeof(err)), TS_EVERIFY);
 	for (size_t i = 3; i < 6; i += 2) {
@@ -524,6 +814,7 @@ test_testpki_generate(void **state)
 		assert_int_equal(ts_snprintf(path, sizeof(path), "%s/euicc-%s.crt", sub, eids[i]), 0);
 		assert_int_equal(pki_cert_load(path, &x), 0);
 		assert_int_equal(pki_verify_chain(ci, inter, x, err, sizeof(err)), 0);
+		assert_int_equal(pki_verify_role(ci, inter, x, PKI_ROLE_EUICC, err, sizeof(err)), 0);
 		assert_int_equal(pki_cert_eid(x, &eid), 0);
 		assert_string_equal(eid.digits, eids[i]);
 		assert_int_equal(pki_ein_allowed(pre, &eid), 1);
@@ -534,7 +825,7 @@ test_testpki_generate(void **state)
 		X509_free(x);
 	}
 	sk_X509_free(inter);
-	for (size_t i = 0; i < 6; i++)
+	for (size_t i = 0; i < 7; i++)
 		X509_free(cert[i]);
 
 	const char *badeids[] = { "89049032000000000000000000001100" };
@@ -550,6 +841,8 @@ main(void)
 		cmocka_unit_test(test_issue_and_verify_chain),
 		cmocka_unit_test(test_profiles),
 		cmocka_unit_test(test_eid_and_ein),
+		cmocka_unit_test(test_sgp22_policies),
+		cmocka_unit_test(test_nameconstraints),
 		cmocka_unit_test(test_csr_round_trip),
 		cmocka_unit_test(test_sign_verify),
 		cmocka_unit_test(test_files),

@@ -16,6 +16,7 @@
 #include "device/se_client.h"
 #include "device/se_driver.h"
 #include "lib/pki.h"
+#include "lib/es10dl.h"
 #include "lib/rsp.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -49,10 +50,10 @@ setup(void **state)
 	const char *eids[] = { EID1, EID2 };
 	if (pki_testpki_generate(pki, "89049032", eids, 2) != 0)
 		return -1;
-	snprintf(p, sizeof(p), "%s/node-sign.key", pki);
+	snprintf(p, sizeof(p), "%s/dpauth.key", pki);
 	if (pki_key_load(p, &sign_key) != 0)
 		return -1;
-	snprintf(p, sizeof(p), "%s/node-sign.crt", pki);
+	snprintf(p, sizeof(p), "%s/dpauth.crt", pki);
 	if (pki_cert_load(p, &sign_cert) != 0 || pki_cert_to_der(sign_cert, &sign_der, &sign_der_len) != 0)
 		return -1;
 	snprintf(p, sizeof(p), "%s/ci.crt", pki);
@@ -76,9 +77,9 @@ setup(void **state)
 	svc.ein_prefixes = "89049032";
 	d.share = &svc;
 	d.address = ADDR;
-	d.sign_key = sign_key;
-	d.sign_cert_der = sign_der;
-	d.sign_cert_der_len = sign_der_len;
+	d.dpauth_key = sign_key;
+	d.dpauth_cert_der = sign_der;
+	d.dpauth_cert_der_len = sign_der_len;
 	d.ci = ci;
 	return 0;
 }
@@ -175,8 +176,8 @@ test_bad_signature_refused(void **state)
 	assert_int_equal(stream_auth_initiate(&d, st, "127.0.0.1", EID1, chal, tid, &s1, &s1_len, sig1, &why), 0);
 	assert_int_equal(se_authenticate_server(se1, s1, s1_len, sig1, sign_der, sign_der_len, STREAM_AUTH_MATCHING_ID,
 	    &bf38, &bf38_len), 0);
-	rsp_auth_server_resp a;
-	assert_int_equal(rsp_auth_server_resp_decode(bf38, bf38_len, &a), 0);
+	es10_auth_server_resp a;
+	assert_int_equal(es10_auth_server_resp_decode(bf38, bf38_len, &a, NULL), 0);
 	/* find euiccSignature1 in the response and flip a bit of it */
 	uint8_t *hit = NULL;
 	for (size_t i = 0; i + 64 <= bf38_len; i++)
