@@ -11,13 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/crypto.h>
 
 #include "lib/bsp.h"
 #include "lib/eid.h"
+#include "lib/json.h"
 #include "lib/log.h"
 #include "lib/pki.h"
 #include "lib/ts_err.h"
+#include "lib/upp.h"
 #include "lib/util.h"
 
 #define ES9_HOST_ID "tapshare-node"
@@ -245,14 +248,47 @@ done:
 	return rc;
 }
 
+/* The profile the bound package carries for a share's credential: a SIM
+ * credential's TCA profile package ("profile_package", base64, lib/upp.h),
+ * whose ICCID — the provider's, "iccid" — also goes into the metadata so
+ * that tapshare-se gives the profile that ICCID and can check the package
+ * against it; else the credential JSON itself (bank-ID, service token).
+ * *out is a new buffer (caller cleanses and frees). */
+static int
+credential_profile(const char *cred, rsp_metadata *m, uint8_t **out, size_t *len)
+{
+	json_t *j = json_loads(cred, 0, NULL);
+	const char *pkg = j != NULL ? ts_json_str(j, "profile_package") : NULL;
+	int rc;
+	*out = NULL;
+	*len = 0;
+	if (pkg == NULL) {
+		json_decref(j);
+		size_t n = strlen(cred);
+		if ((*out = malloc(n > 0 ? n : 1)) == NULL)
+			return TS_ENOMEM;
+		memcpy(*out, cred, n);
+		*len = n;
+		return 0;
+	}
+	const char *iccid = ts_json_str(j, "iccid");
+	rc = iccid != NULL ? upp_iccid_encode(iccid, m->iccid) : TS_EPARSE;
+	if (rc == 0)
+		rc = ts_b64_decode(pkg, out, len);
+	m->has_iccid = rc == 0;
+	json_decref(j); /* the credential's strings: freed, the caller cleanses its text */
+	return rc;
+}
+
 int
 download_package(const download_svc *d, store *st, const char *tid, const uint8_t *pdr, size_t pdr_len,
     uint8_t **bpp, size_t *bpp_len, download_why *why)
 {
 	EVP_PKEY *pub = NULL;
 	uint8_t *md = NULL;
-	size_t md_len = 0;
+	size_t md_len = 0, profile_len = 0;
 	char *cred = NULL;
+	uint8_t *profile = NULL;
 	store_tx tx;
 	rsp_prepare_download_resp p;
 	rsp_euicc_signed2 es2;
@@ -301,10 +337,11 @@ download_package(const download_svc *d, store *st, const char *tid, const uint8_
 	share_metadata(&sh, &m);
 	eid_t eid;
 	if (eid_parse(tx.eid, &eid) != 0 || share_credential(st, sh.id, &cred) != 0 ||
+	    credential_profile(cred, &m, &profile, &profile_len) != 0 ||
 	    rsp_metadata_encode(&m, &md, &md_len) != 0 ||
 	    bsp_package_build(es2.euicc_otpk, sizeof(es2.euicc_otpk), &eid, es2.transaction_id, RSP_TID_LEN,
-		(const uint8_t *)ES9_HOST_ID, strlen(ES9_HOST_ID), d->sign_key, md, md_len, (const uint8_t *)cred,
-		strlen(cred), bpp, bpp_len) != 0) {
+		(const uint8_t *)ES9_HOST_ID, strlen(ES9_HOST_ID), d->sign_key, md, md_len, profile,
+		profile_len, bpp, bpp_len) != 0) {
 		rc = internal(why, "binding the package");
 		goto done;
 	}
@@ -324,6 +361,10 @@ done:
 	if (cred) {
 		OPENSSL_cleanse(cred, strlen(cred));
 		free(cred);
+	}
+	if (profile != NULL) {
+		OPENSSL_cleanse(profile, profile_len);
+		free(profile);
 	}
 	free(md);
 	return rc;
