@@ -212,19 +212,22 @@ upp_encode(const upp_sim *s, uint8_t **out, size_t *len)
 	*out = NULL;
 	*len = 0;
 	nt = strnlen(s->profile_type, sizeof(s->profile_type));
-	if (nt == sizeof(s->profile_type) || (s->mnc_len != 2 && s->mnc_len != 3) ||
+	int naa = s->imsi[0] != '\0'; /* else a credential-only package */
+	if (nt == sizeof(s->profile_type) || (naa && s->mnc_len != 2 && s->mnc_len != 3) ||
 	    (s->app_content == NULL) != (s->app_content_len == 0) ||
-	    s->app_content_len > UPP_APP_CONTENT_MAX)
+	    s->app_content_len > UPP_APP_CONTENT_MAX || (!naa && s->app_content == NULL))
 		return TS_EINVAL;
 	char iccid[UPP_ICCID_DIGITS_MAX + 1];
 	if (upp_iccid_decode(s->iccid, iccid) != 0)
 		return TS_EINVAL;
-	if ((rc = upp_imsi_encode(s->imsi, imsi)) != 0)
+	if (!naa)
+		memset(imsi, 0xFF, sizeof(imsi));
+	else if ((rc = upp_imsi_encode(s->imsi, imsi)) != 0)
 		return rc;
 	/* EF-ACC: the access class is the IMSI's last digit (TS 22.011 §4.2
 	 * leaves the choice to the operator); class c is bit c of the 16-bit
 	 * big-endian value (TS 31.102 §4.2.15). */
-	unsigned cls = (unsigned)(s->imsi[strlen(s->imsi) - 1] - '0');
+	unsigned cls = naa ? (unsigned)(s->imsi[strlen(s->imsi) - 1] - '0') : 0;
 	uint8_t acc[2] = { (uint8_t)((1u << cls) >> 8), (uint8_t)((1u << cls) & 0xFFu) };
 	/* EF-AD: normal operation, no additional information, MNC length. */
 	uint8_t ad[4] = { 0x00, 0x00, 0x00, (uint8_t)s->mnc_len };
@@ -255,12 +258,15 @@ upp_encode(const upp_sim *s, uint8_t **out, size_t *len)
 		der_put(&w, CTX(2), (const uint8_t *)s->profile_type, nt);
 	der_put(&w, CTX(3), s->iccid, UPP_ICCID_LEN);
 	der_begin(&w, CTXC(5)); /* eUICC-Mandatory-services */
-	der_put(&w, CTX(SVC_USIM), NULL, 0);
-	der_put(&w, CTX(SVC_MILENAGE), NULL, 0);
+	if (naa) {
+		der_put(&w, CTX(SVC_USIM), NULL, 0);
+		der_put(&w, CTX(SVC_MILENAGE), NULL, 0);
+	}
 	der_end(&w);
 	der_begin(&w, CTXC(6)); /* eUICC-Mandatory-GFSTEList */
 	der_put(&w, 0x06, OID_MF, sizeof(OID_MF));
-	der_put(&w, 0x06, OID_USIM, sizeof(OID_USIM));
+	if (naa)
+		der_put(&w, 0x06, OID_USIM, sizeof(OID_USIM));
 	der_end(&w);
 	der_end(&w);
 	/* PE-MF */
@@ -273,9 +279,11 @@ upp_encode(const upp_sim *s, uint8_t **out, size_t *len)
 	der_end(&w);
 	der_end(&w);
 	put_file(&w, 4, s->iccid, UPP_ICCID_LEN); /* ef-iccid */
-	put_file(&w, 5, dir, dl);                 /* ef-dir */
+	put_file(&w, 5, naa ? dir : NULL, dl);    /* ef-dir */
 	put_file(&w, 6, NULL, 0);                 /* ef-arr */
 	der_end(&w);
+	if (!naa)
+		goto content;
 	/* PE-USIM */
 	der_begin(&w, PE_USIM);
 	put_pe_header(&w, 1, id++);
@@ -309,10 +317,12 @@ upp_encode(const upp_sim *s, uint8_t **out, size_t *len)
 	der_end(&w);
 	der_end(&w);
 	der_end(&w);
-	/* PE-NonStandard: the credential applet's content */
+content:
+	/* PE-NonStandard: the credential applet's content; mandated in a
+	 * credential-only package (without it the profile is nothing) */
 	if (s->app_content != NULL) {
 		der_begin(&w, PE_NONSTANDARD);
-		put_pe_header(&w, 0, id++);
+		put_pe_header(&w, !naa, id++);
 		der_put(&w, CTX(1), OID_ISSUER, sizeof(OID_ISSUER));
 		der_put(&w, CTX(2), s->app_content, s->app_content_len);
 		der_end(&w);
@@ -568,7 +578,7 @@ oid_is(const der_tlv *t, const uint8_t *oid, size_t len)
 }
 
 static int
-decode_header(const der_tlv *pe, upp_sim *s)
+decode_header(const der_tlv *pe, upp_sim *s, int *usim)
 {
 	fields fs, sv;
 	uint64_t v;
@@ -614,6 +624,7 @@ decode_header(const der_tlv *pe, upp_sim *s)
 		if (n != SVC_USIM && n != SVC_MILENAGE)
 			return TS_EUNSUPP;
 	}
+	*usim = has(&sv, SVC_USIM);
 	/* eUICC-Mandatory-GFSTEList: the templates it needs. */
 	der_iter it;
 	der_tlv t;
@@ -782,6 +793,8 @@ decode_nonstandard(const der_tlv *pe, der_tlv *content, int *mandated, unsigned 
 		return 0;
 	if (fs.f[2].len > UPP_APP_CONTENT_MAX)
 		return TS_ELIMIT;
+	if (fs.f[2].len == 0)
+		return TS_EPARSE; /* an empty credential */
 	*content = fs.f[2];
 	return 1;
 }
@@ -809,7 +822,7 @@ upp_decode(const uint8_t *buf, size_t len, upp_sim *s)
 	der_tlv pe, content = { 0 };
 	unsigned ids[UPP_MAX_PES];
 	size_t n = 0;
-	int rc, have_mf = 0, have_usim = 0, have_aka = 0, have_app = 0, ended = 0;
+	int rc, have_mf = 0, have_usim = 0, have_aka = 0, have_app = 0, ended = 0, want_usim = 0;
 	if (s == NULL)
 		return TS_EINVAL;
 	memset(s, 0, sizeof(*s));
@@ -833,7 +846,7 @@ upp_decode(const uint8_t *buf, size_t len, upp_sim *s)
 				rc = TS_EPARSE;
 				goto fail;
 			}
-			if ((rc = decode_header(&pe, s)) != 0)
+			if ((rc = decode_header(&pe, s, &want_usim)) != 0)
 				goto fail;
 			n++;
 			continue;
@@ -901,7 +914,10 @@ upp_decode(const uint8_t *buf, size_t len, upp_sim *s)
 		rc = TS_ETRAILING; /* nothing may follow PE-End */
 		goto fail;
 	}
-	if (!ended || !have_mf || !have_usim || !have_aka) {
+	/* A SIM: the usim service, the USIM and its AKA parameter; a
+	 * credential-only package: none of them, but tapshare's content. */
+	if (!ended || !have_mf || have_usim != want_usim || have_aka != want_usim ||
+	    (!want_usim && !have_app)) {
 		rc = TS_EPARSE;
 		goto fail;
 	}

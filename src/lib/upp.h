@@ -39,12 +39,17 @@
  * specification's default constants, so omitted in DER), optionally one
  * nonStandard PE for tapshare's credential applet (UPP_ISSUER_OID), End.
  * No PIN/PUK or security-domain PEs: tapshare-se has no PIN and no
- * GlobalPlatform runtime.
+ * GlobalPlatform runtime. With an empty imsi it emits a credential-only
+ * package instead (bank-ID account, service token): header without
+ * mandatory services and with id-MF only, MF (EF-ICCID; EF-DIR from the
+ * template), the nonStandard PE — required then, and mandated — and End.
  *
  * What upp_decode accepts — strictly DER, bounded (UPP_MAX_PACKAGE bytes,
  * UPP_MAX_PES elements): the header first, End last, nothing after End
- * (TS_ETRAILING); exactly one MF, USIM and AKA parameter, MF before USIM
- * before AKA; inside each known element the fields in their ASN.1 order
+ * (TS_ETRAILING); one MF, then — when the header lists the usim service,
+ * and only then — one USIM followed by one AKA parameter (without them, a
+ * credential-only package, tapshare's nonStandard PE is required; imsi is
+ * "" then); inside each known element the fields in their ASN.1 order
  * (strictly increasing context tag numbers, each once), mandatory fields
  * present, DEFAULT values not encoded. Unknown elements and the known ones
  * tapshare does not interpret are handled as the specification's PEHeader
@@ -84,7 +89,7 @@ typedef struct upp_sim {
 	unsigned major, minor;                  /* decode: as received */
 	char profile_type[UPP_TYPE_MAX + 1];    /* "" = absent */
 	uint8_t iccid[UPP_ICCID_LEN];           /* EF-ICCID coding (nibble-swapped BCD) */
-	char imsi[UPP_IMSI_DIGITS_MAX + 1];     /* decimal digits */
+	char imsi[UPP_IMSI_DIGITS_MAX + 1];     /* decimal digits; "" = no USIM */
 	unsigned mnc_len;                       /* 2 or 3 (EF-AD byte 4) */
 	uint8_t ki[UPP_KEY_LEN], opc[UPP_KEY_LEN];
 	/* Content of tapshare's nonStandard PE: encode reads it (borrowed,
@@ -96,7 +101,8 @@ typedef struct upp_sim {
 
 /* Encodes the package (caller frees *out with free(); it holds Ki and OPc:
  * cleanse it first). TS_EINVAL for an IMSI that is not 6..15 digits, an
- * mnc_len other than 2/3, an ICCID that is not valid BCD. */
+ * mnc_len other than 2/3, an ICCID that is not valid BCD, a
+ * credential-only package (imsi "") without app_content. */
 int upp_encode(const upp_sim *s, uint8_t **out, size_t *len);
 
 /* Decodes and checks a whole package (see above). On failure *s is wiped.

@@ -248,14 +248,19 @@ done:
 	return rc;
 }
 
-/* The profile the bound package carries for a share's credential: a SIM
- * credential's TCA profile package ("profile_package", base64, lib/upp.h),
- * whose ICCID — the provider's, "iccid" — also goes into the metadata so
- * that tapshare-se gives the profile that ICCID and can check the package
- * against it; else the credential JSON itself (bank-ID, service token).
+/* The profile the bound package carries for a share's credential, always
+ * a TCA profile package (lib/upp.h), whose ICCID also goes into the
+ * metadata so that tapshare-se gives the profile that ICCID and checks the
+ * package against it:
+ *   - a SIM credential: the provider's package ("profile_package", base64)
+ *     and the provider's ICCID ("iccid");
+ *   - any other (bank-ID account, service token): a credential-only package
+ *     the node builds — the credential JSON as the content of tapshare's
+ *     nonStandard PE — under the ICCID tapshare gives the app on that EID
+ *     (es10_iccid_for_app).
  * *out is a new buffer (caller cleanses and frees). */
 static int
-credential_profile(const char *cred, rsp_metadata *m, uint8_t **out, size_t *len)
+credential_profile(const char *cred, const eid_t *eid, rsp_metadata *m, uint8_t **out, size_t *len)
 {
 	json_t *j = json_loads(cred, 0, NULL);
 	const char *pkg = j != NULL ? ts_json_str(j, "profile_package") : NULL;
@@ -264,11 +269,17 @@ credential_profile(const char *cred, rsp_metadata *m, uint8_t **out, size_t *len
 	*len = 0;
 	if (pkg == NULL) {
 		json_decref(j);
-		size_t n = strlen(cred);
-		if ((*out = malloc(n > 0 ? n : 1)) == NULL)
-			return TS_ENOMEM;
-		memcpy(*out, cred, n);
-		*len = n;
+		upp_sim s;
+		char d[ES10_ICCID_DIGITS_MAX + 1];
+		memset(&s, 0, sizeof(s));
+		snprintf(s.profile_type, sizeof(s.profile_type), "tapshare %s", m->kind);
+		s.app_content = (const uint8_t *)cred;
+		s.app_content_len = strlen(cred);
+		if ((rc = es10_iccid_for_app(eid, m->app_id, d)) != 0 ||
+		    (rc = upp_iccid_encode(d, s.iccid)) != 0 || (rc = upp_encode(&s, out, len)) != 0)
+			return rc;
+		memcpy(m->iccid, s.iccid, sizeof(m->iccid));
+		m->has_iccid = 1;
 		return 0;
 	}
 	const char *iccid = ts_json_str(j, "iccid");
@@ -337,7 +348,7 @@ download_package(const download_svc *d, store *st, const char *tid, const uint8_
 	share_metadata(&sh, &m);
 	eid_t eid;
 	if (eid_parse(tx.eid, &eid) != 0 || share_credential(st, sh.id, &cred) != 0 ||
-	    credential_profile(cred, &m, &profile, &profile_len) != 0 ||
+	    credential_profile(cred, &eid, &m, &profile, &profile_len) != 0 ||
 	    rsp_metadata_encode(&m, &md, &md_len) != 0 ||
 	    bsp_package_build(es2.euicc_otpk, sizeof(es2.euicc_otpk), &eid, es2.transaction_id, RSP_TID_LEN,
 		(const uint8_t *)ES9_HOST_ID, strlen(ES9_HOST_ID), d->sign_key, md, md_len, profile,

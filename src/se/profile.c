@@ -14,9 +14,13 @@
  * wiped with the app); the IMSI is logged on install (it is an identity,
  * not a secret) so that a test can see what was installed.
  *
- * Apps of other kinds (bank-ID, service token) carry the provider's
- * credential JSON for the credential applet (docs/protocol.md) and are not
- * interpreted here.
+ * Apps of other kinds (bank-ID account, service token) arrive as a
+ * credential-only package: no NAA (no usim service, no USIM / AKA PE), the
+ * provider's credential JSON for the credential applet in tapshare's
+ * nonStandard PE (docs/protocol.md), the same ICCID check. A bare JSON
+ * payload (what nodes before the profile package sent, and what the older
+ * tests build) is still accepted for these kinds — it does not start with
+ * the ProfileHeader tag A0 — and kept as it is.
  */
 #include <string.h>
 
@@ -32,10 +36,15 @@ se_profile_check(const se_app_rec *a, const uint8_t *profile, size_t len, int *r
 	char iccid[UPP_ICCID_DIGITS_MAX + 1];
 	int rc;
 	*reason = 0;
-	if (strcmp(a->kind, "sim") != 0)
-		return 0;
-	if ((rc = upp_decode(profile, len, &s)) != 0) {
+	int sim = strcmp(a->kind, "sim") == 0;
+	if (!sim && (len == 0 || profile[0] != 0xA0))
+		return 0; /* a bare credential (see above) */
+	if ((rc = upp_decode(profile, len, &s)) != 0 ||
+	    (sim ? s.imsi[0] == '\0' : s.imsi[0] != '\0' || s.app_content == NULL)) {
+		/* a SIM needs its USIM; a credential has none, but its content */
+		rc = rc != 0 ? rc : TS_EUNSUPP;
 		log_info("%s: the profile package is refused: %s", a->app_id, ts_strerror(rc));
+		upp_sim_clear(&s);
 		*reason = ES10_ERR_PE_PROCESSING;
 		return rc;
 	}
@@ -49,8 +58,12 @@ se_profile_check(const se_app_rec *a, const uint8_t *profile, size_t len, int *r
 	}
 	if (upp_iccid_decode(s.iccid, iccid) != 0)
 		iccid[0] = '\0';
-	log_info("%s: profile package %u.%u, ICCID %s, IMSI %s, Milenage", a->app_id, s.major, s.minor,
-	    iccid, s.imsi);
+	if (sim)
+		log_info("%s: profile package %u.%u, ICCID %s, IMSI %s, Milenage", a->app_id, s.major,
+		    s.minor, iccid, s.imsi);
+	else
+		log_info("%s: credential package %u.%u, ICCID %s, %zu bytes for the credential applet",
+		    a->app_id, s.major, s.minor, iccid, s.app_content_len);
 	upp_sim_clear(&s);
 	return 0;
 }

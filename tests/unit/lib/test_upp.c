@@ -290,6 +290,67 @@ test_package_app_content(void **state)
 	assert_int_equal(upp_decode(two.b, two.n, &d), TS_EPARSE);
 }
 
+/* A credential-only package (bank-ID account, service token): no NAA, the
+ * credential applet's content in a mandated nonStandard PE. */
+#define CRED_PACKAGE                                                                 \
+	"A0 33"                         /* header */                                   \
+	"  80 01 02  81 01 03"          /* version 2.3 */                              \
+	"  82 13 7461707368617265 20 63726564656E7469616C" /* "tapshare credential" */  \
+	"  83 0A " ICCID_BCD            /* iccid */                                    \
+	"  A5 00"                       /* no mandatory service */                     \
+	"  A6 08 06 06 67810F010201"    /* templates: id-MF only */                    \
+	"B0 2A"                         /* mf */                                       \
+	"  A0 05 8000 810101"           /* mandated, id 1 */                           \
+	"  81 06 67810F010201"          /* id-MF */                                    \
+	"  A2 07 A1 05 C6 03 900100"    /* mf: PIN status template */                  \
+	"  A4 0C 83 0A " ICCID_BCD      /* ef-iccid */                                 \
+	"  A5 00"                       /* ef-dir: template (no application) */        \
+	"  A6 00"                       /* ef-arr */                                   \
+	"A9 26"                         /* nonStandard */                              \
+	"  A0 05 8000 810102"           /* mandated, id 2 */                           \
+	"  81 14 6983CA869DAF89C6DA8A9FA3D3D0DD9F8EAFD15B" /* tapshare's issuer */      \
+	"  82 07 7B2261223A317D"        /* content {"a":1} */                          \
+	"AA 05 A0 03 810103"            /* end, id 3 */
+
+static void
+test_credential_package(void **state)
+{
+	(void)state;
+	vec want = hx(CRED_PACKAGE);
+	asn1_dump("Package", want.b, want.n);
+	upp_sim s;
+	memset(&s, 0, sizeof(s));
+	snprintf(s.profile_type, sizeof(s.profile_type), "tapshare credential");
+	assert_int_equal(upp_iccid_encode("8944012345678901234", s.iccid), 0);
+	s.app_content = (const uint8_t *)"{\"a\":1}";
+	s.app_content_len = 7;
+	uint8_t *out = NULL;
+	size_t len = 0;
+	assert_int_equal(upp_encode(&s, &out, &len), 0);
+	expect_bytes(out, len, &want);
+	free(out);
+	upp_sim d;
+	assert_int_equal(upp_decode(want.b, want.n, &d), 0);
+	assert_string_equal(d.imsi, "");
+	assert_int_equal(d.app_content_len, 7);
+	assert_memory_equal(d.app_content, "{\"a\":1}", 7);
+	/* without content there is nothing to install */
+	s.app_content = NULL;
+	s.app_content_len = 0;
+	assert_int_equal(upp_encode(&s, &out, &len), TS_EINVAL);
+	vec none = hx("A0 33 80 01 02 81 01 03 82 13 7461707368617265 20 63726564656E7469616C 83 0A " ICCID_BCD
+	    " A5 00 A6 08 06 06 67810F010201"
+	    " B0 2A A0 05 8000 810101 81 06 67810F010201 A2 07 A1 05 C6 03 900100 A4 0C 83 0A " ICCID_BCD
+	    " A5 00 A6 00 AA 05 A0 03 810103");
+	assert_int_equal(upp_decode(none.b, none.n, &d), TS_EPARSE);
+	/* the usim service without a USIM; a USIM without the usim service */
+	vec svc = hx(PE_HEADER_HEX PE_MF_HEX PE_APP_HEX PE_END5_HEX);
+	assert_int_equal(upp_decode(svc.b, svc.n, &d), TS_EPARSE);
+	vec nosvc = hx("A0 33 80 01 02 81 01 03 82 13 7461707368617265 20 63726564656E7469616C 83 0A " ICCID_BCD
+	    " A5 00 A6 08 06 06 67810F010201" PE_MF_HEX PE_USIM_HEX PE_AKA_HEX PE_END4_HEX);
+	assert_int_equal(upp_decode(nosvc.b, nosvc.n, &d), TS_EPARSE);
+}
+
 static void
 test_encode_refusals(void **state)
 {
@@ -458,6 +519,10 @@ test_decode_refusals(void **state)
 		{ "PEHeader mandated with content",
 		    PE_HEADER_HEX PE_MF_HEX "A2 0A A0 06 8001 00 810109 8100" PE_USIM_HEX PE_AKA_HEX
 		    PE_END4_HEX, TS_EPARSE },
+		{ "empty content in tapshare's nonStandard PE",
+		    PE_HEADER_HEX PE_MF_HEX PE_USIM_HEX PE_AKA_HEX
+		    "A9 1D A0 03 810104 81 14 6983CA869DAF89C6DA8A9FA3D3D0DD9F8EAFD15B 82 00" PE_END5_HEX,
+		    TS_EPARSE },
 		{ "identification above UInt15",
 		    PE_HEADER_HEX PE_MF_HEX PE_USIM_HEX PE_AKA_HEX "AA 07 A0 05 8103 008000", TS_ELIMIT },
 	};
@@ -491,9 +556,9 @@ test_decode_skips(void **state)
 		/* another issuer's nonStandard PE */
 		PE_HEADER_HEX PE_MF_HEX PE_USIM_HEX PE_AKA_HEX "A9 0D A0 03 810109 81 03 2A0304 82 01 00"
 		PE_END4_HEX,
-		/* ProfileHeader without profileType, with an empty services list
-		 * and templates, plus a field of a later version ([31]) */
-		"A0 1A 80 01 03 81 01 01 83 0A " ICCID_BCD " A5 00 A6 00 9F1F 01 00"
+		/* ProfileHeader without profileType and templates, with only the
+		 * usim service, plus a field of a later version ([31]) */
+		"A0 1C 80 01 03 81 01 01 83 0A " ICCID_BCD " A5 02 8100 A6 00 9F1F 01 00"
 		PE_MF_HEX PE_USIM_HEX PE_AKA_HEX PE_END4_HEX,
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -519,6 +584,7 @@ main(void)
 		cmocka_unit_test(test_imsi),
 		cmocka_unit_test(test_package_vector),
 		cmocka_unit_test(test_package_app_content),
+		cmocka_unit_test(test_credential_package),
 		cmocka_unit_test(test_encode_refusals),
 		cmocka_unit_test(test_decode_refusals),
 		cmocka_unit_test(test_decode_skips),

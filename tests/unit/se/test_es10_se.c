@@ -1173,10 +1173,38 @@ test_profile_package(void **st)
 	pn = download_profile(c, ch, "sim-c", "sim", a, pkg, pkg_len);
 	assert_false(pn.pir.success);
 	assert_int_equal(pn.pir.error_reason, ES10_ERR_ICCID_ALREADY_EXISTS);
-	/* other kinds are not interpreted */
+	/* other kinds: a bare credential is kept as it is */
 	pn = download_profile(c, ch, "svc-1", "service", b, (const uint8_t *)"{}", 2);
 	assert_true(pn.pir.success);
 	assert_memory_equal(pn.meta.iccid, b, sizeof(b));
+	/* ... a credential-only package is checked like a SIM's */
+	uint8_t d[ES10_ICCID_LEN], *cp = NULL;
+	size_t cp_len = 0;
+	vec vd = hx("98 44 10 32 54 76 98 10 52 F3"); /* 8944012345678901253 */
+	memcpy(d, vd.b, sizeof(d));
+	upp_sim cs;
+	memset(&cs, 0, sizeof(cs));
+	memcpy(cs.iccid, d, sizeof(d));
+	cs.app_content = (const uint8_t *)"{\"token\":\"t\"}";
+	cs.app_content_len = 13;
+	memcpy(cs.iccid, a, sizeof(a));
+	assert_int_equal(upp_encode(&cs, &cp, &cp_len), 0);
+	pn = download_profile(c, ch, "svc-2", "service", d, cp, cp_len); /* package: a; metadata: d */
+	assert_false(pn.pir.success);
+	assert_int_equal(pn.pir.error_reason, ES10_ERR_DATA_MISMATCH);
+	free(cp);
+	memcpy(cs.iccid, d, sizeof(d));
+	assert_int_equal(upp_encode(&cs, &cp, &cp_len), 0);
+	pn = download_profile(c, ch, "svc-2", "service", d, pkg, pkg_len); /* a SIM package */
+	assert_false(pn.pir.success);
+	assert_int_equal(pn.pir.error_reason, ES10_ERR_PE_PROCESSING);
+	pn = download_profile(c, ch, "sim-d", "sim", d, cp, cp_len); /* a SIM without USIM */
+	assert_false(pn.pir.success);
+	assert_int_equal(pn.pir.error_reason, ES10_ERR_PE_PROCESSING);
+	pn = download_profile(c, ch, "svc-2", "service", d, cp, cp_len);
+	assert_true(pn.pir.success);
+	assert_memory_equal(pn.meta.iccid, d, sizeof(d));
+	free(cp);
 	free(pkg);
 	se_card_free(c);
 }
