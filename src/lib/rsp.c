@@ -165,6 +165,8 @@ rsp_metadata_encode(const rsp_metadata *m, uint8_t **out, size_t *len)
 		return rc;
 	}
 	der_put_uint(&w, TAG_CTX2, (uint64_t)m->not_after);
+	if (m->has_iccid)
+		der_put(&w, 0x5A, m->iccid, sizeof(m->iccid));
 	der_end(&w);
 	return finish(&w, out, len);
 }
@@ -190,8 +192,17 @@ rsp_metadata_decode(const uint8_t *buf, size_t len, rsp_metadata *m)
 	    (rc = get_str(&t, m->kind, sizeof(m->kind))) != 0 ||
 	    (rc = der_iter_expect(&it, TAG_CTX3, &t)) != 0 ||
 	    (rc = get_str(&t, m->provider, sizeof(m->provider))) != 0 ||
-	    (rc = der_iter_expect(&it, TAG_CTX2, &t)) != 0 || (rc = get_uint(&t, &v)) != 0 ||
-	    (rc = der_iter_end(&it)) != 0)
+	    (rc = der_iter_expect(&it, TAG_CTX2, &t)) != 0 || (rc = get_uint(&t, &v)) != 0)
+		return rc;
+	if ((rc = der_iter_next(&it, &t)) == 1) {
+		if (t.tag != 0x5A || t.len != sizeof(m->iccid))
+			return TS_EPARSE;
+		memcpy(m->iccid, t.val, sizeof(m->iccid));
+		m->has_iccid = 1;
+	} else if (rc != 0) {
+		return rc;
+	}
+	if ((rc = der_iter_end(&it)) != 0)
 		return rc;
 	if (v > (uint64_t)INT64_MAX)
 		return TS_ELIMIT;

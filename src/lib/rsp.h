@@ -11,7 +11,8 @@
  *   (The SGP.22 download structures, serverSigned1 .. PrepareDownload, are
  *   in lib/es10dl.h.)
  *   notification    BF2F { 30 { 80 seq 81 event 82 appId 5A eid(16) 83 transactionId(opt) 84 result 85 appKey(opt) } 5F37 sig }
- *   metadata        E3 { 80 appId 91 name 95 kind 83 provider 82 notAfter(unix s, 0 = none) }
+ *   metadata        E3 { 80 appId 91 name 95 kind 83 provider 82 notAfter(unix s, 0 = none)
+ *                        [5A iccid (10, a SIM share: the provider's)] }
  *
  * Decoders are pure, bounded, reject trailing bytes; strings they return are
  * copied into the fixed fields of the caller's struct.
@@ -42,6 +43,11 @@ typedef struct rsp_metadata {
 	char kind[32];               /* "sim", "bankid", "service" */
 	char provider[RSP_STR_MAX + 1];
 	int64_t not_after;           /* unix seconds, 0 = no limit */
+	/* The profile's ICCID when the SM-DP+ assigns it (a SIM share: the
+	 * provider's ICCID, EF-ICCID coding), optional tag 5A after not_after;
+	 * absent = tapshare-se derives one (es10_iccid_for_app). */
+	int has_iccid;
+	uint8_t iccid[10];
 } rsp_metadata;
 
 typedef struct rsp_notification {

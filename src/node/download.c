@@ -11,13 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/crypto.h>
 
 #include "lib/bsp.h"
 #include "lib/eid.h"
+#include "lib/json.h"
 #include "lib/log.h"
 #include "lib/pki.h"
 #include "lib/ts_err.h"
+#include "lib/upp.h"
 #include "lib/util.h"
 
 #define ES9_HOST_ID "tapshare-node"
@@ -317,14 +320,58 @@ done:
 	return rc;
 }
 
+/* The profile the bound package carries for a share's credential, always
+ * a TCA profile package (lib/upp.h), whose ICCID also goes into the
+ * metadata so that tapshare-se gives the profile that ICCID and checks the
+ * package against it:
+ *   - a SIM credential: the provider's package ("profile_package", base64)
+ *     and the provider's ICCID ("iccid");
+ *   - any other (bank-ID account, service token): a credential-only package
+ *     the node builds — the credential JSON as the content of tapshare's
+ *     nonStandard PE — under the ICCID tapshare gives the app on that EID
+ *     (es10_iccid_for_app).
+ * *out is a new buffer (caller cleanses and frees). */
+static int
+credential_profile(const char *cred, const eid_t *eid, rsp_metadata *m, uint8_t **out, size_t *len)
+{
+	json_t *j = json_loads(cred, 0, NULL);
+	const char *pkg = j != NULL ? ts_json_str(j, "profile_package") : NULL;
+	int rc;
+	*out = NULL;
+	*len = 0;
+	if (pkg == NULL) {
+		json_decref(j);
+		upp_sim s;
+		char d[ES10_ICCID_DIGITS_MAX + 1];
+		memset(&s, 0, sizeof(s));
+		snprintf(s.profile_type, sizeof(s.profile_type), "tapshare %s", m->kind);
+		s.app_content = (const uint8_t *)cred;
+		s.app_content_len = strlen(cred);
+		if ((rc = es10_iccid_for_app(eid, m->app_id, d)) != 0 ||
+		    (rc = upp_iccid_encode(d, s.iccid)) != 0 || (rc = upp_encode(&s, out, len)) != 0)
+			return rc;
+		memcpy(m->iccid, s.iccid, sizeof(m->iccid));
+		m->has_iccid = 1;
+		return 0;
+	}
+	const char *iccid = ts_json_str(j, "iccid");
+	rc = iccid != NULL ? upp_iccid_encode(iccid, m->iccid) : TS_EPARSE;
+	if (rc == 0)
+		rc = ts_b64_decode(pkg, out, len);
+	m->has_iccid = rc == 0;
+	json_decref(j); /* the credential's strings: freed, the caller cleanses its text */
+	return rc;
+}
+
 int
 download_package(const download_svc *d, store *st, const char *tid, const uint8_t *pdr, size_t pdr_len,
     uint8_t **bpp, size_t *bpp_len, download_why *why)
 {
 	EVP_PKEY *pub = NULL;
 	uint8_t *md = NULL;
-	size_t md_len = 0;
+	size_t md_len = 0, profile_len = 0;
 	char *cred = NULL;
+	uint8_t *profile = NULL;
 	store_tx tx;
 	es10_prepare_download_resp p;
 	es10_euicc_signed2 es2;
@@ -373,10 +420,11 @@ download_package(const download_svc *d, store *st, const char *tid, const uint8_
 	share_metadata(&sh, &m);
 	eid_t eid;
 	if (eid_parse(tx.eid, &eid) != 0 || share_credential(st, sh.id, &cred) != 0 ||
+	    credential_profile(cred, &eid, &m, &profile, &profile_len) != 0 ||
 	    rsp_metadata_encode(&m, &md, &md_len) != 0 ||
 	    bsp_package_build(es2.euicc_otpk, sizeof(es2.euicc_otpk), &eid, es2.tid, es2.tid_len,
-		(const uint8_t *)ES9_HOST_ID, strlen(ES9_HOST_ID), d->dppb_key, md, md_len, (const uint8_t *)cred,
-		strlen(cred), bpp, bpp_len) != 0) {
+		(const uint8_t *)ES9_HOST_ID, strlen(ES9_HOST_ID), d->dppb_key, md, md_len, profile,
+		profile_len, bpp, bpp_len) != 0) {
 		rc = internal(why, "binding the package");
 		goto done;
 	}
@@ -397,6 +445,10 @@ done:
 	if (cred) {
 		OPENSSL_cleanse(cred, strlen(cred));
 		free(cred);
+	}
+	if (profile != NULL) {
+		OPENSSL_cleanse(profile, profile_len);
+		free(profile);
 	}
 	free(md);
 	return rc;

@@ -40,14 +40,20 @@ refuse(node_notification *o, int rc, const char *subject, const char *reason, co
 	return rc;
 }
 
-/* 1 if iccid is the one tapshare gives app_id on eid. */
+/* 1 if iccid is the one tapshare gives app_id on eid — or, for a SIM
+ * (associated app id "sim-<ICCID>", sp/credential.h), the provider's ICCID
+ * the node put into the package's metadata (download.c). */
 static int
 iccid_is_app(const char *eid_digits, const char *app_id, const uint8_t iccid[ES10_ICCID_LEN])
 {
 	eid_t eid;
 	char want[ES10_ICCID_DIGITS_MAX + 1], got[ES10_ICCID_DIGITS_MAX + 1];
+	if (es10_iccid_to_digits(iccid, got) != 0)
+		return 0;
+	if (strncmp(app_id, "sim-", 4) == 0 && strcmp(app_id + 4, got) == 0)
+		return 1;
 	return eid_parse(eid_digits, &eid) == 0 && es10_iccid_for_app(&eid, app_id, want) == 0 &&
-	    es10_iccid_to_digits(iccid, got) == 0 && strcmp(want, got) == 0;
+	    strcmp(want, got) == 0;
 }
 
 static int

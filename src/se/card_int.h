@@ -147,6 +147,13 @@ void se_app_rec_clear(se_app_rec *a);
  * the lowest free ISD-P AID slot). TS_EEXIST when another app already has
  * that ICCID, TS_ELIMIT without a free slot. */
 int se_app_identity(const se_card *c, se_app_rec *a);
+
+/* profile.c: checks the decrypted profile bytes of a download for app a
+ * (its kind, app id and ICCID set). A SIM app's profile must be a TCA
+ * profile package (lib/upp.h) whose ProfileHeader ICCID is a->iccid.
+ * 0 when it may be installed; else a TS_E* code with *reason the SGP.22
+ * errorReason (ES10_ERR_PE_PROCESSING, ES10_ERR_DATA_MISMATCH). */
+int se_profile_check(const se_app_rec *a, const uint8_t *profile, size_t len, int *reason);
 void se_pending_clear(se_pending *p);
 
 /* es10.c: runs one ES10 command (a complete TLV received through STORE

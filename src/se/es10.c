@@ -1181,6 +1181,22 @@ load_package(se_card *c, const uint8_t *pkg, size_t pkg_len, uint8_t **out, size
 	memcpy(a->name, m.name, sizeof(a->name));
 	memcpy(a->kind, m.kind, sizeof(a->kind));
 	memcpy(a->provider, m.provider, sizeof(a->provider));
+	/* The ICCID the SM-DP+ assigned (a SIM share: the provider's), and the
+	 * profile package checked against it (profile.c). */
+	if (m.has_iccid) {
+		char d[ES10_ICCID_DIGITS_MAX + 1];
+		reason = es10_iccid_to_digits(m.iccid, d) != 0 ? ES10_ERR_INCORRECT_INPUT_VALUES : 0;
+		for (size_t i = 0; i < c->n_apps && reason == 0; i++)
+			if (memcmp(c->apps[i].iccid, m.iccid, ES10_ICCID_LEN) == 0)
+				reason = ES10_ERR_ICCID_ALREADY_EXISTS;
+		memcpy(a->iccid, m.iccid, ES10_ICCID_LEN);
+	}
+	if (reason != 0 || se_profile_check(a, pl, pll, &reason) != 0) {
+		EVP_PKEY_free(app_key);
+		app_key = NULL;
+		memset(a, 0, sizeof(*a));
+		goto refuse;
+	}
 	utf8_cut(a->notif_address, address, ES10_ADDR_MAX);
 	a->enabled = app_key == NULL; /* a bank-ID app waits for its certificate */
 	a->not_after = m.not_after;

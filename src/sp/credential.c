@@ -4,11 +4,13 @@
 #include "sp/credential.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 
 #include "lib/ts_err.h"
+#include "lib/upp.h"
 #include "lib/util.h"
 
 int
@@ -81,12 +83,44 @@ random_hex(size_t nbytes, char *out, size_t cap)
 	return rc;
 }
 
+/* The SIM's profile package (lib/upp.h) from the provider's data: the
+ * ICCID, IMSI (MNC of 2 digits: MCC 001 / MNC 01), Ki and OPc; *b64 is its
+ * base64 (caller cleanses and frees: it holds Ki and OPc). */
+static int
+sim_package(const char *iccid, const char *imsi, const char *ki, const char *opc, char **b64)
+{
+	upp_sim s;
+	uint8_t *pkg = NULL;
+	size_t len = 0, n = 0;
+	int rc;
+	memset(&s, 0, sizeof(s));
+	snprintf(s.profile_type, sizeof(s.profile_type), "tapshare SIM");
+	snprintf(s.imsi, sizeof(s.imsi), "%s", imsi);
+	s.mnc_len = 2;
+	if ((rc = upp_iccid_encode(iccid, s.iccid)) != 0 ||
+	    (rc = ts_hex_decode(ki, s.ki, sizeof(s.ki), &n)) != 0 || n != UPP_KEY_LEN ||
+	    (rc = ts_hex_decode(opc, s.opc, sizeof(s.opc), &n)) != 0 || n != UPP_KEY_LEN ||
+	    (rc = upp_encode(&s, &pkg, &len)) != 0) {
+		rc = rc != 0 ? rc : TS_EINVAL;
+		goto out;
+	}
+	rc = ts_b64_encode(pkg, len, b64);
+out:
+	if (pkg != NULL) {
+		OPENSSL_cleanse(pkg, len);
+		free(pkg);
+	}
+	upp_sim_clear(&s);
+	return rc;
+}
+
 static int
 mint_sim(const char *app_id, json_t **cred, char assoc[SP_ASSOC_ID_MAX])
 {
 	char iccid[SP_ICCID_DIGITS + 1] = "8944";
 	char imsi[SP_IMSI_DIGITS + 1] = "00101";
 	char ki[33], opc[33];
+	char *pkg = NULL;
 	int rc;
 	if ((rc = sp_random_digits(iccid + 4, SP_ICCID_DIGITS - 5)) != 0)
 		return rc;
@@ -98,14 +132,19 @@ mint_sim(const char *app_id, json_t **cred, char assoc[SP_ASSOC_ID_MAX])
 	if ((rc = sp_random_digits(imsi + 5, SP_IMSI_DIGITS - 5)) != 0)
 		return rc;
 	if ((rc = random_hex(16, ki, sizeof(ki))) != 0 ||
-	    (rc = random_hex(16, opc, sizeof(opc))) != 0)
+	    (rc = random_hex(16, opc, sizeof(opc))) != 0 ||
+	    (rc = sim_package(iccid, imsi, ki, opc, &pkg)) != 0)
 		goto out;
-	*cred = json_pack("{s:s,s:s,s:s,s:s,s:s}", "iccid", iccid, "imsi", imsi, "ki", ki,
-	    "opc", opc, "primary_app_id", app_id);
+	*cred = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "iccid", iccid, "imsi", imsi, "ki", ki,
+	    "opc", opc, "profile_package", pkg, "primary_app_id", app_id);
 	rc = *cred ? ts_snprintf(assoc, SP_ASSOC_ID_MAX, "sim-%s", iccid) : TS_ENOMEM;
 out:
 	OPENSSL_cleanse(ki, sizeof(ki));
 	OPENSSL_cleanse(opc, sizeof(opc));
+	if (pkg != NULL) {
+		OPENSSL_cleanse(pkg, strlen(pkg));
+		free(pkg);
+	}
 	return rc;
 }
 

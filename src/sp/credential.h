@@ -2,10 +2,14 @@
  * credential.h — minting the associated security application's parameters
  * that tapshare-sp returns in confirmOrder (opaque to the node).
  *
- *   sim      {"iccid","imsi","ki","opc","primary_app_id"}; associatedAppId "sim-<iccid>"
+ *   sim      {"iccid","imsi","ki","opc","profile_package","primary_app_id"};
+ *            associatedAppId "sim-<iccid>"
  *            ICCID: 19 digits, "8944" + 14 random + Luhn check digit (ITU-T E.118)
  *            IMSI: 15 digits, test network MCC 001 / MNC 01 + 10 random digits
  *            Ki, OPc: 16 random bytes each, lower-case hex
+ *            profile_package: base64 of the SIM's TCA profile package
+ *            (lib/upp.h) built from these values: what the node delivers
+ *            as the profile and tapshare-se installs
  *   bankid   {"account","certify_url","activation_code","primary_app_id"}; "bankid-<hex>"
  *            account: the bank account of the primary's app (sp_store accounts,
  *            12 digits), so the companion's credential is certified under the

@@ -28,6 +28,14 @@ echo "$status" | jq -c '.apps[] | {app_id, kind, provider}'
 expect "SE holds a sim app from the operator" jq -e '.apps | map(select(.kind == "sim" and .provider == "operator")) | length == 1' <<<"$status"
 expect "SE holds a bankid app from the bank" jq -e '.apps | map(select(.kind == "bankid" and .provider == "bank")) | length == 1' <<<"$status"
 expect "SE holds a service app from the operator" jq -e '.apps | map(select(.kind == "service" and .provider == "operator")) | length == 1' <<<"$status"
+# Each arrived as a TCA profile package (docs/protocol.md §4): the SIM with its
+# USIM, the bank-ID account and the service token as credential-only packages.
+expect "the SIM arrived as a profile package with a USIM" \
+	grep -qE 'sim-[0-9]+: profile package 2\.3, ICCID [0-9]+, IMSI 00101[0-9]{10}, Milenage' "$T/companion.log"
+expect "the bank-ID account arrived as a credential package" \
+	grep -qE 'bankid-[0-9a-f]+: credential package 2\.3, ICCID [0-9]+, [0-9]+ bytes' "$T/companion.log"
+expect "the service token arrived as a credential package" \
+	grep -qE 'svc-[0-9a-f]+: credential package 2\.3, ICCID [0-9]+, [0-9]+ bytes' "$T/companion.log"
 expect "the operator decided twice (sim, service)" bash -c \
 	"'$TS_BIN/tapshare-sp' decisions --dir '$T/sp' --json | jq -e '.data | map(select(.function == \"confirmOrder\")) | length == 2' >/dev/null"
 expect "the bank decided once (bank ID)" bash -c \

@@ -43,8 +43,8 @@ expect "status: EUICCInfo2 SVN, firmware, profile version, PP version" \
 	jq -e '.euicc_info2 | (.svn | test("^[0-9]+\\.[0-9]+\\.[0-9]+$")) and (.firmware_version | length > 0) and (.profile_version | length > 0) and (.pp_version | length > 0)' "$T/lpa.json"
 expect "status: extCardResource (free memory, installed applications) and CI key ids" \
 	jq -e '.euicc_info2 | .ext_card_resource.free_non_volatile_memory > 0 and .ext_card_resource.installed_applications == 1 and (.ci_pkid_verification | length >= 1) and (.ci_pkid_signing | length >= 1)' "$T/lpa.json"
-expect "status: one profile with ICCID (20 digits, 89...), ISD-P AID, state, class, names" \
-	jq -e '.profiles | length == 1 and (.[0].iccid | test("^89[0-9]{18}$")) and (.[0].isdp_aid | test("^A0000005591010FFFFFFFF8900[0-9A-F]{6}$")) and .[0].state == "enabled" and .[0].class == "operational" and .[0].service_provider_name == "operator" and .[0].profile_name == "Alice mobile"' "$T/lpa.json"
+expect "status: one profile with ICCID (the provider's: 19-20 digits, 89...), ISD-P AID, state, class, names" \
+	jq -e '.profiles | length == 1 and (.[0].iccid | test("^89[0-9]{17,18}$")) and (.[0].isdp_aid | test("^A0000005591010FFFFFFFF8900[0-9A-F]{6}$")) and .[0].state == "enabled" and .[0].class == "operational" and .[0].service_provider_name == "operator" and .[0].profile_name == "Alice mobile"' "$T/lpa.json"
 expect "status: the tapshare app names the profile's ICCID" \
 	jq -e '.apps[0].iccid == .profiles[0].iccid and (.apps[0].app_id | startswith("sim-"))' "$T/lpa.json"
 ICCID=$(jq -r '.profiles[0].iccid' "$T/lpa.json")

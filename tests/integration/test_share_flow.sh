@@ -21,6 +21,26 @@ ASSOC=$(alice shares --json | jq -r '.data | .shares[0].associated_app_id')
 expect "associated app differs from the original" [ "$ASSOC" != sim-alice ]
 expect "the companion's SE holds the associated app" bash -c \
 	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e --arg a '$ASSOC' '.data | .apps | map(select(.app_id == \$a)) | length == 1' >/dev/null"
+# The SIM arrived as the provider's TCA profile package (issue 7 item 5): the SE
+# installed it under the provider's ICCID ("sim-<ICCID>") and logged its IMSI;
+# the stored package holds that IMSI in EF-IMSI, decoded here independently
+# (3GPP TS 31.102 §4.2.2: ef-imsi File A3 0B { 83 09 length, digit 1 | parity |
+# type 001, then digit pairs low nibble first, F filler }).
+ICCID=${ASSOC#sim-}
+LINE=$(grep -oE "$ASSOC: profile package 2\.3, ICCID [0-9]+, IMSI [0-9]+" "$T/companion.log" | head -1)
+echo "SE: $LINE"
+expect "the SE installed a profile package with the provider's ICCID" \
+	[ "$(sed -E 's/.*ICCID ([0-9]+),.*/\1/' <<<"$LINE")" = "$ICCID" ]
+expect "the SE keeps the app under that ICCID" \
+	[ "$(jq -r --arg a "$ASSOC" '.apps[] | select(.app_id == $a) | .iccid' "$T/se.state")" = "$ICCID" ]
+IMSI=$(sed -E 's/.*IMSI ([0-9]+)$/\1/' <<<"$LINE")
+expect "the SE reports an IMSI of the provider's test network (MCC 001, MNC 01)" grep -qE '^00101[0-9]{10}$' <<<"$IMSI"
+PKG=$(jq -r --arg a "$ASSOC" '.apps[] | select(.app_id == $a) | .payload' "$T/se.state" | base64 -d | od -An -tx1 | tr -d ' \n')
+EF=$(grep -oE 'a30b8309[0-9a-f]{18}' <<<"$PKG" | head -1 | cut -c9-)
+n=$((16#${EF:0:2})) dec=${EF:2:1}
+for ((i = 2; i <= n; i++)); do b=${EF:$((2 * i)):2}; dec+=${b:1:1}${b:0:1}; done
+dec=${dec%f}
+expect "the stored package's EF-IMSI is the IMSI the SE reported" [ "${IMSI:-none}" = "$dec" ]
 expect "provider recorded one approval" bash -c \
 	"'$TS_BIN/tapshare-sp' decisions --dir '$T/sp' --json | jq -e '.data | map(select(.function == \"confirmOrder\")) | length == 1' >/dev/null"
 

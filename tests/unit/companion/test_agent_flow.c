@@ -51,6 +51,8 @@
 #include "lib/util.h"
 #include "se/card.h"
 
+#include "../sim_fixture.h"
+
 #define EID "89049032123451234512345678901235"
 #define MAX_NOTIFS 16
 
@@ -324,10 +326,21 @@ on_stream_authenticate(struct evhttp_request *req, void *arg)
 }
 
 static int
-metadata_for(const char *mid, uint8_t **out, size_t *len)
+metadata_for(const char *mid, uint8_t **out, size_t *len, uint8_t **sim, size_t *sim_len)
 {
 	rsp_metadata m;
 	memset(&m, 0, sizeof(m));
+	if (sim != NULL && strcmp(mid, "MID-B") != 0) {
+		/* The SIM's profile package, with the ICCID tapshare-se derives
+		 * for the app (which the notifications are mapped back by). */
+		eid_t eid;
+		char d[ES10_ICCID_DIGITS_MAX + 1];
+		uint8_t iccid[ES10_ICCID_LEN];
+		assert_int_equal(eid_parse(EID, &eid), 0);
+		assert_int_equal(es10_iccid_for_app(&eid, "sim-watch-a", d), 0);
+		assert_int_equal(es10_iccid_from_digits(d, iccid), 0);
+		sim_fixture(iccid, &m, sim, sim_len);
+	}
 	int is_b = strcmp(mid, "MID-B") == 0;
 	snprintf(m.app_id, sizeof(m.app_id), "%s", is_b ? "bank-id-b" : "sim-watch-a");
 	snprintf(m.name, sizeof(m.name), "%s", is_b ? "Bank ID" : "Watch line");
@@ -377,7 +390,7 @@ es9_authenticate_client(struct evhttp_request *req, json_t *body)
 	memcpy(tbs + s2len + 3, N.euicc_sig1, PKI_SIG_LEN);
 	assert_int_equal(pki_sign(N.sign_key, tbs, s2len + 3 + PKI_SIG_LEN, sig), 0);
 	free(tbs);
-	assert_int_equal(metadata_for(N.matching_id, &md, &mdlen), 0);
+	assert_int_equal(metadata_for(N.matching_id, &md, &mdlen, NULL, NULL), 0);
 	json_t *r = success();
 	ts_json_set_b64(r, "profileMetadata", md, mdlen);
 	ts_json_set_b64(r, "smdpSigned2", s2der, s2len);
@@ -407,11 +420,14 @@ es9_get_bpp(struct evhttp_request *req, json_t *body)
 	free(bf21);
 	eid_t eid;
 	assert_int_equal(eid_parse(EID, &eid), 0);
-	assert_int_equal(metadata_for(N.matching_id, &md, &mdlen), 0);
-	static const uint8_t payload[] = "{\"iccid\":\"8949000000000000001\"}";
+	static const uint8_t account[] = "{\"account\":\"4711\"}";
+	uint8_t *sim = NULL;
+	size_t sim_len = 0;
+	assert_int_equal(metadata_for(N.matching_id, &md, &mdlen, &sim, &sim_len), 0);
 	assert_int_equal(bsp_package_build(e2.euicc_otpk, sizeof(e2.euicc_otpk), &eid, N.tid, 16,
-	    (const uint8_t *)"tapshare-test", 13, N.sign_key, md, mdlen, payload,
-	    sizeof(payload) - 1, &pkg, &pkglen), 0);
+	    (const uint8_t *)"tapshare-test", 13, N.sign_key, md, mdlen, sim != NULL ? sim : account,
+	    sim != NULL ? sim_len : sizeof(account) - 1, &pkg, &pkglen), 0);
+	free(sim);
 	/* The package fetch settles the download command (docs/protocol.md §3). */
 	push_cmd_settle("download", N.matching_id);
 	json_t *r = success();

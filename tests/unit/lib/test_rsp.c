@@ -119,6 +119,29 @@ test_metadata(void **state)
 	buf = done(&w, &len);
 	assert_int_equal(rsp_metadata_decode(buf, len, &d), TS_ELIMIT);
 	free(buf);
+
+	/* The optional ICCID (issue 7 item 5), hand-written:
+	 * E3 1D { 80 01 "a", 91 01 "n", 95 03 "sim", 83 01 "p", 82 01 05,
+	 *         5A 0A 98 44 10 32 54 76 98 10 32 F8 (8944012345678901238) } */
+	static const uint8_t with_iccid[] = { 0xE3, 0x1D, 0x80, 0x01, 'a', 0x91, 0x01, 'n', 0x95, 0x03,
+		's', 'i', 'm', 0x83, 0x01, 'p', 0x82, 0x01, 0x05, 0x5A, 0x0A, 0x98, 0x44, 0x10, 0x32, 0x54,
+		0x76, 0x98, 0x10, 0x32, 0xF8 };
+	assert_int_equal(rsp_metadata_decode(with_iccid, sizeof(with_iccid), &d), 0);
+	assert_true(d.has_iccid);
+	assert_memory_equal(d.iccid, with_iccid + sizeof(with_iccid) - 10, 10);
+	assert_int_equal(rsp_metadata_encode(&d, &buf, &len), 0);
+	assert_int_equal(len, sizeof(with_iccid));
+	assert_memory_equal(buf, with_iccid, len);
+	free(buf);
+	uint8_t bad[sizeof(with_iccid)];
+	memcpy(bad, with_iccid, sizeof(bad));
+	bad[19] = 0x5B; /* another tag after notAfter */
+	assert_int_equal(rsp_metadata_decode(bad, sizeof(bad), &d), TS_EPARSE);
+	/* ICCID of 9 bytes */
+	memcpy(bad, with_iccid, sizeof(bad));
+	bad[1] = 0x1C;
+	bad[20] = 0x09;
+	assert_int_equal(rsp_metadata_decode(bad, sizeof(bad) - 1, &d), TS_EPARSE);
 }
 
 static void

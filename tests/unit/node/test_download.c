@@ -40,6 +40,12 @@
 #include "node/store.h"
 #include "se/card.h"
 
+#include "../sim_fixture.h"
+
+/* The SIM a share delivers: the provider's ICCID and "sim-<ICCID>". */
+#define SIM_ICCID "8944012345678901238"
+#define SIM_APP "sim-" SIM_ICCID
+
 #define EID "89049032123451234512345678901235"
 #define EID2 "89049032123451234512345678901332"
 #define EID_OUT "89001012012341234012345678901224" /* outside the EUM's prefix 89049032 */
@@ -215,8 +221,22 @@ authorised_share(const char *eid, char id[STORE_ID_MAX], char mid[STORE_ID_MAX])
 	store_share sh;
 	share_why why;
 	assert_int_equal(share_request(&svc, st, &r, NULL, &sh, &why), 0);
-	share_grant g = { .assoc_app_id = "sim-a-watch", .assoc_name = "A watch", .assoc_kind = "sim",
-		.credential_json = "{\"iccid\":\"8944\",\"ki\":\"00112233445566778899aabbccddeeff\"}" };
+	/* The provider's SIM credential (sp/credential.h): its ICCID, also the
+	 * associated app id's tail, and its profile package. */
+	static char cred[2048];
+	uint8_t iccid[UPP_ICCID_LEN], *pkg = NULL;
+	size_t pkg_len = 0;
+	char *b64 = NULL;
+	rsp_metadata unused;
+	assert_int_equal(upp_iccid_encode(SIM_ICCID, iccid), 0);
+	sim_fixture(iccid, &unused, &pkg, &pkg_len);
+	assert_int_equal(ts_b64_encode(pkg, pkg_len, &b64), 0);
+	snprintf(cred, sizeof(cred), "{\"iccid\":\"%s\",\"ki\":\"465b5ce8b199b49faa5f0a2ee238a6bc\","
+	    "\"profile_package\":\"%s\"}", SIM_ICCID, b64);
+	free(b64);
+	free(pkg);
+	share_grant g = { .assoc_app_id = SIM_APP, .assoc_name = "A watch", .assoc_kind = "sim",
+		.credential_json = cred };
 	assert_int_equal(share_authorise(&svc, st, sh.id, &g), 0);
 	assert_int_equal(st->ops->share_get(st, sh.id, &sh), 0);
 	snprintf(id, STORE_ID_MAX, "%s", sh.id);
@@ -521,7 +541,7 @@ test_download_accepted(void **state)
 	assert_int_equal(get_package(&s, &se_a, &why), 0);
 	assert_int_equal(tx_stage(&s), 3);
 	assert_int_equal(state_of(id), SHARE_DELIVERED);
-	assert_int_equal(notify(RSP_EVENT_INSTALL, 0, EID, "sim-a-watch", se_a.key, &why), 0);
+	assert_int_equal(notify(RSP_EVENT_INSTALL, 0, EID, SIM_APP, se_a.key, &why), 0);
 	assert_int_equal(state_of(id), SHARE_INSTALLED);
 	assert_int_equal(count_cmds(EID, id, CMD_DOWNLOAD), 0);
 }
@@ -796,20 +816,20 @@ test_forged_notification(void **state)
 	assert_int_equal(authenticate_as(&s, mid, &se_a, &why), 0);
 	assert_int_equal(get_package(&s, &se_a, &why), 0);
 	/* an install notification for EID signed by another SE's key */
-	assert_int_equal(notify(RSP_EVENT_INSTALL, 0, EID, "sim-a-watch", se_a2.key, &why), TS_EVERIFY);
+	assert_int_equal(notify(RSP_EVENT_INSTALL, 0, EID, SIM_APP, se_a2.key, &why), TS_EVERIFY);
 	assert_int_equal(state_of(id), SHARE_DELIVERED);
 	/* a notification from an EID that never authenticated */
-	assert_int_equal(notify(RSP_EVENT_INSTALL, 0, EID2, "sim-a-watch", se_a2.key, &why), TS_EVERIFY);
+	assert_int_equal(notify(RSP_EVENT_INSTALL, 0, EID2, SIM_APP, se_a2.key, &why), TS_EVERIFY);
 	/* the genuine one */
-	assert_int_equal(notify(RSP_EVENT_INSTALL, 0, EID, "sim-a-watch", se_a.key, &why), 0);
+	assert_int_equal(notify(RSP_EVENT_INSTALL, 0, EID, SIM_APP, se_a.key, &why), 0);
 	assert_int_equal(state_of(id), SHARE_INSTALLED);
 	/* a forged delete does not revoke it */
 	store_share sh;
 	share_why swhy;
 	assert_int_equal(share_cancel(&svc, st, alice, id, NULL, &sh, &swhy), 0);
-	assert_int_equal(notify(RSP_EVENT_DELETE, 0, EID, "sim-a-watch", se_a2.key, &why), TS_EVERIFY);
+	assert_int_equal(notify(RSP_EVENT_DELETE, 0, EID, SIM_APP, se_a2.key, &why), TS_EVERIFY);
 	assert_int_equal(state_of(id), SHARE_CANCEL_PENDING);
-	assert_int_equal(notify(RSP_EVENT_DELETE, 0, EID, "sim-a-watch", se_a.key, &why), 0);
+	assert_int_equal(notify(RSP_EVENT_DELETE, 0, EID, SIM_APP, se_a.key, &why), 0);
 	assert_int_equal(state_of(id), SHARE_REVOKED);
 }
 
@@ -831,11 +851,11 @@ test_standard_notification_checks(void **state)
 	assert_non_null(strstr(why.msg, "names ICCID"));
 	assert_int_equal(state_of(id), SHARE_DELIVERED);
 	/* ... of a session the node never opened */
-	assert_int_not_equal(notify_as(RSP_EVENT_INSTALL, 0, EID, "sim-a-watch", se_a.key, &se_a,
+	assert_int_not_equal(notify_as(RSP_EVENT_INSTALL, 0, EID, SIM_APP, se_a.key, &se_a,
 	    "00112233445566778899aabbccddeeff", &why), 0);
 	assert_non_null(strstr(why.msg, "unknown transactionId"));
 	assert_int_equal(state_of(id), SHARE_DELIVERED);
-	assert_int_equal(notify(RSP_EVENT_INSTALL, 0, EID, "sim-a-watch", se_a.key, &why), 0);
+	assert_int_equal(notify(RSP_EVENT_INSTALL, 0, EID, SIM_APP, se_a.key, &why), 0);
 	assert_int_equal(state_of(id), SHARE_INSTALLED);
 
 	store_share sh;
@@ -844,26 +864,26 @@ test_standard_notification_checks(void **state)
 	assert_int_equal(state_of(id), SHARE_CANCEL_PENDING);
 	/* delete signed by the key of the certificate it carries, but that
 	 * certificate is of a foreign CI */
-	assert_int_not_equal(notify(RSP_EVENT_DELETE, 0, EID, "sim-a-watch", se_foreign.key, &why), 0);
+	assert_int_not_equal(notify(RSP_EVENT_DELETE, 0, EID, SIM_APP, se_foreign.key, &why), 0);
 	assert_non_null(strstr(why.msg, "does not chain"));
 	/* an eUICC of our CI whose EID its EUM does not permit */
-	assert_int_not_equal(notify(RSP_EVENT_DELETE, 0, EID_OUT, "sim-a-watch", se_out.key, &why), 0);
+	assert_int_not_equal(notify(RSP_EVENT_DELETE, 0, EID_OUT, SIM_APP, se_out.key, &why), 0);
 	assert_non_null(strstr(why.msg, "outside the issuer's nameConstraints"));
 	/* the right certificate, another eUICC's signature */
-	assert_int_not_equal(notify_as(RSP_EVENT_DELETE, 0, EID, "sim-a-watch", se_a2.key, &se_a,
+	assert_int_not_equal(notify_as(RSP_EVENT_DELETE, 0, EID, SIM_APP, se_a2.key, &se_a,
 	    cur_tid, &why), 0);
 	assert_non_null(strstr(why.msg, "does not verify"));
 	/* a genuine eUICC of our CI that never authenticated here */
-	assert_int_not_equal(notify(RSP_EVENT_DELETE, 0, EID2, "sim-a-watch", se_a2.key, &why), 0);
+	assert_int_not_equal(notify(RSP_EVENT_DELETE, 0, EID2, SIM_APP, se_a2.key, &why), 0);
 	assert_non_null(strstr(why.msg, "not the eUICC key this node authenticated"));
 	assert_int_equal(state_of(id), SHARE_CANCEL_PENDING);
 	/* genuine, but about an app no pending delete is for: acknowledged, no change */
 	assert_int_equal(notify(RSP_EVENT_DELETE, 0, EID, "sim-other", se_a.key, &why), 0);
 	assert_int_equal(state_of(id), SHARE_CANCEL_PENDING);
 	/* a disable settles nothing */
-	assert_int_equal(notify(RSP_EVENT_DISABLE, 0, EID, "sim-a-watch", se_a.key, &why), 0);
+	assert_int_equal(notify(RSP_EVENT_DISABLE, 0, EID, SIM_APP, se_a.key, &why), 0);
 	assert_int_equal(state_of(id), SHARE_CANCEL_PENDING);
-	assert_int_equal(notify(RSP_EVENT_DELETE, 0, EID, "sim-a-watch", se_a.key, &why), 0);
+	assert_int_equal(notify(RSP_EVENT_DELETE, 0, EID, SIM_APP, se_a.key, &why), 0);
 	assert_int_equal(state_of(id), SHARE_REVOKED);
 	/* An LPA deleting an installed profile on its own (no pending command):
 	 * the delete notification still finds the share, which is revoked. */
@@ -925,7 +945,7 @@ test_package_refused_by_se(void **state)
 	assert_int_equal(initiate(mid, &s, &why), 0);
 	assert_int_equal(authenticate_as(&s, mid, &se_a, &why), 0);
 	assert_int_equal(get_package(&s, &se_a, &why), 0);
-	assert_int_equal(notify(RSP_EVENT_INSTALL, 8, EID, "sim-a-watch", se_a.key, &why), 0);
+	assert_int_equal(notify(RSP_EVENT_INSTALL, 8, EID, SIM_APP, se_a.key, &why), 0);
 	assert_int_equal(state_of(id), SHARE_FAILED);
 }
 
@@ -955,12 +975,12 @@ test_cancel_of_delivered_share(void **state)
 	assert_int_equal(st->ops->cmds_pending(st, EID, 0, c, 8, &n), 0);
 	int64_t first = c[n - 1].id;
 	/* the package did arrive after all: the delete goes out again */
-	assert_int_equal(notify(RSP_EVENT_INSTALL, 0, EID, "sim-a-watch", se_a.key, &why), 0);
+	assert_int_equal(notify(RSP_EVENT_INSTALL, 0, EID, SIM_APP, se_a.key, &why), 0);
 	assert_int_equal(state_of(id), SHARE_REVOKED);
 	assert_int_equal(st->ops->cmds_pending(st, EID, first, c, 8, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(c[0].type, CMD_DELETE);
-	assert_int_equal(notify(RSP_EVENT_DELETE, 0, EID, "sim-a-watch", se_a.key, &why), 0);
+	assert_int_equal(notify(RSP_EVENT_DELETE, 0, EID, SIM_APP, se_a.key, &why), 0);
 	assert_int_equal(count_cmds(EID, id, CMD_DELETE), 0);
 	assert_int_equal(state_of(id), SHARE_REVOKED);
 
@@ -1028,14 +1048,14 @@ test_real_se(void **state)
 	assert_int_equal(se_load_package(d, bpp, bpp_len, &notif, &nlen), 0);
 	assert_int_equal(download_notification(&dsvc, st, notif, nlen, NULL, &why), 0);
 	assert_int_equal(state_of(id), SHARE_INSTALLED);
-	assert_int_equal(se_count(se_state, "sim-a-watch"), 1);
+	assert_int_equal(se_count(se_state, SIM_APP), 1);
 	free(notif);
 	notif = NULL;
 	store_share sh;
 	share_why swhy;
 	assert_int_equal(share_cancel(&svc, st, alice, id, NULL, &sh, &swhy), 0);
-	assert_int_equal(se_delete(d, "sim-a-watch", &notif, &nlen), 0);
-	assert_int_equal(se_count(se_state, "sim-a-watch"), 0); /* on disk before anything else */
+	assert_int_equal(se_delete(d, SIM_APP, &notif, &nlen), 0);
+	assert_int_equal(se_count(se_state, SIM_APP), 0); /* on disk before anything else */
 	assert_int_equal(download_notification(&dsvc, st, notif, nlen, NULL, &why), 0);
 	assert_int_equal(state_of(id), SHARE_REVOKED);
 	se_driver_free(d);

@@ -37,6 +37,8 @@
 #include "lib/util.h"
 #include "se/card.h"
 
+#include "../sim_fixture.h"
+
 #define TEST_EID "89049032123451234512345678901235"
 #define SERVER_ADDRESS "127.0.0.1:8443"
 
@@ -197,15 +199,27 @@ download(se_driver *d, const char *app_id, const char *kind, uint8_t **notif, si
 	snprintf(m.provider, sizeof(m.provider), "bank");
 	uint8_t *md = NULL, *pkg = NULL;
 	size_t mdlen = 0, pkglen = 0;
-	assert_int_equal(rsp_metadata_encode(&m, &md, &mdlen), 0);
-	static const uint8_t payload[] = "account=4711";
+	static const uint8_t account[] = "account=4711";
 	static const uint8_t host[] = "tapshare-node";
+	const uint8_t *payload = account;
+	size_t payload_len = sizeof(account) - 1;
+	uint8_t *sim = NULL;
 	eid_t eid;
 	assert_int_equal(eid_parse(TEST_EID, &eid), 0);
+	if (strcmp(kind, "sim") == 0) {
+		char dg[ES10_ICCID_DIGITS_MAX + 1];
+		uint8_t iccid[ES10_ICCID_LEN];
+		assert_int_equal(es10_iccid_for_app(&eid, app_id, dg), 0);
+		assert_int_equal(es10_iccid_from_digits(dg, iccid), 0);
+		sim_fixture(iccid, &m, &sim, &payload_len);
+		payload = sim;
+	}
+	assert_int_equal(rsp_metadata_encode(&m, &md, &mdlen), 0);
 	assert_int_equal(bsp_package_build(e2.euicc_otpk, PKI_PUBKEY_LEN, &eid, tid, RSP_TID_LEN,
-	    host, sizeof(host) - 1, node_key, md, mdlen, payload, sizeof(payload) - 1, &pkg,
+	    host, sizeof(host) - 1, node_key, md, mdlen, payload, payload_len, &pkg,
 	    &pkglen), 0);
 	free(md);
+	free(sim);
 	assert_int_equal(se_load_package(d, pkg, pkglen, notif, nlen), 0);
 	free(pkg);
 	es10_pending p;

@@ -240,7 +240,7 @@ dl_package(const dl *x, const char *app_id, int64_t not_after, size_t plen,
 	memset(&m, 0, sizeof(m));
 	snprintf(m.app_id, sizeof(m.app_id), "%s", app_id);
 	snprintf(m.name, sizeof(m.name), "Name of %s", app_id);
-	snprintf(m.kind, sizeof(m.kind), "sim");
+	snprintf(m.kind, sizeof(m.kind), "service"); /* any payload: a SIM needs a package */
 	snprintf(m.provider, sizeof(m.provider), "acme-mobile");
 	m.not_after = not_after;
 	uint8_t *md = NULL;
@@ -365,7 +365,7 @@ test_full_download(void **st)
 	assert_int_equal(n, 1);
 	assert_string_equal(apps[0].app_id, "sim-assoc-1");
 	assert_string_equal(apps[0].name, "Name of sim-assoc-1");
-	assert_string_equal(apps[0].kind, "sim");
+	assert_string_equal(apps[0].kind, "service");
 	assert_string_equal(apps[0].provider, "acme-mobile");
 	assert_int_equal(apps[0].enabled, 1);
 	assert_int_equal(apps[0].not_after, 0);

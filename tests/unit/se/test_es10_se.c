@@ -40,6 +40,7 @@
 #include "se/card.h"
 
 #include "../../asn1/dump.h"
+#include "../sim_fixture.h"
 
 #define TEST_EID "89049032123451234512345678901235"
 #define SERVER_ADDRESS "node.test:8443"
@@ -454,14 +455,28 @@ download_with(se_card *c, int ch, const uint8_t *dp_der, size_t dp_len, EVP_PKEY
 	m.not_after = not_after;
 	uint8_t *md = NULL, *pkg = NULL, *resp = NULL;
 	size_t mdlen = 0, pkglen = 0, rlen = 0;
-	assert_int_equal(rsp_metadata_encode(&m, &md, &mdlen), 0);
 	eid_t eid;
 	assert_int_equal(eid_parse(TEST_EID, &eid), 0);
-	static const uint8_t payload[] = "credential";
+	static const uint8_t credential[] = "credential";
+	const uint8_t *payload = credential;
+	size_t payload_len = sizeof(credential) - 1;
+	uint8_t *sim = NULL;
+	if (strcmp(kind, "sim") == 0) {
+		/* A SIM's profile is a profile package with the metadata's ICCID
+		 * (here the one tapshare-se would derive, as before). */
+		char d[ES10_ICCID_DIGITS_MAX + 1];
+		uint8_t iccid[ES10_ICCID_LEN];
+		assert_int_equal(es10_iccid_for_app(&eid, app_id, d), 0);
+		assert_int_equal(es10_iccid_from_digits(d, iccid), 0);
+		sim_fixture(iccid, &m, &sim, &payload_len);
+		payload = sim;
+	}
+	assert_int_equal(rsp_metadata_encode(&m, &md, &mdlen), 0);
 	static const uint8_t host[] = "tapshare-node";
 	assert_int_equal(bsp_package_build(otpk, PKI_PUBKEY_LEN, &eid, tid, RSP_TID_LEN, host,
-	    sizeof(host) - 1, dp_key, md, mdlen, payload, sizeof(payload) - 1, &pkg, &pkglen), 0);
+	    sizeof(host) - 1, dp_key, md, mdlen, payload, payload_len, &pkg, &pkglen), 0);
 	free(md);
+	free(sim);
 	assert_int_equal(es10(c, ch, pkg, pkglen, &resp, &rlen), 0x9000);
 	free(pkg);
 	asn1_dump("ProfileInstallationResult", resp, rlen);
@@ -1144,6 +1159,148 @@ test_refused_package(void **st)
 	se_card_free(c);
 }
 
+static int
+has_bytes(const uint8_t *h, size_t hn, const uint8_t *x, size_t xn)
+{
+	for (size_t i = 0; i + xn <= hn; i++)
+		if (memcmp(h + i, x, xn) == 0)
+			return 1;
+	return 0;
+}
+
+/* A download with the given metadata ICCID (NULL: none) and profile bytes;
+ * returns the decoded ProfileInstallationResult (a fresh session on ch). */
+static es10_pending
+download_profile(se_card *c, int ch, const char *app_id, const char *kind, const uint8_t *md_iccid,
+    const uint8_t *profile, size_t profile_len)
+{
+	uint8_t otpk[PKI_PUBKEY_LEN], tid[RSP_TID_LEN];
+	dl_prepare(c, ch, node_cert_der, node_cert_der_len, node_key, tid, otpk);
+	rsp_metadata m;
+	memset(&m, 0, sizeof(m));
+	snprintf(m.app_id, sizeof(m.app_id), "%s", app_id);
+	snprintf(m.kind, sizeof(m.kind), "%s", kind);
+	snprintf(m.provider, sizeof(m.provider), "acme-mobile");
+	if (md_iccid != NULL) {
+		m.has_iccid = 1;
+		memcpy(m.iccid, md_iccid, ES10_ICCID_LEN);
+	}
+	uint8_t *md = NULL, *pkg = NULL, *resp = NULL;
+	size_t mdlen = 0, pkglen = 0, rlen = 0;
+	assert_int_equal(rsp_metadata_encode(&m, &md, &mdlen), 0);
+	eid_t eid;
+	assert_int_equal(eid_parse(TEST_EID, &eid), 0);
+	static const uint8_t host[] = "tapshare-node";
+	assert_int_equal(bsp_package_build(otpk, PKI_PUBKEY_LEN, &eid, tid, RSP_TID_LEN, host,
+	    sizeof(host) - 1, node_key, md, mdlen, profile, profile_len, &pkg, &pkglen), 0);
+	assert_int_equal(es10(c, ch, pkg, pkglen, &resp, &rlen), 0x9000);
+	asn1_dump("ProfileInstallationResult", resp, rlen);
+	es10_pending pn;
+	assert_int_equal(es10_pending_decode(resp, rlen, &pn), 0);
+	assert_int_equal(es10_pending_verify(&pn, euicc_pub), 0);
+	free(md);
+	free(pkg);
+	free(resp);
+	return pn;
+}
+
+/* A SIM's profile is a TCA profile package (se/profile.c): installed under
+ * the metadata's ICCID when its ProfileHeader carries the same one; refused
+ * with installFailedDueToDataMismatch when not, with
+ * installFailedDueToPEProcessingError when it is no package. */
+static void
+test_profile_package(void **st)
+{
+	(void)st;
+	char state[256];
+	se_card *c = new_card(state, sizeof(state));
+	int ch = open_channel(c);
+	select_isdr(c, ch);
+	uint8_t a[ES10_ICCID_LEN], b[ES10_ICCID_LEN], *pkg = NULL;
+	size_t pkg_len = 0;
+	/* 8944012345678901238 and 8944012345678901246: Luhn-valid, not derived */
+	vec va = hx("98 44 10 32 54 76 98 10 32 F8"), vb = hx("98 44 10 32 54 76 98 10 42 F6");
+	memcpy(a, va.b, sizeof(a));
+	memcpy(b, vb.b, sizeof(b));
+	rsp_metadata unused;
+	sim_fixture(a, &unused, &pkg, &pkg_len);
+
+	/* ICCID mismatch: refused at loadProfileElements, nothing installed */
+	es10_pending pn = download_profile(c, ch, "sim-b", "sim", b, pkg, pkg_len);
+	assert_false(pn.pir.success);
+	assert_int_equal(pn.pir.bpp_command_id, ES10_BPP_LOAD_PROFILE_ELEMENTS);
+	assert_int_equal(pn.pir.error_reason, ES10_ERR_DATA_MISMATCH);
+	/* no metadata ICCID: the derived one cannot be the package's either */
+	pn = download_profile(c, ch, "sim-b", "sim", NULL, pkg, pkg_len);
+	assert_false(pn.pir.success);
+	assert_int_equal(pn.pir.error_reason, ES10_ERR_DATA_MISMATCH);
+	/* not a profile package */
+	pn = download_profile(c, ch, "sim-b", "sim", b, (const uint8_t *)"{\"ki\":\"00\"}", 11);
+	assert_false(pn.pir.success);
+	assert_int_equal(pn.pir.bpp_command_id, ES10_BPP_LOAD_PROFILE_ELEMENTS);
+	assert_int_equal(pn.pir.error_reason, ES10_ERR_PE_PROCESSING);
+	/* a package with a trailing byte */
+	uint8_t *longer = malloc(pkg_len + 1);
+	assert_non_null(longer);
+	memcpy(longer, pkg, pkg_len);
+	longer[pkg_len] = 0;
+	pn = download_profile(c, ch, "sim-b", "sim", a, longer, pkg_len + 1);
+	assert_false(pn.pir.success);
+	assert_int_equal(pn.pir.error_reason, ES10_ERR_PE_PROCESSING);
+	free(longer);
+	size_t n;
+	uint8_t *r = call_hex(c, ch, "BF2D 00", "ProfileInfoListResponse", &n);
+	assert_false(has_bytes(r, n, a, sizeof(a)));
+	free(r);
+
+	/* matching ICCIDs: installed, under the metadata's ICCID */
+	pn = download_profile(c, ch, "sim-a", "sim", a, pkg, pkg_len);
+	assert_true(pn.pir.success);
+	assert_true(pn.meta.has_iccid);
+	assert_memory_equal(pn.meta.iccid, a, sizeof(a));
+	r = call_hex(c, ch, "BF2D 00", "ProfileInfoListResponse", &n);
+	assert_true(has_bytes(r, n, a, sizeof(a)));
+	free(r);
+	/* the same ICCID again, for another app */
+	pn = download_profile(c, ch, "sim-c", "sim", a, pkg, pkg_len);
+	assert_false(pn.pir.success);
+	assert_int_equal(pn.pir.error_reason, ES10_ERR_ICCID_ALREADY_EXISTS);
+	/* other kinds: a bare credential is kept as it is */
+	pn = download_profile(c, ch, "svc-1", "service", b, (const uint8_t *)"{}", 2);
+	assert_true(pn.pir.success);
+	assert_memory_equal(pn.meta.iccid, b, sizeof(b));
+	/* ... a credential-only package is checked like a SIM's */
+	uint8_t d[ES10_ICCID_LEN], *cp = NULL;
+	size_t cp_len = 0;
+	vec vd = hx("98 44 10 32 54 76 98 10 52 F3"); /* 8944012345678901253 */
+	memcpy(d, vd.b, sizeof(d));
+	upp_sim cs;
+	memset(&cs, 0, sizeof(cs));
+	memcpy(cs.iccid, d, sizeof(d));
+	cs.app_content = (const uint8_t *)"{\"token\":\"t\"}";
+	cs.app_content_len = 13;
+	memcpy(cs.iccid, a, sizeof(a));
+	assert_int_equal(upp_encode(&cs, &cp, &cp_len), 0);
+	pn = download_profile(c, ch, "svc-2", "service", d, cp, cp_len); /* package: a; metadata: d */
+	assert_false(pn.pir.success);
+	assert_int_equal(pn.pir.error_reason, ES10_ERR_DATA_MISMATCH);
+	free(cp);
+	memcpy(cs.iccid, d, sizeof(d));
+	assert_int_equal(upp_encode(&cs, &cp, &cp_len), 0);
+	pn = download_profile(c, ch, "svc-2", "service", d, pkg, pkg_len); /* a SIM package */
+	assert_false(pn.pir.success);
+	assert_int_equal(pn.pir.error_reason, ES10_ERR_PE_PROCESSING);
+	pn = download_profile(c, ch, "sim-d", "sim", d, cp, cp_len); /* a SIM without USIM */
+	assert_false(pn.pir.success);
+	assert_int_equal(pn.pir.error_reason, ES10_ERR_PE_PROCESSING);
+	pn = download_profile(c, ch, "svc-2", "service", d, cp, cp_len);
+	assert_true(pn.pir.success);
+	assert_memory_equal(pn.meta.iccid, d, sizeof(d));
+	free(cp);
+	free(pkg);
+	se_card_free(c);
+}
+
 /* The smdpOid of the PIR is the DPpb certificate's registeredID. */
 static void
 test_smdp_oid(void **st)
@@ -1437,6 +1594,7 @@ main(void)
 		cmocka_unit_test(test_notifications),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_refused_package),
+		cmocka_unit_test(test_profile_package),
 		cmocka_unit_test(test_smdp_oid),
 		cmocka_unit_test(test_memory_reset),
 		cmocka_unit_test(test_credential_applet),

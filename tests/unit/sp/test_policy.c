@@ -18,10 +18,14 @@
 #include "lib/eid.h"
 #include "lib/json.h"
 #include "lib/ts_err.h"
+#include "lib/upp.h"
+#include "lib/util.h"
 #include "sp/credential.h"
 #include "sp/policy.h"
 #include "sp/sp.h"
 #include "sp/sp_store.h"
+
+#include "../../asn1/dump.h"
 
 #define NOW 1700000000LL
 #define EID_OK "89049032123451234512345678901235"
@@ -177,6 +181,26 @@ test_mint_sim(void **state)
 		assert_true(all_hex(ki));
 		assert_int_equal(strlen(opc), 32);
 		assert_string_not_equal(ki, opc);
+		/* The profile package carries exactly these values (decoded by
+		 * lib/upp and, through the dump, by the asn1c check). */
+		uint8_t *pkg = NULL;
+		size_t pkg_len = 0;
+		assert_int_equal(ts_b64_decode(ts_json_str(c, "profile_package"), &pkg, &pkg_len), 0);
+		if (i < 3)
+			asn1_dump("Package", pkg, pkg_len);
+		upp_sim u;
+		assert_int_equal(upp_decode(pkg, pkg_len, &u), 0);
+		char digits[UPP_ICCID_DIGITS_MAX + 1], hex[2 * UPP_KEY_LEN + 1];
+		assert_int_equal(upp_iccid_decode(u.iccid, digits), 0);
+		assert_string_equal(digits, iccid);
+		assert_string_equal(u.imsi, imsi);
+		assert_int_equal(u.mnc_len, 2);
+		ts_hex_encode(u.ki, UPP_KEY_LEN, hex, sizeof(hex));
+		assert_string_equal(hex, ki);
+		ts_hex_encode(u.opc, UPP_KEY_LEN, hex, sizeof(hex));
+		assert_string_equal(hex, opc);
+		upp_sim_clear(&u);
+		free(pkg);
 		assert_string_equal(ts_json_str(c, "primary_app_id"), "sim-primary-1");
 		char want[64];
 		snprintf(want, sizeof(want), "sim-%s", iccid);
@@ -551,6 +575,7 @@ test_policy_transfer(void **state)
 int
 main(void)
 {
+	asn1_dump_init("sp_policy");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_policy_transfer),
 		cmocka_unit_test(test_luhn),
