@@ -177,6 +177,7 @@ node_cmd_run(int argc, char **argv)
 	node_svc_init(&n);
 	api_primary_routes(&n);
 	api_es9_routes(&n);
+	api_es11_routes(&n);
 	api_offer_routes(&n);
 	if (peerlim_new(NODE_ES9_PEER_MAX, NODE_ES9_PEER_WINDOW_S, &n.es9_peers) != 0 || push_init(&n) != 0 ||
 	    auth_start(&n) != 0 || outbox_start(&n) != 0) {

@@ -97,6 +97,10 @@ static const char *const migrations[] = {
 	"  window_start INTEGER NOT NULL);",
 	/* 7: a companion belongs to the user whose share it installed first (issue 8) */
 	"CREATE TABLE companion_owners (eid TEXT PRIMARY KEY, user_id INTEGER NOT NULL, since INTEGER NOT NULL);",
+	/* 8: SM-DS (ES11) event registrations, one per authorised share (issue 7) */
+	"CREATE TABLE smds_events (share_id TEXT PRIMARY KEY, eid TEXT NOT NULL, event_id TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE INDEX smds_events_eid ON smds_events(eid, created_at);",
 };
 
 static sqlite3_stmt *
@@ -1365,6 +1369,48 @@ sq_companion_owner(store *b, const char *eid, int64_t *user_id)
 }
 
 static int
+sq_smds_event_put(store *b, const char *share_id, const char *eid, const char *event_id, int64_t now)
+{
+	static const char q[] = "INSERT INTO smds_events(share_id, eid, event_id, created_at) VALUES(?,?,?,?)"
+				" ON CONFLICT(share_id) DO UPDATE SET eid=excluded.eid, event_id=excluded.event_id";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, share_id);
+	bt(p, 2, eid);
+	bt(p, 3, event_id);
+	sqlite3_bind_int64(p, 4, now);
+	return run(S(b), p);
+}
+
+static int
+sq_smds_event_del(store *b, const char *share_id)
+{
+	static const char q[] = "DELETE FROM smds_events WHERE share_id=?";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, share_id);
+	return run(S(b), p);
+}
+
+static int
+sq_smds_events(store *b, const char *eid, char (*event_ids)[STORE_ID_MAX], size_t max, size_t *n)
+{
+	static const char q[] = "SELECT event_id FROM smds_events WHERE eid=? ORDER BY created_at, rowid LIMIT ?";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, eid);
+	sqlite3_bind_int64(p, 2, (sqlite3_int64)max);
+	*n = 0;
+	while (*n < max && sqlite3_step(p) == SQLITE_ROW)
+		cpy(event_ids[(*n)++], STORE_ID_MAX, sqlite3_column_text(p, 0));
+	sqlite3_reset(p);
+	return 0;
+}
+
+static int
 sq_companion_release(store *b, const char *eid)
 {
 	static const char q[] = "DELETE FROM companion_owners WHERE eid=?";
@@ -1442,6 +1488,9 @@ static const struct store_ops sq_ops = {
 	.companion_claim = sq_companion_claim,
 	.companion_owner = sq_companion_owner,
 	.companion_release = sq_companion_release,
+	.smds_event_put = sq_smds_event_put,
+	.smds_event_del = sq_smds_event_del,
+	.smds_events = sq_smds_events,
 };
 
 static int
