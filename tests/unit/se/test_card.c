@@ -658,6 +658,38 @@ test_auth_refusals(void **st)
 	assert_int_equal(se_prepare_download(d, s2der, s2len, sig, node_cert_der,
 	    node_cert_der_len, &resp, &rlen), TS_EVERIFY);
 	free(s2der);
+
+	/* SGP.22 roles: the DPpb certificate (CI-issued, right key, valid
+	 * signature) is no DPauth for AuthenticateServer ... */
+	assert_int_equal(se_get_challenge(d, ch2), 0);
+	memcpy(s1.euicc_challenge, ch2, 16);
+	assert_int_equal(rsp_server_signed1_encode(&s1, &s1der, &s1len), 0);
+	assert_int_equal(pki_sign(node_key, s1der, s1len, sig), 0);
+	assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, node_cert_der,
+	    node_cert_der_len, NULL, &resp, &rlen), TS_EVERIFY);
+	free(s1der);
+	/* ... and the DPauth certificate is no DPpb for PrepareDownload, even
+	 * with smdpSigned2 || euiccSignature1 correctly signed by its key. */
+	assert_int_equal(se_get_challenge(d, ch2), 0);
+	memcpy(s1.euicc_challenge, ch2, 16);
+	assert_int_equal(rsp_server_signed1_encode(&s1, &s1der, &s1len), 0);
+	assert_int_equal(pki_sign(auth_key, s1der, s1len, sig), 0);
+	assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, auth_der,
+	    auth_der_len, NULL, &resp, &rlen), 0);
+	free(s1der);
+	rsp_auth_server_resp ar;
+	assert_int_equal(rsp_auth_server_resp_decode(resp, rlen, &ar), 0);
+	assert_int_equal(rsp_smdp_signed2_encode(&s2, &s2der, &s2len), 0);
+	uint8_t *tbs = malloc(s2len + PKI_SIG_LEN);
+	assert_non_null(tbs);
+	memcpy(tbs, s2der, s2len);
+	memcpy(tbs + s2len, ar.euicc_signature1, PKI_SIG_LEN);
+	assert_int_equal(pki_sign(auth_key, tbs, s2len + PKI_SIG_LEN, sig), 0);
+	free(tbs);
+	free(resp);
+	assert_int_equal(se_prepare_download(d, s2der, s2len, sig, auth_der,
+	    auth_der_len, &resp, &rlen), TS_EVERIFY);
+	free(s2der);
 	dl_clear(&x);
 	se_driver_free(d);
 }
