@@ -47,6 +47,12 @@ variant; leaf dppb 2.23.146.1.2.1.5 -1
 refused "an expired DPpb: refused" dppb.crt "certificate has expired"
 variant; leaf dppb 2.23.146.1.2.1.5; cp "$T/v/dpauth.key" "$T/v/dppb.key"
 refused "a key that is not its certificate's: refused" dppb.key "does not belong"
+variant; openssl req -new -key "$T/v/dpauth.key" -subj "/O=Operator/CN=dppb" -out "$T/v/dppb.csr" 2>/dev/null
+printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\ncertificatePolicies=critical,2.23.146.1.2.1.5\n' >"$T/v/dppb.ext"
+openssl x509 -req -in "$T/v/dppb.csr" -CA "$T/pki/ci.crt" -CAkey "$T/pki/ci.key" -days 30 -extfile "$T/v/dppb.ext" \
+	-out "$T/v/dppb.crt" 2>/dev/null
+cp "$T/v/dpauth.key" "$T/v/dppb.key"
+refused "DPpb with the DPauth key (one key for both roles): refused" dppb.crt "has the DPauth key"
 
 # EUMs made with openssl: with the SGP.22 nameConstraints (accepted), without (refused).
 eum() { # NAME EXTRA-EXT-LINE
