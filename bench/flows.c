@@ -57,6 +57,7 @@
 #include "device/se_client.h"
 #include "device/se_driver.h"
 #include "lib/eid.h"
+#include "lib/es10dl.h"
 #include "lib/httpc.h"
 #include "lib/json.h"
 #include "lib/log.h"
@@ -449,15 +450,18 @@ do_download(struct companion *c, const char *matching_id, const char *smdp, char
 		goto fail;
 	json_decref(resp);
 	resp = NULL;
-	if (sig1_len != PKI_SIG_LEN) {
-		(void)ts_snprintf(why, whycap, "serverSignature1 is not 64 bytes");
+	/* ES9+ carries the 5F37 data object (SGP.22); keep its 64 bytes. */
+	uint8_t sig1_raw[PKI_SIG_LEN];
+	if (sig1_len != 3 + PKI_SIG_LEN || es10_sig_from_do(sig1, sig1_len, sig1_raw) != 0) {
+		(void)ts_snprintf(why, whycap, "serverSignature1 is not a 5F37 signature");
 		rc = TS_EPROTO;
 		goto fail;
 	}
+	memcpy(sig1, sig1_raw, PKI_SIG_LEN);
 	/* The LPA's own check: the server echoes our challenge. */
 	{
-		rsp_server_signed1 ss;
-		if (rsp_server_signed1_decode(s1, s1_len, &ss) != 0 ||
+		es10_server_signed1 ss;
+		if (es10_server_signed1_decode(s1, s1_len, &ss) != 0 ||
 		    CRYPTO_memcmp(ss.euicc_challenge, challenge, sizeof(challenge)) != 0) {
 			(void)ts_snprintf(why, whycap, "serverSigned1 does not echo our challenge");
 			rc = TS_EVERIFY;
@@ -477,8 +481,8 @@ do_download(struct companion *c, const char *matching_id, const char *smdp, char
 		goto fail;
 	}
 	{
-		rsp_auth_server_resp ar;
-		if (rsp_auth_server_resp_decode(bf38, bf38_len, &ar) != 0 || ar.error != 0) {
+		es10_auth_server_resp ar;
+		if (es10_auth_server_resp_decode(bf38, bf38_len, &ar, NULL) != 0 || ar.error != 0) {
 			(void)ts_snprintf(why, whycap, "SE refused the server");
 			rc = TS_EVERIFY;
 			goto fail;
@@ -504,11 +508,13 @@ do_download(struct companion *c, const char *matching_id, const char *smdp, char
 		goto fail;
 	json_decref(resp);
 	resp = NULL;
-	if (sig2_len != PKI_SIG_LEN) {
-		(void)ts_snprintf(why, whycap, "smdpSignature2 is not 64 bytes");
+	uint8_t sig2_raw[PKI_SIG_LEN];
+	if (sig2_len != 3 + PKI_SIG_LEN || es10_sig_from_do(sig2, sig2_len, sig2_raw) != 0) {
+		(void)ts_snprintf(why, whycap, "smdpSignature2 is not a 5F37 signature");
 		rc = TS_EPROTO;
 		goto fail;
 	}
+	memcpy(sig2, sig2_raw, PKI_SIG_LEN);
 
 	/* PrepareDownload in the SE (one-time ECDH key pair, signed). */
 	t0 = now_us();
@@ -521,8 +527,8 @@ do_download(struct companion *c, const char *matching_id, const char *smdp, char
 		goto fail;
 	}
 	{
-		rsp_prepare_download_resp pr;
-		if (rsp_prepare_download_resp_decode(bf21, bf21_len, &pr) != 0 || pr.error != 0) {
+		es10_prepare_download_resp pr;
+		if (es10_prepare_download_resp_decode(bf21, bf21_len, &pr, NULL) != 0 || pr.error != 0) {
 			(void)ts_snprintf(why, whycap, "SE refused smdpSigned2");
 			rc = TS_EVERIFY;
 			goto fail;

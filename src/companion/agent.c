@@ -475,22 +475,23 @@ do_download(struct agent *a, const push_cmd *cmd)
 		goto fail;
 
 	step = "SE AuthenticateServer";
-	if ((rc = se_authenticate_server(a->se, a1.server_signed1, a1.server_signed1_len,
-	    a1.server_signature1, a1.server_cert, a1.server_cert_len, cmd->matching_id, &bf38,
-	    &bf38_len)) != 0) {
-		ts_errbuf(why, sizeof(why), "%s", ts_strerror(rc));
-		goto fail;
-	}
 	{
-		rsp_auth_server_resp r;
-		if ((rc = rsp_auth_server_resp_decode(bf38, bf38_len, &r)) != 0) {
-			ts_errbuf(why, sizeof(why), "the SE's BF38 response does not decode (%s)",
-			    ts_strerror(rc));
-			goto fail;
-		}
-		if (r.error != 0) {
-			ts_errbuf(why, sizeof(why), "the SE refused the server (SE error %d)", r.error);
-			rc = TS_EVERIFY;
+		/* SGP.22 LPA: the SE checks the server and signs euiccSigned1
+		 * with our ctxParams1 (the matching ID, deviceInfo). */
+		se_auth_server_args aa = {
+			.server_signed1 = a1.server_signed1, .server_signed1_len = a1.server_signed1_len,
+			.sig1 = a1.server_signature1, .ci_pkid = a1.ci_pkid, .ci_pkid_len = a1.ci_pkid_len,
+			.server_cert = a1.server_cert, .server_cert_len = a1.server_cert_len,
+			.matching_id = cmd->matching_id, .device = NULL,
+		};
+		if (a1.ci_pkid_len > 0)
+			rc = se_authenticate_server_ex(a->se, &aa, &bf38, &bf38_len);
+		else
+			rc = se_authenticate_server(a->se, a1.server_signed1, a1.server_signed1_len,
+			    a1.server_signature1, a1.server_cert, a1.server_cert_len, cmd->matching_id, &bf38,
+			    &bf38_len);
+		if (rc != 0) {
+			ts_errbuf(why, sizeof(why), "%s", ts_strerror(rc));
 			goto fail;
 		}
 	}
@@ -520,19 +521,6 @@ do_download(struct agent *a, const push_cmd *cmd)
 	    a2.smdp_signature2, a2.smdp_cert, a2.smdp_cert_len, &bf21, &bf21_len)) != 0) {
 		ts_errbuf(why, sizeof(why), "%s", ts_strerror(rc));
 		goto fail;
-	}
-	{
-		rsp_prepare_download_resp r;
-		if ((rc = rsp_prepare_download_resp_decode(bf21, bf21_len, &r)) != 0) {
-			ts_errbuf(why, sizeof(why), "the SE's BF21 response does not decode (%s)",
-			    ts_strerror(rc));
-			goto fail;
-		}
-		if (r.error != 0) {
-			ts_errbuf(why, sizeof(why), "the SE refused smdpSigned2 (SE error %d)", r.error);
-			rc = TS_EVERIFY;
-			goto fail;
-		}
 	}
 
 	step = "getBoundProfilePackage";

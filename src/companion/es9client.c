@@ -9,6 +9,7 @@
 
 #include "companion/push.h"
 #include "device/se_client.h"
+#include "lib/der.h"
 #include "lib/httpc.h"
 #include "lib/json.h"
 #include "lib/ts_err.h"
@@ -123,13 +124,14 @@ need_sig(const json_t *resp, const char *key, uint8_t sig[PKI_SIG_LEN], char *er
 	int rc = need_b64(resp, key, &buf, &len, errbuf, errcap);
 	if (rc != 0)
 		return rc;
-	if (len != PKI_SIG_LEN) {
-		free(buf);
-		ts_errbuf(errbuf, errcap, "response field %s is not a 64-byte r||s signature", key);
+	/* SGP.22 ES9+: the whole data object, 5F37 40 r||s. */
+	rc = es10_sig_from_do(buf, len, sig);
+	free(buf);
+	if (rc != 0) {
+		ts_errbuf(errbuf, errcap, "response field %s is not a 5F37 signature data object (64 bytes r||s)",
+		    key);
 		return TS_EPROTO;
 	}
-	memcpy(sig, buf, PKI_SIG_LEN);
-	free(buf);
 	return 0;
 }
 
@@ -216,6 +218,23 @@ es9_initiate_auth_parse(const json_t *resp, es9_auth1 *out, char *errbuf, size_t
 		goto fail;
 	if ((rc = need_sig(resp, "serverSignature1", out->server_signature1, errbuf, errcap)) != 0)
 		goto fail;
+	/* euiccCiPKIdToBeUsed: the DER SubjectKeyIdentifier, 04 L keyid. */
+	if (json_object_get(resp, "euiccCiPKIdToBeUsed") != NULL) {
+		uint8_t *k = NULL;
+		size_t kl = 0;
+		der_tlv t;
+		if ((rc = need_b64(resp, "euiccCiPKIdToBeUsed", &k, &kl, errbuf, errcap)) != 0)
+			goto fail;
+		if (der_read_one(k, kl, &t) != 0 || t.tag != 0x04 || t.len < 1 || t.len > ES10_PKID_MAX) {
+			free(k);
+			ts_errbuf(errbuf, errcap, "response field euiccCiPKIdToBeUsed is not an OCTET STRING key id");
+			rc = TS_EPROTO;
+			goto fail;
+		}
+		memcpy(out->ci_pkid, t.val, t.len);
+		out->ci_pkid_len = t.len;
+		free(k);
+	}
 	if ((rc = need_b64(resp, "serverCertificate", &out->server_cert, &out->server_cert_len,
 	    errbuf, errcap)) != 0)
 		goto fail;
@@ -239,17 +258,17 @@ int
 es9_check_server_signed1(const es9_auth1 *a, const uint8_t challenge[RSP_CHALLENGE_LEN],
     const char *smdp_address, char *errbuf, size_t errcap)
 {
-	rsp_server_signed1 s;
-	uint8_t tid[RSP_TID_LEN];
+	es10_server_signed1 s;
+	uint8_t tid[ES10_TID_MAX];
 	size_t tidlen = 0;
 
-	int rc = rsp_server_signed1_decode(a->server_signed1, a->server_signed1_len, &s);
+	int rc = es10_server_signed1_decode(a->server_signed1, a->server_signed1_len, &s);
 	if (rc != 0) {
 		ts_errbuf(errbuf, errcap, "serverSigned1 does not decode (%s)", ts_strerror(rc));
 		return TS_EPARSE;
 	}
 	if (ts_hex_decode(a->transaction_id, tid, sizeof(tid), &tidlen) != 0 ||
-	    tidlen != RSP_TID_LEN || memcmp(tid, s.transaction_id, RSP_TID_LEN) != 0) {
+	    tidlen != s.tid_len || memcmp(tid, s.tid, s.tid_len) != 0) {
 		ts_errbuf(errbuf, errcap,
 		    "serverSigned1 transactionId differs from the response's transactionId %s",
 		    a->transaction_id);
@@ -260,8 +279,18 @@ es9_check_server_signed1(const es9_auth1 *a, const uint8_t challenge[RSP_CHALLEN
 		ts_errbuf(errbuf, errcap, "serverSigned1 does not echo our euiccChallenge");
 		return TS_EVERIFY;
 	}
-	if (strcmp(s.server_address, smdp_address) != 0) {
-		char got[RSP_STR_MAX + 1];
+	/* SGP.22 serverAddress is the bare address: compare without the scheme
+	 * and trailing '/' of the URL we used. */
+	const char *want = smdp_address;
+	if (strncmp(want, "https://", 8) == 0)
+		want += 8;
+	else if (strncmp(want, "http://", 7) == 0)
+		want += 7;
+	size_t wl = strlen(want);
+	while (wl > 0 && want[wl - 1] == '/')
+		wl--;
+	if (strlen(s.server_address) != wl || strncmp(s.server_address, want, wl) != 0) {
+		char got[ES10_ADDR_MAX + 1];
 		safe_copy(got, sizeof(got), s.server_address);
 		ts_errbuf(errbuf, errcap, "serverSigned1 names server address \"%s\", expected \"%s\"",
 		    got, smdp_address);

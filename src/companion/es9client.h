@@ -23,6 +23,7 @@
 
 #include "lib/httpc.h"
 #include "lib/pki.h"
+#include "lib/es10dl.h"
 #include "lib/rsp.h"
 
 #define ES9_ADMIN_PROTOCOL "gsma/rsp/v2.5.0"
@@ -61,10 +62,14 @@ typedef struct es9_auth1 {
 	uint8_t *server_signed1; size_t server_signed1_len;
 	uint8_t server_signature1[PKI_SIG_LEN];
 	uint8_t *server_cert; size_t server_cert_len;
+	/* euiccCiPKIdToBeUsed (value of the 04 TLV); 0 = absent, then the
+	 * server certificate's authorityKeyIdentifier is used. */
+	uint8_t ci_pkid[ES10_PKID_MAX]; size_t ci_pkid_len;
 } es9_auth1;
 
 /* Parses a successful response (status already checked). Requires
- * transactionId (hex, 2..64 chars), serverSigned1, serverSignature1 (64
+ * transactionId (hex, 2..64 chars), serverSigned1, serverSignature1 (the 5F37
+ * data object, 64 bytes r||s), optional euiccCiPKIdToBeUsed (04 TLV), and
  * bytes), serverCertificate. TS_EPROTO with the field in errbuf. */
 int es9_initiate_auth_parse(const json_t *resp, es9_auth1 *out, char *errbuf, size_t errcap);
 void es9_auth1_clear(es9_auth1 *a); /* NULL ok; safe on a zeroed struct */
@@ -89,7 +94,7 @@ typedef struct es9_auth2 {
 	uint8_t *smdp_cert; size_t smdp_cert_len;
 } es9_auth2;
 
-/* Requires smdpSigned2, smdpSignature2 (64 bytes), smdpCertificate;
+/* Requires smdpSigned2, smdpSignature2 (5F37 data object), smdpCertificate;
  * profileMetadata is optional but, when present, must decode (E3). */
 int es9_authenticate_client_parse(const json_t *resp, es9_auth2 *out, char *errbuf, size_t errcap);
 void es9_auth2_clear(es9_auth2 *a); /* NULL ok */

@@ -24,9 +24,13 @@
 #include "device/se_client.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
+#include <openssl/x509v3.h>
+
 #include "lib/der.h"
+#include "lib/pki.h"
 #include "lib/log.h"
 #include "lib/rsp.h"
 #include "lib/ts_err.h"
@@ -300,11 +304,13 @@ static int
 auth_error_to_err(int code)
 {
 	switch (code) {
-	case SE_AUTH_INVALID_CERT:
-	case SE_AUTH_INVALID_SIG:
-	case SE_AUTH_INVALID_TID:
-	case SE_AUTH_CHALLENGE_MISMATCH: return TS_EVERIFY;
-	case SE_AUTH_NO_SESSION: return TS_ESTATE;
+	/* AuthenticateErrorCode and DownloadErrorCode share 1..5. */
+	case ES10_AUTH_INVALID_CERTIFICATE:
+	case ES10_AUTH_INVALID_SIGNATURE:
+	case ES10_DL_INVALID_TRANSACTION_ID:
+	case ES10_AUTH_EUICC_CHALLENGE_MISMATCH:
+	case ES10_AUTH_CI_PK_UNKNOWN: return TS_EVERIFY;
+	case ES10_AUTH_NO_SESSION_CONTEXT: return TS_ESTATE;
 	default: return TS_EPROTO;
 	}
 }
@@ -352,7 +358,7 @@ se_get_challenge(se_driver *d, uint8_t out[16])
 {
 	uint8_t *cmd = NULL, *resp = NULL;
 	size_t clen = 0, rlen;
-	der_tlv v, c;
+	der_tlv v;
 	if (out == NULL)
 		return TS_EINVAL;
 	int rc = es10_empty_req_encode(ES10_TAG_GET_EUICC_CHALLENGE, &cmd, &clen);
@@ -361,14 +367,87 @@ se_get_challenge(se_driver *d, uint8_t out[16])
 	free(cmd);
 	if (rc != 0)
 		return rc;
-	/* The response layout is part 2's (issue 7): { 80 euiccChallenge }. */
-	if (der_find(v.val, v.len, 0x80, &c) != 0 || c.len != RSP_CHALLENGE_LEN) {
-		rc = TS_EPROTO;
-	} else {
-		memcpy(out, c.val, RSP_CHALLENGE_LEN);
+	rc = es10_challenge_resp_decode(resp, rlen, out) == 0 ? 0 : TS_EPROTO;
+	free(resp);
+	return rc;
+}
+
+/* The authorityKeyIdentifier of a certificate: the CI key that issued it. */
+static int
+cert_aki(const uint8_t *der, size_t len, uint8_t *out, size_t *olen)
+{
+	X509 *x = NULL;
+	if (pki_cert_from_der(der, len, &x) != 0)
+		return TS_EPARSE;
+	const ASN1_OCTET_STRING *k = X509_get0_authority_key_id(x);
+	int rc = TS_ENOTFOUND;
+	if (k != NULL && k->length > 0 && k->length <= ES10_PKID_MAX) {
+		memcpy(out, k->data, (size_t)k->length);
+		*olen = (size_t)k->length;
 		rc = 0;
 	}
-	free(resp);
+	X509_free(x);
+	return rc;
+}
+
+void
+se_lpa_device_info(es10_device_info *d)
+{
+	/* A companion is no handset: no GSMA-allocated TAC (zeros), no radio
+	 * access technology to declare, no IMEI. */
+	memset(d, 0, sizeof(*d));
+}
+
+int
+se_authenticate_server_ex(se_driver *d, const se_auth_server_args *a, uint8_t **resp, size_t *rlen)
+{
+	if (a == NULL || a->server_signed1 == NULL || a->sig1 == NULL || a->server_cert == NULL ||
+	    a->ci_pkid == NULL || resp == NULL || rlen == NULL ||
+	    (a->matching_id != NULL && strlen(a->matching_id) > ES10_MATCHING_ID_MAX))
+		return TS_EINVAL;
+	es10_auth_server_req q;
+	memset(&q, 0, sizeof(q));
+	q.server_signed1.p = a->server_signed1;
+	q.server_signed1.len = a->server_signed1_len;
+	memcpy(q.server_signature1, a->sig1, ES10_SIG_LEN);
+	if (a->ci_pkid_len < 1 || a->ci_pkid_len > ES10_PKID_MAX)
+		return TS_EINVAL;
+	memcpy(q.ci_pkid, a->ci_pkid, a->ci_pkid_len);
+	q.ci_pkid_len = a->ci_pkid_len;
+	q.server_cert.p = a->server_cert;
+	q.server_cert.len = a->server_cert_len;
+	if (a->matching_id != NULL && a->matching_id[0] != '\0') {
+		q.ctx.has_matching_id = 1;
+		snprintf(q.ctx.matching_id, sizeof(q.ctx.matching_id), "%s", a->matching_id);
+	}
+	if (a->device != NULL)
+		q.ctx.device = *a->device;
+	else
+		se_lpa_device_info(&q.ctx.device);
+	uint8_t *cmd = NULL, *out = NULL;
+	size_t clen = 0, olen = 0;
+	der_tlv v;
+	int rc = es10_auth_server_req_encode(&q, &cmd, &clen);
+	if (rc != 0)
+		return rc;
+	if ((rc = call(d, cmd, clen, ES10_TAG_AUTHENTICATE_SERVER, &out, &olen, &v)) != 0)
+		goto fail;
+	es10_auth_server_resp r;
+	if (es10_auth_server_resp_decode(out, olen, &r, NULL) != 0) {
+		rc = TS_EPROTO;
+		goto fail;
+	}
+	if (r.error != 0) {
+		log_info("secure element: AuthenticateServer refused (authenticateErrorCode %d)", r.error);
+		rc = auth_error_to_err(r.error);
+		goto fail;
+	}
+	*resp = out;
+	*rlen = olen;
+	out = NULL;
+fail:
+	free(cmd);
+	free(out);
 	return rc;
 }
 
@@ -377,35 +456,52 @@ se_authenticate_server(se_driver *d, const uint8_t *server_signed1, size_t s1len
     const uint8_t sig1[64], const uint8_t *server_cert, size_t certlen,
     const char *matching_id, uint8_t **resp, size_t *rlen)
 {
-	if (server_signed1 == NULL || sig1 == NULL || server_cert == NULL || resp == NULL ||
-	    rlen == NULL || (matching_id != NULL && strlen(matching_id) > RSP_STR_MAX))
+	uint8_t pkid[ES10_PKID_MAX];
+	size_t pkid_len = 0;
+	if (server_cert == NULL || cert_aki(server_cert, certlen, pkid, &pkid_len) != 0)
 		return TS_EINVAL;
+	se_auth_server_args a = {
+		.server_signed1 = server_signed1, .server_signed1_len = s1len, .sig1 = sig1,
+		.ci_pkid = pkid, .ci_pkid_len = pkid_len, .server_cert = server_cert,
+		.server_cert_len = certlen, .matching_id = matching_id, .device = NULL,
+	};
+	return se_authenticate_server_ex(d, &a, resp, rlen);
+}
+
+int
+se_prepare_download_ex(se_driver *d, const uint8_t *smdp_signed2, size_t s2len,
+    const uint8_t sig2[64], const uint8_t *hash_cc, const uint8_t *smdp_cert, size_t certlen,
+    uint8_t **resp, size_t *rlen)
+{
+	if (smdp_signed2 == NULL || sig2 == NULL || smdp_cert == NULL || resp == NULL ||
+	    rlen == NULL)
+		return TS_EINVAL;
+	es10_prepare_download_req q;
+	memset(&q, 0, sizeof(q));
+	q.smdp_signed2.p = smdp_signed2;
+	q.smdp_signed2.len = s2len;
+	memcpy(q.smdp_signature2, sig2, ES10_SIG_LEN);
+	if (hash_cc != NULL) {
+		q.has_hash_cc = 1;
+		memcpy(q.hash_cc, hash_cc, ES10_HASHCC_LEN);
+	}
+	q.smdp_cert.p = smdp_cert;
+	q.smdp_cert.len = certlen;
 	uint8_t *cmd = NULL, *out = NULL;
 	size_t clen = 0, olen = 0;
 	der_tlv v;
-	der_writer w;
-	der_writer_init(&w);
-	der_begin(&w, ES10_TAG_AUTHENTICATE_SERVER);
-	der_put_raw(&w, server_signed1, s1len);
-	der_put(&w, 0x5F37, sig1, PKI_SIG_LEN);
-	der_put_raw(&w, server_cert, certlen);
-	der_begin(&w, 0xA0);
-	if (matching_id != NULL && matching_id[0] != '\0')
-		der_put_str(&w, 0x80, matching_id);
-	der_end(&w);
-	der_end(&w);
-	int rc = der_writer_finish(&w, &cmd, &clen);
-	der_writer_clear(&w);
+	int rc = es10_prepare_download_req_encode(&q, &cmd, &clen);
 	if (rc != 0)
 		return rc;
-	if ((rc = call(d, cmd, clen, ES10_TAG_AUTHENTICATE_SERVER, &out, &olen, &v)) != 0)
+	if ((rc = call(d, cmd, clen, ES10_TAG_PREPARE_DOWNLOAD, &out, &olen, &v)) != 0)
 		goto fail;
-	rsp_auth_server_resp r;
-	if (rsp_auth_server_resp_decode(out, olen, &r) != 0) {
+	es10_prepare_download_resp r;
+	if (es10_prepare_download_resp_decode(out, olen, &r, NULL) != 0) {
 		rc = TS_EPROTO;
 		goto fail;
 	}
 	if (r.error != 0) {
+		log_info("secure element: PrepareDownload refused (downloadErrorCode %d)", r.error);
 		rc = auth_error_to_err(r.error);
 		goto fail;
 	}
@@ -423,41 +519,7 @@ se_prepare_download(se_driver *d, const uint8_t *smdp_signed2, size_t s2len,
     const uint8_t sig2[64], const uint8_t *smdp_cert, size_t certlen,
     uint8_t **resp, size_t *rlen)
 {
-	if (smdp_signed2 == NULL || sig2 == NULL || smdp_cert == NULL || resp == NULL ||
-	    rlen == NULL)
-		return TS_EINVAL;
-	uint8_t *cmd = NULL, *out = NULL;
-	size_t clen = 0, olen = 0;
-	der_tlv v;
-	der_writer w;
-	der_writer_init(&w);
-	der_begin(&w, ES10_TAG_PREPARE_DOWNLOAD);
-	der_put_raw(&w, smdp_signed2, s2len);
-	der_put(&w, 0x5F37, sig2, PKI_SIG_LEN);
-	der_put_raw(&w, smdp_cert, certlen);
-	der_end(&w);
-	int rc = der_writer_finish(&w, &cmd, &clen);
-	der_writer_clear(&w);
-	if (rc != 0)
-		return rc;
-	if ((rc = call(d, cmd, clen, ES10_TAG_PREPARE_DOWNLOAD, &out, &olen, &v)) != 0)
-		goto fail;
-	rsp_prepare_download_resp r;
-	if (rsp_prepare_download_resp_decode(out, olen, &r) != 0) {
-		rc = TS_EPROTO;
-		goto fail;
-	}
-	if (r.error != 0) {
-		rc = auth_error_to_err(r.error);
-		goto fail;
-	}
-	*resp = out;
-	*rlen = olen;
-	out = NULL;
-fail:
-	free(cmd);
-	free(out);
-	return rc;
+	return se_prepare_download_ex(d, smdp_signed2, s2len, sig2, NULL, smdp_cert, certlen, resp, rlen);
 }
 
 int

@@ -18,6 +18,7 @@
 #include "lib/eid.h"
 #include "lib/credapplet.h"
 #include "lib/es10.h"
+#include "lib/es10dl.h"
 
 /* Sends one ES10 STORE DATA function (cmd is the whole TLV, e.g. BF3E ...)
  * and returns the whole response TLV (caller frees). */
@@ -25,11 +26,31 @@ int se_store_data(se_driver *d, const uint8_t *cmd, size_t len, uint8_t **resp, 
 
 int se_get_eid(se_driver *d, eid_t *out);                        /* BF3E */
 int se_get_challenge(se_driver *d, uint8_t out[16]);              /* BF2E */
-/* BF38: returns the raw BF38 response (caller frees) to forward to the node. */
+/* BF38 AuthenticateServer (lib/es10dl.h): returns the whole BF38 response
+ * (authenticateResponseOk; caller frees) to forward to the SM-DP+; an
+ * authenticateResponseError is its TS_E* (TS_EVERIFY certificate, signature,
+ * challenge or CI; TS_ESTATE no session; TS_EPROTO others). */
+typedef struct se_auth_server_args {
+	const uint8_t *server_signed1; size_t server_signed1_len; /* 30 TLV */
+	const uint8_t *sig1;                                      /* 64 bytes r||s */
+	const uint8_t *ci_pkid; size_t ci_pkid_len;               /* euiccCiPKIdToBeUsed value */
+	const uint8_t *server_cert; size_t server_cert_len;
+	const char *matching_id;      /* NULL or "" = none in ctxParams1 */
+	const es10_device_info *device; /* NULL = se_lpa_device_info() */
+} se_auth_server_args;
+int se_authenticate_server_ex(se_driver *d, const se_auth_server_args *a, uint8_t **resp, size_t *rlen);
+/* The same with euiccCiPKIdToBeUsed taken from the server certificate's
+ * authorityKeyIdentifier (the CI that issued it). */
 int se_authenticate_server(se_driver *d, const uint8_t *server_signed1, size_t s1len,
     const uint8_t sig1[64], const uint8_t *server_cert, size_t certlen,
     const char *matching_id, uint8_t **resp, size_t *rlen);
-/* BF21: returns the raw BF21 response (caller frees). */
+/* The deviceInfo tapshare's LPA declares (see se_client.c). */
+void se_lpa_device_info(es10_device_info *d);
+/* BF21 PrepareDownload: returns the whole BF21 response (downloadResponseOk;
+ * caller frees); hash_cc (32 bytes) or NULL. */
+int se_prepare_download_ex(se_driver *d, const uint8_t *smdp_signed2, size_t s2len,
+    const uint8_t sig2[64], const uint8_t *hash_cc, const uint8_t *smdp_cert, size_t certlen,
+    uint8_t **resp, size_t *rlen);
 int se_prepare_download(se_driver *d, const uint8_t *smdp_signed2, size_t s2len,
     const uint8_t sig2[64], const uint8_t *smdp_cert, size_t certlen,
     uint8_t **resp, size_t *rlen);

@@ -8,10 +8,8 @@
  * r||s, ECDSA P-256 with SHA-256 (pki_sign / pki_verify). Byte layouts are
  * documented in docs/protocol.md §"Secure element and download structures".
  *
- *   serverSigned1   30 { 80 transactionId(16) 81 euiccChallenge(16) 83 serverAddress 84 serverChallenge(16) }
- *   euiccSigned1    30 { 80 transactionId 83 serverAddress 84 serverChallenge A0 { 80 matchingId } }
- *   smdpSigned2     30 { 80 transactionId 81 ccRequired(0) }
- *   euiccSigned2    30 { 80 transactionId 5F49 euiccOtpk(65) }
+ *   (The SGP.22 download structures, serverSigned1 .. PrepareDownload, are
+ *   in lib/es10dl.h.)
  *   notification    BF2F { 30 { 80 seq 81 event 82 appId 5A eid(16) 83 transactionId(opt) 84 result 85 appKey(opt) } 5F37 sig }
  *   metadata        E3 { 80 appId 91 name 95 kind 83 provider 82 notAfter(unix s, 0 = none) }
  *
@@ -38,30 +36,6 @@ enum rsp_event {
 	RSP_EVENT_DELETE = 3,
 };
 
-typedef struct rsp_server_signed1 {
-	uint8_t transaction_id[RSP_TID_LEN];
-	uint8_t euicc_challenge[RSP_CHALLENGE_LEN];
-	char server_address[RSP_STR_MAX + 1];
-	uint8_t server_challenge[RSP_CHALLENGE_LEN];
-} rsp_server_signed1;
-
-typedef struct rsp_euicc_signed1 {
-	uint8_t transaction_id[RSP_TID_LEN];
-	char server_address[RSP_STR_MAX + 1];
-	uint8_t server_challenge[RSP_CHALLENGE_LEN];
-	char matching_id[RSP_STR_MAX + 1];
-} rsp_euicc_signed1;
-
-typedef struct rsp_smdp_signed2 {
-	uint8_t transaction_id[RSP_TID_LEN];
-	int cc_required;
-} rsp_smdp_signed2;
-
-typedef struct rsp_euicc_signed2 {
-	uint8_t transaction_id[RSP_TID_LEN];
-	uint8_t euicc_otpk[PKI_PUBKEY_LEN];
-} rsp_euicc_signed2;
-
 typedef struct rsp_metadata {
 	char app_id[RSP_STR_MAX + 1];
 	char name[RSP_STR_MAX + 1];
@@ -86,14 +60,6 @@ typedef struct rsp_notification {
 } rsp_notification;
 
 /* Encoders: caller frees *out. Decoders: parse exactly one structure. */
-int rsp_server_signed1_encode(const rsp_server_signed1 *s, uint8_t **out, size_t *len);
-int rsp_server_signed1_decode(const uint8_t *buf, size_t len, rsp_server_signed1 *s);
-int rsp_euicc_signed1_encode(const rsp_euicc_signed1 *s, uint8_t **out, size_t *len);
-int rsp_euicc_signed1_decode(const uint8_t *buf, size_t len, rsp_euicc_signed1 *s);
-int rsp_smdp_signed2_encode(const rsp_smdp_signed2 *s, uint8_t **out, size_t *len);
-int rsp_smdp_signed2_decode(const uint8_t *buf, size_t len, rsp_smdp_signed2 *s);
-int rsp_euicc_signed2_encode(const rsp_euicc_signed2 *s, uint8_t **out, size_t *len);
-int rsp_euicc_signed2_decode(const uint8_t *buf, size_t len, rsp_euicc_signed2 *s);
 int rsp_metadata_encode(const rsp_metadata *m, uint8_t **out, size_t *len);
 int rsp_metadata_decode(const uint8_t *buf, size_t len, rsp_metadata *m);
 
@@ -134,36 +100,5 @@ int rsp_offer_sign(const rsp_offer *o, EVP_PKEY *key, const uint8_t *cert_der, s
 /* Parses and verifies the signature against the certificate it carries
  * (TS_EVERIFY); whether that certificate is trusted is the caller's check. */
 int rsp_offer_decode(const uint8_t *buf, size_t len, rsp_offer *o);
-
-/*
- * ES10b-shaped SE commands (the value sent in STORE DATA) and their responses.
- *
- * AuthenticateServer request:
- *   BF38 { 30 serverSigned1 | 5F37 serverSignature1 | 30 serverCertificate (X.509 DER) | A0 { 80 matchingId } }
- * AuthenticateServer response:
- *   BF38 { A0 { 30 euiccSigned1 | 5F37 euiccSignature1 | 30 eUICC cert | 30 EUM cert } }  or  BF38 { 02 errorCode }
- * PrepareDownload request:
- *   BF21 { 30 smdpSigned2 | 5F37 smdpSignature2 (over smdpSigned2 || euiccSignature1) | 30 smdpCertificate }
- * PrepareDownload response:
- *   BF21 { A0 { 30 euiccSigned2 | 5F37 euiccSignature2 (over euiccSigned2 || smdpSignature2) } } or BF21 { 02 errorCode }
- */
-typedef struct rsp_auth_server_resp {
-	/* borrowed pointers into the decoded buffer */
-	const uint8_t *euicc_signed1; size_t euicc_signed1_len;
-	uint8_t euicc_signature1[PKI_SIG_LEN];
-	const uint8_t *euicc_cert; size_t euicc_cert_len;
-	const uint8_t *eum_cert; size_t eum_cert_len;
-	int error; /* 0, or the SE's error code (then the rest is unset) */
-} rsp_auth_server_resp;
-
-int rsp_auth_server_resp_decode(const uint8_t *buf, size_t len, rsp_auth_server_resp *r);
-
-typedef struct rsp_prepare_download_resp {
-	const uint8_t *euicc_signed2; size_t euicc_signed2_len; /* borrowed */
-	uint8_t euicc_signature2[PKI_SIG_LEN];
-	int error;
-} rsp_prepare_download_resp;
-
-int rsp_prepare_download_resp_decode(const uint8_t *buf, size_t len, rsp_prepare_download_resp *r);
 
 #endif

@@ -13,8 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/x509v3.h>
+
 #include "lib/json.h"
+#include "lib/pki.h"
 #include "lib/log.h"
+#include "lib/es10dl.h"
 #include "lib/rsp.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -25,6 +29,8 @@
 static void
 es11_ok(struct evhttp_request *req, json_t *body)
 {
+	/* SGP.22 §6.2: every answer names the protocol version (as ES9+) */
+	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Admin-Protocol", "gsma/rsp/v2.2.0");
 	json_object_set_new(body, "header",
 	    json_pack("{s:{s:s}}", "functionExecutionStatus", "status", "Executed-Success"));
 	ts_httpd_reply_json(req, 200, body);
@@ -33,6 +39,7 @@ es11_ok(struct evhttp_request *req, json_t *body)
 static void
 es11_fail(struct evhttp_request *req, const char *subject, const char *reason, const char *msg)
 {
+	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Admin-Protocol", "gsma/rsp/v2.2.0");
 	ts_httpd_reply_json(req, 200, json_pack("{s:{s:{s:s,s:{s:s,s:s,s:s}}}}", "header",
 	    "functionExecutionStatus", "status", "Failed", "statusCodeData", "subjectCode", subject,
 	    "reasonCode", reason, "message", msg));
@@ -43,7 +50,10 @@ es11_svc(node *n, download_svc *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->share = &n->svc;
-	d->address = n->address;
+	/* serverAddress is the bare address (SGP.22), as for ES9+ */
+	if (download_bare_address(n->address, d->address_buf, sizeof(d->address_buf)) != 0)
+		snprintf(d->address_buf, sizeof(d->address_buf), "%s", n->address);
+	d->address = d->address_buf;
 	d->dpauth_key = n->dpauth_key;
 	d->dpauth_cert_der = n->dpauth_cert_der;
 	d->dpauth_cert_der_len = n->dpauth_cert_der_len;
@@ -76,8 +86,23 @@ h_initiate(struct evhttp_request *req, void *arg)
 		es11_fail(req, why.subject, why.reason, why.msg);
 	} else {
 		json_t *r = json_pack("{s:s}", "transactionId", tid);
+		uint8_t sdo[3 + 64];
+		es10_sig_do(sig, sdo); /* serverSignature1 as the 5F37 data object */
 		ts_json_set_b64(r, "serverSigned1", s1, s1_len);
-		ts_json_set_b64(r, "serverSignature1", sig, sizeof(sig));
+		ts_json_set_b64(r, "serverSignature1", sdo, sizeof(sdo));
+		/* euiccCiPKIdToBeUsed: the CI that issued our certificate (04 L keyid) */
+		X509 *x = NULL;
+		if (pki_cert_from_der(n->dpauth_cert_der, n->dpauth_cert_der_len, &x) == 0) {
+			const ASN1_OCTET_STRING *k = X509_get0_authority_key_id(x);
+			if (k != NULL && k->length > 0 && k->length < 128) {
+				uint8_t pk[2 + 128];
+				pk[0] = 0x04;
+				pk[1] = (uint8_t)k->length;
+				memcpy(pk + 2, k->data, (size_t)k->length);
+				ts_json_set_b64(r, "euiccCiPKIdToBeUsed", pk, 2 + (size_t)k->length);
+			}
+			X509_free(x);
+		}
 		ts_json_set_b64(r, "serverCertificate", n->dpauth_cert_der, n->dpauth_cert_der_len);
 		es11_ok(req, r);
 	}
@@ -93,7 +118,7 @@ h_authenticate(struct evhttp_request *req, void *arg)
 	json_t *body = NULL;
 	uint8_t *asr = NULL;
 	size_t asr_len = 0, ne = 0;
-	char eid[33], addr[RSP_STR_MAX + 1];
+	char eid[33], addr[ES10_ADDR_MAX + 1];
 	char(*ids)[STORE_ID_MAX] = NULL;
 	download_svc d;
 	download_why why;

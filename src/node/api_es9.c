@@ -18,9 +18,12 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/x509v3.h>
 
 #include "lib/eid.h"
+#include "lib/es10dl.h"
 #include "lib/json.h"
+#include "lib/pki.h"
 #include "lib/log.h"
 #include "lib/rsp.h"
 #include "lib/ts_err.h"
@@ -30,9 +33,17 @@
 #include "node/peerlim.h"
 #include "node/stream_auth.h"
 
+/* SGP.22 §6.2: every ES9+ answer names the protocol version it speaks. */
+static void
+es9_admin_protocol(struct evhttp_request *req)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Admin-Protocol", "gsma/rsp/v2.2.0");
+}
+
 static void
 es9_ok(struct evhttp_request *req, json_t *body)
 {
+	es9_admin_protocol(req);
 	if (body == NULL)
 		body = json_object();
 	json_object_set_new(body, "header",
@@ -53,6 +64,7 @@ es9_fail(struct evhttp_request *req, const char *subject, const char *reason, co
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_warn("ES9+ refused: %s", msg);
+	es9_admin_protocol(req);
 	ts_httpd_reply_json(req, 200, json_pack("{s:{s:{s:s,s:{s:s,s:s,s:s}}}}", "header",
 	    "functionExecutionStatus", "status", "Failed", "statusCodeData", "subjectCode", subject,
 	    "reasonCode", reason, "message", msg));
@@ -90,8 +102,12 @@ h_companion_events(struct evhttp_request *req, void *arg)
 static void
 dl_svc(node *n, download_svc *d)
 {
+	memset(d, 0, sizeof(*d));
 	d->share = &n->svc;
-	d->address = n->address;
+	/* serverAddress is the bare address (SGP.22: an FQDN, no scheme). */
+	if (download_bare_address(n->address, d->address_buf, sizeof(d->address_buf)) != 0)
+		snprintf(d->address_buf, sizeof(d->address_buf), "%s", n->address);
+	d->address = d->address_buf;
 	d->dpauth_key = n->dpauth_key;
 	d->dpauth_cert_der = n->dpauth_cert_der;
 	d->dpauth_cert_der_len = n->dpauth_cert_der_len;
@@ -99,6 +115,34 @@ dl_svc(node *n, download_svc *d)
 	d->dppb_cert_der = n->dppb_cert_der;
 	d->dppb_cert_der_len = n->dppb_cert_der_len;
 	d->ci = n->ci;
+}
+
+/* initiateAuthentication's answer (SGP.22 §6.5.2.6): transactionId,
+ * serverSigned1, serverSignature1 (5F37 data object), euiccCiPKIdToBeUsed
+ * (the DER SubjectKeyIdentifier of the CI that issued our certificate: 04 L
+ * keyid), serverCertificate. */
+static json_t *
+auth1_json(node *n, const char *tid, const uint8_t *s1, size_t s1_len, const uint8_t sig[64])
+{
+	json_t *r = json_pack("{s:s}", "transactionId", tid);
+	uint8_t sdo[3 + 64];
+	es10_sig_do(sig, sdo);
+	ts_json_set_b64(r, "serverSigned1", s1, s1_len);
+	ts_json_set_b64(r, "serverSignature1", sdo, sizeof(sdo));
+	X509 *x = NULL;
+	if (pki_cert_from_der(n->dpauth_cert_der, n->dpauth_cert_der_len, &x) == 0) {
+		const ASN1_OCTET_STRING *k = X509_get0_authority_key_id(x);
+		if (k != NULL && k->length > 0 && k->length < 128) {
+			uint8_t pk[2 + 128];
+			pk[0] = 0x04;
+			pk[1] = (uint8_t)k->length;
+			memcpy(pk + 2, k->data, (size_t)k->length);
+			ts_json_set_b64(r, "euiccCiPKIdToBeUsed", pk, 2 + (size_t)k->length);
+		}
+		X509_free(x);
+	}
+	ts_json_set_b64(r, "serverCertificate", n->dpauth_cert_der, n->dpauth_cert_der_len);
+	return r;
 }
 
 static void
@@ -131,11 +175,7 @@ h_stream_initiate(struct evhttp_request *req, void *arg)
 		       &why) != 0) {
 		reply_refusal(req, &why);
 	} else {
-		json_t *r = json_pack("{s:s}", "transactionId", tid);
-		ts_json_set_b64(r, "serverSigned1", s1, s1_len);
-		ts_json_set_b64(r, "serverSignature1", sig, sizeof(sig));
-		ts_json_set_b64(r, "serverCertificate", n->dpauth_cert_der, n->dpauth_cert_der_len);
-		es9_ok(req, r);
+		es9_ok(req, auth1_json(n, tid, s1, s1_len, sig));
 	}
 	free(chal);
 	free(s1);
@@ -184,20 +224,16 @@ h_initiate(struct evhttp_request *req, void *arg)
 	uint8_t sig[64];
 	dl_svc(n, &d);
 	(void)ts_httpd_peer_addr(req, peer, sizeof(peer));
+	d.peer = peer;
 	if (peerlim_hit(n->es9_peers, peer, ts_now()) != 0) {
 		log_warn("ES9+ initiateAuthentication from %s refused: more than %d a minute", peer, NODE_ES9_PEER_MAX);
 		es9_fail(req, "8.1", "6.4", "too many download sessions from this address; try again in a minute");
-	} else if (ts_json_b64(body, "euiccChallenge", &chal, &chal_len) != 0 || chal_len != RSP_CHALLENGE_LEN ||
-	    mid == NULL) {
-		es9_fail(req, "8.1", "2.1", "initiateAuthentication needs euiccChallenge (16 bytes) and matchingId");
+	} else if (ts_json_b64(body, "euiccChallenge", &chal, &chal_len) != 0 || chal_len != RSP_CHALLENGE_LEN) {
+		es9_fail(req, "8.1", "2.1", "initiateAuthentication needs euiccChallenge (16 bytes)");
 	} else if (download_initiate(&d, n->st, mid, chal, tid, &s1, &s1_len, sig, &why) != 0) {
 		reply_refusal(req, &why);
 	} else {
-		json_t *r = json_pack("{s:s}", "transactionId", tid);
-		ts_json_set_b64(r, "serverSigned1", s1, s1_len);
-		ts_json_set_b64(r, "serverSignature1", sig, sizeof(sig));
-		ts_json_set_b64(r, "serverCertificate", n->dpauth_cert_der, n->dpauth_cert_der_len);
-		es9_ok(req, r);
+		es9_ok(req, auth1_json(n, tid, s1, s1_len, sig));
 	}
 	free(chal);
 	free(s1);
@@ -226,7 +262,9 @@ h_authenticate(struct evhttp_request *req, void *arg)
 		json_t *r = json_pack("{s:s}", "transactionId", tid);
 		ts_json_set_b64(r, "profileMetadata", md, md_len);
 		ts_json_set_b64(r, "smdpSigned2", s2, s2_len);
-		ts_json_set_b64(r, "smdpSignature2", sig2, 64);
+		uint8_t sdo[3 + 64];
+		es10_sig_do(sig2, sdo);
+		ts_json_set_b64(r, "smdpSignature2", sdo, sizeof(sdo));
 		ts_json_set_b64(r, "smdpCertificate", n->dppb_cert_der, n->dppb_cert_der_len);
 		es9_ok(req, r);
 	}
@@ -289,8 +327,10 @@ h_notification(struct evhttp_request *req, void *arg)
 		es9_fail(req, "8.1", "2.1", "tapshareAppKey is not a 65-byte public key");
 	else if (download_notification(&d, n->st, nb, nb_len, key, &why) != 0)
 		reply_refusal(req, &why);
-	else
+	else {
+		es9_admin_protocol(req);
 		ts_httpd_reply_json(req, 204, NULL);
+	}
 	free(key);
 	free(nb);
 	json_decref(body);
@@ -307,6 +347,7 @@ h_cancel_session(struct evhttp_request *req, void *arg)
 	dl_svc(n, &d);
 	const char *reason = ts_json_str(body, "reason");
 	(void)download_cancel(&d, n->st, ts_json_str(body, "transactionId"), reason);
+	es9_admin_protocol(req);
 	ts_httpd_reply_json(req, 204, NULL);
 	json_decref(body);
 }

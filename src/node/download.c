@@ -73,40 +73,90 @@ share_metadata(const store_share *sh, rsp_metadata *m)
 }
 
 int
+download_bare_address(const char *url, char *out, size_t cap)
+{
+	if (url == NULL || out == NULL)
+		return TS_EINVAL;
+	if (strncmp(url, "https://", 8) == 0)
+		url += 8;
+	else if (strncmp(url, "http://", 7) == 0)
+		url += 7;
+	size_t n = strlen(url);
+	while (n > 0 && url[n - 1] == '/')
+		n--;
+	if (n == 0 || n >= cap || n > ES10_ADDR_MAX)
+		return TS_ELIMIT;
+	memcpy(out, url, n);
+	out[n] = '\0';
+	return 0;
+}
+
+int
+download_server_signed1(const download_svc *d, const uint8_t euicc_challenge[RSP_CHALLENGE_LEN],
+    es10_server_signed1 *ss, uint8_t **s1, size_t *s1_len, uint8_t sig1[64])
+{
+	memset(ss, 0, sizeof(*ss));
+	*s1 = NULL;
+	ss->tid_len = RSP_TID_LEN;
+	if (ts_random(ss->tid, ss->tid_len) != 0 || ts_random(ss->server_challenge, ES10_CHALLENGE_LEN) != 0)
+		return TS_ECRYPTO;
+	memcpy(ss->euicc_challenge, euicc_challenge, ES10_CHALLENGE_LEN);
+	if (ts_snprintf(ss->server_address, sizeof(ss->server_address), "%s", d->address) != 0)
+		return TS_ELIMIT;
+	int rc = es10_server_signed1_encode(ss, s1, s1_len);
+	if (rc == 0 && (rc = pki_sign(d->dpauth_key, *s1, *s1_len, sig1)) != 0) {
+		free(*s1);
+		*s1 = NULL;
+	}
+	return rc;
+}
+
+int
 download_initiate(const download_svc *d, store *st, const char *matching_id,
     const uint8_t euicc_challenge[RSP_CHALLENGE_LEN], char out_tid[2 * RSP_TID_LEN + 1], uint8_t **s1,
     size_t *s1_len, uint8_t sig1[64], download_why *why)
 {
 	store_share sh;
 	*s1 = NULL;
-	if (st->ops->share_by_matching(st, matching_id, &sh) != 0)
-		return refuse(why, TS_ENOTFOUND, "8.2.6", "3.8", "unknown matchingId");
-	if (!share_downloadable(&sh))
-		return refuse(why, TS_ESTATE, "8.2.6", "3.8", "share %s is %s: nothing to download", sh.id,
-		    share_state_name(sh.state));
+	memset(&sh, 0, sizeof(sh));
+	/* SGP.22 initiateAuthentication names no matchingId: the eUICC signs
+	 * it later in ctxParams1 and authenticateClient binds the share then.
+	 * A session without one is keyed by the caller's address so that rows
+	 * stay bounded per peer. tapshare's companion may still name it here,
+	 * which binds the session at once. */
+	if (matching_id != NULL) {
+		if (st->ops->share_by_matching(st, matching_id, &sh) != 0)
+			return refuse(why, TS_ENOTFOUND, "8.2.6", "3.8", "unknown matchingId");
+		if (!share_downloadable(&sh))
+			return refuse(why, TS_ESTATE, "8.2.6", "3.8", "share %s is %s: nothing to download", sh.id,
+			    share_state_name(sh.state));
+	}
 	store_tx tx;
 	memset(&tx, 0, sizeof(tx));
-	rsp_server_signed1 ss;
-	memset(&ss, 0, sizeof(ss));
-	if (ts_random(ss.transaction_id, RSP_TID_LEN) != 0 || ts_random(ss.server_challenge, RSP_CHALLENGE_LEN) != 0)
+	es10_server_signed1 ss;
+	if (download_server_signed1(d, euicc_challenge, &ss, s1, s1_len, sig1) != 0)
 		return internal(why, "opening the session");
-	memcpy(ss.euicc_challenge, euicc_challenge, RSP_CHALLENGE_LEN);
-	snprintf(ss.server_address, sizeof(ss.server_address), "%s", d->address);
-	if (rsp_server_signed1_encode(&ss, s1, s1_len) != 0 || pki_sign(d->dpauth_key, *s1, *s1_len, sig1) != 0)
-		goto fail;
-	ts_hex_encode(ss.transaction_id, RSP_TID_LEN, tx.id, sizeof(tx.id));
-	snprintf(tx.share_id, sizeof(tx.share_id), "%s", sh.id);
-	snprintf(tx.eid, sizeof(tx.eid), "%s", sh.eid);
+	ts_hex_encode(ss.tid, ss.tid_len, tx.id, sizeof(tx.id));
+	if (matching_id != NULL) {
+		snprintf(tx.share_id, sizeof(tx.share_id), "%s", sh.id);
+		snprintf(tx.eid, sizeof(tx.eid), "%s", sh.eid);
+	} else {
+		snprintf(tx.share_id, sizeof(tx.share_id), "%s%.56s", DOWNLOAD_UNBOUND_PREFIX,
+		    d->peer != NULL ? d->peer : "?");
+	}
 	memcpy(tx.euicc_challenge, euicc_challenge, RSP_CHALLENGE_LEN);
 	memcpy(tx.server_challenge, ss.server_challenge, RSP_CHALLENGE_LEN);
 	tx.stage = TX_INITIATED;
 	tx.created_at = ts_now();
-	/* A new session replaces the share's oldest: rows stay bounded
-	 * whoever knows the matchingId and however often they call. */
-	if (st->ops->tx_trim(st, sh.id, DOWNLOAD_TX_PER_SHARE - 1) != 0 || st->ops->tx_put(st, &tx) != 0)
+	/* A new session replaces the share's (or the peer's) oldest: rows stay
+	 * bounded whoever knows the matchingId and however often they call. */
+	if (st->ops->tx_trim(st, tx.share_id, DOWNLOAD_TX_PER_SHARE - 1) != 0 || st->ops->tx_put(st, &tx) != 0)
 		goto fail;
 	snprintf(out_tid, 2 * RSP_TID_LEN + 1, "%s", tx.id);
-	log_info("S14 share %s: download session %s opened by companion %s", sh.id, tx.id, sh.eid);
+	if (matching_id != NULL)
+		log_info("S14 share %s: download session %s opened by companion %s", sh.id, tx.id, sh.eid);
+	else
+		log_info("S14 download session %s opened (matchingId to come in ctxParams1)", tx.id);
 	return 0;
 fail:
 	free(*s1);
@@ -117,7 +167,7 @@ fail:
 /* Verifies the SE's identity: chain CI -> EUM -> eUICC, the EUM's permitted
  * prefixes, and the EID in the eUICC certificate. Returns the eUICC key. */
 static int
-verify_euicc(const download_svc *d, const rsp_auth_server_resp *a, const char *want_eid, EVP_PKEY **pub,
+verify_euicc(const download_svc *d, const es10_auth_server_resp *a, const char *want_eid, EVP_PKEY **pub,
     char *why, size_t cap)
 {
 	X509 *eum = NULL, *euicc = NULL;
@@ -126,8 +176,8 @@ verify_euicc(const download_svc *d, const rsp_auth_server_resp *a, const char *w
 	char err[256] = "";
 	eid_t eid;
 	char prefixes[512];
-	if (pki_cert_from_der(a->eum_cert, a->eum_cert_len, &eum) != 0 ||
-	    pki_cert_from_der(a->euicc_cert, a->euicc_cert_len, &euicc) != 0) {
+	if (pki_cert_from_der(a->eum_cert.p, a->eum_cert.len, &eum) != 0 ||
+	    pki_cert_from_der(a->euicc_cert.p, a->euicc_cert.len, &euicc) != 0) {
 		snprintf(why, cap, "malformed eUICC or EUM certificate");
 		goto done;
 	}
@@ -168,34 +218,53 @@ download_authenticate(const download_svc *d, store *st, const char *tid, const u
 {
 	EVP_PKEY *pub = NULL;
 	store_tx tx;
-	rsp_auth_server_resp a;
-	rsp_euicc_signed1 es1;
+	es10_auth_server_resp a;
+	es10_euicc_signed1 es1;
 	store_share sh;
 	char vwhy[300];
+	uint8_t *tbs = NULL;
+	size_t tbs_len = 0;
 	int rc;
 	*md = *s2 = NULL;
 	if ((rc = tx_lookup(st, tid, TX_INITIATED, &tx, why)) != 0)
 		return rc;
-	if (rsp_auth_server_resp_decode(asr, asr_len, &a) != 0)
+	if (es10_auth_server_resp_decode(asr, asr_len, &a, &es1) != 0)
 		return refuse(why, TS_EPARSE, "8.1", "2.1", "authenticateServerResponse is missing or malformed");
 	if (a.error != 0)
-		return refuse(why, TS_EDENIED, "8.1", "3.8", "the secure element refused the server (error %d)", a.error);
+		return refuse(why, TS_EDENIED, "8.1", "3.8", "the secure element refused the server (authenticateErrorCode %d)",
+		    a.error);
+	int unbound = strncmp(tx.share_id, DOWNLOAD_UNBOUND_PREFIX, strlen(DOWNLOAD_UNBOUND_PREFIX)) == 0;
+	if (unbound) {
+		/* The share is the one the eUICC's signed matchingId names (checked
+		 * against its signature below, before anything is recorded). */
+		if (!es1.ctx.has_matching_id || st->ops->share_by_matching(st, es1.ctx.matching_id, &sh) != 0)
+			return refuse(why, TS_ENOTFOUND, "8.2.6", "3.8", "matchingId in ctxParams1 is missing or unknown");
+		snprintf(tx.share_id, sizeof(tx.share_id), "%s", sh.id);
+		snprintf(tx.eid, sizeof(tx.eid), "%s", sh.eid);
+	}
 	if (verify_euicc(d, &a, tx.eid, &pub, vwhy, sizeof(vwhy)) != 0)
 		return refuse(why, TS_EVERIFY, "8.1.3", "6.1", "%s", vwhy);
-	if (pki_verify(pub, a.euicc_signed1, a.euicc_signed1_len, a.euicc_signature1) != 0) {
+	if (pki_verify(pub, a.euicc_signed1.p, a.euicc_signed1.len, a.euicc_signature1) != 0) {
 		rc = refuse(why, TS_EVERIFY, "8.1", "6.1", "euiccSignature1 does not verify");
 		goto done;
 	}
-	if (rsp_euicc_signed1_decode(a.euicc_signed1, a.euicc_signed1_len, &es1) != 0 ||
-	    st->ops->share_get(st, tx.share_id, &sh) != 0) {
-		rc = refuse(why, TS_EPARSE, "8.1", "2.1", "euiccSigned1 is malformed");
+	if (!unbound && st->ops->share_get(st, tx.share_id, &sh) != 0) {
+		rc = refuse(why, TS_ENOTFOUND, "8.2", "3.8", "share %s is gone", tx.share_id);
 		goto done;
 	}
-	char tid_hex[33];
-	ts_hex_encode(es1.transaction_id, RSP_TID_LEN, tid_hex, sizeof(tid_hex));
-	if (strcmp(tid_hex, tx.id) != 0 || ts_ct_equal(es1.server_challenge, tx.server_challenge, 16) != 0 ||
-	    strcmp(es1.matching_id, sh.matching_id) != 0 || strcmp(es1.server_address, d->address) != 0) {
+	char tid_hex[2 * ES10_TID_MAX + 1];
+	ts_hex_encode(es1.tid, es1.tid_len, tid_hex, sizeof(tid_hex));
+	if (strcmp(tid_hex, tx.id) != 0 || strcmp(es1.server_address, d->address) != 0) {
 		rc = refuse(why, TS_EVERIFY, "8.1", "6.1", "euiccSigned1 does not match this session (replay?)");
+		goto done;
+	}
+	if (ts_ct_equal(es1.server_challenge, tx.server_challenge, 16) != 0) {
+		rc = refuse(why, TS_EVERIFY, "8.1", "6.1", "euiccSigned1 does not carry this session's serverChallenge");
+		goto done;
+	}
+	/* The matching ID travels in ctxParams1, signed by the eUICC. */
+	if (!es1.ctx.has_matching_id || strcmp(es1.ctx.matching_id, sh.matching_id) != 0) {
+		rc = refuse(why, TS_ENOTFOUND, "8.2.6", "3.8", "matchingId in ctxParams1 is missing or not this share's");
 		goto done;
 	}
 	if (!share_downloadable(&sh)) {
@@ -207,14 +276,15 @@ download_authenticate(const download_svc *d, store *st, const char *tid, const u
 	rc = TS_ECRYPTO;
 	if (pki_pubkey_to_point(pub, tx.euicc_pub) != 0)
 		goto fail;
-	rsp_smdp_signed2 ss2 = { .cc_required = 0 };
-	memcpy(ss2.transaction_id, es1.transaction_id, RSP_TID_LEN);
-	uint8_t buf[2048];
-	if (rsp_smdp_signed2_encode(&ss2, s2, s2_len) != 0 || *s2_len + 64 > sizeof(buf))
-		goto fail;
-	memcpy(buf, *s2, *s2_len);
-	memcpy(buf + *s2_len, tx.euicc_sig1, 64);
-	if (pki_sign(d->dppb_key, buf, *s2_len + 64, sig2) != 0)
+	es10_smdp_signed2 ss2;
+	memset(&ss2, 0, sizeof(ss2));
+	memcpy(ss2.tid, es1.tid, es1.tid_len);
+	ss2.tid_len = es1.tid_len;
+	ss2.cc_required = 0;
+	/* smdpSignature2 over smdpSigned2 || 5F37 40 euiccSignature1. */
+	if (es10_smdp_signed2_encode(&ss2, s2, s2_len) != 0 ||
+	    es10_sig_input(*s2, *s2_len, tx.euicc_sig1, &tbs, &tbs_len) != 0 ||
+	    pki_sign(d->dppb_key, tbs, tbs_len, sig2) != 0)
 		goto fail;
 	memcpy(tx.smdp_sig2, sig2, 64);
 	tx.stage = TX_AUTHENTICATED;
@@ -242,6 +312,7 @@ done:
 		free(*s2);
 		*md = *s2 = NULL;
 	}
+	free(tbs);
 	EVP_PKEY_free(pub);
 	return rc;
 }
@@ -255,35 +326,35 @@ download_package(const download_svc *d, store *st, const char *tid, const uint8_
 	size_t md_len = 0;
 	char *cred = NULL;
 	store_tx tx;
-	rsp_prepare_download_resp p;
-	rsp_euicc_signed2 es2;
+	es10_prepare_download_resp p;
+	es10_euicc_signed2 es2;
 	store_share sh;
+	uint8_t *tbs = NULL;
+	size_t tbs_len = 0;
 	int rc;
 	*bpp = NULL;
 	if ((rc = tx_lookup(st, tid, TX_AUTHENTICATED, &tx, why)) != 0)
 		return rc;
-	if (rsp_prepare_download_resp_decode(pdr, pdr_len, &p) != 0)
+	if (es10_prepare_download_resp_decode(pdr, pdr_len, &p, &es2) != 0)
 		return refuse(why, TS_EPARSE, "8.1", "2.1", "prepareDownloadResponse is missing or malformed");
 	if (p.error != 0)
-		return refuse(why, TS_EDENIED, "8.1", "3.8", "the secure element refused to prepare the download (error %d)",
-		    p.error);
-	uint8_t buf[2048];
-	if (p.euicc_signed2_len + 64 > sizeof(buf) || pki_pubkey_from_point(tx.euicc_pub, 65, &pub) != 0)
+		return refuse(why, TS_EDENIED, "8.1", "3.8",
+		    "the secure element refused to prepare the download (downloadErrorCode %d)", p.error);
+	if (pki_pubkey_from_point(tx.euicc_pub, 65, &pub) != 0)
 		return internal(why, "binding the package");
-	memcpy(buf, p.euicc_signed2, p.euicc_signed2_len);
-	memcpy(buf + p.euicc_signed2_len, tx.smdp_sig2, 64);
-	if (pki_verify(pub, buf, p.euicc_signed2_len + 64, p.euicc_signature2) != 0) {
+	/* euiccSignature2 over euiccSigned2 || 5F37 40 smdpSignature2. */
+	if (es10_sig_input(p.euicc_signed2.p, p.euicc_signed2.len, tx.smdp_sig2, &tbs, &tbs_len) != 0) {
+		rc = internal(why, "binding the package");
+		goto done;
+	}
+	if (pki_verify(pub, tbs, tbs_len, p.euicc_signature2) != 0) {
 		rc = refuse(why, TS_EVERIFY, "8.1", "6.1", "euiccSignature2 does not verify");
 		goto done;
 	}
-	char tid_hex[33];
-	if (rsp_euicc_signed2_decode(p.euicc_signed2, p.euicc_signed2_len, &es2) != 0) {
-		rc = refuse(why, TS_EPARSE, "8.1", "2.1", "euiccSigned2 is malformed");
-		goto done;
-	}
-	ts_hex_encode(es2.transaction_id, RSP_TID_LEN, tid_hex, sizeof(tid_hex));
+	char tid_hex[2 * ES10_TID_MAX + 1];
+	ts_hex_encode(es2.tid, es2.tid_len, tid_hex, sizeof(tid_hex));
 	if (strcmp(tid_hex, tx.id) != 0) {
-		rc = refuse(why, TS_EVERIFY, "8.1", "6.1", "euiccSigned2 is for another session");
+		rc = refuse(why, TS_EVERIFY, "8.10.1", "3.9", "euiccSigned2 is for another session");
 		goto done;
 	}
 	/* Whether the share is still downloadable is decided by share_deliver,
@@ -303,7 +374,7 @@ download_package(const download_svc *d, store *st, const char *tid, const uint8_
 	eid_t eid;
 	if (eid_parse(tx.eid, &eid) != 0 || share_credential(st, sh.id, &cred) != 0 ||
 	    rsp_metadata_encode(&m, &md, &md_len) != 0 ||
-	    bsp_package_build(es2.euicc_otpk, sizeof(es2.euicc_otpk), &eid, es2.transaction_id, RSP_TID_LEN,
+	    bsp_package_build(es2.euicc_otpk, sizeof(es2.euicc_otpk), &eid, es2.tid, es2.tid_len,
 		(const uint8_t *)ES9_HOST_ID, strlen(ES9_HOST_ID), d->dppb_key, md, md_len, (const uint8_t *)cred,
 		strlen(cred), bpp, bpp_len) != 0) {
 		rc = internal(why, "binding the package");
@@ -322,6 +393,7 @@ done:
 		*bpp = NULL;
 	}
 	EVP_PKEY_free(pub);
+	free(tbs);
 	if (cred) {
 		OPENSSL_cleanse(cred, strlen(cred));
 		free(cred);
@@ -433,7 +505,7 @@ download_cancel(const download_svc *d, store *st, const char *tid, const char *r
 }
 
 int
-download_verify_euicc(const download_svc *d, const rsp_auth_server_resp *a, const char *want_eid, EVP_PKEY **pub,
+download_verify_euicc(const download_svc *d, const es10_auth_server_resp *a, const char *want_eid, EVP_PKEY **pub,
     char *why, size_t cap)
 {
 	return verify_euicc(d, a, want_eid, pub, why, cap);

@@ -30,6 +30,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "lib/es10dl.h"
 #include "lib/rsp.h"
 #include "node/share.h"
 #include "node/store.h"
@@ -39,7 +40,7 @@
 
 typedef struct download_svc {
 	const share_svc *share;     /* borrowed */
-	const char *address;        /* smdpAddress (borrowed) */
+	const char *address;        /* serverAddress: the bare SM-DP+ address, no scheme (borrowed) */
 	/* SGP.22 4.5.2: two CI-issued SM-DP+ certificates (all borrowed). */
 	EVP_PKEY *dpauth_key;       /* DPauth: signs serverSigned1 */
 	const uint8_t *dpauth_cert_der; /* CERT.DPauth.ECDSA, serverCertificate */
@@ -48,7 +49,12 @@ typedef struct download_svc {
 	const uint8_t *dppb_cert_der;   /* CERT.DPpb.ECDSA, smdpCertificate */
 	size_t dppb_cert_der_len;
 	X509 *ci;                   /* trusted CI root (borrowed) */
+	char address_buf[ES10_ADDR_MAX + 1]; /* storage address may point to */
+	const char *peer;           /* the caller's address (sessions without a matchingId), or NULL */
 } download_svc;
+
+/* share_id of a session opened without a matchingId, followed by the peer. */
+#define DOWNLOAD_UNBOUND_PREFIX "es9:"
 
 typedef struct download_why {
 	const char *subject; /* SGP.22 subjectCode, static */
@@ -56,7 +62,17 @@ typedef struct download_why {
 	char msg[512];
 } download_why;
 
-/* initiateAuthentication. out_tid: hex transactionId; *s1: serverSigned1 DER
+/* A fresh serverSigned1 (random transactionId of 16 bytes and
+ * serverChallenge, serverAddress = d->address) and its serverSignature1. */
+int download_server_signed1(const download_svc *d, const uint8_t euicc_challenge[RSP_CHALLENGE_LEN],
+    es10_server_signed1 *ss, uint8_t **s1, size_t *s1_len, uint8_t sig1[64]);
+
+/* The bare SM-DP+ address SGP.22 signs (serverAddress): url without its
+ * scheme and trailing '/'. */
+int download_bare_address(const char *url, char *out, size_t cap);
+
+/* initiateAuthentication. matching_id NULL (SGP.22: it comes later, in
+ * ctxParams1) or a downloadable share's (tapshare's companion). out_tid: hex transactionId; *s1: serverSigned1 DER
  * (caller frees); sig1: serverSignature1. */
 int download_initiate(const download_svc *d, store *st, const char *matching_id,
     const uint8_t euicc_challenge[RSP_CHALLENGE_LEN], char out_tid[2 * RSP_TID_LEN + 1], uint8_t **s1,
@@ -88,7 +104,7 @@ int download_cancel(const download_svc *d, store *st, const char *tid, const cha
  * eUICC, the EID permitted by the EUM and equal to want_eid (NULL: any EID,
  * as ES11 where the certificate tells it). *pub: the eUICC key (caller
  * frees). Also used by stream_auth.c and smds.c. */
-int download_verify_euicc(const download_svc *d, const rsp_auth_server_resp *a, const char *want_eid,
+int download_verify_euicc(const download_svc *d, const es10_auth_server_resp *a, const char *want_eid,
     EVP_PKEY **pub, char *why, size_t cap);
 
 #endif

@@ -54,7 +54,7 @@ smds_bare_address(const char *address, char *out, size_t cap)
 static int
 same_address(const char *a, const char *b)
 {
-	char x[RSP_STR_MAX + 1], y[RSP_STR_MAX + 1];
+	char x[ES10_ADDR_MAX + 1], y[ES10_ADDR_MAX + 1];
 	return smds_bare_address(a, x, sizeof(x)) == 0 && smds_bare_address(b, y, sizeof(y)) == 0 &&
 	    strcmp(x, y) == 0;
 }
@@ -70,15 +70,11 @@ smds_initiate(const download_svc *d, store *st, const char *peer, const char *sm
 		    d->address);
 	store_tx tx;
 	memset(&tx, 0, sizeof(tx));
-	rsp_server_signed1 ss;
-	memset(&ss, 0, sizeof(ss));
-	if (ts_random(ss.transaction_id, RSP_TID_LEN) != 0 || ts_random(ss.server_challenge, RSP_CHALLENGE_LEN) != 0)
-		return refuse(why, TS_ECRYPTO, "8.1", "5.1", "no randomness");
-	memcpy(ss.euicc_challenge, euicc_challenge, RSP_CHALLENGE_LEN);
-	snprintf(ss.server_address, sizeof(ss.server_address), "%s", d->address);
-	if (rsp_server_signed1_encode(&ss, s1, s1_len) != 0 || pki_sign(d->dpauth_key, *s1, *s1_len, sig1) != 0)
+	es10_server_signed1 ss;
+	/* random transactionId and serverChallenge, DPauth signature (download.c) */
+	if (download_server_signed1(d, euicc_challenge, &ss, s1, s1_len, sig1) != 0)
 		goto fail;
-	ts_hex_encode(ss.transaction_id, RSP_TID_LEN, tx.id, sizeof(tx.id));
+	ts_hex_encode(ss.tid, ss.tid_len, tx.id, sizeof(tx.id));
 	snprintf(tx.share_id, sizeof(tx.share_id), SMDS_TX_PREFIX "%.58s", peer != NULL ? peer : "?");
 	memcpy(tx.euicc_challenge, euicc_challenge, RSP_CHALLENGE_LEN);
 	memcpy(tx.server_challenge, ss.server_challenge, RSP_CHALLENGE_LEN);
@@ -95,16 +91,12 @@ fail:
 	return refuse(why, TS_ECRYPTO, "8.1", "5.1", "internal error while opening the session");
 }
 
-/* The one place the AuthenticateServer response is decoded (the ES9+ codec
- * of download.c; when it changes, only this call changes). */
+/* The one place the AuthenticateServer response is decoded (the SGP.22
+ * codec of lib/es10dl.h, as ES9+ uses it). */
 static int
-decode_asr(const uint8_t *asr, size_t asr_len, rsp_auth_server_resp *a, rsp_euicc_signed1 *es1)
+decode_asr(const uint8_t *asr, size_t asr_len, es10_auth_server_resp *a, es10_euicc_signed1 *es1)
 {
-	if (rsp_auth_server_resp_decode(asr, asr_len, a) != 0)
-		return TS_EPARSE;
-	if (a->error != 0)
-		return 0;
-	return rsp_euicc_signed1_decode(a->euicc_signed1, a->euicc_signed1_len, es1) == 0 ? 0 : TS_EPARSE;
+	return es10_auth_server_resp_decode(asr, asr_len, a, es1) == 0 ? 0 : TS_EPARSE;
 }
 
 int
@@ -112,12 +104,12 @@ smds_authenticate(const download_svc *d, store *st, const char *tid, const uint8
     char eid[33], char (*event_ids)[STORE_ID_MAX], size_t max, size_t *n, download_why *why)
 {
 	store_tx tx;
-	rsp_auth_server_resp a;
-	rsp_euicc_signed1 es1;
+	es10_auth_server_resp a;
+	es10_euicc_signed1 es1;
 	EVP_PKEY *pub = NULL;
 	X509 *cert = NULL;
 	eid_t e;
-	char vwhy[300], tid_hex[33];
+	char vwhy[300], tid_hex[2 * ES10_TID_MAX + 1];
 	int rc;
 	*n = 0;
 	eid[0] = '\0';
@@ -136,17 +128,17 @@ smds_authenticate(const download_svc *d, store *st, const char *tid, const uint8
 		return refuse(why, TS_EDENIED, "8.1", "3.8", "the eUICC refused the server (error %d)", a.error);
 	if (download_verify_euicc(d, &a, NULL, &pub, vwhy, sizeof(vwhy)) != 0)
 		return refuse(why, TS_EVERIFY, "8.1.3", "6.1", "%s", vwhy);
-	if (pki_verify(pub, a.euicc_signed1, a.euicc_signed1_len, a.euicc_signature1) != 0) {
+	if (pki_verify(pub, a.euicc_signed1.p, a.euicc_signed1.len, a.euicc_signature1) != 0) {
 		rc = refuse(why, TS_EVERIFY, "8.1", "6.1", "euiccSignature1 does not verify");
 		goto done;
 	}
-	ts_hex_encode(es1.transaction_id, RSP_TID_LEN, tid_hex, sizeof(tid_hex));
+	ts_hex_encode(es1.tid, es1.tid_len, tid_hex, sizeof(tid_hex));
 	if (strcmp(tid_hex, tx.id) != 0 || ts_ct_equal(es1.server_challenge, tx.server_challenge, 16) != 0 ||
 	    !same_address(es1.server_address, d->address)) {
 		rc = refuse(why, TS_EVERIFY, "8.1", "6.1", "euiccSigned1 does not match this session (replay?)");
 		goto done;
 	}
-	if (pki_cert_from_der(a.euicc_cert, a.euicc_cert_len, &cert) != 0 || pki_cert_eid(cert, &e) != 0) {
+	if (pki_cert_from_der(a.euicc_cert.p, a.euicc_cert.len, &cert) != 0 || pki_cert_eid(cert, &e) != 0) {
 		rc = refuse(why, TS_EVERIFY, "8.1.3", "6.1", "eUICC certificate carries no valid EID");
 		goto done;
 	}

@@ -57,15 +57,10 @@ stream_auth_initiate(const download_svc *d, store *st, const char *peer, const c
 		return refuse(why, TS_EDENIED, "8.1.3", "6.1", "EID %s has no trusted manufacturer", eid.digits);
 	store_tx tx;
 	memset(&tx, 0, sizeof(tx));
-	rsp_server_signed1 ss;
-	memset(&ss, 0, sizeof(ss));
-	if (ts_random(ss.transaction_id, RSP_TID_LEN) != 0 || ts_random(ss.server_challenge, RSP_CHALLENGE_LEN) != 0)
-		return refuse(why, TS_ECRYPTO, "8.1", "5.1", "no randomness");
-	memcpy(ss.euicc_challenge, euicc_challenge, RSP_CHALLENGE_LEN);
-	snprintf(ss.server_address, sizeof(ss.server_address), "%s", d->address);
-	if (rsp_server_signed1_encode(&ss, s1, s1_len) != 0 || pki_sign(d->dpauth_key, *s1, *s1_len, sig1) != 0)
+	es10_server_signed1 ss;
+	if (download_server_signed1(d, euicc_challenge, &ss, s1, s1_len, sig1) != 0)
 		goto fail;
-	ts_hex_encode(ss.transaction_id, RSP_TID_LEN, tx.id, sizeof(tx.id));
+	ts_hex_encode(ss.tid, ss.tid_len, tx.id, sizeof(tx.id));
 	snprintf(tx.share_id, sizeof(tx.share_id), "stream:%.56s", peer);
 	snprintf(tx.eid, sizeof(tx.eid), "%s", eid.digits);
 	memcpy(tx.euicc_challenge, euicc_challenge, RSP_CHALLENGE_LEN);
@@ -87,10 +82,10 @@ stream_auth_complete(const download_svc *d, store *st, const char *tid, const ui
     char token[65], download_why *why)
 {
 	store_tx tx;
-	rsp_auth_server_resp a;
-	rsp_euicc_signed1 es1;
+	es10_auth_server_resp a;
+	es10_euicc_signed1 es1;
 	EVP_PKEY *pub = NULL;
-	char vwhy[300], tid_hex[33], owner[STORE_ID_MAX], th[65];
+	char vwhy[300], tid_hex[2 * ES10_TID_MAX + 1], owner[STORE_ID_MAX], th[65];
 	uint8_t raw[32];
 	int rc;
 	if (tid == NULL || strlen(tid) != 2 * RSP_TID_LEN || st->ops->tx_get(st, tid, &tx) != 0 ||
@@ -102,23 +97,20 @@ stream_auth_complete(const download_svc *d, store *st, const char *tid, const ui
 	tx.stage = SA_USED;
 	if (st->ops->tx_put(st, &tx) != 0)
 		return refuse(why, TS_EDB, "8.1", "5.1", "internal error while recording the session");
-	if (rsp_auth_server_resp_decode(asr, asr_len, &a) != 0)
+	if (es10_auth_server_resp_decode(asr, asr_len, &a, &es1) != 0)
 		return refuse(why, TS_EPARSE, "8.1", "2.1", "authenticateServerResponse is missing or malformed");
 	if (a.error != 0)
 		return refuse(why, TS_EDENIED, "8.1", "3.8", "the secure element refused the server (error %d)", a.error);
 	if (download_verify_euicc(d, &a, tx.eid, &pub, vwhy, sizeof(vwhy)) != 0)
 		return refuse(why, TS_EVERIFY, "8.1.3", "6.1", "%s", vwhy);
-	if (pki_verify(pub, a.euicc_signed1, a.euicc_signed1_len, a.euicc_signature1) != 0) {
+	if (pki_verify(pub, a.euicc_signed1.p, a.euicc_signed1.len, a.euicc_signature1) != 0) {
 		rc = refuse(why, TS_EVERIFY, "8.1", "6.1", "euiccSignature1 does not verify");
 		goto done;
 	}
-	if (rsp_euicc_signed1_decode(a.euicc_signed1, a.euicc_signed1_len, &es1) != 0) {
-		rc = refuse(why, TS_EPARSE, "8.1", "2.1", "euiccSigned1 is malformed");
-		goto done;
-	}
-	ts_hex_encode(es1.transaction_id, RSP_TID_LEN, tid_hex, sizeof(tid_hex));
+	ts_hex_encode(es1.tid, es1.tid_len, tid_hex, sizeof(tid_hex));
 	if (strcmp(tid_hex, tx.id) != 0 || ts_ct_equal(es1.server_challenge, tx.server_challenge, 16) != 0 ||
-	    strcmp(es1.matching_id, STREAM_AUTH_MATCHING_ID) != 0 || strcmp(es1.server_address, d->address) != 0) {
+	    !es1.ctx.has_matching_id || strcmp(es1.ctx.matching_id, STREAM_AUTH_MATCHING_ID) != 0 ||
+	    strcmp(es1.server_address, d->address) != 0) {
 		rc = refuse(why, TS_EVERIFY, "8.1", "6.1", "euiccSigned1 does not match this session (replay?)");
 		goto done;
 	}

@@ -23,21 +23,9 @@
 
 typedef struct se_card se_card;
 
-/*
- * Error codes of the download's AuthenticateServer / PrepareDownload answers
- * in their tapshare form { 02 code } (lib/rsp.h; issue 7 makes them SGP.22's
- * AuthenticateResponseError / PrepareDownloadResponseError). The SGP.22
- * result codes of the ES10 functions of part 1 are in lib/es10.h.
- */
-enum se_result {
-	SE_RES_UNDEFINED = 127,
-
-	SE_AUTH_INVALID_CERT = 1,
-	SE_AUTH_INVALID_SIG = 2,
-	SE_AUTH_NO_SESSION = 4,
-	SE_AUTH_INVALID_TID = 5,
-	SE_AUTH_CHALLENGE_MISMATCH = 6,
-};
+/* The download's error codes are SGP.22's AuthenticateErrorCode and
+ * DownloadErrorCode (lib/es10dl.h); the result codes of the other ES10
+ * functions are in lib/es10.h. */
 
 /* AID of the ISD-R (SGP.22). */
 #define SE_ISDR_AID "\xA0\x00\x00\x05\x59\x10\x10\xFF\xFF\xFF\xFF\x89\x00\x00\x01\x00"

@@ -20,6 +20,7 @@
 #include "lib/eid.h"
 #include "lib/es10.h"
 #include "lib/pki.h"
+#include "lib/es10dl.h"
 #include "lib/rsp.h"
 #include "se/card.h"
 
@@ -124,12 +125,13 @@ struct se_card {
 	int have_challenge;
 	uint8_t challenge[RSP_CHALLENGE_LEN];
 	int sess;
-	uint8_t tid[RSP_TID_LEN];
+	uint8_t tid[ES10_TID_MAX];
+	size_t tid_len;
 	uint8_t euicc_sig1[PKI_SIG_LEN];
 	EVP_PKEY *server_pub; /* serverCertificate (DPauth) key */
 	EVP_PKEY *smdp_pub;   /* smdpCertificate (DPpb) key: verifies the package */
 	EVP_PKEY *otsk;       /* one-time private key, wiped after use */
-	char server_address[RSP_STR_MAX + 1]; /* serverSigned1's, for the notifications */
+	char server_address[ES10_ADDR_MAX + 1]; /* serverSigned1's, for the notifications */
 	uint8_t smdp_oid[ES10_OID_MAX];       /* the DPpb certificate's, for the PIR */
 	size_t smdp_oid_len;
 };

@@ -1,8 +1,7 @@
 /*
  * es10.c — the ISD-R of the software secure element: every ES10 function of
  * SGP.22 part 1 (layouts and result codes: lib/es10.h, the one ES10 codec)
- * plus the download functions (lib/rsp.h, lib/bsp.h; issue 7 makes those
- * exact). Each function receives a complete command TLV (assembled from
+ * plus the download functions (lib/es10dl.h; the bound package lib/bsp.h). Each function receives a complete command TLV (assembled from
  * STORE DATA blocks by card.c) and builds a response TLV. A command that is
  * not well-formed gets SW 6A80; a well-formed one that cannot be done gets
  * the SGP.22 result code inside its response.
@@ -68,6 +67,7 @@
 
 #include "lib/der.h"
 #include "lib/es10.h"
+#include "lib/es10dl.h"
 #include "lib/log.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -104,37 +104,6 @@ se_es10_reset(se_card *c)
 
 /* ---- small helpers ---- */
 
-static int
-finish(der_writer *w, uint8_t **out, size_t *len)
-{
-	int rc = der_writer_finish(w, out, len);
-	der_writer_clear(w);
-	return rc;
-}
-
-/* tag { inner_tag code } (the download's error form of lib/rsp.h, issue 7) */
-static int
-encode_code(uint32_t tag, uint32_t inner_tag, uint64_t code, uint8_t **out, size_t *len)
-{
-	der_writer w;
-	der_writer_init(&w);
-	der_begin(&w, tag);
-	der_put_uint(&w, inner_tag, code);
-	der_end(&w);
-	return finish(&w, out, len);
-}
-
-/* String of a primitive TLV: 1..cap-1 bytes, no NUL. */
-static int
-tlv_str(const der_tlv *t, char *dst, size_t cap)
-{
-	if (der_tag_constructed(t->tag) || t->len == 0 || t->len >= cap ||
-	    memchr(t->val, 0, t->len) != NULL)
-		return TS_EPARSE;
-	memcpy(dst, t->val, t->len);
-	dst[t->len] = '\0';
-	return 0;
-}
 
 /* Copies s into dst (max bytes + NUL), cut at a UTF-8 character boundary;
  * a string that is not UTF-8 (app metadata is not checked for it) has its
@@ -368,11 +337,8 @@ get_euicc_info1(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_
  * 102 226 §8.2.1.3.2: 81 installed applications, 82 free non-volatile
  * memory, 83 free volatile memory (bytes, as our limits give them). */
 static int
-get_euicc_info2(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_t *olen)
+euicc_info2_der(const se_card *c, uint8_t **out, size_t *olen)
 {
-	int rc = es10_empty_req_decode(ES10_TAG_GET_EUICC_INFO2, cmd, len);
-	if (rc != 0)
-		return rc;
 	es10_euicc_info2 i;
 	memset(&i, 0, sizeof(i));
 	static const uint8_t pv[3] = { 2, 3, 1 }, fw[3] = { 0, 1, 0 }, gp[3] = { 2, 3, 0 };
@@ -399,6 +365,15 @@ get_euicc_info2(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_
 	i.category = ES10_CATEGORY_OTHER;
 	/* pp_version 0.0.0, sas_accreditation "": none */
 	return es10_euicc_info2_encode(&i, out, olen);
+}
+
+static int
+get_euicc_info2(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_t *olen)
+{
+	int rc = es10_empty_req_decode(ES10_TAG_GET_EUICC_INFO2, cmd, len);
+	if (rc != 0)
+		return rc;
+	return euicc_info2_der(c, out, olen);
 }
 
 static int
@@ -754,23 +729,21 @@ memory_reset(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_t *
 	return es10_result_encode(ES10_TAG_MEMORY_RESET, result, out, olen);
 }
 
-/* ---- download (lib/rsp.h form, issue 7) ---- */
+/* ---- download: GetEuiccChallenge, AuthenticateServer, PrepareDownload
+ * (SGP.22 §5.7.7, §5.7.13, §5.7.14; encodings lib/es10dl.h) ---- */
 
 static int
-get_challenge(se_card *c, uint8_t **out, size_t *len)
+get_challenge(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_t *olen)
 {
-	/* A new challenge starts a new authentication: drop any session. */
-	se_es10_reset(c);
-	int rc = ts_random(c->challenge, sizeof(c->challenge));
+	int rc = es10_empty_req_decode(ES10_TAG_GET_EUICC_CHALLENGE, cmd, len);
 	if (rc != 0)
 		return rc;
+	/* A new challenge starts a new authentication: drop any session. */
+	se_es10_reset(c);
+	if ((rc = ts_random(c->challenge, sizeof(c->challenge))) != 0)
+		return rc;
 	c->have_challenge = 1;
-	der_writer w;
-	der_writer_init(&w);
-	der_begin(&w, ES10_TAG_GET_EUICC_CHALLENGE);
-	der_put(&w, 0x80, c->challenge, sizeof(c->challenge));
-	der_end(&w);
-	return finish(&w, out, len);
+	return es10_challenge_resp_encode(c->challenge, out, olen);
 }
 
 /* Parses a DER certificate and verifies it chains to the SE's CI. On success
@@ -805,12 +778,11 @@ cert_oid(X509 *cert, uint8_t *oid, size_t *len)
  * role: PKI_ROLE_DP_AUTH (AuthenticateServer) or PKI_ROLE_DP_PB
  * (PrepareDownload) — a certificate of the other role is refused. */
 static int
-server_cert_check(se_card *c, const der_tlv *cert_tlv, int role, EVP_PKEY **pub, uint8_t *oid,
+server_cert_check(se_card *c, const uint8_t *der, size_t der_len, int role, EVP_PKEY **pub, uint8_t *oid,
     size_t *oid_len)
 {
 	X509 *cert = NULL;
-	int rc = pki_cert_from_der(cert_tlv->val - cert_tlv->hdr_len,
-	    cert_tlv->hdr_len + cert_tlv->len, &cert);
+	int rc = pki_cert_from_der(der, der_len, &cert);
 	if (rc != 0)
 		return TS_EVERIFY;
 	char why[300];
@@ -827,192 +799,201 @@ server_cert_check(se_card *c, const der_tlv *cert_tlv, int role, EVP_PKEY **pub,
 	return *pub == NULL ? TS_ECRYPTO : 0;
 }
 
-#define TLV_FULL(t) ((t).val - (t).hdr_len)
-#define TLV_SIZE(t) ((t).hdr_len + (t).len)
+/* 1 if pkid is the key identifier of the eUICC's CI (the one it verifies
+ * and signs with: euiccCiPKIdListForVerification / ForSigning). */
+static int
+ci_pkid_known(const se_card *c, const uint8_t *pkid, size_t len)
+{
+	es10_pkid_list l;
+	ci_pkids(c, &l);
+	for (size_t i = 0; i < l.n; i++)
+		if (l.len[i] == len && memcmp(l.id[i], pkid, len) == 0)
+			return 1;
+	return 0;
+}
 
 static int
-authenticate_server(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
+auth_refuse(const uint8_t *tid, size_t tid_len, int code, uint8_t **out, size_t *len)
 {
-	der_iter it;
-	der_tlv s1, sig, cert, ctx, t;
-	rsp_server_signed1 ss1;
-	rsp_euicc_signed1 es1;
+	es10_auth_server_resp r;
+	memset(&r, 0, sizeof(r));
+	memcpy(r.tid, tid, tid_len);
+	r.tid_len = tid_len;
+	r.error = code;
+	log_info("AuthenticateServer refused (authenticateErrorCode %d)", code);
+	return es10_auth_server_resp_encode(&r, out, len);
+}
+
+/*
+ * AuthenticateServer, the eUICC's checks in the order of SGP.22 §5.7.13:
+ * a challenge was issued (else noSessionContext); euiccCiPKIdToBeUsed is
+ * our CI (ciPKUnknown); serverCertificate chains to it (invalidCertificate);
+ * serverSignature1 verifies over serverSigned1 (invalidSignature);
+ * euiccChallenge is ours (euiccChallengeMismatch). Then euiccSigned1 =
+ * transactionId, serverAddress, serverChallenge, our euiccInfo2 and the
+ * LPA's ctxParams1, signed over the whole TLV.
+ */
+static int
+authenticate_server(se_card *c, const uint8_t *cmd, size_t cmd_len, uint8_t **out, size_t *len)
+{
+	es10_auth_server_req q;
+	es10_server_signed1 ss1;
+	es10_euicc_signed1 es1;
+	es10_auth_server_resp r;
 	EVP_PKEY *pub = NULL;
-	uint8_t *es1_der = NULL;
-	size_t es1_len = 0;
+	uint8_t *es1_der = NULL, *info2 = NULL;
+	size_t es1_len = 0, info2_len = 0;
 	uint8_t esig[PKI_SIG_LEN];
 	int code = 0, rc;
 
-	memset(&es1, 0, sizeof(es1));
 	/* Structure first: a malformed request is a 6A80, not a result code. */
-	der_iter_init(&it, cmd->val, cmd->len);
-	if ((rc = der_iter_expect(&it, 0x30, &s1)) != 0 || (rc = der_iter_expect(&it, 0x5F37, &sig)) != 0 ||
-	    (rc = der_iter_expect(&it, 0x30, &cert)) != 0)
+	if ((rc = es10_auth_server_req_decode(cmd, cmd_len, &q, &ss1)) != 0)
 		return rc;
-	if (sig.len != PKI_SIG_LEN)
-		return TS_EPARSE;
-	rc = der_iter_next(&it, &ctx);
-	if (rc < 0)
-		return rc;
-	if (rc == 1) {
-		if (ctx.tag != 0xA0)
-			return TS_EPARSE;
-		rc = der_find(ctx.val, ctx.len, 0x80, &t);
-		if (rc == 0 && t.len > 0 && (rc = tlv_str(&t, es1.matching_id, sizeof(es1.matching_id))) != 0)
-			return rc;
-		if (rc != 0 && rc != TS_ENOTFOUND)
-			return rc;
-		if ((rc = der_iter_next(&it, &t)) != 0)
-			return rc < 0 ? rc : TS_EPARSE;
-	}
 
 	/* The challenge is single-use whatever happens next. */
 	int had_challenge = c->have_challenge;
-	uint8_t challenge[RSP_CHALLENGE_LEN];
+	uint8_t challenge[ES10_CHALLENGE_LEN];
 	memcpy(challenge, c->challenge, sizeof(challenge));
 	se_es10_reset(c);
-	if (!had_challenge) {
-		code = SE_AUTH_NO_SESSION;
-		goto refuse;
-	}
-	if (server_cert_check(c, &cert, PKI_ROLE_DP_AUTH, &pub, NULL, NULL) != 0) {
-		code = SE_AUTH_INVALID_CERT;
-		goto refuse;
-	}
-	if (pki_verify(pub, TLV_FULL(s1), TLV_SIZE(s1), sig.val) != 0) {
-		code = SE_AUTH_INVALID_SIG;
-		goto refuse;
-	}
-	if (rsp_server_signed1_decode(TLV_FULL(s1), TLV_SIZE(s1), &ss1) != 0) {
-		code = SE_RES_UNDEFINED;
-		goto refuse;
-	}
-	if (CRYPTO_memcmp(ss1.euicc_challenge, challenge, sizeof(challenge)) != 0) {
-		code = SE_AUTH_CHALLENGE_MISMATCH;
-		goto refuse;
+	if (!had_challenge)
+		code = ES10_AUTH_NO_SESSION_CONTEXT;
+	else if (!ci_pkid_known(c, q.ci_pkid, q.ci_pkid_len))
+		code = ES10_AUTH_CI_PK_UNKNOWN;
+	else if (server_cert_check(c, q.server_cert.p, q.server_cert.len, PKI_ROLE_DP_AUTH, &pub, NULL, NULL) != 0)
+		code = ES10_AUTH_INVALID_CERTIFICATE;
+	else if (pki_verify(pub, q.server_signed1.p, q.server_signed1.len, q.server_signature1) != 0)
+		code = ES10_AUTH_INVALID_SIGNATURE;
+	else if (CRYPTO_memcmp(ss1.euicc_challenge, challenge, sizeof(challenge)) != 0)
+		code = ES10_AUTH_EUICC_CHALLENGE_MISMATCH;
+	if (code != 0) {
+		rc = auth_refuse(ss1.tid, ss1.tid_len, code, out, len);
+		goto done;
 	}
 
-	memcpy(es1.transaction_id, ss1.transaction_id, RSP_TID_LEN);
+	memset(&es1, 0, sizeof(es1));
+	memcpy(es1.tid, ss1.tid, ss1.tid_len);
+	es1.tid_len = ss1.tid_len;
 	memcpy(es1.server_address, ss1.server_address, sizeof(es1.server_address));
-	memcpy(es1.server_challenge, ss1.server_challenge, RSP_CHALLENGE_LEN);
-	if ((rc = rsp_euicc_signed1_encode(&es1, &es1_der, &es1_len)) != 0 ||
+	memcpy(es1.server_challenge, ss1.server_challenge, ES10_CHALLENGE_LEN);
+	es1.ctx = q.ctx;
+	if ((rc = euicc_info2_der(c, &info2, &info2_len)) != 0)
+		goto done;
+	es1.euicc_info2.p = info2;
+	es1.euicc_info2.len = info2_len;
+	if ((rc = es10_euicc_signed1_encode(&es1, &es1_der, &es1_len)) != 0 ||
 	    (rc = pki_sign(c->euicc_key, es1_der, es1_len, esig)) != 0)
-		goto fail;
+		goto done;
+	memset(&r, 0, sizeof(r));
+	r.euicc_signed1.p = es1_der;
+	r.euicc_signed1.len = es1_len;
+	memcpy(r.euicc_signature1, esig, sizeof(esig));
+	r.euicc_cert.p = c->euicc_cert_der;
+	r.euicc_cert.len = c->euicc_cert_der_len;
+	r.eum_cert.p = c->eum_cert_der;
+	r.eum_cert.len = c->eum_cert_der_len;
+	if ((rc = es10_auth_server_resp_encode(&r, out, len)) != 0)
+		goto done;
 
-	der_writer w;
-	der_writer_init(&w);
-	der_begin(&w, ES10_TAG_AUTHENTICATE_SERVER);
-	der_begin(&w, 0xA0);
-	der_put_raw(&w, es1_der, es1_len);
-	der_put(&w, 0x5F37, esig, sizeof(esig));
-	der_put_raw(&w, c->euicc_cert_der, c->euicc_cert_der_len);
-	der_put_raw(&w, c->eum_cert_der, c->eum_cert_der_len);
-	der_end(&w);
-	der_end(&w);
-	if ((rc = finish(&w, out, len)) != 0)
-		goto fail;
-
-	memcpy(c->tid, ss1.transaction_id, RSP_TID_LEN);
+	memcpy(c->tid, ss1.tid, ss1.tid_len);
+	c->tid_len = ss1.tid_len;
 	memcpy(c->euicc_sig1, esig, sizeof(esig));
 	memcpy(c->server_address, ss1.server_address, sizeof(c->server_address));
 	c->server_pub = pub;
 	pub = NULL;
 	c->sess = SE_SESS_AUTHENTICATED;
 	rc = 0;
-	goto fail;
-refuse:
-	log_info("AuthenticateServer refused (code %d)", code);
-	rc = encode_code(ES10_TAG_AUTHENTICATE_SERVER, 0x02, (uint64_t)code, out, len);
-fail:
+done:
 	OPENSSL_cleanse(challenge, sizeof(challenge));
 	EVP_PKEY_free(pub);
 	free(es1_der);
+	free(info2);
 	return rc;
 }
 
 static int
-prepare_download(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
+prepare_refuse(se_card *c, const uint8_t *tid, size_t tid_len, int code, uint8_t **out, size_t *len)
 {
-	der_iter it;
-	der_tlv s2, sig, cert, t;
-	rsp_smdp_signed2 ss2;
-	rsp_euicc_signed2 es2;
+	es10_prepare_download_resp r;
+	memset(&r, 0, sizeof(r));
+	memcpy(r.tid, tid, tid_len);
+	r.tid_len = tid_len;
+	r.error = code;
+	log_info("PrepareDownload refused (downloadErrorCode %d)", code);
+	session_drop(c);
+	return es10_prepare_download_resp_encode(&r, out, len);
+}
+
+/*
+ * PrepareDownload (SGP.22 §5.7.14): an authenticated session (else
+ * noSessionContext); smdpCertificate chains to our CI (invalidCertificate);
+ * smdpSignature2 verifies over smdpSigned2 || 5F37 40 euiccSignature1
+ * (invalidSignature); the transactionId is the session's
+ * (invalidTransactionId); when ccRequiredFlag is set the LPA must give hashCc
+ * (undefinedError otherwise), which then goes into euiccSigned2 for the
+ * SM-DP+ to check. A new one-time key pair; euiccSignature2 over
+ * euiccSigned2 || 5F37 40 smdpSignature2. A bppEuiccOtpk (retry with an
+ * earlier key) is not honoured: every session binds to a fresh key.
+ */
+static int
+prepare_download(se_card *c, const uint8_t *cmd, size_t cmd_len, uint8_t **out, size_t *len)
+{
+	es10_prepare_download_req q;
+	es10_smdp_signed2 ss2;
+	es10_euicc_signed2 es2;
+	es10_prepare_download_resp r;
 	EVP_PKEY *pub = NULL, *otsk = NULL;
 	uint8_t *tbs = NULL, *es2_der = NULL;
 	size_t tbs_len = 0, es2_len = 0;
 	uint8_t esig[PKI_SIG_LEN];
-	int code = 0, rc;
-
-	der_iter_init(&it, cmd->val, cmd->len);
-	if ((rc = der_iter_expect(&it, 0x30, &s2)) != 0 || (rc = der_iter_expect(&it, 0x5F37, &sig)) != 0 ||
-	    (rc = der_iter_expect(&it, 0x30, &cert)) != 0)
-		return rc;
-	if (sig.len != PKI_SIG_LEN)
-		return TS_EPARSE;
-	if ((rc = der_iter_next(&it, &t)) != 0)
-		return rc < 0 ? rc : TS_EPARSE;
-
-	if (c->sess != SE_SESS_AUTHENTICATED) {
-		code = SE_AUTH_NO_SESSION;
-		goto refuse;
-	}
 	uint8_t oid[ES10_OID_MAX];
 	size_t oid_len = 0;
-	if (server_cert_check(c, &cert, PKI_ROLE_DP_PB, &pub, oid, &oid_len) != 0) {
-		code = SE_AUTH_INVALID_CERT;
+	int code = 0, rc;
+
+	if ((rc = es10_prepare_download_req_decode(cmd, cmd_len, &q, &ss2)) != 0)
+		return rc;
+	if (c->sess != SE_SESS_AUTHENTICATED) {
+		code = ES10_DL_NO_SESSION_CONTEXT;
 		goto refuse;
 	}
-	/* smdpSignature2 covers smdpSigned2 || euiccSignature1 (64 raw bytes). */
-	tbs_len = TLV_SIZE(s2) + PKI_SIG_LEN;
-	if ((tbs = malloc(tbs_len)) == NULL) {
-		rc = TS_ENOMEM;
+	if (server_cert_check(c, q.smdp_cert.p, q.smdp_cert.len, PKI_ROLE_DP_PB, &pub, oid, &oid_len) != 0) {
+		code = ES10_DL_INVALID_CERTIFICATE;
+		goto refuse;
+	}
+	if ((rc = es10_sig_input(q.smdp_signed2.p, q.smdp_signed2.len, c->euicc_sig1, &tbs, &tbs_len)) != 0)
 		goto fail;
-	}
-	memcpy(tbs, TLV_FULL(s2), TLV_SIZE(s2));
-	memcpy(tbs + TLV_SIZE(s2), c->euicc_sig1, PKI_SIG_LEN);
-	if (pki_verify(pub, tbs, tbs_len, sig.val) != 0) {
-		code = SE_AUTH_INVALID_SIG;
+	if (pki_verify(pub, tbs, tbs_len, q.smdp_signature2) != 0) {
+		code = ES10_DL_INVALID_SIGNATURE;
 		goto refuse;
 	}
-	if (rsp_smdp_signed2_decode(TLV_FULL(s2), TLV_SIZE(s2), &ss2) != 0) {
-		code = SE_RES_UNDEFINED;
+	if (ss2.tid_len != c->tid_len || CRYPTO_memcmp(ss2.tid, c->tid, c->tid_len) != 0) {
+		code = ES10_DL_INVALID_TRANSACTION_ID;
 		goto refuse;
 	}
-	if (CRYPTO_memcmp(ss2.transaction_id, c->tid, RSP_TID_LEN) != 0) {
-		code = SE_AUTH_INVALID_TID;
-		goto refuse;
-	}
-	if (ss2.cc_required) { /* confirmation codes are not supported */
-		code = SE_RES_UNDEFINED;
+	if (ss2.cc_required && !q.has_hash_cc) {
+		code = ES10_DL_UNDEFINED;
 		goto refuse;
 	}
 
 	memset(&es2, 0, sizeof(es2));
-	memcpy(es2.transaction_id, c->tid, RSP_TID_LEN);
-	if ((rc = pki_keygen(&otsk)) != 0 || (rc = pki_pubkey_to_point(otsk, es2.euicc_otpk)) != 0 ||
-	    (rc = rsp_euicc_signed2_encode(&es2, &es2_der, &es2_len)) != 0)
-		goto fail;
-	/* euiccSignature2 covers euiccSigned2 || smdpSignature2 (64 raw bytes). */
-	free(tbs);
-	tbs_len = es2_len + PKI_SIG_LEN;
-	if ((tbs = malloc(tbs_len)) == NULL) {
-		rc = TS_ENOMEM;
-		goto fail;
+	memcpy(es2.tid, c->tid, c->tid_len);
+	es2.tid_len = c->tid_len;
+	if (q.has_hash_cc) {
+		es2.has_hash_cc = 1;
+		memcpy(es2.hash_cc, q.hash_cc, ES10_HASHCC_LEN);
 	}
-	memcpy(tbs, es2_der, es2_len);
-	memcpy(tbs + es2_len, sig.val, PKI_SIG_LEN);
-	if ((rc = pki_sign(c->euicc_key, tbs, tbs_len, esig)) != 0)
+	if ((rc = pki_keygen(&otsk)) != 0 || (rc = pki_pubkey_to_point(otsk, es2.euicc_otpk)) != 0 ||
+	    (rc = es10_euicc_signed2_encode(&es2, &es2_der, &es2_len)) != 0)
 		goto fail;
-
-	der_writer w;
-	der_writer_init(&w);
-	der_begin(&w, ES10_TAG_PREPARE_DOWNLOAD);
-	der_begin(&w, 0xA0);
-	der_put_raw(&w, es2_der, es2_len);
-	der_put(&w, 0x5F37, esig, sizeof(esig));
-	der_end(&w);
-	der_end(&w);
-	if ((rc = finish(&w, out, len)) != 0)
+	free(tbs);
+	tbs = NULL;
+	if ((rc = es10_sig_input(es2_der, es2_len, q.smdp_signature2, &tbs, &tbs_len)) != 0 ||
+	    (rc = pki_sign(c->euicc_key, tbs, tbs_len, esig)) != 0)
+		goto fail;
+	memset(&r, 0, sizeof(r));
+	r.euicc_signed2.p = es2_der;
+	r.euicc_signed2.len = es2_len;
+	memcpy(r.euicc_signature2, esig, sizeof(esig));
+	if ((rc = es10_prepare_download_resp_encode(&r, out, len)) != 0)
 		goto fail;
 	c->smdp_pub = pub;
 	c->otsk = otsk;
@@ -1021,14 +1002,13 @@ prepare_download(se_card *c, const der_tlv *cmd, uint8_t **out, size_t *len)
 	pub = otsk = NULL;
 	c->sess = SE_SESS_PREPARED;
 	rc = 0;
-	goto fail;
+	goto done;
 refuse:
-	log_info("PrepareDownload refused (code %d)", code);
-	session_drop(c);
-	rc = encode_code(ES10_TAG_PREPARE_DOWNLOAD, 0x02, (uint64_t)code, out, len);
+	rc = prepare_refuse(c, ss2.tid, ss2.tid_len, code, out, len);
+	goto done;
 fail:
-	if (rc != 0 && code == 0)
-		session_drop(c);
+	session_drop(c);
+done:
 	EVP_PKEY_free(pub);
 	EVP_PKEY_free(otsk);
 	free(tbs);
@@ -1042,14 +1022,14 @@ fail:
  * committed): successResult with the new ISD-P AID when a != NULL, else
  * errorResult { bpp_cmd, reason }. */
 static int
-pir_make(se_card *c, const uint8_t *tid, const char *address, const uint8_t *oid, size_t oid_len,
+pir_make(se_card *c, const uint8_t *tid, size_t tid_len, const char *address, const uint8_t *oid, size_t oid_len,
     const se_app_rec *a, int bpp_cmd, int reason, se_pending *p)
 {
 	es10_pir r;
 	memset(&r, 0, sizeof(r));
 	memset(p, 0, sizeof(*p));
-	memcpy(r.tid, tid, RSP_TID_LEN);
-	r.tid_len = RSP_TID_LEN;
+	memcpy(r.tid, tid, tid_len);
+	r.tid_len = tid_len;
 	r.meta.seq = c->notif_seq + 1;
 	r.meta.event = ES10_EVENT_INSTALL;
 	utf8_cut(r.meta.address, address, ES10_ADDR_MAX);
@@ -1078,12 +1058,12 @@ pir_make(se_card *c, const uint8_t *tid, const char *address, const uint8_t *oid
 /* A refused package: a pending errorResult ProfileInstallationResult, which
  * is also the answer. */
 static int
-load_refuse(se_card *c, const uint8_t *tid, const char *address, const uint8_t *oid, size_t oid_len,
+load_refuse(se_card *c, const uint8_t *tid, size_t tid_len, const char *address, const uint8_t *oid, size_t oid_len,
     int bpp_cmd, int reason, uint8_t **out, size_t *len)
 {
 	se_pending p;
 	log_info("bound package refused (bppCommandId %d, errorReason %d)", bpp_cmd, reason);
-	int rc = pir_make(c, tid, address, oid, oid_len, NULL, bpp_cmd, reason, &p);
+	int rc = pir_make(c, tid, tid_len, address, oid, oid_len, NULL, bpp_cmd, reason, &p);
 	if (rc != 0)
 		return rc;
 	uint8_t *copy = malloc(p.len);
@@ -1103,8 +1083,9 @@ load_refuse(se_card *c, const uint8_t *tid, const char *address, const uint8_t *
 static int
 load_package(se_card *c, const uint8_t *pkg, size_t pkg_len, uint8_t **out, size_t *len)
 {
-	uint8_t tid[RSP_TID_LEN];
-	char address[RSP_STR_MAX + 1];
+	uint8_t tid[ES10_TID_MAX];
+	size_t tid_len;
+	char address[ES10_ADDR_MAX + 1];
 	uint8_t oid[ES10_OID_MAX];
 	size_t oid_len;
 	uint8_t *md = NULL, *pl = NULL, *resp = NULL;
@@ -1119,10 +1100,11 @@ load_package(se_card *c, const uint8_t *pkg, size_t pkg_len, uint8_t **out, size
 	if (c->sess != SE_SESS_PREPARED)
 		return TS_ESTATE; /* no download session: nothing to report against */
 	memcpy(tid, c->tid, sizeof(tid));
+	tid_len = c->tid_len;
 	memcpy(address, c->server_address, sizeof(address));
 	memcpy(oid, c->smdp_oid, c->smdp_oid_len);
 	oid_len = c->smdp_oid_len;
-	rc = bsp_package_open(c->otsk, &c->eid, c->smdp_pub, c->tid, RSP_TID_LEN, pkg, pkg_len,
+	rc = bsp_package_open(c->otsk, &c->eid, c->smdp_pub, c->tid, c->tid_len, pkg, pkg_len,
 	    &md, &mdl, &pl, &pll);
 	/* One package per one-time key, whatever the outcome. */
 	session_drop(c);
@@ -1171,7 +1153,7 @@ load_package(se_card *c, const uint8_t *pkg, size_t pkg_len, uint8_t **out, size
 	utf8_cut(a->notif_address, address, ES10_ADDR_MAX);
 	a->enabled = app_key == NULL; /* a bank-ID app waits for its certificate */
 	a->not_after = m.not_after;
-	if ((rc = pir_make(c, tid, address, oid, oid_len, a, 0, 0, &p)) != 0) {
+	if ((rc = pir_make(c, tid, tid_len, address, oid, oid_len, a, 0, 0, &p)) != 0) {
 		memset(a, 0, sizeof(*a));
 		goto fail;
 	}
@@ -1205,7 +1187,7 @@ load_package(se_card *c, const uint8_t *pkg, size_t pkg_len, uint8_t **out, size
 	rc = 0;
 	goto fail;
 refuse:
-	rc = load_refuse(c, tid, address, oid, oid_len, bpp, reason, out, len);
+	rc = load_refuse(c, tid, tid_len, address, oid, oid_len, bpp, reason, out, len);
 fail:
 	OPENSSL_cleanse(tid, sizeof(tid));
 	EVP_PKEY_free(app_key);
@@ -1239,9 +1221,9 @@ se_es10_dispatch(se_card *c, const uint8_t *cmd, size_t len,
 	case ES10_TAG_EUICC_CONFIGURED_ADDRESSES: rc = configured_addresses(c, cmd, len, resp, rlen); break;
 	case ES10_TAG_SET_DEFAULT_DP_ADDRESS: rc = set_default_dp(c, cmd, len, resp, rlen); break;
 	case ES10_TAG_GET_RAT: rc = get_rat(cmd, len, resp, rlen); break;
-	case ES10_TAG_GET_EUICC_CHALLENGE: rc = get_challenge(c, resp, rlen); break;
-	case ES10_TAG_AUTHENTICATE_SERVER: rc = authenticate_server(c, &t, resp, rlen); break;
-	case ES10_TAG_PREPARE_DOWNLOAD: rc = prepare_download(c, &t, resp, rlen); break;
+	case ES10_TAG_GET_EUICC_CHALLENGE: rc = get_challenge(c, cmd, len, resp, rlen); break;
+	case ES10_TAG_AUTHENTICATE_SERVER: rc = authenticate_server(c, cmd, len, resp, rlen); break;
+	case ES10_TAG_PREPARE_DOWNLOAD: rc = prepare_download(c, cmd, len, resp, rlen); break;
 	case ES10_TAG_BOUND_PROFILE_PACKAGE: rc = load_package(c, cmd, len, resp, rlen); break;
 	case ES10_TAG_PROFILE_INFO_LIST: rc = profile_list(c, cmd, len, resp, rlen); break;
 	case ES10_TAG_ENABLE_PROFILE:

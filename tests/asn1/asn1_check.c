@@ -51,6 +51,17 @@
 #include "SetDefaultDpAddressResponse.h"
 #include "SetNicknameRequest.h"
 #include "SetNicknameResponse.h"
+#include "AuthenticateServerRequest.h"
+#include "AuthenticateServerResponse.h"
+#include "CtxParams1.h"
+#include "EUICCSigned2.h"
+#include "EuiccSigned1.h"
+#include "GetEuiccChallengeRequest.h"
+#include "GetEuiccChallengeResponse.h"
+#include "PrepareDownloadRequest.h"
+#include "PrepareDownloadResponse.h"
+#include "ServerSigned1.h"
+#include "SmdpSigned2.h"
 
 #define MAX_FILE (1u << 20)
 
@@ -75,6 +86,9 @@ static struct {
 	T(PendingNotification), T(OtherSignedNotification), T(ProfileInstallationResult),
 	T(NotificationSentRequest), T(NotificationSentResponse),
 	T(EuiccMemoryResetRequest), T(EuiccMemoryResetResponse),
+	T(GetEuiccChallengeRequest), T(GetEuiccChallengeResponse), T(ServerSigned1), T(CtxParams1),
+	T(AuthenticateServerRequest), T(EuiccSigned1), T(AuthenticateServerResponse),
+	T(SmdpSigned2), T(PrepareDownloadRequest), T(EUICCSigned2), T(PrepareDownloadResponse),
 #undef T
 };
 #define NTYPES (sizeof(types) / sizeof(types[0]))

@@ -14,6 +14,7 @@
 
 #include "device/se_client.h"
 #include "device/se_driver.h"
+#include "lib/es10dl.h"
 #include "lib/httpc.h"
 #include "lib/json.h"
 #include "lib/util.h"
@@ -71,10 +72,11 @@ main(int argc, char **argv)
 	}
 	char tid[40];
 	snprintf(tid, sizeof(tid), "%s", json_string_value(json_object_get(r, "transactionId")));
+	uint8_t raw[64];
 	if (ts_json_b64(r, "serverSigned1", &s1, &s1l) != 0 || ts_json_b64(r, "serverSignature1", &sig, &sigl) != 0 ||
-	    sigl != 64 || ts_json_b64(r, "serverCertificate", &cert, &certl) != 0)
+	    es10_sig_from_do(sig, sigl, raw) != 0 || ts_json_b64(r, "serverCertificate", &cert, &certl) != 0)
 		goto out;
-	if (se_authenticate_server(se, s1, s1l, sig, cert, certl, NULL, &bf38, &bf38l) != 0) {
+	if (se_authenticate_server(se, s1, s1l, raw, cert, certl, NULL, &bf38, &bf38l) != 0) {
 		fprintf(stderr, "es11_lpa: the eUICC refused the SM-DS\n");
 		goto out;
 	}

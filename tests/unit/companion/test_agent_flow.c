@@ -45,6 +45,7 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/pki.h"
+#include "lib/es10dl.h"
 #include "lib/rsp.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -215,24 +216,27 @@ es9_initiate(struct evhttp_request *req, json_t *body)
 		return;
 	}
 	snprintf(N.matching_id, sizeof(N.matching_id), "%s", mid);
-	rsp_server_signed1 s;
+	es10_server_signed1 s;
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(ts_random(N.tid, sizeof(N.tid)), 0);
-	memcpy(s.transaction_id, N.tid, 16);
+	memcpy(s.tid, N.tid, 16);
+	s.tid_len = 16;
 	memcpy(s.euicc_challenge, chal, 16);
 	snprintf(s.server_address, sizeof(s.server_address), "%s", addr);
 	assert_int_equal(ts_random(s.server_challenge, 16), 0);
 	free(chal);
 	uint8_t *s1 = NULL, sig[PKI_SIG_LEN];
 	size_t s1len = 0;
-	assert_int_equal(rsp_server_signed1_encode(&s, &s1, &s1len), 0);
+	assert_int_equal(es10_server_signed1_encode(&s, &s1, &s1len), 0);
 	assert_int_equal(pki_sign(N.auth_key, s1, s1len, sig), 0);
 	char tidhex[33];
 	ts_hex_encode(N.tid, 16, tidhex, sizeof(tidhex));
 	json_t *r = success();
 	json_object_set_new(r, "transactionId", json_string(tidhex));
 	ts_json_set_b64(r, "serverSigned1", s1, s1len);
-	ts_json_set_b64(r, "serverSignature1", sig, sizeof(sig));
+	uint8_t sdo[3 + PKI_SIG_LEN];
+	es10_sig_do(sig, sdo);
+	ts_json_set_b64(r, "serverSignature1", sdo, sizeof(sdo));
 	ts_json_set_b64(r, "serverCertificate", N.auth_cert, N.auth_cert_len);
 	free(s1);
 	ts_httpd_reply_json(req, 200, r);
@@ -256,10 +260,11 @@ on_stream_initiate(struct evhttp_request *req, void *arg)
 		ts_httpd_reply_error(req, 400, "bad_request", "stream/initiate");
 		return;
 	}
-	rsp_server_signed1 s;
+	es10_server_signed1 s;
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(ts_random(N.stream_tid, sizeof(N.stream_tid)), 0);
-	memcpy(s.transaction_id, N.stream_tid, 16);
+	memcpy(s.tid, N.stream_tid, 16);
+	s.tid_len = 16;
 	memcpy(s.euicc_challenge, chal, 16);
 	snprintf(s.server_address, sizeof(s.server_address), "%s", N.addr);
 	assert_int_equal(ts_random(s.server_challenge, 16), 0);
@@ -267,14 +272,16 @@ on_stream_initiate(struct evhttp_request *req, void *arg)
 	json_decref(body);
 	uint8_t *s1 = NULL, sig[PKI_SIG_LEN];
 	size_t s1len = 0;
-	assert_int_equal(rsp_server_signed1_encode(&s, &s1, &s1len), 0);
+	assert_int_equal(es10_server_signed1_encode(&s, &s1, &s1len), 0);
 	assert_int_equal(pki_sign(N.auth_key, s1, s1len, sig), 0);
 	char tidhex[33];
 	ts_hex_encode(N.stream_tid, 16, tidhex, sizeof(tidhex));
 	json_t *r = success();
 	json_object_set_new(r, "transactionId", json_string(tidhex));
 	ts_json_set_b64(r, "serverSigned1", s1, s1len);
-	ts_json_set_b64(r, "serverSignature1", sig, sizeof(sig));
+	uint8_t sdo[3 + PKI_SIG_LEN];
+	es10_sig_do(sig, sdo);
+	ts_json_set_b64(r, "serverSignature1", sdo, sizeof(sdo));
 	ts_json_set_b64(r, "serverCertificate", N.auth_cert, N.auth_cert_len);
 	free(s1);
 	ts_httpd_reply_json(req, 200, r);
@@ -289,16 +296,16 @@ on_stream_authenticate(struct evhttp_request *req, void *arg)
 	json_t *body = NULL;
 	uint8_t *bf38 = NULL;
 	size_t len = 0;
-	rsp_auth_server_resp a;
-	rsp_euicc_signed1 es1;
+	es10_auth_server_resp a;
+	es10_euicc_signed1 es1;
 	if (ts_httpd_read_json(req, &body) != 0)
 		return;
 	int ok = ts_json_b64(body, "authenticateServerResponse", &bf38, &len) == 0 &&
-	    rsp_auth_server_resp_decode(bf38, len, &a) == 0 && a.error == 0 &&
-	    pki_verify(N.euicc_pub, a.euicc_signed1, a.euicc_signed1_len, a.euicc_signature1) == 0 &&
-	    rsp_euicc_signed1_decode(a.euicc_signed1, a.euicc_signed1_len, &es1) == 0 &&
-	    memcmp(es1.transaction_id, N.stream_tid, 16) == 0 &&
-	    strcmp(es1.matching_id, "tapshare-event-stream") == 0;
+	    es10_auth_server_resp_decode(bf38, len, &a, NULL) == 0 && a.error == 0 &&
+	    pki_verify(N.euicc_pub, a.euicc_signed1.p, a.euicc_signed1.len, a.euicc_signature1) == 0 &&
+	    es10_euicc_signed1_decode(a.euicc_signed1.p, a.euicc_signed1.len, &es1) == 0 &&
+	    memcmp(es1.tid, N.stream_tid, 16) == 0 &&
+	    strcmp(es1.ctx.matching_id, "tapshare-event-stream") == 0;
 	free(bf38);
 	json_decref(body);
 	if (!ok) {
@@ -335,15 +342,15 @@ es9_authenticate_client(struct evhttp_request *req, json_t *body)
 {
 	uint8_t *bf38 = NULL;
 	size_t len = 0;
-	rsp_auth_server_resp a;
+	es10_auth_server_resp a;
 	if (ts_json_b64(body, "authenticateServerResponse", &bf38, &len) != 0 ||
-	    rsp_auth_server_resp_decode(bf38, len, &a) != 0 || a.error != 0) {
+	    es10_auth_server_resp_decode(bf38, len, &a, NULL) != 0 || a.error != 0) {
 		free(bf38);
 		ts_httpd_reply_error(req, 400, "bad_request", "authenticateClient");
 		return;
 	}
 	/* The SE's signature over euiccSigned1 must verify with the eUICC key. */
-	if (pki_verify(N.euicc_pub, a.euicc_signed1, a.euicc_signed1_len, a.euicc_signature1) != 0)
+	if (pki_verify(N.euicc_pub, a.euicc_signed1.p, a.euicc_signed1.len, a.euicc_signature1) != 0)
 		N.verify_failures++;
 	memcpy(N.euicc_sig1, a.euicc_signature1, PKI_SIG_LEN);
 	free(bf38);
@@ -356,22 +363,27 @@ es9_authenticate_client(struct evhttp_request *req, json_t *body)
 		return;
 	}
 
-	rsp_smdp_signed2 s2 = { .cc_required = 0 };
-	memcpy(s2.transaction_id, N.tid, 16);
+	es10_smdp_signed2 s2 = { .cc_required = 0 };
+	memcpy(s2.tid, N.tid, 16);
+	s2.tid_len = 16;
 	uint8_t *s2der = NULL, *md = NULL, sig[PKI_SIG_LEN];
 	size_t s2len = 0, mdlen = 0;
-	assert_int_equal(rsp_smdp_signed2_encode(&s2, &s2der, &s2len), 0);
-	uint8_t *tbs = malloc(s2len + PKI_SIG_LEN);
+	assert_int_equal(es10_smdp_signed2_encode(&s2, &s2der, &s2len), 0);
+	/* smdpSignature2 over smdpSigned2 || 5F37 40 euiccSignature1 */
+	uint8_t *tbs = malloc(s2len + 3 + PKI_SIG_LEN);
 	assert_non_null(tbs);
 	memcpy(tbs, s2der, s2len);
-	memcpy(tbs + s2len, N.euicc_sig1, PKI_SIG_LEN);
-	assert_int_equal(pki_sign(N.sign_key, tbs, s2len + PKI_SIG_LEN, sig), 0);
+	memcpy(tbs + s2len, "\x5F\x37\x40", 3);
+	memcpy(tbs + s2len + 3, N.euicc_sig1, PKI_SIG_LEN);
+	assert_int_equal(pki_sign(N.sign_key, tbs, s2len + 3 + PKI_SIG_LEN, sig), 0);
 	free(tbs);
 	assert_int_equal(metadata_for(N.matching_id, &md, &mdlen), 0);
 	json_t *r = success();
 	ts_json_set_b64(r, "profileMetadata", md, mdlen);
 	ts_json_set_b64(r, "smdpSigned2", s2der, s2len);
-	ts_json_set_b64(r, "smdpSignature2", sig, sizeof(sig));
+	uint8_t sdo[3 + PKI_SIG_LEN];
+	es10_sig_do(sig, sdo);
+	ts_json_set_b64(r, "smdpSignature2", sdo, sizeof(sdo));
 	ts_json_set_b64(r, "smdpCertificate", N.sign_cert, N.sign_cert_len);
 	free(s2der);
 	free(md);
@@ -383,11 +395,11 @@ es9_get_bpp(struct evhttp_request *req, json_t *body)
 {
 	uint8_t *bf21 = NULL, *md = NULL, *pkg = NULL;
 	size_t len = 0, mdlen = 0, pkglen = 0;
-	rsp_prepare_download_resp p;
-	rsp_euicc_signed2 e2;
+	es10_prepare_download_resp p;
+	es10_euicc_signed2 e2;
 	if (ts_json_b64(body, "prepareDownloadResponse", &bf21, &len) != 0 ||
-	    rsp_prepare_download_resp_decode(bf21, len, &p) != 0 || p.error != 0 ||
-	    rsp_euicc_signed2_decode(p.euicc_signed2, p.euicc_signed2_len, &e2) != 0) {
+	    es10_prepare_download_resp_decode(bf21, len, &p, NULL) != 0 || p.error != 0 ||
+	    es10_euicc_signed2_decode(p.euicc_signed2.p, p.euicc_signed2.len, &e2) != 0) {
 		free(bf21);
 		ts_httpd_reply_error(req, 400, "bad_request", "getBoundProfilePackage");
 		return;

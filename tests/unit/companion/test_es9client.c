@@ -16,6 +16,7 @@
 
 #include "companion/es9client.h"
 #include "lib/json.h"
+#include "lib/es10dl.h"
 #include "lib/rsp.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -172,9 +173,15 @@ static json_t *
 auth1_response(const char *tid, const uint8_t *s1, size_t s1len, size_t siglen,
     const char *omit)
 {
-	uint8_t sig[80], cert[5] = { 0x30, 0x03, 0x02, 0x01, 0x05 };
-	for (size_t i = 0; i < sizeof(sig); i++)
-		sig[i] = (uint8_t)i;
+	/* serverSignature1 as ES9+ carries it: the 5F37 data object (siglen
+	 * bytes of r||s, 0x00 0x01 ...). */
+	uint8_t sig[3 + 80], cert[5] = { 0x30, 0x03, 0x02, 0x01, 0x05 };
+	sig[0] = 0x5F;
+	sig[1] = 0x37;
+	sig[2] = (uint8_t)siglen;
+	for (size_t i = 0; i < 80; i++)
+		sig[3 + i] = (uint8_t)i;
+	siglen += 3;
 	json_t *j = parse("{\"header\":{\"functionExecutionStatus\":{\"status\":\"Executed-Success\"}}}");
 	if (omit == NULL || strcmp(omit, "transactionId") != 0)
 		json_object_set_new(j, "transactionId", json_string(tid));
@@ -191,13 +198,14 @@ static void
 encode_s1(const uint8_t tid[16], const uint8_t chal[16], const char *addr, uint8_t **out,
     size_t *len)
 {
-	rsp_server_signed1 s;
+	es10_server_signed1 s;
 	memset(&s, 0, sizeof(s));
-	memcpy(s.transaction_id, tid, 16);
+	memcpy(s.tid, tid, 16);
+	s.tid_len = 16;
 	memcpy(s.euicc_challenge, chal, 16);
 	snprintf(s.server_address, sizeof(s.server_address), "%s", addr);
 	memset(s.server_challenge, 0x5a, 16);
-	assert_int_equal(rsp_server_signed1_encode(&s, out, len), 0);
+	assert_int_equal(es10_server_signed1_encode(&s, out, len), 0);
 }
 
 static void
@@ -283,7 +291,8 @@ test_initiate_auth_parse_rejects(void **state)
 
 	json_t *j = auth1_response(TID_HEX, s1, sizeof(s1), 63, NULL);
 	assert_int_equal(es9_initiate_auth_parse(j, &a, err, sizeof(err)), TS_EPROTO);
-	assert_string_equal(err, "response field serverSignature1 is not a 64-byte r||s signature");
+	assert_string_equal(err,
+	    "response field serverSignature1 is not a 5F37 signature data object (64 bytes r||s)");
 	json_decref(j);
 
 	static const char *bad_tids[] = { "abc", "zz112233445566778899aabbccddeeff", "" };
@@ -330,8 +339,11 @@ test_authenticate_client_request(void **state)
 static json_t *
 auth2_response(int with_meta, const char *omit)
 {
-	uint8_t sig[64], s2[4] = { 0x30, 0x02, 0x80, 0x00 }, cert[2] = { 0x30, 0x00 };
+	uint8_t sig[3 + 64], s2[4] = { 0x30, 0x02, 0x80, 0x00 }, cert[2] = { 0x30, 0x00 };
 	memset(sig, 0x11, sizeof(sig));
+	sig[0] = 0x5F; /* the 5F37 data object */
+	sig[1] = 0x37;
+	sig[2] = 64;
 	json_t *j = parse("{\"header\":{\"functionExecutionStatus\":{\"status\":\"Executed-Success\"}}}");
 	if (with_meta) {
 		rsp_metadata m;

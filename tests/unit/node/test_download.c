@@ -29,6 +29,7 @@
 #include "lib/es10.h"
 #include "lib/log.h"
 #include "lib/pki.h"
+#include "lib/es10dl.h"
 #include "lib/rsp.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -232,7 +233,7 @@ state_of(const char *id)
 
 typedef struct session {
 	char tid[2 * RSP_TID_LEN + 1];
-	rsp_server_signed1 ss1;
+	es10_server_signed1 ss1;
 } session;
 
 /* The session whose package get_package delivered last (install results
@@ -255,7 +256,7 @@ initiate(const char *mid, session *s, download_why *why)
 		assert_int_equal(pki_verify(pub, s1, s1_len, sig), 0);
 		EVP_PKEY_free(pub);
 		X509_free(c);
-		assert_int_equal(rsp_server_signed1_decode(s1, s1_len, &s->ss1), 0);
+		assert_int_equal(es10_server_signed1_decode(s1, s1_len, &s->ss1), 0);
 		assert_memory_equal(s->ss1.euicc_challenge, chal, sizeof(chal));
 	}
 	free(s1);
@@ -263,24 +264,44 @@ initiate(const char *mid, session *s, download_why *why)
 }
 
 /* euiccSigned1 answering session s for matching id mid. */
+/* A minimal EUICCInfo2 (SGP.22 §5.7.8), written out by hand. */
+static const uint8_t info2[] = {
+	0xBF, 0x22, 0x22,                   /* EUICCInfo2, 34 bytes */
+	0x81, 0x03, 0x02, 0x03, 0x01,       /* profileVersion */
+	0x82, 0x03, 0x02, 0x02, 0x02,       /* svn */
+	0x83, 0x03, 0x00, 0x01, 0x00,       /* euiccFirmwareVer */
+	0x84, 0x00,                         /* extCardResource */
+	0x85, 0x01, 0x00,                   /* uiccCapability */
+	0x88, 0x01, 0x00,                   /* rspCapability */
+	0xA9, 0x00, 0xAA, 0x00,             /* CI key id lists (empty) */
+	0x04, 0x03, 0x00, 0x00, 0x00,       /* ppVersion */
+	0x0C, 0x00,                         /* sasAcreditationNumber */
+};
+
 static void
-good_es1(const session *s, const char *mid, rsp_euicc_signed1 *e)
+good_es1(const session *s, const char *mid, es10_euicc_signed1 *e)
 {
 	memset(e, 0, sizeof(*e));
-	memcpy(e->transaction_id, s->ss1.transaction_id, RSP_TID_LEN);
+	memcpy(e->tid, s->ss1.tid, s->ss1.tid_len);
+	e->tid_len = s->ss1.tid_len;
 	snprintf(e->server_address, sizeof(e->server_address), "%s", s->ss1.server_address);
 	memcpy(e->server_challenge, s->ss1.server_challenge, RSP_CHALLENGE_LEN);
-	snprintf(e->matching_id, sizeof(e->matching_id), "%s", mid);
+	e->euicc_info2.p = info2;
+	e->euicc_info2.len = sizeof(info2);
+	if (mid != NULL) {
+		e->ctx.has_matching_id = 1;
+		snprintf(e->ctx.matching_id, sizeof(e->ctx.matching_id), "%s", mid);
+	}
 }
 
 /* BF38 { A0 { euiccSigned1, 5F37 signature, eUICC cert, EUM cert } }, signed
  * by signer (flip: one bit of the signature inverted). */
 static void
-bf38(const rsp_euicc_signed1 *e, EVP_PKEY *signer, const fake_se *certs, int flip, uint8_t **out, size_t *len)
+bf38(const es10_euicc_signed1 *e, EVP_PKEY *signer, const fake_se *certs, int flip, uint8_t **out, size_t *len)
 {
 	uint8_t *es1 = NULL, sig[64];
 	size_t es1_len = 0;
-	assert_int_equal(rsp_euicc_signed1_encode(e, &es1, &es1_len), 0);
+	assert_int_equal(es10_euicc_signed1_encode(e, &es1, &es1_len), 0);
 	assert_int_equal(pki_sign(signer, es1, es1_len, sig), 0);
 	if (flip)
 		sig[63] ^= 0x01;
@@ -313,7 +334,7 @@ authenticate(const session *s, const uint8_t *resp, size_t len, download_why *wh
 static int
 authenticate_as(const session *s, const char *mid, const fake_se *se, download_why *why)
 {
-	rsp_euicc_signed1 e;
+	es10_euicc_signed1 e;
 	good_es1(s, mid, &e);
 	uint8_t *resp = NULL;
 	size_t len = 0;
@@ -341,19 +362,22 @@ get_package_signed(const session *s, const fake_se *se, EVP_PKEY *signer, downlo
 	memcpy(cur_tid, s->tid, sizeof(cur_tid));
 	store_tx tx;
 	assert_int_equal(st->ops->tx_get(st, s->tid, &tx), 0);
-	rsp_euicc_signed2 e2;
+	es10_euicc_signed2 e2;
 	memset(&e2, 0, sizeof(e2));
-	memcpy(e2.transaction_id, package_tid ? package_tid : s->ss1.transaction_id, RSP_TID_LEN);
+	memcpy(e2.tid, package_tid ? package_tid : s->ss1.tid, RSP_TID_LEN);
+	e2.tid_len = RSP_TID_LEN;
 	EVP_PKEY *otk = NULL;
 	assert_int_equal(pki_keygen(&otk), 0);
 	assert_int_equal(pki_pubkey_to_point(otk, e2.euicc_otpk), 0);
 	EVP_PKEY_free(otk);
 	uint8_t *es2 = NULL, buf[1024], sig[64];
 	size_t es2_len = 0;
-	assert_int_equal(rsp_euicc_signed2_encode(&e2, &es2, &es2_len), 0);
+	assert_int_equal(es10_euicc_signed2_encode(&e2, &es2, &es2_len), 0);
+	/* euiccSignature2 over euiccSigned2 || 5F37 40 smdpSignature2 */
 	memcpy(buf, es2, es2_len);
-	memcpy(buf + es2_len, tx.smdp_sig2, 64);
-	assert_int_equal(pki_sign(signer ? signer : se->key, buf, es2_len + 64, sig), 0);
+	memcpy(buf + es2_len, "\x5F\x37\x40", 3);
+	memcpy(buf + es2_len + 3, tx.smdp_sig2, 64);
+	assert_int_equal(pki_sign(signer ? signer : se->key, buf, es2_len + 3 + 64, sig), 0);
 	der_writer w;
 	der_writer_init(&w);
 	der_begin(&w, 0xBF21);
@@ -487,7 +511,7 @@ test_download_accepted(void **state)
 	/* euiccSigned2 for another session, properly signed */
 	session other;
 	assert_int_equal(initiate(mid, &other, &why), 0);
-	package_tid = other.ss1.transaction_id;
+	package_tid = other.ss1.tid;
 	int prc = get_package(&s, &se_a, &why);
 	package_tid = NULL;
 	assert_int_not_equal(prc, 0);
@@ -500,6 +524,42 @@ test_download_accepted(void **state)
 	assert_int_equal(notify(RSP_EVENT_INSTALL, 0, EID, "sim-a-watch", se_a.key, &why), 0);
 	assert_int_equal(state_of(id), SHARE_INSTALLED);
 	assert_int_equal(count_cmds(EID, id, CMD_DOWNLOAD), 0);
+}
+
+/* SGP.22 initiateAuthentication carries no matchingId: the session is bound
+ * to the share the eUICC's signed ctxParams1 names. */
+static void
+test_download_matching_id_in_ctx_params(void **state)
+{
+	(void)state;
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX];
+	authorised_share(EID, id, mid);
+	session s;
+	download_why why;
+	dsvc.peer = "192.0.2.7";
+	assert_int_equal(initiate(NULL, &s, &why), 0);
+	store_tx tx;
+	assert_int_equal(st->ops->tx_get(st, s.tid, &tx), 0);
+	assert_string_equal(tx.share_id, DOWNLOAD_UNBOUND_PREFIX "192.0.2.7");
+	/* no matchingId, an unknown one: refused, nothing recorded */
+	assert_int_not_equal(authenticate_as(&s, NULL, &se_a, &why), 0);
+	assert_non_null(strstr(why.msg, "matchingId in ctxParams1 is missing or unknown"));
+	assert_string_equal(why.subject, "8.2.6");
+	assert_int_not_equal(authenticate_as(&s, "no-such-matching-id", &se_a, &why), 0);
+	assert_int_equal(tx_stage(&s), 1);
+	/* the share's matchingId, but an SE of another EID: refused */
+	assert_int_not_equal(authenticate_as(&s, mid, &se_a2, &why), 0);
+	assert_non_null(strstr(why.msg, "the share is for"));
+	assert_int_equal(tx_stage(&s), 1);
+	/* the right SE */
+	assert_int_equal(authenticate_as(&s, mid, &se_a, &why), 0);
+	assert_int_equal(tx_stage(&s), 2);
+	assert_int_equal(st->ops->tx_get(st, s.tid, &tx), 0);
+	assert_string_equal(tx.share_id, id);
+	assert_string_equal(tx.eid, EID);
+	assert_int_equal(get_package(&s, &se_a, &why), 0);
+	assert_int_equal(state_of(id), SHARE_DELIVERED);
+	dsvc.peer = NULL;
 }
 
 /* ---- authenticateClient refusals ----------------------------------------- */
@@ -573,7 +633,7 @@ test_bad_euicc_signature1(void **state)
 	session s;
 	download_why why;
 	assert_int_equal(initiate(mid, &s, &why), 0);
-	rsp_euicc_signed1 e;
+	es10_euicc_signed1 e;
 	good_es1(&s, mid, &e);
 	uint8_t *resp = NULL;
 	size_t len = 0;
@@ -597,7 +657,7 @@ test_wrong_server_challenge(void **state)
 	session s;
 	download_why why;
 	assert_int_equal(initiate(mid, &s, &why), 0);
-	rsp_euicc_signed1 e;
+	es10_euicc_signed1 e;
 	good_es1(&s, mid, &e);
 	e.server_challenge[0] ^= 0x80;
 	uint8_t *resp = NULL;
@@ -605,7 +665,7 @@ test_wrong_server_challenge(void **state)
 	bf38(&e, se_a.key, &se_a, 0, &resp, &len);
 	int rc = authenticate(&s, resp, len, &why);
 	free(resp);
-	assert_refused(&s, id, rc, &why, "does not match this session");
+	assert_refused(&s, id, rc, &why, "this session's serverChallenge");
 }
 
 static void
@@ -617,21 +677,29 @@ test_other_session_fields(void **state)
 	session s;
 	download_why why;
 	assert_int_equal(initiate(mid, &s, &why), 0);
-	rsp_euicc_signed1 e;
+	es10_euicc_signed1 e;
 	uint8_t *resp = NULL;
 	size_t len = 0;
 	/* matchingId of another share */
 	good_es1(&s, mid, &e);
-	e.matching_id[0] = e.matching_id[0] == 'a' ? 'b' : 'a';
+	e.ctx.matching_id[0] = e.ctx.matching_id[0] == 'a' ? 'b' : 'a';
 	bf38(&e, se_a.key, &se_a, 0, &resp, &len);
 	int rc = authenticate(&s, resp, len, &why);
 	free(resp);
-	assert_refused(&s, id, rc, &why, "does not match this session");
+	assert_refused(&s, id, rc, &why, "matchingId in ctxParams1");
+	assert_string_equal(why.subject, "8.2.6");
+	assert_string_equal(why.reason, "3.8");
+	/* no matchingId in ctxParams1 at all */
+	good_es1(&s, NULL, &e);
+	bf38(&e, se_a.key, &se_a, 0, &resp, &len);
+	rc = authenticate(&s, resp, len, &why);
+	free(resp);
+	assert_refused(&s, id, rc, &why, "matchingId in ctxParams1");
 	/* the transactionId of another session (with this session's challenge) */
 	session other;
 	assert_int_equal(initiate(mid, &other, &why), 0);
 	good_es1(&s, mid, &e);
-	memcpy(e.transaction_id, other.ss1.transaction_id, RSP_TID_LEN);
+	memcpy(e.tid, other.ss1.tid, RSP_TID_LEN);
 	bf38(&e, se_a.key, &se_a, 0, &resp, &len);
 	rc = authenticate(&s, resp, len, &why);
 	free(resp);
@@ -654,7 +722,7 @@ test_replayed_authentication(void **state)
 	session s1, s2;
 	download_why why;
 	assert_int_equal(initiate(mid, &s1, &why), 0);
-	rsp_euicc_signed1 e;
+	es10_euicc_signed1 e;
 	good_es1(&s1, mid, &e);
 	uint8_t *resp = NULL;
 	size_t len = 0;
@@ -1247,6 +1315,7 @@ main(void)
 	ts_log_init("test_download", TS_LOG_ERROR);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_download_accepted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_download_matching_id_in_ctx_params, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eid_outside_eum_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificate_eid_is_not_the_share_eid, setup, teardown),

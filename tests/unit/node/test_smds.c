@@ -16,6 +16,7 @@
 
 #include "device/se_client.h"
 #include "device/se_driver.h"
+#include "lib/es10dl.h"
 #include "lib/pki.h"
 #include "lib/rsp.h"
 #include "lib/ts_err.h"
@@ -26,7 +27,7 @@
 
 #define EID1 "89049032123451234512345678901235"
 #define EID2 "89049032123451234512345678901332"
-#define ADDR "https://127.0.0.1:8443"
+#define ADDR "127.0.0.1:8443" /* bare, as api_es11.c gives it (SGP.22 serverAddress) */
 
 static char dir[64];
 static store *st;
@@ -203,8 +204,8 @@ test_refusals(void **state)
 	assert_int_equal(se_get_challenge(se1, c2), 0);
 	assert_int_equal(smds_initiate(&d, st, "p", NULL, c2, tb, &sb, &lb, gb, &why), 0);
 	assert_int_equal(se_authenticate_server(se1, sb, lb, gb, auth_der, auth_der_len, NULL, &bf38, &bf38_len), 0);
-	rsp_auth_server_resp a;
-	assert_int_equal(rsp_auth_server_resp_decode(bf38, bf38_len, &a), 0);
+	es10_auth_server_resp a;
+	assert_int_equal(es10_auth_server_resp_decode(bf38, bf38_len, &a, NULL), 0);
 	uint8_t *sigp = NULL;
 	for (size_t i = 0; sigp == NULL && i + 64 <= bf38_len; i++)
 		if (memcmp(bf38 + i, a.euicc_signature1, 64) == 0)

@@ -16,6 +16,7 @@
 #include "device/se_client.h"
 #include "device/se_driver.h"
 #include "lib/pki.h"
+#include "lib/es10dl.h"
 #include "lib/rsp.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -175,8 +176,8 @@ test_bad_signature_refused(void **state)
 	assert_int_equal(stream_auth_initiate(&d, st, "127.0.0.1", EID1, chal, tid, &s1, &s1_len, sig1, &why), 0);
 	assert_int_equal(se_authenticate_server(se1, s1, s1_len, sig1, sign_der, sign_der_len, STREAM_AUTH_MATCHING_ID,
 	    &bf38, &bf38_len), 0);
-	rsp_auth_server_resp a;
-	assert_int_equal(rsp_auth_server_resp_decode(bf38, bf38_len, &a), 0);
+	es10_auth_server_resp a;
+	assert_int_equal(es10_auth_server_resp_decode(bf38, bf38_len, &a, NULL), 0);
 	/* find euiccSignature1 in the response and flip a bit of it */
 	uint8_t *hit = NULL;
 	for (size_t i = 0; i + 64 <= bf38_len; i++)

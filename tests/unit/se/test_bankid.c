@@ -31,6 +31,7 @@
 #include "lib/eid.h"
 #include "lib/es10.h"
 #include "lib/pki.h"
+#include "lib/es10dl.h"
 #include "lib/rsp.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -145,46 +146,47 @@ download(se_driver *d, const char *app_id, const char *kind, uint8_t **notif, si
 {
 	uint8_t ch[16], tid[RSP_TID_LEN];
 	assert_int_equal(se_get_challenge(d, ch), 0);
-	rsp_server_signed1 s1;
+	es10_server_signed1 s1;
 	memset(&s1, 0, sizeof(s1));
-	assert_int_equal(ts_random(s1.transaction_id, sizeof(s1.transaction_id)), 0);
-	memcpy(tid, s1.transaction_id, RSP_TID_LEN);
+	s1.tid_len = RSP_TID_LEN;
+	assert_int_equal(ts_random(s1.tid, sizeof(s1.tid)), 0);
+	memcpy(tid, s1.tid, RSP_TID_LEN);
 	memcpy(s1.euicc_challenge, ch, 16);
 	snprintf(s1.server_address, sizeof(s1.server_address), "%s", SERVER_ADDRESS);
 	assert_int_equal(ts_random(s1.server_challenge, 16), 0);
 	uint8_t *der = NULL, sig[PKI_SIG_LEN];
 	size_t dlen = 0;
-	assert_int_equal(rsp_server_signed1_encode(&s1, &der, &dlen), 0);
+	assert_int_equal(es10_server_signed1_encode(&s1, &der, &dlen), 0);
 	assert_int_equal(pki_sign(auth_key, der, dlen, sig), 0);
 	uint8_t *resp = NULL;
 	size_t rlen = 0;
 	assert_int_equal(se_authenticate_server(d, der, dlen, sig, auth_der, auth_der_len,
 	    "match-b", &resp, &rlen), 0);
 	free(der);
-	rsp_auth_server_resp r;
-	assert_int_equal(rsp_auth_server_resp_decode(resp, rlen, &r), 0);
+	es10_auth_server_resp r;
+	assert_int_equal(es10_auth_server_resp_decode(resp, rlen, &r, NULL), 0);
 	assert_int_equal(r.error, 0);
 	uint8_t esig1[PKI_SIG_LEN];
 	memcpy(esig1, r.euicc_signature1, PKI_SIG_LEN);
 	free(resp);
 
-	rsp_smdp_signed2 s2 = { .cc_required = 0 };
-	memcpy(s2.transaction_id, tid, RSP_TID_LEN);
-	assert_int_equal(rsp_smdp_signed2_encode(&s2, &der, &dlen), 0);
-	uint8_t *tbs = malloc(dlen + PKI_SIG_LEN);
-	assert_non_null(tbs);
-	memcpy(tbs, der, dlen);
-	memcpy(tbs + dlen, esig1, PKI_SIG_LEN);
-	assert_int_equal(pki_sign(node_key, tbs, dlen + PKI_SIG_LEN, sig), 0);
+	es10_smdp_signed2 s2 = { .cc_required = 0 };
+	s2.tid_len = RSP_TID_LEN;
+	memcpy(s2.tid, tid, RSP_TID_LEN);
+	assert_int_equal(es10_smdp_signed2_encode(&s2, &der, &dlen), 0);
+	uint8_t *tbs = NULL;
+	size_t tbs_len = 0;
+	assert_int_equal(es10_sig_input(der, dlen, esig1, &tbs, &tbs_len), 0);
+	assert_int_equal(pki_sign(node_key, tbs, tbs_len, sig), 0);
 	free(tbs);
 	assert_int_equal(se_prepare_download(d, der, dlen, sig, node_cert_der, node_cert_der_len,
 	    &resp, &rlen), 0);
 	free(der);
-	rsp_prepare_download_resp pr;
-	assert_int_equal(rsp_prepare_download_resp_decode(resp, rlen, &pr), 0);
+	es10_prepare_download_resp pr;
+	assert_int_equal(es10_prepare_download_resp_decode(resp, rlen, &pr, NULL), 0);
 	assert_int_equal(pr.error, 0);
-	rsp_euicc_signed2 e2;
-	assert_int_equal(rsp_euicc_signed2_decode(pr.euicc_signed2, pr.euicc_signed2_len, &e2), 0);
+	es10_euicc_signed2 e2;
+	assert_int_equal(es10_euicc_signed2_decode(pr.euicc_signed2.p, pr.euicc_signed2.len, &e2), 0);
 	free(resp);
 
 	rsp_metadata m;

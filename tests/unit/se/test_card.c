@@ -26,6 +26,7 @@
 
 #include <jansson.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "device/se_client.h"
 #include "device/se_driver.h"
@@ -34,6 +35,7 @@
 #include "lib/eid.h"
 #include "lib/es10.h"
 #include "lib/pki.h"
+#include "lib/es10dl.h"
 #include "lib/rsp.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -148,16 +150,17 @@ dl_authenticate(se_driver *d, dl *x)
 	uint8_t ch[16];
 	assert_int_equal(se_get_challenge(d, ch), 0);
 
-	rsp_server_signed1 s1;
+	es10_server_signed1 s1;
 	memset(&s1, 0, sizeof(s1));
-	assert_int_equal(ts_random(s1.transaction_id, sizeof(s1.transaction_id)), 0);
+	s1.tid_len = RSP_TID_LEN;
+	assert_int_equal(ts_random(s1.tid, sizeof(s1.tid)), 0);
 	memcpy(s1.euicc_challenge, ch, 16);
 	snprintf(s1.server_address, sizeof(s1.server_address), "%s", SERVER_ADDRESS);
 	assert_int_equal(ts_random(s1.server_challenge, 16), 0);
-	memcpy(x->tid, s1.transaction_id, RSP_TID_LEN);
+	memcpy(x->tid, s1.tid, RSP_TID_LEN);
 	uint8_t *s1der = NULL, sig1[PKI_SIG_LEN];
 	size_t s1len = 0;
-	assert_int_equal(rsp_server_signed1_encode(&s1, &s1der, &s1len), 0);
+	assert_int_equal(es10_server_signed1_encode(&s1, &s1der, &s1len), 0);
 	assert_int_equal(pki_sign(auth_key, s1der, s1len, sig1), 0);
 
 	uint8_t *resp = NULL;
@@ -167,12 +170,12 @@ dl_authenticate(se_driver *d, dl *x)
 	free(s1der);
 
 	/* Verify as the node: chain CI -> EUM -> eUICC, EID, euiccSignature1. */
-	rsp_auth_server_resp r;
-	assert_int_equal(rsp_auth_server_resp_decode(resp, rlen, &r), 0);
+	es10_auth_server_resp r;
+	assert_int_equal(es10_auth_server_resp_decode(resp, rlen, &r, NULL), 0);
 	assert_int_equal(r.error, 0);
 	X509 *euicc = NULL, *eum = NULL;
-	assert_int_equal(pki_cert_from_der(r.euicc_cert, r.euicc_cert_len, &euicc), 0);
-	assert_int_equal(pki_cert_from_der(r.eum_cert, r.eum_cert_len, &eum), 0);
+	assert_int_equal(pki_cert_from_der(r.euicc_cert.p, r.euicc_cert.len, &euicc), 0);
+	assert_int_equal(pki_cert_from_der(r.eum_cert.p, r.eum_cert.len, &eum), 0);
 	STACK_OF(X509) *inter = sk_X509_new_null();
 	assert_non_null(inter);
 	assert_true(sk_X509_push(inter, eum) > 0);
@@ -185,14 +188,14 @@ dl_authenticate(se_driver *d, dl *x)
 	assert_int_equal(pki_ein_allowed(prefixes, &ceid), 1);
 	x->euicc_pub = X509_get_pubkey(euicc);
 	assert_non_null(x->euicc_pub);
-	assert_int_equal(pki_verify(x->euicc_pub, r.euicc_signed1, r.euicc_signed1_len,
+	assert_int_equal(pki_verify(x->euicc_pub, r.euicc_signed1.p, r.euicc_signed1.len,
 	    r.euicc_signature1), 0);
-	rsp_euicc_signed1 e1;
-	assert_int_equal(rsp_euicc_signed1_decode(r.euicc_signed1, r.euicc_signed1_len, &e1), 0);
-	assert_memory_equal(e1.transaction_id, x->tid, RSP_TID_LEN);
+	es10_euicc_signed1 e1;
+	assert_int_equal(es10_euicc_signed1_decode(r.euicc_signed1.p, r.euicc_signed1.len, &e1), 0);
+	assert_memory_equal(e1.tid, x->tid, RSP_TID_LEN);
 	assert_memory_equal(e1.server_challenge, s1.server_challenge, 16);
 	assert_string_equal(e1.server_address, SERVER_ADDRESS);
-	assert_string_equal(e1.matching_id, "match-1");
+	assert_string_equal(e1.ctx.matching_id, "match-1");
 	uint8_t esig1[PKI_SIG_LEN];
 	memcpy(esig1, r.euicc_signature1, PKI_SIG_LEN);
 	sk_X509_free(inter);
@@ -201,34 +204,30 @@ dl_authenticate(se_driver *d, dl *x)
 	free(resp);
 
 	/* smdpSigned2, signed over smdpSigned2 || euiccSignature1. */
-	rsp_smdp_signed2 s2 = { .cc_required = 0 };
-	memcpy(s2.transaction_id, x->tid, RSP_TID_LEN);
+	es10_smdp_signed2 s2 = { .cc_required = 0 };
+	s2.tid_len = RSP_TID_LEN;
+	memcpy(s2.tid, x->tid, RSP_TID_LEN);
 	uint8_t *s2der = NULL, sig2[PKI_SIG_LEN];
 	size_t s2len = 0;
-	assert_int_equal(rsp_smdp_signed2_encode(&s2, &s2der, &s2len), 0);
-	uint8_t *tbs = malloc(s2len + PKI_SIG_LEN);
-	assert_non_null(tbs);
-	memcpy(tbs, s2der, s2len);
-	memcpy(tbs + s2len, esig1, PKI_SIG_LEN);
-	assert_int_equal(pki_sign(node_key, tbs, s2len + PKI_SIG_LEN, sig2), 0);
+	assert_int_equal(es10_smdp_signed2_encode(&s2, &s2der, &s2len), 0);
+	uint8_t *tbs = NULL;
+	size_t tbs_len = 0;
+	assert_int_equal(es10_sig_input(s2der, s2len, esig1, &tbs, &tbs_len), 0);
+	assert_int_equal(pki_sign(node_key, tbs, tbs_len, sig2), 0);
 	free(tbs);
 	assert_int_equal(se_prepare_download(d, s2der, s2len, sig2, node_cert_der,
 	    node_cert_der_len, &resp, &rlen), 0);
 	free(s2der);
 
-	rsp_prepare_download_resp pr;
-	assert_int_equal(rsp_prepare_download_resp_decode(resp, rlen, &pr), 0);
+	es10_prepare_download_resp pr;
+	assert_int_equal(es10_prepare_download_resp_decode(resp, rlen, &pr, NULL), 0);
 	assert_int_equal(pr.error, 0);
-	tbs = malloc(pr.euicc_signed2_len + PKI_SIG_LEN);
-	assert_non_null(tbs);
-	memcpy(tbs, pr.euicc_signed2, pr.euicc_signed2_len);
-	memcpy(tbs + pr.euicc_signed2_len, sig2, PKI_SIG_LEN);
-	assert_int_equal(pki_verify(x->euicc_pub, tbs, pr.euicc_signed2_len + PKI_SIG_LEN,
-	    pr.euicc_signature2), 0);
+	assert_int_equal(es10_sig_input(pr.euicc_signed2.p, pr.euicc_signed2.len, sig2, &tbs, &tbs_len), 0);
+	assert_int_equal(pki_verify(x->euicc_pub, tbs, tbs_len, pr.euicc_signature2), 0);
 	free(tbs);
-	rsp_euicc_signed2 e2;
-	assert_int_equal(rsp_euicc_signed2_decode(pr.euicc_signed2, pr.euicc_signed2_len, &e2), 0);
-	assert_memory_equal(e2.transaction_id, x->tid, RSP_TID_LEN);
+	es10_euicc_signed2 e2;
+	assert_int_equal(es10_euicc_signed2_decode(pr.euicc_signed2.p, pr.euicc_signed2.len, &e2), 0);
+	assert_memory_equal(e2.tid, x->tid, RSP_TID_LEN);
 	memcpy(x->otpk, e2.euicc_otpk, PKI_PUBKEY_LEN);
 	free(resp);
 }
@@ -582,14 +581,15 @@ test_auth_refusals(void **st)
 	uint8_t ch[16], *resp = NULL;
 	size_t rlen = 0;
 
-	rsp_server_signed1 s1;
+	es10_server_signed1 s1;
 	memset(&s1, 0, sizeof(s1));
+	s1.tid_len = RSP_TID_LEN;
 	snprintf(s1.server_address, sizeof(s1.server_address), "x");
 	uint8_t *s1der = NULL, sig[PKI_SIG_LEN];
 	size_t s1len = 0;
 
 	/* No challenge issued: no session context. */
-	assert_int_equal(rsp_server_signed1_encode(&s1, &s1der, &s1len), 0);
+	assert_int_equal(es10_server_signed1_encode(&s1, &s1der, &s1len), 0);
 	assert_int_equal(pki_sign(auth_key, s1der, s1len, sig), 0);
 	assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, auth_der,
 	    auth_der_len, NULL, &resp, &rlen), TS_ESTATE);
@@ -603,7 +603,7 @@ test_auth_refusals(void **st)
 	/* Right challenge, bad signature. */
 	assert_int_equal(se_get_challenge(d, ch), 0);
 	memcpy(s1.euicc_challenge, ch, 16);
-	assert_int_equal(rsp_server_signed1_encode(&s1, &s1der, &s1len), 0);
+	assert_int_equal(es10_server_signed1_encode(&s1, &s1der, &s1len), 0);
 	assert_int_equal(pki_sign(auth_key, s1der, s1len, sig), 0);
 	sig[5] ^= 0x40;
 	assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, auth_der,
@@ -624,18 +624,24 @@ test_auth_refusals(void **st)
 	assert_int_equal(se_get_challenge(d, ch), 0);
 	free(s1der);
 	memcpy(s1.euicc_challenge, ch, 16);
-	assert_int_equal(rsp_server_signed1_encode(&s1, &s1der, &s1len), 0);
+	assert_int_equal(es10_server_signed1_encode(&s1, &s1der, &s1len), 0);
 	assert_int_equal(pki_sign(node_key, s1der, s1len, sig), 0);
-	assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, selfder, selflen, NULL,
-	    &resp, &rlen), TS_EVERIFY);
+	/* (it has no authorityKeyIdentifier: name our CI explicitly) */
+	const ASN1_OCTET_STRING *ci_ski = X509_get0_subject_key_id(ci_cert);
+	assert_non_null(ci_ski);
+	se_auth_server_args sa = { .server_signed1 = s1der, .server_signed1_len = s1len, .sig1 = sig,
+		.ci_pkid = ci_ski->data, .ci_pkid_len = (size_t)ci_ski->length, .server_cert = selfder,
+		.server_cert_len = selflen };
+	assert_int_equal(se_authenticate_server_ex(d, &sa, &resp, &rlen), TS_EVERIFY);
 	free(selfder);
 	free(s1der);
 
 	/* PrepareDownload without AuthenticateServer. */
-	rsp_smdp_signed2 s2 = { .cc_required = 0 };
+	es10_smdp_signed2 s2 = { .cc_required = 0 };
+	s2.tid_len = RSP_TID_LEN;
 	uint8_t *s2der = NULL;
 	size_t s2len = 0;
-	assert_int_equal(rsp_smdp_signed2_encode(&s2, &s2der, &s2len), 0);
+	assert_int_equal(es10_smdp_signed2_encode(&s2, &s2der, &s2len), 0);
 	assert_int_equal(se_prepare_download(d, s2der, s2len, sig, node_cert_der,
 	    node_cert_der_len, &resp, &rlen), TS_ESTATE);
 	free(s2der);
@@ -645,51 +651,107 @@ test_auth_refusals(void **st)
 	uint8_t ch2[16];
 	assert_int_equal(se_get_challenge(d, ch2), 0);
 	memset(&s1, 0, sizeof(s1));
+	s1.tid_len = RSP_TID_LEN;
 	memcpy(s1.euicc_challenge, ch2, 16);
 	snprintf(s1.server_address, sizeof(s1.server_address), "x");
-	assert_int_equal(rsp_server_signed1_encode(&s1, &s1der, &s1len), 0);
+	assert_int_equal(es10_server_signed1_encode(&s1, &s1der, &s1len), 0);
 	assert_int_equal(pki_sign(auth_key, s1der, s1len, sig), 0);
 	assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, auth_der,
 	    auth_der_len, NULL, &resp, &rlen), 0);
 	free(resp);
 	free(s1der);
-	assert_int_equal(rsp_smdp_signed2_encode(&s2, &s2der, &s2len), 0);
+	assert_int_equal(es10_smdp_signed2_encode(&s2, &s2der, &s2len), 0);
 	assert_int_equal(pki_sign(node_key, s2der, s2len, sig), 0); /* smdpSigned2 alone */
 	assert_int_equal(se_prepare_download(d, s2der, s2len, sig, node_cert_der,
 	    node_cert_der_len, &resp, &rlen), TS_EVERIFY);
 	free(s2der);
 
+	/* smdpSigned2 || euiccSignature1 without its 5F37 40 tag and length
+	 * (the pre-SGP.22 input) is refused too; so is another transactionId
+	 * and ccRequiredFlag without hashCc. */
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(se_get_challenge(d, ch2), 0);
+		memcpy(s1.euicc_challenge, ch2, 16);
+		assert_int_equal(es10_server_signed1_encode(&s1, &s1der, &s1len), 0);
+		assert_int_equal(pki_sign(auth_key, s1der, s1len, sig), 0);
+		assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, auth_der,
+		    auth_der_len, NULL, &resp, &rlen), 0);
+		free(s1der);
+		es10_auth_server_resp ar;
+		assert_int_equal(es10_auth_server_resp_decode(resp, rlen, &ar, NULL), 0);
+		uint8_t esig1[PKI_SIG_LEN];
+		memcpy(esig1, ar.euicc_signature1, PKI_SIG_LEN);
+		free(resp);
+		es10_smdp_signed2 t2 = s2;
+		if (k == 1)
+			t2.tid[0] ^= 1;
+		if (k == 2)
+			t2.cc_required = 1;
+		assert_int_equal(es10_smdp_signed2_encode(&t2, &s2der, &s2len), 0);
+		uint8_t *tbs = NULL;
+		size_t tbs_len = 0;
+		if (k == 0) {
+			tbs = malloc(s2len + PKI_SIG_LEN);
+			assert_non_null(tbs);
+			memcpy(tbs, s2der, s2len);
+			memcpy(tbs + s2len, esig1, PKI_SIG_LEN);
+			tbs_len = s2len + PKI_SIG_LEN;
+		} else {
+			assert_int_equal(es10_sig_input(s2der, s2len, esig1, &tbs, &tbs_len), 0);
+		}
+		assert_int_equal(pki_sign(node_key, tbs, tbs_len, sig), 0);
+		free(tbs);
+		assert_int_equal(se_prepare_download(d, s2der, s2len, sig, node_cert_der,
+		    node_cert_der_len, &resp, &rlen), k == 2 ? TS_EPROTO : TS_EVERIFY);
+		free(s2der);
+	}
+
+	/* euiccCiPKIdToBeUsed that is not the eUICC's CI: ciPKUnknown. */
+	assert_int_equal(se_get_challenge(d, ch2), 0);
+	memcpy(s1.euicc_challenge, ch2, 16);
+	assert_int_equal(es10_server_signed1_encode(&s1, &s1der, &s1len), 0);
+	assert_int_equal(pki_sign(auth_key, s1der, s1len, sig), 0);
+	static const uint8_t other_pkid[20] = { 0x01, 0x02, 0x03 };
+	se_auth_server_args aa = { .server_signed1 = s1der, .server_signed1_len = s1len, .sig1 = sig,
+		.ci_pkid = other_pkid, .ci_pkid_len = sizeof(other_pkid), .server_cert = auth_der,
+		.server_cert_len = auth_der_len };
+	assert_int_equal(se_authenticate_server_ex(d, &aa, &resp, &rlen), TS_EVERIFY);
+	free(s1der);
+
 	/* SGP.22 roles: the DPpb certificate (CI-issued, right key, valid
 	 * signature) is no DPauth for AuthenticateServer ... */
 	assert_int_equal(se_get_challenge(d, ch2), 0);
 	memcpy(s1.euicc_challenge, ch2, 16);
-	assert_int_equal(rsp_server_signed1_encode(&s1, &s1der, &s1len), 0);
+	assert_int_equal(es10_server_signed1_encode(&s1, &s1der, &s1len), 0);
 	assert_int_equal(pki_sign(node_key, s1der, s1len, sig), 0);
 	assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, node_cert_der,
 	    node_cert_der_len, NULL, &resp, &rlen), TS_EVERIFY);
 	free(s1der);
 	/* ... and the DPauth certificate is no DPpb for PrepareDownload, even
 	 * with smdpSigned2 || euiccSignature1 correctly signed by its key. */
-	assert_int_equal(se_get_challenge(d, ch2), 0);
-	memcpy(s1.euicc_challenge, ch2, 16);
-	assert_int_equal(rsp_server_signed1_encode(&s1, &s1der, &s1len), 0);
-	assert_int_equal(pki_sign(auth_key, s1der, s1len, sig), 0);
-	assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, auth_der,
-	    auth_der_len, NULL, &resp, &rlen), 0);
-	free(s1der);
-	rsp_auth_server_resp ar;
-	assert_int_equal(rsp_auth_server_resp_decode(resp, rlen, &ar), 0);
-	assert_int_equal(rsp_smdp_signed2_encode(&s2, &s2der, &s2len), 0);
-	uint8_t *tbs = malloc(s2len + PKI_SIG_LEN);
-	assert_non_null(tbs);
-	memcpy(tbs, s2der, s2len);
-	memcpy(tbs + s2len, ar.euicc_signature1, PKI_SIG_LEN);
-	assert_int_equal(pki_sign(auth_key, tbs, s2len + PKI_SIG_LEN, sig), 0);
-	free(tbs);
-	free(resp);
-	assert_int_equal(se_prepare_download(d, s2der, s2len, sig, auth_der,
-	    auth_der_len, &resp, &rlen), TS_EVERIFY);
-	free(s2der);
+	{
+		assert_int_equal(se_get_challenge(d, ch2), 0);
+		memcpy(s1.euicc_challenge, ch2, 16);
+		assert_int_equal(es10_server_signed1_encode(&s1, &s1der, &s1len), 0);
+		assert_int_equal(pki_sign(auth_key, s1der, s1len, sig), 0);
+		assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, auth_der,
+		    auth_der_len, NULL, &resp, &rlen), 0);
+		free(s1der);
+		es10_auth_server_resp ar;
+		assert_int_equal(es10_auth_server_resp_decode(resp, rlen, &ar, NULL), 0);
+		uint8_t esig1[PKI_SIG_LEN];
+		memcpy(esig1, ar.euicc_signature1, PKI_SIG_LEN);
+		free(resp);
+		assert_int_equal(es10_smdp_signed2_encode(&s2, &s2der, &s2len), 0);
+		uint8_t *tbs = NULL;
+		size_t tbs_len = 0;
+		assert_int_equal(es10_sig_input(s2der, s2len, esig1, &tbs, &tbs_len), 0);
+		assert_int_equal(pki_sign(auth_key, tbs, tbs_len, sig), 0);
+		free(tbs);
+		assert_int_equal(se_prepare_download(d, s2der, s2len, sig, auth_der,
+		    auth_der_len, &resp, &rlen), TS_EVERIFY);
+		free(s2der);
+	}
 	dl_clear(&x);
 	se_driver_free(d);
 }

@@ -279,80 +279,161 @@ put_cert(der_writer *w, const uint8_t *der, size_t len)
 	der_put_raw(w, der, len);
 }
 
-/* Challenge, AuthenticateServer (with the test PKI's DPauth), PrepareDownload;
- * *otpk and tid out. dp_*: the DPpb certificate to present (DER) and its key. */
+static int ossl_verify(EVP_PKEY *pub, const uint8_t *msg, size_t len, const uint8_t sig[64]);
+
+/* The SE's dl_prepare results, for the tests of the download functions. */
+static uint8_t last_es1[1024], last_es2[256];
+static size_t last_es1_len, last_es2_len;
+
+/* Challenge, AuthenticateServer, PrepareDownload; *otpk and tid out.
+ * DPauth: the test PKI's (auth_key / auth_der); dp_*: the DPpb certificate
+ * to present (DER) and its key. The requests are
+ * put together here TLV by TLV (SGP.22 §5.7.13 / §5.7.14), not with the
+ * codec; the signatures of the answers are checked with OpenSSL alone over
+ * the bytes SGP.22 names. */
 static void
 dl_prepare(se_card *c, int ch, const uint8_t *dp_der, size_t dp_len, EVP_PKEY *dp_key,
     uint8_t tid[RSP_TID_LEN], uint8_t otpk[PKI_PUBKEY_LEN])
 {
 	uint8_t *resp = NULL, *s1der = NULL, *cmd = NULL;
 	size_t rlen = 0, s1len = 0, clen = 0;
-	der_tlv t, ch_tlv;
+	der_tlv t, ch_tlv, x;
+	der_iter it, in;
 	vec req = hx("BF2E 00");
 	assert_int_equal(es10(c, ch, req.b, req.n, &resp, &rlen), 0x9000);
+	asn1_dump("GetEuiccChallengeResponse", resp, rlen);
 	assert_int_equal(der_read_one(resp, rlen, &t), 0);
 	assert_int_equal(der_find(t.val, t.len, 0x80, &ch_tlv), 0);
-	rsp_server_signed1 s1;
-	memset(&s1, 0, sizeof(s1));
-	assert_int_equal(ts_random(s1.transaction_id, RSP_TID_LEN), 0);
-	memcpy(s1.euicc_challenge, ch_tlv.val, 16);
-	snprintf(s1.server_address, sizeof(s1.server_address), "%s", SERVER_ADDRESS);
-	assert_int_equal(ts_random(s1.server_challenge, 16), 0);
-	memcpy(tid, s1.transaction_id, RSP_TID_LEN);
+	assert_int_equal(ch_tlv.len, 16);
+	uint8_t echal[16], schal[16];
+	memcpy(echal, ch_tlv.val, 16);
 	free(resp);
-	uint8_t sig1[PKI_SIG_LEN];
-	assert_int_equal(rsp_server_signed1_encode(&s1, &s1der, &s1len), 0);
-	assert_int_equal(pki_sign(auth_key, s1der, s1len, sig1), 0);
+	assert_int_equal(ts_random(tid, RSP_TID_LEN), 0);
+	assert_int_equal(ts_random(schal, 16), 0);
 	der_writer w;
 	der_writer_init(&w);
-	der_begin(&w, 0xBF38);
+	der_begin(&w, 0x30);                            /* serverSigned1 */
+	der_put(&w, 0x80, tid, RSP_TID_LEN);            /* transactionId */
+	der_put(&w, 0x81, echal, 16);                   /* euiccChallenge */
+	der_put_str(&w, 0x83, SERVER_ADDRESS);          /* serverAddress */
+	der_put(&w, 0x84, schal, 16);                   /* serverChallenge */
+	der_end(&w);
+	assert_int_equal(der_writer_finish(&w, &s1der, &s1len), 0);
+	der_writer_clear(&w);
+	uint8_t sig1[PKI_SIG_LEN];
+	assert_int_equal(pki_sign(auth_key, s1der, s1len, sig1), 0);
+	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(ci_cert);
+	assert_non_null(ski);
+	der_writer_init(&w);
+	der_begin(&w, 0xBF38);                          /* AuthenticateServerRequest */
 	der_put_raw(&w, s1der, s1len);
-	der_put(&w, 0x5F37, sig1, sizeof(sig1));
-	put_cert(&w, auth_der, auth_der_len);
-	der_begin(&w, 0xA0);
-	der_put_str(&w, 0x80, "match-1");
+	der_put(&w, 0x5F37, sig1, sizeof(sig1));        /* serverSignature1 */
+	der_put(&w, 0x04, ski->data, (size_t)ski->length); /* euiccCiPKIdToBeUsed */
+	put_cert(&w, auth_der, auth_der_len);           /* serverCertificate */
+	der_begin(&w, 0xA0);                            /* ctxParams1 */
+	der_put_str(&w, 0x80, "match-1");               /* matchingId */
+	der_begin(&w, 0xA1);                            /* deviceInfo */
+	der_put(&w, 0x80, (const uint8_t *)"\x35\x29\x06\x11", 4); /* tac */
+	der_begin(&w, 0xA1);                            /* deviceCapabilities */
+	der_put(&w, 0x85, (const uint8_t *)"\x0F\x00\x00", 3);     /* eutran 15 */
+	der_end(&w);
+	der_end(&w);
 	der_end(&w);
 	der_end(&w);
 	assert_int_equal(der_writer_finish(&w, &cmd, &clen), 0);
 	der_writer_clear(&w);
-	free(s1der);
+	asn1_dump("AuthenticateServerRequest", cmd, clen);
 	assert_int_equal(es10(c, ch, cmd, clen, &resp, &rlen), 0x9000);
 	free(cmd);
-	rsp_auth_server_resp ar;
-	assert_int_equal(rsp_auth_server_resp_decode(resp, rlen, &ar), 0);
-	assert_int_equal(ar.error, 0);
+	asn1_dump("AuthenticateServerResponse", resp, rlen);
+	/* BF38 { A0 { 30 euiccSigned1, 5F37 sig, 30 euicc cert, 30 eum cert } } */
+	assert_int_equal(der_read_one(resp, rlen, &t), 0);
+	assert_int_equal(t.tag, 0xBF38);
+	der_iter_init(&it, t.val, t.len);
+	assert_int_equal(der_iter_expect(&it, 0xA0, &x), 0);
+	der_iter_init(&in, x.val, x.len);
+	der_tlv es1, esig;
+	assert_int_equal(der_iter_expect(&in, 0x30, &es1), 0);
+	assert_int_equal(der_iter_expect(&in, 0x5F37, &esig), 0);
+	assert_int_equal(esig.len, 64);
+	/* euiccSignature1 covers the whole euiccSigned1 TLV. */
+	assert_true(ossl_verify(euicc_pub, es1.val - es1.hdr_len, es1.hdr_len + es1.len, esig.val));
+	asn1_dump("EuiccSigned1", es1.val - es1.hdr_len, es1.hdr_len + es1.len);
+	memcpy(last_es1, es1.val - es1.hdr_len, es1.hdr_len + es1.len);
+	last_es1_len = es1.hdr_len + es1.len;
+	/* euiccSigned1 { 80 tid, 83 address, 84 serverChallenge, BF22, A0 ctx as sent } */
+	der_iter_init(&in, es1.val, es1.len);
+	assert_int_equal(der_iter_expect(&in, 0x80, &x), 0);
+	assert_memory_equal(x.val, tid, RSP_TID_LEN);
+	assert_int_equal(der_iter_expect(&in, 0x83, &x), 0);
+	assert_int_equal(der_iter_expect(&in, 0x84, &x), 0);
+	assert_memory_equal(x.val, schal, 16);
+	assert_int_equal(der_iter_expect(&in, 0xBF22, &x), 0);
+	assert_int_equal(der_iter_expect(&in, 0xA0, &x), 0);
+	assert_int_equal(der_iter_end(&in), 0);
 	uint8_t esig1[PKI_SIG_LEN];
-	memcpy(esig1, ar.euicc_signature1, PKI_SIG_LEN);
+	memcpy(esig1, esig.val, PKI_SIG_LEN);
 	free(resp);
+	free(s1der);
 
-	rsp_smdp_signed2 s2 = { .cc_required = 0 };
-	memcpy(s2.transaction_id, tid, RSP_TID_LEN);
 	uint8_t *s2der = NULL, sig2[PKI_SIG_LEN];
 	size_t s2len = 0;
-	assert_int_equal(rsp_smdp_signed2_encode(&s2, &s2der, &s2len), 0);
-	uint8_t *tbs = malloc(s2len + PKI_SIG_LEN);
+	der_writer_init(&w);
+	der_begin(&w, 0x30);                            /* smdpSigned2 */
+	der_put(&w, 0x80, tid, RSP_TID_LEN);            /* transactionId */
+	der_put(&w, 0x01, (const uint8_t *)"\x00", 1); /* ccRequiredFlag FALSE */
+	der_end(&w);
+	assert_int_equal(der_writer_finish(&w, &s2der, &s2len), 0);
+	der_writer_clear(&w);
+	/* smdpSignature2 over smdpSigned2 || 5F37 40 euiccSignature1 */
+	uint8_t *tbs = malloc(s2len + 3 + PKI_SIG_LEN);
 	assert_non_null(tbs);
 	memcpy(tbs, s2der, s2len);
-	memcpy(tbs + s2len, esig1, PKI_SIG_LEN);
-	assert_int_equal(pki_sign(dp_key, tbs, s2len + PKI_SIG_LEN, sig2), 0);
+	memcpy(tbs + s2len, "\x5F\x37\x40", 3);
+	memcpy(tbs + s2len + 3, esig1, PKI_SIG_LEN);
+	assert_int_equal(pki_sign(dp_key, tbs, s2len + 3 + PKI_SIG_LEN, sig2), 0);
 	free(tbs);
 	der_writer_init(&w);
-	der_begin(&w, 0xBF21);
+	der_begin(&w, 0xBF21);                          /* PrepareDownloadRequest */
 	der_put_raw(&w, s2der, s2len);
-	der_put(&w, 0x5F37, sig2, sizeof(sig2));
-	put_cert(&w, dp_der, dp_len);
+	der_put(&w, 0x5F37, sig2, sizeof(sig2));        /* smdpSignature2 */
+	put_cert(&w, dp_der, dp_len);                   /* smdpCertificate */
 	der_end(&w);
 	assert_int_equal(der_writer_finish(&w, &cmd, &clen), 0);
 	der_writer_clear(&w);
 	free(s2der);
+	asn1_dump("PrepareDownloadRequest", cmd, clen);
 	assert_int_equal(es10(c, ch, cmd, clen, &resp, &rlen), 0x9000);
 	free(cmd);
-	rsp_prepare_download_resp pr;
-	assert_int_equal(rsp_prepare_download_resp_decode(resp, rlen, &pr), 0);
-	assert_int_equal(pr.error, 0);
-	rsp_euicc_signed2 e2;
-	assert_int_equal(rsp_euicc_signed2_decode(pr.euicc_signed2, pr.euicc_signed2_len, &e2), 0);
-	memcpy(otpk, e2.euicc_otpk, PKI_PUBKEY_LEN);
+	asn1_dump("PrepareDownloadResponse", resp, rlen);
+	/* BF21 { A0 { 30 euiccSigned2 { 80 tid, 5F49 otpk }, 5F37 sig } } */
+	assert_int_equal(der_read_one(resp, rlen, &t), 0);
+	der_iter_init(&it, t.val, t.len);
+	assert_int_equal(der_iter_expect(&it, 0xA0, &x), 0);
+	der_iter_init(&in, x.val, x.len);
+	der_tlv es2, esig2;
+	assert_int_equal(der_iter_expect(&in, 0x30, &es2), 0);
+	assert_int_equal(der_iter_expect(&in, 0x5F37, &esig2), 0);
+	size_t e2l = es2.hdr_len + es2.len;
+	tbs = malloc(e2l + 3 + PKI_SIG_LEN);
+	assert_non_null(tbs);
+	memcpy(tbs, es2.val - es2.hdr_len, e2l);
+	memcpy(tbs + e2l, "\x5F\x37\x40", 3);
+	memcpy(tbs + e2l + 3, sig2, PKI_SIG_LEN);
+	/* euiccSignature2 over euiccSigned2 || 5F37 40 smdpSignature2 */
+	assert_true(ossl_verify(euicc_pub, tbs, e2l + 3 + PKI_SIG_LEN, esig2.val));
+	assert_false(ossl_verify(euicc_pub, tbs, e2l, esig2.val));
+	free(tbs);
+	asn1_dump("EUICCSigned2", es2.val - es2.hdr_len, e2l);
+	memcpy(last_es2, es2.val - es2.hdr_len, e2l);
+	last_es2_len = e2l;
+	der_iter_init(&in, es2.val, es2.len);
+	assert_int_equal(der_iter_expect(&in, 0x80, &x), 0);
+	assert_memory_equal(x.val, tid, RSP_TID_LEN);
+	assert_int_equal(der_iter_expect(&in, 0x5F49, &x), 0);
+	assert_int_equal(x.len, PKI_PUBKEY_LEN);
+	memcpy(otpk, x.val, PKI_PUBKEY_LEN);
+	assert_int_equal(der_iter_end(&in), 0);
 	free(resp);
 }
 
