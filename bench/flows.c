@@ -17,8 +17,9 @@
  *     software secure element (device/se_client.h over the inproc se_driver):
  *     real ECDSA signatures, ECDH, key derivation, AES-CMAC/CBC package
  *     unwrapping, signed install notification. The ES9+ JSON client is
- *     written here on lib/ APIs (the companion's es9client.c is not in
- *     libtapshare).
+ *     written here on lib/ APIs; the stream token (the SE proving its EID
+ *     before the node opens the stream) is earned with the companion's own
+ *     es9_stream_auth (src/companion/es9client.c).
  *   - cleanup after each flow (so an SE never fills, SE_MAX_APPS = 32):
  *       delete (default): the companion deletes the app from its SE and sends
  *         the signed delete notification; the node revokes the share and
@@ -65,6 +66,7 @@
 #include "lib/ts_err.h"
 #include "lib/util.h"
 #include "se/card.h"
+#include "companion/es9client.h"
 
 #define BENCH_MAX_FLOWS 100000
 #define BENCH_MAX_CONC 64
@@ -104,6 +106,7 @@ struct opts {
 	long duration_s;
 	long flow_timeout_s;
 	int cleanup;
+	const char *count_file; /* libbench_count.so's dump: copied to .start / .end around the phase */
 };
 
 /* What the primary's event stream learned about one share. Times are
@@ -126,6 +129,9 @@ struct companion {
 	pthread_mutex_t se_mu; /* the SE is used by this thread and, for delete, by a worker */
 	ts_httpc *stream;
 	ts_httpc *api;
+	ts_httpc *api_stream; /* the stream-token requests (this thread only) */
+	char stream_token[65];
+	int64_t stream_token_until_us;
 	pthread_t thr;
 	int started;
 	char last_id[32];
@@ -166,6 +172,7 @@ static struct {
 	size_t used;
 
 	atomic_int stop;        /* stream threads: leave */
+	atomic_long stream_auths; /* stream tokens earned (es9_stream_auth) */
 	atomic_long next_flow;  /* next flow index of the running phase */
 	long phase_flows;
 	int64_t deadline_us;
@@ -676,6 +683,28 @@ out:
 	return atomic_load(&g.stop) ? 1 : 0;
 }
 
+/* The stream's Authorization header in buf: the SE proves its EID to the node
+ * (es9_stream_auth, the companion's own code) and the token is kept while it
+ * has a minute left. NULL when the SE or the node refused (why says why). */
+static const char *
+comp_stream_authz(struct companion *c, char *buf, size_t cap, char *why, size_t whycap)
+{
+	int64_t now = now_us();
+	if (c->stream_token[0] == '\0' || now + 60000000LL >= c->stream_token_until_us) {
+		long ttl = 0;
+		pthread_mutex_lock(&c->se_mu);
+		int rc = es9_stream_auth(c->api_stream, c->se, g.o.node, c->eid, c->stream_token, &ttl, why, whycap);
+		pthread_mutex_unlock(&c->se_mu);
+		if (rc != 0) {
+			c->stream_token[0] = '\0';
+			return NULL;
+		}
+		c->stream_token_until_us = now + (int64_t)ttl * 1000000LL;
+		atomic_fetch_add(&g.stream_auths, 1);
+	}
+	return ts_snprintf(buf, cap, "Authorization: Bearer %s", c->stream_token) == 0 ? buf : NULL;
+}
+
 static void *
 comp_main(void *arg)
 {
@@ -685,10 +714,14 @@ comp_main(void *arg)
 	if (ts_snprintf(url, sizeof(url), "%s/v1/companion/events?eid=%s", g.o.node, c->eid) != 0)
 		return NULL;
 	while (!atomic_load(&g.stop)) {
-		int rc = ts_httpc_sse(c->stream, url, NULL, c->last_id[0] ? c->last_id : NULL,
-		    BENCH_SSE_IDLE_MS, comp_event, c, why, sizeof(why));
+		char authz[128];
+		why[0] = '\0';
+		const char *hdrs[] = { comp_stream_authz(c, authz, sizeof(authz), why, sizeof(why)), NULL };
+		int rc = hdrs[0] == NULL ? TS_EAUTH : ts_httpc_sse(c->stream, url, hdrs,
+		    c->last_id[0] ? c->last_id : NULL, BENCH_SSE_IDLE_MS, comp_event, c, why, sizeof(why));
 		if (rc != 0 && rc != TS_ETIMEOUT && !atomic_load(&g.stop)) {
 			note_error("companion %s event stream: %s (%s)", c->eid, ts_strerror(rc), why);
+			c->stream_token[0] = '\0'; /* earn a new one: it may be what was refused */
 			struct timespec ts = { 0, 200000000L };
 			nanosleep(&ts, NULL);
 		}
@@ -982,7 +1015,8 @@ add_companion(const char *state_path)
 	memcpy(c->eid, eid.digits, sizeof(c->eid));
 	pthread_mutex_init(&c->se_mu, NULL);
 	ts_httpc_opts ho = { .ca_file = g.o.ca, .timeout_ms = BENCH_HTTP_TIMEOUT_MS };
-	if ((rc = ts_httpc_new(&ho, &c->stream)) != 0 || (rc = ts_httpc_new(&ho, &c->api)) != 0) {
+	if ((rc = ts_httpc_new(&ho, &c->stream)) != 0 || (rc = ts_httpc_new(&ho, &c->api)) != 0 ||
+	    (rc = ts_httpc_new(&ho, &c->api_stream)) != 0) {
 		fprintf(stderr, "bench_flows: error: HTTP client: %s\n", ts_strerror(rc));
 		return rc;
 	}
@@ -1110,7 +1144,7 @@ usage(FILE *f)
 	    "                   [--pki DIR --eid EID [--eid EID ...]] [--flows N] [--concurrency C]\n"
 	    "                   [--warmup N] [--node-pid PID] [--sp-pid PID] [--duration-limit S]\n"
 	    "                   [--flow-timeout S] [--cleanup delete|cancel|none] [--cancel]\n"
-	    "                   [--passphrase-file FILE]\n"
+	    "                   [--passphrase-file FILE] [--count-file FILE]\n"
 	    "  --home-dir DIR   an enrolled primary (device.crt, device.key); passphrase from\n"
 	    "                   $TAPSHARE_PASSPHRASE or --passphrase-file\n"
 	    "  --se-dir DIR     secure-element state files *.state (one simulated companion each);\n"
@@ -1120,6 +1154,28 @@ usage(FILE *f)
 	    "  --cleanup MODE   after each flow: delete (companion deletes, default), cancel\n"
 	    "                   (primary cancels, S7/S8 -> S16/S17; same as --cancel) or none\n",
 	    BENCH_MAX_FLOWS);
+}
+
+/* Copies the node's call-counter dump (bench/preload/count.c, rewritten every
+ * 100 ms) to FILE.tag, after waiting for one fresh dump. */
+static void
+snap_counts(const char *file, const char *tag)
+{
+	if (file == NULL)
+		return;
+	struct timespec ts = { 0, 250000000L };
+	nanosleep(&ts, NULL);
+	char dst[BENCH_PATH_MAX + 16];
+	if (ts_snprintf(dst, sizeof(dst), "%s.%s", file, tag) != 0)
+		return;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	if (ts_read_file(file, 1 << 16, &buf, &len) == 0) {
+		(void)ts_write_file_atomic(dst, buf, len, 0644);
+		free(buf);
+	} else {
+		fprintf(stderr, "bench_flows: warning: cannot read the call counts %s\n", file);
+	}
 }
 
 static int
@@ -1156,7 +1212,7 @@ int
 main(int argc, char **argv)
 {
 	enum { O_NODE = 1000, O_CA, O_HOME, O_SEDIR, O_PKI, O_EID, O_FLOWS, O_CONC, O_WARM, O_NPID,
-		O_SPID, O_APP, O_DUR, O_FTO, O_CLEAN, O_CANCEL, O_PASS, O_HELP };
+		O_SPID, O_APP, O_DUR, O_FTO, O_CLEAN, O_CANCEL, O_PASS, O_HELP, O_COUNT };
 	static const struct option lopts[] = {
 		{ "node", required_argument, NULL, O_NODE },
 		{ "ca", required_argument, NULL, O_CA },
@@ -1168,6 +1224,7 @@ main(int argc, char **argv)
 		{ "concurrency", required_argument, NULL, O_CONC },
 		{ "warmup", required_argument, NULL, O_WARM },
 		{ "node-pid", required_argument, NULL, O_NPID },
+		{ "count-file", required_argument, NULL, O_COUNT },
 		{ "sp-pid", required_argument, NULL, O_SPID },
 		{ "app", required_argument, NULL, O_APP },
 		{ "duration-limit", required_argument, NULL, O_DUR },
@@ -1207,6 +1264,7 @@ main(int argc, char **argv)
 		case O_NPID: rc = parse_long("--node-pid", optarg, 1, 1L << 30, &o->node_pid); break;
 		case O_SPID: rc = parse_long("--sp-pid", optarg, 1, 1L << 30, &o->sp_pid); break;
 		case O_APP: o->app = optarg; break;
+		case O_COUNT: o->count_file = optarg; break;
 		case O_DUR: rc = parse_long("--duration-limit", optarg, 1, 3600, &o->duration_s); break;
 		case O_FTO: rc = parse_long("--flow-timeout", optarg, 1, 600, &o->flow_timeout_s); break;
 		case O_CLEAN:
@@ -1332,6 +1390,7 @@ main(int argc, char **argv)
 
 	long long node0 = -1, node1 = -1, sp0 = -1, sp1 = -1;
 	struct rusage ru0, ru1;
+	snap_counts(o->count_file, "start");
 	if (o->node_pid > 0 && read_cpu_ticks(o->node_pid, &node0) != 0)
 		fprintf(stderr, "bench_flows: warning: cannot read /proc/%ld/stat\n", o->node_pid);
 	if (o->sp_pid > 0 && read_cpu_ticks(o->sp_pid, &sp0) != 0)
@@ -1343,6 +1402,7 @@ main(int argc, char **argv)
 		(void)read_cpu_ticks(o->node_pid, &node1);
 	if (sp0 >= 0)
 		(void)read_cpu_ticks(o->sp_pid, &sp1);
+	snap_counts(o->count_file, "end");
 
 	size_t n5 = 0, nc = 0;
 	long ok = 0;
@@ -1441,6 +1501,7 @@ done:
 	for (size_t i = 0; i < ncomps; i++) {
 		ts_httpc_free(comps[i].stream);
 		ts_httpc_free(comps[i].api);
+		ts_httpc_free(comps[i].api_stream);
 		se_driver_free(comps[i].se);
 		pthread_mutex_destroy(&comps[i].se_mu);
 	}

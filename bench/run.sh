@@ -17,6 +17,19 @@
 #   BENCH_APP          app to share              (default sim-alice)
 #   BENCH_SE_TMPFS     1 = keep the simulated SEs' state files on /dev/shm so
 #                      the companions' fsyncs do not share the node's disk (default 1)
+#   BENCH_LOGS         directory to copy the node's and provider's logs to on exit
+#   BENCH_COUNT        1 (default) = LD_PRELOAD libbench_count.so into the node:
+#                      it counts the node's OpenSSL / SQLite / jansson / fsync
+#                      calls; bench_floor then prints the counts per flow, the
+#                      price of each primitive timed on this machine, the floor
+#                      for one flow (sum of count x price) and node CPU / floor
+#   BENCH_MODE         flows (default) | streams: for each N in BENCH_STREAMS
+#                      (default "0 100 1000 10000"), bench_streams holds N idle
+#                      authenticated event streams (bob's device, mutual TLS),
+#                      then BENCH_FLOWS flows run at concurrency 1 (default 30
+#                      in this mode): the node's RSS per idle stream and its CPU
+#                      and S4->S5 / S4->S6 latency per flow (each flow = 4-5
+#                      events to alice's stream + 2 commands to a companion's)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,9 +37,17 @@ BUILD=${1:-build}
 case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
 export TS_BIN="$BUILD"
 
+MODE=${BENCH_MODE:-flows}
+case "$MODE" in flows | streams) ;; *) echo "run.sh: error: BENCH_MODE must be flows or streams" >&2; exit 2 ;; esac
+STREAMS=${BENCH_STREAMS:-0 100 1000 10000}
 FLOWS=${BENCH_FLOWS:-200}
 CONC=${BENCH_CONCURRENCY:-4}
 WARMUP=${BENCH_WARMUP:-8}
+if [ "$MODE" = streams ]; then
+	FLOWS=${BENCH_FLOWS:-30}
+	CONC=${BENCH_CONCURRENCY:-1}
+	WARMUP=${BENCH_WARMUP:-4}
+fi
 CLEANUP=${BENCH_CLEANUP:-delete}
 DURATION=${BENCH_DURATION:-120}
 APP=${BENCH_APP:-sim-alice}
@@ -39,7 +60,11 @@ if [ "$CONC" -lt 1 ] || [ "$CONC" -gt 16 ]; then
 	echo "run.sh: error: BENCH_CONCURRENCY must be 1..16 (testpki makes at most 16 eUICC certificates)" >&2
 	exit 2
 fi
-for b in tapshare-node tapshare-sp tapshare bench_flows; do
+for v in $STREAMS; do
+	[[ "$v" =~ ^[0-9]+$ ]] && [ "$v" -le 18000 ] || { echo "run.sh: error: BENCH_STREAMS: integers <= 18000" >&2; exit 2; }
+done
+COUNT=${BENCH_COUNT:-1}
+for b in tapshare-node tapshare-sp tapshare bench_flows bench_streams bench_floor; do
 	[ -x "$BUILD/$b" ] || { echo "run.sh: error: $BUILD/$b not built" >&2; exit 2; }
 done
 
@@ -56,6 +81,9 @@ bench_rc() { return "$1"; }
 bench_cleanup() {
 	local rc=$?
 	set +e
+	if [ -n "${BENCH_LOGS:-}" ]; then
+		mkdir -p "$BENCH_LOGS" && cp "$T"/*.log "$BENCH_LOGS"/ 2>/dev/null
+	fi
 	case "$SEDIR" in /dev/shm/tapshare-bench-se.*) rm -rf "$SEDIR" ;; esac
 	bench_rc "$rc"
 	ts_cleanup
@@ -80,7 +108,18 @@ for e in "${EIDS[@]}"; do pki_args+=(--eid "$e"); eid_args+=(--eid "$e"); done
 "$TS_BIN/tapshare-node" testpki "$T/pki" "${pki_args[@]}" --ein 89049032 2>"$T/pki.log"
 ts_start_sp
 ts_init_node
-ts_start_node
+# Every simulated companion runs from 127.0.0.1, so the per-address caps that
+# protect a real node (ES9+ sessions 60/min, 32 companion streams per address)
+# would throttle the bench itself: raise them for this node only.
+printf '[limits]\nes9_sessions_per_peer_per_min = 1000000\nstreams_per_peer = 100000\n' >>"$T/node/node.ini"
+count_args=()
+if [ "$COUNT" = 1 ] && [ "$MODE" = flows ]; then
+	[ -f "$BUILD/libbench_count.so" ] || { echo "run.sh: error: $BUILD/libbench_count.so not built" >&2; exit 2; }
+	count_args=(--count-file "$T/node.counts")
+	LD_PRELOAD="$BUILD/libbench_count.so" BENCH_COUNT_FILE="$T/node.counts" ts_start_node
+else
+	ts_start_node
+fi
 alice enroll --node "$NODE_URL" --ca "$T/pki/node-ca.crt" --code "$ALICE_CODE" --name "bench phone" \
 	>"$T/enroll.log" 2>&1
 
@@ -89,8 +128,65 @@ echo "== node pid $NODE_PID at $NODE_URL, provider pid $SP_PID, data in $T (SE s
 cmd=("$TS_BIN/bench_flows" --node "$NODE_URL" --ca "$T/pki/node-ca.crt" --home-dir "$T/alice"
 	--se-dir "$SEDIR" --pki "$T/pki" "${eid_args[@]}" --app "$APP"
 	--flows "$FLOWS" --concurrency "$CONC" --warmup "$WARMUP" --cleanup "$CLEANUP"
-	--node-pid "$NODE_PID" --sp-pid "$SP_PID" --duration-limit "$DURATION")
+	--node-pid "$NODE_PID" --sp-pid "$SP_PID" --duration-limit "$DURATION" "${count_args[@]}")
 echo "== ${cmd[*]}"
 rc=0
-timeout --kill-after=10 $((DURATION + 60)) "${cmd[@]}" || rc=$?
+if [ "$MODE" = flows ]; then
+	timeout --kill-after=10 $((DURATION + 60)) "${cmd[@]}" | tee "$T/flows.out" || rc=$?
+	if [ "$COUNT" = 1 ] && [ -s "$T/node.counts.end" ]; then
+		ok=$(sed -n 's/^flows completed \([0-9]*\),.*/\1/p' "$T/flows.out")
+		cpu=$(sed -n 's/^node CPU: .*total, \([0-9.]*\) ms per flow.*/\1/p' "$T/flows.out")
+		echo "== floor (same run, same machine): bench_floor --pki $T/pki"
+		"$TS_BIN/bench_floor" --pki "$T/pki" --tmp "$T" --counts "$T/node.counts.start" "$T/node.counts.end" \
+			--flows "${ok:-0}" --node-cpu-ms "${cpu:-0}" || rc=$?
+	fi
+	exit "$rc"
+fi
+
+# ---- BENCH_MODE=streams -----------------------------------------------------
+bob enroll --node "$NODE_URL" --ca "$T/pki/node-ca.crt" --code "$BOB_CODE" --name "bench idle streams" \
+	>>"$T/enroll.log" 2>&1
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$NODE_PID/status"; }
+summary=()
+for N in $STREAMS; do
+	echo "== $N idle streams"
+	spid=
+	rss0=$(rss_kb)
+	if [ "$N" -gt 0 ]; then
+		rm -f "$T/streams.ready"
+		"$TS_BIN/bench_streams" --port "$NODE_PORT" --ca "$T/pki/node-ca.crt" --cert "$T/bob/device.crt" \
+			--key "$T/bob/device.key" --streams "$N" --ready-file "$T/streams.ready" \
+			--hold $((DURATION + 120)) --open-timeout 300 2>>"$T/streams.log" &
+		spid=$!
+		PIDS+=("$spid")
+		i=0
+		while [ ! -s "$T/streams.ready" ] && kill -0 "$spid" 2>/dev/null && [ $i -lt 3000 ]; do
+			sleep 0.1; i=$((i + 1))
+		done
+		if [ ! -s "$T/streams.ready" ]; then
+			echo "run.sh: error: $N streams did not open (see $T/streams.log)" >&2
+			tail -3 "$T/streams.log" >&2
+			exit 1
+		fi
+		sleep 1
+	fi
+	rss1=$(rss_kb)
+	out=$(timeout --kill-after=10 $((DURATION + 60)) "${cmd[@]}" 2>&1) || rc=$?
+	printf '%s\n' "$out" | grep -E '^(flows completed|S4->S|node CPU|wall time)'
+	cpu=$(sed -n 's/^node CPU: .*total, \([0-9.]*\) ms per flow.*/\1/p' <<<"$out")
+	pp() { sed -n "s/^$1.* p50 *\([0-9.]*\) ms *p99 *\([0-9.]*\) ms.*/\1 \/ \2/p" <<<"$out"; }
+	s5=$(pp 'S4->S5')
+	s6=$(pp 'S4->S6 (share')
+	per=$([ "$N" -gt 0 ] && echo "scale=1; ($rss1 - $rss0) * 1024 / $N / 1000" | bc || echo -)
+	summary+=("$(printf '| %6d | %8s kB | %10s ms | %16s ms | %16s ms |' "$N" "$per" "${cpu:-?}" "$s5" "$s6")")
+	if [ -n "$spid" ]; then
+		kill "$spid" 2>/dev/null || true
+		wait "$spid" 2>/dev/null || true
+		sleep 2
+	fi
+done
+echo "== BENCH_MODE=streams: $(nproc) CPU(s), flows at concurrency $CONC, $FLOWS flows per row"
+echo "| idle N | RSS per idle stream | node CPU per flow | S4->S5 p50 / p99 | S4->S6 p50 / p99 |"
+echo "|---|---|---|---|---|"
+printf '%s\n' "${summary[@]}"
 exit "$rc"

@@ -66,7 +66,7 @@ step_lines "$T/comp.share.log" ' S1[45] '
 step_lines "$T/node.share.log" ' S15 '
 grep -E '^S6 ' "$T/share.out"
 need "S6 second confirmation" grep -q '^S6 ' "$T/share.out"
-SHARE=$(alice shares --json | jq -r '.shares[0].share_id')
+SHARE=$(alice shares --json | jq -r '.data | .shares[0].share_id')
 say ""
 say "-- Alice's view of her shares (tapshare shares)"
 alice shares 2>/dev/null || true

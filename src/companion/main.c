@@ -19,6 +19,7 @@
 #include "device/se_client.h"
 #include "device/se_driver.h"
 #include "lib/config.h"
+#include "lib/cmdline.h"
 #include "lib/log.h"
 #include "lib/version.h"
 #include "lib/ndef.h"
@@ -56,7 +57,8 @@ static const char usage_main[] =
 "  help CMD  show the help of a command\n"
 "\n"
 "Options:\n"
-"  -h, --help     show this help\n"
+"  --json         print one JSON envelope on stdout (docs/cli.md)\n"
+"  -h, --help     show this help; help COMMAND for one command\n"
 "  -V, --version  show the version\n"
 "\n"
 "Exit status: 0 success, 1 the operation failed, 2 bad usage.\n"
@@ -300,7 +302,7 @@ parse_opts(const char *cmd, int run, int argc, char **argv, struct cli *c)
 		case OPT_CONFIG: c->config = optarg; break;
 		case OPT_JSON: c->json = 1; break;
 		case 'v': c->verbose = 1; break;
-		case 'h': fputs(usage, stdout); return 0;
+		case 'h': cmdline_page(stdout, PROG, usage); return 0;
 		case ':':
 			return usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
 		default:
@@ -572,11 +574,8 @@ print_status_json(const struct chip *c, int64_t now)
 			goto fail;
 	}
 	json_object_set(root, "apps", apps);
-	char *txt = json_dumps(root, JSON_INDENT(2));
-	if (txt == NULL)
-		goto fail;
-	printf("%s\n", txt);
-	free(txt);
+	cmdline_set_json(1);
+	cmdline_ok(json_incref(root));
 	rc = 0;
 fail:
 	json_decref(apps);
@@ -768,7 +767,7 @@ parse_small(const char *cmd, const char *usage, int argc, char **argv, struct sm
 		case OPT_P_ALL: o->all = 1; break;
 		case OPT_P_JSON: o->json = 1; break;
 		case 'v': o->verbose = 1; break;
-		case 'h': fputs(usage, stdout); return 0;
+		case 'h': cmdline_page(stdout, PROG, usage); return 0;
 		case ':': return usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
 		default: return usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
 		}
@@ -939,14 +938,12 @@ notif_list(se_driver *se, const struct small *o)
 	es10_notif_list_clear(&nl);
 	if (arr != NULL) {
 		json_t *root = json_pack("{s:o}", "notifications", arr);
-		char *txt = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
-		json_decref(root);
-		if (txt == NULL) {
+		if (root == NULL) {
 			errorf("cannot format JSON");
 			return EXIT_FAIL;
 		}
-		printf("%s\n", txt);
-		free(txt);
+		cmdline_set_json(1);
+		cmdline_ok(root);
 	}
 	return fflush(stdout) == 0 ? 0 : EXIT_FAIL;
 }
@@ -1094,7 +1091,7 @@ cmd_show_qr(int argc, char **argv)
 		case OPT_QR_NOTEXT: notext = 1; break;
 		case OPT_QR_CONFIG: config = optarg; break;
 		case 'v': verbose = 1; break;
-		case 'h': fputs(usage_show_qr, stdout); return 0;
+		case 'h': cmdline_page(stdout, PROG, usage_show_qr); return 0;
 		case ':':
 			return usage_error("show-qr", "option '%s' needs a value", argv[optind - 1]);
 		default:
@@ -1174,17 +1171,16 @@ done:
 	return ex;
 }
 
-int
-main(int argc, char **argv)
+static int
+dispatch(int argc, char **argv)
 {
-	ts_log_init(PROG, TS_LOG_INFO);
 	if (argc < 2) {
-		fputs(usage_main, stderr);
+		cmdline_page(stderr, PROG, usage_main);
 		return EXIT_USAGE;
 	}
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
-		fputs(usage_main, stdout);
+		cmdline_page(stdout, PROG, usage_main);
 		return 0;
 	}
 	if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
@@ -1193,25 +1189,25 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "help") == 0) {
 		if (argc == 2) {
-			fputs(usage_main, stdout);
+			cmdline_page(stdout, PROG, usage_main);
 			return 0;
 		}
 		if (argc > 3)
 			return usage_error(NULL, "help takes one command, got '%s' too", argv[3]);
 		if (strcmp(argv[2], "run") == 0)
-			fputs(usage_run, stdout);
+			cmdline_page(stdout, PROG, usage_run);
 		else if (strcmp(argv[2], "status") == 0)
-			fputs(usage_status, stdout);
+			cmdline_page(stdout, PROG, usage_status);
 		else if (strcmp(argv[2], "show-qr") == 0)
-			fputs(usage_show_qr, stdout);
+			cmdline_page(stdout, PROG, usage_show_qr);
 		else if (strcmp(argv[2], "enable") == 0 || strcmp(argv[2], "disable") == 0 ||
 		    strcmp(argv[2], "delete") == 0 || strcmp(argv[2], "nickname") == 0 ||
 		    strcmp(argv[2], "default-smdp") == 0)
-			fputs(usage_profile, stdout);
+			cmdline_page(stdout, PROG, usage_profile);
 		else if (strcmp(argv[2], "notification") == 0)
-			fputs(usage_notification, stdout);
+			cmdline_page(stdout, PROG, usage_notification);
 		else if (strcmp(argv[2], "help") == 0)
-			fputs(usage_main, stdout);
+			cmdline_page(stdout, PROG, usage_main);
 		else
 			return usage_error(NULL, "unknown command '%s'", argv[2]);
 		return 0;
@@ -1229,4 +1225,13 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "notification") == 0)
 		return cmd_notification(argc - 1, argv + 1);
 	return usage_error(NULL, "unknown command '%s'", cmd);
+}
+
+int
+main(int argc, char **argv)
+{
+	ts_log_init(PROG, TS_LOG_INFO);
+	cmdline_init(PROG, argc, argv);
+	/* one --json envelope per command, whatever path it ended on */
+	return cmdline_exit(dispatch(argc, argv));
 }

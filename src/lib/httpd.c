@@ -33,6 +33,8 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -46,6 +48,12 @@
 #define HTTPD_DEFAULT_TIMEOUT_S 60
 #define HTTPD_VERIFY_DEPTH 4
 #define HTTPD_ERRMSG_MAX 512
+/* Out of descriptors (EMFILE/ENFILE): the listener pauses this long, sheds
+ * one waiting connection with the spare descriptor, and logs at most once
+ * per HTTPD_ACCEPT_LOG_S (with the count), instead of spinning on a
+ * readable listening socket and logging every failed accept(). */
+#define HTTPD_ACCEPT_PAUSE_MS 250
+#define HTTPD_ACCEPT_LOG_S 10
 
 struct httpd_route {
 	enum evhttp_cmd_type cmd;
@@ -68,6 +76,11 @@ struct ts_httpd {
 	struct httpd_tls_stats {
 		uint64_t ok, failed; /* event-loop thread only */
 	} tls;
+	int spare_fd;                 /* /dev/null, given up to shed a connection at EMFILE */
+	struct event *accept_resume;  /* re-enables the paused listener */
+	uint64_t accept_errors;       /* since the last log line */
+	uint64_t accept_errors_total;
+	time_t accept_logged;
 };
 
 /* SSL ex-data slot marking a connection whose handshake was counted. */
@@ -226,6 +239,13 @@ make_ssl_ctx(const ts_httpd_opts *o, SSL_CTX **out)
 		goto fail;
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 	    SSL_OP_NO_COMPRESSION);
+	/* Idle connections (event streams) give their read/write buffers back
+	 * (~34 kB per connection otherwise). */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* No server-side session cache (it would keep every client's session
+	 * and certificate in memory): returning clients resume with stateless
+	 * session tickets (TLS 1.3 and 1.2, on by default), which need none. */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	if (SSL_CTX_use_certificate_chain_file(ctx, o->cert_file) != 1) {
 		file_err(o, "certificate", o->cert_file);
 		log_ssl_errors(o->cert_file);
@@ -293,6 +313,97 @@ bev_cb(struct event_base *base, void *arg)
 	return bev;
 }
 
+/* The listener's accept() failed. Out of descriptors: pause the listener
+ * (level-triggered, it would fire again at once), shed one waiting
+ * connection through the spare descriptor so that its client is refused
+ * rather than left hanging, and log once per interval. */
+/* libevent hands the error callback the listener's user data, which evhttp
+ * owns (its struct evhttp): the servers are found from it here. */
+#define HTTPD_REGISTRY 16
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct ts_httpd *registry[HTTPD_REGISTRY];
+
+static void
+registry_set(struct ts_httpd *h, int add)
+{
+	pthread_mutex_lock(&registry_mu);
+	for (size_t i = 0; i < HTTPD_REGISTRY; i++) {
+		if (add && registry[i] == NULL) {
+			registry[i] = h;
+			break;
+		}
+		if (!add && registry[i] == h) {
+			registry[i] = NULL;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&registry_mu);
+}
+
+static struct ts_httpd *
+registry_find(const void *http)
+{
+	struct ts_httpd *h = NULL;
+	pthread_mutex_lock(&registry_mu);
+	for (size_t i = 0; i < HTTPD_REGISTRY && h == NULL; i++)
+		if (registry[i] != NULL && (const void *)registry[i]->http == http)
+			h = registry[i];
+	pthread_mutex_unlock(&registry_mu);
+	return h;
+}
+
+static void
+accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	int e = EVUTIL_SOCKET_ERROR();
+	struct ts_httpd *h = registry_find(arg);
+	if (h == NULL) {
+		/* not one of ours (more servers than HTTPD_REGISTRY): pause only */
+		evconnlistener_disable(lev);
+		return;
+	}
+	h->accept_errors++;
+	h->accept_errors_total++;
+	time_t now = time(NULL);
+	if (now - h->accept_logged >= HTTPD_ACCEPT_LOG_S) {
+		log_warn("accept failed %llu time(s) (%s); pausing the listener %d ms at a time",
+		    (unsigned long long)h->accept_errors, strerror(e), HTTPD_ACCEPT_PAUSE_MS);
+		h->accept_logged = now;
+		h->accept_errors = 0;
+	}
+	if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM)
+		return;
+	if (h->spare_fd >= 0) {
+		close(h->spare_fd);
+		h->spare_fd = -1;
+		int c = accept(evconnlistener_get_fd(lev), NULL, NULL);
+		if (c >= 0)
+			close(c);
+		h->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	evconnlistener_disable(lev);
+	struct timeval tv = { 0, HTTPD_ACCEPT_PAUSE_MS * 1000 };
+	if (h->accept_resume != NULL)
+		event_add(h->accept_resume, &tv);
+}
+
+static void
+accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct ts_httpd *h = arg;
+	if (h->spare_fd < 0)
+		h->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	evconnlistener_enable(evhttp_bound_socket_get_listener(h->sock));
+}
+
+uint64_t
+ts_httpd_accept_errors(const ts_httpd *h)
+{
+	return h ? h->accept_errors_total : 0;
+}
+
 static void
 gen_cb(struct evhttp_request *req, void *arg)
 {
@@ -345,6 +456,8 @@ ts_httpd_new(struct event_base *base, const ts_httpd_opts *opts, ts_httpd **out)
 	signal(SIGPIPE, SIG_IGN);
 
 	h = calloc(1, sizeof(*h));
+	if (h != NULL)
+		h->spare_fd = -1;
 	if (h == NULL)
 		return TS_ENOMEM;
 	h->base = base;
@@ -401,6 +514,12 @@ ts_httpd_new(struct event_base *base, const ts_httpd_opts *opts, ts_httpd **out)
 	int one = 1;
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
 		log_warn("cannot set TCP_NODELAY on the listening socket");
+	h->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	h->accept_resume = evtimer_new(base, accept_resume_cb, h);
+	if (h->accept_resume == NULL)
+		goto fail;
+	registry_set(h, 1);
+	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(h->sock), accept_error_cb);
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
 		goto fail;
 	if (ss.ss_family == AF_INET)
@@ -440,8 +559,13 @@ ts_httpd_free(ts_httpd *h)
 		return;
 	/* evhttp_free closes listeners and every connection (freeing their
 	 * SSL objects through BEV_OPT_CLOSE_ON_FREE) and pending requests. */
+	registry_set(h, 0);
 	if (h->http != NULL)
 		evhttp_free(h->http);
+	if (h->accept_resume != NULL)
+		event_free(h->accept_resume);
+	if (h->spare_fd >= 0)
+		close(h->spare_fd);
 	SSL_CTX_free(h->ctx);
 	for (size_t i = 0; i < h->n_routes; i++)
 		free(h->routes[i].path);

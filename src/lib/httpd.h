@@ -51,6 +51,8 @@ uint16_t ts_httpd_port(const ts_httpd *h);
 /* TLS handshakes so far: completed, and refused by us (an alert sent before
  * the handshake finished). Event-loop thread. */
 void ts_httpd_tls_stats(const ts_httpd *h, uint64_t *ok, uint64_t *failed);
+/* accept() failures on the listener since start (EMFILE and the like). */
+uint64_t ts_httpd_accept_errors(const ts_httpd *h);
 /* Routes by exact path (no query) or, when path ends in '*', by prefix.
  * method is "GET", "POST", ...; first match wins; unmatched -> 404 JSON,
  * wrong method -> 405 JSON. Strings are copied. */

@@ -14,6 +14,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "lib/cmdline.h"
 #include "lib/log.h"
 #include "lib/passphrase.h"
 #include "lib/pki.h"
@@ -370,6 +371,8 @@ node_cmd_init(int argc, char **argv)
 	    "address =\n"
 	    "database = sqlite:%s/node.db\n"
 	    "outbox_workers = 2\n"
+	    "# finished shares and their events are deleted this many days after they ended (0 = never)\n"
+	    "retention_days = 30\n"
 	    "log_level = info\n\n"
 	    "[tls]\n"
 	    "cert = %s/node-tls.crt\nkey = %s/node-tls.key\n"
@@ -436,6 +439,12 @@ node_load(node *n, const char *dir)
 		return TS_ECONFIG;
 	}
 	n->nworkers = (int)workers;
+	long long days = NODE_RETENTION_DAYS;
+	if (ts_config_get_int(c, "node", "retention_days", NODE_RETENTION_DAYS, 0, 36500, &days) != 0) {
+		fprintf(stderr, "tapshare-node: error: node.retention_days must be 0..36500\n");
+		return TS_ECONFIG;
+	}
+	n->retention_s = (int64_t)days * 86400;
 	const char *what = NULL;
 	if (pki_cert_load(n->ca_cert, &n->ca) != 0)
 		what = n->ca_cert;
@@ -539,6 +548,30 @@ load_dir(int argc, char **argv, node *n)
 	return node_load(n, dir) == 0 ? 0 : 1;
 }
 
+const char *
+node_arg_opt(int argc, char **argv, const char *name)
+{
+	return opt(argc, argv, name);
+}
+
+int
+node_arg_flag(int argc, char **argv, const char *name)
+{
+	return flag(argc, argv, name);
+}
+
+const char *
+node_arg_positional(int argc, char **argv, int k, const char *const *with_value)
+{
+	return positional(argc, argv, k, with_value);
+}
+
+int
+node_admin_open(int argc, char **argv, node *n)
+{
+	return load_dir(argc, argv, n);
+}
+
 static int
 new_code(node *n, int64_t user_id, const char *name)
 {
@@ -551,8 +584,13 @@ new_code(node *n, int64_t user_id, const char *name)
 	secret_hash(code, h);
 	if (n->st->ops->enroll_code_add(n->st, h, user_id, ts_now() + NODE_ENROLL_TTL_S) != 0)
 		return 1;
-	fprintf(stderr, "one-time enrollment code for %s (valid 7 days):\n", name);
-	printf("%s\n", code);
+	if (cmdline_json()) {
+		cmdline_ok(json_pack("{s:s,s:s,s:I}", "user", name, "enrollment_code", code, "expires_at",
+		    (json_int_t)(ts_now() + NODE_ENROLL_TTL_S)));
+	} else {
+		fprintf(stderr, "one-time enrollment code for %s (valid 7 days):\n", name);
+		printf("%s\n", code);
+	}
 	OPENSSL_cleanse(code, sizeof(code));
 	return 0;
 }
@@ -560,12 +598,17 @@ new_code(node *n, int64_t user_id, const char *name)
 int
 node_cmd_user(int argc, char **argv)
 {
-	static const char *const wv[] = { "--dir", NULL };
+	static const char *const wv[] = { "--dir", "--config", NULL };
 	const char *sub = positional(argc, argv, 1, wv), *name = positional(argc, argv, 2, wv);
+	if (sub != NULL && (strcmp(sub, "list") == 0 || strcmp(sub, "show") == 0 || strcmp(sub, "remove") == 0))
+		return node_acct_user(argc, argv);
 	if (sub == NULL || name == NULL || (strcmp(sub, "add") != 0 && strcmp(sub, "code") != 0))
-		return usage_error("%s", "usage: tapshare-node user add|code NAME --dir DIR");
+		return usage_error("%s", "usage: tapshare-node user add|code|show|remove NAME | user list  (--dir DIR)");
 	if (strlen(name) == 0 || strlen(name) > 64)
 		return usage_error("%s", "user names are 1..64 characters");
+	/* "#<id>" names the tombstone of a removed account (store.h user_remove) */
+	if (name[0] == '#')
+		return usage_error("%s", "user names may not begin with '#'");
 	node n;
 	int rc = load_dir(argc, argv, &n);
 	if (rc != 0)
@@ -608,9 +651,11 @@ done:
 int
 node_cmd_provider(int argc, char **argv)
 {
-	static const char *const wv[] = { "--dir", "--ca", NULL };
+	static const char *const wv[] = { "--dir", "--config", "--ca", NULL };
 	const char *sub = positional(argc, argv, 1, wv), *name = positional(argc, argv, 2, wv);
 	const char *url = positional(argc, argv, 3, wv);
+	if (sub != NULL && (strcmp(sub, "list") == 0 || strcmp(sub, "show") == 0 || strcmp(sub, "remove") == 0))
+		return node_acct_provider(argc, argv);
 	if (sub == NULL || strcmp(sub, "add") != 0 || name == NULL || url == NULL)
 		return usage_error("%s", "usage: tapshare-node provider add NAME URL --dir DIR [--ca FILE]");
 	if (strncmp(url, "https://", 8) != 0)
@@ -642,8 +687,11 @@ node_cmd_provider(int argc, char **argv)
 int
 node_cmd_app(int argc, char **argv)
 {
-	static const char *const wv[] = { "--dir", "--user", "--app-id", "--name", "--kind", "--provider", NULL };
+	static const char *const wv[] = { "--dir", "--config", "--user", "--app-id", "--name", "--kind", "--provider",
+		NULL };
 	const char *sub = positional(argc, argv, 1, wv);
+	if (sub != NULL && (strcmp(sub, "list") == 0 || strcmp(sub, "show") == 0 || strcmp(sub, "remove") == 0))
+		return node_acct_app(argc, argv);
 	const char *user = opt(argc, argv, "--user"), *app_id = opt(argc, argv, "--app-id");
 	const char *name = opt(argc, argv, "--name"), *kind = opt(argc, argv, "--kind");
 	const char *prov = opt(argc, argv, "--provider");
@@ -661,9 +709,15 @@ node_cmd_app(int argc, char **argv)
 	store_app a;
 	memset(&a, 0, sizeof(a));
 	store_provider p;
-	if (n.st->ops->user_by_name(n.st, user, &a.user_id) != 0) {
-		fprintf(stderr, "tapshare-node: error: no user %s\n", user);
-		rc = 1;
+	store_app old;
+	if (user[0] == '#' || n.st->ops->user_by_name(n.st, user, &a.user_id) != 0) {
+		rc = cmdline_fail(1, "no_user", NULL, "no user %s", user);
+	} else if (!flag(argc, argv, "--replace") && n.st->ops->app_get(n.st, app_id, &old) == 0) {
+		/* an app id is one application in one SE: registering it again
+		 * would silently hand it to another user or provider */
+		rc = cmdline_fail(1, "app_exists", NULL,
+		    "app %s already exists (%s, %s, provider %s): give --replace to overwrite it", app_id, old.name,
+		    old.kind, old.provider);
 	} else if (n.st->ops->provider_get(n.st, prov, &p) != 0) {
 		fprintf(stderr, "tapshare-node: error: no provider %s (add it with tapshare-node provider add)\n", prov);
 		rc = 1;
@@ -694,10 +748,8 @@ node_cmd_shares(int argc, char **argv)
 		node_unload(&n);
 		return 1;
 	}
-	if (flag(argc, argv, "--json")) {
-		char *s = json_dumps(arr, JSON_INDENT(2));
-		printf("%s\n", s ? s : "[]");
-		free(s);
+	if (cmdline_json()) {
+		cmdline_ok(json_incref(arr));
 	} else {
 		size_t i;
 		json_t *v;
@@ -718,8 +770,10 @@ node_cmd_shares(int argc, char **argv)
 int
 node_cmd_device(int argc, char **argv)
 {
-	static const char *const wv[] = { "--dir", "--user", NULL };
+	static const char *const wv[] = { "--dir", "--config", "--user", NULL };
 	const char *sub = positional(argc, argv, 1, wv), *id = positional(argc, argv, 2, wv);
+	if (sub != NULL && (strcmp(sub, "show") == 0 || strcmp(sub, "remove") == 0))
+		return node_acct_device(argc, argv);
 	if (sub == NULL || (strcmp(sub, "list") != 0 && strcmp(sub, "revoke") != 0) ||
 	    (strcmp(sub, "revoke") == 0 && id == NULL))
 		return usage_error("%s", "usage: tapshare-node device list [--user NAME] [--json] --dir DIR\n"
@@ -755,10 +809,8 @@ node_cmd_device(int argc, char **argv)
 		node_unload(&n);
 		return 1;
 	}
-	if (flag(argc, argv, "--json")) {
-		char *txt = json_dumps(arr, JSON_INDENT(2));
-		printf("%s\n", txt ? txt : "[]");
-		free(txt);
+	if (cmdline_json()) {
+		cmdline_ok(json_incref(arr));
 	} else {
 		size_t i;
 		json_t *v;

@@ -36,13 +36,14 @@ reply_text(struct evhttp_request *req, int status, const char *reason, const cha
 	evhttp_send_reply(req, status, reason, b);
 }
 
-/* 1 when the store answers a trivial query. */
+/* 1 when the store answers a small query. A query that reports its own
+ * failure: a lookup's "not found" cannot tell a missing row from a store
+ * that fails, so a failing store used to look ready. */
 static int
 store_ok(node *n)
 {
-	store_provider p;
-	int rc = n->st->ops->provider_get(n->st, "\x01readyz-probe", &p);
-	return rc == 0 || rc == TS_ENOTFOUND;
+	int64_t pending, retrying;
+	return n->st->ops->outbox_depth(n->st, &pending, &retrying) == 0;
 }
 
 static void
@@ -57,6 +58,7 @@ snapshot(node *n, metrics_snapshot *s)
 	}
 	s->outbox_ok = n->st->ops->outbox_depth(n->st, &s->outbox_pending, &s->outbox_retrying) == 0;
 	s->event_streams = n->nsubs;
+	push_stats(n, &s->stream_reads, &s->stream_events);
 	ts_httpd_tls_stats(n->httpd, &s->tls_ok, &s->tls_failed);
 }
 

@@ -418,7 +418,7 @@ h_events(struct evhttp_request *req, void *arg)
 		return;
 	char share[STORE_ID_MAX], after_s[32];
 	int has_share = ts_httpd_query(req, "share", share, sizeof(share)) == 0;
-	long long after = 0;
+	long long after = -1; /* neither Last-Event-ID nor ?after: from now */
 	const char *lei = ts_httpd_header(req, "Last-Event-ID");
 	if (lei != NULL && ts_parse_ll(lei, 0, INT64_MAX, &after) != 0) {
 		ts_httpd_reply_error(req, 400, "bad_last_event_id", "Last-Event-ID must be a number");

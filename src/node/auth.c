@@ -47,6 +47,8 @@ struct auth_job {
 	char pass[AUTH_PASS_MAX];
 	char hash[AUTH_HASH_MAX];
 	int ok;
+	auth_done_fn done;                 /* NULL: the API's token reply */
+	char tag[AUTH_TAG_MAX];            /* handed to done */
 	struct auth_job *qnext;            /* queue to the workers */
 	struct auth_job *prev, *next;      /* every live job (freed at stop) */
 };
@@ -132,6 +134,14 @@ on_done(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	struct auth_job *j = arg;
 	node *n = j->n;
+	if (j->done != NULL) {
+		if (j->ok)
+			auth_throttle_success(n->st, j->device_id, j->user_id);
+		else
+			log_warn("wrong passphrase for user %lld (%.24s)", (long long)j->user_id, j->device_id);
+		j->done(n, j->req, j->ok, j->user_id, j->tag);
+		goto done;
+	}
 	if (!j->ok) {
 		log_warn("wrong passphrase from device %.16s…", j->device_id);
 		ts_httpd_reply_error(j->req, 401, "wrong_passphrase", "the passphrase is wrong");
@@ -232,6 +242,13 @@ auth_stop(node *n)
 void
 auth_login(node *n, struct evhttp_request *req, const char *device_id, int64_t user_id, const char *pass)
 {
+	auth_check(n, req, device_id, user_id, pass, NULL, NULL);
+}
+
+void
+auth_check(node *n, struct evhttp_request *req, const char *device_id, int64_t user_id, const char *pass,
+    auth_done_fn done, const char *tag)
+{
 	struct auth_pool *p = n->auth;
 	int64_t retry = 0;
 	int by_account = 0;
@@ -262,6 +279,8 @@ auth_login(node *n, struct evhttp_request *req, const char *device_id, int64_t u
 	j->n = n;
 	j->req = req;
 	j->user_id = user_id;
+	j->done = done;
+	snprintf(j->tag, sizeof(j->tag), "%s", tag ? tag : "");
 	snprintf(j->device_id, sizeof(j->device_id), "%s", device_id);
 	snprintf(j->pass, sizeof(j->pass), "%s", pass);
 	if (n->st->ops->user_get(n->st, user_id, NULL, 0, j->hash, sizeof(j->hash)) != 0)

@@ -19,6 +19,7 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include "lib/cmdline.h"
 #include "lib/config.h"
 #include "lib/httpd.h"
 #include "lib/log.h"
@@ -101,8 +102,13 @@ static const ts_config_key node_schema[] = {
 	{ .section = "node", .key = "database", .type = TS_CFG_DBURL, .secret = 1 },
 	{ .section = "node", .key = "outbox_workers", .type = TS_CFG_INT, .min = 1, .max = 8 },
 	{ .section = "node", .key = "log_level", .type = TS_CFG_ENUM, .choices = "debug|info|warn|error" },
+	{ .section = "node", .key = "log", .type = TS_CFG_ENUM, .choices = "auto|stderr|journal|syslog" },
 	{ .section = "node", .key = "db_wait_ms", .type = TS_CFG_INT, .min = 0, .max = 60000 },
 	{ .section = "node", .key = "admin_listen", .type = TS_CFG_HOSTPORT },
+	/* finished shares (and their events) are pruned after this many days; 0 keeps them */
+	{ .section = "node", .key = "retention_days", .type = TS_CFG_INT, .min = 0, .max = 36500 },
+	{ .section = "node", .key = "web", .type = TS_CFG_ENUM, .choices = "on|off" },
+	{ .section = "node", .key = "web_session_s", .type = TS_CFG_INT, .min = 1, .max = 86400 },
 	{ .section = "tls", .key = "cert", .type = TS_CFG_FILE, .required = 1 },
 	{ .section = "tls", .key = "key", .type = TS_CFG_FILE, .required = 1 },
 	{ .section = "tls", .key = "ca_cert", .type = TS_CFG_FILE, .required = 1 },
@@ -113,6 +119,11 @@ static const ts_config_key node_schema[] = {
 	{ .section = "sign", .key = "pb_key", .type = TS_CFG_FILE, .required = 1 },
 	{ .section = "trust", .key = "ci", .type = TS_CFG_FILE, .required = 1 },
 	{ .section = "trust", .key = "eum", .type = TS_CFG_FILE, .required = 1 },
+	/* caps (0 or absent = the default; README "Limits") */
+	{ .section = "limits", .key = "max_streams", .type = TS_CFG_INT, .min = 0, .max = 10000000 },
+	{ .section = "limits", .key = "streams_per_peer", .type = TS_CFG_INT, .min = 0, .max = 10000000 },
+	{ .section = "limits", .key = "streams_per_eid", .type = TS_CFG_INT, .min = 0, .max = 1000 },
+	{ .section = "limits", .key = "es9_sessions_per_peer_per_min", .type = TS_CFG_INT, .min = 0, .max = 10000000 },
 };
 
 struct pem_check {
@@ -257,7 +268,11 @@ void
 node_report_stderr(void *arg, const char *msg)
 {
 	(void)arg;
-	fprintf(stderr, "tapshare-node: error: %s\n", msg);
+	/* a running node under systemd: each problem is an error record */
+	if (ts_log_get_target() != TS_LOG_STDERR)
+		log_error("%s", msg);
+	else
+		fprintf(stderr, "tapshare-node: error: %s\n", msg);
 }
 
 int
@@ -278,9 +293,14 @@ node_cmd_check(int argc, char **argv)
 	ts_config_free(c);
 	if (bad != 0) {
 		fprintf(stderr, "tapshare-node: %s: %zu problem%s\n", ini, bad, bad == 1 ? "" : "s");
+		cmdline_error_envelope(json_pack("{s:s,s:s}", "code", "config_invalid", "message", "configuration problems (see stderr)"),
+		    json_pack("{s:s,s:I}", "config", ini, "problems", (json_int_t)bad));
 		return 1;
 	}
-	printf("%s: configuration OK (state in %s)\n", ini, dir);
+	if (cmdline_json())
+		cmdline_ok(json_pack("{s:s,s:s,s:I}", "config", ini, "state", dir, "problems", (json_int_t)0));
+	else
+		printf("%s: configuration OK (state in %s)\n", ini, dir);
 	return 0;
 }
 
@@ -348,6 +368,8 @@ node_reload(node *n)
 	note_restart_key(n->cfg, fresh.cfg, "address", "");
 	note_restart_key(n->cfg, fresh.cfg, "outbox_workers", "2");
 	note_restart_key(n->cfg, fresh.cfg, "admin_listen", "");
+	note_restart_key(n->cfg, fresh.cfg, "web", "on");
+	note_restart_key(n->cfg, fresh.cfg, "web_session_s", "900");
 	/* Everything below is read on this thread only, except the provider
 	 * client certificate (node_client_tls, under ob_mu). */
 	SWAP(n->cfg, fresh.cfg);
@@ -376,6 +398,7 @@ node_reload(node *n)
 	const char *lvl = ts_config_get(n->cfg, "node", "log_level", "info");
 	ts_log_init("tapshare-node", strcmp(lvl, "debug") == 0 ? TS_LOG_DEBUG :
 	    strcmp(lvl, "warn") == 0 ? TS_LOG_WARN : strcmp(lvl, "error") == 0 ? TS_LOG_ERROR : TS_LOG_INFO);
+	ts_log_set_target((enum ts_log_target)ts_log_target_parse(ts_config_get(n->cfg, "node", "log", "auto")));
 	outbox_kick(n);
 	log_info("reloaded %s: TLS certificate %s, trusted EID prefixes %s; providers are read again", path,
 	    n->tls_cert, n->ein_prefixes);

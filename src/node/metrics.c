@@ -298,6 +298,12 @@ metrics_render(struct evbuffer *out, const metrics_snapshot *snap)
 
 	family(out, "tapshare_event_streams", "gauge", "Open server-sent-event streams (primaries and companions).");
 	evbuffer_add_printf(out, "tapshare_event_streams %zu\n", snap->event_streams);
+	family(out, "tapshare_event_stream_reads_total", "counter",
+	    "Event streams read back from the store after a wake-up (an event wakes only its own EID's or user's streams).");
+	evbuffer_add_printf(out, "tapshare_event_stream_reads_total %llu\n", (unsigned long long)snap->stream_reads);
+	family(out, "tapshare_event_stream_writes_total", "counter",
+	    "Events and commands written to event streams.");
+	evbuffer_add_printf(out, "tapshare_event_stream_writes_total %llu\n", (unsigned long long)snap->stream_events);
 
 	family(out, "tapshare_tls_handshakes_total", "counter", "TLS handshakes on the public listener, by result.");
 	evbuffer_add_printf(out, "tapshare_tls_handshakes_total{result=\"ok\"} %llu\n",

@@ -88,8 +88,13 @@ typedef struct node {
 	char ein_prefixes[1024]; /* union of the EUMs' nameConstraints prefixes, never empty */
 
 	/* push */
-	struct push_sub *subs;
+	struct push_sub *subs;   /* every open stream */
 	size_t nsubs;
+	struct push_state *push; /* streams by EID / user, the wake queue (push.c) */
+	/* node.ini [limits] (0 = default; read in run.c) */
+	size_t lim_max_streams;  /* default: the fd limit less a reserve */
+	int lim_streams_per_peer, lim_streams_per_eid;
+	int lim_es9_per_peer;    /* ES9+ sessions per peer address per minute */
 	struct event *push_ev;   /* activated (thread-safe) when new events are committed */
 	struct event *tick_ev;   /* 1 s: expiry, keepalives */
 
@@ -110,7 +115,17 @@ typedef struct node {
 	struct peerlim *es9_peers; /* initiateAuthentication per peer (api_es9.c) */
 	uint8_t secret_key[32];  /* DIR/node.key: seals credentials at rest (sealed.h) */
 	int64_t next_gc;
+	int64_t retention_s;     /* [node] retention_days: finished shares pruned after this */
+	int64_t next_prune;
+	struct pg_listen *pgl;   /* PostgreSQL LISTEN for cross-node wake-ups (pg_listen.c), or NULL */
+	int web_on;              /* [node] web: the owner's page (web.c) */
+	int64_t web_session_s;   /* [node] web_session_s */
 } node;
+
+/* default [node] retention_days */
+#define NODE_RETENTION_DAYS 30
+/* shares pruned per batch (one batch per tick while a backlog remains) */
+#define NODE_PRUNE_BATCH 500
 
 /* admin.c */
 int node_cmd_testpki(int argc, char **argv);
@@ -125,6 +140,20 @@ int node_cmd_device(int argc, char **argv);
 int node_cmd_companion(int argc, char **argv);
 /* Loads n->ini (DIR/node.ini when empty) and the keys and certificates it names. */
 int node_load(node *n, const char *dir);
+/* Argument helpers the admin commands share (admin.c): "--name value"
+ * (NULL when absent), a flag's presence, positional number k after the
+ * command words (skipping options and the values of with_value), and
+ * loading the node a command names (--dir / --config; 0, or the exit
+ * status 1 or 2 after saying why). */
+const char *node_arg_opt(int argc, char **argv, const char *name);
+int node_arg_flag(int argc, char **argv, const char *name);
+const char *node_arg_positional(int argc, char **argv, int k, const char *const *with_value);
+int node_admin_open(int argc, char **argv, node *n);
+/* admin_acct.c — user|app|provider|device list|show|remove (issue 10) */
+int node_acct_user(int argc, char **argv);
+int node_acct_app(int argc, char **argv);
+int node_acct_provider(int argc, char **argv);
+int node_acct_device(int argc, char **argv);
 
 /* conf.c — the files: --dir DIR (DIR/node.ini, state in DIR), --config FILE,
  * else the installed layout (/etc/tapshare/node.ini, state in
@@ -156,6 +185,14 @@ int node_reload(node *n);
 void node_client_tls(node *n, char cert[600], char key[600]);
 void node_unload(node *n);
 
+/* pg_listen.c — cross-node wake-ups on PostgreSQL (issue 9): a dedicated
+ * connection LISTENs on channel "tapshare", its socket watched by n->base;
+ * a notification "u:<user id>" or "e:<eid>" (sent by the store in the
+ * transaction that wrote the event / command) wakes the push streams.
+ * start is a no-op (0) for a SQLite database. */
+int pg_listen_start(node *n);
+void pg_listen_stop(node *n);
+
 /* run.c */
 int node_cmd_run(int argc, char **argv);
 /* Crash injection point (tests): raises SIGKILL if TAPSHARE_NODE_CRASH_AFTER
@@ -172,6 +209,14 @@ void auth_stop(node *n);
  * then checks pass on a worker thread and replies from the loop (201 token,
  * 401, 429 throttled, 503 busy). pass is copied. */
 void auth_login(node *n, struct evhttp_request *req, const char *device_id, int64_t user_id, const char *pass);
+/* The same check for other callers (the owner's web page, web.c): the
+ * attempt is throttled under "device:<device_id>" and the account, then
+ * done(n, req, ok, user_id, tag) replies from the loop (tag copied, at most
+ * AUTH_TAG_MAX - 1 bytes); the 429/503/400 refusals are answered here. */
+#define AUTH_TAG_MAX 96
+typedef void (*auth_done_fn)(node *n, struct evhttp_request *req, int ok, int64_t user_id, const char *tag);
+void auth_check(node *n, struct evhttp_request *req, const char *device_id, int64_t user_id, const char *pass,
+    auth_done_fn done, const char *tag);
 /* The throttle alone (tests): counts one attempt; 0 go on, TS_ELIMIT
  * refused (*retry_after seconds; *by_account: the account's limit). */
 int auth_throttle_begin(store *st, const char *device_id, int64_t user_id, int64_t now, int64_t *retry_after,
@@ -205,14 +250,23 @@ void api_reply_refusal(struct evhttp_request *req, const share_why *why, int rc)
 /* push.c */
 int push_init(node *n);
 void push_fini(node *n);
-/* Thread-safe: wake the event loop to deliver newly committed events. */
+/* Thread-safe (any thread): the streams of one EID (companions) or of one
+ * user (primaries) read the store again and get what was committed for them;
+ * only those streams are touched. push_wake_all / push_kick: every stream. */
+void push_wake_eid(node *n, const char *eid);
+void push_wake_user(node *n, int64_t user_id);
+void push_wake_all(node *n);
 void push_kick(node *n);
+/* Loop thread: streams read back from the store, events written (since start). */
+void push_stats(const node *n, uint64_t *delivers, uint64_t *written);
 /* Starts an SSE response and registers it. kind 0 primary (user_id, share filter,
- * after), kind 1 companion (eid). */
+ * after: replay after that event id; < 0 = from now, unless share_id, which
+ * replays that share from its start), kind 1 companion (eid). */
 int push_subscribe_primary(node *n, struct evhttp_request *req, int64_t user_id, const char *device_id,
     const char *share_id, int64_t after);
-/* Companion streams are capped: NODE_STREAMS_PER_PEER per peer address
- * (429 beyond), NODE_STREAMS_PER_EID per EID (a new one replaces the oldest). */
+/* Companion streams are capped: lim_streams_per_peer per peer address
+ * (429 beyond), lim_streams_per_eid per EID (a new one replaces the oldest);
+ * every stream by lim_max_streams (503, connection closed). */
 int push_subscribe_companion(node *n, struct evhttp_request *req, const char *eid, const char *peer);
 /* Keepalives; also ends the streams of devices revoked meanwhile (by any
  * process: it polls the store's revocation count). */

@@ -5,12 +5,30 @@
  * stream that breaks loses nothing: the primary resumes with Last-Event-ID and
  * a companion gets every still-pending command on reconnect.
  *
- * push_kick() may be called from any thread; it activates one event and the
- * loop then walks the subscribers (O(subscribers) store queries per kick).
+ * O(1) per event (issue 9): every stream is indexed in a hash table by its
+ * key — the EID for a companion, the user for a primary — and a wake-up names
+ * the key, so an event reads the store and writes only for the streams of its
+ * own EID or user (O(streams of that key)), whatever the number of idle
+ * streams. push_wake_eid / push_wake_user may be called from any thread
+ * (share.c after a commit, and a cross-node LISTEN/NOTIFY thread): they queue
+ * the key under a mutex and activate one event; the loop drains the queue.
+ * push_kick (and a queue overflow) wakes every stream, the old behaviour.
+ *
+ * Replay is bounded: a primary stream starts after Last-Event-ID / ?after=N,
+ * or, with neither, "from now" (the user's latest event id at open) — never
+ * the whole history; ?share=ID replays that one share from its start. A
+ * companion gets the pending commands of its EID.
+ *
+ * Caps (node.ini [limits], see push_limits): streams per node (default: the
+ * fd limit less a reserve, so a stream is refused with a clean 503 and its
+ * connection closed before accept() runs out of descriptors), companion
+ * streams per peer address (429 beyond) and per EID (the oldest gives way).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -23,6 +41,10 @@
 #include "node/node.h"
 
 #define PUSH_BATCH 64
+#define PUSH_BUCKETS 16384u     /* streams by key (EID or user); power of two */
+#define PUSH_PEER_BUCKETS 1024u /* companion stream counts by peer address */
+#define PUSH_WAKE_QUEUE 256     /* distinct keys queued between two loop turns */
+#define PUSH_FD_RESERVE 64      /* descriptors kept for the store, providers, accept */
 
 struct push_sub {
 	node *n;
@@ -36,18 +58,124 @@ struct push_sub {
 	char peer[64];        /* companion: the peer address (caps) */
 	int64_t last_id;
 	int64_t last_write_ms;
-	struct push_sub *prev, *next;
+	uint32_t bucket;
+	struct push_sub *prev, *next;   /* every stream (keepalives, revocation) */
+	struct push_sub *kprev, *knext; /* the streams of one bucket */
 };
+
+struct peer_count {
+	char peer[64];
+	size_t n;
+	struct peer_count *next;
+};
+
+struct wake_key {
+	int kind; /* 0 user, 1 EID */
+	int64_t user_id;
+	char eid[33];
+};
+
+struct push_state {
+	struct push_sub *bucket[PUSH_BUCKETS];
+	struct peer_count *peers[PUSH_PEER_BUCKETS];
+	pthread_mutex_t mu; /* the wake queue below */
+	int wake_all;
+	size_t nq;
+	struct wake_key q[PUSH_WAKE_QUEUE];
+	uint64_t delivers; /* streams read back from the store (loop thread) */
+	uint64_t written;  /* events written to streams (loop thread) */
+	int64_t last_cap_log_ms;
+	uint64_t refused_since_log;
+};
+
+static uint32_t
+fnv1a(uint32_t h, const void *p, size_t len)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < len; i++) {
+		h ^= b[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static uint32_t
+bucket_user(int64_t user_id)
+{
+	uint32_t h = fnv1a(2166136261u, "u", 1);
+	return fnv1a(h, &user_id, sizeof(user_id)) & (PUSH_BUCKETS - 1);
+}
+
+static uint32_t
+bucket_eid(const char *eid)
+{
+	uint32_t h = fnv1a(2166136261u, "e", 1);
+	return fnv1a(h, eid, strlen(eid)) & (PUSH_BUCKETS - 1);
+}
+
+static struct peer_count **
+peer_slot(struct push_state *ps, const char *peer)
+{
+	uint32_t b = fnv1a(2166136261u, peer, strlen(peer)) & (PUSH_PEER_BUCKETS - 1);
+	struct peer_count **pp = &ps->peers[b];
+	while (*pp != NULL && strcmp((*pp)->peer, peer) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static size_t
+peer_streams(struct push_state *ps, const char *peer)
+{
+	struct peer_count *c = *peer_slot(ps, peer);
+	return c != NULL ? c->n : 0;
+}
+
+static int
+peer_add(struct push_state *ps, const char *peer)
+{
+	struct peer_count **pp = peer_slot(ps, peer);
+	if (*pp == NULL) {
+		struct peer_count *c = calloc(1, sizeof(*c));
+		if (c == NULL)
+			return TS_ENOMEM;
+		snprintf(c->peer, sizeof(c->peer), "%s", peer);
+		*pp = c;
+	}
+	(*pp)->n++;
+	return 0;
+}
+
+static void
+peer_del(struct push_state *ps, const char *peer)
+{
+	struct peer_count **pp = peer_slot(ps, peer);
+	struct peer_count *c = *pp;
+	if (c == NULL)
+		return;
+	if (--c->n == 0) {
+		*pp = c->next;
+		free(c);
+	}
+}
 
 static void
 unlink_sub(node *n, struct push_sub *s)
 {
+	struct push_state *ps = n->push;
 	if (s->prev)
 		s->prev->next = s->next;
 	else
 		n->subs = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
+	if (s->kprev)
+		s->kprev->knext = s->knext;
+	else
+		ps->bucket[s->bucket] = s->knext;
+	if (s->knext)
+		s->knext->kprev = s->kprev;
+	if (s->kind == 1)
+		peer_del(ps, s->peer);
 	n->nsubs--;
 }
 
@@ -83,12 +211,14 @@ write_event(struct push_sub *s, int64_t id, const char *type, const char *data)
 	}
 	free(txt);
 	s->last_write_ms = ts_mono_ms();
+	s->n->push->written++;
 }
 
 static void
 deliver(node *n, struct push_sub *s)
 {
 	size_t got;
+	n->push->delivers++;
 	if (s->kind == 0) {
 		store_event ev[PUSH_BATCH];
 		do {
@@ -115,21 +245,119 @@ deliver(node *n, struct push_sub *s)
 	}
 }
 
+/* Delivers to the streams of one key only. next is read before deliver():
+ * a write may not free s (closes come from the loop later), but keep the
+ * walk safe anyway. */
+static void
+deliver_key(node *n, const struct wake_key *k)
+{
+	uint32_t b = k->kind == 0 ? bucket_user(k->user_id) : bucket_eid(k->eid);
+	struct push_sub *next;
+	for (struct push_sub *s = n->push->bucket[b]; s != NULL; s = next) {
+		next = s->knext;
+		if (k->kind == 0 ? (s->kind == 0 && s->user_id == k->user_id) :
+				   (s->kind == 1 && strcmp(s->eid, k->eid) == 0))
+			deliver(n, s);
+	}
+}
+
 static void
 on_push(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	node *n = arg;
-	for (struct push_sub *s = n->subs; s != NULL; s = s->next)
-		deliver(n, s);
+	struct push_state *ps = n->push;
+	/* static: the loop thread only; the queue is copied out so that the
+	 * wakers never wait for store reads. */
+	static struct wake_key q[PUSH_WAKE_QUEUE];
+	pthread_mutex_lock(&ps->mu);
+	int all = ps->wake_all;
+	size_t nq = ps->nq;
+	memcpy(q, ps->q, nq * sizeof(q[0]));
+	ps->wake_all = 0;
+	ps->nq = 0;
+	pthread_mutex_unlock(&ps->mu);
+	if (all) {
+		struct push_sub *next;
+		for (struct push_sub *s = n->subs; s != NULL; s = next) {
+			next = s->next;
+			deliver(n, s);
+		}
+		return;
+	}
+	for (size_t i = 0; i < nq; i++)
+		deliver_key(n, &q[i]);
+}
+
+/* Queues a key (deduplicated); a full queue turns into a wake of everything. */
+static void
+wake(node *n, const struct wake_key *k)
+{
+	struct push_state *ps = n->push;
+	if (ps == NULL || n->push_ev == NULL)
+		return;
+	pthread_mutex_lock(&ps->mu);
+	if (!ps->wake_all) {
+		size_t i;
+		for (i = 0; i < ps->nq; i++) {
+			const struct wake_key *o = &ps->q[i];
+			if (o->kind == k->kind && (k->kind == 0 ? o->user_id == k->user_id : strcmp(o->eid, k->eid) == 0))
+				break;
+		}
+		if (i == ps->nq) {
+			if (ps->nq < PUSH_WAKE_QUEUE)
+				ps->q[ps->nq++] = *k;
+			else
+				ps->wake_all = 1;
+		}
+	}
+	pthread_mutex_unlock(&ps->mu);
+	event_active(n->push_ev, EV_READ, 0);
+}
+
+void
+push_wake_eid(node *n, const char *eid)
+{
+	struct wake_key k = { .kind = 1 };
+	if (eid == NULL || eid[0] == '\0' || strlen(eid) >= sizeof(k.eid)) {
+		push_wake_all(n);
+		return;
+	}
+	memcpy(k.eid, eid, strlen(eid) + 1);
+	wake(n, &k);
+}
+
+void
+push_wake_user(node *n, int64_t user_id)
+{
+	struct wake_key k = { .kind = 0, .user_id = user_id };
+	wake(n, &k);
+}
+
+void
+push_wake_all(node *n)
+{
+	struct push_state *ps = n->push;
+	if (ps == NULL || n->push_ev == NULL)
+		return;
+	pthread_mutex_lock(&ps->mu);
+	ps->wake_all = 1;
+	pthread_mutex_unlock(&ps->mu);
+	event_active(n->push_ev, EV_READ, 0);
 }
 
 void
 push_kick(node *n)
 {
-	if (n->push_ev != NULL)
-		event_active(n->push_ev, EV_READ, 0);
+	push_wake_all(n);
+}
+
+void
+push_stats(const node *n, uint64_t *delivers, uint64_t *written)
+{
+	*delivers = n->push ? n->push->delivers : 0;
+	*written = n->push ? n->push->written : 0;
 }
 
 /* Ends a stream from our side (the client sees the end of the response). */
@@ -171,17 +399,31 @@ push_tick(node *n)
 	if (n->st->ops->device_revocations(n->st, &count) == 0 && count != n->revocations_seen)
 		push_device_revoked(n);
 	int64_t now = ts_mono_ms();
+	static const char ka[] = ": keepalive\n\n";
 	for (struct push_sub *s = n->subs; s != NULL; s = s->next) {
 		if (now - s->last_write_ms < NODE_KEEPALIVE_S * 1000)
 			continue;
 		struct evbuffer *b = evbuffer_new();
 		if (b == NULL)
 			continue;
-		evbuffer_add_printf(b, ": keepalive\n\n");
+		evbuffer_add_reference(b, ka, sizeof(ka) - 1, NULL, NULL);
 		evhttp_send_reply_chunk(s->req, b);
 		evbuffer_free(b);
 		s->last_write_ms = now;
 	}
+}
+
+/* The streams one process may hold: [limits] max_streams, else (0) the fd
+ * limit less PUSH_FD_RESERVE (each stream is one descriptor). */
+static size_t
+default_max_streams(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return NODE_MAX_SUBSCRIBERS;
+	if (rl.rlim_cur <= 2 * PUSH_FD_RESERVE)
+		return rl.rlim_cur / 4 > 0 ? (size_t)(rl.rlim_cur / 4) : 1;
+	return (size_t)(rl.rlim_cur - PUSH_FD_RESERVE);
 }
 
 int
@@ -189,6 +431,18 @@ push_init(node *n)
 {
 	if (n->st->ops->device_revocations(n->st, &n->revocations_seen) != 0)
 		return TS_EDB;
+	n->push = calloc(1, sizeof(*n->push));
+	if (n->push == NULL)
+		return TS_ENOMEM;
+	pthread_mutex_init(&n->push->mu, NULL);
+	if (n->lim_max_streams == 0)
+		n->lim_max_streams = default_max_streams();
+	if (n->lim_streams_per_eid <= 0)
+		n->lim_streams_per_eid = NODE_STREAMS_PER_EID;
+	if (n->lim_streams_per_peer <= 0)
+		n->lim_streams_per_peer = NODE_STREAMS_PER_PEER;
+	log_info("event streams: at most %zu per process, %d per companion address, %d per EID",
+	    n->lim_max_streams, n->lim_streams_per_peer, n->lim_streams_per_eid);
 	n->push_ev = event_new(n->base, -1, 0, on_push, n);
 	return n->push_ev ? 0 : TS_ENOMEM;
 }
@@ -206,18 +460,55 @@ push_fini(node *n)
 	if (n->push_ev)
 		event_free(n->push_ev);
 	n->push_ev = NULL;
+	if (n->push != NULL) {
+		for (size_t i = 0; i < PUSH_PEER_BUCKETS; i++) {
+			while (n->push->peers[i] != NULL) {
+				struct peer_count *c = n->push->peers[i];
+				n->push->peers[i] = c->next;
+				free(c);
+			}
+		}
+		pthread_mutex_destroy(&n->push->mu);
+		free(n->push);
+		n->push = NULL;
+	}
+}
+
+/* A refusal that also closes the connection: a client refused for lack of
+ * room must not keep holding a descriptor on a keep-alive connection. */
+static void
+refuse_stream(node *n, struct evhttp_request *req, int status, const char *code, const char *msg)
+{
+	struct push_state *ps = n->push;
+	int64_t now = ts_mono_ms();
+	ps->refused_since_log++;
+	if (now - ps->last_cap_log_ms >= 10000) {
+		log_warn("event streams: refused %llu stream(s) in the last interval (%s; %zu open)",
+		    (unsigned long long)ps->refused_since_log, code, n->nsubs);
+		ps->last_cap_log_ms = now;
+		ps->refused_since_log = 0;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+	ts_httpd_reply_error(req, status, code, "%s", msg);
 }
 
 static int
 subscribe(node *n, struct evhttp_request *req, struct push_sub *s)
 {
-	if (n->nsubs >= NODE_MAX_SUBSCRIBERS) {
+	struct push_state *ps = n->push;
+	if (n->nsubs >= n->lim_max_streams) {
 		free(s);
-		ts_httpd_reply_error(req, 503, "too_many_streams", "too many open event streams");
+		refuse_stream(n, req, 503, "too_many_streams", "too many open event streams");
 		return TS_ELIMIT;
+	}
+	if (s->kind == 1 && peer_add(ps, s->peer) != 0) {
+		free(s);
+		ts_httpd_reply_error(req, 503, "out_of_memory", "out of memory");
+		return TS_ENOMEM;
 	}
 	s->n = n;
 	s->req = req;
+	s->bucket = s->kind == 0 ? bucket_user(s->user_id) : bucket_eid(s->eid);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	evhttp_add_header(h, "Content-Type", "text/event-stream");
 	evhttp_add_header(h, "Cache-Control", "no-cache");
@@ -227,11 +518,16 @@ subscribe(node *n, struct evhttp_request *req, struct push_sub *s)
 	if (n->subs)
 		n->subs->prev = s;
 	n->subs = s;
+	s->knext = ps->bucket[s->bucket];
+	if (s->knext)
+		s->knext->kprev = s;
+	ps->bucket[s->bucket] = s;
 	n->nsubs++;
 	/* An immediate comment makes the response headers flow to the client. */
+	static const char open_txt[] = ": stream open\n\n";
 	struct evbuffer *b = evbuffer_new();
 	if (b) {
-		evbuffer_add_printf(b, ": stream open\n\n");
+		evbuffer_add_reference(b, open_txt, sizeof(open_txt) - 1, NULL, NULL);
 		evhttp_send_reply_chunk(req, b);
 		evbuffer_free(b);
 	}
@@ -244,6 +540,17 @@ int
 push_subscribe_primary(node *n, struct evhttp_request *req, int64_t user_id, const char *device_id,
     const char *share_id, int64_t after)
 {
+	if (after < 0 && share_id == NULL) {
+		/* From now: the latest event id at open; nothing older is sent. */
+		int64_t last = 0;
+		if (n->st->ops->events_last(n->st, user_id, &last) != 0) {
+			ts_httpd_reply_error(req, 503, "store_busy", "the database is busy; retry");
+			return TS_EDB;
+		}
+		after = last;
+	}
+	if (after < 0)
+		after = 0;
 	struct push_sub *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return TS_ENOMEM;
@@ -261,26 +568,25 @@ push_subscribe_primary(node *n, struct evhttp_request *req, int64_t user_id, con
 int
 push_subscribe_companion(node *n, struct evhttp_request *req, const char *eid, const char *peer)
 {
-	/* Caps: NODE_STREAMS_PER_PEER open companion streams per address
-	 * (refused beyond), NODE_STREAMS_PER_EID per EID (the oldest gives way:
+	/* Caps: lim_streams_per_peer open companion streams per address
+	 * (refused beyond), lim_streams_per_eid per EID (the oldest gives way:
 	 * every holder proved the SE, and a companion that reconnects before
-	 * its dead connection is noticed must get through). */
-	size_t per_peer = 0, per_eid = 0;
-	struct push_sub *oldest = NULL;
-	for (struct push_sub *o = n->subs; o != NULL; o = o->next) {
-		if (o->kind != 1)
-			continue;
-		per_peer += strcmp(o->peer, peer) == 0;
-		if (strcmp(o->eid, eid) == 0) {
-			per_eid++;
-			oldest = o; /* the list is newest first */
-		}
-	}
-	if (per_peer >= NODE_STREAMS_PER_PEER) {
-		ts_httpd_reply_error(req, 429, "too_many_streams", "too many companion streams from this address");
+	 * its dead connection is noticed must get through). Both O(1): a count
+	 * per peer, and the EID's own bucket. */
+	struct push_state *ps = n->push;
+	if (peer_streams(ps, peer) >= (size_t)n->lim_streams_per_peer) {
+		refuse_stream(n, req, 429, "too_many_streams", "too many companion streams from this address");
 		return TS_ELIMIT;
 	}
-	if (per_eid >= NODE_STREAMS_PER_EID && oldest != NULL) {
+	size_t per_eid = 0;
+	struct push_sub *oldest = NULL;
+	for (struct push_sub *o = ps->bucket[bucket_eid(eid)]; o != NULL; o = o->knext) {
+		if (o->kind == 1 && strcmp(o->eid, eid) == 0) {
+			per_eid++;
+			oldest = o; /* each bucket is newest first */
+		}
+	}
+	if (per_eid >= (size_t)n->lim_streams_per_eid && oldest != NULL) {
 		log_info("companion %s: a newer stream replaces the oldest of its %zu", eid, per_eid);
 		end_sub(n, oldest);
 	}

@@ -5,6 +5,7 @@
  * providers.
  */
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "lib/util.h"
 #include "node/node.h"
 #include "node/peerlim.h"
+#include "node/web.h"
 
 void
 node_crash_point(node *n, const char *point)
@@ -39,6 +41,16 @@ svc_kick(void *arg, unsigned what)
 }
 
 static void
+svc_wake(void *arg, int64_t user_id, const char *eid)
+{
+	node *n = arg;
+	if (eid != NULL)
+		push_wake_eid(n, eid);
+	else
+		push_wake_user(n, user_id);
+}
+
+static void
 svc_crash(void *arg, const char *point)
 {
 	node_crash_point(arg, point);
@@ -52,6 +64,7 @@ node_svc_init(node *n)
 	n->svc.ein_prefixes = n->ein_prefixes;
 	n->svc.device_ca = n->ca;
 	n->svc.kick = svc_kick;
+	n->svc.wake = svc_wake;
 	n->svc.kick_arg = n;
 	n->svc.crash = svc_crash;
 	n->svc.crash_arg = n;
@@ -68,6 +81,15 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	size_t expired = 0;
 	(void)share_expire_due(&n->svc, n->st, ts_now(), &expired);
 	push_tick(n);
+	/* After many connections came (TLS handshakes leave freed heap behind)
+	 * or went, give the free heap back to the system: idle streams are
+	 * then charged what they hold, not the handshakes' garbage. */
+	static size_t trimmed_at;
+	size_t ns = n->nsubs;
+	if ((ns > trimmed_at ? ns - trimmed_at : trimmed_at - ns) >= 256) {
+		(void)malloc_trim(0);
+		trimmed_at = ns;
+	}
 	/* Hourly housekeeping: finished download sessions after a day,
 	 * idempotency records after a week. */
 	int64_t now = ts_now();
@@ -75,6 +97,19 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 		n->next_gc = now + 3600;
 		if (n->st->ops->gc(n->st, now - 86400, now - 7 * 86400, now) != 0)
 			log_warn("database housekeeping failed; will retry in an hour");
+	}
+	/* Finished shares older than [node] retention_days: a batch per tick
+	 * while there is a backlog, else once an hour (every node may do it:
+	 * the store skips rows another node holds). */
+	if (n->retention_s > 0 && now >= n->next_prune) {
+		size_t pruned = 0;
+		int rc = n->st->ops->prune(n->st, now - n->retention_s, NODE_PRUNE_BATCH, &pruned);
+		if (rc != 0)
+			log_warn("pruning finished shares failed (%s); will retry in an hour", ts_strerror(rc));
+		else if (pruned > 0)
+			log_info("pruned %zu finished share(s) older than %lld days", pruned,
+			    (long long)(n->retention_s / 86400));
+		n->next_prune = now + (rc == 0 && pruned == NODE_PRUNE_BATCH ? 1 : 3600);
 	}
 }
 
@@ -110,6 +145,24 @@ split_listen(const char *listen, char *host, size_t cap, uint16_t *port)
 	return 0;
 }
 
+/* node.ini [limits]: caps a deployment may raise (the bench does) or lower.
+ * The schema (conf.c) has already checked the ranges. */
+static void
+read_limits(node *n)
+{
+	long long v;
+	if (ts_parse_ll(ts_config_get(n->cfg, "limits", "max_streams", "0"), 0, 10000000, &v) == 0)
+		n->lim_max_streams = (size_t)v;
+	if (ts_parse_ll(ts_config_get(n->cfg, "limits", "streams_per_peer", "0"), 0, 10000000, &v) == 0)
+		n->lim_streams_per_peer = (int)v;
+	if (ts_parse_ll(ts_config_get(n->cfg, "limits", "streams_per_eid", "0"), 0, 1000, &v) == 0)
+		n->lim_streams_per_eid = (int)v;
+	n->lim_es9_per_peer = NODE_ES9_PEER_MAX;
+	if (ts_parse_ll(ts_config_get(n->cfg, "limits", "es9_sessions_per_peer_per_min", "0"), 0, 10000000,
+		&v) == 0 && v > 0)
+		n->lim_es9_per_peer = (int)v;
+}
+
 int
 node_cmd_run(int argc, char **argv)
 {
@@ -130,6 +183,8 @@ node_cmd_run(int argc, char **argv)
 	const char *lvl = ts_config_get(n.cfg, "node", "log_level", "info");
 	ts_log_init("tapshare-node", strcmp(lvl, "debug") == 0 ? TS_LOG_DEBUG :
 	    strcmp(lvl, "warn") == 0 ? TS_LOG_WARN : strcmp(lvl, "error") == 0 ? TS_LOG_ERROR : TS_LOG_INFO);
+	/* [node] log (checked: one of the four names) */
+	ts_log_set_target((enum ts_log_target)ts_log_target_parse(ts_config_get(n.cfg, "node", "log", "auto")));
 	n.crash_after = getenv("TAPSHARE_NODE_CRASH_AFTER");
 	long long crash_commits = 0;
 	if (n.crash_after != NULL && strncmp(n.crash_after, "commit:", 7) == 0 &&
@@ -137,6 +192,7 @@ node_cmd_run(int argc, char **argv)
 		store_crash_after_commits((long)crash_commits);
 		/* no housekeeping commits at start: commit N is the flow's Nth */
 		n.next_gc = ts_now() + 3600;
+		n.next_prune = n.next_gc;
 	}
 	int rc = 1;
 	/* The event-loop thread's store handle waits briefly for locks and
@@ -179,7 +235,13 @@ node_cmd_run(int argc, char **argv)
 	api_es9_routes(&n);
 	api_es11_routes(&n);
 	api_offer_routes(&n);
-	if (peerlim_new(NODE_ES9_PEER_MAX, NODE_ES9_PEER_WINDOW_S, &n.es9_peers) != 0 || push_init(&n) != 0 ||
+	read_limits(&n);
+	if (web_conf(&n) != 0) {
+		fprintf(stderr, "tapshare-node: error: node.web_session_s must be 1..86400\n");
+		goto out;
+	}
+	web_routes(&n); /* the owner's page, /owner/ (web.c) */
+	if (peerlim_new(n.lim_es9_per_peer, NODE_ES9_PEER_WINDOW_S, &n.es9_peers) != 0 || push_init(&n) != 0 ||
 	    auth_start(&n) != 0 || outbox_start(&n) != 0) {
 		fprintf(stderr, "tapshare-node: error: cannot start the worker threads\n");
 		goto out;
@@ -213,6 +275,12 @@ node_cmd_run(int argc, char **argv)
 	log_info("listening on https://%s:%u (trusted EID prefixes: %s)", host, bound, n.ein_prefixes);
 	/* Anything committed before a crash is picked up now. */
 	outbox_kick(&n);
+	if (pg_listen_start(&n) != 0) {
+		rc = 1;
+		outbox_stop(&n);
+		push_fini(&n);
+		goto out_events;
+	}
 	const char *admin_listen = ts_config_get(n.cfg, "node", "admin_listen", NULL);
 	if (admin_listen != NULL && admin_listen[0] != '\0' && admin_http_start(&n, admin_listen) != 0) {
 		rc = 1;
@@ -232,6 +300,7 @@ node_cmd_run(int argc, char **argv)
 	auth_stop(&n);
 	push_fini(&n);
 out_events:
+	pg_listen_stop(&n); /* NULL-safe */
 	admin_http_stop(&n);
 	event_free(n.tick_ev);
 	event_free(sigterm);

@@ -70,6 +70,60 @@ kick(const share_svc *svc, unsigned what)
 		svc->kick(svc->kick_arg, what);
 }
 
+/* Whose streams this thread's open transaction will need to wake: emit()
+ * and add_cmd() note the user / EID, finish() wakes exactly those after the
+ * commit (push O(1) per event, issue 9) and forgets them either way. A
+ * transaction rolled back elsewhere leaves its keys for the next finish():
+ * a spurious wake only re-reads the store. More keys than fit: wake all. */
+#define WAKE_KEYS 8
+static _Thread_local struct {
+	size_t nu, ne;
+	int all;
+	int64_t users[WAKE_KEYS];
+	char eids[WAKE_KEYS][EID_DIGITS + 1];
+} pending_wake;
+
+static void
+note_user(int64_t user_id)
+{
+	for (size_t i = 0; i < pending_wake.nu; i++)
+		if (pending_wake.users[i] == user_id)
+			return;
+	if (pending_wake.nu < WAKE_KEYS)
+		pending_wake.users[pending_wake.nu++] = user_id;
+	else
+		pending_wake.all = 1;
+}
+
+static void
+note_eid(const char *eid)
+{
+	for (size_t i = 0; i < pending_wake.ne; i++)
+		if (strcmp(pending_wake.eids[i], eid) == 0)
+			return;
+	if (pending_wake.ne < WAKE_KEYS && strlen(eid) <= EID_DIGITS)
+		memcpy(pending_wake.eids[pending_wake.ne++], eid, strlen(eid) + 1);
+	else
+		pending_wake.all = 1;
+}
+
+static void
+wake_pending(const share_svc *svc, unsigned what, int committed)
+{
+	if (committed && svc->wake != NULL && !pending_wake.all) {
+		for (size_t i = 0; i < pending_wake.nu; i++)
+			svc->wake(svc->kick_arg, pending_wake.users[i], NULL);
+		for (size_t i = 0; i < pending_wake.ne; i++)
+			svc->wake(svc->kick_arg, 0, pending_wake.eids[i]);
+	} else if (committed) {
+		what |= SHARE_KICK_PUSH;
+	}
+	if (committed)
+		kick(svc, what);
+	pending_wake.nu = pending_wake.ne = 0;
+	pending_wake.all = 0;
+}
+
 static void
 crash_point(const share_svc *svc, const char *point)
 {
@@ -93,6 +147,8 @@ emit_ac(store *st, const store_share *sh, const char *type, const char *message,
 		return TS_ENOMEM;
 	int rc = st->ops->event_add(st, sh->user_id, sh->id, type, data, NULL);
 	free(data);
+	if (rc == 0)
+		note_user(sh->user_id);
 	return rc;
 }
 
@@ -156,6 +212,7 @@ finish(const share_svc *svc, store *st, int rc, unsigned what)
 {
 	if (rc != 0) {
 		st->ops->rollback(st);
+		wake_pending(svc, what, 0);
 		return rc;
 	}
 	int64_t t0 = metrics_now_us();
@@ -163,9 +220,10 @@ finish(const share_svc *svc, store *st, int rc, unsigned what)
 	metrics_store_commit(t0, rc);
 	if (rc != 0) {
 		st->ops->rollback(st);
+		wake_pending(svc, what, 0);
 		return rc;
 	}
-	kick(svc, what | SHARE_KICK_PUSH);
+	wake_pending(svc, what, 1);
 	return 0;
 }
 
@@ -176,6 +234,8 @@ add_cmd(store *st, const store_share *sh, const char *type, json_t *doc)
 	json_decref(doc);
 	int rc = txt ? st->ops->cmd_add(st, sh->eid, sh->id, type, txt, NULL) : TS_ENOMEM;
 	free(txt);
+	if (rc == 0)
+		note_eid(sh->eid);
 	return rc;
 }
 

@@ -50,6 +50,10 @@ typedef struct share_svc {
 	/* Called after a commit (any thread); NULL: nothing to wake. */
 	void (*kick)(void *arg, unsigned what);
 	void *kick_arg;
+	/* Called after a commit (any thread) for each user whose events and each
+	 * EID whose commands the transaction added (eid NULL: a user; else an
+	 * EID), with kick_arg. NULL: kick(SHARE_KICK_PUSH) wakes every stream. */
+	void (*wake)(void *arg, int64_t user_id, const char *eid);
 	/* Fault injection (tests): called at every named point between two
 	 * durable writes; may not return. NULL: no injection. */
 	void (*crash)(void *arg, const char *point);

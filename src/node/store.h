@@ -157,6 +157,8 @@ struct store_ops {
 	int (*event_add)(store *s, int64_t user_id, const char *share_id, const char *type, const char *data, int64_t *id);
 	/* events of a user with id > after (share_id filter optional), at most max */
 	int (*events_after)(store *s, int64_t user_id, const char *share_id, int64_t after, store_event *out, size_t max, size_t *n);
+	/* the user's latest event id (0 when none): a stream "from now" (push.c) */
+	int (*events_last)(store *s, int64_t user_id, int64_t *id);
 
 	/* companion commands */
 	int (*cmd_add)(store *s, const char *eid, const char *share_id, const char *type, const char *data, int64_t *id);
@@ -194,6 +196,11 @@ struct store_ops {
 	/* housekeeping: drops finished download sessions older than tx_before,
 	 * idempotency records older than idem_before, expired tokens and codes */
 	int (*gc)(store *s, int64_t tx_before, int64_t idem_before, int64_t now);
+	/* Store growth (issue 9): drops up to max shares in a final state whose
+	 * last change is older than `before`, with their events, companion
+	 * commands, outbox rows and download sessions (a share whose provider
+	 * call is still pending stays); *n: how many shares went. */
+	int (*prune)(store *s, int64_t before, size_t max, size_t *n);
 
 	/* ES9+ transactions and companion identities */
 	int (*tx_put)(store *s, const store_tx *tx);
@@ -240,6 +247,26 @@ struct store_ops {
 	int (*companion_owner)(store *s, const char *eid, int64_t *user_id);
 	int (*companion_release)(store *s, const char *eid);
 
+	/* Administration (tapshare-node user|app|provider list|show|remove).
+	 * users_json: every account that was not removed, by name: JSON array
+	 * of {user_id, name, created_at}. providers_json: [{name, url,
+	 * ca_file}] by name. app_remove / provider_remove delete one row
+	 * (TS_ENOTFOUND when absent); the caller checks first that nothing
+	 * live still needs it. user_remove closes an account in one
+	 * statement batch: its devices are revoked (kept, so their
+	 * certificates stay refused), its tokens, enrollment codes, apps,
+	 * companion ownerships and throttle windows dropped, and the row kept
+	 * as a tombstone named "#<id>" with no passphrase hash, so the id is
+	 * never given to a new account (the share history keeps pointing to
+	 * it) and the name is free again. TS_ENOTFOUND unknown. */
+	int (*users_json)(store *s, json_t **out);
+	int (*providers_json)(store *s, json_t **out);
+	int (*app_remove)(store *s, const char *app_id);
+	int (*provider_remove)(store *s, const char *name);
+	int (*user_remove)(store *s, int64_t user_id, int64_t now);
+	/* Drops one session token (the owner's web page: logout). 0 also when
+	 * it was unknown. */
+	int (*token_drop)(store *s, const char *token_hash);
 	/* SM-DS (ES11) event registrations (issue 7): one per share while it is
 	 * authorised (S13), the eventId being the share's matching ID (SGP.22:
 	 * the LPA uses the eventId as the matchingId at the SM-DP+).

@@ -6,31 +6,42 @@
  * (PQexecPrepared); BLOBs travel as bytea in binary format and every result
  * is read in binary format.
  *
- * Isolation (the SQLite backend's guarantees, kept):
- *  - SQLite's BEGIN IMMEDIATE lets one write transaction run at a time on the
- *    database; the share transitions rely on it (share_get, check the state,
- *    share_update). begin() here is "BEGIN" (READ COMMITTED) followed, in the
- *    same round trip, by pg_advisory_xact_lock(TS_PG_TX_LOCK): transactions
- *    opened with begin() are serialised across every connection and process
- *    using the database, and a transaction always reads the latest committed
- *    state after it got the lock. REPEATABLE READ / SERIALIZABLE were not
- *    chosen: they report conflicts (40001) that every caller would have to
- *    retry, which SQLite callers never do. The lock is the first thing a
- *    transaction takes, so no cycle with row locks is possible; lock_timeout
- *    is the store's wait (store_opts.wait_ms), as SQLite's busy timeout:
- *    short on the event-loop thread, 10 s on the workers.
- *  - Readers outside begin() are never blocked (SQLite WAL readers neither).
- *  - ids from BIGSERIAL are visible in id order only if their inserts are
- *    serialised: event_add and cmd_add called outside a transaction open one
- *    (with the lock) so the cursors of events_after / cmds_pending never skip
- *    a row that commits late.
+ * Several node processes share one database (issue 9): there is no global
+ * lock. Isolation is READ COMMITTED plus row-level and keyed locks:
+ *  - a share transition reads its share with SELECT ... FOR UPDATE (share_get
+ *    and the other share look-ups inside a transaction), so two nodes moving
+ *    the same share run one after the other and the second sees the first's
+ *    result (READ COMMITTED re-reads the locked row): expiry and the outbox
+ *    may run on every node side by side without a double event or call;
+ *  - right after the share row, the transaction takes two transaction-scoped
+ *    advisory locks keyed by the share's user ("u"+id) and EID ("e"+eid),
+ *    always in that order (share row, user, EID). event_add and cmd_add take
+ *    the same key before their insert: ids from BIGSERIAL therefore commit in
+ *    id order per user and per EID, and the cursors of events_after /
+ *    cmds_pending (per user, per EID) never skip a row that commits late.
+ *    Work on other users and other EIDs runs in parallel;
+ *  - idempotency by unique constraints: one outbox job per (share, kind)
+ *    (outbox_add is INSERT ... ON CONFLICT DO NOTHING), ids and nonces as
+ *    primary keys;
+ *  - a deadlock (40P01), serialisation failure (40001) or lock wait past
+ *    lock_timeout (55P03) is TS_ETIMEOUT ("busy, retry"): a statement outside
+ *    a transaction and the store's own short transactions are retried here
+ *    (PQ_RETRIES times, with a short growing pause); inside a caller's
+ *    transaction the work is gone and the caller sees TS_ETIMEOUT (the API
+ *    answers 503 store_busy, the outbox retries the row).
+ *  - outbox leases carry their owner: each connection holds a session-level
+ *    advisory lock (TS_PG_OWNER_CLASS, owner); a row leased by an owner whose
+ *    lock is gone (its process died: PostgreSQL drops the session) is
+ *    claimable at once instead of after the lease. The lease is claimed FOR
+ *    UPDATE SKIP LOCKED, so concurrent workers never claim one row.
+ *  - cross-node wake-ups: event_add / cmd_add send NOTIFY tapshare with
+ *    payload "u:<user id>" / "e:<eid>" in the same transaction (delivered at
+ *    its commit); pg_listen.c turns them into push wake-ups on every node.
+ *  - Readers outside begin() are never blocked.
  *  - A failed statement in SQLite fails alone, the transaction goes on; in
  *    PostgreSQL it aborts the transaction. Writes inside a transaction are
  *    therefore wrapped in a savepoint, and a constraint violation (SQLSTATE
  *    class 23) is TS_EEXIST exactly where SQLite returns SQLITE_CONSTRAINT.
- *  - outbox_claim is one statement locking its rows FOR UPDATE SKIP LOCKED:
- *    concurrent workers never claim the same row; a row locked by another
- *    transaction is skipped (it is claimed at the next pass).
  */
 #include "node/store.h"
 
@@ -38,6 +49,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
@@ -49,8 +61,13 @@
 /* Prepared statements per connection: starts this small and doubles when
  * full, so it cannot run out (issue 8). Names "ts<index>" stay stable. */
 #define PQ_CACHE_INIT 8
-/* key of the advisory lock that serialises write transactions ("tapshare") */
-#define TS_PG_TX_LOCK "7310575183128044901"
+/* advisory lock classes (first key of the two-int form): per user, per EID
+ * (transaction scope), and the outbox lease owner (session scope) */
+#define TS_PG_USER_CLASS "73101"
+#define TS_PG_EID_CLASS "73102"
+#define TS_PG_OWNER_CLASS "73103"
+/* retries of a statement / store-owned transaction on 40001 / 40P01 / 55P03 */
+#define PQ_RETRIES 4
 
 typedef struct pq_store {
 	store base;
@@ -60,11 +77,17 @@ typedef struct pq_store {
 	struct pq_cached {
 		const char *sql;
 		int prepared;
+		int explained; /* TAPSHARE_STORE_EXPLAIN: plan written */
 	} *cache; /* ncache used of cap */
 	size_t ncache, cap;
 	char lock_timeout[64]; /* "SET lock_timeout = '<ms>ms'" */
+	int retryable;         /* the last failure was 40001 / 40P01 / 55P03 */
+	int32_t owner;         /* outbox lease owner: our session advisory lock */
+	FILE *explain;         /* TAPSHARE_STORE_EXPLAIN: plans of each statement */
 	char sql_expired[256]; /* built at open from the transition table */
 	char sql_by_eid_app[640];
+	char sql_by_eid_app_tx[660];
+	char sql_prune[1024];
 	uint8_t key[32];       /* node key (store_opts.secret_key) when has_key */
 	int has_key;
 } pq_store;
@@ -127,7 +150,25 @@ static const char *const migrations[] = {
 	"  window_start BIGINT NOT NULL);",
 	/* 7: a companion belongs to the user whose share it installed first (issue 8) */
 	"CREATE TABLE companion_owners (eid TEXT PRIMARY KEY, user_id BIGINT NOT NULL, since BIGINT NOT NULL);",
-	/* 8: SM-DS (ES11) event registrations, one per authorised share (issue 7) */
+	/* 8: several nodes on one database, flat as the store grows (issue 9):
+	 * outbox leases name their owner; one job per (share, kind); every
+	 * statement of the flow and of the housekeeping on an index
+	 * (tests/integration/test_pg_plans.sh checks the plans) */
+	"ALTER TABLE outbox ADD COLUMN lease_owner BIGINT NOT NULL DEFAULT 0;"
+	"DELETE FROM outbox a USING outbox b WHERE a.share_id = b.share_id AND a.kind = b.kind AND a.id > b.id;"
+	"CREATE UNIQUE INDEX outbox_once ON outbox(share_id, kind);"
+	"CREATE INDEX cmds_share ON companion_cmds(share_id);"
+	"CREATE INDEX events_share ON events(share_id);"
+	"CREATE INDEX shares_updated ON shares(updated_at);"
+	"CREATE INDEX es9_tx_share ON es9_tx(share_id);"
+	"CREATE INDEX es9_tx_created ON es9_tx(created_at);"
+	"CREATE INDEX idem_created ON idempotency(created_at);"
+	"CREATE INDEX tokens_expiry ON tokens(expires_at);"
+	"CREATE INDEX enroll_codes_expiry ON enroll_codes(expires_at) WHERE used_at IS NULL;"
+	"CREATE INDEX offer_nonces_expiry ON offer_nonces(expires_at);"
+	"CREATE INDEX devices_revoked ON devices(revoked_at) WHERE revoked_at <> 0;"
+	"CREATE INDEX apps_user ON apps(user_id);",
+	/* 9: SM-DS (ES11) event registrations, one per authorised share (issue 7) */
 	"CREATE TABLE smds_events (share_id TEXT PRIMARY KEY, eid TEXT NOT NULL, event_id TEXT NOT NULL,"
 	"  created_at BIGINT NOT NULL);"
 	"CREATE INDEX smds_events_eid ON smds_events(eid, created_at);",
@@ -276,6 +317,59 @@ sqlstate_rc(const PGresult *r)
 		return TS_EEXIST;
 	if (state != NULL && strcmp(state, "55P03") == 0) /* lock_not_available: lock_timeout */
 		return TS_ETIMEOUT;
+	if (state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
+		return TS_ETIMEOUT; /* serialization_failure, deadlock_detected: retry */
+	return TS_EDB;
+}
+
+/* 40001 / 40P01: the statement (or transaction) may simply run again. */
+static int
+sqlstate_retry(const PGresult *r)
+{
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	return state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0);
+}
+
+/* A short pause before retry number `attempt` (1..): 2, 4, 8 ... ms plus
+ * jitter, so two nodes that deadlocked do not meet again in step. */
+static void
+retry_pause(int attempt)
+{
+	uint8_t j = 0;
+	(void)ts_random(&j, 1);
+	struct timespec ts = { 0, ((1L << attempt) * 1000L + (long)j * 8L) * 1000L };
+	nanosleep(&ts, NULL);
+}
+
+/* The outbox lease owner id of this connection: a random positive int4
+ * whose session advisory lock we hold (released by PostgreSQL when the
+ * session ends, however the process ended). */
+static int
+take_owner(pq_store *s)
+{
+	for (int i = 0; i < 16; i++) {
+		uint32_t v = 0;
+		if (ts_random((uint8_t *)&v, sizeof(v)) != 0)
+			return TS_ECRYPTO;
+		v &= 0x7fffffffu;
+		if (v == 0)
+			continue;
+		char sql[96];
+		ts_snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(" TS_PG_OWNER_CLASS ", %u)", (unsigned)v);
+		PGresult *r = PQexec(s->conn, sql);
+		int got = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		    strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+		int bad = PQresultStatus(r) != PGRES_TUPLES_OK;
+		if (bad)
+			log_error("postgresql: %s", PQresultErrorMessage(r));
+		PQclear(r);
+		if (bad)
+			return TS_EDB;
+		if (got) {
+			s->owner = (int32_t)v;
+			return 0;
+		}
+	}
 	return TS_EDB;
 }
 
@@ -296,7 +390,8 @@ alive(pq_store *s)
 	for (size_t i = 0; i < s->ncache; i++)
 		s->cache[i].prepared = 0;
 	log_warn("postgresql: connection re-established");
-	return simple(s, s->lock_timeout);
+	int rc = simple(s, s->lock_timeout);
+	return rc != 0 ? rc : take_owner(s);
 }
 
 static int
@@ -318,6 +413,7 @@ prepared_name(pq_store *s, const char *sql, int nparams, char name[16])
 		}
 		s->cache[i].sql = sql;
 		s->cache[i].prepared = 0;
+		s->cache[i].explained = 0;
 		s->ncache++;
 	}
 	ts_snprintf(name, 16, "ts%zu", i);
@@ -334,20 +430,58 @@ prepared_name(pq_store *s, const char *sql, int nparams, char name[16])
 	return 0;
 }
 
-/* Runs a prepared statement; on success *out is the result (caller clears)
- * or NULL when out is NULL. TS_EEXIST on a constraint violation. */
-static int
-q(pq_store *s, const char *sql, int flags, const pq_args *a, PGresult **out)
+/* TAPSHARE_STORE_EXPLAIN=FILE (tests, bench): the first time a statement
+ * runs on this connection, its plan for these very parameters is appended
+ * to FILE as "-- SQL" followed by the plan lines (EXPLAIN without ANALYZE:
+ * nothing is executed). tests/integration/test_pg_plans.sh fails on any
+ * "Seq Scan" of a flow statement. */
+static void
+explain(pq_store *s, const char *sql, const pq_args *a)
 {
-	if (out)
-		*out = NULL;
+	size_t i;
+	for (i = 0; i < s->ncache && s->cache[i].sql != sql; i++)
+		;
+	if (i == s->ncache || s->cache[i].explained)
+		return;
+	s->cache[i].explained = 1;
+	size_t len = strlen(sql) + 9;
+	char *text = malloc(len);
+	if (text == NULL)
+		return;
+	ts_snprintf(text, len, "EXPLAIN %s", sql);
+	/* inside a transaction a failed EXPLAIN must not abort it */
+	int sp = s->in_tx && simple(s, "SAVEPOINT ts_ex") == 0;
+	PGresult *r = PQexecParams(s->conn, text, a ? a->n : 0, NULL, a ? a->v : NULL, a ? a->len : NULL,
+	    a ? a->fmt : NULL, 0);
+	if (sp && PQresultStatus(r) != PGRES_TUPLES_OK)
+		(void)simple(s, "ROLLBACK TO SAVEPOINT ts_ex");
+	if (sp)
+		(void)simple(s, "RELEASE SAVEPOINT ts_ex");
+	fprintf(s->explain, "-- %s\n", sql);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK)
+		for (int k = 0; k < PQntuples(r); k++)
+			fprintf(s->explain, "%s\n", PQgetvalue(r, k, 0));
+	else
+		fprintf(s->explain, "EXPLAIN FAILED: %s", PQresultErrorMessage(r));
+	fflush(s->explain);
+	PQclear(r);
+	free(text);
+}
+
+/* Runs a prepared statement once (see q). */
+static int
+q_once(pq_store *s, const char *sql, int flags, const pq_args *a, PGresult **out)
+{
 	int rc = alive(s);
 	char name[16];
+	s->retryable = 0;
 	if (rc != 0 || (rc = prepared_name(s, sql, a ? a->n : 0, name)) != 0)
 		return rc;
 	int guard = (flags & Q_WRITE) && s->in_tx;
 	if (guard && (rc = simple(s, "SAVEPOINT ts_sp")) != 0)
 		return rc;
+	if (s->explain != NULL)
+		explain(s, sql, a);
 	PGresult *r = PQexecPrepared(s->conn, name, a ? a->n : 0, a ? a->v : NULL, a ? a->len : NULL,
 	    a ? a->fmt : NULL, 1);
 	ExecStatusType t = PQresultStatus(r);
@@ -363,11 +497,30 @@ q(pq_store *s, const char *sql, int flags, const pq_args *a, PGresult **out)
 		return 0;
 	}
 	rc = sqlstate_rc(r);
+	s->retryable = sqlstate_retry(r);
 	if (rc != TS_EEXIST)
 		log_error("postgresql: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(s->conn));
 	PQclear(r);
 	if (guard && simple(s, "ROLLBACK TO SAVEPOINT ts_sp") == 0)
 		(void)simple(s, "RELEASE SAVEPOINT ts_sp");
+	return rc;
+}
+
+/* Runs a prepared statement; on success *out is the result (caller clears)
+ * or NULL when out is NULL. TS_EEXIST on a constraint violation. Outside a
+ * transaction a deadlock or serialisation failure is retried (bounded);
+ * inside one it is the caller's TS_ETIMEOUT. */
+static int
+q(pq_store *s, const char *sql, int flags, const pq_args *a, PGresult **out)
+{
+	if (out)
+		*out = NULL;
+	int rc = q_once(s, sql, flags, a, out);
+	for (int attempt = 1; rc != 0 && s->retryable && !s->in_tx && attempt <= PQ_RETRIES; attempt++) {
+		log_warn("postgresql: deadlock or serialisation failure, retry %d of %d", attempt, PQ_RETRIES);
+		retry_pause(attempt);
+		rc = q_once(s, sql, flags, a, out);
+	}
 	return rc;
 }
 
@@ -394,6 +547,8 @@ pq_close(store *b)
 {
 	pq_store *s = S(b);
 	PQfinish(s->conn);
+	if (s->explain)
+		fclose(s->explain);
 	free(s->cache);
 	OPENSSL_cleanse(s->key, sizeof(s->key));
 	free(s);
@@ -410,7 +565,7 @@ pq_begin(store *b)
 	int rc = alive(s);
 	if (rc != 0)
 		return rc;
-	if ((rc = simple(s, "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(" TS_PG_TX_LOCK ")")) != 0) {
+	if ((rc = simple(s, "BEGIN ISOLATION LEVEL READ COMMITTED")) != 0) {
 		if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 			(void)simple(s, "ROLLBACK");
 		return rc;
@@ -633,6 +788,14 @@ pq_token_check(store *b, const char *token_hash, const char *device_id, int64_t 
 	return one_i64(S(b), sql, &a, user_id, TS_EAUTH);
 }
 
+static int
+pq_token_drop(store *b, const char *token_hash)
+{
+	pq_args a = { 0 };
+	a_text(&a, token_hash);
+	return q(S(b), "DELETE FROM tokens WHERE token_hash=$1", Q_WRITE, &a, NULL);
+}
+
 /* ---- providers and apps ---- */
 
 static int
@@ -787,6 +950,8 @@ share_row(const PGresult *r, int i, store_share *sh)
 	c_text(r, i, 16, sh->operation, sizeof(sh->operation));
 }
 
+static int lock_keys(pq_store *s, int64_t user_id, const char *eid);
+
 static void
 share_args(pq_args *a, const store_share *sh)
 {
@@ -816,7 +981,8 @@ pq_share_insert(store *b, const store_share *sh)
 				  "$11,$12,$13,$14,$15,$16,$17)";
 	pq_args a = { 0 };
 	share_args(&a, sh);
-	return q(S(b), sql, Q_WRITE, &a, NULL);
+	int rc = S(b)->in_tx ? lock_keys(S(b), sh->user_id, sh->eid) : 0;
+	return rc != 0 ? rc : q(S(b), sql, Q_WRITE, &a, NULL);
 }
 
 static int
@@ -842,11 +1008,27 @@ pq_share_update(store *b, const store_share *sh)
 	return rc;
 }
 
+/* Inside a transaction: the share's user and EID keys, in this order, right
+ * after its row (see the top of the file). Re-taking a held key is free. */
 static int
-share_one(pq_store *s, const char *sql, const pq_args *a, store_share *sh)
+lock_keys(pq_store *s, int64_t user_id, const char *eid)
+{
+	static const char sql[] = "SELECT pg_advisory_xact_lock(" TS_PG_USER_CLASS ", hashtext($1::text)),"
+				  " pg_advisory_xact_lock(" TS_PG_EID_CLASS ", hashtext($2::text))";
+	pq_args a = { 0 };
+	a_i64(&a, user_id);
+	a_text(&a, eid);
+	return q(s, sql, Q_READ, &a, NULL);
+}
+
+/* One share by sql, or inside a transaction by sql_tx (the same query FOR
+ * UPDATE): the row stays locked until the transaction ends. */
+static int
+share_one(pq_store *s, const char *sql, const char *sql_tx, const pq_args *a, store_share *sh)
 {
 	PGresult *r = NULL;
-	int rc = q(s, sql, Q_READ, a, &r);
+	int in_tx = s->in_tx;
+	int rc = q(s, in_tx ? sql_tx : sql, Q_READ, a, &r);
 	if (rc != 0)
 		return rc;
 	rc = TS_ENOTFOUND;
@@ -855,6 +1037,8 @@ share_one(pq_store *s, const char *sql, const pq_args *a, store_share *sh)
 		rc = 0;
 	}
 	PQclear(r);
+	if (rc == 0 && in_tx)
+		rc = lock_keys(s, sh->user_id, sh->eid);
 	return rc;
 }
 
@@ -862,28 +1046,30 @@ static int
 pq_share_get(store *b, const char *id, store_share *sh)
 {
 	static const char sql[] = "SELECT " SHARE_COLS " FROM shares WHERE id=$1";
+	static const char sql_tx[] = "SELECT " SHARE_COLS " FROM shares WHERE id=$1 FOR UPDATE";
 	pq_args a = { 0 };
 	a_text(&a, id);
-	return share_one(S(b), sql, &a, sh);
+	return share_one(S(b), sql, sql_tx, &a, sh);
 }
 
 static int
 pq_share_by_eid_app(store *b, const char *eid, const char *assoc, store_share *sh)
 {
-	const char *sql = S(b)->sql_by_eid_app;
 	pq_args a = { 0 };
 	a_text(&a, eid);
 	a_text(&a, assoc);
-	return share_one(S(b), sql, &a, sh);
+	return share_one(S(b), S(b)->sql_by_eid_app, S(b)->sql_by_eid_app_tx, &a, sh);
 }
 
 static int
 pq_share_by_matching(store *b, const char *mid, store_share *sh)
 {
 	static const char sql[] = "SELECT " SHARE_COLS " FROM shares WHERE matching_id=$1 AND matching_id<>''";
+	static const char sql_tx[] = "SELECT " SHARE_COLS " FROM shares WHERE matching_id=$1 AND matching_id<>''"
+				     " FOR UPDATE";
 	pq_args a = { 0 };
 	a_text(&a, mid);
-	return share_one(S(b), sql, &a, sh);
+	return share_one(S(b), sql, sql_tx, &a, sh);
 }
 
 static int
@@ -1032,35 +1218,44 @@ pq_shares_of_eid(store *b, const char *eid, char (*ids)[STORE_ID_MAX], size_t ma
 
 /* ---- events and companion commands ---- */
 
-/* Inserts a row with a BIGSERIAL id that readers page through by cursor:
- * outside a transaction it opens one, so ids commit in order. */
+/* Inserts a row with a BIGSERIAL id that readers page through by cursor
+ * (the statement takes its user or EID key first, so ids of one key commit
+ * in order, and NOTIFYs the other nodes at commit): outside a transaction
+ * it opens one, retried on a deadlock. */
 static int
 insert_seq(pq_store *s, const char *sql, const pq_args *a, int64_t *id)
 {
 	int own = !s->in_tx, rc;
-	if (own && (rc = pq_begin(&s->base)) != 0)
-		return rc;
-	PGresult *r = NULL;
-	rc = q(s, sql, Q_WRITE, a, &r);
-	if (rc == 0 && PQntuples(r) != 1)
-		rc = TS_EDB;
-	if (rc == 0 && id)
-		*id = c_i64(r, 0, 0);
-	PQclear(r);
-	if (own) {
+	for (int attempt = 0;; attempt++) {
+		if (own && (rc = pq_begin(&s->base)) != 0)
+			return rc;
+		PGresult *r = NULL;
+		rc = q(s, sql, Q_WRITE, a, &r);
+		if (rc == 0 && PQntuples(r) != 1)
+			rc = TS_EDB;
+		if (rc == 0 && id)
+			*id = c_i64(r, 0, 0);
+		PQclear(r);
+		if (!own)
+			return rc;
+		int retry = rc != 0 && s->retryable;
 		if (rc == 0)
 			rc = pq_commit(&s->base);
 		else
 			pq_rollback(&s->base);
+		if (!retry || attempt >= PQ_RETRIES)
+			return rc;
+		retry_pause(attempt + 1);
 	}
-	return rc;
 }
 
 static int
 pq_event_add(store *b, int64_t user_id, const char *share_id, const char *type, const char *data, int64_t *id)
 {
 	static const char sql[] = "INSERT INTO events(user_id, share_id, type, data, created_at)"
-				  " VALUES($1,$2,$3,$4,$5) RETURNING id";
+				  " SELECT $1::bigint, $2::text, $3::text, $4::text, $5::bigint FROM (SELECT pg_advisory_xact_lock(" TS_PG_USER_CLASS ","
+				  " hashtext($1::text))) k"
+				  " RETURNING id, pg_notify('tapshare', 'u:' || user_id::text)";
 	pq_args a = { 0 };
 	a_i64(&a, user_id);
 	a_text(&a, share_id);
@@ -1097,11 +1292,23 @@ pq_events_after(store *b, int64_t user_id, const char *share_id, int64_t after, 
 	return 0;
 }
 
+/* perf (issue 9): the "from now" start of a primary's stream (push.c). */
+static int
+pq_events_last(store *b, int64_t user_id, int64_t *id)
+{
+	static const char sql[] = "SELECT coalesce(max(id), 0) FROM events WHERE user_id=$1";
+	pq_args a = { 0 };
+	a_i64(&a, user_id);
+	return one_i64(S(b), sql, &a, id, TS_EDB);
+}
+
 static int
 pq_cmd_add(store *b, const char *eid, const char *share_id, const char *type, const char *data, int64_t *id)
 {
 	static const char sql[] = "INSERT INTO companion_cmds(eid, share_id, type, data, created_at)"
-				  " VALUES($1,$2,$3,$4,$5) RETURNING id";
+				  " SELECT $1::text, $2::text, $3::text, $4::text, $5::bigint FROM (SELECT pg_advisory_xact_lock(" TS_PG_EID_CLASS ","
+				  " hashtext($1::text))) k"
+				  " RETURNING id, pg_notify('tapshare', 'e:' || eid)";
 	pq_args a = { 0 };
 	a_text(&a, eid);
 	a_text(&a, share_id);
@@ -1152,8 +1359,10 @@ pq_cmd_done(store *b, const char *share_id, const char *type)
 static int
 pq_outbox_add(store *b, const char *kind, const char *share_id, int64_t *id)
 {
+	/* one job per (share, kind): a second add (a repeated provider
+	 * answer, another node) changes nothing */
 	static const char sql[] = "INSERT INTO outbox(kind, share_id, call_id, next_at) VALUES($1,$2,$3,$4)"
-				  " RETURNING id";
+				  " ON CONFLICT (share_id, kind) DO NOTHING RETURNING id";
 	char call_id[33];
 	int rc = ts_random_id(call_id);
 	if (rc != 0)
@@ -1165,29 +1374,34 @@ pq_outbox_add(store *b, const char *kind, const char *share_id, int64_t *id)
 	a_i64(&a, 0);
 	PGresult *r = NULL;
 	rc = q(S(b), sql, Q_WRITE, &a, &r);
-	if (rc == 0 && PQntuples(r) != 1)
-		rc = TS_EDB;
 	if (rc == 0 && id)
-		*id = c_i64(r, 0, 0);
+		*id = PQntuples(r) == 1 ? c_i64(r, 0, 0) : 0;
 	PQclear(r);
 	return rc;
 }
+
+/* SQL: the lease owner of outbox row o is alive (its session lock is held). */
+#define OWNER_ALIVE "EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.classid = " \
+		    TS_PG_OWNER_CLASS " AND l.objsubid = 2 AND l.objid = o.lease_owner::oid AND l.granted)"
 
 static int
 pq_outbox_claim(store *b, int64_t now, int64_t lease_s, store_outbox *out, size_t max, size_t *n)
 {
 	/* One statement claims atomically: the rows are locked as they are
 	 * picked, rows another worker is claiming are skipped. */
+	/* A lease whose owner died (SIGKILL, crash: PostgreSQL ended its
+	 * session and dropped its lock) is over at once. */
 	static const char sql[] =
-	    "WITH c AS (SELECT id FROM outbox WHERE done=0 AND next_at<=$1::bigint AND lease_until<=$1::bigint"
-	    " ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED),"
-	    " u AS (UPDATE outbox o SET lease_until=$1::bigint + $2::bigint, attempts=o.attempts+1 FROM c"
-	    " WHERE o.id=c.id RETURNING o.id, o.kind, o.share_id, o.call_id, o.attempts)"
+	    "WITH c AS (SELECT id FROM outbox o WHERE done=0 AND next_at<=$1::bigint AND (lease_until<=$1::bigint"
+	    " OR NOT " OWNER_ALIVE ") ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED),"
+	    " u AS (UPDATE outbox o SET lease_until=$1::bigint + $2::bigint, lease_owner=$4, attempts=o.attempts+1"
+	    " FROM c WHERE o.id=c.id RETURNING o.id, o.kind, o.share_id, o.call_id, o.attempts)"
 	    " SELECT id, kind, share_id, call_id, attempts FROM u ORDER BY id";
 	pq_args a = { 0 };
 	a_i64(&a, now);
 	a_i64(&a, lease_s);
 	a_i64(&a, (int64_t)max);
+	a_i64(&a, S(b)->owner);
 	PGresult *r = NULL;
 	*n = 0;
 	int rc = q(S(b), sql, Q_WRITE, &a, &r);
@@ -1208,7 +1422,7 @@ pq_outbox_claim(store *b, int64_t now, int64_t lease_s, store_outbox *out, size_
 static int
 pq_outbox_done(store *b, int64_t id)
 {
-	static const char sql[] = "UPDATE outbox SET done=1, lease_until=0 WHERE id=$1";
+	static const char sql[] = "UPDATE outbox SET done=1, lease_until=0, lease_owner=0 WHERE id=$1";
 	pq_args a = { 0 };
 	a_i64(&a, id);
 	return q(S(b), sql, Q_WRITE, &a, NULL);
@@ -1217,7 +1431,7 @@ pq_outbox_done(store *b, int64_t id)
 static int
 pq_outbox_retry(store *b, int64_t id, int64_t next_at, const char *err)
 {
-	static const char sql[] = "UPDATE outbox SET next_at=$1, lease_until=0, last_error=$2 WHERE id=$3";
+	static const char sql[] = "UPDATE outbox SET next_at=$1, lease_until=0, lease_owner=0, last_error=$2 WHERE id=$3";
 	pq_args a = { 0 };
 	a_i64(&a, next_at);
 	a_text(&a, err);
@@ -1228,9 +1442,10 @@ pq_outbox_retry(store *b, int64_t id, int64_t next_at, const char *err)
 static int
 pq_outbox_wake(store *b, const char *share_id, int64_t now)
 {
-	static const char sql[] = "UPDATE outbox SET next_at=$1 WHERE done=0 AND next_at>$1 AND lease_until<=$1"
-				  " AND share_id IN (SELECT id FROM shares WHERE provider="
-				  " (SELECT provider FROM shares WHERE id=$2))";
+	/* pending rows first (index outbox_due), their shares by key */
+	static const char sql[] = "UPDATE outbox o SET next_at=$1 FROM shares s WHERE o.done=0 AND o.next_at>$1"
+				  " AND o.lease_until<=$1 AND s.id=o.share_id"
+				  " AND s.provider=(SELECT provider FROM shares WHERE id=$2)";
 	pq_args a = { 0 };
 	a_i64(&a, now);
 	a_text(&a, share_id);
@@ -1240,7 +1455,9 @@ pq_outbox_wake(store *b, const char *share_id, int64_t now)
 static int
 pq_outbox_reset_leases(store *b)
 {
-	static const char sql[] = "UPDATE outbox SET lease_until=0 WHERE done=0";
+	/* Other nodes may be running: only the leases of dead owners go. */
+	static const char sql[] = "UPDATE outbox o SET lease_until=0, lease_owner=0 WHERE done=0 AND lease_until>0"
+				  " AND NOT " OWNER_ALIVE;
 	return q(S(b), sql, Q_WRITE, NULL, NULL);
 }
 
@@ -1352,6 +1569,27 @@ pq_gc(store *b, int64_t tx_before, int64_t idem_before, int64_t now)
 		if (rc != 0)
 			return rc;
 	}
+	return 0;
+}
+
+static int
+pq_prune(store *b, int64_t before, size_t max, size_t *n)
+{
+	/* One statement: the shares (locked, skipping any a transition holds)
+	 * and everything that hangs off them. A share whose provider call is
+	 * still pending stays until the outbox settles it. */
+	pq_store *s = S(b);
+	pq_args a = { 0 };
+	a_i64(&a, before);
+	a_i64(&a, (int64_t)max);
+	PGresult *r = NULL;
+	*n = 0;
+	int rc = q(s, s->sql_prune, Q_WRITE, &a, &r);
+	if (rc != 0)
+		return rc;
+	if (PQntuples(r) == 1)
+		*n = (size_t)c_i64(r, 0, 0);
+	PQclear(r);
 	return 0;
 }
 
@@ -1647,6 +1885,115 @@ pq_companion_release(store *b, const char *eid)
 	return rc == 0 && n != 1 ? TS_ENOTFOUND : rc;
 }
 
+/* ---- administration (tapshare-node user|app|provider list|show|remove) ---- */
+
+static int
+pq_users_json(store *b, json_t **out)
+{
+	static const char sql[] = "SELECT id, name, created_at FROM users WHERE pass_hash<>'' ORDER BY name";
+	PGresult *r = NULL;
+	int rc = q(S(b), sql, Q_READ, NULL, &r);
+	if (rc != 0)
+		return rc;
+	json_t *arr = json_array();
+	if (arr == NULL) {
+		PQclear(r);
+		return TS_ENOMEM;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		char name[STORE_STR_MAX];
+		c_text(r, i, 1, name, sizeof(name));
+		json_array_append_new(arr, json_pack("{s:I,s:s,s:I}", "user_id", (json_int_t)c_i64(r, i, 0), "name", name,
+		    "created_at", (json_int_t)c_i64(r, i, 2)));
+	}
+	PQclear(r);
+	*out = arr;
+	return 0;
+}
+
+static int
+pq_providers_json(store *b, json_t **out)
+{
+	static const char sql[] = "SELECT name, url, ca_file FROM providers ORDER BY name";
+	PGresult *r = NULL;
+	int rc = q(S(b), sql, Q_READ, NULL, &r);
+	if (rc != 0)
+		return rc;
+	json_t *arr = json_array();
+	if (arr == NULL) {
+		PQclear(r);
+		return TS_ENOMEM;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		store_provider pr;
+		c_text(r, i, 0, pr.name, sizeof(pr.name));
+		c_text(r, i, 1, pr.url, sizeof(pr.url));
+		c_text(r, i, 2, pr.ca_file, sizeof(pr.ca_file));
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "name", pr.name, "url", pr.url, "ca_file", pr.ca_file));
+	}
+	PQclear(r);
+	*out = arr;
+	return 0;
+}
+
+static int
+delete_one(pq_store *s, const char *sql, const char *key)
+{
+	pq_args a = { 0 };
+	a_text(&a, key);
+	long long n = 0;
+	int rc = q_changes(s, sql, &a, &n);
+	return rc == 0 && n != 1 ? TS_ENOTFOUND : rc;
+}
+
+static int
+pq_app_remove(store *b, const char *app_id)
+{
+	static const char sql[] = "DELETE FROM apps WHERE app_id=$1";
+	return delete_one(S(b), sql, app_id);
+}
+
+static int
+pq_provider_remove(store *b, const char *name)
+{
+	static const char sql[] = "DELETE FROM providers WHERE name=$1";
+	return delete_one(S(b), sql, name);
+}
+
+static int
+pq_user_remove(store *b, int64_t user_id, int64_t now)
+{
+	static const char sel[] = "SELECT 1 FROM users WHERE id=$1 AND pass_hash<>''";
+	/* As store_sqlite.c: throttle keys first (found through the devices). */
+	static const char *const batch[] = {
+		"DELETE FROM pass_throttle WHERE key='user:'||$1::bigint"
+		" OR key IN (SELECT 'device:'||device_id FROM devices WHERE user_id=$1::bigint)",
+		"UPDATE devices SET revoked_at=$2 WHERE user_id=$1 AND revoked_at=0",
+		"DELETE FROM tokens WHERE user_id=$1",
+		"DELETE FROM enroll_codes WHERE user_id=$1",
+		"DELETE FROM apps WHERE user_id=$1",
+		"DELETE FROM companion_owners WHERE user_id=$1",
+		"UPDATE users SET name='#'||id::text, pass_hash='' WHERE id=$1",
+	};
+	pq_store *s = S(b);
+	pq_args a = { 0 };
+	a_i64(&a, user_id);
+	PGresult *r = NULL;
+	int rc = q(s, sel, Q_READ, &a, &r);
+	if (rc != 0)
+		return rc;
+	rc = PQntuples(r) > 0 ? 0 : TS_ENOTFOUND;
+	PQclear(r);
+	for (size_t i = 0; rc == 0 && i < TS_ARRAY_LEN(batch); i++) {
+		pq_args w = { 0 };
+		a_i64(&w, user_id);
+		if (i == 1)
+			a_i64(&w, now > 0 ? now : 1);
+		rc = q(s, batch[i], Q_WRITE, &w, NULL);
+	}
+	return rc;
+}
+
 static const struct store_ops pq_ops = {
 	.close = pq_close,
 	.begin = pq_begin,
@@ -1661,6 +2008,7 @@ static const struct store_ops pq_ops = {
 	.device_user = pq_device_user,
 	.token_add = pq_token_add,
 	.token_check = pq_token_check,
+	.token_drop = pq_token_drop,
 	.provider_put = pq_provider_put,
 	.provider_get = pq_provider_get,
 	.app_put = pq_app_put,
@@ -1681,6 +2029,7 @@ static const struct store_ops pq_ops = {
 	.shares_of_eid = pq_shares_of_eid,
 	.event_add = pq_event_add,
 	.events_after = pq_events_after,
+	.events_last = pq_events_last,
 	.cmd_add = pq_cmd_add,
 	.cmds_pending = pq_cmds_pending,
 	.cmd_done = pq_cmd_done,
@@ -1697,6 +2046,7 @@ static const struct store_ops pq_ops = {
 	.idem_put = pq_idem_put,
 	.offer_nonce_use = pq_offer_nonce_use,
 	.gc = pq_gc,
+	.prune = pq_prune,
 	.tx_put = pq_tx_put,
 	.tx_get = pq_tx_get,
 	.companion_put = pq_companion_put,
@@ -1711,12 +2061,17 @@ static const struct store_ops pq_ops = {
 	.companion_claim = pq_companion_claim,
 	.companion_owner = pq_companion_owner,
 	.companion_release = pq_companion_release,
+	.users_json = pq_users_json,
+	.providers_json = pq_providers_json,
+	.app_remove = pq_app_remove,
+	.provider_remove = pq_provider_remove,
+	.user_remove = pq_user_remove,
 	.smds_event_put = pq_smds_event_put,
 	.smds_event_del = pq_smds_event_del,
 	.smds_events = pq_smds_events,
 };
 
-/* Each migration runs in its own transaction under the write lock, so two
+/* Each migration runs in its own transaction under a migration lock, so two
  * nodes starting together never apply one twice. */
 static int
 migrate(pq_store *s)
@@ -1725,6 +2080,9 @@ migrate(pq_store *s)
 		int rc = pq_begin(&s->base);
 		if (rc != 0)
 			return rc;
+		/* nodes starting together take turns (no global lock otherwise) */
+		if ((rc = simple(s, "SELECT pg_advisory_xact_lock(73100, 1)")) != 0)
+			goto fail;
 		if ((rc = simple(s, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")) != 0)
 			goto fail;
 		PGresult *r = PQexecParams(s->conn, "SELECT COALESCE(MAX(version), 0)::bigint FROM schema_version",
@@ -1798,12 +2156,29 @@ store_pg_open(const char *url, const store_opts *opts, store **out)
 	    "SELECT " SHARE_COLS " FROM shares WHERE eid=$1 AND assoc_app_id=$2"
 	    " ORDER BY CASE WHEN state IN (%s) THEN 0 ELSE 1 END, created_at DESC, updated_at DESC LIMIT 1",
 	    store_sql_open_states());
-	if ((rc = simple(s, s->lock_timeout)) != 0 || (rc = migrate(s)) != 0)
+	ts_snprintf(s->sql_by_eid_app_tx, sizeof(s->sql_by_eid_app_tx), "%s FOR UPDATE", s->sql_by_eid_app);
+	ts_snprintf(s->sql_prune, sizeof(s->sql_prune),
+	    "WITH d AS (SELECT id FROM shares sh WHERE updated_at < $1::bigint AND state NOT IN (%s)"
+	    "  AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.share_id = sh.id AND o.done = 0)"
+	    "  ORDER BY updated_at LIMIT $2::bigint FOR UPDATE SKIP LOCKED),"
+	    " e AS (DELETE FROM events WHERE share_id IN (SELECT id FROM d)),"
+	    " c AS (DELETE FROM companion_cmds WHERE share_id IN (SELECT id FROM d)),"
+	    " o AS (DELETE FROM outbox WHERE share_id IN (SELECT id FROM d)),"
+	    " t AS (DELETE FROM es9_tx WHERE share_id IN (SELECT id FROM d)),"
+	    " x AS (DELETE FROM shares WHERE id IN (SELECT id FROM d) RETURNING 1)"
+	    " SELECT COUNT(*)::bigint FROM x",
+	    store_sql_open_states());
+	const char *ex = getenv("TAPSHARE_STORE_EXPLAIN");
+	if (ex != NULL && ex[0] != '\0' && (s->explain = fopen(ex, "a")) == NULL)
+		log_warn("TAPSHARE_STORE_EXPLAIN: cannot open %s", ex);
+	if ((rc = simple(s, s->lock_timeout)) != 0 || (rc = take_owner(s)) != 0 || (rc = migrate(s)) != 0)
 		goto fail;
 	*out = &s->base;
 	return 0;
 fail:
 	PQfinish(s->conn);
+	if (s->explain)
+		fclose(s->explain);
 	free(s->cache);
 	free(s);
 	return rc;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,6 +38,8 @@ typedef struct sq_store {
 	size_t ncache, cap;
 	char sql_expired[256]; /* built at open from the transition table */
 	char sql_by_eid_app[640];
+	char sql_prune[6][512]; /* prune: events, cmds, outbox, es9_tx, then shares; [5] counts */
+	FILE *explain;         /* TAPSHARE_STORE_EXPLAIN (tests): query plans, see sq_explain */
 	uint8_t key[32];       /* node key (store_opts.secret_key) when has_key */
 	int has_key;
 } sq_store;
@@ -97,11 +100,48 @@ static const char *const migrations[] = {
 	"  window_start INTEGER NOT NULL);",
 	/* 7: a companion belongs to the user whose share it installed first (issue 8) */
 	"CREATE TABLE companion_owners (eid TEXT PRIMARY KEY, user_id INTEGER NOT NULL, since INTEGER NOT NULL);",
-	/* 8: SM-DS (ES11) event registrations, one per authorised share (issue 7) */
+	/* 8: flat as the store grows (issue 9): the companion-command update
+	 * and the housekeeping on an index (test_store_plans checks the plans) */
+	"CREATE INDEX cmds_share ON companion_cmds(share_id);"
+	"CREATE INDEX events_share ON events(share_id);"
+	"CREATE INDEX shares_updated ON shares(updated_at);"
+	"CREATE INDEX outbox_share ON outbox(share_id);"
+	"CREATE INDEX es9_tx_share ON es9_tx(share_id);"
+	"CREATE INDEX es9_tx_created ON es9_tx(created_at);"
+	"CREATE INDEX idem_created ON idempotency(created_at);"
+	"CREATE INDEX tokens_expiry ON tokens(expires_at);"
+	"CREATE INDEX enroll_codes_expiry ON enroll_codes(expires_at) WHERE used_at IS NULL;"
+	"CREATE INDEX offer_nonces_expiry ON offer_nonces(expires_at);"
+	"CREATE INDEX devices_revoked ON devices(revoked_at) WHERE revoked_at <> 0;"
+	"CREATE INDEX apps_user ON apps(user_id);",
+	/* 9: SM-DS (ES11) event registrations, one per authorised share (issue 7) */
 	"CREATE TABLE smds_events (share_id TEXT PRIMARY KEY, eid TEXT NOT NULL, event_id TEXT NOT NULL,"
 	"  created_at INTEGER NOT NULL);"
 	"CREATE INDEX smds_events_eid ON smds_events(eid, created_at);",
 };
+
+/* TAPSHARE_STORE_EXPLAIN=FILE (tests): each statement's EXPLAIN QUERY PLAN,
+ * the first time this connection prepares it, as "-- SQL" and the plan
+ * rows (tests/integration/test_store_plans.sh fails on a table SCAN). */
+static void
+sq_explain(sq_store *s, const char *sql)
+{
+	size_t len = strlen(sql) + 20;
+	char *text = malloc(len);
+	sqlite3_stmt *p = NULL;
+	if (text == NULL)
+		return;
+	ts_snprintf(text, len, "EXPLAIN QUERY PLAN %s", sql);
+	fprintf(s->explain, "-- %s\n", sql);
+	if (sqlite3_prepare_v2(s->db, text, -1, &p, NULL) == SQLITE_OK)
+		while (sqlite3_step(p) == SQLITE_ROW)
+			fprintf(s->explain, "%s\n", (const char *)sqlite3_column_text(p, 3));
+	else
+		fprintf(s->explain, "EXPLAIN FAILED: %s\n", sqlite3_errmsg(s->db));
+	sqlite3_finalize(p);
+	fflush(s->explain);
+	free(text);
+}
 
 static sqlite3_stmt *
 st(sq_store *s, const char *sql)
@@ -131,6 +171,8 @@ st(sq_store *s, const char *sql)
 	s->cache[s->ncache].sql = sql;
 	s->cache[s->ncache].st = p;
 	s->ncache++;
+	if (s->explain != NULL)
+		sq_explain(s, sql);
 	return p;
 }
 
@@ -202,6 +244,8 @@ sq_close(store *b)
 		sqlite3_finalize(s->cache[i].st);
 	free(s->cache);
 	sqlite3_close(s->db);
+	if (s->explain)
+		fclose(s->explain);
 	OPENSSL_cleanse(s->key, sizeof(s->key));
 	free(s);
 }
@@ -393,6 +437,17 @@ sq_token_check(store *b, const char *token_hash, const char *device_id, int64_t 
 	}
 	sqlite3_reset(p);
 	return rc;
+}
+
+static int
+sq_token_drop(store *b, const char *token_hash)
+{
+	sq_store *s = S(b);
+	sqlite3_stmt *p = st(s, "DELETE FROM tokens WHERE token_hash=?");
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, token_hash);
+	return run(s, p);
 }
 
 static int
@@ -714,9 +769,10 @@ sq_share_get_credential(store *b, const char *id, char **out)
 static int
 sq_shares_json(store *b, int64_t user_id, json_t **out)
 {
-	static const char q[] = "SELECT " SHARE_COLS " FROM shares WHERE (?1 < 0 OR user_id=?1)"
-				" ORDER BY created_at, id";
-	sqlite3_stmt *p = st(S(b), q);
+	/* one user's on the index shares_user; all (the operator) is a scan */
+	static const char q[] = "SELECT " SHARE_COLS " FROM shares WHERE user_id=?1 ORDER BY created_at, id";
+	static const char all[] = "SELECT " SHARE_COLS " FROM shares WHERE ?1 < 0 ORDER BY created_at, id";
+	sqlite3_stmt *p = st(S(b), user_id < 0 ? all : q);
 	if (!p)
 		return TS_EDB;
 	sqlite3_bind_int64(p, 1, user_id);
@@ -825,6 +881,23 @@ sq_events_after(store *b, int64_t user_id, const char *share_id, int64_t after, 
 	}
 	sqlite3_reset(p);
 	return 0;
+}
+
+static int
+sq_events_last(store *b, int64_t user_id, int64_t *id)
+{
+	static const char q[] = "SELECT coalesce(max(id), 0) FROM events WHERE user_id=?";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	sqlite3_bind_int64(p, 1, user_id);
+	int rc = TS_EDB;
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		*id = sqlite3_column_int64(p, 0);
+		rc = 0;
+	}
+	sqlite3_reset(p);
+	return rc;
 }
 
 static int
@@ -967,9 +1040,10 @@ sq_outbox_retry(store *b, int64_t id, int64_t next_at, const char *err)
 static int
 sq_outbox_wake(store *b, const char *share_id, int64_t now)
 {
+	/* the pending rows first (index outbox_due), their shares by key */
 	static const char q[] = "UPDATE outbox SET next_at=?1 WHERE done=0 AND next_at>?1 AND lease_until<=?1"
-				" AND share_id IN (SELECT id FROM shares WHERE provider="
-				" (SELECT provider FROM shares WHERE id=?2))";
+				" AND (SELECT provider FROM shares WHERE id=outbox.share_id) ="
+				" (SELECT provider FROM shares WHERE id=?2)";
 	sqlite3_stmt *p = st(S(b), q);
 	if (!p)
 		return TS_EDB;
@@ -1095,6 +1169,51 @@ sq_gc(store *b, int64_t tx_before, int64_t idem_before, int64_t now)
 		if (rc != 0)
 			return rc;
 	}
+	return 0;
+}
+
+/* pg's prune in one transaction: the same share set (finished, older than
+ * ?1, no pending provider call, at most ?2) for each table, shares last. */
+static int
+sq_prune(store *b, int64_t before, size_t max, size_t *n)
+{
+	sq_store *s = S(b);
+	*n = 0;
+	int rc = exec(s, "BEGIN IMMEDIATE");
+	if (rc != 0)
+		return rc;
+	sqlite3_stmt *c = st(s, s->sql_prune[5]);
+	if (c == NULL) {
+		(void)exec(s, "ROLLBACK");
+		return TS_EDB;
+	}
+	sqlite3_bind_int64(c, 1, before);
+	sqlite3_bind_int64(c, 2, (sqlite3_int64)max);
+	if (sqlite3_step(c) == SQLITE_ROW)
+		*n = (size_t)sqlite3_column_int64(c, 0);
+	sqlite3_reset(c);
+	for (size_t i = 0; i < 5 && rc == 0 && *n > 0; i++) {
+		sqlite3_stmt *p = st(s, s->sql_prune[i]);
+		if (p == NULL) {
+			rc = TS_EDB;
+			break;
+		}
+		sqlite3_bind_int64(p, 1, before);
+		sqlite3_bind_int64(p, 2, (sqlite3_int64)max);
+		rc = run(s, p);
+	}
+	if (rc != 0) {
+		(void)exec(s, "ROLLBACK");
+		*n = 0;
+		return rc;
+	}
+	if ((rc = exec(s, "COMMIT")) != 0) {
+		(void)exec(s, "ROLLBACK");
+		*n = 0;
+		return rc;
+	}
+	if (*n > 0)
+		store_committed();
 	return 0;
 }
 
@@ -1424,6 +1543,118 @@ sq_companion_release(store *b, const char *eid)
 	return rc;
 }
 
+/* ---- administration (tapshare-node user|app|provider list|show|remove) ---- */
+
+static int
+sq_users_json(store *b, json_t **out)
+{
+	sq_store *s = S(b);
+	static const char q[] = "SELECT id, name, created_at FROM users WHERE pass_hash<>'' ORDER BY name";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	json_t *arr = json_array();
+	if (arr == NULL)
+		return TS_ENOMEM;
+	int rc;
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW)
+		json_array_append_new(arr, json_pack("{s:I,s:s,s:I}", "user_id", (json_int_t)sqlite3_column_int64(p, 0),
+		    "name", (const char *)sqlite3_column_text(p, 1), "created_at", (json_int_t)sqlite3_column_int64(p, 2)));
+	sqlite3_reset(p);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return TS_EDB;
+	}
+	*out = arr;
+	return 0;
+}
+
+static int
+sq_providers_json(store *b, json_t **out)
+{
+	sq_store *s = S(b);
+	static const char q[] = "SELECT name, url, ca_file FROM providers ORDER BY name";
+	sqlite3_stmt *p = st(s, q);
+	if (!p)
+		return TS_EDB;
+	json_t *arr = json_array();
+	if (arr == NULL)
+		return TS_ENOMEM;
+	int rc;
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW)
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "name", (const char *)sqlite3_column_text(p, 0),
+		    "url", (const char *)sqlite3_column_text(p, 1), "ca_file", (const char *)sqlite3_column_text(p, 2)));
+	sqlite3_reset(p);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return TS_EDB;
+	}
+	*out = arr;
+	return 0;
+}
+
+/* DELETE of one row by a text key; TS_ENOTFOUND when there was none. */
+static int
+delete_one(sq_store *s, const char *sql, const char *key)
+{
+	sqlite3_stmt *p = st(s, sql);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, key);
+	int rc = run(s, p);
+	if (rc == 0 && sqlite3_changes(s->db) != 1)
+		rc = TS_ENOTFOUND;
+	return rc;
+}
+
+static int
+sq_app_remove(store *b, const char *app_id)
+{
+	static const char q[] = "DELETE FROM apps WHERE app_id=?";
+	return delete_one(S(b), q, app_id);
+}
+
+static int
+sq_provider_remove(store *b, const char *name)
+{
+	static const char q[] = "DELETE FROM providers WHERE name=?";
+	return delete_one(S(b), q, name);
+}
+
+static int
+sq_user_remove(store *b, int64_t user_id, int64_t now)
+{
+	sq_store *s = S(b);
+	static const char sel[] = "SELECT 1 FROM users WHERE id=? AND pass_hash<>''";
+	/* In this order: the device throttle keys are found through the
+	 * devices, which stay (revoked). */
+	static const char *const batch[] = {
+		"DELETE FROM pass_throttle WHERE key='user:'||?1"
+		" OR key IN (SELECT 'device:'||device_id FROM devices WHERE user_id=?1)",
+		"UPDATE devices SET revoked_at=?2 WHERE user_id=?1 AND revoked_at=0",
+		"DELETE FROM tokens WHERE user_id=?1",
+		"DELETE FROM enroll_codes WHERE user_id=?1",
+		"DELETE FROM apps WHERE user_id=?1",
+		"DELETE FROM companion_owners WHERE user_id=?1",
+		"UPDATE users SET name='#'||id, pass_hash='' WHERE id=?1",
+	};
+	sqlite3_stmt *p = st(s, sel);
+	if (!p)
+		return TS_EDB;
+	sqlite3_bind_int64(p, 1, user_id);
+	int rc = sqlite3_step(p) == SQLITE_ROW ? 0 : TS_ENOTFOUND;
+	sqlite3_reset(p);
+	for (size_t i = 0; rc == 0 && i < TS_ARRAY_LEN(batch); i++) {
+		if ((p = st(s, batch[i])) == NULL)
+			return TS_EDB;
+		sqlite3_bind_int64(p, 1, user_id);
+		if (sqlite3_bind_parameter_count(p) >= 2)
+			sqlite3_bind_int64(p, 2, now > 0 ? now : 1);
+		rc = run(s, p);
+	}
+	return rc;
+}
+
 static const struct store_ops sq_ops = {
 	.close = sq_close,
 	.begin = sq_begin,
@@ -1438,6 +1669,7 @@ static const struct store_ops sq_ops = {
 	.device_user = sq_device_user,
 	.token_add = sq_token_add,
 	.token_check = sq_token_check,
+	.token_drop = sq_token_drop,
 	.provider_put = sq_provider_put,
 	.provider_get = sq_provider_get,
 	.app_put = sq_app_put,
@@ -1458,6 +1690,7 @@ static const struct store_ops sq_ops = {
 	.shares_of_eid = sq_shares_of_eid,
 	.event_add = sq_event_add,
 	.events_after = sq_events_after,
+	.events_last = sq_events_last,
 	.cmd_add = sq_cmd_add,
 	.cmds_pending = sq_cmds_pending,
 	.cmd_done = sq_cmd_done,
@@ -1474,6 +1707,7 @@ static const struct store_ops sq_ops = {
 	.idem_put = sq_idem_put,
 	.offer_nonce_use = sq_offer_nonce_use,
 	.gc = sq_gc,
+	.prune = sq_prune,
 	.tx_put = sq_tx_put,
 	.tx_get = sq_tx_get,
 	.companion_put = sq_companion_put,
@@ -1488,6 +1722,11 @@ static const struct store_ops sq_ops = {
 	.companion_claim = sq_companion_claim,
 	.companion_owner = sq_companion_owner,
 	.companion_release = sq_companion_release,
+	.users_json = sq_users_json,
+	.providers_json = sq_providers_json,
+	.app_remove = sq_app_remove,
+	.provider_remove = sq_provider_remove,
+	.user_remove = sq_user_remove,
 	.smds_event_put = sq_smds_event_put,
 	.smds_event_del = sq_smds_event_del,
 	.smds_events = sq_smds_events,
@@ -1585,6 +1824,18 @@ store_sqlite_open(const char *path, const store_opts *opts, store **out)
 	    "SELECT " SHARE_COLS " FROM shares WHERE eid=? AND assoc_app_id=?"
 	    " ORDER BY CASE WHEN state IN (%s) THEN 0 ELSE 1 END, created_at DESC, rowid DESC LIMIT 1",
 	    store_sql_open_states());
+	static const char *const prune_of[] = { "DELETE FROM events WHERE share_id IN",
+		"DELETE FROM companion_cmds WHERE share_id IN", "DELETE FROM outbox WHERE share_id IN",
+		"DELETE FROM es9_tx WHERE share_id IN", "DELETE FROM shares WHERE id IN",
+		"SELECT COUNT(*) FROM shares WHERE id IN" };
+	for (size_t i = 0; i < TS_ARRAY_LEN(prune_of); i++)
+		ts_snprintf(s->sql_prune[i], sizeof(s->sql_prune[i]),
+		    "%s (SELECT id FROM shares sh WHERE updated_at < ?1 AND state NOT IN (%s)"
+		    " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.share_id = sh.id AND o.done = 0)"
+		    " ORDER BY updated_at LIMIT ?2)", prune_of[i], store_sql_open_states());
+	const char *ex = getenv("TAPSHARE_STORE_EXPLAIN");
+	if (ex != NULL && ex[0] != '\0' && (s->explain = fopen(ex, "a")) == NULL)
+		log_warn("TAPSHARE_STORE_EXPLAIN: cannot open %s", ex);
 	int rc;
 	if ((rc = exec(s, "PRAGMA journal_mode=WAL")) != 0 ||
 	    (rc = exec(s, "PRAGMA synchronous=FULL")) != 0 ||

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/cmdline.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
 
@@ -15,7 +16,7 @@
 /* Usage text                                                                 */
 
 static const char usage_overview[] =
-    "usage: tapshare [--home DIR] COMMAND [OPTIONS]\n"
+    "Usage: tapshare [--home DIR] COMMAND [OPTIONS]\n"
     "       tapshare --help | --version | help COMMAND\n"
     "\n"
     "tapshare is the primary device (the patent's first wireless device): it reads a\n"
@@ -23,7 +24,7 @@ static const char usage_overview[] =
     "one of the user's security applications (eSIM profile, bank-ID, service credential)\n"
     "with that companion.\n"
     "\n"
-    "commands:\n"
+    "Commands:\n"
     "  enroll   enroll this device with a node (one-time enrollment code)\n"
     "  apps     list the security applications of the user (S2)\n"
     "  share    tap a companion and share an application with it (S1, S3-S6)\n"
@@ -37,7 +38,7 @@ static const char usage_overview[] =
     "  device   list the account's devices; revoke a lost one, or this one\n"
     "  help     show the page of a command\n"
     "\n"
-    "global options:\n"
+    "Options:\n"
     "  --home DIR             device directory (default $TAPSHARE_HOME, else ~/.tapshare):\n"
     "                         device.key, device.crt, ca.crt, primary.ini\n"
     "  --passphrase-file FILE account passphrase in the first line of FILE\n"
@@ -45,14 +46,14 @@ static const char usage_overview[] =
     "  --se SPEC              this phone's own secure element, for move (default: se in\n"
     "                         the [primary] section of primary.ini, set by enroll --se):\n"
     "                         inproc:/path/to/se.state, vpcd:HOST:PORT or pcsc:[READER]\n"
-    "  --json                 print one JSON document on stdout instead of text\n"
-    "                         (watch: one JSON object per line)\n"
+    "  --json                 print one JSON envelope on stdout (docs/cli.md); share,\n"
+    "                         cancel, move, offer and watch print progress events first\n"
     "  --help, --version\n"
     "\n"
-    "exit status: 0 success, 1 the operation failed, 2 bad usage.\n";
+    "Exit status: 0 success, 1 the operation failed, 2 bad usage.\n";
 
 static const char usage_enroll[] =
-    "usage: tapshare enroll --node URL --ca CAFILE --code CODE [--name NAME] [--json]\n"
+    "Usage: tapshare enroll --node URL --ca CAFILE --code CODE [--name NAME] [--json]\n"
     "\n"
     "Generates this device's key (HOME/device.key, mode 0600) locally, sends a\n"
     "certificate signing request with the one-time enrollment CODE (printed by\n"
@@ -69,14 +70,14 @@ static const char usage_enroll[] =
     "                 primary.ini ([primary] se = SPEC), for `tapshare move`\n";
 
 static const char usage_apps[] =
-    "usage: tapshare apps [--json]\n"
+    "Usage: tapshare apps [--json]\n"
     "\n"
     "S2: lists the security applications the node holds for the enrolled user\n"
     "(GET /v1/apps, mutual TLS with the device certificate): APP_ID, NAME, KIND\n"
     "(sim, bankid, service), PROVIDER and whether it may be shared.\n";
 
 static const char usage_share[] =
-    "usage: tapshare share --link SPEC [--app APP_ID] [--duration SECONDS]\n"
+    "Usage: tapshare share --link SPEC [--app APP_ID] [--duration SECONDS]\n"
     "                      [--timeout SECONDS] [--no-wait] [--json]\n"
     "       tapshare share --eid EID ...   (EID read earlier, e.g. from the device label)\n"
     "\n"
@@ -106,7 +107,7 @@ static const char usage_share[] =
     "provider refused, the delivery failed, or the wait timed out.\n";
 
 static const char usage_shares[] =
-    "usage: tapshare shares [--active] [--json]\n"
+    "Usage: tapshare shares [--active] [--json]\n"
     "\n"
     "Lists the user's shares made from any of the user's devices (GET /v1/shares):\n"
     "SHARE_ID, STATE (requested, eid_confirmed, authorised, delivered, installed,\n"
@@ -118,7 +119,7 @@ static const char usage_shares[] =
     "  --active  hide shares in a final state (denied, failed, revoked, expired)\n";
 
 static const char usage_watch[] =
-    "usage: tapshare watch [--all] [--share SHARE_ID] [--timeout SECONDS] [--json]\n"
+    "Usage: tapshare watch [--all] [--share SHARE_ID] [--timeout SECONDS] [--json]\n"
     "\n"
     "Follows the node's events for all the user's shares, made from any of the\n"
     "user's devices (GET /v1/events, mutual TLS; no passphrase needed), and prints\n"
@@ -138,7 +139,7 @@ static const char usage_watch[] =
     "  --json             one JSON object per line (NDJSON), not one document\n";
 
 static const char usage_move[] =
-    "usage: tapshare move APP_ID (--link SPEC | --eid EID) [--timeout SECONDS] [--json]\n"
+    "Usage: tapshare move APP_ID (--link SPEC | --eid EID) [--timeout SECONDS] [--json]\n"
     "\n"
     "Moves a security application from this phone to a companion device: the\n"
     "companion gets its own associated copy and only then is the original removed.\n"
@@ -163,7 +164,7 @@ static const char usage_move[] =
     "what state the original is in), 2 bad usage.\n";
 
 static const char usage_cancel[] =
-    "usage: tapshare cancel SHARE_ID [--no-wait] [--timeout SECONDS] [--json]\n"
+    "Usage: tapshare cancel SHARE_ID [--no-wait] [--timeout SECONDS] [--json]\n"
     "\n"
     "S7: asks the node to cancel a share (POST /v1/shares/SHARE_ID/cancel); the node\n"
     "revokes it, tells the provider and has the companion delete the associated\n"
@@ -171,7 +172,7 @@ static const char usage_cancel[] =
     "Needs the account passphrase.\n";
 
 static const char usage_offer[] =
-    "usage: tapshare offer --app APP_ID --link SPEC [--ttl SECONDS] [--timeout SECONDS]\n"
+    "Usage: tapshare offer --app APP_ID --link SPEC [--ttl SECONDS] [--timeout SECONDS]\n"
     "                      [--no-wait] [--json]\n"
     "\n"
     "Companion-initiated sharing (claims 20 and 33): instead of asking the node itself,\n"
@@ -205,7 +206,7 @@ static const char usage_offer[] =
     "refuses); --expires-at UNIX sets its expiry time outright.\n";
 
 static const char usage_device[] =
-    "usage: tapshare device list [--json]\n"
+    "Usage: tapshare device list [--json]\n"
     "       tapshare device revoke [DEVICE_ID] [--json]\n"
     "\n"
     "list: the primary devices enrolled for the account (GET /v1/devices): DEVICE\n"
@@ -257,12 +258,12 @@ int
 cli_usage(FILE *out, const char *topic)
 {
 	if (topic == NULL || strcmp(topic, "help") == 0) {
-		fputs(usage_overview, out);
+		cmdline_page(out, "tapshare", usage_overview);
 		return 0;
 	}
 	for (size_t i = 0; i < TS_ARRAY_LEN(commands); i++) {
 		if (strcmp(commands[i].name, topic) == 0) {
-			fputs(commands[i].usage, out);
+			cmdline_page(out, "tapshare", commands[i].usage);
 			return 0;
 		}
 	}

@@ -20,6 +20,7 @@
 #include <openssl/crypto.h>
 
 #include "device/link.h"
+#include "lib/cmdline.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "lib/ndef.h"
@@ -57,32 +58,70 @@ cmd_error(const char *fmt, ...)
 	fprintf(stderr, "tapshare: error: %s\n", clean);
 }
 
-/* A step line on stdout (text mode only), flushed so progress shows at once. */
+/* A step line on stdout, flushed so progress shows at once; under --json
+ * one NDJSON progress event {"schema":1,"event":{"step":"S5","text":...}}
+ * ("step" null for a line without a step label). */
 static void step(const cli_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void
 step(const cli_opts *o, const char *fmt, ...)
 {
 	char msg[1024];
 	char clean[1024];
-	if (o->json)
-		return;
 	va_list ap;
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	cli_sanitize(msg, clean, sizeof(clean));
+	if (o->json) {
+		/* "S12 ..." / "M0 ...": the patent step (or move step) label */
+		char label[8] = "";
+		size_t n = strspn(clean + 1, "0123456789");
+		if ((clean[0] == 'S' || clean[0] == 'M') && n > 0 && n < 4 && clean[1 + n] == ' ')
+			(void)ts_snprintf(label, sizeof(label), "%.*s", (int)(n + 1), clean);
+		cmdline_event(json_pack("{s:s?,s:s}", "step", label[0] ? label : NULL, "text", clean));
+		return;
+	}
 	fprintf(stdout, "%s\n", clean);
 	fflush(stdout);
 }
 
+/* The command's JSON result: kept until the command returns, then printed
+ * by cmd_finish as the envelope (docs/cli.md). */
+static json_t *json_result;
+
 static void
 print_json(json_t *doc)
 {
-	if (doc == NULL)
-		return;
-	json_dumpf(doc, stdout, JSON_INDENT(2));
-	fputc('\n', stdout);
-	fflush(stdout);
+	json_decref(json_result);
+	json_result = json_incref(doc);
+}
+
+int
+cmd_finish(const cli_opts *o, int rc)
+{
+	json_t *doc = json_result;
+	json_result = NULL;
+	if (!o->json || cmdline_done()) {
+		json_decref(doc);
+		return rc;
+	}
+	if (rc == 0) {
+		cmdline_ok(doc != NULL ? doc : json_object());
+		return rc;
+	}
+	/* a failure: the error the command recorded, the rest as data */
+	json_t *err = doc ? json_incref(json_object_get(doc, "error")) : NULL;
+	if (doc != NULL)
+		json_object_del(doc, "error");
+	if (!json_is_object(err)) {
+		json_decref(err);
+		err = json_pack("{s:s,s:s}", "code", rc == 2 ? "usage" : "failed", "message",
+		    "failed (see the message on stderr)");
+	}
+	cmdline_error_envelope(err, doc != NULL && json_object_size(doc) > 0 ? doc : NULL);
+	if (doc != NULL && json_object_size(doc) == 0)
+		json_decref(doc);
+	return rc;
 }
 
 /* Prints "<what> (<code>: <message>)" and records it in doc (may be NULL). */
@@ -499,8 +538,10 @@ on_event(const char *event, const char *id, const json_t *data, void *arg)
 {
 	wait_ctx *w = arg;
 	char line[512];
-	json_t *rec = json_pack("{s:s, s:s?, s:O?}", "event", event, "id", id, "data",
-	    (json_t *)data);
+	/* event ids are numbers (the node's SSE ids), null when absent */
+	long long num;
+	json_t *jid = id != NULL && ts_parse_ll(id, 0, LLONG_MAX, &num) == 0 ? json_integer((json_int_t)num) : json_null();
+	json_t *rec = json_pack("{s:s, s:o, s:O?}", "event", event, "id", jid, "data", (json_t *)data);
 	if (rec != NULL)
 		json_array_append_new(w->events, rec);
 	int k = cli_event(w->kind, event, data, line, sizeof(line));

@@ -43,6 +43,10 @@ int cmd_login(const cli_opts *o, primary_ctx *c, json_t *doc);
 /* A step line on stdout in text mode (sanitised, flushed). */
 void cmd_step(const cli_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cmd_print_json(json_t *doc);
+/* At the end of main: under --json prints the envelope of the document the
+ * command gave cmd_print_json (success: data; failure: its "error" member
+ * as the envelope's error, the rest as data). Returns rc. */
+int cmd_finish(const cli_opts *o, int rc);
 /* "tapshare: error: <what> (<node error>)", recorded in doc (may be NULL). */
 void cmd_node_failed(json_t *doc, const char *what, int rc, const nodeapi_error *e);
 void cmd_doc_error(json_t *doc, const char *code, const char *message);

@@ -4,10 +4,10 @@
  * one JSON object) per event; `tapshare shares` lists the shares with their
  * device, state and expiry.
  *
- * Starting "now" (without --all). The node has no "latest event id" call and
- * watch adds none: a new stream (no Last-Event-ID) first gets every stored
- * event of the user, written by the node in one go when the stream opens
- * (node/push.c: subscribe -> deliver), then live ones. So watch first reads
+ * Starting "now" (without --all). A new stream without Last-Event-ID starts
+ * "from now" on the node (issue 9); --all asks for the history with
+ * ?after=0. An older node sent every stored event on such a stream, written
+ * in one go when the stream opened, so watch still first reads
  * a stream until it has been quiet for WATCH_SCAN_QUIET_MS ("the scan"),
  * skipping what it reads — the history — and remembering the last event id;
  * it then follows from that id with Last-Event-ID, printing everything.
@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "lib/httpc.h"
+#include "lib/cmdline.h"
 #include "lib/log.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -149,7 +150,7 @@ watch_event_json(const char *event, const char *id, const json_t *data, time_t w
 	else if (ts_parse_ll(id, 0, LLONG_MAX, &num) == 0)
 		jid = json_integer((json_int_t)num);
 	else
-		jid = json_string(id);
+		jid = json_null(); /* ids are numbers (docs/cli.md); the node sends no other */
 	const char *msg = jstr(data, "message");
 	if (msg[0] == '\0')
 		msg = jstr(data, "reason");
@@ -208,16 +209,15 @@ print_event(watch_run *w, const char *event, const char *id, const json_t *data)
 {
 	time_t when = watch_event_time(event, data, (time_t)ts_now());
 	if (w->o->json) {
+		/* one NDJSON progress event per share event (docs/cli.md) */
 		json_t *rec = watch_event_json(event, id, data, when);
-		char *txt = rec != NULL ? json_dumps(rec, JSON_COMPACT) : NULL;
-		json_decref(rec);
-		if (txt == NULL) {
+		if (rec == NULL) {
 			log_warn("event %s (%s) could not be shown: out of memory", id ? id : "?", event);
 			return;
 		}
-		if (printf("%s\n", txt) < 0)
+		cmdline_event(rec);
+		if (ferror(stdout))
 			w->out_err = 1;
-		free(txt);
 	} else {
 		char line[WATCH_LINE_MAX];
 		(void)watch_format_line(event, data, when, line, sizeof(line));
@@ -361,7 +361,8 @@ cmd_watch(const cli_opts *o)
 		base[--blen] = '\0';
 	if ((o->share_id != NULL &&
 	        ts_snprintf(url, sizeof(url), "%s/v1/events?share=%s", base, o->share_id) != 0) ||
-	    (o->share_id == NULL && ts_snprintf(url, sizeof(url), "%s/v1/events", base) != 0)) {
+	    (o->share_id == NULL && ts_snprintf(url, sizeof(url), "%s/v1/events%s", base,
+	        o->all ? "?after=0" : "") != 0)) {
 		cmd_error("node URL too long");
 		goto out;
 	}

@@ -26,6 +26,7 @@
 
 #include <jansson.h>
 
+#include "lib/cmdline.h"
 #include "lib/log.h"
 #include "lib/version.h"
 #include "lib/ts_err.h"
@@ -56,6 +57,7 @@ static const char usage_main[] =
 "  help [COMMAND]   show help for a command\n"
 "\n"
 "Options:\n"
+"  --json       print one JSON envelope on stdout (docs/cli.md)\n"
 "  --help       show this help (or a command's help after the command)\n"
 "  --version    print the version and exit\n"
 "\n"
@@ -125,8 +127,8 @@ die_usage(const char *msg, const char *usage)
 {
 	const char *nl = strchr(usage, '\n');
 	int n = nl != NULL ? (int)(nl - usage) : (int)strlen(usage);
-	fprintf(stderr, PROG ": error: %s\n%.*s\nTry 'tapshare-se --help'.\n", msg, n, usage);
-	exit(2);
+	fprintf(stderr, PROG ": error: %s\n%.*s\n(see tapshare-se --help)\n", msg, n, usage);
+	exit(cmdline_exit(2));
 }
 
 static int
@@ -179,7 +181,7 @@ cmd_init(int argc, char **argv)
 			else
 				pre[npre - 1].name = optarg;
 			break;
-		case 'h': fputs(usage_init, stdout); return 0;
+		case 'h': cmdline_page(stdout, PROG, usage_init); return 0;
 		default: die_usage("bad option", usage_init);
 		}
 	}
@@ -229,7 +231,7 @@ cmd_status(int argc, char **argv)
 		switch (c) {
 		case 's': state = optarg; break;
 		case 'j': json = 1; break;
-		case 'h': fputs(usage_status, stdout); return 0;
+		case 'h': cmdline_page(stdout, PROG, usage_status); return 0;
 		default: die_usage("bad option", usage_status);
 		}
 	}
@@ -270,13 +272,9 @@ cmd_status(int argc, char **argv)
 		}
 		json_object_set_new(root, "apps", arr);
 		json_object_set_new(root, "pending_notifications", json_integer((json_int_t)npend));
-		char *js = json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT);
-		json_decref(root);
 		se_card_free(card);
-		if (js == NULL)
-			return fail("cannot build JSON", TS_ENOMEM);
-		printf("%s\n", js);
-		free(js);
+		cmdline_set_json(1);
+		cmdline_ok(root);
 		return 0;
 	}
 	printf("EID %s\n", eid.digits);
@@ -507,7 +505,7 @@ cmd_serve(int argc, char **argv)
 			listen_specs[nlisten++] = optarg;
 			break;
 		case 'v': verbose = 1; break;
-		case 'h': fputs(usage_serve, stdout); return 0;
+		case 'h': cmdline_page(stdout, PROG, usage_serve); return 0;
 		default: die_usage("bad option", usage_serve);
 		}
 	}
@@ -607,15 +605,14 @@ out:
 	return ret;
 }
 
-int
-main(int argc, char **argv)
+static int
+dispatch(int argc, char **argv)
 {
-	ts_log_init(PROG, getenv("TS_DEBUG") != NULL ? TS_LOG_DEBUG : TS_LOG_INFO);
 	if (argc < 2)
 		die_usage("no command", usage_main);
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-		fputs(usage_main, stdout);
+		cmdline_page(stdout, PROG, usage_main);
 		return 0;
 	}
 	if (strcmp(cmd, "--version") == 0) {
@@ -625,13 +622,13 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "help") == 0) {
 		const char *topic = argc > 2 ? argv[2] : NULL;
 		if (topic == NULL)
-			fputs(usage_main, stdout);
+			cmdline_page(stdout, PROG, usage_main);
 		else if (strcmp(topic, "init") == 0)
-			fputs(usage_init, stdout);
+			cmdline_page(stdout, PROG, usage_init);
 		else if (strcmp(topic, "serve") == 0)
-			fputs(usage_serve, stdout);
+			cmdline_page(stdout, PROG, usage_serve);
 		else if (strcmp(topic, "status") == 0)
-			fputs(usage_status, stdout);
+			cmdline_page(stdout, PROG, usage_status);
 		else
 			die_usage("unknown command", usage_main);
 		return 0;
@@ -646,4 +643,13 @@ main(int argc, char **argv)
 		return cmd_status(argc - 1, argv + 1);
 	die_usage("unknown command", usage_main);
 	return 2;
+}
+
+int
+main(int argc, char **argv)
+{
+	ts_log_init(PROG, getenv("TS_DEBUG") != NULL ? TS_LOG_DEBUG : TS_LOG_INFO);
+	cmdline_init(PROG, argc, argv);
+	/* one --json envelope per command, whatever path it ended on */
+	return cmdline_exit(dispatch(argc, argv));
 }

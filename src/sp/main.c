@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "lib/cmdline.h"
 #include "lib/log.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -47,6 +48,7 @@ static const char usage_main[] =
 "  help [COMMAND]   show help for a command\n"
 "\n"
 "Options:\n"
+"  --json       print one JSON envelope on stdout (docs/cli.md)\n"
 "  --help       show this help (or a command's help after the command)\n"
 "  --version    print the version and exit\n"
 "\n"
@@ -181,8 +183,8 @@ die_usage(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see '" PROG " --help')\n");
-	exit(EXIT_USAGE);
+	fprintf(stderr, "\n(see " PROG " --help)\n");
+	exit(cmdline_exit(EXIT_USAGE));
 }
 
 static int
@@ -312,7 +314,7 @@ cmd_check(int argc, char **argv)
 	struct opts o;
 	parse_opts(argc, argv, allowed, &o);
 	if (o.help) {
-		fputs(usage_check, stdout);
+		cmdline_page(stdout, PROG, usage_check);
 		return 0;
 	}
 	char ini[SP_PATH_MAX], state[SP_PATH_MAX];
@@ -334,7 +336,7 @@ cmd_init(int argc, char **argv)
 	struct opts o;
 	parse_opts(argc, argv, allowed, &o);
 	if (o.help) {
-		fputs(usage_init, stdout);
+		cmdline_page(stdout, PROG, usage_init);
 		return 0;
 	}
 	if (o.dir == NULL || o.pki == NULL)
@@ -356,7 +358,7 @@ cmd_run(int argc, char **argv)
 	struct opts o;
 	parse_opts(argc, argv, allowed, &o);
 	if (o.help) {
-		fputs(usage_run, stdout);
+		cmdline_page(stdout, PROG, usage_run);
 		return 0;
 	}
 	sp_conf c;
@@ -384,7 +386,7 @@ cmd_decisions(int argc, char **argv)
 	struct opts o;
 	parse_opts(argc, argv, allowed, &o);
 	if (o.help) {
-		fputs(usage_decisions, stdout);
+		cmdline_page(stdout, PROG, usage_decisions);
 		return 0;
 	}
 	sp_conf c;
@@ -401,9 +403,8 @@ cmd_decisions(int argc, char **argv)
 	if (rc != 0)
 		return fail("cannot read the decision record", ts_strerror(rc));
 	if (o.json) {
-		json_dumpf(list, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-		json_decref(list);
+		cmdline_set_json(1);
+		cmdline_ok(list);
 		return 0;
 	}
 	printf("%-20s %-12s %-9s %-32s %-16s %-26s %-10s %s\n", "TIME", "FUNCTION", "DECISION",
@@ -440,17 +441,16 @@ static const struct {
 	{ "check", cmd_check, usage_check },
 };
 
-int
-main(int argc, char **argv)
+static int
+dispatch(int argc, char **argv)
 {
-	ts_log_init(PROG, TS_LOG_INFO);
 	if (argc < 2) {
-		fputs(usage_main, stderr);
+		cmdline_page(stderr, PROG, usage_main);
 		return EXIT_USAGE;
 	}
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-		fputs(usage_main, stdout);
+		cmdline_page(stdout, PROG, usage_main);
 		return 0;
 	}
 	if (strcmp(cmd, "--version") == 0) {
@@ -459,12 +459,12 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "help") == 0) {
 		if (argc < 3) {
-			fputs(usage_main, stdout);
+			cmdline_page(stdout, PROG, usage_main);
 			return 0;
 		}
 		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 			if (strcmp(argv[2], commands[i].name) == 0) {
-				fputs(commands[i].usage, stdout);
+				cmdline_page(stdout, PROG, commands[i].usage);
 				return 0;
 			}
 		}
@@ -474,4 +474,14 @@ main(int argc, char **argv)
 		if (strcmp(cmd, commands[i].name) == 0)
 			return commands[i].fn(argc - 2, argv + 2);
 	die_usage("unknown command '%s'", cmd);
+}
+
+int
+main(int argc, char **argv)
+{
+	ts_log_init(PROG, TS_LOG_INFO);
+	ts_log_set_target(TS_LOG_AUTO); /* the journal when systemd connected stderr to it */
+	cmdline_init(PROG, argc, argv);
+	/* one --json envelope per command, whatever path it ended on */
+	return cmdline_exit(dispatch(argc, argv));
 }

@@ -161,10 +161,14 @@ ts_start_all() {
 	ts_enroll
 }
 
+# jdata: the data of the --json envelope on stdin (the last line: progress
+# events come before it), compact; null for an error envelope
+jdata() { tail -n1 | jq -c '.data'; }
+
 # node_state SHARE_ID -> prints the share's state (admin view)
 node_state() {
 	"$TS_BIN/tapshare-node" shares --dir "$T/node" --json 2>/dev/null |
-		jq -r --arg id "$1" '(map(select(.share_id == $id)) | .[0].state) // "none"'
+		jq -r --arg id "$1" '(.data | map(select(.share_id == $id)) | .[0].state) // "none"'
 }
 # wait_state SHARE_ID STATE SECONDS
 wait_state() {

@@ -41,15 +41,15 @@ api() {
 	"${ACURL[@]}" -X "$1" "$NODE_URL$2" -H "Authorization: Bearer $TOKEN" -H "Idempotency-Key: $3" \
 		-H 'Content-Type: application/json' -d "${4:-{\}}" 2>/dev/null || true
 }
-shares_json() { "$TS_BIN/tapshare-node" shares --dir "$T/node" --json 2>/dev/null; }
+shares_json() { "$TS_BIN/tapshare-node" shares --dir "$T/node" --json 2>/dev/null | jq .data; }
 nshares() { shares_json | jq length; }
 assoc_of() { shares_json | jq -r --arg id "$1" 'map(select(.share_id == $id)) | .[0].associated_app_id'; }
 decisions() { # decisions DIR FUNCTION SHARE_ID -> how many the provider recorded
 	"$TS_BIN/tapshare-sp" decisions --dir "$1" --json |
-		jq --arg f "$2" --arg s "$3" 'map(select(.function == $f and .share_id == $s)) | length'
+		jq --arg f "$2" --arg s "$3" '.data | map(select(.function == $f and .share_id == $s)) | length'
 }
 se_has() { # se_has ASSOC -> count of that app in the SE
-	"$TS_BIN/tapshare-companion" status --se "inproc:$T/se.state" --json 2>/dev/null |
+	"$TS_BIN/tapshare-companion" status --se "inproc:$T/se.state" --json 2>/dev/null | jdata |
 		jq --arg a "$1" '.apps | map(select(.app_id == $a)) | length'
 }
 # until_ok SECONDS CMD...: polls CMD until it succeeds
@@ -168,7 +168,7 @@ walk move move_prepare move_start move_done move_check
 bank_prepare() { before=$(nshares); }
 bank_start() { SH=$(api POST /v1/shares "bank-$1" "{\"eid\":\"$EID\",\"app_id\":\"bankid-alice\"}" | jq -r '.share_id // empty'); }
 bank_done() {
-	[ -n "${SH:-}" ] && "$TS_BIN/tapshare-companion" status --se "inproc:$T/se.state" --json 2>/dev/null |
+	[ -n "${SH:-}" ] && "$TS_BIN/tapshare-companion" status --se "inproc:$T/se.state" --json 2>/dev/null | jdata |
 		jq -e --arg a "$(assoc_of "$SH")" '.apps | map(select(.app_id == $a and .enabled and .key_certified)) | length == 1' \
 		>/dev/null
 }

@@ -8,8 +8,8 @@
 ts_start_all
 ts_stop "$COMP_PID"  # the companion goes away: the share stays authorised
 
-out=$(alice share --eid "$EID" --app sim-alice --timeout 4 --json 2>/dev/null || true)
-SHARE=$(jq -r '.share.share_id // .share_id' <<<"$out")
+out=$(alice share --eid "$EID" --app sim-alice --timeout 4 --json 2>/dev/null | jdata || true)
+SHARE=$(jq -r '.share.share_id' <<<"$out")
 expect "share authorised and waiting" wait_state "$SHARE" authorised 20
 AC=$(jq -r '.activation_code // empty' <<<"$out")
 BARE=${NODE_URL#https://}
@@ -18,7 +18,7 @@ expect "share --json returns the activation code LPA:1\$<bare address>\$<matchin
 MID=${AC##*\$}
 txt=$(alice share --eid "$EID" --app sim-alice --timeout 4 2>&1 || true)
 expect "share prints the activation code" grep -q "activation code for a standard LPA: LPA:1\\\$$BARE\\\$" <<<"$txt"
-SHARE2=$(alice shares --json | jq -r --arg s "$SHARE" '.shares | map(select(.share_id != $s)) | .[0].share_id')
+SHARE2=$(alice shares --json | jdata | jq -r --arg s "$SHARE" '.shares | map(select(.share_id != $s)) | .[0].share_id')
 
 resp=$("$TS_BIN/es11_lpa" "$NODE_URL" "$T/pki/node-ca.crt" "inproc:$T/se.state" 2>"$T/es11.log") || { cat "$T/es11.log"; echo "$resp"; }
 echo "$resp"

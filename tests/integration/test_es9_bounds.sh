@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 ts_start_all
 # a share to EID2 (no companion runs for it): it stays authorised, downloadable
-out=$(alice share --eid "$EID2" --app sim-alice --no-wait --json)
+out=$(alice share --eid "$EID2" --app sim-alice --no-wait --json | jdata)
 SID=$(jq -r .share.share_id <<<"$out")
 expect "share for EID2 created" [ ${#SID} -gt 8 ]
 wait_state "$SID" authorised 20 || true

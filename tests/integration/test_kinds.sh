@@ -12,7 +12,7 @@ ts_init_se
 ts_start_companion
 ts_enroll
 
-apps=$(alice apps --json)
+apps=$(alice apps --json | jdata)
 expect "apps lists the bank-ID credential with its kind and provider" \
 	jq -e '.apps | map(select(.app_id == "bankid-alice" and .kind == "bankid" and .provider == "bank")) | length == 1' <<<"$apps"
 expect "apps lists the service credential" \
@@ -23,20 +23,20 @@ for app in sim-alice bankid-alice svc-parking; do
 	expect "$app: second confirmation" grep -q "S6 second confirmation" <<<"$out"
 done
 
-status=$("$TS_BIN/tapshare-companion" status --se "inproc:$T/se.state" --json 2>/dev/null)
+status=$("$TS_BIN/tapshare-companion" status --se "inproc:$T/se.state" --json 2>/dev/null | jdata)
 echo "$status" | jq -c '.apps[] | {app_id, kind, provider}'
 expect "SE holds a sim app from the operator" jq -e '.apps | map(select(.kind == "sim" and .provider == "operator")) | length == 1' <<<"$status"
 expect "SE holds a bankid app from the bank" jq -e '.apps | map(select(.kind == "bankid" and .provider == "bank")) | length == 1' <<<"$status"
 expect "SE holds a service app from the operator" jq -e '.apps | map(select(.kind == "service" and .provider == "operator")) | length == 1' <<<"$status"
 expect "the operator decided twice (sim, service)" bash -c \
-	"'$TS_BIN/tapshare-sp' decisions --dir '$T/sp' --json | jq -e 'map(select(.function == \"confirmOrder\")) | length == 2' >/dev/null"
+	"'$TS_BIN/tapshare-sp' decisions --dir '$T/sp' --json | jq -e '.data | map(select(.function == \"confirmOrder\")) | length == 2' >/dev/null"
 expect "the bank decided once (bank ID)" bash -c \
-	"'$TS_BIN/tapshare-sp' decisions --dir '$T/bank' --json | jq -e 'map(select(.function == \"confirmOrder\" and .app_id == \"bankid-alice\")) | length == 1' >/dev/null"
+	"'$TS_BIN/tapshare-sp' decisions --dir '$T/bank' --json | jq -e '.data | map(select(.function == \"confirmOrder\" and .app_id == \"bankid-alice\")) | length == 1' >/dev/null"
 
 # Bank ID: the companion's SE generated the key at install, the bank certified
 # it, the SE stored the certificate and enabled the credential (§3 "Bank-ID apps").
 BSHARE=$("$TS_BIN/tapshare-node" shares --dir "$T/node" --json 2>/dev/null |
-	jq -r 'map(select(.app_id == "bankid-alice")) | .[0].share_id')
+	jq -r '.data | map(select(.app_id == "bankid-alice")) | .[0].share_id')
 # share_events ID: the share's stored events as alice's phone sees them (the
 # stream stays open, so curl ends at --max-time).
 share_events() {
@@ -48,11 +48,11 @@ expect "companion stored the bank's certificate and enabled the credential" \
 expect "node took the enable notification" wait_log "$T/node.log" "S15 share $BSHARE: .* with its certified key" 15
 events=$(share_events "$BSHARE")
 expect "the primary sees share.certified for the bank-ID share" grep -q "share.certified" <<<"$events"
-status=$("$TS_BIN/tapshare-companion" status --se "inproc:$T/se.state" --json 2>/dev/null)
+status=$("$TS_BIN/tapshare-companion" status --se "inproc:$T/se.state" --json 2>/dev/null | jdata)
 expect "the SE lists the bank-ID app enabled, its key certified" \
 	jq -e '.apps | map(select(.kind == "bankid" and .enabled == true and .key_certified == true)) | length == 1' <<<"$status"
 expect "the primary never sees the bank-ID key or certificate" bash -c \
 	"! grep -qiE 'certificate\"|app_key|BEGIN' <<<\"\$1\"" _ "$events"
 expect "the bank certified the key once" bash -c \
-	"'$TS_BIN/tapshare-sp' decisions --dir '$T/bank' --json | jq -e 'map(select(.function == \"certifyKey\" and .decision == \"certified\")) | length == 1' >/dev/null"
+	"'$TS_BIN/tapshare-sp' decisions --dir '$T/bank' --json | jq -e '.data | map(select(.function == \"certifyKey\" and .decision == \"certified\")) | length == 1' >/dev/null"
 ts_done

@@ -50,6 +50,16 @@ expect "/metrics content type is the text format 0.0.4" \
 out=$(awk -f "$CHECK" "$T/metrics.txt" 2>&1)
 expect "/metrics passes the strict format check" test -z "$out"
 [ -n "$out" ] && echo "$out" | head -20
+# Prometheus' own linter as well (promtool, Debian package prometheus)
+if command -v promtool >/dev/null; then
+	pout=$(promtool check metrics <"$T/metrics.txt" 2>&1) && pst=0 || pst=$?
+	expect "/metrics passes promtool check metrics" test "$pst" = 0 -a -z "$pout"
+	[ -n "$pout" ] && echo "$pout" | head -20
+	expect "promtool itself refuses a broken exposition" \
+		bash -c "! printf '# TYPE a_total counter\na_total{x=\"1\"} one\n' | promtool check metrics >/dev/null 2>&1"
+else
+	fail "promtool not installed (Debian package prometheus: scripts/bootstrap.sh)"
+fi
 expect "/metrics ends with a newline" test "$(tail -c1 "$T/metrics.txt" | od -An -c | tr -d ' ')" = '\n'
 m() { grep -E "^$1 " "$T/metrics.txt" | awk '{print $2}'; }
 expect "shares by state: 1 installed" test "$(m 'tapshare_shares\{state="installed"\}')" = 1
@@ -72,6 +82,14 @@ curl -s --max-time 5 --tlsv1.0 --tls-max 1.1 -k "$NODE_URL/" >/dev/null 2>&1 || 
 curl -s "$ADMIN/metrics" >"$T/metrics.txt"
 expect "a TLS 1.1 client is refused and counted as a failed handshake" \
 	test "$(m 'tapshare_tls_handshakes_total\{result="failed"\}')" -gt "$before"
+# /readyz says 503 when the store does not answer (here: the outbox table,
+# which the probe reads, renamed away under the running node), and 200 again
+# once it does; /healthz (the process is alive) stays 200.
+sqlite3 "$T/node/node.db" 'ALTER TABLE outbox RENAME TO outbox_away'
+expect "/readyz: 503 while the store fails" test "$(curl -s -o /dev/null -w '%{http_code}' "$ADMIN/readyz")" = 503
+expect "/healthz: still 200 then" test "$(curl -s -o /dev/null -w '%{http_code}' "$ADMIN/healthz")" = 200
+sqlite3 "$T/node/node.db" 'ALTER TABLE outbox_away RENAME TO outbox'
+expect "/readyz: 200 again once the store answers" test "$(curl -s -o /dev/null -w '%{http_code}' "$ADMIN/readyz")" = 200
 # A reload is counted.
 kill -HUP "$NODE_PID"
 wait_log "$T/node.log" "reloaded" 10

@@ -29,12 +29,12 @@ PHONE_SE="inproc:$T/phone.state"
 
 # phone_has APP: the phone's SE holds APP, enabled
 phone_has() {
-	"$TS_BIN/tapshare-se" status --state "$T/phone.state" --json |
+	"$TS_BIN/tapshare-se" status --state "$T/phone.state" --json | jdata |
 		jq -e --arg a "$1" '.apps | map(select(.app_id == $a and .enabled)) | length == 1' >/dev/null
 }
 # app_state APP: "held" | "moved" as the node lists it (S2)
-app_state() { alice apps --json | jq -r --arg a "$1" '.apps[] | select(.app_id == $a) | .state'; }
-nshares() { alice shares --json | jq '.shares | length'; }
+app_state() { alice apps --json | jq -r --arg a "$1" '.data | .apps[] | select(.app_id == $a) | .state'; }
+nshares() { alice shares --json | jq '.data | .shares | length'; }
 jqe() { jq -e "$@" >/dev/null; }
 
 expect "personalisation put sim-alice into the phone's SE" phone_has sim-alice
@@ -84,7 +84,7 @@ expect "... no release sent" bash -c "! grep -q 'S7 ' <<<\"\$1\"" _ "$out"
 
 # --- S6 timeout: the companion is away ---------------------------------------
 ts_stop "$COMP_PID"
-rc=0; out=$(alice --se "$PHONE_SE" move sim-alice --eid "$EID" --timeout 3 --json 2>"$T/move-timeout.err") || rc=$?
+rc=0; out=$(alice --se "$PHONE_SE" move sim-alice --eid "$EID" --timeout 3 --json 2>"$T/move-timeout.err" | jdata) || rc=$?
 cat "$T/move-timeout.err"
 expect "no second confirmation in time -> exit 1" [ "$rc" = 1 ]
 expect "... JSON says failed at S6, original unchanged" \
@@ -107,23 +107,23 @@ for s in "M0 sim-alice is in this phone's secure element" "S1 read EID $EID" "S5
 	"S8 move complete: sim-alice now lives on $EID as "; do
 	expect "... prints '$s'" grep -qF "$s" <<<"$out"
 done
-MSHARE=$(alice shares --json | jq -r '.shares | map(select(.app_id == "sim-alice" and .state == "installed")) | .[0].share_id')
+MSHARE=$(alice shares --json | jq -r '.data | .shares | map(select(.app_id == "sim-alice" and .state == "installed")) | .[0].share_id')
 expect "the node's share is installed" [ "$(node_state "$MSHARE")" = installed ]
-ASSOC=$(alice shares --json | jq -r --arg s "$MSHARE" '.shares[] | select(.share_id == $s) | .associated_app_id')
+ASSOC=$(alice shares --json | jq -r --arg s "$MSHARE" '.data | .shares[] | select(.share_id == $s) | .associated_app_id')
 expect "... the success line names the associated app" grep -qF "as $ASSOC;" <<<"$out"
 expect "... the copy has no time limit (no note printed)" bash -c "! grep -q 'note: the provider limited' <<<\"\$1\"" _ "$out"
 expect "... the node recorded a transfer without not_after" bash -c \
-	"'$TS_BIN/tapshare-node' shares --dir '$T/node' --json | jq -e 'map(select(.operation == \"move\" and .state == \"installed\" and .not_after == 0)) | length == 1' >/dev/null"
+	"'$TS_BIN/tapshare-node' shares --dir '$T/node' --json | jq -e '.data | map(select(.operation == \"move\" and .state == \"installed\" and .not_after == 0)) | length == 1' >/dev/null"
 expect "the node lists sim-alice as moved" [ "$(app_state sim-alice)" = moved ]
 expect "the phone's SE no longer holds sim-alice" bash -c \
-	"'$TS_BIN/tapshare-se' status --state '$T/phone.state' --json | jq -e '(.apps | map(.app_id) | index(\"sim-alice\")) == null and .pending_notifications == 0' >/dev/null"
+	"'$TS_BIN/tapshare-se' status --state '$T/phone.state' --json | jq -e '.data | (.apps | map(.app_id) | index(\"sim-alice\")) == null and .pending_notifications == 0' >/dev/null"
 expect "... and still holds sim-denied" phone_has sim-denied
 expect "the companion's SE holds the associated app" bash -c \
-	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e --arg a '$ASSOC' '.apps | map(select(.app_id == \$a)) | length == 1' >/dev/null"
+	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e --arg a '$ASSOC' '.data | .apps | map(select(.app_id == \$a)) | length == 1' >/dev/null"
 wait_log "$T/node.log" "S16 move: provider .* told that original sim-alice moved to" 10 || true
 expect "the node told the provider" grep -qE "S16 move: provider .* told that original sim-alice moved to $ASSOC" "$T/node.log"
 expect "the provider recorded a cancelOrder for the original" bash -c \
-	"'$TS_BIN/tapshare-sp' decisions --dir '$T/sp' --json | jq -e --arg s '$MSHARE' 'map(select(.function == \"cancelOrder\" and .share_id == \$s)) | length == 1' >/dev/null"
+	"'$TS_BIN/tapshare-sp' decisions --dir '$T/sp' --json | jq -e --arg s '$MSHARE' '.data | map(select(.function == \"cancelOrder\" and .share_id == \$s)) | length == 1' >/dev/null"
 
 # a moved app cannot be moved (or shared) again; the refusal comes from the
 # phone's SE (M0) before the node is asked

@@ -18,15 +18,15 @@ expect "companion sent the request (S4)" grep -q "S4 companion-initiated share r
 expect "companion got the first confirmation (S5)" grep -q "S5 first confirmation: EID received and correct" "$T/companion.log"
 expect "node logged the offer redemption" grep -q "companion-initiated share request" "$T/node.log"
 
-SHARE=$(alice shares --json | jq -r '.shares[0].share_id')
-expect "exactly one share" [ "$(alice shares --json | jq '.shares | length')" = 1 ]
+SHARE=$(alice shares --json | jq -r '.data | .shares[0].share_id')
+expect "exactly one share" [ "$(alice shares --json | jq '.data | .shares | length')" = 1 ]
 expect "node says installed" [ "$(node_state "$SHARE")" = installed ]
 ALICE_DEV=$(awk -F' *= *' '$1 == "device_id" {print $2}' "$T/alice/primary.ini")
 expect "the share is the offering device's" \
-	[ "$(alice shares --json | jq -r '.shares[0].device_id')" = "$ALICE_DEV" ]
-ASSOC=$(alice shares --json | jq -r '.shares[0].associated_app_id')
+	[ "$(alice shares --json | jq -r '.data | .shares[0].device_id')" = "$ALICE_DEV" ]
+ASSOC=$(alice shares --json | jq -r '.data | .shares[0].associated_app_id')
 expect "the companion's SE holds the associated app" bash -c \
-	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e --arg a '$ASSOC' '.apps | map(select(.app_id == \$a)) | length == 1' >/dev/null"
+	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e --arg a '$ASSOC' '.data | .apps | map(select(.app_id == \$a)) | length == 1' >/dev/null"
 
 CURL=(curl -sS --max-time 20 --cacert "$T/pki/node-ca.crt")
 ACURL=("${CURL[@]}" --cert "$T/alice/device.crt" --key "$T/alice/device.key")
@@ -37,7 +37,7 @@ expect "the primary's events include share.installed" grep -q "^event: share.ins
 expect "the primary's events include share.eid_confirmed" grep -q "^event: share.eid_confirmed" <<<"$ev"
 
 # --json gives the same outcome in one document
-out=$(alice offer --app sim-alice --link "sim:$T/link.sock" --timeout 60 --json 2>/dev/null) || fail "offer --json completes"
+out=$(alice offer --app sim-alice --link "sim:$T/link.sock" --timeout 60 --json 2>/dev/null | jdata) || fail "offer --json completes"
 expect "--json: result installed, EID, share.installed event" jq -e --arg e "$EID" \
 	'.result == "installed" and .eid == $e and (.events | map(.event) | index("share.installed")) != null' <<<"$out" >/dev/null
 
@@ -84,7 +84,7 @@ expect "replayed offer -> 409 offer_replayed" [ "$(status_of "$r2") $(code_of "$
 r3=$(post_offer "$T/good.b64" "$EID")
 expect "replayed for another EID -> 403 offer_other_eid" [ "$(status_of "$r3") $(code_of "$r3")" = "403 offer_other_eid" ]
 
-expect "the replays created nothing" [ "$(alice shares --json | jq --arg e "$EID2" '[.shares[] | select(.eid == $e)] | length')" = 1 ]
+expect "the replays created nothing" [ "$(alice shares --json | jq --arg e "$EID2" '.data | [.shares[] | select(.eid == $e)] | length')" = 1 ]
 # bound to the EID the primary read: an intercepted offer is of no use to
 # another device, and stays good for the rightful companion
 alice offer --app sim-alice --print-offer "$T/bound.b64" --eid "$EID2" >/dev/null

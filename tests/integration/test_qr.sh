@@ -25,7 +25,7 @@ echo "$out"
 expect "S1 EID read from the QR code" grep -q "S1 read EID $EID over qr:$T/id.png (Alice's watch)" <<<"$out"
 expect "S5 first confirmation shown" grep -q "S5 first confirmation" <<<"$out"
 expect "S6 second confirmation shown" grep -q "S6 second confirmation" <<<"$out"
-SHARE=$(alice shares --json | jq -r '.shares[0].share_id')
+SHARE=$(alice shares --json | jq -r '.data | .shares[0].share_id')
 expect "node says installed" [ "$(node_state "$SHARE")" = installed ]
 
 # share_err NAME SPEC: runs a share that must fail before reaching the node.
@@ -57,5 +57,5 @@ if [ ! -e /dev/video0 ]; then
 	expect "qr:camera without a camera: usage error" [ "$(cat "$T/camera.st")" = 2 ]
 	expect "qr:camera without a camera: clear error" grep -q "no camera" "$T/camera.out"
 fi
-expect "failed reads created no share" [ "$(alice shares --json | jq '.shares | length')" = 1 ]
+expect "failed reads created no share" [ "$(alice shares --json | jq '.data | .shares | length')" = 1 ]
 ts_done

@@ -81,7 +81,7 @@ r1=$(post_share "{\"eid\":\"$EID\",\"app_id\":\"sim-alice\"}" replay-key-1)
 r2=$(post_share "{\"eid\":\"$EID\",\"app_id\":\"sim-alice\"}" replay-key-1)
 expect "first request accepted (201)" [ "$(status_of "$r1")" = 201 ]
 expect "replay answered with the same share" [ "$(code_of "$r1")" = "$(code_of "$r2")" ]
-expect "replay created nothing" [ "$(alice shares --json | jq '.shares | length')" = 1 ]
+expect "replay created nothing" [ "$(alice shares --json | jq '.data | .shares | length')" = 1 ]
 r3=$(post_share "{\"eid\":\"$EID2\",\"app_id\":\"sim-alice\"}" replay-key-1)
 expect "same key, other body -> 409 idempotency_conflict" [ "$(status_of "$r3") $(code_of "$r3")" = "409 idempotency_conflict" ]
 
@@ -90,7 +90,7 @@ r=$(post_share "{\"eid\":\"$EID\",\"app_id\":\"sim-denied\"}")
 DENIED=$(code_of "$r")
 expect "denied app still gets the first confirmation (201)" [ "$(status_of "$r")" = 201 ]
 expect "provider denial -> share denied" wait_state "$DENIED" denied 20
-out=$(alice shares --json | jq -r --arg id "$DENIED" '.shares[] | select(.share_id == $id) | .reason')
+out=$(alice shares --json | jq -r --arg id "$DENIED" '.data | .shares[] | select(.share_id == $id) | .reason')
 expect "denial reason recorded" [ -n "$out" ]
 out=$(alice share --link "sim:$T/link.sock" --app sim-denied --timeout 30 2>&1) && fail "CLI exits 1 on denial" || ok "CLI exits 1 on denial"
 expect "CLI shows the denial" grep -qi "denied" <<<"$out"
@@ -105,7 +105,7 @@ expect "another user's device: GET share -> 404 unknown_share" [ "$(status_of "$
 r=$("${BCURL[@]}" -w '\n%{http_code}' -X POST "$NODE_URL/v1/shares/$ALICE_SHARE/cancel" -H "Authorization: Bearer $BTOKEN" \
 	-H 'Idempotency-Key: bob-cancel' -d '{}')
 expect "another user's device: cancel -> 404 unknown_share" [ "$(status_of "$r") $(code_of "$r")" = "404 unknown_share" ]
-expect "... and the share was not cancelled" bash -c "[ \"\$(alice shares --json | jq -r '.shares[0].state')\" != revoked ] && ! grep -q 'S16 cancel requested for share $ALICE_SHARE' '$T/node.log'"
+expect "... and the share was not cancelled" bash -c "[ \"\$(alice shares --json | jq -r '.data | .shares[0].state')\" != revoked ] && ! grep -q 'S16 cancel requested for share $ALICE_SHARE' '$T/node.log'"
 r=$("${BCURL[@]}" -w '\n%{http_code}' --max-time 3 "$NODE_URL/v1/events?share=$ALICE_SHARE" 2>/dev/null || true)
 expect "another user's device: event stream of the share -> 404 unknown_share" \
 	[ "$(status_of "$r") $(code_of "$r")" = "404 unknown_share" ]

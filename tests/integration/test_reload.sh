@@ -71,12 +71,12 @@ expect "the companion's push channel was not dropped" \
 	test "$(grep -c "connected to its push channel" "$T/node.log")" -eq "$COMP_CONNECTS"
 
 # Share 2 goes to the new provider (its CA is only known after the reload).
-alice cancel "$(alice shares --json | jq -r '.shares[0].share_id')" >/dev/null 2>&1 || true
+alice cancel "$(alice shares --json | jq -r '.data | .shares[0].share_id')" >/dev/null 2>&1 || true
 out=$(alice share --link "sim:$T/link.sock" --app sim-alice --timeout 60 2>&1)
 expect "share 2 completes after the reload" test $? -eq 0
 expect "... authorised by the new provider" \
-	bash -c "'$TS_BIN/tapshare-sp' decisions --dir '$T/sp2' --json | jq -e 'map(select(.function == \"confirmOrder\" and .decision == \"approved\")) | length == 1' >/dev/null"
-S2=$(alice shares --json | jq -r '[.shares[] | select(.state == "installed")][0].share_id')
+	bash -c "'$TS_BIN/tapshare-sp' decisions --dir '$T/sp2' --json | jq -e '.data | map(select(.function == \"confirmOrder\" and .decision == \"approved\")) | length == 1' >/dev/null"
+S2=$(alice shares --json | jq -r '.data | [.shares[] | select(.state == "installed")][0].share_id')
 expect "the stream opened before the reload carried share 2's events" \
 	wait_log "$T/stream.out" "$S2" 10
 

@@ -43,7 +43,7 @@ out=$(alice device list 2>&1)
 expect "alice lists her devices (3, this one marked)" \
 	[ "$(grep -c ' active ' <<<"$out")" = 3 -a "$(grep -c '^\*' <<<"$out")" = 1 ]
 expect "alice revokes alice2" alice device revoke "$A2"
-out=$(alice device list --json)
+out=$(alice device list --json | jdata)
 expect "alice2 is listed as revoked" \
 	[ "$(jq -r --arg id "$A2" '.devices[] | select(.device_id == $id) | .revoked_at > 0' <<<"$out")" = true ]
 i=0

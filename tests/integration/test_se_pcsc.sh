@@ -80,7 +80,7 @@ CHANNELID    0x8C7B
 EOF
 export PCSCLITE_CSOCK_NAME="$T/pcscd.comm"
 
-comp_status() { "$TS_BIN/tapshare-companion" status --se "$1" --json 2>>"$T/status.log"; }
+comp_status() { "$TS_BIN/tapshare-companion" status --se "$1" --json 2>>"$T/status.log" | jdata; }
 
 # Before pcscd exists: a clear error, not a hang.
 err=$("$TS_BIN/tapshare-companion" status --se pcsc: 2>&1) && fail "status without pcscd fails" ||
@@ -149,12 +149,12 @@ out=$(alice share --link "sim:$T/link.sock" --app sim-alice --timeout 60 2>&1) |
 echo "$out"
 expect "S1 EID read over the link" grep -q "S1 read EID $EID" <<<"$out"
 expect "S6 second confirmation over PC/SC" grep -q "S6 second confirmation" <<<"$out"
-SHARE=$(alice shares --json | jq -r '.shares[0].share_id')
+SHARE=$(alice shares --json | jq -r '.data | .shares[0].share_id')
 expect "node says installed" [ "$(node_state "$SHARE")" = installed ]
-ASSOC=$(alice shares --json | jq -r '.shares[0].associated_app_id')
+ASSOC=$(alice shares --json | jq -r '.data | .shares[0].associated_app_id')
 # A second PC/SC client on the card the companion holds (SCARD_SHARE_SHARED).
 expect "the SE behind pcscd holds the associated app" bash -c \
-	"'$TS_BIN/tapshare-companion' status --se pcsc: --json 2>/dev/null | jq -e --arg a '$ASSOC' '.apps | map(select(.app_id == \$a)) | length == 1' >/dev/null"
+	"'$TS_BIN/tapshare-companion' status --se pcsc: --json 2>/dev/null | jq -e --arg a '$ASSOC' '.data | .apps | map(select(.app_id == \$a)) | length == 1' >/dev/null"
 expect "slot 1's SE holds nothing" \
 	[ "$(comp_status "pcsc:$READER 00 01" | jq '.apps | length')" = 0 ]
 
@@ -162,7 +162,7 @@ out=$(alice cancel "$SHARE" --timeout 60 2>&1) || { echo "$out"; fail "cancel ov
 echo "$out"
 expect "share revoked" [ "$(node_state "$SHARE")" = revoked ]
 expect "SE behind pcscd no longer holds the app" bash -c \
-	"'$TS_BIN/tapshare-companion' status --se pcsc: --json 2>/dev/null | jq -e '.apps | length == 0' >/dev/null"
+	"'$TS_BIN/tapshare-companion' status --se pcsc: --json 2>/dev/null | jq -e '.data | .apps | length == 0' >/dev/null"
 expect "APDUs went through pcscd" grep -q "SCardTransmit" "$T/pcscd.log"
 # pcscd --apdu logs every command: the companion is an LPA on a logical channel
 # (ISO 7816-4 MANAGE CHANNEL, channel in the CLA), never the basic channel.

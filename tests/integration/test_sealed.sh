@@ -11,7 +11,7 @@ dbtext() { cat "$T/node/node.db" "$T/node/node.db-wal" 2>/dev/null | tr -c '[:pr
 cred() { sqlite3 "$T/node/node.db" "SELECT coalesce(credential, 'NULL') FROM shares WHERE id='$1'"; }
 
 # pending: a share to EID2 (no companion runs for it) stays authorised
-out=$(alice share --eid "$EID2" --app sim-alice --no-wait --json)
+out=$(alice share --eid "$EID2" --app sim-alice --no-wait --json | jdata)
 P=$(jq -r .share.share_id <<<"$out")
 wait_state "$P" authorised 20 || true
 expect "the pending share is authorised" [ "$(node_state "$P")" = authorised ]
@@ -19,7 +19,7 @@ expect "its credential is stored sealed" grep -q '^sealed:v1:' <<<"$(cred "$P")"
 expect "the database file holds no Ki/OPc in clear" bash -c "! grep -qE '\"(ki|opc)\" *: *\"' <<<\"\$(cat '$T/node/node.db' '$T/node/node.db-wal' 2>/dev/null | tr -c '[:print:]' '\\n')\""
 
 # delivered and installed: the credential is gone from the share
-out=$(alice share --eid "$EID" --app sim-alice --timeout 60 --json)
+out=$(alice share --eid "$EID" --app sim-alice --timeout 60 --json | jdata)
 I=$(jq -r .share.share_id <<<"$out")
 expect "a share to the running companion is installed" [ "$(node_state "$I")" = installed ]
 expect "the installed share's credential is erased" [ "$(cred "$I")" = NULL ]

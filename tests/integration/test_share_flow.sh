@@ -12,17 +12,17 @@ expect "S1 EID read over the link" grep -q "S1 read EID $EID" <<<"$out"
 expect "S5 first confirmation shown" grep -q "S5 first confirmation" <<<"$out"
 expect "S6 second confirmation shown" grep -q "S6 second confirmation" <<<"$out"
 
-SHARE=$(alice shares --json | jq -r '.shares[0].share_id')
+SHARE=$(alice shares --json | jq -r '.data | .shares[0].share_id')
 expect "node says installed" [ "$(node_state "$SHARE")" = installed ]
-expect "exactly one share" [ "$(alice shares --json | jq '.shares | length')" = 1 ]
+expect "exactly one share" [ "$(alice shares --json | jq '.data | .shares | length')" = 1 ]
 expect "node log has S11..S15" bash -c "grep -q ' S11 ' '$T/node.log' && grep -q ' S12 ' '$T/node.log' && grep -q ' S13 ' '$T/node.log' && grep -q ' S14 ' '$T/node.log' && grep -q ' S15 ' '$T/node.log'"
 
-ASSOC=$(alice shares --json | jq -r '.shares[0].associated_app_id')
+ASSOC=$(alice shares --json | jq -r '.data | .shares[0].associated_app_id')
 expect "associated app differs from the original" [ "$ASSOC" != sim-alice ]
 expect "the companion's SE holds the associated app" bash -c \
-	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e --arg a '$ASSOC' '.apps | map(select(.app_id == \$a)) | length == 1' >/dev/null"
+	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e --arg a '$ASSOC' '.data | .apps | map(select(.app_id == \$a)) | length == 1' >/dev/null"
 expect "provider recorded one approval" bash -c \
-	"'$TS_BIN/tapshare-sp' decisions --dir '$T/sp' --json | jq -e 'map(select(.function == \"confirmOrder\")) | length == 1' >/dev/null"
+	"'$TS_BIN/tapshare-sp' decisions --dir '$T/sp' --json | jq -e '.data | map(select(.function == \"confirmOrder\")) | length == 1' >/dev/null"
 
 # cancel (S7/S8 -> S16/S17)
 out=$(alice cancel "$SHARE" --timeout 60 2>&1) || { echo "$out"; fail "cancel completes"; }
@@ -30,8 +30,8 @@ echo "$out"
 expect "share revoked" [ "$(node_state "$SHARE")" = revoked ]
 expect "node log has S16 and S17" bash -c "grep -q ' S16 ' '$T/node.log' && grep -q ' S17 ' '$T/node.log'"
 expect "SE no longer holds the app" bash -c \
-	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e '.apps | length == 0' >/dev/null"
+	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e '.data | .apps | length == 0' >/dev/null"
 wait_log "$T/sp.log" "cancelOrder" 10 || true
 expect "provider told of the cancellation" bash -c \
-	"'$TS_BIN/tapshare-sp' decisions --dir '$T/sp' --json | jq -e 'map(select(.function == \"cancelOrder\")) | length == 1' >/dev/null"
+	"'$TS_BIN/tapshare-sp' decisions --dir '$T/sp' --json | jq -e '.data | map(select(.function == \"cancelOrder\")) | length == 1' >/dev/null"
 ts_done

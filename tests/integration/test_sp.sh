@@ -212,10 +212,10 @@ check "GET on confirmOrder: 405" test "$OUT" = 405
 # --- decision record ----------------------------------------------------------
 check "decisions: text lists call-1" bash -c "'$SP' decisions --dir '$TMP/sp' | grep -q 'call-1'"
 DJ=$("$SP" decisions --dir "$TMP/sp" --json)
-N=$(grep -c '"functionCallIdentifier"' <<<"$DJ")
+N=$(jq '[.data[] | select(has("functionCallIdentifier"))] | length' <<<"$DJ")
 check "decisions --json: 6 recorded (4 confirm + bad EID + cancel; repeats add none)" test "$N" -eq 6
 check "decisions: no secrets" hasnt '"ki"' "$DJ"
-check "decisions: deny recorded" has '"decision": "denied"' "$DJ"
+check "decisions: deny recorded" jq -e '.schema == 1 and (.data | map(select(.decision == "denied")) | length) > 0' <<<"$DJ"
 
 # --- clean stop ----------------------------------------------------------------
 kill -TERM "$SP_PID"

@@ -86,7 +86,7 @@ ALICE_CODE=$(printf '%s\n' "$PASS" | "$TS_BIN/tapshare-node" user add alice --di
 BOB_CODE=$(printf '%s\n' "bob's passphrase 42" | "$TS_BIN/tapshare-node" user add bob --dir "$T/node" 2>>"$T/node-init.log")
 "$TS_BIN/tapshare-node" app add --dir "$T/node" --user alice --app-id sim-alice --name "Alice mobile" \
 	--kind sim --provider operator 2>>"$T/node-init.log"
-expect "schema migrated to version 8" [ "$(psql_node 'SELECT MAX(version) FROM schema_version')" = 8 ]
+expect "schema migrated to version 9" [ "$(psql_node 'SELECT MAX(version) FROM schema_version')" = 9 ]
 expect "users are in PostgreSQL" [ "$(psql_node 'SELECT COUNT(*) FROM users')" = 2 ]
 ts_start_node
 ts_init_se
@@ -97,22 +97,22 @@ out=$(alice share --link "sim:$T/link.sock" --app sim-alice --timeout 60 2>&1) |
 echo "$out"
 expect "S5 first confirmation shown" grep -q "S5 first confirmation" <<<"$out"
 expect "S6 second confirmation shown" grep -q "S6 second confirmation" <<<"$out"
-SHARE=$(alice shares --json | jq -r '.shares[0].share_id')
+SHARE=$(alice shares --json | jq -r '.data | .shares[0].share_id')
 expect "node says installed" [ "$(node_state "$SHARE")" = installed ]
 expect "the share row is in PostgreSQL" \
 	[ "$(psql_node "SELECT state FROM shares WHERE id='$SHARE'")" = installed ]
-ASSOC=$(alice shares --json | jq -r '.shares[0].associated_app_id')
+ASSOC=$(alice shares --json | jq -r '.data | .shares[0].associated_app_id')
 expect "the companion's SE holds the associated app" bash -c \
-	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e --arg a '$ASSOC' '.apps | map(select(.app_id == \$a)) | length == 1' >/dev/null"
+	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e --arg a '$ASSOC' '.data | .apps | map(select(.app_id == \$a)) | length == 1' >/dev/null"
 
 out=$(alice cancel "$SHARE" --timeout 60 2>&1) || { echo "$out"; fail "cancel completes"; }
 echo "$out"
 expect "share revoked" [ "$(node_state "$SHARE")" = revoked ]
 expect "SE no longer holds the app" bash -c \
-	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e '.apps | length == 0' >/dev/null"
+	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e '.data | .apps | length == 0' >/dev/null"
 wait_log "$T/sp.log" "cancelOrder" 10 || true
 expect "provider told of the cancellation" bash -c \
-	"'$TS_BIN/tapshare-sp' decisions --dir '$T/sp' --json | jq -e 'map(select(.function == \"cancelOrder\")) | length == 1' >/dev/null"
+	"'$TS_BIN/tapshare-sp' decisions --dir '$T/sp' --json | jq -e '.data | map(select(.function == \"cancelOrder\")) | length == 1' >/dev/null"
 expect "both provider calls done in the PostgreSQL outbox" \
 	[ "$(psql_node "SELECT COUNT(*) FROM outbox WHERE share_id='$SHARE' AND done=1")" = 2 ]
 expect "events recorded in PostgreSQL" \

@@ -10,7 +10,7 @@ DEV=$(sed -n 's/^device_id = //p' "$T/alice/primary.ini")
 expect "alice's device id known" [ ${#DEV} -eq 64 ]
 
 # History: a share installed before watch starts; its events must not show.
-H=$(alice share --link "sim:$T/link.sock" --app sim-alice --timeout 30 --json 2>"$T/share-h.err" |
+H=$(alice share --link "sim:$T/link.sock" --app sim-alice --timeout 30 --json 2>"$T/share-h.err" | jdata |
 	jq -r '.share.share_id')
 expect "history share installed" [ "$(node_state "$H")" = installed ]
 
@@ -20,7 +20,7 @@ WATCH_PID=$!
 sleep 2 # let watch skip the stored history (its scan ends after 1.5 s of quiet)
 
 # A time-limited share that expires on its own.
-B=$(alice share --link "sim:$T/link.sock" --app sim-alice --duration 4 --timeout 30 --json 2>"$T/share-b.err" |
+B=$(alice share --link "sim:$T/link.sock" --app sim-alice --duration 4 --timeout 30 --json 2>"$T/share-b.err" | jdata |
 	jq -r '.share.share_id')
 expect "time-limited share installed" [ "$(node_state "$B")" = installed ]
 # The companion goes offline first: its SE would delete the app at not_after
@@ -32,7 +32,7 @@ mv "$T/companion.log" "$T/companion-1.log"
 ts_start_companion
 
 # Another share, cancelled by the user.
-C=$(alice share --link "sim:$T/link.sock" --app sim-alice --timeout 30 --json 2>"$T/share-c.err" |
+C=$(alice share --link "sim:$T/link.sock" --app sim-alice --timeout 30 --json 2>"$T/share-c.err" | jdata |
 	jq -r '.share.share_id')
 expect "second share installed" [ "$(node_state "$C")" = installed ]
 expect "cancel completes" alice cancel "$C" --timeout 30
@@ -69,18 +69,21 @@ expect "--active keeps the installed share" grep -qE "^$H +installed " <<<"$act"
 expect_fail "--active hides the expired share" grep -q "$B" <<<"$act"
 expect_fail "--active hides the revoked share" grep -q "$C" <<<"$act"
 expect "--active --json has only the installed share" \
-	[ "$(alice shares --active --json | jq -c '[.shares[].share_id]')" = "[\"$H\"]" ]
+	[ "$(alice shares --active --json | jq -c '.data | [.shares[].share_id]')" = "[\"$H\"]" ]
 
 # --all replays the history (NDJSON); SIGTERM ends watch cleanly (status 0).
 "$TS_BIN/tapshare" --home "$T/alice" watch --all --json --share "$B" >"$T/watch-all.out" 2>>"$T/watch.log" &
 WATCH2_PID=$!
 wait_log "$T/watch-all.out" '"event":"share.expired"' 10 || true
+# the progress events (NDJSON, {"schema":1,"event":{...}}); the envelope ends it
+jq -c 'select(has("event")) | .event' "$T/watch-all.out" >"$T/watch-all.ev"
 kill -TERM "$WATCH2_PID"
 st=0
 wait "$WATCH2_PID" || st=$?
 expect "watch ends on SIGTERM with status 0" [ "$st" -eq 0 ]
 expect "--all --share replays the share's history as NDJSON" \
-	[ "$(jq -r '.event' "$T/watch-all.out" | head -3 | tr '\n' ' ')" = "share.eid_confirmed share.authorised share.delivered " ]
-expect "--share: only that share" [ "$(jq -r '.share_id' "$T/watch-all.out" | sort -u)" = "$B" ]
-expect "NDJSON: one object per line" [ "$(jq -c . "$T/watch-all.out" | wc -l)" = "$(wc -l <"$T/watch-all.out")" ]
+	[ "$(jq -r '.event' "$T/watch-all.ev" | head -3 | tr '\n' ' ')" = "share.eid_confirmed share.authorised share.delivered " ]
+expect "--share: only that share" [ "$(jq -r '.share_id' "$T/watch-all.ev" | sort -u)" = "$B" ]
+expect "NDJSON: one object per line, each with schema 1" [ "$(jq -c 'select(.schema == 1)' "$T/watch-all.out" | wc -l)" = "$(wc -l <"$T/watch-all.out")" ]
+expect "event ids are numbers" jq -e -s 'all(.[]; (.id | type) == "number")' "$T/watch-all.ev"
 ts_done

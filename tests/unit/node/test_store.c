@@ -128,8 +128,11 @@ test_outbox_claims_are_exclusive(void **state)
 {
 	(void)state;
 	store *a = open_store(), *b = open_store();
-	for (int i = 0; i < 5; i++)
-		assert_int_equal(a->ops->outbox_add(a, "confirm_order", "share-x", NULL), 0);
+	for (int i = 0; i < 5; i++) {
+		char sid[16];
+		snprintf(sid, sizeof(sid), "share-%d", i);
+		assert_int_equal(a->ops->outbox_add(a, "confirm_order", sid, NULL), 0);
+	}
 	store_outbox ra[8], rb[8];
 	size_t na = 0, nb = 0;
 	int64_t now = ts_now();
@@ -169,12 +172,52 @@ test_outbox_claims_are_exclusive(void **state)
 	assert_int_equal(a->ops->outbox_claim(a, now + 100, 60, ra, 8, &na), 0);
 	assert_int_equal(na, 1);
 	assert_int_equal(ra[0].attempts, 3);
-	/* a restart releases every lease */
-	assert_int_equal(a->ops->outbox_reset_leases(a), 0);
-	assert_int_equal(b->ops->outbox_claim(b, now + 100, 60, rb, 8, &nb), 0);
-	assert_int_equal(nb, 1);
+	if (pg_url == NULL) {
+		/* SQLite (one node): a restart releases every lease */
+		assert_int_equal(a->ops->outbox_reset_leases(a), 0);
+		assert_int_equal(b->ops->outbox_claim(b, now + 100, 60, rb, 8, &nb), 0);
+		assert_int_equal(nb, 1);
+	} else {
+		/* PostgreSQL (several nodes): a restart of another node leaves a
+		 * live owner's lease alone; the owner's death ends it at once */
+		assert_int_equal(b->ops->outbox_reset_leases(b), 0);
+		assert_int_equal(b->ops->outbox_claim(b, now + 100, 60, rb, 8, &nb), 0);
+		assert_int_equal(nb, 0);
+		store_close(a);
+		a = NULL;
+		int got = 0;
+		for (int i = 0; i < 50 && !got; i++) { /* the server notices the closed session */
+			assert_int_equal(b->ops->outbox_claim(b, now + 100, 60, rb, 8, &nb), 0);
+			got = nb == 1;
+			if (!got)
+				usleep(20 * 1000);
+		}
+		assert_true(got);
+		assert_int_equal(rb[0].attempts, 4);
+	}
 	store_close(a);
 	store_close(b);
+}
+
+/* One job per (share, kind) on PostgreSQL: a repeated add is a no-op. */
+static void
+test_outbox_once(void **state)
+{
+	(void)state;
+	if (pg_url == NULL)
+		skip();
+	store *s = open_store();
+	int64_t id1 = 0, id2 = -1;
+	assert_int_equal(s->ops->outbox_add(s, "cancel_order", "share-y", &id1), 0);
+	assert_true(id1 > 0);
+	assert_int_equal(s->ops->outbox_add(s, "cancel_order", "share-y", &id2), 0);
+	assert_int_equal(id2, 0);
+	assert_int_equal(s->ops->outbox_add(s, "confirm_order", "share-y", &id2), 0);
+	assert_true(id2 > id1);
+	int64_t pending = 0, retrying = 0;
+	assert_int_equal(s->ops->outbox_depth(s, &pending, &retrying), 0);
+	assert_int_equal(pending, 2);
+	store_close(s);
 }
 
 static void
@@ -280,17 +323,21 @@ test_transactions(void **state)
 	store_close(s);
 }
 
-struct waiter {
+struct share_waiter {
 	store *s;
+	const char *id;
 	pthread_mutex_t mu;
 	int done, rc;
+	store_share sh;
 };
 
 static void *
-begin_in_thread(void *arg)
+load_in_thread(void *arg)
 {
-	struct waiter *w = arg;
+	struct share_waiter *w = arg;
 	int rc = w->s->ops->begin(w->s);
+	if (rc == 0)
+		rc = w->s->ops->share_get(w->s, w->id, &w->sh);
 	pthread_mutex_lock(&w->mu);
 	w->rc = rc;
 	w->done = 1;
@@ -298,35 +345,133 @@ begin_in_thread(void *arg)
 	return NULL;
 }
 
-/* Write transactions are serialised across connections (the share
- * transitions read, check and update inside one): a second begin() waits for
- * the first transaction to end, then sees what it committed. */
+static void
+put_share(store *s, const char *id, int64_t user, const char *eid)
+{
+	store_share sh = { .user_id = user, .state = SHARE_EID_CONFIRMED, .created_at = 1, .updated_at = 1 };
+	snprintf(sh.id, sizeof(sh.id), "%s", id);
+	snprintf(sh.eid, sizeof(sh.eid), "%s", eid);
+	snprintf(sh.operation, sizeof(sh.operation), "share");
+	assert_int_equal(s->ops->share_insert(s, &sh), 0);
+}
+
+/* Did the other connection's begin + share_get finish within 300 ms? */
+static int
+finished_soon(struct share_waiter *w)
+{
+	usleep(300 * 1000);
+	pthread_mutex_lock(&w->mu);
+	int done = w->done;
+	pthread_mutex_unlock(&w->mu);
+	return done;
+}
+
+/* A share transition reads, checks and updates inside one transaction: a
+ * second transaction loading the same share waits for the first to end, then
+ * sees what it committed (SQLite: one writer at a time; PostgreSQL: the row
+ * FOR UPDATE). On PostgreSQL transactions on other shares of other users do
+ * not wait (no global lock: several nodes work side by side). */
 static void
 test_transactions_serialised(void **state)
 {
 	(void)state;
 	store *a = open_store(), *b = open_store();
-	int64_t id, got;
+	put_share(a, "sh-1", 1, "89049032123451234512345678901235");
+	put_share(a, "sh-2", 2, "89049032123451234512345678901332");
+	store_share sh;
 	assert_int_equal(a->ops->begin(a), 0);
-	assert_int_equal(a->ops->user_add(a, "eve", "h", &id), 0);
-	struct waiter w = { .s = b };
+	assert_int_equal(a->ops->share_get(a, "sh-1", &sh), 0);
+	sh.state = SHARE_AUTHORISED;
+	assert_int_equal(a->ops->share_update(a, &sh), 0);
+	if (pg_url != NULL) {
+		struct share_waiter o = { .s = b, .id = "sh-2" };
+		pthread_mutex_init(&o.mu, NULL);
+		pthread_t th;
+		assert_int_equal(pthread_create(&th, NULL, load_in_thread, &o), 0);
+		assert_true(finished_soon(&o)); /* another share: no wait */
+		assert_int_equal(pthread_join(th, NULL), 0);
+		assert_int_equal(o.rc, 0);
+		assert_int_equal(o.sh.state, SHARE_EID_CONFIRMED);
+		assert_int_equal(b->ops->commit(b), 0);
+		pthread_mutex_destroy(&o.mu);
+	}
+	struct share_waiter w = { .s = b, .id = "sh-1" };
 	pthread_mutex_init(&w.mu, NULL);
 	pthread_t th;
-	assert_int_equal(pthread_create(&th, NULL, begin_in_thread, &w), 0);
-	usleep(300 * 1000);
-	pthread_mutex_lock(&w.mu);
-	int waited = !w.done;
-	pthread_mutex_unlock(&w.mu);
-	assert_true(waited);
+	assert_int_equal(pthread_create(&th, NULL, load_in_thread, &w), 0);
+	assert_false(finished_soon(&w)); /* the same share: waits */
 	assert_int_equal(a->ops->commit(a), 0);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_int_equal(w.rc, 0);
-	assert_int_equal(b->ops->user_by_name(b, "eve", &got), 0);
-	assert_int_equal(got, id);
+	assert_int_equal(w.sh.state, SHARE_AUTHORISED); /* the committed state */
 	assert_int_equal(b->ops->commit(b), 0);
 	pthread_mutex_destroy(&w.mu);
 	store_close(a);
 	store_close(b);
+}
+
+/* Housekeeping (issue 9 item 4): finished shares older than the cut-off go
+ * with their events, commands, outbox rows and sessions; open ones, recent
+ * ones and those with a provider call pending stay. */
+static void
+test_prune(void **state)
+{
+	(void)state;
+	store *s = open_store();
+	const char *eid = "89049032123451234512345678901235";
+	struct { const char *id; enum share_state st; int64_t at; } rows[] = {
+		{ "old-revoked", SHARE_REVOKED, 1000 }, { "old-expired", SHARE_EXPIRED, 1001 },
+		{ "old-installed", SHARE_INSTALLED, 1002 }, { "new-revoked", SHARE_REVOKED, 5000 },
+		{ "old-pending", SHARE_REVOKED, 1003 },
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		store_share sh = { .user_id = 7, .state = rows[i].st, .created_at = 1, .updated_at = rows[i].at };
+		snprintf(sh.id, sizeof(sh.id), "%s", rows[i].id);
+		snprintf(sh.eid, sizeof(sh.eid), "%s", eid);
+		snprintf(sh.operation, sizeof(sh.operation), "share");
+		assert_int_equal(s->ops->share_insert(s, &sh), 0);
+		assert_int_equal(s->ops->event_add(s, 7, rows[i].id, "share.x", "{}", NULL), 0);
+		assert_int_equal(s->ops->cmd_add(s, eid, rows[i].id, "delete", "{}", NULL), 0);
+		store_tx tx = { .stage = 1, .created_at = 1 };
+		snprintf(tx.id, sizeof(tx.id), "tx%zu", i);
+		snprintf(tx.share_id, sizeof(tx.share_id), "%s", rows[i].id);
+		assert_int_equal(s->ops->tx_put(s, &tx), 0);
+	}
+	int64_t ob;
+	assert_int_equal(s->ops->outbox_add(s, "cancel_order", "old-revoked", &ob), 0);
+	assert_int_equal(s->ops->outbox_done(s, ob), 0);
+	assert_int_equal(s->ops->outbox_add(s, "cancel_order", "old-pending", &ob), 0);
+	size_t n = 99;
+	assert_int_equal(s->ops->prune(s, 2000, 1, &n), 0); /* at most max, oldest first */
+	assert_int_equal(n, 1);
+	store_share sh;
+	assert_int_equal(s->ops->share_get(s, "old-revoked", &sh), TS_ENOTFOUND);
+	assert_int_equal(s->ops->share_get(s, "old-expired", &sh), 0);
+	assert_int_equal(s->ops->prune(s, 2000, 100, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(s->ops->prune(s, 2000, 100, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(s->ops->share_get(s, "old-expired", &sh), TS_ENOTFOUND);
+	assert_int_equal(s->ops->share_get(s, "old-installed", &sh), 0);
+	assert_int_equal(s->ops->share_get(s, "new-revoked", &sh), 0);
+	assert_int_equal(s->ops->share_get(s, "old-pending", &sh), 0);
+	/* what hung off the pruned shares is gone, the rest stays */
+	store_event ev[8];
+	assert_int_equal(s->ops->events_after(s, 7, NULL, 0, ev, 8, &n), 0);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++)
+		assert_true(strncmp(ev[i].share_id, "old-expired", 12) != 0 && strcmp(ev[i].share_id, "old-revoked") != 0);
+	store_cmd cm[8];
+	assert_int_equal(s->ops->cmds_pending(s, eid, 0, cm, 8, &n), 0);
+	assert_int_equal(n, 3);
+	store_tx tx;
+	assert_int_equal(s->ops->tx_get(s, "tx0", &tx), TS_ENOTFOUND);
+	assert_int_equal(s->ops->tx_get(s, "tx1", &tx), TS_ENOTFOUND);
+	assert_int_equal(s->ops->tx_get(s, "tx2", &tx), 0);
+	int64_t pending = 0, retrying = 0;
+	assert_int_equal(s->ops->outbox_depth(s, &pending, &retrying), 0);
+	assert_int_equal(pending, 1);
+	store_close(s);
 }
 
 static void
@@ -695,6 +840,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_idempotency_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transactions_serialised, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apps_providers_blobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_revocation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pass_throttle, setup, teardown),

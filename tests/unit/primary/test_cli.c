@@ -160,7 +160,7 @@ test_usage(void **state)
 	assert_int_equal(cli_usage(f, "share"), 0);
 	assert_int_equal(cli_usage(f, "nope"), TS_ENOTFOUND);
 	fclose(f);
-	assert_non_null(strstr(buf, "usage: tapshare share --link SPEC"));
+	assert_non_null(strstr(buf, "Usage: tapshare share --link SPEC"));
 	assert_non_null(strstr(buf, "SIMULATED proximity link"));
 	free(buf);
 	for (int c = CLI_CMD_ENROLL; c <= CLI_CMD_CANCEL; c++) {

@@ -92,7 +92,7 @@ test_offer_usage(void **state)
 	assert_non_null(f);
 	assert_int_equal(cli_usage(f, "offer"), 0);
 	fclose(f);
-	assert_non_null(strstr(buf, "usage: tapshare offer --app APP_ID --link SPEC"));
+	assert_non_null(strstr(buf, "Usage: tapshare offer --app APP_ID --link SPEC"));
 	assert_non_null(strstr(buf, "--ttl SECONDS"));
 	f = fmemopen(buf, sizeof(buf), "w");
 	assert_non_null(f);

@@ -1,0 +1,44 @@
+-- SQLite twin of bench/fill_pg.sql: @N@ synthetic FINISHED shares (5 events,
+-- 2 settled companion commands, 2 done outbox rows, 1 download session, 1
+-- idempotency record each) and @NU@ users with their devices, tokens, apps,
+-- companions and owners; @UPDATED@ = the shares' last change (unix time).
+-- bench/growth.sh substitutes the @...@ values and pipes it to sqlite3.
+PRAGMA journal_mode=WAL;
+PRAGMA synchronous=OFF;
+BEGIN;
+CREATE TEMP TABLE g AS WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < @N@) SELECT x FROM s;
+CREATE TEMP TABLE gu AS SELECT x FROM g WHERE x <= @NU@;
+INSERT INTO users(name, pass_hash, created_at) SELECT 'fill-user-' || x, 'x', @UPDATED@ FROM gu;
+INSERT INTO devices(device_id, user_id, name, created_at)
+  SELECT 'fill-dev-' || x, (SELECT id FROM users WHERE name = 'fill-user-' || x), 'fill', @UPDATED@ FROM gu;
+INSERT INTO tokens(token_hash, device_id, user_id, expires_at)
+  SELECT 'tok-' || x, 'fill-dev-' || x, 1000000 + x, @UPDATED@ + 86400 FROM gu;
+INSERT INTO apps(app_id, user_id, name, kind, provider, shareable)
+  SELECT 'fill-app-' || x, (SELECT id FROM users WHERE name = 'fill-user-' || x), 'fill', 'sim', 'operator', 1 FROM gu;
+INSERT INTO companions(eid, euicc_pub, last_seen) SELECT printf('7%031d', x), x'04', @UPDATED@ FROM gu;
+INSERT INTO companion_owners(eid, user_id, since) SELECT printf('7%031d', x), 1000000 + x, @UPDATED@ FROM gu;
+INSERT INTO shares(id, user_id, device_id, eid, app_id, provider, state, duration_s, not_after,
+    assoc_app_id, assoc_name, assoc_kind, credential, matching_id, reason, created_at, updated_at, operation)
+  SELECT 'fill-' || x, 1000000 + x % @NU@, 'fill-dev-' || (x % @NU@), printf('7%031d', x % @NU@),
+    'fill-app-' || (x % @NU@), 'operator', CASE WHEN x % 3 = 0 THEN 'expired' ELSE 'revoked' END, 3600,
+    @UPDATED@ - 1, 'fill-assoc-' || x, 'fill', 'sim', NULL, 'm-' || x, '', @UPDATED@ - 7200, @UPDATED@, 'share'
+  FROM g;
+INSERT INTO events(user_id, share_id, type, data, created_at)
+  SELECT 1000000 + x % @NU@, 'fill-' || x, 'share.' || t.v, '{}', @UPDATED@ FROM g,
+  (SELECT 'eid_confirmed' AS v UNION ALL SELECT 'authorised' UNION ALL SELECT 'delivered'
+   UNION ALL SELECT 'installed' UNION ALL SELECT 'revoked') t;
+INSERT INTO companion_cmds(eid, share_id, type, data, done, created_at)
+  SELECT printf('7%031d', x % @NU@), 'fill-' || x, t.v, '{}', 1, @UPDATED@ FROM g,
+  (SELECT 'download' AS v UNION ALL SELECT 'delete') t;
+INSERT INTO outbox(kind, share_id, call_id, attempts, next_at, lease_until, done)
+  SELECT t.v, 'fill-' || x, t.v || '-' || x, 1, 0, 0, 1 FROM g,
+  (SELECT 'confirm_order' AS v UNION ALL SELECT 'cancel_order') t;
+INSERT INTO es9_tx(id, share_id, eid, stage, created_at)
+  SELECT 'tx-' || x, 'fill-' || x, printf('7%031d', x % @NU@), 3, @UPDATED@ FROM g;
+INSERT INTO idempotency(device_id, key, req_hash, status, response, created_at)
+  SELECT 'fill-dev-' || (x % @NU@), 'k-' || x, 'h', 200, '{}', @UPDATED@ FROM g;
+INSERT INTO enroll_codes(code_hash, user_id, expires_at, used_at)
+  SELECT 'code-' || x, (SELECT id FROM users WHERE name = 'fill-user-' || x), @UPDATED@ - 60, @UPDATED@ - 120 FROM gu;
+INSERT INTO pass_throttle(key, attempts, window_start) SELECT 'device:fill-dev-' || x, 1, @UPDATED@ FROM gu;
+INSERT INTO offer_nonces(nonce, share_id, expires_at) SELECT 'n-' || x, 'fill-' || x, @UPDATED@ + 86400 FROM gu;
+COMMIT;

@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# bench/growth.sh BUILD_DIR — throughput as the store grows, and on PostgreSQL
+# (issue 9 items 3-4). For each backend and each store size N it sets up a
+# fresh node exactly as bench/run.sh does, first fills the store with N
+# synthetic FINISHED shares (bench/fill_sqlite.sql / bench/fill_pg.sql: bulk
+# INSERT ... SELECT; each share with 5 events, 2 commands, 2 outbox rows, a
+# download session and an idempotency record), then runs the flows with
+# BUILD_DIR/bench_flows (the same driver as bench/run.sh) and prints
+# flows/s, node CPU per flow and, on PostgreSQL, the server's CPU per flow and
+# how often a backend waited for a lock (pg_stat_activity sampled every 100 ms).
+# The last table compares each row with the first size of its backend and
+# PostgreSQL with SQLite at the same size: ratios measured in the same run.
+#
+# Environment (all optional):
+#   GROWTH_SIZES     stored finished shares before the flows (default "10000 1000000")
+#   GROWTH_BACKENDS  sqlite and/or pg                          (default "sqlite pg")
+#   GROWTH_NODES     node processes on the one PostgreSQL (1 or 2; default 1;
+#                    with 2 the flows are split between them, half the EIDs each)
+#   GROWTH_FLOWS     measured flows per row (default 100), GROWTH_WARMUP (default 8)
+#   GROWTH_CONCURRENCY worker threads = companions (default 4, even, at most 16)
+#   GROWTH_DURATION  limit per row in seconds (default 120)
+# The private PostgreSQL cluster runs with fsync=on and synchronous_commit=on
+# (the same durability as SQLite's synchronous=FULL), on a unix socket only.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${1:-build}
+case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
+export TS_BIN="$BUILD"
+SIZES=${GROWTH_SIZES:-10000 1000000}
+BACKENDS=${GROWTH_BACKENDS:-sqlite pg}
+NODES=${GROWTH_NODES:-1}
+FLOWS=${GROWTH_FLOWS:-100}
+WARMUP=${GROWTH_WARMUP:-8}
+CONC=${GROWTH_CONCURRENCY:-4}
+DURATION=${GROWTH_DURATION:-120}
+for v in $SIZES "$NODES" "$FLOWS" "$WARMUP" "$CONC" "$DURATION"; do
+	[[ "$v" =~ ^[0-9]+$ ]] || { echo "growth.sh: error: GROWTH_* values must be integers" >&2; exit 2; }
+done
+[ "$NODES" = 1 ] || [ "$NODES" = 2 ] || { echo "growth.sh: error: GROWTH_NODES must be 1 or 2" >&2; exit 2; }
+if [ "$CONC" -lt 2 ] || [ "$CONC" -gt 16 ] || [ $((CONC % 2)) -ne 0 ]; then
+	echo "growth.sh: error: GROWTH_CONCURRENCY must be even, 2..16" >&2
+	exit 2
+fi
+for b in tapshare-node tapshare-sp tapshare bench_flows; do
+	[ -x "$BUILD/$b" ] || { echo "growth.sh: error: $BUILD/$b not built" >&2; exit 2; }
+done
+
+# ---- one row: growth.sh BUILD --row BACKEND N --------------------------------
+if [ "${2:-}" = --row ]; then
+	BACKEND=$3
+	N=$4
+	. "$ROOT/tests/integration/lib.sh"
+	if [ "$BACKEND" = pg ]; then
+		. "$ROOT/tests/integration/pglib.sh"
+	fi
+	SEDIR=$(mktemp -d /dev/shm/tapshare-growth-se.XXXXXX)
+	row_cleanup() {
+		local rc=$?
+		set +e
+		[ -n "${SAMPLER:-}" ] && kill "$SAMPLER" 2>/dev/null && wait "$SAMPLER" 2>/dev/null
+		rm -rf "$SEDIR"
+		(exit "$rc")
+		if [ "$BACKEND" = pg ]; then pg_cleanup; else ts_cleanup; fi
+	}
+	trap row_cleanup EXIT
+	eid_with_check() {
+		local s=$1 r=0 i
+		for ((i = 0; i < ${#s}; i++)); do r=$(((r * 10 + ${s:i:1}) % 97)); done
+		printf '%s%02d' "$s" $((98 - (r * 100) % 97))
+	}
+	EIDS=()
+	for ((k = 0; k < CONC; k++)); do EIDS+=("$(eid_with_check "89049032$(printf '%022d' $((7700 + k)))")"); done
+	pki_args=()
+	for e in "${EIDS[@]}"; do pki_args+=(--eid "$e"); done
+	"$TS_BIN/tapshare-node" testpki "$T/pki" "${pki_args[@]}" --ein 89049032 2>"$T/pki.log"
+	ts_start_sp
+	now=$(date +%s)
+	if [ "$BACKEND" = pg ]; then
+		pg_start "-c fsync=on -c synchronous_commit=on -c shared_buffers=256MB -c max_connections=200"
+		URL=$(pg_createdb tsnode)
+		"$TS_BIN/tapshare-node" init --dir "$T/node" --pki "$T/pki" --listen 127.0.0.1:0 >"$T/node-init.log" 2>&1
+		sed -i "s|^database = .*|database = ${URL//&/\\&}|" "$T/node/node.ini"
+		rm -f "$T/node/node.db"*
+	else
+		"$TS_BIN/tapshare-node" init --dir "$T/node" --pki "$T/pki" --listen 127.0.0.1:0 >"$T/node-init.log" 2>&1
+	fi
+	# the bench's companions all come from 127.0.0.1: raise the per-address
+	# caps as bench/run.sh does, where this build knows them ([limits])
+	cp "$T/node/node.ini" "$T/limits.ini"
+	printf '[limits]\nes9_sessions_per_peer_per_min = 1000000\nstreams_per_peer = 100000\n' >>"$T/limits.ini"
+	if "$TS_BIN/tapshare-node" check --config "$T/limits.ini" >/dev/null 2>&1; then
+		cp "$T/limits.ini" "$T/node/node.ini"
+	fi
+	"$TS_BIN/tapshare-node" provider add operator "https://127.0.0.1:$SP_PORT" --dir "$T/node" 2>>"$T/node-init.log"
+	ALICE_CODE=$(printf '%s\n' "$PASS" | "$TS_BIN/tapshare-node" user add alice --dir "$T/node" 2>>"$T/node-init.log")
+	"$TS_BIN/tapshare-node" app add --dir "$T/node" --user alice --app-id sim-alice --name "Alice mobile" \
+		--kind sim --provider operator 2>>"$T/node-init.log"
+	t0=$(date +%s%N)
+	if [ "$BACKEND" = pg ]; then
+		"$PGBIN/psql" -X -q -h "$PGD" -U postgres -d tsnode -v n="$N" -v updated="$now" \
+			-f "$ROOT/bench/fill_pg.sql" >"$T/fill.log" 2>&1
+		"$PGBIN/psql" -X -q -h "$PGD" -U postgres -d tsnode -c CHECKPOINT >/dev/null
+	else
+		NU=$((N / 5 > 1000 ? N / 5 : 1000))
+		sed -e "s/@N@/$N/g" -e "s/@NU@/$NU/g" -e "s/@UPDATED@/$now/g" "$ROOT/bench/fill_sqlite.sql" |
+			sqlite3 "$T/node/node.db" >"$T/fill.log" 2>&1
+	fi
+	fill_ms=$((($(date +%s%N) - t0) / 1000000))
+	# a second node: the same configuration and key, its own port file
+	[ "$BACKEND" = pg ] && [ "$NODES" = 2 ] && cp -a "$T/node" "$T/node2"
+	ts_start_node
+	NODE_URLS=("$NODE_URL")
+	NODE_PIDS=("$NODE_PID")
+	if [ -d "$T/node2" ]; then
+		rm -f "$T/node2/node.port"
+		"$TS_BIN/tapshare-node" run --dir "$T/node2" >>"$T/node2.log" 2>&1 &
+		NODE_PIDS+=("$!")
+		PIDS+=("$!")
+		wait_file "$T/node2/node.port" 10
+		NODE_URLS+=("https://127.0.0.1:$(cat "$T/node2/node.port")")
+	fi
+	alice enroll --node "$NODE_URL" --ca "$T/pki/node-ca.crt" --code "$ALICE_CODE" --name "bench phone" \
+		>"$T/enroll.log" 2>&1
+	cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime of one process
+	pg_ticks() { # the cluster's postmaster and every backend it forked
+		local pm t=0 p
+		pm=$(head -n 1 "$PGD/data/postmaster.pid")
+		for p in "$pm" $(ps -o pid= --ppid "$pm"); do
+			[ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+		done
+		echo "$t"
+	}
+	if [ "$BACKEND" = pg ]; then
+		# lock waits: a sample every 100 ms of the backends waiting for a lock
+		( while :; do
+			"$PGBIN/psql" -X -A -t -q -h "$PGD" -U postgres -d tsnode -c \
+				"SELECT COUNT(*) FILTER (WHERE wait_event_type = 'Lock'), COUNT(*) FROM pg_stat_activity WHERE datname = 'tsnode' AND state <> 'idle'" \
+				>>"$T/locks.txt" 2>/dev/null || true
+			sleep 0.1
+		done ) &
+		SAMPLER=$!
+	fi
+	hz=$(getconf CLK_TCK)
+	n0=0
+	for p in "${NODE_PIDS[@]}"; do n0=$((n0 + $(cpu_ticks "$p"))); done
+	p0=$([ "$BACKEND" = pg ] && pg_ticks || echo 0)
+	t0=$(date +%s%N)
+	per=$((CONC / ${#NODE_URLS[@]}))
+	bpids=()
+	for i in "${!NODE_URLS[@]}"; do
+		eids=()
+		for ((k = i * per; k < (i + 1) * per; k++)); do eids+=(--eid "${EIDS[$k]}"); done
+		home="$T/alice"
+		if [ "$i" -gt 0 ]; then home="$T/alice$i"; cp -a "$T/alice" "$home"; fi
+		mkdir -p "$SEDIR/$i"
+		timeout --kill-after=10 $((DURATION + 60)) "$TS_BIN/bench_flows" --node "${NODE_URLS[$i]}" \
+			--ca "$T/pki/node-ca.crt" --home-dir "$home" --se-dir "$SEDIR/$i" --pki "$T/pki" "${eids[@]}" \
+			--app sim-alice --flows $((FLOWS / ${#NODE_URLS[@]})) --concurrency "$per" --warmup "$WARMUP" \
+			--cleanup delete --node-pid "${NODE_PIDS[$i]}" --sp-pid "$SP_PID" --duration-limit "$DURATION" \
+			>"$T/bench$i.out" 2>&1 &
+		bpids+=("$!")
+	done
+	rc=0
+	for p in "${bpids[@]}"; do wait "$p" || rc=1; done
+	wall_ms=$((($(date +%s%N) - t0) / 1000000))
+	n1=0
+	for p in "${NODE_PIDS[@]}"; do n1=$((n1 + $(cpu_ticks "$p"))); done
+	p1=$([ "$BACKEND" = pg ] && pg_ticks || echo 0)
+	[ -n "${SAMPLER:-}" ] && { kill "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null || true; SAMPLER=; }
+	done_flows=0
+	for i in "${!NODE_URLS[@]}"; do
+		grep -E '^(flows completed|wall time|node CPU)' "$T/bench$i.out" | sed "s/^/#   node $((i + 1)): /" >&2 || true
+		d=$(sed -n 's/^flows completed \([0-9]*\),.*/\1/p' "$T/bench$i.out")
+		done_flows=$((done_flows + ${d:-0}))
+	done
+	# warm-up flows are included in the CPU totals but not in done_flows: the
+	# per-flow CPU below counts them in (WARMUP per driver)
+	all=$((done_flows + WARMUP * ${#NODE_URLS[@]}))
+	fs=$(grep -h '^wall time' "$T"/bench*.out | sed -n 's/.*, \([0-9.]*\) flows\/s.*/\1/p' | paste -sd+ | bc)
+	ncpu=$(echo "scale=2; ($n1 - $n0) * 1000 / $hz / ($all > 0 ? $all : 1)" | bc)
+	pcpu=$([ "$BACKEND" = pg ] && echo "scale=2; ($p1 - $p0) * 1000 / $hz / ($all > 0 ? $all : 1)" | bc || echo -)
+	waits=-
+	if [ -s "$T/locks.txt" ]; then
+		waits=$(awk -F'|' '{s++; if ($1 > 0) w++} END {printf "%d/%d", w, s}' "$T/locks.txt")
+	fi
+	echo "ROW $BACKEND $N ${#NODE_URLS[@]} ${fs:-0} $ncpu $pcpu $waits $fill_ms $done_flows"
+	exit "$rc"
+fi
+
+# ---- the table ----------------------------------------------------------------
+echo "== tapshare growth bench: $(nproc) CPU(s), $(uname -sr), build $(basename "$BUILD"), $FLOWS flows per row," \
+	"concurrency $CONC, $NODES node process(es) on PostgreSQL"
+rows=()
+for b in $BACKENDS; do
+	for n in $SIZES; do
+		echo "== $b, $n stored finished shares" >&2
+		out=$(bash "$0" "$BUILD" --row "$b" "$n" 2>&1) || true
+		row=$(grep '^ROW ' <<<"$out" | tail -n 1)
+		[ -n "$row" ] || { echo "$out" | tail -n 30 >&2; row="ROW $b $n ? 0 ? ? ? ? 0"; }
+		grep '^#' <<<"$out" >&2 || true
+		rows+=("${row#ROW }")
+	done
+done
+printf '| backend | nodes | stored shares | fill s | flows | flows/s | node CPU ms/flow | PG CPU ms/flow | lock-wait samples | vs first size | vs SQLite |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|---|\n'
+declare -A first sq
+for r in "${rows[@]}"; do
+	read -r b n nodes fs ncpu pcpu waits fill done_flows <<<"$r"
+	[ -z "${first[$b]:-}" ] && first[$b]=$fs
+	[ "$b" = sqlite ] && sq[$n]=$fs
+	vf=$(echo "scale=2; $fs / ${first[$b]}" | bc 2>/dev/null || echo -)
+	vs=$([ "$b" = pg ] && [ -n "${sq[$n]:-}" ] && echo "scale=2; $fs / ${sq[$n]}" | bc 2>/dev/null || echo -)
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %sx | %sx |\n' "$b" "$nodes" "$n" \
+		"$(echo "scale=1; $fill / 1000" | bc 2>/dev/null || echo ?)" "$done_flows" "$fs" "$ncpu" "$pcpu" "$waits" "$vf" "$vs"
+done

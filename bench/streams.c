@@ -1,0 +1,262 @@
+/*
+ * bench/streams.c — holds N idle authenticated event streams open against a
+ * node (issue 9, bench/run.sh BENCH_MODE=streams).
+ *
+ * One process, one libevent loop, no thread per stream: each stream is a
+ * mutual-TLS connection with a primary's device certificate carrying
+ * GET /v1/events (from now: no Last-Event-ID), read and discarded
+ * (keepalives). At most --inflight handshakes run at once. When N streams
+ * have answered ": stream open" it writes "open N" to --ready-file and keeps
+ * them until SIGTERM/SIGINT or --hold seconds, then exits 0 (1 when fewer
+ * than N opened within --open-timeout seconds). 127.0.0.1 only.
+ *
+ * The caller (run.sh) measures the node: RSS per stream (/proc/PID/status)
+ * and the CPU and latency of the flows it runs while these streams are idle.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#define STREAMS_MAX 20000
+
+struct conn {
+	struct bufferevent *bev;
+	int open;  /* ": stream open" seen */
+	int state; /* 0 idle slot, 1 connecting/handshake/request, 2 open, 3 failed */
+};
+
+static struct {
+	struct event_base *base;
+	SSL_CTX *ctx;
+	struct sockaddr_in addr;
+	char host[64];
+	long n, inflight_max, hold_s, open_timeout_s;
+	const char *ready_file;
+	struct conn *c;
+	long started, inflight, opened, failed, closed_after_open;
+	int ready_written;
+	struct event *tick;
+	time_t t0;
+} g;
+
+static void start_more(void);
+
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	if (!c->open) {
+		struct evbuffer_ptr p = evbuffer_search(in, ": stream open", 13, NULL);
+		if (p.pos < 0) {
+			if (evbuffer_get_length(in) > 4096)
+				evbuffer_drain(in, evbuffer_get_length(in) - 64);
+			return;
+		}
+		c->open = 1;
+		c->state = 2;
+		g.opened++;
+		g.inflight--;
+		start_more();
+	}
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+		if (c->open)
+			g.closed_after_open++;
+		else {
+			g.failed++;
+			g.inflight--;
+		}
+		c->state = 3;
+		c->open = 0;
+		bufferevent_free(bev);
+		c->bev = NULL;
+		start_more();
+	}
+}
+
+static int
+start_one(struct conn *c)
+{
+	SSL *ssl = SSL_new(g.ctx);
+	if (ssl == NULL)
+		return -1;
+	SSL_set_tlsext_host_name(ssl, "127.0.0.1");
+	c->bev = bufferevent_openssl_socket_new(g.base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		SSL_free(ssl);
+		return -1;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
+	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&g.addr, sizeof(g.addr)) != 0) {
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+		return -1;
+	}
+	bufferevent_enable(c->bev, EV_READ);
+	evbuffer_add_printf(bufferevent_get_output(c->bev),
+	    "GET /v1/events HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n", g.host);
+	c->state = 1;
+	return 0;
+}
+
+static void
+start_more(void)
+{
+	while (g.started < g.n && g.inflight < g.inflight_max) {
+		struct conn *c = &g.c[g.started++];
+		if (start_one(c) != 0) {
+			g.failed++;
+			c->state = 3;
+			continue;
+		}
+		g.inflight++;
+	}
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	time_t now = time(NULL);
+	if (!g.ready_written && g.opened >= g.n) {
+		FILE *f = fopen(g.ready_file, "w");
+		if (f != NULL) {
+			fprintf(f, "open %ld\n", g.opened);
+			fclose(f);
+		}
+		g.ready_written = 1;
+		g.t0 = now; /* the hold starts now */
+		fprintf(stderr, "bench_streams: %ld streams open\n", g.opened);
+	}
+	if (!g.ready_written && (now - g.t0 > g.open_timeout_s || (g.started >= g.n && g.inflight == 0))) {
+		fprintf(stderr, "bench_streams: error: %ld of %ld streams opened (%ld failed)\n", g.opened, g.n,
+		    g.failed);
+		event_base_loopbreak(g.base);
+	}
+	if (g.ready_written && now - g.t0 > g.hold_s)
+		event_base_loopbreak(g.base);
+}
+
+static void
+on_signal(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	event_base_loopbreak(g.base);
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: bench_streams --port PORT --ca FILE --cert FILE --key FILE --streams N\n"
+			"                     --ready-file FILE [--inflight K] [--hold S] [--open-timeout S]\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *ca = NULL, *cert = NULL, *key = NULL;
+	long port = 0;
+	g.n = 100;
+	g.inflight_max = 64;
+	g.hold_s = 600;
+	g.open_timeout_s = 300;
+	static const struct option lo[] = {
+		{ "port", required_argument, NULL, 'p' }, { "ca", required_argument, NULL, 'a' },
+		{ "cert", required_argument, NULL, 'c' }, { "key", required_argument, NULL, 'k' },
+		{ "streams", required_argument, NULL, 'n' }, { "ready-file", required_argument, NULL, 'r' },
+		{ "inflight", required_argument, NULL, 'i' }, { "hold", required_argument, NULL, 'h' },
+		{ "open-timeout", required_argument, NULL, 't' }, { NULL, 0, NULL, 0 },
+	};
+	int o;
+	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (o) {
+		case 'p': port = strtol(optarg, NULL, 10); break;
+		case 'a': ca = optarg; break;
+		case 'c': cert = optarg; break;
+		case 'k': key = optarg; break;
+		case 'n': g.n = strtol(optarg, NULL, 10); break;
+		case 'r': g.ready_file = optarg; break;
+		case 'i': g.inflight_max = strtol(optarg, NULL, 10); break;
+		case 'h': g.hold_s = strtol(optarg, NULL, 10); break;
+		case 't': g.open_timeout_s = strtol(optarg, NULL, 10); break;
+		default: usage(); return 2;
+		}
+	}
+	if (port < 1 || port > 65535 || !ca || !cert || !key || !g.ready_file || g.n < 1 || g.n > STREAMS_MAX ||
+	    g.inflight_max < 1 || g.hold_s < 1 || g.open_timeout_s < 1) {
+		usage();
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(g.host, sizeof(g.host), "127.0.0.1:%ld", port);
+	g.addr.sin_family = AF_INET;
+	g.addr.sin_port = htons((uint16_t)port);
+	g.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	g.ctx = SSL_CTX_new(TLS_client_method());
+	if (g.ctx == NULL || SSL_CTX_load_verify_locations(g.ctx, ca, NULL) != 1 ||
+	    SSL_CTX_use_certificate_file(g.ctx, cert, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(g.ctx, key, SSL_FILETYPE_PEM) != 1) {
+		fprintf(stderr, "bench_streams: error: TLS client set-up (%s, %s, %s)\n", ca, cert, key);
+		return 2;
+	}
+	SSL_CTX_set_verify(g.ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_mode(g.ctx, SSL_MODE_RELEASE_BUFFERS);
+	g.c = calloc((size_t)g.n, sizeof(*g.c));
+	g.base = event_base_new();
+	if (g.c == NULL || g.base == NULL)
+		return 2;
+	struct timeval sec = { 1, 0 };
+	g.tick = event_new(g.base, -1, EV_PERSIST, on_tick, NULL);
+	struct event *st = evsignal_new(g.base, SIGTERM, on_signal, NULL);
+	struct event *si = evsignal_new(g.base, SIGINT, on_signal, NULL);
+	event_add(g.tick, &sec);
+	event_add(st, NULL);
+	event_add(si, NULL);
+	g.t0 = time(NULL);
+	start_more();
+	event_base_dispatch(g.base);
+	int ok = g.ready_written;
+	fprintf(stderr, "bench_streams: done: %ld opened, %ld failed, %ld closed by the node\n", g.opened, g.failed,
+	    g.closed_after_open);
+	for (long i = 0; i < g.n; i++)
+		if (g.c[i].bev != NULL)
+			bufferevent_free(g.c[i].bev);
+	free(g.c);
+	event_free(g.tick);
+	event_free(st);
+	event_free(si);
+	event_base_free(g.base);
+	SSL_CTX_free(g.ctx);
+	return ok ? 0 : 1;
+}

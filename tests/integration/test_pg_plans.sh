@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Flat as the store grows (issue 9 item 4), PostgreSQL: every statement the
+# node runs during a complete flow (share, install, cancel, delete) and its
+# housekeeping (gc, prune) is planned on an index. The store is first filled
+# with FILL synthetic finished shares and their events, commands, outbox
+# rows, sessions (bench/fill_pg.sql; ANALYZEd, so the planner sees real
+# sizes: on empty tables it scans whatever indexes exist). The node runs with
+# TAPSHARE_STORE_EXPLAIN: each connection appends the plan of each statement
+# the first time it runs it, for its real parameters (EXPLAIN, not executed).
+# Any "Seq Scan" fails the test, naming the statement; the one exception is
+# providers (the operator's configuration: a handful of rows by nature).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pglib.sh"
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+FILL=${FILL:-10000}
+
+pg_start
+URL=$(pg_createdb tsnode)
+ts_pki
+ts_start_sp
+"$TS_BIN/tapshare-node" init --dir "$T/node" --pki "$T/pki" --listen 127.0.0.1:0 >"$T/node-init.log" 2>&1
+sed -i "s|^database = .*|database = ${URL//&/\\&}|" "$T/node/node.ini"
+rm -f "$T/node/node.db"*
+"$TS_BIN/tapshare-node" provider add operator "https://127.0.0.1:$SP_PORT" --dir "$T/node" 2>>"$T/node-init.log"
+ALICE_CODE=$(printf '%s\n' "$PASS" | "$TS_BIN/tapshare-node" user add alice --dir "$T/node" 2>>"$T/node-init.log")
+BOB_CODE=$(printf '%s\n' "bob's passphrase 42" | "$TS_BIN/tapshare-node" user add bob --dir "$T/node" 2>>"$T/node-init.log")
+"$TS_BIN/tapshare-node" app add --dir "$T/node" --user alice --app-id sim-alice --name "Alice mobile" \
+	--kind sim --provider operator 2>>"$T/node-init.log"
+t0=$(date +%s%N)
+"$PGBIN/psql" -X -q -h "$PGD" -U postgres -d tsnode -v n="$FILL" -v updated="$(date +%s)" \
+	-f "$SRC/bench/fill_pg.sql" >"$T/fill.log" 2>&1 || { cat "$T/fill.log"; fail "the store fills"; exit 1; }
+echo "# filled $FILL finished shares in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+expect "the store holds $FILL finished shares" [ "$(psql_db tsnode "SELECT COUNT(*) FROM shares")" = "$FILL" ]
+
+# 600 of them ended 40 days ago: past the default retention (30 days), the
+# node prunes them (batches of 500 per tick) with what hangs off them
+OLD=$(( $(date +%s) - 40 * 86400 ))
+psql_db tsnode "UPDATE shares SET updated_at = $OLD WHERE id IN (SELECT 'fill-' || g FROM generate_series(1, 600) g)"
+export TAPSHARE_STORE_EXPLAIN="$T/plans.txt"
+ts_start_node
+ts_init_se
+ts_start_companion
+ts_enroll
+unset TAPSHARE_STORE_EXPLAIN
+out=$(alice share --link "sim:$T/link.sock" --app sim-alice --timeout 60 2>&1) || { echo "$out"; fail "share completes"; }
+expect "S6 second confirmation shown" grep -q "S6 second confirmation" <<<"$out"
+SHARE=$(alice shares --json | jq -r '.shares[0].share_id')
+out=$(alice cancel "$SHARE" --timeout 60 2>&1) || { echo "$out"; fail "cancel completes"; }
+expect "share revoked" wait_state "$SHARE" revoked 20
+wait_log "$T/sp.log" "cancelOrder" 10 || true
+sleep 1.5 # one more tick: expiry, gc and prune ran at least once
+ts_stop "$NODE_PID"
+
+expect "the node pruned the 600 shares past retention" [ "$(psql_db tsnode "SELECT COUNT(*) FROM shares WHERE updated_at = $OLD")" = 0 ]
+expect "... and their events, commands, outbox rows and sessions" [ "$(psql_db tsnode "SELECT
+	(SELECT COUNT(*) FROM events WHERE share_id IN (SELECT 'fill-' || g FROM generate_series(1, 600) g)) +
+	(SELECT COUNT(*) FROM companion_cmds WHERE share_id IN (SELECT 'fill-' || g FROM generate_series(1, 600) g)) +
+	(SELECT COUNT(*) FROM outbox WHERE share_id IN (SELECT 'fill-' || g FROM generate_series(1, 600) g)) +
+	(SELECT COUNT(*) FROM es9_tx WHERE share_id IN (SELECT 'fill-' || g FROM generate_series(1, 600) g))")" = 0 ]
+expect "the other shares stay (the flow's own and the recent finished ones)" \
+	[ "$(psql_db tsnode "SELECT COUNT(*) FROM shares")" = $((FILL - 600 + 1)) ]
+expect "pruning was logged" grep -q "pruned 500 finished share(s) older than 30 days" "$T/node.log"
+
+# plans: "-- SQL" then its plan lines
+nstmt=$(grep -c '^-- ' "$T/plans.txt" || true)
+echo "# $nstmt statement plans recorded"
+expect "the flow's statements were explained (at least 40)" [ "$nstmt" -ge 40 ]
+for must in "UPDATE companion_cmds SET done=1" "INSERT INTO events" "WITH c AS (SELECT id FROM outbox o WHERE done=0" \
+	"SELECT id FROM shares WHERE state IN" "WITH d AS (SELECT id FROM shares sh WHERE updated_at"; do
+	expect "plan recorded for: $must" grep -qF -- "-- $must" "$T/plans.txt"
+done
+awk '
+	/^-- / { sql = substr($0, 4); next }
+	/EXPLAIN FAILED/ { print "EXPLAIN FAILED for: " sql; bad = 1 }
+	/Seq Scan on providers / { next }
+	/Seq Scan on / { t = $0; sub(/.*Seq Scan on /, "", t); sub(/ .*/, "", t); print "Seq Scan on " t " in: " sql; bad = 1 }
+	END { exit bad }
+' "$T/plans.txt" >"$T/scans.txt" || true
+sort -u "$T/scans.txt" | head -n 20
+expect "no statement of the flow scans a table (every one on an index)" [ ! -s "$T/scans.txt" ]
+ts_done
