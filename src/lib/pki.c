@@ -1357,6 +1357,33 @@ fail:
 }
 
 int
+pki_node_tls_generate(const char *dir, const char *const *hosts, size_t n_hosts)
+{
+	int rc;
+	EVP_PKEY *nca_key = NULL;
+	X509 *nca = NULL;
+	char san[2048];
+	if (dir == NULL || (n_hosts > 0 && hosts == NULL))
+		return TS_EINVAL;
+	if ((rc = san_for_hosts(hosts, n_hosts, san, sizeof(san))) != 0)
+		return rc;
+	pki_issue_opts o = {
+		.profile = PKI_PROFILE_ROOT_CA, .cn = "tapshare node CA", .org = "tapshare node", .days = PKI_CA_DAYS,
+	};
+	if ((rc = gen_one(dir, "node-ca", NULL, NULL, &o, &nca_key, &nca)) != 0)
+		goto fail;
+	o = (pki_issue_opts){
+		.profile = PKI_PROFILE_TLS_SERVER, .cn = n_hosts > 0 ? hosts[0] : "localhost",
+		.org = "tapshare node", .san = san, .role = PKI_ROLE_DP_TLS, .days = PKI_LEAF_DAYS,
+	};
+	rc = gen_one(dir, "node-tls", nca, nca_key, &o, NULL, NULL);
+fail:
+	EVP_PKEY_free(nca_key);
+	X509_free(nca);
+	return rc;
+}
+
+int
 pki_testpki_generate(const char *dir, const char *ein_prefixes,
     const char *const *eids, size_t n_eids)
 {

@@ -188,6 +188,10 @@ int pki_testpki_generate(const char *dir, const char *ein_prefixes,
  * that is neither. */
 int pki_testpki_generate_hosts(const char *dir, const char *ein_prefixes,
     const char *const *eids, size_t n_eids, const char *const *hosts, size_t n_hosts);
+/* Only the node CA and the node TLS certificate of the test PKI
+ * (node-ca.*, node-tls.*; hosts as above), fresh, into dir (exists): for
+ * `init --pki` with an operator's SGP.22 set that brings no node CA. */
+int pki_node_tls_generate(const char *dir, const char *const *hosts, size_t n_hosts);
 /* 1 if h is an IPv4/IPv6 address or a DNS name (labels of 1..63 letters,
  * digits and inner hyphens, at most 253 characters), else 0. */
 int pki_host_valid(const char *h);

@@ -11,6 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
 #include "lib/cmdline.h"
 #include "lib/log.h"
 #include "lib/passphrase.h"
@@ -151,6 +154,127 @@ path_in(char *out, size_t cap, const char *dir, const char *name)
 	return ts_snprintf(out, cap, "%s/%s", dir, name);
 }
 
+/* One problem of an operator's PKI directory: "DIR/FILE: reason". */
+static int
+pki_refuse(const char *dir, const char *file, const char *reason)
+{
+	fprintf(stderr, "tapshare-node: error: %s/%s: %s\n", dir, file, reason);
+	return 1;
+}
+
+/* Loads DIR/NAME.crt and DIR/NAME.key and checks they belong together. */
+static int
+pki_pair(const char *dir, const char *name, X509 **cert, EVP_PKEY **key)
+{
+	char p[PATH_MAX], f[64];
+	(void)ts_snprintf(f, sizeof(f), "%s.crt", name);
+	if (path_in(p, sizeof(p), dir, f) != 0 || pki_cert_load(p, cert) != 0)
+		return pki_refuse(dir, f, "missing or not a PEM certificate");
+	(void)ts_snprintf(f, sizeof(f), "%s.key", name);
+	if (path_in(p, sizeof(p), dir, f) != 0 || pki_key_load(p, key) != 0)
+		return pki_refuse(dir, f, "missing or not a PEM P-256 private key (unencrypted)");
+	if (X509_check_private_key(*cert, *key) != 1) {
+		ERR_clear_error();
+		return pki_refuse(dir, f, "does not belong to its certificate");
+	}
+	return 0;
+}
+
+/*
+ * An operator's existing PKI for `init --pki DIR` (docs/cli.md, the man page):
+ *   ci.crt                the CI root (id-rspRole-ci)
+ *   eum.crt               the trusted EUM certificate(s), a PEM bundle: each
+ *                         issued by the CI, id-rspRole-eum, SGP.22 nameConstraints
+ *   dpauth.crt dpauth.key DPauth, issued by the CI (id-rspRole-dp-auth)
+ *   dppb.crt dppb.key     DPpb, issued by the CI (id-rspRole-dp-pb)
+ *   node-ca.crt/.key      optional: the node CA (device certificates, TLS client CA)
+ *   node-tls.crt/.key     with node-ca: the node's TLS certificate = DPtls
+ *                         (id-rspRole-dp-tls), issued by the node CA or the CI
+ * Without node-ca.* a fresh node CA and TLS certificate are generated. Every
+ * problem is reported as "DIR/FILE: reason"; returns their number.
+ * *has_node_ca: whether DIR brings its own node CA.
+ */
+static int
+pki_dir_check(const char *dir, int *has_node_ca)
+{
+	char p[PATH_MAX], e[300], m[600];
+	int bad = 0;
+	X509 *ci = NULL, *auth = NULL, *pb = NULL, *nca = NULL, *tls = NULL;
+	EVP_PKEY *ka = NULL, *kp = NULL, *kn = NULL, *kt = NULL;
+	STACK_OF(X509) *eums = NULL;
+	*has_node_ca = 0;
+	if (path_in(p, sizeof(p), dir, "ci.crt") != 0 || pki_cert_load(p, &ci) != 0) {
+		bad += pki_refuse(dir, "ci.crt", "missing or not a PEM certificate");
+		goto out;
+	}
+	if (!pki_cert_has_role(ci, PKI_ROLE_CI) || X509_check_issued(ci, ci) != X509_V_OK) {
+		bad += pki_refuse(dir, "ci.crt", "not an SGP.22 CI root (self-signed, certificate policy id-rspRole-ci "
+						 "2.23.146.1.2.1.0)");
+		goto out;
+	}
+	if (path_in(p, sizeof(p), dir, "eum.crt") != 0 || pki_certs_load(p, &eums) != 0) {
+		bad += pki_refuse(dir, "eum.crt", "missing or not a PEM certificate bundle");
+	} else {
+		for (int i = 0; i < sk_X509_num(eums); i++) {
+			X509 *eum = sk_X509_value(eums, i);
+			int rc = pki_verify_chain(ci, NULL, eum, e, sizeof(e));
+			if (rc == 0)
+				rc = pki_eum_check(eum, e, sizeof(e));
+			if (rc == 0)
+				continue;
+			char subj[256];
+			X509_NAME_oneline(X509_get_subject_name(eum), subj, sizeof(subj));
+			(void)ts_snprintf(m, sizeof(m), "EUM certificate %d (%s) cannot be used: %s", i + 1, subj, e);
+			bad += pki_refuse(dir, "eum.crt", m);
+		}
+	}
+	static const struct { const char *name; int role; } dp[] = { { "dpauth", PKI_ROLE_DP_AUTH },
+		{ "dppb", PKI_ROLE_DP_PB } };
+	for (size_t i = 0; i < TS_ARRAY_LEN(dp); i++) {
+		X509 **c = i == 0 ? &auth : &pb;
+		EVP_PKEY **k = i == 0 ? &ka : &kp;
+		if (pki_pair(dir, dp[i].name, c, k) != 0) {
+			bad++;
+			continue;
+		}
+		if (pki_verify_role(ci, NULL, *c, dp[i].role, e, sizeof(e)) != 0) {
+			char f[32];
+			(void)ts_snprintf(f, sizeof(f), "%s.crt", dp[i].name);
+			(void)ts_snprintf(m, sizeof(m), "cannot serve as %s: %s", pki_role_name(dp[i].role), e);
+			bad += pki_refuse(dir, f, m);
+		}
+	}
+	if (auth != NULL && pb != NULL && EVP_PKEY_eq(X509_get0_pubkey(auth), X509_get0_pubkey(pb)) == 1)
+		bad += pki_refuse(dir, "dppb.crt", "has the DPauth key: SGP.22 gives DPauth and DPpb separate keys");
+	if (path_in(p, sizeof(p), dir, "node-ca.crt") == 0 && access(p, F_OK) == 0) {
+		*has_node_ca = 1;
+		if (pki_pair(dir, "node-ca", &nca, &kn) != 0 || pki_pair(dir, "node-tls", &tls, &kt) != 0) {
+			bad++;
+			goto out;
+		}
+		if (pki_verify_chain(nca, NULL, tls, e, sizeof(e)) != 0 && pki_verify_chain(ci, NULL, tls, e, sizeof(e)) != 0) {
+			(void)ts_snprintf(m, sizeof(m), "chains neither to node-ca.crt nor to ci.crt: %s", e);
+			bad += pki_refuse(dir, "node-tls.crt", m);
+		} else if (!pki_cert_has_role(tls, PKI_ROLE_DP_TLS)) {
+			bad += pki_refuse(dir, "node-tls.crt", "not a DPtls certificate (no certificate policy "
+							    "id-rspRole-dp-tls 2.23.146.1.2.1.3)");
+		}
+	}
+out:
+	ERR_clear_error();
+	X509_free(ci);
+	X509_free(auth);
+	X509_free(pb);
+	X509_free(nca);
+	X509_free(tls);
+	EVP_PKEY_free(ka);
+	EVP_PKEY_free(kp);
+	EVP_PKEY_free(kn);
+	EVP_PKEY_free(kt);
+	sk_X509_pop_free(eums, X509_free);
+	return bad;
+}
+
 int
 node_cmd_init(int argc, char **argv)
 {
@@ -159,9 +283,7 @@ node_cmd_init(int argc, char **argv)
 	const char *listen = opt(argc, argv, "--listen");
 	if (dir == NULL)
 		return usage_error("%s", "init needs --dir DIR");
-	if (pki != NULL && opt(argc, argv, "--host") != NULL)
-		return usage_error("%s", "--host names the hosts of a PKI that init generates: not with --pki "
-					 "(give it to testpki)");
+
 	if (listen == NULL)
 		listen = "127.0.0.1:8443";
 	char abs[PATH_MAX], p[PATH_MAX], q[PATH_MAX];
@@ -197,15 +319,46 @@ node_cmd_init(int argc, char **argv)
 			return 1;
 		}
 	} else {
-		static const char *const files[] = { "ci.crt", "eum.crt", "node-ca.key", "node-ca.crt", "node-tls.key",
-			"node-tls.crt", "dpauth.key", "dpauth.crt", "dppb.key", "dppb.crt", NULL };
-		for (const char *const *f = files; *f; f++) {
-			path_in(p, sizeof(p), pki, *f);
-			path_in(q, sizeof(q), pkidir, *f);
-			if (copy_file(p, q, strstr(*f, ".key") ? 0600 : 0644) != 0) {
-				fprintf(stderr, "tapshare-node: error: cannot copy %s (is --pki a test PKI directory?)\n", p);
+		/* An operator's PKI: refused whole, before anything is written,
+		 * when any part of it cannot be used. */
+		int own_ca = 0;
+		if (pki_dir_check(pki, &own_ca) != 0) {
+			fprintf(stderr, "tapshare-node: error: %s is not a usable PKI (layout and profile: "
+					"tapshare-node(1), docs/cli.md)\n", pki);
+			return 1;
+		}
+		if (own_ca && opt(argc, argv, "--host") != NULL)
+			return usage_error("%s", "--host names the hosts of a TLS certificate init generates; "
+						 "PKIDIR brings its own node-tls.crt");
+		static const char *const sgp22[] = { "ci.crt", "eum.crt", "dpauth.key", "dpauth.crt", "dppb.key",
+			"dppb.crt", NULL };
+		static const char *const node_tls[] = { "node-ca.key", "node-ca.crt", "node-tls.key", "node-tls.crt",
+			NULL };
+		for (int pass = 0; pass < 2; pass++) {
+			const char *const *list = pass == 0 ? sgp22 : node_tls;
+			if (pass == 1 && !own_ca)
+				break;
+			for (const char *const *f = list; *f; f++) {
+				path_in(p, sizeof(p), pki, *f);
+				path_in(q, sizeof(q), pkidir, *f);
+				if (copy_file(p, q, strstr(*f, ".key") ? 0600 : 0644) != 0) {
+					fprintf(stderr, "tapshare-node: error: cannot copy %s\n", p);
+					return 1;
+				}
+			}
+		}
+		if (!own_ca) {
+			/* No node CA given: a fresh one and its TLS certificate. */
+			const char *hosts[16];
+			size_t nh = 0;
+			if (collect_hosts(argc, argv, hosts, &nh) != 0)
+				return 2;
+			if (pki_node_tls_generate(pkidir, hosts, nh) != 0) {
+				fprintf(stderr, "tapshare-node: error: cannot generate the node CA and TLS certificate\n");
 				return 1;
 			}
+			fprintf(stderr, "%s has no node-ca.crt: generated a fresh node CA and TLS certificate in %s\n",
+			    pki, pkidir);
 		}
 	}
 	char ini[8192];

@@ -202,7 +202,7 @@ verify_euicc(const download_svc *d, const es10_auth_server_resp *a, const char *
 		snprintf(why, cap, "EID %s is outside the EUM's permitted prefixes", eid.digits);
 		goto done;
 	}
-	if (strcmp(eid.digits, want_eid) != 0) {
+	if (want_eid != NULL && strcmp(eid.digits, want_eid) != 0) {
 		snprintf(why, cap, "secure element is EID %s, the share is for %s", eid.digits, want_eid);
 		goto done;
 	}

@@ -101,8 +101,9 @@ int download_notification(const download_svc *d, store *st, const uint8_t *nb, s
 int download_cancel(const download_svc *d, store *st, const char *tid, const char *reason);
 
 /* The SE's identity in an AuthenticateServer response: chain CI -> EUM ->
- * eUICC, the EID permitted by the EUM and equal to want_eid. *pub: the
- * eUICC key (caller frees). Also used by stream_auth.c. */
+ * eUICC, the EID permitted by the EUM and equal to want_eid (NULL: any EID,
+ * as ES11 where the certificate tells it). *pub: the eUICC key (caller
+ * frees). Also used by stream_auth.c and smds.c. */
 int download_verify_euicc(const download_svc *d, const es10_auth_server_resp *a, const char *want_eid,
     EVP_PKEY **pub, char *why, size_t cap);
 

@@ -18,7 +18,7 @@ static const cmdline_cmd cmds[] = {
 	    "For tests and demos only. The TLS certificates are for\n"
 	    "127.0.0.1 and localhost, and for every --host NAME (DNS name or IP address; the\n"
 	    "first is the node's CN)." },
-	{ "init", "init --dir DIR [--config FILE] [--pki PKIDIR | --host NAME ...] [--listen HOST:PORT]",
+	{ "init", "init --dir DIR [--config FILE] [--pki PKIDIR] [--host NAME ...] [--listen HOST:PORT]",
 	    "create a node directory",
 	    "Create a node in DIR: node.ini (or --config FILE), node.db (SQLite, WAL), and the\n"
 	    "PKI files (copied from PKIDIR, or generated when --pki is absent)." },

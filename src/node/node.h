@@ -240,6 +240,8 @@ void secret_hash(const char *secret, char out[65]);
 void api_offer_routes(node *n);
 void api_primary_routes(node *n);
 void api_es9_routes(node *n);
+/* api_es11.c — the SM-DS (ES11) routes (smds.h) */
+void api_es11_routes(node *n);
 /* The HTTP status of a service refusal (why->code), fallback when unknown. */
 int api_status(const share_why *why, int rc);
 /* Replies with a service refusal. */

@@ -233,6 +233,7 @@ node_cmd_run(int argc, char **argv)
 	node_svc_init(&n);
 	api_primary_routes(&n);
 	api_es9_routes(&n);
+	api_es11_routes(&n);
 	api_offer_routes(&n);
 	read_limits(&n);
 	if (web_conf(&n) != 0) {

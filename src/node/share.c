@@ -25,6 +25,7 @@
  */
 #include "node/metrics.h"
 #include "node/share.h"
+#include "node/smds.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,13 +131,16 @@ crash_point(const share_svc *svc, const char *point)
 		svc->crash(svc->crash_arg, point);
 }
 
+/* activation_code: when not NULL, added to the event's share object. */
 static int
-emit(store *st, const store_share *sh, const char *type, const char *message)
+emit_ac(store *st, const store_share *sh, const char *type, const char *message, const char *activation_code)
 {
 	json_t *o = store_share_json(sh);
 	if (o == NULL)
 		return TS_ENOMEM;
 	json_object_set_new(o, "message", json_string(message));
+	if (activation_code != NULL)
+		json_object_set_new(o, "activation_code", json_string(activation_code));
 	char *data = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (data == NULL)
@@ -146,6 +150,21 @@ emit(store *st, const store_share *sh, const char *type, const char *message)
 	if (rc == 0)
 		note_user(sh->user_id);
 	return rc;
+}
+
+static int
+emit(store *st, const store_share *sh, const char *type, const char *message)
+{
+	return emit_ac(st, sh, type, message, NULL);
+}
+
+int
+share_activation_code(const char *address, const char *matching_id, char *out, size_t cap)
+{
+	char bare[STORE_STR_MAX];
+	if (matching_id == NULL || matching_id[0] == '\0' || smds_bare_address(address, bare, sizeof(bare)) != 0)
+		return TS_EINVAL;
+	return ts_snprintf(out, cap, "LPA:1$%s$%s", bare, matching_id);
 }
 
 /* Moves sh to `to` if the transition table allows it. */
@@ -161,6 +180,21 @@ move(store_share *sh, enum share_state to)
 }
 
 /* Begins and loads the share; on failure nothing is left open. */
+/* Every share update goes through here: the SM-DS (ES11) event of a share
+ * exists exactly while it is authorised (S13) — registered when the
+ * provider's grant arrives, removed when the download is delivered or the
+ * share ends — in the same transaction as the state. */
+static int
+save(store *st, const store_share *sh)
+{
+	int rc = st->ops->share_update(st, sh);
+	if (rc != 0)
+		return rc;
+	if (sh->state == SHARE_AUTHORISED && sh->matching_id[0] != '\0')
+		return st->ops->smds_event_put(st, sh->id, sh->eid, sh->matching_id, sh->updated_at);
+	return st->ops->smds_event_del(st, sh->id);
+}
+
 static int
 begin_load(store *st, const char *id, store_share *sh)
 {
@@ -513,12 +547,17 @@ share_authorise(const share_svc *svc, store *st, const char *share_id, const sha
 	char mid[33];
 	if ((rc = ts_random_id(mid)) == 0 && (rc = move(&sh, SHARE_AUTHORISED)) == 0) {
 		snprintf(sh.matching_id, sizeof(sh.matching_id), "%s", mid);
-		rc = st->ops->share_update(st, &sh);
+		rc = save(st, &sh);
 	}
 	if (rc == 0)
 		rc = st->ops->share_set_credential(st, sh.id, g->credential_json);
+	/* The owner's primary learns the SGP.22 activation code, for a
+	 * companion that runs some other standard LPA (issue 7). */
+	char ac[2 * STORE_STR_MAX];
+	if (rc == 0 && share_activation_code(svc->address, sh.matching_id, ac, sizeof(ac)) != 0)
+		ac[0] = '\0';
 	if (rc == 0)
-		rc = emit(st, &sh, "share.authorised", "authorised by the provider");
+		rc = emit_ac(st, &sh, "share.authorised", "authorised by the provider", ac[0] ? ac : NULL);
 	if (rc == 0)
 		rc = add_cmd(st, &sh, CMD_DOWNLOAD, json_pack("{s:s,s:s,s:s}", "share_id", sh.id, "matching_id",
 		    sh.matching_id, "smdp_address", svc->address));
@@ -547,7 +586,7 @@ end_share(const share_svc *svc, store *st, const char *share_id, enum share_stat
 		return rc;
 	}
 	snprintf(sh.reason, sizeof(sh.reason), "%s", reason);
-	if ((rc = st->ops->share_update(st, &sh)) == 0 && (rc = st->ops->cmd_done(st, sh.id, CMD_DOWNLOAD)) == 0)
+	if ((rc = save(st, &sh)) == 0 && (rc = st->ops->cmd_done(st, sh.id, CMD_DOWNLOAD)) == 0)
 		rc = emit(st, &sh, type, reason);
 	/* Once authorised (or on an answer we could not use) the provider holds a
 	 * grant: it is told to drop it (F2). */
@@ -600,7 +639,7 @@ share_deliver(const share_svc *svc, store *st, const char *share_id, const store
 	}
 	rc = st->ops->tx_put(st, tx);
 	int first = sh.state == SHARE_AUTHORISED; /* a retried download adds nothing */
-	if (rc == 0 && first && (rc = move(&sh, SHARE_DELIVERED)) == 0 && (rc = st->ops->share_update(st, &sh)) == 0)
+	if (rc == 0 && first && (rc = move(&sh, SHARE_DELIVERED)) == 0 && (rc = save(st, &sh)) == 0)
 		rc = emit(st, &sh, "share.delivered", "bound package delivered to the companion");
 	if ((rc = finish(svc, st, rc, 0)) != 0)
 		return rc;
@@ -637,7 +676,7 @@ share_installed(const share_svc *svc, store *st, const char *share_id, const cha
 	}
 	int certify = app_key_hex != NULL && strcmp(sh.assoc_kind, "bankid") == 0;
 	/* the first installed share claims the companion for its user */
-	if ((rc = move(&sh, SHARE_INSTALLED)) == 0 && (rc = st->ops->share_update(st, &sh)) == 0 &&
+	if ((rc = move(&sh, SHARE_INSTALLED)) == 0 && (rc = save(st, &sh)) == 0 &&
 	    (rc = st->ops->companion_claim(st, sh.eid, sh.user_id, ts_now())) == 0 &&
 	    (rc = st->ops->cmd_done(st, sh.id, CMD_DOWNLOAD)) == 0)
 		rc = emit(st, &sh, "share.installed", certify ?
@@ -673,7 +712,7 @@ share_install_failed(const share_svc *svc, store *st, const char *share_id, cons
 		int was_pending = sh.state == SHARE_CANCEL_PENDING;
 		rc = st->ops->cmd_done(st, sh.id, CMD_DELETE);
 		if (rc == 0 && was_pending && (rc = move(&sh, SHARE_REVOKED)) == 0 &&
-		    (rc = st->ops->share_update(st, &sh)) == 0)
+		    (rc = save(st, &sh)) == 0)
 			rc = emit(st, &sh, "share.revoked", "cancelled: the companion never installed it");
 		if ((rc = finish(svc, st, rc, 0)) == 0)
 			log_info("share %s: the companion did not install it (%s); share %s", sh.id, reason,
@@ -763,7 +802,7 @@ withdraw(store *st, store_share *sh, enum share_state to, const char *message)
 	if (rc == 0 && authorised)
 		rc = st->ops->outbox_add(st, OUTBOX_CANCEL_ORDER, sh->id, NULL);
 	if (rc == 0)
-		rc = st->ops->share_update(st, sh);
+		rc = save(st, sh);
 	if (rc == 0) {
 		char type[40];
 		snprintf(type, sizeof(type), "share.%s", share_state_name(sh->state));
@@ -838,7 +877,7 @@ share_deleted(const share_svc *svc, store *st, const char *share_id)
 		break;
 	case SHARE_CANCEL_PENDING:
 		if ((rc = move(&sh, SHARE_REVOKED)) == 0 && (rc = st->ops->cmd_done(st, sh.id, CMD_DELETE)) == 0 &&
-		    (rc = st->ops->share_update(st, &sh)) == 0)
+		    (rc = save(st, &sh)) == 0)
 			rc = emit(st, &sh, "share.revoked", "deleted from the companion");
 		break;
 	case SHARE_INSTALLED:
@@ -855,7 +894,7 @@ share_deleted(const share_svc *svc, store *st, const char *share_id)
 		if (rc == 0)
 			rc = st->ops->outbox_add(st, OUTBOX_CANCEL_ORDER, sh.id, NULL);
 		if (rc == 0)
-			rc = st->ops->share_update(st, &sh);
+			rc = save(st, &sh);
 		break;
 	default:
 		st->ops->rollback(st);

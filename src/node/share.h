@@ -88,6 +88,10 @@ typedef struct share_req {
 	int64_t duration_s;    /* 0: as long as the provider allows */
 } share_req;
 
+/* The SGP.22 activation code of a share: "LPA:1$<bare address>$<matching
+ * id>" (SGP.22 4.1: AC_Format 1, SM-DP+ address without scheme). */
+int share_activation_code(const char *address, const char *matching_id, char *out, size_t cap);
+
 /* S13: the provider's grant (confirmOrder answer). */
 typedef struct share_grant {
 	const char *assoc_app_id;

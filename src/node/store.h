@@ -267,6 +267,15 @@ struct store_ops {
 	/* Drops one session token (the owner's web page: logout). 0 also when
 	 * it was unknown. */
 	int (*token_drop)(store *s, const char *token_hash);
+	/* SM-DS (ES11) event registrations (issue 7): one per share while it is
+	 * authorised (S13), the eventId being the share's matching ID (SGP.22:
+	 * the LPA uses the eventId as the matchingId at the SM-DP+).
+	 * smds_event_put is idempotent per share; smds_event_del of a share
+	 * without one is 0. smds_events lists an EID's event IDs, oldest first,
+	 * at most max. */
+	int (*smds_event_put)(store *s, const char *share_id, const char *eid, const char *event_id, int64_t now);
+	int (*smds_event_del)(store *s, const char *share_id);
+	int (*smds_events)(store *s, const char *eid, char (*event_ids)[STORE_ID_MAX], size_t max, size_t *n);
 };
 
 struct store {

@@ -169,6 +169,10 @@ static const char *const migrations[] = {
 	"CREATE INDEX offer_nonces_expiry ON offer_nonces(expires_at);"
 	"CREATE INDEX devices_revoked ON devices(revoked_at) WHERE revoked_at <> 0;"
 	"CREATE INDEX apps_user ON apps(user_id);",
+	/* 9: SM-DS (ES11) event registrations, one per authorised share (issue 7) */
+	"CREATE TABLE smds_events (share_id TEXT PRIMARY KEY, eid TEXT NOT NULL, event_id TEXT NOT NULL,"
+	"  created_at BIGINT NOT NULL);"
+	"CREATE INDEX smds_events_eid ON smds_events(eid, created_at);",
 };
 
 /* statement flags */
@@ -1824,6 +1828,46 @@ pq_companion_owner(store *b, const char *eid, int64_t *user_id)
 }
 
 static int
+pq_smds_event_put(store *b, const char *share_id, const char *eid, const char *event_id, int64_t now)
+{
+	static const char sql[] = "INSERT INTO smds_events(share_id, eid, event_id, created_at) VALUES($1,$2,$3,$4)"
+				  " ON CONFLICT(share_id) DO UPDATE SET eid=EXCLUDED.eid, event_id=EXCLUDED.event_id";
+	pq_args a = { 0 };
+	a_text(&a, share_id);
+	a_text(&a, eid);
+	a_text(&a, event_id);
+	a_i64(&a, now);
+	return q(S(b), sql, Q_WRITE, &a, NULL);
+}
+
+static int
+pq_smds_event_del(store *b, const char *share_id)
+{
+	static const char sql[] = "DELETE FROM smds_events WHERE share_id=$1";
+	pq_args a = { 0 };
+	a_text(&a, share_id);
+	return q(S(b), sql, Q_WRITE, &a, NULL);
+}
+
+static int
+pq_smds_events(store *b, const char *eid, char (*event_ids)[STORE_ID_MAX], size_t max, size_t *n)
+{
+	static const char sql[] = "SELECT event_id FROM smds_events WHERE eid=$1 ORDER BY created_at, share_id LIMIT $2";
+	pq_args a = { 0 };
+	a_text(&a, eid);
+	a_i64(&a, (int64_t)max);
+	PGresult *r = NULL;
+	*n = 0;
+	int rc = q(S(b), sql, Q_READ, &a, &r);
+	if (rc != 0)
+		return rc;
+	for (int i = 0; i < PQntuples(r) && *n < max; i++)
+		c_text(r, i, 0, event_ids[(*n)++], STORE_ID_MAX);
+	PQclear(r);
+	return 0;
+}
+
+static int
 pq_companion_release(store *b, const char *eid)
 {
 	static const char sql[] = "DELETE FROM companion_owners WHERE eid=$1";
@@ -2015,6 +2059,9 @@ static const struct store_ops pq_ops = {
 	.app_remove = pq_app_remove,
 	.provider_remove = pq_provider_remove,
 	.user_remove = pq_user_remove,
+	.smds_event_put = pq_smds_event_put,
+	.smds_event_del = pq_smds_event_del,
+	.smds_events = pq_smds_events,
 };
 
 /* Each migration runs in its own transaction under a migration lock, so two

@@ -114,6 +114,10 @@ static const char *const migrations[] = {
 	"CREATE INDEX offer_nonces_expiry ON offer_nonces(expires_at);"
 	"CREATE INDEX devices_revoked ON devices(revoked_at) WHERE revoked_at <> 0;"
 	"CREATE INDEX apps_user ON apps(user_id);",
+	/* 9: SM-DS (ES11) event registrations, one per authorised share (issue 7) */
+	"CREATE TABLE smds_events (share_id TEXT PRIMARY KEY, eid TEXT NOT NULL, event_id TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE INDEX smds_events_eid ON smds_events(eid, created_at);",
 };
 
 /* TAPSHARE_STORE_EXPLAIN=FILE (tests): each statement's EXPLAIN QUERY PLAN,
@@ -1484,6 +1488,48 @@ sq_companion_owner(store *b, const char *eid, int64_t *user_id)
 }
 
 static int
+sq_smds_event_put(store *b, const char *share_id, const char *eid, const char *event_id, int64_t now)
+{
+	static const char q[] = "INSERT INTO smds_events(share_id, eid, event_id, created_at) VALUES(?,?,?,?)"
+				" ON CONFLICT(share_id) DO UPDATE SET eid=excluded.eid, event_id=excluded.event_id";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, share_id);
+	bt(p, 2, eid);
+	bt(p, 3, event_id);
+	sqlite3_bind_int64(p, 4, now);
+	return run(S(b), p);
+}
+
+static int
+sq_smds_event_del(store *b, const char *share_id)
+{
+	static const char q[] = "DELETE FROM smds_events WHERE share_id=?";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, share_id);
+	return run(S(b), p);
+}
+
+static int
+sq_smds_events(store *b, const char *eid, char (*event_ids)[STORE_ID_MAX], size_t max, size_t *n)
+{
+	static const char q[] = "SELECT event_id FROM smds_events WHERE eid=? ORDER BY created_at, rowid LIMIT ?";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, eid);
+	sqlite3_bind_int64(p, 2, (sqlite3_int64)max);
+	*n = 0;
+	while (*n < max && sqlite3_step(p) == SQLITE_ROW)
+		cpy(event_ids[(*n)++], STORE_ID_MAX, sqlite3_column_text(p, 0));
+	sqlite3_reset(p);
+	return 0;
+}
+
+static int
 sq_companion_release(store *b, const char *eid)
 {
 	static const char q[] = "DELETE FROM companion_owners WHERE eid=?";
@@ -1681,6 +1727,9 @@ static const struct store_ops sq_ops = {
 	.app_remove = sq_app_remove,
 	.provider_remove = sq_provider_remove,
 	.user_remove = sq_user_remove,
+	.smds_event_put = sq_smds_event_put,
+	.smds_event_del = sq_smds_event_del,
+	.smds_events = sq_smds_events,
 };
 
 static int

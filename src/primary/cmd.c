@@ -533,6 +533,7 @@ typedef struct wait_ctx {
 	char line[512];  /* the line of the outcome */
 	char state[32];  /* the state the outcome put the share in */
 	json_t *events;  /* array in the JSON document */
+	char activation_code[300]; /* SGP.22 "LPA:1$..." from share.authorised, or "" */
 } wait_ctx;
 
 static int
@@ -550,6 +551,12 @@ on_event(const char *event, const char *id, const json_t *data, void *arg)
 	if (k == CLI_EV_IGNORE)
 		return 0;
 	step(w->o, "%s", line);
+	/* For a companion that runs some other standard LPA (issue 7). */
+	const char *ac = json_string_value(json_object_get(data, "activation_code"));
+	if (strcmp(event, "share.authorised") == 0 && ac != NULL && w->activation_code[0] == '\0') {
+		cli_sanitize(ac, w->activation_code, sizeof(w->activation_code));
+		step(w->o, "... activation code for a standard LPA: %s", w->activation_code);
+	}
 	if (k == CLI_EV_PROGRESS)
 		return 0;
 	w->outcome = k;
@@ -694,6 +701,8 @@ cmd_share(const cli_opts *o)
 	w.events = json_array();
 	json_object_set_new(doc, "events", w.events);
 	rc = nodeapi_wait_events(c.api, share_id, timeout_ms, on_event, &w, &e);
+	if (w.activation_code[0] != '\0')
+		json_object_set_new(doc, "activation_code", json_string(w.activation_code));
 	if (rc == 0 && w.outcome == CLI_EV_SUCCESS) {
 		json_object_set_new(doc, "result", json_string("installed"));
 		ex = 0;

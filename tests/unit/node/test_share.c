@@ -272,6 +272,63 @@ test_cancel_before_delivery(void **state)
 	assert_int_equal(st->ops->tx_get(st, tx.id, &got), TS_ENOTFOUND);
 }
 
+/* The SM-DS (ES11) events of EID: event ids into ids (at most 4). */
+static size_t
+smds_events(char ids[4][STORE_ID_MAX])
+{
+	size_t n = 99;
+	assert_int_equal(st->ops->smds_events(st, EID, ids, 4, &n), 0);
+	return n;
+}
+
+static void
+test_smds_event_lifecycle(void **state)
+{
+	(void)state;
+	char a[STORE_ID_MAX], b[STORE_ID_MAX], c[STORE_ID_MAX], ids[4][STORE_ID_MAX];
+	store_share sh;
+	share_why why;
+	/* requested / eid_confirmed: nothing to discover yet */
+	request(a);
+	assert_int_equal(smds_events(ids), 0);
+	/* S13: registered, eventId = the share's matchingId */
+	authorise(a, 0);
+	assert_int_equal(st->ops->share_get(st, a, &sh), 0);
+	assert_int_equal(smds_events(ids), 1);
+	assert_string_equal(ids[0], sh.matching_id);
+	/* a second share for the same EID: two events, oldest first */
+	request(b);
+	authorise(b, 0);
+	store_share shb;
+	assert_int_equal(st->ops->share_get(st, b, &shb), 0);
+	assert_int_equal(smds_events(ids), 2);
+	assert_string_equal(ids[0], sh.matching_id);
+	assert_string_equal(ids[1], shb.matching_id);
+	/* download delivered: a's event is gone, b's stays */
+	deliver(a);
+	assert_int_equal(smds_events(ids), 1);
+	assert_string_equal(ids[0], shb.matching_id);
+	/* the share ends before its download (cancel): gone */
+	assert_int_equal(share_cancel(&svc, st, alice, b, NULL, &sh, &why), 0);
+	assert_int_equal(smds_events(ids), 0);
+	/* the share fails after the grant: gone */
+	request(c);
+	authorise(c, 0);
+	assert_int_equal(smds_events(ids), 1);
+	assert_int_equal(share_fail(&svc, st, c, "test", 1), 0);
+	assert_int_equal(smds_events(ids), 0);
+	/* another EID sees none of them; registering twice keeps one row */
+	size_t n = 9;
+	assert_int_equal(st->ops->smds_event_put(st, "x-share", EID, "ev-1", 1), 0);
+	assert_int_equal(st->ops->smds_event_put(st, "x-share", EID, "ev-1", 2), 0);
+	assert_int_equal(smds_events(ids), 1);
+	assert_int_equal(st->ops->smds_events(st, "89049032000000000000000000000000", ids, 4, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(st->ops->smds_event_del(st, "x-share"), 0);
+	assert_int_equal(st->ops->smds_event_del(st, "x-share"), 0);
+	assert_int_equal(smds_events(ids), 0);
+}
+
 static void
 test_expiry(void **state)
 {
@@ -728,6 +785,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_late_grant_is_cancelled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_give_up_after_max_attempts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_store_fails_fast, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_smds_event_lifecycle, setup, teardown),
 	};
 	int failed = cmocka_run_group_tests_name("share_state", pure, NULL, NULL);
 	failed += cmocka_run_group_tests_name("share_service", tests, NULL, NULL);

@@ -798,6 +798,39 @@ test_companion_owner(void **state)
 	store_close(s);
 }
 
+/* SM-DS (ES11) event registrations: per share, idempotent, per EID, oldest
+ * first, bounded by max (issue 7). Runs on both backends. */
+static void
+test_smds_events(void **state)
+{
+	(void)state;
+	store *s = open_store();
+	const char *e1 = "89049032123451234512345678901235", *e2 = "89049032123451234512345678901332";
+	char ids[4][STORE_ID_MAX];
+	size_t n = 9;
+	assert_int_equal(s->ops->smds_events(s, e1, ids, 4, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(s->ops->smds_event_put(s, "sh-2", e1, "mid-2", 200), 0);
+	assert_int_equal(s->ops->smds_event_put(s, "sh-1", e1, "mid-1", 100), 0);
+	assert_int_equal(s->ops->smds_event_put(s, "sh-3", e2, "mid-3", 300), 0);
+	assert_int_equal(s->ops->smds_event_put(s, "sh-1", e1, "mid-1", 400), 0); /* again: one row, first time kept */
+	assert_int_equal(s->ops->smds_events(s, e1, ids, 4, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(ids[0], "mid-1");
+	assert_string_equal(ids[1], "mid-2");
+	assert_int_equal(s->ops->smds_events(s, e1, ids, 1, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(s->ops->smds_event_del(s, "sh-1"), 0);
+	assert_int_equal(s->ops->smds_event_del(s, "sh-1"), 0);
+	assert_int_equal(s->ops->smds_events(s, e1, ids, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ids[0], "mid-2");
+	assert_int_equal(s->ops->smds_events(s, e2, ids, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ids[0], "mid-3");
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -816,6 +849,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_companion_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_share_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shares_of_eid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_smds_events, setup, teardown),
 	};
 	const struct CMUnitTest other_tests[] = {
 		cmocka_unit_test(test_passwd),

@@ -717,6 +717,41 @@ test_auth_refusals(void **st)
 		.server_cert_len = auth_der_len };
 	assert_int_equal(se_authenticate_server_ex(d, &aa, &resp, &rlen), TS_EVERIFY);
 	free(s1der);
+
+	/* SGP.22 roles: the DPpb certificate (CI-issued, right key, valid
+	 * signature) is no DPauth for AuthenticateServer ... */
+	assert_int_equal(se_get_challenge(d, ch2), 0);
+	memcpy(s1.euicc_challenge, ch2, 16);
+	assert_int_equal(es10_server_signed1_encode(&s1, &s1der, &s1len), 0);
+	assert_int_equal(pki_sign(node_key, s1der, s1len, sig), 0);
+	assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, node_cert_der,
+	    node_cert_der_len, NULL, &resp, &rlen), TS_EVERIFY);
+	free(s1der);
+	/* ... and the DPauth certificate is no DPpb for PrepareDownload, even
+	 * with smdpSigned2 || euiccSignature1 correctly signed by its key. */
+	{
+		assert_int_equal(se_get_challenge(d, ch2), 0);
+		memcpy(s1.euicc_challenge, ch2, 16);
+		assert_int_equal(es10_server_signed1_encode(&s1, &s1der, &s1len), 0);
+		assert_int_equal(pki_sign(auth_key, s1der, s1len, sig), 0);
+		assert_int_equal(se_authenticate_server(d, s1der, s1len, sig, auth_der,
+		    auth_der_len, NULL, &resp, &rlen), 0);
+		free(s1der);
+		es10_auth_server_resp ar;
+		assert_int_equal(es10_auth_server_resp_decode(resp, rlen, &ar, NULL), 0);
+		uint8_t esig1[PKI_SIG_LEN];
+		memcpy(esig1, ar.euicc_signature1, PKI_SIG_LEN);
+		free(resp);
+		assert_int_equal(es10_smdp_signed2_encode(&s2, &s2der, &s2len), 0);
+		uint8_t *tbs = NULL;
+		size_t tbs_len = 0;
+		assert_int_equal(es10_sig_input(s2der, s2len, esig1, &tbs, &tbs_len), 0);
+		assert_int_equal(pki_sign(auth_key, tbs, tbs_len, sig), 0);
+		free(tbs);
+		assert_int_equal(se_prepare_download(d, s2der, s2len, sig, auth_der,
+		    auth_der_len, &resp, &rlen), TS_EVERIFY);
+		free(s2der);
+	}
 	dl_clear(&x);
 	se_driver_free(d);
 }

@@ -1,0 +1,238 @@
+/*
+ * Unit tests for node/smds (ES11): a standard LPA's eUICC authenticates to
+ * the node's SM-DS and gets its event entries. Real test PKI, real software
+ * SE (inproc) answering AuthenticateServer, real DPauth key; each refusal
+ * shown.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device/se_client.h"
+#include "device/se_driver.h"
+#include "lib/es10dl.h"
+#include "lib/pki.h"
+#include "lib/rsp.h"
+#include "lib/ts_err.h"
+#include "lib/util.h"
+#include "node/node.h"
+#include "node/smds.h"
+#include "se/card.h"
+
+#define EID1 "89049032123451234512345678901235"
+#define EID2 "89049032123451234512345678901332"
+#define ADDR "127.0.0.1:8443" /* bare, as api_es11.c gives it (SGP.22 serverAddress) */
+
+static char dir[64];
+static store *st;
+static download_svc d;
+static share_svc svc;
+static EVP_PKEY *auth_key;
+static X509 *ci, *ci_b; /* the node's CI; another PKI's */
+static uint8_t *auth_der;
+static size_t auth_der_len;
+static se_driver *se1, *se2;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	char p[200], pki[128], pkib[128];
+	snprintf(dir, sizeof(dir), "/tmp/ts-smds-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(pki, sizeof(pki), "%s/pki", dir);
+	snprintf(pkib, sizeof(pkib), "%s/pki-b", dir);
+	const char *eids[] = { EID1, EID2 };
+	if (pki_testpki_generate(pki, "89049032", eids, 2) != 0 || pki_testpki_generate(pkib, "89049032", eids, 1) != 0)
+		return -1;
+	X509 *c = NULL;
+	snprintf(p, sizeof(p), "%s/dpauth.key", pki);
+	if (pki_key_load(p, &auth_key) != 0)
+		return -1;
+	snprintf(p, sizeof(p), "%s/dpauth.crt", pki);
+	if (pki_cert_load(p, &c) != 0 || pki_cert_to_der(c, &auth_der, &auth_der_len) != 0)
+		return -1;
+	X509_free(c);
+	snprintf(p, sizeof(p), "%s/ci.crt", pki);
+	if (pki_cert_load(p, &ci) != 0)
+		return -1;
+	snprintf(p, sizeof(p), "%s/ci.crt", pkib);
+	if (pki_cert_load(p, &ci_b) != 0)
+		return -1;
+	char s1[200], s2[200], spec[220];
+	snprintf(s1, sizeof(s1), "%s/se1.state", dir);
+	snprintf(s2, sizeof(s2), "%s/se2.state", dir);
+	if (se_card_init_state(s1, pki, EID1) != 0 || se_card_init_state(s2, pki, EID2) != 0)
+		return -1;
+	snprintf(spec, sizeof(spec), "inproc:%s", s1);
+	if (se_driver_open(spec, &se1) != 0)
+		return -1;
+	snprintf(spec, sizeof(spec), "inproc:%s", s2);
+	if (se_driver_open(spec, &se2) != 0)
+		return -1;
+	snprintf(p, sizeof(p), "%s/node.db", dir);
+	if (store_open(p, &st) != 0)
+		return -1;
+	svc.address = ADDR;
+	svc.ein_prefixes = "89049032";
+	d.share = &svc;
+	d.address = ADDR;
+	d.dpauth_key = auth_key;
+	d.dpauth_cert_der = auth_der;
+	d.dpauth_cert_der_len = auth_der_len;
+	d.ci = ci;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	store_close(st);
+	se_driver_free(se1);
+	se_driver_free(se2);
+	EVP_PKEY_free(auth_key);
+	X509_free(ci);
+	X509_free(ci_b);
+	free(auth_der);
+	char cmd[160];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* One ES11 round as a standard LPA drives it: initiateAuthentication, the
+ * eUICC's AuthenticateServer (no matchingId), authenticateClient. */
+static int
+discover(se_driver *se, char eid[33], char ids[4][STORE_ID_MAX], size_t *n, download_why *why)
+{
+	uint8_t chal[16], *s1 = NULL, sig1[64], *bf38 = NULL;
+	size_t s1_len = 0, bf38_len = 0;
+	char tid[33];
+	assert_int_equal(se_get_challenge(se, chal), 0);
+	int rc = smds_initiate(&d, st, "127.0.0.1", "127.0.0.1:8443", chal, tid, &s1, &s1_len, sig1, why);
+	if (rc != 0)
+		return rc;
+	assert_int_equal(se_authenticate_server(se, s1, s1_len, sig1, auth_der, auth_der_len, NULL, &bf38,
+	    &bf38_len), 0);
+	rc = smds_authenticate(&d, st, tid, bf38, bf38_len, eid, ids, 4, n, why);
+	/* the session is used up: a second attempt with the same answer fails */
+	char e2[33], ids2[4][STORE_ID_MAX];
+	size_t n2;
+	download_why w2;
+	assert_int_equal(smds_authenticate(&d, st, tid, bf38, bf38_len, e2, ids2, 4, &n2, &w2), TS_ESTATE);
+	free(s1);
+	free(bf38);
+	return rc;
+}
+
+static void
+test_events_of_the_authenticated_euicc(void **state)
+{
+	(void)state;
+	char eid[33], ids[4][STORE_ID_MAX];
+	size_t n = 9;
+	download_why why;
+	assert_int_equal(discover(se1, eid, ids, &n, &why), 0);
+	assert_string_equal(eid, EID1);
+	assert_int_equal(n, 0);
+	assert_int_equal(st->ops->smds_event_put(st, "share-1", EID1, "MID-1", 1), 0);
+	assert_int_equal(st->ops->smds_event_put(st, "share-2", EID2, "MID-2", 2), 0);
+	assert_int_equal(discover(se1, eid, ids, &n, &why), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ids[0], "MID-1");
+	/* the other eUICC sees its own only */
+	assert_int_equal(discover(se2, eid, ids, &n, &why), 0);
+	assert_string_equal(eid, EID2);
+	assert_int_equal(n, 1);
+	assert_string_equal(ids[0], "MID-2");
+	/* after the share ends: nothing */
+	assert_int_equal(st->ops->smds_event_del(st, "share-1"), 0);
+	assert_int_equal(discover(se1, eid, ids, &n, &why), 0);
+	assert_int_equal(n, 0);
+}
+
+static void
+test_refusals(void **state)
+{
+	(void)state;
+	char eid[33], ids[4][STORE_ID_MAX], tid[33];
+	size_t n = 9;
+	download_why why;
+	assert_int_equal(st->ops->smds_event_put(st, "share-1", EID1, "MID-1", 1), 0);
+	/* an eUICC whose chain does not reach the node's CI (the node trusts
+	 * another PKI's CI) */
+	d.ci = ci_b;
+	int rc = discover(se1, eid, ids, &n, &why);
+	d.ci = ci;
+	assert_int_equal(rc, TS_EVERIFY);
+	assert_string_equal(why.subject, "8.1.3");
+	assert_non_null(strstr(why.msg, "does not chain"));
+	assert_int_equal(n, 0);
+	/* another SM-DS address */
+	uint8_t chal[16] = { 1 }, *s1 = NULL, sig1[64], *bf38 = NULL;
+	size_t s1_len = 0, bf38_len = 0;
+	assert_int_equal(smds_initiate(&d, st, "p", "other.example:443", chal, tid, &s1, &s1_len, sig1, &why),
+	    TS_EINVAL);
+	assert_string_equal(why.subject, "8.8.1");
+	/* unknown transaction */
+	assert_int_equal(smds_authenticate(&d, st, "00112233445566778899aabbccddeeff", (const uint8_t *)"x", 1, eid,
+	    ids, 4, &n, &why), TS_ENOTFOUND);
+	/* the eUICC signed another session's challenge: two sessions, answers swapped */
+	uint8_t c1[16], c2[16], *sa = NULL, *sb = NULL, ga[64], gb[64];
+	size_t la = 0, lb = 0;
+	char ta[33], tb[33];
+	assert_int_equal(se_get_challenge(se1, c1), 0);
+	assert_int_equal(smds_initiate(&d, st, "p", NULL, c1, ta, &sa, &la, ga, &why), 0);
+	assert_int_equal(se_authenticate_server(se1, sa, la, ga, auth_der, auth_der_len, NULL, &bf38, &bf38_len), 0);
+	assert_int_equal(se_get_challenge(se1, c2), 0);
+	assert_int_equal(smds_initiate(&d, st, "p", NULL, c2, tb, &sb, &lb, gb, &why), 0);
+	assert_int_equal(smds_authenticate(&d, st, tb, bf38, bf38_len, eid, ids, 4, &n, &why), TS_EVERIFY);
+	assert_non_null(strstr(why.msg, "does not match this session"));
+	assert_int_equal(n, 0);
+	free(bf38);
+	/* a tampered euiccSignature1, in a fresh session */
+	bf38 = NULL;
+	free(sb);
+	sb = NULL;
+	assert_int_equal(se_get_challenge(se1, c2), 0);
+	assert_int_equal(smds_initiate(&d, st, "p", NULL, c2, tb, &sb, &lb, gb, &why), 0);
+	assert_int_equal(se_authenticate_server(se1, sb, lb, gb, auth_der, auth_der_len, NULL, &bf38, &bf38_len), 0);
+	es10_auth_server_resp a;
+	assert_int_equal(es10_auth_server_resp_decode(bf38, bf38_len, &a, NULL), 0);
+	uint8_t *sigp = NULL;
+	for (size_t i = 0; sigp == NULL && i + 64 <= bf38_len; i++)
+		if (memcmp(bf38 + i, a.euicc_signature1, 64) == 0)
+			sigp = bf38 + i;
+	assert_non_null(sigp);
+	sigp[10] ^= 1;
+	assert_int_equal(smds_authenticate(&d, st, tb, bf38, bf38_len, eid, ids, 4, &n, &why), TS_EVERIFY);
+	assert_non_null(strstr(why.msg, "euiccSignature1"));
+	free(bf38);
+	free(sa);
+	free(sb);
+	free(s1);
+	/* the bare address */
+	char b[64];
+	assert_int_equal(smds_bare_address("https://node.example:8443/", b, sizeof(b)), 0);
+	assert_string_equal(b, "node.example:8443");
+	assert_int_equal(smds_bare_address("node.example", b, sizeof(b)), 0);
+	assert_string_equal(b, "node.example");
+	assert_int_equal(smds_bare_address("https:///", b, sizeof(b)), TS_EINVAL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_events_of_the_authenticated_euicc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
