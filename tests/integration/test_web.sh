@@ -82,6 +82,8 @@ for f in app.js app.css; do
 		C -D - -o /dev/null '$NODE_URL/owner/$f' | grep -qiE '^content-type: text/(javascript|css)'"
 done
 
+# wrong_token T: T with its last hex digit changed (never equal to T)
+wrong_token() { case "${1: -1}" in 0) echo "${1%?}1" ;; *) echo "${1%?}0" ;; esac; }
 pre_session
 expect "pre-session cookie: HttpOnly; Secure; SameSite=Strict; Path=/" \
 	grep -qiE '^set-cookie: __Host-tapshare_pre=[0-9a-f]{64}; Path=/; Secure; HttpOnly; SameSite=Strict' "$T/h"
@@ -91,7 +93,7 @@ st=$(C -o "$T/b" -w '%{http_code}' -H "Cookie: __Host-tapshare_pre=$PRE" -H 'Con
 	--data "$body" "$NODE_URL/owner/api/login")
 expect "login without X-CSRF-Token: 403" [ "$st" = 403 ]
 expect "  ... and no session cookie" bash -c "! grep -qi 'tapshare_session' '$T/b'"
-st=$(C -o "$T/b" -w '%{http_code}' -H "Cookie: __Host-tapshare_pre=$PRE" -H "X-CSRF-Token: ${PCSRF%?}0" \
+st=$(C -o "$T/b" -w '%{http_code}' -H "Cookie: __Host-tapshare_pre=$PRE" -H "X-CSRF-Token: $(wrong_token "$PCSRF")" \
 	-H 'Content-Type: application/json' --data "$body" "$NODE_URL/owner/api/login")
 expect "login with a wrong X-CSRF-Token: 403" [ "$st" = 403 ]
 OLDPRE=$PRE OLDCSRF=$PCSRF
@@ -130,7 +132,7 @@ expect "events without a session: 401" [ "$(get events "")" = 401 ]
 
 # CSRF on every POST with a session
 expect "cancel without X-CSRF-Token: 403" [ "$(post "shares/$SHARE/cancel" "$ALICE" "")" = 403 ]
-expect "cancel with a wrong X-CSRF-Token: 403" [ "$(post "shares/$SHARE/cancel" "$ALICE" "${ALICE_CSRF%?}0")" = 403 ]
+expect "cancel with a wrong X-CSRF-Token: 403" [ "$(post "shares/$SHARE/cancel" "$ALICE" "$(wrong_token "$ALICE_CSRF")")" = 403 ]
 expect "cancel with the login token: 403" [ "$(post "shares/$SHARE/cancel" "$ALICE" "$PCSRF")" = 403 ]
 expect "cancel cross-site (Sec-Fetch-Site): 403" \
 	[ "$(post "shares/$SHARE/cancel" "$ALICE" "$ALICE_CSRF" -H 'Sec-Fetch-Site: cross-site')" = 403 ]
