@@ -52,4 +52,9 @@ INSERT INTO pass_throttle(key, attempts, window_start)
   SELECT 'device:fill-dev-' || g, 1, :updated FROM generate_series(1, :nu) g;
 INSERT INTO offer_nonces(nonce, share_id, expires_at)
   SELECT md5('n' || g), 'fill-' || g, :updated + 86400 FROM generate_series(1, :nu) g;
+-- SM-DS events of authorised shares still waiting for their download (one per
+-- user: a store that grows carries some; share ids outside the filled shares)
+INSERT INTO smds_events(share_id, eid, event_id, created_at)
+  SELECT 'fill-pending-' || g, ('7' || lpad(g::text, 31, '0')), md5('ev' || g), :updated
+  FROM generate_series(1, :nu) g;
 ANALYZE;

@@ -129,9 +129,9 @@ echo "# cancelOrder completed by: $(grep -l "S16 provider operator told: share $
 # 3. nothing lost, nothing twice
 decisions=$("$TS_BIN/tapshare-sp" decisions --dir "$T/sp" --json | jdata)
 expect "the provider saw exactly one confirmOrder" \
-	[ "$(jq '[(.data // .)[] | select(.function == "confirmOrder")] | length' <<<"$decisions")" = 1 ]
+	[ "$(jq '[.[] | select(.function == "confirmOrder")] | length' <<<"$decisions")" = 1 ]
 expect "the provider saw exactly one cancelOrder" \
-	[ "$(jq '[(.data // .)[] | select(.function == "cancelOrder")] | length' <<<"$decisions")" = 1 ]
+	[ "$(jq '[.[] | select(.function == "cancelOrder")] | length' <<<"$decisions")" = 1 ]
 expect "both outbox jobs done, once each" \
 	[ "$(psql_node "SELECT string_agg(kind || ':' || done, ',' ORDER BY kind) FROM outbox WHERE share_id='$SHARE'")" = "cancel_order:1,confirm_order:1" ]
 events=$(psql_node "SELECT type || '=' || COUNT(*) FROM events WHERE share_id='$SHARE' GROUP BY type ORDER BY MIN(id)" | tr '\n' ' ')
