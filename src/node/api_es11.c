@@ -46,24 +46,6 @@ es11_fail(struct evhttp_request *req, const char *subject, const char *reason, c
 }
 
 static void
-es11_svc(node *n, download_svc *d)
-{
-	memset(d, 0, sizeof(*d));
-	d->share = &n->svc;
-	/* serverAddress is the bare address (SGP.22), as for ES9+ */
-	if (download_bare_address(n->address, d->address_buf, sizeof(d->address_buf)) != 0)
-		snprintf(d->address_buf, sizeof(d->address_buf), "%s", n->address);
-	d->address = d->address_buf;
-	d->dpauth_key = n->dpauth_key;
-	d->dpauth_cert_der = n->dpauth_cert_der;
-	d->dpauth_cert_der_len = n->dpauth_cert_der_len;
-	d->dppb_key = n->dppb_key;
-	d->dppb_cert_der = n->dppb_cert_der;
-	d->dppb_cert_der_len = n->dppb_cert_der_len;
-	d->ci = n->ci;
-}
-
-static void
 h_initiate(struct evhttp_request *req, void *arg)
 {
 	node *n = arg;
@@ -75,7 +57,7 @@ h_initiate(struct evhttp_request *req, void *arg)
 	download_why why;
 	if (ts_httpd_read_json(req, &body) != 0)
 		return;
-	es11_svc(n, &d);
+	node_download_svc(n, &d);
 	(void)ts_httpd_peer_addr(req, peer, sizeof(peer));
 	if (peerlim_hit(n->es9_peers, peer, ts_now()) != 0) {
 		es11_fail(req, "8.1", "6.4", "too many sessions from this address; try again in a minute");
@@ -124,7 +106,7 @@ h_authenticate(struct evhttp_request *req, void *arg)
 	download_why why;
 	if (ts_httpd_read_json(req, &body) != 0)
 		return;
-	es11_svc(n, &d);
+	node_download_svc(n, &d);
 	if ((ids = calloc(SMDS_EVENTS_MAX, sizeof(*ids))) == NULL) {
 		es11_fail(req, "8.1", "5.1", "out of memory");
 	} else if (ts_json_b64(body, "authenticateServerResponse", &asr, &asr_len) != 0) {

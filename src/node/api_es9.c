@@ -99,8 +99,8 @@ h_companion_events(struct evhttp_request *req, void *arg)
 	push_subscribe_companion(n, req, eid.digits, peer);
 }
 
-static void
-dl_svc(node *n, download_svc *d)
+void
+node_download_svc(node *n, download_svc *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->share = &n->svc;
@@ -165,7 +165,7 @@ h_stream_initiate(struct evhttp_request *req, void *arg)
 	download_why why;
 	char tid[2 * RSP_TID_LEN + 1], peer[PEERLIM_KEY_MAX] = "?";
 	uint8_t sig[64];
-	dl_svc(n, &d);
+	node_download_svc(n, &d);
 	(void)ts_httpd_peer_addr(req, peer, sizeof(peer));
 	if (peerlim_hit(n->es9_peers, peer, ts_now()) != 0) {
 		es9_fail(req, "8.1", "6.4", "too many sessions from this address; try again in a minute");
@@ -195,7 +195,7 @@ h_stream_authenticate(struct evhttp_request *req, void *arg)
 	download_svc d;
 	download_why why;
 	char token[65];
-	dl_svc(n, &d);
+	node_download_svc(n, &d);
 	if (ts_json_b64(body, "authenticateServerResponse", &asr, &asr_len) != 0) {
 		es9_fail(req, "8.1", "2.1", "authenticateServerResponse is missing or malformed");
 	} else if (stream_auth_complete(&d, n->st, ts_json_str(body, "transactionId"), asr, asr_len, token, &why) != 0) {
@@ -222,7 +222,7 @@ h_initiate(struct evhttp_request *req, void *arg)
 	download_why why;
 	char tid[2 * RSP_TID_LEN + 1], peer[PEERLIM_KEY_MAX] = "?";
 	uint8_t sig[64];
-	dl_svc(n, &d);
+	node_download_svc(n, &d);
 	(void)ts_httpd_peer_addr(req, peer, sizeof(peer));
 	d.peer = peer;
 	if (peerlim_hit(n->es9_peers, peer, ts_now()) != 0) {
@@ -252,7 +252,7 @@ h_authenticate(struct evhttp_request *req, void *arg)
 	download_svc d;
 	download_why why;
 	uint8_t sig2[64];
-	dl_svc(n, &d);
+	node_download_svc(n, &d);
 	const char *tid = ts_json_str(body, "transactionId");
 	if (ts_json_b64(body, "authenticateServerResponse", &asr, &asr_len) != 0) {
 		es9_fail(req, "8.1", "2.1", "authenticateServerResponse is missing or malformed");
@@ -285,7 +285,7 @@ h_get_bpp(struct evhttp_request *req, void *arg)
 		return;
 	download_svc d;
 	download_why why;
-	dl_svc(n, &d);
+	node_download_svc(n, &d);
 	const char *tid = ts_json_str(body, "transactionId");
 	if (ts_json_b64(body, "prepareDownloadResponse", &pdr, &pdr_len) != 0) {
 		es9_fail(req, "8.1", "2.1", "prepareDownloadResponse is missing or malformed");
@@ -319,7 +319,7 @@ h_notification(struct evhttp_request *req, void *arg)
 		return;
 	download_svc d;
 	download_why why;
-	dl_svc(n, &d);
+	node_download_svc(n, &d);
 	if (ts_json_b64(body, "pendingNotification", &nb, &nb_len) != 0)
 		es9_fail(req, "8.1", "2.1", "pendingNotification is missing or malformed");
 	else if (json_object_get(body, "tapshareAppKey") != NULL &&
@@ -344,7 +344,7 @@ h_cancel_session(struct evhttp_request *req, void *arg)
 	if (ts_httpd_read_json(req, &body) != 0)
 		return;
 	download_svc d;
-	dl_svc(n, &d);
+	node_download_svc(n, &d);
 	const char *reason = ts_json_str(body, "reason");
 	(void)download_cancel(&d, n->st, ts_json_str(body, "transactionId"), reason);
 	es9_admin_protocol(req);

@@ -240,6 +240,10 @@ void secret_hash(const char *secret, char out[65]);
 void api_offer_routes(node *n);
 void api_primary_routes(node *n);
 void api_es9_routes(node *n);
+/* The download service over this node's keys, certificates, CI and bare
+ * serverAddress, shared by ES9+ and ES11 (api_es9.c). */
+struct download_svc;
+void node_download_svc(node *n, struct download_svc *d);
 /* api_es11.c — the SM-DS (ES11) routes (smds.h) */
 void api_es11_routes(node *n);
 /* The HTTP status of a service refusal (why->code), fallback when unknown. */
