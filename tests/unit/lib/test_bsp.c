@@ -758,6 +758,7 @@ check_seg(const der_tlv *t, const uint8_t senc[16], const uint8_t smac[16], uint
 typedef struct load_ctx {
 	int ci, md, pl;
 	size_t pll;
+	const uint8_t *want; /* the profile expected, if set */
 } load_ctx;
 
 static int
@@ -786,10 +787,12 @@ lc_md(void *ctx, const uint8_t *b, size_t n, int *reason)
 static int
 lc_pl(void *ctx, uint8_t **p, size_t n, int *reason)
 {
-	(void)p;
+	load_ctx *lc = ctx;
 	(void)reason;
-	((load_ctx *)ctx)->pl++;
-	((load_ctx *)ctx)->pll = n;
+	lc->pl++;
+	lc->pll = n;
+	if (lc->want != NULL)
+		assert_memory_equal(*p, lc->want, n);
 	return 0;
 }
 
@@ -960,6 +963,78 @@ test_package_layout(void **state)
 	free(pl);
 }
 
+/* A BF23 signed by the SM-DP+ but with values the eUICC does not support:
+ * refused with the reason for that value, not as a bad signature. */
+static void
+test_init_sc_values(void **state)
+{
+	fixture *f = *state;
+	static const bsp_loader_ops ops = { lc_ci, lc_md, lc_pl };
+	static const struct {
+		uint8_t op, key_type, key_len;
+		int reason;
+	} cases[] = {
+		{ 1, 0x88, 0x10, 0 },
+		{ 2, 0x88, 0x10, ES10_ERR_UNSUPPORTED_REMOTE_OPERATION_TYPE },
+		{ 1, 0x80, 0x10, ES10_ERR_UNSUPPORTED_CRT_VALUES },
+		{ 1, 0x88, 0x20, ES10_ERR_UNSUPPORTED_CRT_VALUES },
+	};
+	EVP_PKEY *srv = NULL;
+	uint8_t spk[PKI_PUBKEY_LEN];
+	assert_int_equal(pki_keygen(&srv), 0);
+	assert_int_equal(pki_pubkey_to_point(srv, spk), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		der_writer w;
+		uint8_t *body = NULL, *pkg = NULL, tbs[512], sig[PKI_SIG_LEN];
+		size_t bl = 0, pl = 0;
+		der_writer_init(&w);
+		der_put(&w, 0x82, &cases[i].op, 1);
+		der_put(&w, 0x80, tid, sizeof(tid));
+		der_begin(&w, 0xA6);
+		der_put(&w, 0x80, &cases[i].key_type, 1);
+		der_put(&w, 0x81, &cases[i].key_len, 1);
+		der_put(&w, 0x84, host_id, HOST_LEN);
+		der_end(&w);
+		der_put(&w, 0x5F49, spk, sizeof(spk));
+		assert_int_equal(der_writer_finish(&w, &body, &bl), 0);
+		der_writer_clear(&w);
+		memcpy(tbs, body, bl);
+		memcpy(tbs + bl, "\x5F\x49\x41", 3);
+		memcpy(tbs + bl + 3, f->otpk, PKI_PUBKEY_LEN);
+		assert_int_equal(pki_sign(f->sign, tbs, bl + 3 + PKI_PUBKEY_LEN, sig), 0);
+		der_writer_init(&w);
+		der_begin(&w, 0xBF36);
+		der_begin(&w, 0xBF23);
+		der_put_raw(&w, body, bl);
+		der_put(&w, 0x5F37, sig, sizeof(sig));
+		der_end(&w);
+		der_begin(&w, 0xA0);
+		der_end(&w);
+		der_end(&w);
+		assert_int_equal(der_writer_finish(&w, &pkg, &pl), 0);
+		der_writer_clear(&w);
+		bsp_loader l;
+		load_ctx lc;
+		memset(&l, 0, sizeof(l));
+		memset(&lc, 0, sizeof(lc));
+		bsp_loader_begin(&l, f->otsk, &f->eid, f->sign, tid, sizeof(tid), &ops, &lc);
+		/* the first command: BF36 header and BF23 */
+		size_t first = pl - 2;
+		int st = bsp_loader_feed(&l, pkg, first);
+		if (cases[i].reason == 0) {
+			assert_int_equal(st, BSP_LOAD_MORE);
+		} else {
+			assert_int_equal(st, BSP_LOAD_FAILED);
+			assert_int_equal(l.cmd, ES10_BPP_INITIALISE_SECURE_CHANNEL);
+			assert_int_equal(l.reason, cases[i].reason);
+		}
+		bsp_loader_clear(&l);
+		free(body);
+		free(pkg);
+	}
+	EVP_PKEY_free(srv);
+}
+
 /* Command series built by an independent implementation (Python's
  * cryptography package: AES-ECB/CBC, AES-CMAC; the same series are the
  * fuzz_bpp_load corpus) under the keys MCV 00..0F, S-ENC 40..4F, S-MAC
@@ -987,6 +1062,10 @@ test_independent_series(void **state)
 		load_ctx lc;
 		memset(&l, 0, sizeof(l));
 		memset(&lc, 0, sizeof(lc));
+		static uint8_t want[18 * 70];
+		for (size_t j = 0; j < 70; j++)
+			memcpy(want + 18 * j, "{\"credential\":\"x\"}", 18);
+		lc.want = want;
 		bsp_loader_begin_keyed(&l, &keys, &ops, &lc);
 		int st = BSP_LOAD_MORE;
 		size_t off = 0, cmds = 0;
@@ -1024,6 +1103,7 @@ main(void)
 		cmocka_unit_test(test_command_vectors),
 		cmocka_unit_test_setup_teardown(test_package_layout, setup, teardown),
 		cmocka_unit_test(test_independent_series),
+		cmocka_unit_test_setup_teardown(test_init_sc_values, setup, teardown),
 	};
 	asn1_dump_init("bsp");
 	return cmocka_run_group_tests(tests, NULL, NULL);

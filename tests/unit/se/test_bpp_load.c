@@ -171,6 +171,8 @@ enum {
 	F_ICCID_OTHER = 16, /* BF25's ICCID is not the profile header's */
 	F_RSK = 32,         /* with ReplaceSessionKeys (A2) */
 	F_SIM = 64,         /* a SIM: a real profile package */
+	F_TEST_CLASS = 128, /* profileClass test */
+	F_EXPIRED = 256,    /* tapshare's notAfter in the past */
 };
 
 /* The n-th child TLV of the package's top level, and of that child. */
@@ -221,6 +223,10 @@ craft(const sess *x, const char *app_id, unsigned f, uint8_t **pkg, size_t *len)
 			payload[i] = (uint8_t)('a' + i % 26);
 		assert_int_equal(md_fixture_iccid(&m, TEST_EID), 0);
 	}
+	if (f & F_TEST_CLASS)
+		m.profile_class = RSP_PCLASS_TEST;
+	if (f & F_EXPIRED)
+		m.not_after = 1000000000;
 	assert_int_equal(rsp_metadata_encode(&m, &md, &mdl), 0);
 	asn1_dump("StoreMetadataRequest", md, mdl);
 	static const uint8_t oid[] = { 0x2B, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37 }; /* 1.3.6.1.4.1.311: any */
@@ -491,6 +497,40 @@ test_load_refusals(void **st)
 	/* 86 #2 before #1: the MAC chain breaks at the first one sent */
 	refused(F_SWAP_86, ES10_BPP_LOAD_PROFILE_ELEMENTS, ES10_ERR_SCP03T_SECURITY, 5);
 	refused(F_ICCID_OTHER, ES10_BPP_LOAD_PROFILE_ELEMENTS, ES10_ERR_DATA_MISMATCH, 5);
+	/* BF25 checked when it arrives, before any profile element */
+	refused(F_TEST_CLASS, ES10_BPP_STORE_METADATA, ES10_ERR_UNSUPPORTED_PROFILE_CLASS, 3);
+	refused(F_EXPIRED, ES10_BPP_STORE_METADATA, ES10_ERR_INCORRECT_INPUT_VALUES, 3);
+}
+
+/* The same ICCID twice: the second refused at its BF25. */
+static void
+test_load_iccid_exists(void **st)
+{
+	(void)st;
+	se_driver *d = open_card();
+	for (int round = 0; round < 2; round++) {
+		sess x;
+		prepare(d, &x);
+		uint8_t *pkg = NULL, *pir = NULL;
+		size_t len = 0, pirl = 0;
+		craft(&x, round == 0 ? "sim-a" : "sim-b", F_SIM, &pkg, &len);
+		slice s[64];
+		size_t n = commands(pkg, len, 0, s, 64);
+		size_t at = load(d, pkg, s, n, 0, &pir, &pirl);
+		es10_pending p = pir_of(&x, pir, pirl);
+		if (round == 0) {
+			assert_true(p.pir.success);
+		} else {
+			assert_int_equal(at, 3);
+			assert_false(p.pir.success);
+			assert_int_equal(p.pir.bpp_command_id, ES10_BPP_STORE_METADATA);
+			assert_int_equal(p.pir.error_reason, ES10_ERR_ICCID_ALREADY_EXISTS);
+		}
+		free(pir);
+		free(pkg);
+		EVP_PKEY_free(x.euicc_pub);
+	}
+	se_driver_free(d);
 }
 
 static void
@@ -575,6 +615,7 @@ main(void)
 		cmocka_unit_test(test_load_refusals),
 		cmocka_unit_test(test_load_second_bf23),
 		cmocka_unit_test(test_load_interrupted),
+		cmocka_unit_test(test_load_iccid_exists),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
