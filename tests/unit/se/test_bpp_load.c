@@ -173,6 +173,7 @@ enum {
 	F_SIM = 64,         /* a SIM: a real profile package */
 	F_TEST_CLASS = 128, /* profileClass test */
 	F_EXPIRED = 256,    /* tapshare's notAfter in the past */
+	F_PPR = 512,        /* profilePolicyRules ppr1 */
 };
 
 /* The n-th child TLV of the package's top level, and of that child. */
@@ -228,6 +229,29 @@ craft(const sess *x, const char *app_id, unsigned f, uint8_t **pkg, size_t *len)
 	if (f & F_EXPIRED)
 		m.not_after = 1000000000;
 	assert_int_equal(rsp_metadata_encode(&m, &md, &mdl), 0);
+	if (f & F_PPR) {
+		/* 99 02 06 40 (ppr1) before BF22: tapshare's encoder never sends it */
+		der_tlv top, e;
+		der_iter it;
+		der_writer mw;
+		uint8_t *md2 = NULL;
+		size_t md2l = 0;
+		assert_int_equal(der_read_one(md, mdl, &top), 0);
+		der_writer_init(&mw);
+		der_begin(&mw, 0xBF25);
+		der_iter_init(&it, top.val, top.len);
+		while (der_iter_next(&it, &e) == 1) {
+			if (e.tag == 0xBF22)
+				der_put(&mw, 0x99, (const uint8_t *)"\x06\x40", 2);
+			der_put_raw(&mw, e.val - e.hdr_len, e.hdr_len + e.len);
+		}
+		der_end(&mw);
+		assert_int_equal(der_writer_finish(&mw, &md2, &md2l), 0);
+		der_writer_clear(&mw);
+		free(md);
+		md = md2;
+		mdl = md2l;
+	}
 	asn1_dump("StoreMetadataRequest", md, mdl);
 	static const uint8_t oid[] = { 0x2B, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37 }; /* 1.3.6.1.4.1.311: any */
 	assert_int_equal(bsp_configure_isdp_encode(oid, sizeof(oid), &bf24, &bf24l), 0);
@@ -500,6 +524,7 @@ test_load_refusals(void **st)
 	/* BF25 checked when it arrives, before any profile element */
 	refused(F_TEST_CLASS, ES10_BPP_STORE_METADATA, ES10_ERR_UNSUPPORTED_PROFILE_CLASS, 3);
 	refused(F_EXPIRED, ES10_BPP_STORE_METADATA, ES10_ERR_INCORRECT_INPUT_VALUES, 3);
+	refused(F_PPR, ES10_BPP_STORE_METADATA, ES10_ERR_PPR_NOT_ALLOWED, 3);
 }
 
 /* The same ICCID twice: the second refused at its BF25. */
@@ -581,8 +606,8 @@ test_load_interrupted(void **st)
 	int ch = se_driver_app_channel(d, SE_APP_ISDR);
 	for (size_t i = 0; i < 4; i++)
 		assert_int_equal(send_cmd(d, ch, pkg + s[i].off, s[i].len, &pir, &pirl), 0x9000);
-	uint8_t chal[16];
-	assert_int_equal(se_get_challenge(d, chal), 0);
+	es10_euicc_info1 info;
+	assert_int_equal(se_get_euicc_info1(d, &info), 0);
 	assert_int_equal(send_cmd(d, ch, pkg + s[4].off, s[4].len, &pir, &pirl), 0x6A80);
 	free(pir);
 	uint8_t **nv = NULL;
