@@ -550,7 +550,7 @@ bsp_server_start(bsp_server *s, const uint8_t *euicc_otpk, size_t otpk_len, cons
 	    sign_key == NULL)
 		return TS_EINVAL;
 	if (otpk_len != PKI_PUBKEY_LEN || tid_len == 0 || tid_len > BSP_TID_MAX ||
-	    host_id_len == 0 || host_id_len > BSP_HOST_ID_MAX)
+	    host_id_len == 0 || host_id_len > BSP_HOST_ID_SPEC_MAX)
 		return TS_EINVAL;
 	if ((rc = pki_keygen(&otsk)) != 0 || (rc = pki_pubkey_to_point(otsk, otpk)) != 0 ||
 	    (rc = bsp_ecdh(otsk, euicc_otpk, otpk_len, z)) != 0 ||

@@ -16,9 +16,9 @@
  * with a well-formed A9 template is acknowledged.
  *
  * STORE DATA: P1 11 (more blocks follow) or 91 (last block), P2 the block
- * number counted from 0. A command longer than 256 blocks wraps P2 modulo
- * 256 (our rule: one ES10 command may carry a whole bound package, which
- * SGP.22 would send in several sequences). Blocks accumulate up to
+ * number counted from 0. A bound package arrives as one series per command
+ * (SGP.22 §2.5.5, es10.c); a series longer than 256 blocks (the whole
+ * package at once, still accepted) wraps P2 modulo 256. Blocks accumulate up to
  * SE_STORE_MAX bytes over all channels together (6A84 beyond). Any other
  * command on the channel aborts its chain.
  *

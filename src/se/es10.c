@@ -14,7 +14,10 @@
  *   BF33 Delete, BF29 SetNickname, BF28 ListNotification, BF2B
  *   RetrieveNotificationsList, BF30 NotificationSent, BF34 eUICCMemoryReset;
  *   BF2E GetEuiccChallenge, BF38 AuthenticateServer, BF21 PrepareDownload,
- *   BF36 bound package (answered with a ProfileInstallationResult).
+ *   BF36 LoadBoundProfilePackage, command by command (its commands are not
+ *   whole TLVs: BF36's tag and length with BF23, A0..A3 headers, 87 / 88 /
+ *   86 segments; see "LoadBoundProfilePackage" below), answered with a
+ *   ProfileInstallationResult.
  *
  * Profiles: every installed app is a profile of class operational with an
  * ICCID (es10_iccid_for_app), an ISD-P AID, serviceProviderName = provider
