@@ -14,6 +14,7 @@
  *                                                   download every event found
  *   test_lpa [OPTIONS] discover SMDS_ADDRESS        ES11 only: prints authenticateClient's answer
  *   test_lpa [OPTIONS] notifications                every pending notification: handleNotification
+ *   test_lpa [OPTIONS] info                         the eUICC's EID (GetEID): "eid <digits>"
  *   test_lpa [OPTIONS] send-notification ADDRESS FILE  one PendingNotification (DER) as given
  *
  *   --ca FILE     the TLS CA the node's certificate must chain to (required)
@@ -384,7 +385,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: test_lpa --ca FILE [--se SPEC] [--no-notify] [--save-notification FILE] COMMAND\n"
 	    "  download ACTIVATION_CODE | download-smds SMDS_ADDRESS | discover SMDS_ADDRESS |\n"
-	    "  notifications | send-notification ADDRESS FILE\n");
+	    "  notifications | send-notification ADDRESS FILE | info\n");
 }
 
 int
@@ -417,7 +418,8 @@ main(int argc, char **argv)
 	const char *cmd = argv[optind];
 	int nargs = argc - optind - 1;
 	char *const *args = argv + optind + 1;
-	int want = strcmp(cmd, "notifications") == 0 ? 0 : strcmp(cmd, "send-notification") == 0 ? 2 : 1;
+	int want = strcmp(cmd, "notifications") == 0 || strcmp(cmd, "info") == 0 ? 0
+	    : strcmp(cmd, "send-notification") == 0 ? 2 : 1;
 	if (nargs != want) {
 		usage();
 		return EX_USAGE;
@@ -452,6 +454,12 @@ main(int argc, char **argv)
 		json_decref(r);
 	} else if (strcmp(cmd, "notifications") == 0) {
 		rc = lpa_notifications(&l);
+	} else if (strcmp(cmd, "info") == 0) {
+		eid_t eid;
+		if ((rc = se_get_eid(l.se, &eid)) == 0)
+			printf("eid %s\n", eid.digits);
+		else
+			fprintf(stderr, "test_lpa: GetEID: %s\n", ts_strerror(rc));
 	} else if (strcmp(cmd, "send-notification") == 0) {
 		uint8_t *der = NULL;
 		size_t len = 0;
