@@ -171,11 +171,13 @@ out:
 }
 
 /* LoadBoundProfilePackage: the one place that knows how the bound package
- * goes to the eUICC. Today tapshare-se takes the whole BF36 in one STORE
- * DATA chain (se_load_package); an LPA such as lpac sends it command by
- * command (BF23, the 87 sequence, the 88 sequence, 86 segments). A
- * ProfileInstallationResult errorResult is a TS_E* error: it stays pending
- * in the eUICC and goes out with the other notifications. */
+ * goes to the eUICC. As SGP.22 §2.5.5 has an LPA send it (and lpac does):
+ * one STORE DATA series per command — BF36 header + BF23, A0 with its 87s,
+ * A1 header, each 88, [A2 + 87s], A3 header, each 86 — the eUICC answering
+ * 90 00 without data until the last, or the PIR at the first error
+ * (se_load_package, over bsp_split). A ProfileInstallationResult
+ * errorResult is a TS_E* error: it stays pending in the eUICC and goes out
+ * with the other notifications. */
 static int
 lpa_load_bpp(lpa *l, const uint8_t *bpp, size_t len, uint8_t **pir, size_t *pir_len)
 {

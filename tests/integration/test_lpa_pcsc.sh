@@ -146,6 +146,13 @@ expect "nothing left pending in EID's eUICC" [ -z "$out" ]
 expect "APDUs went through pcscd" grep -q "SCardTransmit" "$T/pcscd.log"
 expect "ES10 STORE DATA on a logical channel (CLA 81)" grep -q "APDU: 81 E2 91 00" "$T/pcscd.log"
 expect_fail "no STORE DATA on the basic channel (CLA 80)" grep -q "APDU: 80 E2" "$T/pcscd.log"
+# LoadBoundProfilePackage command by command (SGP.22 §2.5.5): series of their
+# own (first block P2 00) that start with the metadata sequence's A1 header,
+# with one 88, with one 86 profile segment.
+for t in A1 88 86; do
+	expect "a STORE DATA series of the bound package starts with $t" \
+		grep -Eq "APDU: 81 E2 [19]1 00 [0-9A-F]{2} $t " "$T/pcscd.log"
+done
 expect "the eUICC holds share A's profile" bash -c "'$TS_BIN/tapshare-se' status --state '$T/se.state' --json 2>/dev/null | grep -q sim-"
 
 stop_pcscd
