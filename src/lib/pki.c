@@ -73,6 +73,60 @@ is_p256(const EVP_PKEY *key)
 	return strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0;
 }
 
+/* Initialised DigestSign / DigestVerify contexts, kept per key: a copy of
+ * one (EVP_MD_CTX_copy_ex) skips what EVP_DigestSignInit does each time —
+ * the key's signature implementation and the digest looked up by name in
+ * the provider store. The entry holds a reference to its key, so no other
+ * key can take its address while it is cached. PKI_CTX_N entries, replaced
+ * in turn. */
+#define PKI_CTX_N 64
+static struct {
+	EVP_PKEY *key;
+	int sign;
+	EVP_MD_CTX *ctx;
+} ctx_tab[PKI_CTX_N];
+static size_t ctx_next;
+static pthread_mutex_t ctx_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* A new context ready to sign (sign = 1) or verify with key; caller frees. */
+static EVP_MD_CTX *
+md_ctx_for(EVP_PKEY *key, int sign)
+{
+	EVP_MD_CTX *out = EVP_MD_CTX_new(), *t = NULL;
+	int hit = 0;
+	if (out == NULL)
+		return NULL;
+	pthread_mutex_lock(&ctx_mu);
+	for (size_t i = 0; i < PKI_CTX_N && !hit; i++)
+		if (ctx_tab[i].key == key && ctx_tab[i].sign == sign)
+			hit = EVP_MD_CTX_copy_ex(out, ctx_tab[i].ctx) == 1 ? 1 : -1;
+	pthread_mutex_unlock(&ctx_mu);
+	if (hit == 1)
+		return out;
+	ERR_clear_error();
+	if ((t = EVP_MD_CTX_new()) == NULL ||
+	    (sign ? EVP_DigestSignInit(t, NULL, sha256_md(), NULL, key)
+		  : EVP_DigestVerifyInit(t, NULL, sha256_md(), NULL, key)) != 1 ||
+	    EVP_MD_CTX_copy_ex(out, t) != 1) {
+		EVP_MD_CTX_free(t);
+		EVP_MD_CTX_free(out);
+		return NULL;
+	}
+	if (hit == 0 && EVP_PKEY_up_ref(key)) {
+		pthread_mutex_lock(&ctx_mu);
+		EVP_PKEY_free(ctx_tab[ctx_next].key);
+		EVP_MD_CTX_free(ctx_tab[ctx_next].ctx);
+		ctx_tab[ctx_next].key = key;
+		ctx_tab[ctx_next].sign = sign;
+		ctx_tab[ctx_next].ctx = t;
+		ctx_next = (ctx_next + 1) % PKI_CTX_N;
+		pthread_mutex_unlock(&ctx_mu);
+	} else {
+		EVP_MD_CTX_free(t);
+	}
+	return out;
+}
+
 /* Copies the contents of a memory BIO into a malloc'ed NUL-terminated string. */
 static int
 bio_to_str(BIO *bio, char **out)
@@ -1127,6 +1181,15 @@ pki_cache_flush(void)
 	}
 	pk_next = 0;
 	pthread_mutex_unlock(&pk_mu);
+	pthread_mutex_lock(&ctx_mu);
+	for (size_t i = 0; i < PKI_CTX_N; i++) {
+		EVP_PKEY_free(ctx_tab[i].key);
+		EVP_MD_CTX_free(ctx_tab[i].ctx);
+		ctx_tab[i].key = NULL;
+		ctx_tab[i].ctx = NULL;
+	}
+	ctx_next = 0;
+	pthread_mutex_unlock(&ctx_mu);
 }
 
 /* 1 if now is inside cert's validity period. */
@@ -1338,10 +1401,19 @@ pki_cert_pubkey_id(const X509 *cert, char out[65])
 {
 	if (cert == NULL || out == NULL)
 		return TS_EINVAL;
-	EVP_PKEY *pub = X509_get0_pubkey(cert);
-	if (pub == NULL)
+	if (X509_get0_pubkey(cert) == NULL)
 		return TS_EPARSE;
-	return pki_pubkey_id(pub, out);
+	/* The certificate's SubjectPublicKeyInfo as parsed: the same DER as
+	 * i2d_PUBKEY of its key, without an OpenSSL encoder look-up per call
+	 * (every authenticated request names its device by it). */
+	uint8_t *der = NULL, md[32];
+	unsigned int mdlen = 0;
+	int rc = TS_ECRYPTO;
+	int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+	if (n > 0 && EVP_Digest(der, (size_t)n, md, &mdlen, sha256_md(), NULL) && mdlen == sizeof(md))
+		rc = ts_hex_encode(md, sizeof(md), out, 65);
+	OPENSSL_free(der);
+	return rc;
 }
 
 int
@@ -1357,9 +1429,7 @@ pki_sign(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t sig[PKI_SIG_LEN]
 		return TS_EINVAL;
 	if (!is_p256(key))
 		return TS_EUNSUPP;
-	if ((md = EVP_MD_CTX_new()) == NULL)
-		goto fail;
-	if (EVP_DigestSignInit(md, NULL, sha256_md(), NULL, key) != 1)
+	if ((md = md_ctx_for(key, 1)) == NULL)
 		goto fail;
 	if (EVP_DigestSign(md, der, &derlen, msg, len) != 1)
 		goto fail;
@@ -1413,11 +1483,7 @@ pki_verify(EVP_PKEY *pub, const uint8_t *msg, size_t len, const uint8_t sig[PKI_
 		rc = TS_ECRYPTO;
 		goto fail;
 	}
-	if ((md = EVP_MD_CTX_new()) == NULL) {
-		rc = TS_ENOMEM;
-		goto fail;
-	}
-	if (EVP_DigestVerifyInit(md, NULL, sha256_md(), NULL, pub) != 1) {
+	if ((md = md_ctx_for(pub, 0)) == NULL) {
 		rc = TS_ECRYPTO;
 		goto fail;
 	}
