@@ -275,16 +275,37 @@ sq_close(store *b)
 	free(s);
 }
 
-static int sq_begin(store *b) { return exec(S(b), "BEGIN IMMEDIATE"); }
+/* BEGIN / COMMIT / ROLLBACK as cached prepared statements (sqlite3_exec
+ * parsed them again for every transaction); errors as exec() reports them. */
+static int
+control(sq_store *s, const char *sql)
+{
+	sqlite3_stmt *p = st(s, sql);
+	if (p == NULL)
+		return exec(s, sql);
+	int rc = sqlite3_step(p);
+	sqlite3_reset(p);
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		return 0;
+	int busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+	if (busy)
+		log_warn("sqlite: database busy (held by another connection)");
+	else
+		log_error("sqlite: %s", sqlite3_errmsg(s->db));
+	return busy ? TS_ETIMEOUT : TS_EDB;
+}
+
+static const char sql_begin[] = "BEGIN IMMEDIATE", sql_commit[] = "COMMIT", sql_rollback[] = "ROLLBACK";
+static int sq_begin(store *b) { return control(S(b), sql_begin); }
 static int
 sq_commit(store *b)
 {
-	int rc = exec(S(b), "COMMIT");
+	int rc = control(S(b), sql_commit);
 	if (rc == 0)
 		store_committed();
 	return rc;
 }
-static void sq_rollback(store *b) { (void)exec(S(b), "ROLLBACK"); }
+static void sq_rollback(store *b) { (void)control(S(b), sql_rollback); }
 
 static int
 sq_user_add(store *b, const char *name, const char *pass_hash, int64_t *id)
