@@ -1891,7 +1891,8 @@ store_sqlite_open(const char *path, const store_opts *opts, store **out)
 	int rc;
 	if ((rc = exec(s, "PRAGMA journal_mode=WAL")) != 0 ||
 	    (rc = exec(s, "PRAGMA synchronous=FULL")) != 0 ||
-	    (rc = exec(s, "PRAGMA foreign_keys=ON")) != 0 || (rc = migrate(s)) != 0) {
+	    (rc = exec(s, "PRAGMA foreign_keys=ON")) != 0 || (rc = exec(s, "PRAGMA mmap_size=268435456")) != 0 ||
+	    (rc = migrate(s)) != 0) {
 		sq_close(&s->base);
 		return rc;
 	}
