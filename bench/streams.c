@@ -232,6 +232,8 @@ main(int argc, char **argv)
 	}
 	SSL_CTX_set_verify(g.ctx, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_mode(g.ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* the leaf alone, as tapshare's clients send it (src/lib/httpc.c) */
+	SSL_CTX_set_mode(g.ctx, SSL_MODE_NO_AUTO_CHAIN);
 	g.c = calloc((size_t)g.n, sizeof(*g.c));
 	g.base = event_base_new();
 	if (g.c == NULL || g.base == NULL)
