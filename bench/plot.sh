@@ -20,6 +20,7 @@
 #   PLOT_OUT     the PNG                 (default docs/bench-concurrency.png)
 #   PLOT_DATA    the data table it plots (default: PLOT_OUT with .dat)
 #   PLOT_DURATION limit per row, seconds (default 120)
+#   PLOT_FROM    a data table from an earlier run: only redraw it
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${1:-build}
@@ -41,6 +42,10 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/tapshare-plot.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
+if [ -n "${PLOT_FROM:-}" ]; then
+	cp "$PLOT_FROM" "$W/data" # redraw a table measured before
+	FLOWS=$(awk '!/^#/ {print $9; exit}' "$W/data")
+else
 printf '# concurrency p50_ms p90_ms p99_ms node_cpu_ms_per_flow flows_per_s load_before load_after flows\n' >"$W/data"
 for c in $CONCS; do
 	echo "== concurrency $c, $FLOWS flows" >&2
@@ -65,18 +70,21 @@ for c in $CONCS; do
 		END { printf "%.1f %.1f %.1f", v[rank(500)] / 1000, v[rank(900)] / 1000, v[rank(990)] / 1000 }')
 	printf '%s %s %s %s %s %s %s %s\n' "$c" "$pct" "${cpu:-0}" "${fs:-0}" "$l0" "$l1" "$n" >>"$W/data"
 done
+fi
 mkdir -p "$(dirname "$OUT")"
-cp "$W/data" "$DATA"
+[ "$W/data" -ef "$DATA" ] || cp "$W/data" "$DATA"
 
 term="pngcairo size 900,560 font 'DejaVu Sans,10'"
 gnuplot -e "set terminal $term" -e 'quit' 2>/dev/null || term="png size 900,560"
-title="tapshare node, $(nproc) CPU(s), $(date -u +%Y-%m-%d), $FLOWS flows per point, SQLite synchronous=FULL"
+loads=$(awk '!/^#/ {print $7; print $8}' "$DATA" | sort -n | sed -n '1p;$p' | paste -sd- -)
+title="tapshare node, $(nproc) CPU(s), $(date -u +%Y-%m-%d), $FLOWS flows per point, SQLite synchronous=FULL, load $loads"
 gnuplot <<GP
 set terminal $term
 set output '$OUT'
 set title "$title"
 set xlabel 'concurrency (worker threads = companions)'
 set logscale x 2
+set xrange [0.8:20]
 set xtics ($(echo "$CONCS" | tr ' ' '\n' | awk 'NF {printf "%s\"%s\" %s", s, $1, $1; s=", "}'))
 set ylabel 'S4->S6 latency (ms)'
 set y2label 'node CPU per flow (ms)'
