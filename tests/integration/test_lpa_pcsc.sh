@@ -157,5 +157,7 @@ for t in A1 88 86; do
 done
 expect "the eUICC holds share A's profile" bash -c "'$TS_BIN/tapshare-se' status --state '$T/se.state' --json 2>/dev/null | grep -q sim-"
 
+expect "no tapshare-companion ran in this test" [ ! -e "$T/companion.log" ]
+
 stop_pcscd
 ts_done
