@@ -23,6 +23,8 @@
 #                      calls; bench_floor then prints the counts per flow, the
 #                      price of each primitive timed on this machine, the floor
 #                      for one flow (sum of count x price) and node CPU / floor
+#   BENCH_FLOOR_ROUNDS bench_floor rounds (default 5): each primitive's price is
+#                      the median of the rounds (printed with min and max)
 #   BENCH_MODE         flows (default) | streams: for each N in BENCH_STREAMS
 #                      (default "0 100 1000 10000"), bench_streams holds N idle
 #                      authenticated event streams (bob's device, mutual TLS),
@@ -142,7 +144,7 @@ if [ "$MODE" = flows ]; then
 		ok=$(sed -n 's/^flows completed \([0-9]*\),.*/\1/p' "$T/flows.out")
 		cpu=$(sed -n 's/^node CPU: .*total, \([0-9.]*\) ms per flow.*/\1/p' "$T/flows.out")
 		echo "== floor (same run, same machine): bench_floor --pki $T/pki"
-		"$TS_BIN/bench_floor" --pki "$T/pki" --tmp "$T" --counts "$T/node.counts.start" "$T/node.counts.end" \
+		"$TS_BIN/bench_floor" --pki "$T/pki" --tmp "$T" --rounds "${BENCH_FLOOR_ROUNDS:-5}" --counts "$T/node.counts.start" "$T/node.counts.end" \
 			--flows "${ok:-0}" --node-cpu-ms "${cpu:-0}" || rc=$?
 	fi
 	exit "$rc"
@@ -153,10 +155,15 @@ bob enroll --node "$NODE_URL" --ca "$T/pki/node-ca.crt" --code "$BOB_CODE" --nam
 	>>"$T/enroll.log" 2>&1
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$NODE_PID/status"; }
 summary=()
+rss0=
 for N in $STREAMS; do
 	echo "== $N idle streams"
 	spid=
-	rss0=$(rss_kb)
+	# One baseline, taken before the first row that opens streams (after
+	# the N=0 row's flows warmed the node up): the heap that earlier rows'
+	# streams left behind is reused by the next row's, so a baseline per row
+	# would charge a row only for what it added beyond the previous one.
+	[ -z "$rss0" ] && [ "$N" -gt 0 ] && rss0=$(rss_kb)
 	if [ "$N" -gt 0 ]; then
 		rm -f "$T/streams.ready"
 		"$TS_BIN/bench_streams" --port "$NODE_PORT" --ca "$T/pki/node-ca.crt" --cert "$T/bob/device.crt" \

@@ -395,14 +395,15 @@ bsp_configure_isdp_encode(const uint8_t *dp_oid, size_t oid_len, uint8_t **out, 
 	der_writer w;
 	if (out == NULL || len == NULL || (dp_oid == NULL && oid_len > 0))
 		return TS_EINVAL;
-	/* B8 { 06 oid }: at most 128 bytes with tag and length. */
+	/* B8 { 80 dpOid }: AUTOMATIC TAGS give dpOid [0]; at most 128 bytes
+	 * with tag and length. */
 	if (dp_oid != NULL && (oid_len == 0 || oid_len > DP_PROPRIETARY_MAX - 4))
 		return TS_ELIMIT;
 	der_writer_init(&w);
 	der_begin(&w, TAG_CONFIGURE_ISDP);
 	if (dp_oid != NULL) {
 		der_begin(&w, TAG_DP_PROPRIETARY);
-		der_put(&w, 0x06, dp_oid, oid_len);
+		der_put(&w, 0x80, dp_oid, oid_len);
 		der_end(&w);
 	}
 	der_end(&w);
@@ -435,7 +436,7 @@ bsp_configure_isdp_decode(const uint8_t *buf, size_t len, const uint8_t **dp_oid
 		der_iter_init(&in, t.val, t.len);
 		/* dpOid, then whatever the SM-DP+ adds ("additional data objects
 		 * defined by the SM-DP+ MAY follow"). */
-		if ((rc = der_iter_expect(&in, 0x06, &oid)) != 0)
+		if ((rc = der_iter_expect(&in, 0x80, &oid)) != 0)
 			return rc;
 		if (oid.len == 0 || (oid.val[oid.len - 1] & 0x80) != 0)
 			return TS_EPARSE;
@@ -780,12 +781,10 @@ bsp_split(const uint8_t *pkg, size_t len, bsp_cmd **cmds, size_t *n)
 	/* BF36 tag and length with the whole BF23. */
 	if ((rc = cmds_add(&v, &nv, &cap, 0, (size_t)(t.val + t.len - pkg))) != 0)
 		goto fail;
-	static const uint32_t order[] = { TAG_SEQ87_1, TAG_SEQ88, TAG_SEQ87_2, TAG_SEQ86 };
-	size_t k = 0;
+	/* The order of the sequences is the eUICC's to check: an LPA only
+	 * transports them. */
 	while ((rc = der_iter_next(&it, &t)) == 1) {
-		while (k < 4 && order[k] != t.tag && order[k] == TAG_SEQ87_2)
-			k++;
-		if (k == 4 || order[k] != t.tag) {
+		if (t.tag < TAG_SEQ87_1 || t.tag > TAG_SEQ86) {
 			rc = TS_EPARSE;
 			goto fail;
 		}
@@ -810,14 +809,9 @@ bsp_split(const uint8_t *pkg, size_t len, bsp_cmd **cmds, size_t *n)
 			goto fail;
 		if (first && (rc = cmds_add(&v, &nv, &cap, hoff, t.hdr_len)) != 0)
 			goto fail; /* an empty sequence: its header alone */
-		k++;
 	}
 	if (rc < 0)
 		goto fail;
-	if (k != 4) {
-		rc = TS_EPARSE; /* no sequenceOf86 */
-		goto fail;
-	}
 	*cmds = v;
 	*n = nv;
 	return 0;

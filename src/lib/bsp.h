@@ -82,7 +82,8 @@ int bsp_seg_unwrap(bsp_keys *k, const uint8_t *seg, size_t len,
 
 /* ---- SGP.22 commands carried inside the package ---------------------- */
 
-/* ConfigureISDPRequest BF24 { [B8 dpProprietaryData { 06 dpOid }] } (§5.5.2).
+/* ConfigureISDPRequest BF24 { [B8 dpProprietaryData { 80 dpOid }] } (§5.5.2;
+ * AUTOMATIC TAGS make dpOid [0]).
  * dp_oid: content octets of the OID, NULL for none. Caller frees *out. */
 int bsp_configure_isdp_encode(const uint8_t *dp_oid, size_t oid_len, uint8_t **out, size_t *len);
 /* Strict on what it knows, skips extension additions after it (the module
@@ -149,8 +150,9 @@ typedef struct bsp_cmd {
  * STORE DATA series each: BF36 tag+length with the whole BF23; A0
  * tag+length with its first 87, then each further 87; A1 tag+length, then
  * each 88; A2 tag+length with its first 87, then each further 87 (if A2 is
- * present); A3 tag+length, then each 86. Only the framing is checked (not
- * the cryptography). *cmds: caller frees. */
+ * present); A3 tag+length, then each 86. Only the framing is checked
+ * (DER, BF23 first, then sequences A0..A3), not their order or the
+ * cryptography: that is the eUICC's to judge. *cmds: caller frees. */
 int bsp_split(const uint8_t *pkg, size_t len, bsp_cmd **cmds, size_t *n);
 
 /* ---- eUICC side: loading command by command ------------------------------ */

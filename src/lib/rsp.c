@@ -239,8 +239,8 @@ rsp_metadata_encode(const rsp_metadata *m, uint8_t **out, size_t *len)
 		static const uint8_t all[] = { 0x04, 0xF0 };
 		der_begin(&w, TAG_NOTIF_CFG);
 		der_begin(&w, TAG_SEQ);
-		der_put(&w, 0x03, all, sizeof(all));
-		der_put_str(&w, 0x0C, m->notif_address);
+		der_put(&w, TAG_CTX0, all, sizeof(all));      /* [0] BIT STRING */
+		der_put_str(&w, TAG_CTX1, m->notif_address); /* [1] UTF8String */
 		der_end(&w);
 		der_end(&w);
 	}
@@ -338,7 +338,7 @@ ssd_decode(const der_tlv *ssd, rsp_metadata *m)
 	return rc;
 }
 
-/* B6: SEQUENCE OF { 03 NotificationEvent, 0C address }; the first address
+/* B6: SEQUENCE OF { 80 NotificationEvent, 81 address } (AUTOMATIC TAGS); the first address
  * is kept (tapshare's SM-DP+ names one for all events). */
 static int
 notif_cfg_decode(const der_tlv *cfg, rsp_metadata *m)
@@ -351,8 +351,8 @@ notif_cfg_decode(const der_tlv *cfg, rsp_metadata *m)
 		if (item.tag != TAG_SEQ)
 			return TS_EPARSE;
 		der_iter_init(&in, item.val, item.len);
-		if ((rc = der_iter_expect(&in, 0x03, &bits)) != 0 ||
-		    (rc = der_iter_expect(&in, 0x0C, &addr)) != 0 || (rc = der_iter_end(&in)) != 0)
+		if ((rc = der_iter_expect(&in, TAG_CTX0, &bits)) != 0 ||
+		    (rc = der_iter_expect(&in, TAG_CTX1, &addr)) != 0 || (rc = der_iter_end(&in)) != 0)
 			return rc;
 		/* a BIT STRING: its unused-bits octet 0..7, those bits zero */
 		if (bits.len == 0 || bits.val[0] > 7 || (bits.len == 1 && bits.val[0] != 0) ||

@@ -14,8 +14,8 @@
  *   metadata        SGP.22 StoreMetadataRequest (§5.5.3):
  *     BF25 { 5A iccid | 91 serviceProviderName (<= 32 bytes) | 92 profileName (<= 64) |
  *            [93 iconType 94 icon] | [95 profileClass, DEFAULT operational: omitted] |
- *            [B6 notificationConfigurationInfo { 30 { 03 02 04 F0 (install, enable,
- *                disable, delete) 0C notificationAddress } }] | [B7 profileOwner] |
+ *            [B6 notificationConfigurationInfo { 30 { 80 02 04 F0 (install, enable,
+ *                disable, delete) 81 notificationAddress } }] | [B7 profileOwner] |
  *            [99 profilePolicyRules] |
  *            [BF22 serviceSpecificDataStoredInEuicc { 30 { 80 vendorOid (tapshare,
  *                RSP_VENDOR_OID) A1 { 30 { 80 appId 81 kind 82 notAfter (unix s,

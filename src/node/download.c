@@ -204,24 +204,20 @@ verify_euicc(const download_svc *d, const es10_auth_server_resp *a, const char *
     char *why, size_t cap)
 {
 	X509 *eum = NULL, *euicc = NULL;
-	STACK_OF(X509) *chain = NULL;
 	int rc = TS_EVERIFY;
 	char err[256] = "";
 	eid_t eid;
 	char prefixes[512];
-	if (pki_cert_from_der(a->eum_cert.p, a->eum_cert.len, &eum) != 0 ||
-	    pki_cert_from_der(a->euicc_cert.p, a->euicc_cert.len, &euicc) != 0) {
-		snprintf(why, cap, "malformed eUICC or EUM certificate");
-		goto done;
-	}
-	chain = sk_X509_new_null();
-	if (chain == NULL || !sk_X509_push(chain, eum)) {
-		snprintf(why, cap, "out of memory");
-		goto done;
-	}
-	/* SGP.22 profile: roles, the EUM's nameConstraints and the EID in them */
-	if (pki_verify_role(d->ci, chain, euicc, PKI_ROLE_EUICC, err, sizeof(err)) != 0) {
+	/* SGP.22 profile: roles, the EUM's nameConstraints and the EID in them
+	 * (parsed and verified once per certificate, pki.h) */
+	int vr = pki_verify_euicc_der(d->ci, a->eum_cert.p, a->eum_cert.len, a->euicc_cert.p, a->euicc_cert.len,
+	    &eum, &euicc, err, sizeof(err));
+	if (vr == TS_EVERIFY) {
 		snprintf(why, cap, "eUICC certificate does not chain to the trusted CI: %s", err);
+		goto done;
+	}
+	if (vr != 0) {
+		snprintf(why, cap, "malformed eUICC or EUM certificate");
 		goto done;
 	}
 	if (pki_cert_eid(euicc, &eid) != 0) {
@@ -239,7 +235,6 @@ verify_euicc(const download_svc *d, const es10_auth_server_resp *a, const char *
 	*pub = X509_get_pubkey(euicc);
 	rc = *pub ? 0 : TS_ECRYPTO;
 done:
-	sk_X509_free(chain); /* eum freed below */
 	X509_free(eum);
 	X509_free(euicc);
 	return rc;

@@ -54,8 +54,8 @@ done(der_writer *w, size_t *len)
  *                                              (95 profileClass operational: DEFAULT, absent)
  *     B6 12                                    notificationConfigurationInfo
  *       30 10
- *         03 02 04 F0                          install enable disable delete (4 unused bits)
- *         0C 0A "dp.example"                   notificationAddress
+ *         80 02 04 F0                          [0] install enable disable delete (4 unused bits)
+ *         81 0A "dp.example"                   [1] notificationAddress
  *     BF22 34                                  serviceSpecificDataStoredInEuicc
  *       30 32
  *         80 14 69 83 CA .. 5B                 vendorOid 2.25.3044255561141990384743087865
@@ -70,8 +70,8 @@ static const uint8_t smr_vec[] = { 0xBF, 0x25, 0x6A,
 	0x5A, 0x0A, 0x98, 0x44, 0x10, 0x32, 0x54, 0x76, 0x98, 0x10, 0x32, 0xF8,
 	0x91, 0x04, 's', 'p', '-', '1',
 	0x92, 0x0B, 'T', 'r', 'a', 'v', 'e', 'l', ' ', 'e', 'S', 'I', 'M',
-	0xB6, 0x12, 0x30, 0x10, 0x03, 0x02, 0x04, 0xF0,
-	0x0C, 0x0A, 'd', 'p', '.', 'e', 'x', 'a', 'm', 'p', 'l', 'e',
+	0xB6, 0x12, 0x30, 0x10, 0x80, 0x02, 0x04, 0xF0,
+	0x81, 0x0A, 'd', 'p', '.', 'e', 'x', 'a', 'm', 'p', 'l', 'e',
 	0xBF, 0x22, 0x34, 0x30, 0x32,
 	0x80, 0x14, 0x69, 0x83, 0xCA, 0x86, 0x9D, 0xAF, 0x89, 0xC6, 0xDA, 0x8A, 0x9F, 0xA3, 0xD3, 0xD0,
 	0xDD, 0x9F, 0x8E, 0xAF, 0xD1, 0x5B,
