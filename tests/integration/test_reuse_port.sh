@@ -24,7 +24,7 @@ out=$("$TS_BIN/tapshare-node" check --dir "$T/sq" 2>&1) && fail "check accepts r
 echo "$out" | head -n 3
 expect "check refuses reuse_port on SQLite, naming the key and PostgreSQL" \
 	grep -q "reuse_port: several node processes on one port need a PostgreSQL database" <<<"$out"
-out=$("$TS_BIN/tapshare-node" run --dir "$T/sq" 2>&1) && fail "run starts with reuse_port on SQLite"
+out=$(timeout 10 "$TS_BIN/tapshare-node" run --dir "$T/sq" 2>&1) && fail "run starts with reuse_port on SQLite"
 expect "run refuses it too" grep -q "reuse_port" <<<"$out"
 
 # a second run on one SQLite file (ephemeral ports, so no bind conflict)
