@@ -898,6 +898,212 @@ fail:
 	return rc;
 }
 
+/* ---- CancelSession -------------------------------------------------------- */
+
+static const struct { int v; const char *name; } cancel_reasons[] = {
+	{ ES10_CANCEL_END_USER_REJECTION, "endUserRejection" },
+	{ ES10_CANCEL_POSTPONED, "postponed" },
+	{ ES10_CANCEL_TIMEOUT, "timeout" },
+	{ ES10_CANCEL_PPR_NOT_ALLOWED, "pprNotAllowed" },
+	{ ES10_CANCEL_METADATA_MISMATCH, "metadataMismatch" },
+	{ ES10_CANCEL_LOAD_BPP_EXECUTION_ERROR, "loadBppExecutionError" },
+	{ ES10_CANCEL_UNDEFINED_REASON, "undefinedReason" },
+};
+
+const char *
+es10_cancel_reason_name(int reason)
+{
+	for (size_t i = 0; i < sizeof(cancel_reasons) / sizeof(cancel_reasons[0]); i++)
+		if (cancel_reasons[i].v == reason)
+			return cancel_reasons[i].name;
+	return NULL;
+}
+
+int
+es10_cancel_reason_parse(const char *name)
+{
+	for (size_t i = 0; name != NULL && i < sizeof(cancel_reasons) / sizeof(cancel_reasons[0]); i++)
+		if (strcmp(cancel_reasons[i].name, name) == 0)
+			return cancel_reasons[i].v;
+	return -1;
+}
+
+/* A non-negative INTEGER 0..127 (one octet, DER-minimal). */
+static int
+get_small(const der_tlv *t, int *out)
+{
+	if (t->len != 1 || t->val[0] > 0x7F)
+		return TS_EPARSE;
+	*out = t->val[0];
+	return 0;
+}
+
+/* OBJECT IDENTIFIER content octets: 1..ES10_OID_MAX, the last octet ends a
+ * sub-identifier, no sub-identifier starts with 0x80 (X.690 §8.19.2). */
+static int
+get_oid(const der_tlv *t, uint8_t *out, size_t *len)
+{
+	if (t->len < 1 || t->len > ES10_OID_MAX || der_tag_constructed(t->tag) || (t->val[t->len - 1] & 0x80))
+		return TS_EPARSE;
+	for (size_t i = 0; i < t->len; i++)
+		if (t->val[i] == 0x80 && (i == 0 || !(t->val[i - 1] & 0x80)))
+			return TS_EPARSE;
+	memcpy(out, t->val, t->len);
+	*len = t->len;
+	return 0;
+}
+
+int
+es10_cancel_session_req_encode(const es10_cancel_session_req *r, uint8_t **out, size_t *len)
+{
+	der_writer w;
+	if (r == NULL || out == NULL || len == NULL)
+		return TS_EINVAL;
+	if (r->tid_len < 1 || r->tid_len > ES10_TID_MAX || r->reason < 0 || r->reason > 0x7F)
+		return TS_EINVAL;
+	der_writer_init(&w);
+	der_begin(&w, ES10_TAG_CANCEL_SESSION);
+	der_put(&w, 0x80, r->tid, r->tid_len);
+	der_put_uint(&w, 0x81, (uint64_t)r->reason);
+	der_end(&w);
+	return finish(&w, out, len);
+}
+
+int
+es10_cancel_session_req_decode(const uint8_t *buf, size_t len, es10_cancel_session_req *r)
+{
+	der_tlv top, t;
+	der_iter it;
+	int rc;
+	if (r == NULL)
+		return TS_EINVAL;
+	memset(r, 0, sizeof(*r));
+	if ((rc = read_top(buf, len, ES10_TAG_CANCEL_SESSION, &top)) != 0)
+		return rc;
+	der_iter_init(&it, top.val, top.len);
+	if ((rc = der_iter_expect(&it, 0x80, &t)) != 0 || (rc = get_tid(&t, r->tid, &r->tid_len)) != 0 ||
+	    (rc = der_iter_expect(&it, 0x81, &t)) != 0 || (rc = get_small(&t, &r->reason)) != 0 ||
+	    (rc = der_iter_end(&it)) != 0) {
+		memset(r, 0, sizeof(*r));
+		return rc;
+	}
+	return 0;
+}
+
+int
+es10_cancel_signed_encode(const es10_cancel_signed *s, uint8_t **out, size_t *len)
+{
+	der_writer w;
+	if (s == NULL || out == NULL || len == NULL)
+		return TS_EINVAL;
+	if (s->tid_len < 1 || s->tid_len > ES10_TID_MAX || s->smdp_oid_len < 1 || s->smdp_oid_len > ES10_OID_MAX ||
+	    s->reason < 0 || s->reason > 0x7F)
+		return TS_EINVAL;
+	der_writer_init(&w);
+	der_begin(&w, TAG_SEQ);
+	der_put(&w, 0x80, s->tid, s->tid_len);
+	der_put(&w, 0x81, s->smdp_oid, s->smdp_oid_len);
+	der_put_uint(&w, 0x82, (uint64_t)s->reason);
+	der_end(&w);
+	return finish(&w, out, len);
+}
+
+/* Signed by the eUICC and read by the SM-DP+: a response decoder (unknown
+ * elements after the known ones are skipped if well-formed). */
+int
+es10_cancel_signed_decode(const uint8_t *buf, size_t len, es10_cancel_signed *s)
+{
+	der_tlv top, t;
+	der_iter it;
+	int rc;
+	static const uint32_t known[] = { 0x80, 0x81, 0x82 };
+	if (s == NULL)
+		return TS_EINVAL;
+	memset(s, 0, sizeof(*s));
+	if ((rc = read_top(buf, len, TAG_SEQ, &top)) != 0)
+		return rc;
+	der_iter_init(&it, top.val, top.len);
+	if ((rc = next_known(&it, known, 3, &t)) <= 0 || t.tag != 0x80 || (rc = get_tid(&t, s->tid, &s->tid_len)) != 0 ||
+	    (rc = next_known(&it, known, 3, &t)) <= 0 || t.tag != 0x81 ||
+	    (rc = get_oid(&t, s->smdp_oid, &s->smdp_oid_len)) != 0 || (rc = next_known(&it, known, 3, &t)) <= 0 ||
+	    t.tag != 0x82 || (rc = get_small(&t, &s->reason)) != 0 || (rc = next_known(&it, known, 3, &t)) != 0) {
+		memset(s, 0, sizeof(*s));
+		return rc < 0 ? rc : TS_EPARSE;
+	}
+	return 0;
+}
+
+int
+es10_cancel_session_resp_encode(const es10_cancel_session_resp *r, uint8_t **out, size_t *len)
+{
+	der_writer w;
+	es10_cancel_signed cs;
+	if (r == NULL || out == NULL || len == NULL)
+		return TS_EINVAL;
+	if (r->error != 0 ? r->error < 1 || r->error > 0x7F
+			  : es10_cancel_signed_decode(r->cancel_signed.p, r->cancel_signed.len, &cs) != 0)
+		return TS_EINVAL;
+	der_writer_init(&w);
+	der_begin(&w, ES10_TAG_CANCEL_SESSION);
+	if (r->error != 0) {
+		der_put_uint(&w, 0x81, (uint64_t)r->error);
+	} else {
+		der_begin(&w, TAG_A0);
+		der_put_raw(&w, r->cancel_signed.p, r->cancel_signed.len);
+		der_put(&w, ES10_TAG_SIGNATURE, r->signature, ES10_SIG_LEN);
+		der_end(&w);
+	}
+	der_end(&w);
+	return finish(&w, out, len);
+}
+
+int
+es10_cancel_session_resp_decode(const uint8_t *buf, size_t len, es10_cancel_session_resp *r, es10_cancel_signed *s)
+{
+	der_tlv top, ch, t;
+	der_iter it, in;
+	es10_cancel_signed tmp;
+	int rc;
+	static const uint32_t alts[] = { TAG_A0, 0x81 };
+	static const uint32_t ok_known[] = { TAG_SEQ, ES10_TAG_SIGNATURE };
+	if (r == NULL)
+		return TS_EINVAL;
+	memset(r, 0, sizeof(*r));
+	if (s == NULL)
+		s = &tmp;
+	memset(s, 0, sizeof(*s));
+	if ((rc = read_top(buf, len, ES10_TAG_CANCEL_SESSION, &top)) != 0)
+		return rc;
+	der_iter_init(&it, top.val, top.len);
+	if ((rc = next_known(&it, alts, 2, &ch)) <= 0)
+		return rc < 0 ? rc : TS_EPARSE;
+	if ((rc = next_known(&it, alts, 2, &t)) != 0)
+		return rc < 0 ? rc : TS_EPARSE;
+	if (ch.tag == 0x81) {
+		if ((rc = get_code(&ch, &r->error)) != 0)
+			goto fail;
+		return 0;
+	}
+	der_iter_init(&in, ch.val, ch.len);
+	if ((rc = next_known(&in, ok_known, 2, &t)) <= 0 || t.tag != TAG_SEQ)
+		goto bad;
+	span_of(&t, &r->cancel_signed);
+	if ((rc = es10_cancel_signed_decode(r->cancel_signed.p, r->cancel_signed.len, s)) != 0)
+		goto fail;
+	if ((rc = next_known(&in, ok_known, 2, &t)) <= 0 || t.tag != ES10_TAG_SIGNATURE ||
+	    (rc = get_fixed(&t, r->signature, ES10_SIG_LEN)) != 0)
+		goto bad;
+	if ((rc = next_known(&in, ok_known, 2, &t)) != 0)
+		goto bad;
+	return 0;
+bad:
+	rc = rc < 0 ? rc : TS_EPARSE;
+fail:
+	memset(r, 0, sizeof(*r));
+	memset(s, 0, sizeof(*s));
+	return rc;
+}
+
 /* ---- signature inputs ----------------------------------------------------- */
 
 void

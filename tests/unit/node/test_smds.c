@@ -172,15 +172,17 @@ test_refusals(void **state)
 	int rc = discover(se1, eid, ids, &n, &why);
 	d.ci = ci;
 	assert_int_equal(rc, TS_EVERIFY);
-	assert_string_equal(why.subject, "8.1.3");
-	assert_non_null(strstr(why.msg, "does not chain"));
+	/* SGP.22 §5.8.2: the chain's root is not the CI in use: CI Public Key - Unknown */
+	assert_string_equal(why.subject, "8.11.1");
+	assert_string_equal(why.reason, "3.9");
+	assert_non_null(strstr(why.msg, "not issued by the CI"));
 	assert_int_equal(n, 0);
 	/* another SM-DS address */
 	uint8_t chal[16] = { 1 }, *s1 = NULL, sig1[64], *bf38 = NULL;
 	size_t s1_len = 0, bf38_len = 0;
 	assert_int_equal(smds_initiate(&d, st, "p", "other.example:443", chal, tid, &s1, &s1_len, sig1, &why),
 	    TS_EINVAL);
-	assert_string_equal(why.subject, "8.8.1");
+	assert_string_equal(why.subject, "8.9.1"); /* SGP.22 §5.8.1: SM-DS Address - Refused */
 	/* unknown transaction */
 	assert_int_equal(smds_authenticate(&d, st, "00112233445566778899aabbccddeeff", (const uint8_t *)"x", 1, eid,
 	    ids, 4, &n, &why), TS_ENOTFOUND);
