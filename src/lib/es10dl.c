@@ -1144,22 +1144,32 @@ es10_sig_input(const uint8_t *signed_tlv, size_t len, const uint8_t sig[ES10_SIG
 }
 
 int
-es10_hash_cc(const char *code, const uint8_t *tid, size_t tid_len, uint8_t out[ES10_HASHCC_LEN])
+es10_hash_cc_of(const uint8_t code_hash[32], const uint8_t *tid, size_t tid_len, uint8_t out[ES10_HASHCC_LEN])
 {
-	uint8_t h1[32];
 	unsigned int n = 0;
 	int rc = TS_ECRYPTO;
-	if (code == NULL || tid == NULL || out == NULL || tid_len < 1 || tid_len > ES10_TID_MAX)
+	if (code_hash == NULL || tid == NULL || out == NULL || tid_len < 1 || tid_len > ES10_TID_MAX)
 		return TS_EINVAL;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	if (md == NULL)
 		return TS_ENOMEM;
-	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(md, code, strlen(code)) == 1 &&
-	    EVP_DigestFinal_ex(md, h1, &n) == 1 && n == 32 && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-	    EVP_DigestUpdate(md, h1, 32) == 1 && EVP_DigestUpdate(md, tid, tid_len) == 1 &&
-	    EVP_DigestFinal_ex(md, out, &n) == 1 && n == 32)
+	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(md, code_hash, 32) == 1 &&
+	    EVP_DigestUpdate(md, tid, tid_len) == 1 && EVP_DigestFinal_ex(md, out, &n) == 1 && n == 32)
 		rc = 0;
-	OPENSSL_cleanse(h1, sizeof(h1));
 	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+int
+es10_hash_cc(const char *code, const uint8_t *tid, size_t tid_len, uint8_t out[ES10_HASHCC_LEN])
+{
+	uint8_t h1[32];
+	unsigned int n = 0;
+	if (code == NULL || tid == NULL || out == NULL || tid_len < 1 || tid_len > ES10_TID_MAX)
+		return TS_EINVAL;
+	if (EVP_Digest(code, strlen(code), h1, &n, EVP_sha256(), NULL) != 1 || n != 32)
+		return TS_ECRYPTO;
+	int rc = es10_hash_cc_of(h1, tid, tid_len, out);
+	OPENSSL_cleanse(h1, sizeof(h1));
 	return rc;
 }

@@ -277,5 +277,7 @@ void es10_sig_do(const uint8_t sig[ES10_SIG_LEN], uint8_t out[3 + ES10_SIG_LEN])
 int es10_sig_from_do(const uint8_t *buf, size_t len, uint8_t sig[ES10_SIG_LEN]);
 /* hashCc = SHA-256(SHA-256(code) || transactionId). */
 int es10_hash_cc(const char *code, const uint8_t *tid, size_t tid_len, uint8_t out[ES10_HASHCC_LEN]);
+/* The same from SHA-256(code) (what an SM-DP+ keeps instead of the code). */
+int es10_hash_cc_of(const uint8_t code_hash[32], const uint8_t *tid, size_t tid_len, uint8_t out[ES10_HASHCC_LEN]);
 
 #endif

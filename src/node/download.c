@@ -376,7 +376,14 @@ download_authenticate(const download_svc *d, store *st, const char *tid, const u
 	memset(&ss2, 0, sizeof(ss2));
 	memcpy(ss2.tid, es1.tid, es1.tid_len);
 	ss2.tid_len = es1.tid_len;
-	ss2.cc_required = 0;
+	/* SGP.22 §3.1.2: a share with a confirmation code makes the eUICC ask
+	 * for it (ccRequiredFlag), getBoundProfilePackage checks its hashCc. */
+	char cch[65];
+	int cc_attempts = 0;
+	rc = st->ops->cc_get(st, sh.id, cch, &cc_attempts);
+	if (rc != 0 && rc != TS_ENOTFOUND)
+		goto fail;
+	ss2.cc_required = rc == 0;
 	/* smdpSignature2 over smdpSigned2 || 5F37 40 euiccSignature1. */
 	if (es10_smdp_signed2_encode(&ss2, s2, s2_len) != 0 ||
 	    es10_sig_input(*s2, *s2_len, tx.euicc_sig1, &tbs, &tbs_len) != 0 ||
@@ -456,6 +463,44 @@ credential_profile(const char *cred, const eid_t *eid, rsp_metadata *m, uint8_t 
 	return rc;
 }
 
+/* The confirmation code (SGP.22 §3.1.2 / §5.6.2): a share that asks for one
+ * needs hashCc in the eUICC-signed euiccSigned2 (8.2.7 / 2.2), equal to
+ * SHA-256(SHA-256(code) || transactionId) (8.2.7 / 3.8). The
+ * DOWNLOAD_CC_ATTEMPTS-th wrong one ends the share (failed: the provider is
+ * told) and is answered 8.2.7 / 6.4. */
+static int
+check_cc(const download_svc *d, store *st, const store_share *sh, const es10_euicc_signed2 *es2, download_why *why)
+{
+	char hex[65];
+	uint8_t h1[32], want[ES10_HASHCC_LEN];
+	size_t n = 0;
+	int attempts = 0;
+	int rc = st->ops->cc_get(st, sh->id, hex, &attempts);
+	if (rc == TS_ENOTFOUND)
+		return 0;
+	if (rc != 0 || ts_hex_decode(hex, h1, sizeof(h1), &n) != 0 || n != 32 ||
+	    es10_hash_cc_of(h1, es2->tid, es2->tid_len, want) != 0)
+		return internal(why, "reading the confirmation code");
+	if (attempts >= DOWNLOAD_CC_ATTEMPTS)
+		return refuse(why, TS_EDENIED, ES9_CC_RETRIES_EXCEEDED, "share %s: no confirmation code attempts left",
+		    sh->id);
+	if (!es2->has_hash_cc)
+		return refuse(why, TS_EDENIED, ES9_CC_MISSING, "share %s needs the confirmation code (hashCc)", sh->id);
+	if (ts_ct_equal(es2->hash_cc, want, ES10_HASHCC_LEN) == 0)
+		return 0;
+	if ((rc = st->ops->cc_refused(st, sh->id, &attempts)) != 0)
+		return internal(why, "counting the confirmation code attempt");
+	if (attempts < DOWNLOAD_CC_ATTEMPTS)
+		return refuse(why, TS_EDENIED, ES9_CC_REFUSED, "share %s: wrong confirmation code (%d of %d attempts)",
+		    sh->id, attempts, DOWNLOAD_CC_ATTEMPTS);
+	char reason[128];
+	snprintf(reason, sizeof(reason), "the confirmation code was wrong %d times", attempts);
+	rc = share_fail(d->share, st, sh->id, reason, 1);
+	if (rc != 0 && rc != TS_ESTATE)
+		return internal(why, "ending the share");
+	return refuse(why, TS_EDENIED, ES9_CC_RETRIES_EXCEEDED, "share %s: %s; the share has ended", sh->id, reason);
+}
+
 int
 download_package(const download_svc *d, store *st, const char *tid, const uint8_t *pdr, size_t pdr_len,
     uint8_t **bpp, size_t *bpp_len, download_why *why)
@@ -509,6 +554,8 @@ download_package(const download_svc *d, store *st, const char *tid, const uint8_
 		rc = refuse(why, TS_ESTATE, ES9_TID_UNKNOWN, "share %s is no longer downloadable: the download session ended with it", sh.id);
 		goto done;
 	}
+	if ((rc = check_cc(d, st, &sh, &es2, why)) != 0)
+		goto done;
 	rsp_metadata m;
 	share_metadata(&sh, &m);
 	eid_t eid;

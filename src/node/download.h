@@ -38,6 +38,8 @@
 
 /* Open ES9+ sessions kept per share: a new one replaces the oldest. */
 #define DOWNLOAD_TX_PER_SHARE 4
+/* Wrong confirmation codes a share tolerates; the last one ends it. */
+#define DOWNLOAD_CC_ATTEMPTS 3
 
 typedef struct download_svc {
 	const share_svc *share;     /* borrowed */

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #include "device/se_client.h"
@@ -233,11 +234,12 @@ teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-/* An authorised share of sim-a for eid; its matching id in mid. */
+/* An authorised share of sim-a for eid; its matching id in mid; cc_hash: the
+ * SHA-256 (hex) of a confirmation code the share asks for, or NULL. */
 static void
-authorised_share(const char *eid, char id[STORE_ID_MAX], char mid[STORE_ID_MAX])
+authorised_share_cc(const char *eid, char id[STORE_ID_MAX], char mid[STORE_ID_MAX], const char *cc_hash)
 {
-	share_req r = { .user_id = alice, .device_id = "dev-a", .eid = eid, .app_id = "sim-a" };
+	share_req r = { .user_id = alice, .device_id = "dev-a", .eid = eid, .app_id = "sim-a", .cc_hash = cc_hash };
 	store_share sh;
 	share_why why;
 	assert_int_equal(share_request(&svc, st, &r, NULL, &sh, &why), 0);
@@ -261,6 +263,12 @@ authorised_share(const char *eid, char id[STORE_ID_MAX], char mid[STORE_ID_MAX])
 	assert_int_equal(st->ops->share_get(st, sh.id, &sh), 0);
 	snprintf(id, STORE_ID_MAX, "%s", sh.id);
 	snprintf(mid, STORE_ID_MAX, "%s", sh.matching_id);
+}
+
+static void
+authorised_share(const char *eid, char id[STORE_ID_MAX], char mid[STORE_ID_MAX])
+{
+	authorised_share_cc(eid, id, mid, NULL);
 }
 
 static enum share_state
@@ -395,6 +403,7 @@ tx_stage(const session *s)
 /* BF21 for session s, signed by se over euiccSigned2 || smdpSignature2
  * (signer: another key, or NULL for se's own). */
 static const uint8_t *package_tid; /* euiccSigned2's transactionId if set (else the session's) */
+static const uint8_t *package_hash_cc; /* euiccSigned2's hashCc if set */
 
 static int
 get_package_signed(const session *s, const fake_se *se, EVP_PKEY *signer, download_why *why)
@@ -410,6 +419,10 @@ get_package_signed(const session *s, const fake_se *se, EVP_PKEY *signer, downlo
 	assert_int_equal(pki_keygen(&otk), 0);
 	assert_int_equal(pki_pubkey_to_point(otk, e2.euicc_otpk), 0);
 	EVP_PKEY_free(otk);
+	if (package_hash_cc != NULL) {
+		e2.has_hash_cc = 1;
+		memcpy(e2.hash_cc, package_hash_cc, 32);
+	}
 	uint8_t *es2 = NULL, buf[1024], sig[64];
 	size_t es2_len = 0;
 	assert_int_equal(es10_euicc_signed2_encode(&e2, &es2, &es2_len), 0);
@@ -1245,6 +1258,104 @@ test_cancel_session_codes(void **state)
 	assert_spec_code(&why, "8.10.1", "3.9");
 }
 
+/* SHA-256(SHA-256(code) || transactionId), computed here with OpenSSL alone
+ * (SGP.22 §3.1.2 Confirmation Code). */
+static void
+spec_hash_cc(const char *code, const uint8_t tid[RSP_TID_LEN], uint8_t out[32])
+{
+	uint8_t h1[32], buf[32 + RSP_TID_LEN];
+	assert_non_null(SHA256((const unsigned char *)code, strlen(code), h1));
+	memcpy(buf, h1, 32);
+	memcpy(buf + 32, tid, RSP_TID_LEN);
+	assert_non_null(SHA256(buf, sizeof(buf), out));
+}
+
+/* The smdpSigned2 authenticateClient answers s with (caller frees). */
+static uint8_t *
+authenticate_s2(const session *s, const char *mid, size_t *s2_len, download_why *why)
+{
+	es10_euicc_signed1 e;
+	good_es1(s, mid, &e);
+	uint8_t *resp = NULL, *md = NULL, *s2 = NULL, sig2[64];
+	size_t len = 0, md_len = 0;
+	bf38(&e, se_a.key, &se_a, 0, &resp, &len);
+	assert_int_equal(download_authenticate(&dsvc, st, s->tid, resp, len, &md, &md_len, &s2, s2_len, sig2, why), 0);
+	free(resp);
+	free(md);
+	return s2;
+}
+
+/* A share with a confirmation code: ccRequiredFlag TRUE, hashCc checked,
+ * a bounded number of wrong codes, then the share ends. */
+static void
+test_confirmation_code(void **state)
+{
+	(void)state;
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX], hex[65];
+	uint8_t h[32], hcc[32];
+	assert_non_null(SHA256((const unsigned char *)"31415926", 8, h));
+	ts_hex_encode(h, 32, hex, sizeof(hex));
+	authorised_share_cc(EID, id, mid, hex);
+	session s;
+	download_why why;
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	size_t s2_len = 0;
+	uint8_t *s2 = authenticate_s2(&s, mid, &s2_len, &why);
+	/* smdpSigned2 = 30 L { 80 10 tid, 01 01 FF }: ccRequiredFlag TRUE */
+	assert_int_equal(s2_len, 2 + 18 + 3);
+	assert_memory_equal(s2 + 2 + 18, "\x01\x01\xFF", 3);
+	free(s2);
+	/* no hashCc */
+	assert_int_not_equal(get_package(&s, &se_a, &why), 0);
+	assert_spec_code(&why, "8.2.7", "2.2"); /* Confirmation Code - Mandatory element missing */
+	/* a wrong code, twice */
+	spec_hash_cc("27182818", s.ss1.tid, hcc);
+	package_hash_cc = hcc;
+	assert_int_not_equal(get_package(&s, &se_a, &why), 0);
+	assert_spec_code(&why, "8.2.7", "3.8"); /* Confirmation Code - Refused */
+	assert_int_not_equal(get_package(&s, &se_a, &why), 0);
+	assert_spec_code(&why, "8.2.7", "3.8");
+	assert_int_equal(state_of(id), SHARE_AUTHORISED);
+	/* the right code, but for another transactionId */
+	uint8_t other[RSP_TID_LEN];
+	memcpy(other, s.ss1.tid, RSP_TID_LEN);
+	other[0] ^= 0x01;
+	spec_hash_cc("31415926", other, hcc);
+	assert_int_not_equal(get_package(&s, &se_a, &why), 0);
+	assert_spec_code(&why, "8.2.7", "6.4"); /* the third wrong one: Maximum number of retries exceeded */
+	assert_int_equal(state_of(id), SHARE_FAILED);
+	assert_int_equal(count_outbox(id, OUTBOX_CANCEL_ORDER), 1);
+	spec_hash_cc("31415926", s.ss1.tid, hcc);
+	assert_int_not_equal(get_package(&s, &se_a, &why), 0);
+
+	/* another share: the right code is accepted after a wrong one */
+	authorised_share_cc(EID, id, mid, hex);
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	s2 = authenticate_s2(&s, mid, &s2_len, &why);
+	free(s2);
+	spec_hash_cc("31415927", s.ss1.tid, hcc);
+	assert_int_not_equal(get_package(&s, &se_a, &why), 0);
+	assert_spec_code(&why, "8.2.7", "3.8");
+	spec_hash_cc("31415926", s.ss1.tid, hcc);
+	assert_int_equal(get_package(&s, &se_a, &why), 0);
+	assert_int_equal(state_of(id), SHARE_DELIVERED);
+	package_hash_cc = NULL;
+
+	/* a share without one: ccRequiredFlag FALSE, no hashCc needed */
+	authorised_share(EID, id, mid);
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	s2 = authenticate_s2(&s, mid, &s2_len, &why);
+	assert_memory_equal(s2 + s2_len - 3, "\x01\x01\x00", 3);
+	free(s2);
+	assert_int_equal(get_package(&s, &se_a, &why), 0);
+	/* the hash the primary sends must be one */
+	share_req r = { .user_id = alice, .device_id = "dev-a", .eid = EID, .app_id = "sim-a", .cc_hash = "31415926" };
+	store_share sh;
+	share_why swhy;
+	assert_int_not_equal(share_request(&svc, st, &r, NULL, &sh, &swhy), 0);
+	assert_string_equal(swhy.code, "bad_confirmation_code_hash");
+}
+
 /* ---- with the real secure element --------------------------------------- */
 
 static se_driver *
@@ -1603,6 +1714,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_initiate_codes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chain_codes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_session_codes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_confirmation_code, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_of_delivered_share, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_real_se, setup, teardown),
