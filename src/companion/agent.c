@@ -536,11 +536,38 @@ do_download(struct agent *a, const push_cmd *cmd)
 		    "(\"%s\", %s from %s)", cmd->share_id, a2.metadata.app_id, a2.metadata.name,
 		    a2.metadata.kind, a2.metadata.provider);
 
-	step = "SE PrepareDownload";
-	if ((rc = se_prepare_download(a->se, a2.smdp_signed2, a2.smdp_signed2_len,
-	    a2.smdp_signature2, a2.smdp_cert, a2.smdp_cert_len, &bf21, &bf21_len)) != 0) {
-		ts_errbuf(why, sizeof(why), "%s", ts_strerror(rc));
-		goto fail;
+	step = "confirmation code";
+	{
+		/* SGP.22 §3.1.2: ccRequiredFlag asks the end user for the code;
+		 * the eUICC signs hashCc = SHA-256(SHA-256(code) || transactionId). */
+		es10_smdp_signed2 ss2;
+		uint8_t hcc[ES10_HASHCC_LEN];
+		int with_cc = 0;
+		if ((rc = es10_smdp_signed2_decode(a2.smdp_signed2, a2.smdp_signed2_len, &ss2)) != 0) {
+			ts_errbuf(why, sizeof(why), "smdpSigned2 does not decode");
+			goto fail;
+		}
+		if (ss2.cc_required) {
+			const char *cc = a->o->confirmation_code;
+			if (cc == NULL || cc[0] == '\0') {
+				reason = ES10_CANCEL_END_USER_REJECTION;
+				rc = TS_EDENIED;
+				ts_errbuf(why, sizeof(why), "the share asks for a confirmation code (the primary was "
+				    "shown it): run with --confirmation-code CODE or the confirmation_code key");
+				goto fail;
+			}
+			if ((rc = es10_hash_cc(cc, ss2.tid, ss2.tid_len, hcc)) != 0)
+				goto fail;
+			with_cc = 1;
+		}
+		step = "SE PrepareDownload";
+		rc = se_prepare_download_ex(a->se, a2.smdp_signed2, a2.smdp_signed2_len, a2.smdp_signature2,
+		    with_cc ? hcc : NULL, a2.smdp_cert, a2.smdp_cert_len, &bf21, &bf21_len);
+		OPENSSL_cleanse(hcc, sizeof(hcc));
+		if (rc != 0) {
+			ts_errbuf(why, sizeof(why), "%s", ts_strerror(rc));
+			goto fail;
+		}
 	}
 
 	step = "getBoundProfilePackage";

@@ -562,6 +562,12 @@ share_authorise(const share_svc *svc, store *st, const char *share_id, const sha
 	char ac[2 * STORE_STR_MAX];
 	if (rc == 0 && share_activation_code(svc->address, sh.matching_id, ac, sizeof(ac)) != 0)
 		ac[0] = '\0';
+	/* SGP.22 4.1: "$<SM-DP+ OID>$1" flags a confirmation code (no OID). */
+	char cch[65];
+	int cca = 0;
+	if (rc == 0 && ac[0] != '\0' && st->ops->cc_get(st, sh.id, cch, &cca) == 0 &&
+	    ts_snprintf(ac + strlen(ac), sizeof(ac) - strlen(ac), "$$1") != 0)
+		ac[0] = '\0';
 	if (rc == 0)
 		rc = emit_ac(st, &sh, "share.authorised", "authorised by the provider", ac[0] ? ac : NULL);
 	if (rc == 0)
