@@ -23,6 +23,8 @@
 #                      calls; bench_floor then prints the counts per flow, the
 #                      price of each primitive timed on this machine, the floor
 #                      for one flow (sum of count x price) and node CPU / floor
+#   BENCH_FLOOR_ROUNDS bench_floor rounds (default 5): each primitive's price is
+#                      the median of the rounds (printed with min and max)
 #   BENCH_MODE         flows (default) | streams: for each N in BENCH_STREAMS
 #                      (default "0 100 1000 10000"), bench_streams holds N idle
 #                      authenticated event streams (bob's device, mutual TLS),
@@ -142,7 +144,7 @@ if [ "$MODE" = flows ]; then
 		ok=$(sed -n 's/^flows completed \([0-9]*\),.*/\1/p' "$T/flows.out")
 		cpu=$(sed -n 's/^node CPU: .*total, \([0-9.]*\) ms per flow.*/\1/p' "$T/flows.out")
 		echo "== floor (same run, same machine): bench_floor --pki $T/pki"
-		"$TS_BIN/bench_floor" --pki "$T/pki" --tmp "$T" --counts "$T/node.counts.start" "$T/node.counts.end" \
+		"$TS_BIN/bench_floor" --pki "$T/pki" --tmp "$T" --rounds "${BENCH_FLOOR_ROUNDS:-5}" --counts "$T/node.counts.start" "$T/node.counts.end" \
 			--flows "${ok:-0}" --node-cpu-ms "${cpu:-0}" || rc=$?
 	fi
 	exit "$rc"

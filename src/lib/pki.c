@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,24 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
+/* SHA-256 fetched from the default provider once, not looked up by name at
+ * every sign and verify (EVP_sha256() makes EVP_DigestSignInit fetch it). */
+static EVP_MD *sha256_fetched;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+sha256_fetch(void)
+{
+	sha256_fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *
+sha256_md(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256_fetched != NULL ? sha256_fetched : EVP_sha256();
+}
+
 /* 1 if key is an EC key on P-256. */
 static int
 is_p256(const EVP_PKEY *key)
@@ -52,6 +71,60 @@ is_p256(const EVP_PKEY *key)
 		return 0;
 	}
 	return strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0;
+}
+
+/* Initialised DigestSign / DigestVerify contexts, kept per key: a copy of
+ * one (EVP_MD_CTX_copy_ex) skips what EVP_DigestSignInit does each time —
+ * the key's signature implementation and the digest looked up by name in
+ * the provider store. The entry holds a reference to its key, so no other
+ * key can take its address while it is cached. PKI_CTX_N entries, replaced
+ * in turn. */
+#define PKI_CTX_N 64
+static struct {
+	EVP_PKEY *key;
+	int sign;
+	EVP_MD_CTX *ctx;
+} ctx_tab[PKI_CTX_N];
+static size_t ctx_next;
+static pthread_mutex_t ctx_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* A new context ready to sign (sign = 1) or verify with key; caller frees. */
+static EVP_MD_CTX *
+md_ctx_for(EVP_PKEY *key, int sign)
+{
+	EVP_MD_CTX *out = EVP_MD_CTX_new(), *t = NULL;
+	int hit = 0;
+	if (out == NULL)
+		return NULL;
+	pthread_mutex_lock(&ctx_mu);
+	for (size_t i = 0; i < PKI_CTX_N && !hit; i++)
+		if (ctx_tab[i].key == key && ctx_tab[i].sign == sign)
+			hit = EVP_MD_CTX_copy_ex(out, ctx_tab[i].ctx) == 1 ? 1 : -1;
+	pthread_mutex_unlock(&ctx_mu);
+	if (hit == 1)
+		return out;
+	ERR_clear_error();
+	if ((t = EVP_MD_CTX_new()) == NULL ||
+	    (sign ? EVP_DigestSignInit(t, NULL, sha256_md(), NULL, key)
+		  : EVP_DigestVerifyInit(t, NULL, sha256_md(), NULL, key)) != 1 ||
+	    EVP_MD_CTX_copy_ex(out, t) != 1) {
+		EVP_MD_CTX_free(t);
+		EVP_MD_CTX_free(out);
+		return NULL;
+	}
+	if (hit == 0 && EVP_PKEY_up_ref(key)) {
+		pthread_mutex_lock(&ctx_mu);
+		EVP_PKEY_free(ctx_tab[ctx_next].key);
+		EVP_MD_CTX_free(ctx_tab[ctx_next].ctx);
+		ctx_tab[ctx_next].key = key;
+		ctx_tab[ctx_next].sign = sign;
+		ctx_tab[ctx_next].ctx = t;
+		ctx_next = (ctx_next + 1) % PKI_CTX_N;
+		pthread_mutex_unlock(&ctx_mu);
+	} else {
+		EVP_MD_CTX_free(t);
+	}
+	return out;
 }
 
 /* Copies the contents of a memory BIO into a malloc'ed NUL-terminated string. */
@@ -854,26 +927,19 @@ verify_cb(int ok, X509_STORE_CTX *ctx)
 	return 1;
 }
 
-int
-pki_verify_chain(X509 *root, STACK_OF(X509) *intermediates, X509 *leaf,
+/* X509_verify_cert of leaf against store (strict, the SGP.22 nameConstraints
+ * rule of verify_cb, extra flags e.g. X509_V_FLAG_PARTIAL_CHAIN). */
+static int
+verify_in_store(X509_STORE *store, STACK_OF(X509) *intermediates, X509 *leaf, unsigned long flags,
     char *errbuf, size_t errcap)
 {
 	int rc = TS_ECRYPTO;
-	X509_STORE *store = NULL;
 	X509_STORE_CTX *ctx = NULL;
-	if (errbuf != NULL && errcap > 0)
-		errbuf[0] = '\0';
-	if (root == NULL || leaf == NULL)
-		return TS_EINVAL;
-	if ((store = X509_STORE_new()) == NULL)
-		goto fail;
-	if (!X509_STORE_add_cert(store, root))
-		goto fail;
 	if ((ctx = X509_STORE_CTX_new()) == NULL)
 		goto fail;
 	if (!X509_STORE_CTX_init(ctx, store, leaf, intermediates))
 		goto fail;
-	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_X509_STRICT);
+	X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_X509_STRICT | flags);
 	X509_STORE_CTX_set_verify_cb(ctx, verify_cb);
 	if (X509_verify_cert(ctx) == 1) {
 		rc = 0;
@@ -890,6 +956,25 @@ pki_verify_chain(X509 *root, STACK_OF(X509) *intermediates, X509 *leaf,
 	}
 fail:
 	X509_STORE_CTX_free(ctx);
+	return rc;
+}
+
+int
+pki_verify_chain(X509 *root, STACK_OF(X509) *intermediates, X509 *leaf,
+    char *errbuf, size_t errcap)
+{
+	int rc = TS_ECRYPTO;
+	X509_STORE *store = NULL;
+	if (errbuf != NULL && errcap > 0)
+		errbuf[0] = '\0';
+	if (root == NULL || leaf == NULL)
+		return TS_EINVAL;
+	if ((store = X509_STORE_new()) == NULL)
+		goto fail;
+	if (!X509_STORE_add_cert(store, root))
+		goto fail;
+	rc = verify_in_store(store, intermediates, leaf, 0, errbuf, errcap);
+fail:
 	X509_STORE_free(store);
 	return rc;
 }
@@ -941,15 +1026,11 @@ pki_eum_check(const X509 *eum, char *errbuf, size_t errcap)
 	return 0;
 }
 
-int
-pki_verify_role(X509 *root, STACK_OF(X509) *intermediates, X509 *leaf, int role,
-    char *errbuf, size_t errcap)
+/* pki_verify_role after the chain: the roles, keyUsage and the EUM. */
+static int
+role_profile(X509 *root, STACK_OF(X509) *intermediates, X509 *leaf, int role, char *errbuf, size_t errcap)
 {
 	char e[256];
-	if (root == NULL || leaf == NULL || role < PKI_ROLE_CI || role > PKI_ROLE_DS_AUTH)
-		return TS_EINVAL;
-	if (pki_verify_chain(root, intermediates, leaf, e, sizeof(e)) != 0)
-		return why(errbuf, errcap, "chain: ", e);
 	if (!pki_cert_has_role(root, PKI_ROLE_CI))
 		return why(errbuf, errcap, "the root has no id-rspRole-ci (2.23.146.1.2.1.0) policy", "");
 	if (!pki_cert_has_role(leaf, role)) {
@@ -979,6 +1060,241 @@ pki_verify_role(X509 *root, STACK_OF(X509) *intermediates, X509 *leaf, int role,
 		if (!pki_eum_permits(eum, leaf))
 			return why(errbuf, errcap, "the eUICC's EID is outside its EUM's nameConstraints", "");
 	}
+	return 0;
+}
+
+int
+pki_verify_role(X509 *root, STACK_OF(X509) *intermediates, X509 *leaf, int role,
+    char *errbuf, size_t errcap)
+{
+	char e[256];
+	if (root == NULL || leaf == NULL || role < PKI_ROLE_CI || role > PKI_ROLE_DS_AUTH)
+		return TS_EINVAL;
+	if (pki_verify_chain(root, intermediates, leaf, e, sizeof(e)) != 0)
+		return why(errbuf, errcap, "chain: ", e);
+	return role_profile(root, intermediates, leaf, role, errbuf, errcap);
+}
+
+/* ---- the verified eUICC/EUM cache (issue 9: CPU per flow) -------------
+ *
+ * An SE presents the same EUM and eUICC certificates at every
+ * authenticateClient and in every notification. Each is parsed and verified
+ * in full once (pki_verify_role: CI -> EUM -> eUICC); what passed is kept,
+ * keyed by the SHA-256 of its DER and the root it passed under:
+ *   - an EUM entry: the EUM parsed, its link to the CI verified, and a trust
+ *     store anchored at the EUM, so that a new eUICC of that EUM is verified
+ *     by one signature (X509_V_FLAG_PARTIAL_CHAIN; the EUM's own validity,
+ *     CA-ness and nameConstraints are still checked by that verification);
+ *   - an eUICC entry: the certificate parsed and verified under that EUM.
+ * On a hit only the validity periods of the three certificates are checked
+ * again (the clock moves; everything else is a property of the bytes).
+ * Nothing that failed is kept. PKI_CACHE_N entries, replaced in turn. */
+#define PKI_CACHE_N 128
+
+struct vc_ent {
+	uint8_t h[32];       /* SHA-256 of the certificate's DER */
+	X509 *root;          /* the CI it was verified under (a reference) */
+	X509 *cert;          /* the parsed certificate (a reference) */
+	X509 *issuer;        /* eUICC entry: its EUM (a reference); EUM entry: NULL */
+	X509_STORE *anchor;  /* EUM entry: a store trusting the EUM alone */
+};
+/* Points imported and checked before (the eUICC key of a session is
+ * imported again for its package and for its notification): the key kept,
+ * keyed by the exact 65 bytes; PKI_CACHE_N entries replaced in turn. */
+static struct {
+	uint8_t pt[PKI_PUBKEY_LEN];
+	EVP_PKEY *key;
+} pk_tab[PKI_CACHE_N];
+static size_t pk_next;
+static pthread_mutex_t pk_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static struct vc_ent vc_tab[PKI_CACHE_N];
+static size_t vc_next;
+static pthread_mutex_t vc_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+vc_clear(struct vc_ent *e)
+{
+	X509_free(e->root);
+	X509_free(e->cert);
+	X509_free(e->issuer);
+	X509_STORE_free(e->anchor);
+	memset(e, 0, sizeof(*e));
+}
+
+/* Under vc_mu: the entry for h under root (an EUM entry if issuer is NULL,
+ * else an eUICC entry of that EUM), or NULL. */
+static struct vc_ent *
+vc_find(const uint8_t h[32], const X509 *root, const X509 *issuer, int want_eum)
+{
+	for (size_t i = 0; i < PKI_CACHE_N; i++) {
+		struct vc_ent *e = &vc_tab[i];
+		if (e->cert == NULL || memcmp(e->h, h, 32) != 0 || (e->issuer == NULL) != want_eum)
+			continue;
+		if (X509_cmp(e->root, root) != 0 || (!want_eum && e->issuer != issuer))
+			continue;
+		return e;
+	}
+	return NULL;
+}
+
+/* Under vc_mu: keeps references to what passed. */
+static void
+vc_put(const uint8_t h[32], X509 *root, X509 *cert, X509 *issuer, X509_STORE *anchor)
+{
+	struct vc_ent *e = &vc_tab[vc_next];
+	vc_next = (vc_next + 1) % PKI_CACHE_N;
+	vc_clear(e);
+	if (!X509_up_ref(root))
+		return;
+	e->root = root;
+	if (!X509_up_ref(cert)) {
+		vc_clear(e);
+		return;
+	}
+	e->cert = cert;
+	if (issuer != NULL && !X509_up_ref(issuer)) {
+		vc_clear(e);
+		return;
+	}
+	e->issuer = issuer;
+	if (anchor != NULL && !X509_STORE_up_ref(anchor)) {
+		vc_clear(e);
+		return;
+	}
+	e->anchor = anchor;
+	memcpy(e->h, h, 32);
+}
+
+void
+pki_cache_flush(void)
+{
+	pthread_mutex_lock(&vc_mu);
+	for (size_t i = 0; i < PKI_CACHE_N; i++)
+		vc_clear(&vc_tab[i]);
+	vc_next = 0;
+	pthread_mutex_unlock(&vc_mu);
+	pthread_mutex_lock(&pk_mu);
+	for (size_t i = 0; i < PKI_CACHE_N; i++) {
+		EVP_PKEY_free(pk_tab[i].key);
+		pk_tab[i].key = NULL;
+	}
+	pk_next = 0;
+	pthread_mutex_unlock(&pk_mu);
+	pthread_mutex_lock(&ctx_mu);
+	for (size_t i = 0; i < PKI_CTX_N; i++) {
+		EVP_PKEY_free(ctx_tab[i].key);
+		EVP_MD_CTX_free(ctx_tab[i].ctx);
+		ctx_tab[i].key = NULL;
+		ctx_tab[i].ctx = NULL;
+	}
+	ctx_next = 0;
+	pthread_mutex_unlock(&ctx_mu);
+}
+
+/* 1 if now is inside cert's validity period. */
+static int
+in_validity(const X509 *cert)
+{
+	return X509_cmp_current_time(X509_get0_notBefore(cert)) < 0 &&
+	    X509_cmp_current_time(X509_get0_notAfter(cert)) > 0;
+}
+
+static int
+der_hash(const uint8_t *der, size_t len, uint8_t h[32])
+{
+	unsigned int n = 0;
+	return EVP_Digest(der, len, h, &n, sha256_md(), NULL) == 1 && n == 32 ? 0 : TS_ECRYPTO;
+}
+
+int
+pki_verify_euicc_der(X509 *ci, const uint8_t *eum_der, size_t eum_len, const uint8_t *euicc_der,
+    size_t euicc_len, X509 **eum_out, X509 **euicc_out, char *errbuf, size_t errcap)
+{
+	uint8_t he[32], hl[32];
+	X509 *eum = NULL, *euicc = NULL;
+	X509_STORE *anchor = NULL;
+	STACK_OF(X509) *chain = NULL;
+	char e[256];
+	int rc;
+	if (errbuf != NULL && errcap > 0)
+		errbuf[0] = '\0';
+	if (ci == NULL || eum_out == NULL || euicc_out == NULL)
+		return TS_EINVAL;
+	*eum_out = *euicc_out = NULL;
+	if (eum_der == NULL || euicc_der == NULL || eum_len == 0 || euicc_len == 0)
+		return TS_EPARSE;
+	if (der_hash(eum_der, eum_len, he) != 0 || der_hash(euicc_der, euicc_len, hl) != 0)
+		return TS_ECRYPTO;
+	pthread_mutex_lock(&vc_mu);
+	struct vc_ent *ee = vc_find(he, ci, NULL, 1);
+	struct vc_ent *le = ee != NULL ? vc_find(hl, ci, ee->cert, 0) : NULL;
+	if (ee != NULL && X509_up_ref(ee->cert)) {
+		eum = ee->cert;
+		if (X509_STORE_up_ref(ee->anchor))
+			anchor = ee->anchor;
+	}
+	if (eum != NULL && le != NULL && X509_up_ref(le->cert))
+		euicc = le->cert;
+	pthread_mutex_unlock(&vc_mu);
+	if (eum != NULL && euicc != NULL) {
+		/* both verified before: only the clock may have changed */
+		if (!in_validity(ci) || !in_validity(eum) || !in_validity(euicc)) {
+			rc = why(errbuf, errcap, "chain: ", "certificate is not yet valid or has expired");
+			goto done;
+		}
+		rc = 0;
+		goto done;
+	}
+	if (euicc == NULL && (rc = pki_cert_from_der(euicc_der, euicc_len, &euicc)) != 0)
+		goto done;
+	if (eum == NULL && (rc = pki_cert_from_der(eum_der, eum_len, &eum)) != 0)
+		goto done;
+	rc = TS_ENOMEM;
+	if ((chain = sk_X509_new_null()) == NULL || !sk_X509_push(chain, eum))
+		goto done;
+	if (anchor != NULL) {
+		/* a new eUICC of a known EUM: its own signature, the EUM's
+		 * validity and constraints, then the profile; and the CI's clock */
+		if (!in_validity(ci)) {
+			rc = why(errbuf, errcap, "chain: ", "certificate is not yet valid or has expired");
+			goto done;
+		}
+		if (verify_in_store(anchor, NULL, euicc, X509_V_FLAG_PARTIAL_CHAIN, e, sizeof(e)) != 0) {
+			rc = why(errbuf, errcap, "chain: ", e);
+			goto done;
+		}
+		if ((rc = role_profile(ci, chain, euicc, PKI_ROLE_EUICC, errbuf, errcap)) != 0)
+			goto done;
+		pthread_mutex_lock(&vc_mu);
+		struct vc_ent *again = vc_find(he, ci, NULL, 1);
+		if (again != NULL && again->cert == eum && vc_find(hl, ci, eum, 0) == NULL)
+			vc_put(hl, ci, euicc, eum, NULL);
+		pthread_mutex_unlock(&vc_mu);
+		goto done;
+	}
+	/* first sight of this EUM: the whole chain, as pki_verify_role */
+	if ((rc = pki_verify_role(ci, chain, euicc, PKI_ROLE_EUICC, errbuf, errcap)) != 0)
+		goto done;
+	if ((anchor = X509_STORE_new()) != NULL && X509_STORE_add_cert(anchor, eum)) {
+		pthread_mutex_lock(&vc_mu);
+		if (vc_find(he, ci, NULL, 1) == NULL) {
+			vc_put(he, ci, eum, NULL, anchor);
+			vc_put(hl, ci, euicc, eum, NULL);
+		}
+		pthread_mutex_unlock(&vc_mu);
+	}
+	ERR_clear_error();
+done:
+	sk_X509_free(chain);
+	X509_STORE_free(anchor);
+	if (rc != 0) {
+		X509_free(eum);
+		X509_free(euicc);
+		return rc;
+	}
+	*eum_out = eum;
+	*euicc_out = euicc;
 	return 0;
 }
 
@@ -1085,10 +1401,19 @@ pki_cert_pubkey_id(const X509 *cert, char out[65])
 {
 	if (cert == NULL || out == NULL)
 		return TS_EINVAL;
-	EVP_PKEY *pub = X509_get0_pubkey(cert);
-	if (pub == NULL)
+	if (X509_get0_pubkey(cert) == NULL)
 		return TS_EPARSE;
-	return pki_pubkey_id(pub, out);
+	/* The certificate's SubjectPublicKeyInfo as parsed: the same DER as
+	 * i2d_PUBKEY of its key, without an OpenSSL encoder look-up per call
+	 * (every authenticated request names its device by it). */
+	uint8_t *der = NULL, md[32];
+	unsigned int mdlen = 0;
+	int rc = TS_ECRYPTO;
+	int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+	if (n > 0 && EVP_Digest(der, (size_t)n, md, &mdlen, sha256_md(), NULL) && mdlen == sizeof(md))
+		rc = ts_hex_encode(md, sizeof(md), out, 65);
+	OPENSSL_free(der);
+	return rc;
 }
 
 int
@@ -1104,9 +1429,7 @@ pki_sign(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t sig[PKI_SIG_LEN]
 		return TS_EINVAL;
 	if (!is_p256(key))
 		return TS_EUNSUPP;
-	if ((md = EVP_MD_CTX_new()) == NULL)
-		goto fail;
-	if (EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1)
+	if ((md = md_ctx_for(key, 1)) == NULL)
 		goto fail;
 	if (EVP_DigestSign(md, der, &derlen, msg, len) != 1)
 		goto fail;
@@ -1160,11 +1483,7 @@ pki_verify(EVP_PKEY *pub, const uint8_t *msg, size_t len, const uint8_t sig[PKI_
 		rc = TS_ECRYPTO;
 		goto fail;
 	}
-	if ((md = EVP_MD_CTX_new()) == NULL) {
-		rc = TS_ENOMEM;
-		goto fail;
-	}
-	if (EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pub) != 1) {
+	if ((md = md_ctx_for(pub, 0)) == NULL) {
 		rc = TS_ECRYPTO;
 		goto fail;
 	}
@@ -1196,8 +1515,8 @@ pki_pubkey_to_point(const EVP_PKEY *key, uint8_t out[PKI_PUBKEY_LEN])
 	return 0;
 }
 
-int
-pki_pubkey_from_point(const uint8_t *pt, size_t len, EVP_PKEY **out)
+static int
+pubkey_import(const uint8_t *pt, size_t len, EVP_PKEY **out)
 {
 	int rc = TS_ECRYPTO;
 	OSSL_PARAM_BLD *bld = NULL;
@@ -1243,6 +1562,36 @@ fail:
 	OSSL_PARAM_free(params);
 	OSSL_PARAM_BLD_free(bld);
 	return rc;
+}
+
+int
+pki_pubkey_from_point(const uint8_t *pt, size_t len, EVP_PKEY **out)
+{
+	if (pt == NULL || out == NULL)
+		return TS_EINVAL;
+	*out = NULL;
+	if (len != PKI_PUBKEY_LEN || pt[0] != 0x04)
+		return TS_EPARSE;
+	pthread_mutex_lock(&pk_mu);
+	for (size_t i = 0; i < PKI_CACHE_N; i++)
+		if (pk_tab[i].key != NULL && memcmp(pk_tab[i].pt, pt, PKI_PUBKEY_LEN) == 0 &&
+		    EVP_PKEY_up_ref(pk_tab[i].key)) {
+			*out = pk_tab[i].key;
+			break;
+		}
+	pthread_mutex_unlock(&pk_mu);
+	if (*out != NULL)
+		return 0;
+	int rc = pubkey_import(pt, len, out);
+	if (rc != 0 || !EVP_PKEY_up_ref(*out))
+		return rc;
+	pthread_mutex_lock(&pk_mu);
+	EVP_PKEY_free(pk_tab[pk_next].key);
+	memcpy(pk_tab[pk_next].pt, pt, PKI_PUBKEY_LEN);
+	pk_tab[pk_next].key = *out;
+	pk_next = (pk_next + 1) % PKI_CACHE_N;
+	pthread_mutex_unlock(&pk_mu);
+	return 0;
 }
 
 /* ---- test PKI ----------------------------------------------------------- */

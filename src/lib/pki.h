@@ -131,6 +131,17 @@ int pki_cert_has_role(const X509 *cert, int role);
  * and permits the leaf (pki_eum_permits). TS_EVERIFY with a reason. */
 int pki_verify_role(X509 *root, STACK_OF(X509) *intermediates, X509 *leaf, int role,
     char *errbuf, size_t errcap);
+/* pki_verify_role(ci, [eum], euicc, PKI_ROLE_EUICC) for certificates given
+ * as DER (each must be exactly one certificate), with a cache (issue 9): an
+ * EUM is parsed and its link to ci verified once, an eUICC certificate once
+ * per EUM; a hit re-checks only the validity periods. *eum_out, *euicc_out:
+ * the parsed certificates (caller frees). TS_EPARSE / TS_ETRAILING for a
+ * malformed certificate, TS_EVERIFY with pki_verify_role's reason. */
+int pki_verify_euicc_der(X509 *ci, const uint8_t *eum_der, size_t eum_len, const uint8_t *euicc_der,
+    size_t euicc_len, X509 **eum_out, X509 **euicc_out, char *errbuf, size_t errcap);
+/* Drops every cached verification (tests; a node reload need not: entries
+ * are keyed by the root they passed under). */
+void pki_cache_flush(void);
 /* An EUM certificate the node can use: id-rspRole-eum, a CA, and a
  * nameConstraints in the SGP.22 form (pki_cert_ein_prefixes succeeds).
  * TS_EVERIFY with a reason otherwise. */

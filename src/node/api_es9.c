@@ -153,8 +153,9 @@ rsp_auth1_json(node *n, const char *tid, const uint8_t *s1, size_t s1_len, const
 	es10_sig_do(sig, sdo);
 	ts_json_set_b64(r, "serverSigned1", s1, s1_len);
 	ts_json_set_b64(r, "serverSignature1", sdo, sizeof(sdo));
-	X509 *x = NULL;
-	if (pki_cert_from_der(n->dpauth_cert_der, n->dpauth_cert_der_len, &x) == 0) {
+	/* the certificate parsed at start (admin.c), not again per session */
+	X509 *x = n->dpauth_cert;
+	if (x != NULL) {
 		const ASN1_OCTET_STRING *k = X509_get0_authority_key_id(x);
 		if (k != NULL && k->length > 0 && k->length < 128) {
 			uint8_t pk[2 + 128];
@@ -163,7 +164,6 @@ rsp_auth1_json(node *n, const char *tid, const uint8_t *s1, size_t s1_len, const
 			memcpy(pk + 2, k->data, (size_t)k->length);
 			ts_json_set_b64(r, "euiccCiPKIdToBeUsed", pk, 2 + (size_t)k->length);
 		}
-		X509_free(x);
 	}
 	ts_json_set_b64(r, "serverCertificate", n->dpauth_cert_der, n->dpauth_cert_der_len);
 	return r;

@@ -237,51 +237,53 @@ eum_ci_known(X509 *ci, X509 *eum)
 	return aki != NULL && ski != NULL && ASN1_OCTET_STRING_cmp(aki, ski) == 0;
 }
 
+/* Why pki_verify_euicc_der refused a's chain (err: its reason), as SGP.22
+ * names it: malformed or expired EUM / eUICC certificate (8.1.2 / 8.1.3,
+ * 6.1 / 6.3), an EUM of another CI (8.11.1), an EUM that does not chain to
+ * ours (8.1.2), else the eUICC certificate (8.1.3). */
+static void
+diagnose(const download_svc *d, const es10_auth_server_resp *a, const char *err, download_why *why)
+{
+	X509 *eum = NULL, *euicc = NULL;
+	char eerr[256] = "";
+	if (pki_cert_from_der(a->eum_cert.p, a->eum_cert.len, &eum) != 0)
+		refuse(why, TS_EVERIFY, ES9_EUM_CERT_INVALID, "malformed EUM certificate");
+	else if (pki_cert_from_der(a->euicc_cert.p, a->euicc_cert.len, &euicc) != 0)
+		refuse(why, TS_EVERIFY, ES9_EUICC_CERT_INVALID, "malformed eUICC certificate");
+	else if (!eum_ci_known(d->ci, eum))
+		refuse(why, TS_EVERIFY, ES9_CI_PK_UNKNOWN, "the EUM certificate was not issued by the CI this SM-DP+ uses");
+	else if (cert_expired(eum))
+		refuse(why, TS_EVERIFY, ES9_EUM_CERT_EXPIRED, "the EUM certificate has expired");
+	else if (pki_verify_chain(d->ci, NULL, eum, eerr, sizeof(eerr)) != 0 || pki_eum_check(eum, eerr, sizeof(eerr)) != 0)
+		refuse(why, TS_EVERIFY, ES9_EUM_CERT_INVALID, "EUM certificate refused: %s", eerr);
+	else if (cert_expired(euicc))
+		refuse(why, TS_EVERIFY, ES9_EUICC_CERT_EXPIRED, "the eUICC certificate has expired");
+	else
+		refuse(why, TS_EVERIFY, ES9_EUICC_CERT_INVALID, "eUICC certificate does not chain to the trusted CI: %s", err);
+	X509_free(eum);
+	X509_free(euicc);
+}
+
 /* Verifies the SE's identity (SGP.22 §5.6.3): the eUICC's chain names our CI
  * (8.11.1), the EUM chains to it (8.1.2), the eUICC certificate chains through
  * the EUM with its EID inside the EUM's nameConstraints (8.1.3), and the EID
- * is want_eid's (8.1.1). The happy path costs one chain verification; which
- * certificate failed is worked out only on failure. Returns the eUICC key. */
+ * is want_eid's (8.1.1). Returns the eUICC key. */
 static int
 verify_euicc(const download_svc *d, const es10_auth_server_resp *a, const char *want_eid, EVP_PKEY **pub,
     download_why *why)
 {
 	X509 *eum = NULL, *euicc = NULL;
-	STACK_OF(X509) *chain = NULL;
 	int rc = TS_EVERIFY;
 	char err[256] = "";
 	eid_t eid;
 	char prefixes[512];
-	if (pki_cert_from_der(a->eum_cert.p, a->eum_cert.len, &eum) != 0) {
-		refuse(why, rc, ES9_EUM_CERT_INVALID, "malformed EUM certificate");
-		goto done;
-	}
-	if (pki_cert_from_der(a->euicc_cert.p, a->euicc_cert.len, &euicc) != 0) {
-		refuse(why, rc, ES9_EUICC_CERT_INVALID, "malformed eUICC certificate");
-		goto done;
-	}
-	if (!eum_ci_known(d->ci, eum)) {
-		refuse(why, rc, ES9_CI_PK_UNKNOWN, "the EUM certificate was not issued by the CI this SM-DP+ uses");
-		goto done;
-	}
-	chain = sk_X509_new_null();
-	if (chain == NULL || !sk_X509_push(chain, eum)) {
-		rc = refuse(why, TS_ENOMEM, ES9_EXEC_ERROR, "out of memory");
-		goto done;
-	}
-	/* SGP.22 profile: roles, the EUM's nameConstraints and the EID in them */
-	if (pki_verify_role(d->ci, chain, euicc, PKI_ROLE_EUICC, err, sizeof(err)) != 0) {
-		char eerr[256] = "";
-		if (cert_expired(eum))
-			refuse(why, rc, ES9_EUM_CERT_EXPIRED, "the EUM certificate has expired");
-		else if (pki_verify_chain(d->ci, NULL, eum, eerr, sizeof(eerr)) != 0 ||
-		    pki_eum_check(eum, eerr, sizeof(eerr)) != 0)
-			refuse(why, rc, ES9_EUM_CERT_INVALID, "EUM certificate refused: %s", eerr);
-		else if (cert_expired(euicc))
-			refuse(why, rc, ES9_EUICC_CERT_EXPIRED, "the eUICC certificate has expired");
-		else
-			refuse(why, rc, ES9_EUICC_CERT_INVALID, "eUICC certificate does not chain to the trusted CI: %s",
-			    err);
+	/* SGP.22 profile: roles, the EUM's nameConstraints and the EID in them
+	 * (parsed and verified once per certificate, pki.h). Which certificate
+	 * failed, and why, is worked out only on failure. */
+	int vr = pki_verify_euicc_der(d->ci, a->eum_cert.p, a->eum_cert.len, a->euicc_cert.p, a->euicc_cert.len,
+	    &eum, &euicc, err, sizeof(err));
+	if (vr != 0) {
+		diagnose(d, a, err, why);
 		goto done;
 	}
 	if (pki_cert_eid(euicc, &eid) != 0) {
@@ -299,7 +301,6 @@ verify_euicc(const download_svc *d, const es10_auth_server_resp *a, const char *
 	*pub = X509_get_pubkey(euicc);
 	rc = *pub ? 0 : internal(why, "reading the eUICC key");
 done:
-	sk_X509_free(chain); /* eum freed below */
 	X509_free(eum);
 	X509_free(euicc);
 	return rc;

@@ -104,25 +104,22 @@ check_certificates(store *st, X509 *ci, const es10_pending *p, node_notification
     EVP_PKEY **pub)
 {
 	X509 *eum = NULL, *euicc = NULL;
-	STACK_OF(X509) *chain = NULL;
 	char err[256] = "", prefixes[512];
 	uint8_t known[PKI_PUBKEY_LEN], got[PKI_PUBKEY_LEN];
 	eid_t eid;
 	int rc;
 	*pub = NULL;
-	if (pki_cert_from_der(p->eum_cert, p->eum_cert_len, &eum) != 0 ||
-	    pki_cert_from_der(p->euicc_cert, p->euicc_cert_len, &euicc) != 0) {
-		rc = refuse(o, TS_EVERIFY, ES9_EUICC_VERIFY, "malformed eUICC or EUM certificate");
-		goto done;
-	}
-	if ((chain = sk_X509_new_null()) == NULL || !sk_X509_push(chain, eum)) {
-		rc = refuse(o, TS_ENOMEM, ES9_EXEC_ERROR, "out of memory");
-		goto done;
-	}
-	/* SGP.22 profile: roles, the EUM's nameConstraints and the EID in them */
-	if (pki_verify_role(ci, chain, euicc, PKI_ROLE_EUICC, err, sizeof(err)) != 0) {
+	/* SGP.22 profile: roles, the EUM's nameConstraints and the EID in them
+	 * (parsed and verified once per certificate, pki.h) */
+	rc = pki_verify_euicc_der(ci, p->eum_cert, p->eum_cert_len, p->euicc_cert, p->euicc_cert_len, &eum, &euicc,
+	    err, sizeof(err));
+	if (rc == TS_EVERIFY) {
 		rc = refuse(o, TS_EVERIFY, ES9_EUICC_VERIFY,
 		    "the notification's eUICC certificate does not chain to the trusted CI: %s", err);
+		goto done;
+	}
+	if (rc != 0) {
+		rc = refuse(o, TS_EVERIFY, ES9_EUICC_VERIFY, "malformed eUICC or EUM certificate");
 		goto done;
 	}
 	if (pki_cert_eid(euicc, &eid) != 0 || pki_cert_ein_prefixes(eum, prefixes, sizeof(prefixes)) != 0 ||
@@ -150,7 +147,6 @@ done:
 		EVP_PKEY_free(*pub);
 		*pub = NULL;
 	}
-	sk_X509_free(chain); /* eum freed below */
 	X509_free(eum);
 	X509_free(euicc);
 	return rc;

@@ -399,7 +399,10 @@ worker_main(void *arg)
 		size_t got = 0;
 		if (run_due(w, ts_now(), &got) != 0)
 			got = 0;
-		if (got > 0)
+		/* A full batch may have left more due rows: claim again. Fewer
+		 * means none was left when it claimed; a row added since kicked
+		 * (ob_kicked) and the wait below returns at once. */
+		if (got == OB_BATCH)
 			continue;
 		int64_t due = -1;
 		w->st->ops->outbox_next_due(w->st, ts_now(), &due);
@@ -424,12 +427,15 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/* One waiting worker claims what the kick made due (waking all of them
+ * made each run an empty claim); a busy one sees ob_kicked when it next
+ * waits. */
 void
 outbox_kick(node *n)
 {
 	pthread_mutex_lock(&n->ob_mu);
 	n->ob_kicked = 1;
-	pthread_cond_broadcast(&n->ob_cv);
+	pthread_cond_signal(&n->ob_cv);
 	pthread_mutex_unlock(&n->ob_mu);
 }
 

@@ -514,6 +514,113 @@ test_nameconstraints(void **state)
 	chain_free(&c);
 }
 
+/* pki_verify_euicc_der with a DER copy of x (trailing: one byte more). */
+static int
+ver_der(X509 *ci, X509 *eum, X509 *euicc, int trailing, char *e, size_t cap)
+{
+	uint8_t *d1 = NULL, *d2 = NULL;
+	size_t l1 = 0, l2 = 0;
+	X509 *oe = NULL, *ol = NULL;
+	assert_int_equal(pki_cert_to_der(eum, &d1, &l1), 0);
+	assert_int_equal(pki_cert_to_der(euicc, &d2, &l2), 0);
+	uint8_t *d2x = malloc(l2 + 1);
+	assert_non_null(d2x);
+	memcpy(d2x, d2, l2);
+	d2x[l2] = 0;
+	int rc = pki_verify_euicc_der(ci, d1, l1, d2x, l2 + (trailing ? 1 : 0), &oe, &ol, e, cap);
+	if (rc == 0) {
+		assert_non_null(oe);
+		assert_non_null(ol);
+		assert_int_equal(X509_cmp(oe, eum), 0);
+		assert_int_equal(X509_cmp(ol, euicc), 0);
+	} else {
+		assert_null(oe);
+		assert_null(ol);
+	}
+	X509_free(oe);
+	X509_free(ol);
+	free(d1);
+	free(d2);
+	free(d2x);
+	return rc;
+}
+
+/* The verified-certificate cache: a hit is only ever the same bytes under
+ * the same root; a new eUICC of a cached EUM is still verified (signature,
+ * nameConstraints, role). Each refusal below is on the cached path. */
+static void
+test_euicc_cache(void **state)
+{
+	(void)state;
+	chain c;
+	char e[300];
+	pki_cache_flush();
+	chain_make(&c);
+	assert_int_equal(ver_der(c.ci, c.eum, c.euicc, 0, e, sizeof(e)), 0); /* full */
+	assert_int_equal(ver_der(c.ci, c.eum, c.euicc, 0, e, sizeof(e)), 0); /* hit */
+	assert_int_equal(ver_der(c.ci, c.eum, c.euicc, 1, e, sizeof(e)), TS_ETRAILING);
+	/* another eUICC of the cached EUM, in range: verified under it */
+	X509 *in2 = euicc_for(&c, "890010120000000000000000000077", "EUM Inc");
+	assert_int_equal(ver_der(c.ci, c.eum, in2, 0, e, sizeof(e)), 0);
+	/* a changed signature byte under the cached EUM: refused */
+	uint8_t *der = NULL;
+	size_t dl = 0;
+	assert_int_equal(pki_cert_to_der(in2, &der, &dl), 0);
+	der[dl - 3] ^= 0x01; /* inside s of the ECDSA signature */
+	const uint8_t *q = der;
+	X509 *forged = d2i_X509(NULL, &q, (long)dl);
+	assert_non_null(forged);
+	free(der);
+	assert_int_equal(ver_der(c.ci, c.eum, forged, 0, e, sizeof(e)), TS_EVERIFY);
+	assert_non_null(strstr(e, "signature"));
+	X509_free(forged);
+	/* outside the EUM's range, or another organisation: refused */
+	X509 *out = euicc_for(&c, "890490330000000000000000000001", "EUM Inc");
+	assert_int_equal(ver_der(c.ci, c.eum, out, 0, e, sizeof(e)), TS_EVERIFY);
+	assert_non_null(strstr(e, "nameConstraints"));
+	X509 *org = euicc_for(&c, "890490320000000000000000000002", "Other EUM");
+	assert_int_equal(ver_der(c.ci, c.eum, org, 0, e, sizeof(e)), TS_EVERIFY);
+	/* no eUICC policy: refused by the role profile */
+	X509 *norole = NULL;
+	char eid[EID_DIGITS + 1];
+	make_eid("890490320000000000000000000003", eid);
+	pki_issue_opts o = { .profile = PKI_PROFILE_EUICC, .cn = "eUICC", .org = "EUM Inc",
+		.serial_number = eid, .role = PKI_ROLE_NONE, .days = 1 };
+	assert_int_equal(pki_issue(c.eum, c.eum_key, c.euicc_key, &o, &norole), 0);
+	assert_int_equal(ver_der(c.ci, c.eum, norole, 0, e, sizeof(e)), TS_EVERIFY);
+	assert_non_null(strstr(e, "certificate policy"));
+	/* a second EUM of the same CI, same names, another key: its own eUICC
+	 * passes, but c's eUICC presented with it does not (signature) */
+	chain b;
+	chain_make(&b);
+	X509_free(b.ci);
+	b.ci = c.ci;
+	X509_up_ref(c.ci);
+	X509_free(b.eum);
+	b.eum = NULL;
+	o = (pki_issue_opts){ .profile = PKI_PROFILE_SUB_CA, .cn = "Test EUM", .org = "EUM Inc",
+		.ein_prefixes = "89049032,89001012", .role = PKI_ROLE_EUM, .days = 3650 };
+	assert_int_equal(pki_issue(c.ci, c.ci_key, b.eum_key, &o, &b.eum), 0);
+	X509_free(b.euicc);
+	b.euicc = euicc_for(&b, "890490320000000000000000000004", "EUM Inc");
+	assert_int_equal(ver_der(c.ci, b.eum, b.euicc, 0, e, sizeof(e)), 0);
+	assert_int_equal(ver_der(c.ci, b.eum, c.euicc, 0, e, sizeof(e)), TS_EVERIFY);
+	assert_int_equal(ver_der(c.ci, c.eum, b.euicc, 0, e, sizeof(e)), TS_EVERIFY);
+	/* what passed under c's CI is not taken for another CI */
+	chain d;
+	chain_make(&d);
+	assert_int_equal(ver_der(d.ci, c.eum, c.euicc, 0, e, sizeof(e)), TS_EVERIFY);
+	assert_int_equal(ver_der(c.ci, c.eum, c.euicc, 0, e, sizeof(e)), 0);
+	X509_free(in2);
+	X509_free(out);
+	X509_free(org);
+	X509_free(norole);
+	chain_free(&b);
+	chain_free(&d);
+	chain_free(&c);
+	pki_cache_flush();
+}
+
 static void
 test_csr_round_trip(void **state)
 {
@@ -845,6 +952,7 @@ main(void)
 		cmocka_unit_test(test_nameconstraints),
 		cmocka_unit_test(test_csr_round_trip),
 		cmocka_unit_test(test_sign_verify),
+		cmocka_unit_test(test_euicc_cache),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_testpki_generate),
 	};

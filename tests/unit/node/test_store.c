@@ -17,6 +17,7 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -197,6 +198,55 @@ test_outbox_claims_are_exclusive(void **state)
 	}
 	store_close(a);
 	store_close(b);
+}
+
+/* fdatasync as SQLite calls it (this executable's definition takes its
+ * place, as an LD_PRELOAD would): counted, then done. */
+static int fsyncs;
+int fdatasync(int fd);
+int
+fdatasync(int fd)
+{
+	fsyncs++;
+	return (int)syscall(SYS_fdatasync, fd);
+}
+
+/* SQLite: the outbox's bookkeeping (claim, done) commits without an fsync of
+ * its own, and the connection is synchronous again for the next write
+ * (store_sqlite.c relaxed(); the replay after a lost claim or done mark is
+ * test_outbox_replay.sh). */
+static void
+test_outbox_bookkeeping_relaxed(void **state)
+{
+	(void)state;
+	if (pg_url != NULL)
+		skip();
+	store *s = open_store();
+	int64_t id = 0, uid = 0, now = 1000;
+	assert_int_equal(s->ops->outbox_add(s, "confirm_order", "share-r", &id), 0);
+	store_outbox r[2];
+	size_t n = 0;
+	int f0 = fsyncs;
+	assert_int_equal(s->ops->outbox_claim(s, now, 60, r, 2, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(fsyncs, f0);
+	assert_int_equal(s->ops->user_add(s, "relaxed-1", "h", &uid), 0);
+	assert_true(fsyncs > f0); /* FULL again after the claim */
+	f0 = fsyncs;
+	assert_int_equal(s->ops->outbox_done(s, r[0].id), 0);
+	assert_int_equal(fsyncs, f0);
+	assert_int_equal(s->ops->user_add(s, "relaxed-2", "h", &uid), 0);
+	assert_true(fsyncs > f0); /* and after the done mark */
+	/* inside a caller's transaction they join it: one commit, synchronous */
+	assert_int_equal(s->ops->outbox_add(s, "cancel_order", "share-r", &id), 0);
+	f0 = fsyncs;
+	assert_int_equal(s->ops->begin(s), 0);
+	assert_int_equal(s->ops->outbox_claim(s, now, 60, r, 2, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(s->ops->outbox_done(s, r[0].id), 0);
+	assert_int_equal(s->ops->commit(s), 0);
+	assert_true(fsyncs > f0);
+	store_close(s);
 }
 
 /* One job per (share, kind) on PostgreSQL: a repeated add is a no-op. */
@@ -840,6 +890,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_idempotency_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transactions_serialised, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_bookkeeping_relaxed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apps_providers_blobs, setup, teardown),
