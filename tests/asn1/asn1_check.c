@@ -65,6 +65,11 @@
 #include "PrepareDownloadResponse.h"
 #include "ServerSigned1.h"
 #include "SmdpSigned2.h"
+#include "BoundProfilePackage.h"
+#include "InitialiseSecureChannelRequest.h"
+#include "ConfigureISDPRequest.h"
+#include "StoreMetadataRequest.h"
+#include "ReplaceSessionKeysRequest.h"
 
 #define MAX_FILE (1u << 20)
 
@@ -93,6 +98,8 @@ static struct {
 	T(AuthenticateServerRequest), T(EuiccSigned1), T(AuthenticateServerResponse),
 	T(SmdpSigned2), T(PrepareDownloadRequest), T(EUICCSigned2), T(PrepareDownloadResponse),
 	T(CancelSessionRequest), T(EuiccCancelSessionSigned), T(CancelSessionResponse),
+	T(BoundProfilePackage), T(InitialiseSecureChannelRequest), T(ConfigureISDPRequest),
+	T(StoreMetadataRequest), T(ReplaceSessionKeysRequest),
 #undef T
 };
 #define NTYPES (sizeof(types) / sizeof(types[0]))
