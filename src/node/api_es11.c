@@ -73,32 +73,16 @@ h_authenticate(struct evhttp_request *req, void *arg)
 	node *n = arg;
 	json_t *body = NULL;
 	uint8_t *asr = NULL;
-	size_t asr_len = 0, ne = 0;
-	char eid[33], addr[ES10_ADDR_MAX + 1];
-	char(*ids)[STORE_ID_MAX] = NULL;
+	size_t asr_len = 0;
 	download_svc d;
-	download_why why;
 	es9_status st;
 	if (ts_httpd_read_json(req, &body) != 0)
 		return;
 	node_download_svc(n, &d);
-	if ((ids = calloc(SMDS_EVENTS_MAX, sizeof(*ids))) == NULL) {
-		rsp_reply_fail(req, ES9_EXEC_ERROR, NULL, "out of memory");
-	} else if ((st = rsp_b64_arg(body, "authenticateServerResponse", &asr, &asr_len)) != 0) {
+	if ((st = rsp_b64_arg(body, "authenticateServerResponse", &asr, &asr_len)) != 0)
 		rsp_reply_fail(req, st, "authenticateServerResponse", "authenticateServerResponse is missing or malformed");
-	} else if (smds_authenticate(&d, n->st, ts_json_str(body, "transactionId"), asr, asr_len, eid, ids,
-		       SMDS_EVENTS_MAX, &ne, &why) != 0) {
-		rsp_reply_refusal(req, &why);
-	} else if (smds_bare_address(n->address, addr, sizeof(addr)) != 0) {
-		rsp_reply_fail(req, ES9_EXEC_ERROR, NULL, "the node's address is unusable");
-	} else {
-		json_t *entries = json_array();
-		for (size_t i = 0; i < ne; i++)
-			json_array_append_new(entries,
-			    json_pack("{s:s,s:s}", "eventId", ids[i], "rspServerAddress", addr));
-		rsp_reply_ok(req, json_pack("{s:o}", "eventEntries", entries));
-	}
-	free(ids);
+	else
+		rsp_events(n, &d, ts_json_str(body, "transactionId"), asr, asr_len, 0, req);
 	free(asr);
 	json_decref(body);
 }

@@ -33,6 +33,7 @@
 #include "node/download.h"
 #include "node/node.h"
 #include "node/peerlim.h"
+#include "node/smds.h"
 #include "node/stream_auth.h"
 
 /* SGP.22 §6.2: every ES9+ / ES11 answer names the protocol version it speaks. */
@@ -286,6 +287,33 @@ h_initiate(struct evhttp_request *req, void *arg)
 	json_decref(body);
 }
 
+void
+rsp_events(node *n, const download_svc *d, const char *tid, const uint8_t *asr, size_t asr_len, int es9_path,
+    struct evhttp_request *req)
+{
+	char eid[33], addr[ES10_ADDR_MAX + 1];
+	char(*ids)[STORE_ID_MAX] = calloc(SMDS_EVENTS_MAX, sizeof(*ids));
+	size_t ne = 0;
+	download_why why;
+	if (ids == NULL) {
+		rsp_reply_fail(req, ES9_EXEC_ERROR, NULL, "out of memory");
+	} else if ((es9_path ? smds_authenticate_es9 : smds_authenticate)(d, n->st, tid, asr, asr_len, eid, ids,
+		       SMDS_EVENTS_MAX, &ne, &why) != 0) {
+		rsp_reply_refusal(req, &why);
+	} else if (smds_bare_address(n->address, addr, sizeof(addr)) != 0) {
+		rsp_reply_fail(req, ES9_EXEC_ERROR, NULL, "the node's address is unusable");
+	} else {
+		json_t *entries = json_array();
+		for (size_t i = 0; i < ne; i++)
+			json_array_append_new(entries, json_pack("{s:s,s:s}", "eventId", ids[i], "rspServerAddress", addr));
+		json_t *r = json_pack("{s:o}", "eventEntries", entries);
+		if (es9_path)
+			json_object_set_new(r, "transactionId", json_string(tid));
+		rsp_reply_ok(req, r);
+	}
+	free(ids);
+}
+
 static void
 h_authenticate(struct evhttp_request *req, void *arg)
 {
@@ -305,6 +333,8 @@ h_authenticate(struct evhttp_request *req, void *arg)
 		rsp_reply_fail(req, st, "transactionId", "transactionId is missing or not a string");
 	} else if ((st = rsp_b64_arg(body, "authenticateServerResponse", &asr, &asr_len)) != 0) {
 		rsp_reply_fail(req, st, "authenticateServerResponse", "authenticateServerResponse is missing or malformed");
+	} else if (smds_discovery_request(asr, asr_len) && download_tx_unbound(n->st, tid)) {
+		rsp_events(n, &d, tid, asr, asr_len, 1, req);
 	} else if (download_authenticate(&d, n->st, tid, asr, asr_len, &md, &md_len, &s2, &s2_len, sig2, &why) != 0) {
 		rsp_reply_refusal(req, &why);
 	} else {

@@ -36,4 +36,10 @@ es9_status rsp_b64_arg(const json_t *body, const char *name, uint8_t **out, size
  * serverCertificate. */
 json_t *rsp_auth1_json(node *n, const char *tid, const uint8_t *s1, size_t s1_len, const uint8_t sig[64]);
 
+/* ES11 AuthenticateClient's answer {eventEntries} (smds_authenticate); es9_path:
+ * a discovery on the ES9+ path (smds_authenticate_es9), which also names the
+ * transactionId. */
+void rsp_events(node *n, const download_svc *d, const char *tid, const uint8_t *asr, size_t asr_len, int es9_path,
+    struct evhttp_request *req);
+
 #endif

@@ -726,6 +726,14 @@ dpauth_oid(const download_svc *d, uint8_t *oid, size_t *len)
 }
 
 int
+download_tx_unbound(store *st, const char *tid)
+{
+	store_tx tx;
+	return tid != NULL && strlen(tid) == 2 * RSP_TID_LEN && st->ops->tx_get(st, tid, &tx) == 0 &&
+	    tx.stage == TX_INITIATED && strncmp(tx.share_id, DOWNLOAD_UNBOUND_PREFIX, strlen(DOWNLOAD_UNBOUND_PREFIX)) == 0;
+}
+
+int
 download_cancel(const download_svc *d, store *st, const char *tid, const uint8_t *csr, size_t csr_len,
     download_why *why)
 {

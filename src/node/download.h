@@ -58,6 +58,9 @@ typedef struct download_svc {
 
 /* share_id of a session opened without a matchingId, followed by the peer. */
 #define DOWNLOAD_UNBOUND_PREFIX "es9:"
+/* 1 if tid is a session initiateAuthentication opened without a matchingId
+ * and not yet authenticated. */
+int download_tx_unbound(store *st, const char *tid);
 
 typedef struct download_why {
 	es9_status status;   /* the refusal (node/es9_status.h) */

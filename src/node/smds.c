@@ -84,9 +84,38 @@ decode_asr(const uint8_t *asr, size_t asr_len, es10_auth_server_resp *a, es10_eu
 	return es10_auth_server_resp_decode(asr, asr_len, a, es1) == 0 ? 0 : TS_EPARSE;
 }
 
+/* ES11 AuthenticateClient over a session opened with prefix (SMDS_TX_PREFIX:
+ * ES11's initiateAuthentication; DOWNLOAD_UNBOUND_PREFIX: ES9+'s without a
+ * matchingId, smds_authenticate_es9). */
+static int
+authenticate_events(const download_svc *d, store *st, const char *prefix, const char *tid, const uint8_t *asr,
+    size_t asr_len, char eid[33], char (*event_ids)[STORE_ID_MAX], size_t max, size_t *n, download_why *why);
+
 int
 smds_authenticate(const download_svc *d, store *st, const char *tid, const uint8_t *asr, size_t asr_len,
     char eid[33], char (*event_ids)[STORE_ID_MAX], size_t max, size_t *n, download_why *why)
+{
+	return authenticate_events(d, st, SMDS_TX_PREFIX, tid, asr, asr_len, eid, event_ids, max, n, why);
+}
+
+int
+smds_authenticate_es9(const download_svc *d, store *st, const char *tid, const uint8_t *asr, size_t asr_len,
+    char eid[33], char (*event_ids)[STORE_ID_MAX], size_t max, size_t *n, download_why *why)
+{
+	return authenticate_events(d, st, DOWNLOAD_UNBOUND_PREFIX, tid, asr, asr_len, eid, event_ids, max, n, why);
+}
+
+int
+smds_discovery_request(const uint8_t *asr, size_t asr_len)
+{
+	es10_auth_server_resp a;
+	es10_euicc_signed1 es1;
+	return decode_asr(asr, asr_len, &a, &es1) == 0 && a.error == 0 && !es1.ctx.has_matching_id;
+}
+
+static int
+authenticate_events(const download_svc *d, store *st, const char *prefix, const char *tid, const uint8_t *asr,
+    size_t asr_len, char eid[33], char (*event_ids)[STORE_ID_MAX], size_t max, size_t *n, download_why *why)
 {
 	store_tx tx;
 	es10_auth_server_resp a;
@@ -99,7 +128,7 @@ smds_authenticate(const download_svc *d, store *st, const char *tid, const uint8
 	*n = 0;
 	eid[0] = '\0';
 	if (tid == NULL || strlen(tid) != 2 * RSP_TID_LEN || st->ops->tx_get(st, tid, &tx) != 0 ||
-	    strncmp(tx.share_id, SMDS_TX_PREFIX, strlen(SMDS_TX_PREFIX)) != 0)
+	    strncmp(tx.share_id, prefix, strlen(prefix)) != 0)
 		return refuse(why, TS_ENOTFOUND, ES9_TID_UNKNOWN, "unknown transactionId");
 	if (tx.stage != SMDS_INITIATED)
 		return refuse(why, TS_ESTATE, ES9_TID_UNKNOWN, "transaction %s was used already", tid);

@@ -132,6 +132,47 @@ discover(se_driver *se, char eid[33], char ids[4][STORE_ID_MAX], size_t *n, down
 	return rc;
 }
 
+/* The same discovery on the ES9+ path (lpac, deployed SM-DSs): a session
+ * ES9+ initiateAuthentication opened without a matchingId, an eUICC-signed
+ * ctxParams1 without one either. */
+static void
+test_discovery_on_the_es9_path(void **state)
+{
+	(void)state;
+	uint8_t chal[16], *s1 = NULL, sig1[64], *bf38 = NULL;
+	size_t s1_len = 0, bf38_len = 0, n = 9;
+	char tid[33], eid[33], ids[4][STORE_ID_MAX];
+	download_why why;
+	assert_int_equal(st->ops->smds_event_put(st, "share-1", EID1, "MID-1", 1), 0);
+	assert_int_equal(se_get_challenge(se1, chal), 0);
+	d.peer = "127.0.0.1";
+	assert_int_equal(download_initiate(&d, st, NULL, d.address, NULL, chal, tid, &s1, &s1_len, sig1, &why), 0);
+	assert_true(download_tx_unbound(st, tid));
+	assert_int_equal(se_authenticate_server(se1, s1, s1_len, sig1, auth_der, auth_der_len, NULL, &bf38,
+	    &bf38_len), 0);
+	assert_true(smds_discovery_request(bf38, bf38_len));
+	/* not for ES11's own sessions, nor the other way round */
+	assert_int_equal(smds_authenticate(&d, st, tid, bf38, bf38_len, eid, ids, 4, &n, &why), TS_ENOTFOUND);
+	assert_int_equal(smds_authenticate_es9(&d, st, tid, bf38, bf38_len, eid, ids, 4, &n, &why), 0);
+	assert_string_equal(eid, EID1);
+	assert_int_equal(n, 1);
+	assert_string_equal(ids[0], "MID-1");
+	/* the session is used up */
+	assert_false(download_tx_unbound(st, tid));
+	assert_int_equal(smds_authenticate_es9(&d, st, tid, bf38, bf38_len, eid, ids, 4, &n, &why), TS_ESTATE);
+	free(s1);
+	free(bf38);
+	/* an answer naming a matchingId is a download, not a discovery */
+	assert_int_equal(se_get_challenge(se1, chal), 0);
+	assert_int_equal(download_initiate(&d, st, NULL, d.address, NULL, chal, tid, &s1, &s1_len, sig1, &why), 0);
+	assert_int_equal(se_authenticate_server(se1, s1, s1_len, sig1, auth_der, auth_der_len, "MID-1", &bf38,
+	    &bf38_len), 0);
+	assert_false(smds_discovery_request(bf38, bf38_len));
+	free(s1);
+	free(bf38);
+	d.peer = NULL;
+}
+
 static void
 test_events_of_the_authenticated_euicc(void **state)
 {
@@ -234,6 +275,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_events_of_the_authenticated_euicc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_discovery_on_the_es9_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
