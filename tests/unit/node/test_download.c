@@ -1157,6 +1157,20 @@ test_initiate_codes(void **state)
 	bad.svn[0] = 1;
 	assert_int_not_equal(download_initiate(&dsvc, st, NULL, ADDRESS, &bad, chal, tid, &s1, &s1_len, sig1, &why), 0);
 	assert_spec_code(&why, "8.8.3", "3.1"); /* Specification Version Number - Unsupported */
+	/* the same checks for ES11 give the SM-DS's codes (§5.8.1) */
+	bad = good;
+	bad.ci_verify.id[0][0] ^= 0x01;
+	assert_int_not_equal(download_check_info1(&dsvc, &bad, 1, &why), 0);
+	assert_spec_code(&why, "8.9.4", "3.7");
+	bad = good;
+	bad.ci_sign.n = 0;
+	assert_int_not_equal(download_check_info1(&dsvc, &bad, 1, &why), 0);
+	assert_spec_code(&why, "8.9.2", "3.1");
+	bad = good;
+	bad.svn[0] = 1;
+	assert_int_not_equal(download_check_info1(&dsvc, &bad, 1, &why), 0);
+	assert_spec_code(&why, "8.9.3", "3.1");
+	assert_int_equal(download_check_info1(&dsvc, &good, 1, &why), 0);
 	/* an unknown matching ID named at once (tapshare's companion) */
 	assert_int_not_equal(download_initiate(&dsvc, st, "no-such-id", ADDRESS, &good, chal, tid, &s1, &s1_len, sig1,
 	    &why), 0);
