@@ -57,4 +57,7 @@ INSERT INTO offer_nonces(nonce, share_id, expires_at)
 INSERT INTO smds_events(share_id, eid, event_id, created_at)
   SELECT 'fill-pending-' || g, ('7' || lpad(g::text, 31, '0')), md5('ev' || g), :updated
   FROM generate_series(1, :nu) g;
+-- shares that asked for a confirmation code (one in ten; issue 7)
+INSERT INTO share_cc(share_id, cc_hash, attempts)
+  SELECT 'fill-' || g, md5('cc' || g) || md5('cc2' || g), 0 FROM generate_series(1, :n, 10) g;
 ANALYZE;

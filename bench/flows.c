@@ -424,20 +424,28 @@ do_download(struct companion *c, const char *matching_id, const char *smdp, char
 	int64_t ph[PH_COUNT], t0;
 	int rc;
 
+	uint8_t *info1 = NULL; /* SGP.22: initiateAuthentication carries the eUICC's EUICCInfo1 */
+	size_t info1_len = 0;
 	pthread_mutex_lock(&c->se_mu);
-	rc = se_get_challenge(c->se, challenge);
+	rc = se_get_euicc_info1_raw(c->se, &info1, &info1_len);
+	if (rc == 0)
+		rc = se_get_challenge(c->se, challenge);
 	pthread_mutex_unlock(&c->se_mu);
 	if (rc != 0) {
-		(void)ts_snprintf(why, whycap, "SE GetEuiccChallenge: %s", ts_strerror(rc));
+		free(info1);
+		(void)ts_snprintf(why, whycap, "SE GetEuiccInfo1 / GetEuiccChallenge: %s", ts_strerror(rc));
 		goto fail;
 	}
 
 	/* initiateAuthentication */
 	req = json_pack("{s:s,s:s}", "smdpAddress", smdp, "matchingId", matching_id);
-	if (req == NULL || ts_json_set_b64(req, "euiccChallenge", challenge, sizeof(challenge)) != 0) {
+	if (req == NULL || ts_json_set_b64(req, "euiccChallenge", challenge, sizeof(challenge)) != 0 ||
+	    ts_json_set_b64(req, "euiccInfo1", info1, info1_len) != 0) {
+		free(info1);
 		rc = TS_ENOMEM;
 		goto fail;
 	}
+	free(info1);
 	t0 = now_us();
 	rc = es9_call(c->api, "initiateAuthentication", req, 0, &resp, why, whycap);
 	ph[PH_INIT_HTTP] = now_us() - t0;

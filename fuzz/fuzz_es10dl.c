@@ -75,5 +75,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(es10_prepare_download_resp_decode(o, ol, &pr, NULL) == 0);
 		free(o);
 	}
+	es10_cancel_session_req cq;
+	if (es10_cancel_session_req_decode(data, size, &cq) == 0)
+		SAME(es10_cancel_session_req_encode(&cq, &o, &ol));
+	es10_cancel_signed cs;
+	if (es10_cancel_signed_decode(data, size, &cs) == 0) {
+		CHECK(es10_cancel_signed_encode(&cs, &o, &ol) == 0);
+		CHECK(es10_cancel_signed_decode(o, ol, &cs) == 0);
+		free(o);
+	}
+	es10_cancel_session_resp cr;
+	if (es10_cancel_session_resp_decode(data, size, &cr, &cs) == 0) {
+		CHECK(es10_cancel_session_resp_encode(&cr, &o, &ol) == 0);
+		CHECK(es10_cancel_session_resp_decode(o, ol, &cr, NULL) == 0);
+		free(o);
+	}
 	return 0;
 }

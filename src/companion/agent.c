@@ -397,19 +397,36 @@ stream_tick(void *arg)
 /* ------------------------------------------------------------------------ */
 /* S14 / S15: download                                                        */
 
+/* SGP.22 cancellation (§3.1.3 / §5.6.5): the SE ends its session and signs
+ * the CancelSessionResponse, which the node verifies before it ends its own.
+ * Without an SE session (the failure came before AuthenticateServer) there is
+ * nothing signed to send: the node's half-open session just expires. */
 static void
-cancel_session(struct agent *a, const char *share_id, const char *tid, const char *reason)
+cancel_session(struct agent *a, const char *share_id, const char *tid, int reason)
 {
 	json_t *body = NULL;
 	char why[512] = "";
-	if (es9_cancel_session_request(tid, reason, &body) != 0) {
+	uint8_t t[ES10_TID_MAX], *csr = NULL;
+	size_t tlen = 0, csr_len = 0;
+	const char *rname = es10_cancel_reason_name(reason);
+	int rc = ts_hex_decode(tid, t, sizeof(t), &tlen);
+	if (rc == 0)
+		rc = se_cancel_session(a->se, t, tlen, reason, &csr, &csr_len);
+	if (rc != 0) {
+		log_warn("S14 share %s: the secure element did not cancel session %s (%s)", share_id, tid,
+		    ts_strerror(rc));
+		return;
+	}
+	rc = es9_cancel_session_request(tid, csr, csr_len, &body);
+	free(csr);
+	if (rc != 0) {
 		log_warn("S14 share %s: cannot build cancelSession", share_id);
 		return;
 	}
-	int rc = es9_post(a->api, a->o->node_url, "cancelSession", body, 1, NULL, why, sizeof(why));
+	rc = es9_post(a->api, a->o->node_url, "cancelSession", body, 0, NULL, why, sizeof(why));
 	json_decref(body);
 	if (rc == 0)
-		log_info("S14 share %s: session %s cancelled (%s)", share_id, tid, reason);
+		log_info("S14 share %s: session %s cancelled (%s)", share_id, tid, rname ? rname : "?");
 	else
 		log_warn("S14 share %s: cancelSession for %s failed (%s)", share_id, tid, why);
 }
@@ -428,8 +445,10 @@ do_download(struct agent *a, const push_cmd *cmd)
 	size_t bf38_len = 0, bf21_len = 0, bpp_len = 0, notif_len = 0;
 	char why[512] = "";
 	const char *step = "";
-	const char *reason = ES9_REASON_UNDEFINED;
-	int have_tid = 0;
+	int reason = ES10_CANCEL_UNDEFINED_REASON;
+	int se_session = 0; /* the SE holds a session for tid (after AuthenticateServer) */
+	uint8_t *info1 = NULL;
+	size_t info1_len = 0;
 	char tid[ES9_TID_HEX_MAX + 1] = "";
 	int rc;
 
@@ -444,8 +463,14 @@ do_download(struct agent *a, const push_cmd *cmd)
 		goto fail;
 	}
 
+	step = "SE GetEuiccInfo1";
+	if ((rc = se_get_euicc_info1_raw(a->se, &info1, &info1_len)) != 0) {
+		ts_errbuf(why, sizeof(why), "%s", ts_strerror(rc));
+		goto fail;
+	}
+
 	step = "initiateAuthentication";
-	if ((rc = es9_initiate_auth_request(challenge, cmd->smdp_address, cmd->matching_id,
+	if ((rc = es9_initiate_auth_request(challenge, info1, info1_len, cmd->smdp_address, cmd->matching_id,
 	    &req)) != 0) {
 		ts_errbuf(why, sizeof(why), "building the request: %s", ts_strerror(rc));
 		goto fail;
@@ -457,15 +482,9 @@ do_download(struct agent *a, const push_cmd *cmd)
 	if (rc != 0)
 		goto fail;
 	rc = es9_initiate_auth_parse(resp, &a1, why, sizeof(why));
-	if (rc != 0) {
-		/* Cancel the node's half-open session if it told us its id. */
-		const char *t = ts_json_str(resp, "transactionId");
-		if (t != NULL && ts_snprintf(tid, sizeof(tid), "%s", t) == 0)
-			have_tid = 1;
+	if (rc != 0)
 		goto fail;
-	}
 	memcpy(tid, a1.transaction_id, sizeof(tid));
-	have_tid = 1;
 	json_decref(resp);
 	resp = NULL;
 
@@ -494,6 +513,7 @@ do_download(struct agent *a, const push_cmd *cmd)
 			ts_errbuf(why, sizeof(why), "%s", ts_strerror(rc));
 			goto fail;
 		}
+		se_session = 1;
 	}
 
 	step = "authenticateClient";
@@ -516,11 +536,38 @@ do_download(struct agent *a, const push_cmd *cmd)
 		    "(\"%s\", %s from %s)", cmd->share_id, a2.metadata.app_id, a2.metadata.name,
 		    a2.metadata.kind, a2.metadata.provider);
 
-	step = "SE PrepareDownload";
-	if ((rc = se_prepare_download(a->se, a2.smdp_signed2, a2.smdp_signed2_len,
-	    a2.smdp_signature2, a2.smdp_cert, a2.smdp_cert_len, &bf21, &bf21_len)) != 0) {
-		ts_errbuf(why, sizeof(why), "%s", ts_strerror(rc));
-		goto fail;
+	step = "confirmation code";
+	{
+		/* SGP.22 §3.1.2: ccRequiredFlag asks the end user for the code;
+		 * the eUICC signs hashCc = SHA-256(SHA-256(code) || transactionId). */
+		es10_smdp_signed2 ss2;
+		uint8_t hcc[ES10_HASHCC_LEN];
+		int with_cc = 0;
+		if ((rc = es10_smdp_signed2_decode(a2.smdp_signed2, a2.smdp_signed2_len, &ss2)) != 0) {
+			ts_errbuf(why, sizeof(why), "smdpSigned2 does not decode");
+			goto fail;
+		}
+		if (ss2.cc_required) {
+			const char *cc = a->o->confirmation_code;
+			if (cc == NULL || cc[0] == '\0') {
+				reason = ES10_CANCEL_END_USER_REJECTION;
+				rc = TS_EDENIED;
+				ts_errbuf(why, sizeof(why), "the share asks for a confirmation code (the primary was "
+				    "shown it): run with --confirmation-code CODE or the confirmation_code key");
+				goto fail;
+			}
+			if ((rc = es10_hash_cc(cc, ss2.tid, ss2.tid_len, hcc)) != 0)
+				goto fail;
+			with_cc = 1;
+		}
+		step = "SE PrepareDownload";
+		rc = se_prepare_download_ex(a->se, a2.smdp_signed2, a2.smdp_signed2_len, a2.smdp_signature2,
+		    with_cc ? hcc : NULL, a2.smdp_cert, a2.smdp_cert_len, &bf21, &bf21_len);
+		OPENSSL_cleanse(hcc, sizeof(hcc));
+		if (rc != 0) {
+			ts_errbuf(why, sizeof(why), "%s", ts_strerror(rc));
+			goto fail;
+		}
 	}
 
 	step = "getBoundProfilePackage";
@@ -540,7 +587,7 @@ do_download(struct agent *a, const push_cmd *cmd)
 	resp = NULL;
 
 	step = "SE LoadBoundProfilePackage";
-	reason = ES9_REASON_LOAD_BPP_ERROR;
+	reason = ES10_CANCEL_LOAD_BPP_EXECUTION_ERROR;
 	if ((rc = se_load_package(a->se, bpp, bpp_len, &notif, &notif_len)) != 0) {
 		ts_errbuf(why, sizeof(why), "%s", ts_strerror(rc));
 		/* The eUICC's errorResult is pending like any notification: the
@@ -581,7 +628,7 @@ fail:
 			detail += sl + 2;
 		log_error("S14 download for share %s failed at %s: %s", cmd->share_id, step, detail);
 	}
-	if (have_tid)
+	if (se_session)
 		cancel_session(a, cmd->share_id, tid, reason);
 	if (rc == 0)
 		rc = TS_EPROTO;
@@ -590,6 +637,7 @@ done:
 	json_decref(resp);
 	es9_auth1_clear(&a1);
 	es9_auth2_clear(&a2);
+	free(info1);
 	free(bf38);
 	free(bf21);
 	if (bpp != NULL)

@@ -41,6 +41,10 @@ typedef struct agent_opts {
 	const char *link_spec; /* device/link.h spec, e.g. "sim:/tmp/x.sock" */
 	const char *name;      /* advertised device name, NULL/"" = none */
 	const char *model;     /* advertised model, NULL/"" = none */
+	/* The confirmation code for a share whose smdpSigned2 sets
+	 * ccRequiredFlag (SGP.22 §3.1.2), NULL = none: such a download stops
+	 * before PrepareDownload and is cancelled (endUserRejection). */
+	const char *confirmation_code;
 } agent_opts;
 
 /*

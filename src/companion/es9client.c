@@ -163,17 +163,20 @@ valid_text(const char *s, size_t max)
 }
 
 int
-es9_initiate_auth_request(const uint8_t challenge[RSP_CHALLENGE_LEN],
-    const char *smdp_address, const char *matching_id, json_t **out)
+es9_initiate_auth_request(const uint8_t challenge[RSP_CHALLENGE_LEN], const uint8_t *euicc_info1,
+    size_t euicc_info1_len, const char *smdp_address, const char *matching_id, json_t **out)
 {
 	*out = NULL;
-	if (challenge == NULL || !valid_text(smdp_address, RSP_STR_MAX) ||
-	    !valid_text(matching_id, RSP_STR_MAX))
+	if (challenge == NULL || euicc_info1 == NULL || euicc_info1_len == 0 ||
+	    !valid_text(smdp_address, RSP_STR_MAX) || (matching_id != NULL && !valid_text(matching_id, RSP_STR_MAX)))
 		return TS_EINVAL;
-	json_t *o = obj_with_strings("smdpAddress", smdp_address, "matchingId", matching_id);
+	json_t *o = matching_id != NULL ? obj_with_strings("smdpAddress", smdp_address, "matchingId", matching_id)
+					: json_pack("{s:s}", "smdpAddress", smdp_address);
 	if (o == NULL)
 		return TS_ENOMEM;
 	int rc = ts_json_set_b64(o, "euiccChallenge", challenge, RSP_CHALLENGE_LEN);
+	if (rc == 0)
+		rc = ts_json_set_b64(o, "euiccInfo1", euicc_info1, euicc_info1_len);
 	if (rc != 0) {
 		json_decref(o);
 		return rc;
@@ -411,13 +414,21 @@ es9_handle_notification_request(const uint8_t *notif, size_t len, json_t **out)
 }
 
 int
-es9_cancel_session_request(const char *transaction_id, const char *reason, json_t **out)
+es9_cancel_session_request(const char *transaction_id, const uint8_t *csr, size_t csr_len, json_t **out)
 {
 	*out = NULL;
-	if (!valid_text(transaction_id, ES9_TID_HEX_MAX) || !valid_text(reason, 64))
+	if (!valid_text(transaction_id, ES9_TID_HEX_MAX) || csr == NULL || csr_len == 0)
 		return TS_EINVAL;
-	*out = obj_with_strings("transactionId", transaction_id, "reason", reason);
-	return *out ? 0 : TS_ENOMEM;
+	json_t *o = json_pack("{s:s}", "transactionId", transaction_id);
+	if (o == NULL)
+		return TS_ENOMEM;
+	int rc = ts_json_set_b64(o, "cancelSessionResponse", csr, csr_len);
+	if (rc != 0) {
+		json_decref(o);
+		return rc;
+	}
+	*out = o;
+	return 0;
 }
 
 int

@@ -30,13 +30,6 @@
 #define ES9_PATH "/gsma/rsp2/es9plus/"
 #define ES9_TID_HEX_MAX 64 /* transactionId hex, as the node sends it */
 
-/* SGP.22 CancelSessionReason names, sent as the `reason` string. */
-#define ES9_REASON_POSTPONED "postponed"
-#define ES9_REASON_TIMEOUT "timeout"
-#define ES9_REASON_METADATA_MISMATCH "metadataMismatch"
-#define ES9_REASON_LOAD_BPP_ERROR "loadBppExecutionError"
-#define ES9_REASON_UNDEFINED "undefinedReason"
-
 /*
  * Checks one ES9+ response. http_status is the HTTP status, resp the parsed
  * body (borrowed, NULL when the body was empty).
@@ -51,9 +44,13 @@
 int es9_check_status(long http_status, const json_t *resp, int allow_empty,
     char *errbuf, size_t errcap);
 
-/* initiateAuthentication {euiccChallenge, smdpAddress, matchingId}. */
-int es9_initiate_auth_request(const uint8_t challenge[RSP_CHALLENGE_LEN],
-    const char *smdp_address, const char *matching_id, json_t **out);
+/* initiateAuthentication {euiccChallenge, euiccInfo1, smdpAddress[, matchingId]}
+ * (SGP.22 §5.6.1; euiccInfo1: the eUICC's EUICCInfo1 TLV as it answered
+ * GetEuiccInfo1, se_get_euicc_info1_raw). matching_id NULL: a standard LPA
+ * (the matching ID travels in ctxParams1 only); tapshare's companion names it
+ * here too. */
+int es9_initiate_auth_request(const uint8_t challenge[RSP_CHALLENGE_LEN], const uint8_t *euicc_info1,
+    size_t euicc_info1_len, const char *smdp_address, const char *matching_id, json_t **out);
 
 /* initiateAuthentication response. Buffers are malloc'ed; es9_auth1_clear
  * frees them. */
@@ -109,8 +106,9 @@ int es9_get_bpp_parse(const json_t *resp, uint8_t **bpp, size_t *bpp_len,
 /* handleNotification {pendingNotification}. */
 int es9_handle_notification_request(const uint8_t *notif, size_t len, json_t **out);
 
-/* cancelSession {transactionId, reason}. */
-int es9_cancel_session_request(const char *transaction_id, const char *reason, json_t **out);
+/* cancelSession {transactionId, cancelSessionResponse} (SGP.22 §5.6.5): csr is
+ * the eUICC's signed CancelSessionResponse (BF41, se_cancel_session). */
+int es9_cancel_session_request(const char *transaction_id, const uint8_t *csr, size_t csr_len, json_t **out);
 
 /* Joins base (e.g. "https://127.0.0.1:8443", trailing '/' tolerated) with
  * ES9_PATH and function into out. TS_ELIMIT when it does not fit. */

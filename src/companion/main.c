@@ -67,7 +67,8 @@ static const char usage_main[] =
 
 static const char usage_run[] =
 "Usage: " PROG " run --node URL --ca CAFILE --se SE_SPEC --link LINK_SPEC\n"
-"                          [--name NAME] [--model MODEL] [--config FILE] [-v]\n"
+"                          [--name NAME] [--model MODEL] [--confirmation-code CODE]\n"
+"                          [--config FILE] [-v]\n"
 "\n"
 "Runs the companion agent in the foreground:\n"
 "  S1   advertises the secure element's EID (NDEF record tapshare.org:id) on\n"
@@ -93,8 +94,14 @@ static const char usage_run[] =
 "                    qr:FILE.png (the identity QR code, written while running)\n"
 "  --name NAME       device name advertised with the EID (at most 64 bytes)\n"
 "  --model MODEL     device model advertised with the EID (at most 64 bytes)\n"
+"  --confirmation-code CODE\n"
+"                    the code the primary was shown for a share that asks for\n"
+"                    one (SGP.22 confirmation code, given to PrepareDownload as\n"
+"                    hashCc); other users may see command lines: prefer the\n"
+"                    config key\n"
 "  --config FILE     INI file with the same keys (node, ca, se, link, name,\n"
-"                    model) under [companion]; command-line options win\n"
+"                    model, confirmation_code) under [companion]; command-line\n"
+"                    options win\n"
 "  -v, --verbose     debug logging\n"
 "  -h, --help        show this help\n"
 "\n"
@@ -252,12 +259,12 @@ usage_error(const char *cmd, const char *fmt, ...)
 
 /* Options shared by the subcommands; strings borrowed from argv or cfg. */
 struct cli {
-	const char *node, *ca, *se, *link, *name, *model, *config;
+	const char *node, *ca, *se, *link, *name, *model, *config, *cc;
 	int json, verbose;
 	ts_config *cfg;
 };
 
-enum { OPT_NODE = 256, OPT_CA, OPT_SE, OPT_LINK, OPT_NAME, OPT_MODEL, OPT_CONFIG, OPT_JSON };
+enum { OPT_NODE = 256, OPT_CA, OPT_SE, OPT_LINK, OPT_NAME, OPT_MODEL, OPT_CONFIG, OPT_JSON, OPT_CC };
 
 /* Parses argv (argv[0] = the command). Returns -1 to continue, else an exit
  * code (help shown: 0, usage error: 2). */
@@ -271,6 +278,7 @@ parse_opts(const char *cmd, int run, int argc, char **argv, struct cli *c)
 		{ "link", required_argument, NULL, OPT_LINK },
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "model", required_argument, NULL, OPT_MODEL },
+		{ "confirmation-code", required_argument, NULL, OPT_CC },
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -299,6 +307,7 @@ parse_opts(const char *cmd, int run, int argc, char **argv, struct cli *c)
 		case OPT_LINK: c->link = optarg; break;
 		case OPT_NAME: c->name = optarg; break;
 		case OPT_MODEL: c->model = optarg; break;
+		case OPT_CC: c->cc = optarg; break;
 		case OPT_CONFIG: c->config = optarg; break;
 		case OPT_JSON: c->json = 1; break;
 		case 'v': c->verbose = 1; break;
@@ -326,6 +335,7 @@ parse_opts(const char *cmd, int run, int argc, char **argv, struct cli *c)
 		if (c->link == NULL) c->link = ts_config_get(c->cfg, sec, "link", NULL);
 		if (c->name == NULL) c->name = ts_config_get(c->cfg, sec, "name", NULL);
 		if (c->model == NULL) c->model = ts_config_get(c->cfg, sec, "model", NULL);
+		if (c->cc == NULL) c->cc = ts_config_get(c->cfg, sec, "confirmation_code", NULL);
 	}
 	struct { const char *v, *opt; } need[] = {
 		{ c->se, "--se" }, { c->node, "--node" }, { c->ca, "--ca" }, { c->link, "--link" },
@@ -362,7 +372,7 @@ cmd_run(int argc, char **argv)
 
 	agent_opts o = {
 		.node_url = c.node, .ca_file = c.ca, .se_spec = c.se, .link_spec = c.link,
-		.name = c.name, .model = c.model,
+		.name = c.name, .model = c.model, .confirmation_code = c.cc,
 	};
 	char why[512] = "";
 	int rc = agent_run(&o, &g_stop, why, sizeof(why));

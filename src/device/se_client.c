@@ -708,6 +708,61 @@ se_get_euicc_info1(se_driver *d, es10_euicc_info1 *out)
 }
 
 int
+se_get_euicc_info1_raw(se_driver *d, uint8_t **raw, size_t *len)
+{
+	uint8_t *cmd = NULL, *resp = NULL;
+	size_t clen = 0, rlen = 0;
+	es10_euicc_info1 i;
+	if (raw == NULL || len == NULL)
+		return TS_EINVAL;
+	*raw = NULL;
+	*len = 0;
+	int rc = send_req(d, es10_empty_req_encode(ES10_TAG_GET_EUICC_INFO1, &cmd, &clen), &cmd, &clen, &resp,
+	    &rlen);
+	if (rc != 0)
+		return rc;
+	if ((rc = es10_euicc_info1_decode(resp, rlen, &i)) != 0) {
+		free(resp);
+		return decode_failed(ES10_TAG_GET_EUICC_INFO1, rc);
+	}
+	*raw = resp;
+	*len = rlen;
+	return 0;
+}
+
+int
+se_cancel_session(se_driver *d, const uint8_t *tid, size_t tid_len, int reason, uint8_t **raw, size_t *len)
+{
+	uint8_t *cmd = NULL, *resp = NULL;
+	size_t clen = 0, rlen = 0;
+	es10_cancel_session_req q;
+	es10_cancel_session_resp r;
+	if (tid == NULL || tid_len < 1 || tid_len > ES10_TID_MAX || raw == NULL || len == NULL)
+		return TS_EINVAL;
+	*raw = NULL;
+	*len = 0;
+	memset(&q, 0, sizeof(q));
+	memcpy(q.tid, tid, tid_len);
+	q.tid_len = tid_len;
+	q.reason = reason;
+	int rc = send_req(d, es10_cancel_session_req_encode(&q, &cmd, &clen), &cmd, &clen, &resp, &rlen);
+	if (rc != 0)
+		return rc;
+	if ((rc = es10_cancel_session_resp_decode(resp, rlen, &r, NULL)) != 0) {
+		free(resp);
+		return decode_failed(ES10_TAG_CANCEL_SESSION, rc);
+	}
+	if (r.error != 0) {
+		log_info("secure element: CancelSession refused (cancelSessionResponseError %d)", r.error);
+		free(resp);
+		return TS_EDENIED;
+	}
+	*raw = resp;
+	*len = rlen;
+	return 0;
+}
+
+int
 se_get_euicc_info2(se_driver *d, es10_euicc_info2 *out)
 {
 	uint8_t *cmd = NULL, *resp = NULL;

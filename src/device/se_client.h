@@ -87,6 +87,14 @@ int se_load_package(se_driver *d, const uint8_t *bpp, size_t len, uint8_t **noti
 const char *se_result_name(uint32_t fn, int result);
 
 int se_get_euicc_info1(se_driver *d, es10_euicc_info1 *out);            /* BF20 */
+/* The EUICCInfo1 TLV as the SE answered it (checked to decode), for an LPA
+ * to pass on unchanged (ES9+ initiateAuthentication). Caller frees *raw. */
+int se_get_euicc_info1_raw(se_driver *d, uint8_t **raw, size_t *len);
+/* CancelSession (BF41, SGP.22 §5.7.15): *raw is the eUICC's signed
+ * CancelSessionResponse (cancelSessionResponseOk) for ES9+ cancelSession;
+ * TS_EDENIED when the eUICC answers cancelSessionResponseError (no session
+ * with that transactionId). Caller frees *raw. */
+int se_cancel_session(se_driver *d, const uint8_t *tid, size_t tid_len, int reason, uint8_t **raw, size_t *len);
 int se_get_euicc_info2(se_driver *d, es10_euicc_info2 *out);            /* BF22 */
 int se_get_addresses(se_driver *d, es10_configured_addresses *out);     /* BF3C */
 int se_set_default_dp(se_driver *d, const char *address, int *result); /* BF3F */

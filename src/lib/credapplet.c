@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lib/der.h"
+#include "lib/es10_int.h"
 #include "lib/ts_err.h"
 
 #define TAG_ICCID 0x5A
@@ -15,14 +16,6 @@
 #define TAG_KEY 0xE2
 #define TAG_POINT 0x86
 #define TAG_CERT 0x30
-
-static int
-finish(der_writer *w, uint8_t **out, size_t *len)
-{
-	int rc = der_writer_finish(w, out, len);
-	der_writer_clear(w);
-	return rc;
-}
 
 static int
 top(const uint8_t *buf, size_t len, der_tlv *t)
@@ -143,7 +136,7 @@ cred_entry_encode(const cred_entry *e, uint8_t **out, size_t *len)
 		der_writer_clear(&w);
 		return rc;
 	}
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -172,7 +165,7 @@ cred_list_encode(const cred_entry *items, size_t n, uint8_t **out, size_t *len)
 		return rc;
 	}
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -222,7 +215,7 @@ cred_iccid_encode(const uint8_t iccid[CRED_ICCID_LEN], uint8_t **out, size_t *le
 	der_writer w;
 	der_writer_init(&w);
 	der_put(&w, TAG_ICCID, iccid, CRED_ICCID_LEN);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -252,7 +245,7 @@ cred_key_encode(const uint8_t iccid[CRED_ICCID_LEN], const uint8_t point[CRED_PU
 	der_put(&w, TAG_ICCID, iccid, CRED_ICCID_LEN);
 	der_put(&w, TAG_POINT, point, CRED_PUBKEY_LEN);
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -291,7 +284,7 @@ cred_store_cert_encode(const uint8_t iccid[CRED_ICCID_LEN], const uint8_t *cert,
 	der_writer_init(&w);
 	der_put(&w, TAG_ICCID, iccid, CRED_ICCID_LEN);
 	der_put_raw(&w, cert, cert_len);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "lib/der.h"
+#include "lib/es10_int.h"
 #include "lib/pki.h"
 #include "lib/ts_err.h"
 
@@ -29,14 +30,6 @@
 #define SIZE(t) ((t).hdr_len + (t).len)
 
 /* ---- primitive values ---- */
-
-static int
-finish(der_writer *w, uint8_t **out, size_t *len)
-{
-	int rc = der_writer_finish(w, out, len);
-	der_writer_clear(w);
-	return rc;
-}
 
 /* INTEGER, non-negative, minimal two's complement. */
 static int
@@ -194,61 +187,12 @@ es10_utf8_valid(const uint8_t *p, size_t n)
 	return 1;
 }
 
-/* UTF8String of at most max bytes (0 allowed), no NUL, well-formed. */
-static int
-get_str(const der_tlv *t, char *dst, size_t max)
-{
-	if (der_tag_constructed(t->tag) || t->len > max || memchr(t->val, 0, t->len) != NULL ||
-	    !es10_utf8_valid(t->val, t->len))
-		return TS_EPARSE;
-	memcpy(dst, t->val, t->len);
-	dst[t->len] = '\0';
-	return 0;
-}
-
 static int
 put_str(der_writer *w, uint32_t tag, const char *s, size_t max)
 {
 	if (s == NULL || strlen(s) > max || !es10_utf8_valid((const uint8_t *)s, strlen(s)))
 		return TS_EINVAL;
 	return der_put_str(w, tag, s);
-}
-
-/* OCTET STRING of exactly n bytes. */
-static int
-get_fixed(const der_tlv *t, uint8_t *dst, size_t n)
-{
-	if (der_tag_constructed(t->tag) || t->len != n)
-		return TS_EPARSE;
-	memcpy(dst, t->val, n);
-	return 0;
-}
-
-/* OCTET STRING of lo..hi bytes. */
-static int
-get_var(const der_tlv *t, uint8_t *dst, size_t lo, size_t hi, size_t *n)
-{
-	if (der_tag_constructed(t->tag) || t->len < lo || t->len > hi)
-		return TS_EPARSE;
-	memcpy(dst, t->val, t->len);
-	*n = t->len;
-	return 0;
-}
-
-/* The one TLV that makes up buf; its tag must be tag and constructed. */
-static int
-top(const uint8_t *buf, size_t len, uint32_t tag, der_tlv *t)
-{
-	if (buf == NULL)
-		return TS_EINVAL;
-	int rc = der_read_one(buf, len, t);
-	if (rc == TS_EAGAIN)
-		return TS_EPARSE;
-	if (rc != 0)
-		return rc;
-	if (t->tag != tag)
-		return TS_EPARSE;
-	return 0;
 }
 
 /* ---- layout walker ---- */
@@ -430,14 +374,14 @@ es10_empty_req_encode(uint32_t tag, uint8_t **out, size_t *len)
 	der_writer_init(&w);
 	der_begin(&w, tag);
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
 es10_empty_req_decode(uint32_t tag, const uint8_t *buf, size_t len)
 {
 	der_tlv t;
-	int rc = top(buf, len, tag, &t);
+	int rc = es10i_top(buf, len, tag, &t);
 	if (rc != 0)
 		return rc;
 	return t.len == 0 ? 0 : TS_EPARSE;
@@ -453,7 +397,7 @@ es10_result_encode(uint32_t tag, int result, uint8_t **out, size_t *len)
 	der_begin(&w, tag);
 	put_int(&w, 0x80, (uint64_t)result);
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -465,7 +409,7 @@ es10_result_decode(uint32_t tag, const uint8_t *buf, size_t len, int *result)
 	int idx, rc;
 	if (result == NULL)
 		return TS_EINVAL;
-	if ((rc = top(buf, len, tag, &t)) != 0)
+	if ((rc = es10i_top(buf, len, tag, &t)) != 0)
 		return rc;
 	walk_init(&wk, &t, L, 1, 1);
 	while ((rc = walk_next(&wk, &c, &idx)) == 1) {
@@ -487,7 +431,7 @@ es10_list_error_encode(uint32_t tag, int code, uint8_t **out, size_t *len)
 	der_begin(&w, tag);
 	put_int(&w, 0x81, (uint64_t)code);
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 /* ---- GetEuiccData ---- */
@@ -501,7 +445,7 @@ es10_get_euicc_data_req_encode(uint8_t **out, size_t *len)
 	der_begin(&w, ES10_TAG_GET_EUICC_DATA);
 	der_put(&w, TAG_TAG_LIST, &tag5a, 1);
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -509,7 +453,7 @@ es10_get_euicc_data_req_decode(const uint8_t *buf, size_t len)
 {
 	der_tlv t, c;
 	der_iter it;
-	int rc = top(buf, len, ES10_TAG_GET_EUICC_DATA, &t);
+	int rc = es10i_top(buf, len, ES10_TAG_GET_EUICC_DATA, &t);
 	if (rc != 0)
 		return rc;
 	der_iter_init(&it, t.val, t.len);
@@ -528,7 +472,7 @@ es10_get_euicc_data_resp_encode(const uint8_t eid[EID_BYTES], uint8_t **out, siz
 	der_begin(&w, ES10_TAG_GET_EUICC_DATA);
 	der_put(&w, TAG_ICCID, eid, EID_BYTES);
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -540,11 +484,11 @@ es10_get_euicc_data_resp_decode(const uint8_t *buf, size_t len, uint8_t eid[EID_
 	int idx, rc;
 	if (eid == NULL)
 		return TS_EINVAL;
-	if ((rc = top(buf, len, ES10_TAG_GET_EUICC_DATA, &t)) != 0)
+	if ((rc = es10i_top(buf, len, ES10_TAG_GET_EUICC_DATA, &t)) != 0)
 		return rc;
 	walk_init(&wk, &t, L, 1, 1);
 	while ((rc = walk_next(&wk, &c, &idx)) == 1) {
-		if ((rc = get_fixed(&c, eid, EID_BYTES)) != 0)
+		if ((rc = es10i_get_fixed(&c, eid, EID_BYTES)) != 0)
 			return rc;
 	}
 	if (rc < 0)
@@ -581,7 +525,7 @@ get_pkids(const der_tlv *t, es10_pkid_list *l)
 	while ((rc = each_child(t, TAG_OCTET_STRING, &it, &c)) == 1) {
 		if (l->n == ES10_MAX_PKIDS)
 			return TS_ELIMIT;
-		if ((rc = get_var(&c, l->id[l->n], 1, ES10_PKID_MAX, &l->len[l->n])) != 0)
+		if ((rc = es10i_get_var(&c, l->id[l->n], 1, ES10_PKID_MAX, &l->len[l->n])) != 0)
 			return rc;
 		l->n++;
 	}
@@ -603,7 +547,7 @@ es10_euicc_info1_encode(const es10_euicc_info1 *i, uint8_t **out, size_t *len)
 		return rc;
 	}
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -616,12 +560,12 @@ es10_euicc_info1_decode(const uint8_t *buf, size_t len, es10_euicc_info1 *i)
 	if (i == NULL)
 		return TS_EINVAL;
 	memset(i, 0, sizeof(*i));
-	if ((rc = top(buf, len, ES10_TAG_GET_EUICC_INFO1, &t)) != 0)
+	if ((rc = es10i_top(buf, len, ES10_TAG_GET_EUICC_INFO1, &t)) != 0)
 		return rc;
 	walk_init(&wk, &t, L, 3, 1);
 	while ((rc = walk_next(&wk, &c, &idx)) == 1) {
 		switch (idx) {
-		case 0: rc = get_fixed(&c, i->svn, ES10_VERSION_LEN); break;
+		case 0: rc = es10i_get_fixed(&c, i->svn, ES10_VERSION_LEN); break;
 		case 1: rc = get_pkids(&c, &i->ci_verify); break;
 		default: rc = get_pkids(&c, &i->ci_sign); break;
 		}
@@ -676,7 +620,7 @@ es10_euicc_info2_encode(const es10_euicc_info2 *i, uint8_t **out, size_t *len)
 		der_end(&w);
 	}
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 fail:
 	der_writer_clear(&w);
 	return rc;
@@ -696,23 +640,23 @@ es10_euicc_info2_decode(const uint8_t *buf, size_t len, es10_euicc_info2 *i)
 	if (i == NULL)
 		return TS_EINVAL;
 	memset(i, 0, sizeof(*i));
-	if ((rc = top(buf, len, ES10_TAG_GET_EUICC_INFO2, &t)) != 0)
+	if ((rc = es10i_top(buf, len, ES10_TAG_GET_EUICC_INFO2, &t)) != 0)
 		return rc;
 	walk_init(&wk, &t, L, sizeof(L) / sizeof(L[0]), 1);
 	while ((rc = walk_next(&wk, &c, &idx)) == 1) {
 		switch (idx) {
-		case 0: rc = get_fixed(&c, i->profile_version, ES10_VERSION_LEN); break;
-		case 1: rc = get_fixed(&c, i->svn, ES10_VERSION_LEN); break;
-		case 2: rc = get_fixed(&c, i->firmware_version, ES10_VERSION_LEN); break;
-		case 3: rc = get_var(&c, i->ext_card_resource, 0, ES10_ECR_MAX, &i->ext_card_resource_len); break;
+		case 0: rc = es10i_get_fixed(&c, i->profile_version, ES10_VERSION_LEN); break;
+		case 1: rc = es10i_get_fixed(&c, i->svn, ES10_VERSION_LEN); break;
+		case 2: rc = es10i_get_fixed(&c, i->firmware_version, ES10_VERSION_LEN); break;
+		case 3: rc = es10i_get_var(&c, i->ext_card_resource, 0, ES10_ECR_MAX, &i->ext_card_resource_len); break;
 		case 4: rc = get_bits(&c, &i->uicc_capability); break;
 		case 5:
 			i->has_ts102241_version = 1;
-			rc = get_fixed(&c, i->ts102241_version, ES10_VERSION_LEN);
+			rc = es10i_get_fixed(&c, i->ts102241_version, ES10_VERSION_LEN);
 			break;
 		case 6:
 			i->has_gp_version = 1;
-			rc = get_fixed(&c, i->gp_version, ES10_VERSION_LEN);
+			rc = es10i_get_fixed(&c, i->gp_version, ES10_VERSION_LEN);
 			break;
 		case 7: rc = get_bits(&c, &i->rsp_capability); break;
 		case 8: rc = get_pkids(&c, &i->ci_verify); break;
@@ -725,15 +669,15 @@ es10_euicc_info2_decode(const uint8_t *buf, size_t len, es10_euicc_info2 *i)
 			i->has_forbidden_pprs = 1;
 			rc = get_bits(&c, &i->forbidden_pprs);
 			break;
-		case 12: rc = get_fixed(&c, i->pp_version, ES10_VERSION_LEN); break;
-		case 13: rc = get_str(&c, i->sas_accreditation, ES10_SAS_MAX); break;
+		case 12: rc = es10i_get_fixed(&c, i->pp_version, ES10_VERSION_LEN); break;
+		case 13: rc = es10i_get_str(&c, i->sas_accreditation, ES10_SAS_MAX); break;
 		default:
 			i->has_certification_data = 1;
 			der_iter_init(&it, c.val, c.len);
 			if ((rc = der_iter_expect(&it, 0x80, &d)) != 0 ||
-			    (rc = get_str(&d, i->platform_label, ES10_LABEL_MAX)) != 0 ||
+			    (rc = es10i_get_str(&d, i->platform_label, ES10_LABEL_MAX)) != 0 ||
 			    (rc = der_iter_expect(&it, 0x81, &d)) != 0 ||
-			    (rc = get_str(&d, i->discovery_base_url, ES10_LABEL_MAX)) != 0)
+			    (rc = es10i_get_str(&d, i->discovery_base_url, ES10_LABEL_MAX)) != 0)
 				return rc;
 			rc = der_iter_end(&it);
 			break;
@@ -766,7 +710,7 @@ es10_configured_addresses_encode(const es10_configured_addresses *a, uint8_t **o
 		return rc;
 	}
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -779,15 +723,15 @@ es10_configured_addresses_decode(const uint8_t *buf, size_t len, es10_configured
 	if (a == NULL)
 		return TS_EINVAL;
 	memset(a, 0, sizeof(*a));
-	if ((rc = top(buf, len, ES10_TAG_EUICC_CONFIGURED_ADDRESSES, &t)) != 0)
+	if ((rc = es10i_top(buf, len, ES10_TAG_EUICC_CONFIGURED_ADDRESSES, &t)) != 0)
 		return rc;
 	walk_init(&wk, &t, L, 2, 1);
 	while ((rc = walk_next(&wk, &c, &idx)) == 1) {
 		if (idx == 0) {
 			a->has_default_dp = 1;
-			rc = get_str(&c, a->default_dp, ES10_ADDR_MAX);
+			rc = es10i_get_str(&c, a->default_dp, ES10_ADDR_MAX);
 		} else {
-			rc = get_str(&c, a->root_ds, ES10_ADDR_MAX);
+			rc = es10i_get_str(&c, a->root_ds, ES10_ADDR_MAX);
 		}
 		if (rc != 0)
 			return rc;
@@ -809,7 +753,7 @@ es10_set_default_dp_req_encode(const char *address, uint8_t **out, size_t *len)
 		return rc;
 	}
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -820,12 +764,12 @@ es10_set_default_dp_req_decode(const uint8_t *buf, size_t len, char address[ES10
 	int rc;
 	if (address == NULL)
 		return TS_EINVAL;
-	if ((rc = top(buf, len, ES10_TAG_SET_DEFAULT_DP_ADDRESS, &t)) != 0)
+	if ((rc = es10i_top(buf, len, ES10_TAG_SET_DEFAULT_DP_ADDRESS, &t)) != 0)
 		return rc;
 	der_iter_init(&it, t.val, t.len);
 	if ((rc = der_iter_expect(&it, 0x80, &c)) != 0 || (rc = der_iter_end(&it)) != 0)
 		return rc;
-	return get_str(&c, address, ES10_ADDR_MAX);
+	return es10i_get_str(&c, address, ES10_ADDR_MAX);
 }
 
 /* ---- GetRAT ---- */
@@ -857,13 +801,13 @@ get_operator(const der_tlv *t, es10_operator_id *o, int lenient)
 	walk_init(&wk, t, L, 3, lenient);
 	while ((rc = walk_next(&wk, &c, &idx)) == 1) {
 		if (idx == 0) {
-			rc = get_fixed(&c, o->mcc_mnc, 3);
+			rc = es10i_get_fixed(&c, o->mcc_mnc, 3);
 		} else if (idx == 1) {
 			o->has_gid1 = 1;
-			rc = get_var(&c, o->gid1, 0, ES10_GID_MAX, &o->gid1_len);
+			rc = es10i_get_var(&c, o->gid1, 0, ES10_GID_MAX, &o->gid1_len);
 		} else {
 			o->has_gid2 = 1;
-			rc = get_var(&c, o->gid2, 0, ES10_GID_MAX, &o->gid2_len);
+			rc = es10i_get_var(&c, o->gid2, 0, ES10_GID_MAX, &o->gid2_len);
 		}
 		if (rc != 0)
 			return rc;
@@ -904,7 +848,7 @@ es10_rat_encode(const es10_rat *r, uint8_t **out, size_t *len)
 	}
 	der_end(&w);
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 static int
@@ -950,7 +894,7 @@ es10_rat_decode(const uint8_t *buf, size_t len, es10_rat *r)
 	if (r == NULL)
 		return TS_EINVAL;
 	memset(r, 0, sizeof(*r));
-	if ((rc = top(buf, len, ES10_TAG_GET_RAT, &t)) != 0)
+	if ((rc = es10i_top(buf, len, ES10_TAG_GET_RAT, &t)) != 0)
 		return rc;
 	walk_init(&wk, &t, L, 1, 1);
 	while ((rc = walk_next(&wk, &c, &idx)) == 1) {
@@ -988,11 +932,11 @@ get_profile_id(const der_tlv *t, es10_profile_id *id)
 	memset(id, 0, sizeof(*id));
 	if (t->tag == TAG_ICCID) {
 		id->kind = ES10_ID_ICCID;
-		return get_fixed(t, id->iccid, ES10_ICCID_LEN);
+		return es10i_get_fixed(t, id->iccid, ES10_ICCID_LEN);
 	}
 	if (t->tag == TAG_AID) {
 		id->kind = ES10_ID_ISDP_AID;
-		return get_var(t, id->aid, 1, ES10_AID_MAX, &id->aid_len);
+		return es10i_get_var(t, id->aid, 1, ES10_AID_MAX, &id->aid_len);
 	}
 	return TS_EPARSE;
 }
@@ -1038,7 +982,7 @@ es10_profile_info_req_encode(const es10_profile_info_req *r, uint8_t **out, size
 		return rc;
 	}
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -1052,7 +996,7 @@ es10_profile_info_req_decode(const uint8_t *buf, size_t len, es10_profile_info_r
 	if (r == NULL)
 		return TS_EINVAL;
 	memset(r, 0, sizeof(*r));
-	if ((rc = top(buf, len, ES10_TAG_PROFILE_INFO_LIST, &t)) != 0)
+	if ((rc = es10i_top(buf, len, ES10_TAG_PROFILE_INFO_LIST, &t)) != 0)
 		return rc;
 	walk_init(&wk, &t, L, 2, 0);
 	while ((rc = walk_next(&wk, &c, &idx)) == 1) {
@@ -1198,7 +1142,7 @@ get_notif_cfg(const der_tlv *t, es10_profile_info *p)
 		es10_notif_cfg *n = &p->notif_cfg[p->n_notif_cfg++];
 		walk_init(&wk, &e, L, 2, 1);
 		while ((rc = walk_next(&wk, &c, &idx)) == 1) {
-			rc = idx == 0 ? get_bits(&c, &n->events) : get_str(&c, n->address, ES10_ADDR_MAX);
+			rc = idx == 0 ? get_bits(&c, &n->events) : es10i_get_str(&c, n->address, ES10_ADDR_MAX);
 			if (rc != 0)
 				return rc;
 		}
@@ -1219,14 +1163,14 @@ get_profile_info(const der_tlv *t, es10_profile_info *p)
 	walk_init(&wk, t, pi_tags, PI_NTAGS, 1);
 	while ((rc = walk_next(&wk, &c, &idx)) == 1) {
 		switch (idx) {
-		case 0: rc = get_fixed(&c, p->iccid, ES10_ICCID_LEN); break;
-		case 1: rc = get_var(&c, p->aid, 1, ES10_AID_MAX, &p->aid_len); break;
+		case 0: rc = es10i_get_fixed(&c, p->iccid, ES10_ICCID_LEN); break;
+		case 1: rc = es10i_get_var(&c, p->aid, 1, ES10_AID_MAX, &p->aid_len); break;
 		case 2: rc = get_small_int(&c, &p->state); break;
-		case 3: rc = get_str(&c, p->nickname, ES10_NICKNAME_MAX); break;
-		case 4: rc = get_str(&c, p->spn, ES10_SPN_MAX); break;
-		case 5: rc = get_str(&c, p->name, ES10_PNAME_MAX); break;
+		case 3: rc = es10i_get_str(&c, p->nickname, ES10_NICKNAME_MAX); break;
+		case 4: rc = es10i_get_str(&c, p->spn, ES10_SPN_MAX); break;
+		case 5: rc = es10i_get_str(&c, p->name, ES10_PNAME_MAX); break;
 		case 6: rc = get_small_int(&c, &p->icon_type); break;
-		case 7: rc = get_var(&c, p->icon, 0, ES10_ICON_MAX, &p->icon_len); break;
+		case 7: rc = es10i_get_var(&c, p->icon, 0, ES10_ICON_MAX, &p->icon_len); break;
 		case 8: rc = get_small_int(&c, &p->profile_class); break;
 		case 9: rc = der_tag_constructed(c.tag) ? get_notif_cfg(&c, p) : TS_EPARSE; break;
 		case 10: rc = get_operator(&c, &p->owner, 1); break;
@@ -1282,7 +1226,7 @@ es10_profile_list_encode(const es10_profile_info *items, size_t n, uint8_t **out
 	}
 	der_end(&w);
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 /* The CHOICE of BF2D / BF28 / BF2B: A0 { entries } or 81 error. Returns 1
@@ -1293,7 +1237,7 @@ list_choice(const uint8_t *buf, size_t len, uint32_t tag, der_tlv *list, int *er
 	der_tlv t, c;
 	der_iter it;
 	int rc;
-	if ((rc = top(buf, len, tag, &t)) != 0)
+	if ((rc = es10i_top(buf, len, tag, &t)) != 0)
 		return rc;
 	der_iter_init(&it, t.val, t.len);
 	if ((rc = der_iter_next(&it, &c)) != 1)
@@ -1382,7 +1326,7 @@ es10_switch_req_encode(uint32_t tag, const es10_profile_id *id, int refresh, uin
 	der_end(&w);
 	put_bool(&w, 0x81, refresh);
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -1394,7 +1338,7 @@ es10_switch_req_decode(uint32_t tag, const uint8_t *buf, size_t len, es10_profil
 	if (id == NULL || refresh == NULL ||
 	    (tag != ES10_TAG_ENABLE_PROFILE && tag != ES10_TAG_DISABLE_PROFILE))
 		return TS_EINVAL;
-	if ((rc = top(buf, len, tag, &t)) != 0)
+	if ((rc = es10i_top(buf, len, tag, &t)) != 0)
 		return rc;
 	der_iter_init(&it, t.val, t.len);
 	if ((rc = der_iter_expect(&it, 0xA0, &c)) != 0)
@@ -1423,7 +1367,7 @@ es10_delete_req_encode(const es10_profile_id *id, uint8_t **out, size_t *len)
 		return rc;
 	}
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -1434,7 +1378,7 @@ es10_delete_req_decode(const uint8_t *buf, size_t len, es10_profile_id *id)
 	int rc;
 	if (id == NULL)
 		return TS_EINVAL;
-	if ((rc = top(buf, len, ES10_TAG_DELETE_PROFILE, &t)) != 0)
+	if ((rc = es10i_top(buf, len, ES10_TAG_DELETE_PROFILE, &t)) != 0)
 		return rc;
 	der_iter_init(&it, t.val, t.len);
 	if ((rc = der_iter_next(&it, &s)) != 1)
@@ -1460,7 +1404,7 @@ es10_set_nickname_req_encode(const uint8_t iccid[ES10_ICCID_LEN], const char *ni
 		return rc;
 	}
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -1472,11 +1416,11 @@ es10_set_nickname_req_decode(const uint8_t *buf, size_t len, uint8_t iccid[ES10_
 	int rc;
 	if (iccid == NULL || nickname == NULL)
 		return TS_EINVAL;
-	if ((rc = top(buf, len, ES10_TAG_SET_NICKNAME, &t)) != 0)
+	if ((rc = es10i_top(buf, len, ES10_TAG_SET_NICKNAME, &t)) != 0)
 		return rc;
 	der_iter_init(&it, t.val, t.len);
-	if ((rc = der_iter_expect(&it, TAG_ICCID, &c)) != 0 || (rc = get_fixed(&c, iccid, ES10_ICCID_LEN)) != 0 ||
-	    (rc = der_iter_expect(&it, 0x90, &c)) != 0 || (rc = get_str(&c, nickname, ES10_NICKNAME_MAX)) != 0)
+	if ((rc = der_iter_expect(&it, TAG_ICCID, &c)) != 0 || (rc = es10i_get_fixed(&c, iccid, ES10_ICCID_LEN)) != 0 ||
+	    (rc = der_iter_expect(&it, 0x90, &c)) != 0 || (rc = es10i_get_str(&c, nickname, ES10_NICKNAME_MAX)) != 0)
 		return rc;
 	return der_iter_end(&it);
 }
@@ -1520,10 +1464,10 @@ get_metadata(const der_tlv *t, es10_notif_metadata *m)
 		switch (idx) {
 		case 0: rc = get_int(&c, &m->seq); break;
 		case 1: rc = get_bits(&c, &m->event); break;
-		case 2: rc = get_str(&c, m->address, ES10_ADDR_MAX); break;
+		case 2: rc = es10i_get_str(&c, m->address, ES10_ADDR_MAX); break;
 		default:
 			m->has_iccid = 1;
-			rc = get_fixed(&c, m->iccid, ES10_ICCID_LEN);
+			rc = es10i_get_fixed(&c, m->iccid, ES10_ICCID_LEN);
 			break;
 		}
 		if (rc != 0)
@@ -1549,7 +1493,7 @@ es10_notif_metadata_encode(const es10_notif_metadata *m, uint8_t **out, size_t *
 		der_writer_clear(&w);
 		return rc;
 	}
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -1558,7 +1502,7 @@ es10_notif_metadata_decode(const uint8_t *buf, size_t len, es10_notif_metadata *
 	der_tlv t;
 	if (m == NULL)
 		return TS_EINVAL;
-	int rc = top(buf, len, ES10_TAG_NOTIFICATION_METADATA, &t);
+	int rc = es10i_top(buf, len, ES10_TAG_NOTIFICATION_METADATA, &t);
 	if (rc != 0)
 		return rc;
 	return get_metadata(&t, m);
@@ -1573,7 +1517,7 @@ es10_list_notif_req_encode(int has_filter, uint32_t events, uint8_t **out, size_
 	if (has_filter)
 		put_bits(&w, 0x81, events);
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -1587,7 +1531,7 @@ es10_list_notif_req_decode(const uint8_t *buf, size_t len, int *has_filter, uint
 		return TS_EINVAL;
 	*has_filter = 0;
 	*events = 0;
-	if ((rc = top(buf, len, ES10_TAG_LIST_NOTIFICATION, &t)) != 0)
+	if ((rc = es10i_top(buf, len, ES10_TAG_LIST_NOTIFICATION, &t)) != 0)
 		return rc;
 	walk_init(&wk, &t, L, 1, 0);
 	while ((rc = walk_next(&wk, &c, &idx)) == 1) {
@@ -1631,7 +1575,7 @@ es10_notif_list_encode(const es10_notif_metadata *items, size_t n, uint8_t **out
 	}
 	der_end(&w);
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -1687,7 +1631,7 @@ es10_retrieve_req_encode(const es10_retrieve_req *r, uint8_t **out, size_t *len)
 		return TS_EINVAL;
 	}
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -1699,7 +1643,7 @@ es10_retrieve_req_decode(const uint8_t *buf, size_t len, es10_retrieve_req *r)
 	if (r == NULL)
 		return TS_EINVAL;
 	memset(r, 0, sizeof(*r));
-	if ((rc = top(buf, len, ES10_TAG_RETRIEVE_NOTIFICATIONS, &t)) != 0)
+	if ((rc = es10i_top(buf, len, ES10_TAG_RETRIEVE_NOTIFICATIONS, &t)) != 0)
 		return rc;
 	der_iter_init(&it, t.val, t.len);
 	if ((rc = der_iter_next(&it, &c)) <= 0)
@@ -1778,8 +1722,8 @@ get_final_result(const der_tlv *t, es10_pir *p)
 		p->has_sima = 1;
 		walk_init(&wk, &r, LS, 2, 1);
 		while ((rc = walk_next(&wk, &c, &idx)) == 1) {
-			rc = idx == 0 ? get_var(&c, p->aid, 5, ES10_AID_MAX, &p->aid_len)
-			              : get_var(&c, p->sima, 0, ES10_SIMA_MAX, &p->sima_len);
+			rc = idx == 0 ? es10i_get_var(&c, p->aid, 5, ES10_AID_MAX, &p->aid_len)
+			              : es10i_get_var(&c, p->sima, 0, ES10_SIMA_MAX, &p->sima_len);
 			if (rc != 0)
 				return rc;
 		}
@@ -1797,7 +1741,7 @@ get_final_result(const der_tlv *t, es10_pir *p)
 			rc = get_small_int(&c, &p->error_reason);
 		} else {
 			p->has_sima = 1;
-			rc = get_var(&c, p->sima, 0, ES10_SIMA_MAX, &p->sima_len);
+			rc = es10i_get_var(&c, p->sima, 0, ES10_SIMA_MAX, &p->sima_len);
 		}
 		if (rc != 0)
 			return rc;
@@ -1817,11 +1761,11 @@ get_pir_data(const der_tlv *t, es10_pir *p)
 	walk_init(&wk, t, L, 4, 1);
 	while ((rc = walk_next(&wk, &c, &idx)) == 1) {
 		switch (idx) {
-		case 0: rc = get_var(&c, p->tid, 1, ES10_TID_MAX, &p->tid_len); break;
+		case 0: rc = es10i_get_var(&c, p->tid, 1, ES10_TID_MAX, &p->tid_len); break;
 		case 1: rc = get_metadata(&c, &p->meta); break;
 		case 2:
 			p->has_smdp_oid = 1;
-			rc = get_var(&c, p->smdp_oid, 1, ES10_OID_MAX, &p->smdp_oid_len);
+			rc = es10i_get_var(&c, p->smdp_oid, 1, ES10_OID_MAX, &p->smdp_oid_len);
 			break;
 		default: rc = der_tag_constructed(c.tag) ? get_final_result(&c, p) : TS_EPARSE; break;
 		}
@@ -1862,7 +1806,7 @@ es10_other_notif_sign(const es10_notif_metadata *m, EVP_PKEY *key, const uint8_t
 	der_put_raw(&w, eum_cert, eum_cert_len);
 	der_end(&w);
 	free(tbs);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -1879,7 +1823,7 @@ es10_pir_sign(const es10_pir *p, EVP_PKEY *key, uint8_t **out, size_t *len)
 		der_writer_clear(&w);
 		return rc;
 	}
-	if ((rc = finish(&w, &tbs, &tbs_len)) != 0)
+	if ((rc = es10i_finish(&w, &tbs, &tbs_len)) != 0)
 		return rc;
 	if ((rc = pki_sign(key, tbs, tbs_len, sig)) != 0) {
 		free(tbs);
@@ -1891,7 +1835,7 @@ es10_pir_sign(const es10_pir *p, EVP_PKEY *key, uint8_t **out, size_t *len)
 	der_put(&w, TAG_SIG, sig, sizeof(sig));
 	der_end(&w);
 	free(tbs);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 /* One PendingNotification TLV (already read). */
@@ -1922,7 +1866,7 @@ get_pending(const der_tlv *t, es10_pending *n)
 	}
 	n->tbs = FULL(c);
 	n->tbs_len = SIZE(c);
-	if ((rc = der_iter_expect(&it, TAG_SIG, &s)) != 0 || (rc = get_fixed(&s, n->sig, ES10_SIG_LEN)) != 0)
+	if ((rc = der_iter_expect(&it, TAG_SIG, &s)) != 0 || (rc = es10i_get_fixed(&s, n->sig, ES10_SIG_LEN)) != 0)
 		return rc;
 	if (n->kind == ES10_PENDING_OTHER) {
 		if ((rc = der_iter_expect(&it, TAG_SEQUENCE, &c)) != 0 || (rc = der_validate(FULL(c), SIZE(c))) != 0)
@@ -1994,7 +1938,7 @@ es10_pending_list_encode(const es10_blob *items, size_t n, uint8_t **out, size_t
 	}
 	der_end(&w);
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -2038,7 +1982,7 @@ es10_notif_sent_req_encode(uint64_t seq, uint8_t **out, size_t *len)
 	der_begin(&w, ES10_TAG_NOTIFICATION_SENT);
 	put_int(&w, 0x80, seq);
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -2049,7 +1993,7 @@ es10_notif_sent_req_decode(const uint8_t *buf, size_t len, uint64_t *seq)
 	int rc;
 	if (seq == NULL)
 		return TS_EINVAL;
-	if ((rc = top(buf, len, ES10_TAG_NOTIFICATION_SENT, &t)) != 0)
+	if ((rc = es10i_top(buf, len, ES10_TAG_NOTIFICATION_SENT, &t)) != 0)
 		return rc;
 	der_iter_init(&it, t.val, t.len);
 	if ((rc = der_iter_expect(&it, 0x80, &c)) != 0 || (rc = der_iter_end(&it)) != 0)
@@ -2067,7 +2011,7 @@ es10_memory_reset_req_encode(uint32_t options, uint8_t **out, size_t *len)
 	der_begin(&w, ES10_TAG_MEMORY_RESET);
 	put_bits(&w, 0x82, options);
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -2078,7 +2022,7 @@ es10_memory_reset_req_decode(const uint8_t *buf, size_t len, uint32_t *options)
 	int rc;
 	if (options == NULL)
 		return TS_EINVAL;
-	if ((rc = top(buf, len, ES10_TAG_MEMORY_RESET, &t)) != 0)
+	if ((rc = es10i_top(buf, len, ES10_TAG_MEMORY_RESET, &t)) != 0)
 		return rc;
 	der_iter_init(&it, t.val, t.len);
 	if ((rc = der_iter_expect(&it, 0x82, &c)) != 0 || (rc = der_iter_end(&it)) != 0)

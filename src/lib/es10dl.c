@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "lib/der.h"
+#include "lib/es10_int.h"
 #include "lib/ts_err.h"
 
 #define TAG_SEQ 0x30
@@ -22,59 +23,6 @@
 #define TAG_A1 0xA1
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static int
-finish(der_writer *w, uint8_t **out, size_t *len)
-{
-	int rc = der_writer_finish(w, out, len);
-	der_writer_clear(w);
-	return rc;
-}
-
-static int
-read_top(const uint8_t *buf, size_t len, uint32_t tag, der_tlv *t)
-{
-	if (buf == NULL)
-		return TS_EINVAL;
-	int rc = der_read_one(buf, len, t);
-	if (rc == TS_EAGAIN)
-		return TS_EPARSE;
-	if (rc != 0)
-		return rc;
-	return t->tag == tag ? 0 : TS_EPARSE;
-}
-
-static int
-get_fixed(const der_tlv *t, uint8_t *out, size_t n)
-{
-	if (t->len != n || der_tag_constructed(t->tag))
-		return TS_EPARSE;
-	memcpy(out, t->val, n);
-	return 0;
-}
-
-static int
-get_tid(const der_tlv *t, uint8_t out[ES10_TID_MAX], size_t *len)
-{
-	if (t->len < 1 || t->len > ES10_TID_MAX)
-		return TS_EPARSE;
-	memcpy(out, t->val, t->len);
-	*len = t->len;
-	return 0;
-}
-
-/* UTF8String into char[max + 1]. */
-static int
-get_utf8(const der_tlv *t, char *out, size_t max)
-{
-	if (t->len > max || (t->len > 0 && memchr(t->val, '\0', t->len) != NULL) ||
-	    !es10_utf8_valid(t->val, t->len))
-		return TS_EPARSE;
-	if (t->len > 0)
-		memcpy(out, t->val, t->len);
-	out[t->len] = '\0';
-	return 0;
-}
 
 static int
 utf8_ok(const char *s, size_t max)
@@ -128,6 +76,54 @@ next_known(der_iter *it, const uint32_t *known, size_t nknown, der_tlv *out)
 	}
 }
 
+/* The one alternative of a response CHOICE whose alternatives are alts[0..1]. */
+static int
+get_alternative(const uint8_t *buf, size_t len, uint32_t tag, const uint32_t alts[2], der_tlv *ch)
+{
+	der_tlv top, t;
+	der_iter it;
+	int rc;
+	if ((rc = es10i_top(buf, len, tag, &top)) != 0)
+		return rc;
+	der_iter_init(&it, top.val, top.len);
+	if ((rc = next_known(&it, alts, 2, ch)) <= 0)
+		return rc < 0 ? rc : TS_EPARSE;
+	if ((rc = next_known(&it, alts, 2, &t)) != 0)
+		return rc < 0 ? rc : TS_EPARSE;
+	return 0;
+}
+
+/* A response's ok alternative { 30 signed data, 5F37 signature } (unknown
+ * elements skipped): the signed TLV's span and the signature. */
+static int
+get_signed_ok(const der_tlv *ch, es10_span *signed_tlv, uint8_t sig[ES10_SIG_LEN])
+{
+	static const uint32_t known[] = { TAG_SEQ, ES10_TAG_SIGNATURE };
+	der_iter in;
+	der_tlv t;
+	int rc;
+	der_iter_init(&in, ch->val, ch->len);
+	if ((rc = next_known(&in, known, 2, &t)) <= 0 || t.tag != TAG_SEQ)
+		return rc < 0 ? rc : TS_EPARSE;
+	span_of(&t, signed_tlv);
+	if ((rc = next_known(&in, known, 2, &t)) <= 0 || t.tag != ES10_TAG_SIGNATURE ||
+	    (rc = es10i_get_fixed(&t, sig, ES10_SIG_LEN)) != 0)
+		return rc < 0 ? rc : TS_EPARSE;
+	if ((rc = next_known(&in, known, 2, &t)) != 0)
+		return rc < 0 ? rc : TS_EPARSE;
+	return 0;
+}
+
+/* A0 { signed TLV, 5F37 40 signature } */
+static void
+put_signed_ok(der_writer *w, const es10_span *signed_tlv, const uint8_t sig[ES10_SIG_LEN])
+{
+	der_begin(w, TAG_A0);
+	der_put_raw(w, signed_tlv->p, signed_tlv->len);
+	der_put(w, ES10_TAG_SIGNATURE, sig, ES10_SIG_LEN);
+	der_end(w);
+}
+
 /* ---- GetEuiccChallenge ---------------------------------------------------- */
 
 int
@@ -140,7 +136,7 @@ es10_challenge_resp_encode(const uint8_t ch[ES10_CHALLENGE_LEN], uint8_t **out, 
 	der_begin(&w, ES10_TAG_GET_EUICC_CHALLENGE);
 	der_put(&w, 0x80, ch, ES10_CHALLENGE_LEN);
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -151,7 +147,7 @@ es10_challenge_resp_decode(const uint8_t *buf, size_t len, uint8_t ch[ES10_CHALL
 	int rc;
 	if (ch == NULL)
 		return TS_EINVAL;
-	if ((rc = read_top(buf, len, ES10_TAG_GET_EUICC_CHALLENGE, &top)) != 0)
+	if ((rc = es10i_top(buf, len, ES10_TAG_GET_EUICC_CHALLENGE, &top)) != 0)
 		return rc;
 	der_iter_init(&it, top.val, top.len);
 	static const uint32_t known[] = { 0x80 };
@@ -159,7 +155,7 @@ es10_challenge_resp_decode(const uint8_t *buf, size_t len, uint8_t ch[ES10_CHALL
 		return rc;
 	if (rc == 0)
 		return TS_EPARSE;
-	if ((rc = get_fixed(&t, ch, ES10_CHALLENGE_LEN)) != 0)
+	if ((rc = es10i_get_fixed(&t, ch, ES10_CHALLENGE_LEN)) != 0)
 		return rc;
 	if ((rc = next_known(&it, known, 1, &t)) != 0)
 		return rc < 0 ? rc : TS_EPARSE;
@@ -183,7 +179,7 @@ es10_server_signed1_encode(const es10_server_signed1 *s, uint8_t **out, size_t *
 	der_put_str(&w, 0x83, s->server_address);
 	der_put(&w, 0x84, s->server_challenge, ES10_CHALLENGE_LEN);
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -195,17 +191,17 @@ es10_server_signed1_decode(const uint8_t *buf, size_t len, es10_server_signed1 *
 	if (s == NULL)
 		return TS_EINVAL;
 	memset(s, 0, sizeof(*s));
-	if ((rc = read_top(buf, len, TAG_SEQ, &top)) != 0)
+	if ((rc = es10i_top(buf, len, TAG_SEQ, &top)) != 0)
 		return rc;
 	/* Read by the eUICC: strict, nothing unknown. */
 	der_iter_init(&it, top.val, top.len);
-	if ((rc = der_iter_expect(&it, 0x80, &t)) != 0 || (rc = get_tid(&t, s->tid, &s->tid_len)) != 0 ||
+	if ((rc = der_iter_expect(&it, 0x80, &t)) != 0 || (rc = es10i_get_var(&t, s->tid, 1, ES10_TID_MAX, &s->tid_len)) != 0 ||
 	    (rc = der_iter_expect(&it, 0x81, &t)) != 0 ||
-	    (rc = get_fixed(&t, s->euicc_challenge, ES10_CHALLENGE_LEN)) != 0 ||
+	    (rc = es10i_get_fixed(&t, s->euicc_challenge, ES10_CHALLENGE_LEN)) != 0 ||
 	    (rc = der_iter_expect(&it, 0x83, &t)) != 0 ||
-	    (rc = get_utf8(&t, s->server_address, ES10_ADDR_MAX)) != 0 ||
+	    (rc = es10i_get_str(&t, s->server_address, ES10_ADDR_MAX)) != 0 ||
 	    (rc = der_iter_expect(&it, 0x84, &t)) != 0 ||
-	    (rc = get_fixed(&t, s->server_challenge, ES10_CHALLENGE_LEN)) != 0 ||
+	    (rc = es10i_get_fixed(&t, s->server_challenge, ES10_CHALLENGE_LEN)) != 0 ||
 	    (rc = der_iter_end(&it)) != 0) {
 		memset(s, 0, sizeof(*s));
 		return rc;
@@ -265,7 +261,7 @@ es10_device_caps_set(es10_device_info *d, const int *tags, const uint8_t (*versi
 		}
 		der_put(&w, 0x80u + (uint32_t)tags[i], versions[i], ES10_VERSION_LEN);
 	}
-	int rc = finish(&w, &b, &bl);
+	int rc = es10i_finish(&w, &b, &bl);
 	if (rc != 0)
 		return rc;
 	if (bl > ES10_DEVCAPS_MAX) {
@@ -314,7 +310,7 @@ get_ctx(const der_tlv *t, es10_ctx_params1 *c)
 	if ((rc = der_iter_next(&it, &e)) <= 0)
 		return rc < 0 ? rc : TS_EPARSE;
 	if (e.tag == 0x80) {
-		if ((rc = get_utf8(&e, c->matching_id, ES10_MATCHING_ID_MAX)) != 0)
+		if ((rc = es10i_get_str(&e, c->matching_id, ES10_MATCHING_ID_MAX)) != 0)
 			return rc;
 		c->has_matching_id = 1;
 		if ((rc = der_iter_next(&it, &e)) <= 0)
@@ -323,7 +319,7 @@ get_ctx(const der_tlv *t, es10_ctx_params1 *c)
 	if (e.tag != TAG_A1 || (rc = der_iter_end(&it)) != 0)
 		return TS_EPARSE;
 	der_iter_init(&di, e.val, e.len);
-	if ((rc = der_iter_expect(&di, 0x80, &d)) != 0 || (rc = get_fixed(&d, c->device.tac, ES10_TAC_LEN)) != 0 ||
+	if ((rc = der_iter_expect(&di, 0x80, &d)) != 0 || (rc = es10i_get_fixed(&d, c->device.tac, ES10_TAC_LEN)) != 0 ||
 	    (rc = der_iter_expect(&di, TAG_A1, &d)) != 0)
 		return rc;
 	if (d.len > ES10_DEVCAPS_MAX)
@@ -336,7 +332,7 @@ get_ctx(const der_tlv *t, es10_ctx_params1 *c)
 	if ((rc = der_iter_next(&di, &d)) < 0)
 		return rc;
 	if (rc == 1) {
-		if (d.tag != 0x82 || (rc = get_fixed(&d, c->device.imei, ES10_IMEI_LEN)) != 0)
+		if (d.tag != 0x82 || (rc = es10i_get_fixed(&d, c->device.imei, ES10_IMEI_LEN)) != 0)
 			return TS_EPARSE;
 		c->device.has_imei = 1;
 		if ((rc = der_iter_end(&di)) != 0)
@@ -357,7 +353,7 @@ es10_ctx_params1_encode(const es10_ctx_params1 *c, uint8_t **out, size_t *len)
 		der_writer_clear(&w);
 		return rc;
 	}
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -368,7 +364,7 @@ es10_ctx_params1_decode(const uint8_t *buf, size_t len, es10_ctx_params1 *c)
 	if (c == NULL)
 		return TS_EINVAL;
 	memset(c, 0, sizeof(*c));
-	if ((rc = read_top(buf, len, TAG_A0, &t)) != 0)
+	if ((rc = es10i_top(buf, len, TAG_A0, &t)) != 0)
 		return rc;
 	if ((rc = get_ctx(&t, c)) != 0)
 		memset(c, 0, sizeof(*c));
@@ -399,7 +395,7 @@ es10_auth_server_req_encode(const es10_auth_server_req *r, uint8_t **out, size_t
 		return rc;
 	}
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -414,7 +410,7 @@ es10_auth_server_req_decode(const uint8_t *buf, size_t len, es10_auth_server_req
 	memset(r, 0, sizeof(*r));
 	if (s1 == NULL)
 		s1 = &tmp;
-	if ((rc = read_top(buf, len, ES10_TAG_AUTHENTICATE_SERVER, &top)) != 0)
+	if ((rc = es10i_top(buf, len, ES10_TAG_AUTHENTICATE_SERVER, &top)) != 0)
 		return rc;
 	der_iter_init(&it, top.val, top.len);
 	if ((rc = der_iter_expect(&it, TAG_SEQ, &t)) != 0)
@@ -422,7 +418,7 @@ es10_auth_server_req_decode(const uint8_t *buf, size_t len, es10_auth_server_req
 	span_of(&t, &r->server_signed1);
 	if ((rc = es10_server_signed1_decode(r->server_signed1.p, r->server_signed1.len, s1)) != 0 ||
 	    (rc = der_iter_expect(&it, ES10_TAG_SIGNATURE, &t)) != 0 ||
-	    (rc = get_fixed(&t, r->server_signature1, ES10_SIG_LEN)) != 0 ||
+	    (rc = es10i_get_fixed(&t, r->server_signature1, ES10_SIG_LEN)) != 0 ||
 	    (rc = der_iter_expect(&it, TAG_OCTETS, &t)) != 0)
 		goto fail;
 	if (t.len < 1 || t.len > ES10_PKID_MAX) {
@@ -474,7 +470,7 @@ es10_euicc_signed1_encode(const es10_euicc_signed1 *s, uint8_t **out, size_t *le
 		return rc;
 	}
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -486,16 +482,16 @@ es10_euicc_signed1_decode(const uint8_t *buf, size_t len, es10_euicc_signed1 *s)
 	if (s == NULL)
 		return TS_EINVAL;
 	memset(s, 0, sizeof(*s));
-	if ((rc = read_top(buf, len, TAG_SEQ, &top)) != 0)
+	if ((rc = es10i_top(buf, len, TAG_SEQ, &top)) != 0)
 		return rc;
 	/* Read by the SM-DP+ from any eUICC; the signature covers it as sent,
 	 * so the layout is checked exactly. */
 	der_iter_init(&it, top.val, top.len);
-	if ((rc = der_iter_expect(&it, 0x80, &t)) != 0 || (rc = get_tid(&t, s->tid, &s->tid_len)) != 0 ||
+	if ((rc = der_iter_expect(&it, 0x80, &t)) != 0 || (rc = es10i_get_var(&t, s->tid, 1, ES10_TID_MAX, &s->tid_len)) != 0 ||
 	    (rc = der_iter_expect(&it, 0x83, &t)) != 0 ||
-	    (rc = get_utf8(&t, s->server_address, ES10_ADDR_MAX)) != 0 ||
+	    (rc = es10i_get_str(&t, s->server_address, ES10_ADDR_MAX)) != 0 ||
 	    (rc = der_iter_expect(&it, 0x84, &t)) != 0 ||
-	    (rc = get_fixed(&t, s->server_challenge, ES10_CHALLENGE_LEN)) != 0 ||
+	    (rc = es10i_get_fixed(&t, s->server_challenge, ES10_CHALLENGE_LEN)) != 0 ||
 	    (rc = der_iter_expect(&it, ES10_TAG_GET_EUICC_INFO2, &t)) != 0)
 		goto fail;
 	span_of(&t, &s->euicc_info2);
@@ -537,7 +533,7 @@ get_error(const der_tlv *e, uint8_t *tid, size_t *tid_len, int *code)
 	der_iter_init(&it, e->val, e->len);
 	if ((rc = next_known(&it, known, 2, &t)) <= 0 || t.tag != 0x80)
 		return rc < 0 ? rc : TS_EPARSE;
-	if ((rc = get_tid(&t, tid, tid_len)) != 0)
+	if ((rc = es10i_get_var(&t, tid, 1, ES10_TID_MAX, tid_len)) != 0)
 		return rc;
 	if ((rc = next_known(&it, known, 2, &t)) <= 0 || t.tag != TAG_INT)
 		return rc < 0 ? rc : TS_EPARSE;
@@ -576,7 +572,7 @@ es10_auth_server_resp_encode(const es10_auth_server_resp *r, uint8_t **out, size
 		der_end(&w);
 	}
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -594,7 +590,7 @@ es10_auth_server_resp_decode(const uint8_t *buf, size_t len, es10_auth_server_re
 	if (s1 == NULL)
 		s1 = &tmp;
 	memset(s1, 0, sizeof(*s1));
-	if ((rc = read_top(buf, len, ES10_TAG_AUTHENTICATE_SERVER, &top)) != 0)
+	if ((rc = es10i_top(buf, len, ES10_TAG_AUTHENTICATE_SERVER, &top)) != 0)
 		return rc;
 	der_iter_init(&it, top.val, top.len);
 	/* A CHOICE: exactly one alternative (an unknown extra is skipped). */
@@ -614,7 +610,7 @@ es10_auth_server_resp_decode(const uint8_t *buf, size_t len, es10_auth_server_re
 	if ((rc = es10_euicc_signed1_decode(r->euicc_signed1.p, r->euicc_signed1.len, s1)) != 0)
 		goto fail;
 	if ((rc = next_known(&in, ok_known, 2, &t)) <= 0 || t.tag != ES10_TAG_SIGNATURE ||
-	    (rc = get_fixed(&t, r->euicc_signature1, ES10_SIG_LEN)) != 0)
+	    (rc = es10i_get_fixed(&t, r->euicc_signature1, ES10_SIG_LEN)) != 0)
 		goto bad;
 	if ((rc = next_known(&in, ok_known, 2, &t)) <= 0 || t.tag != TAG_SEQ)
 		goto bad;
@@ -652,7 +648,7 @@ es10_smdp_signed2_encode(const es10_smdp_signed2 *s, uint8_t **out, size_t *len)
 	if (s->has_bpp_otpk)
 		der_put(&w, ES10_TAG_OTPK, s->bpp_otpk, ES10_OTPK_LEN);
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -664,10 +660,10 @@ es10_smdp_signed2_decode(const uint8_t *buf, size_t len, es10_smdp_signed2 *s)
 	if (s == NULL)
 		return TS_EINVAL;
 	memset(s, 0, sizeof(*s));
-	if ((rc = read_top(buf, len, TAG_SEQ, &top)) != 0)
+	if ((rc = es10i_top(buf, len, TAG_SEQ, &top)) != 0)
 		return rc;
 	der_iter_init(&it, top.val, top.len);
-	if ((rc = der_iter_expect(&it, 0x80, &t)) != 0 || (rc = get_tid(&t, s->tid, &s->tid_len)) != 0 ||
+	if ((rc = der_iter_expect(&it, 0x80, &t)) != 0 || (rc = es10i_get_var(&t, s->tid, 1, ES10_TID_MAX, &s->tid_len)) != 0 ||
 	    (rc = der_iter_expect(&it, TAG_BOOL, &t)) != 0)
 		goto fail;
 	if (t.len != 1 || (t.val[0] != 0x00 && t.val[0] != 0xFF)) {
@@ -678,7 +674,7 @@ es10_smdp_signed2_decode(const uint8_t *buf, size_t len, es10_smdp_signed2 *s)
 	if ((rc = der_iter_next(&it, &t)) < 0)
 		goto fail;
 	if (rc == 1) {
-		if (t.tag != ES10_TAG_OTPK || (rc = get_fixed(&t, s->bpp_otpk, ES10_OTPK_LEN)) != 0 ||
+		if (t.tag != ES10_TAG_OTPK || (rc = es10i_get_fixed(&t, s->bpp_otpk, ES10_OTPK_LEN)) != 0 ||
 		    s->bpp_otpk[0] != 0x04 || (rc = der_iter_end(&it)) != 0) {
 			rc = rc != 0 ? rc : TS_EPARSE;
 			goto fail;
@@ -711,7 +707,7 @@ es10_prepare_download_req_encode(const es10_prepare_download_req *r, uint8_t **o
 		der_put(&w, TAG_OCTETS, r->hash_cc, ES10_HASHCC_LEN);
 	der_put_raw(&w, r->smdp_cert.p, r->smdp_cert.len);
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -727,7 +723,7 @@ es10_prepare_download_req_decode(const uint8_t *buf, size_t len, es10_prepare_do
 	memset(r, 0, sizeof(*r));
 	if (s2 == NULL)
 		s2 = &tmp;
-	if ((rc = read_top(buf, len, ES10_TAG_PREPARE_DOWNLOAD, &top)) != 0)
+	if ((rc = es10i_top(buf, len, ES10_TAG_PREPARE_DOWNLOAD, &top)) != 0)
 		return rc;
 	der_iter_init(&it, top.val, top.len);
 	if ((rc = der_iter_expect(&it, TAG_SEQ, &t)) != 0)
@@ -735,13 +731,13 @@ es10_prepare_download_req_decode(const uint8_t *buf, size_t len, es10_prepare_do
 	span_of(&t, &r->smdp_signed2);
 	if ((rc = es10_smdp_signed2_decode(r->smdp_signed2.p, r->smdp_signed2.len, s2)) != 0 ||
 	    (rc = der_iter_expect(&it, ES10_TAG_SIGNATURE, &t)) != 0 ||
-	    (rc = get_fixed(&t, r->smdp_signature2, ES10_SIG_LEN)) != 0 ||
+	    (rc = es10i_get_fixed(&t, r->smdp_signature2, ES10_SIG_LEN)) != 0 ||
 	    (rc = der_iter_next(&it, &t)) <= 0) {
 		rc = rc < 0 ? rc : TS_EPARSE;
 		goto fail;
 	}
 	if (t.tag == TAG_OCTETS) {
-		if ((rc = get_fixed(&t, r->hash_cc, ES10_HASHCC_LEN)) != 0)
+		if ((rc = es10i_get_fixed(&t, r->hash_cc, ES10_HASHCC_LEN)) != 0)
 			goto fail;
 		r->has_hash_cc = 1;
 		if ((rc = der_iter_next(&it, &t)) <= 0) {
@@ -780,7 +776,7 @@ es10_euicc_signed2_encode(const es10_euicc_signed2 *s, uint8_t **out, size_t *le
 	if (s->has_hash_cc)
 		der_put(&w, TAG_OCTETS, s->hash_cc, ES10_HASHCC_LEN);
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
@@ -792,12 +788,12 @@ es10_euicc_signed2_decode(const uint8_t *buf, size_t len, es10_euicc_signed2 *s)
 	if (s == NULL)
 		return TS_EINVAL;
 	memset(s, 0, sizeof(*s));
-	if ((rc = read_top(buf, len, TAG_SEQ, &top)) != 0)
+	if ((rc = es10i_top(buf, len, TAG_SEQ, &top)) != 0)
 		return rc;
 	der_iter_init(&it, top.val, top.len);
-	if ((rc = der_iter_expect(&it, 0x80, &t)) != 0 || (rc = get_tid(&t, s->tid, &s->tid_len)) != 0 ||
+	if ((rc = der_iter_expect(&it, 0x80, &t)) != 0 || (rc = es10i_get_var(&t, s->tid, 1, ES10_TID_MAX, &s->tid_len)) != 0 ||
 	    (rc = der_iter_expect(&it, ES10_TAG_OTPK, &t)) != 0 ||
-	    (rc = get_fixed(&t, s->euicc_otpk, ES10_OTPK_LEN)) != 0)
+	    (rc = es10i_get_fixed(&t, s->euicc_otpk, ES10_OTPK_LEN)) != 0)
 		goto fail;
 	/* X9.62 uncompressed; on-curve is checked where the point is used. */
 	if (s->euicc_otpk[0] != 0x04) {
@@ -807,7 +803,7 @@ es10_euicc_signed2_decode(const uint8_t *buf, size_t len, es10_euicc_signed2 *s)
 	if ((rc = der_iter_next(&it, &t)) < 0)
 		goto fail;
 	if (rc == 1) {
-		if (t.tag != TAG_OCTETS || (rc = get_fixed(&t, s->hash_cc, ES10_HASHCC_LEN)) != 0 ||
+		if (t.tag != TAG_OCTETS || (rc = es10i_get_fixed(&t, s->hash_cc, ES10_HASHCC_LEN)) != 0 ||
 		    (rc = der_iter_end(&it)) != 0) {
 			rc = rc != 0 ? rc : TS_EPARSE;
 			goto fail;
@@ -841,60 +837,220 @@ es10_prepare_download_resp_encode(const es10_prepare_download_resp *r, uint8_t *
 			der_writer_clear(&w);
 			return TS_EINVAL;
 		}
-		der_begin(&w, TAG_A0);
-		der_put_raw(&w, r->euicc_signed2.p, r->euicc_signed2.len);
-		der_put(&w, ES10_TAG_SIGNATURE, r->euicc_signature2, ES10_SIG_LEN);
-		der_end(&w);
+		put_signed_ok(&w, &r->euicc_signed2, r->euicc_signature2);
 	}
 	der_end(&w);
-	return finish(&w, out, len);
+	return es10i_finish(&w, out, len);
 }
 
 int
 es10_prepare_download_resp_decode(const uint8_t *buf, size_t len, es10_prepare_download_resp *r,
     es10_euicc_signed2 *s2)
 {
-	der_tlv top, ch, t;
-	der_iter it, in;
+	der_tlv ch;
 	es10_euicc_signed2 tmp;
 	int rc;
 	static const uint32_t alts[] = { TAG_A0, TAG_A1 };
-	static const uint32_t ok_known[] = { TAG_SEQ, ES10_TAG_SIGNATURE };
 	if (r == NULL)
 		return TS_EINVAL;
 	memset(r, 0, sizeof(*r));
 	if (s2 == NULL)
 		s2 = &tmp;
 	memset(s2, 0, sizeof(*s2));
-	if ((rc = read_top(buf, len, ES10_TAG_PREPARE_DOWNLOAD, &top)) != 0)
+	if ((rc = get_alternative(buf, len, ES10_TAG_PREPARE_DOWNLOAD, alts, &ch)) != 0)
+		return rc;
+	if (ch.tag == TAG_A1)
+		rc = get_error(&ch, r->tid, &r->tid_len, &r->error);
+	else if ((rc = get_signed_ok(&ch, &r->euicc_signed2, r->euicc_signature2)) == 0)
+		rc = es10_euicc_signed2_decode(r->euicc_signed2.p, r->euicc_signed2.len, s2);
+	if (rc != 0) {
+		memset(r, 0, sizeof(*r));
+		memset(s2, 0, sizeof(*s2));
+	}
+	return rc;
+}
+
+/* ---- CancelSession -------------------------------------------------------- */
+
+static const struct { int v; const char *name; } cancel_reasons[] = {
+	{ ES10_CANCEL_END_USER_REJECTION, "endUserRejection" },
+	{ ES10_CANCEL_POSTPONED, "postponed" },
+	{ ES10_CANCEL_TIMEOUT, "timeout" },
+	{ ES10_CANCEL_PPR_NOT_ALLOWED, "pprNotAllowed" },
+	{ ES10_CANCEL_METADATA_MISMATCH, "metadataMismatch" },
+	{ ES10_CANCEL_LOAD_BPP_EXECUTION_ERROR, "loadBppExecutionError" },
+	{ ES10_CANCEL_UNDEFINED_REASON, "undefinedReason" },
+};
+
+const char *
+es10_cancel_reason_name(int reason)
+{
+	for (size_t i = 0; i < sizeof(cancel_reasons) / sizeof(cancel_reasons[0]); i++)
+		if (cancel_reasons[i].v == reason)
+			return cancel_reasons[i].name;
+	return NULL;
+}
+
+int
+es10_cancel_reason_parse(const char *name)
+{
+	for (size_t i = 0; name != NULL && i < sizeof(cancel_reasons) / sizeof(cancel_reasons[0]); i++)
+		if (strcmp(cancel_reasons[i].name, name) == 0)
+			return cancel_reasons[i].v;
+	return -1;
+}
+
+/* A non-negative INTEGER 0..127 (one octet, DER-minimal). */
+static int
+get_small(const der_tlv *t, int *out)
+{
+	if (t->len != 1 || t->val[0] > 0x7F)
+		return TS_EPARSE;
+	*out = t->val[0];
+	return 0;
+}
+
+/* OBJECT IDENTIFIER content octets: 1..ES10_OID_MAX, the last octet ends a
+ * sub-identifier, no sub-identifier starts with 0x80 (X.690 §8.19.2). */
+static int
+get_oid(const der_tlv *t, uint8_t *out, size_t *len)
+{
+	if (t->len < 1 || t->len > ES10_OID_MAX || der_tag_constructed(t->tag) || (t->val[t->len - 1] & 0x80))
+		return TS_EPARSE;
+	for (size_t i = 0; i < t->len; i++)
+		if (t->val[i] == 0x80 && (i == 0 || !(t->val[i - 1] & 0x80)))
+			return TS_EPARSE;
+	memcpy(out, t->val, t->len);
+	*len = t->len;
+	return 0;
+}
+
+int
+es10_cancel_session_req_encode(const es10_cancel_session_req *r, uint8_t **out, size_t *len)
+{
+	der_writer w;
+	if (r == NULL || out == NULL || len == NULL)
+		return TS_EINVAL;
+	if (r->tid_len < 1 || r->tid_len > ES10_TID_MAX || r->reason < 0 || r->reason > 0x7F)
+		return TS_EINVAL;
+	der_writer_init(&w);
+	der_begin(&w, ES10_TAG_CANCEL_SESSION);
+	der_put(&w, 0x80, r->tid, r->tid_len);
+	der_put_uint(&w, 0x81, (uint64_t)r->reason);
+	der_end(&w);
+	return es10i_finish(&w, out, len);
+}
+
+int
+es10_cancel_session_req_decode(const uint8_t *buf, size_t len, es10_cancel_session_req *r)
+{
+	der_tlv top, t;
+	der_iter it;
+	int rc;
+	if (r == NULL)
+		return TS_EINVAL;
+	memset(r, 0, sizeof(*r));
+	if ((rc = es10i_top(buf, len, ES10_TAG_CANCEL_SESSION, &top)) != 0)
 		return rc;
 	der_iter_init(&it, top.val, top.len);
-	if ((rc = next_known(&it, alts, 2, &ch)) <= 0)
-		return rc < 0 ? rc : TS_EPARSE;
-	if ((rc = next_known(&it, alts, 2, &t)) != 0)
-		return rc < 0 ? rc : TS_EPARSE;
-	if (ch.tag == TAG_A1) {
-		if ((rc = get_error(&ch, r->tid, &r->tid_len, &r->error)) != 0)
-			goto fail;
-		return 0;
+	if ((rc = der_iter_expect(&it, 0x80, &t)) != 0 ||
+	    (rc = es10i_get_var(&t, r->tid, 1, ES10_TID_MAX, &r->tid_len)) != 0 ||
+	    (rc = der_iter_expect(&it, 0x81, &t)) != 0 || (rc = get_small(&t, &r->reason)) != 0 ||
+	    (rc = der_iter_end(&it)) != 0) {
+		memset(r, 0, sizeof(*r));
+		return rc;
 	}
-	der_iter_init(&in, ch.val, ch.len);
-	if ((rc = next_known(&in, ok_known, 2, &t)) <= 0 || t.tag != TAG_SEQ)
-		goto bad;
-	span_of(&t, &r->euicc_signed2);
-	if ((rc = es10_euicc_signed2_decode(r->euicc_signed2.p, r->euicc_signed2.len, s2)) != 0)
-		goto fail;
-	if ((rc = next_known(&in, ok_known, 2, &t)) <= 0 || t.tag != ES10_TAG_SIGNATURE ||
-	    (rc = get_fixed(&t, r->euicc_signature2, ES10_SIG_LEN)) != 0)
-		goto bad;
-	if ((rc = next_known(&in, ok_known, 2, &t)) != 0)
-		goto bad;
 	return 0;
-bad:
-	rc = rc < 0 ? rc : TS_EPARSE;
-fail:
+}
+
+int
+es10_cancel_signed_encode(const es10_cancel_signed *s, uint8_t **out, size_t *len)
+{
+	der_writer w;
+	if (s == NULL || out == NULL || len == NULL)
+		return TS_EINVAL;
+	if (s->tid_len < 1 || s->tid_len > ES10_TID_MAX || s->smdp_oid_len < 1 || s->smdp_oid_len > ES10_OID_MAX ||
+	    s->reason < 0 || s->reason > 0x7F)
+		return TS_EINVAL;
+	der_writer_init(&w);
+	der_begin(&w, TAG_SEQ);
+	der_put(&w, 0x80, s->tid, s->tid_len);
+	der_put(&w, 0x81, s->smdp_oid, s->smdp_oid_len);
+	der_put_uint(&w, 0x82, (uint64_t)s->reason);
+	der_end(&w);
+	return es10i_finish(&w, out, len);
+}
+
+/* Signed by the eUICC and read by the SM-DP+: a response decoder (unknown
+ * elements after the known ones are skipped if well-formed). */
+int
+es10_cancel_signed_decode(const uint8_t *buf, size_t len, es10_cancel_signed *s)
+{
+	der_tlv top, t;
+	der_iter it;
+	int rc;
+	static const uint32_t known[] = { 0x80, 0x81, 0x82 };
+	if (s == NULL)
+		return TS_EINVAL;
+	memset(s, 0, sizeof(*s));
+	if ((rc = es10i_top(buf, len, TAG_SEQ, &top)) != 0)
+		return rc;
+	der_iter_init(&it, top.val, top.len);
+	if ((rc = next_known(&it, known, 3, &t)) <= 0 || t.tag != 0x80 ||
+	    (rc = es10i_get_var(&t, s->tid, 1, ES10_TID_MAX, &s->tid_len)) != 0 ||
+	    (rc = next_known(&it, known, 3, &t)) <= 0 || t.tag != 0x81 ||
+	    (rc = get_oid(&t, s->smdp_oid, &s->smdp_oid_len)) != 0 || (rc = next_known(&it, known, 3, &t)) <= 0 ||
+	    t.tag != 0x82 || (rc = get_small(&t, &s->reason)) != 0 || (rc = next_known(&it, known, 3, &t)) != 0) {
+		memset(s, 0, sizeof(*s));
+		return rc < 0 ? rc : TS_EPARSE;
+	}
+	return 0;
+}
+
+int
+es10_cancel_session_resp_encode(const es10_cancel_session_resp *r, uint8_t **out, size_t *len)
+{
+	der_writer w;
+	es10_cancel_signed cs;
+	if (r == NULL || out == NULL || len == NULL)
+		return TS_EINVAL;
+	if (r->error != 0 ? r->error < 1 || r->error > 0x7F
+			  : es10_cancel_signed_decode(r->cancel_signed.p, r->cancel_signed.len, &cs) != 0)
+		return TS_EINVAL;
+	der_writer_init(&w);
+	der_begin(&w, ES10_TAG_CANCEL_SESSION);
+	if (r->error != 0) {
+		der_put_uint(&w, 0x81, (uint64_t)r->error);
+	} else {
+		put_signed_ok(&w, &r->cancel_signed, r->signature);
+	}
+	der_end(&w);
+	return es10i_finish(&w, out, len);
+}
+
+int
+es10_cancel_session_resp_decode(const uint8_t *buf, size_t len, es10_cancel_session_resp *r, es10_cancel_signed *s)
+{
+	der_tlv ch;
+	es10_cancel_signed tmp;
+	int rc;
+	static const uint32_t alts[] = { TAG_A0, 0x81 };
+	if (r == NULL)
+		return TS_EINVAL;
 	memset(r, 0, sizeof(*r));
-	memset(s2, 0, sizeof(*s2));
+	if (s == NULL)
+		s = &tmp;
+	memset(s, 0, sizeof(*s));
+	if ((rc = get_alternative(buf, len, ES10_TAG_CANCEL_SESSION, alts, &ch)) != 0)
+		return rc;
+	if (ch.tag == 0x81)
+		rc = get_code(&ch, &r->error);
+	else if ((rc = get_signed_ok(&ch, &r->cancel_signed, r->signature)) == 0)
+		rc = es10_cancel_signed_decode(r->cancel_signed.p, r->cancel_signed.len, s);
+	if (rc != 0) {
+		memset(r, 0, sizeof(*r));
+		memset(s, 0, sizeof(*s));
+	}
 	return rc;
 }
 
@@ -915,10 +1071,10 @@ es10_sig_from_do(const uint8_t *buf, size_t len, uint8_t sig[ES10_SIG_LEN])
 	der_tlv t;
 	if (buf == NULL || sig == NULL)
 		return TS_EINVAL;
-	int rc = read_top(buf, len, ES10_TAG_SIGNATURE, &t);
+	int rc = es10i_top(buf, len, ES10_TAG_SIGNATURE, &t);
 	if (rc != 0)
 		return rc;
-	return get_fixed(&t, sig, ES10_SIG_LEN);
+	return es10i_get_fixed(&t, sig, ES10_SIG_LEN);
 }
 
 int
@@ -938,22 +1094,32 @@ es10_sig_input(const uint8_t *signed_tlv, size_t len, const uint8_t sig[ES10_SIG
 }
 
 int
-es10_hash_cc(const char *code, const uint8_t *tid, size_t tid_len, uint8_t out[ES10_HASHCC_LEN])
+es10_hash_cc_of(const uint8_t code_hash[32], const uint8_t *tid, size_t tid_len, uint8_t out[ES10_HASHCC_LEN])
 {
-	uint8_t h1[32];
 	unsigned int n = 0;
 	int rc = TS_ECRYPTO;
-	if (code == NULL || tid == NULL || out == NULL || tid_len < 1 || tid_len > ES10_TID_MAX)
+	if (code_hash == NULL || tid == NULL || out == NULL || tid_len < 1 || tid_len > ES10_TID_MAX)
 		return TS_EINVAL;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	if (md == NULL)
 		return TS_ENOMEM;
-	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(md, code, strlen(code)) == 1 &&
-	    EVP_DigestFinal_ex(md, h1, &n) == 1 && n == 32 && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-	    EVP_DigestUpdate(md, h1, 32) == 1 && EVP_DigestUpdate(md, tid, tid_len) == 1 &&
-	    EVP_DigestFinal_ex(md, out, &n) == 1 && n == 32)
+	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(md, code_hash, 32) == 1 &&
+	    EVP_DigestUpdate(md, tid, tid_len) == 1 && EVP_DigestFinal_ex(md, out, &n) == 1 && n == 32)
 		rc = 0;
-	OPENSSL_cleanse(h1, sizeof(h1));
 	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+int
+es10_hash_cc(const char *code, const uint8_t *tid, size_t tid_len, uint8_t out[ES10_HASHCC_LEN])
+{
+	uint8_t h1[32];
+	unsigned int n = 0;
+	if (code == NULL || tid == NULL || out == NULL || tid_len < 1 || tid_len > ES10_TID_MAX)
+		return TS_EINVAL;
+	if (EVP_Digest(code, strlen(code), h1, &n, EVP_sha256(), NULL) != 1 || n != 32)
+		return TS_ECRYPTO;
+	int rc = es10_hash_cc_of(h1, tid, tid_len, out);
+	OPENSSL_cleanse(h1, sizeof(h1));
 	return rc;
 }

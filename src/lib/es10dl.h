@@ -44,6 +44,13 @@
  *                      |    BF21 { A1 downloadResponseError { 80 transactionId,
  *                                  02 downloadErrorCode } }
  *
+ *   CancelSession      req  BF41 { 80 transactionId, 81 reason (INTEGER) } (§5.7.15)
+ *   EuiccCancelSessionSigned 30 { 80 transactionId, 81 smdpOid (OBJECT IDENTIFIER),
+ *                           82 reason (INTEGER) }
+ *   CancelSession      resp BF41 { A0 cancelSessionResponseOk { 30 euiccCancelSessionSigned,
+ *                                  5F37 euiccCancelSessionSignature(64) } }
+ *                      |    BF41 { 81 cancelSessionResponseError (INTEGER) }
+ *
  * Signature inputs (ECDSA P-256 / SHA-256, r||s, lib/pki.h), byte for byte:
  *   serverSignature1  over the whole ServerSigned1 TLV (30 L ...);
  *   euiccSignature1   over the whole EuiccSigned1 TLV;
@@ -214,6 +221,52 @@ int es10_prepare_download_resp_encode(const es10_prepare_download_resp *r, uint8
 int es10_prepare_download_resp_decode(const uint8_t *buf, size_t len, es10_prepare_download_resp *r,
     es10_euicc_signed2 *s2);
 
+/* ---- CancelSession ---- */
+/* CancelSessionReason (§5.7.15; INTEGER, values 0..127 here). */
+enum es10_cancel_reason {
+	ES10_CANCEL_END_USER_REJECTION = 0,
+	ES10_CANCEL_POSTPONED = 1,
+	ES10_CANCEL_TIMEOUT = 2,
+	ES10_CANCEL_PPR_NOT_ALLOWED = 3,
+	ES10_CANCEL_METADATA_MISMATCH = 4,
+	ES10_CANCEL_LOAD_BPP_EXECUTION_ERROR = 5,
+	ES10_CANCEL_UNDEFINED_REASON = 127,
+};
+/* cancelSessionResponseError */
+enum es10_cancel_error {
+	ES10_CANCEL_INVALID_TRANSACTION_ID = 5,
+	ES10_CANCEL_UNDEFINED_ERROR = 127,
+};
+/* The reason's name in RSPDefinitions ("loadBppExecutionError"), or NULL. */
+const char *es10_cancel_reason_name(int reason);
+/* The reverse; -1 for an unknown name. */
+int es10_cancel_reason_parse(const char *name);
+
+typedef struct es10_cancel_session_req {
+	uint8_t tid[ES10_TID_MAX]; size_t tid_len;
+	int reason;                            /* 0..127 */
+} es10_cancel_session_req;
+int es10_cancel_session_req_encode(const es10_cancel_session_req *r, uint8_t **out, size_t *len);
+int es10_cancel_session_req_decode(const uint8_t *buf, size_t len, es10_cancel_session_req *r);
+
+typedef struct es10_cancel_signed {
+	uint8_t tid[ES10_TID_MAX]; size_t tid_len;
+	uint8_t smdp_oid[ES10_OID_MAX]; size_t smdp_oid_len; /* content octets */
+	int reason;
+} es10_cancel_signed;
+int es10_cancel_signed_encode(const es10_cancel_signed *s, uint8_t **out, size_t *len);
+int es10_cancel_signed_decode(const uint8_t *buf, size_t len, es10_cancel_signed *s);
+
+typedef struct es10_cancel_session_resp {
+	int error;                             /* 0: ok; else cancelSessionResponseError */
+	es10_span cancel_signed;               /* ok: 30 TLV */
+	uint8_t signature[ES10_SIG_LEN];       /* ok: euiccCancelSessionSignature */
+} es10_cancel_session_resp;
+int es10_cancel_session_resp_encode(const es10_cancel_session_resp *r, uint8_t **out, size_t *len);
+/* Also decodes euiccCancelSessionSigned into *s when ok (s may be NULL). */
+int es10_cancel_session_resp_decode(const uint8_t *buf, size_t len, es10_cancel_session_resp *r,
+    es10_cancel_signed *s);
+
 /* signed TLV || 5F37 40 sig: the input of smdpSignature2 / euiccSignature2.
  * Caller frees *out. */
 int es10_sig_input(const uint8_t *signed_tlv, size_t len, const uint8_t sig[ES10_SIG_LEN],
@@ -224,5 +277,7 @@ void es10_sig_do(const uint8_t sig[ES10_SIG_LEN], uint8_t out[3 + ES10_SIG_LEN])
 int es10_sig_from_do(const uint8_t *buf, size_t len, uint8_t sig[ES10_SIG_LEN]);
 /* hashCc = SHA-256(SHA-256(code) || transactionId). */
 int es10_hash_cc(const char *code, const uint8_t *tid, size_t tid_len, uint8_t out[ES10_HASHCC_LEN]);
+/* The same from SHA-256(code) (what an SM-DP+ keeps instead of the code). */
+int es10_hash_cc_of(const uint8_t code_hash[32], const uint8_t *tid, size_t tid_len, uint8_t out[ES10_HASHCC_LEN]);
 
 #endif

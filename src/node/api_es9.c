@@ -13,6 +13,7 @@
  * HTTP glue only: the JSON is decoded here and the business of each function
  * is in download.c (download.h).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,22 +29,24 @@
 #include "lib/rsp.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
+#include "node/api_rsp.h"
 #include "node/download.h"
 #include "node/node.h"
 #include "node/peerlim.h"
+#include "node/smds.h"
 #include "node/stream_auth.h"
 
-/* SGP.22 §6.2: every ES9+ answer names the protocol version it speaks. */
+/* SGP.22 §6.2: every ES9+ / ES11 answer names the protocol version it speaks. */
 static void
-es9_admin_protocol(struct evhttp_request *req)
+rsp_admin_protocol(struct evhttp_request *req)
 {
 	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Admin-Protocol", "gsma/rsp/v2.2.0");
 }
 
-static void
-es9_ok(struct evhttp_request *req, json_t *body)
+void
+rsp_reply_ok(struct evhttp_request *req, json_t *body)
 {
-	es9_admin_protocol(req);
+	rsp_admin_protocol(req);
 	if (body == NULL)
 		body = json_object();
 	json_object_set_new(body, "header",
@@ -51,23 +54,45 @@ es9_ok(struct evhttp_request *req, json_t *body)
 	ts_httpd_reply_json(req, 200, body);
 }
 
-static void
-es9_fail(struct evhttp_request *req, const char *subject, const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void
-es9_fail(struct evhttp_request *req, const char *subject, const char *reason, const char *fmt, ...)
+void
+rsp_reply_fail(struct evhttp_request *req, es9_status s, const char *subject_id, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_warn("ES9+ refused: %s", msg);
-	es9_admin_protocol(req);
-	ts_httpd_reply_json(req, 200, json_pack("{s:{s:{s:s,s:{s:s,s:s,s:s}}}}", "header",
-	    "functionExecutionStatus", "status", "Failed", "statusCodeData", "subjectCode", subject,
-	    "reasonCode", reason, "message", msg));
+	const es9_code *c = es9_status_code(s);
+	log_warn("refused (%s %s, %s): %s", c->subject, c->reason, c->what, msg);
+	json_t *scd = json_pack("{s:s,s:s,s:s}", "subjectCode", c->subject, "reasonCode", c->reason, "message", msg);
+	if (subject_id != NULL && subject_id[0] != '\0')
+		json_object_set_new(scd, "subjectIdentifier", json_string(subject_id));
+	rsp_admin_protocol(req);
+	ts_httpd_reply_json(req, 200, json_pack("{s:{s:{s:s,s:o}}}", "header", "functionExecutionStatus", "status",
+	    "Failed", "statusCodeData", scd));
+}
+
+void
+rsp_reply_refusal(struct evhttp_request *req, const download_why *why)
+{
+	rsp_reply_fail(req, why->status, why->subject_id, "%s", why->msg);
+}
+
+void
+rsp_reply_204(struct evhttp_request *req)
+{
+	rsp_admin_protocol(req);
+	ts_httpd_reply_json(req, 204, NULL);
+}
+
+es9_status
+rsp_b64_arg(const json_t *body, const char *name, uint8_t **out, size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	if (json_object_get(body, name) == NULL)
+		return ES9_MISSING;
+	return ts_json_b64(body, name, out, len) == 0 ? 0 : ES9_INVALID;
 }
 
 static void
@@ -121,8 +146,8 @@ node_download_svc(node *n, download_svc *d)
  * serverSigned1, serverSignature1 (5F37 data object), euiccCiPKIdToBeUsed
  * (the DER SubjectKeyIdentifier of the CI that issued our certificate: 04 L
  * keyid), serverCertificate. */
-static json_t *
-auth1_json(node *n, const char *tid, const uint8_t *s1, size_t s1_len, const uint8_t sig[64])
+json_t *
+rsp_auth1_json(node *n, const char *tid, const uint8_t *s1, size_t s1_len, const uint8_t sig[64])
 {
 	json_t *r = json_pack("{s:s}", "transactionId", tid);
 	uint8_t sdo[3 + 64];
@@ -145,12 +170,6 @@ auth1_json(node *n, const char *tid, const uint8_t *s1, size_t s1_len, const uin
 	return r;
 }
 
-static void
-reply_refusal(struct evhttp_request *req, const download_why *why)
-{
-	es9_fail(req, why->subject, why->reason, "%s", why->msg);
-}
-
 /* POST /v1/companion/stream/initiate {eid, euiccChallenge} (stream_auth.h) */
 static void
 h_stream_initiate(struct evhttp_request *req, void *arg)
@@ -165,17 +184,19 @@ h_stream_initiate(struct evhttp_request *req, void *arg)
 	download_why why;
 	char tid[2 * RSP_TID_LEN + 1], peer[PEERLIM_KEY_MAX] = "?";
 	uint8_t sig[64];
+	es9_status st;
 	node_download_svc(n, &d);
 	(void)ts_httpd_peer_addr(req, peer, sizeof(peer));
 	if (peerlim_hit(n->es9_peers, peer, ts_now()) != 0) {
-		es9_fail(req, "8.1", "6.4", "too many sessions from this address; try again in a minute");
-	} else if (ts_json_b64(body, "euiccChallenge", &chal, &chal_len) != 0 || chal_len != RSP_CHALLENGE_LEN) {
-		es9_fail(req, "8.1", "2.1", "stream/initiate needs eid and euiccChallenge (16 bytes)");
+		rsp_reply_fail(req, ES9_BUSY, NULL, "too many sessions from this address; try again in a minute");
+	} else if ((st = rsp_b64_arg(body, "euiccChallenge", &chal, &chal_len)) != 0 ||
+	    chal_len != RSP_CHALLENGE_LEN) {
+		rsp_reply_fail(req, st ? st : ES9_INVALID, "euiccChallenge", "stream/initiate needs eid and euiccChallenge (16 bytes)");
 	} else if (stream_auth_initiate(&d, n->st, peer, ts_json_str(body, "eid"), chal, tid, &s1, &s1_len, sig,
 		       &why) != 0) {
-		reply_refusal(req, &why);
+		rsp_reply_refusal(req, &why);
 	} else {
-		es9_ok(req, auth1_json(n, tid, s1, s1_len, sig));
+		rsp_reply_ok(req, rsp_auth1_json(n, tid, s1, s1_len, sig));
 	}
 	free(chal);
 	free(s1);
@@ -195,49 +216,102 @@ h_stream_authenticate(struct evhttp_request *req, void *arg)
 	download_svc d;
 	download_why why;
 	char token[65];
+	es9_status st;
 	node_download_svc(n, &d);
-	if (ts_json_b64(body, "authenticateServerResponse", &asr, &asr_len) != 0) {
-		es9_fail(req, "8.1", "2.1", "authenticateServerResponse is missing or malformed");
+	if ((st = rsp_b64_arg(body, "authenticateServerResponse", &asr, &asr_len)) != 0) {
+		rsp_reply_fail(req, st, "authenticateServerResponse", "authenticateServerResponse is missing or malformed");
 	} else if (stream_auth_complete(&d, n->st, ts_json_str(body, "transactionId"), asr, asr_len, token, &why) != 0) {
-		reply_refusal(req, &why);
+		rsp_reply_refusal(req, &why);
 	} else {
-		es9_ok(req, json_pack("{s:s,s:i}", "streamToken", token, "expiresIn", STREAM_TOKEN_TTL_S));
+		rsp_reply_ok(req, json_pack("{s:s,s:i}", "streamToken", token, "expiresIn", STREAM_TOKEN_TTL_S));
 		OPENSSL_cleanse(token, sizeof(token));
 	}
 	free(asr);
 	json_decref(body);
 }
 
+/* transactionId, a mandatory string member: 0 or the status to answer. */
+static es9_status
+tid_arg(const json_t *body, const char **tid)
+{
+	*tid = ts_json_str(body, "transactionId");
+	if (*tid != NULL)
+		return 0;
+	return json_object_get(body, "transactionId") == NULL ? ES9_MISSING : ES9_INVALID;
+}
+
+/* ES9+ initiateAuthentication {euiccChallenge, euiccInfo1, smdpAddress}
+ * (SGP.22 §5.6.1). tapshare's companion may add matchingId (download.h). */
 static void
 h_initiate(struct evhttp_request *req, void *arg)
 {
 	node *n = arg;
 	json_t *body = NULL;
-	uint8_t *chal = NULL, *s1 = NULL;
-	size_t chal_len = 0, s1_len = 0;
+	uint8_t *chal = NULL, *s1 = NULL, *info1 = NULL;
+	size_t chal_len = 0, s1_len = 0, info1_len = 0;
 	if (ts_httpd_read_json(req, &body) != 0)
 		return;
 	const char *mid = ts_json_str(body, "matchingId");
+	const char *addr = ts_json_str(body, "smdpAddress");
 	download_svc d;
 	download_why why;
 	char tid[2 * RSP_TID_LEN + 1], peer[PEERLIM_KEY_MAX] = "?";
 	uint8_t sig[64];
+	es9_status st;
+	es10_euicc_info1 i1;
 	node_download_svc(n, &d);
 	(void)ts_httpd_peer_addr(req, peer, sizeof(peer));
 	d.peer = peer;
 	if (peerlim_hit(n->es9_peers, peer, ts_now()) != 0) {
 		log_warn("ES9+ initiateAuthentication from %s refused: more than %d a minute", peer, NODE_ES9_PEER_MAX);
-		es9_fail(req, "8.1", "6.4", "too many download sessions from this address; try again in a minute");
-	} else if (ts_json_b64(body, "euiccChallenge", &chal, &chal_len) != 0 || chal_len != RSP_CHALLENGE_LEN) {
-		es9_fail(req, "8.1", "2.1", "initiateAuthentication needs euiccChallenge (16 bytes)");
-	} else if (download_initiate(&d, n->st, mid, chal, tid, &s1, &s1_len, sig, &why) != 0) {
-		reply_refusal(req, &why);
+		rsp_reply_fail(req, ES9_BUSY, NULL, "too many download sessions from this address; try again in a minute");
+	} else if ((st = rsp_b64_arg(body, "euiccChallenge", &chal, &chal_len)) != 0 ||
+	    chal_len != RSP_CHALLENGE_LEN) {
+		rsp_reply_fail(req, st ? st : ES9_INVALID, "euiccChallenge",
+		    "initiateAuthentication needs euiccChallenge (16 bytes)");
+	} else if ((st = rsp_b64_arg(body, "euiccInfo1", &info1, &info1_len)) != 0 ||
+	    es10_euicc_info1_decode(info1, info1_len, &i1) != 0) {
+		rsp_reply_fail(req, st ? st : ES9_INVALID, "euiccInfo1",
+		    "initiateAuthentication needs euiccInfo1 (the eUICC's EUICCInfo1, BF20)");
+	} else if (addr == NULL) {
+		rsp_reply_fail(req, json_object_get(body, "smdpAddress") ? ES9_INVALID : ES9_MISSING, "smdpAddress",
+		    "initiateAuthentication needs smdpAddress");
+	} else if (download_initiate(&d, n->st, mid, addr, &i1, chal, tid, &s1, &s1_len, sig, &why) != 0) {
+		rsp_reply_refusal(req, &why);
 	} else {
-		es9_ok(req, auth1_json(n, tid, s1, s1_len, sig));
+		rsp_reply_ok(req, rsp_auth1_json(n, tid, s1, s1_len, sig));
 	}
 	free(chal);
+	free(info1);
 	free(s1);
 	json_decref(body);
+}
+
+void
+rsp_events(node *n, const download_svc *d, const char *tid, const uint8_t *asr, size_t asr_len, int es9_path,
+    struct evhttp_request *req)
+{
+	char eid[33], addr[ES10_ADDR_MAX + 1];
+	char(*ids)[STORE_ID_MAX] = calloc(SMDS_EVENTS_MAX, sizeof(*ids));
+	size_t ne = 0;
+	download_why why;
+	if (ids == NULL) {
+		rsp_reply_fail(req, ES9_EXEC_ERROR, NULL, "out of memory");
+	} else if ((es9_path ? smds_authenticate_es9 : smds_authenticate)(d, n->st, tid, asr, asr_len, eid, ids,
+		       SMDS_EVENTS_MAX, &ne, &why) != 0) {
+		rsp_reply_refusal(req, &why);
+	} else if (smds_bare_address(n->address, addr, sizeof(addr)) != 0) {
+		rsp_reply_fail(req, ES9_EXEC_ERROR, NULL, "the node's address is unusable");
+	} else {
+		json_t *entries = json_array();
+		for (size_t i = 0; i < ne; i++)
+			json_array_append_new(entries, json_pack("{s:s,s:s}", "eventId", ids[i], "rspServerAddress", addr));
+		json_t *r = json_pack("{s:o}", "eventEntries", entries);
+		if (es9_path)
+			json_object_set_new(r, "transactionId", json_string(tid));
+		rsp_reply_ok(req, r);
+	}
+	free(ids);
 }
 
 static void
@@ -252,12 +326,17 @@ h_authenticate(struct evhttp_request *req, void *arg)
 	download_svc d;
 	download_why why;
 	uint8_t sig2[64];
+	es9_status st;
+	const char *tid;
 	node_download_svc(n, &d);
-	const char *tid = ts_json_str(body, "transactionId");
-	if (ts_json_b64(body, "authenticateServerResponse", &asr, &asr_len) != 0) {
-		es9_fail(req, "8.1", "2.1", "authenticateServerResponse is missing or malformed");
+	if ((st = tid_arg(body, &tid)) != 0) {
+		rsp_reply_fail(req, st, "transactionId", "transactionId is missing or not a string");
+	} else if ((st = rsp_b64_arg(body, "authenticateServerResponse", &asr, &asr_len)) != 0) {
+		rsp_reply_fail(req, st, "authenticateServerResponse", "authenticateServerResponse is missing or malformed");
+	} else if (smds_discovery_request(asr, asr_len) && download_tx_unbound(n->st, tid)) {
+		rsp_events(n, &d, tid, asr, asr_len, 1, req);
 	} else if (download_authenticate(&d, n->st, tid, asr, asr_len, &md, &md_len, &s2, &s2_len, sig2, &why) != 0) {
-		reply_refusal(req, &why);
+		rsp_reply_refusal(req, &why);
 	} else {
 		json_t *r = json_pack("{s:s}", "transactionId", tid);
 		ts_json_set_b64(r, "profileMetadata", md, md_len);
@@ -266,7 +345,7 @@ h_authenticate(struct evhttp_request *req, void *arg)
 		es10_sig_do(sig2, sdo);
 		ts_json_set_b64(r, "smdpSignature2", sdo, sizeof(sdo));
 		ts_json_set_b64(r, "smdpCertificate", n->dppb_cert_der, n->dppb_cert_der_len);
-		es9_ok(req, r);
+		rsp_reply_ok(req, r);
 	}
 	free(asr);
 	free(s2);
@@ -285,16 +364,19 @@ h_get_bpp(struct evhttp_request *req, void *arg)
 		return;
 	download_svc d;
 	download_why why;
+	es9_status st;
+	const char *tid;
 	node_download_svc(n, &d);
-	const char *tid = ts_json_str(body, "transactionId");
-	if (ts_json_b64(body, "prepareDownloadResponse", &pdr, &pdr_len) != 0) {
-		es9_fail(req, "8.1", "2.1", "prepareDownloadResponse is missing or malformed");
+	if ((st = tid_arg(body, &tid)) != 0) {
+		rsp_reply_fail(req, st, "transactionId", "transactionId is missing or not a string");
+	} else if ((st = rsp_b64_arg(body, "prepareDownloadResponse", &pdr, &pdr_len)) != 0) {
+		rsp_reply_fail(req, st, "prepareDownloadResponse", "prepareDownloadResponse is missing or malformed");
 	} else if (download_package(&d, n->st, tid, pdr, pdr_len, &bpp, &bpp_len, &why) != 0) {
-		reply_refusal(req, &why);
+		rsp_reply_refusal(req, &why);
 	} else {
 		json_t *r = json_pack("{s:s}", "transactionId", tid);
 		ts_json_set_b64(r, "boundProfilePackage", bpp, bpp_len);
-		es9_ok(req, r);
+		rsp_reply_ok(req, r);
 	}
 	if (bpp != NULL) {
 		OPENSSL_cleanse(bpp, bpp_len);
@@ -307,7 +389,11 @@ h_get_bpp(struct evhttp_request *req, void *arg)
 /* handleNotification: an SGP.22 PendingNotification (download_notification),
  * and for a bank-ID install result the public key the SE generated for the
  * app, which the companion read from its credential applet
- * ("tapshareAppKey", base64 of the 65-byte point; docs/protocol.md). */
+ * ("tapshareAppKey", base64 of the 65-byte point; docs/protocol.md).
+ * SGP.22 §5.6.4 / §6.3: a notification is answered HTTP 204 — also one the
+ * node cannot verify or place, which it discards (logged). Only an execution
+ * error (the store) is a Failed status, so that the LPA keeps the
+ * notification and sends it again. */
 static void
 h_notification(struct evhttp_request *req, void *arg)
 {
@@ -320,35 +406,47 @@ h_notification(struct evhttp_request *req, void *arg)
 	download_svc d;
 	download_why why;
 	node_download_svc(n, &d);
-	if (ts_json_b64(body, "pendingNotification", &nb, &nb_len) != 0)
-		es9_fail(req, "8.1", "2.1", "pendingNotification is missing or malformed");
+	if (rsp_b64_arg(body, "pendingNotification", &nb, &nb_len) != 0)
+		log_warn("ES9+ handleNotification without a base64 pendingNotification: discarded");
 	else if (json_object_get(body, "tapshareAppKey") != NULL &&
 	    (ts_json_b64(body, "tapshareAppKey", &key, &key_len) != 0 || key_len != PKI_PUBKEY_LEN))
-		es9_fail(req, "8.1", "2.1", "tapshareAppKey is not a 65-byte public key");
-	else if (download_notification(&d, n->st, nb, nb_len, key, &why) != 0)
-		reply_refusal(req, &why);
-	else {
-		es9_admin_protocol(req);
-		ts_httpd_reply_json(req, 204, NULL);
+		log_warn("ES9+ handleNotification: tapshareAppKey is not a 65-byte public key: discarded");
+	else if (download_notification(&d, n->st, nb, nb_len, key, &why) != 0 && why.status == ES9_EXEC_ERROR) {
+		rsp_reply_refusal(req, &why);
+		goto done;
 	}
+	rsp_reply_204(req);
+done:
 	free(key);
 	free(nb);
 	json_decref(body);
 }
 
+/* ES9+ cancelSession {transactionId, cancelSessionResponse} (SGP.22 §5.6.5):
+ * the eUICC's signed CancelSessionResponse (BF41), download_cancel. */
 static void
 h_cancel_session(struct evhttp_request *req, void *arg)
 {
 	node *n = arg;
 	json_t *body = NULL;
+	uint8_t *csr = NULL;
+	size_t csr_len = 0;
 	if (ts_httpd_read_json(req, &body) != 0)
 		return;
 	download_svc d;
+	download_why why;
+	es9_status st;
+	const char *tid;
 	node_download_svc(n, &d);
-	const char *reason = ts_json_str(body, "reason");
-	(void)download_cancel(&d, n->st, ts_json_str(body, "transactionId"), reason);
-	es9_admin_protocol(req);
-	ts_httpd_reply_json(req, 204, NULL);
+	if ((st = tid_arg(body, &tid)) != 0)
+		rsp_reply_fail(req, st, "transactionId", "transactionId is missing or not a string");
+	else if ((st = rsp_b64_arg(body, "cancelSessionResponse", &csr, &csr_len)) != 0)
+		rsp_reply_fail(req, st, "cancelSessionResponse", "cancelSessionResponse is missing or malformed");
+	else if (download_cancel(&d, n->st, tid, csr, csr_len, &why) != 0)
+		rsp_reply_refusal(req, &why);
+	else
+		rsp_reply_ok(req, NULL);
+	free(csr);
 	json_decref(body);
 }
 

@@ -258,7 +258,8 @@ h_share_create(struct evhttp_request *req, void *arg)
 	if (idempotency(req, device_id, "/v1/shares", body, key, hash, 201, &idem) != 0)
 		goto done;
 	share_req r = { .user_id = user_id, .device_id = device_id, .eid = ts_json_str(body, "eid"),
-		.app_id = ts_json_str(body, "app_id"), .operation = ts_json_str(body, "operation") };
+		.app_id = ts_json_str(body, "app_id"), .operation = ts_json_str(body, "operation"),
+		.cc_hash = ts_json_str(body, "confirmation_code_hash") };
 	json_t *dur = json_object_get(body, "duration_s");
 	if (r.eid == NULL || r.app_id == NULL) {
 		ts_httpd_reply_error(req, 400, "bad_request", "share needs \"eid\" and \"app_id\"");

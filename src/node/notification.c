@@ -25,18 +25,17 @@
 /* Then the EID's newest shares, at most this many. */
 #define NOTIF_SHARES_MAX 64
 
-static int refuse(node_notification *o, int rc, const char *subject, const char *reason,
-    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int refuse(node_notification *o, int rc, es9_status status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static int
-refuse(node_notification *o, int rc, const char *subject, const char *reason, const char *fmt, ...)
+refuse(node_notification *o, int rc, es9_status status, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(o->msg, sizeof(o->msg), fmt, ap);
 	va_end(ap);
-	o->subject = subject;
-	o->reason = reason;
+	o->status = status;
 	return rc;
 }
 
@@ -65,15 +64,15 @@ check_install(store *st, const es10_pending *p, node_notification *o)
 	char tid[2 * ES10_TID_MAX + 1];
 	if (p->pir.tid_len != 16 || ts_hex_encode(p->pir.tid, p->pir.tid_len, tid, sizeof(tid)) != 0 ||
 	    st->ops->tx_get(st, tid, &tx) != 0)
-		return refuse(o, TS_ENOTFOUND, "8.10.1", "3.9",
+		return refuse(o, TS_ENOTFOUND, ES9_TID_UNKNOWN,
 		    "install result for an unknown transactionId");
 	if (pki_pubkey_from_point(tx.euicc_pub, sizeof(tx.euicc_pub), &pub) != 0)
-		return refuse(o, TS_EVERIFY, "8.1", "6.1",
+		return refuse(o, TS_EVERIFY, ES9_EUICC_VERIFY,
 		    "session %s has no authenticated eUICC key", tid);
 	int rc = es10_pending_verify(p, pub);
 	EVP_PKEY_free(pub);
 	if (rc != 0)
-		return refuse(o, TS_EVERIFY, "8.1", "6.1",
+		return refuse(o, TS_EVERIFY, ES9_EUICC_VERIFY,
 		    "euiccSignPIR of the install result for session %s does not verify", tid);
 	(void)ts_snprintf(o->eid, sizeof(o->eid), "%s", tx.eid);
 	if (st->ops->share_get(st, tx.share_id, &sh) != 0) {
@@ -86,7 +85,7 @@ check_install(store *st, const es10_pending *p, node_notification *o)
 	 * the session; an ICCID it does name must still be the session's. */
 	int need_iccid = p->pir.success || p->meta.has_iccid;
 	if (need_iccid && (!p->meta.has_iccid || !iccid_is_app(tx.eid, sh.assoc_app_id, p->meta.iccid)))
-		return refuse(o, TS_EVERIFY, "8.1", "6.1",
+		return refuse(o, TS_EVERIFY, ES9_EUICC_VERIFY,
 		    "install result for session %s names ICCID %s, not the one of %s", tid,
 		    o->iccid[0] ? o->iccid : "(none)", sh.assoc_app_id);
 	o->has_share = 1;
@@ -115,30 +114,30 @@ check_certificates(store *st, X509 *ci, const es10_pending *p, node_notification
 	rc = pki_verify_euicc_der(ci, p->eum_cert, p->eum_cert_len, p->euicc_cert, p->euicc_cert_len, &eum, &euicc,
 	    err, sizeof(err));
 	if (rc == TS_EVERIFY) {
-		rc = refuse(o, TS_EVERIFY, "8.1", "6.1",
+		rc = refuse(o, TS_EVERIFY, ES9_EUICC_VERIFY,
 		    "the notification's eUICC certificate does not chain to the trusted CI: %s", err);
 		goto done;
 	}
 	if (rc != 0) {
-		rc = refuse(o, TS_EVERIFY, "8.1", "6.1", "malformed eUICC or EUM certificate");
+		rc = refuse(o, TS_EVERIFY, ES9_EUICC_VERIFY, "malformed eUICC or EUM certificate");
 		goto done;
 	}
 	if (pki_cert_eid(euicc, &eid) != 0 || pki_cert_ein_prefixes(eum, prefixes, sizeof(prefixes)) != 0 ||
 	    !pki_ein_allowed(prefixes, &eid)) {
-		rc = refuse(o, TS_EVERIFY, "8.1", "6.1",
+		rc = refuse(o, TS_EVERIFY, ES9_EUICC_VERIFY,
 		    "the notification's eUICC certificate carries no EID its EUM permits");
 		goto done;
 	}
 	(void)ts_snprintf(o->eid, sizeof(o->eid), "%s", eid.digits);
 	if ((*pub = X509_get_pubkey(euicc)) == NULL || pki_pubkey_to_point(*pub, got) != 0) {
-		rc = refuse(o, TS_EVERIFY, "8.1", "6.1", "the eUICC certificate's key is unusable");
+		rc = refuse(o, TS_EVERIFY, ES9_EUICC_VERIFY, "the eUICC certificate's key is unusable");
 		goto done;
 	}
 	/* The eUICC this node authenticated at download, not merely one that
 	 * chains: the companion's SE is known by its key. */
 	if (st->ops->companion_pub(st, eid.digits, known) != 0 ||
 	    ts_ct_equal(known, got, PKI_PUBKEY_LEN) != 0) {
-		rc = refuse(o, TS_EVERIFY, "8.1", "6.1",
+		rc = refuse(o, TS_EVERIFY, ES9_EUICC_VERIFY,
 		    "EID %s: not the eUICC key this node authenticated", eid.digits);
 		goto done;
 	}
@@ -219,7 +218,7 @@ check_other(store *st, X509 *ci, const es10_pending *p, node_notification *o)
 	rc = es10_pending_verify(p, pub);
 	EVP_PKEY_free(pub);
 	if (rc != 0)
-		return refuse(o, TS_EVERIFY, "8.1", "6.1",
+		return refuse(o, TS_EVERIFY, ES9_EUICC_VERIFY,
 		    "euiccNotificationSignature of %s's notification %llu does not verify", o->eid,
 		    (unsigned long long)p->meta.seq);
 	if (!p->meta.has_iccid)
@@ -228,7 +227,7 @@ check_other(store *st, X509 *ci, const es10_pending *p, node_notification *o)
 	if (rc == TS_ENOTFOUND)
 		rc = share_of_eid(st, o->eid, p->meta.iccid, o->share_id);
 	if (rc == TS_EDB)
-		return refuse(o, rc, "8.1", "5.1", "cannot look up the share");
+		return refuse(o, rc, ES9_EXEC_ERROR, "cannot look up the share");
 	o->has_share = rc == 0;
 	return 0;
 }
@@ -241,9 +240,9 @@ notification_check(store *st, X509 *ci, const uint8_t *der, size_t len, node_not
 		return TS_EINVAL;
 	memset(o, 0, sizeof(*o));
 	if (st == NULL || ci == NULL || der == NULL)
-		return refuse(o, TS_EINVAL, "8.1", "2.1", "no notification");
+		return refuse(o, TS_EINVAL, ES9_INVALID, "no notification");
 	if (es10_pending_decode(der, len, &p) != 0)
-		return refuse(o, TS_EPARSE, "8.1", "2.1",
+		return refuse(o, TS_EPARSE, ES9_INVALID,
 		    "pendingNotification is not an SGP.22 PendingNotification");
 	o->event = p.meta.event;
 	o->seq = p.meta.seq;

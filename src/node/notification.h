@@ -32,6 +32,7 @@
 #include <openssl/x509.h>
 
 #include "lib/es10.h"
+#include "node/es9_status.h"
 #include "node/store.h"
 
 typedef struct node_notification {
@@ -44,7 +45,7 @@ typedef struct node_notification {
 	int success;                 /* install: successResult */
 	int bpp_command_id, error_reason; /* install: errorResult */
 	/* ES9+ refusal, when notification_check fails */
-	const char *subject, *reason; /* SGP.22 subjectCode / reasonCode (static) */
+	es9_status status;           /* the refusal (node/es9_status.h) */
 	char msg[300];
 } node_notification;
 
@@ -52,10 +53,10 @@ typedef struct node_notification {
  * Checks der (one PendingNotification, borrowed) against the store and the
  * trusted CI root ci (borrowed). 0: verified, *out filled (has_share 0 when
  * it is about nothing this node settles: acknowledge it so the eUICC drops
- * it). Errors, with out->subject / reason / msg set: TS_EPARSE (does not
- * decode: 8.1 / 2.1), TS_EVERIFY (signature, certificate chain, EID or key
- * not the one authenticated, ICCID not the session's app: 8.1 / 6.1),
- * TS_ENOTFOUND (unknown transactionId: 8.10.1 / 3.9), TS_EDB (store).
+ * it). Errors, with out->status / msg set: TS_EPARSE (does not decode:
+ * ES9_INVALID), TS_EVERIFY (signature, certificate chain, EID or key not the
+ * one authenticated, ICCID not the session's app: ES9_EUICC_VERIFY),
+ * TS_ENOTFOUND (unknown transactionId: ES9_TID_UNKNOWN), TS_EDB (store).
  */
 int notification_check(store *st, X509 *ci, const uint8_t *der, size_t len, node_notification *out);
 

@@ -424,6 +424,10 @@ share_request(const share_svc *svc, store *st, const share_req *req, share_idem 
 	if (req->duration_s < 0 || req->duration_s > SHARE_MAX_DURATION_S)
 		return refuse(why, TS_EINVAL, "bad_duration", "duration_s must be 0..%lld seconds",
 		    (long long)SHARE_MAX_DURATION_S);
+	if (req->cc_hash != NULL && (strlen(req->cc_hash) != 64 ||
+				     strspn(req->cc_hash, "0123456789abcdef") != 64))
+		return refuse(why, TS_EINVAL, "bad_confirmation_code_hash",
+		    "confirmation_code_hash must be SHA-256 of the code, 64 lower-case hex digits");
 	int rc = st->ops->begin(st);
 	if (rc != 0)
 		return refuse(why, rc, "store_busy", "the database is busy; retry");
@@ -440,7 +444,9 @@ share_request(const share_svc *svc, store *st, const share_req *req, share_idem 
 		st->ops->rollback(st);
 		return rc;
 	}
-	if ((rc = s11_new_share(req, &eid, &app, out)) == 0 && (rc = s12_first_confirmation(st, out)) == 0)
+	if ((rc = s11_new_share(req, &eid, &app, out)) == 0 && req->cc_hash != NULL)
+		rc = st->ops->cc_put(st, out->id, req->cc_hash);
+	if (rc == 0 && (rc = s12_first_confirmation(st, out)) == 0)
 		rc = idem_record(st, idem, first_confirmation_doc(out));
 	if ((rc = finish(svc, st, rc, SHARE_KICK_OUTBOX)) != 0)
 		return refuse(why, rc, "store_error", "cannot record the share");
@@ -555,6 +561,12 @@ share_authorise(const share_svc *svc, store *st, const char *share_id, const sha
 	 * companion that runs some other standard LPA (issue 7). */
 	char ac[2 * STORE_STR_MAX];
 	if (rc == 0 && share_activation_code(svc->address, sh.matching_id, ac, sizeof(ac)) != 0)
+		ac[0] = '\0';
+	/* SGP.22 4.1: "$<SM-DP+ OID>$1" flags a confirmation code (no OID). */
+	char cch[65];
+	int cca = 0;
+	if (rc == 0 && ac[0] != '\0' && st->ops->cc_get(st, sh.id, cch, &cca) == 0 &&
+	    ts_snprintf(ac + strlen(ac), sizeof(ac) - strlen(ac), "$$1") != 0)
 		ac[0] = '\0';
 	if (rc == 0)
 		rc = emit_ac(st, &sh, "share.authorised", "authorised by the provider", ac[0] ? ac : NULL);

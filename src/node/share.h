@@ -86,6 +86,9 @@ typedef struct share_req {
 	const char *app_id;
 	const char *operation; /* "share" (default when NULL) or "move" */
 	int64_t duration_s;    /* 0: as long as the provider allows */
+	/* SHA-256 of the confirmation code the primary chose (64 hex digits),
+	 * or NULL: the download then needs hashCc (SGP.22 §3.1.2; download.h). */
+	const char *cc_hash;
 } share_req;
 
 /* The SGP.22 activation code of a share: "LPA:1$<bare address>$<matching

@@ -18,22 +18,7 @@
 #define SMDS_USED 9
 #define SMDS_TX_PREFIX "smds:"
 
-static int
-refuse(download_why *why, int rc, const char *subject, const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static int
-refuse(download_why *why, int rc, const char *subject, const char *reason, const char *fmt, ...)
-{
-	why->subject = subject;
-	why->reason = reason;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why->msg, sizeof(why->msg), fmt, ap);
-	va_end(ap);
-	log_warn("ES11 refused: %s", why->msg);
-	return rc;
-}
+#define refuse download_refuse /* the one refusal of download.h */
 
 int
 smds_bare_address(const char *address, char *out, size_t cap)
@@ -66,7 +51,7 @@ smds_initiate(const download_svc *d, store *st, const char *peer, const char *sm
 {
 	*s1 = NULL;
 	if (smds_address != NULL && smds_address[0] != '\0' && !same_address(smds_address, d->address))
-		return refuse(why, TS_EINVAL, "8.8.1", "3.8", "smdsAddress %s is not this SM-DS (%s)", smds_address,
+		return refuse(why, TS_EINVAL, ES9_SMDS_ADDRESS_REFUSED, "smdsAddress %s is not this SM-DS (%s)", smds_address,
 		    d->address);
 	store_tx tx;
 	memset(&tx, 0, sizeof(tx));
@@ -88,7 +73,7 @@ smds_initiate(const download_svc *d, store *st, const char *peer, const char *sm
 fail:
 	free(*s1);
 	*s1 = NULL;
-	return refuse(why, TS_ECRYPTO, "8.1", "5.1", "internal error while opening the session");
+	return refuse(why, TS_ECRYPTO, ES9_EXEC_ERROR, "internal error while opening the session");
 }
 
 /* The one place the AuthenticateServer response is decoded (the SGP.22
@@ -99,9 +84,38 @@ decode_asr(const uint8_t *asr, size_t asr_len, es10_auth_server_resp *a, es10_eu
 	return es10_auth_server_resp_decode(asr, asr_len, a, es1) == 0 ? 0 : TS_EPARSE;
 }
 
+/* ES11 AuthenticateClient over a session opened with prefix (SMDS_TX_PREFIX:
+ * ES11's initiateAuthentication; DOWNLOAD_UNBOUND_PREFIX: ES9+'s without a
+ * matchingId, smds_authenticate_es9). */
+static int
+authenticate_events(const download_svc *d, store *st, const char *prefix, const char *tid, const uint8_t *asr,
+    size_t asr_len, char eid[33], char (*event_ids)[STORE_ID_MAX], size_t max, size_t *n, download_why *why);
+
 int
 smds_authenticate(const download_svc *d, store *st, const char *tid, const uint8_t *asr, size_t asr_len,
     char eid[33], char (*event_ids)[STORE_ID_MAX], size_t max, size_t *n, download_why *why)
+{
+	return authenticate_events(d, st, SMDS_TX_PREFIX, tid, asr, asr_len, eid, event_ids, max, n, why);
+}
+
+int
+smds_authenticate_es9(const download_svc *d, store *st, const char *tid, const uint8_t *asr, size_t asr_len,
+    char eid[33], char (*event_ids)[STORE_ID_MAX], size_t max, size_t *n, download_why *why)
+{
+	return authenticate_events(d, st, DOWNLOAD_UNBOUND_PREFIX, tid, asr, asr_len, eid, event_ids, max, n, why);
+}
+
+int
+smds_discovery_request(const uint8_t *asr, size_t asr_len)
+{
+	es10_auth_server_resp a;
+	es10_euicc_signed1 es1;
+	return decode_asr(asr, asr_len, &a, &es1) == 0 && a.error == 0 && !es1.ctx.has_matching_id;
+}
+
+static int
+authenticate_events(const download_svc *d, store *st, const char *prefix, const char *tid, const uint8_t *asr,
+    size_t asr_len, char eid[33], char (*event_ids)[STORE_ID_MAX], size_t max, size_t *n, download_why *why)
 {
 	store_tx tx;
 	es10_auth_server_resp a;
@@ -109,42 +123,42 @@ smds_authenticate(const download_svc *d, store *st, const char *tid, const uint8
 	EVP_PKEY *pub = NULL;
 	X509 *cert = NULL;
 	eid_t e;
-	char vwhy[300], tid_hex[2 * ES10_TID_MAX + 1];
+	char tid_hex[2 * ES10_TID_MAX + 1];
 	int rc;
 	*n = 0;
 	eid[0] = '\0';
 	if (tid == NULL || strlen(tid) != 2 * RSP_TID_LEN || st->ops->tx_get(st, tid, &tx) != 0 ||
-	    strncmp(tx.share_id, SMDS_TX_PREFIX, strlen(SMDS_TX_PREFIX)) != 0)
-		return refuse(why, TS_ENOTFOUND, "8.10.1", "3.9", "unknown transactionId");
+	    strncmp(tx.share_id, prefix, strlen(prefix)) != 0)
+		return refuse(why, TS_ENOTFOUND, ES9_TID_UNKNOWN, "unknown transactionId");
 	if (tx.stage != SMDS_INITIATED)
-		return refuse(why, TS_ESTATE, "8.10.1", "3.9", "transaction %s was used already", tid);
+		return refuse(why, TS_ESTATE, ES9_TID_UNKNOWN, "transaction %s was used already", tid);
 	tx.stage = SMDS_USED; /* one attempt per session, whatever its outcome */
 	if (st->ops->tx_put(st, &tx) != 0)
-		return refuse(why, TS_EDB, "8.1", "5.1", "internal error while recording the session");
+		return refuse(why, TS_EDB, ES9_EXEC_ERROR, "internal error while recording the session");
 	memset(&es1, 0, sizeof(es1));
 	if (decode_asr(asr, asr_len, &a, &es1) != 0)
-		return refuse(why, TS_EPARSE, "8.1", "2.1", "authenticateServerResponse is missing or malformed");
+		return refuse(why, TS_EPARSE, ES9_INVALID, "authenticateServerResponse is missing or malformed");
 	if (a.error != 0)
-		return refuse(why, TS_EDENIED, "8.1", "3.8", "the eUICC refused the server (error %d)", a.error);
-	if (download_verify_euicc(d, &a, NULL, &pub, vwhy, sizeof(vwhy)) != 0)
-		return refuse(why, TS_EVERIFY, "8.1.3", "6.1", "%s", vwhy);
+		return refuse(why, TS_EDENIED, ES9_EUICC_REFUSED, "the eUICC refused the server (error %d)", a.error);
+	if ((rc = download_verify_euicc(d, &a, NULL, &pub, why)) != 0)
+		return rc;
 	if (pki_verify(pub, a.euicc_signed1.p, a.euicc_signed1.len, a.euicc_signature1) != 0) {
-		rc = refuse(why, TS_EVERIFY, "8.1", "6.1", "euiccSignature1 does not verify");
+		rc = refuse(why, TS_EVERIFY, ES9_EUICC_VERIFY, "euiccSignature1 does not verify");
 		goto done;
 	}
 	ts_hex_encode(es1.tid, es1.tid_len, tid_hex, sizeof(tid_hex));
 	if (strcmp(tid_hex, tx.id) != 0 || ts_ct_equal(es1.server_challenge, tx.server_challenge, 16) != 0 ||
 	    !same_address(es1.server_address, d->address)) {
-		rc = refuse(why, TS_EVERIFY, "8.1", "6.1", "euiccSigned1 does not match this session (replay?)");
+		rc = refuse(why, TS_EVERIFY, ES9_EUICC_VERIFY, "euiccSigned1 does not match this session (replay?)");
 		goto done;
 	}
 	if (pki_cert_from_der(a.euicc_cert.p, a.euicc_cert.len, &cert) != 0 || pki_cert_eid(cert, &e) != 0) {
-		rc = refuse(why, TS_EVERIFY, "8.1.3", "6.1", "eUICC certificate carries no valid EID");
+		rc = refuse(why, TS_EVERIFY, ES9_EUICC_CERT_INVALID, "eUICC certificate carries no valid EID");
 		goto done;
 	}
 	snprintf(eid, 33, "%s", e.digits);
 	if (st->ops->smds_events(st, e.digits, event_ids, max, n) != 0) {
-		rc = refuse(why, TS_EDB, "8.1", "5.1", "internal error while reading the events");
+		rc = refuse(why, TS_EDB, ES9_EXEC_ERROR, "internal error while reading the events");
 		goto done;
 	}
 	log_info("ES11: eUICC %s authenticated, %zu event%s", e.digits, *n, *n == 1 ? "" : "s");

@@ -43,4 +43,14 @@ int smds_initiate(const download_svc *d, store *st, const char *peer, const char
 int smds_authenticate(const download_svc *d, store *st, const char *tid, const uint8_t *asr, size_t asr_len,
     char eid[33], char (*event_ids)[STORE_ID_MAX], size_t max, size_t *n, download_why *why);
 
+/* The same on the ES9+ path (SGP.22 deployments and LPAs such as lpac send
+ * ES11 to the /gsma/rsp2/es9plus/ paths): a session ES9+ initiateAuthentication opened
+ * without a matchingId, whose eUICC-signed ctxParams1 names none either
+ * (smds_discovery_request). */
+int smds_authenticate_es9(const download_svc *d, store *st, const char *tid, const uint8_t *asr, size_t asr_len,
+    char eid[33], char (*event_ids)[STORE_ID_MAX], size_t max, size_t *n, download_why *why);
+/* 1 if asr is an AuthenticateServerResponse whose ctxParams1 carries no
+ * matchingId (an event discovery), else 0. */
+int smds_discovery_request(const uint8_t *asr, size_t asr_len);
+
 #endif

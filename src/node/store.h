@@ -276,6 +276,13 @@ struct store_ops {
 	int (*smds_event_put)(store *s, const char *share_id, const char *eid, const char *event_id, int64_t now);
 	int (*smds_event_del)(store *s, const char *share_id);
 	int (*smds_events)(store *s, const char *eid, char (*event_ids)[STORE_ID_MAX], size_t max, size_t *n);
+	/* A share's confirmation code (SGP.22 §3.1.2; issue 7): only SHA-256 of
+	 * the code (64 hex digits) is kept, with the number of refused hashCc.
+	 * cc_get: TS_ENOTFOUND when the share asks for none. cc_refused adds one
+	 * refusal and returns the new count. Pruned with the share. */
+	int (*cc_put)(store *s, const char *share_id, const char *cc_hash_hex);
+	int (*cc_get)(store *s, const char *share_id, char cc_hash_hex[65], int *attempts);
+	int (*cc_refused)(store *s, const char *share_id, int *attempts);
 };
 
 struct store {

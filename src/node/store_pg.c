@@ -173,6 +173,9 @@ static const char *const migrations[] = {
 	"CREATE TABLE smds_events (share_id TEXT PRIMARY KEY, eid TEXT NOT NULL, event_id TEXT NOT NULL,"
 	"  created_at BIGINT NOT NULL);"
 	"CREATE INDEX smds_events_eid ON smds_events(eid, created_at);",
+	/* 10: a share's confirmation code: SHA-256 of it, refused attempts (issue 7) */
+	"CREATE TABLE share_cc (share_id TEXT PRIMARY KEY, cc_hash TEXT NOT NULL, attempts INTEGER NOT NULL"
+	"  DEFAULT 0);",
 };
 
 /* statement flags */
@@ -1868,6 +1871,55 @@ pq_smds_events(store *b, const char *eid, char (*event_ids)[STORE_ID_MAX], size_
 }
 
 static int
+pq_cc_put(store *b, const char *share_id, const char *cc_hash_hex)
+{
+	static const char sql[] = "INSERT INTO share_cc(share_id, cc_hash, attempts) VALUES($1,$2,0)";
+	pq_args a = { 0 };
+	a_text(&a, share_id);
+	a_text(&a, cc_hash_hex);
+	return q(S(b), sql, Q_WRITE, &a, NULL);
+}
+
+static int
+pq_cc_get(store *b, const char *share_id, char cc_hash_hex[65], int *attempts)
+{
+	static const char sql[] = "SELECT cc_hash, attempts FROM share_cc WHERE share_id=$1";
+	pq_args a = { 0 };
+	a_text(&a, share_id);
+	PGresult *r = NULL;
+	int rc = q(S(b), sql, Q_READ, &a, &r);
+	if (rc != 0)
+		return rc;
+	rc = TS_ENOTFOUND;
+	if (PQntuples(r) > 0) {
+		c_text(r, 0, 0, cc_hash_hex, 65);
+		*attempts = (int)c_i64(r, 0, 1);
+		rc = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int
+pq_cc_refused(store *b, const char *share_id, int *attempts)
+{
+	static const char sql[] = "UPDATE share_cc SET attempts=attempts+1 WHERE share_id=$1 RETURNING attempts";
+	pq_args a = { 0 };
+	a_text(&a, share_id);
+	PGresult *r = NULL;
+	int rc = q(S(b), sql, Q_WRITE, &a, &r);
+	if (rc != 0)
+		return rc;
+	rc = TS_ENOTFOUND;
+	if (PQntuples(r) > 0) {
+		*attempts = (int)c_i64(r, 0, 0);
+		rc = 0;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int
 pq_companion_release(store *b, const char *eid)
 {
 	static const char sql[] = "DELETE FROM companion_owners WHERE eid=$1";
@@ -2062,6 +2114,9 @@ static const struct store_ops pq_ops = {
 	.smds_event_put = pq_smds_event_put,
 	.smds_event_del = pq_smds_event_del,
 	.smds_events = pq_smds_events,
+	.cc_put = pq_cc_put,
+	.cc_get = pq_cc_get,
+	.cc_refused = pq_cc_refused,
 };
 
 /* Each migration runs in its own transaction under a migration lock, so two
@@ -2158,6 +2213,7 @@ store_pg_open(const char *url, const store_opts *opts, store **out)
 	    " c AS (DELETE FROM companion_cmds WHERE share_id IN (SELECT id FROM d)),"
 	    " o AS (DELETE FROM outbox WHERE share_id IN (SELECT id FROM d)),"
 	    " t AS (DELETE FROM es9_tx WHERE share_id IN (SELECT id FROM d)),"
+	    " k AS (DELETE FROM share_cc WHERE share_id IN (SELECT id FROM d)),"
 	    " x AS (DELETE FROM shares WHERE id IN (SELECT id FROM d) RETURNING 1)"
 	    " SELECT COUNT(*)::bigint FROM x",
 	    store_sql_open_states());

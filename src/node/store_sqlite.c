@@ -38,7 +38,7 @@ typedef struct sq_store {
 	size_t ncache, cap;
 	char sql_expired[256]; /* built at open from the transition table */
 	char sql_by_eid_app[640];
-	char sql_prune[6][512]; /* prune: events, cmds, outbox, es9_tx, then shares; [5] counts */
+	char sql_prune[7][512]; /* prune: events, cmds, outbox, es9_tx, share_cc, then shares; [6] counts */
 	FILE *explain;         /* TAPSHARE_STORE_EXPLAIN (tests): query plans, see sq_explain */
 	uint8_t key[32];       /* node key (store_opts.secret_key) when has_key */
 	int has_key;
@@ -118,6 +118,9 @@ static const char *const migrations[] = {
 	"CREATE TABLE smds_events (share_id TEXT PRIMARY KEY, eid TEXT NOT NULL, event_id TEXT NOT NULL,"
 	"  created_at INTEGER NOT NULL);"
 	"CREATE INDEX smds_events_eid ON smds_events(eid, created_at);",
+	/* 10: a share's confirmation code: SHA-256 of it, refused attempts (issue 7) */
+	"CREATE TABLE share_cc (share_id TEXT PRIMARY KEY, cc_hash TEXT NOT NULL, attempts INTEGER NOT NULL"
+	"  DEFAULT 0);",
 };
 
 /* TAPSHARE_STORE_EXPLAIN=FILE (tests): each statement's EXPLAIN QUERY PLAN,
@@ -1234,7 +1237,7 @@ sq_prune(store *b, int64_t before, size_t max, size_t *n)
 	int rc = exec(s, "BEGIN IMMEDIATE");
 	if (rc != 0)
 		return rc;
-	sqlite3_stmt *c = st(s, s->sql_prune[5]);
+	sqlite3_stmt *c = st(s, s->sql_prune[6]);
 	if (c == NULL) {
 		(void)exec(s, "ROLLBACK");
 		return TS_EDB;
@@ -1244,7 +1247,7 @@ sq_prune(store *b, int64_t before, size_t max, size_t *n)
 	if (sqlite3_step(c) == SQLITE_ROW)
 		*n = (size_t)sqlite3_column_int64(c, 0);
 	sqlite3_reset(c);
-	for (size_t i = 0; i < 5 && rc == 0 && *n > 0; i++) {
+	for (size_t i = 0; i < 6 && rc == 0 && *n > 0; i++) {
 		sqlite3_stmt *p = st(s, s->sql_prune[i]);
 		if (p == NULL) {
 			rc = TS_EDB;
@@ -1582,6 +1585,51 @@ sq_smds_events(store *b, const char *eid, char (*event_ids)[STORE_ID_MAX], size_
 }
 
 static int
+sq_cc_put(store *b, const char *share_id, const char *cc_hash_hex)
+{
+	static const char q[] = "INSERT INTO share_cc(share_id, cc_hash, attempts) VALUES(?,?,0)";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, share_id);
+	bt(p, 2, cc_hash_hex);
+	return run(S(b), p);
+}
+
+static int
+sq_cc_get(store *b, const char *share_id, char cc_hash_hex[65], int *attempts)
+{
+	static const char q[] = "SELECT cc_hash, attempts FROM share_cc WHERE share_id=?";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, share_id);
+	int rc = TS_ENOTFOUND;
+	if (sqlite3_step(p) == SQLITE_ROW) {
+		cpy(cc_hash_hex, 65, sqlite3_column_text(p, 0));
+		*attempts = sqlite3_column_int(p, 1);
+		rc = 0;
+	}
+	sqlite3_reset(p);
+	return rc;
+}
+
+static int
+sq_cc_refused(store *b, const char *share_id, int *attempts)
+{
+	static const char q[] = "UPDATE share_cc SET attempts=attempts+1 WHERE share_id=?";
+	sqlite3_stmt *p = st(S(b), q);
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, share_id);
+	int rc = run(S(b), p);
+	if (rc == 0 && sqlite3_changes(S(b)->db) != 1)
+		rc = TS_ENOTFOUND;
+	char h[65];
+	return rc != 0 ? rc : sq_cc_get(b, share_id, h, attempts);
+}
+
+static int
 sq_companion_release(store *b, const char *eid)
 {
 	static const char q[] = "DELETE FROM companion_owners WHERE eid=?";
@@ -1782,6 +1830,9 @@ static const struct store_ops sq_ops = {
 	.smds_event_put = sq_smds_event_put,
 	.smds_event_del = sq_smds_event_del,
 	.smds_events = sq_smds_events,
+	.cc_put = sq_cc_put,
+	.cc_get = sq_cc_get,
+	.cc_refused = sq_cc_refused,
 };
 
 static int
@@ -1878,7 +1929,8 @@ store_sqlite_open(const char *path, const store_opts *opts, store **out)
 	    store_sql_open_states());
 	static const char *const prune_of[] = { "DELETE FROM events WHERE share_id IN",
 		"DELETE FROM companion_cmds WHERE share_id IN", "DELETE FROM outbox WHERE share_id IN",
-		"DELETE FROM es9_tx WHERE share_id IN", "DELETE FROM shares WHERE id IN",
+		"DELETE FROM es9_tx WHERE share_id IN", "DELETE FROM share_cc WHERE share_id IN",
+		"DELETE FROM shares WHERE id IN",
 		"SELECT COUNT(*) FROM shares WHERE id IN" };
 	for (size_t i = 0; i < TS_ARRAY_LEN(prune_of); i++)
 		ts_snprintf(s->sql_prune[i], sizeof(s->sql_prune[i]),

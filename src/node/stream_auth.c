@@ -20,22 +20,7 @@
 #define SA_INITIATED 1
 #define SA_USED 9
 
-static int
-refuse(download_why *why, int rc, const char *subject, const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static int
-refuse(download_why *why, int rc, const char *subject, const char *reason, const char *fmt, ...)
-{
-	why->subject = subject;
-	why->reason = reason;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why->msg, sizeof(why->msg), fmt, ap);
-	va_end(ap);
-	log_warn("event stream authentication refused: %s", why->msg);
-	return rc;
-}
+#define refuse download_refuse /* the one refusal of download.h */
 
 /* The token's row in tokens: device_id "companion:<EID>", user 0. */
 static void
@@ -52,9 +37,9 @@ stream_auth_initiate(const download_svc *d, store *st, const char *peer, const c
 	eid_t eid;
 	*s1 = NULL;
 	if (eid_s == NULL || eid_parse(eid_s, &eid) != 0)
-		return refuse(why, TS_EINVAL, "8.1", "2.1", "give the companion's EID (32 digits, valid check digits)");
+		return refuse(why, TS_EINVAL, ES9_INVALID, "give the companion's EID (32 digits, valid check digits)");
 	if (!pki_ein_allowed(d->share->ein_prefixes, &eid))
-		return refuse(why, TS_EDENIED, "8.1.3", "6.1", "EID %s has no trusted manufacturer", eid.digits);
+		return refuse(why, TS_EDENIED, ES9_EID_REFUSED, "EID %s has no trusted manufacturer", eid.digits);
 	store_tx tx;
 	memset(&tx, 0, sizeof(tx));
 	es10_server_signed1 ss;
@@ -74,7 +59,7 @@ stream_auth_initiate(const download_svc *d, store *st, const char *peer, const c
 fail:
 	free(*s1);
 	*s1 = NULL;
-	return refuse(why, TS_ECRYPTO, "8.1", "5.1", "internal error while opening the session");
+	return refuse(why, TS_ECRYPTO, ES9_EXEC_ERROR, "internal error while opening the session");
 }
 
 int
@@ -85,37 +70,37 @@ stream_auth_complete(const download_svc *d, store *st, const char *tid, const ui
 	es10_auth_server_resp a;
 	es10_euicc_signed1 es1;
 	EVP_PKEY *pub = NULL;
-	char vwhy[300], tid_hex[2 * ES10_TID_MAX + 1], owner[STORE_ID_MAX], th[65];
+	char tid_hex[2 * ES10_TID_MAX + 1], owner[STORE_ID_MAX], th[65];
 	uint8_t raw[32];
 	int rc;
 	if (tid == NULL || strlen(tid) != 2 * RSP_TID_LEN || st->ops->tx_get(st, tid, &tx) != 0 ||
 	    strncmp(tx.share_id, "stream:", 7) != 0)
-		return refuse(why, TS_ENOTFOUND, "8.10.1", "3.9", "unknown transactionId");
+		return refuse(why, TS_ENOTFOUND, ES9_TID_UNKNOWN, "unknown transactionId");
 	if (tx.stage != SA_INITIATED)
-		return refuse(why, TS_ESTATE, "8.10.1", "3.9", "transaction %s was used already", tid);
+		return refuse(why, TS_ESTATE, ES9_TID_UNKNOWN, "transaction %s was used already", tid);
 	/* one attempt per session, whatever its outcome */
 	tx.stage = SA_USED;
 	if (st->ops->tx_put(st, &tx) != 0)
-		return refuse(why, TS_EDB, "8.1", "5.1", "internal error while recording the session");
+		return refuse(why, TS_EDB, ES9_EXEC_ERROR, "internal error while recording the session");
 	if (es10_auth_server_resp_decode(asr, asr_len, &a, &es1) != 0)
-		return refuse(why, TS_EPARSE, "8.1", "2.1", "authenticateServerResponse is missing or malformed");
+		return refuse(why, TS_EPARSE, ES9_INVALID, "authenticateServerResponse is missing or malformed");
 	if (a.error != 0)
-		return refuse(why, TS_EDENIED, "8.1", "3.8", "the secure element refused the server (error %d)", a.error);
-	if (download_verify_euicc(d, &a, tx.eid, &pub, vwhy, sizeof(vwhy)) != 0)
-		return refuse(why, TS_EVERIFY, "8.1.3", "6.1", "%s", vwhy);
+		return refuse(why, TS_EDENIED, ES9_EUICC_REFUSED, "the secure element refused the server (error %d)", a.error);
+	if ((rc = download_verify_euicc(d, &a, tx.eid, &pub, why)) != 0)
+		return rc;
 	if (pki_verify(pub, a.euicc_signed1.p, a.euicc_signed1.len, a.euicc_signature1) != 0) {
-		rc = refuse(why, TS_EVERIFY, "8.1", "6.1", "euiccSignature1 does not verify");
+		rc = refuse(why, TS_EVERIFY, ES9_EUICC_VERIFY, "euiccSignature1 does not verify");
 		goto done;
 	}
 	ts_hex_encode(es1.tid, es1.tid_len, tid_hex, sizeof(tid_hex));
 	if (strcmp(tid_hex, tx.id) != 0 || ts_ct_equal(es1.server_challenge, tx.server_challenge, 16) != 0 ||
 	    !es1.ctx.has_matching_id || strcmp(es1.ctx.matching_id, STREAM_AUTH_MATCHING_ID) != 0 ||
 	    strcmp(es1.server_address, d->address) != 0) {
-		rc = refuse(why, TS_EVERIFY, "8.1", "6.1", "euiccSigned1 does not match this session (replay?)");
+		rc = refuse(why, TS_EVERIFY, ES9_EUICC_VERIFY, "euiccSigned1 does not match this session (replay?)");
 		goto done;
 	}
 	if (ts_random(raw, sizeof(raw)) != 0 || ts_hex_encode(raw, sizeof(raw), token, 65) != 0) {
-		rc = refuse(why, TS_ECRYPTO, "8.1", "5.1", "no randomness");
+		rc = refuse(why, TS_ECRYPTO, ES9_EXEC_ERROR, "no randomness");
 		goto done;
 	}
 	OPENSSL_cleanse(raw, sizeof(raw));
@@ -123,7 +108,7 @@ stream_auth_complete(const download_svc *d, store *st, const char *tid, const ui
 	token_owner(tx.eid, owner);
 	if (st->ops->token_add(st, th, owner, 0, ts_now() + STREAM_TOKEN_TTL_S) != 0) {
 		OPENSSL_cleanse(token, 65);
-		rc = refuse(why, TS_EDB, "8.1", "5.1", "internal error while storing the token");
+		rc = refuse(why, TS_EDB, ES9_EXEC_ERROR, "internal error while storing the token");
 		goto done;
 	}
 	log_info("companion %s proved its secure element (chain to CI, euiccSignature1): event stream token issued",

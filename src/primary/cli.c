@@ -78,7 +78,7 @@ static const char usage_apps[] =
 
 static const char usage_share[] =
     "Usage: tapshare share --link SPEC [--app APP_ID] [--duration SECONDS]\n"
-    "                      [--timeout SECONDS] [--no-wait] [--json]\n"
+    "                      [--confirmation-code] [--timeout SECONDS] [--no-wait] [--json]\n"
     "       tapshare share --eid EID ...   (EID read earlier, e.g. from the device label)\n"
     "\n"
     "Shares a security application with a companion device:\n"
@@ -98,6 +98,10 @@ static const char usage_share[] =
     "                      still checks it); exactly one of --link and --eid\n"
     "  --app APP_ID        application to share (see `tapshare apps`)\n"
     "  --duration SECONDS  ask for a time-limited share\n"
+    "  --confirmation-code protect the download with an SGP.22 confirmation code: a\n"
+    "                      random 8-digit code is printed here (and in --json) for the\n"
+    "                      companion's user to enter; the node keeps only its SHA-256\n"
+    "                      and ends the share after 3 wrong codes\n"
     "  --timeout SECONDS   how long to wait for the tap and for the second confirmation\n"
     "                      (default 120); the share goes on at the node after a timeout,\n"
     "                      see `tapshare shares`\n"
@@ -282,7 +286,7 @@ enum opt_id {
 	OPT_NODE, OPT_CA, OPT_CODE, OPT_NAME,
 	OPT_LINK, OPT_EID, OPT_APP, OPT_DURATION, OPT_TIMEOUT, OPT_NOWAIT,
 	OPT_TTL, OPT_PRINT_OFFER, OPT_EXPIRES_AT,
-	OPT_ALL, OPT_SHARE, OPT_ACTIVE,
+	OPT_ALL, OPT_SHARE, OPT_ACTIVE, OPT_CC,
 };
 static const struct {
 	int id;
@@ -313,6 +317,7 @@ static const struct {
 	{ OPT_ALL, "all", 0, B(CLI_CMD_WATCH) },
 	{ OPT_SHARE, "share", 1, B(CLI_CMD_WATCH) },
 	{ OPT_ACTIVE, "active", 0, B(CLI_CMD_SHARES) },
+	{ OPT_CC, "confirmation-code", 0, B(CLI_CMD_SHARE) },
 };
 /* Options shared with share/cancel that offer takes too (kept out of the
  * table above so that entries other commands own stay as they are). */
@@ -460,6 +465,7 @@ apply_opt(cli_opts *o, const pending_opt *p, char *err, size_t errcap)
 		o->share_id = p->val;
 		break;
 	case OPT_ACTIVE: o->active = 1; break;
+	case OPT_CC: o->confirmation_code = 1; break;
 	default: break;
 	}
 	return 0;

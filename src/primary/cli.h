@@ -52,6 +52,7 @@ typedef struct cli_opts {
 	long long duration_s; /* 0 = not given */
 	long long timeout_s;  /* CLI_DEFAULT_TIMEOUT_S unless given */
 	int no_wait;
+	int confirmation_code; /* --confirmation-code: the share asks for one */
 	/* cancel */
 	const char *share_id;
 	/* offer (also --app, --link, --timeout, --no-wait) */

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/sha.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -681,8 +683,32 @@ cmd_share(const cli_opts *o)
 
 	/* S4 -> node S11/S12 -> S5 first confirmation. */
 	step(o, "S4 sent share request for %s to companion %s", app_id, ident.eid.digits);
-	rc = nodeapi_share_create(c.api, ident.eid.digits, app_id, o->duration_s, ident.name,
-	    &share, &e);
+	/* SGP.22 confirmation code: chosen here, shown to the user to pass on to
+	 * the companion's; the node gets only its SHA-256. */
+	char cc[9] = "", cc_hash[65] = "";
+	if (o->confirmation_code) {
+		uint8_t rnd[32], h[32];
+		size_t k = 0;
+		/* 8 uniform digits: bytes >= 250 are dropped (rejection sampling) */
+		for (int tries = 0; k < 8 && tries < 8; tries++) {
+			if (ts_random(rnd, sizeof(rnd)) != 0)
+				break;
+			for (size_t i = 0; i < sizeof(rnd) && k < 8; i++)
+				if (rnd[i] < 250)
+					cc[k++] = (char)('0' + rnd[i] % 10);
+		}
+		if (k < 8) {
+			doc_error(doc, "no_randomness", "cannot draw a confirmation code");
+			goto out;
+		}
+		SHA256((const unsigned char *)cc, 8, h);
+		ts_hex_encode(h, sizeof(h), cc_hash, sizeof(cc_hash));
+		OPENSSL_cleanse(rnd, sizeof(rnd));
+		json_object_set_new(doc, "confirmation_code", json_string(cc));
+		step(o, "S4 confirmation code for the companion's user: %s", cc);
+	}
+	rc = nodeapi_share_create_cc(c.api, ident.eid.digits, app_id, o->duration_s, ident.name, NULL,
+	    cc[0] ? cc_hash : NULL, &share, &e);
 	if (rc != 0) {
 		json_object_set_new(doc, "result", json_string("refused"));
 		node_failed(doc, "the node refused the share", rc, &e);

@@ -293,6 +293,13 @@ nodeapi_share_create_op(nodeapi *n, const char *eid, const char *app_id,
     long long duration_s, const char *device_name, const char *operation, json_t **resp,
     nodeapi_error *err)
 {
+	return nodeapi_share_create_cc(n, eid, app_id, duration_s, device_name, operation, NULL, resp, err);
+}
+
+int
+nodeapi_share_create_cc(nodeapi *n, const char *eid, const char *app_id, long long duration_s,
+    const char *device_name, const char *operation, const char *cc_hash, json_t **resp, nodeapi_error *err)
+{
 	if (n == NULL || eid == NULL || app_id == NULL || resp == NULL)
 		return TS_EINVAL;
 	int rc = TS_ENOMEM;
@@ -302,6 +309,8 @@ nodeapi_share_create_op(nodeapi *n, const char *eid, const char *app_id,
 	if (operation != NULL && json_object_set_new(body, "operation", json_string(operation)) != 0)
 		goto out;
 	if (duration_s > 0 && json_object_set_new(body, "duration_s", json_integer(duration_s)) != 0)
+		goto out;
+	if (cc_hash != NULL && json_object_set_new(body, "confirmation_code_hash", json_string(cc_hash)) != 0)
 		goto out;
 	if (device_name != NULL && device_name[0] != '\0' &&
 	    json_object_set_new(body, "device_name", json_string(device_name)) != 0)

@@ -58,6 +58,10 @@ int nodeapi_share_create(nodeapi *n, const char *eid, const char *app_id,
 int nodeapi_share_create_op(nodeapi *n, const char *eid, const char *app_id,
     long long duration_s, const char *device_name, const char *operation, json_t **resp,
     nodeapi_error *err);
+/* The same with cc_hash (SHA-256 hex of a confirmation code the user chose,
+ * "confirmation_code_hash"), NULL = none. */
+int nodeapi_share_create_cc(nodeapi *n, const char *eid, const char *app_id, long long duration_s,
+    const char *device_name, const char *operation, const char *cc_hash, json_t **resp, nodeapi_error *err);
 
 /* GET /v1/devices -> {"devices":[...],"this_device"} (needs the token). */
 int nodeapi_devices(nodeapi *n, json_t **resp, nodeapi_error *err);

@@ -132,7 +132,7 @@ struct se_card {
 	EVP_PKEY *smdp_pub;   /* smdpCertificate (DPpb) key: verifies the package */
 	EVP_PKEY *otsk;       /* one-time private key, wiped after use */
 	char server_address[ES10_ADDR_MAX + 1]; /* serverSigned1's, for the notifications */
-	uint8_t smdp_oid[ES10_OID_MAX];       /* the DPpb certificate's, for the PIR */
+	uint8_t smdp_oid[ES10_OID_MAX];       /* the session's SM-DP+ OID (DPauth, then DPpb): PIR, CancelSession */
 	size_t smdp_oid_len;
 
 	/* LoadBoundProfilePackage in progress, command by command (es10.c);

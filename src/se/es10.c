@@ -850,6 +850,8 @@ authenticate_server(se_card *c, const uint8_t *cmd, size_t cmd_len, uint8_t **ou
 	uint8_t *es1_der = NULL, *info2 = NULL;
 	size_t es1_len = 0, info2_len = 0;
 	uint8_t esig[PKI_SIG_LEN];
+	uint8_t oid[ES10_OID_MAX]; /* the SM-DP+ OID of CERT.DPauth: CancelSession signs it */
+	size_t oid_len = 0;
 	int code = 0, rc;
 
 	/* Structure first: a malformed request is a 6A80, not a result code. */
@@ -865,7 +867,7 @@ authenticate_server(se_card *c, const uint8_t *cmd, size_t cmd_len, uint8_t **ou
 		code = ES10_AUTH_NO_SESSION_CONTEXT;
 	else if (!ci_pkid_known(c, q.ci_pkid, q.ci_pkid_len))
 		code = ES10_AUTH_CI_PK_UNKNOWN;
-	else if (server_cert_check(c, q.server_cert.p, q.server_cert.len, PKI_ROLE_DP_AUTH, &pub, NULL, NULL) != 0)
+	else if (server_cert_check(c, q.server_cert.p, q.server_cert.len, PKI_ROLE_DP_AUTH, &pub, oid, &oid_len) != 0)
 		code = ES10_AUTH_INVALID_CERTIFICATE;
 	else if (pki_verify(pub, q.server_signed1.p, q.server_signed1.len, q.server_signature1) != 0)
 		code = ES10_AUTH_INVALID_SIGNATURE;
@@ -906,6 +908,8 @@ authenticate_server(se_card *c, const uint8_t *cmd, size_t cmd_len, uint8_t **ou
 	memcpy(c->server_address, ss1.server_address, sizeof(c->server_address));
 	c->server_pub = pub;
 	pub = NULL;
+	memcpy(c->smdp_oid, oid, oid_len);
+	c->smdp_oid_len = oid_len;
 	c->sess = SE_SESS_AUTHENTICATED;
 	rc = 0;
 done:
@@ -1019,6 +1023,50 @@ done:
 	EVP_PKEY_free(otsk);
 	free(tbs);
 	free(es2_der);
+	return rc;
+}
+
+/*
+ * CancelSession (SGP.22 §5.7.15): the transactionId is the open session's
+ * (after AuthenticateServer; else cancelSessionResponseError
+ * invalidTransactionId). euiccCancelSessionSigned = transactionId, the SM-DP+
+ * OID of the session's certificate, the LPA's reason; signed over the whole
+ * TLV; the session (and any one-time key) ends.
+ */
+static int
+cancel_session(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_t *olen)
+{
+	es10_cancel_session_req q;
+	es10_cancel_session_resp r;
+	es10_cancel_signed cs;
+	uint8_t *signed_der = NULL;
+	size_t signed_len = 0;
+	int rc = es10_cancel_session_req_decode(cmd, len, &q);
+	if (rc != 0)
+		return rc;
+	memset(&r, 0, sizeof(r));
+	if (c->sess == SE_SESS_NONE || q.tid_len != c->tid_len || CRYPTO_memcmp(q.tid, c->tid, c->tid_len) != 0) {
+		log_info("CancelSession refused: no session with that transactionId");
+		r.error = ES10_CANCEL_INVALID_TRANSACTION_ID;
+		return es10_cancel_session_resp_encode(&r, out, olen);
+	}
+	memset(&cs, 0, sizeof(cs));
+	memcpy(cs.tid, c->tid, c->tid_len);
+	cs.tid_len = c->tid_len;
+	memcpy(cs.smdp_oid, c->smdp_oid, c->smdp_oid_len);
+	cs.smdp_oid_len = c->smdp_oid_len;
+	cs.reason = q.reason;
+	if ((rc = es10_cancel_signed_encode(&cs, &signed_der, &signed_len)) != 0 ||
+	    (rc = pki_sign(c->euicc_key, signed_der, signed_len, r.signature)) != 0)
+		goto done;
+	r.cancel_signed.p = signed_der;
+	r.cancel_signed.len = signed_len;
+	if ((rc = es10_cancel_session_resp_encode(&r, out, olen)) != 0)
+		goto done;
+	log_info("CancelSession: download session ended (reason %d)", q.reason);
+	session_drop(c);
+done:
+	free(signed_der);
 	return rc;
 }
 
@@ -1409,6 +1457,7 @@ se_es10_dispatch(se_card *c, const uint8_t *cmd, size_t len,
 	case ES10_TAG_GET_EUICC_CHALLENGE: rc = get_challenge(c, cmd, len, resp, rlen); break;
 	case ES10_TAG_AUTHENTICATE_SERVER: rc = authenticate_server(c, cmd, len, resp, rlen); break;
 	case ES10_TAG_PREPARE_DOWNLOAD: rc = prepare_download(c, cmd, len, resp, rlen); break;
+	case ES10_TAG_CANCEL_SESSION: rc = cancel_session(c, cmd, len, resp, rlen); break;
 	case ES10_TAG_PROFILE_INFO_LIST: rc = profile_list(c, cmd, len, resp, rlen); break;
 	case ES10_TAG_ENABLE_PROFILE:
 	case ES10_TAG_DISABLE_PROFILE:

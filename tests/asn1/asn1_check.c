@@ -53,7 +53,10 @@
 #include "SetNicknameResponse.h"
 #include "AuthenticateServerRequest.h"
 #include "AuthenticateServerResponse.h"
+#include "CancelSessionRequest.h"
+#include "CancelSessionResponse.h"
 #include "CtxParams1.h"
+#include "EuiccCancelSessionSigned.h"
 #include "EUICCSigned2.h"
 #include "EuiccSigned1.h"
 #include "GetEuiccChallengeRequest.h"
@@ -94,6 +97,7 @@ static struct {
 	T(GetEuiccChallengeRequest), T(GetEuiccChallengeResponse), T(ServerSigned1), T(CtxParams1),
 	T(AuthenticateServerRequest), T(EuiccSigned1), T(AuthenticateServerResponse),
 	T(SmdpSigned2), T(PrepareDownloadRequest), T(EUICCSigned2), T(PrepareDownloadResponse),
+	T(CancelSessionRequest), T(EuiccCancelSessionSigned), T(CancelSessionResponse),
 	T(BoundProfilePackage), T(InitialiseSecureChannelRequest), T(ConfigureISDPRequest),
 	T(StoreMetadataRequest), T(ReplaceSessionKeysRequest),
 #undef T

@@ -47,5 +47,5 @@ expect "unknown transactionId refused (8.10.1/3.9)" jq -e '.header.functionExecu
 r=$(curl -s --cacert "$T/pki/node-ca.crt" -H 'Content-Type: application/json' \
 	-d '{"euiccChallenge":"AAAAAAAAAAAAAAAAAAAAAA==","smdsAddress":"other.example"}' \
 	"$NODE_URL/gsma/rsp2/es11/initiateAuthentication")
-expect "another smdsAddress refused (8.8.1/3.8)" jq -e '.header.functionExecutionStatus.statusCodeData.subjectCode == "8.8.1"' <<<"$r"
+expect "another smdsAddress refused (SM-DS Address - Refused, 8.9.1/3.8)" jq -e '.header.functionExecutionStatus.statusCodeData | .subjectCode == "8.9.1" and .reasonCode == "3.8"' <<<"$r"
 ts_done

@@ -89,7 +89,7 @@ ALICE_CODE=$(printf '%s\n' "$PASS" | "$TS_BIN/tapshare-node" user add alice --di
 BOB_CODE=$(printf '%s\n' "bob's passphrase 42" | "$TS_BIN/tapshare-node" user add bob --dir "$T/node" 2>>"$T/node-init.log")
 "$TS_BIN/tapshare-node" app add --dir "$T/node" --user alice --app-id sim-alice --name "Alice mobile" \
 	--kind sim --provider operator 2>>"$T/node-init.log"
-expect "schema migrated to version 9" [ "$(psql_node 'SELECT MAX(version) FROM schema_version')" = 9 ]
+expect "schema migrated to version 10" [ "$(psql_node 'SELECT MAX(version) FROM schema_version')" = 10 ]
 expect "users are in PostgreSQL" [ "$(psql_node 'SELECT COUNT(*) FROM users')" = 2 ]
 ts_start_node
 ts_init_se

@@ -533,12 +533,20 @@ es9_cancel(struct evhttp_request *req, json_t *body)
 	char tidhex[33];
 	ts_hex_encode(N.tid, 16, tidhex, sizeof(tidhex));
 	const char *t = ts_json_str(body, "transactionId");
-	const char *r = ts_json_str(body, "reason");
-	if (t != NULL && strcmp(t, tidhex) == 0 && r != NULL) {
+	/* SGP.22 §5.6.5: the eUICC's signed CancelSessionResponse (BF41) */
+	uint8_t *csr = NULL;
+	size_t csr_len = 0;
+	es10_cancel_session_resp r;
+	es10_cancel_signed cs;
+	if (t != NULL && strcmp(t, tidhex) == 0 && ts_json_b64(body, "cancelSessionResponse", &csr, &csr_len) == 0 &&
+	    es10_cancel_session_resp_decode(csr, csr_len, &r, &cs) == 0 && r.error == 0 && cs.tid_len == 16 &&
+	    memcmp(cs.tid, N.tid, 16) == 0 && es10_cancel_reason_name(cs.reason) != NULL) {
 		N.cancels++;
-		snprintf(N.cancel_reason, sizeof(N.cancel_reason), "%s", r);
+		snprintf(N.cancel_reason, sizeof(N.cancel_reason), "%s", es10_cancel_reason_name(cs.reason));
 	}
-	ts_httpd_reply_json(req, 204, NULL);
+	free(csr);
+	ts_httpd_reply_json(req, 200, json_pack("{s:{s:{s:s}}}", "header", "functionExecutionStatus", "status",
+	    "Executed-Success"));
 }
 
 static void

@@ -155,19 +155,25 @@ test_initiate_auth_request(void **state)
 {
 	(void)state;
 	json_t *j = NULL;
-	assert_int_equal(es9_initiate_auth_request(CHAL, "127.0.0.1:8443", "MID-1", &j), 0);
-	assert_json(j, "{\"euiccChallenge\":\"" CHAL_B64 "\",\"matchingId\":\"MID-1\","
+	static const uint8_t info1[] = { 0xBF, 0x20, 0x00 }; /* EUICCInfo1 as the SE gave it (passed on as is) */
+	assert_int_equal(es9_initiate_auth_request(CHAL, info1, sizeof(info1), "127.0.0.1:8443", "MID-1", &j), 0);
+	assert_json(j, "{\"euiccChallenge\":\"" CHAL_B64 "\",\"euiccInfo1\":\"vyAA\",\"matchingId\":\"MID-1\","
 	    "\"smdpAddress\":\"127.0.0.1:8443\"}");
+	json_decref(j);
+	/* a standard LPA: no matchingId member (it goes in ctxParams1) */
+	assert_int_equal(es9_initiate_auth_request(CHAL, info1, sizeof(info1), "127.0.0.1:8443", NULL, &j), 0);
+	assert_json(j, "{\"euiccChallenge\":\"" CHAL_B64 "\",\"euiccInfo1\":\"vyAA\",\"smdpAddress\":\"127.0.0.1:8443\"}");
 	json_decref(j);
 
 	j = (json_t *)1;
-	assert_int_equal(es9_initiate_auth_request(CHAL, "127.0.0.1:8443", "", &j), TS_EINVAL);
+	assert_int_equal(es9_initiate_auth_request(CHAL, info1, sizeof(info1), "127.0.0.1:8443", "", &j), TS_EINVAL);
 	assert_null(j);
-	assert_int_equal(es9_initiate_auth_request(CHAL, NULL, "m", &j), TS_EINVAL);
+	assert_int_equal(es9_initiate_auth_request(CHAL, info1, sizeof(info1), NULL, "m", &j), TS_EINVAL);
+	assert_int_equal(es9_initiate_auth_request(CHAL, NULL, 0, "127.0.0.1:8443", "m", &j), TS_EINVAL);
 	char longaddr[RSP_STR_MAX + 2];
 	memset(longaddr, 'a', sizeof(longaddr) - 1);
 	longaddr[sizeof(longaddr) - 1] = '\0';
-	assert_int_equal(es9_initiate_auth_request(CHAL, longaddr, "m", &j), TS_EINVAL);
+	assert_int_equal(es9_initiate_auth_request(CHAL, info1, sizeof(info1), longaddr, "m", &j), TS_EINVAL);
 }
 
 static json_t *
@@ -458,11 +464,13 @@ test_notification_and_cancel(void **state)
 	assert_int_equal(es9_handle_notification_request(notif, 0, &j), TS_EINVAL);
 	assert_null(j);
 
-	assert_int_equal(es9_cancel_session_request(TID_HEX, ES9_REASON_LOAD_BPP_ERROR, &j), 0);
-	assert_json(j, "{\"reason\":\"loadBppExecutionError\",\"transactionId\":\"" TID_HEX "\"}");
+	/* the eUICC's CancelSessionResponse goes as is (here its error form) */
+	static const uint8_t csr[] = { 0xBF, 0x41, 0x03, 0x81, 0x01, 0x05 };
+	assert_int_equal(es9_cancel_session_request(TID_HEX, csr, sizeof(csr), &j), 0);
+	assert_json(j, "{\"cancelSessionResponse\":\"v0EDgQEF\",\"transactionId\":\"" TID_HEX "\"}");
 	json_decref(j);
-	assert_int_equal(es9_cancel_session_request(NULL, "timeout", &j), TS_EINVAL);
-	assert_int_equal(es9_cancel_session_request(TID_HEX, "", &j), TS_EINVAL);
+	assert_int_equal(es9_cancel_session_request(NULL, csr, sizeof(csr), &j), TS_EINVAL);
+	assert_int_equal(es9_cancel_session_request(TID_HEX, csr, 0, &j), TS_EINVAL);
 }
 
 static void

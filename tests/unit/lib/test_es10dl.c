@@ -426,6 +426,96 @@ test_euicc_signed2_and_response(void **st)
 	assert_int_equal(es10_prepare_download_resp_decode(old.b, old.n, &r, NULL), TS_EPARSE);
 }
 
+/* CancelSession (SGP.22 §5.7.15), RSPDefinitions: CancelSessionRequest
+ * [65] SEQUENCE (AUTOMATIC: 80, 81), EuiccCancelSessionSigned SEQUENCE
+ * (AUTOMATIC: 80, 81, 82), CancelSessionResponse [65] CHOICE (A0 / 81). */
+#define OID_HEX "88 37 01" /* 2.999.1: 2 * 40 + 999 = 1079 = 0x88 0x37 in base 128, then 1 */
+#define CSS_HEX "30 1A"           /* EuiccCancelSessionSigned */ \
+	" 80 10 " TID_HEX         /* transactionId */ \
+	" 81 03 " OID_HEX         /* smdpOid */ \
+	" 82 01 05"               /* reason loadBppExecutionError */
+
+static void
+test_cancel_session(void **st)
+{
+	(void)st;
+	vec q = hx("BF41 15"              /* CancelSessionRequest */
+	           " 80 10 " TID_HEX      /* transactionId */
+	           " 81 01 00");          /* reason endUserRejection */
+	asn1_dump("CancelSessionRequest", q.b, q.n);
+	es10_cancel_session_req r;
+	assert_int_equal(es10_cancel_session_req_decode(q.b, q.n, &r), 0);
+	assert_int_equal(r.tid_len, 16);
+	assert_int_equal(r.tid[15], 0x10);
+	assert_int_equal(r.reason, ES10_CANCEL_END_USER_REJECTION);
+	ENC(es10_cancel_session_req_encode(&r, &o_, &l_), &q);
+	vec q2 = hx("BF41 15 80 10 " TID_HEX " 81 01 7F"); /* undefinedReason */
+	asn1_dump("CancelSessionRequest", q2.b, q2.n);
+	assert_int_equal(es10_cancel_session_req_decode(q2.b, q2.n, &r), 0);
+	assert_int_equal(r.reason, ES10_CANCEL_UNDEFINED_REASON);
+	assert_string_equal(es10_cancel_reason_name(r.reason), "undefinedReason");
+	assert_int_equal(es10_cancel_reason_parse("loadBppExecutionError"), 5);
+	assert_null(es10_cancel_reason_name(6));
+	/* a request decoder: an unknown element, a missing reason, a two-octet
+	 * reason, trailing bytes, the reason first */
+	vec x1 = hx("BF41 18 80 10 " TID_HEX " 81 01 00 82 01 00");
+	assert_int_equal(es10_cancel_session_req_decode(x1.b, x1.n, &r), TS_EPARSE);
+	vec x2 = hx("BF41 12 80 10 " TID_HEX);
+	assert_int_equal(es10_cancel_session_req_decode(x2.b, x2.n, &r), TS_EPARSE);
+	vec x3 = hx("BF41 16 80 10 " TID_HEX " 81 02 00 80");
+	assert_int_equal(es10_cancel_session_req_decode(x3.b, x3.n, &r), TS_EPARSE);
+	vec x4 = hx("BF41 15 80 10 " TID_HEX " 81 01 00 00");
+	assert_int_equal(es10_cancel_session_req_decode(x4.b, x4.n, &r), TS_ETRAILING);
+	vec x5 = hx("BF41 15 81 01 00 80 10 " TID_HEX);
+	assert_int_equal(es10_cancel_session_req_decode(x5.b, x5.n, &r), TS_EPARSE);
+
+	vec cs = hx(CSS_HEX);
+	asn1_dump("EuiccCancelSessionSigned", cs.b, cs.n);
+	es10_cancel_signed s;
+	assert_int_equal(es10_cancel_signed_decode(cs.b, cs.n, &s), 0);
+	assert_int_equal(s.smdp_oid_len, 3);
+	assert_int_equal(s.smdp_oid[0], 0x88);
+	assert_int_equal(s.reason, ES10_CANCEL_LOAD_BPP_EXECUTION_ERROR);
+	ENC(es10_cancel_signed_encode(&s, &o_, &l_), &cs);
+	/* an OID ending inside a sub-identifier, a sub-identifier padded with 0x80 */
+	vec b1 = hx("30 1A 80 10 " TID_HEX " 81 03 88 37 81 82 01 05");
+	assert_int_equal(es10_cancel_signed_decode(b1.b, b1.n, &s), TS_EPARSE);
+	vec b2 = hx("30 1A 80 10 " TID_HEX " 81 03 80 37 01 82 01 05");
+	assert_int_equal(es10_cancel_signed_decode(b2.b, b2.n, &s), TS_EPARSE);
+
+	vec ok = hx("BF41 61"             /* CancelSessionResponse */
+	            " A0 5F"              /* cancelSessionResponseOk */
+	            " " CSS_HEX           /* euiccCancelSessionSigned */
+	            " 5F37 40 " SIG64_HEX); /* euiccCancelSessionSignature */
+	asn1_dump("CancelSessionResponse", ok.b, ok.n);
+	es10_cancel_session_resp p;
+	assert_int_equal(es10_cancel_session_resp_decode(ok.b, ok.n, &p, &s), 0);
+	assert_int_equal(p.error, 0);
+	assert_int_equal(p.cancel_signed.len, 28);
+	assert_memory_equal(p.cancel_signed.p, cs.b, cs.n);
+	assert_int_equal(p.signature[63], 0x3F);
+	assert_int_equal(s.reason, 5);
+	ENC(es10_cancel_session_resp_encode(&p, &o_, &l_), &ok);
+	vec err = hx("BF41 03"            /* CancelSessionResponse */
+	             " 81 01 05");        /* cancelSessionResponseError invalidTransactionId */
+	asn1_dump("CancelSessionResponse", err.b, err.n);
+	assert_int_equal(es10_cancel_session_resp_decode(err.b, err.n, &p, NULL), 0);
+	assert_int_equal(p.error, ES10_CANCEL_INVALID_TRANSACTION_ID);
+	ENC(es10_cancel_session_resp_encode(&p, &o_, &l_), &err);
+	/* a response decoder skips an unknown element after the signature, but
+	 * not a second alternative, a missing signature or trailing bytes */
+	vec ext = hx("BF41 64 A0 62 " CSS_HEX " 5F37 40 " SIG64_HEX " 85 01 00");
+	assert_int_equal(es10_cancel_session_resp_decode(ext.b, ext.n, &p, NULL), 0);
+	vec two = hx("BF41 64 A0 5F " CSS_HEX " 5F37 40 " SIG64_HEX " 81 01 05");
+	assert_int_equal(es10_cancel_session_resp_decode(two.b, two.n, &p, NULL), TS_EPARSE);
+	vec nosig = hx("BF41 1E A0 1C " CSS_HEX);
+	assert_int_equal(es10_cancel_session_resp_decode(nosig.b, nosig.n, &p, NULL), TS_EPARSE);
+	vec tr = hx("BF41 03 81 01 05 00");
+	assert_int_equal(es10_cancel_session_resp_decode(tr.b, tr.n, &p, NULL), TS_ETRAILING);
+	vec zero = hx("BF41 03 81 01 00"); /* no error code 0 */
+	assert_int_equal(es10_cancel_session_resp_decode(zero.b, zero.n, &p, NULL), TS_EPARSE);
+}
+
 static void
 test_signature_inputs(void **st)
 {
@@ -465,6 +555,7 @@ main(void)
 		cmocka_unit_test(test_smdp_signed2_and_request),
 		cmocka_unit_test(test_euicc_signed2_and_response),
 		cmocka_unit_test(test_signature_inputs),
+		cmocka_unit_test(test_cancel_session),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

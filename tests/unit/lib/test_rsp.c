@@ -102,7 +102,7 @@ static size_t
 splice(uint8_t *out, size_t at, size_t cut, const uint8_t *ins, size_t inslen)
 {
 	memcpy(out, smr_vec, at);
-	if (inslen > 0)
+	if (inslen > 0) /* ins may be NULL for a pure cut */
 		memcpy(out + at, ins, inslen);
 	memcpy(out + at + inslen, smr_vec + at + cut, sizeof(smr_vec) - at - cut);
 	size_t n = sizeof(smr_vec) - cut + inslen;

@@ -22,6 +22,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/sha.h>
+#include <openssl/x509v3.h>
+
 #include "device/se_client.h"
 #include "device/se_driver.h"
 #include "lib/der.h"
@@ -63,6 +66,8 @@ typedef struct fake_se {
 static X509 *ci, *node_ca;
 static EVP_PKEY *auth_key, *pb_key, *node_ca_key;
 static uint8_t *auth_cert, *pb_cert; /* DPauth, DPpb (DER) */
+static uint8_t dp_oid[64]; /* the SM-DP+ OID (DPauth's registeredID), content octets */
+static size_t dp_oid_len;
 static size_t auth_cert_len, pb_cert_len;
 /* secure elements: genuine ones of PKI A, and PKI B's (foreign CI) */
 static fake_se se_a, se_a2, se_out, se_foreign;
@@ -130,6 +135,22 @@ group_setup(void **state)
 	assert_int_equal(pki_key_load(p, &auth_key), 0);
 	snprintf(p, sizeof(p), "%s/dpauth.crt", pki_a);
 	auth_cert = read_der(p, &auth_cert_len);
+	{
+		/* the registeredID of DPauth's subjectAltName, read with OpenSSL */
+		X509 *x = NULL;
+		assert_int_equal(pki_cert_from_der(auth_cert, auth_cert_len, &x), 0);
+		GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+		for (int i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+			GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+			if (g->type == GEN_RID && OBJ_length(g->d.registeredID) <= sizeof(dp_oid)) {
+				dp_oid_len = OBJ_length(g->d.registeredID);
+				memcpy(dp_oid, OBJ_get0_data(g->d.registeredID), dp_oid_len);
+			}
+		}
+		GENERAL_NAMES_free(gens);
+		X509_free(x);
+		assert_true(dp_oid_len > 0);
+	}
 	snprintf(p, sizeof(p), "%s/dppb.key", pki_a);
 	assert_int_equal(pki_key_load(p, &pb_key), 0);
 	snprintf(p, sizeof(p), "%s/dppb.crt", pki_a);
@@ -213,11 +234,12 @@ teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-/* An authorised share of sim-a for eid; its matching id in mid. */
+/* An authorised share of sim-a for eid; its matching id in mid; cc_hash: the
+ * SHA-256 (hex) of a confirmation code the share asks for, or NULL. */
 static void
-authorised_share(const char *eid, char id[STORE_ID_MAX], char mid[STORE_ID_MAX])
+authorised_share_cc(const char *eid, char id[STORE_ID_MAX], char mid[STORE_ID_MAX], const char *cc_hash)
 {
-	share_req r = { .user_id = alice, .device_id = "dev-a", .eid = eid, .app_id = "sim-a" };
+	share_req r = { .user_id = alice, .device_id = "dev-a", .eid = eid, .app_id = "sim-a", .cc_hash = cc_hash };
 	store_share sh;
 	share_why why;
 	assert_int_equal(share_request(&svc, st, &r, NULL, &sh, &why), 0);
@@ -243,6 +265,12 @@ authorised_share(const char *eid, char id[STORE_ID_MAX], char mid[STORE_ID_MAX])
 	snprintf(mid, STORE_ID_MAX, "%s", sh.matching_id);
 }
 
+static void
+authorised_share(const char *eid, char id[STORE_ID_MAX], char mid[STORE_ID_MAX])
+{
+	authorised_share_cc(eid, id, mid, NULL);
+}
+
 static enum share_state
 state_of(const char *id)
 {
@@ -266,7 +294,7 @@ initiate(const char *mid, session *s, download_why *why)
 	uint8_t chal[RSP_CHALLENGE_LEN], *s1 = NULL, sig[64];
 	size_t s1_len = 0;
 	assert_int_equal(ts_random(chal, sizeof(chal)), 0);
-	int rc = download_initiate(&dsvc, st, mid, chal, s->tid, &s1, &s1_len, sig, why);
+	int rc = download_initiate(&dsvc, st, mid, ADDRESS, NULL, chal, s->tid, &s1, &s1_len, sig, why);
 	if (rc == 0) {
 		/* what the SE checks: the node's signature over serverSigned1 */
 		EVP_PKEY *pub = NULL;
@@ -375,6 +403,7 @@ tx_stage(const session *s)
 /* BF21 for session s, signed by se over euiccSigned2 || smdpSignature2
  * (signer: another key, or NULL for se's own). */
 static const uint8_t *package_tid; /* euiccSigned2's transactionId if set (else the session's) */
+static const uint8_t *package_hash_cc; /* euiccSigned2's hashCc if set */
 
 static int
 get_package_signed(const session *s, const fake_se *se, EVP_PKEY *signer, download_why *why)
@@ -390,6 +419,10 @@ get_package_signed(const session *s, const fake_se *se, EVP_PKEY *signer, downlo
 	assert_int_equal(pki_keygen(&otk), 0);
 	assert_int_equal(pki_pubkey_to_point(otk, e2.euicc_otpk), 0);
 	EVP_PKEY_free(otk);
+	if (package_hash_cc != NULL) {
+		e2.has_hash_cc = 1;
+		memcpy(e2.hash_cc, package_hash_cc, 32);
+	}
 	uint8_t *es2 = NULL, buf[1024], sig[64];
 	size_t es2_len = 0;
 	assert_int_equal(es10_euicc_signed2_encode(&e2, &es2, &es2_len), 0);
@@ -422,6 +455,48 @@ static int
 get_package(const session *s, const fake_se *se, download_why *why)
 {
 	return get_package_signed(s, se, NULL, why);
+}
+
+/* The eUICC's CancelSessionResponse for session s, written out from SGP.22
+ * §5.7.15: BF41 { A0 { 30 { 80 transactionId, 81 smdpOid, 82 reason },
+ * 5F37 signature over that 30 TLV } }, signed by signer; tid / oid override
+ * the session's / the SM-DP+'s when not NULL; flip inverts a signature bit. */
+static int
+cancel_with(const session *s, EVP_PKEY *signer, const uint8_t *tid, const uint8_t *oid, size_t oid_len, int reason,
+    int flip, download_why *why)
+{
+	der_writer w;
+	uint8_t *signed_ = NULL, *csr = NULL, sig[64];
+	size_t signed_len = 0, csr_len = 0;
+	der_writer_init(&w);
+	der_begin(&w, 0x30);
+	der_put(&w, 0x80, tid ? tid : s->ss1.tid, RSP_TID_LEN);
+	der_put(&w, 0x81, oid ? oid : dp_oid, oid ? oid_len : dp_oid_len);
+	uint8_t r = (uint8_t)reason;
+	der_put(&w, 0x82, &r, 1);
+	der_end(&w);
+	assert_int_equal(der_writer_finish(&w, &signed_, &signed_len), 0);
+	assert_int_equal(pki_sign(signer, signed_, signed_len, sig), 0);
+	if (flip)
+		sig[0] ^= 0x80;
+	der_writer_init(&w);
+	der_begin(&w, 0xBF41);
+	der_begin(&w, 0xA0);
+	der_put_raw(&w, signed_, signed_len);
+	der_put(&w, 0x5F37, sig, sizeof(sig));
+	der_end(&w);
+	der_end(&w);
+	assert_int_equal(der_writer_finish(&w, &csr, &csr_len), 0);
+	int rc = download_cancel(&dsvc, st, s->tid, csr, csr_len, why);
+	free(csr);
+	free(signed_);
+	return rc;
+}
+
+static int
+cancel(const session *s, int reason, download_why *why)
+{
+	return cancel_with(s, se_a.key, NULL, NULL, 0, reason, 0, why);
 }
 
 /* A standard SGP.22 notification about app on eid, signed by signer: for
@@ -510,6 +585,15 @@ count_outbox(const char *share, const char *kind)
 	return k;
 }
 
+/* The codes SGP.22 gives the refusal (written here from the specification's
+ * tables, §5.6.1-§5.6.5 — never read from the node's own table). */
+static void
+assert_spec_code(const download_why *why, const char *subject, const char *reason)
+{
+	assert_string_equal(why->subject, subject);
+	assert_string_equal(why->reason, reason);
+}
+
 /* ---- the accepted path ---------------------------------------------------- */
 
 static void
@@ -527,6 +611,7 @@ test_download_accepted(void **state)
 	/* PrepareDownloadResponse signed by another SE's key: no package */
 	assert_int_not_equal(get_package_signed(&s, &se_a, se_a2.key, &why), 0);
 	assert_non_null(strstr(why.msg, "euiccSignature2 does not verify"));
+	assert_spec_code(&why, "8.1", "6.1");
 	assert_int_equal(tx_stage(&s), 2);
 	/* euiccSigned2 for another session, properly signed */
 	session other;
@@ -536,6 +621,7 @@ test_download_accepted(void **state)
 	package_tid = NULL;
 	assert_int_not_equal(prc, 0);
 	assert_non_null(strstr(why.msg, "euiccSigned2 is for another session"));
+	assert_spec_code(&why, "8.10.1", "3.9");
 	assert_int_equal(tx_stage(&s), 2);
 	assert_int_equal(state_of(id), SHARE_AUTHORISED);
 	assert_int_equal(get_package(&s, &se_a, &why), 0);
@@ -589,6 +675,8 @@ static void
 assert_refused(const session *s, const char *id, int rc, const download_why *why, const char *words)
 {
 	assert_int_not_equal(rc, 0);
+	if (strstr(why->msg, words) == NULL)
+		print_message("refused with \"%s\", expected \"%s\"\n", why->msg, words);
 	assert_non_null(strstr(why->msg, words));
 	assert_int_equal(tx_stage(s), 1);
 	assert_int_equal(state_of(id), SHARE_AUTHORISED);
@@ -607,8 +695,8 @@ test_foreign_chain(void **state)
 	assert_int_equal(initiate(mid, &s, &why), 0);
 	/* same EID, same prefix, valid signature: only the CI differs */
 	int rc = authenticate_as(&s, mid, &se_foreign, &why);
-	assert_refused(&s, id, rc, &why, "does not chain to the trusted CI");
-	assert_string_equal(why.subject, "8.1.3");
+	assert_refused(&s, id, rc, &why, "not issued by the CI");
+	assert_spec_code(&why, "8.11.1", "3.9"); /* CI Public Key - Unknown */
 }
 
 static void
@@ -627,6 +715,7 @@ test_eid_outside_eum_range(void **state)
 	/* refused by the chain check (pki_verify_chain applies the SGP.22 rule) */
 	assert_non_null(strstr(why.msg, "outside the issuer's nameConstraints"));
 	assert_int_equal(tx_stage(&s), 1);
+	assert_spec_code(&why, "8.1.3", "6.1"); /* eUICC Certificate - Verification failed */
 	assert_int_equal(state_of(id), SHARE_AUTHORISED);
 }
 
@@ -642,6 +731,7 @@ test_certificate_eid_is_not_the_share_eid(void **state)
 	/* a genuine SE, but not the one the primary shared to */
 	int rc = authenticate_as(&s, mid, &se_a2, &why);
 	assert_refused(&s, id, rc, &why, "the share is for");
+	assert_spec_code(&why, "8.1.1", "3.8"); /* EID - Refused */
 }
 
 static void
@@ -661,6 +751,7 @@ test_bad_euicc_signature1(void **state)
 	int rc = authenticate(&s, resp, len, &why);
 	free(resp);
 	assert_refused(&s, id, rc, &why, "euiccSignature1 does not verify");
+	assert_spec_code(&why, "8.1", "6.1");
 	/* signed by another genuine SE's key under this SE's certificate */
 	bf38(&e, se_a2.key, &se_a, 0, &resp, &len);
 	rc = authenticate(&s, resp, len, &why);
@@ -686,6 +777,7 @@ test_wrong_server_challenge(void **state)
 	int rc = authenticate(&s, resp, len, &why);
 	free(resp);
 	assert_refused(&s, id, rc, &why, "this session's serverChallenge");
+	assert_spec_code(&why, "8.1", "6.1");
 }
 
 static void
@@ -723,14 +815,16 @@ test_other_session_fields(void **state)
 	bf38(&e, se_a.key, &se_a, 0, &resp, &len);
 	rc = authenticate(&s, resp, len, &why);
 	free(resp);
-	assert_refused(&s, id, rc, &why, "does not match this session");
+	assert_refused(&s, id, rc, &why, "is for another session");
+	assert_spec_code(&why, "8.10.1", "3.9"); /* TransactionId - Unknown */
 	/* another server's address */
 	good_es1(&s, mid, &e);
 	snprintf(e.server_address, sizeof(e.server_address), "https://evil.example");
 	bf38(&e, se_a.key, &se_a, 0, &resp, &len);
 	rc = authenticate(&s, resp, len, &why);
 	free(resp);
-	assert_refused(&s, id, rc, &why, "does not match this session");
+	assert_refused(&s, id, rc, &why, "another serverAddress");
+	assert_spec_code(&why, "8.1", "6.1"); /* eUICC - Verification failed */
 }
 
 static void
@@ -750,7 +844,8 @@ test_replayed_authentication(void **state)
 	/* a recorded answer of session 1 replayed into session 2 */
 	assert_int_equal(initiate(mid, &s2, &why), 0);
 	int rc = authenticate(&s2, resp, len, &why);
-	assert_refused(&s2, id, rc, &why, "does not match this session");
+	assert_refused(&s2, id, rc, &why, "is for another session");
+	assert_spec_code(&why, "8.10.1", "3.9");
 	/* and into session 1 again once it was used */
 	assert_int_equal(authenticate(&s1, resp, len, &why), 0);
 	rc = authenticate(&s1, resp, len, &why);
@@ -777,8 +872,10 @@ test_session_for_revoked_or_denied_share(void **state)
 	assert_int_equal(state_of(id), SHARE_REVOKED);
 	assert_int_not_equal(initiate(mid, &late, &why), 0);
 	assert_non_null(strstr(why.msg, "nothing to download"));
+	assert_spec_code(&why, "8.2.6", "3.8"); /* Matching ID - Refused */
 	assert_int_not_equal(authenticate_as(&s, mid, &se_a, &why), 0);
 	assert_non_null(strstr(why.msg, "nothing to download"));
+	assert_spec_code(&why, "8.2.6", "3.8");
 
 	/* cancelled between authenticateClient and getBoundProfilePackage */
 	authorised_share(EID, id, mid);
@@ -787,6 +884,7 @@ test_session_for_revoked_or_denied_share(void **state)
 	assert_int_equal(share_cancel(&svc, st, alice, id, NULL, &sh, &swhy), 0);
 	assert_int_not_equal(get_package(&s, &se_a, &why), 0);
 	assert_non_null(strstr(why.msg, "no longer downloadable"));
+	assert_spec_code(&why, "8.10.1", "3.9"); /* the session ended with the share */
 	assert_int_equal(tx_stage(&s), 2);
 	assert_int_equal(state_of(id), SHARE_REVOKED);
 
@@ -918,14 +1016,14 @@ test_package_refused_by_se(void **state)
 	assert_int_equal(authenticate_as(&s, mid, &se_a, &why), 0);
 	assert_int_equal(get_package(&s, &se_a, &why), 0);
 	/* a transport failure is not a refusal: the share stays deliverable */
-	assert_int_equal(download_cancel(&dsvc, st, s.tid, "timeout"), 0);
+	assert_int_equal(cancel(&s, ES10_CANCEL_TIMEOUT, &why), 0);
 	assert_int_equal(state_of(id), SHARE_DELIVERED);
 	assert_int_equal(count_cmds(EID, id, CMD_DOWNLOAD), 1);
 	session s2;
 	assert_int_equal(initiate(mid, &s2, &why), 0);
 	assert_int_equal(authenticate_as(&s2, mid, &se_a, &why), 0);
 	assert_int_equal(get_package(&s2, &se_a, &why), 0);
-	assert_int_equal(download_cancel(&dsvc, st, s2.tid, "loadBppExecutionError"), 0);
+	assert_int_equal(cancel(&s2, ES10_CANCEL_LOAD_BPP_EXECUTION_ERROR, &why), 0);
 	store_share sh;
 	assert_int_equal(st->ops->share_get(st, id, &sh), 0);
 	assert_int_equal(sh.state, SHARE_FAILED);
@@ -939,7 +1037,7 @@ test_package_refused_by_se(void **state)
 	assert_int_equal(count_cmds(EID, id, CMD_DOWNLOAD), 0);
 	assert_int_equal(count_outbox(id, OUTBOX_CANCEL_ORDER), 1);
 	/* a repeated cancelSession changes nothing */
-	assert_int_equal(download_cancel(&dsvc, st, s2.tid, "loadBppExecutionError"), TS_ENOTFOUND);
+	assert_int_equal(cancel(&s2, ES10_CANCEL_LOAD_BPP_EXECUTION_ERROR, &why), TS_ENOTFOUND);
 	/* a failed install notification (SE signed) ends a share the same way */
 	authorised_share(EID, id, mid);
 	assert_int_equal(initiate(mid, &s, &why), 0);
@@ -991,9 +1089,285 @@ test_cancel_of_delivered_share(void **state)
 	assert_int_equal(authenticate_as(&s, mid, &se_a, &why), 0);
 	assert_int_equal(get_package(&s, &se_a, &why), 0);
 	assert_int_equal(share_cancel(&svc, st, alice, id, NULL, &sh, &swhy), 0);
-	assert_int_equal(download_cancel(&dsvc, st, s.tid, "loadBppExecutionError"), 0);
+	assert_int_equal(cancel(&s, ES10_CANCEL_LOAD_BPP_EXECUTION_ERROR, &why), 0);
 	assert_int_equal(state_of(id), SHARE_REVOKED);
 	assert_int_equal(count_cmds(EID, id, CMD_DELETE), 0);
+}
+
+/* ---- the status codes of SGP.22 §5.6.1 / §5.6.3 / §5.6.5 ------------------ */
+
+/* initiateAuthentication: smdpAddress (8.8.1 / 3.8), the eUICC's CI lists
+ * (8.8.4 / 3.7 verification, 8.8.2 / 3.1 signing), its SGP.22 version
+ * (8.8.3 / 3.1). */
+static void
+test_initiate_codes(void **state)
+{
+	(void)state;
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX];
+	authorised_share(EID, id, mid);
+	uint8_t chal[16], *s1 = NULL, sig1[64];
+	size_t s1_len = 0;
+	char tid[33];
+	download_why why;
+	assert_int_equal(ts_random(chal, sizeof(chal)), 0);
+	/* EUICCInfo1 naming the CI's subjectKeyIdentifier in both lists */
+	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(ci);
+	assert_non_null(ski);
+	es10_euicc_info1 good;
+	memset(&good, 0, sizeof(good));
+	good.svn[0] = 2;
+	good.svn[1] = 2;
+	good.svn[2] = 2;
+	good.ci_verify.n = 1;
+	memcpy(good.ci_verify.id[0], ski->data, (size_t)ski->length);
+	good.ci_verify.len[0] = (size_t)ski->length;
+	good.ci_sign = good.ci_verify;
+	assert_int_equal(download_initiate(&dsvc, st, NULL, "127.0.0.1:1", &good, chal, tid, &s1, &s1_len, sig1, &why), 0);
+	free(s1);
+	s1 = NULL;
+	/* the address compares case-insensitively, with or without a scheme */
+	assert_int_equal(download_initiate(&dsvc, st, NULL, "HTTPS://127.0.0.1:1/", &good, chal, tid, &s1, &s1_len, sig1,
+	    &why), 0);
+	free(s1);
+	s1 = NULL;
+	assert_int_not_equal(download_initiate(&dsvc, st, NULL, "smdp.example:1", &good, chal, tid, &s1, &s1_len, sig1,
+	    &why), 0);
+	assert_spec_code(&why, "8.8.1", "3.8"); /* SM-DP+ Address - Refused */
+	assert_null(s1);
+	es10_euicc_info1 bad = good;
+	bad.ci_verify.id[0][0] ^= 0x01;
+	assert_int_not_equal(download_initiate(&dsvc, st, NULL, ADDRESS, &bad, chal, tid, &s1, &s1_len, sig1, &why), 0);
+	assert_spec_code(&why, "8.8.4", "3.7"); /* no CERT.DPauth under a CI the eUICC verifies with */
+	assert_non_null(strstr(why.msg, "ForVerification"));
+	bad = good;
+	bad.ci_sign.n = 0;
+	assert_int_not_equal(download_initiate(&dsvc, st, NULL, ADDRESS, &bad, chal, tid, &s1, &s1_len, sig1, &why), 0);
+	assert_spec_code(&why, "8.8.2", "3.1"); /* none of the proposed PKIds supported */
+	assert_non_null(strstr(why.msg, "ForSigning"));
+	/* a second CI beside ours is fine: the node picks its own */
+	bad = good;
+	bad.ci_verify.n = 2;
+	memcpy(bad.ci_verify.id[1], bad.ci_verify.id[0], bad.ci_verify.len[0]);
+	bad.ci_verify.len[1] = bad.ci_verify.len[0];
+	bad.ci_verify.id[0][0] ^= 0x01;
+	assert_int_equal(download_initiate(&dsvc, st, NULL, ADDRESS, &bad, chal, tid, &s1, &s1_len, sig1, &why), 0);
+	free(s1);
+	s1 = NULL;
+	bad = good;
+	bad.svn[0] = 1;
+	assert_int_not_equal(download_initiate(&dsvc, st, NULL, ADDRESS, &bad, chal, tid, &s1, &s1_len, sig1, &why), 0);
+	assert_spec_code(&why, "8.8.3", "3.1"); /* Specification Version Number - Unsupported */
+	/* the same checks for ES11 give the SM-DS's codes (§5.8.1) */
+	bad = good;
+	bad.ci_verify.id[0][0] ^= 0x01;
+	assert_int_not_equal(download_check_info1(&dsvc, &bad, 1, &why), 0);
+	assert_spec_code(&why, "8.9.4", "3.7");
+	bad = good;
+	bad.ci_sign.n = 0;
+	assert_int_not_equal(download_check_info1(&dsvc, &bad, 1, &why), 0);
+	assert_spec_code(&why, "8.9.2", "3.1");
+	bad = good;
+	bad.svn[0] = 1;
+	assert_int_not_equal(download_check_info1(&dsvc, &bad, 1, &why), 0);
+	assert_spec_code(&why, "8.9.3", "3.1");
+	assert_int_equal(download_check_info1(&dsvc, &good, 1, &why), 0);
+	/* an unknown matching ID named at once (tapshare's companion) */
+	assert_int_not_equal(download_initiate(&dsvc, st, "no-such-id", ADDRESS, &good, chal, tid, &s1, &s1_len, sig1,
+	    &why), 0);
+	assert_spec_code(&why, "8.2.6", "3.8");
+}
+
+/* authenticateClient: which certificate of the eUICC's chain failed. */
+static void
+test_chain_codes(void **state)
+{
+	(void)state;
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX];
+	authorised_share(EID, id, mid);
+	session s;
+	download_why why;
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	/* the EUM certificate's signature broken (last byte: inside the
+	 * signature value), the eUICC certificate genuine */
+	fake_se bad = se_a;
+	uint8_t eum[4096], cert[4096];
+	assert_true(se_a.eum_len <= sizeof(eum) && se_a.cert_len <= sizeof(cert));
+	memcpy(eum, se_a.eum, se_a.eum_len);
+	eum[se_a.eum_len - 1] ^= 0x01;
+	bad.eum = eum;
+	int rc = authenticate_as(&s, mid, &bad, &why);
+	assert_refused(&s, id, rc, &why, "EUM certificate refused");
+	assert_spec_code(&why, "8.1.2", "6.1"); /* EUM Certificate - Verification failed */
+	/* the eUICC certificate's signature broken, the EUM genuine */
+	bad = se_a;
+	memcpy(cert, se_a.cert, se_a.cert_len);
+	cert[se_a.cert_len - 1] ^= 0x01;
+	bad.cert = cert;
+	rc = authenticate_as(&s, mid, &bad, &why);
+	assert_refused(&s, id, rc, &why, "eUICC certificate does not chain");
+	assert_spec_code(&why, "8.1.3", "6.1"); /* eUICC Certificate - Verification failed */
+	/* a SEQUENCE that is no certificate */
+	static uint8_t notcert[] = { 0x30, 0x03, 0x02, 0x01, 0x00 };
+	bad = se_a;
+	bad.eum = notcert;
+	bad.eum_len = sizeof(notcert);
+	rc = authenticate_as(&s, mid, &bad, &why);
+	assert_refused(&s, id, rc, &why, "malformed EUM certificate");
+	assert_spec_code(&why, "8.1.2", "6.1");
+	assert_int_equal(authenticate_as(&s, mid, &se_a, &why), 0);
+}
+
+/* cancelSession (§5.6.5): the eUICC's signed BF41 ends the session. */
+static void
+test_cancel_session_codes(void **state)
+{
+	(void)state;
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX];
+	authorised_share(EID, id, mid);
+	session s;
+	download_why why;
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	/* before authenticateClient no eUICC key belongs to the session */
+	assert_int_not_equal(cancel(&s, ES10_CANCEL_END_USER_REJECTION, &why), 0);
+	assert_spec_code(&why, "8.1", "6.1");
+	assert_int_equal(tx_stage(&s), 1);
+	assert_int_equal(authenticate_as(&s, mid, &se_a, &why), 0);
+	/* a broken signature, another eUICC's key */
+	assert_int_not_equal(cancel_with(&s, se_a.key, NULL, NULL, 0, 0, 1, &why), 0);
+	assert_spec_code(&why, "8.1", "6.1"); /* eUICC - Verification failed */
+	assert_int_not_equal(cancel_with(&s, se_a2.key, NULL, NULL, 0, 0, 0, &why), 0);
+	assert_spec_code(&why, "8.1", "6.1");
+	/* another SM-DP+'s OID */
+	uint8_t oid[64];
+	memcpy(oid, dp_oid, dp_oid_len);
+	oid[dp_oid_len - 1] ^= 0x01;
+	assert_int_not_equal(cancel_with(&s, se_a.key, NULL, oid, dp_oid_len, 0, 0, &why), 0);
+	assert_spec_code(&why, "8.8", "3.10"); /* SM-DP+ - Invalid association */
+	/* signed for another session */
+	uint8_t other[RSP_TID_LEN];
+	memcpy(other, s.ss1.tid, RSP_TID_LEN);
+	other[0] ^= 0x01;
+	assert_int_not_equal(cancel_with(&s, se_a.key, other, NULL, 0, 0, 0, &why), 0);
+	assert_spec_code(&why, "8.10.1", "3.9"); /* TransactionId - Unknown */
+	/* not a CancelSessionResponse; the eUICC's error answer */
+	static const uint8_t junk[] = { 0xBF, 0x2F, 0x03, 0x80, 0x01, 0x01 };
+	assert_int_not_equal(download_cancel(&dsvc, st, s.tid, junk, sizeof(junk), &why), 0);
+	assert_spec_code(&why, "1.6", "2.1"); /* Function - Invalid */
+	static const uint8_t err[] = { 0xBF, 0x41, 0x03, 0x81, 0x01, 0x05 }; /* invalidTransactionId */
+	assert_int_not_equal(download_cancel(&dsvc, st, s.tid, err, sizeof(err), &why), 0);
+	assert_spec_code(&why, "8.1", "3.8");
+	/* an unknown session */
+	session none = s;
+	memset(none.tid, 'A', 32);
+	assert_int_not_equal(cancel(&none, 0, &why), 0);
+	assert_spec_code(&why, "8.10.1", "3.9");
+	assert_int_equal(tx_stage(&s), 2);
+	/* the genuine one: the session ends, the share stays downloadable */
+	assert_int_equal(cancel(&s, ES10_CANCEL_END_USER_REJECTION, &why), 0);
+	assert_int_equal(tx_stage(&s), 9);
+	assert_int_equal(state_of(id), SHARE_AUTHORISED);
+	assert_int_not_equal(get_package(&s, &se_a, &why), 0);
+	assert_spec_code(&why, "8.10.1", "3.9");
+	assert_int_not_equal(cancel(&s, ES10_CANCEL_END_USER_REJECTION, &why), 0);
+	assert_spec_code(&why, "8.10.1", "3.9");
+}
+
+/* SHA-256(SHA-256(code) || transactionId), computed here with OpenSSL alone
+ * (SGP.22 §3.1.2 Confirmation Code). */
+static void
+spec_hash_cc(const char *code, const uint8_t tid[RSP_TID_LEN], uint8_t out[32])
+{
+	uint8_t h1[32], buf[32 + RSP_TID_LEN];
+	assert_non_null(SHA256((const unsigned char *)code, strlen(code), h1));
+	memcpy(buf, h1, 32);
+	memcpy(buf + 32, tid, RSP_TID_LEN);
+	assert_non_null(SHA256(buf, sizeof(buf), out));
+}
+
+/* The smdpSigned2 authenticateClient answers s with (caller frees). */
+static uint8_t *
+authenticate_s2(const session *s, const char *mid, size_t *s2_len, download_why *why)
+{
+	es10_euicc_signed1 e;
+	good_es1(s, mid, &e);
+	uint8_t *resp = NULL, *md = NULL, *s2 = NULL, sig2[64];
+	size_t len = 0, md_len = 0;
+	bf38(&e, se_a.key, &se_a, 0, &resp, &len);
+	assert_int_equal(download_authenticate(&dsvc, st, s->tid, resp, len, &md, &md_len, &s2, s2_len, sig2, why), 0);
+	free(resp);
+	free(md);
+	return s2;
+}
+
+/* A share with a confirmation code: ccRequiredFlag TRUE, hashCc checked,
+ * a bounded number of wrong codes, then the share ends. */
+static void
+test_confirmation_code(void **state)
+{
+	(void)state;
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX], hex[65];
+	uint8_t h[32], hcc[32];
+	assert_non_null(SHA256((const unsigned char *)"31415926", 8, h));
+	ts_hex_encode(h, 32, hex, sizeof(hex));
+	authorised_share_cc(EID, id, mid, hex);
+	session s;
+	download_why why;
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	size_t s2_len = 0;
+	uint8_t *s2 = authenticate_s2(&s, mid, &s2_len, &why);
+	/* smdpSigned2 = 30 L { 80 10 tid, 01 01 FF }: ccRequiredFlag TRUE */
+	assert_int_equal(s2_len, 2 + 18 + 3);
+	assert_memory_equal(s2 + 2 + 18, "\x01\x01\xFF", 3);
+	free(s2);
+	/* no hashCc */
+	assert_int_not_equal(get_package(&s, &se_a, &why), 0);
+	assert_spec_code(&why, "8.2.7", "2.2"); /* Confirmation Code - Mandatory element missing */
+	/* a wrong code, twice */
+	spec_hash_cc("27182818", s.ss1.tid, hcc);
+	package_hash_cc = hcc;
+	assert_int_not_equal(get_package(&s, &se_a, &why), 0);
+	assert_spec_code(&why, "8.2.7", "3.8"); /* Confirmation Code - Refused */
+	assert_int_not_equal(get_package(&s, &se_a, &why), 0);
+	assert_spec_code(&why, "8.2.7", "3.8");
+	assert_int_equal(state_of(id), SHARE_AUTHORISED);
+	/* the right code, but for another transactionId */
+	uint8_t other[RSP_TID_LEN];
+	memcpy(other, s.ss1.tid, RSP_TID_LEN);
+	other[0] ^= 0x01;
+	spec_hash_cc("31415926", other, hcc);
+	assert_int_not_equal(get_package(&s, &se_a, &why), 0);
+	assert_spec_code(&why, "8.2.7", "6.4"); /* the third wrong one: Maximum number of retries exceeded */
+	assert_int_equal(state_of(id), SHARE_FAILED);
+	assert_int_equal(count_outbox(id, OUTBOX_CANCEL_ORDER), 1);
+	spec_hash_cc("31415926", s.ss1.tid, hcc);
+	assert_int_not_equal(get_package(&s, &se_a, &why), 0);
+
+	/* another share: the right code is accepted after a wrong one */
+	authorised_share_cc(EID, id, mid, hex);
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	s2 = authenticate_s2(&s, mid, &s2_len, &why);
+	free(s2);
+	spec_hash_cc("31415927", s.ss1.tid, hcc);
+	assert_int_not_equal(get_package(&s, &se_a, &why), 0);
+	assert_spec_code(&why, "8.2.7", "3.8");
+	spec_hash_cc("31415926", s.ss1.tid, hcc);
+	assert_int_equal(get_package(&s, &se_a, &why), 0);
+	assert_int_equal(state_of(id), SHARE_DELIVERED);
+	package_hash_cc = NULL;
+
+	/* a share without one: ccRequiredFlag FALSE, no hashCc needed */
+	authorised_share(EID, id, mid);
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	s2 = authenticate_s2(&s, mid, &s2_len, &why);
+	assert_memory_equal(s2 + s2_len - 3, "\x01\x01\x00", 3);
+	free(s2);
+	assert_int_equal(get_package(&s, &se_a, &why), 0);
+	/* the hash the primary sends must be one */
+	share_req r = { .user_id = alice, .device_id = "dev-a", .eid = EID, .app_id = "sim-a", .cc_hash = "31415926" };
+	store_share sh;
+	share_why swhy;
+	assert_int_not_equal(share_request(&svc, st, &r, NULL, &sh, &swhy), 0);
+	assert_string_equal(swhy.code, "bad_confirmation_code_hash");
 }
 
 /* ---- with the real secure element --------------------------------------- */
@@ -1039,8 +1413,10 @@ test_real_se(void **state)
 	size_t s1_len = 0, bf38_len = 0, md_len = 0, s2_len = 0, bf21_len = 0, bpp_len = 0, nlen = 0;
 	char tid[33];
 	download_why why;
+	es10_euicc_info1 i1;
+	assert_int_equal(se_get_euicc_info1(d, &i1), 0);
 	assert_int_equal(se_get_challenge(d, chal), 0);
-	assert_int_equal(download_initiate(&dsvc, st, mid, chal, tid, &s1, &s1_len, sig1, &why), 0);
+	assert_int_equal(download_initiate(&dsvc, st, mid, ADDRESS, &i1, chal, tid, &s1, &s1_len, sig1, &why), 0);
 	assert_int_equal(se_authenticate_server(d, s1, s1_len, sig1, auth_cert, auth_cert_len, mid, &bf38r, &bf38_len), 0);
 	assert_int_equal(download_authenticate(&dsvc, st, tid, bf38r, bf38_len, &md, &md_len, &s2, &s2_len, sig2, &why), 0);
 	assert_int_equal(se_prepare_download(d, s2, s2_len, sig2, pb_cert, pb_cert_len, &bf21r, &bf21_len), 0);
@@ -1185,8 +1561,10 @@ download_into(se_driver *d, const char *mid, uint8_t **pir, size_t *pir_len)
 	size_t s1_len = 0, bf38_len = 0, md_len = 0, s2_len = 0, bf21_len = 0, bpp_len = 0, nlen = 0;
 	char tid[33];
 	download_why why;
+	es10_euicc_info1 i1;
+	assert_int_equal(se_get_euicc_info1(d, &i1), 0);
 	assert_int_equal(se_get_challenge(d, chal), 0);
-	assert_int_equal(download_initiate(&dsvc, st, mid, chal, tid, &s1, &s1_len, sig1, &why), 0);
+	assert_int_equal(download_initiate(&dsvc, st, mid, ADDRESS, &i1, chal, tid, &s1, &s1_len, sig1, &why), 0);
 	assert_int_equal(se_authenticate_server(d, s1, s1_len, sig1, auth_cert, auth_cert_len, mid, &bf38r, &bf38_len), 0);
 	assert_int_equal(download_authenticate(&dsvc, st, tid, bf38r, bf38_len, &md, &md_len, &s2, &s2_len, sig2, &why), 0);
 	assert_int_equal(se_prepare_download(d, s2, s2_len, sig2, pb_cert, pb_cert_len, &bf21r, &bf21_len), 0);
@@ -1347,6 +1725,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_forged_notification, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_standard_notification_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_package_refused_by_se, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_initiate_codes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chain_codes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_session_codes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_confirmation_code, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_of_delivered_share, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_real_se, setup, teardown),

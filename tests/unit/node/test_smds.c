@@ -132,6 +132,47 @@ discover(se_driver *se, char eid[33], char ids[4][STORE_ID_MAX], size_t *n, down
 	return rc;
 }
 
+/* The same discovery on the ES9+ path (lpac, deployed SM-DSs): a session
+ * ES9+ initiateAuthentication opened without a matchingId, an eUICC-signed
+ * ctxParams1 without one either. */
+static void
+test_discovery_on_the_es9_path(void **state)
+{
+	(void)state;
+	uint8_t chal[16], *s1 = NULL, sig1[64], *bf38 = NULL;
+	size_t s1_len = 0, bf38_len = 0, n = 9;
+	char tid[33], eid[33], ids[4][STORE_ID_MAX];
+	download_why why;
+	assert_int_equal(st->ops->smds_event_put(st, "share-1", EID1, "MID-1", 1), 0);
+	assert_int_equal(se_get_challenge(se1, chal), 0);
+	d.peer = "127.0.0.1";
+	assert_int_equal(download_initiate(&d, st, NULL, d.address, NULL, chal, tid, &s1, &s1_len, sig1, &why), 0);
+	assert_true(download_tx_unbound(st, tid));
+	assert_int_equal(se_authenticate_server(se1, s1, s1_len, sig1, auth_der, auth_der_len, NULL, &bf38,
+	    &bf38_len), 0);
+	assert_true(smds_discovery_request(bf38, bf38_len));
+	/* not for ES11's own sessions, nor the other way round */
+	assert_int_equal(smds_authenticate(&d, st, tid, bf38, bf38_len, eid, ids, 4, &n, &why), TS_ENOTFOUND);
+	assert_int_equal(smds_authenticate_es9(&d, st, tid, bf38, bf38_len, eid, ids, 4, &n, &why), 0);
+	assert_string_equal(eid, EID1);
+	assert_int_equal(n, 1);
+	assert_string_equal(ids[0], "MID-1");
+	/* the session is used up */
+	assert_false(download_tx_unbound(st, tid));
+	assert_int_equal(smds_authenticate_es9(&d, st, tid, bf38, bf38_len, eid, ids, 4, &n, &why), TS_ESTATE);
+	free(s1);
+	free(bf38);
+	/* an answer naming a matchingId is a download, not a discovery */
+	assert_int_equal(se_get_challenge(se1, chal), 0);
+	assert_int_equal(download_initiate(&d, st, NULL, d.address, NULL, chal, tid, &s1, &s1_len, sig1, &why), 0);
+	assert_int_equal(se_authenticate_server(se1, s1, s1_len, sig1, auth_der, auth_der_len, "MID-1", &bf38,
+	    &bf38_len), 0);
+	assert_false(smds_discovery_request(bf38, bf38_len));
+	free(s1);
+	free(bf38);
+	d.peer = NULL;
+}
+
 static void
 test_events_of_the_authenticated_euicc(void **state)
 {
@@ -172,15 +213,17 @@ test_refusals(void **state)
 	int rc = discover(se1, eid, ids, &n, &why);
 	d.ci = ci;
 	assert_int_equal(rc, TS_EVERIFY);
-	assert_string_equal(why.subject, "8.1.3");
-	assert_non_null(strstr(why.msg, "does not chain"));
+	/* SGP.22 §5.8.2: the chain's root is not the CI in use: CI Public Key - Unknown */
+	assert_string_equal(why.subject, "8.11.1");
+	assert_string_equal(why.reason, "3.9");
+	assert_non_null(strstr(why.msg, "not issued by the CI"));
 	assert_int_equal(n, 0);
 	/* another SM-DS address */
 	uint8_t chal[16] = { 1 }, *s1 = NULL, sig1[64], *bf38 = NULL;
 	size_t s1_len = 0, bf38_len = 0;
 	assert_int_equal(smds_initiate(&d, st, "p", "other.example:443", chal, tid, &s1, &s1_len, sig1, &why),
 	    TS_EINVAL);
-	assert_string_equal(why.subject, "8.8.1");
+	assert_string_equal(why.subject, "8.9.1"); /* SGP.22 §5.8.1: SM-DS Address - Refused */
 	/* unknown transaction */
 	assert_int_equal(smds_authenticate(&d, st, "00112233445566778899aabbccddeeff", (const uint8_t *)"x", 1, eid,
 	    ids, 4, &n, &why), TS_ENOTFOUND);
@@ -232,6 +275,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_events_of_the_authenticated_euicc, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_discovery_on_the_es9_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

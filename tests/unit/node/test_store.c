@@ -24,6 +24,9 @@
 #include "node/node.h"
 #include "node/store.h"
 
+/* SHA-256 of "31415926", hex */
+#define CC_HASH "31cc9650f3dd1bca7fdcd1f40a4cd1a77f7a82f0d333be132fec3502ec9d1515"
+
 static char dir[64];
 static char dbpath[128];
 static const char *pg_url; /* set while the PostgreSQL group runs */
@@ -486,6 +489,7 @@ test_prune(void **state)
 		snprintf(tx.id, sizeof(tx.id), "tx%zu", i);
 		snprintf(tx.share_id, sizeof(tx.share_id), "%s", rows[i].id);
 		assert_int_equal(s->ops->tx_put(s, &tx), 0);
+		assert_int_equal(s->ops->cc_put(s, rows[i].id, CC_HASH), 0);
 	}
 	int64_t ob;
 	assert_int_equal(s->ops->outbox_add(s, "cancel_order", "old-revoked", &ob), 0);
@@ -506,6 +510,11 @@ test_prune(void **state)
 	assert_int_equal(s->ops->share_get(s, "new-revoked", &sh), 0);
 	assert_int_equal(s->ops->share_get(s, "old-pending", &sh), 0);
 	/* what hung off the pruned shares is gone, the rest stays */
+	char cch[65];
+	int att = 0;
+	assert_int_equal(s->ops->cc_get(s, "old-revoked", cch, &att), TS_ENOTFOUND);
+	assert_int_equal(s->ops->cc_get(s, "old-expired", cch, &att), TS_ENOTFOUND);
+	assert_int_equal(s->ops->cc_get(s, "old-installed", cch, &att), 0);
 	store_event ev[8];
 	assert_int_equal(s->ops->events_after(s, 7, NULL, 0, ev, 8, &n), 0);
 	assert_int_equal(n, 3);
@@ -881,6 +890,31 @@ test_smds_events(void **state)
 	store_close(s);
 }
 
+/* A share's confirmation code: its SHA-256 and the refused attempts. */
+static void
+test_share_cc(void **state)
+{
+	(void)state;
+	store *s = open_store();
+	char h[65];
+	int n = 9;
+	assert_int_equal(s->ops->cc_get(s, "sh-1", h, &n), TS_ENOTFOUND);
+	assert_int_equal(s->ops->cc_refused(s, "sh-1", &n), TS_ENOTFOUND);
+	assert_int_equal(s->ops->cc_put(s, "sh-1", CC_HASH), 0);
+	assert_int_not_equal(s->ops->cc_put(s, "sh-1", CC_HASH), 0); /* one per share */
+	assert_int_equal(s->ops->cc_get(s, "sh-1", h, &n), 0);
+	assert_string_equal(h, CC_HASH);
+	assert_int_equal(n, 0);
+	assert_int_equal(s->ops->cc_refused(s, "sh-1", &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(s->ops->cc_refused(s, "sh-1", &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(s->ops->cc_get(s, "sh-1", h, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(s->ops->cc_get(s, "sh-2", h, &n), TS_ENOTFOUND);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -900,6 +934,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_companion_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_share_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shares_of_eid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_share_cc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_smds_events, setup, teardown),
 	};
 	const struct CMUnitTest other_tests[] = {

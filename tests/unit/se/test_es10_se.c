@@ -1339,6 +1339,94 @@ test_smdp_oid(void **st)
 	se_card_free(c);
 }
 
+/* CancelSession (SGP.22 §5.7.15): only the open session's transactionId; the
+ * answer signed over exactly euiccCancelSessionSigned (checked with OpenSSL),
+ * naming the SM-DP+ OID of the session's DPauth certificate; the session ends. */
+static void
+test_cancel_session(void **st)
+{
+	(void)st;
+	char state[256];
+	se_card *c = new_card(state, sizeof(state));
+	int ch = open_channel(c);
+	select_isdr(c, ch);
+	uint8_t *resp = NULL;
+	size_t rlen = 0;
+	/* no session: cancelSessionResponseError invalidTransactionId(5) */
+	vec q0 = hx("BF41 15 80 10 0102030405060708090A0B0C0D0E0F10 81 01 00");
+	assert_int_equal(es10(c, ch, q0.b, q0.n, &resp, &rlen), 0x9000);
+	vec e5 = hx("BF41 03 81 01 05");
+	assert_int_equal(rlen, e5.n);
+	assert_memory_equal(resp, e5.b, e5.n);
+	asn1_dump("CancelSessionResponse", resp, rlen);
+	free(resp);
+
+	uint8_t tid[RSP_TID_LEN], otpk[PKI_PUBKEY_LEN];
+	dl_prepare(c, ch, node_cert_der, node_cert_der_len, node_key, tid, otpk);
+	/* another transactionId */
+	uint8_t q[32] = { 0xBF, 0x41, 0x15, 0x80, 0x10 };
+	memcpy(q + 5, tid, RSP_TID_LEN);
+	q[5] ^= 0x01;
+	memcpy(q + 21, "\x81\x01\x05", 3);
+	assert_int_equal(es10(c, ch, q, 24, &resp, &rlen), 0x9000);
+	assert_int_equal(rlen, e5.n);
+	assert_memory_equal(resp, e5.b, e5.n);
+	free(resp);
+	/* the session's: loadBppExecutionError */
+	q[5] ^= 0x01;
+	asn1_dump("CancelSessionRequest", q, 24);
+	assert_int_equal(es10(c, ch, q, 24, &resp, &rlen), 0x9000);
+	asn1_dump("CancelSessionResponse", resp, rlen);
+	der_tlv t, ok, css, sig, x;
+	der_iter it, in;
+	assert_int_equal(der_read_one(resp, rlen, &t), 0);
+	assert_int_equal(t.tag, 0xBF41);
+	der_iter_init(&it, t.val, t.len);
+	assert_int_equal(der_iter_expect(&it, 0xA0, &ok), 0);
+	assert_int_equal(der_iter_end(&it), 0);
+	der_iter_init(&in, ok.val, ok.len);
+	assert_int_equal(der_iter_expect(&in, 0x30, &css), 0);
+	assert_int_equal(der_iter_expect(&in, 0x5F37, &sig), 0);
+	assert_int_equal(der_iter_end(&in), 0);
+	assert_int_equal(sig.len, 64);
+	assert_true(ossl_verify(euicc_pub, css.val - css.hdr_len, css.hdr_len + css.len, sig.val));
+	asn1_dump("EuiccCancelSessionSigned", css.val - css.hdr_len, css.hdr_len + css.len);
+	der_iter_init(&in, css.val, css.len);
+	assert_int_equal(der_iter_expect(&in, 0x80, &x), 0);
+	assert_int_equal(x.len, RSP_TID_LEN);
+	assert_memory_equal(x.val, tid, RSP_TID_LEN);
+	assert_int_equal(der_iter_expect(&in, 0x81, &x), 0);
+	/* the registeredID of the DPauth certificate's subjectAltName (OpenSSL) */
+	X509 *ac = NULL;
+	assert_int_equal(pki_cert_from_der(auth_der, auth_der_len, &ac), 0);
+	GENERAL_NAMES *gens = X509_get_ext_d2i(ac, NID_subject_alt_name, NULL, NULL);
+	int found = 0;
+	for (int i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		if (g->type == GEN_RID && OBJ_length(g->d.registeredID) == x.len &&
+		    memcmp(OBJ_get0_data(g->d.registeredID), x.val, x.len) == 0)
+			found = 1;
+	}
+	GENERAL_NAMES_free(gens);
+	X509_free(ac);
+	assert_true(found);
+	assert_int_equal(der_iter_expect(&in, 0x82, &x), 0);
+	assert_int_equal(x.len, 1);
+	assert_int_equal(x.val[0], 5);
+	assert_int_equal(der_iter_end(&in), 0);
+	free(resp);
+	/* the session is over: a second cancel finds none */
+	assert_int_equal(es10(c, ch, q, 24, &resp, &rlen), 0x9000);
+	assert_int_equal(rlen, e5.n);
+	assert_memory_equal(resp, e5.b, e5.n);
+	free(resp);
+	/* a malformed request is a status word, not a result */
+	vec bad = hx("BF41 03 80 01 01");
+	assert_int_not_equal(es10(c, ch, bad.b, bad.n, &resp, &rlen), 0x9000);
+	free(resp);
+	se_card_free(c);
+}
+
 static void
 test_memory_reset(void **st)
 {
@@ -1602,6 +1690,7 @@ main(void)
 		cmocka_unit_test(test_refused_package),
 		cmocka_unit_test(test_profile_package),
 		cmocka_unit_test(test_smdp_oid),
+		cmocka_unit_test(test_cancel_session),
 		cmocka_unit_test(test_memory_reset),
 		cmocka_unit_test(test_credential_applet),
 		cmocka_unit_test(test_old_state),
