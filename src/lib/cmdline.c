@@ -76,6 +76,9 @@ cmdline_ok(json_t *data)
 	cl_done = 1;
 }
 
+static void fail_v(const char *code, json_t *data, const char *fmt, va_list ap, int usage)
+	__attribute__((format(printf, 3, 0)));
+
 static void
 fail_v(const char *code, json_t *data, const char *fmt, va_list ap, int usage)
 {
