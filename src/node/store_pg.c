@@ -174,8 +174,9 @@ static const char *const migrations[] = {
 	"  created_at BIGINT NOT NULL);"
 	"CREATE INDEX smds_events_eid ON smds_events(eid, created_at);",
 	/* 10: a share's confirmation code: SHA-256 of it, refused attempts (issue 7) */
-	"CREATE TABLE share_cc (share_id TEXT PRIMARY KEY, cc_hash TEXT NOT NULL, attempts INTEGER NOT NULL"
-	"  DEFAULT 0);",
+	/* (parenthesised: one element, as clang's -Wstring-concatenation wants it said) */
+	("CREATE TABLE share_cc (share_id TEXT PRIMARY KEY, cc_hash TEXT NOT NULL, attempts INTEGER NOT NULL"
+	 "  DEFAULT 0);"),
 };
 
 /* statement flags */
@@ -2011,8 +2012,8 @@ pq_user_remove(store *b, int64_t user_id, int64_t now)
 	static const char sel[] = "SELECT 1 FROM users WHERE id=$1 AND pass_hash<>''";
 	/* As store_sqlite.c: throttle keys first (found through the devices). */
 	static const char *const batch[] = {
-		"DELETE FROM pass_throttle WHERE key='user:'||$1::bigint"
-		" OR key IN (SELECT 'device:'||device_id FROM devices WHERE user_id=$1::bigint)",
+		("DELETE FROM pass_throttle WHERE key='user:'||$1::bigint"
+		 " OR key IN (SELECT 'device:'||device_id FROM devices WHERE user_id=$1::bigint)"),
 		"UPDATE devices SET revoked_at=$2 WHERE user_id=$1 AND revoked_at=0",
 		"DELETE FROM tokens WHERE user_id=$1",
 		"DELETE FROM enroll_codes WHERE user_id=$1",

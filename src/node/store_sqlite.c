@@ -119,8 +119,9 @@ static const char *const migrations[] = {
 	"  created_at INTEGER NOT NULL);"
 	"CREATE INDEX smds_events_eid ON smds_events(eid, created_at);",
 	/* 10: a share's confirmation code: SHA-256 of it, refused attempts (issue 7) */
-	"CREATE TABLE share_cc (share_id TEXT PRIMARY KEY, cc_hash TEXT NOT NULL, attempts INTEGER NOT NULL"
-	"  DEFAULT 0);",
+	/* (parenthesised: one element, as clang's -Wstring-concatenation wants it said) */
+	("CREATE TABLE share_cc (share_id TEXT PRIMARY KEY, cc_hash TEXT NOT NULL, attempts INTEGER NOT NULL"
+	 "  DEFAULT 0);"),
 };
 
 /* TAPSHARE_STORE_EXPLAIN=FILE (tests): each statement's EXPLAIN QUERY PLAN,
@@ -1729,8 +1730,8 @@ sq_user_remove(store *b, int64_t user_id, int64_t now)
 	/* In this order: the device throttle keys are found through the
 	 * devices, which stay (revoked). */
 	static const char *const batch[] = {
-		"DELETE FROM pass_throttle WHERE key='user:'||?1"
-		" OR key IN (SELECT 'device:'||device_id FROM devices WHERE user_id=?1)",
+		("DELETE FROM pass_throttle WHERE key='user:'||?1"
+		 " OR key IN (SELECT 'device:'||device_id FROM devices WHERE user_id=?1)"),
 		"UPDATE devices SET revoked_at=?2 WHERE user_id=?1 AND revoked_at=0",
 		"DELETE FROM tokens WHERE user_id=?1",
 		"DELETE FROM enroll_codes WHERE user_id=?1",
