@@ -1436,6 +1436,16 @@ main(int argc, char **argv)
 	    wall_s > 0 ? (double)ok / wall_s : 0.0);
 	print_latency("S4->S5 (201 to the POST)", v5, n5);
 	print_latency("S4->S6 (share.installed)", v6, n5);
+	{
+		/* BENCH_LATENCY_FILE (scale's bench/plot.sh): every S4->S6 sample in
+		 * microseconds, sorted, one per line, for percentiles beyond p50/p99. */
+		const char *lf = getenv("BENCH_LATENCY_FILE");
+		FILE *f = lf != NULL && lf[0] != '\0' ? fopen(lf, "w") : NULL;
+		for (size_t i = 0; f != NULL && i < n5; i++)
+			fprintf(f, "%lld\n", (long long)v6[i]);
+		if (f != NULL)
+			fclose(f);
+	}
 	if (o->cleanup != CLEANUP_NONE)
 		print_latency("cleanup (-> share.revoked)", vc, nc);
 	{

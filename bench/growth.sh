@@ -14,8 +14,20 @@
 # Environment (all optional):
 #   GROWTH_SIZES     stored finished shares before the flows (default "10000 1000000")
 #   GROWTH_BACKENDS  sqlite and/or pg                          (default "sqlite pg")
-#   GROWTH_NODES     node processes on the one PostgreSQL (1 or 2; default 1;
-#                    with 2 the flows are split between them, half the EIDs each)
+#   GROWTH_NODES     node processes on the one PostgreSQL, a list of counts 1..3
+#                    (default "1"; e.g. "1 2 3" gives one row per count): without
+#                    HAProxy the flows are split between them (CONC / nodes EIDs
+#                    each, so CONC must divide), each driver on its own node
+#   GROWTH_HAPROXY   1 = the nodes sit behind HAProxy on 127.0.0.1 (TCP mode, mutual
+#                    TLS passes through, balance roundrobin per connection; the
+#                    set-up of tests/integration/test_pg_scaleout.sh): one driver
+#                    with every EID dials HAProxy, so a companion's stream, the
+#                    share and its cancel land on whichever node the connection
+#                    reached and cross-node wake-ups go through LISTEN/NOTIFY
+#   GROWTH_USERS     primaries (users, each with its own app and device), default 1:
+#                    with HAProxy one driver per user, each with CONC / USERS EIDs
+#                    (every flow of one user commits its events in id order, under
+#                    that user's lock: one user is the worst case for lock waits)
 #   GROWTH_FLOWS     measured flows per row (default 100), GROWTH_WARMUP (default 8)
 #   GROWTH_CONCURRENCY worker threads = companions (default 4, even, at most 16)
 #   GROWTH_DURATION  limit per row in seconds (default 120)
@@ -29,14 +41,23 @@ export TS_BIN="$BUILD"
 SIZES=${GROWTH_SIZES:-10000 1000000}
 BACKENDS=${GROWTH_BACKENDS:-sqlite pg}
 NODES=${GROWTH_NODES:-1}
+HAPROXY=${GROWTH_HAPROXY:-0}
+USERS=${GROWTH_USERS:-1}
 FLOWS=${GROWTH_FLOWS:-100}
 WARMUP=${GROWTH_WARMUP:-8}
 CONC=${GROWTH_CONCURRENCY:-4}
 DURATION=${GROWTH_DURATION:-120}
-for v in $SIZES "$NODES" "$FLOWS" "$WARMUP" "$CONC" "$DURATION"; do
+for v in $SIZES $NODES "$USERS" "$FLOWS" "$WARMUP" "$CONC" "$DURATION"; do
 	[[ "$v" =~ ^[0-9]+$ ]] || { echo "growth.sh: error: GROWTH_* values must be integers" >&2; exit 2; }
 done
-[ "$NODES" = 1 ] || [ "$NODES" = 2 ] || { echo "growth.sh: error: GROWTH_NODES must be 1 or 2" >&2; exit 2; }
+for k in $NODES; do
+	[ "$k" -ge 1 ] && [ "$k" -le 3 ] || { echo "growth.sh: error: GROWTH_NODES: counts 1..3" >&2; exit 2; }
+	[ "$HAPROXY" = 1 ] || [ $((CONC % k)) -eq 0 ] ||
+		{ echo "growth.sh: error: GROWTH_CONCURRENCY must be a multiple of each node count (or GROWTH_HAPROXY=1)" >&2; exit 2; }
+done
+[ "$USERS" -ge 1 ] && [ "$USERS" -le 8 ] && [ $((CONC % USERS)) -eq 0 ] ||
+	{ echo "growth.sh: error: GROWTH_USERS must be 1..8 and divide GROWTH_CONCURRENCY" >&2; exit 2; }
+[ "$HAPROXY" = 0 ] || [ -x /usr/sbin/haproxy ] || { echo "growth.sh: error: GROWTH_HAPROXY=1 needs /usr/sbin/haproxy" >&2; exit 2; }
 if [ "$CONC" -lt 2 ] || [ "$CONC" -gt 16 ] || [ $((CONC % 2)) -ne 0 ]; then
 	echo "growth.sh: error: GROWTH_CONCURRENCY must be even, 2..16" >&2
 	exit 2
@@ -49,6 +70,8 @@ done
 if [ "${2:-}" = --row ]; then
 	BACKEND=$3
 	N=$4
+	K=${5:-1}
+	[ "$BACKEND" = pg ] || K=1
 	. "$ROOT/tests/integration/lib.sh"
 	if [ "$BACKEND" = pg ]; then
 		. "$ROOT/tests/integration/pglib.sh"
@@ -58,6 +81,7 @@ if [ "${2:-}" = --row ]; then
 		local rc=$?
 		set +e
 		[ -n "${SAMPLER:-}" ] && kill "$SAMPLER" 2>/dev/null && wait "$SAMPLER" 2>/dev/null
+		[ -n "${HAP_PID:-}" ] && kill "$HAP_PID" 2>/dev/null && wait "$HAP_PID" 2>/dev/null
 		rm -rf "$SEDIR"
 		(exit "$rc")
 		if [ "$BACKEND" = pg ]; then pg_cleanup; else ts_cleanup; fi
@@ -95,6 +119,12 @@ if [ "${2:-}" = --row ]; then
 	ALICE_CODE=$(printf '%s\n' "$PASS" | "$TS_BIN/tapshare-node" user add alice --dir "$T/node" 2>>"$T/node-init.log")
 	"$TS_BIN/tapshare-node" app add --dir "$T/node" --user alice --app-id sim-alice --name "Alice mobile" \
 		--kind sim --provider operator 2>>"$T/node-init.log"
+	UCODES=()
+	for ((u = 1; u < USERS; u++)); do
+		UCODES+=("$(printf '%s\n' "$PASS" | "$TS_BIN/tapshare-node" user add "u$u" --dir "$T/node" 2>>"$T/node-init.log")")
+		"$TS_BIN/tapshare-node" app add --dir "$T/node" --user "u$u" --app-id "sim-u$u" --name "U$u mobile" \
+			--kind sim --provider operator 2>>"$T/node-init.log"
+	done
 	t0=$(date +%s%N)
 	if [ "$BACKEND" = pg ]; then
 		"$PGBIN/psql" -X -q -h "$PGD" -U postgres -d tsnode -v n="$N" -v updated="$now" \
@@ -102,25 +132,63 @@ if [ "${2:-}" = --row ]; then
 		"$PGBIN/psql" -X -q -h "$PGD" -U postgres -d tsnode -c CHECKPOINT >/dev/null
 	else
 		NU=$((N / 5 > 1000 ? N / 5 : 1000))
-		sed -e "s/@N@/$N/g" -e "s/@NU@/$NU/g" -e "s/@UPDATED@/$now/g" "$ROOT/bench/fill_sqlite.sql" |
-			sqlite3 "$T/node/node.db" >"$T/fill.log" 2>&1
+		db="$T/node/node.db"
+		# explicit indexes off during the fill, rebuilt at its end (same transaction)
+		sqlite3 "$db" "SELECT sql || ';' FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL" >"$T/indexes.sql"
+		sqlite3 "$db" "SELECT 'DROP INDEX ' || name || ';' FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL" |
+			sqlite3 "$db"
+		sed -e "s/@N@/$N/g" -e "s/@NU@/$NU/g" -e "s/@UPDATED@/$now/g" -e "/^-- @INDEXES@/r $T/indexes.sql" \
+			"$ROOT/bench/fill_sqlite.sql" | sqlite3 "$db" >"$T/fill.log" 2>&1
+		[ "$(sqlite3 "$db" "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")" = \
+			"$(wc -l <"$T/indexes.sql")" ] || { echo "growth.sh: error: indexes not rebuilt after the fill" >&2; exit 1; }
 	fi
 	fill_ms=$((($(date +%s%N) - t0) / 1000000))
-	# a second node: the same configuration and key, its own port file
-	[ "$BACKEND" = pg ] && [ "$NODES" = 2 ] && cp -a "$T/node" "$T/node2"
+	# behind HAProxy every node names HAProxy's address as its own (the
+	# companion checks that the node signs the address it dialled)
+	if [ "$HAPROXY" = 1 ]; then
+		HAP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		HAP_URL="https://127.0.0.1:$HAP_PORT"
+		sed -i "s|^address =.*|address = $HAP_URL|" "$T/node/node.ini"
+		grep -q "^address = $HAP_URL" "$T/node/node.ini" || sed -i "/^\[node\]/a address = $HAP_URL" "$T/node/node.ini"
+	fi
+	# more nodes: the same configuration and key, their own port files
+	for ((k = 2; k <= K; k++)); do cp -a "$T/node" "$T/node$k"; done
 	ts_start_node
 	NODE_URLS=("$NODE_URL")
 	NODE_PIDS=("$NODE_PID")
-	if [ -d "$T/node2" ]; then
-		rm -f "$T/node2/node.port"
-		"$TS_BIN/tapshare-node" run --dir "$T/node2" >>"$T/node2.log" 2>&1 &
+	for ((k = 2; k <= K; k++)); do
+		rm -f "$T/node$k/node.port"
+		"$TS_BIN/tapshare-node" run --dir "$T/node$k" >>"$T/node$k.log" 2>&1 &
 		NODE_PIDS+=("$!")
 		PIDS+=("$!")
-		wait_file "$T/node2/node.port" 10
-		NODE_URLS+=("https://127.0.0.1:$(cat "$T/node2/node.port")")
+		wait_file "$T/node$k/node.port" 10
+		NODE_URLS+=("https://127.0.0.1:$(cat "$T/node$k/node.port")")
+	done
+	if [ "$HAPROXY" = 1 ]; then
+		{
+			printf 'global\n\tmaxconn 4096\ndefaults\n\tmode tcp\n\ttimeout connect 2s\n'
+			printf '\ttimeout client 120s\n\ttimeout server 120s\n\tretries 3\n\toption redispatch\n'
+			printf 'frontend nodes_in\n\tbind 127.0.0.1:%s\n\tdefault_backend nodes\n' "$HAP_PORT"
+			printf 'backend nodes\n\tbalance roundrobin\n'
+			for i in "${!NODE_URLS[@]}"; do
+				printf '\tserver n%d %s check inter 500ms\n' "$i" "${NODE_URLS[$i]#https://}"
+			done
+		} >"$T/haproxy.cfg"
+		/usr/sbin/haproxy -c -f "$T/haproxy.cfg" >"$T/haproxy.log" 2>&1 || { cat "$T/haproxy.log" >&2; exit 1; }
+		/usr/sbin/haproxy -db -f "$T/haproxy.cfg" >>"$T/haproxy.log" 2>&1 &
+		HAP_PID=$!
+		for i in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$HAP_PORT") 2>/dev/null && break; sleep 0.1; done
+		DRIVE_URLS=()
+		for ((u = 0; u < USERS; u++)); do DRIVE_URLS+=("$HAP_URL"); done
+	else
+		DRIVE_URLS=("${NODE_URLS[@]}")
 	fi
 	alice enroll --node "$NODE_URL" --ca "$T/pki/node-ca.crt" --code "$ALICE_CODE" --name "bench phone" \
 		>"$T/enroll.log" 2>&1
+	for ((u = 1; u < USERS; u++)); do
+		"$TS_BIN/tapshare" --home "$T/u$u" enroll --node "$NODE_URL" --ca "$T/pki/node-ca.crt" \
+			--code "${UCODES[$((u - 1))]}" --name "bench phone $u" >>"$T/enroll.log" 2>&1
+	done
 	cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime of one process
 	pg_ticks() { # the cluster's postmaster and every backend it forked
 		local pm t=0 p
@@ -145,18 +213,21 @@ if [ "${2:-}" = --row ]; then
 	for p in "${NODE_PIDS[@]}"; do n0=$((n0 + $(cpu_ticks "$p"))); done
 	p0=$([ "$BACKEND" = pg ] && pg_ticks || echo 0)
 	t0=$(date +%s%N)
-	per=$((CONC / ${#NODE_URLS[@]}))
+	per=$((CONC / ${#DRIVE_URLS[@]}))
 	bpids=()
-	for i in "${!NODE_URLS[@]}"; do
+	for i in "${!DRIVE_URLS[@]}"; do
 		eids=()
 		for ((k = i * per; k < (i + 1) * per; k++)); do eids+=(--eid "${EIDS[$k]}"); done
+		u=$((i % USERS))
 		home="$T/alice"
-		if [ "$i" -gt 0 ]; then home="$T/alice$i"; cp -a "$T/alice" "$home"; fi
+		app=sim-alice
+		if [ "$u" -gt 0 ]; then home="$T/u$u"; app="sim-u$u"
+		elif [ "$i" -gt 0 ]; then home="$T/alice$i"; cp -a "$T/alice" "$home"; fi
 		mkdir -p "$SEDIR/$i"
-		timeout --kill-after=10 $((DURATION + 60)) "$TS_BIN/bench_flows" --node "${NODE_URLS[$i]}" \
+		timeout --kill-after=10 $((DURATION + 60)) "$TS_BIN/bench_flows" --node "${DRIVE_URLS[$i]}" \
 			--ca "$T/pki/node-ca.crt" --home-dir "$home" --se-dir "$SEDIR/$i" --pki "$T/pki" "${eids[@]}" \
-			--app sim-alice --flows $((FLOWS / ${#NODE_URLS[@]})) --concurrency "$per" --warmup "$WARMUP" \
-			--cleanup delete --node-pid "${NODE_PIDS[$i]}" --sp-pid "$SP_PID" --duration-limit "$DURATION" \
+			--app "$app" --flows $((FLOWS / ${#DRIVE_URLS[@]})) --concurrency "$per" --warmup "$WARMUP" \
+			--cleanup delete --node-pid "${NODE_PIDS[$((i % ${#NODE_PIDS[@]}))]}" --sp-pid "$SP_PID" --duration-limit "$DURATION" \
 			>"$T/bench$i.out" 2>&1 &
 		bpids+=("$!")
 	done
@@ -168,14 +239,14 @@ if [ "${2:-}" = --row ]; then
 	p1=$([ "$BACKEND" = pg ] && pg_ticks || echo 0)
 	[ -n "${SAMPLER:-}" ] && { kill "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null || true; SAMPLER=; }
 	done_flows=0
-	for i in "${!NODE_URLS[@]}"; do
-		grep -E '^(flows completed|wall time|node CPU)' "$T/bench$i.out" | sed "s/^/#   node $((i + 1)): /" >&2 || true
+	for i in "${!DRIVE_URLS[@]}"; do
+		grep -E '^(flows completed|wall time|node CPU)' "$T/bench$i.out" | sed "s/^/#   driver $((i + 1)): /" >&2 || true
 		d=$(sed -n 's/^flows completed \([0-9]*\),.*/\1/p' "$T/bench$i.out")
 		done_flows=$((done_flows + ${d:-0}))
 	done
 	# warm-up flows are included in the CPU totals but not in done_flows: the
 	# per-flow CPU below counts them in (WARMUP per driver)
-	all=$((done_flows + WARMUP * ${#NODE_URLS[@]}))
+	all=$((done_flows + WARMUP * ${#DRIVE_URLS[@]}))
 	[ "$all" -gt 0 ] || all=1
 	fs=$(grep -h '^wall time' "$T"/bench*.out | sed -n 's/.*, \([0-9.]*\) flows\/s.*/\1/p' | paste -sd+ | bc)
 	ncpu=$(echo "scale=2; ($n1 - $n0) * 1000 / $hz / $all" | bc)
@@ -192,27 +263,37 @@ fi
 
 # ---- the table ----------------------------------------------------------------
 echo "== tapshare growth bench: $(nproc) CPU(s), $(uname -sr), build $(basename "$BUILD"), $FLOWS flows per row," \
-	"concurrency $CONC, $NODES node process(es) on PostgreSQL"
+	"concurrency $CONC, $USERS user(s), node process(es) on PostgreSQL: $NODES$([ "$HAPROXY" = 1 ] && echo ', behind HAProxy')," \
+	"load $(cut -d' ' -f1-3 /proc/loadavg)"
 rows=()
 for b in $BACKENDS; do
 	for n in $SIZES; do
-		echo "== $b, $n stored finished shares" >&2
-		out=$(bash "$0" "$BUILD" --row "$b" "$n" 2>&1) || true
-		row=$(grep '^ROW ' <<<"$out" | tail -n 1)
-		[ -n "$row" ] || { echo "$out" | tail -n 30 >&2; row="ROW $b $n ? 0 ? ? ? ? 0"; }
-		grep '^#' <<<"$out" >&2 || true
-		rows+=("${row#ROW }")
+		ks=$NODES
+		[ "$b" = pg ] || ks=1
+		for k in $ks; do
+			echo "== $b, $n stored finished shares, $k node(s)$([ "$HAPROXY" = 1 ] && [ "$b" = pg ] && echo ' behind HAProxy')" >&2
+			out=$(bash "$0" "$BUILD" --row "$b" "$n" "$k" 2>&1) || true
+			row=$(grep '^ROW ' <<<"$out" | tail -n 1)
+			[ -n "$row" ] || { echo "$out" | tail -n 30 >&2; row="ROW $b $n $k 0 0 - - 0 0"; }
+			grep '^#' <<<"$out" >&2 || true
+			rows+=("${row#ROW } $(cut -d' ' -f1 /proc/loadavg)")
+		done
 	done
 done
-printf '| backend | nodes | stored shares | fill s | flows | flows/s | node CPU ms/flow | PG CPU ms/flow | lock-wait samples | vs first size | vs SQLite |\n'
-printf '|---|---|---|---|---|---|---|---|---|---|---|\n'
-declare -A first sq
+printf '| backend | nodes | stored shares | fill s | flows | flows/s | node CPU ms/flow | PG CPU ms/flow | lock-wait samples | vs first size | vs SQLite | vs 1 node: flows/s, node CPU | load after |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
+declare -A first sq one onecpu
+ratio() { [ -n "$2" ] && [ "$2" != 0 ] && echo "scale=2; $1 / $2" | bc 2>/dev/null || echo -; }
 for r in "${rows[@]}"; do
-	read -r b n nodes fs ncpu pcpu waits fill done_flows <<<"$r"
+	read -r b n nodes fs ncpu pcpu waits fill done_flows load <<<"$r"
 	[ -z "${first[$b]:-}" ] && first[$b]=$fs
 	[ "$b" = sqlite ] && sq[$n]=$fs
-	vf=$(echo "scale=2; $fs / ${first[$b]}" | bc 2>/dev/null || echo -)
-	vs=$([ "$b" = pg ] && [ -n "${sq[$n]:-}" ] && echo "scale=2; $fs / ${sq[$n]}" | bc 2>/dev/null || echo -)
-	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %sx | %sx |\n' "$b" "$nodes" "$n" \
-		"$(echo "scale=1; $fill / 1000" | bc 2>/dev/null || echo ?)" "$done_flows" "$fs" "$ncpu" "$pcpu" "$waits" "$vf" "$vs"
+	[ "$nodes" = 1 ] && { one[$b$n]=$fs; onecpu[$b$n]=$ncpu; }
+	vf=$(ratio "$fs" "${first[$b]}")
+	vs=-
+	[ "$b" = pg ] && vs=$(ratio "$fs" "${sq[$n]:-}")
+	vn=-
+	[ "$nodes" != 1 ] && [ -n "${one[$b$n]:-}" ] && vn="$(ratio "$fs" "${one[$b$n]}")x, $(ratio "$ncpu" "${onecpu[$b$n]}")x"
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %sx | %sx | %s | %s |\n' "$b" "$nodes" "$n" \
+		"$(echo "scale=1; $fill / 1000" | bc 2>/dev/null || echo ?)" "$done_flows" "$fs" "$ncpu" "$pcpu" "$waits" "$vf" "$vs" "$vn" "$load"
 done

@@ -155,10 +155,15 @@ bob enroll --node "$NODE_URL" --ca "$T/pki/node-ca.crt" --code "$BOB_CODE" --nam
 	>>"$T/enroll.log" 2>&1
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$NODE_PID/status"; }
 summary=()
+rss0=
 for N in $STREAMS; do
 	echo "== $N idle streams"
 	spid=
-	rss0=$(rss_kb)
+	# One baseline, taken before the first row that opens streams (after
+	# the N=0 row's flows warmed the node up): the heap that earlier rows'
+	# streams left behind is reused by the next row's, so a baseline per row
+	# would charge a row only for what it added beyond the previous one.
+	[ -z "$rss0" ] && [ "$N" -gt 0 ] && rss0=$(rss_kb)
 	if [ "$N" -gt 0 ]; then
 		rm -f "$T/streams.ready"
 		"$TS_BIN/bench_streams" --port "$NODE_PORT" --ca "$T/pki/node-ca.crt" --cert "$T/bob/device.crt" \

@@ -29,6 +29,7 @@
 
 #include <openssl/x509v3.h>
 
+#include "lib/bsp.h"
 #include "lib/der.h"
 #include "lib/pki.h"
 #include "lib/log.h"
@@ -226,8 +227,8 @@ store_data_once(se_driver *d, int ch, const uint8_t *cmd, size_t len, uint8_t *r
 /* Sends cmd to the application in slot app (selecting it first if needed)
  * and returns its whole response (caller frees). */
 static int
-app_store_data(se_driver *d, int app, const uint8_t *aid, size_t aidlen, const uint8_t *cmd,
-    size_t len, uint8_t **resp, size_t *rlen)
+app_store_data_ex(se_driver *d, int app, const uint8_t *aid, size_t aidlen, const uint8_t *cmd,
+    size_t len, int allow_empty, uint8_t **resp, size_t *rlen)
 {
 	if (d == NULL || cmd == NULL || len == 0 || resp == NULL || rlen == NULL)
 		return TS_EINVAL;
@@ -263,7 +264,10 @@ app_store_data(se_driver *d, int app, const uint8_t *aid, size_t aidlen, const u
 	if (rc != 0)
 		goto fail;
 	der_tlv t;
-	if (der_read_one(out, olen, &t) != 0) {
+	if (allow_empty && olen == 0) {
+		free(out);
+		out = NULL;
+	} else if (der_read_one(out, olen, &t) != 0) {
 		rc = TS_EPROTO;
 		goto fail;
 	}
@@ -274,6 +278,13 @@ fail:
 	free(out);
 	free(r);
 	return rc;
+}
+
+static int
+app_store_data(se_driver *d, int app, const uint8_t *aid, size_t aidlen, const uint8_t *cmd,
+    size_t len, uint8_t **resp, size_t *rlen)
+{
+	return app_store_data_ex(d, app, aid, aidlen, cmd, len, 0, resp, rlen);
 }
 
 int
@@ -528,10 +539,27 @@ se_load_package(se_driver *d, const uint8_t *bpp, size_t len, uint8_t **notif, s
 	if (bpp == NULL || notif == NULL || nlen == NULL)
 		return TS_EINVAL;
 	uint8_t *out = NULL;
-	size_t olen = 0;
-	int rc = se_store_data(d, bpp, len, &out, &olen);
+	size_t olen = 0, ncmd = 0;
+	bsp_cmd *cmds = NULL;
+	/* LoadBoundProfilePackage as SGP.22 §2.5.5 has the LPA send it: one
+	 * STORE DATA series per command (bsp_split); the eUICC answers 90 00
+	 * without data until the end, or the PIR at the first error. */
+	int rc = bsp_split(bpp, len, &cmds, &ncmd);
 	if (rc != 0)
-		return rc;
+		return rc == TS_ENOMEM ? rc : TS_EPROTO;
+	for (size_t i = 0; i < ncmd && out == NULL; i++) {
+		rc = app_store_data_ex(d, SE_APP_ISDR, (const uint8_t *)SE_ISDR_AID, SE_ISDR_AID_LEN,
+		    bpp + cmds[i].off, cmds[i].len, 1, &out, &olen);
+		if (rc != 0) {
+			free(cmds);
+			return rc;
+		}
+	}
+	free(cmds);
+	if (out == NULL) {
+		log_info("secure element: no ProfileInstallationResult after the last command of the package");
+		return TS_EPROTO;
+	}
 	es10_pending p;
 	if ((rc = es10_pending_decode(out, olen, &p)) != 0 || p.kind != ES10_PENDING_INSTALL) {
 		free(out);

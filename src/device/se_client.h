@@ -54,7 +54,8 @@ int se_prepare_download_ex(se_driver *d, const uint8_t *smdp_signed2, size_t s2l
 int se_prepare_download(se_driver *d, const uint8_t *smdp_signed2, size_t s2len,
     const uint8_t sig2[64], const uint8_t *smdp_cert, size_t certlen,
     uint8_t **resp, size_t *rlen);
-/* BF36: installs a bound package; returns the ProfileInstallationResult
+/* BF36: installs a bound package, sent command by command as SGP.22 §2.5.5
+ * has an LPA send it (lib/bsp.h bsp_split); returns the ProfileInstallationResult
  * (BF37, successResult; caller frees). An errorResult is returned as its
  * TS_E* (TS_EVERIFY signature / SCP03t / data mismatch, TS_EEXIST ICCID
  * exists, TS_ELIMIT memory, TS_ESTATE transaction id, TS_EDENIED PPR,

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
 
 #include "lib/json.h"
 #include "lib/sse.h"
@@ -120,6 +121,22 @@ set_err(char *errbuf, size_t errcap, const char *curl_err, CURLcode cc)
 	snprintf(errbuf, errcap, "%s", curl_err[0] ? curl_err : curl_easy_strerror(cc));
 }
 
+/* Our client certificate goes out alone, without the chain OpenSSL would
+ * otherwise build from CURLOPT_CAINFO (the trust store for the server) and
+ * append: a node verifies device certificates against its own CA, so the CA
+ * copy was never used, yet the node parsed it at every handshake and kept it
+ * (with its decoded public key) for the connection's life — ~5 kB per idle
+ * event stream (measured in bench/, issue 9). A chain written in the
+ * certificate file itself is still sent. */
+static CURLcode
+ssl_ctx_cb(CURL *e, void *sslctx, void *arg)
+{
+	(void)e;
+	(void)arg;
+	SSL_CTX_set_mode((SSL_CTX *)sslctx, SSL_MODE_NO_AUTO_CHAIN);
+	return CURLE_OK;
+}
+
 /* Options common to every request: TLS trust, client certificate, HTTPS only. */
 static int
 setup_common(ts_httpc *c, const char *url, char *curl_err)
@@ -141,6 +158,7 @@ setup_common(ts_httpc *c, const char *url, char *curl_err)
 	if (c->cert_file != NULL) {
 		bad |= curl_easy_setopt(e, CURLOPT_SSLCERT, c->cert_file) != CURLE_OK;
 		bad |= curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM") != CURLE_OK;
+		bad |= curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb) != CURLE_OK;
 	}
 	if (c->key_file != NULL) {
 		bad |= curl_easy_setopt(e, CURLOPT_SSLKEY, c->key_file) != CURLE_OK;

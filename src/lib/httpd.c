@@ -442,6 +442,39 @@ gen_cb(struct evhttp_request *req, void *arg)
 	ts_httpd_reply_error(req, 404, "not_found", "no such resource");
 }
 
+/* evhttp_bind_socket_with_handle with SO_REUSEPORT set before bind(): the
+ * same listening socket options otherwise (SO_REUSEADDR, non-blocking,
+ * close-on-exec, evhttp's backlog of 128). NULL with errno from bind(). */
+static struct evhttp_bound_socket *
+bind_reuse_port(struct evhttp *http, struct event_base *base, const char *addr, uint16_t port)
+{
+	struct evutil_addrinfo hints = { 0 }, *ai = NULL;
+	char ps[8];
+	snprintf(ps, sizeof(ps), "%u", (unsigned)port);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_ADDRCONFIG;
+	if (evutil_getaddrinfo(addr, ps, &hints, &ai) != 0 || ai == NULL) {
+		errno = EADDRNOTAVAIL;
+		return NULL;
+	}
+	struct evconnlistener *lev = evconnlistener_new_bind(base, NULL, NULL,
+	    LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_CLOSE_ON_FREE, 128,
+	    ai->ai_addr, (int)ai->ai_addrlen);
+	int e = errno;
+	evutil_freeaddrinfo(ai);
+	if (lev == NULL) {
+		errno = e;
+		return NULL;
+	}
+	struct evhttp_bound_socket *bs = evhttp_bind_listener(http, lev);
+	if (bs == NULL) {
+		evconnlistener_free(lev);
+		errno = ENOMEM;
+	}
+	return bs;
+}
+
 int
 ts_httpd_new(struct event_base *base, const ts_httpd_opts *opts, ts_httpd **out)
 {
@@ -482,8 +515,12 @@ ts_httpd_new(struct event_base *base, const ts_httpd_opts *opts, ts_httpd **out)
 	evhttp_set_gencb(h->http, gen_cb, h);
 
 	rc = TS_EIO;
-	h->sock = evhttp_bind_socket_with_handle(h->http,
-	    opts->addr ? opts->addr : "127.0.0.1", opts->port);
+	errno = 0;
+	if (opts->reuse_port)
+		h->sock = bind_reuse_port(h->http, base, opts->addr ? opts->addr : "127.0.0.1", opts->port);
+	else
+		h->sock = evhttp_bind_socket_with_handle(h->http,
+		    opts->addr ? opts->addr : "127.0.0.1", opts->port);
 	if (h->sock == NULL) {
 		/* libevent keeps bind()'s errno. */
 		int e = errno;

@@ -29,6 +29,9 @@ typedef struct ts_httpd_opts {
 	int require_client_cert; /* 1: handshake fails without one */
 	size_t max_body;         /* 0 = TS_HTTPD_MAX_BODY */
 	int timeout_s;           /* idle connection timeout, 0 = 60 */
+	int reuse_port;          /* 1: SO_REUSEPORT, so that several processes (of
+	                          * the same user) listen on one address:port and
+	                          * the kernel spreads new connections over them */
 	char *errbuf;            /* optional: why ts_httpd_new failed ("address
 	                          * 127.0.0.1:8443 already in use", "certificate
 	                          * FILE: no such file"); borrowed */

@@ -29,9 +29,6 @@
 #define TAG_OTPK 0x5F49
 #define TAG_SIG 0x5F37
 #define TAG_NOTIFICATION 0xBF2F
-#define TAG_METADATA 0xE3
-#define TAG_MD_NAME 0x91
-#define TAG_MD_KIND 0x95
 #define TAG_AUTH_SERVER 0xBF38
 #define TAG_PREPARE_DOWNLOAD 0xBF21
 
@@ -144,7 +141,73 @@ get_int(const der_tlv *t, int32_t *out)
 	return 0;
 }
 
-/* ---- metadata ----------------------------------------------------------- */
+/* ---- metadata: StoreMetadataRequest BF25 -------------------------------- */
+
+#define TAG_SMR 0xBF25
+#define TAG_SPN 0x91
+#define TAG_PNAME 0x92
+#define TAG_ICON_TYPE 0x93
+#define TAG_ICON 0x94
+#define TAG_PCLASS 0x95
+#define TAG_NOTIF_CFG 0xB6
+#define TAG_OWNER 0xB7
+#define TAG_PPR 0x99
+#define TAG_SSD_STORED 0xBF22 /* serviceSpecificDataStoredInEuicc [34] */
+#define RSP_ICON_MAX 1024
+
+/* Length of s cut to at most max bytes at a UTF-8 character boundary. */
+static size_t
+utf8_prefix(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if (n <= max)
+		return n;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return n;
+}
+
+/* A non-negative INTEGER in DER (a leading 00 when the top bit is set). */
+static int
+put_uint_der(der_writer *w, uint32_t tag, uint64_t v)
+{
+	uint8_t b[9];
+	size_t n = 1;
+	while (n < 8 && (v >> (8 * n)) != 0)
+		n++;
+	size_t o = 0;
+	if ((v >> (8 * (n - 1))) & 0x80)
+		b[o++] = 0x00;
+	for (size_t i = 0; i < n; i++)
+		b[o++] = (uint8_t)(v >> (8 * (n - 1 - i)));
+	return der_put(w, tag, b, o);
+}
+
+/* The DER form of that INTEGER back (minimal, non-negative, < 2^63). */
+static int
+get_uint_der(const der_tlv *t, uint64_t *out)
+{
+	const uint8_t *p = t->val;
+	size_t n = t->len;
+	if (n == 0 || (p[0] & 0x80) != 0)
+		return TS_EPARSE;
+	if (n > 1 && p[0] == 0x00) {
+		if ((p[1] & 0x80) == 0)
+			return TS_EPARSE; /* not minimal */
+		p++;
+		n--;
+	}
+	if (n > 8)
+		return TS_ELIMIT;
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	if (v > (uint64_t)INT64_MAX)
+		return TS_ELIMIT;
+	*out = v;
+	return 0;
+}
 
 int
 rsp_metadata_encode(const rsp_metadata *m, uint8_t **out, size_t *len)
@@ -153,22 +216,153 @@ rsp_metadata_encode(const rsp_metadata *m, uint8_t **out, size_t *len)
 	int rc;
 	if (m == NULL || out == NULL || len == NULL)
 		return TS_EINVAL;
-	if (m->not_after < 0)
+	if (m->not_after < 0 || !m->has_iccid || m->profile_class < RSP_PCLASS_OPERATIONAL ||
+	    m->profile_class > RSP_PCLASS_PROVISIONING)
 		return TS_EINVAL;
+	if (str_fits(m->app_id, sizeof(m->app_id)) != 0 || str_fits(m->name, sizeof(m->name)) != 0 ||
+	    str_fits(m->kind, sizeof(m->kind)) != 0 || str_fits(m->provider, sizeof(m->provider)) != 0 ||
+	    str_fits(m->notif_address, sizeof(m->notif_address)) != 0)
+		return TS_ELIMIT;
+	size_t spn = utf8_prefix(m->provider, RSP_SPN_MAX), pname = utf8_prefix(m->name, RSP_PNAME_MAX);
 	der_writer_init(&w);
-	der_begin(&w, TAG_METADATA);
-	if ((rc = put_str_bounded(&w, TAG_CTX0, m->app_id, sizeof(m->app_id))) != 0 ||
-	    (rc = put_str_bounded(&w, TAG_MD_NAME, m->name, sizeof(m->name))) != 0 ||
-	    (rc = put_str_bounded(&w, TAG_MD_KIND, m->kind, sizeof(m->kind))) != 0 ||
-	    (rc = put_str_bounded(&w, TAG_CTX3, m->provider, sizeof(m->provider))) != 0) {
-		der_writer_clear(&w);
-		return rc;
+	der_begin(&w, TAG_SMR);
+	der_put(&w, TAG_EID, m->iccid, sizeof(m->iccid)); /* 5A, Iccid */
+	der_put(&w, TAG_SPN, (const uint8_t *)m->provider, spn);
+	der_put(&w, TAG_PNAME, (const uint8_t *)m->name, pname);
+	if (m->profile_class != RSP_PCLASS_OPERATIONAL) {
+		uint8_t pc = m->profile_class == RSP_PCLASS_TEST ? 0 : 1;
+		der_put(&w, TAG_PCLASS, &pc, 1);
 	}
-	der_put_uint(&w, TAG_CTX2, (uint64_t)m->not_after);
-	if (m->has_iccid)
-		der_put(&w, 0x5A, m->iccid, sizeof(m->iccid));
+	if (m->notif_address[0] != '\0') {
+		/* NotificationEvent: install(0) enable(1) disable(2) delete(3),
+		 * DER named-bit list: 4 bits used, 4 unused. */
+		static const uint8_t all[] = { 0x04, 0xF0 };
+		der_begin(&w, TAG_NOTIF_CFG);
+		der_begin(&w, TAG_SEQ);
+		der_put(&w, TAG_CTX0, all, sizeof(all));      /* [0] BIT STRING */
+		der_put_str(&w, TAG_CTX1, m->notif_address); /* [1] UTF8String */
+		der_end(&w);
+		der_end(&w);
+	}
+	if (m->app_id[0] != '\0') {
+		der_begin(&w, TAG_SSD_STORED);
+		der_begin(&w, TAG_SEQ);
+		der_put(&w, TAG_CTX0, (const uint8_t *)RSP_VENDOR_OID, RSP_VENDOR_OID_LEN);
+		der_begin(&w, 0xA1); /* vendorSpecificData [1], an open type: explicit */
+		der_begin(&w, TAG_SEQ);
+		der_put_str(&w, TAG_CTX0, m->app_id);
+		der_put_str(&w, TAG_CTX1, m->kind);
+		put_uint_der(&w, TAG_CTX2, (uint64_t)m->not_after);
+		der_put_str(&w, TAG_CTX3, m->provider);
+		if (pname < strlen(m->name))
+			der_put_str(&w, TAG_CTX4, m->name);
+		der_end(&w);
+		der_end(&w);
+		der_end(&w);
+		der_end(&w);
+	}
 	der_end(&w);
-	return finish(&w, out, len);
+	rc = finish(&w, out, len);
+	return rc;
+}
+
+/* A string of at most max bytes that fits cap, no NUL. */
+static int
+get_str_max(const der_tlv *t, char *out, size_t cap, size_t max)
+{
+	if (t->len > max)
+		return TS_ELIMIT;
+	return get_str(t, out, cap);
+}
+
+/* tapshare's vendorSpecificData: 30 { 80 appId 81 kind 82 notAfter 83 provider [84 name] }. */
+static int
+vendor_decode(const der_tlv *data, rsp_metadata *m)
+{
+	der_tlv seq, t;
+	der_iter it, in;
+	uint64_t v = 0;
+	int rc;
+	der_iter_init(&it, data->val, data->len);
+	if ((rc = der_iter_expect(&it, TAG_SEQ, &seq)) != 0 || (rc = der_iter_end(&it)) != 0)
+		return rc;
+	der_iter_init(&in, seq.val, seq.len);
+	if ((rc = der_iter_expect(&in, TAG_CTX0, &t)) != 0 ||
+	    (rc = get_str(&t, m->app_id, sizeof(m->app_id))) != 0 ||
+	    (rc = der_iter_expect(&in, TAG_CTX1, &t)) != 0 ||
+	    (rc = get_str(&t, m->kind, sizeof(m->kind))) != 0 ||
+	    (rc = der_iter_expect(&in, TAG_CTX2, &t)) != 0 || (rc = get_uint_der(&t, &v)) != 0 ||
+	    (rc = der_iter_expect(&in, TAG_CTX3, &t)) != 0 ||
+	    (rc = get_str(&t, m->provider, sizeof(m->provider))) != 0)
+		return rc;
+	if ((rc = der_iter_next(&in, &t)) < 0)
+		return rc;
+	if (rc == 1) {
+		if (t.tag != TAG_CTX4)
+			return TS_EPARSE;
+		if ((rc = get_str(&t, m->name, sizeof(m->name))) != 0 || (rc = der_iter_end(&in)) != 0)
+			return rc;
+	}
+	if (m->app_id[0] == '\0')
+		return TS_EPARSE;
+	m->not_after = (int64_t)v;
+	m->has_vendor = 1;
+	return 0;
+}
+
+/* BF22: a SEQUENCE OF { 80 vendorOid, A1 vendorSpecificData }; tapshare's
+ * item at most once, other vendors' skipped. */
+static int
+ssd_decode(const der_tlv *ssd, rsp_metadata *m)
+{
+	der_tlv item, oid, data;
+	der_iter it, in;
+	int rc;
+	der_iter_init(&it, ssd->val, ssd->len);
+	while ((rc = der_iter_next(&it, &item)) == 1) {
+		if (item.tag != TAG_SEQ)
+			return TS_EPARSE;
+		der_iter_init(&in, item.val, item.len);
+		if ((rc = der_iter_expect(&in, TAG_CTX0, &oid)) != 0 ||
+		    (rc = der_iter_expect(&in, 0xA1, &data)) != 0 || (rc = der_iter_end(&in)) != 0)
+			return rc;
+		if (oid.len == 0 || (oid.val[oid.len - 1] & 0x80) != 0)
+			return TS_EPARSE;
+		if (oid.len != RSP_VENDOR_OID_LEN || memcmp(oid.val, RSP_VENDOR_OID, RSP_VENDOR_OID_LEN) != 0)
+			continue;
+		if (m->has_vendor)
+			return TS_EPARSE; /* twice */
+		if ((rc = vendor_decode(&data, m)) != 0)
+			return rc;
+	}
+	return rc;
+}
+
+/* B6: SEQUENCE OF { 80 NotificationEvent, 81 address } (AUTOMATIC TAGS); the first address
+ * is kept (tapshare's SM-DP+ names one for all events). */
+static int
+notif_cfg_decode(const der_tlv *cfg, rsp_metadata *m)
+{
+	der_tlv item, bits, addr;
+	der_iter it, in;
+	int rc;
+	der_iter_init(&it, cfg->val, cfg->len);
+	while ((rc = der_iter_next(&it, &item)) == 1) {
+		if (item.tag != TAG_SEQ)
+			return TS_EPARSE;
+		der_iter_init(&in, item.val, item.len);
+		if ((rc = der_iter_expect(&in, TAG_CTX0, &bits)) != 0 ||
+		    (rc = der_iter_expect(&in, TAG_CTX1, &addr)) != 0 || (rc = der_iter_end(&in)) != 0)
+			return rc;
+		/* a BIT STRING: its unused-bits octet 0..7, those bits zero */
+		if (bits.len == 0 || bits.val[0] > 7 || (bits.len == 1 && bits.val[0] != 0) ||
+		    (bits.len > 1 && (bits.val[bits.len - 1] & ((1u << bits.val[0]) - 1)) != 0))
+			return TS_EPARSE;
+		if (m->notif_address[0] == '\0' &&
+		    (rc = get_str_max(&addr, m->notif_address, sizeof(m->notif_address), RSP_ADDR_MAX)) != 0)
+			return rc;
+	}
+	return rc;
 }
 
 int
@@ -176,38 +370,118 @@ rsp_metadata_decode(const uint8_t *buf, size_t len, rsp_metadata *m)
 {
 	der_tlv top, t;
 	der_iter it;
-	uint64_t v = 0;
 	int rc;
+	/* SIZE(0..32) / SIZE(0..64) count characters: up to 4 bytes each in
+	 * UTF-8, bounded here by the struct's fields (RSP_STR_MAX bytes). */
+	char spn[RSP_STR_MAX + 1], pname[RSP_STR_MAX + 1];
 	if (m == NULL)
 		return TS_EINVAL;
 	memset(m, 0, sizeof(*m));
-	if ((rc = read_top(buf, len, TAG_METADATA, &top)) != 0)
+	if ((rc = read_top(buf, len, TAG_SMR, &top)) != 0)
 		return rc;
 	der_iter_init(&it, top.val, top.len);
-	if ((rc = der_iter_expect(&it, TAG_CTX0, &t)) != 0 ||
-	    (rc = get_str(&t, m->app_id, sizeof(m->app_id))) != 0 ||
-	    (rc = der_iter_expect(&it, TAG_MD_NAME, &t)) != 0 ||
-	    (rc = get_str(&t, m->name, sizeof(m->name))) != 0 ||
-	    (rc = der_iter_expect(&it, TAG_MD_KIND, &t)) != 0 ||
-	    (rc = get_str(&t, m->kind, sizeof(m->kind))) != 0 ||
-	    (rc = der_iter_expect(&it, TAG_CTX3, &t)) != 0 ||
-	    (rc = get_str(&t, m->provider, sizeof(m->provider))) != 0 ||
-	    (rc = der_iter_expect(&it, TAG_CTX2, &t)) != 0 || (rc = get_uint(&t, &v)) != 0)
-		return rc;
-	if ((rc = der_iter_next(&it, &t)) == 1) {
-		if (t.tag != 0x5A || t.len != sizeof(m->iccid))
-			return TS_EPARSE;
-		memcpy(m->iccid, t.val, sizeof(m->iccid));
-		m->has_iccid = 1;
-	} else if (rc != 0) {
-		return rc;
+	if ((rc = der_iter_expect(&it, TAG_EID, &t)) != 0 || (rc = get_fixed(&t, m->iccid, 10)) != 0 ||
+	    (rc = der_iter_expect(&it, TAG_SPN, &t)) != 0 ||
+	    (rc = get_str(&t, spn, sizeof(spn))) != 0 ||
+	    (rc = der_iter_expect(&it, TAG_PNAME, &t)) != 0 ||
+	    (rc = get_str(&t, pname, sizeof(pname))) != 0)
+		goto fail;
+	m->has_iccid = 1;
+	/* The optional elements in their order; each at most once. */
+	static const uint32_t order[] = { TAG_ICON_TYPE, TAG_ICON, TAG_PCLASS, TAG_NOTIF_CFG, TAG_OWNER,
+		TAG_PPR, TAG_SSD_STORED };
+	size_t k = 0;
+	int have_icon_type = 0;
+	while ((rc = der_iter_next(&it, &t)) == 1) {
+		size_t j = k;
+		while (j < sizeof(order) / sizeof(order[0]) && order[j] != t.tag)
+			j++;
+		if (j == sizeof(order) / sizeof(order[0])) {
+			/* not one of ours: an extension addition (EXTENSIBILITY
+			 * IMPLIED) if it comes after what we know of, else out of
+			 * order or a repetition. */
+			int known = 0;
+			for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+				known |= order[i] == t.tag;
+			if (known) {
+				rc = TS_EPARSE;
+				goto fail;
+			}
+			k = sizeof(order) / sizeof(order[0]);
+			continue;
+		}
+		k = j + 1;
+		uint64_t v = 0;
+		switch (t.tag) {
+		case TAG_ICON_TYPE:
+			if (get_uint(&t, &v) != 0 || t.len != 1 || v > 1) {
+				rc = TS_EPARSE;
+				goto fail;
+			}
+			have_icon_type = 1;
+			break;
+		case TAG_ICON:
+			if (!have_icon_type || t.len > RSP_ICON_MAX) {
+				rc = TS_EPARSE;
+				goto fail;
+			}
+			break;
+		case TAG_PCLASS:
+			/* operational (2) is the DEFAULT: DER leaves it out */
+			if (get_uint(&t, &v) != 0 || t.len != 1 || v > 1) {
+				rc = TS_EPARSE;
+				goto fail;
+			}
+			m->profile_class = v == 0 ? RSP_PCLASS_TEST : RSP_PCLASS_PROVISIONING;
+			break;
+		case TAG_NOTIF_CFG:
+			if ((rc = notif_cfg_decode(&t, m)) != 0)
+				goto fail;
+			break;
+		case TAG_OWNER: {
+			der_tlv o;
+			der_iter oi;
+			der_iter_init(&oi, t.val, t.len);
+			if ((rc = der_iter_expect(&oi, TAG_CTX0, &o)) != 0)
+				goto fail;
+			if (o.len != 3) {
+				rc = TS_EPARSE;
+				goto fail;
+			}
+			while ((rc = der_iter_next(&oi, &o)) == 1)
+				if (o.tag != TAG_CTX1 && o.tag != TAG_CTX2) {
+					rc = TS_EPARSE;
+					goto fail;
+				}
+			if (rc < 0)
+				goto fail;
+			break;
+		}
+		case TAG_PPR:
+			/* PprIds BIT STRING: up to 3 named bits */
+			if (t.len == 0 || t.len > 2 || t.val[0] > 7 || (t.len == 1 && t.val[0] != 0)) {
+				rc = TS_EPARSE;
+				goto fail;
+			}
+			m->ppr = t.len == 2 ? t.val[1] : 0;
+			break;
+		case TAG_SSD_STORED:
+			if ((rc = ssd_decode(&t, m)) != 0)
+				goto fail;
+			break;
+		}
 	}
-	if ((rc = der_iter_end(&it)) != 0)
-		return rc;
-	if (v > (uint64_t)INT64_MAX)
-		return TS_ELIMIT;
-	m->not_after = (int64_t)v;
+	if (rc < 0)
+		goto fail;
+	/* The SGP.22 names, unless tapshare's data gave whole ones. */
+	if (m->provider[0] == '\0')
+		memcpy(m->provider, spn, strlen(spn) + 1);
+	if (m->name[0] == '\0')
+		memcpy(m->name, pname, strlen(pname) + 1);
 	return 0;
+fail:
+	memset(m, 0, sizeof(*m));
+	return rc;
 }
 
 /* ---- notification ------------------------------------------------------- */

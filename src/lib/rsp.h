@@ -11,8 +11,18 @@
  *   (The SGP.22 download structures, serverSigned1 .. PrepareDownload, are
  *   in lib/es10dl.h.)
  *   notification    BF2F { 30 { 80 seq 81 event 82 appId 5A eid(16) 83 transactionId(opt) 84 result 85 appKey(opt) } 5F37 sig }
- *   metadata        E3 { 80 appId 91 name 95 kind 83 provider 82 notAfter(unix s, 0 = none)
- *                        [5A iccid (10, a SIM share: the provider's)] }
+ *   metadata        SGP.22 StoreMetadataRequest (§5.5.3):
+ *     BF25 { 5A iccid | 91 serviceProviderName (<= 32 bytes) | 92 profileName (<= 64) |
+ *            [93 iconType 94 icon] | [95 profileClass, DEFAULT operational: omitted] |
+ *            [B6 notificationConfigurationInfo { 30 { 80 02 04 F0 (install, enable,
+ *                disable, delete) 81 notificationAddress } }] | [B7 profileOwner] |
+ *            [99 profilePolicyRules] |
+ *            [BF22 serviceSpecificDataStoredInEuicc { 30 { 80 vendorOid (tapshare,
+ *                RSP_VENDOR_OID) A1 { 30 { 80 appId 81 kind 82 notAfter (unix s,
+ *                0 = none) 83 provider [84 name, when longer than profileName] } } } }] }
+ *     BF22 is SGP.22 v3's VendorSpecificExtension field; in v2.x's module
+ *     (EXTENSIBILITY IMPLIED) it is an extension addition that an eUICC or LPA
+ *     which does not know it passes over (docs/protocol.md).
  *
  * Decoders are pure, bounded, reject trailing bytes; strings they return are
  * copied into the fixed fields of the caller's struct.
@@ -37,6 +47,20 @@ enum rsp_event {
 	RSP_EVENT_DELETE = 3,
 };
 
+/* tapshare's vendorOid in BF22: its UUID OID 2.25.304425556114199038474308786512682805467
+ * (the issuer OID of its profile-package PE too), DER content octets. */
+#define RSP_VENDOR_OID "\x69\x83\xCA\x86\x9D\xAF\x89\xC6\xDA\x8A\x9F\xA3\xD3\xD0\xDD\x9F\x8E\xAF\xD1\x5B"
+#define RSP_VENDOR_OID_LEN 20
+#define RSP_ADDR_MAX 255
+#define RSP_SPN_MAX 32       /* serviceProviderName */
+#define RSP_PNAME_MAX 64     /* profileName */
+
+enum rsp_profile_class {
+	RSP_PCLASS_OPERATIONAL = 0, /* the DEFAULT: not encoded */
+	RSP_PCLASS_TEST = 1,
+	RSP_PCLASS_PROVISIONING = 2,
+};
+
 typedef struct rsp_metadata {
 	char app_id[RSP_STR_MAX + 1];
 	char name[RSP_STR_MAX + 1];
@@ -46,8 +70,14 @@ typedef struct rsp_metadata {
 	/* The profile's ICCID when the SM-DP+ assigns it (a SIM share: the
 	 * provider's ICCID, EF-ICCID coding), optional tag 5A after not_after;
 	 * absent = tapshare-se derives one (es10_iccid_for_app). */
-	int has_iccid;
+	int has_iccid;               /* encode requires it (iccid is mandatory in BF25) */
 	uint8_t iccid[10];
+	/* B6: every event's notifications to this address; "" = no B6. */
+	char notif_address[RSP_ADDR_MAX + 1];
+	int profile_class;           /* enum rsp_profile_class */
+	/* decode only */
+	uint8_t ppr;                 /* profilePolicyRules bits (pprUpdateControl 0x80, ppr1 0x40, ppr2 0x20) */
+	int has_vendor;              /* BF22 carried tapshare's data (app_id, kind, ...) */
 } rsp_metadata;
 
 typedef struct rsp_notification {
@@ -65,7 +95,12 @@ typedef struct rsp_notification {
 	uint8_t app_key[PKI_PUBKEY_LEN];
 } rsp_notification;
 
-/* Encoders: caller frees *out. Decoders: parse exactly one structure. */
+/* Encoders: caller frees *out. Decoders: parse exactly one structure.
+ * rsp_metadata_encode: name and provider are cut to profileName /
+ * serviceProviderName at a UTF-8 boundary (the whole name travels in BF22).
+ * rsp_metadata_decode: strict DER for every element it knows, unknown
+ * extension additions skipped; without tapshare's BF22 item, has_vendor = 0,
+ * name / provider come from 92 / 91 and app_id / kind stay "". */
 int rsp_metadata_encode(const rsp_metadata *m, uint8_t **out, size_t *len);
 int rsp_metadata_decode(const uint8_t *buf, size_t len, rsp_metadata *m);
 

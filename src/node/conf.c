@@ -108,6 +108,8 @@ static const ts_config_key node_schema[] = {
 	/* finished shares (and their events) are pruned after this many days; 0 keeps them */
 	{ .section = "node", .key = "retention_days", .type = TS_CFG_INT, .min = 0, .max = 36500 },
 	{ .section = "node", .key = "web", .type = TS_CFG_ENUM, .choices = "on|off" },
+	/* SO_REUSEPORT: several node processes on one listen address (PostgreSQL only) */
+	{ .section = "node", .key = "reuse_port", .type = TS_CFG_ENUM, .choices = "true|false|on|off" },
 	{ .section = "node", .key = "web_session_s", .type = TS_CFG_INT, .min = 1, .max = 86400 },
 	{ .section = "tls", .key = "cert", .type = TS_CFG_FILE, .required = 1 },
 	{ .section = "tls", .key = "key", .type = TS_CFG_FILE, .required = 1 },
@@ -207,6 +209,13 @@ check_profile(const ts_config *c, X509 *const *certs, STACK_OF(X509) *eums, ts_c
 	return bad;
 }
 
+int
+node_conf_reuse_port(const ts_config *c)
+{
+	const char *v = ts_config_get(c, "node", "reuse_port", "false");
+	return strcmp(v, "true") == 0 || strcmp(v, "on") == 0;
+}
+
 size_t
 node_conf_check(const ts_config *c, ts_config_report_fn report, void *arg)
 {
@@ -222,6 +231,26 @@ node_conf_check(const ts_config *c, ts_config_report_fn report, void *arg)
 	bad += ts_config_check(c, node_schema, TS_ARRAY_LEN(node_schema), NULL, report, arg);
 	if (bad != 0)
 		return bad; /* contents only of files that are all there */
+	if (node_conf_reuse_port(c)) {
+		const char *db = ts_config_get(c, "node", "database", "sqlite:node.db");
+		const char *listen = ts_config_get(c, "node", "listen", "127.0.0.1:8443");
+		const char *colon = strrchr(listen, ':');
+		if (strncmp(db, "postgresql:", 11) != 0 && strncmp(db, "postgres:", 9) != 0) {
+			/* Each process would serve its own streams, and a change made
+			 * by one never reaches the streams held by another (there is no
+			 * cross-process notification on SQLite; run also refuses a
+			 * second process on one SQLite file). */
+			report_line(report, arg, c, "node", "reuse_port",
+			    "several node processes on one port need a PostgreSQL database (database = "
+			    "postgresql://...): on SQLite a change made by one process would not reach the "
+			    "event streams held by the others");
+			bad++;
+		} else if (colon == NULL || strcmp(colon, ":0") == 0) {
+			report_line(report, arg, c, "node", "reuse_port",
+			    "needs a fixed port in [node] listen (port 0 gives each process a port of its own)");
+			bad++;
+		}
+	}
 	/* The PEM files parse, and the key pairs belong together. */
 	X509 *certs[TS_ARRAY_LEN(node_pems)] = { 0 };
 	EVP_PKEY *keys[TS_ARRAY_LEN(node_pems)] = { 0 };
@@ -368,6 +397,7 @@ node_reload(node *n)
 	note_restart_key(n->cfg, fresh.cfg, "address", "");
 	note_restart_key(n->cfg, fresh.cfg, "outbox_workers", "2");
 	note_restart_key(n->cfg, fresh.cfg, "admin_listen", "");
+	note_restart_key(n->cfg, fresh.cfg, "reuse_port", "false");
 	note_restart_key(n->cfg, fresh.cfg, "web", "on");
 	note_restart_key(n->cfg, fresh.cfg, "web_session_s", "900");
 	/* Everything below is read on this thread only, except the provider

@@ -75,6 +75,36 @@ share_metadata(const store_share *sh, rsp_metadata *m)
 	m->not_after = sh->not_after;
 }
 
+/* The StoreMetadataRequest of a share for the eUICC eid (ICCID mandatory):
+ * share_metadata, the node's own address for every notification (B6), and
+ * the profile's ICCID — a SIM credential's "iccid", else the ICCID tapshare
+ * gives the app on that EID (es10_iccid_for_app), as credential_profile
+ * puts in the package. */
+static int
+share_store_metadata(const download_svc *d, store *st, const store_share *sh, const eid_t *eid,
+    rsp_metadata *m)
+{
+	char *cred = NULL;
+	char digits[ES10_ICCID_DIGITS_MAX + 1];
+	int rc;
+	share_metadata(sh, m);
+	if (ts_snprintf(m->notif_address, sizeof(m->notif_address), "%s", d->address) != 0)
+		return TS_ELIMIT;
+	if ((rc = share_credential(st, sh->id, &cred)) != 0)
+		return rc;
+	json_t *j = json_loads(cred, 0, NULL);
+	const char *iccid = j != NULL && ts_json_str(j, "profile_package") != NULL ? ts_json_str(j, "iccid") : NULL;
+	if (iccid != NULL)
+		rc = upp_iccid_encode(iccid, m->iccid);
+	else if ((rc = es10_iccid_for_app(eid, m->app_id, digits)) == 0)
+		rc = upp_iccid_encode(digits, m->iccid);
+	m->has_iccid = rc == 0;
+	json_decref(j);
+	OPENSSL_cleanse(cred, strlen(cred));
+	free(cred);
+	return rc;
+}
+
 int
 download_bare_address(const char *url, char *out, size_t cap)
 {
@@ -287,8 +317,9 @@ download_authenticate(const download_svc *d, store *st, const char *tid, const u
 	memcpy(tx.smdp_sig2, sig2, 64);
 	tx.stage = TX_AUTHENTICATED;
 	rsp_metadata m;
-	share_metadata(&sh, &m);
-	if (rsp_metadata_encode(&m, md, md_len) != 0)
+	eid_t meid;
+	if (eid_parse(tx.eid, &meid) != 0 || share_store_metadata(d, st, &sh, &meid, &m) != 0 ||
+	    rsp_metadata_encode(&m, md, md_len) != 0)
 		goto fail;
 	/* the session and the SE's key (for its notifications) together */
 	if ((rc = st->ops->begin(st)) != 0)
@@ -414,7 +445,8 @@ download_package(const download_svc *d, store *st, const char *tid, const uint8_
 	rsp_metadata m;
 	share_metadata(&sh, &m);
 	eid_t eid;
-	if (eid_parse(tx.eid, &eid) != 0 || share_credential(st, sh.id, &cred) != 0 ||
+	if (ts_snprintf(m.notif_address, sizeof(m.notif_address), "%s", d->address) != 0 ||
+	    eid_parse(tx.eid, &eid) != 0 || share_credential(st, sh.id, &cred) != 0 ||
 	    credential_profile(cred, &eid, &m, &profile, &profile_len) != 0 ||
 	    rsp_metadata_encode(&m, &md, &md_len) != 0 ||
 	    bsp_package_build(es2.euicc_otpk, sizeof(es2.euicc_otpk), &eid, es2.tid, es2.tid_len,

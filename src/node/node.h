@@ -164,6 +164,8 @@ int node_locate(int argc, char **argv, char *dir, size_t dcap, char *ini, size_t
  * bad values, missing files), then that the PEM files parse and the key
  * pairs match. One report per problem; returns their number. */
 size_t node_conf_check(const ts_config *c, ts_config_report_fn report, void *arg);
+/* [node] reuse_port = true|on (SO_REUSEPORT on the listener; PostgreSQL only). */
+int node_conf_reuse_port(const ts_config *c);
 /* Report callback: "tapshare-node: error: MSG" on stderr. */
 void node_report_stderr(void *arg, const char *msg);
 /* `tapshare-node check [--dir DIR | --config FILE]`: exit 0 clean, 1 problems. */

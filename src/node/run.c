@@ -4,12 +4,16 @@
  * time-limited shares and sends keepalives; outbox worker threads call the
  * providers.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <event2/thread.h>
 
@@ -163,10 +167,46 @@ read_limits(node *n)
 		n->lim_es9_per_peer = (int)v;
 }
 
+/* One `run` per SQLite database: a second node process on the same file
+ * would serve its own event streams, and the changes it made would never
+ * reach the streams held by the first (SQLite has no cross-process
+ * notification; several processes need PostgreSQL, README "Scale-out").
+ * An exclusive flock(2) on the database file itself, held until exit (the
+ * kernel drops it when the process dies, even by SIGKILL); SQLite's own
+ * locks are POSIX record locks, which flock does not touch on Linux. The
+ * admin commands (user add, device revoke, ...) do not take it. */
+static int
+sqlite_run_lock(const char *url, int *fd_out)
+{
+	*fd_out = -1;
+	if (strncmp(url, "postgresql:", 11) == 0 || strncmp(url, "postgres:", 9) == 0)
+		return 0;
+	const char *path = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
+	if (strcmp(path, ":memory:") == 0)
+		return 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* the store opened it: nothing to share */
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		close(fd);
+		if (e == EWOULDBLOCK) {
+			fprintf(stderr, "tapshare-node: error: another tapshare-node run serves the SQLite database "
+			    "%s: several node processes need PostgreSQL (database = postgresql://..., and "
+			    "[node] reuse_port = true to share one port)\n", path);
+			return TS_EEXIST;
+		}
+		return 0; /* no flock on this file system: not refused */
+	}
+	*fd_out = fd;
+	return 0;
+}
+
 int
 node_cmd_run(int argc, char **argv)
 {
 	static node n; /* static: large, and lives for the whole process */
+	int run_lock = -1;
 	memset(&n, 0, sizeof(n));
 	char dir[sizeof(n.dir)];
 	if (node_locate(argc, argv, dir, sizeof(dir), n.ini, sizeof(n.ini)) != 0) {
@@ -207,6 +247,8 @@ node_cmd_run(int argc, char **argv)
 		fprintf(stderr, "tapshare-node: error: cannot open the database\n");
 		goto out;
 	}
+	if (sqlite_run_lock(n.db_url, &run_lock) != 0)
+		goto out;
 	char host[64];
 	uint16_t port;
 	const char *listen = ts_config_get(n.cfg, "node", "listen", "127.0.0.1:8443");
@@ -219,7 +261,8 @@ node_cmd_run(int argc, char **argv)
 		goto out;
 	char herr[700] = "";
 	ts_httpd_opts o = { .addr = host, .port = port, .cert_file = n.tls_cert, .key_file = n.tls_key,
-		.client_ca = n.ca_cert, .require_client_cert = 0, .errbuf = herr, .errcap = sizeof(herr) };
+		.client_ca = n.ca_cert, .require_client_cert = 0, .errbuf = herr, .errcap = sizeof(herr),
+		.reuse_port = node_conf_reuse_port(n.cfg) };
 	if ((rc = ts_httpd_new(n.base, &o, &n.httpd)) != 0) {
 		fprintf(stderr, "tapshare-node: error: cannot serve on %s: %s\n", listen,
 		    herr[0] ? herr : ts_strerror(rc));
@@ -314,5 +357,9 @@ out:
 	if (n.base)
 		event_base_free(n.base);
 	node_unload(&n);
+	/* after the store is closed: closing any descriptor of a file drops
+	 * the process's POSIX locks on it, SQLite's included */
+	if (run_lock >= 0)
+		close(run_lock);
 	return rc;
 }

@@ -555,7 +555,12 @@ on_event(const char *event, const char *id, const json_t *data, void *arg)
 	const char *ac = json_string_value(json_object_get(data, "activation_code"));
 	if (strcmp(event, "share.authorised") == 0 && ac != NULL && w->activation_code[0] == '\0') {
 		cli_sanitize(ac, w->activation_code, sizeof(w->activation_code));
-		step(w->o, "... activation code for a standard LPA: %s", w->activation_code);
+		/* --json: the code as a field too, while the share still waits */
+		if (w->o->json)
+			cmdline_event(json_pack("{s:n,s:s+,s:s}", "step", "text", "... activation code for a standard LPA: ",
+			    w->activation_code, "activation_code", w->activation_code));
+		else
+			step(w->o, "... activation code for a standard LPA: %s", w->activation_code);
 	}
 	if (k == CLI_EV_PROGRESS)
 		return 0;

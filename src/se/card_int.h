@@ -134,6 +134,23 @@ struct se_card {
 	char server_address[ES10_ADDR_MAX + 1]; /* serverSigned1's, for the notifications */
 	uint8_t smdp_oid[ES10_OID_MAX];       /* the DPpb certificate's, for the PIR */
 	size_t smdp_oid_len;
+
+	/* LoadBoundProfilePackage in progress, command by command (es10.c);
+	 * RAM only. The session's values the PIR needs are copied into ld at
+	 * the first command (the session itself is dropped there). */
+	bsp_loader load;
+	struct {
+		uint8_t tid[ES10_TID_MAX];
+		size_t tid_len;
+		char address[ES10_ADDR_MAX + 1];
+		uint8_t oid[ES10_OID_MAX];
+		size_t oid_len;
+		int have_isdp, have_md; /* BF24 / BF25 processed */
+		rsp_metadata md;
+		se_app_rec rec;         /* the profile being installed */
+		uint8_t *resp;          /* the success PIR, until answered */
+		size_t resp_len;
+	} ld;
 };
 
 /* state.c */

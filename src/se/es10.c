@@ -94,9 +94,12 @@ session_drop(se_card *c)
 	c->smdp_oid_len = 0;
 }
 
+static void load_interrupt(se_card *c);
+
 void
 se_es10_reset(se_card *c)
 {
+	load_interrupt(c);
 	session_drop(c);
 	OPENSSL_cleanse(c->challenge, sizeof(c->challenge));
 	c->have_challenge = 0;
@@ -1103,149 +1106,261 @@ se_profile_install(se_card *c, se_app_rec *a, const uint8_t *profile, size_t len
 	return 0;
 }
 
-static int
-load_package(se_card *c, const uint8_t *pkg, size_t pkg_len, uint8_t **out, size_t *len)
-{
-	uint8_t tid[ES10_TID_MAX];
-	size_t tid_len;
-	char address[ES10_ADDR_MAX + 1];
-	uint8_t oid[ES10_OID_MAX];
-	size_t oid_len;
-	uint8_t *md = NULL, *pl = NULL, *resp = NULL;
-	size_t mdl = 0, pll = 0, resp_len = 0;
-	EVP_PKEY *app_key = NULL;
-	rsp_metadata m;
-	se_pending p;
-	int bpp = ES10_BPP_STORE_METADATA, reason = 0, rc;
+/*
+ * LoadBoundProfilePackage, command by command (SGP.22 §2.5.5, §5.5): the
+ * LPA sends the package as a series of ES10b STORE DATA commands and the
+ * loader (lib/bsp.h) processes each as it arrives — the session keys after
+ * BF23, the ISD-P after BF24, the metadata after BF25, each 86 decrypted —
+ * answering 90 00 without data until the end, where (or at the first error)
+ * the answer is the signed ProfileInstallationResult. The state kept between
+ * commands is c->load and c->ld: bounded (lib/bsp.h BSP_SEQ_MAX, the profile
+ * up to BSP_MAX_PACKAGE). Any other ES10 command during a load ends it with
+ * installFailedDueToInterruption (the PIR stays pending) and is then
+ * processed; so does a card reset.
+ */
 
-	memset(&p, 0, sizeof(p));
-	memset(&m, 0, sizeof(m));
-	if (c->sess != SE_SESS_PREPARED)
-		return TS_ESTATE; /* no download session: nothing to report against */
-	memcpy(tid, c->tid, sizeof(tid));
-	tid_len = c->tid_len;
-	memcpy(address, c->server_address, sizeof(address));
-	memcpy(oid, c->smdp_oid, c->smdp_oid_len);
-	oid_len = c->smdp_oid_len;
-	rc = bsp_package_open(c->otsk, &c->eid, c->smdp_pub, c->tid, c->tid_len, pkg, pkg_len,
-	    &md, &mdl, &pl, &pll);
-	/* One package per one-time key, whatever the outcome. */
-	session_drop(c);
-	if (rc != 0) {
-		/* The package is opened as a whole: a failed signature, MAC or
-		 * structure is reported against its first command. */
-		bpp = ES10_BPP_INITIALISE_SECURE_CHANNEL;
-		if (rc == TS_EVERIFY)
-			reason = ES10_ERR_SCP03T_SECURITY;
-		else if (rc == TS_EPARSE || rc == TS_ETRAILING || rc == TS_EUNSUPP)
-			reason = ES10_ERR_SCP03T_STRUCTURE;
-		else
-			reason = ES10_ERR_UNKNOWN;
-		goto refuse;
+static void
+load_end(se_card *c)
+{
+	bsp_loader_clear(&c->load);
+	se_app_rec_clear(&c->ld.rec);
+	memset(&c->ld.md, 0, sizeof(c->ld.md));
+	if (c->ld.resp != NULL) {
+		OPENSSL_cleanse(c->ld.resp, c->ld.resp_len);
+		free(c->ld.resp);
 	}
-	if (rsp_metadata_decode(md, mdl, &m) != 0 || m.app_id[0] == '\0' || m.not_after < 0 ||
-	    expired(m.not_after)) {
-		reason = ES10_ERR_INCORRECT_INPUT_VALUES;
-		goto refuse;
+	c->ld.resp = NULL;
+	c->ld.resp_len = 0;
+	c->ld.have_isdp = c->ld.have_md = 0;
+}
+
+/* BF24: an ISD-P for the profile (a free slot; tapshare-se creates it with
+ * the profile, SE_ISDP_AID_PREFIX + slot). */
+static int
+load_configure_isdp(void *ctx, const uint8_t *bf24, size_t len, int *reason)
+{
+	se_card *c = ctx;
+	const uint8_t *oid;
+	size_t oid_len;
+	if (bsp_configure_isdp_decode(bf24, len, &oid, &oid_len) != 0) {
+		*reason = ES10_ERR_INCORRECT_INPUT_VALUES;
+		return -1;
 	}
-	bpp = ES10_BPP_LOAD_PROFILE_ELEMENTS;
-	if (app_find(c, m.app_id, NULL) != NULL) {
-		reason = ES10_ERR_ICCID_ALREADY_EXISTS;
-		goto refuse;
+	if (c->n_apps >= SE_MAX_APPS) {
+		*reason = ES10_ERR_INSUFFICIENT_MEMORY;
+		return -1;
 	}
-	if (c->n_apps == SE_MAX_APPS) {
-		reason = ES10_ERR_INSUFFICIENT_MEMORY;
-		goto refuse;
+	c->ld.have_isdp = 1;
+	return 0;
+}
+
+/* BF25: the profile's metadata, checked as the eUICC must (§5.5.3) before
+ * any profile element arrives. */
+static int
+load_store_metadata(void *ctx, const uint8_t *bf25, size_t len, int *reason)
+{
+	se_card *c = ctx;
+	rsp_metadata *m = &c->ld.md;
+	se_app_rec *a = &c->ld.rec;
+	char d[ES10_ICCID_DIGITS_MAX + 1];
+	if (rsp_metadata_decode(bf25, len, m) != 0 || es10_iccid_to_digits(m->iccid, d) != 0) {
+		*reason = ES10_ERR_INCORRECT_INPUT_VALUES;
+		return -1;
 	}
-	se_app_rec *a = &c->apps[c->n_apps];
+	if (m->profile_class != RSP_PCLASS_OPERATIONAL) {
+		*reason = ES10_ERR_UNSUPPORTED_PROFILE_CLASS;
+		return -1;
+	}
+	/* The RAT is empty: no profile policy rule is allowed (GetRAT). */
+	if (m->ppr != 0) {
+		*reason = ES10_ERR_PPR_NOT_ALLOWED;
+		return -1;
+	}
+	/* A profile from an SM-DP+ that is not tapshare's: an app named by
+	 * its ICCID, of kind "sim". */
+	if (!m->has_vendor) {
+		snprintf(m->app_id, sizeof(m->app_id), "iccid:%s", d);
+		snprintf(m->kind, sizeof(m->kind), "sim");
+	}
+	if (m->not_after < 0 || expired(m->not_after)) {
+		*reason = ES10_ERR_INCORRECT_INPUT_VALUES;
+		return -1;
+	}
+	if (app_find(c, m->app_id, NULL) != NULL) {
+		*reason = ES10_ERR_ICCID_ALREADY_EXISTS;
+		return -1;
+	}
+	for (size_t i = 0; i < c->n_apps; i++)
+		if (memcmp(c->apps[i].iccid, m->iccid, ES10_ICCID_LEN) == 0) {
+			*reason = ES10_ERR_ICCID_ALREADY_EXISTS;
+			return -1;
+		}
+	se_app_rec_clear(a);
 	memset(a, 0, sizeof(*a));
-	memcpy(a->app_id, m.app_id, sizeof(a->app_id));
-	if ((rc = se_app_identity(c, a)) != 0) {
+	memcpy(a->app_id, m->app_id, sizeof(a->app_id));
+	int rc = se_app_identity(c, a);
+	if (rc != 0) {
 		memset(a, 0, sizeof(*a));
-		reason = rc == TS_EEXIST ? ES10_ERR_ICCID_ALREADY_EXISTS : ES10_ERR_INSUFFICIENT_MEMORY;
-		goto refuse;
+		*reason = rc == TS_EEXIST ? ES10_ERR_ICCID_ALREADY_EXISTS : ES10_ERR_INSUFFICIENT_MEMORY;
+		return -1;
 	}
-	/* The reassembled profile bytes (the decrypted 86 segments) are handed
-	 * over at exactly one place. */
-	int preason = 0;
-	if (se_profile_install(c, a, pl, pll, &preason) != 0) {
-		memset(a, 0, sizeof(*a));
-		reason = preason != 0 ? preason : ES10_ERR_PE_PROCESSING;
-		goto refuse;
+	memcpy(a->iccid, m->iccid, ES10_ICCID_LEN); /* the SM-DP+'s ICCID */
+	memcpy(a->name, m->name, sizeof(a->name));
+	memcpy(a->kind, m->kind, sizeof(a->kind));
+	memcpy(a->provider, m->provider, sizeof(a->provider));
+	a->not_after = m->not_after;
+	/* notificationConfigurationInfo's address, else the SM-DP+ of the
+	 * download (the node asks for every event at its own address). */
+	utf8_cut(a->notif_address, m->notif_address[0] != '\0' ? m->notif_address : c->ld.address,
+	    ES10_ADDR_MAX);
+	c->ld.have_md = 1;
+	return 0;
+}
+
+/* A3 complete: the profile package, then the install and its PIR. */
+static int
+load_profile(void *ctx, uint8_t **profile, size_t len, int *reason)
+{
+	se_card *c = ctx;
+	se_app_rec *a = &c->ld.rec;
+	EVP_PKEY *app_key = NULL;
+	se_pending p;
+	int rc;
+	memset(&p, 0, sizeof(p));
+	if (!c->ld.have_isdp || !c->ld.have_md || c->n_apps >= SE_MAX_APPS) {
+		*reason = ES10_ERR_UNKNOWN;
+		return -1;
+	}
+	/* The reassembled profile bytes (the decrypted 86 segments) are
+	 * handed over at exactly one place. */
+	if (se_profile_install(c, a, *profile, len, reason) != 0 ||
+	    se_profile_check(a, *profile, len, reason) != 0) {
+		if (*reason == 0)
+			*reason = ES10_ERR_PE_PROCESSING;
+		return -1;
 	}
 	/* Bank-ID: the app's own key pair is born here and never leaves. */
-	if (strcmp(m.kind, "bankid") == 0 && (rc = pki_keygen(&app_key)) != 0) {
-		memset(a, 0, sizeof(*a));
-		goto fail;
+	if (strcmp(a->kind, "bankid") == 0 && pki_keygen(&app_key) != 0) {
+		*reason = ES10_ERR_UNKNOWN;
+		return -1;
 	}
-	memcpy(a->name, m.name, sizeof(a->name));
-	memcpy(a->kind, m.kind, sizeof(a->kind));
-	memcpy(a->provider, m.provider, sizeof(a->provider));
-	/* The ICCID the SM-DP+ assigned (a SIM share: the provider's), and the
-	 * profile package checked against it (profile.c). */
-	if (m.has_iccid) {
-		char d[ES10_ICCID_DIGITS_MAX + 1];
-		reason = es10_iccid_to_digits(m.iccid, d) != 0 ? ES10_ERR_INCORRECT_INPUT_VALUES : 0;
-		for (size_t i = 0; i < c->n_apps && reason == 0; i++)
-			if (memcmp(c->apps[i].iccid, m.iccid, ES10_ICCID_LEN) == 0)
-				reason = ES10_ERR_ICCID_ALREADY_EXISTS;
-		memcpy(a->iccid, m.iccid, ES10_ICCID_LEN);
-	}
-	if (reason != 0 || se_profile_check(a, pl, pll, &reason) != 0) {
-		EVP_PKEY_free(app_key);
-		app_key = NULL;
-		memset(a, 0, sizeof(*a));
-		goto refuse;
-	}
-	utf8_cut(a->notif_address, address, ES10_ADDR_MAX);
 	a->enabled = app_key == NULL; /* a bank-ID app waits for its certificate */
-	a->not_after = m.not_after;
-	if ((rc = pir_make(c, tid, tid_len, address, oid, oid_len, a, 0, 0, &p)) != 0) {
-		memset(a, 0, sizeof(*a));
-		goto fail;
+	if (pir_make(c, c->ld.tid, c->ld.tid_len, c->ld.address, c->ld.oid, c->ld.oid_len, a, 0, 0, &p) != 0 ||
+	    (c->ld.resp = malloc(p.len)) == NULL) {
+		EVP_PKEY_free(app_key);
+		se_pending_clear(&p);
+		*reason = ES10_ERR_UNKNOWN;
+		return -1;
 	}
-	/* The answer is the PIR, which also stays pending. */
-	resp_len = p.len;
-	if ((resp = malloc(resp_len)) == NULL) {
-		memset(a, 0, sizeof(*a));
-		rc = TS_ENOMEM;
-		goto fail;
-	}
-	memcpy(resp, p.der, resp_len);
-	a->payload = pl;
-	a->payload_len = pll;
-	a->app_key = app_key;
-	pl = NULL;
-	app_key = NULL;
+	memcpy(c->ld.resp, p.der, p.len);
+	c->ld.resp_len = p.len;
+	se_app_rec *dst = &c->apps[c->n_apps];
+	*dst = *a;
+	memset(a, 0, sizeof(*a)); /* moved */
+	dst->payload = *profile;
+	dst->payload_len = len;
+	dst->app_key = app_key;
+	*profile = NULL;
 	c->n_apps++;
-	if (commit_with(c, &p) != 0) {
+	if ((rc = commit_with(c, &p)) != 0) {
 		c->n_apps--;
-		se_app_rec_clear(&c->apps[c->n_apps]);
-		free(resp);
-		resp = NULL;
-		reason = ES10_ERR_UNKNOWN;
-		goto refuse;
+		*profile = dst->payload; /* back to the loader, which wipes it */
+		dst->payload = NULL;
+		se_app_rec_clear(dst);
+		OPENSSL_cleanse(c->ld.resp, c->ld.resp_len);
+		free(c->ld.resp);
+		c->ld.resp = NULL;
+		*reason = ES10_ERR_UNKNOWN;
+		return -1;
 	}
-	log_info("installed %s (%s) from %s%s", m.app_id, m.kind, m.provider,
-	    c->apps[c->n_apps - 1].app_key != NULL ? ", disabled until its key is certified" : "");
-	*out = resp;
-	*len = resp_len;
-	resp = NULL;
-	rc = 0;
-	goto fail;
-refuse:
-	rc = load_refuse(c, tid, tid_len, address, oid, oid_len, bpp, reason, out, len);
-fail:
-	OPENSSL_cleanse(tid, sizeof(tid));
-	EVP_PKEY_free(app_key);
-	se_pending_clear(&p);
-	free(resp);
-	free(md);
-	if (pl != NULL) {
-		OPENSSL_cleanse(pl, pll);
-		free(pl);
+	log_info("installed %s (%s) from %s%s", dst->app_id, dst->kind, dst->provider,
+	    dst->app_key != NULL ? ", disabled until its key is certified" : "");
+	return 0;
+}
+
+static const bsp_loader_ops se_load_ops = { load_configure_isdp, load_store_metadata, load_profile };
+
+/* The answer to a command of the load: nothing (90 00) while it goes on,
+ * the PIR at the end or at the first error. */
+static int
+load_answer(se_card *c, int st, uint8_t **out, size_t *len)
+{
+	int rc = 0;
+	*out = NULL;
+	*len = 0;
+	if (st == BSP_LOAD_MORE)
+		return 0;
+	if (st == BSP_LOAD_DONE) {
+		*out = c->ld.resp;
+		*len = c->ld.resp_len;
+		c->ld.resp = NULL;
+	} else {
+		rc = load_refuse(c, c->ld.tid, c->ld.tid_len, c->ld.address, c->ld.oid, c->ld.oid_len,
+		    c->load.cmd, c->load.reason, out, len);
 	}
+	load_end(c);
 	return rc;
+}
+
+/* The first command: BF36 tag and length with the whole BF23. */
+static int
+load_start(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_t *olen)
+{
+	if (c->sess != SE_SESS_PREPARED)
+		return TS_ESTATE; /* no download session: nothing to report against */
+	load_end(c);
+	memcpy(c->ld.tid, c->tid, sizeof(c->ld.tid));
+	c->ld.tid_len = c->tid_len;
+	memcpy(c->ld.address, c->server_address, sizeof(c->ld.address));
+	memcpy(c->ld.oid, c->smdp_oid, c->smdp_oid_len);
+	c->ld.oid_len = c->smdp_oid_len;
+	bsp_loader_begin(&c->load, c->otsk, &c->eid, c->smdp_pub, c->tid, c->tid_len, &se_load_ops, c);
+	int st = bsp_loader_feed(&c->load, cmd, len);
+	/* One package per one-time key, whatever the outcome. */
+	session_drop(c);
+	return load_answer(c, st, out, olen);
+}
+
+/* A load in progress ends with installFailedDueToInterruption: the PIR is
+ * kept pending, nothing is answered with it. */
+static void
+load_interrupt(se_card *c)
+{
+	se_pending p;
+	if (!bsp_loader_active(&c->load))
+		return;
+	int cmd = bsp_loader_command(&c->load);
+	log_info("bound package interrupted by another command (bppCommandId %d)", cmd);
+	if (pir_make(c, c->ld.tid, c->ld.tid_len, c->ld.address, c->ld.oid, c->ld.oid_len, NULL, cmd,
+	        ES10_ERR_INTERRUPTION, &p) == 0 &&
+	    commit_with(c, &p) != 0)
+		log_warn("the interrupted package's result is not kept pending");
+	load_end(c);
+}
+
+/* The tag of the first item of a command (1..3 identifier octets), 0 if
+ * there is none. */
+static uint32_t
+first_tag(const uint8_t *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	uint32_t t = p[0];
+	if ((t & 0x1F) != 0x1F)
+		return t;
+	for (size_t i = 1; i < n && i < 3; i++) {
+		t = t << 8 | p[i];
+		if ((p[i] & 0x80) == 0)
+			return t;
+	}
+	return 0;
+}
+
+static int
+is_bpp_item(uint32_t t)
+{
+	return t == ES10_TAG_BOUND_PROFILE_PACKAGE || t == 0xBF23 || (t >= 0xA0 && t <= 0xA3) ||
+	    (t >= 0x86 && t <= 0x88);
 }
 
 /* ---- dispatch ---- */
@@ -1256,7 +1371,27 @@ se_es10_dispatch(se_card *c, const uint8_t *cmd, size_t len,
 {
 	der_tlv t;
 	*sw = SW_WRONG_DATA;
-	int rc = der_read_one(cmd, len, &t);
+	int rc;
+	uint32_t ft = first_tag(cmd, len);
+	if (bsp_loader_active(&c->load) && is_bpp_item(ft)) {
+		/* the next command of the package being loaded */
+		rc = load_answer(c, bsp_loader_feed(&c->load, cmd, len), resp, rlen);
+		if (rc == TS_ENOMEM)
+			*sw = SW_NO_MEMORY;
+		return rc;
+	}
+	load_interrupt(c);
+	if (ft == ES10_TAG_BOUND_PROFILE_PACKAGE) {
+		/* its first command: BF36 tag and length, the whole BF23 — or the
+		 * whole package at once */
+		rc = load_start(c, cmd, len, resp, rlen);
+		if (rc == TS_ENOMEM)
+			*sw = SW_NO_MEMORY;
+		else if (rc == TS_ESTATE)
+			*sw = SW_CONDITIONS;
+		return rc;
+	}
+	rc = der_read_one(cmd, len, &t);
 	if (rc != 0)
 		return rc;
 	if (!der_tag_constructed(t.tag))
@@ -1271,7 +1406,6 @@ se_es10_dispatch(se_card *c, const uint8_t *cmd, size_t len,
 	case ES10_TAG_GET_EUICC_CHALLENGE: rc = get_challenge(c, cmd, len, resp, rlen); break;
 	case ES10_TAG_AUTHENTICATE_SERVER: rc = authenticate_server(c, cmd, len, resp, rlen); break;
 	case ES10_TAG_PREPARE_DOWNLOAD: rc = prepare_download(c, cmd, len, resp, rlen); break;
-	case ES10_TAG_BOUND_PROFILE_PACKAGE: rc = load_package(c, cmd, len, resp, rlen); break;
 	case ES10_TAG_PROFILE_INFO_LIST: rc = profile_list(c, cmd, len, resp, rlen); break;
 	case ES10_TAG_ENABLE_PROFILE:
 	case ES10_TAG_DISABLE_PROFILE:

@@ -479,6 +479,14 @@ slot_read(se_card *card, slot *s, uint8_t *rbuf, int verbose)
 			return TS_EIO;
 		}
 		s->have += (size_t)r;
+#ifdef TCP_QUICKACK
+		/* vpcd (the pcscd driver) writes a frame's length and its APDU
+		 * in two sends without TCP_NODELAY: Nagle holds the APDU until
+		 * the length is ACKed, so a delayed ACK here costs ~40 ms per
+		 * APDU. Linux clears QUICKACK by itself: set it after each read. */
+		int one = 1;
+		(void)setsockopt(s->cfd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+#endif
 	}
 }
 

@@ -62,6 +62,11 @@
 #include "PrepareDownloadResponse.h"
 #include "ServerSigned1.h"
 #include "SmdpSigned2.h"
+#include "BoundProfilePackage.h"
+#include "InitialiseSecureChannelRequest.h"
+#include "ConfigureISDPRequest.h"
+#include "StoreMetadataRequest.h"
+#include "ReplaceSessionKeysRequest.h"
 
 #define MAX_FILE (1u << 20)
 
@@ -89,6 +94,8 @@ static struct {
 	T(GetEuiccChallengeRequest), T(GetEuiccChallengeResponse), T(ServerSigned1), T(CtxParams1),
 	T(AuthenticateServerRequest), T(EuiccSigned1), T(AuthenticateServerResponse),
 	T(SmdpSigned2), T(PrepareDownloadRequest), T(EUICCSigned2), T(PrepareDownloadResponse),
+	T(BoundProfilePackage), T(InitialiseSecureChannelRequest), T(ConfigureISDPRequest),
+	T(StoreMetadataRequest), T(ReplaceSessionKeysRequest),
 #undef T
 };
 #define NTYPES (sizeof(types) / sizeof(types[0]))

@@ -20,7 +20,7 @@ txt=$(alice share --eid "$EID" --app sim-alice --timeout 4 2>&1 || true)
 expect "share prints the activation code" grep -q "activation code for a standard LPA: LPA:1\\\$$BARE\\\$" <<<"$txt"
 SHARE2=$(alice shares --json | jdata | jq -r --arg s "$SHARE" '.shares | map(select(.share_id != $s)) | .[0].share_id')
 
-resp=$("$TS_BIN/es11_lpa" "$NODE_URL" "$T/pki/node-ca.crt" "inproc:$T/se.state" 2>"$T/es11.log") || { cat "$T/es11.log"; echo "$resp"; }
+resp=$("$TS_BIN/test_lpa" --ca "$T/pki/node-ca.crt" --se "inproc:$T/se.state" discover "$BARE" 2>"$T/es11.log") || { cat "$T/es11.log"; echo "$resp"; }
 echo "$resp"
 expect "ES11 authenticateClient succeeds" jq -e '.header.functionExecutionStatus.status == "Executed-Success"' <<<"$resp"
 expect "the share's event: eventId = its matchingId, rspServerAddress = the node" \
@@ -29,14 +29,14 @@ expect "two pending shares, two events" jq -e '.eventEntries | length == 2' <<<"
 
 alice cancel "$SHARE" --no-wait >/dev/null 2>&1
 expect "share revoked" wait_state "$SHARE" revoked 10
-resp=$("$TS_BIN/es11_lpa" "$NODE_URL" "$T/pki/node-ca.crt" "inproc:$T/se.state" 2>>"$T/es11.log")
+resp=$("$TS_BIN/test_lpa" --ca "$T/pki/node-ca.crt" --se "inproc:$T/se.state" discover "$BARE" 2>>"$T/es11.log")
 expect "after the share ends its event is gone" \
 	jq -e --arg m "$MID" '(.eventEntries | map(select(.eventId == $m)) | length == 0) and (.eventEntries | length == 1)' <<<"$resp"
 
 # The download completes (companion back): no event left.
 ts_start_companion
 expect "companion back -> installed" wait_state "$SHARE2" installed 30
-resp=$("$TS_BIN/es11_lpa" "$NODE_URL" "$T/pki/node-ca.crt" "inproc:$T/se.state" 2>>"$T/es11.log")
+resp=$("$TS_BIN/test_lpa" --ca "$T/pki/node-ca.crt" --se "inproc:$T/se.state" discover "$BARE" 2>>"$T/es11.log")
 expect "after the download no events" jq -e '.eventEntries | length == 0' <<<"$resp"
 
 # Refusals: an unknown transaction; another SM-DS address.

@@ -1,84 +1,22 @@
 #!/usr/bin/env bash
 # The same flow with the companion's secure element reached through PC/SC:
-# tapshare-se behind pcscd + vsmartcard's vpcd driver, on 127.0.0.1 only.
-#
-# vpcd with DEVICENAME 127.0.0.1:0x8C7B connects out to the card on fixed
-# ports 35963 (slot 0) and 35964 (slot 1), and pcscd aborts if a slot's port
-# is closed, so both are served: slot 0 by the companion's SE, slot 1 by a
-# second SE (EID2) that lets us check reader selection by name. The fixed
-# ports mean two runs of this test cannot overlap (ctest's RESOURCE_LOCK
-# integration_ports serialises integration tests).
-#
-# Isolation from any pcscd of the host (docs/pcsc.md): pcscd 1.9 has its
-# client socket compiled in (/run/pcscd/pcscd.comm) and ignores
-# PCSCLITE_CSOCK_NAME, but accepts a socket passed by systemd socket
-# activation; systemd-socket-activate creates it in $T and our clients find it
-# through PCSCLITE_CSOCK_NAME (honoured by libpcsclite). pcscd still writes
-# /run/pcscd/pcscd.pid, so it runs in a private mount namespace with its own
-# /run, and with the USB driver bundles hidden so it never claims a real reader.
+# tapshare-se behind pcscd + vsmartcard's vpcd driver, on 127.0.0.1 only
+# (pcsclib.sh). Slot 0 is the companion's SE, slot 1 a second SE (EID2) that
+# lets us check reader selection by name.
 . "$(dirname "$0")/lib.sh"
-PATH="$PATH:/usr/sbin:/sbin" # pcscd lives in sbin
-
-VPCD_LIB=/usr/lib/pcsc/drivers/serial/libifdvpcd.so
-PCSC_DRIVERS=/usr/lib/pcsc/drivers
-READER="tapshare-it vpcd"
-
-need() { echo "FAIL - $1 (scripts/bootstrap.sh installs it)"; exit 1; }
-command -v pcscd >/dev/null || need "pcscd not installed (Debian package pcscd)"
-[ -f "$VPCD_LIB" ] || need "vpcd driver $VPCD_LIB not installed (Debian package vsmartcard-vpcd)"
-command -v systemd-socket-activate >/dev/null ||
-	need "systemd-socket-activate not installed (Debian package systemd)"
-
-# pcscd_launch: the command prefix that gives pcscd a private /run (and no USB
-# drivers), or nothing when mount namespaces are unavailable.
-NS=()
-if unshare -m --propagation private true 2>/dev/null; then
-	NS=(unshare -m --propagation private)
-elif unshare -r -m --propagation private true 2>/dev/null; then
-	NS=(unshare -r -m --propagation private)
-elif [ -e /run/pcscd/pcscd.pid ]; then
-	need "a system pcscd is running and mount namespaces are unavailable (unshare -m): its /run/pcscd/pcscd.pid would be overwritten"
-fi
+. "$(dirname "$0")/pcsclib.sh"
 
 ts_pki
 ts_init_se
 "$TS_BIN/tapshare-se" init --state "$T/se2.state" --pki "$T/pki" --eid "$EID2" >>"$T/se-init.log" 2>&1
 
-# start_se STATE PORT NAME VAR: the vpcd ports are fixed, and the kernel may
-# hand one out briefly as the local port of some other connection on this
-# machine (they lie in the ephemeral range), so a busy port is retried for a
-# while before the test gives up. The SEs start before anything else of this
-# test opens connections.
-start_se() {
-	local pid try
-	for try in 1 2 3 4 5 6 7 8 9 10; do
-		"$TS_BIN/tapshare-se" serve --state "$1" --listen "127.0.0.1:$2" >>"$T/$3.log" 2>&1 &
-		pid=$!
-		if wait_log "$T/$3.log" "listening on 127.0.0.1:$2" 3; then
-			PIDS+=("$pid")
-			eval "$4=$pid"
-			return 0
-		fi
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-		sleep 2
-	done
-	echo "FAIL - tapshare-se cannot listen on 127.0.0.1:$2 (port in use? vpcd needs 35963 and 35964)"
-	exit 1
-}
-start_se "$T/se.state" 35963 se SE_PID
-start_se "$T/se2.state" 35964 se2 SE2_PID
+pcsc_start_se "$T/se.state" 35963 se SE_PID
+pcsc_start_se "$T/se2.state" 35964 se2 SE2_PID
 ts_start_sp
 ts_init_node
 ts_start_node
 
-cat >"$T/reader.conf" <<EOF
-FRIENDLYNAME "$READER"
-DEVICENAME   127.0.0.1:0x8C7B
-LIBPATH      $VPCD_LIB
-CHANNELID    0x8C7B
-EOF
-export PCSCLITE_CSOCK_NAME="$T/pcscd.comm"
+pcsc_config
 
 comp_status() { "$TS_BIN/tapshare-companion" status --se "$1" --json 2>>"$T/status.log" | jdata; }
 
@@ -86,50 +24,10 @@ comp_status() { "$TS_BIN/tapshare-companion" status --se "$1" --json 2>>"$T/stat
 err=$("$TS_BIN/tapshare-companion" status --se pcsc: 2>&1) && fail "status without pcscd fails" ||
 	expect "status without pcscd says so" grep -q "pcscd not running" <<<"$err"
 
-# pcscd stops before the cards (vpcd aborts pcscd when a card's port closes)
-# and before lib.sh's clean-up; SIGTERM makes pcscd 1.9 exit with status 1.
-PCSCD_PID=
-stop_pcscd() {
-	[ -n "$PCSCD_PID" ] || return 0
-	local st=0
-	kill "$PCSCD_PID" 2>/dev/null || true
-	wait "$PCSCD_PID" 2>/dev/null || st=$?
-	PCSCD_PID=
-	[ "$st" -le 1 ] || fail "pcscd exited with status $st on SIGTERM (see pcscd.log)"
-}
-pcsc_cleanup() {
-	local rc=$?
-	set +e # (exit $rc) below must not end the trap early
-	[ -n "${COMP_PID:-}" ] && ts_stop "$COMP_PID"
-	stop_pcscd
-	(exit $rc)
-	ts_cleanup
-}
-trap pcsc_cleanup EXIT
+pcsc_launch
 
-# systemd-socket-activate listens on $T/pcscd.comm and execs pcscd (same PID)
-# at the first connection, passing the socket as fd 3.
-hide_usb=""
-for b in "$PCSC_DRIVERS"/*.bundle; do
-	[ -d "$b" ] && hide_usb="$hide_usb mount -t tmpfs tmpfs '$b' &&"
-done
-pcscd_cmd="exec systemd-socket-activate -l '$T/pcscd.comm' pcscd --foreground --debug --apdu -c '$T/reader.conf'"
-if [ ${#NS[@]} -gt 0 ]; then
-	"${NS[@]}" sh -c "mount -t tmpfs -o mode=0755 tmpfs /run && $hide_usb $pcscd_cmd" >"$T/pcscd.log" 2>&1 &
-else
-	sh -c "$pcscd_cmd" >"$T/pcscd.log" 2>&1 &
-fi
-PCSCD_PID=$!
-wait_log "$T/pcscd.log" "Listening on" 10 || { fail "pcscd socket activation starts"; exit 1; }
-
-# pcscd needs a moment for both vpcd slots; the first status starts it.
-i=0
-until comp_status pcsc: >"$T/status.json"; do
-	i=$((i + 1))
-	[ $i -gt 40 ] && { fail "a card shows up in pcscd within 20 s"; exit 1; }
-	kill -0 "$PCSCD_PID" 2>/dev/null || { fail "pcscd is running"; exit 1; }
-	sleep 0.5
-done
+# the first status starts pcscd
+pcsc_wait_card comp_status pcsc: >"$T/status.json"
 expect "pcsc: (first reader with a card) is slot 0's SE" \
 	[ "$(jq -r .eid "$T/status.json")" = "$EID" ]
 expect "pcsc:<exact name> picks slot 1's SE" \

@@ -34,6 +34,7 @@
 #include <jansson.h>
 #include <openssl/x509.h>
 
+#include "../md_fixture.h"
 #include "companion/agent.h"
 #include "device/link.h"
 #include "device/se_client.h"
@@ -347,6 +348,7 @@ metadata_for(const char *mid, uint8_t **out, size_t *len, uint8_t **sim, size_t 
 	snprintf(m.kind, sizeof(m.kind), "%s", is_b ? "bankid" : "sim");
 	snprintf(m.provider, sizeof(m.provider), "%s", "acme");
 	m.not_after = is_b ? ts_now() + 3 : 0;
+	assert_int_equal(md_fixture_iccid(&m, EID), 0);
 	return rsp_metadata_encode(&m, out, len);
 }
 

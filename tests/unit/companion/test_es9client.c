@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "../md_fixture.h"
 #include "companion/es9client.h"
 #include "lib/json.h"
 #include "lib/es10dl.h"
@@ -355,6 +356,7 @@ auth2_response(int with_meta, const char *omit)
 		m.not_after = 1900000000;
 		uint8_t *mb = NULL;
 		size_t ml = 0;
+		assert_int_equal(md_fixture_iccid(&m, "89049032123451234512345678901235"), 0);
 		assert_int_equal(rsp_metadata_encode(&m, &mb, &ml), 0);
 		assert_int_equal(ts_json_set_b64(j, "profileMetadata", mb, ml), 0);
 		free(mb);

@@ -16,6 +16,7 @@
 #include "lib/rsp.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
+#include "../../asn1/dump.h"
 
 static void
 fill(uint8_t *p, size_t n, uint8_t base)
@@ -44,6 +45,70 @@ done(der_writer *w, size_t *len)
 	return out;
 }
 
+/* StoreMetadataRequest (SGP.22 §5.5.3), written by hand from the spec's
+ * field list — one comment per TLV:
+ *   BF25 6A
+ *     5A 0A 98 44 10 32 54 76 98 10 32 F8     iccid 8944012345678901238 (F-padded, swapped)
+ *     91 04 "sp-1"                             serviceProviderName
+ *     92 0B "Travel eSIM"                      profileName
+ *                                              (95 profileClass operational: DEFAULT, absent)
+ *     B6 12                                    notificationConfigurationInfo
+ *       30 10
+ *         80 02 04 F0                          [0] install enable disable delete (4 unused bits)
+ *         81 0A "dp.example"                   [1] notificationAddress
+ *     BF22 34                                  serviceSpecificDataStoredInEuicc
+ *       30 32
+ *         80 14 69 83 CA .. 5B                 vendorOid 2.25.3044255561141990384743087865
+ *                                                12682805467 (tapshare)
+ *         A1 1A                                vendorSpecificData (explicit)
+ *           30 18
+ *             80 05 "app-1"                    appId
+ *             81 03 "sim"                      kind
+ *             82 04 70 DB D8 80                notAfter 1893456000
+ *             83 04 "sp-1"                     provider */
+static const uint8_t smr_vec[] = { 0xBF, 0x25, 0x6A,
+	0x5A, 0x0A, 0x98, 0x44, 0x10, 0x32, 0x54, 0x76, 0x98, 0x10, 0x32, 0xF8,
+	0x91, 0x04, 's', 'p', '-', '1',
+	0x92, 0x0B, 'T', 'r', 'a', 'v', 'e', 'l', ' ', 'e', 'S', 'I', 'M',
+	0xB6, 0x12, 0x30, 0x10, 0x80, 0x02, 0x04, 0xF0,
+	0x81, 0x0A, 'd', 'p', '.', 'e', 'x', 'a', 'm', 'p', 'l', 'e',
+	0xBF, 0x22, 0x34, 0x30, 0x32,
+	0x80, 0x14, 0x69, 0x83, 0xCA, 0x86, 0x9D, 0xAF, 0x89, 0xC6, 0xDA, 0x8A, 0x9F, 0xA3, 0xD3, 0xD0,
+	0xDD, 0x9F, 0x8E, 0xAF, 0xD1, 0x5B,
+	0xA1, 0x1A, 0x30, 0x18,
+	0x80, 0x05, 'a', 'p', 'p', '-', '1',
+	0x81, 0x03, 's', 'i', 'm',
+	0x82, 0x04, 0x70, 0xDB, 0xD8, 0x80,
+	0x83, 0x04, 's', 'p', '-', '1' };
+
+static void
+vec_md(rsp_metadata *m)
+{
+	static const uint8_t iccid[] = { 0x98, 0x44, 0x10, 0x32, 0x54, 0x76, 0x98, 0x10, 0x32, 0xF8 };
+	memset(m, 0, sizeof(*m));
+	assert_int_equal(ts_snprintf(m->app_id, sizeof(m->app_id), "%s", "app-1"), 0);
+	assert_int_equal(ts_snprintf(m->name, sizeof(m->name), "%s", "Travel eSIM"), 0);
+	assert_int_equal(ts_snprintf(m->kind, sizeof(m->kind), "%s", "sim"), 0);
+	assert_int_equal(ts_snprintf(m->provider, sizeof(m->provider), "%s", "sp-1"), 0);
+	assert_int_equal(ts_snprintf(m->notif_address, sizeof(m->notif_address), "%s", "dp.example"), 0);
+	m->not_after = 1893456000;
+	m->has_iccid = 1;
+	memcpy(m->iccid, iccid, 10);
+}
+
+/* vec with bytes [at, at+cut) replaced by ins; lengths of BF25 fixed up
+ * (at a top-level element boundary; BF25's one-byte length fixed up). */
+static size_t
+splice(uint8_t *out, size_t at, size_t cut, const uint8_t *ins, size_t inslen)
+{
+	memcpy(out, smr_vec, at);
+	memcpy(out + at, ins, inslen);
+	memcpy(out + at + inslen, smr_vec + at + cut, sizeof(smr_vec) - at - cut);
+	size_t n = sizeof(smr_vec) - cut + inslen;
+	out[2] = (uint8_t)(n - 3);
+	return n;
+}
+
 static void
 test_metadata(void **state)
 {
@@ -51,97 +116,111 @@ test_metadata(void **state)
 	rsp_metadata m, d;
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	memset(&m, 0, sizeof(m));
-	assert_int_equal(ts_snprintf(m.app_id, sizeof(m.app_id), "%s", "app-1"), 0);
-	assert_int_equal(ts_snprintf(m.name, sizeof(m.name), "%s", "Travel eSIM"), 0);
-	assert_int_equal(ts_snprintf(m.kind, sizeof(m.kind), "%s", "sim"), 0);
-	assert_int_equal(ts_snprintf(m.provider, sizeof(m.provider), "%s", "sp-1"), 0);
-	m.not_after = 1893456000;
+	vec_md(&m);
 	assert_int_equal(rsp_metadata_encode(&m, &buf, &len), 0);
-	assert_int_equal(buf[0], 0xE3);
-	assert_int_equal(buf[2], 0x80);
-	assert_int_equal(buf[9], 0x91);
-	assert_int_equal(rsp_metadata_decode(buf, len, &d), 0);
+	asn1_dump("StoreMetadataRequest", smr_vec, sizeof(smr_vec));
+	assert_int_equal(len, sizeof(smr_vec));
+	assert_memory_equal(buf, smr_vec, len);
+	free(buf);
+	assert_int_equal(rsp_metadata_decode(smr_vec, sizeof(smr_vec), &d), 0);
+	m.has_vendor = 1;
 	assert_memory_equal(&d, &m, sizeof(m));
-	/* notAfter 1893456000 = 0x70DBD880: 82 04 .. at the end. */
-	static const uint8_t tail[] = { 0x82, 0x04, 0x70, 0xDB, 0xD8, 0x80 };
-	assert_memory_equal(buf + len - sizeof(tail), tail, sizeof(tail));
-	free(buf);
 
-	m.not_after = 0;
-	assert_int_equal(rsp_metadata_encode(&m, &buf, &len), 0);
-	assert_int_equal(buf[len - 3], 0x82);
-	assert_int_equal(buf[len - 2], 1);
-	assert_int_equal(buf[len - 1], 0);
-	assert_int_equal(rsp_metadata_decode(buf, len, &d), 0);
-	assert_int_equal(d.not_after, 0);
-	free(buf);
+	/* ICCID is mandatory; not_after >= 0. */
+	vec_md(&m);
+	m.has_iccid = 0;
+	assert_int_equal(rsp_metadata_encode(&m, &buf, &len), TS_EINVAL);
+	vec_md(&m);
 	m.not_after = -1;
 	assert_int_equal(rsp_metadata_encode(&m, &buf, &len), TS_EINVAL);
 
-	/* kind too long for its field (31 max). */
-	char kind[33];
-	memset(kind, 'k', 32);
-	kind[32] = '\0';
-	der_writer w;
-	der_writer_init(&w);
-	der_begin(&w, 0xE3);
-	der_put_str(&w, 0x80, "a");
-	der_put_str(&w, 0x91, "n");
-	der_put_str(&w, 0x95, kind);
-	der_put_str(&w, 0x83, "p");
-	der_put_uint(&w, 0x82, 5);
-	der_end(&w);
-	buf = done(&w, &len);
-	assert_int_equal(rsp_metadata_decode(buf, len, &d), TS_ELIMIT);
-	free(buf);
-	/* Non-minimal integer. */
-	der_writer_init(&w);
-	der_begin(&w, 0xE3);
-	der_put_str(&w, 0x80, "a");
-	der_put_str(&w, 0x91, "n");
-	der_put_str(&w, 0x95, "sim");
-	der_put_str(&w, 0x83, "p");
-	der_put(&w, 0x82, (const uint8_t *)"\x00\x05", 2);
-	der_end(&w);
-	buf = done(&w, &len);
-	assert_int_equal(rsp_metadata_decode(buf, len, &d), TS_EPARSE);
-	free(buf);
-	/* notAfter beyond INT64_MAX. */
-	der_writer_init(&w);
-	der_begin(&w, 0xE3);
-	der_put_str(&w, 0x80, "a");
-	der_put_str(&w, 0x91, "n");
-	der_put_str(&w, 0x95, "sim");
-	der_put_str(&w, 0x83, "p");
-	der_put_uint(&w, 0x82, UINT64_MAX);
-	der_end(&w);
-	buf = done(&w, &len);
-	assert_int_equal(rsp_metadata_decode(buf, len, &d), TS_ELIMIT);
+	/* A long name: profileName cut at 64 bytes on a UTF-8 boundary, the
+	 * whole name in tapshare's data (84); round trip. */
+	vec_md(&m);
+	memset(m.name, 'n', 63);
+	memcpy(m.name + 63, "\xC3\xA9xyz", 5); /* é straddles byte 64 */
+	m.name[68] = '\0';
+	assert_int_equal(rsp_metadata_encode(&m, &buf, &len), 0);
+	asn1_dump("StoreMetadataRequest", buf, len);
+	der_tlv top, t;
+	assert_int_equal(der_read_one(buf, len, &top), 0);
+	assert_int_equal(der_find(top.val, top.len, 0x92, &t), 0);
+	assert_int_equal(t.len, 63);
+	assert_int_equal(rsp_metadata_decode(buf, len, &d), 0);
+	assert_string_equal(d.name, m.name);
 	free(buf);
 
-	/* The optional ICCID (issue 7 item 5), hand-written:
-	 * E3 1D { 80 01 "a", 91 01 "n", 95 03 "sim", 83 01 "p", 82 01 05,
-	 *         5A 0A 98 44 10 32 54 76 98 10 32 F8 (8944012345678901238) } */
-	static const uint8_t with_iccid[] = { 0xE3, 0x1D, 0x80, 0x01, 'a', 0x91, 0x01, 'n', 0x95, 0x03,
-		's', 'i', 'm', 0x83, 0x01, 'p', 0x82, 0x01, 0x05, 0x5A, 0x0A, 0x98, 0x44, 0x10, 0x32, 0x54,
-		0x76, 0x98, 0x10, 0x32, 0xF8 };
-	assert_int_equal(rsp_metadata_decode(with_iccid, sizeof(with_iccid), &d), 0);
-	assert_true(d.has_iccid);
-	assert_memory_equal(d.iccid, with_iccid + sizeof(with_iccid) - 10, 10);
-	assert_int_equal(rsp_metadata_encode(&d, &buf, &len), 0);
-	assert_int_equal(len, sizeof(with_iccid));
-	assert_memory_equal(buf, with_iccid, len);
+	/* Test / provisioning classes are encoded, operational is not. */
+	vec_md(&m);
+	m.profile_class = RSP_PCLASS_TEST;
+	assert_int_equal(rsp_metadata_encode(&m, &buf, &len), 0);
+	assert_int_equal(der_read_one(buf, len, &top), 0);
+	assert_int_equal(der_find(top.val, top.len, 0x95, &t), 0);
+	assert_int_equal(t.len, 1);
+	assert_int_equal(t.val[0], 0);
+	assert_int_equal(rsp_metadata_decode(buf, len, &d), 0);
+	assert_int_equal(d.profile_class, RSP_PCLASS_TEST);
+	asn1_dump("StoreMetadataRequest", buf, len);
 	free(buf);
-	uint8_t bad[sizeof(with_iccid)];
-	memcpy(bad, with_iccid, sizeof(bad));
-	bad[19] = 0x5B; /* another tag after notAfter */
-	assert_int_equal(rsp_metadata_decode(bad, sizeof(bad), &d), TS_EPARSE);
-	/* ICCID of 9 bytes */
-	memcpy(bad, with_iccid, sizeof(bad));
-	bad[1] = 0x1C;
-	bad[20] = 0x09;
-	assert_int_equal(rsp_metadata_decode(bad, sizeof(bad) - 1, &d), TS_EPARSE);
+
+	uint8_t v[sizeof(smr_vec) + 64];
+	size_t n;
+	/* 95 01 02: operational written out is not DER (it is the DEFAULT). */
+	static const uint8_t pc2[] = { 0x95, 0x01, 0x02 };
+	n = splice(v, 34, 0, pc2, sizeof(pc2));
+	assert_int_equal(rsp_metadata_decode(v, n, &d), TS_EPARSE);
+	/* profilePolicyRules 99 02 06 40 (ppr1): decoded for the eUICC to refuse. */
+	static const uint8_t ppr[] = { 0x99, 0x02, 0x06, 0x40 };
+	n = splice(v, 54, 0, ppr, sizeof(ppr));
+	assert_int_equal(rsp_metadata_decode(v, n, &d), 0);
+	assert_int_equal(d.ppr, 0x40);
+	/* icon without iconType: refused; with it, skipped. */
+	static const uint8_t icon[] = { 0x94, 0x01, 0x00 };
+	n = splice(v, 34, 0, icon, sizeof(icon));
+	assert_int_equal(rsp_metadata_decode(v, n, &d), TS_EPARSE);
+	static const uint8_t icon2[] = { 0x93, 0x01, 0x01, 0x94, 0x01, 0x00 };
+	n = splice(v, 34, 0, icon2, sizeof(icon2));
+	assert_int_equal(rsp_metadata_decode(v, n, &d), 0);
+	asn1_dump("StoreMetadataRequest", v, n);
+	/* An extension addition after everything (9F7B ecallIndication of
+	 * SGP.32): passed over, as EXTENSIBILITY IMPLIED has it. */
+	static const uint8_t ext[] = { 0x9F, 0x7B, 0x01, 0xFF };
+	n = splice(v, sizeof(smr_vec), 0, ext, sizeof(ext));
+	assert_int_equal(rsp_metadata_decode(v, n, &d), 0);
+	assert_string_equal(d.app_id, "app-1");
+	/* B6 twice, or after BF22: out of order. */
+	n = splice(v, 54, 0, smr_vec + 34, 20);
+	assert_int_equal(rsp_metadata_decode(v, n, &d), TS_EPARSE);
+	n = splice(v, sizeof(smr_vec), 0, smr_vec + 34, 20);
+	assert_int_equal(rsp_metadata_decode(v, n, &d), TS_EPARSE);
+	/* Without BF22 (a profile from another SM-DP+): no tapshare data,
+	 * the names from 91 / 92. */
+	n = splice(v, 54, 55, NULL, 0);
+	assert_int_equal(rsp_metadata_decode(v, n, &d), 0);
+	asn1_dump("StoreMetadataRequest", v, n);
+	assert_false(d.has_vendor);
+	assert_string_equal(d.app_id, "");
+	assert_string_equal(d.name, "Travel eSIM");
+	assert_string_equal(d.provider, "sp-1");
+	/* Another vendor's item in BF22 is skipped: 30 07 { 80 01 2A, A1 02 05 00 }. */
+	static const uint8_t other[] = { 0xBF, 0x22, 0x09, 0x30, 0x07, 0x80, 0x01, 0x2A, 0xA1, 0x02,
+		0x05, 0x00 };
+	n = splice(v, 54, 55, other, sizeof(other));
+	assert_int_equal(rsp_metadata_decode(v, n, &d), 0);
+	assert_false(d.has_vendor);
+	/* ICCID of 9 bytes; a missing profileName; trailing byte. */
+	memcpy(v, smr_vec, sizeof(smr_vec));
+	v[4] = 0x09;
+	assert_int_equal(rsp_metadata_decode(v, sizeof(smr_vec), &d), TS_EPARSE);
+	n = splice(v, 21, 13, NULL, 0);
+	assert_int_equal(rsp_metadata_decode(v, n, &d), TS_EPARSE);
+	memcpy(v, smr_vec, sizeof(smr_vec));
+	v[sizeof(smr_vec)] = 0;
+	assert_int_equal(rsp_metadata_decode(v, sizeof(smr_vec) + 1, &d), TS_ETRAILING);
+	/* notAfter: non-minimal, negative. */
+	memcpy(v, smr_vec, sizeof(smr_vec));
+	v[sizeof(smr_vec) - 10] = 0xF0; /* 82 04 F0 DB D8 80: negative */
+	assert_int_equal(rsp_metadata_decode(v, sizeof(smr_vec), &d), TS_EPARSE);
 }
 
 static void
@@ -242,5 +321,6 @@ main(void)
 		cmocka_unit_test(test_metadata),
 		cmocka_unit_test(test_notification),
 	};
+	asn1_dump_init("rsp");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "../md_fixture.h"
 #include "device/se_client.h"
 #include "device/se_driver.h"
 #include "lib/bsp.h"
@@ -214,6 +215,7 @@ download(se_driver *d, const char *app_id, const char *kind, uint8_t **notif, si
 		sim_fixture(iccid, &m, &sim, &payload_len);
 		payload = sim;
 	}
+	assert_int_equal(md_fixture_iccid(&m, TEST_EID), 0);
 	assert_int_equal(rsp_metadata_encode(&m, &md, &mdlen), 0);
 	assert_int_equal(bsp_package_build(e2.euicc_otpk, PKI_PUBKEY_LEN, &eid, tid, RSP_TID_LEN,
 	    host, sizeof(host) - 1, node_key, md, mdlen, payload, payload_len, &pkg,

@@ -28,6 +28,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "../md_fixture.h"
 #include "device/se_client.h"
 #include "device/se_driver.h"
 #include "lib/bsp.h"
@@ -245,6 +246,7 @@ dl_package(const dl *x, const char *app_id, int64_t not_after, size_t plen,
 	m.not_after = not_after;
 	uint8_t *md = NULL;
 	size_t mdlen = 0;
+	assert_int_equal(md_fixture_iccid(&m, TEST_EID), 0);
 	assert_int_equal(rsp_metadata_encode(&m, &md, &mdlen), 0);
 	uint8_t *payload = malloc(plen + 1);
 	assert_non_null(payload);

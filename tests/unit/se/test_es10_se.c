@@ -28,6 +28,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "../md_fixture.h"
 #include "lib/bsp.h"
 #include "lib/credapplet.h"
 #include "lib/der.h"
@@ -471,6 +472,7 @@ download_with(se_card *c, int ch, const uint8_t *dp_der, size_t dp_len, EVP_PKEY
 		sim_fixture(iccid, &m, &sim, &payload_len);
 		payload = sim;
 	}
+	assert_int_equal(md_fixture_iccid(&m, TEST_EID), 0);
 	assert_int_equal(rsp_metadata_encode(&m, &md, &mdlen), 0);
 	static const uint8_t host[] = "tapshare-node";
 	assert_int_equal(bsp_package_build(otpk, PKI_PUBKEY_LEN, &eid, tid, RSP_TID_LEN, host,
@@ -1131,6 +1133,7 @@ test_refused_package(void **st)
 	snprintf(m.kind, sizeof(m.kind), "sim");
 	uint8_t *md = NULL, *pkg = NULL, *resp = NULL;
 	size_t mdlen = 0, pkglen = 0, rlen = 0;
+	assert_int_equal(md_fixture_iccid(&m, TEST_EID), 0);
 	assert_int_equal(rsp_metadata_encode(&m, &md, &mdlen), 0);
 	eid_t eid;
 	assert_int_equal(eid_parse(TEST_EID, &eid), 0);
@@ -1142,7 +1145,9 @@ test_refused_package(void **st)
 	es10_pending pn;
 	assert_int_equal(es10_pending_decode(resp, rlen, &pn), 0);
 	assert_false(pn.pir.success);
-	assert_int_equal(pn.pir.error_reason, ES10_ERR_SCP03T_SECURITY);
+	/* smdpSign covers the eUICC's otPK: another key is an invalid signature */
+	assert_int_equal(pn.pir.bpp_command_id, ES10_BPP_INITIALISE_SECURE_CHANNEL);
+	assert_int_equal(pn.pir.error_reason, ES10_ERR_INVALID_SIGNATURE);
 	assert_false(pn.meta.has_iccid);
 	assert_int_equal(es10_pending_verify(&pn, euicc_pub), 0);
 	assert_true(ossl_verify(euicc_pub, pn.tbs, pn.tbs_len, pn.sig));
@@ -1187,6 +1192,7 @@ download_profile(se_card *c, int ch, const char *app_id, const char *kind, const
 	}
 	uint8_t *md = NULL, *pkg = NULL, *resp = NULL;
 	size_t mdlen = 0, pkglen = 0, rlen = 0;
+	assert_int_equal(md_fixture_iccid(&m, TEST_EID), 0);
 	assert_int_equal(rsp_metadata_encode(&m, &md, &mdlen), 0);
 	eid_t eid;
 	assert_int_equal(eid_parse(TEST_EID, &eid), 0);
