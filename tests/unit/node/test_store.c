@@ -222,8 +222,8 @@ static void
 test_outbox_bookkeeping_relaxed(void **state)
 {
 	(void)state;
-	if (pg_url != NULL)
-		skip();
+	/* PostgreSQL fsyncs in its server: there only the claims and marks */
+	int sq = pg_url == NULL;
 	store *s = open_store();
 	int64_t id = 0, uid = 0, now = 1000;
 	assert_int_equal(s->ops->outbox_add(s, "confirm_order", "share-r", &id), 0);
@@ -232,14 +232,18 @@ test_outbox_bookkeeping_relaxed(void **state)
 	int f0 = fsyncs;
 	assert_int_equal(s->ops->outbox_claim(s, now, 60, r, 2, &n), 0);
 	assert_int_equal(n, 1);
-	assert_int_equal(fsyncs, f0);
+	if (sq)
+		assert_int_equal(fsyncs, f0);
 	assert_int_equal(s->ops->user_add(s, "relaxed-1", "h", &uid), 0);
-	assert_true(fsyncs > f0); /* FULL again after the claim */
+	if (sq)
+		assert_true(fsyncs > f0); /* FULL again after the claim */
 	f0 = fsyncs;
 	assert_int_equal(s->ops->outbox_done(s, r[0].id), 0);
-	assert_int_equal(fsyncs, f0);
+	if (sq)
+		assert_int_equal(fsyncs, f0);
 	assert_int_equal(s->ops->user_add(s, "relaxed-2", "h", &uid), 0);
-	assert_true(fsyncs > f0); /* and after the done mark */
+	if (sq)
+		assert_true(fsyncs > f0); /* and after the done mark */
 	/* inside a caller's transaction they join it: one commit, synchronous */
 	assert_int_equal(s->ops->outbox_add(s, "cancel_order", "share-r", &id), 0);
 	f0 = fsyncs;
@@ -248,7 +252,8 @@ test_outbox_bookkeeping_relaxed(void **state)
 	assert_int_equal(n, 1);
 	assert_int_equal(s->ops->outbox_done(s, r[0].id), 0);
 	assert_int_equal(s->ops->commit(s), 0);
-	assert_true(fsyncs > f0);
+	if (sq)
+		assert_true(fsyncs > f0);
 	store_close(s);
 }
 
