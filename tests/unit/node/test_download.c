@@ -699,6 +699,64 @@ test_foreign_chain(void **state)
 	assert_spec_code(&why, "8.11.1", "3.9"); /* CI Public Key - Unknown */
 }
 
+/* cert (DER) with its validity moved into the past (notBefore two days ago,
+ * notAfter one day ago) and re-signed by the key in pki/<signer>.key: a
+ * genuine certificate in every other respect. */
+static uint8_t *
+expired_copy(const uint8_t *der, size_t len, const char *signer, size_t *out_len)
+{
+	X509 *x = NULL;
+	EVP_PKEY *k = NULL;
+	char p[160];
+	snprintf(p, sizeof(p), "%s/%s.key", pki_a, signer);
+	assert_int_equal(pki_key_load(p, &k), 0);
+	assert_int_equal(pki_cert_from_der(der, len, &x), 0);
+	assert_non_null(X509_time_adj_ex(X509_getm_notBefore(x), -2, 0, NULL));
+	assert_non_null(X509_time_adj_ex(X509_getm_notAfter(x), -1, 0, NULL));
+	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+	uint8_t *out = NULL;
+	assert_int_equal(pki_cert_to_der(x, &out, out_len), 0);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	return out;
+}
+
+/* SGP.22 names an expired certificate apart from a bad one: 8.1.3 / 6.3 for
+ * the eUICC's, 8.1.2 / 6.3 for the EUM's (the node has seen both genuine
+ * ones before, so its certificate cache must not let them through). */
+static void
+test_expired_certificates(void **state)
+{
+	(void)state;
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX];
+	session s;
+	download_why why;
+	fake_se x = se_a;
+	/* warm the cache with a genuine chain of the same EUM (another EID:
+	 * assert_refused checks that EID got no companion key) */
+	authorised_share(EID2, id, mid);
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	assert_int_equal(authenticate_as(&s, mid, &se_a2, &why), 0);
+
+	authorised_share(EID, id, mid);
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	x.cert = expired_copy(se_a.cert, se_a.cert_len, "eum", &x.cert_len);
+	int rc = authenticate_as(&s, mid, &x, &why);
+	assert_refused(&s, id, rc, &why, "eUICC certificate has expired");
+	assert_spec_code(&why, "8.1.3", "6.3"); /* eUICC Certificate - Expired */
+	free(x.cert);
+
+	authorised_share(EID, id, mid);
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	x.cert = se_a.cert;
+	x.cert_len = se_a.cert_len;
+	x.eum = expired_copy(se_a.eum, se_a.eum_len, "ci", &x.eum_len);
+	rc = authenticate_as(&s, mid, &x, &why);
+	assert_refused(&s, id, rc, &why, "EUM certificate has expired");
+	assert_spec_code(&why, "8.1.2", "6.3"); /* EUM Certificate - Expired */
+	free(x.eum);
+}
+
 static void
 test_eid_outside_eum_range(void **state)
 {
@@ -1715,6 +1773,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_download_accepted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_download_matching_id_in_ctx_params, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expired_certificates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eid_outside_eum_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificate_eid_is_not_the_share_eid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_euicc_signature1, setup, teardown),
