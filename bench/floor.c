@@ -523,6 +523,18 @@ read_counts(const char *path, struct counts *c)
 	fclose(f);
 }
 
+/* --rounds: a whole decimal number, else 0 (refused by the caller). */
+static int
+parse_rounds(const char *s)
+{
+	char *end = NULL;
+	errno = 0;
+	long r = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || r < 1 || r > FLOOR_MAX_ROUNDS)
+		return 0;
+	return (int)r;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -548,7 +560,7 @@ main(int argc, char **argv)
 		case 'm': node_ms = strtod(optarg, NULL); break;
 		case 't': tmp = optarg; break;
 		case 'r':
-			rounds = atoi(optarg);
+			rounds = parse_rounds(optarg);
 			if (rounds < 1 || rounds > FLOOR_MAX_ROUNDS) {
 				fprintf(stderr, "bench_floor: error: --rounds must be 1..%d\n", FLOOR_MAX_ROUNDS);
 				return 2;
