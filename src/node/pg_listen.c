@@ -17,9 +17,11 @@
  * events and pending commands whose ids crossed the horizon since the last
  * sweep and wakes their streams; every committed row crosses it exactly
  * once, so every row's streams are woken at least once after it became
- * readable. It runs every PG_SWEEP_IDLE_MS, and PG_SWEEP_FIRST_MS after a
- * held-back read, then again (the delay doubling up to PG_SWEEP_MAX_MS)
- * while rows above the horizon remain.
+ * readable. It runs every PG_SWEEP_IDLE_MS; after a held-back read at the
+ * next notification (another commit: perhaps of the transaction the read
+ * waited for) or PG_SWEEP_FIRST_MS later, whichever comes first, then again
+ * (the delay doubling up to PG_SWEEP_MAX_MS) while rows above the horizon
+ * remain.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -52,6 +54,7 @@ struct pg_listen {
 	atomic_int held_flag;
 	int64_t horizon;     /* the last sweep's (-1: none yet) */
 	int delay_ms;        /* of the next fast sweep (0: idle period) */
+	int held_pending;    /* a held-back read not yet followed by a sweep */
 	char url[sizeof(((node *)0)->db_url)];
 };
 
@@ -112,6 +115,12 @@ drain(struct pg_listen *l)
 		else
 			log_debug("postgresql NOTIFY %s: payload ignored", nt->relname);
 		PQfreemem(nt);
+		/* another commit: the transaction a held-back read waited for
+		 * may be the one that just ended, so sweep now */
+		if (l->held_pending) {
+			l->held_pending = 0;
+			arm_sweep(l, 0);
+		}
 	}
 }
 
@@ -122,6 +131,7 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	struct pg_listen *l = arg;
 	int fast = atomic_exchange(&l->held_flag, 0);
+	l->held_pending = 0;
 	if (l->conn == NULL)
 		return; /* on_retry kicks every stream once reconnected */
 	/* keys whose rows crossed the horizon since the last sweep; the "h" row
@@ -139,7 +149,7 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 	snprintf(from, sizeof(from), "%lld", (long long)l->horizon);
 	const char *vals[1] = { from };
 	PGresult *r = PQexecParams(l->conn, sql, 1, NULL, vals, NULL, NULL, 0);
-	int more = 0, woken = 0;
+	int more = 0;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		log_warn("postgresql sweep: %s", PQresultErrorMessage(r));
 		push_kick(l->n);
@@ -164,7 +174,6 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 		}
 		if (nk >= PG_SWEEP_KEYS)
 			push_kick(l->n);
-		woken = nk > 0;
 	}
 	PQclear(r);
 	if (PQstatus(l->conn) != CONNECTION_OK) {
@@ -173,9 +182,10 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	drain(l);
-	/* fast again while held-back rows may wait: the first delay after a
-	 * held-back read or a sweep that woke someone, doubling otherwise */
-	if (fast || woken)
+	/* fast after a held-back read, the delay doubling while rows above the
+	 * horizon remain (not after every sweep that woke someone: under load
+	 * every sweep does, and the NOTIFYs already woke them) */
+	if (fast)
 		l->delay_ms = PG_SWEEP_FIRST_MS;
 	else if (l->delay_ms > 0)
 		l->delay_ms = l->delay_ms * 2 > PG_SWEEP_MAX_MS ? 0 : l->delay_ms * 2;
@@ -200,6 +210,7 @@ on_held(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	struct pg_listen *l = arg;
 	l->delay_ms = PG_SWEEP_FIRST_MS;
+	l->held_pending = 1;
 	arm_sweep(l, PG_SWEEP_FIRST_MS);
 }
 
