@@ -19,9 +19,9 @@
  * once, so every row's streams are woken at least once after it became
  * readable. It runs every PG_SWEEP_IDLE_MS; after a held-back read at the
  * next notification (another commit: perhaps of the transaction the read
- * waited for) or PG_SWEEP_FIRST_MS later, whichever comes first, then again
- * (the delay doubling up to PG_SWEEP_MAX_MS) while rows above the horizon
- * remain.
+ * waited for) or PG_SWEEP_FIRST_MS later, whichever comes first, and so on
+ * (the delay doubling up to PG_SWEEP_MAX_MS) until the horizon has passed
+ * the highest held-back row reported.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -52,9 +52,11 @@ struct pg_listen {
 	struct event *sweep; /* the sweep's timer */
 	struct event *held;  /* activated (any thread) by store_pg_on_holdback */
 	atomic_int held_flag;
+	atomic_llong held_max; /* the highest held-back id reported (0: none) */
 	int64_t horizon;     /* the last sweep's (-1: none yet) */
 	int delay_ms;        /* of the next fast sweep (0: idle period) */
 	int held_pending;    /* a held-back read not yet followed by a sweep */
+	int explained;       /* TAPSHARE_STORE_EXPLAIN: the sweep's plan written */
 	char url[sizeof(((node *)0)->db_url)];
 };
 
@@ -124,6 +126,35 @@ drain(struct pg_listen *l)
 	}
 }
 
+/* TAPSHARE_STORE_EXPLAIN=FILE (tests): the sweep's plan, once, in the
+ * store's format ("-- SQL", then the plan lines; test_pg_plans.sh fails on
+ * any table scan). */
+static void
+explain(struct pg_listen *l, const char *sql, const char *param)
+{
+	l->explained = 1;
+	const char *path = getenv("TAPSHARE_STORE_EXPLAIN");
+	FILE *f = path != NULL && path[0] != '\0' ? fopen(path, "a") : NULL;
+	if (f == NULL)
+		return;
+	size_t len = strlen(sql) + 9;
+	char *text = malloc(len);
+	if (text != NULL) {
+		snprintf(text, len, "EXPLAIN %s", sql);
+		const char *vals[1] = { param };
+		PGresult *r = PQexecParams(l->conn, text, 1, NULL, vals, NULL, NULL, 0);
+		fprintf(f, "-- %s\n", sql);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK)
+			for (int k = 0; k < PQntuples(r); k++)
+				fprintf(f, "%s\n", PQgetvalue(r, k, 0));
+		else
+			fprintf(f, "EXPLAIN FAILED: %s", PQresultErrorMessage(r));
+		PQclear(r);
+		free(text);
+	}
+	fclose(f);
+}
+
 static void
 on_sweep(evutil_socket_t fd, short what, void *arg)
 {
@@ -135,12 +166,10 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 	if (l->conn == NULL)
 		return; /* on_retry kicks every stream once reconnected */
 	/* keys whose rows crossed the horizon since the last sweep; the "h" row
-	 * is the new horizon, an "m" row says rows above it remain */
+	 * is the new horizon */
 	static const char sql[] =
 	    "WITH h AS (SELECT " PG_ORD_HORIZON_SQL " AS h)"
 	    " SELECT 'h', h::text FROM h"
-	    " UNION ALL SELECT 'm', '' FROM h WHERE EXISTS (SELECT 1 FROM events WHERE id >= h.h)"
-	    "  OR EXISTS (SELECT 1 FROM companion_cmds WHERE id >= h.h)"
 	    " UNION ALL (SELECT DISTINCT 'u', user_id::text FROM events, h WHERE $1::bigint >= 0"
 	    "  AND id >= $1::bigint AND id < h.h LIMIT " PG_SWEEP_KEYS_SQL ")"
 	    " UNION ALL (SELECT DISTINCT 'e', eid FROM companion_cmds, h WHERE $1::bigint >= 0"
@@ -148,8 +177,9 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 	char from[24];
 	snprintf(from, sizeof(from), "%lld", (long long)l->horizon);
 	const char *vals[1] = { from };
+	if (l->horizon >= 0 && !l->explained)
+		explain(l, sql, vals[0]);
 	PGresult *r = PQexecParams(l->conn, sql, 1, NULL, vals, NULL, NULL, 0);
-	int more = 0;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		log_warn("postgresql sweep: %s", PQresultErrorMessage(r));
 		push_kick(l->n);
@@ -160,8 +190,6 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 			long long h;
 			if (k[0] == 'h' && ts_parse_ll(v, 0, INT64_MAX, &h) == 0) {
 				l->horizon = h;
-			} else if (k[0] == 'm') {
-				more = 1;
 			} else if (k[0] == 'u' || k[0] == 'e') {
 				char payload[PG_NOTIFY_PAYLOAD_MAX + 1];
 				int64_t user_id;
@@ -182,23 +210,35 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	drain(l);
-	/* fast after a held-back read, the delay doubling while rows above the
-	 * horizon remain (not after every sweep that woke someone: under load
-	 * every sweep does, and the NOTIFYs already woke them) */
-	if (fast)
-		l->delay_ms = PG_SWEEP_FIRST_MS;
-	else if (l->delay_ms > 0)
-		l->delay_ms = l->delay_ms * 2 > PG_SWEEP_MAX_MS ? 0 : l->delay_ms * 2;
-	if (!more)
+	/* Until the horizon passes the highest held-back row reported: again at
+	 * the next notification or after a delay doubling up to
+	 * PG_SWEEP_MAX_MS; then the idle period (not after every sweep that woke
+	 * someone: under load every sweep does, and the NOTIFYs woke them). */
+	long long held = atomic_load(&l->held_max);
+	if (held > 0 && held < l->horizon) {
+		/* passed: this sweep woke them; a report racing in is >= this */
+		long long expect = held;
+		atomic_compare_exchange_strong(&l->held_max, &expect, 0);
+		held = atomic_load(&l->held_max);
+	}
+	if (held > 0 && held >= l->horizon) {
+		l->delay_ms = fast || l->delay_ms == 0 ? PG_SWEEP_FIRST_MS :
+		    l->delay_ms * 2 > PG_SWEEP_MAX_MS ? PG_SWEEP_MAX_MS : l->delay_ms * 2;
+		l->held_pending = 1;
+	} else {
 		l->delay_ms = 0;
+	}
 	arm_sweep(l, l->delay_ms > 0 ? l->delay_ms : PG_SWEEP_IDLE_MS);
 }
 
 /* store_pg.c's hook (any thread): a stream read found rows held back. */
 static void
-on_holdback(void *arg)
+on_holdback(void *arg, int64_t id)
 {
 	struct pg_listen *l = arg;
+	long long cur = atomic_load(&l->held_max);
+	while (id > cur && !atomic_compare_exchange_weak(&l->held_max, &cur, id))
+		;
 	if (atomic_exchange(&l->held_flag, 1) == 0)
 		event_active(l->held, EV_READ, 0);
 }

@@ -40,9 +40,10 @@
 #define PG_ORD_PER_XID_SQL "65536"
 #define PG_ORD_HORIZON_SQL "(pg_snapshot_xmin(pg_current_snapshot())::text::bigint * " PG_ORD_PER_XID_SQL ")"
 
-/* store_pg.c: fn(arg) is called (any thread) when a stream read found rows
- * of its key held back above the horizon; NULL turns it off. */
-void store_pg_on_holdback(void (*fn)(void *), void *arg);
+/* store_pg.c: fn(arg, id) is called (any thread) when a stream read found a
+ * row of its key held back above the horizon, id the first such row's; NULL
+ * turns it off. */
+void store_pg_on_holdback(void (*fn)(void *, int64_t), void *arg);
 
 /* Parses payload p (NUL-terminated, read at most PG_NOTIFY_PAYLOAD_MAX + 1
  * bytes). 0 and *user_id >= 0 (eid "") for "u:", or *user_id = -1 and the

@@ -1315,22 +1315,22 @@ pq_shares_of_eid(store *b, const char *eid, char (*ids)[STORE_ID_MAX], size_t ma
 /* ---- events and companion commands ---- */
 
 /* Held-back rows seen by a stream read (pg_notify.h): pg_listen.c's hook. */
-static void (*_Atomic holdback_fn)(void *);
+static void (*_Atomic holdback_fn)(void *, int64_t);
 static void *_Atomic holdback_arg;
 
 void
-store_pg_on_holdback(void (*fn)(void *), void *arg)
+store_pg_on_holdback(void (*fn)(void *, int64_t), void *arg)
 {
 	holdback_arg = arg;
 	holdback_fn = fn;
 }
 
 static void
-held_back(void)
+held_back(int64_t id)
 {
-	void (*fn)(void *) = holdback_fn;
+	void (*fn)(void *, int64_t) = holdback_fn;
 	if (fn != NULL)
-		fn(holdback_arg);
+		fn(holdback_arg, id);
 }
 
 /* Column col of a binary-format boolean result. */
@@ -1445,7 +1445,7 @@ pq_events_after(store *b, int64_t user_id, const char *share_id, int64_t after, 
 		return rc;
 	for (int i = 0; i < PQntuples(r) && *n < max; i++) {
 		if (!c_bool(r, i, 4)) {
-			held_back();
+			held_back(c_i64(r, i, 0));
 			break;
 		}
 		store_event *e = &out[(*n)++];
@@ -1508,7 +1508,7 @@ pq_cmds_pending(store *b, const char *eid, int64_t after, store_cmd *out, size_t
 		return rc;
 	for (int i = 0; i < PQntuples(r) && *n < max; i++) {
 		if (!c_bool(r, i, 5)) {
-			held_back();
+			held_back(c_i64(r, i, 0));
 			break;
 		}
 		store_cmd *c = &out[(*n)++];

@@ -66,7 +66,8 @@ nstmt=$(grep -c '^-- ' "$T/plans.txt" || true)
 echo "# $nstmt statement plans recorded"
 expect "the flow's statements were explained (at least 40)" [ "$nstmt" -ge 40 ]
 for must in "UPDATE companion_cmds SET done=1" "INSERT INTO events" "WITH c AS (SELECT id FROM outbox o WHERE done=0" \
-	"SELECT id FROM shares WHERE state IN" "WITH d AS (SELECT id FROM shares sh WHERE updated_at"; do
+	"SELECT id FROM shares WHERE state IN" "WITH d AS (SELECT id FROM shares sh WHERE updated_at" \
+	"WITH h AS (SELECT (pg_snapshot_xmin"; do
 	expect "plan recorded for: $must" grep -qF -- "-- $must" "$T/plans.txt"
 done
 awk '

@@ -33,12 +33,14 @@
 
 static const char *pg_url;
 static int holdbacks;
+static int64_t held_id;
 
 static void
-on_holdback(void *arg)
+on_holdback(void *arg, int64_t id)
 {
 	(void)arg;
 	holdbacks++;
+	held_id = id;
 }
 
 /* psql-like helper on a connection of its own */
@@ -122,6 +124,7 @@ test_late_commit_not_skipped(void **state)
 	int before = holdbacks;
 	assert_int_equal(read_events(r, user, 0, ev, 8), 0);
 	assert_true(holdbacks > before);
+	assert_int_equal(held_id, idb); /* the row that waits */
 	assert_int_equal(r->ops->events_last(r, user, &last), 0);
 	assert_int_equal(last, 0); /* "from now" starts below both */
 
