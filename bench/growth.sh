@@ -3,7 +3,7 @@
 # (issue 9 items 3-4). For each backend and each store size N it sets up a
 # fresh node exactly as bench/run.sh does, first fills the store with N
 # synthetic FINISHED shares (bench/fill_sqlite.sql / bench/fill_pg.sql: bulk
-# INSERT ... SELECT; each share with 5 events, 2 commands, 2 outbox rows, a
+# INSERT ... SELECT, explicit indexes built after; each share with 5 events, 2 commands, 2 outbox rows, a
 # download session and an idempotency record), then runs the flows with
 # BUILD_DIR/bench_flows (the same driver as bench/run.sh) and prints
 # flows/s, node CPU per flow and, on PostgreSQL, the server's CPU per flow and
@@ -26,8 +26,8 @@
 #                    reached and cross-node wake-ups go through LISTEN/NOTIFY
 #   GROWTH_USERS     primaries (users, each with its own app and device), default 1:
 #                    with HAProxy one driver per user, each with CONC / USERS EIDs
-#                    (every flow of one user commits its events in id order, under
-#                    that user's lock: one user is the worst case for lock waits)
+#                    (one user was the worst case for lock waits while every event
+#                    of a user took that user's lock; on PostgreSQL there is none now)
 #   GROWTH_FLOWS     measured flows per row (default 100), GROWTH_WARMUP (default 8)
 #   GROWTH_CONCURRENCY worker threads = companions (default 4, even, at most 16)
 #   GROWTH_DURATION  limit per row in seconds (default 120)
@@ -100,7 +100,7 @@ if [ "${2:-}" = --row ]; then
 	ts_start_sp
 	now=$(date +%s)
 	if [ "$BACKEND" = pg ]; then
-		pg_start "-c fsync=on -c synchronous_commit=on -c shared_buffers=256MB -c max_connections=200"
+		pg_start "-c fsync=on -c synchronous_commit=on -c shared_buffers=256MB -c max_connections=200 -c max_wal_size=4GB"
 		URL=$(pg_createdb tsnode)
 		"$TS_BIN/tapshare-node" init --dir "$T/node" --pki "$T/pki" --listen 127.0.0.1:0 >"$T/node-init.log" 2>&1
 		sed -i "s|^database = .*|database = ${URL//&/\\&}|" "$T/node/node.ini"
@@ -127,9 +127,14 @@ if [ "${2:-}" = --row ]; then
 	done
 	t0=$(date +%s%N)
 	if [ "$BACKEND" = pg ]; then
+		nidx() { "$PGBIN/psql" -X -A -t -q -h "$PGD" -U postgres -d tsnode -c \
+			"SELECT COUNT(*) FROM pg_indexes WHERE schemaname = 'public'"; }
+		idx0=$(nidx)
+		# (fill_pg.sql drops the explicit indexes and builds them at its end)
 		"$PGBIN/psql" -X -q -h "$PGD" -U postgres -d tsnode -v n="$N" -v updated="$now" \
-			-f "$ROOT/bench/fill_pg.sql" >"$T/fill.log" 2>&1
+			-f "$ROOT/bench/fill_pg.sql" >"$T/fill.log" 2>&1 || { cat "$T/fill.log" >&2; exit 1; }
 		"$PGBIN/psql" -X -q -h "$PGD" -U postgres -d tsnode -c CHECKPOINT >/dev/null
+		[ "$(nidx)" = "$idx0" ] || { echo "growth.sh: error: indexes not rebuilt after the fill" >&2; exit 1; }
 	else
 		NU=$((N / 5 > 1000 ? N / 5 : 1000))
 		db="$T/node/node.db"
@@ -199,10 +204,14 @@ if [ "${2:-}" = --row ]; then
 		echo "$t"
 	}
 	if [ "$BACKEND" = pg ]; then
-		# lock waits: a sample every 100 ms of the backends waiting for a lock
+		# waits: a sample every 100 ms of what every active backend waits
+		# for (pg_stat_activity: heavyweight "Lock" waits, with the statement,
+		# LWLock, IO ...) and which locks are not granted (pg_locks: type,
+		# class / database, object, mode) — the NOTIFY queue lock shows as
+		# an "object" lock on database 0, class 1262 (pg_database)
 		( while :; do
 			"$PGBIN/psql" -X -A -t -q -h "$PGD" -U postgres -d tsnode -c \
-				"SELECT COUNT(*) FILTER (WHERE wait_event_type = 'Lock'), COUNT(*), string_agg(wait_event || ': ' || left(query, 70), '; ') FILTER (WHERE wait_event_type = 'Lock') FROM pg_stat_activity WHERE datname = 'tsnode' AND state <> 'idle' AND pid <> pg_backend_pid()" \
+				"SELECT COUNT(*) FILTER (WHERE wait_event_type = 'Lock'), COUNT(*), string_agg(wait_event || ': ' || left(query, 70), '; ') FILTER (WHERE wait_event_type = 'Lock'), string_agg(coalesce(wait_event_type, 'CPU') || ':' || coalesce(wait_event, '-'), ','), (SELECT string_agg(locktype || ' db ' || coalesce(database::text, '-') || ' class ' || coalesce(classid::text, '-') || ' obj ' || coalesce(objid::text, '-') || ' ' || mode, ',') FROM pg_locks WHERE NOT granted) FROM pg_stat_activity WHERE datname = 'tsnode' AND state = 'active' AND pid <> pg_backend_pid()" \
 				>>"$T/locks.txt" 2>/dev/null || true
 			sleep 0.1
 		done ) &
@@ -256,7 +265,14 @@ if [ "${2:-}" = --row ]; then
 	if [ -s "$T/locks.txt" ]; then
 		waits=$(awk -F'|' '{s++; if ($1 > 0) w++} END {printf "%d/%d", w, s}' "$T/locks.txt")
 	fi
-	[ -s "$T/locks.txt" ] && awk -F'|' '$1 > 0 { print $3 }' "$T/locks.txt" | head -n 5 | sed 's/^/#   lock wait: /' >&2
+	if [ -s "$T/locks.txt" ]; then
+		awk -F'|' '$1 > 0 { print $3 }' "$T/locks.txt" | head -n 5 | sed 's/^/#   lock wait: /' >&2
+		# every sampled wait of an active backend, most frequent first
+		echo "#   sampled waits ($(wc -l <"$T/locks.txt") samples, active backends): $(cut -d'|' -f4 "$T/locks.txt" |
+			tr ',' '\n' | grep -v '^$' | sort | uniq -c | sort -rn | head -n 8 | awk '{printf "%s%s %d", (NR > 1 ? ", " : ""), $2, $1}')" >&2
+		echo "#   locks not granted (pg_locks): $(cut -d'|' -f5 "$T/locks.txt" | tr ',' '\n' | grep -v '^$' |
+			sort | uniq -c | sort -rn | head -n 4 | awk '{c=$1; $1=""; printf "%s%s x%d", (NR > 1 ? ";" : ""), $0, c}')" >&2
+	fi
 	echo "ROW $BACKEND $N ${#NODE_URLS[@]} ${fs:-0} $ncpu $pcpu $waits $fill_ms $done_flows"
 	exit "$rc"
 fi

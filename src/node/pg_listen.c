@@ -1,15 +1,30 @@
 /*
  * pg_listen.c — cross-node wake-ups when several nodes share one PostgreSQL
  * database (issue 9). The store sends NOTIFY tapshare, payload "u:<user id>"
- * (an event for a primary) or "e:<eid>" (a command for a companion), in the
- * very transaction that wrote the row, so the notification is delivered at
- * its commit, to every node listening. Each node keeps one dedicated libpq
+ * (an event for a primary) or "e:<eid>" (a command for a companion) right
+ * after the commit of the transaction that wrote the row, to every node
+ * listening. Each node keeps one dedicated libpq
  * connection that LISTENs; its socket is watched by the event loop, and each
  * notification wakes the push streams of its user / EID (push.c), whichever
  * node made the change. A lost connection is re-opened every second and,
  * once back, every stream is woken (a notification may have been missed
  * meanwhile; the streams' cursors make a spurious wake harmless).
+ *
+ * The sweep (on the same connection) heals what a NOTIFY cannot: a node that
+ * died between its COMMIT and its NOTIFY, and a stream read that found rows
+ * of its key held back above the order horizon (pg_notify.h: committed, but
+ * an older transaction was still running). Each sweep reads the keys of the
+ * events and pending commands whose ids crossed the horizon since the last
+ * sweep and wakes their streams; every committed row crosses it exactly
+ * once, so every row's streams are woken at least once after it became
+ * readable. It runs every PG_SWEEP_IDLE_MS; after a held-back read at the
+ * next notification (another commit: perhaps of the transaction the read
+ * waited for) or PG_SWEEP_FIRST_MS later, whichever comes first, and so on
+ * (the delay doubling up to PG_SWEEP_MAX_MS) until the horizon has passed
+ * the highest held-back row reported.
  */
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,11 +37,26 @@
 #include "node/node.h"
 #include "node/pg_notify.h"
 
+#define PG_SWEEP_IDLE_MS 1000
+#define PG_SWEEP_FIRST_MS 2
+#define PG_SWEEP_MAX_MS 64
+/* keys read per sweep (of each kind); more wake every stream */
+#define PG_SWEEP_KEYS 4096
+#define PG_SWEEP_KEYS_SQL "4096"
+
 struct pg_listen {
 	node *n;
 	PGconn *conn;
 	struct event *rd;    /* the connection's socket */
 	struct event *retry; /* 1 s timer while disconnected */
+	struct event *sweep; /* the sweep's timer */
+	struct event *held;  /* activated (any thread) by store_pg_on_holdback */
+	atomic_int held_flag;
+	atomic_llong held_max; /* the highest held-back id reported (0: none) */
+	int64_t horizon;     /* the last sweep's (-1: none yet) */
+	int delay_ms;        /* of the next fast sweep (0: idle period) */
+	int held_pending;    /* a held-back read not yet followed by a sweep */
+	int explained;       /* TAPSHARE_STORE_EXPLAIN: the sweep's plan written */
 	char url[sizeof(((node *)0)->db_url)];
 };
 
@@ -48,6 +78,7 @@ wake(node *n, int64_t user_id, const char *eid)
 }
 
 static void drop(struct pg_listen *l);
+static void drain(struct pg_listen *l);
 static int connect_listen(struct pg_listen *l);
 
 static void
@@ -61,8 +92,23 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 		drop(l);
 		return;
 	}
+	drain(l);
+}
+
+static void
+arm_sweep(struct pg_listen *l, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	if (l->sweep != NULL)
+		evtimer_add(l->sweep, &tv);
+}
+
+/* Wakes the streams of the notifications libpq has read (bounded: only
+ * what is already in). */
+static void
+drain(struct pg_listen *l)
+{
 	PGnotify *nt;
-	/* bounded: only what this read brought in */
 	for (int i = 0; i < 100000 && (nt = PQnotifies(l->conn)) != NULL; i++) {
 		int64_t user_id;
 		char eid[33];
@@ -71,7 +117,141 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 		else
 			log_debug("postgresql NOTIFY %s: payload ignored", nt->relname);
 		PQfreemem(nt);
+		/* another commit: the transaction a held-back read waited for
+		 * may be the one that just ended, so sweep now */
+		if (l->held_pending) {
+			l->held_pending = 0;
+			arm_sweep(l, 0);
+		}
 	}
+}
+
+/* TAPSHARE_STORE_EXPLAIN=FILE (tests): the sweep's plan, once, in the
+ * store's format ("-- SQL", then the plan lines; test_pg_plans.sh fails on
+ * any table scan). */
+static void
+explain(struct pg_listen *l, const char *sql, const char *param)
+{
+	l->explained = 1;
+	const char *path = getenv("TAPSHARE_STORE_EXPLAIN");
+	FILE *f = path != NULL && path[0] != '\0' ? fopen(path, "a") : NULL;
+	if (f == NULL)
+		return;
+	size_t len = strlen(sql) + 9;
+	char *text = malloc(len);
+	if (text != NULL) {
+		snprintf(text, len, "EXPLAIN %s", sql);
+		const char *vals[1] = { param };
+		PGresult *r = PQexecParams(l->conn, text, 1, NULL, vals, NULL, NULL, 0);
+		fprintf(f, "-- %s\n", sql);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK)
+			for (int k = 0; k < PQntuples(r); k++)
+				fprintf(f, "%s\n", PQgetvalue(r, k, 0));
+		else
+			fprintf(f, "EXPLAIN FAILED: %s", PQresultErrorMessage(r));
+		PQclear(r);
+		free(text);
+	}
+	fclose(f);
+}
+
+static void
+on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct pg_listen *l = arg;
+	int fast = atomic_exchange(&l->held_flag, 0);
+	l->held_pending = 0;
+	if (l->conn == NULL)
+		return; /* on_retry kicks every stream once reconnected */
+	/* keys whose rows crossed the horizon since the last sweep; the "h" row
+	 * is the new horizon */
+	static const char sql[] =
+	    "WITH h AS (SELECT " PG_ORD_HORIZON_SQL " AS h)"
+	    " SELECT 'h', h::text FROM h"
+	    " UNION ALL (SELECT DISTINCT 'u', user_id::text FROM events, h WHERE $1::bigint >= 0"
+	    "  AND id >= $1::bigint AND id < h.h LIMIT " PG_SWEEP_KEYS_SQL ")"
+	    " UNION ALL (SELECT DISTINCT 'e', eid FROM companion_cmds, h WHERE $1::bigint >= 0"
+	    "  AND id >= $1::bigint AND id < h.h AND done = 0 LIMIT " PG_SWEEP_KEYS_SQL ")";
+	char from[24];
+	snprintf(from, sizeof(from), "%lld", (long long)l->horizon);
+	const char *vals[1] = { from };
+	if (l->horizon >= 0 && !l->explained)
+		explain(l, sql, vals[0]);
+	PGresult *r = PQexecParams(l->conn, sql, 1, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		log_warn("postgresql sweep: %s", PQresultErrorMessage(r));
+		push_kick(l->n);
+	} else {
+		int nk = 0;
+		for (int i = 0; i < PQntuples(r); i++) {
+			const char *k = PQgetvalue(r, i, 0), *v = PQgetvalue(r, i, 1);
+			long long h;
+			if (k[0] == 'h' && ts_parse_ll(v, 0, INT64_MAX, &h) == 0) {
+				l->horizon = h;
+			} else if (k[0] == 'u' || k[0] == 'e') {
+				char payload[PG_NOTIFY_PAYLOAD_MAX + 1];
+				int64_t user_id;
+				char eid[33];
+				nk++;
+				snprintf(payload, sizeof(payload), "%c:%s", k[0], v);
+				if (pg_notify_parse(payload, &user_id, eid) == 0)
+					wake(l->n, user_id, eid);
+			}
+		}
+		if (nk >= PG_SWEEP_KEYS)
+			push_kick(l->n);
+	}
+	PQclear(r);
+	if (PQstatus(l->conn) != CONNECTION_OK) {
+		log_warn("postgresql LISTEN connection lost: %s", PQerrorMessage(l->conn));
+		drop(l);
+		return;
+	}
+	drain(l);
+	/* Until the horizon passes the highest held-back row reported: again at
+	 * the next notification or after a delay doubling up to
+	 * PG_SWEEP_MAX_MS; then the idle period (not after every sweep that woke
+	 * someone: under load every sweep does, and the NOTIFYs woke them). */
+	long long held = atomic_load(&l->held_max);
+	if (held > 0 && held < l->horizon) {
+		/* passed: this sweep woke them; a report racing in is >= this */
+		long long expect = held;
+		atomic_compare_exchange_strong(&l->held_max, &expect, 0);
+		held = atomic_load(&l->held_max);
+	}
+	if (held > 0 && held >= l->horizon) {
+		l->delay_ms = fast || l->delay_ms == 0 ? PG_SWEEP_FIRST_MS :
+		    l->delay_ms * 2 > PG_SWEEP_MAX_MS ? PG_SWEEP_MAX_MS : l->delay_ms * 2;
+		l->held_pending = 1;
+	} else {
+		l->delay_ms = 0;
+	}
+	arm_sweep(l, l->delay_ms > 0 ? l->delay_ms : PG_SWEEP_IDLE_MS);
+}
+
+/* store_pg.c's hook (any thread): a stream read found rows held back. */
+static void
+on_holdback(void *arg, int64_t id)
+{
+	struct pg_listen *l = arg;
+	long long cur = atomic_load(&l->held_max);
+	while (id > cur && !atomic_compare_exchange_weak(&l->held_max, &cur, id))
+		;
+	if (atomic_exchange(&l->held_flag, 1) == 0)
+		event_active(l->held, EV_READ, 0);
+}
+
+static void
+on_held(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct pg_listen *l = arg;
+	l->delay_ms = PG_SWEEP_FIRST_MS;
+	l->held_pending = 1;
+	arm_sweep(l, PG_SWEEP_FIRST_MS);
 }
 
 static void
@@ -121,6 +301,11 @@ connect_listen(struct pg_listen *l)
 		drop(l);
 		return TS_EDB;
 	}
+	/* the first sweep only reads the horizon (what came before is woken
+	 * by the caller: nothing at start, every stream after a reconnect) */
+	l->horizon = -1;
+	l->delay_ms = 0;
+	arm_sweep(l, 0);
 	return 0;
 }
 
@@ -136,17 +321,20 @@ pg_listen_start(node *n)
 	l->n = n;
 	memcpy(l->url, n->db_url, sizeof(l->url));
 	l->retry = evtimer_new(n->base, on_retry, l);
-	if (l->retry == NULL) {
-		free(l);
+	l->sweep = evtimer_new(n->base, on_sweep, l);
+	l->held = event_new(n->base, -1, 0, on_held, l);
+	n->pgl = l;
+	if (l->retry == NULL || l->sweep == NULL || l->held == NULL) {
+		pg_listen_stop(n);
 		return TS_ENOMEM;
 	}
-	n->pgl = l;
 	/* the first connection must work: the database itself did a moment ago */
 	if (connect_listen(l) != 0) {
 		pg_listen_stop(n);
 		log_error("cannot LISTEN for other nodes' changes on the PostgreSQL database");
 		return TS_EDB;
 	}
+	store_pg_on_holdback(on_holdback, l);
 	log_info("listening for other nodes' changes (PostgreSQL LISTEN tapshare)");
 	return 0;
 }
@@ -157,10 +345,15 @@ pg_listen_stop(node *n)
 	struct pg_listen *l = n->pgl;
 	if (l == NULL)
 		return;
+	store_pg_on_holdback(NULL, NULL);
 	if (l->rd != NULL)
 		event_free(l->rd);
 	if (l->retry != NULL)
 		event_free(l->retry);
+	if (l->sweep != NULL)
+		event_free(l->sweep);
+	if (l->held != NULL)
+		event_free(l->held);
 	PQfinish(l->conn);
 	memset(l->url, 0, sizeof(l->url));
 	free(l);

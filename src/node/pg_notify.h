@@ -1,7 +1,7 @@
 /*
  * pg_notify.h — the payload of the nodes' PostgreSQL notifications (channel
- * "tapshare", sent by store_pg.c in the transaction that wrote the row,
- * read by pg_listen.c): "u:<user id>" (an event for a primary of that user)
+ * "tapshare", sent by store_pg.c right after the COMMIT of the transaction
+ * that wrote the row, read by pg_listen.c): "u:<user id>" (an event for a primary of that user)
  * or "e:<eid>" (a command for that companion). Header-only so that the fuzz
  * target needs nothing but lib/.
  */
@@ -16,6 +16,34 @@
 #include "lib/util.h"
 
 #define PG_NOTIFY_PAYLOAD_MAX 80
+
+/*
+ * The order key of events and companion commands (their id) on PostgreSQL,
+ * lock-free across nodes (issue 9): a row's id is
+ *     xid * PG_ORD_PER_XID + k
+ * where xid is the top-level transaction id of the transaction that
+ * inserted it (pg_current_xact_id(), 64-bit, never reused) and k = 1, 2, ...
+ * counts the rows that transaction inserted. A reader pages by cursor
+ * (id > after) and only returns rows below the horizon
+ *     pg_snapshot_xmin(pg_current_snapshot()) * PG_ORD_PER_XID,
+ * the ids of transactions that had all ended when its statement's snapshot
+ * was taken (xmin: the oldest transaction still running). Any row that
+ * becomes visible later belongs to a transaction at or past that xmin, so
+ * its id is above everything returned: a cursor never skips a row that
+ * commits late, whatever order the nodes commit in, and no writer waits for
+ * another. A row above the horizon is "held back" until the older
+ * transactions end; the reader tells pg_listen.c (store_pg_on_holdback), whose
+ * sweep wakes its streams once it is below. Ids of schema <= 10 rows (a
+ * BIGSERIAL) are far below any new one; store_pg_open checks it.
+ */
+#define PG_ORD_PER_XID 65536
+#define PG_ORD_PER_XID_SQL "65536"
+#define PG_ORD_HORIZON_SQL "(pg_snapshot_xmin(pg_current_snapshot())::text::bigint * " PG_ORD_PER_XID_SQL ")"
+
+/* store_pg.c: fn(arg, id) is called (any thread) when a stream read found a
+ * row of its key held back above the horizon, id the first such row's; NULL
+ * turns it off. */
+void store_pg_on_holdback(void (*fn)(void *, int64_t), void *arg);
 
 /* Parses payload p (NUL-terminated, read at most PG_NOTIFY_PAYLOAD_MAX + 1
  * bytes). 0 and *user_id >= 0 (eid "") for "u:", or *user_id = -1 and the

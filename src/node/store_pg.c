@@ -13,13 +13,12 @@
  *    the same share run one after the other and the second sees the first's
  *    result (READ COMMITTED re-reads the locked row): expiry and the outbox
  *    may run on every node side by side without a double event or call;
- *  - event_add takes a transaction-scoped advisory lock keyed by the user,
- *    cmd_add one keyed by the EID (after the key of the user whose share the
- *    transaction loaded: always share row, then user, then EID, so no
- *    cycle), right before the insert and until commit: ids from BIGSERIAL
- *    therefore commit in id order per user and per EID, and the cursors of
- *    events_after / cmds_pending (per user, per EID) never skip a row that
- *    commits late. Other users and EIDs run in parallel;
+ *  - event order without a lock: an event's or command's id is its order
+ *    key, made of the inserting transaction's id (pg_notify.h), and the
+ *    stream reads (events_after, cmds_pending outside a transaction) return
+ *    only rows of transactions older than every one still running, so their
+ *    cursors (per user, per EID) never skip a row that commits late, while
+ *    two flows of one user write and commit side by side;
  *  - idempotency by unique constraints: one outbox job per (share, kind)
  *    (outbox_add is INSERT ... ON CONFLICT DO NOTHING), ids and nonces as
  *    primary keys;
@@ -34,9 +33,12 @@
  *    lock is gone (its process died: PostgreSQL drops the session) is
  *    claimable at once instead of after the lease. The lease is claimed FOR
  *    UPDATE SKIP LOCKED, so concurrent workers never claim one row.
- *  - cross-node wake-ups: event_add / cmd_add send NOTIFY tapshare with
- *    payload "u:<user id>" / "e:<eid>" in the same transaction (delivered at
- *    its commit); pg_listen.c turns them into push wake-ups on every node.
+ *  - cross-node wake-ups: event_add / cmd_add note the payload "u:<user
+ *    id>" / "e:<eid>", and the commit sends NOTIFY tapshare right after its
+ *    COMMIT, in the same round trip but outside the write transaction (see
+ *    pq_commit); pg_listen.c turns them into push wake-ups on every node, and
+ *    its sweep heals a NOTIFY that was never sent (the process died between
+ *    the two) or a read that found rows held back.
  *  - Readers outside begin() are never blocked.
  *  - A failed statement in SQLite fails alone, the transaction goes on; in
  *    PostgreSQL it aborts the transaction. Writes inside a transaction are
@@ -57,14 +59,18 @@
 #include "lib/log.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
+#include "node/pg_notify.h"
+
+/* distinct NOTIFY payloads kept per transaction (a flow step names one user
+ * and one EID; more are healed by pg_listen.c's sweep within a second) */
+#define PQ_NOTES 16
 
 /* Prepared statements per connection: starts this small and doubles when
  * full, so it cannot run out (issue 8). Names "ts<index>" stay stable. */
 #define PQ_CACHE_INIT 8
-/* advisory lock classes (first key of the two-int form): per user, per EID
- * (transaction scope), and the outbox lease owner (session scope) */
-#define TS_PG_USER_CLASS "73101"
-#define TS_PG_EID_CLASS "73102"
+/* advisory lock class (first key of the two-int form) of the outbox lease
+ * owner (session scope); 73101 / 73102 were the per-user / per-EID event
+ * locks of schema 8, gone (see "event order" above) */
 #define TS_PG_OWNER_CLASS "73103"
 /* retries of a statement / store-owned transaction on 40001 / 40P01 / 55P03 */
 #define PQ_RETRIES 4
@@ -82,7 +88,11 @@ typedef struct pq_store {
 	size_t ncache, cap;
 	char lock_timeout[64]; /* "SET lock_timeout = '<ms>ms'" */
 	int retryable;         /* the last failure was 40001 / 40P01 / 55P03 */
-	int64_t tx_user;       /* in a transaction: the user of the share it loaded (-1: none) */
+	int tx_seq;            /* in a transaction: events / commands it inserted (ord_expr) */
+	/* NOTIFY payloads of this transaction, sent after its COMMIT (not in
+	 * it: see "cross-node wake-ups" above); nnote of PQ_NOTES */
+	char notes[PQ_NOTES][PG_NOTIFY_PAYLOAD_MAX + 1];
+	int nnote;
 	int32_t owner;         /* outbox lease owner: our session advisory lock */
 	FILE *explain;         /* TAPSHARE_STORE_EXPLAIN: plans of each statement */
 	char sql_expired[256]; /* built at open from the transition table */
@@ -473,6 +483,76 @@ explain(pq_store *s, const char *sql, const pq_args *a)
 	free(text);
 }
 
+/* The next result of a pipeline; the NULL that ends a query's results is
+ * consumed (a sync has none). */
+static PGresult *
+pipe_next(PGconn *c)
+{
+	PGresult *r = PQgetResult(c);
+	if (r != NULL && PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+		PQclear(PQgetResult(c));
+	return r;
+}
+
+/* A write inside a transaction, guarded by a savepoint (see the top of the
+ * file), in ONE round trip: SAVEPOINT, the statement and RELEASE sent as a
+ * libpq pipeline (three round trips before; per flow that was some 40 of
+ * the node's and PostgreSQL's system calls and wake-ups). When the
+ * statement fails, PostgreSQL skips the RELEASE (the pipeline is aborted
+ * up to its sync) and the caller rolls back to the savepoint as before.
+ * *r_out is the statement's result (or NULL); returns 0, or the failure of
+ * SAVEPOINT / RELEASE / the pipeline itself (then *r_out is NULL). */
+static int
+exec_guarded(pq_store *s, const char *name, const pq_args *a, PGresult **r_out)
+{
+	PGconn *c = s->conn;
+	*r_out = NULL;
+	if (PQenterPipelineMode(c) != 1) {
+		log_error("postgresql: cannot enter pipeline mode: %s", PQerrorMessage(c));
+		return TS_EDB;
+	}
+	int sent = PQsendQueryParams(c, "SAVEPOINT ts_sp", 0, NULL, NULL, NULL, NULL, 0) == 1 &&
+	    PQsendQueryPrepared(c, name, a ? a->n : 0, a ? a->v : NULL, a ? a->len : NULL, a ? a->fmt : NULL,
+		1) == 1 &&
+	    PQsendQueryParams(c, "RELEASE SAVEPOINT ts_sp", 0, NULL, NULL, NULL, NULL, 0) == 1 &&
+	    PQpipelineSync(c) == 1;
+	PGresult *sp = NULL, *r = NULL, *rel = NULL;
+	if (sent) {
+		sp = pipe_next(c);
+		r = pipe_next(c);
+		rel = pipe_next(c);
+		/* up to the sync (bounded: a broken connection returns NULL) */
+		for (int i = 0; i < 8; i++) {
+			PGresult *e = PQgetResult(c);
+			int end = e != NULL && PQresultStatus(e) == PGRES_PIPELINE_SYNC;
+			PQclear(e);
+			if (end)
+				break;
+		}
+	}
+	int rc = 0;
+	if (PQexitPipelineMode(c) != 1 || !sent) {
+		log_error("postgresql: pipeline: %s", PQerrorMessage(c));
+		rc = TS_EDB;
+	} else if (PQresultStatus(sp) != PGRES_COMMAND_OK) {
+		log_error("postgresql: %s", PQresultErrorMessage(sp));
+		rc = sqlstate_rc(sp) == TS_ETIMEOUT ? TS_ETIMEOUT : TS_EDB;
+	} else {
+		ExecStatusType t = PQresultStatus(r);
+		if ((t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) && PQresultStatus(rel) != PGRES_COMMAND_OK) {
+			log_error("postgresql: %s", PQresultErrorMessage(rel));
+			rc = TS_EDB;
+		} else {
+			*r_out = r; /* the statement's, success or not */
+			r = NULL;
+		}
+	}
+	PQclear(sp);
+	PQclear(r);
+	PQclear(rel);
+	return rc;
+}
+
 /* Runs a prepared statement once (see q). */
 static int
 q_once(pq_store *s, const char *sql, int flags, const pq_args *a, PGresult **out)
@@ -483,18 +563,18 @@ q_once(pq_store *s, const char *sql, int flags, const pq_args *a, PGresult **out
 	if (rc != 0 || (rc = prepared_name(s, sql, a ? a->n : 0, name)) != 0)
 		return rc;
 	int guard = (flags & Q_WRITE) && s->in_tx;
-	if (guard && (rc = simple(s, "SAVEPOINT ts_sp")) != 0)
-		return rc;
 	if (s->explain != NULL)
 		explain(s, sql, a);
-	PGresult *r = PQexecPrepared(s->conn, name, a ? a->n : 0, a ? a->v : NULL, a ? a->len : NULL,
-	    a ? a->fmt : NULL, 1);
+	PGresult *r = NULL;
+	if (guard) {
+		if ((rc = exec_guarded(s, name, a, &r)) != 0)
+			return rc;
+	} else {
+		r = PQexecPrepared(s->conn, name, a ? a->n : 0, a ? a->v : NULL, a ? a->len : NULL,
+		    a ? a->fmt : NULL, 1);
+	}
 	ExecStatusType t = PQresultStatus(r);
 	if (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) {
-		if (guard && (rc = simple(s, "RELEASE SAVEPOINT ts_sp")) != 0) {
-			PQclear(r);
-			return rc;
-		}
 		if (out)
 			*out = r;
 		else
@@ -576,7 +656,8 @@ pq_begin(store *b)
 		return rc;
 	}
 	s->in_tx = 1;
-	s->tx_user = -1;
+	s->tx_seq = 0;
+	s->nnote = 0;
 	return 0;
 }
 
@@ -597,13 +678,40 @@ pq_commit(store *b)
 			(void)simple(s, "ROLLBACK");
 		return TS_EDB;
 	}
-	PGresult *r = PQexec(s->conn, "COMMIT");
-	int rc = 0;
-	if (PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT") != 0) {
-		log_error("postgresql commit: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(s->conn));
-		rc = TS_EDB;
+	/* The wake-ups go after the COMMIT, in the same round trip ("COMMIT;
+	 * NOTIFY ...": the NOTIFYs form their own implicit transaction, which
+	 * writes no WAL of its own and so waits for no flush). Sent inside the
+	 * write transaction, PostgreSQL would take its global notification lock
+	 * before the commit record and hold it across the WAL flush: every
+	 * notifying commit of every node in one line (wait_event "object"). */
+	char sql[8 + PQ_NOTES * (PG_NOTIFY_PAYLOAD_MAX + 24)] = "COMMIT";
+	size_t off = strlen(sql);
+	for (int i = 0; i < s->nnote; i++) {
+		int w = snprintf(sql + off, sizeof(sql) - off, "; NOTIFY tapshare, '%s'", s->notes[i]);
+		if (w < 0 || (size_t)w >= sizeof(sql) - off) {
+			sql[off] = '\0'; /* cannot happen (sized for PQ_NOTES); the sweep heals */
+			break;
+		}
+		off += (size_t)w;
 	}
-	PQclear(r);
+	s->nnote = 0;
+	int rc = 0;
+	if (!PQsendQuery(s->conn, sql)) {
+		log_error("postgresql commit: %s", PQerrorMessage(s->conn));
+		rc = TS_EDB;
+	} else {
+		/* the first result is the COMMIT's; the NOTIFYs' follow */
+		PGresult *r;
+		for (int i = 0; (r = PQgetResult(s->conn)) != NULL; i++) {
+			if (i == 0 && (PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT") != 0)) {
+				log_error("postgresql commit: %s", PQresultErrorMessage(r));
+				rc = TS_EDB;
+			} else if (i > 0 && PQresultStatus(r) != PGRES_COMMAND_OK) {
+				log_warn("postgresql NOTIFY after commit: %s", PQresultErrorMessage(r));
+			}
+			PQclear(r);
+		}
+	}
 	if (rc != 0 && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 		(void)simple(s, "ROLLBACK");
 	if (rc == 0)
@@ -985,8 +1093,6 @@ pq_share_insert(store *b, const store_share *sh)
 				  "$11,$12,$13,$14,$15,$16,$17)";
 	pq_args a = { 0 };
 	share_args(&a, sh);
-	if (S(b)->in_tx)
-		S(b)->tx_user = sh->user_id;
 	return q(S(b), sql, Q_WRITE, &a, NULL);
 }
 
@@ -1029,8 +1135,6 @@ share_one(pq_store *s, const char *sql, const char *sql_tx, const pq_args *a, st
 		rc = 0;
 	}
 	PQclear(r);
-	if (rc == 0 && in_tx)
-		s->tx_user = sh->user_id; /* cmd_add takes its key first */
 	return rc;
 }
 
@@ -1210,24 +1314,85 @@ pq_shares_of_eid(store *b, const char *eid, char (*ids)[STORE_ID_MAX], size_t ma
 
 /* ---- events and companion commands ---- */
 
-/* Inserts a row with a BIGSERIAL id that readers page through by cursor
- * (the statement takes its user or EID key first, so ids of one key commit
- * in order, and NOTIFYs the other nodes at commit): outside a transaction
- * it opens one, retried on a deadlock. */
+/* Held-back rows seen by a stream read (pg_notify.h): pg_listen.c's hook. */
+static void (*_Atomic holdback_fn)(void *, int64_t);
+static void *_Atomic holdback_arg;
+
+void
+store_pg_on_holdback(void (*fn)(void *, int64_t), void *arg)
+{
+	holdback_arg = arg;
+	holdback_fn = fn;
+}
+
+static void
+held_back(int64_t id)
+{
+	void (*fn)(void *, int64_t) = holdback_fn;
+	if (fn != NULL)
+		fn(holdback_arg, id);
+}
+
+/* Column col of a binary-format boolean result. */
 static int
-insert_seq(pq_store *s, const char *sql, const pq_args *a, int64_t *id)
+c_bool(const PGresult *r, int row, int col)
+{
+	return !PQgetisnull(r, row, col) && PQgetlength(r, row, col) == 1 && PQgetvalue(r, row, col)[0] != 0;
+}
+
+/* Remembers a NOTIFY payload of this transaction (deduplicated), sent after
+ * its COMMIT. Only [0-9a-z:] reaches the SQL text (pg_notify_parse's
+ * alphabet); anything else, or a full list, is left to pg_listen.c's sweep. */
+static void
+note(pq_store *s, const char *payload)
+{
+	size_t len = strnlen(payload, PG_NOTIFY_PAYLOAD_MAX + 1);
+	int64_t uid;
+	char eid[33];
+	if (len > PG_NOTIFY_PAYLOAD_MAX || pg_notify_parse(payload, &uid, eid) != 0) {
+		log_debug("postgresql: NOTIFY payload %.20s not sent", payload);
+		return;
+	}
+	for (int i = 0; i < s->nnote; i++)
+		if (strcmp(s->notes[i], payload) == 0)
+			return;
+	if (s->nnote == PQ_NOTES) {
+		log_debug("postgresql: more than %d NOTIFY payloads in one transaction, the rest left to the sweep",
+		    PQ_NOTES);
+		return;
+	}
+	memcpy(s->notes[s->nnote++], payload, len + 1);
+}
+
+/* Inserts an event or command row whose id is its order key (pg_notify.h):
+ * sql's last parameter is k, this transaction's row count; payload is the
+ * wake-up sent after the commit. Outside a transaction it opens one,
+ * retried on a deadlock. No lock is taken: ids of one user or EID may
+ * commit in any order, the readers' horizon keeps their cursors exact. */
+static int
+insert_seq(pq_store *s, const char *sql, const pq_args *args, const char *payload, int64_t *id)
 {
 	int own = !s->in_tx, rc;
 	for (int attempt = 0;; attempt++) {
 		if (own && (rc = pq_begin(&s->base)) != 0)
 			return rc;
+		if (s->tx_seq >= PG_ORD_PER_XID - 1) {
+			log_error("postgresql: more than %d events and commands in one transaction", PG_ORD_PER_XID - 1);
+			if (own)
+				pq_rollback(&s->base);
+			return TS_ELIMIT;
+		}
+		pq_args a = *args;
+		a_i64(&a, ++s->tx_seq);
 		PGresult *r = NULL;
-		rc = q(s, sql, Q_WRITE, a, &r);
+		rc = q(s, sql, Q_WRITE, &a, &r);
 		if (rc == 0 && PQntuples(r) != 1)
 			rc = TS_EDB;
 		if (rc == 0 && id)
 			*id = c_i64(r, 0, 0);
 		PQclear(r);
+		if (rc == 0)
+			note(s, payload);
 		if (!own)
 			return rc;
 		int retry = rc != 0 && s->retryable;
@@ -1241,28 +1406,33 @@ insert_seq(pq_store *s, const char *sql, const pq_args *a, int64_t *id)
 	}
 }
 
+/* the id of a new event / command: $6 is k (insert_seq) */
+#define ORD_NEW "pg_current_xact_id()::text::bigint * " PG_ORD_PER_XID_SQL " + $6::bigint"
+
 static int
 pq_event_add(store *b, int64_t user_id, const char *share_id, const char *type, const char *data, int64_t *id)
 {
-	static const char sql[] = "INSERT INTO events(user_id, share_id, type, data, created_at)"
-				  " SELECT $1::bigint, $2::text, $3::text, $4::text, $5::bigint FROM (SELECT pg_advisory_xact_lock(" TS_PG_USER_CLASS ","
-				  " hashtext($1::text))) k"
-				  " RETURNING id, pg_notify('tapshare', 'u:' || user_id::text)";
+	static const char sql[] = "INSERT INTO events(id, user_id, share_id, type, data, created_at)"
+				  " VALUES(" ORD_NEW ", $1, $2, $3, $4, $5) RETURNING id";
 	pq_args a = { 0 };
 	a_i64(&a, user_id);
 	a_text(&a, share_id);
 	a_text(&a, type);
 	a_text(&a, data);
 	a_i64(&a, ts_now());
-	return insert_seq(S(b), sql, &a, id);
+	char payload[32];
+	ts_snprintf(payload, sizeof(payload), "u:%lld", (long long)user_id);
+	return insert_seq(S(b), sql, &a, payload, id);
 }
 
+/* A stream's read (push.c, web.c): only rows below the horizon, in id order
+ * (pg_notify.h). A row above it ends the page and tells pg_listen.c. */
 static int
 pq_events_after(store *b, int64_t user_id, const char *share_id, int64_t after, store_event *out,
     size_t max, size_t *n)
 {
-	static const char sql[] = "SELECT id, share_id, type, data FROM events WHERE user_id=$1 AND id>$2"
-				  " AND ($3::text IS NULL OR share_id=$3::text) ORDER BY id LIMIT $4";
+	static const char sql[] = "SELECT id, share_id, type, data, id < " PG_ORD_HORIZON_SQL " FROM events"
+				  " WHERE user_id=$1 AND id>$2 AND ($3::text IS NULL OR share_id=$3::text) ORDER BY id LIMIT $4";
 	pq_args a = { 0 };
 	a_i64(&a, user_id);
 	a_i64(&a, after);
@@ -1274,6 +1444,10 @@ pq_events_after(store *b, int64_t user_id, const char *share_id, int64_t after, 
 	if (rc != 0)
 		return rc;
 	for (int i = 0; i < PQntuples(r) && *n < max; i++) {
+		if (!c_bool(r, i, 4)) {
+			held_back(c_i64(r, i, 0));
+			break;
+		}
 		store_event *e = &out[(*n)++];
 		e->id = c_i64(r, i, 0);
 		c_text(r, i, 1, e->share_id, sizeof(e->share_id));
@@ -1284,11 +1458,13 @@ pq_events_after(store *b, int64_t user_id, const char *share_id, int64_t after, 
 	return 0;
 }
 
-/* perf (issue 9): the "from now" start of a primary's stream (push.c). */
+/* perf (issue 9): the "from now" start of a primary's stream (push.c): the
+ * last id below the horizon (a row above it, committed around now, is
+ * delivered; none below it can still appear). */
 static int
 pq_events_last(store *b, int64_t user_id, int64_t *id)
 {
-	static const char sql[] = "SELECT coalesce(max(id), 0) FROM events WHERE user_id=$1";
+	static const char sql[] = "SELECT coalesce(max(id), 0) FROM events WHERE user_id=$1 AND id < " PG_ORD_HORIZON_SQL;
 	pq_args a = { 0 };
 	a_i64(&a, user_id);
 	return one_i64(S(b), sql, &a, id, TS_EDB);
@@ -1297,39 +1473,44 @@ pq_events_last(store *b, int64_t user_id, int64_t *id)
 static int
 pq_cmd_add(store *b, const char *eid, const char *share_id, const char *type, const char *data, int64_t *id)
 {
-	/* Keys in one order, user before EID (event_add takes the user's): a
-	 * transition writing both cannot deadlock with another doing so. */
-	static const char sql[] = "INSERT INTO companion_cmds(eid, share_id, type, data, created_at)"
-				  " SELECT $1::text, $2::text, $3::text, $4::text, $5::bigint FROM (SELECT"
-				  " CASE WHEN $6::bigint >= 0 THEN pg_advisory_xact_lock(" TS_PG_USER_CLASS ","
-				  " hashtext($6::bigint::text)) END AS u) k, LATERAL (SELECT pg_advisory_xact_lock("
-				  TS_PG_EID_CLASS ", hashtext($1::text)) AS e, k.u) l"
-				  " RETURNING id, pg_notify('tapshare', 'e:' || eid)";
+	static const char sql[] = "INSERT INTO companion_cmds(id, eid, share_id, type, data, created_at)"
+				  " VALUES(" ORD_NEW ", $1, $2, $3, $4, $5) RETURNING id";
 	pq_args a = { 0 };
 	a_text(&a, eid);
 	a_text(&a, share_id);
 	a_text(&a, type);
 	a_text(&a, data);
 	a_i64(&a, ts_now());
-	a_i64(&a, S(b)->in_tx ? S(b)->tx_user : -1);
-	return insert_seq(S(b), sql, &a, id);
+	char payload[PG_NOTIFY_PAYLOAD_MAX + 1];
+	ts_snprintf(payload, sizeof(payload), "e:%s", eid ? eid : "");
+	return insert_seq(S(b), sql, &a, payload, id);
 }
 
 static int
 pq_cmds_pending(store *b, const char *eid, int64_t after, store_cmd *out, size_t max, size_t *n)
 {
-	static const char sql[] = "SELECT id, eid, share_id, type, data FROM companion_cmds"
-				  " WHERE eid=$1 AND done=0 AND id>$2 ORDER BY id LIMIT $3";
+	/* Outside a transaction a stream's read (push.c; notification.c's
+	 * look-up, of commands a companion already had): only rows below the
+	 * horizon, as events_after. Inside one (share.c: "is a command still
+	 * pending") every committed row counts. */
+	static const char sql[] = "SELECT id, eid, share_id, type, data, $4::bigint = 1 OR id < " PG_ORD_HORIZON_SQL
+				  " FROM companion_cmds WHERE eid=$1 AND done=0 AND id>$2 ORDER BY id LIMIT $3";
+	pq_store *s = S(b);
 	pq_args a = { 0 };
 	a_text(&a, eid);
 	a_i64(&a, after);
 	a_i64(&a, (int64_t)max);
+	a_i64(&a, s->in_tx ? 1 : 0);
 	PGresult *r = NULL;
 	*n = 0;
-	int rc = q(S(b), sql, Q_READ, &a, &r);
+	int rc = q(s, sql, Q_READ, &a, &r);
 	if (rc != 0)
 		return rc;
 	for (int i = 0; i < PQntuples(r) && *n < max; i++) {
+		if (!c_bool(r, i, 5)) {
+			held_back(c_i64(r, i, 0));
+			break;
+		}
 		store_cmd *c = &out[(*n)++];
 		c->id = c_i64(r, i, 0);
 		c_text(r, i, 1, c->eid, sizeof(c->eid));
@@ -2172,6 +2353,25 @@ fail:
 	}
 }
 
+/* Ids written before the order key (schema <= 10 nodes: a BIGSERIAL) must
+ * all lie below any new one, or a cursor could pass a new row: true unless
+ * more than 65,536 rows per transaction id so far were bulk-loaded. */
+static int
+check_ord(pq_store *s)
+{
+	int64_t ok = 0;
+	int rc = one_i64(s,
+	    "SELECT (GREATEST((SELECT max(id) FROM events), (SELECT max(id) FROM companion_cmds), 0) < "
+	    PG_ORD_HORIZON_SQL ")::int::bigint",
+	    NULL, &ok, TS_EDB);
+	if (rc == 0 && !ok) {
+		log_error("postgresql: event or command ids above the order keys of new rows (bulk-loaded ids?):"
+			  " renumber them below %d * the current transaction id", PG_ORD_PER_XID);
+		rc = TS_EDB;
+	}
+	return rc;
+}
+
 int
 store_pg_open(const char *url, const store_opts *opts, store **out)
 {
@@ -2221,7 +2421,8 @@ store_pg_open(const char *url, const store_opts *opts, store **out)
 	const char *ex = getenv("TAPSHARE_STORE_EXPLAIN");
 	if (ex != NULL && ex[0] != '\0' && (s->explain = fopen(ex, "a")) == NULL)
 		log_warn("TAPSHARE_STORE_EXPLAIN: cannot open %s", ex);
-	if ((rc = simple(s, s->lock_timeout)) != 0 || (rc = take_owner(s)) != 0 || (rc = migrate(s)) != 0)
+	if ((rc = simple(s, s->lock_timeout)) != 0 || (rc = take_owner(s)) != 0 || (rc = migrate(s)) != 0 ||
+	    (rc = check_ord(s)) != 0)
 		goto fail;
 	*out = &s->base;
 	return 0;

@@ -35,7 +35,7 @@ expect "the store holds $FILL finished shares" [ "$(psql_db tsnode "SELECT COUNT
 # 600 of them ended 40 days ago: past the default retention (30 days), the
 # node prunes them (batches of 500 per tick) with what hangs off them
 OLD=$(( $(date +%s) - 40 * 86400 ))
-psql_db tsnode "UPDATE shares SET updated_at = $OLD WHERE id IN (SELECT 'fill-' || g FROM generate_series(1, 600) g)"
+psql_db tsnode "UPDATE shares SET updated_at = $OLD WHERE id IN (SELECT 'fill-' || lpad(g::text, 10, '0') FROM generate_series(1, 600) g)"
 export TAPSHARE_STORE_EXPLAIN="$T/plans.txt"
 ts_start_node
 ts_init_se
@@ -53,10 +53,10 @@ ts_stop "$NODE_PID"
 
 expect "the node pruned the 600 shares past retention" [ "$(psql_db tsnode "SELECT COUNT(*) FROM shares WHERE updated_at = $OLD")" = 0 ]
 expect "... and their events, commands, outbox rows and sessions" [ "$(psql_db tsnode "SELECT
-	(SELECT COUNT(*) FROM events WHERE share_id IN (SELECT 'fill-' || g FROM generate_series(1, 600) g)) +
-	(SELECT COUNT(*) FROM companion_cmds WHERE share_id IN (SELECT 'fill-' || g FROM generate_series(1, 600) g)) +
-	(SELECT COUNT(*) FROM outbox WHERE share_id IN (SELECT 'fill-' || g FROM generate_series(1, 600) g)) +
-	(SELECT COUNT(*) FROM es9_tx WHERE share_id IN (SELECT 'fill-' || g FROM generate_series(1, 600) g))")" = 0 ]
+	(SELECT COUNT(*) FROM events WHERE share_id IN (SELECT 'fill-' || lpad(g::text, 10, '0') FROM generate_series(1, 600) g)) +
+	(SELECT COUNT(*) FROM companion_cmds WHERE share_id IN (SELECT 'fill-' || lpad(g::text, 10, '0') FROM generate_series(1, 600) g)) +
+	(SELECT COUNT(*) FROM outbox WHERE share_id IN (SELECT 'fill-' || lpad(g::text, 10, '0') FROM generate_series(1, 600) g)) +
+	(SELECT COUNT(*) FROM es9_tx WHERE share_id IN (SELECT 'fill-' || lpad(g::text, 10, '0') FROM generate_series(1, 600) g))")" = 0 ]
 expect "the other shares stay (the flow's own and the recent finished ones)" \
 	[ "$(psql_db tsnode "SELECT COUNT(*) FROM shares")" = $((FILL - 600 + 1)) ]
 expect "pruning was logged" grep -q "pruned 500 finished share(s) older than 30 days" "$T/node.log"
@@ -66,7 +66,8 @@ nstmt=$(grep -c '^-- ' "$T/plans.txt" || true)
 echo "# $nstmt statement plans recorded"
 expect "the flow's statements were explained (at least 40)" [ "$nstmt" -ge 40 ]
 for must in "UPDATE companion_cmds SET done=1" "INSERT INTO events" "WITH c AS (SELECT id FROM outbox o WHERE done=0" \
-	"SELECT id FROM shares WHERE state IN" "WITH d AS (SELECT id FROM shares sh WHERE updated_at"; do
+	"SELECT id FROM shares WHERE state IN" "WITH d AS (SELECT id FROM shares sh WHERE updated_at" \
+	"WITH h AS (SELECT (pg_snapshot_xmin"; do
 	expect "plan recorded for: $must" grep -qF -- "-- $must" "$T/plans.txt"
 done
 awk '

@@ -141,6 +141,14 @@ expect "one download and one delete command, both settled" \
 	[ "$(psql_node "SELECT string_agg(type || ':' || done, ',' ORDER BY type) FROM companion_cmds WHERE share_id='$SHARE'")" = "delete:1,download:1" ]
 expect "the companion's SE no longer holds the app" bash -c \
 	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e '.data.apps | length == 0' >/dev/null"
+# 4. a NOTIFY that was never sent (a node dying between its COMMIT and its
+#    NOTIFY): a command written straight into the database, with no NOTIFY,
+#    still reaches the companion's stream on A (pg_listen.c's sweep)
+CEID=$(psql_node "SELECT eid FROM companion_cmds WHERE share_id='$SHARE' LIMIT 1")
+psql_node "INSERT INTO companion_cmds(id, eid, share_id, type, data, created_at) VALUES(pg_current_xact_id()::text::bigint * 65536 + 1, '$CEID', 'sweep-heal', 'delete', '{\"share_id\":\"sweep-heal\",\"app_id\":\"sweep-heal\"}', 0)"
+expect "a command committed without NOTIFY is pushed by node A within 5 s (the sweep)" \
+	wait_log "$T/nodeA.log" "S14 pushed delete command for share sweep-heal" 5
+psql_node "DELETE FROM companion_cmds WHERE share_id='sweep-heal'"
 expect "no lock waits left over" [ "$(psql_node "SELECT COUNT(*) FROM pg_locks WHERE NOT granted")" = 0 ]
 expect "no global advisory lock taken" [ "$(psql_node "SELECT COUNT(*) FROM pg_locks WHERE locktype='advisory' AND classid NOT IN (73103)")" = 0 ]
 ts_done

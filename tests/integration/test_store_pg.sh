@@ -76,6 +76,16 @@ pg_skipped=$(sed -n '/^store backend: postgresql/,$p' "$T/unit.log" | sed -n 's/
 expect "the PostgreSQL group ran all its $NSTORE tests (${pg_passed:-0} passed, ${pg_skipped:-0} skipped)" \
 	[ "$(( ${pg_passed:-0} + ${pg_skipped:-0} ))" -eq "$NSTORE" ]
 
+# 1b. PostgreSQL only: the lock-free order of events and commands (two
+#     writer processes, late commits, replay, NOTIFY after the commit)
+if TS_PG_URL="$PGURL_UNIT" timeout 120 "$TS_BIN/unit_node_test_pg_order" >"$T/order.log" 2>&1 &&
+	grep -q '^\[  PASSED  \] 5 test(s)' "$T/order.log"; then
+	ok "event and command order without a lock (unit_node_test_pg_order, 5 tests)"
+else
+	fail "event and command order without a lock (unit_node_test_pg_order, 5 tests)"
+	grep -E '^\[|FAIL|error|Assert' "$T/order.log" | tail -n 40
+fi
+
 # 2. the happy path with the node's state in PostgreSQL (ts_init_node, with
 #    the database switched right after 'init', before any data is written)
 ts_pki
