@@ -960,7 +960,9 @@ test_session_for_revoked_or_denied_share(void **state)
 
 /* An expired share's order: SGP.22 §5.6.1 / §5.6.3 "The Download order has
  * expired", subject 8.8.5 Download order, reason 4.10 Time to Live Expired
- * (SGP.02's reason code table; as Android's LPA and osmo-smdpp read it). */
+ * (the SGP.02 reason code; so read by an Android LPA's retry table, an
+ * embedded eSIM stack's error enum and a Go LPA's SM-DP+ table; lpac's
+ * es9p_errors.c lists "4.1", the trailing zero lost). */
 static void
 test_expired_order(void **state)
 {
