@@ -610,6 +610,16 @@ ts_httpd_free(ts_httpd *h)
 	free(h);
 }
 
+void
+ts_event_base_drain(struct event_base *base)
+{
+	/* Each pass may queue more (a deferred callback drops the last
+	 * reference, which queues the finalizer): bounded, not until idle,
+	 * since a persistent event could keep it active forever. */
+	for (int i = 0; i < 16 && event_base_get_num_events(base, EVENT_BASE_COUNT_ACTIVE) > 0; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
 uint16_t
 ts_httpd_port(const ts_httpd *h)
 {

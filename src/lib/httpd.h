@@ -46,6 +46,12 @@ typedef void (*ts_httpd_cb)(struct evhttp_request *req, void *arg);
  * in opts->errbuf. */
 int ts_httpd_new(struct event_base *base, const ts_httpd_opts *opts, ts_httpd **out);
 void ts_httpd_free(ts_httpd *h); /* NULL ok */
+/* After the loop has stopped and every server on it is freed: runs what
+ * libevent still has queued — the finalizers of the connections evhttp_free
+ * closed, deferred callbacks that hold a reference on a bufferevent — so
+ * that event_base_free leaves nothing behind (an SSL connection stopped in
+ * the middle of its callbacks otherwise stays allocated, with its SSL_CTX). */
+void ts_event_base_drain(struct event_base *base);
 /* New TLS certificate, key and client CA (from opts; addr/port ignored) for
  * connections accepted from now on; open connections keep theirs. On error
  * (reason in opts->errbuf) the old ones stay in use. */

@@ -354,8 +354,10 @@ out:
 	auth_stop(&n); /* NULL-safe: a start that failed half-way */
 	peerlim_free(n.es9_peers);
 	ts_httpd_free(n.httpd);
-	if (n.base)
+	if (n.base) {
+		ts_event_base_drain(n.base);
 		event_base_free(n.base);
+	}
 	node_unload(&n);
 	/* after the store is closed: closing any descriptor of a file drops
 	 * the process's POSIX locks on it, SQLite's included */

@@ -209,8 +209,10 @@ out:
 		event_free(ev_int);
 	if (ev_hup)
 		event_free(ev_hup);
-	if (srv.base)
+	if (srv.base) {
+		ts_event_base_drain(srv.base);
 		event_base_free(srv.base);
+	}
 	sp_ca_free(srv.ca);
 	sp_store_close(srv.store);
 	sp_policy_free(srv.policy);

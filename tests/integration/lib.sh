@@ -24,8 +24,14 @@ ts_cleanup() {
 	if [ "$rc" -ne 0 ] || [ "$FAILS" -ne 0 ]; then
 		echo "---- logs ($T) ----"
 		for f in "$T"/*.log; do [ -f "$f" ] && { echo "== $f"; tail -n 60 "$f"; }; done
+		# a sanitizer report may lie further back than the tail: print each whole
+		for f in "$T"/*.log; do
+			[ -f "$f" ] && grep -qE 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$f" || continue
+			echo "== sanitizer report in $f"
+			grep -nE -A 80 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$f" | head -n 400
+		done
 	fi
-	rm -rf "$T"
+	if [ -n "${TS_KEEP:-}" ]; then echo "kept $T"; else rm -rf "$T"; fi
 	exit $rc
 }
 trap ts_cleanup EXIT

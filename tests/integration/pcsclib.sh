@@ -7,7 +7,7 @@
 # ports 35963 (slot 0) and 35964 (slot 1), and pcscd aborts if a slot's port
 # is closed, so both are always served (pcsc_start_se twice). The fixed ports
 # mean two such tests cannot overlap: their ctest names contain "pcsc"
-# (RUN_SERIAL; by hand, under flock /tmp/tapshare-fulltest.lock).
+# (RUN_SERIAL), and each takes the lock below.
 #
 # Isolation from any pcscd of the host (docs/pcsc.md): pcscd 1.9 has its
 # client socket compiled in (/run/pcscd/pcscd.comm) and ignores
@@ -17,6 +17,14 @@
 # /run/pcscd/pcscd.pid, so it runs in a private mount namespace with its own
 # /run, and with the USB driver bundles hidden so it never claims a real reader.
 PATH="$PATH:/usr/sbin:/sbin" # pcscd lives in sbin
+
+# The fixed ports are also guarded across processes: a run by hand beside a
+# `make test` (or two checkouts' suites) waits here for the other instead of
+# failing with "cannot listen on 127.0.0.1:35964". The lock is held by this
+# shell's descriptor 9 until the test exits; bounded, then a clear failure.
+PCSC_PORTS_LOCK=${PCSC_PORTS_LOCK:-/tmp/tapshare-pcsc-ports.lock}
+exec 9>>"$PCSC_PORTS_LOCK"
+flock -w 240 9 || { echo "FAIL - the vpcd ports are held by another test for 240 s ($PCSC_PORTS_LOCK)"; exit 1; }
 
 VPCD_LIB=/usr/lib/pcsc/drivers/serial/libifdvpcd.so
 PCSC_DRIVERS=/usr/lib/pcsc/drivers
