@@ -24,6 +24,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -535,6 +536,19 @@ parse_rounds(const char *s)
 	return (int)r;
 }
 
+/* --flows / --node-cpu-ms: a whole finite decimal number >= 0, else -1
+ * (refused by the caller). */
+static double
+parse_nonneg(const char *s)
+{
+	char *end = NULL;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < 0)
+		return -1;
+	return v;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -556,8 +570,20 @@ main(int argc, char **argv)
 			if (optind < argc)
 				c1 = argv[optind++];
 			break;
-		case 'f': flows = strtod(optarg, NULL); break;
-		case 'm': node_ms = strtod(optarg, NULL); break;
+		case 'f':
+		case 'm': {
+			double v = parse_nonneg(optarg);
+			if (v < 0) {
+				fprintf(stderr, "bench_floor: error: --%s must be a number >= 0\n",
+				    o == 'f' ? "flows" : "node-cpu-ms");
+				return 2;
+			}
+			if (o == 'f')
+				flows = v;
+			else
+				node_ms = v;
+			break;
+		}
 		case 't': tmp = optarg; break;
 		case 'r':
 			rounds = parse_rounds(optarg);

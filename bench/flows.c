@@ -1164,18 +1164,31 @@ usage(FILE *f)
 	    BENCH_MAX_FLOWS);
 }
 
-/* Copies the node's call-counter dump (bench/preload/count.c, rewritten every
- * 100 ms) to FILE.tag, after waiting for one fresh dump. */
+/* Asks the node's call counter (bench/preload/count.c) for a fresh dump
+ * (creates FILE.req; the counter removes it once FILE is rewritten, within
+ * ~20 ms) and copies FILE to FILE.tag. */
 static void
 snap_counts(const char *file, const char *tag)
 {
 	if (file == NULL)
 		return;
-	struct timespec ts = { 0, 250000000L };
-	nanosleep(&ts, NULL);
-	char dst[BENCH_PATH_MAX + 16];
-	if (ts_snprintf(dst, sizeof(dst), "%s.%s", file, tag) != 0)
+	char dst[BENCH_PATH_MAX + 16], req[BENCH_PATH_MAX + 16];
+	if (ts_snprintf(dst, sizeof(dst), "%s.%s", file, tag) != 0 ||
+	    ts_snprintf(req, sizeof(req), "%s.req", file) != 0)
 		return;
+	if (ts_write_file_atomic(req, (const uint8_t *)"", 0, 0644) != 0) {
+		fprintf(stderr, "bench_flows: warning: cannot ask for the call counts (%s)\n", req);
+		return;
+	}
+	struct timespec ts = { 0, 10000000L };
+	int i;
+	for (i = 0; i < 500 && access(req, F_OK) == 0; i++) /* 5 s at most */
+		nanosleep(&ts, NULL);
+	if (i == 500) {
+		fprintf(stderr, "bench_flows: warning: the node's call counter did not answer %s\n", req);
+		(void)unlink(req);
+		return;
+	}
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	if (ts_read_file(file, 1 << 16, &buf, &len) == 0) {

@@ -31,7 +31,9 @@
 #                      then BENCH_FLOWS flows run at concurrency 1 (default 30
 #                      in this mode): the node's RSS per idle stream and its CPU
 #                      and S4->S5 / S4->S6 latency per flow (each flow = 4-5
-#                      events to alice's stream + 2 commands to a companion's)
+#                      events to alice's stream + 2 commands to a companion's),
+#                      the streams read back and events written per flow (the
+#                      node's /metrics) and the node CPU per event written
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -116,6 +118,12 @@ ts_init_node
 # protect a real node (ES9+ sessions 60/min, 32 companion streams per address)
 # would throttle the bench itself: raise them for this node only.
 printf '[limits]\nes9_sessions_per_peer_per_min = 1000000\nstreams_per_peer = 100000\n' >>"$T/node/node.ini"
+# streams mode reads the node's /metrics (stream reads and writes per flow)
+if [ "$MODE" = streams ]; then
+	ADMIN_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	printf 'admin_listen = 127.0.0.1:%s\n' "$ADMIN_PORT" >"$T/admin.line"
+	sed -i "/^\[node\]/r $T/admin.line" "$T/node/node.ini"
+fi
 # BENCH_NODE_HOOK: a script sourced here (after init, before the node starts), e.g. to
 # fill the store or switch [node] database (bench/growth.sh); $T, $TS_BIN, $ROOT are set.
 [ -n "${BENCH_NODE_HOOK:-}" ] && . "$BENCH_NODE_HOOK"
@@ -154,6 +162,10 @@ fi
 bob enroll --node "$NODE_URL" --ca "$T/pki/node-ca.crt" --code "$BOB_CODE" --name "bench idle streams" \
 	>>"$T/enroll.log" 2>&1
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$NODE_PID/status"; }
+# tapshare_event_stream_reads_total / _writes_total: streams read back from the
+# store after a wake-up, and events written to streams (O(1) push: the reads
+# per flow do not grow with the idle streams)
+metric() { curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | sed -n "s/^$1 \([0-9]*\)$/\1/p"; }
 summary=()
 rss0=
 for N in $STREAMS; do
@@ -183,14 +195,29 @@ for N in $STREAMS; do
 		sleep 1
 	fi
 	rss1=$(rss_kb)
+	reads0=$(metric tapshare_event_stream_reads_total)
+	writes0=$(metric tapshare_event_stream_writes_total)
 	out=$(timeout --kill-after=10 $((DURATION + 60)) "${cmd[@]}" 2>&1) || rc=$?
+	reads1=$(metric tapshare_event_stream_reads_total)
+	writes1=$(metric tapshare_event_stream_writes_total)
 	printf '%s\n' "$out" | grep -E '^(flows completed|S4->S|node CPU|wall time)'
 	cpu=$(sed -n 's/^node CPU: .*total, \([0-9.]*\) ms per flow.*/\1/p' <<<"$out")
 	pp() { sed -n "s/^$1.* p50 *\([0-9.]*\) ms *p99 *\([0-9.]*\) ms.*/\1 \/ \2/p" <<<"$out"; }
 	s5=$(pp 'S4->S5')
 	s6=$(pp 'S4->S6 (share')
 	per=$([ "$N" -gt 0 ] && echo "scale=1; ($rss1 - $rss0) * 1024 / $N / 1000" | bc || echo -)
-	summary+=("$(printf '| %6d | %8s kB | %10s ms | %16s ms | %16s ms |' "$N" "$per" "${cpu:-?}" "$s5" "$s6")")
+	# the counters also saw the warm-up flows: per flow = over all completed flows
+	nfl=$(sed -n 's/^flows completed \([0-9]*\),.*/\1/p' <<<"$out")
+	nwu=$(sed -n 's/^warm-up: \([0-9]*\) of .*/\1/p' <<<"$out")
+	nall=$((${nfl:-0} + ${nwu:-0}))
+	rpf=- wpf=- cpe=-
+	if [ "$nall" -gt 0 ] && [ -n "$reads1" ] && [ -n "$writes1" ]; then
+		rpf=$(echo "scale=1; ($reads1 - $reads0) / $nall" | bc)
+		wpf=$(echo "scale=1; ($writes1 - $writes0) / $nall" | bc)
+		[ "$writes1" -gt "$writes0" ] && [ -n "$cpu" ] &&
+			cpe=$(echo "scale=2; $cpu * $nall / ($writes1 - $writes0)" | bc)
+	fi
+	summary+=("$(printf '| %6d | %8s kB | %10s ms | %6s / %6s | %8s ms | %16s ms | %16s ms |' "$N" "$per" "${cpu:-?}" "$rpf" "$wpf" "$cpe" "$s5" "$s6")")
 	if [ -n "$spid" ]; then
 		kill "$spid" 2>/dev/null || true
 		wait "$spid" 2>/dev/null || true
@@ -198,7 +225,7 @@ for N in $STREAMS; do
 	fi
 done
 echo "== BENCH_MODE=streams: $(nproc) CPU(s), flows at concurrency $CONC, $FLOWS flows per row"
-echo "| idle N | RSS per idle stream | node CPU per flow | S4->S5 p50 / p99 | S4->S6 p50 / p99 |"
-echo "|---|---|---|---|---|"
+echo "| idle N | RSS per idle stream | node CPU per flow | stream reads / writes per flow | node CPU per event written | S4->S5 p50 / p99 | S4->S6 p50 / p99 |"
+echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${summary[@]}"
 exit "$rc"

@@ -191,7 +191,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 		}
 		g.ready_written = 1;
 		g.t0 = now; /* the hold starts now */
-		fprintf(stderr, "bench_streams: %ld streams open\n", g.opened);
+		fprintf(stderr, "bench_streams: %ld streams open (%ld resumed a TLS session)\n", g.opened, g.resumed);
 	}
 	if (!g.ready_written && (now - g.t0 > g.open_timeout_s || (g.started >= g.n && g.inflight == 0))) {
 		fprintf(stderr, "bench_streams: error: %ld of %ld streams opened (%ld failed)\n", g.opened, g.n,
@@ -210,7 +210,8 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 		g.ready_written = 1;
 		g.partial = 1;
 		g.t0 = now;
-		fprintf(stderr, "bench_streams: %ld streams open (partial: the open timeout)\n", g.opened);
+		fprintf(stderr, "bench_streams: %ld streams open (%ld resumed a TLS session; partial: the open timeout)\n",
+		    g.opened, g.resumed);
 	}
 	if (g.ready_written && now - g.t0 > g.hold_s)
 		event_base_loopbreak(g.base);

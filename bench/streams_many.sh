@@ -28,6 +28,13 @@
 #                     that one's TLS session (as returning devices do: no signature or
 #                     certificate check per handshake, ~2x faster to open); 0 = full
 #                     handshakes
+#   MANY_TICKET_KEY   1 (default) = the nodes share one session-ticket key file
+#                     ([tls] session_ticket_key), so a ticket issued by one node is
+#                     resumed by any other; 0 = a random key per node process (a
+#                     resumption then succeeds only on the node that issued the ticket)
+#
+# Each client prints how many of its connections resumed a session; the
+# summary adds them up.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${1:-build}
@@ -40,6 +47,7 @@ INFLIGHT=${MANY_INFLIGHT:-32}
 OPEN_TIMEOUT=${MANY_OPEN_TIMEOUT:-900}
 RESUME=--resume
 [ "${MANY_RESUME:-1}" = 1 ] || RESUME=
+TICKET_KEY=${MANY_TICKET_KEY:-1}
 for v in "$TOTAL" "$NODES" "$PER" "$INFLIGHT" "$OPEN_TIMEOUT"; do
 	[[ "$v" =~ ^[0-9]+$ ]] && [ "$v" -gt 0 ] || { echo "streams_many.sh: error: MANY_* values must be positive integers" >&2; exit 2; }
 done
@@ -62,6 +70,12 @@ sed -i "s|^database = .*|database = ${URL//&/\\&}|" "$T/node1/node.ini"
 rm -f "$T/node1/node.db"*
 printf 'reuse_port = true\n' >"$T/reuse.line"
 sed -i "/^\[node\]/r $T/reuse.line" "$T/node1/node.ini"
+if [ "$TICKET_KEY" = 1 ]; then
+	head -c 80 /dev/urandom >"$T/node1/ticket.key"
+	chmod 600 "$T/node1/ticket.key"
+	printf 'session_ticket_key = %s\n' "$T/node1/ticket.key" >"$T/ticket.line"
+	sed -i "/^\[tls\]/r $T/ticket.line" "$T/node1/node.ini"
+fi
 BOB_CODE=$(printf '%s\n' "bob's passphrase 42" | "$TS_BIN/tapshare-node" user add bob --dir "$T/node1" 2>>"$T/node-init.log")
 for ((k = 2; k <= NODES; k++)); do cp -a "$T/node1" "$T/node$k"; done
 NPIDS=()
@@ -124,12 +138,15 @@ for k in "${!NPIDS[@]}"; do
 		"$([ "${s:-0}" -gt 0 ] && echo "scale=1; $r * 1024 / $s / 1000" | bc || echo -)"
 done
 opened=0
+resumed=0
 for i in "${!CPIDS[@]}"; do
 	o=$(sed -n 's/^bench_streams: \([0-9]*\) streams open.*/\1/p' "$T/client$i.log")
+	u=$(sed -n 's/^bench_streams: [0-9]* streams open (\([0-9]*\) resumed.*/\1/p' "$T/client$i.log")
 	opened=$((opened + ${o:-0}))
+	resumed=$((resumed + ${u:-0}))
 	grep -h 'error' "$T/client$i.log" | head -n 1 | sed "s/^/# client $i: /" || true
 done
-echo "== $total of $TOTAL streams held by $NODES node processes (clients report $opened open) after $((t1 - t0)) s;" \
+echo "== $total of $TOTAL streams held by $NODES node processes (clients report $opened open, $resumed of them resumed a TLS session; ticket key shared: $TICKET_KEY) after $((t1 - t0)) s;" \
 	"node RSS growth $((rss / 1024)) MiB in all, $([ "$total" -gt 0 ] && echo "scale=1; $rss * 1024 / $total / 1000" | bc || echo -) kB per stream;" \
 	"load $(cut -d' ' -f1-3 /proc/loadavg); memory available $(awk '/MemAvailable/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
 for i in "${!CPIDS[@]}"; do kill "${CPIDS[$i]}" 2>/dev/null || true; done

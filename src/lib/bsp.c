@@ -8,6 +8,7 @@
  */
 #include "lib/bsp.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,25 +149,45 @@ put_der_len(uint8_t out[5], size_t n)
 	return 1 + k;
 }
 
+/* CMAC with its cipher, fetched and set up once per process (issue 9: a
+ * provider look-up per segment); each call works on a copy. */
+static pthread_once_t cmac_once = PTHREAD_ONCE_INIT;
+static EVP_MAC_CTX *cmac_proto;
+
+static void
+cmac_setup(void)
+{
+	char cipher[] = "AES-128-CBC";
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, cipher, 0),
+		OSSL_PARAM_construct_end(),
+	};
+	EVP_MAC *alg = EVP_MAC_fetch(NULL, "CMAC", NULL);
+	EVP_MAC_CTX *ctx = alg != NULL ? EVP_MAC_CTX_new(alg) : NULL;
+	EVP_MAC_free(alg); /* the context holds its own reference */
+	/* keyed (with zeros): OpenSSL copies only a CMAC context that has a
+	 * key; each call's EVP_MAC_init sets its own */
+	static const uint8_t zero[16];
+	if (ctx != NULL && EVP_MAC_init(ctx, zero, sizeof(zero), params) != 1) {
+		EVP_MAC_CTX_free(ctx);
+		ctx = NULL;
+	}
+	cmac_proto = ctx;
+}
+
 /* AES-CMAC(S-MAC, MCV || hdr || data) -> mac[16]. */
 static int
 cmac(const bsp_keys *k, const uint8_t *hdr, size_t hdrlen, const uint8_t *data, size_t len,
     uint8_t mac[16])
 {
 	int rc = TS_ECRYPTO;
-	EVP_MAC *alg = NULL;
 	EVP_MAC_CTX *ctx = NULL;
 	size_t maclen = 0;
-	char cipher[] = "AES-128-CBC";
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, cipher, 0),
-		OSSL_PARAM_construct_end(),
-	};
-	if ((alg = EVP_MAC_fetch(NULL, "CMAC", NULL)) == NULL)
+	if (pthread_once(&cmac_once, cmac_setup) != 0 || cmac_proto == NULL)
+		return TS_ECRYPTO;
+	if ((ctx = EVP_MAC_CTX_dup(cmac_proto)) == NULL)
 		goto fail;
-	if ((ctx = EVP_MAC_CTX_new(alg)) == NULL)
-		goto fail;
-	if (EVP_MAC_init(ctx, k->s_mac, sizeof(k->s_mac), params) != 1)
+	if (EVP_MAC_init(ctx, k->s_mac, sizeof(k->s_mac), NULL) != 1)
 		goto fail;
 	if (EVP_MAC_update(ctx, k->mcv, sizeof(k->mcv)) != 1 ||
 	    EVP_MAC_update(ctx, hdr, hdrlen) != 1 ||
@@ -177,7 +198,6 @@ cmac(const bsp_keys *k, const uint8_t *hdr, size_t hdrlen, const uint8_t *data, 
 	rc = 0;
 fail:
 	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(alg);
 	return rc;
 }
 

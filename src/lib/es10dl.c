@@ -124,6 +124,23 @@ put_signed_ok(der_writer *w, const es10_span *signed_tlv, const uint8_t sig[ES10
 	der_end(w);
 }
 
+/* The prologue the decoders of the signed structures (and of CancelSession's
+ * request) share: buf is one TLV with tag, whose first element is
+ * transactionId [0] (1..16 bytes) into tid; *it is left after it. Nothing is
+ * written to tid unless it is well-formed. */
+static int
+open_with_tid(const uint8_t *buf, size_t len, uint32_t tag, der_iter *it, uint8_t *tid, size_t *tid_len)
+{
+	der_tlv top, t;
+	int rc = es10i_top(buf, len, tag, &top);
+	if (rc != 0)
+		return rc;
+	der_iter_init(it, top.val, top.len);
+	if ((rc = der_iter_expect(it, 0x80, &t)) != 0)
+		return rc;
+	return es10i_get_var(&t, tid, 1, ES10_TID_MAX, tid_len);
+}
+
 /* ---- GetEuiccChallenge ---------------------------------------------------- */
 
 int
@@ -185,17 +202,14 @@ es10_server_signed1_encode(const es10_server_signed1 *s, uint8_t **out, size_t *
 int
 es10_server_signed1_decode(const uint8_t *buf, size_t len, es10_server_signed1 *s)
 {
-	der_tlv top, t;
+	der_tlv t;
 	der_iter it;
 	int rc;
 	if (s == NULL)
 		return TS_EINVAL;
 	memset(s, 0, sizeof(*s));
-	if ((rc = es10i_top(buf, len, TAG_SEQ, &top)) != 0)
-		return rc;
 	/* Read by the eUICC: strict, nothing unknown. */
-	der_iter_init(&it, top.val, top.len);
-	if ((rc = der_iter_expect(&it, 0x80, &t)) != 0 || (rc = es10i_get_var(&t, s->tid, 1, ES10_TID_MAX, &s->tid_len)) != 0 ||
+	if ((rc = open_with_tid(buf, len, TAG_SEQ, &it, s->tid, &s->tid_len)) != 0 ||
 	    (rc = der_iter_expect(&it, 0x81, &t)) != 0 ||
 	    (rc = es10i_get_fixed(&t, s->euicc_challenge, ES10_CHALLENGE_LEN)) != 0 ||
 	    (rc = der_iter_expect(&it, 0x83, &t)) != 0 ||
@@ -476,18 +490,15 @@ es10_euicc_signed1_encode(const es10_euicc_signed1 *s, uint8_t **out, size_t *le
 int
 es10_euicc_signed1_decode(const uint8_t *buf, size_t len, es10_euicc_signed1 *s)
 {
-	der_tlv top, t;
+	der_tlv t;
 	der_iter it;
 	int rc;
 	if (s == NULL)
 		return TS_EINVAL;
 	memset(s, 0, sizeof(*s));
-	if ((rc = es10i_top(buf, len, TAG_SEQ, &top)) != 0)
-		return rc;
 	/* Read by the SM-DP+ from any eUICC; the signature covers it as sent,
 	 * so the layout is checked exactly. */
-	der_iter_init(&it, top.val, top.len);
-	if ((rc = der_iter_expect(&it, 0x80, &t)) != 0 || (rc = es10i_get_var(&t, s->tid, 1, ES10_TID_MAX, &s->tid_len)) != 0 ||
+	if ((rc = open_with_tid(buf, len, TAG_SEQ, &it, s->tid, &s->tid_len)) != 0 ||
 	    (rc = der_iter_expect(&it, 0x83, &t)) != 0 ||
 	    (rc = es10i_get_str(&t, s->server_address, ES10_ADDR_MAX)) != 0 ||
 	    (rc = der_iter_expect(&it, 0x84, &t)) != 0 ||
@@ -654,16 +665,13 @@ es10_smdp_signed2_encode(const es10_smdp_signed2 *s, uint8_t **out, size_t *len)
 int
 es10_smdp_signed2_decode(const uint8_t *buf, size_t len, es10_smdp_signed2 *s)
 {
-	der_tlv top, t;
+	der_tlv t;
 	der_iter it;
 	int rc;
 	if (s == NULL)
 		return TS_EINVAL;
 	memset(s, 0, sizeof(*s));
-	if ((rc = es10i_top(buf, len, TAG_SEQ, &top)) != 0)
-		return rc;
-	der_iter_init(&it, top.val, top.len);
-	if ((rc = der_iter_expect(&it, 0x80, &t)) != 0 || (rc = es10i_get_var(&t, s->tid, 1, ES10_TID_MAX, &s->tid_len)) != 0 ||
+	if ((rc = open_with_tid(buf, len, TAG_SEQ, &it, s->tid, &s->tid_len)) != 0 ||
 	    (rc = der_iter_expect(&it, TAG_BOOL, &t)) != 0)
 		goto fail;
 	if (t.len != 1 || (t.val[0] != 0x00 && t.val[0] != 0xFF)) {
@@ -782,16 +790,13 @@ es10_euicc_signed2_encode(const es10_euicc_signed2 *s, uint8_t **out, size_t *le
 int
 es10_euicc_signed2_decode(const uint8_t *buf, size_t len, es10_euicc_signed2 *s)
 {
-	der_tlv top, t;
+	der_tlv t;
 	der_iter it;
 	int rc;
 	if (s == NULL)
 		return TS_EINVAL;
 	memset(s, 0, sizeof(*s));
-	if ((rc = es10i_top(buf, len, TAG_SEQ, &top)) != 0)
-		return rc;
-	der_iter_init(&it, top.val, top.len);
-	if ((rc = der_iter_expect(&it, 0x80, &t)) != 0 || (rc = es10i_get_var(&t, s->tid, 1, ES10_TID_MAX, &s->tid_len)) != 0 ||
+	if ((rc = open_with_tid(buf, len, TAG_SEQ, &it, s->tid, &s->tid_len)) != 0 ||
 	    (rc = der_iter_expect(&it, ES10_TAG_OTPK, &t)) != 0 ||
 	    (rc = es10i_get_fixed(&t, s->euicc_otpk, ES10_OTPK_LEN)) != 0)
 		goto fail;
@@ -944,17 +949,13 @@ es10_cancel_session_req_encode(const es10_cancel_session_req *r, uint8_t **out, 
 int
 es10_cancel_session_req_decode(const uint8_t *buf, size_t len, es10_cancel_session_req *r)
 {
-	der_tlv top, t;
+	der_tlv t;
 	der_iter it;
 	int rc;
 	if (r == NULL)
 		return TS_EINVAL;
 	memset(r, 0, sizeof(*r));
-	if ((rc = es10i_top(buf, len, ES10_TAG_CANCEL_SESSION, &top)) != 0)
-		return rc;
-	der_iter_init(&it, top.val, top.len);
-	if ((rc = der_iter_expect(&it, 0x80, &t)) != 0 ||
-	    (rc = es10i_get_var(&t, r->tid, 1, ES10_TID_MAX, &r->tid_len)) != 0 ||
+	if ((rc = open_with_tid(buf, len, ES10_TAG_CANCEL_SESSION, &it, r->tid, &r->tid_len)) != 0 ||
 	    (rc = der_iter_expect(&it, 0x81, &t)) != 0 || (rc = get_small(&t, &r->reason)) != 0 ||
 	    (rc = der_iter_end(&it)) != 0) {
 		memset(r, 0, sizeof(*r));

@@ -226,6 +226,36 @@ file_err(const ts_httpd_opts *o, const char *what, const char *file)
 	}
 }
 
+/* The session-ticket keys from o->ticket_key_file (80 bytes: the ticket
+ * key name 16, HMAC-SHA256 key 32, AES-256 key 32, as OpenSSL takes them).
+ * Without it each process makes its own at random, and a ticket issued by
+ * one process of several on one port (SO_REUSEPORT) is refused by the
+ * others: the returning client falls back to a full handshake. */
+#define HTTPD_TICKET_KEYS 80
+static int
+load_ticket_keys(const ts_httpd_opts *o, SSL_CTX *ctx)
+{
+	unsigned char k[HTTPD_TICKET_KEYS + 1];
+	FILE *f = fopen(o->ticket_key_file, "rb");
+	if (f == NULL) {
+		set_err(o, "session ticket key %s: %s", o->ticket_key_file, strerror(errno));
+		return -1;
+	}
+	size_t got = fread(k, 1, sizeof(k), f);
+	fclose(f);
+	int rc = 0;
+	if (got != HTTPD_TICKET_KEYS) {
+		set_err(o, "session ticket key %s: must hold exactly %d random bytes (head -c %d /dev/urandom)",
+		    o->ticket_key_file, HTTPD_TICKET_KEYS, HTTPD_TICKET_KEYS);
+		rc = -1;
+	} else if (SSL_CTX_set_tlsext_ticket_keys(ctx, k, HTTPD_TICKET_KEYS) != 1) {
+		set_err(o, "session ticket key %s: refused by OpenSSL", o->ticket_key_file);
+		rc = -1;
+	}
+	OPENSSL_cleanse(k, sizeof(k));
+	return rc;
+}
+
 static int
 make_ssl_ctx(const ts_httpd_opts *o, SSL_CTX **out)
 {
@@ -246,6 +276,8 @@ make_ssl_ctx(const ts_httpd_opts *o, SSL_CTX **out)
 	 * and certificate in memory): returning clients resume with stateless
 	 * session tickets (TLS 1.3 and 1.2, on by default), which need none. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if (o->ticket_key_file != NULL && o->ticket_key_file[0] != '\0' && load_ticket_keys(o, ctx) != 0)
+		goto fail;
 	if (SSL_CTX_use_certificate_chain_file(ctx, o->cert_file) != 1) {
 		file_err(o, "certificate", o->cert_file);
 		log_ssl_errors(o->cert_file);

@@ -32,6 +32,10 @@ typedef struct ts_httpd_opts {
 	int reuse_port;          /* 1: SO_REUSEPORT, so that several processes (of
 	                          * the same user) listen on one address:port and
 	                          * the kernel spreads new connections over them */
+	const char *ticket_key_file; /* NULL/"" = a random session-ticket key per
+	                          * process; else a file of exactly 80 secret bytes
+	                          * (ticket name 16, HMAC 32, AES 32): every process
+	                          * with the same file resumes the others' tickets */
 	char *errbuf;            /* optional: why ts_httpd_new failed ("address
 	                          * 127.0.0.1:8443 already in use", "certificate
 	                          * FILE: no such file"); borrowed */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "lib/der.h"
+#include "lib/es10_int.h"
 #include "lib/ts_err.h"
 
 #define TAG_SEQ 0x30
@@ -73,20 +74,6 @@ finish(der_writer *w, uint8_t **out, size_t *len)
 	int rc = der_writer_finish(w, out, len);
 	der_writer_clear(w);
 	return rc;
-}
-
-/* Reads the whole buffer as one TLV with tag; truncation is a parse error. */
-static int
-read_top(const uint8_t *buf, size_t len, uint32_t tag, der_tlv *t)
-{
-	if (buf == NULL)
-		return TS_EINVAL;
-	int rc = der_read_one(buf, len, t);
-	if (rc == TS_EAGAIN)
-		return TS_EPARSE;
-	if (rc != 0)
-		return rc;
-	return t->tag == tag ? 0 : TS_EPARSE;
 }
 
 static int
@@ -377,7 +364,7 @@ rsp_metadata_decode(const uint8_t *buf, size_t len, rsp_metadata *m)
 	if (m == NULL)
 		return TS_EINVAL;
 	memset(m, 0, sizeof(*m));
-	if ((rc = read_top(buf, len, TAG_SMR, &top)) != 0)
+	if ((rc = es10i_top(buf, len, TAG_SMR, &top)) != 0)
 		return rc;
 	der_iter_init(&it, top.val, top.len);
 	if ((rc = der_iter_expect(&it, TAG_EID, &t)) != 0 || (rc = get_fixed(&t, m->iccid, 10)) != 0 ||
@@ -549,7 +536,7 @@ rsp_notification_decode(const uint8_t *buf, size_t len, EVP_PKEY *pub, rsp_notif
 	if (n == NULL)
 		return TS_EINVAL;
 	memset(n, 0, sizeof(*n));
-	if ((rc = read_top(buf, len, TAG_NOTIFICATION, &top)) != 0)
+	if ((rc = es10i_top(buf, len, TAG_NOTIFICATION, &top)) != 0)
 		return rc;
 	der_iter_init(&it, top.val, top.len);
 	if ((rc = der_iter_expect(&it, TAG_SEQ, &body)) != 0 || (rc = der_iter_expect(&it, TAG_SIG, &sig)) != 0 ||
@@ -688,7 +675,7 @@ rsp_offer_decode(const uint8_t *buf, size_t len, rsp_offer *o)
 	if (o == NULL)
 		return TS_EINVAL;
 	memset(o, 0, sizeof(*o));
-	if ((rc = read_top(buf, len, TAG_OFFER, &top)) != 0)
+	if ((rc = es10i_top(buf, len, TAG_OFFER, &top)) != 0)
 		return rc;
 	der_iter_init(&it, top.val, top.len);
 	if ((rc = der_iter_expect(&it, TAG_SEQ, &body)) != 0 || (rc = der_iter_expect(&it, TAG_SIG, &sig)) != 0 ||

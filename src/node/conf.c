@@ -115,6 +115,9 @@ static const ts_config_key node_schema[] = {
 	{ .section = "tls", .key = "key", .type = TS_CFG_FILE, .required = 1 },
 	{ .section = "tls", .key = "ca_cert", .type = TS_CFG_FILE, .required = 1 },
 	{ .section = "tls", .key = "ca_key", .type = TS_CFG_FILE, .required = 1 },
+	/* 80 secret bytes shared by the processes on one port: each resumes the
+	 * others' session tickets (absent: a random key per process) */
+	{ .section = "tls", .key = "session_ticket_key", .type = TS_CFG_FILE },
 	{ .section = "sign", .key = "auth_cert", .type = TS_CFG_FILE, .required = 1 },
 	{ .section = "sign", .key = "auth_key", .type = TS_CFG_FILE, .required = 1 },
 	{ .section = "sign", .key = "pb_cert", .type = TS_CFG_FILE, .required = 1 },
@@ -380,7 +383,8 @@ node_reload(node *n)
 	char herr[700] = "";
 	if (rc == 0) {
 		ts_httpd_opts o = { .cert_file = fresh.tls_cert, .key_file = fresh.tls_key,
-			.client_ca = fresh.ca_cert, .errbuf = herr, .errcap = sizeof(herr) };
+			.client_ca = fresh.ca_cert, .errbuf = herr, .errcap = sizeof(herr),
+			.ticket_key_file = ts_config_get(fresh.cfg, "tls", "session_ticket_key", NULL) };
 		if ((rc = ts_httpd_reload_tls(n->httpd, &o)) != 0)
 			log_error("reload refused: TLS: %s", herr[0] ? herr : ts_strerror(rc));
 	}

@@ -27,7 +27,7 @@
  *   8.8.3   Specification version     3.1  Unsupported
  *   8.8.4   Certificate               3.7  Unavailable (no CERT.DPauth under a
  *                                          CI of euiccCiPKIdListForVerification)
- *   8.8.5   Download order            4.1  Expired
+ *   8.8.5   Download order            4.10 Time to Live Expired
  *   8.9.1   SM-DS Address             3.8  Refused (ES11; 8.9.2 / 8.9.3 / 8.9.4
  *                                          as 8.8.2 / 8.8.3 / 8.8.4 for the SM-DS)
  *   8.10.1  TransactionId             3.9  Unknown
@@ -71,7 +71,7 @@ typedef enum es9_status {
 	ES9_NO_COMMON_CI,         /* 8.8.2 / 3.1 */
 	ES9_SVN_UNSUPPORTED,      /* 8.8.3 / 3.1 */
 	ES9_CERT_UNAVAILABLE,     /* 8.8.4 / 3.7 */
-	ES9_ORDER_EXPIRED,        /* 8.8.5 / 4.1 */
+	ES9_ORDER_EXPIRED,        /* 8.8.5 / 4.10 */
 	ES9_SMDS_ADDRESS_REFUSED, /* 8.9.1 / 3.8 */
 	ES9_SMDS_NO_COMMON_CI,    /* 8.9.2 / 3.1 */
 	ES9_SMDS_SVN_UNSUPPORTED, /* 8.9.3 / 3.1 */

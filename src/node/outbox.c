@@ -477,7 +477,8 @@ outbox_start(node *n)
 		w->n = n;
 		w->call = https_call;
 		w->call_arg = w;
-		store_opts so = { .wait_ms = STORE_WAIT_WORKER_MS, .secret_key = n->secret_key };
+		/* SQLite: the event-loop thread's connection (store_opts.share_with) */
+		store_opts so = { .wait_ms = STORE_WAIT_WORKER_MS, .secret_key = n->secret_key, .share_with = n->st };
 		if (n->outbox_fail_at == i + 1)
 			rc = TS_EDB; /* fault injection (tests) */
 		else

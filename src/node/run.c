@@ -262,7 +262,8 @@ node_cmd_run(int argc, char **argv)
 	char herr[700] = "";
 	ts_httpd_opts o = { .addr = host, .port = port, .cert_file = n.tls_cert, .key_file = n.tls_key,
 		.client_ca = n.ca_cert, .require_client_cert = 0, .errbuf = herr, .errcap = sizeof(herr),
-		.reuse_port = node_conf_reuse_port(n.cfg) };
+		.reuse_port = node_conf_reuse_port(n.cfg),
+		.ticket_key_file = ts_config_get(n.cfg, "tls", "session_ticket_key", NULL) };
 	if ((rc = ts_httpd_new(n.base, &o, &n.httpd)) != 0) {
 		fprintf(stderr, "tapshare-node: error: cannot serve on %s: %s\n", listen,
 		    herr[0] ? herr : ts_strerror(rc));

@@ -302,6 +302,13 @@ typedef struct store_opts {
 	/* The node key (32 bytes, copied at open; NULL = none): credentials are
 	 * written sealed with it (sealed.h) and read back through it. */
 	const uint8_t *secret_key;
+	/* SQLite: NULL, or an open SQLite store whose connection the new
+	 * handle shares (the url, secret_key are then that store's): the
+	 * node's threads use one connection, so no thread's transaction starts
+	 * by re-reading what another connection's commit changed. Operations
+	 * of the handles are serialised (a transaction holds the connection
+	 * from begin to commit); close each handle. PostgreSQL ignores it. */
+	store *share_with;
 } store_opts;
 
 /* For the backends: the credential text to store (sealed when key != NULL)

@@ -1,18 +1,23 @@
 /*
  * store_sqlite.c — SQLite backend of store.h. WAL mode, synchronous=FULL so
- * a commit is durable before the node acknowledges anything, busy timeout so
- * the API thread and the outbox workers can share the file. Prepared
- * statements are cached per handle, keyed by the address of the SQL literal.
+ * a commit is durable before the node acknowledges anything. Prepared
+ * statements are cached per connection, keyed by the address of the SQL
+ * literal. The node's threads share one connection (store_opts.share_with):
+ * every handle's operation holds the connection's mutex, a transaction from
+ * begin to commit or rollback (see "handles" below); a busy timeout covers
+ * other processes on the file (the operator's CLI).
  */
 #include "node/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -42,6 +47,14 @@ typedef struct sq_store {
 	FILE *explain;         /* TAPSHARE_STORE_EXPLAIN (tests): query plans, see sq_explain */
 	uint8_t key[32];       /* node key (store_opts.secret_key) when has_key */
 	int has_key;
+	/* The handles' turn on the connection (see "handles" below): owner and
+	 * depth under mu, cv signalled when owner becomes NULL. */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	const void *owner; /* the handle whose operation or transaction holds db */
+	unsigned depth;    /* its nested holds */
+	int refs;          /* handles on this connection (under mu) */
+	int busy_ms;       /* the busy timeout set on db now (by the owner) */
 } sq_store;
 
 /* Numbered migrations; index i moves the schema from version i to i+1.
@@ -276,6 +289,8 @@ sq_close(store *b)
 	if (s->explain)
 		fclose(s->explain);
 	OPENSSL_cleanse(s->key, sizeof(s->key));
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
 
@@ -1836,6 +1851,341 @@ static const struct store_ops sq_ops = {
 	.cc_refused = sq_cc_refused,
 };
 
+/* ---- handles -------------------------------------------------------------
+ * What store_sqlite_open returns: a handle on a connection. A handle opened
+ * with store_opts.share_with is one more handle on that store's connection
+ * (the outbox workers' on the event-loop thread's), so the node's threads
+ * never invalidate each other's page cache: each transaction of a
+ * connection of its own began by re-reading every page another
+ * connection's commit had changed (sqlite3BtreeBeginTrans, 8 % of the
+ * node's CPU, issue 9). Every operation holds the connection for its
+ * handle; begin holds it until the commit or rollback, so another handle's
+ * statement can never join a transaction, and two threads never share a
+ * prepared statement. The hold belongs to the handle, not to a thread (a
+ * transaction begun on one thread may end on another, as on two
+ * connections). A handle is used by one thread at a time. Its wait_ms bounds
+ * the wait for its turn (the event-loop thread answers 503 after
+ * STORE_WAIT_LOOP_MS rather than freeze) and is the busy timeout toward
+ * other processes while it holds the connection. */
+typedef struct sq_handle {
+	store base;
+	sq_store *s;
+	int wait_ms;
+	int in_tx; /* this handle's begin holds the connection */
+} sq_handle;
+
+#define H(x) ((sq_handle *)(x))
+
+static int
+hlock(sq_handle *h)
+{
+	sq_store *s = h->s;
+	int rc = 0;
+	pthread_mutex_lock(&s->mu);
+	if (s->owner != NULL && s->owner != h) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += h->wait_ms / 1000;
+		ts.tv_nsec += (long)(h->wait_ms % 1000) * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		while (rc == 0 && s->owner != NULL)
+			rc = pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+		if (s->owner == NULL)
+			rc = 0;
+	}
+	if (rc == 0) {
+		s->owner = h;
+		s->depth++;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (rc != 0) {
+		log_warn("sqlite: database busy (another thread's transaction)");
+		return TS_ETIMEOUT;
+	}
+	if (s->busy_ms != h->wait_ms) {
+		sqlite3_busy_timeout(s->db, h->wait_ms);
+		s->busy_ms = h->wait_ms;
+	}
+	return 0;
+}
+
+static void
+hunlock(sq_handle *h)
+{
+	sq_store *s = h->s;
+	pthread_mutex_lock(&s->mu);
+	if (s->owner == h && --s->depth == 0) {
+		s->owner = NULL;
+		pthread_cond_signal(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+static int
+w_begin(store *b)
+{
+	sq_handle *h = H(b);
+	int rc = hlock(h);
+	if (rc != 0)
+		return rc;
+	if ((rc = sq_begin(&h->s->base)) != 0) { /* in_tx: SQLite refuses a nested BEGIN */
+		hunlock(h);
+		return rc;
+	}
+	h->in_tx = 1; /* the connection stays held until commit or rollback */
+	return 0;
+}
+
+/* Ends this handle's transaction: its hold on the connection goes. */
+static void
+end_tx(sq_handle *h)
+{
+	if (h->in_tx) {
+		h->in_tx = 0;
+		hunlock(h);
+	}
+}
+
+static int
+w_commit(store *b)
+{
+	sq_handle *h = H(b);
+	int rc = hlock(h);
+	if (rc != 0)
+		return rc;
+	rc = sq_commit(&h->s->base);
+	/* A COMMIT that failed with the transaction still open leaves it to
+	 * the caller's rollback. */
+	if (rc == 0 || sqlite3_get_autocommit(h->s->db))
+		end_tx(h);
+	hunlock(h);
+	return rc;
+}
+
+static void
+w_rollback(store *b)
+{
+	sq_handle *h = H(b);
+	if (hlock(h) != 0)
+		return; /* not in a transaction: another handle holds the connection */
+	if (!sqlite3_get_autocommit(h->s->db))
+		sq_rollback(&h->s->base);
+	end_tx(h);
+	hunlock(h);
+}
+
+static void
+w_close(store *b)
+{
+	sq_handle *h = H(b);
+	sq_store *s = h->s;
+	(void)hlock(h); /* waits at most wait_ms for another handle's transaction */
+	if (h->in_tx) { /* closed half-way through a transaction */
+		sq_rollback(&s->base);
+		end_tx(h);
+	}
+	pthread_mutex_lock(&s->mu);
+	int last = --s->refs == 0;
+	if (s->owner == h) {
+		s->owner = NULL;
+		s->depth = 0;
+		pthread_cond_signal(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+	free(h);
+	if (last)
+		sq_close(&s->base);
+}
+
+/* Every other operation: holding the connection. */
+#define W(name, params, args) \
+	static int w_##name params \
+	{ \
+		int rc_ = hlock(H(s)); \
+		if (rc_ != 0) \
+			return rc_; \
+		rc_ = sq_ops.name args; \
+		hunlock(H(s)); \
+		return rc_; \
+	}
+W(user_add, (store *s, const char *name, const char *pass_hash, int64_t *id), (&H(s)->s->base, name, pass_hash, id))
+W(user_get, (store *s, int64_t id, char *name, size_t cap, char *pass_hash, size_t hcap),
+    (&H(s)->s->base, id, name, cap, pass_hash, hcap))
+W(user_by_name, (store *s, const char *name, int64_t *id), (&H(s)->s->base, name, id))
+W(enroll_code_add, (store *s, const char *code_hash, int64_t user_id, int64_t expires_at),
+    (&H(s)->s->base, code_hash, user_id, expires_at))
+W(enroll_code_use, (store *s, const char *code_hash, int64_t now, int64_t *user_id),
+    (&H(s)->s->base, code_hash, now, user_id))
+W(device_add, (store *s, const char *device_id, int64_t user_id, const char *name),
+    (&H(s)->s->base, device_id, user_id, name))
+W(device_user, (store *s, const char *device_id, int64_t *user_id), (&H(s)->s->base, device_id, user_id))
+W(token_add, (store *s, const char *token_hash, const char *device_id, int64_t user_id, int64_t expires_at),
+    (&H(s)->s->base, token_hash, device_id, user_id, expires_at))
+W(token_check, (store *s, const char *token_hash, const char *device_id, int64_t now, int64_t *user_id),
+    (&H(s)->s->base, token_hash, device_id, now, user_id))
+W(provider_put, (store *s, const store_provider *p), (&H(s)->s->base, p))
+W(provider_get, (store *s, const char *name, store_provider *p), (&H(s)->s->base, name, p))
+W(app_put, (store *s, const store_app *a), (&H(s)->s->base, a))
+W(app_get, (store *s, const char *app_id, store_app *a), (&H(s)->s->base, app_id, a))
+W(apps_json, (store *s, int64_t user_id, json_t **out), (&H(s)->s->base, user_id, out))
+W(app_release, (store *s, const char *app_id, const char *share_id), (&H(s)->s->base, app_id, share_id))
+W(share_insert, (store *s, const store_share *sh), (&H(s)->s->base, sh))
+W(share_get, (store *s, const char *id, store_share *sh), (&H(s)->s->base, id, sh))
+W(share_update, (store *s, const store_share *sh), (&H(s)->s->base, sh))
+W(share_by_eid_app, (store *s, const char *eid, const char *assoc_app_id, store_share *sh),
+    (&H(s)->s->base, eid, assoc_app_id, sh))
+W(share_by_matching, (store *s, const char *matching_id, store_share *sh), (&H(s)->s->base, matching_id, sh))
+W(share_set_app_key, (store *s, const char *id, const char *hex), (&H(s)->s->base, id, hex))
+W(share_get_app_key, (store *s, const char *id, char *hex, size_t cap), (&H(s)->s->base, id, hex, cap))
+W(share_set_credential, (store *s, const char *id, const char *json_text), (&H(s)->s->base, id, json_text))
+W(share_get_credential, (store *s, const char *id, char **out), (&H(s)->s->base, id, out))
+W(shares_json, (store *s, int64_t user_id, json_t **out), (&H(s)->s->base, user_id, out))
+W(shares_expired, (store *s, int64_t now, char (*ids)[STORE_ID_MAX], size_t max, size_t *n),
+    (&H(s)->s->base, now, ids, max, n))
+W(share_counts, (store *s, int64_t counts[SHARE_NSTATES]), (&H(s)->s->base, counts))
+W(shares_of_eid, (store *s, const char *eid, char (*ids)[STORE_ID_MAX], size_t max, size_t *n),
+    (&H(s)->s->base, eid, ids, max, n))
+W(event_add, (store *s, int64_t user_id, const char *share_id, const char *type, const char *data, int64_t *id),
+    (&H(s)->s->base, user_id, share_id, type, data, id))
+W(events_after, (store *s, int64_t user_id, const char *share_id, int64_t after, store_event *out, size_t max, size_t *n),
+    (&H(s)->s->base, user_id, share_id, after, out, max, n))
+W(events_last, (store *s, int64_t user_id, int64_t *id), (&H(s)->s->base, user_id, id))
+W(cmd_add, (store *s, const char *eid, const char *share_id, const char *type, const char *data, int64_t *id),
+    (&H(s)->s->base, eid, share_id, type, data, id))
+W(cmds_pending, (store *s, const char *eid, int64_t after, store_cmd *out, size_t max, size_t *n),
+    (&H(s)->s->base, eid, after, out, max, n))
+W(cmd_done, (store *s, const char *share_id, const char *type), (&H(s)->s->base, share_id, type))
+W(outbox_add, (store *s, const char *kind, const char *share_id, int64_t *id), (&H(s)->s->base, kind, share_id, id))
+W(outbox_claim, (store *s, int64_t now, int64_t lease_s, store_outbox *out, size_t max, size_t *n),
+    (&H(s)->s->base, now, lease_s, out, max, n))
+W(outbox_done, (store *s, int64_t id), (&H(s)->s->base, id))
+W(outbox_retry, (store *s, int64_t id, int64_t next_at, const char *err), (&H(s)->s->base, id, next_at, err))
+W(outbox_depth, (store *s, int64_t *pending, int64_t *retrying), (&H(s)->s->base, pending, retrying))
+W(outbox_reset_leases, (store *s), (&H(s)->s->base))
+W(outbox_wake, (store *s, const char *share_id, int64_t now), (&H(s)->s->base, share_id, now))
+W(outbox_next_due, (store *s, int64_t now, int64_t *secs), (&H(s)->s->base, now, secs))
+W(idem_get, (store *s, const char *device_id, const char *key, char *req_hash, size_t hcap, int *status, char **response),
+    (&H(s)->s->base, device_id, key, req_hash, hcap, status, response))
+W(idem_put, (store *s, const char *device_id, const char *key, const char *req_hash, int status, const char *response),
+    (&H(s)->s->base, device_id, key, req_hash, status, response))
+W(offer_nonce_use, (store *s, const char *nonce_hex, const char *share_id, int64_t expires_at),
+    (&H(s)->s->base, nonce_hex, share_id, expires_at))
+W(gc, (store *s, int64_t tx_before, int64_t idem_before, int64_t now), (&H(s)->s->base, tx_before, idem_before, now))
+W(prune, (store *s, int64_t before, size_t max, size_t *n), (&H(s)->s->base, before, max, n))
+W(tx_put, (store *s, const store_tx *tx), (&H(s)->s->base, tx))
+W(tx_get, (store *s, const char *id, store_tx *tx), (&H(s)->s->base, id, tx))
+W(companion_put, (store *s, const char *eid, const uint8_t pub[65]), (&H(s)->s->base, eid, pub))
+W(companion_pub, (store *s, const char *eid, uint8_t pub[65]), (&H(s)->s->base, eid, pub))
+W(device_revoke, (store *s, const char *device_id, int64_t now, int64_t *user_id),
+    (&H(s)->s->base, device_id, now, user_id))
+W(devices_json, (store *s, int64_t user_id, json_t **out), (&H(s)->s->base, user_id, out))
+W(device_revocations, (store *s, int64_t *count), (&H(s)->s->base, count))
+W(throttle_hit, (store *s, const char *key, int64_t now, int64_t window_s, int *attempts, int64_t *window_start),
+    (&H(s)->s->base, key, now, window_s, attempts, window_start))
+W(throttle_undo, (store *s, const char *key), (&H(s)->s->base, key))
+W(throttle_forget, (store *s, const char *key), (&H(s)->s->base, key))
+W(tx_trim, (store *s, const char *share_id, int keep), (&H(s)->s->base, share_id, keep))
+W(companion_claim, (store *s, const char *eid, int64_t user_id, int64_t now), (&H(s)->s->base, eid, user_id, now))
+W(companion_owner, (store *s, const char *eid, int64_t *user_id), (&H(s)->s->base, eid, user_id))
+W(companion_release, (store *s, const char *eid), (&H(s)->s->base, eid))
+W(users_json, (store *s, json_t **out), (&H(s)->s->base, out))
+W(providers_json, (store *s, json_t **out), (&H(s)->s->base, out))
+W(app_remove, (store *s, const char *app_id), (&H(s)->s->base, app_id))
+W(provider_remove, (store *s, const char *name), (&H(s)->s->base, name))
+W(user_remove, (store *s, int64_t user_id, int64_t now), (&H(s)->s->base, user_id, now))
+W(token_drop, (store *s, const char *token_hash), (&H(s)->s->base, token_hash))
+W(smds_event_put, (store *s, const char *share_id, const char *eid, const char *event_id, int64_t now),
+    (&H(s)->s->base, share_id, eid, event_id, now))
+W(smds_event_del, (store *s, const char *share_id), (&H(s)->s->base, share_id))
+W(smds_events, (store *s, const char *eid, char (*event_ids)[STORE_ID_MAX], size_t max, size_t *n),
+    (&H(s)->s->base, eid, event_ids, max, n))
+W(cc_put, (store *s, const char *share_id, const char *cc_hash_hex), (&H(s)->s->base, share_id, cc_hash_hex))
+W(cc_get, (store *s, const char *share_id, char cc_hash_hex[65], int *attempts),
+    (&H(s)->s->base, share_id, cc_hash_hex, attempts))
+W(cc_refused, (store *s, const char *share_id, int *attempts), (&H(s)->s->base, share_id, attempts))
+#undef W
+
+static const struct store_ops sq_handle_ops = {
+	.close = w_close,
+	.begin = w_begin,
+	.commit = w_commit,
+	.rollback = w_rollback,
+	.user_add = w_user_add,
+	.user_get = w_user_get,
+	.user_by_name = w_user_by_name,
+	.enroll_code_add = w_enroll_code_add,
+	.enroll_code_use = w_enroll_code_use,
+	.device_add = w_device_add,
+	.device_user = w_device_user,
+	.token_add = w_token_add,
+	.token_check = w_token_check,
+	.provider_put = w_provider_put,
+	.provider_get = w_provider_get,
+	.app_put = w_app_put,
+	.app_get = w_app_get,
+	.apps_json = w_apps_json,
+	.app_release = w_app_release,
+	.share_insert = w_share_insert,
+	.share_get = w_share_get,
+	.share_update = w_share_update,
+	.share_by_eid_app = w_share_by_eid_app,
+	.share_by_matching = w_share_by_matching,
+	.share_set_app_key = w_share_set_app_key,
+	.share_get_app_key = w_share_get_app_key,
+	.share_set_credential = w_share_set_credential,
+	.share_get_credential = w_share_get_credential,
+	.shares_json = w_shares_json,
+	.shares_expired = w_shares_expired,
+	.share_counts = w_share_counts,
+	.shares_of_eid = w_shares_of_eid,
+	.event_add = w_event_add,
+	.events_after = w_events_after,
+	.events_last = w_events_last,
+	.cmd_add = w_cmd_add,
+	.cmds_pending = w_cmds_pending,
+	.cmd_done = w_cmd_done,
+	.outbox_add = w_outbox_add,
+	.outbox_claim = w_outbox_claim,
+	.outbox_done = w_outbox_done,
+	.outbox_retry = w_outbox_retry,
+	.outbox_depth = w_outbox_depth,
+	.outbox_reset_leases = w_outbox_reset_leases,
+	.outbox_wake = w_outbox_wake,
+	.outbox_next_due = w_outbox_next_due,
+	.idem_get = w_idem_get,
+	.idem_put = w_idem_put,
+	.offer_nonce_use = w_offer_nonce_use,
+	.gc = w_gc,
+	.prune = w_prune,
+	.tx_put = w_tx_put,
+	.tx_get = w_tx_get,
+	.companion_put = w_companion_put,
+	.companion_pub = w_companion_pub,
+	.device_revoke = w_device_revoke,
+	.devices_json = w_devices_json,
+	.device_revocations = w_device_revocations,
+	.throttle_hit = w_throttle_hit,
+	.throttle_undo = w_throttle_undo,
+	.throttle_forget = w_throttle_forget,
+	.tx_trim = w_tx_trim,
+	.companion_claim = w_companion_claim,
+	.companion_owner = w_companion_owner,
+	.companion_release = w_companion_release,
+	.users_json = w_users_json,
+	.providers_json = w_providers_json,
+	.app_remove = w_app_remove,
+	.provider_remove = w_provider_remove,
+	.user_remove = w_user_remove,
+	.token_drop = w_token_drop,
+	.smds_event_put = w_smds_event_put,
+	.smds_event_del = w_smds_event_del,
+	.smds_events = w_smds_events,
+	.cc_put = w_cc_put,
+	.cc_get = w_cc_get,
+	.cc_refused = w_cc_refused,
+};
+
 static int
 migrate(sq_store *s)
 {
@@ -1898,27 +2248,46 @@ private_files(const char *path)
 	return 0;
 }
 
-int
-store_sqlite_open(const char *path, const store_opts *opts, store **out)
+/* The connection: opened, configured and migrated. */
+static int
+open_conn(const char *path, const store_opts *opts, sq_store **out)
 {
 	if (strcmp(path, ":memory:") != 0 && private_files(path) != 0)
 		return TS_EIO;
 	sq_store *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return TS_ENOMEM;
+	pthread_condattr_t ca;
+	int ok = pthread_condattr_init(&ca) == 0;
+	if (ok) {
+		ok = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 && pthread_cond_init(&s->cv, &ca) == 0;
+		pthread_condattr_destroy(&ca);
+	}
+	if (ok && pthread_mutex_init(&s->mu, NULL) != 0) {
+		pthread_cond_destroy(&s->cv);
+		ok = 0;
+	}
+	if (!ok) {
+		free(s);
+		return TS_ENOMEM;
+	}
 	s->base.ops = &sq_ops;
 	if (opts != NULL && opts->secret_key != NULL) {
 		memcpy(s->key, opts->secret_key, sizeof(s->key));
 		s->has_key = 1;
 	}
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+	/* NOMUTEX: every use holds the connection (the handles above) */
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 		NULL) != SQLITE_OK) {
 		log_error("cannot open database %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "?");
 		sqlite3_close(s->db);
+		pthread_cond_destroy(&s->cv);
+		pthread_mutex_destroy(&s->mu);
 		free(s);
 		return TS_EDB;
 	}
-	sqlite3_busy_timeout(s->db, opts && opts->wait_ms > 0 ? opts->wait_ms : STORE_WAIT_WORKER_MS);
+	s->busy_ms = opts && opts->wait_ms > 0 ? opts->wait_ms : STORE_WAIT_WORKER_MS;
+	sqlite3_busy_timeout(s->db, s->busy_ms);
 	ts_snprintf(s->sql_expired, sizeof(s->sql_expired),
 	    "SELECT id FROM shares WHERE state IN (%s) AND not_after > 0 AND not_after <= ? LIMIT ?",
 	    store_sql_expirable());
@@ -1949,6 +2318,33 @@ store_sqlite_open(const char *path, const store_opts *opts, store **out)
 		sq_close(&s->base);
 		return rc;
 	}
-	*out = &s->base;
+	*out = s;
+	return 0;
+}
+
+int
+store_sqlite_open(const char *path, const store_opts *opts, store **out)
+{
+	sq_handle *h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return TS_ENOMEM;
+	h->base.ops = &sq_handle_ops;
+	h->wait_ms = opts && opts->wait_ms > 0 ? opts->wait_ms : STORE_WAIT_WORKER_MS;
+	store *with = opts ? opts->share_with : NULL;
+	if (with != NULL && with->ops == &sq_handle_ops) {
+		/* one more handle on that connection (path and key are its) */
+		h->s = H(with)->s;
+		pthread_mutex_lock(&h->s->mu);
+		h->s->refs++;
+		pthread_mutex_unlock(&h->s->mu);
+	} else {
+		int rc = open_conn(path, opts, &h->s);
+		if (rc != 0) {
+			free(h);
+			return rc;
+		}
+		h->s->refs = 1;
+	}
+	*out = &h->base;
 	return 0;
 }

@@ -11,11 +11,11 @@
  * Usage: asn1_check DUMPDIR   (exit 0: all good; 1: a failure; 2: usage)
  * Built from generated C with warnings off (CMakeLists.txt), test tree only.
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+
+#include "check_harness.h"
 
 #include "DeleteProfileRequest.h"
 #include "DeleteProfileResponse.h"
@@ -71,8 +71,6 @@
 #include "StoreMetadataRequest.h"
 #include "ReplaceSessionKeysRequest.h"
 
-#define MAX_FILE (1u << 20)
-
 static struct {
 	const char *name;
 	asn_TYPE_descriptor_t *td;
@@ -104,32 +102,11 @@ static struct {
 };
 #define NTYPES (sizeof(types) / sizeof(types[0]))
 
-typedef struct obuf {
-	unsigned char *b;
-	size_t n, cap;
-} obuf;
-
-static int
-collect(const void *p, size_t n, void *key)
-{
-	obuf *o = key;
-	if (o->n + n > o->cap) {
-		size_t cap = (o->n + n) * 2;
-		unsigned char *nb = realloc(o->b, cap);
-		if (nb == NULL)
-			return -1;
-		o->b = nb;
-		o->cap = cap;
-	}
-	memcpy(o->b + o->n, p, n);
-	o->n += n;
-	return 0;
-}
-
 /* 0 when the file decodes as its type and re-encodes to the same bytes. */
 static int
-check_file(const char *path, const char *fname)
+check_file(const char *path, const char *fname, void *arg)
 {
+	(void)arg;
 	size_t i;
 	for (i = 0; i < NTYPES; i++) {
 		size_t l = strlen(types[i].name);
@@ -140,17 +117,10 @@ check_file(const char *path, const char *fname)
 		fprintf(stderr, "%s: no ASN.1 type of that name\n", path);
 		return -1;
 	}
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
+	unsigned char *buf;
+	size_t len;
+	if (read_dump(path, &buf, &len) != 0)
 		return -1;
-	unsigned char *buf = malloc(MAX_FILE);
-	size_t len = buf == NULL ? 0 : fread(buf, 1, MAX_FILE, f);
-	fclose(f);
-	if (buf == NULL || len == 0 || len == MAX_FILE) {
-		fprintf(stderr, "%s: cannot read\n", path);
-		free(buf);
-		return -1;
-	}
 	asn_TYPE_descriptor_t *td = types[i].td;
 	void *v = NULL;
 	int rc = -1;
@@ -192,42 +162,19 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: asn1_check DUMPDIR\n");
 		return 2;
 	}
-	DIR *top = opendir(argv[1]);
-	if (top == NULL) {
+	unsigned files = 0;
+	int bad = for_each_dump(argv[1], check_file, NULL, &files);
+	if (bad < 0) {
 		fprintf(stderr, "asn1_check: cannot open %s\n", argv[1]);
 		return 1;
 	}
-	unsigned files = 0, bad = 0;
-	struct dirent *s;
-	while ((s = readdir(top)) != NULL) {
-		if (s->d_name[0] == '.')
-			continue;
-		char sub[1024];
-		snprintf(sub, sizeof(sub), "%s/%s", argv[1], s->d_name);
-		DIR *d = opendir(sub);
-		if (d == NULL)
-			continue;
-		struct dirent *e;
-		while ((e = readdir(d)) != NULL) {
-			size_t l = strlen(e->d_name);
-			if (l < 5 || strcmp(e->d_name + l - 4, ".der") != 0)
-				continue;
-			char p[2048];
-			snprintf(p, sizeof(p), "%s/%s", sub, e->d_name);
-			files++;
-			if (check_file(p, e->d_name) != 0)
-				bad++;
-		}
-		closedir(d);
-	}
-	closedir(top);
 	for (size_t i = 0; i < NTYPES; i++) {
 		if (types[i].seen == 0) {
 			fprintf(stderr, "asn1_check: no %s was checked\n", types[i].name);
 			bad++;
 		}
 	}
-	printf("asn1_check: %u structures, %u failures\n", files, bad);
+	printf("asn1_check: %u structures, %d failures\n", files, bad);
 	for (size_t i = 0; i < NTYPES; i++)
 		printf("  %-36s %u\n", types[i].name, types[i].seen);
 	return bad == 0 && files > 0 ? 0 : 1;

@@ -11,53 +11,27 @@
  * Usage: asn1_upp_check DUMPDIR   (exit 0: all good; 1: a failure; 2: usage)
  * Built from generated C with warnings off (CMakeLists.txt), test tree only.
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ProfileElement.h"
+#include "check_harness.h"
 
-#define MAX_FILE (1u << 20)
-
-typedef struct obuf {
-	unsigned char *b;
-	size_t n, cap;
-} obuf;
-
+/* 0 when the file (a Package dump) is a sequence of ProfileElements that
+ * re-encodes to the same bytes; arg (unsigned *) counts them. */
 static int
-collect(const void *p, size_t n, void *key)
+check_file(const char *path, const char *fname, void *arg)
 {
-	obuf *o = key;
-	if (o->n + n > o->cap) {
-		size_t cap = (o->n + n) * 2;
-		unsigned char *nb = realloc(o->b, cap);
-		if (nb == NULL)
-			return -1;
-		o->b = nb;
-		o->cap = cap;
-	}
-	memcpy(o->b + o->n, p, n);
-	o->n += n;
-	return 0;
-}
-
-/* 0 when the file is a sequence of ProfileElements that re-encodes to the
- * same bytes; *pes counts them. */
-static int
-check_file(const char *path, unsigned *pes)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return -1;
-	unsigned char *buf = malloc(MAX_FILE);
-	size_t len = buf == NULL ? 0 : fread(buf, 1, MAX_FILE, f);
-	fclose(f);
-	if (buf == NULL || len == 0 || len == MAX_FILE) {
-		fprintf(stderr, "%s: cannot read\n", path);
-		free(buf);
+	unsigned *pes = arg;
+	unsigned char *buf;
+	size_t len;
+	if (strncmp(fname, "Package.", 8) != 0) {
+		fprintf(stderr, "%s: not a Package dump\n", path);
 		return -1;
 	}
+	if (read_dump(path, &buf, &len) != 0)
+		return -1;
 	obuf o = { 0 };
 	size_t off = 0;
 	int rc = 0;
@@ -99,44 +73,16 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: asn1_upp_check DUMPDIR\n");
 		return 2;
 	}
-	DIR *top = opendir(argv[1]);
-	if (top == NULL) {
+	unsigned files = 0, pes = 0;
+	int bad = for_each_dump(argv[1], check_file, &pes, &files);
+	if (bad < 0) {
 		fprintf(stderr, "asn1_upp_check: cannot open %s\n", argv[1]);
 		return 1;
 	}
-	unsigned files = 0, bad = 0, pes = 0;
-	struct dirent *s;
-	while ((s = readdir(top)) != NULL) {
-		if (s->d_name[0] == '.')
-			continue;
-		char sub[1024];
-		snprintf(sub, sizeof(sub), "%s/%s", argv[1], s->d_name);
-		DIR *d = opendir(sub);
-		if (d == NULL)
-			continue;
-		struct dirent *e;
-		while ((e = readdir(d)) != NULL) {
-			size_t l = strlen(e->d_name);
-			if (l < 5 || strcmp(e->d_name + l - 4, ".der") != 0)
-				continue;
-			char p[2048];
-			snprintf(p, sizeof(p), "%s/%s", sub, e->d_name);
-			if (strncmp(e->d_name, "Package.", 8) != 0) {
-				fprintf(stderr, "%s: not a Package dump\n", p);
-				bad++;
-				continue;
-			}
-			files++;
-			if (check_file(p, &pes) != 0)
-				bad++;
-		}
-		closedir(d);
-	}
-	closedir(top);
 	if (files == 0) {
 		fprintf(stderr, "asn1_upp_check: no package was dumped\n");
 		return 1;
 	}
-	printf("asn1_upp_check: %u packages, %u profile elements, %u failures\n", files, pes, bad);
+	printf("asn1_upp_check: %u files, %u profile elements, %d failures\n", files, pes, bad);
 	return bad == 0 ? 0 : 1;
 }

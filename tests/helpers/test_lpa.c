@@ -21,6 +21,13 @@
  *   --se SPEC     the eUICC (device/se_driver.h), default pcsc:
  *   --no-notify   download leaves the install notification pending in the eUICC
  *   --save-notification FILE   download writes the install notification (BF37 DER)
+ *   --cancel-after STEP  download stops after ES9+ STEP (authenticateClient or
+ *                 getBoundProfilePackage) and cancels the session as SGP.22
+ *                 §3.1.3 / §5.6.5 have an LPA do it: ES10b CancelSession on the
+ *                 eUICC (BF41, the eUICC signs its CancelSessionResponse), then
+ *                 ES9+ cancelSession {transactionId, cancelSessionResponse}
+ *   --cancel-reason NAME  CancelSessionReason (default endUserRejection)
+ *   --save-cancel FILE    writes the eUICC's CancelSessionResponse (BF41 DER)
  *
  * The download, as SGP.22 §3.1.3 (and lpac) run it: GetEuiccInfo1 +
  * GetEuiccChallenge -> initiateAuthentication {euiccChallenge, euiccInfo1,
@@ -31,6 +38,7 @@
  * RemoveNotificationFromList.
  *
  * Output (stdout, one line each): "installed ICCID <digits> transaction <tid>",
+ * "cancelled transaction <tid> <reason>",
  * "notification <seq> <event> sent", "event <eventId> <address>"; an ES9+ /
  * ES11 refusal "refused <function>: Failed: subjectCode S reasonCode R: ...".
  * Exit 0 success, 1 failure (3 a refusal by the server), 2 usage.
@@ -59,11 +67,16 @@
 
 enum { EX_OK = 0, EX_FAIL = 1, EX_USAGE = 2, EX_REFUSED = 3 };
 
+enum { CANCEL_NEVER, CANCEL_AFTER_AUTH, CANCEL_AFTER_BPP };
+
 typedef struct lpa {
 	ts_httpc *http;
 	se_driver *se;
 	int no_notify;
 	const char *save_notification;
+	int cancel_after; /* CANCEL_* */
+	int cancel_reason;
+	const char *save_cancel;
 } lpa;
 
 /* One ES9+ / ES11 call: POST https://<address><path><fn>, the header check
@@ -255,6 +268,29 @@ lpa_notifications(lpa *l)
 	return rc;
 }
 
+/* The LPA gives up on session tid (hex): the eUICC ends its session and
+ * signs why (ES10b CancelSession), the SM-DP+ gets that signed answer
+ * (ES9+ cancelSession, answered with a header only). */
+static int
+lpa_cancel(lpa *l, const char *address, const char *tid)
+{
+	uint8_t t[ES10_TID_MAX], *csr = NULL;
+	size_t tlen = 0, csr_len = 0;
+	json_t *body = NULL;
+	const char *rname = es10_cancel_reason_name(l->cancel_reason);
+	int rc = ts_hex_decode(tid, t, sizeof(t), &tlen);
+	if (rc == 0 && (rc = se_cancel_session(l->se, t, tlen, l->cancel_reason, &csr, &csr_len)) != 0)
+		fprintf(stderr, "test_lpa: the eUICC's CancelSession: %s\n", ts_strerror(rc));
+	if (rc == 0 && l->save_cancel != NULL && (rc = ts_write_file_atomic(l->save_cancel, csr, csr_len, 0600)) != 0)
+		fprintf(stderr, "test_lpa: cannot write %s: %s\n", l->save_cancel, ts_strerror(rc));
+	if (rc == 0 && (rc = es9_cancel_session_request(tid, csr, csr_len, &body)) == 0 &&
+	    (rc = lpa_post(l, address, ES9_PATH, "cancelSession", body, 1, NULL)) == 0)
+		printf("cancelled transaction %s %s\n", tid, rname ? rname : "?");
+	json_decref(body);
+	free(csr);
+	return rc;
+}
+
 /* The whole download of the profile <address, matching_id>. */
 static int
 lpa_download(lpa *l, const char *address, const char *matching_id)
@@ -280,6 +316,10 @@ lpa_download(lpa *l, const char *address, const char *matching_id)
 	json_decref(req);
 	json_decref(resp);
 	req = resp = NULL;
+	if (l->cancel_after == CANCEL_AFTER_AUTH) {
+		rc = lpa_cancel(l, address, a1.transaction_id);
+		goto out;
+	}
 	/* (A phone asks the user here: profileMetadata, confirmation code.) */
 	if ((rc = se_prepare_download(l->se, a2.smdp_signed2, a2.smdp_signed2_len, a2.smdp_signature2,
 	    a2.smdp_cert, a2.smdp_cert_len, &bf21, &bf21_len)) != 0) {
@@ -291,6 +331,10 @@ lpa_download(lpa *l, const char *address, const char *matching_id)
 		goto out;
 	if ((rc = es9_get_bpp_parse(resp, &bpp, &bpp_len, why, sizeof(why))) != 0) {
 		fprintf(stderr, "test_lpa: getBoundProfilePackage: %s\n", why);
+		goto out;
+	}
+	if (l->cancel_after == CANCEL_AFTER_BPP) {
+		rc = lpa_cancel(l, address, a1.transaction_id);
 		goto out;
 	}
 	if ((rc = lpa_load_bpp(l, bpp, bpp_len, &pir, &pir_len)) != 0) {
@@ -385,7 +429,9 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: test_lpa --ca FILE [--se SPEC] [--no-notify] [--save-notification FILE] COMMAND\n"
+	    "usage: test_lpa --ca FILE [--se SPEC] [--no-notify] [--save-notification FILE]\n"
+	    "  [--cancel-after authenticateClient|getBoundProfilePackage] [--cancel-reason NAME]\n"
+	    "  [--save-cancel FILE] COMMAND\n"
 	    "  download ACTIVATION_CODE | download-smds SMDS_ADDRESS | discover SMDS_ADDRESS |\n"
 	    "  notifications | send-notification ADDRESS FILE | info\n");
 }
@@ -398,11 +444,15 @@ main(int argc, char **argv)
 		{ "se", required_argument, NULL, 's' },
 		{ "no-notify", no_argument, NULL, 'n' },
 		{ "save-notification", required_argument, NULL, 'w' },
+		{ "cancel-after", required_argument, NULL, 'a' },
+		{ "cancel-reason", required_argument, NULL, 'r' },
+		{ "save-cancel", required_argument, NULL, 'x' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *ca = NULL, *se_spec = "pcsc:";
 	lpa l;
 	memset(&l, 0, sizeof(l));
+	l.cancel_reason = ES10_CANCEL_END_USER_REJECTION;
 	int c;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -410,6 +460,21 @@ main(int argc, char **argv)
 		case 's': se_spec = optarg; break;
 		case 'n': l.no_notify = 1; break;
 		case 'w': l.save_notification = optarg; break;
+		case 'a':
+			l.cancel_after = strcmp(optarg, "authenticateClient") == 0 ? CANCEL_AFTER_AUTH
+			    : strcmp(optarg, "getBoundProfilePackage") == 0 ? CANCEL_AFTER_BPP : -1;
+			if (l.cancel_after < 0) {
+				usage();
+				return EX_USAGE;
+			}
+			break;
+		case 'r':
+			if ((l.cancel_reason = es10_cancel_reason_parse(optarg)) < 0) {
+				fprintf(stderr, "test_lpa: unknown CancelSessionReason %s\n", optarg);
+				return EX_USAGE;
+			}
+			break;
+		case 'x': l.save_cancel = optarg; break;
 		default: usage(); return EX_USAGE;
 		}
 	}

@@ -84,6 +84,7 @@ crash_run() {
 	wait "$NODE_PID" 2>/dev/null || true
 	return 0
 }
+done_or_died() { ! node_alive || "$@"; } # done_or_died DONE N
 # walk NAME PREPARE START DONE CHECK [FIRST [LAST]]: the crash walk of one
 # flow, from its commit FIRST (default 1) to LAST (default: until it runs
 # through without dying).
@@ -96,7 +97,15 @@ walk() {
 			crashes=$((crashes + 1))
 			restart_node
 			"$start" "$n" # the primary retries (same Idempotency-Key)
-		elif until_ok 30 "$done" "$n"; then
+		else
+			# The armed node was alive when the flow ended (or the wait ran
+			# out). It may still reach commit N afterwards: commits that are
+			# not the flow's own count too (the companion re-authenticating
+			# its push stream after each restart), and under load they fall
+			# after the flow's. So wait for the end OR the node's death, then
+			# restart it unarmed either way: a node that died on the way is
+			# never left down while the flow waits for it.
+			until_ok 30 done_or_died "$done" "$n" || true
 			restart_node # disarm the crash before the check's own writes
 		fi
 		if ! until_ok 30 "$done" "$n"; then
@@ -168,9 +177,9 @@ move_prepare() {
 	until_ok 30 share_done x
 }
 move_start() { api POST "/v1/apps/sim-move-$1/release" "release-$1" "{\"share_id\":\"$SH\"}" >/dev/null; }
-moved() {
-	"${ACURL[@]}" "$NODE_URL/v1/apps" 2>/dev/null |
-		jq -e --arg a "sim-move-$1" '.apps[] | select(.app_id == $a) | .state == "moved"' >/dev/null
+moved() { # from the database, as every other flow's end: it needs no live node
+	"$TS_BIN/tapshare-node" app show "sim-move-$1" --dir "$T/node" --json 2>/dev/null |
+		jq -e '.data.state == "moved"' >/dev/null
 }
 move_done() { moved "$1" && [ "$(decisions "$T/sp" cancelOrder "$SH")" -ge 1 ]; }
 move_check() { [ "$(decisions "$T/sp" cancelOrder "$SH")" = 1 ]; }

@@ -3,7 +3,8 @@
 # puts SO_REUSEPORT on the public listener, so two tapshare-node processes on
 # one PostgreSQL database listen on the same 127.0.0.1:PORT and the kernel
 # spreads the connections over both (each one counts its own TLS handshakes,
-# read from each node's admin /metrics). Without the key the second process
+# read from each node's admin /metrics), and with one [tls] session_ticket_key
+# each resumes the other's session tickets. Without the key the second process
 # is refused ("already in use"). On SQLite the key is refused by `check`
 # (a change made by one process would never reach the other's streams), and
 # a second `run` on one SQLite file is refused whatever the port.
@@ -73,6 +74,10 @@ expect "without reuse_port a second process on the port is refused" grep -q "alr
 ts_stop "$A"
 
 for d in a b; do sed -i "/^\[node\]/r $T/reuse.line" "$T/$d/node.ini"; done
+# one session-ticket key for both: a ticket issued by one process is resumed by the other
+head -c 80 /dev/urandom >"$T/ticket.key"
+printf 'session_ticket_key = %s\n' "$T/ticket.key" >"$T/ticket.line"
+for d in a b; do sed -i "/^\[tls\]/r $T/ticket.line" "$T/$d/node.ini"; done
 expect "check accepts reuse_port on PostgreSQL with a fixed port" "$TS_BIN/tapshare-node" check --dir "$T/a"
 rm -f "$T/a/node.port" "$T/b/node.port"
 "$TS_BIN/tapshare-node" run --dir "$T/a" >>"$T/a.log" 2>&1 &
@@ -95,6 +100,22 @@ hb=$(handshakes "$B_ADMIN")
 echo "# TLS handshakes: node A ${ha:-?}, node B ${hb:-?} (of 40)"
 spread() { [ "${ha:-0}" -ge 1 ] && [ "${hb:-0}" -ge 1 ] && [ $((ha + hb)) -eq 40 ]; }
 expect "the kernel spread the connections over both processes" spread
+# One session (its ticket), then 20 fresh connections offering it: the kernel
+# sends about half of them to the process that did not issue the ticket; all
+# resume (with a key per process only the issuer's would: all 20 landing on
+# it has odds of 2^-20).
+printf 'GET /v1/none HTTP/1.0\r\n\r\n' | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -CAfile "$T/pki/node-ca.crt" \
+	-sess_out "$T/sess.pem" -quiet >/dev/null 2>&1 || true
+expect "a session ticket was saved" [ -s "$T/sess.pem" ]
+reused=0
+for i in $(seq 20); do
+	if timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -CAfile "$T/pki/node-ca.crt" -sess_in "$T/sess.pem" \
+		</dev/null 2>/dev/null | grep -q '^Reused, TLSv1\.3'; then
+		reused=$((reused + 1))
+	fi
+done
+echo "# resumed: $reused of 20"
+expect "every connection resumed the session, on either process (one ticket key)" [ "$reused" = 20 ]
 ts_stop "$B"
 expect "with one process gone the port still serves" \
 	curl -s -o /dev/null --max-time 5 --cacert "$T/pki/node-ca.crt" "https://127.0.0.1:$PORT/v1/none"

@@ -17,30 +17,7 @@
 #include "lib/credapplet.h"
 #include "lib/ts_err.h"
 
-typedef struct vec {
-	uint8_t b[512];
-	size_t n;
-} vec;
-
-static vec
-hx(const char *s)
-{
-	vec v;
-	memset(&v, 0, sizeof(v));
-	int hi = -1;
-	for (; *s != '\0'; s++) {
-		if (isspace((unsigned char)*s))
-			continue;
-		int d = isdigit((unsigned char)*s) ? *s - '0' : tolower((unsigned char)*s) - 'a' + 10;
-		if (hi < 0) {
-			hi = d;
-		} else {
-			v.b[v.n++] = (uint8_t)(hi << 4 | d);
-			hi = -1;
-		}
-	}
-	return v;
-}
+#include "../hex_fixture.h"
 
 #define ICCID_HEX "98 44 05 10 20 91 38 40 28 F6"
 #define ENTRY_HEX                                  \

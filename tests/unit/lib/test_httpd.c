@@ -22,6 +22,9 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/thread.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
 
 #include "lib/httpc.h"
 #include "lib/httpd.h"
@@ -40,6 +43,9 @@ static char client_id[65];
 
 static struct event_base *base;
 static ts_httpd *strict_srv, *lenient_srv, *quick_srv;
+/* session tickets: tick_a and tick_b share one ticket key file, tick_c has another */
+static ts_httpd *tick_a, *tick_b, *tick_c;
+static char ticket_key1[256], ticket_key2[256];
 static pthread_t loop_thread;
 static char strict_url[64], lenient_url[64], quick_url[64];
 
@@ -241,6 +247,19 @@ add_routes(ts_httpd *h)
 }
 
 static int
+write_random(const char *path, size_t n)
+{
+	FILE *u = fopen("/dev/urandom", "rb"), *f = fopen(path, "wb");
+	unsigned char b[128];
+	int ok = u != NULL && f != NULL && n <= sizeof(b) && fread(b, 1, n, u) == n && fwrite(b, 1, n, f) == n;
+	if (u != NULL)
+		fclose(u);
+	if (f != NULL && fclose(f) != 0)
+		ok = 0;
+	return ok ? 0 : -1;
+}
+
+static int
 setup(void **state)
 {
 	(void)state;
@@ -293,6 +312,18 @@ setup(void **state)
 	    (unsigned)ts_httpd_port(strict_srv));
 	snprintf(lenient_url, sizeof(lenient_url), "https://127.0.0.1:%u",
 	    (unsigned)ts_httpd_port(lenient_srv));
+	snprintf(ticket_key1, sizeof(ticket_key1), "%s/ticket1.key", tmpdir);
+	snprintf(ticket_key2, sizeof(ticket_key2), "%s/ticket2.key", tmpdir);
+	if (write_random(ticket_key1, 80) != 0 || write_random(ticket_key2, 80) != 0)
+		return -1;
+	o.timeout_s = 10;
+	o.ticket_key_file = ticket_key1;
+	if (ts_httpd_new(base, &o, &tick_a) != 0 || add_routes(tick_a) != 0 ||
+	    ts_httpd_new(base, &o, &tick_b) != 0 || add_routes(tick_b) != 0)
+		return -1;
+	o.ticket_key_file = ticket_key2;
+	if (ts_httpd_new(base, &o, &tick_c) != 0 || add_routes(tick_c) != 0)
+		return -1;
 	if (pthread_create(&loop_thread, NULL, loop_main, NULL) != 0)
 		return -1;
 	return 0;
@@ -326,6 +357,9 @@ teardown(void **state)
 	ts_httpd_free(strict_srv);
 	ts_httpd_free(lenient_srv);
 	ts_httpd_free(quick_srv);
+	ts_httpd_free(tick_a);
+	ts_httpd_free(tick_b);
+	ts_httpd_free(tick_c);
 	event_base_free(base);
 	rm_rf(tmpdir);
 	return 0;
@@ -716,6 +750,94 @@ test_route_args(void **state)
 	event_base_free(b);
 }
 
+/* GET /whoami over a fresh mutual-TLS connection (OpenSSL directly: the
+ * session and whether it was resumed are visible). *sess in: the session to
+ * offer (NULL: none); out: the connection's session, tickets included. */
+static void
+whoami_tls(uint16_t port, SSL_SESSION **sess, int *reused, char *body, size_t cap)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	assert_non_null(ctx);
+	assert_int_equal(SSL_CTX_load_verify_locations(ctx, ca_file, NULL), 1);
+	assert_int_equal(SSL_CTX_use_certificate_file(ctx, cli_cert, SSL_FILETYPE_PEM), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey_file(ctx, cli_key, SSL_FILETYPE_PEM), 1);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	struct timeval tv = { 10, 0 };
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	SSL *ssl = SSL_new(ctx);
+	assert_non_null(ssl);
+	SSL_set_fd(ssl, fd);
+	if (*sess != NULL)
+		assert_int_equal(SSL_set_session(ssl, *sess), 1);
+	assert_int_equal(SSL_connect(ssl), 1);
+	static const char rq[] = "GET /whoami HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+	assert_int_equal(SSL_write(ssl, rq, (int)sizeof(rq) - 1), (int)sizeof(rq) - 1);
+	size_t len = 0;
+	int r;
+	SSL_SESSION_free(*sess);
+	*sess = NULL;
+	while (len + 1 < cap && (r = SSL_read(ssl, body + len, (int)(cap - 1 - len))) > 0) {
+		len += (size_t)r;
+		/* the tickets came before the answer; a copy taken now, before
+		 * the server's close (an EOF without close_notify makes OpenSSL
+		 * mark the connection's session not resumable) */
+		if (*sess == NULL)
+			*sess = SSL_SESSION_dup(SSL_get_session(ssl));
+	}
+	body[len] = '\0';
+	*reused = SSL_session_reused(ssl);
+	SSL_free(ssl);
+	close(fd);
+	SSL_CTX_free(ctx);
+}
+
+/* With one ticket key file, a session ticket issued by one server (one node
+ * process of several on one port) is resumed by another, and the resumed
+ * connection still knows its client (the certificate travels in the
+ * ticket); with another key file it is not resumed (full handshake). */
+static void
+test_ticket_key_shared(void **state)
+{
+	(void)state;
+	SSL_SESSION *sess = NULL;
+	int reused = -1;
+	char body[4096];
+	whoami_tls(ts_httpd_port(tick_a), &sess, &reused, body, sizeof(body));
+	assert_int_equal(reused, 0);
+	assert_non_null(strstr(body, client_id));
+	assert_non_null(sess);
+	assert_int_equal(SSL_SESSION_is_resumable(sess), 1);
+	SSL_SESSION *first = sess;
+	SSL_SESSION_up_ref(first);
+	whoami_tls(ts_httpd_port(tick_b), &sess, &reused, body, sizeof(body));
+	assert_int_equal(reused, 1);
+	assert_non_null(strstr(body, "200 OK"));
+	assert_non_null(strstr(body, client_id));
+	SSL_SESSION_free(sess);
+	sess = first;
+	whoami_tls(ts_httpd_port(tick_c), &sess, &reused, body, sizeof(body));
+	assert_int_equal(reused, 0);
+	assert_non_null(strstr(body, client_id));
+	SSL_SESSION_free(sess);
+	/* a key file of the wrong size is a configuration error */
+	char shortk[300], err[300] = "";
+	snprintf(shortk, sizeof(shortk), "%s/short.key", tmpdir);
+	assert_int_equal(write_random(shortk, 48), 0);
+	ts_httpd_opts o = { .addr = "127.0.0.1", .cert_file = srv_cert, .key_file = srv_key,
+		.ticket_key_file = shortk, .errbuf = err, .errcap = sizeof(err) };
+	ts_httpd *h = NULL;
+	struct event_base *b = event_base_new();
+	assert_int_equal(ts_httpd_new(b, &o, &h), TS_ECONFIG);
+	assert_null(h);
+	assert_non_null(strstr(err, "exactly 80"));
+	event_base_free(b);
+}
+
 int
 main(void)
 {
@@ -733,6 +855,7 @@ main(void)
 		cmocka_unit_test(test_sse_idle_timeout_and_errors),
 		cmocka_unit_test(test_stream_outlives_idle_timeout),
 		cmocka_unit_test(test_route_args),
+		cmocka_unit_test(test_ticket_key_shared),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

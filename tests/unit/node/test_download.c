@@ -958,6 +958,27 @@ test_session_for_revoked_or_denied_share(void **state)
 	assert_non_null(strstr(why.msg, "nothing to download"));
 }
 
+/* An expired share's order: SGP.22 §5.6.1 / §5.6.3 "The Download order has
+ * expired", subject 8.8.5 Download order, reason 4.10 Time to Live Expired
+ * (SGP.02's reason code table; as Android's LPA and osmo-smdpp read it). */
+static void
+test_expired_order(void **state)
+{
+	(void)state;
+	char id[STORE_ID_MAX], mid[STORE_ID_MAX];
+	session s, late;
+	download_why why;
+	authorised_share(EID, id, mid);
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	assert_int_equal(share_expire(&svc, st, id), 0);
+	assert_int_equal(state_of(id), SHARE_EXPIRED);
+	assert_int_not_equal(initiate(mid, &late, &why), 0);
+	assert_spec_code(&why, "8.8.5", "4.10");
+	/* the session opened before the expiry gets no further either */
+	assert_int_not_equal(authenticate_as(&s, mid, &se_a, &why), 0);
+	assert_spec_code(&why, "8.8.5", "4.10");
+}
+
 /* ---- notifications --------------------------------------------------------- */
 
 static void
@@ -1774,6 +1795,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_download_matching_id_in_ctx_params, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expired_certificates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expired_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eid_outside_eum_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_certificate_eid_is_not_the_share_eid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_euicc_signature1, setup, teardown),

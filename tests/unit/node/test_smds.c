@@ -25,86 +25,35 @@
 #include "node/smds.h"
 #include "se/card.h"
 
-#define EID1 "89049032123451234512345678901235"
-#define EID2 "89049032123451234512345678901332"
+#include "../dl_fixture.h"
+
+#define EID1 DL_EID1
+#define EID2 DL_EID2
 #define ADDR "127.0.0.1:8443" /* bare, as api_es11.c gives it (SGP.22 serverAddress) */
 
-static char dir[64];
-static store *st;
-static download_svc d;
-static share_svc svc;
-static EVP_PKEY *auth_key;
-static X509 *ci, *ci_b; /* the node's CI; another PKI's */
-static uint8_t *auth_der;
-static size_t auth_der_len;
-static se_driver *se1, *se2;
+static X509 *ci_b; /* another PKI's CI */
 
 static int
 setup(void **state)
 {
 	(void)state;
-	char p[200], pki[128], pkib[128];
-	snprintf(dir, sizeof(dir), "/tmp/ts-smds-XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	char p[200], pkib[128];
+	if (dl_fixture_setup("/tmp/ts-smds-XXXXXX", ADDR) != 0)
 		return -1;
-	snprintf(pki, sizeof(pki), "%s/pki", dir);
 	snprintf(pkib, sizeof(pkib), "%s/pki-b", dir);
-	const char *eids[] = { EID1, EID2 };
-	if (pki_testpki_generate(pki, "89049032", eids, 2) != 0 || pki_testpki_generate(pkib, "89049032", eids, 1) != 0)
-		return -1;
-	X509 *c = NULL;
-	snprintf(p, sizeof(p), "%s/dpauth.key", pki);
-	if (pki_key_load(p, &auth_key) != 0)
-		return -1;
-	snprintf(p, sizeof(p), "%s/dpauth.crt", pki);
-	if (pki_cert_load(p, &c) != 0 || pki_cert_to_der(c, &auth_der, &auth_der_len) != 0)
-		return -1;
-	X509_free(c);
-	snprintf(p, sizeof(p), "%s/ci.crt", pki);
-	if (pki_cert_load(p, &ci) != 0)
+	const char *eids[] = { EID1 };
+	if (pki_testpki_generate(pkib, DL_EIN, eids, 1) != 0)
 		return -1;
 	snprintf(p, sizeof(p), "%s/ci.crt", pkib);
-	if (pki_cert_load(p, &ci_b) != 0)
-		return -1;
-	char s1[200], s2[200], spec[220];
-	snprintf(s1, sizeof(s1), "%s/se1.state", dir);
-	snprintf(s2, sizeof(s2), "%s/se2.state", dir);
-	if (se_card_init_state(s1, pki, EID1) != 0 || se_card_init_state(s2, pki, EID2) != 0)
-		return -1;
-	snprintf(spec, sizeof(spec), "inproc:%s", s1);
-	if (se_driver_open(spec, &se1) != 0)
-		return -1;
-	snprintf(spec, sizeof(spec), "inproc:%s", s2);
-	if (se_driver_open(spec, &se2) != 0)
-		return -1;
-	snprintf(p, sizeof(p), "%s/node.db", dir);
-	if (store_open(p, &st) != 0)
-		return -1;
-	svc.address = ADDR;
-	svc.ein_prefixes = "89049032";
-	d.share = &svc;
-	d.address = ADDR;
-	d.dpauth_key = auth_key;
-	d.dpauth_cert_der = auth_der;
-	d.dpauth_cert_der_len = auth_der_len;
-	d.ci = ci;
-	return 0;
+	return pki_cert_load(p, &ci_b) != 0 ? -1 : 0;
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	store_close(st);
-	se_driver_free(se1);
-	se_driver_free(se2);
-	EVP_PKEY_free(auth_key);
-	X509_free(ci);
 	X509_free(ci_b);
-	free(auth_der);
-	char cmd[160];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return dl_fixture_teardown();
 }
 
 /* One ES11 round as a standard LPA drives it: initiateAuthentication, the

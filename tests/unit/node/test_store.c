@@ -257,6 +257,78 @@ test_outbox_bookkeeping_relaxed(void **state)
 	store_close(s);
 }
 
+/* pread64 as SQLite calls it, counted like fdatasync above: the pages a
+ * connection reads back (with mmap on, only WAL frames another
+ * connection's commit wrote). */
+static int preads;
+ssize_t pread64(int fd, void *buf, size_t n, off_t off);
+ssize_t
+pread64(int fd, void *buf, size_t n, off_t off)
+{
+	preads++;
+	return (ssize_t)syscall(SYS_pread64, fd, buf, n, off);
+}
+
+struct lookup {
+	store *s;
+	const char *name;
+	int rc;
+};
+
+static void *
+lookup_in_thread(void *arg)
+{
+	struct lookup *l = arg;
+	int64_t id;
+	l->rc = l->s->ops->user_by_name(l->s, l->name, &id);
+	return NULL;
+}
+
+/* SQLite (issue 9): a handle opened with share_with uses the other store's
+ * connection. Its reads need no page of what the other handle committed
+ * (a connection of its own re-reads them: the preads below), and it never
+ * joins the other's open transaction: it waits for its turn, up to its
+ * wait_ms, and then fails (TS_ETIMEOUT, the loop's 503). */
+static void
+test_shared_connection(void **state)
+{
+	(void)state;
+	if (pg_url != NULL)
+		skip();
+	store *s = open_store(), *own = open_store(), *w = NULL;
+	store_opts so = { .wait_ms = STORE_WAIT_LOOP_MS, .share_with = s };
+	assert_int_equal(store_open_opts(dbpath, &so, &w), 0);
+	int64_t id = 0, got = 0;
+	assert_int_equal(w->ops->user_by_name(w, "nobody", &got), TS_ENOTFOUND); /* warm */
+	assert_int_equal(own->ops->user_by_name(own, "nobody", &got), TS_ENOTFOUND);
+	assert_int_equal(s->ops->user_add(s, "shared-1", "h", &id), 0);
+	int p0 = preads;
+	assert_int_equal(w->ops->user_by_name(w, "shared-1", &got), 0);
+	assert_int_equal(got, id);
+	assert_int_equal(preads, p0); /* the same connection's cache */
+	assert_int_equal(own->ops->user_by_name(own, "shared-1", &got), 0);
+	assert_true(preads > p0); /* a connection of its own reads the frames back */
+	/* the other handle's transaction: no joining it from another thread */
+	assert_int_equal(s->ops->begin(s), 0);
+	assert_int_equal(s->ops->user_add(s, "shared-2", "h", &id), 0);
+	struct lookup l = { .s = w, .name = "shared-2", .rc = 1 };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, lookup_in_thread, &l), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(l.rc, TS_ETIMEOUT);
+	assert_int_equal(s->ops->commit(s), 0);
+	assert_int_equal(w->ops->user_by_name(w, "shared-2", &got), 0);
+	assert_int_equal(got, id);
+	/* the connection outlives the handle it was opened with */
+	store_close(s);
+	assert_int_equal(w->ops->begin(w), 0);
+	assert_int_equal(w->ops->user_add(w, "shared-3", "h", &id), 0);
+	w->ops->rollback(w);
+	assert_int_equal(w->ops->user_by_name(w, "shared-3", &got), TS_ENOTFOUND);
+	store_close(w);
+	store_close(own);
+}
+
 /* One job per (share, kind) on PostgreSQL: a repeated add is a no-op. */
 static void
 test_outbox_once(void **state)
@@ -930,6 +1002,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transactions_serialised, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_bookkeeping_relaxed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apps_providers_blobs, setup, teardown),

@@ -24,80 +24,24 @@
 #include "node/stream_auth.h"
 #include "se/card.h"
 
-#define EID1 "89049032123451234512345678901235"
-#define EID2 "89049032123451234512345678901332"
-#define ADDR "https://127.0.0.1:8443"
+#include "../dl_fixture.h"
 
-static char dir[64];
-static store *st;
-static download_svc d;
-static share_svc svc;
-static EVP_PKEY *sign_key;
-static X509 *ci, *sign_cert;
-static uint8_t *sign_der;
-static size_t sign_der_len;
-static se_driver *se1, *se2;
+#define EID1 DL_EID1
+#define EID2 DL_EID2
+#define ADDR "https://127.0.0.1:8443"
 
 static int
 setup(void **state)
 {
 	(void)state;
-	char p[200], pki[128];
-	snprintf(dir, sizeof(dir), "/tmp/ts-sauth-XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	snprintf(pki, sizeof(pki), "%s/pki", dir);
-	const char *eids[] = { EID1, EID2 };
-	if (pki_testpki_generate(pki, "89049032", eids, 2) != 0)
-		return -1;
-	snprintf(p, sizeof(p), "%s/dpauth.key", pki);
-	if (pki_key_load(p, &sign_key) != 0)
-		return -1;
-	snprintf(p, sizeof(p), "%s/dpauth.crt", pki);
-	if (pki_cert_load(p, &sign_cert) != 0 || pki_cert_to_der(sign_cert, &sign_der, &sign_der_len) != 0)
-		return -1;
-	snprintf(p, sizeof(p), "%s/ci.crt", pki);
-	if (pki_cert_load(p, &ci) != 0)
-		return -1;
-	char s1[200], s2[200], spec[220];
-	snprintf(s1, sizeof(s1), "%s/se1.state", dir);
-	snprintf(s2, sizeof(s2), "%s/se2.state", dir);
-	if (se_card_init_state(s1, pki, EID1) != 0 || se_card_init_state(s2, pki, EID2) != 0)
-		return -1;
-	snprintf(spec, sizeof(spec), "inproc:%s", s1);
-	if (se_driver_open(spec, &se1) != 0)
-		return -1;
-	snprintf(spec, sizeof(spec), "inproc:%s", s2);
-	if (se_driver_open(spec, &se2) != 0)
-		return -1;
-	snprintf(p, sizeof(p), "%s/node.db", dir);
-	if (store_open(p, &st) != 0)
-		return -1;
-	svc.address = ADDR;
-	svc.ein_prefixes = "89049032";
-	d.share = &svc;
-	d.address = ADDR;
-	d.dpauth_key = sign_key;
-	d.dpauth_cert_der = sign_der;
-	d.dpauth_cert_der_len = sign_der_len;
-	d.ci = ci;
-	return 0;
+	return dl_fixture_setup("/tmp/ts-sauth-XXXXXX", ADDR);
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	store_close(st);
-	se_driver_free(se1);
-	se_driver_free(se2);
-	EVP_PKEY_free(sign_key);
-	X509_free(sign_cert);
-	X509_free(ci);
-	free(sign_der);
-	char cmd[160];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return dl_fixture_teardown();
 }
 
 /* One round: the node opens a session for claimed_eid, the SE signs it with
@@ -112,7 +56,7 @@ round_trip(se_driver *se, const char *claimed_eid, const char *matching_id, char
 	int rc = stream_auth_initiate(&d, st, "127.0.0.1", claimed_eid, chal, tid, &s1, &s1_len, sig1, why);
 	if (rc != 0)
 		return rc;
-	assert_int_equal(se_authenticate_server(se, s1, s1_len, sig1, sign_der, sign_der_len, matching_id, &bf38,
+	assert_int_equal(se_authenticate_server(se, s1, s1_len, sig1, auth_der, auth_der_len, matching_id, &bf38,
 	    &bf38_len), 0);
 	rc = stream_auth_complete(&d, st, tid, bf38, bf38_len, token, why);
 	free(s1);
@@ -174,7 +118,7 @@ test_bad_signature_refused(void **state)
 	download_why why;
 	assert_int_equal(se_get_challenge(se1, chal), 0);
 	assert_int_equal(stream_auth_initiate(&d, st, "127.0.0.1", EID1, chal, tid, &s1, &s1_len, sig1, &why), 0);
-	assert_int_equal(se_authenticate_server(se1, s1, s1_len, sig1, sign_der, sign_der_len, STREAM_AUTH_MATCHING_ID,
+	assert_int_equal(se_authenticate_server(se1, s1, s1_len, sig1, auth_der, auth_der_len, STREAM_AUTH_MATCHING_ID,
 	    &bf38, &bf38_len), 0);
 	es10_auth_server_resp a;
 	assert_int_equal(es10_auth_server_resp_decode(bf38, bf38_len, &a, NULL), 0);

@@ -41,6 +41,7 @@
 #include "se/card.h"
 
 #include "../../asn1/dump.h"
+#include "../hex_fixture.h"
 #include "../sim_fixture.h"
 
 #define TEST_EID "89049032123451234512345678901235"
@@ -124,31 +125,6 @@ new_card(char *state, size_t cap)
 }
 
 /* ---- hex ---- */
-
-typedef struct vec {
-	uint8_t b[512];
-	size_t n;
-} vec;
-
-static vec
-hx(const char *s)
-{
-	vec v;
-	memset(&v, 0, sizeof(v));
-	int hi = -1;
-	for (; *s != '\0'; s++) {
-		if (isspace((unsigned char)*s))
-			continue;
-		int d = isdigit((unsigned char)*s) ? *s - '0' : tolower((unsigned char)*s) - 'a' + 10;
-		if (hi < 0) {
-			hi = d;
-		} else {
-			v.b[v.n++] = (uint8_t)(hi << 4 | d);
-			hi = -1;
-		}
-	}
-	return v;
-}
 
 static void
 expect_hex(const uint8_t *got, size_t n, const char *want_hex)

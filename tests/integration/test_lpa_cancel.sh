@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# ES9+ cancelSession from a standard LPA (issue 7): tests/helpers/test_lpa
+# (no tapshare-companion runs) gives up on a download as SGP.22 §3.1.3 /
+# §5.6.5 have an LPA do it — ES10b CancelSession on the eUICC (tapshare-se
+# ends its session and signs its CancelSessionResponse), then ES9+
+# cancelSession with that signed answer — and the node ends the session,
+# and the share where the state machine says so (docs/protocol.md,
+# "CancelSession"):
+#   - after authenticateClient (endUserRejection): the session ends — the
+#     same cancelSession again is an unknown transaction (8.10.1 / 3.9) — the
+#     share stays authorised and a later download installs it;
+#   - after getBoundProfilePackage with loadBppExecutionError (the package
+#     could not be loaded): the share fails, the provider is told
+#     (cancelOrder), the primary gets share.failed, nothing is on the eUICC.
+# The eUICC is tapshare-se in process (inproc:): no pcscd, no fixed ports.
+. "$(dirname "$0")/lib.sh"
+ts_pki
+ts_start_sp
+ts_init_node
+ts_start_node
+ts_init_se
+ts_enroll
+BARE=${NODE_URL#https://}
+LPA=("$TS_BIN/test_lpa" --ca "$T/pki/node-ca.crt" --se "inproc:$T/se.state")
+
+# new_share: a share to EID (no companion answers its push), authorised; prints
+# "SHARE_ID ACTIVATION_CODE" (the code as `tapshare share` reports it:
+# LPA:1$<address>$<matching id>)
+new_share() {
+	local sid mid
+	sid=$(alice share --eid "$EID" --app sim-alice --no-wait --json 2>>"$T/cli.log" | jdata | jq -r .share.share_id)
+	wait_state "$sid" authorised 20 || return 1
+	mid=$(sqlite3 "$T/node/node.db" "SELECT matching_id FROM shares WHERE id='$sid'")
+	echo "$sid LPA:1\$$BARE\$$mid"
+}
+cancel_orders() {
+	"$TS_BIN/tapshare-sp" decisions --dir "$T/sp" --json |
+		jq --arg s "$1" '.data | map(select(.function == "cancelOrder" and .share_id == $s)) | length'
+}
+apps_on_se() { "$TS_BIN/tapshare-se" status --state "$T/se.state" --json 2>/dev/null | jdata | jq '.apps | length'; }
+
+# ---- 1. after authenticateClient: endUserRejection --------------------------
+read -r SA ACA <<<"$(new_share)"
+expect "share A authorised" [ "$(node_state "$SA")" = authorised ]
+out=$("${LPA[@]}" --cancel-after authenticateClient --save-cancel "$T/cancel_a.der" download "$ACA" 2>>"$T/lpa.log") ||
+	{ echo "$out"; fail "the LPA cancels share A's session after authenticateClient"; }
+echo "$out"
+TID=$(sed -n 's/^cancelled transaction \([0-9a-f]*\) endUserRejection$/\1/p' <<<"$out")
+expect "the LPA cancelled its session ($TID) with endUserRejection" [ ${#TID} = 32 ]
+expect "the node verified the eUICC-signed cancellation" \
+	grep -q "cancelled download session $TID: endUserRejection" "$T/node.log"
+# The same signed cancellation again: the node's session is gone.
+body=$(jq -nc --arg t "$TID" --arg c "$(base64 -w0 "$T/cancel_a.der")" '{transactionId: $t, cancelSessionResponse: $c}')
+r=$(curl -sS --max-time 10 --cacert "$T/pki/node-ca.crt" -X POST "$NODE_URL/gsma/rsp2/es9plus/cancelSession" \
+	-H 'Content-Type: application/json' -H 'X-Admin-Protocol: gsma/rsp/v2.2.0' -d "$body")
+expect "... the same cancelSession again: TransactionId - Unknown (8.10.1 / 3.9)" \
+	jq -e '.header.functionExecutionStatus | .status == "Failed" and .statusCodeData.subjectCode == "8.10.1" and .statusCodeData.reasonCode == "3.9"' <<<"$r"
+expect "share A stays authorised (a session was cancelled, not the share)" [ "$(node_state "$SA")" = authorised ]
+expect "... the provider was told nothing" [ "$(cancel_orders "$SA")" = 0 ]
+expect "... nothing was installed" [ "$(apps_on_se)" = 0 ]
+out=$("${LPA[@]}" download "$ACA" 2>>"$T/lpa.log") || { echo "$out"; fail "share A downloads after the cancel"; }
+echo "$out"
+expect "a new download of share A installs it" grep -q "^installed ICCID" <<<"$out"
+expect "share A installed" wait_state "$SA" installed 20
+
+# ---- 2. after getBoundProfilePackage: loadBppExecutionError -----------------
+read -r SB ACB <<<"$(new_share)"
+expect "share B authorised" [ "$(node_state "$SB")" = authorised ]
+out=$("${LPA[@]}" --cancel-after getBoundProfilePackage --cancel-reason loadBppExecutionError download "$ACB" \
+	2>>"$T/lpa.log") || { echo "$out"; fail "the LPA cancels share B's session after getBoundProfilePackage"; }
+echo "$out"
+expect "the LPA cancelled with loadBppExecutionError" grep -q "^cancelled transaction [0-9a-f]\{32\} loadBppExecutionError$" <<<"$out"
+expect "share B failed" wait_state "$SB" failed 20
+until_told() { local i; for i in $(seq 50); do [ "$(cancel_orders "$SB")" = 1 ] && return 0; sleep 0.2; done; return 1; }
+expect "... the provider was told (one cancelOrder for share B)" until_told
+alice watch --share "$SB" --all --timeout 3 --json >"$T/watch_b.json" 2>/dev/null || true
+expect "... the primary got share.failed" grep -q 'share\.failed' "$T/watch_b.json"
+expect "... only share A's profile is on the eUICC" [ "$(apps_on_se)" = 1 ]
+ts_done
