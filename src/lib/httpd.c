@@ -231,7 +231,7 @@ file_err(const ts_httpd_opts *o, const char *what, const char *file)
  * Without it each process makes its own at random, and a ticket issued by
  * one process of several on one port (SO_REUSEPORT) is refused by the
  * others: the returning client falls back to a full handshake. */
-#define HTTPD_TICKET_KEYS 80
+#define HTTPD_TICKET_KEYS TS_HTTPD_TICKET_KEY_LEN
 static int
 load_ticket_keys(const ts_httpd_opts *o, SSL_CTX *ctx)
 {

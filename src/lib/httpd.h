@@ -49,6 +49,9 @@ typedef void (*ts_httpd_cb)(struct evhttp_request *req, void *arg);
  * use, TS_ECONFIG for TLS files, TS_EIO for other socket errors; the reason
  * in opts->errbuf. */
 int ts_httpd_new(struct event_base *base, const ts_httpd_opts *opts, ts_httpd **out);
+/* [tls] session_ticket_key: a file of exactly this many secret bytes (the
+ * ticket name, HMAC and AES keys OpenSSL takes together). */
+#define TS_HTTPD_TICKET_KEY_LEN 80
 void ts_httpd_free(ts_httpd *h); /* NULL ok */
 /* After the loop has stopped and every server on it is freed: runs what
  * libevent still has queued — the finalizers of the connections evhttp_free

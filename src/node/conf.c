@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/err.h>
 #include <openssl/x509.h>
@@ -285,6 +286,17 @@ node_conf_check(const ts_config *c, ts_config_report_fn report, void *arg)
 			report_line(report, arg, c, node_pems[i + 1].section, node_pems[i + 1].key, what);
 			bad++;
 		}
+	}
+	/* The ticket key file run would load: exactly its size (httpd.c). */
+	const char *tk = ts_config_get(c, "tls", "session_ticket_key", NULL);
+	struct stat tst;
+	if (tk != NULL && tk[0] != '\0' && stat(tk, &tst) == 0 && tst.st_size != TS_HTTPD_TICKET_KEY_LEN) {
+		char what[700];
+		(void)ts_snprintf(what, sizeof(what), "%s: %lld bytes; a session ticket key is exactly %d "
+		    "(head -c %d /dev/urandom > FILE)", tk, (long long)tst.st_size, TS_HTTPD_TICKET_KEY_LEN,
+		    TS_HTTPD_TICKET_KEY_LEN);
+		report_line(report, arg, c, "tls", "session_ticket_key", what);
+		bad++;
 	}
 	bad += check_profile(c, certs, eums, report, arg);
 	ERR_clear_error();

@@ -57,6 +57,18 @@ sed -i "s|^key = .*node-tls.key|key = $T/pki/sp-tls.key|" "$INI"
 out=$("$NODE" check --dir "$T/node" 2>&1)
 expect "check: TLS key of another certificate is refused" grep -q "\[tls\] key: .*sp-tls.key does not belong to the certificate" <<<"$out"
 
+# A session ticket key of the wrong size: check names it (run refuses it too).
+cp "$T/good.ini" "$INI"
+head -c 79 /dev/urandom >"$T/ticket-79.key"
+head -c 80 /dev/urandom >"$T/ticket-80.key"
+sed -i "s|^key = .*node-tls.key|&\nsession_ticket_key = $T/ticket-79.key|" "$INI"
+out=$("$NODE" check --dir "$T/node" 2>&1)
+expect "check: a 79-byte session ticket key is refused, with the size and how to make one" \
+	grep -qF "[tls] session_ticket_key: $T/ticket-79.key: 79 bytes; a session ticket key is exactly 80" <<<"$out"
+sed -i "s|ticket-79.key|ticket-80.key|" "$INI"
+out=$("$NODE" check --dir "$T/node" 2>&1)
+expect "check: an 80-byte session ticket key is clean" grep -q "configuration OK" <<<"$out"
+
 # Every problem at once, in file order, and a misspelled section.
 cp "$T/good.ini" "$INI"
 sed -i 's/^listen =/lisen =/; s/^log_level = info/log_level = loud/; s/^\[trust\]/[trusts]/' "$INI"
