@@ -39,9 +39,16 @@ auth_device(node *n, struct evhttp_request *req, char device_id[65], int64_t *us
 		ts_httpd_reply_error(req, 403, "device_revoked", "device %.16s… was revoked", device_id);
 		return TS_EAUTH;
 	}
-	if (rc != 0) {
+	if (rc == TS_ENOTFOUND) {
 		ts_httpd_reply_error(req, 403, "unknown_device", "device %.16s… is not enrolled", device_id);
 		return TS_EAUTH;
+	}
+	if (rc != 0) {
+		/* the store could not answer (busy, timed out): not a verdict on
+		 * the device, so not a 403 the client would take as final */
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+		ts_httpd_reply_error(req, 503, "store_busy", "the database is busy; retry in a moment");
+		return rc;
 	}
 	return 0;
 }

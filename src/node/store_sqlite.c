@@ -454,10 +454,13 @@ sq_device_user(store *b, const char *device_id, int64_t *user_id)
 	if (!p)
 		return TS_EDB;
 	bt(p, 1, device_id);
-	int rc = TS_ENOTFOUND;
-	if (sqlite3_step(p) == SQLITE_ROW) {
+	int rc, step = sqlite3_step(p);
+	if (step == SQLITE_ROW) {
 		*user_id = sqlite3_column_int64(p, 0);
 		rc = sqlite3_column_int64(p, 1) != 0 ? TS_EDENIED : 0;
+	} else {
+		/* only a finished scan means "no such device": busy is not that */
+		rc = step == SQLITE_DONE ? TS_ENOTFOUND : TS_EDB;
 	}
 	sqlite3_reset(p);
 	return rc;
