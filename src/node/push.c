@@ -59,7 +59,7 @@ struct peer_count {
 struct push_sub {
 	node *n;
 	struct evhttp_request *req;
-	struct push_sub *prev, *next;   /* every stream (keepalives, revocation) */
+	struct push_sub *prev, *next;   /* every stream, oldest last write first */
 	struct push_sub *kprev, *knext; /* the streams of one bucket */
 	int64_t last_id;
 	int64_t last_write_ms;
@@ -83,6 +83,7 @@ struct wake_key {
 };
 
 struct push_state {
+	struct push_sub *tail; /* the stream written to last (n->subs: the least recently) */
 	struct push_sub *bucket[PUSH_BUCKETS];
 	struct peer_count *peers[PUSH_PEER_BUCKETS];
 	pthread_mutex_t mu; /* the wake queue below */
@@ -165,16 +166,52 @@ peer_del(struct push_state *ps, struct peer_count *c)
 	free(c);
 }
 
+/* n->subs is ordered by the last write (every write moves its stream to
+ * the tail), so the keepalive tick reads only the streams that are due,
+ * not all of them every second. */
 static void
-unlink_sub(node *n, struct push_sub *s)
+list_remove(node *n, struct push_sub *s)
 {
-	struct push_state *ps = n->push;
 	if (s->prev)
 		s->prev->next = s->next;
 	else
 		n->subs = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
+	else
+		n->push->tail = s->prev;
+	s->prev = s->next = NULL;
+}
+
+static void
+list_append(node *n, struct push_sub *s)
+{
+	struct push_state *ps = n->push;
+	s->next = NULL;
+	s->prev = ps->tail;
+	if (ps->tail != NULL)
+		ps->tail->next = s;
+	else
+		n->subs = s;
+	ps->tail = s;
+}
+
+/* s was written to at now. */
+static void
+touch(node *n, struct push_sub *s, int64_t now)
+{
+	s->last_write_ms = now;
+	if (n->push->tail != s) {
+		list_remove(n, s);
+		list_append(n, s);
+	}
+}
+
+static void
+unlink_sub(node *n, struct push_sub *s)
+{
+	struct push_state *ps = n->push;
+	list_remove(n, s);
 	if (s->kprev)
 		s->kprev->knext = s->knext;
 	else
@@ -217,7 +254,7 @@ write_event(struct push_sub *s, int64_t id, const char *type, const char *data)
 		evbuffer_free(b);
 	}
 	free(txt);
-	s->last_write_ms = ts_mono_ms();
+	touch(s->n, s, ts_mono_ms());
 	s->n->push->written++;
 }
 
@@ -286,10 +323,14 @@ on_push(evutil_socket_t fd, short what, void *arg)
 	ps->nq = 0;
 	pthread_mutex_unlock(&ps->mu);
 	if (all) {
-		struct push_sub *next;
+		/* a delivery moves its stream to the tail: stop at the tail of now */
+		struct push_sub *next, *last = ps->tail;
 		for (struct push_sub *s = n->subs; s != NULL; s = next) {
 			next = s->next;
+			int stop = s == last;
 			deliver(n, s);
+			if (stop)
+				break;
 		}
 		return;
 	}
@@ -405,18 +446,19 @@ push_tick(node *n)
 	int64_t count;
 	if (n->st->ops->device_revocations(n->st, &count) == 0 && count != n->revocations_seen)
 		push_device_revoked(n);
+	/* Oldest write first: the walk ends at the first stream not due, and
+	 * each one written goes to the tail (at most nsubs steps). */
 	int64_t now = ts_mono_ms();
 	static const char ka[] = ": keepalive\n\n";
-	for (struct push_sub *s = n->subs; s != NULL; s = s->next) {
-		if (now - s->last_write_ms < NODE_KEEPALIVE_S * 1000)
-			continue;
+	while (n->subs != NULL && now - n->subs->last_write_ms >= NODE_KEEPALIVE_S * 1000) {
+		struct push_sub *s = n->subs;
 		struct evbuffer *b = evbuffer_new();
-		if (b == NULL)
-			continue;
-		evbuffer_add_reference(b, ka, sizeof(ka) - 1, NULL, NULL);
-		evhttp_send_reply_chunk(s->req, b);
-		evbuffer_free(b);
-		s->last_write_ms = now;
+		if (b != NULL) {
+			evbuffer_add_reference(b, ka, sizeof(ka) - 1, NULL, NULL);
+			evhttp_send_reply_chunk(s->req, b);
+			evbuffer_free(b);
+		}
+		touch(n, s, now);
 	}
 }
 
@@ -521,10 +563,8 @@ subscribe(node *n, struct evhttp_request *req, struct push_sub *s, const char *p
 	evhttp_add_header(h, "Cache-Control", "no-cache");
 	evhttp_send_reply_start(req, 200, "OK");
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_close, s);
-	s->next = n->subs;
-	if (n->subs)
-		n->subs->prev = s;
-	n->subs = s;
+	s->last_write_ms = ts_mono_ms();
+	list_append(n, s);
 	s->knext = ps->bucket[s->bucket];
 	if (s->knext)
 		s->knext->kprev = s;
@@ -538,7 +578,6 @@ subscribe(node *n, struct evhttp_request *req, struct push_sub *s, const char *p
 		evhttp_send_reply_chunk(req, b);
 		evbuffer_free(b);
 	}
-	s->last_write_ms = ts_mono_ms();
 	/* A stream lives for hours: what parsing its request needed goes
 	 * (headers, request line, body buffers; ts_httpd_stream_idle). */
 	ts_httpd_stream_idle(req);
