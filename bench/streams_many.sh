@@ -96,11 +96,16 @@ bob enroll --node "https://127.0.0.1:$PORT" --ca "$T/pki/node-ca.crt" --code "$B
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 # CPU seconds used so far: by the given processes; by PostgreSQL (the
 # postmaster and its backends); by the whole machine (all cores, /proc/stat)
-cpu_of() { [ $# -gt 0 ] && ps -o times= -p "$(IFS=,; echo "$*")" 2>/dev/null | awk '{s += $1} END {print s + 0}' || echo 0; }
+cpu_of() {
+	local p
+	for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || true; done |
+		awk -v hz="$(getconf CLK_TCK)" '{s += $1} END {printf "%.1f\n", s / hz}'
+}
 pg_cpu() {
 	local pm
 	pm=$(head -n 1 "$PGD/data/postmaster.pid" 2>/dev/null) || { echo 0; return; }
-	{ ps -o times= -p "$pm"; ps -o times= --ppid "$pm"; } 2>/dev/null | awk '{s += $1} END {print s + 0}'
+	# shellcheck disable=SC2046
+	cpu_of "$pm" $(ps -o pid= --ppid "$pm" 2>/dev/null)
 }
 box_cpu() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / {print ($2 + $3 + $4 + $7 + $8 + $9) / hz; exit}' /proc/stat; }
 held() { local t=0 k s; for k in "${!ADMIN[@]}"; do s=$(streams_of "${ADMIN[$k]}"); t=$((t + ${s:-0})); done; echo "$t"; }
