@@ -31,6 +31,7 @@
 #include <sys/resource.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
@@ -238,6 +239,21 @@ on_close(struct evhttp_connection *evcon, void *arg)
 	free(s);
 }
 
+/* Sends b as one chunk of req's reply in ONE TLS record and write(2):
+ * evhttp queues the chunk-size line, the data and the CRLF as separate
+ * chains, and the OpenSSL bufferevent makes a record of each chain. Joined
+ * only while the queue is small (a slow reader's backlog is left alone). */
+static void
+send_chunk(struct evhttp_request *req, struct evbuffer *b)
+{
+	evhttp_send_reply_chunk(req, b);
+	struct evhttp_connection *c = evhttp_request_get_connection(req);
+	struct bufferevent *bev = c != NULL ? evhttp_connection_get_bufferevent(c) : NULL;
+	struct evbuffer *out = bev != NULL ? bufferevent_get_output(bev) : NULL;
+	if (out != NULL && evbuffer_get_length(out) <= 16384)
+		(void)evbuffer_pullup(out, -1);
+}
+
 static void
 write_event(struct push_sub *s, int64_t id, const char *type, const char *data)
 {
@@ -250,7 +266,7 @@ write_event(struct push_sub *s, int64_t id, const char *type, const char *data)
 	struct evbuffer *b = evbuffer_new();
 	if (b != NULL) {
 		evbuffer_add(b, txt, len);
-		evhttp_send_reply_chunk(s->req, b);
+		send_chunk(s->req, b);
 		evbuffer_free(b);
 	}
 	free(txt);
@@ -455,7 +471,7 @@ push_tick(node *n)
 		struct evbuffer *b = evbuffer_new();
 		if (b != NULL) {
 			evbuffer_add_reference(b, ka, sizeof(ka) - 1, NULL, NULL);
-			evhttp_send_reply_chunk(s->req, b);
+			send_chunk(s->req, b);
 			evbuffer_free(b);
 		}
 		touch(n, s, now);
@@ -575,7 +591,7 @@ subscribe(node *n, struct evhttp_request *req, struct push_sub *s, const char *p
 	struct evbuffer *b = evbuffer_new();
 	if (b) {
 		evbuffer_add_reference(b, open_txt, sizeof(open_txt) - 1, NULL, NULL);
-		evhttp_send_reply_chunk(req, b);
+		send_chunk(req, b);
 		evbuffer_free(b);
 	}
 	/* A stream lives for hours: what parsing its request needed goes
