@@ -1,8 +1,9 @@
 /*
- * store_sqlite.c — SQLite backend of store.h. WAL mode, synchronous=FULL so
- * a commit is durable before the node acknowledges anything. Prepared
- * statements are cached per connection, keyed by the address of the SQL
- * literal. The node's threads share one connection (store_opts.share_with):
+ * store_sqlite.c — SQLite backend of store.h. WAL mode, every commit
+ * fdatasynced before its statement returns (sq_wal_hook: the durability of
+ * synchronous=FULL), so a commit is durable before the node acknowledges
+ * anything. Prepared statements are cached per connection, keyed by the
+ * address of the SQL literal. The node's threads share one connection (store_opts.share_with):
  * every handle's operation holds the connection's mutex, a transaction from
  * begin to commit or rollback (see "handles" below). A lock another process
  * holds on the file (the operator's CLI) is waited for outside that hold.
@@ -55,6 +56,7 @@ typedef struct sq_store {
 	unsigned depth;    /* its nested holds */
 	int refs;          /* handles on this connection (under mu) */
 	int found_lock;    /* the owner's try met another connection's lock (sq_busy) */
+	int relaxed;       /* the next commit needs no fsync (outbox bookkeeping, relaxed()) */
 } sq_store;
 
 /* Numbered migrations; index i moves the schema from version i to i+1.
@@ -243,6 +245,26 @@ run(sq_store *s, sqlite3_stmt *p)
 	return step_error(s, rc);
 }
 
+/* run() for a statement that follows up another one of the same op and
+ * usually matches no row (share_update, tx_put): only a change is a
+ * commit (store_committed counts an op's commits as before). */
+static int
+run_followup(sq_store *s, sqlite3_stmt *p)
+{
+	if (p == NULL)
+		return TS_EDB;
+	int rc = sqlite3_step(p);
+	sqlite3_reset(p);
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
+		if (sqlite3_get_autocommit(s->db) && sqlite3_changes(s->db) > 0)
+			store_committed();
+		return 0;
+	}
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return TS_EEXIST;
+	return step_error(s, rc);
+}
+
 static int
 exec(sq_store *s, const char *sql)
 {
@@ -258,8 +280,17 @@ exec(sq_store *s, const char *sql)
 	return 0;
 }
 
-/* The outbox's own bookkeeping (a worker's claim, a row marked done) is
- * committed without its own fsync (synchronous=NORMAL for that statement):
+/* Durability. The connection runs with synchronous=NORMAL, and every commit
+ * is made durable by sq_wal_hook, which SQLite calls after each commit on
+ * the connection (whatever statement made it) and before that statement
+ * returns: it fdatasyncs the write-ahead log, as synchronous=FULL does after
+ * writing a commit's frames, so no commit is acknowledged before it is on
+ * disk. (Switching with PRAGMA synchronous re-prepared the PRAGMA each
+ * time: it acts when compiled.) The hook also checkpoints as SQLite's own
+ * auto-checkpoint would, every SQ_CHECKPOINT_FRAMES frames.
+ *
+ * The outbox's own bookkeeping (a worker's claim, a row marked done) is
+ * committed without its own fsync (relaxed for that statement):
  * nothing is acknowledged on it, and the write-ahead log is one sequence,
  * so the next synchronous commit of any connection (the transition the
  * provider's answer makes, within the same call) makes it durable with
@@ -272,15 +303,35 @@ exec(sq_store *s, const char *sql)
 static int
 relaxed(sq_store *s, int on)
 {
-	static const char normal[] = "PRAGMA synchronous=NORMAL", full[] = "PRAGMA synchronous=FULL";
-	if (!sqlite3_get_autocommit(s->db))
-		return 0;
-	sqlite3_stmt *p = st(s, on ? normal : full);
-	if (p == NULL)
-		return TS_EDB;
-	int rc = sqlite3_step(p);
-	sqlite3_reset(p);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : TS_EDB;
+	if (on && !sqlite3_get_autocommit(s->db))
+		return TS_ESTATE; /* joins the caller's transaction: its commit syncs */
+	s->relaxed = on;
+	return 0;
+}
+
+/* SQLite's default is 1000 frames (~4 MB); a checkpoint copies each page
+ * the frames changed once, and the same few pages (the tables' and
+ * indexes' last leaves) change in every flow, so fewer, larger checkpoints
+ * write and fsync less per flow. 4000 frames: a WAL of ~16 MB. */
+#define SQ_CHECKPOINT_FRAMES 4000
+
+static int
+sq_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	sq_store *s = arg;
+	if (!s->relaxed) {
+		sqlite3_file *wal = NULL;
+		if (sqlite3_file_control(db, name, SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK || wal == NULL ||
+		    wal->pMethods == NULL || wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) != SQLITE_OK) {
+			/* Linux may have dropped the pages it could not write: going
+			 * on could acknowledge a later commit whose log is broken. */
+			log_error("sqlite: cannot fsync the write-ahead log of %s; stopping", name);
+			abort();
+		}
+	}
+	if (frames >= SQ_CHECKPOINT_FRAMES)
+		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
 }
 
 static void
@@ -702,24 +753,37 @@ static int
 sq_share_update(store *b, const store_share *sh)
 {
 	sq_store *s = S(b);
-	static const char q[] = "UPDATE shares SET id=?1, user_id=?2, device_id=?3, eid=?4, app_id=?5,"
-				" provider=?6, state=?7, duration_s=?8, not_after=?9, assoc_app_id=?10,"
-				" assoc_name=?11, assoc_kind=?12, matching_id=?13, reason=?14, created_at=?15,"
-				" updated_at=?16, operation=?17 WHERE id=?1";
+	/* SQLite rewrites the entries of every index on a column the SET names,
+	 * changed or not (a page written to the WAL each): the columns of
+	 * shares_user, shares_eid_assoc and shares_matching, which a transition
+	 * seldom changes, are set by the second statement only when one of
+	 * them differs (it then matches the row). The row ends the same. */
+	/* The credential is needed only while the share can be downloaded
+	 * (?18: erase it). */
+	static const char q[] = "UPDATE shares SET device_id=?3, app_id=?5, provider=?6, state=?7, duration_s=?8,"
+				" not_after=?9, assoc_name=?11, assoc_kind=?12, reason=?14, created_at=?15,"
+				" updated_at=?16, operation=?17, credential=CASE WHEN ?18 THEN NULL ELSE credential END"
+				" WHERE id=?1";
+	static const char k[] = "UPDATE shares SET user_id=?2, eid=?3, assoc_app_id=?4, matching_id=?5 WHERE id=?1"
+				" AND (user_id IS NOT ?2 OR eid IS NOT ?3 OR assoc_app_id IS NOT ?4"
+				" OR matching_id IS NOT ?5)";
 	sqlite3_stmt *p = st(s, q);
 	if (!p)
 		return TS_EDB;
 	share_bind(p, sh);
+	sqlite3_bind_int(p, 18, sh->state != SHARE_AUTHORISED && sh->state != SHARE_DELIVERED);
 	int rc = run(s, p);
 	if (rc == 0 && sqlite3_changes(s->db) != 1)
 		rc = TS_ENOTFOUND;
-	/* The credential is needed only while the share can be downloaded. */
-	static const char e[] = "UPDATE shares SET credential=NULL WHERE id=? AND credential IS NOT NULL";
-	if (rc == 0 && sh->state != SHARE_AUTHORISED && sh->state != SHARE_DELIVERED) {
-		if ((p = st(s, e)) == NULL)
+	if (rc == 0) {
+		if ((p = st(s, k)) == NULL)
 			return TS_EDB;
 		bt(p, 1, sh->id);
-		rc = run(s, p);
+		sqlite3_bind_int64(p, 2, sh->user_id);
+		bt(p, 3, sh->eid);
+		bt(p, 4, sh->assoc_app_id);
+		bt(p, 5, sh->matching_id);
+		rc = run_followup(s, p);
 	}
 	return rc;
 }
@@ -1292,8 +1356,16 @@ sq_prune(store *b, int64_t before, size_t max, size_t *n)
 static int
 sq_tx_put(store *b, const store_tx *tx)
 {
-	static const char q[] = "INSERT OR REPLACE INTO es9_tx(id, share_id, eid, euicc_challenge, server_challenge,"
-				" euicc_sig1, smdp_sig2, euicc_pub, stage, created_at) VALUES(?,?,?,?,?,?,?,?,?,?)";
+	/* An update in place (REPLACE deleted the row and every index entry and
+	 * wrote them again: pages in the WAL); the indexed columns (share_id,
+	 * created_at) and eid by the second statement, only when they differ. */
+	static const char q[] = "INSERT INTO es9_tx(id, share_id, eid, euicc_challenge, server_challenge,"
+				" euicc_sig1, smdp_sig2, euicc_pub, stage, created_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
+				" ON CONFLICT(id) DO UPDATE SET euicc_challenge=excluded.euicc_challenge,"
+				" server_challenge=excluded.server_challenge, euicc_sig1=excluded.euicc_sig1,"
+				" smdp_sig2=excluded.smdp_sig2, euicc_pub=excluded.euicc_pub, stage=excluded.stage";
+	static const char k[] = "UPDATE es9_tx SET share_id=?2, eid=?3, created_at=?4 WHERE id=?1"
+				" AND (share_id IS NOT ?2 OR eid IS NOT ?3 OR created_at IS NOT ?4)";
 	sqlite3_stmt *p = st(S(b), q);
 	if (!p)
 		return TS_EDB;
@@ -1307,7 +1379,14 @@ sq_tx_put(store *b, const store_tx *tx)
 	sqlite3_bind_blob(p, 8, tx->euicc_pub, 65, SQLITE_TRANSIENT);
 	sqlite3_bind_int(p, 9, tx->stage);
 	sqlite3_bind_int64(p, 10, tx->created_at);
-	return run(S(b), p);
+	int rc = run(S(b), p);
+	if (rc != 0 || (p = st(S(b), k)) == NULL)
+		return rc != 0 ? rc : TS_EDB;
+	bt(p, 1, tx->id);
+	bt(p, 2, tx->share_id);
+	bt(p, 3, tx->eid);
+	sqlite3_bind_int64(p, 4, tx->created_at);
+	return run_followup(S(b), p);
 }
 
 static void
@@ -1350,7 +1429,9 @@ sq_tx_get(store *b, const char *id, store_tx *tx)
 static int
 sq_companion_put(store *b, const char *eid, const uint8_t pub[65])
 {
-	static const char q[] = "INSERT OR REPLACE INTO companions(eid, euicc_pub, last_seen) VALUES(?,?,?)";
+	/* in place: REPLACE rewrote the primary key's index entry too */
+	static const char q[] = "INSERT INTO companions(eid, euicc_pub, last_seen) VALUES(?,?,?)"
+				" ON CONFLICT(eid) DO UPDATE SET euicc_pub=excluded.euicc_pub, last_seen=excluded.last_seen";
 	sqlite3_stmt *p = st(S(b), q);
 	if (!p)
 		return TS_EDB;
@@ -2280,7 +2361,8 @@ open_conn(const char *path, const store_opts *opts, sq_store **out)
 		log_warn("TAPSHARE_STORE_EXPLAIN: cannot open %s", ex);
 	int rc;
 	if ((rc = exec(s, "PRAGMA journal_mode=WAL")) != 0 ||
-	    (rc = exec(s, "PRAGMA synchronous=FULL")) != 0 ||
+	    (rc = exec(s, "PRAGMA synchronous=NORMAL")) != 0 ||
+	    (sqlite3_wal_hook(s->db, sq_wal_hook, s), 0) != 0 ||
 	    (rc = exec(s, "PRAGMA foreign_keys=ON")) != 0 || (rc = exec(s, "PRAGMA mmap_size=268435456")) != 0 ||
 	    (rc = migrate(s)) != 0) {
 		if (rc == TS_ETIMEOUT)

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -236,6 +237,143 @@ test_device_user_busy_is_not_not_found(void **state)
 	sqlite3_enable_shared_cache(0);
 }
 
+/* fdatasync as SQLite calls it (this executable's definition takes its
+ * place, as an LD_PRELOAD would): counted, then done. */
+static int fsyncs;
+int fdatasync(int fd);
+int
+fdatasync(int fd)
+{
+	fsyncs++;
+	return (int)syscall(SYS_fdatasync, fd);
+}
+
+static void
+put_share(store *s, const char *id, enum share_state state, int64_t updated_at)
+{
+	store_share sh = { .user_id = 7, .state = state, .created_at = 1, .updated_at = updated_at };
+	snprintf(sh.id, sizeof(sh.id), "%s", id);
+	snprintf(sh.eid, sizeof(sh.eid), "89049032123451234512345678901235");
+	snprintf(sh.operation, sizeof(sh.operation), "share");
+	assert_int_equal(s->ops->share_insert(s, &sh), 0);
+}
+
+/* The connection runs synchronous=NORMAL and its WAL hook fdatasyncs after
+ * every commit (store_sqlite.c sq_wal_hook): each kind of commit is on disk
+ * when the op returns: an autocommit statement, an op of several
+ * statements, a caller's transaction, an op's own transaction (prune), a
+ * follow-up statement that changed a row (share_update's indexed columns)
+ * and the migrations at open. (The outbox bookkeeping that is not synced
+ * is test_store's test_outbox_bookkeeping_relaxed.) */
+static void
+test_every_commit_fsyncs(void **state)
+{
+	(void)state;
+	store *s = NULL;
+	int f0 = fsyncs;
+	assert_int_equal(store_open(dbpath, &s), 0);
+	assert_true(fsyncs > f0); /* the schema */
+	int64_t uid = 0;
+	f0 = fsyncs;
+	assert_int_equal(s->ops->user_add(s, "alice", "h", &uid), 0);
+	assert_true(fsyncs > f0);
+	f0 = fsyncs;
+	assert_int_equal(s->ops->token_add(s, "tok", "dev", uid, 4000000000LL), 0);
+	assert_true(fsyncs > f0);
+	f0 = fsyncs;
+	assert_int_equal(s->ops->begin(s), 0);
+	assert_int_equal(s->ops->user_add(s, "bob", "h", &uid), 0);
+	put_share(s, "sh-1", SHARE_REVOKED, 1000);
+	assert_int_equal(fsyncs, f0); /* nothing before the commit */
+	assert_int_equal(s->ops->commit(s), 0);
+	assert_true(fsyncs > f0);
+	store_share sh;
+	assert_int_equal(s->ops->share_get(s, "sh-1", &sh), 0);
+	snprintf(sh.matching_id, sizeof(sh.matching_id), "M-1");
+	f0 = fsyncs;
+	assert_int_equal(s->ops->share_update(s, &sh), 0); /* two statements, autocommit */
+	assert_true(fsyncs >= f0 + 2);
+	size_t n = 0;
+	f0 = fsyncs;
+	assert_int_equal(s->ops->prune(s, 2000, 10, &n), 0);
+	assert_int_equal(n, 1);
+	assert_true(fsyncs > f0);
+	store_close(s);
+}
+
+/* share_update sets the indexed columns (user_id, eid, assoc_app_id,
+ * matching_id) by a second statement only when one differs, and erases
+ * the credential with the state: the row still ends as given. tx_put
+ * updates in place, share_id / eid / created_at by a second statement. */
+static void
+test_updates_whole_row(void **state)
+{
+	(void)state;
+	store *s = NULL;
+	assert_int_equal(store_open(dbpath, &s), 0);
+	put_share(s, "sh-1", SHARE_EID_CONFIRMED, 10);
+	assert_int_equal(s->ops->share_set_credential(s, "sh-1", "{\"k\":1}"), 0);
+	store_share sh, got;
+	assert_int_equal(s->ops->share_get(s, "sh-1", &sh), 0);
+	sh.state = SHARE_AUTHORISED;
+	sh.user_id = 8;
+	sh.not_after = 99;
+	sh.updated_at = 11;
+	snprintf(sh.eid, sizeof(sh.eid), "89049032123451234512345678901332");
+	snprintf(sh.assoc_app_id, sizeof(sh.assoc_app_id), "assoc-1");
+	snprintf(sh.matching_id, sizeof(sh.matching_id), "M-1");
+	snprintf(sh.device_id, sizeof(sh.device_id), "dev-2");
+	snprintf(sh.reason, sizeof(sh.reason), "why");
+	assert_int_equal(s->ops->share_update(s, &sh), 0);
+	assert_int_equal(s->ops->share_get(s, "sh-1", &got), 0);
+	assert_int_equal(got.user_id, 8);
+	assert_int_equal(got.state, SHARE_AUTHORISED);
+	assert_int_equal(got.not_after, 99);
+	assert_int_equal(got.updated_at, 11);
+	assert_string_equal(got.eid, sh.eid);
+	assert_string_equal(got.assoc_app_id, "assoc-1");
+	assert_string_equal(got.matching_id, "M-1");
+	assert_string_equal(got.device_id, "dev-2");
+	assert_string_equal(got.reason, "why");
+	char *cred = NULL;
+	assert_int_equal(s->ops->share_get_credential(s, "sh-1", &cred), 0); /* kept while authorised */
+	assert_string_equal(cred, "{\"k\":1}");
+	free(cred);
+	char ids[2][STORE_ID_MAX];
+	size_t n = 0;
+	assert_int_equal(s->ops->shares_of_eid(s, sh.eid, ids, 2, &n), 0); /* the index follows */
+	assert_int_equal(n, 1);
+	assert_int_equal(s->ops->share_by_matching(s, "M-1", &got), 0);
+	sh.state = SHARE_INSTALLED;
+	sh.updated_at = 12;
+	assert_int_equal(s->ops->share_update(s, &sh), 0);
+	assert_int_equal(s->ops->share_get_credential(s, "sh-1", &cred), TS_ENOTFOUND); /* erased */
+	assert_int_equal(s->ops->share_get(s, "sh-1", &got), 0);
+	assert_int_equal(got.state, SHARE_INSTALLED);
+	assert_string_equal(got.matching_id, "M-1");
+	store_tx tx = { .stage = 1, .created_at = 5 }, tg;
+	snprintf(tx.id, sizeof(tx.id), "tx1");
+	snprintf(tx.share_id, sizeof(tx.share_id), "sh-1");
+	snprintf(tx.eid, sizeof(tx.eid), "E1");
+	assert_int_equal(s->ops->tx_put(s, &tx), 0);
+	tx.stage = 2;
+	tx.euicc_sig1[0] = 0x5a;
+	assert_int_equal(s->ops->tx_put(s, &tx), 0);
+	assert_int_equal(s->ops->tx_get(s, "tx1", &tg), 0);
+	assert_int_equal(tg.stage, 2);
+	assert_int_equal(tg.euicc_sig1[0], 0x5a);
+	assert_int_equal(tg.created_at, 5);
+	snprintf(tx.share_id, sizeof(tx.share_id), "sh-2");
+	snprintf(tx.eid, sizeof(tx.eid), "E2");
+	tx.created_at = 6;
+	assert_int_equal(s->ops->tx_put(s, &tx), 0);
+	assert_int_equal(s->ops->tx_get(s, "tx1", &tg), 0);
+	assert_string_equal(tg.share_id, "sh-2");
+	assert_string_equal(tg.eid, "E2");
+	assert_int_equal(tg.created_at, 6);
+	store_close(s);
+}
+
 /* Every slot of the SQLite handle's ops table is set (store_sqlite.c makes
  * the table and the wrappers from one list and checks its length against
  * struct store_ops at compile time; this is the run-time half). */
@@ -266,6 +404,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_worker_waits_outside_the_hold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_user_busy_is_not_not_found, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_null_op, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_every_commit_fsyncs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_updates_whole_row, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store_sqlite_locks", tests, NULL, NULL);
 }
