@@ -47,6 +47,7 @@
  */
 #include "node/store.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -94,6 +95,7 @@ typedef struct pq_store {
 	char notes[PQ_NOTES][PG_NOTIFY_PAYLOAD_MAX + 1];
 	int nnote;
 	int32_t owner;         /* outbox lease owner: our session advisory lock */
+	int pid;               /* the server process of conn (own_pids), 0: none */
 	FILE *explain;         /* TAPSHARE_STORE_EXPLAIN: plans of each statement */
 	char sql_expired[256]; /* built at open from the transition table */
 	char sql_by_eid_app[640];
@@ -388,6 +390,41 @@ take_owner(pq_store *s)
 	return TS_EDB;
 }
 
+/* The server processes (backend pids) of this process's store connections:
+ * pg_listen.c ignores the notifications they send (pg_notify.h). At most
+ * PQ_OWN_MAX are kept; one that does not fit is merely not ignored. */
+#define PQ_OWN_MAX 64
+static _Atomic int own_pids[PQ_OWN_MAX];
+
+static void
+own_add(int pid)
+{
+	for (int i = 0; pid > 0 && i < PQ_OWN_MAX; i++) {
+		int zero = 0;
+		if (atomic_compare_exchange_strong(&own_pids[i], &zero, pid))
+			return;
+	}
+}
+
+static void
+own_del(int pid)
+{
+	for (int i = 0; pid > 0 && i < PQ_OWN_MAX; i++) {
+		int cur = pid;
+		if (atomic_compare_exchange_strong(&own_pids[i], &cur, 0))
+			return;
+	}
+}
+
+int
+store_pg_own_backend(int pid)
+{
+	for (int i = 0; pid > 0 && i < PQ_OWN_MAX; i++)
+		if (atomic_load(&own_pids[i]) == pid)
+			return 1;
+	return 0;
+}
+
 /* A lost connection is reopened between transactions (never inside one:
  * its work is gone and the caller must see the failure). */
 static int
@@ -397,6 +434,8 @@ alive(pq_store *s)
 		return 0;
 	if (s->in_tx)
 		return TS_EDB;
+	own_del(s->pid);
+	s->pid = 0;
 	PQreset(s->conn);
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		log_error("postgresql: reconnect failed: %s", PQerrorMessage(s->conn));
@@ -405,6 +444,7 @@ alive(pq_store *s)
 	for (size_t i = 0; i < s->ncache; i++)
 		s->cache[i].prepared = 0;
 	log_warn("postgresql: connection re-established");
+	own_add(s->pid = PQbackendPID(s->conn));
 	int rc = simple(s, s->lock_timeout);
 	return rc != 0 ? rc : take_owner(s);
 }
@@ -631,6 +671,7 @@ static void
 pq_close(store *b)
 {
 	pq_store *s = S(b);
+	own_del(s->pid);
 	PQfinish(s->conn);
 	if (s->explain)
 		fclose(s->explain);
@@ -2395,6 +2436,7 @@ store_pg_open(const char *url, const store_opts *opts, store **out)
 		goto fail;
 	}
 	PQsetNoticeProcessor(s->conn, notice_sink, NULL);
+	own_add(s->pid = PQbackendPID(s->conn));
 	ts_snprintf(s->lock_timeout, sizeof(s->lock_timeout), "SET lock_timeout = '%dms'",
 	    opts && opts->wait_ms > 0 ? opts->wait_ms : STORE_WAIT_WORKER_MS);
 	ts_snprintf(s->sql_expired, sizeof(s->sql_expired),
@@ -2427,6 +2469,7 @@ store_pg_open(const char *url, const store_opts *opts, store **out)
 	*out = &s->base;
 	return 0;
 fail:
+	own_del(s->pid);
 	PQfinish(s->conn);
 	if (s->explain)
 		fclose(s->explain);
