@@ -216,12 +216,13 @@ if [ "${2:-}" = --row ]; then
 		# LWLock, IO ...) and which locks are not granted (pg_locks: type,
 		# class / database, object, mode) — the NOTIFY queue lock shows as
 		# an "object" lock on database 0, class 1262 (pg_database)
-		( while :; do
-			"$PGBIN/psql" -X -A -t -q -h "$PGD" -U postgres -d tsnode -c \
-				"SELECT COUNT(*) FILTER (WHERE wait_event_type = 'Lock'), COUNT(*), string_agg(wait_event || ': ' || left(query, 70), '; ') FILTER (WHERE wait_event_type = 'Lock'), string_agg(coalesce(wait_event_type, 'CPU') || ':' || coalesce(wait_event, '-'), ','), (SELECT string_agg(locktype || ' db ' || coalesce(database::text, '-') || ' class ' || coalesce(classid::text, '-') || ' obj ' || coalesce(objid::text, '-') || ' ' || mode, ',') FROM pg_locks WHERE NOT granted) FROM pg_stat_activity WHERE datname = 'tsnode' AND state = 'active' AND pid <> pg_backend_pid()" \
-				>>"$T/locks.txt" 2>/dev/null || true
-			sleep 0.1
-		done ) &
+		# (one psql session for all the samples: a connection per sample
+		# made the postmaster fork a backend ten times a second, CPU that
+		# only the PostgreSQL rows paid)
+		sample_sql="SELECT COUNT(*) FILTER (WHERE wait_event_type = 'Lock'), COUNT(*), string_agg(wait_event || ': ' || left(query, 70), '; ') FILTER (WHERE wait_event_type = 'Lock'), string_agg(coalesce(wait_event_type, 'CPU') || ':' || coalesce(wait_event, '-'), ','), (SELECT string_agg(locktype || ' db ' || coalesce(database::text, '-') || ' class ' || coalesce(classid::text, '-') || ' obj ' || coalesce(objid::text, '-') || ' ' || mode, ',') FROM pg_locks WHERE NOT granted) FROM pg_stat_activity WHERE datname = 'tsnode' AND state = 'active' AND pid <> pg_backend_pid();"
+		rm -f "$T/sampler.stop"
+		( while [ ! -e "$T/sampler.stop" ]; do printf '%s\n' "$sample_sql"; sleep 0.1; done |
+			"$PGBIN/psql" -X -A -t -q -h "$PGD" -U postgres -d tsnode >>"$T/locks.txt" 2>/dev/null || true ) &
 		SAMPLER=$!
 	fi
 	hz=$(getconf CLK_TCK)
@@ -265,7 +266,7 @@ if [ "${2:-}" = --row ]; then
 	for p in "${NODE_PIDS[@]}"; do n1=$((n1 + $(cpu_ticks "$p"))); done
 	p1=$([ "$BACKEND" = pg ] && pg_ticks || echo 0)
 	[ "$BACKEND" = pg ] && c1=$(pg_counters)
-	[ -n "${SAMPLER:-}" ] && { kill "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null || true; SAMPLER=; }
+	[ -n "${SAMPLER:-}" ] && { touch "$T/sampler.stop"; wait "$SAMPLER" 2>/dev/null || true; SAMPLER=; }
 	done_flows=0
 	for i in "${!DRIVE_URLS[@]}"; do
 		grep -E '^(flows completed|wall time|node CPU)' "$T/bench$i.out" | sed "s/^/#   driver $((i + 1)): /" >&2 || true

@@ -80,6 +80,7 @@ typedef struct pq_store {
 	store base;
 	PGconn *conn;
 	int in_tx;
+	int begin_pending; /* in_tx, BEGIN not sent yet: it goes with the first statement */
 	int sp_n;
 	struct pq_cached {
 		const char *sql;
@@ -311,10 +312,26 @@ notice_sink(void *arg, const char *msg)
 
 static int sqlstate_rc(const PGresult *r);
 
-/* Runs a simple (parameterless, valueless) command. */
+#define PQ_BEGIN_SQL "BEGIN ISOLATION LEVEL READ COMMITTED"
+
+/* Runs a simple (parameterless, valueless) command; inside a transaction
+ * whose BEGIN is still pending, the BEGIN first (in the same round trip). */
 static int
 simple(pq_store *s, const char *sql)
 {
+	char both[256];
+	if (s->begin_pending) {
+		s->begin_pending = 0;
+		size_t len = strlen(sql);
+		if (len < sizeof(both) - sizeof(PQ_BEGIN_SQL) - 2) {
+			ts_snprintf(both, sizeof(both), PQ_BEGIN_SQL "; %s", sql);
+			sql = both;
+		} else {
+			int rc = simple(s, PQ_BEGIN_SQL);
+			if (rc != 0)
+				return rc;
+		}
+	}
 	PGresult *r = PQexec(s->conn, sql);
 	ExecStatusType t = PQresultStatus(r);
 	int rc = 0;
@@ -543,24 +560,29 @@ pipe_next(PGconn *c)
  * *r_out is the statement's result (or NULL); returns 0, or the failure of
  * SAVEPOINT / RELEASE / the pipeline itself (then *r_out is NULL). */
 static int
-exec_guarded(pq_store *s, const char *name, const pq_args *a, PGresult **r_out)
+exec_guarded(pq_store *s, const char *name, const pq_args *a, int guard, PGresult **r_out)
 {
 	PGconn *c = s->conn;
 	*r_out = NULL;
+	int begin = s->begin_pending;
+	s->begin_pending = 0;
 	if (PQenterPipelineMode(c) != 1) {
 		log_error("postgresql: cannot enter pipeline mode: %s", PQerrorMessage(c));
 		return TS_EDB;
 	}
-	int sent = PQsendQueryParams(c, "SAVEPOINT ts_sp", 0, NULL, NULL, NULL, NULL, 0) == 1 &&
+	/* the transaction's BEGIN, when still pending, leads (pq_begin) */
+	int sent = (!begin || PQsendQueryParams(c, PQ_BEGIN_SQL, 0, NULL, NULL, NULL, NULL, 0) == 1) &&
+	    (!guard || PQsendQueryParams(c, "SAVEPOINT ts_sp", 0, NULL, NULL, NULL, NULL, 0) == 1) &&
 	    PQsendQueryPrepared(c, name, a ? a->n : 0, a ? a->v : NULL, a ? a->len : NULL, a ? a->fmt : NULL,
 		1) == 1 &&
-	    PQsendQueryParams(c, "RELEASE SAVEPOINT ts_sp", 0, NULL, NULL, NULL, NULL, 0) == 1 &&
+	    (!guard || PQsendQueryParams(c, "RELEASE SAVEPOINT ts_sp", 0, NULL, NULL, NULL, NULL, 0) == 1) &&
 	    PQpipelineSync(c) == 1;
-	PGresult *sp = NULL, *r = NULL, *rel = NULL;
+	PGresult *bg = NULL, *sp = NULL, *r = NULL, *rel = NULL;
 	if (sent) {
-		sp = pipe_next(c);
+		bg = begin ? pipe_next(c) : NULL;
+		sp = guard ? pipe_next(c) : NULL;
 		r = pipe_next(c);
-		rel = pipe_next(c);
+		rel = guard ? pipe_next(c) : NULL;
 		/* up to the sync (bounded: a broken connection returns NULL) */
 		for (int i = 0; i < 8; i++) {
 			PGresult *e = PQgetResult(c);
@@ -574,12 +596,15 @@ exec_guarded(pq_store *s, const char *name, const pq_args *a, PGresult **r_out)
 	if (PQexitPipelineMode(c) != 1 || !sent) {
 		log_error("postgresql: pipeline: %s", PQerrorMessage(c));
 		rc = TS_EDB;
-	} else if (PQresultStatus(sp) != PGRES_COMMAND_OK) {
+	} else if (begin && PQresultStatus(bg) != PGRES_COMMAND_OK) {
+		log_error("postgresql: %s", PQresultErrorMessage(bg));
+		rc = TS_EDB;
+	} else if (guard && PQresultStatus(sp) != PGRES_COMMAND_OK) {
 		log_error("postgresql: %s", PQresultErrorMessage(sp));
 		rc = sqlstate_rc(sp) == TS_ETIMEOUT ? TS_ETIMEOUT : TS_EDB;
 	} else {
 		ExecStatusType t = PQresultStatus(r);
-		if ((t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) && PQresultStatus(rel) != PGRES_COMMAND_OK) {
+		if (guard && (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) && PQresultStatus(rel) != PGRES_COMMAND_OK) {
 			log_error("postgresql: %s", PQresultErrorMessage(rel));
 			rc = TS_EDB;
 		} else {
@@ -587,6 +612,7 @@ exec_guarded(pq_store *s, const char *name, const pq_args *a, PGresult **r_out)
 			r = NULL;
 		}
 	}
+	PQclear(bg);
 	PQclear(sp);
 	PQclear(r);
 	PQclear(rel);
@@ -606,8 +632,8 @@ q_once(pq_store *s, const char *sql, int flags, const pq_args *a, PGresult **out
 	if (s->explain != NULL)
 		explain(s, sql, a);
 	PGresult *r = NULL;
-	if (guard) {
-		if ((rc = exec_guarded(s, name, a, &r)) != 0)
+	if (guard || s->begin_pending) {
+		if ((rc = exec_guarded(s, name, a, guard, &r)) != 0)
 			return rc;
 	} else {
 		r = PQexecPrepared(s->conn, name, a ? a->n : 0, a ? a->v : NULL, a ? a->len : NULL,
@@ -691,12 +717,9 @@ pq_begin(store *b)
 	int rc = alive(s);
 	if (rc != 0)
 		return rc;
-	if ((rc = simple(s, "BEGIN ISOLATION LEVEL READ COMMITTED")) != 0) {
-		if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
-			(void)simple(s, "ROLLBACK");
-		return rc;
-	}
+	/* no round trip of its own: BEGIN leads the first statement's (issue 9) */
 	s->in_tx = 1;
+	s->begin_pending = 1;
 	s->tx_seq = 0;
 	s->nnote = 0;
 	return 0;
@@ -711,6 +734,12 @@ pq_commit(store *b)
 		return TS_EDB;
 	}
 	s->in_tx = 0;
+	if (s->begin_pending) { /* nothing was run: nothing to commit */
+		s->begin_pending = 0;
+		s->nnote = 0;
+		store_committed();
+		return 0;
+	}
 	PGTransactionStatusType ts = PQtransactionStatus(s->conn);
 	if (ts != PQTRANS_INTRANS) {
 		/* a statement failed and aborted it: COMMIT would only roll back */
@@ -764,8 +793,9 @@ static void
 pq_rollback(store *b)
 {
 	pq_store *s = S(b);
-	int was = s->in_tx;
+	int was = s->in_tx && !s->begin_pending;
 	s->in_tx = 0;
+	s->begin_pending = 0;
 	if (was && PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 		(void)simple(s, "ROLLBACK");
 }
