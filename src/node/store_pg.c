@@ -196,6 +196,12 @@ static const char *const migrations[] = {
 enum {
 	Q_READ = 0,
 	Q_WRITE = 1, /* inside a transaction: guarded by a savepoint */
+	/* a write that cannot fail but with the whole transaction (the event /
+	 * command inserts: no constraint but a primary key that ids made of
+	 * the transaction id never repeat): no savepoint, two statements of
+	 * the pipeline fewer (issue 9); a failure aborts the transaction and
+	 * the caller's commit fails */
+	Q_WRITE_UNGUARDED = 2,
 };
 
 /* ---- parameters ---- */
@@ -1456,7 +1462,7 @@ insert_seq(pq_store *s, const char *sql, const pq_args *args, const char *payloa
 		pq_args a = *args;
 		a_i64(&a, ++s->tx_seq);
 		PGresult *r = NULL;
-		rc = q(s, sql, Q_WRITE, &a, &r);
+		rc = q(s, sql, Q_WRITE_UNGUARDED, &a, &r);
 		if (rc == 0 && PQntuples(r) != 1)
 			rc = TS_EDB;
 		if (rc == 0 && id)
