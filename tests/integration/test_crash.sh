@@ -11,14 +11,7 @@
 # certification. Also the named point between a provider's answer and the
 # node's record of it (outbox.answered).
 . "$(dirname "$0")/lib.sh"
-ts_pki
-ts_start_sp
-ts_init_node
-ts_start_bank
-ts_start_node
-ts_init_se
-ts_start_companion
-ts_enroll
+ts_start_all --bank
 
 A="$T/alice"
 ACURL=(curl -sS --max-time 10 --cacert "$T/pki/node-ca.crt" --cert "$A/device.crt" --key "$A/device.key")
