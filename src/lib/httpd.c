@@ -882,8 +882,17 @@ ts_httpd_reply_json(struct evhttp_request *req, int status, json_t *body)
 	evhttp_remove_header(oh, "Content-Type");
 	evhttp_add_header(oh, "Content-Type", "application/json");
 	evhttp_add_header(oh, "Cache-Control", "no-store");
+	/* evhttp queues the head and the body as separate chains, and
+	 * bufferevent_openssl writes each chain as its own TLS record and
+	 * write(2). The reply waits in the output buffer until the socket is
+	 * writable (the next loop pass): made one chain here, it leaves as one
+	 * record and one system call. */
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct bufferevent *bev = conn != NULL ? evhttp_connection_get_bufferevent(conn) : NULL;
 	evhttp_send_reply(req, status, status_reason(status), b);
 	evbuffer_free(b);
+	if (bev != NULL)
+		(void)evbuffer_pullup(bufferevent_get_output(bev), -1);
 }
 
 void
