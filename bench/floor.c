@@ -8,7 +8,8 @@
  * thread's CPU time (CLOCK_THREAD_CPUTIME_ID) over a fixed number of
  * repetitions, the median of --rounds R (default 5) such rounds, with the
  * smallest and largest round (the machine is shared): ECDSA P-256 sign and verify (SHA-256, 200 bytes), ECDH derive,
- * P-256 key generation, a public-key check, a public-key import from a raw
+ * P-256 key generation, a full and a partial (on the curve, not infinity)
+ * public-key check, a public-key import from a raw
  * point, an X.509 parse (DER), a chain verification (eUICC -> EUM -> CI of
  * DIR), the server side of a full mutual-TLS handshake and of one 512-byte
  * TLS record written and one read (memory BIO pair), one SQLite step of an
@@ -203,6 +204,14 @@ time_ec(void)
 		EVP_PKEY_CTX_free(c);
 	}
 	set_price("pkey_check", (cpu_us() - t0) / N);
+	t0 = cpu_us();
+	for (int i = 0; i < N; i++) {
+		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(peer, NULL);
+		if (c == NULL || EVP_PKEY_public_check_quick(c) != 1)
+			die("public check (partial)");
+		EVP_PKEY_CTX_free(c);
+	}
+	set_price("pkey_check_quick", (cpu_us() - t0) / N);
 	unsigned char pt[65];
 	size_t ptl = 0;
 	if (EVP_PKEY_get_octet_string_param(peer, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt), &ptl) != 1)

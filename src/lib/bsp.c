@@ -75,7 +75,9 @@ bsp_ecdh(EVP_PKEY *own, const uint8_t *peer_point, size_t peer_len, uint8_t z[32
 		goto fail;
 	if (EVP_PKEY_derive_init(ctx) != 1)
 		goto fail;
-	if (EVP_PKEY_derive_set_peer_ex(ctx, peer, 1) != 1)
+	/* 0: pki_pubkey_from_point validated the point (on the curve); OpenSSL's
+	 * own check would repeat it with a scalar multiplication per download. */
+	if (EVP_PKEY_derive_set_peer_ex(ctx, peer, 0) != 1)
 		goto fail;
 	if (EVP_PKEY_derive(ctx, z, &zlen) != 1 || zlen != 32)
 		goto fail;

@@ -1544,9 +1544,14 @@ pubkey_import(const uint8_t *pt, size_t len, EVP_PKEY **out)
 		rc = TS_EPARSE; /* not a point on the curve */
 		goto fail;
 	}
+	/* ECC partial public-key validation (NIST SP 800-56A r3 §5.6.2.3.4: not
+	 * the point at infinity, coordinates in range, on the curve). P-256 has
+	 * cofactor 1, so every such point has the group's prime order and the
+	 * full check's n*Q = O (a scalar multiplication, the price of a sign)
+	 * can never fail here. */
 	if ((chk = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL)) == NULL)
 		goto fail;
-	if (EVP_PKEY_public_check(chk) != 1) {
+	if (EVP_PKEY_public_check_quick(chk) != 1) {
 		rc = TS_EPARSE;
 		goto fail;
 	}

@@ -15,6 +15,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <event2/thread.h>
 
 #include "lib/log.h"
@@ -214,6 +215,15 @@ node_cmd_run(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* glibc's free() gives the top of a heap back (sbrk, or madvise in a
+	 * worker thread's arena) as soon as 128 kB are free there, and the next
+	 * request faults the same pages in again: a trim, then page faults,
+	 * on every flow. Keep up to 4 MiB of free heap per arena; blocks of
+	 * 1 MiB and more (scrypt's 32 MiB) are still mapped and unmapped on
+	 * their own, and on_tick's malloc_trim still gives freed heap back
+	 * when many streams came or went. */
+	(void)mallopt(M_MMAP_THRESHOLD, 1 << 20);
+	(void)mallopt(M_TRIM_THRESHOLD, 4 << 20);
 	if (evthread_use_pthreads() != 0) {
 		fprintf(stderr, "tapshare-node: error: libevent without thread support\n");
 		return 1;
@@ -256,7 +266,18 @@ node_cmd_run(int argc, char **argv)
 		fprintf(stderr, "tapshare-node: error: node.listen must be HOST:PORT (got %s)\n", listen);
 		goto out;
 	}
-	n.base = event_base_new();
+	/* epoll changes kept in a change list and applied at the next wait:
+	 * a request's "stop reading, start writing, stop writing" costs one
+	 * epoll_ctl instead of three (the node dup()s no fd it gives libevent,
+	 * the one case where the change list misbehaves). */
+	struct event_config *ecfg = event_config_new();
+	if (ecfg != NULL) {
+		(void)event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+		n.base = event_base_new_with_config(ecfg);
+		event_config_free(ecfg);
+	}
+	if (n.base == NULL)
+		n.base = event_base_new();
 	if (n.base == NULL)
 		goto out;
 	char herr[700] = "";

@@ -1,0 +1,106 @@
+/*
+ * bench/preload/probe.c — bench_count_probe: checks that libbench_count.so
+ * (count.c) counts each primitive once. It does a known number of each
+ * priced OpenSSL operation the node does per flow (2 P-256 key generations,
+ * 1 ECDSA sign, 1 verify, 1 ECDH derive, 1 full and 1 partial public-key
+ * check), asks the counter for a dump and compares. Run by ctest (bench/count)
+ * with LD_PRELOAD=libbench_count.so and BENCH_COUNT_FILE set; exit 0 when
+ * every count is exact. OpenSSL's own nesting (EVP_DigestSign ->
+ * EVP_DigestSignFinal, EVP_PKEY_Q_keygen -> EVP_PKEY_generate) once made
+ * these count twice and the floor price six signs for three.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+static int
+fail(const char *what)
+{
+	fprintf(stderr, "bench_count_probe: error: %s\n", what);
+	return 1;
+}
+
+int
+main(void)
+{
+	const char *path = getenv("BENCH_COUNT_FILE");
+	if (path == NULL || path[0] == '\0')
+		return fail("BENCH_COUNT_FILE is not set (run with LD_PRELOAD=libbench_count.so)");
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	EVP_PKEY *peer = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	if (k == NULL || peer == NULL)
+		return fail("P-256 keys");
+	unsigned char msg[200], sig[128], z[64];
+	size_t siglen = sizeof(sig), zl = sizeof(z);
+	memset(msg, 0x5a, sizeof(msg));
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	if (c == NULL || EVP_DigestSignInit(c, NULL, EVP_sha256(), NULL, k) != 1 ||
+	    EVP_DigestSign(c, sig, &siglen, msg, sizeof(msg)) != 1)
+		return fail("sign");
+	EVP_MD_CTX_free(c);
+	c = EVP_MD_CTX_new();
+	if (c == NULL || EVP_DigestVerifyInit(c, NULL, EVP_sha256(), NULL, k) != 1 ||
+	    EVP_DigestVerify(c, sig, siglen, msg, sizeof(msg)) != 1)
+		return fail("verify");
+	EVP_MD_CTX_free(c);
+	EVP_PKEY_CTX *d = EVP_PKEY_CTX_new(k, NULL), *chk = EVP_PKEY_CTX_new(peer, NULL);
+	if (d == NULL || chk == NULL || EVP_PKEY_derive_init(d) != 1 || EVP_PKEY_derive_set_peer_ex(d, peer, 0) != 1 ||
+	    EVP_PKEY_derive(d, z, &zl) != 1)
+		return fail("derive");
+	if (EVP_PKEY_public_check(chk) != 1 || EVP_PKEY_public_check_quick(chk) != 1)
+		return fail("public checks");
+	EVP_PKEY_CTX_free(d);
+	EVP_PKEY_CTX_free(chk);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(peer);
+
+	/* ask for a dump (count.c removes the request file once it is in place) */
+	char req[4096];
+	if (snprintf(req, sizeof(req), "%s.req", path) >= (int)sizeof(req))
+		return fail("path too long");
+	FILE *f = fopen(req, "w");
+	if (f == NULL || fclose(f) != 0)
+		return fail("cannot write the request file");
+	for (int i = 0; i < 500 && access(req, F_OK) == 0; i++) {
+		struct timespec ts = { 0, 20000000L };
+		nanosleep(&ts, NULL);
+	}
+	if (access(req, F_OK) == 0)
+		return fail("no dump within 10 s: is libbench_count.so preloaded?");
+	static const struct {
+		const char *name;
+		unsigned long want;
+	} want[] = {
+		{ "sign", 1 }, { "verify", 1 }, { "keygen", 2 }, { "ecdh_derive", 1 }, { "pkey_check", 1 },
+		{ "pkey_check_quick", 1 },
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		char name[64];
+		unsigned long v;
+		int seen = 0;
+		f = fopen(path, "r");
+		if (f == NULL)
+			return fail("cannot read the counts");
+		while (fscanf(f, "%63s %lu", name, &v) == 2)
+			if (strcmp(name, want[i].name) == 0) {
+				seen = 1;
+				if (v != want[i].want) {
+					fprintf(stderr, "bench_count_probe: %s counted %lu, done %lu\n", name, v, want[i].want);
+					bad = 1;
+				}
+			}
+		fclose(f);
+		if (!seen) {
+			fprintf(stderr, "bench_count_probe: %s not counted at all\n", want[i].name);
+			bad = 1;
+		}
+	}
+	if (!bad)
+		printf("bench_count_probe: every primitive counted once\n");
+	return bad;
+}
