@@ -154,19 +154,31 @@ outbox_backoff_s(int attempts)
 	return d > OUTBOX_BACKOFF_MAX_S ? OUTBOX_BACKOFF_MAX_S : d;
 }
 
+/* A store read that gave no answer (busy, timed out): the row is retried
+ * (backoff), never done as if the share or provider were not there. */
+static int
+read_failed(int rc, char *reason, size_t rcap)
+{
+	snprintf(reason, rcap, "the database is busy (%s)", ts_strerror(rc));
+	return rc;
+}
+
 static int
 do_confirm(worker *w, const store_outbox *o, char *reason, size_t rcap)
 {
 	node *n = w->n;
 	store_share sh;
-	if (w->st->ops->share_get(w->st, o->share_id, &sh) != 0)
-		return 0; /* nothing to do */
+	int rc = w->st->ops->share_get(w->st, o->share_id, &sh);
+	if (rc != 0)
+		return rc == TS_ENOTFOUND ? 0 : read_failed(rc, reason, rcap); /* 0: nothing to do */
 	/* No confirmOrder for a share cancelled before S13 (or already answered:
 	 * a repeat after a crash). */
 	if (sh.state != SHARE_EID_CONFIRMED)
 		return 0;
 	store_provider p;
-	if (w->st->ops->provider_get(w->st, sh.provider, &p) != 0) {
+	if ((rc = w->st->ops->provider_get(w->st, sh.provider, &p)) != 0 && rc != TS_ENOTFOUND)
+		return read_failed(rc, reason, rcap);
+	if (rc != 0) {
 		share_fail(&n->svc, w->st, sh.id, "provider is not configured on the node", 0);
 		return 0;
 	}
@@ -180,7 +192,7 @@ do_confirm(worker *w, const store_outbox *o, char *reason, size_t rcap)
 	    "kind", app.kind[0] ? app.kind : "sim", "name", app.name[0] ? app.name : sh.app_id,
 	    "operationType", strcmp(sh.operation, "move") == 0 ? "transfer" : "subscribe");
 	json_t *r = NULL;
-	int rc = call_provider(w, &p, "confirmOrder", body, &r, reason, rcap);
+	rc = call_provider(w, &p, "confirmOrder", body, &r, reason, rcap);
 	json_decref(body);
 	if (rc == TS_EDENIED) {
 		node_crash_point(n, "outbox.answered");
@@ -222,15 +234,16 @@ static int
 do_cancel(worker *w, const store_outbox *o, char *reason, size_t rcap)
 {
 	store_share sh;
-	if (w->st->ops->share_get(w->st, o->share_id, &sh) != 0)
-		return 0;
 	store_provider p;
-	if (w->st->ops->provider_get(w->st, sh.provider, &p) != 0)
-		return 0;
+	int rc = w->st->ops->share_get(w->st, o->share_id, &sh);
+	if (rc == 0)
+		rc = w->st->ops->provider_get(w->st, sh.provider, &p);
+	if (rc != 0)
+		return rc == TS_ENOTFOUND ? 0 : read_failed(rc, reason, rcap);
 	json_t *body = json_pack("{s:o,s:s,s:s,s:s,s:s}", "header", header(o), "eid", sh.eid,
 	    "associatedAppId", sh.assoc_app_id, "shareId", sh.id, "finalProfileStatusIndicator", "Unavailable");
 	json_t *r = NULL;
-	int rc = call_provider(w, &p, "cancelOrder", body, &r, reason, rcap);
+	rc = call_provider(w, &p, "cancelOrder", body, &r, reason, rcap);
 	json_decref(body);
 	json_decref(r);
 	if (rc == TS_EDENIED) {
@@ -247,16 +260,17 @@ static int
 do_release(worker *w, const store_outbox *o, char *reason, size_t rcap)
 {
 	store_share sh;
-	if (w->st->ops->share_get(w->st, o->share_id, &sh) != 0)
-		return 0;
 	store_provider p;
-	if (w->st->ops->provider_get(w->st, sh.provider, &p) != 0)
-		return 0;
+	int rc = w->st->ops->share_get(w->st, o->share_id, &sh);
+	if (rc == 0)
+		rc = w->st->ops->provider_get(w->st, sh.provider, &p);
+	if (rc != 0)
+		return rc == TS_ENOTFOUND ? 0 : read_failed(rc, reason, rcap);
 	json_t *body = json_pack("{s:o,s:s,s:s,s:s,s:s,s:s}", "header", header(o), "eid", sh.eid,
 	    "associatedAppId", sh.app_id, "shareId", sh.id, "finalProfileStatusIndicator", "Unavailable",
 	    "movedTo", sh.assoc_app_id);
 	json_t *r = NULL;
-	int rc = call_provider(w, &p, "cancelOrder", body, &r, reason, rcap);
+	rc = call_provider(w, &p, "cancelOrder", body, &r, reason, rcap);
 	json_decref(body);
 	json_decref(r);
 	if (rc == TS_EDENIED) {
@@ -277,18 +291,23 @@ do_certify(worker *w, const store_outbox *o, char *reason, size_t rcap)
 	char hex[2 * 65 + 1];
 	uint8_t point[65];
 	size_t plen = 0;
-	if (w->st->ops->share_get(w->st, o->share_id, &sh) != 0 || sh.state != SHARE_INSTALLED ||
-	    w->st->ops->share_get_app_key(w->st, sh.id, hex, sizeof(hex)) != 0 ||
-	    ts_hex_decode(hex, point, sizeof(point), &plen) != 0 || plen != sizeof(point))
-		return 0;
 	store_provider p;
-	if (w->st->ops->provider_get(w->st, sh.provider, &p) != 0)
+	int rc = w->st->ops->share_get(w->st, o->share_id, &sh);
+	if (rc == 0 && sh.state != SHARE_INSTALLED)
+		return 0;
+	if (rc == 0)
+		rc = w->st->ops->share_get_app_key(w->st, sh.id, hex, sizeof(hex));
+	if (rc == 0)
+		rc = w->st->ops->provider_get(w->st, sh.provider, &p);
+	if (rc != 0)
+		return rc == TS_ENOTFOUND ? 0 : read_failed(rc, reason, rcap);
+	if (ts_hex_decode(hex, point, sizeof(point), &plen) != 0 || plen != sizeof(point))
 		return 0;
 	json_t *body = json_pack("{s:o,s:s,s:s,s:s}", "header", header(o), "eid", sh.eid, "shareId", sh.id,
 	    "associatedAppId", sh.assoc_app_id);
 	ts_json_set_b64(body, "publicKey", point, sizeof(point));
 	json_t *r = NULL;
-	int rc = call_provider(w, &p, "certifyKey", body, &r, reason, rcap);
+	rc = call_provider(w, &p, "certifyKey", body, &r, reason, rcap);
 	json_decref(body);
 	if (rc == TS_EDENIED) {
 		share_certify_failed(&w->n->svc, w->st, sh.id, reason);
