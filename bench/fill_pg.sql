@@ -21,6 +21,9 @@
 -- history that no stream reads, below every order key the nodes give new
 -- rows (src/node/pg_notify.h; store_pg_open refuses ids above them).
 \set ON_ERROR_STOP on
+-- progress in the log (growth.sh keeps it as fill.log): each statement and its time
+\set ECHO queries
+\timing on
 SET synchronous_commit = off;
 SET maintenance_work_mem = '512MB';
 SET client_min_messages = warning;

@@ -31,6 +31,11 @@
 #   GROWTH_FLOWS     measured flows per row (default 100), GROWTH_WARMUP (default 8)
 #   GROWTH_CONCURRENCY worker threads = companions (default 4, even, at most 16)
 #   GROWTH_DURATION  limit per row in seconds (default 120)
+#   GROWTH_PG_STATEMENTS 1 = load pg_stat_statements and print, per flow, the
+#                    calls and server time of the busiest statements
+# On PostgreSQL every row also prints, per flow: transactions committed
+# (pg_stat_database), WAL records / bytes / flushes (pg_stat_wal) and the
+# statements the server ran (pg_stat_statements when loaded).
 # The private PostgreSQL cluster runs with fsync=on and synchronous_commit=on
 # (the same durability as SQLite's synchronous=FULL), on a unix socket only.
 set -euo pipefail
@@ -47,6 +52,7 @@ FLOWS=${GROWTH_FLOWS:-100}
 WARMUP=${GROWTH_WARMUP:-8}
 CONC=${GROWTH_CONCURRENCY:-4}
 DURATION=${GROWTH_DURATION:-120}
+STATEMENTS=${GROWTH_PG_STATEMENTS:-0}
 for v in $SIZES $NODES "$USERS" "$FLOWS" "$WARMUP" "$CONC" "$DURATION"; do
 	[[ "$v" =~ ^[0-9]+$ ]] || { echo "growth.sh: error: GROWTH_* values must be integers" >&2; exit 2; }
 done
@@ -100,7 +106,8 @@ if [ "${2:-}" = --row ]; then
 	ts_start_sp
 	now=$(date +%s)
 	if [ "$BACKEND" = pg ]; then
-		pg_start "-c fsync=on -c synchronous_commit=on -c shared_buffers=256MB -c max_connections=200 -c max_wal_size=4GB"
+		pg_start "-c fsync=on -c synchronous_commit=on -c shared_buffers=256MB -c max_connections=200 -c max_wal_size=4GB$(
+			[ "$STATEMENTS" = 1 ] && echo ' -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all')"
 		URL=$(pg_createdb tsnode)
 		"$TS_BIN/tapshare-node" init --dir "$T/node" --pki "$T/pki" --listen 127.0.0.1:0 >"$T/node-init.log" 2>&1
 		sed -i "s|^database = .*|database = ${URL//&/\\&}|" "$T/node/node.ini"
@@ -209,18 +216,30 @@ if [ "${2:-}" = --row ]; then
 		# LWLock, IO ...) and which locks are not granted (pg_locks: type,
 		# class / database, object, mode) — the NOTIFY queue lock shows as
 		# an "object" lock on database 0, class 1262 (pg_database)
-		( while :; do
-			"$PGBIN/psql" -X -A -t -q -h "$PGD" -U postgres -d tsnode -c \
-				"SELECT COUNT(*) FILTER (WHERE wait_event_type = 'Lock'), COUNT(*), string_agg(wait_event || ': ' || left(query, 70), '; ') FILTER (WHERE wait_event_type = 'Lock'), string_agg(coalesce(wait_event_type, 'CPU') || ':' || coalesce(wait_event, '-'), ','), (SELECT string_agg(locktype || ' db ' || coalesce(database::text, '-') || ' class ' || coalesce(classid::text, '-') || ' obj ' || coalesce(objid::text, '-') || ' ' || mode, ',') FROM pg_locks WHERE NOT granted) FROM pg_stat_activity WHERE datname = 'tsnode' AND state = 'active' AND pid <> pg_backend_pid()" \
-				>>"$T/locks.txt" 2>/dev/null || true
-			sleep 0.1
-		done ) &
+		# (one psql session for all the samples: a connection per sample
+		# made the postmaster fork a backend ten times a second, CPU that
+		# only the PostgreSQL rows paid)
+		sample_sql="SELECT COUNT(*) FILTER (WHERE wait_event_type = 'Lock'), COUNT(*), string_agg(wait_event || ': ' || left(query, 70), '; ') FILTER (WHERE wait_event_type = 'Lock'), string_agg(coalesce(wait_event_type, 'CPU') || ':' || coalesce(wait_event, '-'), ','), (SELECT string_agg(locktype || ' db ' || coalesce(database::text, '-') || ' class ' || coalesce(classid::text, '-') || ' obj ' || coalesce(objid::text, '-') || ' ' || mode, ',') FROM pg_locks WHERE NOT granted) FROM pg_stat_activity WHERE datname = 'tsnode' AND state = 'active' AND pid <> pg_backend_pid();"
+		rm -f "$T/sampler.stop"
+		( while [ ! -e "$T/sampler.stop" ]; do printf '%s\n' "$sample_sql"; sleep 0.1; done |
+			"$PGBIN/psql" -X -A -t -q -h "$PGD" -U postgres -d tsnode >>"$T/locks.txt" 2>/dev/null || true ) &
 		SAMPLER=$!
 	fi
 	hz=$(getconf CLK_TCK)
 	n0=0
 	for p in "${NODE_PIDS[@]}"; do n0=$((n0 + $(cpu_ticks "$p"))); done
 	p0=$([ "$BACKEND" = pg ] && pg_ticks || echo 0)
+	pgq() { "$PGBIN/psql" -X -A -t -q -h "$PGD" -U postgres -d tsnode -c "$1"; }
+	pg_counters() { # commits of tsnode, WAL records, bytes, flushes
+		pgq "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = 'tsnode') || ' ' || wal_records || ' ' || wal_bytes || ' ' || wal_sync FROM pg_stat_wal"
+	}
+	if [ "$BACKEND" = pg ]; then
+		if [ "$STATEMENTS" = 1 ]; then
+			pgq "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+			pgq "SELECT pg_stat_statements_reset()" >/dev/null
+		fi
+		c0=$(pg_counters)
+	fi
 	t0=$(date +%s%N)
 	per=$((CONC / ${#DRIVE_URLS[@]}))
 	bpids=()
@@ -246,7 +265,8 @@ if [ "${2:-}" = --row ]; then
 	n1=0
 	for p in "${NODE_PIDS[@]}"; do n1=$((n1 + $(cpu_ticks "$p"))); done
 	p1=$([ "$BACKEND" = pg ] && pg_ticks || echo 0)
-	[ -n "${SAMPLER:-}" ] && { kill "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null || true; SAMPLER=; }
+	[ "$BACKEND" = pg ] && c1=$(pg_counters)
+	[ -n "${SAMPLER:-}" ] && { touch "$T/sampler.stop"; wait "$SAMPLER" 2>/dev/null || true; SAMPLER=; }
 	done_flows=0
 	for i in "${!DRIVE_URLS[@]}"; do
 		grep -E '^(flows completed|wall time|node CPU)' "$T/bench$i.out" | sed "s/^/#   driver $((i + 1)): /" >&2 || true
@@ -261,6 +281,19 @@ if [ "${2:-}" = --row ]; then
 	ncpu=$(echo "scale=2; ($n1 - $n0) * 1000 / $hz / $all" | bc)
 	pcpu=-
 	[ "$BACKEND" = pg ] && pcpu=$(echo "scale=2; ($p1 - $p0) * 1000 / $hz / $all" | bc)
+	if [ "$BACKEND" = pg ]; then
+		read -r x0 r0 b0 f0 <<<"$c0"
+		read -r x1 r1 b1 f1 <<<"$c1"
+		echo "#   per flow: $(echo "scale=1; ($x1 - $x0) / $all" | bc) commits (tsnode, the sampler's included)," \
+			"WAL $(echo "scale=1; ($r1 - $r0) / $all" | bc) records $(echo "($b1 - $b0) / $all" | bc) bytes" \
+			"$(echo "scale=1; ($f1 - $f0) / $all" | bc) flushes" >&2
+		if [ "$STATEMENTS" = 1 ]; then
+			echo "#   statements per flow (calls, server ms; the 40 most called):" >&2
+			pgq "SELECT round(calls::numeric / $all, 2) || ' | ' || round((total_exec_time + total_plan_time)::numeric / $all, 3) || ' | ' || left(regexp_replace(query, '\s+', ' ', 'g'), 150) FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_activity%' ORDER BY calls DESC LIMIT 40" |
+				sed 's/^/#     /' >&2
+			echo "#   all statements per flow: $(pgq "SELECT round(sum(calls)::numeric / $all, 1) FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_activity%'")" >&2
+		fi
+	fi
 	waits=-
 	if [ -s "$T/locks.txt" ]; then
 		waits=$(awk -F'|' '{s++; if ($1 > 0) w++} END {printf "%d/%d", w, s}' "$T/locks.txt")

@@ -94,6 +94,16 @@ done
 bob enroll --node "https://127.0.0.1:$PORT" --ca "$T/pki/node-ca.crt" --code "$BOB_CODE" --name "idle streams" \
 	>"$T/enroll.log" 2>&1
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+# CPU seconds used so far: by the given processes; by PostgreSQL (the
+# postmaster and its backends); by the whole machine (all cores, /proc/stat)
+cpu_of() { [ $# -gt 0 ] && ps -o times= -p "$(IFS=,; echo "$*")" 2>/dev/null | awk '{s += $1} END {print s + 0}' || echo 0; }
+pg_cpu() {
+	local pm
+	pm=$(head -n 1 "$PGD/data/postmaster.pid" 2>/dev/null) || { echo 0; return; }
+	{ ps -o times= -p "$pm"; ps -o times= --ppid "$pm"; } 2>/dev/null | awk '{s += $1} END {print s + 0}'
+}
+box_cpu() { awk -v hz="$(getconf CLK_TCK)" '/^cpu / {print ($2 + $3 + $4 + $7 + $8 + $9) / hz; exit}' /proc/stat; }
+held() { local t=0 k s; for k in "${!ADMIN[@]}"; do s=$(streams_of "${ADMIN[$k]}"); t=$((t + ${s:-0})); done; echo "$t"; }
 streams_of() { curl -s "http://127.0.0.1:$1/metrics" | sed -n 's/^tapshare_event_streams \([0-9]*\)$/\1/p'; }
 RSS0=()
 for p in "${NPIDS[@]}"; do RSS0+=("$(rss_kb "$p")"); done
@@ -101,6 +111,9 @@ echo "== tapshare streams_many: $(nproc) CPU(s), $(uname -sr), $(awk '/MemTotal/
 	"fd limit $(ulimit -n); $NODES node processes on 127.0.0.1:$PORT (SO_REUSEPORT, one PostgreSQL), $CLIENTS clients" \
 	"x up to $PER streams, load $(cut -d' ' -f1-3 /proc/loadavg)"
 t0=$(date +%s)
+n_cpu0=$(cpu_of "${NPIDS[@]}")
+pg_cpu0=$(pg_cpu)
+box0=$(box_cpu)
 CPIDS=()
 left=$TOTAL
 for ((i = 0; i < CLIENTS; i++)); do
@@ -113,9 +126,27 @@ for ((i = 0; i < CLIENTS; i++)); do
 	CPIDS+=("$!")
 	PIDS+=("$!")
 done
-# until every client is ready or has given up (each is bounded by --open-timeout)
+# until every client is ready or has given up (each is bounded by --open-timeout);
+# every 30 s: the streams held so far and who spent the CPU since the start
+# (the node processes, the bench clients, PostgreSQL, the rest of the box)
 deadline=$((t0 + OPEN_TIMEOUT + 60))
+next_report=$((t0 + 30))
+progress() {
+	local nc cc pc bc
+	nc=$(cpu_of "${NPIDS[@]}")
+	cc=$(cpu_of "${CPIDS[@]}")
+	pc=$(pg_cpu)
+	bc=$(box_cpu)
+	printf '# %4d s: %6d streams held; CPU s since the start: nodes %.0f, clients %.0f, PostgreSQL %.0f, rest of the box %.0f (of %.0f core-s); load %s\n' \
+		$(($(date +%s) - t0)) "$(held)" "$(echo "$nc - $n_cpu0" | bc)" "$cc" "$(echo "$pc - $pg_cpu0" | bc)" \
+		"$(echo "($bc - $box0) - ($nc - $n_cpu0) - $cc - ($pc - $pg_cpu0)" | bc)" "$(echo "($(date +%s) - $t0) * $(nproc)" | bc)" \
+		"$(cut -d' ' -f1-3 /proc/loadavg)"
+}
 while [ "$(date +%s)" -lt "$deadline" ]; do
+	if [ "$(date +%s)" -ge "$next_report" ]; then
+		progress
+		next_report=$((next_report + 30))
+	fi
 	busy=0
 	for i in "${!CPIDS[@]}"; do
 		[ -s "$T/ready.$i" ] || ! kill -0 "${CPIDS[$i]}" 2>/dev/null || busy=1
@@ -125,6 +156,7 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
 done
 t1=$(date +%s)
 sleep 2
+progress
 total=0
 rss=0
 echo "| node | streams held | RSS growth | per stream |"

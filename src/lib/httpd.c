@@ -32,6 +32,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/http_struct.h> /* ts_httpd_stream_idle: the request's own fields */
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 #include <fcntl.h>
@@ -83,14 +84,16 @@ struct ts_httpd {
 	time_t accept_logged;
 };
 
-/* SSL ex-data slot marking a connection whose handshake was counted. */
-static int tls_counted_idx = -1;
-static pthread_once_t tls_idx_once = PTHREAD_ONCE_INIT;
-
+/* Once a connection's handshake is counted, the connection's own info
+ * callback is set to this no-op: it overrides the context's, so nothing
+ * is counted twice, and it costs no allocation (ex-data on an SSL is a
+ * 64-byte stack per connection, kept for its whole life). */
 static void
-tls_idx_init(void)
+tls_info_counted(const SSL *ssl, int where, int ret)
 {
-	tls_counted_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	(void)ssl;
+	(void)where;
+	(void)ret;
 }
 
 /* Counts each connection's handshake once: done, or an alert we sent
@@ -100,7 +103,7 @@ tls_info_cb(const SSL *ssl, int where, int ret)
 {
 	(void)ret;
 	struct httpd_tls_stats *st = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
-	if (st == NULL || tls_counted_idx < 0 || SSL_get_ex_data(ssl, tls_counted_idx) != NULL)
+	if (st == NULL)
 		return;
 	if (where & SSL_CB_HANDSHAKE_DONE)
 		st->ok++;
@@ -108,14 +111,13 @@ tls_info_cb(const SSL *ssl, int where, int ret)
 		st->failed++;
 	else
 		return;
-	SSL_set_ex_data((SSL *)ssl, tls_counted_idx, (void *)1);
+	SSL_set_info_callback((SSL *)ssl, tls_info_counted);
 }
 
 /* Hooks the handshake counter of h into ctx. */
 static void
 tls_count_into(ts_httpd *h, SSL_CTX *ctx)
 {
-	pthread_once(&tls_idx_once, tls_idx_init);
 	SSL_CTX_set_app_data(ctx, &h->tls);
 	SSL_CTX_set_info_callback(ctx, tls_info_cb);
 }
@@ -782,6 +784,44 @@ const char *
 ts_httpd_header(struct evhttp_request *req, const char *name)
 {
 	return evhttp_find_header(evhttp_request_get_input_headers(req), name);
+}
+
+/* struct evhttp_request is libevent's public (if discouraged) layout
+ * (event2/http_struct.h); evhttp_request_free tests each of these for NULL,
+ * and once the reply has started (chunked) evhttp reads none of them again:
+ * the chunks go straight to the connection's buffer, and the end of the
+ * reply reads only the input headers (Connection) and the version. */
+void
+ts_httpd_stream_idle(struct evhttp_request *req)
+{
+	if (req == NULL)
+		return;
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	const char *c = evhttp_find_header(in, "Connection");
+	int close = c != NULL && evutil_ascii_strcasecmp(c, "close") == 0;
+	evhttp_clear_headers(in);
+	evhttp_clear_headers(evhttp_request_get_output_headers(req));
+	if (close)
+		evhttp_add_header(in, "Connection", "close");
+	free(req->uri);
+	req->uri = NULL;
+	if (req->uri_elems != NULL)
+		evhttp_uri_free(req->uri_elems);
+	req->uri_elems = NULL;
+	free(req->remote_host);
+	req->remote_host = NULL;
+	free(req->host_cache);
+	req->host_cache = NULL;
+	free(req->response_code_line);
+	req->response_code_line = NULL;
+	if (req->input_buffer != NULL && evbuffer_get_length(req->input_buffer) == 0) {
+		evbuffer_free(req->input_buffer);
+		req->input_buffer = NULL;
+	}
+	if (req->output_buffer != NULL && evbuffer_get_length(req->output_buffer) == 0) {
+		evbuffer_free(req->output_buffer);
+		req->output_buffer = NULL;
+	}
 }
 
 int

@@ -91,6 +91,16 @@ int ts_httpd_query(struct evhttp_request *req, const char *name, char *buf, size
 /* Request header value (borrowed) or NULL. */
 const char *ts_httpd_header(struct evhttp_request *req, const char *name);
 
+/* A long-lived streamed reply (evhttp_send_reply_start, then its first
+ * chunk) gives back what only parsing the request and starting the reply
+ * needed: the request's and the response's header lists (a client's
+ * "Connection: close" is kept: it decides whether the connection closes
+ * when the stream ends), the request line (path and query are then no longer
+ * available on req), the cached host and peer strings, and the request's
+ * own body buffers. The connection, its TLS state and the reply go on as
+ * they were. Issue 9: ~0.8 kB of node memory per idle stream. */
+void ts_httpd_stream_idle(struct evhttp_request *req);
+
 /* Reads the body as a JSON object (strict: duplicate keys rejected, size
  * limited). On failure it has already replied 400/413 and returns < 0. */
 int ts_httpd_read_json(struct evhttp_request *req, json_t **out);

@@ -68,6 +68,8 @@ rsp_reply_fail(struct evhttp_request *req, es9_status s, const char *subject_id,
 	if (subject_id != NULL && subject_id[0] != '\0')
 		json_object_set_new(scd, "subjectIdentifier", json_string(subject_id));
 	rsp_admin_protocol(req);
+	if (s == ES9_BUSY) /* 1.2 / 4.4 Busy: when to try again, as HTTP says it */
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
 	ts_httpd_reply_json(req, 200, json_pack("{s:{s:{s:s,s:o}}}", "header", "functionExecutionStatus", "status",
 	    "Failed", "statusCodeData", scd));
 }
@@ -114,8 +116,13 @@ h_companion_events(struct evhttp_request *req, void *arg)
 		    "and /v1/companion/stream/authenticate");
 		return;
 	}
-	if (stream_auth_check(n->st, eid.digits, h + 7) != 0) {
+	int rc = stream_auth_check(n->st, eid.digits, h + 7);
+	if (rc == TS_EAUTH) {
 		ts_httpd_reply_error(req, 401, "bad_stream_token", "the stream token is unknown, expired or not this EID's");
+		return;
+	}
+	if (rc != 0) {
+		api_reply_busy(req);
 		return;
 	}
 	char peer[64] = "?";
@@ -411,7 +418,8 @@ h_notification(struct evhttp_request *req, void *arg)
 	else if (json_object_get(body, "tapshareAppKey") != NULL &&
 	    (ts_json_b64(body, "tapshareAppKey", &key, &key_len) != 0 || key_len != PKI_PUBKEY_LEN))
 		log_warn("ES9+ handleNotification: tapshareAppKey is not a 65-byte public key: discarded");
-	else if (download_notification(&d, n->st, nb, nb_len, key, &why) != 0 && why.status == ES9_EXEC_ERROR) {
+	else if (download_notification(&d, n->st, nb, nb_len, key, &why) != 0 &&
+	    (why.status == ES9_EXEC_ERROR || why.status == ES9_BUSY)) { /* not settled: the LPA sends it again */
 		rsp_reply_refusal(req, &why);
 		goto done;
 	}

@@ -25,6 +25,13 @@
 
 #define IDEM_KEY_MAX 128
 
+void
+api_reply_busy(struct evhttp_request *req)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+	ts_httpd_reply_error(req, 503, "store_busy", "the database is busy; retry in a moment");
+}
+
 /* Authenticates the device by its client certificate. Replies on failure. */
 static int
 auth_device(node *n, struct evhttp_request *req, char device_id[65], int64_t *user_id)
@@ -46,8 +53,7 @@ auth_device(node *n, struct evhttp_request *req, char device_id[65], int64_t *us
 	if (rc != 0) {
 		/* the store could not answer (busy, timed out): not a verdict on
 		 * the device, so not a 403 the client would take as final */
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-		ts_httpd_reply_error(req, 503, "store_busy", "the database is busy; retry in a moment");
+		api_reply_busy(req);
 		return rc;
 	}
 	return 0;
@@ -69,7 +75,12 @@ auth_user(node *n, struct evhttp_request *req, char device_id[65], int64_t *user
 	char th[65];
 	secret_hash(h + 7, th);
 	int64_t tok_user;
-	if (n->st->ops->token_check(n->st, th, device_id, ts_now(), &tok_user) != 0 || tok_user != *user_id) {
+	rc = n->st->ops->token_check(n->st, th, device_id, ts_now(), &tok_user);
+	if (rc != 0 && rc != TS_EAUTH) { /* TS_EAUTH: no such live token */
+		api_reply_busy(req); /* not "unknown or expired": the client keeps its token */
+		return rc;
+	}
+	if (rc != 0 || tok_user != *user_id) {
 		ts_httpd_reply_error(req, 401, "bad_token", "the session token is unknown or expired");
 		return TS_EAUTH;
 	}
@@ -150,8 +161,7 @@ api_reply_refusal(struct evhttp_request *req, const share_why *why, int rc)
 {
 	int status = api_status(why, rc);
 	if (status == 503) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-		ts_httpd_reply_error(req, 503, "store_busy", "the database is busy; retry in a moment");
+		api_reply_busy(req);
 		return;
 	}
 	ts_httpd_reply_error(req, status, why->code[0] ? why->code : "store_error", "%s",
@@ -334,8 +344,13 @@ h_share_get(struct evhttp_request *req, void *arg)
 	if (auth_user(n, req, device_id, &user_id) != 0)
 		return;
 	store_share sh;
-	if (share_path(req, id, &cancel) != 0 || cancel || share_get_owned(n->st, user_id, id, &sh) != 0) {
+	int rc = share_path(req, id, &cancel) != 0 || cancel ? TS_ENOTFOUND : share_get_owned(n->st, user_id, id, &sh);
+	if (rc == TS_ENOTFOUND) {
 		ts_httpd_reply_error(req, 404, "unknown_share", "no such share");
+		return;
+	}
+	if (rc != 0) {
+		api_reply_busy(req);
 		return;
 	}
 	ts_httpd_reply_json(req, 200, store_share_json(&sh));
@@ -439,8 +454,13 @@ h_events(struct evhttp_request *req, void *arg)
 	}
 	if (has_share) {
 		store_share sh;
-		if (share_get_owned(n->st, user_id, share, &sh) != 0) {
+		int rc = share_get_owned(n->st, user_id, share, &sh);
+		if (rc == TS_ENOTFOUND) {
 			ts_httpd_reply_error(req, 404, "unknown_share", "no such share");
+			return;
+		}
+		if (rc != 0) {
+			api_reply_busy(req);
 			return;
 		}
 	}

@@ -245,6 +245,19 @@ auth_login(node *n, struct evhttp_request *req, const char *device_id, int64_t u
 	auth_check(n, req, device_id, user_id, pass, NULL, NULL);
 }
 
+/* An attempt auth_throttle_begin counted but nobody checked (the queue is
+ * full, the store could not read the hash): taken back. */
+static void
+not_an_attempt(node *n, const char *device_id, int64_t user_id)
+{
+	char dk[80], uk[48], uid[24];
+	key_of(dk, sizeof(dk), "device", device_id);
+	snprintf(uid, sizeof(uid), "%lld", (long long)user_id);
+	key_of(uk, sizeof(uk), "user", uid);
+	(void)n->st->ops->throttle_undo(n->st, dk);
+	(void)n->st->ops->throttle_undo(n->st, uk);
+}
+
 void
 auth_check(node *n, struct evhttp_request *req, const char *device_id, int64_t user_id, const char *pass,
     auth_done_fn done, const char *tag)
@@ -267,8 +280,8 @@ auth_check(node *n, struct evhttp_request *req, const char *device_id, int64_t u
 		    by_account ? "account" : "device");
 		return;
 	}
-	if (rc != 0) {
-		ts_httpd_reply_error(req, 500, "store_error", "cannot record the attempt");
+	if (rc != 0) { /* the store could not count it: not checked, retry */
+		api_reply_busy(req);
 		return;
 	}
 	struct auth_job *j = calloc(1, sizeof(*j));
@@ -283,20 +296,23 @@ auth_check(node *n, struct evhttp_request *req, const char *device_id, int64_t u
 	snprintf(j->tag, sizeof(j->tag), "%s", tag ? tag : "");
 	snprintf(j->device_id, sizeof(j->device_id), "%s", device_id);
 	snprintf(j->pass, sizeof(j->pass), "%s", pass);
-	if (n->st->ops->user_get(n->st, user_id, NULL, 0, j->hash, sizeof(j->hash)) != 0)
+	rc = n->st->ops->user_get(n->st, user_id, NULL, 0, j->hash, sizeof(j->hash));
+	if (rc == TS_ENOTFOUND)
 		j->hash[0] = '\0'; /* verifies as wrong */
+	else if (rc != 0) {
+		/* the store could not read the hash: not a wrong passphrase */
+		OPENSSL_cleanse(j->pass, sizeof(j->pass));
+		free(j);
+		not_an_attempt(n, device_id, user_id);
+		api_reply_busy(req);
+		return;
+	}
 	pthread_mutex_lock(&p->mu);
 	if (p->nlive >= NODE_AUTH_QUEUE_MAX) {
 		pthread_mutex_unlock(&p->mu);
 		OPENSSL_cleanse(j->pass, sizeof(j->pass));
 		free(j);
-		/* not checked, so not an attempt */
-		char dk[80], uk[48], uid[24];
-		key_of(dk, sizeof(dk), "device", device_id);
-		snprintf(uid, sizeof(uid), "%lld", (long long)user_id);
-		key_of(uk, sizeof(uk), "user", uid);
-		(void)n->st->ops->throttle_undo(n->st, dk);
-		(void)n->st->ops->throttle_undo(n->st, uk);
+		not_an_attempt(n, device_id, user_id);
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
 		ts_httpd_reply_error(req, 503, "busy", "too many logins in progress; try again");
 		return;

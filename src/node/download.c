@@ -57,10 +57,23 @@ internal(download_why *why, const char *what)
 	return refuse(why, TS_ECRYPTO, ES9_EXEC_ERROR, "internal error while %s", what);
 }
 
+/* A store read that gave no answer (busy, timed out, failed) is no verdict
+ * on the transactionId, matchingId or share asked for: "Function provider
+ * - Busy" (1.2 / 4.4, the LPA may retry), never the refusal a missing row
+ * earns. Only TS_ENOTFOUND means "not there". */
+static int
+read_failed(download_why *why, int rc)
+{
+	return refuse(why, rc, ES9_BUSY, "the database is busy; retry");
+}
+
 static int
 tx_lookup(store *st, const char *tid, int stage, store_tx *tx, download_why *why)
 {
-	if (tid == NULL || strlen(tid) != 2 * RSP_TID_LEN || st->ops->tx_get(st, tid, tx) != 0)
+	int rc = tid == NULL || strlen(tid) != 2 * RSP_TID_LEN ? TS_ENOTFOUND : st->ops->tx_get(st, tid, tx);
+	if (rc != 0 && rc != TS_ENOTFOUND)
+		return read_failed(why, rc);
+	if (rc != 0)
 		return refuse(why, TS_ENOTFOUND, ES9_TID_UNKNOWN, "unknown transactionId");
 	if (tx->stage != stage)
 		return refuse(why, TS_ESTATE, ES9_TID_UNKNOWN, "transaction %s is not at this step", tid);
@@ -212,7 +225,9 @@ download_initiate(const download_svc *d, store *st, const char *matching_id, con
 	 * stay bounded per peer. tapshare's companion may still name it here,
 	 * which binds the session at once. */
 	if (matching_id != NULL) {
-		if (st->ops->share_by_matching(st, matching_id, &sh) != 0)
+		if ((rc = st->ops->share_by_matching(st, matching_id, &sh)) != 0 && rc != TS_ENOTFOUND)
+			return read_failed(why, rc);
+		if (rc != 0)
 			return refuse(why, TS_ENOTFOUND, ES9_MATCHING_ID_REFUSED, "unknown matchingId");
 		if (!share_downloadable(&sh))
 			return refuse(why, TS_ESTATE, not_downloadable(&sh), "share %s is %s: nothing to download", sh.id,
@@ -360,7 +375,10 @@ download_authenticate(const download_svc *d, store *st, const char *tid, const u
 	if (unbound) {
 		/* The share is the one the eUICC's signed matchingId names (checked
 		 * against its signature below, before anything is recorded). */
-		if (!es1.ctx.has_matching_id || st->ops->share_by_matching(st, es1.ctx.matching_id, &sh) != 0)
+		rc = es1.ctx.has_matching_id ? st->ops->share_by_matching(st, es1.ctx.matching_id, &sh) : TS_ENOTFOUND;
+		if (rc != 0 && rc != TS_ENOTFOUND)
+			return read_failed(why, rc);
+		if (rc != 0)
 			return refuse(why, TS_ENOTFOUND, ES9_MATCHING_ID_REFUSED, "matchingId in ctxParams1 is missing or unknown");
 		snprintf(tx.share_id, sizeof(tx.share_id), "%s", sh.id);
 		snprintf(tx.eid, sizeof(tx.eid), "%s", sh.eid);
@@ -371,8 +389,9 @@ download_authenticate(const download_svc *d, store *st, const char *tid, const u
 		rc = refuse(why, TS_EVERIFY, ES9_EUICC_VERIFY, "euiccSignature1 does not verify");
 		goto done;
 	}
-	if (!unbound && st->ops->share_get(st, tx.share_id, &sh) != 0) {
-		rc = refuse(why, TS_ENOTFOUND, ES9_MATCHING_ID_REFUSED, "share %s is gone", tx.share_id);
+	if (!unbound && (rc = st->ops->share_get(st, tx.share_id, &sh)) != 0) {
+		rc = rc != TS_ENOTFOUND ? read_failed(why, rc) :
+		    refuse(why, TS_ENOTFOUND, ES9_MATCHING_ID_REFUSED, "share %s is gone", tx.share_id);
 		goto done;
 	}
 	char tid_hex[2 * ES10_TID_MAX + 1];
@@ -510,7 +529,9 @@ check_cc(const download_svc *d, store *st, const store_share *sh, const es10_eui
 	int rc = st->ops->cc_get(st, sh->id, hex, &attempts);
 	if (rc == TS_ENOTFOUND)
 		return 0;
-	if (rc != 0 || ts_hex_decode(hex, h1, sizeof(h1), &n) != 0 || n != 32 ||
+	if (rc != 0)
+		return read_failed(why, rc);
+	if (ts_hex_decode(hex, h1, sizeof(h1), &n) != 0 || n != 32 ||
 	    es10_hash_cc_of(h1, es2->tid, es2->tid_len, want) != 0)
 		return internal(why, "reading the confirmation code");
 	if (attempts >= DOWNLOAD_CC_ATTEMPTS)
@@ -576,8 +597,10 @@ download_package(const download_svc *d, store *st, const char *tid, const uint8_
 	}
 	/* Whether the share is still downloadable is decided by share_deliver,
 	 * inside the transaction that records the delivery. */
-	if (st->ops->share_get(st, tx.share_id, &sh) != 0) {
-		rc = refuse(why, TS_ENOTFOUND, ES9_TID_UNKNOWN, "share %s is gone: the download session ended with it", tx.share_id);
+	if ((rc = st->ops->share_get(st, tx.share_id, &sh)) != 0) {
+		rc = rc != TS_ENOTFOUND ? read_failed(why, rc) :
+		    refuse(why, TS_ENOTFOUND, ES9_TID_UNKNOWN, "share %s is gone: the download session ended with it",
+		    tx.share_id);
 		goto done;
 	}
 	/* A share that left authorised/delivered has no credential any more
@@ -744,9 +767,10 @@ download_cancel(const download_svc *d, store *st, const char *tid, const uint8_t
 	uint8_t oid[ES10_OID_MAX];
 	size_t oid_len = 0;
 	char tid_hex[2 * ES10_TID_MAX + 1];
-	int rc;
-	if (tid == NULL || strlen(tid) != 2 * RSP_TID_LEN || st->ops->tx_get(st, tid, &tx) != 0 ||
-	    tx.stage == TX_CANCELLED)
+	int rc = tid == NULL || strlen(tid) != 2 * RSP_TID_LEN ? TS_ENOTFOUND : st->ops->tx_get(st, tid, &tx);
+	if (rc != 0 && rc != TS_ENOTFOUND)
+		return read_failed(why, rc);
+	if (rc != 0 || tx.stage == TX_CANCELLED)
 		return refuse(why, TS_ENOTFOUND, ES9_TID_UNKNOWN, "unknown transactionId");
 	if (es10_cancel_session_resp_decode(csr, csr_len, &r, &cs) != 0)
 		return refuse(why, TS_EPARSE, ES9_INVALID, "cancelSessionResponse is not a CancelSessionResponse (BF41)");
@@ -773,7 +797,10 @@ download_cancel(const download_svc *d, store *st, const char *tid, const uint8_t
 		reason = "undefinedReason";
 	log_warn("companion %s cancelled download session %s: %s", tx.eid, tid, reason);
 	store_share sh;
-	if (tx.stage == TX_PACKAGE_SENT && st->ops->share_get(st, tx.share_id, &sh) == 0) {
+	rc = tx.stage == TX_PACKAGE_SENT ? st->ops->share_get(st, tx.share_id, &sh) : TS_ENOTFOUND;
+	if (rc != 0 && rc != TS_ENOTFOUND)
+		return read_failed(why, rc); /* the session stays open: a retry reaches the share */
+	if (rc == 0) {
 		/* The package was sent but is not on the SE. If the SE refused to
 		 * load it (loadBppExecutionError: card full, bad package) the share
 		 * fails with that reason; otherwise (transport, postponed) a retry

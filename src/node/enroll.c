@@ -33,6 +33,8 @@ enroll_device(store *st, X509 *ca, EVP_PKEY *ca_key, const char *code, X509_REQ 
 		return refuse(why, rc, "store_busy", "the database is busy; retry");
 	if ((rc = st->ops->enroll_code_use(st, ch, ts_now(), user_id)) != 0) {
 		st->ops->rollback(st);
+		if (rc != TS_ENOTFOUND && rc != TS_ESTATE && rc != TS_EEXPIRED) /* busy: no verdict on the code */
+			return refuse(why, rc, "store_busy", "the database is busy; retry");
 		return refuse(why, rc, "bad_enrollment_code", rc == TS_ESTATE ? "the enrollment code is already used" :
 		    rc == TS_EEXPIRED ? "the enrollment code is expired" : "the enrollment code is unknown");
 	}

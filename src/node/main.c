@@ -93,6 +93,7 @@ static const cmdline_prog prog = {
 		 "                             state are when neither --dir nor --config is given\n"
 		 "  JOURNAL_STREAM             set by systemd: logs go to the journal (see run)\n"
 		 "  TAPSHARE_NODE_CRASH_AFTER  tests only: SIGKILL right after a crash point\n"
+		 "  TAPSHARE_NODE_STORE_BUSY   tests only: OP[,OP...] store reads that always time out\n"
 		 "\n"
 		 "Files:\n"
 		 "  DIR/node.ini  configuration (sections node, tls, sign, trust)\n"

@@ -252,6 +252,9 @@ void api_es11_routes(node *n);
 int api_status(const share_why *why, int rc);
 /* Replies with a service refusal. */
 void api_reply_refusal(struct evhttp_request *req, const share_why *why, int rc);
+/* 503 store_busy with Retry-After: a store that could not answer (busy,
+ * timed out, failed) is no verdict, so never the refusal a missing row earns. */
+void api_reply_busy(struct evhttp_request *req);
 
 /* push.c */
 int push_init(node *n);

@@ -39,6 +39,15 @@ refuse(node_notification *o, int rc, es9_status status, const char *fmt, ...)
 	return rc;
 }
 
+/* A store read that gave no answer (busy, timed out, failed): the
+ * notification is neither verified nor settled, so it is answered Failed
+ * (1.2 / 4.4) for the LPA to send again, never discarded as unknown. */
+static int
+read_failed(node_notification *o, int rc)
+{
+	return refuse(o, rc, ES9_BUSY, "the database is busy; send the notification again");
+}
+
 /* 1 if iccid is the one tapshare gives app_id on eid — or, for a SIM
  * (associated app id "sim-<ICCID>", sp/credential.h), the provider's ICCID
  * the node put into the package's metadata (download.c). */
@@ -62,20 +71,25 @@ check_install(store *st, const es10_pending *p, node_notification *o)
 	store_share sh;
 	EVP_PKEY *pub = NULL;
 	char tid[2 * ES10_TID_MAX + 1];
-	if (p->pir.tid_len != 16 || ts_hex_encode(p->pir.tid, p->pir.tid_len, tid, sizeof(tid)) != 0 ||
-	    st->ops->tx_get(st, tid, &tx) != 0)
+	int rc = p->pir.tid_len != 16 || ts_hex_encode(p->pir.tid, p->pir.tid_len, tid, sizeof(tid)) != 0 ?
+	    TS_ENOTFOUND : st->ops->tx_get(st, tid, &tx);
+	if (rc != 0 && rc != TS_ENOTFOUND)
+		return read_failed(o, rc);
+	if (rc != 0)
 		return refuse(o, TS_ENOTFOUND, ES9_TID_UNKNOWN,
 		    "install result for an unknown transactionId");
 	if (pki_pubkey_from_point(tx.euicc_pub, sizeof(tx.euicc_pub), &pub) != 0)
 		return refuse(o, TS_EVERIFY, ES9_EUICC_VERIFY,
 		    "session %s has no authenticated eUICC key", tid);
-	int rc = es10_pending_verify(p, pub);
+	rc = es10_pending_verify(p, pub);
 	EVP_PKEY_free(pub);
 	if (rc != 0)
 		return refuse(o, TS_EVERIFY, ES9_EUICC_VERIFY,
 		    "euiccSignPIR of the install result for session %s does not verify", tid);
 	(void)ts_snprintf(o->eid, sizeof(o->eid), "%s", tx.eid);
-	if (st->ops->share_get(st, tx.share_id, &sh) != 0) {
+	if ((rc = st->ops->share_get(st, tx.share_id, &sh)) != 0) {
+		if (rc != TS_ENOTFOUND)
+			return read_failed(o, rc);
 		log_warn("install result for session %s of a share that is gone acknowledged", tid);
 		return 0;
 	}
@@ -135,8 +149,11 @@ check_certificates(store *st, X509 *ci, const es10_pending *p, node_notification
 	}
 	/* The eUICC this node authenticated at download, not merely one that
 	 * chains: the companion's SE is known by its key. */
-	if (st->ops->companion_pub(st, eid.digits, known) != 0 ||
-	    ts_ct_equal(known, got, PKI_PUBKEY_LEN) != 0) {
+	if ((rc = st->ops->companion_pub(st, eid.digits, known)) != 0 && rc != TS_ENOTFOUND) {
+		rc = read_failed(o, rc);
+		goto done;
+	}
+	if (rc != 0 || ts_ct_equal(known, got, PKI_PUBKEY_LEN) != 0) {
 		rc = refuse(o, TS_EVERIFY, ES9_EUICC_VERIFY,
 		    "EID %s: not the eUICC key this node authenticated", eid.digits);
 		goto done;
@@ -163,13 +180,16 @@ share_of_command(store *st, const char *eid, const uint8_t iccid[ES10_ICCID_LEN]
 	int64_t after = 0;
 	for (size_t seen = 0; seen < NOTIF_CMD_MAX;) {
 		size_t n = 0;
-		if (st->ops->cmds_pending(st, eid, after, cmds, NOTIF_CMD_BATCH, &n) != 0)
-			return TS_EDB;
+		int rc = st->ops->cmds_pending(st, eid, after, cmds, NOTIF_CMD_BATCH, &n);
+		if (rc != 0)
+			return rc == TS_ENOTFOUND ? TS_EDB : rc;
 		for (size_t i = 0; i < n; i++) {
 			store_share sh;
 			after = cmds[i].id;
-			if (st->ops->share_get(st, cmds[i].share_id, &sh) != 0)
+			if ((rc = st->ops->share_get(st, cmds[i].share_id, &sh)) == TS_ENOTFOUND)
 				continue;
+			if (rc != 0)
+				return rc;
 			if (iccid_is_app(eid, sh.assoc_app_id, iccid)) {
 				memcpy(share_id, sh.id, STORE_ID_MAX);
 				return 0;
@@ -193,13 +213,17 @@ share_of_eid(store *st, const char *eid, const uint8_t iccid[ES10_ICCID_LEN],
 	int rc = TS_ENOTFOUND;
 	if (ids == NULL)
 		return TS_ENOMEM;
-	if (st->ops->shares_of_eid(st, eid, ids, NOTIF_SHARES_MAX, &n) != 0) {
+	if ((rc = st->ops->shares_of_eid(st, eid, ids, NOTIF_SHARES_MAX, &n)) != 0) {
 		free(ids);
-		return TS_EDB;
+		return rc == TS_ENOTFOUND ? TS_EDB : rc;
 	}
+	rc = TS_ENOTFOUND;
 	for (size_t i = 0; i < n && rc == TS_ENOTFOUND; i++) {
 		store_share sh;
-		if (st->ops->share_get(st, ids[i], &sh) == 0 && iccid_is_app(eid, sh.assoc_app_id, iccid)) {
+		int g = st->ops->share_get(st, ids[i], &sh);
+		if (g != 0 && g != TS_ENOTFOUND)
+			rc = g; /* busy: not "no such share" */
+		else if (g == 0 && iccid_is_app(eid, sh.assoc_app_id, iccid)) {
 			memcpy(share_id, sh.id, STORE_ID_MAX);
 			rc = 0;
 		}
@@ -226,8 +250,8 @@ check_other(store *st, X509 *ci, const es10_pending *p, node_notification *o)
 	rc = share_of_command(st, o->eid, p->meta.iccid, o->share_id);
 	if (rc == TS_ENOTFOUND)
 		rc = share_of_eid(st, o->eid, p->meta.iccid, o->share_id);
-	if (rc == TS_EDB)
-		return refuse(o, rc, ES9_EXEC_ERROR, "cannot look up the share");
+	if (rc != 0 && rc != TS_ENOTFOUND)
+		return read_failed(o, rc);
 	o->has_share = rc == 0;
 	return 0;
 }

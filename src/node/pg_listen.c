@@ -6,7 +6,9 @@
  * listening. Each node keeps one dedicated libpq
  * connection that LISTENs; its socket is watched by the event loop, and each
  * notification wakes the push streams of its user / EID (push.c), whichever
- * node made the change. A lost connection is re-opened every second and,
+ * node made the change — except those this process's own store connections
+ * sent (store_pg_own_backend): share.c woke those streams right after the
+ * commit. A lost connection is re-opened every second and,
  * once back, every stream is woken (a notification may have been missed
  * meanwhile; the streams' cursors make a spurious wake harmless).
  *
@@ -21,7 +23,9 @@
  * next notification (another commit: perhaps of the transaction the read
  * waited for) or PG_SWEEP_FIRST_MS later, whichever comes first, and so on
  * (the delay doubling up to PG_SWEEP_MAX_MS) until the horizon has passed
- * the highest held-back row reported.
+ * the highest held-back row reported. TAPSHARE_PG_SWEEP_IDLE_MS (tests only:
+ * tests/unit/node/test_pg_sweep.c) lengthens the idle period so that only the
+ * fast sweep can deliver within a test's wait.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -55,8 +59,10 @@ struct pg_listen {
 	atomic_llong held_max; /* the highest held-back id reported (0: none) */
 	int64_t horizon;     /* the last sweep's (-1: none yet) */
 	int delay_ms;        /* of the next fast sweep (0: idle period) */
+	int idle_ms;         /* the idle period: PG_SWEEP_IDLE_MS */
 	int held_pending;    /* a held-back read not yet followed by a sweep */
 	int explained;       /* TAPSHARE_STORE_EXPLAIN: the sweep's plan written */
+	unsigned long own_skipped; /* notifications of our own commits, not woken */
 	char url[sizeof(((node *)0)->db_url)];
 };
 
@@ -112,7 +118,9 @@ drain(struct pg_listen *l)
 	for (int i = 0; i < 100000 && (nt = PQnotifies(l->conn)) != NULL; i++) {
 		int64_t user_id;
 		char eid[33];
-		if (pg_notify_parse(nt->extra, &user_id, eid) == 0)
+		if (store_pg_own_backend(nt->be_pid))
+			l->own_skipped++; /* our commit: share.c woke them already */
+		else if (pg_notify_parse(nt->extra, &user_id, eid) == 0)
 			wake(l->n, user_id, eid);
 		else
 			log_debug("postgresql NOTIFY %s: payload ignored", nt->relname);
@@ -228,7 +236,7 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 	} else {
 		l->delay_ms = 0;
 	}
-	arm_sweep(l, l->delay_ms > 0 ? l->delay_ms : PG_SWEEP_IDLE_MS);
+	arm_sweep(l, l->delay_ms > 0 ? l->delay_ms : l->idle_ms);
 }
 
 /* store_pg.c's hook (any thread): a stream read found rows held back. */
@@ -319,6 +327,11 @@ pg_listen_start(node *n)
 	if (l == NULL)
 		return TS_ENOMEM;
 	l->n = n;
+	l->idle_ms = PG_SWEEP_IDLE_MS;
+	long long idle;
+	const char *env = getenv("TAPSHARE_PG_SWEEP_IDLE_MS");
+	if (env != NULL && ts_parse_ll(env, 10, 3600000, &idle) == 0)
+		l->idle_ms = (int)idle;
 	memcpy(l->url, n->db_url, sizeof(l->url));
 	l->retry = evtimer_new(n->base, on_retry, l);
 	l->sweep = evtimer_new(n->base, on_sweep, l);

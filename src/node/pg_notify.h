@@ -45,6 +45,14 @@
  * turns it off. */
 void store_pg_on_holdback(void (*fn)(void *, int64_t), void *arg);
 
+/* store_pg.c: 1 when pid is the server process of one of this process's
+ * own store connections (any thread). pg_listen.c drops the notifications
+ * they sent: share.c already woke this node's streams of those keys right
+ * after the commit (its wake_pending), so a second wake would only re-read
+ * the store for rows already delivered (issue 9: one stream read per event,
+ * not two). */
+int store_pg_own_backend(int pid);
+
 /* Parses payload p (NUL-terminated, read at most PG_NOTIFY_PAYLOAD_MAX + 1
  * bytes). 0 and *user_id >= 0 (eid "") for "u:", or *user_id = -1 and the
  * 32-digit eid for "e:"; TS_EPARSE for anything else. */

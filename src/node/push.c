@@ -46,27 +46,34 @@
 #define PUSH_WAKE_QUEUE 256     /* distinct keys queued between two loop turns */
 #define PUSH_FD_RESERVE 64      /* descriptors kept for the store, providers, accept */
 
+/* One allocation per stream, sized to what its kind needs (issue 9: a stream
+ * lives for hours and there are tens of thousands): the strings sit in
+ * tail[] behind the fixed part. A companion's peer address is its entry in
+ * the per-address counts, not a copy. */
+struct peer_count {
+	size_t n;
+	struct peer_count *next;
+	char peer[]; /* the address */
+};
+
 struct push_sub {
 	node *n;
 	struct evhttp_request *req;
-	int kind; /* 0 primary, 1 companion */
-	int64_t user_id;
-	char device_id[65];   /* primary: the device holding the stream */
-	int has_share;
-	char share_id[STORE_ID_MAX];
-	char eid[33];
-	char peer[64];        /* companion: the peer address (caps) */
+	struct push_sub *prev, *next;   /* every stream (keepalives, revocation) */
+	struct push_sub *kprev, *knext; /* the streams of one bucket */
 	int64_t last_id;
 	int64_t last_write_ms;
 	uint32_t bucket;
-	struct push_sub *prev, *next;   /* every stream (keepalives, revocation) */
-	struct push_sub *kprev, *knext; /* the streams of one bucket */
-};
-
-struct peer_count {
-	char peer[64];
-	size_t n;
-	struct peer_count *next;
+	uint8_t kind;      /* 0 primary, 1 companion */
+	uint8_t has_share; /* primary: share_id names one share */
+	union {
+		int64_t user_id;         /* primary */
+		struct peer_count *peer; /* companion: its address's count */
+	} u;
+	const char *device_id; /* primary: the device holding the stream (in tail) */
+	const char *share_id;  /* primary with has_share (in tail), else "" */
+	const char *eid;       /* companion (in tail), else "" */
+	char tail[];
 };
 
 struct wake_key {
@@ -130,32 +137,32 @@ peer_streams(struct push_state *ps, const char *peer)
 	return c != NULL ? c->n : 0;
 }
 
-static int
+/* Counts one more stream from peer; its entry, or NULL out of memory. */
+static struct peer_count *
 peer_add(struct push_state *ps, const char *peer)
 {
 	struct peer_count **pp = peer_slot(ps, peer);
 	if (*pp == NULL) {
-		struct peer_count *c = calloc(1, sizeof(*c));
+		size_t len = strlen(peer);
+		struct peer_count *c = calloc(1, sizeof(*c) + len + 1);
 		if (c == NULL)
-			return TS_ENOMEM;
-		snprintf(c->peer, sizeof(c->peer), "%s", peer);
+			return NULL;
+		memcpy(c->peer, peer, len + 1);
 		*pp = c;
 	}
 	(*pp)->n++;
-	return 0;
+	return *pp;
 }
 
 static void
-peer_del(struct push_state *ps, const char *peer)
+peer_del(struct push_state *ps, struct peer_count *c)
 {
-	struct peer_count **pp = peer_slot(ps, peer);
-	struct peer_count *c = *pp;
-	if (c == NULL)
+	if (--c->n > 0)
 		return;
-	if (--c->n == 0) {
+	struct peer_count **pp = peer_slot(ps, c->peer);
+	if (*pp == c)
 		*pp = c->next;
-		free(c);
-	}
+	free(c);
 }
 
 static void
@@ -175,7 +182,7 @@ unlink_sub(node *n, struct push_sub *s)
 	if (s->knext)
 		s->knext->kprev = s->kprev;
 	if (s->kind == 1)
-		peer_del(ps, s->peer);
+		peer_del(ps, s->u.peer);
 	n->nsubs--;
 }
 
@@ -222,7 +229,7 @@ deliver(node *n, struct push_sub *s)
 	if (s->kind == 0) {
 		store_event ev[PUSH_BATCH];
 		do {
-			if (n->st->ops->events_after(n->st, s->user_id, s->has_share ? s->share_id : NULL,
+			if (n->st->ops->events_after(n->st, s->u.user_id, s->has_share ? s->share_id : NULL,
 				s->last_id, ev, PUSH_BATCH, &got) != 0)
 				return;
 			for (size_t i = 0; i < got; i++) {
@@ -255,7 +262,7 @@ deliver_key(node *n, const struct wake_key *k)
 	struct push_sub *next;
 	for (struct push_sub *s = n->push->bucket[b]; s != NULL; s = next) {
 		next = s->knext;
-		if (k->kind == 0 ? (s->kind == 0 && s->user_id == k->user_id) :
+		if (k->kind == 0 ? (s->kind == 0 && s->u.user_id == k->user_id) :
 				   (s->kind == 1 && strcmp(s->eid, k->eid) == 0))
 			deliver(n, s);
 	}
@@ -492,25 +499,8 @@ refuse_stream(node *n, struct evhttp_request *req, int status, const char *code,
 	ts_httpd_reply_error(req, status, code, "%s", msg);
 }
 
-/* A stream lives for hours: the request's and the response's header lists
- * (~20 small allocations, ~0.8 kB with malloc's own overhead, per stream)
- * are not needed once the response has started. evhttp reads them once
- * more when the stream ends, to decide whether the connection closes:
- * a client's "Connection: close" is kept for that. */
-static void
-drop_headers(struct evhttp_request *req)
-{
-	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-	const char *c = evhttp_find_header(in, "Connection");
-	int close = c != NULL && evutil_ascii_strcasecmp(c, "close") == 0;
-	evhttp_clear_headers(in);
-	evhttp_clear_headers(evhttp_request_get_output_headers(req));
-	if (close)
-		evhttp_add_header(in, "Connection", "close");
-}
-
 static int
-subscribe(node *n, struct evhttp_request *req, struct push_sub *s)
+subscribe(node *n, struct evhttp_request *req, struct push_sub *s, const char *peer)
 {
 	struct push_state *ps = n->push;
 	if (n->nsubs >= n->lim_max_streams) {
@@ -518,14 +508,14 @@ subscribe(node *n, struct evhttp_request *req, struct push_sub *s)
 		refuse_stream(n, req, 503, "too_many_streams", "too many open event streams");
 		return TS_ELIMIT;
 	}
-	if (s->kind == 1 && peer_add(ps, s->peer) != 0) {
+	if (s->kind == 1 && (s->u.peer = peer_add(ps, peer)) == NULL) {
 		free(s);
 		ts_httpd_reply_error(req, 503, "out_of_memory", "out of memory");
 		return TS_ENOMEM;
 	}
 	s->n = n;
 	s->req = req;
-	s->bucket = s->kind == 0 ? bucket_user(s->user_id) : bucket_eid(s->eid);
+	s->bucket = s->kind == 0 ? bucket_user(s->u.user_id) : bucket_eid(s->eid);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	evhttp_add_header(h, "Content-Type", "text/event-stream");
 	evhttp_add_header(h, "Cache-Control", "no-cache");
@@ -549,7 +539,9 @@ subscribe(node *n, struct evhttp_request *req, struct push_sub *s)
 		evbuffer_free(b);
 	}
 	s->last_write_ms = ts_mono_ms();
-	drop_headers(req);
+	/* A stream lives for hours: what parsing its request needed goes
+	 * (headers, request line, body buffers; ts_httpd_stream_idle). */
+	ts_httpd_stream_idle(req);
 	deliver(n, s);
 	return 0;
 }
@@ -569,18 +561,22 @@ push_subscribe_primary(node *n, struct evhttp_request *req, int64_t user_id, con
 	}
 	if (after < 0)
 		after = 0;
-	struct push_sub *s = calloc(1, sizeof(*s));
-	if (s == NULL)
+	size_t dl = strlen(device_id), sl = share_id != NULL ? strlen(share_id) : 0;
+	struct push_sub *s = calloc(1, sizeof(*s) + dl + 1 + sl + 1);
+	if (s == NULL) {
+		ts_httpd_reply_error(req, 503, "out_of_memory", "out of memory");
 		return TS_ENOMEM;
-	s->kind = 0;
-	s->user_id = user_id;
-	snprintf(s->device_id, sizeof(s->device_id), "%s", device_id);
-	if (share_id != NULL) {
-		s->has_share = 1;
-		snprintf(s->share_id, sizeof(s->share_id), "%s", share_id);
 	}
+	s->kind = 0;
+	s->u.user_id = user_id;
+	memcpy(s->tail, device_id, dl + 1);
+	s->device_id = s->tail;
+	memcpy(s->tail + dl + 1, share_id != NULL ? share_id : "", sl + 1);
+	s->share_id = s->tail + dl + 1;
+	s->has_share = share_id != NULL;
+	s->eid = s->tail + dl; /* "" */
 	s->last_id = after;
-	return subscribe(n, req, s);
+	return subscribe(n, req, s, NULL);
 }
 
 int
@@ -608,12 +604,16 @@ push_subscribe_companion(node *n, struct evhttp_request *req, const char *eid, c
 		log_info("companion %s: a newer stream replaces the oldest of its %zu", eid, per_eid);
 		end_sub(n, oldest);
 	}
-	struct push_sub *s = calloc(1, sizeof(*s));
-	if (s == NULL)
+	size_t el = strlen(eid);
+	struct push_sub *s = calloc(1, sizeof(*s) + el + 1);
+	if (s == NULL) {
+		ts_httpd_reply_error(req, 503, "out_of_memory", "out of memory");
 		return TS_ENOMEM;
-	snprintf(s->peer, sizeof(s->peer), "%s", peer);
+	}
 	s->kind = 1;
-	snprintf(s->eid, sizeof(s->eid), "%s", eid);
+	memcpy(s->tail, eid, el + 1);
+	s->eid = s->tail;
+	s->device_id = s->share_id = s->tail + el; /* "" */
 	s->last_id = 0; /* every pending command, always */
-	return subscribe(n, req, s);
+	return subscribe(n, req, s, peer);
 }

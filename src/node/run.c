@@ -311,6 +311,8 @@ node_cmd_run(int argc, char **argv)
 		fprintf(stderr, "tapshare-node: error: cannot start the worker threads\n");
 		goto out;
 	}
+	if (store_fault_busy(n.st, getenv("TAPSHARE_NODE_STORE_BUSY")) != 0)
+		goto out;
 	struct timeval sec = { 1, 0 };
 	n.tick_ev = event_new(n.base, -1, EV_PERSIST, on_tick, &n);
 	struct event *sigterm = evsignal_new(n.base, SIGTERM, on_signal, &n);

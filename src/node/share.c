@@ -57,6 +57,15 @@ refuse(share_why *why, int rc, const char *code, const char *fmt, ...)
 	return rc;
 }
 
+/* A store read that gave no answer (busy, timed out, failed) is no verdict
+ * on what was asked: the caller answers store_busy (503, retry), never the
+ * refusal a missing row earns. Only TS_ENOTFOUND means "not there". */
+static int
+read_failed(share_why *why, int rc)
+{
+	return refuse(why, rc, "store_busy", "the database is busy; retry");
+}
+
 /* Step logs ("S<n> share ...") keep the patent's step number in the
  * node's log; spelled through the macro so that the step labels in this file
  * are the table above and the step functions below. */
@@ -245,7 +254,8 @@ add_delete(store *st, const store_share *sh)
 	return add_cmd(st, sh, CMD_DELETE, json_pack("{s:s,s:s}", "share_id", sh->id, "app_id", sh->assoc_app_id));
 }
 
-/* 1 if a command of type for the share is still pending. */
+/* 1 if a command of type for the share is still pending, 0 if not, < 0
+ * when the store could not tell (never taken for "not pending"). */
 static int
 cmd_pending(store *st, const store_share *sh, const char *type)
 {
@@ -253,8 +263,9 @@ cmd_pending(store *st, const store_share *sh, const char *type)
 	size_t n = 0;
 	int64_t after = 0;
 	do {
-		if (st->ops->cmds_pending(st, sh->eid, after, c, TS_ARRAY_LEN(c), &n) != 0)
-			return 0;
+		int rc = st->ops->cmds_pending(st, sh->eid, after, c, TS_ARRAY_LEN(c), &n);
+		if (rc != 0)
+			return rc < 0 ? rc : TS_EDB;
 		for (size_t i = 0; i < n; i++) {
 			if (strcmp(c[i].share_id, sh->id) == 0 && strcmp(c[i].type, type) == 0)
 				return 1;
@@ -338,8 +349,11 @@ share_check_eid(const share_svc *svc, const char *eid_s, eid_t *eid, share_why *
 static int
 s11_check_app(store *st, const char *app_id, int64_t user_id, store_app *app, share_why *why)
 {
-	if (st->ops->app_get(st, app_id, app) != 0)
+	int rc = st->ops->app_get(st, app_id, app);
+	if (rc == TS_ENOTFOUND)
 		return refuse(why, TS_ENOTFOUND, "unknown_app", "no security application \"%.64s\"", app_id);
+	if (rc != 0)
+		return read_failed(why, rc);
 	if (app->user_id != user_id)
 		return refuse(why, TS_EAUTH, "app_not_owned",
 		    "application \"%s\" does not belong to this device's user", app_id);
@@ -407,7 +421,7 @@ s11_check_companion(store *st, const eid_t *eid, int64_t user_id, share_why *why
 	if (rc == TS_ENOTFOUND || (rc == 0 && owner == user_id))
 		return 0;
 	if (rc != 0)
-		return refuse(why, rc, "store_error", "cannot read the companion's owner");
+		return read_failed(why, rc);
 	return refuse(why, TS_EDENIED, "companion_not_yours",
 	    "the companion %s belongs to another user; shares from other users are refused", eid->digits);
 }
@@ -481,8 +495,10 @@ share_offer_redeem(const share_svc *svc, store *st, const char *eid_s, const rsp
 	if ((rc = st->ops->begin(st)) != 0)
 		return refuse(why, rc, "store_busy", "the database is busy; retry");
 	int64_t user_id;
-	if (st->ops->device_user(st, o->device_id, &user_id) != 0) {
+	if ((rc = st->ops->device_user(st, o->device_id, &user_id)) != 0) {
 		st->ops->rollback(st);
+		if (rc != TS_ENOTFOUND && rc != TS_EDENIED)
+			return read_failed(why, rc);
 		return refuse(why, TS_EAUTH, "unknown_device", "the offering device is not enrolled");
 	}
 	STEP_LOG(11, "companion-initiated share request (claims 20/33): EID %.40s redeems an offer for %s "
@@ -564,10 +580,12 @@ share_authorise(const share_svc *svc, store *st, const char *share_id, const sha
 		ac[0] = '\0';
 	/* SGP.22 4.1: "$<SM-DP+ OID>$1" flags a confirmation code (no OID). */
 	char cch[65];
-	int cca = 0;
-	if (rc == 0 && ac[0] != '\0' && st->ops->cc_get(st, sh.id, cch, &cca) == 0 &&
+	int cca = 0, ccr = TS_ENOTFOUND;
+	if (rc == 0 && ac[0] != '\0' && (ccr = st->ops->cc_get(st, sh.id, cch, &cca)) == 0 &&
 	    ts_snprintf(ac + strlen(ac), sizeof(ac) - strlen(ac), "$$1") != 0)
 		ac[0] = '\0';
+	if (ccr != 0 && ccr != TS_ENOTFOUND)
+		rc = ccr; /* unknown whether a code is asked for: not authorised without the flag */
 	if (rc == 0)
 		rc = emit_ac(st, &sh, "share.authorised", "authorised by the provider", ac[0] ? ac : NULL);
 	if (rc == 0)
@@ -675,9 +693,9 @@ share_installed(const share_svc *svc, store *st, const char *share_id, const cha
 		/* Installed after the grant ended (cancelled while the package was
 		 * on its way): the delete must reach the companion again, as a new
 		 * command on its live stream. */
-		if (!cmd_pending(st, &sh, CMD_DELETE)) {
+		if ((rc = cmd_pending(st, &sh, CMD_DELETE)) != 1) {
 			st->ops->rollback(st);
-			return TS_ESTATE;
+			return rc < 0 ? rc : TS_ESTATE;
 		}
 		if ((rc = st->ops->cmd_done(st, sh.id, CMD_DELETE)) == 0)
 			rc = add_delete(st, &sh);
@@ -778,9 +796,9 @@ share_certified(const share_svc *svc, store *st, const char *share_id)
 	int rc = begin_load(st, share_id, &sh);
 	if (rc != 0)
 		return rc;
-	if (!cmd_pending(st, &sh, CMD_CERTIFICATE)) {
+	if ((rc = cmd_pending(st, &sh, CMD_CERTIFICATE)) != 1) {
 		st->ops->rollback(st);
-		return 0; /* a repeated enable notification */
+		return rc < 0 ? rc : 0; /* 0: a repeated enable notification */
 	}
 	if ((rc = st->ops->cmd_done(st, sh.id, CMD_CERTIFICATE)) == 0)
 		rc = emit(st, &sh, "share.certified", "the companion stored its certificate and enabled the credential");
@@ -836,8 +854,10 @@ share_cancel(const share_svc *svc, store *st, int64_t user_id, const char *share
 	int rc = st->ops->begin(st);
 	if (rc != 0)
 		return refuse(why, rc, "store_busy", "the database is busy; retry");
-	if (st->ops->share_get(st, share_id, out) != 0 || out->user_id != user_id) {
+	if ((rc = share_get_owned(st, user_id, share_id, out)) != 0) {
 		st->ops->rollback(st);
+		if (rc != TS_ENOTFOUND)
+			return read_failed(why, rc);
 		return refuse(why, TS_ENOTFOUND, "unknown_share", "no such share");
 	}
 	if ((rc = idem_check(st, idem, why)) != 0) {
@@ -878,9 +898,9 @@ share_deleted(const share_svc *svc, store *st, const char *share_id)
 	case SHARE_EXPIRED:
 	case SHARE_REVOKED:
 		/* Stays where it is; only the companion command is settled. */
-		if (!cmd_pending(st, &sh, CMD_DELETE)) {
+		if ((rc = cmd_pending(st, &sh, CMD_DELETE)) != 1) {
 			st->ops->rollback(st);
-			return TS_ESTATE;
+			return rc < 0 ? rc : TS_ESTATE;
 		}
 		rc = st->ops->cmd_done(st, sh.id, CMD_DELETE);
 		if (rc == 0)
@@ -968,12 +988,16 @@ share_release(const share_svc *svc, store *st, int64_t user_id, const char *app_
 	}
 	store_app app;
 	store_share sh;
-	if (st->ops->app_get(st, app_id, &app) != 0 || app.user_id != user_id) {
+	if ((rc = st->ops->app_get(st, app_id, &app)) != 0 || app.user_id != user_id) {
 		st->ops->rollback(st);
+		if (rc != 0 && rc != TS_ENOTFOUND)
+			return read_failed(why, rc);
 		return refuse(why, TS_ENOTFOUND, "unknown_app", "no application \"%s\" held by this user", app_id);
 	}
-	if (st->ops->share_get(st, share_id, &sh) != 0 || sh.user_id != user_id || strcmp(sh.app_id, app_id) != 0) {
+	if ((rc = share_get_owned(st, user_id, share_id, &sh)) != 0 || strcmp(sh.app_id, app_id) != 0) {
 		st->ops->rollback(st);
+		if (rc != 0 && rc != TS_ENOTFOUND)
+			return read_failed(why, rc);
 		return refuse(why, TS_ENOTFOUND, "unknown_share", "no share %s of \"%s\"", share_id, app_id);
 	}
 	/* Only after the second confirmation (installed; S6 on the primary): the
@@ -1007,9 +1031,10 @@ share_release(const share_svc *svc, store *st, int64_t user_id, const char *app_
 int
 share_get_owned(store *st, int64_t user_id, const char *share_id, store_share *out)
 {
-	if (st->ops->share_get(st, share_id, out) != 0 || out->user_id != user_id)
-		return TS_ENOTFOUND;
-	return 0;
+	int rc = st->ops->share_get(st, share_id, out);
+	if (rc != 0)
+		return rc; /* TS_ENOTFOUND, or the store's error (busy: not "no such share") */
+	return out->user_id == user_id ? 0 : TS_ENOTFOUND;
 }
 
 int

@@ -127,8 +127,10 @@ authenticate_events(const download_svc *d, store *st, const char *prefix, const 
 	int rc;
 	*n = 0;
 	eid[0] = '\0';
-	if (tid == NULL || strlen(tid) != 2 * RSP_TID_LEN || st->ops->tx_get(st, tid, &tx) != 0 ||
-	    strncmp(tx.share_id, prefix, strlen(prefix)) != 0)
+	rc = tid == NULL || strlen(tid) != 2 * RSP_TID_LEN ? TS_ENOTFOUND : st->ops->tx_get(st, tid, &tx);
+	if (rc != 0 && rc != TS_ENOTFOUND) /* busy: no verdict on the transactionId */
+		return refuse(why, rc, ES9_BUSY, "the database is busy; retry");
+	if (rc != 0 || strncmp(tx.share_id, prefix, strlen(prefix)) != 0)
 		return refuse(why, TS_ENOTFOUND, ES9_TID_UNKNOWN, "unknown transactionId");
 	if (tx.stage != SMDS_INITIATED)
 		return refuse(why, TS_ESTATE, ES9_TID_UNKNOWN, "transaction %s was used already", tid);

@@ -117,3 +117,60 @@ store_committed(void)
 		raise(SIGKILL);
 	}
 }
+
+/* ---- fault injection: reads that never get an answer (tests) -----------
+ * TAPSHARE_NODE_STORE_BUSY=op[,op...] makes the named operations of the
+ * node's event-loop store fail with TS_ETIMEOUT, as when another thread or
+ * process holds the database: a busy read must be answered 503 store_busy
+ * (1.2 / 4.4 on ES9+), never the refusal a missing row earns
+ * (tests/integration/test_store_busy.sh). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#define BUSY_OPS(X) \
+	X(device_user, (store *s, const char *device_id, int64_t *user_id)) \
+	X(token_check, (store *s, const char *token_hash, const char *device_id, int64_t now, int64_t *user_id)) \
+	X(user_get, (store *s, int64_t id, char *name, size_t cap, char *pass_hash, size_t hcap)) \
+	X(user_by_name, (store *s, const char *name, int64_t *id)) \
+	X(enroll_code_use, (store *s, const char *code_hash, int64_t now, int64_t *user_id)) \
+	X(app_get, (store *s, const char *app_id, store_app *a)) \
+	X(share_get, (store *s, const char *id, store_share *sh)) \
+	X(share_by_matching, (store *s, const char *matching_id, store_share *sh)) \
+	X(tx_get, (store *s, const char *id, store_tx *tx)) \
+	X(companion_owner, (store *s, const char *eid, int64_t *user_id)) \
+	X(companion_pub, (store *s, const char *eid, uint8_t pub[65])) \
+	X(cc_get, (store *s, const char *share_id, char cc_hash_hex[65], int *attempts))
+#define BUSY_FN(name, params) \
+	static int busy_##name params { return TS_ETIMEOUT; }
+BUSY_OPS(BUSY_FN)
+#pragma GCC diagnostic pop
+
+int
+store_fault_busy(store *s, const char *list)
+{
+	static struct store_ops busy; /* the node's one loop handle */
+	if (s == NULL || list == NULL || list[0] == '\0')
+		return 0;
+	busy = *s->ops;
+	const char *p = list;
+	while (*p != '\0') {
+		size_t n = strcspn(p, ",");
+		int known = 0;
+#define BUSY_SET(name, params) \
+		if (n == sizeof(#name) - 1 && strncmp(p, #name, n) == 0) { \
+			busy.name = busy_##name; \
+			known = 1; \
+		}
+		BUSY_OPS(BUSY_SET)
+#undef BUSY_SET
+		if (!known) {
+			log_error("TAPSHARE_NODE_STORE_BUSY: no such store read \"%.*s\"", (int)n, p);
+			return TS_EINVAL;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	log_warn("fault injection: TAPSHARE_NODE_STORE_BUSY=%s: these store reads always time out", list);
+	s->ops = &busy;
+	return 0;
+}

@@ -339,6 +339,11 @@ const char *store_sql_open_states(void);
  * explicit or autocommit. */
 void store_crash_after_commits(long n);
 void store_committed(void);
+/* Fault injection (tests): list = "op[,op...]" of store reads (store.c
+ * names those it knows) that then always fail with TS_ETIMEOUT on s, as a
+ * busy database does. 0; TS_EINVAL for a name it does not know. Once per
+ * process, on the event-loop thread's handle, after the others opened. */
+int store_fault_busy(store *s, const char *list);
 
 /* backends */
 int store_sqlite_open(const char *path, const store_opts *opts, store **out);

@@ -47,6 +47,7 @@
  */
 #include "node/store.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -79,6 +80,7 @@ typedef struct pq_store {
 	store base;
 	PGconn *conn;
 	int in_tx;
+	int begin_pending; /* in_tx, BEGIN not sent yet: it goes with the first statement */
 	int sp_n;
 	struct pq_cached {
 		const char *sql;
@@ -94,6 +96,7 @@ typedef struct pq_store {
 	char notes[PQ_NOTES][PG_NOTIFY_PAYLOAD_MAX + 1];
 	int nnote;
 	int32_t owner;         /* outbox lease owner: our session advisory lock */
+	int pid;               /* the server process of conn (own_pids), 0: none */
 	FILE *explain;         /* TAPSHARE_STORE_EXPLAIN: plans of each statement */
 	char sql_expired[256]; /* built at open from the transition table */
 	char sql_by_eid_app[640];
@@ -193,6 +196,12 @@ static const char *const migrations[] = {
 enum {
 	Q_READ = 0,
 	Q_WRITE = 1, /* inside a transaction: guarded by a savepoint */
+	/* a write that cannot fail but with the whole transaction (the event /
+	 * command inserts: no constraint but a primary key that ids made of
+	 * the transaction id never repeat): no savepoint, two statements of
+	 * the pipeline fewer (issue 9); a failure aborts the transaction and
+	 * the caller's commit fails */
+	Q_WRITE_UNGUARDED = 2,
 };
 
 /* ---- parameters ---- */
@@ -309,10 +318,26 @@ notice_sink(void *arg, const char *msg)
 
 static int sqlstate_rc(const PGresult *r);
 
-/* Runs a simple (parameterless, valueless) command. */
+#define PQ_BEGIN_SQL "BEGIN ISOLATION LEVEL READ COMMITTED"
+
+/* Runs a simple (parameterless, valueless) command; inside a transaction
+ * whose BEGIN is still pending, the BEGIN first (in the same round trip). */
 static int
 simple(pq_store *s, const char *sql)
 {
+	char both[256];
+	if (s->begin_pending) {
+		s->begin_pending = 0;
+		size_t len = strlen(sql);
+		if (len < sizeof(both) - sizeof(PQ_BEGIN_SQL) - 2) {
+			ts_snprintf(both, sizeof(both), PQ_BEGIN_SQL "; %s", sql);
+			sql = both;
+		} else {
+			int rc = simple(s, PQ_BEGIN_SQL);
+			if (rc != 0)
+				return rc;
+		}
+	}
 	PGresult *r = PQexec(s->conn, sql);
 	ExecStatusType t = PQresultStatus(r);
 	int rc = 0;
@@ -388,6 +413,41 @@ take_owner(pq_store *s)
 	return TS_EDB;
 }
 
+/* The server processes (backend pids) of this process's store connections:
+ * pg_listen.c ignores the notifications they send (pg_notify.h). At most
+ * PQ_OWN_MAX are kept; one that does not fit is merely not ignored. */
+#define PQ_OWN_MAX 64
+static _Atomic int own_pids[PQ_OWN_MAX];
+
+static void
+own_add(int pid)
+{
+	for (int i = 0; pid > 0 && i < PQ_OWN_MAX; i++) {
+		int zero = 0;
+		if (atomic_compare_exchange_strong(&own_pids[i], &zero, pid))
+			return;
+	}
+}
+
+static void
+own_del(int pid)
+{
+	for (int i = 0; pid > 0 && i < PQ_OWN_MAX; i++) {
+		int cur = pid;
+		if (atomic_compare_exchange_strong(&own_pids[i], &cur, 0))
+			return;
+	}
+}
+
+int
+store_pg_own_backend(int pid)
+{
+	for (int i = 0; pid > 0 && i < PQ_OWN_MAX; i++)
+		if (atomic_load(&own_pids[i]) == pid)
+			return 1;
+	return 0;
+}
+
 /* A lost connection is reopened between transactions (never inside one:
  * its work is gone and the caller must see the failure). */
 static int
@@ -397,6 +457,8 @@ alive(pq_store *s)
 		return 0;
 	if (s->in_tx)
 		return TS_EDB;
+	own_del(s->pid);
+	s->pid = 0;
 	PQreset(s->conn);
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		log_error("postgresql: reconnect failed: %s", PQerrorMessage(s->conn));
@@ -405,6 +467,7 @@ alive(pq_store *s)
 	for (size_t i = 0; i < s->ncache; i++)
 		s->cache[i].prepared = 0;
 	log_warn("postgresql: connection re-established");
+	own_add(s->pid = PQbackendPID(s->conn));
 	int rc = simple(s, s->lock_timeout);
 	return rc != 0 ? rc : take_owner(s);
 }
@@ -503,24 +566,29 @@ pipe_next(PGconn *c)
  * *r_out is the statement's result (or NULL); returns 0, or the failure of
  * SAVEPOINT / RELEASE / the pipeline itself (then *r_out is NULL). */
 static int
-exec_guarded(pq_store *s, const char *name, const pq_args *a, PGresult **r_out)
+exec_guarded(pq_store *s, const char *name, const pq_args *a, int guard, PGresult **r_out)
 {
 	PGconn *c = s->conn;
 	*r_out = NULL;
+	int begin = s->begin_pending;
+	s->begin_pending = 0;
 	if (PQenterPipelineMode(c) != 1) {
 		log_error("postgresql: cannot enter pipeline mode: %s", PQerrorMessage(c));
 		return TS_EDB;
 	}
-	int sent = PQsendQueryParams(c, "SAVEPOINT ts_sp", 0, NULL, NULL, NULL, NULL, 0) == 1 &&
+	/* the transaction's BEGIN, when still pending, leads (pq_begin) */
+	int sent = (!begin || PQsendQueryParams(c, PQ_BEGIN_SQL, 0, NULL, NULL, NULL, NULL, 0) == 1) &&
+	    (!guard || PQsendQueryParams(c, "SAVEPOINT ts_sp", 0, NULL, NULL, NULL, NULL, 0) == 1) &&
 	    PQsendQueryPrepared(c, name, a ? a->n : 0, a ? a->v : NULL, a ? a->len : NULL, a ? a->fmt : NULL,
 		1) == 1 &&
-	    PQsendQueryParams(c, "RELEASE SAVEPOINT ts_sp", 0, NULL, NULL, NULL, NULL, 0) == 1 &&
+	    (!guard || PQsendQueryParams(c, "RELEASE SAVEPOINT ts_sp", 0, NULL, NULL, NULL, NULL, 0) == 1) &&
 	    PQpipelineSync(c) == 1;
-	PGresult *sp = NULL, *r = NULL, *rel = NULL;
+	PGresult *bg = NULL, *sp = NULL, *r = NULL, *rel = NULL;
 	if (sent) {
-		sp = pipe_next(c);
+		bg = begin ? pipe_next(c) : NULL;
+		sp = guard ? pipe_next(c) : NULL;
 		r = pipe_next(c);
-		rel = pipe_next(c);
+		rel = guard ? pipe_next(c) : NULL;
 		/* up to the sync (bounded: a broken connection returns NULL) */
 		for (int i = 0; i < 8; i++) {
 			PGresult *e = PQgetResult(c);
@@ -534,12 +602,15 @@ exec_guarded(pq_store *s, const char *name, const pq_args *a, PGresult **r_out)
 	if (PQexitPipelineMode(c) != 1 || !sent) {
 		log_error("postgresql: pipeline: %s", PQerrorMessage(c));
 		rc = TS_EDB;
-	} else if (PQresultStatus(sp) != PGRES_COMMAND_OK) {
+	} else if (begin && PQresultStatus(bg) != PGRES_COMMAND_OK) {
+		log_error("postgresql: %s", PQresultErrorMessage(bg));
+		rc = TS_EDB;
+	} else if (guard && PQresultStatus(sp) != PGRES_COMMAND_OK) {
 		log_error("postgresql: %s", PQresultErrorMessage(sp));
 		rc = sqlstate_rc(sp) == TS_ETIMEOUT ? TS_ETIMEOUT : TS_EDB;
 	} else {
 		ExecStatusType t = PQresultStatus(r);
-		if ((t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) && PQresultStatus(rel) != PGRES_COMMAND_OK) {
+		if (guard && (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) && PQresultStatus(rel) != PGRES_COMMAND_OK) {
 			log_error("postgresql: %s", PQresultErrorMessage(rel));
 			rc = TS_EDB;
 		} else {
@@ -547,6 +618,7 @@ exec_guarded(pq_store *s, const char *name, const pq_args *a, PGresult **r_out)
 			r = NULL;
 		}
 	}
+	PQclear(bg);
 	PQclear(sp);
 	PQclear(r);
 	PQclear(rel);
@@ -566,8 +638,8 @@ q_once(pq_store *s, const char *sql, int flags, const pq_args *a, PGresult **out
 	if (s->explain != NULL)
 		explain(s, sql, a);
 	PGresult *r = NULL;
-	if (guard) {
-		if ((rc = exec_guarded(s, name, a, &r)) != 0)
+	if (guard || s->begin_pending) {
+		if ((rc = exec_guarded(s, name, a, guard, &r)) != 0)
 			return rc;
 	} else {
 		r = PQexecPrepared(s->conn, name, a ? a->n : 0, a ? a->v : NULL, a ? a->len : NULL,
@@ -631,6 +703,7 @@ static void
 pq_close(store *b)
 {
 	pq_store *s = S(b);
+	own_del(s->pid);
 	PQfinish(s->conn);
 	if (s->explain)
 		fclose(s->explain);
@@ -650,12 +723,9 @@ pq_begin(store *b)
 	int rc = alive(s);
 	if (rc != 0)
 		return rc;
-	if ((rc = simple(s, "BEGIN ISOLATION LEVEL READ COMMITTED")) != 0) {
-		if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
-			(void)simple(s, "ROLLBACK");
-		return rc;
-	}
+	/* no round trip of its own: BEGIN leads the first statement's (issue 9) */
 	s->in_tx = 1;
+	s->begin_pending = 1;
 	s->tx_seq = 0;
 	s->nnote = 0;
 	return 0;
@@ -670,6 +740,12 @@ pq_commit(store *b)
 		return TS_EDB;
 	}
 	s->in_tx = 0;
+	if (s->begin_pending) { /* nothing was run: nothing to commit */
+		s->begin_pending = 0;
+		s->nnote = 0;
+		store_committed();
+		return 0;
+	}
 	PGTransactionStatusType ts = PQtransactionStatus(s->conn);
 	if (ts != PQTRANS_INTRANS) {
 		/* a statement failed and aborted it: COMMIT would only roll back */
@@ -723,8 +799,9 @@ static void
 pq_rollback(store *b)
 {
 	pq_store *s = S(b);
-	int was = s->in_tx;
+	int was = s->in_tx && !s->begin_pending;
 	s->in_tx = 0;
+	s->begin_pending = 0;
 	if (was && PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 		(void)simple(s, "ROLLBACK");
 }
@@ -1385,7 +1462,7 @@ insert_seq(pq_store *s, const char *sql, const pq_args *args, const char *payloa
 		pq_args a = *args;
 		a_i64(&a, ++s->tx_seq);
 		PGresult *r = NULL;
-		rc = q(s, sql, Q_WRITE, &a, &r);
+		rc = q(s, sql, Q_WRITE_UNGUARDED, &a, &r);
 		if (rc == 0 && PQntuples(r) != 1)
 			rc = TS_EDB;
 		if (rc == 0 && id)
@@ -2395,6 +2472,7 @@ store_pg_open(const char *url, const store_opts *opts, store **out)
 		goto fail;
 	}
 	PQsetNoticeProcessor(s->conn, notice_sink, NULL);
+	own_add(s->pid = PQbackendPID(s->conn));
 	ts_snprintf(s->lock_timeout, sizeof(s->lock_timeout), "SET lock_timeout = '%dms'",
 	    opts && opts->wait_ms > 0 ? opts->wait_ms : STORE_WAIT_WORKER_MS);
 	ts_snprintf(s->sql_expired, sizeof(s->sql_expired),
@@ -2427,6 +2505,7 @@ store_pg_open(const char *url, const store_opts *opts, store **out)
 	*out = &s->base;
 	return 0;
 fail:
+	own_del(s->pid);
 	PQfinish(s->conn);
 	if (s->explain)
 		fclose(s->explain);

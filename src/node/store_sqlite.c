@@ -1,11 +1,12 @@
 /*
- * store_sqlite.c — SQLite backend of store.h. WAL mode, synchronous=FULL so
- * a commit is durable before the node acknowledges anything. Prepared
- * statements are cached per connection, keyed by the address of the SQL
- * literal. The node's threads share one connection (store_opts.share_with):
+ * store_sqlite.c — SQLite backend of store.h. WAL mode, every commit
+ * fdatasynced before its statement returns (sq_wal_hook: the durability of
+ * synchronous=FULL), so a commit is durable before the node acknowledges
+ * anything. Prepared statements are cached per connection, keyed by the
+ * address of the SQL literal. The node's threads share one connection (store_opts.share_with):
  * every handle's operation holds the connection's mutex, a transaction from
- * begin to commit or rollback (see "handles" below); a busy timeout covers
- * other processes on the file (the operator's CLI).
+ * begin to commit or rollback (see "handles" below). A lock another process
+ * holds on the file (the operator's CLI) is waited for outside that hold.
  */
 #include "node/store.h"
 
@@ -54,7 +55,8 @@ typedef struct sq_store {
 	const void *owner; /* the handle whose operation or transaction holds db */
 	unsigned depth;    /* its nested holds */
 	int refs;          /* handles on this connection (under mu) */
-	int busy_ms;       /* the busy timeout set on db now (by the owner) */
+	int found_lock;    /* the owner's try met another connection's lock (sq_busy) */
+	int relaxed;       /* the next commit needs no fsync (outbox bookkeeping, relaxed()) */
 } sq_store;
 
 /* Numbered migrations; index i moves the schema from version i to i+1.
@@ -213,6 +215,18 @@ cpy(char *dst, size_t cap, const unsigned char *src)
 	dst[n] = '\0';
 }
 
+/* A statement's failure rc as a store error: a lock another connection
+ * holds is TS_ETIMEOUT, never a result (a handle tries again, sq_try, and
+ * logs it when it gives up); anything else TS_EDB. */
+static int
+step_error(sq_store *s, int rc)
+{
+	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		return TS_ETIMEOUT;
+	log_error("sqlite: %s", sqlite3_errmsg(s->db));
+	return TS_EDB;
+}
+
 /* Runs a statement that returns no row; TS_EEXIST on a constraint violation. */
 static int
 run(sq_store *s, sqlite3_stmt *p)
@@ -228,12 +242,27 @@ run(sq_store *s, sqlite3_stmt *p)
 	}
 	if ((rc & 0xff) == SQLITE_CONSTRAINT)
 		return TS_EEXIST;
-	if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
-		log_warn("sqlite: database busy (held by another connection)");
-		return TS_ETIMEOUT;
+	return step_error(s, rc);
+}
+
+/* run() for a statement that follows up another one of the same op and
+ * usually matches no row (share_update, tx_put): only a change is a
+ * commit (store_committed counts an op's commits as before). */
+static int
+run_followup(sq_store *s, sqlite3_stmt *p)
+{
+	if (p == NULL)
+		return TS_EDB;
+	int rc = sqlite3_step(p);
+	sqlite3_reset(p);
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
+		if (sqlite3_get_autocommit(s->db) && sqlite3_changes(s->db) > 0)
+			store_committed();
+		return 0;
 	}
-	log_error("sqlite: %s", sqlite3_errmsg(s->db));
-	return TS_EDB;
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return TS_EEXIST;
+	return step_error(s, rc);
 }
 
 static int
@@ -243,9 +272,7 @@ exec(sq_store *s, const char *sql)
 	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &err);
 	if (rc != SQLITE_OK) {
 		int busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
-		if (busy)
-			log_warn("sqlite: database busy (held by another connection)");
-		else
+		if (!busy)
 			log_error("sqlite: %s", err ? err : "?");
 		sqlite3_free(err);
 		return busy ? TS_ETIMEOUT : TS_EDB;
@@ -253,8 +280,17 @@ exec(sq_store *s, const char *sql)
 	return 0;
 }
 
-/* The outbox's own bookkeeping (a worker's claim, a row marked done) is
- * committed without its own fsync (synchronous=NORMAL for that statement):
+/* Durability. The connection runs with synchronous=NORMAL, and every commit
+ * is made durable by sq_wal_hook, which SQLite calls after each commit on
+ * the connection (whatever statement made it) and before that statement
+ * returns: it fdatasyncs the write-ahead log, as synchronous=FULL does after
+ * writing a commit's frames, so no commit is acknowledged before it is on
+ * disk. (Switching with PRAGMA synchronous re-prepared the PRAGMA each
+ * time: it acts when compiled.) The hook also checkpoints as SQLite's own
+ * auto-checkpoint would, every SQ_CHECKPOINT_FRAMES frames.
+ *
+ * The outbox's own bookkeeping (a worker's claim, a row marked done) is
+ * committed without its own fsync (relaxed for that statement):
  * nothing is acknowledged on it, and the write-ahead log is one sequence,
  * so the next synchronous commit of any connection (the transition the
  * provider's answer makes, within the same call) makes it durable with
@@ -267,15 +303,35 @@ exec(sq_store *s, const char *sql)
 static int
 relaxed(sq_store *s, int on)
 {
-	static const char normal[] = "PRAGMA synchronous=NORMAL", full[] = "PRAGMA synchronous=FULL";
-	if (!sqlite3_get_autocommit(s->db))
-		return 0;
-	sqlite3_stmt *p = st(s, on ? normal : full);
-	if (p == NULL)
-		return TS_EDB;
-	int rc = sqlite3_step(p);
-	sqlite3_reset(p);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : TS_EDB;
+	if (on && !sqlite3_get_autocommit(s->db))
+		return TS_ESTATE; /* joins the caller's transaction: its commit syncs */
+	s->relaxed = on;
+	return 0;
+}
+
+/* SQLite's default is 1000 frames (~4 MB); a checkpoint copies each page
+ * the frames changed once, and the same few pages (the tables' and
+ * indexes' last leaves) change in every flow, so fewer, larger checkpoints
+ * write and fsync less per flow. 4000 frames: a WAL of ~16 MB. */
+#define SQ_CHECKPOINT_FRAMES 4000
+
+static int
+sq_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	sq_store *s = arg;
+	if (!s->relaxed) {
+		sqlite3_file *wal = NULL;
+		if (sqlite3_file_control(db, name, SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK || wal == NULL ||
+		    wal->pMethods == NULL || wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) != SQLITE_OK) {
+			/* Linux may have dropped the pages it could not write: going
+			 * on could acknowledge a later commit whose log is broken. */
+			log_error("sqlite: cannot fsync the write-ahead log of %s; stopping", name);
+			abort();
+		}
+	}
+	if (frames >= SQ_CHECKPOINT_FRAMES)
+		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
 }
 
 static void
@@ -306,12 +362,7 @@ control(sq_store *s, const char *sql)
 	sqlite3_reset(p);
 	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
 		return 0;
-	int busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
-	if (busy)
-		log_warn("sqlite: database busy (held by another connection)");
-	else
-		log_error("sqlite: %s", sqlite3_errmsg(s->db));
-	return busy ? TS_ETIMEOUT : TS_EDB;
+	return step_error(s, rc);
 }
 
 static const char sql_begin[] = "BEGIN IMMEDIATE", sql_commit[] = "COMMIT", sql_rollback[] = "ROLLBACK";
@@ -460,7 +511,7 @@ sq_device_user(store *b, const char *device_id, int64_t *user_id)
 		rc = sqlite3_column_int64(p, 1) != 0 ? TS_EDENIED : 0;
 	} else {
 		/* only a finished scan means "no such device": busy is not that */
-		rc = step == SQLITE_DONE ? TS_ENOTFOUND : TS_EDB;
+		rc = step == SQLITE_DONE ? TS_ENOTFOUND : step_error(s, step);
 	}
 	sqlite3_reset(p);
 	return rc;
@@ -702,24 +753,37 @@ static int
 sq_share_update(store *b, const store_share *sh)
 {
 	sq_store *s = S(b);
-	static const char q[] = "UPDATE shares SET id=?1, user_id=?2, device_id=?3, eid=?4, app_id=?5,"
-				" provider=?6, state=?7, duration_s=?8, not_after=?9, assoc_app_id=?10,"
-				" assoc_name=?11, assoc_kind=?12, matching_id=?13, reason=?14, created_at=?15,"
-				" updated_at=?16, operation=?17 WHERE id=?1";
+	/* SQLite rewrites the entries of every index on a column the SET names,
+	 * changed or not (a page written to the WAL each): the columns of
+	 * shares_user, shares_eid_assoc and shares_matching, which a transition
+	 * seldom changes, are set by the second statement only when one of
+	 * them differs (it then matches the row). The row ends the same. */
+	/* The credential is needed only while the share can be downloaded
+	 * (?18: erase it). */
+	static const char q[] = "UPDATE shares SET device_id=?3, app_id=?5, provider=?6, state=?7, duration_s=?8,"
+				" not_after=?9, assoc_name=?11, assoc_kind=?12, reason=?14, created_at=?15,"
+				" updated_at=?16, operation=?17, credential=CASE WHEN ?18 THEN NULL ELSE credential END"
+				" WHERE id=?1";
+	static const char k[] = "UPDATE shares SET user_id=?2, eid=?3, assoc_app_id=?4, matching_id=?5 WHERE id=?1"
+				" AND (user_id IS NOT ?2 OR eid IS NOT ?3 OR assoc_app_id IS NOT ?4"
+				" OR matching_id IS NOT ?5)";
 	sqlite3_stmt *p = st(s, q);
 	if (!p)
 		return TS_EDB;
 	share_bind(p, sh);
+	sqlite3_bind_int(p, 18, sh->state != SHARE_AUTHORISED && sh->state != SHARE_DELIVERED);
 	int rc = run(s, p);
 	if (rc == 0 && sqlite3_changes(s->db) != 1)
 		rc = TS_ENOTFOUND;
-	/* The credential is needed only while the share can be downloaded. */
-	static const char e[] = "UPDATE shares SET credential=NULL WHERE id=? AND credential IS NOT NULL";
-	if (rc == 0 && sh->state != SHARE_AUTHORISED && sh->state != SHARE_DELIVERED) {
-		if ((p = st(s, e)) == NULL)
+	if (rc == 0) {
+		if ((p = st(s, k)) == NULL)
 			return TS_EDB;
 		bt(p, 1, sh->id);
-		rc = run(s, p);
+		sqlite3_bind_int64(p, 2, sh->user_id);
+		bt(p, 3, sh->eid);
+		bt(p, 4, sh->assoc_app_id);
+		bt(p, 5, sh->matching_id);
+		rc = run_followup(s, p);
 	}
 	return rc;
 }
@@ -1076,10 +1140,8 @@ sq_outbox_claim(store *b, int64_t now, int64_t lease_s, store_outbox *out, size_
 		rc = SQLITE_ERROR; /* the connection would stay relaxed: refuse */
 	if (rc == SQLITE_DONE && *n > 0 && sqlite3_get_autocommit(S(b)->db))
 		store_committed();
-	if (rc != SQLITE_DONE) {
-		log_error("sqlite outbox claim: %s", sqlite3_errmsg(S(b)->db));
-		return rc == SQLITE_BUSY ? TS_ETIMEOUT : TS_EDB;
-	}
+	if (rc != SQLITE_DONE)
+		return step_error(S(b), rc);
 	return 0;
 }
 
@@ -1294,8 +1356,16 @@ sq_prune(store *b, int64_t before, size_t max, size_t *n)
 static int
 sq_tx_put(store *b, const store_tx *tx)
 {
-	static const char q[] = "INSERT OR REPLACE INTO es9_tx(id, share_id, eid, euicc_challenge, server_challenge,"
-				" euicc_sig1, smdp_sig2, euicc_pub, stage, created_at) VALUES(?,?,?,?,?,?,?,?,?,?)";
+	/* An update in place (REPLACE deleted the row and every index entry and
+	 * wrote them again: pages in the WAL); the indexed columns (share_id,
+	 * created_at) and eid by the second statement, only when they differ. */
+	static const char q[] = "INSERT INTO es9_tx(id, share_id, eid, euicc_challenge, server_challenge,"
+				" euicc_sig1, smdp_sig2, euicc_pub, stage, created_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
+				" ON CONFLICT(id) DO UPDATE SET euicc_challenge=excluded.euicc_challenge,"
+				" server_challenge=excluded.server_challenge, euicc_sig1=excluded.euicc_sig1,"
+				" smdp_sig2=excluded.smdp_sig2, euicc_pub=excluded.euicc_pub, stage=excluded.stage";
+	static const char k[] = "UPDATE es9_tx SET share_id=?2, eid=?3, created_at=?4 WHERE id=?1"
+				" AND (share_id IS NOT ?2 OR eid IS NOT ?3 OR created_at IS NOT ?4)";
 	sqlite3_stmt *p = st(S(b), q);
 	if (!p)
 		return TS_EDB;
@@ -1309,7 +1379,14 @@ sq_tx_put(store *b, const store_tx *tx)
 	sqlite3_bind_blob(p, 8, tx->euicc_pub, 65, SQLITE_TRANSIENT);
 	sqlite3_bind_int(p, 9, tx->stage);
 	sqlite3_bind_int64(p, 10, tx->created_at);
-	return run(S(b), p);
+	int rc = run(S(b), p);
+	if (rc != 0 || (p = st(S(b), k)) == NULL)
+		return rc != 0 ? rc : TS_EDB;
+	bt(p, 1, tx->id);
+	bt(p, 2, tx->share_id);
+	bt(p, 3, tx->eid);
+	sqlite3_bind_int64(p, 4, tx->created_at);
+	return run_followup(S(b), p);
 }
 
 static void
@@ -1352,7 +1429,9 @@ sq_tx_get(store *b, const char *id, store_tx *tx)
 static int
 sq_companion_put(store *b, const char *eid, const uint8_t pub[65])
 {
-	static const char q[] = "INSERT OR REPLACE INTO companions(eid, euicc_pub, last_seen) VALUES(?,?,?)";
+	/* in place: REPLACE rewrote the primary key's index entry too */
+	static const char q[] = "INSERT INTO companions(eid, euicc_pub, last_seen) VALUES(?,?,?)"
+				" ON CONFLICT(eid) DO UPDATE SET euicc_pub=excluded.euicc_pub, last_seen=excluded.last_seen";
 	sqlite3_stmt *p = st(S(b), q);
 	if (!p)
 		return TS_EDB;
@@ -1774,85 +1853,122 @@ sq_user_remove(store *b, int64_t user_id, int64_t now)
 	return rc;
 }
 
+/* Every store op but close / begin / commit / rollback, once: X(name,
+ * parameters, the arguments that pass them on to the connection). Both
+ * ops tables and the handles' wrappers are made from it, so no op can be
+ * missing from one (a NULL slot); the count is checked against store.h's
+ * struct store_ops at compile time. */
+#define SQ_OPS(X) \
+	X(user_add, (store *s, const char *name, const char *pass_hash, int64_t *id), (&H(s)->s->base, name, pass_hash, id)) \
+	X(user_get, (store *s, int64_t id, char *name, size_t cap, char *pass_hash, size_t hcap), \
+	    (&H(s)->s->base, id, name, cap, pass_hash, hcap)) \
+	X(user_by_name, (store *s, const char *name, int64_t *id), (&H(s)->s->base, name, id)) \
+	X(enroll_code_add, (store *s, const char *code_hash, int64_t user_id, int64_t expires_at), \
+	    (&H(s)->s->base, code_hash, user_id, expires_at)) \
+	X(enroll_code_use, (store *s, const char *code_hash, int64_t now, int64_t *user_id), \
+	    (&H(s)->s->base, code_hash, now, user_id)) \
+	X(device_add, (store *s, const char *device_id, int64_t user_id, const char *name), \
+	    (&H(s)->s->base, device_id, user_id, name)) \
+	X(device_user, (store *s, const char *device_id, int64_t *user_id), (&H(s)->s->base, device_id, user_id)) \
+	X(token_add, (store *s, const char *token_hash, const char *device_id, int64_t user_id, int64_t expires_at), \
+	    (&H(s)->s->base, token_hash, device_id, user_id, expires_at)) \
+	X(token_check, (store *s, const char *token_hash, const char *device_id, int64_t now, int64_t *user_id), \
+	    (&H(s)->s->base, token_hash, device_id, now, user_id)) \
+	X(provider_put, (store *s, const store_provider *p), (&H(s)->s->base, p)) \
+	X(provider_get, (store *s, const char *name, store_provider *p), (&H(s)->s->base, name, p)) \
+	X(app_put, (store *s, const store_app *a), (&H(s)->s->base, a)) \
+	X(app_get, (store *s, const char *app_id, store_app *a), (&H(s)->s->base, app_id, a)) \
+	X(apps_json, (store *s, int64_t user_id, json_t **out), (&H(s)->s->base, user_id, out)) \
+	X(app_release, (store *s, const char *app_id, const char *share_id), (&H(s)->s->base, app_id, share_id)) \
+	X(share_insert, (store *s, const store_share *sh), (&H(s)->s->base, sh)) \
+	X(share_get, (store *s, const char *id, store_share *sh), (&H(s)->s->base, id, sh)) \
+	X(share_update, (store *s, const store_share *sh), (&H(s)->s->base, sh)) \
+	X(share_by_eid_app, (store *s, const char *eid, const char *assoc_app_id, store_share *sh), \
+	    (&H(s)->s->base, eid, assoc_app_id, sh)) \
+	X(share_by_matching, (store *s, const char *matching_id, store_share *sh), (&H(s)->s->base, matching_id, sh)) \
+	X(share_set_app_key, (store *s, const char *id, const char *hex), (&H(s)->s->base, id, hex)) \
+	X(share_get_app_key, (store *s, const char *id, char *hex, size_t cap), (&H(s)->s->base, id, hex, cap)) \
+	X(share_set_credential, (store *s, const char *id, const char *json_text), (&H(s)->s->base, id, json_text)) \
+	X(share_get_credential, (store *s, const char *id, char **out), (&H(s)->s->base, id, out)) \
+	X(shares_json, (store *s, int64_t user_id, json_t **out), (&H(s)->s->base, user_id, out)) \
+	X(shares_expired, (store *s, int64_t now, char (*ids)[STORE_ID_MAX], size_t max, size_t *n), \
+	    (&H(s)->s->base, now, ids, max, n)) \
+	X(share_counts, (store *s, int64_t counts[SHARE_NSTATES]), (&H(s)->s->base, counts)) \
+	X(shares_of_eid, (store *s, const char *eid, char (*ids)[STORE_ID_MAX], size_t max, size_t *n), \
+	    (&H(s)->s->base, eid, ids, max, n)) \
+	X(event_add, (store *s, int64_t user_id, const char *share_id, const char *type, const char *data, int64_t *id), \
+	    (&H(s)->s->base, user_id, share_id, type, data, id)) \
+	X(events_after, (store *s, int64_t user_id, const char *share_id, int64_t after, store_event *out, size_t max, size_t *n), \
+	    (&H(s)->s->base, user_id, share_id, after, out, max, n)) \
+	X(events_last, (store *s, int64_t user_id, int64_t *id), (&H(s)->s->base, user_id, id)) \
+	X(cmd_add, (store *s, const char *eid, const char *share_id, const char *type, const char *data, int64_t *id), \
+	    (&H(s)->s->base, eid, share_id, type, data, id)) \
+	X(cmds_pending, (store *s, const char *eid, int64_t after, store_cmd *out, size_t max, size_t *n), \
+	    (&H(s)->s->base, eid, after, out, max, n)) \
+	X(cmd_done, (store *s, const char *share_id, const char *type), (&H(s)->s->base, share_id, type)) \
+	X(outbox_add, (store *s, const char *kind, const char *share_id, int64_t *id), (&H(s)->s->base, kind, share_id, id)) \
+	X(outbox_claim, (store *s, int64_t now, int64_t lease_s, store_outbox *out, size_t max, size_t *n), \
+	    (&H(s)->s->base, now, lease_s, out, max, n)) \
+	X(outbox_done, (store *s, int64_t id), (&H(s)->s->base, id)) \
+	X(outbox_retry, (store *s, int64_t id, int64_t next_at, const char *err), (&H(s)->s->base, id, next_at, err)) \
+	X(outbox_depth, (store *s, int64_t *pending, int64_t *retrying), (&H(s)->s->base, pending, retrying)) \
+	X(outbox_reset_leases, (store *s), (&H(s)->s->base)) \
+	X(outbox_wake, (store *s, const char *share_id, int64_t now), (&H(s)->s->base, share_id, now)) \
+	X(outbox_next_due, (store *s, int64_t now, int64_t *secs), (&H(s)->s->base, now, secs)) \
+	X(idem_get, (store *s, const char *device_id, const char *key, char *req_hash, size_t hcap, int *status, char **response), \
+	    (&H(s)->s->base, device_id, key, req_hash, hcap, status, response)) \
+	X(idem_put, (store *s, const char *device_id, const char *key, const char *req_hash, int status, const char *response), \
+	    (&H(s)->s->base, device_id, key, req_hash, status, response)) \
+	X(offer_nonce_use, (store *s, const char *nonce_hex, const char *share_id, int64_t expires_at), \
+	    (&H(s)->s->base, nonce_hex, share_id, expires_at)) \
+	X(gc, (store *s, int64_t tx_before, int64_t idem_before, int64_t now), (&H(s)->s->base, tx_before, idem_before, now)) \
+	X(prune, (store *s, int64_t before, size_t max, size_t *n), (&H(s)->s->base, before, max, n)) \
+	X(tx_put, (store *s, const store_tx *tx), (&H(s)->s->base, tx)) \
+	X(tx_get, (store *s, const char *id, store_tx *tx), (&H(s)->s->base, id, tx)) \
+	X(companion_put, (store *s, const char *eid, const uint8_t pub[65]), (&H(s)->s->base, eid, pub)) \
+	X(companion_pub, (store *s, const char *eid, uint8_t pub[65]), (&H(s)->s->base, eid, pub)) \
+	X(device_revoke, (store *s, const char *device_id, int64_t now, int64_t *user_id), \
+	    (&H(s)->s->base, device_id, now, user_id)) \
+	X(devices_json, (store *s, int64_t user_id, json_t **out), (&H(s)->s->base, user_id, out)) \
+	X(device_revocations, (store *s, int64_t *count), (&H(s)->s->base, count)) \
+	X(throttle_hit, (store *s, const char *key, int64_t now, int64_t window_s, int *attempts, int64_t *window_start), \
+	    (&H(s)->s->base, key, now, window_s, attempts, window_start)) \
+	X(throttle_undo, (store *s, const char *key), (&H(s)->s->base, key)) \
+	X(throttle_forget, (store *s, const char *key), (&H(s)->s->base, key)) \
+	X(tx_trim, (store *s, const char *share_id, int keep), (&H(s)->s->base, share_id, keep)) \
+	X(companion_claim, (store *s, const char *eid, int64_t user_id, int64_t now), (&H(s)->s->base, eid, user_id, now)) \
+	X(companion_owner, (store *s, const char *eid, int64_t *user_id), (&H(s)->s->base, eid, user_id)) \
+	X(companion_release, (store *s, const char *eid), (&H(s)->s->base, eid)) \
+	X(users_json, (store *s, json_t **out), (&H(s)->s->base, out)) \
+	X(providers_json, (store *s, json_t **out), (&H(s)->s->base, out)) \
+	X(app_remove, (store *s, const char *app_id), (&H(s)->s->base, app_id)) \
+	X(provider_remove, (store *s, const char *name), (&H(s)->s->base, name)) \
+	X(user_remove, (store *s, int64_t user_id, int64_t now), (&H(s)->s->base, user_id, now)) \
+	X(token_drop, (store *s, const char *token_hash), (&H(s)->s->base, token_hash)) \
+	X(smds_event_put, (store *s, const char *share_id, const char *eid, const char *event_id, int64_t now), \
+	    (&H(s)->s->base, share_id, eid, event_id, now)) \
+	X(smds_event_del, (store *s, const char *share_id), (&H(s)->s->base, share_id)) \
+	X(smds_events, (store *s, const char *eid, char (*event_ids)[STORE_ID_MAX], size_t max, size_t *n), \
+	    (&H(s)->s->base, eid, event_ids, max, n)) \
+	X(cc_put, (store *s, const char *share_id, const char *cc_hash_hex), (&H(s)->s->base, share_id, cc_hash_hex)) \
+	X(cc_get, (store *s, const char *share_id, char cc_hash_hex[65], int *attempts), \
+	    (&H(s)->s->base, share_id, cc_hash_hex, attempts)) \
+	X(cc_refused, (store *s, const char *share_id, int *attempts), (&H(s)->s->base, share_id, attempts))
+
+#define SQ_COUNT(name, params, args) +1
+_Static_assert(sizeof(struct store_ops) == (4 SQ_OPS(SQ_COUNT)) * sizeof(void (*)(void)),
+    "struct store_ops has an op that SQ_OPS lacks");
+#undef SQ_COUNT
+
+#define SLOT(name, params, args) .name = sq_##name,
 static const struct store_ops sq_ops = {
 	.close = sq_close,
 	.begin = sq_begin,
 	.commit = sq_commit,
 	.rollback = sq_rollback,
-	.user_add = sq_user_add,
-	.user_get = sq_user_get,
-	.user_by_name = sq_user_by_name,
-	.enroll_code_add = sq_enroll_code_add,
-	.enroll_code_use = sq_enroll_code_use,
-	.device_add = sq_device_add,
-	.device_user = sq_device_user,
-	.token_add = sq_token_add,
-	.token_check = sq_token_check,
-	.token_drop = sq_token_drop,
-	.provider_put = sq_provider_put,
-	.provider_get = sq_provider_get,
-	.app_put = sq_app_put,
-	.app_get = sq_app_get,
-	.apps_json = sq_apps_json,
-	.app_release = sq_app_release,
-	.share_insert = sq_share_insert,
-	.share_get = sq_share_get,
-	.share_update = sq_share_update,
-	.share_by_eid_app = sq_share_by_eid_app,
-	.share_by_matching = sq_share_by_matching,
-	.share_set_app_key = sq_share_set_app_key,
-	.share_get_app_key = sq_share_get_app_key,
-	.share_set_credential = sq_share_set_credential,
-	.share_get_credential = sq_share_get_credential,
-	.shares_json = sq_shares_json,
-	.shares_expired = sq_shares_expired,
-	.shares_of_eid = sq_shares_of_eid,
-	.event_add = sq_event_add,
-	.events_after = sq_events_after,
-	.events_last = sq_events_last,
-	.cmd_add = sq_cmd_add,
-	.cmds_pending = sq_cmds_pending,
-	.cmd_done = sq_cmd_done,
-	.outbox_add = sq_outbox_add,
-	.outbox_claim = sq_outbox_claim,
-	.outbox_done = sq_outbox_done,
-	.outbox_retry = sq_outbox_retry,
-	.outbox_reset_leases = sq_outbox_reset_leases,
-	.outbox_wake = sq_outbox_wake,
-	.outbox_next_due = sq_outbox_next_due,
-	.outbox_depth = sq_outbox_depth,
-	.share_counts = sq_share_counts,
-	.idem_get = sq_idem_get,
-	.idem_put = sq_idem_put,
-	.offer_nonce_use = sq_offer_nonce_use,
-	.gc = sq_gc,
-	.prune = sq_prune,
-	.tx_put = sq_tx_put,
-	.tx_get = sq_tx_get,
-	.companion_put = sq_companion_put,
-	.companion_pub = sq_companion_pub,
-	.device_revoke = sq_device_revoke,
-	.devices_json = sq_devices_json,
-	.device_revocations = sq_device_revocations,
-	.throttle_hit = sq_throttle_hit,
-	.throttle_undo = sq_throttle_undo,
-	.throttle_forget = sq_throttle_forget,
-	.tx_trim = sq_tx_trim,
-	.companion_claim = sq_companion_claim,
-	.companion_owner = sq_companion_owner,
-	.companion_release = sq_companion_release,
-	.users_json = sq_users_json,
-	.providers_json = sq_providers_json,
-	.app_remove = sq_app_remove,
-	.provider_remove = sq_provider_remove,
-	.user_remove = sq_user_remove,
-	.smds_event_put = sq_smds_event_put,
-	.smds_event_del = sq_smds_event_del,
-	.smds_events = sq_smds_events,
-	.cc_put = sq_cc_put,
-	.cc_get = sq_cc_get,
-	.cc_refused = sq_cc_refused,
+	SQ_OPS(SLOT)
 };
+#undef SLOT
 
 /* ---- handles -------------------------------------------------------------
  * What store_sqlite_open returns: a handle on a connection. A handle opened
@@ -1866,10 +1982,17 @@ static const struct store_ops sq_ops = {
  * statement can never join a transaction, and two threads never share a
  * prepared statement. The hold belongs to the handle, not to a thread (a
  * transaction begun on one thread may end on another, as on two
- * connections). A handle is used by one thread at a time. Its wait_ms bounds
- * the wait for its turn (the event-loop thread answers 503 after
- * STORE_WAIT_LOOP_MS rather than freeze) and is the busy timeout toward
- * other processes while it holds the connection. */
+ * connections). A handle is used by one thread at a time.
+ *
+ * Its wait_ms bounds the whole operation: the wait for its turn (the
+ * event-loop thread answers 503 after STORE_WAIT_LOOP_MS rather than
+ * freeze) and the wait for a lock another process holds (the operator's
+ * CLI, a second node). The latter is never waited out while holding the
+ * connection: the connection has no busy timeout, so a try that finds the
+ * write lock taken fails at once, and the handle lets go of the connection,
+ * pauses and tries again (sq_try). Otherwise a worker waiting for another
+ * process's write lock would hold the connection, and the loop's reads,
+ * which in WAL mode need no lock, would wait with it. */
 typedef struct sq_handle {
 	store base;
 	sq_store *s;
@@ -1879,19 +2002,28 @@ typedef struct sq_handle {
 
 #define H(x) ((sq_handle *)(x))
 
+/* Pauses between tries at another process's lock, as SQLite's own busy
+ * handler sleeps (ms); the last one repeats. */
+static const int sq_pause_ms[] = { 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100 };
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Takes the connection for h, waiting for another handle's operation or
+ * transaction at most until deadline (mono_ms). */
 static int
-hlock(sq_handle *h)
+hlock(sq_handle *h, int64_t deadline)
 {
 	sq_store *s = h->s;
 	int rc = 0;
 	pthread_mutex_lock(&s->mu);
 	if (s->owner != NULL && s->owner != h) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += h->wait_ms / 1000;
-		ts.tv_nsec += (long)(h->wait_ms % 1000) * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
+		struct timespec ts = { .tv_sec = (time_t)(deadline / 1000), .tv_nsec = (long)(deadline % 1000) * 1000000L };
 		while (rc == 0 && s->owner != NULL)
 			rc = pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 		if (s->owner == NULL)
@@ -1905,10 +2037,6 @@ hlock(sq_handle *h)
 	if (rc != 0) {
 		log_warn("sqlite: database busy (another thread's transaction)");
 		return TS_ETIMEOUT;
-	}
-	if (s->busy_ms != h->wait_ms) {
-		sqlite3_busy_timeout(s->db, h->wait_ms);
-		s->busy_ms = h->wait_ms;
 	}
 	return 0;
 }
@@ -1925,19 +2053,96 @@ hunlock(sq_handle *h)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* One operation's tries (see "handles" above). */
+typedef struct sq_try {
+	sq_handle *h;
+	int64_t deadline; /* mono_ms */
+	sqlite3_int64 changes; /* the connection's total changes when this try began */
+	unsigned pauses;
+} sq_try;
+
+static void
+try_start(sq_try *t, sq_handle *h)
+{
+	t->h = h;
+	t->deadline = mono_ms() + h->wait_ms;
+	t->pauses = 0;
+	t->changes = 0;
+}
+
+/* SQLite's busy handler while a handle holds db: a lock another connection
+ * holds is noted and not waited for (0: SQLite gives up at once). */
+static int
+sq_busy(void *arg, int n)
+{
+	(void)n;
+	((sq_store *)arg)->found_lock = 1;
+	return 0;
+}
+
+/* Takes the connection for one try. */
+static int
+try_take(sq_try *t)
+{
+	int rc = hlock(t->h, t->deadline);
+	if (rc == 0) {
+		t->changes = sqlite3_total_changes64(t->h->s->db);
+		t->h->s->found_lock = 0;
+	}
+	return rc;
+}
+
+/* Ends one try with its result *rc and lets go of the connection; 1: try
+ * again. A try that failed and met another connection's lock (sq_busy, or
+ * a statement's TS_ETIMEOUT) failed of that lock: *rc is TS_ETIMEOUT, never
+ * what the operation made of it ("no such row"). It is tried again outside
+ * a transaction of the handle's (a transaction holds the write lock from
+ * its BEGIN IMMEDIATE: nothing inside it waits for another process), when
+ * it changed nothing (an operation of several statements whose first one
+ * committed is not repeated: it fails as a busy timeout did), while the
+ * handle's wait lasts. The pause is outside the hold. */
+static int
+try_again(sq_try *t, int *rc)
+{
+	sq_handle *h = t->h;
+	int busy = *rc != 0 && (*rc == TS_ETIMEOUT || h->s->found_lock);
+	int again = busy && !h->in_tx && sqlite3_get_autocommit(h->s->db) &&
+	    sqlite3_total_changes64(h->s->db) == t->changes;
+	hunlock(h);
+	if (!busy)
+		return 0;
+	*rc = TS_ETIMEOUT;
+	int64_t left = t->deadline - mono_ms();
+	if (!again || left <= 0) {
+		log_warn("sqlite: database busy (held by another connection)");
+		return 0;
+	}
+	size_t i = t->pauses < TS_ARRAY_LEN(sq_pause_ms) ? t->pauses : TS_ARRAY_LEN(sq_pause_ms) - 1;
+	int64_t ms = sq_pause_ms[i] < left ? sq_pause_ms[i] : left;
+	t->pauses++;
+	struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	return 1;
+}
+
 static int
 w_begin(store *b)
 {
 	sq_handle *h = H(b);
-	int rc = hlock(h);
-	if (rc != 0)
-		return rc;
-	if ((rc = sq_begin(&h->s->base)) != 0) { /* in_tx: SQLite refuses a nested BEGIN */
-		hunlock(h);
-		return rc;
-	}
-	h->in_tx = 1; /* the connection stays held until commit or rollback */
-	return 0;
+	sq_try t;
+	int rc;
+	try_start(&t, h);
+	do {
+		if ((rc = try_take(&t)) != 0)
+			return rc;
+		/* in_tx: SQLite refuses a nested BEGIN */
+		if ((rc = sq_begin(&h->s->base)) == 0) {
+			h->in_tx = 1; /* the connection stays held until commit or rollback */
+			return 0;
+		}
+	} while (try_again(&t, &rc));
+	return rc;
 }
 
 /* Ends this handle's transaction: its hold on the connection goes. */
@@ -1954,7 +2159,7 @@ static int
 w_commit(store *b)
 {
 	sq_handle *h = H(b);
-	int rc = hlock(h);
+	int rc = hlock(h, mono_ms() + h->wait_ms);
 	if (rc != 0)
 		return rc;
 	rc = sq_commit(&h->s->base);
@@ -1970,7 +2175,7 @@ static void
 w_rollback(store *b)
 {
 	sq_handle *h = H(b);
-	if (hlock(h) != 0)
+	if (hlock(h, mono_ms() + h->wait_ms) != 0)
 		return; /* not in a transaction: another handle holds the connection */
 	if (!sqlite3_get_autocommit(h->s->db))
 		sq_rollback(&h->s->base);
@@ -1983,7 +2188,7 @@ w_close(store *b)
 {
 	sq_handle *h = H(b);
 	sq_store *s = h->s;
-	(void)hlock(h); /* waits at most wait_ms for another handle's transaction */
+	(void)hlock(h, mono_ms() + h->wait_ms); /* waits at most wait_ms for another handle's transaction */
 	if (h->in_tx) { /* closed half-way through a transaction */
 		sq_rollback(&s->base);
 		end_tx(h);
@@ -2001,193 +2206,33 @@ w_close(store *b)
 		sq_close(&s->base);
 }
 
-/* Every other operation: holding the connection. */
+/* Every other operation: holding the connection, tried again outside the
+ * hold while another process holds the lock it needs. */
 #define W(name, params, args) \
 	static int w_##name params \
 	{ \
-		int rc_ = hlock(H(s)); \
-		if (rc_ != 0) \
-			return rc_; \
-		rc_ = sq_ops.name args; \
-		hunlock(H(s)); \
+		sq_try t_; \
+		int rc_; \
+		try_start(&t_, H(s)); \
+		do { \
+			if ((rc_ = try_take(&t_)) != 0) \
+				return rc_; \
+			rc_ = sq_ops.name args; \
+		} while (try_again(&t_, &rc_)); \
 		return rc_; \
 	}
-W(user_add, (store *s, const char *name, const char *pass_hash, int64_t *id), (&H(s)->s->base, name, pass_hash, id))
-W(user_get, (store *s, int64_t id, char *name, size_t cap, char *pass_hash, size_t hcap),
-    (&H(s)->s->base, id, name, cap, pass_hash, hcap))
-W(user_by_name, (store *s, const char *name, int64_t *id), (&H(s)->s->base, name, id))
-W(enroll_code_add, (store *s, const char *code_hash, int64_t user_id, int64_t expires_at),
-    (&H(s)->s->base, code_hash, user_id, expires_at))
-W(enroll_code_use, (store *s, const char *code_hash, int64_t now, int64_t *user_id),
-    (&H(s)->s->base, code_hash, now, user_id))
-W(device_add, (store *s, const char *device_id, int64_t user_id, const char *name),
-    (&H(s)->s->base, device_id, user_id, name))
-W(device_user, (store *s, const char *device_id, int64_t *user_id), (&H(s)->s->base, device_id, user_id))
-W(token_add, (store *s, const char *token_hash, const char *device_id, int64_t user_id, int64_t expires_at),
-    (&H(s)->s->base, token_hash, device_id, user_id, expires_at))
-W(token_check, (store *s, const char *token_hash, const char *device_id, int64_t now, int64_t *user_id),
-    (&H(s)->s->base, token_hash, device_id, now, user_id))
-W(provider_put, (store *s, const store_provider *p), (&H(s)->s->base, p))
-W(provider_get, (store *s, const char *name, store_provider *p), (&H(s)->s->base, name, p))
-W(app_put, (store *s, const store_app *a), (&H(s)->s->base, a))
-W(app_get, (store *s, const char *app_id, store_app *a), (&H(s)->s->base, app_id, a))
-W(apps_json, (store *s, int64_t user_id, json_t **out), (&H(s)->s->base, user_id, out))
-W(app_release, (store *s, const char *app_id, const char *share_id), (&H(s)->s->base, app_id, share_id))
-W(share_insert, (store *s, const store_share *sh), (&H(s)->s->base, sh))
-W(share_get, (store *s, const char *id, store_share *sh), (&H(s)->s->base, id, sh))
-W(share_update, (store *s, const store_share *sh), (&H(s)->s->base, sh))
-W(share_by_eid_app, (store *s, const char *eid, const char *assoc_app_id, store_share *sh),
-    (&H(s)->s->base, eid, assoc_app_id, sh))
-W(share_by_matching, (store *s, const char *matching_id, store_share *sh), (&H(s)->s->base, matching_id, sh))
-W(share_set_app_key, (store *s, const char *id, const char *hex), (&H(s)->s->base, id, hex))
-W(share_get_app_key, (store *s, const char *id, char *hex, size_t cap), (&H(s)->s->base, id, hex, cap))
-W(share_set_credential, (store *s, const char *id, const char *json_text), (&H(s)->s->base, id, json_text))
-W(share_get_credential, (store *s, const char *id, char **out), (&H(s)->s->base, id, out))
-W(shares_json, (store *s, int64_t user_id, json_t **out), (&H(s)->s->base, user_id, out))
-W(shares_expired, (store *s, int64_t now, char (*ids)[STORE_ID_MAX], size_t max, size_t *n),
-    (&H(s)->s->base, now, ids, max, n))
-W(share_counts, (store *s, int64_t counts[SHARE_NSTATES]), (&H(s)->s->base, counts))
-W(shares_of_eid, (store *s, const char *eid, char (*ids)[STORE_ID_MAX], size_t max, size_t *n),
-    (&H(s)->s->base, eid, ids, max, n))
-W(event_add, (store *s, int64_t user_id, const char *share_id, const char *type, const char *data, int64_t *id),
-    (&H(s)->s->base, user_id, share_id, type, data, id))
-W(events_after, (store *s, int64_t user_id, const char *share_id, int64_t after, store_event *out, size_t max, size_t *n),
-    (&H(s)->s->base, user_id, share_id, after, out, max, n))
-W(events_last, (store *s, int64_t user_id, int64_t *id), (&H(s)->s->base, user_id, id))
-W(cmd_add, (store *s, const char *eid, const char *share_id, const char *type, const char *data, int64_t *id),
-    (&H(s)->s->base, eid, share_id, type, data, id))
-W(cmds_pending, (store *s, const char *eid, int64_t after, store_cmd *out, size_t max, size_t *n),
-    (&H(s)->s->base, eid, after, out, max, n))
-W(cmd_done, (store *s, const char *share_id, const char *type), (&H(s)->s->base, share_id, type))
-W(outbox_add, (store *s, const char *kind, const char *share_id, int64_t *id), (&H(s)->s->base, kind, share_id, id))
-W(outbox_claim, (store *s, int64_t now, int64_t lease_s, store_outbox *out, size_t max, size_t *n),
-    (&H(s)->s->base, now, lease_s, out, max, n))
-W(outbox_done, (store *s, int64_t id), (&H(s)->s->base, id))
-W(outbox_retry, (store *s, int64_t id, int64_t next_at, const char *err), (&H(s)->s->base, id, next_at, err))
-W(outbox_depth, (store *s, int64_t *pending, int64_t *retrying), (&H(s)->s->base, pending, retrying))
-W(outbox_reset_leases, (store *s), (&H(s)->s->base))
-W(outbox_wake, (store *s, const char *share_id, int64_t now), (&H(s)->s->base, share_id, now))
-W(outbox_next_due, (store *s, int64_t now, int64_t *secs), (&H(s)->s->base, now, secs))
-W(idem_get, (store *s, const char *device_id, const char *key, char *req_hash, size_t hcap, int *status, char **response),
-    (&H(s)->s->base, device_id, key, req_hash, hcap, status, response))
-W(idem_put, (store *s, const char *device_id, const char *key, const char *req_hash, int status, const char *response),
-    (&H(s)->s->base, device_id, key, req_hash, status, response))
-W(offer_nonce_use, (store *s, const char *nonce_hex, const char *share_id, int64_t expires_at),
-    (&H(s)->s->base, nonce_hex, share_id, expires_at))
-W(gc, (store *s, int64_t tx_before, int64_t idem_before, int64_t now), (&H(s)->s->base, tx_before, idem_before, now))
-W(prune, (store *s, int64_t before, size_t max, size_t *n), (&H(s)->s->base, before, max, n))
-W(tx_put, (store *s, const store_tx *tx), (&H(s)->s->base, tx))
-W(tx_get, (store *s, const char *id, store_tx *tx), (&H(s)->s->base, id, tx))
-W(companion_put, (store *s, const char *eid, const uint8_t pub[65]), (&H(s)->s->base, eid, pub))
-W(companion_pub, (store *s, const char *eid, uint8_t pub[65]), (&H(s)->s->base, eid, pub))
-W(device_revoke, (store *s, const char *device_id, int64_t now, int64_t *user_id),
-    (&H(s)->s->base, device_id, now, user_id))
-W(devices_json, (store *s, int64_t user_id, json_t **out), (&H(s)->s->base, user_id, out))
-W(device_revocations, (store *s, int64_t *count), (&H(s)->s->base, count))
-W(throttle_hit, (store *s, const char *key, int64_t now, int64_t window_s, int *attempts, int64_t *window_start),
-    (&H(s)->s->base, key, now, window_s, attempts, window_start))
-W(throttle_undo, (store *s, const char *key), (&H(s)->s->base, key))
-W(throttle_forget, (store *s, const char *key), (&H(s)->s->base, key))
-W(tx_trim, (store *s, const char *share_id, int keep), (&H(s)->s->base, share_id, keep))
-W(companion_claim, (store *s, const char *eid, int64_t user_id, int64_t now), (&H(s)->s->base, eid, user_id, now))
-W(companion_owner, (store *s, const char *eid, int64_t *user_id), (&H(s)->s->base, eid, user_id))
-W(companion_release, (store *s, const char *eid), (&H(s)->s->base, eid))
-W(users_json, (store *s, json_t **out), (&H(s)->s->base, out))
-W(providers_json, (store *s, json_t **out), (&H(s)->s->base, out))
-W(app_remove, (store *s, const char *app_id), (&H(s)->s->base, app_id))
-W(provider_remove, (store *s, const char *name), (&H(s)->s->base, name))
-W(user_remove, (store *s, int64_t user_id, int64_t now), (&H(s)->s->base, user_id, now))
-W(token_drop, (store *s, const char *token_hash), (&H(s)->s->base, token_hash))
-W(smds_event_put, (store *s, const char *share_id, const char *eid, const char *event_id, int64_t now),
-    (&H(s)->s->base, share_id, eid, event_id, now))
-W(smds_event_del, (store *s, const char *share_id), (&H(s)->s->base, share_id))
-W(smds_events, (store *s, const char *eid, char (*event_ids)[STORE_ID_MAX], size_t max, size_t *n),
-    (&H(s)->s->base, eid, event_ids, max, n))
-W(cc_put, (store *s, const char *share_id, const char *cc_hash_hex), (&H(s)->s->base, share_id, cc_hash_hex))
-W(cc_get, (store *s, const char *share_id, char cc_hash_hex[65], int *attempts),
-    (&H(s)->s->base, share_id, cc_hash_hex, attempts))
-W(cc_refused, (store *s, const char *share_id, int *attempts), (&H(s)->s->base, share_id, attempts))
+SQ_OPS(W)
 #undef W
 
+#define SLOT(name, params, args) .name = w_##name,
 static const struct store_ops sq_handle_ops = {
 	.close = w_close,
 	.begin = w_begin,
 	.commit = w_commit,
 	.rollback = w_rollback,
-	.user_add = w_user_add,
-	.user_get = w_user_get,
-	.user_by_name = w_user_by_name,
-	.enroll_code_add = w_enroll_code_add,
-	.enroll_code_use = w_enroll_code_use,
-	.device_add = w_device_add,
-	.device_user = w_device_user,
-	.token_add = w_token_add,
-	.token_check = w_token_check,
-	.provider_put = w_provider_put,
-	.provider_get = w_provider_get,
-	.app_put = w_app_put,
-	.app_get = w_app_get,
-	.apps_json = w_apps_json,
-	.app_release = w_app_release,
-	.share_insert = w_share_insert,
-	.share_get = w_share_get,
-	.share_update = w_share_update,
-	.share_by_eid_app = w_share_by_eid_app,
-	.share_by_matching = w_share_by_matching,
-	.share_set_app_key = w_share_set_app_key,
-	.share_get_app_key = w_share_get_app_key,
-	.share_set_credential = w_share_set_credential,
-	.share_get_credential = w_share_get_credential,
-	.shares_json = w_shares_json,
-	.shares_expired = w_shares_expired,
-	.share_counts = w_share_counts,
-	.shares_of_eid = w_shares_of_eid,
-	.event_add = w_event_add,
-	.events_after = w_events_after,
-	.events_last = w_events_last,
-	.cmd_add = w_cmd_add,
-	.cmds_pending = w_cmds_pending,
-	.cmd_done = w_cmd_done,
-	.outbox_add = w_outbox_add,
-	.outbox_claim = w_outbox_claim,
-	.outbox_done = w_outbox_done,
-	.outbox_retry = w_outbox_retry,
-	.outbox_depth = w_outbox_depth,
-	.outbox_reset_leases = w_outbox_reset_leases,
-	.outbox_wake = w_outbox_wake,
-	.outbox_next_due = w_outbox_next_due,
-	.idem_get = w_idem_get,
-	.idem_put = w_idem_put,
-	.offer_nonce_use = w_offer_nonce_use,
-	.gc = w_gc,
-	.prune = w_prune,
-	.tx_put = w_tx_put,
-	.tx_get = w_tx_get,
-	.companion_put = w_companion_put,
-	.companion_pub = w_companion_pub,
-	.device_revoke = w_device_revoke,
-	.devices_json = w_devices_json,
-	.device_revocations = w_device_revocations,
-	.throttle_hit = w_throttle_hit,
-	.throttle_undo = w_throttle_undo,
-	.throttle_forget = w_throttle_forget,
-	.tx_trim = w_tx_trim,
-	.companion_claim = w_companion_claim,
-	.companion_owner = w_companion_owner,
-	.companion_release = w_companion_release,
-	.users_json = w_users_json,
-	.providers_json = w_providers_json,
-	.app_remove = w_app_remove,
-	.provider_remove = w_provider_remove,
-	.user_remove = w_user_remove,
-	.token_drop = w_token_drop,
-	.smds_event_put = w_smds_event_put,
-	.smds_event_del = w_smds_event_del,
-	.smds_events = w_smds_events,
-	.cc_put = w_cc_put,
-	.cc_get = w_cc_get,
-	.cc_refused = w_cc_refused,
+	SQ_OPS(SLOT)
 };
+#undef SLOT
 
 static int
 migrate(sq_store *s)
@@ -2289,8 +2334,9 @@ open_conn(const char *path, const store_opts *opts, sq_store **out)
 		free(s);
 		return TS_EDB;
 	}
-	s->busy_ms = opts && opts->wait_ms > 0 ? opts->wait_ms : STORE_WAIT_WORKER_MS;
-	sqlite3_busy_timeout(s->db, s->busy_ms);
+	/* Opening and migrating wait for other processes' locks here; from then
+	 * on the handles do (sq_try): no waiting while one holds db. */
+	sqlite3_busy_timeout(s->db, opts && opts->wait_ms > 0 ? opts->wait_ms : STORE_WAIT_WORKER_MS);
 	ts_snprintf(s->sql_expired, sizeof(s->sql_expired),
 	    "SELECT id FROM shares WHERE state IN (%s) AND not_after > 0 AND not_after <= ? LIMIT ?",
 	    store_sql_expirable());
@@ -2315,12 +2361,16 @@ open_conn(const char *path, const store_opts *opts, sq_store **out)
 		log_warn("TAPSHARE_STORE_EXPLAIN: cannot open %s", ex);
 	int rc;
 	if ((rc = exec(s, "PRAGMA journal_mode=WAL")) != 0 ||
-	    (rc = exec(s, "PRAGMA synchronous=FULL")) != 0 ||
+	    (rc = exec(s, "PRAGMA synchronous=NORMAL")) != 0 ||
+	    (sqlite3_wal_hook(s->db, sq_wal_hook, s), 0) != 0 ||
 	    (rc = exec(s, "PRAGMA foreign_keys=ON")) != 0 || (rc = exec(s, "PRAGMA mmap_size=268435456")) != 0 ||
 	    (rc = migrate(s)) != 0) {
+		if (rc == TS_ETIMEOUT)
+			log_warn("sqlite: database %s busy (held by another connection)", path);
 		sq_close(&s->base);
 		return rc;
 	}
+	sqlite3_busy_handler(s->db, sq_busy, s);
 	*out = s;
 	return 0;
 }

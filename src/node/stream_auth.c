@@ -73,8 +73,10 @@ stream_auth_complete(const download_svc *d, store *st, const char *tid, const ui
 	char tid_hex[2 * ES10_TID_MAX + 1], owner[STORE_ID_MAX], th[65];
 	uint8_t raw[32];
 	int rc;
-	if (tid == NULL || strlen(tid) != 2 * RSP_TID_LEN || st->ops->tx_get(st, tid, &tx) != 0 ||
-	    strncmp(tx.share_id, "stream:", 7) != 0)
+	rc = tid == NULL || strlen(tid) != 2 * RSP_TID_LEN ? TS_ENOTFOUND : st->ops->tx_get(st, tid, &tx);
+	if (rc != 0 && rc != TS_ENOTFOUND) /* busy: no verdict on the transactionId */
+		return refuse(why, rc, ES9_BUSY, "the database is busy; retry");
+	if (rc != 0 || strncmp(tx.share_id, "stream:", 7) != 0)
 		return refuse(why, TS_ENOTFOUND, ES9_TID_UNKNOWN, "unknown transactionId");
 	if (tx.stage != SA_INITIATED)
 		return refuse(why, TS_ESTATE, ES9_TID_UNKNOWN, "transaction %s was used already", tid);
@@ -128,5 +130,5 @@ stream_auth_check(store *st, const char *eid, const char *bearer)
 		return TS_EAUTH;
 	secret_hash(bearer, th);
 	token_owner(eid, owner);
-	return st->ops->token_check(st, th, owner, ts_now(), &uid) == 0 ? 0 : TS_EAUTH;
+	return st->ops->token_check(st, th, owner, ts_now(), &uid); /* TS_EAUTH: no such live token */
 }

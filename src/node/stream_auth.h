@@ -37,7 +37,8 @@ int stream_auth_initiate(const download_svc *d, store *st, const char *peer, con
  * is used up either way. */
 int stream_auth_complete(const download_svc *d, store *st, const char *tid, const uint8_t *asr, size_t asr_len,
     char token[65], download_why *why);
-/* 0 if bearer is a live stream token of eid, else TS_EAUTH. */
+/* 0 if bearer is a live stream token of eid, TS_EAUTH if not, another
+ * error when the store could not tell (busy: no verdict on the token). */
 int stream_auth_check(store *st, const char *eid, const char *bearer);
 
 #endif

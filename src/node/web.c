@@ -90,6 +90,15 @@ reply_error(struct evhttp_request *req, int status, const char *code, const char
 	ts_httpd_reply_error(req, status, code, "%s", msg);
 }
 
+/* The store could not answer (busy, timed out): no verdict on the browser,
+ * its certificate or its session, so 503 and retry, never a refusal. */
+static void
+reply_busy(struct evhttp_request *req)
+{
+	sec_headers(req);
+	api_reply_busy(req);
+}
+
 /* CSRF token for a cookie value: HMAC-SHA256(node key, label || value). */
 static void
 csrf_of(const node *n, const char *label, const char *value, char out[65])
@@ -120,8 +129,9 @@ csrf_ok(const node *n, struct evhttp_request *req, const char *label, const char
 }
 
 /* "web" or "web:<device id>" for the device certificate the browser shows.
- * 0; TS_EDENIED with a certificate of a revoked or unknown device. *dev_user
- * is the certificate's user (-1 without one). */
+ * 0; TS_EDENIED with a certificate of a revoked or unknown device; another
+ * error when the store could not tell (busy). *dev_user is the certificate's
+ * user (-1 without one). */
 static int
 binding_of(node *n, struct evhttp_request *req, char out[80], char device_id[65], int64_t *dev_user)
 {
@@ -132,8 +142,11 @@ binding_of(node *n, struct evhttp_request *req, char out[80], char device_id[65]
 		snprintf(out, 80, "web");
 		return 0;
 	}
-	if (n->st->ops->device_user(n->st, device_id, dev_user) != 0)
+	int rc = n->st->ops->device_user(n->st, device_id, dev_user);
+	if (rc == TS_ENOTFOUND || rc == TS_EDENIED)
 		return TS_EDENIED;
+	if (rc != 0)
+		return rc;
 	snprintf(out, 80, "web:%s", device_id);
 	return 0;
 }
@@ -156,14 +169,23 @@ session_of(node *n, struct evhttp_request *req, web_sess *s)
 		return TS_EAUTH;
 	}
 	int64_t dev_user;
-	if (binding_of(n, req, s->binding, s->device_id, &dev_user) != 0) {
+	int rc = binding_of(n, req, s->binding, s->device_id, &dev_user);
+	if (rc == TS_EDENIED) {
 		reply_error(req, 403, "device_revoked", "this browser's device certificate is revoked or unknown");
 		return TS_EAUTH;
 	}
+	if (rc != 0) {
+		reply_busy(req);
+		return rc;
+	}
 	char th[65];
 	secret_hash(s->token, th);
-	if (n->st->ops->token_check(n->st, th, s->binding, ts_now(), &s->user_id) != 0 ||
-	    (dev_user >= 0 && dev_user != s->user_id)) {
+	rc = n->st->ops->token_check(n->st, th, s->binding, ts_now(), &s->user_id);
+	if (rc != 0 && rc != TS_EAUTH) { /* TS_EAUTH: no such live token */
+		reply_busy(req);
+		return rc;
+	}
+	if (rc != 0 || (dev_user >= 0 && dev_user != s->user_id)) {
 		reply_error(req, 401, "session_expired", "the session is unknown or expired; sign in again");
 		return TS_EAUTH;
 	}
@@ -247,14 +269,25 @@ h_session(struct evhttp_request *req, void *arg)
 	const char *ck = ts_httpd_header(req, "Cookie");
 	char tok[WEB_TOKEN_HEX + 1], binding[80], dev[65], th[65], csrf[65];
 	int64_t dev_user, uid = -1;
-	if (ts_cookie_hex64(ck, WEB_COOKIE, tok) == 0 && binding_of(n, req, binding, dev, &dev_user) == 0) {
+	int rc = ts_cookie_hex64(ck, WEB_COOKIE, tok) == 0 ? binding_of(n, req, binding, dev, &dev_user) : TS_EDENIED;
+	if (rc == 0) {
 		secret_hash(tok, th);
-		if (n->st->ops->token_check(n->st, th, binding, ts_now(), &uid) != 0 || (dev_user >= 0 && dev_user != uid))
+		rc = n->st->ops->token_check(n->st, th, binding, ts_now(), &uid);
+		if (rc == TS_EAUTH || (rc == 0 && dev_user >= 0 && dev_user != uid)) {
+			rc = TS_EDENIED;
 			uid = -1;
+		}
+	}
+	if (rc != 0 && rc != TS_EDENIED) { /* signed in or not, the store could not tell */
+		reply_busy(req);
+		return;
 	}
 	if (uid >= 0) {
 		char name[STORE_STR_MAX] = "";
-		(void)n->st->ops->user_get(n->st, uid, name, sizeof(name), NULL, 0);
+		if (n->st->ops->user_get(n->st, uid, name, sizeof(name), NULL, 0) != 0) {
+			reply_busy(req);
+			return;
+		}
 		csrf_of(n, "session", tok, csrf);
 		reply_json(req, 200, json_pack("{s:b,s:s,s:s,s:s?}", "signed_in", 1, "user", name, "csrf", csrf,
 		    "device_id", dev[0] ? dev : NULL));
@@ -322,14 +355,22 @@ h_login(struct evhttp_request *req, void *arg)
 		reply_error(req, 400, "bad_request", "sign-in needs \"user\" and \"passphrase\"");
 		goto done;
 	}
-	if (binding_of(n, req, binding, dev, &dev_user) != 0) {
+	int rc = binding_of(n, req, binding, dev, &dev_user);
+	if (rc == TS_EDENIED) {
 		reply_error(req, 403, "device_revoked", "this browser's device certificate is revoked or unknown");
 		goto done;
 	}
 	/* An unknown user name is checked like a wrong passphrase (same
-	 * answer, same scrypt time), throttled under the address alone. */
-	if (n->st->ops->user_by_name(n->st, user, &uid) != 0)
+	 * answer, same scrypt time), throttled under the address alone. A
+	 * store that cannot tell is no attempt: 503, nothing counted. */
+	if (rc == 0 && (rc = n->st->ops->user_by_name(n->st, user, &uid)) == TS_ENOTFOUND) {
+		rc = 0;
 		uid = 0; /* no user has id 0: verifies as wrong */
+	}
+	if (rc != 0) {
+		reply_busy(req);
+		goto done;
+	}
 	if (dev_user >= 0 && uid != dev_user) {
 		reply_error(req, 403, "device_other_user", "this browser's device certificate belongs to another account");
 		goto done;
@@ -435,7 +476,8 @@ h_state(struct evhttp_request *req, void *arg)
 			json_object_set_new(sh, "history", json_array());
 	}
 	char name[STORE_STR_MAX] = "";
-	(void)n->st->ops->user_get(n->st, s.user_id, name, sizeof(name), NULL, 0);
+	if (n->st->ops->user_get(n->st, s.user_id, name, sizeof(name), NULL, 0) != 0)
+		goto busy;
 	free(ev);
 	json_decref(hist);
 	reply_json(req, 200, json_pack("{s:s,s:s?,s:o,s:o,s:I,s:b,s:I}", "user", name, "device_id",
@@ -447,8 +489,7 @@ busy:
 	json_decref(hist);
 	json_decref(devices);
 	json_decref(shares);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-	reply_error(req, 503, "store_busy", "the database is busy; retry in a moment");
+	reply_busy(req);
 }
 
 static void

@@ -157,13 +157,51 @@ ts_enroll() {
 		>>"$T/enroll.log" 2>&1
 }
 
+# ts_serve_se: tapshare-se serving $T/se.state in its own process over the
+# vsmartcard vpcd framing on 127.0.0.1 (a free port: SE_PORT, SE_PID)
+ts_serve_se() {
+	local try
+	for try in 1 2 3 4 5; do
+		SE_PORT=$((20000 + RANDOM % 20000))
+		"$TS_BIN/tapshare-se" serve --state "$T/se.state" --listen "127.0.0.1:$SE_PORT" --verbose >>"$T/se.log" 2>&1 &
+		SE_PID=$!
+		sleep 0.3
+		kill -0 "$SE_PID" 2>/dev/null && break
+	done
+	PIDS+=("$SE_PID")
+}
+
+# ts_start_all [--bank] [--no-se | --no-companion | --se-serve] [SE_SPEC]: the
+# provider, the node (alice's and bob's accounts and apps), the SE and the
+# companion on it (SE_SPEC, default in process), both phones enrolled.
+#   --bank          the second provider too (ts_start_bank), before the node starts
+#   --no-se         neither SE nor companion (the phones only)
+#   --no-companion  the SE's state but no companion (a standard LPA drives the SE)
+#   --se-serve      the SE in its own process over vpcd (ts_serve_se), the companion on it
 ts_start_all() {
+	local bank=0 se=all
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--bank) bank=1 ;;
+		--no-se) se=none ;;
+		--no-companion) se=state ;;
+		--se-serve) se=serve ;;
+		*) break ;;
+		esac
+		shift
+	done
 	ts_pki
 	ts_start_sp
 	ts_init_node
+	[ "$bank" = 1 ] && ts_start_bank
 	ts_start_node
-	ts_init_se
-	ts_start_companion "${1:-}"
+	if [ "$se" != none ]; then
+		ts_init_se
+		case $se in
+		all) ts_start_companion "${1:-}" ;;
+		serve) ts_serve_se && ts_start_companion "vpcd:127.0.0.1:$SE_PORT" ;;
+		esac
+	fi
 	ts_enroll
 }
 

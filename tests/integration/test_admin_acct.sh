@@ -6,11 +6,7 @@
 # before closing an account, which then can no longer be used while its
 # name is free for a new account that inherits nothing.
 . "$(dirname "$0")/lib.sh"
-ts_pki
-ts_start_sp
-ts_init_node
-ts_start_node
-ts_enroll
+ts_start_all --no-se
 N=("$TS_BIN/tapshare-node")
 D=(--dir "$T/node")
 CURL=(curl -sS --max-time 20 --cacert "$T/pki/node-ca.crt")

@@ -79,13 +79,7 @@ envelope() {
 		fail "--json envelope (exit $want, got $st): ${*#$B/}"; sed 's/^/    out: /' "$T/env.out" | head -5; sed 's/^/    err: /' "$T/env.err" | head -5
 	fi
 }
-ts_pki
-ts_start_sp
-ts_init_node
-ts_start_node
-ts_init_se
-ts_start_companion
-ts_enroll
+ts_start_all
 D=(--dir "$T/node")
 envelope 0 "$B/tapshare-node" user list "${D[@]}" --json
 envelope 0 "$B/tapshare-node" user show alice "${D[@]}" --json

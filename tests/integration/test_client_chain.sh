@@ -10,11 +10,7 @@
 # certificate (TLS 1.3: 1 context byte, 3 list bytes, per entry 3 length bytes
 # + DER + 2 extension bytes).
 . "$(dirname "$0")/lib.sh"
-ts_pki
-ts_start_sp
-ts_init_node
-ts_start_node
-ts_enroll
+ts_start_all --no-se
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 openssl s_server -accept "127.0.0.1:$PORT" -cert "$T/pki/node-tls.crt" -key "$T/pki/node-tls.key" \
 	-CAfile "$T/pki/node-ca.crt" -Verify 2 -msg -www -tls1_3 >"$T/s_server.log" 2>&1 &

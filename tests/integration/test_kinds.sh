@@ -3,14 +3,7 @@
 # as broker, patent Fig. 5b): a SIM subscription from the operator, a bank-ID
 # credential from the bank, a service credential from the operator.
 . "$(dirname "$0")/lib.sh"
-ts_pki
-ts_start_sp
-ts_init_node
-ts_start_bank
-ts_start_node
-ts_init_se
-ts_start_companion
-ts_enroll
+ts_start_all --bank
 
 apps=$(alice apps --json | jdata)
 expect "apps lists the bank-ID credential with its kind and provider" \

@@ -3,11 +3,7 @@
 # per account, no other device resets a window, a restart forgets nothing;
 # and scrypt runs off the event loop, so logins do not delay other requests.
 . "$(dirname "$0")/lib.sh"
-ts_pki
-ts_start_sp
-ts_init_node
-ts_start_node
-ts_enroll
+ts_start_all --no-se
 CURL=(curl -sS --max-time 20 --cacert "$T/pki/node-ca.crt")
 dev() { local h=$1; shift; "${CURL[@]}" --cert "$h/device.crt" --key "$h/device.key" "$@"; }
 # login HOME PASS -> prints the HTTP status

@@ -14,12 +14,7 @@
 #     (cancelOrder), the primary gets share.failed, nothing is on the eUICC.
 # The eUICC is tapshare-se in process (inproc:): no pcscd, no fixed ports.
 . "$(dirname "$0")/lib.sh"
-ts_pki
-ts_start_sp
-ts_init_node
-ts_start_node
-ts_init_se
-ts_enroll
+ts_start_all --no-companion
 BARE=${NODE_URL#https://}
 LPA=("$TS_BIN/test_lpa" --ca "$T/pki/node-ca.crt" --se "inproc:$T/se.state")
 

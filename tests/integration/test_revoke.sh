@@ -4,11 +4,7 @@
 # once on every endpoint class (apps, events, session, shares, cancel,
 # release, devices, offers it signed) and its open event stream ends.
 . "$(dirname "$0")/lib.sh"
-ts_pki
-ts_start_sp
-ts_init_node
-ts_start_node
-ts_enroll
+ts_start_all --no-se
 CURL=(curl -sS --max-time 20 --cacert "$T/pki/node-ca.crt")
 dev() { local h=$1; shift; "${CURL[@]}" --cert "$h/device.crt" --key "$h/device.key" "$@"; }
 for h in alice2 alice3; do

@@ -2,21 +2,7 @@
 # The same flow with the secure element in its own process (tapshare-se),
 # reached over the vsmartcard vpcd framing on 127.0.0.1.
 . "$(dirname "$0")/lib.sh"
-ts_pki
-ts_start_sp
-ts_init_node
-ts_start_node
-ts_init_se
-for try in 1 2 3 4 5; do
-	SE_PORT=$((20000 + RANDOM % 20000))
-	"$TS_BIN/tapshare-se" serve --state "$T/se.state" --listen "127.0.0.1:$SE_PORT" --verbose >>"$T/se.log" 2>&1 &
-	SE_PID=$!
-	sleep 0.3
-	kill -0 "$SE_PID" 2>/dev/null && break
-done
-PIDS+=("$SE_PID")
-ts_start_companion "vpcd:127.0.0.1:$SE_PORT"
-ts_enroll
+ts_start_all --se-serve
 out=$(alice share --link "sim:$T/link.sock" --app sim-alice --timeout 60 2>&1) || { echo "$out"; fail "share over vpcd completes"; }
 expect "S6 second confirmation over vpcd" grep -q "S6 second confirmation" <<<"$out"
 SHARE=$(alice shares --json | jq -r '.data | .shares[0].share_id')

@@ -7,13 +7,7 @@
 # stopped in the middle of libevent's callbacks once stayed allocated with
 # its SSL and SSL_CTX, and the sanitized node exited with status 134).
 . "$(dirname "$0")/lib.sh"
-ts_pki
-ts_start_sp
-ts_init_node
-ts_start_node
-ts_init_se
-ts_start_companion
-ts_enroll
+ts_start_all
 
 # Each round stops the node at one moment of the companion's reconnect:
 # odd rounds right after the node logged the SE proof (the companion is then

@@ -77,13 +77,24 @@ expect "the PostgreSQL group ran all its $NSTORE tests (${pg_passed:-0} passed, 
 	[ "$(( ${pg_passed:-0} + ${pg_skipped:-0} ))" -eq "$NSTORE" ]
 
 # 1b. PostgreSQL only: the lock-free order of events and commands (two
-#     writer processes, late commits, replay, NOTIFY after the commit)
+#     writer processes, late commits, replay, NOTIFY after the commit and
+#     outside its wait for durability)
 if TS_PG_URL="$PGURL_UNIT" timeout 120 "$TS_BIN/unit_node_test_pg_order" >"$T/order.log" 2>&1 &&
-	grep -q '^\[  PASSED  \] 5 test(s)' "$T/order.log"; then
-	ok "event and command order without a lock (unit_node_test_pg_order, 5 tests)"
+	grep -q '^\[  PASSED  \] 6 test(s)' "$T/order.log"; then
+	ok "event and command order without a lock (unit_node_test_pg_order, 6 tests)"
 else
-	fail "event and command order without a lock (unit_node_test_pg_order, 5 tests)"
+	fail "event and command order without a lock (unit_node_test_pg_order, 6 tests)"
 	grep -E '^\[|FAIL|error|Assert' "$T/order.log" | tail -n 40
+fi
+
+# 1c. PostgreSQL only: pg_listen.c's fast sweep after a held-back read, and
+#     a node's own notifications not woken twice
+if TS_PG_URL="$PGURL_UNIT" timeout 120 "$TS_BIN/unit_node_test_pg_sweep" >"$T/sweep.log" 2>&1 &&
+	grep -q '^\[  PASSED  \] 2 test(s)' "$T/sweep.log"; then
+	ok "the fast sweep after a held-back read (unit_node_test_pg_sweep, 2 tests)"
+else
+	fail "the fast sweep after a held-back read (unit_node_test_pg_sweep, 2 tests)"
+	grep -E '^\[|FAIL|error|Assert' "$T/sweep.log" | tail -n 40
 fi
 
 # 2. the happy path with the node's state in PostgreSQL (ts_init_node, with

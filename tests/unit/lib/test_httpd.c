@@ -135,6 +135,9 @@ h_sse(struct evhttp_request *req, void *arg)
 	snprintf(d1, sizeof(d1), "{\"last\":\"%s\"}", last ? last : "");
 	start_stream(req);
 	send_event(req, "1", "first", d1);
+	/* as a long-lived stream does: the rest goes out after the request's
+	 * parse state was given back, and the connection stays usable */
+	ts_httpd_stream_idle(req);
 	send_event(req, "2", "second", "{\"n\":2}");
 	send_event(req, "3", "third", "{\"n\":3}");
 	evhttp_send_reply_end(req);
@@ -160,6 +163,7 @@ h_sse_hang(struct evhttp_request *req, void *arg)
 	(void)arg;
 	start_stream(req);
 	send_event(req, "1", "only", "{}");
+	ts_httpd_stream_idle(req); /* then closed by the client or the idle timeout */
 	hang_req = req;
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), hang_closed, NULL);
 }
@@ -213,6 +217,7 @@ h_sse_slow(struct evhttp_request *req, void *arg)
 	st->req = req;
 	st->tick = evtimer_new(base, slow_tick, st);
 	start_stream(req);
+	ts_httpd_stream_idle(req);
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), slow_closed, st);
 	struct timeval tv = { 0, SLOW_EVERY_MS * 1000 };
 	evtimer_add(st->tick, &tv);

@@ -6,7 +6,8 @@
  * id order, whatever order the writers commit in, and a replay from any
  * Last-Event-ID must give exactly the rows after it. The wake-ups (NOTIFY
  * tapshare) go after the commit, once per key, never for a rolled-back
- * transaction. Runs when TS_PG_URL names a database it may wipe
+ * transaction, and outside the write transaction (the notification lock is
+ * never held across a commit's wait for durability). Runs when TS_PG_URL names a database it may wipe
  * (tests/integration/test_store_pg.sh); skips otherwise.
  */
 #include <setjmp.h>
@@ -340,6 +341,123 @@ test_notify_after_commit(void **state)
 	store_close(s);
 }
 
+/* One value of a query on a connection of its own ("" for none). */
+static void
+raw_value(const char *sql, char *out, size_t cap)
+{
+	PGconn *c = raw();
+	PGresult *r = PQexec(c, sql);
+	out[0] = '\0';
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
+		snprintf(out, cap, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PQfinish(c);
+}
+
+static void
+sync_standby(const char *names)
+{
+	PGconn *c = raw();
+	char sql[160];
+	snprintf(sql, sizeof(sql), "ALTER SYSTEM SET synchronous_standby_names = '%s'", names);
+	raw_exec(c, sql);
+	raw_exec(c, "SELECT pg_reload_conf()");
+	PQfinish(c);
+	/* a new session shows the postmaster's reloaded value: every backend
+	 * then has its reload signal (sent by the postmaster as it reloaded) */
+	char v[64];
+	for (int i = 0; i < 400; i++) {
+		raw_value("SHOW synchronous_standby_names", v, sizeof(v));
+		if (strcmp(v, names) == 0)
+			return;
+		struct timespec ts = { 0, 50 * 1000 * 1000L };
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("synchronous_standby_names = '%s' not loaded", names);
+}
+
+static int
+teardown_sync(void **state)
+{
+	sync_standby("");
+	return teardown(state);
+}
+
+/* The wake-up is sent after COMMIT, outside the write transaction: while
+ * the commit waits for its durability (here: for a synchronous standby
+ * that does not exist, the commit record written, the row not yet visible)
+ * no reader is woken for the row, and the global notification lock is not
+ * held (a NOTIFY inside the transaction would hold it from before the
+ * commit record to the end of the wait: every other notifying commit would
+ * wait behind it). Once the commit ends the listener is woken and the row
+ * is there. */
+static void
+test_notify_outside_commit_wait(void **state)
+{
+	(void)state;
+	store *s0 = open_store(); /* migrated */
+	store_close(s0);
+	PGconn *l = raw();
+	raw_exec(l, "LISTEN tapshare");
+	int go[2], ready[2];
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(ready), 0);
+	pid_t kid = fork();
+	assert_true(kid >= 0);
+	if (kid == 0) {
+		store *s = NULL;
+		int64_t id;
+		char b = 0;
+		if (store_open(pg_url, &s) != 0 || s->ops->begin(s) != 0 ||
+		    s->ops->event_add(s, 7, "sh", "share.a", "{}", &id) != 0)
+			_exit(2);
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &b, 1) != 1)
+			_exit(3);
+		_exit(s->ops->commit(s) == 0 ? 0 : 4);
+	}
+	char b = 0;
+	assert_int_equal(read(ready[0], &b, 1), 1);
+	sync_standby("nobody");
+	assert_int_equal(write(go[1], "g", 1), 1);
+	/* the child's COMMIT waits for the standby (bounded wait for it) */
+	char v[64] = "";
+	for (int i = 0; i < 400 && strcmp(v, "1") != 0; i++) {
+		raw_value("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'", v, sizeof(v));
+		if (strcmp(v, "1") != 0) {
+			struct timespec ts = { 0, 50 * 1000 * 1000L };
+			nanosleep(&ts, NULL);
+		}
+	}
+	assert_string_equal(v, "1");
+	/* another notifying session is not held up by it */
+	PGconn *p = raw();
+	PGresult *r = PQexec(p, "SET synchronous_commit = local; SET lock_timeout = '10s'; NOTIFY tapshare, 'u:99'");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		fail_msg("a NOTIFY beside a commit waiting for durability: %s", PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(p);
+	char got[512];
+	notifies(l, 300, got, sizeof(got));
+	assert_string_equal(got, "u:99"); /* not u:7: its row is not visible */
+	raw_value("SELECT count(*) FROM events WHERE user_id = 7", v, sizeof(v));
+	assert_string_equal(v, "0");
+	sync_standby("");
+	int st = -1;
+	assert_int_equal(waitpid(kid, &st, 0), kid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	got[0] = '\0';
+	for (int i = 0; i < 40 && got[0] == '\0'; i++)
+		notifies(l, 500, got, sizeof(got));
+	assert_string_equal(got, "u:7");
+	raw_value("SELECT count(*) FROM events WHERE user_id = 7", v, sizeof(v));
+	assert_string_equal(v, "1");
+	PQfinish(l);
+	close(go[0]);
+	close(go[1]);
+	close(ready[0]);
+	close(ready[1]);
+}
+
 /* A database whose ids lie above the new order keys (a bulk load with
  * large ids) is refused at open: a cursor could pass new rows. */
 static void
@@ -373,6 +491,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_two_writers_one_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_notify_after_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_old_ids_checked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notify_outside_commit_wait, setup, teardown_sync),
 	};
 	return cmocka_run_group_tests_name("pg_order", tests, NULL, NULL);
 }
