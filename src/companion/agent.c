@@ -550,7 +550,9 @@ do_download(struct agent *a, const push_cmd *cmd)
 		if (ss2.cc_required) {
 			const char *cc = a->o->confirmation_code;
 			if (cc == NULL || cc[0] == '\0') {
-				reason = ES10_CANCEL_END_USER_REJECTION;
+				/* not refused: the share waits until the user gives the
+				 * code (endUserRejection would end it, SGP.22 §5.6.5) */
+				reason = ES10_CANCEL_POSTPONED;
 				rc = TS_EDENIED;
 				ts_errbuf(why, sizeof(why), "the share asks for a confirmation code (the primary was "
 				    "shown it): run with --confirmation-code CODE or the confirmation_code key");

@@ -545,7 +545,14 @@ load_dir(int argc, char **argv, node *n)
 		fprintf(stderr, "tapshare-node: error: --dir or --config path too long\n");
 		return 2;
 	}
-	return node_load(n, dir) == 0 ? 0 : 1;
+	if (node_load(n, dir) != 0)
+		return 1;
+	/* the store-busy test hook reaches the admin commands' reads too */
+	if (store_fault_busy(n->st, store_test_hook("TAPSHARE_NODE_STORE_BUSY")) != 0) {
+		node_unload(n);
+		return 1;
+	}
+	return 0;
 }
 
 const char *
@@ -637,9 +644,7 @@ node_cmd_user(int argc, char **argv)
 			rc = 1;
 			goto done;
 		}
-	} else if (n.st->ops->user_by_name(n.st, name, &uid) != 0) {
-		fprintf(stderr, "tapshare-node: error: no user %s\n", name);
-		rc = 1;
+	} else if ((rc = node_admin_user(&n, name, &uid)) != 0) {
 		goto done;
 	}
 	rc = new_code(&n, uid, name);
@@ -710,15 +715,20 @@ node_cmd_app(int argc, char **argv)
 	memset(&a, 0, sizeof(a));
 	store_provider p;
 	store_app old;
-	if (user[0] == '#' || n.st->ops->user_by_name(n.st, user, &a.user_id) != 0) {
-		rc = cmdline_fail(1, "no_user", NULL, "no user %s", user);
-	} else if (!flag(argc, argv, "--replace") && n.st->ops->app_get(n.st, app_id, &old) == 0) {
+	int arc = TS_ENOTFOUND, prc = 0;
+	if ((rc = node_admin_user(&n, user, &a.user_id)) != 0) {
+		/* said why */
+	} else if (!flag(argc, argv, "--replace") && (arc = n.st->ops->app_get(n.st, app_id, &old)) == 0) {
 		/* an app id is one application in one SE: registering it again
 		 * would silently hand it to another user or provider */
 		rc = cmdline_fail(1, "app_exists", NULL,
 		    "app %s already exists (%s, %s, provider %s): give --replace to overwrite it", app_id, old.name,
 		    old.kind, old.provider);
-	} else if (n.st->ops->provider_get(n.st, prov, &p) != 0) {
+	} else if (arc != TS_ENOTFOUND) { /* busy: it may exist */
+		rc = node_admin_read_failed("app", app_id, arc);
+	} else if ((prc = n.st->ops->provider_get(n.st, prov, &p)) != 0 && prc != TS_ENOTFOUND) {
+		rc = node_admin_read_failed("provider", prov, prc);
+	} else if (prc != 0) {
 		fprintf(stderr, "tapshare-node: error: no provider %s (add it with tapshare-node provider add)\n", prov);
 		rc = 1;
 	} else {
@@ -799,8 +809,7 @@ node_cmd_device(int argc, char **argv)
 	}
 	int64_t uid = -1;
 	const char *user = opt(argc, argv, "--user");
-	if (user != NULL && n.st->ops->user_by_name(n.st, user, &uid) != 0) {
-		fprintf(stderr, "tapshare-node: error: no user %s\n", user);
+	if (user != NULL && node_admin_user(&n, user, &uid) != 0) {
 		node_unload(&n);
 		return 1;
 	}

@@ -157,12 +157,26 @@ guard_live(node *n, const json_t *live, int force, int64_t uid, json_t *cancelle
 }
 
 /* A user by name; '#'-names are tombstones of removed accounts. */
+int
+node_admin_user(node *n, const char *name, int64_t *uid)
+{
+	int rc = name[0] == '#' ? TS_ENOTFOUND : n->st->ops->user_by_name(n->st, name, uid);
+	if (rc == TS_ENOTFOUND)
+		return cmdline_fail(1, "no_user", NULL, "no user %s", name);
+	return rc != 0 ? node_admin_read_failed("user", name, rc) : 0;
+}
+
+int
+node_admin_read_failed(const char *what, const char *name, int rc)
+{
+	return cmdline_fail(1, "store", NULL, "cannot read %s %s (%s): nothing was changed; try again", what, name,
+	    ts_strerror(rc));
+}
+
 static int
 find_user(node *n, const char *name, int64_t *uid)
 {
-	if (name[0] == '#' || n->st->ops->user_by_name(n->st, name, uid) != 0)
-		return cmdline_fail(1, "no_user", NULL, "no user %s", name);
-	return 0;
+	return node_admin_user(n, name, uid);
 }
 
 static json_t *
@@ -581,12 +595,20 @@ node_acct_device(int argc, char **argv)
 		if (strcmp(js(v, "device_id"), id) == 0)
 			dev = v;
 	int64_t uid = -1;
-	if (dev == NULL || n.st->ops->device_user(n.st, id, &uid) == TS_ENOTFOUND) {
+	int drc = dev == NULL ? TS_ENOTFOUND : n.st->ops->device_user(n.st, id, &uid);
+	if (drc == TS_ENOTFOUND) {
 		rc = cmdline_fail(1, "no_device", NULL, "no device %s", id);
 		goto done;
 	}
-	if (uid < 0) /* revoked: device_user refuses, the list still has its user */
-		n.st->ops->user_by_name(n.st, js(dev, "user"), &uid);
+	if (drc != 0 && drc != TS_EDENIED) { /* busy: not "no device", and not every user's shares */
+		rc = node_admin_read_failed("device", id, drc);
+		goto done;
+	}
+	/* revoked: device_user refuses, the list still has its user */
+	if (uid < 0 && (drc = n.st->ops->user_by_name(n.st, js(dev, "user"), &uid)) != 0 && drc != TS_ENOTFOUND) {
+		rc = node_admin_read_failed("user", js(dev, "user"), drc);
+		goto done;
+	}
 	if (strcmp(sub, "show") == 0) {
 		json_int_t live = 0;
 		json_t *by = counts_by_state(n.st, uid, "device_id", id, &live);

@@ -335,13 +335,17 @@ h_authenticate(struct evhttp_request *req, void *arg)
 	uint8_t sig2[64];
 	es9_status st;
 	const char *tid;
+	int unbound = 0;
 	node_download_svc(n, &d);
 	if ((st = tid_arg(body, &tid)) != 0) {
 		rsp_reply_fail(req, st, "transactionId", "transactionId is missing or not a string");
 	} else if ((st = rsp_b64_arg(body, "authenticateServerResponse", &asr, &asr_len)) != 0) {
 		rsp_reply_fail(req, st, "authenticateServerResponse", "authenticateServerResponse is missing or malformed");
-	} else if (smds_discovery_request(asr, asr_len) && download_tx_unbound(n->st, tid)) {
-		rsp_events(n, &d, tid, asr, asr_len, 1, req);
+	} else if (smds_discovery_request(asr, asr_len) && (unbound = download_tx_unbound(n->st, tid)) != 0) {
+		if (unbound < 0) /* busy: whether it is a discovery session is unknown */
+			rsp_reply_fail(req, ES9_BUSY, NULL, "the database is busy; retry");
+		else
+			rsp_events(n, &d, tid, asr, asr_len, 1, req);
 	} else if (download_authenticate(&d, n->st, tid, asr, asr_len, &md, &md_len, &s2, &s2_len, sig2, &why) != 0) {
 		rsp_reply_refusal(req, &why);
 	} else {

@@ -752,8 +752,13 @@ int
 download_tx_unbound(store *st, const char *tid)
 {
 	store_tx tx;
-	return tid != NULL && strlen(tid) == 2 * RSP_TID_LEN && st->ops->tx_get(st, tid, &tx) == 0 &&
-	    tx.stage == TX_INITIATED && strncmp(tx.share_id, DOWNLOAD_UNBOUND_PREFIX, strlen(DOWNLOAD_UNBOUND_PREFIX)) == 0;
+	if (tid == NULL || strlen(tid) != 2 * RSP_TID_LEN)
+		return 0;
+	int rc = st->ops->tx_get(st, tid, &tx);
+	if (rc != 0)
+		return rc == TS_ENOTFOUND ? 0 : rc < 0 ? rc : TS_EDB;
+	return tx.stage == TX_INITIATED &&
+	    strncmp(tx.share_id, DOWNLOAD_UNBOUND_PREFIX, strlen(DOWNLOAD_UNBOUND_PREFIX)) == 0;
 }
 
 int
@@ -796,26 +801,32 @@ download_cancel(const download_svc *d, store *st, const char *tid, const uint8_t
 	if (reason == NULL)
 		reason = "undefinedReason";
 	log_warn("companion %s cancelled download session %s: %s", tx.eid, tid, reason);
+	/* SGP.22 §5.6.5: a verified cancellation terminates the pending
+	 * download (the operator is told, the SM-DS event removed) unless its
+	 * reason keeps the profile for a later attempt: postponed and timeout
+	 * (§3.0.2), and here also undefinedReason, which tapshare-companion
+	 * gives after a failure it retries later (docs/protocol.md). So
+	 * endUserRejection, pprNotAllowed, metadataMismatch or
+	 * loadBppExecutionError end the share (failed, cancelOrder to the
+	 * provider); a kept one stays deliverable, unless a package was sent and
+	 * the grant ended meanwhile: then nothing will ever be installed and a
+	 * pending delete is settled. First the share, then the session, so that
+	 * a cancelSession repeated after a crash still reaches the share. */
+	int reason_code = es10_cancel_reason_name(cs.reason) != NULL ? cs.reason : ES10_CANCEL_UNDEFINED_REASON;
+	int keep = reason_code == ES10_CANCEL_POSTPONED || reason_code == ES10_CANCEL_TIMEOUT ||
+	    reason_code == ES10_CANCEL_UNDEFINED_REASON;
+	int sent = tx.stage == TX_PACKAGE_SENT;
 	store_share sh;
-	rc = tx.stage == TX_PACKAGE_SENT ? st->ops->share_get(st, tx.share_id, &sh) : TS_ENOTFOUND;
+	rc = sent || !keep ? st->ops->share_get(st, tx.share_id, &sh) : TS_ENOTFOUND;
 	if (rc != 0 && rc != TS_ENOTFOUND)
 		return read_failed(why, rc); /* the session stays open: a retry reaches the share */
-	if (rc == 0) {
-		/* The package was sent but is not on the SE. If the SE refused to
-		 * load it (loadBppExecutionError: card full, bad package) the share
-		 * fails with that reason; otherwise (transport, postponed) a retry
-		 * may still install it, unless the grant has ended meanwhile: then
-		 * nothing will ever be installed and a pending delete is settled.
-		 * First the share, then the session, so that a cancelSession
-		 * repeated after a crash still reaches the share. */
-		int refused = cs.reason == ES10_CANCEL_LOAD_BPP_EXECUTION_ERROR;
-		if (refused || !share_downloadable(&sh)) {
-			char m[160];
-			snprintf(m, sizeof(m), "the companion's secure element did not install the package (%s)", reason);
-			rc = share_install_failed(d->share, st, tx.share_id, m);
-			if (rc != 0 && rc != TS_ESTATE)
-				return internal(why, "recording the failed install");
-		}
+	if (rc == 0 && (keep ? !share_downloadable(&sh) : sent || share_downloadable(&sh))) {
+		char m[160];
+		snprintf(m, sizeof(m), sent ? "the companion's secure element did not install the package (%s)" :
+					      "the companion cancelled the download (%s)", reason);
+		rc = share_install_failed(d->share, st, tx.share_id, m);
+		if (rc != 0 && rc != TS_ESTATE)
+			return internal(why, "recording the failed install");
 	}
 	tx.stage = TX_CANCELLED;
 	if (st->ops->tx_put(st, &tx) != 0)

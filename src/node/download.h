@@ -59,7 +59,8 @@ typedef struct download_svc {
 /* share_id of a session opened without a matchingId, followed by the peer. */
 #define DOWNLOAD_UNBOUND_PREFIX "es9:"
 /* 1 if tid is a session initiateAuthentication opened without a matchingId
- * and not yet authenticated. */
+ * and not yet authenticated, 0 if not, < 0 when the store could not tell
+ * (busy: never taken for "not unbound"). */
 int download_tx_unbound(store *st, const char *tid);
 
 typedef struct download_why {

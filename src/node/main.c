@@ -9,6 +9,15 @@
 #include "lib/log.h"
 #include "node/node.h"
 
+/* The test hooks (store_test_hook) are named only where the build has them. */
+#ifdef TS_TEST_HOOKS
+#define TS_HELP_TEST_HOOKS \
+	"  TAPSHARE_NODE_CRASH_AFTER  tests only: SIGKILL right after a crash point\n" \
+	"  TAPSHARE_NODE_STORE_BUSY   tests only: OP[,OP...] store reads that always time out\n"
+#else
+#define TS_HELP_TEST_HOOKS ""
+#endif
+
 static const cmdline_cmd cmds[] = {
 	{ "testpki", "testpki DIR --eid EID [--eid EID ...] [--ein PREFIX] [--host NAME ...]",
 	    "write a fresh test PKI (tests and demos only)",
@@ -92,8 +101,7 @@ static const cmdline_prog prog = {
 		 "  CONFIGURATION_DIRECTORY, STATE_DIRECTORY   set by systemd: where node.ini and the\n"
 		 "                             state are when neither --dir nor --config is given\n"
 		 "  JOURNAL_STREAM             set by systemd: logs go to the journal (see run)\n"
-		 "  TAPSHARE_NODE_CRASH_AFTER  tests only: SIGKILL right after a crash point\n"
-		 "  TAPSHARE_NODE_STORE_BUSY   tests only: OP[,OP...] store reads that always time out\n"
+		 TS_HELP_TEST_HOOKS
 		 "\n"
 		 "Files:\n"
 		 "  DIR/node.ini  configuration (sections node, tls, sign, trust)\n"

@@ -149,6 +149,13 @@ const char *node_arg_opt(int argc, char **argv, const char *name);
 int node_arg_flag(int argc, char **argv, const char *name);
 const char *node_arg_positional(int argc, char **argv, int k, const char *const *with_value);
 int node_admin_open(int argc, char **argv, node *n);
+/* The user an admin command names: 0; 1 after saying "no user NAME"
+ * (no_user: unknown, or a removed account's '#' tombstone) or, when the
+ * store gave no answer (busy), "cannot read user NAME" (store: nothing was
+ * changed, try again) -- a busy store is never taken for a missing user. */
+int node_admin_user(node *n, const char *name, int64_t *uid);
+/* The same for a read (provider, app, device) of what: 1 after saying why. */
+int node_admin_read_failed(const char *what, const char *name, int rc);
 /* admin_acct.c — user|app|provider|device list|show|remove (issue 10) */
 int node_acct_user(int argc, char **argv);
 int node_acct_app(int argc, char **argv);

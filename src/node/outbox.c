@@ -182,11 +182,18 @@ do_confirm(worker *w, const store_outbox *o, char *reason, size_t rcap)
 		share_fail(&n->svc, w->st, sh.id, "provider is not configured on the node", 0);
 		return 0;
 	}
+	/* The user's name and the app's kind and name go to the provider: a
+	 * busy read retries the row rather than ask with them left empty (a
+	 * missing row keeps the defaults below). */
 	char user[STORE_STR_MAX] = "";
-	w->st->ops->user_get(w->st, sh.user_id, user, sizeof(user), NULL, 0);
+	if ((rc = w->st->ops->user_get(w->st, sh.user_id, user, sizeof(user), NULL, 0)) != 0 && rc != TS_ENOTFOUND)
+		return read_failed(rc, reason, rcap);
 	store_app app;
 	memset(&app, 0, sizeof(app));
-	w->st->ops->app_get(w->st, sh.app_id, &app);
+	if ((rc = w->st->ops->app_get(w->st, sh.app_id, &app)) != 0 && rc != TS_ENOTFOUND)
+		return read_failed(rc, reason, rcap);
+	if (rc != 0)
+		memset(&app, 0, sizeof(app));
 	json_t *body = json_pack("{s:o,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s}", "header", header(o), "eid", sh.eid, "appId",
 	    sh.app_id, "userId", user, "shareId", sh.id, "requestedDurationS", (json_int_t)sh.duration_s,
 	    "kind", app.kind[0] ? app.kind : "sim", "name", app.name[0] ? app.name : sh.app_id,

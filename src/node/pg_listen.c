@@ -141,7 +141,7 @@ static void
 explain(struct pg_listen *l, const char *sql, const char *param)
 {
 	l->explained = 1;
-	const char *path = getenv("TAPSHARE_STORE_EXPLAIN");
+	const char *path = store_test_hook("TAPSHARE_STORE_EXPLAIN");
 	FILE *f = path != NULL && path[0] != '\0' ? fopen(path, "a") : NULL;
 	if (f == NULL)
 		return;
@@ -329,7 +329,7 @@ pg_listen_start(node *n)
 	l->n = n;
 	l->idle_ms = PG_SWEEP_IDLE_MS;
 	long long idle;
-	const char *env = getenv("TAPSHARE_PG_SWEEP_IDLE_MS");
+	const char *env = store_test_hook("TAPSHARE_PG_SWEEP_IDLE_MS");
 	if (env != NULL && ts_parse_ll(env, 10, 3600000, &idle) == 0)
 		l->idle_ms = (int)idle;
 	memcpy(l->url, n->db_url, sizeof(l->url));

@@ -235,7 +235,7 @@ node_cmd_run(int argc, char **argv)
 	    strcmp(lvl, "warn") == 0 ? TS_LOG_WARN : strcmp(lvl, "error") == 0 ? TS_LOG_ERROR : TS_LOG_INFO);
 	/* [node] log (checked: one of the four names) */
 	ts_log_set_target((enum ts_log_target)ts_log_target_parse(ts_config_get(n.cfg, "node", "log", "auto")));
-	n.crash_after = getenv("TAPSHARE_NODE_CRASH_AFTER");
+	n.crash_after = store_test_hook("TAPSHARE_NODE_CRASH_AFTER");
 	long long crash_commits = 0;
 	if (n.crash_after != NULL && strncmp(n.crash_after, "commit:", 7) == 0 &&
 	    ts_parse_ll(n.crash_after + 7, 1, 1000000, &crash_commits) == 0) {
@@ -311,7 +311,7 @@ node_cmd_run(int argc, char **argv)
 		fprintf(stderr, "tapshare-node: error: cannot start the worker threads\n");
 		goto out;
 	}
-	if (store_fault_busy(n.st, getenv("TAPSHARE_NODE_STORE_BUSY")) != 0)
+	if (store_fault_busy(n.st, store_test_hook("TAPSHARE_NODE_STORE_BUSY")) != 0)
 		goto out;
 	struct timeval sec = { 1, 0 };
 	n.tick_ev = event_new(n.base, -1, EV_PERSIST, on_tick, &n);

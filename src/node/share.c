@@ -610,7 +610,6 @@ end_share(const share_svc *svc, store *st, const char *share_id, enum share_stat
 	if (rc != 0)
 		return rc;
 	int authorised = sh.state != SHARE_EID_CONFIRMED;
-	int held = sh.state == SHARE_DELIVERED;
 	if ((rc = move(&sh, to)) != 0) {
 		st->ops->rollback(st);
 		return rc;
@@ -622,7 +621,6 @@ end_share(const share_svc *svc, store *st, const char *share_id, enum share_stat
 	 * grant: it is told to drop it (F2). */
 	if (rc == 0 && (granted || authorised))
 		rc = st->ops->outbox_add(st, OUTBOX_CANCEL_ORDER, sh.id, NULL);
-	(void)held;
 	return finish(svc, st, rc, granted || authorised ? SHARE_KICK_OUTBOX : 0);
 }
 

@@ -159,8 +159,10 @@ authenticate_events(const download_svc *d, store *st, const char *prefix, const 
 		goto done;
 	}
 	snprintf(eid, 33, "%s", e.digits);
-	if (st->ops->smds_events(st, e.digits, event_ids, max, n) != 0) {
-		rc = refuse(why, TS_EDB, ES9_EXEC_ERROR, "internal error while reading the events");
+	if ((rc = st->ops->smds_events(st, e.digits, event_ids, max, n)) != 0) {
+		/* No answer is no verdict ("no events" would be one): Busy. This
+		 * session is spent (one attempt each), so the LPA starts anew. */
+		rc = refuse(why, rc, ES9_BUSY, "the database is busy; start a new discovery session");
 		goto done;
 	}
 	log_info("ES11: eUICC %s authenticated, %zu event%s", e.digits, *n, *n == 1 ? "" : "s");

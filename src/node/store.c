@@ -118,6 +118,25 @@ store_committed(void)
 	}
 }
 
+/* ---- test hooks ------------------------------------------------------------
+ * The environment variables the test suites drive (TAPSHARE_NODE_CRASH_AFTER,
+ * TAPSHARE_NODE_STORE_BUSY, TAPSHARE_PG_SWEEP_IDLE_MS, TAPSHARE_STORE_EXPLAIN)
+ * are read only through here. A build without TS_TEST_HOOKS (the CMake
+ * option: off in a Release build, the one that is packaged and installed)
+ * ignores them: a set one is named in a warning and has no effect. */
+const char *
+store_test_hook(const char *name)
+{
+	const char *v = getenv(name);
+#ifdef TS_TEST_HOOKS
+	return v;
+#else
+	if (v != NULL)
+		log_warn("%s is a test hook and this build has none (TS_TEST_HOOKS off): ignored", name);
+	return NULL;
+#endif
+}
+
 /* ---- fault injection: reads that never get an answer (tests) -----------
  * TAPSHARE_NODE_STORE_BUSY=op[,op...] makes the named operations of the
  * node's event-loop store fail with TS_ETIMEOUT, as when another thread or
@@ -138,7 +157,9 @@ store_committed(void)
 	X(tx_get, (store *s, const char *id, store_tx *tx)) \
 	X(companion_owner, (store *s, const char *eid, int64_t *user_id)) \
 	X(companion_pub, (store *s, const char *eid, uint8_t pub[65])) \
-	X(cc_get, (store *s, const char *share_id, char cc_hash_hex[65], int *attempts))
+	X(cc_get, (store *s, const char *share_id, char cc_hash_hex[65], int *attempts)) \
+	X(provider_get, (store *s, const char *name, store_provider *p)) \
+	X(smds_events, (store *s, const char *eid, char (*event_ids)[STORE_ID_MAX], size_t max, size_t *n))
 #define BUSY_FN(name, params) \
 	static int busy_##name params { return TS_ETIMEOUT; }
 BUSY_OPS(BUSY_FN)

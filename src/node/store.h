@@ -333,6 +333,10 @@ const char *store_sql_expirable(void);
 /* SQL text of the states that are not final. */
 const char *store_sql_open_states(void);
 
+/* The value of the test hook environment variable `name` (store.c), NULL
+ * when it is unset or the build has no test hooks (CMake TS_TEST_HOOKS). */
+const char *store_test_hook(const char *name);
+
 /* Fault injection (tests): TAPSHARE_NODE_CRASH_AFTER=commit:N kills the
  * process with SIGKILL right after its Nth durable commit (any connection,
  * any thread). The backends call store_committed() after every commit,

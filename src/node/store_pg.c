@@ -2496,7 +2496,7 @@ store_pg_open(const char *url, const store_opts *opts, store **out)
 	    " x AS (DELETE FROM shares WHERE id IN (SELECT id FROM d) RETURNING 1)"
 	    " SELECT COUNT(*)::bigint FROM x",
 	    store_sql_open_states());
-	const char *ex = getenv("TAPSHARE_STORE_EXPLAIN");
+	const char *ex = store_test_hook("TAPSHARE_STORE_EXPLAIN");
 	if (ex != NULL && ex[0] != '\0' && (s->explain = fopen(ex, "a")) == NULL)
 		log_warn("TAPSHARE_STORE_EXPLAIN: cannot open %s", ex);
 	if ((rc = simple(s, s->lock_timeout)) != 0 || (rc = take_owner(s)) != 0 || (rc = migrate(s)) != 0 ||

@@ -2356,7 +2356,7 @@ open_conn(const char *path, const store_opts *opts, sq_store **out)
 		    "%s (SELECT id FROM shares sh WHERE updated_at < ?1 AND state NOT IN (%s)"
 		    " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.share_id = sh.id AND o.done = 0)"
 		    " ORDER BY updated_at LIMIT ?2)", prune_of[i], store_sql_open_states());
-	const char *ex = getenv("TAPSHARE_STORE_EXPLAIN");
+	const char *ex = store_test_hook("TAPSHARE_STORE_EXPLAIN");
 	if (ex != NULL && ex[0] != '\0' && (s->explain = fopen(ex, "a")) == NULL)
 		log_warn("TAPSHARE_STORE_EXPLAIN: cannot open %s", ex);
 	int rc;

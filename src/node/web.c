@@ -321,7 +321,7 @@ login_done(node *n, struct evhttp_request *req, int ok, int64_t user_id, const c
 	}
 	secret_hash(tok, th);
 	if (n->st->ops->token_add(n->st, th, binding, user_id, ts_now() + n->web_session_s) != 0) {
-		ts_httpd_reply_error(req, 503, "store_busy", "cannot store the session; try again");
+		api_reply_busy(req); /* h_login set the security headers */
 		OPENSSL_cleanse(tok, sizeof(tok));
 		return;
 	}
@@ -403,7 +403,7 @@ h_logout(struct evhttp_request *req, void *arg)
 	}
 	secret_hash(tok, th);
 	if (n->st->ops->token_drop(n->st, th) != 0) {
-		reply_error(req, 503, "store_busy", "cannot end the session; try again");
+		reply_busy(req);
 		return;
 	}
 	set_cookie(req, WEB_COOKIE, "", 0);
@@ -593,7 +593,7 @@ h_device_revoke(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (rc != 0) {
-		reply_error(req, 503, "store_busy", "cannot record the revocation; try again");
+		reply_busy(req);
 		return;
 	}
 	push_device_revoked(n);

@@ -157,6 +157,18 @@ ts_enroll() {
 		>>"$T/enroll.log" 2>&1
 }
 
+# ts_api_session: what the tests that speak the node's API with curl share: A
+# (alice's home), CURL (trusting the node's CA), ACURL (with alice's device
+# certificate) and TOKEN, the session token for her passphrase (checked).
+ts_api_session() {
+	A="$T/alice"
+	CURL=(curl -sS --max-time 20 --cacert "$T/pki/node-ca.crt")
+	ACURL=("${CURL[@]}" --cert "$A/device.crt" --key "$A/device.key")
+	TOKEN=$("${ACURL[@]}" -X POST "$NODE_URL/v1/session" -H 'Content-Type: application/json' \
+		-d "{\"passphrase\":\"$PASS\"}" | jq -r .token)
+	expect "a session token for alice's passphrase" [ ${#TOKEN} -eq 64 ]
+}
+
 # ts_serve_se: tapshare-se serving $T/se.state in its own process over the
 # vsmartcard vpcd framing on 127.0.0.1 (a free port: SE_PORT, SE_PID)
 ts_serve_se() {

@@ -18,12 +18,13 @@ HASH=$(printf %s "$CC" | sha256sum | cut -d' ' -f1)
 expect "the node keeps SHA-256 of the code" \
 	[ "$(sqlite3 "$T/node/node.db" "SELECT cc_hash FROM share_cc WHERE share_id='$SID'")" = "$HASH" ]
 
-# the companion has no code: it refuses to go on and cancels the session
+# the companion has no code: it stops and cancels the session, postponed (not
+# endUserRejection, which would end the share: SGP.22 §5.6.5)
 wait_log "$T/companion.log" "asks for a confirmation code" 30 || true
 expect "the companion says the share needs the code" grep -q "asks for a confirmation code" "$T/companion.log"
-wait_log "$T/node.log" "endUserRejection" 10 || true
-expect "the node verified the SE-signed cancelSession (endUserRejection)" \
-	grep -q "cancelled download session .*: endUserRejection" "$T/node.log"
+wait_log "$T/node.log" "cancelled download session .*: postponed" 10 || true
+expect "the node verified the SE-signed cancelSession (postponed)" \
+	grep -q "cancelled download session .*: postponed" "$T/node.log"
 expect "the share is still authorised" [ "$(node_state "$SID")" = authorised ]
 expect "no wrong attempt was counted" \
 	[ "$(sqlite3 "$T/node/node.db" "SELECT attempts FROM share_cc WHERE share_id='$SID'")" = 0 ]

@@ -6,9 +6,12 @@
 # cancelSession with that signed answer — and the node ends the session,
 # and the share where the state machine says so (docs/protocol.md,
 # "CancelSession"):
-#   - after authenticateClient (endUserRejection): the session ends — the
-#     same cancelSession again is an unknown transaction (8.10.1 / 3.9) — the
+#   - after authenticateClient, postponed: the session ends — the same
+#     cancelSession again is an unknown transaction (8.10.1 / 3.9) — the
 #     share stays authorised and a later download installs it;
+#   - after authenticateClient, endUserRejection (the user declined at the
+#     preview): SGP.22 §5.6.5 terminates the download order, so the share
+#     fails, the provider is told (cancelOrder), the primary gets share.failed;
 #   - after getBoundProfilePackage with loadBppExecutionError (the package
 #     could not be loaded): the share fails, the provider is told
 #     (cancelOrder), the primary gets share.failed, nothing is on the eUICC.
@@ -34,16 +37,16 @@ cancel_orders() {
 }
 apps_on_se() { "$TS_BIN/tapshare-se" status --state "$T/se.state" --json 2>/dev/null | jdata | jq '.apps | length'; }
 
-# ---- 1. after authenticateClient: endUserRejection --------------------------
+# ---- 1. after authenticateClient: postponed -----------------------------------
 read -r SA ACA <<<"$(new_share)"
 expect "share A authorised" [ "$(node_state "$SA")" = authorised ]
-out=$("${LPA[@]}" --cancel-after authenticateClient --save-cancel "$T/cancel_a.der" download "$ACA" 2>>"$T/lpa.log") ||
-	{ echo "$out"; fail "the LPA cancels share A's session after authenticateClient"; }
+out=$("${LPA[@]}" --cancel-after authenticateClient --cancel-reason postponed --save-cancel "$T/cancel_a.der" \
+	download "$ACA" 2>>"$T/lpa.log") || { echo "$out"; fail "the LPA cancels share A's session after authenticateClient"; }
 echo "$out"
-TID=$(sed -n 's/^cancelled transaction \([0-9a-f]*\) endUserRejection$/\1/p' <<<"$out")
-expect "the LPA cancelled its session ($TID) with endUserRejection" [ ${#TID} = 32 ]
+TID=$(sed -n 's/^cancelled transaction \([0-9a-f]*\) postponed$/\1/p' <<<"$out")
+expect "the LPA cancelled its session ($TID), postponed" [ ${#TID} = 32 ]
 expect "the node verified the eUICC-signed cancellation" \
-	grep -q "cancelled download session $TID: endUserRejection" "$T/node.log"
+	grep -q "cancelled download session $TID: postponed" "$T/node.log"
 # The same signed cancellation again: the node's session is gone.
 body=$(jq -nc --arg t "$TID" --arg c "$(base64 -w0 "$T/cancel_a.der")" '{transactionId: $t, cancelSessionResponse: $c}')
 r=$(curl -sS --max-time 10 --cacert "$T/pki/node-ca.crt" -X POST "$NODE_URL/gsma/rsp2/es9plus/cancelSession" \
@@ -57,6 +60,20 @@ out=$("${LPA[@]}" download "$ACA" 2>>"$T/lpa.log") || { echo "$out"; fail "share
 echo "$out"
 expect "a new download of share A installs it" grep -q "^installed ICCID" <<<"$out"
 expect "share A installed" wait_state "$SA" installed 20
+
+# ---- 1b. after authenticateClient: endUserRejection ------------------------------
+read -r SC ACC <<<"$(new_share)"
+expect "share C authorised" [ "$(node_state "$SC")" = authorised ]
+out=$("${LPA[@]}" --cancel-after authenticateClient download "$ACC" 2>>"$T/lpa.log") ||
+	{ echo "$out"; fail "the LPA cancels share C's session after authenticateClient"; }
+echo "$out"
+expect "the LPA cancelled with endUserRejection" grep -q "^cancelled transaction [0-9a-f]\{32\} endUserRejection$" <<<"$out"
+expect "share C failed (the download order ends)" wait_state "$SC" failed 20
+until_told_c() { local i; for i in $(seq 50); do [ "$(cancel_orders "$SC")" = 1 ] && return 0; sleep 0.2; done; return 1; }
+expect "... the provider was told (one cancelOrder for share C)" until_told_c
+alice watch --share "$SC" --all --timeout 3 --json >"$T/watch_c.json" 2>/dev/null || true
+expect "... the primary got share.failed" grep -q 'share\.failed' "$T/watch_c.json"
+expect "... still only share A's profile is on the eUICC" [ "$(apps_on_se)" = 1 ]
 
 # ---- 2. after getBoundProfilePackage: loadBppExecutionError -----------------
 read -r SB ACB <<<"$(new_share)"

@@ -28,10 +28,7 @@ ASSOC=$(alice shares --json | jq -r '.data | .shares[0].associated_app_id')
 expect "the companion's SE holds the associated app" bash -c \
 	"'$TS_BIN/tapshare-companion' status --se 'inproc:$T/se.state' --json 2>/dev/null | jq -e --arg a '$ASSOC' '.data | .apps | map(select(.app_id == \$a)) | length == 1' >/dev/null"
 
-CURL=(curl -sS --max-time 20 --cacert "$T/pki/node-ca.crt")
-ACURL=("${CURL[@]}" --cert "$T/alice/device.crt" --key "$T/alice/device.key")
-TOKEN=$("${ACURL[@]}" -X POST "$NODE_URL/v1/session" -H 'Content-Type: application/json' \
-	-d "{\"passphrase\":\"$PASS\"}" | jq -r .token)
+ts_api_session
 ev=$("${ACURL[@]}" --max-time 3 -H "Authorization: Bearer $TOKEN" "$NODE_URL/v1/events?share=$SHARE" 2>/dev/null || true)
 expect "the primary's events include share.installed" grep -q "^event: share.installed" <<<"$ev"
 expect "the primary's events include share.eid_confirmed" grep -q "^event: share.eid_confirmed" <<<"$ev"

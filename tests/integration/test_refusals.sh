@@ -12,12 +12,7 @@ ts_start_all
 "$TS_BIN/tapshare-node" app add --dir "$T/node" --user alice --app-id sim-denied --name "Denied" \
 	--kind sim --provider operator 2>/dev/null
 
-A="$T/alice"
-CURL=(curl -sS --max-time 20 --cacert "$T/pki/node-ca.crt")
-ACURL=("${CURL[@]}" --cert "$A/device.crt" --key "$A/device.key")
-TOKEN=$("${ACURL[@]}" -X POST "$NODE_URL/v1/session" -H 'Content-Type: application/json' \
-	-d "{\"passphrase\":\"$PASS\"}" | jq -r .token)
-expect "session token obtained with the passphrase" [ ${#TOKEN} -eq 64 ]
+ts_api_session
 
 # post_share BODY [KEY] -> prints "HTTP_STATUS BODY"
 post_share() {

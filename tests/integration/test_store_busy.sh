@@ -9,13 +9,7 @@
 # node's event-loop store always time out, so each mapping is hit every run.
 . "$(dirname "$0")/lib.sh"
 ts_start_all
-
-A="$T/alice"
-CURL=(curl -sS --max-time 20 --cacert "$T/pki/node-ca.crt")
-ACURL=("${CURL[@]}" --cert "$A/device.crt" --key "$A/device.key")
-TOKEN=$("${ACURL[@]}" -X POST "$NODE_URL/v1/session" -H 'Content-Type: application/json' \
-	-d "{\"passphrase\":\"$PASS\"}" | jq -r .token)
-expect "session token" [ ${#TOKEN} -eq 64 ]
+ts_api_session
 # a share for EID2 (no companion runs for it): it stays authorised
 SID=$(alice share --eid "$EID2" --app sim-alice --no-wait --json | jdata | jq -r .share.share_id)
 wait_state "$SID" authorised 30 || true
@@ -126,6 +120,35 @@ es9busy "ES9+ cancelSession (the transactionId)" cancelSession \
 	"{\"transactionId\":\"$TID\",\"cancelSessionResponse\":\"$(printf '\xbf\x41\x03\x02\x01\x01' | base64)\"}"
 es9busy "ES9+ authenticateClient (the transactionId)" authenticateClient \
 	"{\"transactionId\":\"$TID\",\"authenticateServerResponse\":\"$(printf '\xbf\x38\x03\x02\x01\x01' | base64)\"}"
+
+# ---- the admin commands: no answer is "try again", never "no user" / "no device" ------
+# adm READS ARGS...: tapshare-node ARGS with READS busy; prints its --json error code
+adm() {
+	local reads=$1
+	shift
+	{ TAPSHARE_NODE_STORE_BUSY=$reads "$TS_BIN/tapshare-node" "$@" --dir "$T/node" --json 2>>"$T/adm.log" || true; } |
+		tail -n1 | jq -r '.error.code // "ok"'
+}
+DEV=$("$TS_BIN/tapshare-node" device list --dir "$T/node" --json | jq -r '.data[0].device_id')
+napps() { sqlite3 "$T/node/node.db" "SELECT count(*) FROM apps"; }
+r=$(adm user_by_name user show alice)
+expect "admin: user show, the name busy -> store ($r)" [ "$r" = store ]
+r=$(adm user_by_name user code alice </dev/null)
+expect "admin: user code, the name busy -> store ($r)" [ "$r" = store ]
+r=$(adm user_by_name device list --user alice)
+expect "admin: device list --user, the name busy -> store ($r)" [ "$r" = store ]
+r=$(adm device_user device show "$DEV")
+expect "admin: device show, the device busy -> store ($r)" [ "$r" = store ]
+before=$(napps)
+r=$(adm user_by_name app add --user alice --app-id sim-busy --name Busy --kind sim --provider operator)
+expect "admin: app add, the user busy -> store ($r)" [ "$r" = store ]
+r=$(adm app_get app add --user alice --app-id sim-busy --name Busy --kind sim --provider operator)
+expect "admin: app add, whether the app exists busy -> store ($r)" [ "$r" = store ]
+expect "... and no app was added" [ "$(napps)" = "$before" ]
+r=$(adm "" user show nobody)
+expect "admin, unarmed: an unknown user -> no_user ($r)" [ "$r" = no_user ]
+r=$(adm "" device show 00)
+expect "admin, unarmed: an unknown device -> no_device ($r)" [ "$r" = no_device ]
 
 # ---- and answered once the store answers ----------------------------------------------
 busy_node ""

@@ -23,6 +23,9 @@
 #include <event2/http.h>
 #include <event2/thread.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
@@ -755,28 +758,39 @@ test_route_args(void **state)
 	event_base_free(b);
 }
 
+/* A mutual-TLS client connection to 127.0.0.1:port, not yet connected
+ * (OpenSSL directly); *fd and *ctx are the caller's to close and free. */
+static SSL *
+tls_client(uint16_t port, int *fd, SSL_CTX **ctx)
+{
+	*ctx = SSL_CTX_new(TLS_client_method());
+	assert_non_null(*ctx);
+	assert_int_equal(SSL_CTX_load_verify_locations(*ctx, ca_file, NULL), 1);
+	assert_int_equal(SSL_CTX_use_certificate_file(*ctx, cli_cert, SSL_FILETYPE_PEM), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey_file(*ctx, cli_key, SSL_FILETYPE_PEM), 1);
+	SSL_CTX_set_verify(*ctx, SSL_VERIFY_PEER, NULL);
+	*fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(*fd >= 0);
+	struct timeval tv = { 10, 0 };
+	(void)setsockopt(*fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(*fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	SSL *ssl = SSL_new(*ctx);
+	assert_non_null(ssl);
+	SSL_set_fd(ssl, *fd);
+	return ssl;
+}
+
 /* GET /whoami over a fresh mutual-TLS connection (OpenSSL directly: the
  * session and whether it was resumed are visible). *sess in: the session to
  * offer (NULL: none); out: the connection's session, tickets included. */
 static void
 whoami_tls(uint16_t port, SSL_SESSION **sess, int *reused, char *body, size_t cap)
 {
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	assert_non_null(ctx);
-	assert_int_equal(SSL_CTX_load_verify_locations(ctx, ca_file, NULL), 1);
-	assert_int_equal(SSL_CTX_use_certificate_file(ctx, cli_cert, SSL_FILETYPE_PEM), 1);
-	assert_int_equal(SSL_CTX_use_PrivateKey_file(ctx, cli_key, SSL_FILETYPE_PEM), 1);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(fd >= 0);
-	struct timeval tv = { 10, 0 };
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	SSL *ssl = SSL_new(ctx);
-	assert_non_null(ssl);
-	SSL_set_fd(ssl, fd);
+	SSL_CTX *ctx = NULL;
+	int fd = -1;
+	SSL *ssl = tls_client(port, &fd, &ctx);
 	if (*sess != NULL)
 		assert_int_equal(SSL_set_session(ssl, *sess), 1);
 	assert_int_equal(SSL_connect(ssl), 1);
@@ -843,6 +857,108 @@ test_ticket_key_shared(void **state)
 	event_base_free(b);
 }
 
+/* The client's application traffic secret of the last handshake (SSL keylog). */
+static char client_secret_hex[2 * EVP_MAX_MD_SIZE + 1];
+
+static void
+keylog_cb(const SSL *ssl, const char *line)
+{
+	(void)ssl;
+	static const char tag[] = "CLIENT_TRAFFIC_SECRET_0 ";
+	const char *sp = strncmp(line, tag, sizeof(tag) - 1) == 0 ? strchr(line + sizeof(tag) - 1, ' ') : NULL;
+	if (sp != NULL)
+		snprintf(client_secret_hex, sizeof(client_secret_hex), "%s", sp + 1);
+}
+
+/* HKDF-Expand-Label (RFC 8446 §7.1) with SHA-256, empty context, olen <= 32. */
+static void
+expand_label(const uint8_t *secret, size_t slen, const char *label, uint8_t *out, size_t olen)
+{
+	uint8_t info[64], t[EVP_MAX_MD_SIZE];
+	size_t n = 0, ll = strlen(label);
+	unsigned tl = 0;
+	info[n++] = 0;
+	info[n++] = (uint8_t)olen;
+	info[n++] = (uint8_t)(6 + ll);
+	memcpy(info + n, "tls13 ", 6);
+	n += 6;
+	memcpy(info + n, label, ll);
+	n += ll;
+	info[n++] = 0; /* context */
+	info[n++] = 1; /* T(1) = HMAC(secret, info || 0x01) */
+	assert_non_null(HMAC(EVP_sha256(), secret, (int)slen, info, n, t, &tl));
+	memcpy(out, t, olen);
+}
+
+/* The handshake counter counts each connection once, by how its handshake
+ * ended: a connection that completed its handshake and then fails is one
+ * completed handshake, not also a failed one. Here the client's first
+ * record after the handshake is a KeyUpdate with an invalid request_update
+ * (RFC 8446 §4.6.3), written by hand under the client's application traffic
+ * key (TLS_AES_128_GCM_SHA256, sequence number 0): OpenSSL answers it with a
+ * fatal illegal_parameter alert while it handles the post-handshake message
+ * (not SSL_is_init_finished), which without the count-once marker is
+ * counted as a failed handshake. */
+static void
+test_handshake_counted_once(void **state)
+{
+	(void)state;
+	uint64_t ok0, failed0, ok1, failed1;
+	ts_httpd_tls_stats(lenient_srv, &ok0, &failed0);
+	SSL_CTX *ctx = NULL;
+	int fd = -1;
+	SSL *ssl = tls_client(ts_httpd_port(lenient_srv), &fd, &ctx);
+	SSL_CTX_set_keylog_callback(ctx, keylog_cb);
+	assert_int_equal(SSL_set_ciphersuites(ssl, "TLS_AES_128_GCM_SHA256"), 1);
+	client_secret_hex[0] = '\0';
+	assert_int_equal(SSL_connect(ssl), 1);
+	assert_int_equal(SSL_version(ssl), TLS1_3_VERSION);
+	uint8_t secret[32], key[16], iv[12], tag[16], ct[6];
+	size_t slen = 0;
+	assert_int_equal(ts_hex_decode(client_secret_hex, secret, sizeof(secret), &slen), 0);
+	assert_int_equal(slen, 32);
+	expand_label(secret, slen, "key", key, sizeof(key));
+	expand_label(secret, slen, "iv", iv, sizeof(iv));
+	/* TLSInnerPlaintext: KeyUpdate (24), length 1, request_update 5 (neither 0 nor 1); type handshake */
+	static const uint8_t pt[] = { 0x18, 0x00, 0x00, 0x01, 0x05, 0x16 };
+	uint8_t rec[5 + sizeof(pt) + sizeof(tag)] = { 0x17, 0x03, 0x03, 0x00, sizeof(pt) + sizeof(tag) };
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	int l1 = 0, l2 = 0;
+	assert_non_null(c);
+	assert_int_equal(EVP_EncryptInit_ex(c, EVP_aes_128_gcm(), NULL, key, iv), 1); /* nonce: iv XOR 0 */
+	assert_int_equal(EVP_EncryptUpdate(c, NULL, &l1, rec, 5), 1);                 /* the record header */
+	assert_int_equal(EVP_EncryptUpdate(c, ct, &l1, pt, sizeof(pt)), 1);
+	assert_int_equal(EVP_EncryptFinal_ex(c, ct + l1, &l2), 1);
+	assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, sizeof(tag), tag), 1);
+	EVP_CIPHER_CTX_free(c);
+	memcpy(rec + 5, ct, sizeof(ct));
+	memcpy(rec + 5 + sizeof(ct), tag, sizeof(tag));
+	assert_int_equal(write(fd, rec, sizeof(rec)), (ssize_t)sizeof(rec));
+	char b[64];
+	int r = SSL_read(ssl, b, sizeof(b)); /* the server's alert */
+	assert_true(r <= 0);
+	assert_int_equal(SSL_get_error(ssl, r), SSL_ERROR_SSL);
+	assert_int_equal(ERR_GET_REASON(ERR_peek_error()), SSL_R_SSLV3_ALERT_ILLEGAL_PARAMETER);
+	ERR_clear_error();
+	SSL_free(ssl);
+	close(fd);
+	SSL_CTX_free(ctx);
+	/* one more request on the same loop: the first connection's callbacks
+	 * have all run once it is answered */
+	ts_httpc *hc = client(1);
+	char url[128];
+	long st = 0;
+	json_t *resp = NULL;
+	url_of(url, sizeof(url), lenient_url, "/whoami");
+	assert_int_equal(ts_httpc_json(hc, "GET", url, NULL, NULL, &st, &resp, NULL, 0), 0);
+	assert_int_equal(st, 200);
+	json_decref(resp);
+	ts_httpc_free(hc);
+	ts_httpd_tls_stats(lenient_srv, &ok1, &failed1);
+	assert_int_equal(ok1 - ok0, 2);
+	assert_int_equal(failed1 - failed0, 0);
+}
+
 int
 main(void)
 {
@@ -861,6 +977,7 @@ main(void)
 		cmocka_unit_test(test_stream_outlives_idle_timeout),
 		cmocka_unit_test(test_route_args),
 		cmocka_unit_test(test_ticket_key_shared),
+		cmocka_unit_test(test_handshake_counted_once),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

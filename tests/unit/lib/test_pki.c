@@ -29,6 +29,8 @@
 #include "lib/ts_err.h"
 #include "lib/util.h"
 
+#include "../hex_fixture.h"
+
 /* A valid EID from 30 leading digits (check digits computed). */
 static void
 make_eid(const char *first30, char out[EID_DIGITS + 1])
@@ -747,6 +749,22 @@ test_sign_verify(void **state)
 	pt[0] = 0x04;
 	pt[64] ^= 0x01; /* off the curve */
 	assert_int_equal(pki_pubkey_from_point(pt, sizeof(pt), &pub), TS_EPARSE);
+	assert_null(pub);
+	/* SP 800-56A r3 5.6.2.3.4 (partial public-key validation), by hand:
+	 * (0, y) with y = sqrt(b) mod p is on P-256 and accepted; the same point
+	 * with x written as p (outside [0, p-1]) is refused, as is (0, 0), off
+	 * the curve. The point at infinity has no 65-byte 04 encoding. */
+	vec q = hx("04 0000000000000000000000000000000000000000000000000000000000000000"
+		   "66485c780e2f83d72433bd5d84a06bb6541c2af31dae871728bf856a174f93f4");
+	assert_int_equal(pki_pubkey_from_point(q.b, q.n, &pub), 0);
+	EVP_PKEY_free(pub);
+	pub = NULL;
+	q = hx("04 ffffffff00000001000000000000000000000000ffffffffffffffffffffffff"
+	       "66485c780e2f83d72433bd5d84a06bb6541c2af31dae871728bf856a174f93f4");
+	assert_int_equal(pki_pubkey_from_point(q.b, q.n, &pub), TS_EPARSE);
+	q = hx("04 0000000000000000000000000000000000000000000000000000000000000000"
+	       "0000000000000000000000000000000000000000000000000000000000000000");
+	assert_int_equal(pki_pubkey_from_point(q.b, q.n, &pub), TS_EPARSE);
 	assert_null(pub);
 
 	EVP_PKEY_free(k);

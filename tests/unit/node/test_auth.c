@@ -18,27 +18,20 @@
 #include "node/node.h"
 #include "node/store.h"
 
-static char dir[64];
-static char dbpath[128];
+#include "../tmpdir_fixture.h"
 
 static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/ts-auth-XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	snprintf(dbpath, sizeof(dbpath), "%s/node.db", dir);
-	return 0;
+	return tmpdir_setup("/tmp/ts-auth-XXXXXX");
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	char cmd[160];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_teardown();
 }
 
 static store *

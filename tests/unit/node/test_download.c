@@ -1343,14 +1343,28 @@ test_cancel_session_codes(void **state)
 	assert_int_not_equal(cancel(&none, 0, &why), 0);
 	assert_spec_code(&why, "8.10.1", "3.9");
 	assert_int_equal(tx_stage(&s), 2);
-	/* the genuine one: the session ends, the share stays downloadable */
-	assert_int_equal(cancel(&s, ES10_CANCEL_END_USER_REJECTION, &why), 0);
+	/* the genuine one, postponed: the session ends, the share stays downloadable */
+	assert_int_equal(cancel(&s, ES10_CANCEL_POSTPONED, &why), 0);
 	assert_int_equal(tx_stage(&s), 9);
 	assert_int_equal(state_of(id), SHARE_AUTHORISED);
 	assert_int_not_equal(get_package(&s, &se_a, &why), 0);
 	assert_spec_code(&why, "8.10.1", "3.9");
-	assert_int_not_equal(cancel(&s, ES10_CANCEL_END_USER_REJECTION, &why), 0);
+	assert_int_not_equal(cancel(&s, ES10_CANCEL_POSTPONED, &why), 0);
 	assert_spec_code(&why, "8.10.1", "3.9");
+	/* timeout and undefinedReason keep it too; endUserRejection (like
+	 * pprNotAllowed, metadataMismatch) ends the download order, §5.6.5 */
+	static const int kept[] = { ES10_CANCEL_TIMEOUT, ES10_CANCEL_UNDEFINED_REASON };
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		assert_int_equal(initiate(mid, &s, &why), 0);
+		assert_int_equal(authenticate_as(&s, mid, &se_a, &why), 0);
+		assert_int_equal(cancel(&s, kept[i], &why), 0);
+		assert_int_equal(state_of(id), SHARE_AUTHORISED);
+	}
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	assert_int_equal(authenticate_as(&s, mid, &se_a, &why), 0);
+	assert_int_equal(cancel(&s, ES10_CANCEL_END_USER_REJECTION, &why), 0);
+	assert_int_equal(tx_stage(&s), 9);
+	assert_int_equal(state_of(id), SHARE_FAILED);
 }
 
 /* SHA-256(SHA-256(code) || transactionId), computed here with OpenSSL alone

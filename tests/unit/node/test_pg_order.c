@@ -30,9 +30,10 @@
 #include "node/pg_notify.h"
 #include "node/store.h"
 
+#include "../pg_fixture.h"
+
 #define EID "89049032123451234512345678901235"
 
-static const char *pg_url;
 static int holdbacks;
 static int64_t held_id;
 
@@ -44,34 +45,17 @@ on_holdback(void *arg, int64_t id)
 	held_id = id;
 }
 
-/* psql-like helper on a connection of its own */
-static PGconn *
-raw(void)
-{
-	PGconn *c = PQconnectdb(pg_url);
-	assert_int_equal(PQstatus(c), CONNECTION_OK);
-	return c;
-}
-
-static void
-raw_exec(PGconn *c, const char *sql)
-{
-	PGresult *r = PQexec(c, sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-	PQclear(r);
-}
+/* psql-like helpers on a connection of the test's own (pg_fixture.h) */
+#define raw pg_fixture_conn
+#define raw_exec pg_fixture_run
+#define open_store pg_fixture_store
 
 static int
 setup(void **state)
 {
 	(void)state;
-	PGconn *c = raw();
-	raw_exec(c, "SET client_min_messages = warning;"
-		    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-		    " WHERE datname = current_database() AND pid <> pg_backend_pid();"
-		    "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public");
-	PQfinish(c);
+	if (pg_fixture_wipe() != 0)
+		return -1;
 	holdbacks = 0;
 	store_pg_on_holdback(on_holdback, NULL);
 	return 0;
@@ -83,14 +67,6 @@ teardown(void **state)
 	(void)state;
 	store_pg_on_holdback(NULL, NULL);
 	return 0;
-}
-
-static store *
-open_store(void)
-{
-	store *s = NULL;
-	assert_int_equal(store_open(pg_url, &s), 0);
-	return s;
 }
 
 static size_t
@@ -480,11 +456,8 @@ test_old_ids_checked(void **state)
 int
 main(void)
 {
-	pg_url = getenv("TS_PG_URL");
-	if (pg_url == NULL || pg_url[0] == '\0') {
-		printf("test_pg_order: TS_PG_URL not set, skipped (tests/integration/test_store_pg.sh runs it)\n");
+	if (pg_fixture_skip("test_pg_order"))
 		return 0;
-	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_late_commit_not_skipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cmds_late_commit, setup, teardown),

@@ -30,9 +30,10 @@
 #include "node/pg_notify.h"
 #include "node/store.h"
 
+#include "../pg_fixture.h"
+
 #define EID "89049032123451234512345678901235"
 
-static const char *pg_url;
 static int wakes_user[16];
 static int wakes_eid, kicks;
 
@@ -60,37 +61,19 @@ push_kick(node *n)
 	kicks++;
 }
 
-static void
-raw_exec(const char *sql)
-{
-	PGconn *c = PQconnectdb(pg_url);
-	assert_int_equal(PQstatus(c), CONNECTION_OK);
-	PGresult *r = PQexec(c, sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-	PQclear(r);
-	PQfinish(c);
-}
+/* psql-like, and the store (pg_fixture.h) */
+#define raw_exec pg_fixture_sql
+#define open_store pg_fixture_store
 
 static int
 setup(void **state)
 {
 	(void)state;
-	raw_exec("SET client_min_messages = warning;"
-		 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-		 " WHERE datname = current_database() AND pid <> pg_backend_pid();"
-		 "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public");
+	if (pg_fixture_wipe() != 0)
+		return -1;
 	memset(wakes_user, 0, sizeof(wakes_user));
 	wakes_eid = kicks = 0;
 	return 0;
-}
-
-static store *
-open_store(void)
-{
-	store *s = NULL;
-	assert_int_equal(store_open(pg_url, &s), 0);
-	return s;
 }
 
 static void
@@ -213,11 +196,8 @@ test_own_notifications_ignored(void **state)
 int
 main(void)
 {
-	pg_url = getenv("TS_PG_URL");
-	if (pg_url == NULL || pg_url[0] == '\0') {
-		printf("test_pg_sweep: TS_PG_URL not set, skipped (tests/integration/test_store_pg.sh runs it)\n");
+	if (pg_fixture_skip("test_pg_sweep"))
 		return 0;
-	}
 	setenv("TAPSHARE_PG_SWEEP_IDLE_MS", "3600000", 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_held_back_read_sweeps_fast, setup),

@@ -26,8 +26,8 @@
 
 #define EID "89049032123451234512345678901235"
 
-static char dir[64];
-static char dbpath[128];
+#include "../tmpdir_fixture.h"
+
 static store *st;
 static share_svc svc;
 static int64_t alice, bob;
@@ -44,10 +44,8 @@ static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/ts-share-XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (tmpdir_setup("/tmp/ts-share-XXXXXX") != 0)
 		return -1;
-	snprintf(dbpath, sizeof(dbpath), "%s/node.db", dir);
 	if (store_open(dbpath, &st) != 0)
 		return -1;
 	memset(&svc, 0, sizeof(svc));
@@ -77,9 +75,7 @@ teardown(void **state)
 	(void)state;
 	store_close(st);
 	st = NULL;
-	char cmd[160];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_teardown();
 }
 
 static size_t
@@ -530,6 +526,7 @@ static struct {
 	char function[MAX_CALLS][32];
 	char call_id[MAX_CALLS][65];
 	char share_id[MAX_CALLS][65];
+	char user[MAX_CALLS][32], name[MAX_CALLS][32]; /* confirmOrder's userId and name */
 	int script[MAX_CALLS]; /* per call: 0 success, 1 5xx/unreachable, 2 refusal, 3 bad answer, 4 cancel first */
 } prov;
 
@@ -546,6 +543,10 @@ fake_call(void *arg, const store_provider *p, const char *function, json_t *body
 	snprintf(prov.call_id[i], sizeof(prov.call_id[i]), "%s",
 	    json_string_value(json_object_get(h, "functionCallIdentifier")));
 	snprintf(prov.share_id[i], sizeof(prov.share_id[i]), "%s", json_string_value(json_object_get(body, "shareId")));
+	const char *u = json_string_value(json_object_get(body, "userId"));
+	const char *nm = json_string_value(json_object_get(body, "name"));
+	snprintf(prov.user[i], sizeof(prov.user[i]), "%s", u ? u : "");
+	snprintf(prov.name[i], sizeof(prov.name[i]), "%s", nm ? nm : "");
 	int what = prov.script[i];
 	if (what == 1)
 		return outbox_classify(0, NULL, "op", 503, NULL, resp, reason, rcap);
@@ -734,6 +735,79 @@ test_give_up_after_max_attempts(void **state)
 	assert_string_equal(prov.function[prov.n - 1], "cancelOrder");
 }
 
+/* ---- the outbox on a store that gives no answer --------------------------- */
+
+/* One outbox run at now with the store reads in `busy` ("op[,op]") timing
+ * out, as when another connection holds the database (store.c's fault
+ * hook); returns the rows processed. */
+static size_t
+run_outbox_busy(int64_t now, const char *busy)
+{
+	const struct store_ops *real = st->ops;
+	assert_int_equal(store_fault_busy(st, busy), 0);
+	nd.svc = svc;
+	size_t n = 0;
+	int rc = outbox_run_due(&nd, st, fake_call, NULL, now, &n);
+	st->ops = real;
+	assert_int_equal(rc, 0);
+	return n;
+}
+
+/* Seconds until the next outbox row is due at now (-1: none). */
+static int64_t
+next_due(int64_t now)
+{
+	int64_t due = -1;
+	assert_int_equal(st->ops->outbox_next_due(st, now, &due), 0);
+	return due;
+}
+
+/* A read that gets no answer is no verdict: the row waits out a backoff and is
+ * tried again; it is never done as if the share were gone, the share never
+ * fails as if the provider were not configured, and the provider is never
+ * asked with what a busy read left empty. */
+static void
+test_outbox_busy_reads_are_retried(void **state)
+{
+	(void)state;
+	memset(&prov, 0, sizeof(prov));
+	char id[STORE_ID_MAX];
+	request(id);
+	int64_t t = ts_now();
+	static const char *const confirm_reads[] = { "share_get", "provider_get", "app_get", "user_get" };
+	for (size_t i = 0; i < TS_ARRAY_LEN(confirm_reads); i++) {
+		assert_int_equal(run_outbox_busy(t, confirm_reads[i]), 1);
+		assert_int_equal(prov.n, 0);                      /* nothing asked */
+		assert_int_equal(state_of(id), SHARE_EID_CONFIRMED); /* not failed, not denied */
+		assert_int_equal(next_due(t), outbox_backoff_s((int)i + 1)); /* retried, not done */
+		t += outbox_backoff_s((int)i + 1);
+	}
+	/* the store answers again: the same row asks the provider, with the app's kind and name */
+	assert_int_equal(run_outbox(t), 1);
+	assert_int_equal(prov.n, 1);
+	assert_string_equal(prov.function[0], "confirmOrder");
+	assert_string_equal(prov.user[0], "alice");
+	assert_string_equal(prov.name[0], "A"); /* the app's name, not the id a missing app leaves */
+	assert_int_equal(state_of(id), SHARE_AUTHORISED);
+
+	/* cancelOrder: the provider is still told after a busy read */
+	store_share sh;
+	share_why why;
+	assert_int_equal(share_cancel(&svc, st, alice, id, NULL, &sh, &why), 0);
+	static const char *const cancel_reads[] = { "share_get", "provider_get" };
+	for (size_t i = 0; i < TS_ARRAY_LEN(cancel_reads); i++) {
+		assert_int_equal(run_outbox_busy(t, cancel_reads[i]), 1);
+		assert_int_equal(prov.n, 1);
+		assert_int_equal(next_due(t), outbox_backoff_s((int)i + 1));
+		t += outbox_backoff_s((int)i + 1);
+	}
+	assert_int_equal(run_outbox(t), 1);
+	assert_int_equal(prov.n, 2);
+	assert_string_equal(prov.function[1], "cancelOrder");
+	assert_string_equal(prov.share_id[1], id);
+	assert_int_equal(next_due(t), -1); /* done */
+}
+
 /* ---- store waits ------------------------------------------------------------ */
 
 static void
@@ -784,6 +858,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_no_confirm_order_after_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_grant_is_cancelled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_give_up_after_max_attempts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_busy_reads_are_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_store_fails_fast, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_smds_event_lifecycle, setup, teardown),
 	};

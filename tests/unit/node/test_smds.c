@@ -148,6 +148,40 @@ test_events_of_the_authenticated_euicc(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* A store that gives no answer (store.c's fault hook: the named reads time
+ * out) is no verdict -- never "no events", never "not a discovery session":
+ * Busy. */
+static void
+test_busy_store(void **state)
+{
+	(void)state;
+	char eid[33], ids[4][STORE_ID_MAX], tid[33];
+	size_t n = 9;
+	download_why why;
+	assert_int_equal(st->ops->smds_event_put(st, "share-1", EID1, "MID-1", 1), 0);
+	const struct store_ops *real = st->ops;
+	assert_int_equal(store_fault_busy(st, "smds_events"), 0);
+	int rc = discover(se1, eid, ids, &n, &why);
+	st->ops = real;
+	assert_int_equal(rc, TS_ETIMEOUT);
+	assert_int_equal(why.status, ES9_BUSY);
+	assert_int_equal(n, 0);
+	/* the ES9+ path asks whether a session is an unbound (discovery) one */
+	uint8_t chal[16], *s1 = NULL, sig1[64];
+	size_t s1_len = 0;
+	assert_int_equal(se_get_challenge(se1, chal), 0);
+	d.peer = "127.0.0.1";
+	assert_int_equal(download_initiate(&d, st, NULL, d.address, NULL, chal, tid, &s1, &s1_len, sig1, &why), 0);
+	d.peer = NULL;
+	free(s1);
+	assert_int_equal(download_tx_unbound(st, tid), 1);
+	assert_int_equal(store_fault_busy(st, "tx_get"), 0);
+	rc = download_tx_unbound(st, tid);
+	st->ops = real;
+	assert_true(rc < 0);
+	assert_int_equal(download_tx_unbound(st, "00112233445566778899aabbccddeeff"), 0);
+}
+
 static void
 test_refusals(void **state)
 {
@@ -226,6 +260,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_events_of_the_authenticated_euicc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_discovery_on_the_es9_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_store, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

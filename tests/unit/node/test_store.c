@@ -27,44 +27,19 @@
 /* SHA-256 of "31415926", hex */
 #define CC_HASH "31cc9650f3dd1bca7fdcd1f40a4cd1a77f7a82f0d333be132fec3502ec9d1515"
 
-static char dir[64];
-static char dbpath[128];
-static const char *pg_url; /* set while the PostgreSQL group runs */
+#include "../tmpdir_fixture.h"
 
-/* Empties the PostgreSQL database: every test starts from no schema.
- * Connections a failed test left open (an assertion skips store_close) are
- * ended first so they cannot hold locks on what is dropped. */
-static int
-pg_wipe(void)
-{
-	PGconn *c = PQconnectdb(pg_url);
-	int ok = PQstatus(c) == CONNECTION_OK;
-	if (ok) {
-		PGresult *r = PQexec(c, "SET client_min_messages = warning; SET lock_timeout = '10s';"
-					"SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-					" WHERE datname = current_database() AND pid <> pg_backend_pid();"
-					"DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public");
-		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-		if (!ok)
-			fprintf(stderr, "pg wipe: %s", PQresultErrorMessage(r));
-		PQclear(r);
-	} else {
-		fprintf(stderr, "pg connect: %s", PQerrorMessage(c));
-	}
-	PQfinish(c);
-	return ok ? 0 : -1;
-}
+/* pg_url: set while the PostgreSQL group runs (main) */
+#include "../pg_fixture.h"
 
 static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/ts-store-XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (tmpdir_setup("/tmp/ts-store-XXXXXX") != 0)
 		return -1;
-	snprintf(dbpath, sizeof(dbpath), "%s/node.db", dir);
 	if (pg_url != NULL)
-		return pg_wipe();
+		return pg_fixture_wipe();
 	return 0;
 }
 
@@ -72,9 +47,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	char cmd[160];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_teardown();
 }
 
 static store *

@@ -26,27 +26,20 @@
 #include "lib/ts_err.h"
 #include "node/store.h"
 
-static char dir[64];
-static char dbpath[128];
+#include "../tmpdir_fixture.h"
 
 static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/ts-store-sq-XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		return -1;
-	snprintf(dbpath, sizeof(dbpath), "%s/node.db", dir);
-	return 0;
+	return tmpdir_setup("/tmp/ts-store-sq-XXXXXX");
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	char cmd[160];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmpdir_teardown();
 }
 
 static void
