@@ -893,9 +893,9 @@ expand_label(const uint8_t *secret, size_t slen, const char *label, uint8_t *out
 /* The handshake counter counts each connection once, by how its handshake
  * ended: a connection that completed its handshake and then fails is one
  * completed handshake, not also a failed one. Here the client's first
- * record after the handshake is a KeyUpdate with an invalid request_update
- * (RFC 8446 §4.6.3), written by hand under the client's application traffic
- * key (TLS_AES_128_GCM_SHA256, sequence number 0): OpenSSL answers it with a
+ * record after the handshake is a KeyUpdate one byte too long (RFC 8446
+ * §4.6.3), written by hand under the client's application traffic key
+ * (TLS_AES_128_GCM_SHA256, sequence number 0): OpenSSL answers it with a
  * fatal illegal_parameter alert while it handles the post-handshake message
  * (not SSL_is_init_finished), which without the count-once marker is
  * counted as a failed handshake. */
@@ -913,14 +913,14 @@ test_handshake_counted_once(void **state)
 	client_secret_hex[0] = '\0';
 	assert_int_equal(SSL_connect(ssl), 1);
 	assert_int_equal(SSL_version(ssl), TLS1_3_VERSION);
-	uint8_t secret[32], key[16], iv[12], tag[16], ct[6];
+	uint8_t secret[32], key[16], iv[12], tag[16], ct[7];
 	size_t slen = 0;
 	assert_int_equal(ts_hex_decode(client_secret_hex, secret, sizeof(secret), &slen), 0);
 	assert_int_equal(slen, 32);
 	expand_label(secret, slen, "key", key, sizeof(key));
 	expand_label(secret, slen, "iv", iv, sizeof(iv));
-	/* TLSInnerPlaintext: KeyUpdate (24), length 1, request_update 5 (neither 0 nor 1); type handshake */
-	static const uint8_t pt[] = { 0x18, 0x00, 0x00, 0x01, 0x05, 0x16 };
+	/* TLSInnerPlaintext: KeyUpdate (24) of length 2 (RFC 8446 §4.6.3: one byte); type handshake */
+	static const uint8_t pt[] = { 0x18, 0x00, 0x00, 0x02, 0x00, 0x00, 0x16 };
 	uint8_t rec[5 + sizeof(pt) + sizeof(tag)] = { 0x17, 0x03, 0x03, 0x00, sizeof(pt) + sizeof(tag) };
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
 	int l1 = 0, l2 = 0;
@@ -944,16 +944,15 @@ test_handshake_counted_once(void **state)
 	close(fd);
 	SSL_CTX_free(ctx);
 	/* one more request on the same loop: the first connection's callbacks
-	 * have all run once it is answered */
-	ts_httpc *hc = client(1);
-	char url[128];
-	long st = 0;
-	json_t *resp = NULL;
-	url_of(url, sizeof(url), lenient_url, "/whoami");
-	assert_int_equal(ts_httpc_json(hc, "GET", url, NULL, NULL, &st, &resp, NULL, 0), 0);
-	assert_int_equal(st, 200);
-	json_decref(resp);
-	ts_httpc_free(hc);
+	 * have all run once it is answered (Connection: close, so that the
+	 * server has closed this one too before the suite's teardown stops
+	 * the loop: a connection open then is never finalised) */
+	SSL_SESSION *sess = NULL;
+	int reused = -1;
+	char body[4096];
+	whoami_tls(ts_httpd_port(lenient_srv), &sess, &reused, body, sizeof(body));
+	SSL_SESSION_free(sess);
+	assert_non_null(strstr(body, "200 OK"));
 	ts_httpd_tls_stats(lenient_srv, &ok1, &failed1);
 	assert_int_equal(ok1 - ok0, 2);
 	assert_int_equal(failed1 - failed0, 0);
