@@ -61,31 +61,28 @@ echo "$out"
 expect "a new download of share A installs it" grep -q "^installed ICCID" <<<"$out"
 expect "share A installed" wait_state "$SA" installed 20
 
-# ---- 1b. after authenticateClient: endUserRejection ------------------------------
-read -r SC ACC <<<"$(new_share)"
-expect "share C authorised" [ "$(node_state "$SC")" = authorised ]
-out=$("${LPA[@]}" --cancel-after authenticateClient download "$ACC" 2>>"$T/lpa.log") ||
-	{ echo "$out"; fail "the LPA cancels share C's session after authenticateClient"; }
-echo "$out"
-expect "the LPA cancelled with endUserRejection" grep -q "^cancelled transaction [0-9a-f]\{32\} endUserRejection$" <<<"$out"
-expect "share C failed (the download order ends)" wait_state "$SC" failed 20
-until_told_c() { local i; for i in $(seq 50); do [ "$(cancel_orders "$SC")" = 1 ] && return 0; sleep 0.2; done; return 1; }
-expect "... the provider was told (one cancelOrder for share C)" until_told_c
-alice watch --share "$SC" --all --timeout 3 --json >"$T/watch_c.json" 2>/dev/null || true
-expect "... the primary got share.failed" grep -q 'share\.failed' "$T/watch_c.json"
-expect "... still only share A's profile is on the eUICC" [ "$(apps_on_se)" = 1 ]
+# cancel_ends_share NAME AFTER REASON: a new share NAME, whose session the LPA
+# cancels after AFTER with REASON: the share fails, the provider is told once
+# (cancelOrder), the primary gets share.failed, nothing more is on the eUICC.
+cancel_ends_share() {
+	local name=$1 after=$2 reason=$3 sid ac out i
+	read -r sid ac <<<"$(new_share)"
+	expect "share $name authorised" [ "$(node_state "$sid")" = authorised ]
+	out=$("${LPA[@]}" --cancel-after "$after" --cancel-reason "$reason" download "$ac" 2>>"$T/lpa.log") ||
+		{ echo "$out"; fail "the LPA cancels share $name's session after $after"; }
+	echo "$out"
+	expect "the LPA cancelled with $reason" grep -q "^cancelled transaction [0-9a-f]\{32\} $reason$" <<<"$out"
+	expect "share $name failed (the download order ends)" wait_state "$sid" failed 20
+	for i in $(seq 50); do [ "$(cancel_orders "$sid")" = 1 ] && break; sleep 0.2; done
+	expect "... the provider was told (one cancelOrder for share $name)" [ "$(cancel_orders "$sid")" = 1 ]
+	alice watch --share "$sid" --all --timeout 3 --json >"$T/watch_$name.json" 2>/dev/null || true
+	expect "... the primary got share.failed" grep -q 'share\.failed' "$T/watch_$name.json"
+	expect "... only share A's profile is on the eUICC" [ "$(apps_on_se)" = 1 ]
+}
+
+# ---- 1b. after authenticateClient: endUserRejection (declined at the preview) ---
+cancel_ends_share C authenticateClient endUserRejection
 
 # ---- 2. after getBoundProfilePackage: loadBppExecutionError -----------------
-read -r SB ACB <<<"$(new_share)"
-expect "share B authorised" [ "$(node_state "$SB")" = authorised ]
-out=$("${LPA[@]}" --cancel-after getBoundProfilePackage --cancel-reason loadBppExecutionError download "$ACB" \
-	2>>"$T/lpa.log") || { echo "$out"; fail "the LPA cancels share B's session after getBoundProfilePackage"; }
-echo "$out"
-expect "the LPA cancelled with loadBppExecutionError" grep -q "^cancelled transaction [0-9a-f]\{32\} loadBppExecutionError$" <<<"$out"
-expect "share B failed" wait_state "$SB" failed 20
-until_told() { local i; for i in $(seq 50); do [ "$(cancel_orders "$SB")" = 1 ] && return 0; sleep 0.2; done; return 1; }
-expect "... the provider was told (one cancelOrder for share B)" until_told
-alice watch --share "$SB" --all --timeout 3 --json >"$T/watch_b.json" 2>/dev/null || true
-expect "... the primary got share.failed" grep -q 'share\.failed' "$T/watch_b.json"
-expect "... only share A's profile is on the eUICC" [ "$(apps_on_se)" = 1 ]
+cancel_ends_share B getBoundProfilePackage loadBppExecutionError
 ts_done
