@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,15 @@ typedef struct sq_store {
 	int refs;          /* handles on this connection (under mu) */
 	int found_lock;    /* the owner's try met another connection's lock (sq_busy) */
 	int relaxed;       /* the next commit needs no fsync (outbox bookkeeping, relaxed()) */
+	/* Group commit (see "Durability" below): commits written to the WAL
+	 * that must be on disk before anyone acts on them, and how many of
+	 * them the last finished fdatasync covered. seq grows under the hold
+	 * and sync_mu; synced and syncing under sync_mu. */
+	pthread_mutex_t sync_mu;
+	pthread_cond_t sync_cv;
+	_Atomic uint64_t seq, synced;
+	int syncing;          /* a thread is in the WAL's fdatasync, outside the hold */
+	sqlite3_file *wal;    /* the WAL (the connection's, set in the hook under the hold) */
 } sq_store;
 
 /* Numbered migrations; index i moves the schema from version i to i+1.
@@ -281,13 +291,23 @@ exec(sq_store *s, const char *sql)
 }
 
 /* Durability. The connection runs with synchronous=NORMAL, and every commit
- * is made durable by sq_wal_hook, which SQLite calls after each commit on
- * the connection (whatever statement made it) and before that statement
- * returns: it fdatasyncs the write-ahead log, as synchronous=FULL does after
- * writing a commit's frames, so no commit is acknowledged before it is on
- * disk. (Switching with PRAGMA synchronous re-prepared the PRAGMA each
- * time: it acts when compiled.) The hook also checkpoints as SQLite's own
- * auto-checkpoint would, every SQ_CHECKPOINT_FRAMES frames.
+ * is made durable before the op that made it returns, and before any op that
+ * could have read it returns: sq_wal_hook, which SQLite calls after each
+ * commit on the connection (whatever statement made it), counts it (seq);
+ * the op then fdatasyncs the write-ahead log (sq_durable) once it has let
+ * go of the connection. That is synchronous=FULL's guarantee for everything
+ * the node acknowledges. (Switching with PRAGMA synchronous re-prepared the
+ * PRAGMA each time: it acts when compiled.) The hook also checkpoints as
+ * SQLite's own auto-checkpoint would, every SQ_CHECKPOINT_FRAMES frames.
+ *
+ * Group commit (issue 9): the fdatasync runs outside the connection's hold,
+ * so while one thread syncs, the others' transactions go on and commit; they
+ * then wait for that sync and the first of them syncs once more for all of
+ * them (a sync covers every commit written before it began: the WAL is one
+ * file, written in order). An op outside a transaction that ends after a
+ * commit not yet synced waits for it too, whether or not it read that
+ * commit's rows, so nobody answers from a change a power loss could take
+ * back; within a transaction that wait is at its commit or rollback.
  *
  * The outbox's own bookkeeping (a worker's claim, a row marked done) is
  * committed without its own fsync (relaxed for that statement):
@@ -313,25 +333,74 @@ relaxed(sq_store *s, int on)
  * the frames changed once, and the same few pages (the tables' and
  * indexes' last leaves) change in every flow, so fewer, larger checkpoints
  * write and fsync less per flow. 4000 frames: a WAL of ~16 MB. */
+#ifndef SQ_CHECKPOINT_FRAMES
 #define SQ_CHECKPOINT_FRAMES 4000
+#endif
+
+static void
+wal_sync(sq_store *s, sqlite3_file *wal)
+{
+	if (wal == NULL || wal->pMethods == NULL || wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) != SQLITE_OK) {
+		/* Linux may have dropped the pages it could not write: going
+		 * on could acknowledge a later commit whose log is broken. */
+		log_error("sqlite: cannot fsync the write-ahead log of %s; stopping", sqlite3_db_filename(s->db, "main"));
+		abort();
+	}
+}
 
 static int
 sq_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	sq_store *s = arg;
 	if (!s->relaxed) {
-		sqlite3_file *wal = NULL;
-		if (sqlite3_file_control(db, name, SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK || wal == NULL ||
-		    wal->pMethods == NULL || wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) != SQLITE_OK) {
-			/* Linux may have dropped the pages it could not write: going
-			 * on could acknowledge a later commit whose log is broken. */
-			log_error("sqlite: cannot fsync the write-ahead log of %s; stopping", name);
-			abort();
+		if (s->wal == NULL) {
+			sqlite3_file *wal = NULL;
+			if (sqlite3_file_control(db, name, SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK)
+				wal = NULL;
+			/* the first sync here, under the hold: it also syncs the
+			 * directory of a new WAL (SQLite's own once-only step) */
+			wal_sync(s, wal);
+			s->wal = wal;
+			pthread_mutex_lock(&s->sync_mu);
+			atomic_store(&s->synced, atomic_fetch_add(&s->seq, 1) + 1);
+			pthread_mutex_unlock(&s->sync_mu);
+		} else {
+			pthread_mutex_lock(&s->sync_mu);
+			atomic_fetch_add(&s->seq, 1);
+			pthread_mutex_unlock(&s->sync_mu);
 		}
 	}
 	if (frames >= SQ_CHECKPOINT_FRAMES)
 		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	return SQLITE_OK;
+}
+
+/* Returns once the commits up to need (a seq value) are on disk: syncs the
+ * WAL itself unless another thread's sync under way covers them, which it
+ * waits for (then syncs again if that one began before need was written).
+ * Never called holding the connection (a wait would stop its users). */
+static void
+sq_durable(sq_store *s, uint64_t need)
+{
+	if (atomic_load(&s->synced) >= need)
+		return;
+	pthread_mutex_lock(&s->sync_mu);
+	while (atomic_load(&s->synced) < need) {
+		if (s->syncing) {
+			pthread_cond_wait(&s->sync_cv, &s->sync_mu);
+			continue;
+		}
+		s->syncing = 1;
+		uint64_t upto = atomic_load(&s->seq); /* written before this sync begins */
+		sqlite3_file *wal = s->wal;
+		pthread_mutex_unlock(&s->sync_mu);
+		wal_sync(s, wal);
+		pthread_mutex_lock(&s->sync_mu);
+		s->syncing = 0;
+		atomic_store(&s->synced, upto);
+		pthread_cond_broadcast(&s->sync_cv);
+	}
+	pthread_mutex_unlock(&s->sync_mu);
 }
 
 static void
@@ -347,6 +416,8 @@ sq_close(store *b)
 	OPENSSL_cleanse(s->key, sizeof(s->key));
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->sync_cv);
+	pthread_mutex_destroy(&s->sync_mu);
 	free(s);
 }
 
@@ -2059,6 +2130,7 @@ typedef struct sq_try {
 	int64_t deadline; /* mono_ms */
 	sqlite3_int64 changes; /* the connection's total changes when this try began */
 	unsigned pauses;
+	uint64_t need; /* the commits (seq) there were when the try let go of the connection */
 } sq_try;
 
 static void
@@ -2068,6 +2140,7 @@ try_start(sq_try *t, sq_handle *h)
 	t->deadline = mono_ms() + h->wait_ms;
 	t->pauses = 0;
 	t->changes = 0;
+	t->need = 0;
 }
 
 /* SQLite's busy handler while a handle holds db: a lock another connection
@@ -2108,6 +2181,7 @@ try_again(sq_try *t, int *rc)
 	int busy = *rc != 0 && (*rc == TS_ETIMEOUT || h->s->found_lock);
 	int again = busy && !h->in_tx && sqlite3_get_autocommit(h->s->db) &&
 	    sqlite3_total_changes64(h->s->db) == t->changes;
+	t->need = atomic_load(&h->s->seq);
 	hunlock(h);
 	if (!busy)
 		return 0;
@@ -2167,7 +2241,10 @@ w_commit(store *b)
 	 * the caller's rollback. */
 	if (rc == 0 || sqlite3_get_autocommit(h->s->db))
 		end_tx(h);
+	uint64_t need = atomic_load(&h->s->seq);
 	hunlock(h);
+	if (!h->in_tx)
+		sq_durable(h->s, need);
 	return rc;
 }
 
@@ -2180,7 +2257,9 @@ w_rollback(store *b)
 	if (!sqlite3_get_autocommit(h->s->db))
 		sq_rollback(&h->s->base);
 	end_tx(h);
+	uint64_t need = atomic_load(&h->s->seq);
 	hunlock(h);
+	sq_durable(h->s, need); /* what the transaction read, the caller may act on */
 }
 
 static void
@@ -2207,7 +2286,8 @@ w_close(store *b)
 }
 
 /* Every other operation: holding the connection, tried again outside the
- * hold while another process holds the lock it needs. */
+ * hold while another process holds the lock it needs; outside a
+ * transaction, it returns once every commit it may have seen is durable. */
 #define W(name, params, args) \
 	static int w_##name params \
 	{ \
@@ -2219,6 +2299,8 @@ w_close(store *b)
 				return rc_; \
 			rc_ = sq_ops.name args; \
 		} while (try_again(&t_, &rc_)); \
+		if (!H(s)->in_tx) \
+			sq_durable(H(s)->s, t_.need); \
 		return rc_; \
 	}
 SQ_OPS(W)
@@ -2315,6 +2397,17 @@ open_conn(const char *path, const store_opts *opts, sq_store **out)
 		pthread_cond_destroy(&s->cv);
 		ok = 0;
 	}
+	if (ok && pthread_mutex_init(&s->sync_mu, NULL) != 0) {
+		pthread_mutex_destroy(&s->mu);
+		pthread_cond_destroy(&s->cv);
+		ok = 0;
+	}
+	if (ok && pthread_cond_init(&s->sync_cv, NULL) != 0) {
+		pthread_mutex_destroy(&s->sync_mu);
+		pthread_mutex_destroy(&s->mu);
+		pthread_cond_destroy(&s->cv);
+		ok = 0;
+	}
 	if (!ok) {
 		free(s);
 		return TS_ENOMEM;
@@ -2331,6 +2424,8 @@ open_conn(const char *path, const store_opts *opts, sq_store **out)
 		sqlite3_close(s->db);
 		pthread_cond_destroy(&s->cv);
 		pthread_mutex_destroy(&s->mu);
+		pthread_cond_destroy(&s->sync_cv);
+		pthread_mutex_destroy(&s->sync_mu);
 		free(s);
 		return TS_EDB;
 	}
@@ -2371,6 +2466,7 @@ open_conn(const char *path, const store_opts *opts, sq_store **out)
 		return rc;
 	}
 	sqlite3_busy_handler(s->db, sq_busy, s);
+	sq_durable(s, atomic_load(&s->seq)); /* the migrations */
 	*out = s;
 	return 0;
 }
