@@ -38,6 +38,11 @@ struct sq_cached {
 	sqlite3_stmt *st;
 };
 
+/* The WAL index header (SQLite's WalIndexHdr, the first copy at the start of
+ * the -shm file): every commit of any connection changes it (iChange,
+ * mxFrame), a restart of the log too (the salts). */
+#define SQ_WAL_HDR 48
+
 typedef struct sq_store {
 	store base;
 	sqlite3 *db;
@@ -67,6 +72,12 @@ typedef struct sq_store {
 	_Atomic uint64_t seq, synced;
 	int syncing;          /* a thread is in the WAL's fdatasync, outside the hold */
 	sqlite3_file *wal;    /* the WAL (the connection's, set in the hook under the hold) */
+	/* The read transaction one handle's consecutive reads share (see
+	 * "handles" below): its handle (NULL: none open) and start (mono_ms). */
+	const void *rtx_owner;
+	int64_t rtx_start;
+	const void *shm;        /* the WAL index as SQLite maps it (region 0), NULL until known */
+	unsigned char rtx_hdr[SQ_WAL_HDR]; /* its header when the read transaction began */
 } sq_store;
 
 /* Numbered migrations; index i moves the schema from version i to i+1.
@@ -437,6 +448,7 @@ control(sq_store *s, const char *sql)
 }
 
 static const char sql_begin[] = "BEGIN IMMEDIATE", sql_commit[] = "COMMIT", sql_rollback[] = "ROLLBACK";
+static const char sql_begin_read[] = "BEGIN";
 static int sq_begin(store *b) { return control(S(b), sql_begin); }
 static int
 sq_commit(store *b)
@@ -2124,6 +2136,86 @@ hunlock(sq_handle *h)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* Reads share a read transaction (issue 9: a flow made ~70 single-statement
+ * read transactions, each taking and dropping a WAL read lock, two fcntl
+ * calls and ~3 us). A read op outside a transaction joins the one its
+ * handle's previous reads opened; any other op, another handle's op, a
+ * commit of another connection (the WAL index header changed since the
+ * transaction began: another process, the operator's CLI), or an age over
+ * SQ_RTX_MS ends it first (COMMIT of a transaction that wrote nothing: no
+ * WAL frame, no sync). So a read sees every commit made before it, as an
+ * autocommit read does: this process's commits end the transaction before
+ * they write, another connection's is seen in the header. The age bound
+ * keeps an idle handle from holding a read mark (which stops a checkpoint
+ * from resetting the log) for long. The ops that only read: */
+#define SQ_RTX_MS 20
+static const char *const sq_read_ops[] = { "user_get", "user_by_name", "device_user", "token_check",
+	"provider_get", "app_get", "apps_json", "share_get", "share_by_eid_app", "share_by_matching",
+	"share_get_app_key", "share_get_credential", "shares_json", "shares_expired", "share_counts",
+	"shares_of_eid", "events_after", "events_last", "cmds_pending", "outbox_depth", "outbox_next_due",
+	"idem_get", "tx_get", "companion_pub", "devices_json", "device_revocations", "companion_owner",
+	"users_json", "providers_json", "smds_events", "cc_get" };
+
+/* 1 for an op in sq_read_ops, 2 for any other (once per op: *kind caches it). */
+static int
+op_kind(_Atomic int *kind, const char *name)
+{
+	int k = atomic_load(kind);
+	if (k == 0) {
+		k = 2;
+		for (size_t i = 0; i < TS_ARRAY_LEN(sq_read_ops); i++)
+			if (strcmp(sq_read_ops[i], name) == 0)
+				k = 1;
+		atomic_store(kind, k);
+	}
+	return k;
+}
+
+static void
+rtx_end(sq_store *s)
+{
+	if (s->rtx_owner != NULL) {
+		s->rtx_owner = NULL;
+		if (!sqlite3_get_autocommit(s->db) && control(s, sql_commit) != 0)
+			(void)control(s, sql_rollback);
+	}
+}
+
+/* The WAL index's first region as SQLite mapped it (xShmMap returns the
+ * mapping it holds; NULL when there is none, then no read transaction is
+ * kept open). */
+static const void *
+wal_index(sq_store *s)
+{
+	if (s->shm == NULL) {
+		sqlite3_file *f = NULL;
+		void volatile *p = NULL;
+		if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_FILE_POINTER, &f) == SQLITE_OK && f != NULL &&
+		    f->pMethods != NULL && f->pMethods->iVersion >= 2 && f->pMethods->xShmMap != NULL &&
+		    f->pMethods->xShmMap(f, 0, 32768, 0, &p) == SQLITE_OK && p != NULL)
+			s->shm = (const void *)p;
+	}
+	return s->shm;
+}
+
+/* Holding the connection, before h's op (read: it only reads). */
+static void
+rtx_prepare(sq_handle *h, int read)
+{
+	sq_store *s = h->s;
+	if (s->rtx_owner != NULL && (!read || s->rtx_owner != h || mono_ms() - s->rtx_start > SQ_RTX_MS ||
+	    memcmp(s->shm, s->rtx_hdr, SQ_WAL_HDR) != 0))
+		rtx_end(s);
+	if (read && s->rtx_owner == NULL && !h->in_tx && sqlite3_get_autocommit(s->db) && wal_index(s) != NULL &&
+	    control(s, sql_begin_read) == 0) {
+		/* before the op's first read takes the snapshot: a commit in
+		 * between only ends the transaction sooner */
+		memcpy(s->rtx_hdr, s->shm, SQ_WAL_HDR);
+		s->rtx_owner = h;
+		s->rtx_start = mono_ms();
+	}
+}
+
 /* One operation's tries (see "handles" above). */
 typedef struct sq_try {
 	sq_handle *h;
@@ -2179,6 +2271,8 @@ try_again(sq_try *t, int *rc)
 {
 	sq_handle *h = t->h;
 	int busy = *rc != 0 && (*rc == TS_ETIMEOUT || h->s->found_lock);
+	if (busy && h->s->rtx_owner == h)
+		rtx_end(h->s); /* a read that met a lock: tried again in a read transaction of its own */
 	int again = busy && !h->in_tx && sqlite3_get_autocommit(h->s->db) &&
 	    sqlite3_total_changes64(h->s->db) == t->changes;
 	t->need = atomic_load(&h->s->seq);
@@ -2210,6 +2304,7 @@ w_begin(store *b)
 	do {
 		if ((rc = try_take(&t)) != 0)
 			return rc;
+		rtx_prepare(h, 0);
 		/* in_tx: SQLite refuses a nested BEGIN */
 		if ((rc = sq_begin(&h->s->base)) == 0) {
 			h->in_tx = 1; /* the connection stays held until commit or rollback */
@@ -2268,6 +2363,8 @@ w_close(store *b)
 	sq_handle *h = H(b);
 	sq_store *s = h->s;
 	(void)hlock(h, mono_ms() + h->wait_ms); /* waits at most wait_ms for another handle's transaction */
+	if (s->rtx_owner == h && s->owner == h)
+		rtx_end(s);
 	if (h->in_tx) { /* closed half-way through a transaction */
 		sq_rollback(&s->base);
 		end_tx(h);
@@ -2291,13 +2388,20 @@ w_close(store *b)
 #define W(name, params, args) \
 	static int w_##name params \
 	{ \
+		static _Atomic int kind_; \
 		sq_try t_; \
-		int rc_; \
+		int rc_, read_ = op_kind(&kind_, #name) == 1; \
 		try_start(&t_, H(s)); \
 		do { \
 			if ((rc_ = try_take(&t_)) != 0) \
 				return rc_; \
+			rtx_prepare(H(s), read_); \
 			rc_ = sq_ops.name args; \
+			if (read_ && H(s)->s->rtx_owner == H(s) && \
+			    sqlite3_total_changes64(H(s)->s->db) != t_.changes) { \
+				log_error("sqlite: read op " #name " changed the database"); \
+				rtx_end(H(s)->s); \
+			} \
 		} while (try_again(&t_, &rc_)); \
 		if (!H(s)->in_tx) \
 			sq_durable(H(s)->s, t_.need); \

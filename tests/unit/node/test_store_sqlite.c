@@ -211,10 +211,15 @@ test_device_user_busy_is_not_not_found(void **state)
 	store *s = NULL, *w = NULL;
 	store_opts so = { .wait_ms = 50 };
 	assert_int_equal(store_open_opts(dbpath, &so, &s), 0);
-	int64_t uid = 0, got = -1;
+	int64_t uid = 0, uid2 = 0, got = -1;
 	assert_int_equal(s->ops->user_add(s, "alice", "h", &uid), 0);
 	assert_int_equal(s->ops->device_add(s, "dev-1", uid, "phone"), 0);
 	assert_int_equal(s->ops->device_user(s, "dev-x", &got), TS_ENOTFOUND);
+	/* s's reads keep their read transaction open after the op
+	 * (store_sqlite.c rtx_prepare); in shared-cache mode (this test's,
+	 * never the node's) it holds a table lock the write below would wait
+	 * for: a write op of s ends it. */
+	assert_int_equal(s->ops->user_add(s, "bob", "h", &uid2), 0);
 	sqlite3 *other = NULL;
 	assert_int_equal(sqlite3_open_v2(dbpath, &other, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE; UPDATE devices SET name = name", NULL, NULL, NULL),
@@ -338,6 +343,66 @@ committed_elsewhere(void *arg)
 	struct seen *x = arg;
 	int64_t id;
 	return x->other->ops->user_by_name(x->other, x->name, &id) == 0;
+}
+
+/* fcntl as SQLite calls it (glibc's fcntl64; its locks: the WAL index's
+ * read and write locks are fcntl(F_SETLK) on the -shm file), counted like
+ * fdatasync. */
+static int fcntls;
+int fcntl64(int fd, int cmd, ...);
+int
+fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	unsigned long arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	__atomic_fetch_add(&fcntls, 1, __ATOMIC_RELAXED);
+	return (int)syscall(SYS_fcntl, fd, cmd, arg);
+}
+
+/* A handle's consecutive reads share one read transaction (store_sqlite.c
+ * rtx_prepare): ten reads take the WAL read lock once, not ten times (two
+ * fcntl each). They still see every commit made before them: the handle's
+ * own write, another connection's commit (the WAL index header changed),
+ * another handle's write on the shared connection. */
+static void
+test_reads_share_a_transaction(void **state)
+{
+	(void)state;
+	store *s = NULL, *own = NULL, *w = NULL;
+	assert_int_equal(store_open(dbpath, &s), 0);
+	assert_int_equal(store_open(dbpath, &own), 0);
+	store_opts wo = { .share_with = s };
+	assert_int_equal(store_open_opts(dbpath, &wo, &w), 0);
+	int64_t uid = 0, got = 0;
+	assert_int_equal(s->ops->user_add(s, "alice", "h", &uid), 0);
+	int f0 = fcntls;
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(s->ops->user_by_name(s, "alice", &got), 0);
+	assert_true(fcntls - f0 < 10);
+	assert_int_equal(s->ops->user_add(s, "bob", "h", &uid), 0);
+	assert_int_equal(s->ops->user_by_name(s, "bob", &got), 0);
+	assert_int_equal(got, uid);
+	assert_int_equal(s->ops->user_by_name(s, "carol", &got), TS_ENOTFOUND);
+	assert_int_equal(own->ops->user_add(own, "carol", "h", &uid), 0);
+	assert_int_equal(s->ops->user_by_name(s, "carol", &got), 0);
+	assert_int_equal(got, uid);
+	assert_int_equal(s->ops->user_by_name(s, "dave", &got), TS_ENOTFOUND);
+	assert_int_equal(w->ops->user_add(w, "dave", "h", &uid), 0);
+	assert_int_equal(s->ops->user_by_name(s, "dave", &got), 0);
+	assert_int_equal(got, uid);
+	store_close(w);
+	store_close(own);
+	store_close(s);
+}
+
+/* A failed check leaves shared-cache mode on for no other test. */
+static int
+shared_cache_teardown(void **state)
+{
+	sqlite3_enable_shared_cache(0);
+	return teardown(state);
 }
 
 /* A failed check leaves no thread waiting in the gate. */
@@ -561,10 +626,11 @@ main(void)
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_worker_waits_outside_the_hold, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_device_user_busy_is_not_not_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_user_busy_is_not_not_found, setup, shared_cache_teardown),
 		cmocka_unit_test_setup_teardown(test_no_null_op, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_commit_fsyncs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, gate_teardown),
+		cmocka_unit_test_setup_teardown(test_reads_share_a_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_updates_whole_row, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store_sqlite_locks", tests, NULL, NULL);
