@@ -77,7 +77,7 @@ mkdir -p "$(dirname "$OUT")"
 term="pngcairo size 900,560 font 'DejaVu Sans,10'"
 gnuplot -e "set terminal $term" -e 'quit' 2>/dev/null || term="png size 900,560"
 loads=$(awk '!/^#/ {print $7; print $8}' "$DATA" | sort -n | sed -n '1p;$p' | paste -sd- -)
-title="tapshare node, $(nproc) CPU(s), $(date -u +%Y-%m-%d), $FLOWS flows per point, SQLite synchronous=FULL, load $loads"
+title="tapshare node, $(nproc) CPU(s), $(date -u +%Y-%m-%d), $FLOWS flows per point, SQLite WAL, every commit fdatasynced, load $loads"
 gnuplot <<GP
 set terminal $term
 set output '$OUT'

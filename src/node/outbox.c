@@ -14,7 +14,10 @@
  *
  * Exactly-once: a crash after the provider answered but before the row was
  * marked done repeats the call with the same identifier; the transition then
- * finds the share already moved on (TS_ESTATE) and the row is closed.
+ * finds the share already moved on (TS_ESTATE) and the row is closed. An
+ * answer that moves the share closes its row in the transition's own
+ * transaction (share_outbox_arm), so that window is only between the answer
+ * and that commit.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,6 +341,10 @@ process(worker *w, const store_outbox *o, int64_t now)
 {
 	char reason[512] = "";
 	int rc;
+	/* The transition that applies the answer closes the row in its own
+	 * transaction (share_outbox_arm); only a call that moves no share
+	 * (cancelOrder, a share no longer waiting) marks it here. */
+	share_outbox_arm(o->id, o->share_id, now, 1);
 	if (strcmp(o->kind, OUTBOX_CONFIRM_ORDER) == 0)
 		rc = do_confirm(w, o, reason, sizeof(reason));
 	else if (strcmp(o->kind, OUTBOX_CANCEL_ORDER) == 0)
@@ -350,23 +357,32 @@ process(worker *w, const store_outbox *o, int64_t now)
 		log_error("outbox row %lld has unknown kind %s", (long long)o->id, o->kind);
 		rc = 0;
 	}
-	if (rc == 0) {
+	int closed = share_outbox_disarm();
+	if (rc == 0 || closed) {
 		node_crash_point(w->n, "outbox.applied");
-		w->st->ops->outbox_done(w->st, o->id);
+		if (!closed) {
+			w->st->ops->outbox_done(w->st, o->id);
+			/* The provider answers again: rows waiting out a backoff
+			 * for it need not wait any longer. */
+			w->st->ops->outbox_wake(w->st, o->share_id, now);
+		}
 		metrics_outbox(METRICS_OUTBOX_DONE);
-		/* The provider answers again: rows waiting out a backoff for it
-		 * need not wait any longer. */
-		w->st->ops->outbox_wake(w->st, o->share_id, now);
 		return;
 	}
 	if (o->attempts >= NODE_OUTBOX_MAX_ATTEMPTS) {
 		log_error("giving up on %s for share %s after %d attempts: %s", o->kind, o->share_id,
 		    o->attempts, reason);
 		/* The provider may have granted it on one of the attempts whose
-		 * answer never arrived: it is told to drop it. */
-		if (strcmp(o->kind, OUTBOX_CONFIRM_ORDER) == 0)
+		 * answer never arrived: it is told to drop it (the failure
+		 * closes the row; no wake: the provider did not answer). */
+		closed = 0;
+		if (strcmp(o->kind, OUTBOX_CONFIRM_ORDER) == 0) {
+			share_outbox_arm(o->id, o->share_id, now, 0);
 			share_fail(&w->n->svc, w->st, o->share_id, reason, 1);
-		w->st->ops->outbox_done(w->st, o->id);
+			closed = share_outbox_disarm();
+		}
+		if (!closed)
+			w->st->ops->outbox_done(w->st, o->id);
 		metrics_outbox(METRICS_OUTBOX_GAVE_UP);
 		return;
 	}

@@ -215,10 +215,40 @@ begin_load(store *st, const char *id, store_share *sh)
 	return rc;
 }
 
+/* The outbox row this thread applies (share_outbox_arm): closed by the
+ * next transition finish() commits on this thread. */
+static _Thread_local struct {
+	int armed, wake, closed;
+	int64_t id, now;
+	char share_id[STORE_ID_MAX];
+} applying;
+
+void
+share_outbox_arm(int64_t outbox_id, const char *share_id, int64_t now, int wake)
+{
+	applying.armed = 1;
+	applying.closed = 0;
+	applying.wake = wake;
+	applying.id = outbox_id;
+	applying.now = now;
+	snprintf(applying.share_id, sizeof(applying.share_id), "%s", share_id);
+}
+
+int
+share_outbox_disarm(void)
+{
+	int closed = applying.armed && applying.closed;
+	applying.armed = applying.closed = 0;
+	return closed;
+}
+
 /* Commits (or rolls back when rc != 0) and kicks after a commit. */
 static int
 finish(const share_svc *svc, store *st, int rc, unsigned what)
 {
+	int closing = rc == 0 && applying.armed && !applying.closed;
+	if (closing && (rc = st->ops->outbox_done(st, applying.id)) == 0 && applying.wake)
+		rc = st->ops->outbox_wake(st, applying.share_id, applying.now);
 	if (rc != 0) {
 		st->ops->rollback(st);
 		wake_pending(svc, what, 0);
@@ -232,6 +262,8 @@ finish(const share_svc *svc, store *st, int rc, unsigned what)
 		wake_pending(svc, what, 0);
 		return rc;
 	}
+	if (closing)
+		applying.closed = 1;
 	wake_pending(svc, what, 1);
 	return 0;
 }

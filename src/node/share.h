@@ -174,6 +174,20 @@ int share_expire_due(const share_svc *svc, store *st, int64_t now, size_t *n);
 int share_release(const share_svc *svc, store *st, int64_t user_id, const char *app_id, const char *share_id,
     share_idem *idem, share_why *why);
 
+/* ---- the outbox row being applied (outbox.c) ---------------------------- */
+
+/* An outbox worker applies a provider's answer as a share transition on its
+ * own thread. share_outbox_arm makes the next transition this thread
+ * commits (any share_* step) also mark outbox row outbox_id done and, when
+ * wake, make the rows waiting out a backoff for the provider of share_id due
+ * at now (store.h outbox_done, outbox_wake), in that transition's
+ * transaction: the row is closed by the durable commit that applied it, with
+ * no bookkeeping write of its own after it. share_outbox_disarm ends it: 1
+ * if a committed transition closed the row (nothing more to write for it),
+ * 0 if none did (the caller marks the row itself). */
+void share_outbox_arm(int64_t outbox_id, const char *share_id, int64_t now, int wake);
+int share_outbox_disarm(void);
+
 /* ---- reads -------------------------------------------------------------- */
 
 /* The share if user_id owns it, else TS_ENOTFOUND. */

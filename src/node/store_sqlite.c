@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,11 @@ struct sq_cached {
 	sqlite3_stmt *st;
 };
 
+/* The WAL index header (SQLite's WalIndexHdr, the first copy at the start of
+ * the -shm file): every commit of any connection changes it (iChange,
+ * mxFrame), a restart of the log too (the salts). */
+#define SQ_WAL_HDR 48
+
 typedef struct sq_store {
 	store base;
 	sqlite3 *db;
@@ -57,6 +63,21 @@ typedef struct sq_store {
 	int refs;          /* handles on this connection (under mu) */
 	int found_lock;    /* the owner's try met another connection's lock (sq_busy) */
 	int relaxed;       /* the next commit needs no fsync (outbox bookkeeping, relaxed()) */
+	/* Group commit (see "Durability" below): commits written to the WAL
+	 * that must be on disk before anyone acts on them, and how many of
+	 * them the last finished fdatasync covered. seq grows under the hold
+	 * and sync_mu; synced and syncing under sync_mu. */
+	pthread_mutex_t sync_mu;
+	pthread_cond_t sync_cv;
+	_Atomic uint64_t seq, synced;
+	int syncing;          /* a thread is in the WAL's fdatasync, outside the hold */
+	sqlite3_file *wal;    /* the WAL (the connection's, set in the hook under the hold) */
+	/* The read transaction one handle's consecutive reads share (see
+	 * "handles" below): its handle (NULL: none open) and start (mono_ms). */
+	const void *rtx_owner;
+	int64_t rtx_start;
+	const void *shm;        /* the WAL index as SQLite maps it (region 0), NULL until known */
+	unsigned char rtx_hdr[SQ_WAL_HDR]; /* its header when the read transaction began */
 } sq_store;
 
 /* Numbered migrations; index i moves the schema from version i to i+1.
@@ -281,13 +302,23 @@ exec(sq_store *s, const char *sql)
 }
 
 /* Durability. The connection runs with synchronous=NORMAL, and every commit
- * is made durable by sq_wal_hook, which SQLite calls after each commit on
- * the connection (whatever statement made it) and before that statement
- * returns: it fdatasyncs the write-ahead log, as synchronous=FULL does after
- * writing a commit's frames, so no commit is acknowledged before it is on
- * disk. (Switching with PRAGMA synchronous re-prepared the PRAGMA each
- * time: it acts when compiled.) The hook also checkpoints as SQLite's own
- * auto-checkpoint would, every SQ_CHECKPOINT_FRAMES frames.
+ * is made durable before the op that made it returns, and before any op that
+ * could have read it returns: sq_wal_hook, which SQLite calls after each
+ * commit on the connection (whatever statement made it), counts it (seq);
+ * the op then fdatasyncs the write-ahead log (sq_durable) once it has let
+ * go of the connection. That is synchronous=FULL's guarantee for everything
+ * the node acknowledges. (Switching with PRAGMA synchronous re-prepared the
+ * PRAGMA each time: it acts when compiled.) The hook also checkpoints as
+ * SQLite's own auto-checkpoint would, every SQ_CHECKPOINT_FRAMES frames.
+ *
+ * Group commit (issue 9): the fdatasync runs outside the connection's hold,
+ * so while one thread syncs, the others' transactions go on and commit; they
+ * then wait for that sync and the first of them syncs once more for all of
+ * them (a sync covers every commit written before it began: the WAL is one
+ * file, written in order). An op outside a transaction that ends after a
+ * commit not yet synced waits for it too, whether or not it read that
+ * commit's rows, so nobody answers from a change a power loss could take
+ * back; within a transaction that wait is at its commit or rollback.
  *
  * The outbox's own bookkeeping (a worker's claim, a row marked done) is
  * committed without its own fsync (relaxed for that statement):
@@ -313,25 +344,74 @@ relaxed(sq_store *s, int on)
  * the frames changed once, and the same few pages (the tables' and
  * indexes' last leaves) change in every flow, so fewer, larger checkpoints
  * write and fsync less per flow. 4000 frames: a WAL of ~16 MB. */
+#ifndef SQ_CHECKPOINT_FRAMES
 #define SQ_CHECKPOINT_FRAMES 4000
+#endif
+
+static void
+wal_sync(sq_store *s, sqlite3_file *wal)
+{
+	if (wal == NULL || wal->pMethods == NULL || wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) != SQLITE_OK) {
+		/* Linux may have dropped the pages it could not write: going
+		 * on could acknowledge a later commit whose log is broken. */
+		log_error("sqlite: cannot fsync the write-ahead log of %s; stopping", sqlite3_db_filename(s->db, "main"));
+		abort();
+	}
+}
 
 static int
 sq_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	sq_store *s = arg;
 	if (!s->relaxed) {
-		sqlite3_file *wal = NULL;
-		if (sqlite3_file_control(db, name, SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK || wal == NULL ||
-		    wal->pMethods == NULL || wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) != SQLITE_OK) {
-			/* Linux may have dropped the pages it could not write: going
-			 * on could acknowledge a later commit whose log is broken. */
-			log_error("sqlite: cannot fsync the write-ahead log of %s; stopping", name);
-			abort();
+		if (s->wal == NULL) {
+			sqlite3_file *wal = NULL;
+			if (sqlite3_file_control(db, name, SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK)
+				wal = NULL;
+			/* the first sync here, under the hold: it also syncs the
+			 * directory of a new WAL (SQLite's own once-only step) */
+			wal_sync(s, wal);
+			s->wal = wal;
+			pthread_mutex_lock(&s->sync_mu);
+			atomic_store(&s->synced, atomic_fetch_add(&s->seq, 1) + 1);
+			pthread_mutex_unlock(&s->sync_mu);
+		} else {
+			pthread_mutex_lock(&s->sync_mu);
+			atomic_fetch_add(&s->seq, 1);
+			pthread_mutex_unlock(&s->sync_mu);
 		}
 	}
 	if (frames >= SQ_CHECKPOINT_FRAMES)
 		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	return SQLITE_OK;
+}
+
+/* Returns once the commits up to need (a seq value) are on disk: syncs the
+ * WAL itself unless another thread's sync under way covers them, which it
+ * waits for (then syncs again if that one began before need was written).
+ * Never called holding the connection (a wait would stop its users). */
+static void
+sq_durable(sq_store *s, uint64_t need)
+{
+	if (atomic_load(&s->synced) >= need)
+		return;
+	pthread_mutex_lock(&s->sync_mu);
+	while (atomic_load(&s->synced) < need) {
+		if (s->syncing) {
+			pthread_cond_wait(&s->sync_cv, &s->sync_mu);
+			continue;
+		}
+		s->syncing = 1;
+		uint64_t upto = atomic_load(&s->seq); /* written before this sync begins */
+		sqlite3_file *wal = s->wal;
+		pthread_mutex_unlock(&s->sync_mu);
+		wal_sync(s, wal);
+		pthread_mutex_lock(&s->sync_mu);
+		s->syncing = 0;
+		atomic_store(&s->synced, upto);
+		pthread_cond_broadcast(&s->sync_cv);
+	}
+	pthread_mutex_unlock(&s->sync_mu);
 }
 
 static void
@@ -347,6 +427,8 @@ sq_close(store *b)
 	OPENSSL_cleanse(s->key, sizeof(s->key));
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->sync_cv);
+	pthread_mutex_destroy(&s->sync_mu);
 	free(s);
 }
 
@@ -366,6 +448,7 @@ control(sq_store *s, const char *sql)
 }
 
 static const char sql_begin[] = "BEGIN IMMEDIATE", sql_commit[] = "COMMIT", sql_rollback[] = "ROLLBACK";
+static const char sql_begin_read[] = "BEGIN";
 static int sq_begin(store *b) { return control(S(b), sql_begin); }
 static int
 sq_commit(store *b)
@@ -2053,12 +2136,93 @@ hunlock(sq_handle *h)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* Reads share a read transaction (issue 9: a flow made ~70 single-statement
+ * read transactions, each taking and dropping a WAL read lock, two fcntl
+ * calls and ~3 us). A read op outside a transaction joins the one its
+ * handle's previous reads opened; any other op, another handle's op, a
+ * commit of another connection (the WAL index header changed since the
+ * transaction began: another process, the operator's CLI), or an age over
+ * SQ_RTX_MS ends it first (COMMIT of a transaction that wrote nothing: no
+ * WAL frame, no sync). So a read sees every commit made before it, as an
+ * autocommit read does: this process's commits end the transaction before
+ * they write, another connection's is seen in the header. The age bound
+ * keeps an idle handle from holding a read mark (which stops a checkpoint
+ * from resetting the log) for long. The ops that only read: */
+#define SQ_RTX_MS 20
+static const char *const sq_read_ops[] = { "user_get", "user_by_name", "device_user", "token_check",
+	"provider_get", "app_get", "apps_json", "share_get", "share_by_eid_app", "share_by_matching",
+	"share_get_app_key", "share_get_credential", "shares_json", "shares_expired", "share_counts",
+	"shares_of_eid", "events_after", "events_last", "cmds_pending", "outbox_depth", "outbox_next_due",
+	"idem_get", "tx_get", "companion_pub", "devices_json", "device_revocations", "companion_owner",
+	"users_json", "providers_json", "smds_events", "cc_get" };
+
+/* 1 for an op in sq_read_ops, 2 for any other (once per op: *kind caches it). */
+static int
+op_kind(_Atomic int *kind, const char *name)
+{
+	int k = atomic_load(kind);
+	if (k == 0) {
+		k = 2;
+		for (size_t i = 0; i < TS_ARRAY_LEN(sq_read_ops); i++)
+			if (strcmp(sq_read_ops[i], name) == 0)
+				k = 1;
+		atomic_store(kind, k);
+	}
+	return k;
+}
+
+static void
+rtx_end(sq_store *s)
+{
+	if (s->rtx_owner != NULL) {
+		s->rtx_owner = NULL;
+		if (!sqlite3_get_autocommit(s->db) && control(s, sql_commit) != 0)
+			(void)control(s, sql_rollback);
+	}
+}
+
+/* The WAL index's first region as SQLite mapped it (xShmMap returns the
+ * mapping it holds; NULL when there is none, then no read transaction is
+ * kept open). */
+static const void *
+wal_index(sq_store *s)
+{
+	if (s->shm == NULL) {
+		sqlite3_file *f = NULL;
+		void volatile *p = NULL;
+		if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_FILE_POINTER, &f) == SQLITE_OK && f != NULL &&
+		    f->pMethods != NULL && f->pMethods->iVersion >= 2 && f->pMethods->xShmMap != NULL &&
+		    f->pMethods->xShmMap(f, 0, 32768, 0, &p) == SQLITE_OK && p != NULL)
+			s->shm = (const void *)p;
+	}
+	return s->shm;
+}
+
+/* Holding the connection, before h's op (read: it only reads). */
+static void
+rtx_prepare(sq_handle *h, int read)
+{
+	sq_store *s = h->s;
+	if (s->rtx_owner != NULL && (!read || s->rtx_owner != h || mono_ms() - s->rtx_start > SQ_RTX_MS ||
+	    memcmp(s->shm, s->rtx_hdr, SQ_WAL_HDR) != 0))
+		rtx_end(s);
+	if (read && s->rtx_owner == NULL && !h->in_tx && sqlite3_get_autocommit(s->db) && wal_index(s) != NULL &&
+	    control(s, sql_begin_read) == 0) {
+		/* before the op's first read takes the snapshot: a commit in
+		 * between only ends the transaction sooner */
+		memcpy(s->rtx_hdr, s->shm, SQ_WAL_HDR);
+		s->rtx_owner = h;
+		s->rtx_start = mono_ms();
+	}
+}
+
 /* One operation's tries (see "handles" above). */
 typedef struct sq_try {
 	sq_handle *h;
 	int64_t deadline; /* mono_ms */
 	sqlite3_int64 changes; /* the connection's total changes when this try began */
 	unsigned pauses;
+	uint64_t need; /* the commits (seq) there were when the try let go of the connection */
 } sq_try;
 
 static void
@@ -2068,6 +2232,7 @@ try_start(sq_try *t, sq_handle *h)
 	t->deadline = mono_ms() + h->wait_ms;
 	t->pauses = 0;
 	t->changes = 0;
+	t->need = 0;
 }
 
 /* SQLite's busy handler while a handle holds db: a lock another connection
@@ -2106,8 +2271,11 @@ try_again(sq_try *t, int *rc)
 {
 	sq_handle *h = t->h;
 	int busy = *rc != 0 && (*rc == TS_ETIMEOUT || h->s->found_lock);
+	if (busy && h->s->rtx_owner == h)
+		rtx_end(h->s); /* a read that met a lock: tried again in a read transaction of its own */
 	int again = busy && !h->in_tx && sqlite3_get_autocommit(h->s->db) &&
 	    sqlite3_total_changes64(h->s->db) == t->changes;
+	t->need = atomic_load(&h->s->seq);
 	hunlock(h);
 	if (!busy)
 		return 0;
@@ -2136,6 +2304,7 @@ w_begin(store *b)
 	do {
 		if ((rc = try_take(&t)) != 0)
 			return rc;
+		rtx_prepare(h, 0);
 		/* in_tx: SQLite refuses a nested BEGIN */
 		if ((rc = sq_begin(&h->s->base)) == 0) {
 			h->in_tx = 1; /* the connection stays held until commit or rollback */
@@ -2167,7 +2336,10 @@ w_commit(store *b)
 	 * the caller's rollback. */
 	if (rc == 0 || sqlite3_get_autocommit(h->s->db))
 		end_tx(h);
+	uint64_t need = atomic_load(&h->s->seq);
 	hunlock(h);
+	if (!h->in_tx)
+		sq_durable(h->s, need);
 	return rc;
 }
 
@@ -2180,7 +2352,9 @@ w_rollback(store *b)
 	if (!sqlite3_get_autocommit(h->s->db))
 		sq_rollback(&h->s->base);
 	end_tx(h);
+	uint64_t need = atomic_load(&h->s->seq);
 	hunlock(h);
+	sq_durable(h->s, need); /* what the transaction read, the caller may act on */
 }
 
 static void
@@ -2189,6 +2363,8 @@ w_close(store *b)
 	sq_handle *h = H(b);
 	sq_store *s = h->s;
 	(void)hlock(h, mono_ms() + h->wait_ms); /* waits at most wait_ms for another handle's transaction */
+	if (s->rtx_owner == h && s->owner == h)
+		rtx_end(s);
 	if (h->in_tx) { /* closed half-way through a transaction */
 		sq_rollback(&s->base);
 		end_tx(h);
@@ -2207,18 +2383,28 @@ w_close(store *b)
 }
 
 /* Every other operation: holding the connection, tried again outside the
- * hold while another process holds the lock it needs. */
+ * hold while another process holds the lock it needs; outside a
+ * transaction, it returns once every commit it may have seen is durable. */
 #define W(name, params, args) \
 	static int w_##name params \
 	{ \
+		static _Atomic int kind_; \
 		sq_try t_; \
-		int rc_; \
+		int rc_, read_ = op_kind(&kind_, #name) == 1; \
 		try_start(&t_, H(s)); \
 		do { \
 			if ((rc_ = try_take(&t_)) != 0) \
 				return rc_; \
+			rtx_prepare(H(s), read_); \
 			rc_ = sq_ops.name args; \
+			if (read_ && H(s)->s->rtx_owner == H(s) && \
+			    sqlite3_total_changes64(H(s)->s->db) != t_.changes) { \
+				log_error("sqlite: read op " #name " changed the database"); \
+				rtx_end(H(s)->s); \
+			} \
 		} while (try_again(&t_, &rc_)); \
+		if (!H(s)->in_tx) \
+			sq_durable(H(s)->s, t_.need); \
 		return rc_; \
 	}
 SQ_OPS(W)
@@ -2315,6 +2501,17 @@ open_conn(const char *path, const store_opts *opts, sq_store **out)
 		pthread_cond_destroy(&s->cv);
 		ok = 0;
 	}
+	if (ok && pthread_mutex_init(&s->sync_mu, NULL) != 0) {
+		pthread_mutex_destroy(&s->mu);
+		pthread_cond_destroy(&s->cv);
+		ok = 0;
+	}
+	if (ok && pthread_cond_init(&s->sync_cv, NULL) != 0) {
+		pthread_mutex_destroy(&s->sync_mu);
+		pthread_mutex_destroy(&s->mu);
+		pthread_cond_destroy(&s->cv);
+		ok = 0;
+	}
 	if (!ok) {
 		free(s);
 		return TS_ENOMEM;
@@ -2331,6 +2528,8 @@ open_conn(const char *path, const store_opts *opts, sq_store **out)
 		sqlite3_close(s->db);
 		pthread_cond_destroy(&s->cv);
 		pthread_mutex_destroy(&s->mu);
+		pthread_cond_destroy(&s->sync_cv);
+		pthread_mutex_destroy(&s->sync_mu);
 		free(s);
 		return TS_EDB;
 	}
@@ -2371,6 +2570,7 @@ open_conn(const char *path, const store_opts *opts, sq_store **out)
 		return rc;
 	}
 	sqlite3_busy_handler(s->db, sq_busy, s);
+	sq_durable(s, atomic_load(&s->seq)); /* the migrations */
 	*out = s;
 	return 0;
 }

@@ -685,6 +685,45 @@ test_no_confirm_order_after_cancel(void **state)
 	assert_int_equal(state_of(id), SHARE_REVOKED);
 }
 
+/* The transition that applies a provider's answer closes the outbox row in
+ * its own transaction (share_outbox_arm): right after share_authorise /
+ * share_deny committed (their crash points), before outbox.c could write
+ * anything more, the row is no longer pending. */
+static int64_t pending_at_point = -1;
+
+static void
+pending_at(void *arg, const char *point)
+{
+	(void)arg;
+	if (strcmp(point, "share_authorise") == 0 || strcmp(point, "share_deny") == 0) {
+		int64_t retrying = -1;
+		assert_int_equal(st->ops->outbox_depth(st, &pending_at_point, &retrying), 0);
+	}
+}
+
+static void
+test_transition_closes_its_outbox_row(void **state)
+{
+	(void)state;
+	memset(&prov, 0, sizeof(prov));
+	svc.crash = pending_at;
+	char id[STORE_ID_MAX];
+	prov.script[0] = 2; /* a refusal */
+	request(id);
+	pending_at_point = -1;
+	assert_int_equal(run_outbox(ts_now()), 1);
+	assert_int_equal(state_of(id), SHARE_DENIED);
+	assert_int_equal(pending_at_point, 0);
+	request(id);
+	pending_at_point = -1;
+	assert_int_equal(run_outbox(ts_now()), 1);
+	assert_int_equal(state_of(id), SHARE_AUTHORISED);
+	assert_int_equal(pending_at_point, 0);
+	assert_int_equal(run_outbox(ts_now() + 1000), 0); /* nothing left to claim */
+	assert_int_equal(prov.n, 2);
+	svc.crash = NULL;
+}
+
 /* F2: a grant the node no longer wants is cancelled at the provider. */
 static void
 test_late_grant_is_cancelled(void **state)
@@ -846,6 +885,7 @@ main(void)
 	};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_share_flow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transition_closes_its_outbox_row, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_before_delivery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_denied, setup, teardown),

@@ -13,6 +13,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,10 +204,15 @@ test_device_user_busy_is_not_not_found(void **state)
 	store *s = NULL, *w = NULL;
 	store_opts so = { .wait_ms = 50 };
 	assert_int_equal(store_open_opts(dbpath, &so, &s), 0);
-	int64_t uid = 0, got = -1;
+	int64_t uid = 0, uid2 = 0, got = -1;
 	assert_int_equal(s->ops->user_add(s, "alice", "h", &uid), 0);
 	assert_int_equal(s->ops->device_add(s, "dev-1", uid, "phone"), 0);
 	assert_int_equal(s->ops->device_user(s, "dev-x", &got), TS_ENOTFOUND);
+	/* s's reads keep their read transaction open after the op
+	 * (store_sqlite.c rtx_prepare); in shared-cache mode (this test's,
+	 * never the node's) it holds a table lock the write below would wait
+	 * for: a write op of s ends it. */
+	assert_int_equal(s->ops->user_add(s, "bob", "h", &uid2), 0);
 	sqlite3 *other = NULL;
 	assert_int_equal(sqlite3_open_v2(dbpath, &other, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE; UPDATE devices SET name = name", NULL, NULL, NULL),
@@ -231,14 +237,230 @@ test_device_user_busy_is_not_not_found(void **state)
 }
 
 /* fdatasync as SQLite calls it (this executable's definition takes its
- * place, as an LD_PRELOAD would): counted, then done. */
+ * place, as an LD_PRELOAD would): counted, then done. While the gate is
+ * closed (test_group_commit) each call waits in it until it opens. */
 static int fsyncs;
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static int gate_closed, gate_waiting;
 int fdatasync(int fd);
 int
 fdatasync(int fd)
 {
+	pthread_mutex_lock(&gate_mu);
 	fsyncs++;
+	if (gate_closed) {
+		gate_waiting++;
+		pthread_cond_broadcast(&gate_cv);
+		while (gate_closed)
+			pthread_cond_wait(&gate_cv, &gate_mu);
+		gate_waiting--;
+	}
+	pthread_mutex_unlock(&gate_mu);
 	return (int)syscall(SYS_fdatasync, fd);
+}
+
+static void
+gate(int closed)
+{
+	pthread_mutex_lock(&gate_mu);
+	gate_closed = closed;
+	pthread_cond_broadcast(&gate_cv);
+	pthread_mutex_unlock(&gate_mu);
+}
+
+static int
+gate_waiters(void)
+{
+	pthread_mutex_lock(&gate_mu);
+	int n = gate_waiting;
+	pthread_mutex_unlock(&gate_mu);
+	return n;
+}
+
+struct gc_job {
+	store *h;
+	const char *name;
+	int in_tx; /* begin, user_add, commit */
+	int rc;
+	_Atomic int done;
+};
+
+static void *
+gc_thread(void *arg)
+{
+	struct gc_job *j = arg;
+	int64_t id = 0;
+	if (j->in_tx) {
+		j->rc = j->h->ops->begin(j->h);
+		if (j->rc == 0 && (j->rc = j->h->ops->user_add(j->h, j->name, "h", &id)) == 0)
+			j->rc = j->h->ops->commit(j->h);
+		else
+			j->h->ops->rollback(j->h);
+	} else if (j->name[0] == '?') {
+		j->rc = j->h->ops->user_by_name(j->h, j->name + 1, &id);
+	} else {
+		j->rc = j->h->ops->user_add(j->h, j->name, "h", &id);
+	}
+	j->done = 1;
+	return NULL;
+}
+
+/* Polls (at most 30 s) until cond(arg) holds. */
+static int
+wait_until(int (*cond)(void *), void *arg)
+{
+	for (int i = 0; i < 3000; i++) {
+		if (cond(arg))
+			return 1;
+		sleep_ms(10);
+	}
+	return 0;
+}
+
+static int
+has_gate_waiter(void *arg)
+{
+	(void)arg;
+	return gate_waiters() > 0;
+}
+
+struct seen {
+	store *other;
+	const char *name;
+};
+
+static int
+committed_elsewhere(void *arg)
+{
+	struct seen *x = arg;
+	int64_t id;
+	return x->other->ops->user_by_name(x->other, x->name, &id) == 0;
+}
+
+/* fcntl as SQLite calls it (glibc's fcntl64; its locks: the WAL index's
+ * read and write locks are fcntl(F_SETLK) on the -shm file), counted like
+ * fdatasync. */
+static int fcntls;
+int fcntl64(int fd, int cmd, ...);
+int
+fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	va_start(ap, cmd);
+	unsigned long arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	__atomic_fetch_add(&fcntls, 1, __ATOMIC_RELAXED);
+	return (int)syscall(SYS_fcntl, fd, cmd, arg);
+}
+
+/* A handle's consecutive reads share one read transaction (store_sqlite.c
+ * rtx_prepare): ten reads take the WAL read lock once, not ten times (two
+ * fcntl each). They still see every commit made before them: the handle's
+ * own write, another connection's commit (the WAL index header changed),
+ * another handle's write on the shared connection. */
+static void
+test_reads_share_a_transaction(void **state)
+{
+	(void)state;
+	store *s = NULL, *own = NULL, *w = NULL;
+	assert_int_equal(store_open(dbpath, &s), 0);
+	assert_int_equal(store_open(dbpath, &own), 0);
+	store_opts wo = { .share_with = s };
+	assert_int_equal(store_open_opts(dbpath, &wo, &w), 0);
+	int64_t uid = 0, got = 0;
+	assert_int_equal(s->ops->user_add(s, "alice", "h", &uid), 0);
+	int f0 = fcntls;
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(s->ops->user_by_name(s, "alice", &got), 0);
+	assert_true(fcntls - f0 < 10);
+	assert_int_equal(s->ops->user_add(s, "bob", "h", &uid), 0);
+	assert_int_equal(s->ops->user_by_name(s, "bob", &got), 0);
+	assert_int_equal(got, uid);
+	assert_int_equal(s->ops->user_by_name(s, "carol", &got), TS_ENOTFOUND);
+	assert_int_equal(own->ops->user_add(own, "carol", "h", &uid), 0);
+	assert_int_equal(s->ops->user_by_name(s, "carol", &got), 0);
+	assert_int_equal(got, uid);
+	assert_int_equal(s->ops->user_by_name(s, "dave", &got), TS_ENOTFOUND);
+	assert_int_equal(w->ops->user_add(w, "dave", "h", &uid), 0);
+	assert_int_equal(s->ops->user_by_name(s, "dave", &got), 0);
+	assert_int_equal(got, uid);
+	store_close(w);
+	store_close(own);
+	store_close(s);
+}
+
+/* A failed check leaves shared-cache mode on for no other test. */
+static int
+shared_cache_teardown(void **state)
+{
+	sqlite3_enable_shared_cache(0);
+	return teardown(state);
+}
+
+/* A failed check leaves no thread waiting in the gate. */
+static int
+gate_teardown(void **state)
+{
+	gate(0);
+	return teardown(state);
+}
+
+/* Group commit (store_sqlite.c sq_durable): a commit's fdatasync runs
+ * outside the shared connection's hold. While one worker's sync is under
+ * way (held in the gate), two other handles' transactions run and commit;
+ * neither returns before the sync that covers it, nor does a read of the
+ * loop's handle (it may have seen those commits); one more fdatasync then
+ * covers both transactions: 2 for 3 commits. */
+static void
+test_group_commit(void **state)
+{
+	(void)state;
+	store *s = NULL, *w[3] = { NULL, NULL, NULL }, *other = NULL;
+	assert_int_equal(store_open(dbpath, &s), 0);
+	for (int i = 0; i < 3; i++) {
+		store_opts so = { .wait_ms = 5000, .share_with = s };
+		assert_int_equal(store_open_opts(dbpath, &so, &w[i]), 0);
+	}
+	assert_int_equal(store_open(dbpath, &other), 0); /* a connection of its own */
+	int64_t uid;
+	assert_int_equal(s->ops->user_add(s, "first", "h", &uid), 0); /* the WAL's first sync */
+	int f0 = fsyncs;
+	gate(1);
+	struct gc_job a = { .h = w[0], .name = "a" };
+	pthread_t ta, tb1, tb2, tc;
+	assert_int_equal(pthread_create(&ta, NULL, gc_thread, &a), 0);
+	assert_true(wait_until(has_gate_waiter, NULL)); /* a's commit is in its fdatasync */
+	struct gc_job b1 = { .h = w[1], .name = "b1", .in_tx = 1 }, b2 = { .h = w[2], .name = "b2", .in_tx = 1 };
+	struct gc_job c = { .h = s, .name = "?a" };
+	assert_int_equal(pthread_create(&tb1, NULL, gc_thread, &b1), 0);
+	assert_int_equal(pthread_create(&tb2, NULL, gc_thread, &b2), 0);
+	struct seen x1 = { other, "b1" }, x2 = { other, "b2" };
+	/* both transactions committed (another connection sees them) while
+	 * a's sync is still held: the hold was free */
+	assert_true(wait_until(committed_elsewhere, &x1));
+	assert_true(wait_until(committed_elsewhere, &x2));
+	assert_int_equal(pthread_create(&tc, NULL, gc_thread, &c), 0);
+	sleep_ms(100);
+	assert_false(a.done);
+	assert_false(b1.done); /* not durable yet: not returned */
+	assert_false(b2.done);
+	assert_false(c.done); /* read what is not durable yet: waits too */
+	assert_int_equal(fsyncs, f0 + 1);
+	gate(0);
+	pthread_join(ta, NULL);
+	pthread_join(tb1, NULL);
+	pthread_join(tb2, NULL);
+	pthread_join(tc, NULL);
+	assert_int_equal(a.rc, 0);
+	assert_int_equal(b1.rc, 0);
+	assert_int_equal(b2.rc, 0);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(fsyncs, f0 + 2); /* b1 and b2 in one */
+	store_close(other);
+	for (int i = 0; i < 3; i++)
+		store_close(w[i]);
+	store_close(s);
 }
 
 static void
@@ -252,8 +474,8 @@ put_share(store *s, const char *id, enum share_state state, int64_t updated_at)
 }
 
 /* The connection runs synchronous=NORMAL and its WAL hook fdatasyncs after
- * every commit (store_sqlite.c sq_wal_hook): each kind of commit is on disk
- * when the op returns: an autocommit statement, an op of several
+ * every commit (store_sqlite.c sq_wal_hook, sq_durable): each kind of commit
+ * is on disk when the op returns: an autocommit statement, an op of several
  * statements, a caller's transaction, an op's own transaction (prune), a
  * follow-up statement that changed a row (share_update's indexed columns)
  * and the migrations at open. (The outbox bookkeeping that is not synced
@@ -284,8 +506,10 @@ test_every_commit_fsyncs(void **state)
 	assert_int_equal(s->ops->share_get(s, "sh-1", &sh), 0);
 	snprintf(sh.matching_id, sizeof(sh.matching_id), "M-1");
 	f0 = fsyncs;
-	assert_int_equal(s->ops->share_update(s, &sh), 0); /* two statements, autocommit */
-	assert_true(fsyncs >= f0 + 2);
+	/* two statements, autocommit: two commits, on disk when the op returns
+	 * (one fdatasync after both: group commit) */
+	assert_int_equal(s->ops->share_update(s, &sh), 0);
+	assert_int_equal(fsyncs, f0 + 1);
 	size_t n = 0;
 	f0 = fsyncs;
 	assert_int_equal(s->ops->prune(s, 2000, 10, &n), 0);
@@ -395,9 +619,11 @@ main(void)
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_worker_waits_outside_the_hold, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_device_user_busy_is_not_not_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_user_busy_is_not_not_found, setup, shared_cache_teardown),
 		cmocka_unit_test_setup_teardown(test_no_null_op, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_commit_fsyncs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit, setup, gate_teardown),
+		cmocka_unit_test_setup_teardown(test_reads_share_a_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_updates_whole_row, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store_sqlite_locks", tests, NULL, NULL);
