@@ -22,7 +22,10 @@
 #                      it counts the node's OpenSSL / SQLite / jansson / fsync
 #                      calls; bench_floor then prints the counts per flow, the
 #                      price of each primitive timed on this machine, the floor
-#                      for one flow (sum of count x price) and node CPU / floor
+#                      for one flow (sum of count x price) and node CPU / floor,
+#                      under the old and the new definition side by side (the
+#                      new one prices each request, SSE write and provider call
+#                      on a real loopback mutual-TLS connection: bench/floor.c)
 #   BENCH_FLOOR_ROUNDS bench_floor rounds (default 5): each primitive's price is
 #                      the median of the rounds (printed with min and max)
 #   BENCH_MODE         flows (default) | streams: for each N in BENCH_STREAMS

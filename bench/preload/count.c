@@ -17,6 +17,13 @@
  * renamed ten times a second, ~9 % of the node's CPU under perf at c=1,
  * charged to the node.) Between dumps the thread only checks for the
  * request file every 20 ms.
+ *
+ * For the floor's network parts it also counts the HTTPS requests the node
+ * answers (evhttp_send_reply), its SSE writes (evhttp_send_reply_chunk) and
+ * the calls it makes as a client (curl_easy_perform), and "size:" byte
+ * counters from which bench_floor takes the node's mean sizes: the bytes
+ * SSL_read / SSL_write moved on server and on client connections
+ * (SSL_is_server), the SSE chunks as sent, JSON parsed and dumped, pwrite.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -34,14 +41,22 @@
 enum {
 	C_SIGN, C_VERIFY, C_DERIVE, C_KEYGEN, C_PKEY_CHECK, C_X509_PARSE, C_CHAIN_VERIFY, C_HANDSHAKE,
 	C_SSL_READ, C_SSL_WRITE, C_SQL_STEP, C_SQL_PREPARE, C_SQL_EXEC, C_FSYNC, C_PREAD, C_PWRITE,
-	C_JSON_LOAD, C_JSON_DUMP, C_DECODER, C_FETCH, C_PKEY_IMPORT, C_TLS_CONN, C_CIPHER_BYTES, C_CMAC_BYTES, C_PKEY_CHECK_QUICK, C_N
+	C_JSON_LOAD, C_JSON_DUMP, C_DECODER, C_FETCH, C_PKEY_IMPORT, C_TLS_CONN, C_CIPHER_BYTES, C_CMAC_BYTES, C_PKEY_CHECK_QUICK,
+	C_HTTPS_REQUEST, C_SSE_WRITE, C_HTTPS_CALL, C_SRV_READ_B, C_SRV_WRITE_B, C_CLI_READ_B, C_CLI_WRITE_B,
+	C_SSE_B, C_JSON_LOAD_B, C_JSON_DUMP_B, C_PWRITE_B, C_N
 };
 static const char *const names[C_N] = {
 	"sign", "verify", "ecdh_derive", "keygen", "pkey_check", "x509_parse", "chain_verify",
 	"tls_handshake_step", "ssl_read", "ssl_write", "sqlite_step", "sqlite_prepare", "sqlite_exec",
 	"fsync", "pread", "pwrite", "json_parse", "json_dump", "ossl_decoder", "ossl_fetch", "pkey_import", "tls_connection", "bsp_cipher_bytes", "bsp_cmac_bytes",
 	"pkey_check_quick",
+	/* the floor's network and size counts (bench_floor prices a request, an
+	 * SSE write and a provider call at the node's mean sizes, below) */
+	"https_request", "sse_write", "https_call", "size:srv_read_bytes", "size:srv_write_bytes",
+	"size:cli_read_bytes", "size:cli_write_bytes", "size:sse_bytes", "size:json_parse_bytes",
+	"size:json_dump_bytes", "size:pwrite_bytes",
 };
+_Static_assert(sizeof(names) / sizeof(names[0]) == C_N, "a name per counter");
 static atomic_ulong cnt[C_N];
 /* Only the outermost counted call of a thread is counted: libcrypto calls
  * its own exported functions through the PLT too (X509_verify_cert ->
@@ -268,6 +283,16 @@ SSL_do_handshake(void *s)
 		atomic_fetch_add(&cnt[C_HANDSHAKE], 1);
 	return r_;
 }
+/* 1 for the server side of a connection (the node's listeners), 0 for a
+ * client's (libcurl's provider calls): the bytes each side moves. */
+static int
+ssl_server(void *s)
+{
+	static int (*is_server)(void *);
+	if (is_server == NULL)
+		*(void **)&is_server = dlsym(RTLD_DEFAULT, "SSL_is_server");
+	return is_server != NULL && is_server(s) == 1;
+}
 int
 SSL_read(void *s, void *buf, int num)
 {
@@ -275,8 +300,11 @@ SSL_read(void *s, void *buf, int num)
 	int top_ = depth_++ == 0;
 	int r_ = real_SSL_read(s, buf, num);
 	depth_--;
-	if (top_)
+	if (top_) {
 		atomic_fetch_add(&cnt[C_SSL_READ], 1);
+		if (r_ > 0)
+			atomic_fetch_add(&cnt[ssl_server(s) ? C_SRV_READ_B : C_CLI_READ_B], (unsigned long)r_);
+	}
 	return r_;
 }
 int
@@ -286,8 +314,11 @@ SSL_write(void *s, const void *buf, int num)
 	int top_ = depth_++ == 0;
 	int r_ = real_SSL_write(s, buf, num);
 	depth_--;
-	if (top_)
+	if (top_) {
 		atomic_fetch_add(&cnt[C_SSL_WRITE], 1);
+		if (r_ > 0)
+			atomic_fetch_add(&cnt[ssl_server(s) ? C_SRV_WRITE_B : C_CLI_WRITE_B], (unsigned long)r_);
+	}
 	return r_;
 }
 /* OpenSSL 3 decoders and algorithm fetches (per-request provider look-ups). */
@@ -450,13 +481,24 @@ pwrite64(int fd, const void *buf, size_t n, off_t off)
 {
 	REAL(ssize_t, pwrite64, int, const void *, size_t, off_t);
 	COUNT_ALL(C_PWRITE);
+	atomic_fetch_add(&cnt[C_PWRITE_B], n);
 	return real_pwrite64(fd, buf, n, off);
+}
+/* the same call under its other name (x86_64: one syscall, two symbols) */
+ssize_t
+pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	REAL(ssize_t, pwrite, int, const void *, size_t, off_t);
+	COUNT_ALL(C_PWRITE);
+	atomic_fetch_add(&cnt[C_PWRITE_B], n);
+	return real_pwrite(fd, buf, n, off);
 }
 void *
 json_loadb(const char *buf, size_t len, size_t flags, void *err)
 {
 	REAL(void *, json_loadb, const char *, size_t, size_t, void *);
 	COUNT_ALL(C_JSON_LOAD);
+	atomic_fetch_add(&cnt[C_JSON_LOAD_B], len);
 	return real_json_loadb(buf, len, flags, err);
 }
 void *
@@ -464,6 +506,7 @@ json_loads(const char *str, size_t flags, void *err)
 {
 	REAL(void *, json_loads, const char *, size_t, void *);
 	COUNT_ALL(C_JSON_LOAD);
+	atomic_fetch_add(&cnt[C_JSON_LOAD_B], str != NULL ? strlen(str) : 0);
 	return real_json_loads(str, flags, err);
 }
 char *
@@ -471,7 +514,49 @@ json_dumps(const void *j, size_t flags)
 {
 	REAL(char *, json_dumps, const void *, size_t);
 	COUNT_ALL(C_JSON_DUMP);
-	return real_json_dumps(j, flags);
+	char *r_ = real_json_dumps(j, flags);
+	if (r_ != NULL)
+		atomic_fetch_add(&cnt[C_JSON_DUMP_B], strlen(r_));
+	return r_;
+}
+
+/* ---- HTTP (libevent's evhttp, libcurl): requests, SSE writes, calls ------- */
+/* One reply on a keep-alive connection = one request served (the stream
+ * openings reply with evhttp_send_reply_start instead: not counted). */
+void
+evhttp_send_reply(void *req, int code, const char *reason, void *databuf)
+{
+	REAL(void, evhttp_send_reply, void *, int, const char *, void *);
+	COUNT_ALL(C_HTTPS_REQUEST);
+	real_evhttp_send_reply(req, code, reason, databuf);
+}
+/* One chunk of a chunked (SSE) reply; its bytes as they leave, with the
+ * chunk framing evhttp adds for HTTP/1.1 ("%x\r\n" DATA "\r\n"). */
+void
+evhttp_send_reply_chunk(void *req, void *databuf)
+{
+	REAL(void, evhttp_send_reply_chunk, void *, void *);
+	static size_t (*buflen)(void *);
+	if (buflen == NULL)
+		*(void **)&buflen = dlsym(RTLD_DEFAULT, "evbuffer_get_length");
+	size_t n = databuf != NULL && buflen != NULL ? buflen(databuf) : 0;
+	COUNT_ALL(C_SSE_WRITE);
+	if (n > 0) {
+		size_t hex = 0;
+		for (size_t v = n; v > 0; v >>= 4)
+			hex++;
+		atomic_fetch_add(&cnt[C_SSE_B], n + hex + 4);
+	}
+	real_evhttp_send_reply_chunk(req, databuf);
+}
+/* A call the node makes as a client (the outbox's ES2+ calls to the
+ * provider, keep-alive mutual TLS through libcurl). */
+int
+curl_easy_perform(void *easy)
+{
+	REAL(int, curl_easy_perform, void *);
+	COUNT_ALL(C_HTTPS_CALL);
+	return real_curl_easy_perform(easy);
 }
 
 /* ---- the writer thread -------------------------------------------------- */

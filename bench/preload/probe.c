@@ -8,6 +8,9 @@
  * every count is exact. OpenSSL's own nesting (EVP_DigestSign ->
  * EVP_DigestSignFinal, EVP_PKEY_Q_keygen -> EVP_PKEY_generate) once made
  * these count twice and the floor price six signs for three.
+ *
+ * It also checks the byte counters the floor takes its sizes from: one JSON
+ * document of known length parsed and dumped, one pwrite of known length.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
+#include <jansson.h>
 #include <openssl/evp.h>
 
 static int
@@ -58,6 +64,21 @@ main(void)
 	EVP_PKEY_free(k);
 	EVP_PKEY_free(peer);
 
+	static const char doc[] = "{\"transactionId\":\"0123456789ABCDEF\",\"n\":7}"; /* 42 bytes */
+	json_t *j = json_loadb(doc, sizeof(doc) - 1, 0, NULL);
+	char *dumped = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	if (dumped == NULL || strcmp(dumped, doc) != 0)
+		return fail("JSON");
+	free(dumped);
+	json_decref(j);
+	char tmp[] = "/tmp/bench_count_probe.XXXXXX";
+	int fd = mkstemp(tmp);
+	char page[100] = { 0 };
+	if (fd < 0 || pwrite(fd, page, sizeof(page), 0) != (ssize_t)sizeof(page))
+		return fail("pwrite");
+	close(fd);
+	unlink(tmp);
+
 	/* ask for a dump (count.c removes the request file once it is in place) */
 	char req[4096];
 	if (snprintf(req, sizeof(req), "%s.req", path) >= (int)sizeof(req))
@@ -76,7 +97,8 @@ main(void)
 		unsigned long want;
 	} want[] = {
 		{ "sign", 1 }, { "verify", 1 }, { "keygen", 2 }, { "ecdh_derive", 1 }, { "pkey_check", 1 },
-		{ "pkey_check_quick", 1 },
+		{ "pkey_check_quick", 1 }, { "json_parse", 1 }, { "json_dump", 1 }, { "size:json_parse_bytes", 42 },
+		{ "size:json_dump_bytes", 42 }, { "pwrite", 1 }, { "size:pwrite_bytes", 100 },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {

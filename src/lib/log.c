@@ -237,6 +237,38 @@ journal_send(int level, const char *msg)
 	return w == (ssize_t)len ? 0 : -1;
 }
 
+/* "YYYY-MM-DDTHH:MM:SS" of t into out (20 bytes), formatted once per second
+ * per thread (gmtime_r and strftime take the time-zone lock each call). */
+static void
+log_stamp(time_t t, char out[20])
+{
+	static _Thread_local time_t last = (time_t)-1;
+	static _Thread_local char cached[20];
+	if (t != last) {
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		if (strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+			cached[0] = '\0';
+		last = t;
+	}
+	memcpy(out, cached, sizeof(cached));
+}
+
+/* Writes all of buf to fd (one write(2) for a line, unless interrupted). */
+static void
+write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, buf, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		buf += w;
+		len -= (size_t)w;
+	}
+}
+
 void
 ts_log(int level, const char *fmt, ...)
 {
@@ -245,14 +277,12 @@ ts_log(int level, const char *fmt, ...)
 		return;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	struct tm tm;
-	gmtime_r(&ts.tv_sec, &tm);
-	char line[LOG_LINE_MAX], msg[LOG_MSG_MAX];
-	int off = (int)strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	int n = snprintf(line + off, sizeof(line) - (size_t)off, ".%03ldZ %s %s ",
-	    ts.tv_nsec / 1000000, log_prog, names[level]);
-	if (n > 0)
-		off += n;
+	char line[LOG_LINE_MAX], msg[LOG_MSG_MAX], stamp[20];
+	log_stamp(ts.tv_sec, stamp);
+	int off = snprintf(line, sizeof(line), "%s.%03ldZ %s %s ", stamp, ts.tv_nsec / 1000000, log_prog,
+	    names[level]);
+	if (off < 0 || (size_t)off >= sizeof(line))
+		off = 0;
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -270,8 +300,11 @@ ts_log(int level, const char *fmt, ...)
 	/* Every field a message carries may come from a client (device names,
 	 * app ids, a cancelSession reason): the whole formatted message is
 	 * escaped, so no field can end this line or forge another. */
-	if ((size_t)off < sizeof(line))
-		ts_log_escape(msg, line + off, sizeof(line) - (size_t)off);
-	/* One fputs per line so concurrent writers do not interleave mid-line. */
-	fprintf(stderr, "%s\n", line);
+	size_t len = (size_t)off + ts_log_escape(msg, line + off, sizeof(line) - 1 - (size_t)off);
+	line[len++] = '\n';
+	/* One write(2) per line, straight to the descriptor (stderr is
+	 * unbuffered: stdio would format into a buffer of its own and then
+	 * write the same bytes), so concurrent writers do not interleave
+	 * mid-line. */
+	write_all(STDERR_FILENO, line, len);
 }

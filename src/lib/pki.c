@@ -58,8 +58,18 @@ sha256_md(void)
 }
 
 /* 1 if key is an EC key on P-256. */
+/* Keys found to be P-256: asking the provider for a key's group name is a
+ * parameter look-up of a few microseconds, and every sign, verify and point
+ * export asks. A key's group never changes, so the answer is kept for the
+ * last PKI_P256_N keys; each entry holds a reference, so no other key can
+ * take its address while it is remembered. Only "yes" is kept. */
+#define PKI_P256_N 16
+static EVP_PKEY *p256_tab[PKI_P256_N];
+static size_t p256_next;
+static pthread_mutex_t p256_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static int
-is_p256(const EVP_PKEY *key)
+is_p256_lookup(const EVP_PKEY *key)
 {
 	char group[64];
 	size_t glen = 0;
@@ -71,6 +81,32 @@ is_p256(const EVP_PKEY *key)
 		return 0;
 	}
 	return strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0;
+}
+
+static int
+is_p256(const EVP_PKEY *key)
+{
+	if (key == NULL)
+		return 0;
+	int known = 0;
+	pthread_mutex_lock(&p256_mu);
+	for (size_t i = 0; i < PKI_P256_N && !known; i++)
+		known = p256_tab[i] == key;
+	pthread_mutex_unlock(&p256_mu);
+	if (known)
+		return 1;
+	if (!is_p256_lookup(key))
+		return 0;
+	EVP_PKEY *k = (EVP_PKEY *)key; /* the reference count only */
+	if (EVP_PKEY_up_ref(k)) {
+		pthread_mutex_lock(&p256_mu);
+		EVP_PKEY *old = p256_tab[p256_next];
+		p256_tab[p256_next] = k;
+		p256_next = (p256_next + 1) % PKI_P256_N;
+		pthread_mutex_unlock(&p256_mu);
+		EVP_PKEY_free(old);
+	}
+	return 1;
 }
 
 /* Initialised DigestSign / DigestVerify contexts, kept per key: a copy of

@@ -959,6 +959,38 @@ test_testpki_generate(void **state)
 	rm_dir(dir);
 }
 
+/* is_p256 remembers keys found to be P-256 (pki.c): a key of another
+ * 256-bit curve is refused every time, before and after a P-256 key was
+ * remembered, and a remembered key still works once others pushed it out. */
+static void
+test_p256_remembered(void **state)
+{
+	(void)state;
+	uint8_t msg[32] = { 1, 2, 3 }, sig[PKI_SIG_LEN];
+	EVP_PKEY *k1 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "secp256k1");
+	assert_non_null(k1);
+	assert_int_equal(pki_sign(k1, msg, sizeof(msg), sig), TS_EUNSUPP);
+	EVP_PKEY *k = NULL;
+	assert_int_equal(pki_keygen(&k), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(pki_sign(k, msg, sizeof(msg), sig), 0);
+		assert_int_equal(pki_verify(k, msg, sizeof(msg), sig), 0);
+		assert_int_equal(pki_sign(k1, msg, sizeof(msg), sig), TS_EUNSUPP);
+		assert_int_equal(pki_verify(k1, msg, sizeof(msg), sig), TS_EUNSUPP);
+	}
+	for (int i = 0; i < 40; i++) { /* more keys than are remembered */
+		EVP_PKEY *o = NULL;
+		assert_int_equal(pki_keygen(&o), 0);
+		assert_int_equal(pki_sign(o, msg, sizeof(msg), sig), 0);
+		EVP_PKEY_free(o);
+	}
+	assert_int_equal(pki_sign(k, msg, sizeof(msg), sig), 0);
+	assert_int_equal(pki_verify(k, msg, sizeof(msg), sig), 0);
+	assert_int_equal(pki_sign(k1, msg, sizeof(msg), sig), TS_EUNSUPP);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(k1);
+}
+
 int
 main(void)
 {
@@ -973,6 +1005,7 @@ main(void)
 		cmocka_unit_test(test_euicc_cache),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_testpki_generate),
+		cmocka_unit_test(test_p256_remembered),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
