@@ -169,6 +169,15 @@ if [ "${2:-}" = --row ]; then
 	NODE_URLS=("$NODE_URL")
 	NODE_PIDS=("$NODE_PID")
 	for ((k = 2; k <= K; k++)); do
+		# nodes on one database are one SM-DP+: every node names the same
+		# address (behind HAProxy, HAProxy's; else the first node's). A node
+		# that named its own refused (SGP.22 5.6.1) the downloads whose
+		# command another node's outbox worker had written (with its own
+		# address): those flows stalled until the driver's timeout.
+		if [ "$HAPROXY" != 1 ]; then
+			sed -i "s|^address =.*|address = $NODE_URL|" "$T/node$k/node.ini"
+			grep -q "^address = $NODE_URL" "$T/node$k/node.ini" || sed -i "/^\[node\]/a address = $NODE_URL" "$T/node$k/node.ini"
+		fi
 		rm -f "$T/node$k/node.port"
 		"$TS_BIN/tapshare-node" run --dir "$T/node$k" >>"$T/node$k.log" 2>&1 &
 		NODE_PIDS+=("$!")
