@@ -16,8 +16,10 @@
 #   GROWTH_BACKENDS  sqlite and/or pg                          (default "sqlite pg")
 #   GROWTH_NODES     node processes on the one PostgreSQL, a list of counts 1..3
 #                    (default "1"; e.g. "1 2 3" gives one row per count): without
-#                    HAProxy the flows are split between them (CONC / nodes EIDs
-#                    each, so CONC must divide), each driver on its own node
+#                    HAProxy they share one port (reuse_port: one SM-DP+ address)
+#                    and the flows are split between as many drivers (CONC / nodes
+#                    EIDs each, so CONC must divide), whose connections the kernel
+#                    spreads over the nodes
 #   GROWTH_HAPROXY   1 = the nodes sit behind HAProxy on 127.0.0.1 (TCP mode, mutual
 #                    TLS passes through, balance roundrobin per connection; the
 #                    set-up of tests/integration/test_pg_scaleout.sh): one driver
@@ -163,21 +165,25 @@ if [ "${2:-}" = --row ]; then
 		sed -i "s|^address =.*|address = $HAP_URL|" "$T/node/node.ini"
 		grep -q "^address = $HAP_URL" "$T/node/node.ini" || sed -i "/^\[node\]/a address = $HAP_URL" "$T/node/node.ini"
 	fi
+	# Nodes on one database are one SM-DP+, with one address: a download
+	# command names the address of the node whose outbox worker wrote it,
+	# and a node refuses an smdpAddress not its own (SGP.22 5.6.1). Behind
+	# HAProxy that is HAProxy's; without it the nodes share one port
+	# (reuse_port, SO_REUSEPORT: the kernel spreads the connections over
+	# them). (With a port and address each, a share authorised by the other
+	# node's worker was refused by the companion's node: the flow stalled
+	# until the driver's timeout.)
+	if [ "$K" -gt 1 ] && [ "$HAPROXY" != 1 ]; then
+		PORT1=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		sed -i "s|^listen = .*|listen = 127.0.0.1:$PORT1|" "$T/node/node.ini"
+		sed -i "/^\[node\]/a reuse_port = true" "$T/node/node.ini"
+	fi
 	# more nodes: the same configuration and key, their own port files
 	for ((k = 2; k <= K; k++)); do cp -a "$T/node" "$T/node$k"; done
 	ts_start_node
 	NODE_URLS=("$NODE_URL")
 	NODE_PIDS=("$NODE_PID")
 	for ((k = 2; k <= K; k++)); do
-		# nodes on one database are one SM-DP+: every node names the same
-		# address (behind HAProxy, HAProxy's; else the first node's). A node
-		# that named its own refused (SGP.22 5.6.1) the downloads whose
-		# command another node's outbox worker had written (with its own
-		# address): those flows stalled until the driver's timeout.
-		if [ "$HAPROXY" != 1 ]; then
-			sed -i "s|^address =.*|address = $NODE_URL|" "$T/node$k/node.ini"
-			grep -q "^address = $NODE_URL" "$T/node$k/node.ini" || sed -i "/^\[node\]/a address = $NODE_URL" "$T/node$k/node.ini"
-		fi
 		rm -f "$T/node$k/node.port"
 		"$TS_BIN/tapshare-node" run --dir "$T/node$k" >>"$T/node$k.log" 2>&1 &
 		NODE_PIDS+=("$!")

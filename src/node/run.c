@@ -297,10 +297,11 @@ node_cmd_run(int argc, char **argv)
 		snprintf(n.address, sizeof(n.address), "https://%s:%u", host, bound);
 		/* issue 9: nodes on one database are one SM-DP+ (a download
 		 * command names the address of whichever node wrote it) */
-		if (strncmp(n.db_url, "postgres", 8) == 0)
+		if (strncmp(n.db_url, "postgres", 8) == 0 && !node_conf_reuse_port(n.cfg))
 			log_warn("[node] address is empty: this node names its own listen address %s as the SM-DP+;"
-				 " every node on one PostgreSQL database must name the same [node] address, or a"
-				 " download another node authorised is refused here (smdpAddress, SGP.22 5.6.1)",
+				 " every node on one PostgreSQL database must name the same [node] address (or share"
+				 " one port, reuse_port), or a download another node authorised is refused here"
+				 " (smdpAddress, SGP.22 5.6.1)",
 			    n.address);
 	}
 	node_svc_init(&n);
