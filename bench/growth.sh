@@ -33,6 +33,8 @@
 #   GROWTH_FLOWS     measured flows per row (default 100), GROWTH_WARMUP (default 8)
 #   GROWTH_CONCURRENCY worker threads = companions (default 4, even, at most 16)
 #   GROWTH_DURATION  limit per row in seconds (default 120)
+#   GROWTH_SAMPLE_MS the wait sampler's period on PostgreSQL (default 250; it costs
+#                    the server ~0.5-1 ms of CPU per sample, printed apart)
 #   GROWTH_PG_STATEMENTS 1 = load pg_stat_statements and print, per flow, the
 #                    calls and server time of the busiest statements
 # On PostgreSQL every row also prints, per flow: transactions committed
@@ -55,7 +57,9 @@ WARMUP=${GROWTH_WARMUP:-8}
 CONC=${GROWTH_CONCURRENCY:-4}
 DURATION=${GROWTH_DURATION:-120}
 STATEMENTS=${GROWTH_PG_STATEMENTS:-0}
-for v in $SIZES $NODES "$USERS" "$FLOWS" "$WARMUP" "$CONC" "$DURATION"; do
+SAMPLE_MS=${GROWTH_SAMPLE_MS:-250}
+SAMPLE_S=$(printf '%d.%03d' $((SAMPLE_MS / 1000)) $((SAMPLE_MS % 1000)))
+for v in $SIZES $NODES "$USERS" "$FLOWS" "$WARMUP" "$CONC" "$DURATION" "$SAMPLE_MS"; do
 	[[ "$v" =~ ^[0-9]+$ ]] || { echo "growth.sh: error: GROWTH_* values must be integers" >&2; exit 2; }
 done
 for k in $NODES; do
@@ -238,7 +242,7 @@ if [ "${2:-}" = --row ]; then
 		echo "$((b + sm + g + e)) $b $sm $g $e"
 	}
 	if [ "$BACKEND" = pg ]; then
-		# waits: a sample every 100 ms of what every active backend waits
+		# waits: a sample every GROWTH_SAMPLE_MS of what every active backend waits
 		# for (pg_stat_activity: heavyweight "Lock" waits, with the statement,
 		# LWLock, IO ...) and which locks are not granted (pg_locks: type,
 		# class / database, object, mode) — the NOTIFY queue lock shows as
@@ -247,10 +251,10 @@ if [ "${2:-}" = --row ]; then
 		# made the postmaster fork a backend ten times a second, CPU that
 		# only the PostgreSQL rows paid)
 		sample_sql="SELECT COUNT(*) FILTER (WHERE wait_event_type = 'Lock'), COUNT(*), string_agg(wait_event || ': ' || left(query, 70), '; ') FILTER (WHERE wait_event_type = 'Lock'), string_agg(coalesce(wait_event_type, 'CPU') || ':' || coalesce(wait_event, '-'), ','), (SELECT string_agg(locktype || ' db ' || coalesce(database::text, '-') || ' class ' || coalesce(classid::text, '-') || ' obj ' || coalesce(objid::text, '-') || ' ' || mode, ',') FROM pg_locks WHERE NOT granted) FROM pg_stat_activity WHERE datname = 'tsnode' AND state = 'active' AND pid <> pg_backend_pid();"
-		rm -f "$T/sampler.stop"
-		( while [ ! -e "$T/sampler.stop" ]; do printf '%s\n' "$sample_sql"; sleep 0.1; done |
-			PGAPPNAME=growth-sampler "$PGBIN/psql" -X -A -t -q -h "$PGD" -U postgres -d tsnode \
-			>>"$T/locks.txt" 2>/dev/null || true ) &
+		# (psql's own \watch repeats it: no process per sample; the query
+		# itself still costs the server CPU, printed apart below)
+		PGAPPNAME=growth-sampler "$PGBIN/psql" -X -A -t -q -h "$PGD" -U postgres -d tsnode \
+			< <(printf '%s\n\\watch %s\n' "$sample_sql" "$SAMPLE_S") >>"$T/locks.txt" 2>/dev/null &
 		SAMPLER=$!
 		SAMPLER_PID=
 		for i in $(seq 50); do
@@ -302,7 +306,7 @@ if [ "${2:-}" = --row ]; then
 	for p in "${NODE_PIDS[@]}"; do n1=$((n1 + $(cpu_ticks "$p"))); done
 	p1=$([ "$BACKEND" = pg ] && pg_split || echo "0 0 0 0 0")
 	[ "$BACKEND" = pg ] && c1=$(pg_counters)
-	[ -n "${SAMPLER:-}" ] && { touch "$T/sampler.stop"; wait "$SAMPLER" 2>/dev/null || true; SAMPLER=; }
+	[ -n "${SAMPLER:-}" ] && { kill "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null || true; SAMPLER=; }
 	done_flows=0
 	for i in "${!DRIVE_URLS[@]}"; do
 		grep -E '^(flows completed|wall time|node CPU)' "$T/bench$i.out" | sed "s/^/#   driver $((i + 1)): /" >&2 || true
