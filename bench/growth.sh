@@ -16,8 +16,10 @@
 #   GROWTH_BACKENDS  sqlite and/or pg                          (default "sqlite pg")
 #   GROWTH_NODES     node processes on the one PostgreSQL, a list of counts 1..3
 #                    (default "1"; e.g. "1 2 3" gives one row per count): without
-#                    HAProxy the flows are split between them (CONC / nodes EIDs
-#                    each, so CONC must divide), each driver on its own node
+#                    HAProxy they share one port (reuse_port: one SM-DP+ address)
+#                    and the flows are split between as many drivers (CONC / nodes
+#                    EIDs each, so CONC must divide), whose connections the kernel
+#                    spreads over the nodes
 #   GROWTH_HAPROXY   1 = the nodes sit behind HAProxy on 127.0.0.1 (TCP mode, mutual
 #                    TLS passes through, balance roundrobin per connection; the
 #                    set-up of tests/integration/test_pg_scaleout.sh): one driver
@@ -31,6 +33,8 @@
 #   GROWTH_FLOWS     measured flows per row (default 100), GROWTH_WARMUP (default 8)
 #   GROWTH_CONCURRENCY worker threads = companions (default 4, even, at most 16)
 #   GROWTH_DURATION  limit per row in seconds (default 120)
+#   GROWTH_SAMPLE_MS the wait sampler's period on PostgreSQL (default 250; it costs
+#                    the server ~0.5-1 ms of CPU per sample, printed apart)
 #   GROWTH_PG_STATEMENTS 1 = load pg_stat_statements and print, per flow, the
 #                    calls and server time of the busiest statements
 # On PostgreSQL every row also prints, per flow: transactions committed
@@ -53,7 +57,9 @@ WARMUP=${GROWTH_WARMUP:-8}
 CONC=${GROWTH_CONCURRENCY:-4}
 DURATION=${GROWTH_DURATION:-120}
 STATEMENTS=${GROWTH_PG_STATEMENTS:-0}
-for v in $SIZES $NODES "$USERS" "$FLOWS" "$WARMUP" "$CONC" "$DURATION"; do
+SAMPLE_MS=${GROWTH_SAMPLE_MS:-250}
+SAMPLE_S=$(printf '%d.%03d' $((SAMPLE_MS / 1000)) $((SAMPLE_MS % 1000)))
+for v in $SIZES $NODES "$USERS" "$FLOWS" "$WARMUP" "$CONC" "$DURATION" "$SAMPLE_MS"; do
 	[[ "$v" =~ ^[0-9]+$ ]] || { echo "growth.sh: error: GROWTH_* values must be integers" >&2; exit 2; }
 done
 for k in $NODES; do
@@ -163,6 +169,19 @@ if [ "${2:-}" = --row ]; then
 		sed -i "s|^address =.*|address = $HAP_URL|" "$T/node/node.ini"
 		grep -q "^address = $HAP_URL" "$T/node/node.ini" || sed -i "/^\[node\]/a address = $HAP_URL" "$T/node/node.ini"
 	fi
+	# Nodes on one database are one SM-DP+, with one address: a download
+	# command names the address of the node whose outbox worker wrote it,
+	# and a node refuses an smdpAddress not its own (SGP.22 5.6.1). Behind
+	# HAProxy that is HAProxy's; without it the nodes share one port
+	# (reuse_port, SO_REUSEPORT: the kernel spreads the connections over
+	# them). (With a port and address each, a share authorised by the other
+	# node's worker was refused by the companion's node: the flow stalled
+	# until the driver's timeout.)
+	if [ "$K" -gt 1 ] && [ "$HAPROXY" != 1 ]; then
+		PORT1=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		sed -i "s|^listen = .*|listen = 127.0.0.1:$PORT1|" "$T/node/node.ini"
+		sed -i "/^\[node\]/a reuse_port = true" "$T/node/node.ini"
+	fi
 	# more nodes: the same configuration and key, their own port files
 	for ((k = 2; k <= K; k++)); do cp -a "$T/node" "$T/node$k"; done
 	ts_start_node
@@ -202,16 +221,28 @@ if [ "${2:-}" = --row ]; then
 			--code "${UCODES[$((u - 1))]}" --name "bench phone $u" >>"$T/enroll.log" 2>&1
 	done
 	cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime of one process
-	pg_ticks() { # the cluster's postmaster and every backend it forked
-		local pm t=0 p
+	# The cluster's CPU, split: "all backends total sampler background ended"
+	# in ticks. backends: the client connections (the nodes' store and LISTEN
+	# connections); sampler: the wait sampler's session; background: the
+	# walwriter, checkpointer, background writer, autovacuum and the
+	# launchers; ended: children that ended during the row (autovacuum
+	# workers, this script's own psql queries: the postmaster's reaped
+	# children, cutime + cstime) and the postmaster itself.
+	pg_split() {
+		local pm p t args b=0 sm=0 g=0 e
 		pm=$(head -n 1 "$PGD/data/postmaster.pid")
-		for p in "$pm" $(ps -o pid= --ppid "$pm"); do
-			[ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
-		done
-		echo "$t"
+		e=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat")
+		while read -r p args; do
+			t=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null) || continue
+			[ -n "$t" ] || continue
+			if [ "$p" = "${SAMPLER_PID:-}" ]; then sm=$((sm + t))
+			elif [[ "$args" == *"[local]"* ]]; then b=$((b + t))
+			else g=$((g + t)); fi
+		done < <(ps -o pid=,args= --ppid "$pm")
+		echo "$((b + sm + g + e)) $b $sm $g $e"
 	}
 	if [ "$BACKEND" = pg ]; then
-		# waits: a sample every 100 ms of what every active backend waits
+		# waits: a sample every GROWTH_SAMPLE_MS of what every active backend waits
 		# for (pg_stat_activity: heavyweight "Lock" waits, with the statement,
 		# LWLock, IO ...) and which locks are not granted (pg_locks: type,
 		# class / database, object, mode) — the NOTIFY queue lock shows as
@@ -220,15 +251,20 @@ if [ "${2:-}" = --row ]; then
 		# made the postmaster fork a backend ten times a second, CPU that
 		# only the PostgreSQL rows paid)
 		sample_sql="SELECT COUNT(*) FILTER (WHERE wait_event_type = 'Lock'), COUNT(*), string_agg(wait_event || ': ' || left(query, 70), '; ') FILTER (WHERE wait_event_type = 'Lock'), string_agg(coalesce(wait_event_type, 'CPU') || ':' || coalesce(wait_event, '-'), ','), (SELECT string_agg(locktype || ' db ' || coalesce(database::text, '-') || ' class ' || coalesce(classid::text, '-') || ' obj ' || coalesce(objid::text, '-') || ' ' || mode, ',') FROM pg_locks WHERE NOT granted) FROM pg_stat_activity WHERE datname = 'tsnode' AND state = 'active' AND pid <> pg_backend_pid();"
-		rm -f "$T/sampler.stop"
-		( while [ ! -e "$T/sampler.stop" ]; do printf '%s\n' "$sample_sql"; sleep 0.1; done |
-			"$PGBIN/psql" -X -A -t -q -h "$PGD" -U postgres -d tsnode >>"$T/locks.txt" 2>/dev/null || true ) &
+		# (psql's own \watch repeats it: no process per sample; the query
+		# itself still costs the server CPU, printed apart below)
+		PGAPPNAME=growth-sampler "$PGBIN/psql" -X -A -t -q -h "$PGD" -U postgres -d tsnode \
+			< <(printf '%s\n\\watch %s\n' "$sample_sql" "$SAMPLE_S") >>"$T/locks.txt" 2>/dev/null &
 		SAMPLER=$!
+		SAMPLER_PID=
+		for i in $(seq 50); do
+			SAMPLER_PID=$("$PGBIN/psql" -X -A -t -q -h "$PGD" -U postgres -d tsnode -c \
+				"SELECT pid FROM pg_stat_activity WHERE application_name = 'growth-sampler'")
+			[ -n "$SAMPLER_PID" ] && break
+			sleep 0.1
+		done
 	fi
 	hz=$(getconf CLK_TCK)
-	n0=0
-	for p in "${NODE_PIDS[@]}"; do n0=$((n0 + $(cpu_ticks "$p"))); done
-	p0=$([ "$BACKEND" = pg ] && pg_ticks || echo 0)
 	pgq() { "$PGBIN/psql" -X -A -t -q -h "$PGD" -U postgres -d tsnode -c "$1"; }
 	pg_counters() { # commits of tsnode, WAL records, bytes, flushes
 		pgq "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = 'tsnode') || ' ' || wal_records || ' ' || wal_bytes || ' ' || wal_sync FROM pg_stat_wal"
@@ -240,6 +276,10 @@ if [ "${2:-}" = --row ]; then
 		fi
 		c0=$(pg_counters)
 	fi
+	# (after this script's own queries above: their backends have ended)
+	n0=0
+	for p in "${NODE_PIDS[@]}"; do n0=$((n0 + $(cpu_ticks "$p"))); done
+	p0=$([ "$BACKEND" = pg ] && pg_split || echo "0 0 0 0 0")
 	t0=$(date +%s%N)
 	per=$((CONC / ${#DRIVE_URLS[@]}))
 	bpids=()
@@ -264,9 +304,9 @@ if [ "${2:-}" = --row ]; then
 	wall_ms=$((($(date +%s%N) - t0) / 1000000))
 	n1=0
 	for p in "${NODE_PIDS[@]}"; do n1=$((n1 + $(cpu_ticks "$p"))); done
-	p1=$([ "$BACKEND" = pg ] && pg_ticks || echo 0)
+	p1=$([ "$BACKEND" = pg ] && pg_split || echo "0 0 0 0 0")
 	[ "$BACKEND" = pg ] && c1=$(pg_counters)
-	[ -n "${SAMPLER:-}" ] && { touch "$T/sampler.stop"; wait "$SAMPLER" 2>/dev/null || true; SAMPLER=; }
+	[ -n "${SAMPLER:-}" ] && { kill "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null || true; SAMPLER=; }
 	done_flows=0
 	for i in "${!DRIVE_URLS[@]}"; do
 		grep -E '^(flows completed|wall time|node CPU)' "$T/bench$i.out" | sed "s/^/#   driver $((i + 1)): /" >&2 || true
@@ -280,11 +320,23 @@ if [ "${2:-}" = --row ]; then
 	fs=$(grep -h '^wall time' "$T"/bench*.out | sed -n 's/.*, \([0-9.]*\) flows\/s.*/\1/p' | paste -sd+ | bc)
 	ncpu=$(echo "scale=2; ($n1 - $n0) * 1000 / $hz / $all" | bc)
 	pcpu=-
-	[ "$BACKEND" = pg ] && pcpu=$(echo "scale=2; ($p1 - $p0) * 1000 / $hz / $all" | bc)
+	pback=-
+	read -r pt0 pb0 ps0 pg0 pe0 <<<"$p0"
+	read -r pt1 pb1 ps1 pg1 pe1 <<<"$p1"
+	ms() { echo "scale=2; ($1) * 1000 / $hz / $all" | bc; }
+	if [ "$BACKEND" = pg ]; then
+		pcpu=$(ms "$pt1 - $pt0")
+		pback=$(ms "$pb1 - $pb0")
+		echo "#   PostgreSQL CPU per flow: $pcpu ms = backends (the nodes' connections) $pback" \
+			"+ wait sampler $(ms "$ps1 - $ps0") + background (walwriter, checkpointer, bgwriter, autovacuum)" \
+			"$(ms "$pg1 - $pg0") + ended children and postmaster $(ms "$pe1 - $pe0")" >&2
+	fi
 	if [ "$BACKEND" = pg ]; then
 		read -r x0 r0 b0 f0 <<<"$c0"
 		read -r x1 r1 b1 f1 <<<"$c1"
-		echo "#   per flow: $(echo "scale=1; ($x1 - $x0) / $all" | bc) commits (tsnode, the sampler's included)," \
+		samples=$(wc -l <"$T/locks.txt" 2>/dev/null || echo 0)
+		echo "#   per flow: $(echo "scale=1; ($x1 - $x0) / $all" | bc) commits (tsnode; without the sampler's" \
+			"$samples: $(echo "scale=1; ($x1 - $x0 - $samples) / $all" | bc), read-only ones included)," \
 			"WAL $(echo "scale=1; ($r1 - $r0) / $all" | bc) records $(echo "($b1 - $b0) / $all" | bc) bytes" \
 			"$(echo "scale=1; ($f1 - $f0) / $all" | bc) flushes" >&2
 		if [ "$STATEMENTS" = 1 ]; then
@@ -306,7 +358,7 @@ if [ "${2:-}" = --row ]; then
 		echo "#   locks not granted (pg_locks): $(cut -d'|' -f5 "$T/locks.txt" | tr ',' '\n' | grep -v '^$' |
 			sort | uniq -c | sort -rn | head -n 4 | awk '{c=$1; $1=""; printf "%s%s x%d", (NR > 1 ? ";" : ""), $0, c}')" >&2
 	fi
-	echo "ROW $BACKEND $N ${#NODE_URLS[@]} ${fs:-0} $ncpu $pcpu $waits $fill_ms $done_flows"
+	echo "ROW $BACKEND $N ${#NODE_URLS[@]} ${fs:-0} $ncpu $pcpu $waits $fill_ms $done_flows $pback"
 	exit "$rc"
 fi
 
@@ -323,18 +375,18 @@ for b in $BACKENDS; do
 			echo "== $b, $n stored finished shares, $k node(s)$([ "$HAPROXY" = 1 ] && [ "$b" = pg ] && echo ' behind HAProxy')" >&2
 			out=$(bash "$0" "$BUILD" --row "$b" "$n" "$k" 2>&1) || true
 			row=$(grep '^ROW ' <<<"$out" | tail -n 1)
-			[ -n "$row" ] || { echo "$out" | tail -n 30 >&2; row="ROW $b $n $k 0 0 - - 0 0"; }
+			[ -n "$row" ] || { echo "$out" | tail -n 30 >&2; row="ROW $b $n $k 0 0 - - 0 0 -"; }
 			grep '^#' <<<"$out" >&2 || true
 			rows+=("${row#ROW } $(cut -d' ' -f1 /proc/loadavg)")
 		done
 	done
 done
-printf '| backend | nodes | stored shares | fill s | flows | flows/s | node CPU ms/flow | PG CPU ms/flow | lock-wait samples | vs first size | vs SQLite | vs 1 node: flows/s, node CPU | load after |\n'
-printf '|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
+printf '| backend | nodes | stored shares | fill s | flows | flows/s | node CPU ms/flow | PG CPU ms/flow | of it PG backends | lock-wait samples | vs first size | vs SQLite | vs 1 node: flows/s, node CPU | load after |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 declare -A first sq one onecpu
 ratio() { [ -n "$2" ] && [ "$2" != 0 ] && echo "scale=2; $1 / $2" | bc 2>/dev/null || echo -; }
 for r in "${rows[@]}"; do
-	read -r b n nodes fs ncpu pcpu waits fill done_flows load <<<"$r"
+	read -r b n nodes fs ncpu pcpu waits fill done_flows pback load <<<"$r"
 	[ -z "${first[$b]:-}" ] && first[$b]=$fs
 	[ "$b" = sqlite ] && sq[$n]=$fs
 	[ "$nodes" = 1 ] && { one[$b$n]=$fs; onecpu[$b$n]=$ncpu; }
@@ -343,6 +395,7 @@ for r in "${rows[@]}"; do
 	[ "$b" = pg ] && vs=$(ratio "$fs" "${sq[$n]:-}")
 	vn=-
 	[ "$nodes" != 1 ] && [ -n "${one[$b$n]:-}" ] && vn="$(ratio "$fs" "${one[$b$n]}")x, $(ratio "$ncpu" "${onecpu[$b$n]}")x"
-	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %sx | %sx | %s | %s |\n' "$b" "$nodes" "$n" \
-		"$(echo "scale=1; $fill / 1000" | bc 2>/dev/null || echo ?)" "$done_flows" "$fs" "$ncpu" "$pcpu" "$waits" "$vf" "$vs" "$vn" "$load"
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %sx | %sx | %s | %s |\n' "$b" "$nodes" "$n" \
+		"$(echo "scale=1; $fill / 1000" | bc 2>/dev/null || echo ?)" "$done_flows" "$fs" "$ncpu" "$pcpu" "$pback" "$waits" \
+		"$vf" "$vs" "$vn" "$load"
 done

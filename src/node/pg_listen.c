@@ -26,8 +26,17 @@
  * the highest held-back row reported. TAPSHARE_PG_SWEEP_IDLE_MS (tests only:
  * tests/unit/node/test_pg_sweep.c) lengthens the idle period so that only the
  * fast sweep can deliver within a test's wait.
+ *
+ * Wake-ups only when someone else listens (issue 9): the connection names
+ * itself PG_LISTEN_APP and counts, every PG_PEERS_MS, the other nodes'
+ * listening connections on the database (pg_stat_activity); with none the
+ * store sends no NOTIFY (store_pg_set_listeners): its only listener would
+ * be this node, which drops its own. A node that starts listening is
+ * counted within PG_PEERS_MS; what the others did not notify meanwhile its
+ * sweep wakes (every row crosses its horizon after its first sweep).
  */
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +56,8 @@
 /* keys read per sweep (of each kind); more wake every stream */
 #define PG_SWEEP_KEYS 4096
 #define PG_SWEEP_KEYS_SQL "4096"
+/* how often the other nodes' listeners are counted */
+#define PG_PEERS_MS 1000
 
 struct pg_listen {
 	node *n;
@@ -55,6 +66,7 @@ struct pg_listen {
 	struct event *retry; /* 1 s timer while disconnected */
 	struct event *sweep; /* the sweep's timer */
 	struct event *held;  /* activated (any thread) by store_pg_on_holdback */
+	struct event *peers; /* PG_PEERS_MS: counts the other nodes' listeners */
 	atomic_int held_flag;
 	atomic_llong held_max; /* the highest held-back id reported (0: none) */
 	int64_t horizon;     /* the last sweep's (-1: none yet) */
@@ -274,9 +286,47 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The other nodes' listening connections (this process has one): the
+ * store sends its wake-ups only when there is one. Unknown (-1) when the
+ * count fails. */
+static void
+count_peers(struct pg_listen *l)
+{
+	if (l->conn == NULL)
+		return;
+	PGresult *r = PQexec(l->conn, "SELECT count(*) FROM pg_stat_activity WHERE application_name = '" PG_LISTEN_APP
+					"' AND datname = current_database() AND pid <> pg_backend_pid()");
+	long long n = -1;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 ||
+	    ts_parse_ll(PQgetvalue(r, 0, 0), 0, INT32_MAX, &n) != 0) {
+		log_warn("postgresql: cannot count the other nodes' listeners: %s", PQresultErrorMessage(r));
+		n = -1;
+	}
+	PQclear(r);
+	store_pg_set_listeners((int)n);
+	struct timeval tv = { PG_PEERS_MS / 1000, (PG_PEERS_MS % 1000) * 1000 };
+	if (l->peers != NULL)
+		evtimer_add(l->peers, &tv);
+	if (PQstatus(l->conn) != CONNECTION_OK) {
+		log_warn("postgresql LISTEN connection lost: %s", PQerrorMessage(l->conn));
+		drop(l);
+		return;
+	}
+	drain(l); /* what came in with the answer */
+}
+
+static void
+on_peers(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	count_peers(arg);
+}
+
 static void
 drop(struct pg_listen *l)
 {
+	store_pg_set_listeners(-1); /* unknown: every commit notifies */
 	if (l->rd != NULL) {
 		event_free(l->rd);
 		l->rd = NULL;
@@ -297,7 +347,7 @@ connect_listen(struct pg_listen *l)
 		drop(l);
 		return TS_EDB;
 	}
-	PGresult *r = PQexec(l->conn, "LISTEN tapshare");
+	PGresult *r = PQexec(l->conn, "SET application_name = '" PG_LISTEN_APP "'; LISTEN tapshare");
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)
 		log_warn("postgresql LISTEN: %s", PQresultErrorMessage(r));
@@ -314,6 +364,7 @@ connect_listen(struct pg_listen *l)
 	l->horizon = -1;
 	l->delay_ms = 0;
 	arm_sweep(l, 0);
+	count_peers(l);
 	return 0;
 }
 
@@ -336,8 +387,9 @@ pg_listen_start(node *n)
 	l->retry = evtimer_new(n->base, on_retry, l);
 	l->sweep = evtimer_new(n->base, on_sweep, l);
 	l->held = event_new(n->base, -1, 0, on_held, l);
+	l->peers = evtimer_new(n->base, on_peers, l);
 	n->pgl = l;
-	if (l->retry == NULL || l->sweep == NULL || l->held == NULL) {
+	if (l->retry == NULL || l->sweep == NULL || l->held == NULL || l->peers == NULL) {
 		pg_listen_stop(n);
 		return TS_ENOMEM;
 	}
@@ -359,8 +411,11 @@ pg_listen_stop(node *n)
 	if (l == NULL)
 		return;
 	store_pg_on_holdback(NULL, NULL);
+	store_pg_set_listeners(-1);
 	if (l->rd != NULL)
 		event_free(l->rd);
+	if (l->peers != NULL)
+		event_free(l->peers);
 	if (l->retry != NULL)
 		event_free(l->retry);
 	if (l->sweep != NULL)

@@ -53,6 +53,14 @@ void store_pg_on_holdback(void (*fn)(void *, int64_t), void *arg);
  * not two). */
 int store_pg_own_backend(int pid);
 
+/* store_pg.c: n other nodes' LISTEN connections are on the database
+ * (pg_listen.c counts them, application_name PG_LISTEN_APP); 0 means no
+ * commit of this process sends a wake-up (only this node's streams could
+ * want it, and share.c woke those), -1 (unknown, the default) that every
+ * commit does. */
+void store_pg_set_listeners(int n);
+#define PG_LISTEN_APP "tapshare-listen"
+
 /* Parses payload p (NUL-terminated, read at most PG_NOTIFY_PAYLOAD_MAX + 1
  * bytes). 0 and *user_id >= 0 (eid "") for "u:", or *user_id = -1 and the
  * 32-digit eid for "e:"; TS_EPARSE for anything else. */

@@ -41,9 +41,16 @@
  *    the two) or a read that found rows held back.
  *  - Readers outside begin() are never blocked.
  *  - A failed statement in SQLite fails alone, the transaction goes on; in
- *    PostgreSQL it aborts the transaction. Writes inside a transaction are
- *    therefore wrapped in a savepoint, and a constraint violation (SQLSTATE
- *    class 23) is TS_EEXIST exactly where SQLite returns SQLITE_CONSTRAINT.
+ *    PostgreSQL it aborts the transaction. A constraint violation is
+ *    TS_EEXIST exactly where SQLite returns SQLITE_CONSTRAINT, with the
+ *    transaction going on (ON CONFLICT DO NOTHING, or a savepoint for a
+ *    foreign key); any other failure of a write ends the transaction, which
+ *    every caller rolls back (see the statement flags).
+ *  - Round trips (issue 9): BEGIN goes with the first statement, the
+ *    writes whose result nobody reads are queued and go with the next
+ *    statement or the COMMIT (a libpq pipeline), the wake-ups with the
+ *    COMMIT; the outbox's own bookkeeping commits without waiting for its
+ *    WAL flush (q_relaxed).
  */
 #include "node/store.h"
 
@@ -81,6 +88,9 @@ typedef struct pq_store {
 	PGconn *conn;
 	int in_tx;
 	int begin_pending; /* in_tx, BEGIN not sent yet: it goes with the first statement */
+	struct pq_queued *queue; /* PQ_QMAX: statements not sent yet (Q_DEFER, the COMMIT) */
+	int nq;
+	char locked[STORE_ID_MAX]; /* in a transaction: the share it read FOR UPDATE ("": none) */
 	int sp_n;
 	struct pq_cached {
 		const char *sql;
@@ -88,7 +98,7 @@ typedef struct pq_store {
 		int explained; /* TAPSHARE_STORE_EXPLAIN: plan written */
 	} *cache; /* ncache used of cap */
 	size_t ncache, cap;
-	char lock_timeout[64]; /* "SET lock_timeout = '<ms>ms'" */
+	char lock_timeout[128]; /* "SET lock_timeout = '<ms>ms'; SET default_transaction_isolation ..." */
 	int retryable;         /* the last failure was 40001 / 40P01 / 55P03 */
 	int tx_seq;            /* in a transaction: events / commands it inserted (ord_expr) */
 	/* NOTIFY payloads of this transaction, sent after its COMMIT (not in
@@ -192,17 +202,34 @@ static const char *const migrations[] = {
 	 "  DEFAULT 0);"),
 };
 
-/* statement flags */
+/* Statement flags. A failed statement aborts a PostgreSQL transaction
+ * (SQLite's fails alone). Savepoints cost two statements each; issue 9
+ * audited the callers instead: every caller of a write inside a
+ * transaction rolls back on any failure of it (share.c, download.c,
+ * enroll.c, auth.c, admin_acct.c; TS_ESTATE of a row count is no failure),
+ * so only a constraint violation a caller may go on after (TS_EEXIST, the
+ * transaction usable: test_store.c test_transactions) must leave the
+ * transaction alive. Inserts with a unique key say ON CONFLICT DO NOTHING
+ * and report TS_EEXIST by their row count (q_insert); only a foreign key,
+ * which ON CONFLICT cannot catch, still needs a savepoint (Q_GUARD). */
 enum {
 	Q_READ = 0,
-	Q_WRITE = 1, /* inside a transaction: guarded by a savepoint */
-	/* a write that cannot fail but with the whole transaction (the event /
-	 * command inserts: no constraint but a primary key that ids made of
-	 * the transaction id never repeat): no savepoint, two statements of
-	 * the pipeline fewer (issue 9); a failure aborts the transaction and
-	 * the caller's commit fails */
-	Q_WRITE_UNGUARDED = 2,
+	/* a write; inside a transaction a failure ends it (the commit fails) */
+	Q_WRITE = 1,
+	/* a write whose constraint violation (a foreign key) is TS_EEXIST with
+	 * the transaction going on: SAVEPOINT and RELEASE around it, sent in
+	 * the same round trip */
+	Q_GUARD = 2,
+	/* a write whose result nobody reads (out NULL) and that cannot fail but
+	 * with its transaction: inside one it is queued and sent with the
+	 * transaction's next statement or its COMMIT, in that round trip (a
+	 * libpq pipeline); its failure is that statement's or the commit's */
+	Q_DEFER = 4,
 };
+
+/* statements of a transaction queued before they are sent (Q_DEFER); a
+ * full queue is sent at once */
+#define PQ_QMAX 40
 
 /* ---- parameters ---- */
 
@@ -215,6 +242,20 @@ typedef struct pq_args {
 	int fmt[PQ_MAXP];
 	char num[PQ_MAXP][24];
 } pq_args;
+
+/* A statement queued in a transaction (Q_DEFER, the COMMIT and what goes
+ * after it), with its own copy of the parameters. */
+struct pq_queued {
+	char name[16];   /* the prepared statement; "": sql, a text of our own */
+	const char *sql;
+	int n;
+	const char *v[PQ_MAXP];
+	int len[PQ_MAXP];
+	int fmt[PQ_MAXP];
+	char *buf;       /* the parameters' copy */
+	PGresult **keep; /* NULL: checked and cleared; else its result, when all went well */
+	int soft;        /* a failure is only logged (the wake-ups after the COMMIT) */
+};
 
 static void
 a_text(pq_args *a, const char *v)
@@ -318,14 +359,24 @@ notice_sink(void *arg, const char *msg)
 
 static int sqlstate_rc(const PGresult *r);
 
-#define PQ_BEGIN_SQL "BEGIN ISOLATION LEVEL READ COMMITTED"
+/* READ COMMITTED is the session's default (set at connect with lock_timeout):
+ * a bare BEGIN is cheaper for the server to run than one naming the level */
+#define PQ_BEGIN_SQL "BEGIN"
+
+static int flush(pq_store *s, const char *name, const pq_args *a, int guard, PGresult **r_out);
 
 /* Runs a simple (parameterless, valueless) command; inside a transaction
- * whose BEGIN is still pending, the BEGIN first (in the same round trip). */
+ * whose BEGIN is still pending, the BEGIN first (in the same round trip);
+ * statements still queued are sent before it. */
 static int
 simple(pq_store *s, const char *sql)
 {
 	char both[256];
+	if (s->nq > 0) {
+		int rc = flush(s, NULL, NULL, 0, NULL);
+		if (rc != 0)
+			return rc;
+	}
 	if (s->begin_pending) {
 		s->begin_pending = 0;
 		size_t len = strlen(sql);
@@ -557,38 +608,138 @@ pipe_next(PGconn *c)
 	return r;
 }
 
-/* A write inside a transaction, guarded by a savepoint (see the top of the
- * file), in ONE round trip: SAVEPOINT, the statement and RELEASE sent as a
- * libpq pipeline (three round trips before; per flow that was some 40 of
- * the node's and PostgreSQL's system calls and wake-ups). When the
- * statement fails, PostgreSQL skips the RELEASE (the pipeline is aborted
- * up to its sync) and the caller rolls back to the savepoint as before.
- * *r_out is the statement's result (or NULL); returns 0, or the failure of
- * SAVEPOINT / RELEASE / the pipeline itself (then *r_out is NULL). */
+static void
+queue_clear(pq_store *s)
+{
+	for (int i = 0; i < s->nq; i++) {
+		free(s->queue[i].buf);
+		s->queue[i].buf = NULL;
+	}
+	s->nq = 0;
+}
+
+/* Queues a statement of the transaction: the prepared statement name, or
+ * (name "") the text sql, with a copy of a; sent by the next flush. keep:
+ * where its result goes when everything sent with it went well (else NULL
+ * there). soft: its failure is only logged. */
 static int
-exec_guarded(pq_store *s, const char *name, const pq_args *a, int guard, PGresult **r_out)
+enqueue(pq_store *s, const char *name, const char *sql, const pq_args *a, PGresult **keep, int soft)
+{
+	if (keep)
+		*keep = NULL;
+	if (s->nq == PQ_QMAX) {
+		int rc = flush(s, NULL, NULL, 0, NULL);
+		if (rc != 0)
+			return rc;
+	}
+	struct pq_queued *e = &s->queue[s->nq];
+	int n = a ? a->n : 0;
+	size_t total = 0;
+	for (int i = 0; i < n; i++)
+		if (a->v[i] != NULL)
+			total += a->fmt[i] ? (size_t)a->len[i] : strlen(a->v[i]) + 1;
+	char *buf = NULL;
+	if (total > 0 && (buf = malloc(total)) == NULL) {
+		log_error("postgresql statement queue: out of memory");
+		return TS_ENOMEM;
+	}
+	size_t off = 0;
+	for (int i = 0; i < n; i++) {
+		e->len[i] = a->len[i];
+		e->fmt[i] = a->fmt[i];
+		e->v[i] = NULL;
+		if (a->v[i] == NULL)
+			continue;
+		size_t l = a->fmt[i] ? (size_t)a->len[i] : strlen(a->v[i]) + 1;
+		if (l > 0)
+			memcpy(buf + off, a->v[i], l);
+		e->v[i] = buf != NULL ? buf + off : "";
+		off += l;
+	}
+	e->n = n;
+	e->buf = buf;
+	e->keep = keep;
+	e->soft = soft;
+	e->sql = sql;
+	ts_snprintf(e->name, sizeof(e->name), "%s", name ? name : "");
+	s->nq++;
+	return 0;
+}
+
+/* Sends in ONE round trip (a libpq pipeline) the transaction's pending
+ * BEGIN, the queued statements and then, when name is not NULL, the
+ * prepared statement name with a (between SAVEPOINT and RELEASE when
+ * guard: three round trips before; per flow that was some 40 of the node's
+ * and PostgreSQL's system calls and wake-ups). When a statement fails,
+ * PostgreSQL skips the rest up to the sync (the transaction is aborted;
+ * for the guarded statement the caller rolls back to the savepoint).
+ * *r_out: the last statement's result, success or not. Returns 0, or the
+ * failure of BEGIN, of a queued statement (the first; then *r_out is
+ * NULL), of SAVEPOINT / RELEASE or of the pipeline itself. The queue is
+ * empty afterwards. */
+static int
+flush(pq_store *s, const char *name, const pq_args *a, int guard, PGresult **r_out)
 {
 	PGconn *c = s->conn;
-	*r_out = NULL;
-	int begin = s->begin_pending;
+	if (r_out)
+		*r_out = NULL;
+	int begin = s->begin_pending, nq = s->nq;
 	s->begin_pending = 0;
+	s->retryable = 0;
 	if (PQenterPipelineMode(c) != 1) {
 		log_error("postgresql: cannot enter pipeline mode: %s", PQerrorMessage(c));
+		queue_clear(s);
 		return TS_EDB;
 	}
-	/* the transaction's BEGIN, when still pending, leads (pq_begin) */
-	int sent = (!begin || PQsendQueryParams(c, PQ_BEGIN_SQL, 0, NULL, NULL, NULL, NULL, 0) == 1) &&
-	    (!guard || PQsendQueryParams(c, "SAVEPOINT ts_sp", 0, NULL, NULL, NULL, NULL, 0) == 1) &&
-	    PQsendQueryPrepared(c, name, a ? a->n : 0, a ? a->v : NULL, a ? a->len : NULL, a ? a->fmt : NULL,
-		1) == 1 &&
-	    (!guard || PQsendQueryParams(c, "RELEASE SAVEPOINT ts_sp", 0, NULL, NULL, NULL, NULL, 0) == 1) &&
-	    PQpipelineSync(c) == 1;
-	PGresult *bg = NULL, *sp = NULL, *r = NULL, *rel = NULL;
+	int sent = !begin || PQsendQueryParams(c, PQ_BEGIN_SQL, 0, NULL, NULL, NULL, NULL, 0) == 1;
+	for (int i = 0; sent && i < nq; i++) {
+		const struct pq_queued *e = &s->queue[i];
+		sent = e->name[0] != '\0' ? PQsendQueryPrepared(c, e->name, e->n, e->v, e->len, e->fmt, 1) == 1 :
+		    PQsendQueryParams(c, e->sql, e->n, NULL, e->v, e->len, e->fmt, 1) == 1;
+	}
+	if (sent && name != NULL)
+		sent = (!guard || PQsendQueryParams(c, "SAVEPOINT ts_sp", 0, NULL, NULL, NULL, NULL, 0) == 1) &&
+		    PQsendQueryPrepared(c, name, a ? a->n : 0, a ? a->v : NULL, a ? a->len : NULL,
+			a ? a->fmt : NULL, 1) == 1 &&
+		    (!guard || PQsendQueryParams(c, "RELEASE SAVEPOINT ts_sp", 0, NULL, NULL, NULL, NULL, 0) == 1);
+	sent = sent && PQpipelineSync(c) == 1;
+	int rc = 0;
+	PGresult *sp = NULL, *r = NULL, *rel = NULL;
 	if (sent) {
-		bg = begin ? pipe_next(c) : NULL;
-		sp = guard ? pipe_next(c) : NULL;
-		r = pipe_next(c);
-		rel = guard ? pipe_next(c) : NULL;
+		if (begin) {
+			PGresult *bg = pipe_next(c);
+			if (PQresultStatus(bg) != PGRES_COMMAND_OK) {
+				log_error("postgresql: %s", bg ? PQresultErrorMessage(bg) : PQerrorMessage(c));
+				rc = TS_EDB;
+			}
+			PQclear(bg);
+		}
+		for (int i = 0; i < nq; i++) {
+			const struct pq_queued *e = &s->queue[i];
+			PGresult *qr = pipe_next(c);
+			ExecStatusType t = PQresultStatus(qr);
+			if (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) {
+				if (e->keep != NULL) {
+					*e->keep = qr;
+					qr = NULL;
+				}
+			} else if (t == PGRES_PIPELINE_ABORTED) {
+				if (rc == 0 && !e->soft)
+					rc = TS_EDB; /* skipped: cannot be without a failure before it */
+			} else if (e->soft) {
+				log_warn("postgresql: %s", qr ? PQresultErrorMessage(qr) : PQerrorMessage(c));
+			} else if (rc == 0) {
+				log_error("postgresql: %s", qr ? PQresultErrorMessage(qr) : PQerrorMessage(c));
+				rc = sqlstate_rc(qr) == TS_ETIMEOUT ? TS_ETIMEOUT : TS_EDB;
+				s->retryable = sqlstate_retry(qr);
+			}
+			PQclear(qr);
+		}
+		if (name != NULL) {
+			sp = guard ? pipe_next(c) : NULL;
+			r = pipe_next(c);
+			rel = guard ? pipe_next(c) : NULL;
+		}
 		/* up to the sync (bounded: a broken connection returns NULL) */
 		for (int i = 0; i < 8; i++) {
 			PGresult *e = PQgetResult(c);
@@ -598,30 +749,37 @@ exec_guarded(pq_store *s, const char *name, const pq_args *a, int guard, PGresul
 				break;
 		}
 	}
-	int rc = 0;
 	if (PQexitPipelineMode(c) != 1 || !sent) {
 		log_error("postgresql: pipeline: %s", PQerrorMessage(c));
-		rc = TS_EDB;
-	} else if (begin && PQresultStatus(bg) != PGRES_COMMAND_OK) {
-		log_error("postgresql: %s", PQresultErrorMessage(bg));
-		rc = TS_EDB;
-	} else if (guard && PQresultStatus(sp) != PGRES_COMMAND_OK) {
-		log_error("postgresql: %s", PQresultErrorMessage(sp));
-		rc = sqlstate_rc(sp) == TS_ETIMEOUT ? TS_ETIMEOUT : TS_EDB;
-	} else {
-		ExecStatusType t = PQresultStatus(r);
-		if (guard && (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) && PQresultStatus(rel) != PGRES_COMMAND_OK) {
-			log_error("postgresql: %s", PQresultErrorMessage(rel));
+		if (rc == 0)
 			rc = TS_EDB;
+	}
+	if (rc == 0 && name != NULL) {
+		if (guard && PQresultStatus(sp) != PGRES_COMMAND_OK) {
+			log_error("postgresql: %s", sp ? PQresultErrorMessage(sp) : PQerrorMessage(c));
+			rc = sqlstate_rc(sp) == TS_ETIMEOUT ? TS_ETIMEOUT : TS_EDB;
 		} else {
-			*r_out = r; /* the statement's, success or not */
-			r = NULL;
+			ExecStatusType t = PQresultStatus(r);
+			if (guard && (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) &&
+			    PQresultStatus(rel) != PGRES_COMMAND_OK) {
+				log_error("postgresql: %s", rel ? PQresultErrorMessage(rel) : PQerrorMessage(c));
+				rc = TS_EDB;
+			} else if (r_out != NULL) {
+				*r_out = r; /* the statement's, success or not */
+				r = NULL;
+			}
 		}
 	}
-	PQclear(bg);
+	if (rc != 0)
+		for (int i = 0; i < nq; i++)
+			if (s->queue[i].keep != NULL) {
+				PQclear(*s->queue[i].keep);
+				*s->queue[i].keep = NULL;
+			}
 	PQclear(sp);
 	PQclear(r);
 	PQclear(rel);
+	queue_clear(s);
 	return rc;
 }
 
@@ -634,12 +792,14 @@ q_once(pq_store *s, const char *sql, int flags, const pq_args *a, PGresult **out
 	s->retryable = 0;
 	if (rc != 0 || (rc = prepared_name(s, sql, a ? a->n : 0, name)) != 0)
 		return rc;
-	int guard = (flags & Q_WRITE) && s->in_tx;
 	if (s->explain != NULL)
 		explain(s, sql, a);
+	if ((flags & Q_DEFER) && s->in_tx && out == NULL)
+		return enqueue(s, name, NULL, a, NULL, 0);
+	int guard = (flags & Q_GUARD) && s->in_tx;
 	PGresult *r = NULL;
-	if (guard || s->begin_pending) {
-		if ((rc = exec_guarded(s, name, a, guard, &r)) != 0)
+	if (guard || s->begin_pending || s->nq > 0) {
+		if ((rc = flush(s, name, a, guard, &r)) != 0)
 			return rc;
 	} else {
 		r = PQexecPrepared(s->conn, name, a ? a->n : 0, a ? a->v : NULL, a ? a->len : NULL,
@@ -697,17 +857,39 @@ q_changes(pq_store *s, const char *sql, const pq_args *a, long long *changes)
 	return 0;
 }
 
+/* An insert that says ON CONFLICT DO NOTHING: TS_EEXIST when it inserted
+ * nothing, and a transaction it runs in goes on (see the statement flags). */
+static int
+q_insert(pq_store *s, const char *sql, const pq_args *a)
+{
+	long long n = 0;
+	int rc = q_changes(s, sql, a, &n);
+	return rc == 0 && n != 1 ? TS_EEXIST : rc;
+}
+
 /* ---- transactions ---- */
+
+/* Other nodes' LISTEN connections on this database (pg_listen.c's count):
+ * -1 unknown (no listener in this process): the wake-ups are sent. */
+static _Atomic int other_listeners = -1;
+
+void
+store_pg_set_listeners(int n)
+{
+	atomic_store(&other_listeners, n);
+}
 
 static void
 pq_close(store *b)
 {
 	pq_store *s = S(b);
 	own_del(s->pid);
+	queue_clear(s);
 	PQfinish(s->conn);
 	if (s->explain)
 		fclose(s->explain);
 	free(s->cache);
+	free(s->queue);
 	OPENSSL_cleanse(s->key, sizeof(s->key));
 	free(s);
 }
@@ -724,75 +906,82 @@ pq_begin(store *b)
 	if (rc != 0)
 		return rc;
 	/* no round trip of its own: BEGIN leads the first statement's (issue 9) */
+	queue_clear(s);
 	s->in_tx = 1;
 	s->begin_pending = 1;
 	s->tx_seq = 0;
 	s->nnote = 0;
+	s->locked[0] = '\0';
 	return 0;
 }
 
+/* Commits: what is still queued, the COMMIT and the wake-ups, in one round
+ * trip. count: a durable commit (store_committed, the crash hook). */
 static int
-pq_commit(store *b)
+commit_tx(pq_store *s, int count)
 {
-	pq_store *s = S(b);
 	if (!s->in_tx) {
 		log_error("postgresql: cannot commit - no transaction is active");
 		return TS_EDB;
 	}
 	s->in_tx = 0;
-	if (s->begin_pending) { /* nothing was run: nothing to commit */
+	if (s->begin_pending && s->nq == 0) { /* nothing was run: nothing to commit */
 		s->begin_pending = 0;
 		s->nnote = 0;
-		store_committed();
+		if (count)
+			store_committed();
 		return 0;
 	}
-	PGTransactionStatusType ts = PQtransactionStatus(s->conn);
-	if (ts != PQTRANS_INTRANS) {
-		/* a statement failed and aborted it: COMMIT would only roll back */
-		log_error("postgresql: transaction aborted, not committed");
-		if (ts == PQTRANS_INERROR)
-			(void)simple(s, "ROLLBACK");
-		return TS_EDB;
-	}
-	/* The wake-ups go after the COMMIT, in the same round trip ("COMMIT;
-	 * NOTIFY ...": the NOTIFYs form their own implicit transaction, which
-	 * writes no WAL of its own and so waits for no flush). Sent inside the
-	 * write transaction, PostgreSQL would take its global notification lock
-	 * before the commit record and hold it across the WAL flush: every
-	 * notifying commit of every node in one line (wait_event "object"). */
-	char sql[8 + PQ_NOTES * (PG_NOTIFY_PAYLOAD_MAX + 24)] = "COMMIT";
-	size_t off = strlen(sql);
-	for (int i = 0; i < s->nnote; i++) {
-		int w = snprintf(sql + off, sizeof(sql) - off, "; NOTIFY tapshare, '%s'", s->notes[i]);
-		if (w < 0 || (size_t)w >= sizeof(sql) - off) {
-			sql[off] = '\0'; /* cannot happen (sized for PQ_NOTES); the sweep heals */
-			break;
+	if (!s->begin_pending) {
+		PGTransactionStatusType ts = PQtransactionStatus(s->conn);
+		if (ts != PQTRANS_INTRANS) {
+			/* a statement failed and aborted it: COMMIT would only roll back */
+			log_error("postgresql: transaction aborted, not committed");
+			queue_clear(s);
+			s->nnote = 0;
+			if (ts == PQTRANS_INERROR)
+				(void)simple(s, "ROLLBACK");
+			return TS_EDB;
 		}
-		off += (size_t)w;
+	}
+	/* The wake-ups go after the COMMIT, in the same round trip (they form
+	 * their own implicit transaction up to the sync, which writes no WAL
+	 * of its own and so waits for no flush). Sent inside the write
+	 * transaction, PostgreSQL would take its global notification lock
+	 * before the commit record and hold it across the WAL flush: every
+	 * notifying commit of every node in one line (wait_event "object").
+	 * None when pg_listen.c counted no other node listening (issue 9):
+	 * this node's own streams were woken by share.c, and a node that starts
+	 * listening meanwhile is healed by its sweep. */
+	PGresult *cr = NULL;
+	int rc = enqueue(s, "", "COMMIT", NULL, &cr, 0);
+	int send = atomic_load(&other_listeners) != 0;
+	for (int i = 0; rc == 0 && send && i < s->nnote; i++) {
+		pq_args na = { 0 };
+		a_text(&na, s->notes[i]);
+		rc = enqueue(s, "", "SELECT pg_notify('tapshare', $1)", &na, NULL, 1);
 	}
 	s->nnote = 0;
-	int rc = 0;
-	if (!PQsendQuery(s->conn, sql)) {
-		log_error("postgresql commit: %s", PQerrorMessage(s->conn));
-		rc = TS_EDB;
-	} else {
-		/* the first result is the COMMIT's; the NOTIFYs' follow */
-		PGresult *r;
-		for (int i = 0; (r = PQgetResult(s->conn)) != NULL; i++) {
-			if (i == 0 && (PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(r), "COMMIT") != 0)) {
-				log_error("postgresql commit: %s", PQresultErrorMessage(r));
-				rc = TS_EDB;
-			} else if (i > 0 && PQresultStatus(r) != PGRES_COMMAND_OK) {
-				log_warn("postgresql NOTIFY after commit: %s", PQresultErrorMessage(r));
-			}
-			PQclear(r);
-		}
-	}
-	if (rc != 0 && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
-		(void)simple(s, "ROLLBACK");
 	if (rc == 0)
+		rc = flush(s, NULL, NULL, 0, NULL);
+	if (rc == 0 && (PQresultStatus(cr) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(cr), "COMMIT") != 0)) {
+		log_error("postgresql commit: %s", cr ? PQresultErrorMessage(cr) : PQerrorMessage(s->conn));
+		rc = TS_EDB;
+	}
+	PQclear(cr);
+	queue_clear(s);
+	s->begin_pending = 0;
+	if (rc != 0 && PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+		(void)simple(s, "ROLLBACK");
+	if (rc == 0 && count)
 		store_committed();
 	return rc;
+}
+
+static int
+pq_commit(store *b)
+{
+	return commit_tx(S(b), 1);
 }
 
 static void
@@ -800,10 +989,65 @@ pq_rollback(store *b)
 {
 	pq_store *s = S(b);
 	int was = s->in_tx && !s->begin_pending;
+	queue_clear(s);
 	s->in_tx = 0;
 	s->begin_pending = 0;
+	s->nnote = 0;
 	if (was && PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 		(void)simple(s, "ROLLBACK");
+}
+
+/* The outbox's own bookkeeping (a worker's claim, a row marked done),
+ * outside a caller's transaction: committed without waiting for its WAL
+ * flush (SET LOCAL synchronous_commit TO off), as the SQLite backend
+ * commits it without its fsync (store_sqlite.c relaxed(), the same
+ * argument): nothing is acknowledged on it, and the WAL is one sequence,
+ * so the next synchronous commit of any connection (the transition the
+ * provider's answer makes, within the same call) flushes it with
+ * everything before it, and the WAL writer does within 3 x
+ * wal_writer_delay otherwise. A crash can only take such a write back
+ * together with all that followed it: the row is claimed or done again
+ * and the provider called again with the same functionCallIdentifier,
+ * which it answers with its first answer. Another node that acts on the
+ * row commits after it in the WAL, so its own durable commit makes this
+ * one durable first. BEGIN, SET LOCAL, the statement and COMMIT go in one
+ * round trip. Inside a caller's transaction the statement just joins it. */
+static int
+q_relaxed(pq_store *s, const char *sql, const pq_args *a, PGresult **out)
+{
+	if (out)
+		*out = NULL;
+	if (s->in_tx)
+		return q(s, sql, Q_WRITE | Q_DEFER, a, out);
+	for (int attempt = 0;; attempt++) {
+		int rc = pq_begin(&s->base);
+		if (rc != 0)
+			return rc;
+		char name[16];
+		PGresult *r = NULL;
+		if ((rc = prepared_name(s, sql, a ? a->n : 0, name)) == 0 &&
+		    (rc = enqueue(s, "", "SET LOCAL synchronous_commit TO off", NULL, NULL, 0)) == 0) {
+			if (s->explain != NULL)
+				explain(s, sql, a);
+			rc = enqueue(s, name, NULL, a, &r, 0);
+		}
+		if (rc == 0)
+			rc = commit_tx(s, 0);
+		else
+			pq_rollback(&s->base);
+		if (rc == 0) {
+			if (out)
+				*out = r;
+			else
+				PQclear(r);
+			return 0;
+		}
+		PQclear(r);
+		if (!s->retryable || attempt >= PQ_RETRIES)
+			return rc;
+		log_warn("postgresql: deadlock or serialisation failure, retry %d of %d", attempt + 1, PQ_RETRIES);
+		retry_pause(attempt + 1);
+	}
 }
 
 /* ---- users, devices, tokens ---- */
@@ -811,7 +1055,8 @@ pq_rollback(store *b)
 static int
 pq_user_add(store *b, const char *name, const char *pass_hash, int64_t *id)
 {
-	static const char sql[] = "INSERT INTO users(name, pass_hash, created_at) VALUES($1,$2,$3) RETURNING id";
+	static const char sql[] = "INSERT INTO users(name, pass_hash, created_at) VALUES($1,$2,$3)"
+				  " ON CONFLICT DO NOTHING RETURNING id";
 	pq_args a = { 0 };
 	a_text(&a, name);
 	a_text(&a, pass_hash);
@@ -822,7 +1067,7 @@ pq_user_add(store *b, const char *name, const char *pass_hash, int64_t *id)
 		if (PQntuples(r) == 1)
 			*id = c_i64(r, 0, 0);
 		else
-			rc = TS_EDB;
+			rc = TS_EEXIST; /* the name is taken */
 	}
 	PQclear(r);
 	return rc;
@@ -884,7 +1129,7 @@ pq_enroll_code_add(store *b, const char *code_hash, int64_t user_id, int64_t exp
 	a_text(&a, code_hash);
 	a_i64(&a, user_id);
 	a_i64(&a, expires_at);
-	return q(S(b), sql, Q_WRITE, &a, NULL);
+	return q(S(b), sql, Q_WRITE | Q_GUARD, &a, NULL); /* user_id: a foreign key */
 }
 
 static int
@@ -930,7 +1175,7 @@ pq_device_add(store *b, const char *device_id, int64_t user_id, const char *name
 	a_i64(&a, user_id);
 	a_text(&a, name);
 	a_i64(&a, ts_now());
-	return q(S(b), sql, Q_WRITE, &a, NULL);
+	return q(S(b), sql, Q_WRITE | Q_GUARD, &a, NULL); /* user_id: a foreign key */
 }
 
 static int
@@ -956,16 +1201,17 @@ static int
 pq_token_add(store *b, const char *token_hash, const char *device_id, int64_t user_id, int64_t exp)
 {
 	static const char del[] = "DELETE FROM tokens WHERE expires_at < $1";
-	static const char ins[] = "INSERT INTO tokens(token_hash, device_id, user_id, expires_at) VALUES($1,$2,$3,$4)";
+	static const char ins[] = "INSERT INTO tokens(token_hash, device_id, user_id, expires_at) VALUES($1,$2,$3,$4)"
+				  " ON CONFLICT DO NOTHING";
 	pq_args d = { 0 };
 	a_i64(&d, ts_now());
-	(void)q(S(b), del, Q_WRITE, &d, NULL);
+	(void)q(S(b), del, Q_WRITE | Q_DEFER, &d, NULL);
 	pq_args a = { 0 };
 	a_text(&a, token_hash);
 	a_text(&a, device_id);
 	a_i64(&a, user_id);
 	a_i64(&a, exp);
-	return q(S(b), ins, Q_WRITE, &a, NULL);
+	return q_insert(S(b), ins, &a);
 }
 
 static int
@@ -1038,7 +1284,7 @@ pq_app_put(store *b, const store_app *ap)
 	a_text(&a, ap->kind);
 	a_text(&a, ap->provider);
 	a_i64(&a, ap->shareable);
-	return q(S(b), sql, Q_WRITE, &a, NULL);
+	return q(S(b), sql, Q_WRITE | Q_GUARD, &a, NULL); /* user_id: a foreign key */
 }
 
 static void
@@ -1167,32 +1413,34 @@ static int
 pq_share_insert(store *b, const store_share *sh)
 {
 	static const char sql[] = "INSERT INTO shares(" SHARE_COLS ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,"
-				  "$11,$12,$13,$14,$15,$16,$17)";
+				  "$11,$12,$13,$14,$15,$16,$17) ON CONFLICT DO NOTHING";
 	pq_args a = { 0 };
 	share_args(&a, sh);
-	return q(S(b), sql, Q_WRITE, &a, NULL);
+	return q_insert(S(b), sql, &a);
 }
 
 static int
 pq_share_update(store *b, const store_share *sh)
 {
+	/* one statement: the credential is kept only while the share can be
+	 * downloaded ($18) */
 	static const char sql[] = "UPDATE shares SET id=$1, user_id=$2, device_id=$3, eid=$4, app_id=$5,"
 				  " provider=$6, state=$7, duration_s=$8, not_after=$9, assoc_app_id=$10,"
 				  " assoc_name=$11, assoc_kind=$12, matching_id=$13, reason=$14, created_at=$15,"
-				  " updated_at=$16, operation=$17 WHERE id=$1";
+				  " updated_at=$16, operation=$17, credential=CASE WHEN $18::boolean THEN credential END"
+				  " WHERE id=$1";
+	pq_store *s = S(b);
 	pq_args a = { 0 };
 	share_args(&a, sh);
+	a_text(&a, sh->state == SHARE_AUTHORISED || sh->state == SHARE_DELIVERED ? "t" : "f");
+	/* the share this transaction read FOR UPDATE: its row is there (locked:
+	 * nobody else may delete it), nothing to count, so it is queued */
+	if (s->in_tx && s->locked[0] != '\0' && strcmp(s->locked, sh->id) == 0)
+		return q(s, sql, Q_WRITE | Q_DEFER, &a, NULL);
 	long long n = 0;
-	int rc = q_changes(S(b), sql, &a, &n);
+	int rc = q_changes(s, sql, &a, &n);
 	if (rc == 0 && n != 1)
 		rc = TS_ENOTFOUND;
-	/* The credential is needed only while the share can be downloaded. */
-	static const char e[] = "UPDATE shares SET credential=NULL WHERE id=$1 AND credential IS NOT NULL";
-	if (rc == 0 && sh->state != SHARE_AUTHORISED && sh->state != SHARE_DELIVERED) {
-		pq_args ea = { 0 };
-		a_text(&ea, sh->id);
-		rc = q(S(b), e, Q_WRITE, &ea, NULL);
-	}
 	return rc;
 }
 
@@ -1209,6 +1457,8 @@ share_one(pq_store *s, const char *sql, const char *sql_tx, const pq_args *a, st
 	rc = TS_ENOTFOUND;
 	if (PQntuples(r) > 0) {
 		share_row(r, 0, sh);
+		if (in_tx)
+			memcpy(s->locked, sh->id, sizeof(s->locked));
 		rc = 0;
 	}
 	PQclear(r);
@@ -1256,7 +1506,7 @@ pq_share_set_credential(store *b, const char *id, const char *json_text)
 	pq_args a = { 0 };
 	a_text(&a, sealed);
 	a_text(&a, id);
-	rc = q(S(b), sql, Q_WRITE, &a, NULL);
+	rc = q(S(b), sql, Q_WRITE | Q_DEFER, &a, NULL);
 	OPENSSL_cleanse(sealed, strlen(sealed));
 	free(sealed);
 	return rc;
@@ -1269,7 +1519,7 @@ pq_share_set_app_key(store *b, const char *id, const char *hex)
 	pq_args a = { 0 };
 	a_text(&a, hex);
 	a_text(&a, id);
-	return q(S(b), sql, Q_WRITE, &a, NULL);
+	return q(S(b), sql, Q_WRITE | Q_DEFER, &a, NULL);
 }
 
 static int
@@ -1443,9 +1693,11 @@ note(pq_store *s, const char *payload)
 
 /* Inserts an event or command row whose id is its order key (pg_notify.h):
  * sql's last parameter is k, this transaction's row count; payload is the
- * wake-up sent after the commit. Outside a transaction it opens one,
- * retried on a deadlock. No lock is taken: ids of one user or EID may
- * commit in any order, the readers' horizon keeps their cursors exact. */
+ * wake-up sent after the commit. In a caller's transaction it is queued
+ * when the id is not wanted (share.c never wants it); outside one it runs
+ * in its own, BEGIN, the insert and COMMIT in one round trip, retried on a
+ * deadlock. No lock is taken: ids of one user or EID may commit in any
+ * order, the readers' horizon keeps their cursors exact. */
 static int
 insert_seq(pq_store *s, const char *sql, const pq_args *args, const char *payload, int64_t *id)
 {
@@ -1462,22 +1714,37 @@ insert_seq(pq_store *s, const char *sql, const pq_args *args, const char *payloa
 		pq_args a = *args;
 		a_i64(&a, ++s->tx_seq);
 		PGresult *r = NULL;
-		rc = q(s, sql, Q_WRITE_UNGUARDED, &a, &r);
-		if (rc == 0 && PQntuples(r) != 1)
+		if (!own) {
+			rc = q(s, sql, id ? Q_WRITE : Q_WRITE | Q_DEFER, &a, id ? &r : NULL);
+			if (rc == 0 && id != NULL) {
+				if (PQntuples(r) == 1)
+					*id = c_i64(r, 0, 0);
+				else
+					rc = TS_EDB;
+			}
+			PQclear(r);
+			if (rc == 0)
+				note(s, payload);
+			return rc;
+		}
+		char name[16];
+		if ((rc = prepared_name(s, sql, a.n, name)) == 0) {
+			if (s->explain != NULL)
+				explain(s, sql, &a);
+			rc = enqueue(s, name, NULL, &a, &r, 0);
+		}
+		if (rc == 0) {
+			note(s, payload);
+			rc = commit_tx(s, 1);
+		} else {
+			pq_rollback(&s->base);
+		}
+		if (rc == 0 && (r == NULL || PQntuples(r) != 1))
 			rc = TS_EDB;
-		if (rc == 0 && id)
+		if (rc == 0 && id != NULL)
 			*id = c_i64(r, 0, 0);
 		PQclear(r);
-		if (rc == 0)
-			note(s, payload);
-		if (!own)
-			return rc;
-		int retry = rc != 0 && s->retryable;
-		if (rc == 0)
-			rc = pq_commit(&s->base);
-		else
-			pq_rollback(&s->base);
-		if (!retry || attempt >= PQ_RETRIES)
+		if (rc == 0 || !s->retryable || attempt >= PQ_RETRIES)
 			return rc;
 		retry_pause(attempt + 1);
 	}
@@ -1606,7 +1873,7 @@ pq_cmd_done(store *b, const char *share_id, const char *type)
 	pq_args a = { 0 };
 	a_text(&a, share_id);
 	a_text(&a, type);
-	return q(S(b), sql, Q_WRITE, &a, NULL);
+	return q(S(b), sql, Q_WRITE | Q_DEFER, &a, NULL);
 }
 
 /* ---- outbox ---- */
@@ -1627,9 +1894,11 @@ pq_outbox_add(store *b, const char *kind, const char *share_id, int64_t *id)
 	a_text(&a, share_id);
 	a_text(&a, call_id);
 	a_i64(&a, 0);
+	if (id == NULL) /* nobody reads the id: queued inside a transaction */
+		return q(S(b), sql, Q_WRITE | Q_DEFER, &a, NULL);
 	PGresult *r = NULL;
 	rc = q(S(b), sql, Q_WRITE, &a, &r);
-	if (rc == 0 && id)
+	if (rc == 0)
 		*id = PQntuples(r) == 1 ? c_i64(r, 0, 0) : 0;
 	PQclear(r);
 	return rc;
@@ -1659,7 +1928,7 @@ pq_outbox_claim(store *b, int64_t now, int64_t lease_s, store_outbox *out, size_
 	a_i64(&a, S(b)->owner);
 	PGresult *r = NULL;
 	*n = 0;
-	int rc = q(S(b), sql, Q_WRITE, &a, &r);
+	int rc = q_relaxed(S(b), sql, &a, &r);
 	if (rc != 0)
 		return rc;
 	for (int i = 0; i < PQntuples(r) && *n < max; i++) {
@@ -1680,7 +1949,7 @@ pq_outbox_done(store *b, int64_t id)
 	static const char sql[] = "UPDATE outbox SET done=1, lease_until=0, lease_owner=0 WHERE id=$1";
 	pq_args a = { 0 };
 	a_i64(&a, id);
-	return q(S(b), sql, Q_WRITE, &a, NULL);
+	return q_relaxed(S(b), sql, &a, NULL);
 }
 
 static int
@@ -1704,7 +1973,7 @@ pq_outbox_wake(store *b, const char *share_id, int64_t now)
 	pq_args a = { 0 };
 	a_i64(&a, now);
 	a_text(&a, share_id);
-	return q(S(b), sql, Q_WRITE, &a, NULL);
+	return q(S(b), sql, Q_WRITE | Q_DEFER, &a, NULL);
 }
 
 static int
@@ -1781,7 +2050,7 @@ pq_idem_put(store *b, const char *device_id, const char *key, const char *req_ha
     const char *response)
 {
 	static const char sql[] = "INSERT INTO idempotency(device_id, key, req_hash, status, response, created_at)"
-				  " VALUES($1,$2,$3,$4,$5,$6)";
+				  " VALUES($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING";
 	pq_args a = { 0 };
 	a_text(&a, device_id);
 	a_text(&a, key);
@@ -1789,7 +2058,7 @@ pq_idem_put(store *b, const char *device_id, const char *key, const char *req_ha
 	a_i64(&a, status);
 	a_text(&a, response);
 	a_i64(&a, ts_now());
-	return q(S(b), sql, Q_WRITE, &a, NULL);
+	return q_insert(S(b), sql, &a);
 }
 
 static int
@@ -1797,15 +2066,16 @@ pq_offer_nonce_use(store *b, const char *nonce_hex, const char *share_id, int64_
 {
 	/* Expired nonces can go: an offer past its expiry is refused anyway. */
 	static const char del[] = "DELETE FROM offer_nonces WHERE expires_at < $1";
-	static const char ins[] = "INSERT INTO offer_nonces(nonce, share_id, expires_at) VALUES($1,$2,$3)";
+	static const char ins[] = "INSERT INTO offer_nonces(nonce, share_id, expires_at) VALUES($1,$2,$3)"
+				  " ON CONFLICT DO NOTHING";
 	pq_args d = { 0 };
 	a_i64(&d, ts_now() - 3600);
-	(void)q(S(b), del, Q_WRITE, &d, NULL);
+	(void)q(S(b), del, Q_WRITE | Q_DEFER, &d, NULL);
 	pq_args a = { 0 };
 	a_text(&a, nonce_hex);
 	a_text(&a, share_id);
 	a_i64(&a, expires_at);
-	return q(S(b), ins, Q_WRITE, &a, NULL);
+	return q_insert(S(b), ins, &a);
 }
 
 static int
@@ -1871,7 +2141,7 @@ pq_tx_put(store *b, const store_tx *tx)
 	a_blob(&a, tx->euicc_pub, 65);
 	a_i64(&a, tx->stage);
 	a_i64(&a, tx->created_at);
-	return q(S(b), sql, Q_WRITE, &a, NULL);
+	return q(S(b), sql, Q_WRITE | Q_DEFER, &a, NULL);
 }
 
 static int
@@ -1913,7 +2183,7 @@ pq_companion_put(store *b, const char *eid, const uint8_t pub[65])
 	a_text(&a, eid);
 	a_blob(&a, pub, 65);
 	a_i64(&a, ts_now());
-	return q(S(b), sql, Q_WRITE, &a, NULL);
+	return q(S(b), sql, Q_WRITE | Q_DEFER, &a, NULL);
 }
 
 static int
@@ -2065,7 +2335,7 @@ pq_tx_trim(store *b, const char *share_id, int keep)
 	pq_args a = { 0 };
 	a_text(&a, share_id);
 	a_i64(&a, keep < 0 ? 0 : keep);
-	return q(S(b), sql, Q_WRITE, &a, NULL);
+	return q(S(b), sql, Q_WRITE | Q_DEFER, &a, NULL);
 }
 
 static int
@@ -2077,7 +2347,7 @@ pq_companion_claim(store *b, const char *eid, int64_t user_id, int64_t now)
 	a_text(&a, eid);
 	a_i64(&a, user_id);
 	a_i64(&a, now);
-	return q(S(b), sql, Q_WRITE, &a, NULL);
+	return q(S(b), sql, Q_WRITE | Q_DEFER, &a, NULL);
 }
 
 static int
@@ -2099,7 +2369,7 @@ pq_smds_event_put(store *b, const char *share_id, const char *eid, const char *e
 	a_text(&a, eid);
 	a_text(&a, event_id);
 	a_i64(&a, now);
-	return q(S(b), sql, Q_WRITE, &a, NULL);
+	return q(S(b), sql, Q_WRITE | Q_DEFER, &a, NULL);
 }
 
 static int
@@ -2108,7 +2378,7 @@ pq_smds_event_del(store *b, const char *share_id)
 	static const char sql[] = "DELETE FROM smds_events WHERE share_id=$1";
 	pq_args a = { 0 };
 	a_text(&a, share_id);
-	return q(S(b), sql, Q_WRITE, &a, NULL);
+	return q(S(b), sql, Q_WRITE | Q_DEFER, &a, NULL);
 }
 
 static int
@@ -2132,11 +2402,12 @@ pq_smds_events(store *b, const char *eid, char (*event_ids)[STORE_ID_MAX], size_
 static int
 pq_cc_put(store *b, const char *share_id, const char *cc_hash_hex)
 {
-	static const char sql[] = "INSERT INTO share_cc(share_id, cc_hash, attempts) VALUES($1,$2,0)";
+	static const char sql[] = "INSERT INTO share_cc(share_id, cc_hash, attempts) VALUES($1,$2,0)"
+				  " ON CONFLICT DO NOTHING";
 	pq_args a = { 0 };
 	a_text(&a, share_id);
 	a_text(&a, cc_hash_hex);
-	return q(S(b), sql, Q_WRITE, &a, NULL);
+	return q_insert(S(b), sql, &a);
 }
 
 static int
@@ -2456,6 +2727,10 @@ store_pg_open(const char *url, const store_opts *opts, store **out)
 	if (s == NULL)
 		return TS_ENOMEM;
 	s->base.ops = &pq_ops;
+	if ((s->queue = calloc(PQ_QMAX, sizeof(*s->queue))) == NULL) {
+		free(s);
+		return TS_ENOMEM;
+	}
 	if (opts != NULL && opts->secret_key != NULL) {
 		memcpy(s->key, opts->secret_key, sizeof(s->key));
 		s->has_key = 1;
@@ -2473,7 +2748,8 @@ store_pg_open(const char *url, const store_opts *opts, store **out)
 	}
 	PQsetNoticeProcessor(s->conn, notice_sink, NULL);
 	own_add(s->pid = PQbackendPID(s->conn));
-	ts_snprintf(s->lock_timeout, sizeof(s->lock_timeout), "SET lock_timeout = '%dms'",
+	ts_snprintf(s->lock_timeout, sizeof(s->lock_timeout),
+	    "SET lock_timeout = '%dms'; SET default_transaction_isolation = 'read committed'",
 	    opts && opts->wait_ms > 0 ? opts->wait_ms : STORE_WAIT_WORKER_MS);
 	ts_snprintf(s->sql_expired, sizeof(s->sql_expired),
 	    "SELECT id FROM shares WHERE state IN (%s) AND not_after > 0 AND not_after <= $1 LIMIT $2",
@@ -2510,6 +2786,7 @@ fail:
 	if (s->explain)
 		fclose(s->explain);
 	free(s->cache);
+	free(s->queue);
 	free(s);
 	return rc;
 }

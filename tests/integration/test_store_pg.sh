@@ -89,12 +89,24 @@ fi
 
 # 1c. PostgreSQL only: pg_listen.c's fast sweep after a held-back read, and
 #     a node's own notifications not woken twice
+#     and wake-ups only while another node listens
 if TS_PG_URL="$PGURL_UNIT" timeout 120 "$TS_BIN/unit_node_test_pg_sweep" >"$T/sweep.log" 2>&1 &&
-	grep -q '^\[  PASSED  \] 2 test(s)' "$T/sweep.log"; then
-	ok "the fast sweep after a held-back read (unit_node_test_pg_sweep, 2 tests)"
+	grep -q '^\[  PASSED  \] 3 test(s)' "$T/sweep.log"; then
+	ok "the fast sweep after a held-back read, NOTIFY only with other nodes (unit_node_test_pg_sweep, 3 tests)"
 else
-	fail "the fast sweep after a held-back read (unit_node_test_pg_sweep, 2 tests)"
+	fail "the fast sweep after a held-back read, NOTIFY only with other nodes (unit_node_test_pg_sweep, 3 tests)"
 	grep -E '^\[|FAIL|error|Assert' "$T/sweep.log" | tail -n 40
+fi
+
+# 1d. PostgreSQL only: round trips and commits (issue 9): a transition in two
+#     round trips, a queued write's failure fails the commit, the outbox's
+#     bookkeeping commits without waiting for its WAL flush
+if TS_PG_URL="$PGURL_UNIT" timeout 180 "$TS_BIN/unit_node_test_pg_pipeline" >"$T/pipeline.log" 2>&1 &&
+	grep -q '^\[  PASSED  \] 3 test(s)' "$T/pipeline.log"; then
+	ok "round trips, queued writes and relaxed outbox commits (unit_node_test_pg_pipeline, 3 tests)"
+else
+	fail "round trips, queued writes and relaxed outbox commits (unit_node_test_pg_pipeline, 3 tests)"
+	grep -E '^\[|FAIL|error|Assert' "$T/pipeline.log" | tail -n 40
 fi
 
 # 2. the happy path with the node's state in PostgreSQL (ts_init_node, with
@@ -113,6 +125,8 @@ BOB_CODE=$(printf '%s\n' "bob's passphrase 42" | "$TS_BIN/tapshare-node" user ad
 expect "schema migrated to version 10" [ "$(psql_node 'SELECT MAX(version) FROM schema_version')" = 10 ]
 expect "users are in PostgreSQL" [ "$(psql_node 'SELECT COUNT(*) FROM users')" = 2 ]
 ts_start_node
+expect "an empty [node] address on PostgreSQL is warned about (nodes on one database name one address)" \
+	wait_log "$T/node.log" "every node on one PostgreSQL database must name the same" 5
 ts_init_se
 ts_start_companion
 ts_enroll

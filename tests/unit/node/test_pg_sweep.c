@@ -193,6 +193,72 @@ test_own_notifications_ignored(void **state)
 	store_close(s);
 }
 
+/* Collects the payloads received on c into got (space-separated) until one
+ * is marker (bounded: 20 s). */
+static void
+notifies_until(PGconn *c, const char *marker, char *got, size_t cap)
+{
+	got[0] = '\0';
+	int64_t end = ts_mono_ms() + 20000;
+	int seen = 0;
+	while (!seen && ts_mono_ms() < end) {
+		assert_int_equal(PQconsumeInput(c), 1);
+		PGnotify *nt;
+		while ((nt = PQnotifies(c)) != NULL) {
+			size_t len = strlen(got);
+			snprintf(got + len, cap - len, "%s%s", len ? " " : "", nt->extra);
+			seen |= strcmp(nt->extra, marker) == 0;
+			PQfreemem(nt);
+		}
+		struct timespec ts = { 0, 5 * 1000 * 1000L };
+		nanosleep(&ts, NULL);
+	}
+	assert_true(seen);
+}
+
+/* Wake-ups only while another node listens (issue 9): with this node's
+ * listener alone a commit sends none; once another node's listener
+ * (PG_LISTEN_APP) is on the database, within the count's period they are
+ * sent. An observer that LISTENs under another name is no node: it sees
+ * which were sent, each before the marker another session sends after
+ * the commit (one channel, commit order). */
+static void
+test_notify_only_with_peers(void **state)
+{
+	(void)state;
+	store *s = open_store();
+	node *n = start_listen(); /* it counted the others: none */
+	PGconn *obs = PQconnectdb(pg_url), *peer = NULL;
+	assert_int_equal(PQstatus(obs), CONNECTION_OK);
+	PGresult *r = PQexec(obs, "LISTEN tapshare");
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	int64_t id;
+	char got[512];
+	assert_int_equal(s->ops->event_add(s, 5, "sh", "share.x", "{}", &id), 0);
+	raw_exec("NOTIFY tapshare, 'u:7'");
+	notifies_until(obs, "u:7", got, sizeof(got));
+	assert_string_equal(got, "u:7"); /* no u:5 before it */
+	peer = PQconnectdb(pg_url);
+	assert_int_equal(PQstatus(peer), CONNECTION_OK);
+	r = PQexec(peer, "SET application_name = '" PG_LISTEN_APP "'; LISTEN tapshare");
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	int sent = 0;
+	for (int i = 0; i < 40 && !sent; i++) {
+		run_loop(n, 300, NULL, 0); /* the count runs on the loop */
+		assert_int_equal(s->ops->event_add(s, 5, "sh", "share.x", "{}", &id), 0);
+		raw_exec("NOTIFY tapshare, 'u:7'");
+		notifies_until(obs, "u:7", got, sizeof(got));
+		sent = strstr(got, "u:5") != NULL;
+	}
+	assert_true(sent);
+	PQfinish(peer);
+	PQfinish(obs);
+	stop_listen(n);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -202,6 +268,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_held_back_read_sweeps_fast, setup),
 		cmocka_unit_test_setup(test_own_notifications_ignored, setup),
+		cmocka_unit_test_setup(test_notify_only_with_peers, setup),
 	};
 	return cmocka_run_group_tests_name("pg_sweep", tests, NULL, NULL);
 }

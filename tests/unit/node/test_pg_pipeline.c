@@ -1,0 +1,408 @@
+/*
+ * PostgreSQL only (issue 9): the store's round trips and commits
+ * (store_pg.c). A share transition is two round trips: BEGIN with the
+ * share's FOR UPDATE read, then every write nobody reads a result of, the
+ * COMMIT and its wake-ups (the queued writes); a queued write that fails
+ * makes the commit fail and nothing of the transaction is kept; the
+ * outbox's own bookkeeping (claim, done) commits without waiting for its
+ * WAL flush, while every other commit waits (here: for a synchronous
+ * standby that does not exist). The sends are counted by wrapping send(2)
+ * (libpq writes with it), as test_store.c counts SQLite's fdatasync. Runs
+ * when TS_PG_URL names a database it may wipe
+ * (tests/integration/test_store_pg.sh); skips otherwise.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "lib/ts_err.h"
+#include "lib/util.h"
+#include "node/store.h"
+
+#define EID "89049032123451234512345678901235"
+
+static const char *pg_url;
+
+/* send(2) as libpq calls it, counted */
+static int sends;
+ssize_t send(int fd, const void *buf, size_t n, int flags);
+ssize_t
+send(int fd, const void *buf, size_t n, int flags)
+{
+	sends++;
+	return (ssize_t)syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
+}
+
+static PGconn *
+raw(void)
+{
+	PGconn *c = PQconnectdb(pg_url);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	return c;
+}
+
+static void
+raw_exec(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+	PQclear(r);
+}
+
+/* One value of a query on a connection of its own ("" for none). */
+static void
+raw_value(const char *sql, char *out, size_t cap)
+{
+	PGconn *c = raw();
+	PGresult *r = PQexec(c, sql);
+	out[0] = '\0';
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
+		snprintf(out, cap, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PQfinish(c);
+}
+
+static void
+pause_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000 * 1000L };
+	nanosleep(&ts, NULL);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	PGconn *c = raw();
+	raw_exec(c, "SET client_min_messages = warning;"
+		    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+		    " WHERE datname = current_database() AND pid <> pg_backend_pid();"
+		    "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public");
+	PQfinish(c);
+	return 0;
+}
+
+static store *
+open_store(int wait_ms)
+{
+	store *s = NULL;
+	store_opts o = { .wait_ms = wait_ms };
+	assert_int_equal(store_open_opts(pg_url, &o, &s), 0);
+	return s;
+}
+
+static void
+put_share(store *s, const char *id)
+{
+	store_share sh = { .user_id = 4, .state = SHARE_AUTHORISED, .created_at = 1, .updated_at = 1 };
+	snprintf(sh.id, sizeof(sh.id), "%s", id);
+	snprintf(sh.eid, sizeof(sh.eid), "%s", EID);
+	snprintf(sh.matching_id, sizeof(sh.matching_id), "m-%s", id);
+	snprintf(sh.operation, sizeof(sh.operation), "share");
+	assert_int_equal(s->ops->share_insert(s, &sh), 0);
+}
+
+/* A transition as share.c makes it (share_deliver / end_share / withdraw):
+ * load FOR UPDATE, then writes whose results nobody reads, then commit.
+ * *mid: the sends before the commit. */
+static void
+transition(store *s, const char *id, int *mid)
+{
+	store_tx tx = { .stage = 3, .created_at = 1 };
+	snprintf(tx.id, sizeof(tx.id), "tx-%s", id);
+	snprintf(tx.share_id, sizeof(tx.share_id), "%s", id);
+	snprintf(tx.eid, sizeof(tx.eid), EID);
+	uint8_t pub[65] = { 4 };
+	store_share sh;
+	assert_int_equal(s->ops->begin(s), 0);
+	assert_int_equal(s->ops->share_get(s, id, &sh), 0);
+	sh.state = SHARE_DELIVERED;
+	assert_int_equal(s->ops->share_update(s, &sh), 0);
+	assert_int_equal(s->ops->smds_event_del(s, sh.id), 0);
+	assert_int_equal(s->ops->cmd_done(s, sh.id, "download"), 0);
+	assert_int_equal(s->ops->tx_put(s, &tx), 0);
+	assert_int_equal(s->ops->companion_put(s, EID, pub), 0);
+	assert_int_equal(s->ops->event_add(s, 4, sh.id, "share.delivered", "{}", NULL), 0);
+	assert_int_equal(s->ops->cmd_add(s, EID, sh.id, "delete", "{}", NULL), 0);
+	assert_int_equal(s->ops->outbox_add(s, "cancel_order", sh.id, NULL), 0);
+	assert_int_equal(s->ops->share_set_app_key(s, sh.id, "00ff"), 0);
+	*mid = sends;
+	assert_int_equal(s->ops->commit(s), 0);
+}
+
+/* Two round trips, whatever the number of writes; the writes are all
+ * there afterwards. */
+static void
+test_transition_two_round_trips(void **state)
+{
+	(void)state;
+	store *s = open_store(0), *o = open_store(0);
+	int mid = 0;
+	int64_t cmd = 0;
+	put_share(s, "sh-0"); /* the first: every statement prepared */
+	transition(s, "sh-0", &mid);
+	put_share(s, "sh-1");
+	assert_int_equal(s->ops->cmd_add(s, EID, "sh-1", "download", "{}", &cmd), 0);
+	int before = sends;
+	transition(s, "sh-1", &mid);
+	assert_int_equal(mid - before, 1); /* BEGIN and the read; the writes queued */
+	assert_int_equal(sends - before, 2); /* the writes and the COMMIT */
+	/* all of it committed */
+	uint8_t pub[65] = { 4 };
+	store_share got;
+	assert_int_equal(o->ops->share_get(o, "sh-1", &got), 0);
+	assert_int_equal(got.state, SHARE_DELIVERED);
+	store_tx gt;
+	assert_int_equal(o->ops->tx_get(o, "tx-sh-1", &gt), 0);
+	assert_int_equal(gt.stage, 3);
+	uint8_t gp[65];
+	assert_int_equal(o->ops->companion_pub(o, EID, gp), 0);
+	assert_memory_equal(gp, pub, sizeof(pub));
+	char hex[8];
+	assert_int_equal(o->ops->share_get_app_key(o, "sh-1", hex, sizeof(hex)), 0);
+	assert_string_equal(hex, "00ff");
+	char v[32];
+	raw_value("SELECT count(*) FROM companion_cmds WHERE share_id = 'sh-1' AND done = 0", v, sizeof(v));
+	assert_string_equal(v, "1"); /* the download done, the delete pending */
+	raw_value("SELECT count(*) FROM events WHERE share_id = 'sh-1'", v, sizeof(v));
+	assert_string_equal(v, "1");
+	raw_value("SELECT count(*) FROM outbox WHERE share_id = 'sh-1' AND kind = 'cancel_order'", v, sizeof(v));
+	assert_string_equal(v, "1");
+	/* an event outside a transaction: BEGIN, insert, COMMIT in one */
+	before = sends;
+	int64_t id = 0;
+	assert_int_equal(s->ops->event_add(s, 4, "sh-1", "share.x", "{}", &id), 0);
+	assert_true(id > 0);
+	assert_int_equal(sends - before, 1);
+	/* a share not read FOR UPDATE in the transaction: the update is
+	 * counted (an unknown share is TS_ENOTFOUND, as before) */
+	store_share sh = got;
+	assert_int_equal(s->ops->begin(s), 0);
+	snprintf(sh.id, sizeof(sh.id), "no-such-share");
+	assert_int_equal(s->ops->share_update(s, &sh), TS_ENOTFOUND);
+	s->ops->rollback(s);
+	store_close(s);
+	store_close(o);
+}
+
+/* A queued write that fails (here: it waits past lock_timeout for a row
+ * another transaction holds) fails the commit, and nothing of its
+ * transaction is kept, not even what ran before it; the handle works on. */
+static void
+test_queued_failure_fails_commit(void **state)
+{
+	(void)state;
+	store *holder = open_store(0), *s = open_store(200), *o = open_store(0);
+	uint8_t pub[65] = { 4 };
+	assert_int_equal(holder->ops->companion_put(holder, EID, pub), 0);
+	assert_int_equal(holder->ops->begin(holder), 0);
+	assert_int_equal(holder->ops->companion_put(holder, EID, pub), 0);
+	uint8_t gp[65];
+	assert_int_equal(holder->ops->companion_pub(holder, EID, gp), 0); /* sends it: the row is locked */
+	int64_t uid = 0;
+	assert_int_equal(s->ops->begin(s), 0);
+	assert_int_equal(s->ops->user_add(s, "pipe-user", "h", &uid), 0);
+	assert_int_equal(s->ops->companion_put(s, EID, pub), 0); /* queued */
+	int rc = s->ops->commit(s);
+	assert_true(rc == TS_ETIMEOUT || rc == TS_EDB);
+	s->ops->rollback(s);
+	holder->ops->rollback(holder);
+	int64_t got = 0;
+	assert_int_equal(o->ops->user_by_name(o, "pipe-user", &got), TS_ENOTFOUND);
+	/* the same failure surfaces at the next statement that is sent */
+	assert_int_equal(holder->ops->begin(holder), 0);
+	assert_int_equal(holder->ops->companion_put(holder, EID, pub), 0);
+	assert_int_equal(holder->ops->companion_pub(holder, EID, gp), 0);
+	assert_int_equal(s->ops->begin(s), 0);
+	assert_int_equal(s->ops->companion_put(s, EID, pub), 0);
+	rc = s->ops->user_by_name(s, "anyone", &got);
+	assert_true(rc == TS_ETIMEOUT || rc == TS_EDB);
+	assert_int_not_equal(s->ops->commit(s), 0);
+	s->ops->rollback(s);
+	holder->ops->rollback(holder);
+	assert_int_equal(s->ops->begin(s), 0);
+	assert_int_equal(s->ops->user_add(s, "pipe-user", "h", &uid), 0);
+	assert_int_equal(s->ops->companion_put(s, EID, pub), 0);
+	assert_int_equal(s->ops->commit(s), 0);
+	assert_int_equal(o->ops->user_by_name(o, "pipe-user", &got), 0);
+	assert_int_equal(got, uid);
+	store_close(holder);
+	store_close(s);
+	store_close(o);
+}
+
+static void
+sync_standby(const char *names)
+{
+	PGconn *c = raw();
+	char sql[160];
+	snprintf(sql, sizeof(sql), "ALTER SYSTEM SET synchronous_standby_names = '%s'", names);
+	raw_exec(c, sql);
+	raw_exec(c, "SELECT pg_reload_conf()");
+	PQfinish(c);
+	char v[64];
+	for (int i = 0; i < 400; i++) {
+		raw_value("SHOW synchronous_standby_names", v, sizeof(v));
+		if (strcmp(v, names) == 0)
+			return;
+		pause_ms(50);
+	}
+	fail_msg("synchronous_standby_names = '%s' not loaded", names);
+}
+
+static int
+teardown_sync(void **state)
+{
+	(void)state;
+	sync_standby("");
+	return 0;
+}
+
+struct call {
+	store *s;
+	int what; /* 0 claim, 1 done, 2 a durable write */
+	int64_t id;
+	size_t n;
+	pthread_mutex_t mu;
+	int finished, rc;
+};
+
+static void *
+call_main(void *arg)
+{
+	struct call *c = arg;
+	store_outbox r[4];
+	size_t n = 0;
+	int64_t uid;
+	int rc = c->what == 0 ? c->s->ops->outbox_claim(c->s, ts_now(), 60, r, 4, &n) :
+	    c->what == 1      ? c->s->ops->outbox_done(c->s, c->id) :
+				c->s->ops->user_add(c->s, "durable", "h", &uid);
+	pthread_mutex_lock(&c->mu);
+	if (c->what == 0 && rc == 0 && n > 0)
+		c->id = r[0].id;
+	c->n = n;
+	c->rc = rc;
+	c->finished = 1;
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+static int
+finished(struct call *c)
+{
+	pthread_mutex_lock(&c->mu);
+	int f = c->finished;
+	pthread_mutex_unlock(&c->mu);
+	return f;
+}
+
+/* Did the call finish within ms (polled)? */
+static int
+finishes_within(struct call *c, int ms)
+{
+	for (int t = 0; t < ms && !finished(c); t += 20)
+		pause_ms(20);
+	return finished(c);
+}
+
+/* While every durable commit waits (a synchronous standby that does not
+ * exist), the outbox's claim and done marks still commit: they do not wait
+ * for their WAL flush. */
+static void
+test_outbox_bookkeeping_relaxed(void **state)
+{
+	(void)state;
+	store *s = open_store(0), *d = open_store(0);
+	int64_t id = 0;
+	assert_int_equal(s->ops->outbox_add(s, "confirm_order", "sh-r", &id), 0);
+	sync_standby("nobody");
+	struct call cl = { .s = s, .what = 0 }, dn = { .s = s, .what = 1 }, dw = { .s = d, .what = 2 };
+	pthread_mutex_init(&cl.mu, NULL);
+	pthread_mutex_init(&dn.mu, NULL);
+	pthread_mutex_init(&dw.mu, NULL);
+	pthread_t t1, t2, t3;
+	/* the control: a durable write waits for the standby */
+	assert_int_equal(pthread_create(&t3, NULL, call_main, &dw), 0);
+	char v[64] = "";
+	for (int i = 0; i < 400 && strcmp(v, "1") != 0; i++) {
+		raw_value("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'", v, sizeof(v));
+		if (strcmp(v, "1") != 0)
+			pause_ms(50);
+	}
+	assert_string_equal(v, "1");
+	assert_false(finished(&dw));
+	assert_int_equal(pthread_create(&t1, NULL, call_main, &cl), 0);
+	if (!finishes_within(&cl, 20000)) {
+		sync_standby(""); /* releases it, so that the thread ends */
+		assert_int_equal(pthread_join(t1, NULL), 0);
+		fail_msg("the outbox claim waited for the standby");
+	}
+	assert_int_equal(pthread_join(t1, NULL), 0);
+	assert_int_equal(cl.rc, 0);
+	assert_int_equal(cl.n, 1);
+	assert_int_equal(cl.id, id);
+	dn.id = id;
+	assert_int_equal(pthread_create(&t2, NULL, call_main, &dn), 0);
+	if (!finishes_within(&dn, 20000)) {
+		sync_standby("");
+		assert_int_equal(pthread_join(t2, NULL), 0);
+		fail_msg("the outbox done mark waited for the standby");
+	}
+	assert_int_equal(pthread_join(t2, NULL), 0);
+	assert_int_equal(dn.rc, 0);
+	assert_false(finished(&dw)); /* still waiting */
+	raw_value("SELECT done FROM outbox", v, sizeof(v));
+	assert_string_equal(v, "1");
+	/* the session's own setting is untouched: the next commit waits */
+	raw_value("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'", v, sizeof(v));
+	assert_string_equal(v, "1");
+	sync_standby("");
+	assert_int_equal(pthread_join(t3, NULL), 0);
+	assert_int_equal(dw.rc, 0);
+	pthread_mutex_destroy(&cl.mu);
+	pthread_mutex_destroy(&dn.mu);
+	pthread_mutex_destroy(&dw.mu);
+	/* inside a caller's transaction they join it */
+	assert_int_equal(s->ops->outbox_add(s, "cancel_order", "sh-r", &id), 0);
+	assert_int_equal(s->ops->begin(s), 0);
+	store_outbox r[2];
+	size_t n = 0;
+	assert_int_equal(s->ops->outbox_claim(s, ts_now(), 60, r, 2, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(s->ops->outbox_done(s, r[0].id), 0);
+	s->ops->rollback(s);
+	raw_value("SELECT count(*) FROM outbox WHERE done = 0 AND attempts = 0", v, sizeof(v));
+	assert_string_equal(v, "1");
+	store_close(s);
+	store_close(d);
+}
+
+int
+main(void)
+{
+	pg_url = getenv("TS_PG_URL");
+	if (pg_url == NULL || pg_url[0] == '\0') {
+		printf("test_pg_pipeline: TS_PG_URL not set, skipped (tests/integration/test_store_pg.sh runs it)\n");
+		return 0;
+	}
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_transition_two_round_trips, setup),
+		cmocka_unit_test_setup(test_queued_failure_fails_commit, setup),
+		cmocka_unit_test_setup_teardown(test_outbox_bookkeeping_relaxed, setup, teardown_sync),
+	};
+	return cmocka_run_group_tests_name("pg_pipeline", tests, NULL, NULL);
+}
