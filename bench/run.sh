@@ -197,6 +197,23 @@ now_s() { date +%s.%N; }
 scrape() { M=$(curl -s "http://127.0.0.1:$ADMIN_PORT/metrics"); }
 metric() { sed -n "s/^$1 \([0-9]*\)$/\1/p" <<<"$M"; }
 calc() { echo "scale=${2:-2}; $1" | bc; }
+fmt() { printf "%.${2:-2}f" "$1"; }
+# Answers bench_flows' count requests (see the flows below) until killed;
+# waits 10 ms at a time on a FIFO that never gets data (no sleep(1) forks)
+mkfifo "$T/wait.fifo"
+answer_counts() {
+	exec 9<>"$T/wait.fifo"
+	while :; do
+		if [ -e "$T/sc.req" ]; then
+			scrape
+			printf 'keepalives %s\nreads %s\nwrites %s\n' "$(metric tapshare_event_stream_keepalives_total)" \
+				"$(metric tapshare_event_stream_reads_total)" "$(metric tapshare_event_stream_writes_total)" >"$T/sc.tmp"
+			mv "$T/sc.tmp" "$T/sc"
+			rm -f "$T/sc.req"
+		fi
+		read -r -t 0.01 -u 9 _ || true
+	done
+}
 summary=()
 rss0=
 r0=0 r0_set=0
@@ -245,58 +262,60 @@ for N in $STREAMS; do
 	ims=$((c1 - c0))
 	ika=$((${ka1:-0} - ${ka0:-0}))
 	if [ "$N" -eq 0 ] && [ "$r0_set" = 0 ]; then
-		r0=$(calc "$ims / $iw" 4)
+		r0=$(fmt "$(calc "$ims / $iw" 4)" 4)
 		r0_set=1
 	fi
 	ck=0
 	[ "$ika" -gt 0 ] && ck=$(calc "x = ($ims - $r0 * $iw) / $ika; if (x < 0) x = 0; x" 5)
-	echo "idle window: ${iw} s, node CPU ${ims} ms ($(calc "$ims / $iw") ms/s), $ika keepalives written" \
-		"($(calc "$ika / $iw" 1)/s); base rate $r0 ms/s (N=0 row), $(calc "$ck * 1000" 1) us of node CPU per keepalive"
-	# The flows: the node's CPU, the keepalives and the counters over the
-	# whole bench_flows run (warm-up flows included, as the counters see them)
-	scrape
-	reads0=$(metric tapshare_event_stream_reads_total)
-	writes0=$(metric tapshare_event_stream_writes_total)
-	ka0=$(metric tapshare_event_stream_keepalives_total)
-	c0=$(node_ms) t0=$(now_s)
-	out=$(timeout --kill-after=10 $((DURATION + 60)) "${cmd[@]}" 2>&1) || rc=$?
-	c1=$(node_ms) t1=$(now_s)
-	scrape
-	reads1=$(metric tapshare_event_stream_reads_total)
-	writes1=$(metric tapshare_event_stream_writes_total)
-	ka1=$(metric tapshare_event_stream_keepalives_total)
+	echo "idle window: $(fmt "$iw" 1) s, node CPU ${ims} ms ($(fmt "$(calc "$ims / $iw")") ms/s), $ika keepalives written" \
+		"($(calc "$ika / $iw" 1)/s); base rate $r0 ms/s (N=0 row), $(fmt "$(calc "$ck * 1000" 3)" 1) us of node CPU per keepalive"
+	# The flows. bench_flows asks for a snapshot of "call counts" right
+	# before and right after its measured flows (--count-file: it creates
+	# FILE.req and waits until it is gone); here nothing is LD_PRELOADed, and
+	# answer_counts takes the snapshot instead: the node's keepalives and
+	# stream reads / writes from /metrics. So the keepalives, reads and
+	# writes are those of exactly the window in which bench_flows reads the
+	# node's CPU (its "node CPU" and "wall time" lines), warm-up excluded.
+	rm -f "$T/sc" "$T/sc.req" "$T/sc.start" "$T/sc.end"
+	answer_counts &
+	apid=$!
+	PIDS+=("$apid")
+	out=$(timeout --kill-after=10 $((DURATION + 60)) "${cmd[@]}" --count-file "$T/sc" 2>&1) || rc=$?
+	kill "$apid" 2>/dev/null || true
+	wait "$apid" 2>/dev/null || true
 	printf '%s\n' "$out" | grep -E '^(flows completed|S4->S|node CPU|wall time)'
 	cpu=$(sed -n 's/^node CPU: .*total, \([0-9.]*\) ms per flow.*/\1/p' <<<"$out")
+	cms=$(sed -n 's/^node CPU: \([0-9.]*\) ms total.*/\1/p' <<<"$out")
+	wall=$(sed -n 's/^wall time \([0-9.]*\) s.*/\1/p' <<<"$out")
 	pp() { sed -n "s/^$1.* p50 *\([0-9.]*\) ms *p99 *\([0-9.]*\) ms.*/\1 \/ \2/p" <<<"$out"; }
 	s5=$(pp 'S4->S5')
 	s6=$(pp 'S4->S6 (share')
 	per=$([ "$N" -gt 0 ] && calc "($rss1 - $rss0) * 1024 / $N / 1000" 1 || echo -)
-	# the counters also saw the warm-up flows: per flow = over all completed flows
 	nfl=$(sed -n 's/^flows completed \([0-9]*\),.*/\1/p' <<<"$out")
-	nwu=$(sed -n 's/^warm-up: \([0-9]*\) of .*/\1/p' <<<"$out")
-	nall=$((${nfl:-0} + ${nwu:-0}))
-	rw=$(calc "$t1 - $t0" 3)
-	rms=$((c1 - c0))
-	rka=$((${ka1:-0} - ${ka0:-0}))
-	idle=$(calc "$r0 * $rw + $ck * $rka" 1)
-	net=$(calc "$rms - $idle" 1)
-	rpf=- wpf=- cpe=- rawpf=- netpf=-
-	if [ "$nall" -gt 0 ] && [ -n "$reads1" ] && [ -n "$writes1" ]; then
-		rpf=$(calc "($reads1 - $reads0) / $nall" 1)
-		wpf=$(calc "($writes1 - $writes0) / $nall" 1)
-		rawpf=$(calc "$rms / $nall")
-		netpf=$(calc "$net / $nall")
+	snap() { sed -n "s/^$2 \([0-9]*\)$/\1/p" "$T/sc.$1" 2>/dev/null; }
+	reads0=$(snap start reads) writes0=$(snap start writes) ka0=$(snap start keepalives)
+	reads1=$(snap end reads) writes1=$(snap end writes) ka1=$(snap end keepalives)
+	rpf=- wpf=- cpe=- netpf=- idle=- rka=-
+	if [ "${nfl:-0}" -gt 0 ] && [ -n "$reads1" ] && [ -n "$writes1" ] && [ -n "$reads0" ] && [ -n "$cms" ] && [ -n "$wall" ]; then
+		rka=$((${ka1:-0} - ${ka0:-0}))
+		idle=$(fmt "$(calc "$r0 * $wall + $ck * $rka" 3)" 1)
+		net=$(fmt "$(calc "$cms - $idle" 3)" 1)
+		rpf=$(calc "($reads1 - $reads0) / $nfl" 1)
+		wpf=$(calc "($writes1 - $writes0) / $nfl" 1)
+		netpf=$(calc "$net / $nfl")
 		[ "$writes1" -gt "$writes0" ] && cpe=$(calc "$net / ($writes1 - $writes0)" 3)
+		echo "measured flows: ${wall} s, node CPU ${cms} ms, $rka keepalives written meanwhile;" \
+			"idle part (base rate x time + keepalives x cost) ${idle} ms; net ${net} ms = $netpf ms per flow," \
+			"$cpe ms per event written"
+	else
+		echo "run.sh: warning: no snapshot of the node's counters around the measured flows" >&2
 	fi
-	echo "whole bench_flows run: ${rw} s, $nall flows (warm-up included), node CPU ${rms} ms;" \
-		"idle part (base rate x time + $rka keepalives x cost) ${idle} ms; net ${net} ms = $netpf ms per flow," \
-		"$cpe ms per event written"
 	if [ "$N" -gt 0 ] && [ "$cpe" != - ]; then
 		[ -z "$cpe100" ] && cpe100=$cpe
 		cpe_last=$cpe n_last=$N
 	fi
-	summary+=("$(printf '| %6d | %8s kB | %5s ms/s, %6s us | %8s ms | %8s / %8s ms | %6s / %6s | %8s ms | %16s ms | %16s ms |' \
-		"$N" "$per" "$(calc "$ims / $iw")" "$(calc "$ck * 1000" 1)" "${cpu:-?}" "$rawpf" "$netpf" "$rpf" "$wpf" "$cpe" "$s5" "$s6")")
+	summary+=("$(printf '| %6d | %8s kB | %5s ms/s, %6s us | %8s ms | %6s | %8s ms | %8s ms | %6s / %6s | %8s ms | %16s ms | %16s ms |' \
+		"$N" "$per" "$(fmt "$(calc "$ims / $iw")")" "$(fmt "$(calc "$ck * 1000" 3)" 1)" "${cpu:-?}" "$rka" "$idle" "$netpf" "$rpf" "$wpf" "$cpe" "$s5" "$s6")")
 	if [ -n "$spid" ]; then
 		scrape
 		kae=$(metric tapshare_event_stream_keepalives_total)
@@ -309,8 +328,8 @@ for N in $STREAMS; do
 	fi
 done
 echo "== BENCH_MODE=streams: $(nproc) CPU(s), flows at concurrency $CONC, $FLOWS flows per row, idle window ${IDLE_S} s, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "| idle N | RSS per idle stream | idle node CPU, per keepalive | node CPU per flow (bench_flows) | per flow, whole run: raw / net of idle | stream reads / writes per flow | net node CPU per event written | S4->S5 p50 / p99 | S4->S6 p50 / p99 |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| idle N | RSS per idle stream | idle window: node CPU, per keepalive | node CPU per flow | keepalives during the flows | their idle CPU | net node CPU per flow | stream reads / writes per flow | net node CPU per event written | S4->S5 p50 / p99 | S4->S6 p50 / p99 |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${summary[@]}"
 [ "$r0_set" = 1 ] || echo "(no N=0 row: the base idle rate is taken as 0, the keepalives carry all idle CPU)"
 if [ -n "$cpe100" ] && [ -n "$n_last" ]; then
