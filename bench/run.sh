@@ -42,9 +42,10 @@
 #                      (/metrics tapshare_event_stream_keepalives_total); the
 #                      idle CPU is modelled as base rate x time (the N=0 row)
 #                      + cost per keepalive x keepalives (this row), and that
-#                      model, applied to the time and the keepalives counted
-#                      over the whole bench_flows run, is subtracted: "net"
-#                      node CPU per flow and per event written
+#                      model, applied to the wall time and the keepalives of
+#                      bench_flows' measured flows (snapshotted through its
+#                      --count-file handshake), is subtracted from its node
+#                      CPU: "net" node CPU per flow and per event written
 #   BENCH_IDLE_S       streams mode: idle window in seconds (default 30: two
 #                      keepalive periods, so every idle stream gets two)
 #   BENCH_STREAMS_RESUME streams mode: 1 = bench_streams resumes one TLS session
