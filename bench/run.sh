@@ -36,7 +36,26 @@
 #                      and S4->S5 / S4->S6 latency per flow (each flow = 4-5
 #                      events to alice's stream + 2 commands to a companion's),
 #                      the streams read back and events written per flow (the
-#                      node's /metrics) and the node CPU per event written
+#                      node's /metrics) and the node CPU per event written.
+#                      The idle streams cost CPU of their own (a keepalive
+#                      comment to each every 15 s: ~670 TLS records/s at
+#                      10,000), which is not delivery: before the flows, each
+#                      row measures the node's CPU in an idle window with no
+#                      event (BENCH_IDLE_S) and counts the keepalives written
+#                      (/metrics tapshare_event_stream_keepalives_total); the
+#                      idle CPU is modelled as base rate x time (the N=0 row)
+#                      + cost per keepalive x keepalives (this row), and that
+#                      model, applied to the wall time and the keepalives of
+#                      bench_flows' measured flows (snapshotted through its
+#                      --count-file handshake), is subtracted from its node
+#                      CPU: "net" node CPU per flow and per event written
+#   BENCH_IDLE_S       streams mode: idle window in seconds (default 30: two
+#                      keepalive periods, so every idle stream gets two)
+#   BENCH_STREAMS_RESUME streams mode: 1 = bench_streams resumes one TLS session
+#                      for every connection after its first (opens ~2x faster
+#                      on a loaded machine; a resumed stream holds ~1.2 kB
+#                      more), 0 (default) = full handshakes
+#   BENCH_OPEN_TIMEOUT streams mode: seconds for the N streams to open (default 300)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -55,18 +74,23 @@ if [ "$MODE" = streams ]; then
 	CONC=${BENCH_CONCURRENCY:-1}
 	WARMUP=${BENCH_WARMUP:-4}
 fi
+IDLE_S=${BENCH_IDLE_S:-30}
+OPEN_TIMEOUT=${BENCH_OPEN_TIMEOUT:-300}
+RESUME=
+[ "${BENCH_STREAMS_RESUME:-0}" = 1 ] && RESUME=--resume
 CLEANUP=${BENCH_CLEANUP:-delete}
 DURATION=${BENCH_DURATION:-120}
 APP=${BENCH_APP:-sim-alice}
 SE_TMPFS=${BENCH_SE_TMPFS:-1}
 
-for v in "$FLOWS" "$CONC" "$WARMUP" "$DURATION"; do
+for v in "$FLOWS" "$CONC" "$WARMUP" "$DURATION" "$IDLE_S" "$OPEN_TIMEOUT"; do
 	[[ "$v" =~ ^[0-9]+$ ]] || { echo "run.sh: error: BENCH_* values must be integers" >&2; exit 2; }
 done
 if [ "$CONC" -lt 1 ] || [ "$CONC" -gt 16 ]; then
 	echo "run.sh: error: BENCH_CONCURRENCY must be 1..16 (testpki makes at most 16 eUICC certificates)" >&2
 	exit 2
 fi
+[ "$IDLE_S" -ge 1 ] || { echo "run.sh: error: BENCH_IDLE_S must be >= 1" >&2; exit 2; }
 for v in $STREAMS; do
 	[[ "$v" =~ ^[0-9]+$ ]] && [ "$v" -le 18000 ] || { echo "run.sh: error: BENCH_STREAMS: integers <= 18000" >&2; exit 2; }
 done
@@ -165,12 +189,39 @@ fi
 bob enroll --node "$NODE_URL" --ca "$T/pki/node-ca.crt" --code "$BOB_CODE" --name "bench idle streams" \
 	>>"$T/enroll.log" 2>&1
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$NODE_PID/status"; }
-# tapshare_event_stream_reads_total / _writes_total: streams read back from the
-# store after a wake-up, and events written to streams (O(1) push: the reads
-# per flow do not grow with the idle streams)
-metric() { curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | sed -n "s/^$1 \([0-9]*\)$/\1/p"; }
+CLK=$(getconf CLK_TCK)
+# the node's CPU so far in ms (utime + stime, every thread, as bench_flows reads it)
+node_ms() { awk -v hz="$CLK" '{printf "%.0f\n", ($14 + $15) * 1000 / hz}' "/proc/$NODE_PID/stat"; }
+now_s() { date +%s.%N; }
+# One scrape of the node's /metrics, then its counters from it:
+# tapshare_event_stream_reads_total / _writes_total (streams read back from the
+# store after a wake-up, events written to streams: O(1) push, the reads per
+# flow do not grow with the idle streams) and _keepalives_total (keepalive
+# comments written to idle streams)
+scrape() { M=$(curl -s "http://127.0.0.1:$ADMIN_PORT/metrics"); }
+metric() { sed -n "s/^$1 \([0-9]*\)$/\1/p" <<<"$M"; }
+calc() { echo "scale=${2:-2}; $1" | bc; }
+fmt() { printf "%.${2:-2}f" "$1"; }
+# Answers bench_flows' count requests (see the flows below) until killed;
+# waits 10 ms at a time on a FIFO that never gets data (no sleep(1) forks)
+mkfifo "$T/wait.fifo"
+answer_counts() {
+	exec 9<>"$T/wait.fifo"
+	while :; do
+		if [ -e "$T/sc.req" ]; then
+			scrape
+			printf 'keepalives %s\nreads %s\nwrites %s\n' "$(metric tapshare_event_stream_keepalives_total)" \
+				"$(metric tapshare_event_stream_reads_total)" "$(metric tapshare_event_stream_writes_total)" >"$T/sc.tmp"
+			mv "$T/sc.tmp" "$T/sc"
+			rm -f "$T/sc.req"
+		fi
+		read -r -t 0.01 -u 9 _ || true
+	done
+}
 summary=()
 rss0=
+r0=0 r0_set=0
+cpe100='' cpe_last='' n_last=''
 for N in $STREAMS; do
 	echo "== $N idle streams"
 	spid=
@@ -180,14 +231,16 @@ for N in $STREAMS; do
 	# would charge a row only for what it added beyond the previous one.
 	[ -z "$rss0" ] && [ "$N" -gt 0 ] && rss0=$(rss_kb)
 	if [ "$N" -gt 0 ]; then
+		scrape
+		kas=$(metric tapshare_event_stream_keepalives_total)
 		rm -f "$T/streams.ready"
 		"$TS_BIN/bench_streams" --port "$NODE_PORT" --ca "$T/pki/node-ca.crt" --cert "$T/bob/device.crt" \
-			--key "$T/bob/device.key" --streams "$N" --ready-file "$T/streams.ready" \
-			--hold $((DURATION + 120)) --open-timeout 300 2>>"$T/streams.log" &
+			--key "$T/bob/device.key" --streams "$N" --ready-file "$T/streams.ready" $RESUME \
+			--hold $((DURATION + IDLE_S + 600)) --open-timeout "$OPEN_TIMEOUT" 2>>"$T/streams.log" &
 		spid=$!
 		PIDS+=("$spid")
 		i=0
-		while [ ! -s "$T/streams.ready" ] && kill -0 "$spid" 2>/dev/null && [ $i -lt 3000 ]; do
+		while [ ! -s "$T/streams.ready" ] && kill -0 "$spid" 2>/dev/null && [ $i -lt $((OPEN_TIMEOUT * 10 + 100)) ]; do
 			sleep 0.1; i=$((i + 1))
 		done
 		if [ ! -s "$T/streams.ready" ]; then
@@ -198,37 +251,92 @@ for N in $STREAMS; do
 		sleep 1
 	fi
 	rss1=$(rss_kb)
-	reads0=$(metric tapshare_event_stream_reads_total)
-	writes0=$(metric tapshare_event_stream_writes_total)
-	out=$(timeout --kill-after=10 $((DURATION + 60)) "${cmd[@]}" 2>&1) || rc=$?
-	reads1=$(metric tapshare_event_stream_reads_total)
-	writes1=$(metric tapshare_event_stream_writes_total)
+	# The idle window: no event, only the keepalives (every stream gets one
+	# per NODE_KEEPALIVE_S = 15 s without a write) and the node's own ticks.
+	# Its CPU = base rate x time + cost per keepalive x keepalives; the base
+	# rate comes from the N=0 row, the cost per keepalive from this row.
+	scrape
+	ka0=$(metric tapshare_event_stream_keepalives_total)
+	c0=$(node_ms) t0=$(now_s)
+	sleep "$IDLE_S"
+	c1=$(node_ms) t1=$(now_s)
+	scrape
+	ka1=$(metric tapshare_event_stream_keepalives_total)
+	iw=$(calc "$t1 - $t0" 3)
+	ims=$((c1 - c0))
+	ika=$((${ka1:-0} - ${ka0:-0}))
+	if [ "$N" -eq 0 ] && [ "$r0_set" = 0 ]; then
+		r0=$(fmt "$(calc "$ims / $iw" 4)" 4)
+		r0_set=1
+	fi
+	ck=0
+	[ "$ika" -gt 0 ] && ck=$(calc "x = ($ims - $r0 * $iw) / $ika; if (x < 0) x = 0; x" 5)
+	echo "idle window: $(fmt "$iw" 1) s, node CPU ${ims} ms ($(fmt "$(calc "$ims / $iw")") ms/s), $ika keepalives written" \
+		"($(calc "$ika / $iw" 1)/s); base rate $r0 ms/s (N=0 row), $(fmt "$(calc "$ck * 1000" 3)" 1) us of node CPU per keepalive"
+	# The flows. bench_flows asks for a snapshot of "call counts" right
+	# before and right after its measured flows (--count-file: it creates
+	# FILE.req and waits until it is gone); here nothing is LD_PRELOADed, and
+	# answer_counts takes the snapshot instead: the node's keepalives and
+	# stream reads / writes from /metrics. So the keepalives, reads and
+	# writes are those of exactly the window in which bench_flows reads the
+	# node's CPU (its "node CPU" and "wall time" lines), warm-up excluded.
+	rm -f "$T/sc" "$T/sc.req" "$T/sc.start" "$T/sc.end"
+	answer_counts &
+	apid=$!
+	PIDS+=("$apid")
+	out=$(timeout --kill-after=10 $((DURATION + 60)) "${cmd[@]}" --count-file "$T/sc" 2>&1) || rc=$?
+	kill "$apid" 2>/dev/null || true
+	wait "$apid" 2>/dev/null || true
 	printf '%s\n' "$out" | grep -E '^(flows completed|S4->S|node CPU|wall time)'
 	cpu=$(sed -n 's/^node CPU: .*total, \([0-9.]*\) ms per flow.*/\1/p' <<<"$out")
+	cms=$(sed -n 's/^node CPU: \([0-9.]*\) ms total.*/\1/p' <<<"$out")
+	wall=$(sed -n 's/^wall time \([0-9.]*\) s.*/\1/p' <<<"$out")
 	pp() { sed -n "s/^$1.* p50 *\([0-9.]*\) ms *p99 *\([0-9.]*\) ms.*/\1 \/ \2/p" <<<"$out"; }
 	s5=$(pp 'S4->S5')
 	s6=$(pp 'S4->S6 (share')
-	per=$([ "$N" -gt 0 ] && echo "scale=1; ($rss1 - $rss0) * 1024 / $N / 1000" | bc || echo -)
-	# the counters also saw the warm-up flows: per flow = over all completed flows
+	per=$([ "$N" -gt 0 ] && calc "($rss1 - $rss0) * 1024 / $N / 1000" 1 || echo -)
 	nfl=$(sed -n 's/^flows completed \([0-9]*\),.*/\1/p' <<<"$out")
-	nwu=$(sed -n 's/^warm-up: \([0-9]*\) of .*/\1/p' <<<"$out")
-	nall=$((${nfl:-0} + ${nwu:-0}))
-	rpf=- wpf=- cpe=-
-	if [ "$nall" -gt 0 ] && [ -n "$reads1" ] && [ -n "$writes1" ]; then
-		rpf=$(echo "scale=1; ($reads1 - $reads0) / $nall" | bc)
-		wpf=$(echo "scale=1; ($writes1 - $writes0) / $nall" | bc)
-		[ "$writes1" -gt "$writes0" ] && [ -n "$cpu" ] &&
-			cpe=$(echo "scale=2; $cpu * $nall / ($writes1 - $writes0)" | bc)
+	snap() { sed -n "s/^$2 \([0-9]*\)$/\1/p" "$T/sc.$1" 2>/dev/null; }
+	reads0=$(snap start reads) writes0=$(snap start writes) ka0=$(snap start keepalives)
+	reads1=$(snap end reads) writes1=$(snap end writes) ka1=$(snap end keepalives)
+	rpf=- wpf=- cpe=- netpf=- idle=- rka=-
+	if [ "${nfl:-0}" -gt 0 ] && [ -n "$reads1" ] && [ -n "$writes1" ] && [ -n "$reads0" ] && [ -n "$cms" ] && [ -n "$wall" ]; then
+		rka=$((${ka1:-0} - ${ka0:-0}))
+		idle=$(fmt "$(calc "$r0 * $wall + $ck * $rka" 3)" 1)
+		net=$(fmt "$(calc "$cms - $idle" 3)" 1)
+		rpf=$(calc "($reads1 - $reads0) / $nfl" 1)
+		wpf=$(calc "($writes1 - $writes0) / $nfl" 1)
+		netpf=$(calc "$net / $nfl")
+		[ "$writes1" -gt "$writes0" ] && cpe=$(calc "$net / ($writes1 - $writes0)" 3)
+		echo "measured flows: ${wall} s, node CPU ${cms} ms, $rka keepalives written meanwhile;" \
+			"idle part (base rate x time + keepalives x cost) ${idle} ms; net ${net} ms = $netpf ms per flow," \
+			"$cpe ms per event written"
+	else
+		echo "run.sh: warning: no snapshot of the node's counters around the measured flows" >&2
 	fi
-	summary+=("$(printf '| %6d | %8s kB | %10s ms | %6s / %6s | %8s ms | %16s ms | %16s ms |' "$N" "$per" "${cpu:-?}" "$rpf" "$wpf" "$cpe" "$s5" "$s6")")
+	if [ "$N" -gt 0 ] && [ "$cpe" != - ]; then
+		[ -z "$cpe100" ] && cpe100=$cpe
+		cpe_last=$cpe n_last=$N
+	fi
+	summary+=("$(printf '| %6d | %8s kB | %5s ms/s, %6s us | %8s ms | %6s | %8s ms | %8s ms | %6s / %6s | %8s ms | %16s ms | %16s ms |' \
+		"$N" "$per" "$(fmt "$(calc "$ims / $iw")")" "$(fmt "$(calc "$ck * 1000" 3)" 1)" "${cpu:-?}" "$rka" "$idle" "$netpf" "$rpf" "$wpf" "$cpe" "$s5" "$s6")")
 	if [ -n "$spid" ]; then
+		scrape
+		kae=$(metric tapshare_event_stream_keepalives_total)
 		kill "$spid" 2>/dev/null || true
 		wait "$spid" 2>/dev/null || true
+		# the node's count checked from the other end (the flows' own streams get a few too)
+		kc=$(sed -n 's/^bench_streams: done: .* \([0-9]*\) keepalives received$/\1/p' "$T/streams.log" | tail -n 1)
+		echo "keepalives while the row's streams were open: the node wrote $((${kae:-0} - ${kas:-0})), bench_streams received ${kc:-?}"
 		sleep 2
 	fi
 done
-echo "== BENCH_MODE=streams: $(nproc) CPU(s), flows at concurrency $CONC, $FLOWS flows per row"
-echo "| idle N | RSS per idle stream | node CPU per flow | stream reads / writes per flow | node CPU per event written | S4->S5 p50 / p99 | S4->S6 p50 / p99 |"
-echo "|---|---|---|---|---|---|---|"
+echo "== BENCH_MODE=streams: $(nproc) CPU(s), flows at concurrency $CONC, $FLOWS flows per row, idle window ${IDLE_S} s, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "| idle N | RSS per idle stream | idle window: node CPU, per keepalive | node CPU per flow | keepalives during the flows | their idle CPU | net node CPU per flow | stream reads / writes per flow | net node CPU per event written | S4->S5 p50 / p99 | S4->S6 p50 / p99 |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${summary[@]}"
+[ "$r0_set" = 1 ] || echo "(no N=0 row: the base idle rate is taken as 0, the keepalives carry all idle CPU)"
+if [ -n "$cpe100" ] && [ -n "$n_last" ]; then
+	echo "net node CPU per event written: $cpe_last ms at N=$n_last / $cpe100 ms at the first row with streams = $(calc "$cpe_last / $cpe100")x (target <= 1.5x)"
+fi
 exit "$rc"

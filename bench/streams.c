@@ -57,6 +57,7 @@ static struct {
 	const char *ready_file;
 	struct conn *c;
 	long started, inflight, opened, failed, closed_after_open, resumed;
+	long long keepalives; /* ": keepalive" comments received on open streams */
 	int ready_written;
 	int keep_partial; /* --keep-partial: at the open timeout, hold what is open */
 	int partial;
@@ -88,6 +89,15 @@ on_read(struct bufferevent *bev, void *arg)
 		g.opened++;
 		g.inflight--;
 		start_more();
+	}
+	/* Each keepalive is one TLS record (push.c), read whole: count them, so
+	 * that the node's keepalive counter (/metrics) can be checked from here. */
+	struct evbuffer_ptr p = evbuffer_search(in, ": keepalive", 11, NULL);
+	while (p.pos >= 0) {
+		g.keepalives++;
+		if (evbuffer_ptr_set(in, &p, 11, EVBUFFER_PTR_ADD) != 0)
+			break;
+		p = evbuffer_search(in, ": keepalive", 11, &p);
 	}
 	evbuffer_drain(in, evbuffer_get_length(in));
 }
@@ -314,8 +324,8 @@ main(int argc, char **argv)
 	start_more();
 	event_base_dispatch(g.base);
 	int ok = g.ready_written && !g.partial;
-	fprintf(stderr, "bench_streams: done: %ld opened (%ld resumed a TLS session), %ld failed, %ld closed by the node\n",
-	    g.opened, g.resumed, g.failed, g.closed_after_open);
+	fprintf(stderr, "bench_streams: done: %ld opened (%ld resumed a TLS session), %ld failed, %ld closed by the node, "
+	    "%lld keepalives received\n", g.opened, g.resumed, g.failed, g.closed_after_open, g.keepalives);
 	for (long i = 0; i < g.n; i++)
 		if (g.c[i].bev != NULL)
 			bufferevent_free(g.c[i].bev);

@@ -21,6 +21,11 @@
 #                     session (a ticket), 0 (default) = full handshakes
 #   CENSUS_HEAPTRACK  1 (default) / 0: the heaptrack pass
 #   CENSUS_KEEP       a directory to keep the heaptrack file in
+#   CENSUS_PRELOAD    a malloc library (e.g. libjemalloc.so.2) LD_PRELOADed
+#                     into the node for pass 1, to measure what another
+#                     allocator makes of the same live bytes (glibc's view
+#                     and the heaptrack pass are then skipped: they are
+#                     glibc's and the same live bytes)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${1:-build}
@@ -30,6 +35,11 @@ N=${CENSUS_STREAMS:-10000}
 RESUME=
 [ "${CENSUS_RESUME:-0}" = 1 ] && RESUME=--resume
 HT=${CENSUS_HEAPTRACK:-1}
+PRELOAD=${CENSUS_PRELOAD:-}
+if [ -n "$PRELOAD" ]; then
+	[ -r "$PRELOAD" ] || { echo "streams_census.sh: error: CENSUS_PRELOAD $PRELOAD not readable" >&2; exit 2; }
+	HT=0
+fi
 [[ "$N" =~ ^[0-9]+$ ]] && [ "$N" -ge 100 ] && [ "$N" -le 18000 ] ||
 	{ echo "streams_census.sh: error: CENSUS_STREAMS must be 100..18000" >&2; exit 2; }
 for b in tapshare-node tapshare bench_streams; do
@@ -47,7 +57,11 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 # start_node [WRAPPER...]: sets NODE_PID (the node itself, not the wrapper)
 start_node() {
 	rm -f "$T/node/node.port"
-	"$@" "$TS_BIN/tapshare-node" run --dir "$T/node" >>"$T/node.log" 2>&1 &
+	if [ -n "$PRELOAD" ] && [ $# -eq 0 ]; then
+		LD_PRELOAD="$PRELOAD" "$TS_BIN/tapshare-node" run --dir "$T/node" >>"$T/node.log" 2>&1 &
+	else
+		"$@" "$TS_BIN/tapshare-node" run --dir "$T/node" >>"$T/node.log" 2>&1 &
+	fi
 	local w=$!
 	PIDS+=("$w")
 	wait_file "$T/node/node.port" 60 || { tail "$T/node.log" >&2; exit 1; }
@@ -83,7 +97,7 @@ warm() {
 	sleep 2
 }
 
-echo "== tapshare streams_census: $N idle streams$([ -n "$RESUME" ] && echo ' (resumed TLS sessions)'), $(nproc) CPU(s), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== tapshare streams_census: $N idle streams$([ -n "$RESUME" ] && echo ' (resumed TLS sessions)'), allocator $([ -n "$PRELOAD" ] && basename "$PRELOAD" || echo glibc), $(nproc) CPU(s), load $(cut -d' ' -f1-3 /proc/loadavg)"
 start_node
 bob enroll --node "https://127.0.0.1:$NODE_PORT" --ca "$T/pki/node-ca.crt" --code "$BOB_CODE" --name "census" \
 	>"$T/enroll.log" 2>&1
@@ -92,7 +106,7 @@ r0=$(rss_kb "$NODE_PID")
 hold_streams
 r1=$(rss_kb "$NODE_PID")
 echo "pass 1 (plain node): RSS $r0 kB -> $r1 kB with $N streams: $(echo "scale=2; ($r1 - $r0) * 1024 / $N / 1000" | bc) kB per stream"
-if command -v gdb >/dev/null; then
+if [ -z "$PRELOAD" ] && command -v gdb >/dev/null; then
 	gdb --batch-silent -n -p "$NODE_PID" -ex "call (int) malloc_info(0, (void *) fopen(\"$T/malloc_info.xml\", \"w\"))" \
 		-ex 'call (int) fflush(0)' -ex detach >/dev/null 2>&1 || true
 	if [ -s "$T/malloc_info.xml" ]; then

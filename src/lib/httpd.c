@@ -96,12 +96,40 @@ tls_info_counted(const SSL *ssl, int where, int ret)
 	(void)ret;
 }
 
+/* A resumed TLS 1.3 handshake asks for no certificate: the client's
+ * identity is the ticket's session (its certificate and verify result as
+ * first verified). But OpenSSL 3.0's server keeps the handshake transcript
+ * buffer (a memory BIO holding the ClientHello with its ticket, ~1.2 kB) for
+ * the connection's whole life whenever the verify mode has SSL_VERIFY_PEER:
+ * only a client Certificate message frees it, and a resumption has none
+ * (issue 9: an idle stream that resumed held ~1.4 kB more than one that did
+ * not). So, once a ClientHello is processed (the state is still
+ * TLS_ST_SR_CLNT_HELLO, with SSL_session_reused known, before ServerHello
+ * is made), a TLS 1.3 resumption gets verify mode none, and ServerHello
+ * then lets the buffer go; any other handshake gets the context's mode.
+ * Decided afresh for each ClientHello: after a HelloRetryRequest the second
+ * one that does not resume still asks for the client's certificate. */
+static void
+tls_verify_mode_for(SSL *ssl)
+{
+	SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
+	int resumed = SSL_session_reused(ssl) && SSL_version(ssl) == TLS1_3_VERSION;
+	int mode = resumed ? SSL_VERIFY_NONE : SSL_CTX_get_verify_mode(ctx);
+	if (SSL_get_verify_mode(ssl) != mode)
+		SSL_set_verify(ssl, mode, SSL_CTX_get_verify_callback(ctx));
+}
+
 /* Counts each connection's handshake once: done, or an alert we sent
- * before it finished (bad client certificate, protocol error). */
+ * before it finished (bad client certificate, protocol error); and sets
+ * the verify mode of a resumption (tls_verify_mode_for). */
 static void
 tls_info_cb(const SSL *ssl, int where, int ret)
 {
 	(void)ret;
+	if ((where & SSL_CB_ACCEPT_LOOP) == SSL_CB_ACCEPT_LOOP && SSL_get_state(ssl) == TLS_ST_SR_CLNT_HELLO) {
+		tls_verify_mode_for((SSL *)ssl);
+		return;
+	}
 	struct httpd_tls_stats *st = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
 	if (st == NULL)
 		return;

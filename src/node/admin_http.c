@@ -59,6 +59,7 @@ snapshot(node *n, metrics_snapshot *s)
 	s->outbox_ok = n->st->ops->outbox_depth(n->st, &s->outbox_pending, &s->outbox_retrying) == 0;
 	s->event_streams = n->nsubs;
 	push_stats(n, &s->stream_reads, &s->stream_events);
+	s->stream_keepalives = push_keepalives(n);
 	ts_httpd_tls_stats(n->httpd, &s->tls_ok, &s->tls_failed);
 }
 

@@ -304,6 +304,10 @@ metrics_render(struct evbuffer *out, const metrics_snapshot *snap)
 	family(out, "tapshare_event_stream_writes_total", "counter",
 	    "Events and commands written to event streams.");
 	evbuffer_add_printf(out, "tapshare_event_stream_writes_total %llu\n", (unsigned long long)snap->stream_events);
+	family(out, "tapshare_event_stream_keepalives_total", "counter",
+	    "Keepalive comments written to idle event streams (one per stream every 15 s without a write).");
+	evbuffer_add_printf(out, "tapshare_event_stream_keepalives_total %llu\n",
+	    (unsigned long long)snap->stream_keepalives);
 
 	family(out, "tapshare_tls_handshakes_total", "counter", "TLS handshakes on the public listener, by result.");
 	evbuffer_add_printf(out, "tapshare_tls_handshakes_total{result=\"ok\"} %llu\n",

@@ -40,6 +40,7 @@ typedef struct metrics_snapshot {
 	size_t event_streams;     /* open SSE streams (primaries + companions) */
 	uint64_t stream_reads;    /* streams read back from the store after a wake-up (push.c) */
 	uint64_t stream_events;   /* events and commands written to streams */
+	uint64_t stream_keepalives; /* keepalive comments written to idle streams (push.c) */
 	int outbox_ok;            /* 0: the store could not be read */
 	int64_t outbox_pending, outbox_retrying;
 	uint64_t tls_ok, tls_failed;

@@ -275,6 +275,8 @@ void push_wake_all(node *n);
 void push_kick(node *n);
 /* Loop thread: streams read back from the store, events written (since start). */
 void push_stats(const node *n, uint64_t *delivers, uint64_t *written);
+/* Loop thread: keepalive comments written to idle streams (since start). */
+uint64_t push_keepalives(const node *n);
 /* Starts an SSE response and registers it. kind 0 primary (user_id, share filter,
  * after: replay after that event id; < 0 = from now, unless share_id, which
  * replays that share from its start), kind 1 companion (eid). */

@@ -93,6 +93,7 @@ struct push_state {
 	struct wake_key q[PUSH_WAKE_QUEUE];
 	uint64_t delivers; /* streams read back from the store (loop thread) */
 	uint64_t written;  /* events written to streams (loop thread) */
+	uint64_t keepalives; /* keepalive comments written (loop thread) */
 	int64_t last_cap_log_ms;
 	uint64_t refused_since_log;
 };
@@ -424,6 +425,12 @@ push_stats(const node *n, uint64_t *delivers, uint64_t *written)
 	*written = n->push ? n->push->written : 0;
 }
 
+uint64_t
+push_keepalives(const node *n)
+{
+	return n->push ? n->push->keepalives : 0;
+}
+
 /* Ends a stream from our side (the client sees the end of the response). */
 static void
 end_sub(node *n, struct push_sub *s)
@@ -475,6 +482,7 @@ push_tick(node *n)
 			evbuffer_free(b);
 		}
 		touch(n, s, now);
+		n->push->keepalives++;
 	}
 }
 

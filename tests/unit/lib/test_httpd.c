@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/thread.h>
@@ -86,7 +88,11 @@ static void
 h_whoami(struct evhttp_request *req, void *arg)
 {
 	(void)arg;
-	ts_httpd_reply_json(req, 200, json_pack("{s:o}", "peer", peer_json(req)));
+	/* and the connection's verify mode (none after a TLS 1.3 resumption) */
+	struct evhttp_connection *c = evhttp_request_get_connection(req);
+	SSL *ssl = c != NULL ? bufferevent_openssl_get_ssl(evhttp_connection_get_bufferevent(c)) : NULL;
+	ts_httpd_reply_json(req, 200, json_pack("{s:o,s:i}", "peer", peer_json(req), "verify_mode",
+	    ssl != NULL ? SSL_get_verify_mode(ssl) : -1));
 }
 
 static void
@@ -815,10 +821,31 @@ whoami_tls(uint16_t port, SSL_SESSION **sess, int *reused, char *body, size_t ca
 	SSL_CTX_free(ctx);
 }
 
+/* The "verify_mode" of a /whoami answer (-2: none found). */
+static int
+whoami_verify_mode(const char *resp)
+{
+	const char *b = strstr(resp, "\r\n\r\n");
+	json_t *j = NULL;
+	char err[200];
+	int mode = -2;
+	if (b != NULL && ts_json_parse(b + 4, strlen(b + 4), &j, err, sizeof(err)) == 0) {
+		json_t *m = json_object_get(j, "verify_mode");
+		if (json_is_integer(m))
+			mode = (int)json_integer_value(m);
+	}
+	json_decref(j);
+	return mode;
+}
+
 /* With one ticket key file, a session ticket issued by one server (one node
  * process of several on one port) is resumed by another, and the resumed
  * connection still knows its client (the certificate travels in the
- * ticket); with another key file it is not resumed (full handshake). */
+ * ticket); with another key file it is not resumed (full handshake).
+ * A full handshake keeps the context's verify mode (a certificate is
+ * asked for); a TLS 1.3 resumption has mode none, so that OpenSSL lets its
+ * ClientHello buffer go (httpd.c tls_verify_mode_for), and the handshake
+ * that fails to resume asks for the certificate again. */
 static void
 test_ticket_key_shared(void **state)
 {
@@ -829,6 +856,7 @@ test_ticket_key_shared(void **state)
 	whoami_tls(ts_httpd_port(tick_a), &sess, &reused, body, sizeof(body));
 	assert_int_equal(reused, 0);
 	assert_non_null(strstr(body, client_id));
+	assert_int_equal(whoami_verify_mode(body), SSL_VERIFY_PEER);
 	assert_non_null(sess);
 	assert_int_equal(SSL_SESSION_is_resumable(sess), 1);
 	SSL_SESSION *first = sess;
@@ -837,11 +865,13 @@ test_ticket_key_shared(void **state)
 	assert_int_equal(reused, 1);
 	assert_non_null(strstr(body, "200 OK"));
 	assert_non_null(strstr(body, client_id));
+	assert_int_equal(whoami_verify_mode(body), SSL_VERIFY_NONE);
 	SSL_SESSION_free(sess);
 	sess = first;
 	whoami_tls(ts_httpd_port(tick_c), &sess, &reused, body, sizeof(body));
 	assert_int_equal(reused, 0);
 	assert_non_null(strstr(body, client_id));
+	assert_int_equal(whoami_verify_mode(body), SSL_VERIFY_PEER);
 	SSL_SESSION_free(sess);
 	/* a key file of the wrong size is a configuration error */
 	char shortk[300], err[300] = "";

@@ -40,6 +40,7 @@ render(void)
 	s.shares_ok = 1;
 	s.shares_by_state[SHARE_INSTALLED] = 3;
 	s.event_streams = 2;
+	s.stream_keepalives = 5;
 	s.tls_ok = 7;
 	s.tls_failed = 1;
 	assert_int_equal(metrics_render(b, &s), 0);
@@ -67,6 +68,7 @@ test_render(void **state)
 	assert_non_null(strstr(t, "# HELP tapshare_shares Shares in the store, by state.\n# TYPE tapshare_shares gauge\n"));
 	assert_non_null(strstr(t, "\ntapshare_shares{state=\"installed\"} 3\n"));
 	assert_non_null(strstr(t, "\ntapshare_event_streams 2\n"));
+	assert_non_null(strstr(t, "\ntapshare_event_stream_keepalives_total 5\n"));
 	assert_non_null(strstr(t, "\ntapshare_tls_handshakes_total{result=\"ok\"} 7\n"));
 	assert_non_null(strstr(t, "\ntapshare_outbox_rows_total{result=\"retry\"} 2\n"));
 	assert_non_null(strstr(t, "\ntapshare_provider_calls_total{function=\"confirmOrder\",result=\"executed\"} 1\n"));
