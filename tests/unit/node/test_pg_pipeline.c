@@ -32,9 +32,9 @@
 #include "lib/util.h"
 #include "node/store.h"
 
-#define EID "89049032123451234512345678901235"
+#include "../pg_fixture.h"
 
-static const char *pg_url;
+#define EID "89049032123451234512345678901235"
 
 /* send(2) as libpq calls it, counted */
 static int sends;
@@ -46,22 +46,9 @@ send(int fd, const void *buf, size_t n, int flags)
 	return (ssize_t)syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
 }
 
-static PGconn *
-raw(void)
-{
-	PGconn *c = PQconnectdb(pg_url);
-	assert_int_equal(PQstatus(c), CONNECTION_OK);
-	return c;
-}
-
-static void
-raw_exec(PGconn *c, const char *sql)
-{
-	PGresult *r = PQexec(c, sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-	PQclear(r);
-}
+/* psql-like helpers on a connection of the test's own (pg_fixture.h) */
+#define raw pg_fixture_conn
+#define raw_exec pg_fixture_run
 
 /* One value of a query on a connection of its own ("" for none). */
 static void
@@ -87,13 +74,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	PGconn *c = raw();
-	raw_exec(c, "SET client_min_messages = warning;"
-		    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-		    " WHERE datname = current_database() AND pid <> pg_backend_pid();"
-		    "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public");
-	PQfinish(c);
-	return 0;
+	return pg_fixture_wipe();
 }
 
 static store *
@@ -394,11 +375,8 @@ test_outbox_bookkeeping_relaxed(void **state)
 int
 main(void)
 {
-	pg_url = getenv("TS_PG_URL");
-	if (pg_url == NULL || pg_url[0] == '\0') {
-		printf("test_pg_pipeline: TS_PG_URL not set, skipped (tests/integration/test_store_pg.sh runs it)\n");
+	if (pg_fixture_skip("test_pg_pipeline"))
 		return 0;
-	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_transition_two_round_trips, setup),
 		cmocka_unit_test_setup(test_queued_failure_fails_commit, setup),
