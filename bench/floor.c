@@ -871,14 +871,18 @@ json_doc(size_t len)
 	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	static const char head[] = "{\"header\":{\"functionExecutionStatus\":{\"status\":\"Executed-Success\"}},"
 				   "\"transactionId\":\"0123456789ABCDEF0123456789ABCDEF\"";
-	char *d = malloc(len + sizeof(head) + 64);
+	size_t cap = len + sizeof(head) + 64;
+	char *d = malloc(cap);
 	if (d == NULL)
 		die("out of memory");
 	size_t o = sizeof(head) - 1;
 	memcpy(d, head, o);
 	for (int f = 0; o + 12 < len; f++) {
 		size_t room = len - o - 10, v = room < 256 ? room : 256; /* ,"fNN":"...." */
-		o += (size_t)sprintf(d + o, ",\"f%d\":\"", f);
+		int n = snprintf(d + o, cap - o, ",\"f%d\":\"", f);
+		if (n < 0 || (size_t)n + v + 3 > cap - o)
+			die("json_doc: document does not fit");
+		o += (size_t)n;
 		for (size_t i = 0; i < v; i++)
 			d[o++] = b64[(i + (size_t)f) % 64];
 		d[o++] = '"';
