@@ -44,7 +44,7 @@
  *                      |    BF21 { A1 downloadResponseError { 80 transactionId,
  *                                  02 downloadErrorCode } }
  *
- *   CancelSession      req  BF41 { 80 transactionId, 81 reason (INTEGER) } (§5.7.15)
+ *   CancelSession      req  BF41 { 80 transactionId, 81 reason (INTEGER) } (§5.7.14)
  *   EuiccCancelSessionSigned 30 { 80 transactionId, 81 smdpOid (OBJECT IDENTIFIER),
  *                           82 reason (INTEGER) }
  *   CancelSession      resp BF41 { A0 cancelSessionResponseOk { 30 euiccCancelSessionSigned,
@@ -222,7 +222,7 @@ int es10_prepare_download_resp_decode(const uint8_t *buf, size_t len, es10_prepa
     es10_euicc_signed2 *s2);
 
 /* ---- CancelSession ---- */
-/* CancelSessionReason (§5.7.15; INTEGER, values 0..127 here). */
+/* CancelSessionReason (§5.7.14; INTEGER, values 0..127 here). */
 enum es10_cancel_reason {
 	ES10_CANCEL_END_USER_REJECTION = 0,
 	ES10_CANCEL_POSTPONED = 1,

@@ -1027,7 +1027,7 @@ done:
 }
 
 /*
- * CancelSession (SGP.22 §5.7.15): the transactionId is the open session's
+ * CancelSession (SGP.22 §5.7.14): the transactionId is the open session's
  * (after AuthenticateServer; else cancelSessionResponseError
  * invalidTransactionId). euiccCancelSessionSigned = transactionId, the SM-DP+
  * OID of the session's certificate, the LPA's reason; signed over the whole

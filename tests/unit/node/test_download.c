@@ -458,7 +458,7 @@ get_package(const session *s, const fake_se *se, download_why *why)
 }
 
 /* The eUICC's CancelSessionResponse for session s, written out from SGP.22
- * §5.7.15: BF41 { A0 { 30 { 80 transactionId, 81 smdpOid, 82 reason },
+ * §5.7.14: BF41 { A0 { 30 { 80 transactionId, 81 smdpOid, 82 reason },
  * 5F37 signature over that 30 TLV } }, signed by signer; tid / oid override
  * the session's / the SM-DP+'s when not NULL; flip inverts a signature bit. */
 static int

@@ -1315,7 +1315,7 @@ test_smdp_oid(void **st)
 	se_card_free(c);
 }
 
-/* CancelSession (SGP.22 §5.7.15): only the open session's transactionId; the
+/* CancelSession (SGP.22 §5.7.14): only the open session's transactionId; the
  * answer signed over exactly euiccCancelSessionSigned (checked with OpenSSL),
  * naming the SM-DP+ OID of the session's DPauth certificate; the session ends. */
 static void
