@@ -295,14 +295,10 @@ node_cmd_run(int argc, char **argv)
 	uint16_t bound = ts_httpd_port(n.httpd);
 	if (n.address[0] == '\0') {
 		snprintf(n.address, sizeof(n.address), "https://%s:%u", host, bound);
-		/* issue 9: nodes on one database are one SM-DP+ (a download
-		 * command names the address of whichever node wrote it) */
-		if (strncmp(n.db_url, "postgres", 8) == 0 && !node_conf_reuse_port(n.cfg))
-			log_warn("[node] address is empty: this node names its own listen address %s as the SM-DP+;"
-				 " every node on one PostgreSQL database must name the same [node] address (or share"
-				 " one port, reuse_port), or a download another node authorised is refused here"
-				 " (smdpAddress, SGP.22 5.6.1)",
-			    n.address);
+		/* Nodes on one database may each name their own address: a
+		 * download command names the node whose outbox worker wrote it,
+		 * and the companion (like any SGP.22 LPA) dials that address
+		 * (tests/integration/test_pg_two_addresses.sh). */
 	}
 	node_svc_init(&n);
 	api_primary_routes(&n);

@@ -125,8 +125,6 @@ BOB_CODE=$(printf '%s\n' "bob's passphrase 42" | "$TS_BIN/tapshare-node" user ad
 expect "schema migrated to version 10" [ "$(psql_node 'SELECT MAX(version) FROM schema_version')" = 10 ]
 expect "users are in PostgreSQL" [ "$(psql_node 'SELECT COUNT(*) FROM users')" = 2 ]
 ts_start_node
-expect "an empty [node] address on PostgreSQL is warned about (nodes on one database name one address)" \
-	wait_log "$T/node.log" "every node on one PostgreSQL database must name the same" 5
 ts_init_se
 ts_start_companion
 ts_enroll
