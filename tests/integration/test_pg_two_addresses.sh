@@ -14,31 +14,11 @@
 . "$(dirname "$0")/pglib.sh"
 
 pg_start
-URL=$(pg_createdb tsnode)
-psql_node() { psql_db tsnode "$1"; }
-
-ts_pki
-ts_start_sp
-"$TS_BIN/tapshare-node" init --dir "$T/node" --pki "$T/pki" --listen 127.0.0.1:0 >"$T/node-init.log" 2>&1
-sed -i -e "s|^database = .*|database = ${URL//&/\\&}|" -e "s|^address =.*|address =|" "$T/node/node.ini"
-rm -f "$T/node/node.db"*
-"$TS_BIN/tapshare-node" provider add operator "https://127.0.0.1:$SP_PORT" --dir "$T/node" 2>>"$T/node-init.log"
-ALICE_CODE=$(printf '%s\n' "$PASS" | "$TS_BIN/tapshare-node" user add alice --dir "$T/node" 2>>"$T/node-init.log")
-"$TS_BIN/tapshare-node" app add --dir "$T/node" --user alice --app-id sim-alice --name "Alice mobile" \
-	--kind sim --provider operator 2>>"$T/node-init.log"
+pg_node_init ""
 cp -a "$T/node" "$T/nodeB"
 
-# start_node DIR LOG: sets PORT_OUT and PID_OUT
-start_node() {
-	rm -f "$1/node.port"
-	"$TS_BIN/tapshare-node" run --dir "$1" >>"$2" 2>&1 &
-	PID_OUT=$!
-	PIDS+=("$PID_OUT")
-	wait_file "$1/node.port" 10
-	PORT_OUT=$(cat "$1/node.port")
-}
-start_node "$T/node" "$T/nodeA.log"; A_PID=$PID_OUT; A_URL="https://127.0.0.1:$PORT_OUT"
-start_node "$T/nodeB" "$T/nodeB.log"; B_URL="https://127.0.0.1:$PORT_OUT"
+pg_start_node "$T/node" "$T/nodeA.log"; A_PID=$PID_OUT; A_URL="https://127.0.0.1:$PORT_OUT"
+pg_start_node "$T/nodeB" "$T/nodeB.log"; B_URL="https://127.0.0.1:$PORT_OUT"
 # a frozen node A must not be left stopped (its SIGTERM would wait forever)
 PG_EXTRA_STOP='kill -CONT "$A_PID" 2>/dev/null'
 for l in A B; do
