@@ -1352,7 +1352,8 @@ test_cancel_session_codes(void **state)
 	assert_int_not_equal(cancel(&s, ES10_CANCEL_POSTPONED, &why), 0);
 	assert_spec_code(&why, "8.10.1", "3.9");
 	/* timeout and undefinedReason keep it too; endUserRejection (like
-	 * pprNotAllowed, metadataMismatch) ends the download order, §5.6.5 */
+	 * pprNotAllowed, metadataMismatch) ends the share: tapshare's policy by
+	 * reason (docs/protocol.md; §5.6.5's steps do not depend on it) */
 	static const int kept[] = { ES10_CANCEL_TIMEOUT, ES10_CANCEL_UNDEFINED_REASON };
 	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
 		assert_int_equal(initiate(mid, &s, &why), 0);
