@@ -33,7 +33,7 @@ alice enroll --node "$B_URL" --ca "$T/pki/node-ca.crt" --code "$ALICE_CODE" --na
 	>"$T/enroll.log" 2>&1
 
 kill -STOP "$A_PID"
-alice share --link "sim:$T/link.sock" --app sim-alice --timeout 25 >"$T/share.out" 2>&1 &
+alice share --link "sim:$T/link.sock" --app sim-alice --timeout 40 >"$T/share.out" 2>&1 &
 SHARE_PID=$!
 i=0
 until [ "$(psql_node "SELECT COUNT(*) FROM companion_cmds WHERE type='download'")" = 1 ]; do
