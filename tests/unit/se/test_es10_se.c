@@ -266,7 +266,7 @@ static size_t last_es1_len, last_es2_len;
 /* Challenge, AuthenticateServer, PrepareDownload; *otpk and tid out.
  * DPauth: the test PKI's (auth_key / auth_der); dp_*: the DPpb certificate
  * to present (DER) and its key. The requests are
- * put together here TLV by TLV (SGP.22 §5.7.13 / §5.7.14), not with the
+ * put together here TLV by TLV (SGP.22 §5.7.13 / §5.7.5), not with the
  * codec; the signatures of the answers are checked with OpenSSL alone over
  * the bytes SGP.22 names. */
 static void
