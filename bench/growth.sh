@@ -37,6 +37,9 @@
 #                    the server ~0.5-1 ms of CPU per sample, printed apart)
 #   GROWTH_PG_STATEMENTS 1 = load pg_stat_statements and print, per flow, the
 #                    calls and server time of the busiest statements
+#   GROWTH_PG_LOG    a file: every statement the server ran (log_statement=all,
+#                    each line led by the backend's pid and application name) is
+#                    copied there, to read a flow's round trips in order
 # On PostgreSQL every row also prints, per flow: transactions committed
 # (pg_stat_database), WAL records / bytes / flushes (pg_stat_wal) and the
 # statements the server ran (pg_stat_statements when loaded).
@@ -113,7 +116,8 @@ if [ "${2:-}" = --row ]; then
 	now=$(date +%s)
 	if [ "$BACKEND" = pg ]; then
 		pg_start "-c fsync=on -c synchronous_commit=on -c shared_buffers=256MB -c max_connections=200 -c max_wal_size=4GB$(
-			[ "$STATEMENTS" = 1 ] && echo ' -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all')"
+			[ "$STATEMENTS" = 1 ] && echo ' -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all')$(
+			[ -n "${GROWTH_PG_LOG:-}" ] && echo " -c log_statement=all -c log_line_prefix='%p|%a|'")"
 		URL=$(pg_createdb tsnode)
 		"$TS_BIN/tapshare-node" init --dir "$T/node" --pki "$T/pki" --listen 127.0.0.1:0 >"$T/node-init.log" 2>&1
 		sed -i "s|^database = .*|database = ${URL//&/\\&}|" "$T/node/node.ini"
@@ -306,6 +310,7 @@ if [ "${2:-}" = --row ]; then
 	for p in "${NODE_PIDS[@]}"; do n1=$((n1 + $(cpu_ticks "$p"))); done
 	p1=$([ "$BACKEND" = pg ] && pg_split || echo "0 0 0 0 0")
 	[ "$BACKEND" = pg ] && c1=$(pg_counters)
+	[ "$BACKEND" = pg ] && [ -n "${GROWTH_PG_LOG:-}" ] && cp "$PGD/server.log" "$GROWTH_PG_LOG"
 	[ -n "${SAMPLER:-}" ] && { kill "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null || true; SAMPLER=; }
 	done_flows=0
 	for i in "${!DRIVE_URLS[@]}"; do

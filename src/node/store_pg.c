@@ -64,6 +64,7 @@
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
 
+#include "lib/httpd.h"
 #include "lib/log.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -114,6 +115,12 @@ typedef struct pq_store {
 	char sql_prune[1024];
 	uint8_t key[32];       /* node key (store_opts.secret_key) when has_key */
 	int has_key;
+	/* read-ahead (see "Read-ahead" below): one row, RA_* columns, from
+	 * ra_off on (0, or after the es9_tx columns) */
+	PGresult *ra;
+	int ra_off;
+	uint64_t ra_req;       /* ts_httpd_thread_requests() when it was read */
+	int64_t ra_ms;         /* and the monotonic time */
 } pq_store;
 
 #define S(x) ((pq_store *)(x))
@@ -365,6 +372,14 @@ static int sqlstate_rc(const PGresult *r);
 
 static int flush(pq_store *s, const char *name, const pq_args *a, int guard, PGresult **r_out);
 
+/* Forgets the read-ahead row: any statement of this connection ends it. */
+static void
+ra_drop(pq_store *s)
+{
+	PQclear(s->ra);
+	s->ra = NULL;
+}
+
 /* Runs a simple (parameterless, valueless) command; inside a transaction
  * whose BEGIN is still pending, the BEGIN first (in the same round trip);
  * statements still queued are sent before it. */
@@ -372,6 +387,7 @@ static int
 simple(pq_store *s, const char *sql)
 {
 	char both[256];
+	ra_drop(s);
 	if (s->nq > 0) {
 		int rc = flush(s, NULL, NULL, 0, NULL);
 		if (rc != 0)
@@ -787,6 +803,7 @@ flush(pq_store *s, const char *name, const pq_args *a, int guard, PGresult **r_o
 static int
 q_once(pq_store *s, const char *sql, int flags, const pq_args *a, PGresult **out)
 {
+	ra_drop(s);
 	int rc = alive(s);
 	char name[16];
 	s->retryable = 0;
@@ -885,6 +902,7 @@ pq_close(store *b)
 	pq_store *s = S(b);
 	own_del(s->pid);
 	queue_clear(s);
+	ra_drop(s);
 	PQfinish(s->conn);
 	if (s->explain)
 		fclose(s->explain);
@@ -902,6 +920,7 @@ pq_begin(store *b)
 		log_error("postgresql: cannot start a transaction within a transaction");
 		return TS_EDB;
 	}
+	ra_drop(s);
 	int rc = alive(s);
 	if (rc != 0)
 		return rc;
@@ -1050,6 +1069,90 @@ q_relaxed(pq_store *s, const char *sql, const pq_args *a, PGresult **out)
 	}
 }
 
+/* ---- read-ahead ----
+ *
+ * Outside a transaction a read of a session or a share (tx_get, share_get)
+ * also brings, in the same statement and round trip, what the node reads
+ * next about that share (issue 9: ~35 reads per flow, one round trip each):
+ * the ES9+ handlers read the session, its share, the confirmation code and
+ * the credential (download.c); an outbox worker the share, its provider,
+ * user and app (outbox.c). Those reads are then answered from that row.
+ * It is kept only while nothing else runs on the connection (any statement
+ * drops it: ra_drop), within one HTTP request of the thread
+ * (ts_httpd_thread_requests) and for PQ_RA_MS at most: so the answers are
+ * those the reads would have had a moment earlier, with nothing the caller
+ * did or saw in between (a write of its own, another request's effects).
+ * Inside a transaction nothing is read ahead (FOR UPDATE reads lock). */
+#define PQ_RA_MS 50
+
+#define RA_SHARE_COLS "s.id, s.user_id, s.device_id, s.eid, s.app_id, s.provider, s.state, s.duration_s," \
+		      " s.not_after, s.assoc_app_id, s.assoc_name, s.assoc_kind, s.matching_id, s.reason," \
+		      " s.created_at, s.updated_at, s.operation"
+/* columns after the share's 17 (RA_SHARE_COLS), from ra_off */
+enum { RA_CRED = 17, RA_CC_HASH, RA_CC_ATTEMPTS, RA_P_NAME, RA_P_URL, RA_P_CA, RA_U_NAME, RA_U_HASH, RA_APP };
+#define RA_COLS RA_SHARE_COLS ", s.credential, c.cc_hash, c.attempts, p.name, p.url, p.ca_file, u.name," \
+		" u.pass_hash, a.app_id, a.user_id, a.name, a.kind, a.provider, a.shareable, a.released_share"
+#define RA_JOINS " LEFT JOIN share_cc c ON c.share_id = s.id LEFT JOIN providers p ON p.name = s.provider" \
+		 " LEFT JOIN users u ON u.id = s.user_id LEFT JOIN apps a ON a.app_id = s.app_id"
+#define TX_COLS "t.id, t.share_id, t.eid, t.euicc_challenge, t.server_challenge, t.euicc_sig1, t.smdp_sig2," \
+		" t.euicc_pub, t.stage, t.created_at"
+#define RA_TX_NCOLS 10
+static const char ra_by_share[] = "SELECT " RA_COLS " FROM shares s" RA_JOINS " WHERE s.id=$1";
+static const char ra_by_tx[] = "SELECT " TX_COLS ", " RA_COLS " FROM es9_tx t LEFT JOIN shares s ON s.id = t.share_id"
+			       RA_JOINS " WHERE t.id=$1";
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Keeps r (one row or none) as the read-ahead row, its share at column off. */
+static void
+ra_keep(pq_store *s, PGresult *r, int off)
+{
+	ra_drop(s);
+	s->ra = r;
+	s->ra_off = off;
+	s->ra_req = ts_httpd_thread_requests();
+	s->ra_ms = mono_ms();
+}
+
+/* The read-ahead row whose share is share_id and exists (its first column
+ * at *off), or NULL: none, or no longer valid (then dropped). */
+static const PGresult *
+ra_share(pq_store *s, const char *share_id, int *off)
+{
+	if (s->ra == NULL)
+		return NULL;
+	if (s->in_tx || s->ra_req != ts_httpd_thread_requests() || mono_ms() - s->ra_ms > PQ_RA_MS) {
+		ra_drop(s);
+		return NULL;
+	}
+	*off = s->ra_off;
+	if (PQntuples(s->ra) != 1 || PQgetisnull(s->ra, 0, *off) || share_id == NULL ||
+	    strcmp(PQgetvalue(s->ra, 0, *off), share_id) != 0)
+		return NULL;
+	return s->ra;
+}
+
+/* The read-ahead row (as ra_share) whose share has text column col equal
+ * to v (its provider, app), or user id uid when v is NULL. */
+static const PGresult *
+ra_of(pq_store *s, int col, const char *v, int64_t uid, int *off)
+{
+	if (s->ra == NULL || PQntuples(s->ra) != 1 || PQgetisnull(s->ra, 0, s->ra_off))
+		return NULL;
+	const PGresult *r = ra_share(s, PQgetvalue(s->ra, 0, s->ra_off), off);
+	if (r == NULL)
+		return NULL;
+	if (v != NULL)
+		return strcmp(PQgetvalue(r, 0, *off + col), v) == 0 ? r : NULL;
+	return c_i64(r, 0, *off + col) == uid ? r : NULL;
+}
+
 /* ---- users, devices, tokens ---- */
 
 static int
@@ -1077,6 +1180,17 @@ static int
 pq_user_get(store *b, int64_t id, char *name, size_t cap, char *hash, size_t hcap)
 {
 	static const char sql[] = "SELECT name, pass_hash FROM users WHERE id=$1";
+	int o = 0;
+	const PGresult *ra = ra_of(S(b), 1, NULL, id, &o);
+	if (ra != NULL) { /* the share's user, read ahead */
+		if (PQgetisnull(ra, 0, o + RA_U_NAME))
+			return TS_ENOTFOUND;
+		if (name)
+			c_text(ra, 0, o + RA_U_NAME, name, cap);
+		if (hash)
+			c_text(ra, 0, o + RA_U_HASH, hash, hcap);
+		return 0;
+	}
 	pq_args a = { 0 };
 	a_i64(&a, id);
 	PGresult *r = NULL;
@@ -1251,6 +1365,16 @@ static int
 pq_provider_get(store *b, const char *name, store_provider *pr)
 {
 	static const char sql[] = "SELECT name, url, ca_file FROM providers WHERE name=$1";
+	int o = 0;
+	const PGresult *ra = ra_of(S(b), 5, name, 0, &o);
+	if (ra != NULL) { /* the share's provider, read ahead */
+		if (PQgetisnull(ra, 0, o + RA_P_NAME))
+			return TS_ENOTFOUND;
+		c_text(ra, 0, o + RA_P_NAME, pr->name, sizeof(pr->name));
+		c_text(ra, 0, o + RA_P_URL, pr->url, sizeof(pr->url));
+		c_text(ra, 0, o + RA_P_CA, pr->ca_file, sizeof(pr->ca_file));
+		return 0;
+	}
 	pq_args a = { 0 };
 	a_text(&a, name);
 	PGresult *r = NULL;
@@ -1288,22 +1412,32 @@ pq_app_put(store *b, const store_app *ap)
 }
 
 static void
-app_row(const PGresult *r, int i, store_app *ap)
+app_row_at(const PGresult *r, int i, int o, store_app *ap)
 {
-	c_text(r, i, 0, ap->app_id, sizeof(ap->app_id));
-	ap->user_id = c_i64(r, i, 1);
-	c_text(r, i, 2, ap->name, sizeof(ap->name));
-	c_text(r, i, 3, ap->kind, sizeof(ap->kind));
-	c_text(r, i, 4, ap->provider, sizeof(ap->provider));
-	ap->shareable = (int)c_i64(r, i, 5);
-	c_text(r, i, 6, ap->released_share, sizeof(ap->released_share));
+	c_text(r, i, o + 0, ap->app_id, sizeof(ap->app_id));
+	ap->user_id = c_i64(r, i, o + 1);
+	c_text(r, i, o + 2, ap->name, sizeof(ap->name));
+	c_text(r, i, o + 3, ap->kind, sizeof(ap->kind));
+	c_text(r, i, o + 4, ap->provider, sizeof(ap->provider));
+	ap->shareable = (int)c_i64(r, i, o + 5);
+	c_text(r, i, o + 6, ap->released_share, sizeof(ap->released_share));
 }
+
+#define app_row(r, i, ap) app_row_at(r, i, 0, ap)
 
 static int
 pq_app_get(store *b, const char *app_id, store_app *ap)
 {
 	static const char sql[] = "SELECT app_id, user_id, name, kind, provider, shareable, released_share"
 				  " FROM apps WHERE app_id=$1";
+	int o = 0;
+	const PGresult *ra = ra_of(S(b), 4, app_id, 0, &o);
+	if (ra != NULL) { /* the share's app, read ahead */
+		if (PQgetisnull(ra, 0, o + RA_APP))
+			return TS_ENOTFOUND;
+		app_row_at(ra, 0, o + RA_APP, ap);
+		return 0;
+	}
 	pq_args a = { 0 };
 	a_text(&a, app_id);
 	PGresult *r = NULL;
@@ -1364,28 +1498,30 @@ pq_apps_json(store *b, int64_t user_id, json_t **out)
 		   " assoc_app_id, assoc_name, assoc_kind, matching_id, reason, created_at, updated_at, operation"
 
 static void
-share_row(const PGresult *r, int i, store_share *sh)
+share_row_at(const PGresult *r, int i, int o, store_share *sh)
 {
-	c_text(r, i, 0, sh->id, sizeof(sh->id));
-	sh->user_id = c_i64(r, i, 1);
-	c_text(r, i, 2, sh->device_id, sizeof(sh->device_id));
-	c_text(r, i, 3, sh->eid, sizeof(sh->eid));
-	c_text(r, i, 4, sh->app_id, sizeof(sh->app_id));
-	c_text(r, i, 5, sh->provider, sizeof(sh->provider));
+	c_text(r, i, o + 0, sh->id, sizeof(sh->id));
+	sh->user_id = c_i64(r, i, o + 1);
+	c_text(r, i, o + 2, sh->device_id, sizeof(sh->device_id));
+	c_text(r, i, o + 3, sh->eid, sizeof(sh->eid));
+	c_text(r, i, o + 4, sh->app_id, sizeof(sh->app_id));
+	c_text(r, i, o + 5, sh->provider, sizeof(sh->provider));
 	char state[24];
-	c_text(r, i, 6, state, sizeof(state));
+	c_text(r, i, o + 6, state, sizeof(state));
 	sh->state = share_state_parse(state);
-	sh->duration_s = c_i64(r, i, 7);
-	sh->not_after = c_i64(r, i, 8);
-	c_text(r, i, 9, sh->assoc_app_id, sizeof(sh->assoc_app_id));
-	c_text(r, i, 10, sh->assoc_name, sizeof(sh->assoc_name));
-	c_text(r, i, 11, sh->assoc_kind, sizeof(sh->assoc_kind));
-	c_text(r, i, 12, sh->matching_id, sizeof(sh->matching_id));
-	c_text(r, i, 13, sh->reason, sizeof(sh->reason));
-	sh->created_at = c_i64(r, i, 14);
-	sh->updated_at = c_i64(r, i, 15);
-	c_text(r, i, 16, sh->operation, sizeof(sh->operation));
+	sh->duration_s = c_i64(r, i, o + 7);
+	sh->not_after = c_i64(r, i, o + 8);
+	c_text(r, i, o + 9, sh->assoc_app_id, sizeof(sh->assoc_app_id));
+	c_text(r, i, o + 10, sh->assoc_name, sizeof(sh->assoc_name));
+	c_text(r, i, o + 11, sh->assoc_kind, sizeof(sh->assoc_kind));
+	c_text(r, i, o + 12, sh->matching_id, sizeof(sh->matching_id));
+	c_text(r, i, o + 13, sh->reason, sizeof(sh->reason));
+	sh->created_at = c_i64(r, i, o + 14);
+	sh->updated_at = c_i64(r, i, o + 15);
+	c_text(r, i, o + 16, sh->operation, sizeof(sh->operation));
 }
+
+#define share_row(r, i, sh) share_row_at(r, i, 0, sh)
 
 static void
 share_args(pq_args *a, const store_share *sh)
@@ -1470,9 +1606,27 @@ pq_share_get(store *b, const char *id, store_share *sh)
 {
 	static const char sql[] = "SELECT " SHARE_COLS " FROM shares WHERE id=$1";
 	static const char sql_tx[] = "SELECT " SHARE_COLS " FROM shares WHERE id=$1 FOR UPDATE";
+	pq_store *s = S(b);
 	pq_args a = { 0 };
 	a_text(&a, id);
-	return share_one(S(b), sql, sql_tx, &a, sh);
+	if (s->in_tx)
+		return share_one(s, sql, sql_tx, &a, sh);
+	int o = 0;
+	const PGresult *ra = ra_share(s, id, &o);
+	if (ra == NULL) { /* read with what the node reads next about it */
+		PGresult *r = NULL;
+		int rc = q(s, ra_by_share, Q_READ, &a, &r);
+		if (rc != 0)
+			return rc;
+		if (PQntuples(r) != 1) {
+			PQclear(r);
+			return TS_ENOTFOUND;
+		}
+		ra_keep(s, r, 0);
+		ra = r;
+	}
+	share_row_at(ra, 0, o, sh);
+	return 0;
 }
 
 static int
@@ -1545,6 +1699,16 @@ static int
 pq_share_get_credential(store *b, const char *id, char **out)
 {
 	static const char sql[] = "SELECT credential FROM shares WHERE id=$1 AND credential IS NOT NULL";
+	int o = 0;
+	const PGresult *ra = ra_share(S(b), id, &o);
+	if (ra != NULL) { /* read ahead */
+		if (PQgetisnull(ra, 0, o + RA_CRED))
+			return TS_ENOTFOUND;
+		char *stored = c_strdup(ra, 0, o + RA_CRED);
+		int rc = stored ? store_credential_unseal(S(b)->has_key ? S(b)->key : NULL, id, stored, out) : TS_ENOMEM;
+		free(stored);
+		return rc;
+	}
 	pq_args a = { 0 };
 	a_text(&a, id);
 	PGresult *r = NULL;
@@ -2149,10 +2313,13 @@ pq_tx_get(store *b, const char *id, store_tx *tx)
 {
 	static const char sql[] = "SELECT id, share_id, eid, euicc_challenge, server_challenge, euicc_sig1,"
 				  " smdp_sig2, euicc_pub, stage, created_at FROM es9_tx WHERE id=$1";
+	pq_store *s = S(b);
 	pq_args a = { 0 };
 	a_text(&a, id);
 	PGresult *r = NULL;
-	int rc = q(S(b), sql, Q_READ, &a, &r);
+	/* outside a transaction with its share and what hangs off it (read-ahead) */
+	int ahead = !s->in_tx;
+	int rc = q(s, ahead ? ra_by_tx : sql, Q_READ, &a, &r);
 	if (rc != 0)
 		return rc;
 	rc = TS_ENOTFOUND;
@@ -2168,6 +2335,10 @@ pq_tx_get(store *b, const char *id, store_tx *tx)
 		tx->stage = (int)c_i64(r, 0, 8);
 		tx->created_at = c_i64(r, 0, 9);
 		rc = 0;
+		if (ahead && !PQgetisnull(r, 0, RA_TX_NCOLS)) {
+			ra_keep(s, r, RA_TX_NCOLS);
+			return 0;
+		}
 	}
 	PQclear(r);
 	return rc;
@@ -2414,6 +2585,15 @@ static int
 pq_cc_get(store *b, const char *share_id, char cc_hash_hex[65], int *attempts)
 {
 	static const char sql[] = "SELECT cc_hash, attempts FROM share_cc WHERE share_id=$1";
+	int o = 0;
+	const PGresult *ra = ra_share(S(b), share_id, &o);
+	if (ra != NULL) { /* read ahead */
+		if (PQgetisnull(ra, 0, o + RA_CC_HASH))
+			return TS_ENOTFOUND;
+		c_text(ra, 0, o + RA_CC_HASH, cc_hash_hex, 65);
+		*attempts = (int)c_i64(ra, 0, o + RA_CC_ATTEMPTS);
+		return 0;
+	}
 	pq_args a = { 0 };
 	a_text(&a, share_id);
 	PGresult *r = NULL;

@@ -1,0 +1,224 @@
+/*
+ * PostgreSQL only (issue 9), store_pg.c: the read-ahead (an ES9+ handler's
+ * session, share, confirmation code and credential in one round trip; an
+ * outbox worker's share, provider, user and app in one) and when its answers
+ * end (any other statement, a new HTTP request of the thread, PQ_RA_MS).
+ * The sends are counted by wrapping send(2) (libpq writes with it), as
+ * test_pg_pipeline.c does. Runs when TS_PG_URL names a database it may wipe
+ * (tests/integration/test_store_pg.sh); skips otherwise.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "lib/httpd.h"
+#include "lib/ts_err.h"
+#include "node/store.h"
+
+#include "../pg_fixture.h"
+
+#define EID "89049032123451234512345678901235"
+#define TID "00112233445566778899aabbccddeeff"
+
+/* send(2) as libpq calls it, counted */
+static int sends;
+ssize_t send(int fd, const void *buf, size_t n, int flags);
+ssize_t
+send(int fd, const void *buf, size_t n, int flags)
+{
+	sends++;
+	return (ssize_t)syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
+}
+
+static void
+pause_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000 * 1000L };
+	nanosleep(&ts, NULL);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	return pg_fixture_wipe();
+}
+
+/* A user, provider, app, share S1 (authorised, with a credential and a
+ * confirmation code) and its session TID. */
+static store *
+fixture(int64_t *uid)
+{
+	store *s = pg_fixture_store();
+	assert_int_equal(s->ops->user_add(s, "alice", "hash-a", uid), 0);
+	store_provider pr = { 0 };
+	snprintf(pr.name, sizeof(pr.name), "operator");
+	snprintf(pr.url, sizeof(pr.url), "https://127.0.0.1:1");
+	snprintf(pr.ca_file, sizeof(pr.ca_file), "/ca.pem");
+	assert_int_equal(s->ops->provider_put(s, &pr), 0);
+	store_app ap = { .user_id = *uid, .shareable = 1 };
+	snprintf(ap.app_id, sizeof(ap.app_id), "sim-alice");
+	snprintf(ap.name, sizeof(ap.name), "Alice mobile");
+	snprintf(ap.kind, sizeof(ap.kind), "sim");
+	snprintf(ap.provider, sizeof(ap.provider), "operator");
+	assert_int_equal(s->ops->app_put(s, &ap), 0);
+	store_share sh = { .user_id = *uid, .state = SHARE_AUTHORISED, .created_at = 1, .updated_at = 1 };
+	snprintf(sh.id, sizeof(sh.id), "S1");
+	snprintf(sh.eid, sizeof(sh.eid), "%s", EID);
+	snprintf(sh.app_id, sizeof(sh.app_id), "sim-alice");
+	snprintf(sh.provider, sizeof(sh.provider), "operator");
+	snprintf(sh.matching_id, sizeof(sh.matching_id), "m-S1");
+	snprintf(sh.operation, sizeof(sh.operation), "share");
+	assert_int_equal(s->ops->share_insert(s, &sh), 0);
+	assert_int_equal(s->ops->share_set_credential(s, "S1", "{\"k\":1}"), 0);
+	assert_int_equal(s->ops->cc_put(s, "S1", "ab"), 0);
+	store_tx tx = { .stage = 2, .created_at = 1 };
+	snprintf(tx.id, sizeof(tx.id), TID);
+	snprintf(tx.share_id, sizeof(tx.share_id), "S1");
+	snprintf(tx.eid, sizeof(tx.eid), EID);
+	assert_int_equal(s->ops->tx_put(s, &tx), 0);
+	return s;
+}
+
+/* getBoundProfilePackage's reads (download.c): one round trip */
+static void
+test_session_reads_in_one_round_trip(void **state)
+{
+	(void)state;
+	int64_t uid = 0;
+	store *s = fixture(&uid);
+	store_tx tx;
+	store_share sh;
+	char cc[65], *cred = NULL;
+	int attempts = -1;
+	assert_int_equal(s->ops->tx_get(s, TID, &tx), 0); /* prepared once per connection */
+	sends = 0;
+	assert_int_equal(s->ops->tx_get(s, TID, &tx), 0);
+	assert_string_equal(tx.share_id, "S1");
+	assert_int_equal(tx.stage, 2);
+	assert_int_equal(s->ops->share_get(s, tx.share_id, &sh), 0);
+	assert_string_equal(sh.eid, EID);
+	assert_int_equal(sh.state, SHARE_AUTHORISED);
+	assert_int_equal(s->ops->cc_get(s, sh.id, cc, &attempts), 0);
+	assert_string_equal(cc, "ab");
+	assert_int_equal(attempts, 0);
+	assert_int_equal(s->ops->share_get_credential(s, sh.id, &cred), 0);
+	assert_string_equal(cred, "{\"k\":1}");
+	free(cred);
+	assert_int_equal(sends, 1);
+	/* another share's reads are not answered from it */
+	assert_int_equal(s->ops->cc_get(s, "S2", cc, &attempts), TS_ENOTFOUND);
+	assert_int_equal(sends, 3); /* prepared, then run */
+	store_close(s);
+}
+
+/* an outbox worker's reads (outbox.c do_confirm): one round trip */
+static void
+test_worker_reads_in_one_round_trip(void **state)
+{
+	(void)state;
+	int64_t uid = 0;
+	store *s = fixture(&uid);
+	store_share sh;
+	store_provider pr;
+	store_app ap;
+	char name[64], hash[64];
+	uint8_t pub[65];
+	assert_int_equal(s->ops->share_get(s, "S1", &sh), 0); /* prepared once per connection */
+	assert_int_equal(s->ops->companion_pub(s, EID, pub), TS_ENOTFOUND); /* (ends the read-ahead) */
+	sends = 0;
+	assert_int_equal(s->ops->share_get(s, "S1", &sh), 0);
+	assert_int_equal(s->ops->provider_get(s, sh.provider, &pr), 0);
+	assert_string_equal(pr.url, "https://127.0.0.1:1");
+	assert_string_equal(pr.ca_file, "/ca.pem");
+	assert_int_equal(s->ops->user_get(s, sh.user_id, name, sizeof(name), hash, sizeof(hash)), 0);
+	assert_string_equal(name, "alice");
+	assert_string_equal(hash, "hash-a");
+	assert_int_equal(s->ops->app_get(s, sh.app_id, &ap), 0);
+	assert_string_equal(ap.name, "Alice mobile");
+	assert_int_equal(ap.user_id, uid);
+	assert_int_equal(sends, 1);
+	/* a provider the share does not name is read */
+	assert_int_equal(s->ops->provider_get(s, "other", &pr), TS_ENOTFOUND);
+	assert_int_equal(sends, 3); /* prepared, then run */
+	store_close(s);
+}
+
+/* S1's state changed by another connection (another node) */
+static void
+change_elsewhere(const char *state)
+{
+	char sql[128];
+	snprintf(sql, sizeof(sql), "UPDATE shares SET state='%s' WHERE id='S1'", state);
+	pg_fixture_sql(sql);
+}
+
+/* What was read ahead is not an answer after another statement, in the
+ * thread's next HTTP request or after PQ_RA_MS. */
+static void
+test_read_ahead_ends(void **state)
+{
+	(void)state;
+	int64_t uid = 0;
+	store *s = fixture(&uid);
+	store_tx tx;
+	store_share sh;
+	uint8_t pub[65];
+	/* another statement in between */
+	assert_int_equal(s->ops->tx_get(s, TID, &tx), 0);
+	change_elsewhere("delivered");
+	assert_int_equal(s->ops->companion_pub(s, EID, pub), TS_ENOTFOUND);
+	assert_int_equal(s->ops->share_get(s, "S1", &sh), 0);
+	assert_int_equal(sh.state, SHARE_DELIVERED);
+	/* the next request */
+	assert_int_equal(s->ops->tx_get(s, TID, &tx), 0);
+	change_elsewhere("installed");
+	ts_httpd_request_mark();
+	assert_int_equal(s->ops->share_get(s, "S1", &sh), 0);
+	assert_int_equal(sh.state, SHARE_INSTALLED);
+	/* later */
+	assert_int_equal(s->ops->tx_get(s, TID, &tx), 0);
+	change_elsewhere("authorised");
+	pause_ms(80);
+	assert_int_equal(s->ops->share_get(s, "S1", &sh), 0);
+	assert_int_equal(sh.state, SHARE_AUTHORISED);
+	/* a transaction reads the row itself (FOR UPDATE) */
+	assert_int_equal(s->ops->tx_get(s, TID, &tx), 0);
+	change_elsewhere("delivered");
+	assert_int_equal(s->ops->begin(s), 0);
+	assert_int_equal(s->ops->share_get(s, "S1", &sh), 0);
+	assert_int_equal(sh.state, SHARE_DELIVERED);
+	s->ops->rollback(s);
+	/* without any of them: the row read ahead answers (what the checks
+	 * above rely on to bite) */
+	assert_int_equal(s->ops->tx_get(s, TID, &tx), 0);
+	change_elsewhere("installed");
+	assert_int_equal(s->ops->share_get(s, "S1", &sh), 0);
+	assert_int_equal(sh.state, SHARE_DELIVERED);
+	store_close(s);
+}
+
+int
+main(void)
+{
+	if (pg_fixture_skip("test_pg_store"))
+		return 0;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_session_reads_in_one_round_trip, setup),
+		cmocka_unit_test_setup(test_worker_reads_in_one_round_trip, setup),
+		cmocka_unit_test_setup(test_read_ahead_ends, setup),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
