@@ -207,6 +207,21 @@ static const char *const migrations[] = {
 	/* (parenthesised: one element, as clang's -Wstring-concatenation wants it said) */
 	("CREATE TABLE share_cc (share_id TEXT PRIMARY KEY, cc_hash TEXT NOT NULL, attempts INTEGER NOT NULL"
 	 "  DEFAULT 0);"),
+	/* 11: flat as the store grows, cheaper share updates (issue 9):
+	 * shares_of_eid ("WHERE eid ORDER BY created_at DESC, id DESC LIMIT")
+	 * walks an index backwards instead of sorting every share the EID ever
+	 * had; a share update (never HOT: state and updated_at change) adds an
+	 * entry to each index whose predicate the new row meets, so the expiry
+	 * index holds only the expirable states (store_sql_expirable()) and the
+	 * prune index only the finished ones (NOT IN store_sql_open_states()),
+	 * the predicates the queries state word for word (test_pg_plans.sh). */
+	("CREATE INDEX shares_eid_created ON shares(eid, created_at, id);"
+	 "DROP INDEX shares_expiry;"
+	 "CREATE INDEX shares_expiry ON shares(not_after)"
+	 "  WHERE state IN ('authorised','delivered','installed') AND not_after > 0;"
+	 "DROP INDEX shares_updated;"
+	 "CREATE INDEX shares_updated ON shares(updated_at) WHERE state NOT IN"
+	 "  ('requested','eid_confirmed','authorised','delivered','installed','cancel_pending');"),
 };
 
 /* Statement flags. A failed statement aborts a PostgreSQL transaction

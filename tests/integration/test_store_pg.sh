@@ -132,7 +132,7 @@ ALICE_CODE=$(printf '%s\n' "$PASS" | "$TS_BIN/tapshare-node" user add alice --di
 BOB_CODE=$(printf '%s\n' "bob's passphrase 42" | "$TS_BIN/tapshare-node" user add bob --dir "$T/node" 2>>"$T/node-init.log")
 "$TS_BIN/tapshare-node" app add --dir "$T/node" --user alice --app-id sim-alice --name "Alice mobile" \
 	--kind sim --provider operator 2>>"$T/node-init.log"
-expect "schema migrated to version 10" [ "$(psql_node 'SELECT MAX(version) FROM schema_version')" = 10 ]
+expect "schema migrated to version 11" [ "$(psql_node 'SELECT MAX(version) FROM schema_version')" = 11 ]
 expect "users are in PostgreSQL" [ "$(psql_node 'SELECT COUNT(*) FROM users')" = 2 ]
 ts_start_node
 expect "an empty [node] address on PostgreSQL is warned about (nodes on one database name one address)" \
