@@ -101,6 +101,8 @@ typedef struct pq_store {
 	size_t ncache, cap;
 	char lock_timeout[128]; /* "SET lock_timeout = '<ms>ms'; SET default_transaction_isolation ..." */
 	int retryable;         /* the last failure was 40001 / 40P01 / 55P03 */
+	int broken;            /* left in pipeline mode by a failed send: reconnect (alive) */
+	int fail_send;         /* TAPSHARE_PG_FAIL_SEND=n (tests): the nth pipeline of 2+ queued fails part-way */
 	int tx_seq;            /* in a transaction: events / commands it inserted (ord_expr) */
 	/* NOTIFY payloads of this transaction, sent after its COMMIT (not in
 	 * it: see "cross-node wake-ups" above); nnote of PQ_NOTES */
@@ -381,6 +383,21 @@ notice_sink(void *arg, const char *msg)
 
 static int sqlstate_rc(const PGresult *r);
 
+/* A failure because the server went away (the connection lost, the backend
+ * ended by an administrator or a server shutdown: 57P01..57P03, no room for
+ * a new connection: 53300) is the busy error, TS_ETIMEOUT, as a lock
+ * timeout is: the callers retry or answer 503 with Retry-After, and the
+ * next statement outside a transaction reconnects (alive). A commit that
+ * failed this way may still have been made (its answer was lost): the
+ * callers' retries are idempotent (unique keys, state checks). */
+static int
+pq_rc(pq_store *s, int rc)
+{
+	if (rc == TS_EDB && (PQstatus(s->conn) != CONNECTION_OK || s->broken))
+		return TS_ETIMEOUT;
+	return rc;
+}
+
 /* READ COMMITTED is the session's default (set at connect with lock_timeout):
  * a bare BEGIN is cheaper for the server to run than one naming the level */
 #define PQ_BEGIN_SQL "BEGIN"
@@ -428,7 +445,7 @@ simple(pq_store *s, const char *sql)
 		rc = sqlstate_rc(r) == TS_ETIMEOUT ? TS_ETIMEOUT : TS_EDB;
 	}
 	PQclear(r);
-	return rc;
+	return pq_rc(s, rc);
 }
 
 static int
@@ -441,6 +458,11 @@ sqlstate_rc(const PGresult *r)
 		return TS_ETIMEOUT;
 	if (state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
 		return TS_ETIMEOUT; /* serialization_failure, deadlock_detected: retry */
+	/* connection_exception (08), admin / crash shutdown, cannot connect now
+	 * (57P01..57P03), too_many_connections (53300): see pq_rc */
+	if (state != NULL && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0 ||
+				 strcmp(state, "53300") == 0))
+		return TS_ETIMEOUT;
 	return TS_EDB;
 }
 
@@ -535,17 +557,19 @@ store_pg_own_backend(int pid)
 static int
 alive(pq_store *s)
 {
-	if (PQstatus(s->conn) == CONNECTION_OK)
+	if (PQstatus(s->conn) == CONNECTION_OK && !s->broken)
 		return 0;
 	if (s->in_tx)
-		return TS_EDB;
+		return TS_ETIMEOUT; /* the transaction is gone: busy (pq_rc) */
 	own_del(s->pid);
 	s->pid = 0;
+	/* (a new connection: out of pipeline mode whatever state it was in) */
 	PQreset(s->conn);
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		log_error("postgresql: reconnect failed: %s", PQerrorMessage(s->conn));
-		return TS_EDB;
+		return TS_ETIMEOUT;
 	}
+	s->broken = 0;
 	for (size_t i = 0; i < s->ncache; i++)
 		s->cache[i].prepared = 0;
 	log_warn("postgresql: connection re-established");
@@ -722,9 +746,15 @@ flush(pq_store *s, const char *name, const pq_args *a, int guard, PGresult **r_o
 		queue_clear(s);
 		return TS_EDB;
 	}
+	int fail_here = nq >= 2 && s->fail_send > 0 && --s->fail_send == 0;
 	int sent = !begin || PQsendQueryParams(c, PQ_BEGIN_SQL, 0, NULL, NULL, NULL, NULL, 0) == 1;
 	for (int i = 0; sent && i < nq; i++) {
 		const struct pq_queued *e = &s->queue[i];
+		if (i == 1 && fail_here) {
+			log_warn("TAPSHARE_PG_FAIL_SEND: a send fails part-way");
+			sent = 0;
+			break;
+		}
 		sent = e->name[0] != '\0' ? PQsendQueryPrepared(c, e->name, e->n, e->v, e->len, e->fmt, 1) == 1 :
 		    PQsendQueryParams(c, e->sql, e->n, NULL, e->v, e->len, e->fmt, 1) == 1;
 	}
@@ -785,6 +815,17 @@ flush(pq_store *s, const char *name, const pq_args *a, int guard, PGresult **r_o
 		if (rc == 0)
 			rc = TS_EDB;
 	}
+	/* A send that failed part-way leaves the connection in pipeline mode
+	 * (libpq refuses to leave it with statements unanswered), where every
+	 * later statement fails: the session is given up and reopened before
+	 * the next statement (alive), which also makes the server roll back
+	 * what part of the transaction it got (no sync was sent for it, and
+	 * its BEGIN came first). */
+	if (PQpipelineStatus(c) != PQ_PIPELINE_OFF) {
+		log_warn("postgresql: connection left in pipeline mode; it is reopened");
+		s->broken = 1;
+	}
+	rc = pq_rc(s, rc);
 	if (rc == 0 && name != NULL) {
 		if (guard && PQresultStatus(sp) != PGRES_COMMAND_OK) {
 			log_error("postgresql: %s", sp ? PQresultErrorMessage(sp) : PQerrorMessage(c));
@@ -823,7 +864,7 @@ q_once(pq_store *s, const char *sql, int flags, const pq_args *a, PGresult **out
 	char name[16];
 	s->retryable = 0;
 	if (rc != 0 || (rc = prepared_name(s, sql, a ? a->n : 0, name)) != 0)
-		return rc;
+		return pq_rc(s, rc);
 	if (s->explain != NULL)
 		explain(s, sql, a);
 	if ((flags & Q_DEFER) && s->in_tx && out == NULL)
@@ -845,7 +886,7 @@ q_once(pq_store *s, const char *sql, int flags, const pq_args *a, PGresult **out
 			PQclear(r);
 		return 0;
 	}
-	rc = sqlstate_rc(r);
+	rc = pq_rc(s, sqlstate_rc(r));
 	s->retryable = sqlstate_retry(r);
 	if (rc != TS_EEXIST)
 		log_error("postgresql: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(s->conn));
@@ -973,9 +1014,9 @@ commit_tx(pq_store *s, int count)
 			log_error("postgresql: transaction aborted, not committed");
 			queue_clear(s);
 			s->nnote = 0;
-			if (ts == PQTRANS_INERROR)
+			if (ts == PQTRANS_INERROR && !s->broken)
 				(void)simple(s, "ROLLBACK");
-			return TS_EDB;
+			return pq_rc(s, TS_EDB);
 		}
 	}
 	/* The wake-ups go after the COMMIT, in the same round trip (they form
@@ -1005,11 +1046,12 @@ commit_tx(pq_store *s, int count)
 	PQclear(cr);
 	queue_clear(s);
 	s->begin_pending = 0;
-	if (rc != 0 && PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+	if (rc != 0 && PQstatus(s->conn) == CONNECTION_OK && !s->broken &&
+	    PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 		(void)simple(s, "ROLLBACK");
 	if (rc == 0 && count)
 		store_committed();
-	return rc;
+	return pq_rc(s, rc);
 }
 
 static int
@@ -1027,7 +1069,7 @@ pq_rollback(store *b)
 	s->in_tx = 0;
 	s->begin_pending = 0;
 	s->nnote = 0;
-	if (was && PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+	if (was && PQstatus(s->conn) == CONNECTION_OK && !s->broken && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 		(void)simple(s, "ROLLBACK");
 }
 
@@ -2967,6 +3009,10 @@ store_pg_open(const char *url, const store_opts *opts, store **out)
 	    " x AS (DELETE FROM shares WHERE id IN (SELECT id FROM d) RETURNING 1)"
 	    " SELECT COUNT(*)::bigint FROM x",
 	    store_sql_open_states());
+	const char *fs = store_test_hook("TAPSHARE_PG_FAIL_SEND");
+	long long fsn = 0;
+	if (fs != NULL && ts_parse_ll(fs, 1, 1000000, &fsn) == 0)
+		s->fail_send = (int)fsn;
 	const char *ex = store_test_hook("TAPSHARE_STORE_EXPLAIN");
 	if (ex != NULL && ex[0] != '\0' && (s->explain = fopen(ex, "a")) == NULL)
 		log_warn("TAPSHARE_STORE_EXPLAIN: cannot open %s", ex);

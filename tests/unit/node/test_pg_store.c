@@ -210,6 +210,105 @@ test_read_ahead_ends(void **state)
 	store_close(s);
 }
 
+/* Ends the store's server process (pg_terminate_backend: SQLSTATE 57P01,
+ * what an administrator's kill or a server shutdown looks like). */
+static void
+terminate_store_backend(void)
+{
+	pg_fixture_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+		       " AND pid <> pg_backend_pid() AND backend_type = 'client backend'");
+	pause_ms(100);
+}
+
+/* A server gone away is the busy error (the callers retry or answer 503
+ * with Retry-After), in a transaction's queued writes and commit and in a
+ * read; the next statement outside a transaction reconnects, also after
+ * a pipeline that failed part-way. */
+static void
+test_server_gone_is_busy(void **state)
+{
+	(void)state;
+	int64_t uid = 0;
+	store *s = fixture(&uid);
+	store_share sh;
+	/* the transition once (its statements prepared on this connection) */
+	assert_int_equal(s->ops->begin(s), 0);
+	assert_int_equal(s->ops->share_get(s, "S1", &sh), 0);
+	assert_int_equal(s->ops->share_update(s, &sh), 0);
+	assert_int_equal(s->ops->smds_event_del(s, "S1"), 0);
+	assert_int_equal(s->ops->commit(s), 0);
+	/* mid-transaction: the queued writes and the COMMIT go in one
+	 * pipeline to a backend that is gone */
+	assert_int_equal(s->ops->begin(s), 0);
+	assert_int_equal(s->ops->share_get(s, "S1", &sh), 0);
+	terminate_store_backend();
+	sh.state = SHARE_DELIVERED;
+	assert_int_equal(s->ops->share_update(s, &sh), 0); /* queued */
+	assert_int_equal(s->ops->smds_event_del(s, "S1"), 0);
+	assert_int_equal(s->ops->commit(s), TS_ETIMEOUT);
+	s->ops->rollback(s);
+	/* reconnected, not left in pipeline mode: reads and transactions work */
+	assert_int_equal(s->ops->share_get(s, "S1", &sh), 0);
+	assert_int_equal(sh.state, SHARE_AUTHORISED); /* nothing of it was kept */
+	assert_int_equal(s->ops->begin(s), 0);
+	assert_int_equal(s->ops->share_get(s, "S1", &sh), 0);
+	sh.state = SHARE_INSTALLED;
+	assert_int_equal(s->ops->share_update(s, &sh), 0);
+	assert_int_equal(s->ops->commit(s), 0);
+	/* a read outside a transaction: busy, then answered */
+	terminate_store_backend();
+	uint8_t pub[65];
+	assert_int_equal(s->ops->companion_pub(s, EID, pub), TS_ETIMEOUT);
+	assert_int_equal(s->ops->share_get(s, "S1", &sh), 0);
+	assert_int_equal(sh.state, SHARE_INSTALLED);
+	/* the first statement of a transaction (BEGIN with it, one pipeline) */
+	terminate_store_backend();
+	assert_int_equal(s->ops->begin(s), 0);
+	assert_int_equal(s->ops->share_get(s, "S1", &sh), TS_ETIMEOUT);
+	s->ops->rollback(s);
+	assert_int_equal(s->ops->share_get(s, "S1", &sh), 0);
+	store_close(s);
+}
+
+/* A pipeline whose send fails part-way (TAPSHARE_PG_FAIL_SEND: the second
+ * pipeline of 2+ queued statements, with the connection itself fine) leaves
+ * libpq in pipeline mode: the commit is busy, nothing of it is kept, and
+ * the next statement runs (the session reopened), not "not allowed in
+ * pipeline mode" for ever. */
+static void
+test_send_failed_part_way(void **state)
+{
+	(void)state;
+	int64_t uid = 0;
+	store *s = fixture(&uid);
+	store_close(s);
+	setenv("TAPSHARE_PG_FAIL_SEND", "2", 1);
+	s = pg_fixture_store();
+	unsetenv("TAPSHARE_PG_FAIL_SEND");
+	store_share sh;
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(s->ops->begin(s), 0);
+		assert_int_equal(s->ops->share_get(s, "S1", &sh), 0);
+		sh.state = k == 0 ? SHARE_DELIVERED : SHARE_INSTALLED;
+		assert_int_equal(s->ops->share_update(s, &sh), 0);
+		assert_int_equal(s->ops->smds_event_del(s, "S1"), 0);
+		assert_int_equal(s->ops->commit(s), k == 0 ? 0 : TS_ETIMEOUT);
+		if (k == 1)
+			s->ops->rollback(s);
+	}
+	assert_int_equal(s->ops->share_get(s, "S1", &sh), 0);
+	assert_int_equal(sh.state, SHARE_DELIVERED);
+	assert_int_equal(s->ops->begin(s), 0);
+	assert_int_equal(s->ops->share_get(s, "S1", &sh), 0);
+	sh.state = SHARE_INSTALLED;
+	assert_int_equal(s->ops->share_update(s, &sh), 0);
+	assert_int_equal(s->ops->smds_event_del(s, "S1"), 0);
+	assert_int_equal(s->ops->commit(s), 0);
+	assert_int_equal(s->ops->share_get(s, "S1", &sh), 0);
+	assert_int_equal(sh.state, SHARE_INSTALLED);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -219,6 +318,8 @@ main(void)
 		cmocka_unit_test_setup(test_session_reads_in_one_round_trip, setup),
 		cmocka_unit_test_setup(test_worker_reads_in_one_round_trip, setup),
 		cmocka_unit_test_setup(test_read_ahead_ends, setup),
+		cmocka_unit_test_setup(test_server_gone_is_busy, setup),
+		cmocka_unit_test_setup(test_send_failed_part_way, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
