@@ -123,6 +123,11 @@ typedef struct pq_store {
 	int ra_off;
 	uint64_t ra_req;       /* ts_httpd_thread_requests() when it was read */
 	int64_t ra_ms;         /* and the monotonic time */
+	/* outbox_next_due read ahead with the outbox's own commits (q_relaxed):
+	 * nd_state 0 none, 1 no row due, 2 nd_at; ends as the row above does */
+	int want_nd;
+	int nd_state;
+	int64_t nd_at;
 } pq_store;
 
 #define S(x) ((pq_store *)(x))
@@ -404,12 +409,21 @@ pq_rc(pq_store *s, int rc)
 
 static int flush(pq_store *s, const char *name, const pq_args *a, int guard, PGresult **r_out);
 
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Forgets the read-ahead row: any statement of this connection ends it. */
 static void
 ra_drop(pq_store *s)
 {
 	PQclear(s->ra);
 	s->ra = NULL;
+	s->nd_state = 0;
 }
 
 /* Runs a simple (parameterless, valueless) command; inside a transaction
@@ -990,8 +1004,12 @@ pq_begin(store *b)
 	return 0;
 }
 
+/* outbox_next_due's statement */
+static const char sql_next_due[] = "SELECT MIN(GREATEST(next_at, lease_until)) FROM outbox WHERE done=0";
+
 /* Commits: what is still queued, the COMMIT and the wake-ups, in one round
- * trip. count: a durable commit (store_committed, the crash hook). */
+ * trip (and, when want_nd, outbox_next_due's read, see q_relaxed). count: a
+ * durable commit (store_committed, the crash hook). */
 static int
 commit_tx(pq_store *s, int count)
 {
@@ -1037,12 +1055,24 @@ commit_tx(pq_store *s, int count)
 		rc = enqueue(s, "", "SELECT pg_notify('tapshare', $1)", &na, NULL, 1);
 	}
 	s->nnote = 0;
+	PGresult *nd = NULL;
+	int want_nd = s->want_nd;
+	s->want_nd = 0;
+	if (rc == 0 && want_nd)
+		rc = enqueue(s, "", sql_next_due, NULL, &nd, 1);
 	if (rc == 0)
 		rc = flush(s, NULL, NULL, 0, NULL);
 	if (rc == 0 && (PQresultStatus(cr) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(cr), "COMMIT") != 0)) {
 		log_error("postgresql commit: %s", cr ? PQresultErrorMessage(cr) : PQerrorMessage(s->conn));
 		rc = TS_EDB;
 	}
+	if (rc == 0 && nd != NULL && PQntuples(nd) == 1) {
+		s->nd_state = PQgetisnull(nd, 0, 0) ? 1 : 2;
+		s->nd_at = c_i64(nd, 0, 0);
+		s->ra_req = ts_httpd_thread_requests();
+		s->ra_ms = mono_ms();
+	}
+	PQclear(nd);
 	PQclear(cr);
 	queue_clear(s);
 	s->begin_pending = 0;
@@ -1107,10 +1137,12 @@ q_relaxed(pq_store *s, const char *sql, const pq_args *a, PGresult **out)
 				explain(s, sql, a);
 			rc = enqueue(s, name, NULL, a, &r, 0);
 		}
-		if (rc == 0)
+		if (rc == 0) {
+			s->want_nd = 1; /* the worker asks it next, when it waits */
 			rc = commit_tx(s, 0);
-		else
+		} else {
 			pq_rollback(&s->base);
+		}
 		if (rc == 0) {
 			if (out)
 				*out = r;
@@ -1158,13 +1190,6 @@ static const char ra_by_share[] = "SELECT " RA_COLS " FROM shares s" RA_JOINS " 
 static const char ra_by_tx[] = "SELECT " TX_COLS ", " RA_COLS " FROM es9_tx t LEFT JOIN shares s ON s.id = t.share_id"
 			       RA_JOINS " WHERE t.id=$1";
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Keeps r (one row or none) as the read-ahead row, its share at column off. */
 static void
@@ -2227,10 +2252,16 @@ pq_outbox_depth(store *b, int64_t *pending, int64_t *retrying)
 static int
 pq_outbox_next_due(store *b, int64_t now, int64_t *secs)
 {
-	static const char sql[] = "SELECT MIN(GREATEST(next_at, lease_until)) FROM outbox WHERE done=0";
-	PGresult *r = NULL;
+	pq_store *s = S(b);
 	*secs = -1;
-	int rc = q(S(b), sql, Q_READ, NULL, &r);
+	if (s->nd_state != 0 && !s->in_tx && s->ra_req == ts_httpd_thread_requests() &&
+	    mono_ms() - s->ra_ms <= PQ_RA_MS) { /* read with the outbox's last commit (q_relaxed) */
+		if (s->nd_state == 2)
+			*secs = s->nd_at <= now ? 0 : s->nd_at - now;
+		return 0;
+	}
+	PGresult *r = NULL;
+	int rc = q(s, sql_next_due, Q_READ, NULL, &r);
 	if (rc != 0)
 		return rc;
 	if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) {

@@ -210,6 +210,39 @@ test_read_ahead_ends(void **state)
 	store_close(s);
 }
 
+/* An outbox worker asks outbox_next_due right after its claim or done mark
+ * (outbox.c worker_main): read in the same round trip as that commit. */
+static void
+test_next_due_with_the_outbox_commit(void **state)
+{
+	(void)state;
+	store *s = pg_fixture_store();
+	int64_t id = 0, due = 0, now = (int64_t)time(NULL);
+	store_outbox rows[4];
+	size_t got = 0;
+	uint8_t pub[65];
+	assert_int_equal(s->ops->outbox_add(s, "confirm", "S1", &id), 0);
+	assert_int_equal(s->ops->outbox_claim(s, now, 30, rows, 4, &got), 0);
+	assert_int_equal(got, 1);
+	sends = 0;
+	assert_int_equal(s->ops->outbox_next_due(s, now, &due), 0);
+	assert_int_equal(due, 30); /* the lease */
+	assert_int_equal(sends, 0);
+	assert_int_equal(s->ops->outbox_done(s, rows[0].id), 0);
+	sends = 0;
+	assert_int_equal(s->ops->outbox_next_due(s, now, &due), 0);
+	assert_int_equal(due, -1); /* nothing pending */
+	assert_int_equal(sends, 0);
+	/* after another statement it is read */
+	assert_int_equal(s->ops->outbox_add(s, "cancel", "S1", &id), 0);
+	assert_int_equal(s->ops->companion_pub(s, EID, pub), TS_ENOTFOUND);
+	sends = 0;
+	assert_int_equal(s->ops->outbox_next_due(s, now, &due), 0);
+	assert_int_equal(due, 0); /* the new row is due */
+	assert_true(sends >= 1);
+	store_close(s);
+}
+
 /* Ends the store's server process (pg_terminate_backend: SQLSTATE 57P01,
  * what an administrator's kill or a server shutdown looks like). */
 static void
@@ -318,6 +351,7 @@ main(void)
 		cmocka_unit_test_setup(test_session_reads_in_one_round_trip, setup),
 		cmocka_unit_test_setup(test_worker_reads_in_one_round_trip, setup),
 		cmocka_unit_test_setup(test_read_ahead_ends, setup),
+		cmocka_unit_test_setup(test_next_due_with_the_outbox_commit, setup),
 		cmocka_unit_test_setup(test_server_gone_is_busy, setup),
 		cmocka_unit_test_setup(test_send_failed_part_way, setup),
 	};
