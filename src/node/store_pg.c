@@ -118,9 +118,11 @@ typedef struct pq_store {
 	uint8_t key[32];       /* node key (store_opts.secret_key) when has_key */
 	int has_key;
 	/* read-ahead (see "Read-ahead" below): one row, RA_* columns, from
-	 * ra_off on (0, or after the es9_tx columns) */
+	 * ra_off on (0, or after the es9_tx columns); RA_DEVICE: a device's row
+	 * and its tokens (device_user), device ra_dev */
 	PGresult *ra;
 	int ra_off;
+	char ra_dev[STORE_ID_MAX];
 	uint64_t ra_req;       /* ts_httpd_thread_requests() when it was read */
 	int64_t ra_ms;         /* and the monotonic time */
 	/* outbox_next_due read ahead with the outbox's own commits (q_relaxed):
@@ -221,8 +223,10 @@ static const char *const migrations[] = {
 	 * entry to each index whose predicate the new row meets, so the expiry
 	 * index holds only the expirable states (store_sql_expirable()) and the
 	 * prune index only the finished ones (NOT IN store_sql_open_states()),
-	 * the predicates the queries state word for word (test_pg_plans.sh). */
+	 * the predicates the queries state word for word (test_pg_plans.sh);
+	 * device_user reads the device's live tokens with it (read-ahead). */
 	("CREATE INDEX shares_eid_created ON shares(eid, created_at, id);"
+	 "CREATE INDEX tokens_device ON tokens(device_id, expires_at);"
 	 "DROP INDEX shares_expiry;"
 	 "CREATE INDEX shares_expiry ON shares(not_after)"
 	 "  WHERE state IN ('authorised','delivered','installed') AND not_after > 0;"
@@ -1186,6 +1190,14 @@ enum { RA_CRED = 17, RA_CC_HASH, RA_CC_ATTEMPTS, RA_P_NAME, RA_P_URL, RA_P_CA, R
 #define TX_COLS "t.id, t.share_id, t.eid, t.euicc_challenge, t.server_challenge, t.euicc_sig1, t.smdp_sig2," \
 		" t.euicc_pub, t.stage, t.created_at"
 #define RA_TX_NCOLS 10
+/* device_user's read: the device and its live tokens, RA_TOKENS at most
+ * (more: token_check reads) */
+#define RA_DEVICE (-1)
+#define RA_TOKENS 8
+static const char ra_by_device[] = "SELECT d.user_id, d.revoked_at, t.token_hash, t.user_id, t.expires_at"
+				   " FROM devices d LEFT JOIN LATERAL (SELECT token_hash, user_id, expires_at FROM tokens"
+				   " WHERE device_id = d.device_id AND expires_at >= $2 LIMIT 9) t ON true" /* RA_TOKENS + 1 */
+				   " WHERE d.device_id=$1";
 static const char ra_by_share[] = "SELECT " RA_COLS " FROM shares s" RA_JOINS " WHERE s.id=$1";
 static const char ra_by_tx[] = "SELECT " TX_COLS ", " RA_COLS " FROM es9_tx t LEFT JOIN shares s ON s.id = t.share_id"
 			       RA_JOINS " WHERE t.id=$1";
@@ -1204,17 +1216,25 @@ ra_keep(pq_store *s, PGresult *r, int off)
 
 /* The read-ahead row whose share is share_id and exists (its first column
  * at *off), or NULL: none, or no longer valid (then dropped). */
+static int
+ra_valid(pq_store *s)
+{
+	if (s->ra == NULL)
+		return 0;
+	if (s->in_tx || s->ra_req != ts_httpd_thread_requests() || mono_ms() - s->ra_ms > PQ_RA_MS) {
+		ra_drop(s);
+		return 0;
+	}
+	return 1;
+}
+
 static const PGresult *
 ra_share(pq_store *s, const char *share_id, int *off)
 {
-	if (s->ra == NULL)
+	if (!ra_valid(s))
 		return NULL;
-	if (s->in_tx || s->ra_req != ts_httpd_thread_requests() || mono_ms() - s->ra_ms > PQ_RA_MS) {
-		ra_drop(s);
-		return NULL;
-	}
 	*off = s->ra_off;
-	if (PQntuples(s->ra) != 1 || PQgetisnull(s->ra, 0, *off) || share_id == NULL ||
+	if (*off < 0 || PQntuples(s->ra) != 1 || PQgetisnull(s->ra, 0, *off) || share_id == NULL ||
 	    strcmp(PQgetvalue(s->ra, 0, *off), share_id) != 0)
 		return NULL;
 	return s->ra;
@@ -1225,7 +1245,7 @@ ra_share(pq_store *s, const char *share_id, int *off)
 static const PGresult *
 ra_of(pq_store *s, int col, const char *v, int64_t uid, int *off)
 {
-	if (s->ra == NULL || PQntuples(s->ra) != 1 || PQgetisnull(s->ra, 0, s->ra_off))
+	if (s->ra == NULL || s->ra_off < 0 || PQntuples(s->ra) != 1 || PQgetisnull(s->ra, 0, s->ra_off))
 		return NULL;
 	const PGresult *r = ra_share(s, PQgetvalue(s->ra, 0, s->ra_off), off);
 	if (r == NULL)
@@ -1378,16 +1398,25 @@ static int
 pq_device_user(store *b, const char *device_id, int64_t *user_id)
 {
 	static const char sql[] = "SELECT user_id, revoked_at FROM devices WHERE device_id=$1";
+	pq_store *s = S(b);
+	int ahead = !s->in_tx && strlen(device_id) < sizeof(s->ra_dev);
 	pq_args a = { 0 };
 	a_text(&a, device_id);
+	if (ahead) /* with its live tokens: the API's token_check follows (read-ahead) */
+		a_i64(&a, ts_now());
 	PGresult *r = NULL;
-	int rc = q(S(b), sql, Q_READ, &a, &r);
+	int rc = q(s, ahead ? ra_by_device : sql, Q_READ, &a, &r);
 	if (rc != 0)
 		return rc;
 	rc = TS_ENOTFOUND;
 	if (PQntuples(r) > 0) {
 		*user_id = c_i64(r, 0, 0);
 		rc = c_i64(r, 0, 1) != 0 ? TS_EDENIED : 0;
+		if (ahead) {
+			ra_keep(s, r, RA_DEVICE);
+			memcpy(s->ra_dev, device_id, strlen(device_id) + 1);
+			return rc;
+		}
 	}
 	PQclear(r);
 	return rc;
@@ -1414,6 +1443,17 @@ static int
 pq_token_check(store *b, const char *token_hash, const char *device_id, int64_t now, int64_t *user_id)
 {
 	static const char sql[] = "SELECT user_id FROM tokens WHERE token_hash=$1 AND device_id=$2 AND expires_at>=$3";
+	pq_store *s = S(b);
+	const PGresult *ra = ra_valid(s) && s->ra_off == RA_DEVICE && strcmp(s->ra_dev, device_id) == 0 ? s->ra : NULL;
+	if (ra != NULL && PQntuples(ra) <= RA_TOKENS) { /* the device's live tokens, all of them */
+		for (int i = 0; i < PQntuples(ra); i++)
+			if (!PQgetisnull(ra, i, 2) && strcmp(PQgetvalue(ra, i, 2), token_hash) == 0 &&
+			    c_i64(ra, i, 4) >= now) {
+				*user_id = c_i64(ra, i, 3);
+				return 0;
+			}
+		return TS_EAUTH;
+	}
 	pq_args a = { 0 };
 	a_text(&a, token_hash);
 	a_text(&a, device_id);
@@ -1706,6 +1746,7 @@ pq_share_get(store *b, const char *id, store_share *sh)
 		}
 		ra_keep(s, r, 0);
 		ra = r;
+		o = 0;
 	}
 	share_row_at(ra, 0, o, sh);
 	return 0;

@@ -112,10 +112,10 @@ fi
 # 1e. PostgreSQL only: the read-ahead (a session's or share's reads in one
 #     round trip, and when its answers end), store_pg.c's error mapping
 if TS_PG_URL="$PGURL_UNIT" timeout 180 "$TS_BIN/unit_node_test_pg_store" >"$T/pgstore.log" 2>&1 &&
-	grep -q '^\[  PASSED  \] 6 test(s)' "$T/pgstore.log"; then
-	ok "read-ahead and error mapping (unit_node_test_pg_store, 6 tests)"
+	grep -q '^\[  PASSED  \] 7 test(s)' "$T/pgstore.log"; then
+	ok "read-ahead and error mapping (unit_node_test_pg_store, 7 tests)"
 else
-	fail "read-ahead and error mapping (unit_node_test_pg_store, 6 tests)"
+	fail "read-ahead and error mapping (unit_node_test_pg_store, 7 tests)"
 	grep -E '^\[|FAIL|error|Assert' "$T/pgstore.log" | tail -n 40
 fi
 

@@ -210,6 +210,48 @@ test_read_ahead_ends(void **state)
 	store_close(s);
 }
 
+/* The API's authentication (api_primary.c auth_user): the device, then its
+ * bearer token, in one round trip. */
+static void
+test_device_and_token_in_one_round_trip(void **state)
+{
+	(void)state;
+	int64_t uid = 0, got = 0;
+	store *s = fixture(&uid);
+	int64_t now = (int64_t)time(NULL);
+	uint8_t pub[65];
+	assert_int_equal(s->ops->device_add(s, "dev1", uid, "phone"), 0);
+	assert_int_equal(s->ops->token_add(s, "tok-live", "dev1", uid, now + 3600), 0);
+	assert_int_equal(s->ops->token_add(s, "tok-old", "dev1", uid, now - 10), 0);
+	assert_int_equal(s->ops->device_user(s, "dev1", &got), 0); /* prepared once per connection */
+	assert_int_equal(s->ops->companion_pub(s, EID, pub), TS_ENOTFOUND);
+	sends = 0;
+	assert_int_equal(s->ops->device_user(s, "dev1", &got), 0);
+	assert_int_equal(got, uid);
+	assert_int_equal(s->ops->token_check(s, "tok-live", "dev1", now, &got), 0);
+	assert_int_equal(got, uid);
+	assert_int_equal(s->ops->token_check(s, "tok-old", "dev1", now, &got), TS_EAUTH);
+	assert_int_equal(s->ops->token_check(s, "tok-none", "dev1", now, &got), TS_EAUTH);
+	assert_int_equal(s->ops->token_check(s, "tok-live", "dev1", now + 7200, &got), TS_EAUTH); /* expired by then */
+	assert_int_equal(sends, 1);
+	/* another device's token is read */
+	assert_int_equal(s->ops->token_check(s, "tok-live", "dev2", now, &got), TS_EAUTH);
+	assert_int_equal(sends, 3); /* prepared, then run */
+	/* after another statement a token made elsewhere meanwhile is seen */
+	assert_int_equal(s->ops->device_user(s, "dev1", &got), 0);
+	pg_fixture_sql("INSERT INTO tokens(token_hash, device_id, user_id, expires_at) VALUES('tok-new', 'dev1', 1, 99999999999)");
+	assert_int_equal(s->ops->token_check(s, "tok-new", "dev1", now, &got), TS_EAUTH); /* read a moment earlier */
+	assert_int_equal(s->ops->companion_pub(s, EID, pub), TS_ENOTFOUND);
+	assert_int_equal(s->ops->token_check(s, "tok-new", "dev1", now, &got), 0);
+	/* a share read after the device's (a primary's stream of one share) */
+	store_share sh;
+	assert_int_equal(s->ops->device_user(s, "dev1", &got), 0);
+	assert_int_equal(s->ops->share_get(s, "S1", &sh), 0);
+	assert_string_equal(sh.id, "S1");
+	assert_string_equal(sh.eid, EID);
+	store_close(s);
+}
+
 /* An outbox worker asks outbox_next_due right after its claim or done mark
  * (outbox.c worker_main): read in the same round trip as that commit. */
 static void
@@ -352,6 +394,7 @@ main(void)
 		cmocka_unit_test_setup(test_worker_reads_in_one_round_trip, setup),
 		cmocka_unit_test_setup(test_read_ahead_ends, setup),
 		cmocka_unit_test_setup(test_next_due_with_the_outbox_commit, setup),
+		cmocka_unit_test_setup(test_device_and_token_in_one_round_trip, setup),
 		cmocka_unit_test_setup(test_server_gone_is_busy, setup),
 		cmocka_unit_test_setup(test_send_failed_part_way, setup),
 	};
