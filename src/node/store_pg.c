@@ -50,7 +50,13 @@
  *    writes whose result nobody reads are queued and go with the next
  *    statement or the COMMIT (a libpq pipeline), the wake-ups with the
  *    COMMIT; the outbox's own bookkeeping commits without waiting for its
- *    WAL flush (q_relaxed).
+ *    WAL flush (q_relaxed). Outside a transaction a session's, a share's or
+ *    a device's read brings what the node reads next about it (its share,
+ *    confirmation code, credential, provider, user, app; the device's live
+ *    tokens), and the outbox's commits bring outbox_next_due: the
+ *    read-ahead, answered while nothing else ran (see there).
+ *  - A server that went away (connection lost, backend ended, shutdown,
+ *    too many connections) is the busy error, TS_ETIMEOUT (pq_rc).
  */
 #include "node/store.h"
 
