@@ -466,10 +466,25 @@ ts_httpd_accept_errors(const ts_httpd *h)
 	return h ? h->accept_errors_total : 0;
 }
 
+static _Thread_local uint64_t thread_requests;
+
+uint64_t
+ts_httpd_thread_requests(void)
+{
+	return thread_requests;
+}
+
+void
+ts_httpd_request_mark(void)
+{
+	thread_requests++;
+}
+
 static void
 gen_cb(struct evhttp_request *req, void *arg)
 {
 	struct ts_httpd *h = arg;
+	ts_httpd_request_mark();
 	char path[1024];
 	if (ts_httpd_path(req, path, sizeof(path)) != 0) {
 		ts_httpd_reply_error(req, 404, "not_found", "no such resource");

@@ -73,6 +73,11 @@ uint64_t ts_httpd_accept_errors(const ts_httpd *h);
  * method is "GET", "POST", ...; first match wins; unmatched -> 404 JSON,
  * wrong method -> 405 JSON. Strings are copied. */
 int ts_httpd_route(ts_httpd *h, const char *method, const char *path, ts_httpd_cb cb, void *arg);
+/* Requests this thread has begun to handle (any ts_httpd): a request
+ * boundary for what must not outlive one (store_pg.c's read-ahead). */
+uint64_t ts_httpd_thread_requests(void);
+/* Counts one more (each request the server dispatches; tests). */
+void ts_httpd_request_mark(void);
 
 /* The verified client certificate of the request's connection (borrowed,
  * valid during the callback) or NULL. */

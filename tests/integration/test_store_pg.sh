@@ -101,6 +101,16 @@ pg_unit unit_node_test_pg_sweep 3 120 "the fast sweep after a held-back read, NO
 #     commits without waiting for its WAL flush
 pg_unit unit_node_test_pg_pipeline 3 180 "round trips, queued writes and relaxed outbox commits"
 
+# 1e. PostgreSQL only: the read-ahead (a session's or share's reads in one
+#     round trip, and when its answers end), store_pg.c's error mapping
+if TS_PG_URL="$PGURL_UNIT" timeout 180 "$TS_BIN/unit_node_test_pg_store" >"$T/pgstore.log" 2>&1 &&
+	grep -q '^\[  PASSED  \] 7 test(s)' "$T/pgstore.log"; then
+	ok "read-ahead and error mapping (unit_node_test_pg_store, 7 tests)"
+else
+	fail "read-ahead and error mapping (unit_node_test_pg_store, 7 tests)"
+	grep -E '^\[|FAIL|error|Assert' "$T/pgstore.log" | tail -n 40
+fi
+
 # 2. the happy path with the node's state in PostgreSQL (ts_init_node, with
 #    the database switched right after 'init', before any data is written)
 ts_pki
@@ -114,7 +124,7 @@ ALICE_CODE=$(printf '%s\n' "$PASS" | "$TS_BIN/tapshare-node" user add alice --di
 BOB_CODE=$(printf '%s\n' "bob's passphrase 42" | "$TS_BIN/tapshare-node" user add bob --dir "$T/node" 2>>"$T/node-init.log")
 "$TS_BIN/tapshare-node" app add --dir "$T/node" --user alice --app-id sim-alice --name "Alice mobile" \
 	--kind sim --provider operator 2>>"$T/node-init.log"
-expect "schema migrated to version 10" [ "$(psql_node 'SELECT MAX(version) FROM schema_version')" = 10 ]
+expect "schema migrated to version 11" [ "$(psql_node 'SELECT MAX(version) FROM schema_version')" = 11 ]
 expect "users are in PostgreSQL" [ "$(psql_node 'SELECT COUNT(*) FROM users')" = 2 ]
 ts_start_node
 ts_init_se
