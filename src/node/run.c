@@ -247,7 +247,7 @@ node_cmd_run(int argc, char **argv)
 	int rc = 1;
 	/* The event-loop thread's store handle waits briefly for locks and
 	 * answers 503 rather than freeze every request. */
-	store_opts lo = { .wait_ms = STORE_WAIT_LOOP_MS, .secret_key = n.secret_key };
+	store_opts lo = { .wait_ms = STORE_WAIT_LOOP_MS, .secret_key = n.secret_key, .serving = 1 };
 	long long wait_ms = 0;
 	if (ts_parse_ll(ts_config_get(n.cfg, "node", "db_wait_ms", "0"), 0, 60000, &wait_ms) == 0 && wait_ms > 0)
 		lo.wait_ms = (int)wait_ms;
