@@ -43,7 +43,7 @@ enum {
 	C_SSL_READ, C_SSL_WRITE, C_SQL_STEP, C_SQL_PREPARE, C_SQL_EXEC, C_FSYNC, C_PREAD, C_PWRITE,
 	C_JSON_LOAD, C_JSON_DUMP, C_DECODER, C_FETCH, C_PKEY_IMPORT, C_TLS_CONN, C_CIPHER_BYTES, C_CMAC_BYTES, C_PKEY_CHECK_QUICK,
 	C_HTTPS_REQUEST, C_SSE_WRITE, C_HTTPS_CALL, C_SRV_READ_B, C_SRV_WRITE_B, C_CLI_READ_B, C_CLI_WRITE_B,
-	C_SSE_B, C_JSON_LOAD_B, C_JSON_DUMP_B, C_PWRITE_B, C_N
+	C_SSE_B, C_JSON_LOAD_B, C_JSON_DUMP_B, C_PWRITE_B, C_SQL_STEP_TXN, C_N
 };
 static const char *const names[C_N] = {
 	"sign", "verify", "ecdh_derive", "keygen", "pkey_check", "x509_parse", "chain_verify",
@@ -55,6 +55,9 @@ static const char *const names[C_N] = {
 	"https_request", "sse_write", "https_call", "size:srv_read_bytes", "size:srv_write_bytes",
 	"size:cli_read_bytes", "size:cli_write_bytes", "size:sse_bytes", "size:json_parse_bytes",
 	"size:json_dump_bytes", "size:pwrite_bytes",
+	/* the steps of BEGIN / COMMIT / END / ROLLBACK statements (a part of
+	 * sqlite_step): the floor's fixed definition prices them apart */
+	"sqlite_step_txn",
 };
 _Static_assert(sizeof(names) / sizeof(names[0]) == C_N, "a name per counter");
 static atomic_ulong cnt[C_N];
@@ -434,11 +437,34 @@ EVP_CipherUpdate(void *ctx, unsigned char *out, int *outl, const unsigned char *
 
 /* ---- SQLite, libc, jansson: counted at every depth ---------------------- */
 #define COUNT_ALL(c) atomic_fetch_add(&cnt[c], 1)
+/* 1 if the statement's SQL starts with BEGIN, COMMIT, END or ROLLBACK (any
+ * case, after blanks; no other SQL statement starts with these letters). */
+static int
+txn_sql(const char *q)
+{
+	static const char *const kw[] = { "BEGIN", "COMMIT", "END", "ROLLBACK" };
+	if (q == NULL)
+		return 0;
+	while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
+		q++;
+	for (size_t i = 0; i < sizeof(kw) / sizeof(kw[0]); i++) {
+		size_t n = strlen(kw[i]), j = 0;
+		while (j < n && (q[j] == kw[i][j] || q[j] == kw[i][j] + ('a' - 'A')))
+			j++;
+		if (j == n)
+			return 1;
+	}
+	return 0;
+}
+
 int
 sqlite3_step(void *stmt)
 {
 	REAL(int, sqlite3_step, void *);
+	REAL(const char *, sqlite3_sql, void *);
 	COUNT_ALL(C_SQL_STEP);
+	if (real_sqlite3_sql != NULL && txn_sql(real_sqlite3_sql(stmt)))
+		COUNT_ALL(C_SQL_STEP_TXN);
 	return real_sqlite3_step(stmt);
 }
 int

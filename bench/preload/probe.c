@@ -10,7 +10,10 @@
  * these count twice and the floor price six signs for three.
  *
  * It also checks the byte counters the floor takes its sizes from: one JSON
- * document of known length parsed and dumped, one pwrite of known length.
+ * document of known length parsed and dumped, one pwrite of known length;
+ * and the SQLite steps: eight statements stepped once each, six of them
+ * BEGIN / COMMIT / END / ROLLBACK in any case and with leading blanks
+ * (sqlite_step_txn), two SELECTs.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,7 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <sqlite3.h>
 
 static int
 fail(const char *what)
@@ -79,6 +83,22 @@ main(void)
 	close(fd);
 	unlink(tmp);
 
+	sqlite3 *db = NULL;
+	static const char *const q[] = { "BEGIN", "SELECT 1", "COMMIT", "  begin deferred", "end", "BEGIN",
+		"\nRollback", "SELECT 2" };
+	if (sqlite3_open(":memory:", &db) != SQLITE_OK)
+		return fail("sqlite open");
+	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+		sqlite3_stmt *st = NULL;
+		if (sqlite3_prepare_v2(db, q[i], -1, &st, NULL) != SQLITE_OK)
+			return fail(q[i]);
+		int rc = sqlite3_step(st);
+		if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+			return fail(q[i]);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+
 	/* ask for a dump (count.c removes the request file once it is in place) */
 	char req[4096];
 	if (snprintf(req, sizeof(req), "%s.req", path) >= (int)sizeof(req))
@@ -99,6 +119,7 @@ main(void)
 		{ "sign", 1 }, { "verify", 1 }, { "keygen", 2 }, { "ecdh_derive", 1 }, { "pkey_check", 1 },
 		{ "pkey_check_quick", 1 }, { "json_parse", 1 }, { "json_dump", 1 }, { "size:json_parse_bytes", 42 },
 		{ "size:json_dump_bytes", 42 }, { "pwrite", 1 }, { "size:pwrite_bytes", 100 },
+		{ "sqlite_step", 8 }, { "sqlite_step_txn", 6 },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
