@@ -19,7 +19,9 @@
  * request file every 20 ms.
  *
  * For the floor's network parts it also counts the HTTPS requests the node
- * answers (evhttp_send_reply), its SSE writes (evhttp_send_reply_chunk) and
+ * answers (evhttp_send_reply), its SSE writes (evhttp_send_reply_chunk, or
+ * since session 11 an SSL_write of SSE text on a server connection, see
+ * sse_bytes) and
  * the calls it makes as a client (curl_easy_perform), and "size:" byte
  * counters from which bench_floor takes the node's mean sizes: the bytes
  * SSL_read / SSL_write moved on server and on client connections
@@ -310,6 +312,45 @@ SSL_read(void *s, void *buf, int num)
 	}
 	return r_;
 }
+/* Set once the process sent a chunk through evhttp_send_reply_chunk (main
+ * up to session 10: SSE writes counted there); SSL_write then does not count
+ * them again. */
+static atomic_int evhttp_chunks;
+
+/* The bytes of an SSE write in buf (what push.c writes itself once it took
+ * the stream's connection from evhttp): an optional HTTP head (its first
+ * write), an optional chunk-size line (HTTP/1.1 chunked), then an event's
+ * first field or a comment (id:, event:, data:, retry:, ":"). 0 if buf is
+ * no SSE write (a JSON reply, the rest of a write cut short). */
+static size_t
+sse_bytes(const char *b, size_t n)
+{
+	static const char *const field[] = { "id:", "event:", "data:", "retry:", ":" };
+	size_t i = 0, head = 0;
+	if (n >= 5 && memcmp(b, "HTTP/", 5) == 0) {
+		while (i + 3 < n && memcmp(b + i, "\r\n\r\n", 4) != 0)
+			i++;
+		if (i + 3 >= n)
+			return 0;
+		head = i += 4;
+	}
+	size_t h = i;
+	while (i < n && ((b[i] >= '0' && b[i] <= '9') || (b[i] >= 'a' && b[i] <= 'f') || (b[i] >= 'A' && b[i] <= 'F')))
+		i++;
+	/* hex digits and CRLF: a chunk-size line (else "event:" / "data:",
+	 * whose first letters are hex digits too) */
+	if (i > h && i + 1 < n && b[i] == '\r' && b[i + 1] == '\n')
+		i += 2;
+	else
+		i = h;
+	for (size_t k = 0; k < sizeof(field) / sizeof(field[0]); k++) {
+		size_t l = strlen(field[k]);
+		if (n - i >= l && memcmp(b + i, field[k], l) == 0)
+			return n - head;
+	}
+	return 0;
+}
+
 int
 SSL_write(void *s, const void *buf, int num)
 {
@@ -319,8 +360,15 @@ SSL_write(void *s, const void *buf, int num)
 	depth_--;
 	if (top_) {
 		atomic_fetch_add(&cnt[C_SSL_WRITE], 1);
-		if (r_ > 0)
-			atomic_fetch_add(&cnt[ssl_server(s) ? C_SRV_WRITE_B : C_CLI_WRITE_B], (unsigned long)r_);
+		if (r_ > 0) {
+			int srv = ssl_server(s);
+			atomic_fetch_add(&cnt[srv ? C_SRV_WRITE_B : C_CLI_WRITE_B], (unsigned long)r_);
+			size_t sb = srv && atomic_load(&evhttp_chunks) == 0 ? sse_bytes(buf, (size_t)r_) : 0;
+			if (sb > 0) {
+				atomic_fetch_add(&cnt[C_SSE_WRITE], 1);
+				atomic_fetch_add(&cnt[C_SSE_B], sb);
+			}
+		}
 	}
 	return r_;
 }
@@ -566,6 +614,7 @@ evhttp_send_reply_chunk(void *req, void *databuf)
 	if (buflen == NULL)
 		*(void **)&buflen = dlsym(RTLD_DEFAULT, "evbuffer_get_length");
 	size_t n = databuf != NULL && buflen != NULL ? buflen(databuf) : 0;
+	atomic_store(&evhttp_chunks, 1);
 	COUNT_ALL(C_SSE_WRITE);
 	if (n > 0) {
 		size_t hex = 0;
