@@ -887,6 +887,82 @@ test_ticket_key_shared(void **state)
 	event_base_free(b);
 }
 
+/* ClientHellos the client sent (2: the server answered the first with a
+ * HelloRetryRequest). */
+static int client_hellos;
+
+static void
+count_client_hellos(int write_p, int version, int content_type, const void *buf, size_t len, SSL *ssl, void *arg)
+{
+	(void)version;
+	(void)ssl;
+	(void)arg;
+	if (write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 && ((const uint8_t *)buf)[0] == SSL3_MT_CLIENT_HELLO)
+		client_hellos++;
+}
+
+/* /whoami as whoami_tls, with the client's key share for X25519 only: the
+ * servers here take P-256 alone (main's OpenSSL configuration), so each
+ * handshake goes through a HelloRetryRequest and a second ClientHello. */
+static void
+whoami_hrr(uint16_t port, SSL_SESSION **sess, int *reused, char *body, size_t cap)
+{
+	SSL_CTX *ctx = NULL;
+	int fd = -1;
+	SSL *ssl = tls_client(port, &fd, &ctx);
+	assert_int_equal(SSL_set1_groups_list(ssl, "X25519:P-256"), 1);
+	SSL_set_msg_callback(ssl, count_client_hellos);
+	client_hellos = 0;
+	if (*sess != NULL)
+		assert_int_equal(SSL_set_session(ssl, *sess), 1);
+	assert_int_equal(SSL_connect(ssl), 1);
+	assert_int_equal(SSL_version(ssl), TLS1_3_VERSION);
+	static const char rq[] = "GET /whoami HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+	assert_int_equal(SSL_write(ssl, rq, (int)sizeof(rq) - 1), (int)sizeof(rq) - 1);
+	size_t len = 0;
+	int r;
+	SSL_SESSION_free(*sess);
+	*sess = NULL;
+	while (len + 1 < cap && (r = SSL_read(ssl, body + len, (int)(cap - 1 - len))) > 0) {
+		len += (size_t)r;
+		if (*sess == NULL)
+			*sess = SSL_SESSION_dup(SSL_get_session(ssl));
+	}
+	body[len] = '\0';
+	*reused = SSL_session_reused(ssl);
+	SSL_free(ssl);
+	close(fd);
+	SSL_CTX_free(ctx);
+}
+
+/* The verify mode of a TLS 1.3 resumption is decided on each ClientHello
+ * (httpd.c tls_verify_mode_for): through a HelloRetryRequest, a full
+ * handshake still asks for (and knows) the client's certificate, and a
+ * resumption still gets mode none (its ClientHello buffer let go) and
+ * still knows its client from the ticket. */
+static void
+test_hello_retry_request(void **state)
+{
+	(void)state;
+	SSL_SESSION *sess = NULL;
+	int reused = -1;
+	char body[4096];
+	whoami_hrr(ts_httpd_port(tick_a), &sess, &reused, body, sizeof(body));
+	assert_int_equal(client_hellos, 2);
+	assert_int_equal(reused, 0);
+	assert_non_null(strstr(body, "200 OK"));
+	assert_non_null(strstr(body, client_id));
+	assert_int_equal(whoami_verify_mode(body), SSL_VERIFY_PEER);
+	assert_non_null(sess);
+	whoami_hrr(ts_httpd_port(tick_b), &sess, &reused, body, sizeof(body));
+	assert_int_equal(client_hellos, 2);
+	assert_int_equal(reused, 1);
+	assert_non_null(strstr(body, "200 OK"));
+	assert_non_null(strstr(body, client_id));
+	assert_int_equal(whoami_verify_mode(body), SSL_VERIFY_NONE);
+	SSL_SESSION_free(sess);
+}
+
 /* The client's application traffic secret of the last handshake (SSL keylog). */
 static char client_secret_hex[2 * EVP_MAX_MD_SIZE + 1];
 
@@ -1007,6 +1083,18 @@ main(void)
 		cmocka_unit_test(test_route_args),
 		cmocka_unit_test(test_ticket_key_shared),
 		cmocka_unit_test(test_handshake_counted_once),
+		cmocka_unit_test(test_hello_retry_request),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	/* Every TLS context here takes the P-256 group alone, unless it says
+	 * otherwise (test_hello_retry_request's clients offer X25519 first). */
+	char conf[] = "/tmp/test_httpd_openssl.XXXXXX";
+	int cfd = mkstemp(conf);
+	static const char cnf[] = "openssl_conf = init\n[init]\nssl_conf = ssl\n[ssl]\nsystem_default = groups\n"
+				  "[groups]\nGroups = P-256\n";
+	if (cfd < 0 || write(cfd, cnf, sizeof(cnf) - 1) != (ssize_t)sizeof(cnf) - 1 || close(cfd) != 0 ||
+	    setenv("OPENSSL_CONF", conf, 1) != 0)
+		return 1;
+	int rc = cmocka_run_group_tests(tests, setup, teardown);
+	unlink(conf);
+	return rc;
 }
