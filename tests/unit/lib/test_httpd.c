@@ -232,6 +232,85 @@ h_sse_slow(struct evhttp_request *req, void *arg)
 	evtimer_add(st->tick, &tv);
 }
 
+/* A stream whose connection is taken from evhttp (ts_httpd_take_begin in
+ * the handler, ts_httpd_take_end a loop pass later): the server then
+ * writes its reply itself through the SSL, once at once and once 100 ms
+ * later (after libevent's deferred finalizer freed the bufferevent the SSL
+ * came from), then ends it. */
+struct taken {
+	char *head;
+	size_t head_len;
+	int chunked;
+	struct evhttp_request *req;
+	SSL *ssl;
+	int fd;
+	struct event *tick;
+	int step;
+};
+
+static void
+taken_write(struct taken *t, const char *s)
+{
+	size_t len = strlen(s), off = 0;
+	for (int i = 0; off < len && i < 1000; i++) {
+		int r = SSL_write(t->ssl, s + off, (int)(len - off));
+		if (r > 0)
+			off += (size_t)r;
+		else if (SSL_get_error(t->ssl, r) != SSL_ERROR_WANT_WRITE)
+			break;
+	}
+	ERR_clear_error();
+}
+
+static void
+taken_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct taken *t = arg;
+	if (t->step++ == 0) {
+		t->ssl = ts_httpd_take_end(t->req, &t->fd);
+		if (t->ssl != NULL) {
+			SSL_set_mode(t->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+			char *h = strndup(t->head, t->head_len);
+			taken_write(t, h);
+			free(h);
+			taken_write(t, "6\r\ntaken!\r\n");
+			struct timeval tv = { 0, 100 * 1000 };
+			evtimer_add(t->tick, &tv);
+			return;
+		}
+	} else {
+		taken_write(t, "a\r\nstill ours\r\n0\r\n\r\n");
+		(void)SSL_shutdown(t->ssl);
+	}
+	if (t->ssl != NULL) {
+		SSL_free(t->ssl);
+		close(t->fd);
+	}
+	event_free(t->tick);
+	free(t->head);
+	free(t);
+}
+
+static void
+h_take(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	struct taken *t = calloc(1, sizeof(*t));
+	assert_non_null(t);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Taken", "yes");
+	if (ts_httpd_take_begin(req, 200, "OK", &t->head, &t->head_len, &t->chunked) != 0) {
+		free(t);
+		ts_httpd_reply_error(req, 500, "take", "not taken");
+		return;
+	}
+	t->req = req;
+	t->tick = evtimer_new(base, taken_tick, t);
+	struct timeval now0 = { 0, 0 };
+	evtimer_add(t->tick, &now0);
+}
+
 /* A JSON answer larger than TS_HTTPC_MAX_RESPONSE. */
 static void
 h_big(struct evhttp_request *req, void *arg)
@@ -257,6 +336,7 @@ add_routes(ts_httpd *h)
 	rc |= ts_httpd_route(h, "GET", "/sse-hang", h_sse_hang, NULL);
 	rc |= ts_httpd_route(h, "GET", "/sse-slow", h_sse_slow, NULL);
 	rc |= ts_httpd_route(h, "GET", "/big", h_big, NULL);
+	rc |= ts_httpd_route(h, "GET", "/take", h_take, NULL);
 	return rc;
 }
 
@@ -887,6 +967,38 @@ test_ticket_key_shared(void **state)
 	event_base_free(b);
 }
 
+/* A connection taken from evhttp stays the taker's: its head (status,
+ * the handler's headers, chunked framing), what it writes at once and what
+ * it writes after libevent freed the bufferevent (its finalizer must not
+ * close the socket: the SSL's own BIO names no descriptor), and evhttp
+ * does not shut the socket down when it frees its connection (the old
+ * descriptor is /dev/null by then). */
+static void
+test_take_connection(void **state)
+{
+	(void)state;
+	SSL_CTX *ctx = NULL;
+	int fd = -1;
+	SSL *ssl = tls_client(ts_httpd_port(lenient_srv), &fd, &ctx);
+	assert_int_equal(SSL_connect(ssl), 1);
+	static const char rq[] = "GET /take HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+	assert_int_equal(SSL_write(ssl, rq, (int)sizeof(rq) - 1), (int)sizeof(rq) - 1);
+	char body[4096];
+	size_t len = 0;
+	int r;
+	while (len + 1 < sizeof(body) && (r = SSL_read(ssl, body + len, (int)(sizeof(body) - 1 - len))) > 0)
+		len += (size_t)r;
+	body[len] = '\0';
+	SSL_free(ssl);
+	close(fd);
+	SSL_CTX_free(ctx);
+	assert_non_null(strstr(body, "HTTP/1.1 200 OK\r\n"));
+	assert_non_null(strstr(body, "\r\nX-Taken: yes\r\n"));
+	assert_non_null(strstr(body, "\r\nTransfer-Encoding: chunked\r\n"));
+	assert_non_null(strstr(body, "\r\n\r\n6\r\ntaken!\r\n"));
+	assert_non_null(strstr(body, "6\r\ntaken!\r\na\r\nstill ours\r\n0\r\n\r\n"));
+}
+
 /* ClientHellos the client sent (2: the server answered the first with a
  * HelloRetryRequest). */
 static int client_hellos;
@@ -1084,6 +1196,7 @@ main(void)
 		cmocka_unit_test(test_ticket_key_shared),
 		cmocka_unit_test(test_handshake_counted_once),
 		cmocka_unit_test(test_hello_retry_request),
+		cmocka_unit_test(test_take_connection),
 	};
 	/* Every TLS context here takes the P-256 group alone, unless it says
 	 * otherwise (test_hello_retry_request's clients offer X25519 first). */
