@@ -51,6 +51,7 @@
 #define HTTPD_DEFAULT_TIMEOUT_S 60
 #define HTTPD_VERIFY_DEPTH 4
 #define HTTPD_ERRMSG_MAX 512
+#define HTTPD_TLS13_SUITES "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"
 /* Out of descriptors (EMFILE/ENFILE): the listener pauses this long, sheds
  * one waiting connection with the spare descriptor, and logs at most once
  * per HTTPD_ACCEPT_LOG_S (with the count), instead of spinning on a
@@ -308,6 +309,13 @@ make_ssl_ctx(const ts_httpd_opts *o, SSL_CTX **out)
 	 * and certificate in memory): returning clients resume with stateless
 	 * session tickets (TLS 1.3 and 1.2, on by default), which need none. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	/* TLS 1.3: ChaCha20-Poly1305 first (the server's order wins,
+	 * SSL_OP_CIPHER_SERVER_PREFERENCE). Its two cipher contexts per
+	 * connection hold ~0.2 kB less than AES-GCM's (a connection lives for
+	 * hours as an idle event stream: issue 9); the records here are small,
+	 * so its speed does not matter. */
+	if (SSL_CTX_set_ciphersuites(ctx, HTTPD_TLS13_SUITES) != 1)
+		goto fail;
 	if (o->ticket_key_file != NULL && o->ticket_key_file[0] != '\0' && load_ticket_keys(o, ctx) != 0)
 		goto fail;
 	if (SSL_CTX_use_certificate_chain_file(ctx, o->cert_file) != 1) {

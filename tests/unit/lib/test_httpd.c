@@ -999,6 +999,30 @@ test_take_connection(void **state)
 	assert_non_null(strstr(body, "6\r\ntaken!\r\na\r\nstill ours\r\n0\r\n\r\n"));
 }
 
+/* A TLS 1.3 client offering OpenSSL's default suites (AES-256-GCM first)
+ * gets ChaCha20-Poly1305, the server's first choice (smaller per-connection
+ * cipher state for the idle streams); a client offering AES-GCM alone
+ * still gets it. */
+static void
+test_tls13_suite(void **state)
+{
+	(void)state;
+	for (int only_aes = 0; only_aes <= 1; only_aes++) {
+		SSL_CTX *ctx = NULL;
+		int fd = -1;
+		SSL *ssl = tls_client(ts_httpd_port(lenient_srv), &fd, &ctx);
+		if (only_aes)
+			assert_int_equal(SSL_set_ciphersuites(ssl, "TLS_AES_128_GCM_SHA256"), 1);
+		assert_int_equal(SSL_connect(ssl), 1);
+		assert_int_equal(SSL_version(ssl), TLS1_3_VERSION);
+		assert_string_equal(SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)),
+		    only_aes ? "TLS_AES_128_GCM_SHA256" : "TLS_CHACHA20_POLY1305_SHA256");
+		SSL_free(ssl);
+		close(fd);
+		SSL_CTX_free(ctx);
+	}
+}
+
 /* ClientHellos the client sent (2: the server answered the first with a
  * HelloRetryRequest). */
 static int client_hellos;
@@ -1197,6 +1221,7 @@ main(void)
 		cmocka_unit_test(test_handshake_counted_once),
 		cmocka_unit_test(test_hello_retry_request),
 		cmocka_unit_test(test_take_connection),
+		cmocka_unit_test(test_tls13_suite),
 	};
 	/* Every TLS context here takes the P-256 group alone, unless it says
 	 * otherwise (test_hello_retry_request's clients offer X25519 first). */
