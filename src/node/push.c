@@ -281,7 +281,7 @@ close_sub(struct push_sub *s, int graceful)
 				s->out_off += (size_t)r;
 				left -= (size_t)r;
 			}
-			if (left == 0 && p[0] != '\0' && SSL_write(s->ssl, p, (int)strlen(p)) > 0)
+			if (left == 0 && (p[0] == '\0' || SSL_write(s->ssl, p, (int)strlen(p)) > 0))
 				(void)SSL_shutdown(s->ssl);
 		}
 		ERR_clear_error();
@@ -763,15 +763,14 @@ subscribe(node *n, struct evhttp_request *req, struct push_sub *s, const char *p
 		s->knext->kprev = s;
 	ps->bucket[s->bucket] = s;
 	n->nsubs++;
+	/* ev first: a failed write (fail_sub) turns it into the close */
+	static const struct timeval now0 = { 0, 0 };
+	event_assign(&s->ev, n->base, -1, 0, on_taken, s);
+	if (event_add(&s->ev, &now0) != 0)
+		fail_sub(s);
 	/* An immediate comment makes the response headers flow to the client. */
 	static const char open_txt[] = ": stream open\n\n";
 	send_text(s, open_txt, sizeof(open_txt) - 1);
-	static const struct timeval now0 = { 0, 0 };
-	event_assign(&s->ev, n->base, -1, 0, on_taken, s);
-	if (event_add(&s->ev, &now0) != 0) {
-		close_sub(s, 0);
-		return TS_ENOMEM;
-	}
 	deliver(n, s);
 	return 0;
 }
