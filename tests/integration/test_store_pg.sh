@@ -101,15 +101,9 @@ pg_unit unit_node_test_pg_sweep 3 120 "the fast sweep after a held-back read, NO
 #     commits without waiting for its WAL flush
 pg_unit unit_node_test_pg_pipeline 3 180 "round trips, queued writes and relaxed outbox commits"
 
-# 1e. PostgreSQL only: the read-ahead (a session's or share's reads in one
-#     round trip, and when its answers end), store_pg.c's error mapping
-if TS_PG_URL="$PGURL_UNIT" timeout 180 "$TS_BIN/unit_node_test_pg_store" >"$T/pgstore.log" 2>&1 &&
-	grep -q '^\[  PASSED  \] 7 test(s)' "$T/pgstore.log"; then
-	ok "read-ahead and error mapping (unit_node_test_pg_store, 7 tests)"
-else
-	fail "read-ahead and error mapping (unit_node_test_pg_store, 7 tests)"
-	grep -E '^\[|FAIL|error|Assert' "$T/pgstore.log" | tail -n 40
-fi
+# 1e. the read-ahead (a session's or share's reads in one round trip, and
+#     when its answers end), store_pg.c's error mapping
+pg_unit unit_node_test_pg_store 7 180 "read-ahead and error mapping"
 
 # 2. the happy path with the node's state in PostgreSQL (ts_init_node, with
 #    the database switched right after 'init', before any data is written)

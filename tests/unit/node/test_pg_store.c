@@ -42,12 +42,7 @@ send(int fd, const void *buf, size_t n, int flags)
 	return (ssize_t)syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
 }
 
-static void
-pause_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000 * 1000L };
-	nanosleep(&ts, NULL);
-}
+#define pause_ms pg_fixture_pause_ms
 
 static int
 setup(void **state)
