@@ -32,15 +32,7 @@
 #define EID "89049032123451234512345678901235"
 #define TID "00112233445566778899aabbccddeeff"
 
-/* send(2) as libpq calls it, counted */
-static int sends;
-ssize_t send(int fd, const void *buf, size_t n, int flags);
-ssize_t
-send(int fd, const void *buf, size_t n, int flags)
-{
-	sends++;
-	return (ssize_t)syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
-}
+#include "../pg_sends.h" /* send(2) as libpq calls it, counted */
 
 #define pause_ms pg_fixture_pause_ms
 
