@@ -309,6 +309,11 @@ typedef struct store_opts {
 	 * of the handles are serialised (a transaction holds the connection
 	 * from begin to commit); close each handle. PostgreSQL ignores it. */
 	store *share_with;
+	/* 1: the node's own store while it serves (run.c), open for long.
+	 * SQLite grows its write-ahead log at open to the size it reaches
+	 * before each checkpoint, so no commit extends the file. PostgreSQL
+	 * ignores it. */
+	int serving;
 } store_opts;
 
 /* For the backends: the credential text to store (sealed when key != NULL)

@@ -158,6 +158,56 @@ static const char *const migrations[] = {
 	/* (parenthesised: one element, as clang's -Wstring-concatenation wants it said) */
 	("CREATE TABLE share_cc (share_id TEXT PRIMARY KEY, cc_hash TEXT NOT NULL, attempts INTEGER NOT NULL"
 	 "  DEFAULT 0);"),
+	/* 11 (issue 9): events, companion_cmds and outbox without AUTOINCREMENT,
+	 * whose sqlite_sequence page was written by every commit that added
+	 * one of their rows (~5 of a flow's ~85 WAL frames). Their ids (the
+	 * events' and commands' are Last-Event-ID cursors) still never go
+	 * back: SQLite gives max(id) + 1, and the row at the max is never
+	 * pruned away without a high-water row taking its id (sq_prune,
+	 * SQ_HIGH_WATER). The mark AUTOINCREMENT kept above the rows that are
+	 * left becomes such a row here. */
+	("CREATE TABLE events_11 (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, share_id TEXT NOT NULL,"
+	 "  type TEXT NOT NULL, data TEXT NOT NULL, created_at INTEGER NOT NULL);"
+	 "INSERT INTO events_11(id, user_id, share_id, type, data, created_at)"
+	 "  SELECT id, user_id, share_id, type, data, created_at FROM events;"
+	 "INSERT INTO events_11(id, user_id, share_id, type, data, created_at) SELECT seq, 0, '', '', '', 0"
+	 "  FROM sqlite_sequence WHERE name='events' AND seq > (SELECT coalesce(max(id), 0) FROM events);"
+	 "DROP TABLE events;"
+	 "ALTER TABLE events_11 RENAME TO events;"
+	 "CREATE INDEX events_user ON events(user_id, id);"
+	 "CREATE INDEX events_share ON events(share_id);"
+	 "CREATE TABLE companion_cmds_11 (id INTEGER PRIMARY KEY, eid TEXT NOT NULL, share_id TEXT NOT NULL,"
+	 "  type TEXT NOT NULL, data TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);"
+	 "INSERT INTO companion_cmds_11(id, eid, share_id, type, data, done, created_at)"
+	 "  SELECT id, eid, share_id, type, data, done, created_at FROM companion_cmds;"
+	 "INSERT INTO companion_cmds_11(id, eid, share_id, type, data, done, created_at) SELECT seq, '', '', '', '', 1, 0"
+	 "  FROM sqlite_sequence WHERE name='companion_cmds' AND seq > (SELECT coalesce(max(id), 0) FROM companion_cmds);"
+	 "DROP TABLE companion_cmds;"
+	 "ALTER TABLE companion_cmds_11 RENAME TO companion_cmds;"
+	 "CREATE INDEX cmds_eid ON companion_cmds(eid, done, id);"
+	 "CREATE INDEX cmds_share ON companion_cmds(share_id);"
+	 "CREATE TABLE outbox_11 (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, share_id TEXT NOT NULL,"
+	 "  call_id TEXT UNIQUE NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,"
+	 "  lease_until INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0, last_error TEXT);"
+	 "INSERT INTO outbox_11(id, kind, share_id, call_id, attempts, next_at, lease_until, done, last_error)"
+	 "  SELECT id, kind, share_id, call_id, attempts, next_at, lease_until, done, last_error FROM outbox;"
+	 "INSERT INTO outbox_11(id, kind, share_id, call_id, next_at, done) SELECT seq, '', '', '', 0, 1"
+	 "  FROM sqlite_sequence WHERE name='outbox' AND seq > (SELECT coalesce(max(id), 0) FROM outbox);"
+	 "DROP TABLE outbox;"
+	 "ALTER TABLE outbox_11 RENAME TO outbox;"
+	 "CREATE INDEX outbox_due ON outbox(done, next_at);"
+	 "CREATE INDEX outbox_share ON outbox(share_id);"
+	 /* (the pg helper's, as on PostgreSQL) shares_of_eid walks an index
+	  * instead of sorting; expiry and prune on partial indexes holding
+	  * only expirable / finished shares (their queries state the same
+	  * lists: store_sql_expirable(), store_sql_open_states()) */
+	 "CREATE INDEX shares_eid_created ON shares(eid, created_at);"
+	 "DROP INDEX shares_expiry;"
+	 "CREATE INDEX shares_expiry ON shares(not_after) WHERE state IN ('authorised','delivered','installed')"
+	 "  AND not_after > 0;"
+	 "DROP INDEX shares_updated;"
+	 "CREATE INDEX shares_updated ON shares(updated_at) WHERE state NOT IN ('requested','eid_confirmed',"
+	 "  'authorised','delivered','installed','cancel_pending');"),
 };
 
 /* TAPSHARE_STORE_EXPLAIN=FILE (tests): each statement's EXPLAIN QUERY PLAN,
@@ -347,6 +397,23 @@ relaxed(sq_store *s, int on)
 #ifndef SQ_CHECKPOINT_FRAMES
 #define SQ_CHECKPOINT_FRAMES 4000
 #endif
+/* frames past SQ_CHECKPOINT_FRAMES the log reaches before the checkpoint
+ * (the last commit's) and the next write restarts it (wal_grow) */
+#define SQ_WAL_SLACK 64
+#define SQ_WAL_HDR_BYTES 32
+
+/* The page size of a new database (an existing one keeps its own). A
+ * commit writes one whole page of each b-tree it changes, so the page size
+ * is the unit of what every commit writes, fdatasyncs and a checkpoint
+ * copies. Per flow (issue 9, bench at c=1): 4096 -> 85 WAL frames, 350 kB;
+ * 2048 -> 96 frames, 199 kB, node CPU no higher; 1024 -> 117 frames,
+ * 123 kB, but node CPU +15 % (deeper trees, more pages per row). */
+#ifndef SQ_PAGE_SIZE
+#define SQ_PAGE_SIZE 2048
+#endif
+#define SQ_STR_(x) #x
+#define SQ_STR(x) SQ_STR_(x)
+#define SQ_PAGE_SIZE_TEXT SQ_STR(SQ_PAGE_SIZE)
 
 static void
 wal_sync(sq_store *s, sqlite3_file *wal)
@@ -838,18 +905,19 @@ sq_share_update(store *b, const store_share *sh)
 	sq_store *s = S(b);
 	/* SQLite rewrites the entries of every index on a column the SET names,
 	 * changed or not (a page written to the WAL each): the columns of
-	 * shares_user, shares_eid_assoc and shares_matching, which a transition
-	 * seldom changes, are set by the second statement only when one of
-	 * them differs (it then matches the row). The row ends the same. */
+	 * shares_user, shares_eid_assoc, shares_matching and shares_eid_created,
+	 * which a transition seldom changes, are set by the second statement
+	 * only when one of them differs (it then matches the row). The row
+	 * ends the same. */
 	/* The credential is needed only while the share can be downloaded
 	 * (?18: erase it). */
 	static const char q[] = "UPDATE shares SET device_id=?3, app_id=?5, provider=?6, state=?7, duration_s=?8,"
-				" not_after=?9, assoc_name=?11, assoc_kind=?12, reason=?14, created_at=?15,"
+				" not_after=?9, assoc_name=?11, assoc_kind=?12, reason=?14,"
 				" updated_at=?16, operation=?17, credential=CASE WHEN ?18 THEN NULL ELSE credential END"
 				" WHERE id=?1";
-	static const char k[] = "UPDATE shares SET user_id=?2, eid=?3, assoc_app_id=?4, matching_id=?5 WHERE id=?1"
-				" AND (user_id IS NOT ?2 OR eid IS NOT ?3 OR assoc_app_id IS NOT ?4"
-				" OR matching_id IS NOT ?5)";
+	static const char k[] = "UPDATE shares SET user_id=?2, eid=?3, assoc_app_id=?4, matching_id=?5, created_at=?6"
+				" WHERE id=?1 AND (user_id IS NOT ?2 OR eid IS NOT ?3 OR assoc_app_id IS NOT ?4"
+				" OR matching_id IS NOT ?5 OR created_at IS NOT ?6)";
 	sqlite3_stmt *p = st(s, q);
 	if (!p)
 		return TS_EDB;
@@ -866,6 +934,7 @@ sq_share_update(store *b, const store_share *sh)
 		bt(p, 3, sh->eid);
 		bt(p, 4, sh->assoc_app_id);
 		bt(p, 5, sh->matching_id);
+		sqlite3_bind_int64(p, 6, sh->created_at);
 		rc = run_followup(s, p);
 	}
 	return rc;
@@ -1391,8 +1460,64 @@ sq_gc(store *b, int64_t tx_before, int64_t idem_before, int64_t now)
 	return 0;
 }
 
+/* The tables whose ids must never be given again (migration 11): the
+ * largest id before a prune, its high-water row put back at that id when
+ * the prune took the row away (a row no query of the node matches: user
+ * 0, eid '', call_id ''; each table keeps one, the older ones go). */
+static const struct {
+	const char *max, *drop, *put;
+} sq_high_water[] = {
+	{ "SELECT max(id) FROM events", "DELETE FROM events WHERE user_id=0 AND share_id='' AND id<?1",
+	    "INSERT INTO events(id, user_id, share_id, type, data, created_at) SELECT ?1, 0, '', '', '', 0"
+	    " WHERE NOT EXISTS (SELECT 1 FROM events WHERE id=?1)" },
+	{ "SELECT max(id) FROM companion_cmds", "DELETE FROM companion_cmds WHERE eid='' AND done=1 AND id<?1",
+	    "INSERT INTO companion_cmds(id, eid, share_id, type, data, done, created_at) SELECT ?1, '', '', '', '', 1, 0"
+	    " WHERE NOT EXISTS (SELECT 1 FROM companion_cmds WHERE id=?1)" },
+	{ "SELECT max(id) FROM outbox", "DELETE FROM outbox WHERE call_id='' AND id<?1",
+	    "INSERT INTO outbox(id, kind, share_id, call_id, next_at, done) SELECT ?1, '', '', '', 0, 1"
+	    " WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE id=?1)" },
+};
+
+/* Inside sq_prune's transaction: hw[i] = the largest id of table i (0: none). */
+static int
+high_water_get(sq_store *s, int64_t hw[TS_ARRAY_LEN(sq_high_water)])
+{
+	for (size_t i = 0; i < TS_ARRAY_LEN(sq_high_water); i++) {
+		sqlite3_stmt *p = st(s, sq_high_water[i].max);
+		if (p == NULL)
+			return TS_EDB;
+		int r = sqlite3_step(p);
+		hw[i] = r == SQLITE_ROW ? sqlite3_column_int64(p, 0) : 0;
+		sqlite3_reset(p);
+		if (r != SQLITE_ROW)
+			return step_error(s, r);
+	}
+	return 0;
+}
+
+/* ... and after its deletes: each table's largest id is hw[i] again. */
+static int
+high_water_put(sq_store *s, const int64_t hw[TS_ARRAY_LEN(sq_high_water)])
+{
+	int rc = 0;
+	for (size_t i = 0; i < TS_ARRAY_LEN(sq_high_water) && rc == 0; i++) {
+		if (hw[i] <= 0)
+			continue;
+		sqlite3_stmt *p = st(s, sq_high_water[i].drop);
+		if (p == NULL)
+			return TS_EDB;
+		sqlite3_bind_int64(p, 1, hw[i]);
+		if ((rc = run(s, p)) != 0 || (p = st(s, sq_high_water[i].put)) == NULL)
+			return rc != 0 ? rc : TS_EDB;
+		sqlite3_bind_int64(p, 1, hw[i]);
+		rc = run(s, p);
+	}
+	return rc;
+}
+
 /* pg's prune in one transaction: the same share set (finished, older than
- * ?1, no pending provider call, at most ?2) for each table, shares last. */
+ * ?1, no pending provider call, at most ?2) for each table, shares last;
+ * then the high-water rows. */
 static int
 sq_prune(store *b, int64_t before, size_t max, size_t *n)
 {
@@ -1411,6 +1536,9 @@ sq_prune(store *b, int64_t before, size_t max, size_t *n)
 	if (sqlite3_step(c) == SQLITE_ROW)
 		*n = (size_t)sqlite3_column_int64(c, 0);
 	sqlite3_reset(c);
+	int64_t hw[TS_ARRAY_LEN(sq_high_water)] = { 0 };
+	if (*n > 0)
+		rc = high_water_get(s, hw);
 	for (size_t i = 0; i < 6 && rc == 0 && *n > 0; i++) {
 		sqlite3_stmt *p = st(s, s->sql_prune[i]);
 		if (p == NULL) {
@@ -1421,6 +1549,8 @@ sq_prune(store *b, int64_t before, size_t max, size_t *n)
 		sqlite3_bind_int64(p, 2, (sqlite3_int64)max);
 		rc = run(s, p);
 	}
+	if (rc == 0 && *n > 0)
+		rc = high_water_put(s, hw);
 	if (rc != 0) {
 		(void)exec(s, "ROLLBACK");
 		*n = 0;
@@ -2482,6 +2612,51 @@ private_files(const char *path)
 	return 0;
 }
 
+/* The write-ahead log grown, under the write lock, to the size a checkpoint
+ * cycle fills (zeros: never a valid frame, SQLite checks each frame's salts
+ * and checksum chain) and synced, before the node serves (store_opts.serving).
+ * SQLite then writes every commit's frames into blocks the file already has,
+ * also in its first cycle: a commit that appends to the file allocates
+ * blocks and changes its size, and its fdatasync then writes the block bitmap
+ * and group descriptor as well as the frames and the inode (ext4 without a
+ * journal, as here; with a journal, a journal commit): 3 block I/Os per
+ * fdatasync instead of 2 (block_rq_issue, issue 9). The log stays at that
+ * size until the last connection closes and deletes it. Only the part past
+ * the end of the file is written: that holds no frame of anyone's. */
+static void
+wal_grow(sq_store *s)
+{
+	sqlite3_stmt *p = NULL;
+	int page = 0;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &p, NULL) == SQLITE_OK && sqlite3_step(p) == SQLITE_ROW)
+		page = sqlite3_column_int(p, 0);
+	sqlite3_finalize(p);
+	if (page < 512 || exec(s, "BEGIN IMMEDIATE") != 0)
+		return;
+	sqlite3_file *wal = NULL;
+	sqlite3_int64 size = 0, want = SQ_WAL_HDR_BYTES + (sqlite3_int64)(SQ_CHECKPOINT_FRAMES + SQ_WAL_SLACK) * (24 + page);
+	if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) == SQLITE_OK && wal != NULL &&
+	    wal->pMethods != NULL && wal->pMethods->xFileSize(wal, &size) == SQLITE_OK && size < want) {
+		/* page-sized writes: the page cache then holds the log in small
+		 * folios, and a commit's fdatasync writes back only the pages
+		 * its frames touched (64 kB writes made 64 kB folios, each
+		 * written whole: the node's write_bytes 120 -> 209 MB in 300
+		 * flows) */
+		static const char zero[4096];
+		int ok = 1;
+		while (ok && size < want) {
+			int n = want - size < (sqlite3_int64)sizeof(zero) ? (int)(want - size) : (int)sizeof(zero);
+			ok = wal->pMethods->xWrite(wal, zero, n, size) == SQLITE_OK;
+			size += n;
+		}
+		if (ok)
+			wal_sync(s, wal); /* here, not in the first commit's sync */
+		else
+			log_warn("sqlite: cannot grow the write-ahead log of %s", sqlite3_db_filename(s->db, "main"));
+	}
+	(void)exec(s, "COMMIT"); /* it wrote no frame */
+}
+
 /* The connection: opened, configured and migrated. */
 static int
 open_conn(const char *path, const store_opts *opts, sq_store **out)
@@ -2559,7 +2734,8 @@ open_conn(const char *path, const store_opts *opts, sq_store **out)
 	if (ex != NULL && ex[0] != '\0' && (s->explain = fopen(ex, "a")) == NULL)
 		log_warn("TAPSHARE_STORE_EXPLAIN: cannot open %s", ex);
 	int rc;
-	if ((rc = exec(s, "PRAGMA journal_mode=WAL")) != 0 ||
+	/* before anything creates the file; an existing database keeps its own */
+	if ((rc = exec(s, "PRAGMA page_size=" SQ_PAGE_SIZE_TEXT)) != 0 || (rc = exec(s, "PRAGMA journal_mode=WAL")) != 0 ||
 	    (rc = exec(s, "PRAGMA synchronous=NORMAL")) != 0 ||
 	    (sqlite3_wal_hook(s->db, sq_wal_hook, s), 0) != 0 ||
 	    (rc = exec(s, "PRAGMA foreign_keys=ON")) != 0 || (rc = exec(s, "PRAGMA mmap_size=268435456")) != 0 ||
@@ -2569,15 +2745,37 @@ open_conn(const char *path, const store_opts *opts, sq_store **out)
 		sq_close(&s->base);
 		return rc;
 	}
+	if (opts != NULL && opts->serving && strcmp(path, ":memory:") != 0)
+		wal_grow(s);
 	sqlite3_busy_handler(s->db, sq_busy, s);
 	sq_durable(s, atomic_load(&s->seq)); /* the migrations */
 	*out = s;
 	return 0;
 }
 
+/* pcache1 starts each new page cache with one block of 20 pages
+ * (SQLITE_DEFAULT_PCACHE_INITSZ: 87,208 bytes with 4 kB pages) and frees it
+ * with the cache, and every ephemeral table has a page cache of its own: the
+ * outbox claim's IN list and RETURNING rows, ORDER BY ... LIMIT, IN (...).
+ * Measured (heaptrack, issue 9): ~11 such blocks allocated and freed per
+ * flow, each a large-bin malloc and a free of more than 64 kB, both of which
+ * make glibc consolidate its fastbins (the profile's malloc_consolidate and
+ * unlink_chunk). With no initial block a cache takes its pages one at a
+ * time. Process-wide, and only before SQLite is initialised: in a program
+ * that opened SQLite itself first (a test) it fails with SQLITE_MISUSE,
+ * which changes nothing else. */
+static pthread_once_t sq_config_once = PTHREAD_ONCE_INIT;
+
+static void
+sq_config(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
+}
+
 int
 store_sqlite_open(const char *path, const store_opts *opts, store **out)
 {
+	pthread_once(&sq_config_once, sq_config);
 	sq_handle *h = calloc(1, sizeof(*h));
 	if (h == NULL)
 		return TS_ENOMEM;

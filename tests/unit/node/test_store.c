@@ -583,6 +583,76 @@ test_prune(void **state)
 	store_close(s);
 }
 
+/* Event and command ids are Last-Event-ID cursors, and no id is given
+ * twice: a prune that takes away the newest rows of events, companion_cmds
+ * and outbox leaves the next ids above them, also after a reopen and a
+ * second prune (SQLite: high-water rows, migration 11; PostgreSQL:
+ * sequences), and the rows that keep the mark are no one's. */
+static void
+test_ids_never_reused(void **state)
+{
+	(void)state;
+	store *s = open_store();
+	const char *eid = "89049032123451234512345678901235";
+	int64_t e0, c0, o0, e, c, o;
+	store_share keep = { .user_id = 7, .state = SHARE_AUTHORISED, .created_at = 1, .updated_at = 1000 };
+	snprintf(keep.id, sizeof(keep.id), "kept");
+	snprintf(keep.eid, sizeof(keep.eid), "%s", eid);
+	snprintf(keep.operation, sizeof(keep.operation), "share");
+	assert_int_equal(s->ops->share_insert(s, &keep), 0);
+	assert_int_equal(s->ops->event_add(s, 7, "kept", "share.x", "{}", &e0), 0);
+	assert_int_equal(s->ops->cmd_add(s, eid, "kept", "download", "{}", &c0), 0);
+	assert_int_equal(s->ops->outbox_add(s, "confirm_order", "kept", &o0), 0);
+	for (int round = 0; round < 2; round++) {
+		store_share old = { .user_id = 7, .state = SHARE_REVOKED, .created_at = 1, .updated_at = 1000 };
+		snprintf(old.id, sizeof(old.id), "old-%d", round);
+		snprintf(old.eid, sizeof(old.eid), "%s", eid);
+		snprintf(old.operation, sizeof(old.operation), "share");
+		assert_int_equal(s->ops->share_insert(s, &old), 0);
+		int64_t e1, c1, o1;
+		assert_int_equal(s->ops->event_add(s, 7, old.id, "share.x", "{}", &e1), 0);
+		assert_int_equal(s->ops->cmd_add(s, eid, old.id, "delete", "{}", &c1), 0);
+		assert_int_equal(s->ops->cmd_done(s, old.id, "delete"), 0);
+		assert_int_equal(s->ops->outbox_add(s, "cancel_order", old.id, &o1), 0);
+		assert_int_equal(s->ops->outbox_done(s, o1), 0);
+		size_t n = 0;
+		assert_int_equal(s->ops->prune(s, 2000, 100, &n), 0);
+		assert_int_equal(n, 1);
+		store_close(s);
+		s = open_store();
+		assert_int_equal(s->ops->event_add(s, 7, "kept", "share.y", "{}", &e), 0);
+		assert_int_equal(s->ops->cmd_add(s, eid, "kept", "download", "{}", &c), 0);
+		/* (one outbox row per share and kind on PostgreSQL) */
+		assert_int_equal(s->ops->outbox_add(s, round == 0 ? "cancel_order" : "transfer_order", "kept", &o), 0);
+		assert_true(e > e1);
+		assert_true(c > c1);
+		assert_true(o > o1);
+	}
+	/* what a reader sees: the kept share's rows only */
+	store_event ev[8];
+	size_t n = 0;
+	assert_int_equal(s->ops->events_after(s, 7, NULL, 0, ev, 8, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(ev[0].id, e0);
+	assert_int_equal(ev[2].id, e);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(ev[i].share_id, "kept");
+	int64_t last = 0;
+	assert_int_equal(s->ops->events_last(s, 7, &last), 0);
+	assert_int_equal(last, e);
+	store_cmd cm[8];
+	assert_int_equal(s->ops->cmds_pending(s, eid, 0, cm, 8, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(cm[0].id, c0);
+	int64_t pending = 0, retrying = 0;
+	assert_int_equal(s->ops->outbox_depth(s, &pending, &retrying), 0);
+	assert_int_equal(pending, 3);
+	int64_t secs = -1;
+	assert_int_equal(s->ops->outbox_next_due(s, 0, &secs), 0);
+	assert_int_equal(secs, 0);
+	store_close(s);
+}
+
 static void
 test_apps_providers_blobs(void **state)
 {
@@ -978,6 +1048,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_shared_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ids_never_reused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apps_providers_blobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device_revocation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pass_throttle, setup, teardown),

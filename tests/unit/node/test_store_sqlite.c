@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -536,6 +537,7 @@ test_updates_whole_row(void **state)
 	sh.user_id = 8;
 	sh.not_after = 99;
 	sh.updated_at = 11;
+	sh.created_at = 3;
 	snprintf(sh.eid, sizeof(sh.eid), "89049032123451234512345678901332");
 	snprintf(sh.assoc_app_id, sizeof(sh.assoc_app_id), "assoc-1");
 	snprintf(sh.matching_id, sizeof(sh.matching_id), "M-1");
@@ -547,6 +549,7 @@ test_updates_whole_row(void **state)
 	assert_int_equal(got.state, SHARE_AUTHORISED);
 	assert_int_equal(got.not_after, 99);
 	assert_int_equal(got.updated_at, 11);
+	assert_int_equal(got.created_at, 3);
 	assert_string_equal(got.eid, sh.eid);
 	assert_string_equal(got.assoc_app_id, "assoc-1");
 	assert_string_equal(got.matching_id, "M-1");
@@ -591,6 +594,132 @@ test_updates_whole_row(void **state)
 	store_close(s);
 }
 
+/* stat(2) size of dbpath + sfx, -1 when there is no such file. */
+static long long
+file_size(const char *sfx)
+{
+	char p[160];
+	struct stat sb;
+	snprintf(p, sizeof(p), "%s%s", dbpath, sfx);
+	return stat(p, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+static int
+pragma_int(const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *p = NULL;
+	int v = -1;
+	assert_int_equal(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	if (sqlite3_prepare_v2(db, sql, -1, &p, NULL) == SQLITE_OK && sqlite3_step(p) == SQLITE_ROW)
+		v = sqlite3_column_int(p, 0);
+	sqlite3_finalize(p);
+	sqlite3_close(db);
+	return v;
+}
+
+/* A new database has 2048-byte pages (issue 9: half the bytes per commit);
+ * the serving store's write-ahead log is grown at open to what a
+ * checkpoint cycle fills (4000 + 64 frames of 24 + 2048 bytes, after the
+ * 32-byte header), so that no commit extends the file; a store that does
+ * not serve (the CLI's) leaves it as SQLite makes it. */
+static void
+test_new_database_page_and_log(void **state)
+{
+	(void)state;
+	store *s = NULL;
+	assert_int_equal(store_open(dbpath, &s), 0); /* the CLI's: not serving */
+	int64_t uid = 0;
+	assert_int_equal(s->ops->user_add(s, "alice", "h", &uid), 0);
+	assert_true(file_size("-wal") < 1000000);
+	store_close(s);
+	assert_int_equal(pragma_int("PRAGMA page_size"), 2048);
+	const long long want = 32 + (4000LL + 64) * (24 + 2048);
+	store_opts o = { .serving = 1 };
+	assert_int_equal(store_open_opts(dbpath, &o, &s), 0);
+	assert_int_equal(file_size("-wal"), want);
+	for (int i = 0; i < 50; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "user-%d", i);
+		assert_int_equal(s->ops->user_add(s, name, "h", &uid), 0);
+	}
+	assert_int_equal(file_size("-wal"), want); /* the commits went into it */
+	assert_int_equal(s->ops->user_by_name(s, "user-49", &uid), 0);
+	store_close(s);
+	/* reopened (the log's frames recovered, or checkpointed at close) */
+	assert_int_equal(store_open_opts(dbpath, &o, &s), 0);
+	assert_int_equal(s->ops->user_by_name(s, "user-49", &uid), 0);
+	assert_int_equal(file_size("-wal"), want);
+	store_close(s);
+}
+
+/* Migration 11 drops AUTOINCREMENT from events, companion_cmds and outbox:
+ * a schema-10 database whose newest rows were deleted (their ids kept only
+ * in sqlite_sequence) still gives new rows ids above every id it gave. */
+static void
+test_migration_keeps_high_water(void **state)
+{
+	(void)state;
+	static const char v10[] =
+	    "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+	    "INSERT INTO schema_version(version) VALUES(10);"
+	    "CREATE TABLE shares (id TEXT PRIMARY KEY, eid TEXT NOT NULL, state TEXT NOT NULL,"
+	    "  not_after INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+	    "CREATE INDEX shares_expiry ON shares(state, not_after);"
+	    "CREATE INDEX shares_updated ON shares(updated_at);"
+	    "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL,"
+	    "  share_id TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL, created_at INTEGER NOT NULL);"
+	    "CREATE INDEX events_user ON events(user_id, id);"
+	    "CREATE INDEX events_share ON events(share_id);"
+	    "CREATE TABLE companion_cmds (id INTEGER PRIMARY KEY AUTOINCREMENT, eid TEXT NOT NULL,"
+	    "  share_id TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0,"
+	    "  created_at INTEGER NOT NULL);"
+	    "CREATE INDEX cmds_eid ON companion_cmds(eid, done, id);"
+	    "CREATE INDEX cmds_share ON companion_cmds(share_id);"
+	    "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, share_id TEXT NOT NULL,"
+	    "  call_id TEXT UNIQUE NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,"
+	    "  lease_until INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0, last_error TEXT);"
+	    "CREATE INDEX outbox_due ON outbox(done, next_at);"
+	    "CREATE INDEX outbox_share ON outbox(share_id);"
+	    "INSERT INTO events(user_id, share_id, type, data, created_at) VALUES"
+	    "  (7, 'a', 't', '{}', 1), (7, 'b', 't', '{}', 1), (7, 'c', 't', '{}', 1);"
+	    "INSERT INTO companion_cmds(eid, share_id, type, data, created_at) VALUES"
+	    "  ('E', 'a', 't', '{}', 1), ('E', 'b', 't', '{}', 1), ('E', 'c', 't', '{}', 1);"
+	    "INSERT INTO outbox(kind, share_id, call_id, next_at) VALUES"
+	    "  ('k', 'a', 'c1', 0), ('k', 'b', 'c2', 0), ('k', 'c', 'c3', 0);"
+	    "DELETE FROM events WHERE id > 1; DELETE FROM companion_cmds WHERE id > 1;"
+	    "DELETE FROM outbox WHERE id > 1;";
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, v10, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	store *s = NULL;
+	assert_int_equal(store_open(dbpath, &s), 0);
+	int64_t id = 0;
+	assert_int_equal(s->ops->event_add(s, 7, "d", "t", "{}", &id), 0);
+	assert_int_equal(id, 4);
+	assert_int_equal(s->ops->cmd_add(s, "E", "d", "t", "{}", &id), 0);
+	assert_int_equal(id, 4);
+	assert_int_equal(s->ops->outbox_add(s, "k", "d", &id), 0);
+	assert_int_equal(id, 4);
+	/* the high-water rows are no one's */
+	store_event ev[8];
+	size_t n = 0;
+	assert_int_equal(s->ops->events_after(s, 7, NULL, 0, ev, 8, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ev[0].id, 1);
+	assert_int_equal(ev[1].id, 4);
+	store_cmd cm[8];
+	assert_int_equal(s->ops->cmds_pending(s, "E", 0, cm, 8, &n), 0);
+	assert_int_equal(n, 2);
+	int64_t pending = 0, retrying = 0;
+	assert_int_equal(s->ops->outbox_depth(s, &pending, &retrying), 0);
+	assert_int_equal(pending, 2);
+	store_close(s);
+	assert_int_equal(pragma_int("SELECT count(*) FROM sqlite_master WHERE sql LIKE '%AUTOINCREMENT%'"), 0);
+	assert_int_equal(pragma_int("SELECT MAX(version) FROM schema_version"), 11);
+}
+
 /* Every slot of the SQLite handle's ops table is set (store_sqlite.c makes
  * the table and the wrappers from one list and checks its length against
  * struct store_ops at compile time; this is the run-time half). */
@@ -613,6 +742,36 @@ test_no_null_op(void **state)
 	store_close(s);
 }
 
+/* An ephemeral table's page cache takes no 20-page block at once
+ * (store_sqlite.c sq_config): the outbox claim (an IN list and RETURNING
+ * rows, two ephemeral tables) allocates nothing near 87 kB (46 kB with
+ * 2 kB pages). SQLITE_STATUS_MALLOC_SIZE is the largest single allocation
+ * since the reset. The first store_sqlite_open of this process configures
+ * SQLite: it must come before any raw sqlite3_open here (test order). */
+static void
+test_no_page_cache_block(void **state)
+{
+	(void)state;
+	store *s = NULL;
+	assert_int_equal(store_open(dbpath, &s), 0);
+	int64_t id = 0;
+	assert_int_equal(s->ops->outbox_add(s, "confirm_order", "share-1", &id), 0);
+	store_outbox rows[4];
+	size_t n = 0;
+	/* prepared once (its own allocations), then measured */
+	assert_int_equal(s->ops->outbox_claim(s, 0, 60, rows, 4, &n), 0);
+	sqlite3_int64 cur = 0, hi = 0;
+	assert_int_equal(sqlite3_status64(SQLITE_STATUS_MALLOC_SIZE, &cur, &hi, 1), SQLITE_OK);
+	assert_int_equal(s->ops->outbox_add(s, "confirm_order", "share-2", &id), 0);
+	assert_int_equal(s->ops->outbox_claim(s, 0, 60, rows, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(sqlite3_status64(SQLITE_STATUS_MALLOC_SIZE, &cur, &hi, 0), SQLITE_OK);
+	if (hi >= 16384)
+		fprintf(stderr, "largest SQLite allocation in a claim: %lld bytes\n", (long long)hi);
+	assert_true(hi > 0 && hi < 16384);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -625,6 +784,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, gate_teardown),
 		cmocka_unit_test_setup_teardown(test_reads_share_a_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_updates_whole_row, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_database_page_and_log, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_keeps_high_water, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_page_cache_block, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store_sqlite_locks", tests, NULL, NULL);
 }
