@@ -37,6 +37,14 @@
 #                    the server ~0.5-1 ms of CPU per sample, printed apart)
 #   GROWTH_PG_STATEMENTS 1 = load pg_stat_statements and print, per flow, the
 #                    calls and server time of the busiest statements
+#   GROWTH_PG_SENDS  1 = count the nodes' send(2) calls to PostgreSQL (its unix
+#                    socket: one per round trip, libpq writes a pipeline with
+#                    one) with strace during the flows, printed per flow and per
+#                    thread; strace slows the nodes, so that row's flows/s and
+#                    CPU are not comparable
+#   GROWTH_PG_LOG    a file: every statement the server ran (log_statement=all,
+#                    each line led by the backend's pid and application name) is
+#                    copied there, to read a flow's round trips in order
 # On PostgreSQL every row also prints, per flow: transactions committed
 # (pg_stat_database), WAL records / bytes / flushes (pg_stat_wal) and the
 # statements the server ran (pg_stat_statements when loaded).
@@ -113,7 +121,8 @@ if [ "${2:-}" = --row ]; then
 	now=$(date +%s)
 	if [ "$BACKEND" = pg ]; then
 		pg_start "-c fsync=on -c synchronous_commit=on -c shared_buffers=256MB -c max_connections=200 -c max_wal_size=4GB$(
-			[ "$STATEMENTS" = 1 ] && echo ' -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all')"
+			[ "$STATEMENTS" = 1 ] && echo ' -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all')$(
+			[ -n "${GROWTH_PG_LOG:-}" ] && echo " -c log_statement=all -c log_line_prefix='%p|%a|'")"
 		URL=$(pg_createdb tsnode)
 		"$TS_BIN/tapshare-node" init --dir "$T/node" --pki "$T/pki" --listen 127.0.0.1:0 >"$T/node-init.log" 2>&1
 		sed -i "s|^database = .*|database = ${URL//&/\\&}|" "$T/node/node.ini"
@@ -280,6 +289,14 @@ if [ "${2:-}" = --row ]; then
 	n0=0
 	for p in "${NODE_PIDS[@]}"; do n0=$((n0 + $(cpu_ticks "$p"))); done
 	p0=$([ "$BACKEND" = pg ] && pg_split || echo "0 0 0 0 0")
+	if [ "$BACKEND" = pg ] && [ "${GROWTH_PG_SENDS:-0}" = 1 ]; then
+		spids=()
+		for p in "${NODE_PIDS[@]}"; do
+			strace -f -qq -yy -e trace=sendto -e signal=none -o "$T/sends.$p" -p "$p" 2>/dev/null &
+			spids+=("$!")
+		done
+		sleep 1
+	fi
 	t0=$(date +%s%N)
 	per=$((CONC / ${#DRIVE_URLS[@]}))
 	bpids=()
@@ -302,10 +319,12 @@ if [ "${2:-}" = --row ]; then
 	rc=0
 	for p in "${bpids[@]}"; do wait "$p" || rc=1; done
 	wall_ms=$((($(date +%s%N) - t0) / 1000000))
+	for p in ${spids[@]:-}; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
 	n1=0
 	for p in "${NODE_PIDS[@]}"; do n1=$((n1 + $(cpu_ticks "$p"))); done
 	p1=$([ "$BACKEND" = pg ] && pg_split || echo "0 0 0 0 0")
 	[ "$BACKEND" = pg ] && c1=$(pg_counters)
+	[ "$BACKEND" = pg ] && [ -n "${GROWTH_PG_LOG:-}" ] && cp "$PGD/server.log" "$GROWTH_PG_LOG"
 	[ -n "${SAMPLER:-}" ] && { kill "$SAMPLER" 2>/dev/null; wait "$SAMPLER" 2>/dev/null || true; SAMPLER=; }
 	done_flows=0
 	for i in "${!DRIVE_URLS[@]}"; do
@@ -345,6 +364,12 @@ if [ "${2:-}" = --row ]; then
 				sed 's/^/#     /' >&2
 			echo "#   all statements per flow: $(pgq "SELECT round(sum(calls)::numeric / $all, 1) FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_activity%'")" >&2
 		fi
+	fi
+	if [ -n "${spids:-}" ]; then
+		cat "$T"/sends.* | grep 'sendto([0-9]*<UNIX' >"$T/sends.pg" || true
+		echo "#   sends to PostgreSQL per flow (round trips): $(echo "scale=1; $(wc -l <"$T/sends.pg") / $all" | bc);" \
+			"busiest threads: $(cut -d' ' -f1 "$T/sends.pg" | sort | uniq -c | sort -rn | head -n 4 |
+				awk -v a="$all" '{printf "%s%.1f", (NR > 1 ? ", " : ""), $1 / a}')" >&2
 	fi
 	waits=-
 	if [ -s "$T/locks.txt" ]; then

@@ -28,6 +28,14 @@
 #                      on a real loopback mutual-TLS connection: bench/floor.c)
 #   BENCH_FLOOR_ROUNDS bench_floor rounds (default 5): each primitive's price is
 #                      the median of the rounds (printed with min and max)
+#   BENCH_FLOOR_BEFORE 1 (default) = also BENCH_FLOOR_ROUNDS rounds before the
+#                      flows, of every primitive whose price does not depend on
+#                      the node's sizes (all but https_request, sse_write,
+#                      https_call, json_*_sized): its price is then the median
+#                      of the rounds before and after the node's run (this VM's
+#                      CPU speed is bimodal; rounds on both sides bracket the
+#                      speed the node ran at). bench_floor also prints the
+#                      floor and ratio from the rounds after alone (session 10's)
 #   BENCH_MODE         flows (default) | streams: for each N in BENCH_STREAMS
 #                      (default "0 100 1000 10000"), bench_streams holds N idle
 #                      authenticated event streams (bob's device, mutual TLS),
@@ -174,13 +182,23 @@ cmd=("$TS_BIN/bench_flows" --node "$NODE_URL" --ca "$T/pki/node-ca.crt" --home-d
 echo "== ${cmd[*]}"
 rc=0
 if [ "$MODE" = flows ]; then
+	# The floor's rounds on both sides of the node's run (BENCH_FLOOR_BEFORE):
+	# the primitives whose price does not depend on the node's sizes are
+	# also timed before the flows; bench_floor adds those rounds to its own.
+	floor_add=()
+	if [ "$COUNT" = 1 ] && [ "${BENCH_FLOOR_BEFORE:-1}" = 1 ]; then
+		echo "== floor rounds before the node's run: bench_floor --no-sized (output in $T/floor.before.out)"
+		"$TS_BIN/bench_floor" --pki "$T/pki" --tmp "$T" --rounds "${BENCH_FLOOR_ROUNDS:-5}" --no-sized \
+			--save-samples "$T/floor.before" >"$T/floor.before.out" || rc=$?
+		[ -s "$T/floor.before" ] && floor_add=(--add-samples "$T/floor.before")
+	fi
 	timeout --kill-after=10 $((DURATION + 60)) "${cmd[@]}" | tee "$T/flows.out" || rc=$?
 	if [ "$COUNT" = 1 ] && [ -s "$T/node.counts.end" ]; then
 		ok=$(sed -n 's/^flows completed \([0-9]*\),.*/\1/p' "$T/flows.out")
 		cpu=$(sed -n 's/^node CPU: .*total, \([0-9.]*\) ms per flow.*/\1/p' "$T/flows.out")
 		echo "== floor (same run, same machine): bench_floor --pki $T/pki"
-		"$TS_BIN/bench_floor" --pki "$T/pki" --tmp "$T" --rounds "${BENCH_FLOOR_ROUNDS:-5}" --counts "$T/node.counts.start" "$T/node.counts.end" \
-			--flows "${ok:-0}" --node-cpu-ms "${cpu:-0}" || rc=$?
+		"$TS_BIN/bench_floor" --pki "$T/pki" --tmp "$T" --rounds "${BENCH_FLOOR_ROUNDS:-5}" "${floor_add[@]}" \
+			--counts "$T/node.counts.start" "$T/node.counts.end" --flows "${ok:-0}" --node-cpu-ms "${cpu:-0}" || rc=$?
 	fi
 	exit "$rc"
 fi

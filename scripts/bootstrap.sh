@@ -11,7 +11,7 @@ PKGS=(
   clang libclang-rt-14-dev
   libqrencode-dev libzbar-dev libpng-dev zbar-tools
   pcscd libpcsclite-dev vsmartcard-vpcd libnfc-dev systemd util-linux scdoc
-  asn1c prometheus
+  asn1c prometheus haproxy
   chromium python3
 )
 

@@ -19,7 +19,9 @@
  * request file every 20 ms.
  *
  * For the floor's network parts it also counts the HTTPS requests the node
- * answers (evhttp_send_reply), its SSE writes (evhttp_send_reply_chunk) and
+ * answers (evhttp_send_reply), its SSE writes (evhttp_send_reply_chunk, or
+ * since session 11 an SSL_write of SSE text on a server connection, see
+ * sse_bytes) and
  * the calls it makes as a client (curl_easy_perform), and "size:" byte
  * counters from which bench_floor takes the node's mean sizes: the bytes
  * SSL_read / SSL_write moved on server and on client connections
@@ -43,7 +45,7 @@ enum {
 	C_SSL_READ, C_SSL_WRITE, C_SQL_STEP, C_SQL_PREPARE, C_SQL_EXEC, C_FSYNC, C_PREAD, C_PWRITE,
 	C_JSON_LOAD, C_JSON_DUMP, C_DECODER, C_FETCH, C_PKEY_IMPORT, C_TLS_CONN, C_CIPHER_BYTES, C_CMAC_BYTES, C_PKEY_CHECK_QUICK,
 	C_HTTPS_REQUEST, C_SSE_WRITE, C_HTTPS_CALL, C_SRV_READ_B, C_SRV_WRITE_B, C_CLI_READ_B, C_CLI_WRITE_B,
-	C_SSE_B, C_JSON_LOAD_B, C_JSON_DUMP_B, C_PWRITE_B, C_N
+	C_SSE_B, C_JSON_LOAD_B, C_JSON_DUMP_B, C_PWRITE_B, C_SQL_STEP_TXN, C_N
 };
 static const char *const names[C_N] = {
 	"sign", "verify", "ecdh_derive", "keygen", "pkey_check", "x509_parse", "chain_verify",
@@ -55,6 +57,9 @@ static const char *const names[C_N] = {
 	"https_request", "sse_write", "https_call", "size:srv_read_bytes", "size:srv_write_bytes",
 	"size:cli_read_bytes", "size:cli_write_bytes", "size:sse_bytes", "size:json_parse_bytes",
 	"size:json_dump_bytes", "size:pwrite_bytes",
+	/* the steps of BEGIN / COMMIT / END / ROLLBACK statements (a part of
+	 * sqlite_step): the floor's fixed definition prices them apart */
+	"sqlite_step_txn",
 };
 _Static_assert(sizeof(names) / sizeof(names[0]) == C_N, "a name per counter");
 static atomic_ulong cnt[C_N];
@@ -307,6 +312,45 @@ SSL_read(void *s, void *buf, int num)
 	}
 	return r_;
 }
+/* Set once the process sent a chunk through evhttp_send_reply_chunk (main
+ * up to session 10: SSE writes counted there); SSL_write then does not count
+ * them again. */
+static atomic_int evhttp_chunks;
+
+/* The bytes of an SSE write in buf (what push.c writes itself once it took
+ * the stream's connection from evhttp): an optional HTTP head (its first
+ * write), an optional chunk-size line (HTTP/1.1 chunked), then an event's
+ * first field or a comment (id:, event:, data:, retry:, ":"). 0 if buf is
+ * no SSE write (a JSON reply, the rest of a write cut short). */
+static size_t
+sse_bytes(const char *b, size_t n)
+{
+	static const char *const field[] = { "id:", "event:", "data:", "retry:", ":" };
+	size_t i = 0, head = 0;
+	if (n >= 5 && memcmp(b, "HTTP/", 5) == 0) {
+		while (i + 3 < n && memcmp(b + i, "\r\n\r\n", 4) != 0)
+			i++;
+		if (i + 3 >= n)
+			return 0;
+		head = i += 4;
+	}
+	size_t h = i;
+	while (i < n && ((b[i] >= '0' && b[i] <= '9') || (b[i] >= 'a' && b[i] <= 'f') || (b[i] >= 'A' && b[i] <= 'F')))
+		i++;
+	/* hex digits and CRLF: a chunk-size line (else "event:" / "data:",
+	 * whose first letters are hex digits too) */
+	if (i > h && i + 1 < n && b[i] == '\r' && b[i + 1] == '\n')
+		i += 2;
+	else
+		i = h;
+	for (size_t k = 0; k < sizeof(field) / sizeof(field[0]); k++) {
+		size_t l = strlen(field[k]);
+		if (n - i >= l && memcmp(b + i, field[k], l) == 0)
+			return n - head;
+	}
+	return 0;
+}
+
 int
 SSL_write(void *s, const void *buf, int num)
 {
@@ -316,8 +360,15 @@ SSL_write(void *s, const void *buf, int num)
 	depth_--;
 	if (top_) {
 		atomic_fetch_add(&cnt[C_SSL_WRITE], 1);
-		if (r_ > 0)
-			atomic_fetch_add(&cnt[ssl_server(s) ? C_SRV_WRITE_B : C_CLI_WRITE_B], (unsigned long)r_);
+		if (r_ > 0) {
+			int srv = ssl_server(s);
+			atomic_fetch_add(&cnt[srv ? C_SRV_WRITE_B : C_CLI_WRITE_B], (unsigned long)r_);
+			size_t sb = srv && atomic_load(&evhttp_chunks) == 0 ? sse_bytes(buf, (size_t)r_) : 0;
+			if (sb > 0) {
+				atomic_fetch_add(&cnt[C_SSE_WRITE], 1);
+				atomic_fetch_add(&cnt[C_SSE_B], sb);
+			}
+		}
 	}
 	return r_;
 }
@@ -434,11 +485,34 @@ EVP_CipherUpdate(void *ctx, unsigned char *out, int *outl, const unsigned char *
 
 /* ---- SQLite, libc, jansson: counted at every depth ---------------------- */
 #define COUNT_ALL(c) atomic_fetch_add(&cnt[c], 1)
+/* 1 if the statement's SQL starts with BEGIN, COMMIT, END or ROLLBACK (any
+ * case, after blanks; no other SQL statement starts with these letters). */
+static int
+txn_sql(const char *q)
+{
+	static const char *const kw[] = { "BEGIN", "COMMIT", "END", "ROLLBACK" };
+	if (q == NULL)
+		return 0;
+	while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
+		q++;
+	for (size_t i = 0; i < sizeof(kw) / sizeof(kw[0]); i++) {
+		size_t n = strlen(kw[i]), j = 0;
+		while (j < n && (q[j] == kw[i][j] || q[j] == kw[i][j] + ('a' - 'A')))
+			j++;
+		if (j == n)
+			return 1;
+	}
+	return 0;
+}
+
 int
 sqlite3_step(void *stmt)
 {
 	REAL(int, sqlite3_step, void *);
+	REAL(const char *, sqlite3_sql, void *);
 	COUNT_ALL(C_SQL_STEP);
+	if (real_sqlite3_sql != NULL && txn_sql(real_sqlite3_sql(stmt)))
+		COUNT_ALL(C_SQL_STEP_TXN);
 	return real_sqlite3_step(stmt);
 }
 int
@@ -540,6 +614,7 @@ evhttp_send_reply_chunk(void *req, void *databuf)
 	if (buflen == NULL)
 		*(void **)&buflen = dlsym(RTLD_DEFAULT, "evbuffer_get_length");
 	size_t n = databuf != NULL && buflen != NULL ? buflen(databuf) : 0;
+	atomic_store(&evhttp_chunks, 1);
 	COUNT_ALL(C_SSE_WRITE);
 	if (n > 0) {
 		size_t hex = 0;

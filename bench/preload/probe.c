@@ -10,7 +10,18 @@
  * these count twice and the floor price six signs for three.
  *
  * It also checks the byte counters the floor takes its sizes from: one JSON
- * document of known length parsed and dumped, one pwrite of known length.
+ * document of known length parsed and dumped, one pwrite of known length;
+ * and the SQLite steps: eight statements stepped once each, six of them
+ * BEGIN / COMMIT / END / ROLLBACK in any case and with leading blanks
+ * (sqlite_step_txn), two SELECTs.
+ *
+ * Then the SSE writes (a second dump, counted from the first): on a TLS
+ * server connection (memory BIOs, a self-signed P-256 certificate), an
+ * SSL_write of an HTTP head with the first chunk of events, one of a chunk
+ * alone and one of an unchunked event count as 3 sse_write, their SSE bytes
+ * (without the head) as size:sse_bytes; a JSON reply, the same SSE text
+ * written by the client, and the tail of a write cut short are not SSE
+ * writes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +33,88 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <sqlite3.h>
 
 static int
 fail(const char *what)
 {
 	fprintf(stderr, "bench_count_probe: error: %s\n", what);
 	return 1;
+}
+
+/* counter name's value in the dump at path, -1 if absent */
+static long
+count_of(const char *path, const char *want)
+{
+	char name[64];
+	unsigned long v;
+	long got = -1;
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fscanf(f, "%63s %lu", name, &v) == 2)
+		if (strcmp(name, want) == 0)
+			got = (long)v;
+	fclose(f);
+	return got;
+}
+
+/* asks count.c for a dump (it removes the request file once it is in place) */
+static int
+dump_now(const char *path)
+{
+	char req[4096];
+	if (snprintf(req, sizeof(req), "%s.req", path) >= (int)sizeof(req))
+		return -1;
+	FILE *f = fopen(req, "w");
+	if (f == NULL || fclose(f) != 0)
+		return -1;
+	for (int i = 0; i < 500 && access(req, F_OK) == 0; i++) {
+		struct timespec ts = { 0, 20000000L };
+		nanosleep(&ts, NULL);
+	}
+	return access(req, F_OK) == 0 ? -1 : 0;
+}
+
+/* a connected TLS pair over memory BIOs: *srv the server side */
+static int
+tls_pair(SSL **srv, SSL **cli)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509 *x = X509_new();
+	SSL_CTX *sc = SSL_CTX_new(TLS_server_method()), *cc = SSL_CTX_new(TLS_client_method());
+	if (k == NULL || x == NULL || sc == NULL || cc == NULL)
+		return -1;
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC, (const unsigned char *)"probe", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	if (X509_set_pubkey(x, k) != 1 || X509_sign(x, k, EVP_sha256()) <= 0 || SSL_CTX_use_certificate(sc, x) != 1 ||
+	    SSL_CTX_use_PrivateKey(sc, k) != 1)
+		return -1;
+	SSL_CTX_set_verify(cc, SSL_VERIFY_NONE, NULL);
+	*srv = SSL_new(sc);
+	*cli = SSL_new(cc);
+	BIO *a, *b;
+	if (*srv == NULL || *cli == NULL || BIO_new_bio_pair(&a, 0, &b, 0) != 1)
+		return -1;
+	SSL_set_bio(*cli, a, a);
+	SSL_set_bio(*srv, b, b);
+	SSL_set_connect_state(*cli);
+	SSL_set_accept_state(*srv);
+	for (int i = 0; i < 100; i++) {
+		int rc = SSL_do_handshake(*cli), rs = SSL_do_handshake(*srv);
+		if (rc == 1 && rs == 1)
+			break;
+	}
+	X509_free(x);
+	EVP_PKEY_free(k);
+	SSL_CTX_free(sc); /* the SSLs keep their references */
+	SSL_CTX_free(cc);
+	return SSL_is_init_finished(*srv) && SSL_is_init_finished(*cli) ? 0 : -1;
 }
 
 int
@@ -79,6 +166,22 @@ main(void)
 	close(fd);
 	unlink(tmp);
 
+	sqlite3 *db = NULL;
+	static const char *const q[] = { "BEGIN", "SELECT 1", "COMMIT", "  begin deferred", "end", "BEGIN",
+		"\nRollback", "SELECT 2" };
+	if (sqlite3_open(":memory:", &db) != SQLITE_OK)
+		return fail("sqlite open");
+	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+		sqlite3_stmt *st = NULL;
+		if (sqlite3_prepare_v2(db, q[i], -1, &st, NULL) != SQLITE_OK)
+			return fail(q[i]);
+		int rc = sqlite3_step(st);
+		if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+			return fail(q[i]);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+
 	/* ask for a dump (count.c removes the request file once it is in place) */
 	char req[4096];
 	if (snprintf(req, sizeof(req), "%s.req", path) >= (int)sizeof(req))
@@ -99,6 +202,7 @@ main(void)
 		{ "sign", 1 }, { "verify", 1 }, { "keygen", 2 }, { "ecdh_derive", 1 }, { "pkey_check", 1 },
 		{ "pkey_check_quick", 1 }, { "json_parse", 1 }, { "json_dump", 1 }, { "size:json_parse_bytes", 42 },
 		{ "size:json_dump_bytes", 42 }, { "pwrite", 1 }, { "size:pwrite_bytes", 100 },
+		{ "sqlite_step", 8 }, { "sqlite_step_txn", 6 },
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -122,7 +226,42 @@ main(void)
 			bad = 1;
 		}
 	}
-	if (!bad)
-		printf("bench_count_probe: every primitive counted once\n");
-	return bad;
+	if (bad)
+		return bad;
+
+	SSL *srv = NULL, *cli = NULL;
+	if (tls_pair(&srv, &cli) != 0)
+		return fail("TLS pair");
+	long w0 = count_of(path, "sse_write"), b0 = count_of(path, "size:sse_bytes");
+	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
+	static const char first[] = "10\r\nid: 7\ndata: {}\n\n\r\n";
+	static const char chunk[] = "c\r\n: keepalive\n\r\n";
+	static const char plain[] = "event: x\ndata: 1\n\n";
+	static const char json[] = "{\"data:\":1}";
+	char w[sizeof(head) + sizeof(first)], in[4096];
+	if (snprintf(w, sizeof(w), "%s%s", head, first) >= (int)sizeof(w))
+		return fail("SSE head");
+	const char *const srv_writes[] = { w, chunk, plain, json, "data: 1" + 1 };
+	for (size_t i = 0; i < sizeof(srv_writes) / sizeof(srv_writes[0]); i++) {
+		if (SSL_write(srv, srv_writes[i], (int)strlen(srv_writes[i])) <= 0)
+			return fail("SSL_write (server)");
+		while (SSL_read(cli, in, sizeof(in)) > 0)
+			if (SSL_pending(cli) == 0)
+				break;
+	}
+	if (SSL_write(cli, plain, (int)strlen(plain)) <= 0)
+		return fail("SSL_write (client)");
+	SSL_free(srv);
+	SSL_free(cli);
+	if (dump_now(path) != 0)
+		return fail("no second dump within 10 s");
+	long dw = count_of(path, "sse_write") - w0, dbytes = count_of(path, "size:sse_bytes") - b0;
+	long want_b = (long)(strlen(first) + strlen(chunk) + strlen(plain));
+	if (w0 < 0 || b0 < 0 || dw != 3 || dbytes != want_b) {
+		fprintf(stderr, "bench_count_probe: SSE writes counted %ld of %ld bytes, done 3 of %ld bytes\n", dw, dbytes,
+		    want_b);
+		return 1;
+	}
+	printf("bench_count_probe: every primitive counted once, the SSE writes too\n");
+	return 0;
 }

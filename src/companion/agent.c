@@ -44,6 +44,10 @@
 /* Share offers received over the link and not yet sent to the node. A tap
  * is a human act, so a few are plenty; more are dropped (and logged). */
 #define AGENT_MAX_OFFERS 4
+/* SM-DP+ addresses other than node_url that the node named in download
+ * commands (the other nodes of its cluster), kept to deliver their
+ * notifications (§5.6.4) to them; the oldest is forgotten first. */
+#define AGENT_SMDP_KNOWN 8
 
 /* A command recently handled, so that the re-sends of a pending command on
  * every reconnect do not run it again and again. */
@@ -82,6 +86,8 @@ struct agent {
 		size_t len;
 	} offers[AGENT_MAX_OFFERS];
 	size_t n_offers;
+	char smdp_known[AGENT_SMDP_KNOWN][ES10_ADDR_MAX + 1];
+	size_t n_smdp_known, smdp_next;
 };
 
 static void send_offers(struct agent *a);
@@ -129,6 +135,47 @@ agent_address_is_node(const char *node_url, const char *address)
 			return 0;
 	}
 	return 1;
+}
+
+/* An SM-DP+ address named by the node (a download command): remembered so
+ * that the notifications the eUICC addresses to it are delivered there. */
+static void
+remember_smdp(struct agent *a, const char *addr)
+{
+	if (agent_address_is_node(a->o->node_url, addr) || strlen(addr) > ES10_ADDR_MAX)
+		return;
+	for (size_t i = 0; i < a->n_smdp_known; i++)
+		if (agent_address_is_node(a->smdp_known[i], addr))
+			return;
+	size_t slot = a->n_smdp_known < AGENT_SMDP_KNOWN ? a->n_smdp_known++ : a->smdp_next;
+	a->smdp_next = (slot + 1) % AGENT_SMDP_KNOWN;
+	snprintf(a->smdp_known[slot], sizeof(a->smdp_known[slot]), "%s", addr);
+}
+
+/* The base URL to dial for SM-DP+ address addr (SGP.22: an LPA dials the
+ * address it is given): node_url when addr is the node's own (or empty),
+ * else https://addr. */
+static int
+smdp_base(const struct agent *a, const char *addr, char *out, size_t cap)
+{
+	if (agent_address_is_node(a->o->node_url, addr))
+		return ts_snprintf(out, cap, "%s", a->o->node_url);
+	return es9_server_base(addr, out, cap);
+}
+
+/* Where a notification for address addr goes: the node, or another SM-DP+
+ * address the node named (remember_smdp). TS_ENOTFOUND for any other
+ * address: a profile of some other SM-DP+, whose notifications its own LPA
+ * sends (they are left pending). */
+static int
+notification_base(const struct agent *a, const char *addr, char *out, size_t cap)
+{
+	if (agent_address_is_node(a->o->node_url, addr))
+		return smdp_base(a, addr, out, cap);
+	for (size_t i = 0; i < a->n_smdp_known; i++)
+		if (agent_address_is_node(a->smdp_known[i], addr))
+			return smdp_base(a, addr, out, cap);
+	return TS_ENOTFOUND;
 }
 
 int
@@ -207,7 +254,7 @@ notif_label(struct agent *a, const es10_notif_metadata *m, char *out, size_t cap
  * eUICC-signed install result of that transaction (docs/protocol.md).
  */
 static int
-send_notification(struct agent *a, const es10_pending *p, char *errbuf, size_t errcap)
+send_notification(struct agent *a, const char *base, const es10_pending *p, char *errbuf, size_t errcap)
 {
 	json_t *body = NULL;
 	int rc = es9_handle_notification_request(p->der, p->der_len, &body);
@@ -227,7 +274,7 @@ send_notification(struct agent *a, const es10_pending *p, char *errbuf, size_t e
 			return rc;
 		}
 	}
-	rc = es9_post(a->api, a->o->node_url, "handleNotification", body, 1, NULL, errbuf, errcap);
+	rc = es9_post(a->api, base, "handleNotification", body, 1, NULL, errbuf, errcap);
 	json_decref(body);
 	if (rc != 0)
 		return rc;
@@ -275,7 +322,8 @@ process_notifications(struct agent *a, uint32_t ev, const uint8_t *iccid, int *i
 		}
 	for (size_t i = 0; i < nl.n && !failed && !*a->stop; i++) {
 		const es10_notif_metadata *m = &nl.items[i];
-		if (!agent_address_is_node(a->o->node_url, m->address)) {
+		char base[AGENT_URL_MAX];
+		if (notification_base(a, m->address, base, sizeof(base)) != 0) {
 			log_debug("notification %llu is for %s, not this node: left pending",
 			    (unsigned long long)m->seq, m->address);
 			continue;
@@ -294,7 +342,7 @@ process_notifications(struct agent *a, uint32_t ev, const uint8_t *iccid, int *i
 			ts_errbuf(why, sizeof(why), "RetrieveNotificationsList: %s", ts_strerror(rc));
 		}
 		if (rc == 0)
-			rc = send_notification(a, &pl.items[0], why, sizeof(why));
+			rc = send_notification(a, base, &pl.items[0], why, sizeof(why));
 		if (rc == 0) {
 			sent++;
 			log_info("%s sent to the node (%s) and removed from the SE", label,
@@ -402,7 +450,7 @@ stream_tick(void *arg)
  * Without an SE session (the failure came before AuthenticateServer) there is
  * nothing signed to send: the node's half-open session just expires. */
 static void
-cancel_session(struct agent *a, const char *share_id, const char *tid, int reason)
+cancel_session(struct agent *a, const char *base, const char *share_id, const char *tid, int reason)
 {
 	json_t *body = NULL;
 	char why[512] = "";
@@ -423,7 +471,7 @@ cancel_session(struct agent *a, const char *share_id, const char *tid, int reaso
 		log_warn("S14 share %s: cannot build cancelSession", share_id);
 		return;
 	}
-	rc = es9_post(a->api, a->o->node_url, "cancelSession", body, 0, NULL, why, sizeof(why));
+	rc = es9_post(a->api, base, "cancelSession", body, 0, NULL, why, sizeof(why));
 	json_decref(body);
 	if (rc == 0)
 		log_info("S14 share %s: session %s cancelled (%s)", share_id, tid, rname ? rname : "?");
@@ -450,12 +498,23 @@ do_download(struct agent *a, const push_cmd *cmd)
 	uint8_t *info1 = NULL;
 	size_t info1_len = 0;
 	char tid[ES9_TID_HEX_MAX + 1] = "";
+	char base[AGENT_URL_MAX];
 	int rc;
 
 	memset(&a1, 0, sizeof(a1));
 	memset(&a2, 0, sizeof(a2));
-	log_info("S14 download for share %s: starting (matching id %s, SM-DP+ %s)",
-	    cmd->share_id, cmd->matching_id, cmd->smdp_address);
+	/* SGP.22 §5.6.1: the LPA dials the smdpAddress it was given. With
+	 * several nodes on one database that may be another node than the one
+	 * this stream is on (its outbox wrote the command): that node is the
+	 * one that accepts this smdpAddress. */
+	if ((rc = smdp_base(a, cmd->smdp_address, base, sizeof(base))) != 0) {
+		log_error("S14 download for share %s: SM-DP+ address \"%.64s\" is not an https address (%s)",
+		    cmd->share_id, cmd->smdp_address, ts_strerror(rc));
+		return rc;
+	}
+	remember_smdp(a, cmd->smdp_address);
+	log_info("S14 download for share %s: starting (matching id %s, SM-DP+ %s, dialling %s)",
+	    cmd->share_id, cmd->matching_id, cmd->smdp_address, base);
 
 	step = "SE GetEuiccChallenge";
 	if ((rc = se_get_challenge(a->se, challenge)) != 0) {
@@ -475,7 +534,7 @@ do_download(struct agent *a, const push_cmd *cmd)
 		ts_errbuf(why, sizeof(why), "building the request: %s", ts_strerror(rc));
 		goto fail;
 	}
-	rc = es9_post(a->api, a->o->node_url, "initiateAuthentication", req, 0, &resp, why,
+	rc = es9_post(a->api, base, "initiateAuthentication", req, 0, &resp, why,
 	    sizeof(why));
 	json_decref(req);
 	req = NULL;
@@ -521,7 +580,7 @@ do_download(struct agent *a, const push_cmd *cmd)
 		ts_errbuf(why, sizeof(why), "building the request: %s", ts_strerror(rc));
 		goto fail;
 	}
-	rc = es9_post(a->api, a->o->node_url, "authenticateClient", req, 0, &resp, why,
+	rc = es9_post(a->api, base, "authenticateClient", req, 0, &resp, why,
 	    sizeof(why));
 	json_decref(req);
 	req = NULL;
@@ -551,7 +610,8 @@ do_download(struct agent *a, const push_cmd *cmd)
 			const char *cc = a->o->confirmation_code;
 			if (cc == NULL || cc[0] == '\0') {
 				/* not refused: the share waits until the user gives the
-				 * code (endUserRejection would end it, SGP.22 §5.6.5) */
+				 * code (postponed keeps it at the node; endUserRejection
+				 * would end it: docs/protocol.md, CancelSession) */
 				reason = ES10_CANCEL_POSTPONED;
 				rc = TS_EDENIED;
 				ts_errbuf(why, sizeof(why), "the share asks for a confirmation code (the primary was "
@@ -577,7 +637,7 @@ do_download(struct agent *a, const push_cmd *cmd)
 		ts_errbuf(why, sizeof(why), "building the request: %s", ts_strerror(rc));
 		goto fail;
 	}
-	rc = es9_post(a->api, a->o->node_url, "getBoundProfilePackage", req, 0, &resp, why,
+	rc = es9_post(a->api, base, "getBoundProfilePackage", req, 0, &resp, why,
 	    sizeof(why));
 	json_decref(req);
 	req = NULL;
@@ -631,7 +691,7 @@ fail:
 		log_error("S14 download for share %s failed at %s: %s", cmd->share_id, step, detail);
 	}
 	if (se_session)
-		cancel_session(a, cmd->share_id, tid, reason);
+		cancel_session(a, base, cmd->share_id, tid, reason);
 	if (rc == 0)
 		rc = TS_EPROTO;
 done:

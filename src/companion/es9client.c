@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 
@@ -429,6 +430,27 @@ es9_cancel_session_request(const char *transaction_id, const uint8_t *csr, size_
 	}
 	*out = o;
 	return 0;
+}
+
+int
+es9_server_base(const char *smdp_address, char *out, size_t cap)
+{
+	if (smdp_address == NULL || out == NULL || cap == 0)
+		return TS_EINVAL;
+	out[0] = '\0';
+	const char *host = smdp_address;
+	const char *sep = strstr(smdp_address, "://");
+	if (sep != NULL) {
+		if (sep - smdp_address != 5 || strncasecmp(smdp_address, "https", 5) != 0)
+			return TS_EINVAL;
+		host = sep + 3;
+	}
+	if (host[0] == '\0' || host[0] == '/')
+		return TS_EINVAL;
+	for (const char *p = smdp_address; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '@' || *p == '?' || *p == '#')
+			return TS_EINVAL;
+	return ts_snprintf(out, cap, "%s%s", sep != NULL ? "" : "https://", smdp_address);
 }
 
 int

@@ -110,6 +110,16 @@ int es9_handle_notification_request(const uint8_t *notif, size_t len, json_t **o
  * the eUICC's signed CancelSessionResponse (BF41, se_cancel_session). */
 int es9_cancel_session_request(const char *transaction_id, const uint8_t *csr, size_t csr_len, json_t **out);
 
+/* The base URL an LPA dials for an SM-DP+ address (SGP.22 §5.6.1: the LPA
+ * opens ES9+ to the smdpAddress it was given, and sends it in
+ * initiateAuthentication): a bare address ("smdp.example.org[:port]") gets
+ * "https://"; one that already names https:// is kept as it is (tapshare's
+ * nodes name their `[node] address`, a URL). TS_EINVAL for an empty
+ * address, another scheme (ES9+ is HTTPS only), a character outside
+ * printable ASCII or a space, a userinfo ('@'), a query or a fragment;
+ * TS_ELIMIT when it does not fit in cap. */
+int es9_server_base(const char *smdp_address, char *out, size_t cap);
+
 /* Joins base (e.g. "https://127.0.0.1:8443", trailing '/' tolerated) with
  * ES9_PATH and function into out. TS_ELIMIT when it does not fit. */
 int es9_url(const char *base, const char *function, char *out, size_t cap);

@@ -90,7 +90,7 @@ int se_get_euicc_info1(se_driver *d, es10_euicc_info1 *out);            /* BF20 
 /* The EUICCInfo1 TLV as the SE answered it (checked to decode), for an LPA
  * to pass on unchanged (ES9+ initiateAuthentication). Caller frees *raw. */
 int se_get_euicc_info1_raw(se_driver *d, uint8_t **raw, size_t *len);
-/* CancelSession (BF41, SGP.22 §5.7.15): *raw is the eUICC's signed
+/* CancelSession (BF41, SGP.22 §5.7.14): *raw is the eUICC's signed
  * CancelSessionResponse (cancelSessionResponseOk) for ES9+ cancelSession;
  * TS_EDENIED when the eUICC answers cancelSessionResponseError (no session
  * with that transactionId). Caller frees *raw. */

@@ -37,14 +37,14 @@
  *   SmdpSigned2        30 { 80 transactionId, 01 ccRequiredFlag (BOOLEAN),
  *                           [5F49 bppEuiccOtpk(65)] }
  *   PrepareDownload    req  BF21 { 30 smdpSigned2, 5F37 smdpSignature2(64),
- *                                  [04 hashCc(32)], 30 smdpCertificate } (§5.7.14)
+ *                                  [04 hashCc(32)], 30 smdpCertificate } (§5.7.5)
  *   EUICCSigned2       30 { 80 transactionId, 5F49 euiccOtpk(65), [04 hashCc(32)] }
  *   PrepareDownload    resp BF21 { A0 downloadResponseOk { 30 euiccSigned2,
  *                                  5F37 euiccSignature2(64) } }
  *                      |    BF21 { A1 downloadResponseError { 80 transactionId,
  *                                  02 downloadErrorCode } }
  *
- *   CancelSession      req  BF41 { 80 transactionId, 81 reason (INTEGER) } (§5.7.15)
+ *   CancelSession      req  BF41 { 80 transactionId, 81 reason (INTEGER) } (§5.7.14)
  *   EuiccCancelSessionSigned 30 { 80 transactionId, 81 smdpOid (OBJECT IDENTIFIER),
  *                           82 reason (INTEGER) }
  *   CancelSession      resp BF41 { A0 cancelSessionResponseOk { 30 euiccCancelSessionSigned,
@@ -58,7 +58,7 @@
  *   euiccSignature2   over EUICCSigned2 TLV || 5F37 40 smdpSignature2.
  * es10_sig_input() builds the last two.
  *
- * hashCc (confirmation code, §2.6.? / §5.7.14):
+ * hashCc (confirmation code, §2.6.? / §5.7.5):
  *   SHA-256( SHA-256(confirmation code as entered) || transactionId ).
  */
 #ifndef TS_ES10DL_H
@@ -81,7 +81,7 @@
 #define ES10_TAG_SIGNATURE 0x5F37
 #define ES10_TAG_OTPK 0x5F49
 
-/* AuthenticateErrorCode (§5.7.13) and DownloadErrorCode (§5.7.14). */
+/* AuthenticateErrorCode (§5.7.13) and DownloadErrorCode (§5.7.5). */
 enum es10_auth_error {
 	ES10_AUTH_INVALID_CERTIFICATE = 1,
 	ES10_AUTH_INVALID_SIGNATURE = 2,
@@ -222,7 +222,7 @@ int es10_prepare_download_resp_decode(const uint8_t *buf, size_t len, es10_prepa
     es10_euicc_signed2 *s2);
 
 /* ---- CancelSession ---- */
-/* CancelSessionReason (§5.7.15; INTEGER, values 0..127 here). */
+/* CancelSessionReason (§5.7.14; INTEGER, values 0..127 here). */
 enum es10_cancel_reason {
 	ES10_CANCEL_END_USER_REJECTION = 0,
 	ES10_CANCEL_POSTPONED = 1,

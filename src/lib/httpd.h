@@ -13,6 +13,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <jansson.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #define TS_HTTPD_MAX_BODY (256u * 1024u)
@@ -73,6 +74,11 @@ uint64_t ts_httpd_accept_errors(const ts_httpd *h);
  * method is "GET", "POST", ...; first match wins; unmatched -> 404 JSON,
  * wrong method -> 405 JSON. Strings are copied. */
 int ts_httpd_route(ts_httpd *h, const char *method, const char *path, ts_httpd_cb cb, void *arg);
+/* Requests this thread has begun to handle (any ts_httpd): a request
+ * boundary for what must not outlive one (store_pg.c's read-ahead). */
+uint64_t ts_httpd_thread_requests(void);
+/* Counts one more (each request the server dispatches; tests). */
+void ts_httpd_request_mark(void);
 
 /* The verified client certificate of the request's connection (borrowed,
  * valid during the callback) or NULL. */
@@ -100,6 +106,27 @@ const char *ts_httpd_header(struct evhttp_request *req, const char *name);
  * own body buffers. The connection, its TLS state and the reply go on as
  * they were. Issue 9: ~0.8 kB of node memory per idle stream. */
 void ts_httpd_stream_idle(struct evhttp_request *req);
+
+/* Taking a long-lived streamed reply's connection away from evhttp (issue
+ * 9: an idle stream then holds its TLS object, its socket and what its
+ * owner keeps, not evhttp's connection, request, bufferevent and buffers).
+ *
+ * ts_httpd_take_begin, from the request's handler, before any reply: stops
+ * evhttp's reads and writes on the connection and makes the response head
+ * (status line, req's output headers, Transfer-Encoding: chunked for an
+ * HTTP/1.1 request; *chunked says so) in *head (malloc'd, *head_len bytes,
+ * the caller's). Fails (< 0, nothing changed) unless the connection is an
+ * established TLS connection with nothing queued to write.
+ *
+ * ts_httpd_take_end, from a LATER loop pass (the event base must have
+ * applied the removal of the socket's events: epoll's change list): frees
+ * evhttp's connection and req, and returns the connection's SSL and its
+ * socket (*fd), both the caller's (SSL_free, close). The SSL then reads and
+ * writes *fd through a BIO of its own. NULL on failure (out of
+ * descriptors): the connection is then closed and req freed. */
+int ts_httpd_take_begin(struct evhttp_request *req, int status, const char *reason, char **head,
+    size_t *head_len, int *chunked);
+SSL *ts_httpd_take_end(struct evhttp_request *req, int *fd);
 
 /* Reads the body as a JSON object (strict: duplicate keys rejected, size
  * limited). On failure it has already replied 400/413 and returns < 0. */

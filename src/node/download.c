@@ -801,17 +801,18 @@ download_cancel(const download_svc *d, store *st, const char *tid, const uint8_t
 	if (reason == NULL)
 		reason = "undefinedReason";
 	log_warn("companion %s cancelled download session %s: %s", tx.eid, tid, reason);
-	/* SGP.22 §5.6.5: a verified cancellation terminates the pending
-	 * download (the operator is told, the SM-DS event removed) unless its
-	 * reason keeps the profile for a later attempt: postponed and timeout
-	 * (§3.0.2), and here also undefinedReason, which tapshare-companion
-	 * gives after a failure it retries later (docs/protocol.md). So
-	 * endUserRejection, pprNotAllowed, metadataMismatch or
-	 * loadBppExecutionError end the share (failed, cancelOrder to the
-	 * provider); a kept one stays deliverable, unless a package was sent and
-	 * the grant ended meanwhile: then nothing will ever be installed and a
-	 * pending delete is settled. First the share, then the session, so that
-	 * a cancelSession repeated after a crash still reaches the share. */
+	/* SGP.22 §5.6.5, once verified: notify the Operator, terminate the
+	 * pending download process, if required delete the SM-DS event
+	 * (§3.6.3); the steps do not depend on the reason. The session always
+	 * ends here. What happens to the share by reason is tapshare's policy
+	 * (docs/protocol.md): endUserRejection, pprNotAllowed, metadataMismatch
+	 * and loadBppExecutionError end it (failed, cancelOrder to the provider,
+	 * the SM-DS event removed); postponed, timeout and undefinedReason
+	 * (tapshare-companion's reason for a failure it retries) keep it
+	 * deliverable, unless a package was sent and the grant ended meanwhile:
+	 * then nothing will ever be installed and a pending delete is settled.
+	 * First the share, then the session, so that a cancelSession repeated
+	 * after a crash still reaches the share. */
 	int reason_code = es10_cancel_reason_name(cs.reason) != NULL ? cs.reason : ES10_CANCEL_UNDEFINED_REASON;
 	int keep = reason_code == ES10_CANCEL_POSTPONED || reason_code == ES10_CANCEL_TIMEOUT ||
 	    reason_code == ES10_CANCEL_UNDEFINED_REASON;

@@ -101,6 +101,8 @@ static const cmdline_prog prog = {
 		 "  CONFIGURATION_DIRECTORY, STATE_DIRECTORY   set by systemd: where node.ini and the\n"
 		 "                             state are when neither --dir nor --config is given\n"
 		 "  JOURNAL_STREAM             set by systemd: logs go to the journal (see run)\n"
+		 "  TAPSHARE_JOURNAL_SOCKET    the journal's native socket when it is not\n"
+		 "                             /run/systemd/journal/socket (e.g. a container's)\n"
 		 TS_HELP_TEST_HOOKS
 		 "\n"
 		 "Files:\n"

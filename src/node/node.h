@@ -204,6 +204,9 @@ void pg_listen_stop(node *n);
 
 /* run.c */
 int node_cmd_run(int argc, char **argv);
+/* glibc malloc settings for the node's process (run.c; called first by
+ * node_cmd_run): trim and mmap thresholds, no fastbins. */
+void node_malloc_setup(void);
 /* Crash injection point (tests): raises SIGKILL if TAPSHARE_NODE_CRASH_AFTER
  * names this point (a share.c function name, or an outbox point). */
 void node_crash_point(node *n, const char *point);

@@ -29,10 +29,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <limits.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event_struct.h> /* struct event inside struct push_sub */
 #include <event2/http.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <event2/keyvalq_struct.h>
 
 #include "lib/log.h"
@@ -46,6 +51,7 @@
 #define PUSH_PEER_BUCKETS 1024u /* companion stream counts by peer address */
 #define PUSH_WAKE_QUEUE 256     /* distinct keys queued between two loop turns */
 #define PUSH_FD_RESERVE 64      /* descriptors kept for the store, providers, accept */
+#define PUSH_STALL_MS 60000     /* a stream whose writes wait this long is closed (evhttp's timeout) */
 
 /* One allocation per stream, sized to what its kind needs (issue 9: a stream
  * lives for hours and there are tens of thousands): the strings sit in
@@ -57,9 +63,24 @@ struct peer_count {
 	char peer[]; /* the address */
 };
 
+/* A stream owns its connection (issue 9): once its response starts, the
+ * SSL and the socket are taken from evhttp (ts_httpd_take_begin/_end), so
+ * an idle stream holds no evhttp connection, request, bufferevent or
+ * evbuffer; only this, its SSL and one event. What waits to be written
+ * (a slow reader, or the loop pass before the connection is taken) is in
+ * out[], allocated only then. */
 struct push_sub {
 	node *n;
-	struct evhttp_request *req;
+	struct evhttp_request *req; /* until the connection is taken (on_taken) */
+	SSL *ssl;                   /* from then on, with fd */
+	struct event ev;            /* the take's 0 s timer, then the socket (EV_READ, + EV_WRITE while out waits) */
+	char *out;                  /* bytes not yet written, or NULL */
+	size_t out_len, out_off;
+	int64_t out_since;          /* when out[] began to wait */
+	int fd;
+	uint8_t chunked;            /* HTTP/1.1: chunked framing */
+	uint8_t io_set, io_write;   /* ev is the socket's, with EV_WRITE */
+	uint8_t broken;             /* a write failed: closed from the loop (fail_sub) */
 	struct push_sub *prev, *next;   /* every stream, oldest last write first */
 	struct push_sub *kprev, *knext; /* the streams of one bucket */
 	int64_t last_id;
@@ -225,34 +246,181 @@ unlink_sub(node *n, struct push_sub *s)
 	n->nsubs--;
 }
 
+static void on_io(evutil_socket_t fd, short what, void *arg);
+
+/* The socket's events: reads always (a close, a KeyUpdate), writes while
+ * out[] waits. */
 static void
-on_close(struct evhttp_connection *evcon, void *arg)
+set_io(struct push_sub *s, int want_write)
 {
-	(void)evcon;
-	struct push_sub *s = arg;
-	log_debug("stream closed (%s %s)", s->kind ? "companion" : "primary", s->kind ? s->eid : s->share_id);
+	if (s->io_set && s->io_write == want_write)
+		return;
+	if (s->io_set)
+		event_del(&s->ev);
+	event_assign(&s->ev, s->n->base, s->fd, (short)(EV_READ | EV_PERSIST | (want_write ? EV_WRITE : 0)), on_io, s);
+	s->io_set = event_add(&s->ev, NULL) == 0;
+	s->io_write = (uint8_t)want_write;
+}
+
+/* Ends s: its connection (closed; with the chunked reply's end and a
+ * close_notify when graceful), its event, its memory. */
+static void
+close_sub(struct push_sub *s, int graceful)
+{
 	unlink_sub(s->n, s);
-	/* When the client went away in the middle of our chunked reply, libevent
-	 * detaches the request from the connection and leaves it to us: ending
-	 * the reply then frees it. Otherwise the connection frees it. */
-	if (evhttp_request_get_connection(s->req) == NULL)
-		evhttp_send_reply_end(s->req);
+	event_del(&s->ev);
+	if (s->req != NULL)
+		evhttp_connection_free(evhttp_request_get_connection(s->req)); /* not taken yet */
+	if (s->ssl != NULL) {
+		if (graceful && !s->broken) {
+			static const char end[] = "0\r\n\r\n";
+			const char *p = s->chunked ? end : "";
+			size_t left = s->out_len - s->out_off;
+			int r = 1;
+			while (left > 0 && r > 0 && (r = SSL_write(s->ssl, s->out + s->out_off, left > INT_MAX ? INT_MAX : (int)left)) > 0) {
+				s->out_off += (size_t)r;
+				left -= (size_t)r;
+			}
+			if (left == 0 && (p[0] == '\0' || SSL_write(s->ssl, p, (int)strlen(p)) > 0))
+				(void)SSL_shutdown(s->ssl);
+		}
+		ERR_clear_error();
+		SSL_free(s->ssl);
+		close(s->fd);
+	}
+	free(s->out);
 	free(s);
 }
 
-/* Sends b as one chunk of req's reply in ONE TLS record and write(2):
- * evhttp queues the chunk-size line, the data and the CRLF as separate
- * chains, and the OpenSSL bufferevent makes a record of each chain. Joined
- * only while the queue is small (a slow reader's backlog is left alone). */
 static void
-send_chunk(struct evhttp_request *req, struct evbuffer *b)
+on_fail(evutil_socket_t fd, short what, void *arg)
 {
-	evhttp_send_reply_chunk(req, b);
-	struct evhttp_connection *c = evhttp_request_get_connection(req);
-	struct bufferevent *bev = c != NULL ? evhttp_connection_get_bufferevent(c) : NULL;
-	struct evbuffer *out = bev != NULL ? bufferevent_get_output(bev) : NULL;
-	if (out != NULL && evbuffer_get_length(out) <= 16384)
-		(void)evbuffer_pullup(out, -1);
+	(void)fd;
+	(void)what;
+	close_sub(arg, 0);
+}
+
+/* A write failed: s is closed from the loop (its callers go on using it). */
+static void
+fail_sub(struct push_sub *s)
+{
+	if (s->broken)
+		return;
+	s->broken = 1;
+	event_del(&s->ev);
+	s->io_set = 0;
+	event_assign(&s->ev, s->n->base, -1, 0, on_fail, s);
+	event_active(&s->ev, EV_TIMEOUT, 1);
+}
+
+/* Writes what waits, as far as the socket takes it. */
+static void
+flush_out(struct push_sub *s)
+{
+	if (s->ssl == NULL || s->broken)
+		return; /* not taken yet: on_taken flushes */
+	while (s->out_off < s->out_len) {
+		size_t left = s->out_len - s->out_off;
+		int r = SSL_write(s->ssl, s->out + s->out_off, left > INT_MAX ? INT_MAX : (int)left);
+		if (r > 0) {
+			s->out_off += (size_t)r;
+			continue;
+		}
+		int e = SSL_get_error(s->ssl, r);
+		if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+			set_io(s, e == SSL_ERROR_WANT_WRITE);
+			return;
+		}
+		ERR_clear_error();
+		fail_sub(s);
+		return;
+	}
+	free(s->out);
+	s->out = NULL;
+	s->out_len = s->out_off = 0;
+	set_io(s, 0);
+}
+
+/* Queues text as one chunk of the reply (one TLS record and write(2) when
+ * the socket takes it at once) and writes it. */
+static void
+send_text(struct push_sub *s, const char *txt, size_t len)
+{
+	if (s->broken || len == 0)
+		return;
+	char hd[24] = "";
+	size_t hl = 0;
+	if (s->chunked)
+		hl = (size_t)snprintf(hd, sizeof(hd), "%zx\r\n", len);
+	size_t tl = s->chunked ? 2 : 0;
+	if (s->out_off == s->out_len) {
+		s->out_off = s->out_len = 0;
+		s->out_since = ts_mono_ms();
+	}
+	char *o = realloc(s->out, s->out_len + hl + len + tl);
+	if (o == NULL) {
+		fail_sub(s);
+		return;
+	}
+	memcpy(o + s->out_len, hd, hl);
+	memcpy(o + s->out_len + hl, txt, len);
+	memcpy(o + s->out_len + hl + len, "\r\n", tl);
+	s->out = o;
+	s->out_len += hl + len + tl;
+	flush_out(s);
+}
+
+static void
+on_io(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	struct push_sub *s = arg;
+	if (what & EV_READ) {
+		/* Nothing is expected from the client: read and drop, until it
+		 * would block; an end (close_notify, EOF, error) closes. */
+		char buf[512];
+		for (;;) {
+			int r = SSL_read(s->ssl, buf, sizeof(buf));
+			if (r > 0)
+				continue;
+			int e = SSL_get_error(s->ssl, r);
+			if (e == SSL_ERROR_WANT_READ)
+				break;
+			if (e == SSL_ERROR_WANT_WRITE) {
+				set_io(s, 1);
+				break;
+			}
+			log_debug("stream closed (%s %s)", s->kind ? "companion" : "primary", s->kind ? s->eid : s->share_id);
+			ERR_clear_error();
+			close_sub(s, 0);
+			return;
+		}
+	}
+	flush_out(s);
+}
+
+/* A loop pass after the response started: the connection is the stream's. */
+static void
+on_taken(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct push_sub *s = arg;
+	int sfd = -1;
+	SSL *ssl = ts_httpd_take_end(s->req, &sfd);
+	s->req = NULL;
+	if (ssl == NULL) {
+		log_warn("event stream: cannot take its connection (out of descriptors?); closed");
+		close_sub(s, 0);
+		return;
+	}
+	SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	s->ssl = ssl;
+	s->fd = sfd;
+	s->io_set = 0;
+	if (s->out == NULL)
+		set_io(s, 0);
+	flush_out(s);
 }
 
 static void
@@ -264,12 +432,7 @@ write_event(struct push_sub *s, int64_t id, const char *type, const char *data)
 	size_t len = 0;
 	if (sse_format(idbuf, type, data, &txt, &len) != 0)
 		return;
-	struct evbuffer *b = evbuffer_new();
-	if (b != NULL) {
-		evbuffer_add(b, txt, len);
-		send_chunk(s->req, b);
-		evbuffer_free(b);
-	}
+	send_text(s, txt, len);
 	free(txt);
 	touch(s->n, s, ts_mono_ms());
 	s->n->push->written++;
@@ -435,12 +598,8 @@ push_keepalives(const node *n)
 static void
 end_sub(node *n, struct push_sub *s)
 {
-	struct evhttp_connection *c = evhttp_request_get_connection(s->req);
-	if (c != NULL)
-		evhttp_connection_set_closecb(c, NULL, NULL);
-	unlink_sub(n, s);
-	evhttp_send_reply_end(s->req);
-	free(s);
+	(void)n;
+	close_sub(s, 1);
 }
 
 void
@@ -475,14 +634,14 @@ push_tick(node *n)
 	static const char ka[] = ": keepalive\n\n";
 	while (n->subs != NULL && now - n->subs->last_write_ms >= NODE_KEEPALIVE_S * 1000) {
 		struct push_sub *s = n->subs;
-		struct evbuffer *b = evbuffer_new();
-		if (b != NULL) {
-			evbuffer_add_reference(b, ka, sizeof(ka) - 1, NULL, NULL);
-			send_chunk(s->req, b);
-			evbuffer_free(b);
+		if (s->out != NULL && now - s->out_since >= PUSH_STALL_MS) {
+			log_info("event stream: its writes waited %d s; closed", PUSH_STALL_MS / 1000);
+			fail_sub(s); /* a reader that stopped reading */
+		} else if (!s->broken) {
+			send_text(s, ka, sizeof(ka) - 1);
+			n->push->keepalives++;
 		}
 		touch(n, s, now);
-		n->push->keepalives++;
 	}
 }
 
@@ -523,13 +682,8 @@ push_init(node *n)
 void
 push_fini(node *n)
 {
-	while (n->subs != NULL) {
-		struct push_sub *s = n->subs;
-		evhttp_connection_set_closecb(evhttp_request_get_connection(s->req), NULL, NULL);
-		unlink_sub(n, s);
-		evhttp_send_reply_end(s->req);
-		free(s);
-	}
+	while (n->subs != NULL)
+		close_sub(n->subs, 1);
 	if (n->push_ev)
 		event_free(n->push_ev);
 	n->push_ev = NULL;
@@ -580,31 +734,43 @@ subscribe(node *n, struct evhttp_request *req, struct push_sub *s, const char *p
 		return TS_ENOMEM;
 	}
 	s->n = n;
-	s->req = req;
+	s->fd = -1;
 	s->bucket = s->kind == 0 ? bucket_user(s->u.user_id) : bucket_eid(s->eid);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	evhttp_add_header(h, "Content-Type", "text/event-stream");
 	evhttp_add_header(h, "Cache-Control", "no-cache");
-	evhttp_send_reply_start(req, 200, "OK");
-	evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_close, s);
-	s->last_write_ms = ts_mono_ms();
+	char *head = NULL;
+	size_t hl = 0;
+	int chunked = 0;
+	int rc = ts_httpd_take_begin(req, 200, "OK", &head, &hl, &chunked);
+	if (rc != 0) {
+		if (s->kind == 1)
+			peer_del(ps, s->u.peer);
+		free(s);
+		ts_httpd_reply_error(req, 503, "out_of_memory", "cannot start the stream");
+		return rc;
+	}
+	/* The head waits in out[] with what follows; the connection becomes
+	 * the stream's in the next loop pass (on_taken), which writes it. */
+	s->req = req;
+	s->chunked = (uint8_t)chunked;
+	s->out = head;
+	s->out_len = hl;
+	s->last_write_ms = s->out_since = ts_mono_ms();
 	list_append(n, s);
 	s->knext = ps->bucket[s->bucket];
 	if (s->knext)
 		s->knext->kprev = s;
 	ps->bucket[s->bucket] = s;
 	n->nsubs++;
+	/* ev first: a failed write (fail_sub) turns it into the close */
+	static const struct timeval now0 = { 0, 0 };
+	event_assign(&s->ev, n->base, -1, 0, on_taken, s);
+	if (event_add(&s->ev, &now0) != 0)
+		fail_sub(s);
 	/* An immediate comment makes the response headers flow to the client. */
 	static const char open_txt[] = ": stream open\n\n";
-	struct evbuffer *b = evbuffer_new();
-	if (b) {
-		evbuffer_add_reference(b, open_txt, sizeof(open_txt) - 1, NULL, NULL);
-		send_chunk(req, b);
-		evbuffer_free(b);
-	}
-	/* A stream lives for hours: what parsing its request needed goes
-	 * (headers, request line, body buffers; ts_httpd_stream_idle). */
-	ts_httpd_stream_idle(req);
+	send_text(s, open_txt, sizeof(open_txt) - 1);
 	deliver(n, s);
 	return 0;
 }

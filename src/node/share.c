@@ -625,10 +625,12 @@ share_authorise(const share_svc *svc, store *st, const char *share_id, const sha
 		    sh.matching_id, "smdp_address", svc->address));
 	if ((rc = finish(svc, st, rc, 0)) != 0)
 		return rc;
-	STEP_LOG(13, "share %s authorised by provider %s: associated app %s (%s), not_after %lld", sh.id,
-	    sh.provider, sh.assoc_app_id, sh.assoc_kind, (long long)sh.not_after);
+	/* The download command is only written here; push.c says S14 when a
+	 * stream takes it (one S14 line per push, not two). */
+	STEP_LOG(13, "share %s authorised by provider %s: associated app %s (%s), not_after %lld; download "
+		     "command for companion %s", sh.id, sh.provider, sh.assoc_app_id, sh.assoc_kind,
+	    (long long)sh.not_after, sh.eid);
 	crash_point(svc, "share_authorise");
-	STEP_LOG(14, "share %s: download pushed to companion %s", sh.id, sh.eid);
 	return 0;
 }
 

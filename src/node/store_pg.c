@@ -50,7 +50,13 @@
  *    writes whose result nobody reads are queued and go with the next
  *    statement or the COMMIT (a libpq pipeline), the wake-ups with the
  *    COMMIT; the outbox's own bookkeeping commits without waiting for its
- *    WAL flush (q_relaxed).
+ *    WAL flush (q_relaxed). Outside a transaction a session's, a share's or
+ *    a device's read brings what the node reads next about it (its share,
+ *    confirmation code, credential, provider, user, app; the device's live
+ *    tokens), and the outbox's commits bring outbox_next_due: the
+ *    read-ahead, answered while nothing else ran (see there).
+ *  - A server that went away (connection lost, backend ended, shutdown,
+ *    too many connections) is the busy error, TS_ETIMEOUT (pq_rc).
  */
 #include "node/store.h"
 
@@ -64,6 +70,7 @@
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
 
+#include "lib/httpd.h"
 #include "lib/log.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -100,6 +107,8 @@ typedef struct pq_store {
 	size_t ncache, cap;
 	char lock_timeout[128]; /* "SET lock_timeout = '<ms>ms'; SET default_transaction_isolation ..." */
 	int retryable;         /* the last failure was 40001 / 40P01 / 55P03 */
+	int broken;            /* left in pipeline mode by a failed send: reconnect (alive) */
+	int fail_send;         /* TAPSHARE_PG_FAIL_SEND=n (tests): the nth pipeline of 2+ queued fails part-way */
 	int tx_seq;            /* in a transaction: events / commands it inserted (ord_expr) */
 	/* NOTIFY payloads of this transaction, sent after its COMMIT (not in
 	 * it: see "cross-node wake-ups" above); nnote of PQ_NOTES */
@@ -114,6 +123,19 @@ typedef struct pq_store {
 	char sql_prune[1024];
 	uint8_t key[32];       /* node key (store_opts.secret_key) when has_key */
 	int has_key;
+	/* read-ahead (see "Read-ahead" below): one row, RA_* columns, from
+	 * ra_off on (0, or after the es9_tx columns); RA_DEVICE: a device's row
+	 * and its tokens (device_user), device ra_dev */
+	PGresult *ra;
+	int ra_off;
+	char ra_dev[STORE_ID_MAX];
+	uint64_t ra_req;       /* ts_httpd_thread_requests() when it was read */
+	int64_t ra_ms;         /* and the monotonic time */
+	/* outbox_next_due read ahead with the outbox's own commits (q_relaxed):
+	 * nd_state 0 none, 1 no row due, 2 nd_at; ends as the row above does */
+	int want_nd;
+	int nd_state;
+	int64_t nd_at;
 } pq_store;
 
 #define S(x) ((pq_store *)(x))
@@ -200,6 +222,23 @@ static const char *const migrations[] = {
 	/* (parenthesised: one element, as clang's -Wstring-concatenation wants it said) */
 	("CREATE TABLE share_cc (share_id TEXT PRIMARY KEY, cc_hash TEXT NOT NULL, attempts INTEGER NOT NULL"
 	 "  DEFAULT 0);"),
+	/* 11: flat as the store grows, cheaper share updates (issue 9):
+	 * shares_of_eid ("WHERE eid ORDER BY created_at DESC, id DESC LIMIT")
+	 * walks an index backwards instead of sorting every share the EID ever
+	 * had; a share update (never HOT: state and updated_at change) adds an
+	 * entry to each index whose predicate the new row meets, so the expiry
+	 * index holds only the expirable states (store_sql_expirable()) and the
+	 * prune index only the finished ones (NOT IN store_sql_open_states()),
+	 * the predicates the queries state word for word (test_pg_plans.sh);
+	 * device_user reads the device's live tokens with it (read-ahead). */
+	("CREATE INDEX shares_eid_created ON shares(eid, created_at, id);"
+	 "CREATE INDEX tokens_device ON tokens(device_id, expires_at);"
+	 "DROP INDEX shares_expiry;"
+	 "CREATE INDEX shares_expiry ON shares(not_after)"
+	 "  WHERE state IN ('authorised','delivered','installed') AND not_after > 0;"
+	 "DROP INDEX shares_updated;"
+	 "CREATE INDEX shares_updated ON shares(updated_at) WHERE state NOT IN"
+	 "  ('requested','eid_confirmed','authorised','delivered','installed','cancel_pending');"),
 };
 
 /* Statement flags. A failed statement aborts a PostgreSQL transaction
@@ -359,11 +398,43 @@ notice_sink(void *arg, const char *msg)
 
 static int sqlstate_rc(const PGresult *r);
 
+/* A failure because the server went away (the connection lost, the backend
+ * ended by an administrator or a server shutdown: 57P01..57P03, no room for
+ * a new connection: 53300) is the busy error, TS_ETIMEOUT, as a lock
+ * timeout is: the callers retry or answer 503 with Retry-After, and the
+ * next statement outside a transaction reconnects (alive). A commit that
+ * failed this way may still have been made (its answer was lost): the
+ * callers' retries are idempotent (unique keys, state checks). */
+static int
+pq_rc(pq_store *s, int rc)
+{
+	if (rc == TS_EDB && (PQstatus(s->conn) != CONNECTION_OK || s->broken))
+		return TS_ETIMEOUT;
+	return rc;
+}
+
 /* READ COMMITTED is the session's default (set at connect with lock_timeout):
  * a bare BEGIN is cheaper for the server to run than one naming the level */
 #define PQ_BEGIN_SQL "BEGIN"
 
 static int flush(pq_store *s, const char *name, const pq_args *a, int guard, PGresult **r_out);
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Forgets the read-ahead row: any statement of this connection ends it. */
+static void
+ra_drop(pq_store *s)
+{
+	PQclear(s->ra);
+	s->ra = NULL;
+	s->nd_state = 0;
+}
 
 /* Runs a simple (parameterless, valueless) command; inside a transaction
  * whose BEGIN is still pending, the BEGIN first (in the same round trip);
@@ -372,6 +443,7 @@ static int
 simple(pq_store *s, const char *sql)
 {
 	char both[256];
+	ra_drop(s);
 	if (s->nq > 0) {
 		int rc = flush(s, NULL, NULL, 0, NULL);
 		if (rc != 0)
@@ -397,7 +469,7 @@ simple(pq_store *s, const char *sql)
 		rc = sqlstate_rc(r) == TS_ETIMEOUT ? TS_ETIMEOUT : TS_EDB;
 	}
 	PQclear(r);
-	return rc;
+	return pq_rc(s, rc);
 }
 
 static int
@@ -410,6 +482,11 @@ sqlstate_rc(const PGresult *r)
 		return TS_ETIMEOUT;
 	if (state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
 		return TS_ETIMEOUT; /* serialization_failure, deadlock_detected: retry */
+	/* connection_exception (08), admin / crash shutdown, cannot connect now
+	 * (57P01..57P03), too_many_connections (53300): see pq_rc */
+	if (state != NULL && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0 ||
+				 strcmp(state, "53300") == 0))
+		return TS_ETIMEOUT;
 	return TS_EDB;
 }
 
@@ -504,17 +581,19 @@ store_pg_own_backend(int pid)
 static int
 alive(pq_store *s)
 {
-	if (PQstatus(s->conn) == CONNECTION_OK)
+	if (PQstatus(s->conn) == CONNECTION_OK && !s->broken)
 		return 0;
 	if (s->in_tx)
-		return TS_EDB;
+		return TS_ETIMEOUT; /* the transaction is gone: busy (pq_rc) */
 	own_del(s->pid);
 	s->pid = 0;
+	/* (a new connection: out of pipeline mode whatever state it was in) */
 	PQreset(s->conn);
 	if (PQstatus(s->conn) != CONNECTION_OK) {
 		log_error("postgresql: reconnect failed: %s", PQerrorMessage(s->conn));
-		return TS_EDB;
+		return TS_ETIMEOUT;
 	}
+	s->broken = 0;
 	for (size_t i = 0; i < s->ncache; i++)
 		s->cache[i].prepared = 0;
 	log_warn("postgresql: connection re-established");
@@ -691,9 +770,15 @@ flush(pq_store *s, const char *name, const pq_args *a, int guard, PGresult **r_o
 		queue_clear(s);
 		return TS_EDB;
 	}
+	int fail_here = nq >= 2 && s->fail_send > 0 && --s->fail_send == 0;
 	int sent = !begin || PQsendQueryParams(c, PQ_BEGIN_SQL, 0, NULL, NULL, NULL, NULL, 0) == 1;
 	for (int i = 0; sent && i < nq; i++) {
 		const struct pq_queued *e = &s->queue[i];
+		if (i == 1 && fail_here) {
+			log_warn("TAPSHARE_PG_FAIL_SEND: a send fails part-way");
+			sent = 0;
+			break;
+		}
 		sent = e->name[0] != '\0' ? PQsendQueryPrepared(c, e->name, e->n, e->v, e->len, e->fmt, 1) == 1 :
 		    PQsendQueryParams(c, e->sql, e->n, NULL, e->v, e->len, e->fmt, 1) == 1;
 	}
@@ -754,6 +839,17 @@ flush(pq_store *s, const char *name, const pq_args *a, int guard, PGresult **r_o
 		if (rc == 0)
 			rc = TS_EDB;
 	}
+	/* A send that failed part-way leaves the connection in pipeline mode
+	 * (libpq refuses to leave it with statements unanswered), where every
+	 * later statement fails: the session is given up and reopened before
+	 * the next statement (alive), which also makes the server roll back
+	 * what part of the transaction it got (no sync was sent for it, and
+	 * its BEGIN came first). */
+	if (PQpipelineStatus(c) != PQ_PIPELINE_OFF) {
+		log_warn("postgresql: connection left in pipeline mode; it is reopened");
+		s->broken = 1;
+	}
+	rc = pq_rc(s, rc);
 	if (rc == 0 && name != NULL) {
 		if (guard && PQresultStatus(sp) != PGRES_COMMAND_OK) {
 			log_error("postgresql: %s", sp ? PQresultErrorMessage(sp) : PQerrorMessage(c));
@@ -787,11 +883,12 @@ flush(pq_store *s, const char *name, const pq_args *a, int guard, PGresult **r_o
 static int
 q_once(pq_store *s, const char *sql, int flags, const pq_args *a, PGresult **out)
 {
+	ra_drop(s);
 	int rc = alive(s);
 	char name[16];
 	s->retryable = 0;
 	if (rc != 0 || (rc = prepared_name(s, sql, a ? a->n : 0, name)) != 0)
-		return rc;
+		return pq_rc(s, rc);
 	if (s->explain != NULL)
 		explain(s, sql, a);
 	if ((flags & Q_DEFER) && s->in_tx && out == NULL)
@@ -813,7 +910,7 @@ q_once(pq_store *s, const char *sql, int flags, const pq_args *a, PGresult **out
 			PQclear(r);
 		return 0;
 	}
-	rc = sqlstate_rc(r);
+	rc = pq_rc(s, sqlstate_rc(r));
 	s->retryable = sqlstate_retry(r);
 	if (rc != TS_EEXIST)
 		log_error("postgresql: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(s->conn));
@@ -885,6 +982,7 @@ pq_close(store *b)
 	pq_store *s = S(b);
 	own_del(s->pid);
 	queue_clear(s);
+	ra_drop(s);
 	PQfinish(s->conn);
 	if (s->explain)
 		fclose(s->explain);
@@ -902,6 +1000,7 @@ pq_begin(store *b)
 		log_error("postgresql: cannot start a transaction within a transaction");
 		return TS_EDB;
 	}
+	ra_drop(s);
 	int rc = alive(s);
 	if (rc != 0)
 		return rc;
@@ -915,8 +1014,12 @@ pq_begin(store *b)
 	return 0;
 }
 
+/* outbox_next_due's statement */
+static const char sql_next_due[] = "SELECT MIN(GREATEST(next_at, lease_until)) FROM outbox WHERE done=0";
+
 /* Commits: what is still queued, the COMMIT and the wake-ups, in one round
- * trip. count: a durable commit (store_committed, the crash hook). */
+ * trip (and, when want_nd, outbox_next_due's read, see q_relaxed). count: a
+ * durable commit (store_committed, the crash hook). */
 static int
 commit_tx(pq_store *s, int count)
 {
@@ -939,9 +1042,9 @@ commit_tx(pq_store *s, int count)
 			log_error("postgresql: transaction aborted, not committed");
 			queue_clear(s);
 			s->nnote = 0;
-			if (ts == PQTRANS_INERROR)
+			if (ts == PQTRANS_INERROR && !s->broken)
 				(void)simple(s, "ROLLBACK");
-			return TS_EDB;
+			return pq_rc(s, TS_EDB);
 		}
 	}
 	/* The wake-ups go after the COMMIT, in the same round trip (they form
@@ -962,20 +1065,33 @@ commit_tx(pq_store *s, int count)
 		rc = enqueue(s, "", "SELECT pg_notify('tapshare', $1)", &na, NULL, 1);
 	}
 	s->nnote = 0;
+	PGresult *nd = NULL;
+	int want_nd = s->want_nd;
+	s->want_nd = 0;
+	if (rc == 0 && want_nd)
+		rc = enqueue(s, "", sql_next_due, NULL, &nd, 1);
 	if (rc == 0)
 		rc = flush(s, NULL, NULL, 0, NULL);
 	if (rc == 0 && (PQresultStatus(cr) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(cr), "COMMIT") != 0)) {
 		log_error("postgresql commit: %s", cr ? PQresultErrorMessage(cr) : PQerrorMessage(s->conn));
 		rc = TS_EDB;
 	}
+	if (rc == 0 && nd != NULL && PQntuples(nd) == 1) {
+		s->nd_state = PQgetisnull(nd, 0, 0) ? 1 : 2;
+		s->nd_at = c_i64(nd, 0, 0);
+		s->ra_req = ts_httpd_thread_requests();
+		s->ra_ms = mono_ms();
+	}
+	PQclear(nd);
 	PQclear(cr);
 	queue_clear(s);
 	s->begin_pending = 0;
-	if (rc != 0 && PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+	if (rc != 0 && PQstatus(s->conn) == CONNECTION_OK && !s->broken &&
+	    PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 		(void)simple(s, "ROLLBACK");
 	if (rc == 0 && count)
 		store_committed();
-	return rc;
+	return pq_rc(s, rc);
 }
 
 static int
@@ -993,7 +1109,7 @@ pq_rollback(store *b)
 	s->in_tx = 0;
 	s->begin_pending = 0;
 	s->nnote = 0;
-	if (was && PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+	if (was && PQstatus(s->conn) == CONNECTION_OK && !s->broken && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 		(void)simple(s, "ROLLBACK");
 }
 
@@ -1031,10 +1147,12 @@ q_relaxed(pq_store *s, const char *sql, const pq_args *a, PGresult **out)
 				explain(s, sql, a);
 			rc = enqueue(s, name, NULL, a, &r, 0);
 		}
-		if (rc == 0)
+		if (rc == 0) {
+			s->want_nd = 1; /* the worker asks it next, when it waits */
 			rc = commit_tx(s, 0);
-		else
+		} else {
 			pq_rollback(&s->base);
+		}
 		if (rc == 0) {
 			if (out)
 				*out = r;
@@ -1048,6 +1166,99 @@ q_relaxed(pq_store *s, const char *sql, const pq_args *a, PGresult **out)
 		log_warn("postgresql: deadlock or serialisation failure, retry %d of %d", attempt + 1, PQ_RETRIES);
 		retry_pause(attempt + 1);
 	}
+}
+
+/* ---- read-ahead ----
+ *
+ * Outside a transaction a read of a session or a share (tx_get, share_get)
+ * also brings, in the same statement and round trip, what the node reads
+ * next about that share (issue 9: ~35 reads per flow, one round trip each):
+ * the ES9+ handlers read the session, its share, the confirmation code and
+ * the credential (download.c); an outbox worker the share, its provider,
+ * user and app (outbox.c). Those reads are then answered from that row.
+ * It is kept only while nothing else runs on the connection (any statement
+ * drops it: ra_drop), within one HTTP request of the thread
+ * (ts_httpd_thread_requests) and for PQ_RA_MS at most: so the answers are
+ * those the reads would have had a moment earlier, with nothing the caller
+ * did or saw in between (a write of its own, another request's effects).
+ * Inside a transaction nothing is read ahead (FOR UPDATE reads lock). */
+#define PQ_RA_MS 50
+
+#define RA_SHARE_COLS "s.id, s.user_id, s.device_id, s.eid, s.app_id, s.provider, s.state, s.duration_s," \
+		      " s.not_after, s.assoc_app_id, s.assoc_name, s.assoc_kind, s.matching_id, s.reason," \
+		      " s.created_at, s.updated_at, s.operation"
+/* columns after the share's 17 (RA_SHARE_COLS), from ra_off */
+enum { RA_CRED = 17, RA_CC_HASH, RA_CC_ATTEMPTS, RA_P_NAME, RA_P_URL, RA_P_CA, RA_U_NAME, RA_U_HASH, RA_APP };
+#define RA_COLS RA_SHARE_COLS ", s.credential, c.cc_hash, c.attempts, p.name, p.url, p.ca_file, u.name," \
+		" u.pass_hash, a.app_id, a.user_id, a.name, a.kind, a.provider, a.shareable, a.released_share"
+#define RA_JOINS " LEFT JOIN share_cc c ON c.share_id = s.id LEFT JOIN providers p ON p.name = s.provider" \
+		 " LEFT JOIN users u ON u.id = s.user_id LEFT JOIN apps a ON a.app_id = s.app_id"
+#define TX_COLS "t.id, t.share_id, t.eid, t.euicc_challenge, t.server_challenge, t.euicc_sig1, t.smdp_sig2," \
+		" t.euicc_pub, t.stage, t.created_at"
+#define RA_TX_NCOLS 10
+/* device_user's read: the device and its live tokens, RA_TOKENS at most
+ * (more: token_check reads) */
+#define RA_DEVICE (-1)
+#define RA_TOKENS 8
+static const char ra_by_device[] = "SELECT d.user_id, d.revoked_at, t.token_hash, t.user_id, t.expires_at"
+				   " FROM devices d LEFT JOIN LATERAL (SELECT token_hash, user_id, expires_at FROM tokens"
+				   " WHERE device_id = d.device_id AND expires_at >= $2 LIMIT 9) t ON true" /* RA_TOKENS + 1 */
+				   " WHERE d.device_id=$1";
+static const char ra_by_share[] = "SELECT " RA_COLS " FROM shares s" RA_JOINS " WHERE s.id=$1";
+static const char ra_by_tx[] = "SELECT " TX_COLS ", " RA_COLS " FROM es9_tx t LEFT JOIN shares s ON s.id = t.share_id"
+			       RA_JOINS " WHERE t.id=$1";
+
+
+/* Keeps r (one row or none) as the read-ahead row, its share at column off. */
+static void
+ra_keep(pq_store *s, PGresult *r, int off)
+{
+	ra_drop(s);
+	s->ra = r;
+	s->ra_off = off;
+	s->ra_req = ts_httpd_thread_requests();
+	s->ra_ms = mono_ms();
+}
+
+/* The read-ahead row whose share is share_id and exists (its first column
+ * at *off), or NULL: none, or no longer valid (then dropped). */
+static int
+ra_valid(pq_store *s)
+{
+	if (s->ra == NULL)
+		return 0;
+	if (s->in_tx || s->ra_req != ts_httpd_thread_requests() || mono_ms() - s->ra_ms > PQ_RA_MS) {
+		ra_drop(s);
+		return 0;
+	}
+	return 1;
+}
+
+static const PGresult *
+ra_share(pq_store *s, const char *share_id, int *off)
+{
+	if (!ra_valid(s))
+		return NULL;
+	*off = s->ra_off;
+	if (*off < 0 || PQntuples(s->ra) != 1 || PQgetisnull(s->ra, 0, *off) || share_id == NULL ||
+	    strcmp(PQgetvalue(s->ra, 0, *off), share_id) != 0)
+		return NULL;
+	return s->ra;
+}
+
+/* The read-ahead row (as ra_share) whose share has text column col equal
+ * to v (its provider, app), or user id uid when v is NULL. */
+static const PGresult *
+ra_of(pq_store *s, int col, const char *v, int64_t uid, int *off)
+{
+	if (s->ra == NULL || s->ra_off < 0 || PQntuples(s->ra) != 1 || PQgetisnull(s->ra, 0, s->ra_off))
+		return NULL;
+	const PGresult *r = ra_share(s, PQgetvalue(s->ra, 0, s->ra_off), off);
+	if (r == NULL)
+		return NULL;
+	if (v != NULL)
+		return strcmp(PQgetvalue(r, 0, *off + col), v) == 0 ? r : NULL;
+	return c_i64(r, 0, *off + col) == uid ? r : NULL;
 }
 
 /* ---- users, devices, tokens ---- */
@@ -1077,6 +1288,17 @@ static int
 pq_user_get(store *b, int64_t id, char *name, size_t cap, char *hash, size_t hcap)
 {
 	static const char sql[] = "SELECT name, pass_hash FROM users WHERE id=$1";
+	int o = 0;
+	const PGresult *ra = ra_of(S(b), 1, NULL, id, &o);
+	if (ra != NULL) { /* the share's user, read ahead */
+		if (PQgetisnull(ra, 0, o + RA_U_NAME))
+			return TS_ENOTFOUND;
+		if (name)
+			c_text(ra, 0, o + RA_U_NAME, name, cap);
+		if (hash)
+			c_text(ra, 0, o + RA_U_HASH, hash, hcap);
+		return 0;
+	}
 	pq_args a = { 0 };
 	a_i64(&a, id);
 	PGresult *r = NULL;
@@ -1182,16 +1404,25 @@ static int
 pq_device_user(store *b, const char *device_id, int64_t *user_id)
 {
 	static const char sql[] = "SELECT user_id, revoked_at FROM devices WHERE device_id=$1";
+	pq_store *s = S(b);
+	int ahead = !s->in_tx && strlen(device_id) < sizeof(s->ra_dev);
 	pq_args a = { 0 };
 	a_text(&a, device_id);
+	if (ahead) /* with its live tokens: the API's token_check follows (read-ahead) */
+		a_i64(&a, ts_now());
 	PGresult *r = NULL;
-	int rc = q(S(b), sql, Q_READ, &a, &r);
+	int rc = q(s, ahead ? ra_by_device : sql, Q_READ, &a, &r);
 	if (rc != 0)
 		return rc;
 	rc = TS_ENOTFOUND;
 	if (PQntuples(r) > 0) {
 		*user_id = c_i64(r, 0, 0);
 		rc = c_i64(r, 0, 1) != 0 ? TS_EDENIED : 0;
+		if (ahead) {
+			ra_keep(s, r, RA_DEVICE);
+			memcpy(s->ra_dev, device_id, strlen(device_id) + 1);
+			return rc;
+		}
 	}
 	PQclear(r);
 	return rc;
@@ -1218,6 +1449,17 @@ static int
 pq_token_check(store *b, const char *token_hash, const char *device_id, int64_t now, int64_t *user_id)
 {
 	static const char sql[] = "SELECT user_id FROM tokens WHERE token_hash=$1 AND device_id=$2 AND expires_at>=$3";
+	pq_store *s = S(b);
+	const PGresult *ra = ra_valid(s) && s->ra_off == RA_DEVICE && strcmp(s->ra_dev, device_id) == 0 ? s->ra : NULL;
+	if (ra != NULL && PQntuples(ra) <= RA_TOKENS) { /* the device's live tokens, all of them */
+		for (int i = 0; i < PQntuples(ra); i++)
+			if (!PQgetisnull(ra, i, 2) && strcmp(PQgetvalue(ra, i, 2), token_hash) == 0 &&
+			    c_i64(ra, i, 4) >= now) {
+				*user_id = c_i64(ra, i, 3);
+				return 0;
+			}
+		return TS_EAUTH;
+	}
 	pq_args a = { 0 };
 	a_text(&a, token_hash);
 	a_text(&a, device_id);
@@ -1251,6 +1493,16 @@ static int
 pq_provider_get(store *b, const char *name, store_provider *pr)
 {
 	static const char sql[] = "SELECT name, url, ca_file FROM providers WHERE name=$1";
+	int o = 0;
+	const PGresult *ra = ra_of(S(b), 5, name, 0, &o);
+	if (ra != NULL) { /* the share's provider, read ahead */
+		if (PQgetisnull(ra, 0, o + RA_P_NAME))
+			return TS_ENOTFOUND;
+		c_text(ra, 0, o + RA_P_NAME, pr->name, sizeof(pr->name));
+		c_text(ra, 0, o + RA_P_URL, pr->url, sizeof(pr->url));
+		c_text(ra, 0, o + RA_P_CA, pr->ca_file, sizeof(pr->ca_file));
+		return 0;
+	}
 	pq_args a = { 0 };
 	a_text(&a, name);
 	PGresult *r = NULL;
@@ -1288,22 +1540,32 @@ pq_app_put(store *b, const store_app *ap)
 }
 
 static void
-app_row(const PGresult *r, int i, store_app *ap)
+app_row_at(const PGresult *r, int i, int o, store_app *ap)
 {
-	c_text(r, i, 0, ap->app_id, sizeof(ap->app_id));
-	ap->user_id = c_i64(r, i, 1);
-	c_text(r, i, 2, ap->name, sizeof(ap->name));
-	c_text(r, i, 3, ap->kind, sizeof(ap->kind));
-	c_text(r, i, 4, ap->provider, sizeof(ap->provider));
-	ap->shareable = (int)c_i64(r, i, 5);
-	c_text(r, i, 6, ap->released_share, sizeof(ap->released_share));
+	c_text(r, i, o + 0, ap->app_id, sizeof(ap->app_id));
+	ap->user_id = c_i64(r, i, o + 1);
+	c_text(r, i, o + 2, ap->name, sizeof(ap->name));
+	c_text(r, i, o + 3, ap->kind, sizeof(ap->kind));
+	c_text(r, i, o + 4, ap->provider, sizeof(ap->provider));
+	ap->shareable = (int)c_i64(r, i, o + 5);
+	c_text(r, i, o + 6, ap->released_share, sizeof(ap->released_share));
 }
+
+#define app_row(r, i, ap) app_row_at(r, i, 0, ap)
 
 static int
 pq_app_get(store *b, const char *app_id, store_app *ap)
 {
 	static const char sql[] = "SELECT app_id, user_id, name, kind, provider, shareable, released_share"
 				  " FROM apps WHERE app_id=$1";
+	int o = 0;
+	const PGresult *ra = ra_of(S(b), 4, app_id, 0, &o);
+	if (ra != NULL) { /* the share's app, read ahead */
+		if (PQgetisnull(ra, 0, o + RA_APP))
+			return TS_ENOTFOUND;
+		app_row_at(ra, 0, o + RA_APP, ap);
+		return 0;
+	}
 	pq_args a = { 0 };
 	a_text(&a, app_id);
 	PGresult *r = NULL;
@@ -1364,28 +1626,30 @@ pq_apps_json(store *b, int64_t user_id, json_t **out)
 		   " assoc_app_id, assoc_name, assoc_kind, matching_id, reason, created_at, updated_at, operation"
 
 static void
-share_row(const PGresult *r, int i, store_share *sh)
+share_row_at(const PGresult *r, int i, int o, store_share *sh)
 {
-	c_text(r, i, 0, sh->id, sizeof(sh->id));
-	sh->user_id = c_i64(r, i, 1);
-	c_text(r, i, 2, sh->device_id, sizeof(sh->device_id));
-	c_text(r, i, 3, sh->eid, sizeof(sh->eid));
-	c_text(r, i, 4, sh->app_id, sizeof(sh->app_id));
-	c_text(r, i, 5, sh->provider, sizeof(sh->provider));
+	c_text(r, i, o + 0, sh->id, sizeof(sh->id));
+	sh->user_id = c_i64(r, i, o + 1);
+	c_text(r, i, o + 2, sh->device_id, sizeof(sh->device_id));
+	c_text(r, i, o + 3, sh->eid, sizeof(sh->eid));
+	c_text(r, i, o + 4, sh->app_id, sizeof(sh->app_id));
+	c_text(r, i, o + 5, sh->provider, sizeof(sh->provider));
 	char state[24];
-	c_text(r, i, 6, state, sizeof(state));
+	c_text(r, i, o + 6, state, sizeof(state));
 	sh->state = share_state_parse(state);
-	sh->duration_s = c_i64(r, i, 7);
-	sh->not_after = c_i64(r, i, 8);
-	c_text(r, i, 9, sh->assoc_app_id, sizeof(sh->assoc_app_id));
-	c_text(r, i, 10, sh->assoc_name, sizeof(sh->assoc_name));
-	c_text(r, i, 11, sh->assoc_kind, sizeof(sh->assoc_kind));
-	c_text(r, i, 12, sh->matching_id, sizeof(sh->matching_id));
-	c_text(r, i, 13, sh->reason, sizeof(sh->reason));
-	sh->created_at = c_i64(r, i, 14);
-	sh->updated_at = c_i64(r, i, 15);
-	c_text(r, i, 16, sh->operation, sizeof(sh->operation));
+	sh->duration_s = c_i64(r, i, o + 7);
+	sh->not_after = c_i64(r, i, o + 8);
+	c_text(r, i, o + 9, sh->assoc_app_id, sizeof(sh->assoc_app_id));
+	c_text(r, i, o + 10, sh->assoc_name, sizeof(sh->assoc_name));
+	c_text(r, i, o + 11, sh->assoc_kind, sizeof(sh->assoc_kind));
+	c_text(r, i, o + 12, sh->matching_id, sizeof(sh->matching_id));
+	c_text(r, i, o + 13, sh->reason, sizeof(sh->reason));
+	sh->created_at = c_i64(r, i, o + 14);
+	sh->updated_at = c_i64(r, i, o + 15);
+	c_text(r, i, o + 16, sh->operation, sizeof(sh->operation));
 }
+
+#define share_row(r, i, sh) share_row_at(r, i, 0, sh)
 
 static void
 share_args(pq_args *a, const store_share *sh)
@@ -1470,9 +1734,28 @@ pq_share_get(store *b, const char *id, store_share *sh)
 {
 	static const char sql[] = "SELECT " SHARE_COLS " FROM shares WHERE id=$1";
 	static const char sql_tx[] = "SELECT " SHARE_COLS " FROM shares WHERE id=$1 FOR UPDATE";
+	pq_store *s = S(b);
 	pq_args a = { 0 };
 	a_text(&a, id);
-	return share_one(S(b), sql, sql_tx, &a, sh);
+	if (s->in_tx)
+		return share_one(s, sql, sql_tx, &a, sh);
+	int o = 0;
+	const PGresult *ra = ra_share(s, id, &o);
+	if (ra == NULL) { /* read with what the node reads next about it */
+		PGresult *r = NULL;
+		int rc = q(s, ra_by_share, Q_READ, &a, &r);
+		if (rc != 0)
+			return rc;
+		if (PQntuples(r) != 1) {
+			PQclear(r);
+			return TS_ENOTFOUND;
+		}
+		ra_keep(s, r, 0);
+		ra = r;
+		o = 0;
+	}
+	share_row_at(ra, 0, o, sh);
+	return 0;
 }
 
 static int
@@ -1545,6 +1828,16 @@ static int
 pq_share_get_credential(store *b, const char *id, char **out)
 {
 	static const char sql[] = "SELECT credential FROM shares WHERE id=$1 AND credential IS NOT NULL";
+	int o = 0;
+	const PGresult *ra = ra_share(S(b), id, &o);
+	if (ra != NULL) { /* read ahead */
+		if (PQgetisnull(ra, 0, o + RA_CRED))
+			return TS_ENOTFOUND;
+		char *stored = c_strdup(ra, 0, o + RA_CRED);
+		int rc = stored ? store_credential_unseal(S(b)->has_key ? S(b)->key : NULL, id, stored, out) : TS_ENOMEM;
+		free(stored);
+		return rc;
+	}
 	pq_args a = { 0 };
 	a_text(&a, id);
 	PGresult *r = NULL;
@@ -2006,10 +2299,16 @@ pq_outbox_depth(store *b, int64_t *pending, int64_t *retrying)
 static int
 pq_outbox_next_due(store *b, int64_t now, int64_t *secs)
 {
-	static const char sql[] = "SELECT MIN(GREATEST(next_at, lease_until)) FROM outbox WHERE done=0";
-	PGresult *r = NULL;
+	pq_store *s = S(b);
 	*secs = -1;
-	int rc = q(S(b), sql, Q_READ, NULL, &r);
+	if (s->nd_state != 0 && !s->in_tx && s->ra_req == ts_httpd_thread_requests() &&
+	    mono_ms() - s->ra_ms <= PQ_RA_MS) { /* read with the outbox's last commit (q_relaxed) */
+		if (s->nd_state == 2)
+			*secs = s->nd_at <= now ? 0 : s->nd_at - now;
+		return 0;
+	}
+	PGresult *r = NULL;
+	int rc = q(s, sql_next_due, Q_READ, NULL, &r);
 	if (rc != 0)
 		return rc;
 	if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0)) {
@@ -2149,10 +2448,13 @@ pq_tx_get(store *b, const char *id, store_tx *tx)
 {
 	static const char sql[] = "SELECT id, share_id, eid, euicc_challenge, server_challenge, euicc_sig1,"
 				  " smdp_sig2, euicc_pub, stage, created_at FROM es9_tx WHERE id=$1";
+	pq_store *s = S(b);
 	pq_args a = { 0 };
 	a_text(&a, id);
 	PGresult *r = NULL;
-	int rc = q(S(b), sql, Q_READ, &a, &r);
+	/* outside a transaction with its share and what hangs off it (read-ahead) */
+	int ahead = !s->in_tx;
+	int rc = q(s, ahead ? ra_by_tx : sql, Q_READ, &a, &r);
 	if (rc != 0)
 		return rc;
 	rc = TS_ENOTFOUND;
@@ -2168,6 +2470,10 @@ pq_tx_get(store *b, const char *id, store_tx *tx)
 		tx->stage = (int)c_i64(r, 0, 8);
 		tx->created_at = c_i64(r, 0, 9);
 		rc = 0;
+		if (ahead && !PQgetisnull(r, 0, RA_TX_NCOLS)) {
+			ra_keep(s, r, RA_TX_NCOLS);
+			return 0;
+		}
 	}
 	PQclear(r);
 	return rc;
@@ -2414,6 +2720,15 @@ static int
 pq_cc_get(store *b, const char *share_id, char cc_hash_hex[65], int *attempts)
 {
 	static const char sql[] = "SELECT cc_hash, attempts FROM share_cc WHERE share_id=$1";
+	int o = 0;
+	const PGresult *ra = ra_share(S(b), share_id, &o);
+	if (ra != NULL) { /* read ahead */
+		if (PQgetisnull(ra, 0, o + RA_CC_HASH))
+			return TS_ENOTFOUND;
+		c_text(ra, 0, o + RA_CC_HASH, cc_hash_hex, 65);
+		*attempts = (int)c_i64(ra, 0, o + RA_CC_ATTEMPTS);
+		return 0;
+	}
 	pq_args a = { 0 };
 	a_text(&a, share_id);
 	PGresult *r = NULL;
@@ -2772,6 +3087,10 @@ store_pg_open(const char *url, const store_opts *opts, store **out)
 	    " x AS (DELETE FROM shares WHERE id IN (SELECT id FROM d) RETURNING 1)"
 	    " SELECT COUNT(*)::bigint FROM x",
 	    store_sql_open_states());
+	const char *fs = store_test_hook("TAPSHARE_PG_FAIL_SEND");
+	long long fsn = 0;
+	if (fs != NULL && ts_parse_ll(fs, 1, 1000000, &fsn) == 0)
+		s->fail_send = (int)fsn;
 	const char *ex = store_test_hook("TAPSHARE_STORE_EXPLAIN");
 	if (ex != NULL && ex[0] != '\0' && (s->explain = fopen(ex, "a")) == NULL)
 		log_warn("TAPSHARE_STORE_EXPLAIN: cannot open %s", ex);

@@ -736,7 +736,7 @@ memory_reset(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_t *
 }
 
 /* ---- download: GetEuiccChallenge, AuthenticateServer, PrepareDownload
- * (SGP.22 §5.7.7, §5.7.13, §5.7.14; encodings lib/es10dl.h) ---- */
+ * (SGP.22 §5.7.5, §5.7.7, §5.7.13, §5.7.14; encodings lib/es10dl.h) ---- */
 
 static int
 get_challenge(se_card *c, const uint8_t *cmd, size_t len, uint8_t **out, size_t *olen)
@@ -934,7 +934,7 @@ prepare_refuse(se_card *c, const uint8_t *tid, size_t tid_len, int code, uint8_t
 }
 
 /*
- * PrepareDownload (SGP.22 §5.7.14): an authenticated session (else
+ * PrepareDownload (SGP.22 §5.7.5): an authenticated session (else
  * noSessionContext); smdpCertificate chains to our CI (invalidCertificate);
  * smdpSignature2 verifies over smdpSigned2 || 5F37 40 euiccSignature1
  * (invalidSignature); the transactionId is the session's
@@ -1027,7 +1027,7 @@ done:
 }
 
 /*
- * CancelSession (SGP.22 §5.7.15): the transactionId is the open session's
+ * CancelSession (SGP.22 §5.7.14): the transactionId is the open session's
  * (after AuthenticateServer; else cancelSessionResponseError
  * invalidTransactionId). euiccCancelSessionSigned = transactionId, the SM-DP+
  * OID of the session's certificate, the LPA's reason; signed over the whole

@@ -58,3 +58,35 @@ psql_db() { "$PGBIN/psql" -X -A -t -q -v ON_ERROR_STOP=1 -h "$PGD" -U postgres -
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+
+# pg_node_init ADDRESS: the test PKI, the provider (ts_start_sp), a database
+# tsnode (its URI in URL; psql_node SQL queries it) and a node directory
+# $T/node on it (nothing in SQLite), [node] address = ADDRESS (empty: the
+# node names its listen URL), with the provider "operator", alice
+# (ALICE_CODE) and her app sim-alice. Copy $T/node for more nodes: the same
+# configuration and node key. After pg_start.
+psql_node() { psql_db tsnode "$1"; }
+pg_node_init() {
+	ts_pki
+	ts_start_sp
+	URL=$(pg_createdb tsnode)
+	"$TS_BIN/tapshare-node" init --dir "$T/node" --pki "$T/pki" --listen 127.0.0.1:0 >"$T/node-init.log" 2>&1
+	sed -i -e "s|^database = .*|database = ${URL//&/\\&}|" -e "s|^address =.*|address = $1|" "$T/node/node.ini"
+	rm -f "$T/node/node.db"*
+	"$TS_BIN/tapshare-node" provider add operator "https://127.0.0.1:$SP_PORT" --dir "$T/node" 2>>"$T/node-init.log"
+	ALICE_CODE=$(printf '%s\n' "$PASS" | "$TS_BIN/tapshare-node" user add alice --dir "$T/node" 2>>"$T/node-init.log")
+	"$TS_BIN/tapshare-node" app add --dir "$T/node" --user alice --app-id sim-alice --name "Alice mobile" \
+		--kind sim --provider operator 2>>"$T/node-init.log"
+}
+# pg_start_node DIR LOG [ENV...]: runs the node of DIR (with ENV); sets
+# PORT_OUT and PID_OUT
+pg_start_node() {
+	local d=$1 log=$2
+	shift 2
+	rm -f "$d/node.port"
+	env "$@" "$TS_BIN/tapshare-node" run --dir "$d" >>"$log" 2>&1 &
+	PID_OUT=$!
+	PIDS+=("$PID_OUT")
+	wait_file "$d/node.port" 10
+	PORT_OUT=$(cat "$d/node.port")
+}

@@ -19,7 +19,7 @@ expect "the node keeps SHA-256 of the code" \
 	[ "$(sqlite3 "$T/node/node.db" "SELECT cc_hash FROM share_cc WHERE share_id='$SID'")" = "$HASH" ]
 
 # the companion has no code: it stops and cancels the session, postponed (not
-# endUserRejection, which would end the share: SGP.22 §5.6.5)
+# endUserRejection, which would end the share: docs/protocol.md, CancelSession)
 wait_log "$T/companion.log" "asks for a confirmation code" 30 || true
 expect "the companion says the share needs the code" grep -q "asks for a confirmation code" "$T/companion.log"
 wait_log "$T/node.log" "cancelled download session .*: postponed" 10 || true

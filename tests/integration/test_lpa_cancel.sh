@@ -10,8 +10,9 @@
 #     cancelSession again is an unknown transaction (8.10.1 / 3.9) — the
 #     share stays authorised and a later download installs it;
 #   - after authenticateClient, endUserRejection (the user declined at the
-#     preview): SGP.22 §5.6.5 terminates the download order, so the share
-#     fails, the provider is told (cancelOrder), the primary gets share.failed;
+#     preview): the share fails (tapshare's policy by reason; §5.6.5 itself
+#     terminates the pending download and notifies the Operator whatever the
+#     reason), the provider is told (cancelOrder), the primary gets share.failed;
 #   - after getBoundProfilePackage with loadBppExecutionError (the package
 #     could not be loaded): the share fails, the provider is told
 #     (cancelOrder), the primary gets share.failed, nothing is on the eUICC.

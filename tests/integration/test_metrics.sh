@@ -76,6 +76,21 @@ expect "TLS handshakes counted" test "$(m 'tapshare_tls_handshakes_total\{result
 expect "store commits timed" test "$(m tapshare_store_commit_seconds_count)" -ge 4
 expect "build info carries the version" grep -q '^tapshare_build_info{version="[0-9.]*",revision="[^"]*"} 1$' "$T/metrics.txt"
 
+# Keepalives (issue 9): an idle event stream gets a ": keepalive" comment
+# after 15 s without a write, and the node counts each one it writes (so
+# the streams bench can subtract their CPU). curl also checks the stream's
+# chunked framing (a malformed chunk is its error 56, not the time limit 28).
+curl -s "$ADMIN/metrics" >"$T/metrics.txt"
+k0=$(m tapshare_event_stream_keepalives_total)
+curl -sS -N --max-time 18 --cacert "$T/pki/node-ca.crt" --cert "$T/alice/device.crt" --key "$T/alice/device.key" \
+	"$NODE_URL/v1/events" >"$T/stream.txt" 2>"$T/stream.err" && rc=0 || rc=$?
+curl -s "$ADMIN/metrics" >"$T/metrics.txt"
+got=$(grep -c '^: keepalive$' "$T/stream.txt" || true)
+expect "an idle stream: curl reads it until its own time limit (28)" test "$rc" = 28
+expect "an idle stream opens" grep -q '^: stream open$' "$T/stream.txt"
+expect "an idle stream gets its keepalive within 18 s" test "$got" -ge 1
+expect "keepalives counted: at least the ones curl read" \
+	test "$(($(m tapshare_event_stream_keepalives_total) - k0))" -ge "$got"
 # A refused TLS handshake is counted as failed.
 before=$(m 'tapshare_tls_handshakes_total\{result="failed"\}')
 curl -s --max-time 5 --tlsv1.0 --tls-max 1.1 -k "$NODE_URL/" >/dev/null 2>&1 || true

@@ -79,4 +79,32 @@ awk '
 ' "$T/plans.txt" >"$T/scans.txt" || true
 sort -u "$T/scans.txt" | head -n 20
 expect "no statement of the flow scans a table (every one on an index)" [ ! -s "$T/scans.txt" ]
+
+# the expiry and prune statements state the partial indexes' predicates
+# (migration 11 writes store_sql_expirable() / store_sql_open_states() out)
+plan_of() { awk -v want="-- $1" 'index($0, want) == 1 { on = 1; next } /^-- / { on = 0 } on' "$T/plans.txt"; }
+expect "the expiry statement uses the partial shares_expiry" grep -q "shares_expiry" <<<"$(plan_of "SELECT id FROM shares WHERE state IN")"
+expect "the prune statement uses the partial shares_updated" grep -q "shares_updated" <<<"$(plan_of "WITH d AS (SELECT id FROM shares sh WHERE updated_at")"
+# ... and a share that is not finished nor expirable adds no entry to the prune
+# and expiry indexes (partial: a share update writes fewer index entries)
+sz() { psql_db tsnode "SELECT pg_relation_size('$1')"; }
+e0=$(sz shares_expiry) u0=$(sz shares_updated) m0=$(sz shares_matching)
+psql_db tsnode "INSERT INTO shares(id, user_id, device_id, eid, app_id, provider, state, duration_s, not_after,
+	assoc_app_id, assoc_name, assoc_kind, matching_id, reason, created_at, updated_at)
+	SELECT 'open-' || g, 1, 'd', '89049032000000000000000000000000', 'a', 'operator', 'requested', 0, 0, '', '', '',
+	'mo-' || g, '', g, g FROM generate_series(1, 3000) g" >/dev/null
+echo "# index bytes before/after 3000 requested shares: expiry $e0/$(sz shares_expiry), prune $u0/$(sz shares_updated), matching $m0/$(sz shares_matching)"
+expect "requested shares grow a full index (the measure works)" [ "$(sz shares_matching)" -gt "$m0" ]
+expect "... but not the expiry index (expirable states only)" [ "$(sz shares_expiry)" = "$e0" ]
+expect "... nor the prune index (finished shares only)" [ "$(sz shares_updated)" = "$u0" ]
+# migration 11: the shares of an EID that had 3000 (above), newest first,
+# straight from an index: no sort of every share the EID ever had
+# (store_pg.c shares_of_eid's statement, on each delete notification)
+psql_db tsnode "ANALYZE shares" >/dev/null
+p=$(psql_db tsnode "EXPLAIN SELECT id FROM shares WHERE eid='89049032000000000000000000000000'
+	ORDER BY created_at DESC, id DESC LIMIT 16")
+echo "$p" | sed 's/^/#   shares_of_eid: /'
+expect "shares_of_eid walks shares_eid_created backwards, no sort" \
+	bash -c 'grep -q "Scan Backward using shares_eid_created" <<<"$1" && ! grep -q "Sort" <<<"$1"' _ "$p"
+expect "... and it is the node's statement" grep -qF 'SELECT id FROM shares WHERE eid=$1 ORDER BY created_at DESC, id DESC LIMIT $2' "$SRC/src/node/store_pg.c"
 ts_done

@@ -16,38 +16,16 @@
 . "$(dirname "$0")/pglib.sh"
 
 pg_start
-URL=$(pg_createdb tsnode)
-psql_node() { psql_db tsnode "$1"; }
-
-ts_pki
-ts_start_sp
 HAP_PORT=$(free_port)
 HAP_URL="https://127.0.0.1:$HAP_PORT"
-"$TS_BIN/tapshare-node" init --dir "$T/node" --pki "$T/pki" --listen 127.0.0.1:0 >"$T/node-init.log" 2>&1
-sed -i -e "s|^database = .*|database = ${URL//&/\\&}|" -e "s|^address =.*|address = $HAP_URL|" "$T/node/node.ini"
-rm -f "$T/node/node.db"*
-"$TS_BIN/tapshare-node" provider add operator "https://127.0.0.1:$SP_PORT" --dir "$T/node" 2>>"$T/node-init.log"
-ALICE_CODE=$(printf '%s\n' "$PASS" | "$TS_BIN/tapshare-node" user add alice --dir "$T/node" 2>>"$T/node-init.log")
-"$TS_BIN/tapshare-node" app add --dir "$T/node" --user alice --app-id sim-alice --name "Alice mobile" \
-	--kind sim --provider operator 2>>"$T/node-init.log"
+pg_node_init "$HAP_URL"
 # B and C: the same configuration (and node key), their own port files
 cp -a "$T/node" "$T/nodeB"
 cp -a "$T/node" "$T/nodeC"
 
-# start_node DIR LOG [ENV...]: sets PORT_OUT and PID_OUT
-start_node() {
-	local d=$1 log=$2
-	shift 2
-	rm -f "$d/node.port"
-	env "$@" "$TS_BIN/tapshare-node" run --dir "$d" >>"$log" 2>&1 &
-	PID_OUT=$!
-	PIDS+=("$PID_OUT")
-	wait_file "$d/node.port" 10
-	PORT_OUT=$(cat "$d/node.port")
-}
-start_node "$T/node" "$T/nodeA.log"; A_PID=$PID_OUT; A_PORT=$PORT_OUT
-start_node "$T/nodeB" "$T/nodeB.log"; B_PID=$PID_OUT; B_PORT=$PORT_OUT
-start_node "$T/nodeC" "$T/nodeC.log" TAPSHARE_NODE_CRASH_AFTER=share_cancel; C_PID=$PID_OUT; C_PORT=$PORT_OUT
+pg_start_node "$T/node" "$T/nodeA.log"; A_PID=$PID_OUT; A_PORT=$PORT_OUT
+pg_start_node "$T/nodeB" "$T/nodeB.log"; B_PID=$PID_OUT; B_PORT=$PORT_OUT
+pg_start_node "$T/nodeC" "$T/nodeC.log" TAPSHARE_NODE_CRASH_AFTER=share_cancel; C_PID=$PID_OUT; C_PORT=$PORT_OUT
 for l in A B C; do
 	expect "node $l listens for the other nodes' changes" wait_log "$T/node$l.log" "LISTEN tapshare" 5
 done

@@ -15,6 +15,9 @@ expect "S6 second confirmation shown" grep -q "S6 second confirmation" <<<"$out"
 SHARE=$(alice shares --json | jq -r '.data | .shares[0].share_id')
 expect "node says installed" [ "$(node_state "$SHARE")" = installed ]
 expect "exactly one share" [ "$(alice shares --json | jq '.data | .shares | length')" = 1 ]
+# S14 for the download is said once, by the push that wrote it to the stream
+expect "one S14 line for the download, the push's" \
+	[ "$(grep -c "S14 .*download command for share $SHARE\|S14 share $SHARE: download pushed" "$T/node.log")" = 1 ]
 expect "node log has S11..S15" bash -c "grep -q ' S11 ' '$T/node.log' && grep -q ' S12 ' '$T/node.log' && grep -q ' S13 ' '$T/node.log' && grep -q ' S14 ' '$T/node.log' && grep -q ' S15 ' '$T/node.log'"
 
 ASSOC=$(alice shares --json | jq -r '.data | .shares[0].associated_app_id')

@@ -76,37 +76,39 @@ pg_skipped=$(sed -n '/^store backend: postgresql/,$p' "$T/unit.log" | sed -n 's/
 expect "the PostgreSQL group ran all its $NSTORE tests (${pg_passed:-0} passed, ${pg_skipped:-0} skipped)" \
 	[ "$(( ${pg_passed:-0} + ${pg_skipped:-0} ))" -eq "$NSTORE" ]
 
-# 1b. PostgreSQL only: the lock-free order of events and commands (two
-#     writer processes, late commits, replay, NOTIFY after the commit and
-#     outside its wait for durability)
-if TS_PG_URL="$PGURL_UNIT" timeout 120 "$TS_BIN/unit_node_test_pg_order" >"$T/order.log" 2>&1 &&
-	grep -q '^\[  PASSED  \] 6 test(s)' "$T/order.log"; then
-	ok "event and command order without a lock (unit_node_test_pg_order, 6 tests)"
-else
-	fail "event and command order without a lock (unit_node_test_pg_order, 6 tests)"
-	grep -E '^\[|FAIL|error|Assert' "$T/order.log" | tail -n 40
-fi
+# pg_unit PROGRAM TESTS SECONDS DESC: a PostgreSQL-only unit suite on the
+# unit database; it must pass exactly TESTS tests
+pg_unit() {
+	local log="$T/$1.log"
+	if TS_PG_URL="$PGURL_UNIT" timeout "$3" "$TS_BIN/$1" >"$log" 2>&1 &&
+		grep -q "^\[  PASSED  \] $2 test(s)" "$log"; then
+		ok "$4 ($1, $2 tests)"
+	else
+		fail "$4 ($1, $2 tests)"
+		grep -E '^\[|FAIL|error|Assert' "$log" | tail -n 40
+	fi
+}
+# 1b. the lock-free order of events and commands (two writer processes, late
+#     commits, replay, NOTIFY after the commit and outside its wait for
+#     durability)
+pg_unit unit_node_test_pg_order 6 120 "event and command order without a lock"
+# 1c. pg_listen.c's fast sweep after a held-back read, a node's own
+#     notifications not woken twice, and wake-ups only while another node
+#     listens
+pg_unit unit_node_test_pg_sweep 3 120 "the fast sweep after a held-back read, NOTIFY only with other nodes"
+# 1d. round trips and commits (issue 9): a transition in two round trips, a
+#     queued write's failure fails the commit, the outbox's bookkeeping
+#     commits without waiting for its WAL flush
+pg_unit unit_node_test_pg_pipeline 3 180 "round trips, queued writes and relaxed outbox commits"
 
-# 1c. PostgreSQL only: pg_listen.c's fast sweep after a held-back read, and
-#     a node's own notifications not woken twice
-#     and wake-ups only while another node listens
-if TS_PG_URL="$PGURL_UNIT" timeout 120 "$TS_BIN/unit_node_test_pg_sweep" >"$T/sweep.log" 2>&1 &&
-	grep -q '^\[  PASSED  \] 3 test(s)' "$T/sweep.log"; then
-	ok "the fast sweep after a held-back read, NOTIFY only with other nodes (unit_node_test_pg_sweep, 3 tests)"
+# 1e. PostgreSQL only: the read-ahead (a session's or share's reads in one
+#     round trip, and when its answers end), store_pg.c's error mapping
+if TS_PG_URL="$PGURL_UNIT" timeout 180 "$TS_BIN/unit_node_test_pg_store" >"$T/pgstore.log" 2>&1 &&
+	grep -q '^\[  PASSED  \] 7 test(s)' "$T/pgstore.log"; then
+	ok "read-ahead and error mapping (unit_node_test_pg_store, 7 tests)"
 else
-	fail "the fast sweep after a held-back read, NOTIFY only with other nodes (unit_node_test_pg_sweep, 3 tests)"
-	grep -E '^\[|FAIL|error|Assert' "$T/sweep.log" | tail -n 40
-fi
-
-# 1d. PostgreSQL only: round trips and commits (issue 9): a transition in two
-#     round trips, a queued write's failure fails the commit, the outbox's
-#     bookkeeping commits without waiting for its WAL flush
-if TS_PG_URL="$PGURL_UNIT" timeout 180 "$TS_BIN/unit_node_test_pg_pipeline" >"$T/pipeline.log" 2>&1 &&
-	grep -q '^\[  PASSED  \] 3 test(s)' "$T/pipeline.log"; then
-	ok "round trips, queued writes and relaxed outbox commits (unit_node_test_pg_pipeline, 3 tests)"
-else
-	fail "round trips, queued writes and relaxed outbox commits (unit_node_test_pg_pipeline, 3 tests)"
-	grep -E '^\[|FAIL|error|Assert' "$T/pipeline.log" | tail -n 40
+	fail "read-ahead and error mapping (unit_node_test_pg_store, 7 tests)"
+	grep -E '^\[|FAIL|error|Assert' "$T/pgstore.log" | tail -n 40
 fi
 
 # 2. the happy path with the node's state in PostgreSQL (ts_init_node, with
@@ -122,11 +124,9 @@ ALICE_CODE=$(printf '%s\n' "$PASS" | "$TS_BIN/tapshare-node" user add alice --di
 BOB_CODE=$(printf '%s\n' "bob's passphrase 42" | "$TS_BIN/tapshare-node" user add bob --dir "$T/node" 2>>"$T/node-init.log")
 "$TS_BIN/tapshare-node" app add --dir "$T/node" --user alice --app-id sim-alice --name "Alice mobile" \
 	--kind sim --provider operator 2>>"$T/node-init.log"
-expect "schema migrated to version 10" [ "$(psql_node 'SELECT MAX(version) FROM schema_version')" = 10 ]
+expect "schema migrated to version 11" [ "$(psql_node 'SELECT MAX(version) FROM schema_version')" = 11 ]
 expect "users are in PostgreSQL" [ "$(psql_node 'SELECT COUNT(*) FROM users')" = 2 ]
 ts_start_node
-expect "an empty [node] address on PostgreSQL is warned about (nodes on one database name one address)" \
-	wait_log "$T/node.log" "every node on one PostgreSQL database must name the same" 5
 ts_init_se
 ts_start_companion
 ts_enroll

@@ -11,6 +11,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -79,6 +81,49 @@ pg_fixture_wipe(void)
 	}
 	PQfinish(c);
 	return ok ? 0 : -1;
+}
+
+/* One value of a query on a connection of its own ("" for none). */
+static inline void
+pg_fixture_value(const char *sql, char *out, size_t cap)
+{
+	PGconn *c = pg_fixture_conn();
+	PGresult *r = PQexec(c, sql);
+	out[0] = '\0';
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
+		snprintf(out, cap, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PQfinish(c);
+}
+
+static inline void
+pg_fixture_pause_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000 * 1000L };
+	nanosleep(&ts, NULL);
+}
+
+/* Sets synchronous_standby_names (ALTER SYSTEM, reload) and waits until a
+ * new session shows it: every backend then has its reload signal (sent by
+ * the postmaster as it reloaded). "nobody" holds every synchronous commit
+ * (no such standby); "" releases them. Fails the test after 20 s. */
+static inline void
+pg_fixture_sync_standby(const char *names)
+{
+	PGconn *c = pg_fixture_conn();
+	char sql[160];
+	snprintf(sql, sizeof(sql), "ALTER SYSTEM SET synchronous_standby_names = '%s'", names);
+	pg_fixture_run(c, sql);
+	pg_fixture_run(c, "SELECT pg_reload_conf()");
+	PQfinish(c);
+	char v[64];
+	for (int i = 0; i < 400; i++) {
+		pg_fixture_value("SHOW synchronous_standby_names", v, sizeof(v));
+		if (strcmp(v, names) == 0)
+			return;
+		pg_fixture_pause_ms(50);
+	}
+	fail_msg("synchronous_standby_names = '%s' not loaded", names);
 }
 
 /* A store on the database (migrated on open). */

@@ -487,6 +487,33 @@ test_url(void **state)
 	assert_int_equal(es9_url("", "cancelSession", url, sizeof(url)), TS_EINVAL);
 }
 
+/* The base URL an LPA dials for the smdpAddress it was given (§5.6.1):
+ * https:// added to a bare address, an https URL kept, nothing else. */
+static void
+test_server_base(void **state)
+{
+	(void)state;
+	char b[64];
+	assert_int_equal(es9_server_base("smdp.example.org", b, sizeof(b)), 0);
+	assert_string_equal(b, "https://smdp.example.org");
+	assert_int_equal(es9_server_base("127.0.0.1:37375", b, sizeof(b)), 0);
+	assert_string_equal(b, "https://127.0.0.1:37375");
+	assert_int_equal(es9_server_base("https://127.0.0.1:37375", b, sizeof(b)), 0);
+	assert_string_equal(b, "https://127.0.0.1:37375");
+	assert_int_equal(es9_server_base("HTTPS://Node.example.org/", b, sizeof(b)), 0);
+	assert_string_equal(b, "HTTPS://Node.example.org/");
+	assert_int_equal(es9_server_base("http://127.0.0.1:1", b, sizeof(b)), TS_EINVAL);
+	assert_int_equal(es9_server_base("file:///etc/passwd", b, sizeof(b)), TS_EINVAL);
+	assert_int_equal(es9_server_base("https://", b, sizeof(b)), TS_EINVAL);
+	assert_int_equal(es9_server_base("", b, sizeof(b)), TS_EINVAL);
+	assert_int_equal(es9_server_base("evil@127.0.0.1", b, sizeof(b)), TS_EINVAL);
+	assert_int_equal(es9_server_base("h.example.org/x?y", b, sizeof(b)), TS_EINVAL);
+	assert_int_equal(es9_server_base("h.example.org#f", b, sizeof(b)), TS_EINVAL);
+	assert_int_equal(es9_server_base("h example.org", b, sizeof(b)), TS_EINVAL);
+	assert_int_equal(es9_server_base("h.example.org\n", b, sizeof(b)), TS_EINVAL);
+	assert_int_equal(es9_server_base("a-rather-long-host-name.example.org:8443", b, 20), TS_ELIMIT);
+}
+
 int
 main(void)
 {
@@ -504,6 +531,7 @@ main(void)
 		cmocka_unit_test(test_get_bpp),
 		cmocka_unit_test(test_notification_and_cancel),
 		cmocka_unit_test(test_url),
+		cmocka_unit_test(test_server_base),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -374,7 +374,7 @@ test_euicc_signed2_and_response(void **st)
 	assert_int_equal(es10_prepare_download_resp_decode(old.b, old.n, &r, NULL), TS_EPARSE);
 }
 
-/* CancelSession (SGP.22 §5.7.15), RSPDefinitions: CancelSessionRequest
+/* CancelSession (SGP.22 §5.7.14), RSPDefinitions: CancelSessionRequest
  * [65] SEQUENCE (AUTOMATIC: 80, 81), EuiccCancelSessionSigned SEQUENCE
  * (AUTOMATIC: 80, 81, 82), CancelSessionResponse [65] CHOICE (A0 / 81). */
 #define OID_HEX "88 37 01" /* 2.999.1: 2 * 40 + 999 = 1079 = 0x88 0x37 in base 128, then 1 */

@@ -232,6 +232,85 @@ h_sse_slow(struct evhttp_request *req, void *arg)
 	evtimer_add(st->tick, &tv);
 }
 
+/* A stream whose connection is taken from evhttp (ts_httpd_take_begin in
+ * the handler, ts_httpd_take_end a loop pass later): the server then
+ * writes its reply itself through the SSL, once at once and once 100 ms
+ * later (after libevent's deferred finalizer freed the bufferevent the SSL
+ * came from), then ends it. */
+struct taken {
+	char *head;
+	size_t head_len;
+	int chunked;
+	struct evhttp_request *req;
+	SSL *ssl;
+	int fd;
+	struct event *tick;
+	int step;
+};
+
+static void
+taken_write(struct taken *t, const char *s)
+{
+	size_t len = strlen(s), off = 0;
+	for (int i = 0; off < len && i < 1000; i++) {
+		int r = SSL_write(t->ssl, s + off, (int)(len - off));
+		if (r > 0)
+			off += (size_t)r;
+		else if (SSL_get_error(t->ssl, r) != SSL_ERROR_WANT_WRITE)
+			break;
+	}
+	ERR_clear_error();
+}
+
+static void
+taken_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct taken *t = arg;
+	if (t->step++ == 0) {
+		t->ssl = ts_httpd_take_end(t->req, &t->fd);
+		if (t->ssl != NULL) {
+			SSL_set_mode(t->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+			char *h = strndup(t->head, t->head_len);
+			taken_write(t, h);
+			free(h);
+			taken_write(t, "6\r\ntaken!\r\n");
+			struct timeval tv = { 0, 100 * 1000 };
+			evtimer_add(t->tick, &tv);
+			return;
+		}
+	} else {
+		taken_write(t, "a\r\nstill ours\r\n0\r\n\r\n");
+		(void)SSL_shutdown(t->ssl);
+	}
+	if (t->ssl != NULL) {
+		SSL_free(t->ssl);
+		close(t->fd);
+	}
+	event_free(t->tick);
+	free(t->head);
+	free(t);
+}
+
+static void
+h_take(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	struct taken *t = calloc(1, sizeof(*t));
+	assert_non_null(t);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Taken", "yes");
+	if (ts_httpd_take_begin(req, 200, "OK", &t->head, &t->head_len, &t->chunked) != 0) {
+		free(t);
+		ts_httpd_reply_error(req, 500, "take", "not taken");
+		return;
+	}
+	t->req = req;
+	t->tick = evtimer_new(base, taken_tick, t);
+	struct timeval now0 = { 0, 0 };
+	evtimer_add(t->tick, &now0);
+}
+
 /* A JSON answer larger than TS_HTTPC_MAX_RESPONSE. */
 static void
 h_big(struct evhttp_request *req, void *arg)
@@ -257,6 +336,7 @@ add_routes(ts_httpd *h)
 	rc |= ts_httpd_route(h, "GET", "/sse-hang", h_sse_hang, NULL);
 	rc |= ts_httpd_route(h, "GET", "/sse-slow", h_sse_slow, NULL);
 	rc |= ts_httpd_route(h, "GET", "/big", h_big, NULL);
+	rc |= ts_httpd_route(h, "GET", "/take", h_take, NULL);
 	return rc;
 }
 
@@ -887,6 +967,138 @@ test_ticket_key_shared(void **state)
 	event_base_free(b);
 }
 
+/* A connection taken from evhttp stays the taker's: its head (status,
+ * the handler's headers, chunked framing), what it writes at once and what
+ * it writes after libevent freed the bufferevent (its finalizer must not
+ * close the socket: the SSL's own BIO names no descriptor), and evhttp
+ * does not shut the socket down when it frees its connection (the old
+ * descriptor is /dev/null by then). */
+static void
+test_take_connection(void **state)
+{
+	(void)state;
+	SSL_CTX *ctx = NULL;
+	int fd = -1;
+	SSL *ssl = tls_client(ts_httpd_port(lenient_srv), &fd, &ctx);
+	assert_int_equal(SSL_connect(ssl), 1);
+	static const char rq[] = "GET /take HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+	assert_int_equal(SSL_write(ssl, rq, (int)sizeof(rq) - 1), (int)sizeof(rq) - 1);
+	char body[4096];
+	size_t len = 0;
+	int r;
+	while (len + 1 < sizeof(body) && (r = SSL_read(ssl, body + len, (int)(sizeof(body) - 1 - len))) > 0)
+		len += (size_t)r;
+	body[len] = '\0';
+	SSL_free(ssl);
+	close(fd);
+	SSL_CTX_free(ctx);
+	assert_non_null(strstr(body, "HTTP/1.1 200 OK\r\n"));
+	assert_non_null(strstr(body, "\r\nX-Taken: yes\r\n"));
+	assert_non_null(strstr(body, "\r\nTransfer-Encoding: chunked\r\n"));
+	assert_non_null(strstr(body, "\r\n\r\n6\r\ntaken!\r\n"));
+	assert_non_null(strstr(body, "6\r\ntaken!\r\na\r\nstill ours\r\n0\r\n\r\n"));
+}
+
+/* A TLS 1.3 client offering OpenSSL's default suites (AES-256-GCM first)
+ * gets ChaCha20-Poly1305, the server's first choice (smaller per-connection
+ * cipher state for the idle streams); a client offering AES-GCM alone
+ * still gets it. */
+static void
+test_tls13_suite(void **state)
+{
+	(void)state;
+	for (int only_aes = 0; only_aes <= 1; only_aes++) {
+		SSL_CTX *ctx = NULL;
+		int fd = -1;
+		SSL *ssl = tls_client(ts_httpd_port(lenient_srv), &fd, &ctx);
+		if (only_aes)
+			assert_int_equal(SSL_set_ciphersuites(ssl, "TLS_AES_128_GCM_SHA256"), 1);
+		assert_int_equal(SSL_connect(ssl), 1);
+		assert_int_equal(SSL_version(ssl), TLS1_3_VERSION);
+		assert_string_equal(SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)),
+		    only_aes ? "TLS_AES_128_GCM_SHA256" : "TLS_CHACHA20_POLY1305_SHA256");
+		SSL_free(ssl);
+		close(fd);
+		SSL_CTX_free(ctx);
+	}
+}
+
+/* ClientHellos the client sent (2: the server answered the first with a
+ * HelloRetryRequest). */
+static int client_hellos;
+
+static void
+count_client_hellos(int write_p, int version, int content_type, const void *buf, size_t len, SSL *ssl, void *arg)
+{
+	(void)version;
+	(void)ssl;
+	(void)arg;
+	if (write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 && ((const uint8_t *)buf)[0] == SSL3_MT_CLIENT_HELLO)
+		client_hellos++;
+}
+
+/* /whoami as whoami_tls, with the client's key share for X25519 only: the
+ * servers here take P-256 alone (main's OpenSSL configuration), so each
+ * handshake goes through a HelloRetryRequest and a second ClientHello. */
+static void
+whoami_hrr(uint16_t port, SSL_SESSION **sess, int *reused, char *body, size_t cap)
+{
+	SSL_CTX *ctx = NULL;
+	int fd = -1;
+	SSL *ssl = tls_client(port, &fd, &ctx);
+	assert_int_equal(SSL_set1_groups_list(ssl, "X25519:P-256"), 1);
+	SSL_set_msg_callback(ssl, count_client_hellos);
+	client_hellos = 0;
+	if (*sess != NULL)
+		assert_int_equal(SSL_set_session(ssl, *sess), 1);
+	assert_int_equal(SSL_connect(ssl), 1);
+	assert_int_equal(SSL_version(ssl), TLS1_3_VERSION);
+	static const char rq[] = "GET /whoami HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+	assert_int_equal(SSL_write(ssl, rq, (int)sizeof(rq) - 1), (int)sizeof(rq) - 1);
+	size_t len = 0;
+	int r;
+	SSL_SESSION_free(*sess);
+	*sess = NULL;
+	while (len + 1 < cap && (r = SSL_read(ssl, body + len, (int)(cap - 1 - len))) > 0) {
+		len += (size_t)r;
+		if (*sess == NULL)
+			*sess = SSL_SESSION_dup(SSL_get_session(ssl));
+	}
+	body[len] = '\0';
+	*reused = SSL_session_reused(ssl);
+	SSL_free(ssl);
+	close(fd);
+	SSL_CTX_free(ctx);
+}
+
+/* The verify mode of a TLS 1.3 resumption is decided on each ClientHello
+ * (httpd.c tls_verify_mode_for): through a HelloRetryRequest, a full
+ * handshake still asks for (and knows) the client's certificate, and a
+ * resumption still gets mode none (its ClientHello buffer let go) and
+ * still knows its client from the ticket. */
+static void
+test_hello_retry_request(void **state)
+{
+	(void)state;
+	SSL_SESSION *sess = NULL;
+	int reused = -1;
+	char body[4096];
+	whoami_hrr(ts_httpd_port(tick_a), &sess, &reused, body, sizeof(body));
+	assert_int_equal(client_hellos, 2);
+	assert_int_equal(reused, 0);
+	assert_non_null(strstr(body, "200 OK"));
+	assert_non_null(strstr(body, client_id));
+	assert_int_equal(whoami_verify_mode(body), SSL_VERIFY_PEER);
+	assert_non_null(sess);
+	whoami_hrr(ts_httpd_port(tick_b), &sess, &reused, body, sizeof(body));
+	assert_int_equal(client_hellos, 2);
+	assert_int_equal(reused, 1);
+	assert_non_null(strstr(body, "200 OK"));
+	assert_non_null(strstr(body, client_id));
+	assert_int_equal(whoami_verify_mode(body), SSL_VERIFY_NONE);
+	SSL_SESSION_free(sess);
+}
+
 /* The client's application traffic secret of the last handshake (SSL keylog). */
 static char client_secret_hex[2 * EVP_MAX_MD_SIZE + 1];
 
@@ -1007,6 +1219,20 @@ main(void)
 		cmocka_unit_test(test_route_args),
 		cmocka_unit_test(test_ticket_key_shared),
 		cmocka_unit_test(test_handshake_counted_once),
+		cmocka_unit_test(test_hello_retry_request),
+		cmocka_unit_test(test_take_connection),
+		cmocka_unit_test(test_tls13_suite),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	/* Every TLS context here takes the P-256 group alone, unless it says
+	 * otherwise (test_hello_retry_request's clients offer X25519 first). */
+	char conf[] = "/tmp/test_httpd_openssl.XXXXXX";
+	int cfd = mkstemp(conf);
+	static const char cnf[] = "openssl_conf = init\n[init]\nssl_conf = ssl\n[ssl]\nsystem_default = groups\n"
+				  "[groups]\nGroups = P-256\n";
+	if (cfd < 0 || write(cfd, cnf, sizeof(cnf) - 1) != (ssize_t)sizeof(cnf) - 1 || close(cfd) != 0 ||
+	    setenv("OPENSSL_CONF", conf, 1) != 0)
+		return 1;
+	int rc = cmocka_run_group_tests(tests, setup, teardown);
+	unlink(conf);
+	return rc;
 }

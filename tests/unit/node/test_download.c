@@ -458,7 +458,7 @@ get_package(const session *s, const fake_se *se, download_why *why)
 }
 
 /* The eUICC's CancelSessionResponse for session s, written out from SGP.22
- * §5.7.15: BF41 { A0 { 30 { 80 transactionId, 81 smdpOid, 82 reason },
+ * §5.7.14: BF41 { A0 { 30 { 80 transactionId, 81 smdpOid, 82 reason },
  * 5F37 signature over that 30 TLV } }, signed by signer; tid / oid override
  * the session's / the SM-DP+'s when not NULL; flip inverts a signature bit. */
 static int
@@ -1352,7 +1352,8 @@ test_cancel_session_codes(void **state)
 	assert_int_not_equal(cancel(&s, ES10_CANCEL_POSTPONED, &why), 0);
 	assert_spec_code(&why, "8.10.1", "3.9");
 	/* timeout and undefinedReason keep it too; endUserRejection (like
-	 * pprNotAllowed, metadataMismatch) ends the download order, §5.6.5 */
+	 * pprNotAllowed, metadataMismatch) ends the share: tapshare's policy by
+	 * reason (docs/protocol.md; §5.6.5's steps do not depend on it) */
 	static const int kept[] = { ES10_CANCEL_TIMEOUT, ES10_CANCEL_UNDEFINED_REASON };
 	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
 		assert_int_equal(initiate(mid, &s, &why), 0);

@@ -49,6 +49,8 @@ on_holdback(void *arg, int64_t id)
 #define raw pg_fixture_conn
 #define raw_exec pg_fixture_run
 #define open_store pg_fixture_store
+#define raw_value pg_fixture_value
+#define sync_standby pg_fixture_sync_standby
 
 static int
 setup(void **state)
@@ -315,41 +317,6 @@ test_notify_after_commit(void **state)
 	assert_string_equal(got, "u:9");
 	PQfinish(l);
 	store_close(s);
-}
-
-/* One value of a query on a connection of its own ("" for none). */
-static void
-raw_value(const char *sql, char *out, size_t cap)
-{
-	PGconn *c = raw();
-	PGresult *r = PQexec(c, sql);
-	out[0] = '\0';
-	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
-		snprintf(out, cap, "%s", PQgetvalue(r, 0, 0));
-	PQclear(r);
-	PQfinish(c);
-}
-
-static void
-sync_standby(const char *names)
-{
-	PGconn *c = raw();
-	char sql[160];
-	snprintf(sql, sizeof(sql), "ALTER SYSTEM SET synchronous_standby_names = '%s'", names);
-	raw_exec(c, sql);
-	raw_exec(c, "SELECT pg_reload_conf()");
-	PQfinish(c);
-	/* a new session shows the postmaster's reloaded value: every backend
-	 * then has its reload signal (sent by the postmaster as it reloaded) */
-	char v[64];
-	for (int i = 0; i < 400; i++) {
-		raw_value("SHOW synchronous_standby_names", v, sizeof(v));
-		if (strcmp(v, names) == 0)
-			return;
-		struct timespec ts = { 0, 50 * 1000 * 1000L };
-		nanosleep(&ts, NULL);
-	}
-	fail_msg("synchronous_standby_names = '%s' not loaded", names);
 }
 
 static int

@@ -49,26 +49,9 @@ send(int fd, const void *buf, size_t n, int flags)
 /* psql-like helpers on a connection of the test's own (pg_fixture.h) */
 #define raw pg_fixture_conn
 #define raw_exec pg_fixture_run
-
-/* One value of a query on a connection of its own ("" for none). */
-static void
-raw_value(const char *sql, char *out, size_t cap)
-{
-	PGconn *c = raw();
-	PGresult *r = PQexec(c, sql);
-	out[0] = '\0';
-	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
-		snprintf(out, cap, "%s", PQgetvalue(r, 0, 0));
-	PQclear(r);
-	PQfinish(c);
-}
-
-static void
-pause_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000 * 1000L };
-	nanosleep(&ts, NULL);
-}
+#define raw_value pg_fixture_value
+#define pause_ms pg_fixture_pause_ms
+#define sync_standby pg_fixture_sync_standby
 
 static int
 setup(void **state)
@@ -224,25 +207,6 @@ test_queued_failure_fails_commit(void **state)
 	store_close(holder);
 	store_close(s);
 	store_close(o);
-}
-
-static void
-sync_standby(const char *names)
-{
-	PGconn *c = raw();
-	char sql[160];
-	snprintf(sql, sizeof(sql), "ALTER SYSTEM SET synchronous_standby_names = '%s'", names);
-	raw_exec(c, sql);
-	raw_exec(c, "SELECT pg_reload_conf()");
-	PQfinish(c);
-	char v[64];
-	for (int i = 0; i < 400; i++) {
-		raw_value("SHOW synchronous_standby_names", v, sizeof(v));
-		if (strcmp(v, names) == 0)
-			return;
-		pause_ms(50);
-	}
-	fail_msg("synchronous_standby_names = '%s' not loaded", names);
 }
 
 static int

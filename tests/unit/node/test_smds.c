@@ -148,6 +148,22 @@ test_events_of_the_authenticated_euicc(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* What a discovery test starts from: EID1's event for share-1 (MID-1), and
+ * the answer's places (n preset to 9: an answer must set it). */
+struct disc {
+	char eid[33], ids[4][STORE_ID_MAX], tid[33];
+	size_t n;
+	download_why why;
+};
+
+static void
+disc_begin(struct disc *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->n = 9;
+	assert_int_equal(st->ops->smds_event_put(st, "share-1", EID1, "MID-1", 1), 0);
+}
+
 /* A store that gives no answer (store.c's fault hook: the named reads time
  * out) is no verdict -- never "no events", never "not a discovery session":
  * Busy. */
@@ -155,28 +171,26 @@ static void
 test_busy_store(void **state)
 {
 	(void)state;
-	char eid[33], ids[4][STORE_ID_MAX], tid[33];
-	size_t n = 9;
-	download_why why;
-	assert_int_equal(st->ops->smds_event_put(st, "share-1", EID1, "MID-1", 1), 0);
+	struct disc t;
+	disc_begin(&t);
 	const struct store_ops *real = st->ops;
 	assert_int_equal(store_fault_busy(st, "smds_events"), 0);
-	int rc = discover(se1, eid, ids, &n, &why);
+	int rc = discover(se1, t.eid, t.ids, &t.n, &t.why);
 	st->ops = real;
 	assert_int_equal(rc, TS_ETIMEOUT);
-	assert_int_equal(why.status, ES9_BUSY);
-	assert_int_equal(n, 0);
+	assert_int_equal(t.why.status, ES9_BUSY);
+	assert_int_equal(t.n, 0);
 	/* the ES9+ path asks whether a session is an unbound (discovery) one */
 	uint8_t chal[16], *s1 = NULL, sig1[64];
 	size_t s1_len = 0;
 	assert_int_equal(se_get_challenge(se1, chal), 0);
 	d.peer = "127.0.0.1";
-	assert_int_equal(download_initiate(&d, st, NULL, d.address, NULL, chal, tid, &s1, &s1_len, sig1, &why), 0);
+	assert_int_equal(download_initiate(&d, st, NULL, d.address, NULL, chal, t.tid, &s1, &s1_len, sig1, &t.why), 0);
 	d.peer = NULL;
 	free(s1);
-	assert_int_equal(download_tx_unbound(st, tid), 1);
+	assert_int_equal(download_tx_unbound(st, t.tid), 1);
 	assert_int_equal(store_fault_busy(st, "tx_get"), 0);
-	rc = download_tx_unbound(st, tid);
+	rc = download_tx_unbound(st, t.tid);
 	st->ops = real;
 	assert_true(rc < 0);
 	assert_int_equal(download_tx_unbound(st, "00112233445566778899aabbccddeeff"), 0);
@@ -186,49 +200,47 @@ static void
 test_refusals(void **state)
 {
 	(void)state;
-	char eid[33], ids[4][STORE_ID_MAX], tid[33];
-	size_t n = 9;
-	download_why why;
-	assert_int_equal(st->ops->smds_event_put(st, "share-1", EID1, "MID-1", 1), 0);
+	struct disc t;
+	disc_begin(&t);
 	/* an eUICC whose chain does not reach the node's CI (the node trusts
 	 * another PKI's CI) */
 	d.ci = ci_b;
-	int rc = discover(se1, eid, ids, &n, &why);
+	int rc = discover(se1, t.eid, t.ids, &t.n, &t.why);
 	d.ci = ci;
 	assert_int_equal(rc, TS_EVERIFY);
 	/* SGP.22 §5.8.2: the chain's root is not the CI in use: CI Public Key - Unknown */
-	assert_string_equal(why.subject, "8.11.1");
-	assert_string_equal(why.reason, "3.9");
-	assert_non_null(strstr(why.msg, "not issued by the CI"));
-	assert_int_equal(n, 0);
+	assert_string_equal(t.why.subject, "8.11.1");
+	assert_string_equal(t.why.reason, "3.9");
+	assert_non_null(strstr(t.why.msg, "not issued by the CI"));
+	assert_int_equal(t.n, 0);
 	/* another SM-DS address */
 	uint8_t chal[16] = { 1 }, *s1 = NULL, sig1[64], *bf38 = NULL;
 	size_t s1_len = 0, bf38_len = 0;
-	assert_int_equal(smds_initiate(&d, st, "p", "other.example:443", chal, tid, &s1, &s1_len, sig1, &why),
+	assert_int_equal(smds_initiate(&d, st, "p", "other.example:443", chal, t.tid, &s1, &s1_len, sig1, &t.why),
 	    TS_EINVAL);
-	assert_string_equal(why.subject, "8.9.1"); /* SGP.22 §5.8.1: SM-DS Address - Refused */
+	assert_string_equal(t.why.subject, "8.9.1"); /* SGP.22 §5.8.1: SM-DS Address - Refused */
 	/* unknown transaction */
-	assert_int_equal(smds_authenticate(&d, st, "00112233445566778899aabbccddeeff", (const uint8_t *)"x", 1, eid,
-	    ids, 4, &n, &why), TS_ENOTFOUND);
+	assert_int_equal(smds_authenticate(&d, st, "00112233445566778899aabbccddeeff", (const uint8_t *)"x", 1, t.eid,
+	    t.ids, 4, &t.n, &t.why), TS_ENOTFOUND);
 	/* the eUICC signed another session's challenge: two sessions, answers swapped */
 	uint8_t c1[16], c2[16], *sa = NULL, *sb = NULL, ga[64], gb[64];
 	size_t la = 0, lb = 0;
 	char ta[33], tb[33];
 	assert_int_equal(se_get_challenge(se1, c1), 0);
-	assert_int_equal(smds_initiate(&d, st, "p", NULL, c1, ta, &sa, &la, ga, &why), 0);
+	assert_int_equal(smds_initiate(&d, st, "p", NULL, c1, ta, &sa, &la, ga, &t.why), 0);
 	assert_int_equal(se_authenticate_server(se1, sa, la, ga, auth_der, auth_der_len, NULL, &bf38, &bf38_len), 0);
 	assert_int_equal(se_get_challenge(se1, c2), 0);
-	assert_int_equal(smds_initiate(&d, st, "p", NULL, c2, tb, &sb, &lb, gb, &why), 0);
-	assert_int_equal(smds_authenticate(&d, st, tb, bf38, bf38_len, eid, ids, 4, &n, &why), TS_EVERIFY);
-	assert_non_null(strstr(why.msg, "does not match this session"));
-	assert_int_equal(n, 0);
+	assert_int_equal(smds_initiate(&d, st, "p", NULL, c2, tb, &sb, &lb, gb, &t.why), 0);
+	assert_int_equal(smds_authenticate(&d, st, tb, bf38, bf38_len, t.eid, t.ids, 4, &t.n, &t.why), TS_EVERIFY);
+	assert_non_null(strstr(t.why.msg, "does not match this session"));
+	assert_int_equal(t.n, 0);
 	free(bf38);
 	/* a tampered euiccSignature1, in a fresh session */
 	bf38 = NULL;
 	free(sb);
 	sb = NULL;
 	assert_int_equal(se_get_challenge(se1, c2), 0);
-	assert_int_equal(smds_initiate(&d, st, "p", NULL, c2, tb, &sb, &lb, gb, &why), 0);
+	assert_int_equal(smds_initiate(&d, st, "p", NULL, c2, tb, &sb, &lb, gb, &t.why), 0);
 	assert_int_equal(se_authenticate_server(se1, sb, lb, gb, auth_der, auth_der_len, NULL, &bf38, &bf38_len), 0);
 	es10_auth_server_resp a;
 	assert_int_equal(es10_auth_server_resp_decode(bf38, bf38_len, &a, NULL), 0);
@@ -238,8 +250,8 @@ test_refusals(void **state)
 			sigp = bf38 + i;
 	assert_non_null(sigp);
 	sigp[10] ^= 1;
-	assert_int_equal(smds_authenticate(&d, st, tb, bf38, bf38_len, eid, ids, 4, &n, &why), TS_EVERIFY);
-	assert_non_null(strstr(why.msg, "euiccSignature1"));
+	assert_int_equal(smds_authenticate(&d, st, tb, bf38, bf38_len, t.eid, t.ids, 4, &t.n, &t.why), TS_EVERIFY);
+	assert_non_null(strstr(t.why.msg, "euiccSignature1"));
 	free(bf38);
 	free(sa);
 	free(sb);

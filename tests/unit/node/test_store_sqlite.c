@@ -790,6 +790,36 @@ test_no_null_op(void **state)
 	store_close(s);
 }
 
+/* An ephemeral table's page cache takes no 20-page block at once
+ * (store_sqlite.c sq_config): the outbox claim (an IN list and RETURNING
+ * rows, two ephemeral tables) allocates nothing near 87 kB (46 kB with
+ * 2 kB pages). SQLITE_STATUS_MALLOC_SIZE is the largest single allocation
+ * since the reset. The first store_sqlite_open of this process configures
+ * SQLite: it must come before any raw sqlite3_open here (test order). */
+static void
+test_no_page_cache_block(void **state)
+{
+	(void)state;
+	store *s = NULL;
+	assert_int_equal(store_open(dbpath, &s), 0);
+	int64_t id = 0;
+	assert_int_equal(s->ops->outbox_add(s, "confirm_order", "share-1", &id), 0);
+	store_outbox rows[4];
+	size_t n = 0;
+	/* prepared once (its own allocations), then measured */
+	assert_int_equal(s->ops->outbox_claim(s, 0, 60, rows, 4, &n), 0);
+	sqlite3_int64 cur = 0, hi = 0;
+	assert_int_equal(sqlite3_status64(SQLITE_STATUS_MALLOC_SIZE, &cur, &hi, 1), SQLITE_OK);
+	assert_int_equal(s->ops->outbox_add(s, "confirm_order", "share-2", &id), 0);
+	assert_int_equal(s->ops->outbox_claim(s, 0, 60, rows, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(sqlite3_status64(SQLITE_STATUS_MALLOC_SIZE, &cur, &hi, 0), SQLITE_OK);
+	if (hi >= 16384)
+		fprintf(stderr, "largest SQLite allocation in a claim: %lld bytes\n", (long long)hi);
+	assert_true(hi > 0 && hi < 16384);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -805,6 +835,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_new_database_page_and_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_keeps_high_water, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grown_log_small_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_page_cache_block, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store_sqlite_locks", tests, NULL, NULL);
 }

@@ -266,7 +266,7 @@ static size_t last_es1_len, last_es2_len;
 /* Challenge, AuthenticateServer, PrepareDownload; *otpk and tid out.
  * DPauth: the test PKI's (auth_key / auth_der); dp_*: the DPpb certificate
  * to present (DER) and its key. The requests are
- * put together here TLV by TLV (SGP.22 §5.7.13 / §5.7.14), not with the
+ * put together here TLV by TLV (SGP.22 §5.7.13 / §5.7.5), not with the
  * codec; the signatures of the answers are checked with OpenSSL alone over
  * the bytes SGP.22 names. */
 static void
@@ -1315,7 +1315,7 @@ test_smdp_oid(void **st)
 	se_card_free(c);
 }
 
-/* CancelSession (SGP.22 §5.7.15): only the open session's transactionId; the
+/* CancelSession (SGP.22 §5.7.14): only the open session's transactionId; the
  * answer signed over exactly euiccCancelSessionSigned (checked with OpenSSL),
  * naming the SM-DP+ OID of the session's DPauth certificate; the session ends. */
 static void
