@@ -970,6 +970,24 @@ whoami_verify_mode(const char *resp)
 	return mode;
 }
 
+/* One whoami_get on port whose answer is 200 with the client's identity,
+ * resumed or not as reused says, with verify mode mode; the ClientHellos
+ * counted when the handshake goes through a HRR. *sess as whoami_get. */
+static void
+expect_whoami(uint16_t port, enum whoami_hello hello, SSL_SESSION **sess, int reused, int mode)
+{
+	char body[4096];
+	int r = -1;
+	whoami_get(port, hello, sess, &r, body, sizeof(body));
+	if (hello != WHOAMI_PLAIN)
+		assert_int_equal(client_hellos, 2);
+	assert_int_equal(r, reused);
+	assert_non_null(strstr(body, "200 OK"));
+	assert_non_null(strstr(body, client_id));
+	assert_int_equal(whoami_verify_mode(body), mode);
+	assert_non_null(*sess);
+}
+
 /* With one ticket key file, a session ticket issued by one server (one node
  * process of several on one port) is resumed by another, and the resumed
  * connection still knows its client (the certificate travels in the
@@ -983,27 +1001,14 @@ test_ticket_key_shared(void **state)
 {
 	(void)state;
 	SSL_SESSION *sess = NULL;
-	int reused = -1;
-	char body[4096];
-	whoami_tls(ts_httpd_port(tick_a), &sess, &reused, body, sizeof(body));
-	assert_int_equal(reused, 0);
-	assert_non_null(strstr(body, client_id));
-	assert_int_equal(whoami_verify_mode(body), SSL_VERIFY_PEER);
-	assert_non_null(sess);
+	expect_whoami(ts_httpd_port(tick_a), WHOAMI_PLAIN, &sess, 0, SSL_VERIFY_PEER);
 	assert_int_equal(SSL_SESSION_is_resumable(sess), 1);
 	SSL_SESSION *first = sess;
 	SSL_SESSION_up_ref(first);
-	whoami_tls(ts_httpd_port(tick_b), &sess, &reused, body, sizeof(body));
-	assert_int_equal(reused, 1);
-	assert_non_null(strstr(body, "200 OK"));
-	assert_non_null(strstr(body, client_id));
-	assert_int_equal(whoami_verify_mode(body), SSL_VERIFY_NONE);
+	expect_whoami(ts_httpd_port(tick_b), WHOAMI_PLAIN, &sess, 1, SSL_VERIFY_NONE);
 	SSL_SESSION_free(sess);
 	sess = first;
-	whoami_tls(ts_httpd_port(tick_c), &sess, &reused, body, sizeof(body));
-	assert_int_equal(reused, 0);
-	assert_non_null(strstr(body, client_id));
-	assert_int_equal(whoami_verify_mode(body), SSL_VERIFY_PEER);
+	expect_whoami(ts_httpd_port(tick_c), WHOAMI_PLAIN, &sess, 0, SSL_VERIFY_PEER);
 	SSL_SESSION_free(sess);
 	/* a key file of the wrong size is a configuration error */
 	char shortk[300], err[300] = "";
@@ -1087,32 +1092,14 @@ static void
 test_hello_retry_request(void **state)
 {
 	(void)state;
-	SSL_SESSION *sess = NULL, *first = NULL;
-	int reused = -1;
-	char body[4096];
-	whoami_get(ts_httpd_port(tick_a), WHOAMI_HRR, &sess, &reused, body, sizeof(body));
-	assert_int_equal(client_hellos, 2);
-	assert_int_equal(reused, 0);
-	assert_non_null(strstr(body, "200 OK"));
-	assert_non_null(strstr(body, client_id));
-	assert_int_equal(whoami_verify_mode(body), SSL_VERIFY_PEER);
-	assert_non_null(sess);
-	first = SSL_SESSION_dup(sess);
+	SSL_SESSION *sess = NULL;
+	expect_whoami(ts_httpd_port(tick_a), WHOAMI_HRR, &sess, 0, SSL_VERIFY_PEER);
+	SSL_SESSION *first = SSL_SESSION_dup(sess);
 	assert_non_null(first);
-	whoami_get(ts_httpd_port(tick_b), WHOAMI_HRR, &sess, &reused, body, sizeof(body));
-	assert_int_equal(client_hellos, 2);
-	assert_int_equal(reused, 1);
-	assert_non_null(strstr(body, "200 OK"));
-	assert_non_null(strstr(body, client_id));
-	assert_int_equal(whoami_verify_mode(body), SSL_VERIFY_NONE);
+	expect_whoami(ts_httpd_port(tick_b), WHOAMI_HRR, &sess, 1, SSL_VERIFY_NONE);
 	SSL_SESSION_free(sess);
 	sess = first; /* resumable on tick_b (one key file) */
-	whoami_get(ts_httpd_port(tick_b), WHOAMI_HRR_DROP, &sess, &reused, body, sizeof(body));
-	assert_int_equal(client_hellos, 2);
-	assert_int_equal(reused, 0);
-	assert_non_null(strstr(body, "200 OK"));
-	assert_non_null(strstr(body, client_id));
-	assert_int_equal(whoami_verify_mode(body), SSL_VERIFY_PEER);
+	expect_whoami(ts_httpd_port(tick_b), WHOAMI_HRR_DROP, &sess, 0, SSL_VERIFY_PEER);
 	SSL_SESSION_free(sess);
 }
 
