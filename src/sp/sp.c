@@ -344,6 +344,50 @@ sp_cancel_order(sp_store *s, const json_t *req, const char *peer_id, int64_t now
 	return record(s, &r, 200, status_success(), status, resp);
 }
 
+int
+sp_download_progress(sp_store *s, const json_t *req, const char *peer_id, int64_t now,
+    int *status, json_t **resp)
+{
+	static const char fn[] = "handleDownloadProgressInfo";
+	struct es2_header h = { 0 };
+	const char *why = NULL;
+	*resp = NULL;
+	*status = 500;
+	if (s == NULL || !json_is_object(req))
+		return TS_EINVAL;
+	if (parse_header(req, &h, &why) != 0)
+		return bad_request(status, resp, why);
+	int rc = replay(s, h.fci, fn, status, resp);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	const char *eid_s = NULL, *assoc = NULL, *share_id = NULL, *csr = NULL;
+	if (opt_text(req, "associatedAppId", SP_ASSOC_ID_MAX, &assoc) != 0 || assoc == NULL)
+		return bad_request(status, resp, "associatedAppId is missing or malformed");
+	const json_t *np = json_object_get(req, "notificationPointId");
+	if (!json_is_integer(np) || json_integer_value(np) < 0 || json_integer_value(np) > 999)
+		return bad_request(status, resp, "notificationPointId is missing or malformed");
+	if (opt_text(req, "eid", 64, &eid_s) != 0 || opt_text(req, "shareId", SP_TEXT_MAX, &share_id) != 0 ||
+	    opt_text(req, "cancelSessionReason", 32, &csr) != 0)
+		return bad_request(status, resp, "eid, shareId or cancelSessionReason is malformed");
+	char reason[96];
+	(void)ts_snprintf(reason, sizeof(reason), "cancelSession %s at notification point %lld",
+	    csr ? csr : "(no reason)", (long long)json_integer_value(np));
+	sp_record r = {
+		.created_at = now,
+		.function = fn,
+		.fci = h.fci,
+		.requester = h.requester,
+		.peer_id = peer_id,
+		.eid = eid_s,
+		.share_id = share_id,
+		.decision = "noted",
+		.associated_app_id = assoc,
+		.reason = reason,
+	};
+	log_info("handleDownloadProgressInfo %s: %s %s", h.fci, assoc, reason);
+	return record(s, &r, 200, status_success(), status, resp);
+}
+
 /* A recorded certifyKey refusal: 8.1 / code. */
 static int
 refuse_certify(sp_store *s, sp_record *r, const char *code, const char *msg, int *status,
