@@ -786,6 +786,20 @@ share_install_failed(const share_svc *svc, store *st, const char *share_id, cons
 }
 
 int
+share_download_cancelled(const share_svc *svc, store *st, const char *share_id, const char *kind)
+{
+	store_share sh;
+	int rc = begin_load(st, share_id, &sh);
+	if (rc != 0)
+		return rc;
+	rc = st->ops->outbox_add(st, kind, sh.id, NULL);
+	if ((rc = finish(svc, st, rc, SHARE_KICK_OUTBOX)) == 0)
+		log_info("share %s: the companion cancelled its download; the provider will be told (%s)", sh.id,
+		    kind);
+	return rc;
+}
+
+int
 share_key_certified(const share_svc *svc, store *st, const char *share_id, const char *cert_b64)
 {
 	store_share sh;
