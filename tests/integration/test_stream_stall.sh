@@ -63,7 +63,8 @@ time.sleep(60)  # the test kills it sooner
 EOF
 STALLED=$!
 PIDS+=("$STALLED")
-wait_file "$T/stalled.out" 10 || true
+# (the node formats the whole replay before the head leaves: seconds under ASan)
+wait_file "$T/stalled.out" 60 || true
 expect "the stalled stream opened (200)" grep -q "^HTTP/1.1 200" "$T/stalled.out"
 expect "the node holds both streams" wait_streams 2 10
 # closed at the first keepalive walk after its writes waited 1 s: <= ~16 s
