@@ -264,6 +264,16 @@ enum {
 	 * transaction's next statement or its COMMIT, in that round trip (a
 	 * libpq pipeline); its failure is that statement's or the commit's */
 	Q_DEFER = 4,
+	/* housekeeping nobody acknowledges or waits for (tx_trim): besides
+	 * Q_DEFER's queueing inside a transaction, outside one it is queued as
+	 * well and sent with this connection's next statement, in its round
+	 * trip and its implicit transaction (the pipeline's one sync), or with
+	 * the next BEGIN; lost with that statement when it fails, or when the
+	 * store is closed first, which only leaves a row for the next trim (the
+	 * queue is empty whenever the connection breaks: every send of it is a
+	 * flush, which empties it) (issue 9: tx_trim + tx_put were two round
+	 * trips per flow) */
+	Q_HOUSE = 8,
 };
 
 /* statements of a transaction queued before they are sent (Q_DEFER); a
@@ -891,7 +901,7 @@ q_once(pq_store *s, const char *sql, int flags, const pq_args *a, PGresult **out
 		return pq_rc(s, rc);
 	if (s->explain != NULL)
 		explain(s, sql, a);
-	if ((flags & Q_DEFER) && s->in_tx && out == NULL)
+	if ((flags & Q_DEFER) && (s->in_tx || (flags & Q_HOUSE)) && out == NULL)
 		return enqueue(s, name, NULL, a, NULL, 0);
 	int guard = (flags & Q_GUARD) && s->in_tx;
 	PGresult *r = NULL;
@@ -1004,8 +1014,8 @@ pq_begin(store *b)
 	int rc = alive(s);
 	if (rc != 0)
 		return rc;
-	/* no round trip of its own: BEGIN leads the first statement's (issue 9) */
-	queue_clear(s);
+	/* no round trip of its own: BEGIN leads the first statement's (issue 9);
+	 * housekeeping queued outside a transaction (Q_HOUSE) goes after it */
 	s->in_tx = 1;
 	s->begin_pending = 1;
 	s->tx_seq = 0;
@@ -2641,7 +2651,8 @@ pq_tx_trim(store *b, const char *share_id, int keep)
 	pq_args a = { 0 };
 	a_text(&a, share_id);
 	a_i64(&a, keep < 0 ? 0 : keep);
-	return q(S(b), sql, Q_WRITE | Q_DEFER, &a, NULL);
+	/* housekeeping: with the session's insert that follows (download.c) */
+	return q(S(b), sql, Q_WRITE | Q_DEFER | Q_HOUSE, &a, NULL);
 }
 
 static int

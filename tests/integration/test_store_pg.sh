@@ -103,7 +103,7 @@ pg_unit unit_node_test_pg_pipeline 3 180 "round trips, queued writes and relaxed
 
 # 1e. the read-ahead (a session's or share's reads in one round trip, and
 #     when its answers end), store_pg.c's error mapping
-pg_unit unit_node_test_pg_store 7 180 "read-ahead and error mapping"
+pg_unit unit_node_test_pg_store 8 180 "read-ahead, error mapping, the trim with the session insert"
 
 # 2. the happy path with the node's state in PostgreSQL (ts_init_node, with
 #    the database switched right after 'init', before any data is written)
