@@ -102,6 +102,7 @@ struct push_sub {
 struct wake_key {
 	int kind; /* 0 user, 1 EID */
 	int64_t user_id;
+	int64_t upto; /* > 0: only streams whose cursor is below it (push_wake_user_upto) */
 	char eid[33];
 };
 
@@ -481,7 +482,7 @@ deliver_key(node *n, const struct wake_key *k)
 	struct push_sub *next;
 	for (struct push_sub *s = n->push->bucket[b]; s != NULL; s = next) {
 		next = s->knext;
-		if (k->kind == 0 ? (s->kind == 0 && s->u.user_id == k->user_id) :
+		if (k->kind == 0 ? (s->kind == 0 && s->u.user_id == k->user_id && (k->upto <= 0 || s->last_id < k->upto)) :
 				   (s->kind == 1 && strcmp(s->eid, k->eid) == 0))
 			deliver(n, s);
 	}
@@ -535,7 +536,9 @@ wake(node *n, const struct wake_key *k)
 			if (o->kind == k->kind && (k->kind == 0 ? o->user_id == k->user_id : strcmp(o->eid, k->eid) == 0))
 				break;
 		}
-		if (i == ps->nq) {
+		if (i < ps->nq) {
+			ps->q[i].upto = 0; /* one wake for both: every stream of the key */
+		} else {
 			if (ps->nq < PUSH_WAKE_QUEUE)
 				ps->q[ps->nq++] = *k;
 			else
@@ -562,6 +565,13 @@ void
 push_wake_user(node *n, int64_t user_id)
 {
 	struct wake_key k = { .kind = 0, .user_id = user_id };
+	wake(n, &k);
+}
+
+void
+push_wake_user_upto(node *n, int64_t user_id, int64_t upto)
+{
+	struct wake_key k = { .kind = 0, .user_id = user_id, .upto = upto };
 	wake(n, &k);
 }
 
