@@ -40,6 +40,7 @@
 #   GROWTH_FLOWS     measured flows per row (default 100), GROWTH_WARMUP (default 8)
 #   GROWTH_CONCURRENCY worker threads = companions (default 4, even, at most 16)
 #   GROWTH_DURATION  limit per row in seconds (default 120)
+#   GROWTH_EXPLAIN_DIR a directory: the nodes' query plans per row (see below)
 #   GROWTH_SAMPLE_MS the wait sampler's period on PostgreSQL (default 250; it costs
 #                    the server ~0.5-1 ms of CPU per sample, printed apart)
 #   GROWTH_PG_STATEMENTS 1 = load pg_stat_statements and print, per flow, the
@@ -200,6 +201,12 @@ if [ "${2:-}" = --row ]; then
 		PORT1=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 		sed -i "s|^listen = .*|listen = 127.0.0.1:$PORT1|" "$T/node/node.ini"
 		sed -i "/^\[node\]/a reuse_port = true" "$T/node/node.ini"
+	fi
+	# GROWTH_EXPLAIN_DIR: each node's query plans (TAPSHARE_STORE_EXPLAIN, a
+	# build with test hooks) in DIR/BACKEND-N.plans, a "== row" line first
+	if [ -n "${GROWTH_EXPLAIN_DIR:-}" ]; then
+		export TAPSHARE_STORE_EXPLAIN="$GROWTH_EXPLAIN_DIR/$BACKEND-$N.plans"
+		echo "== row $BACKEND $N $(date -u +%FT%TZ)" >>"$TAPSHARE_STORE_EXPLAIN"
 	fi
 	# more nodes: the same configuration and key, their own port files
 	for ((k = 2; k <= K; k++)); do cp -a "$T/node" "$T/node$k"; done
