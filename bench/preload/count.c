@@ -593,6 +593,16 @@ json_dumps(const void *j, size_t flags)
 		atomic_fetch_add(&cnt[C_JSON_DUMP_B], strlen(r_));
 	return r_;
 }
+/* lib/json.c's own writer (ts_json_dump: the node's dumps without jansson's
+ * dumper) calls this weak hook once per document it writes (len without
+ * the NUL); what it hands to json_dumps is counted above. */
+void ts_bench_json_dump(size_t len);
+void
+ts_bench_json_dump(size_t len)
+{
+	COUNT_ALL(C_JSON_DUMP);
+	atomic_fetch_add(&cnt[C_JSON_DUMP_B], len);
+}
 
 /* ---- HTTP (libevent's evhttp, libcurl): requests, SSE writes, calls ------- */
 /* One reply on a keep-alive connection = one request served (the stream

@@ -118,6 +118,85 @@ test_dump(void **state)
 	assert_null(ts_json_dump(NULL));
 }
 
+/* ts_json_dump writes its own text (json.c): it must be json_dumps'
+ * (JSON_COMPACT | JSON_ENCODE_ANY) byte for byte, for every kind of value,
+ * every character that needs an escape, key order, integer limits, and the
+ * values it hands to json_dumps (reals, non-ASCII, deep nesting). */
+static void
+same_as_jansson(json_t *v)
+{
+	char *mine = ts_json_dump(v);
+	char *ref = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (ref == NULL)
+		assert_null(mine);
+	else {
+		assert_non_null(mine);
+		assert_string_equal(mine, ref);
+	}
+	free(mine);
+	free(ref);
+	json_decref(v);
+}
+
+static void
+test_dump_as_jansson(void **state)
+{
+	(void)state;
+	char all[128];
+	for (int i = 1; i < 128; i++)
+		all[i - 1] = (char)i; /* every ASCII byte but NUL */
+	all[127] = '\0';
+	same_as_jansson(json_string(all));
+	same_as_jansson(json_stringn("a\0b", 3)); /* an embedded NUL: \u0000 */
+	same_as_jansson(json_string("\"\\/\b\f\n\r\t\x01\x1f\x7f"));
+	same_as_jansson(json_string(""));
+	same_as_jansson(json_integer(0));
+	same_as_jansson(json_integer(-1));
+	same_as_jansson(json_integer(INT64_MAX));
+	same_as_jansson(json_integer(INT64_MIN));
+	same_as_jansson(json_true());
+	same_as_jansson(json_false());
+	same_as_jansson(json_null());
+	same_as_jansson(json_object());
+	same_as_jansson(json_array());
+	same_as_jansson(json_real(0.1));                 /* handed to json_dumps */
+	same_as_jansson(json_string("caf\xc3\xa9 \xe2\x80\x99")); /* UTF-8: handed over */
+	json_t *bad = json_stringn_nocheck("\xff\xfe", 2);   /* not UTF-8: both NULL */
+	same_as_jansson(bad);
+	/* insertion order (not sorted), keys that need escapes, nesting */
+	json_t *o = json_pack("{s:s, s:i, s:[i,s,{}], s:{s:b, s:n}, s:I}", "zeta", "z\"q", "alpha", 7, "mid", 1,
+	    "x\ty", "a\nb", "k\"\\", 1, "e", "big", (json_int_t)-9007199254740993LL);
+	assert_non_null(o);
+	same_as_jansson(o);
+	/* nested deeper than the writer goes: json_dumps writes it */
+	json_t *deep = json_array();
+	for (int i = 0; i < 40; i++) {
+		json_t *up = json_array();
+		json_array_append_new(up, deep);
+		deep = up;
+	}
+	same_as_jansson(deep);
+	/* a cycle: json_dumps refuses it (NULL); this writer must not recurse
+	 * for ever */
+	json_t *a = json_array(), *b = json_array();
+	json_array_append(a, b);
+	json_array_append(b, a);
+	char *cyc = ts_json_dump(a);
+	assert_null(cyc);
+	json_array_clear(b);
+	json_decref(b);
+	json_decref(a);
+	/* a package-sized base64 string among others */
+	char *b64 = malloc(20001);
+	assert_non_null(b64);
+	for (int i = 0; i < 20000; i++)
+		b64[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[(i * 7) % 64];
+	b64[20000] = '\0';
+	same_as_jansson(json_pack("{s:{s:s,s:s},s:s}", "header", "functionExecutionStatus", "status", "Executed-Success",
+	    "x", "y", "boundProfilePackage", b64));
+	free(b64);
+}
+
 int
 main(void)
 {
@@ -126,6 +205,7 @@ main(void)
 		cmocka_unit_test(test_parse_rejects),
 		cmocka_unit_test(test_b64),
 		cmocka_unit_test(test_dump),
+		cmocka_unit_test(test_dump_as_jansson),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
