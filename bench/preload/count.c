@@ -595,6 +595,16 @@ json_dumps(const void *j, size_t flags)
 		atomic_fetch_add(&cnt[C_JSON_DUMP_B], strlen(r_));
 	return r_;
 }
+/* lib/json.c's fast reader (ts_json_parse's first try, session 12) calls
+ * this weak hook once per document it reads; what it leaves to jansson is
+ * counted at json_loadb above. */
+void ts_bench_json_parse(size_t len);
+void
+ts_bench_json_parse(size_t len)
+{
+	COUNT_ALL(C_JSON_LOAD);
+	atomic_fetch_add(&cnt[C_JSON_LOAD_B], len);
+}
 /* lib/json.c's own writer (ts_json_dump: the node's dumps without jansson's
  * dumper) calls this weak hook once per document it writes (len without
  * the NUL); what it hands to json_dumps is counted above. */

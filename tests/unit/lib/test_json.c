@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -197,6 +198,94 @@ test_dump_as_jansson(void **state)
 	free(b64);
 }
 
+/* lib/json.c's fast reader reports each document it read through this
+ * hook (bench/preload/count.c defines it in the node): here it counts, so
+ * the tests see which reader took a document. */
+static int fast_reads;
+void ts_bench_json_parse(size_t len);
+void
+ts_bench_json_parse(size_t len)
+{
+	(void)len;
+	fast_reads++;
+}
+
+/* ts_json_parse (the fast reader, else jansson) against jansson alone:
+ * the same verdict and the same value; fast = whether the fast reader is
+ * expected to take it. */
+static void
+parse_as_jansson(const char *doc, size_t len, int fast)
+{
+	json_t *mine = NULL;
+	int before = fast_reads;
+	int rc = ts_json_parse(doc, len, &mine, NULL, 0);
+	json_t *ref = json_loadb(doc, len, JSON_REJECT_DUPLICATES, NULL);
+	if (ref != NULL && !json_is_object(ref)) {
+		json_decref(ref);
+		ref = NULL;
+	}
+	if (ref == NULL)
+		assert_int_not_equal(rc, 0);
+	else {
+		assert_int_equal(rc, 0);
+		assert_true(json_equal(mine, ref));
+	}
+	assert_int_equal(fast_reads - before, fast);
+	json_decref(mine);
+	json_decref(ref);
+}
+#define PARSE(doc, fast) parse_as_jansson(doc, sizeof(doc) - 1, fast)
+
+static void
+test_parse_as_jansson(void **state)
+{
+	(void)state;
+	/* taken by the fast reader */
+	PARSE("{}", 1);
+	PARSE(" \t\r\n{ \"a\" : \"b\" , \"n\":-0,\"m\":123456789012345678,\"z\":0 } \n", 1);
+	PARSE("{\"e\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\",\"\\n\":1}", 1);
+	PARSE("{\"x\":[1,[],{},[true,false,null],\"s\"],\"y\":{\"z\":{\"w\":[-1]}}}", 1);
+	PARSE("{\"del\":\"\x7f\",\"\":\"\"}", 1);
+	/* handed to jansson: accepted there */
+	PARSE("{\"u\":\"\\u00e9\\ud83d\\ude00\"}", 0);
+	PARSE("{\"r\":1.5,\"e\":1e3}", 0);
+	PARSE("{\"utf8\":\"caf\xc3\xa9\"}", 0);
+	PARSE("{\"big\":1234567890123456789}", 0);
+	PARSE("{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}", 0);
+	/* handed to jansson: refused there */
+	PARSE("{\"a\":1,\"a\":2}", 0);      /* duplicate */
+	PARSE("{\"a\":01}", 0);               /* leading zero */
+	PARSE("{\"a\":-}", 0);
+	PARSE("{\"a\":1,}", 0);               /* trailing comma */
+	PARSE("{\"a\":[1,]}", 0);
+	PARSE("{\"a\" 1}", 0);
+	PARSE("{\"a\":tru}", 0);
+	PARSE("{\"a\":truex}", 0);
+	PARSE("{\"a\":\"x\ty\"}", 0);           /* a raw control character */
+	PARSE("{\"a\":\"\\x\"}", 0);           /* an unknown escape */
+	PARSE("{\"a\":\"\\u0000\"}", 0);       /* NUL */
+	PARSE("{\"a\":\"\xff\"}", 0);           /* not UTF-8 */
+	PARSE("{\"a\":\"\xffn\"}", 0);
+	PARSE("{\"a\":\"unterminated}", 0);
+	PARSE("{\"a\":1} x", 0);              /* trailing garbage */
+	PARSE("{\"a\":1}{}", 0);
+	PARSE("[1]", 0);                        /* not an object */
+	PARSE("\"s\"", 0);
+	PARSE("", 0);
+	PARSE("{\"a\":1", 0);
+	PARSE("{\"a\":\"b\"\0}", 0);            /* a NUL byte */
+	/* an ES9+ request's shape, a long base64 string: the fast reader */
+	size_t n = 30000;
+	char *doc = malloc(n + 64);
+	assert_non_null(doc);
+	int o = snprintf(doc, 64, "{\"transactionId\":\"00FF\",\"authenticateServerResponse\":\"");
+	for (size_t i = 0; i < n; i++)
+		doc[o + i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[i % 64];
+	memcpy(doc + o + n, "\"}", 3);
+	parse_as_jansson(doc, strlen(doc), 1);
+	free(doc);
+}
+
 int
 main(void)
 {
@@ -206,6 +295,7 @@ main(void)
 		cmocka_unit_test(test_b64),
 		cmocka_unit_test(test_dump),
 		cmocka_unit_test(test_dump_as_jansson),
+		cmocka_unit_test(test_parse_as_jansson),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
