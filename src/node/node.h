@@ -30,6 +30,7 @@
 
 #include "lib/config.h"
 #include "lib/httpd.h"
+#include "node/outbox.h"
 #include "node/share.h"
 #include "node/store.h"
 
@@ -103,9 +104,14 @@ typedef struct node {
 	pthread_t workers[8];
 	pthread_mutex_t ob_mu;
 	pthread_cond_t ob_cv;
-	int ob_kicked;
+	int ob_kicked;           /* under ob_mu: rows may be due that no worker has claimed since */
+	int ob_idle;             /* under ob_mu: workers waiting on ob_cv (outbox_kick signals only then) */
 	int stopping;
 	int outbox_fail_at;      /* fault injection (tests): worker N (1-based) fails to start */
+	int outbox_poll_ms;      /* tests: longest wait without a kick (0: OUTBOX_POLL_MS) */
+	/* tests: the workers' provider transport (NULL: HTTPS); see outbox.h */
+	outbox_call_fn outbox_call;
+	void *outbox_call_arg;
 	unsigned reload_gen;     /* under ob_mu: bumped by each SIGHUP reload */
 	struct evhttp *admin;    /* admin listener (admin_http.c), NULL when off */
 	int ready;               /* serving: /readyz may say so */

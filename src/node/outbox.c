@@ -494,17 +494,26 @@ worker_main(void *arg)
 			continue;
 		int64_t due = -1;
 		w->st->ops->outbox_next_due(w->st, ts_now(), &due);
+		/* Wake when kicked, at the next due row (due counts whole
+		 * seconds: a row due now that no claim got is looked at again
+		 * in 50 ms), or after the poll interval at most. */
+		long wait_ms = n->outbox_poll_ms > 0 ? n->outbox_poll_ms : OUTBOX_POLL_MS;
+		if (due == 0 && wait_ms > 50)
+			wait_ms = 50;
+		else if (due > 0 && due < wait_ms / 1000)
+			wait_ms = (long)due * 1000;
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		/* Wake when kicked, at the next due row, or after 1 s at most. */
-		long wait_ms = due < 0 || due >= 1 ? 1000 : 50;
-		ts.tv_nsec += wait_ms * 1000000L;
+		ts.tv_sec += wait_ms / 1000;
+		ts.tv_nsec += (wait_ms % 1000) * 1000000L;
 		ts.tv_sec += ts.tv_nsec / 1000000000L;
 		ts.tv_nsec %= 1000000000L;
 		pthread_mutex_lock(&n->ob_mu);
+		n->ob_idle++;
 		while (!n->ob_kicked && !n->stopping)
 			if (pthread_cond_timedwait(&n->ob_cv, &n->ob_mu, &ts) != 0)
 				break;
+		n->ob_idle--;
 		n->ob_kicked = 0;
 		pthread_mutex_unlock(&n->ob_mu);
 	}
@@ -517,14 +526,21 @@ worker_main(void *arg)
 
 /* One waiting worker claims what the kick made due (waking all of them
  * made each run an empty claim); a busy one sees ob_kicked when it next
- * waits. */
+ * waits (it looks under ob_mu before it waits), so no worker is woken when
+ * none is waiting. The signal comes after the unlock: a worker woken while
+ * the kicker still held ob_mu went back to sleep on the mutex at once
+ * (measured: 0.49 of 2.16 wake-ups per flow, bench c=1). A signal that
+ * arrives after its worker already left the wait only wakes a waiter that
+ * finds ob_kicked clear and waits on. */
 void
 outbox_kick(node *n)
 {
 	pthread_mutex_lock(&n->ob_mu);
 	n->ob_kicked = 1;
-	pthread_cond_signal(&n->ob_cv);
+	int idle = n->ob_idle > 0;
 	pthread_mutex_unlock(&n->ob_mu);
+	if (idle)
+		pthread_cond_signal(&n->ob_cv);
 }
 
 /* Joins every started worker (they exit once stopping is set). */
@@ -546,6 +562,7 @@ outbox_start(node *n)
 	pthread_mutex_init(&n->ob_mu, NULL);
 	pthread_cond_init(&n->ob_cv, NULL);
 	n->stopping = 0;
+	n->ob_idle = 0;
 	int want = n->nworkers < 1 ? 1 : n->nworkers;
 	if (want > (int)TS_ARRAY_LEN(n->workers))
 		want = (int)TS_ARRAY_LEN(n->workers);
@@ -563,8 +580,8 @@ outbox_start(node *n)
 			goto fail;
 		}
 		w->n = n;
-		w->call = https_call;
-		w->call_arg = w;
+		w->call = n->outbox_call != NULL ? n->outbox_call : https_call;
+		w->call_arg = n->outbox_call != NULL ? n->outbox_call_arg : w;
 		/* SQLite: the event-loop thread's connection (store_opts.share_with) */
 		store_opts so = { .wait_ms = STORE_WAIT_WORKER_MS, .secret_key = n->secret_key, .share_with = n->st };
 		if (n->outbox_fail_at == i + 1)
