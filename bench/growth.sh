@@ -383,7 +383,10 @@ if [ "${2:-}" = --row ]; then
 		fi
 	fi
 	if [ -n "${spids:-}" ]; then
-		cat "$T"/sends.* | grep 'sendto([0-9]*<UNIX' >"$T/sends.pg" || true
+		# (sends.<pid> only: the output sends.pg, created by the redirection
+		# while cat expands its glob, matched sends.* and was read while it
+		# grew: a 49 GB file once)
+		cat "$T"/sends.[0-9]* | grep 'sendto([0-9]*<UNIX' >"$T/sends.pg" || true
 		echo "#   sends to PostgreSQL per flow (round trips): $(echo "scale=1; $(wc -l <"$T/sends.pg") / $all" | bc);" \
 			"busiest threads: $(cut -d' ' -f1 "$T/sends.pg" | sort | uniq -c | sort -rn | head -n 4 |
 				awk -v a="$all" '{printf "%s%.1f", (NR > 1 ? ", " : ""), $1 / a}')" >&2
