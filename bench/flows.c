@@ -36,6 +36,9 @@
  * CPU: utime + stime of --node-pid (and --sp-pid) from /proc/PID/stat,
  * before and after the measured phase, in clock ticks (sysconf(_SC_CLK_TCK))
  * converted to ms. The node figure excludes the provider (a separate process).
+ * Context switches: voluntary and involuntary, summed over the node's
+ * threads (/proc/PID/task/TID/status) at the same two points; a thread that
+ * ended in between is not counted (the node's threads live as long as it).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -939,6 +942,51 @@ read_cpu_ticks(long pid, long long *ticks)
 	return 0;
 }
 
+/* Sums voluntary_ctxt_switches and nonvoluntary_ctxt_switches over the
+ * threads of pid: 0, or a negative code (*vol and *invol are then -1). */
+static int
+read_ctx_switches(long pid, long long *vol, long long *invol)
+{
+	char path[64];
+	*vol = *invol = -1;
+	if (pid <= 0 || ts_snprintf(path, sizeof(path), "/proc/%ld/task", pid) != 0)
+		return TS_EINVAL;
+	DIR *d = opendir(path);
+	if (d == NULL)
+		return TS_EIO;
+	long long v = 0, nv = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		char sp[320], line[256];
+		if (e->d_name[0] == '.' ||
+		    ts_snprintf(sp, sizeof(sp), "/proc/%ld/task/%s/status", pid, e->d_name) != 0)
+			continue;
+		FILE *f = fopen(sp, "r");
+		if (f == NULL)
+			continue; /* the thread ended meanwhile */
+		while (fgets(line, sizeof(line), f) != NULL) {
+			long long x;
+			char *val = strchr(line, ':');
+			if (val == NULL)
+				continue;
+			*val++ = '\0';
+			val += strspn(val, " \t");
+			val[strcspn(val, "\n")] = '\0';
+			if (ts_parse_ll(val, 0, INT64_MAX, &x) != 0)
+				continue;
+			if (strcmp(line, "voluntary_ctxt_switches") == 0)
+				v += x;
+			else if (strcmp(line, "nonvoluntary_ctxt_switches") == 0)
+				nv += x;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	*vol = v;
+	*invol = nv;
+	return 0;
+}
+
 static int
 get_token(void)
 {
@@ -1412,8 +1460,11 @@ main(int argc, char **argv)
 	long long node0 = -1, node1 = -1, sp0 = -1, sp1 = -1;
 	struct rusage ru0, ru1;
 	snap_counts(o->count_file, "start");
+	long long vol0 = -1, invol0 = -1, vol1 = -1, invol1 = -1;
 	if (o->node_pid > 0 && read_cpu_ticks(o->node_pid, &node0) != 0)
 		fprintf(stderr, "bench_flows: warning: cannot read /proc/%ld/stat\n", o->node_pid);
+	if (o->node_pid > 0)
+		(void)read_ctx_switches(o->node_pid, &vol0, &invol0);
 	if (o->sp_pid > 0 && read_cpu_ticks(o->sp_pid, &sp0) != 0)
 		fprintf(stderr, "bench_flows: warning: cannot read /proc/%ld/stat\n", o->sp_pid);
 	getrusage(RUSAGE_SELF, &ru0);
@@ -1421,6 +1472,8 @@ main(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &ru1);
 	if (node0 >= 0)
 		(void)read_cpu_ticks(o->node_pid, &node1);
+	if (vol0 >= 0)
+		(void)read_ctx_switches(o->node_pid, &vol1, &invol1);
 	if (sp0 >= 0)
 		(void)read_cpu_ticks(o->sp_pid, &sp1);
 	snap_counts(o->count_file, "end");
@@ -1493,6 +1546,9 @@ main(int argc, char **argv)
 	} else {
 		printf("node CPU: not measured (%s)\n", ok == 0 ? "no flow completed" : "give --node-pid");
 	}
+	if (vol0 >= 0 && vol1 >= vol0 && invol1 >= invol0 && ok > 0)
+		printf("node context switches: %.2f voluntary, %.2f involuntary per flow (all threads)\n",
+		    (double)(vol1 - vol0) / (double)ok, (double)(invol1 - invol0) / (double)ok);
 	if (sp0 >= 0 && sp1 >= 0 && ok > 0) {
 		double ms = (double)(sp1 - sp0) * 1000.0 / (double)tck;
 		printf("provider CPU: %.0f ms total, %.2f ms per flow, %.0f%% of one core (pid %ld)\n", ms,

@@ -26,10 +26,17 @@
 #                    with every EID dials HAProxy, so a companion's stream, the
 #                    share and its cancel land on whichever node the connection
 #                    reached and cross-node wake-ups go through LISTEN/NOTIFY
-#   GROWTH_USERS     primaries (users, each with its own app and device), default 1:
-#                    with HAProxy one driver per user, each with CONC / USERS EIDs
-#                    (one user was the worst case for lock waits while every event
-#                    of a user took that user's lock; on PostgreSQL there is none now)
+#   GROWTH_USERS     primaries (users, each with its own app and device): with
+#                    HAProxy one driver per user, each with CONC / USERS EIDs
+#                    (default 1; one user was the worst case for lock waits while
+#                    every event of a user took that user's lock; on PostgreSQL
+#                    there is none now); without HAProxy driver i is user
+#                    i % USERS, and the default is one user per driver, so that
+#                    each primary's event stream carries its own flows' events
+#                    as the one driver's does in the 1-node row (with one user
+#                    for two drivers every event was read and written to two
+#                    primary streams: 2 nodes did twice the delivery work per
+#                    flow of 1 node; GROWTH_USERS=1 measures that case)
 #   GROWTH_FLOWS     measured flows per row (default 100), GROWTH_WARMUP (default 8)
 #   GROWTH_CONCURRENCY worker threads = companions (default 4, even, at most 16)
 #   GROWTH_DURATION  limit per row in seconds (default 120)
@@ -61,6 +68,7 @@ BACKENDS=${GROWTH_BACKENDS:-sqlite pg}
 NODES=${GROWTH_NODES:-1}
 HAPROXY=${GROWTH_HAPROXY:-0}
 USERS=${GROWTH_USERS:-1}
+USERS_SET=${GROWTH_USERS:+1}
 FLOWS=${GROWTH_FLOWS:-100}
 WARMUP=${GROWTH_WARMUP:-8}
 CONC=${GROWTH_CONCURRENCY:-4}
@@ -93,6 +101,8 @@ if [ "${2:-}" = --row ]; then
 	N=$4
 	K=${5:-1}
 	[ "$BACKEND" = pg ] || K=1
+	# (see GROWTH_USERS: by default one user per driver without HAProxy)
+	[ -n "$USERS_SET" ] || [ "$HAPROXY" = 1 ] || USERS=$K
 	. "$ROOT/tests/integration/lib.sh"
 	if [ "$BACKEND" = pg ]; then
 		. "$ROOT/tests/integration/pglib.sh"
@@ -396,7 +406,7 @@ fi
 
 # ---- the table ----------------------------------------------------------------
 echo "== tapshare growth bench: $(nproc) CPU(s), $(uname -sr), build $(basename "$BUILD"), $FLOWS flows per row," \
-	"concurrency $CONC, $USERS user(s), node process(es) on PostgreSQL: $NODES$([ "$HAPROXY" = 1 ] && echo ', behind HAProxy')," \
+	"concurrency $CONC, $([ -n "$USERS_SET" ] || [ "$HAPROXY" = 1 ] && echo "$USERS user(s)" || echo "one user per driver"), node process(es) on PostgreSQL: $NODES$([ "$HAPROXY" = 1 ] && echo ', behind HAProxy')," \
 	"load $(cut -d' ' -f1-3 /proc/loadavg)"
 rows=()
 for b in $BACKENDS; do

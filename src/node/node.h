@@ -30,6 +30,7 @@
 
 #include "lib/config.h"
 #include "lib/httpd.h"
+#include "node/outbox.h"
 #include "node/share.h"
 #include "node/store.h"
 
@@ -103,9 +104,14 @@ typedef struct node {
 	pthread_t workers[8];
 	pthread_mutex_t ob_mu;
 	pthread_cond_t ob_cv;
-	int ob_kicked;
+	int ob_kicked;           /* under ob_mu: rows may be due that no worker has claimed since */
+	int ob_idle;             /* under ob_mu: workers waiting on ob_cv (outbox_kick signals only then) */
 	int stopping;
 	int outbox_fail_at;      /* fault injection (tests): worker N (1-based) fails to start */
+	int outbox_poll_ms;      /* tests: longest wait without a kick (0: OUTBOX_POLL_MS) */
+	/* tests: the workers' provider transport (NULL: HTTPS); see outbox.h */
+	outbox_call_fn outbox_call;
+	void *outbox_call_arg;
 	unsigned reload_gen;     /* under ob_mu: bumped by each SIGHUP reload */
 	struct evhttp *admin;    /* admin listener (admin_http.c), NULL when off */
 	int ready;               /* serving: /readyz may say so */
@@ -274,6 +280,11 @@ void push_fini(node *n);
  * only those streams are touched. push_wake_all / push_kick: every stream. */
 void push_wake_eid(node *n, const char *eid);
 void push_wake_user(node *n, int64_t user_id);
+/* push_wake_user for a wake that only rows up to id upto (> 0) need: a
+ * stream whose cursor is at or past it has them all and is not read again
+ * (pg_listen.c's sweep: most rows it sees crossing the order horizon were
+ * delivered on their NOTIFY already; issue 9, one read per event). */
+void push_wake_user_upto(node *n, int64_t user_id, int64_t upto);
 void push_wake_all(node *n);
 void push_kick(node *n);
 /* Loop thread: streams read back from the store, events written (since start). */

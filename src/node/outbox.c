@@ -265,6 +265,46 @@ do_cancel(worker *w, const store_outbox *o, char *reason, size_t rcap)
 	return rc;
 }
 
+/* SGP.22 §5.6.5 step 1 for a download the companion cancelled with a
+ * reason that keeps the share (share_download_cancelled): ES2+
+ * HandleDownloadProgressInfo, shaped as docs/protocol.md §5 gives it. A
+ * notice: a refusal changes nothing. */
+static int
+do_progress(worker *w, const store_outbox *o, const char *cancel_reason, char *reason, size_t rcap)
+{
+	store_share sh;
+	store_provider p;
+	int rc = w->st->ops->share_get(w->st, o->share_id, &sh);
+	if (rc == 0)
+		rc = w->st->ops->provider_get(w->st, sh.provider, &p);
+	if (rc != 0)
+		return rc == TS_ENOTFOUND ? 0 : read_failed(rc, reason, rcap);
+	char ts[32];
+	time_t now = (time_t)ts_now();
+	struct tm tm;
+	if (gmtime_r(&now, &tm) == NULL || strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		ts[0] = '\0';
+	char msg[64];
+	snprintf(msg, sizeof(msg), "cancelSession: %s", cancel_reason);
+	/* notificationPointId 3: BPP download, the step the companion gave up */
+	json_t *body = json_pack("{s:o,s:s,s:s,s:s,s:s,s:i,s:{s:s,s:{s:s}},s:s}", "header", header(o), "eid",
+	    sh.eid, "associatedAppId", sh.assoc_app_id, "shareId", sh.id, "timestamp", ts,
+	    "notificationPointId", 3, "notificationPointStatus", "status", "Failed", "statusCodeData", "message",
+	    msg, "cancelSessionReason", cancel_reason);
+	json_t *r = NULL;
+	rc = call_provider(w, &p, "handleDownloadProgressInfo", body, &r, reason, rcap);
+	json_decref(body);
+	json_decref(r);
+	if (rc == TS_EDENIED) {
+		log_warn("provider %s refused handleDownloadProgressInfo for share %s: %s", p.name, sh.id, reason);
+		return 0;
+	}
+	if (rc == 0)
+		log_info("provider %s told: the download of share %s was cancelled (%s)", p.name, sh.id,
+		    cancel_reason);
+	return rc;
+}
+
 /* Move: the provider is told that the original left the primary. */
 static int
 do_release(worker *w, const store_outbox *o, char *reason, size_t rcap)
@@ -353,6 +393,12 @@ process(worker *w, const store_outbox *o, int64_t now)
 		rc = do_release(w, o, reason, sizeof(reason));
 	else if (strcmp(o->kind, OUTBOX_CERTIFY_KEY) == 0)
 		rc = do_certify(w, o, reason, sizeof(reason));
+	else if (strcmp(o->kind, OUTBOX_PROGRESS_POSTPONED) == 0)
+		rc = do_progress(w, o, "postponed", reason, sizeof(reason));
+	else if (strcmp(o->kind, OUTBOX_PROGRESS_TIMEOUT) == 0)
+		rc = do_progress(w, o, "timeout", reason, sizeof(reason));
+	else if (strcmp(o->kind, OUTBOX_PROGRESS_UNDEFINED) == 0)
+		rc = do_progress(w, o, "undefinedReason", reason, sizeof(reason));
 	else {
 		log_error("outbox row %lld has unknown kind %s", (long long)o->id, o->kind);
 		rc = 0;
@@ -448,17 +494,26 @@ worker_main(void *arg)
 			continue;
 		int64_t due = -1;
 		w->st->ops->outbox_next_due(w->st, ts_now(), &due);
+		/* Wake when kicked, at the next due row (due counts whole
+		 * seconds: a row due now that no claim got is looked at again
+		 * in 50 ms), or after the poll interval at most. */
+		long wait_ms = n->outbox_poll_ms > 0 ? n->outbox_poll_ms : OUTBOX_POLL_MS;
+		if (due == 0 && wait_ms > 50)
+			wait_ms = 50;
+		else if (due > 0 && due < wait_ms / 1000)
+			wait_ms = (long)due * 1000;
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		/* Wake when kicked, at the next due row, or after 1 s at most. */
-		long wait_ms = due < 0 || due >= 1 ? 1000 : 50;
-		ts.tv_nsec += wait_ms * 1000000L;
+		ts.tv_sec += wait_ms / 1000;
+		ts.tv_nsec += (wait_ms % 1000) * 1000000L;
 		ts.tv_sec += ts.tv_nsec / 1000000000L;
 		ts.tv_nsec %= 1000000000L;
 		pthread_mutex_lock(&n->ob_mu);
+		n->ob_idle++;
 		while (!n->ob_kicked && !n->stopping)
 			if (pthread_cond_timedwait(&n->ob_cv, &n->ob_mu, &ts) != 0)
 				break;
+		n->ob_idle--;
 		n->ob_kicked = 0;
 		pthread_mutex_unlock(&n->ob_mu);
 	}
@@ -471,14 +526,21 @@ worker_main(void *arg)
 
 /* One waiting worker claims what the kick made due (waking all of them
  * made each run an empty claim); a busy one sees ob_kicked when it next
- * waits. */
+ * waits (it looks under ob_mu before it waits), so no worker is woken when
+ * none is waiting. The signal comes after the unlock: a worker woken while
+ * the kicker still held ob_mu went back to sleep on the mutex at once
+ * (measured: 0.49 of 2.16 wake-ups per flow, bench c=1). A signal that
+ * arrives after its worker already left the wait only wakes a waiter that
+ * finds ob_kicked clear and waits on. */
 void
 outbox_kick(node *n)
 {
 	pthread_mutex_lock(&n->ob_mu);
 	n->ob_kicked = 1;
-	pthread_cond_signal(&n->ob_cv);
+	int idle = n->ob_idle > 0;
 	pthread_mutex_unlock(&n->ob_mu);
+	if (idle)
+		pthread_cond_signal(&n->ob_cv);
 }
 
 /* Joins every started worker (they exit once stopping is set). */
@@ -500,6 +562,7 @@ outbox_start(node *n)
 	pthread_mutex_init(&n->ob_mu, NULL);
 	pthread_cond_init(&n->ob_cv, NULL);
 	n->stopping = 0;
+	n->ob_idle = 0;
 	int want = n->nworkers < 1 ? 1 : n->nworkers;
 	if (want > (int)TS_ARRAY_LEN(n->workers))
 		want = (int)TS_ARRAY_LEN(n->workers);
@@ -517,8 +580,8 @@ outbox_start(node *n)
 			goto fail;
 		}
 		w->n = n;
-		w->call = https_call;
-		w->call_arg = w;
+		w->call = n->outbox_call != NULL ? n->outbox_call : https_call;
+		w->call_arg = n->outbox_call != NULL ? n->outbox_call_arg : w;
 		/* SQLite: the event-loop thread's connection (store_opts.share_with) */
 		store_opts so = { .wait_ms = STORE_WAIT_WORKER_MS, .secret_key = n->secret_key, .share_with = n->st };
 		if (n->outbox_fail_at == i + 1)

@@ -16,6 +16,11 @@
 struct node;
 
 #define OUTBOX_BACKOFF_MAX_S 60
+/* A waiting worker looks for due rows at least this often (ms) without a
+ * kick: rows another process wrote (the operator's CLI, another node on
+ * PostgreSQL, a node that crashed before its workers claimed them) are
+ * kicked by no one here. */
+#define OUTBOX_POLL_MS 1000
 
 /* Seconds before the next try after `attempts` failed attempts (1, 2, 4, 8,
  * 16, 32, then OUTBOX_BACKOFF_MAX_S). */

@@ -476,7 +476,10 @@ sq_durable(sq_store *s, uint64_t need)
 		pthread_mutex_lock(&s->sync_mu);
 		s->syncing = 0;
 		atomic_store(&s->synced, upto);
+		/* the waiters re-check synced and syncing under sync_mu */
+		pthread_mutex_unlock(&s->sync_mu);
 		pthread_cond_broadcast(&s->sync_cv);
+		pthread_mutex_lock(&s->sync_mu);
 	}
 	pthread_mutex_unlock(&s->sync_mu);
 }
@@ -2266,11 +2269,15 @@ hunlock(sq_handle *h)
 {
 	sq_store *s = h->s;
 	pthread_mutex_lock(&s->mu);
-	if (s->owner == h && --s->depth == 0) {
+	int freed = s->owner == h && --s->depth == 0;
+	if (freed)
 		s->owner = NULL;
-		pthread_cond_signal(&s->cv);
-	}
 	pthread_mutex_unlock(&s->mu);
+	/* after the unlock: a waiter woken under mu went back to sleep on it
+	 * (issue 9, wake helper's sched_switch call graphs); it re-checks
+	 * owner under mu, so a barging handle only makes it wait again */
+	if (freed)
+		pthread_cond_signal(&s->cv);
 }
 
 /* Reads share a read transaction (issue 9: a flow made ~70 single-statement
