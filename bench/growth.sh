@@ -419,7 +419,9 @@ for b in $BACKENDS; do
 		for k in $ks; do
 			echo "== $b, $n stored finished shares, $k node(s)$([ "$HAPROXY" = 1 ] && [ "$b" = pg ] && echo ' behind HAProxy')" >&2
 			out=$(bash "$0" "$BUILD" --row "$b" "$n" "$k" 2>&1) || true
-			row=$(grep '^ROW ' <<<"$out" | tail -n 1)
+			# (a failed row has no ROW line: under pipefail the grep's status
+			# would end the whole script, its output unshown)
+			row=$(grep '^ROW ' <<<"$out" | tail -n 1 || true)
 			[ -n "$row" ] || { echo "$out" | tail -n 30 >&2; row="ROW $b $n $k 0 0 - - 0 0 -"; }
 			grep '^#' <<<"$out" >&2 || true
 			rows+=("${row#ROW } $(cut -d' ' -f1 /proc/loadavg)")
