@@ -1,7 +1,8 @@
 -- SQLite twin of bench/fill_pg.sql: @N@ synthetic FINISHED shares (5 events,
 -- 2 settled companion commands, 2 done outbox rows, 1 download session, 1
--- idempotency record each) and @NU@ users with their devices, tokens, apps,
--- companions and owners; @UPDATED@ = the shares' last change (unix time).
+-- idempotency record each, one in ten a confirmation code) and @NU@ users
+-- with their devices, tokens, apps, companions, owners and one pending SM-DS
+-- event each; @UPDATED@ = the shares' last change (unix time).
 -- bench/growth.sh substitutes the @...@ values and pipes it to sqlite3.
 -- Fast: one transaction, no journal, a 1 GiB page cache, temporary tables in
 -- memory; the share ids zero-padded (fill-0000000001 ...) so that every text
@@ -49,6 +50,13 @@ INSERT INTO enroll_codes(code_hash, user_id, expires_at, used_at)
   SELECT 'code-' || x, (SELECT id FROM users WHERE name = 'fill-user-' || x), @UPDATED@ - 60, @UPDATED@ - 120 FROM gu;
 INSERT INTO pass_throttle(key, attempts, window_start) SELECT 'device:fill-dev-' || x, 1, @UPDATED@ FROM gu;
 INSERT INTO offer_nonces(nonce, share_id, expires_at) SELECT 'n-' || p, 'fill-' || p, @UPDATED@ + 86400 FROM gu;
+-- SM-DS events of authorised shares still waiting for their download (one per
+-- user: a store that grows carries some; share ids outside the filled shares),
+-- as fill_pg.sql has them
+INSERT INTO smds_events(share_id, eid, event_id, created_at)
+  SELECT 'fill-pending-' || p, printf('7%031d', x), 'ev-' || p, @UPDATED@ FROM gu;
+-- shares that asked for a confirmation code (one in ten; issue 7): SHA-256 hex
+INSERT INTO share_cc(share_id, cc_hash, attempts) SELECT 'fill-' || p, printf('%064d', x), 0 FROM g WHERE x % 10 = 1;
 -- the explicit indexes bench/growth.sh dropped before the fill, built once over
 -- the filled tables (a sort each) instead of row by row; growth.sh puts them here:
 -- @INDEXES@

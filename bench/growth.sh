@@ -26,13 +26,21 @@
 #                    with every EID dials HAProxy, so a companion's stream, the
 #                    share and its cancel land on whichever node the connection
 #                    reached and cross-node wake-ups go through LISTEN/NOTIFY
-#   GROWTH_USERS     primaries (users, each with its own app and device), default 1:
-#                    with HAProxy one driver per user, each with CONC / USERS EIDs
-#                    (one user was the worst case for lock waits while every event
-#                    of a user took that user's lock; on PostgreSQL there is none now)
+#   GROWTH_USERS     primaries (users, each with its own app and device): with
+#                    HAProxy one driver per user, each with CONC / USERS EIDs
+#                    (default 1; one user was the worst case for lock waits while
+#                    every event of a user took that user's lock; on PostgreSQL
+#                    there is none now); without HAProxy driver i is user
+#                    i % USERS, and the default is one user per driver, so that
+#                    each primary's event stream carries its own flows' events
+#                    as the one driver's does in the 1-node row (with one user
+#                    for two drivers every event was read and written to two
+#                    primary streams: 2 nodes did twice the delivery work per
+#                    flow of 1 node; GROWTH_USERS=1 measures that case)
 #   GROWTH_FLOWS     measured flows per row (default 100), GROWTH_WARMUP (default 8)
 #   GROWTH_CONCURRENCY worker threads = companions (default 4, even, at most 16)
 #   GROWTH_DURATION  limit per row in seconds (default 120)
+#   GROWTH_EXPLAIN_DIR a directory: the nodes' query plans per row (see below)
 #   GROWTH_SAMPLE_MS the wait sampler's period on PostgreSQL (default 250; it costs
 #                    the server ~0.5-1 ms of CPU per sample, printed apart)
 #   GROWTH_PG_STATEMENTS 1 = load pg_stat_statements and print, per flow, the
@@ -60,6 +68,7 @@ BACKENDS=${GROWTH_BACKENDS:-sqlite pg}
 NODES=${GROWTH_NODES:-1}
 HAPROXY=${GROWTH_HAPROXY:-0}
 USERS=${GROWTH_USERS:-1}
+USERS_SET=${GROWTH_USERS:+1}
 FLOWS=${GROWTH_FLOWS:-100}
 WARMUP=${GROWTH_WARMUP:-8}
 CONC=${GROWTH_CONCURRENCY:-4}
@@ -92,6 +101,8 @@ if [ "${2:-}" = --row ]; then
 	N=$4
 	K=${5:-1}
 	[ "$BACKEND" = pg ] || K=1
+	# (see GROWTH_USERS: by default one user per driver without HAProxy)
+	[ -n "$USERS_SET" ] || [ "$HAPROXY" = 1 ] || USERS=$K
 	. "$ROOT/tests/integration/lib.sh"
 	if [ "$BACKEND" = pg ]; then
 		. "$ROOT/tests/integration/pglib.sh"
@@ -190,6 +201,12 @@ if [ "${2:-}" = --row ]; then
 		PORT1=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 		sed -i "s|^listen = .*|listen = 127.0.0.1:$PORT1|" "$T/node/node.ini"
 		sed -i "/^\[node\]/a reuse_port = true" "$T/node/node.ini"
+	fi
+	# GROWTH_EXPLAIN_DIR: each node's query plans (TAPSHARE_STORE_EXPLAIN, a
+	# build with test hooks) in DIR/BACKEND-N.plans, a "== row" line first
+	if [ -n "${GROWTH_EXPLAIN_DIR:-}" ]; then
+		export TAPSHARE_STORE_EXPLAIN="$GROWTH_EXPLAIN_DIR/$BACKEND-$N.plans"
+		echo "== row $BACKEND $N $(date -u +%FT%TZ)" >>"$TAPSHARE_STORE_EXPLAIN"
 	fi
 	# more nodes: the same configuration and key, their own port files
 	for ((k = 2; k <= K; k++)); do cp -a "$T/node" "$T/node$k"; done
@@ -389,7 +406,7 @@ fi
 
 # ---- the table ----------------------------------------------------------------
 echo "== tapshare growth bench: $(nproc) CPU(s), $(uname -sr), build $(basename "$BUILD"), $FLOWS flows per row," \
-	"concurrency $CONC, $USERS user(s), node process(es) on PostgreSQL: $NODES$([ "$HAPROXY" = 1 ] && echo ', behind HAProxy')," \
+	"concurrency $CONC, $([ -n "$USERS_SET" ] || [ "$HAPROXY" = 1 ] && echo "$USERS user(s)" || echo "one user per driver"), node process(es) on PostgreSQL: $NODES$([ "$HAPROXY" = 1 ] && echo ', behind HAProxy')," \
 	"load $(cut -d' ' -f1-3 /proc/loadavg)"
 rows=()
 for b in $BACKENDS; do

@@ -1067,7 +1067,6 @@ ts_httpd_read_json(struct evhttp_request *req, json_t **out)
 void
 ts_httpd_reply_json(struct evhttp_request *req, int status, json_t *body)
 {
-	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
 	if (body == NULL) {
 		evhttp_send_reply(req, status, status_reason(status), NULL);
 		return;
@@ -1078,14 +1077,25 @@ ts_httpd_reply_json(struct evhttp_request *req, int status, json_t *body)
 		evhttp_send_reply(req, 500, status_reason(500), NULL);
 		return;
 	}
+	ts_httpd_reply_json_text(req, status, s);
+	free(s);
+}
+
+void
+ts_httpd_reply_json_text(struct evhttp_request *req, int status, const char *text)
+{
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+	if (text == NULL) {
+		evhttp_send_reply(req, status, status_reason(status), NULL);
+		return;
+	}
 	struct evbuffer *b = evbuffer_new();
-	if (b == NULL) {
-		free(s);
+	if (b == NULL || evbuffer_add(b, text, strlen(text)) != 0) {
+		if (b != NULL)
+			evbuffer_free(b);
 		evhttp_send_reply(req, 500, status_reason(500), NULL);
 		return;
 	}
-	evbuffer_add(b, s, strlen(s));
-	free(s);
 	evhttp_remove_header(oh, "Content-Type");
 	evhttp_add_header(oh, "Content-Type", "application/json");
 	evhttp_add_header(oh, "Cache-Control", "no-store");

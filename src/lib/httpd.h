@@ -135,6 +135,10 @@ int ts_httpd_read_json(struct evhttp_request *req, json_t **out);
 /* Replies with a JSON body; steals the reference to body (may be NULL for
  * an empty body, e.g. 204). */
 void ts_httpd_reply_json(struct evhttp_request *req, int status, json_t *body);
+/* The same reply from JSON text already serialised (borrowed; NULL: no
+ * body), e.g. an idempotent call's recorded answer: not parsed and dumped
+ * again. */
+void ts_httpd_reply_json_text(struct evhttp_request *req, int status, const char *text);
 /* Replies {"error":{"code":code,"message":...}}. */
 void ts_httpd_reply_error(struct evhttp_request *req, int status, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));

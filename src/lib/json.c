@@ -3,6 +3,7 @@
  */
 #include "lib/json.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,252 @@ set_err(char *errbuf, size_t errcap, const char *msg, int line, int col)
 	(void)ts_snprintf(errbuf, errcap, "%s", msg);
 }
 
+/*
+ * The fast reader: ts_json_parse's first try. jansson's lexer reads a
+ * document a character at a time through a stream with a UTF-8 check and a
+ * string buffer append per character, and then copies each string again to
+ * undo its escapes: ~100 instructions per byte, and the node's ES9+
+ * requests are mostly long base64 strings (authenticateClient's signed
+ * response and certificates, the notifications: ~7 kB parsed per flow,
+ * issue 9). This reader takes a run of plain bytes of a string at a time.
+ *
+ * It only has to be right on what it accepts: it accepts a subset of what
+ * json_loadb(JSON_REJECT_DUPLICATES) accepts, with the same values, and
+ * says "not mine" for everything else — then jansson reads the whole
+ * document and its verdict (and error message) is the answer. Accepted:
+ * one object; nested objects and arrays up to JR_MAX_DEPTH; strings of
+ * bytes 0x20..0x7f with the two-character escapes (\" \\ \/ \b \f \n \r
+ * \t); integers of at most 18 digits (no fraction, no exponent, no leading
+ * zero); true, false, null; JSON white space. Not: \u escapes, bytes above
+ * 0x7f (jansson checks the UTF-8), reals, a duplicate key, anything
+ * malformed. fuzz/fuzz_json checks the two readers agree.
+ */
+#define JR_MAX_DEPTH 32
+#define JR_MAX_DIGITS 18
+
+struct jreader {
+	const unsigned char *p, *end;
+};
+
+static void
+jr_ws(struct jreader *r)
+{
+	while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
+		r->p++;
+}
+
+/* A string at r->p (its opening quote). *s / *n: the text, in *tmp (caller
+ * frees) when it had escapes, else in the document. 0 or -1 (not mine). */
+static int
+jr_string(struct jreader *r, const char **s, size_t *n, char **tmp)
+{
+	const unsigned char *p = r->p + 1, *start = p;
+	size_t esc = 0;
+	*tmp = NULL;
+	for (;;) {
+		while (p < r->end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+			p++;
+		if (p >= r->end || *p >= 0x80 || *p < 0x20)
+			return -1;
+		if (*p == '"')
+			break;
+		/* a backslash */
+		if (p + 1 >= r->end || strchr("\"\\/bfnrt", p[1]) == NULL || p[1] == '\0')
+			return -1;
+		esc++;
+		p += 2;
+	}
+	size_t raw = (size_t)(p - start);
+	r->p = p + 1;
+	if (esc == 0) {
+		*s = (const char *)start;
+		*n = raw;
+		return 0;
+	}
+	char *d = malloc(raw - esc + 1);
+	if (d == NULL)
+		return -1;
+	size_t o = 0;
+	for (const unsigned char *q = start; q < p; q++) {
+		if (*q != '\\') {
+			d[o++] = (char)*q;
+			continue;
+		}
+		switch (*++q) {
+		case 'b': d[o++] = '\b'; break;
+		case 'f': d[o++] = '\f'; break;
+		case 'n': d[o++] = '\n'; break;
+		case 'r': d[o++] = '\r'; break;
+		case 't': d[o++] = '\t'; break;
+		default: d[o++] = (char)*q; /* " \ / */
+		}
+	}
+	d[o] = '\0';
+	*s = d;
+	*n = o;
+	*tmp = d;
+	return 0;
+}
+
+static json_t *jr_value(struct jreader *r, int depth);
+
+static json_t *
+jr_object(struct jreader *r, int depth)
+{
+	json_t *o = json_object();
+	if (o == NULL)
+		return NULL;
+	r->p++; /* { */
+	jr_ws(r);
+	if (r->p < r->end && *r->p == '}') {
+		r->p++;
+		return o;
+	}
+	for (;;) {
+		const char *k;
+		size_t kl;
+		char *tmp;
+		if (r->p >= r->end || *r->p != '"' || jr_string(r, &k, &kl, &tmp) != 0)
+			goto fail;
+		jr_ws(r);
+		json_t *v = NULL;
+		if (r->p < r->end && *r->p == ':') {
+			r->p++;
+			jr_ws(r);
+			v = jr_value(r, depth + 1);
+		}
+		/* a duplicate: jansson refuses it, with its message */
+		int bad = v == NULL || json_object_getn(o, k, kl) != NULL;
+		if (bad)
+			json_decref(v);
+		else
+			bad = json_object_setn_new_nocheck(o, k, kl, v) != 0; /* takes v, also on failure */
+		free(tmp);
+		if (bad)
+			goto fail;
+		jr_ws(r);
+		if (r->p < r->end && *r->p == ',') {
+			r->p++;
+			jr_ws(r);
+			continue;
+		}
+		if (r->p < r->end && *r->p == '}') {
+			r->p++;
+			return o;
+		}
+		goto fail;
+	}
+fail:
+	json_decref(o);
+	return NULL;
+}
+
+static json_t *
+jr_array(struct jreader *r, int depth)
+{
+	json_t *a = json_array();
+	if (a == NULL)
+		return NULL;
+	r->p++; /* [ */
+	jr_ws(r);
+	if (r->p < r->end && *r->p == ']') {
+		r->p++;
+		return a;
+	}
+	for (;;) {
+		json_t *v = jr_value(r, depth + 1);
+		if (v == NULL || json_array_append_new(a, v) != 0)
+			goto fail;
+		jr_ws(r);
+		if (r->p < r->end && *r->p == ',') {
+			r->p++;
+			jr_ws(r);
+			continue;
+		}
+		if (r->p < r->end && *r->p == ']') {
+			r->p++;
+			return a;
+		}
+		goto fail;
+	}
+fail:
+	json_decref(a);
+	return NULL;
+}
+
+static json_t *
+jr_literal(struct jreader *r, const char *word, json_t *v)
+{
+	size_t n = strlen(word);
+	if ((size_t)(r->end - r->p) < n || memcmp(r->p, word, n) != 0)
+		return NULL;
+	r->p += n;
+	return v;
+}
+
+static json_t *
+jr_value(struct jreader *r, int depth)
+{
+	if (r->p >= r->end || depth > JR_MAX_DEPTH)
+		return NULL;
+	switch (*r->p) {
+	case '{': return jr_object(r, depth);
+	case '[': return jr_array(r, depth);
+	case '"': {
+		const char *s;
+		size_t n;
+		char *tmp;
+		if (jr_string(r, &s, &n, &tmp) != 0)
+			return NULL;
+		json_t *v = json_stringn_nocheck(s, n); /* ASCII: valid UTF-8 */
+		free(tmp);
+		return v;
+	}
+	case 't': return jr_literal(r, "true", json_true());
+	case 'f': return jr_literal(r, "false", json_false());
+	case 'n': return jr_literal(r, "null", json_null());
+	default: break;
+	}
+	int neg = *r->p == '-';
+	const unsigned char *d = r->p + neg, *q = d;
+	while (q < r->end && *q >= '0' && *q <= '9')
+		q++;
+	size_t nd = (size_t)(q - d);
+	if (nd == 0 || nd > JR_MAX_DIGITS || (d[0] == '0' && nd > 1) ||
+	    (q < r->end && (*q == '.' || *q == 'e' || *q == 'E')))
+		return NULL;
+	json_int_t v = 0;
+	for (const unsigned char *c = d; c < q; c++)
+		v = v * 10 + (*c - '0');
+	r->p = q;
+	return json_integer(neg ? -v : v);
+}
+
+/* The document read by the fast reader, or NULL: not one it reads (see
+ * above), or out of memory; jansson then reads it. */
+static json_t *
+jr_document(const char *buf, size_t len)
+{
+	struct jreader r = { (const unsigned char *)buf, (const unsigned char *)buf + len };
+	jr_ws(&r);
+	if (r.p >= r.end || *r.p != '{')
+		return NULL;
+	json_t *v = jr_object(&r, 1);
+	if (v == NULL)
+		return NULL;
+	jr_ws(&r);
+	if (r.p != r.end) {
+		json_decref(v);
+		return NULL;
+	}
+	return v;
+}
+
+/* bench/preload/count.c counts the documents the fast reader reads through
+ * this weak hook, as it counts jansson's json_loadb (see ts_bench_json_dump
+ * below). */
+extern void ts_bench_json_parse(size_t len) __attribute__((weak));
+
 int
 ts_json_parse(const char *buf, size_t len, json_t **out, char *errbuf, size_t errcap)
 {
@@ -36,6 +283,12 @@ ts_json_parse(const char *buf, size_t len, json_t **out, char *errbuf, size_t er
 	if (len > TS_JSON_MAX) {
 		set_err(errbuf, errcap, "document too large", 0, 0);
 		return TS_ELIMIT;
+	}
+	if (buf != NULL && (v = jr_document(buf, len)) != NULL) {
+		if (ts_bench_json_parse != NULL)
+			ts_bench_json_parse(len);
+		*out = v;
+		return 0;
 	}
 	v = json_loadb(buf == NULL ? "" : buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (v == NULL) {
@@ -96,10 +349,176 @@ ts_json_set_b64(json_t *obj, const char *key, const uint8_t *buf, size_t len)
 	return json_object_set_new(obj, key, v) == 0 ? 0 : TS_ENOMEM;
 }
 
+/*
+ * ts_json_dump writes the text json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)
+ * writes, byte for byte, without jansson's dumper: that one decodes every
+ * character of every string as UTF-8 and calls its output callback per run,
+ * and the node's documents are mostly long base64 strings (a bound profile
+ * package, signatures, certificates: ~8 kB dumped per flow, issue 9). Here
+ * a string is copied in runs of bytes that need no escape. Whatever this
+ * writer does not reproduce exactly — a real (jansson's %.17g and ".0"
+ * rules), a byte above 0x7f (jansson checks the UTF-8), a document nested
+ * deeper than JB_MAX_DEPTH (jansson's loop check) — makes it give the whole
+ * document to json_dumps instead.
+ */
+#define JB_MAX_DEPTH 32
+
+/* bench/preload/count.c (LD_PRELOADed by bench/run.sh) defines this to count
+ * the documents this writer makes, as it counts jansson's json_dumps: the
+ * floor prices each dump the node makes (issue 9). Weak: NULL in a node
+ * without the probe. */
+extern void ts_bench_json_dump(size_t len) __attribute__((weak));
+
+struct jbuf {
+	char *p;
+	size_t len, cap;
+};
+
+/* 0 or -1 (out of memory) */
+static int
+jb_put(struct jbuf *b, const char *s, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (n > b->cap - b->len) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (n > cap - b->len) {
+			if (cap > SIZE_MAX / 2)
+				return -1;
+			cap *= 2;
+		}
+		char *p = realloc(b->p, cap);
+		if (p == NULL)
+			return -1;
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	return 0;
+}
+
+/* 0, -1 out of memory, 1 not reproduced here (json_dumps does it) */
+static int
+jb_string(struct jbuf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	if (jb_put(b, "\"", 1) != 0)
+		return -1;
+	size_t run = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\')
+			continue;
+		if (c >= 0x80)
+			return 1;
+		if (jb_put(b, s + run, i - run) != 0)
+			return -1;
+		run = i + 1;
+		char e[6] = { '\\', 0 };
+		size_t el = 2;
+		switch (c) {
+		case '"': e[1] = '"'; break;
+		case '\\': e[1] = '\\'; break;
+		case '\b': e[1] = 'b'; break;
+		case '\f': e[1] = 'f'; break;
+		case '\n': e[1] = 'n'; break;
+		case '\r': e[1] = 'r'; break;
+		case '\t': e[1] = 't'; break;
+		default: /* another control character: backslash, u, 00XX in upper-case hex */
+			e[1] = 'u', e[2] = '0', e[3] = '0', e[4] = hex[c >> 4], e[5] = hex[c & 15];
+			el = 6;
+		}
+		if (jb_put(b, e, el) != 0)
+			return -1;
+	}
+	if (jb_put(b, s + run, n - run) != 0 || jb_put(b, "\"", 1) != 0)
+		return -1;
+	return 0;
+}
+
+static int
+jb_integer(struct jbuf *b, json_int_t v)
+{
+	char d[24];
+	size_t i = sizeof(d);
+	/* in unsigned arithmetic: -INT64_MIN does not fit */
+	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+	do {
+		d[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		d[--i] = '-';
+	return jb_put(b, d + i, sizeof(d) - i);
+}
+
+static int
+jb_value(struct jbuf *b, const json_t *v, int depth)
+{
+	int rc;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		if (depth >= JB_MAX_DEPTH)
+			return 1;
+		if (jb_put(b, "{", 1) != 0)
+			return -1;
+		/* jansson keeps insertion order and iterates in it (no
+		 * JSON_SORT_KEYS here) */
+		void *it = json_object_iter((json_t *)v);
+		for (int first = 1; it != NULL; it = json_object_iter_next((json_t *)v, it), first = 0) {
+			if (!first && jb_put(b, ",", 1) != 0)
+				return -1;
+			if ((rc = jb_string(b, json_object_iter_key(it), json_object_iter_key_len(it))) != 0)
+				return rc;
+			if (jb_put(b, ":", 1) != 0)
+				return -1;
+			if ((rc = jb_value(b, json_object_iter_value(it), depth + 1)) != 0)
+				return rc;
+		}
+		return jb_put(b, "}", 1);
+	}
+	case JSON_ARRAY: {
+		if (depth >= JB_MAX_DEPTH)
+			return 1;
+		if (jb_put(b, "[", 1) != 0)
+			return -1;
+		size_t n = json_array_size(v);
+		for (size_t i = 0; i < n; i++) {
+			if (i > 0 && jb_put(b, ",", 1) != 0)
+				return -1;
+			if ((rc = jb_value(b, json_array_get(v, i), depth + 1)) != 0)
+				return rc;
+		}
+		return jb_put(b, "]", 1);
+	}
+	case JSON_STRING:
+		return jb_string(b, json_string_value(v), json_string_length(v));
+	case JSON_INTEGER:
+		return jb_integer(b, json_integer_value(v));
+	case JSON_TRUE:
+		return jb_put(b, "true", 4);
+	case JSON_FALSE:
+		return jb_put(b, "false", 5);
+	case JSON_NULL:
+		return jb_put(b, "null", 4);
+	default: /* JSON_REAL */
+		return 1;
+	}
+}
+
 char *
 ts_json_dump(const json_t *v)
 {
 	if (v == NULL)
 		return NULL;
-	return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	struct jbuf b = { NULL, 0, 0 };
+	int rc = jb_value(&b, v, 0);
+	if (rc == 0 && jb_put(&b, "", 1) == 0) {
+		if (ts_bench_json_dump != NULL)
+			ts_bench_json_dump(b.len - 1);
+		return b.p;
+	}
+	free(b.p);
+	return rc > 0 ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 }

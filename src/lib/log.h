@@ -24,8 +24,11 @@ enum ts_log_target { TS_LOG_AUTO = 0, TS_LOG_STDERR, TS_LOG_JOURNAL, TS_LOG_SYSL
 /* Program name (borrowed, must outlive logging) and minimum level. */
 void ts_log_init(const char *prog, int min_level);
 /* Where records go from now on (TS_LOG_AUTO resolves at once). The
- * journal socket is $TAPSHARE_JOURNAL_SOCKET when set (tests), else
- * /run/systemd/journal/socket. */
+ * journal socket is $TAPSHARE_JOURNAL_SOCKET when set, else
+ * /run/systemd/journal/socket: an operator setting (a container's journal
+ * socket elsewhere), honoured in every build and named in tapshare-node
+ * --help and its man page; not a test hook (the tests use it too,
+ * tests/integration/test_journal.sh). */
 void ts_log_set_target(enum ts_log_target t);
 /* The target in use (never TS_LOG_AUTO). */
 enum ts_log_target ts_log_get_target(void);

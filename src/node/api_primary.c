@@ -172,10 +172,10 @@ api_reply_refusal(struct evhttp_request *req, const share_why *why, int rc)
 static void
 reply_idem(struct evhttp_request *req, share_idem *idem)
 {
-	json_t *j = idem->response ? json_loads(idem->response, 0, NULL) : NULL;
+	/* the recorded text as it was stored (idem_record dumped it) */
+	ts_httpd_reply_json_text(req, idem->status, idem->response);
 	free(idem->response);
 	idem->response = NULL;
-	ts_httpd_reply_json(req, idem->status, j);
 }
 
 static void

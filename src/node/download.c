@@ -809,8 +809,9 @@ download_cancel(const download_svc *d, store *st, const char *tid, const uint8_t
 	 * and loadBppExecutionError end it (failed, cancelOrder to the provider,
 	 * the SM-DS event removed); postponed, timeout and undefinedReason
 	 * (tapshare-companion's reason for a failure it retries) keep it
-	 * deliverable, unless a package was sent and the grant ended meanwhile:
-	 * then nothing will ever be installed and a pending delete is settled.
+	 * deliverable (the provider is told: share_download_cancelled), unless a
+	 * package was sent and the grant ended meanwhile: then nothing will
+	 * ever be installed and a pending delete is settled.
 	 * First the share, then the session, so that a cancelSession repeated
 	 * after a crash still reaches the share. */
 	int reason_code = es10_cancel_reason_name(cs.reason) != NULL ? cs.reason : ES10_CANCEL_UNDEFINED_REASON;
@@ -828,6 +829,15 @@ download_cancel(const download_svc *d, store *st, const char *tid, const uint8_t
 		rc = share_install_failed(d->share, st, tx.share_id, m);
 		if (rc != 0 && rc != TS_ESTATE)
 			return internal(why, "recording the failed install");
+	} else if (keep) {
+		/* §5.6.5 step 1 for a share that stays: the provider is told
+		 * (ES2+ HandleDownloadProgressInfo, docs/protocol.md §5). */
+		const char *kind = reason_code == ES10_CANCEL_POSTPONED ? OUTBOX_PROGRESS_POSTPONED :
+				   reason_code == ES10_CANCEL_TIMEOUT   ? OUTBOX_PROGRESS_TIMEOUT :
+									  OUTBOX_PROGRESS_UNDEFINED;
+		rc = share_download_cancelled(d->share, st, tx.share_id, kind);
+		if (rc != 0 && rc != TS_ENOTFOUND)
+			return read_failed(why, rc); /* the session stays open: a retry tells the provider */
 	}
 	tx.stage = TX_CANCELLED;
 	if (st->ops->tx_put(st, &tx) != 0)

@@ -280,6 +280,11 @@ void push_fini(node *n);
  * only those streams are touched. push_wake_all / push_kick: every stream. */
 void push_wake_eid(node *n, const char *eid);
 void push_wake_user(node *n, int64_t user_id);
+/* push_wake_user for a wake that only rows up to id upto (> 0) need: a
+ * stream whose cursor is at or past it has them all and is not read again
+ * (pg_listen.c's sweep: most rows it sees crossing the order horizon were
+ * delivered on their NOTIFY already; issue 9, one read per event). */
+void push_wake_user_upto(node *n, int64_t user_id, int64_t upto);
 void push_wake_all(node *n);
 void push_kick(node *n);
 /* Loop thread: streams read back from the store, events written (since start). */

@@ -265,6 +265,46 @@ do_cancel(worker *w, const store_outbox *o, char *reason, size_t rcap)
 	return rc;
 }
 
+/* SGP.22 §5.6.5 step 1 for a download the companion cancelled with a
+ * reason that keeps the share (share_download_cancelled): ES2+
+ * HandleDownloadProgressInfo, shaped as docs/protocol.md §5 gives it. A
+ * notice: a refusal changes nothing. */
+static int
+do_progress(worker *w, const store_outbox *o, const char *cancel_reason, char *reason, size_t rcap)
+{
+	store_share sh;
+	store_provider p;
+	int rc = w->st->ops->share_get(w->st, o->share_id, &sh);
+	if (rc == 0)
+		rc = w->st->ops->provider_get(w->st, sh.provider, &p);
+	if (rc != 0)
+		return rc == TS_ENOTFOUND ? 0 : read_failed(rc, reason, rcap);
+	char ts[32];
+	time_t now = (time_t)ts_now();
+	struct tm tm;
+	if (gmtime_r(&now, &tm) == NULL || strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		ts[0] = '\0';
+	char msg[64];
+	snprintf(msg, sizeof(msg), "cancelSession: %s", cancel_reason);
+	/* notificationPointId 3: BPP download, the step the companion gave up */
+	json_t *body = json_pack("{s:o,s:s,s:s,s:s,s:s,s:i,s:{s:s,s:{s:s}},s:s}", "header", header(o), "eid",
+	    sh.eid, "associatedAppId", sh.assoc_app_id, "shareId", sh.id, "timestamp", ts,
+	    "notificationPointId", 3, "notificationPointStatus", "status", "Failed", "statusCodeData", "message",
+	    msg, "cancelSessionReason", cancel_reason);
+	json_t *r = NULL;
+	rc = call_provider(w, &p, "handleDownloadProgressInfo", body, &r, reason, rcap);
+	json_decref(body);
+	json_decref(r);
+	if (rc == TS_EDENIED) {
+		log_warn("provider %s refused handleDownloadProgressInfo for share %s: %s", p.name, sh.id, reason);
+		return 0;
+	}
+	if (rc == 0)
+		log_info("provider %s told: the download of share %s was cancelled (%s)", p.name, sh.id,
+		    cancel_reason);
+	return rc;
+}
+
 /* Move: the provider is told that the original left the primary. */
 static int
 do_release(worker *w, const store_outbox *o, char *reason, size_t rcap)
@@ -353,6 +393,12 @@ process(worker *w, const store_outbox *o, int64_t now)
 		rc = do_release(w, o, reason, sizeof(reason));
 	else if (strcmp(o->kind, OUTBOX_CERTIFY_KEY) == 0)
 		rc = do_certify(w, o, reason, sizeof(reason));
+	else if (strcmp(o->kind, OUTBOX_PROGRESS_POSTPONED) == 0)
+		rc = do_progress(w, o, "postponed", reason, sizeof(reason));
+	else if (strcmp(o->kind, OUTBOX_PROGRESS_TIMEOUT) == 0)
+		rc = do_progress(w, o, "timeout", reason, sizeof(reason));
+	else if (strcmp(o->kind, OUTBOX_PROGRESS_UNDEFINED) == 0)
+		rc = do_progress(w, o, "undefinedReason", reason, sizeof(reason));
 	else {
 		log_error("outbox row %lld has unknown kind %s", (long long)o->id, o->kind);
 		rc = 0;

@@ -185,13 +185,15 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 	l->held_pending = 0;
 	if (l->conn == NULL)
 		return; /* on_retry kicks every stream once reconnected */
-	/* keys whose rows crossed the horizon since the last sweep; the "h" row
-	 * is the new horizon */
+	/* keys whose rows crossed the horizon since the last sweep, a user's
+	 * with the highest such id ("<user>:<id>": its streams whose cursor is
+	 * there already got them all, most often on their NOTIFY, and are not
+	 * read again); the "h" row is the new horizon */
 	static const char sql[] =
 	    "WITH h AS (SELECT " PG_ORD_HORIZON_SQL " AS h)"
 	    " SELECT 'h', h::text FROM h"
-	    " UNION ALL (SELECT DISTINCT 'u', user_id::text FROM events, h WHERE $1::bigint >= 0"
-	    "  AND id >= $1::bigint AND id < h.h LIMIT " PG_SWEEP_KEYS_SQL ")"
+	    " UNION ALL (SELECT 'u', user_id::text || ':' || max(id)::text FROM events, h WHERE $1::bigint >= 0"
+	    "  AND id >= $1::bigint AND id < h.h GROUP BY user_id LIMIT " PG_SWEEP_KEYS_SQL ")"
 	    " UNION ALL (SELECT DISTINCT 'e', eid FROM companion_cmds, h WHERE $1::bigint >= 0"
 	    "  AND id >= $1::bigint AND id < h.h AND done = 0 LIMIT " PG_SWEEP_KEYS_SQL ")";
 	char from[24];
@@ -210,7 +212,19 @@ on_sweep(evutil_socket_t fd, short what, void *arg)
 			long long h;
 			if (k[0] == 'h' && ts_parse_ll(v, 0, INT64_MAX, &h) == 0) {
 				l->horizon = h;
-			} else if (k[0] == 'u' || k[0] == 'e') {
+			} else if (k[0] == 'u') {
+				const char *colon = strchr(v, ':');
+				char uid[24];
+				long long u, upto;
+				nk++;
+				if (colon != NULL && (size_t)(colon - v) < sizeof(uid)) {
+					memcpy(uid, v, (size_t)(colon - v));
+					uid[colon - v] = '\0';
+					if (ts_parse_ll(uid, 0, INT64_MAX, &u) == 0 &&
+					    ts_parse_ll(colon + 1, 1, INT64_MAX, &upto) == 0)
+						push_wake_user_upto(l->n, (int64_t)u, (int64_t)upto);
+				}
+			} else if (k[0] == 'e') {
 				char payload[PG_NOTIFY_PAYLOAD_MAX + 1];
 				int64_t user_id;
 				char eid[33];

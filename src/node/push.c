@@ -52,7 +52,8 @@
 #define PUSH_PEER_BUCKETS 1024u /* companion stream counts by peer address */
 #define PUSH_WAKE_QUEUE 256     /* distinct keys queued between two loop turns */
 #define PUSH_FD_RESERVE 64      /* descriptors kept for the store, providers, accept */
-#define PUSH_STALL_MS 60000     /* a stream whose writes wait this long is closed (evhttp's timeout) */
+#define PUSH_STALL_MS 60000     /* a stream whose writes wait this long is closed (evhttp's timeout);
+				 * TAPSHARE_PUSH_STALL_MS (tests only: a test hook) shortens it */
 
 /* One allocation per stream, sized to what its kind needs (issue 9: a stream
  * lives for hours and there are tens of thousands): the strings sit in
@@ -102,6 +103,7 @@ struct push_sub {
 struct wake_key {
 	int kind; /* 0 user, 1 EID */
 	int64_t user_id;
+	int64_t upto; /* > 0: only streams whose cursor is below it (push_wake_user_upto) */
 	char eid[33];
 };
 
@@ -120,6 +122,7 @@ struct push_state {
 	uint64_t keepalives; /* keepalive comments written (loop thread) */
 	int64_t last_cap_log_ms;
 	uint64_t refused_since_log;
+	int64_t stall_ms; /* PUSH_STALL_MS, or shorter (TAPSHARE_PUSH_STALL_MS) */
 };
 
 static uint32_t
@@ -482,7 +485,7 @@ deliver_key(node *n, const struct wake_key *k)
 	struct push_sub *next;
 	for (struct push_sub *s = n->push->bucket[b]; s != NULL; s = next) {
 		next = s->knext;
-		if (k->kind == 0 ? (s->kind == 0 && s->u.user_id == k->user_id) :
+		if (k->kind == 0 ? (s->kind == 0 && s->u.user_id == k->user_id && (k->upto <= 0 || s->last_id < k->upto)) :
 				   (s->kind == 1 && strcmp(s->eid, k->eid) == 0))
 			deliver(n, s);
 	}
@@ -544,7 +547,9 @@ wake(node *n, const struct wake_key *k)
 			if (o->kind == k->kind && (k->kind == 0 ? o->user_id == k->user_id : strcmp(o->eid, k->eid) == 0))
 				break;
 		}
-		if (i == ps->nq) {
+		if (i < ps->nq) {
+			ps->q[i].upto = 0; /* one wake for both: every stream of the key */
+		} else {
 			if (ps->nq < PUSH_WAKE_QUEUE)
 				ps->q[ps->nq++] = *k;
 			else
@@ -577,6 +582,13 @@ void
 push_wake_user(node *n, int64_t user_id)
 {
 	struct wake_key k = { .kind = 0, .user_id = user_id };
+	wake(n, &k);
+}
+
+void
+push_wake_user_upto(node *n, int64_t user_id, int64_t upto)
+{
+	struct wake_key k = { .kind = 0, .user_id = user_id, .upto = upto };
 	wake(n, &k);
 }
 
@@ -660,8 +672,8 @@ push_tick(node *n)
 	static const char ka[] = ": keepalive\n\n";
 	while (n->subs != NULL && now - n->subs->last_write_ms >= NODE_KEEPALIVE_S * 1000) {
 		struct push_sub *s = n->subs;
-		if (s->out != NULL && now - s->out_since >= PUSH_STALL_MS) {
-			log_info("event stream: its writes waited %d s; closed", PUSH_STALL_MS / 1000);
+		if (s->out != NULL && now - s->out_since >= n->push->stall_ms) {
+			log_info("event stream: its writes waited %lld ms; closed", (long long)n->push->stall_ms);
 			fail_sub(s); /* a reader that stopped reading */
 		} else if (!s->broken) {
 			send_text(s, ka, sizeof(ka) - 1);
@@ -693,6 +705,14 @@ push_init(node *n)
 	if (n->push == NULL)
 		return TS_ENOMEM;
 	pthread_mutex_init(&n->push->mu, NULL);
+	/* The stall close is checked on the keepalive walk (push_tick): a
+	 * stalled stream is closed at its first keepalive due once its writes
+	 * waited stall_ms (tests/integration/test_stream_stall.sh). */
+	n->push->stall_ms = PUSH_STALL_MS;
+	long long stall;
+	const char *env = store_test_hook("TAPSHARE_PUSH_STALL_MS");
+	if (env != NULL && ts_parse_ll(env, 1, PUSH_STALL_MS, &stall) == 0)
+		n->push->stall_ms = stall;
 	if (n->lim_max_streams == 0)
 		n->lim_max_streams = default_max_streams();
 	if (n->lim_streams_per_eid <= 0)

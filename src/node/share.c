@@ -34,6 +34,7 @@
 #include <openssl/crypto.h>
 
 #include "lib/eid.h"
+#include "lib/json.h"
 #include "lib/log.h"
 #include "lib/pki.h"
 #include "lib/ts_err.h"
@@ -150,7 +151,7 @@ emit_ac(store *st, const store_share *sh, const char *type, const char *message,
 	json_object_set_new(o, "message", json_string(message));
 	if (activation_code != NULL)
 		json_object_set_new(o, "activation_code", json_string(activation_code));
-	char *data = json_dumps(o, JSON_COMPACT);
+	char *data = ts_json_dump(o);
 	json_decref(o);
 	if (data == NULL)
 		return TS_ENOMEM;
@@ -271,7 +272,7 @@ finish(const share_svc *svc, store *st, int rc, unsigned what)
 static int
 add_cmd(store *st, const store_share *sh, const char *type, json_t *doc)
 {
-	char *txt = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	char *txt = doc ? ts_json_dump(doc) : NULL;
 	json_decref(doc);
 	int rc = txt ? st->ops->cmd_add(st, sh->eid, sh->id, type, txt, NULL) : TS_ENOMEM;
 	free(txt);
@@ -337,7 +338,7 @@ idem_check(store *st, share_idem *idem, share_why *why)
 static int
 idem_record(store *st, share_idem *idem, json_t *doc)
 {
-	char *txt = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	char *txt = doc ? ts_json_dump(doc) : NULL;
 	json_decref(doc);
 	if (txt == NULL)
 		return TS_ENOMEM;
@@ -783,6 +784,20 @@ share_install_failed(const share_svc *svc, store *st, const char *share_id, cons
 	}
 	st->ops->rollback(st);
 	return TS_ESTATE;
+}
+
+int
+share_download_cancelled(const share_svc *svc, store *st, const char *share_id, const char *kind)
+{
+	store_share sh;
+	int rc = begin_load(st, share_id, &sh);
+	if (rc != 0)
+		return rc;
+	rc = st->ops->outbox_add(st, kind, sh.id, NULL);
+	if ((rc = finish(svc, st, rc, SHARE_KICK_OUTBOX)) == 0)
+		log_info("share %s: the companion cancelled its download; the provider will be told (%s)", sh.id,
+		    kind);
+	return rc;
 }
 
 int

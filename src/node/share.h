@@ -31,6 +31,12 @@
 #define OUTBOX_CANCEL_ORDER "cancel_order"
 #define OUTBOX_RELEASE_ORIGINAL "release_original"
 #define OUTBOX_CERTIFY_KEY "certify_key"
+/* ES2+ HandleDownloadProgressInfo for a download the companion cancelled
+ * with a reason that keeps the share (SGP.22 §5.6.5 step 1): one kind per
+ * CancelSessionReason, since an outbox row names only a kind and a share. */
+#define OUTBOX_PROGRESS_POSTPONED "progress_postponed"
+#define OUTBOX_PROGRESS_TIMEOUT "progress_timeout"
+#define OUTBOX_PROGRESS_UNDEFINED "progress_undefined"
 #define CMD_DOWNLOAD "download"
 #define CMD_DELETE "delete"
 #define CMD_CERTIFICATE "certificate"
@@ -150,6 +156,13 @@ int share_installed(const share_svc *svc, store *st, const char *share_id, const
  * package: a delivered share fails with the reason (share.failed to the
  * primary, cancelOrder to the provider); a cancelled one completes. */
 int share_install_failed(const share_svc *svc, store *st, const char *share_id, const char *reason);
+/* The companion cancelled a download with a reason that keeps the share
+ * (postponed, timeout, undefinedReason): the provider's notice (outbox
+ * kind, an OUTBOX_PROGRESS_*) is queued in one transaction and the outbox
+ * kicked. A notice of what happened, whatever the share's state since (a
+ * share that ended meanwhile also got its cancelOrder). TS_ENOTFOUND
+ * without the share. */
+int share_download_cancelled(const share_svc *svc, store *st, const char *share_id, const char *kind);
 /* Bank-ID: the provider certified the SE's key; push the certificate. */
 int share_key_certified(const share_svc *svc, store *st, const char *share_id, const char *cert_b64);
 int share_certify_failed(const share_svc *svc, store *st, const char *share_id, const char *reason);

@@ -121,7 +121,7 @@ store_committed(void)
 /* ---- test hooks ------------------------------------------------------------
  * The environment variables the test suites drive (TAPSHARE_NODE_CRASH_AFTER,
  * TAPSHARE_NODE_STORE_BUSY, TAPSHARE_PG_SWEEP_IDLE_MS, TAPSHARE_STORE_EXPLAIN,
- * TAPSHARE_PG_FAIL_SEND)
+ * TAPSHARE_PG_FAIL_SEND, TAPSHARE_PUSH_STALL_MS)
  * are read only through here. A build without TS_TEST_HOOKS (the CMake
  * option: off in a Release build, the one that is packaged and installed)
  * ignores them: a set one is named in a warning and has no effect. */

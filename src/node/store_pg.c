@@ -133,7 +133,6 @@ typedef struct pq_store {
 	int64_t ra_ms;         /* and the monotonic time */
 	/* outbox_next_due read ahead with the outbox's own commits (q_relaxed):
 	 * nd_state 0 none, 1 no row due, 2 nd_at; ends as the row above does */
-	int want_nd;
 	int nd_state;
 	int64_t nd_at;
 } pq_store;
@@ -264,6 +263,16 @@ enum {
 	 * transaction's next statement or its COMMIT, in that round trip (a
 	 * libpq pipeline); its failure is that statement's or the commit's */
 	Q_DEFER = 4,
+	/* housekeeping nobody acknowledges or waits for (tx_trim): besides
+	 * Q_DEFER's queueing inside a transaction, outside one it is queued as
+	 * well and sent with this connection's next statement, in its round
+	 * trip and its implicit transaction (the pipeline's one sync), or with
+	 * the next BEGIN; lost with that statement when it fails, or when the
+	 * store is closed first, which only leaves a row for the next trim (the
+	 * queue is empty whenever the connection breaks: every send of it is a
+	 * flush, which empties it) (issue 9: tx_trim + tx_put were two round
+	 * trips per flow) */
+	Q_HOUSE = 8,
 };
 
 /* statements of a transaction queued before they are sent (Q_DEFER); a
@@ -825,10 +834,17 @@ flush(pq_store *s, const char *name, const pq_args *a, int guard, PGresult **r_o
 			r = pipe_next(c);
 			rel = guard ? pipe_next(c) : NULL;
 		}
-		/* up to the sync (bounded: a broken connection returns NULL) */
+		/* up to the sync (bounded: a broken connection returns NULL); an
+		 * error there is the commit's of an implicit transaction (the
+		 * pipeline without BEGIN: q_relaxed) */
 		for (int i = 0; i < 8; i++) {
 			PGresult *e = PQgetResult(c);
 			int end = e != NULL && PQresultStatus(e) == PGRES_PIPELINE_SYNC;
+			if (e != NULL && PQresultStatus(e) == PGRES_FATAL_ERROR && rc == 0) {
+				log_error("postgresql: %s", PQresultErrorMessage(e));
+				rc = sqlstate_rc(e) == TS_ETIMEOUT ? TS_ETIMEOUT : TS_EDB;
+				s->retryable = sqlstate_retry(e);
+			}
 			PQclear(e);
 			if (end)
 				break;
@@ -891,7 +907,7 @@ q_once(pq_store *s, const char *sql, int flags, const pq_args *a, PGresult **out
 		return pq_rc(s, rc);
 	if (s->explain != NULL)
 		explain(s, sql, a);
-	if ((flags & Q_DEFER) && s->in_tx && out == NULL)
+	if ((flags & Q_DEFER) && (s->in_tx || (flags & Q_HOUSE)) && out == NULL)
 		return enqueue(s, name, NULL, a, NULL, 0);
 	int guard = (flags & Q_GUARD) && s->in_tx;
 	PGresult *r = NULL;
@@ -1004,8 +1020,8 @@ pq_begin(store *b)
 	int rc = alive(s);
 	if (rc != 0)
 		return rc;
-	/* no round trip of its own: BEGIN leads the first statement's (issue 9) */
-	queue_clear(s);
+	/* no round trip of its own: BEGIN leads the first statement's (issue 9);
+	 * housekeeping queued outside a transaction (Q_HOUSE) goes after it */
 	s->in_tx = 1;
 	s->begin_pending = 1;
 	s->tx_seq = 0;
@@ -1018,8 +1034,7 @@ pq_begin(store *b)
 static const char sql_next_due[] = "SELECT MIN(GREATEST(next_at, lease_until)) FROM outbox WHERE done=0";
 
 /* Commits: what is still queued, the COMMIT and the wake-ups, in one round
- * trip (and, when want_nd, outbox_next_due's read, see q_relaxed). count: a
- * durable commit (store_committed, the crash hook). */
+ * trip. count: a durable commit (store_committed, the crash hook). */
 static int
 commit_tx(pq_store *s, int count)
 {
@@ -1065,24 +1080,12 @@ commit_tx(pq_store *s, int count)
 		rc = enqueue(s, "", "SELECT pg_notify('tapshare', $1)", &na, NULL, 1);
 	}
 	s->nnote = 0;
-	PGresult *nd = NULL;
-	int want_nd = s->want_nd;
-	s->want_nd = 0;
-	if (rc == 0 && want_nd)
-		rc = enqueue(s, "", sql_next_due, NULL, &nd, 1);
 	if (rc == 0)
 		rc = flush(s, NULL, NULL, 0, NULL);
 	if (rc == 0 && (PQresultStatus(cr) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(cr), "COMMIT") != 0)) {
 		log_error("postgresql commit: %s", cr ? PQresultErrorMessage(cr) : PQerrorMessage(s->conn));
 		rc = TS_EDB;
 	}
-	if (rc == 0 && nd != NULL && PQntuples(nd) == 1) {
-		s->nd_state = PQgetisnull(nd, 0, 0) ? 1 : 2;
-		s->nd_at = c_i64(nd, 0, 0);
-		s->ra_req = ts_httpd_thread_requests();
-		s->ra_ms = mono_ms();
-	}
-	PQclear(nd);
 	PQclear(cr);
 	queue_clear(s);
 	s->begin_pending = 0;
@@ -1115,19 +1118,26 @@ pq_rollback(store *b)
 
 /* The outbox's own bookkeeping (a worker's claim, a row marked done),
  * outside a caller's transaction: committed without waiting for its WAL
- * flush (SET LOCAL synchronous_commit TO off), as the SQLite backend
- * commits it without its fsync (store_sqlite.c relaxed(), the same
- * argument): nothing is acknowledged on it, and the WAL is one sequence,
- * so the next synchronous commit of any connection (the transition the
- * provider's answer makes, within the same call) flushes it with
- * everything before it, and the WAL writer does within 3 x
- * wal_writer_delay otherwise. A crash can only take such a write back
- * together with all that followed it: the row is claimed or done again
+ * flush, as the SQLite backend commits it without its fsync
+ * (store_sqlite.c relaxed(), the same argument): nothing is acknowledged
+ * on it, and the WAL is one sequence, so the next synchronous commit of any
+ * connection (the transition the provider's answer makes, within the same
+ * call) flushes it with everything before it, and the WAL writer does
+ * within 3 x wal_writer_delay otherwise. A crash can only take such a write
+ * back together with all that followed it: the row is claimed or done again
  * and the provider called again with the same functionCallIdentifier,
  * which it answers with its first answer. Another node that acts on the
  * row commits after it in the WAL, so its own durable commit makes this
- * one durable first. BEGIN, SET LOCAL, the statement and COMMIT go in one
- * round trip. Inside a caller's transaction the statement just joins it. */
+ * one durable first.
+ * One round trip and one implicit transaction (the pipeline up to its
+ * sync, no BEGIN / COMMIT: issue 9, two statements fewer per call, ~6 per
+ * flow): set_config('synchronous_commit', 'off', true) — local to that
+ * transaction, so the session's setting is back at its end — the
+ * statement, and outbox_next_due's read, which the worker asks next when it
+ * waits (any failure rolls back all three: none is soft). Inside a
+ * caller's transaction the statement just joins it. */
+static const char sql_relaxed[] = "SELECT set_config('synchronous_commit', 'off', true)";
+
 static int
 q_relaxed(pq_store *s, const char *sql, const pq_args *a, PGresult **out)
 {
@@ -1136,23 +1146,29 @@ q_relaxed(pq_store *s, const char *sql, const pq_args *a, PGresult **out)
 	if (s->in_tx)
 		return q(s, sql, Q_WRITE | Q_DEFER, a, out);
 	for (int attempt = 0;; attempt++) {
-		int rc = pq_begin(&s->base);
+		ra_drop(s);
+		int rc = alive(s);
 		if (rc != 0)
 			return rc;
 		char name[16];
-		PGresult *r = NULL;
+		PGresult *r = NULL, *nd = NULL;
+		s->retryable = 0;
 		if ((rc = prepared_name(s, sql, a ? a->n : 0, name)) == 0 &&
-		    (rc = enqueue(s, "", "SET LOCAL synchronous_commit TO off", NULL, NULL, 0)) == 0) {
+		    (rc = enqueue(s, "", sql_relaxed, NULL, NULL, 0)) == 0) {
 			if (s->explain != NULL)
 				explain(s, sql, a);
-			rc = enqueue(s, name, NULL, a, &r, 0);
+			if ((rc = enqueue(s, name, NULL, a, &r, 0)) == 0 &&
+			    (rc = enqueue(s, "", sql_next_due, NULL, &nd, 0)) == 0)
+				rc = flush(s, NULL, NULL, 0, NULL);
 		}
-		if (rc == 0) {
-			s->want_nd = 1; /* the worker asks it next, when it waits */
-			rc = commit_tx(s, 0);
-		} else {
-			pq_rollback(&s->base);
+		queue_clear(s); /* (after a failed enqueue) */
+		if (rc == 0 && nd != NULL && PQntuples(nd) == 1) {
+			s->nd_state = PQgetisnull(nd, 0, 0) ? 1 : 2;
+			s->nd_at = c_i64(nd, 0, 0);
+			s->ra_req = ts_httpd_thread_requests();
+			s->ra_ms = mono_ms();
 		}
+		PQclear(nd);
 		if (rc == 0) {
 			if (out)
 				*out = r;
@@ -2641,7 +2657,8 @@ pq_tx_trim(store *b, const char *share_id, int keep)
 	pq_args a = { 0 };
 	a_text(&a, share_id);
 	a_i64(&a, keep < 0 ? 0 : keep);
-	return q(S(b), sql, Q_WRITE | Q_DEFER, &a, NULL);
+	/* housekeeping: with the session's insert that follows (download.c) */
+	return q(S(b), sql, Q_WRITE | Q_DEFER | Q_HOUSE, &a, NULL);
 }
 
 static int

@@ -909,38 +909,38 @@ sq_share_update(store *b, const store_share *sh)
 	/* SQLite rewrites the entries of every index on a column the SET names,
 	 * changed or not (a page written to the WAL each): the columns of
 	 * shares_user, shares_eid_assoc, shares_matching and shares_eid_created,
-	 * which a transition seldom changes, are set by the second statement
-	 * only when one of them differs (it then matches the row). The row
-	 * ends the same. */
+	 * which a transition seldom changes, are left out of the first
+	 * statement, which matches the row only while they are what sh says
+	 * (one statement for a transition, issue 9: it was always two, the
+	 * second setting them when one differed). When it matches nothing, the
+	 * second sets every column, or finds no row. The row ends the same. */
 	/* The credential is needed only while the share can be downloaded
 	 * (?18: erase it). */
 	static const char q[] = "UPDATE shares SET device_id=?3, app_id=?5, provider=?6, state=?7, duration_s=?8,"
 				" not_after=?9, assoc_name=?11, assoc_kind=?12, reason=?14,"
 				" updated_at=?16, operation=?17, credential=CASE WHEN ?18 THEN NULL ELSE credential END"
-				" WHERE id=?1";
-	static const char k[] = "UPDATE shares SET user_id=?2, eid=?3, assoc_app_id=?4, matching_id=?5, created_at=?6"
-				" WHERE id=?1 AND (user_id IS NOT ?2 OR eid IS NOT ?3 OR assoc_app_id IS NOT ?4"
-				" OR matching_id IS NOT ?5 OR created_at IS NOT ?6)";
-	sqlite3_stmt *p = st(s, q);
-	if (!p)
-		return TS_EDB;
-	share_bind(p, sh);
-	sqlite3_bind_int(p, 18, sh->state != SHARE_AUTHORISED && sh->state != SHARE_DELIVERED);
-	int rc = run(s, p);
-	if (rc == 0 && sqlite3_changes(s->db) != 1)
-		rc = TS_ENOTFOUND;
-	if (rc == 0) {
-		if ((p = st(s, k)) == NULL)
+				" WHERE id=?1 AND user_id IS ?2 AND eid IS ?4 AND assoc_app_id IS ?10"
+				" AND matching_id IS ?13 AND created_at IS ?15";
+	static const char k[] = "UPDATE shares SET user_id=?2, device_id=?3, eid=?4, app_id=?5, provider=?6, state=?7,"
+				" duration_s=?8, not_after=?9, assoc_app_id=?10, assoc_name=?11, assoc_kind=?12,"
+				" matching_id=?13, reason=?14, created_at=?15, updated_at=?16, operation=?17,"
+				" credential=CASE WHEN ?18 THEN NULL ELSE credential END WHERE id=?1";
+	const char *const sql[] = { q, k };
+	int rc = 0;
+	for (size_t i = 0; i < TS_ARRAY_LEN(sql); i++) {
+		sqlite3_stmt *p = st(s, sql[i]);
+		if (!p)
 			return TS_EDB;
-		bt(p, 1, sh->id);
-		sqlite3_bind_int64(p, 2, sh->user_id);
-		bt(p, 3, sh->eid);
-		bt(p, 4, sh->assoc_app_id);
-		bt(p, 5, sh->matching_id);
-		sqlite3_bind_int64(p, 6, sh->created_at);
-		rc = run_followup(s, p);
+		share_bind(p, sh);
+		sqlite3_bind_int(p, 18, sh->state != SHARE_AUTHORISED && sh->state != SHARE_DELIVERED);
+		/* (outside a transaction a first statement that matched
+		 * nothing committed nothing) */
+		if ((rc = i == 0 ? run_followup(s, p) : run(s, p)) != 0)
+			return rc;
+		if (sqlite3_changes(s->db) == 1)
+			return 0;
 	}
-	return rc;
+	return TS_ENOTFOUND;
 }
 
 static int
@@ -1574,35 +1574,42 @@ sq_tx_put(store *b, const store_tx *tx)
 {
 	/* An update in place (REPLACE deleted the row and every index entry and
 	 * wrote them again: pages in the WAL); the indexed columns (share_id,
-	 * created_at) and eid by the second statement, only when they differ. */
+	 * created_at) and eid are left alone by the upsert, which updates the
+	 * row only while they are what tx says (one statement, issue 9: a
+	 * second one always ran to set them); when they differ it changes
+	 * nothing and the second statement sets every column. */
 	static const char q[] = "INSERT INTO es9_tx(id, share_id, eid, euicc_challenge, server_challenge,"
 				" euicc_sig1, smdp_sig2, euicc_pub, stage, created_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
 				" ON CONFLICT(id) DO UPDATE SET euicc_challenge=excluded.euicc_challenge,"
 				" server_challenge=excluded.server_challenge, euicc_sig1=excluded.euicc_sig1,"
-				" smdp_sig2=excluded.smdp_sig2, euicc_pub=excluded.euicc_pub, stage=excluded.stage";
-	static const char k[] = "UPDATE es9_tx SET share_id=?2, eid=?3, created_at=?4 WHERE id=?1"
-				" AND (share_id IS NOT ?2 OR eid IS NOT ?3 OR created_at IS NOT ?4)";
-	sqlite3_stmt *p = st(S(b), q);
-	if (!p)
-		return TS_EDB;
-	bt(p, 1, tx->id);
-	bt(p, 2, tx->share_id);
-	bt(p, 3, tx->eid);
-	sqlite3_bind_blob(p, 4, tx->euicc_challenge, 16, SQLITE_TRANSIENT);
-	sqlite3_bind_blob(p, 5, tx->server_challenge, 16, SQLITE_TRANSIENT);
-	sqlite3_bind_blob(p, 6, tx->euicc_sig1, 64, SQLITE_TRANSIENT);
-	sqlite3_bind_blob(p, 7, tx->smdp_sig2, 64, SQLITE_TRANSIENT);
-	sqlite3_bind_blob(p, 8, tx->euicc_pub, 65, SQLITE_TRANSIENT);
-	sqlite3_bind_int(p, 9, tx->stage);
-	sqlite3_bind_int64(p, 10, tx->created_at);
-	int rc = run(S(b), p);
-	if (rc != 0 || (p = st(S(b), k)) == NULL)
-		return rc != 0 ? rc : TS_EDB;
-	bt(p, 1, tx->id);
-	bt(p, 2, tx->share_id);
-	bt(p, 3, tx->eid);
-	sqlite3_bind_int64(p, 4, tx->created_at);
-	return run_followup(S(b), p);
+				" smdp_sig2=excluded.smdp_sig2, euicc_pub=excluded.euicc_pub, stage=excluded.stage"
+				" WHERE share_id IS excluded.share_id AND eid IS excluded.eid"
+				" AND created_at IS excluded.created_at";
+	static const char k[] = "UPDATE es9_tx SET share_id=?2, eid=?3, euicc_challenge=?4, server_challenge=?5,"
+				" euicc_sig1=?6, smdp_sig2=?7, euicc_pub=?8, stage=?9, created_at=?10 WHERE id=?1";
+	/* the upsert, the full update; the upsert again if another
+	 * connection deleted the row in between (then it inserts) */
+	const char *const sql[] = { q, k, q };
+	for (size_t i = 0; i < TS_ARRAY_LEN(sql); i++) {
+		sqlite3_stmt *p = st(S(b), sql[i]);
+		if (!p)
+			return TS_EDB;
+		bt(p, 1, tx->id);
+		bt(p, 2, tx->share_id);
+		bt(p, 3, tx->eid);
+		sqlite3_bind_blob(p, 4, tx->euicc_challenge, 16, SQLITE_TRANSIENT);
+		sqlite3_bind_blob(p, 5, tx->server_challenge, 16, SQLITE_TRANSIENT);
+		sqlite3_bind_blob(p, 6, tx->euicc_sig1, 64, SQLITE_TRANSIENT);
+		sqlite3_bind_blob(p, 7, tx->smdp_sig2, 64, SQLITE_TRANSIENT);
+		sqlite3_bind_blob(p, 8, tx->euicc_pub, 65, SQLITE_TRANSIENT);
+		sqlite3_bind_int(p, 9, tx->stage);
+		sqlite3_bind_int64(p, 10, tx->created_at);
+		/* (only a statement that changed the row committed anything) */
+		int rc = run_followup(S(b), p);
+		if (rc != 0 || sqlite3_changes(S(b)->db) == 1)
+			return rc;
+	}
+	return TS_ETIMEOUT; /* the row came and went under another connection twice */
 }
 
 static void

@@ -1,7 +1,7 @@
 /*
  * tapshare-sp — the reference service provider (operator / bank / carmaker
- * server): answers the node's ES2+-shaped confirmOrder, cancelOrder and
- * certifyKey over mutual TLS according to a policy file, minting the
+ * server): answers the node's ES2+-shaped confirmOrder, cancelOrder,
+ * handleDownloadProgressInfo and certifyKey over mutual TLS according to a policy file, minting the
  * associated credential and certifying bank-ID keys, and records every
  * decision. Command line: docs/cli.md.
  */
@@ -35,6 +35,7 @@ static const char usage_main[] =
 "(eSIM profile, bank-ID credential, service credential) with a companion device\n"
 "(patent step S13), and tells about a cancellation (S16). It speaks the node's\n"
 "provider interface, shaped like GSMA SGP.22 ES2+ (confirmOrder, cancelOrder,\n"
+"handleDownloadProgressInfo,\n"
 "and the tapshare extension certifyKey), as JSON over HTTPS with mutual TLS,\n"
 "decides by a policy file, mints the associated credential, certifies the\n"
 "key a companion generated for a bank-ID credential, and records every\n"
@@ -42,7 +43,8 @@ static const char usage_main[] =
 "\n"
 "Commands:\n"
 "  init        create a provider directory (sp.ini, policy.ini, sp.db, TLS files)\n"
-"  run         serve confirmOrder / cancelOrder / certifyKey (foreground)\n"
+"  run         serve confirmOrder / cancelOrder / handleDownloadProgressInfo /\n"
+"              certifyKey (foreground)\n"
 "  decisions   list what the provider decided\n"
 "  check       validate the configuration and the policy (every problem)\n"
 "  help [COMMAND]   show help for a command\n"
@@ -107,6 +109,11 @@ static const char usage_run[] =
 "    {\"header\":{...},\"eid\",\"associatedAppId\",\"shareId\",\n"
 "     \"finalProfileStatusIndicator\"}  -> Executed-Success (also for an unknown\n"
 "    associatedAppId, which is recorded as such).\n"
+"  POST /gsma/rsp2/es2plus/handleDownloadProgressInfo  (SGP.22 5.6.5 step 1)\n"
+"    {\"header\":{...},\"eid\",\"associatedAppId\",\"shareId\",\"timestamp\",\n"
+"     \"notificationPointId\",\"notificationPointStatus\",\"cancelSessionReason\"}\n"
+"    -> Executed-Success: the node's notice that a download was cancelled and\n"
+"    the order kept; recorded (decision noted), nothing changes.\n"
 "  POST /gsma/rsp2/es2plus/certifyKey     (bank-ID key certification)\n"
 "    {\"header\":{...},\"eid\",\"shareId\",\"associatedAppId\",\n"
 "     \"publicKey\":\"<base64 of a 65-byte uncompressed P-256 point>\"}\n"
@@ -161,8 +168,9 @@ static const char usage_check[] =
 static const char usage_decisions[] =
 "Usage: tapshare-sp decisions [--dir DIR | --config FILE] [--json]\n"
 "\n"
-"Lists every recorded confirmOrder, cancelOrder and certifyKey, oldest first:\n"
-"time, function, decision (approved, denied, cancelled, certified), EID, the\n"
+"Lists every recorded confirmOrder, cancelOrder, certifyKey and\n"
+"handleDownloadProgressInfo, oldest first: time, function, decision (approved,\n"
+"denied, cancelled, certified, noted), EID, the\n"
 "primary's app id,\n"
 "the associated app id, notAfter, functionCallIdentifier and the reason of a\n"
 "refusal. Minted secrets (Ki, tokens) are never printed.\n"

@@ -155,6 +155,26 @@ record(sp_store *s, sp_record *r, int http, json_t *body, int *status, json_t **
 	return 0;
 }
 
+/* The start every function shares: the arguments checked (args_ok: the
+ * caller's own), the header parsed (a bad one answered 400) and a repeated
+ * functionCallIdentifier answered from the record. 1: answered (*status,
+ * *resp set), 0: go on with h, < 0: internal error (*resp NULL). */
+static int
+call_begin(sp_store *s, const json_t *req, const char *fn, int args_ok, struct es2_header *h,
+    int *status, json_t **resp)
+{
+	const char *why = NULL;
+	*resp = NULL;
+	*status = 500;
+	if (!args_ok || s == NULL || !json_is_object(req))
+		return TS_EINVAL;
+	if (parse_header(req, h, &why) != 0) {
+		int rc = bad_request(status, resp, why);
+		return rc < 0 ? rc : 1;
+	}
+	return replay(s, h->fci, fn, status, resp);
+}
+
 /* The bank account of the primary's app: the recorded one, else a new
  * random one (retried if the number is taken). */
 static int
@@ -180,15 +200,8 @@ sp_confirm_order(sp_policy *p, sp_store *s, const json_t *req, const char *peer_
 {
 	static const char fn[] = "confirmOrder";
 	struct es2_header h = { 0 };
-	const char *why = NULL;
 	json_t *cred = NULL;
-	*resp = NULL;
-	*status = 500;
-	if (p == NULL || s == NULL || !json_is_object(req))
-		return TS_EINVAL;
-	if (parse_header(req, &h, &why) != 0)
-		return bad_request(status, resp, why);
-	int rc = replay(s, h.fci, fn, status, resp);
+	int rc = call_begin(s, req, fn, p != NULL, &h, status, resp);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
 
@@ -304,14 +317,7 @@ sp_cancel_order(sp_store *s, const json_t *req, const char *peer_id, int64_t now
 {
 	static const char fn[] = "cancelOrder";
 	struct es2_header h = { 0 };
-	const char *why = NULL;
-	*resp = NULL;
-	*status = 500;
-	if (s == NULL || !json_is_object(req))
-		return TS_EINVAL;
-	if (parse_header(req, &h, &why) != 0)
-		return bad_request(status, resp, why);
-	int rc = replay(s, h.fci, fn, status, resp);
+	int rc = call_begin(s, req, fn, 1, &h, status, resp);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
 	const char *eid_s = NULL, *assoc = NULL, *share_id = NULL, *fpsi = NULL;
@@ -341,6 +347,43 @@ sp_cancel_order(sp_store *s, const json_t *req, const char *peer_id, int64_t now
 		.reason = reason,
 	};
 	log_info("S16 cancelOrder %s: %s %s", h.fci, assoc, reason);
+	return record(s, &r, 200, status_success(), status, resp);
+}
+
+int
+sp_download_progress(sp_store *s, const json_t *req, const char *peer_id, int64_t now,
+    int *status, json_t **resp)
+{
+	static const char fn[] = "handleDownloadProgressInfo";
+	struct es2_header h = { 0 };
+	int rc = call_begin(s, req, fn, 1, &h, status, resp);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	const char *eid_s = NULL, *assoc = NULL, *share_id = NULL, *csr = NULL;
+	if (opt_text(req, "associatedAppId", SP_ASSOC_ID_MAX, &assoc) != 0 || assoc == NULL)
+		return bad_request(status, resp, "associatedAppId is missing or malformed");
+	const json_t *np = json_object_get(req, "notificationPointId");
+	if (!json_is_integer(np) || json_integer_value(np) < 0 || json_integer_value(np) > 999)
+		return bad_request(status, resp, "notificationPointId is missing or malformed");
+	if (opt_text(req, "eid", 64, &eid_s) != 0 || opt_text(req, "shareId", SP_TEXT_MAX, &share_id) != 0 ||
+	    opt_text(req, "cancelSessionReason", 32, &csr) != 0)
+		return bad_request(status, resp, "eid, shareId or cancelSessionReason is malformed");
+	char reason[96];
+	(void)ts_snprintf(reason, sizeof(reason), "cancelSession %s at notification point %lld",
+	    csr ? csr : "(no reason)", (long long)json_integer_value(np));
+	sp_record r = {
+		.created_at = now,
+		.function = fn,
+		.fci = h.fci,
+		.requester = h.requester,
+		.peer_id = peer_id,
+		.eid = eid_s,
+		.share_id = share_id,
+		.decision = "noted",
+		.associated_app_id = assoc,
+		.reason = reason,
+	};
+	log_info("handleDownloadProgressInfo %s: %s %s", h.fci, assoc, reason);
 	return record(s, &r, 200, status_success(), status, resp);
 }
 
@@ -379,18 +422,11 @@ sp_certify_key(sp_store *s, const sp_ca *ca, const json_t *req, const char *peer
 {
 	static const char fn[] = "certifyKey";
 	struct es2_header h = { 0 };
-	const char *why = NULL;
 	uint8_t *point = NULL, *old_point = NULL, *der = NULL;
 	size_t point_len = 0, old_len = 0, der_len = 0;
 	EVP_PKEY *pub = NULL;
 	char msg[192];
-	*resp = NULL;
-	*status = 500;
-	if (s == NULL || ca == NULL || !json_is_object(req))
-		return TS_EINVAL;
-	if (parse_header(req, &h, &why) != 0)
-		return bad_request(status, resp, why);
-	int rc = replay(s, h.fci, fn, status, resp);
+	int rc = call_begin(s, req, fn, ca != NULL, &h, status, resp);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
 

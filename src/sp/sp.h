@@ -42,6 +42,13 @@ int sp_confirm_order(sp_policy *p, sp_store *s, const json_t *req, const char *p
  * recorded (with "unknown associatedAppId" when nothing was minted for it). */
 int sp_cancel_order(sp_store *s, const json_t *req, const char *peer_id, int64_t now,
     int *status, json_t **resp);
+/* handleDownloadProgressInfo (ES2+; SGP.22 §5.6.5 step 1, protocol.md §5):
+ * the node's notice that a download was cancelled and the share kept. Always
+ * Executed-Success for a well-formed request (associatedAppId and
+ * notificationPointId required), recorded with decision "noted" and the
+ * reason "cancelSession REASON at notification point N"; nothing changes. */
+int sp_download_progress(sp_store *s, const json_t *req, const char *peer_id, int64_t now,
+    int *status, json_t **resp);
 
 /* certifyKey (tapshare extension, protocol.md §5): certifies the P-256 key
  * a companion's secure element generated for a bankid credential this

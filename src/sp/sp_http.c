@@ -28,9 +28,10 @@ struct sp_server {
 	sp_ca *ca; /* loaded at the first certifyKey */
 };
 
-enum sp_fn { SP_FN_CONFIRM, SP_FN_CANCEL, SP_FN_CERTIFY };
+enum sp_fn { SP_FN_CONFIRM, SP_FN_CANCEL, SP_FN_CERTIFY, SP_FN_PROGRESS };
 
-static const char *const fn_names[] = { "confirmOrder", "cancelOrder", "certifyKey" };
+static const char *const fn_names[] = { "confirmOrder", "cancelOrder", "certifyKey",
+	"handleDownloadProgressInfo" };
 
 static void
 handle(struct evhttp_request *req, struct sp_server *srv, enum sp_fn fn)
@@ -56,6 +57,9 @@ handle(struct evhttp_request *req, struct sp_server *srv, enum sp_fn fn)
 		break;
 	case SP_FN_CANCEL:
 		rc = sp_cancel_order(srv->store, body, peer_id, ts_now(), &status, &resp);
+		break;
+	case SP_FN_PROGRESS:
+		rc = sp_download_progress(srv->store, body, peer_id, ts_now(), &status, &resp);
 		break;
 	default:
 		rc = 0;
@@ -92,6 +96,12 @@ static void
 on_certify(struct evhttp_request *req, void *arg)
 {
 	handle(req, arg, SP_FN_CERTIFY);
+}
+
+static void
+on_progress(struct evhttp_request *req, void *arg)
+{
+	handle(req, arg, SP_FN_PROGRESS);
 }
 
 static void
@@ -175,7 +185,8 @@ sp_run(const sp_conf *conf)
 	}
 	if ((rc = ts_httpd_route(httpd, "POST", SP_PATH_CONFIRM, on_confirm, &srv)) != 0 ||
 	    (rc = ts_httpd_route(httpd, "POST", SP_PATH_CANCEL, on_cancel, &srv)) != 0 ||
-	    (rc = ts_httpd_route(httpd, "POST", SP_PATH_CERTIFY, on_certify, &srv)) != 0)
+	    (rc = ts_httpd_route(httpd, "POST", SP_PATH_CERTIFY, on_certify, &srv)) != 0 ||
+	    (rc = ts_httpd_route(httpd, "POST", SP_PATH_PROGRESS, on_progress, &srv)) != 0)
 		goto out;
 	uint16_t port = ts_httpd_port(httpd);
 	if (conf->port == 0) {

@@ -11,6 +11,7 @@
 #define SP_PATH_CONFIRM "/gsma/rsp2/es2plus/confirmOrder"
 #define SP_PATH_CANCEL "/gsma/rsp2/es2plus/cancelOrder"
 #define SP_PATH_CERTIFY "/gsma/rsp2/es2plus/certifyKey"
+#define SP_PATH_PROGRESS "/gsma/rsp2/es2plus/handleDownloadProgressInfo"
 
 /* Serves until SIGTERM or SIGINT (then returns 0). SIGHUP reloads the policy.
  * The bank-ID CA is loaded at the first certifyKey (and created then if the

@@ -33,7 +33,8 @@ void sp_store_close(sp_store *s); /* NULL ok */
  * decision, response). */
 typedef struct sp_record {
 	int64_t created_at;
-	const char *function;          /* "confirmOrder" | "cancelOrder" | "certifyKey" */
+	const char *function;          /* "confirmOrder" | "cancelOrder" | "certifyKey" |
+	                                * "handleDownloadProgressInfo" */
 	const char *fci;               /* functionCallIdentifier */
 	const char *requester;         /* functionRequesterIdentifier */
 	const char *peer_id;           /* client certificate's key id */
@@ -41,7 +42,7 @@ typedef struct sp_record {
 	const char *app_id;
 	const char *share_id;
 	const char *user_id;
-	const char *decision;          /* "approved" | "denied" | "cancelled" | "certified" */
+	const char *decision;          /* "approved" | "denied" | "cancelled" | "certified" | "noted" */
 	const char *kind;
 	const char *associated_app_id;
 	const char *account;           /* bankid: account minted under, may be NULL */

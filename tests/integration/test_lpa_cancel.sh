@@ -8,7 +8,10 @@
 # "CancelSession"):
 #   - after authenticateClient, postponed: the session ends — the same
 #     cancelSession again is an unknown transaction (8.10.1 / 3.9) — the
-#     share stays authorised and a later download installs it;
+#     share stays authorised, the provider is told (ES2+
+#     handleDownloadProgressInfo, no cancelOrder: SGP.22 §5.6.5 step 1) and a
+#     later download installs it; timeout (after getBoundProfilePackage: the
+#     share stays delivered) and undefinedReason: the same notice;
 #   - after authenticateClient, endUserRejection (the user declined at the
 #     preview): the share fails (tapshare's policy by reason; §5.6.5 itself
 #     terminates the pending download and notifies the Operator whatever the
@@ -32,10 +35,13 @@ new_share() {
 	mid=$(sqlite3 "$T/node/node.db" "SELECT matching_id FROM shares WHERE id='$sid'")
 	echo "$sid LPA:1\$$BARE\$$mid"
 }
-cancel_orders() {
+# sp_calls FUNCTION SHARE_ID: how many FUNCTION calls the provider recorded for the share
+sp_calls() {
 	"$TS_BIN/tapshare-sp" decisions --dir "$T/sp" --json |
-		jq --arg s "$1" '.data | map(select(.function == "cancelOrder" and .share_id == $s)) | length'
+		jq --arg f "$1" --arg s "$2" '.data | map(select(.function == $f and .share_id == $s)) | length'
 }
+cancel_orders() { sp_calls cancelOrder "$1"; }
+progress_infos() { sp_calls handleDownloadProgressInfo "$1"; }
 apps_on_se() { "$TS_BIN/tapshare-se" status --state "$T/se.state" --json 2>/dev/null | jdata | jq '.apps | length'; }
 
 # ---- 1. after authenticateClient: postponed -----------------------------------
@@ -55,7 +61,16 @@ r=$(curl -sS --max-time 10 --cacert "$T/pki/node-ca.crt" -X POST "$NODE_URL/gsma
 expect "... the same cancelSession again: TransactionId - Unknown (8.10.1 / 3.9)" \
 	jq -e '.header.functionExecutionStatus | .status == "Failed" and .statusCodeData.subjectCode == "8.10.1" and .statusCodeData.reasonCode == "3.9"' <<<"$r"
 expect "share A stays authorised (a session was cancelled, not the share)" [ "$(node_state "$SA")" = authorised ]
-expect "... the provider was told nothing" [ "$(cancel_orders "$SA")" = 0 ]
+# SGP.22 §5.6.5 step 1: the Operator is told of the cancelled download
+# (ES2+ HandleDownloadProgressInfo), and the order stays (no cancelOrder)
+for i in $(seq 50); do [ "$(progress_infos "$SA")" = 1 ] && break; sleep 0.2; done
+expect "... the provider was told of the cancelled download (one handleDownloadProgressInfo)" \
+	[ "$(progress_infos "$SA")" = 1 ]
+expect "... with the reason and notification point 3 (BPP download)" \
+	[ "$("$TS_BIN/tapshare-sp" decisions --dir "$T/sp" --json | jq -r --arg s "$SA" \
+		'.data[] | select(.function == "handleDownloadProgressInfo" and .share_id == $s) | .reason')" = \
+		"cancelSession postponed at notification point 3" ]
+expect "... and no cancelOrder (the order stays)" [ "$(cancel_orders "$SA")" = 0 ]
 expect "... nothing was installed" [ "$(apps_on_se)" = 0 ]
 out=$("${LPA[@]}" download "$ACA" 2>>"$T/lpa.log") || { echo "$out"; fail "share A downloads after the cancel"; }
 echo "$out"
@@ -76,10 +91,35 @@ cancel_ends_share() {
 	expect "share $name failed (the download order ends)" wait_state "$sid" failed 20
 	for i in $(seq 50); do [ "$(cancel_orders "$sid")" = 1 ] && break; sleep 0.2; done
 	expect "... the provider was told (one cancelOrder for share $name)" [ "$(cancel_orders "$sid")" = 1 ]
+	expect "... and no handleDownloadProgressInfo (the cancelOrder said it)" [ "$(progress_infos "$sid")" = 0 ]
 	alice watch --share "$sid" --all --timeout 3 --json >"$T/watch_$name.json" 2>/dev/null || true
 	expect "... the primary got share.failed" grep -q 'share\.failed' "$T/watch_$name.json"
 	expect "... only share A's profile is on the eUICC" [ "$(apps_on_se)" = 1 ]
 }
+
+# cancel_keeps_share NAME AFTER REASON STATE: a new share NAME, whose session
+# the LPA cancels after AFTER with REASON (one that keeps the share): the share
+# stays STATE, the provider is told once with that reason (ES2+
+# handleDownloadProgressInfo) and gets no cancelOrder.
+cancel_keeps_share() {
+	local name=$1 after=$2 reason=$3 state=$4 sid ac out i
+	read -r sid ac <<<"$(new_share)"
+	out=$("${LPA[@]}" --cancel-after "$after" --cancel-reason "$reason" download "$ac" 2>>"$T/lpa.log") ||
+		{ echo "$out"; fail "the LPA cancels share $name's session after $after"; }
+	expect "the LPA cancelled share $name's session with $reason" \
+		grep -q "^cancelled transaction [0-9a-f]\{32\} $reason$" <<<"$out"
+	for i in $(seq 50); do [ "$(progress_infos "$sid")" = 1 ] && break; sleep 0.2; done
+	expect "share $name stays $state ($(node_state "$sid"))" [ "$(node_state "$sid")" = "$state" ]
+	expect "... the provider was told of the cancelled download, $reason" \
+		[ "$("$TS_BIN/tapshare-sp" decisions --dir "$T/sp" --json | jq -r --arg s "$sid" \
+			'[.data[] | select(.function == "handleDownloadProgressInfo" and .share_id == $s) | .reason] |
+			join(",")')" = "cancelSession $reason at notification point 3" ]
+	expect "... and no cancelOrder" [ "$(cancel_orders "$sid")" = 0 ]
+}
+
+# ---- 1a. the other reasons that keep the share -------------------------------
+cancel_keeps_share D getBoundProfilePackage timeout delivered
+cancel_keeps_share E authenticateClient undefinedReason authorised
 
 # ---- 1b. after authenticateClient: endUserRejection (declined at the preview) ---
 cancel_ends_share C authenticateClient endUserRejection

@@ -98,12 +98,12 @@ pg_unit unit_node_test_pg_order 6 120 "event and command order without a lock"
 pg_unit unit_node_test_pg_sweep 3 120 "the fast sweep after a held-back read, NOTIFY only with other nodes"
 # 1d. round trips and commits (issue 9): a transition in two round trips, a
 #     queued write's failure fails the commit, the outbox's bookkeeping
-#     commits without waiting for its WAL flush
-pg_unit unit_node_test_pg_pipeline 3 180 "round trips, queued writes and relaxed outbox commits"
+#     commits without waiting for its WAL flush, in one implicit transaction
+pg_unit unit_node_test_pg_pipeline 4 180 "round trips, queued writes and relaxed outbox commits (one implicit transaction)"
 
 # 1e. the read-ahead (a session's or share's reads in one round trip, and
 #     when its answers end), store_pg.c's error mapping
-pg_unit unit_node_test_pg_store 7 180 "read-ahead and error mapping"
+pg_unit unit_node_test_pg_store 8 180 "read-ahead, error mapping, the trim with the session insert"
 
 # 2. the happy path with the node's state in PostgreSQL (ts_init_node, with
 #    the database switched right after 'init', before any data is written)
@@ -120,6 +120,7 @@ BOB_CODE=$(printf '%s\n' "bob's passphrase 42" | "$TS_BIN/tapshare-node" user ad
 	--kind sim --provider operator 2>>"$T/node-init.log"
 expect "schema migrated to version 11" [ "$(psql_node 'SELECT MAX(version) FROM schema_version')" = 11 ]
 expect "users are in PostgreSQL" [ "$(psql_node 'SELECT COUNT(*) FROM users')" = 2 ]
+sed -i 's/^log_level = info/log_level = info\nadmin_listen = 127.0.0.1:0/' "$T/node/node.ini"
 ts_start_node
 ts_init_se
 ts_start_companion
@@ -150,4 +151,32 @@ expect "both provider calls done in the PostgreSQL outbox" \
 expect "events recorded in PostgreSQL" \
 	[ "$(psql_node "SELECT COUNT(*) FROM events WHERE share_id='$SHARE' AND type='share.revoked'")" -ge 1 ]
 expect "no SQLite database was used" [ ! -e "$T/node/node.db" ]
+
+# 3. one stream read per event (issue 9): an event another process commits
+#    with its NOTIFY (in its transaction: the wake-up comes with the row)
+#    wakes alice's stream, which reads it; the sweep that sees the row cross
+#    the order horizon within a second (pg_listen.c) does not read that
+#    stream again: its cursor is at the row already (push_wake_user_upto).
+#    Three events: 3 reads (a sweep that runs between the commit and the
+#    NOTIFY's drain can add one), 6 without the cursor check.
+wait_file "$T/node/admin.port" 10
+ADMIN="http://127.0.0.1:$(cat "$T/node/admin.port")"
+metric() { curl -s "$ADMIN/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+ALICE_ID=$(psql_node "SELECT id FROM users WHERE name='alice'")
+curl -sS --cacert "$T/pki/node-ca.crt" --cert "$T/alice/device.crt" --key "$T/alice/device.key" -N --max-time 30 \
+	"$NODE_URL/v1/events" >"$T/stream3.out" 2>/dev/null &
+STREAM3=$!
+PIDS+=("$STREAM3")
+wait_log "$T/stream3.out" "stream open" 10 || true
+sleep 1.5
+R0=$(metric tapshare_event_stream_reads_total)
+for i in 1 2 3; do
+	psql_node "BEGIN; INSERT INTO events(id, user_id, share_id, type, data, created_at) VALUES
+		(pg_current_xact_id()::text::bigint * 65536 + 1, $ALICE_ID, 'sweep-$i', 'share.test', '{}', 0);
+		NOTIFY tapshare, 'u:$ALICE_ID'; COMMIT" >/dev/null
+	sleep 2.5 # two idle sweeps
+done
+R1=$(metric tapshare_event_stream_reads_total)
+expect "the stream got the three events" [ "$(grep -c '^event: share.test' "$T/stream3.out")" = 3 ]
+expect "one read per event, not one more per sweep (reads $R0 -> $R1)" [ $((R1 - R0)) -ge 3 -a $((R1 - R0)) -le 4 ]
 ts_done

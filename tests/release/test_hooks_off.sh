@@ -11,6 +11,7 @@
 #   TAPSHARE_NODE_CRASH_AFTER=share_request  would SIGKILL the node at S11
 #   TAPSHARE_NODE_STORE_BUSY=READS           would make those reads time out
 #   TAPSHARE_STORE_EXPLAIN=FILE              would write every query plan
+#   TAPSHARE_PUSH_STALL_MS=N                 would close a stalled stream after N ms
 # TAPSHARE_JOURNAL_SOCKET is not among them: it is an operator setting, kept
 # in every build (tapshare-node --help; tests/integration/test_journal.sh).
 . "$(dirname "$0")/../integration/lib.sh"
@@ -38,8 +39,9 @@ expect "... and is named in a warning" grep -q "TAPSHARE_NODE_STORE_BUSY is a te
 
 # the whole share flow on a node armed with the crash point and the plans
 # (a busy read is shown above: armed here, it would stop the flow before S11)
-TAPSHARE_NODE_CRASH_AFTER=share_request TAPSHARE_STORE_EXPLAIN="$T/plans.txt" ts_start_node
-for h in TAPSHARE_NODE_CRASH_AFTER TAPSHARE_STORE_EXPLAIN; do
+TAPSHARE_NODE_CRASH_AFTER=share_request TAPSHARE_STORE_EXPLAIN="$T/plans.txt" TAPSHARE_PUSH_STALL_MS=1000 \
+	ts_start_node
+for h in TAPSHARE_NODE_CRASH_AFTER TAPSHARE_STORE_EXPLAIN TAPSHARE_PUSH_STALL_MS; do
 	expect "run: $h is named as ignored" grep -q "$h is a test hook and this build has none" "$T/node.log"
 done
 ts_init_se

@@ -868,15 +868,59 @@ tls_client(uint16_t port, int *fd, SSL_CTX **ctx)
 	return ssl;
 }
 
-/* GET /whoami over a fresh mutual-TLS connection (OpenSSL directly: the
- * session and whether it was resumed are visible). *sess in: the session to
- * offer (NULL: none); out: the connection's session, tickets included. */
+/* How a /whoami client shapes its handshake (whoami_get). */
+enum whoami_hello {
+	WHOAMI_PLAIN,     /* OpenSSL's defaults */
+	WHOAMI_HRR,       /* key share for X25519 only: a HelloRetryRequest */
+	WHOAMI_HRR_DROP,  /* as WHOAMI_HRR, and the second ClientHello offers no ticket */
+};
+
+/* ClientHellos the client sent (2: the server answered the first with a
+ * HelloRetryRequest), counted by whoami_msg for the last whoami_get. */
+static int client_hellos;
+
+/* The message callback of a WHOAMI_HRR / _DROP client: counts its
+ * ClientHellos; with arg non-NULL (_DROP), on the HelloRetryRequest (the
+ * ServerHello that answers the first ClientHello) it marks the offered
+ * session as one of a SHA-384 suite, so that OpenSSL's client leaves the
+ * ticket out of its second ClientHello (RFC 8446 4.1.2: a PSK whose hash
+ * is not the one of the suite the HelloRetryRequest chose is removed). The
+ * server resumed on the first ClientHello and must not on the second. */
 static void
-whoami_tls(uint16_t port, SSL_SESSION **sess, int *reused, char *body, size_t cap)
+whoami_msg(int write_p, int version, int content_type, const void *buf, size_t len, SSL *ssl, void *arg)
+{
+	(void)version;
+	if (content_type != SSL3_RT_HANDSHAKE || len == 0)
+		return;
+	uint8_t mt = ((const uint8_t *)buf)[0];
+	if (write_p && mt == SSL3_MT_CLIENT_HELLO)
+		client_hellos++;
+	if (!write_p && mt == SSL3_MT_SERVER_HELLO && client_hellos == 1 && arg != NULL) {
+		static const unsigned char aes256[2] = { 0x13, 0x02 }; /* TLS_AES_256_GCM_SHA384 */
+		SSL_SESSION *offered = SSL_get_session(ssl);
+		assert_non_null(offered);
+		assert_int_equal(SSL_SESSION_set_cipher(offered, SSL_CIPHER_find(ssl, aes256)), 1);
+	}
+}
+
+/* GET /whoami over a fresh mutual-TLS connection (OpenSSL directly: the
+ * session and whether it was resumed are visible), its handshake shaped by
+ * hello. *sess in: the session to offer (NULL: none; taken: freed here);
+ * out: the connection's session, tickets included. */
+static void
+whoami_get(uint16_t port, enum whoami_hello hello, SSL_SESSION **sess, int *reused, char *body, size_t cap)
 {
 	SSL_CTX *ctx = NULL;
 	int fd = -1;
 	SSL *ssl = tls_client(port, &fd, &ctx);
+	client_hellos = 0;
+	if (hello != WHOAMI_PLAIN) {
+		/* the servers here take P-256 alone (main's OpenSSL
+		 * configuration): each handshake goes through a HRR */
+		assert_int_equal(SSL_set1_groups_list(ssl, "X25519:P-256"), 1);
+		SSL_set_msg_callback(ssl, whoami_msg);
+		SSL_set_msg_callback_arg(ssl, hello == WHOAMI_HRR_DROP ? (void *)ssl : NULL);
+	}
 	if (*sess != NULL)
 		assert_int_equal(SSL_set_session(ssl, *sess), 1);
 	assert_int_equal(SSL_connect(ssl), 1);
@@ -896,9 +940,17 @@ whoami_tls(uint16_t port, SSL_SESSION **sess, int *reused, char *body, size_t ca
 	}
 	body[len] = '\0';
 	*reused = SSL_session_reused(ssl);
+	if (hello != WHOAMI_PLAIN)
+		assert_int_equal(SSL_version(ssl), TLS1_3_VERSION);
 	SSL_free(ssl);
 	close(fd);
 	SSL_CTX_free(ctx);
+}
+
+static void
+whoami_tls(uint16_t port, SSL_SESSION **sess, int *reused, char *body, size_t cap)
+{
+	whoami_get(port, WHOAMI_PLAIN, sess, reused, body, cap);
 }
 
 /* The "verify_mode" of a /whoami answer (-2: none found). */
@@ -918,6 +970,24 @@ whoami_verify_mode(const char *resp)
 	return mode;
 }
 
+/* One whoami_get on port whose answer is 200 with the client's identity,
+ * resumed or not as reused says, with verify mode mode; the ClientHellos
+ * counted when the handshake goes through a HRR. *sess as whoami_get. */
+static void
+expect_whoami(uint16_t port, enum whoami_hello hello, SSL_SESSION **sess, int reused, int mode)
+{
+	char body[4096];
+	int r = -1;
+	whoami_get(port, hello, sess, &r, body, sizeof(body));
+	if (hello != WHOAMI_PLAIN)
+		assert_int_equal(client_hellos, 2);
+	assert_int_equal(r, reused);
+	assert_non_null(strstr(body, "200 OK"));
+	assert_non_null(strstr(body, client_id));
+	assert_int_equal(whoami_verify_mode(body), mode);
+	assert_non_null(*sess);
+}
+
 /* With one ticket key file, a session ticket issued by one server (one node
  * process of several on one port) is resumed by another, and the resumed
  * connection still knows its client (the certificate travels in the
@@ -931,27 +1001,14 @@ test_ticket_key_shared(void **state)
 {
 	(void)state;
 	SSL_SESSION *sess = NULL;
-	int reused = -1;
-	char body[4096];
-	whoami_tls(ts_httpd_port(tick_a), &sess, &reused, body, sizeof(body));
-	assert_int_equal(reused, 0);
-	assert_non_null(strstr(body, client_id));
-	assert_int_equal(whoami_verify_mode(body), SSL_VERIFY_PEER);
-	assert_non_null(sess);
+	expect_whoami(ts_httpd_port(tick_a), WHOAMI_PLAIN, &sess, 0, SSL_VERIFY_PEER);
 	assert_int_equal(SSL_SESSION_is_resumable(sess), 1);
 	SSL_SESSION *first = sess;
 	SSL_SESSION_up_ref(first);
-	whoami_tls(ts_httpd_port(tick_b), &sess, &reused, body, sizeof(body));
-	assert_int_equal(reused, 1);
-	assert_non_null(strstr(body, "200 OK"));
-	assert_non_null(strstr(body, client_id));
-	assert_int_equal(whoami_verify_mode(body), SSL_VERIFY_NONE);
+	expect_whoami(ts_httpd_port(tick_b), WHOAMI_PLAIN, &sess, 1, SSL_VERIFY_NONE);
 	SSL_SESSION_free(sess);
 	sess = first;
-	whoami_tls(ts_httpd_port(tick_c), &sess, &reused, body, sizeof(body));
-	assert_int_equal(reused, 0);
-	assert_non_null(strstr(body, client_id));
-	assert_int_equal(whoami_verify_mode(body), SSL_VERIFY_PEER);
+	expect_whoami(ts_httpd_port(tick_c), WHOAMI_PLAIN, &sess, 0, SSL_VERIFY_PEER);
 	SSL_SESSION_free(sess);
 	/* a key file of the wrong size is a configuration error */
 	char shortk[300], err[300] = "";
@@ -1023,79 +1080,26 @@ test_tls13_suite(void **state)
 	}
 }
 
-/* ClientHellos the client sent (2: the server answered the first with a
- * HelloRetryRequest). */
-static int client_hellos;
-
-static void
-count_client_hellos(int write_p, int version, int content_type, const void *buf, size_t len, SSL *ssl, void *arg)
-{
-	(void)version;
-	(void)ssl;
-	(void)arg;
-	if (write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 && ((const uint8_t *)buf)[0] == SSL3_MT_CLIENT_HELLO)
-		client_hellos++;
-}
-
-/* /whoami as whoami_tls, with the client's key share for X25519 only: the
- * servers here take P-256 alone (main's OpenSSL configuration), so each
- * handshake goes through a HelloRetryRequest and a second ClientHello. */
-static void
-whoami_hrr(uint16_t port, SSL_SESSION **sess, int *reused, char *body, size_t cap)
-{
-	SSL_CTX *ctx = NULL;
-	int fd = -1;
-	SSL *ssl = tls_client(port, &fd, &ctx);
-	assert_int_equal(SSL_set1_groups_list(ssl, "X25519:P-256"), 1);
-	SSL_set_msg_callback(ssl, count_client_hellos);
-	client_hellos = 0;
-	if (*sess != NULL)
-		assert_int_equal(SSL_set_session(ssl, *sess), 1);
-	assert_int_equal(SSL_connect(ssl), 1);
-	assert_int_equal(SSL_version(ssl), TLS1_3_VERSION);
-	static const char rq[] = "GET /whoami HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-	assert_int_equal(SSL_write(ssl, rq, (int)sizeof(rq) - 1), (int)sizeof(rq) - 1);
-	size_t len = 0;
-	int r;
-	SSL_SESSION_free(*sess);
-	*sess = NULL;
-	while (len + 1 < cap && (r = SSL_read(ssl, body + len, (int)(cap - 1 - len))) > 0) {
-		len += (size_t)r;
-		if (*sess == NULL)
-			*sess = SSL_SESSION_dup(SSL_get_session(ssl));
-	}
-	body[len] = '\0';
-	*reused = SSL_session_reused(ssl);
-	SSL_free(ssl);
-	close(fd);
-	SSL_CTX_free(ctx);
-}
-
 /* The verify mode of a TLS 1.3 resumption is decided on each ClientHello
  * (httpd.c tls_verify_mode_for): through a HelloRetryRequest, a full
  * handshake still asks for (and knows) the client's certificate, and a
  * resumption still gets mode none (its ClientHello buffer let go) and
- * still knows its client from the ticket. */
+ * still knows its client from the ticket; and a first ClientHello that
+ * resumes followed by a second that does not (its ticket left out) is a
+ * full handshake that asks for the certificate again: a decision taken on
+ * the first ClientHello alone would leave it with mode none and no client. */
 static void
 test_hello_retry_request(void **state)
 {
 	(void)state;
 	SSL_SESSION *sess = NULL;
-	int reused = -1;
-	char body[4096];
-	whoami_hrr(ts_httpd_port(tick_a), &sess, &reused, body, sizeof(body));
-	assert_int_equal(client_hellos, 2);
-	assert_int_equal(reused, 0);
-	assert_non_null(strstr(body, "200 OK"));
-	assert_non_null(strstr(body, client_id));
-	assert_int_equal(whoami_verify_mode(body), SSL_VERIFY_PEER);
-	assert_non_null(sess);
-	whoami_hrr(ts_httpd_port(tick_b), &sess, &reused, body, sizeof(body));
-	assert_int_equal(client_hellos, 2);
-	assert_int_equal(reused, 1);
-	assert_non_null(strstr(body, "200 OK"));
-	assert_non_null(strstr(body, client_id));
-	assert_int_equal(whoami_verify_mode(body), SSL_VERIFY_NONE);
+	expect_whoami(ts_httpd_port(tick_a), WHOAMI_HRR, &sess, 0, SSL_VERIFY_PEER);
+	SSL_SESSION *first = SSL_SESSION_dup(sess);
+	assert_non_null(first);
+	expect_whoami(ts_httpd_port(tick_b), WHOAMI_HRR, &sess, 1, SSL_VERIFY_NONE);
+	SSL_SESSION_free(sess);
+	sess = first; /* resumable on tick_b (one key file) */
+	expect_whoami(ts_httpd_port(tick_b), WHOAMI_HRR_DROP, &sess, 0, SSL_VERIFY_PEER);
 	SSL_SESSION_free(sess);
 }
 

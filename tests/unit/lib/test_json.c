@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -118,6 +119,173 @@ test_dump(void **state)
 	assert_null(ts_json_dump(NULL));
 }
 
+/* ts_json_dump writes its own text (json.c): it must be json_dumps'
+ * (JSON_COMPACT | JSON_ENCODE_ANY) byte for byte, for every kind of value,
+ * every character that needs an escape, key order, integer limits, and the
+ * values it hands to json_dumps (reals, non-ASCII, deep nesting). */
+static void
+same_as_jansson(json_t *v)
+{
+	char *mine = ts_json_dump(v);
+	char *ref = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (ref == NULL)
+		assert_null(mine);
+	else {
+		assert_non_null(mine);
+		assert_string_equal(mine, ref);
+	}
+	free(mine);
+	free(ref);
+	json_decref(v);
+}
+
+static void
+test_dump_as_jansson(void **state)
+{
+	(void)state;
+	char all[128];
+	for (int i = 1; i < 128; i++)
+		all[i - 1] = (char)i; /* every ASCII byte but NUL */
+	all[127] = '\0';
+	same_as_jansson(json_string(all));
+	same_as_jansson(json_stringn("a\0b", 3)); /* an embedded NUL: \u0000 */
+	same_as_jansson(json_string("\"\\/\b\f\n\r\t\x01\x1f\x7f"));
+	same_as_jansson(json_string(""));
+	same_as_jansson(json_integer(0));
+	same_as_jansson(json_integer(-1));
+	same_as_jansson(json_integer(INT64_MAX));
+	same_as_jansson(json_integer(INT64_MIN));
+	same_as_jansson(json_true());
+	same_as_jansson(json_false());
+	same_as_jansson(json_null());
+	same_as_jansson(json_object());
+	same_as_jansson(json_array());
+	same_as_jansson(json_real(0.1));                 /* handed to json_dumps */
+	same_as_jansson(json_string("caf\xc3\xa9 \xe2\x80\x99")); /* UTF-8: handed over */
+	json_t *bad = json_stringn_nocheck("\xff\xfe", 2);   /* not UTF-8: both NULL */
+	same_as_jansson(bad);
+	/* insertion order (not sorted), keys that need escapes, nesting */
+	json_t *o = json_pack("{s:s, s:i, s:[i,s,{}], s:{s:b, s:n}, s:I}", "zeta", "z\"q", "alpha", 7, "mid", 1,
+	    "x\ty", "a\nb", "k\"\\", 1, "e", "big", (json_int_t)-9007199254740993LL);
+	assert_non_null(o);
+	same_as_jansson(o);
+	/* nested deeper than the writer goes: json_dumps writes it */
+	json_t *deep = json_array();
+	for (int i = 0; i < 40; i++) {
+		json_t *up = json_array();
+		json_array_append_new(up, deep);
+		deep = up;
+	}
+	same_as_jansson(deep);
+	/* a cycle: json_dumps refuses it (NULL); this writer must not recurse
+	 * for ever */
+	json_t *a = json_array(), *b = json_array();
+	json_array_append(a, b);
+	json_array_append(b, a);
+	char *cyc = ts_json_dump(a);
+	assert_null(cyc);
+	json_array_clear(b);
+	json_decref(b);
+	json_decref(a);
+	/* a package-sized base64 string among others */
+	char *b64 = malloc(20001);
+	assert_non_null(b64);
+	for (int i = 0; i < 20000; i++)
+		b64[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[(i * 7) % 64];
+	b64[20000] = '\0';
+	same_as_jansson(json_pack("{s:{s:s,s:s},s:s}", "header", "functionExecutionStatus", "status", "Executed-Success",
+	    "x", "y", "boundProfilePackage", b64));
+	free(b64);
+}
+
+/* lib/json.c's fast reader reports each document it read through this
+ * hook (bench/preload/count.c defines it in the node): here it counts, so
+ * the tests see which reader took a document. */
+static int fast_reads;
+void ts_bench_json_parse(size_t len);
+void
+ts_bench_json_parse(size_t len)
+{
+	(void)len;
+	fast_reads++;
+}
+
+/* ts_json_parse (the fast reader, else jansson) against jansson alone:
+ * the same verdict and the same value; fast = whether the fast reader is
+ * expected to take it. */
+static void
+parse_as_jansson(const char *doc, size_t len, int fast)
+{
+	json_t *mine = NULL;
+	int before = fast_reads;
+	int rc = ts_json_parse(doc, len, &mine, NULL, 0);
+	json_t *ref = json_loadb(doc, len, JSON_REJECT_DUPLICATES, NULL);
+	if (ref != NULL && !json_is_object(ref)) {
+		json_decref(ref);
+		ref = NULL;
+	}
+	if (ref == NULL)
+		assert_int_not_equal(rc, 0);
+	else {
+		assert_int_equal(rc, 0);
+		assert_true(json_equal(mine, ref));
+	}
+	assert_int_equal(fast_reads - before, fast);
+	json_decref(mine);
+	json_decref(ref);
+}
+#define PARSE(doc, fast) parse_as_jansson(doc, sizeof(doc) - 1, fast)
+
+static void
+test_parse_as_jansson(void **state)
+{
+	(void)state;
+	/* taken by the fast reader */
+	PARSE("{}", 1);
+	PARSE(" \t\r\n{ \"a\" : \"b\" , \"n\":-0,\"m\":123456789012345678,\"z\":0 } \n", 1);
+	PARSE("{\"e\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\",\"\\n\":1}", 1);
+	PARSE("{\"x\":[1,[],{},[true,false,null],\"s\"],\"y\":{\"z\":{\"w\":[-1]}}}", 1);
+	PARSE("{\"del\":\"\x7f\",\"\":\"\"}", 1);
+	/* handed to jansson: accepted there */
+	PARSE("{\"u\":\"\\u00e9\\ud83d\\ude00\"}", 0);
+	PARSE("{\"r\":1.5,\"e\":1e3}", 0);
+	PARSE("{\"utf8\":\"caf\xc3\xa9\"}", 0);
+	PARSE("{\"big\":1234567890123456789}", 0);
+	PARSE("{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}", 0);
+	/* handed to jansson: refused there */
+	PARSE("{\"a\":1,\"a\":2}", 0);      /* duplicate */
+	PARSE("{\"a\":01}", 0);               /* leading zero */
+	PARSE("{\"a\":-}", 0);
+	PARSE("{\"a\":1,}", 0);               /* trailing comma */
+	PARSE("{\"a\":[1,]}", 0);
+	PARSE("{\"a\" 1}", 0);
+	PARSE("{\"a\":tru}", 0);
+	PARSE("{\"a\":truex}", 0);
+	PARSE("{\"a\":\"x\ty\"}", 0);           /* a raw control character */
+	PARSE("{\"a\":\"\\x\"}", 0);           /* an unknown escape */
+	PARSE("{\"a\":\"\\u0000\"}", 0);       /* NUL */
+	PARSE("{\"a\":\"\xff\"}", 0);           /* not UTF-8 */
+	PARSE("{\"a\":\"\xffn\"}", 0);
+	PARSE("{\"a\":\"unterminated}", 0);
+	PARSE("{\"a\":1} x", 0);              /* trailing garbage */
+	PARSE("{\"a\":1}{}", 0);
+	PARSE("[1]", 0);                        /* not an object */
+	PARSE("\"s\"", 0);
+	PARSE("", 0);
+	PARSE("{\"a\":1", 0);
+	PARSE("{\"a\":\"b\"\0}", 0);            /* a NUL byte */
+	/* an ES9+ request's shape, a long base64 string: the fast reader */
+	size_t n = 30000;
+	char *doc = malloc(n + 64);
+	assert_non_null(doc);
+	int o = snprintf(doc, 64, "{\"transactionId\":\"00FF\",\"authenticateServerResponse\":\"");
+	for (size_t i = 0; i < n; i++)
+		doc[o + i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[i % 64];
+	memcpy(doc + o + n, "\"}", 3);
+	parse_as_jansson(doc, strlen(doc), 1);
+	free(doc);
+}
+
 int
 main(void)
 {
@@ -126,6 +294,8 @@ main(void)
 		cmocka_unit_test(test_parse_rejects),
 		cmocka_unit_test(test_b64),
 		cmocka_unit_test(test_dump),
+		cmocka_unit_test(test_dump_as_jansson),
+		cmocka_unit_test(test_parse_as_jansson),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,6 +38,27 @@
 
 #include "../pg_sends.h" /* send(2) as libpq calls it, counted */
 
+#include <dlfcn.h>
+
+/* BEGINs the store sends (store_pg.c sends it as text through
+ * PQsendQueryParams; this definition in the program comes before libpq's,
+ * which it calls on) */
+static int begins;
+int PQsendQueryParams(PGconn *conn, const char *command, int nParams, const Oid *paramTypes,
+    const char *const *paramValues, const int *paramLengths, const int *paramFormats, int resultFormat);
+int
+PQsendQueryParams(PGconn *conn, const char *command, int nParams, const Oid *paramTypes,
+    const char *const *paramValues, const int *paramLengths, const int *paramFormats, int resultFormat)
+{
+	static int (*real)(PGconn *, const char *, int, const Oid *, const char *const *, const int *,
+	    const int *, int);
+	if (real == NULL)
+		*(void **)&real = dlsym(RTLD_NEXT, "PQsendQueryParams");
+	if (command != NULL && strncmp(command, "BEGIN", 5) == 0)
+		begins++;
+	return real(conn, command, nParams, paramTypes, paramValues, paramLengths, paramFormats, resultFormat);
+}
+
 /* psql-like helpers on a connection of the test's own (pg_fixture.h) */
 #define raw pg_fixture_conn
 #define raw_exec pg_fixture_run
@@ -211,7 +232,7 @@ teardown_sync(void **state)
 
 struct call {
 	store *s;
-	int what; /* 0 claim, 1 done, 2 a durable write */
+	int what; /* 0 claim, 1 done, 2 a durable write, 3 another durable write */
 	int64_t id;
 	size_t n;
 	pthread_mutex_t mu;
@@ -227,7 +248,8 @@ call_main(void *arg)
 	int64_t uid;
 	int rc = c->what == 0 ? c->s->ops->outbox_claim(c->s, ts_now(), 60, r, 4, &n) :
 	    c->what == 1      ? c->s->ops->outbox_done(c->s, c->id) :
-				c->s->ops->user_add(c->s, "durable", "h", &uid);
+	    c->what == 2      ? c->s->ops->user_add(c->s, "durable", "h", &uid) :
+				c->s->ops->user_add(c->s, "durable-too", "h", &uid);
 	pthread_mutex_lock(&c->mu);
 	if (c->what == 0 && rc == 0 && n > 0)
 		c->id = r[0].id;
@@ -304,12 +326,25 @@ test_outbox_bookkeeping_relaxed(void **state)
 	assert_false(finished(&dw)); /* still waiting */
 	raw_value("SELECT done FROM outbox", v, sizeof(v));
 	assert_string_equal(v, "1");
-	/* the session's own setting is untouched: the next commit waits */
-	raw_value("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'", v, sizeof(v));
-	assert_string_equal(v, "1");
+	/* the session's own setting is untouched: its next durable commit
+	 * waits as well (set_config(..., true) ended with its transaction) */
+	struct call dw2 = { .s = s, .what = 3 };
+	pthread_mutex_init(&dw2.mu, NULL);
+	pthread_t t4;
+	assert_int_equal(pthread_create(&t4, NULL, call_main, &dw2), 0);
+	for (int i = 0; i < 400 && strcmp(v, "2") != 0; i++) {
+		raw_value("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'", v, sizeof(v));
+		if (strcmp(v, "2") != 0)
+			pause_ms(50);
+	}
+	assert_string_equal(v, "2");
+	assert_false(finished(&dw2));
 	sync_standby("");
 	assert_int_equal(pthread_join(t3, NULL), 0);
 	assert_int_equal(dw.rc, 0);
+	assert_int_equal(pthread_join(t4, NULL), 0);
+	assert_int_equal(dw2.rc, 0);
+	pthread_mutex_destroy(&dw2.mu);
 	pthread_mutex_destroy(&cl.mu);
 	pthread_mutex_destroy(&dn.mu);
 	pthread_mutex_destroy(&dw.mu);
@@ -328,6 +363,44 @@ test_outbox_bookkeeping_relaxed(void **state)
 	store_close(d);
 }
 
+/* The outbox's bookkeeping is one implicit transaction (issue 9): no
+ * BEGIN / COMMIT of its own, one round trip with its next-due read; a
+ * failure at its commit (here a deferred constraint trigger that raises
+ * then) is the call's failure and nothing of it is kept. */
+static void
+test_relaxed_implicit_transaction(void **state)
+{
+	(void)state;
+	store *s = open_store(0);
+	int64_t id = 0, due = 0, now = ts_now();
+	assert_int_equal(s->ops->outbox_add(s, "confirm_order", "sh-i", &id), 0);
+	store_outbox r[2];
+	size_t n = 0;
+	begins = 0;
+	sends = 0;
+	assert_int_equal(s->ops->outbox_claim(s, now, 60, r, 2, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(s->ops->outbox_next_due(s, now, &due), 0); /* read with it */
+	assert_int_equal(due, 60);
+	assert_int_equal(begins, 0);
+	assert_int_equal(sends, 2); /* the statement's prepare, then the pipeline */
+	pg_fixture_sql("CREATE FUNCTION ts_refuse() RETURNS trigger LANGUAGE plpgsql AS"
+		 " $$BEGIN RAISE EXCEPTION 'refused at commit'; END$$");
+	pg_fixture_sql("CREATE CONSTRAINT TRIGGER ts_at_commit AFTER UPDATE ON outbox DEFERRABLE INITIALLY DEFERRED"
+		 " FOR EACH ROW EXECUTE FUNCTION ts_refuse()");
+	assert_int_not_equal(s->ops->outbox_done(s, r[0].id), 0);
+	char v[32] = "";
+	raw_value("SELECT done FROM outbox", v, sizeof(v));
+	assert_string_equal(v, "0");
+	pg_fixture_sql("DROP TRIGGER ts_at_commit ON outbox");
+	pg_fixture_sql("DROP FUNCTION ts_refuse()");
+	/* the connection goes on */
+	assert_int_equal(s->ops->outbox_done(s, r[0].id), 0);
+	raw_value("SELECT done FROM outbox", v, sizeof(v));
+	assert_string_equal(v, "1");
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -337,6 +410,7 @@ main(void)
 		cmocka_unit_test_setup(test_transition_two_round_trips, setup),
 		cmocka_unit_test_setup(test_queued_failure_fails_commit, setup),
 		cmocka_unit_test_setup_teardown(test_outbox_bookkeeping_relaxed, setup, teardown_sync),
+		cmocka_unit_test_setup(test_relaxed_implicit_transaction, setup),
 	};
 	return cmocka_run_group_tests_name("pg_pipeline", tests, NULL, NULL);
 }

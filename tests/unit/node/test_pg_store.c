@@ -282,6 +282,68 @@ terminate_store_backend(void)
 	pause_ms(100);
 }
 
+/* A session opened for share S1 with stage and created_at */
+static void
+put_tx(store *s, const char *id, int stage, int64_t created)
+{
+	store_tx tx = { .stage = stage, .created_at = created };
+	snprintf(tx.id, sizeof(tx.id), "%s", id);
+	snprintf(tx.share_id, sizeof(tx.share_id), "S1");
+	snprintf(tx.eid, sizeof(tx.eid), EID);
+	assert_int_equal(s->ops->tx_put(s, &tx), 0);
+}
+
+static int
+tx_rows(void)
+{
+	char v[32] = "";
+	pg_fixture_value("SELECT count(*) FROM es9_tx WHERE share_id = 'S1'", v, sizeof(v));
+	return atoi(v);
+}
+
+/* initiateAuthentication's trim and the new session's insert (download.c,
+ * outside a transaction): one round trip (Q_HOUSE), the trim done in it;
+ * a trim that no statement follows goes with the next BEGIN; one sent
+ * with a statement that fails (the server went away) is lost with it, and
+ * the next statement reconnects and works. */
+static void
+test_trim_with_the_session_insert(void **state)
+{
+	(void)state;
+	int64_t uid = 0;
+	store *s = fixture(&uid); /* S1 with session TID (stage 2) */
+	put_tx(s, "a1", 1, 2);
+	put_tx(s, "a2", 1, 3);
+	assert_int_equal(tx_rows(), 3);
+	assert_int_equal(s->ops->tx_trim(s, "S1", 8), 0); /* prepared once per connection */
+	put_tx(s, "a3", 1, 4);
+	sends = 0;
+	assert_int_equal(s->ops->tx_trim(s, "S1", 1), 0);
+	put_tx(s, "a4", 1, 5);
+	assert_int_equal(sends, 1);
+	/* kept: TID (stage 2 first) and the new one */
+	assert_int_equal(tx_rows(), 2);
+	store_tx got;
+	assert_int_equal(s->ops->tx_get(s, TID, &got), 0);
+	assert_int_equal(s->ops->tx_get(s, "a4", &got), 0);
+	/* with the next transaction */
+	put_tx(s, "a5", 1, 6);
+	assert_int_equal(s->ops->tx_trim(s, "S1", 1), 0);
+	assert_int_equal(s->ops->begin(s), 0);
+	int64_t ev = 0;
+	assert_int_equal(s->ops->event_add(s, uid, "S1", "share.x", "{}", &ev), 0);
+	assert_int_equal(s->ops->commit(s), 0);
+	assert_int_equal(tx_rows(), 1);
+	/* the server gone: the trim is lost with the failed read */
+	put_tx(s, "a6", 1, 7);
+	assert_int_equal(s->ops->tx_trim(s, "S1", 0), 0);
+	terminate_store_backend();
+	assert_int_not_equal(s->ops->tx_get(s, TID, &got), 0); /* busy: the server went away */
+	put_tx(s, "a7", 1, 8);
+	assert_int_equal(tx_rows(), 3);
+	store_close(s);
+}
+
 /* A server gone away is the busy error (the callers retry or answer 503
  * with Retry-After), in a transaction's queued writes and commit and in a
  * read; the next statement outside a transaction reconnects, also after
@@ -384,6 +446,7 @@ main(void)
 		cmocka_unit_test_setup(test_device_and_token_in_one_round_trip, setup),
 		cmocka_unit_test_setup(test_server_gone_is_busy, setup),
 		cmocka_unit_test_setup(test_send_failed_part_way, setup),
+		cmocka_unit_test_setup(test_trim_with_the_session_insert, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

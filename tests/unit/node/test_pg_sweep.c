@@ -46,6 +46,18 @@ push_wake_user(node *n, int64_t user_id)
 		wakes_user[user_id]++;
 }
 
+/* the sweep's wake: the user's highest row it saw cross the horizon */
+static int64_t upto_user[16];
+void
+push_wake_user_upto(node *n, int64_t user_id, int64_t upto)
+{
+	(void)n;
+	if (user_id >= 0 && user_id < 16) {
+		wakes_user[user_id]++;
+		upto_user[user_id] = upto;
+	}
+}
+
 void
 push_wake_eid(node *n, const char *eid)
 {
@@ -72,6 +84,7 @@ setup(void **state)
 	if (pg_fixture_wipe() != 0)
 		return -1;
 	memset(wakes_user, 0, sizeof(wakes_user));
+	memset(upto_user, 0, sizeof(upto_user));
 	wakes_eid = kicks = 0;
 	return 0;
 }
@@ -150,6 +163,7 @@ test_held_back_read_sweeps_fast(void **state)
 	assert_int_equal(old->ops->commit(old), 0); /* no NOTIFY */
 	run_loop(n, 20000, &wakes_user[3], after_notify);
 	assert_true(wakes_user[3] > after_notify);
+	assert_int_equal(upto_user[3], id); /* streams past it are not read again */
 	assert_int_equal(r->ops->events_after(r, 3, NULL, 0, ev, 4, &got), 0);
 	assert_int_equal(got, 1);
 	assert_int_equal(ev[0].id, id);

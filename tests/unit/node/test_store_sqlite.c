@@ -5,12 +5,14 @@
  * reads (WAL: they need no lock) answer while an outbox worker waits; a
  * lock is never read as "no such row"; no op slot is NULL.
  */
+#define _GNU_SOURCE /* RTLD_NEXT */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -261,6 +263,40 @@ fdatasync(int fd)
 	return (int)syscall(SYS_fdatasync, fd);
 }
 
+/* sqlite3_step as the store calls it (the same way as fdatasync above):
+ * while steps_prefix is set, the steps of statements whose SQL starts with
+ * it are counted, then the real one runs. */
+static pthread_mutex_t steps_mu = PTHREAD_MUTEX_INITIALIZER;
+static const char *steps_prefix;
+static int steps;
+int
+sqlite3_step(sqlite3_stmt *p)
+{
+	static int (*real)(sqlite3_stmt *);
+	pthread_mutex_lock(&steps_mu);
+	if (real == NULL)
+		*(void **)&real = dlsym(RTLD_NEXT, "sqlite3_step");
+	const char *sql = sqlite3_sql(p);
+	if (steps_prefix != NULL && sql != NULL && strncmp(sql, steps_prefix, strlen(steps_prefix)) == 0)
+		steps++;
+	int (*f)(sqlite3_stmt *) = real;
+	pthread_mutex_unlock(&steps_mu);
+	return f(p);
+}
+
+/* Starts counting the steps of statements beginning with prefix (NULL:
+ * stops); returns the count since the last call. */
+static int
+count_steps(const char *prefix)
+{
+	pthread_mutex_lock(&steps_mu);
+	int n = steps;
+	steps = 0;
+	steps_prefix = prefix;
+	pthread_mutex_unlock(&steps_mu);
+	return n;
+}
+
 static void
 gate(int closed)
 {
@@ -507,8 +543,8 @@ test_every_commit_fsyncs(void **state)
 	assert_int_equal(s->ops->share_get(s, "sh-1", &sh), 0);
 	snprintf(sh.matching_id, sizeof(sh.matching_id), "M-1");
 	f0 = fsyncs;
-	/* two statements, autocommit: two commits, on disk when the op returns
-	 * (one fdatasync after both: group commit) */
+	/* an indexed column changed, autocommit: the second statement commits,
+	 * on disk when the op returns */
 	assert_int_equal(s->ops->share_update(s, &sh), 0);
 	assert_int_equal(fsyncs, f0 + 1);
 	size_t n = 0;
@@ -520,9 +556,10 @@ test_every_commit_fsyncs(void **state)
 }
 
 /* share_update sets the indexed columns (user_id, eid, assoc_app_id,
- * matching_id) by a second statement only when one differs, and erases
- * the credential with the state: the row still ends as given. tx_put
- * updates in place, share_id / eid / created_at by a second statement. */
+ * matching_id, created_at) by a second statement only when one differs,
+ * and erases the credential with the state: the row still ends as given.
+ * tx_put updates in place, share_id / eid / created_at by a second
+ * statement. */
 static void
 test_updates_whole_row(void **state)
 {
@@ -590,6 +627,60 @@ test_updates_whole_row(void **state)
 	assert_int_equal(s->ops->tx_get(s, "tx1", &tg), 0);
 	assert_string_equal(tg.share_id, "sh-2");
 	assert_string_equal(tg.eid, "E2");
+	assert_int_equal(tg.created_at, 6);
+	store_close(s);
+}
+
+/* share_update and tx_put are one statement each when the indexed columns
+ * stay as they are (a transition, a stage of the download), two only when
+ * one of them changes (issue 9: fewer statements per flow; the row's end
+ * state is test_updates_whole_row's). */
+static void
+test_one_statement_per_update(void **state)
+{
+	(void)state;
+	store *s = NULL;
+	assert_int_equal(store_open(dbpath, &s), 0);
+	put_share(s, "sh-1", SHARE_EID_CONFIRMED, 10);
+	store_share sh, got;
+	assert_int_equal(s->ops->share_get(s, "sh-1", &sh), 0);
+	count_steps("UPDATE shares SET");
+	assert_int_equal(s->ops->begin(s), 0);
+	sh.state = SHARE_AUTHORISED;
+	sh.updated_at = 11;
+	assert_int_equal(s->ops->share_update(s, &sh), 0);
+	assert_int_equal(s->ops->commit(s), 0);
+	assert_int_equal(count_steps("UPDATE shares SET"), 1);
+	sh.state = SHARE_DELIVERED; /* autocommit too */
+	sh.updated_at = 12;
+	assert_int_equal(s->ops->share_update(s, &sh), 0);
+	assert_int_equal(count_steps("UPDATE shares SET"), 1);
+	snprintf(sh.matching_id, sizeof(sh.matching_id), "M-2");
+	assert_int_equal(s->ops->share_update(s, &sh), 0);
+	assert_int_equal(count_steps("UPDATE shares SET"), 2);
+	snprintf(sh.id, sizeof(sh.id), "sh-none");
+	assert_int_equal(s->ops->share_update(s, &sh), TS_ENOTFOUND);
+	assert_int_equal(count_steps(NULL), 2);
+	assert_int_equal(s->ops->share_get(s, "sh-1", &got), 0);
+	assert_int_equal(got.state, SHARE_DELIVERED);
+	assert_string_equal(got.matching_id, "M-2");
+	store_tx tx = { .stage = 1, .created_at = 5 }, tg;
+	snprintf(tx.id, sizeof(tx.id), "tx1");
+	snprintf(tx.share_id, sizeof(tx.share_id), "sh-1");
+	snprintf(tx.eid, sizeof(tx.eid), "E1");
+	count_steps("UPDATE es9_tx");
+	assert_int_equal(s->ops->tx_put(s, &tx), 0); /* new */
+	tx.stage = 2;
+	assert_int_equal(s->ops->tx_put(s, &tx), 0); /* the next stage */
+	assert_int_equal(count_steps("INSERT INTO es9_tx"), 0);
+	tx.stage = 3;
+	assert_int_equal(s->ops->tx_put(s, &tx), 0);
+	assert_int_equal(count_steps("UPDATE es9_tx"), 1);
+	tx.created_at = 6;
+	assert_int_equal(s->ops->tx_put(s, &tx), 0);
+	assert_int_equal(count_steps(NULL), 1);
+	assert_int_equal(s->ops->tx_get(s, "tx1", &tg), 0);
+	assert_int_equal(tg.stage, 3);
 	assert_int_equal(tg.created_at, 6);
 	store_close(s);
 }
@@ -832,6 +923,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, gate_teardown),
 		cmocka_unit_test_setup_teardown(test_reads_share_a_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_updates_whole_row, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_statement_per_update, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_database_page_and_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_keeps_high_water, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grown_log_small_writes, setup, teardown),
