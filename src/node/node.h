@@ -291,6 +291,9 @@ void push_kick(node *n);
 void push_stats(const node *n, uint64_t *delivers, uint64_t *written);
 /* Loop thread: keepalive comments written to idle streams (since start). */
 uint64_t push_keepalives(const node *n);
+/* Times a wake-up activated the push event (once per batch of wakes that
+ * on_push takes together; tests). */
+uint64_t push_wake_arms(const node *n);
 /* Starts an SSE response and registers it. kind 0 primary (user_id, share filter,
  * after: replay after that event id; < 0 = from now, unless share_id, which
  * replays that share from its start), kind 1 companion (eid). */

@@ -25,6 +25,7 @@
  * streams per peer address (429 beyond) and per EID (the oldest gives way).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,8 @@ struct push_state {
 	struct peer_count *peers[PUSH_PEER_BUCKETS];
 	pthread_mutex_t mu; /* the wake queue below */
 	int wake_all;
+	int armed;     /* push_ev activated since on_push last took the queue */
+	_Atomic uint64_t arms; /* event_active calls by the wakers (push_wake_arms) */
 	size_t nq;
 	struct wake_key q[PUSH_WAKE_QUEUE];
 	uint64_t delivers; /* streams read back from the store (loop thread) */
@@ -504,6 +507,7 @@ on_push(evutil_socket_t fd, short what, void *arg)
 	memcpy(q, ps->q, nq * sizeof(q[0]));
 	ps->wake_all = 0;
 	ps->nq = 0;
+	ps->armed = 0;
 	pthread_mutex_unlock(&ps->mu);
 	if (all) {
 		/* a delivery moves its stream to the tail: stop at the tail of now */
@@ -519,6 +523,13 @@ on_push(evutil_socket_t fd, short what, void *arg)
 	}
 	for (size_t i = 0; i < nq; i++)
 		deliver_key(n, &q[i]);
+}
+
+static void
+arm_push(node *n)
+{
+	atomic_fetch_add(&n->push->arms, 1);
+	event_active(n->push_ev, EV_READ, 0);
 }
 
 /* Queues a key (deduplicated); a full queue turns into a wake of everything. */
@@ -545,8 +556,14 @@ wake(node *n, const struct wake_key *k)
 				ps->wake_all = 1;
 		}
 	}
+	/* Once per batch: a worker's event_active holds libevent's base lock,
+	 * which the loop thread, woken by the first one, then waited for
+	 * (0.32 waits per flow, bench c=1). */
+	int arm = !ps->armed;
+	ps->armed = 1;
 	pthread_mutex_unlock(&ps->mu);
-	event_active(n->push_ev, EV_READ, 0);
+	if (arm)
+		arm_push(n);
 }
 
 void
@@ -583,8 +600,11 @@ push_wake_all(node *n)
 		return;
 	pthread_mutex_lock(&ps->mu);
 	ps->wake_all = 1;
+	int arm = !ps->armed;
+	ps->armed = 1;
 	pthread_mutex_unlock(&ps->mu);
-	event_active(n->push_ev, EV_READ, 0);
+	if (arm)
+		arm_push(n);
 }
 
 void
@@ -598,6 +618,12 @@ push_stats(const node *n, uint64_t *delivers, uint64_t *written)
 {
 	*delivers = n->push ? n->push->delivers : 0;
 	*written = n->push ? n->push->written : 0;
+}
+
+uint64_t
+push_wake_arms(const node *n)
+{
+	return n->push != NULL ? atomic_load(&n->push->arms) : 0;
 }
 
 uint64_t
