@@ -157,6 +157,15 @@ outbox_backoff_s(int attempts)
 	return d > OUTBOX_BACKOFF_MAX_S ? OUTBOX_BACKOFF_MAX_S : d;
 }
 
+/* The share an outbox row is about and its provider: 0, TS_ENOTFOUND when
+ * either is gone (nothing left to tell), or the store's error. */
+static int
+share_and_provider(worker *w, const store_outbox *o, store_share *sh, store_provider *p)
+{
+	int rc = w->st->ops->share_get(w->st, o->share_id, sh);
+	return rc != 0 ? rc : w->st->ops->provider_get(w->st, sh->provider, p);
+}
+
 /* A store read that gave no answer (busy, timed out): the row is retried
  * (backoff), never done as if the share or provider were not there. */
 static int
@@ -245,9 +254,7 @@ do_cancel(worker *w, const store_outbox *o, char *reason, size_t rcap)
 {
 	store_share sh;
 	store_provider p;
-	int rc = w->st->ops->share_get(w->st, o->share_id, &sh);
-	if (rc == 0)
-		rc = w->st->ops->provider_get(w->st, sh.provider, &p);
+	int rc = share_and_provider(w, o, &sh, &p);
 	if (rc != 0)
 		return rc == TS_ENOTFOUND ? 0 : read_failed(rc, reason, rcap);
 	json_t *body = json_pack("{s:o,s:s,s:s,s:s,s:s}", "header", header(o), "eid", sh.eid,
@@ -274,9 +281,7 @@ do_progress(worker *w, const store_outbox *o, const char *cancel_reason, char *r
 {
 	store_share sh;
 	store_provider p;
-	int rc = w->st->ops->share_get(w->st, o->share_id, &sh);
-	if (rc == 0)
-		rc = w->st->ops->provider_get(w->st, sh.provider, &p);
+	int rc = share_and_provider(w, o, &sh, &p);
 	if (rc != 0)
 		return rc == TS_ENOTFOUND ? 0 : read_failed(rc, reason, rcap);
 	char ts[32];
@@ -311,9 +316,7 @@ do_release(worker *w, const store_outbox *o, char *reason, size_t rcap)
 {
 	store_share sh;
 	store_provider p;
-	int rc = w->st->ops->share_get(w->st, o->share_id, &sh);
-	if (rc == 0)
-		rc = w->st->ops->provider_get(w->st, sh.provider, &p);
+	int rc = share_and_provider(w, o, &sh, &p);
 	if (rc != 0)
 		return rc == TS_ENOTFOUND ? 0 : read_failed(rc, reason, rcap);
 	json_t *body = json_pack("{s:o,s:s,s:s,s:s,s:s,s:s}", "header", header(o), "eid", sh.eid,

@@ -298,7 +298,10 @@ tx_rows(void)
 {
 	char v[32] = "";
 	pg_fixture_value("SELECT count(*) FROM es9_tx WHERE share_id = 'S1'", v, sizeof(v));
-	return atoi(v);
+	char *end = NULL;
+	long n = strtol(v, &end, 10);
+	assert_true(end != v && *end == '\0' && n >= 0 && n <= 1000);
+	return (int)n;
 }
 
 /* initiateAuthentication's trim and the new session's insert (download.c,
