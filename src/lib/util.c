@@ -332,6 +332,24 @@ ts_ct_equal(const void *a, const void *b, size_t len)
 	return CRYPTO_memcmp(a, b, len) == 0 ? 0 : 1;
 }
 
+int
+ts_buf_reserve(char **buf, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return 0;
+	if (need > SIZE_MAX / 2)
+		return TS_ENOMEM;
+	size_t ncap = *cap < 64 ? 64 : *cap;
+	while (ncap < need)
+		ncap *= 2;
+	char *nb = realloc(*buf, ncap);
+	if (nb == NULL)
+		return TS_ENOMEM;
+	*buf = nb;
+	*cap = ncap;
+	return 0;
+}
+
 void
 ts_errbuf(char *errbuf, size_t errcap, const char *fmt, ...)
 {

@@ -58,4 +58,10 @@ void ts_errbuf(char *errbuf, size_t errcap, const char *fmt, ...)
 /* Constant-time comparison (CRYPTO_memcmp); 0 iff equal. */
 int ts_ct_equal(const void *a, const void *b, size_t len);
 
+/* Makes *buf (capacity *cap bytes, NULL when 0) hold at least need bytes,
+ * keeping its contents. A growth at least doubles the capacity, so n
+ * appends cost O(n) copies in all, not O(n^2). 0, or TS_ENOMEM when out of
+ * memory or need cannot be doubled within size_t (*buf and *cap unchanged). */
+int ts_buf_reserve(char **buf, size_t *cap, size_t need);
+
 #endif

@@ -77,7 +77,7 @@ struct push_sub {
 	SSL *ssl;                   /* from then on, with fd */
 	struct event ev;            /* the take's 0 s timer, then the socket (EV_READ, + EV_WRITE while out waits) */
 	char *out;                  /* bytes not yet written, or NULL */
-	size_t out_len, out_off;
+	size_t out_len, out_off, out_cap; /* out_cap: bytes allocated at out */
 	int64_t out_since;          /* when out[] began to wait */
 	int fd;
 	uint8_t chunked;            /* HTTP/1.1: chunked framing */
@@ -343,7 +343,7 @@ flush_out(struct push_sub *s)
 	}
 	free(s->out);
 	s->out = NULL;
-	s->out_len = s->out_off = 0;
+	s->out_len = s->out_off = s->out_cap = 0;
 	set_io(s, 0);
 }
 
@@ -363,16 +363,17 @@ send_text(struct push_sub *s, const char *txt, size_t len)
 		s->out_off = s->out_len = 0;
 		s->out_since = ts_mono_ms();
 	}
-	char *o = realloc(s->out, s->out_len + hl + len + tl);
-	if (o == NULL) {
+	/* Geometric growth: a replay of many events into a slow socket copies
+	 * O(total) bytes, not O(n^2) as one exact-fit realloc per event did. */
+	size_t need = s->out_len + hl + len + tl;
+	if (need < s->out_len || ts_buf_reserve(&s->out, &s->out_cap, need) != 0) {
 		fail_sub(s);
 		return;
 	}
-	memcpy(o + s->out_len, hd, hl);
-	memcpy(o + s->out_len + hl, txt, len);
-	memcpy(o + s->out_len + hl + len, "\r\n", tl);
-	s->out = o;
-	s->out_len += hl + len + tl;
+	memcpy(s->out + s->out_len, hd, hl);
+	memcpy(s->out + s->out_len + hl, txt, len);
+	memcpy(s->out + s->out_len + hl + len, "\r\n", tl);
+	s->out_len = need;
 	flush_out(s);
 }
 
@@ -801,7 +802,7 @@ subscribe(node *n, struct evhttp_request *req, struct push_sub *s, const char *p
 	s->req = req;
 	s->chunked = (uint8_t)chunked;
 	s->out = head;
-	s->out_len = hl;
+	s->out_len = s->out_cap = hl;
 	s->last_write_ms = s->out_since = ts_mono_ms();
 	list_append(n, s);
 	s->knext = ps->bucket[s->bucket];

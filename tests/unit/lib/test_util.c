@@ -250,6 +250,39 @@ test_misc(void **state)
 	assert_true(b >= a);
 }
 
+/* ts_buf_reserve: contents kept, capacity at least need, and growth
+ * geometric: 100,000 one-byte appends grow the buffer a handful of times (an
+ * exact-fit realloc per append, the old push.c send_text, would be 100,000). */
+static void
+test_buf_reserve(void **state)
+{
+	(void)state;
+	char *b = NULL;
+	size_t cap = 0, grows = 0;
+	for (size_t i = 0; i < 100000; i++) {
+		size_t before = cap;
+		assert_int_equal(ts_buf_reserve(&b, &cap, i + 1), 0);
+		assert_true(cap >= i + 1);
+		if (cap != before)
+			grows++;
+		b[i] = (char)('a' + i % 26);
+	}
+	assert_true(grows <= 20);
+	for (size_t i = 0; i < 100000; i++)
+		assert_int_equal(b[i], (char)('a' + i % 26));
+	/* need within the capacity: nothing moves */
+	char *same = b;
+	size_t c0 = cap;
+	assert_int_equal(ts_buf_reserve(&b, &cap, 10), 0);
+	assert_ptr_equal(b, same);
+	assert_int_equal(cap, c0);
+	/* a need that cannot be doubled: refused, buffer untouched */
+	assert_int_equal(ts_buf_reserve(&b, &cap, SIZE_MAX / 2 + 1), TS_ENOMEM);
+	assert_ptr_equal(b, same);
+	assert_int_equal(cap, c0);
+	free(b);
+}
+
 int
 main(void)
 {
@@ -260,6 +293,7 @@ main(void)
 		cmocka_unit_test(test_parse_ll),
 		cmocka_unit_test_setup_teardown(test_files, mkdir_setup, rm_teardown),
 		cmocka_unit_test(test_misc),
+		cmocka_unit_test(test_buf_reserve),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
