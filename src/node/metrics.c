@@ -47,8 +47,9 @@ hist_observe(struct hist *h, const int64_t *bounds, size_t nb, int64_t us)
 	atomic_fetch_add(&h->sum_us, (unsigned long long)us);
 }
 
-enum { FN_CONFIRM, FN_CANCEL, FN_CERTIFY, FN_OTHER, FN_N };
-static const char *const fn_names[FN_N] = { "confirmOrder", "cancelOrder", "certifyKey", "other" };
+enum { FN_CONFIRM, FN_CANCEL, FN_CERTIFY, FN_PROGRESS, FN_OTHER, FN_N };
+static const char *const fn_names[FN_N] = { "confirmOrder", "cancelOrder", "certifyKey", "handleDownloadProgressInfo",
+	"other" };
 enum { CALL_EXECUTED, CALL_REFUSED, CALL_FAILED, CALL_N };
 static const char *const call_names[CALL_N] = { "executed", "refused", "failed" };
 static const char *const outbox_names[] = { "done", "retry", "gave_up" };

@@ -64,6 +64,9 @@ test_render(void **state)
 	metrics_provider_call("confirmOrder", TS_ENET, now - 20000000);
 	metrics_outbox(METRICS_OUTBOX_RETRY);
 	metrics_outbox(METRICS_OUTBOX_RETRY);
+	/* the download-progress notice has its own label, not "other" */
+	metrics_provider_call("handleDownloadProgressInfo", 0, now - 1000);
+	metrics_provider_call("someFutureCall", 0, now - 1000);
 	char *t = render();
 	assert_non_null(strstr(t, "# HELP tapshare_shares Shares in the store, by state.\n# TYPE tapshare_shares gauge\n"));
 	assert_non_null(strstr(t, "\ntapshare_shares{state=\"installed\"} 3\n"));
@@ -74,6 +77,8 @@ test_render(void **state)
 	assert_non_null(strstr(t, "\ntapshare_provider_calls_total{function=\"confirmOrder\",result=\"executed\"} 1\n"));
 	assert_non_null(strstr(t, "\ntapshare_provider_calls_total{function=\"confirmOrder\",result=\"refused\"} 1\n"));
 	assert_non_null(strstr(t, "\ntapshare_provider_calls_total{function=\"confirmOrder\",result=\"failed\"} 1\n"));
+	assert_non_null(strstr(t, "\ntapshare_provider_calls_total{function=\"handleDownloadProgressInfo\",result=\"executed\"} 1\n"));
+	assert_non_null(strstr(t, "\ntapshare_provider_calls_total{function=\"other\",result=\"executed\"} 1\n"));
 	/* Cumulative buckets: 3 ms is <= 0.005, 30 ms <= 0.05, 20 s only in +Inf. */
 	assert_non_null(strstr(t, "\ntapshare_provider_call_seconds_bucket{function=\"confirmOrder\",le=\"0.0025\"} 0\n"));
 	assert_non_null(strstr(t, "\ntapshare_provider_call_seconds_bucket{function=\"confirmOrder\",le=\"0.005\"} 1\n"));
