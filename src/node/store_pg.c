@@ -72,6 +72,7 @@
 
 #include "lib/httpd.h"
 #include "lib/log.h"
+#include "lib/ptrmap.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
 #include "node/pg_notify.h"
@@ -105,6 +106,7 @@ typedef struct pq_store {
 		int explained; /* TAPSHARE_STORE_EXPLAIN: plan written */
 	} *cache; /* ncache used of cap */
 	size_t ncache, cap;
+	ts_ptrmap cache_idx; /* sql address -> index in cache[] */
 	char lock_timeout[128]; /* "SET lock_timeout = '<ms>ms'; SET default_transaction_isolation ..." */
 	int retryable;         /* the last failure was 40001 / 40P01 / 55P03 */
 	int broken;            /* left in pipeline mode by a failed send: reconnect (alive) */
@@ -615,9 +617,8 @@ static int
 prepared_name(pq_store *s, const char *sql, int nparams, char name[16])
 {
 	size_t i;
-	for (i = 0; i < s->ncache && s->cache[i].sql != sql; i++)
-		;
-	if (i == s->ncache) {
+	if (!ts_ptrmap_get(&s->cache_idx, sql, &i)) {
+		i = s->ncache;
 		if (s->ncache == s->cap) {
 			size_t ncap = s->cap ? s->cap * 2 : PQ_CACHE_INIT;
 			struct pq_cached *nc = ncap > SIZE_MAX / sizeof(*nc) ? NULL : realloc(s->cache, ncap * sizeof(*nc));
@@ -627,6 +628,10 @@ prepared_name(pq_store *s, const char *sql, int nparams, char name[16])
 			}
 			s->cache = nc;
 			s->cap = ncap;
+		}
+		if (ts_ptrmap_put(&s->cache_idx, sql, i) != 0) {
+			log_error("postgresql statement cache: out of memory");
+			return TS_ENOMEM;
 		}
 		s->cache[i].sql = sql;
 		s->cache[i].prepared = 0;
@@ -656,9 +661,7 @@ static void
 explain(pq_store *s, const char *sql, const pq_args *a)
 {
 	size_t i;
-	for (i = 0; i < s->ncache && s->cache[i].sql != sql; i++)
-		;
-	if (i == s->ncache || s->cache[i].explained)
+	if (!ts_ptrmap_get(&s->cache_idx, sql, &i) || s->cache[i].explained)
 		return;
 	s->cache[i].explained = 1;
 	size_t len = strlen(sql) + 9;
@@ -1003,6 +1006,7 @@ pq_close(store *b)
 	if (s->explain)
 		fclose(s->explain);
 	free(s->cache);
+	ts_ptrmap_free(&s->cache_idx);
 	free(s->queue);
 	OPENSSL_cleanse(s->key, sizeof(s->key));
 	free(s);
@@ -3122,6 +3126,7 @@ fail:
 	if (s->explain)
 		fclose(s->explain);
 	free(s->cache);
+	ts_ptrmap_free(&s->cache_idx);
 	free(s->queue);
 	free(s);
 	return rc;

@@ -26,6 +26,7 @@
 #include <sqlite3.h>
 
 #include "lib/log.h"
+#include "lib/ptrmap.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
 
@@ -48,6 +49,7 @@ typedef struct sq_store {
 	sqlite3 *db;
 	struct sq_cached *cache; /* ncache used of cap */
 	size_t ncache, cap;
+	ts_ptrmap cache_idx; /* sql address -> index in cache[] */
 	char sql_expired[256]; /* built at open from the transition table */
 	char sql_by_eid_app[640];
 	char sql_prune[7][512]; /* prune: events, cmds, outbox, es9_tx, share_cc, then shares; [6] counts */
@@ -236,12 +238,11 @@ sq_explain(sq_store *s, const char *sql)
 static sqlite3_stmt *
 st(sq_store *s, const char *sql)
 {
-	for (size_t i = 0; i < s->ncache; i++) {
-		if (s->cache[i].sql == sql) {
-			sqlite3_reset(s->cache[i].st);
-			sqlite3_clear_bindings(s->cache[i].st);
-			return s->cache[i].st;
-		}
+	size_t i;
+	if (ts_ptrmap_get(&s->cache_idx, sql, &i)) {
+		sqlite3_reset(s->cache[i].st);
+		sqlite3_clear_bindings(s->cache[i].st);
+		return s->cache[i].st;
 	}
 	if (s->ncache == s->cap) {
 		size_t ncap = s->cap ? s->cap * 2 : SQ_CACHE_INIT;
@@ -256,6 +257,11 @@ st(sq_store *s, const char *sql)
 	sqlite3_stmt *p = NULL;
 	if (sqlite3_prepare_v2(s->db, sql, -1, &p, NULL) != SQLITE_OK) {
 		log_error("sqlite prepare: %s", sqlite3_errmsg(s->db));
+		return NULL;
+	}
+	if (ts_ptrmap_put(&s->cache_idx, sql, s->ncache) != 0) {
+		log_error("sqlite statement cache: out of memory");
+		sqlite3_finalize(p);
 		return NULL;
 	}
 	s->cache[s->ncache].sql = sql;
@@ -491,6 +497,7 @@ sq_close(store *b)
 	for (size_t i = 0; i < s->ncache; i++)
 		sqlite3_finalize(s->cache[i].st);
 	free(s->cache);
+	ts_ptrmap_free(&s->cache_idx);
 	sqlite3_close(s->db);
 	if (s->explain)
 		fclose(s->explain);
