@@ -1,0 +1,50 @@
+# bench/insitu.awk — bench/insitu.sh's attribution of perf samples to the
+# floor's primitives (tested by bench/insitu_test.sh on made-up samples).
+# Input: `perf script -F comm,tid,ip,sym,dso` output, one sample per
+# paragraph. Variables: freq (Hz), node_ms (node CPU per flow in the run),
+# floorf (lines "name count price part_us", the floor's new definition).
+function fl(names,   k, n, a, s) { n = split(names, a, ","); s = 0; for (k = 1; k <= n; k++) s += F[a[k]]; return s }
+BEGIN {
+	while ((getline line < floorf) > 0) { split(line, q, " "); F[q[1]] = q[4] }
+	close(floorf)
+	RS = ""
+	# primitive: stack patterns (first match wins, in this order) and floor parts
+	np = split("fsync verify sign ecdh_derive keygen pkey_import sqlite tls_server provider_call json", P, " ")
+	pat["fsync"] = "fdatasync";              fp["fsync"] = "fsync"
+	pat["verify"] = "pki_verify";            fp["verify"] = "verify"
+	pat["sign"] = "pki_sign";                fp["sign"] = "sign"
+	pat["ecdh_derive"] = "EVP_PKEY_derive";  fp["ecdh_derive"] = "ecdh_derive"
+	pat["keygen"] = "pki_keygen";            fp["keygen"] = "keygen"
+	pat["pkey_import"] = "pubkey_import";    fp["pkey_import"] = "pkey_import"
+	pat["sqlite"] = "sqlite3_";              fp["sqlite"] = "sqlite_step,pwrite,pread"
+	pat["tls_server"] = "SSL_write|SSL_read"; fp["tls_server"] = "https_request,sse_write"
+	pat["provider_call"] = "curl_";          fp["provider_call"] = "https_call"
+	pat["json"] = "libjansson|ts_json_parse|ts_json_dump"; fp["json"] = "json_parse,json_dump"
+	# the provider call first: its own SSL_write/SSL_read belong to it
+	order = "provider_call fsync verify sign ecdh_derive keygen pkey_import sqlite tls_server json"
+	no = split(order, O, " ")
+}
+{
+	total++
+	for (k = 1; k <= no; k++) if ($0 ~ pat[O[k]]) { c[O[k]]++; next }
+	c["(rest)"]++
+}
+END {
+	if (total == 0) { print "no samples"; exit 1 }
+	flows = total / freq * 1000 / node_ms
+	us = 1e6 / freq / flows
+	printf "%d node samples = %.0f flows in the window, %.2f us per sample per flow\n", total, flows, us
+	printf "%-14s %10s %12s %8s\n", "primitive", "floor us", "in node us", "ratio"
+	sf = 0; sn = 0
+	for (k = 1; k <= np; k++) {
+		x = P[k]; f = fl(fp[x]); n = c[x] * us; sf += f; sn += n
+		ratio = "-"
+		if (f > 0)
+			ratio = sprintf("%.2f", n / f)
+		printf "%-14s %10.1f %12.1f %8s\n", x, f, n, ratio
+	}
+	r = c["(rest)"] * us
+	printf "%-14s %10s %12.1f %8s\n", "(no primitive)", "-", r, "-"
+	printf "%-14s %10.1f %12.1f %8.2f\n", "sum", sf, sn + r, (sn + r) / sf
+	printf "primitives alone: in node %.1f us vs floor %.1f us = %.2fx\n", sn, sf, sn / sf
+}

@@ -1,0 +1,36 @@
+#!/bin/sh
+# bench/insitu_test.sh — bench/insitu.awk on made-up perf samples (no perf, no
+# timing): each sample lands on the first primitive of the order whose entry
+# point its stack holds, a provider call's own SSL_write on the provider call,
+# what holds none on "(no primitive)", and samples become us per flow as
+# samples / freq / (sampled node CPU / node CPU per flow).
+set -eu
+AWKF=$(dirname "$0")/insitu.awk
+T=$(mktemp -d /tmp/tapshare-insitu-test.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+printf '%s\n' "verify 4 50 200" "fsync 7 100 700" "sqlite_step 100 3 300" "pwrite 100 1 100" \
+	"https_request 6 30 180" "sse_write 6 20 120" "https_call 2 50 100" >"$T/floor.txt"
+s() { printf 'tapshare-node 1\n'; for f in "$@"; do printf '\t%s (x)\n' "$f"; done; printf '\n'; }
+{
+	s ecdsa_verify pki_verify main       # verify
+	s ecdsa_verify pki_verify main       # verify
+	s ext4_sync_file fdatasync main      # fsync
+	s memcpy sqlite3_step main           # sqlite
+	s SSL_write curl_easy_perform main   # provider call, not tls_server
+	s SSL_write on_request main          # tls_server
+	s malloc on_request main             # no primitive
+	s fdatasync pki_verify main          # fsync comes first in the order
+} >"$T/stacks.txt"
+# 8 samples at 1000 Hz = 8 ms of node CPU; 2 ms per flow: 4 flows in the window,
+# 1 sample = 1 ms / 4 flows = 250 us per flow.
+awk -v freq=1000 -v node_ms=2 -v floorf="$T/floor.txt" -f "$AWKF" "$T/stacks.txt" >"$T/out"
+fail() { echo "insitu_test: $1" >&2; cat "$T/out" >&2; exit 1; }
+row() { awk -v k="$1" '$1 == k {print $2, $3, $4}' "$T/out"; }
+grep -q '^8 node samples = 4 flows in the window, 250.00 us' "$T/out" || fail "sample arithmetic"
+[ "$(row verify)" = "200.0 500.0 2.50" ] || fail "verify row: $(row verify)"
+[ "$(row fsync)" = "700.0 500.0 0.71" ] || fail "fsync row (first match wins): $(row fsync)"
+[ "$(row sqlite)" = "400.0 250.0 0.62" ] || fail "sqlite row (steps + pwrite): $(row sqlite)"
+[ "$(row provider_call)" = "100.0 250.0 2.50" ] || fail "provider call row: $(row provider_call)"
+[ "$(row tls_server)" = "300.0 250.0 0.83" ] || fail "tls server row: $(row tls_server)"
+grep -q '^(no primitive) *- *250.0' "$T/out" || fail "rest row"
+echo "insitu_test: ok"
