@@ -991,6 +991,33 @@ test_p256_remembered(void **state)
 	EVP_PKEY_free(k1);
 }
 
+/* pki_keygen makes every key anew from one shared context: P-256 keys with
+ * a private part, never the same key twice (a mutant that kept the first
+ * key fails), each signing for itself only. */
+static void
+test_keygen_fresh(void **state)
+{
+	(void)state;
+	EVP_PKEY *k[4] = { NULL };
+	uint8_t pt[4][PKI_PUBKEY_LEN];
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pki_keygen(&k[i]), 0);
+		assert_int_equal(pki_pubkey_to_point(k[i], pt[i]), 0);
+		for (int j = 0; j < i; j++) {
+			assert_ptr_not_equal(k[i], k[j]);
+			assert_memory_not_equal(pt[i], pt[j], PKI_PUBKEY_LEN);
+		}
+	}
+	static const uint8_t msg[] = "keygen";
+	uint8_t sig[PKI_SIG_LEN];
+	assert_int_equal(pki_sign(k[3], msg, sizeof(msg), sig), 0);
+	assert_int_equal(pki_verify(k[3], msg, sizeof(msg), sig), 0);
+	assert_int_equal(pki_verify(k[2], msg, sizeof(msg), sig), TS_EVERIFY);
+	assert_int_equal(pki_keygen(NULL), TS_EINVAL);
+	for (int i = 0; i < 4; i++)
+		EVP_PKEY_free(k[i]);
+}
+
 int
 main(void)
 {
@@ -1002,6 +1029,7 @@ main(void)
 		cmocka_unit_test(test_nameconstraints),
 		cmocka_unit_test(test_csr_round_trip),
 		cmocka_unit_test(test_sign_verify),
+		cmocka_unit_test(test_keygen_fresh),
 		cmocka_unit_test(test_euicc_cache),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_testpki_generate),
