@@ -1036,6 +1036,10 @@ pq_begin(store *b)
 
 /* outbox_next_due's statement */
 static const char sql_next_due[] = "SELECT MIN(GREATEST(next_at, lease_until)) FROM outbox WHERE done=0";
+/* the wake-up a commit sends (pg_notify.h); prepared like every statement
+ * of the flow: sent unnamed, PostgreSQL parsed, analysed and planned it at
+ * each call (as the set_config and outbox_next_due reads of q_relaxed) */
+static const char sql_notify[] = "SELECT pg_notify('tapshare', $1)";
 
 /* Commits: what is still queued, the COMMIT and the wake-ups, in one round
  * trip. count: a durable commit (store_committed, the crash hook). */
@@ -1078,10 +1082,13 @@ commit_tx(pq_store *s, int count)
 	PGresult *cr = NULL;
 	int rc = enqueue(s, "", "COMMIT", NULL, &cr, 0);
 	int send = atomic_load(&other_listeners) != 0;
+	char nname[16];
+	if (rc == 0 && send && s->nnote > 0)
+		rc = prepared_name(s, sql_notify, 1, nname);
 	for (int i = 0; rc == 0 && send && i < s->nnote; i++) {
 		pq_args na = { 0 };
 		a_text(&na, s->notes[i]);
-		rc = enqueue(s, "", "SELECT pg_notify('tapshare', $1)", &na, NULL, 1);
+		rc = enqueue(s, nname, sql_notify, &na, NULL, 1);
 	}
 	s->nnote = 0;
 	if (rc == 0)
@@ -1154,15 +1161,17 @@ q_relaxed(pq_store *s, const char *sql, const pq_args *a, PGresult **out)
 		int rc = alive(s);
 		if (rc != 0)
 			return rc;
-		char name[16];
+		char name[16], rname[16], ndname[16];
 		PGresult *r = NULL, *nd = NULL;
 		s->retryable = 0;
 		if ((rc = prepared_name(s, sql, a ? a->n : 0, name)) == 0 &&
-		    (rc = enqueue(s, "", sql_relaxed, NULL, NULL, 0)) == 0) {
+		    (rc = prepared_name(s, sql_relaxed, 0, rname)) == 0 &&
+		    (rc = prepared_name(s, sql_next_due, 0, ndname)) == 0 &&
+		    (rc = enqueue(s, rname, sql_relaxed, NULL, NULL, 0)) == 0) {
 			if (s->explain != NULL)
 				explain(s, sql, a);
 			if ((rc = enqueue(s, name, NULL, a, &r, 0)) == 0 &&
-			    (rc = enqueue(s, "", sql_next_due, NULL, &nd, 0)) == 0)
+			    (rc = enqueue(s, ndname, sql_next_due, NULL, &nd, 0)) == 0)
 				rc = flush(s, NULL, NULL, 0, NULL);
 		}
 		queue_clear(s); /* (after a failed enqueue) */

@@ -99,7 +99,7 @@ pg_unit unit_node_test_pg_sweep 3 120 "the fast sweep after a held-back read, NO
 # 1d. round trips and commits (issue 9): a transition in two round trips, a
 #     queued write's failure fails the commit, the outbox's bookkeeping
 #     commits without waiting for its WAL flush, in one implicit transaction
-pg_unit unit_node_test_pg_pipeline 4 180 "round trips, queued writes and relaxed outbox commits (one implicit transaction)"
+pg_unit unit_node_test_pg_pipeline 5 180 "round trips, queued writes, relaxed outbox commits (one implicit transaction), prepared wake-ups"
 
 # 1e. the read-ahead (a session's or share's reads in one round trip, and
 #     when its answers end), store_pg.c's error mapping

@@ -30,6 +30,7 @@
 
 #include "lib/ts_err.h"
 #include "lib/util.h"
+#include "node/pg_notify.h"
 #include "node/store.h"
 
 #include "../pg_fixture.h"
@@ -43,7 +44,7 @@
 /* BEGINs the store sends (store_pg.c sends it as text through
  * PQsendQueryParams; this definition in the program comes before libpq's,
  * which it calls on) */
-static int begins;
+static int begins, texts;
 int PQsendQueryParams(PGconn *conn, const char *command, int nParams, const Oid *paramTypes,
     const char *const *paramValues, const int *paramLengths, const int *paramFormats, int resultFormat);
 int
@@ -56,6 +57,9 @@ PQsendQueryParams(PGconn *conn, const char *command, int nParams, const Oid *par
 		*(void **)&real = dlsym(RTLD_NEXT, "PQsendQueryParams");
 	if (command != NULL && strncmp(command, "BEGIN", 5) == 0)
 		begins++;
+	/* a query sent as text, parsed and planned by the server at each call */
+	if (command != NULL && strncmp(command, "SELECT", 6) == 0)
+		texts++;
 	return real(conn, command, nParams, paramTypes, paramValues, paramLengths, paramFormats, resultFormat);
 }
 
@@ -383,7 +387,18 @@ test_relaxed_implicit_transaction(void **state)
 	assert_int_equal(s->ops->outbox_next_due(s, now, &due), 0); /* read with it */
 	assert_int_equal(due, 60);
 	assert_int_equal(begins, 0);
-	assert_int_equal(sends, 2); /* the statement's prepare, then the pipeline */
+	/* the prepares of the statement, of set_config and of the next-due
+	 * read (once per connection), then the pipeline */
+	assert_int_equal(sends, 4);
+	/* prepared once: the next call is the pipeline alone, its set_config
+	 * and next-due read named statements, not parsed again */
+	sends = 0;
+	texts = 0;
+	assert_int_equal(s->ops->outbox_claim(s, now, 60, r + 1, 1, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(sends, 1);
+	assert_int_equal(begins, 0);
+	assert_int_equal(texts, 0);
 	pg_fixture_sql("CREATE FUNCTION ts_refuse() RETURNS trigger LANGUAGE plpgsql AS"
 		 " $$BEGIN RAISE EXCEPTION 'refused at commit'; END$$");
 	pg_fixture_sql("CREATE CONSTRAINT TRIGGER ts_at_commit AFTER UPDATE ON outbox DEFERRABLE INITIALLY DEFERRED"
@@ -401,6 +416,46 @@ test_relaxed_implicit_transaction(void **state)
 	store_close(s);
 }
 
+/* A commit's wake-ups (NOTIFY, when another node listens) go in the
+ * commit's round trip as a prepared statement: the first commit prepares
+ * it, later ones send no query text the server must parse and plan; every
+ * payload arrives. */
+static void
+test_notify_prepared(void **state)
+{
+	(void)state;
+	store *s = open_store(0);
+	PGconn *l = raw();
+	raw_exec(l, "LISTEN tapshare");
+	store_pg_set_listeners(1);
+	int64_t id = 0;
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(s->ops->begin(s), 0);
+		assert_int_equal(s->ops->event_add(s, 7 + round, "sh-n", "share.requested", "{}", &id), 0);
+		texts = 0;
+		assert_int_equal(s->ops->commit(s), 0);
+		assert_int_equal(texts, 0);
+	}
+	int got[3] = { 0 };
+	for (int tries = 0; tries < 200 && !(got[0] && got[1] && got[2]); tries++) {
+		assert_int_equal(PQconsumeInput(l), 1);
+		PGnotify *nf;
+		while ((nf = PQnotifies(l)) != NULL) {
+			int64_t uid = 0;
+			char eid[33];
+			if (strcmp(nf->relname, "tapshare") == 0 && pg_notify_parse(nf->extra, &uid, eid) == 0 &&
+			    uid >= 7 && uid <= 9)
+				got[uid - 7] = 1;
+			PQfreemem(nf);
+		}
+		pause_ms(10);
+	}
+	assert_true(got[0] && got[1] && got[2]);
+	store_pg_set_listeners(0);
+	PQfinish(l);
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -411,6 +466,7 @@ main(void)
 		cmocka_unit_test_setup(test_queued_failure_fails_commit, setup),
 		cmocka_unit_test_setup_teardown(test_outbox_bookkeeping_relaxed, setup, teardown_sync),
 		cmocka_unit_test_setup(test_relaxed_implicit_transaction, setup),
+		cmocka_unit_test_setup(test_notify_prepared, setup),
 	};
 	return cmocka_run_group_tests_name("pg_pipeline", tests, NULL, NULL);
 }
