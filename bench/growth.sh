@@ -44,7 +44,9 @@
 #   GROWTH_SAMPLE_MS the wait sampler's period on PostgreSQL (default 250; it costs
 #                    the server ~0.5-1 ms of CPU per sample, printed apart)
 #   GROWTH_PG_STATEMENTS 1 = load pg_stat_statements and print, per flow, the
-#                    calls and server time of the busiest statements
+#                    calls, plans (a prepared statement planned at each call
+#                    shows as many plans as calls) and server time (planning +
+#                    executing) of the busiest statements
 #   GROWTH_PG_SENDS  1 = count the nodes' send(2) calls to PostgreSQL (its unix
 #                    socket: one per round trip, libpq writes a pipeline with
 #                    one) with strace during the flows, printed per flow and per
@@ -132,7 +134,7 @@ if [ "${2:-}" = --row ]; then
 	now=$(date +%s)
 	if [ "$BACKEND" = pg ]; then
 		pg_start "-c fsync=on -c synchronous_commit=on -c shared_buffers=256MB -c max_connections=200 -c max_wal_size=4GB$(
-			[ "$STATEMENTS" = 1 ] && echo ' -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all')$(
+			[ "$STATEMENTS" = 1 ] && echo ' -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on')$(
 			[ -n "${GROWTH_PG_LOG:-}" ] && echo " -c log_statement=all -c log_line_prefix='%p|%a|'")"
 		URL=$(pg_createdb tsnode)
 		"$TS_BIN/tapshare-node" init --dir "$T/node" --pki "$T/pki" --listen 127.0.0.1:0 >"$T/node-init.log" 2>&1
@@ -376,8 +378,8 @@ if [ "${2:-}" = --row ]; then
 			"WAL $(echo "scale=1; ($r1 - $r0) / $all" | bc) records $(echo "($b1 - $b0) / $all" | bc) bytes" \
 			"$(echo "scale=1; ($f1 - $f0) / $all" | bc) flushes" >&2
 		if [ "$STATEMENTS" = 1 ]; then
-			echo "#   statements per flow (calls, server ms; the 40 most called):" >&2
-			pgq "SELECT round(calls::numeric / $all, 2) || ' | ' || round((total_exec_time + total_plan_time)::numeric / $all, 3) || ' | ' || left(regexp_replace(query, '\s+', ' ', 'g'), 150) FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_activity%' ORDER BY calls DESC LIMIT 40" |
+			echo "#   statements per flow (calls, plans, server ms planning + executing; the 40 most called):" >&2
+			pgq "SELECT round(calls::numeric / $all, 2) || ' | ' || round(plans::numeric / $all, 2) || ' | ' || round((total_exec_time + total_plan_time)::numeric / $all, 3) || ' | ' || left(regexp_replace(query, '\s+', ' ', 'g'), 150) FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_activity%' ORDER BY calls DESC LIMIT 40" |
 				sed 's/^/#     /' >&2
 			echo "#   all statements per flow: $(pgq "SELECT round(sum(calls)::numeric / $all, 1) FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_activity%'")" >&2
 		fi
