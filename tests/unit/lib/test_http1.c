@@ -280,6 +280,7 @@ test_malformed_chunked(void **state)
 		"2 x\r\nab\r\n0\r\n\r\n",        /* garbage after the size, no ';' */
 		"2\r\nabX\r\n0\r\n\r\n",         /* chunk data longer than its size */
 		"2\r\nab\rX0\r\n\r\n",           /* CR without LF after the data */
+		"2\r\nabX2\r\ncd\r\n0\r\n\r\n",   /* a byte, not CRLF, after the data */
 		"2\r\nab\r\n0\r\nbad trailer\r\n\r\n", /* trailer line not a field */
 		"2\r\nab\r\n0\r\n: v\r\n\r\n",   /* trailer field without a name */
 		"10000000000000000\r\n",         /* 17 hex digits: more than size_t holds */
@@ -318,6 +319,8 @@ test_malformed_head(void **state)
 		"HTTP/1.1 200 OK\r\nX: a\x7f\r\nContent-Length: 0\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx",
 		"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\nx",
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 1\r\n\r\nx",
+		"HTTP/1.1 200 OK\r\nContent-Length: 2, 1\r\n\r\nx",
 		"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nContent-Length: +1\r\n\r\nx",
 		"HTTP/1.1 200 OK\r\nContent-Length: 1a\r\n\r\nx",
