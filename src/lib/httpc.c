@@ -314,6 +314,9 @@ conn_handle(ts_httpc *c)
 	bad |= curl_easy_setopt(e, CURLOPT_SHARE, c->share) != CURLE_OK;
 	bad |= setup_tls(c, e) != 0;
 	bad |= curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, conn_ctx_cb) != CURLE_OK;
+	/* what we speak on it: ALPN offers http/1.1 alone (libcurl's default
+	 * offers h2 first, which a server may pick) */
+	bad |= curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) != CURLE_OK;
 	if (bad) {
 		curl_easy_cleanup(e);
 		return TS_EINVAL;

@@ -56,6 +56,34 @@ static enum mode mode;
 static int connections, requests, after_close; /* after_close: requests after a Connection: close */
 static char last_req[8192];
 
+static int offered_h2; /* a client offered h2 in ALPN */
+
+/* As an HTTP/2-capable server does: h2 if offered, else http/1.1. */
+static int
+alpn_cb(SSL *s, const unsigned char **out, unsigned char *outlen, const unsigned char *in, unsigned int inlen,
+    void *arg)
+{
+	(void)s;
+	(void)arg;
+	const unsigned char *pick = NULL;
+	for (unsigned int i = 0; i < inlen; i += 1u + in[i]) {
+		if (in[i] == 2 && i + 3 <= inlen && memcmp(in + i + 1, "h2", 2) == 0) {
+			pthread_mutex_lock(&mu);
+			offered_h2 = 1;
+			pthread_mutex_unlock(&mu);
+			pick = in + i;
+			break;
+		}
+		if (in[i] == 8 && i + 9 <= inlen && memcmp(in + i + 1, "http/1.1", 8) == 0)
+			pick = in + i;
+	}
+	if (pick == NULL)
+		return SSL_TLSEXT_ERR_NOACK;
+	*outlen = pick[0];
+	*out = pick + 1;
+	return SSL_TLSEXT_ERR_OK;
+}
+
 static void
 srv_write(SSL *s, const char *b, size_t n)
 {
@@ -256,6 +284,7 @@ setup(void **state)
 		return -1;
 	/* the client must present its certificate */
 	SSL_CTX_set_verify(sctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_alpn_select_cb(sctx, alpn_cb, NULL);
 	/* with client certificates, resumption (the client's reconnects) needs it */
 	static const unsigned char sid_ctx[] = "test_httpc";
 	if (SSL_CTX_set_session_id_context(sctx, sid_ctx, sizeof(sid_ctx) - 1) != 1)
@@ -385,6 +414,10 @@ test_keep_alive_reuse_and_request(void **state)
 	pthread_mutex_lock(&mu);
 	assert_true(strncmp(last_req, "DELETE /?q=1 HTTP/1.1\r\n", 23) == 0);
 	assert_non_null(strstr(last_req, "\r\nContent-Length: 0\r\n"));
+	pthread_mutex_unlock(&mu);
+	/* the connection was negotiated for HTTP/1.1 only */
+	pthread_mutex_lock(&mu);
+	assert_int_equal(offered_h2, 0);
 	pthread_mutex_unlock(&mu);
 	ts_httpc_free(c);
 }
