@@ -18,10 +18,13 @@ BEGIN {
 	pat["pkey_import"] = "pubkey_import";    fp["pkey_import"] = "pkey_import"
 	pat["sqlite"] = "sqlite3_";              fp["sqlite"] = "sqlite_step,pwrite,pread"
 	pat["tls_server"] = "SSL_write|SSL_read"; fp["tls_server"] = "https_request,sse_write"
-	pat["provider_call"] = "curl_";          fp["provider_call"] = "https_call"
+	# libcurl's code, and since the JSON calls' exchange is httpc's own
+	# (lib/http1, its waiting in poll), all of ts_httpc_json but its JSON
+	pat["provider_call"] = "curl_|ts_httpc_json"; fp["provider_call"] = "https_call"
 	pat["json"] = "libjansson|ts_json_parse|ts_json_dump"; fp["json"] = "json_parse,json_dump"
-	# the provider call first: its own SSL_write/SSL_read belong to it
-	order = "provider_call fsync verify sign ecdh_derive keygen pkey_import sqlite tls_server json"
+	# the provider call first: its own SSL_write/SSL_read belong to it; only
+	# the JSON trees before it (its request dump and response parse are JSON's)
+	order = "json provider_call fsync verify sign ecdh_derive keygen pkey_import sqlite tls_server"
 	no = split(order, O, " ")
 }
 {

@@ -9,7 +9,7 @@
 # BENCH_INSITU_SECONDS once the measured flows run, and attributes every
 # sample whose call stack holds a primitive's entry point (pki_verify,
 # pki_sign, EVP_PKEY_derive, pki_keygen, pubkey_import, sqlite3_step,
-# fdatasync, the TLS server's SSL_read/SSL_write, libcurl, jansson and
+# fdatasync, the TLS server's SSL_read/SSL_write, libcurl and ts_httpc_json, jansson and
 # ts_json_parse/ts_json_dump)
 # to it. Samples -> microseconds per flow: samples / frequency / flows in the
 # window, the flows in the window being the node's sampled CPU time divided by

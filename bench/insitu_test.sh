@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/insitu_test.sh — bench/insitu.awk on made-up perf samples (no perf, no
 # timing): each sample lands on the first primitive of the order whose entry
-# point its stack holds, a provider call's own SSL_write on the provider call,
+# point its stack holds, a provider call's own SSL_write and ts_httpc_json's
+# own work on the provider call, the JSON inside ts_httpc_json on JSON,
 # what holds none on "(no primitive)", and samples become us per flow as
 # samples / freq / (sampled node CPU / node CPU per flow).
 set -eu
@@ -20,17 +21,20 @@ s() { printf 'tapshare-node 1\n'; for f in "$@"; do printf '\t%s (x)\n' "$f"; do
 	s SSL_write on_request main          # tls_server
 	s malloc on_request main             # no primitive
 	s fdatasync pki_verify main          # fsync comes first in the order
+	s do_sys_poll poll ts_httpc_json https_call main   # provider call (httpc's own wait)
+	s json_loadb ts_json_parse ts_httpc_json main      # json, not the provider call
 } >"$T/stacks.txt"
-# 8 samples at 1000 Hz = 8 ms of node CPU; 2 ms per flow: 4 flows in the window,
-# 1 sample = 1 ms / 4 flows = 250 us per flow.
+# 10 samples at 1000 Hz = 10 ms of node CPU; 2 ms per flow: 5 flows in the
+# window, 1 sample = 1 ms / 5 flows = 200 us per flow.
 awk -v freq=1000 -v node_ms=2 -v floorf="$T/floor.txt" -f "$AWKF" "$T/stacks.txt" >"$T/out"
 fail() { echo "insitu_test: $1" >&2; cat "$T/out" >&2; exit 1; }
 row() { awk -v k="$1" '$1 == k {print $2, $3, $4}' "$T/out"; }
-grep -q '^8 node samples = 4 flows in the window, 250.00 us' "$T/out" || fail "sample arithmetic"
-[ "$(row verify)" = "200.0 500.0 2.50" ] || fail "verify row: $(row verify)"
-[ "$(row fsync)" = "700.0 500.0 0.71" ] || fail "fsync row (first match wins): $(row fsync)"
-[ "$(row sqlite)" = "400.0 250.0 0.62" ] || fail "sqlite row (steps + pwrite): $(row sqlite)"
-[ "$(row provider_call)" = "100.0 250.0 2.50" ] || fail "provider call row: $(row provider_call)"
-[ "$(row tls_server)" = "300.0 250.0 0.83" ] || fail "tls server row: $(row tls_server)"
-grep -q '^(no primitive) *- *250.0' "$T/out" || fail "rest row"
+grep -q '^10 node samples = 5 flows in the window, 200.00 us' "$T/out" || fail "sample arithmetic"
+[ "$(row verify)" = "200.0 400.0 2.00" ] || fail "verify row: $(row verify)"
+[ "$(row fsync)" = "700.0 400.0 0.57" ] || fail "fsync row (first match wins): $(row fsync)"
+[ "$(row sqlite)" = "400.0 200.0 0.50" ] || fail "sqlite row (steps + pwrite): $(row sqlite)"
+[ "$(row provider_call)" = "100.0 400.0 4.00" ] || fail "provider call row: $(row provider_call)"
+[ "$(row tls_server)" = "300.0 200.0 0.67" ] || fail "tls server row: $(row tls_server)"
+[ "$(row json)" = "0.0 200.0 -" ] || fail "json row (before the provider call): $(row json)"
+grep -q '^(no primitive) *- *200.0' "$T/out" || fail "rest row"
 echo "insitu_test: ok"

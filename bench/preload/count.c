@@ -23,7 +23,8 @@
  * answers (evhttp_send_reply), its SSE writes (evhttp_send_reply_chunk, or
  * since session 11 an SSL_write of SSE text on a server connection, see
  * sse_bytes) and
- * the calls it makes as a client (curl_easy_perform), and "size:" byte
+ * the calls it makes as a client (curl_easy_perform, and since session 14
+ * the curl_easy_send that starts a request, see curl_easy_send), and "size:" byte
  * counters from which bench_floor takes the node's mean sizes: the bytes
  * SSL_read / SSL_write moved on server and on client connections
  * (SSL_is_server), the SSE chunks as sent, JSON parsed and dumped, pwrite.
@@ -654,6 +655,37 @@ curl_easy_perform(void *easy)
 	REAL(int, curl_easy_perform, void *);
 	COUNT_ALL(C_HTTPS_CALL);
 	return real_curl_easy_perform(easy);
+}
+/* 1 if buf starts an HTTP/1.1 request: "METHOD SP target SP HTTP/1.1" CRLF. */
+static int
+request_start(const char *b, size_t n)
+{
+	size_t i = 0;
+	while (i < n && b[i] >= 'A' && b[i] <= 'Z')
+		i++;
+	if (i == 0 || i >= n || b[i] != ' ')
+		return 0;
+	static const char v[] = " HTTP/1.1\r\n";
+	for (size_t e = i + 1; e + sizeof(v) - 1 <= n && e < 8192; e++) {
+		if (b[e] == '\r' || b[e] == '\n')
+			return 0;
+		if (b[e] == ' ')
+			return memcmp(b + e, v, sizeof(v) - 1) == 0;
+	}
+	return 0;
+}
+/* Since session 14 ts_httpc_json sends each request itself, over a
+ * connection libcurl opened (CURLOPT_CONNECT_ONLY): a curl_easy_send that
+ * starts a request is one call (the rest of a request cut short is not).
+ * The CONNECT_ONLY curl_easy_perform that opened the connection counts as
+ * a call above: once per connection, which stays open across the flows. */
+int
+curl_easy_send(void *easy, const void *buf, size_t len, size_t *n)
+{
+	REAL(int, curl_easy_send, void *, const void *, size_t, size_t *);
+	if (buf != NULL && request_start(buf, len))
+		COUNT_ALL(C_HTTPS_CALL);
+	return real_curl_easy_send(easy, buf, len, n);
 }
 
 /* ---- the writer thread -------------------------------------------------- */

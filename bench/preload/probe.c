@@ -22,6 +22,11 @@
  * (without the head) as size:sse_bytes; a JSON reply, the same SSE text
  * written by the client, and the tail of a write cut short are not SSE
  * writes.
+ *
+ * Then the provider calls (a third dump, counted from the second): a
+ * curl_easy_perform and a curl_easy_send that starts a request count as 2
+ * https_call, a curl_easy_send of a request's rest as none (the handle
+ * connects nowhere: the calls fail, they are counted as made).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +37,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -308,6 +314,23 @@ main(void)
 		    want_b);
 		return 1;
 	}
+	long c0 = count_of(path, "https_call");
+	CURL *easy = curl_easy_init();
+	if (easy == NULL)
+		return fail("curl_easy_init");
+	size_t sent = 0;
+	(void)curl_easy_perform(easy);
+	static const char rq[] = "POST /gsma/rsp2/es2plus/confirmOrder HTTP/1.1\r\nHost: sp\r\n\r\n";
+	(void)curl_easy_send(easy, rq, strlen(rq), &sent);
+	(void)curl_easy_send(easy, "{\"rest\":1} HTTP/1.1\r\n", 21, &sent);
+	curl_easy_cleanup(easy);
+	if (dump_now(path) != 0)
+		return fail("no third dump within 10 s");
+	long dc = count_of(path, "https_call") - c0;
+	if (c0 < 0 || dc != 2) {
+		fprintf(stderr, "bench_count_probe: provider calls counted %ld, done 2\n", dc);
+		return 1;
+	}
 	/* The counter's thread sleeps between dumps (count.c's writer waits in
 	 * an inotify read): over 300 ms it is not woken (it used to wake every
 	 * 20 ms, ~15 voluntary switches here, all of them charged to the node). */
@@ -320,6 +343,7 @@ main(void)
 		    s0 < 0 || s1 < 0 ? -1 : s1 - s0);
 		return 1;
 	}
-	printf("bench_count_probe: every primitive counted once, the SSE writes too; the counter's thread sleeps\n");
+	printf("bench_count_probe: every primitive counted once, the SSE writes and provider calls too; the counter's "
+	       "thread sleeps\n");
 	return 0;
 }

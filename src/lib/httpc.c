@@ -1,21 +1,27 @@
 /*
  * httpc.c — HTTPS client over libcurl: JSON requests and SSE streams.
  *
- * One easy handle per ts_httpc, reset (not recreated) before each request so
- * that libcurl's connection cache and TLS session cache survive: requests to
- * the same server reuse the TLS connection (keep-alive).
+ * Event streams: one easy handle per ts_httpc, reset (not recreated) before
+ * each request so that libcurl's connection cache and TLS session cache
+ * survive. JSON calls: a second, CONNECT_ONLY handle holds one kept-alive
+ * connection, and the HTTP/1.1 exchange on it is ours (see the JSON part).
  */
 #include "lib/httpc.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 #include <openssl/ssl.h>
 
+#include "lib/http1.h"
 #include "lib/json.h"
 #include "lib/sse.h"
 #include "lib/ts_err.h"
@@ -24,9 +30,24 @@
 #define HTTPC_DEFAULT_TIMEOUT_MS 30000L
 #define HTTPC_MAX_HEADERS 32
 #define HTTPC_HEADER_MAX 1024
+#define HTTPC_ORIGIN_MAX 512       /* host[:port] of a JSON call's URL */
+#define HTTPC_KEEP_BUF (64u * 1024u) /* a request buffer up to this size is kept */
+
+struct body_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
 
 struct ts_httpc {
-	CURL *easy;
+	CURL *easy;             /* event streams */
+	CURL *conn;             /* JSON calls: CONNECT_ONLY, NULL = no connection */
+	CURLSH *share;          /* TLS sessions of conn, across reconnects */
+	curl_socket_t sock;     /* conn's socket */
+	char origin[HTTPC_ORIGIN_MAX]; /* where conn goes, "" if nowhere */
+	char conn_err[CURL_ERROR_SIZE];
+	char *rbuf;             /* received, not yet parsed (HTTPC_RBUF) */
+	struct body_buf wbuf;   /* the request being sent */
 	char *ca_file;
 	char *cert_file;
 	char *key_file;
@@ -90,8 +111,11 @@ ts_httpc_new(const ts_httpc_opts *opts, ts_httpc **out)
 	    dup_opt(opts->key_file, &c->key_file) != 0)
 		goto fail;
 	c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : HTTPC_DEFAULT_TIMEOUT_MS;
+	c->sock = CURL_SOCKET_BAD;
 	c->easy = curl_easy_init();
-	if (c->easy == NULL)
+	c->share = curl_share_init();
+	if (c->easy == NULL || c->share == NULL ||
+	    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK)
 		goto fail;
 	*out = c;
 	return 0;
@@ -107,6 +131,12 @@ ts_httpc_free(ts_httpc *c)
 		return;
 	if (c->easy != NULL)
 		curl_easy_cleanup(c->easy);
+	if (c->conn != NULL)
+		curl_easy_cleanup(c->conn);
+	if (c->share != NULL)
+		curl_share_cleanup(c->share);
+	free(c->rbuf);
+	free(c->wbuf.data);
 	free(c->ca_file);
 	free(c->cert_file);
 	free(c->key_file);
@@ -137,16 +167,28 @@ ssl_ctx_cb(CURL *e, void *sslctx, void *arg)
 	return CURLE_OK;
 }
 
-/* Options common to every request: TLS trust, client certificate, HTTPS only. */
-static int
-setup_common(ts_httpc *c, const char *url, char *curl_err)
+/* The JSON calls' connection also reads ahead: a TLS record in one recv
+ * instead of its 5-byte header first and the rest in a second one. Safe
+ * there because exchange() polls only after curl_easy_recv said there is
+ * nothing (SSL_read had no whole record buffered); not for the event
+ * streams, whose waiting libcurl does (it asks SSL_pending, which does not
+ * count bytes read ahead). */
+static CURLcode
+conn_ctx_cb(CURL *e, void *sslctx, void *arg)
 {
-	CURL *e = c->easy;
-	curl_easy_reset(e);
-	curl_err[0] = '\0';
+	(void)e;
+	(void)arg;
+	SSL_CTX_set_mode((SSL_CTX *)sslctx, SSL_MODE_NO_AUTO_CHAIN);
+	SSL_CTX_set_read_ahead((SSL_CTX *)sslctx, 1);
+	return CURLE_OK;
+}
+
+/* The connection's checks: TLS trust, client certificate, HTTPS only,
+ * TLS >= 1.2, connect timeout. */
+static int
+setup_tls(ts_httpc *c, CURL *e)
+{
 	int bad = 0;
-	bad |= curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, curl_err) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK;
@@ -164,6 +206,20 @@ setup_common(ts_httpc *c, const char *url, char *curl_err)
 		bad |= curl_easy_setopt(e, CURLOPT_SSLKEY, c->key_file) != CURLE_OK;
 		bad |= curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM") != CURLE_OK;
 	}
+	return bad ? TS_EINVAL : 0;
+}
+
+/* Options common to every event-stream request. */
+static int
+setup_common(ts_httpc *c, const char *url, char *curl_err)
+{
+	CURL *e = c->easy;
+	curl_easy_reset(e);
+	curl_err[0] = '\0';
+	int bad = 0;
+	bad |= curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, curl_err) != CURLE_OK;
+	bad |= setup_tls(c, e) != 0;
 	return bad ? TS_EINVAL : 0;
 }
 
@@ -198,36 +254,346 @@ nomem:
 	return TS_ENOMEM;
 }
 
-struct body_buf {
-	char *data;
-	size_t len;
-	size_t cap;
-	int overflow;
-};
+/* ---- JSON calls: HTTP/1.1 of our own over a libcurl connection ----------
+ *
+ * A provider call through curl_easy_perform cost the node ~4x the CPU of the
+ * same keep-alive exchange done with plain OpenSSL (issue 9, bench/httpc.c
+ * and bench/insitu.sh): per request libcurl re-runs its whole transfer
+ * state machine (options reset and re-applied, proxy environment looked up,
+ * a connection-alive check with a peek, several polls, header parsing into
+ * its own structures). So libcurl now only makes the connection (DNS with
+ * its timeouts, proxies, TCP, the TLS handshake with every check set in
+ * conn_handle: CA, host name, client certificate, TLS >= 1.2, HTTPS only)
+ * with CURLOPT_CONNECT_ONLY, and each request is one curl_easy_send of the
+ * whole message, then curl_easy_recv until lib/http1 says the response is
+ * complete, polling the socket only when nothing is there yet. */
 
-static size_t
-body_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
+/* Bytes received and not yet consumed by the parser: a whole head must fit. */
+#define HTTPC_RBUF (HTTP1_MAX_HEAD + 4096)
+
+static int
+body_append(struct body_buf *b, const char *p, size_t n)
 {
-	struct body_buf *b = arg;
-	size_t n = size * nmemb;
-	if (n > TS_HTTPC_MAX_RESPONSE - b->len) {
-		b->overflow = 1;
-		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
-	}
 	if (b->len + n + 1 > b->cap) {
 		size_t ncap = b->cap ? b->cap : 4096;
 		while (ncap < b->len + n + 1)
 			ncap *= 2;
 		char *nd = realloc(b->data, ncap);
 		if (nd == NULL)
-			return 0;
+			return TS_ENOMEM;
 		b->data = nd;
 		b->cap = ncap;
 	}
-	memcpy(b->data + b->len, ptr, n);
+	memcpy(b->data + b->len, p, n);
 	b->len += n;
 	b->data[b->len] = '\0';
-	return n;
+	return 0;
+}
+
+static void
+conn_drop(ts_httpc *c)
+{
+	if (c->conn != NULL)
+		curl_easy_cleanup(c->conn); /* closes the connection */
+	c->conn = NULL;
+	c->origin[0] = '\0';
+	c->sock = CURL_SOCKET_BAD;
+}
+
+/* A CONNECT_ONLY handle with every option a connection needs, set once;
+ * the TLS session cache is c->share's, so a reconnect resumes. */
+static int
+conn_handle(ts_httpc *c)
+{
+	CURL *e = curl_easy_init();
+	if (e == NULL)
+		return TS_ENOMEM;
+	int bad = 0;
+	bad |= curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->conn_err) != CURLE_OK;
+	bad |= curl_easy_setopt(e, CURLOPT_SHARE, c->share) != CURLE_OK;
+	bad |= setup_tls(c, e) != 0;
+	bad |= curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, conn_ctx_cb) != CURLE_OK;
+	/* what we speak on it: ALPN offers http/1.1 alone (libcurl's default
+	 * offers h2 first, which a server may pick) */
+	bad |= curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) != CURLE_OK;
+	if (bad) {
+		curl_easy_cleanup(e);
+		return TS_EINVAL;
+	}
+	c->conn = e;
+	return 0;
+}
+
+static long
+ms_left(int64_t deadline)
+{
+	int64_t left = deadline - ts_mono_ms();
+	return left > 0 ? (long)left : 0;
+}
+
+/* Waits until the socket is readable (POLLIN) or writable; 0, or
+ * TS_ETIMEOUT at the deadline. */
+static int
+wait_sock(curl_socket_t s, short ev, int64_t deadline)
+{
+	for (;;) {
+		long left = ms_left(deadline);
+		if (left == 0)
+			return TS_ETIMEOUT;
+		struct pollfd pf = { .fd = s, .events = ev };
+		int n = poll(&pf, 1, (int)(left < 1000000 ? left : 1000000));
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return TS_ENET;
+	}
+}
+
+/* Connects to origin ("host[:port]") unless already connected there. */
+static int
+conn_open(ts_httpc *c, const char *origin, int64_t deadline, char *errbuf, size_t errcap)
+{
+	if (c->conn != NULL && strcmp(c->origin, origin) == 0)
+		return 0;
+	conn_drop(c);
+	int rc = conn_handle(c);
+	if (rc != 0)
+		return rc;
+	char url[HTTPC_ORIGIN_MAX + 16];
+	if (ts_snprintf(url, sizeof(url), "https://%s/", origin) != 0)
+		return TS_EINVAL;
+	long left = ms_left(deadline);
+	c->conn_err[0] = '\0';
+	if (left == 0 || curl_easy_setopt(c->conn, CURLOPT_URL, url) != CURLE_OK ||
+	    curl_easy_setopt(c->conn, CURLOPT_TIMEOUT_MS, left) != CURLE_OK) {
+		conn_drop(c);
+		return left == 0 ? TS_ETIMEOUT : TS_EINVAL;
+	}
+	CURLcode cc = curl_easy_perform(c->conn);
+	curl_socket_t s = CURL_SOCKET_BAD;
+	if (cc == CURLE_OK && (curl_easy_getinfo(c->conn, CURLINFO_ACTIVESOCKET, &s) != CURLE_OK ||
+	    s == CURL_SOCKET_BAD))
+		cc = CURLE_COULDNT_CONNECT;
+	if (cc != CURLE_OK) {
+		set_err(errbuf, errcap, c->conn_err, cc);
+		conn_drop(c);
+		return cc == CURLE_OPERATION_TIMEDOUT ? TS_ETIMEOUT : TS_ENET;
+	}
+	c->sock = s;
+	snprintf(c->origin, sizeof(c->origin), "%s", origin);
+	return 0;
+}
+
+/* Splits an https URL into its authority (host[:port], the Host header and
+ * the connection's key) and request target (path and query, "/" if none;
+ * the fragment dropped). */
+static int
+split_url(const char *url, char *origin, size_t ocap, const char **target, size_t *tlen,
+    char *errbuf, size_t errcap)
+{
+	if (strncasecmp(url, "https://", 8) != 0) {
+		if (errbuf != NULL && errcap > 0)
+			snprintf(errbuf, errcap, "only https:// URLs are allowed");
+		return TS_ENET;
+	}
+	const char *a = url + 8;
+	size_t alen = strcspn(a, "/?#");
+	const char *t = a + alen;
+	size_t n = strcspn(t, "#");
+	int bad = alen == 0 || alen >= ocap || memchr(a, '@', alen) != NULL;
+	for (const char *p = a; *p != '\0' && p < t + n; p++)
+		bad |= (unsigned char)*p <= 0x20 || *p == 0x7f;
+	if (bad) {
+		if (errbuf != NULL && errcap > 0)
+			snprintf(errbuf, errcap, "malformed URL");
+		return TS_EINVAL;
+	}
+	memcpy(origin, a, alen);
+	origin[alen] = '\0';
+	*target = t;
+	*tlen = n;
+	return 0;
+}
+
+static int
+is_token(const char *s, size_t n)
+{
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		    strchr("!#$%&'*+-.^_`|~", ch) != NULL) || ch == '\0')
+			return 0;
+	}
+	return 1;
+}
+
+static int
+req_add(struct body_buf *w, const char *s)
+{
+	return body_append(w, s, strlen(s));
+}
+
+/* The whole request message into w. */
+static int
+build_request(struct body_buf *w, const char *method, const char *origin, const char *target,
+    size_t tlen, const char *const *fixed, const char *const *extra, const char *body)
+{
+	w->len = 0;
+	int rc = 0;
+	rc |= req_add(w, method);
+	rc |= req_add(w, " ");
+	if (tlen == 0 || target[0] == '?')
+		rc |= req_add(w, "/");
+	rc |= body_append(w, target, tlen);
+	rc |= req_add(w, " HTTP/1.1\r\nHost: ");
+	rc |= req_add(w, origin);
+	rc |= req_add(w, "\r\n");
+	for (size_t i = 0; fixed[i] != NULL; i++) {
+		rc |= req_add(w, fixed[i]);
+		rc |= req_add(w, "\r\n");
+	}
+	for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
+		rc |= req_add(w, extra[i]);
+		rc |= req_add(w, "\r\n");
+	}
+	/* a body, or a method that has one (curl sent Content-Length: 0 for an
+	 * empty POST or DELETE): Content-Length; a bodiless GET or HEAD: none */
+	if (body != NULL || (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)) {
+		char cl[48];
+		snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n", body ? strlen(body) : 0);
+		rc |= req_add(w, cl);
+	}
+	rc |= req_add(w, "\r\n");
+	if (body != NULL)
+		rc |= req_add(w, body);
+	return rc != 0 ? TS_ENOMEM : 0;
+}
+
+/* Caller's headers: at most HTTPC_MAX_HEADERS, each "Name: value" with a
+ * token name, shorter than HTTPC_HEADER_MAX, no CR/LF. */
+static int
+check_headers(const char *const *extra)
+{
+	for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
+		const char *colon = strchr(extra[i], ':');
+		if (i >= HTTPC_MAX_HEADERS || strlen(extra[i]) >= HTTPC_HEADER_MAX ||
+		    strpbrk(extra[i], "\r\n") != NULL || colon == NULL ||
+		    !is_token(extra[i], (size_t)(colon - extra[i])))
+			return TS_EINVAL;
+	}
+	return 0;
+}
+
+static int
+send_all(ts_httpc *c, const char *buf, size_t len, int64_t deadline, CURLcode *cc_out)
+{
+	size_t off = 0;
+	*cc_out = CURLE_OK;
+	while (off < len) {
+		size_t n = 0;
+		c->conn_err[0] = '\0';
+		CURLcode cc = curl_easy_send(c->conn, buf + off, len - off, &n);
+		if (cc == CURLE_AGAIN) {
+			int rc = wait_sock(c->sock, POLLOUT, deadline);
+			if (rc != 0)
+				return rc;
+			continue;
+		}
+		if (cc != CURLE_OK) {
+			*cc_out = cc;
+			return TS_ENET;
+		}
+		off += n;
+	}
+	return 0;
+}
+
+/* One exchange on the open connection. *got_bytes: whether any byte of a
+ * response arrived (before that, a reused connection that died may be
+ * retried). Sets *reuse to whether the connection may carry the next one. */
+static int
+exchange(ts_httpc *c, const struct body_buf *req, int head_req, int64_t deadline, http1_resp *p,
+    struct body_buf *resp, int *got_bytes, int *reuse, char *errbuf, size_t errcap)
+{
+	*got_bytes = 0;
+	*reuse = 0;
+	CURLcode scc;
+	int rc = send_all(c, req->data, req->len, deadline, &scc);
+	if (rc == TS_ETIMEOUT) {
+		if (errbuf != NULL && errcap > 0)
+			snprintf(errbuf, errcap, "timed out sending the request");
+		return rc;
+	}
+	if (rc != 0) {
+		set_err(errbuf, errcap, c->conn_err, scc);
+		return rc;
+	}
+	http1_resp_init(p, TS_HTTPC_MAX_RESPONSE, head_req);
+	size_t have = 0;
+	for (;;) {
+		size_t n = 0;
+		c->conn_err[0] = '\0';
+		CURLcode cc = curl_easy_recv(c->conn, c->rbuf + have, HTTPC_RBUF - have, &n);
+		if (cc == CURLE_AGAIN) {
+			rc = wait_sock(c->sock, POLLIN, deadline);
+			if (rc != 0) {
+				if (errbuf != NULL && errcap > 0)
+					snprintf(errbuf, errcap, "no complete response within %ld ms", c->timeout_ms);
+				return rc;
+			}
+			continue;
+		}
+		if (cc != CURLE_OK) {
+			set_err(errbuf, errcap, c->conn_err, cc);
+			return TS_ENET;
+		}
+		if (n == 0) {
+			rc = *got_bytes ? http1_resp_eof(p) : TS_ENET;
+			if (rc == 1)
+				return 0; /* a body delimited by the close */
+			if (errbuf != NULL && errcap > 0)
+				snprintf(errbuf, errcap, "%s", *got_bytes ? p->why : "connection closed by the server");
+			return TS_ENET;
+		}
+		*got_bytes = 1;
+		have += n;
+		size_t off = 0;
+		int done = 0;
+		for (;;) {
+			size_t used = 0, blen = 0;
+			const char *b = NULL;
+			rc = http1_resp_feed(p, c->rbuf + off, have - off, &used, &b, &blen);
+			if (blen > 0 && body_append(resp, b, blen) != 0)
+				return TS_ENOMEM;
+			off += used;
+			if (rc == 1) {
+				done = 1;
+				break;
+			}
+			if (rc < 0) {
+				if (errbuf != NULL && errcap > 0) {
+					if (rc == TS_ELIMIT)
+						snprintf(errbuf, errcap, "response larger than %u bytes (%s)",
+						    TS_HTTPC_MAX_RESPONSE, p->why);
+					else
+						snprintf(errbuf, errcap, "malformed HTTP response: %s", p->why);
+				}
+				return rc == TS_ELIMIT ? rc : TS_ENET;
+			}
+			if (used == 0 && blen == 0)
+				break;
+		}
+		if (done) {
+			/* bytes past the response: not ours to guess at, so no reuse */
+			*reuse = p->keep_alive && off == have;
+			return 0;
+		}
+		memmove(c->rbuf, c->rbuf + off, have - off);
+		have -= off;
+	}
 }
 
 int
@@ -238,11 +604,8 @@ ts_httpc_json(ts_httpc *c, const char *method, const char *url,
 	static const char *const fixed[] = {
 		"Content-Type: application/json",
 		"Accept: application/json",
-		"Expect:", /* no 100-continue round trip */
 		NULL,
 	};
-	char curl_err[CURL_ERROR_SIZE];
-	struct curl_slist *hl = NULL;
 	struct body_buf rb = { 0 };
 	char *req_body = NULL;
 	int rc = TS_EINVAL;
@@ -253,56 +616,50 @@ ts_httpc_json(ts_httpc *c, const char *method, const char *url,
 		*resp = NULL;
 	if (errbuf != NULL && errcap > 0)
 		errbuf[0] = '\0';
-	if (c == NULL || method == NULL || url == NULL)
+	if (c == NULL || method == NULL || url == NULL || !is_token(method, strlen(method)))
 		return TS_EINVAL;
-	if ((rc = setup_common(c, url, curl_err)) != 0)
+	int64_t deadline = ts_mono_ms() + c->timeout_ms;
+	char origin[HTTPC_ORIGIN_MAX];
+	const char *target;
+	size_t tlen;
+	if ((rc = split_url(url, origin, sizeof(origin), &target, &tlen, errbuf, errcap)) != 0)
 		goto fail;
-	if ((rc = build_headers(fixed, headers, &hl)) != 0)
+	if ((rc = check_headers(headers)) != 0)
 		goto fail;
-	CURL *e = c->easy;
-	int bad = 0;
-	bad |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, hl) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_write_cb) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, &rb) != CURLE_OK;
-	if (body != NULL) {
-		req_body = ts_json_dump(body);
-		if (req_body == NULL) {
-			rc = TS_ENOMEM;
+	if (body != NULL && (req_body = ts_json_dump(body)) == NULL) {
+		rc = TS_ENOMEM;
+		goto fail;
+	}
+	if ((rc = build_request(&c->wbuf, method, origin, target, tlen, fixed, headers, req_body)) != 0)
+		goto fail;
+	if (c->rbuf == NULL && (c->rbuf = malloc(HTTPC_RBUF)) == NULL) {
+		rc = TS_ENOMEM;
+		goto fail;
+	}
+	http1_resp p;
+	int head_req = strcmp(method, "HEAD") == 0;
+	/* A reused connection the server closed while idle fails before any
+	 * byte of the response: connect again and send once more. Only then:
+	 * after a byte arrived the server may have acted on the request (the
+	 * ES2+ calls are idempotent by functionCallIdentifier, other callers'
+	 * requests need not be). */
+	for (int attempt = 0;; attempt++) {
+		int reused = c->conn != NULL && strcmp(c->origin, origin) == 0;
+		if ((rc = conn_open(c, origin, deadline, errbuf, errcap)) != 0)
 			goto fail;
-		}
+		int got = 0, reuse = 0;
+		rb.len = 0;
+		rc = exchange(c, &c->wbuf, head_req, deadline, &p, &rb, &got, &reuse, errbuf, errcap);
+		if (rc != 0 || !reuse)
+			conn_drop(c);
+		if (rc == 0)
+			break;
+		if (rc == TS_ETIMEOUT || got || !reused || attempt > 0)
+			goto fail;
+		if (errbuf != NULL && errcap > 0)
+			errbuf[0] = '\0';
 	}
-	if (strcmp(method, "GET") == 0 && req_body == NULL) {
-		bad |= curl_easy_setopt(e, CURLOPT_HTTPGET, 1L) != CURLE_OK;
-	} else {
-		/* POSTFIELDS makes curl send the body; CUSTOMREQUEST renames the
-		 * method for PUT/DELETE/PATCH or a GET with a body. */
-		bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)(req_body ? strlen(req_body) : 0)) != CURLE_OK;
-		bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, req_body ? req_body : "") != CURLE_OK;
-		if (strcmp(method, "POST") != 0)
-			bad |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK;
-	}
-	if (bad) {
-		rc = TS_EINVAL;
-		goto fail;
-	}
-
-	CURLcode cc = curl_easy_perform(e);
-	if (cc != CURLE_OK) {
-		if (rb.overflow) {
-			rc = TS_ELIMIT;
-			if (errbuf != NULL && errcap > 0)
-				snprintf(errbuf, errcap, "response larger than %u bytes",
-				    TS_HTTPC_MAX_RESPONSE);
-		} else {
-			rc = cc == CURLE_OPERATION_TIMEDOUT ? TS_ETIMEOUT : TS_ENET;
-			set_err(errbuf, errcap, curl_err, cc);
-		}
-		goto fail;
-	}
-	long code = 0;
-	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+	long code = p.status;
 	if (status != NULL)
 		*status = code;
 	if (rb.len > 0) {
@@ -329,7 +686,11 @@ ts_httpc_json(ts_httpc *c, const char *method, const char *url,
 	}
 	rc = 0;
 fail:
-	curl_slist_free_all(hl);
+	/* the request buffer is kept for the next call, unless it grew large */
+	if (c != NULL && c->wbuf.cap > HTTPC_KEEP_BUF) {
+		free(c->wbuf.data);
+		c->wbuf = (struct body_buf){ 0 };
+	}
 	free(req_body);
 	free(rb.data);
 	return rc;

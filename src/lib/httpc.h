@@ -1,7 +1,8 @@
 /*
  * httpc.h — HTTPS client over libcurl (OpenSSL): JSON requests and
  * server-sent-event streams, with optional client certificate.
- * One ts_httpc per thread; it keeps connections alive between requests.
+ * One ts_httpc per thread; it keeps connections alive between requests
+ * (JSON calls and event streams each on their own connection).
  */
 #ifndef TS_HTTPC_H
 #define TS_HTTPC_H
@@ -29,8 +30,15 @@ void ts_httpc_free(ts_httpc *c); /* NULL ok */
  * (NULL-terminated array of "Name: value", may be NULL). *status gets the HTTP
  * status; *resp the parsed JSON body (NULL when empty), caller decrefs.
  * Returns 0 whenever an HTTP response arrived (whatever its status), TS_ENET
- * on a transport/TLS error (errbuf, if given, says why), TS_EPARSE on a
- * non-JSON body. */
+ * on a transport/TLS error or a malformed HTTP response (errbuf, if given,
+ * says why), TS_ETIMEOUT when the whole call took longer than timeout_ms,
+ * TS_ELIMIT on a body over TS_HTTPC_MAX_RESPONSE, TS_EPARSE on a non-JSON
+ * 2xx body, TS_EINVAL on a URL that is not https://host[:port][/path][?query]
+ * without user info, a method that is not a token or a header that is not
+ * "Name: value" (nothing sent then).
+ * A kept-alive connection found closed before any byte of the response came
+ * is replaced and the request sent once more: callers' requests must be
+ * safe to repeat in that case (the server may have read it, never answered). */
 int ts_httpc_json(ts_httpc *c, const char *method, const char *url,
     const char *const *headers, json_t *body, long *status, json_t **resp,
     char *errbuf, size_t errcap);
