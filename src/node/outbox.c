@@ -233,7 +233,7 @@ do_confirm(worker *w, const store_outbox *o, char *reason, size_t rcap)
 		share_fail(&n->svc, w->st, sh.id, "provider answer lacks associatedAppId or credential", 1);
 		return 0;
 	}
-	char *credtxt = json_dumps(cred, JSON_COMPACT);
+	char *credtxt = ts_json_dump(cred); /* json_dumps(cred, JSON_COMPACT)'s text */
 	share_grant g = { .assoc_app_id = assoc, .assoc_name = name ? name : assoc,
 		.assoc_kind = kind ? kind : "service", .not_after = (int64_t)not_after,
 		.credential_json = credtxt ? credtxt : "{}" };
