@@ -3,9 +3,12 @@
  */
 #include "lib/json.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -388,7 +391,8 @@ jb_put(struct ts_jbuf *b, const char *s, size_t n)
 		b->p = p;
 		b->cap = cap;
 	}
-	memcpy(b->p + b->len, s, n);
+	if (s != NULL) /* NULL: room reserved, the caller fills it */
+		memcpy(b->p + b->len, s, n);
 	b->len += n;
 	return 0;
 }
@@ -709,6 +713,29 @@ ts_jw_bool(ts_jw *w, const char *key, int v)
 		jw_put(w, "true", 4);
 	else
 		jw_put(w, "false", 5);
+}
+
+void
+ts_jw_b64(ts_jw *w, const char *key, const uint8_t *buf, size_t len)
+{
+	jw_key(w, key);
+	if (w->status != 0)
+		return;
+	if ((buf == NULL && len != 0) || len > (size_t)INT_MAX / 2) {
+		jw_fail(w, TS_EINVAL);
+		return;
+	}
+	/* encoded in place: a bound package is tens of kB */
+	size_t n = 4 * ((len + 2) / 3);
+	jw_put(w, "\"", 1);
+	if (w->status == 0 && jb_put(&w->b, NULL, n + 1) != 0)
+		jw_fail(w, TS_ENOMEM);
+	if (w->status != 0)
+		return;
+	w->b.len -= n + 1;
+	EVP_EncodeBlock((unsigned char *)w->b.p + w->b.len, buf != NULL ? buf : (const uint8_t *)"", (int)len);
+	w->b.len += n;
+	jw_put(w, "\"", 1);
 }
 
 void

@@ -75,6 +75,8 @@ void ts_jw_str(ts_jw *w, const char *key, const char *s);
 void ts_jw_strn(ts_jw *w, const char *key, const char *s, size_t n);
 void ts_jw_int(ts_jw *w, const char *key, int64_t v);
 void ts_jw_bool(ts_jw *w, const char *key, int v);
+/* A string member: base64 of buf (what ts_json_set_b64 sets). */
+void ts_jw_b64(ts_jw *w, const char *key, const uint8_t *buf, size_t len);
 /* A member whose value is the JSON text `json` as it is (borrowed; the
  * caller vouches for it: ts_json_dump's or this writer's output). */
 void ts_jw_raw(ts_jw *w, const char *key, const char *json);

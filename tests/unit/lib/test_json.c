@@ -530,6 +530,45 @@ test_jw_errors(void **state)
 	assert_null(out);
 }
 
+/* ts_jw_b64 against ts_json_set_b64 on a jansson object dumped by json_dumps:
+ * every length mod 3, empty, package-sized, between other members */
+static void
+test_jw_b64(void **state)
+{
+	(void)state;
+	size_t lens[] = { 0, 1, 2, 3, 4, 5, 64, 65, 66, 67, 1000, 40001 };
+	uint8_t *buf = malloc(40001);
+	assert_non_null(buf);
+	for (size_t i = 0; i < 40001; i++)
+		buf[i] = (uint8_t)rnd();
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		ts_jw w;
+		char *mine = NULL;
+		ts_jw_init(&w);
+		ts_jw_open(&w, NULL);
+		ts_jw_str(&w, "transactionId", "00FF");
+		ts_jw_b64(&w, "b", buf, lens[i]);
+		ts_jw_b64(&w, "e", NULL, 0);
+		ts_jw_b64(&w, "c", buf + 1, lens[i] / 2);
+		ts_jw_close(&w);
+		assert_int_equal(ts_jw_finish(&w, &mine), 0);
+		json_t *o = json_pack("{s:s}", "transactionId", "00FF");
+		assert_int_equal(ts_json_set_b64(o, "b", buf, lens[i]), 0);
+		assert_int_equal(ts_json_set_b64(o, "e", NULL, 0), 0);
+		assert_int_equal(ts_json_set_b64(o, "c", buf + 1, lens[i] / 2), 0);
+		assert_same_text(mine, jansson_text(o, JSON_COMPACT));
+		json_decref(o);
+	}
+	ts_jw w;
+	char *out = NULL;
+	ts_jw_init(&w);
+	ts_jw_open(&w, NULL);
+	ts_jw_b64(&w, "x", NULL, 3); /* no buffer but a length */
+	ts_jw_close(&w);
+	assert_int_equal(ts_jw_finish(&w, &out), TS_EINVAL);
+	free(buf);
+}
+
 /* ts_json_strings_text against json_pack("{s:s,...}") dumped */
 static void
 strings_as_jansson(const char *const (*kv)[2], size_t n)
@@ -703,6 +742,7 @@ main(void)
 		cmocka_unit_test(test_jw_as_jansson),
 		cmocka_unit_test(test_jw_random),
 		cmocka_unit_test(test_jw_errors),
+		cmocka_unit_test(test_jw_b64),
 		cmocka_unit_test(test_strings_text),
 		cmocka_unit_test(test_dump_sorted),
 		cmocka_unit_test(test_loads),
