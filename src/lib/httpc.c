@@ -235,6 +235,26 @@ ts_httpc_json(ts_httpc *c, const char *method, const char *url,
     const char *const *headers, json_t *body, long *status, json_t **resp,
     char *errbuf, size_t errcap)
 {
+	char *txt = NULL;
+	if (body != NULL && (txt = ts_json_dump(body)) == NULL) {
+		if (status != NULL)
+			*status = 0;
+		if (resp != NULL)
+			*resp = NULL;
+		if (errbuf != NULL && errcap > 0)
+			errbuf[0] = '\0';
+		return c == NULL || method == NULL || url == NULL ? TS_EINVAL : TS_ENOMEM;
+	}
+	int rc = ts_httpc_json_text(c, method, url, headers, txt, status, resp, errbuf, errcap);
+	free(txt);
+	return rc;
+}
+
+int
+ts_httpc_json_text(ts_httpc *c, const char *method, const char *url,
+    const char *const *headers, const char *req_body, long *status, json_t **resp,
+    char *errbuf, size_t errcap)
+{
 	static const char *const fixed[] = {
 		"Content-Type: application/json",
 		"Accept: application/json",
@@ -244,7 +264,6 @@ ts_httpc_json(ts_httpc *c, const char *method, const char *url,
 	char curl_err[CURL_ERROR_SIZE];
 	struct curl_slist *hl = NULL;
 	struct body_buf rb = { 0 };
-	char *req_body = NULL;
 	int rc = TS_EINVAL;
 
 	if (status != NULL)
@@ -265,13 +284,6 @@ ts_httpc_json(ts_httpc *c, const char *method, const char *url,
 	bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_write_cb) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, &rb) != CURLE_OK;
-	if (body != NULL) {
-		req_body = ts_json_dump(body);
-		if (req_body == NULL) {
-			rc = TS_ENOMEM;
-			goto fail;
-		}
-	}
 	if (strcmp(method, "GET") == 0 && req_body == NULL) {
 		bad |= curl_easy_setopt(e, CURLOPT_HTTPGET, 1L) != CURLE_OK;
 	} else {
@@ -330,7 +342,6 @@ ts_httpc_json(ts_httpc *c, const char *method, const char *url,
 	rc = 0;
 fail:
 	curl_slist_free_all(hl);
-	free(req_body);
 	free(rb.data);
 	return rc;
 }
