@@ -19,7 +19,9 @@ BEGIN {
 	pat["sqlite"] = "sqlite3_";              fp["sqlite"] = "sqlite_step,pwrite,pread"
 	pat["tls_server"] = "SSL_write|SSL_read"; fp["tls_server"] = "https_request,sse_write"
 	pat["provider_call"] = "curl_";          fp["provider_call"] = "https_call"
-	pat["json"] = "libjansson|ts_json_parse|ts_json_dump"; fp["json"] = "json_parse,json_dump"
+	# lib/json.c's own writer (ts_jw_*) and its helpers too: JSON work without jansson
+	pat["json"] = "libjansson|ts_json_parse|ts_json_dump|ts_json_loads|ts_json_strings_text|ts_jw_"
+	fp["json"] = "json_parse,json_dump"
 	# the provider call first: its own SSL_write/SSL_read belong to it
 	order = "provider_call fsync verify sign ecdh_derive keygen pkey_import sqlite tls_server json"
 	no = split(order, O, " ")
