@@ -397,25 +397,68 @@ jb_put(struct ts_jbuf *b, const char *s, size_t n)
 	return 0;
 }
 
+/* Room for n more bytes: 0 or -1 (out of memory). */
+static int
+jb_reserve(struct ts_jbuf *b, size_t n)
+{
+	if (n <= b->cap - b->len)
+		return 0;
+	if (jb_put(b, NULL, n) != 0)
+		return -1;
+	b->len -= n;
+	return 0;
+}
+
+/* The length of the prefix of s[0..n) that goes into a JSON string as it
+ * is: bytes 0x20..0x7f but '"' and '\\'. Eight bytes at a time (the
+ * node's strings are mostly long base64 runs): a word is taken whole when
+ * no byte is >= 0x80 (the high bits), < 0x20, '"' or '\\' (the classic
+ * "has a byte less than / equal to" tests, which never miss one; a false
+ * alarm only sends the word to the byte loop). */
+static size_t
+plain_run(const unsigned char *s, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	size_t i = 0;
+	for (; n - i >= 8; i += 8) {
+		uint64_t x, q, e;
+		memcpy(&x, s + i, 8);
+		q = x ^ (ones * '"');
+		e = x ^ (ones * '\\');
+		if ((x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((e - ones) & ~e)) & high)
+			break;
+	}
+	while (i < n && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+		i++;
+	return i;
+}
+
 /* 0, -1 out of memory, 1 not reproduced here (json_dumps does it) */
 static int
-jb_string(struct ts_jbuf *b, const char *s, size_t n)
+jb_string(struct ts_jbuf *b, const char *str, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	if (jb_put(b, "\"", 1) != 0)
+	const unsigned char *s = (const unsigned char *)str;
+	/* invariant: room for what is left of s as it is, and the closing quote */
+	if (n > SIZE_MAX - 2 || jb_reserve(b, n + 2) != 0)
 		return -1;
-	size_t run = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\')
-			continue;
+	b->p[b->len++] = '"';
+	size_t i = 0;
+	for (;;) {
+		size_t run = plain_run(s + i, n - i);
+		memcpy(b->p + b->len, s + i, run);
+		b->len += run;
+		i += run;
+		if (i == n)
+			break;
+		unsigned char c = s[i++];
 		if (c >= 0x80)
 			return 1;
-		if (jb_put(b, s + run, i - run) != 0)
+		/* up to 6 bytes for this one, of which 1 was reserved */
+		if (jb_reserve(b, (n - i) + 6 + 1) != 0)
 			return -1;
-		run = i + 1;
-		char e[6] = { '\\', 0 };
-		size_t el = 2;
+		char *e = b->p + b->len;
+		e[0] = '\\';
 		switch (c) {
 		case '"': e[1] = '"'; break;
 		case '\\': e[1] = '\\'; break;
@@ -426,13 +469,11 @@ jb_string(struct ts_jbuf *b, const char *s, size_t n)
 		case '\t': e[1] = 't'; break;
 		default: /* another control character: backslash, u, 00XX in upper-case hex */
 			e[1] = 'u', e[2] = '0', e[3] = '0', e[4] = hex[c >> 4], e[5] = hex[c & 15];
-			el = 6;
+			b->len += 4;
 		}
-		if (jb_put(b, e, el) != 0)
-			return -1;
+		b->len += 2;
 	}
-	if (jb_put(b, s + run, n - run) != 0 || jb_put(b, "\"", 1) != 0)
-		return -1;
+	b->p[b->len++] = '"';
 	return 0;
 }
 
@@ -605,11 +646,19 @@ ts_jw_init(ts_jw *w)
 	memset(w, 0, sizeof(*w));
 }
 
+
 static void
 jw_fail(ts_jw *w, int rc)
 {
 	if (w->status == 0)
 		w->status = rc;
+}
+
+void
+ts_jw_reserve(ts_jw *w, size_t n)
+{
+	if (w->status == 0 && jb_reserve(&w->b, n) != 0)
+		jw_fail(w, TS_ENOMEM);
 }
 
 static void
@@ -728,11 +777,10 @@ ts_jw_b64(ts_jw *w, const char *key, const uint8_t *buf, size_t len)
 	/* encoded in place: a bound package is tens of kB */
 	size_t n = 4 * ((len + 2) / 3);
 	jw_put(w, "\"", 1);
-	if (w->status == 0 && jb_put(&w->b, NULL, n + 1) != 0)
+	if (w->status == 0 && jb_reserve(&w->b, n + 1) != 0) /* EVP_EncodeBlock writes a NUL */
 		jw_fail(w, TS_ENOMEM);
 	if (w->status != 0)
 		return;
-	w->b.len -= n + 1;
 	EVP_EncodeBlock((unsigned char *)w->b.p + w->b.len, buf != NULL ? buf : (const uint8_t *)"", (int)len);
 	w->b.len += n;
 	jw_put(w, "\"", 1);

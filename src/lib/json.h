@@ -65,6 +65,9 @@ typedef struct ts_jw {
 } ts_jw;
 
 void ts_jw_init(ts_jw *w);
+/* Room for n more bytes of text at once (fewer reallocations for a
+ * document whose size the caller knows roughly). */
+void ts_jw_reserve(ts_jw *w, size_t n);
 /* Opens an object: the document itself (key NULL, first call only) or a
  * member named key of the object open now. */
 void ts_jw_open(ts_jw *w, const char *key);

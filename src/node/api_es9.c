@@ -59,7 +59,11 @@ rsp_reply_ok_b64(struct evhttp_request *req, const char *tid, const rsp_b64 *m, 
 {
 	ts_jw w;
 	char *txt = NULL;
+	size_t need = 256;
+	for (size_t i = 0; i < n; i++)
+		need += 4 * ((m[i].len + 2) / 3) + strlen(m[i].key) + 6;
 	ts_jw_init(&w);
+	ts_jw_reserve(&w, need); /* one allocation for a package-sized answer */
 	ts_jw_open(&w, NULL);
 	ts_jw_str(&w, "transactionId", tid);
 	for (size_t i = 0; i < n; i++)

@@ -150,6 +150,7 @@ header(const store_outbox *o)
 static void
 header_jw(ts_jw *w, const store_outbox *o)
 {
+	ts_jw_reserve(w, 1024);
 	ts_jw_open(w, NULL);
 	ts_jw_open(w, "header");
 	ts_jw_str(w, "functionRequesterIdentifier", "tapshare-node");

@@ -92,6 +92,7 @@ store_share_text(const store_share *sh, const char *const (*extra)[2], size_t n)
 	ts_jw w;
 	char *txt = NULL;
 	ts_jw_init(&w);
+	ts_jw_reserve(&w, 1024); /* an event is ~600 bytes: one allocation */
 	ts_jw_open(&w, NULL);
 	store_share_jw(&w, sh);
 	for (size_t i = 0; i < n; i++)

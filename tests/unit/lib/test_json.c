@@ -530,6 +530,47 @@ test_jw_errors(void **state)
 	assert_null(out);
 }
 
+/* Long plain runs with one byte that matters at every offset (the writer
+ * takes plain runs eight bytes at a time): the escapes and their
+ * neighbours (0x1f/0x20, '!' '"' '#', '[' '\\' ']', 0x7f), and bytes above
+ * 0x7f (handed to jansson), by ts_json_dump and by ts_jw against
+ * json_dumps. */
+static void
+test_string_runs(void **state)
+{
+	(void)state;
+	static const unsigned char odd[] = { 0x01, 0x08, 0x0a, 0x1f, 0x20, '!', '"', '#', '[', '\\', ']', 0x7f, 0x80,
+		0xc3, 0xff };
+	char s[48];
+	for (size_t len = 1; len <= sizeof(s); len++)
+		for (size_t at = 0; at < len; at++)
+			for (size_t k = 0; k < sizeof(odd); k++) {
+				memset(s, 'A' + (int)(len % 26), len);
+				s[at] = (char)odd[k];
+				if (k % 3 == 0 && at + 9 < len)
+					s[at + 9] = '"'; /* a second one in the next word */
+				same_as_jansson(json_stringn_nocheck(s, len));
+				ts_jw w;
+				char *mine = NULL;
+				ts_jw_init(&w);
+				ts_jw_open(&w, NULL);
+				ts_jw_strn(&w, "k", s, len);
+				ts_jw_close(&w);
+				int rc = ts_jw_finish(&w, &mine);
+				json_t *o = json_object();
+				json_object_set_new(o, "k", json_stringn_nocheck(s, len));
+				char *ref = json_dumps(o, JSON_COMPACT);
+				json_decref(o);
+				if (odd[k] >= 0x80) {
+					assert_int_equal(rc, TS_JW_UNSURE);
+					free(ref);
+				} else {
+					assert_int_equal(rc, 0);
+					assert_same_text(mine, ref);
+				}
+			}
+}
+
 /* ts_jw_b64 against ts_json_set_b64 on a jansson object dumped by json_dumps:
  * every length mod 3, empty, package-sized, between other members */
 static void
@@ -743,6 +784,7 @@ main(void)
 		cmocka_unit_test(test_jw_random),
 		cmocka_unit_test(test_jw_errors),
 		cmocka_unit_test(test_jw_b64),
+		cmocka_unit_test(test_string_runs),
 		cmocka_unit_test(test_strings_text),
 		cmocka_unit_test(test_dump_sorted),
 		cmocka_unit_test(test_loads),
