@@ -49,6 +49,31 @@ set_err(char *errbuf, size_t errcap, const char *msg, int line, int col)
 #define JR_MAX_DEPTH 32
 #define JR_MAX_DIGITS 18
 
+/* The length of the prefix of s[0..n) that a JSON string holds as it is
+ * (the writer copies it, the reader takes it): bytes 0x20..0x7f but '"'
+ * and '\\'. Eight bytes at a time (the node's strings are mostly long
+ * base64 runs): a word is taken whole when no byte is >= 0x80 (the high
+ * bits), < 0x20, '"' or '\\' (the classic "has a byte less than / equal
+ * to" tests, which never miss one; a false alarm only sends the word to
+ * the byte loop). */
+static size_t
+plain_run(const unsigned char *s, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	size_t i = 0;
+	for (; n - i >= 8; i += 8) {
+		uint64_t x, q, e;
+		memcpy(&x, s + i, 8);
+		q = x ^ (ones * '"');
+		e = x ^ (ones * '\\');
+		if ((x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((e - ones) & ~e)) & high)
+			break;
+	}
+	while (i < n && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+		i++;
+	return i;
+}
+
 struct jreader {
 	const unsigned char *p, *end;
 };
@@ -69,8 +94,7 @@ jr_string(struct jreader *r, const char **s, size_t *n, char **tmp)
 	size_t esc = 0;
 	*tmp = NULL;
 	for (;;) {
-		while (p < r->end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
-			p++;
+		p += plain_run(p, (size_t)(r->end - p));
 		if (p >= r->end || *p >= 0x80 || *p < 0x20)
 			return -1;
 		if (*p == '"')
@@ -407,30 +431,6 @@ jb_reserve(struct ts_jbuf *b, size_t n)
 		return -1;
 	b->len -= n;
 	return 0;
-}
-
-/* The length of the prefix of s[0..n) that goes into a JSON string as it
- * is: bytes 0x20..0x7f but '"' and '\\'. Eight bytes at a time (the
- * node's strings are mostly long base64 runs): a word is taken whole when
- * no byte is >= 0x80 (the high bits), < 0x20, '"' or '\\' (the classic
- * "has a byte less than / equal to" tests, which never miss one; a false
- * alarm only sends the word to the byte loop). */
-static size_t
-plain_run(const unsigned char *s, size_t n)
-{
-	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-	size_t i = 0;
-	for (; n - i >= 8; i += 8) {
-		uint64_t x, q, e;
-		memcpy(&x, s + i, 8);
-		q = x ^ (ones * '"');
-		e = x ^ (ones * '\\');
-		if ((x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((e - ones) & ~e)) & high)
-			break;
-	}
-	while (i < n && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
-		i++;
-	return i;
 }
 
 /* 0, -1 out of memory, 1 not reproduced here (json_dumps does it) */

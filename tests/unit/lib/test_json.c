@@ -571,6 +571,31 @@ test_string_runs(void **state)
 			}
 }
 
+/* The fast reader takes plain runs eight bytes at a time too: one byte
+ * that matters at every offset of a long string, read by ts_json_parse and
+ * by jansson (same verdict, same value; the fast reader takes exactly the
+ * documents whose odd byte is plain or a two-character escape). */
+static void
+test_parse_runs(void **state)
+{
+	(void)state;
+	static const char *const odd[] = { "\x01", "\x1f", " ", "!", "#", "[", "]", "\x7f", "\\n", "\\\"",
+		"\\\\", "\\u0041", "\"", "\\", "\x80", "\xc3\xa9", "\t" };
+	static const int fast[] = { 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0 };
+	char doc[128];
+	for (size_t len = 1; len <= 40; len++)
+		for (size_t at = 0; at <= len; at++)
+			for (size_t k = 0; k < sizeof(odd) / sizeof(odd[0]); k++) {
+				char run[48];
+				memset(run, 'B', len);
+				run[len] = '\0';
+				int n = snprintf(doc, sizeof(doc), "{\"k\":\"%.*s%s%s\",\"z\":1}", (int)at, run, odd[k],
+				    run + at);
+				assert_true(n > 0 && (size_t)n < sizeof(doc));
+				parse_as_jansson(doc, (size_t)n, fast[k]);
+			}
+}
+
 /* ts_jw_b64 against ts_json_set_b64 on a jansson object dumped by json_dumps:
  * every length mod 3, empty, package-sized, between other members */
 static void
@@ -785,6 +810,7 @@ main(void)
 		cmocka_unit_test(test_jw_errors),
 		cmocka_unit_test(test_jw_b64),
 		cmocka_unit_test(test_string_runs),
+		cmocka_unit_test(test_parse_runs),
 		cmocka_unit_test(test_strings_text),
 		cmocka_unit_test(test_dump_sorted),
 		cmocka_unit_test(test_loads),
