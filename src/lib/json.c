@@ -825,14 +825,15 @@ ts_json_strings_text(const char *const (*kv)[2], size_t n)
 	for (size_t i = 0; i < n && !repeated; i++)
 		for (size_t j = 0; j < i && !repeated; j++)
 			repeated = kv[i][0] != NULL && kv[j][0] != NULL && strcmp(kv[i][0], kv[j][0]) == 0;
-	ts_jw_init(&w);
-	ts_jw_open(&w, NULL);
-	for (size_t i = 0; i < n && !repeated; i++)
-		ts_jw_str(&w, kv[i][0], kv[i][1]);
-	ts_jw_close(&w);
-	if (ts_jw_finish(&w, &txt) != TS_JW_UNSURE && !repeated)
-		return txt;
-	free(txt);
+	if (!repeated) {
+		ts_jw_init(&w);
+		ts_jw_open(&w, NULL);
+		for (size_t i = 0; i < n; i++)
+			ts_jw_str(&w, kv[i][0], kv[i][1]);
+		ts_jw_close(&w);
+		if (ts_jw_finish(&w, &txt) != TS_JW_UNSURE)
+			return txt;
+	}
 	/* jansson's answer: json_pack's "s" is json_string's check, and a
 	 * repeated key replaces the earlier value in place */
 	json_t *o = json_object();
