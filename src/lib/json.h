@@ -34,9 +34,11 @@ json_t *ts_json_loads(const char *s);
  * ts_jw: a JSON text writer for the documents the node makes per flow, so
  * that they need no jansson tree (json_pack's format parser, an allocation
  * and a hash insert per member, a free per member). Objects of string,
- * integer, boolean and object members only, written in the order the
- * calls come: the same text as ts_json_dump of a jansson object built in
- * that order.
+ * integer, boolean, base64, raw-text and object members only, written in
+ * the order the calls come: the same text as ts_json_dump of a jansson
+ * object built in that order. Keys must be distinct within an object: the
+ * writer does not look for repeats (jansson would replace the value in
+ * place).
  *
  * Errors are sticky: after the first, every call does nothing and
  * ts_jw_finish says what it was. TS_JW_UNSURE: a string this writer does
@@ -84,7 +86,8 @@ void ts_jw_b64(ts_jw *w, const char *key, const uint8_t *buf, size_t len);
  * caller vouches for it: ts_json_dump's or this writer's output). */
 void ts_jw_raw(ts_jw *w, const char *key, const char *json);
 /* 0 and *out the NUL-terminated text (caller frees), or the sticky error
- * (TS_JW_UNSURE, TS_ENOMEM, TS_EINVAL for unbalanced objects) and *out
+ * (TS_JW_UNSURE, TS_ENOMEM, TS_ELIMIT nested too deep, TS_EINVAL
+ * unbalanced objects or a member outside one) and *out
  * NULL. The writer is empty afterwards either way. */
 int ts_jw_finish(ts_jw *w, char **out);
 
