@@ -21,9 +21,11 @@ BEGIN {
 	# libcurl's code, and since the JSON calls' exchange is httpc's own
 	# (lib/http1, its waiting in poll), all of ts_httpc_json but its JSON
 	pat["provider_call"] = "curl_|ts_httpc_json"; fp["provider_call"] = "https_call"
-	pat["json"] = "libjansson|ts_json_parse|ts_json_dump"; fp["json"] = "json_parse,json_dump"
+	# lib/json.c's own writer (ts_jw_*) and its helpers too: JSON work without jansson
+	pat["json"] = "libjansson|ts_json_parse|ts_json_dump|ts_json_loads|ts_json_strings_text|ts_jw_"
+	fp["json"] = "json_parse,json_dump"
 	# the provider call first: its own SSL_write/SSL_read belong to it; only
-	# the JSON trees before it (its request dump and response parse are JSON's)
+	# the JSON before it (its request dump and response parse are JSON's)
 	order = "json provider_call fsync verify sign ecdh_derive keygen pkey_import sqlite tls_server"
 	no = split(order, O, " ")
 }

@@ -10,7 +10,8 @@
 # sample whose call stack holds a primitive's entry point (pki_verify,
 # pki_sign, EVP_PKEY_derive, pki_keygen, pubkey_import, sqlite3_step,
 # fdatasync, the TLS server's SSL_read/SSL_write, libcurl and ts_httpc_json, jansson and
-# ts_json_parse/ts_json_dump)
+# lib/json.c's own reader and writer: ts_json_parse/ts_json_dump/
+# ts_json_loads/ts_json_strings_text/ts_jw_*)
 # to it. Samples -> microseconds per flow: samples / frequency / flows in the
 # window, the flows in the window being the node's sampled CPU time divided by
 # the run's node CPU per flow. Printed next to the floor part of the same run

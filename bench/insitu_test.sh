@@ -10,7 +10,8 @@ AWKF=$(dirname "$0")/insitu.awk
 T=$(mktemp -d /tmp/tapshare-insitu-test.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 printf '%s\n' "verify 4 50 200" "fsync 7 100 700" "sqlite_step 100 3 300" "pwrite 100 1 100" \
-	"https_request 6 30 180" "sse_write 6 20 120" "https_call 2 50 100" >"$T/floor.txt"
+	"https_request 6 30 180" "sse_write 6 20 120" "https_call 2 50 100" \
+	"json_parse 4 5 20" "json_dump 4 5 20" >"$T/floor.txt"
 s() { printf 'tapshare-node 1\n'; for f in "$@"; do printf '\t%s (x)\n' "$f"; done; printf '\n'; }
 {
 	s ecdsa_verify pki_verify main       # verify
@@ -23,18 +24,21 @@ s() { printf 'tapshare-node 1\n'; for f in "$@"; do printf '\t%s (x)\n' "$f"; do
 	s fdatasync pki_verify main          # fsync comes first in the order
 	s do_sys_poll poll ts_httpc_json https_call main   # provider call (httpc's own wait)
 	s json_loadb ts_json_parse ts_httpc_json main      # json, not the provider call
+	s jb_put ts_jw_str store_share_text main # json: lib/json.c's writer
+	s memcpy libjansson.so.4 emit_ac main # json: jansson (perf names the DSO)
+	s ts_json_loads credential_profile main # json: the fast reader
 } >"$T/stacks.txt"
-# 10 samples at 1000 Hz = 10 ms of node CPU; 2 ms per flow: 5 flows in the
+# 13 samples at 1000 Hz = 13 ms of node CPU; 2.6 ms per flow: 5 flows in the
 # window, 1 sample = 1 ms / 5 flows = 200 us per flow.
-awk -v freq=1000 -v node_ms=2 -v floorf="$T/floor.txt" -f "$AWKF" "$T/stacks.txt" >"$T/out"
+awk -v freq=1000 -v node_ms=2.6 -v floorf="$T/floor.txt" -f "$AWKF" "$T/stacks.txt" >"$T/out"
 fail() { echo "insitu_test: $1" >&2; cat "$T/out" >&2; exit 1; }
 row() { awk -v k="$1" '$1 == k {print $2, $3, $4}' "$T/out"; }
-grep -q '^10 node samples = 5 flows in the window, 200.00 us' "$T/out" || fail "sample arithmetic"
+grep -q '^13 node samples = 5 flows in the window, 200.00 us' "$T/out" || fail "sample arithmetic"
 [ "$(row verify)" = "200.0 400.0 2.00" ] || fail "verify row: $(row verify)"
 [ "$(row fsync)" = "700.0 400.0 0.57" ] || fail "fsync row (first match wins): $(row fsync)"
 [ "$(row sqlite)" = "400.0 200.0 0.50" ] || fail "sqlite row (steps + pwrite): $(row sqlite)"
 [ "$(row provider_call)" = "100.0 400.0 4.00" ] || fail "provider call row: $(row provider_call)"
 [ "$(row tls_server)" = "300.0 200.0 0.67" ] || fail "tls server row: $(row tls_server)"
-[ "$(row json)" = "0.0 200.0 -" ] || fail "json row (before the provider call): $(row json)"
+[ "$(row json)" = "40.0 800.0 20.00" ] || fail "json row (jansson, ts_jw_, ts_json_loads, before the provider call): $(row json)"
 grep -q '^(no primitive) *- *200.0' "$T/out" || fail "rest row"
 echo "insitu_test: ok"

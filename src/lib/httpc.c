@@ -601,13 +601,32 @@ ts_httpc_json(ts_httpc *c, const char *method, const char *url,
     const char *const *headers, json_t *body, long *status, json_t **resp,
     char *errbuf, size_t errcap)
 {
+	char *txt = NULL;
+	if (body != NULL && (txt = ts_json_dump(body)) == NULL) {
+		if (status != NULL)
+			*status = 0;
+		if (resp != NULL)
+			*resp = NULL;
+		if (errbuf != NULL && errcap > 0)
+			errbuf[0] = '\0';
+		return c == NULL || method == NULL || url == NULL ? TS_EINVAL : TS_ENOMEM;
+	}
+	int rc = ts_httpc_json_text(c, method, url, headers, txt, status, resp, errbuf, errcap);
+	free(txt);
+	return rc;
+}
+
+int
+ts_httpc_json_text(ts_httpc *c, const char *method, const char *url,
+    const char *const *headers, const char *req_body, long *status, json_t **resp,
+    char *errbuf, size_t errcap)
+{
 	static const char *const fixed[] = {
 		"Content-Type: application/json",
 		"Accept: application/json",
 		NULL,
 	};
 	struct body_buf rb = { 0 };
-	char *req_body = NULL;
 	int rc = TS_EINVAL;
 
 	if (status != NULL)
@@ -626,10 +645,6 @@ ts_httpc_json(ts_httpc *c, const char *method, const char *url,
 		goto fail;
 	if ((rc = check_headers(headers)) != 0)
 		goto fail;
-	if (body != NULL && (req_body = ts_json_dump(body)) == NULL) {
-		rc = TS_ENOMEM;
-		goto fail;
-	}
 	if ((rc = build_request(&c->wbuf, method, origin, target, tlen, fixed, headers, req_body)) != 0)
 		goto fail;
 	if (c->rbuf == NULL && (c->rbuf = malloc(HTTPC_RBUF)) == NULL) {
@@ -691,7 +706,6 @@ fail:
 		free(c->wbuf.data);
 		c->wbuf = (struct body_buf){ 0 };
 	}
-	free(req_body);
 	free(rb.data);
 	return rc;
 }

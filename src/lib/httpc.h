@@ -42,6 +42,11 @@ void ts_httpc_free(ts_httpc *c); /* NULL ok */
 int ts_httpc_json(ts_httpc *c, const char *method, const char *url,
     const char *const *headers, json_t *body, long *status, json_t **resp,
     char *errbuf, size_t errcap);
+/* ts_httpc_json with the body as JSON text (borrowed, may be NULL: no
+ * body), sent as it is. */
+int ts_httpc_json_text(ts_httpc *c, const char *method, const char *url,
+    const char *const *headers, const char *body, long *status, json_t **resp,
+    char *errbuf, size_t errcap);
 
 /* One server-sent event, as delivered to the callback (strings borrowed,
  * valid during the call). Return nonzero from the callback to stop. */

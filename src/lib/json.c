@@ -3,9 +3,12 @@
  */
 #include "lib/json.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -46,6 +49,31 @@ set_err(char *errbuf, size_t errcap, const char *msg, int line, int col)
 #define JR_MAX_DEPTH 32
 #define JR_MAX_DIGITS 18
 
+/* The length of the prefix of s[0..n) that a JSON string holds as it is
+ * (the writer copies it, the reader takes it): bytes 0x20..0x7f but '"'
+ * and '\\'. Eight bytes at a time (the node's strings are mostly long
+ * base64 runs): a word is taken whole when no byte is >= 0x80 (the high
+ * bits), < 0x20, '"' or '\\' (the classic "has a byte less than / equal
+ * to" tests, which never miss one; a false alarm only sends the word to
+ * the byte loop). */
+static size_t
+plain_run(const unsigned char *s, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	size_t i = 0;
+	for (; n - i >= 8; i += 8) {
+		uint64_t x, q, e;
+		memcpy(&x, s + i, 8);
+		q = x ^ (ones * '"');
+		e = x ^ (ones * '\\');
+		if ((x | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((e - ones) & ~e)) & high)
+			break;
+	}
+	while (i < n && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+		i++;
+	return i;
+}
+
 struct jreader {
 	const unsigned char *p, *end;
 };
@@ -66,8 +94,7 @@ jr_string(struct jreader *r, const char **s, size_t *n, char **tmp)
 	size_t esc = 0;
 	*tmp = NULL;
 	for (;;) {
-		while (p < r->end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
-			p++;
+		p += plain_run(p, (size_t)(r->end - p));
 		if (p >= r->end || *p >= 0x80 || *p < 0x20)
 			return -1;
 		if (*p == '"')
@@ -369,14 +396,9 @@ ts_json_set_b64(json_t *obj, const char *key, const uint8_t *buf, size_t len)
  * without the probe. */
 extern void ts_bench_json_dump(size_t len) __attribute__((weak));
 
-struct jbuf {
-	char *p;
-	size_t len, cap;
-};
-
 /* 0 or -1 (out of memory) */
 static int
-jb_put(struct jbuf *b, const char *s, size_t n)
+jb_put(struct ts_jbuf *b, const char *s, size_t n)
 {
 	if (n == 0)
 		return 0;
@@ -393,30 +415,50 @@ jb_put(struct jbuf *b, const char *s, size_t n)
 		b->p = p;
 		b->cap = cap;
 	}
-	memcpy(b->p + b->len, s, n);
+	if (s != NULL) /* NULL: room reserved, the caller fills it */
+		memcpy(b->p + b->len, s, n);
 	b->len += n;
+	return 0;
+}
+
+/* Room for n more bytes: 0 or -1 (out of memory). */
+static int
+jb_reserve(struct ts_jbuf *b, size_t n)
+{
+	if (n <= b->cap - b->len)
+		return 0;
+	if (jb_put(b, NULL, n) != 0)
+		return -1;
+	b->len -= n;
 	return 0;
 }
 
 /* 0, -1 out of memory, 1 not reproduced here (json_dumps does it) */
 static int
-jb_string(struct jbuf *b, const char *s, size_t n)
+jb_string(struct ts_jbuf *b, const char *str, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	if (jb_put(b, "\"", 1) != 0)
+	const unsigned char *s = (const unsigned char *)str;
+	/* invariant: room for what is left of s as it is, and the closing quote */
+	if (n > SIZE_MAX - 2 || jb_reserve(b, n + 2) != 0)
 		return -1;
-	size_t run = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\')
-			continue;
+	b->p[b->len++] = '"';
+	size_t i = 0;
+	for (;;) {
+		size_t run = plain_run(s + i, n - i);
+		memcpy(b->p + b->len, s + i, run);
+		b->len += run;
+		i += run;
+		if (i == n)
+			break;
+		unsigned char c = s[i++];
 		if (c >= 0x80)
 			return 1;
-		if (jb_put(b, s + run, i - run) != 0)
+		/* up to 6 bytes for this one, of which 1 was reserved */
+		if (jb_reserve(b, (n - i) + 6 + 1) != 0)
 			return -1;
-		run = i + 1;
-		char e[6] = { '\\', 0 };
-		size_t el = 2;
+		char *e = b->p + b->len;
+		e[0] = '\\';
 		switch (c) {
 		case '"': e[1] = '"'; break;
 		case '\\': e[1] = '\\'; break;
@@ -427,18 +469,16 @@ jb_string(struct jbuf *b, const char *s, size_t n)
 		case '\t': e[1] = 't'; break;
 		default: /* another control character: backslash, u, 00XX in upper-case hex */
 			e[1] = 'u', e[2] = '0', e[3] = '0', e[4] = hex[c >> 4], e[5] = hex[c & 15];
-			el = 6;
+			b->len += 4;
 		}
-		if (jb_put(b, e, el) != 0)
-			return -1;
+		b->len += 2;
 	}
-	if (jb_put(b, s + run, n - run) != 0 || jb_put(b, "\"", 1) != 0)
-		return -1;
+	b->p[b->len++] = '"';
 	return 0;
 }
 
 static int
-jb_integer(struct jbuf *b, json_int_t v)
+jb_integer(struct ts_jbuf *b, json_int_t v)
 {
 	char d[24];
 	size_t i = sizeof(d);
@@ -453,31 +493,80 @@ jb_integer(struct jbuf *b, json_int_t v)
 	return jb_put(b, d + i, sizeof(d) - i);
 }
 
+struct jkey {
+	const char *k;
+	size_t n;
+	const json_t *v;
+};
+
+/* jansson's JSON_SORT_KEYS order: bytes compared as unsigned (memcmp), a
+ * key that is a prefix of another first */
 static int
-jb_value(struct jbuf *b, const json_t *v, int depth)
+jkey_cmp(const void *a, const void *b)
+{
+	const struct jkey *x = a, *y = b;
+	int c = memcmp(x->k, y->k, x->n < y->n ? x->n : y->n);
+	return c != 0 ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+static int jb_value(struct ts_jbuf *b, const json_t *v, int depth, int sorted);
+
+static int
+jb_member(struct ts_jbuf *b, int first, const char *k, size_t kn, const json_t *v, int depth, int sorted)
+{
+	int rc;
+	if (!first && jb_put(b, ",", 1) != 0)
+		return -1;
+	if ((rc = jb_string(b, k, kn)) != 0)
+		return rc;
+	if (jb_put(b, ":", 1) != 0)
+		return -1;
+	return jb_value(b, v, depth + 1, sorted);
+}
+
+static int
+jb_object(struct ts_jbuf *b, const json_t *v, int depth, int sorted)
+{
+	int rc = 0;
+	if (jb_put(b, "{", 1) != 0)
+		return -1;
+	if (!sorted) {
+		/* jansson keeps insertion order and iterates in it */
+		void *it = json_object_iter((json_t *)v);
+		for (int first = 1; it != NULL; it = json_object_iter_next((json_t *)v, it), first = 0)
+			if ((rc = jb_member(b, first, json_object_iter_key(it), json_object_iter_key_len(it),
+			    json_object_iter_value(it), depth, sorted)) != 0)
+				return rc;
+		return jb_put(b, "}", 1);
+	}
+	size_t n = json_object_size(v), i = 0;
+	if (n > SIZE_MAX / sizeof(struct jkey))
+		return -1;
+	struct jkey *keys = malloc((n ? n : 1) * sizeof(*keys));
+	if (keys == NULL)
+		return -1;
+	for (void *it = json_object_iter((json_t *)v); it != NULL && i < n;
+	    it = json_object_iter_next((json_t *)v, it), i++) {
+		keys[i].k = json_object_iter_key(it);
+		keys[i].n = json_object_iter_key_len(it);
+		keys[i].v = json_object_iter_value(it);
+	}
+	qsort(keys, i, sizeof(*keys), jkey_cmp);
+	for (size_t j = 0; j < i && rc == 0; j++)
+		rc = jb_member(b, j == 0, keys[j].k, keys[j].n, keys[j].v, depth, sorted);
+	free(keys);
+	return rc != 0 ? rc : jb_put(b, "}", 1);
+}
+
+static int
+jb_value(struct ts_jbuf *b, const json_t *v, int depth, int sorted)
 {
 	int rc;
 	switch (json_typeof(v)) {
-	case JSON_OBJECT: {
+	case JSON_OBJECT:
 		if (depth >= JB_MAX_DEPTH)
 			return 1;
-		if (jb_put(b, "{", 1) != 0)
-			return -1;
-		/* jansson keeps insertion order and iterates in it (no
-		 * JSON_SORT_KEYS here) */
-		void *it = json_object_iter((json_t *)v);
-		for (int first = 1; it != NULL; it = json_object_iter_next((json_t *)v, it), first = 0) {
-			if (!first && jb_put(b, ",", 1) != 0)
-				return -1;
-			if ((rc = jb_string(b, json_object_iter_key(it), json_object_iter_key_len(it))) != 0)
-				return rc;
-			if (jb_put(b, ":", 1) != 0)
-				return -1;
-			if ((rc = jb_value(b, json_object_iter_value(it), depth + 1)) != 0)
-				return rc;
-		}
-		return jb_put(b, "}", 1);
-	}
+		return jb_object(b, v, depth, sorted);
 	case JSON_ARRAY: {
 		if (depth >= JB_MAX_DEPTH)
 			return 1;
@@ -487,7 +576,7 @@ jb_value(struct jbuf *b, const json_t *v, int depth)
 		for (size_t i = 0; i < n; i++) {
 			if (i > 0 && jb_put(b, ",", 1) != 0)
 				return -1;
-			if ((rc = jb_value(b, json_array_get(v, i), depth + 1)) != 0)
+			if ((rc = jb_value(b, json_array_get(v, i), depth + 1, sorted)) != 0)
 				return rc;
 		}
 		return jb_put(b, "]", 1);
@@ -507,18 +596,256 @@ jb_value(struct jbuf *b, const json_t *v, int depth)
 	}
 }
 
-char *
-ts_json_dump(const json_t *v)
+static char *
+dump(const json_t *v, int sorted)
 {
 	if (v == NULL)
 		return NULL;
-	struct jbuf b = { NULL, 0, 0 };
-	int rc = jb_value(&b, v, 0);
+	struct ts_jbuf b = { NULL, 0, 0 };
+	int rc = jb_value(&b, v, 0, sorted);
 	if (rc == 0 && jb_put(&b, "", 1) == 0) {
 		if (ts_bench_json_dump != NULL)
 			ts_bench_json_dump(b.len - 1);
 		return b.p;
 	}
 	free(b.p);
-	return rc > 0 ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	return rc > 0 ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | (sorted ? JSON_SORT_KEYS : 0)) : NULL;
+}
+
+char *
+ts_json_dump(const json_t *v)
+{
+	return dump(v, 0);
+}
+
+char *
+ts_json_dump_sorted(const json_t *v)
+{
+	return dump(v, 1);
+}
+
+json_t *
+ts_json_loads(const char *s)
+{
+	if (s == NULL)
+		return NULL;
+	json_t *v = jr_document(s, strlen(s));
+	if (v != NULL) {
+		if (ts_bench_json_parse != NULL)
+			ts_bench_json_parse(strlen(s));
+		return v;
+	}
+	return json_loads(s, 0, NULL);
+}
+
+/* ---- ts_jw ---------------------------------------------------------------- */
+
+void
+ts_jw_init(ts_jw *w)
+{
+	memset(w, 0, sizeof(*w));
+}
+
+
+static void
+jw_fail(ts_jw *w, int rc)
+{
+	if (w->status == 0)
+		w->status = rc;
+}
+
+void
+ts_jw_reserve(ts_jw *w, size_t n)
+{
+	if (w->status == 0 && jb_reserve(&w->b, n) != 0)
+		jw_fail(w, TS_ENOMEM);
+}
+
+static void
+jw_put(ts_jw *w, const char *s, size_t n)
+{
+	if (w->status == 0 && jb_put(&w->b, s, n) != 0)
+		jw_fail(w, TS_ENOMEM);
+}
+
+static void
+jw_string(ts_jw *w, const char *s, size_t n)
+{
+	if (w->status != 0)
+		return;
+	if (s == NULL) {
+		jw_fail(w, TS_JW_UNSURE);
+		return;
+	}
+	int rc = jb_string(&w->b, s, n);
+	if (rc != 0)
+		jw_fail(w, rc > 0 ? TS_JW_UNSURE : TS_ENOMEM);
+}
+
+/* The separator and "key": of a new member of the object open now. */
+static void
+jw_key(ts_jw *w, const char *key)
+{
+	if (w->status != 0)
+		return;
+	if (w->depth == 0 || key == NULL) {
+		jw_fail(w, TS_EINVAL);
+		return;
+	}
+	uint32_t bit = (uint32_t)1 << (w->depth - 1);
+	if (w->more & bit)
+		jw_put(w, ",", 1);
+	w->more |= bit;
+	jw_string(w, key, strlen(key));
+	jw_put(w, ":", 1);
+}
+
+void
+ts_jw_open(ts_jw *w, const char *key)
+{
+	if (w->status != 0)
+		return;
+	if (key == NULL ? w->depth != 0 || w->b.len != 0 : w->depth == 0) {
+		jw_fail(w, TS_EINVAL);
+		return;
+	}
+	if (w->depth >= TS_JW_MAX_DEPTH) {
+		jw_fail(w, TS_ELIMIT);
+		return;
+	}
+	if (key != NULL)
+		jw_key(w, key);
+	jw_put(w, "{", 1);
+	w->more &= ~((uint32_t)1 << w->depth);
+	w->depth++;
+}
+
+void
+ts_jw_close(ts_jw *w)
+{
+	if (w->status != 0)
+		return;
+	if (w->depth == 0) {
+		jw_fail(w, TS_EINVAL);
+		return;
+	}
+	w->depth--;
+	jw_put(w, "}", 1);
+}
+
+void
+ts_jw_strn(ts_jw *w, const char *key, const char *s, size_t n)
+{
+	jw_key(w, key);
+	jw_string(w, s, n);
+}
+
+void
+ts_jw_str(ts_jw *w, const char *key, const char *s)
+{
+	ts_jw_strn(w, key, s, s != NULL ? strlen(s) : 0);
+}
+
+void
+ts_jw_int(ts_jw *w, const char *key, int64_t v)
+{
+	jw_key(w, key);
+	if (w->status == 0 && jb_integer(&w->b, (json_int_t)v) != 0)
+		jw_fail(w, TS_ENOMEM);
+}
+
+void
+ts_jw_bool(ts_jw *w, const char *key, int v)
+{
+	jw_key(w, key);
+	if (v)
+		jw_put(w, "true", 4);
+	else
+		jw_put(w, "false", 5);
+}
+
+void
+ts_jw_b64(ts_jw *w, const char *key, const uint8_t *buf, size_t len)
+{
+	jw_key(w, key);
+	if (w->status != 0)
+		return;
+	if ((buf == NULL && len != 0) || len > (size_t)INT_MAX / 2) {
+		jw_fail(w, TS_EINVAL);
+		return;
+	}
+	/* encoded in place: a bound package is tens of kB */
+	size_t n = 4 * ((len + 2) / 3);
+	jw_put(w, "\"", 1);
+	if (w->status == 0 && jb_reserve(&w->b, n + 1) != 0) /* EVP_EncodeBlock writes a NUL */
+		jw_fail(w, TS_ENOMEM);
+	if (w->status != 0)
+		return;
+	EVP_EncodeBlock((unsigned char *)w->b.p + w->b.len, buf != NULL ? buf : (const uint8_t *)"", (int)len);
+	w->b.len += n;
+	jw_put(w, "\"", 1);
+}
+
+void
+ts_jw_raw(ts_jw *w, const char *key, const char *json)
+{
+	if (json == NULL) {
+		jw_fail(w, TS_JW_UNSURE);
+		return;
+	}
+	jw_key(w, key);
+	jw_put(w, json, strlen(json));
+}
+
+int
+ts_jw_finish(ts_jw *w, char **out)
+{
+	*out = NULL;
+	if (w->status == 0 && (w->depth != 0 || w->b.len == 0))
+		jw_fail(w, TS_EINVAL);
+	jw_put(w, "", 1);
+	int rc = w->status;
+	if (rc == 0) {
+		if (ts_bench_json_dump != NULL)
+			ts_bench_json_dump(w->b.len - 1);
+		*out = w->b.p;
+	} else {
+		free(w->b.p);
+	}
+	ts_jw_init(w);
+	return rc;
+}
+
+char *
+ts_json_strings_text(const char *const (*kv)[2], size_t n)
+{
+	ts_jw w;
+	char *txt = NULL;
+	int repeated = 0;
+	for (size_t i = 0; i < n && !repeated; i++)
+		for (size_t j = 0; j < i && !repeated; j++)
+			repeated = kv[i][0] != NULL && kv[j][0] != NULL && strcmp(kv[i][0], kv[j][0]) == 0;
+	if (!repeated) {
+		ts_jw_init(&w);
+		ts_jw_open(&w, NULL);
+		for (size_t i = 0; i < n; i++)
+			ts_jw_str(&w, kv[i][0], kv[i][1]);
+		ts_jw_close(&w);
+		if (ts_jw_finish(&w, &txt) != TS_JW_UNSURE)
+			return txt;
+	}
+	/* jansson's answer: json_pack's "s" is json_string's check, and a
+	 * repeated key replaces the earlier value in place */
+	json_t *o = json_object();
+	for (size_t i = 0; o != NULL && i < n; i++) {
+		json_t *v = kv[i][1] != NULL && kv[i][0] != NULL ? json_string(kv[i][1]) : NULL;
+		/* json_object_set_new takes v, also on failure */
+		if (v == NULL || json_object_set_new(o, kv[i][0], v) != 0) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
+	txt = ts_json_dump(o);
+	json_decref(o);
+	return txt;
 }

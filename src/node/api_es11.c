@@ -59,7 +59,7 @@ h_initiate(struct evhttp_request *req, void *arg)
 		       &why) != 0) {
 		rsp_reply_refusal(req, &why);
 	} else {
-		rsp_reply_ok(req, rsp_auth1_json(n, tid, s1, s1_len, sig));
+		rsp_reply_auth1(req, n, tid, s1, s1_len, sig);
 	}
 	free(chal);
 	free(info1);

@@ -55,6 +55,43 @@ rsp_reply_ok(struct evhttp_request *req, json_t *body)
 }
 
 void
+rsp_reply_ok_b64(struct evhttp_request *req, const char *tid, const rsp_b64 *m, size_t n)
+{
+	ts_jw w;
+	char *txt = NULL;
+	size_t need = 256;
+	for (size_t i = 0; i < n; i++)
+		need += 4 * ((m[i].len + 2) / 3) + strlen(m[i].key) + 6;
+	ts_jw_init(&w);
+	ts_jw_reserve(&w, need); /* one allocation for a package-sized answer */
+	ts_jw_open(&w, NULL);
+	ts_jw_str(&w, "transactionId", tid);
+	for (size_t i = 0; i < n; i++)
+		ts_jw_b64(&w, m[i].key, m[i].buf, m[i].len);
+	/* rsp_reply_ok sets the header last */
+	ts_jw_open(&w, "header");
+	ts_jw_open(&w, "functionExecutionStatus");
+	ts_jw_str(&w, "status", "Executed-Success");
+	ts_jw_close(&w);
+	ts_jw_close(&w);
+	ts_jw_close(&w);
+	int rc = ts_jw_finish(&w, &txt);
+	if (rc != TS_JW_UNSURE) {
+		rsp_admin_protocol(req);
+		/* ts_httpd_reply_json's answer when the dump fails */
+		ts_httpd_reply_json_text(req, rc == 0 ? 200 : 500, txt);
+		free(txt);
+		return;
+	}
+	/* a transactionId the writer does not reproduce (it came from the
+	 * request): jansson's tree, as this answer was made before */
+	json_t *r = json_pack("{s:s}", "transactionId", tid);
+	for (size_t i = 0; i < n; i++)
+		ts_json_set_b64(r, m[i].key, m[i].buf, m[i].len);
+	rsp_reply_ok(req, r);
+}
+
+void
 rsp_reply_fail(struct evhttp_request *req, es9_status s, const char *subject_id, const char *fmt, ...)
 {
 	char msg[512];
@@ -153,28 +190,28 @@ node_download_svc(node *n, download_svc *d)
  * serverSigned1, serverSignature1 (5F37 data object), euiccCiPKIdToBeUsed
  * (the DER SubjectKeyIdentifier of the CI that issued our certificate: 04 L
  * keyid), serverCertificate. */
-json_t *
-rsp_auth1_json(node *n, const char *tid, const uint8_t *s1, size_t s1_len, const uint8_t sig[64])
+void
+rsp_reply_auth1(struct evhttp_request *req, node *n, const char *tid, const uint8_t *s1, size_t s1_len,
+    const uint8_t sig[64])
 {
-	json_t *r = json_pack("{s:s}", "transactionId", tid);
 	uint8_t sdo[3 + 64];
 	es10_sig_do(sig, sdo);
-	ts_json_set_b64(r, "serverSigned1", s1, s1_len);
-	ts_json_set_b64(r, "serverSignature1", sdo, sizeof(sdo));
+	rsp_b64 m[4] = { { "serverSigned1", s1, s1_len }, { "serverSignature1", sdo, sizeof(sdo) } };
+	size_t nm = 2;
 	/* the certificate parsed at start (admin.c), not again per session */
 	X509 *x = n->dpauth_cert;
+	uint8_t pk[2 + 128];
 	if (x != NULL) {
 		const ASN1_OCTET_STRING *k = X509_get0_authority_key_id(x);
 		if (k != NULL && k->length > 0 && k->length < 128) {
-			uint8_t pk[2 + 128];
 			pk[0] = 0x04;
 			pk[1] = (uint8_t)k->length;
 			memcpy(pk + 2, k->data, (size_t)k->length);
-			ts_json_set_b64(r, "euiccCiPKIdToBeUsed", pk, 2 + (size_t)k->length);
+			m[nm++] = (rsp_b64){ "euiccCiPKIdToBeUsed", pk, 2 + (size_t)k->length };
 		}
 	}
-	ts_json_set_b64(r, "serverCertificate", n->dpauth_cert_der, n->dpauth_cert_der_len);
-	return r;
+	m[nm++] = (rsp_b64){ "serverCertificate", n->dpauth_cert_der, n->dpauth_cert_der_len };
+	rsp_reply_ok_b64(req, tid, m, nm);
 }
 
 /* POST /v1/companion/stream/initiate {eid, euiccChallenge} (stream_auth.h) */
@@ -203,7 +240,7 @@ h_stream_initiate(struct evhttp_request *req, void *arg)
 		       &why) != 0) {
 		rsp_reply_refusal(req, &why);
 	} else {
-		rsp_reply_ok(req, rsp_auth1_json(n, tid, s1, s1_len, sig));
+		rsp_reply_auth1(req, n, tid, s1, s1_len, sig);
 	}
 	free(chal);
 	free(s1);
@@ -286,7 +323,7 @@ h_initiate(struct evhttp_request *req, void *arg)
 	} else if (download_initiate(&d, n->st, mid, addr, &i1, chal, tid, &s1, &s1_len, sig, &why) != 0) {
 		rsp_reply_refusal(req, &why);
 	} else {
-		rsp_reply_ok(req, rsp_auth1_json(n, tid, s1, s1_len, sig));
+		rsp_reply_auth1(req, n, tid, s1, s1_len, sig);
 	}
 	free(chal);
 	free(info1);
@@ -349,14 +386,11 @@ h_authenticate(struct evhttp_request *req, void *arg)
 	} else if (download_authenticate(&d, n->st, tid, asr, asr_len, &md, &md_len, &s2, &s2_len, sig2, &why) != 0) {
 		rsp_reply_refusal(req, &why);
 	} else {
-		json_t *r = json_pack("{s:s}", "transactionId", tid);
-		ts_json_set_b64(r, "profileMetadata", md, md_len);
-		ts_json_set_b64(r, "smdpSigned2", s2, s2_len);
 		uint8_t sdo[3 + 64];
 		es10_sig_do(sig2, sdo);
-		ts_json_set_b64(r, "smdpSignature2", sdo, sizeof(sdo));
-		ts_json_set_b64(r, "smdpCertificate", n->dppb_cert_der, n->dppb_cert_der_len);
-		rsp_reply_ok(req, r);
+		const rsp_b64 m[] = { { "profileMetadata", md, md_len }, { "smdpSigned2", s2, s2_len },
+			{ "smdpSignature2", sdo, sizeof(sdo) }, { "smdpCertificate", n->dppb_cert_der, n->dppb_cert_der_len } };
+		rsp_reply_ok_b64(req, tid, m, TS_ARRAY_LEN(m));
 	}
 	free(asr);
 	free(s2);
@@ -385,9 +419,8 @@ h_get_bpp(struct evhttp_request *req, void *arg)
 	} else if (download_package(&d, n->st, tid, pdr, pdr_len, &bpp, &bpp_len, &why) != 0) {
 		rsp_reply_refusal(req, &why);
 	} else {
-		json_t *r = json_pack("{s:s}", "transactionId", tid);
-		ts_json_set_b64(r, "boundProfilePackage", bpp, bpp_len);
-		rsp_reply_ok(req, r);
+		const rsp_b64 m[] = { { "boundProfilePackage", bpp, bpp_len } };
+		rsp_reply_ok_b64(req, tid, m, TS_ARRAY_LEN(m));
 	}
 	if (bpp != NULL) {
 		OPENSSL_cleanse(bpp, bpp_len);

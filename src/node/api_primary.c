@@ -117,7 +117,7 @@ idempotency(struct evhttp_request *req, const char *device_id, const char *path,
 		return -1;
 	}
 	snprintf(key, IDEM_KEY_MAX + 1, "%s", k);
-	char *txt = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+	char *txt = ts_json_dump_sorted(body);
 	request_hash(req, path, txt ? txt : "", hash);
 	free(txt);
 	memset(idem, 0, sizeof(*idem));

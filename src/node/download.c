@@ -120,7 +120,7 @@ share_store_metadata(const download_svc *d, store *st, const store_share *sh, co
 		return TS_ELIMIT;
 	if ((rc = share_credential(st, sh->id, &cred)) != 0)
 		return rc;
-	json_t *j = json_loads(cred, 0, NULL);
+	json_t *j = ts_json_loads(cred);
 	const char *iccid = j != NULL && ts_json_str(j, "profile_package") != NULL ? ts_json_str(j, "iccid") : NULL;
 	if (iccid != NULL)
 		rc = upp_iccid_encode(iccid, m->iccid);
@@ -485,7 +485,7 @@ done:
 static int
 credential_profile(const char *cred, const eid_t *eid, rsp_metadata *m, uint8_t **out, size_t *len)
 {
-	json_t *j = json_loads(cred, 0, NULL);
+	json_t *j = ts_json_loads(cred);
 	const char *pkg = j != NULL ? ts_json_str(j, "profile_package") : NULL;
 	int rc;
 	*out = NULL;

@@ -106,8 +106,8 @@ outbox_classify(int transport_rc, const char *transport_err, const char *provide
 
 /* The HTTPS transport (outbox_call_fn): arg is the worker. */
 static int
-https_call(void *arg, const store_provider *p, const char *function, json_t *body, json_t **resp, char *reason,
-    size_t rcap)
+https_call(void *arg, const store_provider *p, const char *function, const char *body, json_t **resp,
+    char *reason, size_t rcap)
 {
 	worker *w = arg;
 	ts_httpc *c = client_for(w, p);
@@ -125,15 +125,15 @@ https_call(void *arg, const store_provider *p, const char *function, json_t *bod
 	char err[256] = "";
 	json_t *r = NULL;
 	int64_t t0 = metrics_now_us();
-	int rc = ts_httpc_json(c, "POST", url, hdrs, body, &status, &r, err, sizeof(err));
+	int rc = ts_httpc_json_text(c, "POST", url, hdrs, body, &status, &r, err, sizeof(err));
 	rc = outbox_classify(rc, err, p->name, status, r, resp, reason, rcap);
 	metrics_provider_call(function, rc, t0);
 	return rc;
 }
 
 static int
-call_provider(worker *w, const store_provider *p, const char *function, json_t *body, json_t **resp, char *reason,
-    size_t rcap)
+call_provider(worker *w, const store_provider *p, const char *function, const char *body, json_t **resp,
+    char *reason, size_t rcap)
 {
 	*resp = NULL;
 	return w->call(w->call_arg, p, function, body, resp, reason, rcap);
@@ -144,6 +144,39 @@ header(const store_outbox *o)
 {
 	return json_pack("{s:s,s:s}", "functionRequesterIdentifier", "tapshare-node",
 	    "functionCallIdentifier", o->call_id);
+}
+
+/* Opens a request body in w with its header (header()'s members). */
+static void
+header_jw(ts_jw *w, const store_outbox *o)
+{
+	ts_jw_reserve(w, 1024);
+	ts_jw_open(w, NULL);
+	ts_jw_open(w, "header");
+	ts_jw_str(w, "functionRequesterIdentifier", "tapshare-node");
+	ts_jw_str(w, "functionCallIdentifier", o->call_id);
+	ts_jw_close(w);
+}
+
+/* The text of a body built as a jansson tree (taken; NULL: json_pack
+ * refused a value, and the call goes without a body, as it always has). */
+static char *
+tree_text(json_t *body)
+{
+	char *t = body != NULL ? ts_json_dump(body) : NULL;
+	json_decref(body);
+	return t;
+}
+
+/* w's text, or, when the writer is unsure of a value (not plain ASCII),
+ * the tree's, which the caller then builds: *unsure set. */
+static char *
+jw_text(ts_jw *w, int *unsure)
+{
+	char *t = NULL;
+	ts_jw_close(w);
+	*unsure = ts_jw_finish(w, &t) == TS_JW_UNSURE;
+	return t;
 }
 
 int64_t
@@ -206,13 +239,28 @@ do_confirm(worker *w, const store_outbox *o, char *reason, size_t rcap)
 		return read_failed(rc, reason, rcap);
 	if (rc != 0)
 		memset(&app, 0, sizeof(app));
-	json_t *body = json_pack("{s:o,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s}", "header", header(o), "eid", sh.eid, "appId",
-	    sh.app_id, "userId", user, "shareId", sh.id, "requestedDurationS", (json_int_t)sh.duration_s,
-	    "kind", app.kind[0] ? app.kind : "sim", "name", app.name[0] ? app.name : sh.app_id,
-	    "operationType", strcmp(sh.operation, "move") == 0 ? "transfer" : "subscribe");
+	const char *kind = app.kind[0] ? app.kind : "sim", *aname = app.name[0] ? app.name : sh.app_id;
+	const char *op = strcmp(sh.operation, "move") == 0 ? "transfer" : "subscribe";
+	ts_jw jw;
+	int unsure;
+	ts_jw_init(&jw);
+	header_jw(&jw, o);
+	ts_jw_str(&jw, "eid", sh.eid);
+	ts_jw_str(&jw, "appId", sh.app_id);
+	ts_jw_str(&jw, "userId", user);
+	ts_jw_str(&jw, "shareId", sh.id);
+	ts_jw_int(&jw, "requestedDurationS", sh.duration_s);
+	ts_jw_str(&jw, "kind", kind);
+	ts_jw_str(&jw, "name", aname);
+	ts_jw_str(&jw, "operationType", op);
+	char *body = jw_text(&jw, &unsure);
+	if (unsure)
+		body = tree_text(json_pack("{s:o,s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s}", "header", header(o), "eid", sh.eid,
+		    "appId", sh.app_id, "userId", user, "shareId", sh.id, "requestedDurationS",
+		    (json_int_t)sh.duration_s, "kind", kind, "name", aname, "operationType", op));
 	json_t *r = NULL;
 	rc = call_provider(w, &p, "confirmOrder", body, &r, reason, rcap);
-	json_decref(body);
+	free(body);
 	if (rc == TS_EDENIED) {
 		node_crash_point(n, "outbox.answered");
 		share_deny(&n->svc, w->st, sh.id, reason);
@@ -223,7 +271,7 @@ do_confirm(worker *w, const store_outbox *o, char *reason, size_t rcap)
 	node_crash_point(n, "outbox.answered");
 	const char *assoc = json_string_value(json_object_get(r, "associatedAppId"));
 	const char *name = json_string_value(json_object_get(r, "name"));
-	const char *kind = json_string_value(json_object_get(r, "kind"));
+	kind = json_string_value(json_object_get(r, "kind"));
 	json_t *cred = json_object_get(r, "credential");
 	json_int_t not_after = json_integer_value(json_object_get(r, "notAfter"));
 	if (assoc == NULL || assoc[0] == '\0' || strlen(assoc) >= STORE_STR_MAX || cred == NULL ||
@@ -233,7 +281,7 @@ do_confirm(worker *w, const store_outbox *o, char *reason, size_t rcap)
 		share_fail(&n->svc, w->st, sh.id, "provider answer lacks associatedAppId or credential", 1);
 		return 0;
 	}
-	char *credtxt = json_dumps(cred, JSON_COMPACT);
+	char *credtxt = ts_json_dump(cred); /* json_dumps(cred, JSON_COMPACT)'s text */
 	share_grant g = { .assoc_app_id = assoc, .assoc_name = name ? name : assoc,
 		.assoc_kind = kind ? kind : "service", .not_after = (int64_t)not_after,
 		.credential_json = credtxt ? credtxt : "{}" };
@@ -257,11 +305,21 @@ do_cancel(worker *w, const store_outbox *o, char *reason, size_t rcap)
 	int rc = share_and_provider(w, o, &sh, &p);
 	if (rc != 0)
 		return rc == TS_ENOTFOUND ? 0 : read_failed(rc, reason, rcap);
-	json_t *body = json_pack("{s:o,s:s,s:s,s:s,s:s}", "header", header(o), "eid", sh.eid,
-	    "associatedAppId", sh.assoc_app_id, "shareId", sh.id, "finalProfileStatusIndicator", "Unavailable");
+	ts_jw jw;
+	int unsure;
+	ts_jw_init(&jw);
+	header_jw(&jw, o);
+	ts_jw_str(&jw, "eid", sh.eid);
+	ts_jw_str(&jw, "associatedAppId", sh.assoc_app_id);
+	ts_jw_str(&jw, "shareId", sh.id);
+	ts_jw_str(&jw, "finalProfileStatusIndicator", "Unavailable");
+	char *body = jw_text(&jw, &unsure);
+	if (unsure)
+		body = tree_text(json_pack("{s:o,s:s,s:s,s:s,s:s}", "header", header(o), "eid", sh.eid,
+		    "associatedAppId", sh.assoc_app_id, "shareId", sh.id, "finalProfileStatusIndicator", "Unavailable"));
 	json_t *r = NULL;
 	rc = call_provider(w, &p, "cancelOrder", body, &r, reason, rcap);
-	json_decref(body);
+	free(body);
 	json_decref(r);
 	if (rc == TS_EDENIED) {
 		log_warn("provider %s refused cancelOrder for share %s: %s", p.name, sh.id, reason);
@@ -297,8 +355,9 @@ do_progress(worker *w, const store_outbox *o, const char *cancel_reason, char *r
 	    "notificationPointId", 3, "notificationPointStatus", "status", "Failed", "statusCodeData", "message",
 	    msg, "cancelSessionReason", cancel_reason);
 	json_t *r = NULL;
-	rc = call_provider(w, &p, "handleDownloadProgressInfo", body, &r, reason, rcap);
-	json_decref(body);
+	char *txt = tree_text(body);
+	rc = call_provider(w, &p, "handleDownloadProgressInfo", txt, &r, reason, rcap);
+	free(txt);
 	json_decref(r);
 	if (rc == TS_EDENIED) {
 		log_warn("provider %s refused handleDownloadProgressInfo for share %s: %s", p.name, sh.id, reason);
@@ -323,8 +382,9 @@ do_release(worker *w, const store_outbox *o, char *reason, size_t rcap)
 	    "associatedAppId", sh.app_id, "shareId", sh.id, "finalProfileStatusIndicator", "Unavailable",
 	    "movedTo", sh.assoc_app_id);
 	json_t *r = NULL;
-	rc = call_provider(w, &p, "cancelOrder", body, &r, reason, rcap);
-	json_decref(body);
+	char *txt = tree_text(body);
+	rc = call_provider(w, &p, "cancelOrder", txt, &r, reason, rcap);
+	free(txt);
 	json_decref(r);
 	if (rc == TS_EDENIED) {
 		log_warn("provider %s refused to cancel the moved original %s: %s", p.name, sh.app_id, reason);
@@ -360,8 +420,9 @@ do_certify(worker *w, const store_outbox *o, char *reason, size_t rcap)
 	    "associatedAppId", sh.assoc_app_id);
 	ts_json_set_b64(body, "publicKey", point, sizeof(point));
 	json_t *r = NULL;
-	rc = call_provider(w, &p, "certifyKey", body, &r, reason, rcap);
-	json_decref(body);
+	char *txt = tree_text(body);
+	rc = call_provider(w, &p, "certifyKey", txt, &r, reason, rcap);
+	free(txt);
 	if (rc == TS_EDENIED) {
 		share_certify_failed(&w->n->svc, w->st, sh.id, reason);
 		return 0;

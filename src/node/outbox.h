@@ -26,10 +26,11 @@ struct node;
  * 16, 32, then OUTBOX_BACKOFF_MAX_S). */
 int64_t outbox_backoff_s(int attempts);
 
-/* One provider call (ES2+ function name, JSON body borrowed). 0: executed,
- * *resp set (caller decrefs); TS_EDENIED: refused, final; TS_ENET: retry
- * later with the same functionCallIdentifier. reason is set on failure. */
-typedef int (*outbox_call_fn)(void *arg, const store_provider *p, const char *function, json_t *body,
+/* One provider call (ES2+ function name, the body's JSON text borrowed;
+ * NULL: sent without a body). 0: executed, *resp set (caller decrefs);
+ * TS_EDENIED: refused, final; TS_ENET: retry later with the same
+ * functionCallIdentifier. reason is set on failure. */
+typedef int (*outbox_call_fn)(void *arg, const store_provider *p, const char *function, const char *body,
     json_t **resp, char *reason, size_t rcap);
 
 /* Classifies a provider's answer: transport_rc != 0 (unreachable) and HTTP

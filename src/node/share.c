@@ -145,14 +145,8 @@ crash_point(const share_svc *svc, const char *point)
 static int
 emit_ac(store *st, const store_share *sh, const char *type, const char *message, const char *activation_code)
 {
-	json_t *o = store_share_json(sh);
-	if (o == NULL)
-		return TS_ENOMEM;
-	json_object_set_new(o, "message", json_string(message));
-	if (activation_code != NULL)
-		json_object_set_new(o, "activation_code", json_string(activation_code));
-	char *data = ts_json_dump(o);
-	json_decref(o);
+	const char *const extra[][2] = { { "message", message }, { "activation_code", activation_code } };
+	char *data = store_share_text(sh, extra, TS_ARRAY_LEN(extra));
 	if (data == NULL)
 		return TS_ENOMEM;
 	int rc = st->ops->event_add(st, sh->user_id, sh->id, type, data, NULL);
@@ -269,11 +263,11 @@ finish(const share_svc *svc, store *st, int rc, unsigned what)
 	return 0;
 }
 
+/* The companion command of type for the share; txt: its JSON text (taken,
+ * NULL: out of memory). */
 static int
-add_cmd(store *st, const store_share *sh, const char *type, json_t *doc)
+add_cmd(store *st, const store_share *sh, const char *type, char *txt)
 {
-	char *txt = doc ? ts_json_dump(doc) : NULL;
-	json_decref(doc);
 	int rc = txt ? st->ops->cmd_add(st, sh->eid, sh->id, type, txt, NULL) : TS_ENOMEM;
 	free(txt);
 	if (rc == 0)
@@ -284,7 +278,8 @@ add_cmd(store *st, const store_share *sh, const char *type, json_t *doc)
 static int
 add_delete(store *st, const store_share *sh)
 {
-	return add_cmd(st, sh, CMD_DELETE, json_pack("{s:s,s:s}", "share_id", sh->id, "app_id", sh->assoc_app_id));
+	const char *const kv[][2] = { { "share_id", sh->id }, { "app_id", sh->assoc_app_id } };
+	return add_cmd(st, sh, CMD_DELETE, ts_json_strings_text(kv, TS_ARRAY_LEN(kv)));
 }
 
 /* 1 if a command of type for the share is still pending, 0 if not, < 0
@@ -334,12 +329,11 @@ idem_check(store *st, share_idem *idem, share_why *why)
 	return 1;
 }
 
-/* Inside a transaction: records the answer (JSON doc, consumed) for idem. */
+/* Inside a transaction: records the answer (JSON text txt, taken; NULL:
+ * out of memory) for idem. */
 static int
-idem_record(store *st, share_idem *idem, json_t *doc)
+idem_record(store *st, share_idem *idem, char *txt)
 {
-	char *txt = doc ? ts_json_dump(doc) : NULL;
-	json_decref(doc);
 	if (txt == NULL)
 		return TS_ENOMEM;
 	int rc = 0;
@@ -434,13 +428,11 @@ s11_new_share(const share_req *req, const eid_t *eid, const store_app *app, stor
 	return 0;
 }
 
-static json_t *
+static char *
 first_confirmation_doc(const store_share *sh)
 {
-	json_t *o = store_share_json(sh);
-	if (o != NULL)
-		json_object_set_new(o, "confirmation", json_string("EID received and correct"));
-	return o;
+	static const char *const extra[][2] = { { "confirmation", "EID received and correct" } };
+	return store_share_text(sh, extra, TS_ARRAY_LEN(extra));
 }
 
 /* S11: a companion that already holds another user's application is not
@@ -621,9 +613,11 @@ share_authorise(const share_svc *svc, store *st, const char *share_id, const sha
 		rc = ccr; /* unknown whether a code is asked for: not authorised without the flag */
 	if (rc == 0)
 		rc = emit_ac(st, &sh, "share.authorised", "authorised by the provider", ac[0] ? ac : NULL);
-	if (rc == 0)
-		rc = add_cmd(st, &sh, CMD_DOWNLOAD, json_pack("{s:s,s:s,s:s}", "share_id", sh.id, "matching_id",
-		    sh.matching_id, "smdp_address", svc->address));
+	if (rc == 0) {
+		const char *const kv[][2] = { { "share_id", sh.id }, { "matching_id", sh.matching_id },
+			{ "smdp_address", svc->address } };
+		rc = add_cmd(st, &sh, CMD_DOWNLOAD, ts_json_strings_text(kv, TS_ARRAY_LEN(kv)));
+	}
 	if ((rc = finish(svc, st, rc, 0)) != 0)
 		return rc;
 	/* The download command is only written here; push.c says S14 when a
@@ -811,8 +805,9 @@ share_key_certified(const share_svc *svc, store *st, const char *share_id, const
 		st->ops->rollback(st);
 		return TS_ESTATE; /* cancelled or expired meanwhile: nothing to push */
 	}
-	rc = add_cmd(st, &sh, CMD_CERTIFICATE, json_pack("{s:s,s:s,s:s}", "share_id", sh.id, "app_id",
-	    sh.assoc_app_id, "certificate", cert_b64));
+	const char *const kv[][2] = { { "share_id", sh.id }, { "app_id", sh.assoc_app_id },
+		{ "certificate", cert_b64 } };
+	rc = add_cmd(st, &sh, CMD_CERTIFICATE, ts_json_strings_text(kv, TS_ARRAY_LEN(kv)));
 	if (rc == 0)
 		rc = emit(st, &sh, "share.key_certified", "the provider certified the companion's own key");
 	if ((rc = finish(svc, st, rc, 0)) == 0) {
@@ -888,10 +883,10 @@ withdraw(store *st, store_share *sh, enum share_state to, const char *message)
 	return rc;
 }
 
-static json_t *
+static char *
 cancel_doc(const store_share *sh)
 {
-	return store_share_json(sh);
+	return store_share_text(sh, NULL, 0);
 }
 
 int
@@ -1062,9 +1057,11 @@ share_release(const share_svc *svc, store *st, int64_t user_id, const char *app_
 	}
 	if (rc == 0)
 		rc = st->ops->outbox_add(st, OUTBOX_RELEASE_ORIGINAL, share_id, NULL);
-	if (rc == 0)
-		rc = idem_record(st, idem, json_pack("{s:s,s:s,s:s,s:s}", "app_id", app_id, "state", "moved",
-		    "share_id", share_id, "associated_app_id", sh.assoc_app_id));
+	if (rc == 0) {
+		const char *const kv[][2] = { { "app_id", app_id }, { "state", "moved" }, { "share_id", share_id },
+			{ "associated_app_id", sh.assoc_app_id } };
+		rc = idem_record(st, idem, ts_json_strings_text(kv, TS_ARRAY_LEN(kv)));
+	}
 	if ((rc = finish(svc, st, rc, SHARE_KICK_OUTBOX)) != 0)
 		return refuse(why, rc, "store_error", "cannot record the release");
 	STEP_LOG(16, "move: original %s released after share %s installed %s; provider to be told", app_id, share_id,

@@ -68,6 +68,51 @@ store_share_json(const store_share *sh)
 	    "operation", sh->operation[0] ? sh->operation : "share");
 }
 
+void
+store_share_jw(ts_jw *w, const store_share *sh)
+{
+	ts_jw_str(w, "share_id", sh->id);
+	ts_jw_str(w, "eid", sh->eid);
+	ts_jw_str(w, "app_id", sh->app_id);
+	ts_jw_str(w, "provider", sh->provider);
+	ts_jw_str(w, "associated_app_id", sh->assoc_app_id);
+	ts_jw_str(w, "associated_kind", sh->assoc_kind);
+	ts_jw_str(w, "state", share_state_name(sh->state));
+	ts_jw_int(w, "not_after", sh->not_after);
+	ts_jw_int(w, "created_at", sh->created_at);
+	ts_jw_int(w, "updated_at", sh->updated_at);
+	ts_jw_str(w, "reason", sh->reason);
+	ts_jw_str(w, "device_id", sh->device_id);
+	ts_jw_str(w, "operation", sh->operation[0] ? sh->operation : "share");
+}
+
+char *
+store_share_text(const store_share *sh, const char *const (*extra)[2], size_t n)
+{
+	ts_jw w;
+	char *txt = NULL;
+	ts_jw_init(&w);
+	ts_jw_reserve(&w, 1024); /* an event is ~600 bytes: one allocation */
+	ts_jw_open(&w, NULL);
+	store_share_jw(&w, sh);
+	for (size_t i = 0; i < n; i++)
+		if (extra[i][1] != NULL)
+			ts_jw_str(&w, extra[i][0], extra[i][1]);
+	ts_jw_close(&w);
+	if (ts_jw_finish(&w, &txt) != TS_JW_UNSURE)
+		return txt;
+	/* what the writer does not reproduce: jansson's tree, and its verdict */
+	json_t *o = store_share_json(sh);
+	if (o == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (extra[i][1] != NULL)
+			json_object_set_new(o, extra[i][0], json_string(extra[i][1]));
+	txt = ts_json_dump(o);
+	json_decref(o);
+	return txt;
+}
+
 static pthread_once_t lists_once = PTHREAD_ONCE_INIT;
 static char expirable[160], open_states[200];
 

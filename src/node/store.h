@@ -21,6 +21,8 @@
 
 #include <jansson.h>
 
+#include "lib/json.h"
+
 #include "node/share_state.h"
 
 #define STORE_ID_MAX 65
@@ -331,6 +333,17 @@ static inline void store_close(store *s) { if (s) s->ops->close(s); }
 
 /* The share as the API shows it (new reference). */
 json_t *store_share_json(const store_share *sh);
+/* Writes the members of store_share_json(sh), in its order, into the object
+ * open in w (lib/json.h). */
+void store_share_jw(ts_jw *w, const store_share *sh);
+/* The text ts_json_dump gives for store_share_json(sh) with the string
+ * members extra[i][0]: extra[i][1] (i < n) set after the share's own, keys
+ * not among the share's; an extra whose value is NULL is left out, as
+ * json_object_set_new(o, key, json_string(NULL)) leaves it. Written
+ * without a jansson tree; jansson makes it when the writer is unsure (a
+ * byte above 0x7f), and its refusal (invalid UTF-8 in the share) is NULL,
+ * as is running out of memory. Caller frees. */
+char *store_share_text(const store_share *sh, const char *const (*extra)[2], size_t n);
 
 /* SQL text of the states a share may expire from (derived from the
  * transition table), for the backends' expiry query. */

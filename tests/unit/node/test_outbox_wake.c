@@ -45,7 +45,7 @@ static pthread_cond_t fk_cv = PTHREAD_COND_INITIALIZER;
 static int hold, in_call, calls;
 
 static int
-fake_call(void *arg, const store_provider *p, const char *function, json_t *body, json_t **resp, char *reason,
+fake_call(void *arg, const store_provider *p, const char *function, const char *body, json_t **resp, char *reason,
     size_t rcap)
 {
 	(void)arg;

@@ -527,18 +527,25 @@ static struct {
 	char call_id[MAX_CALLS][65];
 	char share_id[MAX_CALLS][65];
 	char user[MAX_CALLS][32], name[MAX_CALLS][32]; /* confirmOrder's userId and name */
+	char body[MAX_CALLS][1024];                     /* the body's text as sent */
 	int script[MAX_CALLS]; /* per call: 0 success, 1 5xx/unreachable, 2 refusal, 3 bad answer, 4 cancel first */
 } prov;
 
 static int
-fake_call(void *arg, const store_provider *p, const char *function, json_t *body, json_t **resp, char *reason,
-    size_t rcap)
+fake_call(void *arg, const store_provider *p, const char *function, const char *text, json_t **resp,
+    char *reason, size_t rcap)
 {
 	(void)arg;
 	(void)p;
 	int i = prov.n++;
 	assert_true(i < MAX_CALLS);
 	snprintf(prov.function[i], sizeof(prov.function[i]), "%s", function);
+	/* read by jansson, not by the node's reader */
+	assert_non_null(text);
+	assert_true(strlen(text) < sizeof(prov.body[i]));
+	snprintf(prov.body[i], sizeof(prov.body[i]), "%s", text);
+	json_t *body = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+	assert_non_null(body);
 	json_t *h = json_object_get(body, "header");
 	snprintf(prov.call_id[i], sizeof(prov.call_id[i]), "%s",
 	    json_string_value(json_object_get(h, "functionCallIdentifier")));
@@ -547,6 +554,7 @@ fake_call(void *arg, const store_provider *p, const char *function, json_t *body
 	const char *nm = json_string_value(json_object_get(body, "name"));
 	snprintf(prov.user[i], sizeof(prov.user[i]), "%s", u ? u : "");
 	snprintf(prov.name[i], sizeof(prov.name[i]), "%s", nm ? nm : "");
+	json_decref(body);
 	int what = prov.script[i];
 	if (what == 1)
 		return outbox_classify(0, NULL, "op", 503, NULL, resp, reason, rcap);
@@ -805,6 +813,52 @@ next_due(int64_t now)
  * tried again; it is never done as if the share were gone, the share never
  * fails as if the provider were not configured, and the provider is never
  * asked with what a busy read left empty. */
+
+/* The ES2+ bodies the outbox writes (ts_jw, jansson when a value is not
+ * plain ASCII) are byte for byte the json_pack trees they were, dumped by
+ * json_dumps: confirmOrder with a plain and with a UTF-8 app name (with a
+ * quote and a newline), cancelOrder. */
+static void
+test_outbox_bodies(void **state)
+{
+	(void)state;
+	memset(&prov, 0, sizeof(prov));
+	store_app u = { .app_id = "sim-u", .user_id = alice, .name = "Zo\xc3\xab \"q\"\n", .kind = "sim",
+		.provider = "op", .shareable = 1 };
+	assert_int_equal(st->ops->app_put(st, &u), 0);
+	static const char *const apps[] = { "sim-a", "sim-u" };
+	static const char *const names[] = { "A", "Zo\xc3\xab \"q\"\n" };
+	for (int k = 0; k < 2; k++) {
+		share_req r = { .user_id = alice, .device_id = "dev-a", .eid = EID, .app_id = apps[k], .duration_s = 3600 };
+		store_share sh;
+		share_why why;
+		assert_int_equal(share_request(&svc, st, &r, NULL, &sh, &why), 0);
+		int i = prov.n;
+		assert_int_equal(run_outbox(ts_now()), 1);
+		assert_int_equal(prov.n, i + 1);
+		assert_string_equal(prov.function[i], "confirmOrder");
+		json_t *want = json_pack("{s:{s:s,s:s},s:s,s:s,s:s,s:s,s:I,s:s,s:s,s:s}", "header",
+		    "functionRequesterIdentifier", "tapshare-node", "functionCallIdentifier", prov.call_id[i], "eid", EID,
+		    "appId", apps[k], "userId", "alice", "shareId", sh.id, "requestedDurationS", (json_int_t)3600, "kind",
+		    "sim", "name", names[k], "operationType", "subscribe");
+		char *t = json_dumps(want, JSON_COMPACT);
+		assert_string_equal(prov.body[i], t);
+		free(t);
+		json_decref(want);
+		assert_int_equal(share_cancel(&svc, st, alice, sh.id, NULL, &sh, &why), 0);
+		assert_int_equal(run_outbox(ts_now()), 1);
+		assert_int_equal(prov.n, i + 2);
+		assert_string_equal(prov.function[i + 1], "cancelOrder");
+		want = json_pack("{s:{s:s,s:s},s:s,s:s,s:s,s:s}", "header", "functionRequesterIdentifier", "tapshare-node",
+		    "functionCallIdentifier", prov.call_id[i + 1], "eid", EID, "associatedAppId", "sim-a-watch", "shareId",
+		    sh.id, "finalProfileStatusIndicator", "Unavailable");
+		t = json_dumps(want, JSON_COMPACT);
+		assert_string_equal(prov.body[i + 1], t);
+		free(t);
+		json_decref(want);
+	}
+}
+
 static void
 test_outbox_busy_reads_are_retried(void **state)
 {
@@ -898,6 +952,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_no_confirm_order_after_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_grant_is_cancelled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_give_up_after_max_attempts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_bodies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_busy_reads_are_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_store_fails_fast, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_smds_event_lifecycle, setup, teardown),

@@ -1035,6 +1035,86 @@ test_share_cc(void **state)
 	store_close(s);
 }
 
+
+/* store_share_text (lib/json.h's writer, jansson when it is unsure) against
+ * what the events, idempotency records and replies were before it: jansson's
+ * tree store_share_json with the extra members set on it, dumped by
+ * json_dumps — for every state, each event's message, with and without an
+ * activation code, and share fields with escapes, non-ASCII UTF-8 and
+ * invalid UTF-8 (jansson refuses: NULL). */
+static void
+share_text_as_jansson(const store_share *sh, const char *message, const char *ac)
+{
+	const char *const extra[][2] = { { "message", message }, { "activation_code", ac } };
+	char *mine = store_share_text(sh, extra, 2);
+	json_t *o = store_share_json(sh);
+	char *ref = NULL;
+	if (o != NULL) {
+		json_object_set_new(o, "message", json_string(message));
+		if (ac != NULL)
+			json_object_set_new(o, "activation_code", json_string(ac));
+		ref = json_dumps(o, JSON_COMPACT);
+	}
+	json_decref(o);
+	if (ref == NULL)
+		assert_null(mine);
+	else {
+		assert_non_null(mine);
+		assert_string_equal(mine, ref);
+	}
+	free(mine);
+	free(ref);
+}
+
+static void
+test_share_text(void **state)
+{
+	(void)state;
+	static const char *const messages[] = { "EID received and correct", "authorised by the provider",
+		"bound package delivered to the companion", "cancelled: the companion never installed it",
+		"deleted from the companion", "time limit reached: deleted from the companion",
+		"provider said \"no\"\n\tC:\\path", "", "caf\xc3\xa9", "\xff\xfe", NULL };
+	static const char *const fields[] = { "", "plain", "q\"b\\s/\x01\x1f\x7f", "\xe2\x82\xac", "\xc3\x28" };
+	store_share sh;
+	memset(&sh, 0, sizeof(sh));
+	snprintf(sh.id, sizeof(sh.id), "0123456789abcdef0123456789abcdef");
+	snprintf(sh.device_id, sizeof(sh.device_id), "dev-1");
+	snprintf(sh.eid, sizeof(sh.eid), "89049032123451234512345678901235");
+	snprintf(sh.app_id, sizeof(sh.app_id), "sim-1");
+	snprintf(sh.provider, sizeof(sh.provider), "prov");
+	sh.not_after = INT64_MAX;
+	sh.created_at = INT64_MIN;
+	sh.updated_at = 1764768000;
+	for (int st = 0; st <= SHARE_NSTATES; st++) { /* SHARE_NSTATES: the name "?" */
+		sh.state = (enum share_state)st;
+		for (size_t m = 0; m < sizeof(messages) / sizeof(messages[0]); m++) {
+			snprintf(sh.operation, sizeof(sh.operation), "%s", m % 2 ? "move" : "");
+			share_text_as_jansson(&sh, messages[m], NULL);
+			share_text_as_jansson(&sh, messages[m], "LPA:1$node.example$0A1B$$1");
+		}
+	}
+	for (size_t f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
+		store_share t = sh;
+		snprintf(t.reason, sizeof(t.reason), "%s", fields[f]);
+		share_text_as_jansson(&t, "m", NULL);
+		t = sh;
+		snprintf(t.assoc_app_id, sizeof(t.assoc_app_id), "%s", fields[f]);
+		snprintf(t.assoc_kind, sizeof(t.assoc_kind), "%s", fields[f]);
+		share_text_as_jansson(&t, "m", fields[f]);
+		t = sh;
+		snprintf(t.device_id, sizeof(t.device_id), "%s", fields[f]);
+		share_text_as_jansson(&t, fields[f], NULL);
+	}
+	/* no extras: the share alone, as store_share_json dumps it */
+	char *mine = store_share_text(&sh, NULL, 0);
+	json_t *o = store_share_json(&sh);
+	char *ref = json_dumps(o, JSON_COMPACT);
+	assert_string_equal(mine, ref);
+	free(mine);
+	free(ref);
+	json_decref(o);
+}
+
 int
 main(void)
 {
@@ -1061,6 +1141,7 @@ main(void)
 	};
 	const struct CMUnitTest other_tests[] = {
 		cmocka_unit_test(test_passwd),
+		cmocka_unit_test(test_share_text),
 	};
 	int failed = cmocka_run_group_tests_name("passwd", other_tests, NULL, NULL);
 	printf("store backend: sqlite\n");
