@@ -29,6 +29,7 @@
 #include <strings.h>
 
 #include "lib/ts_err.h"
+#include "lib/util.h"
 
 enum {
 	S_HEAD,
@@ -329,18 +330,6 @@ head_step(http1_resp *p, const char *buf, size_t len, size_t *used)
 }
 
 static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int
 chunk_size_step(http1_resp *p, const char *buf, size_t len, size_t *used)
 {
 	size_t e = line_end(buf, len, HTTP1_MAX_CHUNK_LINE);
@@ -353,10 +342,10 @@ chunk_size_step(http1_resp *p, const char *buf, size_t len, size_t *used)
 	if (n <= 0)
 		return fail(p, TS_EPROTO, "malformed chunk size");
 	size_t v = 0, i = 0;
-	for (; i < (size_t)n && hexval(buf[i]) >= 0; i++) {
+	for (; i < (size_t)n && ts_hexval(buf[i]) >= 0; i++) {
 		if (v > (SIZE_MAX >> 4))
 			return fail(p, TS_EPROTO, "chunk size out of range");
-		v = (v << 4) | (size_t)hexval(buf[i]);
+		v = (v << 4) | (size_t)ts_hexval(buf[i]);
 	}
 	if (i == 0)
 		return fail(p, TS_EPROTO, "malformed chunk size");

@@ -32,8 +32,8 @@ ts_hex_encode(const uint8_t *in, size_t len, char *out, size_t outcap)
 	return 0;
 }
 
-static int
-hexval(char c)
+int
+ts_hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -51,7 +51,7 @@ ts_hex_decode(const char *hex, uint8_t *out, size_t outcap, size_t *outlen)
 	if (n % 2 != 0 || n / 2 > outcap)
 		return TS_EINVAL;
 	for (size_t i = 0; i < n / 2; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = ts_hexval(hex[2 * i]), lo = ts_hexval(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return TS_EINVAL;
 		out[i] = (uint8_t)(hi << 4 | lo);

@@ -15,6 +15,8 @@
 int ts_hex_encode(const uint8_t *in, size_t len, char *out, size_t outcap);
 /* Decodes exactly strlen(hex)/2 bytes; rejects odd length and non-hex.
  * *outlen receives the number of bytes written. */
+/* The value of one hex digit (either case), -1 for anything else. */
+int ts_hexval(char c);
 int ts_hex_decode(const char *hex, uint8_t *out, size_t outcap, size_t *outlen);
 
 /* Base64 (standard alphabet, padded, no newlines). *out is malloc'ed, caller

@@ -247,7 +247,7 @@ test_limits(void **state)
 		size_t fill = HTTP1_MAX_HEAD - strlen(start) - strlen(end) + extra;
 		memcpy(big, start, strlen(start));
 		memset(big + strlen(start), 'h', fill);
-		strcpy(big + strlen(start) + fill, end);
+		memcpy(big + strlen(start) + fill, end, strlen(end) + 1);
 		run(big, strlen(big), 0, 100, 0, 1, &r);
 		assert_int_equal(r.rc, extra == 0 ? 1 : TS_ELIMIT);
 		run(big, strlen(big), 1000, 100, 0, 1, &r);
@@ -257,12 +257,12 @@ test_limits(void **state)
 	static char line[HTTP1_MAX_CHUNK_LINE + 200];
 	int n = snprintf(line, sizeof(line), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;");
 	memset(line + n, 'e', HTTP1_MAX_CHUNK_LINE);
-	strcpy(line + n + HTTP1_MAX_CHUNK_LINE, "\r\na\r\n0\r\n\r\n");
+	memcpy(line + n + HTTP1_MAX_CHUNK_LINE, "\r\na\r\n0\r\n\r\n", sizeof("\r\na\r\n0\r\n\r\n"));
 	expect_error(line, 100, TS_ELIMIT);
 	static char trailer[HTTP1_MAX_HEAD + 200];
 	n = snprintf(trailer, sizeof(trailer), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT: ");
 	memset(trailer + n, 't', HTTP1_MAX_HEAD);
-	strcpy(trailer + n + HTTP1_MAX_HEAD, "\r\n\r\n");
+	memcpy(trailer + n + HTTP1_MAX_HEAD, "\r\n\r\n", sizeof("\r\n\r\n"));
 	run(trailer, strlen(trailer), 0, 100, 0, 1, &r);
 	assert_int_equal(r.rc, TS_ELIMIT);
 }
