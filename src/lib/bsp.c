@@ -18,6 +18,7 @@
 
 #include "lib/der.h"
 #include "lib/es10.h"
+#include "lib/ossl.h"
 #include "lib/pki.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -116,7 +117,7 @@ bsp_derive(const uint8_t z[32], const uint8_t *host_id, size_t host_id_len,
 	for (uint32_t i = 1; i <= 2; i++) {
 		uint8_t ctr[4] = { (uint8_t)(i >> 24), (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i };
 		unsigned int n = 0;
-		if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+		if (EVP_DigestInit_ex(md, ts_ossl_sha256(), NULL) != 1 ||
 		    EVP_DigestUpdate(md, z, 32) != 1 ||
 		    EVP_DigestUpdate(md, ctr, sizeof(ctr)) != 1 ||
 		    EVP_DigestUpdate(md, si, silen) != 1 ||
@@ -215,7 +216,7 @@ make_iv(const bsp_keys *k, uint8_t iv[BSP_BLOCK])
 		blk[BSP_BLOCK - 1 - i] = (uint8_t)(k->counter >> (8 * i));
 	if ((ctx = EVP_CIPHER_CTX_new()) == NULL)
 		goto fail;
-	if (EVP_EncryptInit_ex(ctx, EVP_aes_128_ecb(), NULL, k->s_enc, NULL) != 1 ||
+	if (EVP_EncryptInit_ex(ctx, ts_ossl_aes128_ecb(), NULL, k->s_enc, NULL) != 1 ||
 	    EVP_CIPHER_CTX_set_padding(ctx, 0) != 1 ||
 	    EVP_EncryptUpdate(ctx, iv, &n1, blk, BSP_BLOCK) != 1 ||
 	    EVP_EncryptFinal_ex(ctx, iv + n1, &n2) != 1 || n1 + n2 != BSP_BLOCK)
@@ -242,7 +243,7 @@ cbc(const bsp_keys *k, int enc, const uint8_t *in, size_t len, uint8_t *out)
 	rc = TS_ECRYPTO;
 	if ((ctx = EVP_CIPHER_CTX_new()) == NULL)
 		goto fail;
-	if (EVP_CipherInit_ex(ctx, EVP_aes_128_cbc(), NULL, k->s_enc, iv, enc) != 1 ||
+	if (EVP_CipherInit_ex(ctx, ts_ossl_aes128_cbc(), NULL, k->s_enc, iv, enc) != 1 ||
 	    EVP_CIPHER_CTX_set_padding(ctx, 0) != 1 ||
 	    EVP_CipherUpdate(ctx, out, &n1, in, (int)len) != 1 ||
 	    EVP_CipherFinal_ex(ctx, out + n1, &n2) != 1 || (size_t)(n1 + n2) != len)

@@ -15,6 +15,7 @@
 #include "lib/der.h"
 #include "lib/es10_int.h"
 #include "lib/pki.h"
+#include "lib/ossl.h"
 #include "lib/ts_err.h"
 
 #define TAG_ICCID 0x5A
@@ -302,7 +303,7 @@ es10_iccid_for_app(const eid_t *eid, const char *app_id, char digits[ES10_ICCID_
 	if (ctx == NULL)
 		return TS_ENOMEM;
 	static const uint8_t zero = 0;
-	int ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	int ok = EVP_DigestInit_ex(ctx, ts_ossl_sha256(), NULL) == 1 &&
 	    EVP_DigestUpdate(ctx, eid->digits, EID_DIGITS) == 1 && EVP_DigestUpdate(ctx, &zero, 1) == 1 &&
 	    EVP_DigestUpdate(ctx, app_id, strlen(app_id)) == 1 && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1;
 	EVP_MD_CTX_free(ctx);

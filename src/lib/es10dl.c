@@ -13,6 +13,7 @@
 
 #include "lib/der.h"
 #include "lib/es10_int.h"
+#include "lib/ossl.h"
 #include "lib/ts_err.h"
 
 #define TAG_SEQ 0x30
@@ -1104,7 +1105,7 @@ es10_hash_cc_of(const uint8_t code_hash[32], const uint8_t *tid, size_t tid_len,
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	if (md == NULL)
 		return TS_ENOMEM;
-	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(md, code_hash, 32) == 1 &&
+	if (EVP_DigestInit_ex(md, ts_ossl_sha256(), NULL) == 1 && EVP_DigestUpdate(md, code_hash, 32) == 1 &&
 	    EVP_DigestUpdate(md, tid, tid_len) == 1 && EVP_DigestFinal_ex(md, out, &n) == 1 && n == 32)
 		rc = 0;
 	EVP_MD_CTX_free(md);
@@ -1118,7 +1119,7 @@ es10_hash_cc(const char *code, const uint8_t *tid, size_t tid_len, uint8_t out[E
 	unsigned int n = 0;
 	if (code == NULL || tid == NULL || out == NULL || tid_len < 1 || tid_len > ES10_TID_MAX)
 		return TS_EINVAL;
-	if (EVP_Digest(code, strlen(code), h1, &n, EVP_sha256(), NULL) != 1 || n != 32)
+	if (EVP_Digest(code, strlen(code), h1, &n, ts_ossl_sha256(), NULL) != 1 || n != 32)
 		return TS_ECRYPTO;
 	int rc = es10_hash_cc_of(h1, tid, tid_len, out);
 	OPENSSL_cleanse(h1, sizeof(h1));

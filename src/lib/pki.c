@@ -25,6 +25,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "lib/ossl.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
 
@@ -39,32 +40,20 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* SHA-256 fetched from the default provider once, not looked up by name at
- * every sign and verify (EVP_sha256() makes EVP_DigestSignInit fetch it). */
-static EVP_MD *sha256_fetched;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-
-static void
-sha256_fetch(void)
-{
-	sha256_fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
-static const EVP_MD *
-sha256_md(void)
-{
-	pthread_once(&sha256_once, sha256_fetch);
-	return sha256_fetched != NULL ? sha256_fetched : EVP_sha256();
-}
-
-/* 1 if key is an EC key on P-256. */
 /* Keys found to be P-256: asking the provider for a key's group name is a
  * parameter look-up of a few microseconds, and every sign, verify and point
  * export asks. A key's group never changes, so the answer is kept for the
  * last PKI_P256_N keys; each entry holds a reference, so no other key can
- * take its address while it is remembered. Only "yes" is kept. */
+ * take its address while it is remembered. Only "yes" is kept. The key's
+ * public point is kept with it once exported (pki_pubkey_to_point: an
+ * eUICC's key is exported at every authenticateClient and notification,
+ * each export an EC point encoding with its own big-number context). */
 #define PKI_P256_N 16
-static EVP_PKEY *p256_tab[PKI_P256_N];
+static struct {
+	EVP_PKEY *key;
+	int have_pt;
+	uint8_t pt[PKI_PUBKEY_LEN];
+} p256_tab[PKI_P256_N];
 static size_t p256_next;
 static pthread_mutex_t p256_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -83,15 +72,26 @@ is_p256_lookup(const EVP_PKEY *key)
 	return strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0;
 }
 
+/* 1 if key is an EC key on P-256; pt (may be NULL) gets its kept public
+ * point and *have_pt says whether one was kept. */
 static int
-is_p256(const EVP_PKEY *key)
+p256_known(const EVP_PKEY *key, uint8_t *pt, int *have_pt)
 {
 	if (key == NULL)
 		return 0;
 	int known = 0;
+	if (have_pt != NULL)
+		*have_pt = 0;
 	pthread_mutex_lock(&p256_mu);
-	for (size_t i = 0; i < PKI_P256_N && !known; i++)
-		known = p256_tab[i] == key;
+	for (size_t i = 0; i < PKI_P256_N && !known; i++) {
+		if (p256_tab[i].key != key)
+			continue;
+		known = 1;
+		if (pt != NULL && have_pt != NULL && p256_tab[i].have_pt) {
+			memcpy(pt, p256_tab[i].pt, PKI_PUBKEY_LEN);
+			*have_pt = 1;
+		}
+	}
 	pthread_mutex_unlock(&p256_mu);
 	if (known)
 		return 1;
@@ -100,13 +100,35 @@ is_p256(const EVP_PKEY *key)
 	EVP_PKEY *k = (EVP_PKEY *)key; /* the reference count only */
 	if (EVP_PKEY_up_ref(k)) {
 		pthread_mutex_lock(&p256_mu);
-		EVP_PKEY *old = p256_tab[p256_next];
-		p256_tab[p256_next] = k;
+		EVP_PKEY *old = p256_tab[p256_next].key;
+		p256_tab[p256_next].key = k;
+		p256_tab[p256_next].have_pt = 0;
 		p256_next = (p256_next + 1) % PKI_P256_N;
 		pthread_mutex_unlock(&p256_mu);
 		EVP_PKEY_free(old);
 	}
 	return 1;
+}
+
+static int
+is_p256(const EVP_PKEY *key)
+{
+	return p256_known(key, NULL, NULL);
+}
+
+/* Keeps key's exported point beside its entry, if it still has one. */
+static void
+p256_keep_point(const EVP_PKEY *key, const uint8_t pt[PKI_PUBKEY_LEN])
+{
+	pthread_mutex_lock(&p256_mu);
+	for (size_t i = 0; i < PKI_P256_N; i++) {
+		if (p256_tab[i].key == key) {
+			memcpy(p256_tab[i].pt, pt, PKI_PUBKEY_LEN);
+			p256_tab[i].have_pt = 1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p256_mu);
 }
 
 /* Initialised DigestSign / DigestVerify contexts, kept per key: a copy of
@@ -141,8 +163,8 @@ md_ctx_for(EVP_PKEY *key, int sign)
 		return out;
 	ERR_clear_error();
 	if ((t = EVP_MD_CTX_new()) == NULL ||
-	    (sign ? EVP_DigestSignInit(t, NULL, sha256_md(), NULL, key)
-		  : EVP_DigestVerifyInit(t, NULL, sha256_md(), NULL, key)) != 1 ||
+	    (sign ? EVP_DigestSignInit(t, NULL, ts_ossl_sha256(), NULL, key)
+		  : EVP_DigestVerifyInit(t, NULL, ts_ossl_sha256(), NULL, key)) != 1 ||
 	    EVP_MD_CTX_copy_ex(out, t) != 1) {
 		EVP_MD_CTX_free(t);
 		EVP_MD_CTX_free(out);
@@ -478,7 +500,7 @@ pki_csr_new(EVP_PKEY *key, const char *cn, X509_REQ **out)
 		goto fail;
 	if (!X509_REQ_set_pubkey(req, key))
 		goto fail;
-	if (X509_REQ_sign(req, key, EVP_sha256()) <= 0)
+	if (X509_REQ_sign(req, key, ts_ossl_sha256()) <= 0)
 		goto fail;
 	*out = req;
 	req = NULL;
@@ -827,7 +849,7 @@ issue(const X509 *issuer_cert, EVP_PKEY *issuer_key, EVP_PKEY *subject_pub,
 		goto fail;
 
 	rc = TS_ECRYPTO;
-	if (X509_sign(cert, issuer_key, EVP_sha256()) <= 0)
+	if (X509_sign(cert, issuer_key, ts_ossl_sha256()) <= 0)
 		goto fail;
 	*out = cert;
 	cert = NULL;
@@ -1223,6 +1245,24 @@ vc_put(const uint8_t h[32], X509 *root, X509 *cert, X509 *issuer, X509_STORE *an
 	memcpy(e->h, h, 32);
 }
 
+/* An EUM's EIN prefixes, kept per certificate object and signature: the
+ * entry holds a reference, so no other certificate can take its address
+ * while cached, and a certificate changed in place and signed again (its
+ * signature differs) is decoded again. Otherwise its nameConstraints
+ * extension is decoded at every authenticateClient and notification
+ * (issue 9). Only successes are kept, PKI_PF_N of them, replaced in turn. */
+#define PKI_PF_N 16
+#define PKI_PF_CAP 512
+#define PKI_PF_SIG_MAX 144
+static struct {
+	X509 *cert;
+	size_t siglen;
+	uint8_t sig[PKI_PF_SIG_MAX];
+	char pf[PKI_PF_CAP];
+} pf_tab[PKI_PF_N];
+static size_t pf_next;
+static pthread_mutex_t pf_mu = PTHREAD_MUTEX_INITIALIZER;
+
 void
 pki_cache_flush(void)
 {
@@ -1247,6 +1287,13 @@ pki_cache_flush(void)
 	}
 	ctx_next = 0;
 	pthread_mutex_unlock(&ctx_mu);
+	pthread_mutex_lock(&pf_mu);
+	for (size_t i = 0; i < PKI_PF_N; i++) {
+		X509_free(pf_tab[i].cert);
+		pf_tab[i].cert = NULL;
+	}
+	pf_next = 0;
+	pthread_mutex_unlock(&pf_mu);
 }
 
 /* 1 if now is inside cert's validity period. */
@@ -1261,7 +1308,7 @@ static int
 der_hash(const uint8_t *der, size_t len, uint8_t h[32])
 {
 	unsigned int n = 0;
-	return EVP_Digest(der, len, h, &n, sha256_md(), NULL) == 1 && n == 32 ? 0 : TS_ECRYPTO;
+	return EVP_Digest(der, len, h, &n, ts_ossl_sha256(), NULL) == 1 && n == 32 ? 0 : TS_ECRYPTO;
 }
 
 int
@@ -1379,13 +1426,10 @@ pki_cert_eid(const X509 *cert, eid_t *out)
 	return eid_parse(digits, out);
 }
 
-int
-pki_cert_ein_prefixes(const X509 *cert, char *buf, size_t cap)
+static int
+ein_prefixes_decode(const X509 *cert, char *buf, size_t cap)
 {
 	int rc;
-	if (cert == NULL || buf == NULL || cap == 0)
-		return TS_EINVAL;
-	buf[0] = '\0';
 	NAME_CONSTRAINTS *nc = sgp22_nc(cert, &rc);
 	size_t used = 0;
 	for (int i = 0; nc != NULL && rc == 0 && i < sk_GENERAL_SUBTREE_num(nc->permittedSubtrees); i++) {
@@ -1406,6 +1450,46 @@ pki_cert_ein_prefixes(const X509 *cert, char *buf, size_t cap)
 	if (rc != 0)
 		buf[0] = '\0';
 	return rc;
+}
+
+int
+pki_cert_ein_prefixes(const X509 *cert, char *buf, size_t cap)
+{
+	if (cert == NULL || buf == NULL || cap == 0)
+		return TS_EINVAL;
+	buf[0] = '\0';
+	const ASN1_BIT_STRING *sig = NULL;
+	X509_get0_signature(&sig, NULL, cert);
+	size_t siglen = sig != NULL ? (size_t)ASN1_STRING_length(sig) : 0;
+	int keep = sig != NULL && siglen > 0 && siglen <= PKI_PF_SIG_MAX, rc = -1;
+	pthread_mutex_lock(&pf_mu);
+	for (size_t i = 0; keep && i < PKI_PF_N && rc == -1; i++) {
+		if (pf_tab[i].cert != cert || pf_tab[i].siglen != siglen ||
+		    memcmp(pf_tab[i].sig, ASN1_STRING_get0_data(sig), siglen) != 0)
+			continue;
+		size_t n = strlen(pf_tab[i].pf);
+		rc = n < cap ? 0 : TS_ELIMIT;
+		if (rc == 0)
+			memcpy(buf, pf_tab[i].pf, n + 1);
+	}
+	pthread_mutex_unlock(&pf_mu);
+	if (rc != -1)
+		return rc;
+	if ((rc = ein_prefixes_decode(cert, buf, cap)) != 0 || !keep || strlen(buf) >= PKI_PF_CAP)
+		return rc;
+	X509 *c = (X509 *)cert; /* the reference count only */
+	if (X509_up_ref(c)) {
+		pthread_mutex_lock(&pf_mu);
+		X509 *old = pf_tab[pf_next].cert;
+		pf_tab[pf_next].cert = c;
+		pf_tab[pf_next].siglen = siglen;
+		memcpy(pf_tab[pf_next].sig, ASN1_STRING_get0_data(sig), siglen);
+		memcpy(pf_tab[pf_next].pf, buf, strlen(buf) + 1);
+		pf_next = (pf_next + 1) % PKI_PF_N;
+		pthread_mutex_unlock(&pf_mu);
+		X509_free(old);
+	}
+	return 0;
 }
 
 int
@@ -1445,7 +1529,7 @@ pki_pubkey_id(const EVP_PKEY *key, char out[65])
 	int n = i2d_PUBKEY(key, &der);
 	if (n <= 0)
 		goto fail;
-	if (!EVP_Digest(der, (size_t)n, md, &mdlen, EVP_sha256(), NULL) || mdlen != sizeof(md))
+	if (!EVP_Digest(der, (size_t)n, md, &mdlen, ts_ossl_sha256(), NULL) || mdlen != sizeof(md))
 		goto fail;
 	rc = ts_hex_encode(md, sizeof(md), out, 65);
 fail:
@@ -1467,7 +1551,7 @@ pki_cert_pubkey_id(const X509 *cert, char out[65])
 	unsigned int mdlen = 0;
 	int rc = TS_ECRYPTO;
 	int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
-	if (n > 0 && EVP_Digest(der, (size_t)n, md, &mdlen, sha256_md(), NULL) && mdlen == sizeof(md))
+	if (n > 0 && EVP_Digest(der, (size_t)n, md, &mdlen, ts_ossl_sha256(), NULL) && mdlen == sizeof(md))
 		rc = ts_hex_encode(md, sizeof(md), out, 65);
 	OPENSSL_free(der);
 	return rc;
@@ -1561,14 +1645,18 @@ int
 pki_pubkey_to_point(const EVP_PKEY *key, uint8_t out[PKI_PUBKEY_LEN])
 {
 	size_t n = 0;
+	int have = 0;
 	if (key == NULL || out == NULL)
 		return TS_EINVAL;
-	if (!is_p256(key))
+	if (!p256_known(key, out, &have))
 		return TS_EUNSUPP;
+	if (have)
+		return 0;
 	if (!EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, out, PKI_PUBKEY_LEN, &n))
 		return TS_ECRYPTO;
 	if (n != PKI_PUBKEY_LEN || out[0] != 0x04)
 		return TS_EUNSUPP; /* a compressed point format was configured on the key */
+	p256_keep_point(key, out);
 	return 0;
 }
 

@@ -139,8 +139,9 @@ int pki_verify_role(X509 *root, STACK_OF(X509) *intermediates, X509 *leaf, int r
  * malformed certificate, TS_EVERIFY with pki_verify_role's reason. */
 int pki_verify_euicc_der(X509 *ci, const uint8_t *eum_der, size_t eum_len, const uint8_t *euicc_der,
     size_t euicc_len, X509 **eum_out, X509 **euicc_out, char *errbuf, size_t errcap);
-/* Drops every cached verification (tests; a node reload need not: entries
- * are keyed by the root they passed under). */
+/* Drops every cached verification and EIN prefix list (tests; a node
+ * reload need not: entries are keyed by the root they passed under, and by
+ * certificate and signature). */
 void pki_cache_flush(void);
 /* An EUM certificate the node can use: id-rspRole-eum, a CA, and a
  * nameConstraints in the SGP.22 form (pki_cert_ein_prefixes succeeds).
@@ -156,7 +157,8 @@ int pki_cert_eid(const X509 *cert, eid_t *out);
  * TS_ENOTFOUND without nameConstraints; TS_EUNSUPP when the extension is not
  * in the SGP.22 form (excludedSubtrees, a base that is not a directoryName,
  * minimum/maximum, a subtree without exactly one serialNumber of 1..31
- * digits, a non-critical extension); TS_ELIMIT when buf is too small. */
+ * digits, a non-critical extension); TS_ELIMIT when buf is too small.
+ * Kept per certificate object and signature once decoded (issue 9). */
 int pki_cert_ein_prefixes(const X509 *cert, char *buf, size_t cap);
 /* 1 if eid matches one of the comma-separated prefixes, else 0. */
 int pki_ein_allowed(const char *prefixes, const eid_t *eid);

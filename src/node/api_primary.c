@@ -17,6 +17,7 @@
 #include "lib/eid.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "lib/ossl.h"
 #include "lib/pki.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
@@ -94,7 +95,7 @@ request_hash(struct evhttp_request *req, const char *path, const char *body, cha
 	unsigned int dl = 0;
 	const char *m = evhttp_request_get_command(req) == EVHTTP_REQ_POST ? "POST " : "GET ";
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
+	if (c == NULL || EVP_DigestInit_ex(c, ts_ossl_sha256(), NULL) != 1 ||
 	    EVP_DigestUpdate(c, m, strlen(m)) != 1 || EVP_DigestUpdate(c, path, strlen(path)) != 1 ||
 	    EVP_DigestUpdate(c, "\n", 1) != 1 || EVP_DigestUpdate(c, body, strlen(body)) != 1 ||
 	    EVP_DigestFinal_ex(c, d, &dl) != 1)

@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "lib/log.h"
+#include "lib/ossl.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
 
@@ -35,7 +36,7 @@ sealed_seal(const uint8_t key[SEALED_KEY_LEN], const char *aad, const char *plai
 	if ((buf = malloc(blen)) == NULL)
 		return TS_ENOMEM;
 	if (ts_random(buf, NONCE_LEN) != 0 || (c = EVP_CIPHER_CTX_new()) == NULL ||
-	    EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, buf) != 1 ||
+	    EVP_EncryptInit_ex(c, ts_ossl_aes256_gcm(), NULL, key, buf) != 1 ||
 	    EVP_EncryptUpdate(c, NULL, &l, (const uint8_t *)aad, (int)strlen(aad)) != 1 ||
 	    EVP_EncryptUpdate(c, buf + NONCE_LEN, &l, (const uint8_t *)plain, (int)plen) != 1 ||
 	    EVP_EncryptFinal_ex(c, buf + NONCE_LEN + l, &l2) != 1 || (size_t)(l + l2) != plen ||
@@ -79,7 +80,7 @@ sealed_open(const uint8_t key[SEALED_KEY_LEN], const char *aad, const char *in, 
 		free(buf);
 		return TS_ENOMEM;
 	}
-	if ((c = EVP_CIPHER_CTX_new()) == NULL || EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, buf) != 1 ||
+	if ((c = EVP_CIPHER_CTX_new()) == NULL || EVP_DecryptInit_ex(c, ts_ossl_aes256_gcm(), NULL, key, buf) != 1 ||
 	    EVP_DecryptUpdate(c, NULL, &l, (const uint8_t *)aad, (int)strlen(aad)) != 1 ||
 	    EVP_DecryptUpdate(c, (uint8_t *)plain, &l, buf + NONCE_LEN, (int)plen) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TAG_LEN, buf + NONCE_LEN + plen) != 1 ||

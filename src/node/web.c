@@ -49,6 +49,7 @@
 #include "lib/cookie.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "lib/ossl.h"
 #include "lib/ts_err.h"
 #include "lib/util.h"
 #include "node/node.h"
@@ -107,7 +108,7 @@ csrf_of(const node *n, const char *label, const char *value, char out[65])
 	unsigned int ml = 0;
 	char msg[160];
 	snprintf(msg, sizeof(msg), "tapshare owner page csrf v1\n%s\n%s", label, value);
-	if (HMAC(EVP_sha256(), n->secret_key, sizeof(n->secret_key), (const unsigned char *)msg, strlen(msg), mac,
+	if (HMAC(ts_ossl_sha256(), n->secret_key, sizeof(n->secret_key), (const unsigned char *)msg, strlen(msg), mac,
 		&ml) == NULL || ml != sizeof(mac))
 		memset(mac, 0, sizeof(mac)); /* never matches a 64-digit header by chance: see csrf_ok */
 	ts_hex_encode(mac, sizeof(mac), out, 65);

@@ -19,6 +19,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
@@ -409,6 +410,65 @@ euicc_for(chain *c, const char *first30, const char *org)
 	return x;
 }
 
+/* The prefixes kept per certificate (issue 9) answer for that certificate
+ * only: two EUMs read in turn keep their own lists, a hit still honours the
+ * caller's buffer size, and a flush forgets them without changing answers. */
+static void
+test_ein_prefixes_cached(void **state)
+{
+	(void)state;
+	chain c;
+	char buf[64];
+	chain_make(&c);
+	EVP_PKEY *k2 = NULL;
+	X509 *eum2 = NULL;
+	assert_int_equal(pki_keygen(&k2), 0);
+	pki_issue_opts o = { .profile = PKI_PROFILE_SUB_CA, .cn = "EUM 2", .org = "EUM Two",
+		.ein_prefixes = "89033024", .role = PKI_ROLE_EUM, .days = 1 };
+	assert_int_equal(pki_issue(c.ci, c.ci_key, k2, &o, &eum2), 0);
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(pki_cert_ein_prefixes(c.eum, buf, sizeof(buf)), 0);
+		assert_string_equal(buf, "89049032,89001012");
+		assert_int_equal(pki_cert_ein_prefixes(eum2, buf, sizeof(buf)), 0);
+		assert_string_equal(buf, "89033024");
+		assert_int_equal(pki_cert_ein_prefixes(eum2, buf, 8), TS_ELIMIT);
+		assert_string_equal(buf, "");
+		assert_int_equal(pki_cert_ein_prefixes(eum2, buf, 9), 0);
+		assert_string_equal(buf, "89033024");
+		if (round == 1)
+			pki_cache_flush();
+	}
+	/* the same object changed in place (another EUM's nameConstraints)
+	 * and signed again: read again, not answered from what was kept */
+	X509 *donor = NULL;
+	o.ein_prefixes = "89044000";
+	assert_int_equal(pki_issue(c.ci, c.ci_key, k2, &o, &donor), 0);
+	int idx = X509_get_ext_by_NID(eum2, NID_name_constraints, -1);
+	assert_true(idx >= 0);
+	X509_EXTENSION_free(X509_delete_ext(eum2, idx));
+	X509_EXTENSION *ext = X509_get_ext(donor, X509_get_ext_by_NID(donor, NID_name_constraints, -1));
+	assert_non_null(ext);
+	assert_true(X509_add_ext(eum2, ext, -1));
+	assert_true(X509_sign(eum2, c.ci_key, EVP_sha256()) > 0);
+	assert_int_equal(pki_cert_ein_prefixes(eum2, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "89044000");
+	/* another object with the same signature bytes but other contents (a
+	 * copy changed without signing): its own answer, not the original's */
+	X509 *copy = X509_dup(eum2);
+	assert_non_null(copy);
+	idx = X509_get_ext_by_NID(copy, NID_name_constraints, -1);
+	X509_EXTENSION_free(X509_delete_ext(copy, idx));
+	assert_int_equal(pki_cert_ein_prefixes(copy, buf, sizeof(buf)), TS_ENOTFOUND);
+	X509_free(copy);
+	X509_free(donor);
+	/* an eUICC certificate has none, asked twice */
+	assert_int_equal(pki_cert_ein_prefixes(c.euicc, buf, sizeof(buf)), TS_ENOTFOUND);
+	assert_int_equal(pki_cert_ein_prefixes(c.euicc, buf, sizeof(buf)), TS_ENOTFOUND);
+	X509_free(eum2);
+	EVP_PKEY_free(k2);
+	chain_free(&c);
+}
+
 static void
 test_nameconstraints(void **state)
 {
@@ -437,8 +497,12 @@ test_nameconstraints(void **state)
 	/* An eUICC certificate without the EUICC policy. */
 	assert_int_equal(pki_verify_role(c.ci, inter, c.euicc, PKI_ROLE_DP_AUTH, e, sizeof(e)), TS_EVERIFY);
 
-	/* EUM without nameConstraints: unusable (not skipped), and its eUICC is refused. */
+	/* EUM without nameConstraints: unusable (not skipped), and its eUICC is
+	 * refused. Its prefixes were read (and kept) before the change in place:
+	 * the re-signed certificate is read again, not answered from the cache. */
 	assert_int_equal(pki_eum_check(c.eum, e, sizeof(e)), 0);
+	assert_int_equal(pki_cert_ein_prefixes(c.eum, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "89049032,89001012");
 	set_nc(&c, &c.eum, NULL);
 	(void)sk_X509_set(inter, 0, c.eum);
 	assert_int_equal(pki_cert_ein_prefixes(c.eum, buf, sizeof(buf)), TS_ENOTFOUND);
@@ -991,6 +1055,39 @@ test_p256_remembered(void **state)
 	EVP_PKEY_free(k1);
 }
 
+/* The point kept beside a remembered key (issue 9) is that key's own: 20
+ * keys (more than are remembered, so entries are reused) each used to sign
+ * (remembered without a point) and then exported, in turn, three rounds,
+ * each export equal to the provider's own answer for it. */
+static void
+test_point_remembered(void **state)
+{
+	(void)state;
+	enum { N = 20 };
+	EVP_PKEY *k[N] = { NULL };
+	uint8_t want[N][PKI_PUBKEY_LEN], got[PKI_PUBKEY_LEN], msg[32] = { 7 }, sig[PKI_SIG_LEN];
+	for (int i = 0; i < N; i++) {
+		size_t n = 0;
+		assert_int_equal(pki_keygen(&k[i]), 0);
+		assert_int_equal(EVP_PKEY_get_octet_string_param(k[i], OSSL_PKEY_PARAM_PUB_KEY, want[i],
+		    PKI_PUBKEY_LEN, &n), 1);
+		assert_int_equal(n, PKI_PUBKEY_LEN);
+	}
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < N; i++) {
+			int j = round == 1 ? N - 1 - i : i; /* backwards once */
+			memset(got, 0, sizeof(got));
+			assert_int_equal(pki_sign(k[j], msg, sizeof(msg), sig), 0);
+			assert_int_equal(pki_pubkey_to_point(k[j], got), 0);
+			assert_memory_equal(got, want[j], PKI_PUBKEY_LEN);
+			assert_int_equal(pki_pubkey_to_point(k[j], got), 0); /* the kept one */
+			assert_memory_equal(got, want[j], PKI_PUBKEY_LEN);
+		}
+	}
+	for (int i = 0; i < N; i++)
+		EVP_PKEY_free(k[i]);
+}
+
 /* pki_keygen makes every key anew from one shared context: P-256 keys with
  * a private part, never the same key twice (a mutant that kept the first
  * key fails), each signing for itself only. */
@@ -1026,6 +1123,7 @@ main(void)
 		cmocka_unit_test(test_profiles),
 		cmocka_unit_test(test_eid_and_ein),
 		cmocka_unit_test(test_sgp22_policies),
+		cmocka_unit_test(test_ein_prefixes_cached),
 		cmocka_unit_test(test_nameconstraints),
 		cmocka_unit_test(test_csr_round_trip),
 		cmocka_unit_test(test_sign_verify),
@@ -1034,6 +1132,7 @@ main(void)
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_testpki_generate),
 		cmocka_unit_test(test_p256_remembered),
+		cmocka_unit_test(test_point_remembered),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
