@@ -203,32 +203,29 @@ share_of_command(store *st, const char *eid, const uint8_t iccid[ES10_ICCID_LEN]
 }
 
 /* Otherwise (an LPA deleted the profile on its own: expiry, the user) the
- * newest share of eid for the app with iccid. */
+ * newest share of eid for the app with iccid: one read of the EID's shares
+ * with their apps (issue 9: it was a share_get per candidate). */
 static int
 share_of_eid(store *st, const char *eid, const uint8_t iccid[ES10_ICCID_LEN],
     char share_id[STORE_ID_MAX])
 {
-	char (*ids)[STORE_ID_MAX] = calloc(NOTIF_SHARES_MAX, STORE_ID_MAX);
+	store_share_app *v = calloc(NOTIF_SHARES_MAX, sizeof(*v));
 	size_t n = 0;
 	int rc = TS_ENOTFOUND;
-	if (ids == NULL)
+	if (v == NULL)
 		return TS_ENOMEM;
-	if ((rc = st->ops->shares_of_eid(st, eid, ids, NOTIF_SHARES_MAX, &n)) != 0) {
-		free(ids);
+	if ((rc = st->ops->shares_of_eid(st, eid, v, NOTIF_SHARES_MAX, &n)) != 0) {
+		free(v);
 		return rc == TS_ENOTFOUND ? TS_EDB : rc;
 	}
 	rc = TS_ENOTFOUND;
 	for (size_t i = 0; i < n && rc == TS_ENOTFOUND; i++) {
-		store_share sh;
-		int g = st->ops->share_get(st, ids[i], &sh);
-		if (g != 0 && g != TS_ENOTFOUND)
-			rc = g; /* busy: not "no such share" */
-		else if (g == 0 && iccid_is_app(eid, sh.assoc_app_id, iccid)) {
-			memcpy(share_id, sh.id, STORE_ID_MAX);
+		if (iccid_is_app(eid, v[i].assoc_app_id, iccid)) {
+			memcpy(share_id, v[i].id, STORE_ID_MAX);
 			rc = 0;
 		}
 	}
-	free(ids);
+	free(v);
 	return rc;
 }
 

@@ -73,6 +73,13 @@ typedef struct store_outbox {
 	int attempts;
 } store_outbox;
 
+/* A share of an EID as shares_of_eid lists it: its id and the associated
+ * app it carries (what a notification's ICCID is matched against). */
+typedef struct store_share_app {
+	char id[STORE_ID_MAX];
+	char assoc_app_id[STORE_STR_MAX];
+} store_share_app;
+
 typedef struct store_cmd {
 	int64_t id;
 	char eid[33];
@@ -151,9 +158,10 @@ struct store_ops {
 	int (*shares_expired)(store *s, int64_t now, char (*ids)[STORE_ID_MAX], size_t max, size_t *n);
 	/* number of shares in each state (metrics); unknown stored states are skipped */
 	int (*share_counts)(store *s, int64_t counts[SHARE_NSTATES]);
-	/* ids of the shares for eid, newest first (at most max): the node maps
-	 * an eUICC's notification naming an ICCID to its share */
-	int (*shares_of_eid)(store *s, const char *eid, char (*ids)[STORE_ID_MAX], size_t max, size_t *n);
+	/* the shares for eid, newest first (at most max), with their associated
+	 * apps: the node maps an eUICC's notification naming an ICCID to its
+	 * share (one read, no share_get per candidate) */
+	int (*shares_of_eid)(store *s, const char *eid, store_share_app *out, size_t max, size_t *n);
 
 	/* primary events */
 	int (*event_add)(store *s, int64_t user_id, const char *share_id, const char *type, const char *data, int64_t *id);

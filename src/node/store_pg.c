@@ -1944,9 +1944,9 @@ pq_share_counts(store *b, int64_t counts[SHARE_NSTATES])
 }
 
 static int
-pq_shares_of_eid(store *b, const char *eid, char (*ids)[STORE_ID_MAX], size_t max, size_t *n)
+pq_shares_of_eid(store *b, const char *eid, store_share_app *out, size_t max, size_t *n)
 {
-	static const char sql[] = "SELECT id FROM shares WHERE eid=$1 ORDER BY created_at DESC, id DESC LIMIT $2";
+	static const char sql[] = "SELECT id, assoc_app_id FROM shares WHERE eid=$1 ORDER BY created_at DESC, id DESC LIMIT $2";
 	pq_args a = { 0 };
 	a_text(&a, eid);
 	a_i64(&a, (int64_t)max);
@@ -1955,8 +1955,10 @@ pq_shares_of_eid(store *b, const char *eid, char (*ids)[STORE_ID_MAX], size_t ma
 	int rc = q(S(b), sql, Q_READ, &a, &r);
 	if (rc != 0)
 		return rc;
-	for (int i = 0; i < PQntuples(r) && *n < max; i++)
-		c_text(r, i, 0, ids[(*n)++], STORE_ID_MAX);
+	for (int i = 0; i < PQntuples(r) && *n < max; i++, (*n)++) {
+		c_text(r, i, 0, out[*n].id, STORE_ID_MAX);
+		c_text(r, i, 1, out[*n].assoc_app_id, STORE_STR_MAX);
+	}
 	PQclear(r);
 	return 0;
 }

@@ -1115,17 +1115,20 @@ sq_share_counts(store *b, int64_t counts[SHARE_NSTATES])
 }
 
 static int
-sq_shares_of_eid(store *b, const char *eid, char (*ids)[STORE_ID_MAX], size_t max, size_t *n)
+sq_shares_of_eid(store *b, const char *eid, store_share_app *out, size_t max, size_t *n)
 {
-	static const char q[] = "SELECT id FROM shares WHERE eid=? ORDER BY created_at DESC, rowid DESC LIMIT ?";
+	static const char q[] = "SELECT id, assoc_app_id FROM shares WHERE eid=? ORDER BY created_at DESC, rowid DESC LIMIT ?";
 	sqlite3_stmt *p = st(S(b), q);
 	if (!p)
 		return TS_EDB;
 	bt(p, 1, eid);
 	sqlite3_bind_int64(p, 2, (sqlite3_int64)max);
 	*n = 0;
-	while (*n < max && sqlite3_step(p) == SQLITE_ROW)
-		cpy(ids[(*n)++], STORE_ID_MAX, sqlite3_column_text(p, 0));
+	while (*n < max && sqlite3_step(p) == SQLITE_ROW) {
+		cpy(out[*n].id, STORE_ID_MAX, sqlite3_column_text(p, 0));
+		cpy(out[*n].assoc_app_id, STORE_STR_MAX, sqlite3_column_text(p, 1));
+		(*n)++;
+	}
 	sqlite3_reset(p);
 	return 0;
 }
@@ -2124,8 +2127,8 @@ sq_user_remove(store *b, int64_t user_id, int64_t now)
 	X(shares_expired, (store *s, int64_t now, char (*ids)[STORE_ID_MAX], size_t max, size_t *n), \
 	    (&H(s)->s->base, now, ids, max, n)) \
 	X(share_counts, (store *s, int64_t counts[SHARE_NSTATES]), (&H(s)->s->base, counts)) \
-	X(shares_of_eid, (store *s, const char *eid, char (*ids)[STORE_ID_MAX], size_t max, size_t *n), \
-	    (&H(s)->s->base, eid, ids, max, n)) \
+	X(shares_of_eid, (store *s, const char *eid, store_share_app *out, size_t max, size_t *n), \
+	    (&H(s)->s->base, eid, out, max, n)) \
 	X(event_add, (store *s, int64_t user_id, const char *share_id, const char *type, const char *data, int64_t *id), \
 	    (&H(s)->s->base, user_id, share_id, type, data, id)) \
 	X(events_after, (store *s, int64_t user_id, const char *share_id, int64_t after, store_event *out, size_t max, size_t *n), \

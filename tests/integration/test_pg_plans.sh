@@ -101,10 +101,10 @@ expect "... nor the prune index (finished shares only)" [ "$(sz shares_updated)"
 # straight from an index: no sort of every share the EID ever had
 # (store_pg.c shares_of_eid's statement, on each delete notification)
 psql_db tsnode "ANALYZE shares" >/dev/null
-p=$(psql_db tsnode "EXPLAIN SELECT id FROM shares WHERE eid='89049032000000000000000000000000'
+p=$(psql_db tsnode "EXPLAIN SELECT id, assoc_app_id FROM shares WHERE eid='89049032000000000000000000000000'
 	ORDER BY created_at DESC, id DESC LIMIT 16")
 echo "$p" | sed 's/^/#   shares_of_eid: /'
 expect "shares_of_eid walks shares_eid_created backwards, no sort" \
 	bash -c 'grep -q "Scan Backward using shares_eid_created" <<<"$1" && ! grep -q "Sort" <<<"$1"' _ "$p"
-expect "... and it is the node's statement" grep -qF 'SELECT id FROM shares WHERE eid=$1 ORDER BY created_at DESC, id DESC LIMIT $2' "$SRC/src/node/store_pg.c"
+expect "... and it is the node's statement" grep -qF 'SELECT id, assoc_app_id FROM shares WHERE eid=$1 ORDER BY created_at DESC, id DESC LIMIT $2' "$SRC/src/node/store_pg.c"
 ts_done

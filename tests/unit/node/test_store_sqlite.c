@@ -596,7 +596,7 @@ test_updates_whole_row(void **state)
 	assert_int_equal(s->ops->share_get_credential(s, "sh-1", &cred), 0); /* kept while authorised */
 	assert_string_equal(cred, "{\"k\":1}");
 	free(cred);
-	char ids[2][STORE_ID_MAX];
+	store_share_app ids[2];
 	size_t n = 0;
 	assert_int_equal(s->ops->shares_of_eid(s, sh.eid, ids, 2, &n), 0); /* the index follows */
 	assert_int_equal(n, 1);
