@@ -106,6 +106,15 @@ test_late_commit_not_skipped(void **state)
 	assert_int_equal(held_id, idb); /* the row that waits */
 	assert_int_equal(r->ops->events_last(r, user, &last), 0);
 	assert_int_equal(last, 0); /* "from now" starts below both */
+	/* one share's stream (store_pg.c reads it with a statement of its own)
+	 * holds the early commit back the same way */
+	size_t m = 9;
+	before = holdbacks;
+	held_id = 0;
+	assert_int_equal(r->ops->events_after(r, user, "sh-b", 0, ev, 8, &m), 0);
+	assert_int_equal(m, 0);
+	assert_true(holdbacks > before);
+	assert_int_equal(held_id, idb);
 
 	assert_int_equal(a->ops->commit(a), 0);
 	size_t n = read_events(r, user, last, ev, 8);
@@ -113,6 +122,12 @@ test_late_commit_not_skipped(void **state)
 	assert_int_equal(ev[0].id, ida);
 	assert_string_equal(ev[0].type, "share.a");
 	assert_int_equal(ev[1].id, idb);
+	/* ... and then gives that share's row alone */
+	assert_int_equal(r->ops->events_after(r, user, "sh-b", 0, ev, 8, &m), 0);
+	assert_int_equal(m, 1);
+	assert_int_equal(ev[0].id, idb);
+	assert_string_equal(ev[0].type, "share.b");
+	assert_string_equal(ev[0].share_id, "sh-b");
 	assert_int_equal(r->ops->events_last(r, user, &last), 0);
 	assert_int_equal(last, idb);
 	/* a transaction's own rows keep its insert order */
