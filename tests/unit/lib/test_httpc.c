@@ -628,6 +628,94 @@ test_client_cert_needed(void **state)
 	ts_httpc_free(c);
 }
 
+/* The server presents cert (issued by issuer/issuer_key, SAN san) with its
+ * key for the next connections; restore() puts the node certificate back. */
+static void
+serve_as(X509 *issuer, EVP_PKEY *issuer_key, const char *san)
+{
+	EVP_PKEY *k = NULL;
+	X509 *c = NULL;
+	assert_int_equal(pki_keygen(&k), 0);
+	pki_issue_opts o = { .profile = PKI_PROFILE_TLS_SERVER, .cn = "test server", .san = san, .days = 1 };
+	assert_int_equal(pki_issue(issuer, issuer_key, k, &o, &c), 0);
+	assert_int_equal(SSL_CTX_use_certificate(sctx, c), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey(sctx, k), 1);
+	X509_free(c);
+	EVP_PKEY_free(k);
+}
+
+static void
+restore(void)
+{
+	assert_int_equal(SSL_CTX_use_certificate_chain_file(sctx, srv_cert), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey_file(sctx, srv_key, SSL_FILETYPE_PEM), 1);
+}
+
+/* The provider's certificate must name the host called (CURLOPT_SSL_VERIFYHOST):
+ * a certificate of the trusted CA for another name is refused before any
+ * request byte is sent; the same CA's certificate for 127.0.0.1 is not. */
+static void
+test_server_name_checked(void **state)
+{
+	(void)state;
+	char pki[128], path[192];
+	snprintf(pki, sizeof(pki), "%s/pki", tmpdir);
+	X509 *ca = NULL;
+	EVP_PKEY *ca_key = NULL;
+	snprintf(path, sizeof(path), "%s/node-ca.crt", pki);
+	assert_int_equal(pki_cert_load(path, &ca), 0);
+	snprintf(path, sizeof(path), "%s/node-ca.key", pki);
+	assert_int_equal(pki_key_load(path, &ca_key), 0);
+	set_mode(M_CL);
+	serve_as(ca, ca_key, "DNS:elsewhere.example");
+	ts_httpc *c = client(5000);
+	long n;
+	char err[256] = "";
+	assert_int_equal(call(c, "/a", &n, err, sizeof(err)), TS_ENET);
+	assert_true(err[0] != '\0');
+	int conns, reqs;
+	counts(&conns, &reqs);
+	assert_int_equal(reqs, 0);
+	ts_httpc_free(c);
+	/* the same CA, the right name: served */
+	set_mode(M_CL);
+	serve_as(ca, ca_key, "IP:127.0.0.1");
+	c = client(5000);
+	assert_int_equal(call(c, "/a", &n, NULL, 0), 0);
+	assert_int_equal(n, 1);
+	ts_httpc_free(c);
+	restore();
+	X509_free(ca);
+	EVP_PKEY_free(ca_key);
+}
+
+/* ... and must chain to the configured CA (CURLOPT_SSL_VERIFYPEER): the right
+ * name under a CA of its own is refused before any request byte is sent. */
+static void
+test_server_chain_checked(void **state)
+{
+	(void)state;
+	EVP_PKEY *other_key = NULL;
+	X509 *other = NULL;
+	assert_int_equal(pki_keygen(&other_key), 0);
+	pki_issue_opts o = { .profile = PKI_PROFILE_ROOT_CA, .cn = "not the provider's CA", .days = 1 };
+	assert_int_equal(pki_issue(NULL, other_key, other_key, &o, &other), 0);
+	set_mode(M_CL);
+	serve_as(other, other_key, "IP:127.0.0.1,DNS:localhost");
+	ts_httpc *c = client(5000);
+	long n;
+	char err[256] = "";
+	assert_int_equal(call(c, "/a", &n, err, sizeof(err)), TS_ENET);
+	assert_true(err[0] != '\0');
+	int conns, reqs;
+	counts(&conns, &reqs);
+	assert_int_equal(reqs, 0);
+	ts_httpc_free(c);
+	restore();
+	X509_free(other);
+	EVP_PKEY_free(other_key);
+}
+
 int
 main(void)
 {
@@ -643,6 +731,8 @@ main(void)
 		cmocka_unit_test(test_broken_and_oversize_answers),
 		cmocka_unit_test(test_refused_before_sending),
 		cmocka_unit_test(test_client_cert_needed),
+		cmocka_unit_test(test_server_name_checked),
+		cmocka_unit_test(test_server_chain_checked),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
