@@ -33,6 +33,14 @@ BEGIN {
 	total++
 	for (k = 1; k <= no; k++) if ($0 ~ pat[O[k]]) { c[O[k]]++; next }
 	c["(rest)"]++
+	# where the rest is (first match wins): the log's lines, the HTTP
+	# handlers' own code, libevent's dispatch and epoll outside a handler,
+	# the outbox and auth worker threads' own code, anything else
+	if ($0 ~ /ts_log/) r["log"]++
+	else if ($0 ~ /gen_cb/) r["handlers"]++
+	else if ($0 ~ /event_base_loop/) r["event loop"]++
+	else if ($0 ~ /worker_main/) r["workers"]++
+	else r["other"]++
 }
 END {
 	if (total == 0) { print "no samples"; exit 1 }
@@ -48,8 +56,11 @@ END {
 			ratio = sprintf("%.2f", n / f)
 		printf "%-14s %10.1f %12.1f %8s\n", x, f, n, ratio
 	}
-	r = c["(rest)"] * us
-	printf "%-14s %10s %12.1f %8s\n", "(no primitive)", "-", r, "-"
-	printf "%-14s %10.1f %12.1f %8.2f\n", "sum", sf, sn + r, (sn + r) / sf
+	rest = c["(rest)"] * us
+	printf "%-14s %10s %12.1f %8s\n", "(no primitive)", "-", rest, "-"
+	nb = split("log,handlers,event loop,workers,other", B, ",")
+	for (k = 1; k <= nb; k++)
+		printf "  of it %-12s %5s %12.1f\n", B[k], "-", r[B[k]] * us
+	printf "%-14s %10.1f %12.1f %8.2f\n", "sum", sf, sn + rest, (sn + rest) / sf
 	printf "primitives alone: in node %.1f us vs floor %.1f us = %.2fx\n", sn, sf, sn / sf
 }
