@@ -14,8 +14,8 @@
 
 #include "lib/der.h"
 #include "lib/es10_int.h"
-#include "lib/pki.h"
 #include "lib/ossl.h"
+#include "lib/pki.h"
 #include "lib/ts_err.h"
 
 #define TAG_ICCID 0x5A

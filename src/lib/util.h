@@ -13,10 +13,10 @@
 /* Hex: lower-case. hex_encode writes 2*len+1 bytes (NUL-terminated) into out,
  * which must have room for them. Returns 0 or TS_EINVAL. */
 int ts_hex_encode(const uint8_t *in, size_t len, char *out, size_t outcap);
-/* Decodes exactly strlen(hex)/2 bytes; rejects odd length and non-hex.
- * *outlen receives the number of bytes written. */
 /* The value of one hex digit (either case), -1 for anything else. */
 int ts_hexval(char c);
+/* Decodes exactly strlen(hex)/2 bytes; rejects odd length and non-hex.
+ * *outlen receives the number of bytes written. */
 int ts_hex_decode(const char *hex, uint8_t *out, size_t outcap, size_t *outlen);
 
 /* Base64 (standard alphabet, padded, no newlines). *out is malloc'ed, caller

@@ -651,6 +651,22 @@ restore(void)
 	assert_int_equal(SSL_CTX_use_PrivateKey_file(sctx, srv_key, SSL_FILETYPE_PEM), 1);
 }
 
+/* A fresh client's call is refused in the handshake, with a reason, before
+ * the server has read any request. */
+static void
+assert_refused_before_request(void)
+{
+	ts_httpc *c = client(5000);
+	long n;
+	char err[256] = "";
+	assert_int_equal(call(c, "/a", &n, err, sizeof(err)), TS_ENET);
+	assert_true(err[0] != '\0');
+	int conns, reqs;
+	counts(&conns, &reqs);
+	assert_int_equal(reqs, 0);
+	ts_httpc_free(c);
+}
+
 /* The provider's certificate must name the host called (CURLOPT_SSL_VERIFYHOST):
  * a certificate of the trusted CA for another name is refused before any
  * request byte is sent; the same CA's certificate for 127.0.0.1 is not. */
@@ -668,19 +684,12 @@ test_server_name_checked(void **state)
 	assert_int_equal(pki_key_load(path, &ca_key), 0);
 	set_mode(M_CL);
 	serve_as(ca, ca_key, "DNS:elsewhere.example");
-	ts_httpc *c = client(5000);
-	long n;
-	char err[256] = "";
-	assert_int_equal(call(c, "/a", &n, err, sizeof(err)), TS_ENET);
-	assert_true(err[0] != '\0');
-	int conns, reqs;
-	counts(&conns, &reqs);
-	assert_int_equal(reqs, 0);
-	ts_httpc_free(c);
+	assert_refused_before_request();
 	/* the same CA, the right name: served */
 	set_mode(M_CL);
 	serve_as(ca, ca_key, "IP:127.0.0.1");
-	c = client(5000);
+	ts_httpc *c = client(5000);
+	long n;
 	assert_int_equal(call(c, "/a", &n, NULL, 0), 0);
 	assert_int_equal(n, 1);
 	ts_httpc_free(c);
@@ -702,15 +711,7 @@ test_server_chain_checked(void **state)
 	assert_int_equal(pki_issue(NULL, other_key, other_key, &o, &other), 0);
 	set_mode(M_CL);
 	serve_as(other, other_key, "IP:127.0.0.1,DNS:localhost");
-	ts_httpc *c = client(5000);
-	long n;
-	char err[256] = "";
-	assert_int_equal(call(c, "/a", &n, err, sizeof(err)), TS_ENET);
-	assert_true(err[0] != '\0');
-	int conns, reqs;
-	counts(&conns, &reqs);
-	assert_int_equal(reqs, 0);
-	ts_httpc_free(c);
+	assert_refused_before_request();
 	restore();
 	X509_free(other);
 	EVP_PKEY_free(other_key);
