@@ -1077,6 +1077,27 @@ test_standard_notification_checks(void **state)
 	assert_int_equal(count_cmds(EID, id, CMD_DELETE), 0);
 	assert_int_equal(notify(RSP_EVENT_DELETE, 0, EID, sh2.assoc_app_id, se_a.key, &why), 0);
 	assert_int_equal(state_of(id), SHARE_REVOKED);
+	/* The same, when the share is not the EID's newest: a share asked for
+	 * since (not yet authorised: no app) is newer; the delete still finds
+	 * the installed one among the EID's shares. */
+	authorised_share(EID, id, mid);
+	assert_int_equal(initiate(mid, &s, &why), 0);
+	assert_int_equal(authenticate_as(&s, mid, &se_a, &why), 0);
+	assert_int_equal(get_package(&s, &se_a, &why), 0);
+	assert_int_equal(st->ops->share_get(st, id, &sh2), 0);
+	assert_int_equal(notify(RSP_EVENT_INSTALL, 0, EID, sh2.assoc_app_id, se_a.key, &why), 0);
+	assert_int_equal(state_of(id), SHARE_INSTALLED);
+	share_req newer = { .user_id = alice, .device_id = "dev-a", .eid = EID, .app_id = "sim-a" };
+	store_share shn;
+	share_why swhy2;
+	assert_int_equal(share_request(&svc, st, &newer, NULL, &shn, &swhy2), 0);
+	store_share_app newest;
+	size_t nn = 0;
+	assert_int_equal(st->ops->shares_of_eid(st, EID, &newest, 1, &nn), 0);
+	assert_int_equal(nn, 1);
+	assert_string_equal(newest.id, shn.id);
+	assert_int_equal(notify(RSP_EVENT_DELETE, 0, EID, sh2.assoc_app_id, se_a.key, &why), 0);
+	assert_int_equal(state_of(id), SHARE_REVOKED);
 	/* not a PendingNotification at all */
 	static const uint8_t junk[] = { 0xBF, 0x2F, 0x03, 0x80, 0x01, 0x01 };
 	assert_int_equal(download_notification(&dsvc, st, junk, sizeof(junk), NULL, &why), TS_EVERIFY);
