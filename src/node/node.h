@@ -22,6 +22,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <event2/event.h>
@@ -106,6 +107,10 @@ typedef struct node {
 	pthread_cond_t ob_cv;
 	int ob_kicked;           /* under ob_mu: rows may be due that no worker has claimed since */
 	int ob_idle;             /* under ob_mu: workers waiting on ob_cv (outbox_kick signals only then) */
+	/* Rows in backoff (outbox.c, rows_may_wait): ob_later counts the
+	 * workers' looks at the next due row that found one pending; ob_quiet
+	 * is 1 + the count a look found none at. Both 0 at first: may wait. */
+	atomic_ulong ob_later, ob_quiet;
 	int stopping;
 	int outbox_fail_at;      /* fault injection (tests): worker N (1-based) fails to start */
 	int outbox_poll_ms;      /* tests: longest wait without a kick (0: OUTBOX_POLL_MS) */

@@ -440,15 +440,33 @@ do_certify(worker *w, const store_outbox *o, char *reason, size_t rcap)
 	return rc == TS_ESTATE ? 0 : rc;
 }
 
+/* Whether rows may be waiting out a backoff, which an answer from their
+ * provider makes due at once (outbox_wake, one UPDATE per answered call,
+ * with its write lock, or a statement to PostgreSQL). No: the workers'
+ * last look at the next due row (worker_main) found no row pending at all,
+ * and no look since found one. Every row in backoff got there by a retry
+ * (outbox_add's rows are due at once), and a worker looks after every pass,
+ * its retries included, so a row this process put in backoff is known by
+ * the next look; a row another node put there, or one from before a
+ * restart, by the first look that sees it pending (at the latest its own
+ * due time). Until then an answer does not wake it and it waits out its
+ * backoff, as without the wake. */
+static int
+rows_may_wait(node *n)
+{
+	return atomic_load(&n->ob_quiet) != atomic_load(&n->ob_later) + 1;
+}
+
 static void
 process(worker *w, const store_outbox *o, int64_t now)
 {
 	char reason[512] = "";
 	int rc;
+	int wake = rows_may_wait(w->n);
 	/* The transition that applies the answer closes the row in its own
 	 * transaction (share_outbox_arm); only a call that moves no share
 	 * (cancelOrder, a share no longer waiting) marks it here. */
-	share_outbox_arm(o->id, o->share_id, now, 1);
+	share_outbox_arm(o->id, o->share_id, now, wake);
 	if (strcmp(o->kind, OUTBOX_CONFIRM_ORDER) == 0)
 		rc = do_confirm(w, o, reason, sizeof(reason));
 	else if (strcmp(o->kind, OUTBOX_CANCEL_ORDER) == 0)
@@ -474,7 +492,8 @@ process(worker *w, const store_outbox *o, int64_t now)
 			w->st->ops->outbox_done(w->st, o->id);
 			/* The provider answers again: rows waiting out a backoff
 			 * for it need not wait any longer. */
-			w->st->ops->outbox_wake(w->st, o->share_id, now);
+			if (wake)
+				w->st->ops->outbox_wake(w->st, o->share_id, now);
 		}
 		metrics_outbox(METRICS_OUTBOX_DONE);
 		return;
@@ -557,7 +576,11 @@ worker_main(void *arg)
 		if (got == OB_BATCH)
 			continue;
 		int64_t due = -1;
-		w->st->ops->outbox_next_due(w->st, ts_now(), &due);
+		unsigned long later = atomic_load(&n->ob_later);
+		if (w->st->ops->outbox_next_due(w->st, ts_now(), &due) == 0 && due < 0)
+			atomic_store(&n->ob_quiet, later + 1); /* nothing pending: none waits */
+		else
+			atomic_fetch_add(&n->ob_later, 1);
 		/* Wake when kicked, at the next due row (due counts whole
 		 * seconds: a row due now that no claim got is looked at again
 		 * in 50 ms), or after the poll interval at most. */
