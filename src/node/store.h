@@ -374,6 +374,10 @@ void store_committed(void);
  * busy database does. 0; TS_EINVAL for a name it does not know. Once per
  * process, on the event-loop thread's handle, after the others opened. */
 int store_fault_busy(store *s, const char *list);
+/* Tests: called by the SQLite outbox claim between its read of the due
+ * rows and their leases, when not NULL (another connection's claim there
+ * must win the rows). */
+extern void (*store_sqlite_claim_between)(void);
 
 /* backends */
 int store_sqlite_open(const char *path, const store_opts *opts, store **out);

@@ -176,6 +176,50 @@ test_outbox_claims_are_exclusive(void **state)
 	store_close(b);
 }
 
+/* SQLite: rows another connection claims between a claim's read of the
+ * due rows and its leases are that connection's (the lease is taken only
+ * of a row still due and unleased), for one row and for a batch. */
+static store *between_other;
+static int64_t between_now;
+static size_t between_got;
+
+static void
+claim_in_between(void)
+{
+	store_outbox r[8];
+	store_sqlite_claim_between = NULL;
+	assert_int_equal(between_other->ops->outbox_claim(between_other, between_now, 60, r, 8, &between_got), 0);
+}
+
+static void
+test_outbox_claim_race(void **state)
+{
+	(void)state;
+	if (pg_url != NULL)
+		skip(); /* PostgreSQL: FOR UPDATE SKIP LOCKED (test_pg_store) */
+	store *a = open_store(), *b = open_store();
+	store_outbox r[8];
+	size_t n = 9;
+	between_other = b;
+	between_now = ts_now();
+	for (int rows = 1; rows <= 3; rows += 2) {
+		for (int i = 0; i < rows; i++)
+			assert_int_equal(a->ops->outbox_add(a, "confirm_order", "share-race", NULL), 0);
+		store_sqlite_claim_between = claim_in_between;
+		assert_int_equal(a->ops->outbox_claim(a, between_now, 60, r, 8, &n), 0);
+		assert_null(store_sqlite_claim_between); /* it ran */
+		assert_int_equal(between_got, (size_t)rows);
+		assert_int_equal(n, 0);
+		between_now += 61; /* every lease over: all rows due again, for both */
+		assert_int_equal(a->ops->outbox_claim(a, between_now, 60, r, 8, &n), 0);
+		assert_int_equal(n, (size_t)rows);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(a->ops->outbox_done(a, r[i].id), 0);
+	}
+	store_close(a);
+	store_close(b);
+}
+
 /* fdatasync as SQLite calls it (this executable's definition takes its
  * place, as an LD_PRELOAD would): counted, then done. */
 static int fsyncs;
@@ -913,6 +957,23 @@ test_tx_trim(void **state)
 	assert_int_equal(s->ops->tx_trim(s, "share-a", 0), 0);
 	assert_int_equal(s->ops->tx_get(s, "a00", &tg), TS_ENOTFOUND);
 	assert_int_equal(s->ops->tx_get(s, "b00", &tg), 0);
+	/* share-c: a stage-3 session is kept as a stage-2 one is; of two of
+	 * one age, the one written last */
+	static const char *const cid[] = { "c00", "c01", "c02" };
+	static const int cstage[] = { 3, 1, 1 }, cat[] = { 500, 600, 600 };
+	for (int i = 0; i < 3; i++) {
+		snprintf(tx.id, sizeof(tx.id), "%s", cid[i]);
+		snprintf(tx.share_id, sizeof(tx.share_id), "share-c");
+		tx.stage = cstage[i];
+		tx.created_at = cat[i];
+		assert_int_equal(s->ops->tx_put(s, &tx), 0);
+	}
+	assert_int_equal(s->ops->tx_trim(s, "share-c", 3), 0); /* none past keep: none gone */
+	assert_int_equal(s->ops->tx_get(s, "c01", &tg), 0);
+	assert_int_equal(s->ops->tx_trim(s, "share-c", 2), 0);
+	assert_int_equal(s->ops->tx_get(s, "c00", &tg), 0);
+	assert_int_equal(s->ops->tx_get(s, "c02", &tg), 0);
+	assert_int_equal(s->ops->tx_get(s, "c01", &tg), TS_ENOTFOUND);
 	store_close(s);
 }
 
@@ -1125,6 +1186,7 @@ main(void)
 	const struct CMUnitTest store_tests[] = {
 		cmocka_unit_test_setup_teardown(test_users_codes_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbox_claims_are_exclusive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outbox_claim_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idempotency_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transactions_serialised, setup, teardown),
