@@ -131,12 +131,18 @@ https_call(void *arg, const store_provider *p, const char *function, const char 
 	return rc;
 }
 
+static int rows_may_wait(node *n);
+
+/* The answer's transition wakes the rows in backoff if some may be waiting
+ * now, after the call: a retry while it was under way counts. */
 static int
 call_provider(worker *w, const store_provider *p, const char *function, const char *body, json_t **resp,
     char *reason, size_t rcap)
 {
 	*resp = NULL;
-	return w->call(w->call_arg, p, function, body, resp, reason, rcap);
+	int rc = w->call(w->call_arg, p, function, body, resp, reason, rcap);
+	share_outbox_set_wake(rows_may_wait(w->n));
+	return rc;
 }
 
 static json_t *
@@ -444,13 +450,13 @@ do_certify(worker *w, const store_outbox *o, char *reason, size_t rcap)
  * provider makes due at once (outbox_wake, one UPDATE per answered call,
  * with its write lock, or a statement to PostgreSQL). No: the workers'
  * last look at the next due row (worker_main) found no row pending at all,
- * and no look since found one. Every row in backoff got there by a retry
- * (outbox_add's rows are due at once), and a worker looks after every pass,
- * its retries included, so a row this process put in backoff is known by
- * the next look; a row another node put there, or one from before a
- * restart, by the first look that sees it pending (at the latest its own
- * due time). Until then an answer does not wake it and it waits out its
- * backoff, as without the wake. */
+ * and neither a look nor a retry since found or made one. Every row in
+ * backoff got there by a retry (outbox_add's rows are due at once): one of
+ * this process counts at once (process); one another node made, or one
+ * from before a restart, counts from the first look that sees it pending
+ * (a worker looks after each pass that claimed less than a full batch).
+ * Until then an answer does not wake it and it waits out its backoff, as
+ * without the wake. */
 static int
 rows_may_wait(node *n)
 {
@@ -492,7 +498,7 @@ process(worker *w, const store_outbox *o, int64_t now)
 			w->st->ops->outbox_done(w->st, o->id);
 			/* The provider answers again: rows waiting out a backoff
 			 * for it need not wait any longer. */
-			if (wake)
+			if (rows_may_wait(w->n))
 				w->st->ops->outbox_wake(w->st, o->share_id, now);
 		}
 		metrics_outbox(METRICS_OUTBOX_DONE);
@@ -519,6 +525,7 @@ process(worker *w, const store_outbox *o, int64_t now)
 	log_warn("%s for share %s failed (attempt %d), retry in %llds: %s", o->kind, o->share_id, o->attempts,
 	    (long long)delay, reason);
 	w->st->ops->outbox_retry(w->st, o->id, now + delay, reason);
+	atomic_fetch_add(&w->n->ob_later, 1); /* a row waits now: the next answer wakes it */
 	metrics_outbox(METRICS_OUTBOX_RETRY);
 }
 

@@ -229,6 +229,13 @@ share_outbox_arm(int64_t outbox_id, const char *share_id, int64_t now, int wake)
 	snprintf(applying.share_id, sizeof(applying.share_id), "%s", share_id);
 }
 
+void
+share_outbox_set_wake(int wake)
+{
+	if (applying.armed)
+		applying.wake = wake;
+}
+
 int
 share_outbox_disarm(void)
 {

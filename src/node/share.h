@@ -199,6 +199,9 @@ int share_release(const share_svc *svc, store *st, int64_t user_id, const char *
  * if a committed transition closed the row (nothing more to write for it),
  * 0 if none did (the caller marks the row itself). */
 void share_outbox_arm(int64_t outbox_id, const char *share_id, int64_t now, int wake);
+/* Changes the armed row's wake (the worker decides it again once the
+ * provider has answered); nothing when no row is armed. */
+void share_outbox_set_wake(int wake);
 int share_outbox_disarm(void);
 
 /* ---- reads -------------------------------------------------------------- */

@@ -1294,7 +1294,7 @@ sq_outbox_claim(store *b, int64_t now, int64_t lease_s, store_outbox *out, size_
 	static const char q[] = "SELECT id, kind, share_id, call_id, attempts FROM outbox"
 				" WHERE done=0 AND next_at<=?1 AND lease_until<=?1 ORDER BY next_at, id LIMIT ?2";
 	static const char lease[] = "UPDATE outbox SET lease_until=?2, attempts=attempts+1"
-				    " WHERE id=?1 AND done=0 AND next_at<=?3 AND lease_until<=?3";
+				    " WHERE id=?1 AND done=0 AND next_at<=?3 AND lease_until<=?3 AND attempts=?4";
 	sqlite3_stmt *p = st(s, q);
 	*n = 0;
 	if (!p)
@@ -1302,7 +1302,7 @@ sq_outbox_claim(store *b, int64_t now, int64_t lease_s, store_outbox *out, size_
 	sqlite3_bind_int64(p, 1, now);
 	sqlite3_bind_int64(p, 2, (sqlite3_int64)max);
 	size_t got = 0;
-	int rc;
+	int rc = SQLITE_DONE;
 	while (got < max && (rc = sqlite3_step(p)) == SQLITE_ROW) {
 		store_outbox *o = &out[got++];
 		o->id = sqlite3_column_int64(p, 0);
@@ -1332,6 +1332,7 @@ sq_outbox_claim(store *b, int64_t now, int64_t lease_s, store_outbox *out, size_
 		sqlite3_bind_int64(u, 1, out[i].id);
 		sqlite3_bind_int64(u, 2, now + lease_s);
 		sqlite3_bind_int64(u, 3, now);
+		sqlite3_bind_int(u, 4, out[i].attempts - 1); /* as read: no claim and retry between */
 		int r = sqlite3_step(u);
 		sqlite3_reset(u);
 		if (r != SQLITE_DONE)
@@ -1341,7 +1342,7 @@ sq_outbox_claim(store *b, int64_t now, int64_t lease_s, store_outbox *out, size_
 	}
 	if (batch && rc == 0)
 		rc = control(s, sql_commit);
-	if (batch && rc != 0)
+	if (batch && rc != 0 && !sqlite3_get_autocommit(s->db))
 		(void)control(s, sql_rollback);
 	relaxed(s, 0);
 	if (rc != 0) {
@@ -1891,18 +1892,40 @@ tx_rank_cmp(const void *pa, const void *pb)
 }
 
 /* The sessions a share may have at once are few (DOWNLOAD_TX_PER_SHARE):
- * read by the index es9_tx_share, ranked here and the ones past keep
- * deleted by key, so a share with no more than keep of them, nearly every
- * one, takes no write lock (issue 9: DELETE ... WHERE id NOT IN (SELECT
- * ... ORDER BY ... LIMIT) built two ephemeral tables and took the write
- * lock at every session opened). More than SQ_TRIM_READ of them (never
- * written by the node: tx_put trims first) go by that one statement. */
+ * read by the index es9_tx_share and ranked here, so a share with no more
+ * than keep of them, nearly every one, takes no write lock (issue 9:
+ * DELETE ... WHERE id NOT IN (SELECT ... ORDER BY ... LIMIT) built two
+ * ephemeral tables and took the write lock at every session opened). One
+ * with more is read again and trimmed, by key, in one write transaction,
+ * so that nothing changes between the ranking and the deletes. More than
+ * SQ_TRIM_READ of them (never written by the node: tx_put trims first) go
+ * by that one statement. */
 #define SQ_TRIM_READ 32
+static int
+tx_trim_read(sq_store *s, const char *share_id, sq_tx_rank *v, size_t *n)
+{
+	static const char q[] = "SELECT rowid, created_at, stage IN (2, 3) FROM es9_tx WHERE share_id=?1 LIMIT ?2";
+	sqlite3_stmt *p = st(s, q);
+	int rc;
+	*n = 0;
+	if (!p)
+		return TS_EDB;
+	bt(p, 1, share_id);
+	sqlite3_bind_int(p, 2, SQ_TRIM_READ + 1);
+	while ((rc = sqlite3_step(p)) == SQLITE_ROW && *n < SQ_TRIM_READ + 1) {
+		v[*n].rowid = sqlite3_column_int64(p, 0);
+		v[*n].created_at = sqlite3_column_int64(p, 1);
+		v[*n].authenticated = sqlite3_column_int(p, 2);
+		(*n)++;
+	}
+	sqlite3_reset(p);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : step_error(s, rc);
+}
+
 static int
 sq_tx_trim(store *b, const char *share_id, int keep)
 {
 	sq_store *s = S(b);
-	static const char q[] = "SELECT rowid, created_at, stage IN (2, 3) FROM es9_tx WHERE share_id=?1 LIMIT ?2";
 	static const char del[] = "DELETE FROM es9_tx WHERE rowid=?";
 	static const char all[] = "DELETE FROM es9_tx WHERE share_id=?1 AND id NOT IN (SELECT id FROM es9_tx"
 				  " WHERE share_id=?1 ORDER BY stage IN (2, 3) DESC, created_at DESC, rowid DESC LIMIT ?2)";
@@ -1911,45 +1934,38 @@ sq_tx_trim(store *b, const char *share_id, int keep)
 	int rc;
 	if (keep < 0)
 		keep = 0;
-	sqlite3_stmt *p = st(s, q);
-	if (!p)
-		return TS_EDB;
-	bt(p, 1, share_id);
-	sqlite3_bind_int(p, 2, SQ_TRIM_READ + 1);
-	while ((rc = sqlite3_step(p)) == SQLITE_ROW && n < TS_ARRAY_LEN(v)) {
-		v[n].rowid = sqlite3_column_int64(p, 0);
-		v[n].created_at = sqlite3_column_int64(p, 1);
-		v[n].authenticated = sqlite3_column_int(p, 2);
-		n++;
-	}
-	sqlite3_reset(p);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return step_error(s, rc);
-	rc = 0;
-	if (n <= (size_t)keep)
-		return 0;
-	if (n > SQ_TRIM_READ) {
-		if ((p = st(s, all)) == NULL)
-			return TS_EDB;
-		bt(p, 1, share_id);
-		sqlite3_bind_int(p, 2, keep);
-		return run(s, p);
-	}
-	qsort(v, n, sizeof(v[0]), tx_rank_cmp);
-	int own = sqlite3_get_autocommit(s->db) && n - (size_t)keep > 1;
-	if (own && (rc = control(s, sql_begin)) != 0)
+	if ((rc = tx_trim_read(s, share_id, v, &n)) != 0 || n <= (size_t)keep)
 		return rc;
-	for (size_t i = (size_t)keep; i < n && rc == 0; i++) {
-		if ((p = st(s, del)) == NULL) {
-			rc = TS_EDB;
-			break;
-		}
-		sqlite3_bind_int64(p, 1, v[i].rowid);
-		rc = run(s, p);
+	int own = sqlite3_get_autocommit(s->db);
+	if (own && ((rc = control(s, sql_begin)) != 0 || (rc = tx_trim_read(s, share_id, v, &n)) != 0)) {
+		if (!sqlite3_get_autocommit(s->db))
+			(void)control(s, sql_rollback);
+		return rc;
 	}
-	if (own && rc == 0 && (rc = control(s, sql_commit)) == 0)
+	sqlite3_stmt *p;
+	sqlite3_int64 c0 = sqlite3_total_changes64(s->db);
+	if (n > SQ_TRIM_READ) {
+		if ((p = st(s, all)) == NULL) {
+			rc = TS_EDB;
+		} else {
+			bt(p, 1, share_id);
+			sqlite3_bind_int(p, 2, keep);
+			rc = run(s, p);
+		}
+	} else {
+		qsort(v, n, sizeof(v[0]), tx_rank_cmp);
+		for (size_t i = (size_t)keep; i < n && rc == 0; i++) {
+			if ((p = st(s, del)) == NULL) {
+				rc = TS_EDB;
+				break;
+			}
+			sqlite3_bind_int64(p, 1, v[i].rowid);
+			rc = run(s, p);
+		}
+	}
+	if (own && rc == 0 && (rc = control(s, sql_commit)) == 0 && sqlite3_total_changes64(s->db) != c0)
 		store_committed();
-	if (own && rc != 0)
+	if (own && rc != 0 && !sqlite3_get_autocommit(s->db))
 		(void)control(s, sql_rollback);
 	return rc;
 }

@@ -181,14 +181,19 @@ test_outbox_claims_are_exclusive(void **state)
  * of a row still due and unleased), for one row and for a batch. */
 static store *between_other;
 static int64_t between_now;
-static size_t between_got;
+static size_t between_got, between_max = 8;
+static int between_retry;
+static store_outbox between_rows[8];
 
 static void
 claim_in_between(void)
 {
-	store_outbox r[8];
 	store_sqlite_claim_between = NULL;
-	assert_int_equal(between_other->ops->outbox_claim(between_other, between_now, 60, r, 8, &between_got), 0);
+	assert_int_equal(between_other->ops->outbox_claim(between_other, between_now, 60, between_rows, between_max,
+	    &between_got), 0);
+	/* claimed, tried and due again at once: unleased, one attempt more */
+	for (size_t i = 0; between_retry && i < between_got; i++)
+		assert_int_equal(between_other->ops->outbox_retry(between_other, between_rows[i].id, between_now, "x"), 0);
 }
 
 static void
@@ -216,6 +221,35 @@ test_outbox_claim_race(void **state)
 		for (size_t i = 0; i < n; i++)
 			assert_int_equal(a->ops->outbox_done(a, r[i].id), 0);
 	}
+	/* the other connection takes one of three: the claim gets the two others */
+	int64_t ids[3];
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(a->ops->outbox_add(a, "confirm_order", "share-race", &ids[i]), 0);
+	between_max = 1;
+	store_sqlite_claim_between = claim_in_between;
+	assert_int_equal(a->ops->outbox_claim(a, between_now, 60, r, 8, &n), 0);
+	assert_int_equal(between_got, 1);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(r[i].id != between_rows[0].id);
+		assert_true(r[i].id == ids[0] || r[i].id == ids[1] || r[i].id == ids[2]);
+		assert_int_equal(r[i].attempts, 1);
+	}
+	assert_true(r[0].id != r[1].id);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(a->ops->outbox_done(a, r[i].id), 0);
+	assert_int_equal(a->ops->outbox_done(a, between_rows[0].id), 0);
+	/* claimed and tried by the other in between, due again: never handed
+	 * out with the attempt count it had before that try */
+	assert_int_equal(a->ops->outbox_add(a, "confirm_order", "share-race", NULL), 0);
+	between_retry = 1;
+	store_sqlite_claim_between = claim_in_between;
+	assert_int_equal(a->ops->outbox_claim(a, between_now, 60, r, 8, &n), 0);
+	assert_int_equal(between_got, 1);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(r[i].attempts, 2);
+	between_retry = 0;
+	between_max = 8;
 	store_close(a);
 	store_close(b);
 }
