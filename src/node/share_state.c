@@ -73,32 +73,57 @@ share_state_final(enum share_state s)
 	return (unsigned)s < SHARE_NSTATES && allowed[s] == 0;
 }
 
+/* The states of sql_list's choice as SQL: an IN list ("'a','b'"), an OR of
+ * equalities ("(state='a' OR state='b')") or an AND of inequalities
+ * ("state<>'a' AND state<>'b'"). */
+enum sql_style { SQL_IN, SQL_OR, SQL_AND_NOT };
+
 static int
-sql_list(int to, char *buf, size_t cap)
+sql_list(int to, enum sql_style style, char *buf, size_t cap)
 {
+	static const char *const sep[] = { ",", " OR ", " AND " };
+	static const char *const op[] = { "", "state=", "state<>" };
 	size_t len = 0;
 	if (cap == 0)
 		return TS_ELIMIT;
 	buf[0] = '\0';
+	if (style == SQL_OR && ts_snprintf(buf, cap, "(") != 0)
+		return TS_ELIMIT;
+	len = strlen(buf);
+	size_t first = len;
 	for (int i = 0; i < SHARE_NSTATES; i++) {
 		if (to >= 0 ? !share_state_may((enum share_state)i, (enum share_state)to) :
 			      share_state_final((enum share_state)i))
 			continue;
-		if (ts_snprintf(buf + len, cap - len, "%s'%s'", len ? "," : "", names[i]) != 0)
+		if (ts_snprintf(buf + len, cap - len, "%s%s'%s'", len > first ? sep[style] : "", op[style], names[i]) != 0)
 			return TS_ELIMIT;
 		len += strlen(buf + len);
 	}
+	if (style == SQL_OR && ts_snprintf(buf + len, cap - len, ")") != 0)
+		return TS_ELIMIT;
 	return 0;
 }
 
 int
 share_state_sql_from(enum share_state to, char *buf, size_t cap)
 {
-	return sql_list((int)to, buf, cap);
+	return sql_list((int)to, SQL_IN, buf, cap);
 }
 
 int
 share_state_sql_open(char *buf, size_t cap)
 {
-	return sql_list(-1, buf, cap);
+	return sql_list(-1, SQL_IN, buf, cap);
+}
+
+int
+share_state_sql_from_or(enum share_state to, char *buf, size_t cap)
+{
+	return sql_list((int)to, SQL_OR, buf, cap);
+}
+
+int
+share_state_sql_final_and(char *buf, size_t cap)
+{
+	return sql_list(-1, SQL_AND_NOT, buf, cap);
 }

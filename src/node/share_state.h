@@ -52,5 +52,13 @@ int share_state_final(enum share_state s);
 int share_state_sql_from(enum share_state to, char *buf, size_t cap);
 /* The same for the states that are not final (a share still in progress). */
 int share_state_sql_open(char *buf, size_t cap);
+/* The states share_state_sql_from lists as an OR of equalities,
+ * "(state='authorised' OR state='delivered' OR state='installed')", and the
+ * final states as an AND of the open states' inequalities,
+ * "state<>'requested' AND ... AND state<>'cancel_pending'": SQLite's partial
+ * indexes and the queries that use them (an IN list there builds an
+ * ephemeral table at every evaluation, a row written included). */
+int share_state_sql_from_or(enum share_state to, char *buf, size_t cap);
+int share_state_sql_final_and(char *buf, size_t cap);
 
 #endif

@@ -114,7 +114,7 @@ store_share_text(const store_share *sh, const char *const (*extra)[2], size_t n)
 }
 
 static pthread_once_t lists_once = PTHREAD_ONCE_INIT;
-static char expirable[160], open_states[200];
+static char expirable[160], open_states[200], expirable_or[200], final_and[300];
 
 static void
 build_lists(void)
@@ -124,6 +124,10 @@ build_lists(void)
 		expirable[0] = '\0';
 	if (share_state_sql_open(open_states, sizeof(open_states)) != 0)
 		open_states[0] = '\0';
+	if (share_state_sql_from_or(SHARE_EXPIRED, expirable_or, sizeof(expirable_or)) != 0)
+		expirable_or[0] = '\0';
+	if (share_state_sql_final_and(final_and, sizeof(final_and)) != 0)
+		final_and[0] = '\0';
 }
 
 const char *
@@ -138,6 +142,20 @@ store_sql_open_states(void)
 {
 	pthread_once(&lists_once, build_lists);
 	return open_states;
+}
+
+const char *
+store_sql_expirable_or(void)
+{
+	pthread_once(&lists_once, build_lists);
+	return expirable_or;
+}
+
+const char *
+store_sql_final_and(void)
+{
+	pthread_once(&lists_once, build_lists);
+	return final_and;
 }
 
 static atomic_long crash_after;

@@ -358,6 +358,12 @@ char *store_share_text(const store_share *sh, const char *const (*extra)[2], siz
 const char *store_sql_expirable(void);
 /* SQL text of the states that are not final. */
 const char *store_sql_open_states(void);
+/* The same two sets as SQLite's partial indexes state them (migration 12):
+ * "(state='authorised' OR ...)" and "state<>'requested' AND ..." for the
+ * final states (share_state_sql_from_or / share_state_sql_final_and). A
+ * query uses such an index only if it states the index's terms as they are. */
+const char *store_sql_expirable_or(void);
+const char *store_sql_final_and(void);
 
 /* The value of the test hook environment variable `name` (store.c), NULL
  * when it is unset or the build has no test hooks (CMake TS_TEST_HOOKS). */

@@ -210,6 +210,21 @@ static const char *const migrations[] = {
 	 "DROP INDEX shares_updated;"
 	 "CREATE INDEX shares_updated ON shares(updated_at) WHERE state NOT IN ('requested','eid_confirmed',"
 	 "  'authorised','delivered','installed','cancel_pending');"),
+	/* 12 (issue 9): the same two partial indexes without IN lists. SQLite
+	 * evaluates an index's WHERE for every row it writes (a share's
+	 * INSERT twice, an UPDATE naming state four times: old and new row),
+	 * and an IN list of more than two constants there builds an ephemeral
+	 * table each time: its page cache, a 4 kB page allocated and zeroed
+	 * twice, the values inserted (EXPLAIN: 4 OpenEphemeral in the share
+	 * UPDATE, 2 in the INSERT; ~40 per flow). Equalities and inequalities
+	 * are compared in place. The expiry and prune queries state the same
+	 * terms (store_sql_expirable_or(), store_sql_final_and()). */
+	("DROP INDEX shares_expiry;"
+	 "CREATE INDEX shares_expiry ON shares(not_after)"
+	 "  WHERE (state='authorised' OR state='delivered' OR state='installed') AND not_after > 0;"
+	 "DROP INDEX shares_updated;"
+	 "CREATE INDEX shares_updated ON shares(updated_at) WHERE state<>'requested' AND state<>'eid_confirmed'"
+	 "  AND state<>'authorised' AND state<>'delivered' AND state<>'installed' AND state<>'cancel_pending';"),
 };
 
 /* TAPSHARE_STORE_EXPLAIN=FILE (tests): each statement's EXPLAIN QUERY PLAN,
@@ -2869,8 +2884,7 @@ open_conn(const char *path, const store_opts *opts, sq_store **out)
 	 * on the handles do (sq_try): no waiting while one holds db. */
 	sqlite3_busy_timeout(s->db, opts && opts->wait_ms > 0 ? opts->wait_ms : STORE_WAIT_WORKER_MS);
 	ts_snprintf(s->sql_expired, sizeof(s->sql_expired),
-	    "SELECT id FROM shares WHERE state IN (%s) AND not_after > 0 AND not_after <= ? LIMIT ?",
-	    store_sql_expirable());
+	    "SELECT id FROM shares WHERE %s AND not_after > 0 AND not_after <= ? LIMIT ?", store_sql_expirable_or());
 	/* A share still in progress first (a notification is about it, not about
 	 * an older share of the same app that ended), then the newest. */
 	ts_snprintf(s->sql_by_eid_app, sizeof(s->sql_by_eid_app),
@@ -2884,9 +2898,9 @@ open_conn(const char *path, const store_opts *opts, sq_store **out)
 		"SELECT COUNT(*) FROM shares WHERE id IN" };
 	for (size_t i = 0; i < TS_ARRAY_LEN(prune_of); i++)
 		ts_snprintf(s->sql_prune[i], sizeof(s->sql_prune[i]),
-		    "%s (SELECT id FROM shares sh WHERE updated_at < ?1 AND state NOT IN (%s)"
+		    "%s (SELECT id FROM shares sh WHERE updated_at < ?1 AND %s"
 		    " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.share_id = sh.id AND o.done = 0)"
-		    " ORDER BY updated_at LIMIT ?2)", prune_of[i], store_sql_open_states());
+		    " ORDER BY updated_at LIMIT ?2)", prune_of[i], store_sql_final_and());
 	const char *ex = store_test_hook("TAPSHARE_STORE_EXPLAIN");
 	if (ex != NULL && ex[0] != '\0' && (s->explain = fopen(ex, "a")) == NULL)
 		log_warn("TAPSHARE_STORE_EXPLAIN: cannot open %s", ex);
@@ -2927,6 +2941,7 @@ static void
 sq_config(void)
 {
 	(void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
 int

@@ -176,6 +176,17 @@ test_transition_table(void **state)
 	assert_string_equal(buf, "'authorised','delivered','installed'");
 	assert_int_equal(share_state_sql_from(SHARE_EXPIRED, buf, 8), TS_ELIMIT);
 	assert_string_equal(store_sql_expirable(), "'authorised','delivered','installed'");
+	/* SQLite's partial indexes (migration 12) state these very terms */
+	char big[300];
+	assert_int_equal(share_state_sql_from_or(SHARE_EXPIRED, big, sizeof(big)), 0);
+	assert_string_equal(big, "(state='authorised' OR state='delivered' OR state='installed')");
+	assert_string_equal(store_sql_expirable_or(), big);
+	assert_int_equal(share_state_sql_from_or(SHARE_EXPIRED, big, 20), TS_ELIMIT);
+	assert_int_equal(share_state_sql_final_and(big, sizeof(big)), 0);
+	assert_string_equal(big, "state<>'requested' AND state<>'eid_confirmed' AND state<>'authorised'"
+				 " AND state<>'delivered' AND state<>'installed' AND state<>'cancel_pending'");
+	assert_string_equal(store_sql_final_and(), big);
+	assert_int_equal(share_state_sql_final_and(big, 30), TS_ELIMIT);
 }
 
 static void
